@@ -1,0 +1,22 @@
+/** The builtin commands, one class per file, in the order `sprout --help` groups them. */
+import { ServerCommand } from './server.ts';
+import { ConfigShowCommand } from './config/show.ts';
+import { DbMigrateCommand } from './db/migrate.ts';
+import { PluginListCommand } from './plugin/list.ts';
+import { LoginCommand } from './login.ts';
+import { TokenCreateCommand } from './token/create.ts';
+import { TokenListCommand } from './token/list.ts';
+import { TokenRevokeCommand } from './token/revoke.ts';
+import { AuditListCommand } from './audit/list.ts';
+
+export const builtinCommands = [
+  ServerCommand,
+  ConfigShowCommand,
+  DbMigrateCommand,
+  PluginListCommand,
+  LoginCommand,
+  TokenCreateCommand,
+  TokenListCommand,
+  TokenRevokeCommand,
+  AuditListCommand,
+];

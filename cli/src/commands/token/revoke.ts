@@ -1,0 +1,13 @@
+import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
+
+export class TokenRevokeCommand extends SproutCommand {
+  static paths = [['token', 'revoke']];
+  static usage = Command.Usage({ category: 'Access', description: 'Revoke an API token by name or id (admin)', examples: [['Revoke', 'sprout token revoke dashboard']] });
+
+  token = Option.String({ name: 'name-or-id' });
+
+  async run() {
+    const revoked = await this.api().delete<{ name: string; revokedAt: string }>(`v1/tokens/${encodeURIComponent(this.token)}`);
+    this.print(revoked, () => `revoked token ${revoked.name} at ${revoked.revokedAt}`);
+  }
+}

@@ -1,0 +1,1 @@
+export { main, buildCli } from './main.ts';

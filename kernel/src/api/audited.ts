@@ -1,0 +1,71 @@
+/**
+ * Mutations from route handlers: `audited(request, fn)` runs `fn` in a transaction and
+ * writes the audit record in the same transaction, so the change and its record commit
+ * together or not at all. Mutating requests that end before or without it (bad input,
+ * a failed change) still get a `failed` record after the response.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Knex } from 'knex';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { actionOf, targetIdOf } from './guard.ts';
+import { mutatingMethods } from './route-auth.ts';
+
+export interface AuditedChange<T> {
+  result: T;
+  targetId?: string | null;
+  details?: Record<string, unknown>;
+}
+
+export type Audited = <T>(request: FastifyRequest, change: (trx: Knex.Transaction) => Promise<AuditedChange<T>>) => Promise<T>;
+
+export function createAudited(db: Knex, audit: AuditLog): Audited {
+  return async (request, change) => {
+    const result = await db.transaction(async (trx) => {
+      const outcome = await change(trx);
+      await audit.record(
+        {
+          actor: request.principal.actor,
+          actorRole: request.principal.role,
+          action: actionOf(request),
+          targetType: request.routeOptions.config.auth?.target ?? null,
+          targetId: outcome.targetId ?? targetIdOf(request),
+          requestId: String(request.id),
+          sourceAddress: request.ip,
+          outcome: 'success',
+          details: outcome.details ?? {},
+        },
+        trx,
+      );
+      return outcome.result;
+    });
+    request.audited = true;
+    return result;
+  };
+}
+
+/** The safety net for mutating requests that did not reach a successful `audited` call. */
+export function installFailedMutationAudit(app: FastifyInstance, audit: AuditLog): void {
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.audited || !mutatingMethods.has(request.method) || !request.routeOptions.config.auth) return;
+    await audit
+      .record({
+        actor: request.principal?.actor ?? 'anonymous',
+        actorRole: request.principal?.role ?? null,
+        action: actionOf(request),
+        targetType: request.routeOptions.config.auth.target ?? null,
+        targetId: targetIdOf(request),
+        requestId: String(request.id),
+        sourceAddress: request.ip,
+        outcome: reply.statusCode < 400 ? 'success' : 'failed',
+        details: { status: reply.statusCode, ...(reply.statusCode >= 400 ? { error: request.failure ?? null } : {}) },
+      })
+      .catch((err) => request.log.error({ err }, 'could not write the audit record of a failed request'));
+  });
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** `code: detail` of the error this request ended with, for its audit record. */
+    failure?: string;
+  }
+}

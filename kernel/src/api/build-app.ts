@@ -1,0 +1,107 @@
+/**
+ * Builds the HTTP API: schemas on every route (they are the OpenAPI document), the
+ * request guard, problem+json errors, request ids on every response, the kernel's
+ * routes under /v1 and each plugin's routes encapsulated under /v1/plugins/<id>/.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import type { Kernel } from '../kernel.ts';
+import type { PluginRoutes } from '../plugins/plugin-host.ts';
+import { SproutError } from '../errors/index.ts';
+import { kernelVersion } from '../version.ts';
+import { installGuard } from './guard.ts';
+import { createAudited, installFailedMutationAudit, type Audited } from './audited.ts';
+import { problem, sendProblem, toProblem, ProblemSchema } from './problem.ts';
+import { healthRoutes } from './routes/health.ts';
+import { auditRoutes } from './routes/audit.ts';
+import { tokenRoutes } from './routes/tokens.ts';
+import { pluginRoutes } from './routes/plugins.ts';
+import { whoamiRoutes } from './routes/whoami.ts';
+
+type AddFormats = (ajv: Ajv) => Ajv;
+const addFormats: AddFormats = ((addFormatsModule as unknown as { default?: AddFormats }).default ?? addFormatsModule) as unknown as AddFormats;
+
+/** What route modules receive: the kernel and the audited-mutation helper. */
+export interface RouteDeps {
+  kernel: Kernel;
+  audited: Audited;
+}
+
+function validators() {
+  const base = { allErrors: true, strict: false, removeAdditional: false as const, useDefaults: true };
+  // Bodies are taken as sent: a string where a number belongs is an error, not a guess.
+  const body = addFormats(new Ajv({ ...base, coerceTypes: false }));
+  // Query strings and path parameters are text by nature: coerce them.
+  const other = addFormats(new Ajv({ ...base, coerceTypes: 'array' }));
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) => (httpPart === 'body' ? body : other).compile(schema);
+}
+
+export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: kernel.logger as FastifyBaseLogger,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+    },
+    bodyLimit: 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance;
+  app.setValidatorCompiler(validators());
+
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith('/v1')) return;
+    const auth = route.config?.auth;
+    if (!auth) throw new SproutError('SPROUT_ERR_INTERNAL', `route ${route.method} ${route.url} declares no auth role (config.auth)`);
+    const schema = (route.schema ??= {}) as Record<string, any>;
+    schema.response ??= {};
+    for (const status of auth.role === 'public' ? [400, 404] : [400, 401, 403, 404]) schema.response[status] ??= ProblemSchema;
+    if (auth.role !== 'public') {
+      schema.security ??= [{ bearer: [] }];
+      schema.description = `${schema.description ? `${schema.description}\n\n` : ''}Requires role: **${auth.role}**.`;
+    }
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Sprout API', version: kernelVersion, description: 'Bare-metal provisioning: sites, machines, networks, workflows. Errors are application/problem+json with a stable `code`.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'API token (`sprout token create`)' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', String(request.id));
+  });
+  app.setErrorHandler((err, request, reply) => {
+    const p = toProblem(err, request);
+    request.failure = `${p.code}: ${p.detail}`;
+    if (p.status >= 500) request.log.error({ err }, 'request failed');
+    return sendProblem(reply, p);
+  });
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, problem('SPROUT_ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`, request)));
+
+  installGuard(app, { tokens: kernel.tokens, audit: kernel.audit, hooks: kernel.hooks });
+  installFailedMutationAudit(app, kernel.audit);
+
+  const deps: RouteDeps = { kernel, audited: createAudited(kernel.store.db, kernel.audit) };
+  await app.register(healthRoutes, deps);
+  app.get('/openapi.json', { schema: { hide: true }, config: { auth: { role: 'public' } } }, async () => app.swagger());
+  await app.register(async (v1) => {
+    await v1.register(auditRoutes, deps);
+    await v1.register(tokenRoutes, deps);
+    await v1.register(pluginRoutes, deps);
+    await v1.register(whoamiRoutes, deps);
+    for (const { pluginId, register } of routes) {
+      await v1.register(register, { prefix: `/plugins/${pluginId}` });
+    }
+  }, { prefix: '/v1' });
+
+  await app.ready();
+  return app;
+}

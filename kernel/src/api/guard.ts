@@ -1,0 +1,91 @@
+/**
+ * The request guard: resolves the bearer token to a principal, checks the route's role,
+ * then lets `authorize` taps deny. Every refusal is audited (outcome `denied`) and
+ * answered with problem+json — 401 without valid credentials, 403 without permission.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { anonymous, hasRole, type Principal } from '../auth/principal.ts';
+import type { TokenService } from '../auth/token-service.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { KernelHooks } from '../hooks/hooks.ts';
+import { isSproutError } from '../errors/index.ts';
+import { problem, sendProblem } from './problem.ts';
+import type { RouteAuth } from './route-auth.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal;
+    /** Set once the handler wrote the audit record for this request. */
+    audited: boolean;
+  }
+}
+
+export function actionOf(request: FastifyRequest): string {
+  const auth = request.routeOptions.config.auth;
+  return auth?.action ?? `${request.method} ${request.routeOptions.url ?? request.url}`;
+}
+
+export function installGuard(app: FastifyInstance, deps: { tokens: TokenService; audit: AuditLog; hooks: KernelHooks }): void {
+  app.decorateRequest('principal', null as unknown as Principal);
+  app.decorateRequest('audited', false);
+
+  app.addHook('onRequest', async (request, reply) => {
+    request.principal = anonymous;
+    const auth: RouteAuth | undefined = request.routeOptions.config.auth;
+    if (!auth || auth.role === 'public') return;
+
+    const header = request.headers.authorization;
+    let principal: Principal | null = null;
+    if (header) {
+      const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+      principal = match ? await deps.tokens.authenticate(match[1]) : null;
+      if (!principal) return deny(request, reply, 401, header ? 'the bearer token is unknown, revoked or expired' : 'no bearer token');
+    } else {
+      return deny(request, reply, 401, 'this route needs a bearer token (Authorization: Bearer <token>)');
+    }
+    request.principal = principal;
+    if (!hasRole(principal, auth.role)) {
+      return deny(request, reply, 403, `${principal.actor} has role ${principal.role}; ${actionOf(request)} needs ${auth.role}`);
+    }
+    let denial;
+    try {
+      denial = await deps.hooks.authorize.promise({
+        principal,
+        action: actionOf(request),
+        method: request.method,
+        url: request.url,
+        requestId: String(request.id),
+      });
+    } catch (err) {
+      // A failing authorization tap must fail closed, naming the plugin.
+      request.log.error({ err }, 'authorize hook failed');
+      const detail = isSproutError(err) ? err.message : 'an authorize hook failed';
+      return deny(request, reply, 403, detail);
+    }
+    if (denial) return deny(request, reply, 403, denial.deny);
+  });
+
+  async function deny(request: FastifyRequest, reply: FastifyReply, status: 401 | 403, reason: string) {
+    const auth = request.routeOptions.config.auth;
+    await deps.audit.record({
+      actor: request.principal.actor,
+      actorRole: request.principal.role,
+      action: actionOf(request),
+      targetType: auth?.target ?? null,
+      targetId: targetIdOf(request),
+      requestId: String(request.id),
+      sourceAddress: request.ip,
+      outcome: 'denied',
+      details: { status, reason, method: request.method, path: request.url.split('?')[0] },
+    });
+    request.audited = true;
+    return sendProblem(reply, problem(status === 401 ? 'SPROUT_ERR_UNAUTHENTICATED' : 'SPROUT_ERR_FORBIDDEN', reason, request));
+  }
+}
+
+/** The `{id}` path parameter, when the route has one: the usual audit target. */
+export function targetIdOf(request: FastifyRequest): string | null {
+  const params = request.params as Record<string, unknown> | undefined;
+  const id = params?.id;
+  return typeof id === 'string' ? id : null;
+}

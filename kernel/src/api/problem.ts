@@ -1,0 +1,88 @@
+/**
+ * One mapping from errors to `application/problem+json` (RFC 9457) with a stable
+ * `code`: SproutErrors as they are, fastify's own request errors by their status,
+ * anything else as an internal error whose details stay in the log.
+ */
+import Type from 'typebox';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { SproutError, errorCodes, type ErrorCode, type ProblemDetail } from '../errors/index.ts';
+
+export const ProblemSchema = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    code: Type.String({ description: 'Stable error code (SPROUT_ERR_…)' }),
+    detail: Type.String(),
+    instance: Type.String(),
+    requestId: Type.String(),
+    errors: Type.Optional(Type.Array(Type.Object({ field: Type.Optional(Type.String()), message: Type.String() }, { additionalProperties: true }))),
+  },
+  { additionalProperties: true, description: 'application/problem+json' },
+);
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  code: ErrorCode;
+  detail: string;
+  instance: string;
+  requestId: string;
+  errors?: ProblemDetail[];
+}
+
+const byStatus: Record<number, ErrorCode> = {
+  400: 'SPROUT_ERR_VALIDATION',
+  401: 'SPROUT_ERR_UNAUTHENTICATED',
+  403: 'SPROUT_ERR_FORBIDDEN',
+  404: 'SPROUT_ERR_NOT_FOUND',
+  409: 'SPROUT_ERR_CONFLICT',
+  413: 'SPROUT_ERR_PAYLOAD_TOO_LARGE',
+  415: 'SPROUT_ERR_UNSUPPORTED_MEDIA_TYPE',
+  429: 'SPROUT_ERR_RATE_LIMITED',
+  503: 'SPROUT_ERR_UNAVAILABLE',
+};
+
+export function toProblem(err: unknown, request: FastifyRequest): Problem {
+  if (err instanceof SproutError) {
+    return problem(err.code, err.message, request, err.details);
+  }
+  const fe = err as FastifyError & { validationContext?: string };
+  if (fe?.validation) {
+    const errors = fe.validation.map((v) => validationDetail(fe.validationContext ?? 'body', v));
+    return problem('SPROUT_ERR_VALIDATION', `${fe.validationContext ?? 'request'} is invalid: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}`, request, errors);
+  }
+  const status = typeof fe?.statusCode === 'number' ? fe.statusCode : 500;
+  if (status >= 400 && status < 500) {
+    const code = byStatus[status] ?? 'SPROUT_ERR_VALIDATION';
+    return { ...problem(code, fe.message, request), status };
+  }
+  return problem('SPROUT_ERR_INTERNAL', `internal error; see the server log for request ${request.id}`, request);
+}
+
+export function problem(code: ErrorCode, detail: string, request: FastifyRequest, errors?: ProblemDetail[]): Problem {
+  return {
+    type: `urn:sprout:error:${code}`,
+    title: errorCodes[code].title,
+    status: errorCodes[code].status,
+    code,
+    detail,
+    instance: request.url,
+    requestId: String(request.id),
+    ...(errors && errors.length > 0 ? { errors } : {}),
+  };
+}
+
+export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
+  return reply.status(p.status).type('application/problem+json').send(p);
+}
+
+function validationDetail(context: string, v: { instancePath: string; message?: string; params: Record<string, unknown>; keyword: string }): ProblemDetail {
+  let field = `${context}${v.instancePath}`;
+  if (v.keyword === 'required' && typeof v.params.missingProperty === 'string') field = `${field}/${v.params.missingProperty}`;
+  if (v.keyword === 'additionalProperties' && typeof v.params.additionalProperty === 'string') {
+    return { field: `${field}/${v.params.additionalProperty}`, message: 'is not a known field' };
+  }
+  return { field, message: v.message ?? v.keyword };
+}

@@ -1,0 +1,60 @@
+/** GET /v1/audit: the audit trail, newest first, filtered, with cursor pagination. */
+import Type from 'typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import type { RouteDeps } from '../build-app.ts';
+
+export const AuditRecordSchema = Type.Object({
+  id: Type.Integer(),
+  at: Type.String({ format: 'date-time' }),
+  actor: Type.String({ description: '`token:<name>`, `agent:<id>`, `system` or `anonymous`' }),
+  actorRole: Type.Union([Type.String(), Type.Null()]),
+  action: Type.String(),
+  targetType: Type.Union([Type.String(), Type.Null()]),
+  targetId: Type.Union([Type.String(), Type.Null()]),
+  requestId: Type.Union([Type.String(), Type.Null()]),
+  sourceAddress: Type.Union([Type.String(), Type.Null()]),
+  outcome: Type.Union([Type.Literal('success'), Type.Literal('denied'), Type.Literal('failed')]),
+  details: Type.Record(Type.String(), Type.Unknown()),
+});
+
+const Query = Type.Object(
+  {
+    actor: Type.Optional(Type.String({ maxLength: 256 })),
+    action: Type.Optional(Type.String({ maxLength: 128 })),
+    targetType: Type.Optional(Type.String({ maxLength: 64 })),
+    target: Type.Optional(Type.String({ maxLength: 256, description: 'Target id' })),
+    outcome: Type.Optional(Type.Union([Type.Literal('success'), Type.Literal('denied'), Type.Literal('failed')])),
+    since: Type.Optional(Type.String({ format: 'date-time', description: 'Only records at or after this time' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+    cursor: Type.Optional(Type.String({ maxLength: 64 })),
+  },
+  { additionalProperties: false },
+);
+
+export const auditRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel }) => {
+  app.get(
+    '/audit',
+    {
+      config: { auth: { role: 'viewer' } },
+      schema: {
+        tags: ['audit'],
+        summary: 'List audit records, newest first',
+        querystring: Query,
+        response: { 200: Type.Object({ items: Type.Array(AuditRecordSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }) },
+      },
+    },
+    async (request) => {
+      const q = request.query as { actor?: string; action?: string; targetType?: string; target?: string; outcome?: 'success' | 'denied' | 'failed'; since?: string; limit?: number; cursor?: string };
+      return kernel.audit.list({
+        actor: q.actor,
+        action: q.action,
+        targetType: q.targetType,
+        targetId: q.target,
+        outcome: q.outcome,
+        since: q.since ? new Date(q.since) : undefined,
+        limit: q.limit,
+        cursor: q.cursor,
+      });
+    },
+  );
+};

@@ -1,0 +1,115 @@
+/**
+ * The audit trail: who asked for what, on which target, and how it ended. A record is
+ * written in the same transaction as the change it describes (pass the transaction),
+ * so a change without its record, or a record of a change that rolled back, cannot exist.
+ */
+import type { Knex } from 'knex';
+import type { KernelHooks } from '../hooks/hooks.ts';
+
+export type AuditOutcome = 'success' | 'denied' | 'failed';
+
+export interface AuditEntry {
+  actor: string;
+  actorRole?: string | null;
+  action: string;
+  targetType?: string | null;
+  targetId?: string | null;
+  requestId?: string | null;
+  sourceAddress?: string | null;
+  outcome: AuditOutcome;
+  details?: Record<string, unknown>;
+}
+
+export interface AuditRecord extends Required<Omit<AuditEntry, 'details'>> {
+  id: number;
+  at: string;
+  details: Record<string, unknown>;
+}
+
+export interface AuditQuery {
+  actor?: string;
+  action?: string;
+  targetType?: string;
+  targetId?: string;
+  outcome?: AuditOutcome;
+  since?: Date;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+  limit?: number;
+}
+
+export class AuditLog {
+  constructor(
+    private readonly db: Knex,
+    private readonly hooks: KernelHooks,
+  ) {}
+
+  /** Writes one record inside `trx` (or on its own); the hook runs after commit. */
+  async record(entry: AuditEntry, trx: Knex | Knex.Transaction = this.db): Promise<number> {
+    const [row] = await trx('audit_records')
+      .insert({
+        actor: entry.actor,
+        actor_role: entry.actorRole ?? null,
+        action: entry.action,
+        target_type: entry.targetType ?? null,
+        target_id: entry.targetId ?? null,
+        request_id: entry.requestId ?? null,
+        source_address: entry.sourceAddress ?? null,
+        outcome: entry.outcome,
+        details: JSON.stringify(entry.details ?? {}),
+      })
+      .returning('id');
+    const id = Number(typeof row === 'object' ? row.id : row);
+    const event = { id, actor: entry.actor, action: entry.action, targetType: entry.targetType ?? null, targetId: entry.targetId ?? null, outcome: entry.outcome };
+    const announce = () => this.hooks.auditRecorded.promise(event).catch(() => undefined);
+    if ('executionPromise' in trx) (trx as Knex.Transaction).executionPromise.then(announce, () => undefined);
+    else void announce();
+    return id;
+  }
+
+  /** Newest first; `nextCursor` is null on the last page. */
+  async list(query: AuditQuery): Promise<{ items: AuditRecord[]; nextCursor: string | null }> {
+    const limit = Math.min(Math.max(query.limit ?? 50, 1), 500);
+    const q = this.db('audit_records').orderBy('id', 'desc').limit(limit + 1);
+    if (query.actor) q.where('actor', query.actor);
+    if (query.action) q.where('action', query.action);
+    if (query.targetType) q.where('target_type', query.targetType);
+    if (query.targetId) q.where('target_id', query.targetId);
+    if (query.outcome) q.where('outcome', query.outcome);
+    if (query.since) q.where('at', '>=', query.since);
+    if (query.cursor) q.where('id', '<', decodeCursor(query.cursor));
+    const rows = await q;
+    const page = rows.slice(0, limit);
+    return {
+      items: page.map(toRecord),
+      nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1].id) : null,
+    };
+  }
+}
+
+function toRecord(row: any): AuditRecord {
+  return {
+    id: Number(row.id),
+    at: new Date(row.at).toISOString(),
+    actor: row.actor,
+    actorRole: row.actor_role,
+    action: row.action,
+    targetType: row.target_type,
+    targetId: row.target_id,
+    requestId: row.request_id,
+    sourceAddress: row.source_address,
+    outcome: row.outcome,
+    details: typeof row.details === 'string' ? JSON.parse(row.details) : row.details,
+  };
+}
+
+export function encodeCursor(id: number): string {
+  return Buffer.from(`a:${id}`).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): number {
+  const text = Buffer.from(cursor, 'base64url').toString();
+  const id = Number(text.slice(2));
+  if (!text.startsWith('a:') || !Number.isSafeInteger(id)) return 0;
+  return id;
+}

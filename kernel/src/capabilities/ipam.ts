@@ -1,0 +1,47 @@
+/**
+ * IPAM: hands out addresses inside a network the kernel owns. The kernel keeps the
+ * network model (CIDR, gateway, ranges); a provider decides which address is free,
+ * in its own store (builtin) or an external system's (NetBox).
+ */
+import { defineCapability } from './define-capability.ts';
+
+export interface IpamNetwork {
+  id: string;
+  siteId: string;
+  cidr: string;
+  gateway: string;
+  ranges: { kind: 'dynamic' | 'reserved'; start: string; end: string }[];
+}
+
+export interface IpAllocation {
+  id: string;
+  networkId: string;
+  address: string;
+  machineId?: string | null;
+  interfaceId?: string | null;
+  hostname?: string | null;
+  /** Plugin id of the provider that served the allocation, for the audit trail. */
+  provider: string;
+}
+
+export interface AllocateAddressRequest {
+  network: IpamNetwork;
+  /** A specific address; without it the provider picks the next free one outside dynamic and reserved ranges. */
+  address?: string;
+  machineId?: string;
+  interfaceId?: string;
+  hostname?: string;
+}
+
+export interface IpamProvider {
+  allocateAddress(request: AllocateAddressRequest): Promise<IpAllocation>;
+  releaseAddress(network: IpamNetwork, allocationId: string): Promise<void>;
+  listAllocations(network: IpamNetwork): Promise<IpAllocation[]>;
+  findAllocation(network: IpamNetwork, address: string): Promise<IpAllocation | undefined>;
+}
+
+export const ipamCapability = defineCapability<IpamProvider>({
+  id: 'ipam',
+  cardinality: 'one',
+  description: 'IP address management inside provisioning networks',
+});

@@ -1,0 +1,9 @@
+/**
+ * The SDK for command-line code, builtin or from plugins (`@sprout/kernel/cli`). Light
+ * on purpose: `sprout --help` loads it, so it must not pull in the server.
+ */
+export { Command, Option } from 'clipanion';
+export { SproutCommand } from './sprout-command.ts';
+export { ApiClient, ApiError, resolveTarget, type ApiTarget, type ProblemBody, type LocalDefaults } from './api-client.ts';
+export { readProfile, writeProfile, profilePath, type Profile } from './profile.ts';
+export { table } from './table.ts';

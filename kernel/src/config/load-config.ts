@@ -1,0 +1,29 @@
+/**
+ * Loads the effective configuration (see read-config.ts for where values come from),
+ * validates it and reports every bad key at once.
+ */
+import { resolve } from 'node:path';
+import { SproutError } from '../errors/index.ts';
+import { configSchema, type SproutConfig } from './schema.ts';
+import { schemaProblems } from './schema-errors.ts';
+import { readConfig, type LoadConfigOptions } from './read-config.ts';
+
+export interface LoadedConfig {
+  config: SproutConfig;
+  /** The file read, or null when only defaults and environment apply. */
+  file: string | null;
+}
+
+export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
+  const { raw, file, base } = readConfig(options);
+  const problems = schemaProblems(configSchema, raw, '');
+  if (problems.length > 0) {
+    throw new SproutError('SPROUT_ERR_CONFIG', `configuration${file ? ` in ${file}` : ''} is invalid (${problems.length} problem${problems.length > 1 ? 's' : ''})`, {
+      details: problems,
+    });
+  }
+  const config = raw as SproutConfig;
+  config.dataDir = resolve(base, config.dataDir);
+  config.pluginDir = resolve(base, config.pluginDir);
+  return { config, file };
+}

@@ -1,0 +1,22 @@
+/**
+ * @sprout/kernel's public SDK: the only module plugins and the CLI import. What is not
+ * exported here is a kernel internal.
+ */
+export * from './errors/index.ts';
+export * from './capabilities/index.ts';
+export { createHooks, type KernelHooks, type HookName, type MachineTransition, type Veto, type Denial, type AuthorizeRequest, type WorkflowStepEvent, type AuditEvent } from './hooks/hooks.ts';
+export type { PluginHooks } from './hooks/plugin-hooks.ts';
+export { definePlugin, type PluginDefinition, type PluginContext } from './plugins/define-plugin.ts';
+export type { PluginManifest } from './plugins/manifest.ts';
+export { packageNameFor, installCommand } from './plugins/resolve-name.ts';
+export { importDefinition } from './plugins/load.ts';
+export * from './config/index.ts';
+export { roles, type Role, type Principal } from './auth/principal.ts';
+export { adminTokenFile } from './auth/bootstrap-admin.ts';
+export { Kernel, type KernelOptions } from './kernel.ts';
+export { inspectPlugins, builtinPluginDir, type PluginStatus } from './plugins/inspect.ts';
+export { kernelApiVersion, kernelVersion } from './version.ts';
+export { openStore, type Store } from './store/open-store.ts';
+export { migrateToLatest, pendingMigrations, kernelMigrations, type MigrationFolder } from './store/migrate.ts';
+export type { RouteAuth } from './api/route-auth.ts';
+export type { AuditRecord, AuditQuery } from './audit/audit-log.ts';

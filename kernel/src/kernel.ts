@@ -1,0 +1,151 @@
+/**
+ * The kernel: boots in a fixed order and stops in reverse. Validation of config and
+ * plugins comes first and reports every problem at once, before the database is opened
+ * or any plugin runs.
+ */
+import { asValue, asFunction, createContainer, InjectionMode, type AwilixContainer } from 'awilix';
+import pino, { type Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import type { Capability } from './capabilities/define-capability.ts';
+import type { SproutConfig } from './config/schema.ts';
+import { parseListen } from './config/read-config.ts';
+import { SproutError } from './errors/index.ts';
+import { createHooks, type KernelHooks } from './hooks/hooks.ts';
+import type { PluginPlan } from './plugins/plan.ts';
+import { inspectPlugins, type PluginStatus } from './plugins/inspect.ts';
+import { loadPlugins, type LoadedPlugin } from './plugins/load.ts';
+import { PluginHost, capabilityKey } from './plugins/plugin-host.ts';
+import { openStore, type Store } from './store/open-store.ts';
+import { kernelMigrations, migrateToLatest, pendingMigrations, type MigrationFolder } from './store/migrate.ts';
+import { AuditLog } from './audit/audit-log.ts';
+import { TokenService } from './auth/token-service.ts';
+import { bootstrapAdmin } from './auth/bootstrap-admin.ts';
+import { buildApp } from './api/build-app.ts';
+
+export interface KernelOptions {
+  config: SproutConfig;
+  logger?: Logger;
+  /** Folder of builtin plugin packages; tests point it at fixtures. */
+  builtinPluginDir?: string;
+  /** Store overrides for tests: a PostgreSQL schema, or PGlite in memory. */
+  store?: { schema?: string; inMemory?: boolean };
+}
+
+export class Kernel {
+  readonly hooks: KernelHooks = createHooks();
+  readonly container: AwilixContainer;
+  app?: FastifyInstance;
+  private stopped = false;
+
+  private constructor(
+    readonly config: SproutConfig,
+    readonly logger: Logger,
+    readonly store: Store,
+    readonly plugins: LoadedPlugin[],
+    readonly pluginStatus: PluginStatus[],
+    readonly migrationFolders: MigrationFolder[],
+    private readonly plan: PluginPlan,
+  ) {
+    this.container = createContainer({ injectionMode: InjectionMode.PROXY, strict: true });
+  }
+
+  /** Validates, opens the store, migrates, sets plugins up and builds the HTTP app. */
+  static async boot(options: KernelOptions): Promise<Kernel> {
+    const { config } = options;
+    const logger = options.logger ?? pino({ level: config.log.level, base: { service: 'sprout' } });
+    const inspected = inspectPlugins(config, options.builtinPluginDir);
+    const plugins = await loadPlugins(inspected.plan, config);
+    const folders: MigrationFolder[] = [
+      kernelMigrations,
+      ...plugins.filter((p) => p.definition.migrations).map((p) => ({ owner: p.manifest.id, dir: p.definition.migrations! })),
+    ];
+    const store = await openStore({ databaseUrl: config.database.url, dataDir: config.dataDir, ...options.store });
+    try {
+      const kernel = new Kernel(config, logger, store, plugins, inspected.plugins, folders, inspected.plan);
+      await kernel.init();
+      return kernel;
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+  }
+
+  private async init(): Promise<void> {
+    const { container, store, hooks, config, logger } = this;
+    container.register({
+      config: asValue(config),
+      logger: asValue(logger),
+      db: asValue(store.db),
+      hooks: asValue(hooks),
+      auditLog: asFunction(({ db, hooks }) => new AuditLog(db, hooks)).singleton(),
+      tokens: asFunction(({ db }) => new TokenService(db)).singleton(),
+    });
+    const applied = await migrateToLatest(store.db, this.migrationFolders);
+    if (applied.length > 0) logger.info({ migrations: applied }, 'applied migrations');
+    const host = new PluginHost({ container, plan: this.plan, plugins: this.plugins, db: store.db, hooks, logger, config });
+    await host.setup();
+    const admin = await bootstrapAdmin({
+      db: store.db,
+      tokens: this.tokens,
+      audit: this.audit,
+      dataDir: config.dataDir,
+      adminToken: config.auth.adminToken,
+    });
+    if (admin.created) logger.info({ file: admin.file ?? '(from SPROUT_ADMIN_TOKEN)' }, 'created the first admin token');
+    this.app = await buildApp(this, host.routes);
+  }
+
+  get audit(): AuditLog {
+    return this.container.resolve<AuditLog>('auditLog');
+  }
+
+  get tokens(): TokenService {
+    return this.container.resolve<TokenService>('tokens');
+  }
+
+  /** The active provider of a `one` capability. */
+  async capability<T>(capability: Capability<T>): Promise<T> {
+    const [provider] = await this.capabilityAll(capability);
+    if (!provider) {
+      throw new SproutError('SPROUT_ERR_CAPABILITY_UNAVAILABLE', `no active provider for capability ${capability.id}; install one and select it with capabilities.${capability.id}.use`);
+    }
+    return provider;
+  }
+
+  async capabilityAll<T>(capability: Capability<T>): Promise<T[]> {
+    return (await this.container.resolve<Promise<T[]> | undefined>(capabilityKey(capability.id), { allowUnregistered: true })) ?? [];
+  }
+
+  async readiness(): Promise<{ ready: boolean; checks: Record<string, { ok: boolean; detail?: string }> }> {
+    const checks: Record<string, { ok: boolean; detail?: string }> = {};
+    try {
+      await this.store.db.raw('select 1');
+      checks.database = { ok: true, detail: this.store.kind };
+      const pending = await pendingMigrations(this.store.db, this.migrationFolders);
+      checks.migrations = pending.length === 0 ? { ok: true } : { ok: false, detail: `pending: ${pending.join(', ')}` };
+    } catch (err) {
+      checks.database = { ok: false, detail: (err as Error).message };
+      checks.migrations = { ok: false, detail: 'database unreachable' };
+    }
+    return { ready: Object.values(checks).every((c) => c.ok), checks };
+  }
+
+  async listen(): Promise<string> {
+    const { host, port } = parseListen(this.config.listen);
+    const address = await this.app!.listen({ host, port });
+    await this.hooks.serverStarted.promise({ address });
+    return address;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    try {
+      await this.hooks.serverStopping.promise();
+    } finally {
+      await this.app?.close();
+      await this.container.dispose();
+      await this.store.close();
+    }
+  }
+}

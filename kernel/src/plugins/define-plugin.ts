@@ -1,0 +1,54 @@
+/**
+ * What a plugin package's entry exports: one `definePlugin({...})`. Everything but
+ * `setup` is declarative, so the store can run migrations without starting the plugin.
+ * CLI commands are not here: the manifest names their module (`"commands"`), so
+ * `sprout --help` never loads the server side of a plugin.
+ */
+import type { TSchema, Static } from 'typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import type { Capability } from '../capabilities/define-capability.ts';
+import type { PluginHooks } from '../hooks/plugin-hooks.ts';
+import type { SproutConfig } from '../config/schema.ts';
+
+export interface PluginContext<Config = Record<string, unknown>> {
+  readonly id: string;
+  /** This plugin's config (`plugins.<id>` in sprout.yaml), validated against its schema. */
+  readonly config: Config;
+  /** The kernel's effective config, secrets included: read, never log. */
+  readonly kernelConfig: Readonly<SproutConfig>;
+  readonly logger: Logger;
+  readonly db: Knex;
+  readonly hooks: PluginHooks;
+  /** Registers the provider of a capability listed in `provides`; built on first use. */
+  provide<T>(capability: Capability<T>, factory: () => T | Promise<T>): void;
+  /** The active provider of a capability listed in `consumes`. */
+  use<T>(capability: Capability<T>): Promise<T>;
+  /** Every active provider of a `many` capability listed in `consumes`. */
+  useAll<T>(capability: Capability<T>): Promise<T[]>;
+  /** Routes, mounted encapsulated under `/v1/plugins/<id>/`. */
+  routes(register: FastifyPluginAsync): void;
+}
+
+export interface PluginDefinition<Schema extends TSchema | undefined = TSchema | undefined> {
+  /** Must equal the manifest's `sprout.id`. */
+  id: string;
+  configSchema?: Schema;
+  /** Folder of knex migrations (`NNNN_name.ts` exporting `up` and `down`). */
+  migrations?: string;
+  /** Control-plane part: providers, routes, hook taps. No side effects before this runs. */
+  setup?(ctx: PluginContext<Schema extends TSchema ? Static<Schema> : Record<string, unknown>>): void | Promise<void>;
+  /** Agent-side services (DHCP, TFTP…), loaded only by the site agent. */
+  agent?(): Promise<unknown>;
+}
+
+const marker = Symbol.for('sprout.plugin-definition');
+
+export function definePlugin<Schema extends TSchema | undefined = undefined>(definition: PluginDefinition<Schema>): PluginDefinition<Schema> {
+  return Object.freeze({ ...definition, [marker]: true });
+}
+
+export function isPluginDefinition(value: unknown): value is PluginDefinition {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[marker] === true;
+}

@@ -1,0 +1,52 @@
+/**
+ * What is installed and what would be active, from manifests and config alone: the
+ * view `sprout plugin list` prints and the first step of every boot.
+ */
+import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { kernelCapabilities } from '../capabilities/index.ts';
+import type { SproutConfig } from '../config/schema.ts';
+import { kernelApiVersion } from '../version.ts';
+import { discoverPlugins } from './discover.ts';
+import { planPlugins, type PluginPlan } from './plan.ts';
+
+export const builtinPluginDir = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../plugins');
+
+export interface PluginStatus {
+  id: string;
+  packageName: string;
+  version: string;
+  description: string;
+  builtin: boolean;
+  active: boolean;
+  provides: string[];
+  consumes: string[];
+  /** Capabilities this plugin is the active provider of. */
+  activeFor: string[];
+  dir: string;
+  /** Module of CLI commands the plugin contributes, if any. */
+  commands: string | null;
+}
+
+/** Discovery and planning only: what `sprout plugin list` shows without booting. */
+export function inspectPlugins(config: Pick<SproutConfig, 'pluginDir' | 'capabilities'>, builtinDir = builtinPluginDir): { plan: PluginPlan; plugins: PluginStatus[]; problems: PluginPlan['problems'] } {
+  const discovery = discoverPlugins(builtinDir, config.pluginDir);
+  const plan = planPlugins({ plugins: discovery.plugins, config, capabilities: kernelCapabilities, apiVersion: kernelApiVersion });
+  plan.problems.unshift(...discovery.problems);
+  const active = new Set(plan.active.map((p) => p.id));
+  const plugins = discovery.plugins.map((m) => ({
+    id: m.id,
+    packageName: m.packageName,
+    version: m.version,
+    description: m.description,
+    builtin: m.builtin,
+    active: active.has(m.id),
+    provides: m.provides,
+    consumes: m.consumes,
+    activeFor: [...plan.providers].filter(([, ids]) => ids.includes(m.id)).map(([cap]) => cap),
+    dir: m.dir,
+    commands: m.commands,
+  }));
+  return { plan, plugins, problems: plan.problems };
+}
+

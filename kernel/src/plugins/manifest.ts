@@ -1,0 +1,84 @@
+/**
+ * A plugin's manifest is the `"sprout"` field of its package.json. Reading one never
+ * runs plugin code: discovery, `sprout plugin list` and boot validation start here.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ProblemDetail } from '../errors/index.ts';
+
+export interface PluginManifest {
+  id: string;
+  packageName: string;
+  version: string;
+  description: string;
+  /** Package folder. */
+  dir: string;
+  /** Absolute path of the module exporting `definePlugin(...)`. */
+  entry: string;
+  provides: string[];
+  consumes: string[];
+  /** semver range of kernel API versions the plugin works with. */
+  apiVersion: string;
+  /** Shipped in the kernel's own plugins/ folder. */
+  builtin: boolean;
+  /** Used for its capabilities when config selects no provider (`"default": true`). */
+  isDefault: boolean;
+  /** Absolute path of the module whose default export lists its CLI commands (`"commands"`). */
+  commands: string | null;
+}
+
+const idPattern = /^[a-z][a-z0-9-]*$/;
+
+/** Reads `dir/package.json`; returns null when it is not a Sprout plugin at all. */
+export function readManifest(dir: string, builtin: boolean): { manifest?: PluginManifest; problems: ProblemDetail[] } | null {
+  let pkg: any;
+  try {
+    pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  } catch {
+    return null;
+  }
+  if (!pkg || typeof pkg.sprout !== 'object' || pkg.sprout === null) return null;
+  const s = pkg.sprout;
+  const where = `${pkg.name ?? dir} (package.json "sprout")`;
+  const problems: ProblemDetail[] = [];
+  if (typeof s.id !== 'string' || !idPattern.test(s.id)) problems.push({ field: `${where}.id`, message: 'must be a lowercase id like "ipam-builtin"' });
+  for (const key of ['provides', 'consumes'] as const) {
+    if (s[key] !== undefined && !(Array.isArray(s[key]) && s[key].every((c: unknown) => typeof c === 'string'))) {
+      problems.push({ field: `${where}.${key}`, message: 'must be a list of capability ids' });
+    }
+  }
+  if (s.default !== undefined && typeof s.default !== 'boolean') problems.push({ field: `${where}.default`, message: 'must be true or false' });
+  if (s.commands !== undefined && typeof s.commands !== 'string') problems.push({ field: `${where}.commands`, message: 'must be the path of a module exporting the command classes' });
+  if (typeof s.apiVersion !== 'string') problems.push({ field: `${where}.apiVersion`, message: 'must be a semver range of kernel API versions, e.g. "^1.0.0"' });
+  const entryFile = entryOf(pkg);
+  if (!entryFile) problems.push({ field: `${pkg.name ?? dir} (package.json)`, message: 'has no "exports" or "main" entry' });
+  if (problems.length > 0) return { problems };
+  return {
+    problems,
+    manifest: {
+      id: s.id,
+      packageName: pkg.name,
+      version: pkg.version ?? '0.0.0',
+      description: pkg.description ?? '',
+      dir,
+      entry: join(dir, entryFile!),
+      provides: s.provides ?? [],
+      consumes: s.consumes ?? [],
+      apiVersion: s.apiVersion,
+      builtin,
+      isDefault: s.default === true,
+      commands: typeof s.commands === 'string' ? join(dir, s.commands) : null,
+    },
+  };
+}
+
+function entryOf(pkg: any): string | undefined {
+  const exp = pkg.exports;
+  if (typeof exp === 'string') return exp;
+  if (exp && typeof exp === 'object') {
+    const root = exp['.'] ?? exp;
+    if (typeof root === 'string') return root;
+    if (root && typeof root === 'object') return root.import ?? root.default;
+  }
+  return pkg.main ?? 'index.js';
+}

@@ -1,0 +1,62 @@
+/**
+ * Runs the kernel's migrations (top-level `migrations/`) and then each active plugin's,
+ * in plugin dependency order. Names are `<owner>/<file>` so two owners never collide.
+ */
+import { readdirSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL, fileURLToPath } from 'node:url';
+import type { Knex } from 'knex';
+
+export interface MigrationFolder {
+  owner: string;
+  dir: string;
+}
+
+export const kernelMigrations: MigrationFolder = {
+  owner: 'kernel',
+  dir: resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../migrations'),
+};
+
+interface Migration {
+  name: string;
+  file: string;
+}
+
+class FolderMigrationSource implements Knex.MigrationSource<Migration> {
+  constructor(private readonly folders: MigrationFolder[]) {}
+
+  async getMigrations(): Promise<Migration[]> {
+    return this.folders.flatMap(({ owner, dir }) =>
+      existsSync(dir)
+        ? readdirSync(dir)
+            .filter((f) => /^\d+.*\.(ts|js|mjs)$/.test(f) && !f.endsWith('.d.ts'))
+            .sort()
+            .map((f) => ({ name: `${owner}/${f.replace(/\.(ts|js|mjs)$/, '')}`, file: join(dir, f) }))
+        : [],
+    );
+  }
+
+  getMigrationName(migration: Migration): string {
+    return migration.name;
+  }
+
+  async getMigration(migration: Migration): Promise<Knex.Migration> {
+    return import(pathToFileURL(migration.file).href);
+  }
+}
+
+const migrationConfig = (folders: MigrationFolder[]): Knex.MigratorConfig => ({
+  migrationSource: new FolderMigrationSource(folders),
+  tableName: 'sprout_migrations',
+});
+
+export async function migrateToLatest(db: Knex, folders: MigrationFolder[]): Promise<string[]> {
+  const [, applied] = (await db.migrate.latest(migrationConfig(folders))) as [number, string[]];
+  return applied;
+}
+
+/** Names of migrations not applied yet: empty means the schema is current. */
+export async function pendingMigrations(db: Knex, folders: MigrationFolder[]): Promise<string[]> {
+  const [, pending] = (await db.migrate.list(migrationConfig(folders))) as [unknown[], Migration[]];
+  return pending.map((m) => m.name);
+}

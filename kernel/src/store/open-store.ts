@@ -1,0 +1,90 @@
+/**
+ * Opens the database: PostgreSQL through `pg` when a URL is configured, otherwise the
+ * embedded PGlite in the data directory (locked against a second process). Both come
+ * back as the same knex instance with the same value types: bigint and count(*) are
+ * numbers on both drivers.
+ */
+import { join } from 'node:path';
+import knexModule, { type Knex } from 'knex';
+import ClientPgLite from 'knex-pglite';
+import pg from 'pg';
+import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
+
+const createKnex = (knexModule as unknown as { knex: typeof knexModule }).knex ?? knexModule;
+
+export interface Store {
+  db: Knex;
+  kind: 'postgres' | 'pglite';
+  /** Where the data is, for messages: a URL without password, or a folder. */
+  location: string;
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  databaseUrl?: string;
+  dataDir: string;
+  /** PostgreSQL schema to use instead of `public` (tests isolate themselves this way). */
+  schema?: string;
+  /** PGlite in memory, for tests that need no files. */
+  inMemory?: boolean;
+}
+
+const INT8 = 20;
+const NUMERIC = 1700;
+
+/** pg returns int8 and numeric as strings to protect precision; our ids and counts fit a double. */
+function numberParser(text: string): number | string {
+  const n = Number(text);
+  return Number.isSafeInteger(n) || !Number.isInteger(n) ? n : text;
+}
+
+const pgTypes = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8 || oid === NUMERIC) return numberParser;
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+};
+
+export async function openStore(options: StoreOptions): Promise<Store> {
+  if (options.databaseUrl) {
+    const db = createKnex({
+      client: 'pg',
+      connection: { connectionString: options.databaseUrl, types: pgTypes } as Knex.PgConnectionConfig,
+      searchPath: options.schema ? [options.schema] : undefined,
+      pool: { min: 0, max: 10 },
+      acquireConnectionTimeout: 10_000,
+    });
+    return {
+      db,
+      kind: 'postgres',
+      location: options.databaseUrl.replace(/:[^:@/]*@/, ':********@'),
+      close: () => db.destroy(),
+    };
+  }
+  const dir = join(options.dataDir, 'pglite');
+  let lock: DataDirLock | undefined;
+  if (!options.inMemory) lock = lockDataDir(options.dataDir, 'pglite');
+  try {
+    const db = createKnex({
+      client: ClientPgLite as unknown as typeof Knex.Client,
+      dialect: 'postgres',
+      connection: options.inMemory ? {} : { filename: dir },
+    } as Knex.Config);
+    await db.raw('select 1');
+    return {
+      db,
+      kind: 'pglite',
+      location: options.inMemory ? 'memory' : dir,
+      async close() {
+        try {
+          await db.destroy();
+        } finally {
+          lock?.release();
+        }
+      },
+    };
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
+}
