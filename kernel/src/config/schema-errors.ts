@@ -12,14 +12,14 @@ export function schemaProblems(schema: TSchema, value: unknown, prefix: string):
   for (const error of Value.Errors(schema, value)) {
     // `additionalProperties: false` reports each extra key twice; keep the readable one.
     if (error.keyword === 'boolean') continue;
-    const base = keyPath(prefix, error.instancePath);
+    const base = joinKeys(prefix, error.instancePath);
     const entries: ProblemDetail[] =
       error.keyword === 'additionalProperties'
         ? ((error.params as { additionalProperties?: string[] }).additionalProperties ?? []).map((key) => ({
-            field: keyPath(base, `/${key}`),
+            field: joinKeys(base, `/${key}`) || '(root)',
             message: 'unknown key',
           }))
-        : [{ field: base, message: error.message }];
+        : [{ field: base || '(root)', message: withExpectation(error.keyword, error.message, schemaAt(schema, error.schemaPath), schemaAt(schema, error.schemaPath.replace(/\/anyOf\/\d+$/, ''))) }];
     for (const entry of entries) {
       const id = `${entry.field}\0${entry.message}`;
       if (!seen.has(id)) {
@@ -31,10 +31,27 @@ export function schemaProblems(schema: TSchema, value: unknown, prefix: string):
   return problems;
 }
 
-function keyPath(prefix: string, pointer: string): string {
+function joinKeys(prefix: string, pointer: string): string {
   const parts = pointer
     .split('/')
     .slice(1)
     .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
-  return [prefix, ...parts].filter(Boolean).join('.') || '(root)';
+  return [prefix, ...parts].filter(Boolean).join('.');
+}
+
+/** The sub-schema an error points at (`#/properties/listen`), to quote its description. */
+function schemaAt(schema: unknown, schemaPath: string): Record<string, unknown> | undefined {
+  let node: any = schema;
+  for (const part of schemaPath.replace(/^#\/?/, '').split('/').filter(Boolean)) {
+    node = node?.[part.replace(/~1/g, '/').replace(/~0/g, '~')];
+  }
+  return typeof node === 'object' && node !== null ? node : undefined;
+}
+
+function withExpectation(keyword: string, message: string, schema?: Record<string, unknown>, union?: Record<string, unknown>): string {
+  if (Array.isArray(union?.anyOf) && union.anyOf.every((s: any) => 'const' in s)) {
+    return `must be one of: ${union.anyOf.map((s: any) => String(s.const)).join(', ')}`;
+  }
+  if (typeof schema?.description !== 'string') return message;
+  return keyword === 'pattern' ? `must be ${schema.description}` : `${message} (expected ${schema.description})`;
 }

@@ -13,6 +13,9 @@ export interface DataDirLock {
   release(): void;
 }
 
+/** Locks this process holds, so a second open inside the same process is refused too. */
+const held = new Set<string>();
+
 export function lockDataDir(dir: string, purpose: string): DataDirLock {
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `${purpose}.lock`);
@@ -21,19 +24,22 @@ export function lockDataDir(dir: string, purpose: string): DataDirLock {
       const fd = openSync(path, 'wx', 0o600);
       writeSync(fd, `${process.pid}\n`);
       closeSync(fd);
+      held.add(path);
       let released = false;
       return {
         path,
         release() {
           if (released) return;
           released = true;
+          held.delete(path);
           if (holder(path) === process.pid) rmSync(path, { force: true });
         },
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const pid = holder(path);
-      if (pid !== null && pid !== process.pid && alive(pid)) {
+      const ours = pid === process.pid && held.has(path);
+      if (pid !== null && (ours || (pid !== process.pid && alive(pid)))) {
         throw new SproutError('SPROUT_ERR_DATA_DIR_LOCKED', `${dir} is in use by process ${pid} (lock file ${path}); stop it first, or point this process at another data directory or at PostgreSQL`, {
           context: { dir, pid, lockFile: path },
         });

@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import knexModule, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
+import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
 
@@ -68,7 +69,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     const db = createKnex({
       client: ClientPgLite as unknown as typeof Knex.Client,
       dialect: 'postgres',
-      connection: options.inMemory ? {} : { filename: dir },
+      connection: { pglite: new PGlite({ dataDir: options.inMemory ? undefined : dir, parsers: { [INT8]: numberParser, [NUMERIC]: numberParser } }) },
     } as Knex.Config);
     await db.raw('select 1');
     return {

@@ -51,7 +51,7 @@ export class AuditListCommand extends SproutCommand {
     this.print(items, () =>
       table(
         ['ID', 'AT', 'ACTOR', 'ACTION', 'TARGET', 'OUTCOME', 'DETAILS'],
-        items.map((r) => [r.id, r.at, r.actor, r.action, r.targetType ? `${r.targetType}:${r.targetId ?? '-'}` : null, r.outcome, summarise(r.details)]),
+        items.map((r) => [r.id, r.at, r.actor, r.action, r.targetId ? `${r.targetType ?? '?'}:${r.targetId}` : r.targetType, r.outcome, summarise(r.details)]),
       ),
     );
   }

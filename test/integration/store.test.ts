@@ -1,0 +1,88 @@
+/**
+ * The store on both drivers: the same value types, migrations that readiness checks,
+ * audit records that commit with their change or not at all, and the PGlite lock that
+ * keeps a second process out of a data directory.
+ */
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isSproutError, openStore } from '@sprout/kernel';
+import { backends, startHarness } from '../helpers/harness.ts';
+
+for (const backend of backends) {
+  test(`${backend}: count(*) and bigint ids come back as numbers; readiness follows migrations`, async (t) => {
+    const h = await startHarness(backend);
+    t.teardown(() => h.stop());
+    const db = h.kernel.store.db;
+    const count = await db('audit_records').count('* as count').first();
+    t.is(typeof count!.count, 'number');
+    const [row] = await db('audit_records').select('id').limit(1);
+    t.is(typeof row.id, 'number');
+    const sum = await db('audit_records').sum('id as total').first();
+    t.is(typeof sum!.total, 'number');
+
+    // roll the last kernel migration back: readiness must say so, then recover
+    await db('sprout_migrations').where('name', 'like', 'kernel/%').delete();
+    const notReady = await h.request({ url: '/readyz', token: null });
+    t.is(notReady.status, 503);
+    t.is(notReady.body.status, 'not_ready');
+    t.regex(notReady.body.checks.migrations.detail, /pending: kernel\/0001_tokens_and_audit/);
+  });
+
+  test(`${backend}: a change and its audit record commit together or not at all`, async (t) => {
+    const h = await startHarness(backend);
+    t.teardown(() => h.stop());
+    const db = h.kernel.store.db;
+    const tokensBefore = (await db('api_tokens').count('* as c').first())!.c;
+    // the audit insert fails (action longer than its column): the token must not stay behind
+    await t.throwsAsync(
+      db.transaction(async (trx) => {
+        await h.kernel.tokens.create({ name: 'orphan', role: 'viewer', createdBy: 'test' }, trx);
+        await h.kernel.audit.record({ actor: 'test', action: 'x'.repeat(500), outcome: 'success' }, trx);
+      }),
+    );
+    t.is((await db('api_tokens').count('* as c').first())!.c, tokensBefore);
+    t.is(await db('api_tokens').where({ name: 'orphan' }).first(), undefined);
+  });
+}
+
+test('pglite: a second process opening the same data directory fails with a clear message', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sprout-lock-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const holder = spawn(process.execPath, ['--import', 'tsx', '-e', `
+    import('@sprout/kernel').then(async ({ openStore }) => {
+      const store = await openStore({ dataDir: ${JSON.stringify(dataDir)} });
+      await store.db('pg_class').count('* as c');
+      process.stdout.write('open\\n');
+      process.stdin.on('data', async () => { await store.close(); process.exit(0); });
+    });`], { stdio: ['pipe', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout.on('data', (d) => String(d).includes('open') && resolve());
+    holder.on('exit', (code) => reject(new Error(`holder exited with ${code}`)));
+  });
+  try {
+    const err = await t.throwsAsync(openStore({ dataDir }));
+    t.true(isSproutError(err, 'SPROUT_ERR_DATA_DIR_LOCKED'));
+    t.regex(err!.message, new RegExp(`in use by process ${holder.pid}`));
+  } finally {
+    holder.stdin.write('stop\n');
+    await new Promise((resolve) => holder.on('exit', resolve));
+  }
+  // once the holder is gone, the directory opens again and the data is still there
+  const again = await openStore({ dataDir });
+  t.teardown(() => again.close());
+  t.true(Number((await again.db('pg_class').count('* as c').first())!.c) > 0);
+});
+
+test('pglite: a lock left by a dead process is taken over; a second open in one process is refused', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sprout-lock-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(join(dataDir, 'pglite.lock'), '999999\n');
+  const store = await openStore({ dataDir });
+  t.teardown(() => store.close());
+  const err = await t.throwsAsync(openStore({ dataDir }));
+  t.true(isSproutError(err, 'SPROUT_ERR_DATA_DIR_LOCKED'));
+});
