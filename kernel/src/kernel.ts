@@ -21,6 +21,8 @@ import { AuditLog } from './audit/audit-log.ts';
 import { TokenService } from './auth/token-service.ts';
 import { bootstrapAdmin } from './auth/bootstrap-admin.ts';
 import { buildApp } from './api/build-app.ts';
+import { NetworkService } from './domain/networks/network-service.ts';
+import { ipamCapability } from './capabilities/ipam.ts';
 
 export interface KernelOptions {
   config: SproutConfig;
@@ -84,6 +86,9 @@ export class Kernel {
     if (applied.length > 0) logger.info({ migrations: applied }, 'applied migrations');
     const host = new PluginHost({ container, plan: this.plan, plugins: this.plugins, db: store.db, hooks, logger, config });
     await host.setup();
+    container.register({
+      networks: asFunction(({ db }) => new NetworkService({ db, ipam: () => this.capability(ipamCapability), ipamProviderId: () => host.providersOf('ipam')[0] ?? 'none' })).singleton(),
+    });
     const admin = await bootstrapAdmin({
       db: store.db,
       tokens: this.tokens,
@@ -97,6 +102,10 @@ export class Kernel {
 
   get audit(): AuditLog {
     return this.container.resolve<AuditLog>('auditLog');
+  }
+
+  get networks(): NetworkService {
+    return this.container.resolve<NetworkService>('networks');
   }
 
   get tokens(): TokenService {

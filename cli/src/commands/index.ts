@@ -8,6 +8,7 @@ import { TokenCreateCommand } from './token/create.ts';
 import { TokenListCommand } from './token/list.ts';
 import { TokenRevokeCommand } from './token/revoke.ts';
 import { AuditListCommand } from './audit/list.ts';
+import { networkCommands } from './network/index.ts';
 
 export const builtinCommands = [
   ServerCommand,
@@ -19,4 +20,5 @@ export const builtinCommands = [
   TokenListCommand,
   TokenRevokeCommand,
   AuditListCommand,
+  ...(networkCommands as typeof ServerCommand[]),
 ];

@@ -22,6 +22,7 @@ import { auditRoutes } from './routes/audit.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { pluginRoutes } from './routes/plugins.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
+import { networkRoutes } from '../domain/networks/routes.ts';
 
 type AddFormats = (ajv: Ajv) => Ajv;
 const addFormats: AddFormats = ((addFormatsModule as unknown as { default?: AddFormats }).default ?? addFormatsModule) as unknown as AddFormats;
@@ -97,6 +98,7 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
     await v1.register(tokenRoutes, deps);
     await v1.register(pluginRoutes, deps);
     await v1.register(whoamiRoutes, deps);
+    await v1.register(networkRoutes, deps);
     for (const { pluginId, register } of routes) {
       await v1.register(register, { prefix: `/plugins/${pluginId}` });
     }

@@ -2,6 +2,7 @@
  * Allocation: picks a `ready` machine matching an operator's constraints and marks it
  * allocated, safely when many requests race for the same machines.
  */
+import type { Knex } from 'knex';
 import { defineCapability } from './define-capability.ts';
 
 export interface AllocationConstraints {
@@ -12,12 +13,16 @@ export interface AllocationConstraints {
   tags?: string[];
 }
 
-export type AllocationOutcome =
-  | { allocated: true; machineId: string }
-  | { allocated: false; reason: string };
+export type AllocationPick = { machineId: string } | { machineId: null; reason: string };
 
 export interface AllocationProvider {
-  allocateMachine(constraints: AllocationConstraints, owner: string): Promise<AllocationOutcome>;
+  /**
+   * Picks one `ready` machine matching the constraints and locks its row inside `trx`
+   * (`FOR UPDATE SKIP LOCKED`), so concurrent picks never return the same machine. The
+   * kernel then moves it to `allocated` in the same transaction. With nothing left, says
+   * why (how many machines matched each constraint).
+   */
+  pickMachine(trx: Knex.Transaction, constraints: AllocationConstraints): Promise<AllocationPick>;
 }
 
 export const allocationCapability = defineCapability<AllocationProvider>({

@@ -3,6 +3,7 @@
  * with the PXE boot fields. The builtin server runs in the agent; an external provider
  * (a Kea stub) pushes the same reservations to another server.
  */
+import type { Knex } from 'knex';
 import { defineCapability } from './define-capability.ts';
 
 export interface DhcpReservation {
@@ -15,10 +16,13 @@ export interface DhcpReservation {
   netboot: boolean;
 }
 
+/** `trx`: the caller's transaction, for providers that keep state in Sprout's database. */
 export interface DhcpProvider {
-  reserve(reservation: DhcpReservation): Promise<void>;
-  unreserve(siteId: string, mac: string): Promise<void>;
-  listReservations(siteId: string): Promise<DhcpReservation[]>;
+  /** Creates or replaces the reservation for `mac` (idempotent). */
+  reserve(reservation: DhcpReservation, trx?: Knex.Transaction): Promise<void>;
+  /** Removes the reservation for `mac`; removing a missing one is not an error. */
+  unreserve(siteId: string, mac: string, trx?: Knex.Transaction): Promise<void>;
+  listReservations(siteId: string, trx?: Knex | Knex.Transaction): Promise<DhcpReservation[]>;
 }
 
 export const dhcpCapability = defineCapability<DhcpProvider>({

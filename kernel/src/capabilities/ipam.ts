@@ -3,6 +3,7 @@
  * network model (CIDR, gateway, ranges); a provider decides which address is free,
  * in its own store (builtin) or an external system's (NetBox).
  */
+import type { Knex } from 'knex';
 import { defineCapability } from './define-capability.ts';
 
 export interface IpamNetwork {
@@ -33,11 +34,17 @@ export interface AllocateAddressRequest {
   hostname?: string;
 }
 
+/**
+ * `trx` is the caller's transaction: a provider keeping its state in Sprout's database
+ * writes inside it, so the allocation and its audit record commit together. A provider
+ * backed by another system ignores it.
+ */
 export interface IpamProvider {
-  allocateAddress(request: AllocateAddressRequest): Promise<IpAllocation>;
-  releaseAddress(network: IpamNetwork, allocationId: string): Promise<void>;
-  listAllocations(network: IpamNetwork): Promise<IpAllocation[]>;
-  findAllocation(network: IpamNetwork, address: string): Promise<IpAllocation | undefined>;
+  /** Fails with SPROUT_ERR_NETWORK_EXHAUSTED when no address is free, SPROUT_ERR_CONFLICT when the requested one is taken. */
+  allocateAddress(request: AllocateAddressRequest, trx?: Knex.Transaction): Promise<IpAllocation>;
+  releaseAddress(network: IpamNetwork, allocationId: string, trx?: Knex.Transaction): Promise<void>;
+  listAllocations(network: IpamNetwork, trx?: Knex | Knex.Transaction): Promise<IpAllocation[]>;
+  findAllocation(network: IpamNetwork, address: string, trx?: Knex | Knex.Transaction): Promise<IpAllocation | undefined>;
 }
 
 export const ipamCapability = defineCapability<IpamProvider>({

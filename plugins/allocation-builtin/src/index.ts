@@ -10,7 +10,7 @@ export default definePlugin({
   id,
   setup(ctx) {
     ctx.provide(allocationCapability, () => ({
-      allocateMachine: () => Promise.reject(notImplemented(id, 'allocateMachine', 'machine allocation arrives with the machines API')),
+      pickMachine: () => Promise.reject(notImplemented(id, 'pickMachine', 'machine allocation arrives with the machines API')),
     }));
   },
 });

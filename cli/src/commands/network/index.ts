@@ -1,0 +1,2 @@
+/** `sprout network …` and `sprout ip …` commands. */
+export const networkCommands: unknown[] = [];
