@@ -23,3 +23,4 @@ export * from './dns.ts';
 export * from './hwtest.ts';
 export * from './allocation.ts';
 export * from './transport.ts';
+export * from './dns-records.ts';

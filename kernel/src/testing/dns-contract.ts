@@ -1,0 +1,117 @@
+/**
+ * The contract every `dns` provider passes: upserts that are idempotent and replace by
+ * (site, zone, name, type), removals that tolerate missing records, listings that keep
+ * sites apart, and invalid records refused before anything is written.
+ */
+import type { TestFn } from 'ava';
+import type { DnsProvider, DnsRecord } from '../capabilities/dns.ts';
+import { recordsForAddress } from '../capabilities/dns-records.ts';
+
+export interface DnsContractSubject {
+  provider: DnsProvider;
+  /** A fresh site the provider may hold records for (created in the store when the provider keeps them there). */
+  newSite(): Promise<string>;
+  /** Removes what this subject created; called when the test ends. */
+  close?(): Promise<void>;
+}
+
+const byKey = (a: DnsRecord, b: DnsRecord) => `${a.zone} ${a.name} ${a.type}`.localeCompare(`${b.zone} ${b.name} ${b.type}`);
+const sorted = (records: DnsRecord[]) => [...records].sort(byKey);
+const machine = (siteId: string, hostname: string, address: string, ttl = 300) => recordsForAddress({ siteId, hostname, domain: 'lab.example', address, ttl });
+
+/** Registers the dns contract's tests for one provider; `name` prefixes every title. */
+export function dnsProviderContract(test: TestFn, name: string, makeSubject: () => Promise<DnsContractSubject>): void {
+  const title = (what: string) => `${name}: dns contract: ${what}`;
+  const subjectFor = async (t: { teardown(fn: () => Promise<void> | void): void }) => {
+    const subject = await makeSubject();
+    if (subject.close) t.teardown(() => subject.close!());
+    return subject;
+  };
+
+  test(title('upserted A and PTR records are listed by site and by zone'), async (t) => {
+    const { provider, newSite } = await subjectFor(t);
+    const siteId = await newSite();
+    const [a, ptr] = machine(siteId, 'node1', '198.18.0.2');
+    await provider.upsertRecords([a, ptr]);
+    t.deepEqual(sorted(await provider.listRecords(siteId)), sorted([a, ptr]));
+    t.deepEqual(await provider.listRecords(siteId, 'lab.example'), [a]);
+    t.deepEqual(await provider.listRecords(siteId, '0.18.198.in-addr.arpa'), [ptr]);
+    t.deepEqual(await provider.listRecords(siteId, 'other.example'), []);
+  });
+
+  test(title('upserting the same records twice keeps one of each'), async (t) => {
+    const { provider, newSite } = await subjectFor(t);
+    const siteId = await newSite();
+    const records = machine(siteId, 'node1', '198.18.0.2');
+    await provider.upsertRecords(records);
+    await provider.upsertRecords(records);
+    t.deepEqual(sorted(await provider.listRecords(siteId)), sorted(records));
+  });
+
+  test(title('upserting a record with a new value or TTL replaces the old one'), async (t) => {
+    const { provider, newSite } = await subjectFor(t);
+    const siteId = await newSite();
+    await provider.upsertRecords(machine(siteId, 'node1', '198.18.0.2'));
+    const [a] = machine(siteId, 'node1', '198.18.0.3', 60);
+    await provider.upsertRecords([a]);
+    const listed = await provider.listRecords(siteId, 'lab.example');
+    t.deepEqual(listed, [a]);
+    // the PTR of the old address is a different record: replacing the A leaves it alone
+    t.is((await provider.listRecords(siteId, '0.18.198.in-addr.arpa')).length, 1);
+  });
+
+  test(title('names are case-insensitive and listed lowercase without the trailing dot'), async (t) => {
+    const { provider, newSite } = await subjectFor(t);
+    const siteId = await newSite();
+    await provider.upsertRecords([{ siteId, zone: 'Lab.Example.', name: 'NODE1.lab.example.', type: 'A', value: '198.18.0.2', ttl: 300 }]);
+    await provider.upsertRecords([{ siteId, zone: 'lab.example', name: 'node1.lab.example', type: 'A', value: '198.18.0.4', ttl: 300 }]);
+    t.deepEqual(await provider.listRecords(siteId), [{ siteId, zone: 'lab.example', name: 'node1.lab.example', type: 'A', value: '198.18.0.4', ttl: 300 }]);
+    await provider.removeRecords([{ siteId, zone: 'LAB.EXAMPLE', name: 'Node1.Lab.Example', type: 'A' }]);
+    t.deepEqual(await provider.listRecords(siteId), []);
+  });
+
+  test(title('removing deletes exactly the named records; removing a missing one is fine'), async (t) => {
+    const { provider, newSite } = await subjectFor(t);
+    const siteId = await newSite();
+    const [a1, ptr1] = machine(siteId, 'node1', '198.18.0.2');
+    const node2 = machine(siteId, 'node2', '198.18.1.7');
+    await provider.upsertRecords([a1, ptr1, ...node2]);
+    const never = { siteId, zone: 'lab.example', name: 'ghost.lab.example', type: 'A' as const };
+    await provider.removeRecords([a1, never]);
+    t.deepEqual(sorted(await provider.listRecords(siteId)), sorted([ptr1, ...node2]));
+    await t.notThrowsAsync(provider.removeRecords([a1, never]));
+    await t.notThrowsAsync(provider.removeRecords([]));
+    await t.notThrowsAsync(provider.upsertRecords([]));
+    t.is((await provider.listRecords(siteId)).length, 3);
+  });
+
+  test(title('each site has its own records'), async (t) => {
+    const { provider, newSite } = await subjectFor(t);
+    const [siteA, siteB] = [await newSite(), await newSite()];
+    const inA = machine(siteA, 'node1', '198.18.0.2');
+    const inB = machine(siteB, 'node1', '198.18.0.9');
+    await provider.upsertRecords([...inA, ...inB]);
+    t.deepEqual(sorted(await provider.listRecords(siteA)), sorted(inA));
+    t.deepEqual(sorted(await provider.listRecords(siteB)), sorted(inB));
+    await provider.removeRecords(inB);
+    t.deepEqual(await provider.listRecords(siteB), []);
+    t.deepEqual(sorted(await provider.listRecords(siteA)), sorted(inA));
+  });
+
+  test(title('an invalid record is refused with SPROUT_ERR_VALIDATION and nothing of its batch is written'), async (t) => {
+    const { provider, newSite } = await subjectFor(t);
+    const siteId = await newSite();
+    const [a] = machine(siteId, 'node1', '198.18.0.2');
+    const invalid: DnsRecord[] = [
+      { ...a, name: 'node1.elsewhere.example' },
+      { ...a, value: 'not-an-address' },
+      { ...a, value: '198.18.0.256' },
+      { ...a, name: 'bad_name.lab.example' },
+      { ...a, type: 'MX' as 'A' },
+    ];
+    for (const record of invalid) {
+      await t.throwsAsync(provider.upsertRecords([a, record]), { code: 'SPROUT_ERR_VALIDATION' }, JSON.stringify(record));
+    }
+    t.deepEqual(await provider.listRecords(siteId), []);
+  });
+}
