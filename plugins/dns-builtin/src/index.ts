@@ -1,19 +1,17 @@
 /**
- * Builtin DNS plugin. Records and the agent's authoritative server land with the
- * provisioning services; until then every operation says so explicitly.
+ * Builtin DNS plugin: keeps machines' A and PTR records in its own table for the site
+ * agent to serve authoritatively. The agent's DNS server lands with the site services.
  */
-import { definePlugin, dnsCapability, notImplemented, type DnsProvider } from '@sprout/kernel';
+import { fileURLToPath } from 'node:url';
+import { definePlugin, dnsCapability } from '@sprout/kernel';
+import { dnsRecordStore } from './dns-record-store.ts';
 
-const id = 'dns-builtin';
-const pending = (op: string) => Promise.reject(notImplemented(id, op, 'DNS records arrive with the site provisioning services'));
+export { recordsForAddress, reverseNameFor, reverseZoneFor } from '@sprout/kernel';
 
 export default definePlugin({
-  id,
+  id: 'dns-builtin',
+  migrations: fileURLToPath(new URL('../migrations/', import.meta.url)),
   setup(ctx) {
-    ctx.provide(dnsCapability, (): DnsProvider => ({
-      upsertRecords: () => pending('upsertRecords'),
-      removeRecords: () => pending('removeRecords'),
-      listRecords: () => pending('listRecords'),
-    }));
+    ctx.provide(dnsCapability, () => dnsRecordStore(ctx.db));
   },
 });
