@@ -20,3 +20,8 @@ export { openStore, type Store } from './store/open-store.ts';
 export { migrateToLatest, pendingMigrations, kernelMigrations, type MigrationFolder } from './store/migrate.ts';
 export type { RouteAuth } from './api/route-auth.ts';
 export type { AuditRecord, AuditQuery } from './audit/audit-log.ts';
+export { machineStatuses, transitions, operatorActionsFrom, type MachineStatus, type LifecycleAction } from './domain/lifecycle/transitions.ts';
+export { systemClock, type Clock, type StatusReason } from './domain/lifecycle/lifecycle.ts';
+export type { WorkflowView } from './domain/workflows/workflow-service.ts';
+export type { MachineView } from './domain/machines/machine-service.ts';
+export type { SiteView } from './domain/sites/site-service.ts';

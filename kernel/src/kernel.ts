@@ -23,6 +23,14 @@ import { bootstrapAdmin } from './auth/bootstrap-admin.ts';
 import { buildApp } from './api/build-app.ts';
 import { NetworkService } from './domain/networks/network-service.ts';
 import { ipamCapability } from './capabilities/ipam.ts';
+import { dhcpCapability } from './capabilities/dhcp.ts';
+import { dnsCapability } from './capabilities/dns.ts';
+import { Lifecycle, systemClock, type Clock } from './domain/lifecycle/lifecycle.ts';
+import { Watchdog } from './domain/lifecycle/watchdog.ts';
+import { SiteService } from './domain/sites/site-service.ts';
+import { MachineService } from './domain/machines/machine-service.ts';
+import { WorkflowService } from './domain/workflows/workflow-service.ts';
+import { WorkflowEngine } from './domain/workflows/engine.ts';
 
 export interface KernelOptions {
   config: SproutConfig;
@@ -31,6 +39,10 @@ export interface KernelOptions {
   builtinPluginDir?: string;
   /** Store overrides for tests: a PostgreSQL schema, or PGlite in memory. */
   store?: { schema?: string; inMemory?: boolean };
+  /** The clock watchdogs and deadlines read; tests move it. */
+  clock?: Clock;
+  /** Run the workflow engine's sweep and the watchdog on timers (default true). */
+  background?: boolean;
 }
 
 export class Kernel {
@@ -47,6 +59,8 @@ export class Kernel {
     readonly pluginStatus: PluginStatus[],
     readonly migrationFolders: MigrationFolder[],
     private readonly plan: PluginPlan,
+    readonly clock: Clock,
+    private readonly background: boolean,
   ) {
     this.container = createContainer({ injectionMode: InjectionMode.PROXY, strict: true });
   }
@@ -63,7 +77,7 @@ export class Kernel {
     ];
     const store = await openStore({ databaseUrl: config.database.url, dataDir: config.dataDir, ...options.store });
     try {
-      const kernel = new Kernel(config, logger, store, plugins, inspected.plugins, folders, inspected.plan);
+      const kernel = new Kernel(config, logger, store, plugins, inspected.plugins, folders, inspected.plan, options.clock ?? systemClock, options.background ?? true);
       await kernel.init();
       return kernel;
     } catch (err) {
@@ -87,7 +101,24 @@ export class Kernel {
     const host = new PluginHost({ container, plan: this.plan, plugins: this.plugins, db: store.db, hooks, logger, config });
     await host.setup();
     container.register({
+      clock: asValue(this.clock),
       networks: asFunction(({ db }) => new NetworkService({ db, ipam: () => this.capability(ipamCapability), ipamProviderId: () => host.providersOf('ipam')[0] ?? 'none' })).singleton(),
+      lifecycle: asFunction(({ hooks, auditLog, config, clock }) => new Lifecycle({ hooks, audit: auditLog, config, clock })).singleton(),
+      sites: asFunction(({ db, config, clock }) => new SiteService({ db, config, clock })).singleton(),
+      machines: asFunction(({ db }) => new MachineService({ db })).singleton(),
+      workflows: asFunction(({ db, lifecycle }) => new WorkflowService({ db, lifecycle, engine: () => this.engine })).singleton(),
+      engine: asFunction(({ db, lifecycle, hooks, logger, clock, networks, config }) =>
+        new WorkflowEngine({
+          db,
+          lifecycle,
+          hooks,
+          logger,
+          clock,
+          sweepIntervalMs: 2000,
+          stepContext: { networks, config, dhcp: () => this.capability(dhcpCapability), dns: () => this.capability(dnsCapability) },
+        }),
+      ).singleton(),
+      watchdog: asFunction(({ db, lifecycle, clock, logger, config }) => new Watchdog({ db, lifecycle, clock, logger, intervalMs: config.lifecycle.watchdogIntervalSeconds * 1000 })).singleton(),
     });
     const admin = await bootstrapAdmin({
       db: store.db,
@@ -98,6 +129,34 @@ export class Kernel {
     });
     if (admin.created) logger.info({ file: admin.file ?? '(from SPROUT_ADMIN_TOKEN)' }, 'created the first admin token');
     this.app = await buildApp(this, host.routes);
+    if (this.background) {
+      this.engine.start();
+      this.watchdog.start();
+    }
+  }
+
+  get lifecycle(): Lifecycle {
+    return this.container.resolve<Lifecycle>('lifecycle');
+  }
+
+  get sites(): SiteService {
+    return this.container.resolve<SiteService>('sites');
+  }
+
+  get machines(): MachineService {
+    return this.container.resolve<MachineService>('machines');
+  }
+
+  get workflows(): WorkflowService {
+    return this.container.resolve<WorkflowService>('workflows');
+  }
+
+  get engine(): WorkflowEngine {
+    return this.container.resolve<WorkflowEngine>('engine');
+  }
+
+  get watchdog(): Watchdog {
+    return this.container.resolve<Watchdog>('watchdog');
   }
 
   get audit(): AuditLog {
@@ -150,6 +209,8 @@ export class Kernel {
     if (this.stopped) return;
     this.stopped = true;
     try {
+      this.watchdog.stop();
+      await this.engine.stop();
       await this.hooks.serverStopping.promise();
     } finally {
       await this.app?.close();

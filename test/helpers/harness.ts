@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import knexModule from 'knex';
 import pino from 'pino';
-import { Kernel, loadConfig, type SproutConfig } from '@sprout/kernel';
+import { Kernel, loadConfig, type Clock, type SproutConfig } from '@sprout/kernel';
 
 const createKnex = (knexModule as any).knex ?? knexModule;
 
@@ -34,6 +34,20 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   builtinPluginDir?: string;
   yaml?: string;
+  clock?: Clock;
+  /** Run the engine sweep and watchdog timers (default false: tests drive them). */
+  background?: boolean;
+}
+
+/** A clock tests move by hand. */
+export class TestClock implements Clock {
+  private offsetMs = 0;
+  now(): Date {
+    return new Date(Date.now() + this.offsetMs);
+  }
+  advance(ms: number): void {
+    this.offsetMs += ms;
+  }
 }
 
 export async function startHarness(backend: Backend, options: HarnessOptions = {}): Promise<Harness> {
@@ -62,6 +76,8 @@ export async function startHarness(backend: Backend, options: HarnessOptions = {
       config,
       logger: pino({ level: 'silent' }),
       builtinPluginDir: options.builtinPluginDir,
+      clock: options.clock,
+      background: options.background ?? false,
       store: backend === 'postgres' ? { schema } : { inMemory: true },
     });
   } catch (err) {

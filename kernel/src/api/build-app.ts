@@ -15,6 +15,7 @@ import type { PluginRoutes } from '../plugins/plugin-host.ts';
 import { SproutError } from '../errors/index.ts';
 import { kernelVersion } from '../version.ts';
 import { installGuard } from './guard.ts';
+import { mutatingMethods } from './route-auth.ts';
 import { createAudited, installFailedMutationAudit, type Audited } from './audited.ts';
 import { problem, sendProblem, toProblem, ProblemSchema } from './problem.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -23,6 +24,10 @@ import { tokenRoutes } from './routes/tokens.ts';
 import { pluginRoutes } from './routes/plugins.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
 import { networkRoutes } from '../domain/networks/routes.ts';
+import { siteRoutes } from '../domain/sites/routes.ts';
+import { machineRoutes } from '../domain/machines/routes.ts';
+import { machineActionRoutes } from '../domain/machines/action-routes.ts';
+import { workflowRoutes } from '../domain/workflows/routes.ts';
 
 type AddFormats = (ajv: Ajv) => Ajv;
 const addFormats: AddFormats = ((addFormatsModule as unknown as { default?: AddFormats }).default ?? addFormatsModule) as unknown as AddFormats;
@@ -60,7 +65,8 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
     if (!auth) throw new SproutError('SPROUT_ERR_INTERNAL', `route ${route.method} ${route.url} declares no auth role (config.auth)`);
     const schema = (route.schema ??= {}) as Record<string, any>;
     schema.response ??= {};
-    for (const status of auth.role === 'public' ? [400, 404] : [400, 401, 403, 404]) schema.response[status] ??= ProblemSchema;
+    const mutating = [route.method].flat().some((m) => mutatingMethods.has(m));
+    for (const status of auth.role === 'public' ? [400, 404] : [400, 401, 403, 404, ...(mutating ? [409] : [])]) schema.response[status] ??= ProblemSchema;
     if (auth.role !== 'public') {
       schema.security ??= [{ bearer: [] }];
       schema.description = `${schema.description ? `${schema.description}\n\n` : ''}Requires role: **${auth.role}**.`;
@@ -87,6 +93,10 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
   });
   app.setNotFoundHandler((request, reply) => sendProblem(reply, problem('SPROUT_ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`, request)));
 
+  // An action posted with no body at all (`curl -X POST …/release`) means "no options".
+  app.addHook('preValidation', async (request) => {
+    if (request.body === undefined && mutatingMethods.has(request.method) && request.method !== 'DELETE') request.body = {};
+  });
   installGuard(app, { tokens: kernel.tokens, audit: kernel.audit, hooks: kernel.hooks });
   installFailedMutationAudit(app, kernel.audit);
 
@@ -98,7 +108,11 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
     await v1.register(tokenRoutes, deps);
     await v1.register(pluginRoutes, deps);
     await v1.register(whoamiRoutes, deps);
+    await v1.register(siteRoutes, deps);
+    await v1.register(machineRoutes, deps);
+    await v1.register(machineActionRoutes, deps);
     await v1.register(networkRoutes, deps);
+    await v1.register(workflowRoutes, deps);
     for (const { pluginId, register } of routes) {
       await v1.register(register, { prefix: `/plugins/${pluginId}` });
     }

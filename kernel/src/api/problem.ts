@@ -48,6 +48,11 @@ export function toProblem(err: unknown, request: FastifyRequest): Problem {
   if (err instanceof SproutError) {
     return problem(err.code, err.message, request, err.details);
   }
+  const db = err as { code?: string; constraint?: string; detail?: string };
+  // A unique constraint lost a race the handler's own check could not see.
+  if (db?.code === '23505') {
+    return problem('SPROUT_ERR_CONFLICT', `already exists${db.detail ? `: ${db.detail}` : db.constraint ? ` (${db.constraint})` : ''}`, request);
+  }
   const fe = err as FastifyError & { validationContext?: string };
   if (fe?.validation) {
     const errors = fe.validation.map((v) => validationDetail(fe.validationContext ?? 'body', v));

@@ -88,6 +88,22 @@ function withDefaults(raw: Record<string, any>, base: string): Record<string, un
     plugins: raw.plugins ?? {},
     log: { level: 'info', ...(isMapping(raw.log) ? raw.log : {}) },
     auth: raw.auth ?? {},
+    lifecycle: lifecycleDefaults(raw.lifecycle),
+    agents: isMapping(raw.agents) || raw.agents === undefined ? { heartbeatSeconds: 10, offlineAfterMissed: 3, joinTokenTtlSeconds: 86_400, ...(raw.agents ?? {}) } : raw.agents,
+  };
+}
+
+function lifecycleDefaults(given: unknown): unknown {
+  if (given !== undefined && !isMapping(given)) return given;
+  const lifecycle = (given ?? {}) as Record<string, any>;
+  const timeouts = lifecycle.timeouts;
+  return {
+    watchdogIntervalSeconds: 5,
+    keepAddressesOnRelease: false,
+    ...lifecycle,
+    timeouts: isMapping(timeouts) || timeouts === undefined
+      ? { commissioning: 1200, testing: 1200, deploying: 2400, releasing: 600, ...(timeouts ?? {}) }
+      : timeouts,
   };
 }
 

@@ -13,8 +13,11 @@ export function schemaProblems(schema: TSchema, value: unknown, prefix: string):
     // `additionalProperties: false` reports each extra key twice; keep the readable one.
     if (error.keyword === 'boolean') continue;
     const base = joinKeys(prefix, error.instancePath);
+    const required = (error.params as { requiredProperties?: string[] }).requiredProperties;
     const entries: ProblemDetail[] =
-      error.keyword === 'additionalProperties'
+      error.keyword === 'required' && required
+        ? required.map((key) => ({ field: joinKeys(base, `/${key}`), message: 'is required' }))
+        : error.keyword === 'additionalProperties'
         ? ((error.params as { additionalProperties?: string[] }).additionalProperties ?? []).map((key) => ({
             field: joinKeys(base, `/${key}`) || '(root)',
             message: 'unknown key',

@@ -29,6 +29,30 @@ export const configSchema = Type.Object(
       { level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))) },
       { additionalProperties: false },
     ),
+    agents: Type.Object(
+      {
+        heartbeatSeconds: Type.Number({ minimum: 0.1, description: 'how often agents send a heartbeat' }),
+        offlineAfterMissed: Type.Integer({ minimum: 1, description: 'missed heartbeats after which an agent is offline' }),
+        joinTokenTtlSeconds: Type.Integer({ minimum: 60, description: 'how long a site join token stays valid' }),
+      },
+      { additionalProperties: false },
+    ),
+    lifecycle: Type.Object(
+      {
+        timeouts: Type.Object(
+          {
+            commissioning: Type.Integer({ minimum: 1, description: 'seconds a machine may stay commissioning' }),
+            testing: Type.Integer({ minimum: 1, description: 'seconds a machine may stay testing' }),
+            deploying: Type.Integer({ minimum: 1, description: 'seconds a machine may stay deploying' }),
+            releasing: Type.Integer({ minimum: 1, description: 'seconds a machine may stay releasing' }),
+          },
+          { additionalProperties: false },
+        ),
+        watchdogIntervalSeconds: Type.Number({ minimum: 0.05, description: 'how often overdue machines are looked for' }),
+        keepAddressesOnRelease: Type.Boolean({ description: 'keep IP, DHCP reservation and DNS records of a released machine' }),
+      },
+      { additionalProperties: false },
+    ),
     auth: Type.Object(
       { adminToken: Type.Optional(Type.String({ minLength: 16, description: 'Admin token to install on first start' })) },
       { additionalProperties: false },

@@ -1,0 +1,172 @@
+/**
+ * What operators ask machines to do: commission, test, deploy, release (each starts a
+ * workflow and answers 202 with it), mark-broken / mark-fixed, and allocate. An action
+ * the machine's status does not allow is a 409 naming the status and what is allowed.
+ */
+import Type from 'typebox';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { Knex } from 'knex';
+import type { RouteDeps } from '../../api/build-app.ts';
+import { allocationCapability } from '../../capabilities/allocation.ts';
+import { hwtestCapability } from '../../capabilities/hwtest.ts';
+import { SproutError } from '../../errors/index.ts';
+import type { Kernel } from '../../kernel.ts';
+import { findSite } from '../sites/find-site.ts';
+import { WorkflowSchema } from '../workflows/schemas.ts';
+import type { WorkflowKind } from '../workflows/definitions.ts';
+import { findMachine, type MachineRow } from './find-machine.ts';
+import { MachineParams } from './routes.ts';
+import { Arch, MachineSchema, Tag } from './schemas.ts';
+
+const HwtestChoice = Type.Union([Type.Boolean(), Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 64 })], {
+  description: 'true (default): every test in the catalogue; false: none (recorded); a list: those tests',
+});
+
+/** Which hardware tests a workflow runs, checked against the active catalogue. */
+async function chooseHardwareTests(kernel: Kernel, choice: boolean | string[] | undefined): Promise<{ hwtests: string[]; hwtestDisabled: boolean }> {
+  const catalogue = (await kernel.capabilityAll(hwtestCapability)).flatMap((p) => p.catalogue().map((t) => t.name));
+  if (choice === false) return { hwtests: [], hwtestDisabled: true };
+  if (choice === undefined || choice === true) return { hwtests: catalogue, hwtestDisabled: false };
+  const unknown = choice.filter((name) => !catalogue.includes(name));
+  if (unknown.length > 0) {
+    throw new SproutError('SPROUT_ERR_VALIDATION', `unknown hardware test(s): ${unknown.join(', ')}; known: ${catalogue.join(', ')}`, {
+      details: unknown.map((name) => ({ field: `body/hwtest/${choice.indexOf(name)}`, message: `no hardware test named ${name}` })),
+    });
+  }
+  return { hwtests: [...new Set(choice)], hwtestDisabled: false };
+}
+
+export const machineActionRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, audited }) => {
+  const db = kernel.store.db;
+
+  const startWorkflow = async (request: FastifyRequest, kind: WorkflowKind, params: (machine: MachineRow) => Promise<Record<string, unknown>> | Record<string, unknown>, prepare?: (trx: Knex.Transaction, machine: MachineRow) => Promise<MachineRow>) => {
+    const workflowId = await audited(request, async (trx) => {
+      let machine = await findMachine(trx, (request.params as { id: string }).id, { forUpdate: true });
+      if (prepare) machine = await prepare(trx, machine);
+      const chosen = await params(machine);
+      const id = await kernel.workflows.start(trx, { kind, machine, params: chosen, actor: request.principal.actor, requestId: String(request.id) });
+      return { result: id, targetId: machine.id, details: { hostname: machine.hostname, workflow: id, status: { old: machine.status, new: `${kind === 'commission' ? 'commissioning' : kind === 'deploy' ? 'deploying' : kind === 'release' ? 'releasing' : 'testing'}` }, ...chosen } };
+    });
+    return kernel.workflows.get(workflowId);
+  };
+
+  const action = (path: string, summary: string, body: ReturnType<typeof Type.Object> | undefined, handler: (request: FastifyRequest) => Promise<unknown>, actionName: string, status = 202, response: object = WorkflowSchema) =>
+    app.post(
+      `/machines/:id/${path}`,
+      {
+        config: { auth: { role: 'operator', action: actionName, target: 'machine' } },
+        schema: { tags: ['machine actions'], summary, params: MachineParams, ...(body ? { body } : {}), response: { [status]: response } },
+      },
+      async (request, reply) => reply.status(status).send(await handler(request)),
+    );
+
+  action(
+    'commission',
+    'Commission: boot the machine, collect its hardware facts and run hardware tests → ready',
+    Type.Object({ hwtest: Type.Optional(HwtestChoice) }, { additionalProperties: false }),
+    (request) => startWorkflow(request, 'commission', () => chooseHardwareTests(kernel, (request.body as { hwtest?: boolean | string[] } | undefined)?.hwtest)),
+    'machine.commission',
+  );
+
+  action(
+    'test',
+    'Run hardware tests on a ready machine',
+    Type.Object({ hwtest: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 64 })) }, { additionalProperties: false }),
+    (request) => startWorkflow(request, 'test', () => chooseHardwareTests(kernel, (request.body as { hwtest?: string[] } | undefined)?.hwtest)),
+    'machine.test',
+  );
+
+  action(
+    'deploy',
+    'Deploy an image; a ready machine is allocated to the caller first',
+    Type.Object({ image: Type.String({ minLength: 1, maxLength: 1024, description: 'Image name or URL' }), userData: Type.Optional(Type.String({ maxLength: 65_536 })) }, { additionalProperties: false }),
+    (request) => {
+      const body = request.body as { image: string; userData?: string };
+      return startWorkflow(request, 'deploy', () => ({ image: body.image, ...(body.userData ? { userData: body.userData } : {}) }), async (trx, machine) => {
+        if (machine.status !== 'ready') return machine;
+        const allocated = await kernel.lifecycle.transition(trx, { machine, action: 'allocate', actor: request.principal.actor, requestId: String(request.id) });
+        const [owned] = await trx<MachineRow>('machines').where({ id: machine.id }).update({ owner: allocated.owner ?? request.principal.actor }).returning('*');
+        return owned;
+      });
+    },
+    'machine.deploy',
+  );
+
+  action('release', 'Release: clear the boot intent and addresses → ready', undefined, (request) => startWorkflow(request, 'release', () => ({})), 'machine.release');
+
+  action(
+    'mark-broken',
+    'Mark a machine broken, with the reason an operator will see',
+    Type.Object({ reason: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }),
+    async (request) => {
+      const row = await audited(request, async (trx) => {
+        const machine = await findMachine(trx, (request.params as { id: string }).id, { forUpdate: true });
+        const reason = (request.body as { reason: string }).reason;
+        const updated = await kernel.lifecycle.transition(trx, { machine, action: 'mark_broken', actor: request.principal.actor, requestId: String(request.id), reason: { code: 'marked_broken', message: `${reason} (marked by ${request.principal.actor})` } });
+        return { result: updated, targetId: machine.id, details: { hostname: machine.hostname, status: { old: machine.status, new: 'broken' }, reason } };
+      });
+      return kernel.machines.view(row);
+    },
+    'machine.mark-broken',
+    200,
+    MachineSchema,
+  );
+
+  action(
+    'mark-fixed',
+    'Mark a broken machine fixed: ready if it was commissioned, else new',
+    undefined,
+    async (request) => {
+      const row = await audited(request, async (trx) => {
+        const machine = await findMachine(trx, (request.params as { id: string }).id, { forUpdate: true });
+        const commissioned = await trx('machine_events').where({ machine_id: machine.id, action: 'commission_succeeded' }).first();
+        const updated = await kernel.lifecycle.transition(trx, { machine, action: 'mark_fixed', actor: request.principal.actor, requestId: String(request.id), choose: commissioned ? 'ready' : 'new' });
+        return { result: updated, targetId: machine.id, details: { hostname: machine.hostname, status: { old: machine.status, new: updated.status } } };
+      });
+      return kernel.machines.view(row);
+    },
+    'machine.mark-fixed',
+    200,
+    MachineSchema,
+  );
+
+  app.post(
+    '/machines/allocate',
+    {
+      config: { auth: { role: 'operator', action: 'machine.allocate', target: 'machine' } },
+      schema: {
+        tags: ['machine actions'],
+        summary: 'Allocate a ready machine matching constraints (409 with why when none matches)',
+        body: Type.Object(
+          {
+            site: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+            constraints: Type.Object(
+              { minCpus: Type.Optional(Type.Integer({ minimum: 1 })), minMemoryMiB: Type.Optional(Type.Integer({ minimum: 1 })), arch: Type.Optional(Arch), tags: Type.Optional(Type.Array(Tag, { maxItems: 32 })) },
+              { additionalProperties: false },
+            ),
+            owner: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: MachineSchema },
+      },
+    },
+    async (request) => {
+      const body = request.body as { site?: string; constraints: { minCpus?: number; minMemoryMiB?: number; arch?: 'x86_64' | 'arm64'; tags?: string[] }; owner?: string };
+      const siteId = body.site ? (await findSite(db, body.site)).id : undefined;
+      const owner = body.owner ?? request.principal.actor;
+      const allocation = await kernel.capability(allocationCapability);
+      const row = await audited(request, async (trx) => {
+        const pick = await allocation.pickMachine(trx, { ...body.constraints, siteId });
+        if (pick.machineId === null) {
+          throw new SproutError('SPROUT_ERR_NO_MATCHING_MACHINE', pick.reason, { context: { constraints: body.constraints, site: body.site ?? null } });
+        }
+        const machine = (await trx<MachineRow>('machines').where({ id: pick.machineId }).first())!;
+        await kernel.lifecycle.transition(trx, { machine, action: 'allocate', actor: request.principal.actor, requestId: String(request.id) });
+        const [owned] = await trx<MachineRow>('machines').where({ id: machine.id }).update({ owner }).returning('*');
+        return { result: owned, targetId: machine.id, details: { hostname: machine.hostname, owner, constraints: body.constraints, status: { old: 'ready', new: 'allocated' } } };
+      });
+      return kernel.machines.view(row);
+    },
+  );
+};

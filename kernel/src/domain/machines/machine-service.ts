@@ -1,0 +1,207 @@
+/**
+ * Machines: creation with every rule an operator relies on (hostnames unique per site,
+ * MACs unique across Sprout, exactly one PXE interface), the representation the API
+ * and CLI show (failure reason first-class), listing with filters and cursors, updates
+ * that report old → new, and lifecycle history.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import { SproutError, type ProblemDetail } from '../../errors/index.ts';
+import { operatorActionsFrom } from '../lifecycle/transitions.ts';
+import { findSite } from '../sites/find-site.ts';
+import type { InterfaceRow, MachineRow } from './find-machine.ts';
+import { normaliseMac, type MachineInput, type MachineUpdate } from './schemas.ts';
+
+export interface MachineView {
+  id: string;
+  site: { id: string; name: string };
+  hostname: string;
+  arch: string;
+  bootMode: string;
+  status: string;
+  statusReason: MachineRow['status_reason'];
+  statusChangedAt: string;
+  statusDeadline: string | null;
+  currentWorkflow: string | null;
+  allowedActions: string[];
+  tags: string[];
+  interfaces: { id: string; mac: string; name: string; pxe: boolean }[];
+  bmc: Record<string, unknown> | null;
+  expected: Record<string, unknown>;
+  hardware: Record<string, unknown>;
+  owner: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface MachineFilter {
+  site?: string;
+  status?: string;
+  tag?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+const iso = (v: unknown) => new Date(v as string).toISOString();
+
+export class MachineService {
+  constructor(private readonly deps: { db: Knex }) {}
+
+  /** Validated input → a new machine in status `new`. Throws with every field problem found. */
+  async create(trx: Knex.Transaction, input: MachineInput): Promise<MachineRow> {
+    const site = await findSite(trx, input.site).catch(() => {
+      throw new SproutError('SPROUT_ERR_VALIDATION', `no site "${input.site}"`, { details: [{ field: 'site', message: `no site with id or name "${input.site}"` }] });
+    });
+    const hostname = input.hostname.toLowerCase();
+    const interfaces = this.normaliseInterfaces(input.interfaces);
+    if (await trx('machines').where({ site_id: site.id, hostname }).first()) {
+      throw new SproutError('SPROUT_ERR_CONFLICT', `site ${site.name} already has a machine named ${hostname}`, { details: [{ field: 'hostname', message: 'already taken at this site' }] });
+    }
+    await this.refuseTakenMacs(trx, interfaces.map((i) => i.mac));
+    const id = randomUUID();
+    const [row] = await trx<MachineRow>('machines')
+      .insert({
+        id,
+        site_id: site.id,
+        hostname,
+        arch: input.arch,
+        boot_mode: input.bootMode,
+        tags: JSON.stringify(dedupe(input.tags ?? [])) as never,
+        bmc: (input.bmc ? JSON.stringify(input.bmc) : null) as never,
+        expected: JSON.stringify(input.expected ?? {}) as never,
+        status: 'new',
+      })
+      .returning('*');
+    await trx('interfaces').insert(interfaces.map((i) => ({ id: randomUUID(), machine_id: id, ...i })));
+    return row;
+  }
+
+  normaliseInterfaces(input: MachineInput['interfaces']): { mac: string; name: string; pxe: boolean }[] {
+    const problems: ProblemDetail[] = [];
+    const seen = new Map<string, number>();
+    const names = new Set<string>();
+    const interfaces = input.map((nic, i) => {
+      const mac = normaliseMac(nic.mac);
+      if (seen.has(mac)) problems.push({ field: `interfaces/${i}/mac`, message: `${mac} is listed twice (also interfaces/${seen.get(mac)})` });
+      seen.set(mac, i);
+      const name = nic.name ?? `eth${i}`;
+      if (names.has(name)) problems.push({ field: `interfaces/${i}/name`, message: `${name} is listed twice` });
+      names.add(name);
+      return { mac, name, pxe: nic.pxe === true };
+    });
+    const pxe = interfaces.filter((i) => i.pxe).length;
+    if (pxe > 1) problems.push({ field: 'interfaces', message: 'at most one interface may be the PXE interface' });
+    if (pxe === 0) interfaces[0].pxe = true;
+    if (problems.length) throw new SproutError('SPROUT_ERR_VALIDATION', `interfaces are invalid: ${problems.map((p) => p.message).join('; ')}`, { details: problems });
+    return interfaces;
+  }
+
+  private async refuseTakenMacs(trx: Knex.Transaction, macs: string[], exceptMachine?: string): Promise<void> {
+    const q = trx('interfaces').join('machines', 'machines.id', 'interfaces.machine_id').whereIn('interfaces.mac', macs).select('interfaces.mac', 'machines.hostname', 'machines.id');
+    if (exceptMachine) q.whereNot('machines.id', exceptMachine);
+    const taken = await q;
+    if (taken.length > 0) {
+      throw new SproutError('SPROUT_ERR_CONFLICT', `MAC address already in use: ${taken.map((t) => `${t.mac} (machine ${t.hostname})`).join(', ')}`, {
+        details: taken.map((t) => ({ field: `interfaces/${macs.indexOf(t.mac)}/mac`, message: `${t.mac} belongs to machine ${t.hostname} (${t.id})` })),
+      });
+    }
+  }
+
+  async views(rows: MachineRow[], db: Knex | Knex.Transaction = this.deps.db): Promise<MachineView[]> {
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => r.id);
+    const nics = await db<InterfaceRow>('interfaces').whereIn('machine_id', ids).orderBy('name');
+    const sites = await db('sites').whereIn('id', [...new Set(rows.map((r) => r.site_id))]).select('id', 'name');
+    return rows.map((m) => ({
+      id: m.id,
+      site: sites.find((s) => s.id === m.site_id)!,
+      hostname: m.hostname,
+      arch: m.arch,
+      bootMode: m.boot_mode,
+      status: m.status,
+      statusReason: m.status_reason,
+      statusChangedAt: iso(m.status_changed_at),
+      statusDeadline: m.status_deadline ? iso(m.status_deadline) : null,
+      currentWorkflow: m.current_workflow_id,
+      allowedActions: operatorActionsFrom(m.status),
+      tags: m.tags ?? [],
+      interfaces: nics.filter((n) => n.machine_id === m.id).map((n) => ({ id: n.id, mac: n.mac, name: n.name, pxe: n.pxe })),
+      bmc: m.bmc,
+      expected: m.expected ?? {},
+      hardware: m.hardware ?? {},
+      owner: m.owner,
+      createdAt: iso(m.created_at),
+      updatedAt: iso(m.updated_at),
+    }));
+  }
+
+  async view(row: MachineRow, db: Knex | Knex.Transaction = this.deps.db): Promise<MachineView> {
+    return (await this.views([row], db))[0];
+  }
+
+  /** Ordered by hostname then id; the cursor is the last item's position. */
+  async list(filter: MachineFilter): Promise<{ items: MachineView[]; nextCursor: string | null }> {
+    const db = this.deps.db;
+    const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
+    const q = db<MachineRow>('machines').orderBy([{ column: 'hostname' }, { column: 'id' }]).limit(limit + 1);
+    if (filter.site) q.where('site_id', (await findSite(db, filter.site)).id);
+    if (filter.status) q.where('status', filter.status);
+    if (filter.tag) q.whereRaw('tags @> ?::jsonb', [JSON.stringify([filter.tag])]);
+    if (filter.cursor) {
+      const [hostname, id] = decodeCursor(filter.cursor);
+      q.where((w) => w.where('hostname', '>', hostname).orWhere((x) => x.where('hostname', hostname).andWhere('id', '>', id)));
+    }
+    const rows = await q;
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return { items: await this.views(page), nextCursor: rows.length > limit ? encodeCursor(last.hostname, last.id) : null };
+  }
+
+  /** Applies an update; returns the row and the changed fields as old → new. */
+  async update(trx: Knex.Transaction, machine: MachineRow, patch: MachineUpdate): Promise<{ row: MachineRow; changes: Record<string, { old: unknown; new: unknown }> }> {
+    const next: Record<string, unknown> = {};
+    const changes: Record<string, { old: unknown; new: unknown }> = {};
+    const set = (field: string, column: keyof MachineRow, value: unknown, stored: unknown = value) => {
+      if (JSON.stringify(machine[column]) === JSON.stringify(value)) return;
+      changes[field] = { old: machine[column], new: value };
+      next[column] = stored;
+    };
+    if (patch.hostname !== undefined) {
+      const hostname = patch.hostname.toLowerCase();
+      if (hostname !== machine.hostname && (await trx('machines').where({ site_id: machine.site_id, hostname }).first())) {
+        throw new SproutError('SPROUT_ERR_CONFLICT', `this site already has a machine named ${hostname}`, { details: [{ field: 'hostname', message: 'already taken at this site' }] });
+      }
+      set('hostname', 'hostname', hostname);
+    }
+    if (patch.tags !== undefined) set('tags', 'tags', dedupe(patch.tags), JSON.stringify(dedupe(patch.tags)));
+    if (patch.bmc !== undefined) set('bmc', 'bmc', patch.bmc, patch.bmc === null ? null : JSON.stringify(patch.bmc));
+    if (patch.expected !== undefined) set('expected', 'expected', patch.expected, JSON.stringify(patch.expected));
+    if (patch.owner !== undefined) set('owner', 'owner', patch.owner);
+    if (Object.keys(next).length === 0) return { row: machine, changes };
+    const [row] = await trx<MachineRow>('machines').where({ id: machine.id }).update({ ...next, updated_at: trx.fn.now() as never }).returning('*');
+    return { row, changes };
+  }
+
+  async events(machineId: string): Promise<{ id: number; at: string; action: string; from: string | null; to: string; reason: unknown; actor: string; workflow: string | null }[]> {
+    const rows = await this.deps.db('machine_events').where({ machine_id: machineId }).orderBy('id');
+    return rows.map((e) => ({ id: Number(e.id), at: iso(e.at), action: e.action, from: e.from_status, to: e.to_status, reason: e.reason, actor: e.actor, workflow: e.workflow_id }));
+  }
+}
+
+function dedupe(values: string[]): string[] {
+  return [...new Set(values)];
+}
+
+function encodeCursor(hostname: string, id: string): string {
+  return Buffer.from(JSON.stringify([hostname, id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): [string, string] {
+  try {
+    const [hostname, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString());
+    if (typeof hostname === 'string' && typeof id === 'string') return [hostname, id];
+  } catch {
+    /* fall through */
+  }
+  throw new SproutError('SPROUT_ERR_VALIDATION', 'cursor is not one this API issued', { details: [{ field: 'querystring/cursor', message: 'invalid cursor' }] });
+}

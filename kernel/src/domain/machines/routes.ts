@@ -1,0 +1,163 @@
+/** Machines under /v1/machines: create, import, list, show, update, delete, events. */
+import Type from 'typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import type { RouteDeps } from '../../api/build-app.ts';
+import { SproutError } from '../../errors/index.ts';
+import { isInProgress } from '../lifecycle/transitions.ts';
+import { findMachine } from './find-machine.ts';
+import { importMachines, parseMachineCsv } from './import-machines.ts';
+import { MachineInput, MachineSchema, MachineUpdate } from './schemas.ts';
+
+export const MachineParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'Machine id or hostname' }) });
+
+const ImportResult = Type.Object({
+  created: Type.Integer(),
+  unchanged: Type.Integer(),
+  errors: Type.Integer(),
+  rows: Type.Array(
+    Type.Object({
+      row: Type.Integer({ description: 'CSV line number (header = 1) or array index + 1' }),
+      hostname: Type.Union([Type.String(), Type.Null()]),
+      outcome: Type.Union([Type.Literal('created'), Type.Literal('unchanged'), Type.Literal('error')]),
+      machineId: Type.Optional(Type.String()),
+      errors: Type.Optional(Type.Array(Type.Object({ field: Type.Optional(Type.String()), message: Type.String() }))),
+    }),
+  ),
+});
+
+export const machineRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, audited }) => {
+  const machines = kernel.machines;
+  const db = kernel.store.db;
+  app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+
+  app.post(
+    '/machines',
+    {
+      config: { auth: { role: 'operator', action: 'machine.create', target: 'machine' } },
+      schema: { tags: ['machines'], summary: 'Create a machine (status new)', body: MachineInput, response: { 201: MachineSchema } },
+    },
+    async (request, reply) => {
+      const body = request.body as MachineInput;
+      const row = await audited(request, async (trx) => {
+        const created = await machines.create(trx, body);
+        return { result: created, targetId: created.id, details: { site: body.site, hostname: created.hostname, interfaces: body.interfaces.length } };
+      });
+      return reply.status(201).send(await machines.view(row));
+    },
+  );
+
+  app.post(
+    '/machines/import',
+    {
+      config: { auth: { role: 'operator', action: 'machine.import', target: 'machine' } },
+      schema: {
+        tags: ['machines'],
+        summary: 'Import machines from a JSON array or text/csv (site,hostname,arch,bootMode,mac,tags)',
+        description: 'Answers per row: created, unchanged, or error with the field. Re-importing the same data changes nothing.',
+        body: Type.Union([Type.Array(Type.Unknown(), { maxItems: 10_000 }), Type.String({ description: 'text/csv' })]),
+        response: { 200: ImportResult },
+      },
+    },
+    async (request) => {
+      const rows =
+        typeof request.body === 'string'
+          ? parseMachineCsv(request.body)
+          : (request.body as unknown[]).map((body, i) => ({ row: i + 1, body, errors: [] }));
+      return audited(request, async (trx) => {
+        const results = await importMachines(trx, machines, rows);
+        const count = (outcome: string) => results.filter((r) => r.outcome === outcome).length;
+        const summary = { created: count('created'), unchanged: count('unchanged'), errors: count('error'), rows: results };
+        return {
+          result: summary,
+          details: { created: results.filter((r) => r.outcome === 'created').map((r) => r.hostname), unchanged: summary.unchanged, errors: results.filter((r) => r.outcome === 'error').map((r) => ({ row: r.row, errors: r.errors })) },
+        };
+      });
+    },
+  );
+
+  app.get(
+    '/machines',
+    {
+      config: { auth: { role: 'viewer' } },
+      schema: {
+        tags: ['machines'],
+        summary: 'List machines, by hostname, filtered',
+        querystring: Type.Object(
+          {
+            site: Type.Optional(Type.String({ maxLength: 64 })),
+            status: Type.Optional(Type.String({ maxLength: 32 })),
+            tag: Type.Optional(Type.String({ maxLength: 63 })),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+            cursor: Type.Optional(Type.String({ maxLength: 512 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ items: Type.Array(MachineSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }) },
+      },
+    },
+    async (request) => machines.list(request.query as never),
+  );
+
+  app.get(
+    '/machines/:id',
+    { config: { auth: { role: 'viewer' } }, schema: { tags: ['machines'], summary: 'Show a machine (by id or hostname)', params: MachineParams, response: { 200: MachineSchema } } },
+    async (request) => machines.view(await findMachine(db, (request.params as { id: string }).id)),
+  );
+
+  app.patch(
+    '/machines/:id',
+    {
+      config: { auth: { role: 'operator', action: 'machine.update', target: 'machine' } },
+      schema: { tags: ['machines'], summary: 'Change hostname, tags, BMC, expected hardware or owner', params: MachineParams, body: MachineUpdate, response: { 200: MachineSchema } },
+    },
+    async (request) => {
+      const row = await audited(request, async (trx) => {
+        const machine = await findMachine(trx, (request.params as { id: string }).id, { forUpdate: true });
+        const { row, changes } = await machines.update(trx, machine, request.body as MachineUpdate);
+        return { result: row, targetId: machine.id, details: changes };
+      });
+      return machines.view(row);
+    },
+  );
+
+  app.delete(
+    '/machines/:id',
+    {
+      config: { auth: { role: 'operator', action: 'machine.delete', target: 'machine' } },
+      schema: { tags: ['machines'], summary: 'Delete a machine that is not in use', params: MachineParams, response: { 204: Type.Null() } },
+    },
+    async (request, reply) => {
+      await audited(request, async (trx) => {
+        const machine = await findMachine(trx, (request.params as { id: string }).id, { forUpdate: true });
+        if (isInProgress(machine.status) || machine.status === 'allocated' || machine.status === 'deployed') {
+          throw new SproutError('SPROUT_ERR_CONFLICT', `machine ${machine.hostname} is ${machine.status}; ${isInProgress(machine.status) ? 'cancel its workflow' : 'release it'} before deleting it`);
+        }
+        await kernel.networks.releaseMachineAddresses(machine.id, trx);
+        await trx('workflows').where({ machine_id: machine.id }).update({ machine_id: null });
+        await trx('machines').where({ id: machine.id }).delete();
+        return { result: null, targetId: machine.id, details: { hostname: machine.hostname, status: machine.status } };
+      });
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.get(
+    '/machines/:id/events',
+    {
+      config: { auth: { role: 'viewer' } },
+      schema: {
+        tags: ['machines'],
+        summary: 'Lifecycle history with reasons, oldest first',
+        params: MachineParams,
+        response: {
+          200: Type.Object({
+            items: Type.Array(
+              Type.Object({ id: Type.Integer(), at: Type.String(), action: Type.String(), from: Type.Union([Type.String(), Type.Null()]), to: Type.String(), reason: Type.Unknown(), actor: Type.String(), workflow: Type.Union([Type.String(), Type.Null()]) }),
+            ),
+          }),
+        },
+      },
+    },
+    async (request) => ({ items: await machines.events((await findMachine(db, (request.params as { id: string }).id)).id) }),
+  );
+};

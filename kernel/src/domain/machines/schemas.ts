@@ -1,0 +1,87 @@
+/**
+ * Machine input and output shapes, and the normalisation every entry path shares
+ * (API, CSV import): MAC addresses to lowercase colon form, hostnames to lowercase
+ * DNS labels.
+ */
+import Type, { type Static } from 'typebox';
+
+export const Hostname = Type.String({ pattern: '^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$', description: 'DNS label (stored lowercase)' });
+export const Mac = Type.String({
+  pattern: '^([0-9A-Fa-f]{2}([:-]?)){5}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}$',
+  description: 'MAC address: aa:bb:cc:dd:ee:ff, AA-BB-…, aabb.ccdd.eeff or aabbccddeeff',
+});
+export const Arch = Type.Union([Type.Literal('x86_64'), Type.Literal('arm64')]);
+export const BootMode = Type.Union([Type.Literal('bios'), Type.Literal('uefi')]);
+export const Tag = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$' });
+
+export const InterfaceInput = Type.Object(
+  { mac: Mac, name: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,32}$' })), pxe: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
+export const Bmc = Type.Object(
+  { type: Type.String({ minLength: 1, maxLength: 32, description: 'e.g. ipmi, redfish, manual' }), address: Type.String({ minLength: 1, maxLength: 255 }), username: Type.Optional(Type.String({ maxLength: 128 })) },
+  { additionalProperties: false },
+);
+export const Expected = Type.Object(
+  { cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 65536 })), memoryMiB: Type.Optional(Type.Integer({ minimum: 1 })), disks: Type.Optional(Type.Integer({ minimum: 0, maximum: 1024 })) },
+  { additionalProperties: false },
+);
+
+export const MachineInput = Type.Object(
+  {
+    site: Type.String({ minLength: 1, maxLength: 64, description: 'Site id or name' }),
+    hostname: Hostname,
+    arch: Arch,
+    bootMode: BootMode,
+    interfaces: Type.Array(InterfaceInput, { minItems: 1, maxItems: 64 }),
+    tags: Type.Optional(Type.Array(Tag, { maxItems: 64 })),
+    bmc: Type.Optional(Bmc),
+    expected: Type.Optional(Expected),
+  },
+  { additionalProperties: false },
+);
+export type MachineInput = Static<typeof MachineInput>;
+
+export const MachineUpdate = Type.Object(
+  {
+    hostname: Type.Optional(Hostname),
+    tags: Type.Optional(Type.Array(Tag, { maxItems: 64 })),
+    bmc: Type.Optional(Type.Union([Bmc, Type.Null()])),
+    expected: Type.Optional(Expected),
+    owner: Type.Optional(Type.Union([Type.String({ maxLength: 256 }), Type.Null()])),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type MachineUpdate = Static<typeof MachineUpdate>;
+
+export const StatusReasonSchema = Type.Object(
+  { code: Type.String(), message: Type.String(), step: Type.Optional(Type.String()), workflow: Type.Optional(Type.String()) },
+  { additionalProperties: true },
+);
+
+export const MachineSchema = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  site: Type.Object({ id: Type.String(), name: Type.String() }),
+  hostname: Type.String(),
+  arch: Arch,
+  bootMode: BootMode,
+  status: Type.String(),
+  statusReason: Type.Union([StatusReasonSchema, Type.Null()], { description: 'Why the machine is in its status; always set for failure states' }),
+  statusChangedAt: Type.String({ format: 'date-time' }),
+  statusDeadline: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'When the watchdog fails an in-progress state' }),
+  currentWorkflow: Type.Union([Type.String(), Type.Null()]),
+  allowedActions: Type.Array(Type.String()),
+  tags: Type.Array(Type.String()),
+  interfaces: Type.Array(Type.Object({ id: Type.String(), mac: Type.String(), name: Type.String(), pxe: Type.Boolean() })),
+  bmc: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+  expected: Type.Record(Type.String(), Type.Unknown()),
+  hardware: Type.Record(Type.String(), Type.Unknown()),
+  owner: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+});
+
+export function normaliseMac(mac: string): string {
+  const hex = mac.replace(/[^0-9a-fA-F]/g, '').toLowerCase();
+  return hex.match(/../g)!.join(':');
+}

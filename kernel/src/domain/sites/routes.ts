@@ -1,0 +1,145 @@
+/** Sites under /v1/sites: create (with a join token), list, show, update, delete. */
+import Type from 'typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import type { RouteDeps } from '../../api/build-app.ts';
+import { SproutError } from '../../errors/index.ts';
+import { findSite, type SiteRow } from './find-site.ts';
+
+export const siteName = Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$', description: 'DNS label: lowercase letters, digits and hyphens' });
+const Labels = Type.Record(Type.String({ maxLength: 63 }), Type.String({ maxLength: 255 }), { maxProperties: 64 });
+
+export const AgentSchema = Type.Object({
+  id: Type.String(),
+  hostname: Type.String(),
+  version: Type.String(),
+  status: Type.Union([Type.Literal('never_seen'), Type.Literal('online'), Type.Literal('offline')]),
+  lastHeartbeatAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  capabilities: Type.Array(Type.String()),
+  services: Type.Record(Type.String(), Type.Unknown()),
+});
+
+export const SiteSchema = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  name: Type.String(),
+  description: Type.String(),
+  labels: Type.Record(Type.String(), Type.String()),
+  agents: Type.Array(AgentSchema),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+});
+
+const JoinTokenSchema = Type.Object({ token: Type.String({ description: 'One-time secret for `sprout agent run --join-token`; shown once' }), expiresAt: Type.String({ format: 'date-time' }) });
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'Site id or name' }) });
+
+export const siteRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, audited }) => {
+  const sites = kernel.sites;
+  const one = async (row: SiteRow) => (await sites.views([row]))[0];
+
+  app.post(
+    '/sites',
+    {
+      config: { auth: { role: 'operator', action: 'site.create', target: 'site' } },
+      schema: {
+        tags: ['sites'],
+        summary: 'Register a site; the answer carries a one-time join token for its agent',
+        body: Type.Object({ name: siteName, description: Type.Optional(Type.String({ maxLength: 1024 })), labels: Type.Optional(Labels) }, { additionalProperties: false }),
+        response: { 201: Type.Object({ site: SiteSchema, joinToken: JoinTokenSchema }) },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as { name: string; description?: string; labels?: Record<string, string> };
+      const created = await audited(request, async (trx) => {
+        if (await trx('sites').where({ name: body.name }).first()) {
+          throw new SproutError('SPROUT_ERR_CONFLICT', `a site named "${body.name}" already exists`, { details: [{ field: 'name', message: 'already taken' }] });
+        }
+        const made = await sites.create(trx, body, request.principal.actor);
+        return { result: made, targetId: made.site.id, details: { name: body.name, description: body.description ?? '', labels: body.labels ?? {} } };
+      });
+      return reply.status(201).send({ site: await one(created.site), joinToken: created.joinToken });
+    },
+  );
+
+  app.get(
+    '/sites',
+    { config: { auth: { role: 'viewer' } }, schema: { tags: ['sites'], summary: 'List sites with their agents', response: { 200: Type.Object({ items: Type.Array(SiteSchema) }) } } },
+    async () => ({ items: await sites.views(await kernel.store.db<SiteRow>('sites').orderBy('name')) }),
+  );
+
+  app.get(
+    '/sites/:id',
+    { config: { auth: { role: 'viewer' } }, schema: { tags: ['sites'], summary: 'Show a site (by id or name) with its agents', params: IdParams, response: { 200: SiteSchema } } },
+    async (request) => one(await findSite(kernel.store.db, (request.params as { id: string }).id)),
+  );
+
+  app.patch(
+    '/sites/:id',
+    {
+      config: { auth: { role: 'operator', action: 'site.update', target: 'site' } },
+      schema: {
+        tags: ['sites'],
+        summary: 'Change a site\'s name, description or labels',
+        params: IdParams,
+        body: Type.Object({ name: Type.Optional(siteName), description: Type.Optional(Type.String({ maxLength: 1024 })), labels: Type.Optional(Labels) }, { additionalProperties: false, minProperties: 1 }),
+        response: { 200: SiteSchema },
+      },
+    },
+    async (request) => {
+      const body = request.body as Partial<Pick<SiteRow, 'name' | 'description' | 'labels'>>;
+      const row = await audited(request, async (trx) => {
+        const site = await findSite(trx, (request.params as { id: string }).id, { forUpdate: true });
+        if (body.name && body.name !== site.name && (await trx('sites').where({ name: body.name }).first())) {
+          throw new SproutError('SPROUT_ERR_CONFLICT', `a site named "${body.name}" already exists`, { details: [{ field: 'name', message: 'already taken' }] });
+        }
+        const changes: Record<string, { old: unknown; new: unknown }> = {};
+        for (const key of ['name', 'description', 'labels'] as const) {
+          if (body[key] !== undefined && JSON.stringify(body[key]) !== JSON.stringify(site[key])) changes[key] = { old: site[key], new: body[key] };
+        }
+        const [updated] = await trx<SiteRow>('sites')
+          .where({ id: site.id })
+          .update({ ...body, ...(body.labels ? { labels: JSON.stringify(body.labels) as never } : {}), updated_at: trx.fn.now() as never })
+          .returning('*');
+        return { result: updated, targetId: site.id, details: changes };
+      });
+      return one(row);
+    },
+  );
+
+  app.delete(
+    '/sites/:id',
+    {
+      config: { auth: { role: 'operator', action: 'site.delete', target: 'site' } },
+      schema: { tags: ['sites'], summary: 'Delete a site; refused while machines or networks remain', params: IdParams, response: { 204: Type.Null() } },
+    },
+    async (request, reply) => {
+      await audited(request, async (trx) => {
+        const site = await findSite(trx, (request.params as { id: string }).id, { forUpdate: true });
+        const machines = Number((await trx('machines').where({ site_id: site.id }).count<{ c: number }[]>('* as c').first())?.c ?? 0);
+        const networks = Number((await trx('networks').where({ site_id: site.id }).count<{ c: number }[]>('* as c').first())?.c ?? 0);
+        if (machines > 0 || networks > 0) {
+          throw new SproutError('SPROUT_ERR_CONFLICT', `site ${site.name} still has ${machines} machine(s) and ${networks} network(s); delete them first`, { context: { machines, networks } });
+        }
+        await trx('workflows').where({ site_id: site.id }).delete();
+        await trx('outbox').where({ site_id: site.id }).delete();
+        await trx('sites').where({ id: site.id }).delete();
+        return { result: null, targetId: site.id, details: { name: site.name } };
+      });
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.post(
+    '/sites/:id/join-tokens',
+    {
+      config: { auth: { role: 'operator', action: 'site.join-token', target: 'site' } },
+      schema: { tags: ['sites'], summary: 'Issue a new one-time join token for an agent of this site', params: IdParams, response: { 201: JoinTokenSchema } },
+    },
+    async (request, reply) => {
+      const token = await audited(request, async (trx) => {
+        const site = await findSite(trx, (request.params as { id: string }).id);
+        const issued = await sites.issueJoinToken(trx, site.id, request.principal.actor);
+        return { result: issued, targetId: site.id, details: { expiresAt: issued.expiresAt } };
+      });
+      return reply.status(201).send(token);
+    },
+  );
+};

@@ -1,0 +1,62 @@
+/**
+ * What each workflow kind does, as an ordered list of typed steps, and which lifecycle
+ * actions start, finish and fail it. Control steps run in the kernel's engine; site
+ * steps go through the outbox to the site's agent.
+ */
+import type { LifecycleAction } from '../lifecycle/transitions.ts';
+
+export const workflowKinds = ['commission', 'deploy', 'release', 'test'] as const;
+export type WorkflowKind = (typeof workflowKinds)[number];
+
+export const workflowStates = ['pending', 'dispatched', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'] as const;
+export type WorkflowState = (typeof workflowStates)[number];
+export const finishedStates: WorkflowState[] = ['succeeded', 'failed', 'cancelled', 'timed_out'];
+
+export const stepStates = ['pending', 'dispatched', 'running', 'succeeded', 'failed', 'cancelled', 'skipped'] as const;
+export type StepState = (typeof stepStates)[number];
+
+export interface StepSpec {
+  name: string;
+  kind: 'control' | 'site';
+  timeoutMs: number;
+  maxAttempts: number;
+}
+
+export interface WorkflowDefinition {
+  start: LifecycleAction;
+  succeeded: LifecycleAction;
+  failed: LifecycleAction;
+  steps: (params: Record<string, unknown>) => StepSpec[];
+}
+
+const control = (name: string, timeoutMs = 30_000, maxAttempts = 3): StepSpec => ({ name, kind: 'control', timeoutMs, maxAttempts });
+const site = (name: string, timeoutMs: number): StepSpec => ({ name, kind: 'site', timeoutMs, maxAttempts: 1 });
+
+const prepareNetwork = [control('allocate-ip'), control('reserve-dhcp'), control('write-dns')];
+
+export const workflowDefinitions: Record<WorkflowKind, WorkflowDefinition> = {
+  commission: {
+    start: 'commission',
+    succeeded: 'commission_succeeded',
+    failed: 'commission_failed',
+    steps: () => [...prepareNetwork, control('publish-boot-intent'), site('power-on', 300_000), site('commission', 1_200_000)],
+  },
+  test: {
+    start: 'test',
+    succeeded: 'test_succeeded',
+    failed: 'test_failed',
+    steps: () => [...prepareNetwork, control('publish-boot-intent'), site('power-on', 300_000), site('run-hardware-tests', 1_200_000)],
+  },
+  deploy: {
+    start: 'deploy',
+    succeeded: 'deploy_succeeded',
+    failed: 'deploy_failed',
+    steps: () => [...prepareNetwork, control('publish-boot-intent'), site('power-on', 300_000), site('install', 2_400_000), control('set-local-boot')],
+  },
+  release: {
+    start: 'release',
+    succeeded: 'release_succeeded',
+    failed: 'release_failed',
+    steps: () => [control('clear-boot-intent'), control('release-addresses')],
+  },
+};

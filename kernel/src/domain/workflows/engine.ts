@@ -1,0 +1,294 @@
+/**
+ * The workflow engine: moves each workflow forward one step at a time under a row lock
+ * (`FOR UPDATE SKIP LOCKED`, so several control-plane replicas never run the same step
+ * twice). Control steps run here with timeout and retries; site steps are written to
+ * the outbox and wait for the agent's report. Cancellation is honoured at step
+ * boundaries. A periodic sweep picks up whatever a crash left behind.
+ */
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import { SproutError } from '../../errors/index.ts';
+import type { KernelHooks, WorkflowStepEvent } from '../../hooks/hooks.ts';
+import type { Clock, Lifecycle } from '../lifecycle/lifecycle.ts';
+import type { LifecycleAction } from '../lifecycle/transitions.ts';
+import type { MachineRow } from '../machines/find-machine.ts';
+import { controlSteps, type StepContext } from './control-steps.ts';
+import { finishedStates, workflowDefinitions, type WorkflowKind } from './definitions.ts';
+
+export interface WorkflowRow {
+  id: string;
+  kind: string;
+  machine_id: string | null;
+  site_id: string;
+  state: string;
+  params: Record<string, unknown>;
+  machine_from_status: string | null;
+  error: string | null;
+  cancel_requested: boolean;
+  created_by: string;
+}
+
+export interface StepRow {
+  id: string;
+  workflow_id: string;
+  position: number;
+  name: string;
+  kind: 'control' | 'site';
+  state: string;
+  attempt: number;
+  max_attempts: number;
+  timeout_ms: number;
+  idempotency_key: string;
+  error: string | null;
+  waiting_for: string | null;
+  log_tail: string[];
+  result: Record<string, unknown> | null;
+}
+
+export type SiteStepOutcome =
+  | { ok: true; result?: Record<string, unknown>; log?: string[] }
+  | { ok: false; error: string; log?: string[]; /** e.g. `test_failed` when hardware tests failed while commissioning */ failAction?: LifecycleAction; reason?: Record<string, unknown> };
+
+export interface EngineDeps {
+  db: Knex;
+  lifecycle: Lifecycle;
+  hooks: KernelHooks;
+  logger: Logger;
+  clock: Clock;
+  stepContext: Omit<StepContext, 'trx' | 'workflow' | 'machine' | 'results'>;
+  sweepIntervalMs: number;
+}
+
+const LOG_TAIL = 20;
+
+type Next = 'continue' | 'stop';
+
+export class WorkflowEngine {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly running = new Set<Promise<void>>();
+  private stopped = false;
+
+  constructor(private readonly deps: EngineDeps) {}
+
+  start(): void {
+    this.stopped = false;
+    this.timer = setInterval(() => void this.sweep(), this.deps.sweepIntervalMs);
+    this.timer.unref();
+    void this.sweep();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await Promise.allSettled([...this.running]);
+  }
+
+  /** Advances a workflow soon, outside the caller's transaction. */
+  kick(workflowId: string): void {
+    if (this.stopped) return;
+    const run = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.advance(workflowId))
+      .catch((err) => this.deps.logger.error({ err, workflow: workflowId }, 'workflow engine failed'))
+      .finally(() => this.running.delete(run));
+    this.running.add(run);
+  }
+
+  /** Kicks every unfinished workflow: recovery after a crash or a lost kick. */
+  async sweep(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const rows = await this.deps.db('workflows').whereIn('state', ['pending', 'running']).orWhere((q) => q.where({ cancel_requested: true }).whereNotIn('state', finishedStates)).select('id').limit(200);
+      for (const { id } of rows) this.kick(id);
+    } catch (err) {
+      this.deps.logger.error({ err }, 'workflow sweep failed');
+    }
+  }
+
+  async advance(workflowId: string): Promise<void> {
+    for (let guard = 0; guard < 100; guard++) {
+      const next = await this.deps.db.transaction((trx) => this.step(trx, workflowId));
+      if (next === 'stop') return;
+    }
+  }
+
+  private async step(trx: Knex.Transaction, workflowId: string): Promise<Next> {
+    const wf = await trx<WorkflowRow>('workflows').where({ id: workflowId }).forUpdate().skipLocked().first();
+    if (!wf || finishedStates.includes(wf.state as never)) return 'stop';
+    const steps = await trx<StepRow>('workflow_steps').where({ workflow_id: wf.id }).orderBy('position');
+    const current = steps.find((s) => s.state !== 'succeeded' && s.state !== 'skipped');
+
+    if (wf.cancel_requested && (!current || current.state === 'pending' || current.state === 'dispatched')) {
+      await this.cancel(trx, wf, steps);
+      return 'stop';
+    }
+    if (!current) {
+      await this.finish(trx, wf, { ok: true });
+      return 'stop';
+    }
+    if (current.kind === 'site') {
+      if (current.state === 'pending') await this.dispatch(trx, wf, current);
+      return 'stop';
+    }
+    return this.runControlStep(trx, wf, current, steps);
+  }
+
+  private async runControlStep(trx: Knex.Transaction, wf: WorkflowRow, step: StepRow, steps: StepRow[]): Promise<Next> {
+    const implementation = controlSteps[step.name];
+    const machine = wf.machine_id ? await trx<MachineRow>('machines').where({ id: wf.machine_id }).first() : undefined;
+    const now = this.deps.clock.now();
+    const attempt = step.attempt + 1;
+    await trx('workflow_steps').where({ id: step.id }).update({ state: 'running', attempt, started_at: step.attempt === 0 ? now : trx.raw('started_at') });
+    await trx('workflows').where({ id: wf.id }).update({ state: 'running', updated_at: now });
+    await this.deps.hooks.workflowStepStarted.promise(this.event(wf, step, 'running'));
+    try {
+      if (!implementation) throw new SproutError('SPROUT_ERR_INTERNAL', `no control step named ${step.name}`);
+      if (!machine) throw new SproutError('SPROUT_ERR_NOT_FOUND', 'the workflow\'s machine no longer exists');
+      const results = Object.fromEntries(steps.filter((s) => s.state === 'succeeded').map((s) => [s.name, s.result ?? {}]));
+      // A savepoint, so a failed attempt's writes vanish but the attempt is still recorded.
+      const result = await trx.transaction((sp) =>
+        withTimeout(implementation({ ...this.deps.stepContext, trx: sp, workflow: wf, machine, results }), step.timeout_ms, `step ${step.name} timed out after ${step.timeout_ms} ms`),
+      );
+      await trx('workflow_steps').where({ id: step.id }).update({ state: 'succeeded', finished_at: this.deps.clock.now(), result: JSON.stringify(result), error: null, log_tail: JSON.stringify(appendLog(step.log_tail, [`${step.name}: ${summarise(result)}`])) });
+      await this.deps.hooks.workflowStepFinished.promise(this.event(wf, step, 'succeeded'));
+      return 'continue';
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      const log = appendLog(step.log_tail, [`${step.name} attempt ${attempt}/${step.max_attempts} failed: ${message}`]);
+      const retryable = !(err instanceof SproutError) || err.status >= 500 || err.code === 'SPROUT_ERR_CAPABILITY_UNAVAILABLE';
+      if (retryable && attempt < step.max_attempts) {
+        await trx('workflow_steps').where({ id: step.id }).update({ state: 'pending', error: message, log_tail: JSON.stringify(log) });
+        return 'continue';
+      }
+      await trx('workflow_steps').where({ id: step.id }).update({ state: 'failed', finished_at: this.deps.clock.now(), error: message, log_tail: JSON.stringify(log) });
+      await this.deps.hooks.workflowStepFinished.promise({ ...this.event(wf, step, 'failed'), error: message });
+      await this.finish(trx, wf, { ok: false, error: message, step: step.name, log });
+      return 'stop';
+    }
+  }
+
+  private async dispatch(trx: Knex.Transaction, wf: WorkflowRow, step: StepRow): Promise<void> {
+    const site = await trx('sites').where({ id: wf.site_id }).first();
+    const agents = await trx('agents').where({ site_id: wf.site_id }).count<{ count: number }[]>('* as count').first();
+    const waitingFor = Number(agents?.count ?? 0) === 0 ? `waiting for an agent at site ${site.name}` : `waiting for the agent at site ${site.name} to take it`;
+    await trx('outbox').insert({
+      site_id: wf.site_id,
+      kind: 'workflow-step',
+      workflow_id: wf.id,
+      step_id: step.id,
+      payload: JSON.stringify({ workflow: wf.id, kind: wf.kind, step: step.name, machine: wf.machine_id, params: wf.params, idempotencyKey: step.idempotency_key }),
+    });
+    const now = this.deps.clock.now();
+    await trx('workflow_steps').where({ id: step.id }).update({ state: 'dispatched', attempt: step.attempt + 1, started_at: now, waiting_for: waitingFor });
+    await trx('workflows').where({ id: wf.id }).update({ state: 'dispatched', updated_at: now });
+    await this.deps.hooks.workflowStepStarted.promise(this.event(wf, step, 'dispatched'));
+  }
+
+  /** An agent took a site step: it is running now. Idempotent. */
+  async siteStepStarted(stepId: string, log: string[] = []): Promise<void> {
+    await this.deps.db.transaction(async (trx) => {
+      const step = await this.lockStep(trx, stepId);
+      if (!step || (step.state !== 'dispatched' && step.state !== 'running')) return;
+      await trx('workflow_steps').where({ id: step.id }).update({ state: 'running', waiting_for: null, log_tail: JSON.stringify(appendLog(step.log_tail, log)) });
+      await trx('workflows').where({ id: step.workflow_id }).update({ state: 'running', updated_at: this.deps.clock.now() });
+    });
+  }
+
+  /** An agent finished a site step. Reports for a step already finished change nothing. */
+  async siteStepFinished(stepId: string, outcome: SiteStepOutcome): Promise<void> {
+    let workflowId: string | undefined;
+    await this.deps.db.transaction(async (trx) => {
+      const step = await this.lockStep(trx, stepId);
+      if (!step || !['dispatched', 'running'].includes(step.state)) return;
+      const wf = (await trx<WorkflowRow>('workflows').where({ id: step.workflow_id }).first())!;
+      if (finishedStates.includes(wf.state as never)) return;
+      workflowId = wf.id;
+      const log = appendLog(step.log_tail, outcome.log ?? []);
+      const now = this.deps.clock.now();
+      if (outcome.ok) {
+        await trx('workflow_steps').where({ id: step.id }).update({ state: 'succeeded', finished_at: now, waiting_for: null, result: JSON.stringify(outcome.result ?? {}), log_tail: JSON.stringify(log) });
+        await trx('workflows').where({ id: wf.id }).update({ state: 'running', updated_at: now });
+        await this.deps.hooks.workflowStepFinished.promise(this.event(wf, step, 'succeeded'));
+      } else {
+        await trx('workflow_steps').where({ id: step.id }).update({ state: 'failed', finished_at: now, waiting_for: null, error: outcome.error, log_tail: JSON.stringify(log) });
+        await this.deps.hooks.workflowStepFinished.promise({ ...this.event(wf, step, 'failed'), error: outcome.error });
+        await this.finish(trx, wf, { ok: false, error: outcome.error, step: step.name, log, failAction: outcome.failAction, reason: outcome.reason });
+      }
+    });
+    if (workflowId) this.kick(workflowId);
+  }
+
+  private async lockStep(trx: Knex.Transaction, stepId: string): Promise<StepRow | undefined> {
+    const step = await trx<StepRow>('workflow_steps').where({ id: stepId }).first();
+    if (!step) return undefined;
+    // Lock order: workflow, then step, as the engine does.
+    await trx('workflows').where({ id: step.workflow_id }).forUpdate().first();
+    return trx<StepRow>('workflow_steps').where({ id: stepId }).first();
+  }
+
+  private async finish(
+    trx: Knex.Transaction,
+    wf: WorkflowRow,
+    outcome: { ok: true } | { ok: false; error: string; step: string; log: string[]; failAction?: LifecycleAction; reason?: Record<string, unknown> },
+  ): Promise<void> {
+    const now = this.deps.clock.now();
+    await trx('workflows').where({ id: wf.id }).update({ state: outcome.ok ? 'succeeded' : 'failed', error: outcome.ok ? null : `${outcome.step}: ${outcome.error}`, finished_at: now, updated_at: now });
+    const definition = workflowDefinitions[wf.kind as WorkflowKind];
+    if (!definition || !wf.machine_id) return;
+    const machine = await trx<MachineRow>('machines').where({ id: wf.machine_id }).forUpdate().first();
+    if (!machine || machine.current_workflow_id !== wf.id) return;
+    if (outcome.ok) {
+      await this.deps.lifecycle.transition(trx, { machine, action: definition.succeeded, actor: 'system', workflowId: wf.id });
+    } else {
+      await this.deps.lifecycle.transition(trx, {
+        machine,
+        action: outcome.failAction ?? definition.failed,
+        actor: 'system',
+        workflowId: wf.id,
+        reason: { code: 'step_failed', message: `${wf.kind} failed in step ${outcome.step}: ${outcome.error}`, step: outcome.step, workflow: wf.id, logTail: outcome.log.slice(-5), ...(outcome.reason ?? {}) },
+      });
+    }
+  }
+
+  private async cancel(trx: Knex.Transaction, wf: WorkflowRow, steps: StepRow[]): Promise<void> {
+    const now = this.deps.clock.now();
+    await trx('workflow_steps').where({ workflow_id: wf.id }).whereIn('state', ['pending', 'dispatched']).update({ state: 'cancelled', finished_at: now, waiting_for: null });
+    await trx('outbox').where({ workflow_id: wf.id }).whereNull('dispatched_at').delete();
+    await trx('workflows').where({ id: wf.id }).update({ state: 'cancelled', finished_at: now, updated_at: now });
+    if (!wf.machine_id) return;
+    const machine = await trx<MachineRow>('machines').where({ id: wf.machine_id }).forUpdate().first();
+    if (!machine || machine.current_workflow_id !== wf.id) return;
+    await trx('boot_intents').where({ machine_id: machine.id, workflow_id: wf.id }).delete();
+    const at = steps.find((s) => s.state !== 'succeeded');
+    await this.deps.lifecycle.transition(trx, {
+      machine,
+      action: 'cancel',
+      actor: (wf.params.cancelledBy as string) ?? 'system',
+      returnTo: wf.machine_from_status ?? 'new',
+      workflowId: wf.id,
+      reason: { code: 'cancelled', message: `${wf.kind} cancelled by ${(wf.params.cancelledBy as string) ?? 'system'}${at ? ` before step ${at.name}` : ''}`, workflow: wf.id, ...(at ? { step: at.name } : {}) },
+    });
+  }
+
+  private event(wf: WorkflowRow, step: StepRow, state: string): WorkflowStepEvent {
+    return { workflowId: wf.id, machineId: wf.machine_id, kind: wf.kind, step: step.name, state };
+  }
+}
+
+function appendLog(tail: string[] | null, lines: string[]): string[] {
+  return [...(tail ?? []), ...lines].slice(-LOG_TAIL);
+}
+
+function summarise(result: Record<string, unknown>): string {
+  return Object.entries(result)
+    .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+    .join(' ');
+}
+
+async function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([work, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new SproutError('SPROUT_ERR_UNAVAILABLE', message)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

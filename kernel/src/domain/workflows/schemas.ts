@@ -1,0 +1,32 @@
+/** The workflow representation the API returns. */
+import Type from 'typebox';
+
+export const StepSchema = Type.Object({
+  name: Type.String(),
+  kind: Type.Union([Type.Literal('control'), Type.Literal('site')]),
+  state: Type.String(),
+  attempt: Type.Integer(),
+  maxAttempts: Type.Integer(),
+  startedAt: Type.Union([Type.String(), Type.Null()]),
+  finishedAt: Type.Union([Type.String(), Type.Null()]),
+  error: Type.Union([Type.String(), Type.Null()]),
+  waitingFor: Type.Union([Type.String(), Type.Null()], { description: 'What a dispatched step waits for, e.g. an agent at the site' }),
+  logTail: Type.Array(Type.String()),
+  result: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+});
+
+export const WorkflowSchema = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  kind: Type.String(),
+  state: Type.String({ description: 'pending, dispatched, running, succeeded, failed, cancelled, timed_out' }),
+  machine: Type.Union([Type.Object({ id: Type.String(), hostname: Type.String() }), Type.Null()]),
+  site: Type.Object({ id: Type.String(), name: Type.String() }),
+  params: Type.Record(Type.String(), Type.Unknown()),
+  error: Type.Union([Type.String(), Type.Null()]),
+  cancelRequested: Type.Boolean(),
+  createdBy: Type.String(),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+  finishedAt: Type.Union([Type.String(), Type.Null()]),
+  steps: Type.Array(StepSchema),
+});

@@ -1,0 +1,148 @@
+/**
+ * Starting, reading and cancelling workflows. Starting one moves its machine into the
+ * in-progress state in the same transaction, so a machine is never in two workflows;
+ * the engine takes it from there once the transaction commits.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import { SproutError } from '../../errors/index.ts';
+import type { Lifecycle } from '../lifecycle/lifecycle.ts';
+import type { MachineRow } from '../machines/find-machine.ts';
+import { isUuid } from '../sites/find-site.ts';
+import { finishedStates, workflowDefinitions, type WorkflowKind } from './definitions.ts';
+import type { StepRow, WorkflowEngine, WorkflowRow } from './engine.ts';
+
+export interface WorkflowView {
+  id: string;
+  kind: string;
+  state: string;
+  machine: { id: string; hostname: string } | null;
+  site: { id: string; name: string };
+  params: Record<string, unknown>;
+  error: string | null;
+  cancelRequested: boolean;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt: string | null;
+  steps: {
+    name: string;
+    kind: string;
+    state: string;
+    attempt: number;
+    maxAttempts: number;
+    startedAt: string | null;
+    finishedAt: string | null;
+    error: string | null;
+    waitingFor: string | null;
+    logTail: string[];
+    result: Record<string, unknown> | null;
+  }[];
+}
+
+const iso = (v: unknown) => (v ? new Date(v as string).toISOString() : null);
+
+export class WorkflowService {
+  constructor(
+    private readonly deps: { db: Knex; lifecycle: Lifecycle; engine: () => WorkflowEngine },
+  ) {}
+
+  /** Creates a workflow for `machine` and moves the machine into its in-progress state. */
+  async start(trx: Knex.Transaction, input: { kind: WorkflowKind; machine: MachineRow; params: Record<string, unknown>; actor: string; requestId?: string }): Promise<string> {
+    const definition = workflowDefinitions[input.kind];
+    const id = randomUUID();
+    await trx('workflows').insert({
+      id,
+      kind: input.kind,
+      machine_id: input.machine.id,
+      site_id: input.machine.site_id,
+      state: 'pending',
+      params: JSON.stringify(input.params),
+      machine_from_status: input.machine.status,
+      created_by: input.actor,
+    });
+    const steps = definition.steps(input.params);
+    await trx('workflow_steps').insert(
+      steps.map((s, position) => ({
+        id: randomUUID(),
+        workflow_id: id,
+        position,
+        name: s.name,
+        kind: s.kind,
+        max_attempts: s.maxAttempts,
+        timeout_ms: s.timeoutMs,
+        idempotency_key: `${id}:${s.name}`,
+      })),
+    );
+    await this.deps.lifecycle.transition(trx, { machine: input.machine, action: definition.start, actor: input.actor, workflowId: id, requestId: input.requestId });
+    trx.executionPromise.then(() => this.deps.engine().kick(id), () => undefined);
+    return id;
+  }
+
+  async get(id: string, db: Knex | Knex.Transaction = this.deps.db): Promise<WorkflowView> {
+    if (!isUuid(id)) throw new SproutError('SPROUT_ERR_NOT_FOUND', `no workflow "${id}"`);
+    const row = await db<WorkflowRow & { created_at: Date; updated_at: Date; finished_at: Date | null }>('workflows').where({ id }).first();
+    if (!row) throw new SproutError('SPROUT_ERR_NOT_FOUND', `no workflow "${id}"`);
+    return (await this.views(db, [row]))[0];
+  }
+
+  async list(filter: { machine?: string; kind?: string; state?: string; site?: string; limit?: number }, db: Knex = this.deps.db): Promise<WorkflowView[]> {
+    const q = db('workflows').orderBy('created_at', 'desc').limit(Math.min(filter.limit ?? 50, 500));
+    if (filter.machine) q.where('machine_id', filter.machine);
+    if (filter.kind) q.where('kind', filter.kind);
+    if (filter.state) q.where('state', filter.state);
+    if (filter.site) q.where('site_id', filter.site);
+    return this.views(db, await q);
+  }
+
+  /** Asks for cancellation; the engine honours it at the next step boundary. */
+  async requestCancel(trx: Knex.Transaction, id: string, actor: string): Promise<void> {
+    const wf = await trx<WorkflowRow>('workflows').where({ id }).forUpdate().first();
+    if (!wf) throw new SproutError('SPROUT_ERR_NOT_FOUND', `no workflow "${id}"`);
+    if (finishedStates.includes(wf.state as never)) {
+      throw new SproutError('SPROUT_ERR_CONFLICT', `workflow ${id} already ended (${wf.state}); nothing to cancel`);
+    }
+    await trx('workflows').where({ id }).update({ cancel_requested: true, params: JSON.stringify({ ...wf.params, cancelledBy: actor }), updated_at: trx.fn.now() });
+    trx.executionPromise.then(() => this.deps.engine().kick(id), () => undefined);
+  }
+
+  private async views(db: Knex | Knex.Transaction, rows: any[]): Promise<WorkflowView[]> {
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => r.id);
+    const steps = await db<StepRow & { started_at: Date | null; finished_at: Date | null }>('workflow_steps').whereIn('workflow_id', ids).orderBy(['workflow_id', 'position']);
+    const machines = await db('machines').whereIn('id', rows.map((r) => r.machine_id).filter(Boolean)).select('id', 'hostname');
+    const sites = await db('sites').whereIn('id', [...new Set(rows.map((r) => r.site_id))]).select('id', 'name');
+    return rows.map((r) => {
+      const { cancelledBy: _c, ...params } = r.params ?? {};
+      return {
+        id: r.id,
+        kind: r.kind,
+        state: r.state,
+        machine: machines.find((m) => m.id === r.machine_id) ?? null,
+        site: sites.find((s) => s.id === r.site_id)!,
+        params,
+        error: r.error,
+        cancelRequested: r.cancel_requested,
+        createdBy: r.created_by,
+        createdAt: iso(r.created_at)!,
+        updatedAt: iso(r.updated_at)!,
+        finishedAt: iso(r.finished_at),
+        steps: steps
+          .filter((s) => s.workflow_id === r.id)
+          .map((s) => ({
+            name: s.name,
+            kind: s.kind,
+            state: s.state,
+            attempt: s.attempt,
+            maxAttempts: s.max_attempts,
+            startedAt: iso(s.started_at),
+            finishedAt: iso(s.finished_at),
+            error: s.error,
+            waitingFor: s.waiting_for,
+            logTail: s.log_tail ?? [],
+            result: s.result,
+          })),
+      };
+    });
+  }
+}
