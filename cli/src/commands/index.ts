@@ -9,6 +9,9 @@ import { TokenListCommand } from './token/list.ts';
 import { TokenRevokeCommand } from './token/revoke.ts';
 import { AuditListCommand } from './audit/list.ts';
 import { networkCommands } from './network/index.ts';
+import { siteCommands } from './site/index.ts';
+import { machineCommands } from './machine/index.ts';
+import { workflowCommands } from './workflow/index.ts';
 
 export const builtinCommands = [
   ServerCommand,
@@ -20,5 +23,8 @@ export const builtinCommands = [
   TokenListCommand,
   TokenRevokeCommand,
   AuditListCommand,
+  ...siteCommands,
+  ...machineCommands,
   ...(networkCommands as typeof ServerCommand[]),
+  ...workflowCommands,
 ];

@@ -63,15 +63,17 @@ function localUrl(local?: LocalDefaults): string {
 export class ApiClient {
   constructor(readonly target: ApiTarget) {}
 
-  async request<T>(method: string, path: string, body?: unknown, query?: Record<string, string | number | undefined>): Promise<T> {
+  /** `raw` sends a non-JSON body as is (e.g. CSV). */
+  async request<T>(method: string, path: string, body?: unknown, query?: Record<string, string | number | undefined>, raw?: { body: string; contentType: string }): Promise<T> {
     const url = new URL(path, this.target.url.endsWith('/') ? this.target.url : `${this.target.url}/`);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
     const headers: Record<string, string> = { accept: 'application/json, application/problem+json' };
     if (this.target.token) headers.authorization = `Bearer ${this.target.token}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (raw) headers['content-type'] = raw.contentType;
+    else if (body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
     try {
-      response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      response = await fetch(url, { method, headers, body: raw ? raw.body : body === undefined ? undefined : JSON.stringify(body) });
     } catch (err) {
       throw new ApiError(0, {
         code: 'SPROUT_ERR_UNAVAILABLE',

@@ -1,0 +1,19 @@
+import { Command, Option } from '@sprout/kernel/cli';
+import { WorkflowActionCommand } from './workflow-action.ts';
+
+export class MachineCommissionCommand extends WorkflowActionCommand {
+  static paths = [['machine', 'commission']];
+  static usage = Command.Usage({
+    category: 'Machines',
+    description: 'Commission: boot, collect hardware facts, run hardware tests → ready',
+    examples: [['With every test', 'sprout machine commission node-01 --watch'], ['Only some tests', 'sprout machine commission node-01 --test cpu-inventory --test memory-size'], ['Without tests (recorded)', 'sprout machine commission node-01 --no-hwtest']],
+  });
+
+  readonly action = 'commission';
+  hwtest = Option.Boolean('--hwtest', true, { description: 'Run hardware tests (--no-hwtest disables them, and says so in the audit trail)' });
+  tests = Option.Array('--test', { description: 'Run only these hardware tests' });
+
+  body() {
+    return { hwtest: this.hwtest ? (this.tests ?? true) : false };
+  }
+}

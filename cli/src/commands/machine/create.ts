@@ -1,0 +1,39 @@
+import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
+import * as t from 'typanion';
+import { machineDetails, type Machine } from '../../render/machine.ts';
+
+export class MachineCreateCommand extends SproutCommand {
+  static paths = [['machine', 'create']];
+  static usage = Command.Usage({
+    category: 'Machines',
+    description: 'Create a machine (status new); the first --mac is the PXE interface',
+    examples: [['A BIOS machine', 'sprout machine create node-01 --site dc1 --mac 52:54:00:12:34:56 --tag rack1'], ['UEFI, two NICs', 'sprout machine create node-02 --site dc1 --arch x86_64 --boot-mode uefi --mac aa:bb:cc:00:00:01 --mac aa:bb:cc:00:00:02 --cpus 16 --memory-mib 65536']],
+  });
+
+  hostname = Option.String({ name: 'hostname' });
+  site = Option.String('--site', { required: true });
+  arch = Option.String('--arch', 'x86_64', { validator: t.isEnum(['x86_64', 'arm64']) });
+  bootMode = Option.String('--boot-mode', 'bios', { validator: t.isEnum(['bios', 'uefi']) });
+  macs = Option.Array('--mac', { required: true, description: 'MAC address, repeatable; the first boots' });
+  tags = Option.Array('--tag', []);
+  cpus = Option.String('--cpus', { validator: t.isNumber() });
+  memoryMiB = Option.String('--memory-mib', { validator: t.isNumber() });
+  disks = Option.String('--disks', { validator: t.isNumber() });
+  bmcType = Option.String('--bmc-type');
+  bmcAddress = Option.String('--bmc-address');
+
+  async run() {
+    const expected = { ...(this.cpus !== undefined ? { cpus: this.cpus } : {}), ...(this.memoryMiB !== undefined ? { memoryMiB: this.memoryMiB } : {}), ...(this.disks !== undefined ? { disks: this.disks } : {}) };
+    const machine = await this.api().post<Machine>('v1/machines', {
+      site: this.site,
+      hostname: this.hostname,
+      arch: this.arch,
+      bootMode: this.bootMode,
+      interfaces: this.macs.map((mac, i) => ({ mac, pxe: i === 0 })),
+      ...(this.tags.length ? { tags: this.tags } : {}),
+      ...(Object.keys(expected).length ? { expected } : {}),
+      ...(this.bmcType && this.bmcAddress ? { bmc: { type: this.bmcType, address: this.bmcAddress } } : {}),
+    });
+    this.print(machine, () => machineDetails(machine));
+  }
+}

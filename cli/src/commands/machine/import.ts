@@ -1,0 +1,34 @@
+import { readFileSync } from 'node:fs';
+import { SproutCommand, Command, Option, table } from '@sprout/kernel/cli';
+
+interface ImportResult {
+  created: number;
+  unchanged: number;
+  errors: number;
+  rows: { row: number; hostname: string | null; outcome: string; errors?: { field?: string; message: string }[] }[];
+}
+
+export class MachineImportCommand extends SproutCommand {
+  static paths = [['machine', 'import']];
+  static usage = Command.Usage({
+    category: 'Machines',
+    description: 'Import machines from CSV (site,hostname,arch,bootMode,mac,tags) or a JSON array; answers per row',
+    details: 'Several MACs or tags go in one cell separated by spaces; the first MAC is the PXE interface. Importing the same file again changes nothing. Exits 1 when any row failed.',
+    examples: [['From CSV', 'sprout machine import rack1.csv'], ['From stdin', 'cat rack1.json | sprout machine import -']],
+  });
+
+  file = Option.String({ name: 'file' });
+
+  async run() {
+    const text = this.file === '-' ? readFileSync(0, 'utf8') : readFileSync(this.file, 'utf8');
+    const isJson = /^\s*\[/.test(text);
+    const result = await this.api().request<ImportResult>('POST', 'v1/machines/import', isJson ? JSON.parse(text) : undefined, undefined, isJson ? undefined : { body: text, contentType: 'text/csv' });
+    this.print(result, () => {
+      const lines = [`${result.created} created, ${result.unchanged} unchanged, ${result.errors} with errors`];
+      const bad = result.rows.filter((r) => r.outcome === 'error');
+      if (bad.length) lines.push('', table(['ROW', 'HOSTNAME', 'FIELD', 'PROBLEM'], bad.flatMap((r) => (r.errors ?? []).map((e) => [r.row, r.hostname, e.field, e.message]))));
+      return lines.join('\n');
+    });
+    return result.errors > 0 ? 1 : 0;
+  }
+}

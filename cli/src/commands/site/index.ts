@@ -1,0 +1,7 @@
+import { SiteCreateCommand } from './create.ts';
+import { SiteListCommand } from './list.ts';
+import { SiteShowCommand } from './show.ts';
+import { SiteDeleteCommand } from './delete.ts';
+import { SiteJoinTokenCommand } from './join-token.ts';
+
+export const siteCommands = [SiteCreateCommand, SiteListCommand, SiteShowCommand, SiteDeleteCommand, SiteJoinTokenCommand];

@@ -1,0 +1,33 @@
+import { SproutCommand, Command, Option, table } from '@sprout/kernel/cli';
+
+export interface Site {
+  id: string;
+  name: string;
+  description: string;
+  labels: Record<string, string>;
+  agents: { id: string; hostname: string; version: string; status: string; lastHeartbeatAt: string | null; capabilities: string[] }[];
+}
+
+export class SiteShowCommand extends SproutCommand {
+  static paths = [['site', 'show']];
+  static usage = Command.Usage({ category: 'Sites', description: 'Show a site and the status of its agents', examples: [['Show', 'sprout site show dc1']] });
+
+  site = Option.String({ name: 'site' });
+
+  async run() {
+    const site = await this.api().get<Site>(`v1/sites/${encodeURIComponent(this.site)}`);
+    this.print(site, () =>
+      [
+        `${site.name}  (${site.id})`,
+        site.description && `  ${site.description}`,
+        `labels: ${Object.entries(site.labels).map(([k, v]) => `${k}=${v}`).join(' ') || '-'}`,
+        '',
+        site.agents.length
+          ? table(['AGENT', 'HOSTNAME', 'STATUS', 'LAST HEARTBEAT', 'VERSION'], site.agents.map((a) => [a.id, a.hostname, a.status, a.lastHeartbeatAt, a.version]))
+          : 'no agents yet: start one with the join token from `sprout site join-token`',
+      ]
+        .filter((l) => l !== '')
+        .join('\n'),
+    );
+  }
+}

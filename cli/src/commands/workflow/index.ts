@@ -1,0 +1,6 @@
+import { WorkflowListCommand } from './list.ts';
+import { WorkflowShowCommand } from './show.ts';
+import { WorkflowCancelCommand } from './cancel.ts';
+import { WorkflowWatchCommand } from './watch.ts';
+
+export const workflowCommands = [WorkflowListCommand, WorkflowShowCommand, WorkflowCancelCommand, WorkflowWatchCommand];

@@ -1,0 +1,14 @@
+import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
+import { workflowDetails, type Workflow } from '../../render/workflow.ts';
+
+export class WorkflowShowCommand extends SproutCommand {
+  static paths = [['workflow', 'show']];
+  static usage = Command.Usage({ category: 'Workflows', description: 'Show a workflow step by step, with errors and what it waits for', examples: [['Show', 'sprout workflow show 6f1c…']] });
+
+  workflow = Option.String({ name: 'workflow-id' });
+
+  async run() {
+    const wf = await this.api().get<Workflow>(`v1/workflows/${encodeURIComponent(this.workflow)}`);
+    this.print(wf, () => workflowDetails(wf));
+  }
+}

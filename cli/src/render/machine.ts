@@ -1,0 +1,54 @@
+/** How a machine reads in a terminal: status and its reason first, then the rest. */
+import { table } from '@sprout/kernel/cli';
+
+export interface Machine {
+  id: string;
+  site: { id: string; name: string };
+  hostname: string;
+  arch: string;
+  bootMode: string;
+  status: string;
+  statusReason: { code: string; message: string; step?: string; workflow?: string; logTail?: string[] } | null;
+  statusChangedAt: string;
+  statusDeadline: string | null;
+  currentWorkflow: string | null;
+  allowedActions: string[];
+  tags: string[];
+  interfaces: { mac: string; name: string; pxe: boolean }[];
+  bmc: Record<string, unknown> | null;
+  expected: Record<string, unknown>;
+  hardware: Record<string, unknown>;
+  owner: string | null;
+}
+
+export function machineDetails(m: Machine): string {
+  const lines = [`${m.hostname}  ${m.status.toUpperCase()}${m.statusReason ? `  — ${m.statusReason.message}` : ''}`];
+  if (m.statusReason) {
+    const where = [m.statusReason.step && `step ${m.statusReason.step}`, m.statusReason.workflow && `workflow ${m.statusReason.workflow}`, `code ${m.statusReason.code}`].filter(Boolean).join(', ');
+    lines.push(`  reason: ${where}`);
+    for (const line of m.statusReason.logTail ?? []) lines.push(`  | ${line}`);
+  }
+  if (m.statusDeadline) lines.push(`  watchdog fires at ${m.statusDeadline}`);
+  lines.push(
+    '',
+    `id:        ${m.id}`,
+    `site:      ${m.site.name}`,
+    `arch:      ${m.arch} (${m.bootMode})`,
+    `owner:     ${m.owner ?? '-'}`,
+    `tags:      ${m.tags.join(' ') || '-'}`,
+    `workflow:  ${m.currentWorkflow ?? '-'}`,
+    `actions:   ${m.allowedActions.join(', ') || '-'}`,
+    `expected:  ${JSON.stringify(m.expected)}`,
+    `hardware:  ${Object.keys(m.hardware).length ? JSON.stringify(m.hardware) : '(not commissioned)'}`,
+    '',
+    table(['INTERFACE', 'MAC', 'PXE'], m.interfaces.map((i) => [i.name, i.mac, i.pxe ? 'yes' : ''])),
+  );
+  return lines.join('\n');
+}
+
+export function machineTable(items: Machine[]): string {
+  return table(
+    ['HOSTNAME', 'SITE', 'STATUS', 'ARCH', 'OWNER', 'TAGS', 'REASON'],
+    items.map((m) => [m.hostname, m.site.name, m.status, m.arch, m.owner, m.tags.join(' '), m.statusReason?.message]),
+  );
+}

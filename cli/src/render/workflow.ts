@@ -1,0 +1,59 @@
+/** How a workflow reads in a terminal, and following one until it ends. */
+import type { ApiClient } from '@sprout/kernel/cli';
+import { table } from '@sprout/kernel/cli';
+
+export interface Workflow {
+  id: string;
+  kind: string;
+  state: string;
+  machine: { id: string; hostname: string } | null;
+  site: { name: string };
+  error: string | null;
+  createdBy: string;
+  createdAt: string;
+  finishedAt: string | null;
+  steps: { name: string; kind: string; state: string; attempt: number; startedAt: string | null; finishedAt: string | null; error: string | null; waitingFor: string | null; logTail: string[] }[];
+}
+
+export const finished = ['succeeded', 'failed', 'cancelled', 'timed_out'];
+
+export function workflowDetails(w: Workflow): string {
+  const head = `workflow ${w.id}  ${w.kind} ${w.machine ? `of ${w.machine.hostname} ` : ''}at ${w.site.name}: ${w.state.toUpperCase()}${w.error ? ` — ${w.error}` : ''}`;
+  const rows = w.steps.map((s) => [s.name, s.kind, s.state, s.attempt, duration(s.startedAt, s.finishedAt), s.error ?? s.waitingFor ?? '']);
+  return `${head}\nby ${w.createdBy} at ${w.createdAt}\n\n${table(['STEP', 'KIND', 'STATE', 'TRY', 'TOOK', 'NOTE'], rows)}`;
+}
+
+export function workflowTable(items: Workflow[]): string {
+  return table(
+    ['ID', 'KIND', 'MACHINE', 'STATE', 'STEP', 'CREATED'],
+    items.map((w) => [w.id, w.kind, w.machine?.hostname, w.state, w.steps.find((s) => s.state !== 'succeeded')?.name, w.createdAt]),
+  );
+}
+
+function duration(start: string | null, end: string | null): string {
+  if (!start) return '';
+  const ms = (end ? Date.parse(end) : Date.now()) - Date.parse(start);
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** Polls a workflow, printing each step as it changes, until it ends. Returns the final state. */
+export async function followWorkflow(api: ApiClient, id: string, write: (line: string) => void, options: { intervalMs?: number; timeoutMs?: number } = {}): Promise<Workflow> {
+  const seen = new Map<string, string>();
+  const deadline = Date.now() + (options.timeoutMs ?? 24 * 3600_000);
+  for (;;) {
+    const wf = await api.get<Workflow>(`v1/workflows/${id}`);
+    for (const step of wf.steps) {
+      const key = `${step.state}|${step.waitingFor ?? ''}|${step.attempt}`;
+      if (seen.get(step.name) === key || step.state === 'pending') continue;
+      seen.set(step.name, key);
+      const note = step.error ?? step.waitingFor ?? '';
+      write(`${new Date().toISOString().slice(11, 19)}  ${step.name.padEnd(20)} ${step.state.padEnd(10)} ${duration(step.startedAt, step.finishedAt).padStart(8)}  ${note}`);
+    }
+    if (finished.includes(wf.state)) {
+      write(`${wf.kind} ${wf.state}${wf.error ? `: ${wf.error}` : ''}`);
+      return wf;
+    }
+    if (Date.now() > deadline) throw new Error(`gave up following workflow ${id} (still ${wf.state})`);
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 1000));
+  }
+}
