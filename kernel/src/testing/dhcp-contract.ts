@@ -1,0 +1,124 @@
+/**
+ * The contract every `dhcp` provider passes: one reservation per MAC per site, replaced
+ * by re-reserving, whatever the MAC's spelling; unreserving a missing MAC is fine; an
+ * address belongs to one MAC per network; sites never see each other's reservations.
+ */
+import type { TestFn } from 'ava';
+import type { DhcpProvider, DhcpReservation } from '../capabilities/dhcp.ts';
+
+export interface DhcpContractSubject {
+  provider: DhcpProvider;
+  /**
+   * A fresh site with one provisioning network on 198.18.0.0/24 (created in the store
+   * when the provider keeps reservations there).
+   */
+  newSite(): Promise<{ siteId: string; networkId: string }>;
+  /** Removes what this subject created; called when the test ends. */
+  close?(): Promise<void>;
+}
+
+const byMac = (a: DhcpReservation, b: DhcpReservation) => a.mac.localeCompare(b.mac);
+const sorted = (reservations: DhcpReservation[]) => [...reservations].sort(byMac);
+
+/** Registers the dhcp contract's tests for one provider; `name` prefixes every title. */
+export function dhcpProviderContract(test: TestFn, name: string, makeSubject: () => Promise<DhcpContractSubject>): void {
+  const title = (what: string) => `${name}: dhcp contract: ${what}`;
+  const subjectFor = async (t: { teardown(fn: () => Promise<void> | void): void }) => {
+    const subject = await makeSubject();
+    if (subject.close) t.teardown(() => subject.close!());
+    return subject;
+  };
+
+  test(title('a reservation is listed as reserved, its MAC lowercase and colon-separated'), async (t) => {
+    const { provider, newSite } = await subjectFor(t);
+    const { siteId, networkId } = await newSite();
+    await provider.reserve({ siteId, networkId, mac: 'AA:BB:CC:00:00:01', address: '198.18.0.10', hostname: 'node1', netboot: true });
+    await provider.reserve({ siteId, networkId, mac: 'aa:bb:cc:00:00:02', address: '198.18.0.11', netboot: false });
+    t.deepEqual(sorted(await provider.listReservations(siteId)), [
+      { siteId, networkId, mac: 'aa:bb:cc:00:00:01', address: '198.18.0.10', hostname: 'node1', netboot: true },
+      { siteId, networkId, mac: 'aa:bb:cc:00:00:02', address: '198.18.0.11', netboot: false },
+    ]);
+  });
+
+  test(title('reserving the same reservation twice keeps one'), async (t) => {
+    const { provider, newSite } = await subjectFor(t);
+    const { siteId, networkId } = await newSite();
+    const reservation = { siteId, networkId, mac: 'aa:bb:cc:00:00:01', address: '198.18.0.10', hostname: 'node1', netboot: true };
+    await provider.reserve(reservation);
+    await provider.reserve(reservation);
+    t.deepEqual(await provider.listReservations(siteId), [reservation]);
+  });
+
+  test(title('re-reserving a MAC replaces its address, hostname and netboot, and frees the old address'), async (t) => {
+    const { provider, newSite } = await subjectFor(t);
+    const { siteId, networkId } = await newSite();
+    await provider.reserve({ siteId, networkId, mac: 'aa:bb:cc:00:00:01', address: '198.18.0.10', hostname: 'node1', netboot: true });
+    const moved = { siteId, networkId, mac: 'aa:bb:cc:00:00:01', address: '198.18.0.20', hostname: 'node1b', netboot: false };
+    await provider.reserve(moved);
+    t.deepEqual(await provider.listReservations(siteId), [moved]);
+    const other = { siteId, networkId, mac: 'aa:bb:cc:00:00:02', address: '198.18.0.10', netboot: true };
+    await provider.reserve(other);
+    t.deepEqual(sorted(await provider.listReservations(siteId)), [moved, other]);
+  });
+
+  test(title('any common spelling of a MAC names the same reservation'), async (t) => {
+    const { provider, newSite } = await subjectFor(t);
+    const { siteId, networkId } = await newSite();
+    await provider.reserve({ siteId, networkId, mac: 'AA-BB-CC-00-00-02', address: '198.18.0.10', netboot: true });
+    await provider.reserve({ siteId, networkId, mac: 'aabb.cc00.0002', address: '198.18.0.12', netboot: true });
+    t.deepEqual(await provider.listReservations(siteId), [{ siteId, networkId, mac: 'aa:bb:cc:00:00:02', address: '198.18.0.12', netboot: true }]);
+    await provider.unreserve(siteId, 'AABBCC000002');
+    t.deepEqual(await provider.listReservations(siteId), []);
+  });
+
+  test(title('unreserving removes only that MAC; unreserving a missing one is fine'), async (t) => {
+    const { provider, newSite } = await subjectFor(t);
+    const { siteId, networkId } = await newSite();
+    const kept = { siteId, networkId, mac: 'aa:bb:cc:00:00:02', address: '198.18.0.11', netboot: true };
+    await provider.reserve({ siteId, networkId, mac: 'aa:bb:cc:00:00:01', address: '198.18.0.10', netboot: true });
+    await provider.reserve(kept);
+    await provider.unreserve(siteId, 'aa:bb:cc:00:00:01');
+    t.deepEqual(await provider.listReservations(siteId), [kept]);
+    await t.notThrowsAsync(provider.unreserve(siteId, 'aa:bb:cc:00:00:01'));
+    await t.notThrowsAsync(provider.unreserve(siteId, 'aa:bb:cc:ff:ff:ff'));
+    t.deepEqual(await provider.listReservations(siteId), [kept]);
+  });
+
+  test(title('each site has its own reservations, even for the same MAC and address'), async (t) => {
+    const { provider, newSite } = await subjectFor(t);
+    const a = await newSite();
+    const b = await newSite();
+    const inA = { ...a, mac: 'aa:bb:cc:00:00:01', address: '198.18.0.10', hostname: 'node1', netboot: true };
+    const inB = { ...b, mac: 'aa:bb:cc:00:00:01', address: '198.18.0.10', hostname: 'node1-b', netboot: false };
+    await provider.reserve(inA);
+    await provider.reserve(inB);
+    t.deepEqual(await provider.listReservations(a.siteId), [inA]);
+    t.deepEqual(await provider.listReservations(b.siteId), [inB]);
+    await provider.unreserve(b.siteId, inB.mac);
+    t.deepEqual(await provider.listReservations(b.siteId), []);
+    t.deepEqual(await provider.listReservations(a.siteId), [inA]);
+  });
+
+  test(title('an address reserved for another MAC in the network is a conflict that changes nothing'), async (t) => {
+    const { provider, newSite } = await subjectFor(t);
+    const { siteId, networkId } = await newSite();
+    const holder = { siteId, networkId, mac: 'aa:bb:cc:00:00:01', address: '198.18.0.10', netboot: true };
+    const other = { siteId, networkId, mac: 'aa:bb:cc:00:00:02', address: '198.18.0.11', netboot: true };
+    await provider.reserve(holder);
+    await provider.reserve(other);
+    await t.throwsAsync(provider.reserve({ ...other, address: '198.18.0.10' }), { code: 'SPROUT_ERR_CONFLICT' });
+    await t.throwsAsync(provider.reserve({ ...other, mac: 'aa:bb:cc:00:00:03', address: '198.18.0.10' }), { code: 'SPROUT_ERR_CONFLICT' });
+    t.deepEqual(sorted(await provider.listReservations(siteId)), [holder, other]);
+  });
+
+  test(title('a malformed MAC or address is refused with SPROUT_ERR_VALIDATION'), async (t) => {
+    const { provider, newSite } = await subjectFor(t);
+    const { siteId, networkId } = await newSite();
+    const good = { siteId, networkId, mac: 'aa:bb:cc:00:00:01', address: '198.18.0.10', netboot: true };
+    for (const bad of [{ mac: 'aa:bb:cc:00:00' }, { mac: 'zz:bb:cc:00:00:01' }, { mac: 'aa:bb-cc:00:00:01' }, { address: '198.18.0.256' }, { address: 'node1' }]) {
+      await t.throwsAsync(provider.reserve({ ...good, ...bad }), { code: 'SPROUT_ERR_VALIDATION' }, JSON.stringify(bad));
+    }
+    await t.throwsAsync(provider.unreserve(siteId, 'not-a-mac'), { code: 'SPROUT_ERR_VALIDATION' });
+    t.deepEqual(await provider.listReservations(siteId), []);
+  });
+}
