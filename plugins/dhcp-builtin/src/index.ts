@@ -1,19 +1,17 @@
 /**
- * Builtin DHCP plugin. Reservations and the agent's DHCPv4 server land with the
- * provisioning services; until then every operation says so explicitly.
+ * Builtin DHCP plugin: keeps reservations (MAC → address, hostname, netboot) in its own
+ * table for the site agent's DHCPv4 server. The server itself lands with the site services.
  */
-import { definePlugin, dhcpCapability, notImplemented, type DhcpProvider } from '@sprout/kernel';
+import { fileURLToPath } from 'node:url';
+import { definePlugin, dhcpCapability } from '@sprout/kernel';
+import { reservationStore } from './reservation-store.ts';
 
-const id = 'dhcp-builtin';
-const pending = (op: string) => Promise.reject(notImplemented(id, op, 'DHCP reservations arrive with the site provisioning services'));
+export { normaliseMac } from './mac-address.ts';
 
 export default definePlugin({
-  id,
+  id: 'dhcp-builtin',
+  migrations: fileURLToPath(new URL('../migrations/', import.meta.url)),
   setup(ctx) {
-    ctx.provide(dhcpCapability, (): DhcpProvider => ({
-      reserve: () => pending('reserve'),
-      unreserve: () => pending('unreserve'),
-      listReservations: () => pending('listReservations'),
-    }));
+    ctx.provide(dhcpCapability, () => reservationStore(ctx.db));
   },
 });
