@@ -1,20 +1,16 @@
 /**
- * Builtin IPAM plugin. The allocator lands with the control-plane work (networks and
- * allocations); until then every operation says so explicitly.
+ * Builtin IPAM plugin: addresses allocated race-free inside the kernel's networks,
+ * kept in its own `ip_allocations` table.
  */
-import { definePlugin, ipamCapability, notImplemented, type IpamProvider } from '@sprout/kernel';
+import { definePlugin, ipamCapability } from '@sprout/kernel';
+import { BuiltinIpam } from './builtin-ipam.ts';
 
 const id = 'ipam-builtin';
-const pending = (op: string) => Promise.reject(notImplemented(id, op, 'address allocation arrives with the networks API'));
 
 export default definePlugin({
   id,
+  migrations: new URL('../migrations/', import.meta.url).pathname,
   setup(ctx) {
-    ctx.provide(ipamCapability, (): IpamProvider => ({
-      allocateAddress: () => pending('allocateAddress'),
-      releaseAddress: () => pending('releaseAddress'),
-      listAllocations: () => pending('listAllocations'),
-      findAllocation: () => pending('findAllocation'),
-    }));
+    ctx.provide(ipamCapability, () => new BuiltinIpam(ctx.db, id));
   },
 });

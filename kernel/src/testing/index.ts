@@ -1,0 +1,5 @@
+/**
+ * `@sprout/kernel/testing`: contract suites a provider plugin runs in its own tests to
+ * show it honours a capability. Test-only: nothing at run time imports it.
+ */
+export { ipamContract, kernelIpamSubject, type IpamContractOptions, type IpamContractSubject } from './ipam-contract.ts';
