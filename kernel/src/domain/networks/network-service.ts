@@ -1,10 +1,18 @@
 /**
  * Provisioning networks (kernel-owned: CIDR, gateway, DNS, VLAN, ranges) and the
- * addresses allocated in them through the `ipam` capability.
+ * addresses allocated in them through the `ipam` capability. The kernel never picks an
+ * address itself: whichever provider is active does, so the same calls work with any.
  */
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { IpamProvider, IpAllocation } from '../../capabilities/ipam.ts';
-import { SproutError } from '../../errors/index.ts';
+import type { IpamNetwork, IpamProvider, IpAllocation } from '../../capabilities/ipam.ts';
+import { SproutError, isSproutError } from '../../errors/index.ts';
+import { findMachine, type InterfaceRow, type MachineRow } from '../machines/find-machine.ts';
+import { findSite, isUuid } from '../sites/find-site.ts';
+import { formatCidr, formatIpv4, parseCidr, parseIpv4 } from './ipv4.ts';
+import { parseNetworkSpec } from './network-spec.ts';
+import type { AddressRange, AllocateBody, CreateNetworkBody, Network, Utilisation } from './schemas.ts';
+import { utilisationOf } from './utilisation.ts';
 
 export interface NetworkServiceDeps {
   db: Knex;
@@ -13,19 +21,265 @@ export interface NetworkServiceDeps {
   ipamProviderId: () => string;
 }
 
+type Db = Knex | Knex.Transaction;
+
+interface NetworkRow {
+  id: string;
+  site_id: string;
+  site_name: string;
+  name: string;
+  cidr: string;
+  gateway: string;
+  dns_servers: string[];
+  domain: string | null;
+  vlan: number | null;
+  pxe: boolean;
+  ranges: AddressRange[];
+  created_at: Date | string;
+  updated_at: Date | string;
+}
+
+/** Which network a request means: an id, or a name that `site` disambiguates. */
+export interface NetworkRef {
+  network: string;
+  site?: string;
+}
+
+/** An allocation or release as it happened, with the provider that served it (for the audit trail). */
+export interface AddressChange {
+  network: Network;
+  allocation: IpAllocation;
+  provider: string;
+}
+
+const uniqueViolation = '23505';
+
 export class NetworkService {
   constructor(private readonly deps: NetworkServiceDeps) {}
+
+  /** Plugin id of the active IPAM provider. */
+  ipamProviderId(): string {
+    return this.deps.ipamProviderId();
+  }
+
+  /**
+   * Creates a network. The site row is locked first, so two overlapping networks
+   * created at once cannot both pass the overlap check.
+   */
+  async create(input: CreateNetworkBody, trx: Knex.Transaction): Promise<Network> {
+    const spec = parseNetworkSpec(input);
+    const site = await findSite(trx, input.site, { forUpdate: true });
+    const cidr = formatCidr(spec.cidr);
+    const sameName = await trx('networks').where({ site_id: site.id, name: input.name }).first('id');
+    if (sameName) {
+      throw new SproutError('SPROUT_ERR_CONFLICT', `site ${site.name} already has a network named ${input.name}`, {
+        details: [{ field: 'body/name', message: `is taken at site ${site.name} by network ${sameName.id}` }],
+      });
+    }
+    const overlapping = await trx('networks').where({ site_id: site.id }).andWhereRaw('cidr && ?::cidr', [cidr]).orderBy('name').first('id', 'name', 'cidr');
+    if (overlapping) {
+      const message = `${cidr} overlaps network ${overlapping.name} (${overlapping.cidr}) at site ${site.name}`;
+      throw new SproutError('SPROUT_ERR_CONFLICT', message, {
+        details: [{ field: 'body/cidr', message, network: { id: overlapping.id, name: overlapping.name, cidr: overlapping.cidr } }],
+      });
+    }
+    const id = randomUUID();
+    try {
+      await trx('networks').insert({
+        id,
+        site_id: site.id,
+        name: input.name,
+        cidr,
+        gateway: formatIpv4(spec.gateway),
+        dns_servers: JSON.stringify(input.dnsServers ?? []),
+        domain: input.domain ? input.domain.toLowerCase().replace(/\.$/, '') : null,
+        vlan: input.vlan ?? null,
+        pxe: input.pxe ?? true,
+        ranges: JSON.stringify(spec.ranges.map((r) => ({ kind: r.kind, start: formatIpv4(r.start), end: formatIpv4(r.end) }))),
+      });
+    } catch (err) {
+      if ((err as { code?: string }).code === uniqueViolation) throw new SproutError('SPROUT_ERR_CONFLICT', `site ${site.name} already has a network named ${input.name}`, { cause: err });
+      throw err;
+    }
+    return toNetwork(await this.row({ network: id }, trx));
+  }
+
+  async list(filter: { site?: string } = {}, db: Db = this.deps.db): Promise<Network[]> {
+    const q = this.rows(db).orderBy([{ column: 's.name' }, { column: 'n.name' }]);
+    if (filter.site) q.where('n.site_id', (await findSite(db, filter.site)).id);
+    return (await q).map(toNetwork);
+  }
+
+  /** One network with its address counts (the allocations come from the IPAM provider). */
+  async show(ref: NetworkRef, db: Db = this.deps.db): Promise<Network & { utilisation: Utilisation }> {
+    const row = await this.row(ref, db);
+    const allocations = await (await this.deps.ipam()).listAllocations(toIpamNetwork(row), db);
+    return { ...toNetwork(row), utilisation: utilisationOf(parsedModel(row), allocations.length) };
+  }
+
+  async allocations(ref: NetworkRef, db: Db = this.deps.db): Promise<{ network: Network; items: IpAllocation[] }> {
+    const row = await this.row(ref, db);
+    const items = await (await this.deps.ipam()).listAllocations(toIpamNetwork(row), db);
+    return { network: toNetwork(row), items };
+  }
+
+  /**
+   * Allocates an address: the requested one, or the provider's next free one. A
+   * machine (id or hostname at the network's site) is locked while its interfaces are
+   * checked, so one interface never ends up with two addresses in one network.
+   */
+  async allocate(ref: NetworkRef, request: AllocateBody, trx: Knex.Transaction): Promise<AddressChange> {
+    const row = await this.row(ref, trx);
+    if (request.interface && !request.machine) {
+      throw new SproutError('SPROUT_ERR_VALIDATION', 'an interface needs its machine', { details: [{ field: 'body/interface', message: 'is only meaningful with `machine`' }] });
+    }
+    const machine = request.machine ? await this.machineAt(trx, request.machine, row) : undefined;
+    const nic = machine && request.interface ? await interfaceOf(trx, machine, request.interface) : undefined;
+    const ipam = await this.deps.ipam();
+    const network = toIpamNetwork(row);
+    if (nic) {
+      const held = (await ipam.listAllocations(network, trx)).find((a) => a.interfaceId === nic.id);
+      if (held) {
+        throw new SproutError('SPROUT_ERR_CONFLICT', `interface ${nic.name} of ${machine!.hostname} already has ${held.address} in network ${row.name} (allocation ${held.id}); release it first`, {
+          details: [{ field: 'body/interface', message: `already has ${held.address}`, allocation: held.id }],
+        });
+      }
+    }
+    const allocation = await ipam.allocateAddress(
+      {
+        network,
+        ...(request.address ? { address: request.address } : {}),
+        ...(machine ? { machineId: machine.id } : {}),
+        ...(nic ? { interfaceId: nic.id } : {}),
+        ...(request.hostname || machine ? { hostname: request.hostname ?? machine!.hostname } : {}),
+      },
+      trx,
+    );
+    return { network: toNetwork(row), allocation, provider: this.deps.ipamProviderId() };
+  }
+
+  async release(ref: NetworkRef, allocationId: string, trx: Knex.Transaction): Promise<AddressChange> {
+    const row = await this.row(ref, trx);
+    const ipam = await this.deps.ipam();
+    const network = toIpamNetwork(row);
+    const allocation = (await ipam.listAllocations(network, trx)).find((a) => a.id === allocationId);
+    if (!allocation) throw new SproutError('SPROUT_ERR_NOT_FOUND', `network ${row.name} has no allocation ${allocationId}`);
+    await ipam.releaseAddress(network, allocationId, trx);
+    return { network: toNetwork(row), allocation, provider: this.deps.ipamProviderId() };
+  }
 
   /**
    * The provisioning address of a machine's PXE interface in its site's PXE network:
    * the existing allocation when there is one (idempotent), else a new one.
    */
-  async ensureMachineAddress(_machine: { id: string; siteId: string; hostname: string; interfaceId: string; mac: string }, _trx: Knex.Transaction): Promise<{ network: { id: string; name: string; cidr: string; gateway: string; domain: string | null; dnsServers: string[] }; allocation: IpAllocation }> {
-    throw new SproutError('SPROUT_ERR_NOT_IMPLEMENTED', 'networks are being built');
+  async ensureMachineAddress(machine: { id: string; siteId: string; hostname: string; interfaceId: string; mac: string }, trx: Knex.Transaction): Promise<{ network: { id: string; name: string; cidr: string; gateway: string; domain: string | null; dnsServers: string[] }; allocation: IpAllocation }> {
+    const [row] = await this.rows(trx).where('n.site_id', machine.siteId).andWhere('n.pxe', true).orderBy('n.name').limit(1);
+    if (!row) {
+      const site = await trx('sites').where({ id: machine.siteId }).first('name');
+      const name = site?.name ?? machine.siteId;
+      throw new SproutError('SPROUT_ERR_CONFLICT', `site ${name} has no PXE network; create one with \`sprout network create --site ${name} --name … --cidr … --gateway … --pxe\``, {
+        context: { site: machine.siteId, machine: machine.id },
+      });
+    }
+    // Serialises concurrent calls for one machine, so a retry never allocates twice.
+    await trx('machines').where({ id: machine.id }).forUpdate().first('id');
+    const ipam = await this.deps.ipam();
+    const network = toIpamNetwork(row);
+    const held = await ipam.listAllocations(network, trx);
+    const allocation =
+      held.find((a) => a.interfaceId === machine.interfaceId) ??
+      held.find((a) => a.machineId === machine.id) ??
+      (await ipam.allocateAddress({ network, machineId: machine.id, interfaceId: machine.interfaceId, hostname: machine.hostname }, trx));
+    return { network: { id: row.id, name: row.name, cidr: row.cidr, gateway: row.gateway, domain: row.domain, dnsServers: row.dns_servers ?? [] }, allocation };
   }
 
   /** Releases every allocation held by a machine (used by release workflows). */
-  async releaseMachineAddresses(_machineId: string, _trx: Knex.Transaction): Promise<void> {
-    throw new SproutError('SPROUT_ERR_NOT_IMPLEMENTED', 'networks are being built');
+  async releaseMachineAddresses(machineId: string, trx: Knex.Transaction): Promise<void> {
+    const machine = await trx('machines').where({ id: machineId }).first('site_id');
+    const q = this.rows(trx);
+    if (machine) q.where('n.site_id', machine.site_id);
+    const ipam = await this.deps.ipam();
+    for (const row of await q) {
+      const network = toIpamNetwork(row);
+      for (const allocation of await ipam.listAllocations(network, trx)) {
+        if (allocation.machineId === machineId) await ipam.releaseAddress(network, allocation.id, trx);
+      }
+    }
   }
+
+  private rows(db: Db): Knex.QueryBuilder<NetworkRow, NetworkRow[]> {
+    return db('networks as n').join('sites as s', 's.id', 'n.site_id').select('n.*', 's.name as site_name') as unknown as Knex.QueryBuilder<NetworkRow, NetworkRow[]>;
+  }
+
+  /** A network by id, or by name (within `site` when given); a name at several sites asks for the site. */
+  private async row(ref: NetworkRef, db: Db): Promise<NetworkRow> {
+    const q = this.rows(db);
+    if (isUuid(ref.network)) q.where('n.id', ref.network);
+    else q.where('n.name', ref.network);
+    if (ref.site) q.where('n.site_id', (await findSite(db, ref.site)).id);
+    const found = await q.orderBy('s.name').limit(3);
+    const where = ref.site ? ` at site ${ref.site}` : '';
+    if (found.length === 0) throw new SproutError('SPROUT_ERR_NOT_FOUND', `no network "${ref.network}"${where}`, { details: [{ field: 'network', message: `no network with id or name "${ref.network}"${where}` }] });
+    if (found.length > 1) {
+      throw new SproutError('SPROUT_ERR_CONFLICT', `network name "${ref.network}" exists at several sites (${found.map((r) => r.site_name).join(', ')}); name the site (?site=, --site) or use the network id`);
+    }
+    return found[0];
+  }
+
+  private async machineAt(trx: Knex.Transaction, idOrHostname: string, network: NetworkRow): Promise<MachineRow> {
+    try {
+      return await findMachine(trx, idOrHostname, { siteId: network.site_id, forUpdate: true });
+    } catch (err) {
+      if (!isSproutError(err, 'SPROUT_ERR_NOT_FOUND')) throw err;
+      const elsewhere = await findMachine(trx, idOrHostname).catch(() => undefined);
+      if (!elsewhere) throw err;
+      throw new SproutError('SPROUT_ERR_CONFLICT', `machine ${elsewhere.hostname} is not at site ${network.site_name}, where network ${network.name} is`, {
+        details: [{ field: 'body/machine', message: `is at another site than network ${network.name}` }],
+      });
+    }
+  }
+}
+
+async function interfaceOf(trx: Knex.Transaction, machine: MachineRow, nameOrMac: string): Promise<InterfaceRow> {
+  const hex = nameOrMac.replace(/[^0-9a-fA-F]/g, '').toLowerCase();
+  const looksLikeMac = hex.length === 12 && /^[0-9a-f:.-]+$/i.test(nameOrMac);
+  const rows: InterfaceRow[] = await trx('interfaces')
+    .where({ machine_id: machine.id })
+    .andWhere((q) => {
+      q.where({ name: nameOrMac });
+      if (looksLikeMac) q.orWhereRaw(`regexp_replace(lower(mac), '[^0-9a-f]', '', 'g') = ?`, [hex]);
+    });
+  if (rows.length === 0) {
+    throw new SproutError('SPROUT_ERR_NOT_FOUND', `machine ${machine.hostname} has no interface "${nameOrMac}"`, { details: [{ field: 'body/interface', message: `no interface with name or MAC "${nameOrMac}"` }] });
+  }
+  return rows.find((r) => r.name === nameOrMac) ?? rows[0];
+}
+
+function toNetwork(row: NetworkRow): Network {
+  return {
+    id: row.id,
+    site: { id: row.site_id, name: row.site_name },
+    name: row.name,
+    cidr: row.cidr,
+    gateway: row.gateway,
+    dnsServers: row.dns_servers ?? [],
+    domain: row.domain,
+    vlan: row.vlan,
+    pxe: row.pxe,
+    ranges: row.ranges ?? [],
+    createdAt: new Date(row.created_at).toISOString(),
+    updatedAt: new Date(row.updated_at).toISOString(),
+  };
+}
+
+function toIpamNetwork(row: NetworkRow): IpamNetwork {
+  return { id: row.id, siteId: row.site_id, cidr: row.cidr, gateway: row.gateway, ranges: row.ranges ?? [] };
+}
+
+/** The stored model as numbers; rows were validated on the way in. */
+function parsedModel(row: NetworkRow) {
+  return {
+    cidr: parseCidr(row.cidr)!,
+    ranges: (row.ranges ?? []).map((r) => ({ kind: r.kind, start: parseIpv4(r.start)!, end: parseIpv4(r.end)! })),
+  };
 }

@@ -1,5 +1,152 @@
-/** Networks and IP allocations under /v1/networks. */
+/**
+ * Networks and IP allocations under /v1/networks. Reads need a viewer, changes an
+ * operator; every change is audited with the IPAM provider that served it.
+ */
+import Type from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { RouteDeps } from '../../api/build-app.ts';
+import { ProblemSchema } from '../../api/problem.ts';
+import {
+  AllocateBody,
+  AllocationParams,
+  AllocationSchema,
+  CreateNetworkBody,
+  NetworkParams,
+  NetworkSchema,
+  NetworkWithUtilisationSchema,
+  SiteQuery,
+} from './schemas.ts';
 
-export const networkRoutes: FastifyPluginAsync<RouteDeps> = async () => {};
+type Params = { id: string };
+type Query = { site?: string };
+
+export const networkRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, audited }) => {
+  app.post(
+    '/networks',
+    {
+      config: { auth: { role: 'operator', action: 'network.create', target: 'network' } },
+      schema: {
+        tags: ['networks'],
+        summary: 'Create a provisioning network at a site',
+        description: 'The CIDR may not overlap another network of the same site, and its name must be unique there (409).',
+        body: CreateNetworkBody,
+        response: { 201: NetworkSchema, 409: ProblemSchema },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as CreateNetworkBody;
+      const network = await audited(request, async (trx) => {
+        const created = await kernel.networks.create(body, trx);
+        const { id, createdAt, updatedAt, ...details } = created;
+        return { result: created, targetId: id, details };
+      });
+      return reply.status(201).send(network);
+    },
+  );
+
+  app.get(
+    '/networks',
+    {
+      config: { auth: { role: 'viewer' } },
+      schema: { tags: ['networks'], summary: 'List networks, optionally of one site', querystring: SiteQuery, response: { 200: Type.Object({ items: Type.Array(NetworkSchema) }) } },
+    },
+    async (request) => ({ items: await kernel.networks.list({ site: (request.query as Query).site }) }),
+  );
+
+  app.get(
+    '/networks/:id',
+    {
+      config: { auth: { role: 'viewer' } },
+      schema: {
+        tags: ['networks'],
+        summary: 'Show a network (by id or name) with its utilisation',
+        params: NetworkParams,
+        querystring: SiteQuery,
+        response: { 200: NetworkWithUtilisationSchema, 409: ProblemSchema },
+      },
+    },
+    async (request) => kernel.networks.show(refOf(request)),
+  );
+
+  app.get(
+    '/networks/:id/allocations',
+    {
+      config: { auth: { role: 'viewer' } },
+      schema: {
+        tags: ['networks'],
+        summary: 'List the IP allocations of a network, by address',
+        params: NetworkParams,
+        querystring: SiteQuery,
+        response: { 200: Type.Object({ items: Type.Array(AllocationSchema) }), 409: ProblemSchema },
+      },
+    },
+    async (request) => ({ items: (await kernel.networks.allocations(refOf(request))).items.map(toAllocation) }),
+  );
+
+  app.post(
+    '/networks/:id/allocations',
+    {
+      config: { auth: { role: 'operator', action: 'ip.allocate', target: 'ip_allocation' } },
+      schema: {
+        tags: ['networks'],
+        summary: 'Allocate an address: the requested one or the next free one outside dynamic and reserved ranges',
+        description: '409 `SPROUT_ERR_CONFLICT` when the requested address is taken (or is the gateway, or inside a range); 409 `SPROUT_ERR_NETWORK_EXHAUSTED` when no address is free; 400 when the requested address is not a host address of the network.',
+        params: NetworkParams,
+        querystring: SiteQuery,
+        body: AllocateBody,
+        response: { 201: AllocationSchema, 409: ProblemSchema },
+      },
+    },
+    async (request, reply) => {
+      const allocation = await audited(request, async (trx) => {
+        const change = await kernel.networks.allocate(refOf(request), request.body as AllocateBody, trx);
+        return { result: change.allocation, targetId: change.allocation.id, details: auditDetails(change) };
+      });
+      return reply.status(201).send(toAllocation(allocation));
+    },
+  );
+
+  app.delete(
+    '/networks/:id/allocations/:allocationId',
+    {
+      config: { auth: { role: 'operator', action: 'ip.release', target: 'ip_allocation' } },
+      schema: {
+        tags: ['networks'],
+        summary: 'Release an allocation; answers with what was released',
+        params: AllocationParams,
+        querystring: SiteQuery,
+        response: { 200: AllocationSchema, 409: ProblemSchema },
+      },
+    },
+    async (request) => {
+      const { allocationId } = request.params as { allocationId: string };
+      const allocation = await audited(request, async (trx) => {
+        const change = await kernel.networks.release(refOf(request), allocationId, trx);
+        return { result: change.allocation, targetId: change.allocation.id, details: auditDetails(change) };
+      });
+      return toAllocation(allocation);
+    },
+  );
+};
+
+function refOf(request: { params: unknown; query: unknown }) {
+  return { network: (request.params as Params).id, site: (request.query as Query).site };
+}
+
+function auditDetails(change: { network: { id: string; name: string; site: { name: string } }; allocation: { address: string; machineId?: string | null; interfaceId?: string | null; hostname?: string | null }; provider: string }) {
+  return {
+    site: change.network.site.name,
+    network: change.network.name,
+    networkId: change.network.id,
+    address: change.allocation.address,
+    machineId: change.allocation.machineId ?? null,
+    interfaceId: change.allocation.interfaceId ?? null,
+    hostname: change.allocation.hostname ?? null,
+    provider: change.provider,
+  };
+}
+
+/** Providers may leave optional fields out; the API always shows them. */
+function toAllocation(a: { id: string; networkId: string; address: string; machineId?: string | null; interfaceId?: string | null; hostname?: string | null; provider: string }) {
+  return { id: a.id, networkId: a.networkId, address: a.address, machineId: a.machineId ?? null, interfaceId: a.interfaceId ?? null, hostname: a.hostname ?? null, provider: a.provider };
+}

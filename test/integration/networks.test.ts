@@ -1,0 +1,310 @@
+/**
+ * Networks and IP allocations through the HTTP API on both stores: validation that
+ * names the field, overlap and name conflicts, utilisation, allocations that skip the
+ * gateway and ranges, concurrency without duplicates, the audit trail, and the calls
+ * the workflows make (ensureMachineAddress, releaseMachineAddresses).
+ */
+import test from 'ava';
+import { randomUUID } from 'node:crypto';
+import { backends, startHarness, type Harness } from '../helpers/harness.ts';
+
+async function site(h: Harness, name: string): Promise<string> {
+  const id = randomUUID();
+  await h.kernel.store.db('sites').insert({ id, name });
+  return id;
+}
+
+async function machine(h: Harness, siteId: string, hostname: string, nics: { name: string; mac: string; pxe?: boolean }[]) {
+  const id = randomUUID();
+  await h.kernel.store.db('machines').insert({ id, site_id: siteId, hostname, arch: 'x86_64', boot_mode: 'uefi' });
+  const interfaces = nics.map((n) => ({ id: randomUUID(), machine_id: id, name: n.name, mac: n.mac, pxe: n.pxe ?? false }));
+  await h.kernel.store.db('interfaces').insert(interfaces);
+  return { id, hostname, interfaces };
+}
+
+const fields = (res: { body: any }) => (res.body.errors ?? []).map((e: any) => e.field);
+
+for (const backend of backends) {
+  let h: Harness;
+  test.before(async () => {
+    h = await startHarness(backend);
+  });
+  test.after.always(async () => {
+    await h?.stop();
+  });
+
+  const create = (body: Record<string, unknown>, token?: string) => h.request({ method: 'POST', url: '/v1/networks', body, token });
+
+  test(`${backend}: creating a network answers 201 with the network and is audited`, async (t) => {
+    await site(h, `dc-create-${backend}`);
+    const res = await create({
+      site: `dc-create-${backend}`,
+      name: 'prov',
+      cidr: '198.18.0.0/24',
+      gateway: '198.18.0.1',
+      dnsServers: ['198.18.0.2'],
+      domain: 'Lab.Example.',
+      vlan: 100,
+      ranges: [
+        { kind: 'reserved', start: '198.18.0.240', end: '198.18.0.250' },
+        { kind: 'dynamic', start: '198.18.0.100', end: '198.18.0.199' },
+      ],
+    });
+    t.is(res.status, 201, JSON.stringify(res.body));
+    t.like(res.body, { name: 'prov', site: { name: `dc-create-${backend}` }, cidr: '198.18.0.0/24', gateway: '198.18.0.1', dnsServers: ['198.18.0.2'], domain: 'lab.example', vlan: 100, pxe: true });
+    t.deepEqual(res.body.ranges.map((r: any) => r.start), ['198.18.0.100', '198.18.0.240'], 'ranges sorted by address');
+    const audit = await h.request({ url: `/v1/audit?action=network.create&target=${res.body.id}` });
+    t.is(audit.body.items.length, 1);
+    t.like(audit.body.items[0], { outcome: 'success', targetType: 'network', details: { name: 'prov', cidr: '198.18.0.0/24' } });
+  });
+
+  test(`${backend}: an invalid network is a 400 naming every bad field, and nothing is created`, async (t) => {
+    await site(h, `dc-invalid-${backend}`);
+    const base = { site: `dc-invalid-${backend}`, name: 'bad', cidr: '198.18.1.0/24', gateway: '198.18.1.1' };
+    const hostBits = await create({ ...base, cidr: '198.18.1.5/24' });
+    t.is(hostBits.status, 400);
+    t.is(hostBits.body.code, 'SPROUT_ERR_VALIDATION');
+    t.deepEqual(fields(hostBits), ['body/cidr']);
+    t.regex(hostBits.body.errors[0].message, /host bits set; the network address of that block is 198\.18\.1\.0\/24/);
+
+    const many = await create({
+      ...base,
+      gateway: '198.18.1.50',
+      ranges: [
+        { kind: 'dynamic', start: '198.18.1.40', end: '198.18.1.60' },
+        { kind: 'reserved', start: '198.18.1.55', end: '198.18.1.70' },
+        { kind: 'reserved', start: '198.18.1.90', end: '198.18.1.80' },
+        { kind: 'dynamic', start: '198.18.1.200', end: '198.18.2.10' },
+      ],
+    });
+    t.is(many.status, 400);
+    t.deepEqual(fields(many).sort(), ['body/gateway', 'body/ranges/1', 'body/ranges/2', 'body/ranges/3']);
+
+    for (const [patch, field] of [
+      [{ gateway: '198.18.2.1' }, 'body/gateway'],
+      [{ gateway: '198.18.1.0' }, 'body/gateway'],
+      [{ gateway: '198.18.1.255' }, 'body/gateway'],
+      [{ cidr: '198.18.1.0/31', gateway: '198.18.1.1' }, 'body/cidr'],
+      [{ cidr: '198.18.1.0/33' }, 'body/cidr'],
+      [{ vlan: 4095 }, 'body/vlan'],
+      [{ domain: 'not a domain!' }, 'body/domain'],
+      [{ dnsServers: ['198.18.1.300'] }, 'body/dnsServers/0'],
+      [{ ranges: [{ kind: 'static', start: '198.18.1.2', end: '198.18.1.3' }] }, 'body/ranges/0/kind'],
+    ] as const) {
+      const res = await create({ ...base, ...patch });
+      t.is(res.status, 400, JSON.stringify(patch));
+      t.true(fields(res).includes(field), `${JSON.stringify(patch)} → ${JSON.stringify(fields(res))}`);
+    }
+    t.deepEqual((await h.request({ url: `/v1/networks?site=dc-invalid-${backend}` })).body.items, []);
+  });
+
+  test(`${backend}: an overlapping network or a taken name at the same site is a 409; other sites are separate`, async (t) => {
+    await site(h, `dc-a-${backend}`);
+    await site(h, `dc-b-${backend}`);
+    t.is((await create({ site: `dc-a-${backend}`, name: 'wide', cidr: '198.18.4.0/22', gateway: '198.18.4.1' })).status, 201);
+    const overlap = await create({ site: `dc-a-${backend}`, name: 'narrow', cidr: '198.18.5.0/24', gateway: '198.18.5.1' });
+    t.is(overlap.status, 409);
+    t.is(overlap.body.code, 'SPROUT_ERR_CONFLICT');
+    t.regex(overlap.body.detail, /198\.18\.5\.0\/24 overlaps network wide \(198\.18\.4\.0\/22\)/);
+    t.like(overlap.body.errors[0], { field: 'body/cidr', network: { name: 'wide', cidr: '198.18.4.0/22' } });
+    const sameName = await create({ site: `dc-a-${backend}`, name: 'wide', cidr: '198.18.9.0/24', gateway: '198.18.9.1' });
+    t.is(sameName.status, 409);
+    t.deepEqual(fields(sameName), ['body/name']);
+    // another site may reuse both the block and the name
+    t.is((await create({ site: `dc-b-${backend}`, name: 'wide', cidr: '198.18.5.0/24', gateway: '198.18.5.1' })).status, 201);
+    const noSite = await create({ site: `nowhere-${backend}`, name: 'x', cidr: '198.18.9.0/24', gateway: '198.18.9.1' });
+    t.is(noSite.status, 404);
+    t.deepEqual(fields(noSite), ['site']);
+    const failed = await h.request({ url: '/v1/audit?action=network.create&outcome=failed' });
+    t.true(failed.body.items.some((r: any) => r.requestId === overlap.body.requestId && /SPROUT_ERR_CONFLICT/.test(r.details.error)));
+  });
+
+  test(`${backend}: of overlapping networks created at once exactly one is created`, async (t) => {
+    await site(h, `dc-race-${backend}`);
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => create({ site: `dc-race-${backend}`, name: `race-${i}`, cidr: i % 2 ? '198.18.12.0/24' : '198.18.12.0/23', gateway: '198.18.12.1' })),
+    );
+    t.deepEqual(results.map((r) => r.status).sort(), [201, 409, 409, 409, 409, 409]);
+    t.is((await h.request({ url: `/v1/networks?site=dc-race-${backend}` })).body.items.length, 1);
+  });
+
+  test(`${backend}: list filters by site; show finds by id or name and asks for the site when a name is ambiguous`, async (t) => {
+    await site(h, `dc-list1-${backend}`);
+    await site(h, `dc-list2-${backend}`);
+    const one = (await create({ site: `dc-list1-${backend}`, name: `shared-${backend}`, cidr: '198.18.16.0/24', gateway: '198.18.16.1' })).body;
+    await create({ site: `dc-list2-${backend}`, name: `shared-${backend}`, cidr: '198.18.16.0/24', gateway: '198.18.16.1' });
+    const listed = await h.request({ url: `/v1/networks?site=dc-list1-${backend}` });
+    t.deepEqual(listed.body.items.map((n: any) => n.id), [one.id]);
+    t.is((await h.request({ url: `/v1/networks/${one.id}` })).body.name, `shared-${backend}`);
+    const ambiguous = await h.request({ url: `/v1/networks/shared-${backend}` });
+    t.is(ambiguous.status, 409);
+    t.regex(ambiguous.body.detail, /exists at several sites .*name the site/);
+    const byName = await h.request({ url: `/v1/networks/shared-${backend}?site=dc-list1-${backend}` });
+    t.is(byName.status, 200);
+    t.is(byName.body.id, one.id);
+    t.is((await h.request({ url: '/v1/networks/no-such-network' })).status, 404);
+    t.is((await h.request({ url: '/v1/networks?site=no-such-site' })).status, 404);
+  });
+
+  test(`${backend}: utilisation counts usable, allocated, dynamic, reserved and free addresses`, async (t) => {
+    await site(h, `dc-util-${backend}`);
+    const net = (
+      await create({
+        site: `dc-util-${backend}`,
+        name: 'util',
+        cidr: '198.18.20.0/24',
+        gateway: '198.18.20.1',
+        ranges: [
+          { kind: 'dynamic', start: '198.18.20.100', end: '198.18.20.199' },
+          { kind: 'reserved', start: '198.18.20.2', end: '198.18.20.9' },
+        ],
+      })
+    ).body;
+    t.deepEqual((await h.request({ url: `/v1/networks/${net.id}` })).body.utilisation, { total: 254, allocated: 0, dynamic: 100, reserved: 8, free: 145 });
+    for (let i = 0; i < 2; i++) t.is((await h.request({ method: 'POST', url: `/v1/networks/${net.id}/allocations`, body: {} })).status, 201);
+    t.deepEqual((await h.request({ url: `/v1/networks/${net.id}` })).body.utilisation, { total: 254, allocated: 2, dynamic: 100, reserved: 8, free: 143 });
+  });
+
+  test(`${backend}: allocations skip the gateway and ranges, honour a requested address, refuse taken or foreign ones, and release`, async (t) => {
+    await site(h, `dc-alloc-${backend}`);
+    const net = (
+      await create({ site: `dc-alloc-${backend}`, name: 'alloc', cidr: '198.18.24.0/28', gateway: '198.18.24.1', ranges: [{ kind: 'dynamic', start: '198.18.24.2', end: '198.18.24.5' }] })
+    ).body;
+    const url = `/v1/networks/alloc/allocations?site=dc-alloc-${backend}`;
+    const first = await h.request({ method: 'POST', url, body: { hostname: 'vip-1' } });
+    t.is(first.status, 201, JSON.stringify(first.body));
+    t.deepEqual(Object.keys(first.body).sort(), ['address', 'hostname', 'id', 'interfaceId', 'machineId', 'networkId', 'provider']);
+    t.like(first.body, { address: '198.18.24.6', networkId: net.id, hostname: 'vip-1', machineId: null, interfaceId: null, provider: 'ipam-builtin' });
+    const wanted = await h.request({ method: 'POST', url, body: { address: '198.18.24.10' } });
+    t.is(wanted.status, 201);
+    t.is(wanted.body.address, '198.18.24.10');
+
+    const taken = await h.request({ method: 'POST', url, body: { address: '198.18.24.10' } });
+    t.is(taken.status, 409);
+    t.is(taken.body.code, 'SPROUT_ERR_CONFLICT');
+    t.is((await h.request({ method: 'POST', url, body: { address: '198.18.24.1' } })).status, 409, 'the gateway');
+    t.is((await h.request({ method: 'POST', url, body: { address: '198.18.24.3' } })).status, 409, 'inside the dynamic range');
+    const outside = await h.request({ method: 'POST', url, body: { address: '198.18.25.7' } });
+    t.is(outside.status, 400);
+    t.is(outside.body.code, 'SPROUT_ERR_VALIDATION');
+    t.deepEqual(fields(outside), ['address']);
+    t.deepEqual(fields(await h.request({ method: 'POST', url, body: { address: 'ten' } })), ['body/address']);
+
+    const list = await h.request({ url });
+    t.deepEqual(list.body.items.map((a: any) => a.address), ['198.18.24.6', '198.18.24.10']);
+
+    const released = await h.request({ method: 'DELETE', url: `/v1/networks/${net.id}/allocations/${first.body.id}` });
+    t.is(released.status, 200);
+    t.is(released.body.address, '198.18.24.6');
+    t.is((await h.request({ method: 'DELETE', url: `/v1/networks/${net.id}/allocations/${first.body.id}` })).status, 404);
+    t.deepEqual((await h.request({ url })).body.items.map((a: any) => a.address), ['198.18.24.10']);
+    t.is((await h.request({ method: 'POST', url, body: {} })).body.address, '198.18.24.6', 'a released address is reused');
+
+    const audit = await h.request({ url: `/v1/audit?target=${first.body.id}` });
+    const actions = audit.body.items.map((r: any) => [r.action, r.outcome, r.targetType, r.details.address, r.details.provider]);
+    t.deepEqual(actions.filter((a: any) => a[1] === 'success').sort(), [
+      ['ip.allocate', 'success', 'ip_allocation', '198.18.24.6', 'ipam-builtin'],
+      ['ip.release', 'success', 'ip_allocation', '198.18.24.6', 'ipam-builtin'],
+    ]);
+  });
+
+  test(`${backend}: an allocation names a machine and its interface; one interface gets one address per network`, async (t) => {
+    const siteId = await site(h, `dc-mach-${backend}`);
+    const otherSite = await site(h, `dc-mach-other-${backend}`);
+    const m = await machine(h, siteId, `node-${backend}`, [{ name: 'eth0', mac: '52:54:00:aa:00:01', pxe: true }, { name: 'eth1', mac: '52:54:00:aa:00:02' }]);
+    await machine(h, otherSite, `far-${backend}`, [{ name: 'eth0', mac: '52:54:00:aa:00:03' }]);
+    const net = (await create({ site: siteId, name: 'mach', cidr: '198.18.28.0/24', gateway: '198.18.28.1' })).body;
+    const url = `/v1/networks/${net.id}/allocations`;
+    const byMac = await h.request({ method: 'POST', url, body: { machine: `node-${backend}`, interface: '52-54-00-AA-00-02' } });
+    t.is(byMac.status, 201, JSON.stringify(byMac.body));
+    t.like(byMac.body, { machineId: m.id, interfaceId: m.interfaces[1].id, hostname: `node-${backend}` });
+    const again = await h.request({ method: 'POST', url, body: { machine: m.id, interface: 'eth1' } });
+    t.is(again.status, 409);
+    t.regex(again.body.detail, /interface eth1 of node-.* already has 198\.18\.28\.2/);
+    t.is((await h.request({ method: 'POST', url, body: { machine: m.id, interface: 'eth0', hostname: 'node-pxe' } })).body.hostname, 'node-pxe');
+    t.is((await h.request({ method: 'POST', url, body: { machine: m.id, interface: 'eth9' } })).status, 404);
+    t.deepEqual(fields(await h.request({ method: 'POST', url, body: { interface: 'eth0' } })), ['body/interface']);
+    const foreign = await h.request({ method: 'POST', url, body: { machine: `far-${backend}` } });
+    t.is(foreign.status, 409);
+    t.regex(foreign.body.detail, /is not at site dc-mach-/);
+    t.is((await h.request({ url })).body.items.length, 2);
+  });
+
+  test(`${backend}: 50 allocations requested at once get 50 distinct addresses; a full network is SPROUT_ERR_NETWORK_EXHAUSTED`, async (t) => {
+    await site(h, `dc-busy-${backend}`);
+    const net = (await create({ site: `dc-busy-${backend}`, name: 'busy', cidr: '198.18.32.0/24', gateway: '198.18.32.1' })).body;
+    const operator = await h.token('operator');
+    const made = await Promise.all(Array.from({ length: 50 }, () => h.request({ method: 'POST', url: `/v1/networks/${net.id}/allocations`, body: {}, token: operator })));
+    t.deepEqual([...new Set(made.map((r) => r.status))], [201]);
+    t.is(new Set(made.map((r) => r.body.address)).size, 50);
+    t.is((await h.request({ url: `/v1/networks/${net.id}/allocations` })).body.items.length, 50);
+
+    const small = (await create({ site: `dc-busy-${backend}`, name: 'small', cidr: '198.18.33.0/30', gateway: '198.18.33.1' })).body;
+    t.is((await h.request({ method: 'POST', url: `/v1/networks/${small.id}/allocations`, body: {} })).body.address, '198.18.33.2');
+    const full = await h.request({ method: 'POST', url: `/v1/networks/${small.id}/allocations`, body: {} });
+    t.is(full.status, 409);
+    t.is(full.body.code, 'SPROUT_ERR_NETWORK_EXHAUSTED');
+    t.is((await h.request({ url: `/v1/networks/${small.id}` })).body.utilisation.free, 0);
+  });
+
+  test(`${backend}: viewers read networks; creating, allocating and releasing need an operator`, async (t) => {
+    await site(h, `dc-roles-${backend}`);
+    const viewer = await h.token('viewer');
+    const operator = await h.token('operator');
+    const denied = await create({ site: `dc-roles-${backend}`, name: 'roles', cidr: '198.18.36.0/24', gateway: '198.18.36.1' }, viewer);
+    t.is(denied.status, 403);
+    t.regex(denied.body.detail, /network\.create needs operator/);
+    const net = await create({ site: `dc-roles-${backend}`, name: 'roles', cidr: '198.18.36.0/24', gateway: '198.18.36.1' }, operator);
+    t.is(net.status, 201);
+    t.is((await h.request({ url: `/v1/networks/${net.body.id}`, token: viewer })).status, 200);
+    t.is((await h.request({ url: `/v1/networks/${net.body.id}/allocations`, token: viewer })).status, 200);
+    const allocate = await h.request({ method: 'POST', url: `/v1/networks/${net.body.id}/allocations`, body: {}, token: viewer });
+    t.is(allocate.status, 403);
+    t.deepEqual((await h.request({ url: `/v1/networks/${net.body.id}/allocations` })).body.items, []);
+    const made = await h.request({ method: 'POST', url: `/v1/networks/${net.body.id}/allocations`, body: {}, token: operator });
+    t.is((await h.request({ method: 'DELETE', url: `/v1/networks/${net.body.id}/allocations/${made.body.id}`, token: viewer })).status, 403);
+  });
+
+  test(`${backend}: ensureMachineAddress uses the site's first PXE network, is idempotent, and releaseMachineAddresses frees it`, async (t) => {
+    const siteId = await site(h, `dc-wf-${backend}`);
+    const m = await machine(h, siteId, `wf-${backend}`, [{ name: 'eth0', mac: '52:54:00:bb:00:01', pxe: true }]);
+    const input = { id: m.id, siteId, hostname: m.hostname, interfaceId: m.interfaces[0].id, mac: '52:54:00:bb:00:01' };
+    const db = h.kernel.store.db;
+    const none = await t.throwsAsync(db.transaction((trx) => h.kernel.networks.ensureMachineAddress(input, trx)));
+    t.is((none as any).code, 'SPROUT_ERR_CONFLICT');
+    t.regex(none!.message, new RegExp(`site dc-wf-${backend} has no PXE network; create one with \`sprout network create --site dc-wf-${backend} .*--pxe\``));
+
+    await create({ site: siteId, name: 'zz-prov', cidr: '198.18.40.0/24', gateway: '198.18.40.1' });
+    await create({ site: siteId, name: 'aa-prov', cidr: '198.18.41.0/24', gateway: '198.18.41.1', domain: 'wf.example', dnsServers: ['198.18.41.53'] });
+    await create({ site: siteId, name: '00-storage', cidr: '198.18.42.0/24', gateway: '198.18.42.1', pxe: false });
+    const first = await db.transaction((trx) => h.kernel.networks.ensureMachineAddress(input, trx));
+    t.like(first.network, { name: 'aa-prov', cidr: '198.18.41.0/24', gateway: '198.18.41.1', domain: 'wf.example', dnsServers: ['198.18.41.53'] });
+    t.like(first.allocation, { address: '198.18.41.2', machineId: m.id, interfaceId: m.interfaces[0].id, hostname: m.hostname, provider: 'ipam-builtin' });
+    const second = await db.transaction((trx) => h.kernel.networks.ensureMachineAddress(input, trx));
+    t.is(second.allocation.id, first.allocation.id);
+
+    await db.transaction((trx) => h.kernel.networks.releaseMachineAddresses(m.id, trx));
+    t.deepEqual((await h.request({ url: `/v1/networks/${first.network.id}/allocations` })).body.items, []);
+  });
+
+  test(`${backend}: OpenAPI documents the network routes`, async (t) => {
+    const spec = (await h.request({ url: '/openapi.json', token: null })).body;
+    for (const path of ['/v1/networks', '/v1/networks/{id}', '/v1/networks/{id}/allocations', '/v1/networks/{id}/allocations/{allocationId}']) t.truthy(spec.paths[path], path);
+    t.truthy(spec.paths['/v1/networks'].post.requestBody);
+    t.truthy(spec.paths['/v1/networks/{id}'].get.responses['200']);
+  });
+}
+
+test('pglite: the routes go through whichever IPAM provider config selects', async (t) => {
+  const h = await startHarness('pglite', { yaml: 'capabilities:\n  ipam: { use: netbox-stub }\nplugins:\n  netbox-stub: { url: "https://netbox.example", token: "nb-token" }\n' });
+  t.teardown(() => h.stop());
+  await site(h, 'dc-netbox');
+  const net = await h.request({ method: 'POST', url: '/v1/networks', body: { site: 'dc-netbox', name: 'nb', cidr: '198.18.0.0/24', gateway: '198.18.0.1' } });
+  t.is(net.status, 201, 'the network model stays in the kernel');
+  const made = await h.request({ method: 'POST', url: `/v1/networks/${net.body.id}/allocations`, body: {} });
+  t.is(made.status, 501);
+  t.is(made.body.code, 'SPROUT_ERR_NOT_IMPLEMENTED');
+  t.regex(made.body.detail, /plugin netbox-stub does not implement allocateAddress/);
+  const audit = await h.request({ url: '/v1/audit?action=ip.allocate&outcome=failed' });
+  t.regex(audit.body.items[0].details.error, /netbox-stub/);
+});
