@@ -1,0 +1,24 @@
+/** `--dynamic START-END` / `--reserved START-END` as the API's ranges; a malformed one names its flag. */
+import type { AddressRange } from './render.ts';
+
+export class RangeOptionError extends Error {
+  readonly code = 'SPROUT_ERR_VALIDATION';
+  readonly details: { field: string; message: string }[];
+
+  constructor(flag: string, value: string) {
+    super(`${flag} ${value}: expected START-END, e.g. ${flag} 198.18.0.100-198.18.0.199`);
+    this.details = [{ field: flag, message: 'expected two IPv4 addresses joined by "-"' }];
+  }
+
+  explain(): string {
+    return this.message;
+  }
+}
+
+export function rangesFrom(kind: AddressRange['kind'], values: string[]): AddressRange[] {
+  return values.map((value) => {
+    const parts = value.split('-').map((p) => p.trim());
+    if (parts.length !== 2 || !parts[0] || !parts[1]) throw new RangeOptionError(`--${kind}`, value);
+    return { kind, start: parts[0], end: parts[1] };
+  });
+}

@@ -1,0 +1,69 @@
+/** How networks and allocations read in a terminal. */
+import { table } from '@sprout/kernel/cli';
+
+export interface AddressRange {
+  kind: 'dynamic' | 'reserved';
+  start: string;
+  end: string;
+}
+
+export interface Network {
+  id: string;
+  site: { id: string; name: string };
+  name: string;
+  cidr: string;
+  gateway: string;
+  dnsServers: string[];
+  domain: string | null;
+  vlan: number | null;
+  pxe: boolean;
+  ranges: AddressRange[];
+  utilisation?: { total: number; allocated: number; dynamic: number; reserved: number; free: number };
+}
+
+export interface Allocation {
+  id: string;
+  networkId: string;
+  address: string;
+  machineId: string | null;
+  interfaceId: string | null;
+  hostname: string | null;
+  provider: string;
+}
+
+export function networkTable(items: Network[]): string {
+  return table(
+    ['NAME', 'SITE', 'CIDR', 'GATEWAY', 'VLAN', 'PXE', 'DOMAIN', 'RANGES'],
+    items.map((n) => [n.name, n.site.name, n.cidr, n.gateway, n.vlan, n.pxe ? 'yes' : 'no', n.domain, n.ranges.map((r) => `${r.kind} ${r.start}-${r.end}`).join(', ')]),
+  );
+}
+
+export function networkDetails(n: Network): string {
+  const lines = [
+    `${n.name}  ${n.cidr}  (site ${n.site.name})`,
+    '',
+    `id:           ${n.id}`,
+    `gateway:      ${n.gateway}`,
+    `dns servers:  ${n.dnsServers.join(' ') || '-'}`,
+    `domain:       ${n.domain ?? '-'}`,
+    `vlan:         ${n.vlan ?? '-'}`,
+    `pxe:          ${n.pxe ? 'yes' : 'no'}`,
+    `ranges:       ${n.ranges.length === 0 ? '-' : ''}`,
+  ];
+  for (const r of n.ranges) lines.push(`  ${r.kind.padEnd(8)}  ${`${r.start}-${r.end}`.padEnd(31)}  ${addressCount(r)} addresses`);
+  const u = n.utilisation;
+  if (u) {
+    const used = u.total === 0 ? 0 : Math.round(((u.total - u.free) / u.total) * 100);
+    lines.push('', 'utilisation:', table(['USABLE', 'ALLOCATED', 'DYNAMIC', 'RESERVED', 'GATEWAY', 'FREE', 'USED'], [[u.total, u.allocated, u.dynamic, u.reserved, 1, u.free, `${used}%`]]));
+  }
+  return lines.join('\n');
+}
+
+export function allocationTable(items: Allocation[]): string {
+  return table(['ADDRESS', 'HOSTNAME', 'MACHINE', 'INTERFACE', 'PROVIDER', 'ID'], items.map((a) => [a.address, a.hostname, a.machineId, a.interfaceId, a.provider, a.id]));
+}
+
+function addressCount(r: AddressRange): number {
+  const n = (s: string) => s.split('.').reduce((sum, o) => sum * 256 + Number(o), 0);
+  return n(r.end) - n(r.start) + 1;
+}
