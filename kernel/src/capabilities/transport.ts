@@ -1,7 +1,9 @@
 /**
  * Transport: how work reaches a site's agent and how its reports come back. Delivery is
- * at least once; both ends are idempotent (work item ids, report sequence numbers).
- * NATS JetStream in production, HTTP long-poll as the zero-dependency default.
+ * at least once in both directions; both ends are idempotent (work item ids, per-agent
+ * report sequence numbers). NATS JetStream in production, HTTP long-poll as the
+ * zero-dependency default. A transport plugin provides both halves: the control-plane
+ * side as this capability, the agent side from its `agent()` part.
  */
 import { defineCapability } from './define-capability.ts';
 
@@ -9,19 +11,22 @@ export interface WorkItem {
   /** Unique and stable across redeliveries: the agent's idempotency key. */
   id: string;
   siteId: string;
+  /** Task kind the agent's executor runs, e.g. `sync-site`, `workflow-step`. */
   kind: string;
-  workflowId?: string;
-  step?: string;
+  workflowId?: string | null;
+  stepId?: string | null;
   payload: Record<string, unknown>;
 }
 
 export interface AgentReport {
   agentId: string;
   siteId: string;
-  /** Per-agent, strictly increasing: the control plane applies each sequence once. */
+  /** Per agent, strictly increasing: the control plane applies each sequence once. */
   sequence: number;
+  /** e.g. `task.started`, `task.log`, `task.succeeded`, `task.failed`, `event`. */
   kind: string;
-  workItemId?: string;
+  workItemId?: string | null;
+  at: string;
   payload: Record<string, unknown>;
 }
 
@@ -30,13 +35,53 @@ export interface TransportHealth {
   detail?: string;
 }
 
+export interface DeliveryInfo {
+  /** 1 on first delivery. */
+  attempt: number;
+  maxAttempts: number;
+}
+
 /** The control plane's side of a transport. */
 export interface TransportProvider {
+  /** Hands a work item to its site; publishing the same id twice delivers it once. */
   publishWork(item: WorkItem): Promise<void>;
+  /**
+   * Registers the report handler (one per process). A handler that throws gets the
+   * report again later; a handler must therefore be idempotent.
+   */
   onReport(handler: (report: AgentReport) => Promise<void>): Promise<void>;
+  /** Work that exhausted its deliveries without being acknowledged (the dead-letter path). */
+  onDeadLetter(handler: (item: WorkItem, reason: string) => Promise<void>): Promise<void>;
   health(): TransportHealth;
   close(): Promise<void>;
 }
+
+/** The agent's side of a transport. */
+export interface AgentTransport {
+  /**
+   * Consumes the agent's site's work. When `handler` resolves the item is acknowledged;
+   * when it throws (or the agent dies) the item is delivered again, up to maxAttempts.
+   */
+  consumeWork(handler: (item: WorkItem, delivery: DeliveryInfo) => Promise<void>): Promise<void>;
+  /** Resolves once the control plane's side durably holds the reports; rejects when unreachable. */
+  publishReports(reports: AgentReport[]): Promise<void>;
+  health(): TransportHealth;
+  close(): Promise<void>;
+}
+
+export interface AgentTransportOptions {
+  controlPlaneUrl: string;
+  agentId: string;
+  siteId: string;
+  /** The agent's credential for the control plane's HTTP API. */
+  credential: string;
+  /** Transport settings the control plane sent at registration (e.g. the NATS URL). */
+  settings: Record<string, unknown>;
+  logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void };
+}
+
+/** What a transport plugin's `agent()` part exports as `transport`. */
+export type AgentTransportFactory = (options: AgentTransportOptions) => Promise<AgentTransport>;
 
 export const transportCapability = defineCapability<TransportProvider>({
   id: 'transport',

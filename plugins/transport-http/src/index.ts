@@ -12,6 +12,7 @@ export default definePlugin({
     ctx.provide(transportCapability, (): TransportProvider => ({
       publishWork: () => Promise.reject(notImplemented(id, 'publishWork', 'work delivery arrives with the site agent')),
       onReport: () => Promise.reject(notImplemented(id, 'onReport', 'agent reports arrive with the site agent')),
+      onDeadLetter: () => Promise.reject(notImplemented(id, 'onDeadLetter', 'agent reports arrive with the site agent')),
       health: () => ({ connected: false, detail: 'agent transport not implemented yet' }),
       close: async () => {},
     }));
