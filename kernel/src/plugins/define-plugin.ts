@@ -11,6 +11,30 @@ import type { Logger } from 'pino';
 import type { Capability } from '../capabilities/define-capability.ts';
 import type { PluginHooks } from '../hooks/plugin-hooks.ts';
 import type { SproutConfig } from '../config/schema.ts';
+import type { AgentTransportFactory, WorkItem } from '../capabilities/transport.ts';
+
+/** What a task handler in the agent gets besides its work item. */
+export interface AgentTaskContext {
+  /** Appends a line to the step's log (reported to the control plane). */
+  log(line: string): void;
+  /** Sends a report of another kind (events, facts) for this work item. */
+  report(kind: string, payload: Record<string, unknown>): void;
+  /** The agent's data directory, for state it keeps across restarts. */
+  dataDir: string;
+  /** The last desired state the control plane published to this agent. */
+  desiredState(): Record<string, unknown>;
+}
+
+/** A task kind the agent can execute; its result is reported with `task.succeeded`. */
+export type AgentTask = (item: WorkItem, ctx: AgentTaskContext) => Promise<Record<string, unknown>>;
+
+/** The agent-side part of a plugin. */
+export interface AgentPart {
+  /** The agent half of a transport plugin. */
+  transport?: AgentTransportFactory;
+  /** Task kinds this plugin adds to the agent's executor. */
+  tasks?: Record<string, AgentTask>;
+}
 
 export interface PluginContext<Config = Record<string, unknown>> {
   readonly id: string;
@@ -39,8 +63,8 @@ export interface PluginDefinition<Schema extends TSchema | undefined = TSchema |
   migrations?: string;
   /** Control-plane part: providers, routes, hook taps. No side effects before this runs. */
   setup?(ctx: PluginContext<Schema extends TSchema ? Static<Schema> : Record<string, unknown>>): void | Promise<void>;
-  /** Agent-side services (DHCP, TFTP…), loaded only by the site agent. */
-  agent?(): Promise<unknown>;
+  /** Agent-side part (transport half, task kinds, site services), loaded only by the site agent. */
+  agent?(): Promise<AgentPart>;
 }
 
 const marker = Symbol.for('sprout.plugin-definition');
