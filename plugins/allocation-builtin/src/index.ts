@@ -1,16 +1,13 @@
 /**
- * Builtin allocation plugin. Race-safe machine allocation lands with the machines API;
- * until then it says so explicitly.
+ * Builtin allocation plugin: picks a ready machine matching an operator's constraints,
+ * race-safe under concurrent requests. Moving it to `allocated` is the kernel's job.
  */
-import { allocationCapability, definePlugin, notImplemented } from '@sprout/kernel';
-
-const id = 'allocation-builtin';
+import { allocationCapability, definePlugin } from '@sprout/kernel';
+import { pickMachine } from './pick-machine.ts';
 
 export default definePlugin({
-  id,
+  id: 'allocation-builtin',
   setup(ctx) {
-    ctx.provide(allocationCapability, () => ({
-      pickMachine: () => Promise.reject(notImplemented(id, 'pickMachine', 'machine allocation arrives with the machines API')),
-    }));
+    ctx.provide(allocationCapability, () => ({ pickMachine }));
   },
 });
