@@ -1,35 +1,59 @@
 /**
  * The contract every `dns` provider passes: upserts that are idempotent and replace by
  * (site, zone, name, type), removals that tolerate missing records, listings that keep
- * sites apart, and invalid records refused before anything is written.
+ * sites apart, and invalid records refused before anything is written. A provider
+ * package runs it from its own test file:
+ *
+ *   dnsContract(test, { title: 'my-dns', setup: async () => kernelDnsSubject(kernel) });
  */
+import { randomUUID } from 'node:crypto';
 import type { TestFn } from 'ava';
-import type { DnsProvider, DnsRecord } from '../capabilities/dns.ts';
+import { dnsCapability, type DnsProvider, type DnsRecord } from '../capabilities/dns.ts';
 import { recordsForAddress } from '../capabilities/dns-records.ts';
+import type { Kernel } from '../kernel.ts';
 
 export interface DnsContractSubject {
   provider: DnsProvider;
-  /** A fresh site the provider may hold records for (created in the store when the provider keeps them there). */
+  /** A new site to hold records for; no two tests share one. */
   newSite(): Promise<string>;
-  /** Removes what this subject created; called when the test ends. */
-  close?(): Promise<void>;
+}
+
+export interface DnsContractOptions {
+  /** Prefixes every test title, e.g. `dns-builtin on postgres`. */
+  title: string;
+  setup(): Promise<DnsContractSubject>;
+  teardown?(): Promise<void>;
+}
+
+/** A subject for the active `dns` provider of a booted kernel: sites are rows in its tables. */
+export async function kernelDnsSubject(kernel: Kernel): Promise<DnsContractSubject> {
+  const db = kernel.store.db;
+  return {
+    provider: await kernel.capability(dnsCapability),
+    async newSite() {
+      const siteId = randomUUID();
+      await db('sites').insert({ id: siteId, name: `dns-contract-${siteId.slice(0, 8)}` });
+      return siteId;
+    },
+  };
 }
 
 const byKey = (a: DnsRecord, b: DnsRecord) => `${a.zone} ${a.name} ${a.type}`.localeCompare(`${b.zone} ${b.name} ${b.type}`);
 const sorted = (records: DnsRecord[]) => [...records].sort(byKey);
 const machine = (siteId: string, hostname: string, address: string, ttl = 300) => recordsForAddress({ siteId, hostname, domain: 'lab.example', address, ttl });
 
-/** Registers the dns contract's tests for one provider; `name` prefixes every title. */
-export function dnsProviderContract(test: TestFn, name: string, makeSubject: () => Promise<DnsContractSubject>): void {
-  const title = (what: string) => `${name}: dns contract: ${what}`;
-  const subjectFor = async (t: { teardown(fn: () => Promise<void> | void): void }) => {
-    const subject = await makeSubject();
-    if (subject.close) t.teardown(() => subject.close!());
-    return subject;
-  };
+export function dnsContract(test: TestFn, options: DnsContractOptions): void {
+  let subject: DnsContractSubject;
+  test.before(async () => {
+    subject = await options.setup();
+  });
+  test.after.always(async () => {
+    await options.teardown?.();
+  });
+  const title = (what: string) => `${options.title}: ${what}`;
 
   test(title('upserted A and PTR records are listed by site and by zone'), async (t) => {
-    const { provider, newSite } = await subjectFor(t);
+    const { provider, newSite } = subject;
     const siteId = await newSite();
     const [a, ptr] = machine(siteId, 'node1', '198.18.0.2');
     await provider.upsertRecords([a, ptr]);
@@ -40,7 +64,7 @@ export function dnsProviderContract(test: TestFn, name: string, makeSubject: () 
   });
 
   test(title('upserting the same records twice keeps one of each'), async (t) => {
-    const { provider, newSite } = await subjectFor(t);
+    const { provider, newSite } = subject;
     const siteId = await newSite();
     const records = machine(siteId, 'node1', '198.18.0.2');
     await provider.upsertRecords(records);
@@ -49,7 +73,7 @@ export function dnsProviderContract(test: TestFn, name: string, makeSubject: () 
   });
 
   test(title('upserting a record with a new value or TTL replaces the old one'), async (t) => {
-    const { provider, newSite } = await subjectFor(t);
+    const { provider, newSite } = subject;
     const siteId = await newSite();
     await provider.upsertRecords(machine(siteId, 'node1', '198.18.0.2'));
     const [a] = machine(siteId, 'node1', '198.18.0.3', 60);
@@ -61,7 +85,7 @@ export function dnsProviderContract(test: TestFn, name: string, makeSubject: () 
   });
 
   test(title('names are case-insensitive and listed lowercase without the trailing dot'), async (t) => {
-    const { provider, newSite } = await subjectFor(t);
+    const { provider, newSite } = subject;
     const siteId = await newSite();
     await provider.upsertRecords([{ siteId, zone: 'Lab.Example.', name: 'NODE1.lab.example.', type: 'A', value: '198.18.0.2', ttl: 300 }]);
     await provider.upsertRecords([{ siteId, zone: 'lab.example', name: 'node1.lab.example', type: 'A', value: '198.18.0.4', ttl: 300 }]);
@@ -71,7 +95,7 @@ export function dnsProviderContract(test: TestFn, name: string, makeSubject: () 
   });
 
   test(title('removing deletes exactly the named records; removing a missing one is fine'), async (t) => {
-    const { provider, newSite } = await subjectFor(t);
+    const { provider, newSite } = subject;
     const siteId = await newSite();
     const [a1, ptr1] = machine(siteId, 'node1', '198.18.0.2');
     const node2 = machine(siteId, 'node2', '198.18.1.7');
@@ -86,7 +110,7 @@ export function dnsProviderContract(test: TestFn, name: string, makeSubject: () 
   });
 
   test(title('each site has its own records'), async (t) => {
-    const { provider, newSite } = await subjectFor(t);
+    const { provider, newSite } = subject;
     const [siteA, siteB] = [await newSite(), await newSite()];
     const inA = machine(siteA, 'node1', '198.18.0.2');
     const inB = machine(siteB, 'node1', '198.18.0.9');
@@ -99,7 +123,7 @@ export function dnsProviderContract(test: TestFn, name: string, makeSubject: () 
   });
 
   test(title('an invalid record is refused with SPROUT_ERR_VALIDATION and nothing of its batch is written'), async (t) => {
-    const { provider, newSite } = await subjectFor(t);
+    const { provider, newSite } = subject;
     const siteId = await newSite();
     const [a] = machine(siteId, 'node1', '198.18.0.2');
     const invalid: DnsRecord[] = [

@@ -1,14 +1,16 @@
 /** The builtin dhcp provider passes the dhcp contract on both stores. */
 import test from 'ava';
-import { dhcpCapability } from '@sprout/kernel';
-import { backends } from '../../../test/helpers/harness.ts';
-import { dhcpProviderContract } from '../../../kernel/src/testing/dhcp-contract.ts';
-import { insertSite, sharedHarness } from './kernel-fixture.ts';
+import { backends, startHarness, type Harness } from '../../../test/helpers/harness.ts';
+import { dhcpContract, kernelDhcpSubject } from '../../../kernel/src/testing/dhcp-contract.ts';
 
 for (const backend of backends) {
-  const harness = sharedHarness(test, backend);
-  dhcpProviderContract(test, `dhcp-builtin on ${backend}`, async () => {
-    const h = await harness();
-    return { provider: await h.kernel.capability(dhcpCapability), newSite: () => insertSite(h.kernel.store.db) };
+  let harness: Harness | undefined;
+  dhcpContract(test, {
+    title: `dhcp-builtin on ${backend}`,
+    async setup() {
+      harness = await startHarness(backend);
+      return kernelDhcpSubject(harness.kernel);
+    },
+    teardown: async () => harness?.stop(),
   });
 }
