@@ -31,6 +31,11 @@ import { SiteService } from './domain/sites/site-service.ts';
 import { MachineService } from './domain/machines/machine-service.ts';
 import { WorkflowService } from './domain/workflows/workflow-service.ts';
 import { WorkflowEngine } from './domain/workflows/engine.ts';
+import { OutboxDispatcher } from './domain/workflows/outbox-dispatcher.ts';
+import { AgentService } from './domain/agents/agent-service.ts';
+import { ReportApplier } from './domain/agents/report-applier.ts';
+import { desiredStateOf } from './domain/sites/desired-state.ts';
+import { transportCapability } from './capabilities/transport.ts';
 
 export interface KernelOptions {
   config: SproutConfig;
@@ -50,6 +55,7 @@ export class Kernel {
   readonly container: AwilixContainer;
   app?: FastifyInstance;
   private stopped = false;
+  private host?: PluginHost;
 
   private constructor(
     readonly config: SproutConfig,
@@ -98,7 +104,7 @@ export class Kernel {
     });
     const applied = await migrateToLatest(store.db, this.migrationFolders);
     if (applied.length > 0) logger.info({ migrations: applied }, 'applied migrations');
-    const host = new PluginHost({ container, plan: this.plan, plugins: this.plugins, db: store.db, hooks, logger, config });
+    const host = (this.host = new PluginHost({ container, plan: this.plan, plugins: this.plugins, db: store.db, hooks, logger, config }));
     await host.setup();
     container.register({
       clock: asValue(this.clock),
@@ -115,9 +121,14 @@ export class Kernel {
           logger,
           clock,
           sweepIntervalMs: 2000,
+          desiredState: (trx, siteId) => desiredStateOf(trx, siteId, { dhcp: () => this.capability(dhcpCapability), dns: () => this.capability(dnsCapability) }),
+          afterDispatch: () => this.dispatcher.kick(),
           stepContext: { networks, config, dhcp: () => this.capability(dhcpCapability), dns: () => this.capability(dnsCapability) },
         }),
       ).singleton(),
+      agents: asFunction(({ db, clock }) => new AgentService({ db, clock })).singleton(),
+      reports: asFunction(({ db, auditLog, logger }) => new ReportApplier({ db, engine: () => this.engine, audit: auditLog, logger })).singleton(),
+      dispatcher: asFunction(({ db, logger }) => new OutboxDispatcher({ db, logger, transport: () => this.capability(transportCapability), intervalMs: 1000 })).singleton(),
       watchdog: asFunction(({ db, lifecycle, clock, logger, config }) => new Watchdog({ db, lifecycle, clock, logger, intervalMs: config.lifecycle.watchdogIntervalSeconds * 1000 })).singleton(),
     });
     const admin = await bootstrapAdmin({
@@ -129,10 +140,57 @@ export class Kernel {
     });
     if (admin.created) logger.info({ file: admin.file ?? '(from SPROUT_ADMIN_TOKEN)' }, 'created the first admin token');
     this.app = await buildApp(this, host.routes);
+    await this.connectTransport();
     if (this.background) {
       this.engine.start();
       this.watchdog.start();
+      this.dispatcher.start();
     }
+  }
+
+  /** Report and dead-letter handlers on the active transport; retried while it is unreachable. */
+  private async connectTransport(): Promise<void> {
+    const attempt = async () => {
+      const transport = await this.capability(transportCapability);
+      await transport.onReport((report) => this.reports.apply(report).then(() => undefined));
+      await transport.onDeadLetter((item, reason) =>
+        item.stepId ? this.engine.siteStepFinished(item.stepId, { ok: false, error: `the agent at the site never completed work item ${item.id}: ${reason}` }) : Promise.resolve(),
+      );
+    };
+    try {
+      await attempt();
+    } catch (err) {
+      this.logger.error({ err }, 'agent transport unavailable; retrying in the background');
+      const retry = setInterval(() => {
+        if (this.stopped) return clearInterval(retry);
+        attempt().then(() => clearInterval(retry), () => undefined);
+      }, 5000);
+      retry.unref();
+    }
+  }
+
+  /** Plugin id of the active provider of a capability. */
+  activeProvider(capabilityId: string): string {
+    return this.host?.providersOf(capabilityId)[0] ?? 'none';
+  }
+
+  /** What an agent learns at registration about reaching the transport. */
+  agentTransportSettings(): { plugin: string; settings: Record<string, unknown> } {
+    const plugin = this.activeProvider('transport');
+    const pluginConfig = this.plugins.find((p) => p.manifest.id === plugin)?.config ?? {};
+    return { plugin, settings: { ...pluginConfig, ...(plugin === 'transport-nats' && this.config.nats.url ? { url: this.config.nats.url } : {}) } };
+  }
+
+  get agents(): AgentService {
+    return this.container.resolve<AgentService>('agents');
+  }
+
+  get reports(): ReportApplier {
+    return this.container.resolve<ReportApplier>('reports');
+  }
+
+  get dispatcher(): OutboxDispatcher {
+    return this.container.resolve<OutboxDispatcher>('dispatcher');
   }
 
   get lifecycle(): Lifecycle {
@@ -195,6 +253,12 @@ export class Kernel {
       checks.database = { ok: false, detail: (err as Error).message };
       checks.migrations = { ok: false, detail: 'database unreachable' };
     }
+    try {
+      const health = (await this.capability(transportCapability)).health();
+      checks.transport = { ok: health.connected, detail: `${this.activeProvider('transport')}${health.detail ? `: ${health.detail}` : ''}` };
+    } catch (err) {
+      checks.transport = { ok: false, detail: (err as Error).message };
+    }
     return { ready: Object.values(checks).every((c) => c.ok), checks };
   }
 
@@ -210,7 +274,9 @@ export class Kernel {
     this.stopped = true;
     try {
       this.watchdog.stop();
+      await this.dispatcher.stop();
       await this.engine.stop();
+      await (await this.capabilityAll(transportCapability))[0]?.close();
       await this.hooks.serverStopping.promise();
     } finally {
       await this.app?.close();

@@ -12,6 +12,7 @@ import { networkCommands } from './network/index.ts';
 import { siteCommands } from './site/index.ts';
 import { machineCommands } from './machine/index.ts';
 import { workflowCommands } from './workflow/index.ts';
+import { AgentRunCommand } from './agent/run.ts';
 
 export const builtinCommands = [
   ServerCommand,
@@ -27,4 +28,5 @@ export const builtinCommands = [
   ...machineCommands,
   ...(networkCommands as typeof ServerCommand[]),
   ...workflowCommands,
+  AgentRunCommand,
 ];

@@ -46,17 +46,18 @@ export function createAudited(db: Knex, audit: AuditLog): Audited {
 /** The safety net for mutating requests that did not reach a successful `audited` call. */
 export function installFailedMutationAudit(app: FastifyInstance, audit: AuditLog): void {
   app.addHook('onResponse', async (request, reply) => {
-    if (request.audited || !mutatingMethods.has(request.method) || !request.routeOptions.config.auth) return;
+    const auth = request.routeOptions.config.auth;
+    if (request.audited || !mutatingMethods.has(request.method) || !auth || auth.audit === false) return;
     await audit
       .record({
         actor: request.principal?.actor ?? 'anonymous',
         actorRole: request.principal?.role ?? null,
         action: actionOf(request),
-        targetType: request.routeOptions.config.auth.target ?? null,
+        targetType: auth.target ?? null,
         targetId: targetIdOf(request),
         requestId: String(request.id),
         sourceAddress: request.ip,
-        outcome: reply.statusCode < 400 ? 'success' : 'failed',
+        outcome: reply.statusCode < 400 ? 'success' : reply.statusCode === 401 || reply.statusCode === 403 ? 'denied' : 'failed',
         details: { status: reply.statusCode, ...(reply.statusCode >= 400 ? { error: request.failure ?? null } : {}) },
       })
       .catch((err) => request.log.error({ err }, 'could not write the audit record of a failed request'));

@@ -28,6 +28,7 @@ import { siteRoutes } from '../domain/sites/routes.ts';
 import { machineRoutes } from '../domain/machines/routes.ts';
 import { machineActionRoutes } from '../domain/machines/action-routes.ts';
 import { workflowRoutes } from '../domain/workflows/routes.ts';
+import { agentRoutes } from '../domain/agents/routes.ts';
 
 type AddFormats = (ajv: Ajv) => Ajv;
 const addFormats: AddFormats = ((addFormatsModule as unknown as { default?: AddFormats }).default ?? addFormatsModule) as unknown as AddFormats;
@@ -97,7 +98,7 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
   app.addHook('preValidation', async (request) => {
     if (request.body === undefined && mutatingMethods.has(request.method) && request.method !== 'DELETE') request.body = {};
   });
-  installGuard(app, { tokens: kernel.tokens, audit: kernel.audit, hooks: kernel.hooks });
+  installGuard(app, { tokens: kernel.tokens, agents: kernel.agents, audit: kernel.audit, hooks: kernel.hooks });
   installFailedMutationAudit(app, kernel.audit);
 
   const deps: RouteDeps = { kernel, audited: createAudited(kernel.store.db, kernel.audit) };
@@ -113,6 +114,7 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
     await v1.register(machineActionRoutes, deps);
     await v1.register(networkRoutes, deps);
     await v1.register(workflowRoutes, deps);
+    await v1.register(agentRoutes, deps);
     for (const { pluginId, register } of routes) {
       await v1.register(register, { prefix: `/plugins/${pluginId}` });
     }

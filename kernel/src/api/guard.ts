@@ -25,7 +25,13 @@ export function actionOf(request: FastifyRequest): string {
   return auth?.action ?? `${request.method} ${request.routeOptions.url ?? request.url}`;
 }
 
-export function installGuard(app: FastifyInstance, deps: { tokens: TokenService; audit: AuditLog; hooks: KernelHooks }): void {
+export interface Authenticators {
+  tokens: TokenService;
+  /** Resolves a site agent's credential. */
+  agents: { authenticate(secret: string): Promise<Principal | null> };
+}
+
+export function installGuard(app: FastifyInstance, deps: Authenticators & { audit: AuditLog; hooks: KernelHooks }): void {
   app.decorateRequest('principal', null as unknown as Principal);
   app.decorateRequest('audited', false);
 
@@ -38,12 +44,19 @@ export function installGuard(app: FastifyInstance, deps: { tokens: TokenService;
     let principal: Principal | null = null;
     if (header) {
       const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-      principal = match ? await deps.tokens.authenticate(match[1]) : null;
-      if (!principal) return deny(request, reply, 401, header ? 'the bearer token is unknown, revoked or expired' : 'no bearer token');
+      principal = match ? ((await deps.tokens.authenticate(match[1])) ?? (await deps.agents.authenticate(match[1]))) : null;
+      if (!principal) return deny(request, reply, 401, 'the bearer token is unknown, revoked or expired');
     } else {
       return deny(request, reply, 401, 'this route needs a bearer token (Authorization: Bearer <token>)');
     }
     request.principal = principal;
+    if (auth.role === 'agent') {
+      if (principal.kind !== 'agent') return deny(request, reply, 403, `${actionOf(request)} is for site agents, not ${principal.actor}`);
+      const own = (request.params as { id?: string } | undefined)?.id;
+      if (own !== undefined && own !== principal.agentId) return deny(request, reply, 403, `${principal.actor} may not act for agent ${own}`);
+      return;
+    }
+    if (principal.kind === 'agent') return deny(request, reply, 403, `${principal.actor} is a site agent; ${actionOf(request)} needs role ${auth.role}`);
     if (!hasRole(principal, auth.role)) {
       return deny(request, reply, 403, `${principal.actor} has role ${principal.role}; ${actionOf(request)} needs ${auth.role}`);
     }

@@ -6,11 +6,18 @@
 import type { Role } from '../auth/principal.ts';
 
 export interface RouteAuth {
-  role: Role | 'public';
+  /** `agent`: a site agent's credential, acting only for itself (the route's `:id`). */
+  role: Role | 'public' | 'agent';
   /** Audit action, e.g. `token.create`; required on mutating routes. */
   action?: string;
   /** Audit target type, e.g. `token`. */
   target?: string;
+  /**
+   * `false` for high-frequency agent telemetry (heartbeats, work polls, reports): it is
+   * kept on the agent and the workflow steps, not in the audit trail. Denials are
+   * audited regardless.
+   */
+  audit?: boolean;
 }
 
 declare module 'fastify' {

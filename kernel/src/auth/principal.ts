@@ -6,11 +6,14 @@ export const roles = ['viewer', 'operator', 'admin'] as const;
 export type Role = (typeof roles)[number];
 
 export interface Principal {
-  kind: 'anonymous' | 'token';
-  /** Stable, printable identity for the audit trail: `token:<name>` or `anonymous`. */
+  kind: 'anonymous' | 'token' | 'agent';
+  /** Stable, printable identity for the audit trail: `token:<name>`, `agent:<id>` or `anonymous`. */
   actor: string;
+  /** Operator roles; agents have none (they reach only agent routes). */
   role: Role | null;
   tokenId?: string;
+  agentId?: string;
+  siteId?: string;
 }
 
 export const anonymous: Principal = Object.freeze({ kind: 'anonymous', actor: 'anonymous', role: null });

@@ -41,8 +41,27 @@ export interface DeliveryInfo {
   maxAttempts: number;
 }
 
+/**
+ * For transports whose agents talk plain HTTP to the control plane: the kernel serves
+ * `GET /v1/agents/{id}/work`, `POST …/work/settle` and `POST …/reports` and hands the
+ * calls to these methods. Transports with their own broker leave it out.
+ */
+export interface AgentHttpEndpoint {
+  /**
+   * Waits up to `waitMs` for work of the site; returns leased items (redelivered when not
+   * settled in time). Stops without leasing anything once `signal` aborts (the agent hung up).
+   */
+  pollWork(siteId: string, waitMs: number, signal?: AbortSignal): Promise<{ item: WorkItem; delivery: DeliveryInfo }[]>;
+  /** `ack`: done, never again; `nak`: deliver again soon. Items of other sites are ignored. */
+  settleWork(siteId: string, ids: string[], outcome: 'ack' | 'nak'): Promise<void>;
+  /** Passes reports to the registered report handler, in order; rejects when it fails (the agent retries). */
+  acceptReports(reports: AgentReport[]): Promise<void>;
+}
+
 /** The control plane's side of a transport. */
 export interface TransportProvider {
+  /** Present when agents reach this transport through the control plane's HTTP API. */
+  agentHttp?: AgentHttpEndpoint;
   /** Hands a work item to its site; publishing the same id twice delivers it once. */
   publishWork(item: WorkItem): Promise<void>;
   /**

@@ -1,20 +1,27 @@
 /**
- * Agent transport over HTTP long-poll. Work delivery lands with the site agent; until
- * then publishing says so explicitly and health reports the transport as not connected.
+ * Agent transport over HTTP long-poll: the zero-dependency default. Work waits in the
+ * control plane's database; agents poll for it through the kernel's agent routes.
  */
-import { definePlugin, notImplemented, transportCapability, type TransportProvider } from '@sprout/kernel';
+import Type from 'typebox';
+import { definePlugin, transportCapability } from '@sprout/kernel';
+import { HttpWorkQueue } from './work-queue.ts';
 
-const id = 'transport-http';
+export const configSchema = Type.Object(
+  {
+    ackWaitMs: Type.Integer({ minimum: 100, default: 60_000, description: 'lease of a delivered item before it is delivered again' }),
+    maxDeliver: Type.Integer({ minimum: 1, default: 5, description: 'deliveries before an item goes to the dead-letter path' }),
+    pollIntervalMs: Type.Integer({ minimum: 10, default: 250, description: 'how often a waiting long-poll looks for new work' }),
+    waitSeconds: Type.Integer({ minimum: 0, maximum: 60, default: 25, description: 'how long agents long-poll' }),
+  },
+  { additionalProperties: false },
+);
 
 export default definePlugin({
-  id,
+  id: 'transport-http',
+  configSchema,
+  migrations: new URL('../migrations/', import.meta.url).pathname,
   setup(ctx) {
-    ctx.provide(transportCapability, (): TransportProvider => ({
-      publishWork: () => Promise.reject(notImplemented(id, 'publishWork', 'work delivery arrives with the site agent')),
-      onReport: () => Promise.reject(notImplemented(id, 'onReport', 'agent reports arrive with the site agent')),
-      onDeadLetter: () => Promise.reject(notImplemented(id, 'onDeadLetter', 'agent reports arrive with the site agent')),
-      health: () => ({ connected: false, detail: 'agent transport not implemented yet' }),
-      close: async () => {},
-    }));
+    ctx.provide(transportCapability, () => new HttpWorkQueue(ctx.db, ctx.config));
   },
+  agent: async () => ({ transport: (await import('./agent-client.ts')).httpAgentTransport }),
 });

@@ -3,5 +3,6 @@ import { SiteListCommand } from './list.ts';
 import { SiteShowCommand } from './show.ts';
 import { SiteDeleteCommand } from './delete.ts';
 import { SiteJoinTokenCommand } from './join-token.ts';
+import { SiteSyncCommand } from './sync.ts';
 
-export const siteCommands = [SiteCreateCommand, SiteListCommand, SiteShowCommand, SiteDeleteCommand, SiteJoinTokenCommand];
+export const siteCommands = [SiteCreateCommand, SiteListCommand, SiteShowCommand, SiteDeleteCommand, SiteJoinTokenCommand, SiteSyncCommand];

@@ -4,6 +4,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { RouteDeps } from '../../api/build-app.ts';
 import { SproutError } from '../../errors/index.ts';
 import { findSite, type SiteRow } from './find-site.ts';
+import { WorkflowSchema } from '../workflows/schemas.ts';
 
 export const siteName = Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$', description: 'DNS label: lowercase letters, digits and hyphens' });
 const Labels = Type.Record(Type.String({ maxLength: 63 }), Type.String({ maxLength: 255 }), { maxProperties: 64 });
@@ -124,6 +125,21 @@ export const siteRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, a
         return { result: null, targetId: site.id, details: { name: site.name } };
       });
       return reply.status(204).send(null);
+    },
+  );
+
+  app.post(
+    '/sites/:id/sync',
+    {
+      config: { auth: { role: 'operator', action: 'site.sync', target: 'site' } },
+      schema: { tags: ['sites'], summary: "Publish the site's desired state (networks, reservations, boot intents, DNS) to its agent", params: IdParams, response: { 202: WorkflowSchema } },
+    },
+    async (request, reply) => {
+      const id = await audited(request, async (trx) => {
+        const site = await findSite(trx, (request.params as { id: string }).id);
+        return { result: await kernel.workflows.startForSite(trx, { kind: 'sync-site', siteId: site.id, actor: request.principal.actor }), targetId: site.id, details: { site: site.name } };
+      });
+      return reply.status(202).send(await kernel.workflows.get(id));
     },
   );
 

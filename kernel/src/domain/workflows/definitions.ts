@@ -5,7 +5,9 @@
  */
 import type { LifecycleAction } from '../lifecycle/transitions.ts';
 
-export const workflowKinds = ['commission', 'deploy', 'release', 'test'] as const;
+export const workflowKinds = ['commission', 'deploy', 'release', 'test', 'sync-site'] as const;
+/** Kinds that act on one machine (the others act on a whole site). */
+export const machineWorkflowKinds = ['commission', 'deploy', 'release', 'test'] as const;
 export type WorkflowKind = (typeof workflowKinds)[number];
 
 export const workflowStates = ['pending', 'dispatched', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'] as const;
@@ -23,9 +25,10 @@ export interface StepSpec {
 }
 
 export interface WorkflowDefinition {
-  start: LifecycleAction;
-  succeeded: LifecycleAction;
-  failed: LifecycleAction;
+  /** Lifecycle actions of the machine; absent for site workflows. */
+  start?: LifecycleAction;
+  succeeded?: LifecycleAction;
+  failed?: LifecycleAction;
   steps: (params: Record<string, unknown>) => StepSpec[];
 }
 
@@ -52,6 +55,9 @@ export const workflowDefinitions: Record<WorkflowKind, WorkflowDefinition> = {
     succeeded: 'deploy_succeeded',
     failed: 'deploy_failed',
     steps: () => [...prepareNetwork, control('publish-boot-intent'), site('power-on', 300_000), site('install', 2_400_000), control('set-local-boot')],
+  },
+  'sync-site': {
+    steps: () => [site('sync-site', 120_000)],
   },
   release: {
     start: 'release',

@@ -57,9 +57,14 @@ export interface EngineDeps {
   clock: Clock;
   stepContext: Omit<StepContext, 'trx' | 'workflow' | 'machine' | 'results'>;
   sweepIntervalMs: number;
+  /** What an agent needs to apply a site's desired state (`sync-site`). */
+  desiredState: (trx: Knex.Transaction, siteId: string) => Promise<Record<string, unknown>>;
+  /** Called after a transaction that wrote site work to the outbox commits. */
+  afterDispatch: () => void;
 }
 
 const LOG_TAIL = 20;
+const finishedStepStates = ['succeeded', 'failed', 'cancelled', 'skipped'];
 
 type Next = 'continue' | 'stop';
 
@@ -175,8 +180,17 @@ export class WorkflowEngine {
       kind: 'workflow-step',
       workflow_id: wf.id,
       step_id: step.id,
-      payload: JSON.stringify({ workflow: wf.id, kind: wf.kind, step: step.name, machine: wf.machine_id, params: wf.params, idempotencyKey: step.idempotency_key }),
+      payload: JSON.stringify({
+        workflow: wf.id,
+        kind: wf.kind,
+        step: step.name,
+        machine: wf.machine_id,
+        params: wf.params,
+        idempotencyKey: step.idempotency_key,
+        ...(step.name === 'sync-site' ? { desiredState: await this.deps.desiredState(trx, wf.site_id) } : {}),
+      }),
     });
+    trx.executionPromise.then(() => this.deps.afterDispatch(), () => undefined);
     const now = this.deps.clock.now();
     await trx('workflow_steps').where({ id: step.id }).update({ state: 'dispatched', attempt: step.attempt + 1, started_at: now, waiting_for: waitingFor });
     await trx('workflows').where({ id: wf.id }).update({ state: 'dispatched', updated_at: now });
@@ -190,6 +204,15 @@ export class WorkflowEngine {
       if (!step || (step.state !== 'dispatched' && step.state !== 'running')) return;
       await trx('workflow_steps').where({ id: step.id }).update({ state: 'running', waiting_for: null, log_tail: JSON.stringify(appendLog(step.log_tail, log)) });
       await trx('workflows').where({ id: step.workflow_id }).update({ state: 'running', updated_at: this.deps.clock.now() });
+    });
+  }
+
+  /** Log lines an agent sent while running a site step. */
+  async siteStepLog(stepId: string, log: string[]): Promise<void> {
+    await this.deps.db.transaction(async (trx) => {
+      const step = await this.lockStep(trx, stepId);
+      if (!step || finishedStepStates.includes(step.state)) return;
+      await trx('workflow_steps').where({ id: step.id }).update({ log_tail: JSON.stringify(appendLog(step.log_tail, log)) });
     });
   }
 
@@ -233,7 +256,7 @@ export class WorkflowEngine {
     const now = this.deps.clock.now();
     await trx('workflows').where({ id: wf.id }).update({ state: outcome.ok ? 'succeeded' : 'failed', error: outcome.ok ? null : `${outcome.step}: ${outcome.error}`, finished_at: now, updated_at: now });
     const definition = workflowDefinitions[wf.kind as WorkflowKind];
-    if (!definition || !wf.machine_id) return;
+    if (!definition?.succeeded || !definition.failed || !wf.machine_id) return;
     const machine = await trx<MachineRow>('machines').where({ id: wf.machine_id }).forUpdate().first();
     if (!machine || machine.current_workflow_id !== wf.id) return;
     if (outcome.ok) {

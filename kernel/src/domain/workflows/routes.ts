@@ -21,20 +21,33 @@ export const workflowRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kerne
         tags: ['workflows'],
         summary: 'Start a workflow for a machine (the machine action routes do the same)',
         body: Type.Object(
-          { kind: Type.Union(workflowKinds.map((k) => Type.Literal(k))), machine: Type.String({ minLength: 1, maxLength: 64 }), params: Type.Optional(Type.Record(Type.String(), Type.Unknown())) },
+          {
+            kind: Type.Union(workflowKinds.map((k) => Type.Literal(k))),
+            machine: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Machine id or hostname (machine workflows)' })),
+            site: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Site id or name (sync-site)' })),
+            params: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+          },
           { additionalProperties: false },
         ),
         response: { 202: WorkflowSchema },
       },
     },
     async (request, reply) => {
-      const body = request.body as { kind: WorkflowKind; machine: string; params?: Record<string, unknown> };
+      const body = request.body as { kind: WorkflowKind; machine?: string; site?: string; params?: Record<string, unknown> };
+      if (body.kind === 'sync-site') {
+        if (!body.site) throw new SproutError('SPROUT_ERR_VALIDATION', 'a sync-site workflow needs site', { details: [{ field: 'body/site', message: 'required for sync-site' }] });
+        const site = await findSite(db, body.site);
+        const id = await audited(request, async (trx) => ({ result: await kernel.workflows.startForSite(trx, { kind: 'sync-site', siteId: site.id, actor: request.principal.actor }), targetId: site.id, details: { kind: 'sync-site', site: site.name } }));
+        return reply.status(202).send(await kernel.workflows.get(id));
+      }
+      if (!body.machine) throw new SproutError('SPROUT_ERR_VALIDATION', `a ${body.kind} workflow needs machine`, { details: [{ field: 'body/machine', message: `required for ${body.kind}` }] });
+      const machineRef = body.machine;
       if (body.kind === 'deploy' && typeof body.params?.image !== 'string') {
         throw new SproutError('SPROUT_ERR_VALIDATION', 'a deploy workflow needs params.image', { details: [{ field: 'body/params/image', message: 'required for deploy' }] });
       }
       const id = await audited(request, async (trx) => {
-        const machine = await findMachine(trx, body.machine, { forUpdate: true });
-        const workflowId = await kernel.workflows.start(trx, { kind: body.kind, machine, params: body.params ?? {}, actor: request.principal.actor, requestId: String(request.id) });
+        const machine = await findMachine(trx, machineRef, { forUpdate: true });
+        const workflowId = await kernel.workflows.start(trx, { kind: body.kind as Exclude<WorkflowKind, 'sync-site'>, machine, params: body.params ?? {}, actor: request.principal.actor, requestId: String(request.id) });
         return { result: workflowId, targetId: workflowId, details: { kind: body.kind, machine: machine.hostname } };
       });
       return reply.status(202).send(await kernel.workflows.get(id));

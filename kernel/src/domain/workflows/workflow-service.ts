@@ -48,7 +48,7 @@ export class WorkflowService {
   ) {}
 
   /** Creates a workflow for `machine` and moves the machine into its in-progress state. */
-  async start(trx: Knex.Transaction, input: { kind: WorkflowKind; machine: MachineRow; params: Record<string, unknown>; actor: string; requestId?: string }): Promise<string> {
+  async start(trx: Knex.Transaction, input: { kind: Exclude<WorkflowKind, 'sync-site'>; machine: MachineRow; params: Record<string, unknown>; actor: string; requestId?: string }): Promise<string> {
     const definition = workflowDefinitions[input.kind];
     const id = randomUUID();
     await trx('workflows').insert({
@@ -74,7 +74,27 @@ export class WorkflowService {
         idempotency_key: `${id}:${s.name}`,
       })),
     );
-    await this.deps.lifecycle.transition(trx, { machine: input.machine, action: definition.start, actor: input.actor, workflowId: id, requestId: input.requestId });
+    await this.deps.lifecycle.transition(trx, { machine: input.machine, action: definition.start!, actor: input.actor, workflowId: id, requestId: input.requestId });
+    trx.executionPromise.then(() => this.deps.engine().kick(id), () => undefined);
+    return id;
+  }
+
+  /** Creates a workflow that acts on a whole site (e.g. `sync-site`). */
+  async startForSite(trx: Knex.Transaction, input: { kind: 'sync-site'; siteId: string; actor: string }): Promise<string> {
+    const id = randomUUID();
+    await trx('workflows').insert({ id, kind: input.kind, machine_id: null, site_id: input.siteId, state: 'pending', params: '{}', created_by: input.actor });
+    await trx('workflow_steps').insert(
+      workflowDefinitions[input.kind].steps({}).map((s, position) => ({
+        id: randomUUID(),
+        workflow_id: id,
+        position,
+        name: s.name,
+        kind: s.kind,
+        max_attempts: s.maxAttempts,
+        timeout_ms: s.timeoutMs,
+        idempotency_key: `${id}:${s.name}`,
+      })),
+    );
     trx.executionPromise.then(() => this.deps.engine().kick(id), () => undefined);
     return id;
   }

@@ -1,0 +1,74 @@
+/**
+ * Runs the work the control plane delegates, one item at a time, through a registry of
+ * task kinds (builtin ones and those plugins contribute). Every item is reported —
+ * started, log lines, succeeded with its result or failed with its error — and an item
+ * already completed is not run again when the transport delivers it twice.
+ */
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AgentTask, AgentTaskContext, DeliveryInfo, WorkItem } from '@sprout/kernel';
+import type { ReportJournal } from './report-journal.ts';
+
+export class TaskExecutor {
+  private readonly done = new Set<string>();
+  private readonly doneFile: string;
+  current: { item: WorkItem; since: Date } | null = null;
+
+  constructor(
+    private readonly deps: {
+      dataDir: string;
+      tasks: Map<string, AgentTask>;
+      journal: ReportJournal;
+      desiredState: () => Record<string, unknown>;
+      logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
+    },
+  ) {
+    this.doneFile = join(deps.dataDir, 'completed-work.jsonl');
+    if (existsSync(this.doneFile)) for (const id of readFileSync(this.doneFile, 'utf8').split('\n').filter(Boolean)) this.done.add(id);
+  }
+
+  /** Task kinds this agent runs, for its heartbeat. */
+  kinds(): string[] {
+    return [...this.deps.tasks.keys()].sort();
+  }
+
+  /** The transport's work handler: resolving acknowledges the item. */
+  async handle(item: WorkItem, delivery: DeliveryInfo): Promise<void> {
+    if (this.done.has(item.id)) {
+      this.deps.logger.info({ item: item.id }, 'work item already completed; acknowledging the redelivery');
+      return;
+    }
+    const { journal } = this.deps;
+    const taskName = item.kind === 'workflow-step' ? String(item.payload.step) : item.kind;
+    const task = this.deps.tasks.get(taskName);
+    this.current = { item, since: new Date() };
+    journal.add('task.started', { task: taskName, attempt: delivery.attempt, log: [`agent started ${taskName} (delivery ${delivery.attempt}/${delivery.maxAttempts})`] }, item.id);
+    const log: string[] = [];
+    const ctx: AgentTaskContext = {
+      log: (line) => {
+        log.push(line);
+        journal.add('task.log', { log: [line] }, item.id);
+      },
+      report: (kind, payload) => journal.add(kind, payload, item.id),
+      dataDir: this.deps.dataDir,
+      desiredState: this.deps.desiredState,
+    };
+    try {
+      if (!task) throw new Error(`this agent has no task for ${taskName}; it runs: ${this.kinds().join(', ') || 'nothing'}`);
+      const result = await task(item, ctx);
+      this.markDone(item.id);
+      journal.add('task.succeeded', { result, log: log.slice(-5) }, item.id);
+    } catch (err) {
+      this.markDone(item.id);
+      journal.add('task.failed', { error: (err as Error).message, log: log.slice(-5) }, item.id);
+      this.deps.logger.warn({ item: item.id, task: taskName, err: (err as Error).message }, 'task failed');
+    } finally {
+      this.current = null;
+    }
+  }
+
+  private markDone(id: string): void {
+    this.done.add(id);
+    appendFileSync(this.doneFile, `${id}\n`);
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * Loads the agent-side parts of the installed plugins: the transport the control plane
+ * named at registration, and every plugin's task kinds.
+ */
+import { importDefinition } from '@sprout/kernel';
+import { builtinPluginDir, discoverPlugins } from '@sprout/kernel/discovery';
+import type { AgentPart, AgentTask, AgentTransportFactory } from '@sprout/kernel';
+
+export async function loadAgentParts(transportPlugin: string, pluginDir: string): Promise<{ transport: AgentTransportFactory; tasks: Map<string, AgentTask>; problems: string[] }> {
+  const { plugins } = discoverPlugins(builtinPluginDir, pluginDir);
+  const tasks = new Map<string, AgentTask>();
+  const problems: string[] = [];
+  let transport: AgentTransportFactory | undefined;
+  for (const manifest of plugins) {
+    let part: AgentPart | undefined;
+    try {
+      const definition = await importDefinition(manifest);
+      part = await definition.agent?.();
+    } catch (err) {
+      problems.push(`plugin ${manifest.id}: ${(err as Error).message}`);
+      continue;
+    }
+    if (!part) continue;
+    if (manifest.id === transportPlugin) transport = part.transport;
+    for (const [name, task] of Object.entries(part.tasks ?? {})) tasks.set(name, task);
+  }
+  if (!transport) {
+    throw new Error(`the control plane uses transport ${transportPlugin}, which this agent does not have (install @sprout/plugin-${transportPlugin} next to the agent)`);
+  }
+  return { transport, tasks, problems };
+}

@@ -1,0 +1,110 @@
+/**
+ * The site agent: joins its site (or reuses its identity), heartbeats, consumes the
+ * site's work through the transport the control plane chose, runs it, and reports back
+ * through a journal that survives restarts and outages.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AgentTransport } from '@sprout/kernel';
+import { loadIdentity, saveIdentity, type AgentIdentity } from './credentials.ts';
+import { DesiredStateStore } from './desired-state-store.ts';
+import { TaskExecutor } from './executor.ts';
+import { loadAgentParts } from './plugin-parts.ts';
+import { register } from './register.ts';
+import { ReportJournal } from './report-journal.ts';
+import { syncSiteTask } from './tasks/sync-site.ts';
+
+export const agentVersion = '0.1.0';
+
+export interface SiteAgentOptions {
+  controlPlaneUrl: string;
+  dataDir: string;
+  joinToken?: string;
+  hostname?: string;
+  pluginDir?: string;
+  logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void };
+}
+
+export class SiteAgent {
+  identity!: AgentIdentity;
+  private transport?: AgentTransport;
+  private journal?: ReportJournal;
+  private executor?: TaskExecutor;
+  private heartbeat?: NodeJS.Timeout;
+  private lastHeartbeatError = '';
+  private stopped = false;
+
+  constructor(private readonly options: SiteAgentOptions) {}
+
+  async start(): Promise<void> {
+    const { options } = this;
+    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+    const known = loadIdentity(options.dataDir);
+    if (known) {
+      this.identity = known;
+      options.logger.info({ agent: known.agentId, site: known.siteName }, 'reusing the agent identity in the data directory');
+    } else {
+      if (!options.joinToken) throw new Error(`no agent identity in ${options.dataDir} and no --join-token to register with; get one with \`sprout site join-token <site>\``);
+      this.identity = await register({ controlPlaneUrl: options.controlPlaneUrl, joinToken: options.joinToken, hostname: options.hostname, version: agentVersion, capabilities: ['sync-site'] });
+      saveIdentity(options.dataDir, this.identity);
+      options.logger.info({ agent: this.identity.agentId, site: this.identity.siteName }, 'registered with the control plane');
+    }
+    const store = new DesiredStateStore(options.dataDir);
+    const parts = await loadAgentParts(this.identity.transport.plugin, options.pluginDir ?? join(options.dataDir, 'plugins'));
+    for (const problem of parts.problems) options.logger.warn({ problem }, 'a plugin agent part could not be loaded');
+    // Plugins may replace a builtin task (say, to apply state to their own services).
+    const tasks = new Map([['sync-site', syncSiteTask(store)], ...parts.tasks]);
+    this.transport = await parts.transport({
+      controlPlaneUrl: this.identity.controlPlaneUrl,
+      agentId: this.identity.agentId,
+      siteId: this.identity.siteId,
+      credential: this.identity.credential,
+      settings: this.identity.transport.settings,
+      logger: options.logger,
+    });
+    const transport = this.transport;
+    this.journal = new ReportJournal(options.dataDir, this.identity, (reports) => transport.publishReports(reports));
+    this.executor = new TaskExecutor({ dataDir: options.dataDir, tasks, journal: this.journal, desiredState: () => store.get(), logger: options.logger });
+    if (this.journal.backlog > 0) options.logger.info({ reports: this.journal.backlog }, 'replaying journaled reports');
+    void this.journal.flush();
+    await this.transport.consumeWork((item, delivery) => this.executor!.handle(item, delivery));
+    await this.beat();
+    this.heartbeat = setInterval(() => void this.beat(), this.identity.heartbeatSeconds * 1000);
+  }
+
+  /** Site services and link state, as the heartbeat reports them. */
+  services(): Record<string, unknown> {
+    return {
+      transport: { plugin: this.identity.transport.plugin, ...this.transport?.health() },
+      reports: { backlog: this.journal?.backlog ?? 0, lastError: this.journal?.lastError || null },
+      executor: { busy: this.executor?.current ? { item: this.executor.current.item.id, kind: this.executor.current.item.kind, since: this.executor.current.since.toISOString() } : null },
+    };
+  }
+
+  private async beat(): Promise<void> {
+    if (this.stopped) return;
+    const url = new URL(`v1/agents/${this.identity.agentId}/heartbeat`, `${this.identity.controlPlaneUrl.replace(/\/$/, '')}/`);
+    try {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.identity.credential}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ version: agentVersion, capabilities: this.executor?.kinds() ?? [], services: this.services() }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      if (!response.ok) throw new Error(`HTTP ${response.status}: ${(await response.text()).slice(0, 300)}`);
+      if (this.lastHeartbeatError) this.options.logger.info({}, 'heartbeats reach the control plane again');
+      this.lastHeartbeatError = '';
+    } catch (err) {
+      const message = (err as Error).message;
+      if (message !== this.lastHeartbeatError) this.options.logger.warn({ err: message }, 'heartbeat failed; serving from the last desired state');
+      this.lastHeartbeatError = message;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    await this.transport?.close();
+    await this.journal?.close();
+  }
+}

@@ -1,0 +1,26 @@
+import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
+import { followWorkflow, workflowDetails, type Workflow } from '../../render/workflow.ts';
+
+export class SiteSyncCommand extends SproutCommand {
+  static paths = [['site', 'sync']];
+  static usage = Command.Usage({
+    category: 'Sites',
+    description: "Publish the site's desired state to its agent (networks, reservations, boot intents, DNS)",
+    examples: [['Sync and wait', 'sprout site sync fra1 --watch']],
+  });
+
+  site = Option.String({ name: 'site' });
+  watch = Option.Boolean('--watch', false, { description: 'Follow the workflow until it ends; exit 1 unless it succeeds' });
+
+  async run() {
+    const api = this.api();
+    const started = await api.post<Workflow>(`v1/sites/${encodeURIComponent(this.site)}/sync`);
+    if (!this.watch) {
+      this.print(started, () => workflowDetails(started));
+      return 0;
+    }
+    const end = await followWorkflow(api, started.id, (line) => !this.json && this.context.stdout.write(`${line}\n`));
+    if (this.json) this.print(end, () => '');
+    return end.state === 'succeeded' ? 0 : 1;
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * What site agents call: registration with a join token, heartbeats, and — for the HTTP
+ * transport — long-polling for work, settling it, and posting reports. An agent acts
+ * only for itself and its site; anything else is refused and audited.
+ */
+import Type from 'typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import type { RouteDeps } from '../../api/build-app.ts';
+import { transportCapability, type AgentHttpEndpoint, type AgentReport } from '../../capabilities/transport.ts';
+import { SproutError, isSproutError } from '../../errors/index.ts';
+import { kernelVersion } from '../../version.ts';
+
+const AgentParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
+
+const WorkItemSchema = Type.Object({
+  id: Type.String(),
+  siteId: Type.String(),
+  kind: Type.String(),
+  workflowId: Type.Union([Type.String(), Type.Null()]),
+  stepId: Type.Union([Type.String(), Type.Null()]),
+  payload: Type.Record(Type.String(), Type.Unknown()),
+});
+
+const ReportSchema = Type.Object(
+  {
+    agentId: Type.String({ format: 'uuid' }),
+    siteId: Type.String({ format: 'uuid' }),
+    sequence: Type.Integer({ minimum: 1 }),
+    kind: Type.String({ minLength: 1, maxLength: 64 }),
+    workItemId: Type.Optional(Type.Union([Type.String({ maxLength: 64 }), Type.Null()])),
+    at: Type.String({ format: 'date-time' }),
+    payload: Type.Record(Type.String(), Type.Unknown()),
+  },
+  { additionalProperties: false },
+);
+
+export const agentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, audited }) => {
+  const httpEndpoint = async (): Promise<AgentHttpEndpoint> => {
+    const transport = await kernel.capability(transportCapability);
+    if (!transport.agentHttp) {
+      throw new SproutError('SPROUT_ERR_CONFLICT', `this control plane hands work to agents through ${kernel.activeProvider('transport')}, not HTTP; restart the agent so it picks the transport up at registration`);
+    }
+    return transport.agentHttp;
+  };
+
+  app.post(
+    '/agents/register',
+    {
+      config: { auth: { role: 'public', action: 'agent.register', target: 'agent' } },
+      schema: {
+        tags: ['agents'],
+        summary: "Trade a site's one-time join token for an agent credential (shown once)",
+        body: Type.Object(
+          {
+            joinToken: Type.String({ minLength: 1, maxLength: 256 }),
+            hostname: Type.String({ minLength: 1, maxLength: 255 }),
+            version: Type.String({ maxLength: 64 }),
+            capabilities: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 64 }),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          201: Type.Object({
+            agentId: Type.String(),
+            siteId: Type.String(),
+            siteName: Type.String(),
+            credential: Type.String({ description: 'Bearer credential for the agent routes; store it, it is not shown again' }),
+            heartbeatSeconds: Type.Number(),
+            transport: Type.Object({ plugin: Type.String(), settings: Type.Record(Type.String(), Type.Unknown()) }),
+            controlPlaneVersion: Type.String(),
+          }),
+        },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as { joinToken: string; hostname: string; version: string; capabilities: string[] };
+      try {
+        const registered = await audited(request, async (trx) => {
+          const made = await kernel.agents.register(trx, body);
+          request.principal = { kind: 'agent', actor: `agent:${made.agentId}`, role: null, agentId: made.agentId, siteId: made.siteId };
+          return { result: made, targetId: made.agentId, details: { site: made.siteName, hostname: body.hostname, version: body.version } };
+        });
+        return reply.status(201).send({
+          agentId: registered.agentId,
+          siteId: registered.siteId,
+          siteName: registered.siteName,
+          credential: registered.credential,
+          heartbeatSeconds: kernel.config.agents.heartbeatSeconds,
+          transport: kernel.agentTransportSettings(),
+          controlPlaneVersion: kernelVersion,
+        });
+      } catch (err) {
+        if (isSproutError(err, 'SPROUT_ERR_UNAUTHENTICATED')) {
+          await kernel.audit.record({ actor: 'anonymous', action: 'agent.register', targetType: 'agent', requestId: String(request.id), sourceAddress: request.ip, outcome: 'denied', details: { hostname: body.hostname, reason: err.message } });
+          request.audited = true;
+        }
+        throw err;
+      }
+    },
+  );
+
+  app.post(
+    '/agents/:id/heartbeat',
+    {
+      config: { auth: { role: 'agent', action: 'agent.heartbeat', target: 'agent', audit: false } },
+      schema: {
+        tags: ['agents'],
+        summary: 'An agent is alive: its version, capabilities and the state of its site services',
+        params: AgentParams,
+        body: Type.Object(
+          { version: Type.String({ maxLength: 64 }), capabilities: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 64 }), services: Type.Record(Type.String(), Type.Unknown()) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ heartbeatSeconds: Type.Number() }) },
+      },
+    },
+    async (request) => {
+      await kernel.agents.heartbeat((request.params as { id: string }).id, request.body as { version: string; capabilities: string[]; services: Record<string, unknown> });
+      return { heartbeatSeconds: kernel.config.agents.heartbeatSeconds };
+    },
+  );
+
+  app.get(
+    '/agents/:id/work',
+    {
+      config: { auth: { role: 'agent' } },
+      schema: {
+        tags: ['agents'],
+        summary: "Long-poll the agent's site for work (HTTP transport)",
+        params: AgentParams,
+        querystring: Type.Object({ wait: Type.Optional(Type.Integer({ minimum: 0, maximum: 60, default: 25 })) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ items: Type.Array(Type.Object({ item: WorkItemSchema, delivery: Type.Object({ attempt: Type.Integer(), maxAttempts: Type.Integer() }) })) }) },
+      },
+    },
+    async (request, reply) => {
+      const endpoint = await httpEndpoint();
+      const wait = (request.query as { wait?: number }).wait ?? 25;
+      const hungUp = new AbortController();
+      reply.raw.once('close', () => hungUp.abort());
+      const items = await endpoint.pollWork(request.principal.siteId!, wait * 1000, hungUp.signal);
+      return { items: items.map(({ item, delivery }) => ({ item: { ...item, workflowId: item.workflowId ?? null, stepId: item.stepId ?? null }, delivery })) };
+    },
+  );
+
+  app.post(
+    '/agents/:id/work/settle',
+    {
+      config: { auth: { role: 'agent', action: 'agent.work.settle', target: 'agent', audit: false } },
+      schema: {
+        tags: ['agents'],
+        summary: 'Acknowledge work (done) or give it back for redelivery (HTTP transport)',
+        params: AgentParams,
+        body: Type.Object({ ids: Type.Array(Type.String({ maxLength: 64 }), { minItems: 1, maxItems: 500 }), outcome: Type.Union([Type.Literal('ack'), Type.Literal('nak')]) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ settled: Type.Integer() }) },
+      },
+    },
+    async (request) => {
+      const body = request.body as { ids: string[]; outcome: 'ack' | 'nak' };
+      await (await httpEndpoint()).settleWork(request.principal.siteId!, body.ids, body.outcome);
+      return { settled: body.ids.length };
+    },
+  );
+
+  app.post(
+    '/agents/:id/reports',
+    {
+      config: { auth: { role: 'agent', action: 'agent.reports', target: 'agent', audit: false } },
+      schema: {
+        tags: ['agents'],
+        summary: 'Post a batch of reports, in sequence order (HTTP transport); each is applied once',
+        params: AgentParams,
+        body: Type.Object({ reports: Type.Array(ReportSchema, { minItems: 1, maxItems: 500 }) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ accepted: Type.Integer() }) },
+      },
+    },
+    async (request) => {
+      const { reports } = request.body as { reports: AgentReport[] };
+      const foreign = reports.find((r) => r.agentId !== request.principal.agentId || r.siteId !== request.principal.siteId);
+      if (foreign) {
+        await kernel.audit.record({ actor: request.principal.actor, action: 'agent.reports', targetType: 'agent', targetId: foreign.agentId, requestId: String(request.id), sourceAddress: request.ip, outcome: 'denied', details: { reason: 'report for another agent or site', siteId: foreign.siteId } });
+        request.audited = true;
+        throw new SproutError('SPROUT_ERR_FORBIDDEN', `${request.principal.actor} may only report for itself and its site`);
+      }
+      await (await httpEndpoint()).acceptReports([...reports].sort((a, b) => a.sequence - b.sequence));
+      return { accepted: reports.length };
+    },
+  );
+};

@@ -1,0 +1,80 @@
+/**
+ * The transactional outbox's dispatcher: site work is written to `outbox` in the same
+ * transaction as the workflow step that needs it, and handed to the transport from
+ * here. A crash between the two loses nothing (the row is still undispatched) and
+ * duplicates nothing the agent would run twice (the work item id is the row's).
+ */
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import type { TransportProvider, WorkItem } from '../../capabilities/transport.ts';
+
+export const workItemIdOf = (outboxId: number) => `wi-${outboxId}`;
+export function outboxIdOf(workItemId: string): number | null {
+  const match = /^wi-(\d+)$/.exec(workItemId);
+  return match ? Number(match[1]) : null;
+}
+
+export class OutboxDispatcher {
+  private timer: NodeJS.Timeout | undefined;
+  private draining: Promise<void> | undefined;
+  private again = false;
+
+  constructor(private readonly deps: { db: Knex; transport: () => Promise<TransportProvider>; logger: Logger; intervalMs: number }) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.kick(), this.deps.intervalMs);
+    this.timer.unref();
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.draining;
+  }
+
+  kick(): void {
+    if (this.draining) {
+      this.again = true;
+      return;
+    }
+    this.draining = this.drain()
+      .then(() => undefined)
+      .catch((err) => this.deps.logger.error({ err }, 'outbox dispatch failed'))
+      .finally(() => {
+        this.draining = undefined;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  /**
+   * Publishes every undispatched row, oldest first; returns how many went out. No
+   * transaction is held while publishing (the transport may need the database itself);
+   * two replicas publishing the same row is harmless because publishing is idempotent
+   * by work item id.
+   */
+  async drain(): Promise<number> {
+    const { db } = this.deps;
+    let sent = 0;
+    for (;;) {
+      const rows = await db('outbox').whereNull('dispatched_at').orderBy('id').limit(50);
+      if (rows.length === 0) return sent;
+      const transport = await this.deps.transport();
+      for (const row of rows) {
+        const item: WorkItem = { id: workItemIdOf(Number(row.id)), siteId: row.site_id, kind: row.kind, workflowId: row.workflow_id, stepId: row.step_id, payload: row.payload };
+        try {
+          await transport.publishWork(item);
+        } catch (err) {
+          await db('outbox').where({ id: row.id }).update({ attempts: row.attempts + 1, last_error: (err as Error).message });
+          this.deps.logger.warn({ err, outbox: row.id }, 'could not hand work to the transport; will retry');
+          return sent;
+        }
+        await db('outbox').where({ id: row.id }).whereNull('dispatched_at').update({ dispatched_at: db.fn.now(), attempts: row.attempts + 1, last_error: null });
+        sent++;
+      }
+    }
+  }
+}
