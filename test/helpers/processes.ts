@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const bin = fileURLToPath(new URL('../bin/sprout.js', import.meta.url));
+export const bin = fileURLToPath(new URL('../../cli/bin/sprout.js', import.meta.url));
 
 export interface Run {
   code: number | null;
@@ -44,39 +44,71 @@ export async function freePort(): Promise<number> {
 export interface ServerProcess {
   dir: string;
   port: number;
+  pid: number;
   env: Record<string, string>;
   log(): string;
-  stop(): Promise<void>;
+  /** Stops the server; `keep` leaves its folder (and database) for a restart. */
+  stop(signal?: NodeJS.Signals, keep?: boolean): Promise<void>;
 }
 
-/** Starts `sprout server` in a fresh folder (its own sprout.yaml and data dir) and waits until it listens. */
-export async function startServer(extraEnv: Record<string, string> = {}, yaml = ''): Promise<ServerProcess> {
-  const dir = mkdtempSync(join(tmpdir(), 'sprout-server-'));
-  const port = await freePort();
-  writeFileSync(join(dir, 'sprout.yaml'), `listen: 127.0.0.1:${port}\n${yaml}`);
-  mkdirSync(join(dir, 'home'));
-  const env = { XDG_CONFIG_HOME: join(dir, 'home'), ...extraEnv };
-  const child: ChildProcess = spawn(process.execPath, [bin, 'server'], { cwd: dir, env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** A `sprout …` process that runs until stopped (server, agent), with its output kept. */
+export interface LongRunning {
+  child: ChildProcess;
+  log(): string;
+  /** Waits until the output contains `text` (bounded). */
+  waitFor(text: string | RegExp, timeoutMs?: number): Promise<void>;
+  /** SIGTERM (or `signal`) and wait for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export function spawnSprout(args: string[], options: { cwd: string; env: Record<string, string> }): LongRunning {
+  const child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd, env: { ...cleanEnv(), ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stdout!.on('data', (d) => (log += d));
   child.stderr!.on('data', (d) => (log += d));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await new Promise((resolve) => child.on('exit', resolve));
-    }
-    rmSync(dir, { recursive: true, force: true });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    child,
+    log: () => log,
+    waitFor: (text, timeoutMs = 60_000) =>
+      new Promise<void>((resolve, reject) => {
+        const deadline = Date.now() + timeoutMs;
+        const check = () => {
+          if (typeof text === 'string' ? log.includes(text) : text.test(log)) return resolve();
+          if (child.exitCode !== null || child.signalCode !== null) return reject(new Error(`sprout ${args[0]} exited (${child.exitCode ?? child.signalCode}) before printing ${text}:\n${log}`));
+          if (Date.now() > deadline) return reject(new Error(`sprout ${args[0]} did not print ${text} in ${timeoutMs} ms:\n${log}`));
+          setTimeout(check, 100);
+        };
+        check();
+      }),
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill(signal);
+        await exited;
+      }
+    },
+  };
+}
+
+/** Starts `sprout server` in a fresh folder (its own sprout.yaml and data dir) and waits until it listens. */
+export async function startServer(extraEnv: Record<string, string> = {}, yaml = '', reuse?: { dir: string; port: number }): Promise<ServerProcess> {
+  const dir = reuse?.dir ?? mkdtempSync(join(tmpdir(), 'sprout-server-'));
+  const port = reuse?.port ?? (await freePort());
+  if (!reuse) {
+    writeFileSync(join(dir, 'sprout.yaml'), `listen: 127.0.0.1:${port}\n${yaml}`);
+    mkdirSync(join(dir, 'home'));
+  }
+  const env = { XDG_CONFIG_HOME: join(dir, 'home'), ...extraEnv };
+  const server = spawnSprout(['server'], { cwd: dir, env });
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM', keep = false) => {
+    await server.stop(signal);
+    if (!keep) rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`server did not start:\n${log}`)), 60_000);
-      child.on('exit', (code) => (clearTimeout(timer), reject(new Error(`server exited with ${code}:\n${log}`))));
-      const check = () => (log.includes('sprout server is listening') ? (clearTimeout(timer), resolve()) : setTimeout(check, 100));
-      check();
-    });
+    await server.waitFor('sprout server is listening');
   } catch (err) {
     await stop();
     throw err;
   }
-  return { dir, port, env, log: () => log, stop };
+  return { dir, port, env, log: server.log, stop, pid: server.child.pid! };
 }

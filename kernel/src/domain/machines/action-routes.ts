@@ -39,7 +39,7 @@ async function chooseHardwareTests(kernel: Kernel, choice: boolean | string[] | 
 export const machineActionRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, audited }) => {
   const db = kernel.store.db;
 
-  const startWorkflow = async (request: FastifyRequest, kind: WorkflowKind, params: (machine: MachineRow) => Promise<Record<string, unknown>> | Record<string, unknown>, prepare?: (trx: Knex.Transaction, machine: MachineRow) => Promise<MachineRow>) => {
+  const startWorkflow = async (request: FastifyRequest, kind: Exclude<WorkflowKind, 'sync-site'>, params: (machine: MachineRow) => Promise<Record<string, unknown>> | Record<string, unknown>, prepare?: (trx: Knex.Transaction, machine: MachineRow) => Promise<MachineRow>) => {
     const workflowId = await audited(request, async (trx) => {
       let machine = await findMachine(trx, (request.params as { id: string }).id, { forUpdate: true });
       if (prepare) machine = await prepare(trx, machine);
