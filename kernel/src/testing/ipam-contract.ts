@@ -162,7 +162,8 @@ export function ipamContract(test: TestFn, options: IpamContractOptions): void {
     t.is(committed.address, '198.18.19.2');
   });
 
-  test(title('50 concurrent allocations in one network get 50 distinct addresses'), async (t) => {
+  // Serial, so the 50 transactions contend with each other only, not with the other tests' connections.
+  test.serial(title('50 concurrent allocations in one network get 50 distinct addresses'), async (t) => {
     const network = await subject.network({ cidr: '198.18.20.0/24', gateway: '198.18.20.1', ranges: [{ kind: 'dynamic', start: '198.18.20.200', end: '198.18.20.254' }] });
     const made = await Promise.all(
       Array.from({ length: 50 }, () => (subject.transactional ? subject.transaction((trx) => subject.provider.allocateAddress({ network }, trx)) : next(network))),
