@@ -123,6 +123,7 @@ export class Kernel {
           sweepIntervalMs: 2000,
           desiredState: (trx, siteId) => desiredStateOf(trx, siteId, { dhcp: () => this.capability(dhcpCapability), dns: () => this.capability(dnsCapability) }),
           afterDispatch: () => this.dispatcher.kick(),
+          withdraw: async (siteId, ids) => (await this.capability(transportCapability)).withdrawWork?.(siteId, ids),
           stepContext: { networks, config, dhcp: () => this.capability(dhcpCapability), dns: () => this.capability(dnsCapability) },
         }),
       ).singleton(),

@@ -12,7 +12,7 @@ import { isSproutError, openStore } from '@sprout/kernel';
 import { backends, startHarness } from '../helpers/harness.ts';
 
 for (const backend of backends) {
-  test(`${backend}: count(*) and bigint ids come back as numbers; readiness follows migrations`, async (t) => {
+  test.serial(`${backend}: count(*) and bigint ids come back as numbers; readiness follows migrations`, async (t) => {
     const h = await startHarness(backend);
     t.teardown(() => h.stop());
     const db = h.kernel.store.db;
@@ -31,7 +31,7 @@ for (const backend of backends) {
     t.regex(notReady.body.checks.migrations.detail, /pending: kernel\/0001_tokens_and_audit/);
   });
 
-  test(`${backend}: a change and its audit record commit together or not at all`, async (t) => {
+  test.serial(`${backend}: a change and its audit record commit together or not at all`, async (t) => {
     const h = await startHarness(backend);
     t.teardown(() => h.stop());
     const db = h.kernel.store.db;
@@ -48,7 +48,7 @@ for (const backend of backends) {
   });
 }
 
-test('pglite: a second process opening the same data directory fails with a clear message', async (t) => {
+test.serial('pglite: a second process opening the same data directory fails with a clear message', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'sprout-lock-'));
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
   const holder = spawn(process.execPath, ['--import', 'tsx', '-e', `
@@ -76,7 +76,7 @@ test('pglite: a second process opening the same data directory fails with a clea
   t.true(Number((await again.db('pg_class').count('* as c').first())!.c) > 0);
 });
 
-test('pglite: a lock left by a dead process is taken over; a second open in one process is refused', async (t) => {
+test.serial('pglite: a lock left by a dead process is taken over; a second open in one process is refused', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'sprout-lock-'));
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
   const { writeFileSync } = await import('node:fs');

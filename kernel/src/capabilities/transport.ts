@@ -69,6 +69,11 @@ export interface TransportProvider {
    * report again later; a handler must therefore be idempotent.
    */
   onReport(handler: (report: AgentReport) => Promise<void>): Promise<void>;
+  /**
+   * Takes back work not yet delivered (a cancelled workflow's step). Optional: without
+   * it a cancelled item may still reach the agent, whose reports then change nothing.
+   */
+  withdrawWork?(siteId: string, ids: string[]): Promise<void>;
   /** Work that exhausted its deliveries without being acknowledged (the dead-letter path). */
   onDeadLetter(handler: (item: WorkItem, reason: string) => Promise<void>): Promise<void>;
   health(): TransportHealth;

@@ -70,6 +70,8 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       client: ClientPgLite as unknown as typeof Knex.Client,
       dialect: 'postgres',
       connection: { pglite: new PGlite({ dataDir: options.inMemory ? undefined : dir, parsers: { [INT8]: numberParser, [NUMERIC]: numberParser } }) },
+      // The first connection starts PostgreSQL in WebAssembly: seconds, more on a busy machine.
+      acquireConnectionTimeout: 120_000,
     } as Knex.Config);
     await db.raw('select 1');
     return {

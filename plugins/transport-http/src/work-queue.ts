@@ -28,6 +28,10 @@ export class HttpWorkQueue implements TransportProvider, AgentHttpEndpoint {
     await this.db('http_work_items').insert({ id: item.id, site_id: item.siteId, item: JSON.stringify(item) }).onConflict('id').ignore();
   }
 
+  async withdrawWork(siteId: string, ids: string[]): Promise<void> {
+    await this.db('http_work_items').where({ site_id: siteId }).whereIn('id', ids).whereNull('acked_at').update({ dead_at: this.db.fn.now() });
+  }
+
   async onReport(handler: ReportHandler): Promise<void> {
     this.reportHandler = handler;
   }

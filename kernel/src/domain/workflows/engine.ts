@@ -14,6 +14,7 @@ import type { LifecycleAction } from '../lifecycle/transitions.ts';
 import type { MachineRow } from '../machines/find-machine.ts';
 import { controlSteps, type StepContext } from './control-steps.ts';
 import { finishedStates, workflowDefinitions, type WorkflowKind } from './definitions.ts';
+import { workItemIdOf } from './outbox-dispatcher.ts';
 
 export interface WorkflowRow {
   id: string;
@@ -61,6 +62,8 @@ export interface EngineDeps {
   desiredState: (trx: Knex.Transaction, siteId: string) => Promise<Record<string, unknown>>;
   /** Called after a transaction that wrote site work to the outbox commits. */
   afterDispatch: () => void;
+  /** Takes back work already handed to the transport (a cancelled workflow's). */
+  withdraw: (siteId: string, workItemIds: string[]) => Promise<void>;
 }
 
 const LOG_TAIL = 20;
@@ -276,6 +279,14 @@ export class WorkflowEngine {
     const now = this.deps.clock.now();
     await trx('workflow_steps').where({ workflow_id: wf.id }).whereIn('state', ['pending', 'dispatched']).update({ state: 'cancelled', finished_at: now, waiting_for: null });
     await trx('outbox').where({ workflow_id: wf.id }).whereNull('dispatched_at').delete();
+    const handedOut = await trx('outbox').where({ workflow_id: wf.id }).whereNotNull('dispatched_at').select('id');
+    if (handedOut.length > 0) {
+      const ids = handedOut.map((r) => workItemIdOf(Number(r.id)));
+      trx.executionPromise.then(
+        () => this.deps.withdraw(wf.site_id, ids).catch((err) => this.deps.logger.warn({ err, workflow: wf.id }, 'could not withdraw work of a cancelled workflow')),
+        () => undefined,
+      );
+    }
     await trx('workflows').where({ id: wf.id }).update({ state: 'cancelled', finished_at: now, updated_at: now });
     if (!wf.machine_id) return;
     const machine = await trx<MachineRow>('machines').where({ id: wf.machine_id }).forUpdate().first();
