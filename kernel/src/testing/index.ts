@@ -3,3 +3,4 @@
  * show it honours a capability. Test-only: nothing at run time imports it.
  */
 export { ipamContract, kernelIpamSubject, type IpamContractOptions, type IpamContractSubject } from './ipam-contract.ts';
+export * from './transport-contract.ts';
