@@ -1,20 +1,24 @@
 /**
- * Agent transport over NATS JetStream. Work delivery lands with the site agent; until
- * then publishing says so explicitly and health reports the transport as not connected.
+ * Agent transport over NATS JetStream, for production: durable work per site, reports
+ * every control-plane replica shares, dead letters from the server's advisories. Chosen
+ * when `nats.url` (SPROUT_NATS_URL) is set; see docs/nats.md.
  */
-import { definePlugin, notImplemented, transportCapability, type TransportProvider } from '@sprout/kernel';
+import { definePlugin, transportCapability } from '@sprout/kernel';
+import { configSchema, withLocalNatsUrl } from './settings.ts';
+import { createControlPlaneTransport } from './control-plane-transport.ts';
+import { createAgentTransport } from './agent-transport.ts';
 
-const id = 'transport-nats';
+export { configSchema, natsNames, type NatsTransportConfig, type NatsAgentSettings } from './settings.ts';
+export { agentPermissions, type NatsPermissions } from './agent-permissions.ts';
 
 export default definePlugin({
-  id,
+  id: 'transport-nats',
+  configSchema,
   setup(ctx) {
-    ctx.provide(transportCapability, (): TransportProvider => ({
-      publishWork: () => Promise.reject(notImplemented(id, 'publishWork', 'work delivery arrives with the site agent')),
-      onReport: () => Promise.reject(notImplemented(id, 'onReport', 'agent reports arrive with the site agent')),
-      onDeadLetter: () => Promise.reject(notImplemented(id, 'onDeadLetter', 'agent reports arrive with the site agent')),
-      health: () => ({ connected: false, detail: 'agent transport not implemented yet' }),
-      close: async () => {},
-    }));
+    ctx.provide(transportCapability, () => createControlPlaneTransport({ url: ctx.kernelConfig.nats.url, config: ctx.config, logger: ctx.logger }));
   },
+  agent: async () => ({
+    // An agent host may carry its own NATS user (see docs/nats.md): its URL wins over the one the control plane sent.
+    transport: (options) => createAgentTransport({ ...options, settings: withLocalNatsUrl(options.settings, process.env.SPROUT_AGENT_NATS_URL) }),
+  }),
 });

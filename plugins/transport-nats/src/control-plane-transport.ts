@@ -1,0 +1,151 @@
+/**
+ * The control plane's half: publishes work to `<prefix>.work.<siteId>` (deduplicated by
+ * item id), consumes agents' reports through the durable `control-plane` consumer that
+ * every replica shares, and turns the server's max-deliveries advisories into dead
+ * letters. It creates what it needs on first use; it never deletes streams or messages
+ * other than a dead-lettered work item, once its handler has taken it.
+ */
+import { jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
+import { isSproutError, type AgentReport, type TransportHealth, type TransportProvider, type WorkItem } from '@sprout/kernel';
+import { NatsLink } from './nats-link.ts';
+import { InOrderConsumer, UnreadableMessage, type TransportLogger } from './in-order-consumer.ts';
+import { natsNames, type NatsTransportConfig } from './settings.ts';
+import { ensureConsumer, ensureStreams } from './streams.ts';
+import { readReport, readWorkItem } from './messages.ts';
+
+export interface ControlPlaneTransportOptions {
+  /** `nats.url` from the kernel config; unset fails every use with a config error. */
+  url: string | undefined;
+  config: NatsTransportConfig;
+  logger: TransportLogger;
+}
+
+/** A max-deliveries advisory, as the server publishes it. */
+interface MaxDeliveriesAdvisory {
+  stream: string;
+  consumer: string;
+  stream_seq: number;
+  deliveries: number;
+}
+
+export function createControlPlaneTransport({ url, config, logger }: ControlPlaneTransportOptions): TransportProvider {
+  const names = natsNames(config.prefix);
+  const link = new NatsLink({ url, name: 'sprout-control-plane', urlKey: 'nats.url (SPROUT_NATS_URL)' });
+  const consumers: InOrderConsumer[] = [];
+  let streamsReady: { nc: NatsConnection; ready: Promise<void> } | undefined;
+  // Registering again replaces the handler, so a caller that retries registration after an outage is safe.
+  let reportHandler: ((report: AgentReport) => Promise<void>) | undefined;
+  let deadLetterHandler: ((item: WorkItem, reason: string) => Promise<void>) | undefined;
+
+  /** Streams are ensured once per connection, and again after a failure. */
+  async function ready(nc: NatsConnection): Promise<void> {
+    if (streamsReady?.nc !== nc) {
+      const ready = jetstreamManager(nc).then((jsm) =>
+        ensureStreams(jsm, { names, duplicateWindowMs: config.duplicateWindowMs, reportRetentionMs: config.reportRetentionMs, replicas: config.replicas }),
+      );
+      streamsReady = { nc, ready };
+      ready.catch(() => {
+        if (streamsReady?.ready === ready) streamsReady = undefined;
+      });
+    }
+    try {
+      await streamsReady.ready;
+    } catch (err) {
+      throw link.unavailable(`cannot create or update the streams ${names.workStream}, ${names.reportsStream}, ${names.deadLetterStream}: ${(err as Error).message}`, err);
+    }
+  }
+
+  /** Starts consuming; resolves once the consumer exists, rejects (naming the URL) when it could not be set up yet. */
+  async function consume(durable: string, stream: string, what: string, handle: (msg: JsMsg) => Promise<void>): Promise<void> {
+    const consumer = new InOrderConsumer({
+      link,
+      stream,
+      durable,
+      ensure: async (jsm) => {
+        // Called on start and after a failure, which may have been a stream removed under us.
+        streamsReady = undefined;
+        await ready(await link.connection());
+        // One at a time across every replica: reports are applied in the order agents sent them.
+        await ensureConsumer(jsm, stream, { durable_name: durable, ack_wait: nanos(config.ackWaitMs), max_deliver: -1, max_ack_pending: 1 });
+      },
+      handle,
+      ackWaitMs: config.ackWaitMs,
+      retryDelayMs: () => config.retryDelayMs,
+      logger,
+      what,
+    });
+    consumers.push(consumer);
+    try {
+      await consumer.started;
+    } catch (err) {
+      throw isSproutError(err) ? err : link.unavailable(`cannot consume ${what} from ${stream} yet (retrying): ${(err as Error).message}`, err);
+    }
+  }
+
+  /** The first use connects; a failure names the URL, and the next use tries again. */
+  async function started(): Promise<NatsConnection> {
+    const nc = await link.connection();
+    await ready(nc);
+    return nc;
+  }
+
+  return {
+    async publishWork(item: WorkItem) {
+      const subject = names.workSubject(item.siteId);
+      const nc = await link.connectedNow();
+      await ready(nc);
+      try {
+        await jetstream(nc).publish(subject, JSON.stringify(item), { msgID: item.id });
+      } catch (err) {
+        // Perhaps the stream was removed under us: the next publish ensures it again.
+        streamsReady = undefined;
+        throw link.unavailable(`work item ${item.id} for site ${item.siteId} was not stored: ${(err as Error).message}`, err);
+      }
+    },
+
+    async onReport(handler: (report: AgentReport) => Promise<void>) {
+      await started();
+      const consuming = reportHandler !== undefined;
+      reportHandler = handler;
+      if (!consuming) await consume(names.controlPlaneConsumer, names.reportsStream, 'agent reports', (msg) => reportHandler!(readReport(msg.data)));
+    },
+
+    async onDeadLetter(handler: (item: WorkItem, reason: string) => Promise<void>) {
+      await started();
+      const consuming = deadLetterHandler !== undefined;
+      deadLetterHandler = handler;
+      if (consuming) return;
+      await consume(names.controlPlaneConsumer, names.deadLetterStream, 'dead-lettered work', async (msg) => {
+        let advisory: MaxDeliveriesAdvisory;
+        try {
+          advisory = msg.json<MaxDeliveriesAdvisory>();
+        } catch (err) {
+          throw new UnreadableMessage(`a max-deliveries advisory is not JSON: ${(err as Error).message}`);
+        }
+        const jsm = await jetstreamManager(await link.connection());
+        const stored = await jsm.streams.getMessage(names.workStream, { seq: advisory.stream_seq });
+        if (!stored) {
+          // Another replica took it already, or an operator removed it: nothing is left to report.
+          logger.warn({ stream: names.workStream, seq: advisory.stream_seq, consumer: advisory.consumer }, 'transport-nats: a dead-lettered work item is gone from its stream');
+          return;
+        }
+        const item = readWorkItem(stored.data);
+        await deadLetterHandler!(item, `not acknowledged after ${advisory.deliveries} deliveries (consumer ${advisory.consumer})`);
+        // A work queue keeps what was never acknowledged: remove it so it is not delivered again.
+        await jsm.streams.deleteMessage(names.workStream, advisory.stream_seq, false);
+      });
+    },
+
+    health(): TransportHealth {
+      const health = link.health();
+      // Asking is a use: a control plane that has not published yet still connects, so /readyz turns ready.
+      if (!link.connected && !link.closed) void link.connection().catch(() => {});
+      return health;
+    },
+
+    async close() {
+      await Promise.all(consumers.map((c) => c.stop()));
+      await link.close();
+    },  };
+}
