@@ -22,6 +22,8 @@ export interface SiteAgentOptions {
   joinToken?: string;
   hostname?: string;
   pluginDir?: string;
+  /** Local overrides of the transport settings the control plane sent (e.g. this site's own NATS URL). */
+  transportSettings?: Record<string, unknown>;
   logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void };
 }
 
@@ -59,7 +61,7 @@ export class SiteAgent {
       agentId: this.identity.agentId,
       siteId: this.identity.siteId,
       credential: this.identity.credential,
-      settings: this.identity.transport.settings,
+      settings: { ...this.identity.transport.settings, ...options.transportSettings },
       logger: options.logger,
     });
     const transport = this.transport;

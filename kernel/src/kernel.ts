@@ -179,7 +179,9 @@ export class Kernel {
   agentTransportSettings(): { plugin: string; settings: Record<string, unknown> } {
     const plugin = this.activeProvider('transport');
     const pluginConfig = this.plugins.find((p) => p.manifest.id === plugin)?.config ?? {};
-    return { plugin, settings: { ...pluginConfig, ...(plugin === 'transport-nats' && this.config.nats.url ? { url: this.config.nats.url } : {}) } };
+    // Agents get their own NATS user (see docs/nats.md): never the control plane's credentials.
+    const natsUrl = this.config.nats.url?.replace(/\/\/[^@/]*@/g, '//');
+    return { plugin, settings: { ...pluginConfig, ...(plugin === 'transport-nats' && natsUrl ? { url: natsUrl } : {}) } };
   }
 
   get agents(): AgentService {

@@ -4,3 +4,5 @@
  */
 export { ipamContract, kernelIpamSubject, type IpamContractOptions, type IpamContractSubject } from './ipam-contract.ts';
 export * from './transport-contract.ts';
+export { dhcpContract, kernelDhcpSubject, type DhcpContractOptions, type DhcpContractSubject } from './dhcp-contract.ts';
+export { dnsContract, kernelDnsSubject, type DnsContractOptions, type DnsContractSubject } from './dns-contract.ts';

@@ -14,12 +14,13 @@ export class AgentRunCommand extends SproutCommand {
   dataDir = Option.String('--data-dir', '.sprout-agent', { description: 'Where the agent keeps its identity, journal and state' });
   hostname = Option.String('--hostname', { description: 'Name shown for this agent (default: the host name)' });
   pluginDir = Option.String('--plugin-dir', { description: 'npm prefix of third-party plugins (default: <data-dir>/plugins)' });
+  natsUrl = Option.String('--nats-url', { description: "This agent's own NATS URL, with its site's credentials (NATS transport)" });
 
   async run() {
     const { SiteAgent } = await import('@sprout/agent');
     const { default: pino } = await import('pino');
     const logger = pino({ base: { service: 'sprout-agent' }, level: process.env.SPROUT_LOG_LEVEL ?? 'info' });
-    const agent = new SiteAgent({ controlPlaneUrl: this.controlPlane, joinToken: this.joinToken, dataDir: this.dataDir, hostname: this.hostname, pluginDir: this.pluginDir, logger });
+    const agent = new SiteAgent({ controlPlaneUrl: this.controlPlane, joinToken: this.joinToken, dataDir: this.dataDir, hostname: this.hostname, pluginDir: this.pluginDir, transportSettings: this.natsUrl ? { agentUrl: this.natsUrl } : undefined, logger });
     await agent.start();
     logger.info({ agent: agent.identity.agentId, site: agent.identity.siteName, transport: agent.identity.transport.plugin }, 'sprout agent is running');
     await new Promise<void>((resolve) => {
