@@ -95,6 +95,14 @@ for (const transport of transports) {
     const wf = JSON.parse((await w.run('workflow', 'list', '--kind', 'sync-site', '--json')).stdout)[0];
     t.deepEqual(wf.steps[0].result.changes.networks, { added: 1, removed: 0, changed: 0, total: 1 });
 
+    // a step this agent cannot run fails visibly, with the agent's message, and so does the machine
+    await w.run('machine', 'create', 'node-1', '--site', 'lab', '--mac', '52:54:00:00:20:01');
+    const commission = await w.run('machine', 'commission', 'node-1', '--no-hwtest', '--watch');
+    t.is(commission.code, 1);
+    t.regex(commission.stdout, /power-on\s+failed.*this agent has no task for power-on/);
+    const shown = await w.run('machine', 'show', 'node-1');
+    t.regex(shown.stdout, /^node-1\s+FAILED_COMMISSIONING\s+— commission failed in step power-on: this agent has no task for power-on/);
+
     await agent.stop('SIGTERM');
     await until('offline', async () => /agent-1\s+offline/.test((await w.run('site', 'show', 'lab')).stdout));
     // a restart reuses the stored identity: no token needed, still one agent

@@ -9,7 +9,7 @@ import { SproutError } from '../../errors/index.ts';
 import type { Lifecycle } from '../lifecycle/lifecycle.ts';
 import type { MachineRow } from '../machines/find-machine.ts';
 import { isUuid } from '../sites/find-site.ts';
-import { finishedStates, workflowDefinitions, type WorkflowKind } from './definitions.ts';
+import { finishedStates, workflowDefinitions, type StepSpec, type WorkflowKind } from './definitions.ts';
 import type { StepRow, WorkflowEngine, WorkflowRow } from './engine.ts';
 
 export interface WorkflowView {
@@ -40,6 +40,22 @@ export interface WorkflowView {
   }[];
 }
 
+/** A workflow's steps, in order; each step's idempotency key is `<workflow>:<step>`. */
+async function insertSteps(trx: Knex.Transaction, workflowId: string, steps: StepSpec[]): Promise<void> {
+  await trx('workflow_steps').insert(
+    steps.map((s, position) => ({
+      id: randomUUID(),
+      workflow_id: workflowId,
+      position,
+      name: s.name,
+      kind: s.kind,
+      max_attempts: s.maxAttempts,
+      timeout_ms: s.timeoutMs,
+      idempotency_key: `${workflowId}:${s.name}`,
+    })),
+  );
+}
+
 const iso = (v: unknown) => (v ? new Date(v as string).toISOString() : null);
 
 export class WorkflowService {
@@ -61,19 +77,7 @@ export class WorkflowService {
       machine_from_status: input.machine.status,
       created_by: input.actor,
     });
-    const steps = definition.steps(input.params);
-    await trx('workflow_steps').insert(
-      steps.map((s, position) => ({
-        id: randomUUID(),
-        workflow_id: id,
-        position,
-        name: s.name,
-        kind: s.kind,
-        max_attempts: s.maxAttempts,
-        timeout_ms: s.timeoutMs,
-        idempotency_key: `${id}:${s.name}`,
-      })),
-    );
+    await insertSteps(trx, id, definition.steps(input.params));
     await this.deps.lifecycle.transition(trx, { machine: input.machine, action: definition.start!, actor: input.actor, workflowId: id, requestId: input.requestId });
     trx.executionPromise.then(() => this.deps.engine().kick(id), () => undefined);
     return id;
@@ -83,18 +87,7 @@ export class WorkflowService {
   async startForSite(trx: Knex.Transaction, input: { kind: 'sync-site'; siteId: string; actor: string }): Promise<string> {
     const id = randomUUID();
     await trx('workflows').insert({ id, kind: input.kind, machine_id: null, site_id: input.siteId, state: 'pending', params: '{}', created_by: input.actor });
-    await trx('workflow_steps').insert(
-      workflowDefinitions[input.kind].steps({}).map((s, position) => ({
-        id: randomUUID(),
-        workflow_id: id,
-        position,
-        name: s.name,
-        kind: s.kind,
-        max_attempts: s.maxAttempts,
-        timeout_ms: s.timeoutMs,
-        idempotency_key: `${id}:${s.name}`,
-      })),
-    );
+    await insertSteps(trx, id, workflowDefinitions[input.kind].steps({}));
     trx.executionPromise.then(() => this.deps.engine().kick(id), () => undefined);
     return id;
   }
