@@ -28,12 +28,48 @@ export interface AgentTaskContext {
 /** A task kind the agent can execute; its result is reported with `task.succeeded`. */
 export type AgentTask = (item: WorkItem, ctx: AgentTaskContext) => Promise<Record<string, unknown>>;
 
+/**
+ * The site's desired state as the control plane publishes it (`sync-site`) and the
+ * agent keeps it; site services answer machines from it.
+ */
+export interface SiteDesiredState {
+  site?: { id: string; name: string };
+  networks?: { id: string; name: string; cidr: string; gateway: string; dnsServers: string[]; domain: string | null; vlan: number | null; pxe: boolean; ranges: { kind: 'dynamic' | 'reserved'; start: string; end: string }[] }[];
+  reservations?: { siteId: string; networkId: string; mac: string; address: string; hostname?: string; netboot: boolean }[];
+  bootIntents?: { machineId: string; hostname: string; arch: 'x86_64' | 'arm64'; bootMode: 'bios' | 'uefi'; intent: 'commission' | 'deploy' | 'local'; params: Record<string, unknown>; workflow: string | null; mac: string | null }[];
+  dnsRecords?: { siteId: string; zone: string; name: string; type: 'A' | 'PTR'; value: string; ttl?: number }[];
+}
+
+/** What a site service (DHCP, TFTP, HTTP boot, DNS) gets from the agent. */
+export interface AgentServiceContext {
+  /** The agent's data directory; a service keeps its own files in a folder named after it. */
+  dataDir: string;
+  /** This service's settings from the agent's config (`services.<name>`), e.g. ports and interfaces. */
+  settings: Record<string, unknown>;
+  desiredState(): SiteDesiredState;
+  /** Called after each newly applied desired state. */
+  onDesiredState(listener: (state: SiteDesiredState) => void): void;
+  /** Sends a report to the control plane (journaled; e.g. `dhcp.lease`, `dhcp.unknown-mac`). */
+  report(kind: string, payload: Record<string, unknown>): void;
+  logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void };
+}
+
+/** A running site service: its state for the heartbeat, and how to stop it. */
+export interface RunningAgentService {
+  health(): Record<string, unknown>;
+  stop(): Promise<void>;
+}
+
+export type AgentServiceFactory = (ctx: AgentServiceContext) => Promise<RunningAgentService>;
+
 /** The agent-side part of a plugin. */
 export interface AgentPart {
   /** The agent half of a transport plugin. */
   transport?: AgentTransportFactory;
   /** Task kinds this plugin adds to the agent's executor. */
   tasks?: Record<string, AgentTask>;
+  /** Site services this plugin runs in the agent, by name (`dhcp`, `tftp`, `dns`…). */
+  services?: Record<string, AgentServiceFactory>;
 }
 
 export interface PluginContext<Config = Record<string, unknown>> {
