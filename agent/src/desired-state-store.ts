@@ -18,9 +18,16 @@ export class DesiredStateStore {
     return this.state;
   }
 
+  private readonly listeners: ((state: Record<string, unknown>) => void)[] = [];
+
   replace(next: Record<string, unknown>): void {
     writeFileSync(`${this.file}.tmp`, JSON.stringify(next));
     renameSync(`${this.file}.tmp`, this.file);
     this.state = next;
+    for (const listener of this.listeners) listener(next);
+  }
+
+  onChange(listener: (state: Record<string, unknown>) => void): void {
+    this.listeners.push(listener);
   }
 }

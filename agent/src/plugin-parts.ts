@@ -4,11 +4,12 @@
  */
 import { importDefinition } from '@sprout/kernel';
 import { builtinPluginDir, discoverPlugins } from '@sprout/kernel/discovery';
-import type { AgentPart, AgentTask, AgentTransportFactory } from '@sprout/kernel';
+import type { AgentPart, AgentServiceFactory, AgentTask, AgentTransportFactory } from '@sprout/kernel';
 
-export async function loadAgentParts(transportPlugin: string, pluginDir: string): Promise<{ transport: AgentTransportFactory; tasks: Map<string, AgentTask>; problems: string[] }> {
+export async function loadAgentParts(transportPlugin: string, pluginDir: string): Promise<{ transport: AgentTransportFactory; tasks: Map<string, AgentTask>; services: Map<string, AgentServiceFactory>; problems: string[] }> {
   const { plugins } = discoverPlugins(builtinPluginDir, pluginDir);
   const tasks = new Map<string, AgentTask>();
+  const services = new Map<string, AgentServiceFactory>();
   const problems: string[] = [];
   let transport: AgentTransportFactory | undefined;
   for (const manifest of plugins) {
@@ -23,9 +24,10 @@ export async function loadAgentParts(transportPlugin: string, pluginDir: string)
     if (!part) continue;
     if (manifest.id === transportPlugin) transport = part.transport;
     for (const [name, task] of Object.entries(part.tasks ?? {})) tasks.set(name, task);
+    for (const [name, service] of Object.entries(part.services ?? {})) services.set(name, service);
   }
   if (!transport) {
     throw new Error(`the control plane uses transport ${transportPlugin}, which this agent does not have (install @sprout/plugin-${transportPlugin} next to the agent)`);
   }
-  return { transport, tasks, problems };
+  return { transport, tasks, services, problems };
 }

@@ -13,6 +13,7 @@ import { loadAgentParts } from './plugin-parts.ts';
 import { register } from './register.ts';
 import { ReportJournal } from './report-journal.ts';
 import { syncSiteTask } from './tasks/sync-site.ts';
+import { ServiceHost } from './service-host.ts';
 
 export const agentVersion = '0.1.0';
 
@@ -24,6 +25,8 @@ export interface SiteAgentOptions {
   pluginDir?: string;
   /** Local overrides of the transport settings the control plane sent (e.g. this site's own NATS URL). */
   transportSettings?: Record<string, unknown>;
+  /** Site services to run (`services.<name>` of the agent config): ports, interfaces, folders. */
+  services?: Record<string, Record<string, unknown>>;
   logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void };
 }
 
@@ -32,6 +35,7 @@ export class SiteAgent {
   private transport?: AgentTransport;
   private journal?: ReportJournal;
   private executor?: TaskExecutor;
+  private serviceHost?: ServiceHost;
   private heartbeat?: NodeJS.Timeout;
   private lastHeartbeatError = '';
   private stopped = false;
@@ -66,6 +70,16 @@ export class SiteAgent {
     });
     const transport = this.transport;
     this.journal = new ReportJournal(options.dataDir, this.identity, (reports) => transport.publishReports(reports));
+    this.serviceHost = new ServiceHost({
+      dataDir: options.dataDir,
+      settings: options.services ?? {},
+      factories: parts.services,
+      desiredState: () => store.get(),
+      report: (kind, payload) => this.journal!.add(kind, payload),
+      logger: options.logger,
+    });
+    store.onChange((state) => this.serviceHost!.desiredStateChanged(state));
+    await this.serviceHost.start();
     this.executor = new TaskExecutor({ dataDir: options.dataDir, tasks, journal: this.journal, desiredState: () => store.get(), logger: options.logger });
     if (this.journal.backlog > 0) options.logger.info({ reports: this.journal.backlog }, 'replaying journaled reports');
     void this.journal.flush();
@@ -79,6 +93,7 @@ export class SiteAgent {
     return {
       transport: { plugin: this.identity.transport.plugin, ...this.transport?.health() },
       reports: { backlog: this.journal?.backlog ?? 0, lastError: this.journal?.lastError || null },
+      ...this.serviceHost?.health(),
       executor: { busy: this.executor?.current ? { item: this.executor.current.item.id, kind: this.executor.current.item.kind, since: this.executor.current.since.toISOString() } : null },
     };
   }
@@ -106,6 +121,7 @@ export class SiteAgent {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
+    await this.serviceHost?.stop();
     await this.transport?.close();
     await this.journal?.close();
   }
