@@ -1,6 +1,6 @@
 /**
- * Builtin DNS plugin: keeps machines' A and PTR records in its own table for the site
- * agent to serve authoritatively. The agent's DNS server lands with the site services.
+ * Builtin DNS plugin: keeps machines' A and PTR records in its own table (control plane)
+ * and serves them authoritatively from the site agent as the `dns` service.
  */
 import { fileURLToPath } from 'node:url';
 import { definePlugin, dnsCapability } from '@sprout/kernel';
@@ -14,4 +14,5 @@ export default definePlugin({
   setup(ctx) {
     ctx.provide(dnsCapability, () => dnsRecordStore(ctx.db));
   },
+  agent: async () => ({ services: { dns: (await import('./agent/dns-service.ts')).dnsService } }),
 });

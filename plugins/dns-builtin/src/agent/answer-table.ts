@@ -1,0 +1,161 @@
+/**
+ * Every answer the agent can give, encoded once per desired state: a query costs a map
+ * lookup, a copy, and patching the id, the RD bit and the client's spelling of the
+ * name into the question. Only NXDOMAIN and error responses are assembled per query,
+ * and those from precomputed parts. It never answers a response (QR set).
+ */
+import {
+  addressData, encodeMessage, encodeName, encodeQuestion, encodeRecord, flagAa, flagQr, flagRd, flagTc, headerSize, nameData, optRecord,
+  rcode, recordClass, recordType, soaData, ednsPayloadSize, type Rcode, type ResourceRecord,
+} from './wire.ts';
+import { enclosingZone, type Zone, type ZoneSet } from './zones.ts';
+
+/** What the answer needs from a parsed query (dns2's `Packet` has these). */
+export interface Query {
+  header: { id: number; qr: number; opcode: number; rd: number; qdcount: number };
+  questions: { name: string; type: number; class: number }[];
+  additionals: ({ type: number; class: number } | null | undefined)[];
+}
+
+export type Transport = 'udp' | 'tcp';
+
+export interface Answer {
+  message: Buffer;
+  rcode: Rcode;
+  truncated: boolean;
+}
+
+const udpWithoutEdns = 512;
+
+export class AnswerTable {
+  readonly zones: string[];
+  readonly recordCount: number;
+  /** `<name> <type>` → a complete response with id 0 and RD clear. */
+  private readonly exact = new Map<string, Buffer>();
+  /** Names that exist (with records, or as empty non-terminals) → a NOERROR/no-data response whose question type is patched in. */
+  private readonly noData = new Map<string, Buffer>();
+  /** Zone → its SOA as the authority record of a negative answer (RFC 2308 §3). */
+  private readonly negativeSoa = new Map<string, Buffer>();
+  private readonly served: ReadonlyMap<string, Zone>;
+
+  constructor(set: ZoneSet, readonly serial: number) {
+    this.served = set.zones;
+    this.zones = [...set.zones.keys()];
+    this.recordCount = set.records.length;
+
+    const rrsets = new Map<string, Map<number, ResourceRecord[]>>();
+    const add = (rr: ResourceRecord) => {
+      let byType = rrsets.get(rr.name);
+      if (!byType) rrsets.set(rr.name, (byType = new Map()));
+      byType.set(rr.type, [...(byType.get(rr.type) ?? []), rr]);
+    };
+    for (const zone of set.zones.values()) {
+      const soa = soaData({ ...zone, serial });
+      add({ name: zone.name, type: recordType.SOA, ttl: zone.ttl, rdata: soa });
+      add({ name: zone.name, type: recordType.NS, ttl: zone.ttl, rdata: nameData(zone.nameserver) });
+      // RFC 2308 §5: a negative answer may be cached for the lesser of the SOA's TTL and MINIMUM.
+      this.negativeSoa.set(zone.name, encodeRecord({ name: zone.name, type: recordType.SOA, ttl: Math.min(zone.ttl, zone.minimum), rdata: soa }));
+    }
+    const addresses = new Map<string, ResourceRecord[]>();
+    for (const record of set.records) {
+      const rr = { name: record.name, type: recordType[record.type], ttl: record.ttl, rdata: record.type === 'A' ? addressData(record.value) : nameData(record.value) };
+      add(rr);
+      if (record.type === 'A') addresses.set(record.name, [...(addresses.get(record.name) ?? []), rr]);
+    }
+
+    const flags = flagQr | flagAa;
+    for (const [name, byType] of rrsets) {
+      const wireName = encodeName(name)!;
+      const all: ResourceRecord[] = [];
+      for (const [type, rrs] of byType) {
+        all.push(...rrs);
+        // The nameserver's address in the additional section saves the resolver a lookup.
+        const glue = type === recordType.NS ? (addresses.get(this.served.get(name)?.nameserver ?? '') ?? []) : [];
+        this.exact.set(`${name} ${type}`, encodeMessage({ flags, rcode: rcode.NOERROR, question: encodeQuestion(wireName, type), answers: rrs.map(encodeRecord), additionals: glue.map(encodeRecord) }));
+      }
+      this.exact.set(`${name} ${recordType.ANY}`, encodeMessage({ flags, rcode: rcode.NOERROR, question: encodeQuestion(wireName, recordType.ANY), answers: all.map(encodeRecord) }));
+    }
+    for (const name of rrsets.keys()) {
+      const zone = enclosingZone(name, this.served)!;
+      // Every name between a record and its zone's apex exists too (an empty non-terminal), so it is no-data, not NXDOMAIN.
+      for (let existing = name; ; existing = existing.slice(existing.indexOf('.') + 1)) {
+        if (!this.noData.has(existing)) {
+          this.noData.set(existing, encodeMessage({ flags, rcode: rcode.NOERROR, question: encodeQuestion(encodeName(existing)!, 0), authorities: [this.negativeSoa.get(zone)!] }));
+        }
+        if (existing === zone) break;
+      }
+    }
+  }
+
+  /** The response to a query, or undefined for a message that must not be answered. */
+  respond(query: Query, transport: Transport): Answer | undefined {
+    const { header } = query;
+    if (header.qr) return undefined;
+    const edns = query.additionals.find((r) => r?.type === recordType.OPT);
+    const rd = header.rd ? flagRd : 0;
+    const question = query.questions.length === 1 && header.qdcount === 1 ? query.questions[0] : undefined;
+    const wireName = question ? encodeName(question.name) : undefined;
+    const error = (code: Rcode) => this.finish(encodeMessage({ id: header.id, flags: flagQr | ((header.opcode & 0xf) << 3) | rd, rcode: code, question: question && wireName ? encodeQuestion(wireName, question.type) : undefined }), code, edns, transport);
+
+    if (header.opcode !== 0) return error(rcode.NOTIMP);
+    if (!question || !wireName) return error(rcode.FORMERR);
+    if (question.class !== recordClass.IN) return error(rcode.REFUSED);
+    // Zone transfers are not offered: the agent is the only server for its zones.
+    if (question.type === recordType.AXFR || question.type === recordType.IXFR) return error(rcode.REFUSED);
+
+    const name = question.name.toLowerCase();
+    const exact = this.exact.get(`${name} ${question.type}`);
+    if (exact) return this.finish(patch(exact, header.id, rd, wireName), rcode.NOERROR, edns, transport);
+    const noData = this.noData.get(name);
+    if (noData) {
+      const message = patch(noData, header.id, rd, wireName);
+      message.writeUInt16BE(question.type, headerSize + wireName.length);
+      return this.finish(message, rcode.NOERROR, edns, transport);
+    }
+    const zone = enclosingZone(name, this.served);
+    if (!zone) return error(rcode.REFUSED);
+    const nxdomain = encodeMessage({ id: header.id, flags: flagQr | flagAa | rd, rcode: rcode.NXDOMAIN, question: encodeQuestion(wireName, question.type), authorities: [this.negativeSoa.get(zone)!] });
+    return this.finish(nxdomain, rcode.NXDOMAIN, edns, transport);
+  }
+
+  /** Adds the OPT record an EDNS query asks for, and truncates what UDP cannot carry (RFC 1035 §4.2.1). */
+  private finish(message: Buffer, code: Rcode, edns: { class: number } | null | undefined, transport: Transport): Answer {
+    const limit = transport === 'tcp' ? 0xffff : edns ? Math.min(Math.max(edns.class, udpWithoutEdns), ednsPayloadSize) : udpWithoutEdns;
+    let out = edns ? withOpt(message) : message;
+    let truncated = false;
+    if (out.length > limit) {
+      // Header and question only, TC set: the client retries over TCP.
+      const questionEnd = endOfQuestion(message);
+      const short = Buffer.from(message.subarray(0, questionEnd));
+      short[2] |= flagTc;
+      short.fill(0, 6, 12);
+      out = edns ? withOpt(short) : short;
+      truncated = true;
+    }
+    return { message: out, rcode: code, truncated };
+  }
+}
+
+function patch(template: Buffer, id: number, rd: number, wireName: Buffer): Buffer {
+  const message = Buffer.from(template);
+  message.writeUInt16BE(id, 0);
+  message[2] |= rd;
+  // Echo the client's spelling of the name (it may use 0x20 case randomisation); the
+  // template's lowercase name has the same length, so nothing after it moves.
+  if (message[headerSize + wireName.length - 1] === 0) wireName.copy(message, headerSize);
+  return message;
+}
+
+function withOpt(message: Buffer): Buffer {
+  const out = Buffer.concat([message, optRecord]);
+  out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
+  return out;
+}
+
+/** Where the question ends in a message this module encoded (uncompressed name). */
+function endOfQuestion(message: Buffer): number {
+  if (message.readUInt16BE(4) === 0) return headerSize;
+  let offset = headerSize;
+  while (message[offset] !== 0) offset += message[offset] + 1;
+  return offset + 1 + 4;
+}

@@ -1,0 +1,145 @@
+/**
+ * The site's authoritative DNS server, run by the agent as the `dns` service: answers
+ * A, PTR, SOA and NS for the site's zones over UDP and TCP (dns2 does the sockets and
+ * the parsing), from an answer table rebuilt whenever a new desired state arrives.
+ * It never recurses or forwards: names outside its zones are REFUSED.
+ */
+import { join } from 'node:path';
+import type { Socket } from 'node:net';
+import { TCPServer, UDPServer } from 'dns2';
+import { SproutError, type AgentServiceContext, type AgentServiceFactory, type RunningAgentService, type SiteDesiredState } from '@sprout/kernel';
+import { AnswerTable, type Query, type Transport } from './answer-table.ts';
+import { parseDnsSettings } from './settings.ts';
+import { ZoneSerial } from './zone-serial.ts';
+import { zonesFor, zoneContent } from './zones.ts';
+import { rcode } from './wire.ts';
+
+const rcodeNames = Object.fromEntries(Object.entries(rcode).map(([name, code]) => [code, name])) as Record<number, string>;
+
+export const dnsService: AgentServiceFactory = async (ctx: AgentServiceContext): Promise<RunningAgentService> => {
+  const settings = parseDnsSettings(ctx.settings);
+  const serial = new ZoneSerial(join(ctx.dataDir, 'dns'));
+  const stats = { queriesReceived: 0, queriesAnswered: 0, responsesIgnored: 0, truncated: 0, malformedQueries: 0, errors: 0, byRcode: {} as Record<string, number> };
+  let lastError: string | undefined;
+  let rejectedRecords = 0;
+  let stopped = false;
+
+  const fail = (err: unknown, message: string, context: object = {}) => {
+    stats.errors += 1;
+    lastError = `${message}: ${(err as Error).message ?? String(err)}`;
+    ctx.logger.error({ err, service: 'dns', ...context }, message);
+  };
+
+  const build = (state: SiteDesiredState): AnswerTable => {
+    const set = zonesFor(state, settings);
+    rejectedRecords = set.rejected.length;
+    for (const { record, reason } of set.rejected) ctx.logger.warn({ service: 'dns', record, reason }, 'DNS record not served');
+    return new AnswerTable(set, serial.serialFor(zoneContent(set)));
+  };
+
+  let table = build(ctx.desiredState());
+  ctx.onDesiredState((state) => {
+    if (stopped) return;
+    try {
+      table = build(state);
+      ctx.logger.info({ service: 'dns', zones: table.zones, records: table.recordCount, serial: table.serial }, 'DNS zones rebuilt');
+    } catch (err) {
+      // The previous zones stay served: a partial table would answer NXDOMAIN for names that exist.
+      fail(err, 'DNS zones could not be rebuilt from the new desired state; the previous ones are still served');
+    }
+  });
+
+  const answer = (transport: Transport) => (request: Query, send: (response: Buffer) => unknown) => {
+    stats.queriesReceived += 1;
+    try {
+      const response = table.respond(request, transport);
+      if (!response) {
+        stats.responsesIgnored += 1;
+        return;
+      }
+      stats.queriesAnswered += 1;
+      if (response.truncated) stats.truncated += 1;
+      const name = rcodeNames[response.rcode];
+      stats.byRcode[name] = (stats.byRcode[name] ?? 0) + 1;
+      // UDP sends return a promise that rejects when the kernel refuses the datagram; TCP writes report on the socket.
+      Promise.resolve(send(response.message)).catch((err: unknown) => fail(err, 'DNS response could not be sent', { transport }));
+    } catch (err) {
+      fail(err, 'DNS query could not be answered', { transport });
+    }
+  };
+  const malformed = () => {
+    stats.queriesReceived += 1;
+    stats.malformedQueries += 1;
+  };
+
+  const udp = new UDPServer();
+  udp.on('request', answer('udp') as never);
+  udp.on('requestError', malformed);
+  const tcp = new TCPServer();
+  tcp.on('request', answer('tcp') as never);
+  tcp.on('requestError', malformed);
+  const connections = new Set<Socket>();
+  tcp.on('connection', (socket: Socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+  });
+
+  try {
+    await Promise.all([
+      new Promise<void>((resolve, reject) => {
+        udp.once('error', reject);
+        udp.bind(settings.port, settings.address, () => {
+          udp.off('error', reject);
+          resolve();
+        });
+      }),
+      new Promise<void>((resolve, reject) => {
+        tcp.once('error', reject);
+        tcp.listen(settings.port, settings.address, () => {
+          tcp.off('error', reject);
+          resolve();
+        });
+      }),
+    ]);
+  } catch (err) {
+    await close(udp, tcp, connections);
+    throw new SproutError('SPROUT_ERR_UNAVAILABLE', `DNS cannot listen on ${settings.address}:${settings.port}: ${(err as Error).message}`, {
+      context: { service: 'dns', address: settings.address, port: settings.port, code: (err as NodeJS.ErrnoException).code },
+    });
+  }
+  udp.on('error', (err: Error) => fail(err, 'DNS UDP socket error'));
+  tcp.on('error', (err: Error) => fail(err, 'DNS TCP listener error'));
+  ctx.logger.info({ service: 'dns', address: settings.address, port: settings.port, zones: table.zones, serial: table.serial }, 'DNS serving');
+
+  return {
+    health: () => ({
+      listening: `${settings.address}:${settings.port}`,
+      zones: table.zones,
+      records: table.recordCount,
+      rejectedRecords,
+      serial: table.serial,
+      ...stats,
+      byRcode: { ...stats.byRcode },
+      ...(lastError ? { lastError } : {}),
+    }),
+    async stop() {
+      stopped = true;
+      await close(udp, tcp, connections);
+    },
+  };
+};
+
+async function close(udp: UDPServer, tcp: TCPServer, connections: Set<Socket>): Promise<void> {
+  // dns2 keeps idle TCP connections for 10 s; stopping must not wait for them.
+  for (const socket of connections) socket.destroy();
+  await Promise.all([
+    new Promise<void>((resolve) => {
+      try {
+        udp.close(() => resolve());
+      } catch {
+        resolve(); // never bound
+      }
+    }),
+    new Promise<void>((resolve) => tcp.close(() => resolve())),
+  ]);
+}
