@@ -1,0 +1,2 @@
+export { tftpService } from './service.ts';
+export { defaultTftpSettings, type TftpSettings } from './settings.ts';

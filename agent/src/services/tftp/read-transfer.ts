@@ -1,0 +1,197 @@
+/**
+ * One read transfer: a file sent to one client from the server's own ephemeral socket
+ * (its TID), in windows of `windowsize` blocks (RFC 7440; 1 is plain RFC 1350 lock-step).
+ * Only the retransmission timer ever resends: a duplicate or old ACK is ignored, so a
+ * delayed ACK can never double the traffic (the sorcerer's apprentice bug).
+ */
+import type { Socket, RemoteInfo } from 'node:dgram';
+import type { FileHandle } from 'node:fs/promises';
+import { decodePacket, encodeDataHeader, encodeError, tftpErrors } from './packets.ts';
+
+export interface ReadTransferOptions {
+  /** Bound, not yet listened on; the transfer owns it and closes it when done. */
+  socket: Socket;
+  peer: { address: string; port: number };
+  /** Opened for reading; the transfer owns it and closes it when done. */
+  file: FileHandle;
+  size: number;
+  blksize: number;
+  windowsize: number;
+  /** Sent first and retransmitted until ACK 0 arrives; null starts with DATA 1. */
+  oack: Buffer | null;
+  timeoutMs: number;
+  retries: number;
+}
+
+export type TransferOutcome = { ok: true; bytesSent: number } | { ok: false; bytesSent: number; reason: string };
+
+/** Bytes read from disk at a time: blocks are cut from this, never read one by one. */
+const readAheadBytes = 256 * 1024;
+
+export class ReadTransfer {
+  /** Resolves once, when the last block is acknowledged or the transfer is given up. */
+  readonly done: Promise<TransferOutcome>;
+  /** Payload bytes put on the wire, retransmissions included. */
+  bytesSent = 0;
+
+  private readonly lastBlock: number;
+  /** Highest block number (not wrapped) acknowledged in order; 0 before any DATA. */
+  private acked = 0;
+  /** Highest block number sent so far. */
+  private sentUpTo = 0;
+  private awaitingOackAck: boolean;
+  private retriesLeft: number;
+  private finished = false;
+  private readonly timer: NodeJS.Timeout;
+  private chunk: { start: number; bytes: Buffer } = { start: 0, bytes: Buffer.alloc(0) };
+  private loading = false;
+  private resolveDone!: (outcome: TransferOutcome) => void;
+
+  constructor(private readonly options: ReadTransferOptions) {
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    // The last block is always short, so a size that is a multiple of blksize ends with an empty block.
+    this.lastBlock = Math.floor(options.size / options.blksize) + 1;
+    this.awaitingOackAck = options.oack !== null;
+    this.retriesLeft = options.retries;
+    this.timer = setTimeout(() => this.onTimeout(), options.timeoutMs);
+    this.timer.unref();
+    options.socket.on('message', (message, rinfo) => this.onMessage(message, rinfo));
+    options.socket.on('error', (err) => this.finish({ ok: false, bytesSent: this.bytesSent, reason: `socket error: ${err.message}` }));
+  }
+
+  /** True until the client has acknowledged anything: a repeated RRQ is then a duplicate of this one. */
+  get starting(): boolean {
+    return this.acked === 0;
+  }
+
+  start(): void {
+    if (this.options.oack) this.send(this.options.oack);
+    else this.sendWindow();
+    this.timer.refresh();
+  }
+
+  /** Ends the transfer now (service stopping), telling the client why. */
+  abort(reason: string): void {
+    this.sendError(tftpErrors.notDefined, reason);
+    this.finish({ ok: false, bytesSent: this.bytesSent, reason });
+  }
+
+  private onMessage(message: Buffer, rinfo: RemoteInfo): void {
+    if (this.finished) return;
+    const { peer, socket } = this.options;
+    if (rinfo.address !== peer.address || rinfo.port !== peer.port) {
+      // Another host or port: answer it, but the transfer goes on (RFC 1350 §4).
+      socket.send(encodeError(tftpErrors.unknownTransferId, 'Unknown transfer ID'), rinfo.port, rinfo.address);
+      return;
+    }
+    const packet = decodePacket(message);
+    if (packet?.op === 'ACK') return this.onAck(packet.block);
+    if (packet?.op === 'ERROR') {
+      return this.finish({ ok: false, bytesSent: this.bytesSent, reason: `client sent error ${packet.code}: ${packet.message}` });
+    }
+    this.sendError(tftpErrors.illegalOperation, 'Illegal TFTP operation: expected ACK');
+    this.finish({ ok: false, bytesSent: this.bytesSent, reason: `client sent ${packet ? packet.op : 'a malformed packet'} during a read` });
+  }
+
+  private onAck(wireBlock: number): void {
+    if (this.awaitingOackAck) {
+      if (wireBlock !== 0) return;
+      this.awaitingOackAck = false;
+      return this.progressed();
+    }
+    // Block numbers wrap at 16 bits; a window is at most 64 blocks, so the distance is unambiguous.
+    const ahead = (wireBlock - this.acked) & 0xffff;
+    if (ahead === 0 || this.acked + ahead > this.sentUpTo) return; // duplicate or stale: the timer handles loss
+    this.acked += ahead;
+    if (this.acked === this.lastBlock) {
+      return this.finish({ ok: true, bytesSent: this.bytesSent });
+    }
+    // Whole window acknowledged, or an ACK inside it (the client saw a gap): go on after the ACKed block.
+    this.progressed();
+  }
+
+  private progressed(): void {
+    this.retriesLeft = this.options.retries;
+    this.sendWindow();
+    this.timer.refresh();
+  }
+
+  private onTimeout(): void {
+    if (this.finished) return;
+    if (this.retriesLeft === 0) {
+      const waitingFor = this.awaitingOackAck ? 'the OACK' : `block ${this.sentUpTo}`;
+      this.sendError(tftpErrors.notDefined, 'Timed out waiting for ACK');
+      return this.finish({ ok: false, bytesSent: this.bytesSent, reason: `no ACK for ${waitingFor} after ${this.options.retries} retransmissions` });
+    }
+    this.retriesLeft -= 1;
+    if (this.awaitingOackAck) this.send(this.options.oack!);
+    else this.sendWindow();
+    this.timer.refresh();
+  }
+
+  /** Sends blocks acked+1 … acked+windowsize, reading ahead from disk when they are not in memory. */
+  private sendWindow(): void {
+    if (this.loading || this.finished) return; // the load in progress sends the window when it lands
+    const { blksize, windowsize, size } = this.options;
+    const first = this.acked + 1;
+    const last = Math.min(this.acked + windowsize, this.lastBlock);
+    const fromByte = (first - 1) * blksize;
+    const toByte = Math.min(last * blksize, size);
+    if (fromByte < this.chunk.start || toByte > this.chunk.start + this.chunk.bytes.length) {
+      this.loadChunk(fromByte, Math.min(Math.max(readAheadBytes, toByte - fromByte), size - fromByte));
+      return;
+    }
+    for (let block = first; block <= last; block += 1) {
+      const start = (block - 1) * blksize - this.chunk.start;
+      const payload = this.chunk.bytes.subarray(start, Math.min(start + blksize, this.chunk.bytes.length));
+      this.bytesSent += payload.length;
+      this.send([encodeDataHeader(block), payload]);
+    }
+    this.sentUpTo = Math.max(this.sentUpTo, last);
+  }
+
+  private loadChunk(position: number, length: number): void {
+    this.loading = true;
+    // A fresh buffer each time: packets still queued in the socket keep pointing at the old one.
+    const bytes = Buffer.allocUnsafe(length);
+    this.options.file.read(bytes, 0, length, position).then(
+      ({ bytesRead }) => {
+        this.loading = false;
+        if (bytesRead !== length) {
+          this.sendError(tftpErrors.notDefined, 'File changed during transfer');
+          return this.finish({ ok: false, bytesSent: this.bytesSent, reason: `file shrank during the transfer (read ${bytesRead} of ${length} bytes at ${position})` });
+        }
+        this.chunk = { start: position, bytes };
+        this.sendWindow();
+      },
+      (err: Error) => {
+        this.loading = false;
+        this.sendError(tftpErrors.notDefined, 'Read error');
+        this.finish({ ok: false, bytesSent: this.bytesSent, reason: `read failed: ${err.message}` });
+      },
+    );
+  }
+
+  private send(packet: Buffer | Buffer[]): void {
+    if (this.finished) return;
+    this.options.socket.send(packet, this.options.peer.port, this.options.peer.address, (err) => {
+      if (err) this.finish({ ok: false, bytesSent: this.bytesSent, reason: `send failed: ${err.message}` });
+    });
+  }
+
+  private sendError(code: (typeof tftpErrors)[keyof typeof tftpErrors], message: string): void {
+    this.send(encodeError(code, message));
+  }
+
+  private finish(outcome: TransferOutcome): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.timer);
+    // Let a just-queued error packet leave before the socket goes.
+    setImmediate(() => {
+      this.options.socket.close();
+      void this.options.file.close().catch(() => undefined);
+      this.resolveDone(outcome);
+    });
+  }
+}

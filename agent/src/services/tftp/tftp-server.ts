@@ -1,0 +1,184 @@
+/**
+ * The read-only TFTP server machines PXE-boot from: it listens for requests, answers each
+ * read with a ReadTransfer on a fresh socket and keeps the counters the heartbeat shows.
+ * It never writes to disk and never serves a file outside its root.
+ */
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { open, realpath, stat } from 'node:fs/promises';
+import { isIPv6 } from 'node:net';
+import { SproutError } from '@sprout/kernel';
+import { lookUpBootFile } from './boot-file-path.ts';
+import { negotiateOptions } from './options.ts';
+import { decodePacket, encodeError, encodeOack, tftpErrors, type TftpErrorCode } from './packets.ts';
+import { ReadTransfer } from './read-transfer.ts';
+import type { TftpSettings } from './settings.ts';
+
+export interface TftpLogger {
+  info(o: object, m?: string): void;
+  warn(o: object, m?: string): void;
+}
+
+export interface TftpServerHealth {
+  address: string;
+  port: number;
+  root: string;
+  activeTransfers: number;
+  completedTransfers: number;
+  failedTransfers: number;
+  /** Requests answered with an error packet before any data: not found, refused, busy. */
+  refusedRequests: number;
+  /** DATA payload bytes sent, retransmissions included. */
+  bytesSent: number;
+}
+
+export class TftpServer {
+  private readonly transfers = new Map<string, ReadTransfer>();
+  /** Requests between RRQ and their transfer starting (file lookup and open are async). */
+  private opening = 0;
+  private completed = 0;
+  private failed = 0;
+  private refused = 0;
+  private bytesSentByFinished = 0;
+  private stopping = false;
+
+  private constructor(
+    private readonly settings: TftpSettings,
+    private readonly rootReal: string,
+    private readonly socket: Socket,
+    private readonly logger: TftpLogger,
+  ) {
+    socket.on('message', (message, rinfo) => {
+      this.onRequest(message, rinfo).catch((err: Error) => logger.warn({ client: `${rinfo.address}:${rinfo.port}`, err: err.message }, 'tftp: request failed'));
+    });
+    socket.on('error', (err) => logger.warn({ err: err.message }, 'tftp: listening socket error'));
+  }
+
+  /** Checks the root and binds the port; fails with SPROUT_ERR_CONFIG naming what to fix. */
+  static async start(settings: TftpSettings, logger: TftpLogger): Promise<TftpServer> {
+    const rootReal = await realpath(settings.root).catch(() => null);
+    const rootInfo = rootReal ? await stat(rootReal).catch(() => null) : null;
+    if (!rootReal || !rootInfo?.isDirectory()) {
+      throw new SproutError('SPROUT_ERR_CONFIG', `TFTP root ${settings.root} is not a directory; install Debian's ipxe package (it fills /usr/lib/ipxe) or set services.tftp.root`, {
+        context: { service: 'tftp', root: settings.root },
+      });
+    }
+    const socket = createSocket({ type: isIPv6(settings.address) ? 'udp6' : 'udp4' });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(settings.port, settings.address, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    }).catch((err: NodeJS.ErrnoException) => {
+      socket.close();
+      const hint = err.code === 'EACCES' ? ' (port 69 needs root or CAP_NET_BIND_SERVICE)' : err.code === 'EADDRINUSE' ? ' (another TFTP server, dnsmasq perhaps, holds it)' : '';
+      throw new SproutError('SPROUT_ERR_CONFIG', `TFTP cannot listen on ${settings.address}:${settings.port}: ${err.code ?? err.message}${hint}`, {
+        context: { service: 'tftp', address: settings.address, port: settings.port },
+        cause: err,
+      });
+    });
+    return new TftpServer(settings, rootReal, socket, logger);
+  }
+
+  health(): TftpServerHealth {
+    let bytesSent = this.bytesSentByFinished;
+    for (const transfer of this.transfers.values()) bytesSent += transfer.bytesSent;
+    return {
+      address: this.settings.address,
+      port: this.socket.address().port,
+      root: this.rootReal,
+      activeTransfers: this.transfers.size,
+      completedTransfers: this.completed,
+      failedTransfers: this.failed,
+      refusedRequests: this.refused,
+      bytesSent,
+    };
+  }
+
+  /** Stops listening, ends every transfer with an error packet and waits for their sockets to close. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+    const running = [...this.transfers.values()];
+    for (const transfer of running) transfer.abort('Server shutting down');
+    await Promise.all(running.map((transfer) => transfer.done));
+  }
+
+  private async onRequest(message: Buffer, rinfo: RemoteInfo): Promise<void> {
+    if (this.stopping) return;
+    const packet = decodePacket(message);
+    if (packet?.op === 'WRQ') return this.refuse(rinfo, tftpErrors.accessViolation, 'Access violation: this server is read-only');
+    if (packet?.op !== 'RRQ') return this.refuse(rinfo, tftpErrors.illegalOperation, 'Illegal TFTP operation: expected a read request');
+    if (packet.mode !== 'octet' && packet.mode !== 'netascii') {
+      return this.refuse(rinfo, tftpErrors.illegalOperation, `Illegal TFTP operation: mode ${packet.mode} is not supported`);
+    }
+    const key = `${rinfo.address}:${rinfo.port}`;
+    const existing = this.transfers.get(key);
+    // A client repeats its RRQ when our first answer is slow or lost; the transfer already running answers it.
+    if (existing?.starting) return;
+    if (this.transfers.size + this.opening >= this.settings.maxTransfers) {
+      return this.refuse(rinfo, tftpErrors.notDefined, 'Server busy, try again');
+    }
+    existing?.abort('Superseded by a new request from the same port');
+
+    this.opening += 1;
+    let transfer: ReadTransfer;
+    try {
+      const found = await lookUpBootFile(this.rootReal, packet.filename);
+      if (!found.ok) {
+        if (found.code === tftpErrors.accessViolation) this.logger.warn({ client: key, file: packet.filename }, `tftp: refused: ${found.message}`);
+        else this.logger.info({ client: key, file: packet.filename }, 'tftp: file not found');
+        return this.refuse(rinfo, found.code, found.message);
+      }
+      const file = await open(found.path, 'r').catch(() => null);
+      if (!file) return this.refuse(rinfo, tftpErrors.accessViolation, 'Access violation: cannot open file');
+      const size = await file.stat().then((s) => s.size, () => found.size);
+      const negotiated = negotiateOptions(packet.options, size, { maxBlksize: this.settings.maxBlksize });
+      const socket = createSocket({ type: isIPv6(this.settings.address) ? 'udp6' : 'udp4' });
+      // Bound to the listening address when it is a specific one, so replies come from the address the client asked.
+      const ok = await new Promise<boolean>((resolve) => {
+        socket.once('error', () => resolve(false));
+        socket.bind(0, this.settings.address, () => resolve(true));
+      });
+      if (!ok || this.stopping) {
+        socket.close();
+        await file.close();
+        if (!ok) this.refuse(rinfo, tftpErrors.notDefined, 'Cannot open a transfer socket');
+        return;
+      }
+      socket.removeAllListeners('error');
+      transfer = new ReadTransfer({
+        socket,
+        peer: { address: rinfo.address, port: rinfo.port },
+        file,
+        size,
+        blksize: negotiated.blksize,
+        windowsize: negotiated.windowsize,
+        oack: negotiated.acknowledged.size > 0 ? encodeOack(negotiated.acknowledged) : null,
+        timeoutMs: this.settings.timeoutMs,
+        retries: this.settings.retries,
+      });
+    } finally {
+      this.opening -= 1;
+    }
+    this.transfers.set(key, transfer);
+    transfer.start();
+    const outcome = await transfer.done;
+    if (this.transfers.get(key) === transfer) this.transfers.delete(key);
+    this.bytesSentByFinished += outcome.bytesSent;
+    if (outcome.ok) {
+      this.completed += 1;
+    } else {
+      this.failed += 1;
+      this.logger.warn({ client: key, file: packet.filename, reason: outcome.reason }, 'tftp: transfer failed');
+    }
+  }
+
+  /** Errors before a transfer exists go from the listening port; clients accept the first reply from any port. */
+  private refuse(rinfo: RemoteInfo, code: TftpErrorCode, message: string): void {
+    this.refused += 1;
+    if (this.stopping) return;
+    this.socket.send(encodeError(code, message), rinfo.port, rinfo.address);
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * The TFTP service on the wire, read by a client written for the tests: windowsize,
+ * loss and retransmission, repeated ACKs, error packets, limits and the counters.
+ */
+import test from 'ava';
+import { createSocket } from 'node:dgram';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tftpErrors } from '../../src/services/tftp/packets.ts';
+import { sha256, startTftp, writeRandomFile } from './helpers/tftp-fixture.ts';
+import { readOverTftp } from './helpers/test-client.ts';
+
+test('windowsize 8: the OACK grants it with blksize and tsize, and the data arrives intact', async (t) => {
+  const server = await startTftp();
+  t.teardown(() => server.close());
+  const size = 1468 * 8 * 10 + 77; // ten full windows and a short last block
+  const sha = writeRandomFile(join(server.root, 'undionly.kpxe'), size);
+  const read = await readOverTftp({ port: server.port, filename: 'undionly.kpxe', options: { blksize: '1468', tsize: '0', windowsize: '8' } });
+  t.is(read.error, null);
+  t.deepEqual(Object.fromEntries(read.oack ?? []), { blksize: '1468', tsize: String(size), windowsize: '8' });
+  t.is(sha256(read.data), sha);
+  t.not(read.serverPort, server.port, 'the transfer runs on its own port (TID)');
+});
+
+test('asked values above the limits are lowered in the OACK: blksize to maxBlksize, windowsize to 64', async (t) => {
+  const server = await startTftp({ maxBlksize: 1024 });
+  t.teardown(() => server.close());
+  const sha = writeRandomFile(join(server.root, 'ipxe.efi'), 1024 * 64 * 3);
+  const read = await readOverTftp({ port: server.port, filename: 'ipxe.efi', options: { BLKSIZE: '65464', windowsize: '500', colour: 'blue' } });
+  t.deepEqual(Object.fromEntries(read.oack ?? []), { blksize: '1024', windowsize: '64' });
+  t.is(sha256(read.data), sha);
+});
+
+test('a request without options gets DATA 1 straight away, in 512-byte blocks, in netascii mode too', async (t) => {
+  const server = await startTftp();
+  t.teardown(() => server.close());
+  const sha = writeRandomFile(join(server.root, 'pxelinux.0'), 512 * 4 + 1);
+  const read = await readOverTftp({ port: server.port, filename: 'pxelinux.0', mode: 'NetASCII' });
+  t.is(read.oack, null);
+  t.is(read.dataPackets, 5);
+  t.is(sha256(read.data), sha);
+});
+
+test('a lost first DATA packet is sent again after the timeout and the file still arrives', async (t) => {
+  const server = await startTftp({ timeoutMs: 100 });
+  t.teardown(() => server.close());
+  const sha = writeRandomFile(join(server.root, 'lost.bin'), 5000);
+  const read = await readOverTftp({ port: server.port, filename: 'lost.bin', dropFirstData: true });
+  t.is(read.error, null);
+  t.is(read.firstBlockArrivals, 2);
+  t.is(sha256(read.data), sha);
+});
+
+test('a lost first DATA packet inside a window: the window is sent again and the file arrives', async (t) => {
+  const server = await startTftp({ timeoutMs: 100 });
+  t.teardown(() => server.close());
+  const sha = writeRandomFile(join(server.root, 'lost-window.bin'), 1468 * 20);
+  const read = await readOverTftp({ port: server.port, filename: 'lost-window.bin', dropFirstData: true, options: { blksize: '1468', windowsize: '8' } });
+  t.is(read.error, null);
+  t.true(read.firstBlockArrivals >= 2);
+  t.is(sha256(read.data), sha);
+});
+
+for (const windowsize of ['1', '4']) {
+  test(`repeated ACKs never make the server resend (windowsize ${windowsize})`, async (t) => {
+    // A long timeout: every DATA packet beyond one per block would come from a repeated ACK.
+    const server = await startTftp({ timeoutMs: 5000 });
+    t.teardown(() => server.close());
+    writeRandomFile(join(server.root, 'apprentice.bin'), 512 * 40 + 10);
+    const read = await readOverTftp({ port: server.port, filename: 'apprentice.bin', repeatAcks: true, lingerMs: 200, options: { windowsize } });
+    t.is(read.error, null);
+    t.is(read.dataPackets, 41);
+    t.is(read.data.length, 512 * 40 + 10);
+  });
+}
+
+test('block numbers wrap past 65535 and the file still arrives intact', async (t) => {
+  const server = await startTftp();
+  t.teardown(() => server.close());
+  const sha = writeRandomFile(join(server.root, 'wrap.bin'), 8 * 70_000 + 3);
+  const read = await readOverTftp({ port: server.port, filename: 'wrap.bin', options: { blksize: '8', windowsize: '16' }, deadlineMs: 60_000 });
+  t.is(read.error, null);
+  t.is(sha256(read.data), sha);
+});
+
+test('a write request is refused with error 2: the server is read-only', async (t) => {
+  const server = await startTftp();
+  t.teardown(() => server.close());
+  const read = await readOverTftp({ port: server.port, filename: 'upload.bin', op: 'WRQ' });
+  t.is(read.error?.code, tftpErrors.accessViolation);
+});
+
+test('error packets carry the TFTP codes: 1 for a missing file, 2 for a path out of the root, 4 for an unknown mode', async (t) => {
+  const server = await startTftp();
+  t.teardown(() => server.close());
+  t.is((await readOverTftp({ port: server.port, filename: 'missing.efi' })).error?.code, tftpErrors.fileNotFound);
+  t.is((await readOverTftp({ port: server.port, filename: '../../etc/passwd' })).error?.code, tftpErrors.accessViolation);
+  t.is((await readOverTftp({ port: server.port, filename: '..\\..\\etc\\passwd' })).error?.code, tftpErrors.accessViolation);
+  t.is((await readOverTftp({ port: server.port, filename: '/etc/passwd' })).error?.code, tftpErrors.accessViolation);
+  t.is((await readOverTftp({ port: server.port, filename: 'x', mode: 'mail' })).error?.code, tftpErrors.illegalOperation);
+  t.like(server.service.health(), { refusedRequests: 5, completedTransfers: 0 });
+});
+
+test('a leading slash names a file under the root, as PXE configs often write it', async (t) => {
+  const server = await startTftp();
+  t.teardown(() => server.close());
+  writeFileSync(join(server.root, 'ipxe.efi'), 'efi');
+  t.is((await readOverTftp({ port: server.port, filename: '/ipxe.efi' })).data.toString(), 'efi');
+  t.is((await readOverTftp({ port: server.port, filename: join(server.root, 'ipxe.efi') })).data.toString(), 'efi');
+});
+
+test('a client that stops acknowledging is given up after the retries, with an error packet, and counted as failed', async (t) => {
+  const server = await startTftp({ timeoutMs: 50, retries: 2 });
+  t.teardown(() => server.close());
+  writeRandomFile(join(server.root, 'stall.bin'), 512 * 10);
+  const read = await readOverTftp({ port: server.port, filename: 'stall.bin', stopAckingAfter: 3 });
+  t.is(read.error?.code, tftpErrors.notDefined);
+  t.is(read.dataPackets, 3 + 1 + 2, 'block 4, then two retransmissions of it');
+  await waitFor(() => server.service.health().failedTransfers === 1);
+  t.like(server.service.health(), { activeTransfers: 0, failedTransfers: 1, completedTransfers: 0 });
+});
+
+test('beyond maxTransfers a request is answered "busy"; the running transfer is unaffected', async (t) => {
+  const server = await startTftp({ maxTransfers: 1, timeoutMs: 300, retries: 1 });
+  t.teardown(() => server.close());
+  const sha = writeRandomFile(join(server.root, 'one.bin'), 512 * 3);
+  const stalled = readOverTftp({ port: server.port, filename: 'one.bin', stopAckingAfter: 0 });
+  await waitFor(() => server.service.health().activeTransfers === 1);
+  const busy = await readOverTftp({ port: server.port, filename: 'one.bin' });
+  t.is(busy.error?.code, tftpErrors.notDefined);
+  t.regex(busy.error?.message ?? '', /busy/);
+  await stalled;
+  await waitFor(() => server.service.health().activeTransfers === 0);
+  t.is(sha256((await readOverTftp({ port: server.port, filename: 'one.bin' })).data), sha);
+});
+
+test('health counts completed transfers and the bytes sent', async (t) => {
+  const server = await startTftp();
+  t.teardown(() => server.close());
+  writeFileSync(join(server.root, 'a'), Buffer.alloc(1000, 1));
+  await readOverTftp({ port: server.port, filename: 'a' });
+  await readOverTftp({ port: server.port, filename: 'a', options: { blksize: '1468' } });
+  await waitFor(() => server.service.health().completedTransfers === 2);
+  t.like(server.service.health(), { activeTransfers: 0, completedTransfers: 2, failedTransfers: 0, bytesSent: 2000, root: server.root });
+  t.is(readFileSync(join(server.root, 'a')).length, 1000, 'the served file is untouched');
+});
+
+test('stop ends running transfers with an error packet and frees the port', async (t) => {
+  const server = await startTftp({ timeoutMs: 5000 });
+  t.teardown(() => server.close());
+  writeRandomFile(join(server.root, 'long.bin'), 512 * 10);
+  const stalled = readOverTftp({ port: server.port, filename: 'long.bin', stopAckingAfter: 1 });
+  await waitFor(() => server.service.health().activeTransfers === 1);
+  await server.close();
+  const read = await stalled;
+  t.is(read.error?.code, tftpErrors.notDefined);
+  t.regex(read.error?.message ?? '', /shutting down/);
+  const again = createSocket('udp4');
+  await new Promise<void>((resolve, reject) => {
+    again.once('error', reject);
+    again.bind(server.port, '127.0.0.1', () => resolve());
+  });
+  again.close();
+  t.pass();
+});
+
+test('settings are checked: every invalid one is reported at once, and a missing root says what to do', async (t) => {
+  const bad = await t.throwsAsync(startTftp({ port: 'tftp', timeoutMs: 0, retires: 3 }));
+  t.regex(bad.message, /3 invalid/);
+  const missing = await t.throwsAsync(startTftp({ root: '/nonexistent/ipxe' }));
+  t.regex(missing.message, /ipxe package/);
+});
+
+/** Polls a condition the server reaches on its own (counters update after the last ACK); bounded. */
+async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
