@@ -6,9 +6,9 @@ import test from 'ava';
 import { createSocket } from 'node:dgram';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tftpErrors } from '../../src/services/tftp/packets.ts';
+import { encodeAck, encodeRequest, tftpErrors } from '../../src/services/tftp/packets.ts';
 import { sha256, startTftp, writeRandomFile } from './helpers/tftp-fixture.ts';
-import { readOverTftp } from './helpers/test-client.ts';
+import { openPeer, readOverTftp } from './helpers/test-client.ts';
 
 test('windowsize 8: the OACK grants it with blksize and tsize, and the data arrives intact', async (t) => {
   const server = await startTftp();
@@ -81,6 +81,50 @@ test('block numbers wrap past 65535 and the file still arrives intact', async (t
   const read = await readOverTftp({ port: server.port, filename: 'wrap.bin', options: { blksize: '8', windowsize: '16' }, deadlineMs: 60_000 });
   t.is(read.error, null);
   t.is(sha256(read.data), sha);
+});
+
+test('a packet from another port to a transfer gets error 5 and the transfer goes on', async (t) => {
+  const server = await startTftp({ timeoutMs: 5000 });
+  t.teardown(() => server.close());
+  writeFileSync(join(server.root, 'two-blocks'), Buffer.alloc(600, 7));
+  const client = await openPeer();
+  const stranger = await openPeer();
+  t.teardown(() => {
+    client.close();
+    stranger.close();
+  });
+  client.send(encodeRequest('RRQ', 'two-blocks', 'octet'), server.port);
+  const first = await client.next();
+  t.like(first.packet, { op: 'DATA', block: 1 });
+  stranger.send(encodeAck(1), first.fromPort);
+  t.like((await stranger.next()).packet, { op: 'ERROR', code: tftpErrors.unknownTransferId });
+  client.send(encodeAck(1), first.fromPort);
+  const second = await client.next();
+  t.like(second.packet, { op: 'DATA', block: 2 });
+  t.is(second.fromPort, first.fromPort);
+});
+
+test('a repeated RRQ is not answered twice; a new RRQ for another file from the same port replaces the old transfer quietly', async (t) => {
+  const server = await startTftp({ timeoutMs: 5000 });
+  t.teardown(() => server.close());
+  writeFileSync(join(server.root, 'first'), Buffer.alloc(2000, 1));
+  writeFileSync(join(server.root, 'second'), Buffer.alloc(10, 2));
+  const client = await openPeer();
+  t.teardown(() => client.close());
+  client.send(encodeRequest('RRQ', 'first', 'octet'), server.port);
+  client.send(encodeRequest('RRQ', 'first', 'octet'), server.port);
+  const first = await client.next();
+  t.like(first.packet, { op: 'DATA', block: 1 });
+  t.true(await client.silentFor(300), 'one DATA 1 only');
+  t.is(server.service.health().activeTransfers, 1);
+  client.send(encodeRequest('RRQ', 'second', 'octet'), server.port);
+  const second = await client.next();
+  t.like(second.packet, { op: 'DATA', block: 1 });
+  t.not(second.fromPort, first.fromPort);
+  t.deepEqual((second.packet as { data: Buffer }).data, Buffer.alloc(10, 2));
+  client.send(encodeAck(1), second.fromPort);
+  t.true(await client.silentFor(300), 'no error packet from the replaced transfer');
+  t.like(server.service.health(), { activeTransfers: 0, completedTransfers: 1, failedTransfers: 1 });
 });
 
 test('a write request is refused with error 2: the server is read-only', async (t) => {

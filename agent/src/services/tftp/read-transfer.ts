@@ -70,9 +70,13 @@ export class ReadTransfer {
     this.timer.refresh();
   }
 
-  /** Ends the transfer now (service stopping), telling the client why. */
-  abort(reason: string): void {
-    this.sendError(tftpErrors.notDefined, reason);
+  /**
+   * Ends the transfer now. `tellClient` sends an error packet with the reason; it is off
+   * when the client has already moved on to a new request from the same port, which
+   * would otherwise take our error for the answer to that request.
+   */
+  abort(reason: string, tellClient = true): void {
+    if (tellClient) this.sendError(tftpErrors.notDefined, reason);
     this.finish({ ok: false, bytesSent: this.bytesSent, reason });
   }
 

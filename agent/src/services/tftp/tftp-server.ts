@@ -32,9 +32,11 @@ export interface TftpServerHealth {
 }
 
 export class TftpServer {
-  private readonly transfers = new Map<string, ReadTransfer>();
-  /** Requests between RRQ and their transfer starting (file lookup and open are async). */
-  private opening = 0;
+  /** Running transfers by client address and port, with the file each one asked for. */
+  private readonly transfers = new Map<string, { transfer: ReadTransfer; filename: string }>();
+  /** Clients whose RRQ is between arrival and its transfer starting (lookup and open are async). */
+  private readonly opening = new Set<string>();
+  private readonly port: number;
   private completed = 0;
   private failed = 0;
   private refused = 0;
@@ -47,6 +49,7 @@ export class TftpServer {
     private readonly socket: Socket,
     private readonly logger: TftpLogger,
   ) {
+    this.port = socket.address().port;
     socket.on('message', (message, rinfo) => {
       this.onRequest(message, rinfo).catch((err: Error) => logger.warn({ client: `${rinfo.address}:${rinfo.port}`, err: err.message }, 'tftp: request failed'));
     });
@@ -82,10 +85,10 @@ export class TftpServer {
 
   health(): TftpServerHealth {
     let bytesSent = this.bytesSentByFinished;
-    for (const transfer of this.transfers.values()) bytesSent += transfer.bytesSent;
+    for (const { transfer } of this.transfers.values()) bytesSent += transfer.bytesSent;
     return {
       address: this.settings.address,
-      port: this.socket.address().port,
+      port: this.port,
       root: this.rootReal,
       activeTransfers: this.transfers.size,
       completedTransfers: this.completed,
@@ -100,7 +103,7 @@ export class TftpServer {
     if (this.stopping) return;
     this.stopping = true;
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
-    const running = [...this.transfers.values()];
+    const running = [...this.transfers.values()].map(({ transfer }) => transfer);
     for (const transfer of running) transfer.abort('Server shutting down');
     await Promise.all(running.map((transfer) => transfer.done));
   }
@@ -115,14 +118,14 @@ export class TftpServer {
     }
     const key = `${rinfo.address}:${rinfo.port}`;
     const existing = this.transfers.get(key);
-    // A client repeats its RRQ when our first answer is slow or lost; the transfer already running answers it.
-    if (existing?.starting) return;
-    if (this.transfers.size + this.opening >= this.settings.maxTransfers) {
+    // A client repeats its RRQ when our first answer is slow or lost; the transfer already answering it goes on.
+    if (this.opening.has(key) || (existing?.transfer.starting && existing.filename === packet.filename)) return;
+    if (this.transfers.size + this.opening.size >= this.settings.maxTransfers) {
       return this.refuse(rinfo, tftpErrors.notDefined, 'Server busy, try again');
     }
-    existing?.abort('Superseded by a new request from the same port');
+    existing?.transfer.abort('Superseded by a new request from the same port', false);
 
-    this.opening += 1;
+    this.opening.add(key);
     let transfer: ReadTransfer;
     try {
       const found = await lookUpBootFile(this.rootReal, packet.filename);
@@ -160,12 +163,12 @@ export class TftpServer {
         retries: this.settings.retries,
       });
     } finally {
-      this.opening -= 1;
+      this.opening.delete(key);
     }
-    this.transfers.set(key, transfer);
+    this.transfers.set(key, { transfer, filename: packet.filename });
     transfer.start();
     const outcome = await transfer.done;
-    if (this.transfers.get(key) === transfer) this.transfers.delete(key);
+    if (this.transfers.get(key)?.transfer === transfer) this.transfers.delete(key);
     this.bytesSentByFinished += outcome.bytesSent;
     if (outcome.ok) {
       this.completed += 1;

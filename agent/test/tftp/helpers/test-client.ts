@@ -115,3 +115,48 @@ export function readOverTftp(options: TestReadOptions): Promise<TestRead> {
     });
   });
 }
+
+export interface RawPeer {
+  port: number;
+  send(packet: Buffer, port: number): void;
+  /** The next packet that arrives, decoded, with the port it came from; rejects after `timeoutMs`. */
+  next(timeoutMs?: number): Promise<{ packet: ReturnType<typeof decodePacket>; fromPort: number }>;
+  /** True when nothing arrives within `ms`. */
+  silentFor(ms: number): Promise<boolean>;
+  close(): void;
+}
+
+/** A bare UDP socket on 127.0.0.1 for tests that play the protocol step by step. */
+export async function openPeer(): Promise<RawPeer> {
+  const socket = createSocket('udp4');
+  const queue: { packet: ReturnType<typeof decodePacket>; fromPort: number }[] = [];
+  let waiter: (() => void) | null = null;
+  socket.on('message', (message, rinfo) => {
+    queue.push({ packet: decodePacket(message), fromPort: rinfo.port });
+    waiter?.();
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+  const arrival = (ms: number) =>
+    new Promise<boolean>((resolve) => {
+      if (queue.length > 0) return resolve(true);
+      const timer = setTimeout(() => {
+        waiter = null;
+        resolve(false);
+      }, ms);
+      waiter = () => {
+        clearTimeout(timer);
+        waiter = null;
+        resolve(true);
+      };
+    });
+  return {
+    port: socket.address().port,
+    send: (packet, port) => socket.send(packet, port, '127.0.0.1'),
+    async next(timeoutMs = 5000) {
+      if (!(await arrival(timeoutMs))) throw new Error(`no packet within ${timeoutMs} ms`);
+      return queue.shift()!;
+    },
+    silentFor: async (ms) => !(await arrival(ms)),
+    close: () => socket.close(),
+  };
+}
