@@ -71,9 +71,9 @@ export class AnswerTable {
         all.push(...rrs);
         // The nameserver's address in the additional section saves the resolver a lookup.
         const glue = type === recordType.NS ? (addresses.get(this.served.get(name)?.nameserver ?? '') ?? []) : [];
-        this.exact.set(`${name} ${type}`, encodeMessage({ flags, rcode: rcode.NOERROR, question: encodeQuestion(wireName, type), answers: rrs.map(encodeRecord), additionals: glue.map(encodeRecord) }));
+        this.exact.set(`${name} ${type}`, encodeMessage({ flags, rcode: rcode.NOERROR, question: encodeQuestion(wireName, type), answers: rrs.map((rr) => encodeRecord(rr, true)), additionals: glue.map((rr) => encodeRecord(rr)) }));
       }
-      this.exact.set(`${name} ${recordType.ANY}`, encodeMessage({ flags, rcode: rcode.NOERROR, question: encodeQuestion(wireName, recordType.ANY), answers: all.map(encodeRecord) }));
+      this.exact.set(`${name} ${recordType.ANY}`, encodeMessage({ flags, rcode: rcode.NOERROR, question: encodeQuestion(wireName, recordType.ANY), answers: all.map((rr) => encodeRecord(rr, true)) }));
     }
     for (const name of rrsets.keys()) {
       const zone = enclosingZone(name, this.served)!;

@@ -48,13 +48,17 @@ export interface ResourceRecord {
   rdata: Buffer;
 }
 
-export function encodeRecord(rr: ResourceRecord): Buffer {
+/** The question's name, as a compression pointer (RFC 1035 §4.1.4): it always starts right after the header. */
+const questionNamePointer = Buffer.from([0xc0, headerSize]);
+
+/** One resource record; `ownerIsQuestion` writes its owner as a pointer to the question's name. */
+export function encodeRecord(rr: ResourceRecord, ownerIsQuestion = false): Buffer {
   const fixed = Buffer.alloc(10);
   fixed.writeUInt16BE(rr.type, 0);
   fixed.writeUInt16BE(recordClass.IN, 2);
   fixed.writeUInt32BE(rr.ttl, 4);
   fixed.writeUInt16BE(rr.rdata.length, 8);
-  return Buffer.concat([requireName(rr.name), fixed, rr.rdata]);
+  return Buffer.concat([ownerIsQuestion ? questionNamePointer : requireName(rr.name), fixed, rr.rdata]);
 }
 
 export function addressData(address: string): Buffer {

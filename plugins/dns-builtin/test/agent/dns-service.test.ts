@@ -164,3 +164,16 @@ test('a port already in use is reported as an error that names it', async (t) =>
   const error = await t.throwsAsync(startDns(labState(machines), { settings: { port: dns.port } }));
   t.regex(error!.message, new RegExp(`127\\.0\\.0\\.1:${dns.port}`));
 });
+
+test('an answer too large for UDP sets TC, and dig gets all of it by retrying over TCP', async (t) => {
+  const state = labState(machines);
+  state.dnsRecords!.push(...Array.from({ length: 70 }, (_, i) => ({ siteId: state.site!.id, zone: 'lab.example', name: 'pool.lab.example', type: 'A' as const, value: `198.18.40.${100 + i}` })));
+  const dns = await startDns(state);
+  t.teardown(() => dns.stop());
+  const truncated = await dig(dns.port, '+noedns', '+ignore', 'pool.lab.example', 'A');
+  t.true(truncated.flags.includes('tc'), truncated.raw);
+  t.deepEqual(truncated.answer, []);
+  const retried = await dig(dns.port, '+noedns', 'pool.lab.example', 'A');
+  t.is(retried.answer.length, 70);
+  t.regex(retried.server, /\(TCP\)/);
+});
