@@ -1,6 +1,6 @@
 /**
  * Builtin DHCP plugin: keeps reservations (MAC → address, hostname, netboot) in its own
- * table for the site agent's DHCPv4 server. The server itself lands with the site services.
+ * table, and runs Sprout's own DHCPv4 server as the site agent's `dhcp` service.
  */
 import { fileURLToPath } from 'node:url';
 import { definePlugin, dhcpCapability } from '@sprout/kernel';
@@ -14,4 +14,5 @@ export default definePlugin({
   setup(ctx) {
     ctx.provide(dhcpCapability, () => reservationStore(ctx.db));
   },
+  agent: async () => ({ services: { dhcp: (await import('./agent/dhcp-service.ts')).dhcpService } }),
 });

@@ -1,0 +1,36 @@
+/**
+ * `<dataDir>/dhcp/leases.json`: the bound leases and quarantined addresses, written
+ * atomically (temporary file, fsync, rename) so a crash leaves the old or the new file,
+ * never half of one.
+ */
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Lease, LeaseSnapshot } from './lease-table.ts';
+
+const version = 1;
+
+export function readLeaseFile(file: string): LeaseSnapshot {
+  if (!existsSync(file)) return { leases: [], quarantine: [] };
+  const parsed = JSON.parse(readFileSync(file, 'utf8')) as { version?: number; leases?: unknown; quarantine?: unknown };
+  if (parsed.version !== version) throw new Error(`${file}: lease file version ${String(parsed.version)} is not ${version}`);
+  const leases = (Array.isArray(parsed.leases) ? parsed.leases : []).filter(
+    (l): l is Lease => typeof l === 'object' && l !== null && typeof l.mac === 'string' && typeof l.address === 'string' && typeof l.networkId === 'string' && typeof l.expiresAt === 'number',
+  );
+  const quarantine = (Array.isArray(parsed.quarantine) ? parsed.quarantine : []).filter(
+    (q): q is { address: string; until: number } => typeof q === 'object' && q !== null && typeof q.address === 'string' && typeof q.until === 'number',
+  );
+  return { leases, quarantine };
+}
+
+export function writeLeaseFile(file: string, snapshot: LeaseSnapshot): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const temporary = `${file}.${process.pid}.tmp`;
+  const fd = openSync(temporary, 'w', 0o600);
+  try {
+    writeSync(fd, JSON.stringify({ version, ...snapshot }, null, 1));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temporary, file);
+}

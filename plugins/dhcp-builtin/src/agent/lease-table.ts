@@ -1,0 +1,124 @@
+/**
+ * The DHCP server's leases and quarantined addresses. It keeps the one rule that
+ * matters most: an address is held by at most one MAC and a MAC holds at most one
+ * address, whatever order offers, acks, releases and expiries arrive in.
+ */
+
+export interface Lease {
+  mac: string;
+  address: string;
+  networkId: string;
+  /** `offered`: held for the client's REQUEST; `bound`: acknowledged. */
+  state: 'offered' | 'bound';
+  /** Milliseconds since the epoch. */
+  expiresAt: number;
+  /** PXE client UUID/GUID (option 97), hex. */
+  uuid?: string;
+  hostname?: string;
+  /** The MAC had no reservation; the address came from a dynamic range. */
+  dynamic: boolean;
+}
+
+export interface LeaseSnapshot {
+  leases: Lease[];
+  quarantine: { address: string; until: number }[];
+}
+
+export class LeaseTable {
+  private readonly byMac = new Map<string, Lease>();
+  private readonly holderOf = new Map<string, string>();
+  private readonly quarantined = new Map<string, number>();
+  private readonly unknownOffers = new Set<string>();
+
+  constructor(private readonly now: () => number) {}
+
+  /** The MAC's live lease; an expired one is dropped first. */
+  get(mac: string): Lease | undefined {
+    const lease = this.byMac.get(mac);
+    if (lease && lease.expiresAt <= this.now()) {
+      this.remove(mac);
+      return undefined;
+    }
+    return lease;
+  }
+
+  /** The MAC holding a live lease on the address. */
+  holder(address: string): string | undefined {
+    const mac = this.holderOf.get(address);
+    return mac !== undefined && this.get(mac) ? mac : undefined;
+  }
+
+  isQuarantined(address: string): boolean {
+    const until = this.quarantined.get(address);
+    if (until === undefined) return false;
+    if (until > this.now()) return true;
+    this.quarantined.delete(address);
+    return false;
+  }
+
+  /** Records a lease, replacing the MAC's previous one. Refuses an address another MAC holds. */
+  put(lease: Lease): void {
+    const other = this.holder(lease.address);
+    if (other !== undefined && other !== lease.mac) throw new Error(`address ${lease.address} is held by ${other}; refusing to give it to ${lease.mac}`);
+    this.remove(lease.mac);
+    this.byMac.set(lease.mac, lease);
+    this.holderOf.set(lease.address, lease.mac);
+    if (lease.dynamic && lease.state === 'offered') this.unknownOffers.add(lease.mac);
+  }
+
+  remove(mac: string): Lease | undefined {
+    const lease = this.byMac.get(mac);
+    if (!lease) return undefined;
+    this.byMac.delete(mac);
+    if (this.holderOf.get(lease.address) === mac) this.holderOf.delete(lease.address);
+    this.unknownOffers.delete(mac);
+    return lease;
+  }
+
+  quarantine(address: string, until: number): void {
+    this.quarantined.set(address, until);
+  }
+
+  /** Offers to unknown MACs still waiting for a REQUEST. */
+  pendingUnknownOffers(): number {
+    for (const mac of this.unknownOffers) this.get(mac);
+    return this.unknownOffers.size;
+  }
+
+  /** Removes every expired lease and returns the bound ones among them (offers lapse silently). */
+  sweep(): Lease[] {
+    const now = this.now();
+    const expired: Lease[] = [];
+    for (const lease of [...this.byMac.values()]) {
+      if (lease.expiresAt > now) continue;
+      this.remove(lease.mac);
+      if (lease.state === 'bound') expired.push(lease);
+    }
+    for (const [address, until] of this.quarantined) if (until <= now) this.quarantined.delete(address);
+    return expired;
+  }
+
+  counts(): { bound: number; offered: number; quarantined: number } {
+    let bound = 0;
+    for (const lease of this.byMac.values()) if (lease.state === 'bound') bound += 1;
+    return { bound, offered: this.byMac.size - bound, quarantined: this.quarantined.size };
+  }
+
+  /** Bound leases and quarantine, for the lease file; offers are not worth keeping across a restart. */
+  snapshot(): LeaseSnapshot {
+    return {
+      leases: [...this.byMac.values()].filter((l) => l.state === 'bound').map((l) => ({ ...l })),
+      quarantine: [...this.quarantined].map(([address, until]) => ({ address, until })),
+    };
+  }
+
+  /** Loads a snapshot; expired entries and any second claim on an address are skipped. */
+  restore(snapshot: LeaseSnapshot): void {
+    const now = this.now();
+    for (const lease of snapshot.leases) {
+      if (lease.expiresAt <= now || this.holder(lease.address) !== undefined || this.byMac.has(lease.mac)) continue;
+      this.put({ ...lease, state: 'bound' });
+    }
+    for (const { address, until } of snapshot.quarantine) if (until > now) this.quarantined.set(address, until);
+  }
+}

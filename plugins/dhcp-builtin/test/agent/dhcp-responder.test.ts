@@ -1,0 +1,272 @@
+/** What the DHCP server answers, decided from the site's desired state: addresses, options, PXE, relays, leases. */
+import test from 'ava';
+import { messageTypes as mt } from '../../src/agent/dhcp-codec.ts';
+import { clientPacket, macs, pxe, siteState } from './site-fixture.ts';
+import { address, addresses, harness, only, opt, text } from './responder-harness.ts';
+
+const discover = (mac: string, options: [number, Buffer][] = [], extra: { giaddr?: string } = {}) => clientPacket({ type: mt.discover, mac, options, ...extra });
+const request = (mac: string, addr: string, serverId = '198.18.30.1', options: [number, Buffer][] = [], extra: { giaddr?: string; ciaddr?: string } = {}) =>
+  clientPacket({ type: mt.request, mac, ...extra, options: [[opt.requestedAddress, Buffer.from(addr.split('.').map(Number))], ...(serverId ? ([[opt.serverId, Buffer.from(serverId.split('.').map(Number))]] as [number, Buffer][]) : []), ...options] });
+
+test('a reserved machine is offered its address with mask, router, DNS, domain, hostname, server id and lease time, broadcast on its subnet', (t) => {
+  const h = harness();
+  const offer = only(h.send(discover(macs.noNetboot)));
+  t.is(offer.type, mt.offer);
+  t.is(offer.op, 2);
+  t.is(offer.xid, 0x1234abcd);
+  t.is(offer.yiaddr, '198.18.30.15');
+  t.is(address(offer, opt.subnetMask), '255.255.255.0');
+  t.deepEqual(addresses(offer, opt.router), ['198.18.30.254']);
+  t.deepEqual(addresses(offer, opt.dnsServers), ['198.18.30.53', '198.18.30.54']);
+  t.is(text(offer, opt.domainName), 'lab.example');
+  t.is(text(offer, opt.hostname), 'plain-1');
+  t.is(address(offer, opt.serverId), '198.18.30.1');
+  t.is(offer.options.get(opt.leaseTime)?.readUInt32BE(), 3600);
+  t.is(offer.options.get(opt.bootFileName), undefined);
+  t.is(offer.to, '198.18.30.255');
+  t.is(offer.port, 68);
+});
+
+const archCases: [string, string, number, string][] = [
+  ['BIOS (0)', macs.bios, 0, 'undionly.kpxe'],
+  ['x86-64 UEFI (7)', macs.uefi, 7, 'ipxe.efi'],
+  ['x86-64 UEFI (9)', macs.uefi, 9, 'ipxe.efi'],
+  ['arm64 UEFI (11)', macs.arm, 11, 'ipxe-arm64.efi'],
+];
+for (const [title, mac, arch, file] of archCases) {
+  test(`PXE firmware ${title} gets ${file}, next-server, options 60/66/67 and the short PXE lease`, (t) => {
+    const h = harness();
+    const offer = only(h.send(discover(mac, [pxe.vendor, pxe.arch(arch)])));
+    t.is(offer.file, file);
+    t.is(text(offer, opt.bootFileName), file);
+    t.is(offer.siaddr, '198.18.30.1');
+    t.is(text(offer, opt.tftpServerName), '198.18.30.1');
+    t.is(text(offer, opt.vendorClass), 'PXEClient');
+    t.is(offer.options.get(opt.leaseTime)?.readUInt32BE(), 300);
+    t.is(offer.options.get(opt.ipxeEncapsulated), undefined);
+  });
+}
+
+test('bootFiles and nextServer settings replace the defaults', (t) => {
+  const h = harness({ bootFiles: { 7: 'snponly.efi' }, nextServer: '198.18.30.2' });
+  const offer = only(h.send(discover(macs.uefi, [pxe.vendor, pxe.arch(7)])));
+  t.is(offer.file, 'snponly.efi');
+  t.is(offer.siaddr, '198.18.30.2');
+  t.is(only(h.send(discover(macs.bios, [pxe.vendor, pxe.arch(0)]))).file, 'undionly.kpxe');
+});
+
+test('iPXE (user class 77) gets the HTTP boot-script URL and 175.176 = 1', (t) => {
+  const h = harness();
+  const offer = only(h.send(discover(macs.uefi, [pxe.vendor, pxe.arch(7), pxe.ipxe])));
+  const url = `http://198.18.30.1:8080/boot/ipxe?mac=${macs.uefi}`;
+  t.is(text(offer, opt.bootFileName), url);
+  t.is(offer.file, url);
+  t.deepEqual(offer.options.get(opt.ipxeEncapsulated), Buffer.from([176, 1, 1]));
+  // RFC 3004 spelling (length-prefixed) is recognised too.
+  const rfc = only(h.send(discover(macs.bios, [[opt.userClass, Buffer.from('\x04iPXE', 'latin1')]])));
+  t.is(text(rfc, opt.bootFileName), `http://198.18.30.1:8080/boot/ipxe?mac=${macs.bios}`);
+});
+
+test('no boot intent or netboot off: the address without boot options, and an event saying why', (t) => {
+  const h = harness();
+  const a = only(h.send(discover(macs.noIntent, [pxe.vendor, pxe.arch(7)])));
+  t.is(a.yiaddr, '198.18.30.14');
+  t.is(a.options.get(opt.bootFileName), undefined);
+  t.is(a.file, '');
+  t.is(a.siaddr, '0.0.0.0');
+  const b = only(h.send(discover(macs.noNetboot, [pxe.vendor, pxe.arch(7)])));
+  t.is(b.yiaddr, '198.18.30.15');
+  t.is(b.options.get(opt.bootFileName), undefined);
+  t.deepEqual(
+    h.reports.filter((r) => r.kind === 'dhcp.netboot-refused').map((r) => r.payload),
+    [
+      { mac: macs.noIntent, networkId: 'net-prov', reason: 'no-boot-intent' },
+      { mac: macs.noNetboot, networkId: 'net-prov', reason: 'netboot-disabled' },
+    ],
+  );
+  // A retrying client is one event, not one per DISCOVER.
+  h.send(discover(macs.noIntent, [pxe.vendor, pxe.arch(7)]));
+  t.is(h.reports.filter((r) => r.kind === 'dhcp.netboot-refused').length, 2);
+});
+
+test('an unknown architecture gets an address, no boot file, and an event', (t) => {
+  const h = harness();
+  const offer = only(h.send(discover(macs.uefi, [pxe.vendor, pxe.arch(0x19)])));
+  t.is(offer.yiaddr, '198.18.30.12');
+  t.is(offer.options.get(opt.bootFileName), undefined);
+  t.like(h.reports.find((r) => r.kind === 'dhcp.netboot-refused')?.payload, { reason: 'unsupported-arch', arch: 0x19 });
+});
+
+test('REQUEST for the offered address is ACKed, bound, and reported with the PXE UUID', (t) => {
+  const h = harness();
+  only(h.send(discover(macs.bios, [pxe.vendor, pxe.arch(0), pxe.uuid])));
+  const ack = only(h.send(request(macs.bios, '198.18.30.11', '198.18.30.1', [pxe.vendor, pxe.arch(0), pxe.uuid])));
+  t.is(ack.type, mt.ack);
+  t.is(ack.yiaddr, '198.18.30.11');
+  t.is(ack.file, 'undionly.kpxe');
+  t.like(h.leases.get(macs.bios), { address: '198.18.30.11', state: 'bound', uuid: '01234567-89ab-cdef-0123-456789abcdef' });
+  const lease = h.reports.find((r) => r.kind === 'dhcp.lease')?.payload;
+  t.deepEqual(lease, {
+    mac: macs.bios,
+    address: '198.18.30.11',
+    networkId: 'net-prov',
+    state: 'bound',
+    expiresAt: new Date(h.clock.now + 300_000).toISOString(),
+    uuid: '01234567-89ab-cdef-0123-456789abcdef',
+    hostname: 'bios-1',
+  });
+});
+
+test('a REQUEST naming another server is ignored and our offer withdrawn', (t) => {
+  const h = harness();
+  only(h.send(discover(macs.bios)));
+  t.deepEqual(h.send(request(macs.bios, '198.18.30.11', '198.18.30.99')), []);
+  t.is(h.leases.get(macs.bios), undefined);
+});
+
+test('REQUEST for an address that is not the client\'s is NAKed', (t) => {
+  const h = harness();
+  const nak = only(h.send(request(macs.bios, '198.18.30.77')));
+  t.is(nak.type, mt.nak);
+  t.is(nak.yiaddr, '0.0.0.0');
+  t.is(address(nak, opt.serverId), '198.18.30.1');
+  t.is(nak.to, '198.18.30.255');
+  // INIT-REBOOT from another subnet: NAK even without a server id.
+  t.is(only(h.send(request(macs.unknown, '10.9.9.9', ''))).type, mt.nak);
+});
+
+test('renewal (ciaddr set) is answered by unicast to ciaddr', (t) => {
+  const h = harness();
+  h.send(discover(macs.noNetboot));
+  h.send(request(macs.noNetboot, '198.18.30.15'));
+  const renew = clientPacket({ type: mt.request, mac: macs.noNetboot, ciaddr: '198.18.30.15' });
+  const ack = only(h.send(renew));
+  t.is(ack.type, mt.ack);
+  t.is(ack.ciaddr, '198.18.30.15');
+  t.is(ack.to, '198.18.30.15');
+});
+
+test('unknown MACs get dynamic addresses, are reported, and never share one; an exhausted range offers nothing', (t) => {
+  const h = harness();
+  const given = new Set<string>();
+  for (let i = 0; i < 10; i += 1) {
+    const mac = `52:54:00:00:aa:${i.toString(16).padStart(2, '0')}`;
+    const offer = only(h.send(discover(mac)));
+    t.is(only(h.send(request(mac, offer.yiaddr))).type, mt.ack);
+    given.add(offer.yiaddr);
+  }
+  t.is(given.size, 10);
+  for (const a of given) t.regex(a, /^198\.18\.30\.10\d$/);
+  // The same MAC asking again keeps its address.
+  t.is(only(h.send(discover('52:54:00:00:aa:03'))).yiaddr, h.leases.get('52:54:00:00:aa:03')!.address);
+  t.deepEqual(h.send(discover('52:54:00:00:bb:01')), []);
+  const unknown = h.reports.filter((r) => r.kind === 'dhcp.unknown-mac').map((r) => r.payload);
+  t.is(unknown.length, 11);
+  t.deepEqual(unknown[10], { mac: '52:54:00:00:bb:01', networkId: 'net-prov', offered: null });
+  t.like(unknown[0], { networkId: 'net-prov', offered: '198.18.30.100' });
+});
+
+test('an unknown MAC on a network without a dynamic range gets nothing but is reported', (t) => {
+  const h = harness();
+  t.deepEqual(h.send(discover(macs.unknown, [], { giaddr: '198.19.40.1' })), []);
+  t.deepEqual(h.reports.map((r) => r.payload), [{ mac: macs.unknown, networkId: 'net-far', offered: null }]);
+});
+
+test('relayed: the network containing giaddr, the answer to giaddr:67, option 82 echoed', (t) => {
+  const h = harness();
+  const agentInfo: [number, Buffer] = [opt.relayAgentInfo, Buffer.from([1, 4, 0, 0, 0, 7])];
+  const offer = only(h.send(discover(macs.relayed, [pxe.vendor, pxe.arch(7), agentInfo], { giaddr: '198.19.40.1' })));
+  t.is(offer.yiaddr, '198.19.40.20');
+  t.is(offer.to, '198.19.40.1');
+  t.is(offer.port, 67);
+  t.is(offer.giaddr, '198.19.40.1');
+  t.deepEqual(offer.options.get(opt.relayAgentInfo), agentInfo[1]);
+  t.is(address(offer, opt.serverId), '198.18.30.1');
+  t.is(address(offer, opt.subnetMask), '255.255.255.0');
+  t.deepEqual(addresses(offer, opt.router), ['198.19.40.1']);
+  t.is(offer.file, 'ipxe.efi');
+  // A relay in no network we know: no answer.
+  t.deepEqual(h.send(discover(macs.relayed, [], { giaddr: '203.0.113.1' })), []);
+});
+
+test('DECLINE quarantines the address: the next client gets another one', (t) => {
+  const h = harness();
+  const a = '52:54:00:00:cc:01';
+  const offer = only(h.send(discover(a)));
+  only(h.send(request(a, offer.yiaddr)));
+  const decline = clientPacket({ type: mt.decline, mac: a, options: [[opt.requestedAddress, Buffer.from(offer.yiaddr.split('.').map(Number))], [opt.serverId, Buffer.from([198, 18, 30, 1])]] });
+  t.deepEqual(h.send(decline), []);
+  t.true(h.leases.isQuarantined(offer.yiaddr));
+  t.not(only(h.send(discover('52:54:00:00:cc:02'))).yiaddr, offer.yiaddr);
+  t.not(only(h.send(discover(a))).yiaddr, offer.yiaddr);
+  t.like(h.reports.find((r) => r.kind === 'dhcp.lease' && r.payload.state === 'declined')?.payload, { mac: a, address: offer.yiaddr });
+  h.clock.now += 601_000;
+  t.false(h.leases.isQuarantined(offer.yiaddr));
+});
+
+test('RELEASE frees the address for another client', (t) => {
+  const h = harness();
+  const first = '52:54:00:00:dd:01';
+  const offer = only(h.send(discover(first)));
+  only(h.send(request(first, offer.yiaddr)));
+  t.deepEqual(h.send(clientPacket({ type: mt.release, mac: first, ciaddr: offer.yiaddr, options: [[opt.serverId, Buffer.from([198, 18, 30, 1])]] })), []);
+  t.is(h.leases.get(first), undefined);
+  t.like(h.reports.at(-1)?.payload, { state: 'released', address: offer.yiaddr });
+  t.is(h.leases.holder(offer.yiaddr), undefined);
+});
+
+test('INFORM gets configuration without an address or lease time', (t) => {
+  const h = harness();
+  const ack = only(h.send(clientPacket({ type: mt.inform, mac: macs.noNetboot, ciaddr: '198.18.30.15' })));
+  t.is(ack.type, mt.ack);
+  t.is(ack.yiaddr, '0.0.0.0');
+  t.is(ack.options.get(opt.leaseTime), undefined);
+  t.deepEqual(addresses(ack, opt.router), ['198.18.30.254']);
+  t.is(ack.to, '198.18.30.15');
+});
+
+test('leases expire: an expired bound lease is swept, reported, and its address reusable', (t) => {
+  const oneAddress = siteState({ networks: [{ ...siteState().networks![0]!, ranges: [{ kind: 'dynamic', start: '198.18.30.100', end: '198.18.30.100' }] }] });
+  const h = harness({ leaseSeconds: 120 }, oneAddress);
+  const mac = '52:54:00:00:ee:01';
+  const offer = only(h.send(discover(mac)));
+  only(h.send(request(mac, offer.yiaddr)));
+  t.deepEqual(h.send(discover('52:54:00:00:ee:02')), [], 'the only address is taken');
+  h.clock.now += 121_000;
+  h.responder.sweep();
+  t.like(h.reports.at(-1), { kind: 'dhcp.lease', payload: { state: 'expired', mac, address: offer.yiaddr } });
+  t.is(h.leases.holder(offer.yiaddr), undefined);
+  t.is(only(h.send(discover('52:54:00:00:ee:02'))).yiaddr, offer.yiaddr);
+});
+
+test('an unknown-MAC flood cannot starve known machines: pending unknown offers are capped', (t) => {
+  const h = harness({ maxPendingUnknownOffers: 3 });
+  const answered = [0, 1, 2, 3, 4, 5].map((i) => h.send(discover(`52:54:00:00:ff:0${i}`)).length);
+  t.deepEqual(answered, [1, 1, 1, 0, 0, 0]);
+  t.is(h.responder.counters.floodDropped, 3);
+  t.is(only(h.send(discover(macs.bios, [pxe.vendor, pxe.arch(0)]))).yiaddr, '198.18.30.11');
+  // Offers lapse; unknown clients are served again.
+  h.clock.now += 31_000;
+  t.is(h.send(discover('52:54:00:00:ff:09')).length, 1);
+});
+
+test('a reserved address held by another MAC is not offered twice; a conflict is reported', (t) => {
+  const h = harness();
+  const squatter = '52:54:00:00:12:34';
+  // The squatter got .11 dynamically before the reservation existed.
+  h.state.current = siteState({ reservations: [], networks: [{ ...siteState().networks![0]!, ranges: [{ kind: 'dynamic', start: '198.18.30.11', end: '198.18.30.11' }] }] });
+  only(h.send(request(squatter, '198.18.30.11', '')));
+  h.state.current = siteState();
+  t.deepEqual(h.send(discover(macs.bios)), []);
+  t.like(h.reports.find((r) => r.kind === 'dhcp.address-conflict')?.payload, { mac: macs.bios, address: '198.18.30.11', heldBy: squatter });
+});
+
+test('packets that are not client DHCP messages are dropped and counted', (t) => {
+  const h = harness();
+  t.deepEqual(h.send(Buffer.from('not dhcp')), []);
+  t.is(h.responder.counters.malformed, 1);
+  const offerFromClient = clientPacket({ type: mt.offer, mac: macs.bios });
+  t.deepEqual(h.send(offerFromClient), []);
+  t.is(h.responder.counters.ignored['not-a-client-message'], 1);
+  t.is(h.errors.length, 0);
+});

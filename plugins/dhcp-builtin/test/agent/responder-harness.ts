@@ -1,0 +1,51 @@
+/** A DhcpResponder on a fake clock with recorded reports, and helpers to read its replies. */
+import type { SiteDesiredState } from '@sprout/kernel';
+import { decodeDhcp, messageType, opt, readOption, type DhcpMessage } from '../../src/agent/dhcp-codec.ts';
+import { DhcpResponder, type Reply } from '../../src/agent/dhcp-responder.ts';
+import { parseDhcpSettings } from '../../src/agent/dhcp-settings.ts';
+import { LeaseTable } from '../../src/agent/lease-table.ts';
+import { siteState } from './site-fixture.ts';
+
+export interface Harness {
+  responder: DhcpResponder;
+  leases: LeaseTable;
+  reports: { kind: string; payload: Record<string, unknown> }[];
+  errors: unknown[];
+  clock: { now: number };
+  state: { current: SiteDesiredState };
+  send(packet: Buffer): Reply[];
+}
+
+export function harness(settings: Record<string, unknown> = {}, state: SiteDesiredState = siteState()): Harness {
+  const clock = { now: Date.parse('2026-11-26T04:00:00Z') };
+  const leases = new LeaseTable(() => clock.now);
+  const reports: Harness['reports'] = [];
+  const errors: unknown[] = [];
+  const holder = { current: state };
+  const responder = new DhcpResponder({
+    settings: parseDhcpSettings({ interfaces: ['198.18.30.1'], serverId: '198.18.30.1', httpBootUrl: 'http://198.18.30.1:8080', ...settings }),
+    leases,
+    now: () => clock.now,
+    desiredState: () => holder.current,
+    report: (kind, payload) => reports.push({ kind, payload }),
+    localAddresses: () => (settings.interfaces as string[] | undefined) ?? ['198.18.30.1'],
+    onLeasesChanged: () => {},
+    onError: (err) => errors.push(err),
+  });
+  return { responder, leases, reports, errors, clock, state: holder, send: (packet) => responder.handle(packet, { address: '0.0.0.0', port: 68 }) };
+}
+
+/** The one reply, decoded; throws when there is not exactly one. */
+export function only(replies: Reply[]): DhcpMessage & { to: string; port: number; type: number | undefined } {
+  if (replies.length !== 1) throw new Error(`expected one reply, got ${replies.length}`);
+  const m = decodeDhcp(replies[0]!.packet);
+  return { ...m, to: replies[0]!.address, port: replies[0]!.port, type: messageType(m) };
+}
+
+export const text = (m: DhcpMessage, code: number): string | undefined => readOption.text(m.options.get(code));
+export const address = (m: DhcpMessage, code: number): string | undefined => readOption.address(m.options.get(code));
+export const addresses = (m: DhcpMessage, code: number): string[] | undefined => {
+  const v = m.options.get(code);
+  return v ? [...Array(v.length / 4).keys()].map((i) => readOption.address(v.subarray(i * 4, i * 4 + 4))!) : undefined;
+};
+export { opt };
