@@ -6,7 +6,7 @@ import test from 'ava';
 import { createSocket } from 'node:dgram';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeAck, encodeRequest, tftpErrors } from '../../src/services/tftp/packets.ts';
+import { encodeAck, encodeError, encodeRequest, tftpErrors } from '../../src/services/tftp/packets.ts';
 import { sha256, startTftp, writeRandomFile } from './helpers/tftp-fixture.ts';
 import { openPeer, readOverTftp } from './helpers/test-client.ts';
 
@@ -59,6 +59,29 @@ test('a lost first DATA packet inside a window: the window is sent again and the
   t.is(read.error, null);
   t.true(read.firstBlockArrivals >= 2);
   t.is(sha256(read.data), sha);
+});
+
+test('a lost OACK is sent again after the timeout and the transfer goes on', async (t) => {
+  const server = await startTftp({ timeoutMs: 100 });
+  t.teardown(() => server.close());
+  const sha = writeRandomFile(join(server.root, 'oack.bin'), 3000);
+  const read = await readOverTftp({ port: server.port, filename: 'oack.bin', dropFirstOack: true, options: { blksize: '1468', tsize: '0' } });
+  t.is(read.oackArrivals, 2);
+  t.is(sha256(read.data), sha);
+});
+
+test('a client that aborts after the OACK (the PXE tsize probe) is counted as aborted, not failed', async (t) => {
+  const server = await startTftp({ timeoutMs: 5000 });
+  t.teardown(() => server.close());
+  writeFileSync(join(server.root, 'undionly.kpxe'), Buffer.alloc(70_000, 3));
+  const client = await openPeer();
+  t.teardown(() => client.close());
+  client.send(encodeRequest('RRQ', 'undionly.kpxe', 'octet', new Map([['tsize', '0']])), server.port);
+  const oack = await client.next();
+  t.like(oack.packet, { op: 'OACK', options: new Map([['tsize', '70000']]) });
+  client.send(encodeError(tftpErrors.optionNegotiation, 'TFTP Aborted'), oack.fromPort);
+  t.true(await client.silentFor(300), 'no DATA after the abort');
+  t.like(server.service.health(), { activeTransfers: 0, abortedByClient: 1, failedTransfers: 0 });
 });
 
 for (const windowsize of ['1', '4']) {
@@ -124,7 +147,7 @@ test('a repeated RRQ is not answered twice; a new RRQ for another file from the 
   t.deepEqual((second.packet as { data: Buffer }).data, Buffer.alloc(10, 2));
   client.send(encodeAck(1), second.fromPort);
   t.true(await client.silentFor(300), 'no error packet from the replaced transfer');
-  t.like(server.service.health(), { activeTransfers: 0, completedTransfers: 1, failedTransfers: 1 });
+  t.like(server.service.health(), { activeTransfers: 0, completedTransfers: 1, failedTransfers: 0, abortedByClient: 1 });
 });
 
 test('a write request is refused with error 2: the server is read-only', async (t) => {

@@ -23,7 +23,11 @@ export interface ReadTransferOptions {
   retries: number;
 }
 
-export type TransferOutcome = { ok: true; bytesSent: number } | { ok: false; bytesSent: number; reason: string };
+/**
+ * `clientAborted`: the client ended it with an error packet. PXE ROMs do this on purpose
+ * (ask with tsize, read the OACK, abort, ask again), so it is not a server failure.
+ */
+export type TransferOutcome = { ok: true; bytesSent: number } | { ok: false; bytesSent: number; reason: string; clientAborted?: boolean };
 
 /** Bytes read from disk at a time: blocks are cut from this, never read one by one. */
 const readAheadBytes = 256 * 1024;
@@ -71,13 +75,13 @@ export class ReadTransfer {
   }
 
   /**
-   * Ends the transfer now. `tellClient` sends an error packet with the reason; it is off
-   * when the client has already moved on to a new request from the same port, which
-   * would otherwise take our error for the answer to that request.
+   * Ends the transfer now. When the server ends it (stopping), the client gets an error
+   * packet with the reason. When the client has moved on (a new request from the same
+   * port) it gets none: it would take our error for the answer to that new request.
    */
-  abort(reason: string, tellClient = true): void {
-    if (tellClient) this.sendError(tftpErrors.notDefined, reason);
-    this.finish({ ok: false, bytesSent: this.bytesSent, reason });
+  abort(reason: string, endedBy: 'server' | 'client'): void {
+    if (endedBy === 'server') this.sendError(tftpErrors.notDefined, reason);
+    this.finish({ ok: false, bytesSent: this.bytesSent, reason, clientAborted: endedBy === 'client' });
   }
 
   private onMessage(message: Buffer, rinfo: RemoteInfo): void {
@@ -91,7 +95,7 @@ export class ReadTransfer {
     const packet = decodePacket(message);
     if (packet?.op === 'ACK') return this.onAck(packet.block);
     if (packet?.op === 'ERROR') {
-      return this.finish({ ok: false, bytesSent: this.bytesSent, reason: `client sent error ${packet.code}: ${packet.message}` });
+      return this.finish({ ok: false, bytesSent: this.bytesSent, reason: `client sent error ${packet.code}: ${packet.message}`, clientAborted: true });
     }
     this.sendError(tftpErrors.illegalOperation, 'Illegal TFTP operation: expected ACK');
     this.finish({ ok: false, bytesSent: this.bytesSent, reason: `client sent ${packet ? packet.op : 'a malformed packet'} during a read` });

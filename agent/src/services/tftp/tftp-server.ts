@@ -25,6 +25,8 @@ export interface TftpServerHealth {
   activeTransfers: number;
   completedTransfers: number;
   failedTransfers: number;
+  /** Transfers the client ended with an error packet (PXE ROMs abort after learning tsize). */
+  abortedByClient: number;
   /** Requests answered with an error packet before any data: not found, refused, busy. */
   refusedRequests: number;
   /** DATA payload bytes sent, retransmissions included. */
@@ -39,6 +41,7 @@ export class TftpServer {
   private readonly port: number;
   private completed = 0;
   private failed = 0;
+  private abortedByClient = 0;
   private refused = 0;
   private bytesSentByFinished = 0;
   private stopping = false;
@@ -93,6 +96,7 @@ export class TftpServer {
       activeTransfers: this.transfers.size,
       completedTransfers: this.completed,
       failedTransfers: this.failed,
+      abortedByClient: this.abortedByClient,
       refusedRequests: this.refused,
       bytesSent,
     };
@@ -104,7 +108,7 @@ export class TftpServer {
     this.stopping = true;
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
     const running = [...this.transfers.values()].map(({ transfer }) => transfer);
-    for (const transfer of running) transfer.abort('Server shutting down');
+    for (const transfer of running) transfer.abort('Server shutting down', 'server');
     await Promise.all(running.map((transfer) => transfer.done));
   }
 
@@ -123,7 +127,7 @@ export class TftpServer {
     if (this.transfers.size + this.opening.size >= this.settings.maxTransfers) {
       return this.refuse(rinfo, tftpErrors.notDefined, 'Server busy, try again');
     }
-    existing?.transfer.abort('Superseded by a new request from the same port', false);
+    existing?.transfer.abort('the client sent a new request from the same port', 'client');
 
     this.opening.add(key);
     let transfer: ReadTransfer;
@@ -172,6 +176,9 @@ export class TftpServer {
     this.bytesSentByFinished += outcome.bytesSent;
     if (outcome.ok) {
       this.completed += 1;
+    } else if (outcome.clientAborted) {
+      this.abortedByClient += 1;
+      this.logger.info({ client: key, file: packet.filename, reason: outcome.reason }, 'tftp: client ended the transfer');
     } else {
       this.failed += 1;
       this.logger.warn({ client: key, file: packet.filename, reason: outcome.reason }, 'tftp: transfer failed');

@@ -13,6 +13,7 @@ export interface TestRead {
   dataPackets: number;
   /** How many times DATA block 1 arrived. */
   firstBlockArrivals: number;
+  oackArrivals: number;
   serverPort: number | null;
 }
 
@@ -24,6 +25,8 @@ export interface TestReadOptions {
   options?: Record<string, string>;
   /** Ignores the first DATA packet, as if the network lost it. */
   dropFirstData?: boolean;
+  /** Ignores the first OACK, as if the network lost it. */
+  dropFirstOack?: boolean;
   /** Sends every ACK twice, as a client whose ACK was delayed and repeated would. */
   repeatAcks?: boolean;
   /** Stops acknowledging after this many DATA packets (then waits for the server to give up). */
@@ -36,13 +39,14 @@ export interface TestReadOptions {
 
 export function readOverTftp(options: TestReadOptions): Promise<TestRead> {
   const socket = createSocket('udp4');
-  const result: TestRead = { oack: null, data: Buffer.alloc(0), error: null, dataPackets: 0, firstBlockArrivals: 0, serverPort: null };
+  const result: TestRead = { oack: null, data: Buffer.alloc(0), error: null, dataPackets: 0, firstBlockArrivals: 0, oackArrivals: 0, serverPort: null };
   const chunks: Buffer[] = [];
   let blksize = 512;
   let windowsize = 1;
   let expected = 1; // next block number, unwrapped
   let inWindow = 0;
   let dropped = false;
+  let droppedOack = false;
   let gapAcked = false;
   let done = false;
 
@@ -76,6 +80,11 @@ export function readOverTftp(options: TestReadOptions): Promise<TestRead> {
       if (done && packet.op !== 'DATA') return;
       result.serverPort ??= rinfo.port;
       if (packet.op === 'OACK') {
+        result.oackArrivals += 1;
+        if (options.dropFirstOack && !droppedOack) {
+          droppedOack = true;
+          return;
+        }
         result.oack = packet.options;
         blksize = Number(packet.options.get('blksize') ?? 512);
         windowsize = Number(packet.options.get('windowsize') ?? 1);
