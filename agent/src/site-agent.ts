@@ -14,6 +14,7 @@ import { register } from './register.ts';
 import { ReportJournal } from './report-journal.ts';
 import { syncSiteTask } from './tasks/sync-site.ts';
 import { ServiceHost } from './service-host.ts';
+import { tftpService } from './services/tftp/index.ts';
 
 export const agentVersion = '0.1.0';
 
@@ -73,7 +74,8 @@ export class SiteAgent {
     this.serviceHost = new ServiceHost({
       dataDir: options.dataDir,
       settings: options.services ?? {},
-      factories: parts.services,
+      // Builtin services first; a plugin may offer its own under the same name.
+      factories: new Map([['tftp', tftpService], ...parts.services]),
       desiredState: () => store.get(),
       report: (kind, payload) => this.journal!.add(kind, payload),
       logger: options.logger,
