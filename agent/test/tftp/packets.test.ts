@@ -46,7 +46,7 @@ test('settings default to port 69, /usr/lib/ipxe and a 500 ms timeout', (t) => {
 });
 
 test('every invalid setting is reported at once, with its field', (t) => {
-  const error = t.throws(() => parseTftpSettings({ port: 70000, retries: -1, root: '', timeout: 2 })) as Error & { code: string; details: { field: string }[] };
+  const error = t.throws(() => parseTftpSettings({ port: 70000, retries: -1, root: '', address: 'pxe.example', timeout: 2 })) as Error & { code: string; details: { field: string }[] };
   t.is(error.code, 'SPROUT_ERR_CONFIG');
-  t.deepEqual(error.details.map((d) => d.field).sort(), ['services.tftp.port', 'services.tftp.retries', 'services.tftp.root', 'services.tftp.timeout']);
+  t.deepEqual(error.details.map((d) => d.field).sort(), ['services.tftp.address', 'services.tftp.port', 'services.tftp.retries', 'services.tftp.root', 'services.tftp.timeout']);
 });

@@ -2,6 +2,7 @@
  * The TFTP service's settings (`services.tftp` in the agent's config), with defaults.
  * Every invalid field is reported at once, so an operator fixes the config in one pass.
  */
+import { isIP } from 'node:net';
 import { SproutError, type ProblemDetail } from '@sprout/kernel';
 import { maxBlksizeOnWire, minBlksize } from './options.ts';
 
@@ -54,6 +55,7 @@ export function parseTftpSettings(raw: Record<string, unknown>): TftpSettings {
     const value = raw[name];
     if (value === undefined) continue;
     if (typeof value !== 'string' || value === '') problems.push({ field: `services.tftp.${name}`, message: `must be a non-empty string, got ${JSON.stringify(value)}` });
+    else if (name === 'address' && isIP(value) === 0) problems.push({ field: 'services.tftp.address', message: `must be an IPv4 or IPv6 address, got ${JSON.stringify(value)}` });
     else settings[name] = value;
   }
   const known = new Set<string>(Object.keys(defaultTftpSettings));
