@@ -61,6 +61,18 @@ test('a lost first DATA packet inside a window: the window is sent again and the
   t.is(sha256(read.data), sha);
 });
 
+for (const windowsize of ['1', '8', '64']) {
+  test(`a link that loses every 13th DATA packet still delivers the file intact (windowsize ${windowsize})`, async (t) => {
+    const server = await startTftp({ timeoutMs: 50, retries: 20 });
+    t.teardown(() => server.close());
+    const sha = writeRandomFile(join(server.root, 'lossy.bin'), 1468 * 300 + 5);
+    const read = await readOverTftp({ port: server.port, filename: 'lossy.bin', dropEvery: 13, options: { blksize: '1468', windowsize }, deadlineMs: 30_000 });
+    t.is(read.error, null);
+    t.is(sha256(read.data), sha);
+    t.true(read.dataPackets > 301, 'lost blocks were sent again');
+  });
+}
+
 test('a lost OACK is sent again after the timeout and the transfer goes on', async (t) => {
   const server = await startTftp({ timeoutMs: 100 });
   t.teardown(() => server.close());

@@ -25,6 +25,8 @@ export interface TestReadOptions {
   options?: Record<string, string>;
   /** Ignores the first DATA packet, as if the network lost it. */
   dropFirstData?: boolean;
+  /** Ignores every n-th DATA packet that arrives, as a lossy link would. */
+  dropEvery?: number;
   /** Ignores the first OACK, as if the network lost it. */
   dropFirstOack?: boolean;
   /** Sends every ACK twice, as a client whose ACK was delayed and repeated would. */
@@ -94,6 +96,7 @@ export function readOverTftp(options: TestReadOptions): Promise<TestRead> {
       result.dataPackets += 1;
       if (packet.block === 1) result.firstBlockArrivals += 1;
       if (done) return;
+      if (options.dropEvery && result.dataPackets % options.dropEvery === 0) return;
       if (options.dropFirstData && !dropped) {
         dropped = true;
         return;
