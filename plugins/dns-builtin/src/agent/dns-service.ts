@@ -14,6 +14,7 @@ import { ZoneSerial } from './zone-serial.ts';
 import { zonesFor, zoneContent } from './zones.ts';
 import { rcode } from './wire.ts';
 
+const maxTcpConnections = 256;
 const rcodeNames = Object.fromEntries(Object.entries(rcode).map(([name, code]) => [code, name])) as Record<number, string>;
 
 export const dnsService: AgentServiceFactory = async (ctx: AgentServiceContext): Promise<RunningAgentService> => {
@@ -49,12 +50,15 @@ export const dnsService: AgentServiceFactory = async (ctx: AgentServiceContext):
     }
   });
 
-  const answer = (transport: Transport) => (request: Query, send: (response: Buffer) => unknown) => {
+  const answer = (transport: Transport) => (request: Query, send: (response: Buffer) => unknown, client: unknown) => {
     stats.queriesReceived += 1;
     try {
       const response = table.respond(request, transport);
       if (!response) {
         stats.responsesIgnored += 1;
+        // dns2 holds a TCP connection open until every message on it is answered; one
+        // that sends responses is not a resolver, so it is closed instead of left waiting.
+        if (transport === 'tcp') (client as Socket).destroy();
         return;
       }
       stats.queriesAnswered += 1;
@@ -65,6 +69,7 @@ export const dnsService: AgentServiceFactory = async (ctx: AgentServiceContext):
       Promise.resolve(send(response.message)).catch((err: unknown) => fail(err, 'DNS response could not be sent', { transport }));
     } catch (err) {
       fail(err, 'DNS query could not be answered', { transport });
+      if (transport === 'tcp') (client as Socket).destroy();
     }
   };
   const malformed = () => {
@@ -76,6 +81,9 @@ export const dnsService: AgentServiceFactory = async (ctx: AgentServiceContext):
   udp.on('request', answer('udp') as never);
   udp.on('requestError', malformed);
   const tcp = new TCPServer();
+  // Each TCP client holds a socket for up to dns2's 10 s idle timeout; a bound keeps a
+  // flood of idle connections from exhausting the agent's file descriptors.
+  tcp.maxConnections = maxTcpConnections;
   tcp.on('request', answer('tcp') as never);
   tcp.on('requestError', malformed);
   const connections = new Set<Socket>();

@@ -4,6 +4,7 @@
  * The generator is seeded, so a failure replays exactly.
  */
 import { createSocket } from 'node:dgram';
+import { connect } from 'node:net';
 import test from 'ava';
 import { dig, digShort, labState, startDns } from './dns-fixture.ts';
 
@@ -87,4 +88,32 @@ test('20 000 random and mutated datagrams do not stop the server', async (t) => 
   t.true(health.responsesIgnored > 500, `ignored: ${health.responsesIgnored}`);
   t.true(health.queriesAnswered > 10_000, `answered: ${health.queriesAnswered}`);
   t.is(health.errors, 0, JSON.stringify(dns.errors));
+});
+
+test('garbage, cut-off frames and pipelined queries over TCP leave the server answering', async (t) => {
+  const dns = await startDns(labState([['node1', '198.18.40.10']]));
+  t.teardown(() => dns.stop());
+  const random = seeded(0x7c9);
+  const exchange = (payload: Buffer) =>
+    new Promise<Buffer>((resolve) => {
+      const chunks: Buffer[] = [];
+      const socket = connect(dns.port, '127.0.0.1', () => socket.end(payload));
+      socket.on('data', (chunk) => chunks.push(chunk));
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve(Buffer.concat(chunks)));
+    });
+  for (let i = 0; i < 200; i++) {
+    const packet = mutatedPacket(random);
+    const length = Buffer.alloc(2);
+    // Sometimes the length prefix promises more than follows: the frame is cut off.
+    length.writeUInt16BE(random() < 0.2 ? packet.length + 1 + Math.floor(random() * 100) : packet.length);
+    await exchange(Buffer.concat([length, packet]));
+  }
+  // Two pipelined queries on one connection get two length-prefixed answers.
+  const frame = (q: Buffer) => Buffer.concat([Buffer.from([q.length >> 8, q.length & 0xff]), q]);
+  const replies = await exchange(Buffer.concat([frame(query(1, 'node1.lab.example', 1, false)), frame(query(2, 'lab.example', 6, false))]));
+  const first = replies.readUInt16BE(0);
+  t.deepEqual([replies.readUInt16BE(2), replies.readUInt16BE(2 + first + 2)].sort(), [1, 2]);
+  t.deepEqual(await digShort(dns.port, '+tcp', 'node1.lab.example', 'A'), ['198.18.40.10']);
+  t.is((dns.service.health() as { errors: number }).errors, 0, JSON.stringify(dns.errors));
 });
