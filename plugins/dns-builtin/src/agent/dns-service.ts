@@ -78,13 +78,13 @@ export const dnsService: AgentServiceFactory = async (ctx: AgentServiceContext):
   };
 
   const udp = new UDPServer();
-  udp.on('request', answer('udp') as never);
+  udp.on('request', answer('udp'));
   udp.on('requestError', malformed);
   const tcp = new TCPServer();
   // Each TCP client holds a socket for up to dns2's 10 s idle timeout; a bound keeps a
   // flood of idle connections from exhausting the agent's file descriptors.
   tcp.maxConnections = maxTcpConnections;
-  tcp.on('request', answer('tcp') as never);
+  tcp.on('request', answer('tcp'));
   tcp.on('requestError', malformed);
   const connections = new Set<Socket>();
   tcp.on('connection', (socket: Socket) => {
