@@ -131,6 +131,7 @@ export const dnsService: AgentServiceFactory = async (ctx: AgentServiceContext):
       ...(lastError ? { lastError } : {}),
     }),
     async stop() {
+      if (stopped) return;
       stopped = true;
       await close(udp, tcp, connections);
     },

@@ -2,6 +2,9 @@
  * The agent's DNS service answering `dig` on loopback: the site's A and PTR records,
  * SOA and NS, negative answers, TCP, desired-state updates and the serial.
  */
+import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import test from 'ava';
 import { dig, digShort, labState, soaSerial, startDns } from './dns-fixture.ts';
 
@@ -129,16 +132,19 @@ test('a new desired state is answered at once and the SOA serial goes up', async
 
 test('the serial survives a restart: kept for the same records, higher for changed ones', async (t) => {
   const first = await startDns(labState(machines));
-  const serial = await soaSerial(first.port, 'lab.example');
-  await first.stop({ keepData: true });
+  // Registered first, so the data directory goes even when an assertion fails midway.
+  t.teardown(() => rm(first.dataDir, { recursive: true, force: true }));
+  const serial = await soaSerial(first.port, 'lab.example').finally(() => first.stop({ keepData: true }));
 
   const same = await startDns(labState(machines), { dataDir: first.dataDir });
+  t.teardown(() => same.stop({ keepData: true }));
   t.is(await soaSerial(same.port, 'lab.example'), serial);
   await same.stop({ keepData: true });
 
   const changed = await startDns(labState([['node1', '198.18.40.10']]), { dataDir: first.dataDir });
-  t.teardown(() => changed.stop());
+  t.teardown(() => changed.stop({ keepData: true }));
   t.true((await soaSerial(changed.port, 'lab.example')) > serial);
+  t.is(readFileSync(join(first.dataDir, 'dns', 'serial'), 'utf8').trim(), String(serial + 1));
 });
 
 test('health counts zones, records and answered queries', async (t) => {
