@@ -38,8 +38,13 @@ export interface DhcpSettings {
 
 export const defaultBootFiles: Record<number, string> = { 0: 'undionly.kpxe', 7: 'ipxe.efi', 9: 'ipxe.efi', 11: 'ipxe-arm64.efi' };
 
+const known = new Set(['port', 'address', 'interfaces', 'relayPort', 'clientPort', 'serverId', 'nextServer', 'httpBootUrl', 'leaseSeconds', 'pxeLeaseSeconds', 'offerSeconds', 'declineQuarantineSeconds', 'bootFiles', 'maxPendingUnknownOffers']);
+
 export function parseDhcpSettings(raw: Record<string, unknown>): DhcpSettings {
-  const problems: ProblemDetail[] = [];
+  // A misspelt key would otherwise silently fall back to its default.
+  const problems: ProblemDetail[] = Object.keys(raw)
+    .filter((key) => !known.has(key))
+    .map((key) => ({ field: `services.dhcp.${key}`, message: `is not a dhcp setting; known: ${[...known].join(', ')}` }));
   const integer = (key: string, fallback: number, min: number, max: number): number => {
     const value = raw[key] ?? fallback;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {

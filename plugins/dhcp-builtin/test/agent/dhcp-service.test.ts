@@ -119,7 +119,7 @@ test('leases in the file that expired while the agent was down are not restored'
 });
 
 test('invalid settings are refused all at once, naming each field', async (t) => {
-  const err = await t.throwsAsync(createDhcpService()(context(tmpdir(), { port: 'sixty-seven', interfaces: ['eth0'], bootFiles: { x86: 'a.efi' }, httpBootUrl: 'ftp://x', leaseSeconds: 5 }, [])), { code: 'SPROUT_ERR_CONFIG' } as never);
+  const err = await t.throwsAsync(createDhcpService()(context(tmpdir(), { port: 'sixty-seven', interfaces: ['eth0'], bootFiles: { x86: 'a.efi' }, httpBootUrl: 'ftp://x', leaseSeconds: 5, leaseSecond: 60 }, [])), { code: 'SPROUT_ERR_CONFIG' } as never);
   const fields = (err as unknown as { details: { field: string }[] }).details.map((d) => d.field);
-  t.deepEqual(fields.sort(), ['services.dhcp.bootFiles.x86', 'services.dhcp.httpBootUrl', 'services.dhcp.interfaces', 'services.dhcp.leaseSeconds', 'services.dhcp.port']);
+  t.deepEqual(fields.sort(), ['services.dhcp.bootFiles.x86', 'services.dhcp.httpBootUrl', 'services.dhcp.interfaces', 'services.dhcp.leaseSecond', 'services.dhcp.leaseSeconds', 'services.dhcp.port']);
 });
