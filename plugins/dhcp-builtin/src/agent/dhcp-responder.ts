@@ -54,6 +54,8 @@ interface ServedNetwork {
   ranges: { start: number; end: number }[];
   /** Where the next dynamic search starts, so a flood does not rescan the taken prefix. */
   cursor: number;
+  /** When a full scan last found nothing: a flood against a full range must not rescan it per packet. */
+  exhaustedAt?: number;
 }
 
 interface SiteIndex {
@@ -73,6 +75,7 @@ interface Scope {
 const broadcastFlag = 0x8000;
 const reportWindowMs = 60_000;
 const reportMemory = 4096;
+const exhaustedRescanMs = 1000;
 const zero = '0.0.0.0';
 
 function normalisedMac(mac: string | null | undefined): string | undefined {
@@ -258,17 +261,20 @@ export class DhcpResponder {
     return found === undefined ? { dynamic: true, refusal: 'dynamic-range-exhausted' } : { address: found, dynamic: true };
   }
 
-  private isFreeDynamic(served: ServedNetwork, candidate: number): boolean {
+  private isFreeDynamic(served: ServedNetwork, candidate: number, locals: string[] = this.options.localAddresses()): boolean {
     if (!served.ranges.some((r) => candidate >= r.start && candidate <= r.end)) return false;
     const { subnet, network } = served;
     if (!subnetContains(subnet, candidate) || (subnet.prefix < 31 && (candidate === subnet.network || candidate === subnet.broadcast))) return false;
     const address = intToIp(candidate);
-    if (address === network.gateway || this.options.localAddresses().includes(address)) return false;
+    if (address === network.gateway || locals.includes(address)) return false;
     if (this.index().reserved.get(network.id)?.has(address)) return false;
     return this.options.leases.holder(address) === undefined && !this.options.leases.isQuarantined(address);
   }
 
   private nextFreeDynamic(served: ServedNetwork): string | undefined {
+    const now = this.options.now();
+    if (served.exhaustedAt !== undefined && now - served.exhaustedAt < exhaustedRescanMs) return undefined;
+    const locals = this.options.localAddresses();
     const total = served.ranges.reduce((sum, r) => sum + (r.end - r.start + 1), 0);
     // Walk the ranges once, starting at the cursor, wrapping around.
     const ordered = served.ranges.flatMap((r) => (served.cursor >= r.start && served.cursor <= r.end ? [{ start: served.cursor, end: r.end }] : []));
@@ -276,12 +282,14 @@ export class DhcpResponder {
     let visited = 0;
     for (const range of all) {
       for (let candidate = range.start; candidate <= range.end && visited <= total; candidate += 1, visited += 1) {
-        if (this.isFreeDynamic(served, candidate)) {
+        if (this.isFreeDynamic(served, candidate, locals)) {
           served.cursor = candidate + 1;
+          served.exhaustedAt = undefined;
           return intToIp(candidate);
         }
       }
     }
+    served.exhaustedAt = now;
     return undefined;
   }
 

@@ -160,8 +160,13 @@ test('unknown MACs get dynamic addresses, are reported, and never share one; an 
   // The same MAC asking again keeps its address.
   t.is(only(h.send(discover('52:54:00:00:aa:03'))).yiaddr, h.leases.get('52:54:00:00:aa:03')!.address);
   t.deepEqual(h.send(discover('52:54:00:00:bb:01')), []);
+  // A released address is handed out again once the exhausted range is rescanned.
+  const freed = h.leases.get('52:54:00:00:aa:05')!.address;
+  h.send(clientPacket({ type: mt.release, mac: '52:54:00:00:aa:05', ciaddr: freed }));
+  h.clock.now += 1500;
+  t.is(only(h.send(discover('52:54:00:00:bb:02'))).yiaddr, freed);
   const unknown = h.reports.filter((r) => r.kind === 'dhcp.unknown-mac').map((r) => r.payload);
-  t.is(unknown.length, 11);
+  t.is(unknown.length, 12);
   t.deepEqual(unknown[10], { mac: '52:54:00:00:bb:01', networkId: 'net-prov', offered: null });
   t.like(unknown[0], { networkId: 'net-prov', offered: '198.18.30.100' });
 });
