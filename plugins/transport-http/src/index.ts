@@ -21,7 +21,7 @@ export default definePlugin({
   configSchema,
   migrations: new URL('../migrations/', import.meta.url).pathname,
   setup(ctx) {
-    ctx.provide(transportCapability, () => new HttpWorkQueue(ctx.db, ctx.config));
+    ctx.provide(transportCapability, () => new HttpWorkQueue(ctx.db, ctx.config, ctx.logger));
   },
   agent: async () => ({ transport: (await import('./agent-client.ts')).httpAgentTransport }),
 });

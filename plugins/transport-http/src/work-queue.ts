@@ -1,11 +1,14 @@
 /**
- * The control-plane half of the HTTP transport: work items wait in a table, agents
- * long-poll for them and get a lease; an item not acknowledged before its lease ends is
- * delivered again, and after `maxDeliver` deliveries it goes to the dead-letter handler.
- * Reports arrive by HTTP POST and go straight to the report handler.
+ * The control-plane half of the HTTP transport: work waits in a table for agents' leases
+ * (redelivered when not acknowledged in time, dead after `maxDeliver`); reports and dead
+ * letters wait in durable inboxes that every instance with a handler drains in order, so
+ * a report POST succeeds once stored, whether or not a handler runs or succeeds.
  */
 import type { Knex } from 'knex';
 import type { AgentHttpEndpoint, AgentReport, DeliveryInfo, TransportHealth, TransportProvider, WorkItem } from '@sprout/kernel';
+import { InboxDrain, jsonOf, later, type DrainLogger, type DrainTiming } from './inbox-drain.ts';
+import { reportInbox, storeReports } from './report-inbox.ts';
+import { deadLetterInbox, moveExhaustedWork, type DeadLetter } from './dead-letters.ts';
 
 export interface HttpTransportSettings {
   ackWaitMs: number;
@@ -16,13 +19,24 @@ export interface HttpTransportSettings {
 type ReportHandler = (report: AgentReport) => Promise<void>;
 type DeadLetterHandler = (item: WorkItem, reason: string) => Promise<void>;
 
+const quietLogger: DrainLogger = { warn: () => {} };
+
 export class HttpWorkQueue implements TransportProvider, AgentHttpEndpoint {
-  private reportHandler?: ReportHandler;
-  private deadLetterHandler?: DeadLetterHandler;
+  private reports?: InboxDrain<AgentReport>;
+  private deadLetters?: InboxDrain<DeadLetter>;
   private closed = false;
   readonly agentHttp: AgentHttpEndpoint = this;
 
-  constructor(private readonly db: Knex, private readonly settings: HttpTransportSettings) {}
+  constructor(
+    private readonly db: Knex,
+    private readonly settings: HttpTransportSettings,
+    private readonly logger: DrainLogger = quietLogger,
+  ) {}
+
+  /** Inbox rows an instance took are hidden from the others for as long as a work lease lasts. */
+  private get drainTiming(): DrainTiming {
+    return { intervalMs: 200, claimMs: this.settings.ackWaitMs, retryDelayMs: 500 };
+  }
 
   async publishWork(item: WorkItem): Promise<void> {
     await this.db('http_work_items').insert({ id: item.id, site_id: item.siteId, item: JSON.stringify(item) }).onConflict('id').ignore();
@@ -33,19 +47,26 @@ export class HttpWorkQueue implements TransportProvider, AgentHttpEndpoint {
   }
 
   async onReport(handler: ReportHandler): Promise<void> {
-    this.reportHandler = handler;
+    if (this.closed) return;
+    if (this.reports) this.reports.replaceHandler(handler);
+    else this.reports = new InboxDrain(this.db, reportInbox, handler, this.drainTiming, this.logger);
   }
 
   async onDeadLetter(handler: DeadLetterHandler): Promise<void> {
-    this.deadLetterHandler = handler;
+    if (this.closed) return;
+    const handle = ({ item, reason }: DeadLetter) => handler(item, reason);
+    if (this.deadLetters) this.deadLetters.replaceHandler(handle);
+    else this.deadLetters = new InboxDrain(this.db, deadLetterInbox(this.settings.maxDeliver), handle, this.drainTiming, this.logger);
   }
 
   health(): TransportHealth {
     return { connected: !this.closed, detail: 'agents long-poll the control plane over HTTP' };
   }
 
+  /** Ends long-polls in progress and stops draining; what is stored stays for the next instance. */
   async close(): Promise<void> {
     this.closed = true;
+    await Promise.all([this.reports?.stop(), this.deadLetters?.stop()]);
   }
 
   async pollWork(siteId: string, waitMs: number, signal?: AbortSignal): Promise<{ item: WorkItem; delivery: DeliveryInfo }[]> {
@@ -58,35 +79,32 @@ export class HttpWorkQueue implements TransportProvider, AgentHttpEndpoint {
     }
   }
 
+  /**
+   * Leases one item: an agent works on one at a time, so an item never waits in an
+   * agent's hands while its lease runs out. Exhausted items of the site die first.
+   */
   private async lease(siteId: string): Promise<{ item: WorkItem; delivery: DeliveryInfo }[]> {
-    const dead: WorkItem[] = [];
+    const { maxDeliver, ackWaitMs } = this.settings;
+    let died = 0;
     const leased = await this.db.transaction(async (trx) => {
-      const rows = await trx('http_work_items')
+      died = await moveExhaustedWork(trx, maxDeliver, siteId);
+      const row = await trx('http_work_items')
         .where({ site_id: siteId })
         .whereNull('acked_at')
         .whereNull('dead_at')
+        .where('deliveries', '<', maxDeliver)
         .where('available_at', '<=', trx.fn.now())
-        .orderBy('created_at')
-        .orderBy('id')
-        .limit(10)
+        .orderBy([{ column: 'created_at' }, { column: 'id' }])
         .forUpdate()
-        .skipLocked();
-      const out: { item: WorkItem; delivery: DeliveryInfo }[] = [];
-      for (const row of rows) {
-        const item = (typeof row.item === 'string' ? JSON.parse(row.item) : row.item) as WorkItem;
-        if (row.deliveries >= this.settings.maxDeliver) {
-          await trx('http_work_items').where({ id: row.id }).update({ dead_at: trx.fn.now() });
-          dead.push(item);
-          continue;
-        }
-        await trx('http_work_items')
-          .where({ id: row.id })
-          .update({ deliveries: row.deliveries + 1, available_at: new Date(Date.now() + this.settings.ackWaitMs) });
-        out.push({ item, delivery: { attempt: row.deliveries + 1, maxAttempts: this.settings.maxDeliver } });
-      }
-      return out;
+        .skipLocked()
+        .first();
+      if (!row) return [];
+      await trx('http_work_items')
+        .where({ id: row.id })
+        .update({ deliveries: row.deliveries + 1, available_at: later(trx, ackWaitMs) });
+      return [{ item: jsonOf<WorkItem>(row.item), delivery: { attempt: row.deliveries + 1, maxAttempts: maxDeliver } }];
     });
-    for (const item of dead) await this.deadLetterHandler?.(item, `not acknowledged after ${this.settings.maxDeliver} deliveries`);
+    if (died > 0) this.deadLetters?.kick();
     return leased;
   }
 
@@ -96,8 +114,9 @@ export class HttpWorkQueue implements TransportProvider, AgentHttpEndpoint {
     else await rows.update({ available_at: this.db.fn.now() });
   }
 
+  /** Resolves once the reports are stored; the report handler gets them from the inbox. */
   async acceptReports(reports: AgentReport[]): Promise<void> {
-    if (!this.reportHandler) throw new Error('the control plane is not ready for reports yet');
-    for (const report of reports) await this.reportHandler(report);
+    await storeReports(this.db, reports);
+    this.reports?.kick();
   }
 }
