@@ -4,6 +4,7 @@
  * drive it directly. It must never throw to its caller, never answer with a packet the
  * codec would reject, and never give one address to two MACs.
  */
+import { isIPv4 } from 'node:net';
 import type { SiteDesiredState } from '@sprout/kernel';
 import {
   blankMessage,
@@ -178,7 +179,9 @@ export class DhcpResponder {
       try {
         const subnet = parseCidr(network.cidr);
         const ranges = network.ranges.filter((r) => r.kind === 'dynamic').map((r) => ({ start: ipToInt(r.start), end: ipToInt(r.end) }));
-        networks.push({ network, subnet, ranges: ranges.filter((r) => r.start <= r.end), cursor: ranges[0]?.start ?? 0 });
+        // Only what the wire can carry: an IPv6 DNS server must not stop the network's IPv4 clients.
+        const usable = { ...network, gateway: isIPv4(network.gateway ?? '') ? network.gateway : '', dnsServers: (network.dnsServers ?? []).filter((d) => isIPv4(d)) };
+        networks.push({ network: usable, subnet, ranges: ranges.filter((r) => r.start <= r.end), cursor: ranges[0]?.start ?? 0 });
       } catch {
         // A network the control plane described badly is not served; the others still are.
         this.reportOnce(`bad-network:${network.id}`, 'dhcp.network-unusable', { networkId: network.id, cidr: network.cidr });
@@ -188,7 +191,12 @@ export class DhcpResponder {
     const reserved = new Map<string, Map<string, string>>();
     for (const reservation of state.reservations ?? []) {
       const mac = normalisedMac(reservation.mac);
-      if (!mac) continue;
+      const served = networks.find((n) => n.network.id === reservation.networkId);
+      const reason = !mac ? 'bad-mac' : !isIPv4(reservation.address) ? 'bad-address' : !served ? 'unknown-network' : !subnetContains(served.subnet, ipToInt(reservation.address)) ? 'address-outside-network' : undefined;
+      if (reason || !mac) {
+        this.reportOnce(`bad-reservation:${reservation.mac}:${reservation.networkId}`, 'dhcp.reservation-unusable', { mac: reservation.mac, networkId: reservation.networkId, address: reservation.address, reason });
+        continue;
+      }
       reservations.set(mac, [...(reservations.get(mac) ?? []), reservation]);
       const inNetwork = reserved.get(reservation.networkId) ?? new Map<string, string>();
       inNetwork.set(reservation.address, mac);

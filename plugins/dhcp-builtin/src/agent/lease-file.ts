@@ -5,14 +5,21 @@
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { SproutError } from '@sprout/kernel';
 import type { Lease, LeaseSnapshot } from './lease-table.ts';
 
 const version = 1;
 
 export function readLeaseFile(file: string): LeaseSnapshot {
   if (!existsSync(file)) return { leases: [], quarantine: [] };
-  const parsed = JSON.parse(readFileSync(file, 'utf8')) as { version?: number; leases?: unknown; quarantine?: unknown };
-  if (parsed.version !== version) throw new Error(`${file}: lease file version ${String(parsed.version)} is not ${version}`);
+  let parsed: { version?: number; leases?: unknown; quarantine?: unknown };
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8')) as typeof parsed;
+  } catch (err) {
+    // Starting empty could hand live leases' addresses to other machines: the operator decides.
+    throw new SproutError('SPROUT_ERR_CONFIG', `the DHCP lease file ${file} is unreadable (${(err as Error).message}); move it away to start with no leases, knowing addresses still in use may be offered again`, { context: { file }, cause: err });
+  }
+  if (parsed?.version !== version) throw new SproutError('SPROUT_ERR_CONFIG', `the DHCP lease file ${file} has version ${String(parsed?.version)}; this agent reads version ${version}`, { context: { file } });
   const leases = (Array.isArray(parsed.leases) ? parsed.leases : []).filter(
     (l): l is Lease => typeof l === 'object' && l !== null && typeof l.mac === 'string' && typeof l.address === 'string' && typeof l.networkId === 'string' && typeof l.expiresAt === 'number',
   );

@@ -275,3 +275,24 @@ test('packets that are not client DHCP messages are dropped and counted', (t) =>
   t.is(h.responder.counters.ignored['not-a-client-message'], 1);
   t.is(h.errors.length, 0);
 });
+
+test('what the wire cannot carry in the desired state is left out or reported, never a reason to stop answering', (t) => {
+  const base = siteState();
+  const h = harness({}, siteState({
+    networks: [{ ...base.networks![0]!, dnsServers: ['2001:db8::53', '198.18.30.53'], gateway: 'fe80::1' }, base.networks![1]!],
+    reservations: [
+      ...base.reservations!,
+      { siteId: 'site-1', networkId: 'net-prov', mac: '52:54:00:00:00:31', address: '10.0.0.5', netboot: false },
+      { siteId: 'site-1', networkId: 'net-nowhere', mac: '52:54:00:00:00:32', address: '198.18.30.40', netboot: false },
+    ],
+  }));
+  const offer = only(h.send(discover(macs.noNetboot)));
+  t.deepEqual(addresses(offer, opt.dnsServers), ['198.18.30.53']);
+  t.is(offer.options.get(opt.router), undefined);
+  t.not(only(h.send(discover('52:54:00:00:00:31'))).yiaddr, '10.0.0.5');
+  t.deepEqual(
+    h.reports.filter((r) => r.kind === 'dhcp.reservation-unusable').map((r) => r.payload.reason),
+    ['address-outside-network', 'unknown-network'],
+  );
+  t.deepEqual(h.errors, []);
+});

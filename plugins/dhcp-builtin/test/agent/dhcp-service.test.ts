@@ -1,6 +1,6 @@
 /** The `dhcp` service on a real UDP socket (loopback, as a relay would talk to it), its lease file, and its settings. */
 import { createSocket } from 'node:dgram';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -122,4 +122,13 @@ test('invalid settings are refused all at once, naming each field', async (t) =>
   const err = await t.throwsAsync(createDhcpService()(context(tmpdir(), { port: 'sixty-seven', interfaces: ['eth0'], bootFiles: { x86: 'a.efi' }, httpBootUrl: 'ftp://x', leaseSeconds: 5, leaseSecond: 60 }, [])), { code: 'SPROUT_ERR_CONFIG' } as never);
   const fields = (err as unknown as { details: { field: string }[] }).details.map((d) => d.field);
   t.deepEqual(fields.sort(), ['services.dhcp.bootFiles.x86', 'services.dhcp.httpBootUrl', 'services.dhcp.interfaces', 'services.dhcp.leaseSecond', 'services.dhcp.leaseSeconds', 'services.dhcp.port']);
+});
+
+test('an unreadable lease file stops the service with an error naming the file', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sprout-dhcp-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  mkdirSync(join(dataDir, 'dhcp'));
+  writeFileSync(join(dataDir, 'dhcp', 'leases.json'), '{"version":1,"leases":[');
+  const err = await t.throwsAsync(createDhcpService()(context(dataDir, { port: 0, address: '127.0.0.1' }, [])));
+  t.regex(err!.message, /leases\.json is unreadable/);
 });
