@@ -56,6 +56,8 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
       return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
     },
     bodyLimit: 1024 * 1024,
+    // Agents long-poll; on shutdown their open connections must not hold the server up.
+    forceCloseConnections: true,
     ajv: { customOptions: { removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance;
   app.setValidatorCompiler(validators());

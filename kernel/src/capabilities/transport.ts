@@ -54,7 +54,11 @@ export interface AgentHttpEndpoint {
   pollWork(siteId: string, waitMs: number, signal?: AbortSignal): Promise<{ item: WorkItem; delivery: DeliveryInfo }[]>;
   /** `ack`: done, never again; `nak`: deliver again soon. Items of other sites are ignored. */
   settleWork(siteId: string, ids: string[], outcome: 'ack' | 'nak'): Promise<void>;
-  /** Passes reports to the registered report handler, in order; rejects when it fails (the agent retries). */
+  /**
+   * Takes reports from an agent; resolves once the transport holds them durably (the
+   * report handler gets them in order from there). Rejects when they could not be stored;
+   * the agent keeps them in its journal and retries.
+   */
   acceptReports(reports: AgentReport[]): Promise<void>;
 }
 
