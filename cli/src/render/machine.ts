@@ -1,25 +1,9 @@
 /** How a machine reads in a terminal: status and its reason first, then the rest. */
+import type { MachineView } from '@sprout/kernel';
 import { table } from '@sprout/kernel/cli';
 
-export interface Machine {
-  id: string;
-  site: { id: string; name: string };
-  hostname: string;
-  arch: string;
-  bootMode: string;
-  status: string;
-  statusReason: { code: string; message: string; step?: string; workflow?: string; logTail?: string[] } | null;
-  statusChangedAt: string;
-  statusDeadline: string | null;
-  currentWorkflow: string | null;
-  allowedActions: string[];
-  tags: string[];
-  interfaces: { mac: string; name: string; pxe: boolean }[];
-  bmc: Record<string, unknown> | null;
-  expected: Record<string, unknown>;
-  hardware: Record<string, unknown>;
-  owner: string | null;
-}
+/** The API's machine representation (type only: the CLI never loads the server). */
+export type Machine = MachineView & { statusReason: (MachineView['statusReason'] & { logTail?: string[] }) | null };
 
 export function machineDetails(m: Machine): string {
   const lines = [`${m.hostname}  ${m.status.toUpperCase()}${m.statusReason ? `  — ${m.statusReason.message}` : ''}`];

@@ -1,19 +1,10 @@
 /** How a workflow reads in a terminal, and following one until it ends. */
+import type { WorkflowView } from '@sprout/kernel';
 import type { ApiClient } from '@sprout/kernel/cli';
 import { table } from '@sprout/kernel/cli';
 
-export interface Workflow {
-  id: string;
-  kind: string;
-  state: string;
-  machine: { id: string; hostname: string } | null;
-  site: { name: string };
-  error: string | null;
-  createdBy: string;
-  createdAt: string;
-  finishedAt: string | null;
-  steps: { name: string; kind: string; state: string; attempt: number; startedAt: string | null; finishedAt: string | null; error: string | null; waitingFor: string | null; logTail: string[] }[];
-}
+/** The API's workflow representation (type only). */
+export type Workflow = WorkflowView;
 
 export const finished = ['succeeded', 'failed', 'cancelled', 'timed_out'];
 
