@@ -15,6 +15,7 @@ import { ReportJournal } from './report-journal.ts';
 import { syncSiteTask } from './tasks/sync-site.ts';
 import { ServiceHost } from './service-host.ts';
 import { tftpService } from './services/tftp/index.ts';
+import { httpBootService } from './services/http-boot/index.ts';
 
 export const agentVersion = '0.1.0';
 
@@ -75,7 +76,7 @@ export class SiteAgent {
       dataDir: options.dataDir,
       settings: options.services ?? {},
       // Builtin services first; a plugin may offer its own under the same name.
-      factories: new Map([['tftp', tftpService], ...parts.services]),
+      factories: new Map([['tftp', tftpService], ['http', httpBootService], ...parts.services]),
       desiredState: () => store.get(),
       report: (kind, payload) => this.journal!.add(kind, payload),
       logger: options.logger,

@@ -1,0 +1,81 @@
+/**
+ * The agent's HTTP boot service: per-machine iPXE scripts from the boot intents in the
+ * desired state (`GET /boot/ipxe?mac=…`) and the artifacts they load (`GET
+ * /artifacts/…`). A machine refused a boot is told why, and the agent reports it.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { AgentServiceFactory } from '@sprout/kernel';
+import { SproutError } from '@sprout/kernel';
+import { ipxeScript } from './ipxe-script.ts';
+import { send, serveArtifact } from './artifacts.ts';
+
+interface HttpBootSettings {
+  port: number;
+  address: string;
+  /** URL machines use to reach this service (default http://<address>:<port>). */
+  baseUrl?: string;
+  artifactRoot: string;
+  installer: { kernel: string; initrd: string; cmdline: string };
+}
+
+const known = new Set(['port', 'address', 'baseUrl', 'artifactRoot', 'installer']);
+
+function parse(settings: Record<string, unknown>): HttpBootSettings {
+  const unknown = Object.keys(settings).filter((k) => !known.has(k));
+  if (unknown.length) throw new SproutError('SPROUT_ERR_CONFIG', `services.http: unknown setting(s) ${unknown.join(', ')}; known: ${[...known].join(', ')}`);
+  if (typeof settings.artifactRoot !== 'string') throw new SproutError('SPROUT_ERR_CONFIG', 'services.http.artifactRoot: the folder kernels, initrds and images are served from is required');
+  const installer = (settings.installer ?? {}) as Partial<HttpBootSettings['installer']>;
+  return {
+    port: Number(settings.port ?? 8080),
+    address: String(settings.address ?? '0.0.0.0'),
+    baseUrl: typeof settings.baseUrl === 'string' ? settings.baseUrl.replace(/\/$/, '') : undefined,
+    artifactRoot: settings.artifactRoot,
+    installer: { kernel: installer.kernel ?? 'installer/vmlinuz', initrd: installer.initrd ?? 'installer/initrd.img', cmdline: installer.cmdline ?? 'console=ttyS0' },
+  };
+}
+
+const MAC = /^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/i;
+
+export const httpBootService: AgentServiceFactory = async (ctx) => {
+  const settings = parse(ctx.settings);
+  const counts = { scripts: 0, refused: 0, artifacts: 0, notFound: 0 };
+  let baseUrl = settings.baseUrl ?? '';
+  const server = createServer((req, res) => {
+    // The URL parser folds `..` away, so a traversal attempt lands outside /artifacts/ as a 404.
+    const url = new URL(req.url ?? '/', 'http://agent');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return void send(res, 405, 'only GET and HEAD');
+    if (url.pathname === '/boot/ipxe') {
+      const mac = (url.searchParams.get('mac') ?? '').toLowerCase().replace(/-/g, ':');
+      if (!MAC.test(mac)) return void send(res, 400, 'mac query parameter must be a MAC address, e.g. ?mac=${net0/mac}');
+      const intent = ctx.desiredState().bootIntents?.find((b) => b.mac === mac);
+      const { script, refusal } = ipxeScript({ intent, mac, baseUrl, installer: settings.installer });
+      if (refusal) {
+        counts.refused++;
+        ctx.report('boot.refused', { mac, reason: refusal });
+      } else counts.scripts++;
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(script) });
+      return void res.end(script);
+    }
+    if (url.pathname.startsWith('/artifacts/')) {
+      counts.artifacts++;
+      return void serveArtifact(settings.artifactRoot, decodeURIComponent(url.pathname.slice('/artifacts/'.length)), req, res).then(
+        (status) => status === 404 && counts.notFound++,
+        (err) => (ctx.logger.error({ err }, 'http: artifact failed'), res.headersSent ? res.destroy() : send(res, 500, 'artifact could not be read')),
+      );
+    }
+    counts.notFound++;
+    send(res, 404, `no route ${url.pathname}`);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new SproutError('SPROUT_ERR_UNAVAILABLE', `services.http: cannot listen on ${settings.address}:${settings.port}: ${err.message}`)));
+    server.listen(settings.port, settings.address, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  baseUrl ||= `http://${settings.address === '0.0.0.0' ? '127.0.0.1' : settings.address}:${port}`;
+  ctx.logger.info({ port, baseUrl }, 'http boot: serving');
+  return {
+    health: () => ({ port, baseUrl, ...counts }),
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+};

@@ -1,0 +1,71 @@
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { SiteDesiredState } from '@sprout/kernel';
+import { httpBootService } from '../../src/services/http-boot/index.ts';
+
+const run = promisify(execFile);
+const quiet = { info() {}, warn() {}, error() {} };
+
+async function start(t: any) {
+  const dir = mkdtempSync(join(tmpdir(), 'sprout-httpboot-'));
+  const root = join(dir, 'artifacts');
+  mkdirSync(join(root, 'installer'), { recursive: true });
+  const image = randomBytes(1_000_000);
+  writeFileSync(join(root, 'installer', 'vmlinuz'), image);
+  writeFileSync(join(dir, 'secret'), 'outside the root');
+  symlinkSync(join(dir, 'secret'), join(root, 'escape'));
+  const state: SiteDesiredState = {
+    bootIntents: [
+      { machineId: 'm-1', hostname: 'node-1', arch: 'x86_64', bootMode: 'bios', intent: 'commission', params: {}, workflow: 'wf-1', mac: '52:54:00:00:00:01' },
+      { machineId: 'm-2', hostname: 'node-2', arch: 'x86_64', bootMode: 'uefi', intent: 'local', params: {}, workflow: null, mac: '52:54:00:00:00:02' },
+      { machineId: 'm-3', hostname: 'node-3', arch: 'x86_64', bootMode: 'bios', intent: 'local', params: {}, workflow: null, mac: '52:54:00:00:00:03' },
+    ],
+  };
+  const reports: { kind: string; payload: Record<string, unknown> }[] = [];
+  const service = await httpBootService({ dataDir: dir, settings: { port: 0, address: '127.0.0.1', artifactRoot: root }, desiredState: () => state, onDesiredState() {}, report: (kind, payload) => reports.push({ kind, payload }), logger: quiet });
+  t.teardown(async () => {
+    await service.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const base = `http://127.0.0.1:${service.health().port}`;
+  return { base, image, reports, service };
+}
+
+test('iPXE scripts follow the boot intent: installer with metadata, local disk per firmware, a reason for strangers', async (t) => {
+  const { base, reports } = await start(t);
+  const commission = await (await fetch(`${base}/boot/ipxe?mac=52-54-00-00-00-01`)).text();
+  t.regex(commission, /^#!ipxe\n/);
+  t.regex(commission, new RegExp(`kernel ${base}/artifacts/installer/vmlinuz initrd=initrd.img console=ttyS0 sprout.metadata=${base}/metadata/m-1 sprout.intent=commission`));
+  t.regex(commission, new RegExp(`initrd ${base}/artifacts/installer/initrd.img`));
+  t.regex(await (await fetch(`${base}/boot/ipxe?mac=52:54:00:00:00:02`)).text(), /\nexit 1\n$/, 'UEFI goes on to the disk with exit 1');
+  t.regex(await (await fetch(`${base}/boot/ipxe?mac=52:54:00:00:00:03`)).text(), /\nexit\n$/);
+  const stranger = await (await fetch(`${base}/boot/ipxe?mac=aa:aa:aa:aa:aa:aa`)).text();
+  t.regex(stranger, /echo Sprout will not boot this machine: no boot intent for aa:aa:aa:aa:aa:aa/);
+  t.deepEqual(reports, [{ kind: 'boot.refused', payload: { mac: 'aa:aa:aa:aa:aa:aa', reason: 'no boot intent for aa:aa:aa:aa:aa:aa: this machine is unknown here or not being provisioned' } }]);
+  t.is((await fetch(`${base}/boot/ipxe?mac=nonsense`)).status, 400);
+});
+
+test('artifacts: whole and ranged downloads with a sha256 curl can check; paths out of the root are refused', async (t) => {
+  const { base, image, service } = await start(t);
+  const dir = mkdtempSync(join(tmpdir(), 'sprout-fetch-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const { stdout } = await run('curl', ['-s', '-D', '-', '-o', join(dir, 'whole'), `${base}/artifacts/installer/vmlinuz`]);
+  const sha = createHash('sha256').update(image).digest('hex');
+  t.regex(stdout, new RegExp(`x-sprout-sha256: ${sha}`, 'i'));
+  t.regex(stdout, /content-length: 1000000/i);
+  const part = await fetch(`${base}/artifacts/installer/vmlinuz`, { headers: { range: 'bytes=100-199' } });
+  t.is(part.status, 206);
+  t.is(part.headers.get('content-range'), 'bytes 100-199/1000000');
+  t.deepEqual(Buffer.from(await part.arrayBuffer()), image.subarray(100, 200));
+  t.is((await fetch(`${base}/artifacts/installer/vmlinuz`, { headers: { range: 'bytes=2000000-' } })).status, 416);
+  for (const path of ['../secret', '%2e%2e/secret', 'escape', '/etc/passwd', 'installer/missing']) {
+    const { stdout: code } = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--path-as-is', `${base}/artifacts/${path}`]);
+    t.is(code, '404', path);
+  }
+  t.true(Number(service.health().notFound) >= 4);
+});
