@@ -8,6 +8,7 @@ import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentTask, AgentTaskContext, DeliveryInfo, WorkItem } from '@sprout/kernel';
 import type { ReportJournal } from './report-journal.ts';
+import { deferred } from './machine-waits.ts';
 
 export class TaskExecutor {
   private readonly done = new Set<string>();
@@ -20,6 +21,8 @@ export class TaskExecutor {
       tasks: Map<string, AgentTask>;
       journal: ReportJournal;
       desiredState: () => Record<string, unknown>;
+      /** Applies the desired state a work item carries before its task runs. */
+      applyDesiredState: (state: Record<string, unknown>) => void;
       logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
     },
   ) {
@@ -54,10 +57,14 @@ export class TaskExecutor {
       desiredState: this.deps.desiredState,
     };
     try {
+      if (item.payload.desiredState && typeof item.payload.desiredState === 'object' && taskName !== 'sync-site') {
+        this.deps.applyDesiredState(item.payload.desiredState as Record<string, unknown>);
+      }
       if (!task) throw new Error(`this agent has no task for ${taskName}; it runs: ${this.kinds().join(', ') || 'nothing'}`);
       const result = await task(item, ctx);
       this.markDone(item.id);
-      journal.add('task.succeeded', { result, log: log.slice(-5) }, item.id);
+      // A deferred task finishes later, when the machine it waits for reports.
+      if (result !== deferred) journal.add('task.succeeded', { result, log: log.slice(-5) }, item.id);
     } catch (err) {
       this.markDone(item.id);
       journal.add('task.failed', { error: (err as Error).message, log: log.slice(-5) }, item.id);

@@ -14,6 +14,7 @@ import { register } from './register.ts';
 import { ReportJournal } from './report-journal.ts';
 import { syncSiteTask } from './tasks/sync-site.ts';
 import { ServiceHost } from './service-host.ts';
+import { MachineWaits, manualPowerOn, waitForMachine } from './machine-waits.ts';
 import { tftpService } from './services/tftp/index.ts';
 import { httpBootService } from './services/http-boot/index.ts';
 
@@ -61,7 +62,16 @@ export class SiteAgent {
     const parts = await loadAgentParts(this.identity.transport.plugin, options.pluginDir ?? join(options.dataDir, 'plugins'));
     for (const problem of parts.problems) options.logger.warn({ problem }, 'a plugin agent part could not be loaded');
     // Plugins may replace a builtin task (say, to apply state to their own services).
-    const tasks = new Map([['sync-site', syncSiteTask(store)], ...parts.tasks]);
+    const waits = new MachineWaits(options.dataDir);
+    const waitForIt = waitForMachine(waits);
+    const tasks = new Map([
+      ['sync-site', syncSiteTask(store)],
+      ['power-on', manualPowerOn],
+      ['commission', waitForIt],
+      ['run-hardware-tests', waitForIt],
+      ['install', waitForIt],
+      ...parts.tasks,
+    ]);
     this.transport = await parts.transport({
       controlPlaneUrl: this.identity.controlPlaneUrl,
       agentId: this.identity.agentId,
@@ -76,14 +86,18 @@ export class SiteAgent {
       dataDir: options.dataDir,
       settings: options.services ?? {},
       // Builtin services first; a plugin may offer its own under the same name.
-      factories: new Map([['tftp', tftpService], ['http', httpBootService], ...parts.services]),
+      factories: new Map([
+        ['tftp', tftpService],
+        ['http', httpBootService({ waits, reportFor: (workItemId, kind, payload) => this.journal!.add(kind, payload, workItemId) })],
+        ...parts.services,
+      ]),
       desiredState: () => store.get(),
       report: (kind, payload) => this.journal!.add(kind, payload),
       logger: options.logger,
     });
     store.onChange((state) => this.serviceHost!.desiredStateChanged(state));
     await this.serviceHost.start();
-    this.executor = new TaskExecutor({ dataDir: options.dataDir, tasks, journal: this.journal, desiredState: () => store.get(), logger: options.logger });
+    this.executor = new TaskExecutor({ dataDir: options.dataDir, tasks, journal: this.journal, desiredState: () => store.get(), applyDesiredState: (state) => store.replace(state), logger: options.logger });
     if (this.journal.backlog > 0) options.logger.info({ reports: this.journal.backlog }, 'replaying journaled reports');
     void this.journal.flush();
     await this.transport.consumeWork((item, delivery) => this.executor!.handle(item, delivery));

@@ -95,13 +95,15 @@ for (const transport of transports) {
     const wf = JSON.parse((await w.run('workflow', 'list', '--kind', 'sync-site', '--json')).stdout)[0];
     t.deepEqual(wf.steps[0].result.changes.networks, { added: 1, removed: 0, changed: 0, total: 1 });
 
-    // a step this agent cannot run fails visibly, with the agent's message, and so does the machine
+    // the agent takes the machine's site steps: power-on (manual driver), then waits for the machine
     await w.run('machine', 'create', 'node-1', '--site', 'lab', '--mac', '52:54:00:00:20:01');
-    const commission = await w.run('machine', 'commission', 'node-1', '--no-hwtest', '--watch');
-    t.is(commission.code, 1);
-    t.regex(commission.stdout, /power-on\s+failed.*this agent has no task for power-on/);
-    const shown = await w.run('machine', 'show', 'node-1');
-    t.regex(shown.stdout, /^node-1\s+FAILED_COMMISSIONING\s+— commission failed in step power-on: this agent has no task for power-on/);
+    const commission = JSON.parse((await w.run('machine', 'commission', 'node-1', '--no-hwtest', '--json')).stdout);
+    const waiting = await until('the commission step waits for the machine', async () => {
+      const current = (await w.api('GET', `/v1/workflows/${commission.id}`)).body;
+      const step = current.steps.find((s: any) => s.name === 'commission');
+      return step.state === 'running' && step.logTail.some((l: string) => l.includes('waiting for machine')) && current;
+    });
+    t.regex(waiting.steps.find((s: any) => s.name === 'power-on').logTail.join('\n'), /power on machine .* by hand \(manual power driver\)/);
 
     await agent.stop('SIGTERM');
     await until('offline', async () => /agent-1\s+offline/.test((await w.run('site', 'show', 'lab')).stdout));

@@ -164,8 +164,9 @@ for (const backend of backends) {
     t.is(none.body.code, 'SPROUT_ERR_NO_MATCHING_MACHINE');
 
     const deploy = (await h.request({ method: 'POST', url: '/v1/machines/cycle-01/deploy', body: { image: 'debian-12' } })).body;
-    await finishSiteStep(h, deploy.id);
-    await finishSiteStep(h, deploy.id);
+    t.is(await finishSiteStep(h, deploy.id), 'power-on');
+    t.is(await finishSiteStep(h, deploy.id), 'install');
+    t.is(await finishSiteStep(h, deploy.id), 'sync-site', 'the agent learns the machine now boots locally');
     const done = await waitForWorkflow(h, deploy.id, (wf) => wf.state === 'succeeded');
     t.is(stepState(done, 'set-local-boot'), 'succeeded');
     t.is((await h.kernel.store.db('boot_intents').where({ machine_id: allocated.body.id }).first()).intent, 'local');

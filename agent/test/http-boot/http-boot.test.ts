@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { SiteDesiredState } from '@sprout/kernel';
 import { httpBootService } from '../../src/services/http-boot/index.ts';
+import { MachineWaits } from '../../src/machine-waits.ts';
 
 const run = promisify(execFile);
 const quiet = { info() {}, warn() {}, error() {} };
@@ -27,20 +28,23 @@ async function start(t: any) {
     ],
   };
   const reports: { kind: string; payload: Record<string, unknown> }[] = [];
-  const service = await httpBootService({ dataDir: dir, settings: { port: 0, address: '127.0.0.1', artifactRoot: root }, desiredState: () => state, onDesiredState() {}, report: (kind, payload) => reports.push({ kind, payload }), logger: quiet });
+  const waits = new MachineWaits(dir);
+  waits.add({ machineId: 'm-1', workItemId: 'wi-7', workflowId: 'wf-1', step: 'commission', params: { hwtests: ['cpu-inventory'] } });
+  const journaled: { workItemId: string; kind: string; payload: Record<string, unknown> }[] = [];
+  const service = await httpBootService({ waits, reportFor: (workItemId, kind, payload) => journaled.push({ workItemId, kind, payload }) })({ dataDir: dir, settings: { port: 0, address: '127.0.0.1', artifactRoot: root }, desiredState: () => state, onDesiredState() {}, report: (kind, payload) => reports.push({ kind, payload }), logger: quiet });
   t.teardown(async () => {
     await service.stop();
     rmSync(dir, { recursive: true, force: true });
   });
   const base = `http://127.0.0.1:${service.health().port}`;
-  return { base, image, reports, service };
+  return { base, image, reports, service, waits, journaled };
 }
 
 test('iPXE scripts follow the boot intent: installer with metadata, local disk per firmware, a reason for strangers', async (t) => {
   const { base, reports } = await start(t);
   const commission = await (await fetch(`${base}/boot/ipxe?mac=52-54-00-00-00-01`)).text();
   t.regex(commission, /^#!ipxe\n/);
-  t.regex(commission, new RegExp(`kernel ${base}/artifacts/installer/vmlinuz initrd=initrd.img console=ttyS0 sprout.metadata=${base}/metadata/m-1 sprout.intent=commission`));
+  t.regex(commission, new RegExp(`kernel ${base}/artifacts/installer/vmlinuz initrd=initrd.img console=ttyS0 sprout.metadata=${base}/metadata/[\\w-]{32} sprout.intent=commission`));
   t.regex(commission, new RegExp(`initrd ${base}/artifacts/installer/initrd.img`));
   t.regex(await (await fetch(`${base}/boot/ipxe?mac=52:54:00:00:00:02`)).text(), /\nexit 1\n$/, 'UEFI goes on to the disk with exit 1');
   t.regex(await (await fetch(`${base}/boot/ipxe?mac=52:54:00:00:00:03`)).text(), /\nexit\n$/);
@@ -68,4 +72,22 @@ test('artifacts: whole and ranged downloads with a sha256 curl can check; paths 
     t.is(code, '404', path);
   }
   t.true(Number(service.health().notFound) >= 4);
+});
+
+test('metadata and callbacks: only the waiting machine\'s token works, results become reports, completion revokes the token', async (t) => {
+  const { base, waits, journaled } = await start(t);
+  const token = waits.byMachine('m-1')!.token;
+  const meta = await fetch(`${base}/metadata/${token}`);
+  t.is(meta.status, 200);
+  t.like(await meta.json(), { machine: { id: 'm-1', hostname: 'node-1' }, workflow: 'wf-1', step: 'commission', hwtests: ['cpu-inventory'], callbacks: `${base}/callbacks/${token}` });
+  t.is((await fetch(`${base}/metadata/someone-elses-token`)).status, 403);
+  const post = (event: string, body: unknown, as = token) => fetch(`${base}/callbacks/${as}/${event}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  t.is((await post('hwtest-result', { name: 'cpu-inventory', status: 'passed', durationMs: 12, facts: { cpus: 4 } })).status, 202);
+  t.is((await post('hwtest-result', { status: 'maybe' })).status, 400);
+  t.is((await post('log', { lines: ['disk /dev/vda found'] }, 'x'.repeat(32))).status, 403);
+  t.is((await post('commission-complete', { facts: { cpus: 4, memoryMiB: 2048 } })).status, 202);
+  t.deepEqual(journaled.map((j) => [j.workItemId, j.kind]), [['wi-7', 'machine.hwtest-result'], ['wi-7', 'task.succeeded']]);
+  t.deepEqual(journaled[1].payload.result, { event: 'commission-complete', facts: { cpus: 4, memoryMiB: 2048 } });
+  t.is((await fetch(`${base}/metadata/${token}`)).status, 403, 'the token stops working once the step ended');
+  t.is((await post('log', { line: 'late' })).status, 403);
 });

@@ -27,6 +27,9 @@ export function machineDetails(m: Machine): string {
     '',
     table(['INTERFACE', 'MAC', 'PXE'], m.interfaces.map((i) => [i.name, i.mac, i.pxe ? 'yes' : ''])),
   );
+  if (m.hardwareTests.length > 0) {
+    lines.push('', table(['HARDWARE TEST', 'STATUS', 'TOOK', 'OUTPUT'], m.hardwareTests.map((h) => [h.name, h.status, `${h.durationMs} ms`, h.output.split('\n').pop()])));
+  }
   return lines.join('\n');
 }
 

@@ -1,7 +1,8 @@
 /**
  * The agent's HTTP boot service: per-machine iPXE scripts from the boot intents in the
- * desired state (`GET /boot/ipxe?mac=…`) and the artifacts they load (`GET
- * /artifacts/…`). A machine refused a boot is told why, and the agent reports it.
+ * desired state (`GET /boot/ipxe?mac=…`), the artifacts they load (`GET /artifacts/…`),
+ * and the installer's metadata and callbacks. A machine refused a boot is told why,
+ * and the agent reports it.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +10,8 @@ import type { AgentServiceFactory } from '@sprout/kernel';
 import { SproutError } from '@sprout/kernel';
 import { ipxeScript } from './ipxe-script.ts';
 import { send, serveArtifact } from './artifacts.ts';
+import { callback as handleCallback, metadata, type CallbackDeps } from './machine-callbacks.ts';
+import type { MachineWaits } from '../../machine-waits.ts';
 
 interface HttpBootSettings {
   port: number;
@@ -37,19 +40,30 @@ function parse(settings: Record<string, unknown>): HttpBootSettings {
 
 const MAC = /^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/i;
 
-export const httpBootService: AgentServiceFactory = async (ctx) => {
+/** The builtin http service, bound to the agent's machine waits and report journal. */
+export function httpBootService(deps: { waits: MachineWaits; reportFor: CallbackDeps['reportFor'] }): AgentServiceFactory {
+  return async (ctx) => {
   const settings = parse(ctx.settings);
-  const counts = { scripts: 0, refused: 0, artifacts: 0, notFound: 0 };
+  const callbacks: CallbackDeps = { waits: deps.waits, desiredState: ctx.desiredState, reportFor: deps.reportFor, baseUrl: () => baseUrl };
+  const counts = { scripts: 0, refused: 0, artifacts: 0, notFound: 0, callbacks: 0 };
   let baseUrl = settings.baseUrl ?? '';
   const server = createServer((req, res) => {
     // The URL parser folds `..` away, so a traversal attempt lands outside /artifacts/ as a 404.
     const url = new URL(req.url ?? '/', 'http://agent');
-    if (req.method !== 'GET' && req.method !== 'HEAD') return void send(res, 405, 'only GET and HEAD');
+    const callback = /^\/callbacks\/([\w-]{16,64})\/([a-z-]{1,32})$/.exec(url.pathname);
+    if (callback && req.method === 'POST') {
+      counts.callbacks++;
+      return void handleCallback(callbacks, callback[1], callback[2], req, res).catch((err) => (ctx.logger.error({ err }, 'http: callback failed'), send(res, 500, 'callback failed')));
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') return void send(res, 405, 'only GET and HEAD (POST for callbacks)');
+    const meta = /^\/metadata\/([\w-]{1,64})$/.exec(url.pathname);
+    if (meta) return void metadata(callbacks, meta[1], res);
     if (url.pathname === '/boot/ipxe') {
       const mac = (url.searchParams.get('mac') ?? '').toLowerCase().replace(/-/g, ':');
       if (!MAC.test(mac)) return void send(res, 400, 'mac query parameter must be a MAC address, e.g. ?mac=${net0/mac}');
       const intent = ctx.desiredState().bootIntents?.find((b) => b.mac === mac);
-      const { script, refusal } = ipxeScript({ intent, mac, baseUrl, installer: settings.installer });
+      const token = intent ? deps.waits.byMachine(intent.machineId)?.token : undefined;
+      const { script, refusal } = ipxeScript({ intent, mac, baseUrl, installer: settings.installer, token });
       if (refusal) {
         counts.refused++;
         ctx.report('boot.refused', { mac, reason: refusal });
@@ -78,4 +92,5 @@ export const httpBootService: AgentServiceFactory = async (ctx) => {
     health: () => ({ port, baseUrl, ...counts }),
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
-};
+  };
+}

@@ -13,9 +13,11 @@ export interface ScriptInput {
   /** Base URL machines reach this service at, e.g. http://198.18.0.2:8080 */
   baseUrl: string;
   installer: { kernel: string; initrd: string; cmdline: string };
+  /** The per-boot token of the step waiting for this machine, if one is. */
+  token?: string;
 }
 
-export function ipxeScript({ intent, mac, baseUrl, installer }: ScriptInput): { script: string; refusal?: string } {
+export function ipxeScript({ intent, mac, baseUrl, installer, token }: ScriptInput): { script: string; refusal?: string } {
   if (!intent) {
     const refusal = `no boot intent for ${mac}: this machine is unknown here or not being provisioned`;
     return { refusal, script: refusalScript(refusal) };
@@ -24,7 +26,11 @@ export function ipxeScript({ intent, mac, baseUrl, installer }: ScriptInput): { 
     // OVMF goes on to the next boot option on `exit 1`; SeaBIOS on a plain exit.
     return { script: `#!ipxe\necho Sprout: ${intent.hostname} boots from its local disk\n${intent.bootMode === 'uefi' ? 'exit 1' : 'exit'}\n` };
   }
-  const metadata = `${baseUrl}/metadata/${intent.machineId}`;
+  if (!token) {
+    const refusal = `${intent.hostname} is to ${intent.intent}, but this agent has not been given its step yet`;
+    return { refusal, script: refusalScript(refusal) };
+  }
+  const metadata = `${baseUrl}/metadata/${token}`;
   const kernelUrl = `${baseUrl}/artifacts/${installer.kernel}`;
   const initrdUrl = `${baseUrl}/artifacts/${installer.initrd}`;
   const args = [`initrd=${basename(installer.initrd)}`, installer.cmdline, `sprout.metadata=${metadata}`, `sprout.intent=${intent.intent}`].filter(Boolean).join(' ');

@@ -30,6 +30,8 @@ export interface MachineView {
   expected: Record<string, unknown>;
   hardware: Record<string, unknown>;
   owner: string | null;
+  /** The latest result of each hardware test. */
+  hardwareTests: { name: string; status: string; durationMs: number; output: string; at: string; workflow: string | null }[];
   createdAt: string;
   updatedAt: string;
 }
@@ -112,6 +114,14 @@ export class MachineService {
     const ids = rows.map((r) => r.id);
     const nics = await db<InterfaceRow>('interfaces').whereIn('machine_id', ids).orderBy('name');
     const sites = await db('sites').whereIn('id', [...new Set(rows.map((r) => r.site_id))]).select('id', 'name');
+    const tests = await db('hardware_test_results').whereIn('machine_id', ids).orderBy('id', 'desc');
+    const latestTests = (machineId: string) => {
+      const seen = new Set<string>();
+      return tests
+        .filter((r) => r.machine_id === machineId && !seen.has(r.name) && seen.add(r.name))
+        .map((r) => ({ name: r.name, status: r.status, durationMs: r.duration_ms, output: r.output, at: iso(r.at), workflow: r.workflow_id }))
+        .sort((a, b) => a.name.localeCompare(b.name));
+    };
     return rows.map((m) => ({
       id: m.id,
       site: sites.find((s) => s.id === m.site_id)!,
@@ -130,6 +140,7 @@ export class MachineService {
       expected: m.expected ?? {},
       hardware: m.hardware ?? {},
       owner: m.owner,
+      hardwareTests: latestTests(m.id),
       createdAt: iso(m.created_at),
       updatedAt: iso(m.updated_at),
     }));

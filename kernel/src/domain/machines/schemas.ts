@@ -77,6 +77,10 @@ export const MachineSchema = Type.Object({
   expected: Type.Record(Type.String(), Type.Unknown()),
   hardware: Type.Record(Type.String(), Type.Unknown()),
   owner: Type.Union([Type.String(), Type.Null()]),
+  hardwareTests: Type.Array(
+    Type.Object({ name: Type.String(), status: Type.String(), durationMs: Type.Integer(), output: Type.String(), at: Type.String(), workflow: Type.Union([Type.String(), Type.Null()]) }),
+    { description: 'The latest result of each hardware test' },
+  ),
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
 });

@@ -54,7 +54,7 @@ export const workflowDefinitions: Record<WorkflowKind, WorkflowDefinition> = {
     start: 'deploy',
     succeeded: 'deploy_succeeded',
     failed: 'deploy_failed',
-    steps: () => [...prepareNetwork, control('publish-boot-intent'), site('power-on', 300_000), site('install', 2_400_000), control('set-local-boot')],
+    steps: () => [...prepareNetwork, control('publish-boot-intent'), site('power-on', 300_000), site('install', 2_400_000), control('set-local-boot'), site('sync-site', 120_000)],
   },
   'sync-site': {
     steps: () => [site('sync-site', 120_000)],

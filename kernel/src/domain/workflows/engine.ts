@@ -190,7 +190,9 @@ export class WorkflowEngine {
         machine: wf.machine_id,
         params: wf.params,
         idempotencyKey: step.idempotency_key,
-        ...(step.name === 'sync-site' ? { desiredState: await this.deps.desiredState(trx, wf.site_id) } : {}),
+        // Every site step carries the site's desired state, so the agent serves what the
+        // step needs (boot intents, reservations) without waiting for a separate sync.
+        desiredState: await this.deps.desiredState(trx, wf.site_id),
       }),
     });
     trx.executionPromise.then(() => this.deps.afterDispatch(), () => undefined);

@@ -1,0 +1,129 @@
+/**
+ * A machine's life as it looks on the wire to the agent's HTTP boot service, driven by a
+ * real control plane and a real agent: iPXE script → metadata with a per-boot token →
+ * hardware test results → commission-complete → ready; deploy → install-complete →
+ * deployed and a local-boot script; a failing hardware test → failed_testing naming it.
+ */
+import test from 'ava';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, spawnSprout, sprout, startServer, type LongRunning, type ServerProcess } from '../helpers/processes.ts';
+
+interface Lab {
+  server: ServerProcess;
+  cli(...args: string[]): ReturnType<typeof sprout>;
+  boot: string;
+}
+
+async function lab(t: any): Promise<Lab> {
+  const server = await startServer({}, 'agents: { heartbeatSeconds: 0.5 }\n');
+  const work = mkdtempSync(join(tmpdir(), 'sprout-prov-'));
+  let agent: LongRunning | undefined;
+  t.teardown(async () => {
+    await agent?.stop('SIGTERM');
+    await server.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+  const cli = (...args: string[]) => sprout(args, { cwd: server.dir, env: server.env });
+  const site = JSON.parse((await cli('site', 'create', 'lab', '--json')).stdout);
+  await cli('network', 'create', '--site', 'lab', '--name', 'prov', '--cidr', '198.18.60.0/24', '--gateway', '198.18.60.1', '--domain', 'lab.example', '--pxe');
+  mkdirSync(join(work, 'artifacts'));
+  const httpPort = await freePort();
+  const config = join(work, 'agent.yaml');
+  writeFileSync(config, `controlPlane: http://127.0.0.1:${server.port}\njoinToken: ${site.joinToken.token}\ndataDir: ${join(work, 'agent')}\nservices:\n  http: { port: ${httpPort}, address: 127.0.0.1, artifactRoot: ${join(work, 'artifacts')} }\n`);
+  agent = spawnSprout(['agent', 'run', '--config', config], { cwd: server.dir, env: server.env });
+  await agent.waitFor('sprout agent is running');
+  return { server, cli, boot: `http://127.0.0.1:${httpPort}` };
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** What a PXE-booted machine does: fetch its script, follow the metadata URL on the kernel line. */
+async function bootInstaller(l: Lab, mac: string): Promise<{ metadata: any; callbacks: string }> {
+  const script = await until('an installer script', async () => {
+    const text = await (await fetch(`${l.boot}/boot/ipxe?mac=${mac}`)).text();
+    return /sprout\.metadata=/.test(text) && text;
+  });
+  const url = /sprout\.metadata=(\S+)/.exec(script)![1];
+  const metadata = await (await fetch(url)).json();
+  return { metadata, callbacks: metadata.callbacks };
+}
+
+const post = (url: string, body: unknown) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+async function machine(l: Lab, hostname: string) {
+  return JSON.parse((await l.cli('machine', 'show', hostname, '--json')).stdout);
+}
+
+test.serial('commission with hardware tests → ready with facts; deploy → install-complete → deployed, then the script boots the local disk', async (t) => {
+  const l = await lab(t);
+  await l.cli('machine', 'create', 'node-1', '--site', 'lab', '--mac', '52:54:00:00:60:01', '--cpus', '2');
+  const commission = JSON.parse((await l.cli('machine', 'commission', 'node-1', '--test', 'cpu-inventory', '--test', 'memory-size', '--json')).stdout);
+  const { metadata, callbacks } = await bootInstaller(l, '52:54:00:00:60:01');
+  t.like(metadata, { machine: { hostname: 'node-1' }, step: 'commission', hwtests: ['cpu-inventory', 'memory-size'], network: { domain: 'lab.example', gateway: '198.18.60.1' } });
+  t.regex(metadata.network.address, /^198\.18\.60\.\d+$/);
+  t.is((await fetch(`${l.boot}/metadata/not-the-token-of-anyone`)).status, 403);
+  t.is((await post(`${callbacks}/hwtest-result`, { name: 'cpu-inventory', status: 'passed', durationMs: 20, output: '4 CPUs', facts: { cpus: 4 } })).status, 202);
+  t.is((await post(`${callbacks}/hwtest-result`, { name: 'memory-size', status: 'passed', durationMs: 5, output: '2048 MiB', facts: { memoryMiB: 2048 } })).status, 202);
+  t.is((await post(`${callbacks}/commission-complete`, { facts: { cpus: 4, memoryMiB: 2048, disks: 1, diskBytes: 8589934592 } })).status, 202);
+  const ready = await until('ready', async () => {
+    const m = await machine(l, 'node-1');
+    return m.status === 'ready' && m;
+  });
+  t.deepEqual(ready.hardware, { cpus: 4, memoryMiB: 2048, disks: 1, diskBytes: 8589934592 });
+  t.deepEqual(ready.hardwareTests.map((h: any) => [h.name, h.status]), [['cpu-inventory', 'passed'], ['memory-size', 'passed']]);
+  t.is((await l.cli('workflow', 'watch', commission.id, '--timeout', '10')).code, 0);
+  t.is((await post(`${callbacks}/log`, { line: 'late' })).status, 403, 'the token ended with the step');
+
+  const deploy = JSON.parse((await l.cli('machine', 'deploy', 'node-1', '--image', 'http://images.lab.example/debian-12.raw', '--json')).stdout);
+  const install = await bootInstaller(l, '52:54:00:00:60:01');
+  t.like(install.metadata, { step: 'install', image: { url: 'http://images.lab.example/debian-12.raw' } });
+  t.is((await post(`${install.callbacks}/install-complete`, { sha256: 'ab'.repeat(32) })).status, 202);
+  const watched = await l.cli('workflow', 'watch', deploy.id, '--timeout', '30');
+  t.is(watched.code, 0, watched.stdout);
+  t.is((await machine(l, 'node-1')).status, 'deployed');
+  const local = await until('a local-boot script', async () => {
+    const text = await (await fetch(`${l.boot}/boot/ipxe?mac=52:54:00:00:60:01`)).text();
+    return /boots from its local disk/.test(text) && text;
+  });
+  t.regex(local, /\nexit\n$/);
+});
+
+test.serial('a failing hardware test ends in failed_testing naming the test; a machine-reported failure keeps its reason', async (t) => {
+  const l = await lab(t);
+  await l.cli('machine', 'create', 'node-2', '--site', 'lab', '--mac', '52:54:00:00:60:02', '--memory-mib', '8192');
+  await l.cli('machine', 'commission', 'node-2', '--test', 'memory-size');
+  const { callbacks } = await bootInstaller(l, '52:54:00:00:60:02');
+  // passed on the machine, but below the expected 8192 MiB: the hwtest provider fails it
+  await post(`${callbacks}/hwtest-result`, { name: 'memory-size', status: 'passed', durationMs: 5, output: '2048 MiB', facts: { memoryMiB: 2048 } });
+  await post(`${callbacks}/commission-complete`, { facts: { memoryMiB: 2048 } });
+  const failed = await until('failed_testing', async () => {
+    const m = await machine(l, 'node-2');
+    return m.status === 'failed_testing' && m;
+  });
+  t.regex(failed.statusReason.message, /hardware tests failed: memory-size/);
+  t.deepEqual(failed.statusReason.failedTests, ['memory-size']);
+  t.regex(failed.hardwareTests[0].output, /expected memoryMiB >= 7782, found 2048/);
+  const shown = await l.cli('machine', 'show', 'node-2');
+  t.regex(shown.stdout, /^node-2\s+FAILED_TESTING\s+— commission failed in step commission: hardware tests failed: memory-size/);
+
+  await l.cli('machine', 'create', 'node-3', '--site', 'lab', '--mac', '52:54:00:00:60:03');
+  await l.cli('machine', 'commission', 'node-3', '--no-hwtest');
+  const boot3 = await bootInstaller(l, '52:54:00:00:60:03');
+  await post(`${boot3.callbacks}/failed`, { reason: 'no disk found: /dev/vda missing', log: ['lsblk: nothing'] });
+  const failed3 = await until('failed_commissioning', async () => {
+    const m = await machine(l, 'node-3');
+    return m.status === 'failed_commissioning' && m;
+  });
+  t.regex(failed3.statusReason.message, /commission failed in step commission: no disk found: \/dev\/vda missing/);
+  t.true(failed3.statusReason.logTail.includes('lsblk: nothing'));
+});
