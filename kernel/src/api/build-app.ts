@@ -25,6 +25,7 @@ import { pluginRoutes } from './routes/plugins.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
 import { networkRoutes } from '../domain/networks/routes.ts';
 import { siteRoutes } from '../domain/sites/routes.ts';
+import { observationRoutes } from '../domain/sites/observation-routes.ts';
 import { machineRoutes } from '../domain/machines/routes.ts';
 import { machineActionRoutes } from '../domain/machines/action-routes.ts';
 import { workflowRoutes } from '../domain/workflows/routes.ts';
@@ -112,6 +113,7 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
     await v1.register(pluginRoutes, deps);
     await v1.register(whoamiRoutes, deps);
     await v1.register(siteRoutes, deps);
+    await v1.register(observationRoutes, deps);
     await v1.register(machineRoutes, deps);
     await v1.register(machineActionRoutes, deps);
     await v1.register(networkRoutes, deps);

@@ -4,5 +4,7 @@ import { SiteShowCommand } from './show.ts';
 import { SiteDeleteCommand } from './delete.ts';
 import { SiteJoinTokenCommand } from './join-token.ts';
 import { SiteSyncCommand } from './sync.ts';
+import { SiteDiscoveredCommand } from './discovered.ts';
+import { SiteLeasesCommand } from './leases.ts';
 
-export const siteCommands = [SiteCreateCommand, SiteListCommand, SiteShowCommand, SiteDeleteCommand, SiteJoinTokenCommand, SiteSyncCommand];
+export const siteCommands = [SiteCreateCommand, SiteListCommand, SiteShowCommand, SiteDeleteCommand, SiteJoinTokenCommand, SiteSyncCommand, SiteDiscoveredCommand, SiteLeasesCommand];

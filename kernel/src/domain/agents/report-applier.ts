@@ -66,6 +66,18 @@ export class ReportApplier {
         });
         return;
       }
+      case 'dhcp.unknown-mac':
+        await this.deps.db('discovered_macs')
+          .insert({ site_id: report.siteId, mac: String(payload.mac), network_id: (payload.networkId as string) ?? null, offered: (payload.offered as string) ?? null })
+          .onConflict(['site_id', 'mac'])
+          .merge({ network_id: (payload.networkId as string) ?? null, offered: (payload.offered as string) ?? null, last_seen_at: this.deps.db.fn.now(), times_seen: this.deps.db.raw('discovered_macs.times_seen + 1') });
+        return;
+      case 'dhcp.lease':
+        await this.deps.db('dhcp_leases')
+          .insert({ site_id: report.siteId, mac: String(payload.mac), address: String(payload.address), state: String(payload.state ?? 'bound'), expires_at: payload.expiresAt ? new Date(String(payload.expiresAt)) : null, client_uuid: (payload.uuid as string) ?? null })
+          .onConflict(['site_id', 'mac'])
+          .merge();
+        return;
       default:
         await this.deps.audit.record({ actor: `agent:${report.agentId}`, action: `agent.${report.kind}`, targetType: 'site', targetId: report.siteId, outcome: 'success', details: payload });
     }

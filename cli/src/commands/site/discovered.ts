@@ -1,0 +1,13 @@
+import { SproutCommand, Command, Option, table } from '@sprout/kernel/cli';
+
+export class SiteDiscoveredCommand extends SproutCommand {
+  static paths = [['site', 'discovered']];
+  static usage = Command.Usage({ category: 'Sites', description: 'MACs that asked the site for DHCP but belong to no machine', examples: [['List', 'sprout site discovered fra1']] });
+
+  site = Option.String({ name: 'site' });
+
+  async run() {
+    const { items } = await this.api().get<{ items: { mac: string; offered: string | null; timesSeen: number; firstSeenAt: string; lastSeenAt: string }[] }>(`v1/sites/${encodeURIComponent(this.site)}/discovered-macs`);
+    this.print(items, () => table(['MAC', 'OFFERED', 'SEEN', 'FIRST', 'LAST'], items.map((d) => [d.mac, d.offered, d.timesSeen, d.firstSeenAt, d.lastSeenAt])));
+  }
+}
