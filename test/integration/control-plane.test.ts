@@ -121,7 +121,9 @@ for (const backend of backends) {
     await createMachine(h, 'm-site', 'wait-01');
     const started = await h.request({ method: 'POST', url: '/v1/machines/wait-01/commission', token: operator, body: { hwtest: false } });
     t.is(started.status, 202);
-    t.is(started.body.params.hwtestDisabled, true);
+    t.like(started.body.params, { hwtestDisabled: true, hwtestDisabledBy: 'request' });
+    const audited = (await h.request({ url: `/v1/audit?action=machine.commission&target=${started.body.machine.id}` })).body.items[0];
+    t.like(audited.details, { hwtestDisabled: true, hwtests: [] });
     const waiting = await waitForWorkflow(h, started.body.id, (wf) => wf.state === 'dispatched');
     t.deepEqual(waiting.steps.map((s: any) => [s.name, s.state]), [['allocate-ip', 'succeeded'], ['reserve-dhcp', 'succeeded'], ['write-dns', 'succeeded'], ['publish-boot-intent', 'succeeded'], ['power-on', 'dispatched'], ['commission', 'pending']]);
     t.is(waiting.steps[4].waitingFor, 'waiting for an agent at site m-site');

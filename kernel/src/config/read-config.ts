@@ -100,6 +100,7 @@ function lifecycleDefaults(given: unknown): unknown {
   return {
     watchdogIntervalSeconds: 5,
     keepAddressesOnRelease: false,
+    hardwareTests: true,
     ...lifecycle,
     timeouts: isMapping(timeouts) || timeouts === undefined
       ? { commissioning: 1200, testing: 1200, deploying: 2400, releasing: 600, ...(timeouts ?? {}) }

@@ -50,6 +50,7 @@ export const configSchema = Type.Object(
         ),
         watchdogIntervalSeconds: Type.Number({ minimum: 0.05, description: 'how often overdue machines are looked for' }),
         keepAddressesOnRelease: Type.Boolean({ description: 'keep IP, DHCP reservation and DNS records of a released machine' }),
+        hardwareTests: Type.Boolean({ description: 'run hardware tests while commissioning unless a request says otherwise' }),
       },
       { additionalProperties: false },
     ),

@@ -23,9 +23,10 @@ const HwtestChoice = Type.Union([Type.Boolean(), Type.Array(Type.String({ minLen
 });
 
 /** Which hardware tests a workflow runs, checked against the active catalogue. */
-async function chooseHardwareTests(kernel: Kernel, choice: boolean | string[] | undefined): Promise<{ hwtests: string[]; hwtestDisabled: boolean }> {
+async function chooseHardwareTests(kernel: Kernel, choice: boolean | string[] | undefined): Promise<{ hwtests: string[]; hwtestDisabled: boolean; hwtestDisabledBy?: string }> {
   const catalogue = (await kernel.capabilityAll(hwtestCapability)).flatMap((p) => p.catalogue().map((t) => t.name));
-  if (choice === false) return { hwtests: [], hwtestDisabled: true };
+  if (choice === false) return { hwtests: [], hwtestDisabled: true, hwtestDisabledBy: 'request' };
+  if (choice === undefined && !kernel.config.lifecycle.hardwareTests) return { hwtests: [], hwtestDisabled: true, hwtestDisabledBy: 'config lifecycle.hardwareTests' };
   if (choice === undefined || choice === true) return { hwtests: catalogue, hwtestDisabled: false };
   const unknown = choice.filter((name) => !catalogue.includes(name));
   if (unknown.length > 0) {
