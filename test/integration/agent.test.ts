@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, spawnSprout, sprout, type LongRunning, type ServerProcess } from '../helpers/processes.ts';
+import { until } from '../helpers/until.ts';
 
 const slowAgentPlugins = fileURLToPath(new URL('../../kernel/test/fixtures/plugin-dirs/slow-agent', import.meta.url));
 const natsUrl = process.env.SPROUT_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -63,15 +64,6 @@ async function world(t: any, transport: (typeof transports)[number]): Promise<Wo
   return w;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 for (const transport of transports) {
   test.serial(`${transport.name}: an agent joins, shows online, goes offline when stopped; sync-site runs end to end`, async (t) => {

@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, spawnSprout, sprout, startServer, type LongRunning, type ServerProcess } from '../helpers/processes.ts';
+import { until } from '../helpers/until.ts';
 
 interface Lab {
   server: ServerProcess;
@@ -37,15 +38,6 @@ async function lab(t: any): Promise<Lab> {
   return { server, cli, boot: `http://127.0.0.1:${httpPort}` };
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /** What a PXE-booted machine does: fetch its script, follow the metadata URL on the kernel line. */
 async function bootInstaller(l: Lab, mac: string): Promise<{ metadata: any; callbacks: string }> {
