@@ -112,15 +112,21 @@ export class WorkflowEngine {
     }
   }
 
-  async advance(workflowId: string): Promise<void> {
+  /**
+   * Moves a workflow forward until it waits or ends. Background calls skip a workflow
+   * another replica is advancing; `wait` (a request that must see the result, e.g.
+   * cancel) queues behind it instead.
+   */
+  async advance(workflowId: string, options: { wait?: boolean } = {}): Promise<void> {
     for (let guard = 0; guard < 100; guard++) {
-      const next = await this.deps.db.transaction((trx) => this.step(trx, workflowId));
+      const next = await this.deps.db.transaction((trx) => this.step(trx, workflowId, options.wait === true));
       if (next === 'stop') return;
     }
   }
 
-  private async step(trx: Knex.Transaction, workflowId: string): Promise<Next> {
-    const wf = await trx<WorkflowRow>('workflows').where({ id: workflowId }).forUpdate().skipLocked().first();
+  private async step(trx: Knex.Transaction, workflowId: string, wait = false): Promise<Next> {
+    const lock = trx<WorkflowRow>('workflows').where({ id: workflowId }).forUpdate();
+    const wf = await (wait ? lock : lock.skipLocked()).first();
     if (!wf || finishedStates.includes(wf.state as never)) return 'stop';
     const steps = await trx<StepRow>('workflow_steps').where({ workflow_id: wf.id }).orderBy('position');
     const current = steps.find((s) => s.state !== 'succeeded' && s.state !== 'skipped');

@@ -104,7 +104,7 @@ export const workflowRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kerne
         await kernel.workflows.requestCancel(trx, id, request.principal.actor);
         return { result: null, targetId: id, details: { cancelRequested: { old: false, new: true } } };
       });
-      await kernel.engine.advance(id);
+      await kernel.engine.advance(id, { wait: true });
       return reply.status(202).send(await kernel.workflows.get(id));
     },
   );
