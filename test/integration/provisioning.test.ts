@@ -5,39 +5,24 @@
  * deployed and a local-boot script; a failing hardware test → failed_testing naming it.
  */
 import test from 'ava';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, spawnSprout, sprout, startServer, type LongRunning, type ServerProcess } from '../helpers/processes.ts';
+import { freePort } from '../helpers/processes.ts';
+import { siteLab, type SiteLab } from '../helpers/site-lab.ts';
 import { until } from '../helpers/until.ts';
 
 interface Lab {
-  server: ServerProcess;
-  cli(...args: string[]): ReturnType<typeof sprout>;
+  cli: SiteLab['cli'];
   boot: string;
 }
 
 async function lab(t: any): Promise<Lab> {
-  const server = await startServer({}, 'agents: { heartbeatSeconds: 0.5 }\n');
-  const work = mkdtempSync(join(tmpdir(), 'sprout-prov-'));
-  let agent: LongRunning | undefined;
-  t.teardown(async () => {
-    await agent?.stop('SIGTERM');
-    await server.stop();
-    rmSync(work, { recursive: true, force: true });
-  });
-  const cli = (...args: string[]) => sprout(args, { cwd: server.dir, env: server.env });
-  const site = JSON.parse((await cli('site', 'create', 'lab', '--json')).stdout);
-  await cli('network', 'create', '--site', 'lab', '--name', 'prov', '--cidr', '198.18.60.0/24', '--gateway', '198.18.60.1', '--domain', 'lab.example', '--pxe');
-  mkdirSync(join(work, 'artifacts'));
+  const site = await siteLab(t, '198.18.60');
+  mkdirSync(join(site.work, 'artifacts'));
   const httpPort = await freePort();
-  const config = join(work, 'agent.yaml');
-  writeFileSync(config, `controlPlane: http://127.0.0.1:${server.port}\njoinToken: ${site.joinToken.token}\ndataDir: ${join(work, 'agent')}\nservices:\n  http: { port: ${httpPort}, address: 127.0.0.1, artifactRoot: ${join(work, 'artifacts')} }\n`);
-  agent = spawnSprout(['agent', 'run', '--config', config], { cwd: server.dir, env: server.env });
-  await agent.waitFor('sprout agent is running');
-  return { server, cli, boot: `http://127.0.0.1:${httpPort}` };
+  await site.startAgent([`  http: { port: ${httpPort}, address: 127.0.0.1, artifactRoot: ${join(site.work, 'artifacts')} }`]);
+  return { cli: site.cli, boot: `http://127.0.0.1:${httpPort}` };
 }
-
 
 /** What a PXE-booted machine does: fetch its script, follow the metadata URL on the kernel line. */
 async function bootInstaller(l: Lab, mac: string): Promise<{ metadata: any; callbacks: string }> {

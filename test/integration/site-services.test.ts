@@ -6,27 +6,17 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, spawnSprout, sprout, startServer, type LongRunning } from '../helpers/processes.ts';
+import { freePort } from '../helpers/processes.ts';
+import { siteLab } from '../helpers/site-lab.ts';
 
 const run = promisify(execFile);
 
 test('an agent serves the site: DNS answers the machine A and PTR records, TFTP serves boot files, the heartbeat shows both', async (t) => {
-  const server = await startServer({}, 'agents: { heartbeatSeconds: 0.5 }\n');
-  const work = mkdtempSync(join(tmpdir(), 'sprout-site-'));
-  let agent: LongRunning | undefined;
-  t.teardown(async () => {
-    await agent?.stop('SIGTERM');
-    await server.stop();
-    rmSync(work, { recursive: true, force: true });
-  });
-  const cli = (...args: string[]) => sprout(args, { cwd: server.dir, env: server.env });
-
-  const site = JSON.parse((await cli('site', 'create', 'lab', '--json')).stdout);
-  t.is((await cli('network', 'create', '--site', 'lab', '--name', 'prov', '--cidr', '198.18.50.0/24', '--gateway', '198.18.50.1', '--domain', 'lab.example', '--pxe')).code, 0);
+  const lab = await siteLab(t, '198.18.50');
+  const { cli, work } = lab;
   await cli('machine', 'create', 'node-1', '--site', 'lab', '--mac', '52:54:00:00:50:01');
   const commissioned = JSON.parse((await cli('machine', 'commission', 'node-1', '--no-hwtest', '--json')).stdout);
 
@@ -35,22 +25,7 @@ test('an agent serves the site: DNS answers the machine A and PTR records, TFTP 
   const bootFile = randomBytes(300_000);
   writeFileSync(join(bootRoot, 'undionly.kpxe'), bootFile);
   const [tftpPort, dnsPort] = [await freePort(), await freePort()];
-  const configFile = join(work, 'agent.yaml');
-  writeFileSync(
-    configFile,
-    [
-      `controlPlane: http://127.0.0.1:${server.port}`,
-      `joinToken: ${site.joinToken.token}`,
-      `dataDir: ${join(work, 'agent')}`,
-      'hostname: agent-lab',
-      'services:',
-      `  tftp: { port: ${tftpPort}, address: 127.0.0.1, root: ${bootRoot} }`,
-      `  dns: { port: ${dnsPort}, address: 127.0.0.1 }`,
-      '',
-    ].join('\n'),
-  );
-  agent = spawnSprout(['agent', 'run', '--config', configFile], { cwd: server.dir, env: server.env });
-  await agent.waitFor('sprout agent is running');
+  await lab.startAgent([`  tftp: { port: ${tftpPort}, address: 127.0.0.1, root: ${bootRoot} }`, `  dns: { port: ${dnsPort}, address: 127.0.0.1 }`]);
 
   // the commission's control steps allocated the address and wrote DNS; sync-site carries them to the agent
   const wf = JSON.parse((await cli('workflow', 'show', commissioned.id, '--json')).stdout);
