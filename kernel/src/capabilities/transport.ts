@@ -52,8 +52,11 @@ export interface AgentHttpEndpoint {
    * settled in time). Stops without leasing anything once `signal` aborts (the agent hung up).
    */
   pollWork(siteId: string, waitMs: number, signal?: AbortSignal): Promise<{ item: WorkItem; delivery: DeliveryInfo }[]>;
-  /** `ack`: done, never again; `nak`: deliver again soon. Items of other sites are ignored. */
-  settleWork(siteId: string, ids: string[], outcome: 'ack' | 'nak'): Promise<void>;
+  /**
+   * `ack`: done, never again; `nak`: deliver again soon; `working`: still at it, extend
+   * the lease (so a long task is not handed to another agent). Other sites' items are ignored.
+   */
+  settleWork(siteId: string, ids: string[], outcome: 'ack' | 'nak' | 'working'): Promise<void>;
   /**
    * Takes reports from an agent; resolves once the transport holds them durably (the
    * report handler gets them in order from there). Rejects when they could not be stored;

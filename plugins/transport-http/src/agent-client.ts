@@ -82,13 +82,20 @@ class HttpAgentTransport implements AgentTransport {
 
   /** Runs and settles one item, even while closing: close() waits for it, up to a lease. */
   private async work(item: WorkItem, delivery: DeliveryInfo): Promise<void> {
+    // Keep the lease while the task runs, so no other agent of the site gets it meanwhile.
+    const keepLease = setInterval(() => {
+      this.call('POST', 'work/settle', { ids: [item.id], outcome: 'working' }, this.hangUp.signal).catch((err) => this.logger.warn({ err, item: item.id }, 'could not extend the lease of a running work item'));
+    }, Math.max(this.ackWaitMs / 3, 100));
+    keepLease.unref();
     try {
       await this.handler!(item, delivery);
     } catch (err) {
+      clearInterval(keepLease);
       this.logger.warn({ err, item: item.id }, 'work item failed; giving it back for redelivery');
       await this.call('POST', 'work/settle', { ids: [item.id], outcome: 'nak' }, this.hangUp.signal).catch((nakErr) => this.logger.warn({ err: nakErr, item: item.id }, 'could not give a failed work item back; it is delivered again when its lease ends'));
       return;
     }
+    clearInterval(keepLease);
     // A lost ack costs a redelivery, which the work item id makes harmless.
     await this.call('POST', 'work/settle', { ids: [item.id], outcome: 'ack' }, this.hangUp.signal).catch((err) => this.logger.warn({ err, item: item.id }, 'could not acknowledge a finished work item; it will be delivered again'));
   }

@@ -108,9 +108,10 @@ export class HttpWorkQueue implements TransportProvider, AgentHttpEndpoint {
     return leased;
   }
 
-  async settleWork(siteId: string, ids: string[], outcome: 'ack' | 'nak'): Promise<void> {
-    const rows = this.db('http_work_items').where({ site_id: siteId }).whereIn('id', ids).whereNull('acked_at');
+  async settleWork(siteId: string, ids: string[], outcome: 'ack' | 'nak' | 'working'): Promise<void> {
+    const rows = this.db('http_work_items').where({ site_id: siteId }).whereIn('id', ids).whereNull('acked_at').whereNull('dead_at');
     if (outcome === 'ack') await rows.update({ acked_at: this.db.fn.now() });
+    else if (outcome === 'working') await rows.update({ available_at: later(this.db, this.settings.ackWaitMs) });
     else await rows.update({ available_at: this.db.fn.now() });
   }
 

@@ -148,14 +148,14 @@ export const agentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
       config: { auth: { role: 'agent', action: 'agent.work.settle', target: 'agent', audit: false } },
       schema: {
         tags: ['agents'],
-        summary: 'Acknowledge work (done) or give it back for redelivery (HTTP transport)',
+        summary: 'Acknowledge work (ack), give it back for redelivery (nak), or extend its lease while still working on it (HTTP transport)',
         params: AgentParams,
-        body: Type.Object({ ids: Type.Array(Type.String({ maxLength: 64 }), { minItems: 1, maxItems: 500 }), outcome: Type.Union([Type.Literal('ack'), Type.Literal('nak')]) }, { additionalProperties: false }),
+        body: Type.Object({ ids: Type.Array(Type.String({ maxLength: 64 }), { minItems: 1, maxItems: 500 }), outcome: Type.Union([Type.Literal('ack'), Type.Literal('nak'), Type.Literal('working')]) }, { additionalProperties: false }),
         response: { 200: Type.Object({ settled: Type.Integer() }) },
       },
     },
     async (request) => {
-      const body = request.body as { ids: string[]; outcome: 'ack' | 'nak' };
+      const body = request.body as { ids: string[]; outcome: 'ack' | 'nak' | 'working' };
       await (await httpEndpoint()).settleWork(request.principal.siteId!, body.ids, body.outcome);
       return { settled: body.ids.length };
     },
