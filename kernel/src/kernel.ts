@@ -100,7 +100,7 @@ export class Kernel {
       logger: asValue(logger),
       db: asValue(store.db),
       hooks: asValue(hooks),
-      auditLog: asFunction(({ db, hooks }) => new AuditLog(db, hooks)).singleton(),
+      auditLog: asFunction(({ db, hooks, logger }) => new AuditLog(db, hooks, (err) => logger.error({ err }, 'auditRecorded hook failed'))).singleton(),
       tokens: asFunction(({ db }) => new TokenService(db)).singleton(),
     });
     const applied = await migrateToLatest(store.db, this.migrationFolders);
@@ -110,7 +110,7 @@ export class Kernel {
     container.register({
       clock: asValue(this.clock),
       networks: asFunction(({ db }) => new NetworkService({ db, ipam: () => this.capability(ipamCapability), ipamProviderId: () => host.providersOf('ipam')[0] ?? 'none' })).singleton(),
-      lifecycle: asFunction(({ hooks, auditLog, config, clock }) => new Lifecycle({ hooks, audit: auditLog, config, clock })).singleton(),
+      lifecycle: asFunction(({ hooks, auditLog, config, clock, logger }) => new Lifecycle({ hooks, audit: auditLog, config, clock, logger })).singleton(),
       sites: asFunction(({ db, config, clock }) => new SiteService({ db, config, clock })).singleton(),
       machines: asFunction(({ db }) => new MachineService({ db })).singleton(),
       workflows: asFunction(({ db, lifecycle }) => new WorkflowService({ db, lifecycle, engine: () => this.engine })).singleton(),

@@ -42,6 +42,8 @@ export class AuditLog {
   constructor(
     private readonly db: Knex,
     private readonly hooks: KernelHooks,
+    /** Where a failing `auditRecorded` tap is reported: the record itself is already committed. */
+    private readonly onHookError: (err: unknown) => void = () => {},
   ) {}
 
   /** Writes one record inside `trx` (or on its own); the hook runs after commit. */
@@ -61,7 +63,7 @@ export class AuditLog {
       .returning('id');
     const id = Number(typeof row === 'object' ? row.id : row);
     const event = { id, actor: entry.actor, action: entry.action, targetType: entry.targetType ?? null, targetId: entry.targetId ?? null, outcome: entry.outcome };
-    const announce = () => this.hooks.auditRecorded.promise(event).catch(() => undefined);
+    const announce = () => this.hooks.auditRecorded.promise(event).catch(this.onHookError);
     if ('executionPromise' in trx) (trx as Knex.Transaction).executionPromise.then(announce, () => undefined);
     else void announce();
     return id;

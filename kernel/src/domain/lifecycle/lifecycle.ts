@@ -41,7 +41,7 @@ export const systemClock: Clock = { now: () => new Date() };
 
 export class Lifecycle {
   constructor(
-    private readonly deps: { hooks: KernelHooks; audit: AuditLog; config: SproutConfig; clock: Clock },
+    private readonly deps: { hooks: KernelHooks; audit: AuditLog; config: SproutConfig; clock: Clock; logger: { error(o: object, m?: string): void } },
   ) {}
 
   async transition(trx: Knex.Transaction, request: TransitionRequest): Promise<MachineRow> {
@@ -106,7 +106,8 @@ export class Lifecycle {
       trx,
     );
     trx.executionPromise.then(
-      () => this.deps.hooks.machineTransitionAfter.promise(event).catch(() => undefined),
+      // The transition is committed; a failing observer is logged with its plugin and hook.
+      () => this.deps.hooks.machineTransitionAfter.promise(event).catch((err) => this.deps.logger.error({ err, machine: event.machineId, transition: event.action }, 'machineTransitionAfter hook failed')),
       () => undefined,
     );
     return updated;
