@@ -112,6 +112,8 @@ for (const backend of backends) {
     const fields = wrongType.body.errors.map((e: any) => e.field);
     t.true(fields.includes('body/name'));
     t.true(fields.includes('body/extra'));
+    const badRole = await h.request({ method: 'POST', url: '/v1/tokens', body: { name: 'x', role: 'root' } });
+    t.deepEqual(badRole.body.errors, [{ field: 'body/role', message: 'must be one of: viewer, operator, admin' }]);
     const missing = await h.request({ method: 'POST', url: '/v1/tokens', body: { name: 'no-role' } });
     t.true(missing.body.errors.some((e: any) => e.field === 'body/role'));
     const badJson = await h.request({ method: 'POST', url: '/v1/tokens', body: '{"name":', headers: { 'content-type': 'application/json' } });

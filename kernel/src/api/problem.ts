@@ -55,7 +55,7 @@ export function toProblem(err: unknown, request: FastifyRequest): Problem {
   }
   const fe = err as FastifyError & { validationContext?: string };
   if (fe?.validation) {
-    const errors = fe.validation.map((v) => validationDetail(fe.validationContext ?? 'body', v));
+    const errors = collapseChoices(fe.validation).map((v) => validationDetail(fe.validationContext ?? 'body', v));
     return problem('SPROUT_ERR_VALIDATION', `${fe.validationContext ?? 'request'} is invalid: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}`, request, errors);
   }
   const status = typeof fe?.statusCode === 'number' ? fe.statusCode : 500;
@@ -90,4 +90,22 @@ function validationDetail(context: string, v: { instancePath: string; message?: 
     return { field: `${field}/${v.params.additionalProperty}`, message: 'is not a known field' };
   }
   return { field, message: v.message ?? v.keyword };
+}
+
+type AjvError = { instancePath: string; message?: string; params: Record<string, unknown>; keyword: string };
+
+/**
+ * A value outside a union of literals (`arch: sparc`) makes ajv report one `const` error
+ * per literal plus an `anyOf`; an operator needs one line: "must be one of: x86_64, arm64".
+ */
+function collapseChoices(errors: AjvError[]): AjvError[] {
+  const choices = new Map<string, unknown[]>();
+  for (const e of errors) if (e.keyword === 'const') choices.set(e.instancePath, [...(choices.get(e.instancePath) ?? []), e.params.allowedValue]);
+  const unions = new Set(errors.filter((e) => e.keyword === 'anyOf' && choices.has(e.instancePath)).map((e) => e.instancePath));
+  const out: AjvError[] = [];
+  for (const e of errors) {
+    if (!unions.has(e.instancePath)) out.push(e);
+    else if (e.keyword === 'anyOf') out.push({ ...e, keyword: 'enum', message: `must be one of: ${choices.get(e.instancePath)!.map(String).join(', ')}` });
+  }
+  return out;
 }
