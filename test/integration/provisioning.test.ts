@@ -5,7 +5,8 @@
  * deployed and a local-boot script; a failing hardware test → failed_testing naming it.
  */
 import test from 'ava';
-import { mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../helpers/processes.ts';
 import { siteLab, type SiteLab } from '../helpers/site-lab.ts';
@@ -14,6 +15,7 @@ import { until } from '../helpers/until.ts';
 interface Lab {
   cli: SiteLab['cli'];
   boot: string;
+  artifacts: string;
 }
 
 async function lab(t: any): Promise<Lab> {
@@ -21,7 +23,7 @@ async function lab(t: any): Promise<Lab> {
   mkdirSync(join(site.work, 'artifacts'));
   const httpPort = await freePort();
   await site.startAgent([`  http: { port: ${httpPort}, address: 127.0.0.1, artifactRoot: ${join(site.work, 'artifacts')} }`]);
-  return { cli: site.cli, boot: `http://127.0.0.1:${httpPort}` };
+  return { cli: site.cli, boot: `http://127.0.0.1:${httpPort}`, artifacts: join(site.work, 'artifacts') };
 }
 
 /** What a PXE-booted machine does: fetch its script, follow the metadata URL on the kernel line. */
@@ -103,4 +105,64 @@ test.serial('a failing hardware test ends in failed_testing naming the test; a m
   });
   t.regex(failed3.statusReason.message, /commission failed in step commission: no disk found: \/dev\/vda missing/);
   t.true(failed3.statusReason.logTail.includes('lsblk: nothing'));
+});
+
+/** Commissions `hostname` without hardware tests, as a machine would, and waits for ready. */
+async function commissioned(l: Lab, hostname: string, mac: string): Promise<void> {
+  await l.cli('machine', 'create', hostname, '--site', 'lab', '--mac', mac);
+  await l.cli('machine', 'commission', hostname, '--no-hwtest');
+  const { callbacks } = await bootInstaller(l, mac);
+  await post(`${callbacks}/commission-complete`, { facts: { cpus: 1 } });
+  await until(`${hostname} ready`, async () => (await machine(l, hostname)).status === 'ready');
+}
+
+test.serial('a named image is served by the agent with its sum; an installer reporting another sum fails the deploy naming both', async (t) => {
+  const l = await lab(t);
+  mkdirSync(join(l.artifacts, 'images'));
+  const image = Buffer.alloc(256 * 1024, 7);
+  writeFileSync(join(l.artifacts, 'images', 'tiny.raw'), image);
+  const sum = createHash('sha256').update(image).digest('hex');
+
+  await commissioned(l, 'node-5', '52:54:00:00:60:05');
+  const badSum = await l.cli('machine', 'deploy', 'node-5', '--image', 'tiny.raw', '--image-sha256', 'not-hex');
+  t.is(badSum.code, 1);
+  t.regex(badSum.stderr, /imageSha256/);
+  t.is((await machine(l, 'node-5')).status, 'ready', 'a refused request changes nothing');
+
+  await l.cli('machine', 'deploy', 'node-5', '--image', 'tiny.raw');
+  const { metadata, callbacks } = await bootInstaller(l, '52:54:00:00:60:05');
+  t.deepEqual(metadata.image, { url: `${l.boot}/artifacts/images/tiny.raw`, sha256: sum, size: image.length });
+  const served = Buffer.from(await (await fetch(metadata.image.url)).arrayBuffer());
+  t.is(createHash('sha256').update(served).digest('hex'), sum);
+  const token = callbacks.split('/').pop();
+  const shell = await (await fetch(`${l.boot}/metadata/${token}?format=shell`)).text();
+  t.true(shell.includes(`SPROUT_STEP='install'\n`));
+  t.true(shell.includes(`SPROUT_IMAGE_SHA256='${sum}'\n`));
+  t.true(shell.includes(`SPROUT_IMAGE_SIZE='${image.length}'\n`));
+  t.true(shell.includes(`SPROUT_CALLBACKS='${callbacks}'\n`));
+
+  const wrong = 'cd'.repeat(32);
+  t.is((await post(`${callbacks}/install-complete`, { sha256: wrong })).status, 409);
+  const failed = await until('failed_deployment', async () => {
+    const m = await machine(l, 'node-5');
+    return m.status === 'failed_deployment' && m;
+  });
+  t.true(failed.statusReason.message.includes(`image checksum mismatch: expected ${sum}, got ${wrong}`), failed.statusReason.message);
+});
+
+test.serial('deploying an image the agent does not have fails at once, saying where to put it', async (t) => {
+  const l = await lab(t);
+  await commissioned(l, 'node-6', '52:54:00:00:60:06');
+  await l.cli('machine', 'deploy', 'node-6', '--image', 'missing.raw');
+  const script = await until('an installer script', async () => {
+    const text = await (await fetch(`${l.boot}/boot/ipxe?mac=52:54:00:00:60:06`)).text();
+    return /sprout\.metadata=/.test(text) && text;
+  });
+  const response = await fetch(/sprout\.metadata=(\S+)/.exec(script)![1]);
+  t.is(response.status, 409);
+  const failed = await until('failed_deployment', async () => {
+    const m = await machine(l, 'node-6');
+    return m.status === 'failed_deployment' && m;
+  });
+  t.regex(failed.statusReason.message, /image missing\.raw is not among this agent's artifacts: put it at .*\/images\/missing\.raw/);
 });

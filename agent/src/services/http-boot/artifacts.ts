@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 const digests = new Map<string, { mtimeMs: number; size: number; sha256: string }>();
 
-async function sha256Of(path: string, size: number, mtimeMs: number): Promise<string> {
+export async function sha256Of(path: string, size: number, mtimeMs: number): Promise<string> {
   const known = digests.get(path);
   if (known && known.size === size && known.mtimeMs === mtimeMs) return known.sha256;
   const hash = createHash('sha256');

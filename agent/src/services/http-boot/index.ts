@@ -44,7 +44,7 @@ const MAC = /^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/i;
 export function httpBootService(deps: { waits: MachineWaits; reportFor: CallbackDeps['reportFor'] }): AgentServiceFactory {
   return async (ctx) => {
   const settings = parse(ctx.settings);
-  const callbacks: CallbackDeps = { waits: deps.waits, desiredState: ctx.desiredState, reportFor: deps.reportFor, baseUrl: () => baseUrl };
+  const callbacks: CallbackDeps = { waits: deps.waits, desiredState: ctx.desiredState, reportFor: deps.reportFor, baseUrl: () => baseUrl, artifactRoot: settings.artifactRoot };
   const counts = { scripts: 0, refused: 0, artifacts: 0, notFound: 0, callbacks: 0 };
   let baseUrl = settings.baseUrl ?? '';
   const server = createServer((req, res) => {
@@ -57,7 +57,9 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return void send(res, 405, 'only GET and HEAD (POST for callbacks)');
     const meta = /^\/metadata\/([\w-]{1,64})$/.exec(url.pathname);
-    if (meta) return void metadata(callbacks, meta[1], res);
+    if (meta) {
+      return void metadata(callbacks, meta[1], url.searchParams.get('format'), res).catch((err) => (ctx.logger.error({ err }, 'http: metadata failed'), send(res, 500, 'metadata failed')));
+    }
     if (url.pathname === '/boot/ipxe') {
       const mac = (url.searchParams.get('mac') ?? '').toLowerCase().replace(/-/g, ':');
       if (!MAC.test(mac)) return void send(res, 400, 'mac query parameter must be a MAC address, e.g. ?mac=${net0/mac}');

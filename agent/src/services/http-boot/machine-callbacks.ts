@@ -1,13 +1,15 @@
 /**
  * What a booted installer talks to: `GET /metadata/<token>` returns that machine's data
- * only, `POST /callbacks/<token>/<event>` moves its step (log, hwtest-result,
- * commission-complete, install-complete, failed). Any other token gets 403; a finished
- * step's token stops working.
+ * only (JSON, or `?format=shell` lines a busybox /init can source), `POST
+ * /callbacks/<token>/<event>` moves its step (log, hwtest-result, commission-complete,
+ * install-complete, failed). Any other token gets 403; a finished step's token stops
+ * working. An install-complete whose sum is not the image's expected one fails the step.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SiteDesiredState } from '@sprout/kernel';
 import type { MachineWaits } from '../../machine-waits.ts';
 import { send } from './artifacts.ts';
+import { resolveImage, type ImageSource } from './image-source.ts';
 
 export interface CallbackDeps {
   waits: MachineWaits;
@@ -15,31 +17,58 @@ export interface CallbackDeps {
   /** Journals a report about the work item the machine's step came with. */
   reportFor: (workItemId: string, kind: string, payload: Record<string, unknown>) => void;
   baseUrl: () => string;
+  artifactRoot: string;
 }
 
 const MAX_BODY = 1024 * 1024;
 
-export function metadata(deps: CallbackDeps, token: string, res: ServerResponse): number {
+export async function metadata(deps: CallbackDeps, token: string, format: string | null, res: ServerResponse): Promise<number> {
   const wait = deps.waits.byToken(token);
   if (!wait) return send(res, 403, 'this boot token is not valid (unknown, or its step already ended)');
+  const resolved = await resolveImage(wait.params, deps.artifactRoot, deps.baseUrl());
+  if ('missing' in resolved) {
+    deps.reportFor(wait.workItemId, 'task.failed', { error: resolved.missing, log: [] });
+    deps.waits.remove(token);
+    return send(res, 409, resolved.missing);
+  }
   const state = deps.desiredState();
   const intent = state.bootIntents?.find((b) => b.machineId === wait.machineId);
   const reservation = state.reservations?.find((r) => r.mac === intent?.mac);
   const network = state.networks?.find((n) => n.id === reservation?.networkId);
-  const body = JSON.stringify({
+  const data = {
     machine: { id: wait.machineId, hostname: intent?.hostname ?? null, arch: intent?.arch ?? null, bootMode: intent?.bootMode ?? null },
     workflow: wait.workflowId,
     step: wait.step,
     intent: intent?.intent ?? null,
-    hwtests: wait.params.hwtestDisabled ? [] : (wait.params.hwtests ?? []),
-    image: wait.params.image ? { url: String(wait.params.image), sha256: wait.params.imageSha256 ?? null } : null,
+    hwtests: wait.params.hwtestDisabled ? [] : ((wait.params.hwtests as string[] | undefined) ?? []),
+    image: resolved.image,
     userData: wait.params.userData ?? null,
     network: reservation && network ? { address: reservation.address, cidr: network.cidr, gateway: network.gateway, dnsServers: network.dnsServers, domain: network.domain } : null,
     callbacks: `${deps.baseUrl()}/callbacks/${token}`,
-  });
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  };
+  const shell = format === 'shell';
+  const body = shell ? shellVariables(data) : JSON.stringify(data);
+  res.writeHead(200, { 'content-type': shell ? 'text/plain; charset=utf-8' : 'application/json', 'content-length': Buffer.byteLength(body) });
   res.end(body);
   return 200;
+}
+
+/** The metadata as `KEY='value'` lines for an installer without a JSON parser. */
+function shellVariables(data: { machine: { id: string; hostname: string | null }; workflow: string | null; step: string; intent: string | null; hwtests: string[]; image: ImageSource | null; callbacks: string }): string {
+  const quote = (value: unknown) => `'${String(value ?? '').replace(/'/g, `'\\''`)}'`;
+  const lines: Record<string, unknown> = {
+    SPROUT_MACHINE_ID: data.machine.id,
+    SPROUT_HOSTNAME: data.machine.hostname,
+    SPROUT_WORKFLOW: data.workflow,
+    SPROUT_STEP: data.step,
+    SPROUT_INTENT: data.intent,
+    SPROUT_HWTESTS: data.hwtests.join(' '),
+    SPROUT_IMAGE_URL: data.image?.url,
+    SPROUT_IMAGE_SHA256: data.image?.sha256,
+    SPROUT_IMAGE_SIZE: data.image?.size,
+    SPROUT_CALLBACKS: data.callbacks,
+  };
+  return Object.entries(lines).map(([key, value]) => `${key}=${quote(value)}\n`).join('');
 }
 
 export async function callback(deps: CallbackDeps, token: string, event: string, req: IncomingMessage, res: ServerResponse): Promise<number> {
@@ -63,9 +92,21 @@ export async function callback(deps: CallbackDeps, token: string, event: string,
       report('machine.hwtest-result', { machineId: wait.machineId, workflowId: wait.workflowId, name: body.name, status: body.status, durationMs: Number(body.durationMs ?? 0), output: String(body.output ?? '').slice(-4000), facts: body.facts ?? null });
       break;
     }
+    case 'install-complete': {
+      const resolved = await resolveImage(wait.params, deps.artifactRoot, deps.baseUrl());
+      const expected = 'image' in resolved ? resolved.image?.sha256 : null;
+      const actual = typeof body.sha256 === 'string' ? body.sha256.toLowerCase() : null;
+      if (expected && actual && expected !== actual) {
+        report('task.failed', { error: `image checksum mismatch: expected ${expected}, got ${actual} (reported by the installer with install-complete)`, log: [] });
+        deps.waits.remove(token);
+        return send(res, 409, `image checksum mismatch: expected ${expected}, got ${actual}`);
+      }
+      report('task.succeeded', { result: { event, ...(actual ? { sha256: actual } : {}) }, log: [`machine reported ${event}${actual ? ` (image sha256 ${actual})` : ''}`] });
+      deps.waits.remove(token);
+      break;
+    }
     case 'commission-complete':
     case 'tests-complete':
-    case 'install-complete':
       report('task.succeeded', { result: { event, ...(body.facts ? { facts: body.facts } : {}), ...(body.sha256 ? { sha256: body.sha256 } : {}) }, log: [`machine reported ${event}`] });
       deps.waits.remove(token);
       break;

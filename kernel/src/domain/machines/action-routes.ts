@@ -80,10 +80,18 @@ export const machineActionRoutes: FastifyPluginAsync<RouteDeps> = async (app, { 
   action(
     'deploy',
     'Deploy an image; a ready machine is allocated to the caller first',
-    Type.Object({ image: Type.String({ minLength: 1, maxLength: 1024, description: 'Image name or URL' }), userData: Type.Optional(Type.String({ maxLength: 65_536 })) }, { additionalProperties: false }),
+    Type.Object(
+      {
+        image: Type.String({ minLength: 1, maxLength: 1024, pattern: '^\\S+$', description: "Image URL, or the name of an image in the site agent's artifacts (images/<name>)" }),
+        imageSha256: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: 'Expected sha256 of the image; the installer fails the deploy on any other sum. For a named image the agent supplies it.' })),
+        userData: Type.Optional(Type.String({ maxLength: 65_536 })),
+      },
+      { additionalProperties: false },
+    ),
     (request) => {
-      const body = request.body as { image: string; userData?: string };
-      return startWorkflow(request, 'deploy', () => ({ image: body.image, ...(body.userData ? { userData: body.userData } : {}) }), async (trx, machine) => {
+      const body = request.body as { image: string; imageSha256?: string; userData?: string };
+      const params = { image: body.image, ...(body.imageSha256 ? { imageSha256: body.imageSha256.toLowerCase() } : {}), ...(body.userData ? { userData: body.userData } : {}) };
+      return startWorkflow(request, 'deploy', () => params, async (trx, machine) => {
         if (machine.status !== 'ready') return machine;
         const allocated = await kernel.lifecycle.transition(trx, { machine, action: 'allocate', actor: request.principal.actor, requestId: String(request.id) });
         const [owned] = await trx<MachineRow>('machines').where({ id: machine.id }).update({ owner: allocated.owner ?? request.principal.actor }).returning('*');
