@@ -13,6 +13,7 @@ import { siteCommands } from './site/index.ts';
 import { machineCommands } from './machine/index.ts';
 import { workflowCommands } from './workflow/index.ts';
 import { AgentRunCommand } from './agent/run.ts';
+import { ArtifactsBuildInstallerCommand } from './artifacts/build-installer.ts';
 
 export const builtinCommands = [
   ServerCommand,
@@ -29,4 +30,5 @@ export const builtinCommands = [
   ...(networkCommands as typeof ServerCommand[]),
   ...workflowCommands,
   AgentRunCommand,
+  ArtifactsBuildInstallerCommand,
 ];
