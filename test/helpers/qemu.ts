@@ -1,0 +1,83 @@
+/**
+ * A QEMU virtual machine for end-to-end tests: BIOS (SeaBIOS + the iPXE ROM of its
+ * virtio NIC) on a tap in a test's namespace, a raw virtio disk, firmware and console
+ * on a serial log. TCG, not KVM: iPXE dies under KVM in nested environments.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { Netns, Spawned } from './netns.ts';
+
+export interface VmOptions {
+  mac: string;
+  disk: string;
+  memoryMiB: number;
+  cpus: number;
+  /** Serial console (SeaBIOS, iPXE, kernel, installer) goes here. */
+  serialLog: string;
+  /** File holding the two bytes of SeaBIOS's serial console port (0x3f8). */
+  serconPort: string;
+}
+
+export interface Vm {
+  process: Spawned;
+  serial(): string;
+  /** Waits until the serial log matches; fails with the log's tail. */
+  waitForSerial(text: string | RegExp, timeoutMs: number): Promise<void>;
+  /** Waits for QEMU to end by itself (the guest powered off). */
+  waitForExit(timeoutMs: number): Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+/** The fw_cfg file telling SeaBIOS to use COM1 as its console (and so iPXE's). */
+export function writeSerconPort(path: string): void {
+  writeFileSync(path, Buffer.from([0xf8, 0x03]));
+}
+
+export function tail(text: string, lines = 60): string {
+  return text.split('\n').slice(-lines).join('\n');
+}
+
+export function startVm(ns: Netns, o: VmOptions): Vm {
+  const args = [
+    '-accel', 'tcg',
+    '-machine', 'pc',
+    '-m', String(o.memoryMiB),
+    '-smp', String(o.cpus),
+    '-display', 'none',
+    '-monitor', 'none',
+    '-serial', `file:${o.serialLog}`,
+    '-fw_cfg', `name=etc/sercon-port,file=${o.serconPort}`,
+    '-netdev', `tap,id=n0,ifname=${ns.tap},script=no,downscript=no`,
+    '-device', `virtio-net-pci,netdev=n0,mac=${o.mac}`,
+    '-drive', `file=${o.disk},if=virtio,format=raw`,
+    '-boot', 'order=nc',
+  ];
+  const process = ns.spawn('qemu-system-x86_64', args);
+  const serial = () => {
+    try {
+      return readFileSync(o.serialLog, 'latin1').replace(/\x1b\[[0-9;?]*[a-zA-Z]/g, '');
+    } catch {
+      return '';
+    }
+  };
+  return {
+    process,
+    serial,
+    async waitForSerial(text, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const log = serial();
+        if (typeof text === 'string' ? log.includes(text) : text.test(log)) return;
+        if (process.child.exitCode !== null || process.child.signalCode !== null) throw new Error(`QEMU ended (${process.child.exitCode ?? process.child.signalCode}) before the serial log showed ${text}; qemu: ${process.log().slice(-500)}\nserial tail:\n${tail(log)}`);
+        if (Date.now() > deadline) throw new Error(`the serial log did not show ${text} in ${timeoutMs} ms; serial tail:\n${tail(log)}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    },
+    async waitForExit(timeoutMs) {
+      const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
+      const code = await Promise.race([process.exited, timer]);
+      if (code === 'timeout') throw new Error(`QEMU did not power off within ${timeoutMs} ms; serial tail:\n${tail(serial())}`);
+      return code;
+    },
+    stop: () => process.stop('SIGTERM'),
+  };
+}
