@@ -22,6 +22,12 @@ export interface DhcpContractOptions {
   title: string;
   setup(): Promise<DhcpContractSubject>;
   teardown?(): Promise<void>;
+  /**
+   * True for a provider backed by one external DHCP server that holds one set of hosts
+   * per subnet for every site (a Kea stub): the same MAC reserved at two sites in one
+   * subnet cannot both exist there, so the test that expects it is skipped.
+   */
+  sitesShareOneServer?: boolean;
 }
 
 /** A subject for the active `dhcp` provider of a booted kernel: sites and networks are rows in its tables. */
@@ -107,7 +113,7 @@ export function dhcpContract(test: TestFn, options: DhcpContractOptions): void {
     t.deepEqual(await provider.listReservations(siteId), [kept]);
   });
 
-  test(title('each site has its own reservations, even for the same MAC and address'), async (t) => {
+  (options.sitesShareOneServer ? test.skip : test)(title('each site has its own reservations, even for the same MAC and address'), async (t) => {
     const { provider, newSite } = subject;
     const a = await newSite();
     const b = await newSite();
