@@ -30,6 +30,8 @@ interface Scenario {
   subnet: string;
   mac: string;
   postgres: boolean;
+  /** Also deploy with a wrong expected sum and see the installer refuse it. */
+  wrongSum: boolean;
   env: Record<string, string>;
   yaml: string;
 }
@@ -40,6 +42,7 @@ const scenarios: Scenario[] = [
     subnet: '198.18.90',
     mac: '52:54:00:18:90:10',
     postgres: false,
+    wrongSum: true,
     env: {},
     yaml: 'plugins:\n  transport-http: { waitSeconds: 2 }\n',
   },
@@ -48,6 +51,7 @@ const scenarios: Scenario[] = [
     subnet: '198.18.91',
     mac: '52:54:00:18:91:10',
     postgres: true,
+    wrongSum: false,
     env: { SPROUT_NATS_URL: natsUrl },
     yaml: `plugins:\n  transport-nats: { prefix: e2e${randomBytes(3).toString('hex')} }\n`,
   },
@@ -215,7 +219,7 @@ for (const scenario of scenarios) {
     const started = Date.now();
     const vm1 = boot('1-commission');
     await vm1.waitForExit(5 * 60_000);
-    t.log(`commission: power on → installer powered off in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    t.log(`commission: power on → installer powered off in ${((Date.now() - started) / 1000).toFixed(1)} s\n${vm1.timeline()}`);
     const serial1 = vm1.serial();
     t.regex(serial1, /iPXE/, 'the NIC ROM ran iPXE');
     t.regex(serial1, /sprout-installer: network up: eth0 198\.18\.\d+\.\d+/, tail(serial1));
@@ -252,6 +256,7 @@ for (const scenario of scenarios) {
     await vm2.waitForSerial(MARKER, 3 * 60_000);
     t.log(`local boot: reboot → boot sector on COM1 in ${((Date.now() - installed) / 1000).toFixed(1)} s`);
     await vm2.stop();
+    t.log(`deploy and local boot, one power-on:\n${vm2.timeline()}`);
     t.is(statSync(disk).size, VM.diskBytes);
     t.is(sha256(readStart(disk, image.length)), sha256(image), 'the disk holds the image, byte for byte');
 
@@ -262,9 +267,26 @@ for (const scenario of scenarios) {
       t.log('the first reboot came before the local-boot intent reached the agent; powering on again');
       const vm3 = boot('3-local');
       await vm3.waitForSerial(MARKER, 3 * 60_000);
+      await vm3.stop();
       t.regex(vm3.serial(), /Sprout: vm-1 boots from its local disk[\s\S]*Booting from Hard Disk[\s\S]*SPROUT-DISK-BOOTED/);
     } else {
       t.regex(afterInstall, /Sprout: vm-1 boots from its local disk[\s\S]*Booting from Hard Disk[\s\S]*SPROUT-DISK-BOOTED/);
     }
+
+    if (!scenario.wrongSum) return;
+    // ---- an image that is not what the operator expects: the installer refuses it ----
+    await cli('machine', 'release', 'vm-1', '--watch');
+    t.is((await machine()).status, 'ready');
+    const wrong = 'ab'.repeat(32);
+    await cli('machine', 'deploy', 'vm-1', '--image', 'test.raw', '--image-sha256', wrong);
+    await installerScriptReady();
+    const vm4 = boot('4-wrong-sum');
+    await vm4.waitForExit(5 * 60_000);
+    const failed = await until('vm-1 failed_deployment', async () => {
+      const m = await machine();
+      return m.status === 'failed_deployment' && m;
+    }, 60_000);
+    t.true(failed.statusReason.message.includes(`image checksum mismatch: expected sha256 ${wrong}, actual ${sha256(image)}`), failed.statusReason.message);
+    t.regex(vm4.serial(), /sprout-installer: FAILED: image checksum mismatch/);
   });
 }

@@ -17,8 +17,28 @@ export interface VmOptions {
   serconPort: string;
 }
 
+/** What the serial log shows, in boot order, to time each phase by. */
+export const bootMarkers: Array<[string, RegExp]> = [
+  ['SeaBIOS', /SeaBIOS \(version/g],
+  ['NIC ROM (iPXE)', /Booting from ROM/g],
+  ['iPXE configuring net0', /Configuring \(net0/g],
+  ['iPXE script from the agent', /Sprout: /g],
+  ['kernel started', /Linux version/g],
+  ['/init', /sprout-installer: kernel /g],
+  ['DHCP lease', /sprout-installer: network up/g],
+  ['image written', /sprout-installer: wrote \d+ bytes/g],
+  ['image read back', /sprout-installer: read back/g],
+  ['commissioned', /sprout-installer: commissioned/g],
+  ['power off', /sprout-installer: poweroff/g],
+  ['reboot', /sprout-installer: reboot/g],
+  ['SeaBIOS boots the disk', /Booting from Hard Disk/g],
+  ['boot sector on COM1', /SPROUT-DISK-BOOTED/g],
+];
+
 export interface Vm {
   process: Spawned;
+  /** Each marker's appearances in the serial log, in ms after QEMU started (sampled every 100 ms). */
+  timeline(): string;
   serial(): string;
   /** Waits until the serial log matches; fails with the log's tail. */
   waitForSerial(text: string | RegExp, timeoutMs: number): Promise<void>;
@@ -59,9 +79,23 @@ export function startVm(ns: Netns, o: VmOptions): Vm {
       return '';
     }
   };
+  const startedAt = Date.now();
+  const seen: Array<{ ms: number; label: string }> = [];
+  const counts = new Map<string, number>();
+  const sample = () => {
+    const log = serial();
+    for (const [label, pattern] of bootMarkers) {
+      const count = log.match(pattern)?.length ?? 0;
+      for (let n = counts.get(label) ?? 0; n < count; n++) seen.push({ ms: Date.now() - startedAt, label });
+      counts.set(label, count);
+    }
+  };
+  const sampler = setInterval(sample, 100);
+  void process.exited.then(() => (sample(), clearInterval(sampler)));
   return {
     process,
     serial,
+    timeline: () => seen.map((e, i) => `${(e.ms / 1000).toFixed(1).padStart(6)} s  ${e.label}${i ? ` (+${((e.ms - seen[i - 1].ms) / 1000).toFixed(1)} s)` : ''}`).join('\n'),
     async waitForSerial(text, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
@@ -78,6 +112,9 @@ export function startVm(ns: Netns, o: VmOptions): Vm {
       if (code === 'timeout') throw new Error(`QEMU did not power off within ${timeoutMs} ms; serial tail:\n${tail(serial())}`);
       return code;
     },
-    stop: () => process.stop('SIGTERM'),
+    stop: async () => {
+      await process.stop('SIGTERM');
+      clearInterval(sampler);
+    },
   };
 }
