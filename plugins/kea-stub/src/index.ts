@@ -11,6 +11,7 @@ import { KeaDhcp } from './kea-dhcp.ts';
 
 const id = 'kea-stub';
 
+const cidr = '^(\\d{1,3}\\.){3}\\d{1,3}/\\d{1,2}$';
 const ipv4 = '^((25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)$';
 
 export const configSchema = Type.Object(
@@ -19,7 +20,8 @@ export const configSchema = Type.Object(
     user: Type.Optional(Type.String({ minLength: 1, description: 'Basic-auth user, when the Control Agent has authentication configured' })),
     password: Type.Optional(Type.String({ description: 'Basic-auth password' })),
     service: Type.String({ default: 'dhcp4', description: 'The Kea server commands are forwarded to' }),
-    subnets: Type.Record(Type.String({ pattern: '^\\d+\\.\\d+\\.\\d+\\.\\d+/\\d{1,2}$' }), Type.Integer({ minimum: 1, maximum: 4294967294 }), {
+    subnets: Type.Record(Type.String(), Type.Integer({ minimum: 1, maximum: 4294967294 }), {
+      propertyNames: { pattern: cidr },
       default: {},
       description: 'Sprout network CIDR → Kea subnet-id',
     }),

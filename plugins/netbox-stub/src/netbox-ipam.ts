@@ -7,7 +7,7 @@
  * never handed out.
  */
 import { SproutError, type AllocateAddressRequest, type IpAllocation, type IpamNetwork, type IpamProvider } from '@sprout/kernel';
-import { hostPart, parseCidr, toAddress, toNumber, type Block } from './ipv4.ts';
+import { hostPart, parseCidr, toNumber, type Block } from './ipv4.ts';
 import type { NetboxClient } from './netbox-client.ts';
 
 export interface NetboxIpamConfig {
@@ -157,7 +157,7 @@ export class NetboxIpam implements IpamProvider {
   /** The NetBox prefix configured for the network, checked once against NetBox. */
   private prefixFor(network: IpamNetwork): Promise<NetboxPrefix> {
     const block = blockOf(network);
-    const entry = Object.entries(this.config.prefixes ?? {}).find(([cidr]) => parseCidr(cidr)?.cidr === block.cidr && cidr.split('/')[0] === toAddress(block.first));
+    const entry = Object.entries(this.config.prefixes ?? {}).find(([cidr]) => parseCidr(cidr)?.cidr === block.cidr);
     const key = `plugins.${this.pluginId}.prefixes`;
     if (!entry) {
       return Promise.reject(
