@@ -74,7 +74,13 @@ export class NetboxIpam implements IpamProvider {
       const address = hostPart(created.address);
       const why = whyUnusable(network, block, address);
       if (!why) return this.toAllocation(network, created);
-      await this.client.call('PATCH', `api/ipam/ip-addresses/${created.id}/`, { body: { status: 'reserved', description: `${holdMark}: ${why} of Sprout network ${network.cidr}` } });
+      try {
+        await this.client.call('PATCH', `api/ipam/ip-addresses/${created.id}/`, { body: { status: 'reserved', description: `${holdMark}: ${why} of Sprout network ${network.cidr}` } });
+      } catch (err) {
+        // Never leave the gateway or a range address looking like one of Sprout's allocations.
+        await this.client.call('DELETE', `api/ipam/ip-addresses/${created.id}/`, { accept: [204, 404] }).catch(() => undefined);
+        throw err;
+      }
     }
     throw new SproutError('SPROUT_ERR_NETWORK_EXHAUSTED', `network ${network.cidr} has no free address outside its gateway and ranges in NetBox prefix ${prefix.id}`, {
       context: { plugin: this.pluginId, network: network.id, netboxPrefix: prefix.id },

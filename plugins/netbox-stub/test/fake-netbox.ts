@@ -25,8 +25,8 @@ export interface FakeNetbox {
   ips: Map<number, FakeIp>;
   /** Adds a prefix and returns its id. */
   addPrefix(prefix: string): number;
-  /** The next `count` requests are answered with this status and body instead. */
-  failNext(status: number, body: unknown, count?: number): void;
+  /** The next `count` requests (of `method`, when given) are answered with this status and body instead. */
+  failNext(status: number, body: unknown, count?: number, method?: string): void;
   close(): Promise<void>;
 }
 
@@ -46,7 +46,7 @@ export async function startFakeNetbox(token = 'nb-test-token-0123456789'): Promi
   const prefixes = new Map<number, { id: number; prefix: string; vrf: null }>();
   const ips = new Map<number, FakeIp>();
   const calls: string[] = [];
-  const failures: { status: number; body: unknown }[] = [];
+  const failures: { status: number; body: unknown; method?: string }[] = [];
   let nextId = 1;
 
   const ipView = (ip: FakeIp) => ({
@@ -158,8 +158,11 @@ export async function startFakeNetbox(token = 'nb-test-token-0123456789'): Promi
     if (!auth) return send(403, { detail: 'Authentication credentials were not provided.' });
     if (auth !== `Token ${token}`) return send(403, { detail: 'Invalid token' });
     if (!String(req.headers.accept ?? '').includes('application/json')) return send(406, { detail: 'Could not satisfy the request Accept header.' });
-    const failure = failures.shift();
-    if (failure) return send(failure.status, failure.body);
+    const due = failures.findIndex((f) => f.method === undefined || f.method === req.method);
+    if (due >= 0) {
+      const [failure] = failures.splice(due, 1);
+      return send(failure.status, failure.body);
+    }
     let body: unknown;
     if (chunks.length) {
       if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) return send(415, { detail: `Unsupported media type "${req.headers['content-type']}" in request.` });
@@ -191,8 +194,8 @@ export async function startFakeNetbox(token = 'nb-test-token-0123456789'): Promi
       prefixes.set(id, { id, prefix, vrf: null });
       return id;
     },
-    failNext(status, body, count = 1) {
-      for (let i = 0; i < count; i++) failures.push({ status, body });
+    failNext(status, body, count = 1, method) {
+      for (let i = 0; i < count; i++) failures.push({ status, body, method });
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -122,3 +122,15 @@ test('NetBox not answering at all is SPROUT_ERR_UNAVAILABLE naming the URL', asy
   t.like(err, { code: 'SPROUT_ERR_UNAVAILABLE' });
   t.regex(err!.message, /NetBox at http:\/\/127\.0\.0\.1:\d+ did not answer GET \/api\/ipam\/prefixes\/\d+\/: .*ECONNREFUSED/);
 });
+
+test('when NetBox refuses to turn an offered gateway into a hold, the address is deleted rather than left as an allocation', async (t) => {
+  const netbox = await fake(t);
+  const stub = stubFor(netbox, { '198.18.10.0/24': netbox.addPrefix('198.18.10.0/24') });
+  const net = network('198.18.10.0/24', '198.18.10.1');
+  // POST available-ips goes through (it offers the gateway, .1); the PATCH that would hold it fails
+  netbox.failNext(503, { detail: 'maintenance' }, 1, 'PATCH');
+  const err = await t.throwsAsync(stub.allocateAddress({ network: net }));
+  t.like(err, { code: 'SPROUT_ERR_UNAVAILABLE', context: { upstreamStatus: 503 } });
+  t.deepEqual([...netbox.ips.values()], [], 'the gateway was deleted again');
+  t.deepEqual(await stub.listAllocations(net), []);
+});
