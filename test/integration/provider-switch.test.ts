@@ -7,7 +7,7 @@
  * served each allocation. Both stores.
  */
 import test, { type ExecutionContext } from 'ava';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -158,3 +158,27 @@ for (const backend of backends) {
     t.like(again.body, { address: '198.18.50.11', provider: 'netbox-stub' });
   });
 }
+
+test('a stub selected with config it cannot use is refused at boot, every problem named, before the database opens', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sprout-switch-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const yaml = [
+    'capabilities:',
+    '  ipam: { use: netbox-stub }',
+    '  dhcp: { use: kea-stub }',
+    '  dns: { use: powerdns-stub }',
+    'plugins:',
+    '  netbox-stub: { url: "netbox.example", token: "nb-secret", prefixes: { "prov": 3 } }',
+    '  kea-stub: { subnets: { "198.18.0.0/24": 0 } }',
+    '  powerdns-stub: { url: "http://127.0.0.1:9", zones: [lab.example] }',
+    '',
+  ].join('\n');
+  const err = await t.throwsAsync(bootOn('pglite', { dataDir, adminToken: 'sprout_test_admin_unused' }, yaml));
+  t.like(err, { code: 'SPROUT_ERR_PLUGIN_VALIDATION' });
+  const fields = ((err as { details?: { field?: string }[] }).details ?? []).map((d) => d.field);
+  for (const field of ['plugins.netbox-stub.url', 'plugins.netbox-stub.prefixes.prov', 'plugins.kea-stub.url', 'plugins.kea-stub.subnets.198.18.0.0/24', 'plugins.powerdns-stub.apiKey']) {
+    t.true(fields.some((f) => f?.startsWith(field)), `${field} in ${JSON.stringify(fields)}`);
+  }
+  t.false(JSON.stringify(err).includes('nb-secret'));
+  t.false(existsSync(join(dataDir, 'pglite')), 'nothing was opened');
+});
