@@ -25,7 +25,7 @@ export interface DhcpContractOptions {
   /**
    * True for a provider backed by one external DHCP server that holds one set of hosts
    * per subnet for every site (a Kea stub): the same MAC reserved at two sites in one
-   * subnet cannot both exist there, so the test that expects it is skipped.
+   * subnet cannot both exist there, so that test is not part of its contract.
    */
   sitesShareOneServer?: boolean;
 }
@@ -113,7 +113,7 @@ export function dhcpContract(test: TestFn, options: DhcpContractOptions): void {
     t.deepEqual(await provider.listReservations(siteId), [kept]);
   });
 
-  (options.sitesShareOneServer ? test.skip : test)(title('each site has its own reservations, even for the same MAC and address'), async (t) => {
+  if (!options.sitesShareOneServer) test(title('each site has its own reservations, even for the same MAC and address'), async (t) => {
     const { provider, newSite } = subject;
     const a = await newSite();
     const b = await newSite();

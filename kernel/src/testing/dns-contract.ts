@@ -26,7 +26,7 @@ export interface DnsContractOptions {
   /**
    * True for a provider backed by one external DNS server whose zones every site shares
    * (a PowerDNS stub): one name and type is one record there, whichever site wrote it, so
-   * the test that expects two sites to hold the same name apart is skipped.
+   * the test that expects two sites to hold the same name apart is not part of its contract.
    */
   sitesShareOneServer?: boolean;
 }
@@ -115,7 +115,7 @@ export function dnsContract(test: TestFn, options: DnsContractOptions): void {
     t.is((await provider.listRecords(siteId)).length, 3);
   });
 
-  (options.sitesShareOneServer ? test.skip : test)(title('each site has its own records'), async (t) => {
+  if (!options.sitesShareOneServer) test(title('each site has its own records'), async (t) => {
     const { provider, newSite } = subject;
     const [siteA, siteB] = [await newSite(), await newSite()];
     const inA = machine(siteA, 'node1', '198.18.0.2');

@@ -2,7 +2,7 @@
  * The Kea stub passes the `dhcp` contract against fake Kea Control Agents. Each site
  * the contract makes gets its own Kea, as a deployment has one per site, so the tests
  * (which reuse MACs and addresses) stay independent. One Kea holds one set of hosts per
- * subnet whatever the site, so the test of two sites sharing a MAC in one Kea is skipped.
+ * subnet whatever the site, so the test of two sites sharing a MAC in one Kea is not part of its contract.
  */
 import test from 'ava';
 import { randomUUID } from 'node:crypto';

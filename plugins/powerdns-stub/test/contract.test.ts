@@ -2,7 +2,7 @@
  * The PowerDNS stub passes the `dns` contract against fake PowerDNS servers. Each site
  * the contract makes gets its own PowerDNS, so the tests (which reuse names) stay
  * independent; one PowerDNS has one RRset per name and type whatever the site, so the
- * test of two sites holding one name apart is skipped.
+ * test of two sites holding one name apart is not part of its contract.
  */
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
