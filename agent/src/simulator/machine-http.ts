@@ -1,0 +1,102 @@
+/**
+ * HTTP as a booting machine uses it (iPXE, then its installer): GET a script or JSON,
+ * stream a download through sha256 without keeping it, POST a JSON callback. One
+ * keep-alive pool for every simulated machine; a request can leave from the machine's
+ * own address and is cut off when the machine powers off.
+ */
+import { createHash } from 'node:crypto';
+import { Agent, request, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+
+export interface HttpCall {
+  /** The address to connect from (the machine's own, where the host has it). */
+  localAddress?: string;
+  signal: AbortSignal;
+}
+
+export interface Downloaded {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** Bytes received (and hashed). */
+  bytes: number;
+  sha256: string;
+  /** The body of an answer other than 200, for the error message. */
+  text?: string;
+  /** True when the download was cut off on purpose (`stopAfterBytes`). */
+  stopped?: boolean;
+}
+
+export interface DownloadOptions extends HttpCall {
+  /** Flip one bit of the first chunk before hashing: corruption in transit. */
+  corrupt?: boolean;
+  /** Stop reading after this many bytes, as a machine that dies mid-download. */
+  stopAfterBytes?: number;
+}
+
+export class MachineHttp {
+  private readonly agent = new Agent({ keepAlive: true, maxFreeSockets: 64 });
+
+  async getText(url: string, call: HttpCall): Promise<{ status: number; text: string; headers: IncomingHttpHeaders }> {
+    const res = await this.send('GET', url, call);
+    return { status: res.statusCode ?? 0, text: await readText(res), headers: res.headers };
+  }
+
+  async postJson(url: string, body: unknown, call: HttpCall): Promise<{ status: number; text: string }> {
+    const payload = Buffer.from(JSON.stringify(body));
+    const res = await this.send('POST', url, call, payload);
+    return { status: res.statusCode ?? 0, text: await readText(res) };
+  }
+
+  async download(url: string, options: DownloadOptions): Promise<Downloaded> {
+    const res = await this.send('GET', url, options);
+    const status = res.statusCode ?? 0;
+    if (status !== 200) return { status, headers: res.headers, bytes: 0, sha256: '', text: await readText(res) };
+    const hash = createHash('sha256');
+    let bytes = 0;
+    let corrupt = options.corrupt ?? false;
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      if (corrupt && chunk.length > 0) {
+        chunk[0] ^= 0x01;
+        corrupt = false;
+      }
+      const take = options.stopAfterBytes === undefined ? chunk : chunk.subarray(0, Math.max(0, options.stopAfterBytes - bytes));
+      hash.update(take);
+      bytes += take.length;
+      if (options.stopAfterBytes !== undefined && bytes >= options.stopAfterBytes) {
+        res.destroy();
+        return { status, headers: res.headers, bytes, sha256: hash.digest('hex'), stopped: true };
+      }
+    }
+    if (!res.complete) throw new Error(`GET ${url}: the connection closed after ${bytes} bytes`);
+    return { status, headers: res.headers, bytes, sha256: hash.digest('hex') };
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private send(method: string, url: string, { localAddress, signal }: HttpCall, body?: Buffer): Promise<IncomingMessage> {
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const target = new URL(url);
+      if (target.protocol !== 'http:') return reject(new Error(`${url}: the simulated firmware speaks plain http only`));
+      const req = request(
+        target,
+        {
+          method,
+          agent: this.agent,
+          signal,
+          ...(localAddress ? { localAddress } : {}),
+          headers: { 'user-agent': 'iPXE/1.21.1 (sprout simulator)', ...(body ? { 'content-type': 'application/json', 'content-length': body.length } : {}) },
+        },
+        resolve,
+      );
+      req.on('error', (err) => reject(signal.aborted ? signal.reason : new Error(`${method} ${url}: ${err.message}`)));
+      req.end(body);
+    });
+  }
+}
+
+async function readText(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
