@@ -12,3 +12,4 @@ export { kernelCapabilities } from './capabilities/index.ts';
 export { adminTokenFile } from './auth/bootstrap-admin.ts';
 export { kernelApiVersion, kernelVersion } from './version.ts';
 export { inspectPlugins, builtinPluginDir, type PluginStatus } from './plugins/inspect.ts';
+export { shareKernelWith, sharedPackages } from './plugins/share-kernel.ts';

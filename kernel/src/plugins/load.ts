@@ -11,6 +11,7 @@ import { SproutError, type ProblemDetail } from '../errors/index.ts';
 import { isPluginDefinition, type PluginDefinition } from './define-plugin.ts';
 import type { PluginManifest } from './manifest.ts';
 import type { PluginPlan } from './plan.ts';
+import { shareKernelWith } from './share-kernel.ts';
 
 export interface LoadedPlugin {
   manifest: PluginManifest;
@@ -19,6 +20,7 @@ export interface LoadedPlugin {
 }
 
 export async function importDefinition(manifest: PluginManifest): Promise<PluginDefinition> {
+  if (!manifest.builtin) shareKernelWith(manifest.dir);
   const mod = await import(pathToFileURL(manifest.entry).href);
   const definition = mod.default ?? mod.plugin;
   if (!isPluginDefinition(definition)) {
