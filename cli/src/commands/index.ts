@@ -14,6 +14,7 @@ import { machineCommands } from './machine/index.ts';
 import { workflowCommands } from './workflow/index.ts';
 import { AgentRunCommand } from './agent/run.ts';
 import { ArtifactsBuildInstallerCommand } from './artifacts/build-installer.ts';
+import { labCommands } from './lab/index.ts';
 
 export const builtinCommands = [
   ServerCommand,
@@ -31,4 +32,5 @@ export const builtinCommands = [
   ...workflowCommands,
   AgentRunCommand,
   ArtifactsBuildInstallerCommand,
+  ...labCommands,
 ];

@@ -28,7 +28,8 @@ function duration(start: string | null, end: string | null): string {
 }
 
 /** Polls a workflow, printing each step as it changes, until it ends. Returns the final state. */
-export async function followWorkflow(api: ApiClient, id: string, write: (line: string) => void, options: { intervalMs?: number; timeoutMs?: number } = {}): Promise<Workflow> {
+export async function followWorkflow(api: ApiClient, id: string, write: (line: string) => void, options: { intervalMs?: number; timeoutMs?: number; stamp?: () => string } = {}): Promise<Workflow> {
+  const stamp = options.stamp ?? (() => new Date().toISOString().slice(11, 19));
   const seen = new Map<string, string>();
   const deadline = Date.now() + (options.timeoutMs ?? 24 * 3600_000);
   for (;;) {
@@ -38,7 +39,7 @@ export async function followWorkflow(api: ApiClient, id: string, write: (line: s
       if (seen.get(step.name) === key || step.state === 'pending') continue;
       seen.set(step.name, key);
       const note = step.error ?? step.waitingFor ?? '';
-      write(`${new Date().toISOString().slice(11, 19)}  ${step.name.padEnd(20)} ${step.state.padEnd(10)} ${duration(step.startedAt, step.finishedAt).padStart(8)}  ${note}`);
+      write(`${stamp()}  ${step.name.padEnd(20)} ${step.state.padEnd(10)} ${duration(step.startedAt, step.finishedAt).padStart(8)}  ${note}`);
     }
     if (finished.includes(wf.state)) {
       write(`${wf.kind} ${wf.state}${wf.error ? `: ${wf.error}` : ''}`);

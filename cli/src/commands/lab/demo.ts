@@ -1,0 +1,47 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import * as t from 'typanion';
+import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
+
+export class LabDemoCommand extends SproutCommand {
+  static paths = [['lab', 'demo']];
+  static usage = Command.Usage({
+    category: 'Lab',
+    description: 'Run the whole story on this machine: control plane, site agent, simulated machines commissioned and deployed',
+    details:
+      'Needs no root, no PostgreSQL and no NATS: the control plane runs on the embedded database, the site agent serves DHCP, TFTP, HTTP boot and DNS on free loopback ports, and the machine simulator plays the machines on the wire. ' +
+      'Prints every workflow step and every machine action with the time since the start, the machines at the end and the audit trail. Exits 0 only when every machine reached `deployed`. Everything is removed afterwards unless --keep.',
+    examples: [['The demo', 'sprout lab demo'], ['Ten machines at once, keep the lab folder', 'sprout lab demo --machines 10 --keep']],
+  });
+
+  machines = Option.String('--machines', '1', { validator: t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(1, 1000)]), description: 'How many simulated machines (1-1000)' });
+  keep = Option.Boolean('--keep', false, { description: 'Keep the temporary lab folder (database, agent state, lab.log) afterwards; a --dir is always kept' });
+  dir = Option.String('--dir', { description: 'Lab folder (default: a new temporary folder)' });
+
+  async run() {
+    const { Lab } = await import('../../lab/lab.ts');
+    const { DemoStory, StoryTeller, demoMachines } = await import('../../lab/demo-story.ts');
+    const dir = this.dir ? resolve(this.dir) : mkdtempSync(join(tmpdir(), 'sprout-lab-demo-'));
+    const write = (line: string) => void (!this.json && this.context.stdout.write(`${line}\n`));
+    const teller = new StoryTeller(write);
+    const machines = demoMachines(this.machines);
+    const single = machines.length === 1;
+    const lab = await Lab.start({
+      dir,
+      apiPort: 0,
+      onProgress: (what) => teller.say(what),
+      onSimulatorEvent: (e) => single && teller.say(`  ${machines.find((m) => m.mac === e.mac)?.hostname ?? e.mac} ${e.kind.padEnd(10)} ${e.detail}`),
+    });
+    let ok = false;
+    try {
+      ok = await new DemoStory(lab, teller).run(machines);
+      if (this.json) this.print({ ok, dir, machines: await Promise.all(machines.map((m) => lab.api.get(`v1/machines/${m.hostname}`))) }, () => '');
+    } finally {
+      await lab.stop();
+      if (!this.dir && !this.keep) rmSync(dir, { recursive: true, force: true });
+      else write(`the lab folder is kept: ${dir} (lab.log has the logs)`);
+    }
+    return ok ? 0 : 1;
+  }
+}

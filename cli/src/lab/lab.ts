@@ -1,0 +1,152 @@
+/**
+ * A whole Sprout installation on one machine, without root or outside services: the
+ * control plane on the embedded database, one site with its agent serving DHCP, TFTP,
+ * HTTP boot and DNS on unprivileged loopback ports, a PXE network, and the machine
+ * simulator playing the machines (it reaches the agent's DHCP server as a relay, with
+ * the network's gateway as giaddr). `sprout lab demo` runs a story on it; `sprout lab
+ * up` keeps it running for an operator.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ApiClient } from '@sprout/kernel/cli';
+import type { Kernel } from '@sprout/kernel';
+import type { SiteAgent } from '@sprout/agent';
+import type { MachineSimulator, SimulatorEvent } from '@sprout/agent/simulator';
+import { prepareArtifacts, type LabArtifacts } from './lab-artifacts.ts';
+import { freeTcpPort, freeUdpPort } from './lab-ports.ts';
+
+export const labSite = 'lab';
+export const labNetwork = { name: 'prov', cidr: '127.77.0.0/24', gateway: '127.77.0.1', domain: 'lab.sprout.test' };
+
+export interface LabOptions {
+  /** Folder for everything the lab keeps: database, agent identity, artifacts, log. */
+  dir: string;
+  /** API port on 127.0.0.1; 0 picks a free one. */
+  apiPort: number;
+  /** Seconds between a simulated machine's refused boot and its next try. */
+  retrySeconds?: number;
+  onSimulatorEvent?: (event: SimulatorEvent) => void;
+  /** Told each part of the lab as it comes up. */
+  onProgress?: (what: string) => void;
+}
+
+/** What an operator needs to reach a running lab, kept in `<dir>/lab.json`. */
+export interface LabInfo {
+  pid: number;
+  dir: string;
+  url: string;
+  token: string;
+  startedAt: string;
+  services: { dhcp: string; relay: string; tftp: string; http: string; dns: string };
+  image: LabArtifacts['image'];
+  realInstaller: boolean;
+}
+
+export class Lab {
+  private constructor(
+    readonly info: LabInfo,
+    readonly api: ApiClient,
+    readonly simulator: MachineSimulator,
+    private readonly kernel: Kernel,
+    private readonly agent: SiteAgent,
+  ) {}
+
+  static async start(options: LabOptions): Promise<Lab> {
+    const { dir } = options;
+    const progress = options.onProgress ?? (() => undefined);
+    mkdirSync(dir, { recursive: true });
+    const { default: pino } = await import('pino');
+    const logger = pino({ level: 'info', base: { service: 'sprout-lab' } }, pino.destination({ dest: join(dir, 'lab.log'), sync: false }));
+    const artifacts = prepareArtifacts(dir);
+    const apiPort = options.apiPort || (await freeTcpPort());
+    const ports = { dhcp: await freeUdpPort(), relay: await freeUdpPort(labNetwork.gateway), tftp: await freeUdpPort(), http: await freeTcpPort(), dns: await freeUdpPort() };
+
+    const configFile = join(dir, 'sprout.yaml');
+    writeFileSync(configFile, [`# The lab's control plane (sprout lab up/demo).`, `dataDir: ${join(dir, 'control-plane')}`, `listen: 127.0.0.1:${apiPort}`, 'agents: { heartbeatSeconds: 1 }', ''].join('\n'));
+    const { Kernel, loadConfig } = await import('@sprout/kernel');
+    progress(`starting the control plane on the embedded database (${join(dir, 'control-plane')})`);
+    const kernel = await Kernel.boot({ config: loadConfig({ file: configFile, env: {} }).config, logger: logger.child({ component: 'control-plane' }) });
+    let agent: SiteAgent | undefined;
+    let simulator: MachineSimulator | undefined;
+    try {
+      const url = await kernel.listen();
+      const token = (await import('node:fs')).readFileSync(join(dir, 'control-plane', 'admin-token'), 'utf8').trim();
+      const api = new ApiClient({ url, token, source: 'sprout lab' });
+      progress(`control plane listening at ${url}; registering site ${labSite}`);
+      const site = await ensureSite(api);
+      const httpBase = `http://127.0.0.1:${ports.http}`;
+      const { SiteAgent } = await import('@sprout/agent');
+      agent = new SiteAgent({
+        controlPlaneUrl: url,
+        joinToken: site.joinToken,
+        dataDir: join(dir, 'agent'),
+        hostname: 'lab-agent',
+        logger: logger.child({ component: 'agent' }),
+        services: {
+          dhcp: { port: ports.dhcp, address: '127.0.0.1', relayPort: ports.relay, serverId: '127.0.0.1', nextServer: '127.0.0.1', httpBootUrl: httpBase, leaseSeconds: 600 },
+          tftp: { port: ports.tftp, address: '127.0.0.1', root: artifacts.tftpRoot },
+          http: { port: ports.http, address: '127.0.0.1', baseUrl: httpBase, artifactRoot: artifacts.artifactRoot },
+          dns: { port: ports.dns, address: '127.0.0.1' },
+        },
+      });
+      progress('starting the site agent: DHCP, TFTP, HTTP boot and DNS on loopback ports');
+      await agent.start();
+      await waitForAgentOnline(api);
+      progress(`agent online; creating PXE network ${labNetwork.name} ${labNetwork.cidr}`);
+      await ensureNetwork(api);
+      const { MachineSimulator } = await import('@sprout/agent/simulator');
+      simulator = new MachineSimulator({
+        endpoints: { dhcp: { host: '127.0.0.1', port: ports.dhcp }, relay: { address: labNetwork.gateway, port: ports.relay }, tftp: { host: '127.0.0.1', port: ports.tftp } },
+        retryDelayMs: (options.retrySeconds ?? 1) * 1000,
+        onEvent: options.onSimulatorEvent,
+      });
+      await simulator.start();
+      const info: LabInfo = {
+        pid: process.pid,
+        dir,
+        url,
+        token,
+        startedAt: new Date().toISOString(),
+        services: { dhcp: `127.0.0.1:${ports.dhcp}`, relay: `${labNetwork.gateway}:${ports.relay}`, tftp: `127.0.0.1:${ports.tftp}`, http: httpBase, dns: `127.0.0.1:${ports.dns}` },
+        image: artifacts.image,
+        realInstaller: artifacts.realInstaller,
+      };
+      return new Lab(info, api, simulator, kernel, agent);
+    } catch (err) {
+      await simulator?.stop().catch(() => undefined);
+      await agent?.stop().catch(() => undefined);
+      await kernel.stop();
+      throw err;
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.simulator.stop().catch(() => undefined);
+    await this.agent.stop().catch(() => undefined);
+    await this.kernel.stop();
+  }
+}
+
+/** The lab site; a lab that ran before keeps its site, and its agent its identity. */
+async function ensureSite(api: ApiClient): Promise<{ joinToken?: string }> {
+  const existing = await api.get<{ items: { name: string }[] }>('v1/sites');
+  if (existing.items.some((s) => s.name === labSite)) return {};
+  const created = await api.post<{ joinToken: { token: string } }>('v1/sites', { name: labSite, description: 'sprout lab: everything on this machine' });
+  return { joinToken: created.joinToken.token };
+}
+
+async function ensureNetwork(api: ApiClient): Promise<void> {
+  const existing = await api.get<{ items: { name: string }[] }>('v1/networks', { site: labSite });
+  if (existing.items.some((n) => n.name === labNetwork.name)) return;
+  await api.post('v1/networks', { site: labSite, ...labNetwork, pxe: true });
+}
+
+async function waitForAgentOnline(api: ApiClient, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const site = await api.get<{ agents: { status: string }[] }>(`v1/sites/${labSite}`);
+    if (site.agents.some((a) => a.status === 'online')) return;
+    if (Date.now() > deadline) throw new Error(`the lab's agent did not come online within ${timeoutMs / 1000} s (see lab.log)`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * The README's main job: `sprout lab demo` on the embedded defaults ends with the
+ * simulated machine `deployed` and its audit trail, and cleans up; `sprout lab up`,
+ * `status` and `down` keep a lab running that the ordinary CLI can use.
+ */
+import test from 'ava';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sprout } from '../helpers/processes.ts';
+
+function scratch(t: { teardown(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sprout-labtest-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('lab demo commissions and deploys a simulated machine, prints the story and the audit trail, and leaves nothing behind', async (t) => {
+  t.timeout(180_000);
+  const cwd = scratch(t);
+  const env = { TMPDIR: cwd, XDG_CONFIG_HOME: join(cwd, 'home') };
+  const run = await sprout(['lab', 'demo'], { cwd, env });
+  t.is(run.code, 0, `${run.stdout}\n${run.stderr}`);
+  const out = run.stdout;
+  // each workflow step with its timing, in the order the engine ran them
+  const order = ['allocate-ip', 'reserve-dhcp', 'write-dns', 'publish-boot-intent', 'power-on', 'commission'].map((step) => out.search(new RegExp(`\\s${step}\\s+succeeded\\s+[\\d.]+ (ms|s)`)));
+  t.true(order.every((at, i) => at > 0 && (i === 0 || at > order[i - 1])), `steps in order: ${order}\n${out}`);
+  t.regex(out, /\sinstall\s+succeeded\s+[\d.]+ (ms|s)/);
+  t.regex(out, /commission succeeded/);
+  t.regex(out, /deploy succeeded/);
+  // what the machine did on the wire
+  t.regex(out, /node-01 dhcp/);
+  t.regex(out, /node-01 tftp/);
+  t.regex(out, /node-01 local-boot/);
+  t.regex(out, /node-01 ready: cpus=4 disks=1 diskBytes=\d+ memoryMiB=4096; tests cpu-inventory passed/);
+  t.regex(out, /node-01\s+deployed/);
+  t.regex(out, /audit trail \(\d+ records\)/);
+  t.regex(out, /machine\.commission\s+machine:[0-9a-f]{8}\s+success/);
+  t.regex(out, /machine\.deploy\s+machine:[0-9a-f]{8}\s+success/);
+  t.regex(out, /done: 1 of 1 machine\(s\) deployed/);
+  t.deepEqual(readdirSync(cwd).filter((f) => f.startsWith('sprout-lab-demo-')), [], 'the temporary lab folder is removed');
+});
+
+test('lab up keeps a lab running that the CLI can use; status shows it; down stops it', async (t) => {
+  t.timeout(120_000);
+  const cwd = scratch(t);
+  const dir = join(cwd, 'lab');
+  const env = { XDG_CONFIG_HOME: join(cwd, 'home') };
+  t.teardown(() => void sprout(['lab', 'down', '--dir', dir], { cwd, env }));
+
+  t.is((await sprout(['lab', 'status', '--dir', dir], { cwd, env })).code, 1, 'no lab yet');
+  const up = await sprout(['lab', 'up', '--dir', dir, '--port', '0', '--json'], { cwd, env });
+  t.is(up.code, 0, up.stderr);
+  const info = JSON.parse(up.stdout);
+  t.regex(info.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  t.is((await sprout(['lab', 'up', '--dir', dir, '--port', '0'], { cwd, env })).code, 1, 'a second lab in the same folder is refused');
+
+  const exported = await sprout(['lab', 'status', '--dir', dir, '--env'], { cwd, env });
+  const labEnv = Object.fromEntries([...exported.stdout.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1], m[2]]));
+  t.is(labEnv.SPROUT_URL, info.url);
+  const created = await sprout(['machine', 'create', 'explorer-1', '--site', 'lab', '--mac', '52:54:00:5e:10:01'], { cwd, env: { ...env, ...labEnv } });
+  t.is(created.code, 0, created.stderr);
+  const status = await sprout(['lab', 'status', '--dir', dir], { cwd, env });
+  t.is(status.code, 0, status.stderr);
+  t.regex(status.stdout, /lab-agent\s+online/);
+  t.regex(status.stdout, /explorer-1\s+new/);
+
+  const down = await sprout(['lab', 'down', '--dir', dir], { cwd, env });
+  t.is(down.code, 0, down.stderr);
+  t.regex(down.stdout, new RegExp(`stopped the lab \\(pid ${info.pid}\\)`));
+  t.is((await sprout(['lab', 'status', '--dir', dir], { cwd, env })).code, 1);
+  t.true(existsSync(join(dir, 'control-plane')), 'the data stays for the next `lab up`');
+  t.is((await sprout(['lab', 'down', '--dir', dir, '--purge'], { cwd, env })).code, 0);
+  t.false(existsSync(dir));
+});
