@@ -66,7 +66,14 @@ export class Watchdog {
       action: 'watchdog_timeout',
       actor: 'system:watchdog',
       workflowId: workflow,
-      reason: { code: 'watchdog_timeout', message: `${status} timed out after ${waited} s${waitingIn}`, ...(step ? { step: step.name } : {}), ...(workflow ? { workflow } : {}) },
+      reason: {
+        code: 'watchdog_timeout',
+        message: `${status} timed out after ${waited} s${waitingIn}`,
+        ...(step ? { step: step.name } : {}),
+        ...(workflow ? { workflow } : {}),
+        // What the step last said (e.g. which machine it was waiting for), as a step failure keeps it.
+        ...(Array.isArray(step?.log_tail) && step.log_tail.length > 0 ? { logTail: step.log_tail.slice(-5) } : {}),
+      },
     });
     this.deps.logger.warn({ machine: machine.id, hostname: machine.hostname, status, step: step?.name }, 'watchdog moved machine to its failure state');
   }
