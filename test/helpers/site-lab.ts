@@ -76,7 +76,11 @@ export interface SimulatedSite extends SiteLab {
   agent: LongRunning;
 }
 
-export async function simulatedSite(t: ExecutionContext, subnet: string, options: SiteLabOptions & { retryDelayMs?: number } = {}): Promise<SimulatedSite> {
+export async function simulatedSite(
+  t: ExecutionContext,
+  subnet: string,
+  options: SiteLabOptions & { retryDelayMs?: number; onEvent?: (event: import('@sprout/agent/simulator').SimulatorEvent) => void } = {},
+): Promise<SimulatedSite> {
   const lab = await siteLab(t, subnet, options);
   const artifacts = join(lab.work, 'artifacts');
   const bootRoot = join(lab.work, 'tftp');
@@ -97,7 +101,7 @@ export async function simulatedSite(t: ExecutionContext, subnet: string, options
   const simulator = new MachineSimulator({
     endpoints: { dhcp: { host: '127.0.0.1', port: dhcpPort }, relay: { address: `${subnet}.1`, port: relayPort }, tftp: { port: tftpPort } },
     retryDelayMs: options.retryDelayMs ?? 300,
-    onEvent: (e) => events.push(e),
+    onEvent: (e) => (events.push(e), options.onEvent?.(e)),
   });
   await simulator.start();
   t.teardown(() => simulator.stop());

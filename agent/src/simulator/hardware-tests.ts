@@ -38,7 +38,7 @@ const faults: Record<string, string> = {
 export function runHardwareTest(name: string, machine: SimulatedMachine, failing: boolean): HardwareTestReport {
   const facts = factsOf(machine);
   const durationMs = 5 + (name.length % 7) * 3;
-  if (failing) return { name, status: 'failed', durationMs, output: `${name} failed: ${faults[name] ?? 'simulated hardware fault'} (injected failure hwtest-fails)` };
+  if (failing) return { name, status: 'failed', durationMs, output: `${faults[name] ?? 'simulated hardware fault'} (injected failure hwtest-fails)` };
   switch (name) {
     case 'cpu-inventory':
       return { name, status: 'passed', durationMs, output: `${facts.cpus} logical CPUs`, facts: { cpus: facts.cpus } };
