@@ -2,7 +2,7 @@
 import { ServerCommand } from './server.ts';
 import { ConfigShowCommand } from './config/show.ts';
 import { DbMigrateCommand } from './db/migrate.ts';
-import { PluginListCommand } from './plugin/list.ts';
+import { pluginCommandClasses } from './plugin/index.ts';
 import { LoginCommand } from './login.ts';
 import { TokenCreateCommand } from './token/create.ts';
 import { TokenListCommand } from './token/list.ts';
@@ -15,12 +15,13 @@ import { workflowCommands } from './workflow/index.ts';
 import { AgentRunCommand } from './agent/run.ts';
 import { ArtifactsBuildInstallerCommand } from './artifacts/build-installer.ts';
 import { labCommands } from './lab/index.ts';
+import { LabSimulateCommand } from './lab/simulate.ts';
 
 export const builtinCommands = [
   ServerCommand,
   ConfigShowCommand,
   DbMigrateCommand,
-  PluginListCommand,
+  ...pluginCommandClasses,
   LoginCommand,
   TokenCreateCommand,
   TokenListCommand,
@@ -33,4 +34,5 @@ export const builtinCommands = [
   AgentRunCommand,
   ArtifactsBuildInstallerCommand,
   ...labCommands,
+  LabSimulateCommand,
 ];
