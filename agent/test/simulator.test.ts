@@ -88,7 +88,7 @@ test.serial('twenty machines at once through one relay: all deployed, each with 
   t.log(`${count} machines commissioned and deployed in ${Date.now() - started} ms (${boots} PXE boots, refused ones included)`);
 });
 
-test.serial('a powered-off machine stops wherever it is; an unknown machine is refused and keeps retrying', async (t) => {
+test.serial('a powered-off machine stops wherever it is; an unknown machine is refused and keeps retrying; a crash mid-install reboots and completes; sprout lab simulate plays machines too', async (t) => {
   const lab = await simulatedSite(t, '127.77.3');
   const stranger = lab.simulator.powerOn({ mac: '52:54:00:77:03:99' });
   await until('a refusal', async () => lab.events.some((e) => e.kind === 'refused'));
@@ -98,4 +98,30 @@ test.serial('a powered-off machine stops wherever it is; an unknown machine is r
   t.true(result.boots >= 1);
   t.regex(lab.events.find((e) => e.kind === 'refused')!.detail, /no DHCP offer/);
   await t.throwsAsync(lab.simulator.powerOn({ mac: 'not-a-mac' }), { message: /not a MAC address/ });
+
+  // crash-mid-install: the first install boot dies in the image download, the reboot completes it
+  writeFileSync(join(lab.images, 'tiny.raw'), randomBytes(1_000_000));
+  await lab.api('POST', '/v1/machines', { site: 'lab', hostname: 'crashy', arch: 'x86_64', bootMode: 'bios', interfaces: [{ mac: mac(3) }] });
+  await lab.api('POST', '/v1/machines/crashy/commission', { hwtest: false });
+  t.is((await lab.simulator.powerOn({ mac: mac(3), fail: 'crash-mid-install' })).outcome, 'powered-off');
+  await until('crashy ready', async () => (await lab.api('GET', '/v1/machines/crashy')).status === 'ready');
+  await lab.api('POST', '/v1/machines/crashy/deploy', { image: 'tiny.raw' });
+  lab.events.length = 0;
+  t.is((await lab.simulator.powerOn({ mac: mac(3), fail: 'crash-mid-install' })).outcome, 'local-boot');
+  const crash = lab.events.findIndex((e) => e.kind === 'crash');
+  t.regex(lab.events[crash]?.detail ?? '', /died after 500000 bytes of the image/);
+  t.true(lab.events.slice(crash).some((e) => e.kind === 'callback' && e.detail.startsWith('install-complete → 202')));
+  await until('crashy deployed', async () => (await lab.api('GET', '/v1/machines/crashy')).status === 'deployed');
+
+  // The CLI: its own relay address in the same network and port, JSON lines out.
+  await lab.api('POST', '/v1/machines', { site: 'lab', hostname: 'by-cli', arch: 'x86_64', bootMode: 'uefi', interfaces: [{ mac: '52:54:00:77:0a:01' }] });
+  await lab.api('POST', '/v1/machines/by-cli/commission', { hwtest: ['cpu-inventory'] });
+  const { dhcp, relay, tftp } = lab.endpoints;
+  const run = await lab.cli('lab', 'simulate', '--dhcp', `${dhcp.host}:${dhcp.port}`, '--relay', `127.77.3.2:${relay.port}`, '--tftp-port', String(tftp!.port), '--count', '1', '--mac-prefix', '52:54:00:77:0a', '--arch', 'uefi', '--retry-delay', '300', '--timeout', '60', '--json');
+  t.is(run.code, 0, run.stdout + run.stderr);
+  const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  t.like(lines.at(-1), { mac: '52:54:00:77:0a:01', outcome: 'powered-off', expected: true });
+  t.true(lines.some((l) => l.kind === 'tftp' && l.detail.startsWith('ipxe.efi')));
+  t.true(lines.some((l) => l.kind === 'hwtest' && l.detail.startsWith('cpu-inventory passed')));
+  await until('by-cli ready', async () => (await lab.api('GET', '/v1/machines/by-cli')).status === 'ready');
 });

@@ -74,6 +74,8 @@ export interface SimulatedSite extends SiteLab {
   /** The `services:` lines the agent was started with, to start it again the same way. */
   services: string[];
   agent: LongRunning;
+  /** Where the simulator reaches the agent (another relay address in the network with the same port works too). */
+  endpoints: import('@sprout/agent/simulator').SimulatorEndpoints;
 }
 
 export async function simulatedSite(
@@ -98,12 +100,13 @@ export async function simulatedSite(
   const agent = await lab.startAgent(services);
   const { MachineSimulator } = await import('@sprout/agent/simulator');
   const events: SimulatedSite['events'] = [];
+  const endpoints = { dhcp: { host: '127.0.0.1', port: dhcpPort }, relay: { address: `${subnet}.1`, port: relayPort }, tftp: { port: tftpPort } };
   const simulator = new MachineSimulator({
-    endpoints: { dhcp: { host: '127.0.0.1', port: dhcpPort }, relay: { address: `${subnet}.1`, port: relayPort }, tftp: { port: tftpPort } },
+    endpoints,
     retryDelayMs: options.retryDelayMs ?? 300,
     onEvent: (e) => (events.push(e), options.onEvent?.(e)),
   });
   await simulator.start();
   t.teardown(() => simulator.stop());
-  return { ...lab, simulator, events, images: join(artifacts, 'images'), services, agent };
+  return { ...lab, simulator, events, images: join(artifacts, 'images'), services, agent, endpoints };
 }
