@@ -1,0 +1,37 @@
+/** Starts one of Sprout's site services in its own process (sprout-service.ts), optionally inside a network namespace. */
+import { fileURLToPath } from 'node:url';
+import type { SiteDesiredState } from '@sprout/kernel';
+import { startChild, type Child, type Cleanup } from './bench-kit.ts';
+
+const entry = fileURLToPath(new URL('./sprout-service.ts', import.meta.url));
+
+export interface SproutServiceSpec {
+  service: 'dhcp' | 'dns' | 'tftp';
+  settings: Record<string, unknown>;
+  state: SiteDesiredState;
+  dataDir: string;
+}
+
+export interface SproutService {
+  child: Child;
+  /** Stops the service and returns its last health (with report counts). */
+  finish(): Promise<Record<string, any>>;
+}
+
+export async function startSproutService(cleanup: Cleanup, spec: SproutServiceSpec, netns?: string): Promise<SproutService> {
+  // BENCH_CPU_PROF=<dir> profiles the service (node --cpu-prof) for the optimisation work.
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const node = [process.execPath, ...profile, '--import', 'tsx', entry, JSON.stringify(spec)];
+  const child = netns ? startChild(cleanup, 'ip', ['netns', 'exec', netns, ...node]) : startChild(cleanup, node[0], node.slice(1));
+  await child.waitFor(/ready \{/, 60_000);
+  return {
+    child,
+    async finish() {
+      child.process.kill('SIGTERM');
+      await Promise.race([child.exited, new Promise((r) => setTimeout(r, 10_000))]);
+      await child.stop();
+      const line = child.output().split('\n').find((l) => l.startsWith('final '));
+      return line ? JSON.parse(line.slice(6)) : {};
+    },
+  };
+}
