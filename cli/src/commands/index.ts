@@ -16,7 +16,6 @@ import { AgentRunCommand } from './agent/run.ts';
 import { ArtifactsBuildInstallerCommand } from './artifacts/build-installer.ts';
 import { labCommands } from './lab/index.ts';
 import { LabSimulateCommand } from './lab/simulate.ts';
-import { LabSimulateCommand } from './lab/simulate.ts';
 
 export const builtinCommands = [
   ServerCommand,
@@ -35,6 +34,5 @@ export const builtinCommands = [
   AgentRunCommand,
   ArtifactsBuildInstallerCommand,
   ...labCommands,
-  LabSimulateCommand,
   LabSimulateCommand,
 ];
