@@ -2,6 +2,14 @@ import * as t from 'typanion';
 import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
 import type { PowerOnResult, SimulatedMachine, SimulatorEvent } from '@sprout/agent/simulator';
 
+/** A bad flag value: printed as one line (SproutCommand explains errors with a code), not as a stack. */
+class FlagError extends Error {
+  readonly code = 'SPROUT_ERR_VALIDATION';
+  explain(): string {
+    return this.message;
+  }
+}
+
 const failures = ['hwtest-fails', 'image-checksum-mismatch', 'no-callback', 'crash-mid-install'] as const;
 
 export class LabSimulateCommand extends SproutCommand {
@@ -41,14 +49,16 @@ export class LabSimulateCommand extends SproutCommand {
       ...(this.failure ? { fail: this.failure } : {}),
       ...(this.failTest ? { failTest: this.failTest } : {}),
     }));
-    if (machines.length === 0) throw new Error('give the machines to play: --mac (repeatable) or --count N');
+    if (machines.length === 0) throw new FlagError('give the machines to play: --mac (repeatable) or --count N');
     const { MachineSimulator } = await import('@sprout/agent/simulator');
     const started = Date.now();
     const out = (line: string) => this.context.stdout.write(`${line}\n`);
     const onEvent = (e: SimulatorEvent) =>
       out(this.json ? JSON.stringify(e) : `${((e.at - started) / 1000).toFixed(3).padStart(8)}s  ${e.mac}  ${e.kind.padEnd(10)} ${e.detail}`);
     const simulator = new MachineSimulator({ endpoints: { dhcp: { host: dhcp.host, port: dhcp.port }, relay: { address: relay.host, port: relay.port }, ...(this.tftpPort ? { tftp: { port: this.tftpPort } } : {}) }, retryDelayMs: this.retryDelay, onEvent });
-    await simulator.start();
+    await simulator.start().catch((err: Error) => {
+      throw new FlagError(`--relay ${this.relay}: ${err.message}`);
+    });
     const timedOut = new Set<string>();
     const timer = setTimeout(() => {
       for (const m of machines) {
@@ -82,16 +92,16 @@ export class LabSimulateCommand extends SproutCommand {
 function hostPort(flag: string, value: string): { host: string; port: number } {
   const at = value.lastIndexOf(':');
   const port = Number(value.slice(at + 1));
-  if (at <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${flag} must be HOST:PORT, e.g. 127.0.0.1:6767 (got ${value})`);
+  if (at <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) throw new FlagError(`${flag} must be HOST:PORT, e.g. 127.0.0.1:6767 (got ${value})`);
   return { host: value.slice(0, at), port };
 }
 
 /** `prefix` then `n` in the remaining bytes: 52:54:00:aa + 1 → 52:54:00:aa:00:01. */
 function numberedMacs(prefix: string, count: number): string[] {
   const bytes = prefix.split(':');
-  if (bytes.length < 1 || bytes.length > 5 || bytes.some((b) => !/^[0-9a-fA-F]{2}$/.test(b))) throw new Error(`--mac-prefix must be one to five hex bytes, e.g. 52:54:00:aa (got ${prefix})`);
+  if (bytes.length < 1 || bytes.length > 5 || bytes.some((b) => !/^[0-9a-fA-F]{2}$/.test(b))) throw new FlagError(`--mac-prefix must be one to five hex bytes, e.g. 52:54:00:aa (got ${prefix})`);
   const free = 6 - bytes.length;
-  if (count >= 256 ** free) throw new Error(`--mac-prefix ${prefix} leaves room for ${256 ** free - 1} machines, not ${count}`);
+  if (count >= 256 ** free) throw new FlagError(`--mac-prefix ${prefix} leaves room for ${256 ** free - 1} machines, not ${count}`);
   return Array.from({ length: count }, (_, i) => {
     const n = i + 1;
     const tail = Array.from({ length: free }, (_, k) => Math.floor(n / 256 ** (free - 1 - k)) % 256);
