@@ -10,6 +10,7 @@ export { definePlugin, type PluginDefinition, type PluginContext, type AgentPart
 export type { PluginManifest } from './plugins/manifest.ts';
 export { packageNameFor, installCommand } from './plugins/resolve-name.ts';
 export { importDefinition } from './plugins/load.ts';
+export { validatePluginPackage, type PackageValidation } from './plugins/validate-package.ts';
 export * from './config/index.ts';
 export { roles, type Role, type Principal } from './auth/principal.ts';
 export { adminTokenFile } from './auth/bootstrap-admin.ts';

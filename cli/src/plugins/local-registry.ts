@@ -1,0 +1,153 @@
+/**
+ * The local npm registry for plugin authors: Verdaccio on 127.0.0.1 with its config,
+ * storage and log in one data folder (default `<dataDir>/registry`). Anyone on this
+ * machine may publish without an account — it never listens beyond loopback — and it
+ * has no uplinks, so nothing asked of it ever goes to the internet and `@sprout/*`
+ * comes only from the Sprout installation. `registry.json` in the folder describes the
+ * running registry so `status` and `stop` find it.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface RegistryInfo {
+  pid: number;
+  url: string;
+  port: number;
+  dir: string;
+  startedAt: string;
+  /** npm wants a token to publish even where none is checked: pass this (`npm publish --registry <url> --<npmAuth>`). */
+  npmAuth: string;
+}
+
+const stateFile = (dir: string) => join(dir, 'registry.json');
+
+export function verdaccioConfig(dir: string): string {
+  return [
+    '# Written by `sprout registry start`: the local registry for Sprout plugin authors.',
+    `storage: ${JSON.stringify(join(dir, 'storage'))}`,
+    `plugins: ${JSON.stringify(join(dir, 'verdaccio-plugins'))}`,
+    'web: { enable: false }',
+    'auth:',
+    '  htpasswd:',
+    `    file: ${JSON.stringify(join(dir, 'htpasswd'))}`,
+    '# No uplinks: nothing is fetched from or proxied to a public registry.',
+    'uplinks: {}',
+    'packages:',
+    "  '@sprout/*':",
+    '    access: $all',
+    '    publish: $all',
+    '    unpublish: $all',
+    "  '**':",
+    '    access: $all',
+    '    publish: $all',
+    '    unpublish: $all',
+    'server: { keepAliveTimeout: 60 }',
+    'middlewares: { audit: { enabled: false } }',
+    'publish: { allow_offline: true }',
+    `log: { type: file, path: ${JSON.stringify(join(dir, 'verdaccio.log'))}, level: warn }`,
+    '',
+  ].join('\n');
+}
+
+/** The running registry in `dir`, or null; a state file left by a registry that died is removed. */
+export function readRegistryState(dir: string): RegistryInfo | null {
+  if (!existsSync(stateFile(dir))) return null;
+  const info = JSON.parse(readFileSync(stateFile(dir), 'utf8')) as RegistryInfo;
+  if (!alive(info.pid)) {
+    rmSync(stateFile(dir), { force: true });
+    return null;
+  }
+  return info;
+}
+
+export async function startRegistry(options: { dir: string; port: number; timeoutMs?: number }): Promise<RegistryInfo> {
+  const { dir } = options;
+  const running = readRegistryState(dir);
+  if (running) throw new Error(`a registry is already running from ${dir} (pid ${running.pid}, ${running.url}); \`sprout registry stop\` stops it`);
+  mkdirSync(dir, { recursive: true });
+  const port = options.port || (await freePort());
+  if (await portTaken(port)) throw new Error(`port ${port} on 127.0.0.1 is taken; choose another with --port (0: any free port)`);
+  const configFile = join(dir, 'config.yaml');
+  writeFileSync(configFile, verdaccioConfig(dir));
+  const log = openSync(join(dir, 'registry.out'), 'a');
+  const child = spawn(process.execPath, [verdaccioBin(), '--config', configFile, '--listen', `127.0.0.1:${port}`], { detached: true, stdio: ['ignore', log, log], cwd: dir });
+  child.unref();
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  for (;;) {
+    if (child.exitCode !== null || !alive(child.pid!)) throw new Error(`the registry did not start; see ${join(dir, 'registry.out')}`);
+    if (await answers(`${url}/-/ping`)) break;
+    if (Date.now() > deadline) {
+      process.kill(child.pid!, 'SIGTERM');
+      throw new Error(`the registry did not answer within ${(options.timeoutMs ?? 60_000) / 1000} s; see ${join(dir, 'registry.out')}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const info: RegistryInfo = { pid: child.pid!, url, port, dir, startedAt: new Date().toISOString(), npmAuth: `//127.0.0.1:${port}/:_authToken=sprout-local` };
+  writeFileSync(stateFile(dir), `${JSON.stringify(info, null, 2)}\n`);
+  return info;
+}
+
+/** Stops the registry running from `dir`; its packages stay in `dir/storage`. */
+export async function stopRegistry(dir: string, timeoutMs = 30_000): Promise<RegistryInfo | null> {
+  const info = readRegistryState(dir);
+  if (!info) return null;
+  process.kill(info.pid, 'SIGTERM');
+  const deadline = Date.now() + timeoutMs;
+  while (alive(info.pid)) {
+    if (Date.now() > deadline) throw new Error(`the registry (pid ${info.pid}) did not stop within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  rmSync(stateFile(dir), { force: true });
+  return info;
+}
+
+function verdaccioBin(): string {
+  let dir = dirname(fileURLToPath(import.meta.resolve('verdaccio')));
+  while (!existsSync(join(dir, 'package.json')) || JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name !== 'verdaccio') {
+    if (dir === dirname(dir)) throw new Error('verdaccio is not installed with this Sprout (npm install in the Sprout folder)');
+    dir = dirname(dir);
+  }
+  const { bin } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  return join(dir, typeof bin === 'string' ? bin : bin.verdaccio);
+}
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    await response.arrayBuffer();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject).listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function portTaken(port: number): Promise<boolean> {
+  const server = createServer();
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(true));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(false)));
+  });
+}
