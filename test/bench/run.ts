@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Cleanup, renderTable, repoRoot, type BenchOptions, type Suite, type SuiteResult } from './bench-kit.ts';
 
 const suites: Record<string, () => Promise<Suite>> = {
+  dhcp: async () => (await import('./dhcp.ts')).dhcpSuite,
   dns: async () => (await import('./dns.ts')).dnsSuite,
 };
 
