@@ -12,6 +12,7 @@ import { Cleanup, renderTable, repoRoot, type BenchOptions, type Suite, type Sui
 const suites: Record<string, () => Promise<Suite>> = {
   dhcp: async () => (await import('./dhcp.ts')).dhcpSuite,
   dns: async () => (await import('./dns.ts')).dnsSuite,
+  tftp: async () => (await import('./tftp.ts')).tftpSuite,
 };
 
 function parseArgs(argv: string[]): { names: string[]; options: BenchOptions } {

@@ -1,0 +1,112 @@
+/**
+ * tftp: the agent's TFTP service against tftpd-hpa, both serving the same 20 MB file
+ * on loopback ports, fetched with curl and atftp at blksize 512 and 1468, one at a
+ * time and ten in parallel. Every download's sha256 is checked. Servers alternate per
+ * measurement; each single figure is the median of a few transfers.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freeUdpPort } from '../../cli/src/lab/lab-ports.ts';
+import { runTool, sleep, startChild, type BenchOptions, type Cleanup, type Row, type SuiteResult } from './bench-kit.ts';
+import { ensurePeers, which } from './peers.ts';
+import { startSproutService } from './sprout-process.ts';
+
+const fileName = 'boot-20m.img';
+
+export async function tftpSuite(options: BenchOptions, cleanup: Cleanup): Promise<SuiteResult> {
+  const notes: string[] = [];
+  ensurePeers(['in.tftpd', 'atftp', 'curl'], options.log);
+  const work = mkdtempSync(join(tmpdir(), 'sprout-bench-tftp-'));
+  cleanup.add('remove the tftp work folder', () => rmSync(work, { recursive: true, force: true }));
+  const root = join(work, 'root');
+  mkdirSync(root);
+  const bytes = options.quick ? 5 * 1024 * 1024 : 20 * 1024 * 1024;
+  const content = randomBytes(bytes);
+  writeFileSync(join(root, fileName), content);
+  const expected = createHash('sha256').update(content).digest('hex');
+
+  const servers: { name: string; port: number }[] = [];
+  const sproutPort = await freeUdpPort();
+  const sprout = await startSproutService(cleanup, { service: 'tftp', settings: { port: sproutPort, address: '127.0.0.1', root, maxBlksize: 1468 }, state: {}, dataDir: join(work, 'sprout') });
+  servers.push({ name: 'Sprout', port: sproutPort });
+  if (which('in.tftpd')) {
+    const port = await freeUdpPort();
+    const child = startChild(cleanup, 'in.tftpd', ['--listen', '--foreground', '--address', `127.0.0.1:${port}`, '--user', 'root', '--blocksize', '1468', '--secure', root]);
+    await sleep(500);
+    if (child.process.exitCode !== null) notes.push(`tftpd-hpa did not start: ${child.output().slice(-300)}`);
+    else servers.push({ name: 'tftpd-hpa', port });
+  } else notes.push('tftpd-hpa (in.tftpd) is missing: not compared');
+
+  const clients = [
+    ...(which('curl') ? [{ name: 'curl', args: (port: number, blksize: number, out: string) => ['curl', ['-sS', '--tftp-blksize', String(blksize), '-o', out, `tftp://127.0.0.1:${port}/${fileName}`]] as const }] : []),
+    ...(which('atftp') ? [{ name: 'atftp', args: (port: number, blksize: number, out: string) => ['atftp', ['--option', `blksize ${blksize}`, '-g', '-r', fileName, '-l', out, '127.0.0.1', String(port)]] as const }] : []),
+  ];
+  if (clients.length === 0) throw new Error('neither curl nor atftp is available');
+
+  let downloads = 0;
+  let badSums = 0;
+  /** One download; returns its seconds, or null when it failed or its sum is wrong. */
+  const fetchOnce = async (client: (typeof clients)[number], port: number, blksize: number): Promise<number | null> => {
+    const out = join(work, `out-${++downloads}`);
+    const [command, args] = client.args(port, blksize, out);
+    const at = process.hrtime.bigint();
+    const run = await runTool(command, [...args], 120_000);
+    const seconds = Number(process.hrtime.bigint() - at) / 1e9;
+    let ok = run.code === 0;
+    if (ok) {
+      const sum = createHash('sha256').update(readFileSync(out)).digest('hex');
+      if (sum !== expected) (ok = false), (badSums += 1);
+    }
+    rmSync(out, { force: true });
+    if (!ok) options.log(`${command} from port ${port} blksize ${blksize} failed: ${run.output.slice(-300)}`);
+    return ok ? seconds : null;
+  };
+
+  const mib = bytes / 1024 / 1024;
+  const repeats = options.quick ? 1 : 3;
+  const rows: Row[] = [];
+  const peers = servers.filter((s) => s.name !== 'Sprout').map((s) => s.name);
+  const targets: SuiteResult['targets'] = [];
+  for (const blksize of [512, 1468]) {
+    for (const client of clients) {
+      const times = new Map<string, number[]>();
+      for (let r = 0; r < repeats; r++) {
+        for (const server of r % 2 === 0 ? servers : [...servers].reverse()) {
+          const s = await fetchOnce(client, server.port, blksize);
+          if (s !== null) times.set(server.name, [...(times.get(server.name) ?? []), s]);
+        }
+      }
+      const median = (name: string) => {
+        const t = [...(times.get(name) ?? [])].sort((a, b) => a - b);
+        return t.length ? mib / t[Math.floor(t.length / 2)] : null;
+      };
+      const row: Row = { metric: `single, ${client.name}, blksize ${blksize}`, unit: 'MiB/s', better: 'higher', sprout: median('Sprout'), peers: Object.fromEntries(peers.map((p) => [p, median(p)])) };
+      rows.push(row);
+      options.log(`tftp ${row.metric}: ${servers.map((s) => `${s.name} ${median(s.name)?.toFixed(1) ?? 'failed'}`).join(', ')}`);
+    }
+    // Ten at once with curl (the first client): aggregate MiB/s over the wall time of all ten.
+    const parallel = 10;
+    const aggregate = new Map<string, number | null>();
+    for (const server of blksize === 512 ? servers : [...servers].reverse()) {
+      const at = process.hrtime.bigint();
+      const results = await Promise.all(Array.from({ length: parallel }, () => fetchOnce(clients[0], server.port, blksize)));
+      const seconds = Number(process.hrtime.bigint() - at) / 1e9;
+      aggregate.set(server.name, results.every((r) => r !== null) ? (parallel * mib) / seconds : null);
+    }
+    rows.push({ metric: `aggregate, ${parallel} × ${clients[0].name}, blksize ${blksize}`, unit: 'MiB/s', better: 'higher', sprout: aggregate.get('Sprout') ?? null, peers: Object.fromEntries(peers.map((p) => [p, aggregate.get(p) ?? null])) });
+    options.log(`tftp aggregate blksize ${blksize}: ${[...aggregate].map(([n, v]) => `${n} ${v?.toFixed(1) ?? 'failed'}`).join(', ')}`);
+  }
+  const health = await sprout.finish();
+  if (peers.includes('tftpd-hpa')) {
+    for (const blksize of [512, 1468]) {
+      const mine = rows.filter((r) => r.metric.includes(`blksize ${blksize}`));
+      const worst = Math.min(...mine.map((r) => (r.sprout ?? 0) / (r.peers?.['tftpd-hpa'] ?? Infinity)));
+      targets.push({ what: `≥ 1.0× tftpd-hpa at blksize ${blksize} (worst of single/aggregate, curl/atftp)`, measured: `${worst.toFixed(2)}×`, met: worst >= 1 });
+    }
+  }
+  notes.push(`${mib} MiB file, ${repeats} transfer(s) per single figure (median), every download's sha256 checked: ${badSums} wrong; Sprout served ${health.completedTransfers ?? '?'} transfers, ${health.failedTransfers ?? '?'} failed`);
+  notes.push('times include starting the client process (a few ms per transfer)');
+  return { suite: 'tftp', peers, rows, targets, notes };
+}
