@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } 
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SproutError } from '@sprout/kernel';
 
 export interface RegistryInfo {
   pid: number;
@@ -66,10 +67,10 @@ export function readRegistryState(dir: string): RegistryInfo | null {
 export async function startRegistry(options: { dir: string; port: number; timeoutMs?: number }): Promise<RegistryInfo> {
   const { dir } = options;
   const running = readRegistryState(dir);
-  if (running) throw new Error(`a registry is already running from ${dir} (pid ${running.pid}, ${running.url}); \`sprout registry stop\` stops it`);
+  if (running) throw new SproutError('SPROUT_ERR_CONFLICT', `a registry is already running from ${dir} (pid ${running.pid}, ${running.url}); \`sprout registry stop\` stops it`);
   mkdirSync(dir, { recursive: true });
   const port = options.port || (await freePort());
-  if (await portTaken(port)) throw new Error(`port ${port} on 127.0.0.1 is taken; choose another with --port (0: any free port)`);
+  if (await portTaken(port)) throw new SproutError('SPROUT_ERR_CONFLICT', `port ${port} on 127.0.0.1 is taken; choose another with --port (0: any free port)`);
   const configFile = join(dir, 'config.yaml');
   writeFileSync(configFile, verdaccioConfig(dir));
   const log = openSync(join(dir, 'registry.out'), 'a');
@@ -78,11 +79,11 @@ export async function startRegistry(options: { dir: string; port: number; timeou
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   for (;;) {
-    if (child.exitCode !== null || !alive(child.pid!)) throw new Error(`the registry did not start; see ${join(dir, 'registry.out')}`);
+    if (child.exitCode !== null || !alive(child.pid!)) throw new SproutError('SPROUT_ERR_UNAVAILABLE', `the registry did not start; see ${join(dir, 'registry.out')}`);
     if (await answers(`${url}/-/ping`)) break;
     if (Date.now() > deadline) {
       process.kill(child.pid!, 'SIGTERM');
-      throw new Error(`the registry did not answer within ${(options.timeoutMs ?? 60_000) / 1000} s; see ${join(dir, 'registry.out')}`);
+      throw new SproutError('SPROUT_ERR_UNAVAILABLE', `the registry did not answer within ${(options.timeoutMs ?? 60_000) / 1000} s; see ${join(dir, 'registry.out')}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -98,7 +99,7 @@ export async function stopRegistry(dir: string, timeoutMs = 30_000): Promise<Reg
   process.kill(info.pid, 'SIGTERM');
   const deadline = Date.now() + timeoutMs;
   while (alive(info.pid)) {
-    if (Date.now() > deadline) throw new Error(`the registry (pid ${info.pid}) did not stop within ${timeoutMs / 1000} s`);
+    if (Date.now() > deadline) throw new SproutError('SPROUT_ERR_UNAVAILABLE', `the registry (pid ${info.pid}) did not stop within ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 100));
   }
   rmSync(stateFile(dir), { force: true });
@@ -108,7 +109,7 @@ export async function stopRegistry(dir: string, timeoutMs = 30_000): Promise<Reg
 function verdaccioBin(): string {
   let dir = dirname(fileURLToPath(import.meta.resolve('verdaccio')));
   while (!existsSync(join(dir, 'package.json')) || JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name !== 'verdaccio') {
-    if (dir === dirname(dir)) throw new Error('verdaccio is not installed with this Sprout (npm install in the Sprout folder)');
+    if (dir === dirname(dir)) throw new SproutError('SPROUT_ERR_UNAVAILABLE', 'verdaccio is not installed with this Sprout (npm install in the Sprout folder)');
     dir = dirname(dir);
   }
   const { bin } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));

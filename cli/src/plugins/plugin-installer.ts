@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import type { SproutConfig } from '@sprout/kernel';
+import { SproutError, type SproutConfig } from '@sprout/kernel';
 
 export interface InstallResult {
   packageName: string;
@@ -33,21 +33,6 @@ export interface RemoveResult {
   configFile: string | null;
 }
 
-/** What problems the CLI prints: a message and one line per reason. */
-export class PluginRefused extends Error {
-  readonly code = 'SPROUT_ERR_PLUGIN_VALIDATION';
-  constructor(
-    message: string,
-    readonly details: { field?: string; message: string }[],
-  ) {
-    super(message);
-  }
-
-  explain(): string {
-    return [this.message, ...this.details.map((d) => `  - ${d.field ? `${d.field}: ` : ''}${d.message}`)].join('\n');
-  }
-}
-
 export async function installPlugin(input: { spec: string; registry?: string; enable: boolean; config: SproutConfig; configFile: string | null; cwd: string }): Promise<InstallResult> {
   const { config } = input;
   const pluginDir = config.pluginDir;
@@ -67,7 +52,7 @@ export async function installPlugin(input: { spec: string; registry?: string; en
   }
   if (!checked.manifest || checked.problems.length > 0) {
     const removed = await npm(['uninstall', '--prefix', pluginDir, packageName, ...quiet], input.cwd).then(() => 'was removed again', (err: Error) => `could not be removed again (${err.message})`);
-    throw new PluginRefused(`${packageName} is refused and ${removed}: ${checked.problems.length} problem${checked.problems.length === 1 ? '' : 's'}`, checked.problems);
+    throw new SproutError('SPROUT_ERR_PLUGIN_VALIDATION', `${packageName} is refused and ${removed}: ${checked.problems.length} problem${checked.problems.length === 1 ? '' : 's'}`, { details: checked.problems });
   }
   let configFile = input.configFile;
   if (enabled.length > 0) {
@@ -85,9 +70,9 @@ export async function removePlugin(input: { name: string; config: SproutConfig; 
   const pluginDir = config.pluginDir;
   const { inspectPlugins } = await import('@sprout/kernel');
   const installed = inspectPlugins(config).plugins.find((p) => p.packageName === input.name || p.id === input.name);
-  if (installed?.builtin) throw new Error(`${installed.packageName} is a builtin plugin and cannot be removed; select another provider in config instead`);
+  if (installed?.builtin) throw new SproutError('SPROUT_ERR_CONFLICT', `${installed.packageName} is a builtin plugin and cannot be removed; select another provider in config instead`);
   const packageName = installed?.packageName ?? input.name;
-  if (!(packageName in dependencies(pluginDir))) throw new Error(`${input.name} is not installed in ${pluginDir}`);
+  if (!(packageName in dependencies(pluginDir))) throw new SproutError('SPROUT_ERR_NOT_FOUND', `${input.name} is not installed in ${pluginDir}`);
   await npm(['uninstall', '--prefix', pluginDir, packageName, ...quiet], input.cwd);
   const id = installed?.id ?? packageName;
   const disabled: string[] = [];
@@ -170,7 +155,7 @@ function npm(args: string[], cwd: string): Promise<string> {
     child.on('error', (err) => reject(new Error(`cannot run npm: ${err.message}`)));
     child.on('close', (code) => {
       if (code === 0) resolve(out);
-      else reject(new Error(`npm ${args[0]} failed (exit ${code}):\n${out.trim().split('\n').slice(-15).join('\n')}`));
+      else reject(new SproutError('SPROUT_ERR_UNAVAILABLE', `npm ${args[0]} failed (exit ${code}):\n${out.trim().split('\n').slice(-15).join('\n')}`));
     });
   });
 }

@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SproutError } from '@sprout/kernel';
 import { kernelApiVersion, kernelVersion } from '@sprout/kernel/discovery';
 import { pluginFiles, scaffoldCapabilities, type ScaffoldCapability } from './plugin-templates.ts';
 
@@ -35,19 +36,19 @@ const packagePattern = /^(@[a-z0-9][a-z0-9._-]*\/)?[a-z0-9][a-z0-9._-]*$/;
 /** Package name and plugin id for what the author typed: the id drops the scope and a `sprout-plugin-` prefix. */
 export function namesFor(name: string): { packageName: string; id: string } {
   const packageName = name.includes('/') || name.startsWith('sprout-plugin-') ? name : `sprout-plugin-${name}`;
-  if (!packagePattern.test(packageName)) throw new Error(`"${name}" is not a valid npm package name (lowercase, e.g. @acme/sprout-plugin-burnin)`);
+  if (!packagePattern.test(packageName)) throw new SproutError('SPROUT_ERR_VALIDATION', `"${name}" is not a valid npm package name (lowercase, e.g. @acme/sprout-plugin-burnin)`);
   const id = packageName.replace(/^@[^/]+\//, '').replace(/^sprout-plugin-/, '');
-  if (!/^[a-z][a-z0-9-]*$/.test(id)) throw new Error(`the plugin id "${id}" taken from "${name}" must be lowercase letters, digits and dashes, starting with a letter`);
+  if (!/^[a-z][a-z0-9-]*$/.test(id)) throw new SproutError('SPROUT_ERR_VALIDATION', `the plugin id "${id}" taken from "${name}" must be lowercase letters, digits and dashes, starting with a letter`);
   return { packageName, id };
 }
 
 export function scaffoldPlugin(request: ScaffoldRequest): Scaffolded {
   if (!scaffoldCapabilities.includes(request.capability)) {
-    throw new Error(`--capability must be one of: ${scaffoldCapabilities.join(', ')}`);
+    throw new SproutError('SPROUT_ERR_VALIDATION', `--capability must be one of: ${scaffoldCapabilities.join(', ')}`);
   }
   const { packageName, id } = namesFor(request.name);
   const dir = resolve(request.cwd, request.dir ?? packageName.replace(/^@[^/]+\//, ''));
-  if (existsSync(dir) && readdirSync(dir).length > 0) throw new Error(`${dir} exists and is not empty; choose another --dir`);
+  if (existsSync(dir) && readdirSync(dir).length > 0) throw new SproutError('SPROUT_ERR_CONFLICT', `${dir} exists and is not empty; choose another --dir`);
   const files = pluginFiles({
     packageName,
     id,

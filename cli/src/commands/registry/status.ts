@@ -15,9 +15,10 @@ export class RegistryStatusCommand extends SproutCommand {
 
   async run() {
     const { readRegistryState } = await import('../../plugins/local-registry.ts');
+    const { SproutError } = await import('@sprout/kernel');
     const dir = await registryDir(this.dataDir, this.config);
     const info = readRegistryState(dir);
-    if (!info) throw new Error(`no registry is running from ${dir}; start one with \`sprout registry start\``);
+    if (!info) throw new SproutError('SPROUT_ERR_NOT_FOUND', `no registry is running from ${dir}; start one with \`sprout registry start\``);
     this.print(info, () => `registry running at ${info.url} (pid ${info.pid}, since ${info.startedAt}), data in ${info.dir}`);
     return 0;
   }
