@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { bin, cleanEnv, sprout, startServer } from '../helpers/processes.ts';
 import { withPostgres, postgresUrl } from '../helpers/harness.ts';
 import { createNetns } from '../helpers/netns.ts';
-import { startVm, tail, writeSerconPort, type Vm } from '../helpers/qemu.ts';
+import { OVMF_VARS, startVm, tail, writeSerconPort, type Vm } from '../helpers/qemu.ts';
 import { until } from '../helpers/until.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -27,6 +27,7 @@ const MARKER = 'SPROUT-DISK-BOOTED';
 
 interface Scenario {
   name: string;
+  firmware: 'bios' | 'uefi';
   subnet: string;
   mac: string;
   postgres: boolean;
@@ -39,6 +40,7 @@ interface Scenario {
 const scenarios: Scenario[] = [
   {
     name: 'PGlite + HTTP transport',
+    firmware: 'bios',
     subnet: '198.18.90',
     mac: '52:54:00:18:90:10',
     postgres: false,
@@ -48,12 +50,23 @@ const scenarios: Scenario[] = [
   },
   {
     name: 'PostgreSQL + NATS JetStream',
+    firmware: 'bios',
     subnet: '198.18.91',
     mac: '52:54:00:18:91:10',
     postgres: true,
     wrongSum: false,
     env: { SPROUT_NATS_URL: natsUrl },
     yaml: `plugins:\n  transport-nats: { prefix: e2e${randomBytes(3).toString('hex')} }\n`,
+  },
+  {
+    name: 'UEFI (OVMF), PGlite + HTTP transport',
+    firmware: 'uefi',
+    subnet: '198.18.92',
+    mac: '52:54:00:18:92:10',
+    postgres: false,
+    wrongSum: false,
+    env: {},
+    yaml: 'plugins:\n  transport-http: { waitSeconds: 2 }\n',
   },
 ];
 
@@ -111,10 +124,10 @@ function readStart(path: string, bytes: number): Buffer {
   }
 }
 
-/** Keeps the serial logs of a failed run under test-results/ and names them. */
+/** Keeps the serial and agent logs of a failed run (of every run with SPROUT_E2E_KEEP_LOGS=1) under test-results/. */
 function keepLogsOnFailure(t: ExecutionContext, work: string, scenario: Scenario): void {
   t.teardown(() => {
-    if (t.passed) return;
+    if (t.passed && !process.env.SPROUT_E2E_KEEP_LOGS) return;
     const kept = join(repoRoot, 'test-results', `qemu-${scenario.subnet.replace(/\./g, '-')}-${Date.now()}`);
     mkdirSync(kept, { recursive: true });
     cpSync(join(work, 'logs'), kept, { recursive: true });
@@ -157,7 +170,7 @@ for (const scenario of scenarios) {
 
     const site = JSON.parse(await cli('site', 'create', 'lab', '--json'));
     await cli('network', 'create', '--site', 'lab', '--name', 'prov', '--cidr', `${scenario.subnet}.0/24`, '--gateway', ns.address, '--domain', 'lab.example', '--pxe', '--reserved', `${scenario.subnet}.2-${scenario.subnet}.9`);
-    await cli('machine', 'create', 'vm-1', '--site', 'lab', '--mac', scenario.mac, '--cpus', String(VM.cpus), '--memory-mib', String(VM.memoryMiB), '--disks', '1');
+    await cli('machine', 'create', 'vm-1', '--site', 'lab', '--boot-mode', scenario.firmware, '--mac', scenario.mac, '--cpus', String(VM.cpus), '--memory-mib', String(VM.memoryMiB), '--disks', '1');
 
     const artifacts = join(work, 'artifacts');
     mkdirSync(join(artifacts, 'installer'), { recursive: true });
@@ -190,12 +203,14 @@ for (const scenario of scenarios) {
     truncateSync(disk, VM.diskBytes);
     const serconPort = join(work, 'sercon-port');
     writeSerconPort(serconPort);
+    const uefiVars = join(work, 'OVMF_VARS.fd');
+    if (scenario.firmware === 'uefi') copyFileSync(OVMF_VARS, uefiVars);
     const vms: Vm[] = [];
     t.teardown(async () => {
       for (const vm of vms) await vm.stop();
     });
     const boot = (name: string) => {
-      const vm = startVm(ns, { mac: scenario.mac, disk, memoryMiB: VM.memoryMiB, cpus: VM.cpus, serialLog: join(work, 'logs', `${name}.serial.log`), serconPort });
+      const vm = startVm(ns, { mac: scenario.mac, disk, memoryMiB: VM.memoryMiB, cpus: VM.cpus, serialLog: join(work, 'logs', `${name}.serial.log`), serconPort, uefiVars: scenario.firmware === 'uefi' ? uefiVars : undefined });
       vms.push(vm);
       return vm;
     };
@@ -253,24 +268,37 @@ for (const scenario of scenarios) {
     t.is(deployed.status, 'deployed', JSON.stringify(deployed.statusReason));
     t.is(JSON.parse(await cli('workflow', 'show', deploy.id, '--json')).state, 'succeeded');
     t.regex(vm2.serial(), new RegExp(`read back ${image.length} bytes from /dev/vda: sha256 matches`));
-    await vm2.waitForSerial(MARKER, 3 * 60_000);
-    t.log(`local boot: reboot → boot sector on COM1 in ${((Date.now() - installed) / 1000).toFixed(1)} s`);
+    // SeaBIOS runs the image's boot sector. Under OVMF, iPXE's `exit 1` hands the boot
+    // back to the firmware, which is where the test stops: OVMF would next try its own
+    // PXE and HTTP boot on the NIC (~130 s of timeouts) before the disk, and the image
+    // is BIOS-only (no EFI system partition) anyway.
+    const reachedDisk = scenario.firmware === 'bios' ? new RegExp(MARKER) : /boots from its local disk\s+Could not boot image: Error 0x00000001/;
+    const localBoot =
+      scenario.firmware === 'bios'
+        ? /Sprout: vm-1 boots from its local disk[\s\S]*Booting from Hard Disk[\s\S]*SPROUT-DISK-BOOTED/
+        : /Sprout: vm-1 boots from its local disk\s+Could not boot image: Error 0x00000001/;
+    const afterReboot = (vm: Vm) => vm.serial().slice(Math.max(vm.serial().indexOf('sprout-installer: reboot'), 0));
+    await until('the rebooted VM to leave the network boot for its disk', async () => reachedDisk.test(afterReboot(vm2)), 3 * 60_000).catch((err) => {
+      throw new Error(`${err.message}; serial tail:\n${tail(vm2.serial())}`);
+    });
+    t.log(`local boot: reboot → ${scenario.firmware === 'bios' ? 'boot sector on COM1' : 'iPXE hands back to OVMF'} in ${((Date.now() - installed) / 1000).toFixed(1)} s`);
     await vm2.stop();
     t.log(`deploy and local boot, one power-on:\n${vm2.timeline()}`);
     t.is(statSync(disk).size, VM.diskBytes);
     t.is(sha256(readStart(disk, image.length)), sha256(image), 'the disk holds the image, byte for byte');
 
-    // The reboot may have raced the switch to local boot (the disk boots either way);
-    // a fresh power-on must get the local-boot script and boot the disk.
-    const afterInstall = vm2.serial().slice(vm2.serial().indexOf('sprout-installer: reboot'));
-    if (!afterInstall.includes('boots from its local disk')) {
+    // The reboot may have raced the switch to local boot (the firmware reaches the disk
+    // either way, after the refusal script); a fresh power-on must get the local-boot script.
+    if (!afterReboot(vm2).includes('boots from its local disk')) {
       t.log('the first reboot came before the local-boot intent reached the agent; powering on again');
       const vm3 = boot('3-local');
-      await vm3.waitForSerial(MARKER, 3 * 60_000);
+      await until('the VM to leave the network boot for its disk', async () => reachedDisk.test(vm3.serial()), 3 * 60_000).catch((err) => {
+        throw new Error(`${err.message}; serial tail:\n${tail(vm3.serial())}`);
+      });
       await vm3.stop();
-      t.regex(vm3.serial(), /Sprout: vm-1 boots from its local disk[\s\S]*Booting from Hard Disk[\s\S]*SPROUT-DISK-BOOTED/);
+      t.regex(vm3.serial(), localBoot);
     } else {
-      t.regex(afterInstall, /Sprout: vm-1 boots from its local disk[\s\S]*Booting from Hard Disk[\s\S]*SPROUT-DISK-BOOTED/);
+      t.regex(afterReboot(vm2), localBoot);
     }
 
     if (!scenario.wrongSum) return;

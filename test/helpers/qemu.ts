@@ -1,6 +1,6 @@
 /**
- * A QEMU virtual machine for end-to-end tests: BIOS (SeaBIOS + the iPXE ROM of its
- * virtio NIC) on a tap in a test's namespace, a raw virtio disk, firmware and console
+ * A QEMU virtual machine for end-to-end tests: BIOS (SeaBIOS) or UEFI (OVMF), with the
+ * iPXE ROM of its virtio NIC, on a tap in a test's namespace, a raw virtio disk, firmware and console
  * on a serial log. TCG, not KVM: iPXE dies under KVM in nested environments.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -15,11 +15,17 @@ export interface VmOptions {
   serialLog: string;
   /** File holding the two bytes of SeaBIOS's serial console port (0x3f8). */
   serconPort: string;
+  /** `uefi`: OVMF with this copy of its variable store (writable, one per VM). */
+  uefiVars?: string;
 }
+
+export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE.fd';
+export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS.fd';
 
 /** What the serial log shows, in boot order, to time each phase by. */
 export const bootMarkers: Array<[string, RegExp]> = [
   ['SeaBIOS', /SeaBIOS \(version/g],
+  ['OVMF', /BdsDxe: loading Boot/g],
   ['NIC ROM (iPXE)', /Booting from ROM/g],
   ['iPXE configuring net0', /Configuring \(net0/g],
   ['iPXE script from the agent', /Sprout: /g],
@@ -32,6 +38,7 @@ export const bootMarkers: Array<[string, RegExp]> = [
   ['power off', /sprout-installer: poweroff/g],
   ['reboot', /sprout-installer: reboot/g],
   ['SeaBIOS boots the disk', /Booting from Hard Disk/g],
+  ['iPXE exits to the firmware', /Could not boot image: Error 0x00000001/g],
   ['boot sector on COM1', /SPROUT-DISK-BOOTED/g],
 ];
 
@@ -67,10 +74,19 @@ export function startVm(ns: Netns, o: VmOptions): Vm {
     '-serial', `file:${o.serialLog}`,
     '-fw_cfg', `name=etc/sercon-port,file=${o.serconPort}`,
     '-netdev', `tap,id=n0,ifname=${ns.tap},script=no,downscript=no`,
-    '-device', `virtio-net-pci,netdev=n0,mac=${o.mac}`,
-    '-drive', `file=${o.disk},if=virtio,format=raw`,
-    '-boot', 'order=nc',
+    // Network first, then the disk: bootindex is what both SeaBIOS and OVMF honour.
+    '-device', `virtio-net-pci,netdev=n0,mac=${o.mac},bootindex=1`,
+    '-drive', `file=${o.disk},if=none,id=disk0,format=raw`,
+    '-device', 'virtio-blk-pci,drive=disk0,bootindex=2',
   ];
+  if (o.uefiVars) {
+    args.push(
+      '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`,
+      '-drive', `if=pflash,format=raw,unit=1,file=${o.uefiVars}`,
+      // OVMF's own IPv6 PXE attempt would add its own wait before iPXE's.
+      '-fw_cfg', 'name=opt/org.tianocore/IPv6Support,string=no',
+    );
+  }
   const process = ns.spawn('qemu-system-x86_64', args);
   const serial = () => {
     try {

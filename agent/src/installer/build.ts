@@ -4,8 +4,8 @@
  * busybox-static, downloaded with apt and unpacked, never installed). Writes
  * <out>/installer/{vmlinuz,initrd.img,manifest.json}, each replaced atomically.
  */
-import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,8 +55,9 @@ export interface InstallerManifest {
 export const defaultCacheDir = () => join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'sprout', 'debs');
 
 function writeAtomically(path: string, data: Buffer | string): void {
-  writeFileSync(`${path}.tmp`, data);
-  renameSync(`${path}.tmp`, path);
+  const scratch = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  writeFileSync(scratch, data);
+  renameSync(scratch, path);
 }
 
 function describe(path: string, relative: string): InstallerFile {
@@ -103,8 +104,7 @@ export async function buildInstaller(options: BuildOptions): Promise<InstallerMa
 
   const dir = join(options.out, 'installer');
   mkdirSync(dir, { recursive: true });
-  copyFileSync(vmlinuz, join(dir, 'vmlinuz.tmp'));
-  renameSync(join(dir, 'vmlinuz.tmp'), join(dir, 'vmlinuz'));
+  writeAtomically(join(dir, 'vmlinuz'), readFileSync(vmlinuz));
   writeAtomically(join(dir, 'initrd.img'), initrd);
   const manifest: InstallerManifest = {
     kernel: { package: kernelDeb.name, version: kernelDeb.version, release, flavour },

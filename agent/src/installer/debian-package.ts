@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { SproutError } from '@sprout/kernel';
 
 export interface DebianPackage {
@@ -74,13 +74,27 @@ export async function download(name: string, cacheDir: string): Promise<DebianPa
   return { name, version, architecture, deb };
 }
 
-/** The package's files under `into` (reused when a previous unpack there completed). */
+/**
+ * The package's files under `into` (reused when a previous unpack there completed).
+ * Unpacked beside it and renamed into place, so builds running at once never see half a tree.
+ */
 export async function unpack(pkg: DebianPackage, into: string): Promise<string> {
   const done = join(into, '.sprout-unpacked');
   if (existsSync(done)) return into;
-  rmSync(into, { recursive: true, force: true });
-  mkdirSync(into, { recursive: true });
-  await run('dpkg-deb', ['-x', pkg.deb, into]);
-  writeFileSync(done, `${pkg.name} ${pkg.version}\n`);
+  mkdirSync(dirname(into), { recursive: true });
+  const scratch = mkdtempSync(`${into}.unpacking-`);
+  try {
+    await run('dpkg-deb', ['-x', pkg.deb, scratch]);
+    writeFileSync(join(scratch, '.sprout-unpacked'), `${pkg.name} ${pkg.version}\n`);
+    try {
+      renameSync(scratch, into);
+    } catch {
+      if (existsSync(done)) return into; // another build finished first
+      rmSync(into, { recursive: true, force: true }); // what an interrupted unpack left
+      renameSync(scratch, into);
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
   return into;
 }
