@@ -67,6 +67,8 @@ test.serial('commission with hardware tests → ready with facts; deploy → ins
   const install = await bootInstaller(l, '52:54:00:00:60:01');
   t.like(install.metadata, { step: 'install', image: { url: 'http://images.lab.example/debian-12.raw' } });
   t.is((await post(`${install.callbacks}/install-complete`, { sha256: 'ab'.repeat(32) })).status, 202);
+  // the machine reboots at once, before the local-boot intent can arrive: it boots its disk anyway
+  t.regex(await (await fetch(`${l.boot}/boot/ipxe?mac=52:54:00:00:60:01`)).text(), /node-1 boots from its local disk\nexit\n$/);
   const watched = await l.cli('workflow', 'watch', deploy.id, '--timeout', '30');
   t.is(watched.code, 0, watched.stdout);
   t.is((await machine(l, 'node-1')).status, 'deployed');

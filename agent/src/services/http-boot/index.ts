@@ -44,7 +44,10 @@ const MAC = /^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/i;
 export function httpBootService(deps: { waits: MachineWaits; reportFor: CallbackDeps['reportFor'] }): AgentServiceFactory {
   return async (ctx) => {
   const settings = parse(ctx.settings);
-  const callbacks: CallbackDeps = { waits: deps.waits, desiredState: ctx.desiredState, reportFor: deps.reportFor, baseUrl: () => baseUrl, artifactRoot: settings.artifactRoot };
+  // A machine that just reported install-complete reboots at once, often before the
+  // control plane's local-boot intent reaches this agent: it boots its disk all the same.
+  const installed = new Map<string, string | null>();
+  const callbacks: CallbackDeps = { waits: deps.waits, desiredState: ctx.desiredState, reportFor: deps.reportFor, baseUrl: () => baseUrl, artifactRoot: settings.artifactRoot, installed };
   const counts = { scripts: 0, refused: 0, artifacts: 0, notFound: 0, callbacks: 0 };
   let baseUrl = settings.baseUrl ?? '';
   const server = createServer((req, res) => {
@@ -63,8 +66,10 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
     if (url.pathname === '/boot/ipxe') {
       const mac = (url.searchParams.get('mac') ?? '').toLowerCase().replace(/-/g, ':');
       if (!MAC.test(mac)) return void send(res, 400, 'mac query parameter must be a MAC address, e.g. ?mac=${net0/mac}');
-      const intent = ctx.desiredState().bootIntents?.find((b) => b.mac === mac);
-      const token = intent ? deps.waits.byMachine(intent.machineId)?.token : undefined;
+      const published = ctx.desiredState().bootIntents?.find((b) => b.mac === mac);
+      const token = published ? deps.waits.byMachine(published.machineId)?.token : undefined;
+      const justInstalled = published?.intent === 'deploy' && !token && installed.has(published.machineId) && installed.get(published.machineId) === published.workflow;
+      const intent = justInstalled ? { ...published, intent: 'local' as const } : published;
       const { script, refusal } = ipxeScript({ intent, mac, baseUrl, installer: settings.installer, token });
       if (refusal) {
         counts.refused++;

@@ -18,6 +18,8 @@ export interface CallbackDeps {
   reportFor: (workItemId: string, kind: string, payload: Record<string, unknown>) => void;
   baseUrl: () => string;
   artifactRoot: string;
+  /** Machine id → the deploy workflow whose install this machine completed. */
+  installed: Map<string, string | null>;
 }
 
 const MAX_BODY = 1024 * 1024;
@@ -102,6 +104,7 @@ export async function callback(deps: CallbackDeps, token: string, event: string,
         return send(res, 409, `image checksum mismatch: expected ${expected}, got ${actual}`);
       }
       report('task.succeeded', { result: { event, ...(actual ? { sha256: actual } : {}) }, log: [`machine reported ${event}${actual ? ` (image sha256 ${actual})` : ''}`] });
+      deps.installed.set(wait.machineId, wait.workflowId);
       deps.waits.remove(token);
       break;
     }
