@@ -13,6 +13,7 @@ const suites: Record<string, () => Promise<Suite>> = {
   dhcp: async () => (await import('./dhcp.ts')).dhcpSuite,
   dns: async () => (await import('./dns.ts')).dnsSuite,
   tftp: async () => (await import('./tftp.ts')).tftpSuite,
+  api: async () => (await import('./api.ts')).apiSuite,
 };
 
 function parseArgs(argv: string[]): { names: string[]; options: BenchOptions } {

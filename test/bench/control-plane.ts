@@ -1,0 +1,39 @@
+/**
+ * A control plane as `sprout server` runs it (Kernel.boot with its own pino logger on
+ * stdout, background sweeps on), on the shared PostgreSQL in a schema of its own so
+ * nothing else in database `test` is touched, in its own process so the load tool and
+ * the server each have theirs.
+ *
+ *   node --import tsx test/bench/control-plane.ts '{"port":0,"dataDir":"…","schema":"bench_…","yaml":"…"}'
+ *
+ * Prints `ready {"url":…,"token":…}`; on SIGTERM stops the kernel, drops the schema and exits.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import knexModule from 'knex';
+import { Kernel, loadConfig } from '@sprout/kernel';
+
+const spec = JSON.parse(process.argv[2]) as { port: number; dataDir: string; schema: string; yaml?: string; databaseUrl: string; logLevel?: string };
+const createKnex = (knexModule as any).knex ?? knexModule;
+mkdirSync(spec.dataDir, { recursive: true });
+const token = `sprout_bench_admin_${randomBytes(16).toString('hex')}`;
+const file = join(spec.dataDir, 'sprout.yaml');
+writeFileSync(file, `listen: 127.0.0.1:${spec.port}\n${spec.yaml ?? ''}`);
+const admin = createKnex({ client: 'pg', connection: spec.databaseUrl, pool: { min: 0, max: 1 } });
+await admin.raw(`create schema if not exists ${spec.schema}`);
+const { config } = loadConfig({ file, env: { SPROUT_DATA_DIR: spec.dataDir, SPROUT_DATABASE_URL: spec.databaseUrl, SPROUT_ADMIN_TOKEN: token, SPROUT_LOG_LEVEL: spec.logLevel ?? 'info' } });
+const kernel = await Kernel.boot({ config, store: { schema: spec.schema } });
+const url = await kernel.listen();
+console.log(`ready ${JSON.stringify({ url, token })}`);
+
+let stopping = false;
+process.on('SIGTERM', async () => {
+  if (stopping) return;
+  stopping = true;
+  await kernel.stop().catch((err) => console.error(err));
+  await admin.raw(`drop schema if exists ${spec.schema} cascade`).catch((err: Error) => console.error(err));
+  await admin.destroy();
+  console.log('stopped');
+  process.exit(0);
+});
