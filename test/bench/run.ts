@@ -14,6 +14,7 @@ const suites: Record<string, () => Promise<Suite>> = {
   dns: async () => (await import('./dns.ts')).dnsSuite,
   tftp: async () => (await import('./tftp.ts')).tftpSuite,
   api: async () => (await import('./api.ts')).apiSuite,
+  ipam: async () => (await import('./ipam.ts')).ipamSuite,
 };
 
 function parseArgs(argv: string[]): { names: string[]; options: BenchOptions } {
