@@ -15,6 +15,7 @@ const suites: Record<string, () => Promise<Suite>> = {
   tftp: async () => (await import('./tftp.ts')).tftpSuite,
   api: async () => (await import('./api.ts')).apiSuite,
   ipam: async () => (await import('./ipam.ts')).ipamSuite,
+  provisioning: async () => (await import('./provisioning.ts')).provisioningSuite,
 };
 
 function parseArgs(argv: string[]): { names: string[]; options: BenchOptions } {

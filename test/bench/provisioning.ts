@@ -1,0 +1,152 @@
+/**
+ * provisioning: N simulated machines (100 by default, --machines 1000) commissioned
+ * with hardware tests and deployed at once — the control plane on PostgreSQL and the
+ * site agent each in their own process, the machine simulator in this one playing the
+ * machines over loopback (DHCP through a relay, TFTP, HTTP boot, installer callbacks).
+ * A machine is asked to deploy as soon as it is `ready`, as an operator's script would.
+ * Bounded by a deadline; every process and the schema are removed at the end.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import type { PowerOnResult } from '@sprout/agent/simulator';
+import { prepareArtifacts } from '../../cli/src/lab/lab-artifacts.ts';
+import { freeTcpPort, freeUdpPort } from '../../cli/src/lab/lab-ports.ts';
+import { percentile, processStats, sleep, startChild, type BenchOptions, type Cleanup, type Row, type SuiteResult } from './bench-kit.ts';
+import { databaseUrl, macFor, startControlPlane } from './control-plane-process.ts';
+
+const gateway = '127.77.0.1';
+
+/** Runs `work` over `items` with at most `limit` at once. */
+async function inBatches<T>(items: T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await work(items[next++]);
+  }));
+}
+
+export async function provisioningSuite(options: BenchOptions, cleanup: Cleanup): Promise<SuiteResult> {
+  const count = options.machines;
+  const notes: string[] = [];
+  const cp = await startControlPlane(cleanup, { yaml: 'agents: { heartbeatSeconds: 1 }\n', logLevel: 'warn' });
+  const work = mkdtempSync(join(tmpdir(), 'sprout-bench-prov-'));
+  cleanup.add('remove the provisioning folder', () => rmSync(work, { recursive: true, force: true }));
+  const artifacts = prepareArtifacts(work);
+  const site = await cp.api<{ joinToken: { token: string } }>('POST', '/v1/sites', { name: 'bench' });
+  const ports = { dhcp: await freeUdpPort(), relay: await freeUdpPort(gateway), tftp: await freeUdpPort(), http: await freeTcpPort(), dns: await freeUdpPort() };
+  const httpBase = `http://127.0.0.1:${ports.http}`;
+  const agentSpec = {
+    controlPlaneUrl: cp.url,
+    joinToken: site.joinToken.token,
+    dataDir: join(work, 'agent'),
+    services: {
+      dhcp: { port: ports.dhcp, address: '127.0.0.1', relayPort: ports.relay, serverId: '127.0.0.1', nextServer: '127.0.0.1', httpBootUrl: httpBase, leaseSeconds: 600 },
+      tftp: { port: ports.tftp, address: '127.0.0.1', root: artifacts.tftpRoot },
+      http: { port: ports.http, address: '127.0.0.1', baseUrl: httpBase, artifactRoot: artifacts.artifactRoot },
+      dns: { port: ports.dns, address: '127.0.0.1' },
+    },
+  };
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const agent = startChild(cleanup, process.execPath, [...profile, '--import', 'tsx', fileURLToPath(new URL('./site-agent.ts', import.meta.url)), JSON.stringify(agentSpec)]);
+  cleanup.add('stop the agent', async () => {
+    agent.process.kill('SIGTERM');
+    await Promise.race([agent.exited, sleep(10_000)]);
+  });
+  await agent.waitFor('ready', 60_000);
+  for (let i = 0; ; i++) {
+    const view = await cp.api<{ agents: { status: string }[] }>('GET', '/v1/sites/bench');
+    if (view.agents.some((a) => a.status === 'online')) break;
+    if (i > 300) throw new Error('the agent did not come online in 30 s');
+    await sleep(100);
+  }
+  await cp.api('POST', '/v1/networks', { site: 'bench', name: 'prov', cidr: '127.77.0.0/16', gateway, domain: 'bench.sprout.test', pxe: true });
+
+  const machines = Array.from({ length: count }, (_, i) => ({ hostname: `bench-${i + 1}`, mac: macFor(i + 1, 0x5e), arch: 'bios' as const, cpus: 4, memoryMiB: 4096, disks: 1, diskBytes: 32 * 1024 ** 3 }));
+  for (let i = 0; i < machines.length; i += 1000) {
+    await cp.api('POST', '/v1/machines/import', machines.slice(i, i + 1000).map((m) => ({ site: 'bench', hostname: m.hostname, arch: 'x86_64', bootMode: 'bios', interfaces: [{ mac: m.mac, pxe: true }], expected: { cpus: m.cpus, memoryMiB: m.memoryMiB, disks: m.disks } })));
+  }
+
+  const { MachineSimulator } = await import('@sprout/agent/simulator');
+  const simulator = new MachineSimulator({ endpoints: { dhcp: { host: '127.0.0.1', port: ports.dhcp }, relay: { address: gateway, port: ports.relay }, tftp: { host: '127.0.0.1', port: ports.tftp } }, retryDelayMs: 1000 });
+  await simulator.start();
+  cleanup.add('stop the simulator', () => simulator.stop());
+
+  const requestedAt = new Map<string, number>();
+  const readyAt = new Map<string, number>();
+  const deployedAt = new Map<string, number>();
+  const failed = new Map<string, string>();
+  const power = new Map<string, Promise<PowerOnResult>>();
+  const deadline = Date.now() + (count <= 100 ? 300_000 : 600_000);
+  const started = Date.now();
+  options.log(`provisioning: commissioning ${count} machines`);
+  await inBatches(machines, 50, async (m) => {
+    requestedAt.set(m.hostname, Date.now());
+    await cp.api('POST', `/v1/machines/${m.hostname}/commission`, { hwtest: true });
+    power.set(m.hostname, simulator.powerOn(m));
+  });
+  const byHostname = new Map(machines.map((m) => [m.hostname, m]));
+  let lastLog = 0;
+  while (deployedAt.size + failed.size < count && Date.now() < deadline) {
+    await sleep(500);
+    const statuses = new Map<string, { status: string; reason: string | null }>();
+    let cursor: string | null = null;
+    do {
+      const page: { items: { hostname: string; status: string; statusReason: { message: string } | null }[]; nextCursor: string | null } = await cp.api('GET', `/v1/machines?site=bench&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      for (const item of page.items) statuses.set(item.hostname, { status: item.status, reason: item.statusReason?.message ?? null });
+      cursor = page.nextCursor;
+    } while (cursor);
+    const toDeploy: string[] = [];
+    for (const [hostname, { status, reason }] of statuses) {
+      if (status === 'ready' && !readyAt.has(hostname)) (readyAt.set(hostname, Date.now()), toDeploy.push(hostname));
+      else if (status === 'deployed' && !deployedAt.has(hostname)) deployedAt.set(hostname, Date.now());
+      else if (status.startsWith('failed_') || status === 'broken') failed.set(hostname, `${status}: ${reason}`);
+    }
+    await inBatches(toDeploy, 50, async (hostname) => {
+      await power.get(hostname); // powered off after commissioning
+      await cp.api('POST', `/v1/machines/${hostname}/deploy`, { image: artifacts.image.name });
+      power.set(hostname, simulator.powerOn(byHostname.get(hostname)!));
+    });
+    if (Date.now() - lastLog > 10_000) {
+      lastLog = Date.now();
+      options.log(`provisioning +${((Date.now() - started) / 1000).toFixed(0)} s: ${readyAt.size} commissioned, ${deployedAt.size} deployed, ${failed.size} failed`);
+    }
+  }
+  const seconds = (Date.now() - started) / 1000;
+  const cpStats = await processStats(cp.child.process.pid!);
+  const agentStats = await processStats(agent.process.pid!);
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  const size = await client.query("select coalesce(sum(pg_total_relation_size(format('%I.%I', schemaname, tablename))), 0) as bytes from pg_tables where schemaname = $1", [cp.schema]);
+  await client.end();
+  for (const m of machines) simulator.powerOff(m.mac);
+
+  const durations = [...deployedAt].map(([h, at]) => (at - requestedAt.get(h)!) / 1000).sort((a, b) => a - b);
+  const lastDeployed = Math.max(...deployedAt.values());
+  const perMinute = deployedAt.size > 0 ? deployedAt.size / ((lastDeployed - started) / 60_000) : 0;
+  if (failed.size > 0) notes.push(`failed: ${[...failed].slice(0, 5).map(([h, r]) => `${h} ${r}`).join('; ')}`);
+  if (deployedAt.size + failed.size < count) notes.push(`${count - deployedAt.size - failed.size} machine(s) not deployed by the deadline`);
+  notes.push(`${artifacts.realInstaller ? 'real' : 'stand-in'} installer files, ${Math.round(artifacts.image.bytes / 1024 / 1024)} MiB image; control plane on PostgreSQL (HTTP long-poll transport), agent and control plane in their own processes, the simulator in the bench's; ${seconds.toFixed(0)} s in all`);
+  const rows: Row[] = [
+    { metric: 'machines', unit: '', better: 'none', sprout: count },
+    { metric: 'deployed', unit: '', better: 'none', sprout: deployedAt.size },
+    { metric: 'failed', unit: '', better: 'none', sprout: failed.size },
+    { metric: 'machines per minute (commission + deploy)', unit: '/min', better: 'higher', sprout: perMinute },
+    { metric: 'all deployed after', unit: 's', better: 'lower', sprout: deployedAt.size === count ? (lastDeployed - started) / 1000 : null },
+    { metric: 'commission request → deployed p50', unit: 's', better: 'lower', sprout: percentile(durations, 50) },
+    { metric: 'commission request → deployed p99', unit: 's', better: 'lower', sprout: percentile(durations, 99) },
+    { metric: 'control plane CPU', unit: 's', better: 'lower', sprout: cpStats?.cpuSeconds ?? null },
+    { metric: 'control plane peak RSS', unit: 'MiB', better: 'lower', sprout: cpStats?.peakRssMiB ?? null },
+    { metric: 'agent CPU', unit: 's', better: 'lower', sprout: agentStats?.cpuSeconds ?? null },
+    { metric: 'agent peak RSS', unit: 'MiB', better: 'lower', sprout: agentStats?.peakRssMiB ?? null },
+    { metric: 'database size', unit: 'MiB', better: 'lower', sprout: Number(size.rows[0].bytes) / 1024 / 1024 },
+  ];
+  const allDone = deployedAt.size === count ? (lastDeployed - started) / 1000 : Infinity;
+  const targets: SuiteResult['targets'] = [
+    { what: `${count} machines from commission request to deployed${count >= 1000 ? ' in ≤ 5 minutes' : ''}`, measured: Number.isFinite(allDone) ? `${allDone.toFixed(0)} s` : `${deployedAt.size} of ${count}`, met: deployedAt.size === count && (count < 1000 || allDone <= 300) },
+    { what: 'control-plane peak RSS ≤ 512 MiB', measured: `${cpStats?.peakRssMiB.toFixed(0)} MiB`, met: (cpStats?.peakRssMiB ?? Infinity) <= 512 },
+    { what: 'agent peak RSS ≤ 256 MiB', measured: `${agentStats?.peakRssMiB.toFixed(0)} MiB`, met: (agentStats?.peakRssMiB ?? Infinity) <= 256 },
+  ];
+  return { suite: 'provisioning', peers: [], rows, targets, notes };
+}
