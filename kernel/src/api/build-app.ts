@@ -18,6 +18,7 @@ import { installGuard } from './guard.ts';
 import { mutatingMethods } from './route-auth.ts';
 import { createAudited, installFailedMutationAudit, type Audited } from './audited.ts';
 import { problem, sendProblem, toProblem, ProblemSchema } from './problem.ts';
+import { refuseUnstorableText } from './storable-text.ts';
 import { healthRoutes } from './routes/health.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { tokenRoutes } from './routes/tokens.ts';
@@ -60,6 +61,8 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
     // Agents long-poll; on shutdown their open connections must not hold the server up.
     forceCloseConnections: true,
     ajv: { customOptions: { removeAdditional: false } },
+    // Errors the router raises before any route (a malformed URL, an over-long id) are problems too.
+    frameworkErrors: (err, request, reply) => sendProblem(reply, toProblem(err, request)),
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance;
   app.setValidatorCompiler(validators());
 
@@ -100,6 +103,7 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
   // An action posted with no body at all (`curl -X POST …/release`) means "no options".
   app.addHook('preValidation', async (request) => {
     if (request.body === undefined && mutatingMethods.has(request.method) && request.method !== 'DELETE') request.body = {};
+    if (request.url.startsWith('/v1')) refuseUnstorableText({ params: request.params, query: request.query, body: request.body });
   });
   installGuard(app, { tokens: kernel.tokens, agents: kernel.agents, audit: kernel.audit, hooks: kernel.hooks });
   installFailedMutationAudit(app, kernel.audit);

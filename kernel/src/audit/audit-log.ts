@@ -5,6 +5,7 @@
  */
 import type { Knex } from 'knex';
 import type { KernelHooks } from '../hooks/hooks.ts';
+import { printable } from '../api/storable-text.ts';
 
 export type AuditOutcome = 'success' | 'denied' | 'failed';
 
@@ -48,17 +49,19 @@ export class AuditLog {
 
   /** Writes one record inside `trx` (or on its own); the hook runs after commit. */
   async record(entry: AuditEntry, trx: Knex | Knex.Transaction = this.db): Promise<number> {
+    // Records carry what callers sent (ids from URLs, refused values): text PostgreSQL cannot hold is escaped, so the record is always written.
+    const text = (v: string | null | undefined) => (typeof v === 'string' ? printable(v) : (v ?? null));
     const [row] = await trx('audit_records')
       .insert({
-        actor: entry.actor,
-        actor_role: entry.actorRole ?? null,
-        action: entry.action,
-        target_type: entry.targetType ?? null,
-        target_id: entry.targetId ?? null,
-        request_id: entry.requestId ?? null,
-        source_address: entry.sourceAddress ?? null,
+        actor: text(entry.actor),
+        actor_role: text(entry.actorRole),
+        action: text(entry.action),
+        target_type: text(entry.targetType),
+        target_id: text(entry.targetId),
+        request_id: text(entry.requestId),
+        source_address: text(entry.sourceAddress),
         outcome: entry.outcome,
-        details: JSON.stringify(entry.details ?? {}),
+        details: JSON.stringify(entry.details ?? {}, (_key, value) => (typeof value === 'string' ? printable(value) : value)),
       })
       .returning('id');
     const id = Number(typeof row === 'object' ? row.id : row);
