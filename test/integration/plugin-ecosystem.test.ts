@@ -178,8 +178,9 @@ test('a package that fails validation is refused with every reason and removed a
   t.deepEqual(JSON.parse(readFileSync(join(root, 'data', 'plugins', 'package.json'), 'utf8')).dependencies ?? {}, {});
 });
 
+// One at a time: each boots a kernel, and the machine running CI may be small.
 for (const capability of ['hwtest', 'dns', 'none'] as const) {
-  test(`a scaffolded ${capability} plugin passes its own npm test, which loads it in a kernel`, async (t) => {
+  test.serial(`a scaffolded ${capability} plugin passes its own npm test, which loads it in a kernel`, async (t) => {
     t.timeout(180_000);
     const root = scratch(t);
     const made = await sprout(['plugin', 'new', `@acme/sprout-plugin-sc-${capability}`, '--capability', capability, '--json'], { cwd: root, env: { HOME: join(root, 'home') } });

@@ -233,17 +233,28 @@ export default [${name}ReportCommand];
 
 function testFile(input: PluginTemplateInput): string {
   const { id, packageName, capability } = input;
-  const boot = `/** Boots a real kernel (embedded database in memory) with this package in its plugin directory. */
-async function bootWithPlugin(yaml: Record<string, unknown> = {}): Promise<{ kernel: Kernel; token: string; cleanup(): Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), '${id}-test-'));
-  const installed = join(dir, 'plugins', 'node_modules', ...'${packageName}'.split('/'));
-  mkdirSync(join(installed, '..'), { recursive: true });
-  symlinkSync(packageRoot, installed, 'dir');
-  const token = 'sprout_${id.replace(/-/g, '_')}_test_admin_token';
-  const { config } = loadConfig({ env: { SPROUT_DATA_DIR: join(dir, 'data'), SPROUT_PLUGIN_DIR: join(dir, 'plugins'), SPROUT_ADMIN_TOKEN: token, SPROUT_LOG_LEVEL: 'silent' }, cwd: dir });
-  const kernel = await Kernel.boot({ config: { ...config, ...yaml } as typeof config, store: { inMemory: true }, background: false });
-  return { kernel, token, cleanup: async () => { await kernel.stop(); rmSync(dir, { recursive: true, force: true }); } };
+  const selection = capability === 'dns' ? `{ capabilities: { dns: { use: '${id}' } } }` : '{}';
+  const boot = `/** One real kernel for this file (embedded database in memory) with this package in its plugin directory. */
+let booted: Promise<{ kernel: Kernel; token: string; dir: string }> | undefined;
+function server(): Promise<{ kernel: Kernel; token: string }> {
+  booted ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), '${id}-test-'));
+    const installed = join(dir, 'plugins', 'node_modules', ...'${packageName}'.split('/'));
+    mkdirSync(join(installed, '..'), { recursive: true });
+    symlinkSync(packageRoot, installed, 'dir');
+    const token = 'sprout_${id.replace(/-/g, '_')}_test_admin_token';
+    const { config } = loadConfig({ env: { SPROUT_DATA_DIR: join(dir, 'data'), SPROUT_PLUGIN_DIR: join(dir, 'plugins'), SPROUT_ADMIN_TOKEN: token, SPROUT_LOG_LEVEL: 'silent' }, cwd: dir });
+    const kernel = await Kernel.boot({ config: { ...config, ...${selection} } as typeof config, store: { inMemory: true }, background: false });
+    return { kernel, token, dir };
+  })();
+  return booted;
 }
+test.after.always(async () => {
+  if (!booted) return;
+  const { kernel, dir } = await booted;
+  await kernel.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
 `;
   const imports = `import test from 'ava';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
@@ -252,8 +263,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';`;
   const packageRoot = `const packageRoot = fileURLToPath(new URL('..', import.meta.url));`;
   const reportTest = `test('loads in a Sprout server: its route answers under /v1/plugins/${id}/', async (t) => {
-  const { kernel, token, cleanup } = await bootWithPlugin();
-  t.teardown(cleanup);
+  const { kernel, token } = await server();
   t.true(kernel.pluginStatus.some((p) => p.id === '${id}' && p.active));
   const response = await kernel.app!.inject({ method: 'GET', url: '/v1/plugins/${id}/report', headers: { authorization: \`Bearer \${token}\` } });
   t.is(response.statusCode, 200, response.body);
@@ -302,8 +312,7 @@ test('judge leaves other providers\\' results alone and fails its own on a repor
 });
 
 test('a Sprout server puts the ${id} test in the hardware test catalogue', async (t) => {
-  const { kernel, cleanup } = await bootWithPlugin();
-  t.teardown(cleanup);
+  const { kernel } = await server();
   const names = (await kernel.capabilityAll(hwtestCapability)).flatMap((p) => p.catalogue().map((d) => d.name));
   t.true(names.includes('${id}'), names.join(', '));
   t.true(names.includes('cpu-inventory'), 'next to the builtin tests');
@@ -332,12 +341,11 @@ dnsContract(test, {
 });
 
 test('a Sprout server uses it when config selects it', async (t) => {
-  const { kernel, cleanup } = await bootWithPlugin({ capabilities: { dns: { use: '${id}' } } });
-  t.teardown(cleanup);
+  const { kernel } = await server();
   t.is(kernel.activeProvider('dns'), '${id}');
 });
 
-${reportTest.replace("await bootWithPlugin()", `await bootWithPlugin({ capabilities: { dns: { use: '${id}' } } })`)}
+${reportTest}
 `;
   }
   return `/**
