@@ -12,6 +12,7 @@ import { freeUdpPort } from '../../cli/src/lab/lab-ports.ts';
 import { runTool, startChild, type BenchOptions, type Cleanup, type Row, type SuiteResult } from './bench-kit.ts';
 import { ensurePeers, which } from './peers.ts';
 import { startSproutService } from './sprout-process.ts';
+import { checkDnsFastPath } from './dns-fast-path-check.ts';
 
 const hosts = 300;
 const domain = 'lab.example';
@@ -68,6 +69,8 @@ export async function dnsSuite(options: BenchOptions, cleanup: Cleanup): Promise
       { siteId: 'bench-site', zone: h.reverseZone, name: h.reverse, type: 'PTR' as const, value: h.name },
     ]),
   };
+  const check = checkDnsFastPath(state, all.slice(0, 40).flatMap((h) => [{ name: h.name, type: 1 }, { name: h.reverse, type: 12 }, { name: domain, type: 6 }]));
+  notes.push(`answers from raw bytes checked identical to the parsed path for ${check.compared} queries (${check.fast} took the raw path)`);
   const sprout = await startSproutService(cleanup, { service: 'dns', settings: { port: sproutPort, address: '127.0.0.1' }, state, dataDir: join(work, 'sprout') });
   servers.push({ name: 'Sprout', port: sproutPort });
 

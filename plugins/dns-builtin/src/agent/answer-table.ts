@@ -32,6 +32,8 @@ export class AnswerTable {
   readonly recordCount: number;
   /** `<name> <type>` → a complete response with id 0 and RD clear. */
   private readonly exact = new Map<string, Buffer>();
+  /** The same responses keyed by the question's wire bytes (lowercase name, then type), for queries answered without parsing. */
+  private readonly exactByWire = new Map<string, Buffer>();
   /** Names that exist (with records, or as empty non-terminals) → a NOERROR/no-data response whose question type is patched in. */
   private readonly noData = new Map<string, Buffer>();
   /** Zone → its SOA as the authority record of a negative answer (RFC 2308 §3). */
@@ -71,9 +73,9 @@ export class AnswerTable {
         all.push(...rrs);
         // The nameserver's address in the additional section saves the resolver a lookup.
         const glue = type === recordType.NS ? (addresses.get(this.served.get(name)?.nameserver ?? '') ?? []) : [];
-        this.exact.set(`${name} ${type}`, encodeMessage({ flags, rcode: rcode.NOERROR, question: encodeQuestion(wireName, type), answers: rrs.map((rr) => encodeRecord(rr, true)), additionals: glue.map((rr) => encodeRecord(rr)) }));
+        this.setExact(name, wireName, type, encodeMessage({ flags, rcode: rcode.NOERROR, question: encodeQuestion(wireName, type), answers: rrs.map((rr) => encodeRecord(rr, true)), additionals: glue.map((rr) => encodeRecord(rr)) }));
       }
-      this.exact.set(`${name} ${recordType.ANY}`, encodeMessage({ flags, rcode: rcode.NOERROR, question: encodeQuestion(wireName, recordType.ANY), answers: all.map((rr) => encodeRecord(rr, true)) }));
+      this.setExact(name, wireName, recordType.ANY, encodeMessage({ flags, rcode: rcode.NOERROR, question: encodeQuestion(wireName, recordType.ANY), answers: all.map((rr) => encodeRecord(rr, true)) }));
     }
     for (const name of rrsets.keys()) {
       const zone = enclosingZone(name, this.served)!;
@@ -85,6 +87,72 @@ export class AnswerTable {
         if (existing === zone) break;
       }
     }
+  }
+
+  private setExact(name: string, wireName: Buffer, type: number, response: Buffer): void {
+    this.exact.set(`${name} ${type}`, response);
+    this.exactByWire.set(wireName.toString('latin1') + String.fromCharCode(type >> 8, type & 0xff), response);
+  }
+
+  /**
+   * The answer to a raw UDP query whose response is precomputed — one plain question
+   * (class IN, ASCII name without compression) and at most an OPT record — found
+   * without parsing the message into objects: a lookup on the question's bytes, a copy,
+   * and the id, RD bit and client's spelling patched in. Undefined for anything else
+   * (responses, other opcodes, names not in the table, answers that need TC): the caller
+   * then parses the message and asks respond(), which gives the same answer slower.
+   */
+  respondToUdpWire(message: Buffer): Answer | undefined {
+    if (message.length < headerSize + 5) return undefined;
+    const flags = message[2];
+    // QR clear and opcode 0 (QUERY); qdcount 1, no answers or authorities, at most one additional.
+    if ((flags & 0xf8) !== 0 || message.readUInt16BE(4) !== 1 || message.readUInt16BE(6) !== 0 || message.readUInt16BE(8) !== 0) return undefined;
+    const arcount = message.readUInt16BE(10);
+    if (arcount > 1) return undefined;
+    let offset = headerSize;
+    let key = '';
+    for (;;) {
+      const length = message[offset];
+      if (length === undefined || length > 63) return undefined; // past the end, or a compression pointer
+      key += String.fromCharCode(length);
+      offset += 1;
+      if (length === 0) break;
+      if (offset + length > message.length) return undefined;
+      for (let i = offset; i < offset + length; i++) {
+        let byte = message[i];
+        // A dot inside a label, or a non-ASCII octet, reads differently once parsed: leave those to respond().
+        if (byte === 0x2e || byte >= 0x80) return undefined;
+        if (byte >= 0x41 && byte <= 0x5a) byte += 0x20;
+        key += String.fromCharCode(byte);
+      }
+      offset += length;
+    }
+    const nameEnd = offset;
+    if (nameEnd + 4 > message.length || message.readUInt16BE(nameEnd + 2) !== recordClass.IN) return undefined;
+    key += String.fromCharCode(message[nameEnd], message[nameEnd + 1]);
+    let payload = udpWithoutEdns;
+    if (arcount === 1) {
+      // Only an OPT record (root owner, type 41) is understood here; its class is the client's UDP payload size.
+      const opt = nameEnd + 4;
+      if (opt + 11 > message.length || message[opt] !== 0 || message.readUInt16BE(opt + 1) !== recordType.OPT) return undefined;
+      payload = Math.min(Math.max(message.readUInt16BE(opt + 3), udpWithoutEdns), ednsPayloadSize);
+    }
+    const template = this.exactByWire.get(key);
+    if (!template) return undefined;
+    const size = template.length + (arcount === 1 ? optRecord.length : 0);
+    if (size > payload) return undefined;
+    const out = Buffer.allocUnsafe(size);
+    template.copy(out, 0);
+    out[0] = message[0];
+    out[1] = message[1];
+    out[2] |= flags & flagRd;
+    // The client's spelling of the name (0x20 case randomisation survives); same length as the template's.
+    message.copy(out, headerSize, headerSize, nameEnd);
+    if (arcount === 1) {
+      optRecord.copy(out, template.length);
+      out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
+    }
+    return { message: out, rcode: rcode.NOERROR, truncated: false };
   }
 
   /** The response to a query, or undefined for a message that must not be answered. */

@@ -4,11 +4,12 @@
  * the parsing), from an answer table rebuilt whenever a new desired state arrives.
  * It never recurses or forwards: names outside its zones are REFUSED.
  */
+import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
-import { TCPServer, UDPServer } from 'dns2';
+import { Packet, TCPServer } from 'dns2';
 import { SproutError, type AgentServiceContext, type AgentServiceFactory, type RunningAgentService, type SiteDesiredState } from '@sprout/kernel';
-import { AnswerTable, type Query, type Transport } from './answer-table.ts';
+import { AnswerTable, type Answer, type Query, type Transport } from './answer-table.ts';
 import { parseDnsSettings } from './settings.ts';
 import { ZoneSerial } from './zone-serial.ts';
 import { zonesFor, zoneContent } from './zones.ts';
@@ -53,33 +54,57 @@ export const dnsService: AgentServiceFactory = async (ctx: AgentServiceContext):
   const answer = (transport: Transport) => (request: Query, send: (response: Buffer) => unknown, client: unknown) => {
     stats.queriesReceived += 1;
     try {
-      const response = table.respond(request, transport);
-      if (!response) {
-        stats.responsesIgnored += 1;
-        // dns2 holds a TCP connection open until every message on it is answered; one
-        // that sends responses is not a resolver, so it is closed instead of left waiting.
-        if (transport === 'tcp') (client as Socket).destroy();
-        return;
-      }
-      stats.queriesAnswered += 1;
-      if (response.truncated) stats.truncated += 1;
-      const name = rcodeNames[response.rcode];
-      stats.byRcode[name] = (stats.byRcode[name] ?? 0) + 1;
-      // UDP sends return a promise that rejects when the kernel refuses the datagram; TCP writes report on the socket.
-      Promise.resolve(send(response.message)).catch((err: unknown) => fail(err, 'DNS response could not be sent', { transport }));
+      deliver(transport, table.respond(request, transport), send, client);
     } catch (err) {
       fail(err, 'DNS query could not be answered', { transport });
       if (transport === 'tcp') (client as Socket).destroy();
     }
+  };
+  const deliver = (transport: Transport, response: Answer | undefined, send: (response: Buffer) => unknown, client: unknown) => {
+    if (!response) {
+      stats.responsesIgnored += 1;
+      // dns2 holds a TCP connection open until every message on it is answered; one
+      // that sends responses is not a resolver, so it is closed instead of left waiting.
+      if (transport === 'tcp') (client as Socket).destroy();
+      return;
+    }
+    stats.queriesAnswered += 1;
+    if (response.truncated) stats.truncated += 1;
+    const name = rcodeNames[response.rcode];
+    stats.byRcode[name] = (stats.byRcode[name] ?? 0) + 1;
+    // dns2's TCP sends return a promise; UDP sends report a refused datagram to their callback.
+    const sent = send(response.message);
+    if (sent instanceof Promise) sent.catch((err: unknown) => fail(err, 'DNS response could not be sent', { transport }));
   };
   const malformed = () => {
     stats.queriesReceived += 1;
     stats.malformedQueries += 1;
   };
 
-  const udp = new UDPServer();
-  udp.on('request', answer('udp'));
-  udp.on('requestError', malformed);
+  // UDP is read here rather than by dns2's server: a query whose answer is precomputed
+  // is answered from its raw bytes (respondToUdpWire), and only the rest is parsed.
+  const udp: UdpSocket = createSocket('udp4');
+  const answerUdp = answer('udp');
+  udp.on('message', (message: Buffer, from: RemoteInfo) => {
+    const sendUdp = (response: Buffer) => udp.send(response, from.port, from.address, (err) => err && fail(err, 'DNS response could not be sent', { transport: 'udp' }));
+    let quick: Answer | undefined;
+    try {
+      quick = table.respondToUdpWire(message);
+    } catch (err) {
+      fail(err, 'DNS query could not be answered', { transport: 'udp' });
+    }
+    if (quick) {
+      stats.queriesReceived += 1;
+      return deliver('udp', quick, sendUdp, from);
+    }
+    let request: Query;
+    try {
+      request = Packet.parse(message) as unknown as Query;
+    } catch {
+      return malformed();
+    }
+    answerUdp(request, sendUdp, from);
+  });
   const tcp = new TCPServer();
   // Each TCP client holds a socket for up to dns2's 10 s idle timeout; a bound keeps a
   // flood of idle connections from exhausting the agent's file descriptors.
@@ -138,7 +163,7 @@ export const dnsService: AgentServiceFactory = async (ctx: AgentServiceContext):
   };
 };
 
-async function close(udp: UDPServer, tcp: TCPServer, connections: Set<Socket>): Promise<void> {
+async function close(udp: UdpSocket, tcp: TCPServer, connections: Set<Socket>): Promise<void> {
   // dns2 keeps idle TCP connections for 10 s; stopping must not wait for them.
   for (const socket of connections) socket.destroy();
   await Promise.all([
