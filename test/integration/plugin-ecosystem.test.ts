@@ -206,3 +206,61 @@ function simulatorFor(services: { dhcp: string; relay: string; tftp: string }): 
     retryDelayMs: 500,
   });
 }
+
+test('--enable selects a one-capability plugin in the config file, keeping its comments; remove drops the selection', async (t) => {
+  t.timeout(180_000);
+  const root = scratch(t);
+  const env = { HOME: join(root, 'home'), npm_config_cache: join(root, 'home', '.npm') };
+  writeFileSync(join(root, 'sprout.yaml'), `# the operator's own notes stay\ndataDir: ${join(root, 'data')}\n`);
+  ok(t, await sprout(['plugin', 'new', 'memdns', '--capability', 'dns', '--dir', 'memdns'], { cwd: root, env }), 'plugin new');
+  const installed = await sprout(['plugin', 'install', './memdns', '--enable', '--json'], { cwd: root, env });
+  ok(t, installed, 'plugin install --enable');
+  t.like(JSON.parse(installed.stdout), { packageName: 'sprout-plugin-memdns', id: 'memdns', enabled: ['dns'] });
+  const yaml = readFileSync(join(root, 'sprout.yaml'), 'utf8');
+  t.regex(yaml, /^# the operator's own notes stay$/m);
+  t.regex(yaml, /capabilities:\s+dns:\s+use: memdns/);
+  const list = JSON.parse((await sprout(['plugin', 'list', '--json'], { cwd: root, env })).stdout);
+  t.deepEqual(list.items.find((p: { id: string }) => p.id === 'memdns').activeFor, ['dns']);
+  t.false(list.items.find((p: { id: string }) => p.id === 'dns-builtin').active);
+
+  const removed = await sprout(['plugin', 'remove', 'memdns', '--json'], { cwd: root, env });
+  ok(t, removed, 'plugin remove');
+  t.deepEqual(JSON.parse(removed.stdout).disabled, ['dns']);
+  t.notRegex(readFileSync(join(root, 'sprout.yaml'), 'utf8'), /memdns/);
+  const after = JSON.parse((await sprout(['plugin', 'list', '--json'], { cwd: root, env })).stdout);
+  t.false(after.items.some((p: { id: string }) => p.id === 'memdns'));
+  t.true(after.items.find((p: { id: string }) => p.id === 'dns-builtin').active, 'dns falls back to the builtin');
+  const builtin = await sprout(['plugin', 'remove', 'dns-builtin'], { cwd: root, env });
+  t.is(builtin.code, 1);
+  t.regex(builtin.stderr, /builtin plugin and cannot be removed/);
+});
+
+test('plugin commands are grouped under their noun; one taking a builtin noun is left out with a warning', async (t) => {
+  const root = scratch(t);
+  const pkg = join(root, 'sprout.d', 'node_modules', 'sprout-plugin-tools');
+  mkdirSync(pkg, { recursive: true });
+  writeFileSync(join(root, 'tools.yaml'), 'pluginDir: ./sprout.d\n');
+  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'sprout-plugin-tools', version: '1.0.0', type: 'module', exports: './index.ts', sprout: { id: 'tools', apiVersion: '^1.0.0', commands: './commands.ts' } }));
+  writeFileSync(join(pkg, 'index.ts'), "import { definePlugin } from '@sprout/kernel';\nexport default definePlugin({ id: 'tools' });\n");
+  writeFileSync(join(pkg, 'commands.ts'), [
+    "import { SproutCommand, Command } from '@sprout/kernel/cli';",
+    "class ToolsPingCommand extends SproutCommand {",
+    "  static paths = [['tools', 'ping']];",
+    "  static usage = Command.Usage({ description: 'Answer pong' });",
+    "  async run() { this.print({ pong: true }, () => 'pong'); return 0; }",
+    '}',
+    "export default [ToolsPingCommand];",
+    '',
+  ].join('\n'));
+  const help = await sprout(['--help'], { cwd: root, env: { SPROUT_CONFIG: join(root, 'tools.yaml') } });
+  t.regex(help.stdout, /Tools[^\n]*\n+\s*\S*sprout tools ping/, 'grouped under its capitalised noun');
+  const ping = await sprout(['tools', 'ping', '--json'], { cwd: root, env: { SPROUT_CONFIG: join(root, 'tools.yaml') } });
+  ok(t, ping, 'tools ping');
+  t.deepEqual(JSON.parse(ping.stdout), { pong: true });
+
+  writeFileSync(join(pkg, 'commands.ts'), readFileSync(join(pkg, 'commands.ts'), 'utf8').replace("[['tools', 'ping']]", "[['machine', 'ping']]"));
+  const hijack = await sprout(['--help'], { cwd: root, env: { SPROUT_CONFIG: join(root, 'tools.yaml') } });
+  t.regex(hijack.stderr, /warning: commands of plugin tools could not be loaded: "sprout machine ping" uses the builtin noun "machine"/);
+  t.false(hijack.stdout.includes('machine ping'));
+  t.regex(hijack.stdout, /sprout machine list/, 'the builtin commands still work');
+});
