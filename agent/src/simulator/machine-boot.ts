@@ -18,7 +18,8 @@ export type BootEnd =
   | { end: 'local-boot'; detail: string }
   | { end: 'power-off'; detail: string }
   | { end: 'reboot'; detail: string }
-  | { end: 'error'; detail: string };
+  /** `retry`: the firmware failed (DHCP, TFTP, script, kernel) and tries again, as PXE ROMs do; an installer's error is final. */
+  | { end: 'error'; detail: string; retry: boolean };
 
 export interface BootContext {
   machine: SimulatedMachine & { arch: 'bios' | 'uefi' };
@@ -42,7 +43,8 @@ export async function bootOnce(ctx: BootContext): Promise<BootEnd> {
   const { machine, emit, signal } = ctx;
   const startedAt = Date.now();
   const refused = (reason: string): BootEnd => (emit('refused', reason), { end: 'refused', reason });
-  const failed = (detail: string): BootEnd => (emit('error', detail), { end: 'error', detail });
+  let inInstaller = false;
+  const failed = (detail: string): BootEnd => (emit('error', detail), { end: 'error', detail, retry: !inInstaller });
   try {
     const pxe = await dhcpExchange(ctx.relay, machine, 'pxe', signal, startedAt);
     if ('refused' in pxe) return refused(pxe.refused);
@@ -83,8 +85,9 @@ export async function bootOnce(ctx: BootContext): Promise<BootEnd> {
       if (typeof advertised === 'string' && advertised !== file.sha256) return failed(`${url}: sha256 ${file.sha256}, but the agent announced ${advertised}`);
       emit('download', `${url}: ${file.bytes} bytes, sha256 ${typeof advertised === 'string' ? 'matches x-sprout-sha256' : file.sha256}`);
     }
+    inInstaller = true;
     const end = await runInstaller(script.metadata, { machine, http: ctx.http, call, emit, memory: ctx.memory, poweredOff: ctx.poweredOff });
-    return end;
+    return end.end === 'error' ? { ...end, retry: false } : end;
   } catch (err) {
     if (signal.aborted) throw signal.reason;
     return failed((err as Error).message);

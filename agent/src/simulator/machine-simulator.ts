@@ -1,8 +1,8 @@
 /**
  * A lab full of machines on the wire, without root, over loopback: each powered-on
  * machine PXE-boots through the one relay socket again and again — waiting like
- * firmware after a refusal — until its installer powers it off, it boots its local
- * disk, or it is powered off. It plays machines only; it never reaches into the agent.
+ * firmware after a refusal or a failed boot (TFTP busy, …; five in a row and it gives
+ * up) — until its installer powers it off, it boots its local disk, or it is powered off. It plays machines only; it never reaches into the agent.
  */
 import { DhcpRelay } from './dhcp-relay.ts';
 import { bootOnce } from './machine-boot.ts';
@@ -21,6 +21,9 @@ interface PoweredOn {
   controller: AbortController;
   done: Promise<PowerOnResult>;
 }
+
+/** Failed firmware boots in a row after which the machine gives up (outcome `error`). */
+const maxFailedBoots = 5;
 
 class PoweredOff extends Error {
   constructor() {
@@ -88,12 +91,14 @@ export class MachineSimulator {
     const poweredOff = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     const memory = {};
     let boots = 0;
+    let failedInARow = 0;
     let address: string | undefined;
     const result = (outcome: PowerOnResult['outcome'], detail: string): PowerOnResult => ({ outcome, boots, detail, ...(address ? { address } : {}) });
     try {
       for (;;) {
         boots += 1;
         const end = await bootOnce({ machine, endpoints: this.options.endpoints, relay: this.relay, http: this.http, signal, emit, memory, poweredOff, leased: (a) => (address = a) });
+        failedInARow = end.end === 'error' ? failedInARow + 1 : 0;
         switch (end.end) {
           case 'refused':
             await sleep(this.options.retryDelayMs ?? 2000, signal);
@@ -106,7 +111,9 @@ export class MachineSimulator {
             emit('power-off', end.detail);
             return result('powered-off', end.detail);
           case 'error':
-            return result('error', end.detail);
+            if (!end.retry || failedInARow >= maxFailedBoots) return result('error', failedInARow > 1 ? `${end.detail} (${failedInARow} failed boots in a row)` : end.detail);
+            await sleep(this.options.retryDelayMs ?? 2000, signal);
+            continue;
         }
       }
     } catch (err) {

@@ -88,11 +88,13 @@ export function tftpDownload({ host, port, file, localAddress, signal, timeoutMs
       expected += 1;
       retriesLeft = retries;
       timer.refresh();
-      send(encodeAck(packet.block), peer);
-      if (packet.data.length < blksize) {
-        if (tsize !== undefined && tsize !== bytes) return finish(new Error(`TFTP ${file}: received ${bytes} bytes, but the server announced tsize ${tsize}`));
-        finish(null, { bytes, sha256: hash.digest('hex'), tsize, blksize });
-      }
+      if (packet.data.length >= blksize) return send(encodeAck(packet.block), peer);
+      // The last ACK must leave before the socket closes, or the server resends until it gives up.
+      clearTimeout(timer);
+      const result: TftpDownload = { bytes, sha256: hash.digest('hex'), tsize, blksize };
+      socket.send(encodeAck(packet.block), peer.port, peer.address, () =>
+        tsize !== undefined && tsize !== bytes ? finish(new Error(`TFTP ${file}: received ${bytes} bytes, but the server announced tsize ${tsize}`)) : finish(null, result),
+      );
     });
     if (signal.aborted) return aborted();
     signal.addEventListener('abort', aborted, { once: true });
