@@ -179,7 +179,7 @@ test('a package that fails validation is refused with every reason and removed a
 });
 
 // One at a time: each boots a kernel, and the machine running CI may be small.
-for (const capability of ['hwtest', 'dns', 'none'] as const) {
+for (const capability of ['hwtest', 'dns', 'dhcp', 'none'] as const) {
   test.serial(`a scaffolded ${capability} plugin passes its own npm test, which loads it in a kernel`, async (t) => {
     t.timeout(180_000);
     const root = scratch(t);
@@ -190,6 +190,7 @@ for (const capability of ['hwtest', 'dns', 'none'] as const) {
     ok(t, run, 'npm test');
     t.regex(run.stdout, /loads in a Sprout server/);
     if (capability === 'dns') t.regex(run.stdout, /an invalid record is refused with SPROUT_ERR_VALIDATION/, 'the shared dns contract ran');
+    if (capability === 'dhcp') t.regex(run.stdout, /a malformed MAC or address is refused with SPROUT_ERR_VALIDATION/, 'the shared dhcp contract ran');
   });
 }
 

@@ -17,7 +17,7 @@ export interface PluginTemplateInput {
   typeboxVersion: string;
 }
 
-export const scaffoldCapabilities = ['hwtest', 'dns', 'none'] as const;
+export const scaffoldCapabilities = ['hwtest', 'dns', 'dhcp', 'none'] as const;
 export type ScaffoldCapability = (typeof scaffoldCapabilities)[number];
 
 const pascal = (id: string) => id.split('-').map((part) => part.charAt(0).toUpperCase() + part.slice(1)).join('');
@@ -64,6 +64,8 @@ function descriptionOf({ id, capability }: PluginTemplateInput): string {
       return `Sprout plugin ${id}: a hardware test run during commissioning, with a report command.`;
     case 'dns':
       return `Sprout plugin ${id}: a DNS provider, with a report command.`;
+    case 'dhcp':
+      return `Sprout plugin ${id}: a DHCP reservation provider, with a report command.`;
     case 'none':
       return `Sprout plugin ${id}: an extension with hook taps, a route and a report command.`;
   }
@@ -117,6 +119,59 @@ export default definePlugin({
   setup(ctx) {
     ctx.provide(hwtestCapability, () => ${id.replace(/-/g, '_')}Provider(ctx.config));
 ${route(`{ plugin: ctx.id, tests: catalogue(ctx.config) }`)}
+  },
+});
+`;
+  }
+  if (capability === 'dhcp') {
+    return `/**
+ * ${descriptionOf(input)} Reservations live in memory here (gone on restart):
+ * replace the Map with your DHCP server's API. The site agent is sent what
+ * listReservations returns; the shared dhcp contract (test/) says what the kernel relies on.
+ */
+import Type from 'typebox';
+import { definePlugin, dhcpCapability, SproutError, type DhcpProvider, type DhcpReservation } from '@sprout/kernel';
+
+export const configSchema = Type.Object({ server: Type.Optional(Type.String({ description: 'Your DHCP server, for when this talks to one' })) }, { additionalProperties: false });
+
+const macSpellings = [/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i, /^[0-9a-f]{2}(-[0-9a-f]{2}){5}$/i, /^[0-9a-f]{4}[.][0-9a-f]{4}[.][0-9a-f]{4}$/i, /^[0-9a-f]{12}$/i];
+const ipv4 = /^(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])([.](25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}$/;
+
+/** aa:bb:cc:dd:ee:ff from any common spelling; anything else is refused. */
+export function normaliseMac(mac: string): string {
+  if (!macSpellings.some((form) => form.test(mac))) throw new SproutError('SPROUT_ERR_VALIDATION', \`"\${mac}" is not a MAC address\`);
+  return mac.replace(/[^0-9a-f]/gi, '').toLowerCase().match(/../g)!.join(':');
+}
+
+export function memoryDhcpProvider(): DhcpProvider & { count(): number } {
+  const reservations = new Map<string, DhcpReservation>();
+  const key = (siteId: string, mac: string) => \`\${siteId} \${mac}\`;
+  return {
+    async reserve(reservation) {
+      const mac = normaliseMac(reservation.mac);
+      if (!ipv4.test(reservation.address)) throw new SproutError('SPROUT_ERR_VALIDATION', \`"\${reservation.address}" is not an IPv4 address\`);
+      const holder = [...reservations.values()].find((r) => r.siteId === reservation.siteId && r.networkId === reservation.networkId && r.address === reservation.address && r.mac !== mac);
+      if (holder) throw new SproutError('SPROUT_ERR_CONFLICT', \`\${reservation.address} is reserved for \${holder.mac}\`);
+      const { hostname, ...rest } = reservation;
+      reservations.set(key(reservation.siteId, mac), { ...rest, mac, ...(hostname === undefined ? {} : { hostname }) });
+    },
+    async unreserve(siteId, mac) {
+      reservations.delete(key(siteId, normaliseMac(mac)));
+    },
+    async listReservations(siteId) {
+      return [...reservations.values()].filter((r) => r.siteId === siteId);
+    },
+    count: () => reservations.size,
+  };
+}
+
+export default definePlugin({
+  id: '${id}',
+  configSchema,
+  setup(ctx) {
+    const provider = memoryDhcpProvider();
+    ctx.provide(dhcpCapability, () => provider);
+${route(`{ plugin: ctx.id, reservations: provider.count() }`)}
   },
 });
 `;
@@ -233,7 +288,7 @@ export default [${name}ReportCommand];
 
 function testFile(input: PluginTemplateInput): string {
   const { id, packageName, capability } = input;
-  const selection = capability === 'dns' ? `{ capabilities: { dns: { use: '${id}' } } }` : '{}';
+  const selection = capability === 'dns' || capability === 'dhcp' ? `{ capabilities: { ${capability}: { use: '${id}' } } }` : '{}';
   const boot = `/** One real kernel for this file (embedded database in memory) with this package in its plugin directory. */
 let booted: Promise<{ kernel: Kernel; token: string; dir: string }> | undefined;
 function server(): Promise<{ kernel: Kernel; token: string }> {
@@ -321,6 +376,33 @@ test('a Sprout server puts the ${id} test in the hardware test catalogue', async
 ${reportTest}
 `;
   }
+  if (capability === 'dhcp') {
+    return `/**
+ * The plugin's own tests: the kernel's shared dhcp contract against this provider, and
+ * a real kernel that loads it when config selects it.
+ */
+${imports}
+import { randomUUID } from 'node:crypto';
+import { Kernel, loadConfig } from '@sprout/kernel';
+import { dhcpContract } from '@sprout/kernel/testing';
+import { memoryDhcpProvider } from '../src/index.ts';
+
+${packageRoot}
+
+${boot}
+dhcpContract(test, {
+  title: '${id}',
+  setup: async () => ({ provider: memoryDhcpProvider(), newSite: async () => ({ siteId: randomUUID(), networkId: randomUUID() }) }),
+});
+
+test('a Sprout server uses it when config selects it', async (t) => {
+  const { kernel } = await server();
+  t.is(kernel.activeProvider('dhcp'), '${id}');
+});
+
+${reportTest}
+`;
+  }
   if (capability === 'dns') {
     return `/**
  * The plugin's own tests: the kernel's shared dns contract against this provider, and
@@ -381,7 +463,7 @@ nothing to install. \`@sprout/kernel\` and \`typebox\` are peer dependencies: an
 plugin always runs on the kernel of the Sprout that loads it.
 
 \`\`\`sh
-npm test          # ${capability === 'dns' ? 'the shared dns contract, then a real kernel with the plugin loaded' : 'its checks, then a real kernel with the plugin loaded'}
+npm test          # ${capability === 'dns' || capability === 'dhcp' ? `the shared ${capability} contract, then a real kernel with the plugin loaded` : 'its checks, then a real kernel with the plugin loaded'}
 \`\`\`
 
 ## Publish and install
@@ -389,11 +471,11 @@ npm test          # ${capability === 'dns' ? 'the shared dns contract, then a re
 \`\`\`sh
 sprout registry start                       # a local Verdaccio for plugin authors
 npm publish --registry http://127.0.0.1:4873
-sprout plugin install ${packageName} --registry http://127.0.0.1:4873${capability === 'dns' ? ' --enable' : ''}
+sprout plugin install ${packageName} --registry http://127.0.0.1:4873${capability === 'dns' || capability === 'dhcp' ? ' --enable' : ''}
 sprout plugin list
 sprout ${id} report                         # once the server runs with it
 \`\`\`
 
-${capability === 'dns' ? `\`--enable\` writes \`capabilities.dns.use: ${id}\` to the config: a \`one\` capability has one active provider.` : capability === 'hwtest' ? `The hwtest capability takes many providers: once installed, the \`${id}\` test runs in every commissioning with hardware tests. Its config is \`plugins.${id}.minutes\`.` : 'An extension is active as soon as it is installed.'}
+${capability === 'dns' || capability === 'dhcp' ? `\`--enable\` writes \`capabilities.${capability}.use: ${id}\` to the config: a \`one\` capability has one active provider.` : capability === 'hwtest' ? `The hwtest capability takes many providers: once installed, the \`${id}\` test runs in every commissioning with hardware tests. Its config is \`plugins.${id}.minutes\`.` : 'An extension is active as soon as it is installed.'}
 `;
 }
