@@ -42,7 +42,7 @@ test('lab demo commissions and deploys a simulated machine, prints the story and
 });
 
 test('lab up keeps a lab running that the CLI can use; status shows it; down stops it', async (t) => {
-  t.timeout(120_000);
+  t.timeout(180_000);
   const cwd = scratch(t);
   const dir = join(cwd, 'lab');
   const env = { XDG_CONFIG_HOME: join(cwd, 'home') };
@@ -64,6 +64,16 @@ test('lab up keeps a lab running that the CLI can use; status shows it; down sto
   t.is(status.code, 0, status.stderr);
   t.regex(status.stdout, /lab-agent\s+online/);
   t.regex(status.stdout, /explorer-1\s+new/);
+
+  // the machine is played by `sprout lab simulate`, exactly as `lab status` says to run it
+  const play = /play machines: sprout (lab simulate .*) --mac \S+$/m.exec(status.stdout)![1].split(' ');
+  const commission = await sprout(['machine', 'commission', 'explorer-1', '--test', 'cpu-inventory'], { cwd, env: { ...env, ...labEnv } });
+  t.is(commission.code, 0, commission.stderr);
+  const simulated = await sprout([...play, '--mac', '52:54:00:5e:10:01', '--timeout', '60'], { cwd, env });
+  t.is(simulated.code, 0, `${simulated.stdout}\n${simulated.stderr}`);
+  t.regex(simulated.stdout, /commission-complete/);
+  const shown = await sprout(['machine', 'show', 'explorer-1', '--json'], { cwd, env: { ...env, ...labEnv } });
+  t.is(JSON.parse(shown.stdout).status, 'ready');
 
   const down = await sprout(['lab', 'down', '--dir', dir], { cwd, env });
   t.is(down.code, 0, down.stderr);

@@ -15,7 +15,6 @@ import { workflowCommands } from './workflow/index.ts';
 import { AgentRunCommand } from './agent/run.ts';
 import { ArtifactsBuildInstallerCommand } from './artifacts/build-installer.ts';
 import { labCommands } from './lab/index.ts';
-import { LabSimulateCommand } from './lab/simulate.ts';
 
 export const builtinCommands = [
   ServerCommand,
@@ -34,5 +33,4 @@ export const builtinCommands = [
   AgentRunCommand,
   ArtifactsBuildInstallerCommand,
   ...labCommands,
-  LabSimulateCommand,
 ];

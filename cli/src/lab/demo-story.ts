@@ -121,7 +121,9 @@ export class DemoStory {
   /** Starts a workflow on every machine, powers them on, follows the workflows to their end. */
   private async phase(machines: DemoMachine[], start: (m: DemoMachine) => Promise<Workflow>, expected: PowerOnResult['outcome']): Promise<boolean> {
     const workflows = await Promise.all(machines.map(start));
-    const power = machines.map((m) => this.lab.simulator.powerOn(m));
+    const simulator = this.lab.simulator;
+    if (!simulator) throw new Error('the demo needs a lab started with its simulator');
+    const power = machines.map((m) => simulator.powerOn(m));
     const follow = machines.length === 1;
     const ends = await Promise.all(
       workflows.map((wf) =>
@@ -134,7 +136,7 @@ export class DemoStory {
       if (end.state !== 'succeeded') ok = false;
     }
     if (!ok) {
-      for (const m of machines) this.lab.simulator.powerOff(m.mac);
+      for (const m of machines) simulator.powerOff(m.mac);
       return false;
     }
     const results = await Promise.all(power);

@@ -23,6 +23,11 @@ export interface LabOptions {
   dir: string;
   /** API port on 127.0.0.1; 0 picks a free one. */
   apiPort: number;
+  /**
+   * Play machines in this process (the demo). Without it the relay port stays free for
+   * `sprout lab simulate` (a lab kept running by `lab up`).
+   */
+  simulator: boolean;
   /** Seconds between a simulated machine's refused boot and its next try. */
   retrySeconds?: number;
   onSimulatorEvent?: (event: SimulatorEvent) => void;
@@ -46,7 +51,7 @@ export class Lab {
   private constructor(
     readonly info: LabInfo,
     readonly api: ApiClient,
-    readonly simulator: MachineSimulator,
+    readonly simulator: MachineSimulator | undefined,
     private readonly kernel: Kernel,
     private readonly agent: SiteAgent,
   ) {}
@@ -94,13 +99,15 @@ export class Lab {
       await waitForAgentOnline(api);
       progress(`agent online; creating PXE network ${labNetwork.name} ${labNetwork.cidr}`);
       await ensureNetwork(api);
-      const { MachineSimulator } = await import('@sprout/agent/simulator');
-      simulator = new MachineSimulator({
-        endpoints: { dhcp: { host: '127.0.0.1', port: ports.dhcp }, relay: { address: labNetwork.gateway, port: ports.relay }, tftp: { host: '127.0.0.1', port: ports.tftp } },
-        retryDelayMs: (options.retrySeconds ?? 1) * 1000,
-        onEvent: options.onSimulatorEvent,
-      });
-      await simulator.start();
+      if (options.simulator) {
+        const { MachineSimulator } = await import('@sprout/agent/simulator');
+        simulator = new MachineSimulator({
+          endpoints: { dhcp: { host: '127.0.0.1', port: ports.dhcp }, relay: { address: labNetwork.gateway, port: ports.relay }, tftp: { host: '127.0.0.1', port: ports.tftp } },
+          retryDelayMs: (options.retrySeconds ?? 1) * 1000,
+          onEvent: options.onSimulatorEvent,
+        });
+        await simulator.start();
+      }
       const info: LabInfo = {
         pid: process.pid,
         dir,
@@ -121,7 +128,7 @@ export class Lab {
   }
 
   async stop(): Promise<void> {
-    await this.simulator.stop().catch(() => undefined);
+    await this.simulator?.stop().catch(() => undefined);
     await this.agent.stop().catch(() => undefined);
     await this.kernel.stop();
   }

@@ -30,6 +30,7 @@ export class LabDemoCommand extends SproutCommand {
     const lab = await Lab.start({
       dir,
       apiPort: 0,
+      simulator: true,
       onProgress: (what) => teller.say(what),
       onSimulatorEvent: (e) => single && teller.say(`  ${machines.find((m) => m.mac === e.mac)?.hostname ?? e.mac} ${e.kind.padEnd(10)} ${e.detail}`),
     });

@@ -3,5 +3,6 @@ import { LabDemoCommand } from './demo.ts';
 import { LabUpCommand } from './up.ts';
 import { LabStatusCommand } from './status.ts';
 import { LabDownCommand } from './down.ts';
+import { LabSimulateCommand } from './simulate.ts';
 
-export const labCommands = [LabDemoCommand, LabUpCommand, LabStatusCommand, LabDownCommand];
+export const labCommands = [LabDemoCommand, LabUpCommand, LabStatusCommand, LabDownCommand, LabSimulateCommand];

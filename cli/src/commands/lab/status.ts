@@ -46,5 +46,6 @@ export function labInfoText(info: LabInfo): string {
     `  site agent   DHCP ${info.services.dhcp} (simulator relay ${info.services.relay}), TFTP ${info.services.tftp}, HTTP ${info.services.http}, DNS ${info.services.dns}`,
     `  image        ${info.image.name} (sha256 ${info.image.sha256})`,
     `use it:        export SPROUT_URL=${info.url} SPROUT_TOKEN=$(cat ${info.dir}/control-plane/admin-token)`,
+    `play machines: sprout lab simulate --dhcp ${info.services.dhcp} --relay ${info.services.relay} --tftp-port ${info.services.tftp.split(':').pop()} --mac 52:54:00:5e:00:01`,
   ].join('\n');
 }

@@ -49,7 +49,7 @@ export class LabUpCommand extends SproutCommand {
 
   private async serve(dir: string): Promise<number> {
     const { Lab } = await import('../../lab/lab.ts');
-    const lab = await Lab.start({ dir, apiPort: this.port, retrySeconds: 2 });
+    const lab = await Lab.start({ dir, apiPort: this.port, simulator: false });
     writeLabState(lab.info);
     this.context.stdout.write(`${labInfoText(lab.info)}\n`);
     await new Promise<void>((resolve) => {
