@@ -115,6 +115,8 @@ export class TftpServer {
   private async onRequest(message: Buffer, rinfo: RemoteInfo): Promise<void> {
     if (this.stopping) return;
     const packet = decodePacket(message);
+    // RFC 1350: an error packet is never answered; answering it lets two servers (or a spoofed source) ping-pong errors forever.
+    if (packet?.op === 'ERROR') return;
     if (packet?.op === 'WRQ') return this.refuse(rinfo, tftpErrors.accessViolation, 'Access violation: this server is read-only');
     if (packet?.op !== 'RRQ') return this.refuse(rinfo, tftpErrors.illegalOperation, 'Illegal TFTP operation: expected a read request');
     if (packet.mode !== 'octet' && packet.mode !== 'netascii') {
