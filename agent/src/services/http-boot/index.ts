@@ -4,7 +4,7 @@
  * and the installer's metadata and callbacks. A machine refused a boot is told why,
  * and the agent reports it.
  */
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AgentServiceFactory } from '@sprout/kernel';
 import { SproutError } from '@sprout/kernel';
@@ -51,6 +51,15 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
   const counts = { scripts: 0, refused: 0, artifacts: 0, notFound: 0, callbacks: 0 };
   let baseUrl = settings.baseUrl ?? '';
   const server = createServer((req, res) => {
+    // A request the handler cannot even read (a malformed %-escape, an unparsable target) is the client's error; thrown here it would end the agent.
+    try {
+      route(req, res);
+    } catch (err) {
+      ctx.logger.warn({ err: (err as Error).message, url: req.url }, 'http: malformed request');
+      if (!res.headersSent) send(res, 400, 'malformed request');
+    }
+  });
+  const route = (req: IncomingMessage, res: ServerResponse) => {
     // The URL parser folds `..` away, so a traversal attempt lands outside /artifacts/ as a 404.
     const url = new URL(req.url ?? '/', 'http://agent');
     const callback = /^\/callbacks\/([\w-]{16,64})\/([a-z-]{1,32})$/.exec(url.pathname);
@@ -87,7 +96,7 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
     }
     counts.notFound++;
     send(res, 404, `no route ${url.pathname}`);
-  });
+  };
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new SproutError('SPROUT_ERR_UNAVAILABLE', `services.http: cannot listen on ${settings.address}:${settings.port}: ${err.message}`)));
     server.listen(settings.port, settings.address, () => resolve());
