@@ -290,25 +290,26 @@ function testFile(input: PluginTemplateInput): string {
   const { id, packageName, capability } = input;
   const selection = capability === 'dns' || capability === 'dhcp' ? `{ capabilities: { ${capability}: { use: '${id}' } } }` : '{}';
   const boot = `/** One real kernel for this file (embedded database in memory) with this package in its plugin directory. */
-let booted: Promise<{ kernel: Kernel; token: string; dir: string }> | undefined;
+let booted: Promise<{ kernel: Kernel; token: string }> | undefined;
+const dirs: string[] = [];
 function server(): Promise<{ kernel: Kernel; token: string }> {
   booted ??= (async () => {
     const dir = mkdtempSync(join(tmpdir(), '${id}-test-'));
+    dirs.push(dir);
     const installed = join(dir, 'plugins', 'node_modules', ...'${packageName}'.split('/'));
     mkdirSync(join(installed, '..'), { recursive: true });
     symlinkSync(packageRoot, installed, 'dir');
     const token = 'sprout_${id.replace(/-/g, '_')}_test_admin_token';
     const { config } = loadConfig({ env: { SPROUT_DATA_DIR: join(dir, 'data'), SPROUT_PLUGIN_DIR: join(dir, 'plugins'), SPROUT_ADMIN_TOKEN: token, SPROUT_LOG_LEVEL: 'silent' }, cwd: dir });
     const kernel = await Kernel.boot({ config: { ...config, ...${selection} } as typeof config, store: { inMemory: true }, background: false });
-    return { kernel, token, dir };
+    return { kernel, token };
   })();
   return booted;
 }
 test.after.always(async () => {
-  if (!booted) return;
-  const { kernel, dir } = await booted;
-  await kernel.stop();
-  rmSync(dir, { recursive: true, force: true });
+  const running = await booted?.catch(() => undefined);
+  await running?.kernel.stop();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 `;
   const imports = `import test from 'ava';
