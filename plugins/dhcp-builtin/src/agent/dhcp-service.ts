@@ -23,6 +23,12 @@ export interface DhcpServiceOptions {
 const sweepIntervalMs = 10_000;
 const persistDelayMs = 200;
 const hostAddressTtlMs = 10_000;
+/**
+ * Asked for the socket's receive buffer: a burst of DISCOVERs (a rack powering on) waits
+ * there while a lease file write runs, instead of being dropped. The kernel caps it at
+ * net.core.rmem_max, which a busy site may raise.
+ */
+const receiveBufferBytes = 4 * 1024 * 1024;
 
 function hostIPv4Addresses(): string[] {
   return Object.values(networkInterfaces())
@@ -76,7 +82,7 @@ export function createDhcpService(options: DhcpServiceOptions = {}): AgentServic
       },
     });
 
-    const socket: Socket = createSocket({ type: 'udp4', reuseAddr: true });
+    const socket: Socket = createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: receiveBufferBytes });
     socket.on('message', (packet, from) => {
       for (const reply of responder.handle(packet, from)) {
         socket.send(reply.packet, reply.port, reply.address, (err) => {

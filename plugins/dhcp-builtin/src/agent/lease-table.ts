@@ -28,7 +28,12 @@ export class LeaseTable {
   private readonly byMac = new Map<string, Lease>();
   private readonly holderOf = new Map<string, string>();
   private readonly quarantined = new Map<string, number>();
-  private readonly unknownOffers = new Set<string>();
+  /**
+   * Offers to unknown MACs → their expiry, in the order they were made. Every offer lasts
+   * the same offerSeconds, so this is also expiry order: counting them only drops expired
+   * ones from the front instead of looking at every pending offer per DISCOVER.
+   */
+  private readonly unknownOffers = new Map<string, number>();
 
   constructor(private readonly now: () => number) {}
 
@@ -63,7 +68,7 @@ export class LeaseTable {
     this.remove(lease.mac);
     this.byMac.set(lease.mac, lease);
     this.holderOf.set(lease.address, lease.mac);
-    if (lease.dynamic && lease.state === 'offered') this.unknownOffers.add(lease.mac);
+    if (lease.dynamic && lease.state === 'offered') this.unknownOffers.set(lease.mac, lease.expiresAt);
   }
 
   remove(mac: string): Lease | undefined {
@@ -81,7 +86,12 @@ export class LeaseTable {
 
   /** Offers to unknown MACs still waiting for a REQUEST. */
   pendingUnknownOffers(): number {
-    for (const mac of this.unknownOffers) this.get(mac);
+    const now = this.now();
+    for (const [mac, expiresAt] of this.unknownOffers) {
+      if (expiresAt > now) break;
+      // Expired: the lease goes too (get drops it), or, if it is no longer this offer, only the entry.
+      if (this.get(mac)) this.unknownOffers.delete(mac);
+    }
     return this.unknownOffers.size;
   }
 
