@@ -16,6 +16,7 @@ const suites: Record<string, () => Promise<Suite>> = {
   api: async () => (await import('./api.ts')).apiSuite,
   ipam: async () => (await import('./ipam.ts')).ipamSuite,
   provisioning: async () => (await import('./provisioning.ts')).provisioningSuite,
+  inventory: async () => (await import('./inventory.ts')).inventorySuite,
 };
 
 function parseArgs(argv: string[]): { names: string[]; options: BenchOptions } {
