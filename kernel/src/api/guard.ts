@@ -11,12 +11,17 @@ import type { KernelHooks } from '../hooks/hooks.ts';
 import { isSproutError } from '../errors/index.ts';
 import { problem, sendProblem } from './problem.ts';
 import type { RouteAuth } from './route-auth.ts';
+import { AuthFailureLimiter } from '../auth/auth-failure-limiter.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal;
     /** Set once the handler wrote the audit record for this request. */
     audited: boolean;
+  }
+  interface FastifyInstance {
+    /** Failed authentications per source address; routes that check their own secrets (agent registration) count theirs here too. */
+    authFailures: AuthFailureLimiter;
   }
 }
 
@@ -31,9 +36,11 @@ export interface Authenticators {
   agents: { authenticate(secret: string): Promise<Principal | null> };
 }
 
-export function installGuard(app: FastifyInstance, deps: Authenticators & { audit: AuditLog; hooks: KernelHooks }): void {
+export function installGuard(app: FastifyInstance, deps: Authenticators & { audit: AuditLog; hooks: KernelHooks; authFailures?: AuthFailureLimiter }): void {
   app.decorateRequest('principal', null as unknown as Principal);
   app.decorateRequest('audited', false);
+  const authFailures = deps.authFailures ?? new AuthFailureLimiter();
+  app.decorate('authFailures', authFailures);
 
   app.addHook('onRequest', async (request, reply) => {
     request.principal = anonymous;
@@ -43,9 +50,18 @@ export function installGuard(app: FastifyInstance, deps: Authenticators & { audi
     const header = request.headers.authorization;
     let principal: Principal | null = null;
     if (header) {
+      // Checked before the token, so a right guess looks the same as a wrong one while the address is held back.
+      const retryAfter = authFailures.retryAfter(request.ip);
+      if (retryAfter !== null) {
+        reply.header('retry-after', String(retryAfter));
+        return deny(request, reply, 429, `too many failed authentications from ${request.ip}; try again in ${retryAfter} s`);
+      }
       const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
       principal = match ? ((await deps.tokens.authenticate(match[1])) ?? (await deps.agents.authenticate(match[1]))) : null;
-      if (!principal) return deny(request, reply, 401, 'the bearer token is unknown, revoked or expired');
+      if (!principal) {
+        authFailures.recordFailure(request.ip);
+        return deny(request, reply, 401, 'the bearer token is unknown, revoked or expired');
+      }
     } else {
       return deny(request, reply, 401, 'this route needs a bearer token (Authorization: Bearer <token>)');
     }
@@ -78,7 +94,7 @@ export function installGuard(app: FastifyInstance, deps: Authenticators & { audi
     if (denial) return deny(request, reply, 403, denial.deny);
   });
 
-  async function deny(request: FastifyRequest, reply: FastifyReply, status: 401 | 403, reason: string) {
+  async function deny(request: FastifyRequest, reply: FastifyReply, status: 401 | 403 | 429, reason: string) {
     const auth = request.routeOptions.config.auth;
     await deps.audit.record({
       actor: request.principal.actor,
@@ -92,7 +108,7 @@ export function installGuard(app: FastifyInstance, deps: Authenticators & { audi
       details: { status, reason, method: request.method, path: request.url.split('?')[0] },
     });
     request.audited = true;
-    return sendProblem(reply, problem(status === 401 ? 'SPROUT_ERR_UNAUTHENTICATED' : 'SPROUT_ERR_FORBIDDEN', reason, request));
+    return sendProblem(reply, problem(status === 401 ? 'SPROUT_ERR_UNAUTHENTICATED' : status === 429 ? 'SPROUT_ERR_RATE_LIMITED' : 'SPROUT_ERR_FORBIDDEN', reason, request));
   }
 }
 

@@ -74,6 +74,13 @@ export const agentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
     },
     async (request, reply) => {
       const body = request.body as { joinToken: string; hostname: string; version: string; capabilities: string[] };
+      const retryAfter = app.authFailures.retryAfter(request.ip);
+      if (retryAfter !== null) {
+        await kernel.audit.record({ actor: 'anonymous', action: 'agent.register', targetType: 'agent', requestId: String(request.id), sourceAddress: request.ip, outcome: 'denied', details: { status: 429, hostname: body.hostname, reason: 'too many failed authentications' } });
+        request.audited = true;
+        reply.header('retry-after', String(retryAfter));
+        throw new SproutError('SPROUT_ERR_RATE_LIMITED', `too many failed authentications from ${request.ip}; try again in ${retryAfter} s`);
+      }
       try {
         const registered = await audited(request, async (trx) => {
           const made = await kernel.agents.register(trx, body);
@@ -91,6 +98,7 @@ export const agentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
         });
       } catch (err) {
         if (isSproutError(err, 'SPROUT_ERR_UNAUTHENTICATED')) {
+          app.authFailures.recordFailure(request.ip);
           await kernel.audit.record({ actor: 'anonymous', action: 'agent.register', targetType: 'agent', requestId: String(request.id), sourceAddress: request.ip, outcome: 'denied', details: { hostname: body.hostname, reason: err.message } });
           request.audited = true;
         }
