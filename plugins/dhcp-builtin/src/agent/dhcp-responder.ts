@@ -76,6 +76,8 @@ interface Scope {
 const broadcastFlag = 0x8000;
 const reportWindowMs = 60_000;
 const reportMemory = 4096;
+/** MACs whose last bound report is remembered; forgetting one only costs a repeated report. */
+const reportedBoundMemory = 65_536;
 const exhaustedRescanMs = 1000;
 const zero = '0.0.0.0';
 
@@ -110,6 +112,8 @@ export class DhcpResponder {
   };
   private indexed?: { state: SiteDesiredState; index: SiteIndex };
   private readonly reported = new Map<string, number>();
+  /** The last `bound` report per MAC, to leave out re-binds that tell the control plane nothing new. */
+  private readonly reportedBound = new Map<string, Lease>();
 
   constructor(private readonly options: ResponderOptions) {}
 
@@ -359,7 +363,7 @@ export class DhcpResponder {
       ...(hostname ? { hostname } : {}),
     };
     leases.put(lease);
-    this.reportLease(lease, 'bound');
+    if (this.bindIsNews(lease, seconds)) this.reportLease(lease, 'bound');
     this.options.onLeasesChanged();
     return [this.reply(message, scope, messageTypes.ack, requested, boot, seconds)];
   }
@@ -502,7 +506,32 @@ export class DhcpResponder {
     return { address: intToIp(scope.served.subnet.broadcast), port: settings.clientPort };
   }
 
+  /**
+   * A PXE machine binds its address twice per boot (firmware, then iPXE) and again on
+   * every retried boot; each report is a row the control plane processes in turn. The
+   * same MAC, address, network, host name and UUID is reported again only once its
+   * expiry moved by half a lease or more — so the control plane's expiry is never in the
+   * past while the lease lives, and a rack rebooting in a loop is not a report storm.
+   */
+  private bindIsNews(lease: Lease, leaseSeconds: number): boolean {
+    const last = this.reportedBound.get(lease.mac);
+    if (
+      last &&
+      last.address === lease.address &&
+      last.networkId === lease.networkId &&
+      last.hostname === lease.hostname &&
+      last.uuid === lease.uuid &&
+      lease.expiresAt - last.expiresAt < (leaseSeconds * 1000) / 2
+    ) {
+      return false;
+    }
+    if (this.reportedBound.size >= reportedBoundMemory) this.reportedBound.clear();
+    this.reportedBound.set(lease.mac, { ...lease });
+    return true;
+  }
+
   private reportLease(lease: Lease, state: 'bound' | 'released' | 'expired' | 'declined'): void {
+    if (state !== 'bound') this.reportedBound.delete(lease.mac);
     this.options.report('dhcp.lease', {
       mac: lease.mac,
       address: lease.address,
