@@ -48,6 +48,9 @@ export function toProblem(err: unknown, request: FastifyRequest): Problem {
   if (err instanceof SproutError) {
     return problem(err.code, err.message, request, err.details);
   }
+  if (databaseUnavailable(err)) {
+    return problem('SPROUT_ERR_UNAVAILABLE', 'the database is unavailable; try again shortly (GET /readyz says when it is back)', request);
+  }
   const db = err as { code?: string; constraint?: string; detail?: string };
   // A unique constraint lost a race the handler's own check could not see.
   if (db?.code === '23505') {
@@ -108,4 +111,19 @@ function collapseChoices(errors: AjvError[]): AjvError[] {
     else if (e.keyword === 'anyOf') out.push({ ...e, keyword: 'enum', message: `must be one of: ${choices.get(e.instancePath)!.map(String).join(', ')}` });
   }
   return out;
+}
+
+/** PostgreSQL connection classes and shutdown states that mean "not now", not "wrong". */
+const unavailableSqlStates = /^(08...|57P0[1-4]|53300)$/;
+const unavailableNetworkCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** True when `err` (or what caused it) says the database cannot be reached right now: the API answers 503, not 500. */
+export function databaseUnavailable(err: unknown): boolean {
+  for (let e = err as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string' && (unavailableSqlStates.test(e.code) || unavailableNetworkCodes.has(e.code))) return true;
+    if (e.name === 'KnexTimeoutError') return true;
+    if (typeof e.message === 'string' && /Connection terminated|connection to the database was lost|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(e.message)) return true;
+    if (Array.isArray((e as { errors?: unknown[] }).errors) && (e as { errors: unknown[] }).errors.some((inner) => databaseUnavailable(inner))) return true;
+  }
+  return false;
 }
