@@ -52,6 +52,12 @@ export class SiteAgent {
     if (known) {
       this.identity = known;
       options.logger.info({ agent: known.agentId, site: known.siteName }, 'reusing the agent identity in the data directory');
+      if (options.controlPlaneUrl && options.controlPlaneUrl !== known.controlPlaneUrl) {
+        // The control plane moved (new address or port): the URL given now wins and is kept.
+        options.logger.info({ from: known.controlPlaneUrl, to: options.controlPlaneUrl }, 'the control plane URL changed since registration; using the new one');
+        this.identity = { ...known, controlPlaneUrl: options.controlPlaneUrl };
+        saveIdentity(options.dataDir, this.identity);
+      }
     } else {
       if (!options.joinToken) throw new Error(`no agent identity in ${options.dataDir} and no --join-token to register with; get one with \`sprout site join-token <site>\``);
       this.identity = await register({ controlPlaneUrl: options.controlPlaneUrl, joinToken: options.joinToken, hostname: options.hostname, version: agentVersion, capabilities: ['sync-site'] });

@@ -42,7 +42,7 @@ test('lab demo commissions and deploys a simulated machine, prints the story and
 });
 
 test('lab up keeps a lab running that the CLI can use; status shows it; down stops it', async (t) => {
-  t.timeout(180_000);
+  t.timeout(240_000);
   const cwd = scratch(t);
   const dir = join(cwd, 'lab');
   const env = { XDG_CONFIG_HOME: join(cwd, 'home') };
@@ -80,6 +80,15 @@ test('lab up keeps a lab running that the CLI can use; status shows it; down sto
   t.regex(down.stdout, new RegExp(`stopped the lab \\(pid ${info.pid}\\)`));
   t.is((await sprout(['lab', 'status', '--dir', dir], { cwd, env })).code, 1);
   t.true(existsSync(join(dir, 'control-plane')), 'the data stays for the next `lab up`');
+
+  // a restart on another port keeps the machines, and the agent follows the control plane there
+  const again = await sprout(['lab', 'up', '--dir', dir, '--port', '0', '--json'], { cwd, env });
+  t.is(again.code, 0, again.stderr);
+  t.not(JSON.parse(again.stdout).url, info.url);
+  const restarted = await sprout(['lab', 'status', '--dir', dir], { cwd, env });
+  t.regex(restarted.stdout, /lab-agent\s+online/);
+  t.regex(restarted.stdout, /explorer-1\s+ready/);
+  t.is((await sprout(['lab', 'down', '--dir', dir], { cwd, env })).code, 0);
   t.is((await sprout(['lab', 'down', '--dir', dir, '--purge'], { cwd, env })).code, 0);
   t.false(existsSync(dir));
 });

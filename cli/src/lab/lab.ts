@@ -66,8 +66,7 @@ export class Lab {
     const apiPort = options.apiPort || (await freeTcpPort());
     const ports = { dhcp: await freeUdpPort(), relay: await freeUdpPort(labNetwork.gateway), tftp: await freeUdpPort(), http: await freeTcpPort(), dns: await freeUdpPort() };
 
-    const configFile = join(dir, 'sprout.yaml');
-    writeFileSync(configFile, [`# The lab's control plane (sprout lab up/demo).`, `dataDir: ${join(dir, 'control-plane')}`, `listen: 127.0.0.1:${apiPort}`, 'agents: { heartbeatSeconds: 1 }', ''].join('\n'));
+    const configFile = await writeLabConfig(dir, apiPort);
     const { Kernel, loadConfig } = await import('@sprout/kernel');
     progress(`starting the control plane on the embedded database (${join(dir, 'control-plane')})`);
     const kernel = await Kernel.boot({ config: loadConfig({ file: configFile, env: {} }).config, logger: logger.child({ component: 'control-plane' }) });
@@ -132,6 +131,23 @@ export class Lab {
     await this.agent.stop().catch(() => undefined);
     await this.kernel.stop();
   }
+}
+
+/**
+ * The lab's control-plane config: written on the first start; later starts only move
+ * `listen` to this run's port, so whatever the operator (or `sprout plugin install
+ * --enable`) added to it stays.
+ */
+async function writeLabConfig(dir: string, apiPort: number): Promise<string> {
+  const file = join(dir, 'sprout.yaml');
+  const { parseDocument } = await import('yaml');
+  const { existsSync, readFileSync } = await import('node:fs');
+  const doc = parseDocument(existsSync(file) ? readFileSync(file, 'utf8') : "# The lab's control plane (sprout lab up/demo).\n");
+  if (!doc.has('dataDir')) doc.set('dataDir', join(dir, 'control-plane'));
+  doc.set('listen', `127.0.0.1:${apiPort}`);
+  if (!doc.has('agents')) doc.set('agents', { heartbeatSeconds: 1 });
+  writeFileSync(file, doc.toString());
+  return file;
 }
 
 /** The lab site; a lab that ran before keeps its site, and its agent its identity. */
