@@ -12,7 +12,7 @@ import { startHarness, type Harness } from '../helpers/harness.ts';
 import { createMachine, siteWithNetwork } from '../helpers/control-plane.ts';
 
 const seed = Number(process.env.SPROUT_FUZZ_SEED ?? Date.now() % 2 ** 31);
-const runsPerRoute = Number(process.env.SPROUT_FUZZ_RUNS ?? 60);
+const runsPerRoute = Number(process.env.SPROUT_FUZZ_RUNS ?? 40);
 
 const nasty = [
   "'; DROP TABLE machines; --",
@@ -251,11 +251,11 @@ test('hostile path ids and query strings on every route: never a 5xx, every erro
           const problem = judge(res);
           if (problem) throw new Error(`${method.toUpperCase()} ${url.slice(0, 200)}: ${problem}`);
         }),
-        { seed, numRuns: 25, endOnFailure: true },
+        { seed, numRuns: Math.ceil(runsPerRoute / 3), endOnFailure: true },
       );
       if (result.failed) t.fail(String((result.errorInstance as Error)?.message ?? result.errorInstance));
     }
   }
   t.log(`${requests} requests with hostile path ids and query values`);
-  t.true(requests > 500);
+  t.true(requests > 300);
 });
