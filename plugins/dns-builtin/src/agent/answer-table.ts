@@ -110,26 +110,23 @@ export class AnswerTable {
     const arcount = message.readUInt16BE(10);
     if (arcount > 1) return undefined;
     let offset = headerSize;
-    let key = '';
     for (;;) {
       const length = message[offset];
       if (length === undefined || length > 63) return undefined; // past the end, or a compression pointer
-      key += String.fromCharCode(length);
       offset += 1;
       if (length === 0) break;
       if (offset + length > message.length) return undefined;
       for (let i = offset; i < offset + length; i++) {
-        let byte = message[i];
+        const byte = message[i];
         // A dot inside a label, or a non-ASCII octet, reads differently once parsed: leave those to respond().
         if (byte === 0x2e || byte >= 0x80) return undefined;
-        if (byte >= 0x41 && byte <= 0x5a) byte += 0x20;
-        key += String.fromCharCode(byte);
       }
       offset += length;
     }
     const nameEnd = offset;
     if (nameEnd + 4 > message.length || message.readUInt16BE(nameEnd + 2) !== recordClass.IN) return undefined;
-    key += String.fromCharCode(message[nameEnd], message[nameEnd + 1]);
+    // ASCII only by now, so lowercasing touches letters alone (label lengths are below 64, never letters).
+    const key = message.toString('latin1', headerSize, nameEnd).toLowerCase() + String.fromCharCode(message[nameEnd], message[nameEnd + 1]);
     let payload = udpWithoutEdns;
     if (arcount === 1) {
       // Only an OPT record (root owner, type 41) is understood here; its class is the client's UDP payload size.
