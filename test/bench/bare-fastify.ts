@@ -5,7 +5,8 @@
  *
  *   node --import tsx test/bench/bare-fastify.ts '{"databaseUrl":"…","schema":"…"}'
  */
-import Fastify from 'fastify';
+import { createHash } from 'node:crypto';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import pg from 'pg';
 
 const spec = JSON.parse(process.argv[2]) as { databaseUrl: string; schema: string };
@@ -16,6 +17,27 @@ app.get('/machines/:id', async (request, reply) => {
   if (rows.length === 0) return reply.status(404).send({ error: 'not found' });
   return rows[0];
 });
+// A diagnosis beside the baseline: the same SQL a Sprout GET issues (token lookup, its
+// last_used_at update left running, the machine, its interfaces, site and test results)
+// without the framework around it — to tell the database's share from the rest.
+const sproutQueries = (updateLastUse: boolean) => async (request: FastifyRequest, reply: FastifyReply) => {
+  const secret = String(request.headers.authorization ?? '').replace(/^Bearer /, '');
+  const hash = createHash('sha256').update(secret).digest('hex');
+  const token = (await pool.query('select * from api_tokens where secret_hash = $1 limit 1', [hash])).rows[0];
+  if (!token) return reply.status(401).send({ error: 'unauthenticated' });
+  if (updateLastUse) void pool.query('update api_tokens set last_used_at = now() where id = $1', [token.id]).catch(() => undefined);
+  const machine = (await pool.query('select * from machines where id = $1 limit 1', [(request.params as { id: string }).id])).rows[0];
+  if (!machine) return reply.status(404).send({ error: 'not found' });
+  const [nics, sites, tests] = [
+    await pool.query('select * from interfaces where machine_id = any($1) order by name', [[machine.id]]),
+    await pool.query('select id, name from sites where id = any($1)', [[machine.site_id]]),
+    await pool.query('select * from hardware_test_results where machine_id = any($1) order by id desc', [[machine.id]]),
+  ];
+  return { ...machine, interfaces: nics.rows, site: sites.rows[0], hardwareTests: tests.rows };
+};
+app.get('/sprout-queries/machines/:id', sproutQueries(true));
+// The same without the last_used_at update: what that one write per request costs.
+app.get('/sprout-queries-no-update/machines/:id', sproutQueries(false));
 const url = await app.listen({ port: 0, host: '127.0.0.1' });
 console.log(`ready ${JSON.stringify({ url })}`);
 process.on('SIGTERM', async () => {
