@@ -50,7 +50,9 @@ test('iPXE scripts follow the boot intent: installer with metadata, local disk p
   t.regex(await (await fetch(`${base}/boot/ipxe?mac=52:54:00:00:00:03`)).text(), /\nexit\n$/);
   const stranger = await (await fetch(`${base}/boot/ipxe?mac=aa:aa:aa:aa:aa:aa`)).text();
   t.regex(stranger, /echo Sprout will not boot this machine: no boot intent for aa:aa:aa:aa:aa:aa/);
-  t.deepEqual(reports, [{ kind: 'boot.refused', payload: { mac: 'aa:aa:aa:aa:aa:aa', reason: 'no boot intent for aa:aa:aa:aa:aa:aa: this machine is unknown here or not being provisioned' } }]);
+  const again = await (await fetch(`${base}/boot/ipxe?mac=aa:aa:aa:aa:aa:aa`)).text();
+  t.is(again, stranger, 'a machine retrying is refused every time');
+  t.deepEqual(reports, [{ kind: 'boot.refused', payload: { mac: 'aa:aa:aa:aa:aa:aa', reason: 'no boot intent for aa:aa:aa:aa:aa:aa: this machine is unknown here or not being provisioned' } }], 'but reported once a minute');
   t.is((await fetch(`${base}/boot/ipxe?mac=nonsense`)).status, 400);
 });
 

@@ -20,6 +20,7 @@ export interface ApiToken {
 }
 
 const PREFIX = 'sprout_';
+const LAST_USED_RESOLUTION_MS = 60_000;
 
 export function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
@@ -57,8 +58,11 @@ export class TokenService {
     const row = await this.db('api_tokens').where({ secret_hash: hashSecret(secret) }).first();
     if (!row || row.revoked_at) return null;
     if (row.expires_at && new Date(row.expires_at).getTime() <= Date.now()) return null;
-    // Last use is informative only; losing a race here loses nothing.
-    void this.db('api_tokens').where({ id: row.id }).update({ last_used_at: this.db.fn.now() }).catch(() => undefined);
+    // Last use is informative only (to the minute): a write per request would cost more
+    // than the request. Losing a race here loses nothing.
+    if (!row.last_used_at || Date.now() - new Date(row.last_used_at).getTime() > LAST_USED_RESOLUTION_MS) {
+      void this.db('api_tokens').where({ id: row.id }).update({ last_used_at: this.db.fn.now() }).catch(() => undefined);
+    }
     return { kind: 'token', actor: `token:${row.name}`, role: row.role, tokenId: row.id };
   }
 

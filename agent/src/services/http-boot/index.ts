@@ -38,6 +38,7 @@ function parse(settings: Record<string, unknown>): HttpBootSettings {
   };
 }
 
+const REFUSAL_REPORT_INTERVAL_MS = 60_000;
 const MAC = /^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/i;
 
 /** The builtin http service, bound to the agent's machine waits and report journal. */
@@ -47,6 +48,7 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
   // A machine that just reported install-complete reboots at once, often before the
   // control plane's local-boot intent reaches this agent: it boots its disk all the same.
   const installed = new Map<string, string | null>();
+  const refusalsReported = new Map<string, number>();
   const callbacks: CallbackDeps = { waits: deps.waits, desiredState: ctx.desiredState, reportFor: deps.reportFor, baseUrl: () => baseUrl, artifactRoot: settings.artifactRoot, installed };
   const counts = { scripts: 0, refused: 0, artifacts: 0, notFound: 0, callbacks: 0 };
   let baseUrl = settings.baseUrl ?? '';
@@ -82,7 +84,13 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
       const { script, refusal } = ipxeScript({ intent, mac, baseUrl, installer: settings.installer, token });
       if (refusal) {
         counts.refused++;
-        ctx.report('boot.refused', { mac, reason: refusal });
+        // A refused machine retries every few seconds: report each MAC and reason once a minute.
+        const key = `${mac} ${refusal}`;
+        if ((refusalsReported.get(key) ?? 0) + REFUSAL_REPORT_INTERVAL_MS <= Date.now()) {
+          refusalsReported.set(key, Date.now());
+          if (refusalsReported.size > 10_000) refusalsReported.delete(refusalsReported.keys().next().value!);
+          ctx.report('boot.refused', { mac, reason: refusal });
+        }
       } else counts.scripts++;
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(script) });
       return void res.end(script);
