@@ -46,6 +46,12 @@ async function until(what: string, probe: () => boolean | Promise<boolean>, time
   }
 }
 
+/** Servers still running when the test process exits (a timed-out worker): stopped with it, never left behind. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 function server(name: string, dir: string, port: number, url: string, launch: () => ChildProcess, ready: (log: string) => boolean): OwnServer {
   let child: ChildProcess | undefined;
   let output = '';
@@ -61,6 +67,9 @@ function server(name: string, dir: string, port: number, url: string, launch: ()
       output += `--- start ${new Date().toISOString()}\n`;
       const mark = output.length;
       child = launch();
+      const started = child;
+      running.add(started);
+      started.once('exit', () => running.delete(started));
       child.stdout?.on('data', (d) => (output += d));
       child.stderr?.on('data', (d) => (output += d));
       await until(`${name} ready on port ${port}`, () => {
