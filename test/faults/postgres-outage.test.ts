@@ -1,15 +1,14 @@
 /**
  * PostgreSQL stops for 20 s under API load. Every request in that time is answered —
  * 503 problem+json, readiness 503 — instead of hanging or crashing the process; the
- * control plane recovers by itself when the database is back; and no change is half
+ * control plane recovers by itself when the database is back — requests, dispatch to
+ * the agent, and a watchdog that came due meanwhile (fired once); and no change is half
  * written: every site that exists has its audit record and every audit record its site.
  * The database is this test's own, started and stopped by its PID.
  */
 import test from 'ava';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { ownPostgres } from '../helpers/own-services.ts';
-import { startServer } from '../helpers/processes.ts';
+import { faultLab, settled } from './fault-lab.ts';
 import { invariantViolations } from './invariants.ts';
 
 const outageMs = 20_000;
@@ -18,10 +17,13 @@ test('PostgreSQL down for 20 s under load: 503 problem+json, not_ready, no hang,
   t.timeout(115_000);
   const pg = await ownPostgres();
   t.teardown(() => pg.destroy());
-  const server = await startServer({ SPROUT_DATABASE_URL: pg.url }, 'agents: { heartbeatSeconds: 1 }\nlifecycle: { watchdogIntervalSeconds: 0.5 }\n');
-  t.teardown(() => server.stop());
-  const token = readFileSync(join(server.dir, '.sprout', 'admin-token'), 'utf8').trim();
+  const lab = await faultLab(t, pg.url, { subnet: '198.18.64' });
+  const server = lab.servers[0]!;
+  const token = lab.token;
   const base = `http://127.0.0.1:${server.port}`;
+  // A machine that will never boot: its watchdog comes due while the database is away.
+  await lab.api('POST', '/v1/machines', { site: 'lab', hostname: 'outage-1', arch: 'x86_64', bootMode: 'bios', interfaces: [{ mac: '52:54:00:64:00:01' }] });
+  const commission = await lab.api('POST', '/v1/machines/outage-1/commission', { hwtest: false });
 
   type Outcome = { at: number; what: string; status: number; ms: number; code?: string; type?: string; name?: string };
   const outcomes: Outcome[] = [];
@@ -98,5 +100,14 @@ test('PostgreSQL down for 20 s under load: 503 problem+json, not_ready, no hang,
   const listed = await fetch(`${base}/v1/sites`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<{ items: { name: string }[] }>);
   const names = new Set(listed.items.map((s) => s.name));
   t.deepEqual(created.filter((name) => !names.has(name)), [], 'every site answered 201 exists');
+  // The background work recovered too: new site work is dispatched and done, and the watchdog that came due in the outage fired, once.
+  const [sync] = await settled(lab, [(await lab.api('POST', '/v1/sites/lab/sync')).id]);
+  t.is(sync.state, 'succeeded');
+  const [overdue] = await settled(lab, [commission.id], 30_000);
+  t.is(overdue.state, 'timed_out');
+  const machine = await lab.api('GET', '/v1/machines/outage-1');
+  t.is(machine.status, 'failed_commissioning');
+  t.is(machine.statusReason?.code, 'watchdog_timeout');
+  t.is((await lab.api('GET', `/v1/machines/outage-1/events`)).items.filter((e: any) => e.to === 'failed_commissioning').length, 1, 'one watchdog failure');
   t.deepEqual(await invariantViolations(pg.url), []);
 });
