@@ -147,8 +147,8 @@ test('a full lab run leaks none of the secrets it issued: not in lab.log, the ou
   t.true(errorBodies.length >= 4, `error bodies collected: ${errorBodies.length}`);
   const leaks: string[] = [];
   for (const secret of secrets) for (const place of places) if (place.text.includes(secret)) leaks.push(`${secret.slice(0, 10)}… in ${place.path}`);
-  // The machine's console may show its own boot token (a real one prints the kernel command line too), but never any other secret.
-  for (const secret of secrets) if (!bootTokens.has(secret) && consoleLines.join('\n').includes(secret)) leaks.push(`${secret.slice(0, 10)}… on a machine console`);
+  // What the simulator prints of a machine (the demo shows it) masks even the machine's own boot token.
+  for (const secret of secrets) if (consoleLines.join('\n').includes(secret)) leaks.push(`${secret.slice(0, 10)}… on a machine console`);
   t.true(consoleLines.length > 10, 'the simulated machine did its work');
   t.deepEqual(leaks, []);
   t.log(`${secrets.size} secrets (${bootTokens.size} boot tokens) searched for in ${places.length} places (${audit.length} audit records, ${errorBodies.length} error bodies): none found`);

@@ -35,7 +35,7 @@ export async function runInstaller(metadataUrl: string, ctx: InstallerContext): 
   const { http, call, emit, machine } = ctx;
   const got = await http.getText(metadataUrl, call);
   if (got.status !== 200) {
-    emit('error', `metadata ${metadataUrl} answered ${got.status}: ${got.text.trim()}`);
+    emit('error', `metadata ${metadataUrl.replace(/(\/metadata\/)[\w-]+/, '$1<boot token>')} answered ${got.status}: ${got.text.trim()}`);
     return { end: 'error', detail: `metadata answered ${got.status}: ${got.text.trim()}` };
   }
   const meta = JSON.parse(got.text) as Metadata;

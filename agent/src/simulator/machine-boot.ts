@@ -77,7 +77,8 @@ export async function bootOnce(ctx: BootContext): Promise<BootEnd> {
         emit('local-boot', `boots from its local disk (${ipxe.answer.address})`);
         return { end: 'local-boot', detail: script.message };
     }
-    emit('script', `installer: kernel ${script.kernel} ${script.cmdline}`);
+    // The kernel line carries the machine's per-boot token: events are printed, so it is masked.
+    emit('script', `installer: kernel ${script.kernel} ${script.cmdline.replace(/(\/metadata\/)[\w-]+/g, '$1<boot token>')}`);
     for (const url of [script.kernel, ...script.initrds]) {
       const file = await ctx.http.download(url, call);
       if (file.status !== 200) return failed(`${url} answered ${file.status}: ${file.text?.trim()}`);
