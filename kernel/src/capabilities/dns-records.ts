@@ -65,3 +65,39 @@ export function recordsForAddress({ siteId, hostname, domain, address, ttl }: Ad
     { siteId, zone: reverseZoneFor(address), name: ptrName, type: 'PTR', value: fqdn, ...withTtl },
   ];
 }
+
+/** What identifies a record: a provider keeps at most one value set per key. */
+export type DnsRecordKey = Pick<DnsRecord, 'siteId' | 'zone' | 'name' | 'type'>;
+
+function invalidRecord(field: string, message: string, record: unknown): SproutError {
+  return new SproutError('SPROUT_ERR_VALIDATION', `DNS record ${field}: ${message}`, { details: [{ field, message }], context: { record } });
+}
+
+/**
+ * What every `dns` provider accepts, so all of them refuse the same records in the same
+ * words: A or PTR, a name inside its zone, names lowercase without the trailing dot.
+ */
+export function normaliseRecordKey(key: DnsRecordKey): DnsRecordKey {
+  if (key.type !== 'A' && key.type !== 'PTR') throw invalidRecord('type', `${JSON.stringify(key.type)} is not a supported record type (A, PTR)`, key);
+  const zone = normaliseDnsName(key.zone, 'zone');
+  const name = normaliseDnsName(key.name, 'name');
+  if (name !== zone && !name.endsWith(`.${zone}`)) throw invalidRecord('name', `${name} is not inside zone ${zone}`, key);
+  return { siteId: key.siteId, zone, name, type: key.type };
+}
+
+/** A record's key as above, an A value that is an IPv4 address or a PTR value that is a DNS name, and a TTL in range. */
+export function normaliseRecord(record: DnsRecord): DnsRecord {
+  const key = normaliseRecordKey(record);
+  let value: string;
+  if (record.type === 'A') {
+    if (!isIPv4(record.value)) throw invalidRecord('value', `${JSON.stringify(record.value)} is not an IPv4 address`, record);
+    value = record.value;
+  } else {
+    value = normaliseDnsName(record.value, 'value');
+  }
+  const { ttl } = record;
+  if (ttl !== undefined && ttl !== null && (!Number.isInteger(ttl) || ttl < 0 || ttl > maxTtl)) {
+    throw invalidRecord('ttl', `${ttl} is not a TTL in seconds (0–${maxTtl})`, record);
+  }
+  return { ...key, value, ...(ttl === undefined || ttl === null ? {} : { ttl }) };
+}

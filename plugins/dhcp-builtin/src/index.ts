@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { definePlugin, dhcpCapability } from '@sprout/kernel';
 import { reservationStore } from './reservation-store.ts';
 
-export { normaliseMac } from './mac-address.ts';
+export { normaliseReservationMac as normaliseMac } from '@sprout/kernel';
 
 export default definePlugin({
   id: 'dhcp-builtin',

@@ -5,8 +5,7 @@
  */
 import { isIPv4 } from 'node:net';
 import type { Knex } from 'knex';
-import { SproutError, type DhcpProvider, type DhcpReservation } from '@sprout/kernel';
-import { normaliseMac } from './mac-address.ts';
+import { normaliseReservationMac as normaliseMac, SproutError, type DhcpProvider, type DhcpReservation } from '@sprout/kernel';
 
 interface ReservationRow {
   site_id: string;

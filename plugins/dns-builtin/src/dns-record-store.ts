@@ -3,8 +3,7 @@
  * the caller's transaction when one is given. Serving them is the site agent's job.
  */
 import type { Knex } from 'knex';
-import { normaliseDnsName, type DnsProvider, type DnsRecord } from '@sprout/kernel';
-import { normaliseRecord, normaliseRecordKey, type DnsRecordKey } from './record-rules.ts';
+import { normaliseDnsName, normaliseRecord, normaliseRecordKey, type DnsProvider, type DnsRecord, type DnsRecordKey } from '@sprout/kernel';
 
 interface DnsRecordRow {
   site_id: string;

@@ -6,9 +6,8 @@
  * one set of hosts per subnet: two sites cannot reserve the same MAC in the same subnet.
  */
 import { isIPv4 } from 'node:net';
-import { SproutError, type DhcpProvider, type DhcpReservation } from '@sprout/kernel';
+import { normaliseReservationMac as normaliseMac, SproutError, type DhcpProvider, type DhcpReservation } from '@sprout/kernel';
 import { keaEmpty, keaSuccess, type KeaClient } from './kea-client.ts';
-import { normaliseMac } from './mac-address.ts';
 
 export interface KeaOptionData {
   name?: string;

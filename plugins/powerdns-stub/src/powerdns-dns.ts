@@ -5,9 +5,11 @@
  * so records read back from PowerDNS say whose they are and records made by others are
  * left out. A name and type is one RRset whichever site writes it: sites share the zones.
  */
-import { SproutError, type DnsProvider, type DnsRecord } from '@sprout/kernel';
+import { normaliseRecord, normaliseRecordKey, SproutError, type DnsProvider, type DnsRecord, type DnsRecordKey } from '@sprout/kernel';
 import type { PowerdnsClient } from './powerdns-client.ts';
-import { canonical, normaliseRecord, normaliseRecordKey, type DnsRecordKey } from './record-rules.ts';
+
+/** `lab.example` → `lab.example.`: names are canonical on PowerDNS's wire. */
+const canonical = (name: string) => `${name}.`;
 
 export interface PowerdnsDnsConfig {
   serverId: string;
