@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { LabInfo } from './lab.ts';
+import { alive } from '../process-alive.ts';
 
 /** Where `sprout lab up` keeps its lab unless told otherwise. */
 export const defaultLabDir = () => resolve(process.env.SPROUT_LAB_DIR ?? '.sprout-lab');
@@ -28,13 +29,4 @@ export function readLabState(dir: string): LabInfo | null {
     return null;
   }
   return info;
-}
-
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

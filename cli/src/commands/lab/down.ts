@@ -1,7 +1,8 @@
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
-import { alive, defaultLabDir, readLabState } from '../../lab/lab-state.ts';
+import { defaultLabDir, readLabState } from '../../lab/lab-state.ts';
+import { alive } from '../../process-alive.ts';
 
 export class LabDownCommand extends SproutCommand {
   static paths = [['lab', 'down']];

@@ -4,7 +4,8 @@ import { join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import * as t from 'typanion';
 import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
-import { alive, clearLabState, defaultLabDir, readLabState, writeLabState } from '../../lab/lab-state.ts';
+import { clearLabState, defaultLabDir, readLabState, writeLabState } from '../../lab/lab-state.ts';
+import { alive } from '../../process-alive.ts';
 import { labInfoText } from './status.ts';
 
 export class LabUpCommand extends SproutCommand {
