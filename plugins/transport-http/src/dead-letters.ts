@@ -41,11 +41,14 @@ export function deadLetterInbox(maxDeliver: number): Inbox<DeadLetter> {
   return {
     what: 'dead letters',
     table,
-    async next(trx) {
+    async next(trx, limit) {
       await moveExhaustedWork(trx, maxDeliver);
-      return trx(table).select('item_id', 'item', 'reason').where('available_at', '<=', trx.fn.now()).orderBy([{ column: 'dead_at' }, { column: 'item_id' }]).forUpdate().skipLocked().first();
+      return trx(table).select('item_id', 'item', 'reason').where('available_at', '<=', trx.fn.now()).orderBy([{ column: 'dead_at' }, { column: 'item_id' }]).forUpdate().skipLocked().limit(limit);
     },
-    keyOf: (row) => ({ item_id: row.item_id }),
+    keyColumns: ['item_id'],
+    keyOf: (row) => [row.item_id],
+    // Dead letters do not wait for each other.
+    orderKeyOf: (row) => String(row.item_id),
     read: (row) => ({ item: jsonOf<WorkItem>(row.item), reason: String(row.reason) }),
   };
 }

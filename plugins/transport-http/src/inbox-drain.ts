@@ -1,29 +1,45 @@
 /**
- * Hands the rows of a durable inbox table to a handler one at a time, in the inbox's own
- * order, from any number of control-plane instances. A row is deleted only after its
- * handler resolved; a row whose handler failed comes back after a short delay.
+ * Hands the rows of a durable inbox table to a handler, in the inbox's own order, from
+ * any number of control-plane instances. An instance claims a batch of rows in one short
+ * transaction, then hands them over one at a time outside it (PGlite has one connection:
+ * the handler must not run inside the claim) and deletes those handled in one statement.
+ * Rows of one order key (an agent's reports) are handled in order: when one fails it comes
+ * back after a short delay, and the batch's later rows of that key are released untouched
+ * so they wait for it; rows of other keys go on. A claimed row is hidden from the other
+ * instances for one claim, after which it is another's to take.
  */
 import type { Knex } from 'knex';
 
-/** One inbox table: which row is next, how to name it, what it holds. */
+export type InboxRow = Record<string, unknown>;
+
+/** One inbox table: which rows are next, how to name them, what they hold. */
 export interface Inbox<T> {
   /** For log lines: `reports`, `dead letters`. */
   what: string;
   table: string;
-  /** The next row a handler may take now (`available_at <= now()`), locked FOR UPDATE SKIP LOCKED. */
-  next(trx: Knex.Transaction): Promise<Record<string, unknown> | undefined>;
-  /** A where clause naming exactly this row. */
-  keyOf(row: Record<string, unknown>): Record<string, unknown>;
-  read(row: Record<string, unknown>): T;
+  /**
+   * Up to `limit` rows a handler may take now (`available_at <= now()`), in the order they
+   * are to be handled, locked FOR UPDATE SKIP LOCKED; for each order key a run from its
+   * earliest row still in the table, so no row is handed out before an earlier one of its key.
+   */
+  next(trx: Knex.Transaction, limit: number): Promise<InboxRow[]>;
+  /** The columns naming a row, in the order `keyOf` gives their values. */
+  keyColumns: string[];
+  keyOf(row: InboxRow): unknown[];
+  /** Rows sharing an order key are handled in order, and a failed one holds back the later ones. */
+  orderKeyOf(row: InboxRow): string;
+  read(row: InboxRow): T;
 }
 
 export interface DrainTiming {
   /** How often the inbox is looked at without being kicked. */
   intervalMs: number;
-  /** How long a row taken by one instance is hidden from the others (then it is another's to take). */
+  /** How long rows taken by one instance are hidden from the others (then they are another's to take). */
   claimMs: number;
   /** How long a row whose handler threw waits before it is handed out again. */
   retryDelayMs: number;
+  /** How many rows one claim takes at most. */
+  batchSize: number;
 }
 
 export interface DrainLogger {
@@ -80,8 +96,8 @@ export class InboxDrain<T> {
   }
 
   /**
-   * Takes no new rows; waits for the handler in progress for up to one claim, after which
-   * its row is another instance's to take anyway.
+   * Takes no new rows; waits for the batch in progress for up to one claim, after which
+   * its rows are another instance's to take anyway.
    */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -94,9 +110,9 @@ export class InboxDrain<T> {
   private async drain(): Promise<void> {
     try {
       while (!this.stopped) {
-        const row = await this.claim();
-        if (!row) break;
-        await this.handle(row);
+        const rows = await this.claim();
+        if (rows.length === 0) break;
+        await this.handle(rows);
       }
       this.lastFailure = '';
     } catch (err) {
@@ -107,24 +123,40 @@ export class InboxDrain<T> {
     }
   }
 
-  /** Marks the next row taken, in a transaction of its own: the handler must not run inside one (PGlite has one connection). */
-  private claim(): Promise<Record<string, unknown> | undefined> {
+  /** Marks the next batch taken, in a transaction of its own. */
+  private claim(): Promise<InboxRow[]> {
     return this.db.transaction(async (trx) => {
-      const row = await this.inbox.next(trx);
-      if (row) await trx(this.inbox.table).where(this.inbox.keyOf(row)).update({ available_at: later(trx, this.timing.claimMs) });
-      return row;
+      const rows = await this.inbox.next(trx, this.timing.batchSize);
+      if (rows.length > 0) await this.rowsOf(trx, rows).update({ available_at: later(trx, this.timing.claimMs) });
+      return rows;
     });
   }
 
-  private async handle(row: Record<string, unknown>): Promise<void> {
-    const key = this.inbox.keyOf(row);
-    try {
-      await this.handler(this.inbox.read(row));
-    } catch (err) {
-      this.logger.warn({ err, ...key }, `transport-http: the ${this.inbox.what} handler failed; handing the same one again in ${this.timing.retryDelayMs} ms`);
-      await this.db(this.inbox.table).where(key).update({ available_at: later(this.db, this.timing.retryDelayMs) });
-      return;
+  /** Hands the batch over in order; deletes what was handled, releases what a failure held back. */
+  private async handle(rows: InboxRow[]): Promise<void> {
+    const handled: InboxRow[] = [];
+    const heldBack: InboxRow[] = [];
+    const failedKeys = new Set<string>();
+    for (const row of rows) {
+      const orderKey = this.inbox.orderKeyOf(row);
+      if (this.stopped || failedKeys.has(orderKey)) {
+        heldBack.push(row);
+        continue;
+      }
+      try {
+        await this.handler(this.inbox.read(row));
+        handled.push(row);
+      } catch (err) {
+        failedKeys.add(orderKey);
+        this.logger.warn({ err, key: this.inbox.keyOf(row) }, `transport-http: the ${this.inbox.what} handler failed; handing the same one again in ${this.timing.retryDelayMs} ms`);
+        await this.rowsOf(this.db, [row]).update({ available_at: later(this.db, this.timing.retryDelayMs) });
+      }
     }
-    await this.db(this.inbox.table).where(key).delete();
+    if (handled.length > 0) await this.rowsOf(this.db, handled).delete();
+    if (heldBack.length > 0) await this.rowsOf(this.db, heldBack).update({ available_at: this.db.fn.now() });
+  }
+
+  private rowsOf(db: Knex, rows: InboxRow[]): Knex.QueryBuilder {
+    return db(this.inbox.table).whereIn(this.inbox.keyColumns, rows.map((row) => this.inbox.keyOf(row)) as Knex.Value[][]);
   }
 }

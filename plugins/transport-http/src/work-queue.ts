@@ -35,7 +35,7 @@ export class HttpWorkQueue implements TransportProvider, AgentHttpEndpoint {
 
   /** Inbox rows an instance took are hidden from the others for as long as a work lease lasts. */
   private get drainTiming(): DrainTiming {
-    return { intervalMs: 200, claimMs: this.settings.ackWaitMs, retryDelayMs: 500 };
+    return { intervalMs: 200, claimMs: this.settings.ackWaitMs, retryDelayMs: 500, batchSize: 100 };
   }
 
   async publishWork(item: WorkItem): Promise<void> {

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { transportCapability, type AgentReport, type WorkItem } from '@sprout/kernel';
 import { backends, startHarness, type Backend, type Harness } from '../../../test/helpers/harness.ts';
 import { HttpWorkQueue } from '../src/work-queue.ts';
+import { reportInbox } from '../src/report-inbox.ts';
 
 // A claim longer than any test: a row is never handed to a second instance because the first was slow.
 const settings = { ackWaitMs: 60_000, maxDeliver: 2, pollIntervalMs: 20 };
@@ -64,6 +65,47 @@ for (const backend of backends) {
     }
     t.is(Number((await db('http_report_inbox').count({ n: '*' }).first())?.n), 0, 'the inbox is empty once every report is handled');
   });
+
+  test(`${backend}: a batch goes on past a failing report, holds back that agent’s later ones, and retries it`, async (t) => {
+    const { kernel } = await kernelDb(t, backend);
+    const queue = new HttpWorkQueue(kernel.store.db, settings);
+    t.teardown(() => queue.close());
+    const siteId = randomUUID();
+    const [a, b] = [randomUUID(), randomUUID()];
+    const report = (agentId: string, sequence: number): AgentReport => ({ agentId, siteId, sequence, kind: 'event', workItemId: null, at: new Date().toISOString(), payload: {} });
+    // Stored before any handler drains, so one batch holds all of them.
+    await queue.agentHttp.acceptReports([1, 2, 3, 4, 5].flatMap((i) => (i <= 3 ? [report(a, i), report(b, i)] : [report(a, i)])));
+    const handled: string[] = [];
+    let failures = 0;
+    await queue.onReport(async (r) => {
+      if (r.agentId === a && r.sequence === 2 && failures++ === 0) throw new Error('the engine is briefly unavailable');
+      handled.push(`${r.agentId === a ? 'a' : 'b'}${r.sequence}`);
+    });
+    await waitFor('all 8 reports are handled', () => handled.length >= 8);
+    t.deepEqual(handled.filter((h) => h.startsWith('a')), ['a1', 'a2', 'a3', 'a4', 'a5'], 'a’s reports stay in order');
+    t.deepEqual(handled.filter((h) => h.startsWith('b')), ['b1', 'b2', 'b3']);
+    t.true(handled.indexOf('b3') < handled.indexOf('a2'), 'b is not held back by a’s failing report');
+    t.is(failures, 2, 'the failed report is handed over again');
+    t.is(Number((await kernel.store.db('http_report_inbox').count({ n: '*' }).first())?.n), 0);
+  });
+
+  if (backend === 'postgres') {
+    test(`${backend}: a claim skips an agent’s reports past an earlier one another instance is claiming`, async (t) => {
+      const { kernel } = await kernelDb(t, backend);
+      const db = kernel.store.db;
+      const queue = new HttpWorkQueue(db, settings);
+      t.teardown(() => queue.close());
+      const siteId = randomUUID();
+      const [a, b] = [randomUUID(), randomUUID()];
+      const report = (agentId: string, sequence: number): AgentReport => ({ agentId, siteId, sequence, kind: 'event', workItemId: null, at: new Date().toISOString(), payload: {} });
+      await queue.agentHttp.acceptReports([report(a, 1), report(a, 2), report(a, 3), report(b, 1)]);
+      const other = await db.transaction();
+      t.teardown(() => other.rollback().catch(() => {}));
+      await other('http_report_inbox').where({ agent_id: a, sequence: 1 }).forUpdate().first();
+      const claimed = await db.transaction((trx) => reportInbox.next(trx, 100));
+      t.deepEqual(claimed.map((row) => `${row.agent_id === a ? 'a' : 'b'}${row.sequence}`), ['b1']);
+    });
+  }
 
   test(`${backend}: a dead letter whose handler throws is handed over again, naming the deliveries`, async (t) => {
     const { kernel } = await kernelDb(t, backend);
