@@ -1,12 +1,15 @@
 /**
  * API tokens: random secrets shown once at creation and stored only as SHA-256 hashes.
  * A bearer token resolves to a principal with a role; unknown, revoked and expired
- * tokens resolve to nothing.
+ * tokens resolve to nothing. Resolved tokens are remembered for `PRINCIPAL_TTL_MS`:
+ * revoking through this process takes effect at once, through another control-plane
+ * instance within that time; expiry is exact everywhere.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { SproutError } from '../errors/index.ts';
 import type { Principal, Role } from './principal.ts';
+import { PrincipalCache } from './principal-cache.ts';
 
 export interface ApiToken {
   id: string;
@@ -21,6 +24,8 @@ export interface ApiToken {
 
 const PREFIX = 'sprout_';
 const LAST_USED_RESOLUTION_MS = 60_000;
+export const PRINCIPAL_TTL_MS = 2_000;
+const PRINCIPAL_CACHE_ENTRIES = 1_000;
 
 export function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
@@ -31,7 +36,14 @@ export function newSecret(): string {
 }
 
 export class TokenService {
-  constructor(private readonly db: Knex) {}
+  private readonly principals: PrincipalCache;
+
+  constructor(
+    private readonly db: Knex,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.principals = new PrincipalCache(PRINCIPAL_TTL_MS, PRINCIPAL_CACHE_ENTRIES, now);
+  }
 
   /** Creates a token; the returned `secret` exists nowhere else. */
   async create(
@@ -55,15 +67,36 @@ export class TokenService {
   }
 
   async authenticate(secret: string): Promise<Principal | null> {
-    const row = await this.db('api_tokens').where({ secret_hash: hashSecret(secret) }).first();
-    if (!row || row.revoked_at) return null;
-    if (row.expires_at && new Date(row.expires_at).getTime() <= Date.now()) return null;
-    // Last use is informative only (to the minute): a write per request would cost more
-    // than the request. Losing a race here loses nothing.
-    if (!row.last_used_at || Date.now() - new Date(row.last_used_at).getTime() > LAST_USED_RESOLUTION_MS) {
-      void this.db('api_tokens').where({ id: row.id }).update({ last_used_at: this.db.fn.now() }).catch(() => undefined);
+    const hash = hashSecret(secret);
+    const cached = this.principals.get(hash);
+    if (cached) {
+      this.noteUse(cached);
+      return cached.principal;
     }
-    return { kind: 'token', actor: `token:${row.name}`, role: row.role, tokenId: row.id };
+    const mark = this.principals.mark();
+    const row = await this.db('api_tokens').where({ secret_hash: hash }).first();
+    if (!row || row.revoked_at) return null;
+    const expiresAt = row.expires_at ? new Date(row.expires_at).getTime() : null;
+    if (expiresAt !== null && expiresAt <= this.now()) return null;
+    const resolved = {
+      principal: { kind: 'token', actor: `token:${row.name}`, role: row.role, tokenId: row.id } as Principal,
+      expiresAt,
+      lastUsedAt: row.last_used_at ? new Date(row.last_used_at).getTime() : null,
+    };
+    this.noteUse(resolved);
+    this.principals.put(hash, mark, resolved);
+    return resolved.principal;
+  }
+
+  /**
+   * Last use is informative only (to the minute): a write per request would cost more
+   * than the request. Losing a race here loses nothing.
+   */
+  private noteUse(token: { principal: Principal; lastUsedAt: number | null }): void {
+    const now = this.now();
+    if (token.lastUsedAt !== null && now - token.lastUsedAt <= LAST_USED_RESOLUTION_MS) return;
+    token.lastUsedAt = now;
+    void this.db('api_tokens').where({ id: token.principal.tokenId }).update({ last_used_at: this.db.fn.now() }).catch(() => undefined);
   }
 
   async list(): Promise<ApiToken[]> {
@@ -79,6 +112,10 @@ export class TokenService {
     const row = await trx('api_tokens').where(isUuid(idOrName) ? { id: idOrName } : { name: idOrName }).first();
     if (!row) throw new SproutError('SPROUT_ERR_NOT_FOUND', `no token "${idOrName}"`);
     const [updated] = await trx('api_tokens').where({ id: row.id }).update({ revoked_at: row.revoked_at ?? trx.fn.now() }).returning('*');
+    // Forgotten now, and again once the revocation commits: a lookup that read the row
+    // before the commit must not keep the token alive in this process.
+    this.principals.forget(row.id);
+    if ('executionPromise' in trx) void trx.executionPromise.then(() => this.principals.forget(row.id), () => undefined);
     return toToken(updated);
   }
 }
