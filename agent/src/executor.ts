@@ -62,19 +62,23 @@ export class TaskExecutor {
       }
       if (!task) throw new Error(`this agent has no task for ${taskName}; it runs: ${this.kinds().join(', ') || 'nothing'}`);
       const result = await task(item, ctx);
-      this.markDone(item.id);
       // A deferred task finishes later, when the machine it waits for reports.
       if (result !== deferred) journal.add('task.succeeded', { result, log: log.slice(-5) }, item.id);
     } catch (err) {
-      this.markDone(item.id);
       journal.add('task.failed', { error: (err as Error).message, log: log.slice(-5) }, item.id);
       this.deps.logger.warn({ item: item.id, task: taskName, err: (err as Error).message }, 'task failed');
     } finally {
       this.current = null;
+      this.markDone(item.id);
     }
   }
 
+  /**
+   * Its reports go to disk first: a crash in between runs the item again (its reports for
+   * a finished step change nothing), and never leaves it done with its outcome unreported.
+   */
   private markDone(id: string): void {
+    this.deps.journal.writeOut();
     this.done.add(id);
     appendFileSync(this.doneFile, `${id}\n`);
   }

@@ -94,7 +94,17 @@ export class SiteAgent {
       // Builtin services first; a plugin may offer its own under the same name.
       factories: new Map([
         ['tftp', tftpService],
-        ['http', httpBootService({ waits, reportFor: (workItemId, kind, payload) => this.journal!.add(kind, payload, workItemId) })],
+        // A machine's callback is answered, and its token revoked, only once its report is on disk.
+        [
+          'http',
+          httpBootService({
+            waits,
+            reportFor: (workItemId, kind, payload) => {
+              this.journal!.add(kind, payload, workItemId);
+              this.journal!.writeOut();
+            },
+          }),
+        ],
         ...parts.services,
       ]),
       desiredState: () => store.get(),
