@@ -35,12 +35,21 @@ export interface InterfaceRow {
 }
 
 export async function findMachine(db: Knex | Knex.Transaction, idOrHostname: string, options: { forUpdate?: boolean; siteId?: string } = {}): Promise<MachineRow> {
-  const q = db<MachineRow>('machines');
-  if (isUuid(idOrHostname)) q.where({ id: idOrHostname });
-  else q.where({ hostname: idOrHostname.toLowerCase() });
+  const q = whereIdOrHostname(db<MachineRow>('machines'), idOrHostname);
   if (options.siteId) q.andWhere({ site_id: options.siteId });
   if (options.forUpdate) q.forUpdate();
-  const rows = await q.limit(2);
+  return onlyMachine(await q.limit(2), idOrHostname);
+}
+
+/** Narrows a query on `machines` (or its alias) to the id or the lowercase hostname given. */
+export function whereIdOrHostname<Q extends Knex.QueryBuilder>(q: Q, idOrHostname: string, table = 'machines'): Q {
+  if (isUuid(idOrHostname)) q.where(`${table}.id`, idOrHostname);
+  else q.where(`${table}.hostname`, idOrHostname.toLowerCase());
+  return q;
+}
+
+/** The one machine a lookup of at most two rows found, or the error an operator needs. */
+export function onlyMachine<T>(rows: T[], idOrHostname: string): T {
   if (rows.length === 0) throw new SproutError('SPROUT_ERR_NOT_FOUND', `no machine "${idOrHostname}"`, { details: [{ field: 'machine', message: `no machine with id or hostname "${idOrHostname}"` }] });
   if (rows.length > 1) throw new SproutError('SPROUT_ERR_CONFLICT', `hostname "${idOrHostname}" exists at several sites; use the machine id`);
   return rows[0];

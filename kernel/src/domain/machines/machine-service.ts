@@ -7,34 +7,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { SproutError, type ProblemDetail } from '../../errors/index.ts';
-import { operatorActionsFrom } from '../lifecycle/transitions.ts';
 import { findSite } from '../sites/find-site.ts';
-import type { InterfaceRow, MachineRow } from './find-machine.ts';
+import { onlyMachine, whereIdOrHostname, type MachineRow } from './find-machine.ts';
+import { toView, withRelatedParts, type MachineView, type RelatedParts } from './machine-view.ts';
 import { normaliseMac, type MachineInput, type MachineUpdate } from './schemas.ts';
 
-export interface MachineView {
-  id: string;
-  site: { id: string; name: string };
-  hostname: string;
-  arch: string;
-  bootMode: string;
-  status: string;
-  statusReason: MachineRow['status_reason'];
-  statusChangedAt: string;
-  statusDeadline: string | null;
-  currentWorkflow: string | null;
-  allowedActions: string[];
-  tags: string[];
-  interfaces: { id: string; mac: string; name: string; pxe: boolean }[];
-  bmc: Record<string, unknown> | null;
-  expected: Record<string, unknown>;
-  hardware: Record<string, unknown>;
-  owner: string | null;
-  /** The latest result of each hardware test. */
-  hardwareTests: { name: string; status: string; durationMs: number; output: string; at: string; workflow: string | null }[];
-  createdAt: string;
-  updatedAt: string;
-}
+export type { MachineView } from './machine-view.ts';
 
 export interface MachineFilter {
   site?: string;
@@ -109,63 +87,42 @@ export class MachineService {
     }
   }
 
+  /** Views of machines already read (after a change), their related parts in one query. */
   async views(rows: MachineRow[], db: Knex | Knex.Transaction = this.deps.db): Promise<MachineView[]> {
     if (rows.length === 0) return [];
-    const ids = rows.map((r) => r.id);
-    const nics = await db<InterfaceRow>('interfaces').whereIn('machine_id', ids).orderBy('name');
-    const sites = await db('sites').whereIn('id', [...new Set(rows.map((r) => r.site_id))]).select('id', 'name');
-    const tests = await db('hardware_test_results').whereIn('machine_id', ids).orderBy('id', 'desc');
-    const latestTests = (machineId: string) => {
-      const seen = new Set<string>();
-      return tests
-        .filter((r) => r.machine_id === machineId && !seen.has(r.name) && seen.add(r.name))
-        .map((r) => ({ name: r.name, status: r.status, durationMs: r.duration_ms, output: r.output, at: iso(r.at), workflow: r.workflow_id }))
-        .sort((a, b) => a.name.localeCompare(b.name));
-    };
-    return rows.map((m) => ({
-      id: m.id,
-      site: sites.find((s) => s.id === m.site_id)!,
-      hostname: m.hostname,
-      arch: m.arch,
-      bootMode: m.boot_mode,
-      status: m.status,
-      statusReason: m.status_reason,
-      statusChangedAt: iso(m.status_changed_at),
-      statusDeadline: m.status_deadline ? iso(m.status_deadline) : null,
-      currentWorkflow: m.current_workflow_id,
-      allowedActions: operatorActionsFrom(m.status),
-      tags: m.tags ?? [],
-      interfaces: nics.filter((n) => n.machine_id === m.id).map((n) => ({ id: n.id, mac: n.mac, name: n.name, pxe: n.pxe })),
-      bmc: m.bmc,
-      expected: m.expected ?? {},
-      hardware: m.hardware ?? {},
-      owner: m.owner,
-      hardwareTests: latestTests(m.id),
-      createdAt: iso(m.created_at),
-      updatedAt: iso(m.updated_at),
-    }));
+    const parts = await withRelatedParts(db, db('machines as m').select('m.id')).whereIn('m.id', rows.map((r) => r.id));
+    const byId = new Map<string, RelatedParts>(parts.map((p: RelatedParts & { id: string }) => [p.id, p]));
+    return rows.map((m) => toView(m, byId.get(m.id)!));
   }
 
   async view(row: MachineRow, db: Knex | Knex.Transaction = this.deps.db): Promise<MachineView> {
     return (await this.views([row], db))[0];
   }
 
+  /** The machine with this id or hostname, read with everything its view shows in one query. */
+  async find(idOrHostname: string): Promise<MachineView> {
+    const db = this.deps.db;
+    const rows: (MachineRow & RelatedParts)[] = await whereIdOrHostname(withRelatedParts(db, db('machines as m').select('m.*')), idOrHostname, 'm').limit(2);
+    const row = onlyMachine(rows, idOrHostname);
+    return toView(row, row);
+  }
+
   /** Ordered by hostname then id; the cursor is the last item's position. */
   async list(filter: MachineFilter): Promise<{ items: MachineView[]; nextCursor: string | null }> {
     const db = this.deps.db;
     const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
-    const q = db<MachineRow>('machines').orderBy([{ column: 'hostname' }, { column: 'id' }]).limit(limit + 1);
-    if (filter.site) q.where('site_id', (await findSite(db, filter.site)).id);
-    if (filter.status) q.where('status', filter.status);
-    if (filter.tag) q.whereRaw('tags @> ?::jsonb', [JSON.stringify([filter.tag])]);
+    const q = withRelatedParts(db, db('machines as m').select('m.*')).orderBy([{ column: 'm.hostname' }, { column: 'm.id' }]).limit(limit + 1);
+    if (filter.site) q.where('m.site_id', (await findSite(db, filter.site)).id);
+    if (filter.status) q.where('m.status', filter.status);
+    if (filter.tag) q.whereRaw('m.tags @> ?::jsonb', [JSON.stringify([filter.tag])]);
     if (filter.cursor) {
       const [hostname, id] = decodeCursor(filter.cursor);
-      q.where((w) => w.where('hostname', '>', hostname).orWhere((x) => x.where('hostname', hostname).andWhere('id', '>', id)));
+      q.where((w) => w.where('m.hostname', '>', hostname).orWhere((x) => x.where('m.hostname', hostname).andWhere('m.id', '>', id)));
     }
-    const rows = await q;
+    const rows: (MachineRow & RelatedParts)[] = await q;
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
-    return { items: await this.views(page), nextCursor: rows.length > limit ? encodeCursor(last.hostname, last.id) : null };
+    return { items: page.map((m) => toView(m, m)), nextCursor: rows.length > limit ? encodeCursor(last.hostname, last.id) : null };
   }
 
   /** Applies an update; returns the row and the changed fields as old → new. */

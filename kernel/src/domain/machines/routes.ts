@@ -101,7 +101,7 @@ export const machineRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel
   app.get(
     '/machines/:id',
     { config: { auth: { role: 'viewer' } }, schema: { tags: ['machines'], summary: 'Show a machine (by id or hostname)', params: MachineParams, response: { 200: MachineSchema } } },
-    async (request) => machines.view(await findMachine(db, (request.params as { id: string }).id)),
+    async (request) => machines.find((request.params as { id: string }).id),
   );
 
   app.patch(

@@ -1,0 +1,111 @@
+/**
+ * The machine representation every machine route answers: its site, its interfaces by
+ * name, the latest result of each hardware test by name, and the failure reason — the
+ * same from GET by id, GET by hostname, the list and the answer to a change.
+ */
+import test from 'ava';
+import { backends, startHarness, type Harness } from '../../test/helpers/harness.ts';
+
+for (const backend of backends) {
+  let h: Harness;
+
+  test.before(async () => {
+    h = await startHarness(backend);
+  });
+
+  test.after.always(async () => {
+    await h?.stop();
+  });
+
+  test.serial(`${backend}: one machine with interfaces, hardware tests and a failure reason reads the same through every route`, async (t) => {
+    const site = (await h.request({ method: 'POST', url: '/v1/sites', body: { name: 'view-site' } })).body.site;
+    const created = await h.request({
+      method: 'POST',
+      url: '/v1/machines',
+      body: {
+        site: 'view-site',
+        hostname: 'View-1',
+        arch: 'arm64',
+        bootMode: 'uefi',
+        tags: ['rack-1', 'gpu'],
+        bmc: { type: 'ipmi', address: '10.0.0.9' },
+        expected: { cpus: 8 },
+        interfaces: [
+          { mac: '02:00:00:00:10:02', name: 'eth1' },
+          { mac: '02:00:00:00:10:01', name: 'eth0', pxe: true },
+        ],
+      },
+    });
+    t.is(created.status, 201);
+    const id: string = created.body.id;
+    const db = h.kernel.store.db;
+    const workflow = '7d0f5c3e-6f5b-4c2e-9a53-2b1b7e0f0a11';
+    await db('hardware_test_results').insert([
+      { machine_id: id, workflow_id: null, name: 'memory', status: 'passed', duration_ms: 1200, output: 'ok', at: '2026-11-26T08:00:00.123456Z' },
+      { machine_id: id, workflow_id: null, name: 'cpu', status: 'passed', duration_ms: 300, output: 'first run', at: '2026-11-26T08:00:01Z' },
+      { machine_id: id, workflow_id: workflow, name: 'cpu', status: 'failed', duration_ms: 450, output: 'core 3 faulted', at: '2026-11-26T08:05:00.5Z' },
+    ]);
+    const reason = { code: 'SPROUT_ERR_HWTEST_FAILED', message: 'cpu failed', step: 'hwtest', workflow };
+    await db('machines').where({ id }).update({ status: 'failed_testing', status_reason: JSON.stringify(reason), hardware: JSON.stringify({ cpus: 8, memoryMiB: 4096 }), owner: 'alice' });
+
+    const shown = await h.request({ url: `/v1/machines/${id}` });
+    t.is(shown.status, 200);
+    const row = await db('machines').where({ id }).first();
+    t.deepEqual(shown.body, {
+      id,
+      site: { id: site.id, name: 'view-site' },
+      hostname: 'view-1',
+      arch: 'arm64',
+      bootMode: 'uefi',
+      status: 'failed_testing',
+      statusReason: reason,
+      statusChangedAt: new Date(row.status_changed_at).toISOString(),
+      statusDeadline: null,
+      currentWorkflow: null,
+      allowedActions: shown.body.allowedActions,
+      tags: ['rack-1', 'gpu'],
+      interfaces: [
+        { id: shown.body.interfaces[0].id, mac: '02:00:00:00:10:01', name: 'eth0', pxe: true },
+        { id: shown.body.interfaces[1].id, mac: '02:00:00:00:10:02', name: 'eth1', pxe: false },
+      ],
+      bmc: { type: 'ipmi', address: '10.0.0.9' },
+      expected: { cpus: 8 },
+      hardware: { cpus: 8, memoryMiB: 4096 },
+      owner: 'alice',
+      hardwareTests: [
+        { name: 'cpu', status: 'failed', durationMs: 450, output: 'core 3 faulted', at: '2026-11-26T08:05:00.500Z', workflow },
+        { name: 'memory', status: 'passed', durationMs: 1200, output: 'ok', at: '2026-11-26T08:00:00.123Z', workflow: null },
+      ],
+      createdAt: created.body.createdAt,
+      updatedAt: new Date(row.updated_at).toISOString(),
+    });
+    t.true(shown.body.allowedActions.length > 0);
+
+    t.deepEqual((await h.request({ url: '/v1/machines/VIEW-1' })).body, shown.body);
+    const listed = await h.request({ url: '/v1/machines?site=view-site&tag=gpu&status=failed_testing' });
+    t.deepEqual(listed.body, { items: [shown.body], nextCursor: null });
+    const patched = await h.request({ method: 'PATCH', url: `/v1/machines/${id}`, body: { owner: 'alice' } });
+    t.deepEqual(patched.body, shown.body);
+  });
+
+  test.serial(`${backend}: a machine without tests shows empty lists, and an unknown one is 404`, async (t) => {
+    await h.request({ method: 'POST', url: '/v1/sites', body: { name: 'view-empty' } });
+    const created = await h.request({ method: 'POST', url: '/v1/machines', body: { site: 'view-empty', hostname: 'bare-1', arch: 'x86_64', bootMode: 'bios', interfaces: [{ mac: '02:00:00:00:20:01' }] } });
+    t.deepEqual(created.body.hardwareTests, []);
+    t.deepEqual((await h.request({ url: `/v1/machines/${created.body.id}` })).body, created.body);
+    const missing = await h.request({ url: '/v1/machines/7d0f5c3e-6f5b-4c2e-9a53-000000000000' });
+    t.is(missing.status, 404);
+    t.is(missing.body.code, 'SPROUT_ERR_NOT_FOUND');
+  });
+
+  test.serial(`${backend}: a hostname at two sites asks for the id`, async (t) => {
+    for (const name of ['view-dup-a', 'view-dup-b']) {
+      await h.request({ method: 'POST', url: '/v1/sites', body: { name } });
+    }
+    await h.request({ method: 'POST', url: '/v1/machines', body: { site: 'view-dup-a', hostname: 'twin', arch: 'x86_64', bootMode: 'bios', interfaces: [{ mac: '02:00:00:00:30:01' }] } });
+    await h.request({ method: 'POST', url: '/v1/machines', body: { site: 'view-dup-b', hostname: 'twin', arch: 'x86_64', bootMode: 'bios', interfaces: [{ mac: '02:00:00:00:30:02' }] } });
+    const both = await h.request({ url: '/v1/machines/twin' });
+    t.is(both.status, 409);
+    t.is(both.body.code, 'SPROUT_ERR_CONFLICT');
+  });
+}
