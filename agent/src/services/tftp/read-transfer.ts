@@ -46,7 +46,13 @@ export class ReadTransfer {
   private awaitingOackAck: boolean;
   private retriesLeft: number;
   private finished = false;
-  private readonly timer: NodeJS.Timeout;
+  /**
+   * One timer per transfer, not one per block: it fires at the retransmission deadline
+   * and, when ACKs have moved the deadline on meanwhile, sleeps again until the new one.
+   */
+  private timer: NodeJS.Timeout | undefined;
+  /** When the last window (or the OACK) went out, from performance.now(). */
+  private lastSentAt = 0;
   private chunk: { start: number; bytes: Buffer } = { start: 0, bytes: Buffer.alloc(0) };
   private loading = false;
   private resolveDone!: (outcome: TransferOutcome) => void;
@@ -57,8 +63,6 @@ export class ReadTransfer {
     this.lastBlock = Math.floor(options.size / options.blksize) + 1;
     this.awaitingOackAck = options.oack !== null;
     this.retriesLeft = options.retries;
-    this.timer = setTimeout(() => this.onTimeout(), options.timeoutMs);
-    this.timer.unref();
     options.socket.on('message', (message, rinfo) => this.onMessage(message, rinfo));
     options.socket.on('error', (err) => this.finish({ ok: false, bytesSent: this.bytesSent, reason: `socket error: ${err.message}` }));
   }
@@ -71,7 +75,8 @@ export class ReadTransfer {
   start(): void {
     if (this.options.oack) this.send(this.options.oack);
     else this.sendWindow();
-    this.timer.refresh();
+    this.sentNow();
+    this.waitForDeadline(this.options.timeoutMs);
   }
 
   /**
@@ -121,11 +126,22 @@ export class ReadTransfer {
   private progressed(): void {
     this.retriesLeft = this.options.retries;
     this.sendWindow();
-    this.timer.refresh();
+    this.sentNow();
   }
 
-  private onTimeout(): void {
+  private sentNow(): void {
+    this.lastSentAt = performance.now();
+  }
+
+  private waitForDeadline(ms: number): void {
+    this.timer = setTimeout(() => this.onTimer(), ms);
+    this.timer.unref();
+  }
+
+  private onTimer(): void {
     if (this.finished) return;
+    const waited = performance.now() - this.lastSentAt;
+    if (waited < this.options.timeoutMs) return this.waitForDeadline(this.options.timeoutMs - waited);
     if (this.retriesLeft === 0) {
       const waitingFor = this.awaitingOackAck ? 'the OACK' : `block ${this.sentUpTo}`;
       this.sendError(tftpErrors.notDefined, 'Timed out waiting for ACK');
@@ -134,7 +150,8 @@ export class ReadTransfer {
     this.retriesLeft -= 1;
     if (this.awaitingOackAck) this.send(this.options.oack!);
     else this.sendWindow();
-    this.timer.refresh();
+    this.sentNow();
+    this.waitForDeadline(this.options.timeoutMs);
   }
 
   /** Sends blocks acked+1 … acked+windowsize, reading ahead from disk when they are not in memory. */
@@ -180,11 +197,13 @@ export class ReadTransfer {
     );
   }
 
+  /**
+   * Without a callback: one would cost a closure and a tick per packet. A datagram the
+   * kernel refuses is then a lost one, and the retransmission timer deals with it.
+   */
   private send(packet: Buffer | Buffer[]): void {
     if (this.finished) return;
-    this.options.socket.send(packet, this.options.peer.port, this.options.peer.address, (err) => {
-      if (err) this.finish({ ok: false, bytesSent: this.bytesSent, reason: `send failed: ${err.message}` });
-    });
+    this.options.socket.send(packet, this.options.peer.port, this.options.peer.address);
   }
 
   private sendError(code: (typeof tftpErrors)[keyof typeof tftpErrors], message: string): void {

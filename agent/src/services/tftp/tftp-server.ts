@@ -3,15 +3,15 @@
  * read with a ReadTransfer on a fresh socket and keeps the counters the heartbeat shows.
  * It never writes to disk and never serves a file outside its root.
  */
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { RemoteInfo, Socket } from 'node:dgram';
 import { open, realpath, stat } from 'node:fs/promises';
-import { isIPv6 } from 'node:net';
 import { SproutError } from '@sprout/kernel';
 import { lookUpBootFile } from './boot-file-path.ts';
 import { negotiateOptions } from './options.ts';
 import { decodePacket, encodeError, encodeOack, tftpErrors, type TftpErrorCode } from './packets.ts';
 import { ReadTransfer } from './read-transfer.ts';
 import type { TftpSettings } from './settings.ts';
+import { createTftpSocket } from './udp-socket.ts';
 
 export interface TftpLogger {
   info(o: object, m?: string): void;
@@ -68,7 +68,7 @@ export class TftpServer {
         context: { service: 'tftp', root: settings.root },
       });
     }
-    const socket = createSocket({ type: isIPv6(settings.address) ? 'udp6' : 'udp4' });
+    const socket = createTftpSocket(settings.address);
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(settings.port, settings.address, () => {
@@ -144,7 +144,7 @@ export class TftpServer {
       if (!file) return this.refuse(rinfo, tftpErrors.accessViolation, 'Access violation: cannot open file');
       const size = await file.stat().then((s) => s.size, () => found.size);
       const negotiated = negotiateOptions(packet.options, size, { maxBlksize: this.settings.maxBlksize });
-      const socket = createSocket({ type: isIPv6(this.settings.address) ? 'udp6' : 'udp4' });
+      const socket = createTftpSocket(this.settings.address);
       // Bound to the listening address when it is a specific one, so replies come from the address the client asked.
       const ok = await new Promise<boolean>((resolve) => {
         socket.once('error', () => resolve(false));
