@@ -113,7 +113,7 @@ export class SiteAgent {
     });
     store.onChange((state) => this.serviceHost!.desiredStateChanged(state));
     await this.serviceHost.start();
-    this.executor = new TaskExecutor({ dataDir: options.dataDir, tasks, journal: this.journal, desiredState: () => store.get(), applyDesiredState: (state) => store.replace(state), logger: options.logger });
+    this.executor = new TaskExecutor({ dataDir: options.dataDir, tasks, journal: this.journal, desiredState: () => store.get(), applyDesiredState: (state) => void store.apply(state), logger: options.logger });
     if (this.journal.backlog > 0) options.logger.info({ reports: this.journal.backlog }, 'replaying journaled reports');
     void this.journal.flush();
     await this.transport.consumeWork((item, delivery) => this.executor!.handle(item, delivery));

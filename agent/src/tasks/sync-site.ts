@@ -1,6 +1,6 @@
 /**
- * `sync-site`: applies the site's desired state to the agent's local store and reports
- * what changed, collection by collection (added, removed, changed).
+ * `sync-site`: applies the site's desired state (or a machine's part of it) to the agent's
+ * local store and reports what changed, collection by collection (added, removed, changed).
  */
 import type { AgentTask } from '@sprout/kernel';
 import type { DesiredStateStore } from '../desired-state-store.ts';
@@ -14,9 +14,10 @@ const collections: Record<string, (entry: any) => string> = {
 
 export function syncSiteTask(store: DesiredStateStore): AgentTask {
   return async (item, ctx) => {
-    const next = item.payload.desiredState as Record<string, unknown> | undefined;
-    if (!next || typeof next !== 'object') throw new Error('sync-site work item carries no desiredState');
+    const published = item.payload.desiredState as Record<string, unknown> | undefined;
+    if (!published || typeof published !== 'object') throw new Error('sync-site work item carries no desiredState');
     const previous = store.get();
+    const next = store.apply(published);
     const changes: Record<string, { added: number; removed: number; changed: number; total: number }> = {};
     for (const [name, keyOf] of Object.entries(collections)) {
       const before = new Map(((previous[name] as unknown[]) ?? []).map((e) => [keyOf(e), JSON.stringify(e)]));
@@ -30,7 +31,6 @@ export function syncSiteTask(store: DesiredStateStore): AgentTask {
       const removed = [...before.keys()].filter((k) => !after.has(k)).length;
       changes[name] = { added, removed, changed, total: after.size };
     }
-    store.replace(next);
     const summary = Object.entries(changes).map(([name, c]) => `${name}: +${c.added} -${c.removed} ~${c.changed} (${c.total})`).join(', ');
     ctx.log(`applied desired state: ${summary}`);
     return { changes };

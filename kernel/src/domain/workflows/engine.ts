@@ -15,6 +15,7 @@ import type { MachineRow } from '../machines/find-machine.ts';
 import { controlSteps, type StepContext } from './control-steps.ts';
 import { finishedStates, workflowDefinitions, type WorkflowKind } from './definitions.ts';
 import { workItemIdOf } from './outbox-dispatcher.ts';
+import { MachineSiteState } from './machine-site-state.ts';
 
 export interface WorkflowRow {
   id: string;
@@ -76,7 +77,11 @@ export class WorkflowEngine {
   private readonly running = new Set<Promise<void>>();
   private stopped = false;
 
-  constructor(private readonly deps: EngineDeps) {}
+  private readonly siteState: MachineSiteState;
+
+  constructor(private readonly deps: EngineDeps) {
+    this.siteState = new MachineSiteState({ wholeState: deps.desiredState, dhcp: deps.stepContext.dhcp, dns: deps.stepContext.dns, now: () => Date.now() });
+  }
 
   start(): void {
     this.stopped = false;
@@ -196,9 +201,9 @@ export class WorkflowEngine {
         machine: wf.machine_id,
         params: wf.params,
         idempotencyKey: step.idempotency_key,
-        // Every site step carries the site's desired state, so the agent serves what the
-        // step needs (boot intents, reservations) without waiting for a separate sync.
-        desiredState: await this.deps.desiredState(trx, wf.site_id),
+        // Every site step carries (its machine's part of) the site's desired state, so the agent
+        // serves what the step needs (boot intents, reservations) without waiting for a separate sync.
+        desiredState: await this.siteState.forStep(trx, wf.site_id, wf.machine_id),
       }),
     });
     trx.executionPromise.then(() => this.deps.afterDispatch(), () => undefined);
