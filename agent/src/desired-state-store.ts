@@ -3,7 +3,8 @@
  * serves its machines from it across restarts and while the control plane is away.
  * A state naming a machine (`scope`) is that machine's part only: it replaces the
  * machine's entries and the site's networks and keeps everything else; any other state
- * is the whole one and replaces all.
+ * is the whole one and replaces all. The states applied in one event-loop turn reach the
+ * disk and the site services once, at its end (or at `flush()`).
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +27,7 @@ const ownedBy: Record<string, (entry: Entry, scope: MachineScope) => boolean> = 
 export class DesiredStateStore {
   private readonly file: string;
   private state: Record<string, unknown>;
+  private dirty = false;
 
   constructor(dataDir: string) {
     this.file = join(dataDir, 'desired-state.json');
@@ -51,11 +53,21 @@ export class DesiredStateStore {
   }
 
   private replace(next: Record<string, unknown>): Record<string, unknown> {
-    writeFileSync(`${this.file}.tmp`, JSON.stringify(next));
-    renameSync(`${this.file}.tmp`, this.file);
     this.state = next;
-    for (const listener of this.listeners) listener(next);
+    if (!this.dirty) {
+      this.dirty = true;
+      setImmediate(() => this.flush());
+    }
     return next;
+  }
+
+  /** Writes the state held and tells the services, if it changed since the last time. */
+  flush(): void {
+    if (!this.dirty) return;
+    writeFileSync(`${this.file}.tmp`, JSON.stringify(this.state));
+    renameSync(`${this.file}.tmp`, this.file);
+    this.dirty = false;
+    for (const listener of this.listeners) listener(this.state);
   }
 
   onChange(listener: (state: Record<string, unknown>) => void): void {

@@ -1,8 +1,11 @@
 /**
- * Runs the work the control plane delegates, one item at a time, through a registry of
- * task kinds (builtin ones and those plugins contribute). Every item is reported —
- * started, log lines, succeeded with its result or failed with its error — and an item
- * already completed is not run again when the transport delivers it twice.
+ * Runs the work the control plane delegates, through a registry of task kinds (builtin
+ * ones and those plugins contribute); the transport decides how many items run at once.
+ * Every item is reported — started, log lines, succeeded with its result or failed with
+ * its error — and an item already completed is not run again when the transport delivers
+ * it twice. Before an item counts as done (and the transport acknowledges it), what its
+ * task changed and its reports are on disk: once per event-loop turn for all the items
+ * finishing in it.
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +16,10 @@ import { deferred } from './machine-waits.ts';
 export class TaskExecutor {
   private readonly done = new Set<string>();
   private readonly doneFile: string;
-  current: { item: WorkItem; since: Date } | null = null;
+  /** Items finished this turn, marked done on disk at its end. */
+  private finishing: string[] = [];
+  private durable: Promise<void> | undefined;
+  readonly running = new Map<string, { item: WorkItem; since: Date }>();
 
   constructor(
     private readonly deps: {
@@ -23,6 +29,8 @@ export class TaskExecutor {
       desiredState: () => Record<string, unknown>;
       /** Applies the desired state a work item carries before its task runs. */
       applyDesiredState: (state: Record<string, unknown>) => void;
+      /** Puts on disk what tasks changed (desired state, machine waits); throws when it cannot. */
+      persist: () => void;
       logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
     },
   ) {
@@ -44,7 +52,7 @@ export class TaskExecutor {
     const { journal } = this.deps;
     const taskName = item.kind === 'workflow-step' ? String(item.payload.step) : item.kind;
     const task = this.deps.tasks.get(taskName);
-    this.current = { item, since: new Date() };
+    this.running.set(item.id, { item, since: new Date() });
     journal.add('task.started', { task: taskName, attempt: delivery.attempt, log: [`agent started ${taskName} (delivery ${delivery.attempt}/${delivery.maxAttempts})`] }, item.id);
     const log: string[] = [];
     const ctx: AgentTaskContext = {
@@ -68,18 +76,34 @@ export class TaskExecutor {
       journal.add('task.failed', { error: (err as Error).message, log: log.slice(-5) }, item.id);
       this.deps.logger.warn({ item: item.id, task: taskName, err: (err as Error).message }, 'task failed');
     } finally {
-      this.current = null;
-      this.markDone(item.id);
+      this.running.delete(item.id);
     }
+    await this.markDone(item.id);
   }
 
   /**
-   * Its reports go to disk first: a crash in between runs the item again (its reports for
-   * a finished step change nothing), and never leaves it done with its outcome unreported.
+   * What the item changed and its reports go to disk first: a crash in between runs the item
+   * again (its reports for a finished step change nothing), and never leaves it done with
+   * its outcome unreported or its state lost.
    */
-  private markDone(id: string): void {
-    this.deps.journal.writeOut();
-    this.done.add(id);
-    appendFileSync(this.doneFile, `${id}\n`);
+  private markDone(id: string): Promise<void> {
+    this.finishing.push(id);
+    this.durable ??= new Promise<void>((resolve, reject) =>
+      setImmediate(() => {
+        const ids = this.finishing;
+        this.finishing = [];
+        this.durable = undefined;
+        try {
+          this.deps.persist();
+          this.deps.journal.writeOut();
+          appendFileSync(this.doneFile, ids.map((doneId) => `${doneId}\n`).join(''));
+          for (const doneId of ids) this.done.add(doneId);
+          resolve();
+        } catch (err) {
+          reject(err);
+        }
+      }),
+    );
+    return this.durable;
   }
 }

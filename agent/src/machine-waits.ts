@@ -1,8 +1,9 @@
 /**
  * Site steps that wait for a machine (commissioning, hardware tests, installation):
  * the task records what the machine may do and under which per-boot token, then the
- * step finishes when the machine calls back. Kept on disk, so an agent restart keeps
- * every machine's token and step; a finished or failed step revokes the token.
+ * step finishes when the machine calls back. Kept on disk (the changes of one event-loop
+ * turn at its end, or at `flush()`), so an agent restart keeps every machine's token and
+ * step; a finished or failed step revokes the token.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -25,6 +26,7 @@ export const deferred = Object.freeze({ deferred: true });
 export class MachineWaits {
   private readonly file: string;
   private waits: MachineWait[];
+  private dirty = false;
 
   constructor(dataDir: string) {
     this.file = join(dataDir, 'machine-waits.json');
@@ -54,8 +56,17 @@ export class MachineWaits {
   }
 
   private save(): void {
+    if (this.dirty) return;
+    this.dirty = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Writes the waits, if they changed since the last time. */
+  flush(): void {
+    if (!this.dirty) return;
     writeFileSync(`${this.file}.tmp`, JSON.stringify(this.waits));
     renameSync(`${this.file}.tmp`, this.file);
+    this.dirty = false;
   }
 }
 

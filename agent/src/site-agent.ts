@@ -113,7 +113,18 @@ export class SiteAgent {
     });
     store.onChange((state) => this.serviceHost!.desiredStateChanged(state));
     await this.serviceHost.start();
-    this.executor = new TaskExecutor({ dataDir: options.dataDir, tasks, journal: this.journal, desiredState: () => store.get(), applyDesiredState: (state) => void store.apply(state), logger: options.logger });
+    this.executor = new TaskExecutor({
+      dataDir: options.dataDir,
+      tasks,
+      journal: this.journal,
+      desiredState: () => store.get(),
+      applyDesiredState: (state) => void store.apply(state),
+      persist: () => {
+        store.flush();
+        waits.flush();
+      },
+      logger: options.logger,
+    });
     if (this.journal.backlog > 0) options.logger.info({ reports: this.journal.backlog }, 'replaying journaled reports');
     void this.journal.flush();
     await this.transport.consumeWork((item, delivery) => this.executor!.handle(item, delivery));
@@ -127,8 +138,14 @@ export class SiteAgent {
       transport: { plugin: this.identity.transport.plugin, ...this.transport?.health() },
       reports: { backlog: this.journal?.backlog ?? 0, lastError: this.journal?.lastError || null },
       ...this.serviceHost?.health(),
-      executor: { busy: this.executor?.current ? { item: this.executor.current.item.id, kind: this.executor.current.item.kind, since: this.executor.current.since.toISOString() } : null },
+      executor: { busy: this.busy(), running: this.executor?.running.size ?? 0 },
     };
+  }
+
+  /** The longest-running work item, if any. */
+  private busy(): { item: string; kind: string; since: string } | null {
+    const [oldest] = this.executor?.running.values() ?? [];
+    return oldest ? { item: oldest.item.id, kind: oldest.item.kind, since: oldest.since.toISOString() } : null;
   }
 
   private async beat(): Promise<void> {

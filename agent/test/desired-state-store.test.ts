@@ -20,6 +20,20 @@ const machine = (n: number, intent: string, address = `198.18.0.${n}`) => ({
 });
 const scope = (n: number) => ({ machineId: `m${n}`, hostname: `node${n}`, macs: [`02:00:00:00:00:0${n}`] });
 
+test('the states of one turn reach the services once, and the disk by its end', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sprout-state-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new DesiredStateStore(dir);
+  const seen: unknown[] = [];
+  store.onChange((state) => seen.push(state.bootIntents));
+  store.apply({ site, networks: [], ...machine(1, 'commission') });
+  store.apply({ scope: scope(2), site, networks: [], ...machine(2, 'commission') });
+  t.deepEqual(seen, []);
+  await new Promise((resolve) => setImmediate(resolve));
+  t.deepEqual(seen, [[...machine(1, 'commission').bootIntents, ...machine(2, 'commission').bootIntents]]);
+  t.deepEqual(new DesiredStateStore(dir).get().bootIntents, seen[0]);
+});
+
 test('a machine’s part replaces that machine’s entries and keeps the others; a whole state replaces all', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'sprout-state-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -36,8 +50,10 @@ test('a machine’s part replaces that machine’s entries and keeps the others;
   t.false('scope' in held);
 
   store.apply({ scope: scope(1), site, networks: [network('prov')], bootIntents: [], reservations: one.reservations, dnsRecords: one.dnsRecords });
+  store.flush();
   t.deepEqual(new DesiredStateStore(dir).get().bootIntents, moved.bootIntents, 'a cleared intent is gone, also after a restart');
 
   store.apply({ site, networks: [], bootIntents: [], reservations: [], dnsRecords: [] });
   t.deepEqual(store.get().reservations, []);
+  store.flush();
 });

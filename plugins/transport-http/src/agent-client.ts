@@ -1,6 +1,7 @@
 /**
- * The agent half of the HTTP transport: long-polls `GET /v1/agents/{id}/work`, runs each
- * item, settles it (ack on success, nak on failure), and posts reports in batches.
+ * The agent half of the HTTP transport: long-polls `GET /v1/agents/{id}/work`, runs the
+ * items side by side (one machine's in order), settles them (ack on success, nak on
+ * failure), and posts reports in batches.
  * Closing never waits on a task for longer than its lease: after that it is the next agent's.
  */
 import type { AgentReport, AgentTransport, AgentTransportFactory, DeliveryInfo, TransportHealth, WorkItem } from '@sprout/kernel';
@@ -73,31 +74,58 @@ class HttpAgentTransport implements AgentTransport {
         await Promise.race([new Promise((resolve) => setTimeout(resolve, 1000)), this.closingSignal]);
         continue;
       }
-      for (const { item, delivery } of items) {
-        if (this.closing) return;
-        await this.work(item, delivery);
-      }
+      await this.workAll(items);
     }
   }
 
-  /** Runs and settles one item, even while closing: close() waits for it, up to a lease. */
-  private async work(item: WorkItem, delivery: DeliveryInfo): Promise<void> {
-    // Keep the lease while the task runs, so no other agent of the site gets it meanwhile.
-    const keepLease = setInterval(() => {
-      this.call('POST', 'work/settle', { ids: [item.id], outcome: 'working' }, this.hangUp.signal).catch((err) => this.logger.warn({ err, item: item.id }, 'could not extend the lease of a running work item'));
+  /**
+   * Runs one poll's items side by side, in the order they were leased: an item waits while
+   * an earlier item of its machine runs (and the items after it wait with it, so each still
+   * applies its desired state in lease order); an item naming no machine runs alone. Every
+   * lease in hand is kept until its item is settled; the acknowledgements go in one call.
+   */
+  private async workAll(items: { item: WorkItem; delivery: DeliveryInfo }[]): Promise<void> {
+    const unsettled = new Set(items.map(({ item }) => item.id));
+    // Keep the leases while the items run, so no other agent of the site gets them meanwhile.
+    const keepLeases = setInterval(() => {
+      this.call('POST', 'work/settle', { ids: [...unsettled], outcome: 'working' }, this.hangUp.signal).catch((err) => this.logger.warn({ err, items: [...unsettled] }, 'could not extend the leases of running work items'));
     }, Math.max(this.ackWaitMs / 3, 100));
-    keepLease.unref();
+    keepLeases.unref();
+    const done: string[] = [];
+    const byMachine = new Map<string, Promise<void>>();
+    const started: Promise<void>[] = [];
+    try {
+      for (const { item, delivery } of items) {
+        if (this.closing) break;
+        const machine = typeof item.payload.machine === 'string' ? item.payload.machine : null;
+        if (machine === null) await Promise.all(started);
+        else await byMachine.get(machine);
+        const run = this.work(item, delivery).then((ok) => {
+          unsettled.delete(item.id);
+          if (ok) done.push(item.id);
+        });
+        started.push(run);
+        if (machine === null) await run;
+        else byMachine.set(machine, run);
+      }
+      await Promise.all(started);
+    } finally {
+      clearInterval(keepLeases);
+    }
+    // A lost ack costs a redelivery, which the work item id makes harmless.
+    if (done.length > 0) await this.call('POST', 'work/settle', { ids: done, outcome: 'ack' }, this.hangUp.signal).catch((err) => this.logger.warn({ err, items: done }, 'could not acknowledge finished work items; they will be delivered again'));
+  }
+
+  /** Runs one item, even while closing (close() waits for it, up to a lease); false when it failed and was given back. */
+  private async work(item: WorkItem, delivery: DeliveryInfo): Promise<boolean> {
     try {
       await this.handler!(item, delivery);
+      return true;
     } catch (err) {
-      clearInterval(keepLease);
       this.logger.warn({ err, item: item.id }, 'work item failed; giving it back for redelivery');
       await this.call('POST', 'work/settle', { ids: [item.id], outcome: 'nak' }, this.hangUp.signal).catch((nakErr) => this.logger.warn({ err: nakErr, item: item.id }, 'could not give a failed work item back; it is delivered again when its lease ends'));
-      return;
+      return false;
     }
-    clearInterval(keepLease);
-    // A lost ack costs a redelivery, which the work item id makes harmless.
-    await this.call('POST', 'work/settle', { ids: [item.id], outcome: 'ack' }, this.hangUp.signal).catch((err) => this.logger.warn({ err, item: item.id }, 'could not acknowledge a finished work item; it will be delivered again'));
   }
 
   async publishReports(reports: AgentReport[]): Promise<void> {

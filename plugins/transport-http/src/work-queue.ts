@@ -21,6 +21,9 @@ type DeadLetterHandler = (item: WorkItem, reason: string) => Promise<void>;
 
 const quietLogger: DrainLogger = { warn: () => {} };
 
+/** Items one poll leases at most. */
+const leaseBatch = 50;
+
 export class HttpWorkQueue implements TransportProvider, AgentHttpEndpoint {
   private reports?: InboxDrain<AgentReport>;
   private deadLetters?: InboxDrain<DeadLetter>;
@@ -80,15 +83,16 @@ export class HttpWorkQueue implements TransportProvider, AgentHttpEndpoint {
   }
 
   /**
-   * Leases one item: an agent works on one at a time, so an item never waits in an
-   * agent's hands while its lease runs out. Exhausted items of the site die first.
+   * Leases up to `leaseBatch` items, oldest first: the agent runs them side by side (one
+   * machine's in order) and keeps every lease it holds alive until it settles the item.
+   * Exhausted items of the site die first.
    */
   private async lease(siteId: string): Promise<{ item: WorkItem; delivery: DeliveryInfo }[]> {
     const { maxDeliver, ackWaitMs } = this.settings;
     let died = 0;
     const leased = await this.db.transaction(async (trx) => {
       died = await moveExhaustedWork(trx, maxDeliver, siteId);
-      const row = await trx('http_work_items')
+      const rows = await trx('http_work_items')
         .where({ site_id: siteId })
         .whereNull('acked_at')
         .whereNull('dead_at')
@@ -97,12 +101,12 @@ export class HttpWorkQueue implements TransportProvider, AgentHttpEndpoint {
         .orderBy([{ column: 'created_at' }, { column: 'id' }])
         .forUpdate()
         .skipLocked()
-        .first();
-      if (!row) return [];
+        .limit(leaseBatch);
+      if (rows.length === 0) return [];
       await trx('http_work_items')
-        .where({ id: row.id })
-        .update({ deliveries: row.deliveries + 1, available_at: later(trx, ackWaitMs) });
-      return [{ item: jsonOf<WorkItem>(row.item), delivery: { attempt: row.deliveries + 1, maxAttempts: maxDeliver } }];
+        .whereIn('id', rows.map((row) => row.id))
+        .update({ deliveries: trx.raw('deliveries + 1'), available_at: later(trx, ackWaitMs) });
+      return rows.map((row) => ({ item: jsonOf<WorkItem>(row.item), delivery: { attempt: row.deliveries + 1, maxAttempts: maxDeliver } }));
     });
     if (died > 0) this.deadLetters?.kick();
     return leased;
