@@ -109,6 +109,17 @@ for (const windowsize of ['1', '4']) {
   });
 }
 
+test('a slow client whose every ACK comes within the timeout gets no retransmission, however long the transfer takes', async (t) => {
+  // Ten ACKs 40 ms apart: the transfer outlasts the 300 ms timeout, but no single wait comes near it.
+  const server = await startTftp({ timeoutMs: 300, retries: 1 });
+  t.teardown(() => server.close());
+  const sha = writeRandomFile(join(server.root, 'slow.bin'), 512 * 9 + 100);
+  const read = await readOverTftp({ port: server.port, filename: 'slow.bin', ackDelayMs: 40, lingerMs: 200 });
+  t.is(read.error, null);
+  t.is(read.dataPackets, 10, 'every block exactly once');
+  t.is(sha256(read.data), sha);
+});
+
 test('block numbers wrap past 65535 and the file still arrives intact', async (t) => {
   const server = await startTftp();
   t.teardown(() => server.close());

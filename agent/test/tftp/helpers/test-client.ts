@@ -31,6 +31,8 @@ export interface TestReadOptions {
   dropFirstOack?: boolean;
   /** Sends every ACK twice, as a client whose ACK was delayed and repeated would. */
   repeatAcks?: boolean;
+  /** Sends every ACK this long after its DATA arrived, as a slow client would (keep lingerMs above it). */
+  ackDelayMs?: number;
   /** Stops acknowledging after this many DATA packets (then waits for the server to give up). */
   stopAckingAfter?: number;
   /** Bound on the whole read; the promise rejects when it passes. */
@@ -68,7 +70,11 @@ export function readOverTftp(options: TestReadOptions): Promise<TestRead> {
     }, options.deadlineMs ?? 10_000);
     const ack = (block: number, to: RemoteInfo) => {
       const times = options.repeatAcks ? 2 : 1;
-      for (let i = 0; i < times; i += 1) socket.send(encodeAck(block), to.port, to.address);
+      const send = () => {
+        for (let i = 0; i < times; i += 1) socket.send(encodeAck(block), to.port, to.address);
+      };
+      if (options.ackDelayMs) setTimeout(send, options.ackDelayMs);
+      else send();
     };
 
     socket.on('message', (message, rinfo) => {
