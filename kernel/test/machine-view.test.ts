@@ -98,6 +98,23 @@ for (const backend of backends) {
     t.is(missing.body.code, 'SPROUT_ERR_NOT_FOUND');
   });
 
+  test.serial(`${backend}: the list filters by site name or id, pages by cursor, and an unknown site is 404`, async (t) => {
+    const site = (await h.request({ method: 'POST', url: '/v1/sites', body: { name: 'view-list' } })).body.site;
+    for (const n of [3, 1, 2]) {
+      await h.request({ method: 'POST', url: '/v1/machines', body: { site: 'view-list', hostname: `list-${n}`, arch: 'x86_64', bootMode: 'bios', tags: [n % 2 ? 'odd' : 'even'], interfaces: [{ mac: `02:00:00:00:40:0${n}` }] } });
+    }
+    const first = await h.request({ url: '/v1/machines?site=view-list&limit=2' });
+    t.deepEqual(first.body.items.map((m: any) => m.hostname), ['list-1', 'list-2']);
+    const rest = await h.request({ url: `/v1/machines?site=${site.id}&limit=2&cursor=${first.body.nextCursor}` });
+    t.deepEqual(rest.body.items.map((m: any) => m.hostname), ['list-3']);
+    t.is(rest.body.nextCursor, null);
+    t.deepEqual((await h.request({ url: '/v1/machines?site=view-list&tag=odd' })).body.items.map((m: any) => m.hostname), ['list-1', 'list-3']);
+    t.deepEqual((await h.request({ url: '/v1/machines?site=view-list&status=ready' })).body, { items: [], nextCursor: null });
+    const unknown = await h.request({ url: '/v1/machines?site=no-such-site' });
+    t.is(unknown.status, 404);
+    t.is(unknown.body.code, 'SPROUT_ERR_NOT_FOUND');
+  });
+
   test.serial(`${backend}: a hostname at two sites asks for the id`, async (t) => {
     for (const name of ['view-dup-a', 'view-dup-b']) {
       await h.request({ method: 'POST', url: '/v1/sites', body: { name } });

@@ -35,17 +35,12 @@ export interface InterfaceRow {
 }
 
 export async function findMachine(db: Knex | Knex.Transaction, idOrHostname: string, options: { forUpdate?: boolean; siteId?: string } = {}): Promise<MachineRow> {
-  const q = whereIdOrHostname(db<MachineRow>('machines'), idOrHostname);
+  const q = db<MachineRow>('machines');
+  if (isUuid(idOrHostname)) q.where({ id: idOrHostname });
+  else q.where({ hostname: idOrHostname.toLowerCase() });
   if (options.siteId) q.andWhere({ site_id: options.siteId });
   if (options.forUpdate) q.forUpdate();
   return onlyMachine(await q.limit(2), idOrHostname);
-}
-
-/** Narrows a query on `machines` (or its alias) to the id or the lowercase hostname given. */
-export function whereIdOrHostname<Q extends Knex.QueryBuilder>(q: Q, idOrHostname: string, table = 'machines'): Q {
-  if (isUuid(idOrHostname)) q.where(`${table}.id`, idOrHostname);
-  else q.where(`${table}.hostname`, idOrHostname.toLowerCase());
-  return q;
 }
 
 /** The one machine a lookup of at most two rows found, or the error an operator needs. */

@@ -7,9 +7,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { SproutError, type ProblemDetail } from '../../errors/index.ts';
-import { findSite } from '../sites/find-site.ts';
-import { onlyMachine, whereIdOrHostname, type MachineRow } from './find-machine.ts';
-import { toView, withRelatedParts, type MachineView, type RelatedParts } from './machine-view.ts';
+import { findSite, isUuid } from '../sites/find-site.ts';
+import { onlyMachine, type MachineRow } from './find-machine.ts';
+import { readRelatedParts, readViewRows, toView, type MachineView } from './machine-view.ts';
 import { normaliseMac, type MachineInput, type MachineUpdate } from './schemas.ts';
 
 export type { MachineView } from './machine-view.ts';
@@ -90,9 +90,8 @@ export class MachineService {
   /** Views of machines already read (after a change), their related parts in one query. */
   async views(rows: MachineRow[], db: Knex | Knex.Transaction = this.deps.db): Promise<MachineView[]> {
     if (rows.length === 0) return [];
-    const parts = await withRelatedParts(db, db('machines as m').select('m.id')).whereIn('m.id', rows.map((r) => r.id));
-    const byId = new Map<string, RelatedParts>(parts.map((p: RelatedParts & { id: string }) => [p.id, p]));
-    return rows.map((m) => toView(m, byId.get(m.id)!));
+    const parts = await readRelatedParts(db, rows.map((r) => r.id));
+    return rows.map((m) => toView(m, parts.get(m.id)!));
   }
 
   async view(row: MachineRow, db: Knex | Knex.Transaction = this.deps.db): Promise<MachineView> {
@@ -101,25 +100,40 @@ export class MachineService {
 
   /** The machine with this id or hostname, read with everything its view shows in one query. */
   async find(idOrHostname: string): Promise<MachineView> {
-    const db = this.deps.db;
-    const rows: (MachineRow & RelatedParts)[] = await whereIdOrHostname(withRelatedParts(db, db('machines as m').select('m.*')), idOrHostname, 'm').limit(2);
+    const rows = isUuid(idOrHostname)
+      ? await readViewRows(this.deps.db, 'by_id', 'm.id = $1 limit 2', [idOrHostname])
+      : await readViewRows(this.deps.db, 'by_hostname', 'm.hostname = $1 limit 2', [idOrHostname.toLowerCase()]);
     const row = onlyMachine(rows, idOrHostname);
     return toView(row, row);
   }
 
   /** Ordered by hostname then id; the cursor is the last item's position. */
   async list(filter: MachineFilter): Promise<{ items: MachineView[]; nextCursor: string | null }> {
-    const db = this.deps.db;
     const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
-    const q = withRelatedParts(db, db('machines as m').select('m.*')).orderBy([{ column: 'm.hostname' }, { column: 'm.id' }]).limit(limit + 1);
-    if (filter.site) q.where('m.site_id', (await findSite(db, filter.site)).id);
-    if (filter.status) q.where('m.status', filter.status);
-    if (filter.tag) q.whereRaw('m.tags @> ?::jsonb', [JSON.stringify([filter.tag])]);
-    if (filter.cursor) {
-      const [hostname, id] = decodeCursor(filter.cursor);
-      q.where((w) => w.where('m.hostname', '>', hostname).orWhere((x) => x.where('m.hostname', hostname).andWhere('m.id', '>', id)));
+    const shape: string[] = ['list'];
+    const conditions: string[] = [];
+    const bindings: unknown[] = [];
+    // Each condition's `?` becomes the next $n.
+    const where = (name: string, condition: string, ...values: unknown[]) => {
+      shape.push(name);
+      conditions.push(
+        condition.replace(/\?/g, () => {
+          bindings.push(values.shift());
+          return `$${bindings.length}`;
+        }),
+      );
+    };
+    // The site by the joined row, not a lookup of its own; whether it exists matters only for an empty page.
+    if (filter.site) {
+      if (isUuid(filter.site)) where('site_id', 's.id = ?', filter.site);
+      else where('site_name', 's.name = ?', filter.site);
     }
-    const rows: (MachineRow & RelatedParts)[] = await q;
+    if (filter.status) where('status', 'm.status = ?', filter.status);
+    if (filter.tag) where('tag', 'm.tags @> ?::jsonb', JSON.stringify([filter.tag]));
+    if (filter.cursor) where('cursor', '(m.hostname, m.id) > (?, ?)', ...decodeCursor(filter.cursor));
+    bindings.push(limit + 1);
+    const rows = await readViewRows(this.deps.db, shape.join('_'), `${conditions.length > 0 ? conditions.join(' and ') : 'true'} order by m.hostname, m.id limit $${bindings.length}`, bindings);
+    if (rows.length === 0 && filter.site) await findSite(this.deps.db, filter.site);
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return { items: page.map((m) => toView(m, m)), nextCursor: rows.length > limit ? encodeCursor(last.hostname, last.id) : null };
@@ -167,7 +181,7 @@ function encodeCursor(hostname: string, id: string): string {
 function decodeCursor(cursor: string): [string, string] {
   try {
     const [hostname, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString());
-    if (typeof hostname === 'string' && typeof id === 'string') return [hostname, id];
+    if (typeof hostname === 'string' && typeof id === 'string' && isUuid(id)) return [hostname, id];
   } catch {
     /* fall through */
   }

@@ -2,10 +2,13 @@
  * The representation of a machine the API and CLI show, and the one query that reads
  * it: the machine row joined to its site, with its interfaces (by name) and the latest
  * result of each hardware test aggregated as JSON — one round trip per page, whatever
- * the number of machines on it.
+ * the number of machines on it. Each shape of the query is a named prepared statement,
+ * so PostgreSQL plans it once per connection, not on every request; it names its
+ * columns (no `m.*`) so that a migration adding a column does not invalidate it.
  */
 import type { Knex } from 'knex';
 import { operatorActionsFrom } from '../lifecycle/transitions.ts';
+import { preparedRows } from '../../store/prepared-statement.ts';
 import type { MachineRow } from './find-machine.ts';
 
 export interface MachineView {
@@ -39,19 +42,33 @@ export interface RelatedParts {
   view_tests: { name: string; status: string; durationMs: number; output: string; at: string; workflow: string | null }[];
 }
 
-/** Adds the site, interfaces and latest hardware tests to a query on `machines as m`. */
-export function withRelatedParts(db: Knex | Knex.Transaction, q: Knex.QueryBuilder): Knex.QueryBuilder {
-  return q.join('sites as s', 's.id', 'm.site_id').select(
-    db.raw(`json_build_object('id', s.id, 'name', s.name) as view_site`),
-    db.raw(
-      `coalesce((select json_agg(json_build_object('id', i.id, 'mac', i.mac, 'name', i.name, 'pxe', i.pxe) order by i.name)
-                 from interfaces i where i.machine_id = m.id), '[]') as view_interfaces`,
-    ),
-    db.raw(
-      `coalesce((select json_agg(json_build_object('name', t.name, 'status', t.status, 'durationMs', t.duration_ms, 'output', t.output, 'at', t.at, 'workflow', t.workflow_id))
-                 from (select distinct on (r.name) r.* from hardware_test_results r where r.machine_id = m.id order by r.name, r.id desc) t), '[]') as view_tests`,
-    ),
-  );
+const machineColumns = [
+  'id', 'site_id', 'hostname', 'arch', 'boot_mode', 'tags', 'bmc', 'expected', 'hardware', 'owner', 'status', 'status_reason',
+  'status_changed_at', 'status_deadline', 'current_workflow_id', 'created_at', 'updated_at',
+].map((column) => `m.${column}`);
+
+const relatedParts = `json_build_object('id', s.id, 'name', s.name) as view_site,
+  coalesce((select json_agg(json_build_object('id', i.id, 'mac', i.mac, 'name', i.name, 'pxe', i.pxe) order by i.name)
+            from interfaces i where i.machine_id = m.id), '[]') as view_interfaces,
+  coalesce((select json_agg(json_build_object('name', t.name, 'status', t.status, 'durationMs', t.duration_ms, 'output', t.output, 'at', t.at, 'workflow', t.workflow_id))
+            from (select distinct on (r.name) r.* from hardware_test_results r where r.machine_id = m.id order by r.name, r.id desc) t), '[]') as view_tests`;
+
+const viewSelect = `select ${machineColumns.join(', ')}, ${relatedParts} from machines m join sites s on s.id = m.site_id`;
+const partsSelect = `select m.id, ${relatedParts} from machines m join sites s on s.id = m.site_id where m.id = any($1::uuid[])`;
+
+/**
+ * Machine rows with their related parts: `conditions` (SQL after `where`, with $1…
+ * placeholders, over `machines m` and `sites s`) must be the same text for the same
+ * `shape`, which names the prepared statement.
+ */
+export async function readViewRows(db: Knex | Knex.Transaction, shape: string, conditions: string, values: unknown[]): Promise<(MachineRow & RelatedParts)[]> {
+  return preparedRows(db, `sprout_machine_view_${shape}`, `${viewSelect} where ${conditions}`, values);
+}
+
+/** Only the related parts of the machines `ids`, for rows already in hand. */
+export async function readRelatedParts(db: Knex | Knex.Transaction, ids: string[]): Promise<Map<string, RelatedParts>> {
+  const rows = await preparedRows<RelatedParts & { id: string }>(db, 'sprout_machine_view_parts', partsSelect, [ids]);
+  return new Map(rows.map((row) => [row.id, row]));
 }
 
 const iso = (v: unknown) => new Date(v as string).toISOString();
