@@ -19,6 +19,7 @@ import { mutatingMethods } from './route-auth.ts';
 import { createAudited, installFailedMutationAudit, type Audited } from './audited.ts';
 import { problem, sendProblem, toProblem, ProblemSchema } from './problem.ts';
 import { refuseUnstorableText } from './storable-text.ts';
+import { OneLinePerRequest } from './request-log.ts';
 import { healthRoutes } from './routes/health.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { tokenRoutes } from './routes/tokens.ts';
@@ -57,6 +58,7 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
     },
+    logController: new OneLinePerRequest(),
     bodyLimit: 1024 * 1024,
     // Agents long-poll; on shutdown their open connections must not hold the server up.
     forceCloseConnections: true,
@@ -89,8 +91,9 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', String(request.id));
+    done(null, payload);
   });
   app.setErrorHandler((err, request, reply) => {
     const p = toProblem(err, request);
@@ -101,9 +104,10 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
   app.setNotFoundHandler((request, reply) => sendProblem(reply, problem('SPROUT_ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`, request)));
 
   // An action posted with no body at all (`curl -X POST …/release`) means "no options".
-  app.addHook('preValidation', async (request) => {
+  app.addHook('preValidation', (request, _reply, done) => {
     if (request.body === undefined && mutatingMethods.has(request.method) && request.method !== 'DELETE') request.body = {};
     if (request.url.startsWith('/v1')) refuseUnstorableText({ params: request.params, query: request.query, body: request.body });
+    done();
   });
   installGuard(app, { tokens: kernel.tokens, agents: kernel.agents, audit: kernel.audit, hooks: kernel.hooks });
   installFailedMutationAudit(app, kernel.audit);
