@@ -123,10 +123,12 @@ export class MachineService {
         }),
       );
     };
-    // The site by the joined row, not a lookup of its own; whether it exists matters only for an empty page.
+    // The site's id by a subselect, not a lookup of its own (whether the site exists matters
+    // only for an empty page), and not through the joined row: with the id known before the
+    // scan, PostgreSQL walks the (site_id, hostname) index in order and stops at the page's end.
     if (filter.site) {
-      if (isUuid(filter.site)) where('site_id', 's.id = ?', filter.site);
-      else where('site_name', 's.name = ?', filter.site);
+      if (isUuid(filter.site)) where('site_id', 'm.site_id = ?', filter.site);
+      else where('site_name', 'm.site_id = (select id from sites where name = ?)', filter.site);
     }
     if (filter.status) where('status', 'm.status = ?', filter.status);
     if (filter.tag) where('tag', 'm.tags @> ?::jsonb', JSON.stringify([filter.tag]));
