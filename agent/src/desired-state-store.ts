@@ -46,6 +46,7 @@ export class DesiredStateStore {
     if (!scope) return this.replace(published);
     const next: Record<string, unknown> = { ...this.state, site: published.site, networks: published.networks };
     for (const [name, owned] of Object.entries(ownedBy)) {
+      if (!(name in published)) continue; // a part without a collection leaves it as it is
       const kept = ((this.state[name] as Entry[] | undefined) ?? []).filter((entry) => !owned(entry, scope));
       next[name] = [...kept, ...((published[name] as Entry[] | undefined) ?? [])];
     }

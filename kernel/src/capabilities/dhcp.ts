@@ -23,7 +23,8 @@ export interface DhcpProvider {
   reserve(reservation: DhcpReservation, trx?: Knex.Transaction): Promise<void>;
   /** Removes the reservation for `mac`; removing a missing one is not an error. */
   unreserve(siteId: string, mac: string, trx?: Knex.Transaction): Promise<void>;
-  listReservations(siteId: string, trx?: Knex | Knex.Transaction): Promise<DhcpReservation[]>;
+  /** The site's reservations; `macs` lets a provider narrow them to those MACs (callers still filter: it may return more). */
+  listReservations(siteId: string, trx?: Knex | Knex.Transaction, macs?: string[]): Promise<DhcpReservation[]>;
 }
 
 export const dhcpCapability = defineCapability<DhcpProvider>({

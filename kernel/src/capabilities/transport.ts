@@ -71,11 +71,18 @@ export interface TransportProvider {
   agentHttp?: AgentHttpEndpoint;
   /** Hands a work item to its site; publishing the same id twice delivers it once. */
   publishWork(item: WorkItem): Promise<void>;
+  /** Optional: hands several items over at once, as `publishWork` would one by one. */
+  publishWorkMany?(items: WorkItem[]): Promise<void>;
   /**
    * Registers the report handler (one per process). A handler that throws gets the
    * report again later; a handler must therefore be idempotent.
    */
   onReport(handler: (report: AgentReport) => Promise<void>): Promise<void>;
+  /**
+   * Optional: registers a handler for reports a batch at a time (same order and retry rules
+   * as `onReport`); the kernel prefers it, so it can apply many in few round trips.
+   */
+  onReports?(handler: (reports: AgentReport[]) => Promise<void>): Promise<void>;
   /**
    * Takes back work not yet delivered (a cancelled workflow's step). Optional: without
    * it a cancelled item may still reach the agent, whose reports then change nothing.

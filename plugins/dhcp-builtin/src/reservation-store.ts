@@ -73,9 +73,10 @@ export function reservationStore(db: Knex): DhcpProvider {
       await (trx ?? db)('dhcp_reservations').where({ site_id: siteId, mac: normaliseMac(mac) }).delete();
     },
 
-    async listReservations(siteId, trx) {
-      const rows = await (trx ?? db)<ReservationRow>('dhcp_reservations')
-        .where({ site_id: siteId })
+    async listReservations(siteId, trx, macs) {
+      const query = (trx ?? db)<ReservationRow>('dhcp_reservations').where({ site_id: siteId });
+      if (macs) query.whereIn('mac', macs.map(normaliseMac));
+      const rows = await query
         .orderBy(['network_id', 'address'])
         .select('site_id', 'mac', 'network_id', 'address', 'hostname', 'netboot');
       return rows.map(toReservation);

@@ -1,9 +1,10 @@
 /**
  * Hands the rows of a durable inbox table to a handler, in the inbox's own order, from
  * any number of control-plane instances. An instance claims a batch of rows in one short
- * transaction, then hands them over one at a time outside it (PGlite has one connection:
- * the handler must not run inside the claim) and deletes those handled in one statement.
- * Rows of one order key (an agent's reports) are handled in order: when one fails it comes
+ * transaction, then hands the batch over outside it (PGlite has one connection: the
+ * handler must not run inside the claim) and deletes it in one statement. When the handler
+ * throws, the batch is handed over again one row at a time (the handler is idempotent):
+ * rows of one order key (an agent's reports) are handled in order, a failing one comes
  * back after a short delay, and the batch's later rows of that key are released untouched
  * so they wait for it; rows of other keys go on. A claimed row is hidden from the other
  * instances for one claim, after which it is another's to take.
@@ -65,7 +66,7 @@ export class InboxDrain<T> {
   constructor(
     private readonly db: Knex,
     private readonly inbox: Inbox<T>,
-    private handler: (value: T) => Promise<void>,
+    private handler: (values: T[]) => Promise<void>,
     private readonly timing: DrainTiming,
     private readonly logger: DrainLogger,
   ) {
@@ -75,7 +76,7 @@ export class InboxDrain<T> {
   }
 
   /** One handler per instance: registering again replaces it. */
-  replaceHandler(handler: (value: T) => Promise<void>): void {
+  replaceHandler(handler: (values: T[]) => Promise<void>): void {
     this.handler = handler;
   }
 
@@ -132,8 +133,21 @@ export class InboxDrain<T> {
     });
   }
 
-  /** Hands the batch over in order; deletes what was handled, releases what a failure held back. */
+  /** Hands the batch over; deletes what was handled, releases what a failure held back. */
   private async handle(rows: InboxRow[]): Promise<void> {
+    if (rows.length > 1) {
+      try {
+        await this.handler(rows.map((row) => this.inbox.read(row)));
+        await this.rowsOf(this.db, rows).delete();
+        return;
+      } catch {
+        // One of them failed: hand them over one at a time to find which.
+      }
+    }
+    await this.handleEach(rows);
+  }
+
+  private async handleEach(rows: InboxRow[]): Promise<void> {
     const handled: InboxRow[] = [];
     const heldBack: InboxRow[] = [];
     const failedKeys = new Set<string>();
@@ -144,7 +158,7 @@ export class InboxDrain<T> {
         continue;
       }
       try {
-        await this.handler(this.inbox.read(row));
+        await this.handler([this.inbox.read(row)]);
         handled.push(row);
       } catch (err) {
         failedKeys.add(orderKey);

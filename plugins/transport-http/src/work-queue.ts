@@ -42,7 +42,16 @@ export class HttpWorkQueue implements TransportProvider, AgentHttpEndpoint {
   }
 
   async publishWork(item: WorkItem): Promise<void> {
-    await this.db('http_work_items').insert({ id: item.id, site_id: item.siteId, item: JSON.stringify(item) }).onConflict('id').ignore();
+    await this.publishWorkMany([item]);
+  }
+
+  async publishWorkMany(items: WorkItem[]): Promise<void> {
+    if (items.length === 0) return;
+    // Leased in created_at order: one statement's rows get now() apart by a microsecond each, in the order given.
+    await this.db('http_work_items')
+      .insert(items.map((item, i) => ({ id: item.id, site_id: item.siteId, item: JSON.stringify(item), created_at: this.db.raw(`now() + ? * interval '1 microsecond'`, [i]) })))
+      .onConflict('id')
+      .ignore();
   }
 
   async withdrawWork(siteId: string, ids: string[]): Promise<void> {
@@ -50,6 +59,13 @@ export class HttpWorkQueue implements TransportProvider, AgentHttpEndpoint {
   }
 
   async onReport(handler: ReportHandler): Promise<void> {
+    await this.onReports(async (reports) => {
+      for (const report of reports) await handler(report);
+    });
+  }
+
+  /** Hands reports over a batch at a time (in order, one agent's never before its earlier ones). */
+  async onReports(handler: (reports: AgentReport[]) => Promise<void>): Promise<void> {
     if (this.closed) return;
     if (this.reports) this.reports.replaceHandler(handler);
     else this.reports = new InboxDrain(this.db, reportInbox, handler, this.drainTiming, this.logger);
@@ -57,7 +73,9 @@ export class HttpWorkQueue implements TransportProvider, AgentHttpEndpoint {
 
   async onDeadLetter(handler: DeadLetterHandler): Promise<void> {
     if (this.closed) return;
-    const handle = ({ item, reason }: DeadLetter) => handler(item, reason);
+    const handle = async (letters: DeadLetter[]) => {
+      for (const { item, reason } of letters) await handler(item, reason);
+    };
     if (this.deadLetters) this.deadLetters.replaceHandler(handle);
     else this.deadLetters = new InboxDrain(this.db, deadLetterInbox(this.settings.maxDeliver), handle, this.drainTiming, this.logger);
   }

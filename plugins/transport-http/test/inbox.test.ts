@@ -76,16 +76,20 @@ for (const backend of backends) {
     // Stored before any handler drains, so one batch holds all of them.
     await queue.agentHttp.acceptReports([1, 2, 3, 4, 5].flatMap((i) => (i <= 3 ? [report(a, i), report(b, i)] : [report(a, i)])));
     const handled: string[] = [];
-    let failures = 0;
+    let attempts = 0;
+    // Idempotent, as the kernel's handler is: a report handed over again changes nothing.
     await queue.onReport(async (r) => {
-      if (r.agentId === a && r.sequence === 2 && failures++ === 0) throw new Error('the engine is briefly unavailable');
-      handled.push(`${r.agentId === a ? 'a' : 'b'}${r.sequence}`);
+      const name = `${r.agentId === a ? 'a' : 'b'}${r.sequence}`;
+      if (handled.includes(name)) return;
+      // Fails in the batch and again on its own, so it waits for the retry delay.
+      if (name === 'a2' && attempts++ < 2) throw new Error('the engine is briefly unavailable');
+      handled.push(name);
     });
     await waitFor('all 8 reports are handled', () => handled.length >= 8);
     t.deepEqual(handled.filter((h) => h.startsWith('a')), ['a1', 'a2', 'a3', 'a4', 'a5'], 'a’s reports stay in order');
     t.deepEqual(handled.filter((h) => h.startsWith('b')), ['b1', 'b2', 'b3']);
     t.true(handled.indexOf('b3') < handled.indexOf('a2'), 'b is not held back by a’s failing report');
-    t.is(failures, 2, 'the failed report is handed over again');
+    t.is(attempts, 3, 'the failed report is handed over again');
     t.is(Number((await kernel.store.db('http_report_inbox').count({ n: '*' }).first())?.n), 0);
   });
 

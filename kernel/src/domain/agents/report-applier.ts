@@ -12,8 +12,59 @@ import type { AuditLog } from '../../audit/audit-log.ts';
 import type { WorkflowEngine } from '../workflows/engine.ts';
 import { outboxIdOf } from '../workflows/outbox-dispatcher.ts';
 
+/** Work items whose step is remembered. */
+const rememberedItems = 20_000;
+
+const logOf = (report: AgentReport): string[] => (Array.isArray(report.payload?.log) ? (report.payload.log as unknown[]).map(String) : []);
+
 export class ReportApplier {
+  private readonly stepOfItem = new Map<number, string | null>();
+
   constructor(private readonly deps: { db: Knex; engine: () => WorkflowEngine; audit: AuditLog; logger: Logger; hwtests: () => Promise<HardwareTestProvider[]> }) {}
+
+  /**
+   * Applies reports in order, as `apply` would one by one, in one transaction: each agent
+   * is looked up once and its last applied sequence written once, and a step's log lines
+   * are appended together (before any other report about that step, so its order holds).
+   * A batch that fails changes nothing, and is handed over again.
+   */
+  async applyMany(reports: AgentReport[]): Promise<void> {
+    await this.deps.db.transaction(async (trx) => {
+      const agents = new Map<string, { siteId: string; last: number } | null>();
+      const logs = new Map<string, string[]>();
+      const flushLogs = async (stepId?: string | null) => {
+        const due = stepId === undefined ? [...logs.keys()] : stepId && logs.has(stepId) ? [stepId] : [];
+        for (const id of due) {
+          await this.deps.engine().siteStepLog(id, logs.get(id)!, trx);
+          logs.delete(id);
+        }
+      };
+      for (const report of reports) {
+        if (!agents.has(report.agentId)) {
+          const row = await trx('agents').where({ id: report.agentId }).first('site_id', 'last_report_sequence');
+          agents.set(report.agentId, row ? { siteId: row.site_id, last: Number(row.last_report_sequence) } : null);
+        }
+        const agent = agents.get(report.agentId);
+        if (!agent || agent.siteId !== report.siteId) {
+          this.deps.logger.warn({ agent: report.agentId, sequence: report.sequence }, 'report from an unknown agent dropped');
+          continue;
+        }
+        if (report.sequence <= agent.last) continue;
+        agent.last = report.sequence;
+        const stepId = await this.stepOf(report.workItemId, trx);
+        if (report.kind === 'task.log' && stepId) {
+          logs.set(stepId, [...(logs.get(stepId) ?? []), ...logOf(report)]);
+          continue;
+        }
+        await flushLogs(stepId);
+        await this.applyKind(report, stepId, trx);
+      }
+      await flushLogs();
+      for (const [agentId, agent] of agents) {
+        if (agent) await trx('agents').where({ id: agentId }).where('last_report_sequence', '<', agent.last).update({ last_report_sequence: agent.last });
+      }
+    });
+  }
 
   async apply(report: AgentReport): Promise<'applied' | 'duplicate' | 'unknown-agent'> {
     const { db } = this.deps;
@@ -23,37 +74,36 @@ export class ReportApplier {
       return 'unknown-agent';
     }
     if (report.sequence <= Number(agent.last_report_sequence)) return 'duplicate';
-    await this.applyKind(report);
+    await this.applyKind(report, await this.stepOf(report.workItemId, db), db);
     await db('agents').where({ id: report.agentId }).where('last_report_sequence', '<', report.sequence).update({ last_report_sequence: report.sequence });
     return 'applied';
   }
 
-  private async applyKind(report: AgentReport): Promise<void> {
-    const stepId = await this.stepOf(report.workItemId);
+  private async applyKind(report: AgentReport, stepId: string | null, db: Knex): Promise<void> {
     const payload = report.payload ?? {};
-    const log = Array.isArray(payload.log) ? (payload.log as string[]).map(String) : [];
+    const log = logOf(report);
     const engine = this.deps.engine();
     switch (report.kind) {
       case 'task.started':
-        if (stepId) await engine.siteStepStarted(stepId, log);
+        if (stepId) await engine.siteStepStarted(stepId, log, db);
         return;
       case 'task.log':
-        if (stepId) await engine.siteStepLog(stepId, log);
+        if (stepId) await engine.siteStepLog(stepId, log, db);
         return;
       case 'task.succeeded': {
         if (!stepId) return;
         const result = (payload.result as Record<string, unknown>) ?? {};
-        const failedTests = await this.failedHardwareTests(stepId);
+        const failedTests = await this.failedHardwareTests(stepId, db);
         if (failedTests.length > 0) {
-          await engine.siteStepFinished(stepId, { ok: false, error: `hardware tests failed: ${failedTests.join(', ')}`, log, failAction: 'test_failed', reason: { failedTests } });
+          await engine.siteStepFinished(stepId, { ok: false, error: `hardware tests failed: ${failedTests.join(', ')}`, log, failAction: 'test_failed', reason: { failedTests } }, db);
           return;
         }
-        await this.recordFacts(stepId, result);
-        await engine.siteStepFinished(stepId, { ok: true, result, log });
+        await this.recordFacts(stepId, result, db);
+        await engine.siteStepFinished(stepId, { ok: true, result, log }, db);
         return;
       }
       case 'machine.hwtest-result':
-        if (stepId) await this.recordHardwareTest(stepId, payload);
+        if (stepId) await this.recordHardwareTest(stepId, payload, db);
         return;
       case 'task.failed': {
         if (!stepId) return;
@@ -63,29 +113,28 @@ export class ReportApplier {
           error: String(payload.error ?? 'the agent reported a failure without a message'),
           log,
           ...(failedTests.length ? { failAction: 'test_failed' as const, reason: { failedTests } } : {}),
-        });
+        }, db);
         return;
       }
       case 'dhcp.unknown-mac':
-        await this.deps.db('discovered_macs')
+        await db('discovered_macs')
           .insert({ site_id: report.siteId, mac: String(payload.mac), network_id: (payload.networkId as string) ?? null, offered: (payload.offered as string) ?? null })
           .onConflict(['site_id', 'mac'])
-          .merge({ network_id: (payload.networkId as string) ?? null, offered: (payload.offered as string) ?? null, last_seen_at: this.deps.db.fn.now(), times_seen: this.deps.db.raw('discovered_macs.times_seen + 1') });
+          .merge({ network_id: (payload.networkId as string) ?? null, offered: (payload.offered as string) ?? null, last_seen_at: db.fn.now(), times_seen: db.raw('discovered_macs.times_seen + 1') });
         return;
       case 'dhcp.lease':
-        await this.deps.db('dhcp_leases')
+        await db('dhcp_leases')
           .insert({ site_id: report.siteId, mac: String(payload.mac), address: String(payload.address), state: String(payload.state ?? 'bound'), expires_at: payload.expiresAt ? new Date(String(payload.expiresAt)) : null, client_uuid: (payload.uuid as string) ?? null })
           .onConflict(['site_id', 'mac'])
           .merge();
         return;
       default:
-        await this.deps.audit.record({ actor: `agent:${report.agentId}`, action: `agent.${report.kind}`, targetType: 'site', targetId: report.siteId, outcome: 'success', details: payload });
+        await this.deps.audit.record({ actor: `agent:${report.agentId}`, action: `agent.${report.kind}`, targetType: 'site', targetId: report.siteId, outcome: 'success', details: payload }, db);
     }
   }
 
   /** Stores a machine's hardware test result, judged against its expected values by the hwtest providers. */
-  private async recordHardwareTest(stepId: string, payload: Record<string, unknown>): Promise<void> {
-    const { db } = this.deps;
+  private async recordHardwareTest(stepId: string, payload: Record<string, unknown>, db: Knex): Promise<void> {
     const step = await db('workflow_steps').where({ id: stepId }).first('workflow_id');
     const workflow = step ? await db('workflows').where({ id: step.workflow_id }).first('id', 'machine_id') : undefined;
     if (!workflow?.machine_id) return;
@@ -109,25 +158,33 @@ export class ReportApplier {
     });
   }
 
-  private async failedHardwareTests(stepId: string): Promise<string[]> {
-    const step = await this.deps.db('workflow_steps').where({ id: stepId }).first('workflow_id');
+  private async failedHardwareTests(stepId: string, db: Knex): Promise<string[]> {
+    const step = await db('workflow_steps').where({ id: stepId }).first('workflow_id');
     if (!step) return [];
-    const rows = await this.deps.db('hardware_test_results').where({ workflow_id: step.workflow_id, status: 'failed' }).select('name');
+    const rows = await db('hardware_test_results').where({ workflow_id: step.workflow_id, status: 'failed' }).select('name');
     return [...new Set(rows.map((r) => r.name as string))];
   }
 
   /** Hardware facts a commissioning machine reported become the machine's. */
-  private async recordFacts(stepId: string, result: Record<string, unknown>): Promise<void> {
+  private async recordFacts(stepId: string, result: Record<string, unknown>, db: Knex): Promise<void> {
     if (!result.facts || typeof result.facts !== 'object') return;
-    const step = await this.deps.db('workflow_steps').where({ id: stepId }).first('workflow_id');
-    const workflow = step ? await this.deps.db('workflows').where({ id: step.workflow_id }).first('machine_id') : undefined;
-    if (workflow?.machine_id) await this.deps.db('machines').where({ id: workflow.machine_id }).update({ hardware: JSON.stringify(result.facts) });
+    const step = await db('workflow_steps').where({ id: stepId }).first('workflow_id');
+    const workflow = step ? await db('workflows').where({ id: step.workflow_id }).first('machine_id') : undefined;
+    if (workflow?.machine_id) await db('machines').where({ id: workflow.machine_id }).update({ hardware: JSON.stringify(result.facts) });
   }
 
-  private async stepOf(workItemId: string | null | undefined): Promise<string | null> {
+  /** The workflow step a work item was dispatched for; it never changes, so it is remembered. */
+  private async stepOf(workItemId: string | null | undefined, db: Knex): Promise<string | null> {
     const outboxId = workItemId ? outboxIdOf(workItemId) : null;
     if (outboxId === null) return null;
-    const row = await this.deps.db('outbox').where({ id: outboxId }).first('step_id');
-    return row?.step_id ?? null;
+    const known = this.stepOfItem.get(outboxId);
+    if (known !== undefined) return known;
+    const row = await db('outbox').where({ id: outboxId }).first('step_id');
+    const stepId: string | null = row?.step_id ?? null;
+    if (row) {
+      if (this.stepOfItem.size >= rememberedItems) this.stepOfItem.delete(this.stepOfItem.keys().next().value!);
+      this.stepOfItem.set(outboxId, stepId);
+    }
+    return stepId;
   }
 }

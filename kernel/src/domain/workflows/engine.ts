@@ -80,7 +80,7 @@ export class WorkflowEngine {
   private readonly siteState: MachineSiteState;
 
   constructor(private readonly deps: EngineDeps) {
-    this.siteState = new MachineSiteState({ wholeState: deps.desiredState, dhcp: deps.stepContext.dhcp, dns: deps.stepContext.dns, now: () => Date.now() });
+    this.siteState = new MachineSiteState({ wholeState: deps.desiredState, dhcp: deps.stepContext.dhcp, now: () => Date.now() });
   }
 
   start(): void {
@@ -214,8 +214,8 @@ export class WorkflowEngine {
   }
 
   /** An agent took a site step: it is running now. Idempotent. */
-  async siteStepStarted(stepId: string, log: string[] = []): Promise<void> {
-    await this.deps.db.transaction(async (trx) => {
+  async siteStepStarted(stepId: string, log: string[] = [], db: Knex = this.deps.db): Promise<void> {
+    await db.transaction(async (trx) => {
       const step = await this.lockStep(trx, stepId);
       if (!step || (step.state !== 'dispatched' && step.state !== 'running')) return;
       await trx('workflow_steps').where({ id: step.id }).update({ state: 'running', waiting_for: null, log_tail: JSON.stringify(appendLog(step.log_tail, log)) });
@@ -224,18 +224,21 @@ export class WorkflowEngine {
   }
 
   /** Log lines an agent sent while running a site step. */
-  async siteStepLog(stepId: string, log: string[]): Promise<void> {
-    await this.deps.db.transaction(async (trx) => {
+  async siteStepLog(stepId: string, log: string[], db: Knex = this.deps.db): Promise<void> {
+    await db.transaction(async (trx) => {
       const step = await this.lockStep(trx, stepId);
       if (!step || finishedStepStates.includes(step.state)) return;
       await trx('workflow_steps').where({ id: step.id }).update({ log_tail: JSON.stringify(appendLog(step.log_tail, log)) });
     });
   }
 
-  /** An agent finished a site step. Reports for a step already finished change nothing. */
-  async siteStepFinished(stepId: string, outcome: SiteStepOutcome): Promise<void> {
+  /**
+   * An agent finished a site step. Reports for a step already finished change nothing.
+   * `db` may be the caller's transaction (the workflow goes on once it committed).
+   */
+  async siteStepFinished(stepId: string, outcome: SiteStepOutcome, db: Knex = this.deps.db): Promise<void> {
     let workflowId: string | undefined;
-    await this.deps.db.transaction(async (trx) => {
+    await db.transaction(async (trx) => {
       const step = await this.lockStep(trx, stepId);
       if (!step || !['dispatched', 'running'].includes(step.state)) return;
       const wf = (await trx<WorkflowRow>('workflows').where({ id: step.workflow_id }).first())!;
@@ -253,7 +256,10 @@ export class WorkflowEngine {
         await this.finish(trx, wf, { ok: false, error: outcome.error, step: step.name, log, failAction: outcome.failAction, reason: outcome.reason });
       }
     });
-    if (workflowId) this.kick(workflowId);
+    if (!workflowId) return;
+    const id = workflowId;
+    if (db === this.deps.db) this.kick(id);
+    else (db as Knex.Transaction).executionPromise.then(() => this.kick(id), () => undefined);
   }
 
   private async lockStep(trx: Knex.Transaction, stepId: string): Promise<StepRow | undefined> {

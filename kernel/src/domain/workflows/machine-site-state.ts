@@ -3,13 +3,13 @@
  * with the site (every machine's boot intent, reservation and DNS records), and a site
  * step of each of N machines carrying all of it is O(N²) in the database, on the wire
  * and in the agent. So a step carries its own machine's part — the machine's boot
- * intent, reservations and DNS records, plus the site's networks — which the agent
- * merges into what it has; and the whole state rides along at most once per interval
- * per site, so every agent of the site still converges on the whole without a separate sync.
+ * intent and reservations, plus the site's networks — which the agent merges into what
+ * it has; and the whole state (DNS records too: the DNS provider lists a site's or a
+ * zone's, never one machine's) rides along at most once per interval per site, so every
+ * agent of the site converges on the whole within that interval without a separate sync.
  */
 import type { Knex } from 'knex';
 import type { DhcpProvider } from '../../capabilities/dhcp.ts';
-import type { DnsProvider } from '../../capabilities/dns.ts';
 
 /** Names the machine whose entries a partial state replaces; the agent keeps every other entry. */
 export interface MachineScope {
@@ -28,7 +28,6 @@ export class MachineSiteState {
     private readonly deps: {
       wholeState: (trx: Knex.Transaction, siteId: string) => Promise<Record<string, unknown>>;
       dhcp: () => Promise<DhcpProvider>;
-      dns: () => Promise<DnsProvider>;
       now: () => number;
     },
   ) {}
@@ -51,10 +50,7 @@ export class MachineSiteState {
     const macs = interfaces.map((i) => i.mac);
     const pxeMac = interfaces.find((i) => i.pxe)?.mac ?? null;
     const intent = await trx('boot_intents').where({ machine_id: machineId }).first('intent', 'params', 'workflow_id');
-    const reservations = (await (await this.deps.dhcp()).listReservations(siteId, trx)).filter((r) => macs.includes(r.mac));
-    const dnsRecords = (await (await this.deps.dns()).listRecords(siteId, undefined, trx)).filter(
-      (r) => r.name.startsWith(`${machine.hostname}.`) || (r.type === 'PTR' && r.value.startsWith(`${machine.hostname}.`)),
-    );
+    const reservations = (await (await this.deps.dhcp()).listReservations(siteId, trx, macs)).filter((r) => macs.includes(r.mac));
     const scope: MachineScope = { machineId, hostname: machine.hostname, macs };
     return {
       scope,
@@ -62,7 +58,6 @@ export class MachineSiteState {
       networks: networks.map((n) => ({ id: n.id, name: n.name, cidr: n.cidr, gateway: n.gateway, dnsServers: n.dns_servers, domain: n.domain, vlan: n.vlan, pxe: n.pxe, ranges: n.ranges })),
       reservations,
       bootIntents: intent ? [{ machineId, hostname: machine.hostname, arch: machine.arch, bootMode: machine.boot_mode, intent: intent.intent, params: intent.params, workflow: intent.workflow_id, mac: pxeMac }] : [],
-      dnsRecords,
     };
   }
 }

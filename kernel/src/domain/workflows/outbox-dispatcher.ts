@@ -51,10 +51,11 @@ export class OutboxDispatcher {
   }
 
   /**
-   * Publishes every undispatched row, oldest first; returns how many went out. No
-   * transaction is held while publishing (the transport may need the database itself);
-   * two replicas publishing the same row is harmless because publishing is idempotent
-   * by work item id.
+   * Publishes every undispatched row, oldest first, a batch at a time; returns how many
+   * went out. No transaction is held while publishing (the transport may need the database
+   * itself); two replicas publishing the same row is harmless because publishing is
+   * idempotent by work item id. A transport that takes a batch gets it in one call, and
+   * the batch is marked dispatched in one statement.
    */
   async drain(): Promise<number> {
     const { db } = this.deps;
@@ -63,18 +64,36 @@ export class OutboxDispatcher {
       const rows = await db('outbox').whereNull('dispatched_at').orderBy('id').limit(50);
       if (rows.length === 0) return sent;
       const transport = await this.deps.transport();
-      for (const row of rows) {
-        const item: WorkItem = { id: workItemIdOf(Number(row.id)), siteId: row.site_id, kind: row.kind, workflowId: row.workflow_id, stepId: row.step_id, payload: row.payload };
-        try {
-          await transport.publishWork(item);
-        } catch (err) {
-          await db('outbox').where({ id: row.id }).update({ attempts: row.attempts + 1, last_error: (err as Error).message });
-          this.deps.logger.warn({ err, outbox: row.id }, 'could not hand work to the transport; will retry');
-          return sent;
+      const items: WorkItem[] = rows.map((row) => ({ id: workItemIdOf(Number(row.id)), siteId: row.site_id, kind: row.kind, workflowId: row.workflow_id, stepId: row.step_id, payload: row.payload }));
+      const published: typeof rows = [];
+      try {
+        if (transport.publishWorkMany) {
+          await transport.publishWorkMany(items);
+          published.push(...rows);
+        } else {
+          for (const [i, item] of items.entries()) {
+            await transport.publishWork(item);
+            published.push(rows[i]);
+          }
         }
-        await db('outbox').where({ id: row.id }).whereNull('dispatched_at').update({ dispatched_at: db.fn.now(), attempts: row.attempts + 1, last_error: null });
-        sent++;
+      } catch (err) {
+        const failed = rows[published.length];
+        await this.markDispatched(published);
+        await db('outbox').where({ id: failed.id }).update({ attempts: failed.attempts + 1, last_error: (err as Error).message });
+        this.deps.logger.warn({ err, outbox: failed.id }, 'could not hand work to the transport; will retry');
+        return sent + published.length;
       }
+      await this.markDispatched(published);
+      sent += published.length;
     }
+  }
+
+  private async markDispatched(rows: { id: number | string }[]): Promise<void> {
+    if (rows.length === 0) return;
+    const { db } = this.deps;
+    await db('outbox')
+      .whereIn('id', rows.map((row) => row.id))
+      .whereNull('dispatched_at')
+      .update({ dispatched_at: db.fn.now(), attempts: db.raw('attempts + 1'), last_error: null });
   }
 }
