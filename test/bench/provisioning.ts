@@ -18,6 +18,8 @@ import { percentile, processStats, sleep, startChild, type BenchOptions, type Cl
 import { databaseUrl, macFor, startControlPlane } from './control-plane-process.ts';
 
 const gateway = '127.77.0.1';
+/** How often the whole site's machines are listed to see which are deployed or failed (so to this precision). */
+const fullListEveryMs = 2000;
 
 /** Runs `work` over `items` with at most `limit` at once. */
 async function inBatches<T>(items: T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
@@ -87,16 +89,26 @@ export async function provisioningSuite(options: BenchOptions, cleanup: Cleanup)
     power.set(m.hostname, simulator.powerOn(m));
   });
   const byHostname = new Map(machines.map((m) => [m.hostname, m]));
-  let lastLog = 0;
-  while (deployedAt.size + failed.size < count && Date.now() < deadline) {
-    await sleep(500);
+  /** One status (or every machine) of the bench site, through the API's pages. */
+  const listMachines = async (status?: string) => {
     const statuses = new Map<string, { status: string; reason: string | null }>();
     let cursor: string | null = null;
     do {
-      const page: { items: { hostname: string; status: string; statusReason: { message: string } | null }[]; nextCursor: string | null } = await cp.api('GET', `/v1/machines?site=bench&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      const page: { items: { hostname: string; status: string; statusReason: { message: string } | null }[]; nextCursor: string | null } = await cp.api('GET', `/v1/machines?site=bench&limit=1000${status ? `&status=${status}` : ''}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
       for (const item of page.items) statuses.set(item.hostname, { status: item.status, reason: item.statusReason?.message ?? null });
       cursor = page.nextCursor;
     } while (cursor);
+    return statuses;
+  };
+  let lastLog = 0;
+  let lastFullList = 0;
+  while (deployedAt.size + failed.size < count && Date.now() < deadline) {
+    await sleep(500);
+    // As an operator's script would: the ready ones often, every machine now and then
+    // (listing 1000 machines twice a second was a load of its own on the control plane).
+    const full = Date.now() - lastFullList >= fullListEveryMs;
+    const statuses = await listMachines(full ? undefined : 'ready');
+    if (full) lastFullList = Date.now();
     const toDeploy: string[] = [];
     for (const [hostname, { status, reason }] of statuses) {
       if (status === 'ready' && !readyAt.has(hostname)) (readyAt.set(hostname, Date.now()), toDeploy.push(hostname));
