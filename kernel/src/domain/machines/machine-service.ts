@@ -9,7 +9,7 @@ import type { Knex } from 'knex';
 import { SproutError, type ProblemDetail } from '../../errors/index.ts';
 import { findSite, isUuid } from '../sites/find-site.ts';
 import { onlyMachine, type MachineRow } from './find-machine.ts';
-import { readRelatedParts, readViewRows, toView, type MachineView } from './machine-view.ts';
+import { readRelatedParts, readViewPage, readViewRows, toView, type MachineView } from './machine-view.ts';
 import { normaliseMac, type MachineInput, type MachineUpdate } from './schemas.ts';
 
 export type { MachineView } from './machine-view.ts';
@@ -134,7 +134,7 @@ export class MachineService {
     if (filter.tag) where('tag', 'm.tags @> ?::jsonb', JSON.stringify([filter.tag]));
     if (filter.cursor) where('cursor', '(m.hostname, m.id) > (?, ?)', ...decodeCursor(filter.cursor));
     bindings.push(limit + 1);
-    const rows = await readViewRows(this.deps.db, shape.join('_'), `${conditions.length > 0 ? conditions.join(' and ') : 'true'} order by m.hostname, m.id limit $${bindings.length}`, bindings);
+    const rows = await readViewPage(this.deps.db, shape.join('_'), `${conditions.length > 0 ? conditions.join(' and ') : 'true'} order by m.hostname, m.id limit $${bindings.length}`, bindings);
     if (rows.length === 0 && filter.site) await findSite(this.deps.db, filter.site);
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];

@@ -54,6 +54,17 @@ const relatedParts = `json_build_object('id', s.id, 'name', s.name) as view_site
             from (select distinct on (r.name) r.* from hardware_test_results r where r.machine_id = m.id order by r.name, r.id desc) t), '[]') as view_tests`;
 
 const viewSelect = `select ${machineColumns.join(', ')}, ${relatedParts} from machines m join sites s on s.id = m.site_id`;
+
+/** The related parts of a whole page at once: one aggregate per table, not two subqueries per row. */
+const pageParts = `
+  nics as (select i.machine_id, json_agg(json_build_object('id', i.id, 'mac', i.mac, 'name', i.name, 'pxe', i.pxe) order by i.name) as list
+           from interfaces i where i.machine_id in (select id from page) group by i.machine_id),
+  tests as (select t.machine_id, json_agg(json_build_object('name', t.name, 'status', t.status, 'durationMs', t.duration_ms, 'output', t.output, 'at', t.at, 'workflow', t.workflow_id)) as list
+            from (select distinct on (r.machine_id, r.name) r.* from hardware_test_results r where r.machine_id in (select id from page) order by r.machine_id, r.name, r.id desc) t
+            group by t.machine_id)
+  select page.*, json_build_object('id', s.id, 'name', s.name) as view_site, coalesce(nics.list, '[]') as view_interfaces, coalesce(tests.list, '[]') as view_tests
+  from page join sites s on s.id = page.site_id left join nics on nics.machine_id = page.id left join tests on tests.machine_id = page.id
+  order by page.hostname, page.id`;
 const partsSelect = `select m.id, ${relatedParts} from machines m join sites s on s.id = m.site_id where m.id = any($1::uuid[])`;
 
 /**
@@ -63,6 +74,16 @@ const partsSelect = `select m.id, ${relatedParts} from machines m join sites s o
  */
 export async function readViewRows(db: Knex | Knex.Transaction, shape: string, conditions: string, values: unknown[]): Promise<(MachineRow & RelatedParts)[]> {
   return preparedRows(db, `sprout_machine_view_${shape}`, `${viewSelect} where ${conditions}`, values);
+}
+
+/**
+ * A page of machines by hostname then id with their related parts: `conditions` (SQL
+ * after `where` over `machines m`, with $1… placeholders, ending in its `limit`) must be
+ * the same text for the same `shape`.
+ */
+export async function readViewPage(db: Knex | Knex.Transaction, shape: string, conditions: string, values: unknown[]): Promise<(MachineRow & RelatedParts)[]> {
+  const page = `select ${machineColumns.join(', ')} from machines m where ${conditions}`;
+  return preparedRows(db, `sprout_machine_page_${shape}`, `with page as (${page}),${pageParts}`, values);
 }
 
 /** Only the related parts of the machines `ids`, for rows already in hand. */
