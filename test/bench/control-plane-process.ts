@@ -15,6 +15,8 @@ export interface ControlPlane {
   dataDir: string;
   child: Child;
   api<T = any>(method: string, path: string, body?: unknown): Promise<T>;
+  /** How many requests answered 503 and were tried again. */
+  unavailable: { retried: number };
   stop(): Promise<void>;
 }
 
@@ -35,15 +37,24 @@ export async function startControlPlane(cleanup: Cleanup, options: { yaml?: stri
   });
   const line = await child.waitFor(/ready \{.*\}/, 120_000);
   const { url, token } = JSON.parse(line.slice(6));
+  const unavailable = { retried: 0 };
   const api = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${text.slice(0, 500)}`);
-    return text ? JSON.parse(text) : undefined;
+    for (let attempt = 1; ; attempt++) {
+      const response = await fetch(`${url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await response.text();
+      // A 503 says "try again shortly" (the database pool was busy): a script does, a few times.
+      if (response.status === 503 && attempt < 5) {
+        unavailable.retried++;
+        await new Promise((resolve) => setTimeout(resolve, 1000 * attempt));
+        continue;
+      }
+      if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${text.slice(0, 500)}`);
+      return text ? JSON.parse(text) : undefined;
+    }
   };
   return {
     url,
@@ -52,6 +63,7 @@ export async function startControlPlane(cleanup: Cleanup, options: { yaml?: stri
     dataDir,
     child,
     api,
+    unavailable,
     async stop() {
       child.process.kill('SIGTERM');
       await Promise.race([child.exited, new Promise((r) => setTimeout(r, 15_000))]);

@@ -139,6 +139,7 @@ export async function provisioningSuite(options: BenchOptions, cleanup: Cleanup)
   const perMinute = deployedAt.size > 0 ? deployedAt.size / ((lastDeployed - started) / 60_000) : 0;
   if (failed.size > 0) notes.push(`failed: ${[...failed].slice(0, 5).map(([h, r]) => `${h} ${r}`).join('; ')}`);
   if (deployedAt.size + failed.size < count) notes.push(`${count - deployedAt.size - failed.size} machine(s) not deployed by the deadline`);
+  if (cp.unavailable.retried > 0) notes.push(`${cp.unavailable.retried} API request(s) answered 503 (database pool busy) and were tried again`);
   notes.push(`${artifacts.realInstaller ? 'real' : 'stand-in'} installer files, ${Math.round(artifacts.image.bytes / 1024 / 1024)} MiB image; control plane on PostgreSQL (HTTP long-poll transport), agent and control plane in their own processes, the simulator in the bench's; ${seconds.toFixed(0)} s in all`);
   const rows: Row[] = [
     { metric: 'machines', unit: '', better: 'none', sprout: count },
