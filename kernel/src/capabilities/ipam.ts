@@ -43,7 +43,11 @@ export interface IpamProvider {
   /** Fails with SPROUT_ERR_NETWORK_EXHAUSTED when no address is free, SPROUT_ERR_CONFLICT when the requested one is taken. */
   allocateAddress(request: AllocateAddressRequest, trx?: Knex.Transaction): Promise<IpAllocation>;
   releaseAddress(network: IpamNetwork, allocationId: string, trx?: Knex.Transaction): Promise<void>;
-  listAllocations(network: IpamNetwork, trx?: Knex | Knex.Transaction): Promise<IpAllocation[]>;
+  /**
+   * The network's allocations; `only.machineId` lets a provider narrow them to one
+   * machine's (callers still filter: a provider may return more).
+   */
+  listAllocations(network: IpamNetwork, trx?: Knex | Knex.Transaction, only?: { machineId: string }): Promise<IpAllocation[]>;
   findAllocation(network: IpamNetwork, address: string, trx?: Knex | Knex.Transaction): Promise<IpAllocation | undefined>;
 }
 

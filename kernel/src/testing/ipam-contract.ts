@@ -107,6 +107,9 @@ export function ipamContract(test: TestFn, options: IpamContractOptions): void {
     t.like(wanted, { address: '198.18.13.2', networkId: network.id, machineId, interfaceId, hostname: 'node-1', provider: subject.providerId });
     t.is((await next(network)).address, '198.18.13.3');
     t.like(await subject.provider.findAllocation(network, '198.18.13.2'), { id: wanted.id, machineId, interfaceId, hostname: 'node-1' });
+    // Narrowed to one machine, the list may hold more but never misses that machine's.
+    const machines = (await subject.provider.listAllocations(network, undefined, { machineId })).filter((a) => a.machineId === machineId);
+    t.deepEqual(machines.map((a) => a.id), [wanted.id]);
   });
 
   test(title('a taken address, the gateway and range addresses conflict; a non-host address is invalid'), async (t) => {

@@ -62,8 +62,10 @@ export class BuiltinIpam implements IpamProvider {
     if (deleted.length === 0) throw new SproutError('SPROUT_ERR_NOT_FOUND', `no allocation ${allocationId} in network ${network.cidr}`, { context: { plugin: this.pluginId } });
   }
 
-  async listAllocations(network: IpamNetwork, trx?: Knex | Knex.Transaction): Promise<IpAllocation[]> {
-    const rows = await this.rows(trx ?? this.db).where({ network_id: network.id }).orderBy('ip_allocations.address');
+  async listAllocations(network: IpamNetwork, trx?: Knex | Knex.Transaction, only?: { machineId: string }): Promise<IpAllocation[]> {
+    const q = this.rows(trx ?? this.db).where({ network_id: network.id });
+    if (only) q.andWhere({ machine_id: only.machineId });
+    const rows = await q.orderBy('ip_allocations.address');
     return rows.map((r) => this.toAllocation(r));
   }
 

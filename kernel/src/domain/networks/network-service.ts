@@ -138,7 +138,7 @@ export class NetworkService {
     const ipam = await this.deps.ipam();
     const network = toIpamNetwork(row);
     if (nic) {
-      const held = (await ipam.listAllocations(network, trx)).find((a) => a.interfaceId === nic.id);
+      const held = (await ipam.listAllocations(network, trx, { machineId: machine!.id })).find((a) => a.interfaceId === nic.id);
       if (held) {
         throw new SproutError('SPROUT_ERR_CONFLICT', `interface ${nic.name} of ${machine!.hostname} already has ${held.address} in network ${row.name} (allocation ${held.id}); release it first`, {
           details: [{ field: 'body/interface', message: `already has ${held.address}`, allocation: held.id }],
@@ -185,7 +185,7 @@ export class NetworkService {
     await trx('machines').where({ id: machine.id }).forUpdate().first('id');
     const ipam = await this.deps.ipam();
     const network = toIpamNetwork(row);
-    const held = await ipam.listAllocations(network, trx);
+    const held = await ipam.listAllocations(network, trx, { machineId: machine.id });
     const allocation =
       held.find((a) => a.interfaceId === machine.interfaceId) ??
       held.find((a) => a.machineId === machine.id) ??
@@ -201,7 +201,7 @@ export class NetworkService {
     const ipam = await this.deps.ipam();
     for (const row of await q) {
       const network = toIpamNetwork(row);
-      for (const allocation of await ipam.listAllocations(network, trx)) {
+      for (const allocation of await ipam.listAllocations(network, trx, { machineId })) {
         if (allocation.machineId === machineId) await ipam.releaseAddress(network, allocation.id, trx);
       }
     }
