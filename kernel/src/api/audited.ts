@@ -43,9 +43,13 @@ export function createAudited(db: Knex, audit: AuditLog): Audited {
   };
 }
 
-/** The safety net for mutating requests that did not reach a successful `audited` call. */
+/**
+ * The safety net for mutating requests that did not reach a successful `audited` call.
+ * The record is written before the answer leaves, so a client that reads the audit
+ * trail right after a refusal finds it there.
+ */
 export function installFailedMutationAudit(app: FastifyInstance, audit: AuditLog): void {
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onSend', async (request, reply) => {
     const auth = request.routeOptions.config.auth;
     if (request.audited || !mutatingMethods.has(request.method) || !auth || auth.audit === false) return;
     await audit
