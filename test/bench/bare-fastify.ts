@@ -17,9 +17,9 @@ app.get('/machines/:id', async (request, reply) => {
   if (rows.length === 0) return reply.status(404).send({ error: 'not found' });
   return rows[0];
 });
-// A diagnosis beside the baseline: the same SQL a Sprout GET issues (token lookup, its
-// last_used_at update left running, the machine, its interfaces, site and test results)
-// without the framework around it — to tell the database's share from the rest.
+// A diagnosis beside the baseline: the SQL a Sprout GET issued before it was optimised
+// (token lookup, its last_used_at update left running, the machine, its interfaces, site
+// and test results) without the framework around it — what that pattern costs here.
 const sproutQueries = (updateLastUse: boolean) => async (request: FastifyRequest, reply: FastifyReply) => {
   const secret = String(request.headers.authorization ?? '').replace(/^Bearer /, '');
   const hash = createHash('sha256').update(secret).digest('hex');

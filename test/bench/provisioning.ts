@@ -80,13 +80,20 @@ export async function provisioningSuite(options: BenchOptions, cleanup: Cleanup)
   const deployedAt = new Map<string, number>();
   const failed = new Map<string, string>();
   const power = new Map<string, Promise<PowerOnResult>>();
+  /** Simulated machines whose firmware or installer gave up (an installer's error is final, as on real hardware). */
+  const gaveUp = new Map<string, string>();
+  const powerOn = (m: (typeof machines)[number]) => {
+    const run = simulator.powerOn(m);
+    void run.then((r) => r.outcome === 'error' && gaveUp.set(m.hostname, r.detail ?? 'no detail'));
+    power.set(m.hostname, run);
+  };
   const deadline = Date.now() + (count <= 100 ? 300_000 : 600_000);
   const started = Date.now();
   options.log(`provisioning: commissioning ${count} machines`);
   await inBatches(machines, 50, async (m) => {
     requestedAt.set(m.hostname, Date.now());
     await cp.api('POST', `/v1/machines/${m.hostname}/commission`, { hwtest: true });
-    power.set(m.hostname, simulator.powerOn(m));
+    powerOn(m);
   });
   const byHostname = new Map(machines.map((m) => [m.hostname, m]));
   /** One status (or every machine) of the bench site, through the API's pages. */
@@ -118,7 +125,7 @@ export async function provisioningSuite(options: BenchOptions, cleanup: Cleanup)
     await inBatches(toDeploy, 50, async (hostname) => {
       await power.get(hostname); // powered off after commissioning
       await cp.api('POST', `/v1/machines/${hostname}/deploy`, { image: artifacts.image.name });
-      power.set(hostname, simulator.powerOn(byHostname.get(hostname)!));
+      powerOn(byHostname.get(hostname)!);
     });
     if (Date.now() - lastLog > 10_000) {
       lastLog = Date.now();
@@ -139,6 +146,14 @@ export async function provisioningSuite(options: BenchOptions, cleanup: Cleanup)
   const perMinute = deployedAt.size > 0 ? deployedAt.size / ((lastDeployed - started) / 60_000) : 0;
   if (failed.size > 0) notes.push(`failed: ${[...failed].slice(0, 5).map(([h, r]) => `${h} ${r}`).join('; ')}`);
   if (deployedAt.size + failed.size < count) notes.push(`${count - deployedAt.size - failed.size} machine(s) not deployed by the deadline`);
+  if (gaveUp.size > 0) {
+    const why = new Map<string, number>();
+    for (const detail of gaveUp.values()) {
+      const kind = detail.replace(/bench-\d+|[0-9a-f]{2}(:[0-9a-f]{2}){5}|\d+ ms/g, '…');
+      why.set(kind, (why.get(kind) ?? 0) + 1);
+    }
+    notes.push(`${gaveUp.size} simulated power-on(s) ended in an error, the machine then silent until its watchdog: ${[...why].slice(0, 3).map(([d, n]) => `${n} × ${d}`).join('; ')}`);
+  }
   if (cp.unavailable.retried > 0) notes.push(`${cp.unavailable.retried} API request(s) answered 503 (database pool busy) and were tried again`);
   notes.push(`${artifacts.realInstaller ? 'real' : 'stand-in'} installer files, ${Math.round(artifacts.image.bytes / 1024 / 1024)} MiB image; control plane on PostgreSQL (HTTP long-poll transport), agent and control plane in their own processes, the simulator in the bench's; ${seconds.toFixed(0)} s in all`);
   const rows: Row[] = [
