@@ -115,8 +115,8 @@ test(`${packets} random and mutated TFTP packets over loopback: every answer wel
     const problem = malformedTftpAnswer(packet, 65464) ?? (packet.includes(secret) || packet.includes(passwd) ? 'a file from outside the root' : null);
     if (problem && bad++ < 5) t.fail(`${problem}: ${packet.subarray(0, 80).toString('hex')}`);
   }
-  const health = tftp.service.health() as { activeTransfers: number; completedTransfers: number; failedTransfers: number; refusedRequests: number; abortedByClient: number };
-  t.log(`${packets} packets sent, ${answers.length} answers checked; transfers: ${health.completedTransfers} completed, ${health.failedTransfers} failed, ${health.abortedByClient} aborted; ${health.refusedRequests} refused; heap ${(heapBefore / MiB).toFixed(1)} → ${(heapAfter / MiB).toFixed(1)} MiB`);
+  const health = tftp.service.health() as { activeTransfers: number; completedTransfers: number; failedTransfers: number; refusedRequests: number; deferredRequests: number; abortedByClient: number };
+  t.log(`${packets} packets sent, ${answers.length} answers checked; transfers: ${health.completedTransfers} completed, ${health.failedTransfers} failed, ${health.abortedByClient} aborted; ${health.refusedRequests} refused, ${health.deferredRequests} deferred; heap ${(heapBefore / MiB).toFixed(1)} → ${(heapAfter / MiB).toFixed(1)} MiB`);
   t.is(bad, 0);
   t.true(answers.length > packets / 4, `enough answers to judge (${answers.length})`);
   t.is(health.activeTransfers, 0, 'every transfer the flood started has ended');

@@ -7,7 +7,7 @@ import { createSocket } from 'node:dgram';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeAck, encodeError, encodeRequest, tftpErrors } from '../../src/services/tftp/packets.ts';
-import { sha256, startTftp, writeRandomFile } from './helpers/tftp-fixture.ts';
+import { sha256, startTftp, waitFor, writeRandomFile } from './helpers/tftp-fixture.ts';
 import { openPeer, readOverTftp } from './helpers/test-client.ts';
 
 test('windowsize 8: the OACK grants it with blksize and tsize, and the data arrives intact', async (t) => {
@@ -210,17 +210,24 @@ test('a client that stops acknowledging is given up after the retries, with an e
   t.like(server.service.health(), { activeTransfers: 0, failedTransfers: 1, completedTransfers: 0 });
 });
 
-test('beyond maxTransfers a request is answered "busy"; the running transfer is unaffected', async (t) => {
+test('beyond maxTransfers a request goes unanswered, not refused; the same request resent later is served', async (t) => {
   const server = await startTftp({ maxTransfers: 1, timeoutMs: 300, retries: 1 });
   t.teardown(() => server.close());
   const sha = writeRandomFile(join(server.root, 'one.bin'), 512 * 3);
   const stalled = readOverTftp({ port: server.port, filename: 'one.bin', stopAckingAfter: 0 });
   await waitFor(() => server.service.health().activeTransfers === 1);
-  const busy = await readOverTftp({ port: server.port, filename: 'one.bin' });
-  t.is(busy.error?.code, tftpErrors.notDefined);
-  t.regex(busy.error?.message ?? '', /busy/);
+  const client = await openPeer();
+  t.teardown(() => client.close());
+  const request = encodeRequest('RRQ', 'one.bin', 'octet');
+  client.send(request, server.port);
+  t.true(await client.silentFor(300), 'no error packet: firmware would count one as a failed boot');
+  t.like(server.service.health(), { deferredRequests: 1, refusedRequests: 0 });
   await stalled;
   await waitFor(() => server.service.health().activeTransfers === 0);
+  client.send(request, server.port);
+  t.like((await client.next()).packet, { op: 'DATA', block: 1 });
+  t.is(server.logs.filter((l) => l.level === 'warn' && /maxTransfers/.test(l.m ?? '')).length, 1, 'one warning, not one per request');
+  await waitFor(() => server.service.health().activeTransfers === 0); // this client never ACKs either
   t.is(sha256((await readOverTftp({ port: server.port, filename: 'one.bin' })).data), sha);
 });
 
@@ -261,11 +268,3 @@ test('settings are checked: every invalid one is reported at once, and a missing
   t.regex(missing.message, /ipxe package/);
 });
 
-/** Polls a condition the server reaches on its own (counters update after the last ACK); bounded. */
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

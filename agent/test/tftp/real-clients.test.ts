@@ -2,7 +2,8 @@
 import test from 'ava';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runClient, sha256File, startTftp, writeRandomFile, type TftpFixture } from './helpers/tftp-fixture.ts';
+import { runClient, sha256File, startTftp, waitFor, writeRandomFile, type TftpFixture } from './helpers/tftp-fixture.ts';
+import { readOverTftp } from './helpers/test-client.ts';
 
 const twentyMegabytes = 20 * 1024 * 1024;
 let server: TftpFixture;
@@ -96,3 +97,22 @@ test('a missing file is answered with file not found', async (t) => {
   const run = await curl('pxelinux.cfg/01-52-54-00-12-34-56', 'missing');
   t.is(run.code, 68);
 });
+
+test('at maxTransfers curl is not refused: its resent request is served once the running transfer ends', async (t) => {
+  const busy = await startTftp({ maxTransfers: 1, timeoutMs: 300, retries: 2 });
+  t.teardown(() => busy.close());
+  const sha = writeRandomFile(join(busy.root, 'undionly.kpxe'), 70_000);
+  // Our own reader takes the only slot and stops acknowledging; the server gives up on it after ~900 ms.
+  const stalled = readOverTftp({ port: busy.port, filename: 'undionly.kpxe', stopAckingAfter: 0 });
+  await waitFor(() => busy.service.health().activeTransfers === 1);
+  // --connect-timeout 5 makes curl resend an unanswered request every ~1.7 s.
+  const out = join(busy.scratch, 'after-busy');
+  const run = await runClient('curl', ['-s', '--connect-timeout', '5', `tftp://127.0.0.1:${busy.port}/undionly.kpxe`, '-o', out]);
+  await stalled;
+  t.is(run.code, 0, run.stderr);
+  t.is(sha256File(out), sha);
+  const health = busy.service.health() as { deferredRequests: number; refusedRequests: number };
+  t.true(health.deferredRequests >= 1, 'curl\'s first request waited');
+  t.is(health.refusedRequests, 0);
+});
+

@@ -27,8 +27,10 @@ export interface TftpServerHealth {
   failedTransfers: number;
   /** Transfers the client ended with an error packet (PXE ROMs abort after learning tsize). */
   abortedByClient: number;
-  /** Requests answered with an error packet before any data: not found, refused, busy. */
+  /** Requests answered with an error packet before any data: not found, refused, bad mode. */
   refusedRequests: number;
+  /** Read requests left unanswered because maxTransfers were running; the client resends them. */
+  deferredRequests: number;
   /** DATA payload bytes sent, retransmissions included. */
   bytesSent: number;
 }
@@ -43,6 +45,9 @@ export class TftpServer {
   private failed = 0;
   private abortedByClient = 0;
   private refused = 0;
+  private deferred = 0;
+  /** When the last "busy" warning was logged; a boot storm logs one a minute, not one per request. */
+  private busyLoggedAt = 0;
   private bytesSentByFinished = 0;
   private stopping = false;
 
@@ -98,6 +103,7 @@ export class TftpServer {
       failedTransfers: this.failed,
       abortedByClient: this.abortedByClient,
       refusedRequests: this.refused,
+      deferredRequests: this.deferred,
       bytesSent,
     };
   }
@@ -126,9 +132,7 @@ export class TftpServer {
     const existing = this.transfers.get(key);
     // A client repeats its RRQ when our first answer is slow or lost; the transfer already answering it goes on.
     if (this.opening.has(key) || (existing?.transfer.starting && existing.filename === packet.filename)) return;
-    if (this.transfers.size + this.opening.size >= this.settings.maxTransfers) {
-      return this.refuse(rinfo, tftpErrors.notDefined, 'Server busy, try again');
-    }
+    if (this.transfers.size + this.opening.size >= this.settings.maxTransfers) return this.defer(key);
     existing?.transfer.abort('the client sent a new request from the same port', 'client');
 
     this.opening.add(key);
@@ -185,6 +189,22 @@ export class TftpServer {
       this.failed += 1;
       this.logger.warn({ client: key, file: packet.filename, reason: outcome.reason }, 'tftp: transfer failed');
     }
+  }
+
+  /**
+   * At maxTransfers a request is dropped, as dnsmasq does, not refused: PXE firmware treats
+   * an error packet as a failed boot (and gives up after a few), but resends an unanswered
+   * RRQ with backoff, so a rack booting at once is served as transfers finish.
+   */
+  private defer(client: string): void {
+    this.deferred += 1;
+    const now = Date.now();
+    if (now - this.busyLoggedAt < 60_000) return;
+    this.busyLoggedAt = now;
+    this.logger.warn(
+      { client, maxTransfers: this.settings.maxTransfers, deferredRequests: this.deferred },
+      'tftp: at maxTransfers; read requests go unanswered until a transfer ends (clients resend them)',
+    );
   }
 
   /** Errors before a transfer exists go from the listening port; clients accept the first reply from any port. */

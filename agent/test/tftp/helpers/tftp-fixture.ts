@@ -92,3 +92,12 @@ export function runClient(command: string, args: string[], timeoutMs = 60_000): 
     });
   });
 }
+
+/** Polls a condition the server reaches on its own (counters update after the last ACK); bounded. */
+export async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
