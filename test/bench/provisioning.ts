@@ -107,6 +107,12 @@ export async function provisioningSuite(options: BenchOptions, cleanup: Cleanup)
     } while (cursor);
     return statuses;
   };
+  /** The agent's TFTP counters from its last heartbeat, as an operator would read them. */
+  const tftpSeenByAgent = async () => {
+    const view = await cp.api<{ agents: { services: { tftp?: Record<string, number> } }[] }>('GET', '/v1/sites/bench');
+    const tftp = view.agents[0]?.services.tftp;
+    return tftp ? `tftp ${tftp.activeTransfers} active, ${tftp.completedTransfers} done, ${tftp.failedTransfers} failed, ${tftp.abortedByClient} aborted, ${tftp.deferredRequests} deferred` : 'no tftp health yet';
+  };
   let lastLog = 0;
   let lastFullList = 0;
   while (deployedAt.size + failed.size < count && Date.now() < deadline) {
@@ -129,7 +135,7 @@ export async function provisioningSuite(options: BenchOptions, cleanup: Cleanup)
     });
     if (Date.now() - lastLog > 10_000) {
       lastLog = Date.now();
-      options.log(`provisioning +${((Date.now() - started) / 1000).toFixed(0)} s: ${readyAt.size} commissioned, ${deployedAt.size} deployed, ${failed.size} failed`);
+      options.log(`provisioning +${((Date.now() - started) / 1000).toFixed(0)} s: ${readyAt.size} commissioned, ${deployedAt.size} deployed, ${failed.size} failed; ${await tftpSeenByAgent()}`);
     }
   }
   const seconds = (Date.now() - started) / 1000;

@@ -34,6 +34,16 @@ export interface BootContext {
   leased(address: string): void;
 }
 
+/** Resolves after ms, or rejects with the signal's reason when the machine is powered off first. */
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => (signal.removeEventListener('abort', aborted), resolve()), ms);
+    const aborted = () => (clearTimeout(timer), reject(signal.reason));
+    signal.addEventListener('abort', aborted, { once: true });
+  });
+}
+
 /** Send from the machine's own address where the host has it: on Linux all of 127/8 is local. */
 function sourceAddress(leased: string, peerHost: string): string | undefined {
   return platform() === 'linux' && leased.startsWith('127.') && peerHost.startsWith('127.') ? leased : undefined;
@@ -64,9 +74,18 @@ export async function bootOnce(ctx: BootContext): Promise<BootEnd> {
     if (!scriptUrl || !/^https?:\/\//.test(scriptUrl)) return refused(`iPXE got ${scriptUrl ? `boot file ${scriptUrl}` : 'no boot file'}, not a script URL`);
     emit('dhcp', `iPXE: ${ipxe.answer.address}, script ${scriptUrl}`);
     const call = { signal, localAddress: sourceAddress(ipxe.answer.address, new URL(scriptUrl).hostname) };
-    const got = await ctx.http.getText(scriptUrl, call);
+    let got = await ctx.http.getText(scriptUrl, call);
     if (got.status !== 200) return failed(`script ${scriptUrl} answered ${got.status}: ${got.text.trim()}`);
-    const script = readBootScript(got.text);
+    let script = readBootScript(got.text);
+    // A wait: iPXE sleeps, then runs the script at the chained URL, for as long as it is told to.
+    for (let asked = 1; script.kind === 'chain'; asked++) {
+      if (asked === 1) emit('waiting', `${script.message || 'the script asks to wait'}: asking ${script.url} again every ${script.sleepSeconds} s`);
+      await abortableSleep(script.sleepSeconds * 1000, signal);
+      const url = script.url;
+      got = await ctx.http.getText(url, call);
+      if (got.status !== 200) return failed(`script ${url} answered ${got.status}: ${got.text.trim()}`);
+      script = readBootScript(got.text);
+    }
     switch (script.kind) {
       case 'refusal':
         return refused(`the agent's script says: ${script.reason}`);

@@ -5,7 +5,7 @@
  * up) — until its installer powers it off, it boots its local disk, or it is powered off. It plays machines only; it never reaches into the agent.
  */
 import { DhcpRelay } from './dhcp-relay.ts';
-import { bootOnce } from './machine-boot.ts';
+import { abortableSleep, bootOnce } from './machine-boot.ts';
 import { MachineHttp } from './machine-http.ts';
 import { macBytes } from './pxe-dhcp-client.ts';
 import type { PowerOnResult, SimulatedMachine, SimulatorEndpoints, SimulatorEvent } from './simulator-types.ts';
@@ -101,7 +101,7 @@ export class MachineSimulator {
         failedInARow = end.end === 'error' ? failedInARow + 1 : 0;
         switch (end.end) {
           case 'refused':
-            await sleep(this.options.retryDelayMs ?? 2000, signal);
+            await abortableSleep(this.options.retryDelayMs ?? 2000, signal);
             continue;
           case 'reboot':
             continue;
@@ -112,7 +112,7 @@ export class MachineSimulator {
             return result('powered-off', end.detail);
           case 'error':
             if (!end.retry || failedInARow >= maxFailedBoots) return result('error', failedInARow > 1 ? `${end.detail} (${failedInARow} failed boots in a row)` : end.detail);
-            await sleep(this.options.retryDelayMs ?? 2000, signal);
+            await abortableSleep(this.options.retryDelayMs ?? 2000, signal);
             continue;
         }
       }
@@ -127,11 +127,3 @@ export class MachineSimulator {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => (signal.removeEventListener('abort', aborted), resolve()), ms);
-    const aborted = () => (clearTimeout(timer), reject(signal.reason));
-    signal.addEventListener('abort', aborted, { once: true });
-  });
-}

@@ -25,6 +25,7 @@ async function start(t: any) {
       { machineId: 'm-1', hostname: 'node-1', arch: 'x86_64', bootMode: 'bios', intent: 'commission', params: {}, workflow: 'wf-1', mac: '52:54:00:00:00:01' },
       { machineId: 'm-2', hostname: 'node-2', arch: 'x86_64', bootMode: 'uefi', intent: 'local', params: {}, workflow: null, mac: '52:54:00:00:00:02' },
       { machineId: 'm-3', hostname: 'node-3', arch: 'x86_64', bootMode: 'bios', intent: 'local', params: {}, workflow: null, mac: '52:54:00:00:00:03' },
+      { machineId: 'm-4', hostname: 'node-4', arch: 'x86_64', bootMode: 'bios', intent: 'deploy', params: {}, workflow: 'wf-4', mac: '52:54:00:00:00:04' },
     ],
   };
   const reports: { kind: string; payload: Record<string, unknown> }[] = [];
@@ -54,6 +55,18 @@ test('iPXE scripts follow the boot intent: installer with metadata, local disk p
   t.is(again, stranger, 'a machine retrying is refused every time');
   t.deepEqual(reports, [{ kind: 'boot.refused', payload: { mac: 'aa:aa:aa:aa:aa:aa', reason: 'no boot intent for aa:aa:aa:aa:aa:aa: this machine is unknown here or not being provisioned' } }], 'but reported once a minute');
   t.is((await fetch(`${base}/boot/ipxe?mac=nonsense`)).status, 400);
+});
+
+test('a machine powered on before its step reached the agent waits in iPXE and asks again; once the step is here the same URL boots the installer', async (t) => {
+  const { base, reports, service, waits } = await start(t);
+  const early = await (await fetch(`${base}/boot/ipxe?mac=52:54:00:00:00:04`)).text();
+  t.is(early, `#!ipxe\necho Sprout: node-4 is to deploy; waiting for this agent to be given its step\nsleep 3\nchain --replace --autofree ${base}/boot/ipxe?mac=52:54:00:00:00:04\n`);
+  t.deepEqual(reports, [], 'waiting for a step is not a refusal');
+  t.like(service.health(), { waiting: 1, refused: 0, scripts: 0 });
+  waits.add({ machineId: 'm-4', workItemId: 'wi-9', workflowId: 'wf-4', step: 'install', params: {} });
+  const chained = /^chain --replace --autofree (\S+)$/m.exec(early)![1];
+  t.regex(await (await fetch(chained)).text(), /sprout\.intent=deploy/);
+  t.like(service.health(), { waiting: 1, scripts: 1 });
 });
 
 test('artifacts: whole and ranged downloads with a sha256 curl can check; paths out of the root are refused', async (t) => {

@@ -50,7 +50,7 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
   const installed = new Map<string, string | null>();
   const refusalsReported = new Map<string, number>();
   const callbacks: CallbackDeps = { waits: deps.waits, desiredState: ctx.desiredState, reportFor: deps.reportFor, baseUrl: () => baseUrl, artifactRoot: settings.artifactRoot, installed };
-  const counts = { scripts: 0, refused: 0, artifacts: 0, notFound: 0, callbacks: 0 };
+  const counts = { scripts: 0, waiting: 0, refused: 0, artifacts: 0, notFound: 0, callbacks: 0 };
   let baseUrl = settings.baseUrl ?? '';
   const server = createServer((req, res) => {
     // A request the handler cannot even read (a malformed %-escape, an unparsable target) is the client's error; thrown here it would end the agent.
@@ -81,8 +81,9 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
       const token = published ? deps.waits.byMachine(published.machineId)?.token : undefined;
       const justInstalled = published?.intent === 'deploy' && !token && installed.has(published.machineId) && installed.get(published.machineId) === published.workflow;
       const intent = justInstalled ? { ...published, intent: 'local' as const } : published;
-      const { script, refusal } = ipxeScript({ intent, mac, baseUrl, installer: settings.installer, token });
-      if (refusal) {
+      const { script, refusal, waiting } = ipxeScript({ intent, mac, baseUrl, installer: settings.installer, token });
+      if (waiting) counts.waiting++;
+      else if (refusal) {
         counts.refused++;
         // A refused machine retries every few seconds: report each MAC and reason once a minute.
         const key = `${mac} ${refusal}`;

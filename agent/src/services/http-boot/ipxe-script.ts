@@ -1,7 +1,8 @@
 /**
  * The iPXE script a machine gets from its boot intent: the installer for commissioning
  * and deployment (kernel, initrd, metadata URL on the command line), its local disk for
- * `local`, and for anyone else a script that prints why it will not boot.
+ * `local`, a short wait-and-ask-again for a machine whose step has not reached this agent
+ * yet, and for anyone else a script that prints why it will not boot.
  */
 import type { SiteDesiredState } from '@sprout/kernel';
 
@@ -17,7 +18,10 @@ export interface ScriptInput {
   token?: string;
 }
 
-export function ipxeScript({ intent, mac, baseUrl, installer, token }: ScriptInput): { script: string; refusal?: string } {
+/** Seconds a machine whose step is on its way waits in iPXE before asking for its script again. */
+export const STEP_WAIT_SECONDS = 3;
+
+export function ipxeScript({ intent, mac, baseUrl, installer, token }: ScriptInput): { script: string; refusal?: string; waiting?: string } {
   if (!intent) {
     const refusal = `no boot intent for ${mac}: this machine is unknown here or not being provisioned`;
     return { refusal, script: refusalScript(refusal) };
@@ -27,8 +31,11 @@ export function ipxeScript({ intent, mac, baseUrl, installer, token }: ScriptInp
     return { script: `#!ipxe\necho Sprout: ${intent.hostname} boots from its local disk\n${intent.bootMode === 'uefi' ? 'exit 1' : 'exit'}\n` };
   }
   if (!token) {
-    const refusal = `${intent.hostname} is to ${intent.intent}, but this agent has not been given its step yet`;
-    return { refusal, script: refusalScript(refusal) };
+    // Powered on before its step arrived (the usual race when a rack is powered on with the
+    // request): it stays in iPXE and asks again, rather than exiting into a whole new PXE
+    // boot — a DHCP exchange and a TFTP transfer every few seconds per machine.
+    const waiting = `${intent.hostname} is to ${intent.intent}; waiting for this agent to be given its step`;
+    return { waiting, script: waitingScript(waiting, `${baseUrl}/boot/ipxe?mac=${mac}`) };
   }
   const metadata = `${baseUrl}/metadata/${token}`;
   const kernelUrl = `${baseUrl}/artifacts/${installer.kernel}`;
@@ -48,6 +55,10 @@ export function ipxeScript({ intent, mac, baseUrl, installer, token }: ScriptInp
 
 function refusalScript(reason: string): string {
   return `#!ipxe\necho Sprout will not boot this machine: ${reason.replace(/[\r\n]/g, ' ')}\nsleep 10\nexit\n`;
+}
+
+function waitingScript(reason: string, scriptUrl: string): string {
+  return `#!ipxe\necho Sprout: ${reason.replace(/[\r\n]/g, ' ')}\nsleep ${STEP_WAIT_SECONDS}\nchain --replace --autofree ${scriptUrl}\n`;
 }
 
 function basename(path: string): string {
