@@ -20,7 +20,6 @@ import { kernelMigrations, migrateToLatest, pendingMigrations, type MigrationFol
 import { AuditLog } from './audit/audit-log.ts';
 import { TokenService } from './auth/token-service.ts';
 import { bootstrapAdmin } from './auth/bootstrap-admin.ts';
-import { buildApp } from './api/build-app.ts';
 import { NetworkService } from './domain/networks/network-service.ts';
 import { ipamCapability } from './capabilities/ipam.ts';
 import { dhcpCapability } from './capabilities/dhcp.ts';
@@ -141,6 +140,8 @@ export class Kernel {
       adminToken: config.auth.adminToken,
     });
     if (admin.created) logger.info({ file: admin.file ?? '(from SPROUT_ADMIN_TOKEN)' }, 'created the first admin token');
+    // Loaded here, not with the SDK: a site agent imports the kernel for its plugins and never serves the API.
+    const { buildApp } = await import('./api/build-app.ts');
     this.app = await buildApp(this, host.routes);
     await this.connectTransport();
     if (this.background) {

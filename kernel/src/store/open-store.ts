@@ -6,8 +6,6 @@
  */
 import { join } from 'node:path';
 import knexModule, { type Knex } from 'knex';
-import ClientPgLite from 'knex-pglite';
-import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
 
@@ -66,6 +64,9 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   let lock: DataDirLock | undefined;
   if (!options.inMemory) lock = lockDataDir(options.dataDir, 'pglite');
   try {
+    // Loaded only here: PGlite and its knex client cost ~45 MiB in every process that
+    // imports the kernel (a site agent, a control plane on PostgreSQL) and never opens it.
+    const [{ default: ClientPgLite }, { PGlite }] = await Promise.all([import('knex-pglite'), import('@electric-sql/pglite')]);
     const db = createKnex({
       client: ClientPgLite as unknown as typeof Knex.Client,
       dialect: 'postgres',
