@@ -8,15 +8,20 @@ import { createReadStream, realpathSync, statSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-const digests = new Map<string, { mtimeMs: number; size: number; sha256: string }>();
+/** Digests by path; the promise is kept from the first request, so a rack asking for a new image at once reads it once. */
+const digests = new Map<string, { mtimeMs: number; size: number; sha256: Promise<string> }>();
 
-export async function sha256Of(path: string, size: number, mtimeMs: number): Promise<string> {
+export function sha256Of(path: string, size: number, mtimeMs: number): Promise<string> {
   const known = digests.get(path);
   if (known && known.size === size && known.mtimeMs === mtimeMs) return known.sha256;
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  const sha256 = hash.digest('hex');
+  const sha256 = (async () => {
+    const hash = createHash('sha256');
+    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+    return hash.digest('hex');
+  })();
   digests.set(path, { mtimeMs, size, sha256 });
+  // A failed read is not remembered: the next request tries again.
+  sha256.catch(() => digests.get(path)?.sha256 === sha256 && digests.delete(path));
   return sha256;
 }
 
