@@ -1,5 +1,5 @@
 import test from 'ava';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,11 +8,12 @@ import { promisify } from 'node:util';
 import type { SiteDesiredState } from '@sprout/kernel';
 import { httpBootService } from '../../src/services/http-boot/index.ts';
 import { MachineWaits } from '../../src/machine-waits.ts';
+import { until } from '../../../test/helpers/until.ts';
 
 const run = promisify(execFile);
 const quiet = { info() {}, warn() {}, error() {} };
 
-async function start(t: any) {
+async function start(t: any, extraSettings: Record<string, unknown> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'sprout-httpboot-'));
   const root = join(dir, 'artifacts');
   mkdirSync(join(root, 'installer'), { recursive: true });
@@ -32,13 +33,13 @@ async function start(t: any) {
   const waits = new MachineWaits(dir);
   waits.add({ machineId: 'm-1', workItemId: 'wi-7', workflowId: 'wf-1', step: 'commission', params: { hwtests: ['cpu-inventory'] } });
   const journaled: { workItemId: string; kind: string; payload: Record<string, unknown> }[] = [];
-  const service = await httpBootService({ waits, reportFor: (workItemId, kind, payload) => journaled.push({ workItemId, kind, payload }) })({ dataDir: dir, settings: { port: 0, address: '127.0.0.1', artifactRoot: root }, desiredState: () => state, onDesiredState() {}, report: (kind, payload) => reports.push({ kind, payload }), logger: quiet });
+  const service = await httpBootService({ waits, reportFor: (workItemId, kind, payload) => journaled.push({ workItemId, kind, payload }) })({ dataDir: dir, settings: { port: 0, address: '127.0.0.1', artifactRoot: root, ...extraSettings }, desiredState: () => state, onDesiredState() {}, report: (kind, payload) => reports.push({ kind, payload }), logger: quiet });
   t.teardown(async () => {
     await service.stop();
     rmSync(dir, { recursive: true, force: true });
   });
   const base = `http://127.0.0.1:${service.health().port}`;
-  return { base, image, reports, service, waits, journaled };
+  return { base, dir, image, reports, service, waits, journaled };
 }
 
 test('iPXE scripts follow the boot intent: installer with metadata, local disk per firmware, a reason for strangers', async (t) => {
@@ -67,6 +68,33 @@ test('a machine powered on before its step reached the agent waits in iPXE and a
   const chained = /^chain --replace --autofree (\S+)$/m.exec(early)![1];
   t.regex(await (await fetch(chained)).text(), /sprout\.intent=deploy/);
   t.like(service.health(), { waiting: 1, scripts: 1 });
+});
+
+test('real iPXE (ipxe.lkrn in QEMU) follows the wait script: it sleeps, asks again, and boots the installer once the step is here', async (t) => {
+  // QEMU's user network with restrict=on: the guest reaches nothing but 10.0.2.100:80,
+  // which QEMU hands, connection by connection, to a pipe into the service on loopback.
+  const { dir, service, waits } = await start(t, { baseUrl: 'http://10.0.2.100' });
+  const health = () => service.health() as { waiting: number; scripts: number; artifacts: number };
+  const pipe = join(dir, 'pipe.mjs');
+  writeFileSync(pipe, `import { connect } from 'node:net';\nconst s = connect(${service.health().port}, '127.0.0.1');\nprocess.stdin.pipe(s);\ns.pipe(process.stdout);\ns.on('close', () => process.exit(0));\n`);
+  const mac = '52:54:00:00:00:04';
+  const qemu = spawn('qemu-system-x86_64', [
+    '-kernel', '/usr/lib/ipxe/ipxe.lkrn', '-display', 'none', '-serial', `file:${join(dir, 'serial.log')}`, '-m', '128', '-no-reboot',
+    '-netdev', `user,id=n0,restrict=on,bootfile=http://10.0.2.100/boot/ipxe?mac=${mac},guestfwd=tcp:10.0.2.100:80-cmd:${process.execPath} ${pipe}`,
+    '-device', `virtio-net-pci,netdev=n0,mac=${mac}`,
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  qemu.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise((resolve) => qemu.once('exit', resolve));
+  t.teardown(async () => {
+    qemu.kill();
+    await exited;
+  });
+  await until('iPXE to ask for its script a second time, after the sleep', async () => health().waiting >= 2 || (qemu.exitCode !== null && Promise.reject(new Error(`qemu ended: ${stderr}`))), 90_000);
+  t.is(health().scripts, 0);
+  waits.add({ machineId: 'm-4', workItemId: 'wi-9', workflowId: 'wf-4', step: 'install', params: {} });
+  await until('iPXE to fetch the installer kernel the next script names', async () => health().artifacts >= 1, 30_000);
+  t.like(health(), { scripts: 1 });
 });
 
 test('artifacts: whole and ranged downloads with a sha256 curl can check; paths out of the root are refused', async (t) => {
