@@ -12,6 +12,7 @@ export const configSchema = Type.Object(
     maxDeliver: Type.Integer({ minimum: 1, default: 5, description: 'deliveries before an item goes to the dead-letter path' }),
     pollIntervalMs: Type.Integer({ minimum: 10, default: 250, description: 'how often a waiting long-poll looks for new work' }),
     waitSeconds: Type.Integer({ minimum: 0, maximum: 60, default: 25, description: 'how long agents long-poll' }),
+    keepSettledHours: Type.Integer({ minimum: 1, default: 24, description: 'how long acknowledged and dead work items are kept before they are deleted' }),
   },
   { additionalProperties: false },
 );

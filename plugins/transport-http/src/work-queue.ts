@@ -14,6 +14,8 @@ export interface HttpTransportSettings {
   ackWaitMs: number;
   maxDeliver: number;
   pollIntervalMs: number;
+  /** Hours an acknowledged or dead item is kept (so a repeated publish of its id is still ignored); then deleted. */
+  keepSettledHours?: number;
 }
 
 type ReportHandler = (report: AgentReport) => Promise<void>;
@@ -23,18 +25,40 @@ const quietLogger: DrainLogger = { warn: () => {} };
 
 /** Items one poll leases at most. */
 const leaseBatch = 50;
+/** How often settled items past keepSettledHours are deleted. */
+const pruneEveryMs = 10 * 60_000;
 
 export class HttpWorkQueue implements TransportProvider, AgentHttpEndpoint {
   private reports?: InboxDrain<AgentReport>;
   private deadLetters?: InboxDrain<DeadLetter>;
   private closed = false;
+  private readonly pruning: NodeJS.Timeout;
   readonly agentHttp: AgentHttpEndpoint = this;
 
   constructor(
     private readonly db: Knex,
     private readonly settings: HttpTransportSettings,
     private readonly logger: DrainLogger = quietLogger,
-  ) {}
+  ) {
+    // Every instance prunes; deleting the same old rows twice is harmless.
+    this.pruning = setInterval(() => {
+      this.pruneSettled().catch((err) => this.logger.warn({ err }, 'transport-http: cannot delete settled work items; will try again'));
+    }, pruneEveryMs).unref();
+  }
+
+  /**
+   * Deletes work items acknowledged or dead more than keepSettledHours ago (24 by
+   * default): without this the table grows by every site step ever run. Returns how many.
+   */
+  async pruneSettled(): Promise<number> {
+    const cutoff = this.db.raw(`now() - ? * interval '1 hour'`, [this.settings.keepSettledHours ?? 24]);
+    // Counted from RETURNING: knex-pglite does not turn a DELETE's result into a count.
+    const deleted = await this.db('http_work_items')
+      .where((q) => q.where('acked_at', '<', cutoff).orWhere('dead_at', '<', cutoff))
+      .delete()
+      .returning('id');
+    return deleted.length;
+  }
 
   /** Inbox rows an instance took are hidden from the others for as long as a work lease lasts. */
   private get drainTiming(): DrainTiming {
@@ -87,6 +111,7 @@ export class HttpWorkQueue implements TransportProvider, AgentHttpEndpoint {
   /** Ends long-polls in progress and stops draining; what is stored stays for the next instance. */
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.pruning);
     await Promise.all([this.reports?.stop(), this.deadLetters?.stop()]);
   }
 
