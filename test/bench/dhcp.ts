@@ -88,7 +88,7 @@ export async function dhcpSuite(options: BenchOptions, cleanup: Cleanup): Promis
   if (which('dnsmasq')) servers.push({ name: 'dnsmasq', start: (dir) => startDnsmasq(cleanup, ns, dir) });
   else notes.push('dnsmasq is missing: not compared');
 
-  const rates = options.quick ? [500, 2000] : [1000, 2000, 3000, 4000, 5000, 6000];
+  const rates = options.quick ? [500, 2000] : [1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000];
   const seconds = options.quick ? 2 : 4;
   const steps = new Map<string, StepFigures[]>();
   const givenUp = new Set<string>();
