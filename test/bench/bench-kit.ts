@@ -9,6 +9,15 @@ import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
+/**
+ * Node's arguments for a Sprout process, started the way bin/sprout.js starts one (the
+ * kernel's preload, then tsx). BENCH_CPU_PROF=<dir> adds --cpu-prof, for diagnosis.
+ */
+export function sproutNodeArgs(): string[] {
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  return [...profile, '--import', new URL('../../kernel/src/preload.js', import.meta.url).href, '--import', 'tsx'];
+}
+
 export interface BenchOptions {
   /** Shorter load periods and fewer steps: a smoke run of the harness, not figures to quote. */
   quick: boolean;

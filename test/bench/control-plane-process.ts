@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startChild, type Child, type Cleanup } from './bench-kit.ts';
+import { sproutNodeArgs, startChild, type Child, type Cleanup } from './bench-kit.ts';
 
 export const databaseUrl = process.env.SPROUT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -28,8 +28,7 @@ export async function startControlPlane(cleanup: Cleanup, options: { yaml?: stri
   const dataDir = mkdtempSync(join(tmpdir(), 'sprout-bench-cp-'));
   cleanup.add('remove the control plane folder', () => rmSync(dataDir, { recursive: true, force: true }));
   const schema = `bench_${randomBytes(5).toString('hex')}`;
-  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const child = startChild(cleanup, process.execPath, [...profile, '--import', 'tsx', entry('control-plane.ts'), JSON.stringify({ port: 0, dataDir, schema, databaseUrl, ...options })]);
+  const child = startChild(cleanup, process.execPath, [...sproutNodeArgs(), entry('control-plane.ts'), JSON.stringify({ port: 0, dataDir, schema, databaseUrl, ...options })]);
   // SIGTERM lets it drop its schema; the registered stop comes after and finds it gone.
   cleanup.add(`stop the control plane (schema ${schema})`, async () => {
     child.process.kill('SIGTERM');

@@ -4,7 +4,7 @@
  * nothing else in database `test` is touched, in its own process so the load tool and
  * the server each have theirs.
  *
- *   node --import tsx test/bench/control-plane.ts '{"port":0,"dataDir":"…","schema":"bench_…","yaml":"…"}'
+ *   node --import ./kernel/src/preload.js --import tsx test/bench/control-plane.ts '{"port":0,"dataDir":"…","schema":"bench_…","yaml":"…"}'
  *
  * Prints `ready {"url":…,"token":…}`; on SIGTERM stops the kernel, drops the schema and exits.
  */

@@ -14,7 +14,7 @@ import pg from 'pg';
 import type { PowerOnResult } from '@sprout/agent/simulator';
 import { prepareArtifacts } from '../../cli/src/lab/lab-artifacts.ts';
 import { freeTcpPort, freeUdpPort } from '../../cli/src/lab/lab-ports.ts';
-import { percentile, processStats, sleep, startChild, type BenchOptions, type Cleanup, type Row, type SuiteResult } from './bench-kit.ts';
+import { percentile, processStats, sleep, sproutNodeArgs, startChild, type BenchOptions, type Cleanup, type Row, type SuiteResult } from './bench-kit.ts';
 import { databaseUrl, macFor, startControlPlane } from './control-plane-process.ts';
 
 const gateway = '127.77.0.1';
@@ -50,8 +50,7 @@ export async function provisioningSuite(options: BenchOptions, cleanup: Cleanup)
       dns: { port: ports.dns, address: '127.0.0.1' },
     },
   };
-  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const agent = startChild(cleanup, process.execPath, [...profile, '--import', 'tsx', fileURLToPath(new URL('./site-agent.ts', import.meta.url)), JSON.stringify(agentSpec)]);
+  const agent = startChild(cleanup, process.execPath, [...sproutNodeArgs(), fileURLToPath(new URL('./site-agent.ts', import.meta.url)), JSON.stringify(agentSpec)]);
   cleanup.add('stop the agent', async () => {
     agent.process.kill('SIGTERM');
     await Promise.race([agent.exited, sleep(10_000)]);

@@ -3,7 +3,7 @@
  * runs it: DHCP (answering the simulator's relay), TFTP, HTTP boot and DNS on loopback
  * ports, logging at warn to stdout.
  *
- *   node --import tsx test/bench/site-agent.ts '{"controlPlaneUrl":…,"joinToken":…,"dataDir":…,"services":{…}}'
+ *   node --import ./kernel/src/preload.js --import tsx test/bench/site-agent.ts '{"controlPlaneUrl":…,"joinToken":…,"dataDir":…,"services":{…}}'
  *
  * Prints `ready` once started; stops on SIGTERM.
  */

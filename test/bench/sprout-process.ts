@@ -1,7 +1,7 @@
 /** Starts one of Sprout's site services in its own process (sprout-service.ts), optionally inside a network namespace. */
 import { fileURLToPath } from 'node:url';
 import type { SiteDesiredState } from '@sprout/kernel';
-import { startChild, type Child, type Cleanup } from './bench-kit.ts';
+import { sproutNodeArgs, startChild, type Child, type Cleanup } from './bench-kit.ts';
 
 const entry = fileURLToPath(new URL('./sprout-service.ts', import.meta.url));
 
@@ -19,9 +19,7 @@ export interface SproutService {
 }
 
 export async function startSproutService(cleanup: Cleanup, spec: SproutServiceSpec, netns?: string): Promise<SproutService> {
-  // BENCH_CPU_PROF=<dir> profiles the service (node --cpu-prof) for the optimisation work.
-  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const node = [process.execPath, ...profile, '--import', 'tsx', entry, JSON.stringify(spec)];
+  const node = [process.execPath, ...sproutNodeArgs(), entry, JSON.stringify(spec)];
   const child = netns ? startChild(cleanup, 'ip', ['netns', 'exec', netns, ...node]) : startChild(cleanup, node[0], node.slice(1));
   await child.waitFor(/ready \{/, 60_000);
   return {

@@ -5,7 +5,7 @@
  * fixed desired state. The bench starts it inside a namespace or on loopback so the
  * load tool and the server each get their own process, like the peers.
  *
- *   node --import tsx test/bench/sprout-service.ts '{"service":"dns","settings":{…},"state":{…},"dataDir":"…"}'
+ *   node --import ./kernel/src/preload.js --import tsx test/bench/sprout-service.ts '{"service":"dns","settings":{…},"state":{…},"dataDir":"…"}'
  *
  * Prints `ready <health JSON>` once listening; on SIGTERM stops the service and prints
  * `final <health JSON>` (with the report counts) before exiting.
