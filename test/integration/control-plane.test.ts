@@ -99,6 +99,27 @@ for (const backend of backends) {
     t.is(missingHeader.status, 400);
   });
 
+  test.serial(`${backend}: outbox rows go once their workflow has ended a day ago; a running workflow's stay`, async (t) => {
+    await createMachine(h, 'm-site', 'prune-01');
+    await createMachine(h, 'm-site', 'prune-02');
+    const ended = (await h.request({ method: 'POST', url: '/v1/machines/prune-01/commission', body: { hwtest: false } })).body;
+    const running = (await h.request({ method: 'POST', url: '/v1/machines/prune-02/commission', body: { hwtest: false } })).body;
+    for (const wf of [ended, running]) await waitForWorkflow(h, wf.id, (w) => w.state === 'dispatched');
+    await h.kernel.dispatcher.drain();
+    t.is((await h.request({ method: 'POST', url: `/v1/workflows/${ended.id}/cancel` })).status, 202);
+    const db = h.kernel.store.db;
+    const rowsOf = async (workflowId: string) => Number((await db('outbox').where({ workflow_id: workflowId }).count({ n: '*' }).first())?.n);
+    t.true((await rowsOf(ended.id)) > 0 && (await rowsOf(running.id)) > 0);
+    t.is(await h.kernel.dispatcher.pruneDispatched(), 0, 'nothing is a day old yet');
+    // Two days pass, by the database's clock, for both workflows' rows; only one workflow has ended.
+    await db('outbox').whereIn('workflow_id', [ended.id, running.id]).update({ dispatched_at: db.raw(`now() - interval '2 days'`) });
+    await db('workflows').where({ id: ended.id }).update({ finished_at: db.raw(`now() - interval '2 days'`) });
+    t.true((await h.kernel.dispatcher.pruneDispatched()) > 0);
+    t.is(await rowsOf(ended.id), 0);
+    t.true((await rowsOf(running.id)) > 0, 'a running workflow keeps its rows: its reports find their step through them');
+    await h.request({ method: 'POST', url: `/v1/workflows/${running.id}/cancel` });
+  });
+
   test.serial(`${backend}: lifecycle: an illegal action is a 409 naming the state and what is allowed`, async (t) => {
     await createMachine(h, 'm-site', 'life-01');
     const deploy = await h.request({ method: 'POST', url: '/v1/machines/life-01/deploy', body: { image: 'debian-12' } });

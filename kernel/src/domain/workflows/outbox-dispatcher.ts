@@ -14,8 +14,13 @@ export function outboxIdOf(workItemId: string): number | null {
   return match ? Number(match[1]) : null;
 }
 
+/** Dispatched rows are kept this long after their workflow ended (or, without one, after dispatch). */
+export const keepDispatchedHours = 24;
+const pruneEveryMs = 10 * 60_000;
+
 export class OutboxDispatcher {
   private timer: NodeJS.Timeout | undefined;
+  private pruning: NodeJS.Timeout | undefined;
   private draining: Promise<void> | undefined;
   private again = false;
 
@@ -24,11 +29,15 @@ export class OutboxDispatcher {
   start(): void {
     this.timer = setInterval(() => this.kick(), this.deps.intervalMs);
     this.timer.unref();
+    this.pruning = setInterval(() => {
+      this.pruneDispatched().catch((err) => this.deps.logger.warn({ err }, 'could not delete old outbox rows; will try again'));
+    }, pruneEveryMs).unref();
     this.kick();
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.pruning) clearInterval(this.pruning);
     this.timer = undefined;
     await this.draining;
   }
@@ -86,6 +95,23 @@ export class OutboxDispatcher {
       await this.markDispatched(published);
       sent += published.length;
     }
+  }
+
+  /**
+   * Deletes dispatched rows whose workflow ended more than keepDispatchedHours ago (rows
+   * without a workflow: dispatched that long ago). A report names its step through its
+   * row, so a running workflow's rows stay however old; ids are never reused.
+   * Returns how many went.
+   */
+  async pruneDispatched(): Promise<number> {
+    const { db } = this.deps;
+    const cutoff = db.raw(`now() - ? * interval '1 hour'`, [keepDispatchedHours]);
+    const deleted = await db('outbox')
+      .where('dispatched_at', '<', cutoff)
+      .where((q) => q.whereNull('workflow_id').orWhereIn('workflow_id', db('workflows').select('id').where('finished_at', '<', cutoff)))
+      .delete()
+      .returning('id');
+    return deleted.length;
   }
 
   private async markDispatched(rows: { id: number | string }[]): Promise<void> {
