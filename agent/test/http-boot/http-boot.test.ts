@@ -1,7 +1,7 @@
 import test from 'ava';
 import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -61,13 +61,18 @@ test('iPXE scripts follow the boot intent: installer with metadata, local disk p
 test('a machine powered on before its step reached the agent waits in iPXE and asks again; once the step is here the same URL boots the installer', async (t) => {
   const { base, reports, service, waits } = await start(t);
   const early = await (await fetch(`${base}/boot/ipxe?mac=52:54:00:00:00:04`)).text();
-  t.is(early, `#!ipxe\necho Sprout: node-4 is to deploy; waiting for this agent to be given its step\nsleep 3\nchain --replace --autofree ${base}/boot/ipxe?mac=52:54:00:00:00:04\n`);
+  t.is(early, `#!ipxe\necho Sprout: node-4 is to deploy; waiting for this agent to be given its step\nsleep 3\nchain --replace --autofree ${base}/boot/ipxe?mac=52:54:00:00:00:04&waited=1\n`);
   t.deepEqual(reports, [], 'waiting for a step is not a refusal');
   t.like(service.health(), { waiting: 1, refused: 0, scripts: 0 });
+  t.regex(await (await fetch(`${base}/boot/ipxe?mac=52:54:00:00:00:04&waited=99`)).text(), /&waited=100\n$/);
+  // Five minutes of waiting (the power-on step's timeout): the step is not coming, so it is refused after all.
+  const gaveUp = await (await fetch(`${base}/boot/ipxe?mac=52:54:00:00:00:04&waited=100`)).text();
+  t.regex(gaveUp, /Sprout will not boot this machine: node-4 is to deploy, but its step has not reached this agent in 5 minutes\nsleep 10\nexit\n$/);
+  t.like(reports[0], { kind: 'boot.refused', payload: { mac: '52:54:00:00:00:04' } });
   waits.add({ machineId: 'm-4', workItemId: 'wi-9', workflowId: 'wf-4', step: 'install', params: {} });
   const chained = /^chain --replace --autofree (\S+)$/m.exec(early)![1];
   t.regex(await (await fetch(chained)).text(), /sprout\.intent=deploy/);
-  t.like(service.health(), { waiting: 1, scripts: 1 });
+  t.like(service.health(), { waiting: 2, refused: 1, scripts: 1 });
 });
 
 test('real iPXE (ipxe.lkrn in QEMU) follows the wait script: it sleeps, asks again, and boots the installer once the step is here', async (t) => {
@@ -76,7 +81,14 @@ test('real iPXE (ipxe.lkrn in QEMU) follows the wait script: it sleeps, asks aga
   const { dir, service, waits } = await start(t, { baseUrl: 'http://10.0.2.100' });
   const health = () => service.health() as { waiting: number; scripts: number; artifacts: number };
   const pipe = join(dir, 'pipe.mjs');
-  writeFileSync(pipe, `import { connect } from 'node:net';\nconst s = connect(${service.health().port}, '127.0.0.1');\nprocess.stdin.pipe(s);\ns.pipe(process.stdout);\ns.on('close', () => process.exit(0));\n`);
+  const requests = join(dir, 'requests.log');
+  // Every request line is noted (iPXE keeps connections alive), to see the URLs iPXE really asked for.
+  writeFileSync(
+    pipe,
+    `import { connect } from 'node:net';\nimport { appendFileSync } from 'node:fs';\nconst s = connect(${service.health().port}, '127.0.0.1');\n` +
+      `process.stdin.on('data', (d) => { for (const m of d.toString('latin1').matchAll(/^[A-Z]+ \\S+ HTTP\\/1\\.\\d/gm)) appendFileSync(${JSON.stringify(requests)}, m[0] + '\\n'); });\n` +
+      `process.stdin.pipe(s);\ns.pipe(process.stdout);\ns.on('close', () => process.exit(0));\n`,
+  );
   const mac = '52:54:00:00:00:04';
   const qemu = spawn('qemu-system-x86_64', [
     '-kernel', '/usr/lib/ipxe/ipxe.lkrn', '-display', 'none', '-serial', `file:${join(dir, 'serial.log')}`, '-m', '128', '-no-reboot',
@@ -92,6 +104,9 @@ test('real iPXE (ipxe.lkrn in QEMU) follows the wait script: it sleeps, asks aga
   });
   await until('iPXE to ask for its script a second time, after the sleep', async () => health().waiting >= 2 || (qemu.exitCode !== null && Promise.reject(new Error(`qemu ended: ${stderr}`))), 90_000);
   t.is(health().scripts, 0);
+  const asked = readFileSync(requests, 'utf8').split('\n').filter((l) => l.includes('/boot/ipxe'));
+  t.regex(asked[0], /^GET \/boot\/ipxe\?mac=52(:|%3A)54/);
+  t.regex(asked[1], /&waited=1 HTTP/, 'the chained URL arrives whole, & and all');
   waits.add({ machineId: 'm-4', workItemId: 'wi-9', workflowId: 'wf-4', step: 'install', params: {} });
   await until('iPXE to fetch the installer kernel the next script names', async () => health().artifacts >= 1, 30_000);
   t.like(health(), { scripts: 1 });

@@ -81,7 +81,8 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
       const token = published ? deps.waits.byMachine(published.machineId)?.token : undefined;
       const justInstalled = published?.intent === 'deploy' && !token && installed.has(published.machineId) && installed.get(published.machineId) === published.workflow;
       const intent = justInstalled ? { ...published, intent: 'local' as const } : published;
-      const { script, refusal, waiting } = ipxeScript({ intent, mac, baseUrl, installer: settings.installer, token });
+      const waited = Math.min(Math.max(Math.trunc(Number(url.searchParams.get('waited'))) || 0, 0), 1_000_000);
+      const { script, refusal, waiting } = ipxeScript({ intent, mac, baseUrl, installer: settings.installer, token, waited });
       if (waiting) counts.waiting++;
       else if (refusal) {
         counts.refused++;

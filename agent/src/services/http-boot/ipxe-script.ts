@@ -16,12 +16,16 @@ export interface ScriptInput {
   installer: { kernel: string; initrd: string; cmdline: string };
   /** The per-boot token of the step waiting for this machine, if one is. */
   token?: string;
+  /** How many wait scripts this boot has already had (the `waited` the last one chained with). */
+  waited?: number;
 }
 
 /** Seconds a machine whose step is on its way waits in iPXE before asking for its script again. */
 export const STEP_WAIT_SECONDS = 3;
+/** Waits before the machine is refused after all: 5 minutes, the power-on step's own timeout. */
+export const STEP_WAIT_LIMIT = 100;
 
-export function ipxeScript({ intent, mac, baseUrl, installer, token }: ScriptInput): { script: string; refusal?: string; waiting?: string } {
+export function ipxeScript({ intent, mac, baseUrl, installer, token, waited = 0 }: ScriptInput): { script: string; refusal?: string; waiting?: string } {
   if (!intent) {
     const refusal = `no boot intent for ${mac}: this machine is unknown here or not being provisioned`;
     return { refusal, script: refusalScript(refusal) };
@@ -34,8 +38,14 @@ export function ipxeScript({ intent, mac, baseUrl, installer, token }: ScriptInp
     // Powered on before its step arrived (the usual race when a rack is powered on with the
     // request): it stays in iPXE and asks again, rather than exiting into a whole new PXE
     // boot — a DHCP exchange and a TFTP transfer every few seconds per machine.
+    // Bounded: an intent whose workflow ended without the agent hearing of it would
+    // otherwise keep a powered-on machine asking forever.
+    if (waited >= STEP_WAIT_LIMIT) {
+      const refusal = `${intent.hostname} is to ${intent.intent}, but its step has not reached this agent in ${(STEP_WAIT_LIMIT * STEP_WAIT_SECONDS) / 60} minutes`;
+      return { refusal, script: refusalScript(refusal) };
+    }
     const waiting = `${intent.hostname} is to ${intent.intent}; waiting for this agent to be given its step`;
-    return { waiting, script: waitingScript(waiting, `${baseUrl}/boot/ipxe?mac=${mac}`) };
+    return { waiting, script: waitingScript(waiting, `${baseUrl}/boot/ipxe?mac=${mac}&waited=${waited + 1}`) };
   }
   const metadata = `${baseUrl}/metadata/${token}`;
   const kernelUrl = `${baseUrl}/artifacts/${installer.kernel}`;
