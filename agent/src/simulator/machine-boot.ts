@@ -5,7 +5,8 @@
  * the local disk. Says how the boot ended; powering off aborts it wherever it is.
  */
 import { platform } from 'node:os';
-import { readBootScript } from './boot-script.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { readBootScript, type BootScript } from './boot-script.ts';
 import type { DhcpRelay } from './dhcp-relay.ts';
 import { runInstaller, type InstallerContext } from './installer.ts';
 import type { MachineHttp } from './machine-http.ts';
@@ -32,16 +33,6 @@ export interface BootContext {
   poweredOff: Promise<void>;
   /** The address the machine holds now. */
   leased(address: string): void;
-}
-
-/** Resolves after ms, or rejects with the signal's reason when the machine is powered off first. */
-export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => (signal.removeEventListener('abort', aborted), resolve()), ms);
-    const aborted = () => (clearTimeout(timer), reject(signal.reason));
-    signal.addEventListener('abort', aborted, { once: true });
-  });
 }
 
 /** Send from the machine's own address where the host has it: on Linux all of 127/8 is local. */
@@ -74,17 +65,16 @@ export async function bootOnce(ctx: BootContext): Promise<BootEnd> {
     if (!scriptUrl || !/^https?:\/\//.test(scriptUrl)) return refused(`iPXE got ${scriptUrl ? `boot file ${scriptUrl}` : 'no boot file'}, not a script URL`);
     emit('dhcp', `iPXE: ${ipxe.answer.address}, script ${scriptUrl}`);
     const call = { signal, localAddress: sourceAddress(ipxe.answer.address, new URL(scriptUrl).hostname) };
-    let got = await ctx.http.getText(scriptUrl, call);
-    if (got.status !== 200) return failed(`script ${scriptUrl} answered ${got.status}: ${got.text.trim()}`);
-    let script = readBootScript(got.text);
-    // A wait: iPXE sleeps, then runs the script at the chained URL, for as long as it is told to.
-    for (let asked = 1; script.kind === 'chain'; asked++) {
-      if (asked === 1) emit('waiting', `${script.message || 'the script asks to wait'}: asking ${script.url} again every ${script.sleepSeconds} s`);
-      await abortableSleep(script.sleepSeconds * 1000, signal);
-      const url = script.url;
-      got = await ctx.http.getText(url, call);
+    // A wait (`sleep`, then `chain`): iPXE runs the script at the chained URL, for as long as it is told to.
+    let script: BootScript;
+    for (let url = scriptUrl, asked = 0; ; asked++) {
+      const got = await ctx.http.getText(url, call);
       if (got.status !== 200) return failed(`script ${url} answered ${got.status}: ${got.text.trim()}`);
       script = readBootScript(got.text);
+      if (script.kind !== 'chain') break;
+      if (asked === 0) emit('waiting', `${script.message || 'the script asks to wait'}: asking ${script.url} again every ${script.sleepSeconds} s`);
+      await sleep(script.sleepSeconds * 1000, undefined, { signal });
+      url = script.url;
     }
     switch (script.kind) {
       case 'refusal':

@@ -4,8 +4,9 @@
  * firmware after a refusal or a failed boot (TFTP busy, …; five in a row and it gives
  * up) — until its installer powers it off, it boots its local disk, or it is powered off. It plays machines only; it never reaches into the agent.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DhcpRelay } from './dhcp-relay.ts';
-import { abortableSleep, bootOnce } from './machine-boot.ts';
+import { bootOnce } from './machine-boot.ts';
 import { MachineHttp } from './machine-http.ts';
 import { macBytes } from './pxe-dhcp-client.ts';
 import type { PowerOnResult, SimulatedMachine, SimulatorEndpoints, SimulatorEvent } from './simulator-types.ts';
@@ -101,7 +102,7 @@ export class MachineSimulator {
         failedInARow = end.end === 'error' ? failedInARow + 1 : 0;
         switch (end.end) {
           case 'refused':
-            await abortableSleep(this.options.retryDelayMs ?? 2000, signal);
+            await sleep(this.options.retryDelayMs ?? 2000, undefined, { signal });
             continue;
           case 'reboot':
             continue;
@@ -112,7 +113,7 @@ export class MachineSimulator {
             return result('powered-off', end.detail);
           case 'error':
             if (!end.retry || failedInARow >= maxFailedBoots) return result('error', failedInARow > 1 ? `${end.detail} (${failedInARow} failed boots in a row)` : end.detail);
-            await abortableSleep(this.options.retryDelayMs ?? 2000, signal);
+            await sleep(this.options.retryDelayMs ?? 2000, undefined, { signal });
             continue;
         }
       }
