@@ -11,7 +11,7 @@
  */
 import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AgentReport } from '@sprout/kernel';
+import { reportPayloadProblem, type AgentReport } from '@sprout/kernel';
 
 const batchSize = 100;
 /** How many confirmed reports may go unmarked on disk. */
@@ -34,6 +34,10 @@ export class ReportJournal {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   lastError = '';
+  /** Reports set aside as malformed instead of sent, and the last reason. */
+  rejected = 0;
+  lastRejection = '';
+  private readonly rejectedFile: string;
 
   constructor(
     dataDir: string,
@@ -42,6 +46,7 @@ export class ReportJournal {
   ) {
     this.file = join(dataDir, 'reports.jsonl');
     this.sentFile = join(dataDir, 'reports.sent');
+    this.rejectedFile = join(dataDir, 'reports.rejected.jsonl');
     const sent = existsSync(this.sentFile) ? Number(readFileSync(this.sentFile, 'utf8')) || 0 : 0;
     const lines = existsSync(this.file) ? readFileSync(this.file, 'utf8').split('\n').filter(Boolean) : [];
     for (const line of lines) {
@@ -63,9 +68,26 @@ export class ReportJournal {
     return this.pending.length + this.unwritten.length;
   }
 
-  /** Journals a report (on disk by the end of this event-loop turn) and schedules sending it. */
+  /**
+   * Journals a report (on disk by the end of this event-loop turn) and schedules sending it.
+   * A report the control plane would refuse as malformed is not sent at all: it would wait
+   * at the head of the journal forever, holding back every later report. It goes to
+   * `reports.rejected.jsonl` with its reason instead, and the heartbeat counts it.
+   */
   add(kind: string, payload: Record<string, unknown>, workItemId?: string | null): AgentReport {
-    const report: AgentReport = { agentId: this.identity.agentId, siteId: this.identity.siteId, sequence: ++this.sequence, kind, workItemId: workItemId ?? null, at: new Date().toISOString(), payload };
+    const report: AgentReport = { agentId: this.identity.agentId, siteId: this.identity.siteId, sequence: this.sequence + 1, kind, workItemId: workItemId ?? null, at: new Date().toISOString(), payload };
+    const problem = reportPayloadProblem(kind, payload);
+    if (problem) {
+      this.rejected += 1;
+      this.lastRejection = `${kind}: ${problem.field} ${problem.message}`;
+      try {
+        appendFileSync(this.rejectedFile, `${JSON.stringify({ reason: `${problem.field} ${problem.message}`, report })}\n`, { mode: 0o600 });
+      } catch {
+        // The count and reason still reach the heartbeat.
+      }
+      return report;
+    }
+    this.sequence = report.sequence;
     this.unwritten.push(report);
     if (!this.writeScheduled) {
       this.writeScheduled = true;

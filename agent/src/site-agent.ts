@@ -136,7 +136,7 @@ export class SiteAgent {
   services(): Record<string, unknown> {
     return {
       transport: { plugin: this.identity.transport.plugin, ...this.transport?.health() },
-      reports: { backlog: this.journal?.backlog ?? 0, lastError: this.journal?.lastError || null },
+      reports: { backlog: this.journal?.backlog ?? 0, lastError: this.journal?.lastError || null, rejected: this.journal?.rejected ?? 0, lastRejection: this.journal?.lastRejection || null },
       ...this.serviceHost?.health(),
       executor: { busy: this.busy(), running: this.executor?.running.size ?? 0 },
     };

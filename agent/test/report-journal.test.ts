@@ -26,7 +26,7 @@ test('reports of one turn reach the disk together, and are sent only once they a
   const sent: number[][] = [];
   const journal = new ReportJournal(dir, identity, async (reports) => void sent.push(reports.map((r) => r.sequence)));
   t.teardown(() => journal.close());
-  for (let i = 0; i < 3; i++) journal.add('dhcp.lease', { i });
+  for (let i = 0; i < 3; i++) journal.add('event', { i });
   t.throws(() => readFileSync(join(dir, 'reports.jsonl')), { code: 'ENOENT' }, 'nothing is written before the turn ends');
   await new Promise((resolve) => setImmediate(resolve));
   t.deepEqual(lines(dir).map((r) => r.sequence), [1, 2, 3]);
@@ -38,7 +38,7 @@ test('reports of one turn reach the disk together, and are sent only once they a
 test('what was confirmed is not sent again after a clean stop', async (t) => {
   const dir = dataDir(t);
   const journal = new ReportJournal(dir, identity, async () => undefined);
-  for (let i = 0; i < 3; i++) journal.add('task.log', { i });
+  for (let i = 0; i < 3; i++) journal.add('event', { i });
   await new Promise((resolve) => setImmediate(resolve));
   await journal.flush();
   await journal.close();
@@ -46,7 +46,7 @@ test('what was confirmed is not sent again after a clean stop', async (t) => {
   const restarted = new ReportJournal(dir, identity, async (reports) => void sent.push(...reports.map((r) => r.sequence)));
   t.teardown(() => restarted.close());
   t.is(restarted.backlog, 0);
-  restarted.add('task.log', {});
+  restarted.add('event', {});
   await new Promise((resolve) => setImmediate(resolve));
   await restarted.flush();
   t.deepEqual(sent, [4]);
@@ -73,13 +73,13 @@ test('after a SIGKILL the written reports replay in order, without those never w
       if (confirmed++ > 0) return new Promise(() => {});
     });
     const turn = () => new Promise((resolve) => setImmediate(resolve));
-    for (let i = 1; i <= 3; i++) journal.add('task.log', { i });
+    for (let i = 1; i <= 3; i++) journal.add('event', { i });
     await turn();
     await journal.flush();
-    for (let i = 4; i <= 5; i++) journal.add('task.log', { i });
+    for (let i = 4; i <= 5; i++) journal.add('event', { i });
     await turn();
     void journal.flush();
-    for (let i = 6; i <= 7; i++) journal.add('task.log', { i });
+    for (let i = 6; i <= 7; i++) journal.add('event', { i });
     process.kill(process.pid, 'SIGKILL');
   `;
   const killed = t.throws(() => execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child], { stdio: 'pipe' })) as Error & { signal?: string; stderr?: Buffer };
@@ -87,9 +87,26 @@ test('after a SIGKILL the written reports replay in order, without those never w
   const sent: AgentReport[] = [];
   const replay = new ReportJournal(dir, identity, async (reports) => void sent.push(...reports));
   t.teardown(() => replay.close());
-  t.is(replay.add('task.log', { after: 'restart' }).sequence, 6, 'sequences go on after the last one written');
+  t.is(replay.add('event', { after: 'restart' }).sequence, 6, 'sequences go on after the last one written');
   await new Promise((resolve) => setImmediate(resolve));
   await replay.flush();
   // 1–3 were confirmed but not yet marked: sent again, which the control plane applies once.
   t.deepEqual(sent.map((r) => [r.sequence, r.payload.i ?? r.payload.after]), [[1, 1], [2, 2], [3, 3], [4, 4], [5, 5], [6, 'restart']]);
+});
+
+test('a report the control plane would refuse as malformed is set aside, not sent, and the later ones are', async (t) => {
+  const dir = dataDir(t);
+  const sent: AgentReport[] = [];
+  const journal = new ReportJournal(dir, identity, async (reports) => void sent.push(...reports));
+  t.teardown(() => journal.close());
+  journal.add('dhcp.lease', { mac: '52:54:00:00:00:01', address: '198.18.0.10', state: 'bound', expiresAt: 'not-a-date' });
+  journal.add('dhcp.lease', { mac: '52:54:00:00:00:01', address: '198.18.0.10', state: 'bound', expiresAt: new Date().toISOString() });
+  await new Promise((resolve) => setImmediate(resolve));
+  await journal.flush();
+  t.deepEqual(sent.map((r) => [r.sequence, r.payload.expiresAt === 'not-a-date']), [[1, false]]);
+  t.is(journal.backlog, 0);
+  t.is(journal.rejected, 1);
+  t.regex(journal.lastRejection, /^dhcp\.lease: \/payload\/expiresAt must match format "date-time"/);
+  const [rejected] = readFileSync(join(dir, 'reports.rejected.jsonl'), 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
+  t.is(rejected.report.payload.expiresAt, 'not-a-date');
 });

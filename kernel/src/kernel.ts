@@ -155,7 +155,7 @@ export class Kernel {
   private async connectTransport(): Promise<void> {
     const attempt = async () => {
       const transport = await this.capability(transportCapability);
-      if (transport.onReports) await transport.onReports((reports) => this.reports.applyMany(reports));
+      if (transport.onReports) await transport.onReports((reports) => this.reports.applyMany(reports).then(() => undefined));
       else await transport.onReport((report) => this.reports.apply(report).then(() => undefined));
       await transport.onDeadLetter((item, reason) =>
         item.stepId ? this.engine.siteStepFinished(item.stepId, { ok: false, error: `the agent at the site never completed work item ${item.id}: ${reason}` }) : Promise.resolve(),

@@ -28,6 +28,12 @@ export interface AgentReport {
   workItemId?: string | null;
   at: string;
   payload: Record<string, unknown>;
+  /**
+   * Set by the control plane's side of the transport, never taken from the agent: the site
+   * whose credentials carried the report (the HTTP principal's site, the NATS subject's
+   * site). A report naming another site is refused.
+   */
+  channelSiteId?: string;
 }
 
 export interface TransportHealth {

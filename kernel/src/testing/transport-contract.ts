@@ -148,7 +148,9 @@ export function transportContract(test: TestFn, name: string, makeWorld: () => P
       got.map((r) => r.sequence),
       reports.map((r) => r.sequence),
     );
-    t.deepEqual(got[4], reports[4]);
+    // The control side says which site's channel carried each report, whatever the report claims.
+    t.deepEqual(got[4], { ...reports[4], channelSiteId: siteId });
+    t.true(got.every((r) => r.channelSiteId === siteId));
   });
 
   test(title('a report whose handler throws is delivered again'), async (t) => {

@@ -108,7 +108,14 @@ export function createControlPlaneTransport({ url, config, logger }: ControlPlan
       await started();
       const consuming = reportHandler !== undefined;
       reportHandler = handler;
-      if (!consuming) await consume(names.controlPlaneConsumer, names.reportsStream, 'agent reports', (msg) => reportHandler!(readReport(msg.data)));
+      if (!consuming) {
+        await consume(names.controlPlaneConsumer, names.reportsStream, 'agent reports', async (msg) => {
+          // The subject is what the sender's NATS user was allowed to publish on: the report's site is checked against it.
+          const channelSiteId = names.siteOfReportSubject(msg.subject);
+          if (!channelSiteId) throw new UnreadableMessage(`a report arrived on ${msg.subject}, which is no site's report subject`);
+          await reportHandler!({ ...readReport(msg.data), channelSiteId });
+        });
+      }
     },
 
     async onDeadLetter(handler: (item: WorkItem, reason: string) => Promise<void>) {

@@ -13,10 +13,12 @@ export function readWorkItem(data: Uint8Array): WorkItem {
   return value as unknown as WorkItem;
 }
 
+/**
+ * A report as sent: its fields are checked by the control plane, which sets a malformed
+ * one aside with the reason (a dead letter an operator can see) instead of dropping it here.
+ */
 export function readReport(data: Uint8Array): AgentReport {
-  const value = parse(data, 'report');
-  expect(value, 'report', { agentId: 'string', siteId: 'string', sequence: 'number', kind: 'string', at: 'string', payload: 'object' });
-  return value as unknown as AgentReport;
+  return parse(data, 'report') as unknown as AgentReport;
 }
 
 function parse(data: Uint8Array, what: string): Record<string, unknown> {

@@ -78,6 +78,11 @@ export function natsNames(prefix: string) {
     maxDeliveriesAdvisories: `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${workStream}.*`,
     workSubject: (siteId: string) => `${prefix}.work.${siteToken(siteId)}`,
     reportSubject: (siteId: string) => `${prefix}.reports.${siteToken(siteId)}`,
+    /** The site whose subject a report arrived on (and so whose NATS user sent it), or null for any other subject. */
+    siteOfReportSubject: (subject: string): string | null => {
+      const head = `${prefix}.reports.`;
+      return subject.startsWith(head) && !subject.slice(head.length).includes('.') ? subject.slice(head.length) : null;
+    },
     agentConsumer: (siteId: string) => `agent-${siteToken(siteId)}`,
     /** Replies to an agent of the site arrive under this prefix only, so its NATS user need not read other inboxes. */
     agentInboxPrefix: (siteId: string) => `_INBOX.agent-${siteToken(siteId)}`,

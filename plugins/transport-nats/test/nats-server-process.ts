@@ -12,6 +12,8 @@ import { closedPort } from './loopback-proxy.ts';
 
 export interface NatsServerProcess {
   port: number;
+  /** Rewrites the authorization block and has the server reload it (SIGHUP); resolves once new users can connect. */
+  reload(authorization: object): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -20,7 +22,8 @@ export async function startNatsServer(authorization: object): Promise<NatsServer
   const port = await closedPort();
   const file = join(dir, 'nats-server.conf');
   // nats-server reads JSON as well as its own format.
-  writeFileSync(file, JSON.stringify({ listen: `127.0.0.1:${port}`, jetstream: { store_dir: join(dir, 'js') }, authorization }, null, 2));
+  const write = (auth: object) => writeFileSync(file, JSON.stringify({ listen: `127.0.0.1:${port}`, jetstream: { store_dir: join(dir, 'js') }, authorization: auth }, null, 2));
+  write(authorization);
   const child: ChildProcess = spawn(process.env.SPROUT_TEST_NATS_SERVER ?? 'nats-server', ['-c', file], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk) => (stderr += chunk));
@@ -39,7 +42,17 @@ export async function startNatsServer(authorization: object): Promise<NatsServer
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { port, stop };
+  const reload = async (auth: object) => {
+    write(auth);
+    const before = stderr.length;
+    child.kill('SIGHUP');
+    const deadline = Date.now() + 10_000;
+    while (!/Reloaded server configuration/i.test(stderr.slice(before))) {
+      if (Date.now() > deadline) throw new Error(`nats-server did not reload its configuration: ${stderr.slice(before).trim() || 'no output'}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  return { port, reload, stop };
 }
 
 function accepts(port: number): Promise<boolean> {

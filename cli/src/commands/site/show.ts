@@ -5,7 +5,15 @@ export interface Site {
   name: string;
   description: string;
   labels: Record<string, string>;
-  agents: { id: string; hostname: string; version: string; status: string; lastHeartbeatAt: string | null; capabilities: string[] }[];
+  agents: {
+    id: string;
+    hostname: string;
+    version: string;
+    status: string;
+    lastHeartbeatAt: string | null;
+    capabilities: string[];
+    reports?: { refused: number; deadLettered: number; lastProblem: string | null; lastProblemAt: string | null };
+  }[];
 }
 
 export class SiteShowCommand extends SproutCommand {
@@ -25,6 +33,13 @@ export class SiteShowCommand extends SproutCommand {
         site.agents.length
           ? table(['AGENT', 'HOSTNAME', 'STATUS', 'LAST HEARTBEAT', 'VERSION'], site.agents.map((a) => [a.id, a.hostname, a.status, a.lastHeartbeatAt, a.version]))
           : 'no agents yet: start one with the join token from `sprout site join-token`',
+        ...site.agents
+          .filter((a) => a.reports && (a.reports.refused > 0 || a.reports.deadLettered > 0))
+          .map(
+            (a) =>
+              `agent ${a.hostname}: ${a.reports!.refused} report(s) refused (another site's), ${a.reports!.deadLettered} set aside as unusable; last at ${a.reports!.lastProblemAt}: ${a.reports!.lastProblem}` +
+              '\n  (see `sprout audit list --action agent.report.refused` / `agent.report.dead-lettered`)',
+          ),
       ]
         .filter((l) => l !== '')
         .join('\n'),

@@ -3,22 +3,56 @@
  * agent already had applied is a redelivery and changes nothing. Reports about a work
  * item move its workflow step (started, log, succeeded, failed); other reports become
  * audit records of the agent.
+ *
+ * An agent speaks only for its own site: a report that arrived on another site's
+ * channel, names an agent of another site, or names another site's work item is refused
+ * and audited as a denial. A malformed report, or one that keeps failing when applied,
+ * is set aside in `report_dead_letters` with its reason. Either way the agent's sequence
+ * moves past it, so its later reports flow on.
  */
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { AgentReport } from '../../capabilities/transport.ts';
 import type { HardwareTestProvider, HardwareTestResult } from '../../capabilities/hwtest.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
+import { databaseUnavailable } from '../../api/problem.ts';
 import type { WorkflowEngine } from '../workflows/engine.ts';
 import { outboxIdOf } from '../workflows/outbox-dispatcher.ts';
+import { reportProblem } from './report-schema.ts';
 
-/** Work items whose step is remembered. */
+/** Work items whose step and site are remembered. */
 const rememberedItems = 20_000;
+/** How often a report may fail when applied (the database answering) before it is set aside. */
+export const maxApplyAttempts = 5;
+/** Reports listed in one audit record of refusals; the record counts them all. */
+const auditSample = 20;
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const logOf = (report: AgentReport): string[] => (Array.isArray(report.payload?.log) ? (report.payload.log as unknown[]).map(String) : []);
 
+/** What became of a report: applied, already applied before, refused (another site's), or set aside as unusable. */
+export type ReportOutcome = 'applied' | 'duplicate' | 'refused' | 'dead-lettered';
+
+interface WorkItemOwner {
+  stepId: string | null;
+  siteId: string;
+}
+
+/** A report not applied: refused (it spoke for another site) or dead-lettered (unusable). */
+interface SetAside {
+  report: AgentReport;
+  outcome: 'refused' | 'dead-lettered';
+  reason: string;
+}
+
+interface AgentRow {
+  siteId: string;
+  last: number;
+}
+
 export class ReportApplier {
-  private readonly stepOfItem = new Map<number, string | null>();
+  private readonly itemOwners = new Map<number, WorkItemOwner>();
+  private readonly failures = new Map<string, number>();
 
   constructor(private readonly deps: { db: Knex; engine: () => WorkflowEngine; audit: AuditLog; logger: Logger; hwtests: () => Promise<HardwareTestProvider[]> }) {}
 
@@ -26,12 +60,44 @@ export class ReportApplier {
    * Applies reports in order, as `apply` would one by one, in one transaction: each agent
    * is looked up once and its last applied sequence written once, and a step's log lines
    * are appended together (before any other report about that step, so its order holds).
-   * A batch that fails changes nothing, and is handed over again.
+   * A batch that fails changes nothing, and is handed over again; a single report that
+   * failed `maxApplyAttempts` times while the database answered is set aside instead.
    */
-  async applyMany(reports: AgentReport[]): Promise<void> {
-    await this.deps.db.transaction(async (trx) => {
-      const agents = new Map<string, { siteId: string; last: number } | null>();
+  async applyMany(reports: AgentReport[]): Promise<ReportOutcome[]> {
+    try {
+      return await this.applyInTransaction(reports);
+    } catch (err) {
+      if (reports.length !== 1 || databaseUnavailable(err)) throw err;
+      const report = reports[0];
+      const key = `${report.agentId}:${report.sequence}`;
+      const failures = (this.failures.get(key) ?? 0) + 1;
+      if (failures < maxApplyAttempts) {
+        if (this.failures.size >= rememberedItems) this.failures.clear();
+        this.failures.set(key, failures);
+        throw err;
+      }
+      this.failures.delete(key);
+      this.deps.logger.error({ err, agent: report.agentId, sequence: report.sequence, kind: report.kind }, `a report failed ${failures} times when applied; set aside in report_dead_letters`);
+      await this.deps.db.transaction(async (trx) => {
+        const agent = await this.agentOf(report, trx);
+        await this.setAside([{ report, outcome: 'dead-lettered', reason: `failed ${failures} times when applied: ${(err as Error).message}` }], trx);
+        const fromTheAgent = agent !== null && agent.siteId === report.siteId && (report.channelSiteId === undefined || report.channelSiteId === agent.siteId);
+        if (fromTheAgent && agent.last < report.sequence) await trx('agents').where({ id: report.agentId }).where('last_report_sequence', '<', report.sequence).update({ last_report_sequence: report.sequence });
+      });
+      return ['dead-lettered'];
+    }
+  }
+
+  async apply(report: AgentReport): Promise<ReportOutcome> {
+    return (await this.applyMany([report]))[0];
+  }
+
+  private async applyInTransaction(reports: AgentReport[]): Promise<ReportOutcome[]> {
+    return this.deps.db.transaction(async (trx) => {
+      const outcomes: ReportOutcome[] = [];
+      const agents = new Map<string, AgentRow | null>();
       const logs = new Map<string, string[]>();
+      const setAside: SetAside[] = [];
       const flushLogs = async (stepId?: string | null) => {
         const due = stepId === undefined ? [...logs.keys()] : stepId && logs.has(stepId) ? [stepId] : [];
         for (const id of due) {
@@ -40,18 +106,31 @@ export class ReportApplier {
         }
       };
       for (const report of reports) {
-        if (!agents.has(report.agentId)) {
-          const row = await trx('agents').where({ id: report.agentId }).first('site_id', 'last_report_sequence');
-          agents.set(report.agentId, row ? { siteId: row.site_id, last: Number(row.last_report_sequence) } : null);
-        }
-        const agent = agents.get(report.agentId);
-        if (!agent || agent.siteId !== report.siteId) {
-          this.deps.logger.warn({ agent: report.agentId, sequence: report.sequence }, 'report from an unknown agent dropped');
+        if (!agents.has(report.agentId)) agents.set(report.agentId, await this.agentOf(report, trx));
+        const agent = agents.get(report.agentId) ?? null;
+        // Only the agent itself moves its sequence: a report posing as another site's agent
+        // must not make that agent's real reports look like redeliveries.
+        const fromTheAgent = agent !== null && agent.siteId === report.siteId && (report.channelSiteId === undefined || report.channelSiteId === agent.siteId);
+        if (fromTheAgent && report.sequence <= agent.last) {
+          outcomes.push('duplicate');
           continue;
         }
-        if (report.sequence <= agent.last) continue;
-        agent.last = report.sequence;
-        const stepId = await this.stepOf(report.workItemId, trx);
+        const problem = reportProblem(report);
+        const refusal = problem ? null : await this.refusalOf(report, agent, trx);
+        if (fromTheAgent && Number.isSafeInteger(report.sequence)) agent.last = report.sequence;
+        if (problem) {
+          setAside.push({ report, outcome: 'dead-lettered', reason: `${problem.field} ${problem.message}` });
+          outcomes.push('dead-lettered');
+          continue;
+        }
+        if (refusal) {
+          setAside.push({ report, outcome: 'refused', reason: refusal });
+          outcomes.push('refused');
+          continue;
+        }
+        outcomes.push('applied');
+        const owner = await this.ownerOf(report.workItemId, trx);
+        const stepId = owner?.stepId ?? null;
         if (report.kind === 'task.log' && stepId) {
           logs.set(stepId, [...(logs.get(stepId) ?? []), ...logOf(report)]);
           continue;
@@ -60,23 +139,77 @@ export class ReportApplier {
         await this.applyKind(report, stepId, trx);
       }
       await flushLogs();
+      await this.setAside(setAside, trx);
       for (const [agentId, agent] of agents) {
         if (agent) await trx('agents').where({ id: agentId }).where('last_report_sequence', '<', agent.last).update({ last_report_sequence: agent.last });
       }
+      return outcomes;
     });
   }
 
-  async apply(report: AgentReport): Promise<'applied' | 'duplicate' | 'unknown-agent'> {
-    const { db } = this.deps;
-    const agent = await db('agents').where({ id: report.agentId }).first();
-    if (!agent || agent.site_id !== report.siteId) {
-      this.deps.logger.warn({ agent: report.agentId, sequence: report.sequence }, 'report from an unknown agent dropped');
-      return 'unknown-agent';
+  /** The reporting agent, when its id is one and it exists. */
+  private async agentOf(report: AgentReport, db: Knex): Promise<AgentRow | null> {
+    if (typeof report.agentId !== 'string' || !uuid.test(report.agentId)) return null;
+    const row = await db('agents').where({ id: report.agentId }).first('site_id', 'last_report_sequence');
+    return row ? { siteId: row.site_id, last: Number(row.last_report_sequence) } : null;
+  }
+
+  /** Why a well-formed report may not be applied: it speaks for a site its sender is not of. */
+  private async refusalOf(report: AgentReport, agent: AgentRow | null, db: Knex): Promise<string | null> {
+    if (report.channelSiteId !== undefined && report.channelSiteId !== report.siteId) {
+      return `the report names site ${report.siteId} but arrived on the channel of site ${report.channelSiteId}`;
     }
-    if (report.sequence <= Number(agent.last_report_sequence)) return 'duplicate';
-    await this.applyKind(report, await this.stepOf(report.workItemId, db), db);
-    await db('agents').where({ id: report.agentId }).where('last_report_sequence', '<', report.sequence).update({ last_report_sequence: report.sequence });
-    return 'applied';
+    if (!agent) return `agent ${report.agentId} is not registered`;
+    if (agent.siteId !== report.siteId) return `agent ${report.agentId} is not an agent of site ${report.siteId}`;
+    const owner = await this.ownerOf(report.workItemId, db);
+    if (owner && owner.siteId !== report.siteId) return `work item ${report.workItemId} belongs to another site`;
+    return null;
+  }
+
+  /** Records what was not applied: one row each, and one audit record per agent and outcome. */
+  private async setAside(entries: SetAside[], db: Knex): Promise<void> {
+    if (entries.length === 0) return;
+    await db('report_dead_letters').insert(
+      entries.map(({ report, outcome, reason }) => ({
+        agent_id: String(report.agentId).slice(0, 200),
+        site_id: typeof report.siteId === 'string' ? report.siteId.slice(0, 200) : null,
+        sequence: Number.isSafeInteger(report.sequence) ? report.sequence : null,
+        kind: typeof report.kind === 'string' ? report.kind.slice(0, 200) : null,
+        report: JSON.stringify(report),
+        reason: `${outcome}: ${reason}`,
+      })),
+    );
+    const groups = new Map<string, SetAside[]>();
+    for (const entry of entries) {
+      const key = `${entry.report.agentId}\0${entry.report.channelSiteId ?? ''}\0${entry.outcome}`;
+      groups.set(key, [...(groups.get(key) ?? []), entry]);
+    }
+    for (const group of groups.values()) {
+      const { report, outcome } = group[0];
+      const agentId = typeof report.agentId === 'string' && uuid.test(report.agentId) ? report.agentId : null;
+      if (agentId) {
+        const column = outcome === 'refused' ? 'refused_reports' : 'dead_lettered_reports';
+        // Counted against the agent only when it is of the channel's site: a report posing as another site's agent marks nothing of that agent.
+        await db('agents')
+          .where({ id: agentId, site_id: report.channelSiteId ?? report.siteId })
+          .update({ [column]: db.raw(`${column} + ?`, [group.length]), last_report_problem: `${outcome}: ${group.at(-1)!.reason}`, last_report_problem_at: db.fn.now() });
+      }
+      this.deps.logger.warn({ agent: report.agentId, channelSite: report.channelSiteId, count: group.length, reason: group[0].reason }, `agent reports ${outcome}`);
+      await this.deps.audit.record(
+        {
+          actor: `agent:${String(report.agentId).slice(0, 64)}`,
+          action: outcome === 'refused' ? 'agent.report.refused' : 'agent.report.dead-lettered',
+          targetType: 'site',
+          targetId: report.channelSiteId ?? (typeof report.siteId === 'string' ? report.siteId : null),
+          outcome: outcome === 'refused' ? 'denied' : 'failed',
+          details: {
+            count: group.length,
+            reports: group.slice(0, auditSample).map((e) => ({ sequence: e.report.sequence, kind: e.report.kind, workItemId: e.report.workItemId ?? null, siteId: e.report.siteId, reason: e.reason })),
+          },
+        },
+        db,
+      );
+    }
   }
 
   private async applyKind(report: AgentReport, stepId: string | null, db: Knex): Promise<void> {
@@ -98,12 +231,12 @@ export class ReportApplier {
           await engine.siteStepFinished(stepId, { ok: false, error: `hardware tests failed: ${failedTests.join(', ')}`, log, failAction: 'test_failed', reason: { failedTests } }, db);
           return;
         }
-        await this.recordFacts(stepId, result, db);
+        await this.recordFacts(stepId, report.siteId, result, db);
         await engine.siteStepFinished(stepId, { ok: true, result, log }, db);
         return;
       }
       case 'machine.hwtest-result':
-        if (stepId) await this.recordHardwareTest(stepId, payload, db);
+        if (stepId) await this.recordHardwareTest(stepId, report.siteId, payload, db);
         return;
       case 'task.failed': {
         if (!stepId) return;
@@ -116,12 +249,14 @@ export class ReportApplier {
         }, db);
         return;
       }
-      case 'dhcp.unknown-mac':
+      case 'dhcp.unknown-mac': {
+        const networkId = typeof payload.networkId === 'string' && (await db('networks').where({ id: payload.networkId, site_id: report.siteId }).first('id')) ? payload.networkId : null;
         await db('discovered_macs')
-          .insert({ site_id: report.siteId, mac: String(payload.mac), network_id: (payload.networkId as string) ?? null, offered: (payload.offered as string) ?? null })
+          .insert({ site_id: report.siteId, mac: String(payload.mac), network_id: networkId, offered: (payload.offered as string) ?? null })
           .onConflict(['site_id', 'mac'])
-          .merge({ network_id: (payload.networkId as string) ?? null, offered: (payload.offered as string) ?? null, last_seen_at: db.fn.now(), times_seen: db.raw('discovered_macs.times_seen + 1') });
+          .merge({ network_id: networkId, offered: (payload.offered as string) ?? null, last_seen_at: db.fn.now(), times_seen: db.raw('discovered_macs.times_seen + 1') });
         return;
+      }
       case 'dhcp.lease':
         await db('dhcp_leases')
           .insert({ site_id: report.siteId, mac: String(payload.mac), address: String(payload.address), state: String(payload.state ?? 'bound'), expires_at: payload.expiresAt ? new Date(String(payload.expiresAt)) : null, client_uuid: (payload.uuid as string) ?? null })
@@ -134,11 +269,13 @@ export class ReportApplier {
   }
 
   /** Stores a machine's hardware test result, judged against its expected values by the hwtest providers. */
-  private async recordHardwareTest(stepId: string, payload: Record<string, unknown>, db: Knex): Promise<void> {
+  private async recordHardwareTest(stepId: string, siteId: string, payload: Record<string, unknown>, db: Knex): Promise<void> {
     const step = await db('workflow_steps').where({ id: stepId }).first('workflow_id');
     const workflow = step ? await db('workflows').where({ id: step.workflow_id }).first('id', 'machine_id') : undefined;
     if (!workflow?.machine_id) return;
-    const machine = await db('machines').where({ id: workflow.machine_id }).first('expected');
+    // The machine must be of the reporting site, like the work item.
+    const machine = await db('machines').where({ id: workflow.machine_id, site_id: siteId }).first('expected');
+    if (!machine) return;
     let result: HardwareTestResult = {
       name: String(payload.name),
       status: payload.status as HardwareTestResult['status'],
@@ -146,7 +283,7 @@ export class ReportApplier {
       output: String(payload.output ?? ''),
       facts: (payload.facts as Record<string, unknown>) ?? undefined,
     };
-    for (const provider of await this.deps.hwtests()) result = provider.judge(result, machine?.expected ?? {});
+    for (const provider of await this.deps.hwtests()) result = provider.judge(result, machine.expected ?? {});
     await db('hardware_test_results').insert({
       machine_id: workflow.machine_id,
       workflow_id: workflow.id,
@@ -166,25 +303,24 @@ export class ReportApplier {
   }
 
   /** Hardware facts a commissioning machine reported become the machine's. */
-  private async recordFacts(stepId: string, result: Record<string, unknown>, db: Knex): Promise<void> {
+  private async recordFacts(stepId: string, siteId: string, result: Record<string, unknown>, db: Knex): Promise<void> {
     if (!result.facts || typeof result.facts !== 'object') return;
     const step = await db('workflow_steps').where({ id: stepId }).first('workflow_id');
     const workflow = step ? await db('workflows').where({ id: step.workflow_id }).first('machine_id') : undefined;
-    if (workflow?.machine_id) await db('machines').where({ id: workflow.machine_id }).update({ hardware: JSON.stringify(result.facts) });
+    if (workflow?.machine_id) await db('machines').where({ id: workflow.machine_id, site_id: siteId }).update({ hardware: JSON.stringify(result.facts) });
   }
 
-  /** The workflow step a work item was dispatched for; it never changes, so it is remembered. */
-  private async stepOf(workItemId: string | null | undefined, db: Knex): Promise<string | null> {
+  /** The step and site a work item was dispatched for; they never change, so they are remembered. */
+  private async ownerOf(workItemId: string | null | undefined, db: Knex): Promise<WorkItemOwner | null> {
     const outboxId = workItemId ? outboxIdOf(workItemId) : null;
     if (outboxId === null) return null;
-    const known = this.stepOfItem.get(outboxId);
+    const known = this.itemOwners.get(outboxId);
     if (known !== undefined) return known;
-    const row = await db('outbox').where({ id: outboxId }).first('step_id');
-    const stepId: string | null = row?.step_id ?? null;
-    if (row) {
-      if (this.stepOfItem.size >= rememberedItems) this.stepOfItem.delete(this.stepOfItem.keys().next().value!);
-      this.stepOfItem.set(outboxId, stepId);
-    }
-    return stepId;
+    const row = await db('outbox').where({ id: outboxId }).first('step_id', 'site_id');
+    if (!row) return null;
+    const owner: WorkItemOwner = { stepId: row.step_id ?? null, siteId: row.site_id };
+    if (this.itemOwners.size >= rememberedItems) this.itemOwners.delete(this.itemOwners.keys().next().value!);
+    this.itemOwners.set(outboxId, owner);
+    return owner;
   }
 }

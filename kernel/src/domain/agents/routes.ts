@@ -9,6 +9,7 @@ import type { RouteDeps } from '../../api/build-app.ts';
 import { transportCapability, type AgentHttpEndpoint, type AgentReport } from '../../capabilities/transport.ts';
 import { SproutError, isSproutError } from '../../errors/index.ts';
 import { kernelVersion } from '../../version.ts';
+import { reportProblem } from './report-schema.ts';
 
 const AgentParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 
@@ -189,7 +190,14 @@ export const agentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
         request.audited = true;
         throw new SproutError('SPROUT_ERR_FORBIDDEN', `${request.principal.actor} may only report for itself and its site`);
       }
-      await (await httpEndpoint()).acceptReports([...reports].sort((a, b) => a.sequence - b.sequence));
+      // Checked before anything is stored: retrying a malformed report cannot make it valid.
+      const malformed = reports.map((report, index) => ({ index, problem: reportProblem(report) })).find((r) => r.problem);
+      if (malformed?.problem) {
+        const field = `body/reports/${malformed.index}${malformed.problem.field}`;
+        throw new SproutError('SPROUT_ERR_VALIDATION', `body is invalid: ${field} ${malformed.problem.message}`, { details: [{ field, message: malformed.problem.message }] });
+      }
+      const channelSiteId = request.principal.siteId!;
+      await (await httpEndpoint()).acceptReports([...reports].sort((a, b) => a.sequence - b.sequence).map((report) => ({ ...report, channelSiteId })));
       return { accepted: reports.length };
     },
   );

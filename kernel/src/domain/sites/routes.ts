@@ -17,6 +17,15 @@ export const AgentSchema = Type.Object({
   lastHeartbeatAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   capabilities: Type.Array(Type.String()),
   services: Type.Record(Type.String(), Type.Unknown()),
+  reports: Type.Object(
+    {
+      refused: Type.Integer({ description: 'Reports refused because they spoke for another site (each is audited as agent.report.refused)' }),
+      deadLettered: Type.Integer({ description: 'Malformed reports, or ones that kept failing when applied, set aside in report_dead_letters' }),
+      lastProblem: Type.Union([Type.String(), Type.Null()]),
+      lastProblemAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    },
+    { description: "What became of this agent's reports that were not applied" },
+  ),
 });
 
 export const SiteSchema = Type.Object({

@@ -21,6 +21,7 @@ export interface AgentView {
   lastHeartbeatAt: string | null;
   capabilities: string[];
   services: Record<string, unknown>;
+  reports: { refused: number; deadLettered: number; lastProblem: string | null; lastProblemAt: string | null };
 }
 
 export interface SiteView {
@@ -67,6 +68,12 @@ export class SiteService {
           lastHeartbeatAt: a.last_heartbeat_at ? new Date(a.last_heartbeat_at).toISOString() : null,
           capabilities: a.capabilities ?? [],
           services: a.services ?? {},
+          reports: {
+            refused: Number(a.refused_reports ?? 0),
+            deadLettered: Number(a.dead_lettered_reports ?? 0),
+            lastProblem: a.last_report_problem ?? null,
+            lastProblemAt: a.last_report_problem_at ? new Date(a.last_report_problem_at).toISOString() : null,
+          },
         })),
     }));
   }
