@@ -5,7 +5,7 @@
  * deployed and a local-boot script; a failing hardware test → failed_testing naming it.
  */
 import test from 'ava';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../helpers/processes.ts';
@@ -63,9 +63,22 @@ test.serial('commission with hardware tests → ready with facts; deploy → ins
   t.is((await l.cli('workflow', 'watch', commission.id, '--timeout', '10')).code, 0);
   t.is((await post(`${callbacks}/log`, { line: 'late' })).status, 403, 'the token ended with the step');
 
-  const deploy = JSON.parse((await l.cli('machine', 'deploy', 'node-1', '--image', 'http://images.lab.example/debian-12.raw', '--json')).stdout);
+  // The operator's user-data reaches the installer's metadata, and is not in what `workflow show` / `machine show` print.
+  const userData = `#cloud-config\nruncmd:\n  - echo ${randomUUID()} > /etc/motd\n`;
+  const userDataFile = join(l.artifacts, '..', 'user-data.yaml');
+  writeFileSync(userDataFile, userData);
+  const deploy = JSON.parse((await l.cli('machine', 'deploy', 'node-1', '--image', 'http://images.lab.example/debian-12.raw', '--user-data', userDataFile, '--json')).stdout);
   const install = await bootInstaller(l, '52:54:00:00:60:01');
   t.like(install.metadata, { step: 'install', image: { url: 'http://images.lab.example/debian-12.raw' } });
+  t.is(install.metadata.userData, userData);
+  for (const shown of [await l.cli('workflow', 'show', deploy.id, '--json'), await l.cli('workflow', 'show', deploy.id), await l.cli('machine', 'show', 'node-1', '--json')]) {
+    t.is(shown.code, 0, shown.stderr);
+    t.false(shown.stdout.includes(userData.split('\n')[2]), shown.stdout);
+  }
+  t.regex((await l.cli('workflow', 'show', deploy.id)).stdout, new RegExp(`userData: ${Buffer.byteLength(userData)} bytes, sha256 ${createHash('sha256').update(userData).digest('hex')}`));
+  const read = await l.cli('workflow', 'user-data', deploy.id);
+  t.is(read.code, 0, read.stderr);
+  t.is(read.stdout, userData, 'sprout workflow user-data prints it byte for byte');
   t.is((await post(`${install.callbacks}/install-complete`, { sha256: 'ab'.repeat(32) })).status, 202);
   // the machine reboots at once, before the local-boot intent can arrive: it boots its disk anyway
   t.regex(await (await fetch(`${l.boot}/boot/ipxe?mac=52:54:00:00:60:01`)).text(), /node-1 boots from its local disk\nexit\n$/);

@@ -11,7 +11,9 @@ export const finished = ['succeeded', 'failed', 'cancelled', 'timed_out'];
 export function workflowDetails(w: Workflow): string {
   const head = `workflow ${w.id}  ${w.kind} ${w.machine ? `of ${w.machine.hostname} ` : ''}at ${w.site.name}: ${w.state.toUpperCase()}${w.error ? ` — ${w.error}` : ''}`;
   const rows = w.steps.map((s) => [s.name, s.kind, s.state, s.attempt, duration(s.startedAt, s.finishedAt), s.error ?? s.waitingFor ?? '']);
-  return `${head}\nby ${w.createdBy} at ${w.createdAt}\n\n${table(['STEP', 'KIND', 'STATE', 'TRY', 'TOOK', 'NOTE'], rows)}`;
+  // Secrets by digest only: the value is `sprout workflow user-data <id>` (operators).
+  const secrets = (w.secrets ?? []).map((s) => `\n${s.name}: ${s.size} bytes, sha256 ${s.sha256}`).join('');
+  return `${head}\nby ${w.createdBy} at ${w.createdAt}${secrets}\n\n${table(['STEP', 'KIND', 'STATE', 'TRY', 'TOOK', 'NOTE'], rows)}`;
 }
 
 export function workflowTable(items: Workflow[]): string {

@@ -42,6 +42,12 @@ export interface RouteDeps {
   audited: Audited;
 }
 
+/** Routes that were removed, with what to use instead: their 404 says so. */
+const retiredRoutes: Record<string, string> = {
+  'POST /v1/workflows':
+    'workflows start through the machine action routes, which validate and allocate (POST /v1/machines/{id}/commission, POST /v1/machines/{id}/test, POST /v1/machines/{id}/deploy, POST /v1/machines/{id}/release), and POST /v1/sites/{id}/sync',
+};
+
 function validators() {
   const base = { allErrors: true, strict: false, removeAdditional: false as const, useDefaults: true };
   // Bodies are taken as sent: a string where a number belongs is an error, not a guess.
@@ -101,7 +107,10 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
     if (p.status >= 500) request.log.error({ err }, 'request failed');
     return sendProblem(reply, p);
   });
-  app.setNotFoundHandler((request, reply) => sendProblem(reply, problem('SPROUT_ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`, request)));
+  app.setNotFoundHandler((request, reply) => {
+    const route = `${request.method} ${request.url.split('?')[0].replace(/(.)\/+$/, '$1')}`;
+    return sendProblem(reply, problem('SPROUT_ERR_NOT_FOUND', `no route ${route}${retiredRoutes[route] ? `: ${retiredRoutes[route]}` : ''}`, request));
+  });
 
   // An action posted with no body at all (`curl -X POST …/release`) means "no options".
   app.addHook('preValidation', (request, _reply, done) => {

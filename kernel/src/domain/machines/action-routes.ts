@@ -13,6 +13,7 @@ import { SproutError } from '../../errors/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { findSite } from '../sites/find-site.ts';
 import { WorkflowSchema } from '../workflows/schemas.ts';
+import { paramsForAudit } from '../workflows/workflow-secrets.ts';
 import type { WorkflowKind } from '../workflows/definitions.ts';
 import { findMachine, type MachineRow } from './find-machine.ts';
 import { MachineParams } from './routes.ts';
@@ -46,7 +47,7 @@ export const machineActionRoutes: FastifyPluginAsync<RouteDeps> = async (app, { 
       if (prepare) machine = await prepare(trx, machine);
       const chosen = await params(machine);
       const id = await kernel.workflows.start(trx, { kind, machine, params: chosen, actor: request.principal.actor, requestId: String(request.id) });
-      return { result: id, targetId: machine.id, details: { hostname: machine.hostname, workflow: id, status: { old: machine.status, new: `${kind === 'commission' ? 'commissioning' : kind === 'deploy' ? 'deploying' : kind === 'release' ? 'releasing' : 'testing'}` }, ...chosen } };
+      return { result: id, targetId: machine.id, details: { hostname: machine.hostname, workflow: id, status: { old: machine.status, new: `${kind === 'commission' ? 'commissioning' : kind === 'deploy' ? 'deploying' : kind === 'release' ? 'releasing' : 'testing'}` }, ...paramsForAudit(kind, chosen) } };
     });
     return kernel.workflows.get(workflowId);
   };

@@ -30,6 +30,12 @@ export interface WorkflowDefinition {
   succeeded?: LifecycleAction;
   failed?: LifecycleAction;
   steps: (params: Record<string, unknown>) => StepSpec[];
+  /**
+   * Params that are secrets (user-data): kept apart from the params (workflow-secrets.ts),
+   * sent with the workflow's work to its site, shown to viewers and audited only as sha256
+   * and size. A new secret-bearing param is declared here, nowhere else.
+   */
+  secretParams?: readonly string[];
 }
 
 const control = (name: string, timeoutMs = 30_000, maxAttempts = 3): StepSpec => ({ name, kind: 'control', timeoutMs, maxAttempts });
@@ -52,6 +58,7 @@ export const workflowDefinitions: Record<WorkflowKind, WorkflowDefinition> = {
   },
   deploy: {
     start: 'deploy',
+    secretParams: ['userData'],
     succeeded: 'deploy_succeeded',
     failed: 'deploy_failed',
     steps: () => [...prepareNetwork, control('publish-boot-intent'), site('power-on', 300_000), site('install', 2_400_000), control('set-local-boot'), site('sync-site', 120_000)],

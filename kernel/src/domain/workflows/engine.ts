@@ -16,6 +16,7 @@ import { controlSteps, type StepContext } from './control-steps.ts';
 import { finishedStates, workflowDefinitions, type WorkflowKind } from './definitions.ts';
 import { workItemIdOf } from './outbox-dispatcher.ts';
 import { MachineSiteState } from './machine-site-state.ts';
+import { secretValues } from './workflow-secrets.ts';
 
 export interface WorkflowRow {
   id: string;
@@ -199,7 +200,8 @@ export class WorkflowEngine {
         kind: wf.kind,
         step: step.name,
         machine: wf.machine_id,
-        params: wf.params,
+        // The site's agent needs the secrets (user-data for the installer's metadata): only its work carries them.
+        params: { ...wf.params, ...(await secretValues(trx, wf.id)) },
         idempotencyKey: step.idempotency_key,
         // Every site step carries (its machine's part of) the site's desired state, so the agent
         // serves what the step needs (boot intents, reservations) without waiting for a separate sync.

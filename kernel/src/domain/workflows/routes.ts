@@ -1,58 +1,22 @@
-/** Workflows under /v1/workflows: start, list, show with steps, cancel. */
+/**
+ * Workflows under /v1/workflows: list, show with steps, cancel, and (operators) a deploy's
+ * user-data. They start only through the machine action routes and site sync, which
+ * validate and allocate; there is no generic "start any workflow" route.
+ */
 import Type from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { RouteDeps } from '../../api/build-app.ts';
 import { SproutError } from '../../errors/index.ts';
 import { findMachine } from '../machines/find-machine.ts';
 import { findSite } from '../sites/find-site.ts';
-import { workflowKinds, workflowStates, type WorkflowKind } from './definitions.ts';
+import { workflowStates } from './definitions.ts';
 import { WorkflowSchema } from './schemas.ts';
+import { secretValue } from './workflow-secrets.ts';
 
 const Params = Type.Object({ id: Type.String({ format: 'uuid' }) });
 
 export const workflowRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, audited }) => {
   const db = kernel.store.db;
-
-  app.post(
-    '/workflows',
-    {
-      config: { auth: { role: 'operator', action: 'workflow.create', target: 'workflow' } },
-      schema: {
-        tags: ['workflows'],
-        summary: 'Start a workflow for a machine (the machine action routes do the same)',
-        body: Type.Object(
-          {
-            kind: Type.Union(workflowKinds.map((k) => Type.Literal(k))),
-            machine: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Machine id or hostname (machine workflows)' })),
-            site: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Site id or name (sync-site)' })),
-            params: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-          },
-          { additionalProperties: false },
-        ),
-        response: { 202: WorkflowSchema },
-      },
-    },
-    async (request, reply) => {
-      const body = request.body as { kind: WorkflowKind; machine?: string; site?: string; params?: Record<string, unknown> };
-      if (body.kind === 'sync-site') {
-        if (!body.site) throw new SproutError('SPROUT_ERR_VALIDATION', 'a sync-site workflow needs site', { details: [{ field: 'body/site', message: 'required for sync-site' }] });
-        const site = await findSite(db, body.site);
-        const id = await audited(request, async (trx) => ({ result: await kernel.workflows.startForSite(trx, { kind: 'sync-site', siteId: site.id, actor: request.principal.actor }), targetId: site.id, details: { kind: 'sync-site', site: site.name } }));
-        return reply.status(202).send(await kernel.workflows.get(id));
-      }
-      if (!body.machine) throw new SproutError('SPROUT_ERR_VALIDATION', `a ${body.kind} workflow needs machine`, { details: [{ field: 'body/machine', message: `required for ${body.kind}` }] });
-      const machineRef = body.machine;
-      if (body.kind === 'deploy' && typeof body.params?.image !== 'string') {
-        throw new SproutError('SPROUT_ERR_VALIDATION', 'a deploy workflow needs params.image', { details: [{ field: 'body/params/image', message: 'required for deploy' }] });
-      }
-      const id = await audited(request, async (trx) => {
-        const machine = await findMachine(trx, machineRef, { forUpdate: true });
-        const workflowId = await kernel.workflows.start(trx, { kind: body.kind as Exclude<WorkflowKind, 'sync-site'>, machine, params: body.params ?? {}, actor: request.principal.actor, requestId: String(request.id) });
-        return { result: workflowId, targetId: workflowId, details: { kind: body.kind, machine: machine.hostname } };
-      });
-      return reply.status(202).send(await kernel.workflows.get(id));
-    },
-  );
 
   app.get(
     '/workflows',
@@ -90,6 +54,38 @@ export const workflowRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kerne
     '/workflows/:id',
     { config: { auth: { role: 'viewer' } }, schema: { tags: ['workflows'], summary: 'Show a workflow with its steps', params: Params, response: { 200: WorkflowSchema } } },
     async (request) => kernel.workflows.get((request.params as { id: string }).id),
+  );
+
+  app.get(
+    '/workflows/:id/user-data',
+    {
+      config: { auth: { role: 'operator', action: 'workflow.user-data.read', target: 'workflow' } },
+      schema: {
+        tags: ['workflows'],
+        summary: "A deploy's user-data, as the operator gave it (operators only; every read is audited)",
+        params: Params,
+        response: { 200: Type.Object({ workflow: Type.String({ format: 'uuid' }), userData: Type.String(), sha256: Type.String(), size: Type.Integer({ description: 'bytes' }) }) },
+      },
+    },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      await kernel.workflows.get(id);
+      const secret = await secretValue(db, id, 'userData');
+      if (!secret) throw new SproutError('SPROUT_ERR_NOT_FOUND', `workflow ${id} has no user-data`);
+      const digest = { sha256: secret.sha256, size: Number(secret.size) };
+      await kernel.audit.record({
+        actor: request.principal.actor,
+        actorRole: request.principal.role,
+        action: 'workflow.user-data.read',
+        targetType: 'workflow',
+        targetId: id,
+        requestId: String(request.id),
+        sourceAddress: request.ip,
+        outcome: 'success',
+        details: digest,
+      });
+      return { workflow: id, userData: secret.value, ...digest };
+    },
   );
 
   app.post(

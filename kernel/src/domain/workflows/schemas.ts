@@ -21,7 +21,10 @@ export const WorkflowSchema = Type.Object({
   state: Type.String({ description: 'pending, dispatched, running, succeeded, failed, cancelled, timed_out' }),
   machine: Type.Union([Type.Object({ id: Type.String(), hostname: Type.String() }), Type.Null()]),
   site: Type.Object({ id: Type.String(), name: Type.String() }),
-  params: Type.Record(Type.String(), Type.Unknown()),
+  params: Type.Record(Type.String(), Type.Unknown(), { description: 'What the workflow was asked to do, without its secrets' }),
+  secrets: Type.Array(Type.Object({ name: Type.String(), sha256: Type.String(), size: Type.Integer({ description: 'bytes' }) }), {
+    description: 'Secret params (user-data), by sha256 and size only; operators read a value at GET /v1/workflows/{id}/user-data',
+  }),
   error: Type.Union([Type.String(), Type.Null()]),
   cancelRequested: Type.Boolean(),
   createdBy: Type.String(),

@@ -11,6 +11,7 @@ import type { MachineRow } from '../machines/find-machine.ts';
 import { isUuid } from '../sites/find-site.ts';
 import { finishedStates, workflowDefinitions, type StepSpec, type WorkflowKind } from './definitions.ts';
 import type { StepRow, WorkflowEngine, WorkflowRow } from './engine.ts';
+import { secretDigests, separateSecrets, storeSecrets, type SecretDigest } from './workflow-secrets.ts';
 
 export interface WorkflowView {
   id: string;
@@ -19,6 +20,8 @@ export interface WorkflowView {
   machine: { id: string; hostname: string } | null;
   site: { id: string; name: string };
   params: Record<string, unknown>;
+  /** The workflow's secret params (user-data): name, sha256 and size, never the value. */
+  secrets: ({ name: string } & SecretDigest)[];
   error: string | null;
   cancelRequested: boolean;
   createdBy: string;
@@ -63,21 +66,26 @@ export class WorkflowService {
     private readonly deps: { db: Knex; lifecycle: Lifecycle; engine: () => WorkflowEngine },
   ) {}
 
-  /** Creates a workflow for `machine` and moves the machine into its in-progress state. */
+  /**
+   * Creates a workflow for `machine` and moves the machine into its in-progress state.
+   * The secret params its kind declares are stored apart (workflow-secrets.ts).
+   */
   async start(trx: Knex.Transaction, input: { kind: Exclude<WorkflowKind, 'sync-site'>; machine: MachineRow; params: Record<string, unknown>; actor: string; requestId?: string }): Promise<string> {
     const definition = workflowDefinitions[input.kind];
     const id = randomUUID();
+    const { params, secrets } = separateSecrets(input.kind, input.params);
     await trx('workflows').insert({
       id,
       kind: input.kind,
       machine_id: input.machine.id,
       site_id: input.machine.site_id,
       state: 'pending',
-      params: JSON.stringify(input.params),
+      params: JSON.stringify(params),
       machine_from_status: input.machine.status,
       created_by: input.actor,
     });
-    await insertSteps(trx, id, definition.steps(input.params));
+    await storeSecrets(trx, id, secrets);
+    await insertSteps(trx, id, definition.steps(params));
     await this.deps.lifecycle.transition(trx, { machine: input.machine, action: definition.start!, actor: input.actor, workflowId: id, requestId: input.requestId });
     trx.executionPromise.then(() => this.deps.engine().kick(id), () => undefined);
     return id;
@@ -125,6 +133,7 @@ export class WorkflowService {
     const steps = await db<StepRow & { started_at: Date | null; finished_at: Date | null }>('workflow_steps').whereIn('workflow_id', ids).orderBy(['workflow_id', 'position']);
     const machines = await db('machines').whereIn('id', rows.map((r) => r.machine_id).filter(Boolean)).select('id', 'hostname');
     const sites = await db('sites').whereIn('id', [...new Set(rows.map((r) => r.site_id))]).select('id', 'name');
+    const secrets = await secretDigests(db, ids);
     return rows.map((r) => {
       const { cancelledBy: _c, ...params } = r.params ?? {};
       return {
@@ -134,6 +143,7 @@ export class WorkflowService {
         machine: machines.find((m) => m.id === r.machine_id) ?? null,
         site: sites.find((s) => s.id === r.site_id)!,
         params,
+        secrets: secrets.get(r.id) ?? [],
         error: r.error,
         cancelRequested: r.cancel_requested,
         createdBy: r.created_by,
