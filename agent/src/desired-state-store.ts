@@ -1,77 +1,98 @@
 /**
- * The last desired state the control plane published, kept on disk so that the agent
- * serves its machines from it across restarts and while the control plane is away.
- * A state naming a machine (`scope`) is that machine's part only: it replaces the
- * machine's entries and the site's networks and keeps everything else; any other state
- * is the whole one and replaces all. The states applied in one event-loop turn reach the
- * disk and the site services once, at its end (or at `flush()`).
+ * The site's desired state as this agent serves it: the last valid document the control
+ * plane published, kept on disk so the agent serves its machines from it across restarts
+ * and while the control plane is away. A document replaces the whole state, and only a
+ * newer revision does: an older one arriving late is ignored.
+ *
+ * One local fact may run ahead of the control plane: a machine that reported its install
+ * complete boots its disk at once, before the control plane's `local` intent arrives.
+ * That is kept here, on disk (`installed`), and read through `get()`; it ends as soon as
+ * a document no longer says "deploy" for that machine and workflow.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { SiteDesiredState, SiteDesiredStateDocument } from '@sprout/kernel';
 
-interface MachineScope {
-  machineId: string;
-  hostname: string;
-  macs: string[];
+interface OnDisk {
+  document: SiteDesiredStateDocument | null;
+  /** machineId → the deploy workflow whose install the machine reported complete. */
+  installed: Record<string, string | null>;
 }
-
-type Entry = Record<string, any>;
-
-/** Which entries of each per-machine collection belong to the scoped machine. */
-const ownedBy: Record<string, (entry: Entry, scope: MachineScope) => boolean> = {
-  bootIntents: (b, scope) => b.machineId === scope.machineId,
-  reservations: (r, scope) => scope.macs.includes(r.mac),
-  dnsRecords: (d, scope) => String(d.name).startsWith(`${scope.hostname}.`) || (d.type === 'PTR' && String(d.value).startsWith(`${scope.hostname}.`)),
-};
 
 export class DesiredStateStore {
   private readonly file: string;
-  private state: Record<string, unknown>;
+  private document: SiteDesiredStateDocument | null;
+  private installed: Record<string, string | null>;
+  private view: SiteDesiredState;
   private dirty = false;
+  private readonly listeners: ((state: SiteDesiredState) => void)[] = [];
 
   constructor(dataDir: string) {
     this.file = join(dataDir, 'desired-state.json');
-    this.state = existsSync(this.file) ? JSON.parse(readFileSync(this.file, 'utf8')) : {};
+    const held = existsSync(this.file) ? (JSON.parse(readFileSync(this.file, 'utf8')) as Partial<OnDisk> & Record<string, unknown>) : {};
+    // A file from before revisions held the state itself: it is served until the first document arrives.
+    this.document = held.document !== undefined ? held.document : Object.keys(held).length ? ({ revision: -1, ...held } as unknown as SiteDesiredStateDocument) : null;
+    this.installed = held.installed ?? {};
+    this.view = this.compose();
   }
 
-  get(): Record<string, unknown> {
-    return this.state;
+  /** What the site services serve: the document, with machines that just installed booting their disk. */
+  get(): SiteDesiredState {
+    return this.view;
   }
 
-  private readonly listeners: ((state: Record<string, unknown>) => void)[] = [];
+  /** The revision served; null before the first document. */
+  get revision(): number | null {
+    return this.document && this.document.revision >= 0 ? this.document.revision : null;
+  }
 
-  /** Applies a published state, whole or one machine's part; returns the state now held. */
-  apply(published: Record<string, unknown>): Record<string, unknown> {
-    const scope = published.scope as MachineScope | undefined;
-    if (!scope) return this.replace(published);
-    const next: Record<string, unknown> = { ...this.state, site: published.site, networks: published.networks };
-    for (const [name, owned] of Object.entries(ownedBy)) {
-      if (!(name in published)) continue; // a part without a collection leaves it as it is
-      const kept = ((this.state[name] as Entry[] | undefined) ?? []).filter((entry) => !owned(entry, scope));
-      next[name] = [...kept, ...((published[name] as Entry[] | undefined) ?? [])];
+  /** Takes a (validated) document if it is newer than the one held; returns whether it did. */
+  apply(document: SiteDesiredStateDocument): boolean {
+    if (this.revision !== null && document.revision <= this.revision) return false;
+    this.document = document;
+    // The control plane has spoken about these machines: its word replaces the local one.
+    for (const [machineId, workflow] of Object.entries(this.installed)) {
+      const intent = document.bootIntents.find((b) => b.machineId === machineId);
+      if (!intent || intent.intent !== 'deploy' || intent.workflow !== workflow) delete this.installed[machineId];
     }
-    return this.replace(next);
+    this.changed();
+    return true;
   }
 
-  private replace(next: Record<string, unknown>): Record<string, unknown> {
-    this.state = next;
+  /** A machine reported its install complete: it boots its disk from now on, across restarts too. */
+  markInstalled(machineId: string, workflow: string | null): void {
+    this.installed[machineId] = workflow;
+    this.changed();
+    this.flush();
+  }
+
+  private compose(): SiteDesiredState {
+    const document: SiteDesiredState = this.document ?? {};
+    const bootIntents = (document.bootIntents ?? []).map((b) =>
+      b.intent === 'deploy' && b.machineId in this.installed && this.installed[b.machineId] === b.workflow ? { ...b, intent: 'local' as const, params: {} } : b,
+    );
+    return { ...document, bootIntents };
+  }
+
+  private changed(): void {
+    this.view = this.compose();
     if (!this.dirty) {
       this.dirty = true;
       setImmediate(() => this.flush());
     }
-    return next;
   }
 
   /** Writes the state held and tells the services, if it changed since the last time. */
   flush(): void {
     if (!this.dirty) return;
-    writeFileSync(`${this.file}.tmp`, JSON.stringify(this.state));
+    const onDisk: OnDisk = { document: this.document, installed: this.installed };
+    writeFileSync(`${this.file}.tmp`, JSON.stringify(onDisk), { mode: 0o600 });
     renameSync(`${this.file}.tmp`, this.file);
     this.dirty = false;
-    for (const listener of this.listeners) listener(this.state);
+    for (const listener of this.listeners) listener(this.view);
   }
 
-  onChange(listener: (state: Record<string, unknown>) => void): void {
+  onChange(listener: (state: SiteDesiredState) => void): void {
     this.listeners.push(listener);
   }
 }

@@ -9,7 +9,7 @@
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AgentTask, AgentTaskContext, DeliveryInfo, WorkItem } from '@sprout/kernel';
+import type { AgentTask, AgentTaskContext, DeliveryInfo, SiteDesiredState, WorkItem } from '@sprout/kernel';
 import type { ReportJournal } from './report-journal.ts';
 import { deferred } from './machine-waits.ts';
 
@@ -26,9 +26,7 @@ export class TaskExecutor {
       dataDir: string;
       tasks: Map<string, AgentTask>;
       journal: ReportJournal;
-      desiredState: () => Record<string, unknown>;
-      /** Applies the desired state a work item carries before its task runs. */
-      applyDesiredState: (state: Record<string, unknown>) => void;
+      desiredState: () => SiteDesiredState;
       /** Puts on disk what tasks changed (desired state, machine waits); throws when it cannot. */
       persist: () => void;
       logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
@@ -65,9 +63,6 @@ export class TaskExecutor {
       desiredState: this.deps.desiredState,
     };
     try {
-      if (item.payload.desiredState && typeof item.payload.desiredState === 'object' && taskName !== 'sync-site') {
-        this.deps.applyDesiredState(item.payload.desiredState as Record<string, unknown>);
-      }
       if (!task) throw new Error(`this agent has no task for ${taskName}; it runs: ${this.kinds().join(', ') || 'nothing'}`);
       const result = await task(item, ctx);
       // A deferred task finishes later, when the machine it waits for reports.

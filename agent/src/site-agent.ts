@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { AgentTransport } from '@sprout/kernel';
 import { loadIdentity, saveIdentity, type AgentIdentity } from './credentials.ts';
 import { DesiredStateStore } from './desired-state-store.ts';
+import { DesiredStateFollower } from './desired-state-follower.ts';
 import { TaskExecutor } from './executor.ts';
 import { loadAgentParts } from './plugin-parts.ts';
 import { register } from './register.ts';
@@ -40,6 +41,8 @@ export class SiteAgent {
   private executor?: TaskExecutor;
   private serviceHost?: ServiceHost;
   private heartbeat?: NodeJS.Timeout;
+  private follower?: DesiredStateFollower;
+  private beatSoon?: NodeJS.Timeout;
   private lastHeartbeatError = '';
   private stopped = false;
 
@@ -65,13 +68,28 @@ export class SiteAgent {
       options.logger.info({ agent: this.identity.agentId, site: this.identity.siteName }, 'registered with the control plane');
     }
     const store = new DesiredStateStore(options.dataDir);
+    const follower = (this.follower = new DesiredStateFollower({
+      controlPlaneUrl: this.identity.controlPlaneUrl,
+      agentId: this.identity.agentId,
+      credential: this.identity.credential,
+      store,
+      report: (kind, payload) => this.journal?.add(kind, payload),
+      // The control plane hears of a new revision (or a refusal) within a second, not at the next heartbeat.
+      onOutcome: () => {
+        this.beatSoon ??= setTimeout(() => {
+          this.beatSoon = undefined;
+          void this.beat();
+        }, 500);
+      },
+      logger: options.logger,
+    }));
     const parts = await loadAgentParts(this.identity.transport.plugin, options.pluginDir ?? join(options.dataDir, 'plugins'));
     for (const problem of parts.problems) options.logger.warn({ problem }, 'a plugin agent part could not be loaded');
     // Plugins may replace a builtin task (say, to apply state to their own services).
     const waits = new MachineWaits(options.dataDir);
     const waitForIt = waitForMachine(waits);
     const tasks = new Map([
-      ['sync-site', syncSiteTask(store)],
+      ['sync-site', syncSiteTask(follower)],
       ['power-on', manualPowerOn],
       ['commission', waitForIt],
       ['run-hardware-tests', waitForIt],
@@ -103,6 +121,7 @@ export class SiteAgent {
               this.journal!.add(kind, payload, workItemId);
               this.journal!.writeOut();
             },
+            markInstalled: (machineId, workflow) => store.markInstalled(machineId, workflow),
           }),
         ],
         ...parts.services,
@@ -112,13 +131,16 @@ export class SiteAgent {
       logger: options.logger,
     });
     store.onChange((state) => this.serviceHost!.desiredStateChanged(state));
+    // A restarted agent serves the current state from its first answer, not its file's (unless the control plane is away).
+    await follower.catchUp(5_000);
+    store.flush();
     await this.serviceHost.start();
+    follower.start();
     this.executor = new TaskExecutor({
       dataDir: options.dataDir,
       tasks,
       journal: this.journal,
       desiredState: () => store.get(),
-      applyDesiredState: (state) => void store.apply(state),
       persist: () => {
         store.flush();
         waits.flush();
@@ -155,7 +177,12 @@ export class SiteAgent {
       const response = await fetch(url, {
         method: 'POST',
         headers: { authorization: `Bearer ${this.identity.credential}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ version: agentVersion, capabilities: this.executor?.kinds() ?? [], services: this.services() }),
+        body: JSON.stringify({
+          version: agentVersion,
+          capabilities: this.executor?.kinds() ?? [],
+          services: this.services(),
+          desiredState: { revision: this.follower?.revision() ?? null, error: this.follower?.error ?? null },
+        }),
         signal: AbortSignal.timeout(10_000),
       });
       if (!response.ok) throw new Error(`HTTP ${response.status}: ${(await response.text()).slice(0, 300)}`);
@@ -171,6 +198,8 @@ export class SiteAgent {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.beatSoon) clearTimeout(this.beatSoon);
+    await this.follower?.stop();
     await this.serviceHost?.stop();
     await this.transport?.close();
     await this.journal?.close();

@@ -1,59 +1,72 @@
 /**
- * The agent's desired state: a whole state replaces what it held; a machine's part
- * replaces only that machine's entries (and the networks), and survives a restart.
+ * The agent's desired-state store: a document replaces the whole state, only a newer
+ * revision does, and a machine that reported its install complete boots its disk —
+ * across a restart too — until the control plane's own word about it arrives.
  */
 import test from 'ava';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { SiteDesiredStateDocument } from '@sprout/kernel';
 import { DesiredStateStore } from '../src/desired-state-store.ts';
 
-const site = { id: 's', name: 'fra1' };
-const network = (name: string) => ({ id: name, name, cidr: '198.18.0.0/24' });
-const machine = (n: number, intent: string, address = `198.18.0.${n}`) => ({
-  bootIntents: [{ machineId: `m${n}`, hostname: `node${n}`, intent, mac: `02:00:00:00:00:0${n}` }],
-  reservations: [{ siteId: 's', networkId: 'prov', mac: `02:00:00:00:00:0${n}`, address }],
-  dnsRecords: [
-    { siteId: 's', zone: 'lab.test', name: `node${n}.lab.test`, type: 'A', value: address },
-    { siteId: 's', zone: '0.18.198.in-addr.arpa', name: `${address.split('.').reverse().join('.')}.in-addr.arpa`, type: 'PTR', value: `node${n}.lab.test` },
-  ],
-});
-const scope = (n: number) => ({ machineId: `m${n}`, hostname: `node${n}`, macs: [`02:00:00:00:00:0${n}`] });
+const siteId = randomUUID();
+const machineId = randomUUID();
+const workflow = randomUUID();
 
-test('the states of one turn reach the services once, and the disk by its end', async (t) => {
+function dataDir(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'sprout-state-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function doc(revision: number, intent: 'commission' | 'deploy' | 'local' | null, hostname = 'node-1'): SiteDesiredStateDocument {
+  return {
+    revision,
+    site: { id: siteId, name: 'lab' },
+    networks: [],
+    reservations: [{ siteId, networkId: randomUUID(), mac: '52:54:00:00:00:01', address: '198.18.0.10', hostname, netboot: true }],
+    bootIntents: intent ? [{ machineId, hostname, arch: 'x86_64', bootMode: 'bios', intent, params: intent === 'deploy' ? { image: 'debian-12' } : {}, workflow, mac: '52:54:00:00:00:01' }] : [],
+    dnsRecords: [{ siteId, zone: 'lab.example', name: `${hostname}.lab.example`, type: 'A', value: '198.18.0.10' }],
+  };
+}
+
+test('a document replaces the whole state, and an older revision arriving late is ignored', (t) => {
+  const dir = dataDir(t);
   const store = new DesiredStateStore(dir);
-  const seen: unknown[] = [];
-  store.onChange((state) => seen.push(state.bootIntents));
-  store.apply({ site, networks: [], ...machine(1, 'commission') });
-  store.apply({ scope: scope(2), site, networks: [], ...machine(2, 'commission') });
-  t.deepEqual(seen, []);
-  await new Promise((resolve) => setImmediate(resolve));
-  t.deepEqual(seen, [[...machine(1, 'commission').bootIntents, ...machine(2, 'commission').bootIntents]]);
-  t.deepEqual(new DesiredStateStore(dir).get().bootIntents, seen[0]);
+  t.is(store.revision, null);
+  t.true(store.apply(doc(3, 'commission', 'node-1')));
+  t.true(store.apply(doc(5, null, 'node-2')));
+  t.false(store.apply(doc(4, 'commission', 'node-1')), 'revision 4 after 5 changes nothing');
+  t.false(store.apply(doc(5, 'commission', 'node-1')), 'nor does the same revision again');
+  t.is(store.revision, 5);
+  t.deepEqual(store.get().bootIntents, []);
+  t.deepEqual(store.get().dnsRecords!.map((r) => r.name), ['node-2.lab.example']);
+  store.flush();
+  t.is(statSync(join(dir, 'desired-state.json')).mode & 0o777, 0o600);
+  const restarted = new DesiredStateStore(dir);
+  t.is(restarted.revision, 5, 'the revision survives a restart');
+  t.deepEqual(restarted.get().dnsRecords!.map((r) => r.name), ['node-2.lab.example']);
 });
 
-test('a machine’s part replaces that machine’s entries and keeps the others; a whole state replaces all', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'sprout-state-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+test('a machine that installed boots its disk, across a restart, until the control plane says otherwise', (t) => {
+  const dir = dataDir(t);
   const store = new DesiredStateStore(dir);
-  const [one, two] = [machine(1, 'commission'), machine(2, 'commission')];
-  store.apply({ site, networks: [network('prov')], bootIntents: [...one.bootIntents, ...two.bootIntents], reservations: [...one.reservations, ...two.reservations], dnsRecords: [...one.dnsRecords, ...two.dnsRecords] });
-
-  const moved = machine(2, 'deploy', '198.18.0.9');
-  const held = store.apply({ scope: scope(2), site, networks: [network('prov'), network('oob')], ...moved });
-  t.deepEqual(held.bootIntents, [...one.bootIntents, ...moved.bootIntents]);
-  t.deepEqual(held.reservations, [...one.reservations, ...moved.reservations]);
-  t.deepEqual(held.dnsRecords, [...one.dnsRecords, ...moved.dnsRecords], 'the old PTR of the moved machine is gone');
-  t.deepEqual(held.networks, [network('prov'), network('oob')]);
-  t.false('scope' in held);
-
-  store.apply({ scope: scope(1), site, networks: [network('prov')], bootIntents: [], reservations: one.reservations, dnsRecords: one.dnsRecords });
-  store.flush();
-  t.deepEqual(new DesiredStateStore(dir).get().bootIntents, moved.bootIntents, 'a cleared intent is gone, also after a restart');
-
-  store.apply({ site, networks: [], bootIntents: [], reservations: [], dnsRecords: [] });
-  t.deepEqual(store.get().reservations, []);
-  store.flush();
+  store.apply(doc(7, 'deploy'));
+  t.is(store.get().bootIntents![0].intent, 'deploy');
+  store.markInstalled(machineId, workflow);
+  t.is(store.get().bootIntents![0].intent, 'local');
+  // The agent restarts between install-complete and the machine's reboot.
+  const restarted = new DesiredStateStore(dir);
+  t.is(restarted.get().bootIntents![0].intent, 'local', 'a restarted agent still sends the machine to its disk');
+  // A later document still saying "deploy" for that workflow (the control plane has not recorded it yet) does not undo it.
+  restarted.apply(doc(8, 'deploy'));
+  t.is(restarted.get().bootIntents![0].intent, 'local');
+  // Once the control plane says anything else, its word stands.
+  restarted.apply(doc(9, 'commission'));
+  t.is(restarted.get().bootIntents![0].intent, 'commission');
+  restarted.apply(doc(10, 'deploy'));
+  t.is(restarted.get().bootIntents![0].intent, 'deploy', 'a new deploy of the machine installs again');
+  restarted.flush();
 });

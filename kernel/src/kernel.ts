@@ -3,6 +3,7 @@
  * plugins comes first and reports every problem at once, before the database is opened
  * or any plugin runs.
  */
+import type { Knex } from 'knex';
 import { asValue, asFunction, createContainer, InjectionMode, type AwilixContainer } from 'awilix';
 import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
@@ -34,6 +35,8 @@ import { OutboxDispatcher } from './domain/workflows/outbox-dispatcher.ts';
 import { AgentService } from './domain/agents/agent-service.ts';
 import { ReportApplier } from './domain/agents/report-applier.ts';
 import { desiredStateOf } from './domain/sites/desired-state.ts';
+import { SiteRevisions } from './domain/sites/site-revisions.ts';
+import type { SiteDesiredStateDocument } from './domain/sites/desired-state-schema.ts';
 import { transportCapability } from './capabilities/transport.ts';
 import { hwtestCapability } from './capabilities/hwtest.ts';
 
@@ -121,13 +124,14 @@ export class Kernel {
           logger,
           clock,
           sweepIntervalMs: 2000,
-          desiredState: (trx, siteId) => desiredStateOf(trx, siteId, { dhcp: () => this.capability(dhcpCapability), dns: () => this.capability(dnsCapability) }),
+          siteChanged: (trx, siteId) => this.siteRevisions.changed(trx, siteId),
           afterDispatch: () => this.dispatcher.kick(),
           withdraw: async (siteId, ids) => (await this.capability(transportCapability)).withdrawWork?.(siteId, ids),
           stepContext: { networks, config, dhcp: () => this.capability(dhcpCapability), dns: () => this.capability(dnsCapability) },
         }),
       ).singleton(),
       agents: asFunction(({ db, clock }) => new AgentService({ db, clock })).singleton(),
+      siteRevisions: asFunction(({ db, logger }) => new SiteRevisions({ db, kind: store.kind, logger })).singleton(),
       reports: asFunction(({ db, auditLog, logger }) => new ReportApplier({ db, engine: () => this.engine, audit: auditLog, logger, hwtests: () => this.capabilityAll(hwtestCapability) })).singleton(),
       dispatcher: asFunction(({ db, logger }) => new OutboxDispatcher({ db, logger, transport: () => this.capability(transportCapability), intervalMs: 1000 })).singleton(),
       watchdog: asFunction(({ db, lifecycle, clock, logger, config }) => new Watchdog({ db, lifecycle, clock, logger, intervalMs: config.lifecycle.watchdogIntervalSeconds * 1000 })).singleton(),
@@ -144,6 +148,7 @@ export class Kernel {
     const { buildApp } = await import('./api/build-app.ts');
     this.app = await buildApp(this, host.routes);
     await this.connectTransport();
+    await this.siteRevisions.listen();
     if (this.background) {
       this.engine.start();
       this.watchdog.start();
@@ -185,6 +190,16 @@ export class Kernel {
     // Agents get their own NATS user (see docs/nats.md): never the control plane's credentials.
     const natsUrl = this.config.nats.url?.replace(/\/\/[^@/]*@/g, '//');
     return { plugin, settings: { ...pluginConfig, ...(plugin === 'transport-nats' && natsUrl ? { url: natsUrl } : {}) } };
+  }
+
+  /** Revisions of each site's desired state: bumped by every change a site's agents serve. */
+  get siteRevisions(): SiteRevisions {
+    return this.container.resolve('siteRevisions');
+  }
+
+  /** The site's desired state document, as its agents get it. */
+  desiredState(siteId: string, db: Knex | Knex.Transaction = this.store.db): Promise<SiteDesiredStateDocument> {
+    return desiredStateOf(db, siteId, { dhcp: () => this.capability(dhcpCapability), dns: () => this.capability(dnsCapability) });
   }
 
   get agents(): AgentService {
@@ -283,6 +298,7 @@ export class Kernel {
       await this.dispatcher.stop();
       await this.engine.stop();
       await (await this.capabilityAll(transportCapability))[0]?.close();
+      await this.siteRevisions.close();
       await this.hooks.serverStopping.promise();
     } finally {
       await this.app?.close();

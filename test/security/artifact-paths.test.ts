@@ -86,7 +86,7 @@ function get(port: number, path: string): Promise<{ status: number; body: string
 
 test('HTTP artifacts: traversal in every encoding, absolute paths, escaping symlinks and malformed escapes are refused; the service goes on', async (t) => {
   const { dir, root, secret } = tree(t);
-  const service = await httpBootService({ waits: new MachineWaits(dir), reportFor: () => undefined })({
+  const service = await httpBootService({ waits: new MachineWaits(dir), reportFor: () => undefined, markInstalled: () => undefined })({
     dataDir: dir,
     settings: { port: 0, address: '127.0.0.1', artifactRoot: root },
     desiredState: () => ({}),

@@ -33,7 +33,14 @@ async function start(t: any, extraSettings: Record<string, unknown> = {}) {
   const waits = new MachineWaits(dir);
   waits.add({ machineId: 'm-1', workItemId: 'wi-7', workflowId: 'wf-1', step: 'commission', params: { hwtests: ['cpu-inventory'] } });
   const journaled: { workItemId: string; kind: string; payload: Record<string, unknown> }[] = [];
-  const service = await httpBootService({ waits, reportFor: (workItemId, kind, payload) => journaled.push({ workItemId, kind, payload }) })({ dataDir: dir, settings: { port: 0, address: '127.0.0.1', artifactRoot: root, ...extraSettings }, desiredState: () => state, onDesiredState() {}, report: (kind, payload) => reports.push({ kind, payload }), logger: quiet });
+  const service = await httpBootService({
+    waits,
+    reportFor: (workItemId, kind, payload) => journaled.push({ workItemId, kind, payload }),
+    // What the agent's store does: the machine's intent reads `local` from now on.
+    markInstalled: (machineId) => {
+      state.bootIntents = state.bootIntents!.map((b) => (b.machineId === machineId ? { ...b, intent: 'local' as const, params: {} } : b));
+    },
+  })({ dataDir: dir, settings: { port: 0, address: '127.0.0.1', artifactRoot: root, ...extraSettings }, desiredState: () => state, onDesiredState() {}, report: (kind, payload) => reports.push({ kind, payload }), logger: quiet });
   t.teardown(async () => {
     await service.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -4,6 +4,7 @@
  * CLI commands are not here: the manifest names their module (`"commands"`), so
  * `sprout --help` never loads the server side of a plugin.
  */
+import type { SiteDesiredStateDocument } from '../domain/sites/desired-state-schema.ts';
 import type { TSchema, Static } from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Knex } from 'knex';
@@ -22,23 +23,18 @@ export interface AgentTaskContext {
   /** The agent's data directory, for state it keeps across restarts. */
   dataDir: string;
   /** The last desired state the control plane published to this agent. */
-  desiredState(): Record<string, unknown>;
+  desiredState(): SiteDesiredState;
 }
 
 /** A task kind the agent can execute; its result is reported with `task.succeeded`. */
 export type AgentTask = (item: WorkItem, ctx: AgentTaskContext) => Promise<Record<string, unknown>>;
 
 /**
- * The site's desired state as the control plane publishes it (`sync-site`) and the
- * agent keeps it; site services answer machines from it.
+ * The site's desired state as the agent holds it and site services answer machines from
+ * it: the revisioned document of `SiteDesiredStateSchema` (a service may see it empty
+ * before the agent's first document, hence every part optional).
  */
-export interface SiteDesiredState {
-  site?: { id: string; name: string };
-  networks?: { id: string; name: string; cidr: string; gateway: string; dnsServers: string[]; domain: string | null; vlan: number | null; pxe: boolean; ranges: { kind: 'dynamic' | 'reserved'; start: string; end: string }[] }[];
-  reservations?: { siteId: string; networkId: string; mac: string; address: string; hostname?: string; netboot: boolean }[];
-  bootIntents?: { machineId: string; hostname: string; arch: 'x86_64' | 'arm64'; bootMode: 'bios' | 'uefi'; intent: 'commission' | 'deploy' | 'local'; params: Record<string, unknown>; workflow: string | null; mac: string | null }[];
-  dnsRecords?: { siteId: string; zone: string; name: string; type: 'A' | 'PTR'; value: string; ttl?: number }[];
-}
+export type SiteDesiredState = Partial<SiteDesiredStateDocument>;
 
 /** What a site service (DHCP, TFTP, HTTP boot, DNS) gets from the agent. */
 export interface AgentServiceContext {

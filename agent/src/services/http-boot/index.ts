@@ -42,14 +42,11 @@ const REFUSAL_REPORT_INTERVAL_MS = 60_000;
 const MAC = /^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/i;
 
 /** The builtin http service, bound to the agent's machine waits and report journal. */
-export function httpBootService(deps: { waits: MachineWaits; reportFor: CallbackDeps['reportFor'] }): AgentServiceFactory {
+export function httpBootService(deps: { waits: MachineWaits; reportFor: CallbackDeps['reportFor']; markInstalled: CallbackDeps['markInstalled'] }): AgentServiceFactory {
   return async (ctx) => {
   const settings = parse(ctx.settings);
-  // A machine that just reported install-complete reboots at once, often before the
-  // control plane's local-boot intent reaches this agent: it boots its disk all the same.
-  const installed = new Map<string, string | null>();
   const refusalsReported = new Map<string, number>();
-  const callbacks: CallbackDeps = { waits: deps.waits, desiredState: ctx.desiredState, reportFor: deps.reportFor, baseUrl: () => baseUrl, artifactRoot: settings.artifactRoot, installed };
+  const callbacks: CallbackDeps = { waits: deps.waits, desiredState: ctx.desiredState, reportFor: deps.reportFor, baseUrl: () => baseUrl, artifactRoot: settings.artifactRoot, markInstalled: deps.markInstalled };
   const counts = { scripts: 0, waiting: 0, refused: 0, artifacts: 0, notFound: 0, callbacks: 0 };
   let baseUrl = settings.baseUrl ?? '';
   const server = createServer((req, res) => {
@@ -79,8 +76,9 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
       if (!MAC.test(mac)) return void send(res, 400, 'mac query parameter must be a MAC address, e.g. ?mac=${net0/mac}');
       const published = ctx.desiredState().bootIntents?.find((b) => b.mac === mac);
       const token = published ? deps.waits.byMachine(published.machineId)?.token : undefined;
-      const justInstalled = published?.intent === 'deploy' && !token && installed.has(published.machineId) && installed.get(published.machineId) === published.workflow;
-      const intent = justInstalled ? { ...published, intent: 'local' as const } : published;
+      // A machine that reported install-complete boots its disk even before the control plane's
+      // `local` intent arrives: the agent's store says so (and keeps saying so across restarts).
+      const intent = published;
       const waited = Math.min(Math.max(Math.trunc(Number(url.searchParams.get('waited'))) || 0, 0), 1_000_000);
       const { script, refusal, waiting } = ipxeScript({ intent, mac, baseUrl, installer: settings.installer, token, waited });
       if (waiting) counts.waiting++;

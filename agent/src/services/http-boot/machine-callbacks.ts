@@ -19,7 +19,8 @@ export interface CallbackDeps {
   baseUrl: () => string;
   artifactRoot: string;
   /** Machine id → the deploy workflow whose install this machine completed. */
-  installed: Map<string, string | null>;
+  /** The machine installed: it boots its disk from now on (kept by the agent's desired-state store, across restarts). */
+  markInstalled(machineId: string, workflow: string | null): void;
 }
 
 const MAX_BODY = 1024 * 1024;
@@ -104,7 +105,7 @@ export async function callback(deps: CallbackDeps, token: string, event: string,
         return send(res, 409, `image checksum mismatch: expected ${expected}, got ${actual}`);
       }
       report('task.succeeded', { result: { event, ...(actual ? { sha256: actual } : {}) }, log: [`machine reported ${event}${actual ? ` (image sha256 ${actual})` : ''}`] });
-      deps.installed.set(wait.machineId, wait.workflowId);
+      deps.markInstalled(wait.machineId, wait.workflowId);
       deps.waits.remove(token);
       break;
     }

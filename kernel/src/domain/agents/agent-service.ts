@@ -20,6 +20,8 @@ export interface AgentHeartbeat {
   version: string;
   capabilities: string[];
   services: Record<string, unknown>;
+  /** The desired-state revision the agent serves, and why it refused a newer document, if it did. */
+  desiredState?: { revision: number | null; error: string | null };
 }
 
 export class AgentService {
@@ -57,6 +59,12 @@ export class AgentService {
   async heartbeat(agentId: string, beat: AgentHeartbeat): Promise<void> {
     await this.deps.db('agents')
       .where({ id: agentId })
-      .update({ version: beat.version, capabilities: JSON.stringify(beat.capabilities), services: JSON.stringify(beat.services), last_heartbeat_at: this.deps.clock.now() });
+      .update({
+        version: beat.version,
+        capabilities: JSON.stringify(beat.capabilities),
+        services: JSON.stringify(beat.services),
+        last_heartbeat_at: this.deps.clock.now(),
+        ...(beat.desiredState ? { desired_revision: beat.desiredState.revision, desired_state_error: beat.desiredState.error } : {}),
+      });
   }
 }

@@ -10,6 +10,8 @@ import { transportCapability, type AgentHttpEndpoint, type AgentReport } from '.
 import { SproutError, isSproutError } from '../../errors/index.ts';
 import { kernelVersion } from '../../version.ts';
 import { reportProblem } from './report-schema.ts';
+import type { AgentHeartbeat } from './agent-service.ts';
+import { SiteDesiredStateSchema } from '../sites/desired-state-schema.ts';
 
 const AgentParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 
@@ -117,15 +119,57 @@ export const agentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
         summary: 'An agent is alive: its version, capabilities and the state of its site services',
         params: AgentParams,
         body: Type.Object(
-          { version: Type.String({ maxLength: 64 }), capabilities: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 64 }), services: Type.Record(Type.String(), Type.Unknown()) },
+          {
+            version: Type.String({ maxLength: 64 }),
+            capabilities: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 64 }),
+            services: Type.Record(Type.String(), Type.Unknown()),
+            desiredState: Type.Optional(
+              Type.Object(
+                {
+                  revision: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'The revision the agent serves; null before its first' }),
+                  error: Type.Union([Type.String({ maxLength: 2000 }), Type.Null()], { description: 'Why the agent refused the newest document it got, if it did' }),
+                },
+                { additionalProperties: false },
+              ),
+            ),
+          },
           { additionalProperties: false },
         ),
         response: { 200: Type.Object({ heartbeatSeconds: Type.Number() }) },
       },
     },
     async (request) => {
-      await kernel.agents.heartbeat((request.params as { id: string }).id, request.body as { version: string; capabilities: string[]; services: Record<string, unknown> });
+      await kernel.agents.heartbeat((request.params as { id: string }).id, request.body as AgentHeartbeat);
       return { heartbeatSeconds: kernel.config.agents.heartbeatSeconds };
+    },
+  );
+
+  app.get(
+    '/agents/:id/desired-state',
+    {
+      config: { auth: { role: 'agent' } },
+      schema: {
+        tags: ['agents'],
+        summary: "Long-poll the agent's site's desired state: answers at once with the document when its revision is above `after`, else waits up to `wait` seconds for a change (204 when none came)",
+        params: AgentParams,
+        querystring: Type.Object(
+          {
+            after: Type.Optional(Type.Integer({ minimum: -1, default: -1, description: 'The revision the agent holds; -1 (the default) for none' })),
+            wait: Type.Optional(Type.Integer({ minimum: 0, maximum: 60, default: 25 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: SiteDesiredStateSchema, 204: Type.Null() },
+      },
+    },
+    async (request, reply) => {
+      const { after = -1, wait = 25 } = request.query as { after?: number; wait?: number };
+      const siteId = request.principal.siteId!;
+      const hungUp = new AbortController();
+      reply.raw.once('close', () => hungUp.abort());
+      const revision = await kernel.siteRevisions.waitBeyond(siteId, after, wait * 1000, hungUp.signal);
+      if (revision <= after) return reply.status(204).send(null);
+      return kernel.desiredState(siteId);
     },
   );
 

@@ -5,6 +5,9 @@ import type { RouteDeps } from '../../api/build-app.ts';
 import { SproutError } from '../../errors/index.ts';
 import { isInProgress } from '../lifecycle/transitions.ts';
 import { findMachine } from './find-machine.ts';
+import { dhcpCapability } from '../../capabilities/dhcp.ts';
+import { dnsCapability } from '../../capabilities/dns.ts';
+import { forgetMachineAtSite } from '../workflows/control-steps.ts';
 import { importMachines, parseMachineCsv } from './import-machines.ts';
 import { MachineInput, MachineSchema, MachineUpdate } from './schemas.ts';
 
@@ -114,6 +117,8 @@ export const machineRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel
       const row = await audited(request, async (trx) => {
         const machine = await findMachine(trx, (request.params as { id: string }).id, { forUpdate: true });
         const { row, changes } = await machines.update(trx, machine, request.body as MachineUpdate);
+        // A new hostname, interface or boot mode changes what the site's agents serve for it.
+        await kernel.siteRevisions.changed(trx, row.site_id);
         return { result: row, targetId: machine.id, details: changes };
       });
       return machines.view(row);
@@ -132,9 +137,10 @@ export const machineRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel
         if (isInProgress(machine.status) || machine.status === 'allocated' || machine.status === 'deployed') {
           throw new SproutError('SPROUT_ERR_CONFLICT', `machine ${machine.hostname} is ${machine.status}; ${isInProgress(machine.status) ? 'cancel its workflow' : 'release it'} before deleting it`);
         }
-        await kernel.networks.releaseMachineAddresses(machine.id, trx);
+        await forgetMachineAtSite({ networks: kernel.networks, dhcp: () => kernel.capability(dhcpCapability), dns: () => kernel.capability(dnsCapability) }, trx, machine);
         await trx('workflows').where({ machine_id: machine.id }).update({ machine_id: null });
         await trx('machines').where({ id: machine.id }).delete();
+        await kernel.siteRevisions.changed(trx, machine.site_id);
         return { result: null, targetId: machine.id, details: { hostname: machine.hostname, status: machine.status } };
       });
       return reply.status(204).send(null);

@@ -37,6 +37,7 @@ export const networkRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel
       const body = request.body as CreateNetworkBody;
       const network = await audited(request, async (trx) => {
         const created = await kernel.networks.create(body, trx);
+        await kernel.siteRevisions.changed(trx, created.site.id);
         const { id, createdAt, updatedAt, ...details } = created;
         return { result: created, targetId: id, details };
       });
@@ -100,6 +101,7 @@ export const networkRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel
     async (request, reply) => {
       const allocation = await audited(request, async (trx) => {
         const change = await kernel.networks.allocate(refOf(request), request.body as AllocateBody, trx);
+        await kernel.siteRevisions.changed(trx, change.network.site.id);
         return { result: change.allocation, targetId: change.allocation.id, details: auditDetails(change) };
       });
       return reply.status(201).send(toAllocation(allocation));
@@ -122,6 +124,7 @@ export const networkRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel
       const { allocationId } = request.params as { allocationId: string };
       const allocation = await audited(request, async (trx) => {
         const change = await kernel.networks.release(refOf(request), allocationId, trx);
+        await kernel.siteRevisions.changed(trx, change.network.site.id);
         return { result: change.allocation, targetId: change.allocation.id, details: auditDetails(change) };
       });
       return toAllocation(allocation);

@@ -9,6 +9,7 @@ export interface SiteRow {
   labels: Record<string, string>;
   created_at: Date;
   updated_at: Date;
+  desired_revision?: number | string;
 }
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -17,6 +17,15 @@ export const AgentSchema = Type.Object({
   lastHeartbeatAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   capabilities: Type.Array(Type.String()),
   services: Type.Record(Type.String(), Type.Unknown()),
+  desiredState: Type.Object(
+    {
+      revision: Type.Union([Type.Integer(), Type.Null()], { description: 'The revision of the site\'s desired state this agent serves (null before its first)' }),
+      latest: Type.Integer({ description: 'The site\'s current revision' }),
+      behind: Type.Union([Type.Integer(), Type.Null()], { description: 'latest − revision: 0 when the agent serves the current state' }),
+      error: Type.Union([Type.String(), Type.Null()], { description: 'Why the agent refused the newest document it got, if it did' }),
+    },
+    { description: 'How far behind the control plane this agent is (from its heartbeat)' },
+  ),
   reports: Type.Object(
     {
       refused: Type.Integer({ description: 'Reports refused because they spoke for another site (each is audited as agent.report.refused)' }),
@@ -33,6 +42,7 @@ export const SiteSchema = Type.Object({
   name: Type.String(),
   description: Type.String(),
   labels: Type.Record(Type.String(), Type.String()),
+  desiredRevision: Type.Integer({ description: "Revision of the site's desired state: grows with every change its agents serve" }),
   agents: Type.Array(AgentSchema),
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
@@ -146,7 +156,9 @@ export const siteRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, a
     async (request, reply) => {
       const id = await audited(request, async (trx) => {
         const site = await findSite(trx, (request.params as { id: string }).id);
-        return { result: await kernel.workflows.startForSite(trx, { kind: 'sync-site', siteId: site.id, actor: request.principal.actor }), targetId: site.id, details: { site: site.name } };
+        // A manual push: agents fetch the site's document at once, whatever revision they hold.
+        const revision = await kernel.siteRevisions.changed(trx, site.id);
+        return { result: await kernel.workflows.startForSite(trx, { kind: 'sync-site', siteId: site.id, actor: request.principal.actor }), targetId: site.id, details: { site: site.name, revision } };
       });
       return reply.status(202).send(await kernel.workflows.get(id));
     },

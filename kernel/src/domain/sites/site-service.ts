@@ -22,6 +22,8 @@ export interface AgentView {
   capabilities: string[];
   services: Record<string, unknown>;
   reports: { refused: number; deadLettered: number; lastProblem: string | null; lastProblemAt: string | null };
+  /** The site's desired-state revision this agent serves, how many it is behind, and why it refused a newer one. */
+  desiredState: { revision: number | null; latest: number; behind: number | null; error: string | null };
 }
 
 export interface SiteView {
@@ -29,6 +31,8 @@ export interface SiteView {
   name: string;
   description: string;
   labels: Record<string, string>;
+  /** The revision of the site's desired state: grows with every change its agents serve. */
+  desiredRevision: number;
   agents: AgentView[];
   createdAt: string;
   updatedAt: string;
@@ -56,6 +60,7 @@ export class SiteService {
       name: site.name,
       description: site.description,
       labels: site.labels ?? {},
+      desiredRevision: Number(site.desired_revision ?? 0),
       createdAt: new Date(site.created_at).toISOString(),
       updatedAt: new Date(site.updated_at).toISOString(),
       agents: agents
@@ -68,6 +73,12 @@ export class SiteService {
           lastHeartbeatAt: a.last_heartbeat_at ? new Date(a.last_heartbeat_at).toISOString() : null,
           capabilities: a.capabilities ?? [],
           services: a.services ?? {},
+          desiredState: {
+            revision: a.desired_revision == null ? null : Number(a.desired_revision),
+            latest: Number(site.desired_revision ?? 0),
+            behind: a.desired_revision == null ? null : Math.max(0, Number(site.desired_revision ?? 0) - Number(a.desired_revision)),
+            error: a.desired_state_error ?? null,
+          },
           reports: {
             refused: Number(a.refused_reports ?? 0),
             deadLettered: Number(a.dead_lettered_reports ?? 0),

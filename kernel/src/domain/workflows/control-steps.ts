@@ -83,14 +83,26 @@ export const controlSteps: Record<string, ControlStep> = {
 
   'release-addresses': async (ctx) => {
     if (ctx.config.lifecycle.keepAddressesOnRelease) return { kept: true };
-    const nics = await ctx.trx('interfaces').where({ machine_id: ctx.machine.id });
-    const dhcp = await ctx.dhcp();
-    for (const nic of nics) await dhcp.unreserve(ctx.machine.site_id, nic.mac, ctx.trx);
-    const dns = await ctx.dns();
-    const records = await dns.listRecords(ctx.machine.site_id, undefined, ctx.trx);
-    const mine = records.filter((r) => r.name.startsWith(`${ctx.machine.hostname}.`) || (r.type === 'PTR' && r.value.startsWith(`${ctx.machine.hostname}.`)));
-    if (mine.length > 0) await dns.removeRecords(mine, ctx.trx);
-    await ctx.networks.releaseMachineAddresses(ctx.machine.id, ctx.trx);
-    return { released: true, dnsRecords: mine.length };
+    return { released: true, ...(await forgetMachineAtSite(ctx, ctx.trx, ctx.machine)) };
   },
 };
+
+/**
+ * Removes what a machine holds at its site — DHCP reservations, DNS records, addresses —
+ * in `trx`; the caller bumps the site's revision so its agents drop them too.
+ */
+export async function forgetMachineAtSite(
+  providers: Pick<StepContext, 'dhcp' | 'dns' | 'networks'>,
+  trx: Knex.Transaction,
+  machine: Pick<MachineRow, 'id' | 'site_id' | 'hostname'>,
+): Promise<{ dnsRecords: number }> {
+  const nics = await trx('interfaces').where({ machine_id: machine.id });
+  const dhcp = await providers.dhcp();
+  for (const nic of nics) await dhcp.unreserve(machine.site_id, nic.mac, trx);
+  const dns = await providers.dns();
+  const records = await dns.listRecords(machine.site_id, undefined, trx);
+  const mine = records.filter((r) => r.name.startsWith(`${machine.hostname}.`) || (r.type === 'PTR' && r.value.startsWith(`${machine.hostname}.`)));
+  if (mine.length > 0) await dns.removeRecords(mine, trx);
+  await providers.networks.releaseMachineAddresses(machine.id, trx);
+  return { dnsRecords: mine.length };
+}

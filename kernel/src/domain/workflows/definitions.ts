@@ -61,7 +61,7 @@ export const workflowDefinitions: Record<WorkflowKind, WorkflowDefinition> = {
     secretParams: ['userData'],
     succeeded: 'deploy_succeeded',
     failed: 'deploy_failed',
-    steps: () => [...prepareNetwork, control('publish-boot-intent'), site('power-on', 300_000), site('install', 2_400_000), control('set-local-boot'), site('sync-site', 120_000)],
+    steps: () => [...prepareNetwork, control('publish-boot-intent'), site('power-on', 300_000), site('install', 2_400_000), control('set-local-boot')],
   },
   'sync-site': {
     steps: () => [site('sync-site', 120_000)],

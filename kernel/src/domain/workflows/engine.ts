@@ -15,7 +15,6 @@ import type { MachineRow } from '../machines/find-machine.ts';
 import { controlSteps, type StepContext } from './control-steps.ts';
 import { finishedStates, workflowDefinitions, type WorkflowKind } from './definitions.ts';
 import { workItemIdOf } from './outbox-dispatcher.ts';
-import { MachineSiteState } from './machine-site-state.ts';
 import { secretValues } from './workflow-secrets.ts';
 
 export interface WorkflowRow {
@@ -61,7 +60,8 @@ export interface EngineDeps {
   stepContext: Omit<StepContext, 'trx' | 'workflow' | 'machine' | 'results'>;
   sweepIntervalMs: number;
   /** What an agent needs to apply a site's desired state (`sync-site`). */
-  desiredState: (trx: Knex.Transaction, siteId: string) => Promise<Record<string, unknown>>;
+  /** Bumps the site's desired-state revision: called with every control step's writes (addresses, reservations, DNS, boot intents). */
+  siteChanged: (trx: Knex.Transaction, siteId: string) => Promise<number>;
   /** Called after a transaction that wrote site work to the outbox commits. */
   afterDispatch: () => void;
   /** Takes back work already handed to the transport (a cancelled workflow's). */
@@ -78,10 +78,8 @@ export class WorkflowEngine {
   private readonly running = new Set<Promise<void>>();
   private stopped = false;
 
-  private readonly siteState: MachineSiteState;
 
   constructor(private readonly deps: EngineDeps) {
-    this.siteState = new MachineSiteState({ wholeState: deps.desiredState, dhcp: deps.stepContext.dhcp, now: () => Date.now() });
   }
 
   start(): void {
@@ -168,6 +166,8 @@ export class WorkflowEngine {
       const result = await trx.transaction((sp) =>
         withTimeout(implementation({ ...this.deps.stepContext, trx: sp, workflow: wf, machine, results }), step.timeout_ms, `step ${step.name} timed out after ${step.timeout_ms} ms`),
       );
+      // What a control step writes (addresses, reservations, DNS records, boot intents) is what the site's agents serve.
+      await this.deps.siteChanged(trx, wf.site_id);
       await trx('workflow_steps').where({ id: step.id }).update({ state: 'succeeded', finished_at: this.deps.clock.now(), result: JSON.stringify(result), error: null, log_tail: JSON.stringify(appendLog(step.log_tail, [`${step.name}: ${summarise(result)}`])) });
       await this.deps.hooks.workflowStepFinished.promise(this.event(wf, step, 'succeeded'));
       return 'continue';
@@ -203,9 +203,8 @@ export class WorkflowEngine {
         // The site's agent needs the secrets (user-data for the installer's metadata): only its work carries them.
         params: { ...wf.params, ...(await secretValues(trx, wf.id)) },
         idempotencyKey: step.idempotency_key,
-        // Every site step carries (its machine's part of) the site's desired state, so the agent
-        // serves what the step needs (boot intents, reservations) without waiting for a separate sync.
-        desiredState: await this.siteState.forStep(trx, wf.site_id, wf.machine_id),
+        // No desired state rides along: the agent follows the site's revisioned document,
+        // which the control steps before this one bumped; the step waits for what it needs.
       }),
     });
     trx.executionPromise.then(() => this.deps.afterDispatch(), () => undefined);
@@ -283,6 +282,10 @@ export class WorkflowEngine {
     if (!definition?.succeeded || !definition.failed || !wf.machine_id) return;
     const machine = await trx<MachineRow>('machines').where({ id: wf.machine_id }).forUpdate().first();
     if (!machine || machine.current_workflow_id !== wf.id) return;
+    // The boot intent ends with its workflow: a machine booting again after commissioning, or
+    // after a failed install, is not sent back into the installer. Only a deploy's `local` stays.
+    const ended = await trx('boot_intents').where({ machine_id: machine.id, workflow_id: wf.id }).whereNot({ intent: 'local' }).delete();
+    if (ended > 0) await this.deps.siteChanged(trx, wf.site_id);
     if (outcome.ok) {
       await this.deps.lifecycle.transition(trx, { machine, action: definition.succeeded, actor: 'system', workflowId: wf.id });
     } else {
@@ -312,7 +315,7 @@ export class WorkflowEngine {
     if (!wf.machine_id) return;
     const machine = await trx<MachineRow>('machines').where({ id: wf.machine_id }).forUpdate().first();
     if (!machine || machine.current_workflow_id !== wf.id) return;
-    await trx('boot_intents').where({ machine_id: machine.id, workflow_id: wf.id }).delete();
+    if ((await trx('boot_intents').where({ machine_id: machine.id, workflow_id: wf.id }).delete()) > 0) await this.deps.siteChanged(trx, wf.site_id);
     const at = steps.find((s) => s.state !== 'succeeded');
     await this.deps.lifecycle.transition(trx, {
       machine,
