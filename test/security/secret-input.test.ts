@@ -36,7 +36,7 @@ function sproutWithInput(args: string[], input: string, options: { cwd: string; 
 
 const stackLine = /^\s+at /m;
 
-const urlCases = [
+const urlCases: { name: string; env: Record<string, string>; secrets: string[]; hosts: string[] }[] = [
   { name: 'a NATS token as userinfo', env: { SPROUT_NATS_URL: 'nats://natsTok3n5ecret@nats-a.example:4222' }, secrets: ['natsTok3n5ecret'], hosts: ['nats-a.example:4222'] },
   {
     name: 'a NATS server list with a password on each',
