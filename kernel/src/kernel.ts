@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Capability } from './capabilities/define-capability.ts';
 import type { SproutConfig } from './config/schema.ts';
 import { parseListen } from './config/read-config.ts';
+import { maskUrls } from './config/mask-secrets.ts';
 import { SproutError } from './errors/index.ts';
 import { createHooks, type KernelHooks } from './hooks/hooks.ts';
 import type { PluginPlan } from './plugins/plan.ts';
@@ -77,7 +78,8 @@ export class Kernel {
   /** Validates, opens the store, migrates, sets plugins up and builds the HTTP app. */
   static async boot(options: KernelOptions): Promise<Kernel> {
     const { config } = options;
-    const logger = options.logger ?? pino({ level: config.log.level, base: { service: 'sprout' } });
+    // Every line logged, by the kernel or a plugin, has the URLs in it masked (database.url, nats.url…).
+    const logger = options.logger ?? pino({ level: config.log.level, base: { service: 'sprout' }, hooks: { streamWrite: maskUrls } });
     const inspected = inspectPlugins(config, options.builtinPluginDir);
     const plugins = await loadPlugins(inspected.plan, config);
     const folders: MigrationFolder[] = [

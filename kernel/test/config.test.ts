@@ -2,7 +2,7 @@ import test from 'ava';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, maskSecrets, isSproutError } from '@sprout/kernel';
+import { loadConfig, maskSecrets, maskUrls, isSproutError } from '@sprout/kernel';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'sprout-config-'));
 
@@ -63,4 +63,17 @@ test('secrets are masked: token-like keys and passwords inside URLs', (t) => {
   t.is(masked.plugins['netbox-stub'].token, '********');
   t.is(masked.plugins['netbox-stub'].url, 'https://netbox');
   t.false(JSON.stringify(masked).includes('hunter2'));
+});
+
+test('every URL in a text is masked, whatever its form; host, port, path and other parameters stay', (t) => {
+  const cases: [string, string][] = [
+    ['nats://s3cr3t@nats:4222', 'nats://********@nats:4222'],
+    ['nats://a:pw1@h1:4222,nats://b:pw2@h2, tls://tok@h3', 'nats://a:********@h1:4222,nats://b:********@h2, tls://********@h3'],
+    ['postgres://postgres@db/x?password=pw&application_name=cp', 'postgres://postgres@db/x?password=********&application_name=cp'],
+    ['postgresql://u:p%40ss@db:5432/x?sslmode=require&sslpassword=k&sslkey=/etc/k.pem#f', 'postgresql://u:********@db:5432/x?sslmode=require&sslpassword=********&sslkey=********#f'],
+    ['https://h/p?api_key=a&x=1&access_token=b', 'https://h/p?api_key=********&x=1&access_token=********'],
+    ['cannot reach http://u:pw@cp:7480/v1 (ECONNREFUSED); NATS at "nats://t0k@n:4222" down', 'cannot reach http://u:********@cp:7480/v1 (ECONNREFUSED); NATS at "nats://********@n:4222" down'],
+    ['http://127.0.0.1:7480/docs and no secret', 'http://127.0.0.1:7480/docs and no secret'],
+  ];
+  for (const [given, shown] of cases) t.is(maskUrls(given), shown, given);
 });

@@ -61,7 +61,8 @@ export class Lab {
     const progress = options.onProgress ?? (() => undefined);
     mkdirSync(dir, { recursive: true });
     const { default: pino } = await import('pino');
-    const logger = pino({ level: 'info', base: { service: 'sprout-lab' } }, pino.destination({ dest: join(dir, 'lab.log'), sync: false }));
+    const { maskUrls } = await import('@sprout/kernel/cli');
+    const logger = pino({ level: 'info', base: { service: 'sprout-lab' }, hooks: { streamWrite: maskUrls } }, pino.destination({ dest: join(dir, 'lab.log'), sync: false }));
     const artifacts = prepareArtifacts(dir);
     const apiPort = options.apiPort || (await freeTcpPort());
     const ports = { dhcp: await freeUdpPort(), relay: await freeUdpPort(labNetwork.gateway), tftp: await freeUdpPort(), http: await freeTcpPort(), dns: await freeUdpPort() };

@@ -7,3 +7,5 @@ export { SproutCommand } from './sprout-command.ts';
 export { ApiClient, ApiError, resolveTarget, type ApiTarget, type ProblemBody, type LocalDefaults } from './api-client.ts';
 export { readProfile, writeProfile, profilePath, type Profile } from './profile.ts';
 export { table } from './table.ts';
+export { readFlagFile, readSecretOption, FlagInputError, type SecretSources } from './flag-input.ts';
+export { maskUrls } from '../config/mask-secrets.ts';

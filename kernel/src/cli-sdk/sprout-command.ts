@@ -1,10 +1,12 @@
 /**
  * The base of every `sprout` command, builtin or contributed by a plugin: a `--json`
  * flag, the API client, and one way of failing — the error's message and each field
- * problem on stderr (or the problem as JSON with --json) and exit code 1.
+ * problem on stderr (or the problem as JSON with --json) and exit code 1, URLs in it
+ * masked, and no stack trace unless SPROUT_DEBUG is set.
  */
 import { Command, Option } from 'clipanion';
 import { ApiClient, ApiError, resolveTarget, type LocalDefaults } from './api-client.ts';
+import { maskUrls } from '../config/mask-secrets.ts';
 
 interface Explainable {
   explain(): string;
@@ -38,18 +40,21 @@ export abstract class SproutCommand extends Command {
   }
 
   fail(err: unknown): number {
+    const stdout = (text: string) => this.context.stdout.write(maskUrls(text));
+    const stderr = (text: string) => this.context.stderr.write(maskUrls(text));
     if (err instanceof ApiError) {
-      if (this.json) this.context.stdout.write(`${JSON.stringify({ status: err.status, ...err.problem }, null, 2)}\n`);
-      else this.context.stderr.write(`error: ${err.explain()}\n`);
+      if (this.json) stdout(`${JSON.stringify({ status: err.status, ...err.problem }, null, 2)}\n`);
+      else stderr(`error: ${err.explain()}\n`);
       return 1;
     }
     const e = err as Partial<Explainable> & Error;
     if (typeof e?.explain === 'function' && typeof e.code === 'string') {
-      if (this.json) this.context.stdout.write(`${JSON.stringify({ code: e.code, detail: e.message, errors: e.details ?? [] }, null, 2)}\n`);
-      else this.context.stderr.write(`error: ${e.explain()}\n`);
+      if (this.json) stdout(`${JSON.stringify({ code: e.code, detail: e.message, errors: e.details ?? [] }, null, 2)}\n`);
+      else stderr(`error: ${e.explain()}\n`);
       return 1;
     }
-    this.context.stderr.write(`error: ${e?.stack ?? String(err)}\n`);
+    // An error without a code is still an answer to the operator, not a crash report.
+    stderr(`error: ${(process.env.SPROUT_DEBUG ? e?.stack : e?.message) ?? String(err)}\n`);
     return 1;
   }
 }

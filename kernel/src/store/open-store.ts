@@ -8,13 +8,14 @@ import { join } from 'node:path';
 import knexModule, { type Knex } from 'knex';
 import pg from 'pg';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
+import { maskUrls } from '../config/mask-secrets.ts';
 
 const createKnex = (knexModule as unknown as { knex: typeof knexModule }).knex ?? knexModule;
 
 export interface Store {
   db: Knex;
   kind: 'postgres' | 'pglite';
-  /** Where the data is, for messages: a URL without password, or a folder. */
+  /** Where the data is, for messages: a URL with its secrets masked, or a folder. */
   location: string;
   close(): Promise<void>;
 }
@@ -56,7 +57,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     return {
       db,
       kind: 'postgres',
-      location: options.databaseUrl.replace(/:[^:@/]*@/, ':********@'),
+      location: maskUrls(options.databaseUrl),
       close: () => db.destroy(),
     };
   }

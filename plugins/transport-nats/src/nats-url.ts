@@ -1,12 +1,13 @@
 /**
  * Reads `nats.url` into what the NATS client needs: servers, credentials, TLS. The client
  * ignores credentials written into a URL, so they are taken out here; every message and
- * health detail shows the URL with its password hidden, never the secret.
+ * health detail shows the URL masked by the kernel's `maskUrls`, never the secret.
  */
 import type { NodeConnectionOptions } from '@nats-io/transport-node';
+import { maskUrls } from '@sprout/kernel';
 
 export interface NatsTarget {
-  /** The URL as an operator may see it: password replaced by `***`. */
+  /** The URL as an operator may see it: password or token masked. */
   shown: string;
   options: Pick<NodeConnectionOptions, 'servers' | 'user' | 'pass' | 'token' | 'tls'>;
 }
@@ -38,21 +39,11 @@ export function natsTarget(url: string): NatsTarget {
   return { shown: shown.join(','), options: { ...options, servers } };
 }
 
-/** A URL safe to print: a password or a token is replaced by `***`. */
+/** A URL (or a comma-separated list) safe to print: passwords and tokens masked. */
 export function redactNatsUrl(url: string): string {
-  return url
-    .split(',')
-    .map((part) => {
-      try {
-        return redact(new URL(part.trim()));
-      } catch {
-        return '(unparsable NATS URL)';
-      }
-    })
-    .join(',');
+  return maskUrls(url);
 }
 
 function redact(url: URL): string {
-  const auth = url.password ? `${url.username}:***@` : url.username ? '***@' : '';
-  return `${url.protocol}//${auth}${url.host}`;
+  return maskUrls(`${url.protocol}//${url.username ? `${url.username}${url.password ? `:${url.password}` : ''}@` : ''}${url.host}`);
 }

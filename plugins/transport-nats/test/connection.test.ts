@@ -79,7 +79,7 @@ test('a password in the URL never appears in errors or health', async (t) => {
   for (const text of [err!.message, detail, JSON.stringify((err as { context?: unknown }).context)]) {
     t.false(text.includes('s3cret-pass'), text);
   }
-  t.true(err!.message.includes(`nats://sprout:***@127.0.0.1:${port}`), err!.message);
+  t.true(err!.message.includes(`nats://sprout:********@127.0.0.1:${port}`), err!.message);
 });
 
 test('a site id that cannot be a subject token is refused before anything is sent', async (t) => {

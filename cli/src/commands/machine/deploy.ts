@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { Command, Option } from '@sprout/kernel/cli';
+import { Command, Option, readFlagFile } from '@sprout/kernel/cli';
 import { WorkflowActionCommand } from './workflow-action.ts';
 
 export class MachineDeployCommand extends WorkflowActionCommand {
@@ -9,9 +8,9 @@ export class MachineDeployCommand extends WorkflowActionCommand {
   readonly action = 'deploy';
   image = Option.String('--image', { required: true });
   imageSha256 = Option.String('--image-sha256', { description: 'Expected sha256 of the image (a named image from the agent gets its sum from the agent)' });
-  userData = Option.String('--user-data', { description: 'File with user data for the installed system' });
+  userData = Option.String('--user-data', { description: 'File with user data for the installed system (- reads standard input)' });
 
   body() {
-    return { image: this.image, ...(this.imageSha256 ? { imageSha256: this.imageSha256 } : {}), ...(this.userData ? { userData: readFileSync(this.userData, 'utf8') } : {}) };
+    return { image: this.image, ...(this.imageSha256 ? { imageSha256: this.imageSha256 } : {}), ...(this.userData ? { userData: readFlagFile('--user-data', this.userData) } : {}) };
   }
 }

@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { SproutCommand, Command, Option, table } from '@sprout/kernel/cli';
+import { SproutCommand, Command, Option, table, readFlagFile, FlagInputError } from '@sprout/kernel/cli';
 
 interface ImportResult {
   created: number;
@@ -20,9 +19,9 @@ export class MachineImportCommand extends SproutCommand {
   file = Option.String({ name: 'file' });
 
   async run() {
-    const text = this.file === '-' ? readFileSync(0, 'utf8') : readFileSync(this.file, 'utf8');
+    const text = readFlagFile('import file', this.file);
     const isJson = /^\s*\[/.test(text);
-    const result = await this.api().request<ImportResult>('POST', 'v1/machines/import', isJson ? JSON.parse(text) : undefined, undefined, isJson ? undefined : { body: text, contentType: 'text/csv' });
+    const result = await this.api().request<ImportResult>('POST', 'v1/machines/import', isJson ? parseJson(this.file, text) : undefined, undefined, isJson ? undefined : { body: text, contentType: 'text/csv' });
     this.print(result, () => {
       const lines = [`${result.created} created, ${result.unchanged} unchanged, ${result.errors} with errors`];
       const bad = result.rows.filter((r) => r.outcome === 'error');
@@ -30,5 +29,13 @@ export class MachineImportCommand extends SproutCommand {
       return lines.join('\n');
     });
     return result.errors > 0 ? 1 : 0;
+  }
+}
+
+function parseJson(file: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new FlagInputError('import file', `${file === '-' ? 'standard input' : file}: not valid JSON (${(err as Error).message})`);
   }
 }
