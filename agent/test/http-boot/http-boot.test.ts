@@ -185,7 +185,7 @@ test('the script with a per-boot token goes only to the address DHCP leased the 
   t.is(machine.status, 200);
   t.true(machine.text.includes(`sprout.metadata=${base}/metadata/${token}`), machine.text);
 
-  const attempts = [
+  const attempts: { source: string; headers: Record<string, string> }[] = [
     { source: '127.80.0.99', headers: {} },
     { source: '127.80.0.12', headers: {} }, // another machine's lease
     { source: '127.80.0.99', headers: { 'x-forwarded-for': '127.80.0.11', 'x-real-ip': '127.80.0.11', forwarded: 'for=127.80.0.11' } },
