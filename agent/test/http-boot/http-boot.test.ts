@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { SiteDesiredState } from '@sprout/kernel';
+import type { AgentServiceFactory, SiteDesiredState } from '@sprout/kernel';
 import { httpBootService } from '../../src/services/http-boot/index.ts';
 import { MachineWaits } from '../../src/machine-waits.ts';
 import { agentLeases } from '../../src/agent-leases.ts';
@@ -46,11 +46,14 @@ async function start(t: any, extraSettings: Record<string, unknown> = {}, leased
       macAt: (address) => (leased === 'everyone' ? undefined : Object.keys(leased).find((mac) => leased[mac] === address)),
     });
   }
-  const service = await httpBootService({ waits, reportFor: (workItemId, kind, payload) => journaled.push({ workItemId, kind, payload }) })({ dataDir: dir, settings: { port: 0, address: '127.0.0.1', artifactRoot: root, ...extraSettings }, desiredState: () => state, onDesiredState() {}, report: (kind, payload) => reports.push({ kind, payload }), logger: quiet, leases });
+  let service: Awaited<ReturnType<AgentServiceFactory>> | undefined;
+  // Registered first: a service refused at start (bad settings) leaves no folder behind either.
   t.teardown(async () => {
-    await service.stop();
+    await service?.stop();
+    waits.flush();
     rmSync(dir, { recursive: true, force: true });
   });
+  service = await httpBootService({ waits, reportFor: (workItemId, kind, payload) => journaled.push({ workItemId, kind, payload }) })({ dataDir: dir, settings: { port: 0, address: '127.0.0.1', artifactRoot: root, ...extraSettings }, desiredState: () => state, onDesiredState() {}, report: (kind, payload) => reports.push({ kind, payload }), logger: quiet, leases });
   const base = `http://127.0.0.1:${service.health().port}`;
   return { base, dir, image, reports, service, waits, journaled };
 }
@@ -236,6 +239,12 @@ test('metadata and callbacks refuse a valid token used from another address: not
   t.like(JSON.parse(meta.text), { machine: { id: 'm-1' }, step: 'commission' });
   t.is((await from('127.80.0.11', `${base}/callbacks/${token}/commission-complete`, { method: 'POST', body: { facts: { cpus: 4 } } })).status, 202);
   t.deepEqual(journaled.map((j) => [j.workItemId, j.kind]), [['wi-7', 'task.succeeded']]);
+
+  // A token whose machine no boot intent names (so no MAC, so no lease) works from nowhere.
+  const orphan = waits.add({ machineId: 'm-9', workItemId: 'wi-11', workflowId: 'wf-9', step: 'install', params: {} }).token;
+  const refused = await from('127.80.0.11', `${base}/metadata/${orphan}`);
+  t.is(refused.status, 403);
+  t.regex(refused.text, /no boot intent here names this machine's MAC/);
 });
 
 test('an agent with no DHCP service of its own refuses boots naming bindBootToLease, until the operator sets it false; a non-boolean is a config error', async (t) => {

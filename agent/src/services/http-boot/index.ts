@@ -65,30 +65,29 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
   const binding: BootBinding = { enabled: settings.bindBootToLease, leases: ctx.leases };
   if (!settings.bindBootToLease) ctx.logger.warn({}, 'http boot: bindBootToLease is off: anyone on the provisioning network who knows a MAC can take its per-boot token');
   /** A refused machine retries every few seconds: each route, source, MAC and reason is reported once a minute. */
-  const reportRefusal = (key: string, payload: { mac: string; reason: string } & Record<string, unknown>) => {
+  const reportRefusal = (key: string, payload: { mac: string | null; reason: string } & Record<string, unknown>) => {
     if ((refusalsReported.get(key) ?? 0) + REFUSAL_REPORT_INTERVAL_MS > Date.now()) return;
     refusalsReported.set(key, Date.now());
     if (refusalsReported.size > 10_000) refusalsReported.delete(refusalsReported.keys().next().value!);
     ctx.report('boot.refused', payload);
   };
   /** Refuses a boot asked for from an address not leased to the MAC (403, reported); true when it did. */
-  const refusedUnbound = (route: 'script' | 'metadata' | 'callback', mac: string, req: IncomingMessage, res: ServerResponse, machineId?: string): boolean => {
+  const refusedUnbound = (route: 'script' | 'metadata' | 'callback', mac: string | undefined, req: IncomingMessage, res: ServerResponse, machineId?: string): boolean => {
     const source = peerAddress(req.socket.remoteAddress);
     const reason = bindingRefusal(binding, mac, source);
     if (!reason) return false;
     counts.refused++;
     counts.unbound++;
-    reportRefusal(`${route} ${source} ${mac} ${reason}`, { mac, reason, route, source, ...(machineId ? { machineId } : {}) });
+    reportRefusal(`${route} ${source} ${mac} ${reason}`, { mac: mac ?? null, reason, route, source, ...(machineId ? { machineId } : {}) });
     send(res, 403, `Sprout will not boot this machine: ${reason}`);
     return true;
   };
   /** The MAC a per-boot token's machine boots from (its boot intent's), when the token is valid. */
-  const tokenHolder = (token: string): { mac: string; machineId: string } | undefined => {
+  const tokenHolder = (token: string): { mac: string | undefined; machineId: string } | undefined => {
     const wait = deps.waits.byToken(token);
     if (!wait) return undefined;
     const mac = ctx.desiredState().bootIntents?.find((b) => b.machineId === wait.machineId)?.mac;
-    // A valid token whose machine names no MAC here can be bound to no lease: '' is leased to nobody.
-    return { mac: mac?.toLowerCase() ?? '', machineId: wait.machineId };
+    return { mac: mac?.toLowerCase() ?? undefined, machineId: wait.machineId };
   };
   let baseUrl = settings.baseUrl ?? '';
   const server = createServer((req, res) => {
