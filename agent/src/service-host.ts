@@ -1,12 +1,14 @@
 /**
  * Runs the site services (DHCP, TFTP, HTTP boot, DNS) the agent's config enables, from
  * the agent's builtin ones and the plugins' agent parts. Each gets its settings, the
- * desired state and a way to report; their health goes into every heartbeat. A service
+ * desired state, a way to report and the agent's lease authority (the DHCP service's
+ * leases, which HTTP boot binds per-boot tokens to); their health goes into every heartbeat. A service
  * that fails to start is reported, and the others keep running.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentServiceFactory, RunningAgentService, SiteDesiredState } from '@sprout/kernel';
+import { agentLeases } from './agent-leases.ts';
 
 export interface ServiceHostDeps {
   dataDir: string;
@@ -22,6 +24,8 @@ export class ServiceHost {
   private readonly running = new Map<string, RunningAgentService>();
   private readonly failed = new Map<string, string>();
   private readonly listeners: ((state: SiteDesiredState) => void)[] = [];
+  /** Shared by every service: DHCP provides it, HTTP boot binds tokens to it. */
+  private readonly leases = agentLeases();
 
   constructor(private readonly deps: ServiceHostDeps) {}
 
@@ -41,6 +45,7 @@ export class ServiceHost {
           onDesiredState: (listener) => this.listeners.push(listener),
           report: this.deps.report,
           logger: this.deps.logger,
+          leases: this.leases,
         });
         this.running.set(name, service);
         this.deps.logger.info({ service: name }, 'site service started');

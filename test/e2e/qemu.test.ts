@@ -8,7 +8,7 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, truncateSync, writeFileSync, cpSync, openSync, readSync, closeSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, cpSync, openSync, readSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -215,14 +215,26 @@ for (const scenario of scenarios) {
       return vm;
     };
     const machine = async () => JSON.parse(await cli('machine', 'show', 'vm-1', '--json'));
-    /** The agent has the step and the boot intent: the script it serves names the installer. */
-    const installerScriptReady = () =>
+    /**
+     * The agent has the step and the boot intent, so the script it will serve names the
+     * installer. Read from the agent's own files: the script itself is served only to the
+     * address the agent's DHCP leased the VM (docs/agents.md), which nothing here has yet.
+     */
+    const installerScriptReady = (intent: 'commission' | 'deploy') =>
       until(
-        'the agent to serve the installer script',
+        'the agent to hold the installer step and boot intent',
         async () => {
-          const script = ns.spawn('curl', ['-s', `http://${ns.address}/boot/ipxe?mac=${scenario.mac}`]);
-          await script.exited;
-          return script.log().includes('sprout.metadata=');
+          const agentFile = (name: string) => {
+            try {
+              return JSON.parse(readFileSync(join(work, 'agent', name), 'utf8'));
+            } catch {
+              return undefined; // not written yet
+            }
+          };
+          const waits: { machineId: string }[] = agentFile('machine-waits.json') ?? [];
+          const intents: { mac: string; intent: string; machineId: string }[] = agentFile('desired-state.json')?.bootIntents ?? [];
+          const booting = intents.find((b) => b.mac === scenario.mac && b.intent === intent);
+          return booting !== undefined && waits.some((w) => w.machineId === booting.machineId);
         },
         60_000,
       );
@@ -230,7 +242,7 @@ for (const scenario of scenarios) {
     // ---- commission: real facts from inside the VM ----
     const tests = ['cpu-inventory', 'memory-size', 'disk-presence', 'disk-read', 'memory-short', 'nic-link', 'smart'];
     const commission = JSON.parse(await cli('machine', 'commission', 'vm-1', ...tests.flatMap((name) => ['--test', name]), '--json'));
-    await installerScriptReady();
+    await installerScriptReady('commission');
     const started = Date.now();
     const vm1 = boot('1-commission');
     await vm1.waitForExit(5 * 60_000);
@@ -255,7 +267,7 @@ for (const scenario of scenarios) {
 
     // ---- deploy: the image streamed to the disk, verified, then booted ----
     const deploy = JSON.parse(await cli('machine', 'deploy', 'vm-1', '--image', 'test.raw', '--json'));
-    await installerScriptReady();
+    await installerScriptReady('deploy');
     const deployStarted = Date.now();
     const vm2 = boot('2-deploy');
     await vm2.waitForSerial('sprout-installer: reboot', 5 * 60_000);
@@ -307,7 +319,7 @@ for (const scenario of scenarios) {
     t.is((await machine()).status, 'ready');
     const wrong = 'ab'.repeat(32);
     await cli('machine', 'deploy', 'vm-1', '--image', 'test.raw', '--image-sha256', wrong);
-    await installerScriptReady();
+    await installerScriptReady('deploy');
     const vm4 = boot('4-wrong-sum');
     await vm4.waitForExit(5 * 60_000);
     const failed = await until('vm-1 failed_deployment', async () => {

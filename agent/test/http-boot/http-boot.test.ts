@@ -1,19 +1,25 @@
 import test from 'ava';
 import { execFile, spawn } from 'node:child_process';
+import { request } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { SiteDesiredState } from '@sprout/kernel';
+import type { AgentServiceFactory, SiteDesiredState } from '@sprout/kernel';
 import { httpBootService } from '../../src/services/http-boot/index.ts';
 import { MachineWaits } from '../../src/machine-waits.ts';
+import { agentLeases } from '../../src/agent-leases.ts';
 import { until } from '../../../test/helpers/until.ts';
 
 const run = promisify(execFile);
 const quiet = { info() {}, warn() {}, error() {} };
 
-async function start(t: any, extraSettings: Record<string, unknown> = {}) {
+/**
+ * `leased`: the agent's DHCP service as HTTP boot sees it — every MAC leased to 127.0.0.1 (where
+ * fetch sends from) unless told which MAC holds which address; 'no-dhcp' for an agent without one.
+ */
+async function start(t: any, extraSettings: Record<string, unknown> = {}, leased: Record<string, string> | 'everyone' | 'no-dhcp' = 'everyone') {
   const dir = mkdtempSync(join(tmpdir(), 'sprout-httpboot-'));
   const root = join(dir, 'artifacts');
   mkdirSync(join(root, 'installer'), { recursive: true });
@@ -33,18 +39,28 @@ async function start(t: any, extraSettings: Record<string, unknown> = {}) {
   const waits = new MachineWaits(dir);
   waits.add({ machineId: 'm-1', workItemId: 'wi-7', workflowId: 'wf-1', step: 'commission', params: { hwtests: ['cpu-inventory'] } });
   const journaled: { workItemId: string; kind: string; payload: Record<string, unknown> }[] = [];
-  const service = await httpBootService({
+  const leases = agentLeases();
+  if (leased !== 'no-dhcp') {
+    leases.provide({
+      addressOf: (mac) => (leased === 'everyone' ? '127.0.0.1' : leased[mac]),
+      macAt: (address) => (leased === 'everyone' ? undefined : Object.keys(leased).find((mac) => leased[mac] === address)),
+    });
+  }
+  let service: Awaited<ReturnType<AgentServiceFactory>> | undefined;
+  // Registered first: a service refused at start (bad settings) leaves no folder behind either.
+  t.teardown(async () => {
+    await service?.stop();
+    waits.flush();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  service = await httpBootService({
     waits,
     reportFor: (workItemId, kind, payload) => journaled.push({ workItemId, kind, payload }),
     // What the agent's store does: the machine's intent reads `local` from now on.
     markInstalled: (machineId) => {
       state.bootIntents = state.bootIntents!.map((b) => (b.machineId === machineId ? { ...b, intent: 'local' as const, params: {} } : b));
     },
-  })({ dataDir: dir, settings: { port: 0, address: '127.0.0.1', artifactRoot: root, ...extraSettings }, desiredState: () => state, onDesiredState() {}, report: (kind, payload) => reports.push({ kind, payload }), logger: quiet });
-  t.teardown(async () => {
-    await service.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  })({ dataDir: dir, settings: { port: 0, address: '127.0.0.1', artifactRoot: root, ...extraSettings }, desiredState: () => state, onDesiredState() {}, report: (kind, payload) => reports.push({ kind, payload }), logger: quiet, leases });
   const base = `http://127.0.0.1:${service.health().port}`;
   return { base, dir, image, reports, service, waits, journaled };
 }
@@ -155,4 +171,102 @@ test('metadata and callbacks: only the waiting machine\'s token works, results b
   t.deepEqual(journaled[1].payload.result, { event: 'commission-complete', facts: { cpus: 4, memoryMiB: 2048 } });
   t.is((await fetch(`${base}/metadata/${token}`)).status, 403, 'the token stops working once the step ended');
   t.is((await post('log', { line: 'late' })).status, 403);
+});
+
+/** An HTTP request sent from `from` (any 127.x.y.z is local on Linux), as a machine or a neighbour would. */
+function from(source: string, url: string, options: { method?: string; headers?: Record<string, string>; body?: unknown } = {}): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+    const req = request(url, { method: options.method ?? 'GET', localAddress: source, headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...options.headers } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (d) => (text += d)).on('end', () => resolve({ status: res.statusCode!, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const leasedTo = { '52:54:00:00:00:01': '127.80.0.11', '52:54:00:00:00:02': '127.80.0.12' };
+
+test('the script with a per-boot token goes only to the address DHCP leased the MAC: another source gets 403 and no token, X-Forwarded-For or not', async (t) => {
+  const { base, reports, service, waits } = await start(t, {}, leasedTo);
+  const token = waits.byMachine('m-1')!.token;
+  const machine = await from('127.80.0.11', `${base}/boot/ipxe?mac=52:54:00:00:00:01`);
+  t.is(machine.status, 200);
+  t.true(machine.text.includes(`sprout.metadata=${base}/metadata/${token}`), machine.text);
+
+  const attempts: { source: string; headers: Record<string, string> }[] = [
+    { source: '127.80.0.99', headers: {} },
+    { source: '127.80.0.12', headers: {} }, // another machine's lease
+    { source: '127.80.0.99', headers: { 'x-forwarded-for': '127.80.0.11', 'x-real-ip': '127.80.0.11', forwarded: 'for=127.80.0.11' } },
+    { source: '127.0.0.1', headers: { 'x-forwarded-for': '127.80.0.11' } },
+  ];
+  for (const { source, headers } of attempts) {
+    const other = await from(source, `${base}/boot/ipxe?mac=52-54-00-00-00-01`, { headers });
+    t.is(other.status, 403, source);
+    t.is(other.text, `Sprout will not boot this machine: 52:54:00:00:00:01 is not leased to ${source}: a machine asks for its boot from the address it was leased\n`);
+    t.false(other.text.includes(token));
+    t.false(other.text.includes('127.80.0.11'), 'the leased address is not told to whoever asks');
+  }
+  const unleased = await from('127.80.0.11', `${base}/boot/ipxe?mac=52:54:00:00:00:04`);
+  t.is(unleased.status, 403);
+  t.regex(unleased.text, /52:54:00:00:00:04 holds no lease from this agent's DHCP/);
+  // Reported as refusals, once a minute per route, source, MAC and reason: the X-Forwarded-For retries add none.
+  const refusals = reports.filter((r) => r.kind === 'boot.refused');
+  t.deepEqual(refusals.map((r) => [r.payload.route, r.payload.source, r.payload.mac]), [
+    ['script', '127.80.0.99', '52:54:00:00:00:01'],
+    ['script', '127.80.0.12', '52:54:00:00:00:01'],
+    ['script', '127.0.0.1', '52:54:00:00:00:01'],
+    ['script', '127.80.0.11', '52:54:00:00:00:04'],
+  ]);
+  t.false(JSON.stringify(reports).includes(token));
+  t.like(service.health(), { bootBinding: 'lease', scripts: 1, refused: 5, unbound: 5 });
+});
+
+test('metadata and callbacks refuse a valid token used from another address: nothing is journaled, and the machine at its lease still has it', async (t) => {
+  const { base, journaled, reports, waits } = await start(t, {}, leasedTo);
+  const token = waits.byMachine('m-1')!.token;
+  const stolen = await from('127.80.0.99', `${base}/metadata/${token}`);
+  t.is(stolen.status, 403);
+  t.regex(stolen.text, /52:54:00:00:00:01 is not leased to 127\.80\.0\.99/);
+  t.is((await from('127.80.0.99', `${base}/metadata/${token}?format=shell`, { headers: { 'x-forwarded-for': '127.80.0.11' } })).status, 403);
+  for (const event of ['install-complete', 'commission-complete', 'failed', 'log', 'hwtest-result']) {
+    const forged = await from('127.80.0.12', `${base}/callbacks/${token}/${event}`, { method: 'POST', body: { sha256: 'ab'.repeat(32), reason: 'forged', name: 'cpu-inventory', status: 'failed' } });
+    t.is(forged.status, 403, event);
+  }
+  t.deepEqual(journaled, [], 'no forged callback moved the step');
+  t.truthy(waits.byToken(token), 'and the token still works');
+  t.deepEqual(reports.map((r) => [r.kind, r.payload.route, r.payload.source, r.payload.machineId]), [
+    ['boot.refused', 'metadata', '127.80.0.99', 'm-1'],
+    ['boot.refused', 'callback', '127.80.0.12', 'm-1'],
+  ]);
+
+  const meta = await from('127.80.0.11', `${base}/metadata/${token}`);
+  t.is(meta.status, 200);
+  t.like(JSON.parse(meta.text), { machine: { id: 'm-1' }, step: 'commission' });
+  t.is((await from('127.80.0.11', `${base}/callbacks/${token}/commission-complete`, { method: 'POST', body: { facts: { cpus: 4 } } })).status, 202);
+  t.deepEqual(journaled.map((j) => [j.workItemId, j.kind]), [['wi-7', 'task.succeeded']]);
+
+  // A token whose machine no boot intent names (so no MAC, so no lease) works from nowhere.
+  const orphan = waits.add({ machineId: 'm-9', workItemId: 'wi-11', workflowId: 'wf-9', step: 'install', params: {} }).token;
+  const refused = await from('127.80.0.11', `${base}/metadata/${orphan}`);
+  t.is(refused.status, 403);
+  t.regex(refused.text, /no boot intent here names this machine's MAC/);
+});
+
+test('an agent with no DHCP service of its own refuses boots naming bindBootToLease, until the operator sets it false; a non-boolean is a config error', async (t) => {
+  const bound = await start(t, {}, 'no-dhcp');
+  const refused = await from('127.0.0.1', `${bound.base}/boot/ipxe?mac=52:54:00:00:00:01`);
+  t.is(refused.status, 403);
+  t.regex(refused.text, /this agent runs no DHCP service to say which address 52:54:00:00:00:01 was leased, and services\.http\.bindBootToLease is on/);
+  t.is((await from('127.0.0.1', `${bound.base}/metadata/${bound.waits.byMachine('m-1')!.token}`)).status, 403);
+  t.like(bound.service.health(), { bootBinding: 'no-dhcp-service' });
+
+  const open = await start(t, { bindBootToLease: false }, 'no-dhcp');
+  const script = await from('127.80.0.99', `${open.base}/boot/ipxe?mac=52:54:00:00:00:01`);
+  t.is(script.status, 200);
+  t.regex(script.text, /sprout\.metadata=/);
+  t.like(open.service.health(), { bootBinding: 'off' });
+
+  await t.throwsAsync(start(t, { bindBootToLease: 'yes' }), { message: 'services.http.bindBootToLease: true or false, not "yes"' });
 });

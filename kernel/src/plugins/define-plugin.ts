@@ -36,6 +36,31 @@ export type AgentTask = (item: WorkItem, ctx: AgentTaskContext) => Promise<Recor
  */
 export type SiteDesiredState = Partial<SiteDesiredStateDocument>;
 
+/**
+ * What this agent's DHCP service knows of its leases, for the services that bind a
+ * machine's boot to the address it was leased (HTTP boot refuses a per-boot token asked
+ * for from any other source address). Only acknowledged, unexpired leases count. MACs are
+ * lower-case and colon-separated (`52:54:00:00:00:01`).
+ */
+export interface AgentLeaseLookup {
+  /** The address bound to `mac` now, if any. */
+  addressOf(mac: string): string | undefined;
+  /** The MAC holding a bound lease on `address` now, if any. */
+  macAt(address: string): string | undefined;
+}
+
+/**
+ * Where the agent's site services meet over leases, one per agent: the service that
+ * leases addresses (the builtin `dhcp`) provides the lookup while it runs, the others
+ * ask it. Nothing else is shared between services.
+ */
+export interface AgentLeases {
+  /** Makes `lookup` the agent's lease authority; returns the withdrawal (call it on stop). A second authority is refused (throws). */
+  provide(lookup: AgentLeaseLookup): () => void;
+  /** The lease authority, or undefined while no service of this agent leases addresses (e.g. an external DHCP server). */
+  lookup(): AgentLeaseLookup | undefined;
+}
+
 /** What a site service (DHCP, TFTP, HTTP boot, DNS) gets from the agent. */
 export interface AgentServiceContext {
   /** The agent's data directory; a service keeps its own files in a folder named after it. */
@@ -48,6 +73,8 @@ export interface AgentServiceContext {
   /** Sends a report to the control plane (journaled; e.g. `dhcp.lease`, `dhcp.unknown-mac`). */
   report(kind: string, payload: Record<string, unknown>): void;
   logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void };
+  /** The agent's lease authority (see AgentLeases). Absent only in contexts built outside an agent, which then have none. */
+  leases?: AgentLeases;
 }
 
 /** A running site service: its state for the heartbeat, and how to stop it. */

@@ -2,7 +2,8 @@
  * The agent's HTTP boot service: per-machine iPXE scripts from the boot intents in the
  * desired state (`GET /boot/ipxe?mac=…`), the artifacts they load (`GET /artifacts/…`),
  * and the installer's metadata and callbacks. A machine refused a boot is told why,
- * and the agent reports it.
+ * and the agent reports it. The script with a per-boot token, and the routes that take
+ * the token, answer only the address this agent's DHCP leased the machine (boot-binding.ts).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +13,7 @@ import { ipxeScript } from './ipxe-script.ts';
 import { send, serveArtifact } from './artifacts.ts';
 import { callback as handleCallback, metadata, type CallbackDeps } from './machine-callbacks.ts';
 import type { MachineWaits } from '../../machine-waits.ts';
+import { bindingRefusal, peerAddress, type BootBinding } from './boot-binding.ts';
 
 interface HttpBootSettings {
   port: number;
@@ -20,21 +22,30 @@ interface HttpBootSettings {
   baseUrl?: string;
   artifactRoot: string;
   installer: { kernel: string; initrd: string; cmdline: string };
+  /**
+   * Answer a MAC's boot (script, metadata, callbacks) only from the address this agent's
+   * DHCP leased it. Default true; false where an external DHCP server leases the addresses.
+   */
+  bindBootToLease: boolean;
 }
 
-const known = new Set(['port', 'address', 'baseUrl', 'artifactRoot', 'installer']);
+const known = new Set(['port', 'address', 'baseUrl', 'artifactRoot', 'installer', 'bindBootToLease']);
 
 function parse(settings: Record<string, unknown>): HttpBootSettings {
   const unknown = Object.keys(settings).filter((k) => !known.has(k));
   if (unknown.length) throw new SproutError('SPROUT_ERR_CONFIG', `services.http: unknown setting(s) ${unknown.join(', ')}; known: ${[...known].join(', ')}`);
   if (typeof settings.artifactRoot !== 'string') throw new SproutError('SPROUT_ERR_CONFIG', 'services.http.artifactRoot: the folder kernels, initrds and images are served from is required');
   const installer = (settings.installer ?? {}) as Partial<HttpBootSettings['installer']>;
+  if (settings.bindBootToLease !== undefined && typeof settings.bindBootToLease !== 'boolean') {
+    throw new SproutError('SPROUT_ERR_CONFIG', `services.http.bindBootToLease: true or false, not ${JSON.stringify(settings.bindBootToLease)}`);
+  }
   return {
     port: Number(settings.port ?? 8080),
     address: String(settings.address ?? '0.0.0.0'),
     baseUrl: typeof settings.baseUrl === 'string' ? settings.baseUrl.replace(/\/$/, '') : undefined,
     artifactRoot: settings.artifactRoot,
     installer: { kernel: installer.kernel ?? 'installer/vmlinuz', initrd: installer.initrd ?? 'installer/initrd.img', cmdline: installer.cmdline ?? 'console=ttyS0' },
+    bindBootToLease: settings.bindBootToLease ?? true,
   };
 }
 
@@ -47,7 +58,34 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
   const settings = parse(ctx.settings);
   const refusalsReported = new Map<string, number>();
   const callbacks: CallbackDeps = { waits: deps.waits, desiredState: ctx.desiredState, reportFor: deps.reportFor, baseUrl: () => baseUrl, artifactRoot: settings.artifactRoot, markInstalled: deps.markInstalled };
-  const counts = { scripts: 0, waiting: 0, refused: 0, artifacts: 0, notFound: 0, callbacks: 0 };
+  const counts = { scripts: 0, waiting: 0, refused: 0, unbound: 0, artifacts: 0, notFound: 0, callbacks: 0 };
+  const binding: BootBinding = { enabled: settings.bindBootToLease, leases: ctx.leases };
+  if (!settings.bindBootToLease) ctx.logger.warn({}, 'http boot: bindBootToLease is off: anyone on the provisioning network who knows a MAC can take its per-boot token');
+  /** A refused machine retries every few seconds: each route, source, MAC and reason is reported once a minute. */
+  const reportRefusal = (key: string, payload: { mac: string | null; reason: string } & Record<string, unknown>) => {
+    if ((refusalsReported.get(key) ?? 0) + REFUSAL_REPORT_INTERVAL_MS > Date.now()) return;
+    refusalsReported.set(key, Date.now());
+    if (refusalsReported.size > 10_000) refusalsReported.delete(refusalsReported.keys().next().value!);
+    ctx.report('boot.refused', payload);
+  };
+  /** Refuses a boot asked for from an address not leased to the MAC (403, reported); true when it did. */
+  const refusedUnbound = (route: 'script' | 'metadata' | 'callback', mac: string | undefined, req: IncomingMessage, res: ServerResponse, machineId?: string): boolean => {
+    const source = peerAddress(req.socket.remoteAddress);
+    const reason = bindingRefusal(binding, mac, source);
+    if (!reason) return false;
+    counts.refused++;
+    counts.unbound++;
+    reportRefusal(`${route} ${source} ${mac} ${reason}`, { mac: mac ?? null, reason, route, source, ...(machineId ? { machineId } : {}) });
+    send(res, 403, `Sprout will not boot this machine: ${reason}`);
+    return true;
+  };
+  /** The MAC a per-boot token's machine boots from (its boot intent's), when the token is valid. */
+  const tokenHolder = (token: string): { mac: string | undefined; machineId: string } | undefined => {
+    const wait = deps.waits.byToken(token);
+    if (!wait) return undefined;
+    const mac = ctx.desiredState().bootIntents?.find((b) => b.machineId === wait.machineId)?.mac;
+    return { mac: mac?.toLowerCase() ?? undefined, machineId: wait.machineId };
+  };
   let baseUrl = settings.baseUrl ?? '';
   const server = createServer((req, res) => {
     // A request the handler cannot even read (a malformed %-escape, an unparsable target) is the client's error; thrown here it would end the agent.
@@ -64,16 +102,21 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
     const callback = /^\/callbacks\/([\w-]{16,64})\/([a-z-]{1,32})$/.exec(url.pathname);
     if (callback && req.method === 'POST') {
       counts.callbacks++;
+      const holder = tokenHolder(callback[1]);
+      if (holder && refusedUnbound('callback', holder.mac, req, res, holder.machineId)) return;
       return void handleCallback(callbacks, callback[1], callback[2], req, res).catch((err) => (ctx.logger.error({ err }, 'http: callback failed'), send(res, 500, 'callback failed')));
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return void send(res, 405, 'only GET and HEAD (POST for callbacks)');
     const meta = /^\/metadata\/([\w-]{1,64})$/.exec(url.pathname);
     if (meta) {
+      const holder = tokenHolder(meta[1]);
+      if (holder && refusedUnbound('metadata', holder.mac, req, res, holder.machineId)) return;
       return void metadata(callbacks, meta[1], url.searchParams.get('format'), res).catch((err) => (ctx.logger.error({ err }, 'http: metadata failed'), send(res, 500, 'metadata failed')));
     }
     if (url.pathname === '/boot/ipxe') {
       const mac = (url.searchParams.get('mac') ?? '').toLowerCase().replace(/-/g, ':');
       if (!MAC.test(mac)) return void send(res, 400, 'mac query parameter must be a MAC address, e.g. ?mac=${net0/mac}');
+      if (refusedUnbound('script', mac, req, res)) return;
       const published = ctx.desiredState().bootIntents?.find((b) => b.mac === mac);
       const token = published ? deps.waits.byMachine(published.machineId)?.token : undefined;
       // A machine that reported install-complete boots its disk even before the control plane's
@@ -84,13 +127,7 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
       if (waiting) counts.waiting++;
       else if (refusal) {
         counts.refused++;
-        // A refused machine retries every few seconds: report each MAC and reason once a minute.
-        const key = `${mac} ${refusal}`;
-        if ((refusalsReported.get(key) ?? 0) + REFUSAL_REPORT_INTERVAL_MS <= Date.now()) {
-          refusalsReported.set(key, Date.now());
-          if (refusalsReported.size > 10_000) refusalsReported.delete(refusalsReported.keys().next().value!);
-          ctx.report('boot.refused', { mac, reason: refusal });
-        }
+        reportRefusal(`script ${mac} ${refusal}`, { mac, reason: refusal });
       } else counts.scripts++;
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(script) });
       return void res.end(script);
@@ -113,7 +150,7 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
   baseUrl ||= `http://${settings.address === '0.0.0.0' ? '127.0.0.1' : settings.address}:${port}`;
   ctx.logger.info({ port, baseUrl }, 'http boot: serving');
   return {
-    health: () => ({ port, baseUrl, ...counts }),
+    health: () => ({ port, baseUrl, bootBinding: settings.bindBootToLease ? (ctx.leases?.lookup() ? 'lease' : 'no-dhcp-service') : 'off', ...counts }),
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
   };

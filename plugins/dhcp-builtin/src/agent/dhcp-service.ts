@@ -2,7 +2,7 @@
  * The site agent's `dhcp` service: Sprout's DHCPv4 server on a UDP socket, answering
  * from the desired state through DhcpResponder and keeping leases in
  * `<dataDir>/dhcp/leases.json`. Nothing here decides an answer; it only moves bytes,
- * persists, sweeps expired leases and reports health.
+ * persists, sweeps expired leases, reports health and answers the agent's lease lookups.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
@@ -82,6 +82,18 @@ export function createDhcpService(options: DhcpServiceOptions = {}): AgentServic
       },
     });
 
+    // HTTP boot hands a machine its per-boot token only at the address leased here.
+    const boundAddress = (mac: string): string | undefined => {
+      const lease = leases.get(mac);
+      return lease?.state === 'bound' ? lease.address : undefined;
+    };
+    const withdrawLeases = ctx.leases?.provide({
+      addressOf: (mac) => boundAddress(mac.toLowerCase()),
+      macAt: (address) => {
+        const mac = leases.holder(address);
+        return mac !== undefined && boundAddress(mac) === address ? mac : undefined;
+      },
+    });
     const socket: Socket = createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: receiveBufferBytes });
     socket.on('message', (packet, from) => {
       for (const reply of responder.handle(packet, from)) {
@@ -103,6 +115,9 @@ export function createDhcpService(options: DhcpServiceOptions = {}): AgentServic
         socket.off('error', reject);
         resolve();
       });
+    }).catch((err) => {
+      withdrawLeases?.();
+      throw err;
     });
     socket.setBroadcast(true);
     const bound = socket.address();
@@ -129,6 +144,7 @@ export function createDhcpService(options: DhcpServiceOptions = {}): AgentServic
         };
       },
       async stop() {
+        withdrawLeases?.();
         clearInterval(sweeper);
         if (persistTimer) clearTimeout(persistTimer);
         persist();
