@@ -112,7 +112,9 @@ export class DesiredStateFollower {
       this.deps.onOutcome();
       return;
     }
+    const previous = this.deps.store.revision;
     if (this.deps.store.apply(document as SiteDesiredStateDocument)) {
+      this.deps.logger.info({ revision: (document as SiteDesiredStateDocument).revision, previous }, 'applied desired state');
       this.error = null;
       this.deps.onOutcome();
     }

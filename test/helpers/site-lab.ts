@@ -24,10 +24,12 @@ export interface SiteLab {
 export interface SiteLabOptions {
   /** More lines for the server's sprout.yaml, e.g. short `lifecycle:` timeouts. */
   serverYaml?: string;
+  /** Environment of the server and the CLI, e.g. SPROUT_DATABASE_URL and SPROUT_NATS_URL. */
+  env?: Record<string, string>;
 }
 
 export async function siteLab(t: ExecutionContext, subnet: string, options: SiteLabOptions = {}): Promise<SiteLab> {
-  const server = await startServer({}, `agents: { heartbeatSeconds: 0.5 }\n${options.serverYaml ?? ''}`);
+  const server = await startServer(options.env ?? {}, `agents: { heartbeatSeconds: 0.5 }\n${options.serverYaml ?? ''}`);
   const work = mkdtempSync(join(tmpdir(), 'sprout-lab-'));
   const agents: LongRunning[] = [];
   t.teardown(async () => {

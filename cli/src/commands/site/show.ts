@@ -13,6 +13,7 @@ export interface Site {
     lastHeartbeatAt: string | null;
     capabilities: string[];
     reports?: { refused: number; deadLettered: number; lastProblem: string | null; lastProblemAt: string | null };
+    desiredState?: { revision: number | null; latest: number; behind: number | null; error: string | null };
   }[];
 }
 
@@ -31,8 +32,12 @@ export class SiteShowCommand extends SproutCommand {
         `labels: ${Object.entries(site.labels).map(([k, v]) => `${k}=${v}`).join(' ') || '-'}`,
         '',
         site.agents.length
-          ? table(['AGENT', 'HOSTNAME', 'STATUS', 'LAST HEARTBEAT', 'VERSION'], site.agents.map((a) => [a.id, a.hostname, a.status, a.lastHeartbeatAt, a.version]))
+          ? table(
+              ['AGENT', 'HOSTNAME', 'STATUS', 'LAST HEARTBEAT', 'VERSION', 'SERVES'],
+              site.agents.map((a) => [a.id, a.hostname, a.status, a.lastHeartbeatAt, a.version, servesOf(a.desiredState)]),
+            )
           : 'no agents yet: start one with the join token from `sprout site join-token`',
+        ...site.agents.filter((a) => a.desiredState?.error).map((a) => `agent ${a.hostname} refused the site's desired state and serves revision ${a.desiredState!.revision ?? 'none'}: ${a.desiredState!.error}`),
         ...site.agents
           .filter((a) => a.reports && (a.reports.refused > 0 || a.reports.deadLettered > 0))
           .map(
@@ -45,4 +50,12 @@ export class SiteShowCommand extends SproutCommand {
         .join('\n'),
     );
   }
+}
+
+/** "revision 12" when current, "revision 10 (2 behind 12)" when not, "nothing yet" before the first. */
+function servesOf(state: Site['agents'][number]['desiredState']): string {
+  if (!state) return '-';
+  if (state.revision === null) return `nothing yet (latest ${state.latest})`;
+  const behind = state.behind ? ` (${state.behind} behind ${state.latest})` : '';
+  return `revision ${state.revision}${behind}${state.error ? ', refused a newer one' : ''}`;
 }

@@ -131,6 +131,8 @@ export function createDhcpService(options: DhcpServiceOptions = {}): AgentServic
         const counts = leases.counts();
         return {
           listening: `${bound.address}:${bound.port}`,
+          // The networks this agent answers DHCP for now (from the site's desired state).
+          scopes: (ctx.desiredState().networks ?? []).map((n) => n.cidr),
           leases: counts.bound,
           offers: counts.offered,
           quarantined: counts.quarantined,
