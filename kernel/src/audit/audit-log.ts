@@ -6,6 +6,9 @@
 import type { Knex } from 'knex';
 import type { KernelHooks } from '../hooks/hooks.ts';
 import { printable } from '../api/storable-text.ts';
+import { cursorCodec } from '../api/cursor.ts';
+
+const auditCursor = cursorCodec('audit', ['id']);
 
 export type AuditOutcome = 'success' | 'denied' | 'failed';
 
@@ -82,12 +85,12 @@ export class AuditLog {
     if (query.targetId) q.where('target_id', query.targetId);
     if (query.outcome) q.where('outcome', query.outcome);
     if (query.since) q.where('at', '>=', query.since);
-    if (query.cursor) q.where('id', '<', decodeCursor(query.cursor));
+    if (query.cursor) q.where('id', '<', auditCursor.decode(query.cursor)[0]);
     const rows = await q;
     const page = rows.slice(0, limit);
     return {
       items: page.map(toRecord),
-      nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1].id) : null,
+      nextCursor: rows.length > limit ? auditCursor.encode(Number(page[page.length - 1].id)) : null,
     };
   }
 }
@@ -106,15 +109,4 @@ function toRecord(row: any): AuditRecord {
     outcome: row.outcome,
     details: typeof row.details === 'string' ? JSON.parse(row.details) : row.details,
   };
-}
-
-export function encodeCursor(id: number): string {
-  return Buffer.from(`a:${id}`).toString('base64url');
-}
-
-export function decodeCursor(cursor: string): number {
-  const text = Buffer.from(cursor, 'base64url').toString();
-  const id = Number(text.slice(2));
-  if (!text.startsWith('a:') || !Number.isSafeInteger(id)) return 0;
-  return id;
 }

@@ -2,6 +2,7 @@
 import Type from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { RouteDeps } from '../build-app.ts';
+import { CursorParam } from '../cursor.ts';
 
 export const AuditRecordSchema = Type.Object({
   id: Type.Integer(),
@@ -26,7 +27,7 @@ const Query = Type.Object(
     outcome: Type.Optional(Type.Union([Type.Literal('success'), Type.Literal('denied'), Type.Literal('failed')])),
     since: Type.Optional(Type.String({ format: 'date-time', description: 'Only records at or after this time' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
-    cursor: Type.Optional(Type.String({ maxLength: 64 })),
+    cursor: CursorParam,
   },
   { additionalProperties: false },
 );

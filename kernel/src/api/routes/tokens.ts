@@ -3,6 +3,7 @@ import Type from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { roles } from '../../auth/principal.ts';
 import type { RouteDeps } from '../build-app.ts';
+import { refuseCursor } from '../cursor.ts';
 
 const Role = Type.Union(roles.map((r) => Type.Literal(r)));
 
@@ -52,6 +53,7 @@ export const tokenRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
     '/tokens',
     {
       config: { auth: { role: 'admin' } },
+      preValidation: refuseCursor,
       schema: { tags: ['tokens'], summary: 'List API tokens (never their secrets)', response: { 200: Type.Object({ items: Type.Array(TokenSchema) }) } },
     },
     async () => ({ items: await kernel.tokens.list() }),
