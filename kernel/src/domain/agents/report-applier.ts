@@ -6,30 +6,15 @@
  */
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
+import { refusalRepeat } from './refusal-repeat.ts';
 import type { AgentReport } from '../../capabilities/transport.ts';
 import type { HardwareTestProvider, HardwareTestResult } from '../../capabilities/hwtest.ts';
-import type { AuditLog, Repeat } from '../../audit/audit-log.ts';
+import type { AuditLog } from '../../audit/audit-log.ts';
 import type { WorkflowEngine } from '../workflows/engine.ts';
 import { outboxIdOf } from '../workflows/outbox-dispatcher.ts';
 
 /** Work items whose step is remembered. */
 const rememberedItems = 20_000;
-
-const MAC = /\b[0-9a-f]{2}(?::[0-9a-f]{2}){5}\b/gi;
-
-/**
- * An agent refusing machines (`boot.refused`, `dhcp.netboot-refused`) reports each MAC
- * it refuses; thousands of unknown MACs must not be thousands of audit rows. Refusals
- * of one site, kind and reason (the MAC taken out of it) share one record per window,
- * with a count and a bounded sample of the MACs (`details.macs`).
- */
-function refusalRepeat(report: AgentReport): Repeat | null {
-  if (!/[.-]refused$/.test(report.kind)) return null;
-  const payload = report.payload ?? {};
-  const mac = typeof payload.mac === 'string' ? payload.mac.toLowerCase() : null;
-  const reason = String(payload.reason ?? '').replace(MAC, '<mac>');
-  return { key: ['report', report.siteId, report.kind, reason, mac ? 'mac' : 'no-mac'].join('\u0000'), ...(mac ? { sample: { field: 'macs', value: mac } } : {}) };
-}
 
 const logOf = (report: AgentReport): string[] => (Array.isArray(report.payload?.log) ? (report.payload.log as unknown[]).map(String) : []);
 
