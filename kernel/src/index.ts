@@ -14,6 +14,7 @@ export { validatePluginPackage, type PackageValidation } from './plugins/validat
 export * from './config/index.ts';
 export { roles, type Role, type Principal } from './auth/principal.ts';
 export { adminTokenFile } from './auth/bootstrap-admin.ts';
+export { createTokenLocally, type LocalTokenInput } from './auth/local-token.ts';
 export { Kernel, type KernelOptions } from './kernel.ts';
 export { inspectPlugins, builtinPluginDir, type PluginStatus } from './plugins/inspect.ts';
 export { kernelApiVersion, kernelVersion } from './version.ts';

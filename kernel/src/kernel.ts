@@ -20,6 +20,7 @@ import { PluginHost, capabilityKey } from './plugins/plugin-host.ts';
 import { openStore, type Store } from './store/open-store.ts';
 import { kernelMigrations, migrateToLatest, pendingMigrations, type MigrationFolder } from './store/migrate.ts';
 import { AuditLog } from './audit/audit-log.ts';
+import { AuditRetention } from './audit/audit-retention.ts';
 import { TokenService } from './auth/token-service.ts';
 import { bootstrapAdmin } from './auth/bootstrap-admin.ts';
 import { NetworkService } from './domain/networks/network-service.ts';
@@ -104,7 +105,10 @@ export class Kernel {
       logger: asValue(logger),
       db: asValue(store.db),
       hooks: asValue(hooks),
-      auditLog: asFunction(({ db, hooks, logger }) => new AuditLog(db, hooks, (err) => logger.error({ err }, 'auditRecorded hook failed'))).singleton(),
+      auditLog: asFunction(
+        ({ db, hooks, logger }) =>
+          new AuditLog(db, hooks, (err) => logger.error({ err }, 'auditRecorded hook failed'), { repeatWindowMs: config.audit.repeatWindowSeconds * 1000, now: () => this.clock.now().getTime() }),
+      ).singleton(),
       tokens: asFunction(({ db }) => new TokenService(db)).singleton(),
     });
     const applied = await migrateToLatest(store.db, this.migrationFolders);
@@ -136,6 +140,7 @@ export class Kernel {
       siteRevisions: asFunction(({ db, logger }) => new SiteRevisions({ db, kind: store.kind, logger })).singleton(),
       reports: asFunction(({ db, auditLog, logger }) => new ReportApplier({ db, engine: () => this.engine, audit: auditLog, logger, hwtests: () => this.capabilityAll(hwtestCapability) })).singleton(),
       dispatcher: asFunction(({ db, logger }) => new OutboxDispatcher({ db, logger, transport: () => this.capability(transportCapability), intervalMs: 1000 })).singleton(),
+      auditRetention: asFunction(({ db, auditLog, logger, config, clock }) => new AuditRetention({ db, audit: auditLog, logger, retentionDays: config.audit.retentionDays, now: () => clock.now().getTime() })).singleton(),
       watchdog: asFunction(({ db, lifecycle, clock, logger, config }) => new Watchdog({ db, lifecycle, clock, logger, intervalMs: config.lifecycle.watchdogIntervalSeconds * 1000 })).singleton(),
     });
     const admin = await bootstrapAdmin({
@@ -155,6 +160,7 @@ export class Kernel {
       this.engine.start();
       this.watchdog.start();
       this.dispatcher.start();
+      this.auditRetention.start();
     }
   }
 
@@ -244,6 +250,10 @@ export class Kernel {
     return this.container.resolve<AuditLog>('auditLog');
   }
 
+  get auditRetention(): AuditRetention {
+    return this.container.resolve<AuditRetention>('auditRetention');
+  }
+
   get networks(): NetworkService {
     return this.container.resolve<NetworkService>('networks');
   }
@@ -297,6 +307,7 @@ export class Kernel {
     this.stopped = true;
     try {
       this.watchdog.stop();
+      this.auditRetention.stop();
       await this.dispatcher.stop();
       await this.engine.stop();
       await (await this.capabilityAll(transportCapability))[0]?.close();

@@ -20,6 +20,7 @@ const expected: Record<string, Needs> = {
   'GET /healthz': 'public',
   'GET /readyz': 'public',
   'GET /v1/audit': 'viewer',
+  'POST /v1/audit/prune': 'admin',
   'POST /v1/tokens': 'admin',
   'GET /v1/tokens': 'admin',
   'DELETE /v1/tokens/{id}': 'admin',

@@ -8,6 +8,7 @@ import { TokenCreateCommand } from './token/create.ts';
 import { TokenListCommand } from './token/list.ts';
 import { TokenRevokeCommand } from './token/revoke.ts';
 import { AuditListCommand } from './audit/list.ts';
+import { AuditPruneCommand } from './audit/prune.ts';
 import { networkCommands } from './network/index.ts';
 import { siteCommands } from './site/index.ts';
 import { machineCommands } from './machine/index.ts';
@@ -26,6 +27,7 @@ export const builtinCommands = [
   TokenListCommand,
   TokenRevokeCommand,
   AuditListCommand,
+  AuditPruneCommand,
   ...siteCommands,
   ...machineCommands,
   ...(networkCommands as typeof ServerCommand[]),

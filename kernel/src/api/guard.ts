@@ -48,22 +48,23 @@ export function installGuard(app: FastifyInstance, deps: Authenticators & { audi
     if (!auth || auth.role === 'public') return;
 
     const header = request.headers.authorization;
-    let principal: Principal | null = null;
-    if (header) {
-      // Checked before the token, so a right guess looks the same as a wrong one while the address is held back.
-      const retryAfter = authFailures.retryAfter(request.ip);
-      if (retryAfter !== null) {
-        reply.header('retry-after', String(retryAfter));
-        return deny(request, reply, 429, `too many failed authentications from ${request.ip}; try again in ${retryAfter} s`);
-      }
-      const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-      principal = match ? ((await deps.tokens.authenticate(match[1])) ?? (await deps.agents.authenticate(match[1]))) : null;
-      if (!principal) {
-        authFailures.recordFailure(request.ip);
-        return deny(request, reply, 401, 'the bearer token is unknown, revoked or expired');
-      }
-    } else {
+    // Checked before the token, so a right guess looks the same as a wrong one while the
+    // address is held back. Requests without credentials count as failures too: a flood
+    // of them is held back like a flood of guesses.
+    const retryAfter = authFailures.retryAfter(request.ip);
+    if (retryAfter !== null) {
+      reply.header('retry-after', String(retryAfter));
+      return deny(request, reply, 429, `too many failed or missing authentications from ${request.ip}; try again in ${retryAfter} s`, 'held back');
+    }
+    if (!header) {
+      authFailures.recordFailure(request.ip);
       return deny(request, reply, 401, 'this route needs a bearer token (Authorization: Bearer <token>)');
+    }
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const principal: Principal | null = match ? ((await deps.tokens.authenticate(match[1])) ?? (await deps.agents.authenticate(match[1]))) : null;
+    if (!principal) {
+      authFailures.recordFailure(request.ip);
+      return deny(request, reply, 401, 'the bearer token is unknown, revoked or expired');
     }
     request.principal = principal;
     if (auth.role === 'agent') {
@@ -94,19 +95,29 @@ export function installGuard(app: FastifyInstance, deps: Authenticators & { audi
     if (denial) return deny(request, reply, 403, denial.deny);
   });
 
-  async function deny(request: FastifyRequest, reply: FastifyReply, status: 401 | 403 | 429, reason: string) {
+  /**
+   * Audits the refusal and answers it. Identical refusals (same address, actor, action,
+   * status and reason — `sameAs` when the reason text varies) within the audit repeat
+   * window share one record with a count; the paths they asked for are sampled in it.
+   */
+  async function deny(request: FastifyRequest, reply: FastifyReply, status: 401 | 403 | 429, reason: string, sameAs = reason) {
     const auth = request.routeOptions.config.auth;
-    await deps.audit.record({
-      actor: request.principal.actor,
-      actorRole: request.principal.role,
-      action: actionOf(request),
-      targetType: auth?.target ?? null,
-      targetId: targetIdOf(request),
-      requestId: String(request.id),
-      sourceAddress: request.ip,
-      outcome: 'denied',
-      details: { status, reason, method: request.method, path: request.url.split('?')[0] },
-    });
+    const action = actionOf(request);
+    const path = request.url.split('?')[0];
+    await deps.audit.recordRepeated(
+      {
+        actor: request.principal.actor,
+        actorRole: request.principal.role,
+        action,
+        targetType: auth?.target ?? null,
+        targetId: targetIdOf(request),
+        requestId: String(request.id),
+        sourceAddress: request.ip,
+        outcome: 'denied',
+        details: { status, reason, method: request.method, path },
+      },
+      { key: ['guard', request.ip, request.principal.actor, action, status, sameAs].join('\u0000'), sample: { field: 'paths', value: `${request.method} ${path}` } },
+    );
     request.audited = true;
     return sendProblem(reply, problem(status === 401 ? 'SPROUT_ERR_UNAUTHENTICATED' : status === 429 ? 'SPROUT_ERR_RATE_LIMITED' : 'SPROUT_ERR_FORBIDDEN', reason, request));
   }

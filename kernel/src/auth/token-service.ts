@@ -108,9 +108,24 @@ export class TokenService {
     return Number(row?.count ?? 0);
   }
 
+  /**
+   * Revokes a token, but never the last active admin token: with none left nobody could
+   * create tokens again (SPROUT_ADMIN_TOKEN only installs on an empty database). Revokes
+   * are serialised by a transaction-scoped lock, so two racing revokes of the last two
+   * admin tokens leave one. Pass a transaction: the lock lasts as long as it does.
+   */
   async revoke(idOrName: string, trx: Knex | Knex.Transaction = this.db): Promise<ApiToken> {
+    if (!('executionPromise' in trx)) return this.db.transaction((own) => this.revoke(idOrName, own));
+    await trx.raw('select pg_advisory_xact_lock(?)', [ADMIN_TOKENS_LOCK]);
     const row = await trx('api_tokens').where(isUuid(idOrName) ? { id: idOrName } : { name: idOrName }).first();
     if (!row) throw new SproutError('SPROUT_ERR_NOT_FOUND', `no token "${idOrName}"`);
+    if (row.role === 'admin' && !row.revoked_at && (await this.activeAdmins(trx, row.id)) === 0 && isActive(row, this.now())) {
+      throw new SproutError(
+        'SPROUT_ERR_CONFLICT',
+        `token ${row.name} is the last active admin token; revoking it would lock every admin out. Create another admin token first (sprout token create --role admin), then revoke this one`,
+        { context: { lastAdminToken: row.id }, details: [{ field: 'id', message: 'the last active admin token cannot be revoked' }] },
+      );
+    }
     const [updated] = await trx('api_tokens').where({ id: row.id }).update({ revoked_at: row.revoked_at ?? trx.fn.now() }).returning('*');
     // Forgotten now, and again once the revocation commits: a lookup that read the row
     // before the commit must not keep the token alive in this process.
@@ -118,6 +133,25 @@ export class TokenService {
     if ('executionPromise' in trx) void trx.executionPromise.then(() => this.principals.forget(row.id), () => undefined);
     return toToken(updated);
   }
+
+  /** Unrevoked, unexpired admin tokens other than `except`. */
+  private async activeAdmins(trx: Knex.Transaction, except: string): Promise<number> {
+    const row = await trx('api_tokens')
+      .where({ role: 'admin' })
+      .whereNull('revoked_at')
+      .whereNot({ id: except })
+      .where((q) => q.whereNull('expires_at').orWhere('expires_at', '>', new Date(this.now())))
+      .count<{ count: number }[]>('* as count')
+      .first();
+    return Number(row?.count ?? 0);
+  }
+}
+
+/** Serialises revocations (and anything else that must see the set of admin tokens hold still). */
+export const ADMIN_TOKENS_LOCK = 7480002;
+
+function isActive(row: { revoked_at: unknown; expires_at: unknown }, now: number): boolean {
+  return !row.revoked_at && (!row.expires_at || new Date(row.expires_at as string).getTime() > now);
 }
 
 function isUuid(s: string): boolean {

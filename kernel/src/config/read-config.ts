@@ -88,6 +88,7 @@ function withDefaults(raw: Record<string, any>, base: string): Record<string, un
     plugins: raw.plugins ?? {},
     log: { level: 'info', ...(isMapping(raw.log) ? raw.log : {}) },
     auth: raw.auth ?? {},
+    audit: isMapping(raw.audit) || raw.audit === undefined ? { repeatWindowSeconds: 60, ...(raw.audit ?? {}) } : raw.audit,
     lifecycle: lifecycleDefaults(raw.lifecycle),
     agents: isMapping(raw.agents) || raw.agents === undefined ? { heartbeatSeconds: 10, offlineAfterMissed: 3, joinTokenTtlSeconds: 86_400, ...(raw.agents ?? {}) } : raw.agents,
   };

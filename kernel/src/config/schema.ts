@@ -54,6 +54,17 @@ export const configSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    audit: Type.Object(
+      {
+        repeatWindowSeconds: Type.Number({
+          minimum: 1,
+          maximum: 86_400,
+          description: 'identical denials (same source, actor, action and reason) within this many seconds of the first are one audit record with a count',
+        }),
+        retentionDays: Type.Optional(Type.Integer({ minimum: 1, description: 'audit records older than this many days are pruned hourly; unset keeps everything' })),
+      },
+      { additionalProperties: false },
+    ),
     auth: Type.Object(
       { adminToken: Type.Optional(Type.String({ minLength: 16, description: 'Admin token to install on first start' })) },
       { additionalProperties: false },

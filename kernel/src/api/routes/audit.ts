@@ -1,7 +1,9 @@
-/** GET /v1/audit: the audit trail, newest first, filtered, with cursor pagination. */
+/** GET /v1/audit: the audit trail, newest first, filtered, with cursor pagination; POST /v1/audit/prune removes old records, audited. */
 import Type from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { RouteDeps } from '../build-app.ts';
+import { SproutError } from '../../errors/index.ts';
+import { CursorParam } from '../cursor.ts';
 
 export const AuditRecordSchema = Type.Object({
   id: Type.Integer(),
@@ -26,12 +28,40 @@ const Query = Type.Object(
     outcome: Type.Optional(Type.Union([Type.Literal('success'), Type.Literal('denied'), Type.Literal('failed')])),
     since: Type.Optional(Type.String({ format: 'date-time', description: 'Only records at or after this time' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
-    cursor: Type.Optional(Type.String({ maxLength: 64 })),
+    cursor: CursorParam,
   },
   { additionalProperties: false },
 );
 
-export const auditRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel }) => {
+const PruneBody = Type.Object(
+  { before: Type.String({ format: 'date-time', description: 'Records written before this time are removed; it may not be in the future' }) },
+  { additionalProperties: false },
+);
+
+export const auditRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, audited }) => {
+  app.post(
+    '/audit/prune',
+    {
+      config: { auth: { role: 'admin', action: 'audit.prune', target: 'audit' } },
+      schema: {
+        tags: ['audit'],
+        summary: 'Remove audit records written before a time; the prune itself is recorded with how many it removed',
+        body: PruneBody,
+        response: { 200: Type.Object({ removed: Type.Integer(), before: Type.String({ format: 'date-time' }) }) },
+      },
+    },
+    async (request) => {
+      const before = new Date((request.body as { before: string }).before);
+      if (before.getTime() > kernel.clock.now().getTime()) {
+        throw new SproutError('SPROUT_ERR_VALIDATION', `before (${before.toISOString()}) is in the future; a prune removes only records already written`, { details: [{ field: 'body/before', message: 'must not be in the future' }] });
+      }
+      return audited(request, async (trx) => {
+        const removed = await kernel.audit.prune(before, trx);
+        return { result: { removed, before: before.toISOString() }, details: { removed, before: before.toISOString() } };
+      });
+    },
+  );
+
   app.get(
     '/audit',
     {

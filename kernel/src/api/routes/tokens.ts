@@ -2,7 +2,9 @@
 import Type from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { roles } from '../../auth/principal.ts';
+import { isSproutError } from '../../errors/index.ts';
 import type { RouteDeps } from '../build-app.ts';
+import { refuseCursor } from '../cursor.ts';
 
 const Role = Type.Union(roles.map((r) => Type.Literal(r)));
 
@@ -52,6 +54,7 @@ export const tokenRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
     '/tokens',
     {
       config: { auth: { role: 'admin' } },
+      preValidation: refuseCursor,
       schema: { tags: ['tokens'], summary: 'List API tokens (never their secrets)', response: { 200: Type.Object({ items: Type.Array(TokenSchema) }) } },
     },
     async () => ({ items: await kernel.tokens.list() }),
@@ -63,17 +66,36 @@ export const tokenRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
       config: { auth: { role: 'admin', action: 'token.revoke', target: 'token' } },
       schema: {
         tags: ['tokens'],
-        summary: 'Revoke a token (by id or name)',
+        summary: 'Revoke a token (by id or name); the last active admin token cannot be revoked (409)',
         params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }),
         response: { 200: TokenSchema },
       },
     },
     async (request) => {
       const { id } = request.params as { id: string };
-      return audited(request, async (trx) => {
-        const token = await kernel.tokens.revoke(id, trx);
-        return { result: token, targetId: token.id, details: { name: token.name, revokedAt: { old: null, new: token.revokedAt } } };
-      });
+      try {
+        return await audited(request, async (trx) => {
+          const token = await kernel.tokens.revoke(id, trx);
+          return { result: token, targetId: token.id, details: { name: token.name, revokedAt: { old: null, new: token.revokedAt } } };
+        });
+      } catch (err) {
+        // Refusing to lock every admin out is a denial, audited as one.
+        if (isSproutError(err, 'SPROUT_ERR_CONFLICT') && err.context.lastAdminToken) {
+          await kernel.audit.record({
+            actor: request.principal.actor,
+            actorRole: request.principal.role,
+            action: 'token.revoke',
+            targetType: 'token',
+            targetId: String(err.context.lastAdminToken),
+            requestId: String(request.id),
+            sourceAddress: request.ip,
+            outcome: 'denied',
+            details: { status: 409, reason: err.message },
+          });
+          request.audited = true;
+        }
+        throw err;
+      }
     },
   );
 };

@@ -12,6 +12,7 @@
  */
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
+import { refusalRepeat } from './refusal-repeat.ts';
 import type { AgentReport } from '../../capabilities/transport.ts';
 import type { HardwareTestProvider, HardwareTestResult } from '../../capabilities/hwtest.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
@@ -263,8 +264,12 @@ export class ReportApplier {
           .onConflict(['site_id', 'mac'])
           .merge();
         return;
-      default:
-        await this.deps.audit.record({ actor: `agent:${report.agentId}`, action: `agent.${report.kind}`, targetType: 'site', targetId: report.siteId, outcome: 'success', details: payload }, db);
+      default: {
+        const entry = { actor: `agent:${report.agentId}`, action: `agent.${report.kind}`, targetType: 'site', targetId: report.siteId, outcome: 'success' as const, details: payload };
+        const repeat = refusalRepeat(report);
+        if (repeat) await this.deps.audit.recordRepeated(entry, repeat, db);
+        else await this.deps.audit.record(entry, db);
+      }
     }
   }
 

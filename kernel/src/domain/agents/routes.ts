@@ -79,7 +79,10 @@ export const agentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
       const body = request.body as { joinToken: string; hostname: string; version: string; capabilities: string[] };
       const retryAfter = app.authFailures.retryAfter(request.ip);
       if (retryAfter !== null) {
-        await kernel.audit.record({ actor: 'anonymous', action: 'agent.register', targetType: 'agent', requestId: String(request.id), sourceAddress: request.ip, outcome: 'denied', details: { status: 429, hostname: body.hostname, reason: 'too many failed authentications' } });
+        await kernel.audit.recordRepeated(
+          { actor: 'anonymous', action: 'agent.register', targetType: 'agent', requestId: String(request.id), sourceAddress: request.ip, outcome: 'denied', details: { status: 429, hostname: body.hostname, reason: 'too many failed authentications' } },
+          { key: ['register', request.ip, 429].join('\u0000'), sample: { field: 'hostnames', value: body.hostname } },
+        );
         request.audited = true;
         reply.header('retry-after', String(retryAfter));
         throw new SproutError('SPROUT_ERR_RATE_LIMITED', `too many failed authentications from ${request.ip}; try again in ${retryAfter} s`);
@@ -102,7 +105,10 @@ export const agentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
       } catch (err) {
         if (isSproutError(err, 'SPROUT_ERR_UNAUTHENTICATED')) {
           app.authFailures.recordFailure(request.ip);
-          await kernel.audit.record({ actor: 'anonymous', action: 'agent.register', targetType: 'agent', requestId: String(request.id), sourceAddress: request.ip, outcome: 'denied', details: { hostname: body.hostname, reason: err.message } });
+          await kernel.audit.recordRepeated(
+            { actor: 'anonymous', action: 'agent.register', targetType: 'agent', requestId: String(request.id), sourceAddress: request.ip, outcome: 'denied', details: { status: 401, hostname: body.hostname, reason: err.message } },
+            { key: ['register', request.ip, 401, err.message].join('\u0000'), sample: { field: 'hostnames', value: body.hostname } },
+          );
           request.audited = true;
         }
         throw err;

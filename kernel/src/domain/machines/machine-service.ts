@@ -11,6 +11,9 @@ import { findSite, isUuid } from '../sites/find-site.ts';
 import { onlyMachine, type MachineRow } from './find-machine.ts';
 import { readRelatedParts, readViewPage, readViewRows, toView, type MachineView } from './machine-view.ts';
 import { normaliseMac, type MachineInput, type MachineUpdate } from './schemas.ts';
+import { cursorCodec } from '../../api/cursor.ts';
+
+const machineCursor = cursorCodec('machines', ['text', 'uuid']);
 
 export type { MachineView } from './machine-view.ts';
 
@@ -132,13 +135,13 @@ export class MachineService {
     }
     if (filter.status) where('status', 'm.status = ?', filter.status);
     if (filter.tag) where('tag', 'm.tags @> ?::jsonb', JSON.stringify([filter.tag]));
-    if (filter.cursor) where('cursor', '(m.hostname, m.id) > (?, ?)', ...decodeCursor(filter.cursor));
+    if (filter.cursor) where('cursor', '(m.hostname, m.id) > (?, ?)', ...machineCursor.decode(filter.cursor));
     bindings.push(limit + 1);
     const rows = await readViewPage(this.deps.db, shape.join('_'), `${conditions.length > 0 ? conditions.join(' and ') : 'true'} order by m.hostname, m.id limit $${bindings.length}`, bindings);
     if (rows.length === 0 && filter.site) await findSite(this.deps.db, filter.site);
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
-    return { items: page.map((m) => toView(m, m)), nextCursor: rows.length > limit ? encodeCursor(last.hostname, last.id) : null };
+    return { items: page.map((m) => toView(m, m)), nextCursor: rows.length > limit ? machineCursor.encode(last.hostname, last.id) : null };
   }
 
   /** Applies an update; returns the row and the changed fields as old → new. */
@@ -174,18 +177,4 @@ export class MachineService {
 
 function dedupe(values: string[]): string[] {
   return [...new Set(values)];
-}
-
-function encodeCursor(hostname: string, id: string): string {
-  return Buffer.from(JSON.stringify([hostname, id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    const [hostname, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString());
-    if (typeof hostname === 'string' && typeof id === 'string' && isUuid(id)) return [hostname, id];
-  } catch {
-    /* fall through */
-  }
-  throw new SproutError('SPROUT_ERR_VALIDATION', 'cursor is not one this API issued', { details: [{ field: 'querystring/cursor', message: 'invalid cursor' }] });
 }

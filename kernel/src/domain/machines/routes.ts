@@ -2,6 +2,7 @@
 import Type from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { RouteDeps } from '../../api/build-app.ts';
+import { CursorParam, refuseCursor } from '../../api/cursor.ts';
 import { SproutError } from '../../errors/index.ts';
 import { isInProgress } from '../lifecycle/transitions.ts';
 import { findMachine } from './find-machine.ts';
@@ -91,7 +92,7 @@ export const machineRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel
             status: Type.Optional(Type.String({ maxLength: 32 })),
             tag: Type.Optional(Type.String({ maxLength: 63 })),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
-            cursor: Type.Optional(Type.String({ maxLength: 512 })),
+            cursor: CursorParam,
           },
           { additionalProperties: false },
         ),
@@ -151,11 +152,12 @@ export const machineRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel
     '/machines/:id/events',
     {
       config: { auth: { role: 'viewer' } },
+      preValidation: refuseCursor,
       schema: {
         tags: ['machines'],
         summary: 'Lifecycle history with reasons, oldest first',
         params: MachineParams,
-        response: {
+                response: {
           200: Type.Object({
             items: Type.Array(
               Type.Object({ id: Type.Integer(), at: Type.String(), action: Type.String(), from: Type.Union([Type.String(), Type.Null()]), to: Type.String(), reason: Type.Unknown(), actor: Type.String(), workflow: Type.Union([Type.String(), Type.Null()]) }),

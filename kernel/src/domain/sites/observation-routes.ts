@@ -2,6 +2,7 @@
 import Type from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { RouteDeps } from '../../api/build-app.ts';
+import { refuseCursor } from '../../api/cursor.ts';
 import { findSite } from './find-site.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'Site id or name' }) });
@@ -14,11 +15,12 @@ export const observationRoutes: FastifyPluginAsync<RouteDeps> = async (app, { ke
     '/sites/:id/discovered-macs',
     {
       config: { auth: { role: 'viewer' } },
+      preValidation: refuseCursor,
       schema: {
         tags: ['sites'],
         summary: 'MAC addresses that asked the site for DHCP without being registered as a machine',
         params: IdParams,
-        response: {
+                response: {
           200: Type.Object({
             items: Type.Array(Type.Object({ mac: Type.String(), networkId: Type.Union([Type.String(), Type.Null()]), offered: Type.Union([Type.String(), Type.Null()]), timesSeen: Type.Integer(), firstSeenAt: Type.String(), lastSeenAt: Type.String() })),
           }),
@@ -36,11 +38,12 @@ export const observationRoutes: FastifyPluginAsync<RouteDeps> = async (app, { ke
     '/sites/:id/leases',
     {
       config: { auth: { role: 'viewer' } },
+      preValidation: refuseCursor,
       schema: {
         tags: ['sites'],
         summary: "DHCP leases the site's agent reported",
         params: IdParams,
-        response: {
+                response: {
           200: Type.Object({
             items: Type.Array(Type.Object({ mac: Type.String(), address: Type.String(), state: Type.String(), expiresAt: Type.Union([Type.String(), Type.Null()]), machine: Type.Union([Type.String(), Type.Null()]), updatedAt: Type.String() })),
           }),

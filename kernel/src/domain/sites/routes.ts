@@ -2,6 +2,7 @@
 import Type from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { RouteDeps } from '../../api/build-app.ts';
+import { refuseCursor } from '../../api/cursor.ts';
 import { SproutError } from '../../errors/index.ts';
 import { findSite, type SiteRow } from './find-site.ts';
 import { WorkflowSchema } from '../workflows/schemas.ts';
@@ -81,7 +82,7 @@ export const siteRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, a
 
   app.get(
     '/sites',
-    { config: { auth: { role: 'viewer' } }, schema: { tags: ['sites'], summary: 'List sites with their agents', response: { 200: Type.Object({ items: Type.Array(SiteSchema) }) } } },
+    { config: { auth: { role: 'viewer' } }, preValidation: refuseCursor, schema: { tags: ['sites'], summary: 'List sites with their agents', response: { 200: Type.Object({ items: Type.Array(SiteSchema) }) } } },
     async () => ({ items: await sites.views(await kernel.store.db<SiteRow>('sites').orderBy('name')) }),
   );
 
