@@ -61,6 +61,7 @@ const expected: Record<string, Needs> = {
   'POST /v1/workflows/{id}/cancel': 'operator',
   'POST /v1/agents/register': 'public',
   'POST /v1/agents/{id}/heartbeat': 'agent',
+  'GET /v1/agents/{id}/desired-state': 'agent',
   'GET /v1/agents/{id}/work': 'agent',
   'POST /v1/agents/{id}/work/settle': 'agent',
   'POST /v1/agents/{id}/reports': 'agent',
@@ -167,7 +168,7 @@ test('every route × every principal: allowed, 401 or 403 as the table says; eve
       }
       // Path ids: site A's agent for agent routes; ids that exist nowhere elsewhere, so an allowed call changes nothing.
       let url = path.replace('{allocationId}', randomUUID()).replace('{id}', needs === 'agent' ? agentA : randomUUID());
-      if (key === 'GET /v1/agents/{id}/work') url += '?wait=0';
+      if (key === 'GET /v1/agents/{id}/work' || key === 'GET /v1/agents/{id}/desired-state') url += '?wait=0';
       for (const who of principals) {
         const want = outcomeFor(needs, who);
         const requestId = `authz-${checked}-${who}`;
