@@ -264,6 +264,9 @@ export class ReportApplier {
           .onConflict(['site_id', 'mac'])
           .merge();
         return;
+      case 'dhcp.address-conflict':
+        await this.addressConflict(report, db);
+        return;
       default: {
         const entry = { actor: `agent:${report.agentId}`, action: `agent.${report.kind}`, targetType: 'site', targetId: report.siteId, outcome: 'success' as const, details: payload };
         const repeat = refusalRepeat(report);
@@ -271,6 +274,30 @@ export class ReportApplier {
         else await this.deps.audit.record(entry, db);
       }
     }
+  }
+
+  /**
+   * The agent will not hand a machine its reserved address because another MAC still holds
+   * a lease on it. Audited as a failure naming both machines; the step waiting for the
+   * machine fails with that reason at once, instead of waiting for its watchdog.
+   */
+  private async addressConflict(report: AgentReport, db: Knex): Promise<void> {
+    const payload = report.payload;
+    const machineOf = (mac: unknown) =>
+      typeof mac === 'string'
+        ? db('interfaces').join('machines', 'machines.id', 'interfaces.machine_id').where({ 'interfaces.mac': mac.toLowerCase(), 'machines.site_id': report.siteId }).first('machines.id', 'machines.hostname', 'machines.current_workflow_id')
+        : Promise.resolve(undefined);
+    const wanting = await machineOf(payload.mac);
+    const holder = await machineOf(payload.heldBy);
+    const held = payload.heldBy ? `still leased to ${holder ? `machine ${holder.hostname}` : 'an unknown machine'} (${String(payload.heldBy)})` : payload.quarantined ? 'quarantined after a client declined it' : 'in use';
+    const reason = `address ${String(payload.address)} reserved for ${wanting ? `machine ${wanting.hostname}` : String(payload.mac)} is ${held} at the agent; the agent will not hand it out until that lease ends`;
+    await this.deps.audit.record(
+      { actor: `agent:${report.agentId}`, action: 'agent.dhcp.address-conflict', targetType: wanting ? 'machine' : 'site', targetId: wanting?.id ?? report.siteId, outcome: 'failed', details: { ...payload, reason, ...(holder ? { heldByMachine: holder.hostname } : {}) } },
+      db,
+    );
+    if (!wanting?.current_workflow_id) return;
+    const step = await db('workflow_steps').where({ workflow_id: wanting.current_workflow_id, kind: 'site' }).whereIn('state', ['dispatched', 'running']).first('id');
+    if (step) await this.deps.engine().siteStepFinished(step.id, { ok: false, error: reason, log: [reason] }, db);
   }
 
   /** Stores a machine's hardware test result, judged against its expected values by the hwtest providers. */
