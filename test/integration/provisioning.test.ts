@@ -8,7 +8,7 @@ import test from 'ava';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from '../helpers/processes.ts';
+import { freePort, startServer, type LongRunning } from '../helpers/processes.ts';
 import { siteLab, type SiteLab } from '../helpers/site-lab.ts';
 import { until } from '../helpers/until.ts';
 
@@ -16,16 +16,31 @@ interface Lab {
   cli: SiteLab['cli'];
   boot: string;
   artifacts: string;
+  site: SiteLab;
+  agent: LongRunning;
+  /** Starts the agent again on the same data folder and ports. */
+  restartAgent(): Promise<void>;
 }
 
-async function lab(t: any): Promise<Lab> {
-  const site = await siteLab(t, '198.18.60');
+async function lab(t: any, subnet = '198.18.60'): Promise<Lab> {
+  const site = await siteLab(t, subnet);
   mkdirSync(join(site.work, 'artifacts'));
   const httpPort = await freePort();
   // No DHCP service here (an external DHCP server's site): the test plays the machine from
   // 127.0.0.1, which no lease names, so the boot is not bound to a lease (docs/agents.md).
-  await site.startAgent([`  http: { port: ${httpPort}, address: 127.0.0.1, artifactRoot: ${join(site.work, 'artifacts')}, bindBootToLease: false }`]);
-  return { cli: site.cli, boot: `http://127.0.0.1:${httpPort}`, artifacts: join(site.work, 'artifacts') };
+  const services = [`  http: { port: ${httpPort}, address: 127.0.0.1, artifactRoot: ${join(site.work, 'artifacts')}, bindBootToLease: false }`];
+  const l: Lab = {
+    cli: site.cli,
+    boot: `http://127.0.0.1:${httpPort}`,
+    artifacts: join(site.work, 'artifacts'),
+    site,
+    agent: await site.startAgent(services),
+    async restartAgent() {
+      await l.agent.stop('SIGKILL');
+      l.agent = await site.startAgent(services);
+    },
+  };
+  return l;
 }
 
 /** What a PXE-booted machine does: fetch its script, follow the metadata URL on the kernel line. */
@@ -182,4 +197,35 @@ test.serial('deploying an image the agent does not have fails at once, saying wh
     return m.status === 'failed_deployment' && m;
   });
   t.regex(failed.statusReason.message, /image missing\.raw is not among this agent's artifacts: put it at .*\/images\/missing\.raw/);
+});
+
+test.serial('an agent restarted between install-complete and the reboot still sends the machine to its disk; the deploy has no sync-site step', async (t) => {
+  const l = await lab(t, '198.18.64');
+  await l.cli('machine', 'create', 'node-9', '--site', 'lab', '--mac', '52:54:00:00:64:09');
+  await l.cli('machine', 'commission', 'node-9', '--no-hwtest', '--json');
+  const commissioned = await bootInstaller(l, '52:54:00:00:64:09');
+  t.is((await post(`${commissioned.callbacks}/commission-complete`, { facts: { cpus: 1 } })).status, 202);
+  await until('ready', async () => (await machine(l, 'node-9')).status === 'ready');
+  const deploy = JSON.parse((await l.cli('machine', 'deploy', 'node-9', '--image', 'http://images.lab.example/debian-12.raw', '--json')).stdout);
+  t.deepEqual(deploy.steps.map((s: any) => s.name), ['allocate-ip', 'reserve-dhcp', 'write-dns', 'publish-boot-intent', 'power-on', 'install', 'set-local-boot']);
+  const install = await bootInstaller(l, '52:54:00:00:64:09');
+  // The control plane goes away first, so the agent alone knows the machine installed.
+  const { server } = l.site;
+  await server.stop('SIGKILL', true);
+  t.is((await post(`${install.callbacks}/install-complete`, { sha256: 'cd'.repeat(32) })).status, 202);
+  // The agent dies and comes back before the machine reboots; the control plane is still away.
+  await l.restartAgent();
+  const script = await until('the restarted agent answers', async () => {
+    try {
+      return await (await fetch(`${l.boot}/boot/ipxe?mac=52:54:00:00:64:09`)).text();
+    } catch {
+      return false;
+    }
+  });
+  t.regex(script, /node-9 boots from its local disk\nexit\n$/, 'the machine boots its disk, not the installer again');
+  // The control plane returns: the report is applied and the deploy ends.
+  const again = await startServer(server.env, '', { dir: server.dir, port: server.port });
+  t.teardown(() => again.stop());
+  await until('deployed', async () => (await machine(l, 'node-9')).status === 'deployed', 60_000);
+  t.regex(await (await fetch(`${l.boot}/boot/ipxe?mac=52:54:00:00:64:09`)).text(), /boots from its local disk/);
 });
