@@ -36,10 +36,11 @@ export function harness(settings: Record<string, unknown> = {}, state: SiteDesir
 }
 
 /** The one reply, decoded; throws when there is not exactly one. */
-export function only(replies: Reply[]): DhcpMessage & { to: string; port: number; type: number | undefined } {
+export function only(replies: Reply[]): DhcpMessage & { to: string; port: number; via?: string; afterLeaseWrite?: boolean; type: number | undefined } {
   if (replies.length !== 1) throw new Error(`expected one reply, got ${replies.length}`);
   const m = decodeDhcp(replies[0]!.packet);
-  return { ...m, to: replies[0]!.address, port: replies[0]!.port, type: messageType(m) };
+  const { address: to, port, via, afterLeaseWrite } = replies[0]!;
+  return { ...m, to, port, via, afterLeaseWrite, type: messageType(m) };
 }
 
 export const text = (m: DhcpMessage, code: number): string | undefined => readOption.text(m.options.get(code));
