@@ -41,6 +41,7 @@ export class ServiceHost {
           onDesiredState: (listener) => this.listeners.push(listener),
           report: this.deps.report,
           logger: this.deps.logger,
+          services: this.deps.settings,
         });
         this.running.set(name, service);
         this.deps.logger.info({ service: name }, 'site service started');

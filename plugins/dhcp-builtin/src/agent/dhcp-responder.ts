@@ -438,13 +438,24 @@ export class DhcpResponder {
     const nextServer = settings.nextServer ?? scope.serverId;
     let bootFile: string;
     if (ipxe) {
-      bootFile = `${settings.httpBootUrl ?? `http://${scope.serverId}`}/boot/ipxe?mac=${mac}`;
+      bootFile = `${this.httpBootBase(scope.serverId)}/boot/ipxe?mac=${mac}`;
     } else {
       const file = settings.bootFiles[arch];
       if (!file) return refuse('unsupported-arch', { arch });
       bootFile = file;
     }
     return { firmware, ipxe, uuid, boot: { nextServer, bootFile } };
+  }
+
+  /**
+   * httpBootUrl, else where this agent's HTTP service listens: its baseUrl, or its address
+   * (the server identifier when it listens on every address) and port — 8080 by default.
+   */
+  private httpBootBase(serverId: string): string {
+    const { httpBootUrl, httpService } = this.options.settings;
+    if (httpBootUrl) return httpBootUrl;
+    if (httpService.baseUrl) return httpService.baseUrl;
+    return `http://${httpService.host ?? serverId}${httpService.port === 80 ? '' : `:${httpService.port}`}`;
   }
 
   private reply(request: DhcpMessage, scope: Scope, type: number, yiaddr: string, decision: BootDecision, leaseSeconds?: number): Reply {

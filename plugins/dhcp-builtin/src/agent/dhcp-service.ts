@@ -48,7 +48,10 @@ function hostIPv4Addresses(): string[] {
 /** Builds the `dhcp` service with injectable time and address discovery (the plugin exports `dhcpService`). */
 export function createDhcpService(options: DhcpServiceOptions = {}): AgentServiceFactory {
   return async (ctx: AgentServiceContext): Promise<RunningAgentService> => {
-    const settings = parseDhcpSettings(ctx.settings);
+    const settings = parseDhcpSettings(ctx.settings, ctx.services);
+    if (!settings.httpBootUrl && ctx.services && !ctx.services.http) {
+      ctx.logger.warn({ httpBoot: settings.httpService }, 'DHCP: this agent runs no http service and services.dhcp.httpBootUrl is not set; iPXE is sent to the default port of the http service on the server identifier');
+    }
     const now = options.now ?? Date.now;
     const leaseFilePath = join(ctx.dataDir, 'dhcp', 'leases.json');
     const leaseFile = new LeaseFile(leaseFilePath);

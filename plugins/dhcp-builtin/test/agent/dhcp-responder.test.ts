@@ -77,6 +77,22 @@ test('bootFiles and nextServer settings replace the defaults', (t) => {
   t.is(only(h.send(discover(macs.bios, [pxe.vendor, pxe.arch(0)]))).file, 'undionly.kpxe');
 });
 
+const httpTargets: [string, Record<string, unknown>, Record<string, Record<string, unknown>>, string][] = [
+  ['the http service with its default port', {}, { http: { artifactRoot: '/srv' } }, 'http://198.18.30.1:8080'],
+  ['the http service on port 80', {}, { http: { port: 80, artifactRoot: '/srv' } }, 'http://198.18.30.1'],
+  ['the http service on one address and port', {}, { http: { address: '198.18.30.7', port: 8081, artifactRoot: '/srv' } }, 'http://198.18.30.7:8081'],
+  ['the http service with a baseUrl', {}, { http: { baseUrl: 'https://boot.lab.example/', port: 8081, artifactRoot: '/srv' } }, 'https://boot.lab.example'],
+  ['httpBootUrl, over the http service', { httpBootUrl: 'http://10.1.1.1:9000/' }, { http: { port: 8081, artifactRoot: '/srv' } }, 'http://10.1.1.1:9000'],
+  ['no http service in this agent', {}, { tftp: {} }, 'http://198.18.30.1:8080'],
+];
+for (const [title, settings, services, base] of httpTargets) {
+  test(`without httpBootUrl iPXE goes where the agent's HTTP service listens: ${title}`, (t) => {
+    const h = harness(settings, siteState(), services);
+    const offer = only(h.send(discover(macs.uefi, [pxe.vendor, pxe.arch(7), pxe.ipxe])));
+    t.is(text(offer, opt.bootFileName), `${base}/boot/ipxe?mac=${macs.uefi}`);
+  });
+}
+
 test('iPXE (user class 77) gets the HTTP boot-script URL and 175.176 = 1', (t) => {
   const h = harness();
   const offer = only(h.send(discover(macs.uefi, [pxe.vendor, pxe.arch(7), pxe.ipxe])));
