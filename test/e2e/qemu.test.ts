@@ -161,7 +161,7 @@ function keepLogsOnFailure(t: ExecutionContext, work: string, scenario: Scenario
 }
 
 for (const scenario of scenarios) {
-  test.serial(`${scenario.name}: a QEMU VM PXE-boots the installer, is commissioned with its real facts, gets the image written and verified, then boots it`, async (t) => {
+  test.serial(`${scenario.name}: a QEMU VM PXE-boots the installer, is commissioned with its real facts${scenario.commissionOnly ? ' and is ready' : ', gets the image written and verified, then boots it'}`, async (t) => {
     t.timeout(12 * 60_000);
     const manifest = await installer();
     const work = mkdtempSync(join(tmpdir(), 'sprout-e2e-'));
