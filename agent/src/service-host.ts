@@ -46,6 +46,7 @@ export class ServiceHost {
           report: this.deps.report,
           logger: this.deps.logger,
           leases: this.leases,
+          services: this.deps.settings,
         });
         this.running.set(name, service);
         this.deps.logger.info({ service: name }, 'site service started');

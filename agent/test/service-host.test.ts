@@ -1,9 +1,16 @@
 import test from 'ava';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentServiceFactory, SiteDesiredState } from '@sprout/kernel';
+import { decodeDhcp, messageTypes, opt, readOption } from '../../plugins/dhcp-builtin/src/agent/dhcp-codec.ts';
+import { dhcpService } from '../../plugins/dhcp-builtin/src/agent/dhcp-service.ts';
+import { clientPacket, pxe } from '../../plugins/dhcp-builtin/test/agent/site-fixture.ts';
+import { MachineWaits } from '../src/machine-waits.ts';
 import { ServiceHost } from '../src/service-host.ts';
+import { httpBootService } from '../src/services/http-boot/index.ts';
 
 const quiet = { info() {}, warn() {}, error() {} };
 
@@ -40,4 +47,54 @@ test('configured services start with their settings, see new desired state, repo
   t.deepEqual(reports.map((r) => r.payload.service).sort(), ['broken', 'tftp']);
   await host.stop();
   t.true(stopped);
+});
+
+test('the iPXE URL the DHCP service hands out, with no httpBootUrl, reaches the HTTP boot service where it actually listens', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sprout-services-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  mkdirSync(join(dataDir, 'artifacts'));
+  // A free TCP port for the http service (not 80, not its 8080 default: the URL must follow the setting).
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const httpPort = (probe.address() as AddressInfo).port;
+  await new Promise((resolve) => probe.close(resolve));
+  const relay = createSocket('udp4');
+  await new Promise<void>((resolve) => relay.bind(0, '127.0.0.1', resolve));
+  t.teardown(() => relay.close());
+
+  const mac = '52:54:00:00:7b:01';
+  const state: SiteDesiredState = {
+    networks: [{ id: 'net-lo', name: 'loopback', cidr: '127.0.0.0/8', gateway: '127.0.0.1', dnsServers: [], domain: null, vlan: null, pxe: true, ranges: [] }],
+    reservations: [{ siteId: 'site-1', networkId: 'net-lo', mac, address: '127.79.0.5', hostname: 'node-1', netboot: true }],
+    bootIntents: [{ machineId: 'm-1', hostname: 'node-1', arch: 'x86_64', bootMode: 'uefi', intent: 'local', params: {}, workflow: null, mac }],
+  };
+  const host = new ServiceHost({
+    dataDir,
+    settings: {
+      http: { port: httpPort, address: '127.0.0.1', artifactRoot: join(dataDir, 'artifacts') },
+      dhcp: { port: 0, address: '127.0.0.1', relayPort: relay.address().port },
+    },
+    factories: new Map<string, AgentServiceFactory>([
+      ['http', httpBootService({ waits: new MachineWaits(dataDir), reportFor: () => undefined, markInstalled: () => undefined })],
+      ['dhcp', dhcpService],
+    ]),
+    desiredState: () => state,
+    report: () => undefined,
+    logger: quiet,
+  });
+  await host.start();
+  t.teardown(() => host.stop());
+  const health = host.health() as Record<string, any>;
+  t.is(health.http.state, 'running');
+  const dhcpPort = Number(String(health.dhcp.listening).split(':')[1]);
+
+  // iPXE asks through a relay (giaddr 127.0.0.1); the offer names its script's URL.
+  const answered = new Promise<Buffer>((resolve) => relay.once('message', resolve));
+  relay.send(clientPacket({ type: messageTypes.discover, mac, giaddr: '127.0.0.1', options: [pxe.vendor, pxe.arch(7), pxe.ipxe] }), dhcpPort, '127.0.0.1');
+  const offer = decodeDhcp(await answered);
+  const url = readOption.text(offer.options.get(opt.bootFileName));
+  t.is(url, `http://127.0.0.1:${httpPort}/boot/ipxe?mac=${mac}`);
+  const script = await fetch(url!);
+  t.is(script.status, 200);
+  t.regex(await script.text(), /^#!ipxe\n[\s\S]*\nexit 1\n$/, 'the local-boot script for a UEFI machine');
 });

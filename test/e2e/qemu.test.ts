@@ -1,6 +1,7 @@
 /**
- * End to end with a real machine: a QEMU VM (SeaBIOS, the iPXE ROM of its virtio NIC)
- * on a tap in a network namespace PXE-boots from a real site agent — DHCP, iPXE script,
+ * End to end with a real machine: a QEMU VM (SeaBIOS or OVMF with the iPXE ROM of its
+ * virtio NIC, or OVMF's own PXE client fetching ipxe.efi by TFTP) on a tap in a network
+ * namespace PXE-boots from a real site agent — DHCP, iPXE script,
  * the installer built by `sprout artifacts build-installer` from Debian packages — is
  * commissioned with facts measured inside the VM, gets an image streamed to its disk and
  * verified, and then boots that disk. Once on PGlite + HTTP transport, once on
@@ -33,6 +34,10 @@ interface Scenario {
   postgres: boolean;
   /** Also deploy with a wrong expected sum and see the installer refuse it. */
   wrongSum: boolean;
+  /** false: no iPXE ROM on the NIC; OVMF's own PXE gets an address and TFTPs ipxe.efi. */
+  nicRom: boolean;
+  /** Stop once the machine is commissioned (`ready`): no deploy. */
+  commissionOnly: boolean;
   env: Record<string, string>;
   yaml: string;
 }
@@ -45,6 +50,8 @@ const scenarios: Scenario[] = [
     mac: '52:54:00:18:90:10',
     postgres: false,
     wrongSum: true,
+    nicRom: true,
+    commissionOnly: false,
     env: {},
     yaml: 'plugins:\n  transport-http: { waitSeconds: 2 }\n',
   },
@@ -55,6 +62,8 @@ const scenarios: Scenario[] = [
     mac: '52:54:00:18:91:10',
     postgres: true,
     wrongSum: false,
+    nicRom: true,
+    commissionOnly: false,
     env: { SPROUT_NATS_URL: natsUrl },
     yaml: `plugins:\n  transport-nats: { prefix: e2e${randomBytes(3).toString('hex')} }\n`,
   },
@@ -65,6 +74,22 @@ const scenarios: Scenario[] = [
     mac: '52:54:00:18:92:10',
     postgres: false,
     wrongSum: false,
+    nicRom: true,
+    commissionOnly: false,
+    env: {},
+    yaml: 'plugins:\n  transport-http: { waitSeconds: 2 }\n',
+  },
+  {
+    // OVMF's own PXE client (no iPXE ROM) sets the broadcast flag and accepts only
+    // 255.255.255.255: DHCP, TFTP of ipxe.efi from /usr/lib/ipxe, then iPXE as above.
+    name: 'UEFI (OVMF) native PXE, no iPXE ROM on the NIC, PGlite + HTTP transport',
+    firmware: 'uefi',
+    subnet: '198.18.93',
+    mac: '52:54:00:18:93:10',
+    postgres: false,
+    wrongSum: false,
+    nicRom: false,
+    commissionOnly: true,
     env: {},
     yaml: 'plugins:\n  transport-http: { waitSeconds: 2 }\n',
   },
@@ -136,7 +161,7 @@ function keepLogsOnFailure(t: ExecutionContext, work: string, scenario: Scenario
 }
 
 for (const scenario of scenarios) {
-  test.serial(`${scenario.name}: a QEMU VM PXE-boots the installer, is commissioned with its real facts, gets the image written and verified, then boots it`, async (t) => {
+  test.serial(`${scenario.name}: a QEMU VM PXE-boots the installer, is commissioned with its real facts${scenario.commissionOnly ? ' and is ready' : ', gets the image written and verified, then boots it'}`, async (t) => {
     t.timeout(12 * 60_000);
     const manifest = await installer();
     const work = mkdtempSync(join(tmpdir(), 'sprout-e2e-'));
@@ -179,6 +204,12 @@ for (const scenario of scenarios) {
     const image = testImage(4 * 1024 * 1024);
     writeFileSync(join(artifacts, 'images', 'test.raw'), image);
 
+    // The TFTP root holds copies: Debian's /usr/lib/ipxe/ipxe.efi is a symlink to
+    // /boot/ipxe.efi, outside the root, which the TFTP server rightly refuses.
+    const tftpRoot = join(work, 'tftp');
+    mkdirSync(tftpRoot);
+    for (const file of ['ipxe.efi', 'undionly.kpxe']) copyFileSync(join('/usr/lib/ipxe', file), join(tftpRoot, file));
+
     const agentConfig = join(work, 'agent.yaml');
     writeFileSync(
       agentConfig,
@@ -189,7 +220,7 @@ for (const scenario of scenarios) {
         'hostname: agent-e2e',
         'services:',
         `  dhcp: { interfaces: [${ns.address}] }`,
-        `  tftp: { address: ${ns.address}, root: /usr/lib/ipxe }`,
+        `  tftp: { address: ${ns.address}, root: ${tftpRoot} }`,
         `  http: { port: 80, address: ${ns.address}, artifactRoot: ${artifacts} }`,
         '',
       ].join('\n'),
@@ -210,7 +241,7 @@ for (const scenario of scenarios) {
       for (const vm of vms) await vm.stop();
     });
     const boot = (name: string) => {
-      const vm = startVm(ns, { mac: scenario.mac, disk, memoryMiB: VM.memoryMiB, cpus: VM.cpus, serialLog: join(work, 'logs', `${name}.serial.log`), serconPort, uefiVars: scenario.firmware === 'uefi' ? uefiVars : undefined });
+      const vm = startVm(ns, { mac: scenario.mac, disk, memoryMiB: VM.memoryMiB, cpus: VM.cpus, serialLog: join(work, 'logs', `${name}.serial.log`), serconPort, uefiVars: scenario.firmware === 'uefi' ? uefiVars : undefined, nicRom: scenario.nicRom });
       vms.push(vm);
       return vm;
     };
@@ -245,10 +276,16 @@ for (const scenario of scenarios) {
     await installerScriptReady('commission');
     const started = Date.now();
     const vm1 = boot('1-commission');
+    if (!scenario.nicRom) {
+      // The firmware's own DHCP client must be answered so it can go on to TFTP.
+      await vm1.waitForSerial(/Station IP address is 198\.18\.\d+\.\d+/, 3 * 60_000);
+      await vm1.waitForSerial('NBP file downloaded successfully', 2 * 60_000);
+    }
     await vm1.waitForExit(5 * 60_000);
     t.log(`commission: power on → installer powered off in ${((Date.now() - started) / 1000).toFixed(1)} s\n${vm1.timeline()}`);
     const serial1 = vm1.serial();
-    t.regex(serial1, /iPXE/, 'the NIC ROM ran iPXE');
+    t.regex(serial1, /iPXE/, scenario.nicRom ? 'the NIC ROM ran iPXE' : 'ipxe.efi, loaded by OVMF over TFTP, ran');
+    if (!scenario.nicRom) t.regex(serial1, />>Start PXE over IPv4[\s\S]*Station IP address is 198\.18\.93\.\d+[\s\S]*NBP file downloaded successfully[\s\S]*iPXE/, tail(serial1));
     t.regex(serial1, /sprout-installer: network up: eth0 198\.18\.\d+\.\d+/, tail(serial1));
     t.regex(serial1, /sprout-installer: commissioned: /, tail(serial1));
     const ready = await until('vm-1 ready', async () => {
@@ -264,6 +301,7 @@ for (const scenario of scenarios) {
     t.deepEqual(results, { 'cpu-inventory': 'passed', 'memory-size': 'passed', 'disk-presence': 'passed', 'disk-read': 'passed', 'memory-short': 'passed', 'nic-link': 'passed', smart: 'skipped' });
     const workflow = JSON.parse(await cli('workflow', 'show', commission.id, '--json'));
     t.is(workflow.state, 'succeeded');
+    if (scenario.commissionOnly) return;
 
     // ---- deploy: the image streamed to the disk, verified, then booted ----
     const deploy = JSON.parse(await cli('machine', 'deploy', 'vm-1', '--image', 'test.raw', '--json'));

@@ -1,6 +1,6 @@
 /**
  * A QEMU virtual machine for end-to-end tests: BIOS (SeaBIOS) or UEFI (OVMF), with the
- * iPXE ROM of its virtio NIC, on a tap in a test's namespace, a raw virtio disk, firmware and console
+ * iPXE ROM of its virtio NIC or (UEFI) none, leaving PXE to OVMF itself, on a tap in a test's namespace, a raw virtio disk, firmware and console
  * on a serial log. TCG, not KVM: iPXE dies under KVM in nested environments.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -17,6 +17,11 @@ export interface VmOptions {
   serconPort: string;
   /** `uefi`: OVMF with this copy of its variable store (writable, one per VM). */
   uefiVars?: string;
+  /**
+   * false: the NIC gets no option ROM (`romfile=`), so the firmware's own PXE client does
+   * DHCP and TFTP — OVMF's, as on most UEFI servers without iPXE on the NIC.
+   */
+  nicRom?: boolean;
 }
 
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE.fd';
@@ -27,6 +32,9 @@ export const bootMarkers: Array<[string, RegExp]> = [
   ['SeaBIOS', /SeaBIOS \(version/g],
   ['OVMF', /BdsDxe: loading Boot/g],
   ['NIC ROM (iPXE)', /Booting from ROM/g],
+  ['OVMF PXE starts', />>Start PXE over IPv4/g],
+  ['OVMF PXE has an address', /Station IP address is/g],
+  ['OVMF PXE loaded its file (TFTP)', /NBP file downloaded successfully/g],
   ['iPXE configuring net0', /Configuring \(net0/g],
   ['iPXE script from the agent', /Sprout: /g],
   ['kernel started', /Linux version/g],
@@ -75,7 +83,7 @@ export function startVm(ns: Netns, o: VmOptions): Vm {
     '-fw_cfg', `name=etc/sercon-port,file=${o.serconPort}`,
     '-netdev', `tap,id=n0,ifname=${ns.tap},script=no,downscript=no`,
     // Network first, then the disk: bootindex is what both SeaBIOS and OVMF honour.
-    '-device', `virtio-net-pci,netdev=n0,mac=${o.mac},bootindex=1`,
+    '-device', `virtio-net-pci,netdev=n0,mac=${o.mac},bootindex=1${o.nicRom === false ? ',romfile=' : ''}`,
     '-drive', `file=${o.disk},if=none,id=disk0,format=raw`,
     '-device', 'virtio-blk-pci,drive=disk0,bootindex=2',
   ];

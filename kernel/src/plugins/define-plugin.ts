@@ -75,7 +75,19 @@ export interface AgentServiceContext {
   logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void };
   /** The agent's lease authority (see AgentLeases). Absent only in contexts built outside an agent, which then have none. */
   leases?: AgentLeases;
+  /**
+   * The settings of every site service this agent runs (`services` in its config), for a
+   * service that points machines at another one — DHCP names the HTTP boot service's URL.
+   * Read, never changed; absent where a service runs outside an agent (tests, benches).
+   */
+  services?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
+
+/**
+ * Where the agent's builtin `http` service listens when `services.http` leaves it out:
+ * its own parser and the DHCP server (the iPXE script URL it hands out) read it here.
+ */
+export const httpServiceDefaults = { port: 8080, address: '0.0.0.0' } as const;
 
 /** A running site service: its state for the heartbeat, and how to stop it. */
 export interface RunningAgentService {

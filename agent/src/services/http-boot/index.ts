@@ -8,7 +8,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AgentServiceFactory } from '@sprout/kernel';
-import { SproutError } from '@sprout/kernel';
+import { httpServiceDefaults, SproutError } from '@sprout/kernel';
 import { ipxeScript } from './ipxe-script.ts';
 import { send, serveArtifact } from './artifacts.ts';
 import { callback as handleCallback, metadata, type CallbackDeps } from './machine-callbacks.ts';
@@ -40,8 +40,8 @@ function parse(settings: Record<string, unknown>): HttpBootSettings {
     throw new SproutError('SPROUT_ERR_CONFIG', `services.http.bindBootToLease: true or false, not ${JSON.stringify(settings.bindBootToLease)}`);
   }
   return {
-    port: Number(settings.port ?? 8080),
-    address: String(settings.address ?? '0.0.0.0'),
+    port: Number(settings.port ?? httpServiceDefaults.port),
+    address: String(settings.address ?? httpServiceDefaults.address),
     baseUrl: typeof settings.baseUrl === 'string' ? settings.baseUrl.replace(/\/$/, '') : undefined,
     artifactRoot: settings.artifactRoot,
     installer: { kernel: installer.kernel ?? 'installer/vmlinuz', initrd: installer.initrd ?? 'installer/initrd.img', cmdline: installer.cmdline ?? 'console=ttyS0' },

@@ -29,6 +29,13 @@ export interface Reply {
   packet: Buffer;
   address: string;
   port: number;
+  /**
+   * For a limited broadcast (255.255.255.255): the local address whose interface it must
+   * leave by — the server identifier of the network the request came from.
+   */
+  via?: string;
+  /** An ACK that binds a lease: it may leave only once the lease is on disk. */
+  afterLeaseWrite?: boolean;
 }
 
 export interface ResponderOptions {
@@ -55,8 +62,12 @@ interface ServedNetwork {
   ranges: { start: number; end: number }[];
   /** Where the next dynamic search starts, so a flood does not rescan the taken prefix. */
   cursor: number;
-  /** When a full scan last found nothing: a flood against a full range must not rescan it per packet. */
-  exhaustedAt?: number;
+  /**
+   * A full scan found nothing: when, and the lease table's `freed` count then. A flood
+   * against a full range must not rescan it per packet, but an address freed since (a
+   * release, an expiry) is offered at once.
+   */
+  exhausted?: { at: number; freed: number };
 }
 
 interface SiteIndex {
@@ -74,6 +85,7 @@ interface Scope {
 }
 
 const broadcastFlag = 0x8000;
+const limitedBroadcast = '255.255.255.255';
 const reportWindowMs = 60_000;
 const reportMemory = 4096;
 /** MACs whose last bound report is remembered; forgetting one only costs a repeated report. */
@@ -285,7 +297,8 @@ export class DhcpResponder {
 
   private nextFreeDynamic(served: ServedNetwork): string | undefined {
     const now = this.options.now();
-    if (served.exhaustedAt !== undefined && now - served.exhaustedAt < exhaustedRescanMs) return undefined;
+    const { exhausted } = served;
+    if (exhausted && exhausted.freed === this.options.leases.freed && now - exhausted.at < exhaustedRescanMs) return undefined;
     const locals = this.options.localAddresses();
     const total = served.ranges.reduce((sum, r) => sum + (r.end - r.start + 1), 0);
     // Walk the ranges once, starting at the cursor, wrapping around.
@@ -296,12 +309,12 @@ export class DhcpResponder {
       for (let candidate = range.start; candidate <= range.end && visited <= total; candidate += 1, visited += 1) {
         if (this.isFreeDynamic(served, candidate, locals)) {
           served.cursor = candidate + 1;
-          served.exhaustedAt = undefined;
+          served.exhausted = undefined;
           return intToIp(candidate);
         }
       }
     }
-    served.exhaustedAt = now;
+    served.exhausted = { at: now, freed: this.options.leases.freed };
     return undefined;
   }
 
@@ -365,7 +378,7 @@ export class DhcpResponder {
     leases.put(lease);
     if (this.bindIsNews(lease, seconds)) this.reportLease(lease, 'bound');
     this.options.onLeasesChanged();
-    return [this.reply(message, scope, messageTypes.ack, requested, boot, seconds)];
+    return [{ ...this.reply(message, scope, messageTypes.ack, requested, boot, seconds), afterLeaseWrite: true }];
   }
 
   private decline(message: DhcpMessage, mac: string, scope: Scope): Reply[] {
@@ -397,7 +410,10 @@ export class DhcpResponder {
     const boot = this.bootOptions(message, mac, scope, false);
     const reply = this.reply(message, scope, messageTypes.ack, zero, boot, undefined);
     // RFC 2131 §4.3.5: the answer goes to ciaddr, whatever the source address was.
-    if (!scope.relayed && message.ciaddr === zero) reply.address = from.address;
+    if (!scope.relayed && message.ciaddr === zero) {
+      reply.address = from.address;
+      delete reply.via;
+    }
     return [reply];
   }
 
@@ -422,13 +438,24 @@ export class DhcpResponder {
     const nextServer = settings.nextServer ?? scope.serverId;
     let bootFile: string;
     if (ipxe) {
-      bootFile = `${settings.httpBootUrl ?? `http://${scope.serverId}`}/boot/ipxe?mac=${mac}`;
+      bootFile = `${this.httpBootBase(scope.serverId)}/boot/ipxe?mac=${mac}`;
     } else {
       const file = settings.bootFiles[arch];
       if (!file) return refuse('unsupported-arch', { arch });
       bootFile = file;
     }
     return { firmware, ipxe, uuid, boot: { nextServer, bootFile } };
+  }
+
+  /**
+   * httpBootUrl, else where this agent's HTTP service listens: its baseUrl, or its address
+   * (the server identifier when it listens on every address) and port — 8080 by default.
+   */
+  private httpBootBase(serverId: string): string {
+    const { httpBootUrl, httpService } = this.options.settings;
+    if (httpBootUrl) return httpBootUrl;
+    if (httpService.baseUrl) return httpService.baseUrl;
+    return `http://${httpService.host ?? serverId}${httpService.port === 80 ? '' : `:${httpService.port}`}`;
   }
 
   private reply(request: DhcpMessage, scope: Scope, type: number, yiaddr: string, decision: BootDecision, leaseSeconds?: number): Reply {
@@ -478,8 +505,9 @@ export class DhcpResponder {
     this.echoRelayInfo(request, reply);
     if (scope.relayed) reply.flags |= broadcastFlag;
     const { port } = this.destination(request, scope);
-    // RFC 2131 §4.1: a NAK is broadcast (or sent to the relay), never unicast to ciaddr.
-    return { packet: encodeDhcp(reply), address: scope.relayed ? request.giaddr : intToIp(scope.served.subnet.broadcast), port };
+    // RFC 2131 §4.1: a NAK goes to the relay, or is broadcast to 255.255.255.255; never unicast to ciaddr.
+    const to = scope.relayed ? { address: request.giaddr } : { address: limitedBroadcast, via: scope.serverId };
+    return { packet: encodeDhcp(reply), port, ...to };
   }
 
   private replyHeader(request: DhcpMessage, _scope: Scope): DhcpMessage {
@@ -498,12 +526,18 @@ export class DhcpResponder {
     if (info) reply.options.set(opt.relayAgentInfo, info);
   }
 
-  private destination(request: DhcpMessage, scope: Scope): { address: string; port: number } {
+  /**
+   * RFC 2131 §4.1: giaddr set → the relay (server port); ciaddr set → unicast to ciaddr;
+   * otherwise the client has no address yet. With its broadcast flag set it accepts only
+   * 255.255.255.255 (UEFI PXE firmware drops a subnet broadcast); without it the RFC asks
+   * for a unicast to yiaddr, which needs an ARP entry written by hand (raw sockets, not
+   * Node's), and allows the limited broadcast instead — which every client accepts.
+   */
+  private destination(request: DhcpMessage, scope: Scope): { address: string; port: number; via?: string } {
     const { settings } = this.options;
     if (scope.relayed) return { address: request.giaddr, port: settings.relayPort };
     if (request.ciaddr !== zero) return { address: request.ciaddr, port: settings.clientPort };
-    // 255.255.255.255 needs a default route; the subnet broadcast leaves by the interface itself.
-    return { address: intToIp(scope.served.subnet.broadcast), port: settings.clientPort };
+    return { address: limitedBroadcast, port: settings.clientPort, via: scope.serverId };
   }
 
   /**

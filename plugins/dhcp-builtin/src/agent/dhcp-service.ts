@@ -3,14 +3,15 @@
  * from the desired state through DhcpResponder and keeping leases in
  * `<dataDir>/dhcp/leases.json`. Nothing here decides an answer; it only moves bytes,
  * persists, sweeps expired leases, reports health and answers the agent's lease lookups.
+ * An ACK never leaves before its lease is on disk.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { AgentServiceContext, AgentServiceFactory, RunningAgentService } from '@sprout/kernel';
 import { parseDhcpSettings } from './dhcp-settings.ts';
-import { DhcpResponder } from './dhcp-responder.ts';
-import { readLeaseFile, writeLeaseFile } from './lease-file.ts';
+import { DhcpResponder, type Reply } from './dhcp-responder.ts';
+import { LeaseFile } from './lease-file.ts';
 import { LeaseTable } from './lease-table.ts';
 
 export interface DhcpServiceOptions {
@@ -21,7 +22,14 @@ export interface DhcpServiceOptions {
 }
 
 const sweepIntervalMs = 10_000;
-const persistDelayMs = 200;
+/**
+ * Group commit: the leases bound within this window are appended to the journal and
+ * fsync'ed once, then their ACKs leave. A burst pays one fsync per window, not per lease.
+ */
+const groupCommitMs = 2;
+/** Journal entries after which the snapshot is rewritten and the journal started again. */
+const compactAfterChanges = 20_000;
+const limitedBroadcast = '255.255.255.255';
 const hostAddressTtlMs = 10_000;
 /**
  * Asked for the socket's receive buffer: a burst of DISCOVERs (a rack powering on) waits
@@ -40,22 +48,50 @@ function hostIPv4Addresses(): string[] {
 /** Builds the `dhcp` service with injectable time and address discovery (the plugin exports `dhcpService`). */
 export function createDhcpService(options: DhcpServiceOptions = {}): AgentServiceFactory {
   return async (ctx: AgentServiceContext): Promise<RunningAgentService> => {
-    const settings = parseDhcpSettings(ctx.settings);
+    const settings = parseDhcpSettings(ctx.settings, ctx.services);
+    if (!settings.httpBootUrl && ctx.services && !ctx.services.http) {
+      ctx.logger.warn({ httpBoot: settings.httpService }, 'DHCP: this agent runs no http service and services.dhcp.httpBootUrl is not set; iPXE is sent to the default port of the http service on the server identifier');
+    }
     const now = options.now ?? Date.now;
-    const leaseFile = join(ctx.dataDir, 'dhcp', 'leases.json');
+    const leaseFilePath = join(ctx.dataDir, 'dhcp', 'leases.json');
+    const leaseFile = new LeaseFile(leaseFilePath);
     const leases = new LeaseTable(now);
-    leases.restore(readLeaseFile(leaseFile));
+    leases.restore(leaseFile.read());
+    await leaseFile.compact(leases.snapshot());
 
     let lastError: string | null = null;
-    let persistTimer: NodeJS.Timeout | undefined;
-    const persist = (): void => {
-      persistTimer = undefined;
+    let send: (reply: Reply) => void = () => undefined;
+    /** ACKs waiting for their leases to reach the disk. */
+    let waitingAcks: Reply[] = [];
+    let commitTimer: NodeJS.Timeout | undefined;
+    let committing: Promise<void> | undefined;
+    let commits = 0;
+    const commit = async (): Promise<void> => {
+      commitTimer = undefined;
+      const changes = leases.takeChanges();
+      const acks = waitingAcks;
+      waitingAcks = [];
       try {
-        writeLeaseFile(leaseFile, leases.snapshot());
+        await leaseFile.append(changes);
+        commits += 1;
+        for (const ack of acks) send(ack);
+        if (leaseFile.journalLength >= compactAfterChanges) await leaseFile.compact(leases.snapshot());
       } catch (err) {
-        lastError = `writing ${leaseFile}: ${(err as Error).message}`;
-        ctx.logger.error({ err: (err as Error).message, file: leaseFile }, 'could not persist DHCP leases');
+        // Not on disk, so not acknowledged: the clients retry their REQUEST, and the changes go again.
+        leases.returnChanges(changes);
+        lastError = `writing ${leaseFilePath}: ${(err as Error).message}`;
+        ctx.logger.error({ err: (err as Error).message, file: leaseFilePath, acksHeld: acks.length }, 'could not persist DHCP leases; their ACKs were not sent');
       }
+    };
+    let stopped = false;
+    const scheduleCommit = (): void => {
+      if (commitTimer || committing || stopped) return;
+      commitTimer = setTimeout(() => {
+        committing = commit().finally(() => {
+          committing = undefined;
+          if (waitingAcks.length > 0 || leases.hasChanges()) scheduleCommit();
+        });
+      }, groupCommitMs);
     };
 
     let hostAddresses: { at: number; list: string[] } | undefined;
@@ -73,9 +109,7 @@ export function createDhcpService(options: DhcpServiceOptions = {}): AgentServic
       desiredState: () => ctx.desiredState(),
       report: (kind, payload) => ctx.report(kind, payload),
       localAddresses,
-      onLeasesChanged: () => {
-        persistTimer ??= setTimeout(persist, persistDelayMs);
-      },
+      onLeasesChanged: scheduleCommit,
       onError: (err, mac) => {
         lastError = (err as Error).message;
         ctx.logger.error({ err: (err as Error).message, mac }, 'DHCP packet could not be answered');
@@ -94,17 +128,16 @@ export function createDhcpService(options: DhcpServiceOptions = {}): AgentServic
         return mac !== undefined && boundAddress(mac) === address ? mac : undefined;
       },
     });
-    const socket: Socket = createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: receiveBufferBytes });
-    socket.on('message', (packet, from) => {
+    const receive = (packet: Buffer, from: { address: string; port: number }): void => {
       for (const reply of responder.handle(packet, from)) {
-        socket.send(reply.packet, reply.port, reply.address, (err) => {
-          if (err) {
-            lastError = `sending to ${reply.address}:${reply.port}: ${err.message}`;
-            ctx.logger.warn({ err: err.message, to: reply.address }, 'DHCP reply could not be sent');
-          }
-        });
+        if (reply.afterLeaseWrite) {
+          waitingAcks.push(reply);
+          scheduleCommit();
+        } else send(reply);
       }
-    });
+    };
+    const socket: Socket = createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: receiveBufferBytes });
+    socket.on('message', receive);
     socket.on('error', (err) => {
       lastError = err.message;
       ctx.logger.error({ err: err.message }, 'DHCP socket error');
@@ -121,6 +154,56 @@ export function createDhcpService(options: DhcpServiceOptions = {}): AgentServic
     });
     socket.setBroadcast(true);
     const bound = socket.address();
+
+    /**
+     * 255.255.255.255 from a socket bound to 0.0.0.0 follows the default route (or fails
+     * with ENETUNREACH without one); from a socket bound to an interface's address Linux
+     * sends it out of that interface. So each provisioning address gets its own socket on
+     * the server port (SO_REUSEADDR beside the 0.0.0.0 one). Unicast to that address now
+     * arrives there, so it is answered too.
+     */
+    const broadcasters = new Map<string, Promise<Socket>>();
+    const broadcasterFor = (local: string): Promise<Socket> => {
+      if (local === bound.address) return Promise.resolve(socket);
+      let found = broadcasters.get(local);
+      if (!found) {
+        found = new Promise<Socket>((resolve, reject) => {
+          const s = createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: receiveBufferBytes });
+          s.once('error', reject);
+          s.bind(bound.port, local, () => {
+            s.off('error', reject);
+            s.setBroadcast(true);
+            s.on('message', receive);
+            s.on('error', (err) => {
+              lastError = err.message;
+              ctx.logger.error({ err: err.message, address: local }, 'DHCP socket error');
+            });
+            resolve(s);
+          });
+        });
+        // A failed bind (the address went away) is tried again on the next broadcast.
+        found.catch(() => broadcasters.delete(local));
+        broadcasters.set(local, found);
+      }
+      return found;
+    };
+    const failed = (reply: Reply) => (err: Error | null) => {
+      if (!err) return;
+      lastError = `sending to ${reply.address}:${reply.port}${reply.via ? ` by ${reply.via}` : ''}: ${err.message}`;
+      ctx.logger.warn({ err: err.message, to: reply.address, via: reply.via }, 'DHCP reply could not be sent');
+    };
+    send = (reply) => {
+      if (reply.address !== limitedBroadcast || !reply.via) return void socket.send(reply.packet, reply.port, reply.address, failed(reply));
+      broadcasterFor(reply.via).then(
+        (s) => s.send(reply.packet, reply.port, reply.address, failed(reply)),
+        (err: Error) => failed(reply)(new Error(`no socket on ${reply.via}:${bound.port} for the broadcast: ${err.message}`)),
+      );
+    };
+    // The configured provisioning addresses: a mistake shows at start, not at the first client.
+    for (const local of settings.interfaces) await broadcasterFor(local).catch((err: Error) => {
+      lastError = `binding ${local}:${bound.port}: ${err.message}`;
+      ctx.logger.error({ err: err.message, address: local }, 'DHCP: cannot bind a provisioning address; broadcasts to its clients will fail');
+    });
     ctx.logger.info({ address: bound.address, port: bound.port, interfaces: settings.interfaces }, 'DHCP server listening');
 
     const sweeper = setInterval(() => responder.sweep(), sweepIntervalMs);
@@ -133,6 +216,7 @@ export function createDhcpService(options: DhcpServiceOptions = {}): AgentServic
           listening: `${bound.address}:${bound.port}`,
           // The networks this agent answers DHCP for now (from the site's desired state).
           scopes: (ctx.desiredState().networks ?? []).map((n) => n.cidr),
+          leaseCommits: commits,
           leases: counts.bound,
           offers: counts.offered,
           quarantined: counts.quarantined,
@@ -148,9 +232,19 @@ export function createDhcpService(options: DhcpServiceOptions = {}): AgentServic
       async stop() {
         withdrawLeases?.();
         clearInterval(sweeper);
-        if (persistTimer) clearTimeout(persistTimer);
-        persist();
-        await new Promise<void>((resolve) => socket.close(() => resolve()));
+        stopped = true;
+        socket.removeAllListeners('message');
+        if (commitTimer) clearTimeout(commitTimer);
+        await committing;
+        await commit();
+        try {
+          await leaseFile.compact(leases.snapshot());
+        } catch (err) {
+          ctx.logger.error({ err: (err as Error).message, file: leaseFilePath }, 'could not rewrite the DHCP lease file; its journal holds the leases');
+        }
+        await leaseFile.close();
+        const sockets = [socket, ...(await Promise.allSettled(broadcasters.values())).flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))];
+        await Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
       },
     };
   };

@@ -4,7 +4,7 @@
  * docs/dhcp.md.
  */
 import { isIPv4 } from 'node:net';
-import { SproutError, type ProblemDetail } from '@sprout/kernel';
+import { httpServiceDefaults, SproutError, type ProblemDetail } from '@sprout/kernel';
 
 export interface DhcpSettings {
   /** UDP port to listen on (67; 0 picks a free port, for tests). */
@@ -21,8 +21,10 @@ export interface DhcpSettings {
   serverId?: string;
   /** next-server / option 66 for TFTP; defaults to the server identifier. */
   nextServer?: string;
-  /** Base of the HTTP boot service iPXE is sent to; defaults to `http://<server identifier>`. */
+  /** Base of the HTTP boot service iPXE is sent to; without it, see `httpService`. */
   httpBootUrl?: string;
+  /** Where this agent's own `http` service listens (`services.http`), for iPXE when httpBootUrl is not set. */
+  httpService: HttpServiceTarget;
   leaseSeconds: number;
   /** Lease given to PXE firmware (vendor class `PXEClient`), which only needs it to fetch its loader. */
   pxeLeaseSeconds: number;
@@ -36,11 +38,28 @@ export interface DhcpSettings {
   maxPendingUnknownOffers: number;
 }
 
+export interface HttpServiceTarget {
+  /** `services.http.baseUrl`: what the HTTP service itself tells machines. */
+  baseUrl?: string;
+  /** `services.http.address` when it is one IPv4 address; otherwise the server identifier is used. */
+  host?: string;
+  port: number;
+}
+
+/** The agent's `http` service settings → where machines reach it (defaults as that service has them). */
+export function httpServiceTarget(http: Readonly<Record<string, unknown>> | undefined): HttpServiceTarget {
+  const baseUrl = typeof http?.baseUrl === 'string' && /^https?:\/\/\S+$/.test(http.baseUrl) ? http.baseUrl.replace(/\/+$/, '') : undefined;
+  const address = typeof http?.address === 'string' ? http.address : httpServiceDefaults.address;
+  const port = typeof http?.port === 'number' && Number.isInteger(http.port) && http.port > 0 ? http.port : httpServiceDefaults.port;
+  return { ...(baseUrl ? { baseUrl } : {}), ...(isIPv4(address) && address !== '0.0.0.0' ? { host: address } : {}), port };
+}
+
 export const defaultBootFiles: Record<number, string> = { 0: 'undionly.kpxe', 7: 'ipxe.efi', 9: 'ipxe.efi', 11: 'ipxe-arm64.efi' };
 
 const known = new Set(['port', 'address', 'interfaces', 'relayPort', 'clientPort', 'serverId', 'nextServer', 'httpBootUrl', 'leaseSeconds', 'pxeLeaseSeconds', 'offerSeconds', 'declineQuarantineSeconds', 'bootFiles', 'maxPendingUnknownOffers']);
 
-export function parseDhcpSettings(raw: Record<string, unknown>): DhcpSettings {
+/** `services` is every site service's settings in the agent's config; only `http` is read. */
+export function parseDhcpSettings(raw: Record<string, unknown>, services?: Readonly<Record<string, Readonly<Record<string, unknown>>>>): DhcpSettings {
   // A misspelt key would otherwise silently fall back to its default.
   const problems: ProblemDetail[] = Object.keys(raw)
     .filter((key) => !known.has(key))
@@ -91,6 +110,7 @@ export function parseDhcpSettings(raw: Record<string, unknown>): DhcpSettings {
     serverId: address('serverId'),
     nextServer: address('nextServer'),
     httpBootUrl: typeof httpBootUrl === 'string' ? httpBootUrl.replace(/\/+$/, '') : undefined,
+    httpService: httpServiceTarget(services?.http),
     leaseSeconds: integer('leaseSeconds', 3600, 60, 7 * 24 * 3600),
     pxeLeaseSeconds: integer('pxeLeaseSeconds', 300, 30, 7 * 24 * 3600),
     offerSeconds: integer('offerSeconds', 30, 1, 600),

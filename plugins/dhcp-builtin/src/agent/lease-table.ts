@@ -24,6 +24,9 @@ export interface LeaseSnapshot {
   quarantine: { address: string; until: number }[];
 }
 
+/** One change to what the lease file must hold, in the order it happened (see lease-file.ts). */
+export type LeaseChange = { put: Lease } | { remove: string } | { quarantine: { address: string; until: number } };
+
 export class LeaseTable {
   private readonly byMac = new Map<string, Lease>();
   private readonly holderOf = new Map<string, string>();
@@ -34,8 +37,36 @@ export class LeaseTable {
    * ones from the front instead of looking at every pending offer per DISCOVER.
    */
   private readonly unknownOffers = new Map<string, number>();
+  /** Changes to bound leases and quarantine not yet taken for the lease file. */
+  private changes: LeaseChange[] = [];
+  private freedCount = 0;
 
   constructor(private readonly now: () => number) {}
+
+  /**
+   * Goes up each time an address stops being held (a lease released, declined, expired
+   * or replaced, an offer withdrawn or lapsed, a quarantine over): a search that found
+   * a range full is worth repeating only once this moved.
+   */
+  get freed(): number {
+    return this.freedCount;
+  }
+
+  /** The changes since the last call, for the lease file; the caller owns them now. */
+  takeChanges(): LeaseChange[] {
+    const taken = this.changes;
+    this.changes = [];
+    return taken;
+  }
+
+  hasChanges(): boolean {
+    return this.changes.length > 0;
+  }
+
+  /** Gives back changes the lease file could not take, ahead of any made since. */
+  returnChanges(changes: LeaseChange[]): void {
+    this.changes = [...changes, ...this.changes];
+  }
 
   /** The MAC's live lease; an expired one is dropped first. */
   get(mac: string): Lease | undefined {
@@ -58,6 +89,7 @@ export class LeaseTable {
     if (until === undefined) return false;
     if (until > this.now()) return true;
     this.quarantined.delete(address);
+    this.freedCount += 1;
     return false;
   }
 
@@ -65,13 +97,24 @@ export class LeaseTable {
   put(lease: Lease): void {
     const other = this.holder(lease.address);
     if (other !== undefined && other !== lease.mac) throw new Error(`address ${lease.address} is held by ${other}; refusing to give it to ${lease.mac}`);
-    this.remove(lease.mac);
+    const previous = this.detach(lease.mac);
     this.byMac.set(lease.mac, lease);
     this.holderOf.set(lease.address, lease.mac);
     if (lease.dynamic && lease.state === 'offered') this.unknownOffers.set(lease.mac, lease.expiresAt);
+    if (previous && previous.address !== lease.address) this.freedCount += 1;
+    if (lease.state === 'bound') this.changes.push({ put: { ...lease } });
+    else if (previous?.state === 'bound') this.changes.push({ remove: lease.mac });
   }
 
   remove(mac: string): Lease | undefined {
+    const lease = this.detach(mac);
+    if (!lease) return undefined;
+    this.freedCount += 1;
+    if (lease.state === 'bound') this.changes.push({ remove: mac });
+    return lease;
+  }
+
+  private detach(mac: string): Lease | undefined {
     const lease = this.byMac.get(mac);
     if (!lease) return undefined;
     this.byMac.delete(mac);
@@ -82,6 +125,7 @@ export class LeaseTable {
 
   quarantine(address: string, until: number): void {
     this.quarantined.set(address, until);
+    this.changes.push({ quarantine: { address, until } });
   }
 
   /** Offers to unknown MACs still waiting for a REQUEST. */
@@ -104,7 +148,11 @@ export class LeaseTable {
       this.remove(lease.mac);
       if (lease.state === 'bound') expired.push(lease);
     }
-    for (const [address, until] of this.quarantined) if (until <= now) this.quarantined.delete(address);
+    for (const [address, until] of this.quarantined) {
+      if (until > now) continue;
+      this.quarantined.delete(address);
+      this.freedCount += 1;
+    }
     return expired;
   }
 
@@ -122,7 +170,7 @@ export class LeaseTable {
     };
   }
 
-  /** Loads a snapshot; expired entries and any second claim on an address are skipped. */
+  /** Loads a snapshot; expired entries and any second claim on an address are skipped. It is already on disk: no changes. */
   restore(snapshot: LeaseSnapshot): void {
     const now = this.now();
     for (const lease of snapshot.leases) {
@@ -130,5 +178,6 @@ export class LeaseTable {
       this.put({ ...lease, state: 'bound' });
     }
     for (const { address, until } of snapshot.quarantine) if (until > now) this.quarantined.set(address, until);
+    this.changes = [];
   }
 }

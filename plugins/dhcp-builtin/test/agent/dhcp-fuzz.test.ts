@@ -83,5 +83,5 @@ test(`${packets} random and mutated packets (seed ${seed}): no throw, no malform
   const offer = only(h.send(clientPacket({ type: mt.discover, mac: macs.arm, options: [pxe.vendor, pxe.arch(11)] })));
   t.is(offer.yiaddr, '198.18.30.13');
   t.is(offer.file, 'ipxe-arm64.efi');
-  t.is(offer.to, '198.18.30.255');
+  t.is(offer.to, '255.255.255.255');
 });

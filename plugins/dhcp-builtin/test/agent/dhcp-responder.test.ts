@@ -8,7 +8,7 @@ const discover = (mac: string, options: [number, Buffer][] = [], extra: { giaddr
 const request = (mac: string, addr: string, serverId = '198.18.30.1', options: [number, Buffer][] = [], extra: { giaddr?: string; ciaddr?: string } = {}) =>
   clientPacket({ type: mt.request, mac, ...extra, options: [[opt.requestedAddress, Buffer.from(addr.split('.').map(Number))], ...(serverId ? ([[opt.serverId, Buffer.from(serverId.split('.').map(Number))]] as [number, Buffer][]) : []), ...options] });
 
-test('a reserved machine is offered its address with mask, router, DNS, domain, hostname, server id and lease time, broadcast on its subnet', (t) => {
+test('a reserved machine is offered its address with mask, router, DNS, domain, hostname, server id and lease time, broadcast to 255.255.255.255 by its network\'s interface', (t) => {
   const h = harness();
   const offer = only(h.send(discover(macs.noNetboot)));
   t.is(offer.type, mt.offer);
@@ -23,8 +23,30 @@ test('a reserved machine is offered its address with mask, router, DNS, domain, 
   t.is(address(offer, opt.serverId), '198.18.30.1');
   t.is(offer.options.get(opt.leaseTime)?.readUInt32BE(), 3600);
   t.is(offer.options.get(opt.bootFileName), undefined);
-  t.is(offer.to, '198.18.30.255');
+  // No broadcast flag: a unicast to yiaddr would need an ARP entry Node cannot write; RFC 2131 allows the limited broadcast.
+  t.is(offer.to, '255.255.255.255');
+  t.is(offer.via, '198.18.30.1');
   t.is(offer.port, 68);
+});
+
+test('UEFI PXE firmware (broadcast flag set, no address yet) gets its OFFER and ACK at 255.255.255.255:68, never at the subnet broadcast it drops', (t) => {
+  const h = harness();
+  const flags = 0x8000;
+  const offer = only(h.send(clientPacket({ type: mt.discover, mac: macs.uefi, flags, options: [pxe.vendor, pxe.arch(7)] })));
+  t.is(offer.type, mt.offer);
+  t.is(offer.yiaddr, '198.18.30.12');
+  t.is(offer.flags & 0x8000, 0x8000, 'the reply keeps the broadcast flag');
+  t.like(offer, { to: '255.255.255.255', port: 68, via: '198.18.30.1', afterLeaseWrite: undefined });
+  t.is(offer.file, 'ipxe.efi');
+  const ack = only(h.send(clientPacket({ type: mt.request, mac: macs.uefi, flags, options: [[opt.requestedAddress, Buffer.from([198, 18, 30, 12])], [opt.serverId, Buffer.from([198, 18, 30, 1])], pxe.vendor, pxe.arch(7)] })));
+  t.is(ack.type, mt.ack);
+  t.like(ack, { to: '255.255.255.255', port: 68, via: '198.18.30.1', afterLeaseWrite: true });
+  // With ciaddr set (renewing), the flag does not matter: unicast to ciaddr.
+  const renew = only(h.send(clientPacket({ type: mt.request, mac: macs.uefi, flags, ciaddr: '198.18.30.12' })));
+  t.like(renew, { type: mt.ack, to: '198.18.30.12', port: 68, via: undefined });
+  // Relayed with the flag set: to the relay's giaddr on the server port, which broadcasts on its segment.
+  const relayed = only(h.send(clientPacket({ type: mt.discover, mac: macs.relayed, flags, giaddr: '198.19.40.1', options: [pxe.vendor, pxe.arch(7)] })));
+  t.like(relayed, { to: '198.19.40.1', port: 67, via: undefined });
 });
 
 const archCases: [string, string, number, string][] = [
@@ -54,6 +76,22 @@ test('bootFiles and nextServer settings replace the defaults', (t) => {
   t.is(offer.siaddr, '198.18.30.2');
   t.is(only(h.send(discover(macs.bios, [pxe.vendor, pxe.arch(0)]))).file, 'undionly.kpxe');
 });
+
+const httpTargets: [string, Record<string, unknown>, Record<string, Record<string, unknown>>, string][] = [
+  ['the http service with its default port', {}, { http: { artifactRoot: '/srv' } }, 'http://198.18.30.1:8080'],
+  ['the http service on port 80', {}, { http: { port: 80, artifactRoot: '/srv' } }, 'http://198.18.30.1'],
+  ['the http service on one address and port', {}, { http: { address: '198.18.30.7', port: 8081, artifactRoot: '/srv' } }, 'http://198.18.30.7:8081'],
+  ['the http service with a baseUrl', {}, { http: { baseUrl: 'https://boot.lab.example/', port: 8081, artifactRoot: '/srv' } }, 'https://boot.lab.example'],
+  ['httpBootUrl, over the http service', { httpBootUrl: 'http://10.1.1.1:9000/' }, { http: { port: 8081, artifactRoot: '/srv' } }, 'http://10.1.1.1:9000'],
+  ['no http service in this agent', {}, { tftp: {} }, 'http://198.18.30.1:8080'],
+];
+for (const [title, settings, services, base] of httpTargets) {
+  test(`without httpBootUrl iPXE goes where the agent's HTTP service listens: ${title}`, (t) => {
+    const h = harness(settings, siteState(), services);
+    const offer = only(h.send(discover(macs.uefi, [pxe.vendor, pxe.arch(7), pxe.ipxe])));
+    t.is(text(offer, opt.bootFileName), `${base}/boot/ipxe?mac=${macs.uefi}`);
+  });
+}
 
 test('iPXE (user class 77) gets the HTTP boot-script URL and 175.176 = 1', (t) => {
   const h = harness();
@@ -130,7 +168,8 @@ test('REQUEST for an address that is not the client\'s is NAKed', (t) => {
   t.is(nak.type, mt.nak);
   t.is(nak.yiaddr, '0.0.0.0');
   t.is(address(nak, opt.serverId), '198.18.30.1');
-  t.is(nak.to, '198.18.30.255');
+  t.is(nak.to, '255.255.255.255');
+  t.is(nak.via, '198.18.30.1');
   // INIT-REBOOT from another subnet: NAK even without a server id.
   t.is(only(h.send(request(macs.unknown, '10.9.9.9', ''))).type, mt.nak);
 });
@@ -295,4 +334,30 @@ test('what the wire cannot carry in the desired state is left out or reported, n
     ['address-outside-network', 'unknown-network'],
   );
   t.deepEqual(h.errors, []);
+});
+
+test('a full dynamic range offers again as soon as a lease is freed (release, decline or expiry), without waiting out its rescan pause', (t) => {
+  const h = harness();
+  const bind = (mac: string) => {
+    const offer = only(h.send(discover(mac)));
+    t.is(only(h.send(request(mac, offer.yiaddr))).type, mt.ack);
+    return offer.yiaddr;
+  };
+  const held = [...Array(10).keys()].map((i) => bind(`52:54:00:00:dd:${i.toString(16).padStart(2, '0')}`));
+  t.is(new Set(held).size, 10);
+  // The range is full: nothing to offer, and the empty scan is remembered.
+  t.deepEqual(h.send(discover('52:54:00:00:ee:01')), []);
+  t.deepEqual(h.send(discover('52:54:00:00:ee:02')), []);
+  // The clock never moves in this test: only the freed lease can make the next offer possible.
+  h.send(clientPacket({ type: mt.release, mac: '52:54:00:00:dd:03', ciaddr: held[3] }));
+  t.is(only(h.send(discover('52:54:00:00:ee:03'))).yiaddr, held[3]);
+  t.is(only(h.send(request('52:54:00:00:ee:03', held[3]!))).type, mt.ack);
+  t.deepEqual(h.send(discover('52:54:00:00:ee:04')), [], 'full again');
+  // DECLINE quarantines the address it frees: still nothing to offer, and no error.
+  h.send(clientPacket({ type: mt.decline, mac: '52:54:00:00:dd:04', options: [[opt.requestedAddress, Buffer.from(held[4]!.split('.').map(Number))], [opt.serverId, Buffer.from([198, 18, 30, 1])]] }));
+  t.deepEqual(h.send(discover('52:54:00:00:ee:05')), []);
+  // An expired lease frees its address when the sweep finds it.
+  h.leases.put({ ...h.leases.get('52:54:00:00:dd:07')!, expiresAt: h.clock.now });
+  h.responder.sweep();
+  t.is(only(h.send(discover('52:54:00:00:ee:06'))).yiaddr, held[7]);
 });

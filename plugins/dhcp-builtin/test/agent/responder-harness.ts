@@ -16,14 +16,15 @@ export interface Harness {
   send(packet: Buffer): Reply[];
 }
 
-export function harness(settings: Record<string, unknown> = {}, state: SiteDesiredState = siteState()): Harness {
+/** `services`: the agent's other services' settings, as the service host passes them (`http` is read for iPXE's URL). */
+export function harness(settings: Record<string, unknown> = {}, state: SiteDesiredState = siteState(), services?: Record<string, Record<string, unknown>>): Harness {
   const clock = { now: Date.parse('2026-11-26T04:00:00Z') };
   const leases = new LeaseTable(() => clock.now);
   const reports: Harness['reports'] = [];
   const errors: unknown[] = [];
   const holder = { current: state };
   const responder = new DhcpResponder({
-    settings: parseDhcpSettings({ interfaces: ['198.18.30.1'], serverId: '198.18.30.1', httpBootUrl: 'http://198.18.30.1:8080', ...settings }),
+    settings: parseDhcpSettings({ interfaces: ['198.18.30.1'], serverId: '198.18.30.1', ...(services ? {} : { httpBootUrl: 'http://198.18.30.1:8080' }), ...settings }, services),
     leases,
     now: () => clock.now,
     desiredState: () => holder.current,
@@ -36,10 +37,11 @@ export function harness(settings: Record<string, unknown> = {}, state: SiteDesir
 }
 
 /** The one reply, decoded; throws when there is not exactly one. */
-export function only(replies: Reply[]): DhcpMessage & { to: string; port: number; type: number | undefined } {
+export function only(replies: Reply[]): DhcpMessage & { to: string; port: number; via?: string; afterLeaseWrite?: boolean; type: number | undefined } {
   if (replies.length !== 1) throw new Error(`expected one reply, got ${replies.length}`);
   const m = decodeDhcp(replies[0]!.packet);
-  return { ...m, to: replies[0]!.address, port: replies[0]!.port, type: messageType(m) };
+  const { address: to, port, via, afterLeaseWrite } = replies[0]!;
+  return { ...m, to, port, via, afterLeaseWrite, type: messageType(m) };
 }
 
 export const text = (m: DhcpMessage, code: number): string | undefined => readOption.text(m.options.get(code));

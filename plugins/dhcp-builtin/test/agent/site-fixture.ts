@@ -61,6 +61,8 @@ export interface ClientPacket {
   xid?: number;
   ciaddr?: string;
   giaddr?: string;
+  /** BOOTP flags; 0x8000 is the broadcast flag UEFI PXE firmware sets. */
+  flags?: number;
   options?: [number, Buffer][];
 }
 
@@ -70,6 +72,7 @@ export function clientPacket(p: ClientPacket): Buffer {
   message.ciaddr = p.ciaddr ?? '0.0.0.0';
   message.giaddr = p.giaddr ?? '0.0.0.0';
   if (p.giaddr) message.hops = 1;
+  message.flags = p.flags ?? 0;
   Buffer.from(p.mac.replace(/:/g, ''), 'hex').copy(message.chaddr);
   message.options.set(opt.messageType, encodeOption.u8(p.type));
   for (const [code, value] of p.options ?? []) message.options.set(code, value);
