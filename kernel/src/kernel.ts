@@ -81,7 +81,7 @@ export class Kernel {
       kernelMigrations,
       ...plugins.filter((p) => p.definition.migrations).map((p) => ({ owner: p.manifest.id, dir: p.definition.migrations! })),
     ];
-    const store = await openStore({ databaseUrl: config.database.url, dataDir: config.dataDir, ...options.store });
+    const store = await openStore({ databaseUrl: config.database.url, dataDir: config.dataDir, log: (message) => logger.warn(message), ...options.store });
     try {
       const kernel = new Kernel(config, logger, store, plugins, inspected.plugins, folders, inspected.plan, options.clock ?? systemClock, options.background ?? true);
       await kernel.init();
@@ -104,6 +104,7 @@ export class Kernel {
     });
     const applied = await migrateToLatest(store.db, this.migrationFolders);
     if (applied.length > 0) logger.info({ migrations: applied }, 'applied migrations');
+    store.tightenFiles(); // migrations may have created new files
     const host = (this.host = new PluginHost({ container, plan: this.plan, plugins: this.plugins, db: store.db, hooks, logger, config }));
     await host.setup();
     container.register({
