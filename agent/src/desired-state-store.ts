@@ -6,7 +6,8 @@
  * is the whole one and replaces all. The states applied in one event-loop turn reach the
  * disk and the site services once, at its end (or at `flush()`).
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { writePrivateFile } from '@sprout/kernel';
 import { join } from 'node:path';
 
 interface MachineScope {
@@ -65,7 +66,7 @@ export class DesiredStateStore {
   /** Writes the state held and tells the services, if it changed since the last time. */
   flush(): void {
     if (!this.dirty) return;
-    writeFileSync(`${this.file}.tmp`, JSON.stringify(this.state));
+    writePrivateFile(`${this.file}.tmp`, JSON.stringify(this.state));
     renameSync(`${this.file}.tmp`, this.file);
     this.dirty = false;
     for (const listener of this.listeners) listener(this.state);

@@ -4,7 +4,7 @@
  * desired state and a way to report; their health goes into every heartbeat. A service
  * that fails to start is reported, and the others keep running.
  */
-import { mkdirSync } from 'node:fs';
+import { ensurePrivateDir } from '@sprout/kernel';
 import { join } from 'node:path';
 import type { AgentServiceFactory, RunningAgentService, SiteDesiredState } from '@sprout/kernel';
 
@@ -32,7 +32,7 @@ export class ServiceHost {
         this.fail(name, `no installed plugin offers a "${name}" service; known: ${[...this.deps.factories.keys()].join(', ') || 'none'}`);
         continue;
       }
-      mkdirSync(join(this.deps.dataDir, name), { recursive: true });
+      ensurePrivateDir(join(this.deps.dataDir, name));
       try {
         const service = await factory({
           dataDir: this.deps.dataDir,

@@ -12,10 +12,10 @@
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import { hostname } from 'node:os';
-import { readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, realpathSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { SproutError } from '../errors/index.ts';
-import { ensurePrivateDir } from './private-dir.ts';
+import { ensurePrivateDir, writePrivateFile } from './private-dir.ts';
 
 export interface DataDirLock {
   path: string;
@@ -58,7 +58,7 @@ export async function lockDataDir(dir: string, purpose: string, log?: (message: 
   server.unref();
   server.on('connection', (socket) => socket.destroy());
   held.add(name);
-  writeFileSync(path, `${process.pid}\n${hostname()}\n`, { mode: 0o600 });
+  writePrivateFile(path, `${process.pid}\n${hostname()}\n`);
   let released = false;
   return {
     path,

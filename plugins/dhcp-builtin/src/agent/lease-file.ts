@@ -3,9 +3,9 @@
  * atomically (temporary file, fsync, rename) so a crash leaves the old or the new file,
  * never half of one.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { SproutError } from '@sprout/kernel';
+import { SproutError, ensurePrivateDir } from '@sprout/kernel';
 import type { Lease, LeaseSnapshot } from './lease-table.ts';
 
 const version = 1;
@@ -30,10 +30,11 @@ export function readLeaseFile(file: string): LeaseSnapshot {
 }
 
 export function writeLeaseFile(file: string, snapshot: LeaseSnapshot): void {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  ensurePrivateDir(dirname(file));
   const temporary = `${file}.${process.pid}.tmp`;
   const fd = openSync(temporary, 'w', 0o600);
   try {
+    fchmodSync(fd, 0o600); // a temporary left by a crash keeps its old mode otherwise
     writeSync(fd, JSON.stringify({ version, ...snapshot }, null, 1));
     fsyncSync(fd);
   } finally {
