@@ -16,6 +16,8 @@ import { inspectPlugins, type PluginStatus } from './plugins/inspect.ts';
 import { loadPlugins, type LoadedPlugin } from './plugins/load.ts';
 import { PluginHost, capabilityKey } from './plugins/plugin-host.ts';
 import { openStore, type Store } from './store/open-store.ts';
+import { WriteHealth } from './store/write-health.ts';
+import { logDestination } from './logging/log-destination.ts';
 import { kernelMigrations, migrateToLatest, pendingMigrations, type MigrationFolder } from './store/migrate.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { TokenService } from './auth/token-service.ts';
@@ -56,6 +58,8 @@ export class Kernel {
   app?: FastifyInstance;
   private stopped = false;
   private host?: PluginHost;
+  /** Remembers a full disk until a probe write succeeds again; readiness reports it. */
+  readonly writeHealth: WriteHealth;
 
   private constructor(
     readonly config: SproutConfig,
@@ -69,12 +73,13 @@ export class Kernel {
     private readonly background: boolean,
   ) {
     this.container = createContainer({ injectionMode: InjectionMode.PROXY, strict: true });
+    this.writeHealth = new WriteHealth(store.db);
   }
 
   /** Validates, opens the store, migrates, sets plugins up and builds the HTTP app. */
   static async boot(options: KernelOptions): Promise<Kernel> {
     const { config } = options;
-    const logger = options.logger ?? pino({ level: config.log.level, base: { service: 'sprout' } });
+    const logger = options.logger ?? pino({ level: config.log.level, base: { service: 'sprout' } }, logDestination());
     const inspected = inspectPlugins(config, options.builtinPluginDir);
     const plugins = await loadPlugins(inspected.plan, config);
     const folders: MigrationFolder[] = [
@@ -254,6 +259,8 @@ export class Kernel {
     try {
       await this.store.db.raw('select 1');
       checks.database = { ok: true, detail: this.store.kind };
+      const cannotWrite = await this.writeHealth.check();
+      checks.writes = cannotWrite ? { ok: false, detail: cannotWrite } : { ok: true };
       const pending = await pendingMigrations(this.store.db, this.migrationFolders);
       checks.migrations = pending.length === 0 ? { ok: true } : { ok: false, detail: `pending: ${pending.join(', ')}` };
     } catch (err) {

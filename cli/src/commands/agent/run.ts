@@ -40,7 +40,8 @@ export class AgentRunCommand extends SproutCommand {
     const natsUrl = this.natsUrl ?? file.natsUrl;
     const { SiteAgent } = await import('@sprout/agent');
     const { default: pino } = await import('pino');
-    const logger = pino({ base: { service: 'sprout-agent' }, level: process.env.SPROUT_LOG_LEVEL ?? 'info' });
+    const { logDestination } = await import('@sprout/kernel');
+    const logger = pino({ base: { service: 'sprout-agent' }, level: process.env.SPROUT_LOG_LEVEL ?? 'info' }, logDestination());
     const agent = new SiteAgent({
       controlPlaneUrl: controlPlane,
       joinToken: this.joinToken ?? file.joinToken,
