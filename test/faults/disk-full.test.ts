@@ -1,5 +1,6 @@
 /**
- * A full disk: writes the database refuses for lack of space answer 503 saying so (not
+ * A full disk (a real one: a small tmpfs holding PGlite's folder, or PostgreSQL's whole
+ * cluster, filled to the last byte): writes the database refuses for lack of space answer 503 saying so (not
  * 500), /readyz fails while writes fail and recovers when space is back; and the
  * server's own log hitting ENOSPC neither stops nor crashes it.
  */
@@ -13,10 +14,11 @@ import pino from 'pino';
 import { Kernel, loadConfig } from '@sprout/kernel';
 import { startHarness, withPostgres } from '../helpers/harness.ts';
 import { bin, cleanEnv, freePort } from '../helpers/processes.ts';
+import { ownPostgres } from '../helpers/own-services.ts';
 
-function tinyFilesystem(t: any, size: string): string {
+function tinyFilesystem(t: any, size: string, mode = '0700'): string {
   const dir = mkdtempSync(join(tmpdir(), 'sprout-full-'));
-  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', dir], { encoding: 'utf8' });
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=${mode}`, 'tmpfs', dir], { encoding: 'utf8' });
   if (mounted.status !== 0) throw new Error(`mount tmpfs: ${mounted.stderr} (the fault tests run as root)`);
   t.teardown(() => {
     spawnSync('umount', ['-l', dir]);
@@ -35,12 +37,18 @@ function fill(dir: string): string {
 const machineRows = (from: number, count: number) =>
   Array.from({ length: count }, (_, i) => ({ site: 'full', hostname: `full-${from + i}`, arch: 'x86_64', bootMode: 'bios', tags: ['x'.repeat(60)], interfaces: [{ mac: `52:54:0f:${(((from + i) >> 16) & 255).toString(16).padStart(2, '0')}:${(((from + i) >> 8) & 255).toString(16).padStart(2, '0')}:${((from + i) & 255).toString(16).padStart(2, '0')}` }] }));
 
-test.serial('pglite on a filesystem that fills up: 503 naming the full disk, /readyz not ready until space is back, then writes work again', async (t) => {
-  const fs = tinyFilesystem(t, '64m');
+for (const store of ['pglite', 'postgres'] as const) {
+test.serial(`${store} on a filesystem that fills up: 503 naming the full disk, /readyz not ready until space is back, then writes work again`, async (t) => {
+  // PostgreSQL's own cluster (data and WAL) on the small filesystem, run as the postgres user
+  const fs = tinyFilesystem(t, store === 'pglite' ? '64m' : '96m', store === 'pglite' ? '0700' : '0755');
+  const pg = store === 'postgres' ? await ownPostgres({ parent: fs }) : undefined;
   const adminToken = `sprout_test_admin_${randomBytes(16).toString('hex')}`;
-  const { config } = loadConfig({ env: { SPROUT_DATA_DIR: join(fs, 'data'), SPROUT_LOG_LEVEL: 'silent', SPROUT_ADMIN_TOKEN: adminToken } });
+  const { config } = loadConfig({ env: { SPROUT_DATA_DIR: join(fs, 'data'), SPROUT_LOG_LEVEL: 'silent', SPROUT_ADMIN_TOKEN: adminToken, ...(pg ? { SPROUT_DATABASE_URL: pg.url } : {}) } });
   const kernel = await Kernel.boot({ config, logger: pino({ level: 'silent' }), background: false });
-  t.teardown(() => kernel.stop());
+  t.teardown(async () => {
+    await kernel.stop();
+    await pg?.destroy();
+  });
   const request = async (method: string, url: string, body?: unknown) => {
     const r = await kernel.app!.inject({ method: method as any, url, headers: { authorization: `Bearer ${adminToken}` }, ...(body === undefined ? {} : { payload: body as object }) });
     return { status: r.statusCode, body: JSON.parse(r.body) };
@@ -74,6 +82,7 @@ test.serial('pglite on a filesystem that fills up: 503 naming the full disk, /re
   t.is(again.status, 200);
   t.is(again.body.errors, 0);
 });
+}
 
 test.serial('postgres: disk_full (53100) and insufficient_resources (53000) answer 503 with the reason — raised by a trigger, as a stand-in for a full disk', async (t) => {
   const h = await startHarness('postgres');
