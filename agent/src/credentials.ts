@@ -2,7 +2,8 @@
  * The agent's identity, kept in `<dataDir>/agent.json` (mode 0600): its id, site and
  * credential. Written once at registration; every restart reuses it.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { ensurePrivateDir } from '@sprout/kernel';
 import { join } from 'node:path';
 
 export interface AgentIdentity {
@@ -24,7 +25,7 @@ export function loadIdentity(dataDir: string): AgentIdentity | null {
 }
 
 export function saveIdentity(dataDir: string, identity: AgentIdentity): void {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  ensurePrivateDir(dataDir);
   const file = identityFile(dataDir);
   writeFileSync(`${file}.tmp`, `${JSON.stringify(identity, null, 2)}\n`, { mode: 0o600 });
   chmodSync(`${file}.tmp`, 0o600);

@@ -9,7 +9,8 @@
  * That is kept here, on disk (`installed`), and read through `get()`; it ends as soon as
  * a document no longer says "deploy" for that machine and workflow.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { writePrivateFile } from '@sprout/kernel';
 import { join } from 'node:path';
 import type { SiteDesiredState, SiteDesiredStateDocument } from '@sprout/kernel';
 
@@ -86,7 +87,7 @@ export class DesiredStateStore {
   flush(): void {
     if (!this.dirty) return;
     const onDisk: OnDisk = { document: this.document, installed: this.installed };
-    writeFileSync(`${this.file}.tmp`, JSON.stringify(onDisk), { mode: 0o600 });
+    writePrivateFile(`${this.file}.tmp`, JSON.stringify(onDisk));
     renameSync(`${this.file}.tmp`, this.file);
     this.dirty = false;
     for (const listener of this.listeners) listener(this.view);

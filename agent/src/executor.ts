@@ -91,7 +91,7 @@ export class TaskExecutor {
         try {
           this.deps.persist();
           this.deps.journal.writeOut();
-          appendFileSync(this.doneFile, ids.map((doneId) => `${doneId}\n`).join(''));
+          appendFileSync(this.doneFile, ids.map((doneId) => `${doneId}\n`).join(''), { mode: 0o600 });
           for (const doneId of ids) this.done.add(doneId);
           resolve();
         } catch (err) {

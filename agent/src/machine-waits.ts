@@ -6,7 +6,8 @@
  * step; a finished or failed step revokes the token.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { writePrivateFile } from '@sprout/kernel';
 import { join } from 'node:path';
 import type { AgentTask } from '@sprout/kernel';
 
@@ -64,7 +65,7 @@ export class MachineWaits {
   /** Writes the waits, if they changed since the last time. */
   flush(): void {
     if (!this.dirty) return;
-    writeFileSync(`${this.file}.tmp`, JSON.stringify(this.waits));
+    writePrivateFile(`${this.file}.tmp`, JSON.stringify(this.waits));
     renameSync(`${this.file}.tmp`, this.file);
     this.dirty = false;
   }

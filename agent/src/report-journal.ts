@@ -9,7 +9,8 @@
  * durable step depends on its reports (marking a work item done, revoking a machine's
  * token, answering the machine) calls `writeOut()` first.
  */
-import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, renameSync } from 'node:fs';
+import { writePrivateFile } from '@sprout/kernel';
 import { join } from 'node:path';
 import { reportPayloadProblem, type AgentReport } from '@sprout/kernel';
 
@@ -101,7 +102,7 @@ export class ReportJournal {
     if (this.unwritten.length === 0) return;
     let lines = '';
     for (const report of this.unwritten) lines += `${JSON.stringify(report)}\n`;
-    appendFileSync(this.file, lines);
+    appendFileSync(this.file, lines, { mode: 0o600 });
     this.linesOnDisk += this.unwritten.length;
     for (const report of this.unwritten) this.pending.push(report);
     this.unwritten = [];
@@ -159,11 +160,11 @@ export class ReportJournal {
 
   /** Records that the transport confirmed every report up to `sequence`; forgets the lines once none is pending. */
   private markSent(sequence: number): void {
-    writeFileSync(`${this.sentFile}.tmp`, String(sequence));
+    writePrivateFile(`${this.sentFile}.tmp`, String(sequence));
     renameSync(`${this.sentFile}.tmp`, this.sentFile);
     this.markedSent = sequence;
     if (this.pending.length === 0) {
-      writeFileSync(this.file, '');
+      writePrivateFile(this.file, '');
       this.linesOnDisk = 0;
     }
   }

@@ -5,7 +5,7 @@
  * leases, which HTTP boot binds per-boot tokens to); their health goes into every heartbeat. A service
  * that fails to start is reported, and the others keep running.
  */
-import { mkdirSync } from 'node:fs';
+import { ensurePrivateDir } from '@sprout/kernel';
 import { join } from 'node:path';
 import type { AgentServiceFactory, RunningAgentService, SiteDesiredState } from '@sprout/kernel';
 import { agentLeases } from './agent-leases.ts';
@@ -36,7 +36,7 @@ export class ServiceHost {
         this.fail(name, `no installed plugin offers a "${name}" service; known: ${[...this.deps.factories.keys()].join(', ') || 'none'}`);
         continue;
       }
-      mkdirSync(join(this.deps.dataDir, name), { recursive: true });
+      ensurePrivateDir(join(this.deps.dataDir, name));
       try {
         const service = await factory({
           dataDir: this.deps.dataDir,

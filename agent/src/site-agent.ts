@@ -3,7 +3,7 @@
  * site's work through the transport the control plane chose, runs it, and reports back
  * through a journal that survives restarts and outages.
  */
-import { mkdirSync } from 'node:fs';
+import { ensurePrivateDir } from '@sprout/kernel';
 import { join } from 'node:path';
 import type { AgentTransport } from '@sprout/kernel';
 import { loadIdentity, saveIdentity, type AgentIdentity } from './credentials.ts';
@@ -50,7 +50,7 @@ export class SiteAgent {
 
   async start(): Promise<void> {
     const { options } = this;
-    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+    ensurePrivateDir(options.dataDir, (message) => options.logger.warn({ dir: options.dataDir }, message));
     const known = loadIdentity(options.dataDir);
     if (known) {
       this.identity = known;

@@ -19,6 +19,8 @@ export { Kernel, type KernelOptions } from './kernel.ts';
 export { inspectPlugins, builtinPluginDir, type PluginStatus } from './plugins/inspect.ts';
 export { kernelApiVersion, kernelVersion } from './version.ts';
 export { openStore, type Store } from './store/open-store.ts';
+export { ensurePrivateDir, writePrivateFile } from './store/private-dir.ts';
+export { logDestination } from './logging/log-destination.ts';
 export { migrateToLatest, pendingMigrations, kernelMigrations, type MigrationFolder } from './store/migrate.ts';
 export type { RouteAuth } from './api/route-auth.ts';
 export type { AuditRecord, AuditQuery } from './audit/audit-log.ts';

@@ -18,6 +18,8 @@ import { inspectPlugins, type PluginStatus } from './plugins/inspect.ts';
 import { loadPlugins, type LoadedPlugin } from './plugins/load.ts';
 import { PluginHost, capabilityKey } from './plugins/plugin-host.ts';
 import { openStore, type Store } from './store/open-store.ts';
+import { WriteHealth } from './store/write-health.ts';
+import { logDestination } from './logging/log-destination.ts';
 import { kernelMigrations, migrateToLatest, pendingMigrations, type MigrationFolder } from './store/migrate.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { AuditRetention } from './audit/audit-retention.ts';
@@ -61,6 +63,8 @@ export class Kernel {
   app?: FastifyInstance;
   private stopped = false;
   private host?: PluginHost;
+  /** Remembers a full disk until a probe write succeeds again; readiness reports it. */
+  readonly writeHealth: WriteHealth;
 
   private constructor(
     readonly config: SproutConfig,
@@ -74,20 +78,22 @@ export class Kernel {
     private readonly background: boolean,
   ) {
     this.container = createContainer({ injectionMode: InjectionMode.PROXY, strict: true });
+    this.writeHealth = new WriteHealth(store.db);
   }
 
   /** Validates, opens the store, migrates, sets plugins up and builds the HTTP app. */
   static async boot(options: KernelOptions): Promise<Kernel> {
     const { config } = options;
-    // Every line logged, by the kernel or a plugin, has the URLs in it masked (database.url, nats.url…).
-    const logger = options.logger ?? pino({ level: config.log.level, base: { service: 'sprout' }, hooks: { streamWrite: maskUrls } });
+    // Every line logged, by the kernel or a plugin, has the URLs in it masked (database.url, nats.url…);
+    // a log that cannot be written (full disk) never stops the server.
+    const logger = options.logger ?? pino({ level: config.log.level, base: { service: 'sprout' }, hooks: { streamWrite: maskUrls } }, logDestination());
     const inspected = inspectPlugins(config, options.builtinPluginDir);
     const plugins = await loadPlugins(inspected.plan, config);
     const folders: MigrationFolder[] = [
       kernelMigrations,
       ...plugins.filter((p) => p.definition.migrations).map((p) => ({ owner: p.manifest.id, dir: p.definition.migrations! })),
     ];
-    const store = await openStore({ databaseUrl: config.database.url, dataDir: config.dataDir, ...options.store });
+    const store = await openStore({ databaseUrl: config.database.url, dataDir: config.dataDir, log: (message) => logger.warn(message), ...options.store });
     try {
       const kernel = new Kernel(config, logger, store, plugins, inspected.plugins, folders, inspected.plan, options.clock ?? systemClock, options.background ?? true);
       await kernel.init();
@@ -113,6 +119,7 @@ export class Kernel {
     });
     const applied = await migrateToLatest(store.db, this.migrationFolders);
     if (applied.length > 0) logger.info({ migrations: applied }, 'applied migrations');
+    store.tightenFiles(); // migrations may have created new files
     const host = (this.host = new PluginHost({ container, plan: this.plan, plugins: this.plugins, db: store.db, hooks, logger, config }));
     await host.setup();
     container.register({
@@ -280,6 +287,8 @@ export class Kernel {
     try {
       await this.store.db.raw('select 1');
       checks.database = { ok: true, detail: this.store.kind };
+      const cannotWrite = await this.writeHealth.check();
+      checks.writes = cannotWrite ? { ok: false, detail: cannotWrite } : { ok: true };
       const pending = await pendingMigrations(this.store.db, this.migrationFolders);
       checks.migrations = pending.length === 0 ? { ok: true } : { ok: false, detail: `pending: ${pending.join(', ')}` };
     } catch (err) {

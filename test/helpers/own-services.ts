@@ -4,12 +4,17 @@
  * touched. Each is started and stopped by its own PID and removes its folder at the end.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './processes.ts';
 
-const pgBin = '/usr/lib/postgresql/15/bin';
+/** The newest PostgreSQL installed the Debian way (/usr/lib/postgresql/<version>/bin). */
+function postgresBin(): string {
+  const versions = readdirSync('/usr/lib/postgresql').filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+  if (versions.length === 0) throw new Error('no PostgreSQL under /usr/lib/postgresql');
+  return `/usr/lib/postgresql/${versions[0]}/bin`;
+}
 
 export interface OwnServer {
   port: number;
@@ -93,9 +98,10 @@ function server(name: string, dir: string, port: number, url: string, launch: ()
   return self;
 }
 
-/** A fresh PostgreSQL 15 cluster (trust auth, database `postgres`), started. */
-export async function ownPostgres(): Promise<OwnServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'sprout-own-pg-'));
+/** A fresh PostgreSQL cluster (trust auth, database `postgres`), started; its folder under `parent` (default: the temporary folder). */
+export async function ownPostgres(options: { parent?: string } = {}): Promise<OwnServer> {
+  const pgBin = postgresBin();
+  const dir = mkdtempSync(join(options.parent ?? tmpdir(), 'sprout-own-pg-'));
   const { uid, gid } = postgresUser();
   owned(dir, uid, gid);
   const data = join(dir, 'data');

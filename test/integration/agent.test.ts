@@ -4,12 +4,13 @@
  * reports that outlive a control-plane outage, and the refusals an agent meets.
  */
 import test from 'ava';
-import { existsSync, readFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, spawnSprout, sprout, type LongRunning, type ServerProcess } from '../helpers/processes.ts';
 import { until } from '../helpers/until.ts';
+import { openToOthers } from '../helpers/file-modes.ts';
 
 const slowAgentPlugins = fileURLToPath(new URL('../../kernel/test/fixtures/plugin-dirs/slow-agent', import.meta.url));
 const natsUrl = process.env.SPROUT_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -69,9 +70,12 @@ for (const transport of transports) {
   test.serial(`${transport.name}: an agent joins, shows online, goes offline when stopped; sync-site runs end to end`, async (t) => {
     const w = await world(t, transport);
     const site = JSON.parse((await w.run('site', 'create', 'lab', '--json')).stdout);
+    chmodSync(w.agentDir, 0o755); // an existing folder with wider modes is tightened, and the agent says so
     const agent = w.agent({ joinToken: site.joinToken.token });
     await agent.waitFor('sprout agent is running');
     t.is(statSync(join(w.agentDir, 'agent.json')).mode & 0o777, 0o600);
+    t.is(statSync(w.agentDir).mode & 0o777, 0o700);
+    t.regex(agent.log(), /tightened .* from 0755 to 0700/);
     const online = await until('online', async () => {
       const out = (await w.run('site', 'show', 'lab')).stdout;
       return /agent-1\s+online/.test(out) && out;
@@ -107,6 +111,11 @@ for (const transport of transports) {
       return step.state === 'running' && step.logTail.some((l: string) => l.includes('waiting for machine')) && current;
     });
     t.regex(waiting.steps.find((s: any) => s.name === 'power-on').logTail.join('\n'), /power on machine .* by hand \(manual power driver\)/);
+    // state and secrets are the running user's alone: the agent's identity, desired state,
+    // report journal and machine waits, and the control plane's PGlite folder and admin token
+    t.true(existsSync(join(w.agentDir, 'machine-waits.json')) && existsSync(join(w.agentDir, 'desired-state.json')));
+    t.deepEqual(openToOthers(w.agentDir), []);
+    t.deepEqual(openToOthers(join(w.server.dir, '.sprout')), []);
 
     await agent.stop('SIGTERM');
     await until('offline', async () => /agent-1\s+offline/.test((await w.run('site', 'show', 'lab')).stdout));

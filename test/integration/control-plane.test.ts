@@ -99,6 +99,57 @@ for (const backend of backends) {
     t.is(missingHeader.status, 400);
   });
 
+  test.serial(`${backend}: a long import commits in batches: a GET sent meanwhile sees its first rows before it ends; a re-run answers the same`, async (t) => {
+    t.is((await h.request({ method: 'POST', url: '/v1/sites', body: { name: 'bulk-site' } })).status, 201);
+    const total = 3000;
+    const lines = ['site,hostname,arch,bootMode,mac,tags'];
+    for (let i = 0; i < total; i++) lines.push(`bulk-site,bulk-${String(i).padStart(4, '0')},x86_64,bios,${nextMac()},rack${i % 7}`);
+    lines[150] = lines[149]; // the same machine twice: the second is unchanged (same batch)
+    lines[1150] = lines[120]; // and in a later batch
+    lines[1400] = `bulk-site,bulk-dup-mac,x86_64,bios,${lines[1399].split(',')[4]},`; // a MAC an earlier row took
+    lines[2000] = 'bulk-site,bulk-bad,mips,bios,52:54:ff:00:00:01,';
+    const csv = lines.join('\n');
+    let finished = false;
+    const first = h.request({ method: 'POST', url: '/v1/machines/import', body: csv, headers: { 'content-type': 'text/csv' } }).then((r) => ((finished = true), r));
+    // Poll (bounded) until a GET shows imported machines: with one transaction for the
+    // whole import that happens only once it has ended.
+    let seen: { items: unknown[] } | undefined;
+    let finishedWhenSeen: boolean | undefined;
+    for (let i = 0; i < 3000 && !finished; i++) {
+      const page = await h.request({ url: '/v1/machines?site=bulk-site&limit=1' });
+      t.is(page.status, 200);
+      if (page.body.items.length > 0) {
+        seen = page.body;
+        finishedWhenSeen = finished;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const answer = await first;
+    t.is(answer.status, 200, JSON.stringify(answer.body).slice(0, 500));
+    t.truthy(seen, 'a GET saw imported machines');
+    t.false(finishedWhenSeen, 'the GET was answered while the import was still running');
+
+    t.like(answer.body, { created: total - 4, unchanged: 2, errors: 2 });
+    const byRow = new Map(answer.body.rows.map((r: any) => [r.row, r]));
+    t.is((byRow.get(151) as any).machineId, (byRow.get(150) as any).machineId);
+    t.is((byRow.get(1151) as any).machineId, (byRow.get(121) as any).machineId);
+    t.is((byRow.get(1401) as any).errors[0].field, 'interfaces/0/mac');
+    t.regex((byRow.get(1401) as any).errors[0].message, /belongs to machine bulk-1398/);
+    t.is((byRow.get(2001) as any).errors[0].field, 'arch');
+
+    const again = await h.request({ method: 'POST', url: '/v1/machines/import', body: csv, headers: { 'content-type': 'text/csv' } });
+    t.like(again.body, { created: 0, unchanged: total - 2, errors: 2 });
+    for (const r of again.body.rows) {
+      const before = byRow.get(r.row) as any;
+      if (before.outcome === 'error') t.deepEqual(r.errors, before.errors);
+      else t.is(r.machineId, before.machineId, `row ${r.row}`);
+    }
+    const site = await h.kernel.store.db('sites').where({ name: 'bulk-site' }).first();
+    t.is((await h.kernel.store.db('machines').where({ site_id: site.id }).count('* as c').first())!.c, total - 4);
+    t.is((await h.kernel.store.db('interfaces').join('machines', 'machines.id', 'interfaces.machine_id').where({ site_id: site.id }).count('* as c').first())!.c, total - 4);
+  });
+
   test.serial(`${backend}: outbox rows go once their workflow has ended a day ago; a running workflow's stay`, async (t) => {
     await createMachine(h, 'm-site', 'prune-01');
     await createMachine(h, 'm-site', 'prune-02');

@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isSproutError, openStore } from '@sprout/kernel';
@@ -85,4 +85,46 @@ test.serial('pglite: a lock left by a dead process is taken over; a second open 
   t.teardown(() => store.close());
   const err = await t.throwsAsync(openStore({ dataDir }));
   t.true(isSproutError(err, 'SPROUT_ERR_DATA_DIR_LOCKED'));
+});
+
+test.serial('pglite: a holder killed with SIGKILL frees the lock at once, even as an unreaped zombie; a live holder still refuses', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sprout-lock-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const holderScript = `import('@sprout/kernel').then(async ({ openStore }) => {
+      const store = await openStore({ dataDir: ${JSON.stringify(dataDir)} });
+      await store.db('pg_class').count('* as c');
+      process.stdout.write('open ' + process.pid + '\\n');
+      setInterval(() => {}, 1000);
+    });`;
+  // `sh` starts the holder in the background and becomes `sleep`, which never waits for
+  // children: once killed, the holder stays a zombie for as long as `sleep` runs.
+  const parent = spawn('sh', ['-c', `"$0" --import tsx -e "$1" & exec sleep 60`, process.execPath, holderScript], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => parent.kill('SIGKILL')); // its end reaps the zombie (adopted by init)
+  const holderPid = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    parent.stdout.on('data', (d) => {
+      out += d;
+      const m = /open (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    parent.on('exit', (code) => reject(new Error(`holder's parent exited with ${code}`)));
+  });
+
+  // alive: refused, naming the holder
+  const err = await t.throwsAsync(openStore({ dataDir }));
+  t.true(isSproutError(err, 'SPROUT_ERR_DATA_DIR_LOCKED'));
+  t.regex(err!.message, new RegExp(`in use by process ${holderPid}`));
+
+  process.kill(holderPid, 'SIGKILL');
+  const state = () => /^\d+ \(.*\) (\S)/.exec(readFileSync(`/proc/${holderPid}/stat`, 'utf8'))?.[1];
+  // Dead as its parent would learn it (SIGCHLD comes once the last thread is gone): a zombie leader alone.
+  const dead = () => state() === 'Z' && readdirSync(`/proc/${holderPid}/task`).length === 1;
+  for (let i = 0; i < 200 && !dead(); i++) await new Promise((r) => setTimeout(r, 50));
+  t.is(state(), 'Z', 'the killed holder is an unreaped zombie');
+  process.kill(holderPid, 0); // and signal 0 still reaches it: a pid check would call it alive
+
+  const again = await openStore({ dataDir });
+  t.teardown(() => again.close());
+  t.true(Number((await again.db('pg_class').count('* as c').first())!.c) > 0);
+  t.is(state(), 'Z', 'the zombie was still there when the new store opened');
 });

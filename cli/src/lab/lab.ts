@@ -59,9 +59,10 @@ export class Lab {
   static async start(options: LabOptions): Promise<Lab> {
     const { dir } = options;
     const progress = options.onProgress ?? (() => undefined);
-    mkdirSync(dir, { recursive: true });
     const { default: pino } = await import('pino');
     const { maskUrls } = await import('@sprout/kernel/cli');
+    const { ensurePrivateDir } = await import('@sprout/kernel');
+    ensurePrivateDir(dir);
     const logger = pino({ level: 'info', base: { service: 'sprout-lab' }, hooks: { streamWrite: maskUrls } }, pino.destination({ dest: join(dir, 'lab.log'), sync: false }));
     const artifacts = prepareArtifacts(dir);
     const apiPort = options.apiPort || (await freeTcpPort());
@@ -147,7 +148,7 @@ async function writeLabConfig(dir: string, apiPort: number): Promise<string> {
   if (!doc.has('dataDir')) doc.set('dataDir', join(dir, 'control-plane'));
   doc.set('listen', `127.0.0.1:${apiPort}`);
   if (!doc.has('agents')) doc.set('agents', { heartbeatSeconds: 1 });
-  writeFileSync(file, doc.toString());
+  writeFileSync(file, doc.toString(), { mode: 0o600 });
   return file;
 }
 

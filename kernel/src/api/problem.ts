@@ -6,6 +6,7 @@
 import Type from 'typebox';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { SproutError, errorCodes, type ErrorCode, type ProblemDetail } from '../errors/index.ts';
+import { diskFull } from '../store/write-health.ts';
 
 export const ProblemSchema = Type.Object(
   {
@@ -47,6 +48,12 @@ const byStatus: Record<number, ErrorCode> = {
 export function toProblem(err: unknown, request: FastifyRequest): Problem {
   if (err instanceof SproutError) {
     return problem(err.code, err.message, request, err.details);
+  }
+  if (diskFull(err)) {
+    return problem('SPROUT_ERR_UNAVAILABLE', 'the disk is full: the database cannot write; nothing of this request was kept. Free space on the database server, then retry (GET /readyz says when writes work again)', request);
+  }
+  if (outOfResources(err)) {
+    return problem('SPROUT_ERR_UNAVAILABLE', 'the database is out of resources (memory or a configured limit); try again shortly', request);
   }
   if (databaseUnavailable(err)) {
     return problem('SPROUT_ERR_UNAVAILABLE', 'the database is unavailable; try again shortly (GET /readyz says when it is back)', request);
@@ -116,6 +123,12 @@ function collapseChoices(errors: AjvError[]): AjvError[] {
 /** PostgreSQL connection classes and shutdown states that mean "not now", not "wrong". */
 const unavailableSqlStates = /^(08...|57P0[1-4]|53300)$/;
 const unavailableNetworkCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** insufficient_resources (53000), out_of_memory (53200), configuration_limit_exceeded (53400): "not now" too. */
+function outOfResources(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return code === '53000' || code === '53200' || code === '53400';
+}
 
 /** True when `err` (or what caused it) says the database cannot be reached right now: the API answers 503, not 500. */
 export function databaseUnavailable(err: unknown): boolean {

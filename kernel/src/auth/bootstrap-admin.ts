@@ -3,7 +3,8 @@
  * get in. It is written to `<dataDir>/admin-token` (mode 0600), or taken from
  * SPROUT_ADMIN_TOKEN / `auth.adminToken`; it is never logged.
  */
-import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { writeFileSync, chmodSync } from 'node:fs';
+import { ensurePrivateDir } from '../store/private-dir.ts';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -34,7 +35,7 @@ export async function bootstrapAdmin(input: {
       trx,
     );
     if (input.adminToken) return { created: true, file: null };
-    mkdirSync(input.dataDir, { recursive: true });
+    ensurePrivateDir(input.dataDir);
     const file = adminTokenFile(input.dataDir);
     writeFileSync(file, `${secret}\n`, { mode: 0o600 });
     chmodSync(file, 0o600);

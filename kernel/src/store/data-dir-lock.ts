@@ -1,75 +1,83 @@
 /**
  * An exclusive lock on a data directory. Two processes opening one PGlite directory
- * silently lose writes, so the second one must fail loudly, naming the holder. The lock
- * is a file created with O_EXCL holding the owner's pid; a lock whose process is gone
- * is stale and taken over.
+ * silently lose writes, so the second one must fail loudly, naming the holder.
+ *
+ * The lock is a listening Unix socket in Linux's abstract namespace, named after the
+ * directory's real path: the kernel frees it the moment its process exits, even while
+ * the dead process is an unreaped zombie, so a supervisor can restart at once after a
+ * SIGKILL; a second `listen` fails with EADDRINUSE while the holder lives. (A pid file
+ * cannot tell a zombie from a live holder: kill(pid, 0) succeeds on both.) The lock
+ * file beside it only records the holder's pid and host for the error message.
  */
-import { mkdirSync, openSync, closeSync, readFileSync, rmSync, writeSync, renameSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createServer } from 'node:net';
+import { hostname } from 'node:os';
+import { readFileSync, realpathSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { SproutError } from '../errors/index.ts';
+import { ensurePrivateDir, writePrivateFile } from './private-dir.ts';
 
 export interface DataDirLock {
   path: string;
-  release(): void;
+  release(): Promise<void>;
 }
 
 /** Locks this process holds, so a second open inside the same process is refused too. */
 const held = new Set<string>();
 
-export function lockDataDir(dir: string, purpose: string): DataDirLock {
-  mkdirSync(dir, { recursive: true });
+/** The abstract socket name for `dir`: the same real path gives the same name in every process. */
+export function lockSocketName(dir: string, purpose: string): string {
+  const digest = createHash('sha256').update(`${realpathSync(dir)}\0${purpose}`).digest('hex');
+  return `\0sprout-lock-${digest}`;
+}
+
+export async function lockDataDir(dir: string, purpose: string, log?: (message: string) => void): Promise<DataDirLock> {
+  ensurePrivateDir(dir, log);
   const path = join(dir, `${purpose}.lock`);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(path, 'wx', 0o600);
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
-      held.add(path);
-      let released = false;
-      return {
-        path,
-        release() {
-          if (released) return;
-          released = true;
-          held.delete(path);
-          if (holder(path) === process.pid) rmSync(path, { force: true });
-        },
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = holder(path);
-      const ours = pid === process.pid && held.has(path);
-      if (pid !== null && (ours || (pid !== process.pid && alive(pid)))) {
-        throw new SproutError('SPROUT_ERR_DATA_DIR_LOCKED', `${dir} is in use by process ${pid} (lock file ${path}); stop it first, or point this process at another data directory or at PostgreSQL`, {
-          context: { dir, pid, lockFile: path },
-        });
-      }
-      // Stale: move it aside atomically so two takers cannot both remove a fresh lock.
-      try {
-        renameSync(path, `${path}.stale-${process.pid}`);
-        rmSync(`${path}.stale-${process.pid}`, { force: true });
-      } catch {
-        /* another process took it over first; the next attempt reports it */
-      }
-    }
-  }
-  throw new SproutError('SPROUT_ERR_DATA_DIR_LOCKED', `could not lock ${dir} (lock file ${path})`, { context: { dir, lockFile: path } });
-}
-
-function holder(path: string): number | null {
+  const refuse = (holderText: string) =>
+    new SproutError('SPROUT_ERR_DATA_DIR_LOCKED', `${dir} is in use by ${holderText} (lock file ${path}); stop it first, or point this process at another data directory or at PostgreSQL`, {
+      context: { dir, lockFile: path, ...holder(path) },
+    });
+  const name = lockSocketName(dir, purpose);
+  if (held.has(name)) throw refuse(`this process (${process.pid})`);
+  const server = createServer();
   try {
-    const pid = Number.parseInt(readFileSync(path, 'utf8'), 10);
-    return Number.isInteger(pid) && pid > 0 ? pid : null;
-  } catch {
-    return null;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ path: name }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    const h = holder(path);
+    throw refuse(h.pid ? `process ${h.pid}${h.host && h.host !== hostname() ? ` on ${h.host}` : ''}` : 'another process');
+  }
+  // Nobody ever connects: the socket only exists to be held. It must not keep the event loop alive.
+  server.unref();
+  server.on('connection', (socket) => socket.destroy());
+  held.add(name);
+  writePrivateFile(path, `${process.pid}\n${hostname()}\n`);
+  let released = false;
+  return {
+    path,
+    async release() {
+      if (released) return;
+      released = true;
+      if (holder(path).pid === process.pid) rmSync(path, { force: true });
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      held.delete(name);
+    },
+  };
+}
+
+function holder(path: string): { pid?: number; host?: string } {
+  try {
+    const [pidText, host] = readFileSync(path, 'utf8').split('\n');
+    const pid = Number.parseInt(pidText!, 10);
+    return Number.isInteger(pid) && pid > 0 ? { pid, ...(host ? { host } : {}) } : {};
+  } catch {
+    return {};
   }
 }

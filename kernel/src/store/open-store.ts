@@ -9,6 +9,7 @@ import knexModule, { type Knex } from 'knex';
 import pg from 'pg';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
 import { maskUrls } from '../config/mask-secrets.ts';
+import { ensurePrivateDir, tightenTree } from './private-dir.ts';
 
 const createKnex = (knexModule as unknown as { knex: typeof knexModule }).knex ?? knexModule;
 
@@ -18,6 +19,8 @@ export interface Store {
   /** Where the data is, for messages: a URL with its secrets masked, or a folder. */
   location: string;
   close(): Promise<void>;
+  /** Takes group/other permissions off the store's files (PGlite creates its own 0666); a no-op on PostgreSQL. */
+  tightenFiles(): void;
 }
 
 export interface StoreOptions {
@@ -27,6 +30,8 @@ export interface StoreOptions {
   schema?: string;
   /** PGlite in memory, for tests that need no files. */
   inMemory?: boolean;
+  /** Where to say that a folder's modes were tightened. */
+  log?: (message: string) => void;
 }
 
 const INT8 = 20;
@@ -59,11 +64,18 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       kind: 'postgres',
       location: maskUrls(options.databaseUrl),
       close: () => db.destroy(),
+      tightenFiles() {},
     };
   }
   const dir = join(options.dataDir, 'pglite');
   let lock: DataDirLock | undefined;
-  if (!options.inMemory) lock = lockDataDir(options.dataDir, 'pglite');
+  if (!options.inMemory) {
+    lock = await lockDataDir(options.dataDir, 'pglite', options.log);
+    ensurePrivateDir(dir, options.log);
+  }
+  const tightenFiles = () => {
+    if (!options.inMemory) tightenTree(dir);
+  };
   try {
     // Loaded only here: PGlite and its knex client cost ~45 MiB in every process that
     // imports the kernel (a site agent, a control plane on PostgreSQL) and never opens it.
@@ -76,20 +88,23 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       acquireConnectionTimeout: 120_000,
     } as Knex.Config);
     await db.raw('select 1');
+    tightenFiles();
     return {
       db,
       kind: 'pglite',
       location: options.inMemory ? 'memory' : dir,
+      tightenFiles,
       async close() {
         try {
           await db.destroy();
+          tightenFiles();
         } finally {
-          lock?.release();
+          await lock?.release();
         }
       },
     };
   } catch (err) {
-    lock?.release();
+    await lock?.release();
     throw err;
   }
 }

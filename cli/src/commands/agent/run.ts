@@ -51,8 +51,10 @@ export class AgentRunCommand extends SproutCommand {
     const natsUrl = readSecretOption({ flag: '--nats-url', value: this.natsUrl, fileFlag: '--nats-url-file', file: this.natsUrlFile, warn }) ?? file.natsUrl;
     const { SiteAgent } = await import('@sprout/agent');
     const { default: pino } = await import('pino');
-    // Whatever the agent or a plugin logs, URLs in it are masked (a control-plane or NATS URL may carry credentials).
-    const logger = pino({ base: { service: 'sprout-agent' }, level: process.env.SPROUT_LOG_LEVEL ?? 'info', hooks: { streamWrite: maskUrls } });
+    // Whatever the agent or a plugin logs, URLs in it are masked (a control-plane or NATS URL may carry credentials);
+    // a log that cannot be written (full disk) never stops the agent.
+    const { logDestination } = await import('@sprout/kernel');
+    const logger = pino({ base: { service: 'sprout-agent' }, level: process.env.SPROUT_LOG_LEVEL ?? 'info', hooks: { streamWrite: maskUrls } }, logDestination());
     const agent = new SiteAgent({
       controlPlaneUrl: controlPlane,
       joinToken,

@@ -2,11 +2,14 @@
  * Bulk import of machines from a JSON array or CSV (`site,hostname,arch,bootMode,mac,tags`;
  * several MACs or tags separated by spaces, the first MAC being the PXE interface).
  * Every row gets its own answer — created, unchanged or error with the field — and a
- * re-import of the same file changes nothing.
+ * re-import of the same file changes nothing. Rows are imported in batches of
+ * `importBatchSize`, each batch its own transaction.
  */
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { schemaProblems } from '../../config/schema-errors.ts';
 import { isSproutError, SproutError, type ProblemDetail } from '../../errors/index.ts';
+import { isUuid } from '../sites/find-site.ts';
 import type { MachineService } from './machine-service.ts';
 import { MachineInput, normaliseMac } from './schemas.ts';
 
@@ -73,21 +76,147 @@ function splitCsvLine(line: string): string[] {
   return cells;
 }
 
+/** Rows per transaction: small enough that on PGlite (one connection) other requests get a turn between batches. */
+export const importBatchSize = 100;
+
+/**
+ * Imports one batch of rows inside `trx`. The lookups every row needs (sites, machines
+ * already there, MACs taken) are read for the whole batch at once and the new machines
+ * are inserted in two statements; if a concurrent writer takes a hostname or MAC between
+ * the lookups and the insert, the batch is redone row by row with a savepoint each.
+ */
 export async function importMachines(
   trx: Knex.Transaction,
   machines: MachineService,
   rows: { row: number; body: unknown; errors?: ProblemDetail[] }[],
 ): Promise<ImportRow[]> {
+  try {
+    return await trx.transaction((sp) => importBatch(sp, machines, rows));
+  } catch (err) {
+    if ((err as { code?: string }).code !== '23505') throw err;
+    return importOneByOne(trx, machines, rows);
+  }
+}
+
+type Checked = { row: number; hostname: string | null; input?: MachineInput; problems: ProblemDetail[] };
+
+function check({ row, body, errors = [] }: { row: number; body: unknown; errors?: ProblemDetail[] }): Checked {
+  const hostname = typeof (body as { hostname?: unknown })?.hostname === 'string' ? ((body as { hostname: string }).hostname.toLowerCase() || null) : null;
+  const problems = [...errors, ...schemaProblems(MachineInput, body, '').map((p) => ({ ...p, field: (p.field ?? 'row').replace(/\./g, '/') }))];
+  if ((body as { interfaces?: unknown[] })?.interfaces?.length === 0) problems.push({ field: 'mac', message: 'at least one MAC address is required' });
+  return problems.length > 0 ? { row, hostname, problems } : { row, hostname, input: body as MachineInput, problems };
+}
+
+interface Known {
+  id: string;
+  hostname: string;
+  arch: string;
+  boot_mode: string;
+  tags: string[] | null;
+  macs: string[];
+}
+
+async function importBatch(trx: Knex.Transaction, machines: MachineService, rows: { row: number; body: unknown; errors?: ProblemDetail[] }[]): Promise<ImportRow[]> {
+  const checked = rows.map(check);
+  const valid = checked.filter((c) => c.input);
+  const siteKeys = [...new Set(valid.map((c) => c.input!.site))];
+  const sites = siteKeys.length === 0 ? [] : await trx('sites').whereIn('name', siteKeys).orWhereIn('id', siteKeys.filter(isUuid)).select('id', 'name');
+  // as `existing` matches: by name, or by id
+  const siteOf = (key: string) => sites.find((s) => s.name === key) ?? sites.find((s) => s.id === key);
+  const siteIds = [...new Set(sites.map((s) => s.id as string))];
+  const hostnames = [...new Set(valid.map((c) => c.input!.hostname.toLowerCase()))];
+  const present = siteIds.length === 0 ? [] : await trx('machines').whereIn('site_id', siteIds).whereIn('hostname', hostnames).select('id', 'site_id', 'hostname', 'arch', 'boot_mode', 'tags');
+  const presentMacs = present.length === 0 ? [] : await trx('interfaces').whereIn('machine_id', present.map((m) => m.id)).select('machine_id', 'mac');
+  const known = new Map<string, Known>();
+  for (const m of present) known.set(`${m.site_id}/${m.hostname}`, { ...m, macs: presentMacs.filter((i) => i.machine_id === m.id).map((i) => i.mac as string).sort() });
+  const wantedMacs = [...new Set(valid.flatMap((c) => c.input!.interfaces.map((i) => safeMac(i.mac)).filter((m): m is string => m !== null)))];
+  const taken = new Map<string, { hostname: string; id: string }>();
+  if (wantedMacs.length > 0) {
+    for (const t of await trx('interfaces').join('machines', 'machines.id', 'interfaces.machine_id').whereIn('interfaces.mac', wantedMacs).select('interfaces.mac', 'machines.hostname', 'machines.id')) {
+      taken.set(t.mac, { hostname: t.hostname, id: t.id });
+    }
+  }
+
   const results: ImportRow[] = [];
-  for (const { row, body, errors = [] } of rows) {
-    const hostname = typeof (body as { hostname?: unknown })?.hostname === 'string' ? ((body as { hostname: string }).hostname.toLowerCase() || null) : null;
-    const problems = [...errors, ...schemaProblems(MachineInput, body, '').map((p) => ({ ...p, field: (p.field ?? 'row').replace(/\./g, '/') }))];
-    if ((body as { interfaces?: unknown[] })?.interfaces?.length === 0) problems.push({ field: 'mac', message: 'at least one MAC address is required' });
-    if (problems.length > 0) {
+  const newMachines: Record<string, unknown>[] = [];
+  const newInterfaces: Record<string, unknown>[] = [];
+  for (const { row, hostname, input, problems } of checked) {
+    if (!input) {
       results.push({ row, hostname, outcome: 'error', errors: problems });
       continue;
     }
-    const input = body as MachineInput;
+    const site = siteOf(input.site);
+    const machine = site && known.get(`${site.id}/${input.hostname.toLowerCase()}`);
+    if (machine) {
+      const differs = differences(machine, input);
+      results.push(differs.length === 0 ? { row, hostname, outcome: 'unchanged', machineId: machine.id } : { row, hostname, outcome: 'error', errors: differs });
+      continue;
+    }
+    if (!site) {
+      results.push({ row, hostname, outcome: 'error', errors: [{ field: 'site', message: `no site with id or name "${input.site}"` }] });
+      continue;
+    }
+    let interfaces: { mac: string; name: string; pxe: boolean }[];
+    try {
+      interfaces = machines.normaliseInterfaces(input.interfaces);
+    } catch (err) {
+      if (!isSproutError(err)) throw err;
+      results.push({ row, hostname, outcome: 'error', errors: err.details.length ? err.details : [{ field: 'row', message: err.message }] });
+      continue;
+    }
+    const macs = interfaces.map((i) => i.mac);
+    const clash = macs.map((mac, i) => ({ mac, i, owner: taken.get(mac) })).filter((c) => c.owner);
+    if (clash.length > 0) {
+      results.push({ row, hostname, outcome: 'error', errors: clash.map((c) => ({ field: `interfaces/${c.i}/mac`, message: `${c.mac} belongs to machine ${c.owner!.hostname} (${c.owner!.id})` })) });
+      continue;
+    }
+    const id = randomUUID();
+    const tags = [...new Set(input.tags ?? [])];
+    newMachines.push({
+      id,
+      site_id: site.id,
+      hostname: input.hostname.toLowerCase(),
+      arch: input.arch,
+      boot_mode: input.bootMode,
+      tags: JSON.stringify(tags),
+      bmc: input.bmc ? JSON.stringify(input.bmc) : null,
+      expected: JSON.stringify(input.expected ?? {}),
+      status: 'new',
+    });
+    for (const i of interfaces) newInterfaces.push({ id: randomUUID(), machine_id: id, ...i });
+    // later rows of this batch see this machine as the database would
+    known.set(`${site.id}/${input.hostname.toLowerCase()}`, { id, hostname: input.hostname.toLowerCase(), arch: input.arch, boot_mode: input.bootMode, tags, macs: [...macs].sort() });
+    for (const mac of macs) taken.set(mac, { hostname: input.hostname.toLowerCase(), id });
+    results.push({ row, hostname, outcome: 'created', machineId: id });
+  }
+  if (newMachines.length > 0) {
+    await trx('machines').insert(newMachines);
+    await trx('interfaces').insert(newInterfaces);
+  }
+  return results;
+}
+
+function safeMac(mac: string): string | null {
+  try {
+    return normaliseMac(mac);
+  } catch {
+    return null;
+  }
+}
+
+/** The import as it was before batching: each row on its own, in a savepoint. Used when a batch meets a concurrent writer. */
+async function importOneByOne(
+  trx: Knex.Transaction,
+  machines: MachineService,
+  rows: { row: number; body: unknown; errors?: ProblemDetail[] }[],
+): Promise<ImportRow[]> {
+  const results: ImportRow[] = [];
+  for (const r of rows) {
+    const { row, hostname, input, problems } = check(r);
+    if (!input) {
+      results.push({ row, hostname, outcome: 'error', errors: problems });
+      continue;
+    }
     const unchanged = await sameAsExisting(trx, input);
     if (unchanged === true) {
       results.push({ row, hostname, outcome: 'unchanged', machineId: (await existing(trx, input))!.id });
@@ -122,11 +251,17 @@ async function sameAsExisting(trx: Knex.Transaction, input: MachineInput): Promi
   const machine = await existing(trx, input);
   if (!machine) return false;
   const macs = (await trx('interfaces').where({ machine_id: machine.id }).orderBy('mac')).map((i) => i.mac);
+  const differs = differences({ ...machine, macs }, input);
+  return differs.length === 0 ? true : differs;
+}
+
+/** What differs between a machine that exists (`macs` sorted) and a row describing it. */
+function differences(machine: Omit<Known, 'id' | 'hostname'>, input: MachineInput): ProblemDetail[] {
   const wanted = input.interfaces.map((i) => normaliseMac(i.mac)).sort();
   const differs: ProblemDetail[] = [];
   if (machine.arch !== input.arch) differs.push({ field: 'arch', message: `machine exists with arch ${machine.arch}` });
   if (machine.boot_mode !== input.bootMode) differs.push({ field: 'bootMode', message: `machine exists with bootMode ${machine.boot_mode}` });
-  if (JSON.stringify(macs) !== JSON.stringify(wanted)) differs.push({ field: 'mac', message: `machine exists with MACs ${macs.join(' ')}` });
+  if (JSON.stringify(machine.macs) !== JSON.stringify(wanted)) differs.push({ field: 'mac', message: `machine exists with MACs ${machine.macs.join(' ')}` });
   if (JSON.stringify([...(machine.tags ?? [])].sort()) !== JSON.stringify([...new Set(input.tags ?? [])].sort())) differs.push({ field: 'tags', message: `machine exists with tags ${(machine.tags ?? []).join(' ') || '(none)'}` });
-  return differs.length === 0 ? true : differs;
+  return differs;
 }

@@ -9,7 +9,7 @@ import { findMachine } from './find-machine.ts';
 import { dhcpCapability } from '../../capabilities/dhcp.ts';
 import { dnsCapability } from '../../capabilities/dns.ts';
 import { forgetMachineAtSite } from '../workflows/control-steps.ts';
-import { importMachines, parseMachineCsv } from './import-machines.ts';
+import { importBatchSize, importMachines, parseMachineCsv, type ImportRow } from './import-machines.ts';
 import { MachineInput, MachineSchema, MachineUpdate } from './schemas.ts';
 
 export const MachineParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'Machine id or hostname' }) });
@@ -67,15 +67,31 @@ export const machineRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel
         typeof request.body === 'string'
           ? parseMachineCsv(request.body)
           : (request.body as unknown[]).map((body, i) => ({ row: i + 1, body, errors: [] }));
-      return audited(request, async (trx) => {
-        const results = await importMachines(trx, machines, rows);
-        const count = (outcome: string) => results.filter((r) => r.outcome === outcome).length;
-        const summary = { created: count('created'), unchanged: count('unchanged'), errors: count('error'), rows: results };
-        return {
-          result: summary,
-          details: { created: results.filter((r) => r.outcome === 'created').map((r) => r.hostname), unchanged: summary.unchanged, errors: results.filter((r) => r.outcome === 'error').map((r) => ({ row: r.row, errors: r.errors })) },
-        };
-      });
+      // One transaction (and one audit record) per batch, and a turn of the event loop
+      // between batches: PGlite has one connection and runs in this thread, so a single
+      // transaction over 10 000 rows would hold every other request for its whole length.
+      // A batch that fails leaves the earlier ones in place; re-running the import is
+      // idempotent, so the client re-sends the same rows.
+      const results: ImportRow[] = [];
+      for (let start = 0; start < rows.length || start === 0; start += importBatchSize) {
+        const batch = rows.slice(start, start + importBatchSize);
+        if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+        const done = await audited(request, async (trx) => {
+          const answers = await importMachines(trx, machines, batch);
+          return {
+            result: answers,
+            details: {
+              ...(rows.length > importBatchSize ? { batch: { first: batch[0]?.row ?? null, last: batch.at(-1)?.row ?? null, of: rows.length } } : {}),
+              created: answers.filter((r) => r.outcome === 'created').map((r) => r.hostname),
+              unchanged: answers.filter((r) => r.outcome === 'unchanged').length,
+              errors: answers.filter((r) => r.outcome === 'error').map((r) => ({ row: r.row, errors: r.errors })),
+            },
+          };
+        });
+        results.push(...done);
+      }
+      const count = (outcome: string) => results.filter((r) => r.outcome === outcome).length;
+      return { created: count('created'), unchanged: count('unchanged'), errors: count('error'), rows: results };
     },
   );
 

@@ -6,10 +6,10 @@
  * A crash leaves the snapshot and a journal whose last line may be torn (its ACKs never
  * left), never a lease that was acknowledged and is not on disk.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { SproutError } from '@sprout/kernel';
+import { SproutError, ensurePrivateDir } from '@sprout/kernel';
 import type { Lease, LeaseChange, LeaseSnapshot } from './lease-table.ts';
 
 /** 1: a snapshot alone (agents before the journal); 2: a snapshot naming its journal. */
@@ -91,7 +91,7 @@ export class LeaseFile {
    */
   async compact(snapshot: LeaseSnapshot): Promise<void> {
     const folder = dirname(this.file);
-    mkdirSync(folder, { recursive: true, mode: 0o700 });
+    ensurePrivateDir(folder);
     const previous = this.journal;
     const generation = (previous?.generation ?? 0) + 1;
     const name = `${basename(this.file)}.${process.pid}-${generation}.journal`;
@@ -99,6 +99,7 @@ export class LeaseFile {
     const temporary = `${this.file}.${process.pid}.tmp`;
     const fd = openSync(temporary, 'w', 0o600);
     try {
+      fchmodSync(fd, 0o600); // a temporary left by a crash keeps its old mode otherwise
       writeSync(fd, JSON.stringify({ version, journal: name, ...snapshot }, null, 1));
       fsyncSync(fd);
     } finally {
