@@ -20,7 +20,7 @@ test.after.always(async () => {
 
 test.serial('--help lists the network and ip commands', async (t) => {
   const help = await run('--help');
-  for (const command of ['sprout network create', 'sprout network list', 'sprout network show', 'sprout ip allocate', 'sprout ip list', 'sprout ip release']) {
+  for (const command of ['sprout network create', 'sprout network list', 'sprout network show', 'sprout network update', 'sprout network delete', 'sprout ip allocate', 'sprout ip list', 'sprout ip release']) {
     t.true(help.stdout.includes(command), `${command} missing from --help`);
   }
   const usage = await run('network', 'create', '-h');
@@ -107,4 +107,58 @@ test.serial('a viewer may look but not allocate', async (t) => {
   const denied = await runAs(token, 'ip', 'allocate', 'prov');
   t.is(denied.code, 1);
   t.regex(denied.stderr, /token:netview has role viewer; ip\.allocate needs operator \(SPROUT_ERR_FORBIDDEN, HTTP 403\)/);
+});
+
+test.serial('network update changes only the flags given, replaces ranges and DNS servers, and names what blocks it; network delete refuses while addresses are allocated', async (t) => {
+  const created = await run('network', 'create', '--site', 'dc1', '--name', 'edit', '--cidr', '198.18.40.0/24', '--gateway', '198.18.40.1', '--domain', 'old.example', '--dynamic', '198.18.40.100-198.18.40.199', '--json');
+  t.is(created.code, 0, created.stderr);
+
+  const updated = await run('network', 'update', 'edit', '--site', 'dc1', '--domain', 'new.example', '--dns', '198.18.40.53', '--range', 'dynamic:198.18.40.150-198.18.40.160', '--range', 'reserved:198.18.40.2-198.18.40.5', '--no-pxe', '--json');
+  t.is(updated.code, 0, updated.stderr);
+  t.like(JSON.parse(updated.stdout), {
+    name: 'edit',
+    cidr: '198.18.40.0/24',
+    gateway: '198.18.40.1',
+    domain: 'new.example',
+    dnsServers: ['198.18.40.53'],
+    pxe: false,
+    ranges: [
+      { kind: 'reserved', start: '198.18.40.2', end: '198.18.40.5' },
+      { kind: 'dynamic', start: '198.18.40.150', end: '198.18.40.160' },
+    ],
+  });
+  const renamed = await run('network', 'update', 'edit', '--name', 'edited', '--gateway', '198.18.40.254', '--clear-ranges', '--clear-domain');
+  t.is(renamed.code, 0, renamed.stderr);
+  t.regex(renamed.stdout, /^updated network edited at site dc1: 198\.18\.40\.0\/24 via 198\.18\.40\.254 \(id [0-9a-f-]+\)$/m);
+  t.like(JSON.parse((await run('network', 'show', 'edited', '--json')).stdout), { ranges: [], domain: null, dnsServers: ['198.18.40.53'] });
+
+  const badRange = await run('network', 'update', 'edited', '--range', 'pool:198.18.40.2-198.18.40.9');
+  t.is(badRange.code, 1);
+  t.regex(badRange.stderr, /--range pool:198\.18\.40\.2-198\.18\.40\.9: expected KIND:START-END with KIND dynamic or reserved/);
+  const nothing = await run('network', 'update', 'edited');
+  t.is(nothing.code, 1);
+  t.regex(nothing.stderr, /nothing to change/);
+  const both = await run('network', 'update', 'edited', '--domain', 'x.example', '--clear-domain');
+  t.is(both.code, 1);
+  t.regex(both.stderr, /--domain and its --clear-… flag contradict each other/);
+
+  t.is((await run('ip', 'allocate', 'edited', '--address', '198.18.40.20', '--hostname', 'pinned')).code, 0);
+  const moved = await run('network', 'update', 'edited', '--cidr', '198.18.44.0/24', '--gateway', '198.18.44.1');
+  t.is(moved.code, 1);
+  t.regex(moved.stderr, /keeps its CIDR 198\.18\.40\.0\/24 while addresses are allocated in it: 1 allocation\(s\): 198\.18\.40\.20 \(pinned\).*\(SPROUT_ERR_CONFLICT, HTTP 409\)/);
+  const covered = await run('network', 'update', 'edited', '--range', 'dynamic:198.18.40.10-198.18.40.30', '--json');
+  t.is(covered.code, 1);
+  t.like(JSON.parse(covered.stdout), { status: 409, code: 'SPROUT_ERR_CONFLICT', errors: [{ field: 'body/ranges', count: 1 }] });
+
+  const refused = await run('network', 'delete', 'edited', '--site', 'dc1');
+  t.is(refused.code, 1);
+  t.regex(refused.stderr, /network edited at site dc1 still has allocated addresses: 1 allocation\(s\): 198\.18\.40\.20 \(pinned\); release them first/);
+  t.is((await run('ip', 'release', 'edited', '198.18.40.20')).code, 0);
+  const deleted = await run('network', 'delete', 'edited', '--site', 'dc1', '--json');
+  t.is(deleted.code, 0, deleted.stderr);
+  t.deepEqual(JSON.parse(deleted.stdout), { deleted: 'edited', site: 'dc1' });
+  const gone = await run('network', 'show', 'edited');
+  t.is(gone.code, 1);
+  t.regex(gone.stderr, /no network "edited"/);
+  t.regex((await run('network', 'delete', 'edited')).stderr, /no network "edited".*\(SPROUT_ERR_NOT_FOUND, HTTP 404\)/);
 });

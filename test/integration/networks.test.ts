@@ -288,6 +288,192 @@ for (const backend of backends) {
     t.deepEqual((await h.request({ url: `/v1/networks/${first.network.id}/allocations` })).body.items, []);
   });
 
+  const patch = (network: string, body: Record<string, unknown>, token?: string) => h.request({ method: 'PATCH', url: `/v1/networks/${network}`, body, token });
+  const remove = (network: string, token?: string) => h.request({ method: 'DELETE', url: `/v1/networks/${network}`, token });
+
+  test(`${backend}: updating a network changes what GET shows and the site's desired state, and audits each changed field as old/new`, async (t) => {
+    const siteId = await site(h, `dc-upd-${backend}`);
+    const net = (await create({ site: siteId, name: 'upd', cidr: '198.18.44.0/24', gateway: '198.18.44.1', domain: 'old.example', ranges: [{ kind: 'dynamic', start: '198.18.44.100', end: '198.18.44.150' }] })).body;
+    const revision = await h.kernel.siteRevisions.current(siteId);
+    const res = await patch(`upd?site=dc-upd-${backend}`, {
+      name: 'upd2',
+      gateway: '198.18.44.254',
+      dnsServers: ['198.18.44.53', '198.18.44.54'],
+      domain: 'New.Example',
+      pxe: false,
+      ranges: [
+        { kind: 'reserved', start: '198.18.44.2', end: '198.18.44.9' },
+        { kind: 'dynamic', start: '198.18.44.200', end: '198.18.44.220' },
+      ],
+    });
+    t.is(res.status, 200, JSON.stringify(res.body));
+    const expected = {
+      id: net.id,
+      name: 'upd2',
+      cidr: '198.18.44.0/24',
+      gateway: '198.18.44.254',
+      dnsServers: ['198.18.44.53', '198.18.44.54'],
+      domain: 'new.example',
+      pxe: false,
+      ranges: [
+        { kind: 'reserved', start: '198.18.44.2', end: '198.18.44.9' },
+        { kind: 'dynamic', start: '198.18.44.200', end: '198.18.44.220' },
+      ],
+    };
+    t.like(res.body, expected);
+    t.like((await h.request({ url: `/v1/networks/${net.id}` })).body, { ...expected, utilisation: { total: 254, allocated: 0, dynamic: 21, reserved: 8, free: 224 } });
+    t.is(await h.kernel.siteRevisions.current(siteId), revision + 1, 'the change bumps the site revision');
+    t.like((await h.kernel.desiredState(siteId)).networks?.[0], { id: net.id, domain: 'new.example', gateway: '198.18.44.254', pxe: false });
+
+    const audit = await h.request({ url: `/v1/audit?action=network.update&target=${net.id}` });
+    t.is(audit.body.items.length, 1);
+    t.like(audit.body.items[0], { outcome: 'success', targetType: 'network' });
+    t.deepEqual(audit.body.items[0].details.changes, {
+      name: { old: 'upd', new: 'upd2' },
+      gateway: { old: '198.18.44.1', new: '198.18.44.254' },
+      dnsServers: { old: [], new: ['198.18.44.53', '198.18.44.54'] },
+      domain: { old: 'old.example', new: 'new.example' },
+      pxe: { old: true, new: false },
+      ranges: { old: net.ranges, new: expected.ranges },
+    });
+
+    // Clearing the domain, and a request that changes nothing, which leaves the revision alone.
+    t.is((await patch(net.id, { domain: null })).body.domain, null);
+    const now = await h.kernel.siteRevisions.current(siteId);
+    t.is((await patch(net.id, { pxe: false })).status, 200);
+    t.is(await h.kernel.siteRevisions.current(siteId), now);
+
+    // Every check of create applies to the result; nothing changes when one fails.
+    const invalid = await patch(net.id, { gateway: '198.18.44.205' });
+    t.is(invalid.status, 400);
+    t.is(invalid.body.code, 'SPROUT_ERR_VALIDATION');
+    t.deepEqual(fields(invalid), ['body/gateway']);
+    t.regex(invalid.body.errors[0].message, /inside dynamic range 198\.18\.44\.200-198\.18\.44\.220/);
+    t.deepEqual(fields(await patch(net.id, { ranges: [{ kind: 'dynamic', start: '198.18.45.1', end: '198.18.45.9' }] })), ['body/ranges/0']);
+    t.deepEqual(fields(await patch(net.id, { cidr: '198.18.44.7/24' })), ['body/cidr']);
+    t.is((await patch(net.id, {})).status, 400, 'an empty change is refused');
+    t.is((await patch(net.id, { site: 'elsewhere' })).status, 400, 'a network does not move between sites');
+    await create({ site: siteId, name: 'neighbour', cidr: '198.18.46.0/24', gateway: '198.18.46.1' });
+    const overlap = await patch(net.id, { cidr: '198.18.46.0/23', gateway: '198.18.46.254', ranges: [] });
+    t.is(overlap.status, 409);
+    t.like(overlap.body.errors[0], { field: 'body/cidr', network: { name: 'neighbour' } });
+    const taken = await patch(net.id, { name: 'neighbour' });
+    t.is(taken.status, 409);
+    t.deepEqual(fields(taken), ['body/name']);
+    t.like((await h.request({ url: `/v1/networks/${net.id}` })).body, { name: 'upd2', cidr: '198.18.44.0/24', gateway: '198.18.44.254' });
+    const failed = await h.request({ url: `/v1/audit?action=network.update&outcome=failed` });
+    t.true(failed.body.items.some((r: any) => r.requestId === overlap.body.requestId));
+
+    // Without allocations the CIDR may change.
+    const moved = await patch(net.id, { cidr: '198.18.48.0/22', gateway: '198.18.48.1', ranges: [] });
+    t.is(moved.status, 200, JSON.stringify(moved.body));
+    t.like(moved.body, { cidr: '198.18.48.0/22', gateway: '198.18.48.1', ranges: [] });
+  });
+
+  test(`${backend}: an update that would strand allocations is a 409 naming them, and changes nothing`, async (t) => {
+    const siteId = await site(h, `dc-strand-${backend}`);
+    await machine(h, siteId, `holder-${backend}`, [{ name: 'eth0', mac: '52:54:00:cc:00:01', pxe: true }]);
+    const net = (await create({ site: siteId, name: 'strand', cidr: '198.18.52.0/24', gateway: '198.18.52.1' })).body;
+    const url = `/v1/networks/${net.id}/allocations`;
+    const named = await h.request({ method: 'POST', url, body: { machine: `holder-${backend}`, address: '198.18.52.10' } });
+    const anonymous = await h.request({ method: 'POST', url, body: { address: '198.18.52.11' } });
+    t.is(named.status, 201);
+    t.is(anonymous.status, 201);
+    const revision = await h.kernel.siteRevisions.current(siteId);
+
+    const cidr = await patch(net.id, { cidr: '198.18.53.0/24', gateway: '198.18.53.1' });
+    t.is(cidr.status, 409, JSON.stringify(cidr.body));
+    t.is(cidr.body.code, 'SPROUT_ERR_CONFLICT');
+    t.regex(cidr.body.detail, new RegExp(`keeps its CIDR 198\\.18\\.52\\.0/24 while addresses are allocated in it: 2 allocation\\(s\\): 198\\.18\\.52\\.10 \\(holder-${backend}\\), 198\\.18\\.52\\.11 \\(allocation ${anonymous.body.id}\\)`));
+    t.like(cidr.body.errors[0], { field: 'body/cidr', count: 2 });
+    t.deepEqual(cidr.body.errors[0].allocations.map((a: any) => a.address), ['198.18.52.10', '198.18.52.11']);
+
+    const range = await patch(net.id, { ranges: [{ kind: 'dynamic', start: '198.18.52.11', end: '198.18.52.50' }] });
+    t.is(range.status, 409);
+    t.regex(range.body.detail, /new ranges of network strand cover allocated addresses: 1 allocation\(s\): 198\.18\.52\.11 \(allocation /);
+    t.like(range.body.errors[0], { field: 'body/ranges', count: 1 });
+    const reserved = await patch(net.id, { ranges: [{ kind: 'reserved', start: '198.18.52.2', end: '198.18.52.10' }] });
+    t.is(reserved.status, 409);
+    t.regex(reserved.body.detail, new RegExp(`198\\.18\\.52\\.10 \\(holder-${backend}\\)`));
+    const gateway = await patch(net.id, { gateway: '198.18.52.10' });
+    t.is(gateway.status, 409);
+    t.like(gateway.body.errors[0], { field: 'body/gateway', count: 1 });
+
+    t.like((await h.request({ url: `/v1/networks/${net.id}` })).body, { cidr: '198.18.52.0/24', gateway: '198.18.52.1', ranges: [] });
+    t.is(await h.kernel.siteRevisions.current(siteId), revision, 'a refused change bumps nothing');
+
+    // A range beside the allocations is fine; many allocations are named by a sample and counted.
+    t.is((await patch(net.id, { ranges: [{ kind: 'dynamic', start: '198.18.52.100', end: '198.18.52.200' }] })).status, 200);
+    for (let i = 0; i < 11; i++) t.is((await h.request({ method: 'POST', url, body: {} })).status, 201);
+    const many = await patch(net.id, { cidr: '198.18.53.0/24', gateway: '198.18.53.1', ranges: [] });
+    t.is(many.status, 409);
+    t.regex(many.body.detail, /13 allocation\(s\): .* and 3 more; release them first/);
+    t.is(many.body.errors[0].count, 13);
+    t.is(many.body.errors[0].allocations.length, 10);
+  });
+
+  test(`${backend}: deleting a network is refused while it has allocations, naming them; then it is deleted and the site can go`, async (t) => {
+    const siteId = await site(h, `dc-del-${backend}`);
+    const m = await machine(h, siteId, `del-${backend}`, [{ name: 'eth0', mac: '52:54:00:dd:00:01', pxe: true }]);
+    const net = (await create({ site: siteId, name: 'del', cidr: '198.18.56.0/24', gateway: '198.18.56.1', domain: 'del.example' })).body;
+    await create({ site: siteId, name: 'del-b', cidr: '198.18.57.0/24', gateway: '198.18.57.1' });
+    const made = await h.request({ method: 'POST', url: `/v1/networks/${net.id}/allocations`, body: { machine: m.id } });
+    t.is(made.status, 201);
+    await h.kernel.store.db('discovered_macs').insert({ site_id: siteId, mac: '52:54:00:dd:00:99', network_id: net.id, offered: '198.18.56.150' });
+
+    const refused = await remove(`del?site=dc-del-${backend}`);
+    t.is(refused.status, 409);
+    t.is(refused.headers['content-type'], 'application/problem+json; charset=utf-8');
+    t.is(refused.body.code, 'SPROUT_ERR_CONFLICT');
+    t.regex(refused.body.detail, new RegExp(`network del at site dc-del-${backend} still has allocated addresses: 1 allocation\\(s\\): 198\\.18\\.56\\.2 \\(del-${backend}\\); release them first`));
+    t.like(refused.body.errors[0], { field: 'network', count: 1, allocations: [{ address: '198.18.56.2', hostname: `del-${backend}`, machineId: m.id }] });
+    t.is((await h.request({ url: `/v1/networks/${net.id}` })).status, 200);
+    const denied = await h.request({ url: `/v1/audit?action=network.delete&outcome=failed` });
+    t.true(denied.body.items.some((r: any) => r.requestId === refused.body.requestId && /SPROUT_ERR_CONFLICT/.test(r.details.error)));
+
+    const siteRefused = await h.request({ method: 'DELETE', url: `/v1/sites/${siteId}` });
+    t.is(siteRefused.status, 409);
+    t.regex(siteRefused.body.detail, /2 network\(s\) \(del 198\.18\.56\.0\/24, del-b 198\.18\.57\.0\/24\); delete them first \(sprout network delete <network> --site dc-del-/);
+
+    t.is((await h.request({ method: 'DELETE', url: `/v1/networks/${net.id}/allocations/${made.body.id}` })).status, 200);
+    const revision = await h.kernel.siteRevisions.current(siteId);
+    const gone = await remove(net.id);
+    t.is(gone.status, 204, JSON.stringify(gone.body));
+    t.is(await h.kernel.siteRevisions.current(siteId), revision + 1);
+    t.deepEqual((await h.kernel.desiredState(siteId)).networks?.map((n) => n.name), ['del-b']);
+    const missing = await h.request({ url: `/v1/networks/${net.id}` });
+    t.is(missing.status, 404);
+    t.is((await h.kernel.store.db('discovered_macs').where({ site_id: siteId }).first()).network_id, null, 'a discovered MAC forgets the deleted network');
+    const audit = await h.request({ url: `/v1/audit?action=network.delete&target=${net.id}&outcome=success` });
+    t.is(audit.body.items.length, 1);
+    t.like(audit.body.items[0].details, { name: 'del', cidr: '198.18.56.0/24', domain: 'del.example', site: { name: `dc-del-${backend}` } });
+
+    t.is((await remove(`del-b?site=${siteId}`)).status, 204);
+    await h.kernel.store.db('discovered_macs').where({ site_id: siteId }).delete();
+    await h.kernel.store.db('interfaces').where({ machine_id: m.id }).delete();
+    await h.kernel.store.db('machines').where({ id: m.id }).delete();
+    t.is((await h.request({ method: 'DELETE', url: `/v1/sites/${siteId}` })).status, 204);
+  });
+
+  test(`${backend}: updating or deleting an unknown network is a 404 problem naming it; viewers may do neither`, async (t) => {
+    for (const res of [await patch('no-such-net', { pxe: false }), await remove('no-such-net'), await remove(randomUUID())]) {
+      t.is(res.status, 404);
+      t.is(res.headers['content-type'], 'application/problem+json; charset=utf-8');
+      t.is(res.body.code, 'SPROUT_ERR_NOT_FOUND');
+      t.regex(res.body.detail, /no network "/);
+    }
+    await site(h, `dc-perm-${backend}`);
+    const net = (await create({ site: `dc-perm-${backend}`, name: 'perm', cidr: '198.18.60.0/24', gateway: '198.18.60.1' })).body;
+    const viewer = await h.token('viewer');
+    const patched = await patch(net.id, { pxe: false }, viewer);
+    t.is(patched.status, 403);
+    t.regex(patched.body.detail, /network\.update needs operator/);
+    t.is((await remove(net.id, viewer)).status, 403);
+    t.like((await h.request({ url: `/v1/networks/${net.id}` })).body, { pxe: true });
+    const denials = await h.request({ url: `/v1/audit?target=${net.id}&outcome=denied` });
+    t.deepEqual(denials.body.items.map((r: any) => r.action).sort(), ['network.delete', 'network.update']);
+  });
+
   test(`${backend}: OpenAPI documents the network routes`, async (t) => {
     const spec = (await h.request({ url: '/openapi.json', token: null })).body;
     for (const path of ['/v1/networks', '/v1/networks/{id}', '/v1/networks/{id}/allocations', '/v1/networks/{id}/allocations/{allocationId}']) t.truthy(spec.paths[path], path);

@@ -52,6 +52,8 @@ const expected: Record<string, Needs> = {
   'POST /v1/networks': 'operator',
   'GET /v1/networks': 'viewer',
   'GET /v1/networks/{id}': 'viewer',
+  'PATCH /v1/networks/{id}': 'operator',
+  'DELETE /v1/networks/{id}': 'operator',
   'GET /v1/networks/{id}/allocations': 'viewer',
   'POST /v1/networks/{id}/allocations': 'operator',
   'DELETE /v1/networks/{id}/allocations/{allocationId}': 'operator',

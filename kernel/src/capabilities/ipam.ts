@@ -49,6 +49,19 @@ export interface IpamProvider {
    */
   listAllocations(network: IpamNetwork, trx?: Knex | Knex.Transaction, only?: { machineId: string }): Promise<IpAllocation[]>;
   findAllocation(network: IpamNetwork, address: string, trx?: Knex | Knex.Transaction): Promise<IpAllocation | undefined>;
+  /**
+   * Optional. The kernel changed the network's model (gateway, ranges, or its CIDR while
+   * it had no allocations); every allocation still fits `after`. A provider that keeps
+   * state derived from the model (NetBox's holds on the gateway and range addresses)
+   * updates it. Called last in the caller's transaction, after the change is checked.
+   */
+  networkChanged?(before: IpamNetwork, after: IpamNetwork, trx?: Knex.Transaction): Promise<void>;
+  /**
+   * Optional. The kernel deletes the network, which has no allocations. A provider drops
+   * whatever it still keeps for it (NetBox: its holds). Called last in the caller's
+   * transaction, after the refusal checks.
+   */
+  networkRemoved?(network: IpamNetwork, trx?: Knex.Transaction): Promise<void>;
 }
 
 export const ipamCapability = defineCapability<IpamProvider>({

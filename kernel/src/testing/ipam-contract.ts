@@ -24,6 +24,8 @@ export interface IpamContractSubject {
   transaction<T>(work: (trx: Knex.Transaction) => Promise<T>): Promise<T>;
   /** True when allocations live in Sprout's database and roll back with the caller's transaction. */
   transactional: boolean;
+  /** Stores a changed network model where the kernel keeps it, when the provider reads it from there. */
+  changeNetwork?(network: IpamNetwork): Promise<void>;
 }
 
 export interface IpamContractOptions {
@@ -60,6 +62,9 @@ export async function kernelIpamSubject(kernel: Kernel, providerId?: string): Pr
     },
     transaction: (work) => db.transaction(work),
     transactional: true,
+    async changeNetwork({ id, cidr, gateway, ranges }) {
+      await db('networks').where({ id }).update({ cidr, gateway, ranges: JSON.stringify(ranges) });
+    },
   };
 }
 
@@ -163,6 +168,27 @@ export function ipamContract(test: TestFn, options: IpamContractOptions): void {
     t.deepEqual(await addresses(network), []);
     const committed = await subject.transaction((trx) => subject.provider.allocateAddress({ network }, trx));
     t.is(committed.address, '198.18.19.2');
+  });
+
+  test(title('after networkChanged, addresses that left the gateway and the ranges are handed out again'), async (t) => {
+    const before = await subject.network({ cidr: '198.18.21.0/28', gateway: '198.18.21.1', ranges: [{ kind: 'dynamic', start: '198.18.21.2', end: '198.18.21.4' }] });
+    t.is((await next(before)).address, '198.18.21.5');
+    // The kernel changes the model (the row, for providers that read it), then tells the provider.
+    const after = { ...before, gateway: '198.18.21.14', ranges: [] };
+    await subject.changeNetwork?.(after);
+    await subject.provider.networkChanged?.(before, after);
+    t.deepEqual([(await next(after)).address, (await next(after)).address, (await next(after)).address, (await next(after)).address], ['198.18.21.1', '198.18.21.2', '198.18.21.3', '198.18.21.4']);
+    t.deepEqual(await addresses(after), ['198.18.21.1', '198.18.21.2', '198.18.21.3', '198.18.21.4', '198.18.21.5']);
+  });
+
+  test(title('after networkRemoved, a new network on the same block hands out the old gateway and range addresses'), async (t) => {
+    const old = await subject.network({ cidr: '198.18.22.0/28', gateway: '198.18.22.1', ranges: [{ kind: 'reserved', start: '198.18.22.2', end: '198.18.22.3' }] });
+    const made = await next(old);
+    t.is(made.address, '198.18.22.4');
+    await subject.provider.releaseAddress(old, made.id);
+    await subject.provider.networkRemoved?.(old);
+    const fresh = await subject.network({ cidr: '198.18.22.0/28', gateway: '198.18.22.14' });
+    t.deepEqual([(await next(fresh)).address, (await next(fresh)).address], ['198.18.22.1', '198.18.22.2']);
   });
 
   // Serial, so the 50 transactions contend with each other only, not with the other tests' connections.

@@ -101,14 +101,7 @@ export class NetboxIpam implements IpamProvider {
   async listAllocations(network: IpamNetwork): Promise<IpAllocation[]> {
     const block = blockOf(network);
     await this.prefixFor(network);
-    const found: NetboxIpAddress[] = [];
-    for (let offset = 0; ; offset += pageSize) {
-      const query = new URLSearchParams({ parent: block.cidr, limit: String(pageSize), offset: String(offset) });
-      const page = (await this.client.call<Page<NetboxIpAddress>>('GET', `api/ipam/ip-addresses/?${query}`)).body;
-      found.push(...page.results);
-      if (!page.next || page.results.length === 0) break;
-    }
-    return found
+    return (await this.addressesIn(block))
       .filter((ip) => isAllocation(ip) && inside(block, hostPart(ip.address)))
       .map((ip) => this.toAllocation(network, ip))
       .sort((a, b) => toNumber(a.address)! - toNumber(b.address)!);
@@ -121,6 +114,46 @@ export class NetboxIpam implements IpamProvider {
     await this.prefixFor(network);
     const ip = (await this.lookup(address)).find(isAllocation);
     return ip ? this.toAllocation(network, ip) : undefined;
+  }
+
+  /**
+   * Holds that the changed network no longer needs (an address that stopped being the
+   * gateway or inside a range, or the whole old block after a CIDR change) are deleted,
+   * so NetBox offers those addresses again.
+   */
+  async networkChanged(before: IpamNetwork, after: IpamNetwork): Promise<void> {
+    const afterBlock = parseCidr(after.cidr);
+    await this.dropHolds(before, (address) => !afterBlock || !inside(afterBlock, address) || whyUnusable(after, afterBlock, address) === undefined);
+  }
+
+  /**
+   * The network's holds are deleted (it has no allocations by then). Another Sprout
+   * network with the same block at another site loses them too; the stub holds such
+   * an address again the next time NetBox offers it.
+   */
+  async networkRemoved(network: IpamNetwork): Promise<void> {
+    await this.dropHolds(network, () => true);
+  }
+
+  private async dropHolds(network: IpamNetwork, unneeded: (address: string) => boolean): Promise<void> {
+    const block = parseCidr(network.cidr);
+    // Without a mapped prefix the stub never asked NetBox for an address there, so it holds none.
+    if (!block || !Object.keys(this.config.prefixes ?? {}).some((cidr) => parseCidr(cidr)?.cidr === block.cidr)) return;
+    for (const ip of await this.addressesIn(block)) {
+      if (isHold(ip) && unneeded(hostPart(ip.address))) await this.client.call('DELETE', `api/ipam/ip-addresses/${ip.id}/`, { accept: [204, 404] });
+    }
+  }
+
+  /** Every ip-address object NetBox holds inside `block`, page by page. */
+  private async addressesIn(block: Block): Promise<NetboxIpAddress[]> {
+    const found: NetboxIpAddress[] = [];
+    for (let offset = 0; ; offset += pageSize) {
+      const query = new URLSearchParams({ parent: block.cidr, limit: String(pageSize), offset: String(offset) });
+      const page = (await this.client.call<Page<NetboxIpAddress>>('GET', `api/ipam/ip-addresses/?${query}`)).body;
+      found.push(...page.results);
+      if (!page.next || page.results.length === 0) break;
+    }
+    return found;
   }
 
   private async allocateRequested(network: IpamNetwork, block: Block, prefix: NetboxPrefix, address: string, fields: Record<string, string>): Promise<IpAllocation> {
@@ -249,6 +282,10 @@ function parseDescription(description: string): Record<string, string> {
 
 function isAllocation(ip: NetboxIpAddress): boolean {
   return (ip.description ?? '').startsWith(allocationMark);
+}
+
+function isHold(ip: NetboxIpAddress): boolean {
+  return (ip.description ?? '').startsWith(holdMark);
 }
 
 function taken(network: IpamNetwork, address: string, holder?: NetboxIpAddress): SproutError {

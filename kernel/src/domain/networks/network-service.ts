@@ -9,9 +9,9 @@ import type { IpamNetwork, IpamProvider, IpAllocation } from '../../capabilities
 import { SproutError, isSproutError } from '../../errors/index.ts';
 import { findMachine, type InterfaceRow, type MachineRow } from '../machines/find-machine.ts';
 import { findSite, isUuid } from '../sites/find-site.ts';
-import { formatCidr, formatIpv4, parseCidr, parseIpv4 } from './ipv4.ts';
-import { parseNetworkSpec } from './network-spec.ts';
-import type { AddressRange, AllocateBody, CreateNetworkBody, Network, Utilisation } from './schemas.ts';
+import { formatCidr, formatIpv4, intervalContains, parseCidr, parseIpv4 } from './ipv4.ts';
+import { parseNetworkSpec, type NetworkSpec } from './network-spec.ts';
+import type { AddressRange, AllocateBody, CreateNetworkBody, Network, UpdateNetworkBody, Utilisation } from './schemas.ts';
 import { utilisationOf } from './utilisation.ts';
 
 export interface NetworkServiceDeps {
@@ -52,6 +52,13 @@ export interface AddressChange {
   provider: string;
 }
 
+/** A network before and after an update, with the fields that changed (old/new, for the audit trail). */
+export interface NetworkChange {
+  before: Network;
+  after: Network;
+  changes: Record<string, { old: unknown; new: unknown }>;
+}
+
 const uniqueViolation = '23505';
 
 export class NetworkService {
@@ -70,19 +77,8 @@ export class NetworkService {
     const spec = parseNetworkSpec(input);
     const site = await findSite(trx, input.site, { forUpdate: true });
     const cidr = formatCidr(spec.cidr);
-    const sameName = await trx('networks').where({ site_id: site.id, name: input.name }).first('id');
-    if (sameName) {
-      throw new SproutError('SPROUT_ERR_CONFLICT', `site ${site.name} already has a network named ${input.name}`, {
-        details: [{ field: 'body/name', message: `is taken at site ${site.name} by network ${sameName.id}` }],
-      });
-    }
-    const overlapping = await trx('networks').where({ site_id: site.id }).andWhereRaw('cidr && ?::cidr', [cidr]).orderBy('name').first('id', 'name', 'cidr');
-    if (overlapping) {
-      const message = `${cidr} overlaps network ${overlapping.name} (${overlapping.cidr}) at site ${site.name}`;
-      throw new SproutError('SPROUT_ERR_CONFLICT', message, {
-        details: [{ field: 'body/cidr', message, network: { id: overlapping.id, name: overlapping.name, cidr: overlapping.cidr } }],
-      });
-    }
+    await refuseTakenName(trx, site, input.name);
+    await refuseOverlap(trx, site, cidr);
     const id = randomUUID();
     try {
       await trx('networks').insert({
@@ -92,16 +88,101 @@ export class NetworkService {
         cidr,
         gateway: formatIpv4(spec.gateway),
         dns_servers: JSON.stringify(input.dnsServers ?? []),
-        domain: input.domain ? input.domain.toLowerCase().replace(/\.$/, '') : null,
+        domain: normaliseDomain(input.domain),
         vlan: input.vlan ?? null,
         pxe: input.pxe ?? true,
-        ranges: JSON.stringify(spec.ranges.map((r) => ({ kind: r.kind, start: formatIpv4(r.start), end: formatIpv4(r.end) }))),
+        ranges: JSON.stringify(storedRanges(spec)),
       });
     } catch (err) {
       if ((err as { code?: string }).code === uniqueViolation) throw new SproutError('SPROUT_ERR_CONFLICT', `site ${site.name} already has a network named ${input.name}`, { cause: err });
       throw err;
     }
     return toNetwork(await this.row({ network: id }, trx));
+  }
+
+  /**
+   * Changes a network with the checks `create` makes on the whole result (the stored
+   * fields stand in for those not given), and refuses what would strand an allocation:
+   * a new CIDR while any exists, a new gateway or range on an allocated address. The
+   * site row is locked (overlaps, as in `create`), then the network row, which
+   * allocations share-lock, so none slips in between the check and the change.
+   */
+  async update(ref: NetworkRef, input: UpdateNetworkBody, trx: Knex.Transaction): Promise<NetworkChange> {
+    const found = await this.row(ref, trx);
+    const site = await findSite(trx, found.site_id, { forUpdate: true });
+    await trx('networks').where({ id: found.id }).forUpdate().first('id');
+    const row = await this.row({ network: found.id }, trx);
+    const before = toNetwork(row);
+    const name = input.name ?? row.name;
+    const spec = parseNetworkSpec({ name, cidr: input.cidr ?? row.cidr, gateway: input.gateway ?? row.gateway, ranges: input.ranges ?? row.ranges });
+    const cidr = formatCidr(spec.cidr);
+    const next = {
+      name,
+      cidr,
+      gateway: formatIpv4(spec.gateway),
+      dnsServers: input.dnsServers ?? before.dnsServers,
+      domain: input.domain === undefined ? before.domain : normaliseDomain(input.domain),
+      vlan: input.vlan === undefined ? before.vlan : input.vlan,
+      pxe: input.pxe ?? before.pxe,
+      ranges: storedRanges(spec),
+    };
+    const changes: Record<string, { old: unknown; new: unknown }> = {};
+    for (const key of Object.keys(next) as (keyof typeof next)[]) {
+      if (canonical(next[key]) !== canonical(before[key])) changes[key] = { old: before[key], new: next[key] };
+    }
+    if (Object.keys(changes).length === 0) return { before, after: before, changes };
+
+    if (changes.name) await refuseTakenName(trx, site, name, row.id);
+    if (changes.cidr) await refuseOverlap(trx, site, cidr, row.id);
+    const ipam = await this.deps.ipam();
+    const ipamBefore = toIpamNetwork(row);
+    if (changes.cidr || changes.gateway || changes.ranges) {
+      const allocations = await ipam.listAllocations(ipamBefore, trx);
+      if (changes.cidr && allocations.length > 0) {
+        throw stranded(`network ${row.name} keeps its CIDR ${row.cidr} while addresses are allocated in it`, 'body/cidr', allocations, 'release them first');
+      }
+      const onGateway = allocations.filter((a) => parseIpv4(a.address) === spec.gateway);
+      if (onGateway.length > 0) throw stranded(`gateway ${next.gateway} of network ${row.name} is an allocated address`, 'body/gateway', onGateway, 'release it or pick another gateway');
+      const inRanges = allocations.filter((a) => spec.ranges.some((r) => intervalContains(r, parseIpv4(a.address)!)));
+      if (inRanges.length > 0) throw stranded(`the new ranges of network ${row.name} cover allocated addresses`, 'body/ranges', inRanges, 'release them or leave them outside the ranges');
+    }
+    await trx('networks')
+      .where({ id: row.id })
+      .update({
+        name: next.name,
+        cidr: next.cidr,
+        gateway: next.gateway,
+        dns_servers: JSON.stringify(next.dnsServers),
+        domain: next.domain,
+        vlan: next.vlan,
+        pxe: next.pxe,
+        ranges: JSON.stringify(next.ranges),
+        updated_at: trx.fn.now(),
+      });
+    const updated = await this.row({ network: row.id }, trx);
+    if (changes.cidr || changes.gateway || changes.ranges) await ipam.networkChanged?.(ipamBefore, toIpamNetwork(updated), trx);
+    return { before, after: toNetwork(updated), changes };
+  }
+
+  /**
+   * Deletes a network that has no allocations (refused, naming them, otherwise). Its
+   * DHCP reservations go with it (they reference the network); MACs discovered in it
+   * forget which network that was.
+   */
+  async remove(ref: NetworkRef, trx: Knex.Transaction): Promise<Network> {
+    const found = await this.row(ref, trx);
+    await trx('networks').where({ id: found.id }).forUpdate().first('id');
+    const row = await this.row({ network: found.id }, trx);
+    const ipam = await this.deps.ipam();
+    const network = toIpamNetwork(row);
+    const allocations = await ipam.listAllocations(network, trx);
+    if (allocations.length > 0) {
+      throw stranded(`network ${row.name} at site ${row.site_name} still has allocated addresses`, 'network', allocations, 'release them first (sprout machine release, or DELETE /v1/networks/{id}/allocations/{allocationId})');
+    }
+    await trx('discovered_macs').where({ network_id: row.id }).update({ network_id: null });
+    await trx('networks').where({ id: row.id }).delete();
+    await ipam.networkRemoved?.(network, trx);
+    return toNetwork(row);
   }
 
   async list(filter: { site?: string } = {}, db: Db = this.deps.db): Promise<Network[]> {
@@ -129,7 +210,7 @@ export class NetworkService {
    * checked, so one interface never ends up with two addresses in one network.
    */
   async allocate(ref: NetworkRef, request: AllocateBody, trx: Knex.Transaction): Promise<AddressChange> {
-    const row = await this.row(ref, trx);
+    const row = await this.lockedRow(ref, trx);
     if (request.interface && !request.machine) {
       throw new SproutError('SPROUT_ERR_VALIDATION', 'an interface needs its machine', { details: [{ field: 'body/interface', message: 'is only meaningful with `machine`' }] });
     }
@@ -173,7 +254,8 @@ export class NetworkService {
    * the existing allocation when there is one (idempotent), else a new one.
    */
   async ensureMachineAddress(machine: { id: string; siteId: string; hostname: string; interfaceId: string; mac: string }, trx: Knex.Transaction): Promise<{ network: { id: string; name: string; cidr: string; gateway: string; domain: string | null; dnsServers: string[] }; allocation: IpAllocation }> {
-    const [row] = await this.rows(trx).where('n.site_id', machine.siteId).andWhere('n.pxe', true).orderBy('n.name').limit(1);
+    const [first] = await this.rows(trx).where('n.site_id', machine.siteId).andWhere('n.pxe', true).orderBy('n.name').limit(1);
+    const row = first && (await this.lockedRow({ network: first.id }, trx));
     if (!row) {
       const site = await trx('sites').where({ id: machine.siteId }).first('name');
       const name = site?.name ?? machine.siteId;
@@ -209,6 +291,17 @@ export class NetworkService {
 
   private rows(db: Db): Knex.QueryBuilder<NetworkRow, NetworkRow[]> {
     return db('networks as n').join('sites as s', 's.id', 'n.site_id').select('n.*', 's.name as site_name') as unknown as Knex.QueryBuilder<NetworkRow, NetworkRow[]>;
+  }
+
+  /**
+   * The network, share-locked until the transaction ends: allocations take it, so an
+   * update or delete (which lock it exclusively) sees every allocation made before it,
+   * and an allocation after it sees the changed network.
+   */
+  private async lockedRow(ref: NetworkRef, trx: Knex.Transaction): Promise<NetworkRow> {
+    const found = await this.row(ref, trx);
+    await trx('networks').where({ id: found.id }).forShare().first('id');
+    return this.row({ network: found.id }, trx);
   }
 
   /** A network by id, or by name (within `site` when given); a name at several sites asks for the site. */
@@ -253,6 +346,58 @@ async function interfaceOf(trx: Knex.Transaction, machine: MachineRow, nameOrMac
     throw new SproutError('SPROUT_ERR_NOT_FOUND', `machine ${machine.hostname} has no interface "${nameOrMac}"`, { details: [{ field: 'body/interface', message: `no interface with name or MAC "${nameOrMac}"` }] });
   }
   return rows.find((r) => r.name === nameOrMac) ?? rows[0];
+}
+
+/** A name another network of the site has is a 409 naming it. */
+async function refuseTakenName(trx: Knex.Transaction, site: { id: string; name: string }, name: string, exceptId?: string): Promise<void> {
+  const q = trx('networks').where({ site_id: site.id, name });
+  if (exceptId) q.whereNot({ id: exceptId });
+  const sameName = await q.first('id');
+  if (sameName) {
+    throw new SproutError('SPROUT_ERR_CONFLICT', `site ${site.name} already has a network named ${name}`, {
+      details: [{ field: 'body/name', message: `is taken at site ${site.name} by network ${sameName.id}` }],
+    });
+  }
+}
+
+/** A block overlapping another network of the site is a 409 naming that network. */
+async function refuseOverlap(trx: Knex.Transaction, site: { id: string; name: string }, cidr: string, exceptId?: string): Promise<void> {
+  const q = trx('networks').where({ site_id: site.id }).andWhereRaw('cidr && ?::cidr', [cidr]);
+  if (exceptId) q.whereNot({ id: exceptId });
+  const overlapping = await q.orderBy('name').first('id', 'name', 'cidr');
+  if (overlapping) {
+    const message = `${cidr} overlaps network ${overlapping.name} (${overlapping.cidr}) at site ${site.name}`;
+    throw new SproutError('SPROUT_ERR_CONFLICT', message, {
+      details: [{ field: 'body/cidr', message, network: { id: overlapping.id, name: overlapping.name, cidr: overlapping.cidr } }],
+    });
+  }
+}
+
+/** How many allocations a refusal names; the rest are counted. */
+const namedAllocations = 10;
+
+/** A 409 naming the allocations that stand in the way: address and hostname (or allocation id), a sample and the count. */
+function stranded(what: string, field: string, allocations: IpAllocation[], remedy: string): SproutError {
+  const sample = allocations.slice(0, namedAllocations);
+  const named = sample.map((a) => `${a.address} (${a.hostname ? a.hostname : `allocation ${a.id}`})`).join(', ');
+  const more = allocations.length > sample.length ? ` and ${allocations.length - sample.length} more` : '';
+  const message = `${what}: ${allocations.length} allocation(s): ${named}${more}; ${remedy}`;
+  return new SproutError('SPROUT_ERR_CONFLICT', message, {
+    details: [{ field, message: `${allocations.length} allocated address(es) in the way`, count: allocations.length, allocations: sample.map((a) => ({ id: a.id, address: a.address, hostname: a.hostname ?? null, machineId: a.machineId ?? null })) }],
+  });
+}
+
+/** JSON with object keys sorted: jsonb hands ranges back with its own key order. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v));
+}
+
+function normaliseDomain(domain: string | null | undefined): string | null {
+  return domain ? domain.toLowerCase().replace(/\.$/, '') : null;
+}
+
+function storedRanges(spec: NetworkSpec): AddressRange[] {
+  return spec.ranges.map((r) => ({ kind: r.kind, start: formatIpv4(r.start), end: formatIpv4(r.end) }));
 }
 
 function toNetwork(row: NetworkRow): Network {

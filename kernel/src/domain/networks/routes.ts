@@ -15,6 +15,7 @@ import {
   NetworkSchema,
   NetworkWithUtilisationSchema,
   SiteQuery,
+  UpdateNetworkBody,
 } from './schemas.ts';
 
 type Params = { id: string };
@@ -67,6 +68,57 @@ export const networkRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel
       },
     },
     async (request) => kernel.networks.show(refOf(request)),
+  );
+
+  app.patch(
+    '/networks/:id',
+    {
+      config: { auth: { role: 'operator', action: 'network.update', target: 'network' } },
+      schema: {
+        tags: ['networks'],
+        summary: 'Change a network (by id or name): name, CIDR, gateway, DNS servers, domain, VLAN, PXE flag, ranges',
+        description:
+          'The result is checked like a new network (400 naming each bad field; 409 on a taken name or an overlap at the site). ' +
+          '409 `SPROUT_ERR_CONFLICT` naming the allocations in the way when the CIDR changes while addresses are allocated, or a new gateway or range covers an allocated address. ' +
+          'The audit record holds each changed field as old/new; the site\'s agents get the change with the next revision of its desired state.',
+        params: NetworkParams,
+        querystring: SiteQuery,
+        body: UpdateNetworkBody,
+        response: { 200: NetworkSchema, 409: ProblemSchema },
+      },
+    },
+    async (request) => {
+      const change = await audited(request, async (trx) => {
+        const made = await kernel.networks.update(refOf(request), request.body as UpdateNetworkBody, trx);
+        if (Object.keys(made.changes).length > 0) await kernel.siteRevisions.changed(trx, made.after.site.id);
+        return { result: made, targetId: made.after.id, details: { site: made.after.site.name, network: made.before.name, changes: made.changes } };
+      });
+      return change.after;
+    },
+  );
+
+  app.delete(
+    '/networks/:id',
+    {
+      config: { auth: { role: 'operator', action: 'network.delete', target: 'network' } },
+      schema: {
+        tags: ['networks'],
+        summary: 'Delete a network (by id or name); refused while addresses are allocated in it',
+        description: '409 `SPROUT_ERR_CONFLICT` naming the allocations (address and hostname, a sample and the count) while any exist. The DHCP reservations of the network go with it.',
+        params: NetworkParams,
+        querystring: SiteQuery,
+        response: { 204: Type.Null(), 409: ProblemSchema },
+      },
+    },
+    async (request, reply) => {
+      await audited(request, async (trx) => {
+        const removed = await kernel.networks.remove(refOf(request), trx);
+        await kernel.siteRevisions.changed(trx, removed.site.id);
+        const { id, createdAt, updatedAt, ...details } = removed;
+        return { result: null, targetId: id, details };
+      });
+      return reply.status(204).send(null);
+    },
   );
 
   app.get(

@@ -15,11 +15,14 @@ export type AddressRange = Static<typeof AddressRange>;
 
 export const NetworkName = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$', description: 'Unique per site' });
 
+const NetworkCidr = (description = 'IPv4 network in CIDR notation, e.g. 198.18.0.0/24 (no host bits)') =>
+  Type.String({ pattern: '^\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}$', description });
+
 export const CreateNetworkBody = Type.Object(
   {
     site: Type.String({ minLength: 1, maxLength: 64, description: 'Site id or name' }),
     name: NetworkName,
-    cidr: Type.String({ pattern: '^\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}$', description: 'IPv4 network in CIDR notation, e.g. 198.18.0.0/24 (no host bits)' }),
+    cidr: NetworkCidr(),
     gateway: Ipv4Address,
     dnsServers: Type.Optional(Type.Array(Ipv4Address, { maxItems: 8, description: 'Resolvers handed to machines' })),
     domain: Type.Optional(Type.String({ format: 'hostname', maxLength: 253, description: 'DNS domain of the machines in this network' })),
@@ -30,6 +33,21 @@ export const CreateNetworkBody = Type.Object(
   { additionalProperties: false },
 );
 export type CreateNetworkBody = Static<typeof CreateNetworkBody>;
+
+export const UpdateNetworkBody = Type.Object(
+  {
+    name: Type.Optional(NetworkName),
+    cidr: Type.Optional(NetworkCidr('IPv4 network in CIDR notation (no host bits); refused (409) while addresses are allocated in the network')),
+    gateway: Type.Optional(Ipv4Address),
+    dnsServers: Type.Optional(Type.Array(Ipv4Address, { maxItems: 8, description: 'Replaces the resolvers handed to machines' })),
+    domain: Type.Optional(Type.Union([Type.String({ format: 'hostname', maxLength: 253 }), Type.Null()], { description: 'DNS domain of the machines in this network; null removes it' })),
+    vlan: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 4094 }), Type.Null()], { description: 'null removes it' })),
+    pxe: Type.Optional(Type.Boolean({ description: 'Machines at the site PXE-boot from this network' })),
+    ranges: Type.Optional(Type.Array(AddressRange, { maxItems: 64, description: 'Replaces every range; refused (409) when an allocated address would fall inside one' })),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type UpdateNetworkBody = Static<typeof UpdateNetworkBody>;
 
 export const NetworkSchema = Type.Object({
   id: Type.String({ format: 'uuid' }),

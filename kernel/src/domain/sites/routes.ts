@@ -135,9 +135,14 @@ export const siteRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, a
       await audited(request, async (trx) => {
         const site = await findSite(trx, (request.params as { id: string }).id, { forUpdate: true });
         const machines = Number((await trx('machines').where({ site_id: site.id }).count<{ c: number }[]>('* as c').first())?.c ?? 0);
-        const networks = Number((await trx('networks').where({ site_id: site.id }).count<{ c: number }[]>('* as c').first())?.c ?? 0);
-        if (machines > 0 || networks > 0) {
-          throw new SproutError('SPROUT_ERR_CONFLICT', `site ${site.name} still has ${machines} machine(s) and ${networks} network(s); delete them first`, { context: { machines, networks } });
+        const networks: { name: string; cidr: string }[] = await trx('networks').where({ site_id: site.id }).orderBy('name').select('name', 'cidr');
+        if (machines > 0 || networks.length > 0) {
+          const named = networks.length > 0 ? ` (${networks.map((n) => `${n.name} ${n.cidr}`).join(', ')})` : '';
+          const how = networks.length > 0 ? `; delete them first (sprout network delete <network> --site ${site.name})` : '; delete them first';
+          throw new SproutError('SPROUT_ERR_CONFLICT', `site ${site.name} still has ${machines} machine(s) and ${networks.length} network(s)${named}${how}`, {
+            context: { machines, networks: networks.length },
+            details: networks.map((n) => ({ field: 'networks', message: `network ${n.name} (${n.cidr}) is still at the site`, network: n })),
+          });
         }
         await trx('workflows').where({ site_id: site.id }).delete();
         await trx('outbox').where({ site_id: site.id }).delete();

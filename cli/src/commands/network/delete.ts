@@ -1,0 +1,20 @@
+import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
+
+export class NetworkDeleteCommand extends SproutCommand {
+  static paths = [['network', 'delete']];
+  static usage = Command.Usage({
+    category: 'Networks',
+    description: 'Delete a network (operator); refused while addresses are allocated in it',
+    details: 'The refusal names the allocations (address and hostname); release them first (`sprout machine release`, `sprout ip release`). The network\'s DHCP reservations go with it, and the site\'s agents stop serving it without a `site sync`.',
+    examples: [['By name', 'sprout network delete prov --site dc1']],
+  });
+
+  network = Option.String({ name: 'id-or-name' });
+  site = Option.String('--site', { description: 'Site id or name, when the network name exists at several sites' });
+
+  async run() {
+    const site = this.site ? `?site=${encodeURIComponent(this.site)}` : '';
+    await this.api().delete(`v1/networks/${encodeURIComponent(this.network)}${site}`);
+    this.print({ deleted: this.network, ...(this.site ? { site: this.site } : {}) }, () => `deleted network ${this.network}${this.site ? ` at site ${this.site}` : ''}`);
+  }
+}
