@@ -239,9 +239,9 @@ for (const backend of backends) {
 
     const deploy = (await h.request({ method: 'POST', url: '/v1/machines/cycle-01/deploy', body: { image: 'debian-12' } })).body;
     t.is(await finishSiteStep(h, deploy.id), 'power-on');
+    const revisionBefore = await h.kernel.siteRevisions.current(allocated.body.site.id);
     t.is(await finishSiteStep(h, deploy.id), 'install');
     // No sync-site step: the local-boot intent reaches the agent as a new revision of the site's desired state.
-    const revisionBefore = await h.kernel.siteRevisions.current(allocated.body.site.id);
     const done = await waitForWorkflow(h, deploy.id, (wf) => wf.state === 'succeeded');
     t.false(done.steps.some((s: any) => s.name === 'sync-site'));
     t.true((await h.kernel.siteRevisions.current(allocated.body.site.id)) > revisionBefore, "set-local-boot bumped the revision");
