@@ -8,7 +8,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import type { AgentServiceContext, AgentServiceFactory, RunningAgentService } from '@sprout/kernel';
+import type { AgentServiceContext, AgentServiceFactory, RunningAgentService, SiteDesiredState } from '@sprout/kernel';
 import { parseDhcpSettings } from './dhcp-settings.ts';
 import { DhcpResponder, type Reply } from './dhcp-responder.ts';
 import { LeaseFile } from './lease-file.ts';
@@ -137,6 +137,25 @@ export function createDhcpService(options: DhcpServiceOptions = {}): AgentServic
       }
     };
     const socket: Socket = createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: receiveBufferBytes });
+    // A reservation that leaves the desired state (the machine was released or deleted) takes
+    // its lease with it: the address is free for the next machine at once, instead of being
+    // held for the rest of the lease while the control plane hands it out again.
+    const reservedAddress = (state: SiteDesiredState) => new Map((state.reservations ?? []).map((r) => [`${r.mac} ${r.networkId}`, r.address]));
+    let reservedBefore = reservedAddress(ctx.desiredState());
+    ctx.onDesiredState((state) => {
+      const reservedNow = reservedAddress(state);
+      for (const [key, address] of reservedBefore) {
+        if (reservedNow.has(key)) continue;
+        const [mac, networkId] = key.split(' ');
+        const lease = leases.get(mac);
+        if (!lease || lease.address !== address || lease.networkId !== networkId || lease.dynamic) continue;
+        leases.remove(mac);
+        ctx.logger.info({ mac, address }, 'released the lease of a reservation that left the desired state');
+        ctx.report('dhcp.lease', { mac, address, networkId, state: 'released', expiresAt: new Date(now()).toISOString(), uuid: lease.uuid ?? null, hostname: lease.hostname ?? null });
+      }
+      reservedBefore = reservedNow;
+      scheduleCommit();
+    });
     socket.on('message', receive);
     socket.on('error', (err) => {
       lastError = err.message;

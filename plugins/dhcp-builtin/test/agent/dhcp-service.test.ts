@@ -132,3 +132,28 @@ test('an unreadable lease file stops the service with an error naming the file',
   const err = await t.throwsAsync(createDhcpService()(context(dataDir, { port: 0, address: '127.0.0.1' }, [])));
   t.regex(err!.message, /leases\.json is unreadable/);
 });
+
+test('a reservation that leaves the desired state takes its lease with it: the address goes to the next machine at once', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sprout-dhcp-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const peer = await relay(t);
+  const reports: { kind: string; payload: Record<string, unknown> }[] = [];
+  const listeners: ((state: SiteDesiredState) => void)[] = [];
+  let state = loopbackState();
+  const ctx: AgentServiceContext = { ...context(dataDir, { port: 0, address: '127.0.0.1', relayPort: peer.port }, reports), desiredState: () => state, onDesiredState: (listener) => void listeners.push(listener) };
+  const service = await createDhcpService()(ctx);
+  t.teardown(() => service.stop());
+  const port = Number(String(service.health().listening).split(':')[1]);
+  const requestFor = (mac: string) =>
+    clientPacket({ type: mt.request, mac, giaddr: '127.0.0.1', options: [[opt.requestedAddress, Buffer.from([127, 77, 0, 5])], [opt.serverId, Buffer.from([127, 0, 0, 1])]] });
+  // lo-1 holds its reserved address.
+  t.is(messageType(await peer.exchange(requestFor('52:54:00:00:00:01'), port)), mt.ack);
+  // It is released; the same address is reserved for lo-2.
+  state = { ...state, reservations: [{ siteId: 'site-1', networkId: 'net-lo', mac: '52:54:00:00:00:02', address: '127.77.0.5', hostname: 'lo-2', netboot: false }] };
+  for (const listener of listeners) listener(state);
+  const offer = await peer.exchange(clientPacket({ type: mt.discover, mac: '52:54:00:00:00:02', giaddr: '127.0.0.1' }), port);
+  t.is(messageType(offer), mt.offer, 'the next machine is offered the address, not refused as "reserved-address-held"');
+  t.is(offer.yiaddr, '127.77.0.5');
+  t.like(reports.find((r) => r.kind === 'dhcp.lease' && r.payload.state === 'released')?.payload, { mac: '52:54:00:00:00:01', address: '127.77.0.5' });
+  t.falsy(reports.find((r) => r.kind === 'dhcp.address-conflict'));
+});
