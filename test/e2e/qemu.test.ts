@@ -263,7 +263,7 @@ for (const scenario of scenarios) {
             }
           };
           const waits: { machineId: string }[] = agentFile('machine-waits.json') ?? [];
-          const intents: { mac: string; intent: string; machineId: string }[] = agentFile('desired-state.json')?.bootIntents ?? [];
+          const intents: { mac: string; intent: string; machineId: string }[] = agentFile('desired-state.json')?.document?.bootIntents ?? [];
           const booting = intents.find((b) => b.mac === scenario.mac && b.intent === intent);
           return booting !== undefined && waits.some((w) => w.machineId === booting.machineId);
         },

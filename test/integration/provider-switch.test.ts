@@ -94,9 +94,9 @@ for (const backend of backends) {
       t.is(started.status, 202, JSON.stringify(started.body));
       const wf = await waitForWorkflow(h, started.body.id, (w) => w.state === 'dispatched' || w.state === 'failed');
       t.deepEqual(wf.steps.slice(0, 5).map((s: any) => [s.name, s.state]), [['allocate-ip', 'succeeded'], ['reserve-dhcp', 'succeeded'], ['write-dns', 'succeeded'], ['publish-boot-intent', 'succeeded'], ['power-on', 'dispatched']], JSON.stringify(wf.steps));
-      const outbox = await h.kernel.store.db('outbox').where({ workflow_id: wf.id }).first('payload');
-      const payload = typeof outbox.payload === 'string' ? JSON.parse(outbox.payload) : outbox.payload;
-      return { mac: machine.interfaces[0].mac as string, step: wf.steps[0].result, desired: payload.desiredState };
+      // What the site's agents are told: the site's desired state, built from the active providers.
+      const desired = await h.kernel.desiredState(machine.site.id);
+      return { mac: machine.interfaces[0].mac as string, step: wf.steps[0].result, desired };
     };
 
     // 1. The stubs, selected in config.
