@@ -17,6 +17,7 @@ const suites: Record<string, () => Promise<Suite>> = {
   ipam: async () => (await import('./ipam.ts')).ipamSuite,
   provisioning: async () => (await import('./provisioning.ts')).provisioningSuite,
   inventory: async () => (await import('./inventory.ts')).inventorySuite,
+  convergence: async () => (await import('./convergence.ts')).convergenceSuite,
 };
 
 function parseArgs(argv: string[]): { names: string[]; options: BenchOptions } {
