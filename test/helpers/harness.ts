@@ -124,3 +124,11 @@ export async function withPostgres<T>(fn: (db: any) => Promise<T>): Promise<T> {
     await db.destroy();
   }
 }
+
+/** A database of the test's own on the shared PostgreSQL (for `sprout server` processes), dropped at teardown; returns its URL. */
+export async function freshDatabase(t: { teardown(fn: () => unknown): void }, prefix: string): Promise<string> {
+  const database = `${prefix}_${randomBytes(5).toString('hex')}`;
+  await withPostgres((db: any) => db.raw(`create database ${database}`));
+  t.teardown(() => withPostgres((db: any) => db.raw(`drop database if exists ${database} with (force)`)));
+  return postgresUrl.replace(/\/[^/]*$/, `/${database}`);
+}

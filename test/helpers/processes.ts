@@ -20,7 +20,8 @@ export function cleanEnv(): Record<string, string> {
   return env;
 }
 
-export function sprout(args: string[], options: { cwd: string; env?: Record<string, string> }): Promise<Run> {
+/** Runs `sprout …` to its end; `input`, when given, is written to its standard input. */
+export function sprout(args: string[], options: { cwd: string; env?: Record<string, string>; input?: string }): Promise<Run> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd, env: { ...cleanEnv(), ...options.env } });
     let stdout = '';
@@ -28,6 +29,7 @@ export function sprout(args: string[], options: { cwd: string; env?: Record<stri
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('close', (code) => resolve({ code, stdout, stderr }));
+    if (options.input !== undefined) child.stdin.end(options.input);
   });
 }
 

@@ -14,7 +14,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { siteLab, type SiteLab } from '../helpers/site-lab.ts';
 import { freePort } from '../helpers/processes.ts';
-import { postgresUrl, withPostgres } from '../helpers/harness.ts';
+import { freshDatabase } from '../helpers/harness.ts';
 import { until } from '../helpers/until.ts';
 
 const run = promisify(execFile);
@@ -31,10 +31,7 @@ const variants: Variant[] = [
   {
     name: 'postgres + nats',
     env: async (t) => {
-      const database = `conv_${randomBytes(5).toString('hex')}`;
-      await withPostgres((db) => db.raw(`create database ${database}`));
-      t.teardown(() => withPostgres((db) => db.raw(`drop database if exists ${database} with (force)`)));
-      return { SPROUT_DATABASE_URL: postgresUrl.replace(/\/[^/]*$/, `/${database}`), SPROUT_NATS_URL: natsUrl };
+      return { SPROUT_DATABASE_URL: await freshDatabase(t, 'conv'), SPROUT_NATS_URL: natsUrl };
     },
     yaml: `plugins:\n  transport-nats: { prefix: c${randomBytes(4).toString('hex')} }\n`,
   },
@@ -134,7 +131,6 @@ test.serial('postgres + nats: a hand-crafted invalid document is refused by the 
   await until('the agent serves the site', async () => held(agentDir)?.networks?.length === 1);
   const good = held(agentDir).revision;
   // What no API allows: a resolver that is not an address, written straight into the database, and the site's revision bumped.
-  await withPostgres(async () => undefined);
   const { default: knex } = await import('knex');
   const db = (knex as any)({ client: 'pg', connection: env.SPROUT_DATABASE_URL, pool: { min: 0, max: 1 } });
   t.teardown(() => db.destroy());

@@ -5,9 +5,8 @@
  * `sprout token create --role admin --local` (the database written directly, audited).
  */
 import test from 'ava';
-import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
-import { backends, startHarness, withPostgres, postgresUrl, type Harness } from '../helpers/harness.ts';
+import { backends, freshDatabase, startHarness, type Harness } from '../helpers/harness.ts';
 import { startServer, sprout, type ServerProcess } from '../helpers/processes.ts';
 
 const activeAdmins = async (h: Harness) =>
@@ -97,14 +96,9 @@ test('recovery on the embedded store: refused while the server holds the data di
 });
 
 test('recovery on PostgreSQL: works while the server runs, and the server accepts the token at once', async (t) => {
-  const database = `sprout_rescue_${randomBytes(4).toString('hex')}`;
-  await withPostgres((db) => db.raw(`create database ${database}`));
-  const url = postgresUrl.replace(/\/[^/]*$/, `/${database}`);
+  const url = await freshDatabase(t, 'sprout_rescue');
   let server: ServerProcess | undefined;
-  t.teardown(async () => {
-    await server?.stop();
-    await withPostgres((db) => db.raw(`drop database if exists ${database} with (force)`));
-  });
+  t.teardown(() => server?.stop());
   server = await startServer({ SPROUT_DATABASE_URL: url });
   const created = await sprout(['token', 'create', '--role', 'admin', '--name', 'rescue-pg', '--local', '--json'], { cwd: server.dir, env: server.env });
   t.is(created.code, 0, created.stderr);

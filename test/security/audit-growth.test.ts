@@ -6,10 +6,9 @@
  * can be pruned — by hand (route and CLI) or by the retention setting — which is audited.
  */
 import test from 'ava';
-import { randomBytes } from 'node:crypto';
 import knexModule from 'knex';
 import { defaultAuthFailureLimits } from '../../kernel/src/auth/auth-failure-limiter.ts';
-import { backends, startHarness, withPostgres, postgresUrl, TestClock, type Harness } from '../helpers/harness.ts';
+import { backends, freshDatabase, startHarness, TestClock, type Harness } from '../helpers/harness.ts';
 import { siteWithNetwork } from '../helpers/control-plane.ts';
 import { startServer, sprout, type ServerProcess } from '../helpers/processes.ts';
 
@@ -159,14 +158,9 @@ for (const backend of backends) {
 }
 
 test('sprout audit prune --before, against a real server on PostgreSQL', async (t) => {
-  const database = `sprout_prune_${randomBytes(4).toString('hex')}`;
-  await withPostgres((db) => db.raw(`create database ${database}`));
-  const url = postgresUrl.replace(/\/[^/]*$/, `/${database}`);
+  const url = await freshDatabase(t, 'sprout_prune');
   let server: ServerProcess | undefined;
-  t.teardown(async () => {
-    await server?.stop();
-    await withPostgres((db) => db.raw(`drop database if exists ${database} with (force)`));
-  });
+  t.teardown(() => server?.stop());
   server = await startServer({ SPROUT_DATABASE_URL: url });
   const run = (...args: string[]) => sprout(args, { cwd: server!.dir, env: server!.env });
   t.is((await run('site', 'create', 'prune-site')).code, 0);

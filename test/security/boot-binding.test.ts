@@ -7,22 +7,12 @@
  */
 import test from 'ava';
 import { readFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { simulatedSite } from '../helpers/site-lab.ts';
 import { until } from '../helpers/until.ts';
+import { requestFrom } from '../helpers/request-from.ts';
 
-function from(source: string, url: string, options: { method?: string; headers?: Record<string, string>; body?: unknown } = {}): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
-    const req = request(url, { method: options.method ?? 'GET', localAddress: source, headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...options.headers } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (d) => (text += d)).on('end', () => resolve({ status: res.statusCode!, text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const from = requestFrom;
 
 test('a neighbour cannot take a leased machine\'s boot: script, metadata and callbacks refused from another address and audited; the machine at its lease goes on', async (t) => {
   const lab = await simulatedSite(t, '127.79.1');

@@ -21,18 +21,6 @@ function folder(t: any): string {
   return dir;
 }
 
-/** `sprout …` with `input` written to its standard input. */
-function sproutWithInput(args: string[], input: string, options: { cwd: string; env?: Record<string, string> }): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd, env: { ...cleanEnv(), ...options.env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
 
 const stackLine = /^\s+at /m;
 
@@ -176,7 +164,7 @@ test('sprout login takes its token from a file or standard input; a missing, unr
   rmSync(join(dir, 'home'), { recursive: true });
 
   for (const args of [['--token-file', '-'], ['--token', '-']]) {
-    const fromStdin = await sproutWithInput(['login', '--url', url, ...args], `${admin}\n`, { cwd: dir, env });
+    const fromStdin = await sprout(['login', '--url', url, ...args], { cwd: dir, env, input: `${admin}\n` });
     t.is(fromStdin.code, 0, fromStdin.stderr);
     t.regex(fromStdin.stdout, /logged in to .* as token:\S+ \(admin\)/);
     t.is(JSON.parse(readFileSync(join(dir, 'home', 'sprout', 'profile.json'), 'utf8')).token, admin);

@@ -1,6 +1,5 @@
 import test from 'ava';
 import { execFile, spawn } from 'node:child_process';
-import { request } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +10,7 @@ import { httpBootService } from '../../src/services/http-boot/index.ts';
 import { MachineWaits } from '../../src/machine-waits.ts';
 import { agentLeases } from '../../src/agent-leases.ts';
 import { until } from '../../../test/helpers/until.ts';
+import { requestFrom } from '../../../test/helpers/request-from.ts';
 
 const run = promisify(execFile);
 const quiet = { info() {}, warn() {}, error() {} };
@@ -173,18 +173,7 @@ test('metadata and callbacks: only the waiting machine\'s token works, results b
   t.is((await post('log', { line: 'late' })).status, 403);
 });
 
-/** An HTTP request sent from `from` (any 127.x.y.z is local on Linux), as a machine or a neighbour would. */
-function from(source: string, url: string, options: { method?: string; headers?: Record<string, string>; body?: unknown } = {}): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
-    const req = request(url, { method: options.method ?? 'GET', localAddress: source, headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...options.headers } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (d) => (text += d)).on('end', () => resolve({ status: res.statusCode!, text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const from = requestFrom;
 
 const leasedTo = { '52:54:00:00:00:01': '127.80.0.11', '52:54:00:00:00:02': '127.80.0.12' };
 

@@ -15,5 +15,8 @@ export function refusalRepeat(report: AgentReport): Repeat | null {
   const payload = report.payload ?? {};
   const mac = typeof payload.mac === 'string' ? payload.mac.toLowerCase() : null;
   const reason = String(payload.reason ?? '').replace(MAC, '<mac>');
-  return { key: ['report', report.siteId, report.kind, reason, mac ? 'mac' : 'no-mac'].join('\u0000'), ...(mac ? { sample: { field: 'macs', value: mac } } : {}) };
+  // Same source, route and reason are one refusal repeated; a neighbour trying the script, the metadata and a callback is three.
+  const route = typeof payload.route === 'string' ? payload.route : '';
+  const source = typeof payload.source === 'string' ? payload.source : '';
+  return { key: ['report', report.siteId, report.kind, route, source, reason, mac ? 'mac' : 'no-mac'].join('\u0000'), ...(mac ? { sample: { field: 'macs', value: mac } } : {}) };
 }
