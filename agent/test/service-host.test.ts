@@ -11,6 +11,7 @@ import { clientPacket, pxe } from '../../plugins/dhcp-builtin/test/agent/site-fi
 import { MachineWaits } from '../src/machine-waits.ts';
 import { ServiceHost } from '../src/service-host.ts';
 import { httpBootService } from '../src/services/http-boot/index.ts';
+import { requestFrom } from '../../test/helpers/request-from.ts';
 
 const quiet = { info() {}, warn() {}, error() {} };
 
@@ -94,7 +95,15 @@ test('the iPXE URL the DHCP service hands out, with no httpBootUrl, reaches the 
   const offer = decodeDhcp(await answered);
   const url = readOption.text(offer.options.get(opt.bootFileName));
   t.is(url, `http://127.0.0.1:${httpPort}/boot/ipxe?mac=${mac}`);
-  const script = await fetch(url!);
+  // It takes the offer, and asks for its script from the address it was leased (boots are bound to the lease).
+  const acked = new Promise<Buffer>((resolve) => relay.once('message', resolve));
+  relay.send(
+    clientPacket({ type: messageTypes.request, mac, giaddr: '127.0.0.1', options: [pxe.vendor, pxe.arch(7), pxe.ipxe, [opt.requestedAddress, Buffer.from([127, 79, 0, 5])], [opt.serverId, offer.options.get(opt.serverId)!]] }),
+    dhcpPort,
+    '127.0.0.1',
+  );
+  t.is(decodeDhcp(await acked).yiaddr, '127.79.0.5');
+  const script = await requestFrom('127.79.0.5', url!);
   t.is(script.status, 200);
-  t.regex(await script.text(), /^#!ipxe\n[\s\S]*\nexit 1\n$/, 'the local-boot script for a UEFI machine');
+  t.regex(script.text, /^#!ipxe\n[\s\S]*\nexit 1\n$/, 'the local-boot script for a UEFI machine');
 });
