@@ -72,6 +72,12 @@ export function natsNames(prefix: string) {
     workStream,
     reportsStream: `${upper}_REPORTS`,
     deadLetterStream: `${upper}_DEAD_LETTERS`,
+    /** Key-value bucket of each site's desired-state document, under the site id (history 1). */
+    stateBucket: `${upper}_STATE`,
+    /** The stream JetStream keeps the bucket in. */
+    stateStream: `KV_${upper}_STATE`,
+    /** The subject of one site's key in the bucket. */
+    stateKeySubject: (siteId: string) => `$KV.${upper}_STATE.${siteToken(siteId)}`,
     allWork: `${prefix}.work.>`,
     allReports: `${prefix}.reports.>`,
     /** The server announces here every message of WORK a consumer gave up on. */
