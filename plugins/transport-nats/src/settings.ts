@@ -12,7 +12,7 @@ const pluginId = 'transport-nats';
 const prefix = Type.String({
   pattern: '^[a-z0-9][a-z0-9_-]*$',
   default: 'sprout',
-  description: 'Subject prefix; streams are <PREFIX>_WORK and <PREFIX>_REPORTS',
+  description: 'Subject prefix; streams are <PREFIX>_WORK and <PREFIX>_REPORTS, the key-value bucket <PREFIX>_STATE',
 });
 const ackWaitMs = Type.Integer({ minimum: 100, default: 30_000, description: 'How long a delivery may go unacknowledged before it is delivered again' });
 const maxDeliver = Type.Integer({ minimum: 1, default: 5, description: 'Deliveries of a work item before it is dead-lettered' });
