@@ -40,6 +40,7 @@ export class DesiredStateFollower {
   private inFlight?: AbortController;
   private loop?: Promise<void>;
   private lastFailure = '';
+  private watchSilent = false;
 
   constructor(private readonly deps: FollowerDeps) {}
 
@@ -81,6 +82,8 @@ export class DesiredStateFollower {
     try {
       await watch((document) => {
         lastDelivery = Date.now();
+        if (this.watchSilent) this.deps.logger.info({ revision: this.deps.store.revision }, 'the desired-state watch delivers again');
+        this.watchSilent = false;
         if (!this.stopped) this.take(document, 'jetstream');
       });
     } catch (err) {
@@ -89,22 +92,32 @@ export class DesiredStateFollower {
     }
     const silenceMs = this.deps.watchSilenceMs ?? 90_000;
     while (!this.stopped) {
-      const pause = new AbortController();
-      this.inFlight = pause;
-      await new Promise((resolve) => {
-        const timer = setTimeout(resolve, Math.min(silenceMs, 30_000));
-        timer.unref();
-        pause.signal.addEventListener('abort', () => (clearTimeout(timer), resolve(undefined)), { once: true });
-      });
-      if (this.stopped || Date.now() - lastDelivery < silenceMs) continue;
+      const round = new AbortController();
+      this.inFlight = round;
+      if (Date.now() - lastDelivery < silenceMs) {
+        // The watch works: look again once it may have gone silent.
+        await new Promise((resolve) => {
+          const timer = setTimeout(resolve, Math.max(50, Math.min(silenceMs - (Date.now() - lastDelivery), 30_000)));
+          timer.unref();
+          round.signal.addEventListener('abort', () => (clearTimeout(timer), resolve(undefined)), { once: true });
+        });
+        continue;
+      }
+      // Silent for longer than the control plane's periodic republish: the watch is broken; long-poll over HTTP meanwhile.
+      if (!this.watchSilent) this.deps.logger.warn({ silentMs: Date.now() - lastDelivery, revision: this.deps.store.revision }, 'the desired-state watch is silent; following the control plane over HTTP until it delivers again');
+      this.watchSilent = true;
+      const waitSeconds = Math.min(this.deps.waitSeconds ?? 25, Math.max(1, Math.ceil(silenceMs / 1000)));
       try {
-        await this.fetchOnce(0, AbortSignal.timeout(30_000));
+        await this.fetchOnce(waitSeconds, AbortSignal.any([round.signal, AbortSignal.timeout((waitSeconds + 30) * 1000)]));
         if (this.lastFailure) this.deps.logger.info({ revision: this.deps.store.revision }, 'the desired state reaches the agent again');
         this.lastFailure = '';
       } catch (err) {
+        if (this.stopped) return;
+        if (round.signal.aborted) continue;
         const message = (err as Error).message;
         if (message !== this.lastFailure) this.deps.logger.warn({ err: message, revision: this.deps.store.revision }, 'the desired-state watch is silent and the control plane unreachable; serving the last one applied');
         this.lastFailure = message;
+        await new Promise((resolve) => setTimeout(resolve, 1000).unref());
       }
     }
   }
