@@ -53,7 +53,11 @@ for (const backend of backends) {
       publishers.push(made);
       return made;
     };
+    let release: (() => void) | undefined;
     t.teardown(async () => {
+      // A publish still held (a failed assertion) must not keep stop() waiting.
+      state.hold = undefined;
+      release?.();
       for (const p of publishers) await p.stop();
       await h.stop();
     });
@@ -68,7 +72,6 @@ for (const backend of backends) {
     const current = async () => (await h.request({ method: 'GET', url: '/v1/sites/pub1' })).body.desiredRevision as number;
 
     // At start: the site's document, as it is.
-    let release!: () => void;
     state.hold = new Promise((resolve) => (release = resolve));
     const first = publisherEvery(3_600_000);
     await first.start();
@@ -79,7 +82,7 @@ for (const backend of backends) {
     await change();
     const newest = await current();
     state.hold = undefined;
-    release();
+    release!();
     await until('the newest revision is published', async () => published.some((p) => p.revision === newest));
     t.is(published[0].siteId, site.id);
     t.true(published[0].revision < newest);
