@@ -1,6 +1,10 @@
 /**
- * Keeps the agent on the site's current desired state: long-polls the control plane for
- * a revision above the one held (`GET /v1/agents/{id}/desired-state?after=N`), validates
+ * Keeps the agent on the site's current desired state. When the transport carries the
+ * document itself (`watchDesiredState`: NATS, through a JetStream key-value watch), it
+ * takes documents from there, and asks the control plane over HTTP only when the watch
+ * has been silent for longer than the control plane's periodic republish (a broken
+ * watch). Otherwise it long-polls the control plane for a revision above the one held
+ * (`GET /v1/agents/{id}/desired-state?after=N`). Either way it validates
  * each document against the contract before anything is applied, and applies only newer
  * ones. A document that fails validation is refused: the agent keeps serving the last
  * valid one, reports the refusal once per revision, and says why in its heartbeat.
@@ -19,7 +23,14 @@ export interface FollowerDeps {
   onOutcome(): void;
   logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void };
   waitSeconds?: number;
+  /** With a watch: ask over HTTP once the watch has delivered nothing for this long (default 90 s; the control plane republishes every 60 s). */
+  watchSilenceMs?: number;
 }
+
+/** The channel a document came through, as logged when it is applied. */
+export type DesiredStateChannel = 'http' | 'jetstream';
+
+export type DesiredStateWatch = (onDocument: (document: unknown) => void) => Promise<void>;
 
 export class DesiredStateFollower {
   /** Why the newest document was refused, while no newer valid one came. */
@@ -29,6 +40,7 @@ export class DesiredStateFollower {
   private inFlight?: AbortController;
   private loop?: Promise<void>;
   private lastFailure = '';
+  private watchSilent = false;
 
   constructor(private readonly deps: FollowerDeps) {}
 
@@ -47,8 +59,9 @@ export class DesiredStateFollower {
     return this.deps.store.revision;
   }
 
-  start(): void {
-    this.loop ??= this.follow();
+  /** Follows the site's changes: through `watch` when the transport has one, else by HTTP long poll. */
+  start(watch?: DesiredStateWatch): void {
+    this.loop ??= watch ? this.watchWithFallback(watch) : this.follow();
   }
 
   /** Fetches now (a manual `site sync`); resolves with the revision served after it. */
@@ -62,6 +75,51 @@ export class DesiredStateFollower {
     this.stopped = true;
     this.inFlight?.abort();
     await this.loop;
+  }
+
+  private async watchWithFallback(watch: DesiredStateWatch): Promise<void> {
+    let lastDelivery = Date.now();
+    try {
+      await watch((document) => {
+        lastDelivery = Date.now();
+        if (this.watchSilent) this.deps.logger.info({ revision: this.deps.store.revision }, 'the desired-state watch delivers again');
+        this.watchSilent = false;
+        if (!this.stopped) this.take(document, 'jetstream');
+      });
+    } catch (err) {
+      this.deps.logger.warn({ err: (err as Error).message }, 'cannot watch the desired state through the transport; asking over HTTP');
+      lastDelivery = 0;
+    }
+    const silenceMs = this.deps.watchSilenceMs ?? 90_000;
+    while (!this.stopped) {
+      const round = new AbortController();
+      this.inFlight = round;
+      if (Date.now() - lastDelivery < silenceMs) {
+        // The watch works: look again once it may have gone silent.
+        await new Promise((resolve) => {
+          const timer = setTimeout(resolve, Math.max(50, Math.min(silenceMs - (Date.now() - lastDelivery), 30_000)));
+          timer.unref();
+          round.signal.addEventListener('abort', () => (clearTimeout(timer), resolve(undefined)), { once: true });
+        });
+        continue;
+      }
+      // Silent for longer than the control plane's periodic republish: the watch is broken; long-poll over HTTP meanwhile.
+      if (!this.watchSilent) this.deps.logger.warn({ silentMs: Date.now() - lastDelivery, revision: this.deps.store.revision }, 'the desired-state watch is silent; following the control plane over HTTP until it delivers again');
+      this.watchSilent = true;
+      const waitSeconds = Math.min(this.deps.waitSeconds ?? 25, Math.max(1, Math.ceil(silenceMs / 1000)));
+      try {
+        await this.fetchOnce(waitSeconds, AbortSignal.any([round.signal, AbortSignal.timeout((waitSeconds + 30) * 1000)]));
+        if (this.lastFailure) this.deps.logger.info({ revision: this.deps.store.revision }, 'the desired state reaches the agent again');
+        this.lastFailure = '';
+      } catch (err) {
+        if (this.stopped) return;
+        if (round.signal.aborted) continue;
+        const message = (err as Error).message;
+        if (message !== this.lastFailure) this.deps.logger.warn({ err: message, revision: this.deps.store.revision }, 'the desired-state watch is silent and the control plane unreachable; serving the last one applied');
+        this.lastFailure = message;
+        await new Promise((resolve) => setTimeout(resolve, 1000).unref());
+      }
+    }
   }
 
   private async follow(): Promise<void> {
@@ -97,24 +155,24 @@ export class DesiredStateFollower {
     } catch (err) {
       throw new Error(`GET desired-state: not JSON: ${(err as Error).message}`);
     }
-    this.take(document);
+    this.take(document, 'http');
   }
 
-  private take(document: unknown): void {
+  private take(document: unknown, via: DesiredStateChannel): void {
     const problems = desiredStateProblems(document);
     const revision = typeof (document as { revision?: unknown })?.revision === 'number' ? (document as { revision: number }).revision : null;
     if (problems.length > 0) {
       if (revision !== null && revision <= this.refusedRevision) return;
       this.refusedRevision = revision ?? this.refusedRevision + 1;
       this.error = `revision ${revision ?? '?'} refused: ${problems.join('; ')}`;
-      this.deps.logger.error({ revision, problems, serving: this.deps.store.revision }, 'refused an invalid desired state; serving the last valid one');
+      this.deps.logger.error({ revision, problems, serving: this.deps.store.revision, via }, 'refused an invalid desired state; serving the last valid one');
       this.deps.report('desired-state.refused', { revision, problems, serving: this.deps.store.revision });
       this.deps.onOutcome();
       return;
     }
     const previous = this.deps.store.revision;
     if (this.deps.store.apply(document as SiteDesiredStateDocument)) {
-      this.deps.logger.info({ revision: (document as SiteDesiredStateDocument).revision, previous }, 'applied desired state');
+      this.deps.logger.info({ revision: (document as SiteDesiredStateDocument).revision, previous, via }, 'applied desired state');
       this.error = null;
       this.deps.onOutcome();
     }

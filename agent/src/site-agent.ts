@@ -135,7 +135,8 @@ export class SiteAgent {
     await follower.catchUp(5_000);
     store.flush();
     await this.serviceHost.start();
-    follower.start();
+    // Through the transport's own channel when it has one (NATS: a JetStream watch), else by HTTP long poll.
+    follower.start(this.transport.watchDesiredState?.bind(this.transport));
     this.executor = new TaskExecutor({
       dataDir: options.dataDir,
       tasks,

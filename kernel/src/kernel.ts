@@ -40,6 +40,7 @@ import { AgentService } from './domain/agents/agent-service.ts';
 import { ReportApplier } from './domain/agents/report-applier.ts';
 import { desiredStateOf } from './domain/sites/desired-state.ts';
 import { SiteRevisions } from './domain/sites/site-revisions.ts';
+import { DesiredStatePublisher } from './domain/sites/desired-state-publisher.ts';
 import type { SiteDesiredStateDocument } from './domain/sites/desired-state-schema.ts';
 import { transportCapability } from './capabilities/transport.ts';
 import { hwtestCapability } from './capabilities/hwtest.ts';
@@ -164,12 +165,22 @@ export class Kernel {
     await this.connectTransport();
     await this.siteRevisions.listen();
     if (this.background) {
+      this.desiredStatePublisher = new DesiredStatePublisher({
+        db: this.store.db,
+        revisions: this.siteRevisions,
+        transport: () => this.capability(transportCapability),
+        build: (siteId) => this.desiredState(siteId),
+        logger: this.logger,
+      });
+      await this.desiredStatePublisher.start();
       this.engine.start();
       this.watchdog.start();
       this.dispatcher.start();
       this.auditRetention.start();
     }
   }
+
+  private desiredStatePublisher?: DesiredStatePublisher;
 
   /** Report and dead-letter handlers on the active transport; retried while it is unreachable. */
   private async connectTransport(): Promise<void> {
@@ -319,6 +330,7 @@ export class Kernel {
       this.auditRetention.stop();
       await this.dispatcher.stop();
       await this.engine.stop();
+      await this.desiredStatePublisher?.stop();
       await (await this.capabilityAll(transportCapability))[0]?.close();
       await this.siteRevisions.close();
       await this.hooks.serverStopping.promise();

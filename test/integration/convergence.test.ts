@@ -22,14 +22,17 @@ const natsUrl = process.env.SPROUT_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 
 interface Variant {
   name: string;
+  /** The channel that carries documents after the agent's start-up catch-up (logged as `via`). */
+  channel: 'http' | 'jetstream';
   env(t: any): Promise<Record<string, string>>;
   yaml: string;
 }
 
 const variants: Variant[] = [
-  { name: 'pglite + http', env: async () => ({}), yaml: 'plugins:\n  transport-http: { waitSeconds: 2 }\n' },
+  { name: 'pglite + http', channel: 'http', env: async () => ({}), yaml: 'plugins:\n  transport-http: { waitSeconds: 2 }\n' },
   {
     name: 'postgres + nats',
+    channel: 'jetstream',
     env: async (t) => {
       return { SPROUT_DATABASE_URL: await freshDatabase(t, 'conv'), SPROUT_NATS_URL: natsUrl };
     },
@@ -117,6 +120,14 @@ for (const [index, variant] of variants.entries()) {
     t.is(applied.at(-1), latest);
     // (The agent coalesces: it applies the newest it is handed, not each one.)
     t.true(applied.length <= latest);
+    // With NATS the documents come through JetStream (the key-value watch), not the HTTP long poll.
+    const vias = [...agentLog().matchAll(/"revision":(\d+),"previous":(?:null|\d+),"via":"(\w+)"[^\n]*applied desired state/g)];
+    t.is(vias.length, applied.length);
+    t.is(vias.at(-1)![2], variant.channel, `the final revision came through ${variant.channel}`);
+    t.true(
+      vias.filter((m) => Number(m[1]) > (applied[0] ?? 0)).every((m) => m[2] === variant.channel),
+      `every change after the start-up catch-up came through ${variant.channel}`,
+    );
   });
 }
 

@@ -6,6 +6,7 @@
  * side as this capability, the agent side from its `agent()` part.
  */
 import { defineCapability } from './define-capability.ts';
+import type { SiteDesiredStateDocument } from '../domain/sites/desired-state-schema.ts';
 
 export interface WorkItem {
   /** Unique and stable across redeliveries: the agent's idempotency key. */
@@ -94,6 +95,14 @@ export interface TransportProvider {
    * it a cancelled item may still reach the agent, whose reports then change nothing.
    */
   withdrawWork?(siteId: string, ids: string[]): Promise<void>;
+  /**
+   * Optional: carries the site's desired-state document to its agents (see the agent's
+   * `watchDesiredState`). The kernel calls it after every revision of the site (at most one
+   * call in flight per site), once per site at start and every minute. Delivery is
+   * "latest value wins": an agent may miss intermediate revisions, never the latest.
+   * Without it, agents long-poll `GET /v1/agents/{id}/desired-state`.
+   */
+  publishDesiredState?(siteId: string, document: SiteDesiredStateDocument): Promise<void>;
   /** Work that exhausted its deliveries without being acknowledged (the dead-letter path). */
   onDeadLetter(handler: (item: WorkItem, reason: string) => Promise<void>): Promise<void>;
   health(): TransportHealth;
@@ -107,6 +116,16 @@ export interface AgentTransport {
    * when it throws (or the agent dies) the item is delivered again, up to maxAttempts.
    */
   consumeWork(handler: (item: WorkItem, delivery: DeliveryInfo) => Promise<void>): Promise<void>;
+  /**
+   * Optional: calls `onDocument` with the site's current desired-state document (as
+   * published by the control plane's `publishDesiredState`) as soon as the watch starts,
+   * then with each newer one; resolves once the watch is set up, and keeps watching
+   * (re-establishing itself after an outage) until `close()`. "Latest value wins": a
+   * document may be delivered twice or be older than the one the agent holds, so the agent
+   * validates each one and ignores revisions not above its own. The agent then long-polls
+   * over HTTP only as a fallback.
+   */
+  watchDesiredState?(onDocument: (document: unknown) => void): Promise<void>;
   /** Resolves once the control plane's side durably holds the reports; rejects when unreachable. */
   publishReports(reports: AgentReport[]): Promise<void>;
   health(): TransportHealth;

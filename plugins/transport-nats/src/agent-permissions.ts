@@ -1,8 +1,8 @@
 /**
  * The NATS permissions an agent of one site needs, and no more: publish its site's
  * reports, use the JetStream API for its own consumer only (create it with its own
- * filter, read it, pull from it, acknowledge), receive replies under its site's inbox
- * prefix. It can neither read another site's work nor report for another site, nor read
+ * filter, read it, pull from it, acknowledge), watch its own site's key of the STATE
+ * bucket, receive replies (and the watch's messages) under its site's inbox prefix. It can neither read another site's work nor report for another site, nor read
  * replies meant for other clients. See docs/nats.md.
  */
 import { natsNames } from './settings.ts';
@@ -15,6 +15,7 @@ export interface NatsPermissions {
 export function agentPermissions(prefix: string, siteId: string): NatsPermissions {
   const names = natsNames(prefix);
   const consumer = `${names.workStream}.${names.agentConsumer(siteId)}`;
+  const stateKey = names.stateKeySubject(siteId);
   return {
     publish: {
       allow: [
@@ -25,6 +26,10 @@ export function agentPermissions(prefix: string, siteId: string): NatsPermission
         `$JS.API.CONSUMER.INFO.${consumer}`,
         `$JS.API.CONSUMER.MSG.NEXT.${consumer}`,
         `$JS.ACK.${consumer}.>`,
+        // The desired-state watch: an ordered consumer (any name) on the bucket, filtered to its site's key only.
+        `$JS.API.CONSUMER.CREATE.${names.stateStream}.*.${stateKey}`,
+        // Flow-control replies of that consumer.
+        `$JS.FC.${names.stateStream}.>`,
       ],
     },
     // Its own replies only: `_INBOX.>` would let it read pulls and replies meant for others.

@@ -3,9 +3,11 @@
  * `agent-<siteId>` (filtered to `<prefix>.work.<siteId>`) and publishes reports to
  * `<prefix>.reports.<siteId>`, each deduplicated by `<agentId>:<sequence>`. It needs no
  * right to create streams: the control plane made them. It connects in the background,
- * so an agent starts (and serves its site) while NATS is unreachable.
+ * so an agent starts (and serves its site) while NATS is unreachable. It watches its
+ * site's key, and only that key, in the `<PREFIX>_STATE` bucket for the desired state.
  */
 import { jetstream } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import { nanos } from '@nats-io/transport-node';
 import type { AgentReport, AgentTransport, AgentTransportFactory } from '@sprout/kernel';
 import { NatsLink } from './nats-link.ts';
@@ -23,6 +25,8 @@ export const createAgentTransport: AgentTransportFactory = async ({ agentId, sit
   const link = new NatsLink({ url: settings.url, name: `sprout-agent-${agentId}`, urlKey: 'settings.url', inboxPrefix: names.agentInboxPrefix(siteId) });
   let work: InOrderConsumer | undefined;
   let workHandler: Parameters<AgentTransport['consumeWork']>[0] | undefined;
+  let watching: Promise<void> | undefined;
+  let stopWatch: (() => void) | undefined;
 
   void (async () => {
     let failures = 0;
@@ -61,6 +65,41 @@ export const createAgentTransport: AgentTransportFactory = async ({ agentId, sit
       });
     },
 
+    async watchDesiredState(onDocument) {
+      // Returns at once; the watch is set up in the background, and again after it ends (NATS outage, consumer lost).
+      watching ??= (async () => {
+        let lastFailure = '';
+        while (!link.closed) {
+          try {
+            const bucket = await new Kvm(await link.connection()).open(names.stateBucket);
+            // An ordered watch of this one key: the current value first, then each update.
+            const entries = await bucket.watch({ key: siteId, ignoreDeletes: true });
+            stopWatch = () => entries.stop();
+            if (lastFailure) logger.info({ siteId }, 'transport-nats: watching the desired state again');
+            lastFailure = '';
+            for await (const entry of entries) {
+              if (entry.operation !== 'PUT') continue;
+              let document: unknown;
+              try {
+                document = entry.json();
+              } catch (err) {
+                document = { unreadable: (err as Error).message };
+              }
+              onDocument(document);
+            }
+            if (link.closed) return;
+            throw new Error('the watch ended');
+          } catch (err) {
+            if (link.closed) return;
+            const message = (err as Error).message;
+            if (message !== lastFailure) logger.warn({ err: message, bucket: names.stateBucket, siteId }, 'transport-nats: cannot watch the desired state; retrying');
+            lastFailure = message;
+            await new Promise((resolve) => setTimeout(resolve, 1_000).unref());
+          }
+        }
+      })();
+    },
+
     async publishReports(reports: AgentReport[]) {
       const js = jetstream(await link.connectedNow());
       // One after the other: a report is never stored before the one the agent sent ahead of it.
@@ -78,6 +117,8 @@ export const createAgentTransport: AgentTransportFactory = async ({ agentId, sit
     async close() {
       await work?.stop();
       await link.close();
+      stopWatch?.();
+      await watching;
     },
   } satisfies AgentTransport;
 };

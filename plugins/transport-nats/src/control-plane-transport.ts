@@ -6,8 +6,9 @@
  * other than a dead-lettered work item, once its handler has taken it.
  */
 import { jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
-import { isSproutError, type AgentReport, type TransportHealth, type TransportProvider, type WorkItem } from '@sprout/kernel';
+import { isSproutError, type AgentReport, type SiteDesiredStateDocument, type TransportHealth, type TransportProvider, type WorkItem } from '@sprout/kernel';
 import { NatsLink } from './nats-link.ts';
 import { InOrderConsumer, UnreadableMessage, type TransportLogger } from './in-order-consumer.ts';
 import { natsNames, type NatsTransportConfig } from './settings.ts';
@@ -52,7 +53,7 @@ export function createControlPlaneTransport({ url, config, logger }: ControlPlan
     try {
       await streamsReady.ready;
     } catch (err) {
-      throw link.unavailable(`cannot create or update the streams ${names.workStream}, ${names.reportsStream}, ${names.deadLetterStream}: ${(err as Error).message}`, err);
+      throw link.unavailable(`cannot create or update the streams ${names.workStream}, ${names.reportsStream}, ${names.deadLetterStream}, ${names.stateStream}: ${(err as Error).message}`, err);
     }
   }
 
@@ -101,6 +102,18 @@ export function createControlPlaneTransport({ url, config, logger }: ControlPlan
         // Perhaps the stream was removed under us: the next publish ensures it again.
         streamsReady = undefined;
         throw link.unavailable(`work item ${item.id} for site ${item.siteId} was not stored: ${(err as Error).message}`, err);
+      }
+    },
+
+    async publishDesiredState(siteId: string, document: SiteDesiredStateDocument) {
+      const nc = await link.connectedNow();
+      await ready(nc);
+      try {
+        const bucket = await new Kvm(nc).open(names.stateBucket);
+        await bucket.put(siteId, JSON.stringify(document));
+      } catch (err) {
+        streamsReady = undefined;
+        throw link.unavailable(`the desired state (revision ${document.revision}) of site ${siteId} was not stored in ${names.stateBucket}: ${(err as Error).message}`, err);
       }
     },
 

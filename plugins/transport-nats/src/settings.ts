@@ -12,7 +12,7 @@ const pluginId = 'transport-nats';
 const prefix = Type.String({
   pattern: '^[a-z0-9][a-z0-9_-]*$',
   default: 'sprout',
-  description: 'Subject prefix; streams are <PREFIX>_WORK and <PREFIX>_REPORTS',
+  description: 'Subject prefix; streams are <PREFIX>_WORK and <PREFIX>_REPORTS, the key-value bucket <PREFIX>_STATE',
 });
 const ackWaitMs = Type.Integer({ minimum: 100, default: 30_000, description: 'How long a delivery may go unacknowledged before it is delivered again' });
 const maxDeliver = Type.Integer({ minimum: 1, default: 5, description: 'Deliveries of a work item before it is dead-lettered' });
@@ -72,6 +72,12 @@ export function natsNames(prefix: string) {
     workStream,
     reportsStream: `${upper}_REPORTS`,
     deadLetterStream: `${upper}_DEAD_LETTERS`,
+    /** Key-value bucket of each site's desired-state document, under the site id (history 1). */
+    stateBucket: `${upper}_STATE`,
+    /** The stream JetStream keeps the bucket in. */
+    stateStream: `KV_${upper}_STATE`,
+    /** The subject of one site's key in the bucket. */
+    stateKeySubject: (siteId: string) => `$KV.${upper}_STATE.${siteToken(siteId)}`,
     allWork: `${prefix}.work.>`,
     allReports: `${prefix}.reports.>`,
     /** The server announces here every message of WORK a consumer gave up on. */

@@ -6,6 +6,7 @@
 import { nanos } from '@nats-io/transport-node';
 import {
   AckPolicy,
+  DiscardPolicy,
   JetStreamApiCodes,
   JetStreamApiError,
   RetentionPolicy,
@@ -26,7 +27,11 @@ export interface StreamSettings {
   replicas: number;
 }
 
-/** WORK (a work queue per site subject), REPORTS and DEAD_LETTERS (kept for a while). */
+/**
+ * WORK (a work queue per site subject), REPORTS and DEAD_LETTERS (kept for a while), and
+ * the STATE key-value bucket (stream KV_<PREFIX>_STATE, configured as @nats-io/kv would:
+ * the latest desired-state document per site key, history 1).
+ */
 export function streamConfigs({ names, duplicateWindowMs, reportRetentionMs, replicas }: StreamSettings): StreamConfig[] {
   const kept = { retention: RetentionPolicy.Limits, storage: StorageType.File, num_replicas: replicas, max_age: nanos(reportRetentionMs) };
   return [
@@ -52,6 +57,20 @@ export function streamConfigs({ names, duplicateWindowMs, reportRetentionMs, rep
       description: 'Notices of Sprout work that exhausted its deliveries',
       subjects: [names.maxDeliveriesAdvisories],
       duplicate_window: nanos(Math.min(120_000, reportRetentionMs)),
+    },
+    {
+      name: names.stateStream,
+      description: "Sprout sites' desired-state documents, the latest one per site (key-value bucket)",
+      subjects: [`$KV.${names.stateBucket}.>`],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      num_replicas: replicas,
+      max_msgs_per_subject: 1,
+      discard: DiscardPolicy.New,
+      allow_rollup_hdrs: true,
+      deny_delete: true,
+      allow_direct: true,
+      duplicate_window: nanos(120_000),
     },
   ] as StreamConfig[];
 }

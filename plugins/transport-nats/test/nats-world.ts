@@ -64,7 +64,7 @@ export async function removeStreams(prefix: string): Promise<void> {
   try {
     const jsm = await jetstreamManager(nc);
     const names = natsNames(prefix);
-    for (const stream of [names.workStream, names.reportsStream, names.deadLetterStream]) {
+    for (const stream of [names.workStream, names.reportsStream, names.deadLetterStream, names.stateStream]) {
       await jsm.streams.delete(stream).catch(() => false);
     }
   } finally {

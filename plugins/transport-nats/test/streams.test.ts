@@ -6,6 +6,7 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { connect, millis } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import { agentSide, controlSide, natsUrl, pluginConfig, randomPrefix, removeStreams } from './nats-world.ts';
 
 async function inspect<T>(look: (jsm: Awaited<ReturnType<typeof jetstreamManager>>) => Promise<T>): Promise<T> {
@@ -17,7 +18,7 @@ async function inspect<T>(look: (jsm: Awaited<ReturnType<typeof jetstreamManager
   }
 }
 
-test('the control plane creates WORK, REPORTS and DEAD_LETTERS, and the agent its own consumer', async (t) => {
+test('the control plane creates WORK, REPORTS, DEAD_LETTERS and the STATE bucket, and the agent its own consumer', async (t) => {
   const prefix = randomPrefix();
   const config = pluginConfig({ prefix });
   const control = await controlSide(natsUrl, config);
@@ -36,10 +37,11 @@ test('the control plane creates WORK, REPORTS and DEAD_LETTERS, and the agent it
     await new Promise((r) => setTimeout(r, 50));
   }
 
-  const { work, reports, dead, agentConsumer, controlConsumer } = await inspect(async (jsm) => ({
+  const { work, reports, dead, state, agentConsumer, controlConsumer } = await inspect(async (jsm) => ({
     work: (await jsm.streams.info(`${upper}_WORK`)).config,
     reports: (await jsm.streams.info(`${upper}_REPORTS`)).config,
     dead: (await jsm.streams.info(`${upper}_DEAD_LETTERS`)).config,
+    state: await (await new Kvm(jsm.jetstream()).open(`${upper}_STATE`)).status(),
     agentConsumer: (await jsm.consumers.info(`${upper}_WORK`, `agent-${siteId}`)).config,
     controlConsumer: (await jsm.consumers.info(`${upper}_REPORTS`, 'control-plane')).config,
   }));
@@ -48,6 +50,7 @@ test('the control plane creates WORK, REPORTS and DEAD_LETTERS, and the agent it
   t.like(reports, { subjects: [`${prefix}.reports.>`], retention: 'limits', storage: 'file' });
   t.is(millis(reports.max_age), 7 * 86_400_000);
   t.like(dead, { subjects: [`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${upper}_WORK.*`], retention: 'limits', storage: 'file' });
+  t.like(state, { bucket: `${upper}_STATE`, history: 1, replicas: 1, streamInfo: { config: { name: `KV_${upper}_STATE`, subjects: [`$KV.${upper}_STATE.>`], storage: 'file' } } });
   t.like(agentConsumer, { durable_name: `agent-${siteId}`, filter_subject: `${prefix}.work.${siteId}`, ack_policy: 'explicit', max_deliver: 5 });
   t.is(millis(agentConsumer.ack_wait ?? 0), 30_000);
   t.like(controlConsumer, { durable_name: 'control-plane', ack_policy: 'explicit', max_ack_pending: 1 });

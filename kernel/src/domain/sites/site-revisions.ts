@@ -15,6 +15,7 @@ const channel = 'sprout_site_revision';
 export class SiteRevisions {
   private readonly waiters = new EventEmitter();
   private listener?: { release(): Promise<void> };
+  private readonly followers = new Set<(siteId: string, revision: number) => void>();
 
   constructor(private readonly deps: { db: Knex; kind: 'postgres' | 'pglite'; logger: Logger }) {
     this.waiters.setMaxListeners(0);
@@ -88,6 +89,12 @@ export class SiteRevisions {
     }
   }
 
+  /** Calls `follower` after each announced change of any site (this process's and, on PostgreSQL, other control planes'). */
+  onChange(follower: (siteId: string, revision: number) => void): () => void {
+    this.followers.add(follower);
+    return () => this.followers.delete(follower);
+  }
+
   async close(): Promise<void> {
     await this.listener?.release();
     this.listener = undefined;
@@ -95,5 +102,6 @@ export class SiteRevisions {
 
   private announce(siteId: string, revision: number): void {
     this.waiters.emit(siteId, revision);
+    for (const follower of this.followers) follower(siteId, revision);
   }
 }
