@@ -11,7 +11,7 @@ import { connect } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import type { AgentTransport, SiteDesiredStateDocument, TransportProvider } from '@sprout/kernel';
 import { agentPermissions } from '../src/index.ts';
-import { agentSide, controlSide, memoryLogger, pluginConfig } from './nats-world.ts';
+import { agentSide, controlSide, memoryLogger, pluginConfig, until } from './nats-world.ts';
 import { startNatsServer } from './nats-server-process.ts';
 
 const documentOf = (siteId: string, revision: number): SiteDesiredStateDocument => ({
@@ -22,14 +22,6 @@ const documentOf = (siteId: string, revision: number): SiteDesiredStateDocument 
   bootIntents: [],
   dnsRecords: [],
 });
-
-async function until(what: string, done: () => boolean): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 test("an agent watches its own site's desired state through JetStream, current document first, and never another site's", async (t) => {
   const prefix = 'sprout';

@@ -97,3 +97,12 @@ export async function natsWorld(given: Partial<NatsTransportConfig> = {}): Promi
     },
   };
 }
+
+/** Waits (15 s at most) until `done()` holds; the NATS tests' one way of waiting for a delivery. */
+export async function until(what: string, done: () => boolean): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

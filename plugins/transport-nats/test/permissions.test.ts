@@ -8,19 +8,11 @@ import { randomUUID } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
 import type { AgentReport, AgentTransport, TransportProvider, WorkItem } from '@sprout/kernel';
 import { agentPermissions } from '../src/index.ts';
-import { agentSide, controlSide, memoryLogger, pluginConfig } from './nats-world.ts';
+import { agentSide, controlSide, memoryLogger, pluginConfig, until } from './nats-world.ts';
 import { startNatsServer } from './nats-server-process.ts';
 
 const item = (siteId: string): WorkItem => ({ id: randomUUID(), siteId, kind: 'permissions-test', workflowId: null, stepId: null, payload: {} });
 const report = (agentId: string, siteId: string, sequence: number): AgentReport => ({ agentId, siteId, sequence, kind: 'event', at: new Date().toISOString(), payload: {} });
-
-async function until(what: string, done: () => boolean): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 test("an agent's NATS user may consume its site's work and report for its site, and nothing of another site", async (t) => {
   const prefix = 'sprout';
