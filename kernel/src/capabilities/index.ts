@@ -5,6 +5,7 @@ import { dnsCapability } from './dns.ts';
 import { hwtestCapability } from './hwtest.ts';
 import { allocationCapability } from './allocation.ts';
 import { transportCapability } from './transport.ts';
+import { powerCapability } from './power.ts';
 import type { Capability } from './define-capability.ts';
 
 export const kernelCapabilities: readonly Capability<unknown>[] = Object.freeze([
@@ -14,6 +15,7 @@ export const kernelCapabilities: readonly Capability<unknown>[] = Object.freeze(
   hwtestCapability,
   allocationCapability,
   transportCapability,
+  powerCapability,
 ]);
 
 export * from './define-capability.ts';
@@ -23,4 +25,5 @@ export * from './dns.ts';
 export * from './hwtest.ts';
 export * from './allocation.ts';
 export * from './transport.ts';
+export * from './power.ts';
 export * from './dns-records.ts';

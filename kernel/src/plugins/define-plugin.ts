@@ -13,6 +13,7 @@ import type { Capability } from '../capabilities/define-capability.ts';
 import type { PluginHooks } from '../hooks/plugin-hooks.ts';
 import type { SproutConfig } from '../config/schema.ts';
 import type { AgentTransportFactory, WorkItem } from '../capabilities/transport.ts';
+import type { PowerDriver } from '../capabilities/power.ts';
 
 /** What a task handler in the agent gets besides its work item. */
 export interface AgentTaskContext {
@@ -105,6 +106,8 @@ export interface AgentPart {
   tasks?: Record<string, AgentTask>;
   /** Site services this plugin runs in the agent, by name (`dhcp`, `tftp`, `dns`…). */
   services?: Record<string, AgentServiceFactory>;
+  /** Power drivers by the `bmc.type` they serve (`ipmi`, `redfish`…); see capabilities/power.ts. */
+  power?: Record<string, PowerDriver>;
 }
 
 export interface PluginContext<Config = Record<string, unknown>> {

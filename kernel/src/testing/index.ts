@@ -6,3 +6,4 @@ export { ipamContract, kernelIpamSubject, type IpamContractOptions, type IpamCon
 export * from './transport-contract.ts';
 export { dhcpContract, kernelDhcpSubject, type DhcpContractOptions, type DhcpContractSubject } from './dhcp-contract.ts';
 export { dnsContract, kernelDnsSubject, type DnsContractOptions, type DnsContractSubject } from './dns-contract.ts';
+export { powerContract, type PowerContractOptions, type PowerContractSubject } from './power-contract.ts';
