@@ -23,7 +23,7 @@ test('lab demo commissions and deploys a simulated machine, prints the story and
   t.is(run.code, 0, `${run.stdout}\n${run.stderr}`);
   const out = run.stdout;
   // each workflow step with its timing, in the order the engine ran them
-  const order = ['allocate-ip', 'reserve-dhcp', 'write-dns', 'publish-boot-intent', 'power-on', 'commission'].map((step) => out.search(new RegExp(`\\s${step}\\s+succeeded\\s+[\\d.]+ (ms|s)`)));
+  const order = ['check-bmc', 'allocate-ip', 'reserve-dhcp', 'write-dns', 'publish-boot-intent', 'power-on', 'commission'].map((step) => out.search(new RegExp(`\\s${step}\\s+succeeded\\s+[\\d.]+ (ms|s)`)));
   t.true(order.every((at, i) => at > 0 && (i === 0 || at > order[i - 1])), `steps in order: ${order}\n${out}`);
   t.regex(out, /\sinstall\s+succeeded\s+[\d.]+ (ms|s)/);
   t.regex(out, /commission succeeded/);
