@@ -58,7 +58,7 @@ export class PowerRunner {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         const where = target.bmc.address ? ` at ${target.bmc.address}` : '';
-        const err = new PowerError('timeout', `${what} ${target.hostname}: the ${target.bmc.type} BMC${where} did not answer within ${Math.round(timeoutMs / 1000)} s`);
+        const err = new PowerError('timeout', `${what} ${target.hostname}: the ${target.bmc.type} BMC${where} did not answer within ${timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)} s` : `${timeoutMs} ms`}`);
         controller.abort(err);
         reject(err);
       }, timeoutMs);
