@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../helpers/processes.ts';
 import { siteLab } from '../helpers/site-lab.ts';
+import { until } from '../helpers/until.ts';
 
 const run = promisify(execFile);
 
@@ -28,7 +29,11 @@ test('an agent serves the site: DNS answers the machine A and PTR records, TFTP 
   await lab.startAgent([`  tftp: { port: ${tftpPort}, address: 127.0.0.1, root: ${bootRoot} }`, `  dns: { port: ${dnsPort}, address: 127.0.0.1 }`]);
 
   // the commission's control steps allocated the address and wrote DNS; sync-site carries them to the agent
-  const wf = JSON.parse((await cli('workflow', 'show', commissioned.id, '--json')).stdout);
+  // check-bmc (the agent's) comes first: the control steps run once the agent has answered it.
+  const wf = await until('the commission allocated the address', async () => {
+    const shown = JSON.parse((await cli('workflow', 'show', commissioned.id, '--json')).stdout);
+    return shown.steps.find((s: { name: string; state: string }) => s.name === 'write-dns' && s.state === 'succeeded') && shown;
+  });
   const address = wf.steps.find((s: { name: string }) => s.name === 'allocate-ip').result.address as string;
   const synced = await cli('site', 'sync', 'lab', '--watch');
   t.is(synced.code, 0, synced.stdout + synced.stderr);

@@ -30,7 +30,7 @@ for (const backend of backends) {
   async function readyMachine(hostname: string): Promise<any> {
     const machine = await createMachine(h, 'ud-site', hostname);
     const commission = (await h.request({ method: 'POST', url: `/v1/machines/${hostname}/commission`, body: { hwtest: false } })).body;
-    await finishSiteStep(h, commission.id);
+    for (const step of ['check-bmc', 'power-on']) if ((await finishSiteStep(h, commission.id)) !== step) throw new Error(`expected ${step}`);
     await finishSiteStep(h, commission.id, { ok: true, result: { cpus: 2 } });
     await waitForWorkflow(h, commission.id, (wf) => wf.state === 'succeeded');
     return machine;
