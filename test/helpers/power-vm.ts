@@ -34,6 +34,8 @@ export interface PowerVm {
   stop(): Promise<void>;
   /** A reset (counts as a boot): restarts QEMU when `device` changes the order, else QMP system_reset; starts a VM that is off. */
   reset(device?: PowerVmDevice): Promise<void>;
+  /** The power button (ACPI): a guest OS shuts down; firmware alone ignores it. No-op when off. */
+  acpiShutdown(): Promise<void>;
   running(): boolean;
   /** The running QEMU's process id (undefined when off). */
   pid(): number | undefined;
@@ -188,6 +190,9 @@ export function powerVm(options: PowerVmOptions): PowerVm {
       }
       await qmp(qmpSocket, [{ execute: 'system_reset' }]);
       boots++;
+    },
+    async acpiShutdown() {
+      if (alive()) await qmp(qmpSocket, [{ execute: 'system_powerdown' }]);
     },
     running: alive,
     pid: () => (alive() ? proc!.child.pid : undefined),
