@@ -126,7 +126,9 @@ export async function startIpmiBmc(options: IpmiBmcOptions = {}): Promise<IpmiBm
   mkdirSync(file('state'));
 
   let harnessLog = '';
-  const note = (line: string) => (harnessLog += `${new Date().toISOString()} ${line}\n`);
+  const note = (line: string): void => {
+    harnessLog += `${new Date().toISOString()} ${line}\n`;
+  };
   const ops: string[] = [];
   let offset = 0;
   let work = Promise.resolve();
