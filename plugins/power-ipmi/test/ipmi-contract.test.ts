@@ -2,6 +2,9 @@
  * The power contract for the ipmi driver against a real BMC: OpenIPMI's ipmi_sim working
  * a QEMU VM. The machine is judged by the VM process, never by the driver's word.
  */
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import test from 'ava';
 import { powerContract } from '@sprout/kernel/testing';
 import type { PowerTarget } from '@sprout/kernel';
@@ -46,4 +49,19 @@ test.serial('after the contract: the BMC saw the boot devices and the soft off t
   t.true(ops.includes('boot default'), ops.join(', '));
   t.true(ops.includes('shutdown 1'), 'the soft off reached the BMC');
   t.is(bmc!.vm.bootDevice(), 'disk', 'the last start booted the disk');
+});
+
+test.serial('the password reaches the BMC through the environment, never on ipmitool\'s command line', async (t) => {
+  // ipmitool behind a wrapper that writes down its command line, then runs it unchanged.
+  const dir = mkdtempSync(join(tmpdir(), 'ipmitool-argv-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const wrapper = join(dir, 'ipmitool');
+  writeFileSync(wrapper, `#!/bin/sh\nprintf '%s\\n' "$@" >> '${dir}/argv'\nexec ipmitool "$@"\n`);
+  chmodSync(wrapper, 0o755);
+  const { address, username, password } = bmc!;
+  const driver = ipmiDriver({ ipmitool: wrapper });
+  t.deepEqual(await driver.checkCredentials(target(address, username, password), { timeoutMs: 20_000 }), { state: 'off' });
+  const argv = readFileSync(join(dir, 'argv'), 'utf8');
+  t.true(argv.includes('-E') && argv.includes(username), argv);
+  t.false(argv.includes(password), 'the password is not on the command line');
 });
