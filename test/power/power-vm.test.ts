@@ -50,3 +50,20 @@ test('a PowerVm starts QEMU in the asked boot order, resets, restarts for a new 
   await vm.close();
   t.false(existsSync(join(dir, 'vm-a')), 'close removes the VM files');
 });
+
+test('a UEFI PowerVm runs OVMF with its own copy of the variable store, and its power button reaches the VM', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'power-vm-'));
+  const vm = powerVm({ name: 'vm-uefi', dir, firmware: 'uefi' });
+  t.teardown(async () => {
+    await vm.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await vm.start('disk');
+  const args = readFileSync(`/proc/${vm.pid()}/cmdline`, 'utf8').split('\0');
+  t.true(args.some((a) => a.includes(`file=${join(dir, 'vm-uefi', 'OVMF_VARS.fd')}`)), args.join(' '));
+  t.true(existsSync(join(dir, 'vm-uefi', 'OVMF_VARS.fd')));
+  await t.notThrowsAsync(vm.acpiShutdown());
+  t.true(vm.running(), 'firmware without an OS ignores the power button');
+  await vm.stop();
+  t.false(vm.running());
+});
