@@ -3,8 +3,8 @@
  * next boot device through ipmitool. `chassis bootdev` exits 0 even when the BMC refuses
  * it, so the boot flags are read back (`chassis bootparam get 5`) and compared.
  */
-import { PowerError, type BootDevice, type PowerActionResult, type PowerCallOptions, type PowerDriver, type PowerState, type PowerTarget } from '@sprout/kernel';
-import { invocation, ipmitool, type IpmitoolOptions } from './ipmitool.ts';
+import { PowerError, type BootDevice, type PowerActionResult, type PowerDriver, type PowerState, type PowerTarget } from '@sprout/kernel';
+import { invocation, ipmitool, withDeadline, type IpmiCallOptions, type IpmitoolOptions } from './ipmitool.ts';
 
 /** "Chassis Power is on" → on. */
 export function parsePowerStatus(stdout: string): 'on' | 'off' | undefined {
@@ -25,17 +25,18 @@ export function parseBootDevice(stdout: string): BootDevice | string | undefined
 }
 
 export function ipmiDriver(tool: IpmitoolOptions = {}): PowerDriver {
-  const run = (target: PowerTarget, command: string[], options: PowerCallOptions) => ipmitool(target, command, options, tool);
+  // Each operation, however many ipmitool runs it takes, ends within its call's timeout.
+  const run = (target: PowerTarget, command: string[], options: IpmiCallOptions) => ipmitool(target, command, withDeadline(options), tool);
   const label = (target: PowerTarget) => invocation(target, [], { timeoutMs: 1 }, tool).label;
 
-  async function state(target: PowerTarget, options: PowerCallOptions): Promise<PowerState> {
+  async function state(target: PowerTarget, options: IpmiCallOptions): Promise<PowerState> {
     const { stdout } = await run(target, ['chassis', 'power', 'status'], options);
     const power = parsePowerStatus(stdout);
     if (!power) throw new PowerError('protocol', `${label(target)}: chassis power status: unexpected answer "${stdout.trim()}"`);
     return power;
   }
 
-  async function power(target: PowerTarget, verb: 'on' | 'off' | 'soft' | 'cycle', options: PowerCallOptions): Promise<PowerActionResult> {
+  async function power(target: PowerTarget, verb: 'on' | 'off' | 'soft' | 'cycle', options: IpmiCallOptions): Promise<PowerActionResult> {
     await run(target, ['chassis', 'power', verb], options);
     return {};
   }
@@ -43,20 +44,24 @@ export function ipmiDriver(tool: IpmitoolOptions = {}): PowerDriver {
   return {
     type: 'ipmi',
     state,
-    async on(target, options) {
+    async on(target, given) {
+      const options = withDeadline(given);
       if ((await state(target, options)) === 'on') return { note: 'already on' };
       return power(target, 'on', options);
     },
-    async off(target, options) {
+    async off(target, given) {
+      const options = withDeadline(given);
       if ((await state(target, options)) === 'off') return { note: 'already off' };
-      return power(target, options.soft ? 'soft' : 'off', options);
+      return power(target, given.soft ? 'soft' : 'off', options);
     },
-    async cycle(target, options) {
+    async cycle(target, given) {
+      const options = withDeadline(given);
       // IPMI leaves a power cycle of a machine that is off to the BMC (many do nothing).
       if ((await state(target, options)) === 'off') return { ...(await power(target, 'on', options)), note: 'was off: powered on' };
       return power(target, 'cycle', options);
     },
-    async setNextBoot(target, device, options) {
+    async setNextBoot(target, device, given) {
+      const options = withDeadline(given);
       const command = device === 'network' ? ['chassis', 'bootdev', 'pxe'] : ['chassis', 'bootdev', 'disk', 'options=persistent'];
       await run(target, command, options);
       const { stdout } = await run(target, ['chassis', 'bootparam', 'get', '5'], options);

@@ -29,6 +29,14 @@ export interface Invocation {
   label: string;
 }
 
+/** A call's options; `deadline` (ms since the epoch) bounds an operation of several ipmitool runs as a whole. */
+export type IpmiCallOptions = PowerCallOptions & { deadline?: number };
+
+/** The options with the operation's deadline fixed (kept when already fixed by the operation calling this one). */
+export function withDeadline(options: IpmiCallOptions): IpmiCallOptions {
+  return { ...options, deadline: options.deadline ?? Date.now() + options.timeoutMs };
+}
+
 /** Where to find ipmitool (tests wrap it to see the command line it is given). */
 export interface IpmitoolOptions {
   ipmitool?: string;
@@ -106,10 +114,13 @@ export function failure(label: string, what: string, run: IpmitoolRun): PowerErr
 }
 
 /** Runs one ipmitool command: its output on exit 0, else the PowerError saying why; killed at the call's timeout. */
-export async function ipmitool(target: PowerTarget, command: string[], options: PowerCallOptions, tool: IpmitoolOptions = {}): Promise<IpmitoolRun> {
-  const call = invocation(target, command, options, tool);
+export async function ipmitool(target: PowerTarget, command: string[], options: IpmiCallOptions, tool: IpmitoolOptions = {}): Promise<IpmitoolRun> {
+  const left = options.deadline === undefined ? options.timeoutMs : options.deadline - Date.now();
+  const call = invocation(target, command, { timeoutMs: left }, tool);
   const what = command.join(' ');
+  const late = () => new PowerError('timeout', `${call.label}: ${what}: the BMC at ${call.label.slice(5)} did not answer within ${options.timeoutMs} ms`);
   if (options.signal?.aborted) throw new PowerError('timeout', `${call.label}: ${what}: cancelled`);
+  if (left <= 0) throw late();
   const run = await new Promise<IpmitoolRun & { timedOut: boolean; spawnError?: Error }>((resolve) => {
     const child = spawn(call.file, call.args, { env: call.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -120,7 +131,7 @@ export async function ipmitool(target: PowerTarget, command: string[], options: 
       timedOut = true;
       child.kill('SIGKILL');
     };
-    const timer = setTimeout(kill, options.timeoutMs);
+    const timer = setTimeout(kill, left);
     options.signal?.addEventListener('abort', kill, { once: true });
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
@@ -134,7 +145,7 @@ export async function ipmitool(target: PowerTarget, command: string[], options: 
   if (run.spawnError) throw new PowerError('unsupported', `${call.label}: ${what}: cannot run ${call.file} (${run.spawnError.message}); install the ipmitool package on the site agent's host`);
   if (run.timedOut) {
     const words = ipmitoolWords(run.stderr);
-    throw new PowerError('timeout', `${call.label}: ${what}: the BMC at ${call.label.slice(5)} did not answer within ${options.timeoutMs} ms${words ? ` (${words})` : ''}`);
+    throw new PowerError('timeout', `${late().message}${words ? ` (${words})` : ''}`);
   }
   if (run.code !== 0) throw failure(call.label, what, run);
   return run;

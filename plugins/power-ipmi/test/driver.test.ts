@@ -59,6 +59,16 @@ test('a BMC that never answers fails with timeout at the call timeout, naming th
   t.throws(() => process.kill(pid, 0), undefined, 'the ipmitool process is gone');
 });
 
+test('an operation of several ipmitool runs ends within the call timeout as a whole', async (t) => {
+  // The status answers after 2 s, the power-on never: 3 s for the whole call, not 3 s for each run.
+  const fake = fakeIpmitool(t, `case "$*" in *"power status"*) sleep 2; echo "Chassis Power is off" ;; *) exec sleep 30 ;; esac`);
+  const started = Date.now();
+  const err = await t.throwsAsync(ipmiDriver({ ipmitool: fake.path }).on(target, { timeoutMs: 3_000 }));
+  t.is((err as PowerError).reason, 'timeout', err?.message);
+  t.regex(err?.message ?? '', /^ipmi 127\.0\.0\.1:9001: chassis power on: the BMC at 127\.0\.0\.1:9001 did not answer within 3000 ms/);
+  t.true(Date.now() - started < 4_500, `took ${Date.now() - started} ms`);
+});
+
 test('without ipmitool installed the driver says so', async (t) => {
   const err = await t.throwsAsync(ipmiDriver({ ipmitool: '/nonexistent/ipmitool' }).state(target, { timeoutMs: 5_000 }));
   t.is((err as PowerError).reason, 'unsupported');
