@@ -32,6 +32,8 @@ export interface PowerVm {
   start(device: PowerVmDevice): Promise<void>;
   /** Hard off: QMP quit, SIGKILL after a grace period. */
   stop(): Promise<void>;
+  /** The ACPI power button (QMP system_powerdown): a guest OS shuts down, a VM with none ignores it. No-op when off. */
+  powerdown(): Promise<void>;
   /** A reset (counts as a boot): restarts QEMU when `device` changes the order, else QMP system_reset; starts a VM that is off. */
   reset(device?: PowerVmDevice): Promise<void>;
   running(): boolean;
@@ -180,6 +182,9 @@ export function powerVm(options: PowerVmOptions): PowerVm {
       await spawnQemu(first);
     },
     stop,
+    async powerdown() {
+      if (alive()) await qmp(qmpSocket, [{ execute: 'system_powerdown' }]);
+    },
     async reset(next) {
       if (!alive()) return spawnQemu(next ?? device);
       if (next && next !== device) {
