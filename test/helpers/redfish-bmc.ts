@@ -29,6 +29,8 @@ export interface RedfishBmcOptions {
   sessions?: boolean;
   /** The device the VM boots first without a Boot override. Default disk. */
   defaultBoot?: PowerVmDevice;
+  /** true: a PATCH of Boot answers 200 but changes nothing (firmware that drops the override). */
+  ignoresBootOverride?: boolean;
 }
 
 export interface RedfishBmcRequest {
@@ -159,7 +161,7 @@ export async function startRedfishBmc(options: RedfishBmcOptions): Promise<Redfi
       if (typeof value !== 'string' || !allowed.includes(value)) throw new RedfishFault(400, 'PropertyValueNotInList', `The value '${String(value)}' for the property Boot/${name} is not in the list of acceptable values.`, 'Choose a value from the enumeration list that the implementation can support and resubmit the request if the operation failed.');
       (next as Record<string, string>)[name] = value;
     }
-    boot = next;
+    if (!options.ignoresBootOverride) boot = next;
   }
 
   /** Who sent the request: a live session, valid basic credentials, nobody, or someone refused. */
