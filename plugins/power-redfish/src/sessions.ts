@@ -14,8 +14,11 @@ type Credential = { kind: 'session'; token: string } | { kind: 'basic' };
 const noSessionService = new Set([404, 405, 501]);
 
 export class RedfishSessions {
-  /** By BMC, user and a hash of the password: a changed password never reuses an old session. */
-  private readonly credentials = new Map<string, Credential>();
+  /**
+   * By BMC, user and a hash of the password (a changed password never reuses an old
+   * session). A promise, so that calls made together share one login: BMCs have few session slots.
+   */
+  private readonly credentials = new Map<string, Promise<Credential>>();
 
   /** Sends an authenticated request; fails with the BMC's refusal unless it answers 2xx. */
   async request(link: BmcLink, what: string, req: RedfishRequest): Promise<RedfishReply> {
@@ -26,23 +29,33 @@ export class RedfishSessions {
     }
     if (!bmc.username || !bmc.password) throw link.error('auth', what, 'the BMC needs bmc.username and bmc.password');
     const key = `${bmc.address}\0${bmc.insecure === true}\0${bmc.username}\0${createHash('sha256').update(bmc.password).digest('hex')}`;
-    let credential = this.credentials.get(key);
-    const fresh = !credential;
-    credential ??= await this.logIn(link);
-    this.credentials.set(key, credential);
+    const cached = this.credentials.get(key);
+    let login = cached ?? this.logIn(link, key);
+    let credential = await login;
     let reply = await link.send(what, withCredential(link, req, credential));
-    if (reply.status === 401 && credential.kind === 'session' && !fresh) {
-      // The BMC ended the session (timeout, reboot, too many sessions): log in again once.
-      this.credentials.delete(key);
-      credential = await this.logIn(link);
-      this.credentials.set(key, credential);
+    if (reply.status === 401 && credential.kind === 'session' && cached) {
+      // The BMC ended the session (timeout, reboot, too many sessions): log in again once,
+      // unless a call made together already did.
+      const current = this.credentials.get(key);
+      login = current && current !== login ? current : this.logIn(link, key);
+      credential = await login;
       reply = await link.send(what, withCredential(link, req, credential));
     }
-    if (reply.status === 401 || reply.status === 403) this.credentials.delete(key);
+    if ((reply.status === 401 || reply.status === 403) && this.credentials.get(key) === login) this.credentials.delete(key);
     return ok(link, what, reply);
   }
 
-  private async logIn(link: BmcLink): Promise<Credential> {
+  /** Logs in and keeps the credential under `key`; a failed login is forgotten. */
+  private logIn(link: BmcLink, key: string): Promise<Credential> {
+    const login = this.createCredential(link);
+    this.credentials.set(key, login);
+    login.catch(() => {
+      if (this.credentials.get(key) === login) this.credentials.delete(key);
+    });
+    return login;
+  }
+
+  private async createCredential(link: BmcLink): Promise<Credential> {
     const root = await link.send('read the service root (GET /redfish/v1/)', { method: 'GET', path: '/redfish/v1/' });
     const body = root.body as { SessionService?: unknown; Links?: { Sessions?: { '@odata.id'?: unknown } } } | undefined;
     const advertised = body?.Links?.Sessions?.['@odata.id'];

@@ -100,6 +100,16 @@ test('one session serves many calls, and a new one is made when the BMC expired 
   t.is(bmc.nextBoot(), 'disk');
   t.is(logins(), 2);
   t.true(bmc.requests.some((r) => r.auth === 'denied' && r.status === 401), 'the old token was refused first');
+  // Calls made together share one login, fresh or after an expiry: BMCs have few session slots.
+  const together = await redfishLab('rf-session-together');
+  t.teardown(() => together.close());
+  const many = (n: number) => Promise.all(Array.from({ length: n }, () => driver.state(together.target, call)));
+  const loginsTo = () => together.bmc.requests.filter((r) => r.method === 'POST' && r.path === '/redfish/v1/SessionService/Sessions').length;
+  t.deepEqual(await many(4), ['off', 'off', 'off', 'off']);
+  t.is(loginsTo(), 1);
+  together.bmc.expireSessions();
+  t.deepEqual(await many(4), ['off', 'off', 'off', 'off']);
+  t.is(loginsTo(), 2);
 });
 
 test('a BMC without a SessionService gets HTTP basic auth', async (t) => {
