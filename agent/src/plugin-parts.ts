@@ -1,6 +1,7 @@
 /**
  * Loads the agent-side parts of the installed plugins: the transport the control plane
- * named at registration, every plugin's task kinds, site services and power drivers.
+ * named at registration, every plugin's task kinds and services, and the power drivers
+ * by the `bmc.type` they serve.
  */
 import { importDefinition } from '@sprout/kernel';
 import { builtinPluginDir, discoverPlugins } from '@sprout/kernel/discovery';

@@ -32,10 +32,10 @@ export interface PowerVm {
   start(device: PowerVmDevice): Promise<void>;
   /** Hard off: QMP quit, SIGKILL after a grace period. */
   stop(): Promise<void>;
-  /** The ACPI power button (QMP system_powerdown): a guest OS shuts down, a VM with none ignores it. No-op when off. */
-  powerdown(): Promise<void>;
   /** A reset (counts as a boot): restarts QEMU when `device` changes the order, else QMP system_reset; starts a VM that is off. */
   reset(device?: PowerVmDevice): Promise<void>;
+  /** The power button (ACPI): a guest OS shuts down; firmware alone ignores it. No-op when off. */
+  acpiShutdown(): Promise<void>;
   running(): boolean;
   /** The running QEMU's process id (undefined when off). */
   pid(): number | undefined;
@@ -182,9 +182,6 @@ export function powerVm(options: PowerVmOptions): PowerVm {
       await spawnQemu(first);
     },
     stop,
-    async powerdown() {
-      if (alive()) await qmp(qmpSocket, [{ execute: 'system_powerdown' }]);
-    },
     async reset(next) {
       if (!alive()) return spawnQemu(next ?? device);
       if (next && next !== device) {
@@ -193,6 +190,9 @@ export function powerVm(options: PowerVmOptions): PowerVm {
       }
       await qmp(qmpSocket, [{ execute: 'system_reset' }]);
       boots++;
+    },
+    async acpiShutdown() {
+      if (alive()) await qmp(qmpSocket, [{ execute: 'system_powerdown' }]);
     },
     running: alive,
     pid: () => (alive() ? proc!.child.pid : undefined),

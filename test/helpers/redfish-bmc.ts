@@ -146,7 +146,7 @@ export async function startRedfishBmc(options: RedfishBmcOptions): Promise<Redfi
     }
     if (!on) throw conflict(`The system is powered off: ResetType ${type} needs it on.`);
     if (type === 'ForceOff') return vm.stop();
-    if (type === 'GracefulShutdown') return vm.powerdown();
+    if (type === 'GracefulShutdown') return vm.acpiShutdown();
     return booting((device) => vm.reset(device));
   }
 
