@@ -25,6 +25,7 @@ export const environmentOverrides: Record<string, string> = {
   SPROUT_PLUGIN_DIR: 'pluginDir',
   SPROUT_LOG_LEVEL: 'log.level',
   SPROUT_ADMIN_TOKEN: 'auth.adminToken',
+  SPROUT_POWER_CREDENTIAL_KEY: 'power.credentialKey',
 };
 
 export interface RawConfig {
@@ -88,6 +89,7 @@ function withDefaults(raw: Record<string, any>, base: string): Record<string, un
     plugins: raw.plugins ?? {},
     log: { level: 'info', ...(isMapping(raw.log) ? raw.log : {}) },
     auth: raw.auth ?? {},
+    power: isMapping(raw.power) || raw.power === undefined ? { pollSeconds: 300, pollConcurrency: 8, callTimeoutSeconds: 60, ...(raw.power ?? {}) } : raw.power,
     audit: isMapping(raw.audit) || raw.audit === undefined ? { repeatWindowSeconds: 60, ...(raw.audit ?? {}) } : raw.audit,
     lifecycle: lifecycleDefaults(raw.lifecycle),
     agents: isMapping(raw.agents) || raw.agents === undefined ? { heartbeatSeconds: 10, offlineAfterMissed: 3, joinTokenTtlSeconds: 86_400, ...(raw.agents ?? {}) } : raw.agents,

@@ -65,6 +65,20 @@ export const configSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    power: Type.Object(
+      {
+        credentialKey: Type.Optional(
+          Type.String({
+            pattern: '^[A-Za-z0-9+/]{43}=$',
+            description: 'base64 of 32 random bytes (openssl rand -base64 32): the AES-256-GCM key BMC passwords are stored under; unset: SPROUT_POWER_CREDENTIAL_KEY, else a key generated in dataDir',
+          }),
+        ),
+        pollSeconds: Type.Integer({ minimum: 0, maximum: 86_400, description: 'how often each site polls the power state of its machines with a BMC; 0 never' }),
+        pollConcurrency: Type.Integer({ minimum: 1, maximum: 256, description: 'BMCs an agent asks at once while polling' }),
+        callTimeoutSeconds: Type.Integer({ minimum: 1, maximum: 600, description: 'how long one BMC operation may take before it fails' }),
+      },
+      { additionalProperties: false },
+    ),
     auth: Type.Object(
       { adminToken: Type.Optional(Type.String({ minLength: 16, description: 'Admin token to install on first start' })) },
       { additionalProperties: false },
