@@ -44,6 +44,9 @@ import { DesiredStatePublisher } from './domain/sites/desired-state-publisher.ts
 import type { SiteDesiredStateDocument } from './domain/sites/desired-state-schema.ts';
 import { transportCapability } from './capabilities/transport.ts';
 import { hwtestCapability } from './capabilities/hwtest.ts';
+import { powerCapability } from './capabilities/power.ts';
+import { credentialSealer, type CredentialSealer } from './domain/machines/bmc-credentials.ts';
+import { BmcRules } from './domain/machines/bmc.ts';
 
 export interface KernelOptions {
   config: SproutConfig;
@@ -128,7 +131,9 @@ export class Kernel {
       networks: asFunction(({ db }) => new NetworkService({ db, ipam: () => this.capability(ipamCapability), ipamProviderId: () => host.providersOf('ipam')[0] ?? 'none' })).singleton(),
       lifecycle: asFunction(({ hooks, auditLog, config, clock, logger }) => new Lifecycle({ hooks, audit: auditLog, config, clock, logger })).singleton(),
       sites: asFunction(({ db, config, clock }) => new SiteService({ db, config, clock })).singleton(),
-      machines: asFunction(({ db }) => new MachineService({ db })).singleton(),
+      // One sealer for BMC passwords, built once: the routes seal with it, power work items open with it.
+      credentials: asValue(credentialSealer(config)),
+      machines: asFunction(({ db, credentials }) => new MachineService({ db, bmc: new BmcRules({ sealer: credentials, drivers: () => this.capabilityAll(powerCapability) }) })).singleton(),
       workflows: asFunction(({ db, lifecycle }) => new WorkflowService({ db, lifecycle, engine: () => this.engine })).singleton(),
       engine: asFunction(({ db, lifecycle, hooks, logger, clock, networks, config }) =>
         new WorkflowEngine({
@@ -246,6 +251,11 @@ export class Kernel {
 
   get sites(): SiteService {
     return this.container.resolve<SiteService>('sites');
+  }
+
+  /** Seals and opens machines' BMC passwords (bmc-credentials.ts). */
+  get credentials(): CredentialSealer {
+    return this.container.resolve<CredentialSealer>('credentials');
   }
 
   get machines(): MachineService {
