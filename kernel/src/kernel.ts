@@ -47,6 +47,7 @@ import { hwtestCapability } from './capabilities/hwtest.ts';
 import { powerCapability } from './capabilities/power.ts';
 import { credentialSealer, type CredentialSealer } from './domain/machines/bmc-credentials.ts';
 import { BmcRules } from './domain/machines/bmc.ts';
+import { PowerService } from './domain/machines/power-service.ts';
 
 export interface KernelOptions {
   config: SproutConfig;
@@ -151,7 +152,8 @@ export class Kernel {
       ).singleton(),
       agents: asFunction(({ db, clock }) => new AgentService({ db, clock })).singleton(),
       siteRevisions: asFunction(({ db, logger }) => new SiteRevisions({ db, kind: store.kind, logger })).singleton(),
-      reports: asFunction(({ db, auditLog, logger }) => new ReportApplier({ db, engine: () => this.engine, audit: auditLog, logger, hwtests: () => this.capabilityAll(hwtestCapability) })).singleton(),
+      power: asFunction(({ db, credentials, config, logger }) => new PowerService({ db, sealer: credentials, config, logger, afterDispatch: () => this.dispatcher.kick() })).singleton(),
+      reports: asFunction(({ db, auditLog, logger }) => new ReportApplier({ db, engine: () => this.engine, power: () => this.power, audit: auditLog, logger, hwtests: () => this.capabilityAll(hwtestCapability) })).singleton(),
       dispatcher: asFunction(({ db, logger }) => new OutboxDispatcher({ db, logger, transport: () => this.capability(transportCapability), intervalMs: 1000 })).singleton(),
       auditRetention: asFunction(({ db, auditLog, logger, config, clock }) => new AuditRetention({ db, audit: auditLog, logger, retentionDays: config.audit.retentionDays, now: () => clock.now().getTime() })).singleton(),
       watchdog: asFunction(({ db, lifecycle, clock, logger, config }) => new Watchdog({ db, lifecycle, clock, logger, intervalMs: config.lifecycle.watchdogIntervalSeconds * 1000 })).singleton(),
@@ -182,6 +184,7 @@ export class Kernel {
       this.watchdog.start();
       this.dispatcher.start();
       this.auditRetention.start();
+      this.power.start();
     }
   }
 
@@ -194,7 +197,7 @@ export class Kernel {
       if (transport.onReports) await transport.onReports((reports) => this.reports.applyMany(reports).then(() => undefined));
       else await transport.onReport((report) => this.reports.apply(report).then(() => undefined));
       await transport.onDeadLetter((item, reason) =>
-        item.stepId ? this.engine.siteStepFinished(item.stepId, { ok: false, error: `the agent at the site never completed work item ${item.id}: ${reason}` }) : Promise.resolve(),
+        item.stepId ? this.engine.siteStepFinished(item.stepId, { ok: false, error: `the agent at the site never completed work item ${item.id}: ${reason}` }) : this.power.givenUp(item.id, reason),
       );
     };
     try {
@@ -256,6 +259,11 @@ export class Kernel {
   /** Seals and opens machines' BMC passwords (bmc-credentials.ts). */
   get credentials(): CredentialSealer {
     return this.container.resolve<CredentialSealer>('credentials');
+  }
+
+  /** Power commands, the power poll and power state reports. */
+  get power(): PowerService {
+    return this.container.resolve<PowerService>('power');
   }
 
   get machines(): MachineService {
@@ -338,6 +346,7 @@ export class Kernel {
     try {
       this.watchdog.stop();
       this.auditRetention.stop();
+      await this.power.stop();
       await this.dispatcher.stop();
       await this.engine.stop();
       await this.desiredStatePublisher?.stop();
