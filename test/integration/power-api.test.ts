@@ -10,53 +10,13 @@
  */
 import test from 'ava';
 import { join } from 'node:path';
-import type { AgentReport } from '@sprout/kernel';
 import { backends, startHarness, type Harness } from '../helpers/harness.ts';
 import { nextMac, siteWithNetwork } from '../helpers/control-plane.ts';
 import { until } from '../helpers/until.ts';
+import { fakeAgent } from '../helpers/fake-power-agent.ts';
 
 const fixtureDir = join(import.meta.dirname, '../../kernel/test/fixtures/plugin-dirs/power-fixture');
 const secret = 'Pa55-word-that-must-never-show';
-
-interface FakeAgent {
-  agentId: string;
-  siteId: string;
-  /** The next work item of `kind` handed to this site (bounded wait). */
-  work(kind: string): Promise<any>;
-  report(kind: string, workItemId: string | null, payload: Record<string, unknown>): Promise<void>;
-}
-
-async function fakeAgent(h: Harness, joinToken: string): Promise<FakeAgent> {
-  const res = await h.request({ method: 'POST', url: '/v1/agents/register', token: null, body: { joinToken, hostname: 'agent', version: '0.1.0', capabilities: [] } });
-  if (res.status !== 201) throw new Error(`register: ${JSON.stringify(res.body)}`);
-  const { agentId, siteId, credential } = res.body;
-  let sequence = 0;
-  const seen: any[] = [];
-  return {
-    agentId,
-    siteId,
-    async work(kind) {
-      let found: any;
-      await until(`a ${kind} work item`, async () => {
-        await h.kernel.dispatcher.drain();
-        const polled = await h.request({ url: `/v1/agents/${agentId}/work?wait=0`, token: credential });
-        for (const { item } of polled.body.items ?? []) {
-          seen.push(item);
-          await h.request({ method: 'POST', url: `/v1/agents/${agentId}/work/settle`, token: credential, body: { ids: [item.id], outcome: 'ack' } });
-        }
-        found = seen.find((item) => item.kind === kind);
-        if (found) seen.splice(seen.indexOf(found), 1);
-        return Boolean(found);
-      }, 10_000);
-      return found;
-    },
-    async report(kind, workItemId, payload) {
-      const report: AgentReport = { agentId, siteId, sequence: ++sequence, kind, workItemId, at: new Date().toISOString(), payload };
-      const posted = await h.request({ method: 'POST', url: `/v1/agents/${agentId}/reports`, token: credential, body: { reports: [report] } });
-      if (posted.status !== 200) throw new Error(`report: ${JSON.stringify(posted.body)}`);
-    },
-  };
-}
 
 const machineBody = (site: string, hostname: string, bmc?: Record<string, unknown>) => ({ site, hostname, arch: 'x86_64', bootMode: 'bios', interfaces: [{ mac: nextMac() }], ...(bmc ? { bmc } : {}) });
 
@@ -158,7 +118,7 @@ for (const backend of backends) {
     t.is(noAgent.status, 409);
     t.regex(noAgent.body.detail, /site lonely has no agent/);
 
-    const agent = await fakeAgent(h, joinToken);
+    const agent = await fakeAgent(h.request, joinToken, () => h.kernel.dispatcher.drain());
     const viewer = await h.token('viewer');
     t.is((await h.request({ method: 'POST', url: '/v1/machines/node-01/power', token: viewer, body: { action: 'on' } })).status, 403, 'a viewer may not power machines');
 
@@ -226,7 +186,7 @@ for (const backend of backends) {
     await h.request({ method: 'POST', url: '/v1/machines', body: machineBody('pp', 'node-m', { type: 'manual' }) });
     await h.request({ method: 'POST', url: '/v1/machines', body: machineBody('pp', 'node-n') });
     const foreign = (await h.request({ method: 'POST', url: '/v1/machines', body: machineBody('pq', 'node-q', { type: 'fakebmc', address: 'bmc9:623' }) })).body;
-    const agent = await fakeAgent(h, joinToken);
+    const agent = await fakeAgent(h.request, joinToken, () => h.kernel.dispatcher.drain());
 
     t.is(await h.kernel.power.poll(), 1, 'one site has an agent and BMC machines');
     t.is(await h.kernel.power.poll(), 0, 'its previous poll is still pending');
