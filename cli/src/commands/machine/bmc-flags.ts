@@ -3,16 +3,17 @@
  * make. The password never rides on the command line (it would show in `ps`): it comes
  * from --bmc-password-file FILE (or - for standard input) or SPROUT_BMC_PASSWORD.
  */
-import { Option, readSecretOption, FlagInputError } from '@sprout/kernel/cli';
+import { Option, SproutCommand, readSecretOption, FlagInputError } from '@sprout/kernel/cli';
 
-export const bmcFlags = () => ({
-  bmcType: Option.String('--bmc-type', { description: 'Power driver: ipmi, redfish, manual, lab…' }),
-  bmcAddress: Option.String('--bmc-address', { description: 'BMC host, host:port or URL' }),
-  bmcUsername: Option.String('--bmc-username'),
-  bmcPasswordFile: Option.String('--bmc-password-file', { description: 'File holding the BMC password or Redfish token; - reads standard input (or set SPROUT_BMC_PASSWORD)' }),
-  bmcInsecure: Option.Boolean('--bmc-insecure', { description: "Accept the BMC's self-signed TLS certificate" }),
-  bmcOptions: Option.Array('--bmc-option', { description: 'Driver setting key=value, repeatable (e.g. cipherSuite=3)' }),
-});
+/** `machine create` and `machine update`: the commands that take a BMC. */
+export abstract class BmcFlagsCommand extends SproutCommand {
+  bmcType = Option.String('--bmc-type', { description: 'Power driver: ipmi, redfish, manual, lab…' });
+  bmcAddress = Option.String('--bmc-address', { description: 'BMC host, host:port or URL' });
+  bmcUsername = Option.String('--bmc-username');
+  bmcPasswordFile = Option.String('--bmc-password-file', { description: 'File holding the BMC password or Redfish token; - reads standard input (or set SPROUT_BMC_PASSWORD)' });
+  bmcInsecure = Option.Boolean('--bmc-insecure', { description: "Accept the BMC's self-signed TLS certificate" });
+  bmcOptions = Option.Array('--bmc-option', { description: 'Driver setting key=value, repeatable (e.g. cipherSuite=3)' });
+}
 
 export interface BmcFlagValues {
   bmcType?: string;

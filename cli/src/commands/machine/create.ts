@@ -1,9 +1,9 @@
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
+import { Command, Option } from '@sprout/kernel/cli';
 import * as t from 'typanion';
 import { machineDetails, type Machine } from '../../render/machine.ts';
-import { anyBmcFlag, bmcBody, bmcFlags, bmcPassword } from './bmc-flags.ts';
+import { anyBmcFlag, bmcBody, BmcFlagsCommand, bmcPassword } from './bmc-flags.ts';
 
-export class MachineCreateCommand extends SproutCommand {
+export class MachineCreateCommand extends BmcFlagsCommand {
   static paths = [['machine', 'create']];
   static usage = Command.Usage({
     category: 'Machines',
@@ -20,12 +20,6 @@ export class MachineCreateCommand extends SproutCommand {
   cpus = Option.String('--cpus', { validator: t.isNumber() });
   memoryMiB = Option.String('--memory-mib', { validator: t.isNumber() });
   disks = Option.String('--disks', { validator: t.isNumber() });
-  bmcType = bmcFlags().bmcType;
-  bmcAddress = bmcFlags().bmcAddress;
-  bmcUsername = bmcFlags().bmcUsername;
-  bmcPasswordFile = bmcFlags().bmcPasswordFile;
-  bmcInsecure = bmcFlags().bmcInsecure;
-  bmcOptions = bmcFlags().bmcOptions;
 
   async run() {
     const password = bmcPassword(this, (line) => this.context.stderr.write(`${line}\n`));

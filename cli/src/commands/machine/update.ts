@@ -1,9 +1,9 @@
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
+import { Command, Option } from '@sprout/kernel/cli';
 import * as t from 'typanion';
 import { machineDetails, type Machine } from '../../render/machine.ts';
-import { anyBmcFlag, bmcBody, bmcFlags, bmcPassword } from './bmc-flags.ts';
+import { anyBmcFlag, bmcBody, BmcFlagsCommand, bmcPassword } from './bmc-flags.ts';
 
-export class MachineUpdateCommand extends SproutCommand {
+export class MachineUpdateCommand extends BmcFlagsCommand {
   static paths = [['machine', 'update']];
   static usage = Command.Usage({ category: 'Machines', description: 'Change hostname, tags, expected hardware, owner or BMC', examples: [['Retag', 'sprout machine update node-01 --tag rack2 --tag gpu'], ['New BMC password', 'sprout machine update node-01 --bmc-password-file -']] });
 
@@ -15,12 +15,6 @@ export class MachineUpdateCommand extends SproutCommand {
   cpus = Option.String('--cpus', { validator: t.isNumber() });
   memoryMiB = Option.String('--memory-mib', { validator: t.isNumber() });
   disks = Option.String('--disks', { validator: t.isNumber() });
-  bmcType = bmcFlags().bmcType;
-  bmcAddress = bmcFlags().bmcAddress;
-  bmcUsername = bmcFlags().bmcUsername;
-  bmcPasswordFile = bmcFlags().bmcPasswordFile;
-  bmcInsecure = bmcFlags().bmcInsecure;
-  bmcOptions = bmcFlags().bmcOptions;
   clearBmc = Option.Boolean('--clear-bmc', false, { description: 'Remove the BMC and its credentials (manual power)' });
   clearBmcPassword = Option.Boolean('--clear-bmc-password', false);
 
