@@ -26,6 +26,13 @@ export interface IpmiBmcOptions {
   password?: string;
   /** The VM's options (name, qemuArgs, firmware…); its files go in the BMC's folder. */
   vm?: Partial<PowerVmOptions>;
+  /**
+   * Where ipmi_sim and the VM run: default host processes on 127.0.0.1. An e2e test
+   * passes its namespace's `spawn` and address, so the agent inside reaches the BMC and
+   * the VM gets the namespace's tap.
+   */
+  spawn?: (command: string, args: string[], options?: { cwd?: string; env?: NodeJS.ProcessEnv }) => Spawned;
+  host?: string;
 }
 
 export interface IpmiBmc {
@@ -77,12 +84,12 @@ exit 0
 `;
 }
 
-function lanConf(name: string, port: number, control: string, username: string, password: string): string {
+function lanConf(name: string, host: string, port: number, control: string, username: string, password: string): string {
   const auths = 'none md2 md5 straight';
   return `name "${name}"
 set_working_mc 0x20
   startlan 1
-    addr 127.0.0.1 ${port}
+    addr ${host} ${port}
     priv_limit admin
     allowed_auths_callback ${auths}
     allowed_auths_user ${auths}
@@ -108,7 +115,9 @@ export async function startIpmiBmc(options: IpmiBmcOptions = {}): Promise<IpmiBm
   const dir = mkdtempSync(join(tmpdir(), 'ipmi-bmc-'));
   const port = await freeUdpPort();
   const name = options.vm?.name ?? `bmc${port}`;
-  const vm = powerVm({ ...options.vm, name, dir });
+  const spawn = options.spawn ?? spawnLogged;
+  const host = options.host ?? '127.0.0.1';
+  const vm = powerVm({ spawn, ...options.vm, name, dir });
   const control = join(dir, 'chassis-control.sh');
   const file = (f: string) => join(dir, f);
   // Replaced whole (rename), so the hook never reads a half-written file.
@@ -121,7 +130,7 @@ export async function startIpmiBmc(options: IpmiBmcOptions = {}): Promise<IpmiBm
   writeFileSync(file('requests'), '');
   writeFileSync(control, controlScript(dir));
   chmodSync(control, 0o755);
-  writeFileSync(file('lan.conf'), lanConf(name, port, control, username, password));
+  writeFileSync(file('lan.conf'), lanConf(name, host, port, control, username, password));
   writeFileSync(file('bmc.emu'), emulatorCommands);
   mkdirSync(file('state'));
 
@@ -185,8 +194,8 @@ export async function startIpmiBmc(options: IpmiBmcOptions = {}): Promise<IpmiBm
   };
   const watcher = setInterval(poll, 50);
 
-  const sim: Spawned = spawnLogged('ipmi_sim', ['-c', file('lan.conf'), '-f', file('bmc.emu'), '-s', file('state'), '-n'], { cwd: dir });
-  const address = `127.0.0.1:${port}`;
+  const sim: Spawned = spawn('ipmi_sim', ['-c', file('lan.conf'), '-f', file('bmc.emu'), '-s', file('state'), '-n'], { cwd: dir });
+  const address = `${host}:${port}`;
   const stop = async () => {
     clearInterval(watcher);
     await sim.stop();
@@ -200,11 +209,10 @@ export async function startIpmiBmc(options: IpmiBmcOptions = {}): Promise<IpmiBm
   const deadline = Date.now() + 10_000;
   for (;;) {
     try {
-      execFileSync('ipmitool', ['-I', 'lanplus', '-C', '3', '-H', '127.0.0.1', '-p', String(port), '-U', username, '-E', '-N', '1', '-R', '1', 'chassis', 'power', 'status'], {
-        env: { ...process.env, IPMI_PASSWORD: password },
-        stdio: ['ignore', 'pipe', 'pipe'],
-        timeout: 5_000,
-      });
+      const probe = spawn('ipmitool', ['-I', 'lanplus', '-C', '3', '-H', host, '-p', String(port), '-U', username, '-E', '-N', '1', '-R', '1', 'chassis', 'power', 'status'], { env: { ...process.env, IPMI_PASSWORD: password } });
+      const timer = setTimeout(() => void probe.stop('SIGKILL'), 5_000);
+      const code = await probe.exited.finally(() => clearTimeout(timer));
+      if (code !== 0) throw new Error(`ipmitool exited ${code}: ${probe.log().trim()}`);
       break;
     } catch (err) {
       if (sim.child.exitCode !== null || Date.now() > deadline) {

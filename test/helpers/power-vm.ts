@@ -25,6 +25,8 @@ export interface PowerVmOptions {
   qemuArgs?: string[];
   firmware?: 'bios' | 'uefi';
   memoryMiB?: number;
+  /** How QEMU is started: default a host process; an e2e test passes its namespace's `spawn` (the tap lives there). */
+  spawn?: (command: string, args: string[]) => Spawned;
 }
 
 export interface PowerVm {
@@ -146,7 +148,7 @@ export function powerVm(options: PowerVmOptions): PowerVm {
   async function spawnQemu(first: PowerVmDevice): Promise<void> {
     prepare();
     rmSync(qmpSocket, { force: true });
-    const started = spawnLogged('qemu-system-x86_64', args(first));
+    const started = (options.spawn ?? spawnLogged)('qemu-system-x86_64', args(first));
     proc = started;
     device = first;
     boots++;
