@@ -8,7 +8,8 @@
  * Without `qemuArgs` the VM gets a NIC on a restricted user netdev (no traffic leaves)
  * and an empty disk. With `qemuArgs` (e.g. a tap NIC and a real disk for e2e tests) the
  * caller's devices take `{bootindex:network}` and `{bootindex:disk}` placeholders, which
- * each start fills in with the requested order.
+ * each start fills in with the requested order, and `{start}`, the number of this start
+ * (1, 2, …), e.g. for one serial log per power-on.
  */
 import { copyFileSync, mkdirSync, rmSync, writeFileSync, truncateSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -138,10 +139,10 @@ export function powerVm(options: PowerVmOptions): PowerVm {
       '-m', String(options.memoryMiB ?? 64),
       '-display', 'none',
       '-monitor', 'none',
-      '-serial', 'none',
+      ...(devices.includes('-serial') ? [] : ['-serial', 'none']),
       '-qmp', `unix:${qmpSocket},server=on,wait=off`,
       ...firmware,
-      ...devices.map((a) => a.replaceAll('{bootindex:network}', index.network).replaceAll('{bootindex:disk}', index.disk)),
+      ...devices.map((a) => a.replaceAll('{bootindex:network}', index.network).replaceAll('{bootindex:disk}', index.disk).replaceAll('{start}', String(boots + 1))),
     ];
   }
 
