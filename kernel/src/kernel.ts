@@ -35,7 +35,6 @@ import { SiteService } from './domain/sites/site-service.ts';
 import { MachineService } from './domain/machines/machine-service.ts';
 import { WorkflowService } from './domain/workflows/workflow-service.ts';
 import { WorkflowEngine } from './domain/workflows/engine.ts';
-import { credentialSealer, type CredentialSealer } from './domain/machines/bmc-credentials.ts';
 import { OutboxDispatcher } from './domain/workflows/outbox-dispatcher.ts';
 import { AgentService } from './domain/agents/agent-service.ts';
 import { ReportApplier } from './domain/agents/report-applier.ts';
@@ -45,6 +44,10 @@ import { DesiredStatePublisher } from './domain/sites/desired-state-publisher.ts
 import type { SiteDesiredStateDocument } from './domain/sites/desired-state-schema.ts';
 import { transportCapability } from './capabilities/transport.ts';
 import { hwtestCapability } from './capabilities/hwtest.ts';
+import { powerCapability } from './capabilities/power.ts';
+import { credentialSealer, type CredentialSealer } from './domain/machines/bmc-credentials.ts';
+import { BmcRules } from './domain/machines/bmc.ts';
+import { PowerService } from './domain/machines/power-service.ts';
 
 export interface KernelOptions {
   config: SproutConfig;
@@ -129,9 +132,11 @@ export class Kernel {
       networks: asFunction(({ db }) => new NetworkService({ db, ipam: () => this.capability(ipamCapability), ipamProviderId: () => host.providersOf('ipam')[0] ?? 'none' })).singleton(),
       lifecycle: asFunction(({ hooks, auditLog, config, clock, logger }) => new Lifecycle({ hooks, audit: auditLog, config, clock, logger })).singleton(),
       sites: asFunction(({ db, config, clock }) => new SiteService({ db, config, clock })).singleton(),
-      machines: asFunction(({ db }) => new MachineService({ db })).singleton(),
+      // One sealer for BMC passwords, built once: the routes seal with it, power work items open with it.
+      credentials: asValue(credentialSealer(config)),
+      machines: asFunction(({ db, credentials }) => new MachineService({ db, bmc: new BmcRules({ sealer: credentials, drivers: () => this.capabilityAll(powerCapability) }) })).singleton(),
       workflows: asFunction(({ db, lifecycle }) => new WorkflowService({ db, lifecycle, engine: () => this.engine })).singleton(),
-      engine: asFunction(({ db, lifecycle, hooks, logger, clock, networks, config }) =>
+      engine: asFunction(({ db, lifecycle, hooks, logger, clock, networks, config, credentials }) =>
         new WorkflowEngine({
           db,
           lifecycle,
@@ -143,12 +148,13 @@ export class Kernel {
           afterDispatch: () => this.dispatcher.kick(),
           withdraw: async (siteId, ids) => (await this.capability(transportCapability)).withdrawWork?.(siteId, ids),
           stepContext: { networks, config, dhcp: () => this.capability(dhcpCapability), dns: () => this.capability(dnsCapability) },
-          power: { sealer: () => (this.powerSealer ??= credentialSealer(config)), callTimeoutMs: config.power.callTimeoutSeconds * 1000 },
+          power: { sealer: () => credentials, callTimeoutMs: config.power.callTimeoutSeconds * 1000 },
         }),
       ).singleton(),
       agents: asFunction(({ db, clock }) => new AgentService({ db, clock })).singleton(),
       siteRevisions: asFunction(({ db, logger }) => new SiteRevisions({ db, kind: store.kind, logger })).singleton(),
-      reports: asFunction(({ db, auditLog, logger }) => new ReportApplier({ db, engine: () => this.engine, audit: auditLog, logger, hwtests: () => this.capabilityAll(hwtestCapability) })).singleton(),
+      power: asFunction(({ db, credentials, config, logger }) => new PowerService({ db, sealer: credentials, config, logger, afterDispatch: () => this.dispatcher.kick() })).singleton(),
+      reports: asFunction(({ db, auditLog, logger }) => new ReportApplier({ db, engine: () => this.engine, power: () => this.power, audit: auditLog, logger, hwtests: () => this.capabilityAll(hwtestCapability) })).singleton(),
       dispatcher: asFunction(({ db, logger }) => new OutboxDispatcher({ db, logger, transport: () => this.capability(transportCapability), intervalMs: 1000 })).singleton(),
       auditRetention: asFunction(({ db, auditLog, logger, config, clock }) => new AuditRetention({ db, audit: auditLog, logger, retentionDays: config.audit.retentionDays, now: () => clock.now().getTime() })).singleton(),
       watchdog: asFunction(({ db, lifecycle, clock, logger, config }) => new Watchdog({ db, lifecycle, clock, logger, intervalMs: config.lifecycle.watchdogIntervalSeconds * 1000 })).singleton(),
@@ -179,12 +185,11 @@ export class Kernel {
       this.watchdog.start();
       this.dispatcher.start();
       this.auditRetention.start();
+      this.power.start();
     }
   }
 
   private desiredStatePublisher?: DesiredStatePublisher;
-  /** The BMC credential key, read (or generated) when a power step first needs it. */
-  private powerSealer?: CredentialSealer;
 
   /** Report and dead-letter handlers on the active transport; retried while it is unreachable. */
   private async connectTransport(): Promise<void> {
@@ -193,7 +198,7 @@ export class Kernel {
       if (transport.onReports) await transport.onReports((reports) => this.reports.applyMany(reports).then(() => undefined));
       else await transport.onReport((report) => this.reports.apply(report).then(() => undefined));
       await transport.onDeadLetter((item, reason) =>
-        item.stepId ? this.engine.siteStepFinished(item.stepId, { ok: false, error: `the agent at the site never completed work item ${item.id}: ${reason}` }) : Promise.resolve(),
+        item.stepId ? this.engine.siteStepFinished(item.stepId, { ok: false, error: `the agent at the site never completed work item ${item.id}: ${reason}` }) : this.power.givenUp(item.id, reason),
       );
     };
     try {
@@ -250,6 +255,16 @@ export class Kernel {
 
   get sites(): SiteService {
     return this.container.resolve<SiteService>('sites');
+  }
+
+  /** Seals and opens machines' BMC passwords (bmc-credentials.ts). */
+  get credentials(): CredentialSealer {
+    return this.container.resolve<CredentialSealer>('credentials');
+  }
+
+  /** Power commands, the power poll and power state reports. */
+  get power(): PowerService {
+    return this.container.resolve<PowerService>('power');
   }
 
   get machines(): MachineService {
@@ -332,6 +347,7 @@ export class Kernel {
     try {
       this.watchdog.stop();
       this.auditRetention.stop();
+      await this.power.stop();
       await this.dispatcher.stop();
       await this.engine.stop();
       await this.desiredStatePublisher?.stop();

@@ -4,13 +4,17 @@
  * same from GET by id, GET by hostname, the list and the answer to a change.
  */
 import test from 'ava';
+import { fileURLToPath } from 'node:url';
 import { backends, startHarness, type Harness } from '../../test/helpers/harness.ts';
+
+// A power driver plugin (`fakebmc`), so the machine can have a BMC that is not manual.
+const powerFixture = fileURLToPath(new URL('./fixtures/plugin-dirs/power-fixture', import.meta.url));
 
 for (const backend of backends) {
   let h: Harness;
 
   test.before(async () => {
-    h = await startHarness(backend);
+    h = await startHarness(backend, { env: { SPROUT_PLUGIN_DIR: powerFixture } });
   });
 
   test.after.always(async () => {
@@ -28,7 +32,7 @@ for (const backend of backends) {
         arch: 'arm64',
         bootMode: 'uefi',
         tags: ['rack-1', 'gpu'],
-        bmc: { type: 'ipmi', address: '10.0.0.9' },
+        bmc: { type: 'fakebmc', address: '10.0.0.9:623' },
         expected: { cpus: 8 },
         interfaces: [
           { mac: '02:00:00:00:10:02', name: 'eth1' },
@@ -68,7 +72,9 @@ for (const backend of backends) {
         { id: shown.body.interfaces[0].id, mac: '02:00:00:00:10:01', name: 'eth0', pxe: true },
         { id: shown.body.interfaces[1].id, mac: '02:00:00:00:10:02', name: 'eth1', pxe: false },
       ],
-      bmc: { type: 'ipmi', address: '10.0.0.9' },
+      bmc: { type: 'fakebmc', address: '10.0.0.9:623', username: null, insecure: false, options: {}, credentialsSet: false },
+      power: { state: null, checkedAt: null, error: null },
+      powerMismatch: null,
       expected: { cpus: 8 },
       hardware: { cpus: 8, memoryMiB: 4096 },
       owner: 'alice',

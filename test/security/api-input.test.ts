@@ -127,7 +127,11 @@ test.before(async () => {
   const network = (await h.request({ url: '/v1/networks' })).body.items[0];
   const reg = await h.request({ method: 'POST', url: '/v1/agents/register', token: null, body: { joinToken, hostname: 'agent', version: '1.0.0', capabilities: [] } });
   agentCredential = reg.body.credential;
-  ids = { sites: site.id, machines: machine.id, networks: network.id, agents: reg.body.agentId, workflows: '00000000-0000-4000-8000-000000000000' };
+  // Power requests wait for a site's agent to answer (504 after power.callTimeoutSeconds + 15 s):
+  // the fuzzed power route gets a machine at a site with no agent, answered at once (409).
+  await siteWithNetwork(h, 'fz-no-agent', 21);
+  const unpowered = await createMachine(h, 'fz-no-agent', 'fz-m2');
+  ids = { sites: site.id, machines: machine.id, networks: network.id, agents: reg.body.agentId, workflows: '00000000-0000-4000-8000-000000000000', power: unpowered.id };
 });
 
 test.after.always(async () => {
@@ -136,7 +140,7 @@ test.after.always(async () => {
 
 function target(path: string): { url: string; token: string | undefined } {
   const noun = path.split('/')[2]!;
-  const url = path.replace('{id}', ids[noun] ?? 'x').replace('{allocationId}', '00000000-0000-4000-8000-000000000000');
+  const url = path.replace('{id}', (path.endsWith('/power') ? ids.power : ids[noun]) ?? 'x').replace('{allocationId}', '00000000-0000-4000-8000-000000000000');
   return { url, token: noun === 'agents' ? agentCredential : undefined };
 }
 

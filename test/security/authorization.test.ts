@@ -42,6 +42,8 @@ const expected: Record<string, Needs> = {
   'PATCH /v1/machines/{id}': 'operator',
   'DELETE /v1/machines/{id}': 'operator',
   'GET /v1/machines/{id}/events': 'viewer',
+  'GET /v1/machines/{id}/power': 'viewer',
+  'POST /v1/machines/{id}/power': 'operator',
   'POST /v1/machines/{id}/commission': 'operator',
   'POST /v1/machines/{id}/test': 'operator',
   'POST /v1/machines/{id}/deploy': 'operator',

@@ -5,6 +5,43 @@ import { table } from '@sprout/kernel/cli';
 /** The API's machine representation (type only: the CLI never loads the server). */
 export type Machine = MachineView & { statusReason: (MachineView['statusReason'] & { logTail?: string[] }) | null };
 
+/** What `GET|POST /v1/machines/{id}/power` answers. */
+export interface PowerAnswer {
+  machine: string;
+  action: string;
+  state: 'on' | 'off' | 'unknown' | null;
+  checkedAt: string | null;
+  bmc: { type: string; address: string | null };
+  note?: string;
+  awaitsPerson?: string;
+  cached?: boolean;
+  error?: string | null;
+  powerMismatch?: string | null;
+}
+
+/** "just now", "3 min ago", "2 h ago", "4 days ago". */
+export function ago(at: string, now = Date.now()): string {
+  const seconds = Math.max(0, Math.round((now - new Date(at).getTime()) / 1000));
+  if (seconds < 60) return 'just now';
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)} h ago`;
+  return `${Math.floor(seconds / 86_400)} days ago`;
+}
+
+/** `node-01: on (ipmi 198.18.0.2, checked just now)`; a manual machine: what someone must do. */
+export function powerLine(p: PowerAnswer): string {
+  const driver = [p.bmc.type, p.bmc.address].filter(Boolean).join(' ');
+  const lines = [`${p.machine}: ${p.state ?? 'never checked'} (${driver}${p.checkedAt ? `, checked ${ago(p.checkedAt)}` : ''})`];
+  if (p.awaitsPerson) lines.push(p.awaitsPerson);
+  if (p.note) lines.push(`  ${p.note}`);
+  if (p.error) lines.push(`  last check failed: ${p.error}`);
+  if (p.powerMismatch) lines.push(`  warning: ${p.powerMismatch}`);
+  return lines.join('\n');
+}
+
+/** The POWER cell of `machine list`: `?` never checked, `!` a mismatch with the status. */
+const powerCell = (m: Machine) => `${m.power?.state ?? '?'}${m.powerMismatch ? '!' : ''}`;
+
 /** `now`: the step its workflow is at and what it last said (see currentStep in render/workflow.ts). */
 export function machineDetails(m: Machine, now?: string): string {
   const lines = [`${m.hostname}  ${m.status.toUpperCase()}${m.statusReason ? `  — ${m.statusReason.message}` : ''}`];
@@ -15,6 +52,7 @@ export function machineDetails(m: Machine, now?: string): string {
     for (const line of m.statusReason.logTail ?? []) lines.push(`  | ${line}`);
   }
   if (m.statusDeadline) lines.push(`  watchdog fires at ${m.statusDeadline}`);
+  if (m.powerMismatch) lines.push(`  warning: ${m.powerMismatch} (its BMC says ${m.power.state})`);
   lines.push(
     '',
     `id:        ${m.id}`,
@@ -24,6 +62,9 @@ export function machineDetails(m: Machine, now?: string): string {
     `tags:      ${m.tags.join(' ') || '-'}`,
     `workflow:  ${m.currentWorkflow ?? '-'}`,
     `actions:   ${m.allowedActions.join(', ') || '-'}`,
+    `bmc:       ${m.bmc ? `${[m.bmc.type, m.bmc.address].filter(Boolean).join(' ')}${m.bmc.username ? ` (user ${m.bmc.username})` : ''}; credentials: ${m.bmc.credentialsSet ? 'set' : 'not set'}` : 'none (manual power)'}`,
+    `power:     ${m.power.state ?? 'never checked'}${m.power.checkedAt ? ` (checked ${ago(m.power.checkedAt)})` : ''}`,
+    ...(m.power.error ? [`           last check failed: ${m.power.error}`] : []),
     `expected:  ${JSON.stringify(m.expected)}`,
     `hardware:  ${Object.keys(m.hardware).length ? JSON.stringify(m.hardware) : '(not commissioned)'}`,
     '',
@@ -37,7 +78,7 @@ export function machineDetails(m: Machine, now?: string): string {
 
 export function machineTable(items: Machine[]): string {
   return table(
-    ['HOSTNAME', 'SITE', 'STATUS', 'ARCH', 'OWNER', 'TAGS', 'REASON'],
-    items.map((m) => [m.hostname, m.site.name, m.status, m.arch, m.owner, m.tags.join(' '), m.statusReason?.message]),
+    ['HOSTNAME', 'SITE', 'STATUS', 'POWER', 'ARCH', 'OWNER', 'TAGS', 'REASON'],
+    items.map((m) => [m.hostname, m.site.name, m.status, powerCell(m), m.arch, m.owner, m.tags.join(' '), m.statusReason?.message ?? m.powerMismatch]),
   );
 }

@@ -30,6 +30,7 @@ import { siteRoutes } from '../domain/sites/routes.ts';
 import { observationRoutes } from '../domain/sites/observation-routes.ts';
 import { machineRoutes } from '../domain/machines/routes.ts';
 import { machineActionRoutes } from '../domain/machines/action-routes.ts';
+import { powerRoutes } from '../domain/machines/power-routes.ts';
 import { workflowRoutes } from '../domain/workflows/routes.ts';
 import { agentRoutes } from '../domain/agents/routes.ts';
 
@@ -133,6 +134,7 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
     await v1.register(observationRoutes, deps);
     await v1.register(machineRoutes, deps);
     await v1.register(machineActionRoutes, deps);
+    await v1.register(powerRoutes, deps);
     await v1.register(networkRoutes, deps);
     await v1.register(workflowRoutes, deps);
     await v1.register(agentRoutes, deps);

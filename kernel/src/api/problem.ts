@@ -47,7 +47,7 @@ const byStatus: Record<number, ErrorCode> = {
 
 export function toProblem(err: unknown, request: FastifyRequest): Problem {
   if (err instanceof SproutError) {
-    return problem(err.code, err.message, request, err.details);
+    return { ...err.extensions, ...problem(err.code, err.message, request, err.details) };
   }
   if (diskFull(err)) {
     return problem('SPROUT_ERR_UNAVAILABLE', 'the disk is full: the database cannot write; nothing of this request was kept. Free space on the database server, then retry (GET /readyz says when writes work again)', request);

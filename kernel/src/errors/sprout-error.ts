@@ -17,11 +17,13 @@ export class SproutError extends Error {
   readonly status: number;
   readonly details: ProblemDetail[];
   readonly context: Record<string, unknown>;
+  /** Extra members of its problem+json (RFC 9457 extensions), e.g. a BMC failure's `reason`. */
+  readonly extensions: Record<string, unknown>;
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { details?: ProblemDetail[]; context?: Record<string, unknown>; cause?: unknown } = {},
+    options: { details?: ProblemDetail[]; context?: Record<string, unknown>; extensions?: Record<string, unknown>; cause?: unknown } = {},
   ) {
     super(message, { cause: options.cause });
     this.name = 'SproutError';
@@ -29,6 +31,7 @@ export class SproutError extends Error {
     this.status = errorCodes[code].status;
     this.details = options.details ?? [];
     this.context = options.context ?? {};
+    this.extensions = options.extensions ?? {};
   }
 
   get title(): string {

@@ -35,7 +35,7 @@ export class BuiltinIpam implements IpamProvider {
     return this.inTransaction(trx, async (tx) => {
       // Held until the caller's transaction ends, so the next allocation sees this one.
       await tx.raw(`select pg_advisory_xact_lock(hashtext('sprout.ipam-builtin'), hashtext(?))`, [network.id]);
-      const address = request.address === undefined ? await this.nextFree(tx, network) : await this.requested(tx, network, request.address);
+      const address = request.address === undefined ? await this.nextFree(tx, network, request.machineId) : await this.requested(tx, network, request.address);
       const row: AllocationRow = {
         id: randomUUID(),
         network_id: network.id,
@@ -75,10 +75,10 @@ export class BuiltinIpam implements IpamProvider {
     return row ? this.toAllocation(row) : undefined;
   }
 
-  private async nextFree(tx: Knex.Transaction, network: IpamNetwork): Promise<string> {
-    const address = await firstFreeAddress(tx, network);
+  private async nextFree(tx: Knex.Transaction, network: IpamNetwork, machineId?: string): Promise<string> {
+    const address = await firstFreeAddress(tx, network, machineId);
     if (address === null) {
-      throw new SproutError('SPROUT_ERR_NETWORK_EXHAUSTED', `network ${network.cidr} has no free address outside its gateway and ranges; release an allocation or shrink a range`, {
+      throw new SproutError('SPROUT_ERR_NETWORK_EXHAUSTED', `network ${network.cidr} has no free address outside its gateway and ranges (an address whose lease may still be live at the site is not reused); release an allocation or shrink a range`, {
         context: { plugin: this.pluginId, network: network.id },
       });
     }

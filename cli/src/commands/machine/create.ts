@@ -1,13 +1,14 @@
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
+import { Command, Option } from '@sprout/kernel/cli';
 import * as t from 'typanion';
 import { machineDetails, type Machine } from '../../render/machine.ts';
+import { anyBmcFlag, bmcBody, BmcFlagsCommand, bmcPassword } from './bmc-flags.ts';
 
-export class MachineCreateCommand extends SproutCommand {
+export class MachineCreateCommand extends BmcFlagsCommand {
   static paths = [['machine', 'create']];
   static usage = Command.Usage({
     category: 'Machines',
     description: 'Create a machine (status new); the first --mac is the PXE interface',
-    examples: [['A BIOS machine', 'sprout machine create node-01 --site dc1 --mac 52:54:00:12:34:56 --tag rack1'], ['UEFI, two NICs', 'sprout machine create node-02 --site dc1 --arch x86_64 --boot-mode uefi --mac aa:bb:cc:00:00:01 --mac aa:bb:cc:00:00:02 --cpus 16 --memory-mib 65536']],
+    examples: [['With an IPMI BMC', 'sprout machine create node-03 --site dc1 --mac 52:54:00:12:34:57 --bmc-type ipmi --bmc-address 10.0.0.3 --bmc-username admin --bmc-password-file bmc.pass'], ['A BIOS machine', 'sprout machine create node-01 --site dc1 --mac 52:54:00:12:34:56 --tag rack1'], ['UEFI, two NICs', 'sprout machine create node-02 --site dc1 --arch x86_64 --boot-mode uefi --mac aa:bb:cc:00:00:01 --mac aa:bb:cc:00:00:02 --cpus 16 --memory-mib 65536']],
   });
 
   hostname = Option.String({ name: 'hostname' });
@@ -19,10 +20,9 @@ export class MachineCreateCommand extends SproutCommand {
   cpus = Option.String('--cpus', { validator: t.isNumber() });
   memoryMiB = Option.String('--memory-mib', { validator: t.isNumber() });
   disks = Option.String('--disks', { validator: t.isNumber() });
-  bmcType = Option.String('--bmc-type');
-  bmcAddress = Option.String('--bmc-address');
 
   async run() {
+    const password = bmcPassword(this, (line) => this.context.stderr.write(`${line}\n`));
     const expected = { ...(this.cpus !== undefined ? { cpus: this.cpus } : {}), ...(this.memoryMiB !== undefined ? { memoryMiB: this.memoryMiB } : {}), ...(this.disks !== undefined ? { disks: this.disks } : {}) };
     const machine = await this.api().post<Machine>('v1/machines', {
       site: this.site,
@@ -32,7 +32,7 @@ export class MachineCreateCommand extends SproutCommand {
       interfaces: this.macs.map((mac, i) => ({ mac, pxe: i === 0 })),
       ...(this.tags.length ? { tags: this.tags } : {}),
       ...(Object.keys(expected).length ? { expected } : {}),
-      ...(this.bmcType && this.bmcAddress ? { bmc: { type: this.bmcType, address: this.bmcAddress } } : {}),
+      ...(anyBmcFlag(this) || password ? { bmc: bmcBody(this, password) } : {}),
     });
     this.print(machine, () => machineDetails(machine));
   }

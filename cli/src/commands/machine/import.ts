@@ -11,7 +11,7 @@ export class MachineImportCommand extends SproutCommand {
   static paths = [['machine', 'import']];
   static usage = Command.Usage({
     category: 'Machines',
-    description: 'Import machines from CSV (site,hostname,arch,bootMode,mac,tags) or a JSON array; answers per row',
+    description: 'Import machines from CSV (site,hostname,arch,bootMode,mac,tags[,bmc_type,bmc_address,bmc_username,bmc_password]) or a JSON array; answers per row',
     details: 'Several MACs or tags go in one cell separated by spaces; the first MAC is the PXE interface. Importing the same file again changes nothing. Exits 1 when any row failed.',
     examples: [['From CSV', 'sprout machine import rack1.csv'], ['From stdin', 'cat rack1.json | sprout machine import -']],
   });

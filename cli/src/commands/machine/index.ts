@@ -12,6 +12,7 @@ import { MachineAllocateCommand } from './allocate.ts';
 import { MachineMarkBrokenCommand } from './mark-broken.ts';
 import { MachineMarkFixedCommand } from './mark-fixed.ts';
 import { MachineEventsCommand } from './events.ts';
+import { MachinePowerCommand } from './power.ts';
 
 export const machineCommands = [
   MachineCreateCommand,
@@ -28,4 +29,5 @@ export const machineCommands = [
   MachineMarkBrokenCommand,
   MachineMarkFixedCommand,
   MachineEventsCommand,
+  MachinePowerCommand,
 ];

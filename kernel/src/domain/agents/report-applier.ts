@@ -20,6 +20,8 @@ import { databaseUnavailable } from '../../api/problem.ts';
 import type { WorkflowEngine } from '../workflows/engine.ts';
 import { outboxIdOf } from '../workflows/outbox-dispatcher.ts';
 import { reportProblem } from './report-schema.ts';
+import type { PowerService } from '../machines/power-service.ts';
+import type { PowerState } from '../../capabilities/power.ts';
 
 /** Work items whose step and site are remembered. */
 const rememberedItems = 20_000;
@@ -55,7 +57,7 @@ export class ReportApplier {
   private readonly itemOwners = new Map<number, WorkItemOwner>();
   private readonly failures = new Map<string, number>();
 
-  constructor(private readonly deps: { db: Knex; engine: () => WorkflowEngine; audit: AuditLog; logger: Logger; hwtests: () => Promise<HardwareTestProvider[]> }) {}
+  constructor(private readonly deps: { db: Knex; engine: () => WorkflowEngine; power: () => PowerService; audit: AuditLog; logger: Logger; hwtests: () => Promise<HardwareTestProvider[]> }) {}
 
   /**
    * Applies reports in order, as `apply` would one by one, in one transaction: each agent
@@ -164,6 +166,10 @@ export class ReportApplier {
     if (agent.siteId !== report.siteId) return `agent ${report.agentId} is not an agent of site ${report.siteId}`;
     const owner = await this.ownerOf(report.workItemId, db);
     if (owner && owner.siteId !== report.siteId) return `work item ${report.workItemId} belongs to another site`;
+    if (report.kind === 'power.state') {
+      const machineId = String(report.payload.machineId);
+      if (!(await db('machines').where({ id: machineId, site_id: report.siteId }).first('id'))) return `machine ${machineId} is not a machine of site ${report.siteId}`;
+    }
     return null;
   }
 
@@ -225,7 +231,11 @@ export class ReportApplier {
         if (stepId) await engine.siteStepLog(stepId, log, db);
         return;
       case 'task.succeeded': {
-        if (!stepId) return;
+        // Work without a step: a power command or poll answered.
+        if (!stepId) {
+          await this.deps.power().settle(db, report.workItemId, { ok: true, result: (payload.result as Record<string, unknown>) ?? {} });
+          return;
+        }
         const result = (payload.result as Record<string, unknown>) ?? {};
         const failedTests = await this.failedHardwareTests(stepId, db);
         if (failedTests.length > 0) {
@@ -240,7 +250,10 @@ export class ReportApplier {
         if (stepId) await this.recordHardwareTest(stepId, report.siteId, payload, db);
         return;
       case 'task.failed': {
-        if (!stepId) return;
+        if (!stepId) {
+          await this.deps.power().settle(db, report.workItemId, { ok: false, error: String(payload.error ?? 'the agent reported a failure without a message'), ...(typeof payload.reason === 'string' ? { reason: payload.reason } : {}) });
+          return;
+        }
         const failedTests = Array.isArray(payload.failedTests) ? payload.failedTests.map(String) : [];
         await engine.siteStepFinished(stepId, {
           ok: false,
@@ -263,6 +276,9 @@ export class ReportApplier {
           .insert({ site_id: report.siteId, mac: String(payload.mac), address: String(payload.address), state: String(payload.state ?? 'bound'), expires_at: payload.expiresAt ? new Date(String(payload.expiresAt)) : null, client_uuid: (payload.uuid as string) ?? null })
           .onConflict(['site_id', 'mac'])
           .merge();
+        return;
+      case 'power.state':
+        await this.deps.power().recordState(db, report.siteId, String(payload.machineId), payload.state as PowerState, typeof payload.error === 'string' ? payload.error : null);
         return;
       case 'dhcp.address-conflict':
         await this.addressConflict(report, db);

@@ -21,7 +21,13 @@ export const reportPayloadSchemas: Record<string, TSchema> = {
   'task.started': Type.Object({ task: Type.Optional(text(128)), attempt: Type.Optional(Type.Integer({ minimum: 1 })), log: Type.Optional(logLines) }),
   'task.log': Type.Object({ log: logLines }),
   'task.succeeded': Type.Object({ result: Type.Optional(Type.Record(Type.String(), Type.Unknown())), log: Type.Optional(logLines) }),
-  'task.failed': Type.Object({ error: Type.Optional(text(8000)), log: Type.Optional(logLines), failedTests: Type.Optional(Type.Array(text(128), { maxItems: 256 })) }),
+  'task.failed': Type.Object({
+    error: Type.Optional(text(8000)),
+    log: Type.Optional(logLines),
+    failedTests: Type.Optional(Type.Array(text(128), { maxItems: 256 })),
+    // a power work item's failure: PowerErrorReason
+    reason: Type.Optional(text(32)),
+  }),
   'machine.hwtest-result': Type.Object({
     name: Type.String({ minLength: 1, maxLength: 128 }),
     status: Type.Union([Type.Literal('passed'), Type.Literal('failed'), Type.Literal('skipped')]),
@@ -37,6 +43,11 @@ export const reportPayloadSchemas: Record<string, TSchema> = {
     expiresAt: Type.Optional(nullable(Type.String({ format: 'date-time' }))),
     uuid: Type.Optional(nullable(text(64))),
     hostname: Type.Optional(nullable(text(255))),
+  }),
+  'power.state': Type.Object({
+    machineId: uuid,
+    state: Type.Union([Type.Literal('on'), Type.Literal('off'), Type.Literal('unknown')]),
+    error: Type.Optional(nullable(text(4000))),
   }),
   'dhcp.unknown-mac': Type.Object({ mac, networkId: Type.Optional(nullable(uuid)), offered: Type.Optional(nullable(ipv4)) }),
 };

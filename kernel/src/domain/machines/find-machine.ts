@@ -14,6 +14,11 @@ export interface MachineRow {
   boot_mode: 'bios' | 'uefi';
   tags: string[];
   bmc: Record<string, unknown> | null;
+  /** The sealed BMC password (bmc-credentials.ts): never shown. */
+  bmc_secret?: string | null;
+  power_state?: 'on' | 'off' | 'unknown' | null;
+  power_checked_at?: Date | null;
+  power_error?: string | null;
   expected: { cpus?: number; memoryMiB?: number; disks?: number };
   hardware: Record<string, unknown>;
   owner: string | null;

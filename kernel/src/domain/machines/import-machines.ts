@@ -1,6 +1,8 @@
 /**
- * Bulk import of machines from a JSON array or CSV (`site,hostname,arch,bootMode,mac,tags`;
- * several MACs or tags separated by spaces, the first MAC being the PXE interface).
+ * Bulk import of machines from a JSON array or CSV (`site,hostname,arch,bootMode,mac,tags`
+ * and optionally `bmc_type,bmc_address,bmc_username,bmc_password`; several MACs or tags
+ * separated by spaces, the first MAC being the PXE interface). A BMC password is sealed
+ * like on create and appears in no answer.
  * Every row gets its own answer — created, unchanged or error with the field — and a
  * re-import of the same file changes nothing. Rows are imported in batches of
  * `importBatchSize`, each batch its own transaction.
@@ -12,6 +14,7 @@ import { isSproutError, SproutError, type ProblemDetail } from '../../errors/ind
 import { isUuid } from '../sites/find-site.ts';
 import type { MachineService } from './machine-service.ts';
 import { MachineInput, normaliseMac } from './schemas.ts';
+import { bmcProblems } from './bmc.ts';
 
 export interface ImportRow {
   row: number;
@@ -22,12 +25,20 @@ export interface ImportRow {
 }
 
 const csvColumns = ['site', 'hostname', 'arch', 'bootMode', 'mac', 'tags'] as const;
+/** Optional columns: a row with `bmc_type` gets a BMC. */
+const bmcColumns = ['bmc_type', 'bmc_address', 'bmc_username', 'bmc_password'] as const;
 
 /** CSV text → machine bodies; quoted fields may hold commas. Row numbers count the header as row 1. */
 export function parseMachineCsv(text: string): { row: number; body: unknown; errors: ProblemDetail[] }[] {
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
   const header = splitCsvLine(lines[0] ?? '').map((h) => h.trim());
   const missing = csvColumns.filter((c) => c !== 'tags' && !header.includes(c));
+  const unknown = header.filter((h) => h !== '' && !(csvColumns as readonly string[]).includes(h) && !(bmcColumns as readonly string[]).includes(h));
+  if (unknown.length > 0) {
+    throw new SproutError('SPROUT_ERR_VALIDATION', `CSV header names unknown columns: ${unknown.join(', ')}; known: ${[...csvColumns, ...bmcColumns].join(',')}`, {
+      details: unknown.map((c) => ({ field: `header/${c}`, message: 'unknown column' })),
+    });
+  }
   if (missing.length > 0) {
     throw new SproutError('SPROUT_ERR_VALIDATION', `CSV header must name the columns ${csvColumns.join(',')}; missing: ${missing.join(', ')}`, {
       details: missing.map((c) => ({ field: `header/${c}`, message: 'missing column' })),
@@ -42,6 +53,7 @@ export function parseMachineCsv(text: string): { row: number; body: unknown; err
     if (cells.length > header.length) errors.push({ field: 'row', message: `${cells.length} cells but the header has ${header.length}` });
     const macs = value('mac').split(/\s+/).filter(Boolean);
     const tags = value('tags').split(/\s+/).filter(Boolean);
+    const bmc = bmcOfRow(value, errors);
     rows.push({
       row: i + 2,
       errors,
@@ -52,10 +64,21 @@ export function parseMachineCsv(text: string): { row: number; body: unknown; err
         bootMode: value('bootMode'),
         interfaces: macs.map((mac, n) => ({ mac, pxe: n === 0 })),
         ...(tags.length ? { tags } : {}),
+        ...(bmc ? { bmc } : {}),
       },
     });
   });
   return rows;
+}
+
+/** The BMC a CSV row describes, or undefined; BMC cells without `bmc_type` are a row error. */
+function bmcOfRow(value: (column: string) => string, errors: ProblemDetail[]): Record<string, string> | undefined {
+  const [type, address, username, password] = bmcColumns.map(value);
+  if (!type) {
+    if (address || username || password) errors.push({ field: 'bmc_type', message: 'is required when bmc_address, bmc_username or bmc_password is given' });
+    return undefined;
+  }
+  return { type, ...(address ? { address } : {}), ...(username ? { username } : {}), ...(password ? { password } : {}) };
 }
 
 function splitCsvLine(line: string): string[] {
@@ -118,6 +141,9 @@ interface Known {
 
 async function importBatch(trx: Knex.Transaction, machines: MachineService, rows: { row: number; body: unknown; errors?: ProblemDetail[] }[]): Promise<ImportRow[]> {
   const checked = rows.map(check);
+  const drivers = checked.some((c) => c.input?.bmc) ? await machines.bmc.drivers() : [];
+  for (const c of checked) if (c.input?.bmc) c.problems.push(...bmcProblems(c.input.bmc, drivers));
+  for (const c of checked) if (c.problems.length > 0) delete c.input;
   const valid = checked.filter((c) => c.input);
   const siteKeys = [...new Set(valid.map((c) => c.input!.site))];
   const sites = siteKeys.length === 0 ? [] : await trx('sites').whereIn('name', siteKeys).orWhereIn('id', siteKeys.filter(isUuid)).select('id', 'name');
@@ -172,6 +198,7 @@ async function importBatch(trx: Knex.Transaction, machines: MachineService, rows
     }
     const id = randomUUID();
     const tags = [...new Set(input.tags ?? [])];
+    const bmc = machines.bmc.write(id, input.bmc ?? null);
     newMachines.push({
       id,
       site_id: site.id,
@@ -179,7 +206,8 @@ async function importBatch(trx: Knex.Transaction, machines: MachineService, rows
       arch: input.arch,
       boot_mode: input.bootMode,
       tags: JSON.stringify(tags),
-      bmc: input.bmc ? JSON.stringify(input.bmc) : null,
+      bmc: bmc.bmc ? JSON.stringify(bmc.bmc) : null,
+      bmc_secret: bmc.secret ?? null,
       expected: JSON.stringify(input.expected ?? {}),
       status: 'new',
     });

@@ -12,6 +12,7 @@ import { onlyMachine, type MachineRow } from './find-machine.ts';
 import { readRelatedParts, readViewPage, readViewRows, toView, type MachineView } from './machine-view.ts';
 import { normaliseMac, type MachineInput, type MachineUpdate } from './schemas.ts';
 import { cursorCodec } from '../../api/cursor.ts';
+import type { BmcRules } from './bmc.ts';
 
 const machineCursor = cursorCodec('machines', ['text', 'uuid']);
 
@@ -28,7 +29,12 @@ export interface MachineFilter {
 const iso = (v: unknown) => new Date(v as string).toISOString();
 
 export class MachineService {
-  constructor(private readonly deps: { db: Knex }) {}
+  constructor(private readonly deps: { db: Knex; bmc: BmcRules }) {}
+
+  /** The BMC rules (known drivers, sealing): import shares them. */
+  get bmc(): BmcRules {
+    return this.deps.bmc;
+  }
 
   /** Validated input → a new machine in status `new`. Throws with every field problem found. */
   async create(trx: Knex.Transaction, input: MachineInput): Promise<MachineRow> {
@@ -41,7 +47,9 @@ export class MachineService {
       throw new SproutError('SPROUT_ERR_CONFLICT', `site ${site.name} already has a machine named ${hostname}`, { details: [{ field: 'hostname', message: 'already taken at this site' }] });
     }
     await this.refuseTakenMacs(trx, interfaces.map((i) => i.mac));
+    if (input.bmc) await this.deps.bmc.check(input.bmc);
     const id = randomUUID();
+    const bmc = input.bmc ? this.deps.bmc.write(id, input.bmc) : { bmc: null, secret: null };
     const [row] = await trx<MachineRow>('machines')
       .insert({
         id,
@@ -50,7 +58,8 @@ export class MachineService {
         arch: input.arch,
         boot_mode: input.bootMode,
         tags: JSON.stringify(dedupe(input.tags ?? [])) as never,
-        bmc: (input.bmc ? JSON.stringify(input.bmc) : null) as never,
+        bmc: (bmc.bmc ? JSON.stringify(bmc.bmc) : null) as never,
+        bmc_secret: bmc.secret ?? null,
         expected: JSON.stringify(input.expected ?? {}) as never,
         status: 'new',
       })
@@ -161,7 +170,17 @@ export class MachineService {
       set('hostname', 'hostname', hostname);
     }
     if (patch.tags !== undefined) set('tags', 'tags', dedupe(patch.tags), JSON.stringify(dedupe(patch.tags)));
-    if (patch.bmc !== undefined) set('bmc', 'bmc', patch.bmc, patch.bmc === null ? null : JSON.stringify(patch.bmc));
+    if (patch.bmc !== undefined) {
+      if (patch.bmc) await this.deps.bmc.check(patch.bmc);
+      const bmc = this.deps.bmc.write(machine.id, patch.bmc, machine.bmc);
+      set('bmc', 'bmc', bmc.bmc, bmc.bmc === null ? null : JSON.stringify(bmc.bmc));
+      // Only whether credentials are set is ever told, never what they are.
+      const had = machine.bmc_secret != null;
+      if (bmc.secret !== undefined && (bmc.secret !== null || had)) {
+        changes.credentials = { old: had ? 'set' : 'not set', new: bmc.secret === null ? 'not set' : had ? 'replaced' : 'set' };
+        next.bmc_secret = bmc.secret;
+      }
+    }
     if (patch.expected !== undefined) set('expected', 'expected', patch.expected, JSON.stringify(patch.expected));
     if (patch.owner !== undefined) set('owner', 'owner', patch.owner);
     if (Object.keys(next).length === 0) return { row: machine, changes };

@@ -10,6 +10,7 @@ import type { Knex } from 'knex';
 import { operatorActionsFrom } from '../lifecycle/transitions.ts';
 import { preparedRows } from '../../store/prepared-statement.ts';
 import type { MachineRow } from './find-machine.ts';
+import { bmcView } from './bmc.ts';
 
 export interface MachineView {
   id: string;
@@ -25,7 +26,12 @@ export interface MachineView {
   allowedActions: string[];
   tags: string[];
   interfaces: { id: string; mac: string; name: string; pxe: boolean }[];
-  bmc: Record<string, unknown> | null;
+  /** Never the password: only whether one is set. */
+  bmc: ReturnType<typeof bmcView>;
+  /** What the site last read from the BMC (poll, power command or workflow step). */
+  power: { state: 'on' | 'off' | 'unknown' | null; checkedAt: string | null; error: string | null };
+  /** The BMC disagrees with the status (a deployed machine powered off), else null. */
+  powerMismatch: string | null;
   expected: Record<string, unknown>;
   hardware: Record<string, unknown>;
   owner: string | null;
@@ -44,8 +50,11 @@ export interface RelatedParts {
 
 const machineColumns = [
   'id', 'site_id', 'hostname', 'arch', 'boot_mode', 'tags', 'bmc', 'expected', 'hardware', 'owner', 'status', 'status_reason',
-  'status_changed_at', 'status_deadline', 'current_workflow_id', 'created_at', 'updated_at',
-].map((column) => `m.${column}`);
+  'status_changed_at', 'status_deadline', 'current_workflow_id', 'created_at', 'updated_at', 'power_state', 'power_checked_at', 'power_error',
+]
+  .map((column) => `m.${column}`)
+  // whether a password is sealed, never the sealed value
+  .concat('(m.bmc_secret is not null) as bmc_credentials_set');
 
 const relatedParts = `json_build_object('id', s.id, 'name', s.name) as view_site,
   coalesce((select json_agg(json_build_object('id', i.id, 'mac', i.mac, 'name', i.name, 'pxe', i.pxe) order by i.name)
@@ -109,7 +118,9 @@ export function toView(m: MachineRow, parts: RelatedParts): MachineView {
     allowedActions: operatorActionsFrom(m.status),
     tags: m.tags ?? [],
     interfaces: parts.view_interfaces,
-    bmc: m.bmc,
+    bmc: bmcView(m.bmc, (m as { bmc_credentials_set?: boolean }).bmc_credentials_set ?? m.bmc_secret != null),
+    power: { state: m.power_state ?? null, checkedAt: m.power_checked_at ? iso(m.power_checked_at) : null, error: m.power_error ?? null },
+    powerMismatch: powerMismatchOf(m),
     expected: m.expected ?? {},
     hardware: m.hardware ?? {},
     owner: m.owner,
@@ -117,4 +128,9 @@ export function toView(m: MachineRow, parts: RelatedParts): MachineView {
     createdAt: iso(m.created_at),
     updatedAt: iso(m.updated_at),
   };
+}
+
+/** A disagreement between the machine's status and its BMC an operator must see. */
+export function powerMismatchOf(m: Pick<MachineRow, 'status' | 'power_state'>): string | null {
+  return m.status === 'deployed' && m.power_state === 'off' ? 'deployed but powered off' : null;
 }

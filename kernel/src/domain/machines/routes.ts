@@ -56,7 +56,7 @@ export const machineRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel
       config: { auth: { role: 'operator', action: 'machine.import', target: 'machine' } },
       schema: {
         tags: ['machines'],
-        summary: 'Import machines from a JSON array or text/csv (site,hostname,arch,bootMode,mac,tags)',
+        summary: 'Import machines from a JSON array or text/csv (site,hostname,arch,bootMode,mac,tags, optionally bmc_type,bmc_address,bmc_username,bmc_password)',
         description: 'Answers per row: created, unchanged, or error with the field. Re-importing the same data changes nothing.',
         body: Type.Union([Type.Array(Type.Unknown(), { maxItems: 10_000 }), Type.String({ description: 'text/csv' })]),
         response: { 200: ImportResult },

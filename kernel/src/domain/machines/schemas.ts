@@ -18,10 +18,40 @@ export const InterfaceInput = Type.Object(
   { mac: Mac, name: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,32}$' })), pxe: Type.Optional(Type.Boolean()) },
   { additionalProperties: false },
 );
+export const BmcOptions = Type.Record(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,63}$' }), Type.Union([Type.String({ maxLength: 256 }), Type.Number(), Type.Boolean()]), {
+  maxProperties: 16,
+  description: "Driver settings, e.g. IPMI's cipherSuite or Redfish's systemPath",
+});
+/**
+ * A machine's BMC as given on create, update and import. `password` (or a Redfish token)
+ * is write-only: sealed apart from this record and never shown again; `null` clears it.
+ */
 export const Bmc = Type.Object(
-  { type: Type.String({ minLength: 1, maxLength: 32, description: 'e.g. ipmi, redfish, manual' }), address: Type.String({ minLength: 1, maxLength: 255 }), username: Type.Optional(Type.String({ maxLength: 128 })) },
+  {
+    type: Type.String({ minLength: 1, maxLength: 32, pattern: '^[a-z][a-z0-9-]*$', description: 'The power driver: ipmi, redfish, manual, lab, or a plugin\'s own' }),
+    address: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Host, host:port or URL of the BMC; not for manual' })),
+    username: Type.Optional(Type.String({ maxLength: 128 })),
+    password: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 1024 }), Type.Null()], { description: 'Write-only: the BMC password or Redfish token; null clears it' })),
+    insecure: Type.Optional(Type.Boolean({ description: "Accept the BMC's self-signed TLS certificate (Redfish)" })),
+    options: Type.Optional(BmcOptions),
+  },
   { additionalProperties: false },
 );
+export type BmcInput = Static<typeof Bmc>;
+/** The BMC as every route shows it: never the password, only whether one is set. */
+export const BmcView = Type.Object({
+  type: Type.String(),
+  address: Type.Union([Type.String(), Type.Null()]),
+  username: Type.Union([Type.String(), Type.Null()]),
+  insecure: Type.Boolean(),
+  options: Type.Record(Type.String(), Type.Unknown()),
+  credentialsSet: Type.Boolean(),
+});
+export const PowerView = Type.Object({
+  state: Type.Union([Type.Literal('on'), Type.Literal('off'), Type.Literal('unknown'), Type.Null()], { description: 'null: never checked' }),
+  checkedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  error: Type.Union([Type.String(), Type.Null()], { description: 'Why the last check failed' }),
+});
 export const Expected = Type.Object(
   { cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 65536 })), memoryMiB: Type.Optional(Type.Integer({ minimum: 1 })), disks: Type.Optional(Type.Integer({ minimum: 0, maximum: 1024 })) },
   { additionalProperties: false },
@@ -73,7 +103,9 @@ export const MachineSchema = Type.Object({
   allowedActions: Type.Array(Type.String()),
   tags: Type.Array(Type.String()),
   interfaces: Type.Array(Type.Object({ id: Type.String(), mac: Type.String(), name: Type.String(), pxe: Type.Boolean() })),
-  bmc: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+  bmc: Type.Union([BmcView, Type.Null()]),
+  power: PowerView,
+  powerMismatch: Type.Union([Type.String(), Type.Null()], { description: "e.g. 'deployed but powered off': the BMC disagrees with the machine's status" }),
   expected: Type.Record(Type.String(), Type.Unknown()),
   hardware: Type.Record(Type.String(), Type.Unknown()),
   owner: Type.Union([Type.String(), Type.Null()]),

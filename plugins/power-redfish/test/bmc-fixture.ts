@@ -1,0 +1,76 @@
+/**
+ * What the redfish tests share: the driver as the site agent gets it (the plugin's agent
+ * part), a Redfish BMC driving a QEMU VM in a temp dir, targets pointing at it, and
+ * addresses that do not answer. Everything made here is removed by `close`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BmcAccess, PowerDriver, PowerTarget } from '@sprout/kernel';
+import plugin from '../src/index.ts';
+import { powerVm } from '../../../test/helpers/power-vm.ts';
+import { startRedfishBmc, type RedfishBmc, type RedfishBmcOptions } from '../../../test/helpers/redfish-bmc.ts';
+
+export const username = 'sprout-admin';
+export const password = 'S3cret-bmc-passw0rd';
+
+/** The `redfish` driver from the plugin's agent part, as loadAgentParts hands it to the agent. */
+export async function agentDriver(): Promise<PowerDriver> {
+  const driver = (await plugin.agent!()).power?.redfish;
+  if (!driver) throw new Error('the power-redfish plugin gives the agent no redfish driver');
+  return driver;
+}
+
+export function targetOf(bmc: Partial<BmcAccess>, name = 'rf-node-1'): PowerTarget {
+  return { machineId: `machine-${name}`, hostname: name, macs: ['52:54:00:12:34:56'], bmc: { type: 'redfish', username, password, ...bmc } };
+}
+
+export interface Lab {
+  bmc: RedfishBmc;
+  /** The BMC with the right credentials, its self-signed certificate accepted. */
+  target: PowerTarget;
+  close(): Promise<void>;
+}
+
+export async function redfishLab(name: string, options: Partial<RedfishBmcOptions> = {}): Promise<Lab> {
+  const dir = mkdtempSync(join(tmpdir(), `sprout-${name}-`));
+  const vm = powerVm({ name, dir });
+  const bmc = await startRedfishBmc({ dir, vm, username, password, ...options });
+  return {
+    bmc,
+    target: targetOf({ address: bmc.address, insecure: true }, name),
+    async close() {
+      await bmc.close();
+      await vm.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** An https URL on a 127.0.0.1 port nothing listens on (taken, then given back). */
+export async function deadAddress(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `https://127.0.0.1:${port}`;
+}
+
+/** A server that accepts TCP connections and never says a word (a hung BMC). */
+export async function silentServer(): Promise<{ address: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    address: `https://127.0.0.1:${port}`,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
