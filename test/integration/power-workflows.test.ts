@@ -78,7 +78,8 @@ for (const transport of transports) {
 test.serial('a BMC driver plugin: power on (cycle when on) with the next boot on the network, the disk after deploy, off at release; the BMC\'s refusal and an unknown bmc type fail the step', async (t) => {
   const fake = mkdtempSync(join(tmpdir(), 'sprout-power-fake-'));
   t.teardown(() => rmSync(fake, { recursive: true, force: true }));
-  const lab = await simulatedSite(t, '127.81.3', { env: { POWER_FAKE_DIR: fake }, agentYaml: [`pluginDir: ${fakePowerPlugins}`] });
+  // The control plane and the agent both have the fixture plugins: `fake` (both halves) and `elsewhere` (control plane only).
+  const lab = await simulatedSite(t, '127.81.3', { env: { POWER_FAKE_DIR: fake, SPROUT_PLUGIN_DIR: fakePowerPlugins }, agentYaml: [`pluginDir: ${fakePowerPlugins}`] });
   const ops = (): { op: string; hostname: string; device?: string }[] =>
     existsSync(join(fake, 'ops.jsonl')) ? readFileSync(join(fake, 'ops.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
   const opsOf = (hostname: string, from = 0) => ops().filter((o) => o.hostname === hostname).slice(from).map((o) => (o.device ? `${o.op}:${o.device}` : o.op));
@@ -123,10 +124,10 @@ test.serial('a BMC driver plugin: power on (cycle when on) with the next boot on
   t.like(refused.statusReason, { step: 'check-bmc' });
   t.regex(refused.statusReason.message, /check-bmc: checkCredentials node-02: BMC at refuse\.bmc\.lab answered: Command not supported in present state \(0xd5\)/);
 
-  // A bmc type no driver of this agent serves: the step names the installed ones.
-  await createMachine(lab, 'node-03', '52:54:00:81:03:03', { type: 'nosuch', address: '198.18.81.3' });
+  // A bmc type the control plane knows but no driver of this agent serves: the step names the installed ones.
+  await createMachine(lab, 'node-03', '52:54:00:81:03:03', { type: 'elsewhere' });
   await lab.api('POST', '/v1/machines/node-03/commission', { hwtest: false });
   const unknown = await machineIn(lab, 'node-03', 'failed_commissioning');
-  t.regex(unknown.statusReason.message, /no power driver for bmc type "nosuch" \(machine node-03\) on this agent; installed: fake, manual/);
+  t.regex(unknown.statusReason.message, /no power driver for bmc type "elsewhere" \(machine node-03\) on this agent; installed: fake, ipmi, manual, redfish/);
   t.deepEqual(opsOf('node-03'), [], 'no driver was asked');
 });
