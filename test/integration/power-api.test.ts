@@ -78,7 +78,7 @@ for (const backend of backends) {
     const unknown = await h.request({ method: 'POST', url: '/v1/machines', body: machineBody('pv', 'x1', { type: 'nope', address: 'a:1' }) });
     t.is(unknown.status, 400);
     t.is(unknown.body.errors[0].field, 'bmc/type');
-    t.regex(unknown.body.errors[0].message, /known: fakebmc, manual/);
+    t.regex(unknown.body.errors[0].message, /known: fakebmc, ipmi, manual, redfish$/);
     const noAddress = await h.request({ method: 'POST', url: '/v1/machines', body: machineBody('pv', 'x2', { type: 'fakebmc' }) });
     t.is(noAddress.status, 400);
     t.deepEqual(noAddress.body.errors, [{ field: 'bmc/address', message: 'is required for bmc type fakebmc' }]);
@@ -96,13 +96,13 @@ for (const backend of backends) {
     t.regex(tooMany.body.errors[0].field, /bmc\/options/);
   });
 
-  test.serial(`${backend}: without a power plugin only manual is a known bmc type`, async (t) => {
+  test.serial(`${backend}: without a third-party power plugin only the builtin drivers are known bmc types`, async (t) => {
     const h = await startHarness(backend);
     t.teardown(() => h.stop());
     await siteWithNetwork(h, 'pn', 62);
     const ipmi = await h.request({ method: 'POST', url: '/v1/machines', body: machineBody('pn', 'y1', { type: 'fakebmc', address: 'a:1' }) });
     t.is(ipmi.status, 400);
-    t.regex(ipmi.body.errors[0].message, /known: manual$/);
+    t.regex(ipmi.body.errors[0].message, /known: ipmi, manual, redfish$/);
     t.is((await h.request({ method: 'POST', url: '/v1/machines', body: machineBody('pn', 'y2', { type: 'manual' }) })).status, 201);
   });
 
