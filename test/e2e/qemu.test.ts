@@ -7,24 +7,15 @@
  * verified, and then boots that disk. Once on PGlite + HTTP transport, once on
  * PostgreSQL + NATS JetStream. The test is the hand of the manual power driver.
  */
-import test, { type ExecutionContext } from 'ava';
-import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, cpSync, openSync, readSync, closeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import test from 'ava';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { bin, cleanEnv, sprout, startServer } from '../helpers/processes.ts';
-import { withPostgres, postgresUrl } from '../helpers/harness.ts';
-import { createNetns } from '../helpers/netns.ts';
+import { MARKER, natsUrl, readAt, sha256, startE2eSite, testImage } from '../helpers/e2e-site.ts';
 import { OVMF_VARS, startVm, tail, writeSerconPort, type Vm } from '../helpers/qemu.ts';
 import { until } from '../helpers/until.ts';
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const natsUrl = process.env.SPROUT_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
-/** Kept across runs: the .debs and the built installer (rebuilt each run from the cache). */
-const installerCache = join(tmpdir(), 'sprout-e2e-installer');
 const VM = { cpus: 2, memoryMiB: 1024, diskBytes: 64 * 1024 * 1024 };
-const MARKER = 'SPROUT-DISK-BOOTED';
 
 interface Scenario {
   name: string;
@@ -95,139 +86,13 @@ const scenarios: Scenario[] = [
   },
 ];
 
-let built: Promise<any> | undefined;
-/** The installer, built once per run by the real CLI into the stable cache folder. */
-function installer(): Promise<any> {
-  built ??= sprout(['artifacts', 'build-installer', '--out', join(installerCache, 'artifacts'), '--cache', join(installerCache, 'debs'), '--json'], { cwd: repoRoot }).then((run) => {
-    if (run.code !== 0) throw new Error(`sprout artifacts build-installer failed (${run.code}): ${run.stdout}${run.stderr}`);
-    return JSON.parse(run.stdout);
-  });
-  return built;
-}
-
-/**
- * A disk image: an MBR boot sector that prints MARKER on COM1 and halts (hand-assembled
- * 16-bit code), then random data.
- */
-function testImage(bytes: number): Buffer {
-  const image = randomBytes(bytes);
-  const message = Buffer.from(`${MARKER}\r\n\0`, 'latin1');
-  const msgAddress = 0x7c00 + 22;
-  const code = Buffer.from([
-    0xfa, //             cli
-    0x31, 0xc0, //       xor ax, ax
-    0x8e, 0xd8, //       mov ds, ax
-    0xbe, msgAddress & 0xff, msgAddress >> 8, // mov si, msg
-    0xba, 0xf8, 0x03, // mov dx, 0x3f8
-    0xac, //             next: lodsb
-    0x84, 0xc0, //       test al, al
-    0x74, 0x03, //       jz done
-    0xee, //             out dx, al
-    0xeb, 0xf8, //       jmp next
-    0xf4, //             done: hlt
-    0xeb, 0xfd, //       jmp done
-  ]);
-  code.copy(image, 0);
-  message.copy(image, code.length);
-  image.fill(0, code.length + message.length, 446); // no stray bytes before the partition table
-  image.fill(0, 446, 510); // an empty partition table
-  image[510] = 0x55;
-  image[511] = 0xaa;
-  return image;
-}
-
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
-
-function readStart(path: string, bytes: number): Buffer {
-  const fd = openSync(path, 'r');
-  try {
-    const buffer = Buffer.alloc(bytes);
-    readSync(fd, buffer, 0, bytes, 0);
-    return buffer;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Keeps the serial and agent logs of a failed run (of every run with SPROUT_E2E_KEEP_LOGS=1) under test-results/. */
-function keepLogsOnFailure(t: ExecutionContext, work: string, scenario: Scenario): void {
-  t.teardown(() => {
-    if (t.passed && !process.env.SPROUT_E2E_KEEP_LOGS) return;
-    const kept = join(repoRoot, 'test-results', `qemu-${scenario.subnet.replace(/\./g, '-')}-${Date.now()}`);
-    mkdirSync(kept, { recursive: true });
-    cpSync(join(work, 'logs'), kept, { recursive: true });
-    console.error(`serial logs and agent log kept in ${kept}`);
-  });
-}
-
 for (const scenario of scenarios) {
   test.serial(`${scenario.name}: a QEMU VM PXE-boots the installer, is commissioned with its real facts${scenario.commissionOnly ? ' and is ready' : ', gets the image written and verified, then boots it'}`, async (t) => {
     t.timeout(12 * 60_000);
-    const manifest = await installer();
-    const work = mkdtempSync(join(tmpdir(), 'sprout-e2e-'));
-    t.teardown(() => rmSync(work, { recursive: true, force: true }));
-    mkdirSync(join(work, 'logs'));
-    keepLogsOnFailure(t, work, scenario);
-
-    const env: Record<string, string> = { ...scenario.env };
-    if (scenario.postgres) {
-      const database = `sprout_e2e_${randomBytes(4).toString('hex')}`;
-      await withPostgres((db) => db.raw(`create database ${database}`));
-      t.teardown(() => withPostgres((db) => db.raw(`drop database if exists ${database} with (force)`)));
-      env.SPROUT_DATABASE_URL = postgresUrl.replace(/\/[^/]*$/, `/${database}`);
-    }
-    const server = await startServer(env, `agents: { heartbeatSeconds: 1 }\n${scenario.yaml}`);
-    t.teardown(async () => {
-      writeFileSync(join(work, 'logs', 'server.log'), server.log());
-      await server.stop();
-    });
-    const cli = async (...args: string[]) => {
-      const run = await sprout(args, { cwd: server.dir, env: server.env });
-      if (run.code !== 0) throw new Error(`sprout ${args.join(' ')} failed (${run.code}): ${run.stdout}${run.stderr}`);
-      return run.stdout;
-    };
-
-    // The wire: a namespace with the agent's bridge and the VM's tap; the control plane
-    // (and NATS) stay on host loopback, reached through unix-socket forwarders.
-    const ns = await createNetns(t, scenario.subnet);
-    await ns.forwardToHost(server.port);
-    if (scenario.postgres) await ns.forwardToHost(Number(new URL(natsUrl).port || 4222));
-
-    const site = JSON.parse(await cli('site', 'create', 'lab', '--json'));
-    await cli('network', 'create', '--site', 'lab', '--name', 'prov', '--cidr', `${scenario.subnet}.0/24`, '--gateway', ns.address, '--domain', 'lab.example', '--pxe', '--reserved', `${scenario.subnet}.2-${scenario.subnet}.9`);
+    const { work, ns, cli, addImage, logFile } = await startE2eSite(t, { subnet: scenario.subnet, postgres: scenario.postgres, env: scenario.env, yaml: scenario.yaml, name: `qemu-${scenario.subnet.replace(/\./g, '-')}` });
     await cli('machine', 'create', 'vm-1', '--site', 'lab', '--boot-mode', scenario.firmware, '--mac', scenario.mac, '--cpus', String(VM.cpus), '--memory-mib', String(VM.memoryMiB), '--disks', '1');
-
-    const artifacts = join(work, 'artifacts');
-    mkdirSync(join(artifacts, 'installer'), { recursive: true });
-    mkdirSync(join(artifacts, 'images'));
-    for (const file of ['vmlinuz', 'initrd.img']) copyFileSync(join(manifest.out, 'installer', file), join(artifacts, 'installer', file));
     const image = testImage(4 * 1024 * 1024);
-    writeFileSync(join(artifacts, 'images', 'test.raw'), image);
-
-    // The TFTP root holds copies: Debian's /usr/lib/ipxe/ipxe.efi is a symlink to
-    // /boot/ipxe.efi, outside the root, which the TFTP server rightly refuses.
-    const tftpRoot = join(work, 'tftp');
-    mkdirSync(tftpRoot);
-    for (const file of ['ipxe.efi', 'undionly.kpxe']) copyFileSync(join('/usr/lib/ipxe', file), join(tftpRoot, file));
-
-    const agentConfig = join(work, 'agent.yaml');
-    writeFileSync(
-      agentConfig,
-      [
-        `controlPlane: http://127.0.0.1:${server.port}`,
-        `joinToken: ${site.joinToken.token}`,
-        `dataDir: ${join(work, 'agent')}`,
-        'hostname: agent-e2e',
-        'services:',
-        `  dhcp: { interfaces: [${ns.address}] }`,
-        `  tftp: { address: ${ns.address}, root: ${tftpRoot} }`,
-        `  http: { port: 80, address: ${ns.address}, artifactRoot: ${artifacts} }`,
-        '',
-      ].join('\n'),
-    );
-    const agent = ns.spawn(process.execPath, [bin, 'agent', 'run', '--config', agentConfig], { cwd: server.dir, env: { ...cleanEnv(), ...server.env } });
-    t.teardown(() => writeFileSync(join(work, 'logs', 'agent.log'), agent.log()));
-    await agent.waitFor('sprout agent is running');
+    addImage('test.raw', image);
 
     const disk = join(work, 'disk.raw');
     writeFileSync(disk, '');
@@ -241,7 +106,7 @@ for (const scenario of scenarios) {
       for (const vm of vms) await vm.stop();
     });
     const boot = (name: string) => {
-      const vm = startVm(ns, { mac: scenario.mac, disk, memoryMiB: VM.memoryMiB, cpus: VM.cpus, serialLog: join(work, 'logs', `${name}.serial.log`), serconPort, uefiVars: scenario.firmware === 'uefi' ? uefiVars : undefined, nicRom: scenario.nicRom });
+      const vm = startVm(ns, { mac: scenario.mac, disk, memoryMiB: VM.memoryMiB, cpus: VM.cpus, serialLog: logFile(`${name}.serial.log`), serconPort, uefiVars: scenario.firmware === 'uefi' ? uefiVars : undefined, nicRom: scenario.nicRom });
       vms.push(vm);
       return vm;
     };
@@ -337,7 +202,7 @@ for (const scenario of scenarios) {
     await vm2.stop();
     t.log(`deploy and local boot, one power-on:\n${vm2.timeline()}`);
     t.is(statSync(disk).size, VM.diskBytes);
-    t.is(sha256(readStart(disk, image.length)), sha256(image), 'the disk holds the image, byte for byte');
+    t.is(sha256(readAt(disk, image.length)), sha256(image), 'the disk holds the image, byte for byte');
 
     // The reboot may have raced the switch to local boot (the firmware reaches the disk
     // either way, after the refusal script); a fresh power-on must get the local-boot script.

@@ -1,0 +1,192 @@
+/**
+ * A Sprout site with real machines on a wire, for end-to-end tests: a control plane
+ * (PGlite or a PostgreSQL database of the test's own), a network namespace with the
+ * agent's bridge and a tap for a QEMU VM, a site and PXE network, and a real site agent
+ * in the namespace serving DHCP, TFTP and HTTP boot with the installer built by
+ * `sprout artifacts build-installer` (once per run, from Debian packages) and a test
+ * image. Everything is removed at teardown; logs are kept under test-results/ when the
+ * test failed (or with SPROUT_E2E_KEEP_LOGS=1).
+ */
+import type { ExecutionContext } from 'ava';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bin, cleanEnv, sprout, startServer } from './processes.ts';
+import { postgresUrl, withPostgres } from './harness.ts';
+import { createNetns, type Netns, type Spawned } from './netns.ts';
+
+export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+export const natsUrl = process.env.SPROUT_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+/** Kept across runs: the .debs and the built installer (rebuilt each run from the cache). */
+const installerCache = join(tmpdir(), 'sprout-e2e-installer');
+/** What the test image's boot sector prints on COM1 when a BIOS machine boots its disk. */
+export const MARKER = 'SPROUT-DISK-BOOTED';
+
+let built: Promise<any> | undefined;
+/** The installer, built once per run by the real CLI into the stable cache folder. */
+export function installer(): Promise<any> {
+  built ??= sprout(['artifacts', 'build-installer', '--out', join(installerCache, 'artifacts'), '--cache', join(installerCache, 'debs'), '--json'], { cwd: repoRoot }).then((run) => {
+    if (run.code !== 0) throw new Error(`sprout artifacts build-installer failed (${run.code}): ${run.stdout}${run.stderr}`);
+    return JSON.parse(run.stdout);
+  });
+  return built;
+}
+
+/**
+ * A disk image: an MBR boot sector that prints MARKER on COM1 and halts (hand-assembled
+ * 16-bit code), then random data.
+ */
+export function testImage(bytes: number): Buffer {
+  const image = randomBytes(bytes);
+  const message = Buffer.from(`${MARKER}\r\n\0`, 'latin1');
+  const msgAddress = 0x7c00 + 22;
+  const code = Buffer.from([
+    0xfa, //             cli
+    0x31, 0xc0, //       xor ax, ax
+    0x8e, 0xd8, //       mov ds, ax
+    0xbe, msgAddress & 0xff, msgAddress >> 8, // mov si, msg
+    0xba, 0xf8, 0x03, // mov dx, 0x3f8
+    0xac, //             next: lodsb
+    0x84, 0xc0, //       test al, al
+    0x74, 0x03, //       jz done
+    0xee, //             out dx, al
+    0xeb, 0xf8, //       jmp next
+    0xf4, //             done: hlt
+    0xeb, 0xfd, //       jmp done
+  ]);
+  code.copy(image, 0);
+  message.copy(image, code.length);
+  image.fill(0, code.length + message.length, 446); // no stray bytes before the partition table
+  image.fill(0, 446, 510); // an empty partition table
+  image[510] = 0x55;
+  image[511] = 0xaa;
+  return image;
+}
+
+export const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+/** `bytes` bytes of `path` from `position` on. */
+export function readAt(path: string, bytes: number, position = 0): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const buffer = Buffer.alloc(bytes);
+    readSync(fd, buffer, 0, bytes, position);
+    return buffer;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export interface E2eSiteOptions {
+  /** The namespace's /24, e.g. 198.18.90 (its .1 is the agent). */
+  subnet: string;
+  /** A PostgreSQL database of the test's own instead of PGlite. */
+  postgres: boolean;
+  env: Record<string, string>;
+  /** Extra control-plane config. */
+  yaml: string;
+  /** Names the kept logs' folder. */
+  name: string;
+}
+
+export interface E2eSite {
+  work: string;
+  ns: Netns;
+  server: Awaited<ReturnType<typeof startServer>>;
+  /** Runs the real CLI against the control plane; throws with its output when it fails. */
+  cli(...args: string[]): Promise<string>;
+  /** The same, with `input` on standard input. */
+  cliWithInput(input: string, ...args: string[]): Promise<string>;
+  /** The agent's artifact folder (installer/, images/). */
+  artifacts: string;
+  agent: Spawned;
+  /** Writes `image` as images/`name` in the agent's artifact store. */
+  addImage(name: string, image: Buffer): void;
+  /** A file under the logs folder kept on failure. */
+  logFile(name: string): string;
+}
+
+export async function startE2eSite(t: ExecutionContext, options: E2eSiteOptions): Promise<E2eSite> {
+  const manifest = await installer();
+  const work = mkdtempSync(join(tmpdir(), 'sprout-e2e-'));
+  t.teardown(() => rmSync(work, { recursive: true, force: true }));
+  mkdirSync(join(work, 'logs'));
+  t.teardown(() => {
+    if (t.passed && !process.env.SPROUT_E2E_KEEP_LOGS) return;
+    const kept = join(repoRoot, 'test-results', `${options.name}-${Date.now()}`);
+    mkdirSync(kept, { recursive: true });
+    cpSync(join(work, 'logs'), kept, { recursive: true });
+    console.error(`serial logs and agent log kept in ${kept}`);
+  });
+
+  const env: Record<string, string> = { ...options.env };
+  if (options.postgres) {
+    const database = `sprout_e2e_${randomBytes(4).toString('hex')}`;
+    await withPostgres((db) => db.raw(`create database ${database}`));
+    t.teardown(() => withPostgres((db) => db.raw(`drop database if exists ${database} with (force)`)));
+    env.SPROUT_DATABASE_URL = postgresUrl.replace(/\/[^/]*$/, `/${database}`);
+  }
+  const server = await startServer(env, `agents: { heartbeatSeconds: 1 }\n${options.yaml}`);
+  t.teardown(async () => {
+    writeFileSync(join(work, 'logs', 'server.log'), server.log());
+    await server.stop();
+  });
+  const run = async (input: string | undefined, args: string[]) => {
+    const result = await sprout(args, { cwd: server.dir, env: server.env, ...(input !== undefined ? { input } : {}) });
+    if (result.code !== 0) throw new Error(`sprout ${args.join(' ')} failed (${result.code}): ${result.stdout}${result.stderr}`);
+    return result.stdout;
+  };
+  const cli = (...args: string[]) => run(undefined, args);
+
+  // The wire: a namespace with the agent's bridge and the VM's tap; the control plane
+  // (and NATS) stay on host loopback, reached through unix-socket forwarders.
+  const ns = await createNetns(t, options.subnet);
+  await ns.forwardToHost(server.port);
+  if (env.SPROUT_NATS_URL) await ns.forwardToHost(Number(new URL(env.SPROUT_NATS_URL).port || 4222));
+
+  const site = JSON.parse(await cli('site', 'create', 'lab', '--json'));
+  await cli('network', 'create', '--site', 'lab', '--name', 'prov', '--cidr', `${options.subnet}.0/24`, '--gateway', ns.address, '--domain', 'lab.example', '--pxe', '--reserved', `${options.subnet}.2-${options.subnet}.9`);
+
+  const artifacts = join(work, 'artifacts');
+  mkdirSync(join(artifacts, 'installer'), { recursive: true });
+  mkdirSync(join(artifacts, 'images'));
+  for (const file of ['vmlinuz', 'initrd.img']) copyFileSync(join(manifest.out, 'installer', file), join(artifacts, 'installer', file));
+
+  // The TFTP root holds copies: Debian's /usr/lib/ipxe/ipxe.efi is a symlink to
+  // /boot/ipxe.efi, outside the root, which the TFTP server rightly refuses.
+  const tftpRoot = join(work, 'tftp');
+  mkdirSync(tftpRoot);
+  for (const file of ['ipxe.efi', 'undionly.kpxe']) copyFileSync(join('/usr/lib/ipxe', file), join(tftpRoot, file));
+
+  const agentConfig = join(work, 'agent.yaml');
+  writeFileSync(
+    agentConfig,
+    [
+      `controlPlane: http://127.0.0.1:${server.port}`,
+      `joinToken: ${site.joinToken.token}`,
+      `dataDir: ${join(work, 'agent')}`,
+      'hostname: agent-e2e',
+      'services:',
+      `  dhcp: { interfaces: [${ns.address}] }`,
+      `  tftp: { address: ${ns.address}, root: ${tftpRoot} }`,
+      `  http: { port: 80, address: ${ns.address}, artifactRoot: ${artifacts} }`,
+      '',
+    ].join('\n'),
+  );
+  const agent = ns.spawn(process.execPath, [bin, 'agent', 'run', '--config', agentConfig], { cwd: server.dir, env: { ...cleanEnv(), ...server.env } });
+  t.teardown(() => writeFileSync(join(work, 'logs', 'agent.log'), agent.log()));
+  await agent.waitFor('sprout agent is running');
+  return {
+    work,
+    ns,
+    server,
+    cli,
+    cliWithInput: (input, ...args) => run(input, args),
+    artifacts,
+    agent,
+    addImage: (name, image) => writeFileSync(join(artifacts, 'images', name), image),
+    logFile: (name) => join(work, 'logs', name),
+  };
+}
