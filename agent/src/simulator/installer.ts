@@ -21,8 +21,8 @@ export interface InstallerContext {
   http: MachineHttp;
   call: HttpCall;
   emit(kind: SimulatorEventKind, detail: string): void;
-  /** What the machine remembers across boots (a crash happens once). */
-  memory: { crashedInstall?: boolean };
+  /** What the machine remembers across boots: a crash happens once; `installed`: its disk holds an installed image. */
+  memory: { crashedInstall?: boolean; installed?: boolean };
   /** Resolves when the machine is powered off: an installer gone silent waits for it. */
   poweredOff: Promise<void>;
 }
@@ -108,6 +108,7 @@ async function install(
   emit('download', `image ${meta.image.url}: ${image.bytes} bytes, sha256 ${image.sha256}${expected ? (expected === image.sha256 ? ' (as expected)' : ` (expected ${expected})`) : ' (no sum to check)'}`);
   if (expected && expected !== image.sha256) return fail(`image checksum mismatch: expected ${expected}, got ${image.sha256}`, [`sha256sum: ${image.sha256} (${image.bytes} bytes from ${meta.image.url})`]);
   if (size !== undefined && size !== image.bytes) return fail(`image size mismatch: expected ${size} bytes, got ${image.bytes}`, []);
+  ctx.memory.installed = true;
   await post('install-complete', { sha256: image.sha256 });
   return { end: 'reboot', detail: 'installed; rebooting into the installed system' };
 }
