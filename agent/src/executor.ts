@@ -68,7 +68,9 @@ export class TaskExecutor {
       // A deferred task finishes later, when the machine it waits for reports.
       if (result !== deferred) journal.add('task.succeeded', { result, log: log.slice(-5) }, item.id);
     } catch (err) {
-      journal.add('task.failed', { error: (err as Error).message, log: log.slice(-5) }, item.id);
+      // A power failure says why (auth, unreachable, timeout…) beside the BMC's own words.
+      const reason = (err as { reason?: unknown }).reason;
+      journal.add('task.failed', { error: (err as Error).message, ...(typeof reason === 'string' ? { reason } : {}), log: log.slice(-5) }, item.id);
       this.deps.logger.warn({ item: item.id, task: taskName, err: (err as Error).message }, 'task failed');
     } finally {
       this.running.delete(item.id);

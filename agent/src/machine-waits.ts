@@ -6,10 +6,9 @@
  * step; a finished or failed step revokes the token.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, renameSync } from 'node:fs';
-import { writePrivateFile } from '@sprout/kernel';
 import { join } from 'node:path';
 import type { AgentTask } from '@sprout/kernel';
+import { PersistedList } from './persisted-list.ts';
 
 export interface MachineWait {
   token: string;
@@ -25,49 +24,35 @@ export interface MachineWait {
 export const deferred = Object.freeze({ deferred: true });
 
 export class MachineWaits {
-  private readonly file: string;
-  private waits: MachineWait[];
-  private dirty = false;
+  private readonly list: PersistedList<MachineWait>;
 
   constructor(dataDir: string) {
-    this.file = join(dataDir, 'machine-waits.json');
-    this.waits = existsSync(this.file) ? JSON.parse(readFileSync(this.file, 'utf8')) : [];
+    this.list = new PersistedList(join(dataDir, 'machine-waits.json'));
   }
 
   /** Starts waiting for `machineId` in a step; a newer step of the machine replaces the older. */
   add(wait: Omit<MachineWait, 'token' | 'since'>): MachineWait {
     const entry = { ...wait, token: randomBytes(24).toString('base64url'), since: new Date().toISOString() };
-    this.waits = [...this.waits.filter((w) => w.machineId !== wait.machineId), entry];
-    this.save();
+    this.list.set([...this.list.items.filter((w) => w.machineId !== wait.machineId), entry]);
     return entry;
   }
 
   byToken(token: string): MachineWait | undefined {
-    return this.waits.find((w) => w.token === token);
+    return this.list.items.find((w) => w.token === token);
   }
 
   byMachine(machineId: string): MachineWait | undefined {
-    return this.waits.find((w) => w.machineId === machineId);
+    return this.list.items.find((w) => w.machineId === machineId);
   }
 
   /** Ends a wait: its token stops working. */
   remove(token: string): void {
-    this.waits = this.waits.filter((w) => w.token !== token);
-    this.save();
-  }
-
-  private save(): void {
-    if (this.dirty) return;
-    this.dirty = true;
-    setImmediate(() => this.flush());
+    this.list.set(this.list.items.filter((w) => w.token !== token));
   }
 
   /** Writes the waits, if they changed since the last time. */
   flush(): void {
-    if (!this.dirty) return;
-    writePrivateFile(`${this.file}.tmp`, JSON.stringify(this.waits));
-    renameSync(`${this.file}.tmp`, this.file);
-    this.dirty = false;
+    this.list.flush();
   }
 }
 
@@ -81,9 +66,3 @@ export function waitForMachine(waits: MachineWaits): AgentTask {
     return deferred;
   };
 }
-
-/** The manual power driver: asks a person to power the machine on. */
-export const manualPowerOn: AgentTask = async (item, ctx) => {
-  ctx.log(`power on machine ${String(item.payload.machine)} by hand (manual power driver); it will PXE-boot from this agent`);
-  return { driver: 'manual' };
-};

@@ -7,7 +7,7 @@
  */
 import { ensurePrivateDir } from '@sprout/kernel';
 import { join } from 'node:path';
-import type { AgentServiceFactory, RunningAgentService, SiteDesiredState } from '@sprout/kernel';
+import type { AgentServiceFactory, AgentSightings, RunningAgentService, SiteDesiredState } from '@sprout/kernel';
 import { agentLeases } from './agent-leases.ts';
 
 export interface ServiceHostDeps {
@@ -17,6 +17,8 @@ export interface ServiceHostDeps {
   factories: Map<string, AgentServiceFactory>;
   desiredState: () => SiteDesiredState;
   report: (kind: string, payload: Record<string, unknown>) => void;
+  /** Where services say a machine was seen booting (the agent's power waits). */
+  sightings?: AgentSightings;
   logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void };
 }
 
@@ -47,6 +49,7 @@ export class ServiceHost {
           logger: this.deps.logger,
           leases: this.leases,
           services: this.deps.settings,
+          sightings: this.deps.sightings,
         });
         this.running.set(name, service);
         this.deps.logger.info({ service: name }, 'site service started');

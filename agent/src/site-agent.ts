@@ -15,7 +15,10 @@ import { register } from './register.ts';
 import { ReportJournal } from './report-journal.ts';
 import { syncSiteTask } from './tasks/sync-site.ts';
 import { ServiceHost } from './service-host.ts';
-import { MachineWaits, manualPowerOn, waitForMachine } from './machine-waits.ts';
+import { MachineWaits, waitForMachine } from './machine-waits.ts';
+import { PowerRunner } from './power/power-runner.ts';
+import { PowerWaits } from './power/power-waits.ts';
+import { powerTasks } from './power/power-tasks.ts';
 import { tftpService } from './services/tftp/index.ts';
 import { httpBootService } from './services/http-boot/index.ts';
 
@@ -88,9 +91,20 @@ export class SiteAgent {
     // Plugins may replace a builtin task (say, to apply state to their own services).
     const waits = new MachineWaits(options.dataDir);
     const waitForIt = waitForMachine(waits);
+    /** A report about a work item that finished outside its task (a machine's callback, a sighting): on disk before anything answers. */
+    const reportFor = (workItemId: string, kind: string, payload: Record<string, unknown>) => {
+      this.journal!.add(kind, payload, workItemId);
+      this.journal!.writeOut();
+    };
+    // A manually powered machine's power-on ends when a site service sees it boot.
+    const powerWaits = new PowerWaits(options.dataDir, (wait, mac, via) => {
+      const seen = via === 'dhcp' ? 'a DHCP request of its network boot' : via === 'http' ? 'its iPXE script request' : `a ${via} request`;
+      reportFor(wait.workItemId, 'power.state', { machineId: wait.machineId, state: 'on', error: null });
+      reportFor(wait.workItemId, 'task.succeeded', { result: { driver: 'manual', was: 'unknown', action: 'on', seen: via }, log: [`${wait.hostname} is up: saw ${seen} from ${mac}`] });
+    });
     const tasks = new Map([
       ['sync-site', syncSiteTask(follower)],
-      ['power-on', manualPowerOn],
+      ...Object.entries(powerTasks(new PowerRunner(parts.power), powerWaits)),
       ['commission', waitForIt],
       ['run-hardware-tests', waitForIt],
       ['install', waitForIt],
@@ -117,10 +131,7 @@ export class SiteAgent {
           'http',
           httpBootService({
             waits,
-            reportFor: (workItemId, kind, payload) => {
-              this.journal!.add(kind, payload, workItemId);
-              this.journal!.writeOut();
-            },
+            reportFor,
             markInstalled: (machineId, workflow) => store.markInstalled(machineId, workflow),
           }),
         ],
@@ -128,6 +139,7 @@ export class SiteAgent {
       ]),
       desiredState: () => store.get(),
       report: (kind, payload) => this.journal!.add(kind, payload),
+      sightings: powerWaits,
       logger: options.logger,
     });
     store.onChange((state) => this.serviceHost!.desiredStateChanged(state));
@@ -145,6 +157,7 @@ export class SiteAgent {
       persist: () => {
         store.flush();
         waits.flush();
+        powerWaits.flush();
       },
       logger: options.logger,
     });

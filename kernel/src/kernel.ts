@@ -35,6 +35,7 @@ import { SiteService } from './domain/sites/site-service.ts';
 import { MachineService } from './domain/machines/machine-service.ts';
 import { WorkflowService } from './domain/workflows/workflow-service.ts';
 import { WorkflowEngine } from './domain/workflows/engine.ts';
+import { credentialSealer, type CredentialSealer } from './domain/machines/bmc-credentials.ts';
 import { OutboxDispatcher } from './domain/workflows/outbox-dispatcher.ts';
 import { AgentService } from './domain/agents/agent-service.ts';
 import { ReportApplier } from './domain/agents/report-applier.ts';
@@ -142,6 +143,7 @@ export class Kernel {
           afterDispatch: () => this.dispatcher.kick(),
           withdraw: async (siteId, ids) => (await this.capability(transportCapability)).withdrawWork?.(siteId, ids),
           stepContext: { networks, config, dhcp: () => this.capability(dhcpCapability), dns: () => this.capability(dnsCapability) },
+          power: { sealer: () => (this.powerSealer ??= credentialSealer(config)), callTimeoutMs: config.power.callTimeoutSeconds * 1000 },
         }),
       ).singleton(),
       agents: asFunction(({ db, clock }) => new AgentService({ db, clock })).singleton(),
@@ -181,6 +183,8 @@ export class Kernel {
   }
 
   private desiredStatePublisher?: DesiredStatePublisher;
+  /** The BMC credential key, read (or generated) when a power step first needs it. */
+  private powerSealer?: CredentialSealer;
 
   /** Report and dead-letter handlers on the active transport; retried while it is unreachable. */
   private async connectTransport(): Promise<void> {

@@ -5,8 +5,10 @@ import { table } from '@sprout/kernel/cli';
 /** The API's machine representation (type only: the CLI never loads the server). */
 export type Machine = MachineView & { statusReason: (MachineView['statusReason'] & { logTail?: string[] }) | null };
 
-export function machineDetails(m: Machine): string {
+/** `now`: the step its workflow is at and what it last said (see currentStep in render/workflow.ts). */
+export function machineDetails(m: Machine, now?: string): string {
   const lines = [`${m.hostname}  ${m.status.toUpperCase()}${m.statusReason ? `  — ${m.statusReason.message}` : ''}`];
+  if (now) lines.push(`  now: ${now}`);
   if (m.statusReason) {
     const where = [m.statusReason.step && `step ${m.statusReason.step}`, m.statusReason.workflow && `workflow ${m.statusReason.workflow}`, `code ${m.statusReason.code}`].filter(Boolean).join(', ');
     lines.push(`  reason: ${where}`);

@@ -10,7 +10,7 @@ export const finished = ['succeeded', 'failed', 'cancelled', 'timed_out'];
 
 export function workflowDetails(w: Workflow): string {
   const head = `workflow ${w.id}  ${w.kind} ${w.machine ? `of ${w.machine.hostname} ` : ''}at ${w.site.name}: ${w.state.toUpperCase()}${w.error ? ` — ${w.error}` : ''}`;
-  const rows = w.steps.map((s) => [s.name, s.kind, s.state, s.attempt, duration(s.startedAt, s.finishedAt), s.error ?? s.waitingFor ?? '']);
+  const rows = w.steps.map((s) => [s.name, s.kind, s.state, s.attempt, duration(s.startedAt, s.finishedAt), stepNote(s)]);
   // Secrets by digest only: the value is `sprout workflow user-data <id>` (operators).
   const secrets = (w.secrets ?? []).map((s) => `\n${s.name}: ${s.size} bytes, sha256 ${s.sha256}`).join('');
   return `${head}\nby ${w.createdBy} at ${w.createdAt}${secrets}\n\n${table(['STEP', 'KIND', 'STATE', 'TRY', 'TOOK', 'NOTE'], rows)}`;
@@ -23,6 +23,29 @@ export function workflowTable(items: Workflow[]): string {
   );
 }
 
+type Step = Workflow['steps'][number];
+
+/** What a step's row says: its error, what it waits for, or, while it runs, its last log line (e.g. "waiting for someone to power on node-01"). */
+function stepNote(s: Step): string {
+  return s.error ?? s.waitingFor ?? (s.state === 'running' ? (s.logTail.at(-1) ?? '') : '');
+}
+
+/** The step a workflow is at now and what it last said: `power-on — waiting for someone to power on node-01 (manual power driver)`. */
+export function currentStep(w: Workflow): string | undefined {
+  const step = w.steps.find((s) => s.state === 'running' || s.state === 'dispatched');
+  if (!step) return undefined;
+  const note = stepNote(step);
+  return note ? `${step.name} — ${note}` : step.name;
+}
+
+/** The lines of `now` not in `before`: a log tail is capped, so the old tail's end is matched against the new one's start. */
+function newLines(before: string[], now: string[]): string[] {
+  for (let overlap = Math.min(before.length, now.length); overlap > 0; overlap--) {
+    if (before.slice(-overlap).every((line, i) => line === now[i])) return now.slice(overlap);
+  }
+  return now;
+}
+
 function duration(start: string | null, end: string | null): string {
   if (!start) return '';
   const ms = (end ? Date.parse(end) : Date.now()) - Date.parse(start);
@@ -33,15 +56,22 @@ function duration(start: string | null, end: string | null): string {
 export async function followWorkflow(api: ApiClient, id: string, write: (line: string) => void, options: { intervalMs?: number; timeoutMs?: number; stamp?: () => string } = {}): Promise<Workflow> {
   const stamp = options.stamp ?? (() => new Date().toISOString().slice(11, 19));
   const seen = new Map<string, string>();
+  const logs = new Map<string, string[]>();
   const deadline = Date.now() + (options.timeoutMs ?? 24 * 3600_000);
   for (;;) {
     const wf = await api.get<Workflow>(`v1/workflows/${id}`);
     for (const step of wf.steps) {
       const key = `${step.state}|${step.waitingFor ?? ''}|${step.attempt}`;
-      if (seen.get(step.name) === key || step.state === 'pending') continue;
-      seen.set(step.name, key);
-      const note = step.error ?? step.waitingFor ?? '';
-      write(`${stamp()}  ${step.name.padEnd(20)} ${step.state.padEnd(10)} ${duration(step.startedAt, step.finishedAt).padStart(8)}  ${note}`);
+      if (step.state === 'pending') continue;
+      if (seen.get(step.name) !== key) {
+        seen.set(step.name, key);
+        const note = step.error ?? step.waitingFor ?? '';
+        write(`${stamp()}  ${step.name.padEnd(20)} ${step.state.padEnd(10)} ${duration(step.startedAt, step.finishedAt).padStart(8)}  ${note}`);
+      }
+      // What a site step says while it runs (a manual power-on: who must do what), as it says it.
+      if (step.kind !== 'site') continue;
+      for (const line of newLines(logs.get(step.name) ?? [], step.logTail)) write(`${stamp()}  ${step.name.padEnd(20)} | ${line}`);
+      logs.set(step.name, step.logTail);
     }
     if (finished.includes(wf.state)) {
       write(`${wf.kind} ${wf.state}${wf.error ? `: ${wf.error}` : ''}`);

@@ -62,6 +62,19 @@ export interface AgentLeases {
   lookup(): AgentLeaseLookup | undefined;
 }
 
+/**
+ * Where a site service tells the agent it saw a machine ask to boot: the builtin DHCP
+ * service for a PXE or iPXE client's DISCOVER/REQUEST, HTTP boot for an iPXE script
+ * request. The agent's manual power-on ends when the machine it waits for is seen (only
+ * sightings after the step started count). Cheap and synchronous: call it for every
+ * such request; the agent ignores MACs it waits for no machine on. MACs as in
+ * AgentLeaseLookup.
+ */
+export interface AgentSightings {
+  /** `via` names what was seen, for the step's log: `dhcp`, `http`… */
+  seen(mac: string, via: string): void;
+}
+
 /** What a site service (DHCP, TFTP, HTTP boot, DNS) gets from the agent. */
 export interface AgentServiceContext {
   /** The agent's data directory; a service keeps its own files in a folder named after it. */
@@ -82,6 +95,8 @@ export interface AgentServiceContext {
    * Read, never changed; absent where a service runs outside an agent (tests, benches).
    */
   services?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /** The agent's sightings of booting machines (see AgentSightings); absent outside an agent. */
+  sightings?: AgentSightings;
 }
 
 /**

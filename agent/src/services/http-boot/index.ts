@@ -117,6 +117,8 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
       const mac = (url.searchParams.get('mac') ?? '').toLowerCase().replace(/-/g, ':');
       if (!MAC.test(mac)) return void send(res, 400, 'mac query parameter must be a MAC address, e.g. ?mac=${net0/mac}');
       if (refusedUnbound('script', mac, req, res)) return;
+      // The machine is up and in iPXE: a manual power-on waiting for it ends.
+      ctx.sightings?.seen(mac, 'http');
       const published = ctx.desiredState().bootIntents?.find((b) => b.mac === mac);
       const token = published ? deps.waits.byMachine(published.machineId)?.token : undefined;
       // A machine that reported install-complete boots its disk even before the control plane's

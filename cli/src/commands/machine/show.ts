@@ -1,5 +1,6 @@
 import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
 import { machineDetails, type Machine } from '../../render/machine.ts';
+import { currentStep, type Workflow } from '../../render/workflow.ts';
 
 export class MachineShowCommand extends SproutCommand {
   static paths = [['machine', 'show']];
@@ -8,7 +9,11 @@ export class MachineShowCommand extends SproutCommand {
   machine = Option.String({ name: 'machine' });
 
   async run() {
-    const machine = await this.api().get<Machine>(`v1/machines/${encodeURIComponent(this.machine)}`);
-    this.print(machine, () => machineDetails(machine));
+    const api = this.api();
+    const machine = await api.get<Machine>(`v1/machines/${encodeURIComponent(this.machine)}`);
+    // A machine in a workflow: the step it is at and what that step last said (e.g. who must power it on).
+    const workflow = machine.currentWorkflow && !this.json ? await api.get<Workflow>(`v1/workflows/${encodeURIComponent(machine.currentWorkflow)}`).catch(() => undefined) : undefined;
+    const now = workflow && currentStep(workflow);
+    this.print(machine, () => machineDetails(machine, now));
   }
 }

@@ -42,26 +42,33 @@ const control = (name: string, timeoutMs = 30_000, maxAttempts = 3): StepSpec =>
 const site = (name: string, timeoutMs: number): StepSpec => ({ name, kind: 'site', timeoutMs, maxAttempts: 1 });
 
 const prepareNetwork = [control('allocate-ip'), control('reserve-dhcp'), control('write-dns')];
+/** Boots the machine from the network into its step: next boot network, then on (or cycle); a manual machine waits for a person. */
+const powerOn = site('power-on', 300_000);
+
+/** Site steps that work a machine's power: their work item carries the machine's power target and the call timeout. */
+export const powerSteps: ReadonlySet<string> = new Set(['check-bmc', 'power-on', 'boot-disk', 'power-off']);
 
 export const workflowDefinitions: Record<WorkflowKind, WorkflowDefinition> = {
   commission: {
     start: 'commission',
     succeeded: 'commission_succeeded',
     failed: 'commission_failed',
-    steps: () => [...prepareNetwork, control('publish-boot-intent'), site('power-on', 300_000), site('commission', 1_200_000)],
+    // The credentials first: a wrong password fails the workflow before anything is allocated.
+    steps: () => [site('check-bmc', 120_000), ...prepareNetwork, control('publish-boot-intent'), powerOn, site('commission', 1_200_000)],
   },
   test: {
     start: 'test',
     succeeded: 'test_succeeded',
     failed: 'test_failed',
-    steps: () => [...prepareNetwork, control('publish-boot-intent'), site('power-on', 300_000), site('run-hardware-tests', 1_200_000)],
+    steps: () => [...prepareNetwork, control('publish-boot-intent'), powerOn, site('run-hardware-tests', 1_200_000)],
   },
   deploy: {
     start: 'deploy',
     secretParams: ['userData'],
     succeeded: 'deploy_succeeded',
     failed: 'deploy_failed',
-    steps: () => [...prepareNetwork, control('publish-boot-intent'), site('power-on', 300_000), site('install', 2_400_000), control('set-local-boot')],
+    // After the install the machine boots its disk: the intent says so, and its BMC is told (next boot disk).
+    steps: () => [...prepareNetwork, control('publish-boot-intent'), powerOn, site('install', 2_400_000), control('set-local-boot'), site('boot-disk', 120_000)],
   },
   'sync-site': {
     steps: () => [site('sync-site', 120_000)],
@@ -70,6 +77,8 @@ export const workflowDefinitions: Record<WorkflowKind, WorkflowDefinition> = {
     start: 'release',
     succeeded: 'release_succeeded',
     failed: 'release_failed',
-    steps: () => [control('clear-boot-intent'), control('release-addresses')],
+    // The machine is off before its addresses go to the next one. `params.erase` (release --erase)
+    // puts the erase steps in front of power-off here.
+    steps: () => [site('power-off', 120_000), control('clear-boot-intent'), control('release-addresses')],
   },
 };

@@ -13,7 +13,8 @@ import type { Clock, Lifecycle } from '../lifecycle/lifecycle.ts';
 import type { LifecycleAction } from '../lifecycle/transitions.ts';
 import type { MachineRow } from '../machines/find-machine.ts';
 import { controlSteps, type StepContext } from './control-steps.ts';
-import { finishedStates, workflowDefinitions, type WorkflowKind } from './definitions.ts';
+import { finishedStates, powerSteps, workflowDefinitions, type WorkflowKind } from './definitions.ts';
+import { powerTargetOf, type CredentialSealer } from '../machines/bmc-credentials.ts';
 import { workItemIdOf } from './outbox-dispatcher.ts';
 import { secretValues } from './workflow-secrets.ts';
 
@@ -66,6 +67,8 @@ export interface EngineDeps {
   afterDispatch: () => void;
   /** Takes back work already handed to the transport (a cancelled workflow's). */
   withdraw: (siteId: string, workItemIds: string[]) => Promise<void>;
+  /** Opens BMC credentials into a power step's work item (and nowhere else); `callTimeoutMs` bounds each BMC call at the agent. */
+  power: { sealer: () => CredentialSealer; callTimeoutMs: number };
 }
 
 const LOG_TAIL = 20;
@@ -203,6 +206,10 @@ export class WorkflowEngine {
         // The site's agent needs the secrets (user-data for the installer's metadata): only its work carries them.
         params: { ...wf.params, ...(await secretValues(trx, wf.id)) },
         idempotencyKey: step.idempotency_key,
+        // A power step's machine as its driver needs it, credentials opened only into this work item.
+        ...(powerSteps.has(step.name) && wf.machine_id
+          ? { power: await powerTargetOf(trx, this.deps.power.sealer(), wf.machine_id), callTimeoutMs: this.deps.power.callTimeoutMs }
+          : {}),
         // No desired state rides along: the agent follows the site's revisioned document,
         // which the control steps before this one bumped; the step waits for what it needs.
       }),

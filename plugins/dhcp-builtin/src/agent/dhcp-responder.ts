@@ -50,6 +50,8 @@ export interface ResponderOptions {
   onLeasesChanged(): void;
   /** An unexpected error while answering a well-formed packet; the packet is dropped. */
   onError(err: unknown, mac: string | undefined): void;
+  /** A PXE or iPXE client sent a DISCOVER or REQUEST: the machine is up and booting (answered or not). */
+  onBootingClient?(mac: string): void;
 }
 
 type Network = NonNullable<SiteDesiredState['networks']>[number];
@@ -103,6 +105,16 @@ function isIpxe(userClass: Buffer | undefined): boolean {
   if (!userClass) return false;
   // iPXE sends the bare string; RFC 3004 clients prefix each class with its length.
   return userClass.toString('latin1') === 'iPXE' || (userClass[0] === 4 && userClass.subarray(1, 5).toString('latin1') === 'iPXE');
+}
+
+/** Network boot firmware: vendor class PXEClient. */
+function isPxeFirmware(message: DhcpMessage): boolean {
+  return readOption.text(message.options.get(opt.vendorClass))?.startsWith('PXEClient') ?? false;
+}
+
+/** A network boot firmware or iPXE asking. */
+function isBootingClient(message: DhcpMessage): boolean {
+  return isPxeFirmware(message) || isIpxe(message.options.get(opt.userClass));
 }
 
 function formatUuid(option: Buffer | undefined): string | undefined {
@@ -169,6 +181,7 @@ export class DhcpResponder {
     if (mac === undefined) return this.ignore('not-ethernet');
     const type = messageType(message);
     if (type === undefined) return this.ignore('bootp');
+    if ((type === messageTypes.discover || type === messageTypes.request) && this.options.onBootingClient && isBootingClient(message)) this.options.onBootingClient(mac);
     const scope = this.scopeFor(message, mac);
     if (!scope) return this.ignore('no-network');
     switch (type) {
@@ -418,8 +431,7 @@ export class DhcpResponder {
   }
 
   private bootOptions(message: DhcpMessage, mac: string, scope: Scope, announce: boolean): BootDecision {
-    const vendorClass = readOption.text(message.options.get(opt.vendorClass));
-    const firmware = vendorClass?.startsWith('PXEClient') ?? false;
+    const firmware = isPxeFirmware(message);
     const ipxe = isIpxe(message.options.get(opt.userClass));
     const uuid = formatUuid(message.options.get(opt.clientUuid));
     if (!firmware && !ipxe) return { firmware, uuid };

@@ -114,6 +114,8 @@ export function createDhcpService(options: DhcpServiceOptions = {}): AgentServic
         lastError = (err as Error).message;
         ctx.logger.error({ err: (err as Error).message, mac }, 'DHCP packet could not be answered');
       },
+      // A manual power-on ends when the machine is seen booting.
+      onBootingClient: (mac) => ctx.sightings?.seen(mac, 'dhcp'),
     });
 
     // HTTP boot hands a machine its per-boot token only at the address leased here.

@@ -1,0 +1,76 @@
+/**
+ * Runs power operations for the agent's tasks: picks the driver by the machine's
+ * `bmc.type` among the installed ones (plugins' `power` parts), bounds every call by
+ * the work item's `callTimeoutMs`, and tells the control plane (`power.state`) each
+ * time it learned a machine's power state. A driver's PowerError travels on untouched,
+ * so the step fails with the BMC's own words.
+ */
+import { PowerError, type PowerCallOptions, type PowerDriver, type PowerState, type PowerTarget, type WorkItem } from '@sprout/kernel';
+
+/** What a power work item carries (see the power wire contract). */
+export interface PowerWork {
+  target: PowerTarget;
+  timeoutMs: number;
+}
+
+const defaultCallTimeoutMs = 60_000;
+
+/** The power target and call timeout of a work item; an item without one cannot be powered. */
+export function powerWorkOf(item: WorkItem): PowerWork {
+  const target = item.payload.power as PowerTarget | undefined;
+  if (!target?.bmc?.type || typeof target.machineId !== 'string') {
+    throw new Error(`work item ${item.id} (${String(item.payload.step ?? item.kind)}) carries no power target: the control plane is older than this agent or the machine is gone`);
+  }
+  const timeoutMs = Number(item.payload.callTimeoutMs);
+  return { target, timeoutMs: Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : defaultCallTimeoutMs };
+}
+
+export type PowerStateReport = (payload: { machineId: string; state: PowerState; error?: string | null }) => void;
+
+export class PowerRunner {
+  constructor(private readonly drivers: ReadonlyMap<string, PowerDriver>) {}
+
+  /** The `bmc.type`s this agent can power. */
+  types(): string[] {
+    return [...this.drivers.keys()].sort();
+  }
+
+  driverFor(target: PowerTarget): PowerDriver {
+    const driver = this.drivers.get(target.bmc.type);
+    if (!driver) {
+      throw new PowerError(
+        'unsupported',
+        `no power driver for bmc type "${target.bmc.type}" (machine ${target.hostname}) on this agent; installed: ${this.types().join(', ') || 'none'} — install the plugin that provides it next to the agent`,
+      );
+    }
+    return driver;
+  }
+
+  /**
+   * One driver call, failed with PowerError('timeout') when it takes longer than
+   * `timeoutMs` (the driver is asked to stop through the signal). A failure is reported
+   * as the machine's power error when `report` is given.
+   */
+  async call<T>(work: PowerWork, what: string, op: (driver: PowerDriver, options: PowerCallOptions) => Promise<T>, report?: PowerStateReport): Promise<T> {
+    const { target, timeoutMs } = work;
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const where = target.bmc.address ? ` at ${target.bmc.address}` : '';
+        const err = new PowerError('timeout', `${what} ${target.hostname}: the ${target.bmc.type} BMC${where} did not answer within ${Math.round(timeoutMs / 1000)} s`);
+        controller.abort(err);
+        reject(err);
+      }, timeoutMs);
+    });
+    try {
+      const driver = this.driverFor(target);
+      return await Promise.race([op(driver, { timeoutMs, signal: controller.signal }), timeout]);
+    } catch (err) {
+      report?.({ machineId: target.machineId, state: 'unknown', error: (err as Error).message });
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
