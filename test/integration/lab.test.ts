@@ -7,7 +7,7 @@ import test from 'ava';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sprout } from '../helpers/processes.ts';
+import { spawnSprout, sprout } from '../helpers/processes.ts';
 
 function scratch(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'sprout-labtest-'));
@@ -89,6 +89,24 @@ test('lab up keeps a lab running that the CLI can use; status shows it; down sto
   t.regex(simulated.stdout, /commission-complete/);
   const shown = await sprout(['machine', 'show', 'explorer-1', '--json'], { cwd, env: { ...env, ...labEnv } });
   t.is(JSON.parse(shown.stdout).status, 'ready');
+
+  // a machine with the lab's BMC: `lab simulate --power-port` (as `lab status` says) leaves it off, the workflow powers it
+  const powered = /lab power: +machines created with --bmc-type lab --bmc-address (\S+) .*\n +sprout (lab simulate .*) --mac \S+$/m.exec(status.stdout);
+  t.truthy(powered, status.stdout);
+  const [, switchUrl, playPowered] = powered!;
+  t.is(switchUrl, info.services.power);
+  const labCli = (...args: string[]) => sprout(args, { cwd, env: { ...env, ...labEnv } });
+  t.is((await labCli('machine', 'create', 'explorer-2', '--site', 'lab', '--mac', '52:54:00:5e:10:02', '--bmc-type', 'lab', '--bmc-address', switchUrl)).code, 0);
+  const player = spawnSprout([...playPowered.split(' '), '--mac', '52:54:00:5e:10:02', '--timeout', '120'], { cwd, env });
+  t.teardown(() => player.stop());
+  await player.waitFor('1 machine(s) plugged in, off');
+  const watched = await labCli('machine', 'commission', 'explorer-2', '--test', 'cpu-inventory', '--watch');
+  t.is(watched.code, 0, `${watched.stdout}\n${watched.stderr}\n${player.log()}`);
+  t.regex(watched.stdout, /check-bmc\s+succeeded.*driver=lab/);
+  t.regex(watched.stdout, /powered on explorer-2 \(it was off\) through its lab BMC/);
+  await player.stop('SIGINT');
+  t.regex(player.log(), /power on \(lab power switch\), boots from network/);
+  t.regex(player.log(), /52:54:00:5e:10:02: power off, next boot network, 1 start\(s\), last boot ended powered-off$/m);
 
   const down = await sprout(['lab', 'down', '--dir', dir], { cwd, env });
   t.is(down.code, 0, down.stderr);

@@ -27,6 +27,8 @@ export interface MachineSimulatorOptions {
   /** The lab power switch's port on 127.0.0.1; default 0 (a free port, see powerSwitchUrl). */
   powerPort?: number;
   onEvent?: (event: SimulatorEvent) => void;
+  /** Told how each power-on's boot chain ended, whoever powered the machine on (powerOn or the switch). */
+  onPowerOnEnd?: (mac: string, result: PowerOnResult) => void;
 }
 
 type Machine = SimulatedMachine & { mac: string; arch: 'bios' | 'uefi' };
@@ -205,6 +207,7 @@ export class MachineSimulator {
       if (plugged.run?.done === done) plugged.run = undefined;
       // A machine that booted its disk runs its OS; one whose firmware gave up sits at its prompt: both stay on.
       if (result.outcome === 'powered-off') plugged.power = 'off';
+      this.options.onPowerOnEnd?.(plugged.machine.mac, result);
       return result;
     });
     plugged.run = { controller, done };
