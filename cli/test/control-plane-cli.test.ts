@@ -62,14 +62,16 @@ for (const backend of ['pglite', 'postgres'] as const) {
       shown = (await run('workflow', 'show', workflowId)).stdout;
       await new Promise((r) => setTimeout(r, 200));
     }
-    t.regex(shown, /power-on\s+site\s+dispatched\s+1\s+.*waiting for an agent at site fra1/);
-    t.regex((await run('machine', 'show', 'web-01')).stdout, /^web-01\s+COMMISSIONING/);
+    t.regex(shown, /check-bmc\s+site\s+dispatched\s+1\s+.*waiting for an agent at site fra1/);
+    const inWorkflow = (await run('machine', 'show', 'web-01')).stdout;
+    t.regex(inWorkflow, /^web-01\s+COMMISSIONING/);
+    t.regex(inWorkflow, /^\s+now: check-bmc — waiting for an agent at site fra1$/m, 'machine show names the step the machine is at');
 
     const cancelled = await run('workflow', 'cancel', workflowId);
     t.is(cancelled.code, 0, cancelled.stderr);
     t.regex(cancelled.stdout, /CANCELLED/);
     const after = await run('machine', 'show', 'web-01');
-    t.regex(after.stdout, /^web-01\s+NEW\s+— commission cancelled by token:bootstrap-admin before step power-on/);
+    t.regex(after.stdout, /^web-01\s+NEW\s+— commission cancelled by token:bootstrap-admin before step check-bmc/);
 
     const audit = await run('audit', 'list', '--actor', 'token:bootstrap-admin', '--json', '--limit', '100');
     const actions = JSON.parse(audit.stdout).map((r: { action: string }) => r.action);

@@ -247,13 +247,15 @@ for (const scenario of scenarios) {
     };
     const machine = async () => JSON.parse(await cli('machine', 'show', 'vm-1', '--json'));
     /**
-     * The agent has the step and the boot intent, so the script it will serve names the
-     * installer. Read from the agent's own files: the script itself is served only to the
-     * address the agent's DHCP leased the VM (docs/agents.md), which nothing here has yet.
+     * The agent waits for someone to power the VM on (its manual power-on step) and holds
+     * the boot intent, so the VM's first PXE request ends that step and the script it gets
+     * names the installer. Read from the agent's own files: the script itself is served
+     * only to the address the agent's DHCP leased the VM (docs/agents.md), which nothing
+     * here has yet.
      */
     const installerScriptReady = (intent: 'commission' | 'deploy') =>
       until(
-        'the agent to hold the installer step and boot intent',
+        'the agent to wait for the VM to be powered on, with its boot intent',
         async () => {
           const agentFile = (name: string) => {
             try {
@@ -262,7 +264,7 @@ for (const scenario of scenarios) {
               return undefined; // not written yet
             }
           };
-          const waits: { machineId: string }[] = agentFile('machine-waits.json') ?? [];
+          const waits: { machineId: string }[] = agentFile('power-waits.json') ?? [];
           const intents: { mac: string; intent: string; machineId: string }[] = agentFile('desired-state.json')?.document?.bootIntents ?? [];
           const booting = intents.find((b) => b.mac === scenario.mac && b.intent === intent);
           return booting !== undefined && waits.some((w) => w.machineId === booting.machineId);

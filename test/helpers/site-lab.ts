@@ -26,6 +26,8 @@ export interface SiteLabOptions {
   serverYaml?: string;
   /** Environment of the server and the CLI, e.g. SPROUT_DATABASE_URL and SPROUT_NATS_URL. */
   env?: Record<string, string>;
+  /** More top-level lines for the agent's config, e.g. `pluginDir: …` for a test's plugins. */
+  agentYaml?: string[];
 }
 
 export async function siteLab(t: ExecutionContext, subnet: string, options: SiteLabOptions = {}): Promise<SiteLab> {
@@ -58,7 +60,7 @@ export async function siteLab(t: ExecutionContext, subnet: string, options: Site
     },
     async startAgent(services) {
       const config = join(work, 'agent.yaml');
-      writeFileSync(config, [`controlPlane: http://127.0.0.1:${server.port}`, `joinToken: ${site.joinToken.token}`, `dataDir: ${join(work, 'agent')}`, 'hostname: agent-lab', 'services:', ...services, ''].join('\n'));
+      writeFileSync(config, [`controlPlane: http://127.0.0.1:${server.port}`, `joinToken: ${site.joinToken.token}`, `dataDir: ${join(work, 'agent')}`, 'hostname: agent-lab', ...(options.agentYaml ?? []), 'services:', ...services, ''].join('\n'));
       const agent = spawnSprout(['agent', 'run', '--config', config], { cwd: server.dir, env: server.env });
       agents.push(agent);
       await agent.waitFor('sprout agent is running');

@@ -102,18 +102,20 @@ for (const transport of transports) {
     const wf = JSON.parse((await w.run('workflow', 'list', '--kind', 'sync-site', '--json')).stdout)[0];
     t.true(wf.steps[0].result.revision > held.revision);
 
-    // the agent takes the machine's site steps: power-on (manual driver), then waits for the machine
+    // the agent takes the machine's site steps: check-bmc, then power-on (manual driver: it asks a person and waits for the machine)
     await w.run('machine', 'create', 'node-1', '--site', 'lab', '--mac', '52:54:00:00:20:01');
     const commission = JSON.parse((await w.run('machine', 'commission', 'node-1', '--no-hwtest', '--json')).stdout);
-    const waiting = await until('the commission step waits for the machine', async () => {
+    const waiting = await until('the power-on step waits for someone to power the machine on', async () => {
       const current = (await w.api('GET', `/v1/workflows/${commission.id}`)).body;
-      const step = current.steps.find((s: any) => s.name === 'commission');
-      return step.state === 'running' && step.logTail.some((l: string) => l.includes('waiting for machine')) && current;
+      const step = current.steps.find((s: any) => s.name === 'power-on');
+      return step.state === 'running' && step.logTail.some((l: string) => l.includes('waiting for someone')) && current;
     });
-    t.regex(waiting.steps.find((s: any) => s.name === 'power-on').logTail.join('\n'), /power on machine .* by hand \(manual power driver\)/);
+    t.like(waiting.steps[0], { name: 'check-bmc', state: 'succeeded', result: { driver: 'manual', state: 'unknown' } });
+    t.regex(waiting.steps.find((s: any) => s.name === 'power-on').logTail.at(-1), /^waiting for someone to power on node-1 \(manual power driver\)$/);
     // state and secrets are the running user's alone: the agent's identity, desired state,
-    // report journal and machine waits, and the control plane's PGlite folder and admin token
-    t.true(existsSync(join(w.agentDir, 'machine-waits.json')) && existsSync(join(w.agentDir, 'desired-state.json')));
+    // report journal and power waits, and the control plane's PGlite folder and admin token
+    await until('the power wait is on disk', async () => existsSync(join(w.agentDir, 'power-waits.json')) && readFileSync(join(w.agentDir, 'power-waits.json'), 'utf8').includes('node-1'));
+    t.true(existsSync(join(w.agentDir, 'desired-state.json')));
     t.deepEqual(openToOthers(w.agentDir), []);
     t.deepEqual(openToOthers(join(w.server.dir, '.sprout')), []);
 

@@ -197,10 +197,12 @@ for (const backend of backends) {
     const audited = (await h.request({ url: `/v1/audit?action=machine.commission&target=${started.body.machine.id}` })).body.items[0];
     t.like(audited.details, { hwtestDisabled: true, hwtests: [] });
     const waiting = await waitForWorkflow(h, started.body.id, (wf) => wf.state === 'dispatched');
-    t.deepEqual(waiting.steps.map((s: any) => [s.name, s.state]), [['allocate-ip', 'succeeded'], ['reserve-dhcp', 'succeeded'], ['write-dns', 'succeeded'], ['publish-boot-intent', 'succeeded'], ['power-on', 'dispatched'], ['commission', 'pending']]);
-    t.is(waiting.steps[4].waitingFor, 'waiting for an agent at site m-site');
-    t.regex(waiting.steps[0].result.address, /^198\.18\.10\.\d+$/);
-    t.truthy(await h.kernel.store.db('outbox').where({ workflow_id: started.body.id }).first());
+    // The BMC's credentials are checked at the site before anything is allocated.
+    t.deepEqual(waiting.steps.map((s: any) => [s.name, s.state]), [['check-bmc', 'dispatched'], ['allocate-ip', 'pending'], ['reserve-dhcp', 'pending'], ['write-dns', 'pending'], ['publish-boot-intent', 'pending'], ['power-on', 'pending'], ['commission', 'pending']]);
+    t.is(waiting.steps[0].waitingFor, 'waiting for an agent at site m-site');
+    const work = await h.kernel.store.db('outbox').where({ workflow_id: started.body.id }).first();
+    // A machine without a BMC is powered by hand; the work item says so, with the BMC call timeout.
+    t.like(typeof work.payload === 'string' ? JSON.parse(work.payload) : work.payload, { step: 'check-bmc', power: { hostname: 'wait-01', bmc: { type: 'manual' } }, callTimeoutMs: 60_000 });
     t.is((await h.request({ url: '/v1/machines/wait-01' })).body.status, 'commissioning');
 
     const cancelled = await h.request({ method: 'POST', url: `/v1/workflows/${started.body.id}/cancel`, token: operator });
@@ -208,7 +210,7 @@ for (const backend of backends) {
     t.is(cancelled.body.state, 'cancelled');
     const machine = (await h.request({ url: '/v1/machines/wait-01' })).body;
     t.is(machine.status, 'new');
-    t.regex(machine.statusReason.message, new RegExp(`commission cancelled by token:op-${backend} before step power-on`));
+    t.regex(machine.statusReason.message, new RegExp(`commission cancelled by token:op-${backend} before step check-bmc`));
     // the agent will not get the cancelled step: nothing is left to poll at the site
     const site = (await h.request({ url: '/v1/sites/m-site' })).body;
     await new Promise((r) => setTimeout(r, 200));
@@ -225,6 +227,7 @@ for (const backend of backends) {
     await createMachine(h, 'm-site', 'cycle-01', { tags: ['cycle'] });
     const commission = (await h.request({ method: 'POST', url: '/v1/machines/cycle-01/commission' })).body;
     t.true(commission.params.hwtests.includes('cpu-inventory'));
+    t.is(await finishSiteStep(h, commission.id, { ok: true, result: { driver: 'manual', state: 'unknown' } }), 'check-bmc');
     t.is(await finishSiteStep(h, commission.id), 'power-on');
     t.is(await finishSiteStep(h, commission.id, { ok: true, result: { cpus: 8 } }), 'commission');
     await waitForWorkflow(h, commission.id, (wf) => wf.state === 'succeeded');
@@ -241,6 +244,7 @@ for (const backend of backends) {
     t.is(await finishSiteStep(h, deploy.id), 'power-on');
     const revisionBefore = await h.kernel.siteRevisions.current(allocated.body.site.id);
     t.is(await finishSiteStep(h, deploy.id), 'install');
+    t.is(await finishSiteStep(h, deploy.id), 'boot-disk');
     // No sync-site step: the local-boot intent reaches the agent as a new revision of the site's desired state.
     const done = await waitForWorkflow(h, deploy.id, (wf) => wf.state === 'succeeded');
     t.false(done.steps.some((s: any) => s.name === 'sync-site'));
@@ -250,6 +254,7 @@ for (const backend of backends) {
     t.is((await h.request({ url: '/v1/machines/cycle-01' })).body.status, 'deployed');
 
     const release = (await h.request({ method: 'POST', url: '/v1/machines/cycle-01/release' })).body;
+    t.is(await finishSiteStep(h, release.id, { ok: true, result: { driver: 'manual', state: 'unknown' } }), 'power-off');
     await waitForWorkflow(h, release.id, (wf) => wf.state === 'succeeded');
     const released = (await h.request({ url: '/v1/machines/cycle-01' })).body;
     t.like(released, { status: 'ready', owner: null });
@@ -260,6 +265,7 @@ for (const backend of backends) {
   test.serial(`${backend}: a failed site step leaves a failure state with the step and error; a retry replaces the reason`, async (t) => {
     await createMachine(h, 'm-site', 'fail-01');
     const wf = (await h.request({ method: 'POST', url: '/v1/machines/fail-01/commission' })).body;
+    t.is(await finishSiteStep(h, wf.id), 'check-bmc');
     await finishSiteStep(h, wf.id, { ok: false, error: 'no PXE answer: NIC link down', log: ['dhcp: DISCOVER sent', 'dhcp: no OFFER after 60 s'] });
     const failed = (await h.request({ url: '/v1/machines/fail-01' })).body;
     t.is(failed.status, 'failed_commissioning');
@@ -283,8 +289,8 @@ for (const backend of backends) {
     t.true((await h.kernel.watchdog.sweep()) >= 1);
     const machine = (await h.request({ url: '/v1/machines/dog-01' })).body;
     t.is(machine.status, 'failed_commissioning');
-    t.like(machine.statusReason, { code: 'watchdog_timeout', step: 'power-on', workflow: wf.id });
-    t.regex(machine.statusReason.message, /commissioning timed out after \d+ s waiting in step power-on \(waiting for an agent at site m-site\)/);
+    t.like(machine.statusReason, { code: 'watchdog_timeout', step: 'check-bmc', workflow: wf.id });
+    t.regex(machine.statusReason.message, /commissioning timed out after \d+ s waiting in step check-bmc \(waiting for an agent at site m-site\)/);
     t.is((await h.kernel.workflows.get(wf.id)).state, 'timed_out');
     t.is(await h.kernel.watchdog.sweep(), 0, 'fires once');
   });

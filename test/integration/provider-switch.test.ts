@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { Kernel, loadConfig } from '@sprout/kernel';
 import { backends, postgresUrl, withPostgres, type Backend, type Harness } from '../helpers/harness.ts';
-import { createMachine, siteWithNetwork, waitForWorkflow } from '../helpers/control-plane.ts';
+import { createMachine, finishSiteStep, siteWithNetwork, waitForWorkflow } from '../helpers/control-plane.ts';
 import { startFakeNetbox } from '../../plugins/netbox-stub/test/fake-netbox.ts';
 import { startFakeKea } from '../../plugins/kea-stub/test/fake-kea.ts';
 import { startFakePowerdns } from '../../plugins/powerdns-stub/test/fake-powerdns.ts';
@@ -92,11 +92,13 @@ for (const backend of backends) {
       const machine = await createMachine(h, 'sw', hostname);
       const started = await h.request({ method: 'POST', url: `/v1/machines/${hostname}/commission`, body: { hwtest: false } });
       t.is(started.status, 202, JSON.stringify(started.body));
-      const wf = await waitForWorkflow(h, started.body.id, (w) => w.state === 'dispatched' || w.state === 'failed');
-      t.deepEqual(wf.steps.slice(0, 5).map((s: any) => [s.name, s.state]), [['allocate-ip', 'succeeded'], ['reserve-dhcp', 'succeeded'], ['write-dns', 'succeeded'], ['publish-boot-intent', 'succeeded'], ['power-on', 'dispatched']], JSON.stringify(wf.steps));
+      // No agent here: the site's answer to check-bmc is played, then the control steps run.
+      t.is(await finishSiteStep(h, started.body.id, { ok: true, result: { driver: 'manual', state: 'unknown' } }), 'check-bmc');
+      const wf = await waitForWorkflow(h, started.body.id, (w) => w.steps.some((s: any) => s.name === 'power-on' && s.state === 'dispatched') || w.state === 'failed');
+      t.deepEqual(wf.steps.slice(0, 6).map((s: any) => [s.name, s.state]), [['check-bmc', 'succeeded'], ['allocate-ip', 'succeeded'], ['reserve-dhcp', 'succeeded'], ['write-dns', 'succeeded'], ['publish-boot-intent', 'succeeded'], ['power-on', 'dispatched']], JSON.stringify(wf.steps));
       // What the site's agents are told: the site's desired state, built from the active providers.
       const desired = await h.kernel.desiredState(machine.site.id);
-      return { mac: machine.interfaces[0].mac as string, step: wf.steps[0].result, desired };
+      return { mac: machine.interfaces[0].mac as string, step: wf.steps[1].result, desired };
     };
 
     // 1. The stubs, selected in config.

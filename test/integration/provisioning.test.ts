@@ -207,7 +207,7 @@ test.serial('an agent restarted between install-complete and the reboot still se
   t.is((await post(`${commissioned.callbacks}/commission-complete`, { facts: { cpus: 1 } })).status, 202);
   await until('ready', async () => (await machine(l, 'node-9')).status === 'ready');
   const deploy = JSON.parse((await l.cli('machine', 'deploy', 'node-9', '--image', 'http://images.lab.example/debian-12.raw', '--json')).stdout);
-  t.deepEqual(deploy.steps.map((s: any) => s.name), ['allocate-ip', 'reserve-dhcp', 'write-dns', 'publish-boot-intent', 'power-on', 'install', 'set-local-boot']);
+  t.deepEqual(deploy.steps.map((s: any) => s.name), ['allocate-ip', 'reserve-dhcp', 'write-dns', 'publish-boot-intent', 'power-on', 'install', 'set-local-boot', 'boot-disk']);
   const install = await bootInstaller(l, '52:54:00:00:64:09');
   // The control plane goes away first, so the agent alone knows the machine installed.
   const { server } = l.site;
