@@ -2,7 +2,9 @@
  * The installer a simulated machine boots into: reads its metadata, runs the hardware
  * tests it is given and reports each, then finishes its step — commission-complete or
  * tests-complete and power off, or stream the image through sha256, compare, report
- * install-complete and reboot — or reports `failed` with a reason and powers off.
+ * install-complete and reboot, or wipe its disks (erase: each simulated disk's image is
+ * gone), report erase-complete with what it wiped and power off — or reports `failed`
+ * with a reason and powers off.
  * Injected failures change exactly one of these moves.
  */
 import type { HttpCall, MachineHttp } from './machine-http.ts';
@@ -72,6 +74,15 @@ export async function runInstaller(metadataUrl: string, ctx: InstallerContext): 
         return { end: 'power-off', detail: 'hardware tests done; the installer powered off' };
       case 'install':
         return await install(meta, ctx, post, fail);
+      case 'erase': {
+        // As the real installer's erase.sh reports a disk without discard: its ends zeroed.
+        const { disks, diskBytes } = factsOf(machine);
+        const wiped = Array.from({ length: disks }, (_, i) => ({ disk: `sd${String.fromCharCode(97 + (i % 26))}`, bytes: Math.floor(diskBytes / disks), method: 'zero-ends' }));
+        ctx.memory.installed = false;
+        for (const w of wiped) emit('erase', `${w.disk}: ${w.bytes} bytes wiped (${w.method})`);
+        await post('erase-complete', { wiped });
+        return { end: 'power-off', detail: 'disks erased; the installer powered off' };
+      }
       default:
         return await fail(`the installer does not know step ${meta.step}`, []);
     }
