@@ -127,6 +127,6 @@ test.serial('a BMC driver plugin: power on (cycle when on) with the next boot on
   await createMachine(lab, 'node-03', '52:54:00:81:03:03', { type: 'nosuch', address: '198.18.81.3' });
   await lab.api('POST', '/v1/machines/node-03/commission', { hwtest: false });
   const unknown = await machineIn(lab, 'node-03', 'failed_commissioning');
-  t.regex(unknown.statusReason.message, /no power driver for bmc type "nosuch" \(machine node-03\) on this agent; installed: fake, manual/);
+  t.regex(unknown.statusReason.message, /no power driver for bmc type "nosuch" \(machine node-03\) on this agent; installed: fake, lab, manual/);
   t.deepEqual(opsOf('node-03'), [], 'no driver was asked');
 });
