@@ -108,6 +108,7 @@ export class SiteAgent {
       ['commission', waitForIt],
       ['run-hardware-tests', waitForIt],
       ['install', waitForIt],
+      ['erase', waitForIt],
       ...parts.tasks,
     ]);
     this.transport = await parts.transport({

@@ -7,7 +7,7 @@ import test from 'ava';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sprout } from '../helpers/processes.ts';
+import { spawnSprout, sprout } from '../helpers/processes.ts';
 
 function scratch(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'sprout-labtest-'));
@@ -19,13 +19,28 @@ test('lab demo commissions and deploys a simulated machine, prints the story and
   t.timeout(180_000);
   const cwd = scratch(t);
   const env = { TMPDIR: cwd, XDG_CONFIG_HOME: join(cwd, 'home') };
+  const started = Date.now();
   const run = await sprout(['lab', 'demo'], { cwd, env });
+  t.true(Date.now() - started < 120_000, `the demo takes under 2 minutes (took ${Date.now() - started} ms)`);
   t.is(run.code, 0, `${run.stdout}\n${run.stderr}`);
   const out = run.stdout;
   // each workflow step with its timing, in the order the engine ran them
-  const order = ['check-bmc', 'allocate-ip', 'reserve-dhcp', 'write-dns', 'publish-boot-intent', 'power-on', 'commission'].map((step) => out.search(new RegExp(`\\s${step}\\s+succeeded\\s+[\\d.]+ (ms|s)`)));
-  t.true(order.every((at, i) => at > 0 && (i === 0 || at > order[i - 1])), `steps in order: ${order}\n${out}`);
-  t.regex(out, /\sinstall\s+succeeded\s+[\d.]+ (ms|s)/);
+  const order = ['check-bmc', 'allocate-ip', 'reserve-dhcp', 'write-dns', 'publish-boot-intent', 'power-on', 'commission', 'power-on', 'install', 'set-local-boot', 'boot-disk'];
+  let from = 0;
+  for (const step of order) {
+    const at = out.slice(from).search(new RegExp(`\\s${step}\\s+succeeded\\s+[\\d.]+ (ms|s)`));
+    t.true(at >= 0, `${step} succeeded after position ${from}\n${out}`);
+    from += at + 1;
+  }
+  // the power steps worked the lab's BMC (the simulator's power switch), with what they did
+  const result = (step: string) => out.split('\n').filter((l) => new RegExp(`\\s${step}\\s+succeeded\\s`).test(l)).map((l) => l.split(/\s+/).filter((w) => w.includes('=')).sort().join(' '));
+  t.deepEqual(result('check-bmc'), ['driver=lab state=off']);
+  t.deepEqual(result('power-on'), ['action=on driver=lab was=off', 'action=on driver=lab was=off']);
+  t.deepEqual(result('boot-disk'), ['device=disk driver=lab']);
+  t.regex(out, /node-01 power\s+power on \(lab power switch\), boots from network/);
+  t.regex(out, /node-01 power\s+next boot device disk \(lab power switch\)/);
+  t.regex(out, /node-01 power off, next boot network, 1 start\(s\) \(lab power switch\)/);
+  t.regex(out, /node-01 power on, next boot disk, 2 start\(s\) \(lab power switch\)/);
   t.regex(out, /commission succeeded/);
   t.regex(out, /deploy succeeded/);
   // what the machine did on the wire
@@ -74,6 +89,24 @@ test('lab up keeps a lab running that the CLI can use; status shows it; down sto
   t.regex(simulated.stdout, /commission-complete/);
   const shown = await sprout(['machine', 'show', 'explorer-1', '--json'], { cwd, env: { ...env, ...labEnv } });
   t.is(JSON.parse(shown.stdout).status, 'ready');
+
+  // a machine with the lab's BMC: `lab simulate --power-port` (as `lab status` says) leaves it off, the workflow powers it
+  const powered = /lab power: +machines created with --bmc-type lab --bmc-address (\S+) .*\n +sprout (lab simulate .*) --mac \S+$/m.exec(status.stdout);
+  t.truthy(powered, status.stdout);
+  const [, switchUrl, playPowered] = powered!;
+  t.is(switchUrl, info.services.power);
+  const labCli = (...args: string[]) => sprout(args, { cwd, env: { ...env, ...labEnv } });
+  t.is((await labCli('machine', 'create', 'explorer-2', '--site', 'lab', '--mac', '52:54:00:5e:10:02', '--bmc-type', 'lab', '--bmc-address', switchUrl)).code, 0);
+  const player = spawnSprout([...playPowered.split(' '), '--mac', '52:54:00:5e:10:02', '--timeout', '120'], { cwd, env });
+  t.teardown(() => player.stop());
+  await player.waitFor('1 machine(s) plugged in, off');
+  const watched = await labCli('machine', 'commission', 'explorer-2', '--test', 'cpu-inventory', '--watch');
+  t.is(watched.code, 0, `${watched.stdout}\n${watched.stderr}\n${player.log()}`);
+  t.regex(watched.stdout, /check-bmc\s+succeeded.*driver=lab/);
+  t.regex(watched.stdout, /powered on explorer-2 \(it was off\) through its lab BMC/);
+  await player.stop('SIGINT');
+  t.regex(player.log(), /power on \(lab power switch\), boots from network/);
+  t.regex(player.log(), /52:54:00:5e:10:02: power off, next boot network, 1 start\(s\), last boot ended powered-off$/m);
 
   const down = await sprout(['lab', 'down', '--dir', dir], { cwd, env });
   t.is(down.code, 0, down.stderr);

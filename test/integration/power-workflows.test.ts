@@ -128,6 +128,6 @@ test.serial('a BMC driver plugin: power on (cycle when on) with the next boot on
   await createMachine(lab, 'node-03', '52:54:00:81:03:03', { type: 'elsewhere' });
   await lab.api('POST', '/v1/machines/node-03/commission', { hwtest: false });
   const unknown = await machineIn(lab, 'node-03', 'failed_commissioning');
-  t.regex(unknown.statusReason.message, /no power driver for bmc type "elsewhere" \(machine node-03\) on this agent; installed: fake, ipmi, manual, redfish/);
+  t.regex(unknown.statusReason.message, /no power driver for bmc type "elsewhere" \(machine node-03\) on this agent; installed: fake, ipmi, lab, manual, redfish/);
   t.deepEqual(opsOf('node-03'), [], 'no driver was asked');
 });

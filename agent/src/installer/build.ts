@@ -23,9 +23,10 @@ export const installerModules: Record<KernelFlavour, string[]> = {
   generic: ['virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_scsi', 'sd_mod', 'nvme', 'e1000', 'e1000e', 'ahci', 'ata_piix'],
 };
 
-/** The /init script and udhcpc hook, kept as real files beside the agent's sources. */
+/** The /init script, its erase step and udhcpc hook, kept as real files beside the agent's sources. */
 export const installerScripts = {
   init: fileURLToPath(new URL('../../installer/init', import.meta.url)),
+  erase: fileURLToPath(new URL('../../installer/erase.sh', import.meta.url)),
   udhcpc: fileURLToPath(new URL('../../installer/udhcpc.script', import.meta.url)),
 };
 
@@ -100,6 +101,7 @@ export async function buildInstaller(options: BuildOptions): Promise<InstallerMa
     modules,
     init: readFileSync(installerScripts.init, 'utf8'),
     udhcpcScript: readFileSync(installerScripts.udhcpc, 'utf8'),
+    eraseScript: readFileSync(installerScripts.erase, 'utf8'),
   });
 
   const dir = join(options.out, 'installer');

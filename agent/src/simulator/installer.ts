@@ -2,7 +2,9 @@
  * The installer a simulated machine boots into: reads its metadata, runs the hardware
  * tests it is given and reports each, then finishes its step — commission-complete or
  * tests-complete and power off, or stream the image through sha256, compare, report
- * install-complete and reboot — or reports `failed` with a reason and powers off.
+ * install-complete and reboot, or wipe its disks (erase: each simulated disk's image is
+ * gone), report erase-complete with what it wiped and power off — or reports `failed`
+ * with a reason and powers off.
  * Injected failures change exactly one of these moves.
  */
 import type { HttpCall, MachineHttp } from './machine-http.ts';
@@ -21,8 +23,8 @@ export interface InstallerContext {
   http: MachineHttp;
   call: HttpCall;
   emit(kind: SimulatorEventKind, detail: string): void;
-  /** What the machine remembers across boots (a crash happens once). */
-  memory: { crashedInstall?: boolean };
+  /** What the machine remembers across boots: a crash happens once; `installed`: its disk holds an installed image. */
+  memory: { crashedInstall?: boolean; installed?: boolean };
   /** Resolves when the machine is powered off: an installer gone silent waits for it. */
   poweredOff: Promise<void>;
 }
@@ -72,6 +74,15 @@ export async function runInstaller(metadataUrl: string, ctx: InstallerContext): 
         return { end: 'power-off', detail: 'hardware tests done; the installer powered off' };
       case 'install':
         return await install(meta, ctx, post, fail);
+      case 'erase': {
+        // As the real installer's erase.sh reports a disk without discard: its ends zeroed.
+        const { disks, diskBytes } = factsOf(machine);
+        const wiped = Array.from({ length: disks }, (_, i) => ({ disk: `sd${String.fromCharCode(97 + (i % 26))}`, bytes: Math.floor(diskBytes / disks), method: 'zero-ends' }));
+        ctx.memory.installed = false;
+        for (const w of wiped) emit('erase', `${w.disk}: ${w.bytes} bytes wiped (${w.method})`);
+        await post('erase-complete', { wiped });
+        return { end: 'power-off', detail: 'disks erased; the installer powered off' };
+      }
       default:
         return await fail(`the installer does not know step ${meta.step}`, []);
     }
@@ -108,6 +119,7 @@ async function install(
   emit('download', `image ${meta.image.url}: ${image.bytes} bytes, sha256 ${image.sha256}${expected ? (expected === image.sha256 ? ' (as expected)' : ` (expected ${expected})`) : ' (no sum to check)'}`);
   if (expected && expected !== image.sha256) return fail(`image checksum mismatch: expected ${expected}, got ${image.sha256}`, [`sha256sum: ${image.sha256} (${image.bytes} bytes from ${meta.image.url})`]);
   if (size !== undefined && size !== image.bytes) return fail(`image size mismatch: expected ${size} bytes, got ${image.bytes}`, []);
+  ctx.memory.installed = true;
   await post('install-complete', { sha256: image.sha256 });
   return { end: 'reboot', detail: 'installed; rebooting into the installed system' };
 }

@@ -34,7 +34,7 @@ export interface SimulatedMachine {
   failTest?: string;
 }
 
-export type SimulatorEventKind = 'dhcp' | 'tftp' | 'script' | 'waiting' | 'download' | 'metadata' | 'hwtest' | 'callback' | 'refused' | 'local-boot' | 'power-off' | 'crash' | 'error';
+export type SimulatorEventKind = 'dhcp' | 'tftp' | 'script' | 'waiting' | 'download' | 'metadata' | 'hwtest' | 'callback' | 'refused' | 'local-boot' | 'power-off' | 'crash' | 'error' | 'power' | 'erase';
 
 export interface SimulatorEvent {
   mac: string;

@@ -1,12 +1,14 @@
 /**
- * The story `sprout lab demo` tells: machines imported, commissioned with hardware tests
- * and deployed, every workflow step and every thing a machine does on the wire printed
- * as it happens with the time since the start, then the machines and the audit trail.
- * It succeeds only when every machine really reached `deployed`.
+ * The story `sprout lab demo` tells: machines imported with the lab power switch as their
+ * BMC, commissioned with hardware tests and deployed — the workflows power them (check-bmc,
+ * power-on, boot-disk through the `lab` driver); nothing here presses a button — every
+ * workflow step and every thing a machine does on the wire printed as it happens with
+ * the time since the start, then the machines and the audit trail. It succeeds only when
+ * every machine really reached `deployed` and the switch says it runs, booting its disk.
  */
 import type { ApiClient } from '@sprout/kernel/cli';
 import { table } from '@sprout/kernel/cli';
-import type { PowerOnResult, SimulatedMachine } from '@sprout/agent/simulator';
+import type { SimulatedMachine } from '@sprout/agent/simulator';
 import { followWorkflow, type Workflow } from '../render/workflow.ts';
 import type { Lab } from './lab.ts';
 import { labNetwork, labSite } from './lab.ts';
@@ -82,22 +84,28 @@ export class DemoStory {
     this.write('');
     this.write(`control plane ${info.url} (API docs ${info.url}/docs), embedded PGlite in ${info.dir}`);
     this.write(`site agent    DHCP ${info.services.dhcp} (relay ${info.services.relay}), TFTP ${info.services.tftp}, HTTP ${info.services.http}, DNS ${info.services.dns}`);
+    this.write(`power         the lab power switch ${info.services.power} is every machine's BMC (bmc.type lab)`);
     this.write(`installer     ${info.realInstaller ? 'real kernel + initramfs' : 'stand-in files'}; machines simulated on the wire (DHCP relay, TFTP, HTTP, callbacks)`);
     this.write(`network       ${labNetwork.name} ${labNetwork.cidr} via ${labNetwork.gateway} at site ${labSite}\n`);
 
+    const simulator = this.lab.simulator;
+    if (!simulator) throw new Error('the demo needs a lab started with its simulator');
+    // Plugged in, powered off: from here on only the workflows work their power.
+    for (const m of machines) simulator.plugIn(m);
     const imported = await api.post<{ rows: { hostname: string; outcome: string }[] }>('v1/machines/import', machines.map((m) => ({
       site: labSite,
       hostname: m.hostname,
       arch: 'x86_64',
       bootMode: m.arch ?? 'bios',
       interfaces: [{ mac: m.mac, pxe: true }],
+      bmc: { type: 'lab', address: info.services.power },
       expected: { cpus: m.cpus, memoryMiB: m.memoryMiB, disks: m.disks },
     })));
     this.say(`imported ${imported.rows.length} machine(s): ${machines.map((m) => `${m.hostname} (${m.mac})`).join(', ')}`);
 
     this.write('');
-    this.say('commission with hardware tests; the simulator powers the machines on');
-    if (!(await this.phase(machines, (m) => api.post<Workflow>(`v1/machines/${m.hostname}/commission`, { hwtest: true }), 'powered-off'))) return false;
+    this.say('commission with hardware tests; the workflow checks the BMC and powers the machines on through the lab power switch');
+    if (!(await this.phase(machines, (m) => api.post<Workflow>(`v1/machines/${m.hostname}/commission`, { hwtest: true }), { state: 'off' }))) return false;
     for (const m of machines) {
       const view = await this.machine(m.hostname);
       this.say(`${m.hostname} ${view.status}: ${Object.entries(view.hardware ?? {}).map(([k, v]) => `${k}=${v}`).join(' ')}; tests ${view.hardwareTests.map((t) => `${t.name} ${t.status}`).join(', ')}`);
@@ -105,7 +113,7 @@ export class DemoStory {
 
     this.write('');
     this.say(`deploy image ${info.image.name} (${(info.image.bytes / 1024 ** 2).toFixed(0)} MiB, sha256 ${info.image.sha256.slice(0, 12)}…)`);
-    if (!(await this.phase(machines, (m) => api.post<Workflow>(`v1/machines/${m.hostname}/deploy`, { image: info.image.name }), 'local-boot'))) return false;
+    if (!(await this.phase(machines, (m) => api.post<Workflow>(`v1/machines/${m.hostname}/deploy`, { image: info.image.name }), { state: 'on', nextBoot: 'disk' }))) return false;
 
     this.write('');
     const views = await Promise.all(machines.map((m) => this.machine(m.hostname)));
@@ -118,12 +126,14 @@ export class DemoStory {
     return deployed === machines.length;
   }
 
-  /** Starts a workflow on every machine, powers them on, follows the workflows to their end. */
-  private async phase(machines: DemoMachine[], start: (m: DemoMachine) => Promise<Workflow>, expected: PowerOnResult['outcome']): Promise<boolean> {
+  /**
+   * Starts a workflow on every machine and follows them to their end (the workflows power
+   * the machines), then asks the power switch whether each machine ended as `expected`
+   * (commissioned: off, its installer powered it off; deployed: on, booting its disk).
+   */
+  private async phase(machines: DemoMachine[], start: (m: DemoMachine) => Promise<Workflow>, expected: { state: 'on' | 'off'; nextBoot?: 'disk' }): Promise<boolean> {
+    const simulator = this.lab.simulator!;
     const workflows = await Promise.all(machines.map(start));
-    const simulator = this.lab.simulator;
-    if (!simulator) throw new Error('the demo needs a lab started with its simulator');
-    const power = machines.map((m) => simulator.powerOn(m));
     const follow = machines.length === 1;
     const ends = await Promise.all(
       workflows.map((wf) =>
@@ -139,10 +149,19 @@ export class DemoStory {
       for (const m of machines) simulator.powerOff(m.mac);
       return false;
     }
-    const results = await Promise.all(power);
-    for (const [i, result] of results.entries()) {
-      if (result.outcome !== expected) {
-        this.say(`${machines[i].hostname}: expected the machine to end ${expected}, it ended ${result.outcome}${result.detail ? ` (${result.detail})` : ''}`);
+    const ended = (m: DemoMachine) => {
+      const seen = simulator.machineState(m.mac);
+      return seen && seen.state === expected.state && (!expected.nextBoot || seen.nextBoot === expected.nextBoot) ? seen : undefined;
+    };
+    // The installer powers off right after its last callback: give it a moment.
+    for (let tries = 0; tries < 100 && !machines.every(ended); tries++) await new Promise((r) => setTimeout(r, 100));
+    for (const m of machines) {
+      const seen = simulator.machineState(m.mac)!;
+      const line = `power ${seen.state}, next boot ${seen.nextBoot}, ${seen.starts} start(s) (lab power switch)`;
+      if (ended(m)) {
+        if (follow) this.say(`${m.hostname} ${line}`);
+      } else {
+        this.say(`${m.hostname}: expected power ${expected.state}${expected.nextBoot ? ` booting its ${expected.nextBoot}` : ''}, the switch says ${line}`);
         ok = false;
       }
     }

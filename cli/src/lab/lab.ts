@@ -3,10 +3,11 @@
  * control plane on the embedded database, one site with its agent serving DHCP, TFTP,
  * HTTP boot and DNS on unprivileged loopback ports, a PXE network, and the machine
  * simulator playing the machines (it reaches the agent's DHCP server as a relay, with
- * the network's gateway as giaddr). `sprout lab demo` runs a story on it; `sprout lab
- * up` keeps it running for an operator.
+ * the network's gateway as giaddr) and powering them through its power switch, the lab's
+ * BMC (`bmc.type: lab`, plugins/power-lab). `sprout lab demo` runs a story on it;
+ * `sprout lab up` keeps it running for an operator.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiClient } from '@sprout/kernel/cli';
 import type { Kernel } from '@sprout/kernel';
@@ -42,7 +43,8 @@ export interface LabInfo {
   url: string;
   token: string;
   startedAt: string;
-  services: { dhcp: string; relay: string; tftp: string; http: string; dns: string };
+  /** `power`: the lab power switch's URL, the `bmc.address` of the lab's machines (`bmc.type: lab`). */
+  services: { dhcp: string; relay: string; tftp: string; http: string; dns: string; power: string };
   image: LabArtifacts['image'];
   realInstaller: boolean;
 }
@@ -66,7 +68,7 @@ export class Lab {
     const logger = pino({ level: 'info', base: { service: 'sprout-lab' }, hooks: { streamWrite: maskUrls } }, pino.destination({ dest: join(dir, 'lab.log'), sync: false }));
     const artifacts = prepareArtifacts(dir);
     const apiPort = options.apiPort || (await freeTcpPort());
-    const ports = { dhcp: await freeUdpPort(), relay: await freeUdpPort(labNetwork.gateway), tftp: await freeUdpPort(), http: await freeTcpPort(), dns: await freeUdpPort() };
+    const ports = { dhcp: await freeUdpPort(), relay: await freeUdpPort(labNetwork.gateway), tftp: await freeUdpPort(), http: await freeTcpPort(), dns: await freeUdpPort(), power: await powerSwitchPort(dir) };
 
     const configFile = await writeLabConfig(dir, apiPort);
     const { Kernel, loadConfig } = await import('@sprout/kernel');
@@ -105,6 +107,7 @@ export class Lab {
         simulator = new MachineSimulator({
           endpoints: { dhcp: { host: '127.0.0.1', port: ports.dhcp }, relay: { address: labNetwork.gateway, port: ports.relay }, tftp: { host: '127.0.0.1', port: ports.tftp } },
           retryDelayMs: (options.retrySeconds ?? 1) * 1000,
+          powerPort: ports.power,
           onEvent: options.onSimulatorEvent,
         });
         await simulator.start();
@@ -115,7 +118,7 @@ export class Lab {
         url,
         token,
         startedAt: new Date().toISOString(),
-        services: { dhcp: `127.0.0.1:${ports.dhcp}`, relay: `${labNetwork.gateway}:${ports.relay}`, tftp: `127.0.0.1:${ports.tftp}`, http: httpBase, dns: `127.0.0.1:${ports.dns}` },
+        services: { dhcp: `127.0.0.1:${ports.dhcp}`, relay: `${labNetwork.gateway}:${ports.relay}`, tftp: `127.0.0.1:${ports.tftp}`, http: httpBase, dns: `127.0.0.1:${ports.dns}`, power: `http://127.0.0.1:${ports.power}` },
         image: artifacts.image,
         realInstaller: artifacts.realInstaller,
       };
@@ -136,6 +139,19 @@ export class Lab {
 }
 
 /**
+ * The lab power switch's port: the same on every start of a lab (its machines keep the
+ * switch URL as their `bmc.address`), chosen free on the first and kept in `<dir>/power-port`.
+ */
+async function powerSwitchPort(dir: string): Promise<number> {
+  const file = join(dir, 'power-port');
+  const kept = existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) : NaN;
+  if (Number.isInteger(kept) && kept > 0 && kept < 65536) return kept;
+  const port = await freeTcpPort();
+  writeFileSync(file, `${port}\n`);
+  return port;
+}
+
+/**
  * The lab's control-plane config: written on the first start; later starts only move
  * `listen` to this run's port, so whatever the operator (or `sprout plugin install
  * --enable`) added to it stays.
@@ -143,7 +159,6 @@ export class Lab {
 async function writeLabConfig(dir: string, apiPort: number): Promise<string> {
   const file = join(dir, 'sprout.yaml');
   const { parseDocument } = await import('yaml');
-  const { existsSync, readFileSync } = await import('node:fs');
   const doc = parseDocument(existsSync(file) ? readFileSync(file, 'utf8') : "# The lab's control plane (sprout lab up/demo).\n");
   if (!doc.has('dataDir')) doc.set('dataDir', join(dir, 'control-plane'));
   doc.set('listen', `127.0.0.1:${apiPort}`);

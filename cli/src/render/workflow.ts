@@ -46,6 +46,15 @@ function newLines(before: string[], now: string[]): string[] {
   return now;
 }
 
+/** A site step's result on its `succeeded` line (`driver=lab was=off action=on`), cut short: what the agent did. */
+function resultNote(result: Step['result']): string {
+  if (!result) return '';
+  const text = Object.entries(result)
+    .map(([k, v]) => `${k}=${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`)
+    .join(' ');
+  return text.length > 160 ? `${text.slice(0, 159)}…` : text;
+}
+
 function duration(start: string | null, end: string | null): string {
   if (!start) return '';
   const ms = (end ? Date.parse(end) : Date.now()) - Date.parse(start);
@@ -65,7 +74,7 @@ export async function followWorkflow(api: ApiClient, id: string, write: (line: s
       if (step.state === 'pending') continue;
       if (seen.get(step.name) !== key) {
         seen.set(step.name, key);
-        const note = step.error ?? step.waitingFor ?? '';
+        const note = step.error ?? step.waitingFor ?? (step.state === 'succeeded' && step.kind === 'site' ? resultNote(step.result) : '');
         write(`${stamp()}  ${step.name.padEnd(20)} ${step.state.padEnd(10)} ${duration(step.startedAt, step.finishedAt).padStart(8)}  ${note}`);
       }
       // What a site step says while it runs (a manual power-on: who must do what), as it says it.

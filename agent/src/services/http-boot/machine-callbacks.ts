@@ -2,7 +2,7 @@
  * What a booted installer talks to: `GET /metadata/<token>` returns that machine's data
  * only (JSON, or `?format=shell` lines a busybox /init can source), `POST
  * /callbacks/<token>/<event>` moves its step (log, hwtest-result, commission-complete,
- * install-complete, failed). Any other token gets 403; a finished step's token stops
+ * install-complete, erase-complete, failed). Any other token gets 403; a finished step's token stops
  * working. An install-complete whose sum is not the image's expected one fails the step.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -114,14 +114,38 @@ export async function callback(deps: CallbackDeps, token: string, event: string,
       report('task.succeeded', { result: { event, ...(body.facts ? { facts: body.facts } : {}), ...(body.sha256 ? { sha256: body.sha256 } : {}) }, log: [`machine reported ${event}`] });
       deps.waits.remove(token);
       break;
+    case 'erase-complete': {
+      const wiped = wipedDisks(body.wiped);
+      if (typeof wiped === 'string') return send(res, 400, wiped);
+      const lines = wiped.map((w) => `wiped ${w.disk}: ${w.bytes} bytes (${w.method})`);
+      // Audited as `agent.machine.erased`: which disks of which machine were wiped, and how.
+      report('machine.erased', { machineId: wait.machineId, workflowId: wait.workflowId, wiped });
+      report('task.succeeded', { result: { event, wiped }, log: lines.length ? lines : ['machine reported erase-complete with no disk'] });
+      deps.waits.remove(token);
+      break;
+    }
     case 'failed':
       report('task.failed', { error: String(body.reason ?? 'the machine reported a failure without a reason'), log: Array.isArray(body.log) ? body.log.map(String).slice(-5) : [], ...(body.failedTests ? { failedTests: body.failedTests } : {}) });
       deps.waits.remove(token);
       break;
     default:
-      return send(res, 404, `no callback event ${event}; known: log, hwtest-result, commission-complete, tests-complete, install-complete, failed`);
+      return send(res, 404, `no callback event ${event}; known: log, hwtest-result, commission-complete, tests-complete, install-complete, erase-complete, failed`);
   }
   return send(res, 202, 'accepted');
+}
+
+/** erase-complete's `wiped`: [{ disk, bytes, method }], at most 256; or what is wrong with it. */
+function wipedDisks(value: unknown): { disk: string; bytes: number; method: string }[] | string {
+  if (!Array.isArray(value) || value.length > 256) return 'erase-complete needs wiped: [{ disk, bytes, method }] (at most 256 disks)';
+  const wiped = [];
+  for (const [i, w] of value.entries()) {
+    const { disk, bytes, method } = (w ?? {}) as Record<string, unknown>;
+    if (typeof disk !== 'string' || !/^[\w.-]{1,64}$/.test(disk) || !Number.isSafeInteger(bytes) || (bytes as number) < 0 || typeof method !== 'string' || !/^[\w.+-]{1,32}$/.test(method)) {
+      return `erase-complete wiped[${i}] must be { disk: name, bytes: integer, method: name }`;
+    }
+    wiped.push({ disk, bytes: bytes as number, method });
+  }
+  return wiped;
 }
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {

@@ -40,12 +40,19 @@ export class LabStatusCommand extends SproutCommand {
 
 /** How a running lab is described to an operator. */
 export function labInfoText(info: LabInfo): string {
+  const simulate = `sprout lab simulate --dhcp ${info.services.dhcp} --relay ${info.services.relay} --tftp-port ${info.services.tftp.split(':').pop()}`;
   return [
     `lab running from ${info.dir} (pid ${info.pid}, since ${info.startedAt})`,
     `  API          ${info.url}   docs ${info.url}/docs`,
     `  site agent   DHCP ${info.services.dhcp} (simulator relay ${info.services.relay}), TFTP ${info.services.tftp}, HTTP ${info.services.http}, DNS ${info.services.dns}`,
     `  image        ${info.image.name} (sha256 ${info.image.sha256})`,
     `use it:        export SPROUT_URL=${info.url} SPROUT_TOKEN=$(cat ${info.dir}/control-plane/admin-token)`,
-    `play machines: sprout lab simulate --dhcp ${info.services.dhcp} --relay ${info.services.relay} --tftp-port ${info.services.tftp.split(':').pop()} --mac 52:54:00:5e:00:01`,
+    `play machines: ${simulate} --mac 52:54:00:5e:00:01`,
+    ...(info.services.power
+      ? [
+          `lab power:     machines created with --bmc-type lab --bmc-address ${info.services.power} are powered by their workflows while this plays them:`,
+          `               ${simulate} --power-port ${new URL(info.services.power).port} --mac 52:54:00:5e:00:02`,
+        ]
+      : []),
   ].join('\n');
 }

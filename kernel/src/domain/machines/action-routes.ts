@@ -102,7 +102,16 @@ export const machineActionRoutes: FastifyPluginAsync<RouteDeps> = async (app, { 
     'machine.deploy',
   );
 
-  action('release', 'Release: clear the boot intent and addresses → ready', undefined, (request) => startWorkflow(request, 'release', () => ({})), 'machine.release');
+  action(
+    'release',
+    'Release: power the machine off, clear its boot intent and addresses → ready; with erase, first boot the installer to wipe every disk',
+    Type.Object(
+      { erase: Type.Optional(Type.Boolean({ description: 'Wipe every disk first (blkdiscard where supported, else the first and last 16 MiB of each disk): the installer reports what it wiped, then powers off' })) },
+      { additionalProperties: false },
+    ),
+    (request) => startWorkflow(request, 'release', () => ((request.body as { erase?: boolean } | undefined)?.erase === true ? { erase: true } : {})),
+    'machine.release',
+  );
 
   action(
     'mark-broken',

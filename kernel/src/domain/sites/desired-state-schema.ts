@@ -41,7 +41,8 @@ export const BootIntentSchema = Type.Object({
   hostname: dnsName,
   arch: Type.Union([Type.Literal('x86_64'), Type.Literal('arm64')]),
   bootMode: Type.Union([Type.Literal('bios'), Type.Literal('uefi')]),
-  intent: Type.Union([Type.Literal('commission'), Type.Literal('deploy'), Type.Literal('local')]),
+  /** `erase`: the installer wipes the machine's disks (release --erase). */
+  intent: Type.Union([Type.Literal('commission'), Type.Literal('deploy'), Type.Literal('local'), Type.Literal('erase')]),
   params: Type.Record(Type.String(), Type.Unknown()),
   workflow: nullable(uuid),
   mac: nullable(mac),

@@ -38,7 +38,7 @@ async function provisioningAddress(ctx: StepContext) {
   return { nic, network, allocation };
 }
 
-async function setBootIntent(ctx: StepContext, intent: 'commission' | 'deploy' | 'local', params: Record<string, unknown>) {
+async function setBootIntent(ctx: StepContext, intent: 'commission' | 'deploy' | 'local' | 'erase', params: Record<string, unknown>) {
   await ctx.trx('boot_intents')
     .insert({ machine_id: ctx.machine.id, intent, params: JSON.stringify(params), workflow_id: ctx.workflow.id, updated_at: ctx.trx.fn.now() })
     .onConflict('machine_id')
@@ -66,7 +66,8 @@ export const controlSteps: Record<string, ControlStep> = {
   },
 
   'publish-boot-intent': async (ctx) => {
-    const intent = ctx.workflow.kind === 'deploy' ? 'deploy' : 'commission';
+    // A release publishes an intent only with --erase: the installer boots to wipe the disks.
+    const intent = ctx.workflow.kind === 'deploy' ? 'deploy' : ctx.workflow.kind === 'release' ? 'erase' : 'commission';
     await setBootIntent(ctx, intent, ctx.workflow.params);
     return { intent };
   },

@@ -77,8 +77,14 @@ export const workflowDefinitions: Record<WorkflowKind, WorkflowDefinition> = {
     start: 'release',
     succeeded: 'release_succeeded',
     failed: 'release_failed',
-    // The machine is off before its addresses go to the next one. `params.erase` (release --erase)
-    // puts the erase steps in front of power-off here.
-    steps: () => [site('power-off', 120_000), control('clear-boot-intent'), control('release-addresses')],
+    // The machine is off before its addresses go to the next one. With `params.erase` (release
+    // --erase) it first boots the installer in erase mode, which wipes every disk, reports what
+    // it wiped and powers off; power-off then makes sure.
+    steps: (params) => [
+      ...(params.erase === true ? [...prepareNetwork, control('publish-boot-intent'), powerOn, site('erase', 3_600_000)] : []),
+      site('power-off', 120_000),
+      control('clear-boot-intent'),
+      control('release-addresses'),
+    ],
   },
 };
