@@ -52,12 +52,8 @@ export class TaskExecutor {
     const task = this.deps.tasks.get(taskName);
     this.running.set(item.id, { item, since: new Date() });
     journal.add('task.started', { task: taskName, attempt: delivery.attempt, log: [`agent started ${taskName} (delivery ${delivery.attempt}/${delivery.maxAttempts})`] }, item.id);
-    const log: string[] = [];
     const ctx: AgentTaskContext = {
-      log: (line) => {
-        log.push(line);
-        journal.add('task.log', { log: [line] }, item.id);
-      },
+      log: (line) => journal.add('task.log', { log: [line] }, item.id),
       report: (kind, payload) => journal.add(kind, payload, item.id),
       dataDir: this.deps.dataDir,
       desiredState: this.deps.desiredState,
@@ -66,11 +62,12 @@ export class TaskExecutor {
       if (!task) throw new Error(`this agent has no task for ${taskName}; it runs: ${this.kinds().join(', ') || 'nothing'}`);
       const result = await task(item, ctx);
       // A deferred task finishes later, when the machine it waits for reports.
-      if (result !== deferred) journal.add('task.succeeded', { result, log: log.slice(-5) }, item.id);
+      // The log lines went out as task.log already (journaled): the final report does not repeat them.
+      if (result !== deferred) journal.add('task.succeeded', { result, log: [] }, item.id);
     } catch (err) {
       // A power failure says why (auth, unreachable, timeout…) beside the BMC's own words.
       const reason = (err as { reason?: unknown }).reason;
-      journal.add('task.failed', { error: (err as Error).message, ...(typeof reason === 'string' ? { reason } : {}), log: log.slice(-5) }, item.id);
+      journal.add('task.failed', { error: (err as Error).message, ...(typeof reason === 'string' ? { reason } : {}), log: [] }, item.id);
       this.deps.logger.warn({ item: item.id, task: taskName, err: (err as Error).message }, 'task failed');
     } finally {
       this.running.delete(item.id);
