@@ -78,7 +78,7 @@ for (const backend of backends) {
     const unknown = await h.request({ method: 'POST', url: '/v1/machines', body: machineBody('pv', 'x1', { type: 'nope', address: 'a:1' }) });
     t.is(unknown.status, 400);
     t.is(unknown.body.errors[0].field, 'bmc/type');
-    t.regex(unknown.body.errors[0].message, /known: fakebmc, ipmi, manual, redfish$/);
+    t.regex(unknown.body.errors[0].message, /known: fakebmc, ipmi, lab, manual, redfish$/);
     const noAddress = await h.request({ method: 'POST', url: '/v1/machines', body: machineBody('pv', 'x2', { type: 'fakebmc' }) });
     t.is(noAddress.status, 400);
     t.deepEqual(noAddress.body.errors, [{ field: 'bmc/address', message: 'is required for bmc type fakebmc' }]);
@@ -102,7 +102,7 @@ for (const backend of backends) {
     await siteWithNetwork(h, 'pn', 62);
     const ipmi = await h.request({ method: 'POST', url: '/v1/machines', body: machineBody('pn', 'y1', { type: 'fakebmc', address: 'a:1' }) });
     t.is(ipmi.status, 400);
-    t.regex(ipmi.body.errors[0].message, /known: ipmi, manual, redfish$/);
+    t.regex(ipmi.body.errors[0].message, /known: ipmi, lab, manual, redfish$/);
     t.is((await h.request({ method: 'POST', url: '/v1/machines', body: machineBody('pn', 'y2', { type: 'manual' }) })).status, 201);
   });
 
@@ -134,6 +134,9 @@ for (const backend of backends) {
     t.like((await h.request({ url: '/v1/machines/node-01' })).body.power, { state: 'off', error: null });
     const outboxRow = await h.kernel.store.db('outbox').where({ kind: 'power' }).first();
     t.false(JSON.stringify(outboxRow.payload).includes(secret), 'the settled outbox row no longer holds the credentials');
+    const queued = await h.kernel.store.db('http_work_items').whereNotNull('acked_at');
+    t.true(queued.length > 0, 'the agent acknowledged its work');
+    t.false(JSON.stringify(queued).includes(secret), "the transport's acknowledged work items no longer hold the credentials");
 
     // on
     const on = h.request({ method: 'POST', url: '/v1/machines/node-01/power', body: { action: 'on' } });

@@ -42,6 +42,13 @@ export interface PowerTarget {
   bmc: BmcAccess;
 }
 
+/**
+ * The work item payload keys that carry opened credentials: a power step's or command's
+ * `power` target, a poll's `targets`. Dropped from every stored copy of a work item once
+ * it is settled (the kernel's outbox; a transport's own queue, e.g. transport-http).
+ */
+export const powerCredentialKeys = ['power', 'targets'] as const;
+
 export interface PowerCallOptions {
   /** The call fails with `PowerError('timeout')` after this long (a BMC that never answers). */
   timeoutMs: number;

@@ -5,7 +5,7 @@
  * a report POST succeeds once stored, whether or not a handler runs or succeeds.
  */
 import type { Knex } from 'knex';
-import type { AgentHttpEndpoint, AgentReport, DeliveryInfo, TransportHealth, TransportProvider, WorkItem } from '@sprout/kernel';
+import { powerCredentialKeys, type AgentHttpEndpoint, type AgentReport, type DeliveryInfo, type TransportHealth, type TransportProvider, type WorkItem } from '@sprout/kernel';
 import { InboxDrain, jsonOf, later, type DrainLogger, type DrainTiming } from './inbox-drain.ts';
 import { reportInbox, storeReports } from './report-inbox.ts';
 import { deadLetterInbox, moveExhaustedWork, type DeadLetter } from './dead-letters.ts';
@@ -157,7 +157,8 @@ export class HttpWorkQueue implements TransportProvider, AgentHttpEndpoint {
 
   async settleWork(siteId: string, ids: string[], outcome: 'ack' | 'nak' | 'working'): Promise<void> {
     const rows = this.db('http_work_items').where({ site_id: siteId }).whereIn('id', ids).whereNull('acked_at').whereNull('dead_at');
-    if (outcome === 'ack') await rows.update({ acked_at: this.db.fn.now() });
+    // An acknowledged item's opened BMC credentials (power steps, commands, polls) are not kept.
+    if (outcome === 'ack') await rows.update({ acked_at: this.db.fn.now(), item: this.db.raw(`item ${powerCredentialKeys.map((key) => `#- '{payload,${key}}'`).join(' ')}`) });
     else if (outcome === 'working') await rows.update({ available_at: later(this.db, this.settings.ackWaitMs) });
     else await rows.update({ available_at: this.db.fn.now() });
   }

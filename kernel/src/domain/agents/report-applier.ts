@@ -10,6 +10,7 @@
  * is set aside in `report_dead_letters` with its reason. Either way the agent's sequence
  * moves past it, so its later reports flow on.
  */
+import { scrubCredentials } from '../machines/bmc-credentials.ts';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { refusalRepeat } from './refusal-repeat.ts';
@@ -223,6 +224,8 @@ export class ReportApplier {
     const payload = report.payload ?? {};
     const log = logOf(report);
     const engine = this.deps.engine();
+    // A settled work item's opened BMC credentials are of no more use to anyone.
+    if ((report.kind === 'task.succeeded' || report.kind === 'task.failed') && report.workItemId) await scrubCredentials(db, report.workItemId);
     switch (report.kind) {
       case 'task.started':
         if (stepId) await engine.siteStepStarted(stepId, log, db);

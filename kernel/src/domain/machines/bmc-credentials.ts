@@ -10,8 +10,9 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
-import type { PowerTarget } from '../../capabilities/power.ts';
+import { powerCredentialKeys, type PowerTarget } from '../../capabilities/power.ts';
 import type { SproutConfig } from '../../config/schema.ts';
+import { outboxIdOf } from '../workflows/outbox-dispatcher.ts';
 import { SproutError } from '../../errors/index.ts';
 import { ensurePrivateDir, writePrivateFile } from '../../store/private-dir.ts';
 
@@ -84,4 +85,12 @@ export async function powerTargetOf(db: Knex | Knex.Transaction, sealer: Credent
         }
       : { type: 'manual' },
   };
+}
+
+
+/** Drops the opened credentials from a settled work item's outbox row (in the report's transaction). */
+export async function scrubCredentials(db: Knex | Knex.Transaction, workItemId: string): Promise<void> {
+  const outboxId = outboxIdOf(workItemId);
+  if (outboxId === null) return;
+  await db('outbox').where({ id: outboxId }).update({ payload: db.raw(`payload ${powerCredentialKeys.map((key) => `- '${key}'`).join(' ')}`) });
 }

@@ -118,8 +118,6 @@ export class PowerService {
       if (outcome.ok && result.state) await this.recordState(db, request.site_id, request.machine_id, result.state, null);
       else if (!outcome.ok) await db('machines').where({ id: request.machine_id, site_id: request.site_id }).update({ power_error: outcome.error, power_checked_at: db.fn.now() });
     }
-    // The payload held the opened credentials: once answered, nobody needs them.
-    await db('outbox').where({ id: outboxId }).update({ payload: db.raw(`payload - 'power' - 'targets'`) });
     const notify = () => this.settled.emit(request.id);
     const commit = (db as Knex.Transaction).executionPromise;
     if (commit) commit.then(notify, () => undefined);
