@@ -27,6 +27,10 @@ export class DesiredStatePublisher {
   private readonly running = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
   private readonly failing = new Set<string>();
+  /** The revision last published per site: a late notice of a revision already out publishes nothing. */
+  private readonly published = new Map<string, number>();
+  /** Sites the periodic sweep republishes even when unchanged (healing a lost document). */
+  private readonly forced = new Set<string>();
   private unsubscribe?: () => void;
   private timer?: NodeJS.Timeout;
   private sweeping?: Promise<void>;
@@ -57,8 +61,12 @@ export class DesiredStatePublisher {
     await Promise.all([...this.running.values()]);
   }
 
-  /** Publishes the site's current document; while one is in flight, once more after it. */
-  publish(siteId: string): Promise<void> {
+  /**
+   * Publishes the site's current document unless that revision is already out (`force`:
+   * even then); while one is in flight, once more after it.
+   */
+  publish(siteId: string, force = false): Promise<void> {
+    if (force) this.forced.add(siteId);
     const current = this.running.get(siteId);
     if (current) {
       this.again.add(siteId);
@@ -75,8 +83,11 @@ export class DesiredStatePublisher {
       if (this.stopped) return;
       try {
         const transport = await this.deps.transport();
+        const force = this.forced.delete(siteId);
         const document = await this.deps.build(siteId);
+        if (!force && this.published.get(siteId) === document.revision) continue;
         await transport.publishDesiredState!(siteId, document);
+        this.published.set(siteId, document.revision);
         if (this.failing.delete(siteId)) this.deps.logger.info({ siteId, revision: document.revision }, 'the desired state of the site is published again');
       } catch (err) {
         if (!this.failing.has(siteId)) this.deps.logger.warn({ err, siteId }, 'cannot publish the desired state of the site; retrying on the next change and within a minute');
@@ -93,7 +104,7 @@ export class DesiredStatePublisher {
         const sites: { id: string }[] = await this.deps.db('sites').select('id').orderBy('id');
         for (const { id } of sites) {
           if (this.stopped) return;
-          await this.publish(id);
+          await this.publish(id, true);
         }
       } catch (err) {
         this.deps.logger.warn({ err }, 'cannot list the sites to publish their desired state; trying again within a minute');
