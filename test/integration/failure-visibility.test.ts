@@ -87,13 +87,14 @@ test.serial('an image checksum mismatch: failed_deployment, naming the expected 
 });
 
 test.serial('a machine that never calls back: failed_deployment by the watchdog, naming the step it waited in', async (t) => {
-  const lab = await simulatedSite(t, '127.78.3', { serverYaml: 'lifecycle: { timeouts: { deploying: 6 }, watchdogIntervalSeconds: 0.5 }\n' });
+  // Long enough for the manual power-on and the boot into the installer on a loaded machine: the watchdog must find it waiting in install.
+  const lab = await simulatedSite(t, '127.78.3', { serverYaml: 'lifecycle: { timeouts: { deploying: 20 }, watchdogIntervalSeconds: 0.5 }\n' });
   const mac = '52:54:00:78:03:01';
   writeFileSync(join(lab.images, 'debian.raw'), randomBytes(100_000));
   await readyMachine(lab, 'fv-silent', mac);
   await lab.api('POST', '/v1/machines/fv-silent/deploy', { image: 'debian.raw' });
   const running = lab.simulator.powerOn({ mac, fail: 'no-callback' });
-  await machineIn(lab, 'fv-silent', 'failed_deployment', 40_000);
+  await machineIn(lab, 'fv-silent', 'failed_deployment', 90_000);
   lab.simulator.powerOff(mac);
   t.is((await running).outcome, 'powered-off');
   t.true(lab.events.some((e) => e.kind === 'metadata' && e.detail.startsWith('step install')), 'the machine did boot the installer');
