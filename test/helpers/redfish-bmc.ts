@@ -8,14 +8,15 @@
  * so a driver that is not idempotent by itself is caught.
  *
  * Tests see the VM, every request (passwords left out), and can change the required
- * credentials or expire all sessions.
+ * credentials or expire all sessions. `deadAddress` and `silentServer` are BMCs that
+ * cannot be reached and that never answer.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { PowerVm, PowerVmDevice } from './power-vm.ts';
 
@@ -280,6 +281,33 @@ export async function startRedfishBmc(options: RedfishBmcOptions): Promise<Redfi
     nextBoot,
     async close() {
       server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** An https URL on a 127.0.0.1 port nothing listens on (taken, then given back). */
+export async function deadAddress(): Promise<string> {
+  const server = createTcpServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `https://127.0.0.1:${port}`;
+}
+
+/** A server that accepts TCP connections and never says a word (a hung BMC). */
+export async function silentServer(): Promise<{ address: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createTcpServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    address: `https://127.0.0.1:${port}`,
+    async close() {
+      for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

@@ -7,7 +7,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ExecutionContext } from 'ava';
 import { freePort, spawnSprout, sprout, startServer, type LongRunning, type ServerProcess } from './processes.ts';
 
 export interface SiteLab {
@@ -30,7 +29,12 @@ export interface SiteLabOptions {
   agentYaml?: string[];
 }
 
-export async function siteLab(t: ExecutionContext, subnet: string, options: SiteLabOptions = {}): Promise<SiteLab> {
+/** What a lab needs of its test: a place to leave its cleanup (an ava test, or a file's shared setup in `test.before`). */
+export interface Teardowns {
+  teardown(fn: () => unknown): void;
+}
+
+export async function siteLab(t: Teardowns, subnet: string, options: SiteLabOptions = {}): Promise<SiteLab> {
   const server = await startServer(options.env ?? {}, `agents: { heartbeatSeconds: 0.5 }\n${options.serverYaml ?? ''}`);
   const work = mkdtempSync(join(tmpdir(), 'sprout-lab-'));
   const agents: LongRunning[] = [];
@@ -83,7 +87,7 @@ export interface SimulatedSite extends SiteLab {
 }
 
 export async function simulatedSite(
-  t: ExecutionContext,
+  t: Teardowns,
   subnet: string,
   options: SiteLabOptions & { retryDelayMs?: number; onEvent?: (event: import('@sprout/agent/simulator').SimulatorEvent) => void } = {},
 ): Promise<SimulatedSite> {

@@ -29,6 +29,9 @@ export interface RedfishRequest {
 /** A reply body is read up to this size: a Redfish resource is a few KiB. */
 const maxBody = 4 * 1024 * 1024;
 
+/** Connections that never got to the BMC (nothing listens, no route, no such host), as Node's `err.code` names them. */
+const unreachableCodes = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
+
 /** TLS verification failures, as Node's `err.code` names them. */
 const certificateCodes = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_CERT_ALTNAME/;
 
@@ -132,6 +135,7 @@ export class BmcLink {
     if (certificateCodes.test(err.code ?? '')) {
       return this.error('unreachable', what, `the BMC's TLS certificate was not trusted (${err.message}); if this BMC has a self-signed certificate, set insecure: true on the machine's BMC`);
     }
+    if (unreachableCodes.has(err.code ?? '')) return this.error('unreachable', what, `the BMC could not be reached (${err.message})`);
     return this.error('unreachable', what, err.message);
   }
 

@@ -1,16 +1,17 @@
 /**
  * What the redfish tests share: the driver as the site agent gets it (the plugin's agent
  * part), a Redfish BMC driving a QEMU VM in a temp dir, targets pointing at it, and
- * addresses that do not answer. Everything made here is removed by `close`.
+ * addresses that do not answer (test/helpers/redfish-bmc.ts). Everything made here is removed by `close`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BmcAccess, PowerDriver, PowerTarget } from '@sprout/kernel';
 import plugin from '../src/index.ts';
 import { powerVm } from '../../../test/helpers/power-vm.ts';
 import { startRedfishBmc, type RedfishBmc, type RedfishBmcOptions } from '../../../test/helpers/redfish-bmc.ts';
+
+export { deadAddress, silentServer } from '../../../test/helpers/redfish-bmc.ts';
 
 export const username = 'sprout-admin';
 export const password = 'S3cret-bmc-passw0rd';
@@ -44,33 +45,6 @@ export async function redfishLab(name: string, options: Partial<RedfishBmcOption
       await bmc.close();
       await vm.close();
       rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** An https URL on a 127.0.0.1 port nothing listens on (taken, then given back). */
-export async function deadAddress(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `https://127.0.0.1:${port}`;
-}
-
-/** A server that accepts TCP connections and never says a word (a hung BMC). */
-export async function silentServer(): Promise<{ address: string; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  return {
-    address: `https://127.0.0.1:${port}`,
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }

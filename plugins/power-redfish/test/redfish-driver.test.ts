@@ -197,6 +197,7 @@ test('the password appears in no error message', async (t) => {
     failure(driver.state({ ...target, bmc: { ...target.bmc, address: `http://127.0.0.1:1` } }, call)),
   ]);
   t.deepEqual(errors.map((e) => e.reason), ['auth', 'auth', 'unreachable', 'unreachable', 'timeout', 'unreachable']);
+  t.regex(errors[3].message, /^redfish https:\/\/127\.0\.0\.1:\d+: .*: the BMC could not be reached \(connect ECONNREFUSED /, 'a refused connection says the BMC could not be reached');
   const basic = Buffer.from(`${username}:${password}`).toString('base64');
   for (const err of errors) {
     t.false(err.message.includes(password), err.message);
