@@ -26,6 +26,8 @@ export function expectFirstBoot(waits: MachineWaits, install: MachineWait): void
     params: install.params,
     lastHeard: `the installer finished at ${new Date().toISOString()}`,
   });
+  // On disk before the installer hears install-complete was taken: an agent restarted now still serves the seed.
+  waits.flush();
 }
 
 /** Something the installed OS did (fetched its meta-data, …): kept for the reason a silent machine fails with. */
@@ -44,6 +46,7 @@ export function firstBootCalledBack(waits: MachineWaits, reportFor: ReportFor, w
     reportFor(wait.workItemId, 'task.succeeded', { ...done, result: { ...done.result, ...(hostname ? { hostname } : {}) } });
     waits.remove(wait.token);
   } else waits.update(wait.token, { calledBackAt: at, lastHeard: `${wait.lastHeard}; the installed OS called back at ${at}` });
+  waits.flush();
 }
 
 /** The deploy's `first-boot` step: takes the wait its install left, and ends when the installed OS calls back or its deadline passes. */

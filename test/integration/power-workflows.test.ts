@@ -107,7 +107,7 @@ test.serial('a BMC driver plugin: power on (cycle when on) with the next boot on
   await machineIn(lab, 'node-01', 'deployed');
   t.deepEqual(opsOf('node-01', before), ['state', 'setNextBoot:network', 'cycle', 'setNextBoot:disk']);
   const [deploy] = (await lab.api('GET', '/v1/workflows?machine=node-01&kind=deploy')).items;
-  t.deepEqual(deploy.steps.map((s: any) => s.name).slice(-4), ['power-on', 'install', 'set-local-boot', 'boot-disk']);
+  t.deepEqual(deploy.steps.map((s: any) => s.name).slice(-5), ['power-on', 'install', 'set-local-boot', 'boot-disk', 'first-boot']);
   t.like(deploy.steps.find((s: any) => s.name === 'power-on'), { result: { driver: 'fake', was: 'on', action: 'cycle' } });
 
   const released = opsOf('node-01').length;

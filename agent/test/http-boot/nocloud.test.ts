@@ -115,7 +115,7 @@ test('an installed OS that never calls back fails the first-boot step at its dea
   const stop = watchFirstBootDeadlines(waits, reportFor, 50);
   t.teardown(stop);
   await firstBootTask(waits)(item('wi-fb', 'first-boot', { firstBootSeconds: 0.5 }), ctx);
-  const failed = await until('the first-boot step fails', () => journaled.find((j) => j.workItemId === 'wi-fb' && j.kind === 'task.failed'), 10_000);
+  const failed = await until('the first-boot step fails', async () => journaled.find((j) => j.workItemId === 'wi-fb' && j.kind === 'task.failed'), 10_000);
   t.regex(String(failed.payload.error), /^the installer finished at \S+; cloud-init fetched its meta-data at \S+; the installed OS never called back/);
   t.is((await requestFrom(LEASED, `${seed}meta-data`)).status, 403);
 });
