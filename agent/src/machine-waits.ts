@@ -18,7 +18,21 @@ export interface MachineWait {
   step: string;
   params: Record<string, unknown>;
   since: string;
+  /**
+   * An install step's NoCloud seed token (first-boot.ts): minted with the install, written
+   * into the installed system by the installer, and the token of the first-boot wait after it.
+   */
+  seedToken?: string;
+  /** A first-boot wait: the last thing heard from the machine, for the failure's reason. */
+  lastHeard?: string;
+  /** A first-boot wait: when the installed OS called back (before its step reached the agent, too). */
+  calledBackAt?: string;
+  /** A first-boot wait with its step: when it fails for silence (ISO time). */
+  deadline?: string;
 }
+
+/** A per-boot token: 24 random bytes, base64url. */
+export const newToken = () => randomBytes(24).toString('base64url');
 
 /** What a waiting task returns: the step goes on until the machine reports. */
 export const deferred = Object.freeze({ deferred: true });
@@ -31,8 +45,8 @@ export class MachineWaits {
   }
 
   /** Starts waiting for `machineId` in a step; a newer step of the machine replaces the older. */
-  add(wait: Omit<MachineWait, 'token' | 'since'>): MachineWait {
-    const entry = { ...wait, token: randomBytes(24).toString('base64url'), since: new Date().toISOString() };
+  add(wait: Omit<MachineWait, 'token' | 'since'> & { token?: string }): MachineWait {
+    const entry = { ...wait, token: wait.token ?? newToken(), since: new Date().toISOString() };
     this.list.set([...this.list.items.filter((w) => w.machineId !== wait.machineId), entry]);
     return entry;
   }
@@ -43,6 +57,20 @@ export class MachineWaits {
 
   byMachine(machineId: string): MachineWait | undefined {
     return this.list.items.find((w) => w.machineId === machineId);
+  }
+
+  /** Changes a wait in place (same token). */
+  update(token: string, change: Partial<Omit<MachineWait, 'token'>>): MachineWait | undefined {
+    const found = this.byToken(token);
+    if (!found) return undefined;
+    const updated = { ...found, ...change };
+    this.list.set(this.list.items.map((w) => (w.token === token ? updated : w)));
+    return updated;
+  }
+
+  /** Waits whose deadline has passed. */
+  overdue(now = Date.now()): MachineWait[] {
+    return this.list.items.filter((w) => w.deadline !== undefined && Date.parse(w.deadline) <= now);
   }
 
   /** Ends a wait: its token stops working. */
@@ -61,7 +89,11 @@ export function waitForMachine(waits: MachineWaits): AgentTask {
   return async (item, ctx) => {
     const machineId = String(item.payload.machine ?? '');
     if (!machineId) throw new Error(`${String(item.payload.step)} needs a machine`);
-    waits.add({ machineId, workItemId: item.id, workflowId: item.workflowId ?? null, step: String(item.payload.step), params: (item.payload.params as Record<string, unknown>) ?? {} });
+    const step = String(item.payload.step);
+    const params = (item.payload.params as Record<string, unknown>) ?? {};
+    // An install that will be waited for after it (first-boot.ts) gets the installed system's seed token now: the installer writes it into the target.
+    const seedToken = step === 'install' && params.firstBoot !== false ? newToken() : undefined;
+    waits.add({ machineId, workItemId: item.id, workflowId: item.workflowId ?? null, step, params, ...(seedToken ? { seedToken } : {}) });
     ctx.log(`waiting for machine ${machineId} to boot the installer and call back`);
     return deferred;
   };

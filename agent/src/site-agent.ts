@@ -16,6 +16,7 @@ import { ReportJournal } from './report-journal.ts';
 import { syncSiteTask } from './tasks/sync-site.ts';
 import { ServiceHost } from './service-host.ts';
 import { MachineWaits, waitForMachine } from './machine-waits.ts';
+import { firstBootTask, watchFirstBootDeadlines } from './first-boot.ts';
 import { PowerRunner } from './power/power-runner.ts';
 import { PowerWaits } from './power/power-waits.ts';
 import { powerTasks } from './power/power-tasks.ts';
@@ -44,6 +45,7 @@ export class SiteAgent {
   private executor?: TaskExecutor;
   private serviceHost?: ServiceHost;
   private heartbeat?: NodeJS.Timeout;
+  private stopFirstBootWatch?: () => void;
   private follower?: DesiredStateFollower;
   private beatSoon?: NodeJS.Timeout;
   private lastHeartbeatError = '';
@@ -102,6 +104,7 @@ export class SiteAgent {
       reportFor(wait.workItemId, 'power.state', { machineId: wait.machineId, state: 'on', error: null });
       reportFor(wait.workItemId, 'task.succeeded', { result: { driver: 'manual', was: 'unknown', action: 'on', seen: via }, log: [`${wait.hostname} is up: saw ${seen} from ${mac}`] });
     });
+    this.stopFirstBootWatch = watchFirstBootDeadlines(waits, reportFor);
     const tasks = new Map([
       ['sync-site', syncSiteTask(follower)],
       ...Object.entries(powerTasks(new PowerRunner(parts.power), powerWaits)),
@@ -109,6 +112,7 @@ export class SiteAgent {
       ['run-hardware-tests', waitForIt],
       ['install', waitForIt],
       ['erase', waitForIt],
+      ['first-boot', firstBootTask(waits)],
       ...parts.tasks,
     ]);
     this.transport = await parts.transport({
@@ -213,6 +217,7 @@ export class SiteAgent {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
+    this.stopFirstBootWatch?.();
     if (this.beatSoon) clearTimeout(this.beatSoon);
     await this.follower?.stop();
     await this.serviceHost?.stop();

@@ -45,6 +45,8 @@ test('the cloud installer loads virtio and SCSI drivers, each after its dependen
   }
   t.is(new Set(names).size, names.length, 'each module once');
   t.deepEqual(tree.loadOrder(['af_packet']), [], 'af_packet is built into the cloud kernel');
+  // The installer writes the cloud-init seed into the installed root filesystem (init: seed_cloud_init).
+  t.true(tree.builtin.has('ext4') || names.includes('ext4'), 'ext4 is loaded or built in');
 });
 
 test('a driver neither built in nor in the package is named, with what needed it', async (t) => {

@@ -171,7 +171,7 @@ for (const scenario of scenarios) {
     if (scenario.commissionOnly) return;
 
     // ---- deploy: the image streamed to the disk, verified, then booted ----
-    const deploy = JSON.parse(await cli('machine', 'deploy', 'vm-1', '--image', 'test.raw', '--json'));
+    const deploy = JSON.parse(await cli('machine', 'deploy', 'vm-1', '--image', 'test.raw', '--no-wait-first-boot', '--json'));
     await installerScriptReady('deploy');
     const deployStarted = Date.now();
     const vm2 = boot('2-deploy');
@@ -223,7 +223,7 @@ for (const scenario of scenarios) {
     await cli('machine', 'release', 'vm-1', '--watch');
     t.is((await machine()).status, 'ready');
     const wrong = 'ab'.repeat(32);
-    await cli('machine', 'deploy', 'vm-1', '--image', 'test.raw', '--image-sha256', wrong);
+    await cli('machine', 'deploy', 'vm-1', '--image', 'test.raw', '--image-sha256', wrong, '--no-wait-first-boot');
     await installerScriptReady('deploy');
     const vm4 = boot('4-wrong-sum');
     await vm4.waitForExit(5 * 60_000);

@@ -245,6 +245,7 @@ for (const backend of backends) {
     const revisionBefore = await h.kernel.siteRevisions.current(allocated.body.site.id);
     t.is(await finishSiteStep(h, deploy.id), 'install');
     t.is(await finishSiteStep(h, deploy.id), 'boot-disk');
+    t.is(await finishSiteStep(h, deploy.id), 'first-boot');
     // No sync-site step: the local-boot intent reaches the agent as a new revision of the site's desired state.
     const done = await waitForWorkflow(h, deploy.id, (wf) => wf.state === 'succeeded');
     t.false(done.steps.some((s: any) => s.name === 'sync-site'));

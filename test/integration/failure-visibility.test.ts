@@ -107,6 +107,23 @@ test.serial('a machine that never calls back: failed_deployment by the watchdog,
   t.regex(record?.details.reason.message ?? '', /waiting in step install/);
 });
 
+test.serial('an installed OS that never reports its first boot: failed_deployment at the first-boot deadline, naming the installer and the silence', async (t) => {
+  const lab = await simulatedSite(t, '127.78.5', { serverYaml: 'lifecycle: { timeouts: { firstBoot: 4 } }\n' });
+  const mac = '52:54:00:78:05:01';
+  writeFileSync(join(lab.images, 'debian.raw'), randomBytes(100_000));
+  await readyMachine(lab, 'fv-os-silent', mac);
+  const started = Date.now();
+  await lab.api('POST', '/v1/machines/fv-os-silent/deploy', { image: 'debian.raw' });
+  t.is((await lab.simulator.powerOn({ mac, fail: 'os-silent' })).outcome, 'local-boot');
+  t.true(lab.events.some((e) => e.kind === 'first-boot'), 'the installed OS booted and read its seed');
+  await machineIn(lab, 'fv-os-silent', 'failed_deployment', 40_000);
+  const { firstLines, machine } = await whatOperatorsSee(lab, 'fv-os-silent', 'failed_deployment');
+  t.is(machine.statusReason.step, 'first-boot');
+  t.regex(machine.statusReason.message, /the installer finished at \S+; cloud-init fetched its vendor-data at \S+; the installed OS never called back/);
+  t.regex(firstLines, /FAILED_DEPLOYMENT/);
+  t.true(Date.now() - started < 40_000, 'within the deadline plus the deploy itself');
+});
+
 test.serial('an agent killed mid-deploy and restarted: the deploy resumes and the machine ends deployed', async (t) => {
   let killed = false;
   let lab: SimulatedSite | undefined;

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { freePort, startServer, type LongRunning } from '../helpers/processes.ts';
 import { siteLab, type SiteLab } from '../helpers/site-lab.ts';
 import { until } from '../helpers/until.ts';
+import { parse } from 'yaml';
 
 interface Lab {
   cli: SiteLab['cli'];
@@ -56,6 +57,20 @@ async function bootInstaller(l: Lab, mac: string): Promise<{ metadata: any; call
 
 const post = (url: string, body: unknown) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
+/** The installed OS's first boot as cloud-init plays it: the seed's documents, then phone_home (a form POST). */
+async function firstBoot(seedfrom: string) {
+  const [meta, vendor] = await Promise.all(
+    ['meta-data', 'vendor-data'].map(async (name) => {
+      const answer = await fetch(`${seedfrom}${name}`);
+      if (answer.status !== 200) throw new Error(`${name}: ${answer.status} ${await answer.text()}`);
+      return parse(await answer.text());
+    }),
+  );
+  const answer = await fetch(vendor.phone_home.url, { method: 'POST', body: new URLSearchParams({ hostname: meta['local-hostname'], instance_id: meta['instance-id'] }) });
+  return { meta, vendor, status: answer.status };
+}
+const testKey = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl e2e@test';
+
 async function machine(l: Lab, hostname: string) {
   return JSON.parse((await l.cli('machine', 'show', hostname, '--json')).stdout);
 }
@@ -84,7 +99,16 @@ test.serial('commission with hardware tests → ready with facts; deploy → ins
   const userData = `#cloud-config\nruncmd:\n  - echo ${randomUUID()} > /etc/motd\n`;
   const userDataFile = join(l.artifacts, '..', 'user-data.yaml');
   writeFileSync(userDataFile, userData);
-  const deploy = JSON.parse((await l.cli('machine', 'deploy', 'node-1', '--image', 'http://images.lab.example/debian-12.raw', '--user-data', userDataFile, '--json')).stdout);
+  // A key file as ssh-keygen writes it; a file that is no key is refused naming the entry, changing nothing.
+  const keyFile = join(l.artifacts, '..', 'id_ed25519.pub');
+  writeFileSync(keyFile, `${testKey}\n`);
+  const notAKey = join(l.artifacts, '..', 'id_ed25519');
+  writeFileSync(notAKey, '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n');
+  const refused = await l.cli('machine', 'deploy', 'node-1', '--image', 'http://images.lab.example/debian-12.raw', '--ssh-key', notAKey);
+  t.is(refused.code, 1);
+  t.regex(refused.stderr, /sshKeys\/0: not an OpenSSH public key line/);
+  t.is((await machine(l, 'node-1')).status, 'ready');
+  const deploy = JSON.parse((await l.cli('machine', 'deploy', 'node-1', '--image', 'http://images.lab.example/debian-12.raw', '--user-data', userDataFile, '--ssh-key', keyFile, '--json')).stdout);
   const install = await bootInstaller(l, '52:54:00:00:60:01');
   t.like(install.metadata, { step: 'install', image: { url: 'http://images.lab.example/debian-12.raw' } });
   t.is(install.metadata.userData, userData);
@@ -99,6 +123,10 @@ test.serial('commission with hardware tests → ready with facts; deploy → ins
   t.is((await post(`${install.callbacks}/install-complete`, { sha256: 'ab'.repeat(32) })).status, 202);
   // the machine reboots at once, before the local-boot intent can arrive: it boots its disk anyway
   t.regex(await (await fetch(`${l.boot}/boot/ipxe?mac=52:54:00:00:60:01`)).text(), /node-1 boots from its local disk\nexit\n$/);
+  // Its installed OS boots: cloud-init reads the seed the installer wrote, gets the key, the user-data as given, and phones home.
+  t.is(await (await fetch(`${install.metadata.cloudInit.seedfrom}user-data`)).text(), userData);
+  const booted = await firstBoot(install.metadata.cloudInit.seedfrom);
+  t.like(booted, { meta: { 'instance-id': deploy.id, 'local-hostname': 'node-1' }, vendor: { ssh_authorized_keys: [testKey] }, status: 202 });
   const watched = await l.cli('workflow', 'watch', deploy.id, '--timeout', '30');
   t.is(watched.code, 0, watched.stdout);
   t.is((await machine(l, 'node-1')).status, 'deployed');
@@ -207,7 +235,7 @@ test.serial('an agent restarted between install-complete and the reboot still se
   t.is((await post(`${commissioned.callbacks}/commission-complete`, { facts: { cpus: 1 } })).status, 202);
   await until('ready', async () => (await machine(l, 'node-9')).status === 'ready');
   const deploy = JSON.parse((await l.cli('machine', 'deploy', 'node-9', '--image', 'http://images.lab.example/debian-12.raw', '--json')).stdout);
-  t.deepEqual(deploy.steps.map((s: any) => s.name), ['allocate-ip', 'reserve-dhcp', 'write-dns', 'publish-boot-intent', 'power-on', 'install', 'set-local-boot', 'boot-disk']);
+  t.deepEqual(deploy.steps.map((s: any) => s.name), ['allocate-ip', 'reserve-dhcp', 'write-dns', 'publish-boot-intent', 'power-on', 'install', 'set-local-boot', 'boot-disk', 'first-boot']);
   const install = await bootInstaller(l, '52:54:00:00:64:09');
   // The control plane goes away first, so the agent alone knows the machine installed.
   const { server } = l.site;
@@ -223,6 +251,8 @@ test.serial('an agent restarted between install-complete and the reboot still se
     }
   });
   t.regex(script, /node-9 boots from its local disk\nexit\n$/, 'the machine boots its disk, not the installer again');
+  // The restarted agent still holds the installed OS's seed: its first boot reports.
+  t.is((await firstBoot(install.metadata.cloudInit.seedfrom)).status, 202);
   // The control plane returns: the report is applied and the deploy ends.
   const again = await startServer(server.env, '', { dir: server.dir, port: server.port });
   t.teardown(() => again.stop());

@@ -17,10 +17,13 @@ import { buildInitramfs } from './initramfs.ts';
 export type KernelFlavour = 'cloud' | 'generic';
 export const kernelFlavours: KernelFlavour[] = ['cloud', 'generic'];
 
-/** Drivers the installer needs that Debian builds as modules: virtio for QEMU/KVM, NVMe and SCSI disks; e1000/AHCI on real hardware. */
+/**
+ * Drivers the installer needs that Debian builds as modules: virtio for QEMU/KVM, NVMe and SCSI disks; e1000/AHCI on real hardware;
+ * ext4 to write the cloud-init seed into the installed root filesystem (init: seed_cloud_init).
+ */
 export const installerModules: Record<KernelFlavour, string[]> = {
-  cloud: ['virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_scsi', 'sd_mod', 'nvme'],
-  generic: ['virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_scsi', 'sd_mod', 'nvme', 'e1000', 'e1000e', 'ahci', 'ata_piix'],
+  cloud: ['virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_scsi', 'sd_mod', 'nvme', 'ext4'],
+  generic: ['virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_scsi', 'sd_mod', 'nvme', 'e1000', 'e1000e', 'ahci', 'ata_piix', 'ext4'],
 };
 
 /** The /init script, its erase step and udhcpc hook, kept as real files beside the agent's sources. */

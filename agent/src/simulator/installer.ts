@@ -16,6 +16,7 @@ interface Metadata {
   hwtests?: string[];
   image?: { url: string; sha256?: string | null; size?: number | null } | null;
   callbacks: string;
+  cloudInit?: { seedfrom: string } | null;
 }
 
 export interface InstallerContext {
@@ -23,8 +24,11 @@ export interface InstallerContext {
   http: MachineHttp;
   call: HttpCall;
   emit(kind: SimulatorEventKind, detail: string): void;
-  /** What the machine remembers across boots: a crash happens once; `installed`: its disk holds an installed image. */
-  memory: { crashedInstall?: boolean; installed?: boolean };
+  /**
+   * What the machine remembers across boots: a crash happens once; `installed`: its disk holds an installed image;
+   * `seedfrom`: the cloud-init seed the installer wrote into it, until its first boot has run cloud-init (installed-os.ts).
+   */
+  memory: { crashedInstall?: boolean; installed?: boolean; seedfrom?: string };
   /** Resolves when the machine is powered off: an installer gone silent waits for it. */
   poweredOff: Promise<void>;
 }
@@ -79,6 +83,7 @@ export async function runInstaller(metadataUrl: string, ctx: InstallerContext): 
         const { disks, diskBytes } = factsOf(machine);
         const wiped = Array.from({ length: disks }, (_, i) => ({ disk: `sd${String.fromCharCode(97 + (i % 26))}`, bytes: Math.floor(diskBytes / disks), method: 'zero-ends' }));
         ctx.memory.installed = false;
+        ctx.memory.seedfrom = undefined;
         for (const w of wiped) emit('erase', `${w.disk}: ${w.bytes} bytes wiped (${w.method})`);
         await post('erase-complete', { wiped });
         return { end: 'power-off', detail: 'disks erased; the installer powered off' };
@@ -120,6 +125,7 @@ async function install(
   if (expected && expected !== image.sha256) return fail(`image checksum mismatch: expected ${expected}, got ${image.sha256}`, [`sha256sum: ${image.sha256} (${image.bytes} bytes from ${meta.image.url})`]);
   if (size !== undefined && size !== image.bytes) return fail(`image size mismatch: expected ${size} bytes, got ${image.bytes}`, []);
   ctx.memory.installed = true;
+  ctx.memory.seedfrom = meta.cloudInit?.seedfrom;
   await post('install-complete', { sha256: image.sha256 });
   return { end: 'reboot', detail: 'installed; rebooting into the installed system' };
 }

@@ -46,6 +46,12 @@ export class MachineHttp {
     return { status: res.statusCode ?? 0, text: await readText(res) };
   }
 
+  /** A form POST, as cloud-init's phone_home sends it. */
+  async postForm(url: string, fields: Record<string, string>, call: HttpCall): Promise<{ status: number; text: string }> {
+    const res = await this.send('POST', url, call, Buffer.from(new URLSearchParams(fields).toString()), 'application/x-www-form-urlencoded');
+    return { status: res.statusCode ?? 0, text: await readText(res) };
+  }
+
   async download(url: string, options: DownloadOptions): Promise<Downloaded> {
     const res = await this.send('GET', url, options);
     const status = res.statusCode ?? 0;
@@ -74,7 +80,7 @@ export class MachineHttp {
     this.agent.destroy();
   }
 
-  private send(method: string, url: string, { localAddress, signal }: HttpCall, body?: Buffer): Promise<IncomingMessage> {
+  private send(method: string, url: string, { localAddress, signal }: HttpCall, body?: Buffer, contentType = 'application/json'): Promise<IncomingMessage> {
     return new Promise<IncomingMessage>((resolve, reject) => {
       const target = new URL(url);
       if (target.protocol !== 'http:') return reject(new Error(`${url}: the simulated firmware speaks plain http only`));
@@ -85,7 +91,7 @@ export class MachineHttp {
           agent: this.agent,
           signal,
           ...(localAddress ? { localAddress } : {}),
-          headers: { 'user-agent': 'iPXE/1.21.1 (sprout simulator)', ...(body ? { 'content-type': 'application/json', 'content-length': body.length } : {}) },
+          headers: { 'user-agent': 'iPXE/1.21.1 (sprout simulator)', ...(body ? { 'content-type': contentType, 'content-length': body.length } : {}) },
         },
         resolve,
       );

@@ -14,6 +14,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DhcpRelay } from './dhcp-relay.ts';
 import { bootOnce, type BootEnd } from './machine-boot.ts';
+import { playFirstBoot } from './installed-os.ts';
 import type { InstallerContext } from './installer.ts';
 import { MachineHttp } from './machine-http.ts';
 import { PowerSwitch, type SwitchBootDevice, type SwitchState, type SwitchedMachines } from './power-switch.ts';
@@ -248,6 +249,8 @@ export class MachineSimulator {
           case 'reboot':
             continue;
           case 'local-boot':
+            // The installed OS's first boot: cloud-init from the seed, then phone_home.
+            await playFirstBoot({ machine, http: this.http, call: { signal, ...(address?.startsWith('127.') ? { localAddress: address } : {}) }, memory: plugged.memory, emit });
             return result('local-boot', end.detail);
           case 'power-off':
             emit('power-off', end.detail);

@@ -18,7 +18,8 @@ export interface SimulatorEndpoints {
   tftp?: { host?: string; port: number };
 }
 
-export const injectedFailures = ['hwtest-fails', 'image-checksum-mismatch', 'no-callback', 'crash-mid-install'] as const;
+/** `os-silent`: the installed OS boots but never reports its first boot (no cloud-init phone_home). */
+export const injectedFailures = ['hwtest-fails', 'image-checksum-mismatch', 'no-callback', 'crash-mid-install', 'os-silent'] as const;
 export type InjectedFailure = (typeof injectedFailures)[number];
 
 export interface SimulatedMachine {
@@ -34,7 +35,7 @@ export interface SimulatedMachine {
   failTest?: string;
 }
 
-export type SimulatorEventKind = 'dhcp' | 'tftp' | 'script' | 'waiting' | 'download' | 'metadata' | 'hwtest' | 'callback' | 'refused' | 'local-boot' | 'power-off' | 'crash' | 'error' | 'power' | 'erase';
+export type SimulatorEventKind = 'dhcp' | 'tftp' | 'script' | 'waiting' | 'download' | 'metadata' | 'hwtest' | 'callback' | 'refused' | 'local-boot' | 'power-off' | 'crash' | 'error' | 'power' | 'erase' | 'first-boot';
 
 export interface SimulatorEvent {
   mac: string;

@@ -106,7 +106,7 @@ function lifecycleDefaults(given: unknown): unknown {
     hardwareTests: true,
     ...lifecycle,
     timeouts: isMapping(timeouts) || timeouts === undefined
-      ? { commissioning: 1200, testing: 1200, deploying: 2400, releasing: 600, ...(timeouts ?? {}) }
+      ? { commissioning: 1200, testing: 1200, deploying: 2400, releasing: 600, firstBoot: 900, ...(timeouts ?? {}) }
       : timeouts,
   };
 }

@@ -45,6 +45,7 @@ export const configSchema = Type.Object(
             testing: Type.Integer({ minimum: 1, description: 'seconds a machine may stay testing' }),
             deploying: Type.Integer({ minimum: 1, description: 'seconds a machine may stay deploying' }),
             releasing: Type.Integer({ minimum: 1, description: 'seconds a machine may stay releasing' }),
+            firstBoot: Type.Integer({ minimum: 1, description: "seconds a deploy waits for the installed OS's first-boot report (cloud-init phone_home) after the install" }),
           },
           { additionalProperties: false },
         ),

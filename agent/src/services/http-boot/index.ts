@@ -14,6 +14,8 @@ import { send, serveArtifact } from './artifacts.ts';
 import { callback as handleCallback, metadata, type CallbackDeps } from './machine-callbacks.ts';
 import type { MachineWaits } from '../../machine-waits.ts';
 import { bindingRefusal, peerAddress, type BootBinding } from './boot-binding.ts';
+import { machineNetwork, nocloudDocument, nocloudFiles, type NocloudFile } from './nocloud.ts';
+import { heardFrom } from '../../first-boot.ts';
 
 interface HttpBootSettings {
   port: number;
@@ -58,7 +60,7 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
   const settings = parse(ctx.settings);
   const refusalsReported = new Map<string, number>();
   const callbacks: CallbackDeps = { waits: deps.waits, desiredState: ctx.desiredState, reportFor: deps.reportFor, baseUrl: () => baseUrl, artifactRoot: settings.artifactRoot, markInstalled: deps.markInstalled };
-  const counts = { scripts: 0, waiting: 0, refused: 0, unbound: 0, artifacts: 0, notFound: 0, callbacks: 0 };
+  const counts = { scripts: 0, waiting: 0, refused: 0, unbound: 0, artifacts: 0, notFound: 0, callbacks: 0, nocloud: 0 };
   const binding: BootBinding = { enabled: settings.bindBootToLease, leases: ctx.leases };
   if (!settings.bindBootToLease) ctx.logger.warn({}, 'http boot: bindBootToLease is off: anyone on the provisioning network who knows a MAC can take its per-boot token');
   /** A refused machine retries every few seconds: each route, source, MAC and reason is reported once a minute. */
@@ -69,7 +71,7 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
     ctx.report('boot.refused', payload);
   };
   /** Refuses a boot asked for from an address not leased to the MAC (403, reported); true when it did. */
-  const refusedUnbound = (route: 'script' | 'metadata' | 'callback', mac: string | undefined, req: IncomingMessage, res: ServerResponse, machineId?: string): boolean => {
+  const refusedUnbound = (route: 'script' | 'metadata' | 'callback' | 'nocloud', mac: string | undefined, req: IncomingMessage, res: ServerResponse, machineId?: string): boolean => {
     const source = peerAddress(req.socket.remoteAddress);
     const reason = bindingRefusal(binding, mac, source);
     if (!reason) return false;
@@ -112,6 +114,20 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
       const holder = tokenHolder(meta[1]);
       if (holder && refusedUnbound('metadata', holder.mac, req, res, holder.machineId)) return;
       return void metadata(callbacks, meta[1], url.searchParams.get('format'), res).catch((err) => (ctx.logger.error({ err }, 'http: metadata failed'), send(res, 500, 'metadata failed')));
+    }
+    // The installed system's cloud-init datasource (nocloud.ts): only a first-boot wait's token, only from the machine's leased address.
+    const seed = /^\/nocloud\/([\w-]{16,64})\/([a-z-]{1,32})$/.exec(url.pathname);
+    if (seed) {
+      const wait = deps.waits.byToken(seed[1]);
+      if (!wait || wait.step !== 'first-boot') return void send(res, 403, 'this seed token is not valid (unknown, or the deploy it belongs to has ended)');
+      if (!(nocloudFiles as readonly string[]).includes(seed[2])) return void send(res, 404, `no NoCloud file ${seed[2]}; known: ${nocloudFiles.join(', ')}`);
+      const holder = tokenHolder(seed[1]);
+      if (holder && refusedUnbound('nocloud', holder.mac, req, res, holder.machineId)) return;
+      counts.nocloud++;
+      heardFrom(deps.waits, wait, `cloud-init fetched its ${seed[2]}`);
+      const body = nocloudDocument(seed[2] as NocloudFile, wait, machineNetwork(ctx.desiredState(), wait.machineId), baseUrl);
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+      return void res.end(req.method === 'HEAD' ? undefined : body);
     }
     if (url.pathname === '/boot/ipxe') {
       const mac = (url.searchParams.get('mac') ?? '').toLowerCase().replace(/-/g, ':');

@@ -2,7 +2,7 @@
  * What a booted installer talks to: `GET /metadata/<token>` returns that machine's data
  * only (JSON, or `?format=shell` lines a busybox /init can source), `POST
  * /callbacks/<token>/<event>` moves its step (log, hwtest-result, commission-complete,
- * install-complete, erase-complete, failed). Any other token gets 403; a finished step's token stops
+ * install-complete, erase-complete, failed; first-boot from the installed OS, first-boot.ts). Any other token gets 403; a finished step's token stops
  * working. An install-complete whose sum is not the image's expected one fails the step.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -10,6 +10,7 @@ import type { SiteDesiredState } from '@sprout/kernel';
 import type { MachineWaits } from '../../machine-waits.ts';
 import { send } from './artifacts.ts';
 import { resolveImage, type ImageSource } from './image-source.ts';
+import { expectFirstBoot, firstBootCalledBack } from '../../first-boot.ts';
 
 export interface CallbackDeps {
   waits: MachineWaits;
@@ -48,6 +49,8 @@ export async function metadata(deps: CallbackDeps, token: string, format: string
     userData: wait.params.userData ?? null,
     network: reservation && network ? { address: reservation.address, cidr: network.cidr, gateway: network.gateway, dnsServers: network.dnsServers, domain: network.domain } : null,
     callbacks: `${deps.baseUrl()}/callbacks/${token}`,
+    // Where the installed system's cloud-init finds its data (nocloud.ts); null: the installer writes no seed.
+    cloudInit: wait.seedToken ? { seedfrom: `${deps.baseUrl()}/nocloud/${wait.seedToken}/` } : null,
   };
   const shell = format === 'shell';
   const body = shell ? shellVariables(data) : JSON.stringify(data);
@@ -57,7 +60,7 @@ export async function metadata(deps: CallbackDeps, token: string, format: string
 }
 
 /** The metadata as `KEY='value'` lines for an installer without a JSON parser. */
-function shellVariables(data: { machine: { id: string; hostname: string | null }; workflow: string | null; step: string; intent: string | null; hwtests: string[]; image: ImageSource | null; callbacks: string }): string {
+function shellVariables(data: { machine: { id: string; hostname: string | null }; workflow: string | null; step: string; intent: string | null; hwtests: string[]; image: ImageSource | null; callbacks: string; cloudInit: { seedfrom: string } | null }): string {
   const quote = (value: unknown) => `'${String(value ?? '').replace(/'/g, `'\\''`)}'`;
   const lines: Record<string, unknown> = {
     SPROUT_MACHINE_ID: data.machine.id,
@@ -70,6 +73,7 @@ function shellVariables(data: { machine: { id: string; hostname: string | null }
     SPROUT_IMAGE_SHA256: data.image?.sha256,
     SPROUT_IMAGE_SIZE: data.image?.size,
     SPROUT_CALLBACKS: data.callbacks,
+    SPROUT_NOCLOUD_URL: data.cloudInit?.seedfrom,
   };
   return Object.entries(lines).map(([key, value]) => `${key}=${quote(value)}\n`).join('');
 }
@@ -79,7 +83,7 @@ export async function callback(deps: CallbackDeps, token: string, event: string,
   if (!wait) return send(res, 403, 'this boot token is not valid (unknown, or its step already ended)');
   let body: Record<string, unknown>;
   try {
-    body = await readJson(req);
+    body = await readBody(req);
   } catch (err) {
     return send(res, 400, (err as Error).message);
   }
@@ -107,6 +111,7 @@ export async function callback(deps: CallbackDeps, token: string, event: string,
       report('task.succeeded', { result: { event, ...(actual ? { sha256: actual } : {}) }, log: [`machine reported ${event}${actual ? ` (image sha256 ${actual})` : ''}`] });
       deps.markInstalled(wait.machineId, wait.workflowId);
       deps.waits.remove(token);
+      expectFirstBoot(deps.waits, wait);
       break;
     }
     case 'commission-complete':
@@ -124,12 +129,16 @@ export async function callback(deps: CallbackDeps, token: string, event: string,
       deps.waits.remove(token);
       break;
     }
+    case 'first-boot':
+      if (wait.step !== 'first-boot') return send(res, 409, `first-boot is the installed OS's call; this token's step is ${wait.step}`);
+      firstBootCalledBack(deps.waits, deps.reportFor, wait, body);
+      break;
     case 'failed':
       report('task.failed', { error: String(body.reason ?? 'the machine reported a failure without a reason'), log: Array.isArray(body.log) ? body.log.map(String).slice(-5) : [], ...(body.failedTests ? { failedTests: body.failedTests } : {}) });
       deps.waits.remove(token);
       break;
     default:
-      return send(res, 404, `no callback event ${event}; known: log, hwtest-result, commission-complete, tests-complete, install-complete, erase-complete, failed`);
+      return send(res, 404, `no callback event ${event}; known: log, hwtest-result, commission-complete, tests-complete, install-complete, erase-complete, failed, first-boot`);
   }
   return send(res, 202, 'accepted');
 }
@@ -148,7 +157,8 @@ function wipedDisks(value: unknown): { disk: string; bytes: number; method: stri
   return wiped;
 }
 
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+/** A JSON object, or a form (cloud-init's phone_home posts `hostname=…&instance_id=…`). */
+async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
   let size = 0;
   const chunks: Buffer[] = [];
   for await (const chunk of req) {
@@ -157,6 +167,7 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
     chunks.push(chunk as Buffer);
   }
   if (size === 0) return {};
+  if (/^application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '')) return Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
   const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('callback body must be a JSON object');
   return parsed;

@@ -10,7 +10,7 @@ class FlagError extends Error {
   }
 }
 
-const failures = ['hwtest-fails', 'image-checksum-mismatch', 'no-callback', 'crash-mid-install'] as const;
+const failures = ['hwtest-fails', 'image-checksum-mismatch', 'no-callback', 'crash-mid-install', 'os-silent'] as const;
 
 export class LabSimulateCommand extends SproutCommand {
   static paths = [['lab', 'simulate']];

@@ -17,6 +17,7 @@ import { paramsForAudit } from '../workflows/workflow-secrets.ts';
 import type { WorkflowKind } from '../workflows/definitions.ts';
 import { findMachine, type MachineRow } from './find-machine.ts';
 import { MachineParams } from './routes.ts';
+import { checkSshKeys } from './ssh-keys.ts';
 import { Arch, MachineSchema, Tag } from './schemas.ts';
 
 const HwtestChoice = Type.Union([Type.Boolean(), Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 64 })], {
@@ -85,13 +86,21 @@ export const machineActionRoutes: FastifyPluginAsync<RouteDeps> = async (app, { 
       {
         image: Type.String({ minLength: 1, maxLength: 1024, pattern: '^\\S+$', description: "Image URL, or the name of an image in the site agent's artifacts (images/<name>)" }),
         imageSha256: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: 'Expected sha256 of the image; the installer fails the deploy on any other sum. For a named image the agent supplies it.' })),
-        userData: Type.Optional(Type.String({ maxLength: 65_536 })),
+        userData: Type.Optional(Type.String({ maxLength: 65_536, description: "cloud-init user-data (cloud-config or a script), passed to the installed system unchanged" })),
+        sshKeys: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 16_384 }), { maxItems: 64, description: "OpenSSH public key lines for the installed system's default user (cloud-init vendor-data)" })),
+        firstBoot: Type.Optional(Type.Boolean({ description: 'Wait for the installed OS to report its first boot (cloud-init phone_home) before the machine is deployed (default true); false for images without cloud-init' })),
       },
       { additionalProperties: false },
     ),
     (request) => {
-      const body = request.body as { image: string; imageSha256?: string; userData?: string };
-      const params = { image: body.image, ...(body.imageSha256 ? { imageSha256: body.imageSha256.toLowerCase() } : {}), ...(body.userData ? { userData: body.userData } : {}) };
+      const body = request.body as { image: string; imageSha256?: string; userData?: string; sshKeys?: string[]; firstBoot?: boolean };
+      const params = {
+        image: body.image,
+        ...(body.imageSha256 ? { imageSha256: body.imageSha256.toLowerCase() } : {}),
+        ...(body.userData ? { userData: body.userData } : {}),
+        ...(body.sshKeys?.length ? { sshKeys: checkSshKeys(body.sshKeys) } : {}),
+        ...(body.firstBoot === false ? { firstBoot: false } : { firstBootSeconds: kernel.config.lifecycle.timeouts.firstBoot }),
+      };
       return startWorkflow(request, 'deploy', () => params, async (trx, machine) => {
         if (machine.status !== 'ready') return machine;
         const allocated = await kernel.lifecycle.transition(trx, { machine, action: 'allocate', actor: request.principal.actor, requestId: String(request.id) });

@@ -68,7 +68,18 @@ export const workflowDefinitions: Record<WorkflowKind, WorkflowDefinition> = {
     succeeded: 'deploy_succeeded',
     failed: 'deploy_failed',
     // After the install the machine boots its disk: the intent says so, and its BMC is told (next boot disk).
-    steps: () => [...prepareNetwork, control('publish-boot-intent'), powerOn, site('install', 2_400_000), control('set-local-boot'), site('boot-disk', 120_000)],
+    // Then the installed OS reports its first boot (cloud-init phone_home): the agent fails the step at
+    // `firstBootSeconds` naming what it last heard; the step's own timeout is the backstop. `firstBoot: false`
+    // (images without cloud-init) ends the deploy at boot-disk.
+    steps: (params) => [
+      ...prepareNetwork,
+      control('publish-boot-intent'),
+      powerOn,
+      site('install', 2_400_000),
+      control('set-local-boot'),
+      site('boot-disk', 120_000),
+      ...(params.firstBoot === false ? [] : [site('first-boot', (Number(params.firstBootSeconds) || 900) * 1000 + 60_000)]),
+    ],
   },
   'sync-site': {
     steps: () => [site('sync-site', 120_000)],
