@@ -95,7 +95,7 @@ export const imageRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
             name: Type.Optional(Type.String({ pattern: imageNamePattern, description: 'The name to deploy it by; default: the last part of the URL or path' })),
             url: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, pattern: '^https?://\\S+$', description: 'Where the agent downloads it from' })),
             path: Type.Optional(Type.String({ minLength: 2, maxLength: 4096, pattern: '^/', description: "An absolute path on the agent's host to copy" })),
-            sha256: Type.Optional({ ...Sha256, description: 'Required with url; with path the agent computes it when absent' }),
+            sha256: { ...Sha256, description: 'What the agent must find: it refuses any other content (`sprout image import FILE` computes it from the file)' },
           },
           { additionalProperties: false },
         ),
@@ -103,11 +103,10 @@ export const imageRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
       },
     },
     async (request, reply) => {
-      const body = request.body as { name?: string; url?: string; path?: string; sha256?: string };
+      const body = request.body as { name?: string; url?: string; path?: string; sha256: string };
       if ((body.url === undefined) === (body.path === undefined)) {
         throw new SproutError('SPROUT_ERR_VALIDATION', 'give the image as exactly one of url (the agent downloads it) or path (a file on the agent host)', { details: [{ field: 'body/url', message: 'one of url or path is required' }] });
       }
-      if (body.url && !body.sha256) throw new SproutError('SPROUT_ERR_VALIDATION', 'an image imported from a URL needs its sha256, which the agent checks', { details: [{ field: 'body/sha256', message: 'is required with url' }] });
       const name = body.name ?? basename(new URL(body.url ?? `file://${body.path}`).pathname);
       if (!new RegExp(imageNamePattern).test(name)) {
         throw new SproutError('SPROUT_ERR_VALIDATION', `"${name}" cannot name an image: give a name of letters, digits, . _ + - (not starting with a dot)`, { details: [{ field: 'body/name', message: `"${name}" is not an image name` }] });
@@ -117,7 +116,7 @@ export const imageRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
       const id = await audited(request, async (trx) => ({
         result: await kernel.images.queueImport(trx, site.id, { ...body, name }, request.principal.actor),
         targetId: site.id,
-        details: { site: site.name, name, ...(body.url ? { url: body.url } : { path: body.path }), sha256: body.sha256?.toLowerCase() ?? null },
+        details: { site: site.name, name, ...(body.url ? { url: body.url } : { path: body.path }), sha256: body.sha256.toLowerCase() },
       }));
       return reply.status(202).send(await kernel.images.request(site.id, id));
     },

@@ -108,11 +108,11 @@ export class SiteImages {
   }
 
   /** Queues an import for the site's agent: from a URL it can reach, or a path on its host; returns the request. */
-  async queueImport(trx: Knex.Transaction, siteId: string, input: { name: string; url?: string; path?: string; sha256?: string }, actor: string): Promise<string> {
+  async queueImport(trx: Knex.Transaction, siteId: string, input: { name: string; url?: string; path?: string; sha256: string }, actor: string): Promise<string> {
     await this.requireAgent(trx, siteId);
     const pending = await trx('image_requests').where({ site_id: siteId, name: input.name, state: 'pending' }).first('id', 'action');
     if (pending) throw new SproutError('SPROUT_ERR_CONFLICT', `image ${input.name} already has a pending ${pending.action} (request ${pending.id}); wait for it`, { context: { request: pending.id } });
-    const source = { ...(input.url ? { url: input.url } : {}), ...(input.path ? { path: input.path } : {}), ...(input.sha256 ? { sha256: input.sha256.toLowerCase() } : {}) };
+    const source = { ...(input.url ? { url: input.url } : {}), ...(input.path ? { path: input.path } : {}), sha256: input.sha256.toLowerCase() };
     return this.queue(trx, siteId, 'import', input.name, source, actor);
   }
 
