@@ -22,6 +22,8 @@ import { PowerWaits } from './power/power-waits.ts';
 import { powerTasks } from './power/power-tasks.ts';
 import { tftpService } from './services/tftp/index.ts';
 import { httpBootService } from './services/http-boot/index.ts';
+import { ImageStore } from './images/image-store.ts';
+import { imageTasks } from './images/image-tasks.ts';
 
 export const agentVersion = '0.1.0';
 
@@ -49,6 +51,8 @@ export class SiteAgent {
   private follower?: DesiredStateFollower;
   private beatSoon?: NodeJS.Timeout;
   private lastHeartbeatError = '';
+  /** The images HTTP boot serves (`services.http.artifactRoot`); none without that service. */
+  private images?: ImageStore;
   private stopped = false;
 
   constructor(private readonly options: SiteAgentOptions) {}
@@ -80,12 +84,7 @@ export class SiteAgent {
       store,
       report: (kind, payload) => this.journal?.add(kind, payload),
       // The control plane hears of a new revision (or a refusal) within a second, not at the next heartbeat.
-      onOutcome: () => {
-        this.beatSoon ??= setTimeout(() => {
-          this.beatSoon = undefined;
-          void this.beat();
-        }, 500);
-      },
+      onOutcome: () => this.beatSoonish(),
       logger: options.logger,
     }));
     const parts = await loadAgentParts(this.identity.transport.plugin, options.pluginDir ?? join(options.dataDir, 'plugins'));
@@ -105,6 +104,9 @@ export class SiteAgent {
       reportFor(wait.workItemId, 'task.succeeded', { result: { driver: 'manual', was: 'unknown', action: 'on', seen: via }, log: [`${wait.hostname} is up: saw ${seen} from ${mac}`] });
     });
     this.stopFirstBootWatch = watchFirstBootDeadlines(waits, reportFor);
+    const artifactRoot = options.services?.http?.artifactRoot;
+    // A new or removed image reaches the control plane within a second, not at the next heartbeat.
+    if (typeof artifactRoot === 'string') this.images = new ImageStore({ artifactRoot, dataDir: options.dataDir, onChange: () => this.beatSoonish(), logger: options.logger });
     const tasks = new Map([
       ['sync-site', syncSiteTask(follower)],
       ...Object.entries(powerTasks(new PowerRunner(parts.power), powerWaits)),
@@ -113,6 +115,7 @@ export class SiteAgent {
       ['install', waitForIt],
       ['erase', waitForIt],
       ['first-boot', firstBootTask(waits)],
+      ...Object.entries(this.images ? imageTasks(this.images) : {}),
       ...parts.tasks,
     ]);
     this.transport = await parts.transport({
@@ -189,6 +192,14 @@ export class SiteAgent {
     return oldest ? { item: oldest.item.id, kind: oldest.item.kind, since: oldest.since.toISOString() } : null;
   }
 
+  private beatSoonish(): void {
+    if (this.stopped) return;
+    this.beatSoon ??= setTimeout(() => {
+      this.beatSoon = undefined;
+      void this.beat();
+    }, 500);
+  }
+
   private async beat(): Promise<void> {
     if (this.stopped) return;
     const url = new URL(`v1/agents/${this.identity.agentId}/heartbeat`, `${this.identity.controlPlaneUrl.replace(/\/$/, '')}/`);
@@ -201,6 +212,7 @@ export class SiteAgent {
           capabilities: this.executor?.kinds() ?? [],
           services: this.services(),
           desiredState: { revision: this.follower?.revision() ?? null, error: this.follower?.error ?? null },
+          ...(this.images ? { images: this.images.list() } : {}),
         }),
         signal: AbortSignal.timeout(10_000),
       });

@@ -48,6 +48,7 @@ import { powerCapability } from './capabilities/power.ts';
 import { credentialSealer, type CredentialSealer } from './domain/machines/bmc-credentials.ts';
 import { BmcRules } from './domain/machines/bmc.ts';
 import { PowerService } from './domain/machines/power-service.ts';
+import { SiteImages } from './domain/sites/site-images.ts';
 
 export interface KernelOptions {
   config: SproutConfig;
@@ -154,7 +155,8 @@ export class Kernel {
       agents: asFunction(({ db, clock }) => new AgentService({ db, clock })).singleton(),
       siteRevisions: asFunction(({ db, logger }) => new SiteRevisions({ db, kind: store.kind, logger })).singleton(),
       power: asFunction(({ db, credentials, config, logger }) => new PowerService({ db, sealer: credentials, config, logger, afterDispatch: () => this.dispatcher.kick() })).singleton(),
-      reports: asFunction(({ db, auditLog, logger }) => new ReportApplier({ db, engine: () => this.engine, power: () => this.power, audit: auditLog, logger, hwtests: () => this.capabilityAll(hwtestCapability) })).singleton(),
+      images: asFunction(({ db }) => new SiteImages({ db, afterDispatch: () => this.dispatcher.kick() })).singleton(),
+      reports: asFunction(({ db, auditLog, logger }) => new ReportApplier({ db, engine: () => this.engine, power: () => this.power, images: () => this.images, audit: auditLog, logger, hwtests: () => this.capabilityAll(hwtestCapability) })).singleton(),
       dispatcher: asFunction(({ db, logger }) => new OutboxDispatcher({ db, logger, transport: () => this.capability(transportCapability), intervalMs: 1000 })).singleton(),
       auditRetention: asFunction(({ db, auditLog, logger, config, clock }) => new AuditRetention({ db, audit: auditLog, logger, retentionDays: config.audit.retentionDays, now: () => clock.now().getTime() })).singleton(),
       watchdog: asFunction(({ db, lifecycle, clock, logger, config }) => new Watchdog({ db, lifecycle, clock, logger, intervalMs: config.lifecycle.watchdogIntervalSeconds * 1000 })).singleton(),
@@ -198,7 +200,7 @@ export class Kernel {
       if (transport.onReports) await transport.onReports((reports) => this.reports.applyMany(reports).then(() => undefined));
       else await transport.onReport((report) => this.reports.apply(report).then(() => undefined));
       await transport.onDeadLetter((item, reason) =>
-        item.stepId ? this.engine.siteStepFinished(item.stepId, { ok: false, error: `the agent at the site never completed work item ${item.id}: ${reason}` }) : this.power.givenUp(item.id, reason),
+        item.stepId ? this.engine.siteStepFinished(item.stepId, { ok: false, error: `the agent at the site never completed work item ${item.id}: ${reason}` }) : this.images.givenUp(item.id, reason).then((image) => (image ? undefined : this.power.givenUp(item.id, reason))),
       );
     };
     try {
@@ -260,6 +262,11 @@ export class Kernel {
   /** Seals and opens machines' BMC passwords (bmc-credentials.ts). */
   get credentials(): CredentialSealer {
     return this.container.resolve<CredentialSealer>('credentials');
+  }
+
+  /** Each site's image store: the agents' lists, imports and removals. */
+  get images(): SiteImages {
+    return this.container.resolve<SiteImages>('images');
   }
 
   /** Power commands, the power poll and power state reports. */

@@ -58,3 +58,13 @@ export async function finishSiteStep(h: Harness, workflowId: string, outcome: an
   await h.kernel.engine.siteStepFinished(row.id, outcome);
   return current.name;
 }
+
+/** A machine taken through commissioning, as the agent would report it: ready. */
+export async function readyMachine(h: Harness, site: string, hostname: string): Promise<any> {
+  const machine = await createMachine(h, site, hostname);
+  const commission = (await h.request({ method: 'POST', url: `/v1/machines/${hostname}/commission`, body: { hwtest: false } })).body;
+  for (const step of ['check-bmc', 'power-on']) if ((await finishSiteStep(h, commission.id)) !== step) throw new Error(`expected ${step}`);
+  await finishSiteStep(h, commission.id, { ok: true, result: { cpus: 2 } });
+  await waitForWorkflow(h, commission.id, (wf) => wf.state === 'succeeded');
+  return machine;
+}

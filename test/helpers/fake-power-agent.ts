@@ -14,6 +14,8 @@ export interface FakeAgent {
   /** The next work item of `kind` handed to this site (bounded wait). */
   work(kind: string): Promise<any>;
   report(kind: string, workItemId: string | null, payload: Record<string, unknown>): Promise<void>;
+  /** A heartbeat as the agent sends it, with `extra` fields (e.g. its images). */
+  heartbeat(extra?: Record<string, unknown>): Promise<{ status: number; body: any }>;
 }
 
 /** `beforePoll`: e.g. draining the outbox of a kernel that runs no timers. */
@@ -45,6 +47,7 @@ export async function fakeAgent(request: ApiRequest, joinToken: string, beforePo
       );
       return found;
     },
+    heartbeat: (extra = {}) => request({ method: 'POST', url: `/v1/agents/${agentId}/heartbeat`, token: credential, body: { version: '0.1.0', capabilities: [], services: {}, ...extra } }),
     async report(kind, workItemId, payload) {
       const report: AgentReport = { agentId, siteId, sequence: ++sequence, kind, workItemId, at: new Date().toISOString(), payload };
       const posted = await request({ method: 'POST', url: `/v1/agents/${agentId}/reports`, token: credential, body: { reports: [report] } });

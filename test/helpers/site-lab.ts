@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { until } from './until.ts';
 import { freePort, spawnSprout, sprout, startServer, type LongRunning, type ServerProcess } from './processes.ts';
 
 export interface SiteLab {
@@ -18,6 +19,8 @@ export interface SiteLab {
   startAgent(services: string[]): Promise<LongRunning>;
   /** The REST API with the admin token, for tests that would otherwise spawn many CLIs; throws on a non-2xx answer. */
   api<T = any>(method: string, path: string, body?: unknown): Promise<T>;
+  /** Until the site's agent has reported image `name` (a deploy by name is refused before). */
+  imageReported(name: string): Promise<void>;
 }
 
 export interface SiteLabOptions {
@@ -48,7 +51,7 @@ export async function siteLab(t: Teardowns, subnet: string, options: SiteLabOpti
   const network = await cli('network', 'create', '--site', 'lab', '--name', 'prov', '--cidr', `${subnet}.0/24`, '--gateway', `${subnet}.1`, '--domain', 'lab.example', '--pxe');
   if (network.code !== 0) throw new Error(`network create failed: ${network.stderr}`);
   const adminToken = readFileSync(join(server.dir, '.sprout', 'admin-token'), 'utf8').trim();
-  return {
+  const lab: SiteLab = {
     server,
     work,
     cli,
@@ -62,6 +65,9 @@ export async function siteLab(t: Teardowns, subnet: string, options: SiteLabOpti
       if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${text}`);
       return text ? JSON.parse(text) : undefined;
     },
+    async imageReported(name) {
+      await until(`image ${name} reported by the agent`, async () => (await lab.api('GET', '/v1/sites/lab/images')).items.some((i: { name: string }) => i.name === name), 15_000);
+    },
     async startAgent(services) {
       const config = join(work, 'agent.yaml');
       writeFileSync(config, [`controlPlane: http://127.0.0.1:${server.port}`, `joinToken: ${site.joinToken.token}`, `dataDir: ${join(work, 'agent')}`, 'hostname: agent-lab', ...(options.agentYaml ?? []), 'services:', ...services, ''].join('\n'));
@@ -71,6 +77,7 @@ export async function siteLab(t: Teardowns, subnet: string, options: SiteLabOpti
       return agent;
     },
   };
+  return lab;
 }
 
 /** A site lab whose agent runs DHCP (answering a relay), TFTP and HTTP boot on loopback, with small fake boot files, and a machine simulator playing the relay. */

@@ -240,7 +240,8 @@ for (const backend of backends) {
     t.is(none.status, 409);
     t.is(none.body.code, 'SPROUT_ERR_NO_MATCHING_MACHINE');
 
-    const deploy = (await h.request({ method: 'POST', url: '/v1/machines/cycle-01/deploy', body: { image: 'debian-12' } })).body;
+    // An image URL: the site has no agent to hold images by name (image-store.test.ts covers those).
+    const deploy = (await h.request({ method: 'POST', url: '/v1/machines/cycle-01/deploy', body: { image: 'http://images.lab.example/debian-12.raw' } })).body;
     t.is(await finishSiteStep(h, deploy.id), 'power-on');
     const revisionBefore = await h.kernel.siteRevisions.current(allocated.body.site.id);
     t.is(await finishSiteStep(h, deploy.id), 'install');

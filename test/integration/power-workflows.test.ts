@@ -101,6 +101,7 @@ test.serial('a BMC driver plugin: power on (cycle when on) with the next boot on
 
   // The BMC still says on (the machine powered itself off, the fixture does not know): deploy cycles it.
   writeFileSync(join(lab.images, 'debian.raw'), randomBytes(300_000));
+  await lab.imageReported('debian.raw');
   const before = opsOf('node-01').length;
   await lab.api('POST', '/v1/machines/node-01/deploy', { image: 'debian.raw' });
   t.is((await bootWhenTold('node-01', mac, before)).outcome, 'local-boot');

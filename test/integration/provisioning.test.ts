@@ -210,21 +210,17 @@ test.serial('a named image is served by the agent with its sum; an installer rep
   t.true(failed.statusReason.message.includes(`image checksum mismatch: expected ${sum}, got ${wrong}`), failed.statusReason.message);
 });
 
-test.serial('deploying an image the agent does not have fails at once, saying where to put it', async (t) => {
+test.serial('deploying an image the site does not hold is refused at request time, naming the image, the site and what it has', async (t) => {
   const l = await lab(t);
+  mkdirSync(join(l.artifacts, 'images'));
+  writeFileSync(join(l.artifacts, 'images', 'present.raw'), Buffer.alloc(4096, 1));
   await commissioned(l, 'node-6', '52:54:00:00:60:06');
-  await l.cli('machine', 'deploy', 'node-6', '--image', 'missing.raw');
-  const script = await until('an installer script', async () => {
-    const text = await (await fetch(`${l.boot}/boot/ipxe?mac=52:54:00:00:60:06`)).text();
-    return /sprout\.metadata=/.test(text) && text;
-  });
-  const response = await fetch(/sprout\.metadata=(\S+)/.exec(script)![1]);
-  t.is(response.status, 409);
-  const failed = await until('failed_deployment', async () => {
-    const m = await machine(l, 'node-6');
-    return m.status === 'failed_deployment' && m;
-  });
-  t.regex(failed.statusReason.message, /image missing\.raw is not among this agent's artifacts: put it at .*\/images\/missing\.raw/);
+  // The agent's next heartbeat lists the file put there by hand.
+  await until('present.raw reported', async () => (await l.cli('image', 'list', '--site', 'lab')).stdout.includes('present.raw'));
+  const refused = await l.cli('machine', 'deploy', 'node-6', '--image', 'missing.raw');
+  t.is(refused.code, 1);
+  t.regex(refused.stderr, /image missing\.raw is not in the image store of site lab; it has: present\.raw/);
+  t.is((await machine(l, 'node-6')).status, 'ready', 'nothing started: the machine never boots for it');
 });
 
 test.serial('an agent restarted between install-complete and the reboot still sends the machine to its disk; the deploy has no sync-site step', async (t) => {

@@ -9,7 +9,8 @@
 import test from 'ava';
 import { createHash, randomUUID } from 'node:crypto';
 import { backends, startHarness, type Harness } from '../helpers/harness.ts';
-import { createMachine, finishSiteStep, siteWithNetwork, waitForWorkflow } from '../helpers/control-plane.ts';
+import { createMachine, finishSiteStep, readyMachine as readyMachineAt, siteWithNetwork, waitForWorkflow } from '../helpers/control-plane.ts';
+import { fakeAgent } from '../helpers/fake-power-agent.ts';
 import { down as migration6Down, up as migration6Up } from '../../migrations/0006_workflow_secrets.ts';
 
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
@@ -20,21 +21,15 @@ for (const backend of backends) {
   let operator: string;
   test.before(async () => {
     h = await startHarness(backend);
-    await siteWithNetwork(h, 'ud-site', 40);
+    const { joinToken } = await siteWithNetwork(h, 'ud-site', 40);
+    // The site's agent holds the image the tests deploy by name.
+    await (await fakeAgent(h.request, joinToken)).heartbeat({ images: [{ name: 'debian-12', size: 1024, sha256: 'ab'.repeat(32), format: 'raw' }] });
     viewer = await h.token('viewer', 'ud-viewer');
     operator = await h.token('operator', 'ud-operator');
   });
   test.after.always(async () => h?.stop());
 
-  /** A machine taken through commissioning, as the agent would report it: ready. */
-  async function readyMachine(hostname: string): Promise<any> {
-    const machine = await createMachine(h, 'ud-site', hostname);
-    const commission = (await h.request({ method: 'POST', url: `/v1/machines/${hostname}/commission`, body: { hwtest: false } })).body;
-    for (const step of ['check-bmc', 'power-on']) if ((await finishSiteStep(h, commission.id)) !== step) throw new Error(`expected ${step}`);
-    await finishSiteStep(h, commission.id, { ok: true, result: { cpus: 2 } });
-    await waitForWorkflow(h, commission.id, (wf) => wf.state === 'succeeded');
-    return machine;
-  }
+  const readyMachine = (hostname: string) => readyMachineAt(h, 'ud-site', hostname);
 
   test.serial(`${backend}: a viewer sees no user-data in workflows, the audit trail, machines or events; the deploy's audit record keeps its sha256 and size`, async (t) => {
     const machine = await readyMachine('ud-01');

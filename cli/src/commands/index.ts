@@ -12,6 +12,7 @@ import { AuditPruneCommand } from './audit/prune.ts';
 import { networkCommands } from './network/index.ts';
 import { siteCommands } from './site/index.ts';
 import { machineCommands } from './machine/index.ts';
+import { imageCommands } from './image/index.ts';
 import { workflowCommands } from './workflow/index.ts';
 import { AgentRunCommand } from './agent/run.ts';
 import { ArtifactsBuildInstallerCommand } from './artifacts/build-installer.ts';
@@ -30,6 +31,7 @@ export const builtinCommands = [
   AuditPruneCommand,
   ...siteCommands,
   ...machineCommands,
+  ...imageCommands,
   ...(networkCommands as typeof ServerCommand[]),
   ...workflowCommands,
   AgentRunCommand,

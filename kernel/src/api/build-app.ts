@@ -28,6 +28,7 @@ import { whoamiRoutes } from './routes/whoami.ts';
 import { networkRoutes } from '../domain/networks/routes.ts';
 import { siteRoutes } from '../domain/sites/routes.ts';
 import { observationRoutes } from '../domain/sites/observation-routes.ts';
+import { imageRoutes } from '../domain/sites/image-routes.ts';
 import { machineRoutes } from '../domain/machines/routes.ts';
 import { machineActionRoutes } from '../domain/machines/action-routes.ts';
 import { powerRoutes } from '../domain/machines/power-routes.ts';
@@ -132,6 +133,7 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
     await v1.register(whoamiRoutes, deps);
     await v1.register(siteRoutes, deps);
     await v1.register(observationRoutes, deps);
+    await v1.register(imageRoutes, deps);
     await v1.register(machineRoutes, deps);
     await v1.register(machineActionRoutes, deps);
     await v1.register(powerRoutes, deps);

@@ -7,6 +7,7 @@ import type { Knex } from 'knex';
 import { hashSecret } from '../../auth/token-service.ts';
 import type { Principal } from '../../auth/principal.ts';
 import { SproutError } from '../../errors/index.ts';
+import type { ReportedImage } from '../sites/site-images.ts';
 import type { Clock } from '../lifecycle/lifecycle.ts';
 
 export interface AgentRegistration {
@@ -22,6 +23,8 @@ export interface AgentHeartbeat {
   services: Record<string, unknown>;
   /** The desired-state revision the agent serves, and why it refused a newer document, if it did. */
   desiredState?: { revision: number | null; error: string | null };
+  /** The images in the agent's artifact store; absent when it keeps none (no HTTP boot service). */
+  images?: ReportedImage[];
 }
 
 export class AgentService {

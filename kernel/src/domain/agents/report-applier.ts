@@ -23,6 +23,7 @@ import { outboxIdOf } from '../workflows/outbox-dispatcher.ts';
 import { reportProblem } from './report-schema.ts';
 import type { PowerService } from '../machines/power-service.ts';
 import type { PowerState } from '../../capabilities/power.ts';
+import type { SiteImages } from '../sites/site-images.ts';
 
 /** Work items whose step and site are remembered. */
 const rememberedItems = 20_000;
@@ -58,7 +59,7 @@ export class ReportApplier {
   private readonly itemOwners = new Map<number, WorkItemOwner>();
   private readonly failures = new Map<string, number>();
 
-  constructor(private readonly deps: { db: Knex; engine: () => WorkflowEngine; power: () => PowerService; audit: AuditLog; logger: Logger; hwtests: () => Promise<HardwareTestProvider[]> }) {}
+  constructor(private readonly deps: { db: Knex; engine: () => WorkflowEngine; power: () => PowerService; images: () => SiteImages; audit: AuditLog; logger: Logger; hwtests: () => Promise<HardwareTestProvider[]> }) {}
 
   /**
    * Applies reports in order, as `apply` would one by one, in one transaction: each agent
@@ -234,8 +235,9 @@ export class ReportApplier {
         if (stepId) await engine.siteStepLog(stepId, log, db);
         return;
       case 'task.succeeded': {
-        // Work without a step: a power command or poll answered.
+        // Work without a step: an image request, or a power command or poll, answered.
         if (!stepId) {
+          if (await this.deps.images().settle(db, report.workItemId, { ok: true, result: (payload.result as Record<string, unknown>) ?? {} })) return;
           await this.deps.power().settle(db, report.workItemId, { ok: true, result: (payload.result as Record<string, unknown>) ?? {} });
           return;
         }
@@ -254,6 +256,7 @@ export class ReportApplier {
         return;
       case 'task.failed': {
         if (!stepId) {
+          if (await this.deps.images().settle(db, report.workItemId, { ok: false, error: String(payload.error ?? 'the agent reported a failure without a message') })) return;
           await this.deps.power().settle(db, report.workItemId, { ok: false, error: String(payload.error ?? 'the agent reported a failure without a message'), ...(typeof payload.reason === 'string' ? { reason: payload.reason } : {}) });
           return;
         }

@@ -12,6 +12,7 @@ import { kernelVersion } from '../../version.ts';
 import { reportProblem } from './report-schema.ts';
 import type { AgentHeartbeat } from './agent-service.ts';
 import { SiteDesiredStateSchema } from '../sites/desired-state-schema.ts';
+import { imageNamePattern } from '../sites/site-images.ts';
 
 const AgentParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 
@@ -138,6 +139,20 @@ export const agentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
                 { additionalProperties: false },
               ),
             ),
+            images: Type.Optional(
+              Type.Array(
+                Type.Object(
+                  {
+                    name: Type.String({ pattern: imageNamePattern }),
+                    size: Type.Integer({ minimum: 0 }),
+                    sha256: Type.Union([Type.String({ pattern: '^[0-9a-f]{64}$' }), Type.Null()], { description: 'null while the agent computes it' }),
+                    format: Type.Union([Type.String({ maxLength: 16 }), Type.Null()]),
+                  },
+                  { additionalProperties: false },
+                ),
+                { maxItems: 1000, description: "The images in the agent's <artifactRoot>/images/ (absent: the agent keeps no images)" },
+              ),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -145,7 +160,9 @@ export const agentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
       },
     },
     async (request) => {
-      await kernel.agents.heartbeat((request.params as { id: string }).id, request.body as AgentHeartbeat);
+      const beat = request.body as AgentHeartbeat;
+      await kernel.agents.heartbeat((request.params as { id: string }).id, beat);
+      if (beat.images && request.principal.siteId) await kernel.images.record(request.principal.siteId, beat.images);
       return { heartbeatSeconds: kernel.config.agents.heartbeatSeconds };
     },
   );

@@ -14,7 +14,8 @@ import type { Kernel } from '../../kernel.ts';
 import { findSite } from '../sites/find-site.ts';
 import { WorkflowSchema } from '../workflows/schemas.ts';
 import { paramsForAudit } from '../workflows/workflow-secrets.ts';
-import type { WorkflowKind } from '../workflows/definitions.ts';
+import { workflowDefinitions, type WorkflowKind } from '../workflows/definitions.ts';
+import { allowedFrom } from '../lifecycle/transitions.ts';
 import { findMachine, type MachineRow } from './find-machine.ts';
 import { MachineParams } from './routes.ts';
 import { checkSshKeys } from './ssh-keys.ts';
@@ -84,7 +85,7 @@ export const machineActionRoutes: FastifyPluginAsync<RouteDeps> = async (app, { 
     'Deploy an image; a ready machine is allocated to the caller first',
     Type.Object(
       {
-        image: Type.String({ minLength: 1, maxLength: 1024, pattern: '^\\S+$', description: "Image URL, or the name of an image in the site agent's artifacts (images/<name>)" }),
+        image: Type.String({ minLength: 1, maxLength: 1024, pattern: '^\\S+$', description: "Image URL, or the name of an image in the site's image store (GET /v1/sites/{id}/images); a name the site does not hold is a 409" }),
         imageSha256: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: 'Expected sha256 of the image; the installer fails the deploy on any other sum. For a named image the agent supplies it.' })),
         userData: Type.Optional(Type.String({ maxLength: 65_536, description: "cloud-init user-data (cloud-config or a script), passed to the installed system unchanged" })),
         sshKeys: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 16_384 }), { maxItems: 64, description: "OpenSSH public key lines for the installed system's default user (cloud-init vendor-data)" })),
@@ -102,6 +103,8 @@ export const machineActionRoutes: FastifyPluginAsync<RouteDeps> = async (app, { 
         ...(body.firstBoot === false ? { firstBoot: false } : { firstBootSeconds: kernel.config.lifecycle.timeouts.firstBoot }),
       };
       return startWorkflow(request, 'deploy', () => params, async (trx, machine) => {
+        // Refused now, not after the machine booted the installer: an image its site does not hold (the machine's status decides first).
+        if (allowedFrom(machine.status, machine.status === 'ready' ? 'allocate' : workflowDefinitions.deploy.start!)) await kernel.images.requireForDeploy(trx, machine.site_id, body.image);
         if (machine.status !== 'ready') return machine;
         const allocated = await kernel.lifecycle.transition(trx, { machine, action: 'allocate', actor: request.principal.actor, requestId: String(request.id) });
         const [owned] = await trx<MachineRow>('machines').where({ id: machine.id }).update({ owner: allocated.owner ?? request.principal.actor }).returning('*');

@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import type { PowerState, PowerTarget } from '../../capabilities/power.ts';
 import type { SproutConfig } from '../../config/schema.ts';
 import { SproutError } from '../../errors/index.ts';
-import { outboxIdOf } from '../workflows/outbox-dispatcher.ts';
+import { outboxIdOf, outboxRowId } from '../workflows/outbox-dispatcher.ts';
 import { powerTargetOf, type CredentialSealer } from './bmc-credentials.ts';
 import type { MachineRow } from './find-machine.ts';
 
@@ -211,5 +211,3 @@ function answerOf(result: Record<string, unknown>): { state?: PowerState; note?:
     ...(typeof result.awaitsPerson === 'string' ? { awaitsPerson: result.awaitsPerson } : {}),
   };
 }
-
-const outboxRowId = (row: unknown): number => Number(typeof row === 'object' && row !== null ? (row as { id: unknown }).id : row);

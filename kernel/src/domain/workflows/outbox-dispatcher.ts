@@ -15,6 +15,9 @@ export function outboxIdOf(workItemId: string): number | null {
 }
 
 /** Dispatched rows are kept this long after their workflow ended (or, without one, after dispatch). */
+/** The id of an outbox row from an insert's `returning('id')` (a row object or the bare id, by driver). */
+export const outboxRowId = (row: unknown): number => Number(typeof row === 'object' && row !== null ? (row as { id: unknown }).id : row);
+
 export const keepDispatchedHours = 24;
 const pruneEveryMs = 10 * 60_000;
 
