@@ -15,6 +15,7 @@ import { machineCommands } from './machine/index.ts';
 import { workflowCommands } from './workflow/index.ts';
 import { AgentRunCommand } from './agent/run.ts';
 import { ArtifactsBuildInstallerCommand } from './artifacts/build-installer.ts';
+import { ArtifactsBuildImageCommand } from './artifacts/build-image.ts';
 import { labCommands } from './lab/index.ts';
 
 export const builtinCommands = [
@@ -34,5 +35,6 @@ export const builtinCommands = [
   ...workflowCommands,
   AgentRunCommand,
   ArtifactsBuildInstallerCommand,
+  ArtifactsBuildImageCommand,
   ...labCommands,
 ];
