@@ -173,6 +173,7 @@ for (const firmware of ['bios', 'uefi'] as const) {
     t.regex((await ssh('networkctl list --no-legend')).stdout, /routable|configured/, 'systemd-networkd manages the NIC');
     const firmwareDir = (await ssh('test -d /sys/firmware/efi && echo uefi || echo bios')).stdout.trim();
     t.is(firmwareDir, firmware);
+    t.is((await ssh('findmnt -no FSTYPE /boot/efi')).stdout.trim(), 'vfat', 'the ESP is mounted');
     t.regex(serial(), /Linux version/, 'the kernel logs to the serial console');
   });
 }

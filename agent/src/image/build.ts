@@ -53,7 +53,7 @@ export interface ImageManifest {
   layout: { table: 'gpt'; partitions: Array<{ name: string; type: string; start: number; sectors: number }>; rootUuid: string };
   builtAt: string;
   buildSeconds: number;
-  /** sha256 of the build's inputs (recipe, flavour, compression, builder version). */
+  /** sha256 of the build's inputs (recipe, files written into the tree, flavour, compression, builder version). */
   inputs: string;
 }
 
@@ -168,7 +168,8 @@ async function compressFile(path: string, compression: Compression): Promise<str
 }
 
 function inputsOf(recipe: object, flavour: KernelFlavour, compression: Compression): string {
-  return createHash('sha256').update(JSON.stringify({ recipe, flavour, compression, builder: BUILDER_VERSION })).digest('hex');
+  const files = treeFiles({ rootUuid: 'ROOT-UUID', espId: 'ESP-ID' });
+  return createHash('sha256').update(JSON.stringify({ recipe, files, grubModules, enabledServices, flavour, compression, builder: BUILDER_VERSION })).digest('hex');
 }
 
 function readManifest(path: string): ImageManifest | null {
@@ -213,7 +214,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     const kernelLine = installed.find((line) => line.startsWith(`${recipe.packages.at(-1)} `)) ?? '';
 
     // Root: the tree plus room for first boot (journal, logs, cloud-init) before it grows.
-    const rootMiB = Math.ceil(((await treeKiB(tree)) * 1.25) / 1024) + 160;
+    const rootMiB = Math.ceil(((await treeKiB(tree)) * 1.15) / 1024) + 128;
     const layout = diskLayout(rootMiB);
     const raw = join(work, `${recipe.name}.raw`);
     progress(`layout: ${layout.bytes / 1024 / 1024} MiB image, root ${rootMiB} MiB`);

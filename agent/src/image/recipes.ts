@@ -77,7 +77,9 @@ export const grubModules = {
 /** Files written into the tree (path relative to its root → content). */
 export function treeFiles(ids: TreeIds): Record<string, string> {
   return {
-    'etc/fstab': `UUID=${ids.rootUuid} / ext4 errors=remount-ro 0 1\nUUID=${ids.espId} /boot/efi vfat umask=0077,nofail,x-systemd.device-timeout=10s 0 2\n`,
+    // No fsck for the ESP: dosfstools is not in the image, and a failing fsck would keep it unmounted.
+    'etc/fstab': `UUID=${ids.rootUuid} / ext4 errors=remount-ro 0 1\nUUID=${ids.espId} /boot/efi vfat umask=0077,nofail,x-systemd.device-timeout=10s 0 0\n`,
+    'etc/default/locale': 'LANG=C.UTF-8\n',
     'etc/hostname': 'debian\n',
     'etc/hosts': '127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n',
     'boot/grub/grub.cfg': grubConfig(ids),
@@ -88,6 +90,9 @@ datasource_list: [NoCloud, None]
 ssh_genkeytypes: [ed25519, ecdsa]
 growpart: {mode: auto, devices: ['/']}
 resize_rootfs: true
+# No locale is generated in the image (locales-all is 200 MB); C.UTF-8 is built into glibc,
+# where cloud-init's default (en_US.UTF-8) makes update-locale fail and cloud-init report an error.
+locale: C.UTF-8
 system_info:
   network:
     renderers: [networkd]
