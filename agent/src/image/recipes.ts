@@ -77,8 +77,9 @@ export const grubModules = {
 /** Files written into the tree (path relative to its root → content). */
 export function treeFiles(ids: TreeIds): Record<string, string> {
   return {
-    // No fsck for the ESP: dosfstools is not in the image, and a failing fsck would keep it unmounted.
-    'etc/fstab': `UUID=${ids.rootUuid} / ext4 errors=remount-ro 0 1\nUUID=${ids.espId} /boot/efi vfat umask=0077,nofail,x-systemd.device-timeout=10s 0 0\n`,
+    // The ESP: no fsck (dosfstools is not in the image; a failing fsck keeps it unmounted), no short
+    // device timeout (udev under emulation is slow); nofail, so boot never waits on it.
+    'etc/fstab': `UUID=${ids.rootUuid} / ext4 errors=remount-ro 0 1\nUUID=${ids.espId} /boot/efi vfat umask=0077,nofail 0 0\n`,
     'etc/default/locale': 'LANG=C.UTF-8\n',
     'etc/hostname': 'debian\n',
     'etc/hosts': '127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n',
