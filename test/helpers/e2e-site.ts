@@ -34,6 +34,22 @@ export function installer(): Promise<any> {
   return built;
 }
 
+/** Kept across runs: the .debs and the Debian image (reused while its inputs are the same). */
+const imageCache = join(tmpdir(), 'sprout-e2e-image');
+
+let builtImage: Promise<any> | undefined;
+/**
+ * The Debian 12 image, built once per run (or reused from an earlier run) by the real CLI
+ * into the stable cache folder: its manifest, plus `path` and `reused`.
+ */
+export function debianImage(): Promise<any> {
+  builtImage ??= sprout(['artifacts', 'build-image', 'debian-12', '--out', join(imageCache, 'artifacts'), '--cache', join(imageCache, 'debs'), '--json'], { cwd: repoRoot }).then((run) => {
+    if (run.code !== 0) throw new Error(`sprout artifacts build-image debian-12 failed (${run.code}): ${run.stdout}${run.stderr.slice(-3000)}`);
+    return JSON.parse(run.stdout);
+  });
+  return builtImage;
+}
+
 /**
  * A disk image: an MBR boot sector that prints MARKER on COM1 and halts (hand-assembled
  * 16-bit code), then random data.

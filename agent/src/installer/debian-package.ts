@@ -16,13 +16,16 @@ export interface DebianPackage {
   deb: string;
 }
 
-function run(command: string, args: string[], cwd?: string): Promise<string> {
+/** Runs a command (stdin: `input`); fails with a SproutError naming it and its stderr. */
+export function run(command: string, args: string[], cwd?: string, input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(command, args, { cwd, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    const child = execFile(command, args, { cwd, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (!err) return resolve(stdout);
       const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? `${command} is not installed` : (stderr.trim() || err.message);
       reject(new SproutError('SPROUT_ERR_UNAVAILABLE', `${command} ${args.join(' ')} failed: ${why}`, { context: { command, args } }));
     });
+    child.stdin?.on('error', () => {}); // a command that does not read its input exits early
+    child.stdin?.end(input ?? '');
   });
 }
 

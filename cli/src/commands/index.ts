@@ -16,6 +16,7 @@ import { imageCommands } from './image/index.ts';
 import { workflowCommands } from './workflow/index.ts';
 import { AgentRunCommand } from './agent/run.ts';
 import { ArtifactsBuildInstallerCommand } from './artifacts/build-installer.ts';
+import { ArtifactsBuildImageCommand } from './artifacts/build-image.ts';
 import { labCommands } from './lab/index.ts';
 
 export const builtinCommands = [
@@ -36,5 +37,6 @@ export const builtinCommands = [
   ...workflowCommands,
   AgentRunCommand,
   ArtifactsBuildInstallerCommand,
+  ArtifactsBuildImageCommand,
   ...labCommands,
 ];
