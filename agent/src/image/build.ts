@@ -2,8 +2,9 @@
  * `sprout artifacts build-image`: a bootable Debian disk image (GPT, BIOS boot partition,
  * ESP, ext4 root; GRUB for BIOS and UEFI; cloud-init, OpenSSH, sudo) made from Debian
  * packages only, with mmdebstrap, and assembled without loop devices or mounts (see
- * disk-layout.ts). Writes <out>/images/<name>.raw (or .raw.zst/.raw.gz) and
- * <out>/images/<name>.json, its manifest. The .debs stay in a cache folder; an image
+ * disk-layout.ts). Writes <out>/images/<name>.raw (or .raw.zst/.raw.gz) and its
+ * manifest beside it, <file>.manifest.json — the name a site's image store reads its size
+ * and sha256 from, so a large image is never hashed again. The .debs stay in a cache folder; an image
  * built from the same inputs is reused unless `force`.
  */
 import { spawn } from 'node:child_process';
@@ -191,7 +192,8 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   const recipe = makeRecipe(flavour);
   const inputs = inputsOf(recipe, flavour, compression);
   const dir = join(options.out, 'images');
-  const manifestPath = join(dir, `${recipe.name}.json`);
+  const manifestOf = (c: (typeof compressions)[number]) => join(dir, `${recipe.name}.raw${extension[c]}.manifest.json`);
+  const manifestPath = manifestOf(compression);
 
   const previous = readManifest(manifestPath);
   if (!options.force && previous?.inputs === inputs) {
@@ -270,7 +272,10 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
       inputs,
     };
     // Other compressions of the same image are stale now.
-    for (const c of compressions) rmSync(join(dir, `${recipe.name}.raw${extension[c]}`), { force: true });
+    for (const c of compressions) {
+      rmSync(join(dir, `${recipe.name}.raw${extension[c]}`), { force: true });
+      rmSync(manifestOf(c), { force: true });
+    }
     const imagePath = join(dir, file);
     renameSync(packed, imagePath);
     const scratchManifest = join(work, 'manifest.json');
