@@ -245,5 +245,8 @@ for (const scenario of scenarios) {
     }, 60_000);
     t.true(failed.statusReason.message.includes(`image checksum mismatch: expected sha256 ${wrong}, actual ${sha256(image)}`), failed.statusReason.message);
     t.regex(vm4.serial(), /sprout-installer: FAILED: image checksum mismatch/);
+    // What failed verification is not left bootable: the disk's ends (MBR, GPT, boot code) are zeroed.
+    t.regex(failed.statusReason.message, /\/dev\/vda wiped: its first and last 16 MiB zeroed/);
+    t.true(readAt(disk, 16 * 1024 * 1024).every((b) => b === 0), 'the image that failed verification is wiped from the disk');
   });
 }
