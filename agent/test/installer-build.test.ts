@@ -53,6 +53,8 @@ test.serial('build-installer writes vmlinuz, initrd.img and a manifest that matc
   t.is(statSync(join(unpacked, 'init')).mode & 0o111, 0o111, '/init is executable');
   t.is(readFileSync(join(unpacked, 'etc', 'udhcpc.script'), 'utf8'), readFileSync(installerScripts.udhcpc, 'utf8'));
   t.is(readFileSync(join(unpacked, 'etc', 'sprout', 'erase.sh'), 'utf8'), readFileSync(installerScripts.erase, 'utf8'));
+  t.is(readFileSync(join(unpacked, 'etc', 'sprout', 'image.sh'), 'utf8'), readFileSync(installerScripts.image, 'utf8'));
+  t.is(readFileSync(join(unpacked, 'etc', 'sprout', 'hwtest.sh'), 'utf8'), readFileSync(installerScripts.hwtest, 'utf8'));
   t.true(statSync(join(unpacked, 'dev', 'console')).isCharacterDevice());
   t.regex(execFileSync(join(unpacked, 'bin', 'busybox')).toString(), /BusyBox v/);
   const loads = readFileSync(join(unpacked, 'etc', 'sprout', 'modules'), 'utf8').trim().split('\n');

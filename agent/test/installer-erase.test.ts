@@ -7,59 +7,13 @@
  * here: /init's own `erase` branch on a booted machine (the QEMU end-to-end test's job).
  */
 import test from 'ava';
-import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { installerScripts } from '../src/installer/build.ts';
-import { busybox } from './installer-debs.ts';
+import { addDisk, fakeMachine, MiB, runOn, type FakeMachine } from './installer-fake-machine.ts';
 
-const MiB = 1024 * 1024;
-
-interface FakeMachine {
-  root: string;
-  sys: string;
-  dev: string;
-  bin: string;
-  discards: string;
-}
-
-/** A machine whose disks are files: /sys/block/<name>/{size,ro,queue/discard_max_bytes}, /dev/<name>. */
-async function fakeMachine(t: { teardown(fn: () => void): void }): Promise<FakeMachine> {
-  const root = mkdtempSync(join(tmpdir(), 'sprout-erase-'));
-  t.teardown(() => rmSync(root, { recursive: true, force: true }));
-  const m = { root, sys: join(root, 'sys', 'block'), dev: join(root, 'dev'), bin: join(root, 'bin'), discards: join(root, 'discards') };
-  for (const dir of [m.sys, m.dev, m.bin]) mkdirSync(dir, { recursive: true });
-  const bb = await busybox();
-  for (const applet of ['sh', 'dd', 'cat', 'tail', 'sync', 'blockdev', 'echo']) symlinkSync(bb, join(m.bin, applet));
-  // blkdiscard on a file fails; this one records what it was asked, as the kernel's would discard.
-  writeFileSync(join(m.bin, 'blkdiscard'), `#!${bb} sh\necho "$@" >> ${m.discards}\n`, { mode: 0o755 });
-  return m;
-}
-
-function addDisk(m: FakeMachine, name: string, bytes: number, options: { discard?: boolean; ro?: boolean; file?: boolean } = {}): Buffer {
-  mkdirSync(join(m.sys, name, 'queue'), { recursive: true });
-  writeFileSync(join(m.sys, name, 'size'), `${bytes / 512}\n`);
-  writeFileSync(join(m.sys, name, 'ro'), options.ro ? '1\n' : '0\n');
-  writeFileSync(join(m.sys, name, 'queue', 'discard_max_bytes'), options.discard ? '2147450880\n' : '0\n');
-  const data = Buffer.alloc(bytes, 0xa5);
-  // An MBR signature, a GPT header at LBA 1 and its backup in the last sector.
-  data.writeUInt16LE(0xaa55, 510);
-  data.write('EFI PART', 512, 'latin1');
-  data.write('EFI PART', bytes - 512, 'latin1');
-  if (options.file !== false) writeFileSync(join(m.dev, name), data);
-  return data;
-}
-
-async function erase(m: FakeMachine): Promise<{ code: number; stdout: string }> {
-  const script = `. ${installerScripts.erase}\nif erase_disks; then echo "$ERASED"; printf '%s' "$ERASE_LINES"; else echo "ERROR $ERASE_ERROR"; exit 1; fi\n`;
-  try {
-    const { stdout } = await promisify(execFile)(join(m.bin, 'sh'), ['-c', script], { env: { PATH: m.bin, SYS_BLOCK: m.sys, DEV_DIR: m.dev, BLKDISCARD: join(m.bin, 'blkdiscard'), TMPDIR: m.root }, timeout: 60_000 });
-    return { code: 0, stdout };
-  } catch (err) {
-    return { code: (err as { code: number }).code, stdout: (err as { stdout: string }).stdout };
-  }
+function erase(m: FakeMachine): Promise<{ code: number; stdout: string }> {
+  return runOn(m, `. ${installerScripts.erase}\nif erase_disks; then echo "$ERASED"; printf '%s' "$ERASE_LINES"; else echo "ERROR $ERASE_ERROR"; exit 1; fi\n`);
 }
 
 const zeroes = (b: Buffer) => b.every((byte) => byte === 0);

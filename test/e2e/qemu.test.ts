@@ -11,10 +11,13 @@ import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { MARKER, natsUrl, readAt, sha256, startE2eSite, testImage } from '../helpers/e2e-site.ts';
 import { OVMF_VARS, startVm, tail, writeSerconPort, type Vm } from '../helpers/qemu.ts';
 import { until } from '../helpers/until.ts';
 
+const hwtestScriptPlugins = fileURLToPath(new URL('../fixtures/hwtest-script', import.meta.url));
+const SCRIPT_MARKER = 'SPROUT-HWTEST-SCRIPT-RAN';
 const VM = { cpus: 2, memoryMiB: 1024, diskBytes: 64 * 1024 * 1024 };
 
 interface Scenario {
@@ -29,6 +32,8 @@ interface Scenario {
   nicRom: boolean;
   /** Stop once the machine is commissioned (`ready`): no deploy. */
   commissionOnly: boolean;
+  /** Also commission with a plugin's script hardware test (test/fixtures/hwtest-script), run by the real installer. */
+  scriptTest?: boolean;
   env: Record<string, string>;
   yaml: string;
 }
@@ -43,7 +48,8 @@ const scenarios: Scenario[] = [
     wrongSum: true,
     nicRom: true,
     commissionOnly: false,
-    env: {},
+    scriptTest: true,
+    env: { SPROUT_PLUGIN_DIR: hwtestScriptPlugins },
     yaml: 'plugins:\n  transport-http: { waitSeconds: 2 }\n',
   },
   {
@@ -138,7 +144,7 @@ for (const scenario of scenarios) {
       );
 
     // ---- commission: real facts from inside the VM ----
-    const tests = ['cpu-inventory', 'memory-size', 'disk-presence', 'disk-read', 'memory-short', 'nic-link', 'smart'];
+    const tests = ['cpu-inventory', 'memory-size', 'disk-presence', 'disk-read', 'memory-short', 'nic-link', 'smart', ...(scenario.scriptTest ? ['marker-script'] : [])];
     const commission = JSON.parse(await cli('machine', 'commission', 'vm-1', ...tests.flatMap((name) => ['--test', name]), '--json'));
     await installerScriptReady('commission');
     const started = Date.now();
@@ -165,7 +171,13 @@ for (const scenario of scenarios) {
     t.is(ready.hardware.disks, 1);
     t.is(ready.hardware.diskBytes, VM.diskBytes);
     const results = Object.fromEntries(ready.hardwareTests.map((h: any) => [h.name, h.status]));
-    t.deepEqual(results, { 'cpu-inventory': 'passed', 'memory-size': 'passed', 'disk-presence': 'passed', 'disk-read': 'passed', 'memory-short': 'passed', 'nic-link': 'passed', smart: 'skipped' });
+    t.deepEqual(results, { 'cpu-inventory': 'passed', 'memory-size': 'passed', 'disk-presence': 'passed', 'disk-read': 'passed', 'memory-short': 'passed', 'nic-link': 'passed', smart: 'skipped', ...(scenario.scriptTest ? { 'marker-script': 'passed' } : {}) });
+    if (scenario.scriptTest) {
+      // The plugin's script ran inside the VM: its marker, with the CPU count it saw there, is the result's output.
+      const script = ready.hardwareTests.find((h: any) => h.name === 'marker-script');
+      t.is(script.output, `${SCRIPT_MARKER} cpus=${VM.cpus}\nstderr works too`);
+      t.regex(serial1, /sprout-installer: hwtest marker-script: passed/, tail(serial1));
+    }
     const workflow = JSON.parse(await cli('workflow', 'show', commission.id, '--json'));
     t.is(workflow.state, 'succeeded');
     if (scenario.commissionOnly) return;
@@ -233,5 +245,8 @@ for (const scenario of scenarios) {
     }, 60_000);
     t.true(failed.statusReason.message.includes(`image checksum mismatch: expected sha256 ${wrong}, actual ${sha256(image)}`), failed.statusReason.message);
     t.regex(vm4.serial(), /sprout-installer: FAILED: image checksum mismatch/);
+    // What failed verification is not left bootable: the disk's ends (MBR, GPT, boot code) are zeroed.
+    t.regex(failed.statusReason.message, /\/dev\/vda wiped: its first and last 16 MiB zeroed/);
+    t.true(readAt(disk, 16 * 1024 * 1024).every((b) => b === 0), 'the image that failed verification is wiped from the disk');
   });
 }

@@ -84,6 +84,19 @@ test.serial('an image checksum mismatch: failed_deployment, naming the expected 
   t.is(machine.statusReason.step, 'install');
   t.true(machine.statusReason.message.includes(reason));
   t.true(record?.details.reason.message.includes(reason), JSON.stringify(record));
+
+  // Its boot intent ended with the step: powered on again, it is not sent back into the
+  // installer (nor kept waiting for a step that already failed); it is refused and leaves
+  // iPXE for its disk, which holds nothing the failed install left bootable.
+  const since = Date.now();
+  const again = lab.simulator.powerOn({ mac });
+  const refused = await until('the next PXE boot to be refused', async () => lab.events.find((e) => e.mac === mac && e.at >= since && e.kind === 'refused'), 30_000);
+  lab.simulator.powerOff(mac);
+  await again;
+  t.regex(refused.detail, /the agent does not network-boot this machine now|no boot intent for/);
+  const booted = lab.events.filter((e) => e.mac === mac && e.at >= since);
+  t.false(booted.some((e) => e.kind === 'metadata' || (e.kind === 'script' && e.detail.startsWith('installer'))), `no installer on the next boot: ${booted.map((e) => `${e.kind} ${e.detail}`).join('\n')}`);
+  t.false(booted.some((e) => e.kind === 'local-boot'), 'the disk the failed install wrote boots nothing');
 });
 
 test.serial('a machine that never calls back: failed_deployment by the watchdog, naming the step it waited in', async (t) => {

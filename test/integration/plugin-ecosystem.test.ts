@@ -111,7 +111,7 @@ test('publish, install, use and remove a third-party plugin contributing a hardw
   t.is(unauthorised.code, 1, 'an API error is exit 1');
   t.is(JSON.parse(unauthorised.stdout).status, 401);
 
-  // a commissioning in the lab runs the burnin test; a simulated machine answers it
+  // a commissioning in the lab sends the burnin test, its script included, to the machine
   const mac = '52:54:00:5e:20:01';
   ok(t, await withLab(['machine', 'create', 'burn-01', '--site', 'lab', '--mac', mac, '--cpus', '2']), 'machine create');
   const commission = await withLab(['machine', 'commission', 'burn-01', '--json']);
@@ -127,10 +127,13 @@ test('publish, install, use and remove a third-party plugin contributing a hardw
     return view && !['new', 'commissioning'].includes(view.status) ? view : undefined;
   }, 200_000);
   t.is(machine.status, 'ready', JSON.stringify(machine.statusReason));
-  t.like(machine.hardwareTests.find((r: { name: string }) => r.name === 'burnin'), { name: 'burnin', status: 'passed' });
+  // The script reaches the machine with its step; a simulated machine runs no plugin script
+  // (never on the agent's host) and skips it, as the real installer skips a test it cannot
+  // run; the QEMU end-to-end test runs such a script for real.
+  t.like(machine.hardwareTests.find((r: { name: string }) => r.name === 'burnin'), { name: 'burnin', status: 'skipped', output: 'burnin is a script test; the simulator runs no scripts' });
   const simulation = await simulated;
   ok(t, simulation, 'lab simulate');
-  t.regex(simulation.stdout, /hwtest\s+burnin passed/, 'the machine ran the burnin test');
+  t.regex(simulation.stdout, /hwtest\s+burnin skipped/, 'the machine was given the burnin test');
 
   // removing it takes it all away again
   const removed = await withLab(['plugin', 'remove', packageName, '--json']);

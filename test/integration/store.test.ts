@@ -12,6 +12,18 @@ import { isSproutError, openStore } from '@sprout/kernel';
 import { backends, startHarness } from '../helpers/harness.ts';
 
 for (const backend of backends) {
+  test.serial(`${backend}: a delete and an update answer how many rows they changed`, async (t) => {
+    const h = await startHarness(backend);
+    t.teardown(() => h.stop());
+    const db = h.kernel.store.db;
+    // A throwaway table of the harness's own schema or database.
+    await db.schema.createTable('row_counts', (table) => table.integer('a'));
+    await db('row_counts').insert([{ a: 1 }, { a: 2 }, { a: 3 }]);
+    t.is(await db('row_counts').where('a', '<', 3).delete(), 2);
+    t.is(await db('row_counts').update({ a: 5 }), 1);
+    t.is(await db('row_counts').where({ a: 1 }).delete(), 0);
+  });
+
   test.serial(`${backend}: count(*) and bigint ids come back as numbers; readiness follows migrations`, async (t) => {
     const h = await startHarness(backend);
     t.teardown(() => h.stop());

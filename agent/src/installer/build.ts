@@ -26,10 +26,12 @@ export const installerModules: Record<KernelFlavour, string[]> = {
   generic: ['virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_scsi', 'sd_mod', 'nvme', 'e1000', 'e1000e', 'ahci', 'ata_piix', 'ext4'],
 };
 
-/** The /init script, its erase step and udhcpc hook, kept as real files beside the agent's sources. */
+/** The /init script, the functions it sources (erase, image writing, script tests) and udhcpc hook, kept as real files beside the agent's sources. */
 export const installerScripts = {
   init: fileURLToPath(new URL('../../installer/init', import.meta.url)),
   erase: fileURLToPath(new URL('../../installer/erase.sh', import.meta.url)),
+  image: fileURLToPath(new URL('../../installer/image.sh', import.meta.url)),
+  hwtest: fileURLToPath(new URL('../../installer/hwtest.sh', import.meta.url)),
   udhcpc: fileURLToPath(new URL('../../installer/udhcpc.script', import.meta.url)),
 };
 
@@ -105,6 +107,8 @@ export async function buildInstaller(options: BuildOptions): Promise<InstallerMa
     init: readFileSync(installerScripts.init, 'utf8'),
     udhcpcScript: readFileSync(installerScripts.udhcpc, 'utf8'),
     eraseScript: readFileSync(installerScripts.erase, 'utf8'),
+    imageScript: readFileSync(installerScripts.image, 'utf8'),
+    hwtestScript: readFileSync(installerScripts.hwtest, 'utf8'),
   });
 
   const dir = join(options.out, 'installer');

@@ -1,6 +1,6 @@
 /**
  * The installer's initramfs: busybox, the kernel modules it must load (in order), the
- * /init script (with its erase step) and udhcpc's hook, as a gzip-compressed newc cpio archive. Built in
+ * /init script (with its erase, image and hwtest functions) and udhcpc's hook, as a gzip-compressed newc cpio archive. Built in
  * memory from files, so no cpio binary and no root file system on the host are needed.
  */
 import { readFileSync } from 'node:fs';
@@ -21,6 +21,10 @@ export interface InitramfsInput {
   udhcpcScript: string;
   /** The erase step's functions, sourced by /init from etc/sprout/erase.sh. */
   eraseScript: string;
+  /** The install step's image writing (format, checks, wipe on failure), from etc/sprout/image.sh. */
+  imageScript: string;
+  /** Plugins' script hardware tests, from etc/sprout/hwtest.sh. */
+  hwtestScript: string;
 }
 
 /** The initramfs's entries: `.ko` files stored uncompressed so busybox insmod loads them as they are. */
@@ -42,6 +46,8 @@ export function initramfsEntries(input: InitramfsInput): CpioEntry[] {
   entries.push({ type: 'file', path: 'init', data: input.init, mode: 0o755 });
   entries.push({ type: 'file', path: 'etc/udhcpc.script', data: input.udhcpcScript, mode: 0o755 });
   entries.push({ type: 'file', path: 'etc/sprout/erase.sh', data: input.eraseScript, mode: 0o644 });
+  entries.push({ type: 'file', path: 'etc/sprout/image.sh', data: input.imageScript, mode: 0o644 });
+  entries.push({ type: 'file', path: 'etc/sprout/hwtest.sh', data: input.hwtestScript, mode: 0o644 });
   const loadPaths: string[] = [];
   for (const module of input.modules) {
     const path = module.path.replace(/\.(xz|zst|gz)$/, '');

@@ -1,8 +1,10 @@
 /**
  * What a simulated machine's hardware tests report: the builtin catalogue's facts taken
  * from the SimulatedMachine (cpu-inventory → cpus, memory-size → memoryMiB,
- * disk-presence → disks and diskBytes), every other test passing without facts, and
- * the output of a test made to fail.
+ * disk-presence → disks and diskBytes), the real installer's other builtin tests passing
+ * without facts, and the output of a test made to fail. A test the real installer does
+ * not know is `skipped` as there; a plugin's script test is `skipped` too: the simulator
+ * never runs a plugin's script on the agent's host, so it has nothing to judge it by.
  */
 import type { SimulatedMachine } from './simulator-types.ts';
 
@@ -15,7 +17,7 @@ export interface MachineFacts {
 
 export interface HardwareTestReport {
   name: string;
-  status: 'passed' | 'failed';
+  status: 'passed' | 'failed' | 'skipped';
   durationMs: number;
   output: string;
   facts?: Partial<MachineFacts>;
@@ -35,10 +37,17 @@ const faults: Record<string, string> = {
   'nic-link': 'eno1: no link (cable or switch port down)',
 };
 
-export function runHardwareTest(name: string, machine: SimulatedMachine, failing: boolean): HardwareTestReport {
+/** How the metadata defines a test: a script, or a builtin routine. */
+export interface HardwareTestRun {
+  kind: string;
+}
+
+export function runHardwareTest(name: string, machine: SimulatedMachine, failing: boolean, run?: HardwareTestRun): HardwareTestReport {
   const facts = factsOf(machine);
   const durationMs = 5 + (name.length % 7) * 3;
   if (failing) return { name, status: 'failed', durationMs, output: `${faults[name] ?? 'simulated hardware fault'} (injected failure hwtest-fails)` };
+  if (run?.kind === 'script') return { name, status: 'skipped', durationMs: 0, output: `${name} is a script test; the simulator runs no scripts` };
+  if (!(name in faults)) return { name, status: 'skipped', durationMs: 0, output: `${name} is unknown to this installer` };
   switch (name) {
     case 'cpu-inventory':
       return { name, status: 'passed', durationMs, output: `${facts.cpus} logical CPUs`, facts: { cpus: facts.cpus } };

@@ -14,6 +14,7 @@ import type { SimulatedMachine, SimulatorEventKind } from './simulator-types.ts'
 interface Metadata {
   step: string;
   hwtests?: string[];
+  hwtestDefinitions?: { name: string; run: { kind: string } }[];
   image?: { url: string; sha256?: string | null; size?: number | null } | null;
   callbacks: string;
   cloudInit?: { seedfrom: string } | null;
@@ -64,7 +65,7 @@ export async function runInstaller(metadataUrl: string, ctx: InstallerContext): 
   try {
     const failing = machine.fail === 'hwtest-fails' ? (machine.failTest ?? tests[0]) : undefined;
     for (const name of tests) {
-      const result = runHardwareTest(name, machine, name === failing);
+      const result = runHardwareTest(name, machine, name === failing, meta.hwtestDefinitions?.find((d) => d.name === name)?.run);
       emit('hwtest', `${name} ${result.status}: ${result.output}`);
       await post('hwtest-result', { ...result });
       if (result.status === 'failed') return await fail(`hardware test ${name} failed: ${result.output}`, [result.output], { failedTests: [name] });
@@ -122,6 +123,8 @@ async function install(
   }
   const expected = meta.image.sha256 ?? (typeof image.headers['x-sprout-sha256'] === 'string' ? image.headers['x-sprout-sha256'] : undefined);
   emit('download', `image ${meta.image.url}: ${image.bytes} bytes, sha256 ${image.sha256}${expected ? (expected === image.sha256 ? ' (as expected)' : ` (expected ${expected})`) : ' (no sum to check)'}`);
+  // As the real installer: a failed check wipes what was written, so the disk boots nothing.
+  if ((expected && expected !== image.sha256) || (size !== undefined && size !== image.bytes)) ctx.memory.installed = false;
   if (expected && expected !== image.sha256) return fail(`image checksum mismatch: expected ${expected}, got ${image.sha256}`, [`sha256sum: ${image.sha256} (${image.bytes} bytes from ${meta.image.url})`]);
   if (size !== undefined && size !== image.bytes) return fail(`image size mismatch: expected ${size} bytes, got ${image.bytes}`, []);
   ctx.memory.installed = true;

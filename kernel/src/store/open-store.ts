@@ -80,8 +80,18 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     // Loaded only here: PGlite and its knex client cost ~45 MiB in every process that
     // imports the kernel (a site agent, a control plane on PostgreSQL) and never opens it.
     const [{ default: ClientPgLite }, { PGlite }] = await Promise.all([import('knex-pglite'), import('@electric-sql/pglite')]);
+    // knex-pglite names a delete's command `DEL` (from knex's method `del`), so knex's
+    // PostgreSQL client, which answers a row count only for `DELETE`, hands back the raw
+    // result: `await q.delete()` was an object, and `deleted > 0` never true. Named as
+    // PostgreSQL names it, a delete answers its row count as it does on PostgreSQL.
+    class PgLiteClient extends (ClientPgLite as unknown as { new (...args: any[]): { processResponse(obj: any, runner: unknown): unknown } }) {
+      processResponse(obj: { method?: string; response?: Record<string, unknown> }, runner: unknown): unknown {
+        if (obj.method === 'del' && obj.response) return super.processResponse({ ...obj, method: 'delete' }, runner);
+        return super.processResponse(obj, runner);
+      }
+    }
     const db = createKnex({
-      client: ClientPgLite as unknown as typeof Knex.Client,
+      client: PgLiteClient as unknown as typeof Knex.Client,
       dialect: 'postgres',
       connection: { pglite: new PGlite({ dataDir: options.inMemory ? undefined : dir, parsers: { [INT8]: numberParser, [NUMERIC]: numberParser } }) },
       // The first connection starts PostgreSQL in WebAssembly: seconds, more on a busy machine.

@@ -45,6 +45,7 @@ export async function metadata(deps: CallbackDeps, token: string, format: string
     step: wait.step,
     intent: intent?.intent ?? null,
     hwtests: wait.params.hwtestDisabled ? [] : ((wait.params.hwtests as string[] | undefined) ?? []),
+    hwtestDefinitions: wait.params.hwtestDisabled ? [] : hwtestDefinitions(wait.params.hwtestDefinitions),
     image: resolved.image,
     userData: wait.params.userData ?? null,
     network: reservation && network ? { address: reservation.address, cidr: network.cidr, gateway: network.gateway, dnsServers: network.dnsServers, domain: network.domain } : null,
@@ -59,8 +60,37 @@ export async function metadata(deps: CallbackDeps, token: string, format: string
   return 200;
 }
 
+/** A hardware test as the installer runs it: a builtin routine it knows by name, or a script run under a timeout. */
+export interface HwtestDefinition {
+  name: string;
+  run: { kind: 'builtin'; routine: string } | { kind: 'script'; script: string };
+  timeoutSeconds: number;
+}
+
+/** The work item's test definitions (sent by the control plane with the selected names); malformed entries are dropped. */
+function hwtestDefinitions(value: unknown): HwtestDefinition[] {
+  if (!Array.isArray(value)) return [];
+  return value.filter((d): d is HwtestDefinition => typeof d?.name === 'string' && typeof d?.run?.kind === 'string' && Number.isFinite(Number(d?.timeoutSeconds)));
+}
+
+/**
+ * A script test's variables for the shell metadata, by its position in SPROUT_HWTESTS
+ * (test names may hold characters a variable name cannot): SPROUT_HWTEST_SCRIPT_<i> and
+ * SPROUT_HWTEST_TIMEOUT_<i>, from 1.
+ */
+function hwtestScriptVariables(names: string[], definitions: HwtestDefinition[]): Record<string, unknown> {
+  const vars: Record<string, unknown> = {};
+  names.forEach((name, i) => {
+    const definition = definitions.find((d) => d.name === name);
+    if (definition?.run.kind !== 'script') return;
+    vars[`SPROUT_HWTEST_SCRIPT_${i + 1}`] = definition.run.script;
+    vars[`SPROUT_HWTEST_TIMEOUT_${i + 1}`] = Math.max(1, Math.round(definition.timeoutSeconds));
+  });
+  return vars;
+}
+
 /** The metadata as `KEY='value'` lines for an installer without a JSON parser. */
-function shellVariables(data: { machine: { id: string; hostname: string | null }; workflow: string | null; step: string; intent: string | null; hwtests: string[]; image: ImageSource | null; callbacks: string; cloudInit: { seedfrom: string } | null }): string {
+function shellVariables(data: { machine: { id: string; hostname: string | null }; workflow: string | null; step: string; intent: string | null; hwtests: string[]; hwtestDefinitions: HwtestDefinition[]; image: ImageSource | null; callbacks: string; cloudInit: { seedfrom: string } | null }): string {
   const quote = (value: unknown) => `'${String(value ?? '').replace(/'/g, `'\\''`)}'`;
   const lines: Record<string, unknown> = {
     SPROUT_MACHINE_ID: data.machine.id,
@@ -69,6 +99,7 @@ function shellVariables(data: { machine: { id: string; hostname: string | null }
     SPROUT_STEP: data.step,
     SPROUT_INTENT: data.intent,
     SPROUT_HWTESTS: data.hwtests.join(' '),
+    ...hwtestScriptVariables(data.hwtests, data.hwtestDefinitions),
     SPROUT_IMAGE_URL: data.image?.url,
     SPROUT_IMAGE_SHA256: data.image?.sha256,
     SPROUT_IMAGE_SIZE: data.image?.size,
@@ -108,7 +139,10 @@ export async function callback(deps: CallbackDeps, token: string, event: string,
         deps.waits.remove(token);
         return send(res, 409, `image checksum mismatch: expected ${expected}, got ${actual}`);
       }
-      report('task.succeeded', { result: { event, ...(actual ? { sha256: actual } : {}) }, log: [`machine reported ${event}${actual ? ` (image sha256 ${actual})` : ''}`] });
+      // The image's format as the installer found it (raw, gzip, xz, bzip2): what it decompressed while writing.
+      const format = typeof body.format === 'string' && /^[a-z0-9]{1,16}$/.test(body.format) ? body.format : null;
+      const details = [actual ? `image sha256 ${actual}` : '', format ? `format ${format}` : ''].filter(Boolean).join(', ');
+      report('task.succeeded', { result: { event, ...(actual ? { sha256: actual } : {}), ...(format ? { format } : {}) }, log: [`machine reported ${event}${details ? ` (${details})` : ''}`] });
       deps.markInstalled(wait.machineId, wait.workflowId);
       deps.waits.remove(token);
       expectFirstBoot(deps.waits, wait);

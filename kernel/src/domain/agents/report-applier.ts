@@ -242,9 +242,13 @@ export class ReportApplier {
           return;
         }
         const result = (payload.result as Record<string, unknown>) ?? {};
-        const failedTests = await this.failedHardwareTests(stepId, db);
-        if (failedTests.length > 0) {
-          await engine.siteStepFinished(stepId, { ok: false, error: `hardware tests failed: ${failedTests.join(', ')}`, log, failAction: 'test_failed', reason: { failedTests } }, db);
+        const failed = await this.failedHardwareTests(stepId, db);
+        if (failed.length > 0) {
+          const failedTests = failed.map((f) => f.name);
+          // Each failed test's output tail follows its name: a script test's last lines say why.
+          const tails = failed.filter((f) => f.output.trim()).map((f) => `${f.name}: ${tail(f.output.trim(), 400)}`);
+          const error = `hardware tests failed: ${failedTests.join(', ')}${tails.length ? ` — ${tails.join('; ')}` : ''}`;
+          await engine.siteStepFinished(stepId, { ok: false, error, log: [...log, ...tails], failAction: 'test_failed', reason: { failedTests } }, db);
           return;
         }
         await this.recordFacts(stepId, report.siteId, result, db);
@@ -349,11 +353,14 @@ export class ReportApplier {
     });
   }
 
-  private async failedHardwareTests(stepId: string, db: Knex): Promise<string[]> {
+  /** The workflow's failed tests, each once, with the output of its last failed result. */
+  private async failedHardwareTests(stepId: string, db: Knex): Promise<{ name: string; output: string }[]> {
     const step = await db('workflow_steps').where({ id: stepId }).first('workflow_id');
     if (!step) return [];
-    const rows = await db('hardware_test_results').where({ workflow_id: step.workflow_id, status: 'failed' }).select('name');
-    return [...new Set(rows.map((r) => r.name as string))];
+    const rows = await db('hardware_test_results').where({ workflow_id: step.workflow_id, status: 'failed' }).orderBy('id').select('name', 'output');
+    const byName = new Map<string, string>();
+    for (const r of rows) byName.set(r.name as string, String(r.output ?? ''));
+    return [...byName].map(([name, output]) => ({ name, output }));
   }
 
   /** Hardware facts a commissioning machine reported become the machine's. */
@@ -377,4 +384,9 @@ export class ReportApplier {
     this.itemOwners.set(outboxId, owner);
     return owner;
   }
+}
+
+/** The last `chars` characters of text, marked as cut when they are not all of it. */
+function tail(text: string, chars: number): string {
+  return text.length <= chars ? text : `…${text.slice(-chars)}`;
 }

@@ -8,7 +8,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Knex } from 'knex';
 import type { RouteDeps } from '../../api/build-app.ts';
 import { allocationCapability } from '../../capabilities/allocation.ts';
-import { hwtestCapability } from '../../capabilities/hwtest.ts';
+import { hwtestCapability, type HardwareTestDefinition } from '../../capabilities/hwtest.ts';
 import { SproutError } from '../../errors/index.ts';
 import type { Kernel } from '../../kernel.ts';
 import { findSite } from '../sites/find-site.ts';
@@ -25,19 +25,32 @@ const HwtestChoice = Type.Union([Type.Boolean(), Type.Array(Type.String({ minLen
   description: 'true (default): every test in the catalogue; false: none (recorded); a list: those tests',
 });
 
-/** Which hardware tests a workflow runs, checked against the active catalogue. */
-async function chooseHardwareTests(kernel: Kernel, choice: boolean | string[] | undefined): Promise<{ hwtests: string[]; hwtestDisabled: boolean; hwtestDisabledBy?: string }> {
-  const catalogue = (await kernel.capabilityAll(hwtestCapability)).flatMap((p) => p.catalogue().map((t) => t.name));
+/** A selected test as the installer needs it: what to run and for how long. */
+export type HardwareTestPlan = Pick<HardwareTestDefinition, 'name' | 'run' | 'timeoutSeconds'>;
+
+/**
+ * Which hardware tests a workflow runs, checked against the active catalogue, with their
+ * definitions (`hwtestDefinitions`): they travel with the work item to the agent, whose
+ * metadata hands a `script` test's script and timeout to the installer.
+ */
+async function chooseHardwareTests(kernel: Kernel, choice: boolean | string[] | undefined): Promise<{ hwtests: string[]; hwtestDefinitions?: HardwareTestPlan[]; hwtestDisabled: boolean; hwtestDisabledBy?: string }> {
+  const definitions = (await kernel.capabilityAll(hwtestCapability)).flatMap((p) => p.catalogue());
+  const catalogue = definitions.map((t) => t.name);
+  const planOf = (names: string[]) => ({
+    hwtests: names,
+    hwtestDefinitions: names.map((name) => definitions.find((d) => d.name === name)!).map(({ name, run, timeoutSeconds }) => ({ name, run, timeoutSeconds })),
+    hwtestDisabled: false,
+  });
   if (choice === false) return { hwtests: [], hwtestDisabled: true, hwtestDisabledBy: 'request' };
   if (choice === undefined && !kernel.config.lifecycle.hardwareTests) return { hwtests: [], hwtestDisabled: true, hwtestDisabledBy: 'config lifecycle.hardwareTests' };
-  if (choice === undefined || choice === true) return { hwtests: catalogue, hwtestDisabled: false };
+  if (choice === undefined || choice === true) return planOf(catalogue);
   const unknown = choice.filter((name) => !catalogue.includes(name));
   if (unknown.length > 0) {
     throw new SproutError('SPROUT_ERR_VALIDATION', `unknown hardware test(s): ${unknown.join(', ')}; known: ${catalogue.join(', ')}`, {
       details: unknown.map((name) => ({ field: `body/hwtest/${choice.indexOf(name)}`, message: `no hardware test named ${name}` })),
     });
   }
-  return { hwtests: [...new Set(choice)], hwtestDisabled: false };
+  return planOf([...new Set(choice)]);
 }
 
 export const machineActionRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, audited }) => {
