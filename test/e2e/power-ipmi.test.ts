@@ -7,11 +7,10 @@
  * every step. The agent drives the BMC with Debian's ipmitool (lanplus, cipher suite 3).
  */
 import test, { type ExecutionContext } from 'ava';
-import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { startIpmiBmc, type IpmiBmc } from '../helpers/ipmi-bmc.ts';
+import type { IpmiBmc } from '../helpers/ipmi-bmc.ts';
+import { startIpmiVm } from '../helpers/ipmi-vm.ts';
 import { MARKER, readAt, sha256, startE2eSite, testImage, type E2eSite } from '../helpers/e2e-site.ts';
-import { tail, writeSerconPort } from '../helpers/qemu.ts';
+import { tail } from '../helpers/qemu.ts';
 import { until } from '../helpers/until.ts';
 
 const VM = { cpus: 2, memoryMiB: 1024, diskBytes: 64 * 1024 * 1024 };
@@ -32,52 +31,18 @@ async function powerAgrees(t: ExecutionContext, site: E2eSite, bmc: IpmiBmc, exp
 test.serial('ipmi_sim powers a QEMU VM from off through commission and deploy to its disk, and release --erase wipes it and powers it off', async (t) => {
   t.timeout(25 * 60_000);
   const site = await startE2eSite(t, { subnet, postgres: false, env: {}, yaml: 'plugins:\n  transport-http: { waitSeconds: 2 }\n', name: 'power-ipmi' });
-  const { cli, cliWithInput, ns, work, logFile } = site;
+  const { cli, cliWithInput } = site;
   const image = testImage(4 * MiB);
   site.addImage('test.raw', image);
 
-  const disk = join(work, 'disk.raw');
-  writeFileSync(disk, '');
-  truncateSync(disk, VM.diskBytes);
-  const serconPort = join(work, 'sercon-port');
-  writeSerconPort(serconPort);
-  const serial = (start: number) => {
-    try {
-      return readFileSync(logFile(`vm-1.start-${start}.serial.log`), 'latin1').replace(/\x1b\[[0-9;?]*[a-zA-Z]/g, '');
-    } catch {
-      return '';
-    }
-  };
   // The BMC and the VM it powers run inside the namespace: the agent reaches the BMC at
   // the bridge's address, and the VM's NIC is the namespace's tap.
-  const bmc = await startIpmiBmc({
-    spawn: (command, args, options) => ns.spawn(command, args, options),
-    host: ns.address,
-    username: 'sprout-admin',
-    password: 'bmc-pw-e2e-0042',
-    vm: {
-      name: 'vm-1',
-      memoryMiB: VM.memoryMiB,
-      qemuArgs: [
-        '-smp', String(VM.cpus),
-        '-serial', `file:${logFile('vm-1.start-{start}.serial.log')}`,
-        '-fw_cfg', `name=etc/sercon-port,file=${serconPort}`,
-        '-netdev', `tap,id=n0,ifname=${ns.tap},script=no,downscript=no`,
-        '-device', `virtio-net-pci,netdev=n0,mac=${mac},bootindex={bootindex:network}`,
-        '-drive', `file=${disk},if=none,id=disk0,format=raw`,
-        '-device', 'virtio-blk-pci,drive=disk0,bootindex={bootindex:disk}',
-      ],
-    },
-  });
-  t.teardown(async () => {
-    writeFileSync(logFile('bmc.log'), bmc.log());
-    await bmc.stop();
-  });
+  const { bmc, disk, serial, bmcFlags } = await startIpmiVm(t, site, { name: 'vm-1', mac, firmware: 'bios', cpus: VM.cpus, memoryMiB: VM.memoryMiB, diskBytes: VM.diskBytes });
 
   await cliWithInput(
     bmc.password,
     'machine', 'create', 'vm-1', '--site', 'lab', '--boot-mode', 'bios', '--mac', mac, '--cpus', String(VM.cpus), '--memory-mib', String(VM.memoryMiB), '--disks', '1',
-    '--bmc-type', 'ipmi', '--bmc-address', bmc.address, '--bmc-username', bmc.username, '--bmc-password-file', '-',
+    ...bmcFlags(),
   );
   const machine = async () => JSON.parse(await cli('machine', 'show', 'vm-1', '--json'));
   t.like((await machine()).bmc, { type: 'ipmi', address: bmc.address, credentialsSet: true });

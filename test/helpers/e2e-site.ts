@@ -9,9 +9,9 @@
  */
 import type { ExecutionContext } from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bin, cleanEnv, sprout, startServer } from './processes.ts';
 import { postgresUrl, withPostgres } from './harness.ts';
@@ -120,6 +120,8 @@ export interface E2eSite {
   agent: Spawned;
   /** Writes `image` as images/`name` in the agent's artifact store. */
   addImage(name: string, image: Buffer): void;
+  /** Hard-links a built image (and its `.manifest.json`, if there) into the agent's artifact store under its own name. */
+  linkImage(path: string): string;
   /** A file under the logs folder kept on failure. */
   logFile(name: string): string;
 }
@@ -203,6 +205,12 @@ export async function startE2eSite(t: ExecutionContext, options: E2eSiteOptions)
     artifacts,
     agent,
     addImage: (name, image) => writeFileSync(join(artifacts, 'images', name), image),
+    linkImage: (path) => {
+      const name = basename(path);
+      linkSync(path, join(artifacts, 'images', name));
+      if (existsSync(`${path}.manifest.json`)) copyFileSync(`${path}.manifest.json`, join(artifacts, 'images', `${name}.manifest.json`));
+      return name;
+    },
     logFile: (name) => join(work, 'logs', name),
   };
 }

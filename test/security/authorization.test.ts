@@ -35,6 +35,11 @@ const expected: Record<string, Needs> = {
   'POST /v1/sites/{id}/join-tokens': 'operator',
   'GET /v1/sites/{id}/discovered-macs': 'viewer',
   'GET /v1/sites/{id}/leases': 'viewer',
+  'GET /v1/images': 'viewer',
+  'GET /v1/sites/{id}/images': 'viewer',
+  'POST /v1/sites/{id}/images': 'operator',
+  'DELETE /v1/sites/{id}/images/{name}': 'operator',
+  'GET /v1/sites/{id}/image-requests/{request}': 'viewer',
   'POST /v1/machines': 'operator',
   'GET /v1/machines': 'viewer',
   'POST /v1/machines/import': 'operator',
@@ -171,7 +176,7 @@ test('every route × every principal: allowed, 401 or 403 as the table says; eve
         continue;
       }
       // Path ids: site A's agent for agent routes; ids that exist nowhere elsewhere, so an allowed call changes nothing.
-      let url = path.replace('{allocationId}', randomUUID()).replace('{id}', needs === 'agent' ? agentA : randomUUID());
+      let url = path.replace('{allocationId}', randomUUID()).replace('{request}', randomUUID()).replace('{name}', 'no-such-image.raw').replace('{id}', needs === 'agent' ? agentA : randomUUID());
       if (key === 'GET /v1/agents/{id}/work' || key === 'GET /v1/agents/{id}/desired-state') url += '?wait=0';
       for (const who of principals) {
         const want = outcomeFor(needs, who);
