@@ -153,7 +153,7 @@ export class Kernel {
         }),
       ).singleton(),
       agents: asFunction(({ db, clock }) => new AgentService({ db, clock })).singleton(),
-      siteRevisions: asFunction(({ db, logger }) => new SiteRevisions({ db, kind: store.kind, logger })).singleton(),
+      siteRevisions: asFunction(({ db, logger }) => new SiteRevisions({ db, kind: store.kind, logger, schema: store.schema })).singleton(),
       power: asFunction(({ db, credentials, config, logger }) => new PowerService({ db, sealer: credentials, config, logger, afterDispatch: () => this.dispatcher.kick() })).singleton(),
       images: asFunction(({ db }) => new SiteImages({ db, afterDispatch: () => this.dispatcher.kick() })).singleton(),
       reports: asFunction(({ db, auditLog, logger }) => new ReportApplier({ db, engine: () => this.engine, power: () => this.power, images: () => this.images, audit: auditLog, logger, hwtests: () => this.capabilityAll(hwtestCapability) })).singleton(),

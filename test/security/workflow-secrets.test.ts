@@ -40,7 +40,7 @@ for (const backend of backends) {
     const deploy = await h.request({ method: 'POST', url: '/v1/machines/ud-01/deploy', token: operator, body: { image: 'debian-12', userData } });
     t.is(deploy.status, 202, JSON.stringify(deploy.body));
     t.false(JSON.stringify(deploy.body).includes(marker), 'the deploy answer does not echo it');
-    t.deepEqual(deploy.body.params, { image: 'debian-12' });
+    t.deepEqual(deploy.body.params, { image: 'debian-12', firstBootSeconds: 900 }, 'the params hold no user-data');
     t.deepEqual(deploy.body.secrets, [{ name: 'userData', ...digest }]);
     const wf = await waitForWorkflow(h, deploy.body.id, (w) => w.steps.some((s: any) => s.name === 'power-on' && s.state === 'dispatched'));
 

@@ -18,6 +18,8 @@ export interface Store {
   kind: 'postgres' | 'pglite';
   /** Where the data is, for messages: a URL with its secrets masked, or a folder. */
   location: string;
+  /** The PostgreSQL schema, when not `public`: control planes on other schemas of the same server are other installations. */
+  schema?: string;
   close(): Promise<void>;
   /** Takes group/other permissions off the store's files (PGlite creates its own 0666); a no-op on PostgreSQL. */
   tightenFiles(): void;
@@ -63,6 +65,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       db,
       kind: 'postgres',
       location: maskUrls(options.databaseUrl),
+      ...(options.schema ? { schema: options.schema } : {}),
       close: () => db.destroy(),
       tightenFiles() {},
     };

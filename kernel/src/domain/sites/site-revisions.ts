@@ -10,22 +10,30 @@ import { EventEmitter } from 'node:events';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 
-const channel = 'sprout_site_revision';
+/**
+ * NOTIFY channels are server-wide: an installation on another schema of the same server
+ * (tests isolate themselves so) has its own channel, or its sites' changes would wake
+ * this one's publisher and long polls for sites it does not have.
+ */
+const channelFor = (schema?: string) => (schema ? `sprout_site_revision_${schema.replace(/[^a-z0-9_]/gi, '_')}`.slice(0, 63).toLowerCase() : 'sprout_site_revision');
 
 export class SiteRevisions {
   private readonly waiters = new EventEmitter();
   private listener?: { release(): Promise<void> };
   private readonly followers = new Set<(siteId: string, revision: number) => void>();
 
-  constructor(private readonly deps: { db: Knex; kind: 'postgres' | 'pglite'; logger: Logger }) {
+  private readonly channel: string;
+
+  constructor(private readonly deps: { db: Knex; kind: 'postgres' | 'pglite'; logger: Logger; schema?: string }) {
     this.waiters.setMaxListeners(0);
+    this.channel = channelFor(deps.schema);
   }
 
   /** Bumps the site's revision in `trx`; returns the new revision. */
   async changed(trx: Knex.Transaction, siteId: string): Promise<number> {
     const [row] = await trx('sites').where({ id: siteId }).increment('desired_revision', 1).returning('desired_revision');
     const revision = Number(row?.desired_revision ?? 0);
-    if (this.deps.kind === 'postgres') await trx.raw('select pg_notify(?, ?)', [channel, `${siteId} ${revision}`]);
+    if (this.deps.kind === 'postgres') await trx.raw('select pg_notify(?, ?)', [this.channel, `${siteId} ${revision}`]);
     trx.executionPromise.then(() => this.announce(siteId, revision), () => undefined);
     return revision;
   }
@@ -71,15 +79,15 @@ export class SiteRevisions {
     const client = (this.deps.db as unknown as { client: { acquireConnection(): Promise<any>; releaseConnection(c: unknown): Promise<void> } }).client;
     try {
       const connection = await client.acquireConnection();
-      await connection.query(`LISTEN ${channel}`);
+      await connection.query(`LISTEN ${this.channel}`);
       connection.on('notification', (message: { channel: string; payload?: string }) => {
-        if (message.channel !== channel || !message.payload) return;
+        if (message.channel !== this.channel || !message.payload) return;
         const [siteId, revision] = message.payload.split(' ');
         this.announce(siteId, Number(revision));
       });
       this.listener = {
         release: async () => {
-          await connection.query(`UNLISTEN ${channel}`).catch(() => undefined);
+          await connection.query(`UNLISTEN ${this.channel}`).catch(() => undefined);
           await client.releaseConnection(connection);
         },
       };
