@@ -9,7 +9,7 @@
  */
 import type { ExecutionContext } from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, copyFileSync, cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,12 +24,72 @@ const installerCache = join(tmpdir(), 'sprout-e2e-installer');
 /** What the test image's boot sector prints on COM1 when a BIOS machine boots its disk. */
 export const MARKER = 'SPROUT-DISK-BOOTED';
 
+/**
+ * Runs `build` while holding `<cache>/build.lock` (a folder holding the holder's pid):
+ * test files run in processes of their own, and two building into one cache at once
+ * would overwrite files another is copying (an image beside another build's manifest).
+ * A lock whose holder is gone is taken over; waiting is bounded.
+ */
+async function underCacheLock<T>(cache: string, build: () => Promise<T>): Promise<T> {
+  mkdirSync(cache, { recursive: true });
+  const lock = join(cache, 'build.lock');
+  const deadline = Date.now() + 40 * 60_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number(readFileSyncSafe(join(lock, 'pid')));
+      if (holder && !alive(holder)) rmSync(lock, { recursive: true, force: true });
+      else if (Date.now() > deadline) throw new Error(`${lock} is still held by process ${holder} after 40 min`);
+      else await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
+  try {
+    return await build();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function readFileSyncSafe(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return ''; // written just after the folder: a holder this new is alive
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs the real CLI with `args`; its JSON output, or an error with its output. */
+async function cliJson(what: string, args: string[]): Promise<any> {
+  const run = await sprout(args, { cwd: repoRoot });
+  if (run.code !== 0) throw new Error(`sprout ${what} failed (${run.code}): ${run.stdout}${run.stderr.slice(-3000)}`);
+  return JSON.parse(run.stdout);
+}
+
 let built: Promise<any> | undefined;
-/** The installer, built once per run by the real CLI into the stable cache folder. */
+/**
+ * The installer, built once per test process by the real CLI from the stable .deb cache
+ * into a folder of this process's own (another test file's process rebuilds while this
+ * one copies); folders of processes that are gone are removed first.
+ */
 export function installer(): Promise<any> {
-  built ??= sprout(['artifacts', 'build-installer', '--out', join(installerCache, 'artifacts'), '--cache', join(installerCache, 'debs'), '--json'], { cwd: repoRoot }).then((run) => {
-    if (run.code !== 0) throw new Error(`sprout artifacts build-installer failed (${run.code}): ${run.stdout}${run.stderr}`);
-    return JSON.parse(run.stdout);
+  built ??= underCacheLock(installerCache, () => {
+    const runs = join(installerCache, 'runs');
+    mkdirSync(runs, { recursive: true });
+    for (const pid of readdirSync(runs)) if (!alive(Number(pid))) rmSync(join(runs, pid), { recursive: true, force: true });
+    return cliJson('artifacts build-installer', ['artifacts', 'build-installer', '--out', join(runs, String(process.pid)), '--cache', join(installerCache, 'debs'), '--json']);
   });
   return built;
 }
@@ -43,10 +103,7 @@ let builtImage: Promise<any> | undefined;
  * into the stable cache folder: its manifest, plus `path` and `reused`.
  */
 export function debianImage(): Promise<any> {
-  builtImage ??= sprout(['artifacts', 'build-image', 'debian-12', '--out', join(imageCache, 'artifacts'), '--cache', join(imageCache, 'debs'), '--json'], { cwd: repoRoot }).then((run) => {
-    if (run.code !== 0) throw new Error(`sprout artifacts build-image debian-12 failed (${run.code}): ${run.stdout}${run.stderr.slice(-3000)}`);
-    return JSON.parse(run.stdout);
-  });
+  builtImage ??= underCacheLock(imageCache, () => cliJson('artifacts build-image debian-12', ['artifacts', 'build-image', 'debian-12', '--out', join(imageCache, 'artifacts'), '--cache', join(imageCache, 'debs'), '--json']));
   return builtImage;
 }
 
