@@ -9,7 +9,7 @@
  */
 import type { ExecutionContext } from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, copyFileSync, cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -140,17 +140,7 @@ export function testImage(bytes: number): Buffer {
 
 export const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
-/** `bytes` bytes of `path` from `position` on. */
-export function readAt(path: string, bytes: number, position = 0): Buffer {
-  const fd = openSync(path, 'r');
-  try {
-    const buffer = Buffer.alloc(bytes);
-    readSync(fd, buffer, 0, bytes, position);
-    return buffer;
-  } finally {
-    closeSync(fd);
-  }
-}
+export { readAt } from '../../agent/src/image/build.ts';
 
 export interface E2eSiteOptions {
   /** The namespace's /24, e.g. 198.18.90 (its .1 is the agent). */

@@ -99,7 +99,8 @@ function writeAt(path: string, data: Buffer, position: number): void {
   }
 }
 
-function readAt(path: string, bytes: number, position: number): Buffer {
+/** `bytes` bytes of `path` from `position` on (tests read disks with it too). */
+export function readAt(path: string, bytes: number, position = 0): Buffer {
   const fd = openSync(path, 'r');
   try {
     const buffer = Buffer.alloc(bytes);
