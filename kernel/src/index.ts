@@ -29,6 +29,6 @@ export { systemClock, type Clock, type StatusReason } from './domain/lifecycle/l
 export type { WorkflowView } from './domain/workflows/workflow-service.ts';
 export type { MachineView } from './domain/machines/machine-service.ts';
 export type { SiteView } from './domain/sites/site-service.ts';
-export { imageNamePattern, isImageUrl, type ReportedImage } from './domain/sites/site-images.ts';
+export { imageNamePattern, isImageUrl, matchImageName, type ReportedImage } from './domain/sites/site-images.ts';
 export { SiteDesiredStateSchema, BootIntentSchema, desiredStateProblems, type SiteDesiredStateDocument, type BootIntent } from './domain/sites/desired-state-schema.ts';
 export { AgentReportSchema, reportPayloadSchemas, reportProblem, reportPayloadProblem, type ReportProblem } from './domain/agents/report-schema.ts';

@@ -26,7 +26,7 @@ for (const scenario of scenarios) {
     t.timeout(30 * 60_000);
     const image = await debianImage();
     const site = await startE2eSite(t, { subnet: scenario.subnet, postgres: false, env: {}, yaml: 'plugins:\n  transport-http: { waitSeconds: 2 }\n', name: `os-${scenario.firmware}` });
-    const imageName = site.linkImage(image.path);
+    t.is(site.linkImage(image.path), 'debian-12.raw');
     const vm = await startIpmiVm(t, site, { name: 'vm-1', mac: scenario.mac, firmware: scenario.firmware, cpus: 2, memoryMiB: 1024, diskBytes: 3 * GiB });
     const { cli, cliWithInput, ns, work } = site;
 
@@ -41,7 +41,7 @@ for (const scenario of scenarios) {
     const secret = randomBytes(12).toString('hex');
     const userData = join(work, 'user-data.yaml');
     writeFileSync(userData, `#cloud-config\nwrite_files:\n  - path: /etc/sprout-e2e\n    content: "${secret}\\n"\n`);
-    const deploy = await cli('machine', 'deploy', 'vm-1', '--image', imageName, '--ssh-key', `${key}.pub`, '--user-data', userData, '--watch').catch((err: Error) => {
+    const deploy = await cli('machine', 'deploy', 'vm-1', '--image', 'debian-12', '--ssh-key', `${key}.pub`, '--user-data', userData, '--watch').catch((err: Error) => {
       throw new Error(`${err.message}\nserial:\n${tail(vm.serial(2) + vm.serial(3))}`);
     });
     t.log(`deploy to "deployed" (install, reboot, first boot reported): ${((Date.now() - commissioned) / 1000).toFixed(1)} s`);

@@ -38,7 +38,7 @@ for (const backend of backends) {
     t.is((await h.request({ url: '/v1/machines/img-01' })).body.status, 'ready', 'the refused deploy allocated nothing');
 
     const agent = await fakeAgent(h.request, joinToken, () => h.kernel.dispatcher.drain());
-    const beat = await agent.heartbeat({ images: [{ name: 'debian-12.raw', size: 4096, sha256: sumA, format: 'raw' }, { name: 'big.qcow2', size: 1 << 30, sha256: null, format: 'qcow2' }] });
+    const beat = await agent.heartbeat({ images: [{ name: 'debian-12.raw', size: 4096, sha256: sumA, format: 'raw' }, { name: 'big.qcow2', size: 1 << 30, sha256: null, format: 'qcow2' }, { name: 'big.raw.zst', size: 1 << 20, sha256: null, format: 'zstd' }] });
     t.is(beat.status, 200, JSON.stringify(beat.body));
     const viewer = await h.token('viewer', `img-viewer-${backend}`);
     const listed = await h.request({ url: '/v1/images?site=img-site', token: viewer });
@@ -47,6 +47,7 @@ for (const backend of backends) {
       listed.body.items.map((i: any) => [i.name, i.site, i.size, i.sha256, i.format]),
       [
         ['big.qcow2', 'img-site', 1 << 30, null, 'qcow2'],
+        ['big.raw.zst', 'img-site', 1 << 20, null, 'zstd'],
         ['debian-12.raw', 'img-site', 4096, sumA, 'raw'],
       ],
     );
@@ -56,14 +57,19 @@ for (const backend of backends) {
     const unknown = await h.request({ method: 'POST', url: '/v1/machines/img-01/deploy', body: { image: 'nope.raw' } });
     t.is(unknown.status, 409);
     t.is(unknown.body.detail.split(';')[0], 'image nope.raw is not in the image store of site img-site');
-    t.regex(unknown.body.detail, /it has: big\.qcow2, debian-12\.raw/);
+    t.regex(unknown.body.detail, /it has: big\.qcow2, big\.raw\.zst, debian-12\.raw/);
+    const ambiguous = await h.request({ method: 'POST', url: '/v1/machines/img-01/deploy', body: { image: 'big' } });
+    t.is(ambiguous.status, 409);
+    t.is(ambiguous.body.detail, 'image big is ambiguous at site img-site: it could be big.qcow2 or big.raw.zst; name the file');
+    t.is((await h.request({ method: 'POST', url: '/v1/machines/img-01/deploy', body: { image: 'debian' } })).status, 409, 'a short name is the whole name before the image suffix, not a prefix');
     t.is((await h.request({ url: '/v1/machines/img-01' })).body.status, 'ready');
 
     // A file deleted at the site leaves the list with the next heartbeat.
     await agent.heartbeat({ images: [{ name: 'debian-12.raw', size: 4096, sha256: sumA, format: 'raw' }] });
     t.deepEqual((await h.request({ url: '/v1/sites/img-site/images' })).body.items.map((i: any) => i.name), ['debian-12.raw']);
-    const deploy = await h.request({ method: 'POST', url: '/v1/machines/img-01/deploy', body: { image: 'debian-12.raw' } });
+    const deploy = await h.request({ method: 'POST', url: '/v1/machines/img-01/deploy', body: { image: 'debian-12' } });
     t.is(deploy.status, 202, JSON.stringify(deploy.body));
+    t.is(deploy.body.params.image, 'debian-12.raw', 'the short name became the file the site holds');
   });
 
   test.serial(`${backend}: a removal is refused while a running deploy uses the image; otherwise the agent removes it and the row goes`, async (t) => {

@@ -4,7 +4,9 @@
  * and the agent fills in its URL, size and sha256 — unless the operator gave a sum, which
  * then is the one the installer must find.
  */
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { matchImageName } from '@sprout/kernel';
 import { resolveInside, sha256Of } from './artifacts.ts';
 
 export interface ImageSource {
@@ -21,10 +23,22 @@ export async function resolveImage(params: Record<string, unknown>, artifactRoot
   if (typeof params.image !== 'string' || !params.image) return { image: null };
   const expected = typeof params.imageSha256 === 'string' ? params.imageSha256.toLowerCase() : null;
   if (URL_SCHEME.test(params.image)) return { image: { url: params.image, sha256: expected, size: null } };
-  const relative = `images/${params.image}`;
+  const relative = `images/${storeFileOf(artifactRoot, params.image)}`;
   const path = resolveInside(artifactRoot, relative);
   const stat = path ? statSync(path) : undefined;
   if (!path || !stat?.isFile()) return { missing: `image ${params.image} is not among this agent's artifacts: put it at ${artifactRoot}/${relative}, or deploy a URL` };
   const sha256 = expected ?? (await sha256Of(path, stat.size, stat.mtimeMs));
   return { image: { url: `${baseUrl}/artifacts/${relative.split('/').map(encodeURIComponent).join('/')}`, sha256, size: stat.size } };
+}
+
+/** The store's file for a name: the control plane resolves short names at request time; a deploy queued before that (or by an older control plane) is resolved the same way here. */
+function storeFileOf(artifactRoot: string, image: string): string {
+  let names: string[];
+  try {
+    names = readdirSync(join(artifactRoot, 'images'));
+  } catch {
+    return image;
+  }
+  const matches = matchImageName(image, names.filter((n) => !n.endsWith('.manifest.json')));
+  return matches.length === 1 ? matches[0]! : image;
 }

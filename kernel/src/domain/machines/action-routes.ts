@@ -108,16 +108,18 @@ export const machineActionRoutes: FastifyPluginAsync<RouteDeps> = async (app, { 
     ),
     (request) => {
       const body = request.body as { image: string; imageSha256?: string; userData?: string; sshKeys?: string[]; firstBoot?: boolean };
-      const params = {
-        image: body.image,
+      // A short name (`debian-12`) becomes the file the site holds (`debian-12.raw`) when the deploy is checked.
+      let image = body.image;
+      const params = () => ({
+        image,
         ...(body.imageSha256 ? { imageSha256: body.imageSha256.toLowerCase() } : {}),
         ...(body.userData ? { userData: body.userData } : {}),
         ...(body.sshKeys?.length ? { sshKeys: checkSshKeys(body.sshKeys) } : {}),
         ...(body.firstBoot === false ? { firstBoot: false } : { firstBootSeconds: kernel.config.lifecycle.timeouts.firstBoot }),
-      };
-      return startWorkflow(request, 'deploy', () => params, async (trx, machine) => {
+      });
+      return startWorkflow(request, 'deploy', params, async (trx, machine) => {
         // Refused now, not after the machine booted the installer: an image its site does not hold (the machine's status decides first).
-        if (allowedFrom(machine.status, machine.status === 'ready' ? 'allocate' : workflowDefinitions.deploy.start!)) await kernel.images.requireForDeploy(trx, machine.site_id, body.image);
+        if (allowedFrom(machine.status, machine.status === 'ready' ? 'allocate' : workflowDefinitions.deploy.start!)) image = await kernel.images.requireForDeploy(trx, machine.site_id, body.image);
         if (machine.status !== 'ready') return machine;
         const allocated = await kernel.lifecycle.transition(trx, { machine, action: 'allocate', actor: request.principal.actor, requestId: String(request.id) });
         const [owned] = await trx<MachineRow>('machines').where({ id: machine.id }).update({ owner: allocated.owner ?? request.principal.actor }).returning('*');

@@ -49,6 +49,20 @@ const urlScheme = /^[a-z][a-z0-9+.-]*:\/\//i;
 /** A deploy's image is a URL (used as given) or the name of an image in the site's store. */
 export const isImageUrl = (image: string): boolean => urlScheme.test(image);
 
+/** What an image file's name may end with after its short name: `debian-12` is `debian-12.raw`, `.raw.zst`, `.img.gz`, `.qcow2`… */
+const imageSuffix = /^\.(raw|img|qcow2)(\.(gz|zst|xz))?$/;
+
+/**
+ * The file a deploy's image name means among `names` (a store's files): the name itself
+ * when it is one, else the only file that is the name plus an image suffix (so
+ * `--image debian-12` finds `debian-12.raw`). Several candidates are returned for the
+ * caller to refuse as ambiguous; none is an empty list.
+ */
+export function matchImageName(image: string, names: readonly string[]): string[] {
+  if (names.includes(image)) return [image];
+  return names.filter((name) => name.startsWith(`${image}.`) && imageSuffix.test(name.slice(image.length)));
+}
+
 const iso = (v: unknown): string => new Date(v as string).toISOString();
 const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
 
@@ -86,8 +100,8 @@ export class SiteImages {
    * the image, the site and what it has; a site that never reported its images cannot be
    * checked, and is refused too. A URL is not checked: the installer fetches it.
    */
-  async requireForDeploy(db: Knex | Knex.Transaction, siteId: string, image: string): Promise<void> {
-    if (isImageUrl(image)) return;
+  async requireForDeploy(db: Knex | Knex.Transaction, siteId: string, image: string): Promise<string> {
+    if (isImageUrl(image)) return image;
     const site = await db('sites').where({ id: siteId }).first('name', 'images_reported_at');
     const context = { image, site: site.name };
     if (!site.images_reported_at) {
@@ -97,14 +111,23 @@ export class SiteImages {
       });
     }
     const names = (await db('site_images').where({ site_id: siteId }).orderBy('name').select('name')).map((r) => r.name as string);
-    if (!names.includes(image)) {
+    const matches = matchImageName(image, names);
+    if (matches.length === 0) {
       throw new SproutError('SPROUT_ERR_CONFLICT', `image ${image} is not in the image store of site ${site.name}; it has: ${names.join(', ') || 'no images'} (add one with \`sprout image import --site ${site.name}\`)`, {
         details: [{ field: 'image', message: `site ${site.name} has no image ${image}` }],
         context: { ...context, available: names },
       });
     }
-    const removing = await db('image_requests').where({ site_id: siteId, name: image, action: 'remove', state: 'pending' }).first('id');
-    if (removing) throw new SproutError('SPROUT_ERR_CONFLICT', `image ${image} is being removed from site ${site.name} (request ${removing.id})`, { context });
+    if (matches.length > 1) {
+      throw new SproutError('SPROUT_ERR_CONFLICT', `image ${image} is ambiguous at site ${site.name}: it could be ${matches.join(' or ')}; name the file`, {
+        details: [{ field: 'image', message: `${image} matches ${matches.join(', ')}` }],
+        context: { ...context, candidates: matches },
+      });
+    }
+    const [file] = matches as [string];
+    const removing = await db('image_requests').where({ site_id: siteId, name: file, action: 'remove', state: 'pending' }).first('id');
+    if (removing) throw new SproutError('SPROUT_ERR_CONFLICT', `image ${file} is being removed from site ${site.name} (request ${removing.id})`, { context });
+    return file;
   }
 
   /** Queues an import for the site's agent: from a URL it can reach, or a path on its host; returns the request. */
