@@ -11,6 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { compressFile } from '../src/image/build.ts';
 import { installerScripts } from '../src/installer/build.ts';
 import { addDisk, fakeMachine, MiB, runOn, type FakeMachine } from './installer-fake-machine.ts';
 
@@ -60,6 +61,24 @@ test('a gzip image is decompressed on the way, its download checked against the 
   t.is(run.line, `ok gzip ${served.length} ${sha256(served)} ${image.length}`);
   t.true(readFileSync(join(m.dev, 'vda')).subarray(0, image.length).equals(image), 'the disk holds the decompressed image');
 });
+
+for (const compression of ['gzip', 'xz'] as const) {
+  test(`an image \`build-image --compress ${compression}\` packed is decompressed on the way and written whole`, async (t) => {
+    const m = await fakeMachine(t);
+    addDisk(m, 'vda', 40 * MiB);
+    const image = Buffer.concat([diskImage(2 * MiB), Buffer.alloc(6 * MiB), diskImage(1 * MiB)]);
+    const raw = join(m.root, 'built.raw');
+    writeFileSync(raw, image);
+    const packed = await compressFile(raw, compression);
+    t.is(packed, `${raw}.${compression === 'gzip' ? 'gz' : 'xz'}`);
+    const served = readFileSync(packed);
+    t.true(served.length < image.length / 2, 'the file is packed');
+    const run = await deploy(m, `disk.raw.${compression === 'gzip' ? 'gz' : 'xz'}`, served);
+    t.is(run.code, 0, run.stdout + run.stderr);
+    t.is(run.line, `ok ${compression} ${served.length} ${sha256(served)} ${image.length}`);
+    t.true(readFileSync(join(m.dev, 'vda')).subarray(0, image.length).equals(image), 'the disk holds the image, byte for byte');
+  });
+}
 
 test('a checksum mismatch zeroes the partition tables it wrote and says so', async (t) => {
   const m = await fakeMachine(t);

@@ -82,9 +82,9 @@ test.serial('build-image debian-12 writes a GPT image with GRUB for BIOS and UEF
   t.regex(human.stdout, /^reusing .*debian-12\.raw/);
   t.regex(human.stdout, new RegExp(`"sha256": "${built.sha256}"`), 'the human output prints the manifest too');
 
-  const bad = await sprout(['artifacts', 'build-image', 'debian-12', '--compress', 'xz'], { cwd: repoRoot });
+  const bad = await sprout(['artifacts', 'build-image', 'debian-12', '--compress', 'zstd'], { cwd: repoRoot });
   t.not(bad.code, 0);
-  t.regex(bad.stderr + bad.stdout, /--compress must be one of: none, zstd, gzip/);
+  t.regex(bad.stderr + bad.stdout, /--compress must be one of: none, gzip, xz \(got zstd\)/);
 });
 
 for (const firmware of ['bios', 'uefi'] as const) {

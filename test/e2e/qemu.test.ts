@@ -248,5 +248,25 @@ for (const scenario of scenarios) {
     // What failed verification is not left bootable: the disk's ends (MBR, GPT, boot code) are zeroed.
     t.regex(failed.statusReason.message, /\/dev\/vda wiped: its first and last 16 MiB zeroed/);
     t.true(readAt(disk, 16 * 1024 * 1024).every((b) => b === 0), 'the image that failed verification is wiped from the disk');
+
+    if (!scenario.scriptTest) return;
+    // ---- a plugin's script test that exits 1 fails commissioning, naming it with its output's tail ----
+    await cli('machine', 'release', 'vm-1', '--watch');
+    const failing = JSON.parse(await cli('machine', 'commission', 'vm-1', '--test', 'cpu-inventory', '--test', 'burn-in-fails', '--json'));
+    await installerScriptReady('commission');
+    const vm5 = boot('5-failing-test');
+    await vm5.waitForExit(5 * 60_000);
+    const testFailed = await until('vm-1 failed_testing', async () => {
+      const m = await machine();
+      return ['failed_testing', 'failed_commissioning', 'ready'].includes(m.status) && m;
+    }, 60_000);
+    t.is(testFailed.status, 'failed_testing', JSON.stringify(testFailed.statusReason));
+    t.regex(testFailed.statusReason.message, new RegExp(`hardware tests failed: burn-in-fails — burn-in-fails: [\\s\\S]*checked ${VM.cpus} cpus[\\s\\S]*SPROUT-HWTEST-BURN-IN-FAILED: 3 ECC errors on DIMM A1`));
+    const burnIn = testFailed.hardwareTests.find((h: any) => h.name === 'burn-in-fails');
+    t.is(burnIn.status, 'failed');
+    t.regex(burnIn.output, /SPROUT-HWTEST-BURN-IN-FAILED: 3 ECC errors on DIMM A1/);
+    t.is(testFailed.hardwareTests.find((h: any) => h.name === 'cpu-inventory').status, 'passed');
+    t.is(JSON.parse(await cli('workflow', 'show', failing.id, '--json')).state, 'failed');
+    t.regex(vm5.serial(), /sprout-installer: hwtest burn-in-fails: failed/, tail(vm5.serial()));
   });
 }

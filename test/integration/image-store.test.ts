@@ -62,6 +62,9 @@ for (const backend of backends) {
     t.is(ambiguous.status, 409);
     t.is(ambiguous.body.detail, 'image big is ambiguous at site img-site: it could be big.qcow2 or big.raw.zst; name the file');
     t.is((await h.request({ method: 'POST', url: '/v1/machines/img-01/deploy', body: { image: 'debian' } })).status, 409, 'a short name is the whole name before the image suffix, not a prefix');
+    const qcow2 = await h.request({ method: 'POST', url: '/v1/machines/img-01/deploy', body: { image: 'big.qcow2' } });
+    t.is(qcow2.status, 409);
+    t.is(qcow2.body.detail, 'image big.qcow2 at site img-site is qcow2, which the installer cannot write to a disk; store it raw (or gzip/xz-compressed raw): qemu-img convert -O raw big.qcow2 big.raw');
     t.is((await h.request({ url: '/v1/machines/img-01' })).body.status, 'ready');
 
     // A file deleted at the site leaves the list with the next heartbeat.

@@ -19,9 +19,10 @@ import { diskLayout, patchedCoreImg, patchedMbr, SECTOR, sfdiskScript } from './
 import { enabledServices, grubEarlyConfig, grubModules, recipes, treeFiles, type TreeIds } from './recipes.ts';
 
 export const imageNames = Object.keys(recipes);
-export type Compression = 'none' | 'zstd' | 'gzip';
-export const compressions: Compression[] = ['none', 'zstd', 'gzip'];
-const extension: Record<Compression, string> = { none: '', zstd: '.zst', gzip: '.gz' };
+/** What the installer's busybox decompresses while it streams (it has no zstd). */
+export type Compression = 'none' | 'gzip' | 'xz';
+export const compressions: Compression[] = ['none', 'gzip', 'xz'];
+const extension: Record<Compression, string> = { none: '', gzip: '.gz', xz: '.xz' };
 
 /** Bumped when what the builder does changes, so images built by an older builder are not reused. */
 const BUILDER_VERSION = 1;
@@ -161,11 +162,13 @@ async function grubImages(tree: string, ids: TreeIds): Promise<{ bootImg: Buffer
   }
 }
 
-async function compressFile(path: string, compression: Compression): Promise<string> {
+/** Packs `path` in place (the file becomes `<path>.gz`/`.xz`); answers the new path. */
+export async function compressFile(path: string, compression: Compression): Promise<string> {
   if (compression === 'none') return path;
   const target = `${path}${extension[compression]}`;
-  if (compression === 'zstd') await run('zstd', ['-q', '-f', '-T0', '-3', '--rm', '-o', target, path]);
-  else await run('sh', ['-c', 'gzip -c -6 "$1" > "$2" && rm -f "$1"', 'sh', path, target]);
+  // xz's check is CRC32: busybox's unxz (the installer's) verifies nothing stronger, and the sha256 covers the file anyway.
+  const tool = compression === 'gzip' ? 'gzip -c -6' : 'xz -c -T0 -3 --check=crc32';
+  await run('sh', ['-c', `${tool} "$1" > "$2" && rm -f "$1"`, 'sh', path, target]);
   return target;
 }
 

@@ -9,18 +9,18 @@ export class ArtifactsBuildImageCommand extends SproutCommand {
     description: 'Build a bootable OS disk image (GPT, GRUB for BIOS and UEFI, cloud-init, OpenSSH) from Debian packages',
     details:
       'Runs mmdebstrap (as root) with the .debs kept in --cache, then writes partitions, filesystems and GRUB into the image file directly ' +
-      '(no loop devices or mounts). Writes <out>/images/<name>.raw (.raw.zst/.raw.gz with --compress) and <out>/images/<name>.json, its manifest. ' +
+      '(no loop devices or mounts). Writes <out>/images/<name>.raw (.raw.gz/.raw.xz with --compress) and <out>/images/<name>.json, its manifest. ' +
       'An image built from the same inputs is reused unless --force. See docs/images.md.',
     examples: [
       ['Into the agent artifact root', 'sprout artifacts build-image debian-12 --out /var/lib/sprout-agent/artifacts'],
-      ['Compressed, rebuilt', 'sprout artifacts build-image debian-12 --compress zstd --force'],
+      ['Compressed, rebuilt', 'sprout artifacts build-image debian-12 --compress gzip --force'],
     ],
   });
 
   name = Option.String({ name: 'name' });
   out = Option.String('--out', './artifacts', { description: 'Artifact root to write images/ into (default ./artifacts)' });
   flavour = Option.String('--kernel-flavour', 'cloud', { description: 'Debian kernel flavour: cloud (virtio, small) or generic (real hardware drivers)' });
-  compress = Option.String('--compress', 'none', { description: 'none (default), zstd or gzip' });
+  compress = Option.String('--compress', 'none', { description: 'none (default), gzip or xz: formats the installer decompresses while it writes' });
   cache = Option.String('--cache', { description: 'Folder for downloaded .debs, reused across builds (default ~/.cache/sprout/image-debs)' });
   force = Option.Boolean('--force', false, { description: 'Rebuild even when an image from the same inputs is there' });
 

@@ -49,6 +49,9 @@ const urlScheme = /^[a-z][a-z0-9+.-]*:\/\//i;
 /** A deploy's image is a URL (used as given) or the name of an image in the site's store. */
 export const isImageUrl = (image: string): boolean => urlScheme.test(image);
 
+/** The formats the installer streams to a disk (agent/installer/image.sh); others are refused when a deploy asks for them. */
+const installerFormats = ['raw', 'gzip', 'xz', 'bzip2'];
+
 /** What an image file's name may end with after its short name: `debian-12` is `debian-12.raw`, `.raw.zst`, `.img.gz`, `.qcow2`… */
 const imageSuffix = /^\.(raw|img|qcow2)(\.(gz|zst|xz))?$/;
 
@@ -110,7 +113,8 @@ export class SiteImages {
         context,
       });
     }
-    const names = (await db('site_images').where({ site_id: siteId }).orderBy('name').select('name')).map((r) => r.name as string);
+    const rows = await db('site_images').where({ site_id: siteId }).orderBy('name').select('name', 'format');
+    const names = rows.map((r) => r.name as string);
     const matches = matchImageName(image, names);
     if (matches.length === 0) {
       throw new SproutError('SPROUT_ERR_CONFLICT', `image ${image} is not in the image store of site ${site.name}; it has: ${names.join(', ') || 'no images'} (add one with \`sprout image import --site ${site.name}\`)`, {
@@ -125,6 +129,13 @@ export class SiteImages {
       });
     }
     const [file] = matches as [string];
+    const format = rows.find((r) => r.name === file)?.format as string | null;
+    if (format && !installerFormats.includes(format)) {
+      throw new SproutError('SPROUT_ERR_CONFLICT', `image ${file} at site ${site.name} is ${format}, which the installer cannot write to a disk; store it raw (or gzip/xz-compressed raw)${format === 'qcow2' ? `: qemu-img convert -O raw ${file} ${file.replace(/\.qcow2$/, '')}.raw` : ''}`, {
+        details: [{ field: 'image', message: `${file} is ${format}` }],
+        context: { ...context, format },
+      });
+    }
     const removing = await db('image_requests').where({ site_id: siteId, name: file, action: 'remove', state: 'pending' }).first('id');
     if (removing) throw new SproutError('SPROUT_ERR_CONFLICT', `image ${file} is being removed from site ${site.name} (request ${removing.id})`, { context });
     return file;
