@@ -49,6 +49,8 @@ import { credentialSealer, type CredentialSealer } from './domain/machines/bmc-c
 import { BmcRules } from './domain/machines/bmc.ts';
 import { PowerService } from './domain/machines/power-service.ts';
 import { SiteImages } from './domain/sites/site-images.ts';
+import { ControlPlaneMetrics } from './metrics/control-plane-metrics.ts';
+import { kernelVersion } from './version.ts';
 
 export interface KernelOptions {
   config: SproutConfig;
@@ -71,6 +73,8 @@ export class Kernel {
   private host?: PluginHost;
   /** Remembers a full disk until a probe write succeeds again; readiness reports it. */
   readonly writeHealth: WriteHealth;
+  /** The control plane's Prometheus metrics, served at /metrics (docs/metrics.md). */
+  readonly metrics: ControlPlaneMetrics;
 
   private constructor(
     readonly config: SproutConfig,
@@ -85,6 +89,13 @@ export class Kernel {
   ) {
     this.container = createContainer({ injectionMode: InjectionMode.PROXY, strict: true });
     this.writeHealth = new WriteHealth(store.db);
+    this.metrics = new ControlPlaneMetrics({
+      db: store.db,
+      version: kernelVersion,
+      networks: () => this.networks,
+      offlineAfterSeconds: config.agents.heartbeatSeconds * config.agents.offlineAfterMissed,
+      now: () => this.clock.now(),
+    });
   }
 
   /** Validates, opens the store, migrates, sets plugins up and builds the HTTP app. */
@@ -150,6 +161,7 @@ export class Kernel {
           withdraw: async (siteId, ids) => (await this.capability(transportCapability)).withdrawWork?.(siteId, ids),
           stepContext: { networks, config, dhcp: () => this.capability(dhcpCapability), dns: () => this.capability(dnsCapability) },
           power: { sealer: () => credentials, callTimeoutMs: config.power.callTimeoutSeconds * 1000 },
+          observer: this.metrics.workflows,
         }),
       ).singleton(),
       agents: asFunction(({ db, clock }) => new AgentService({ db, clock })).singleton(),

@@ -25,6 +25,7 @@ import { auditRoutes } from './routes/audit.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { pluginRoutes } from './routes/plugins.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
+import { metricsRoutes, countRequests } from './routes/metrics.ts';
 import { networkRoutes } from '../domain/networks/routes.ts';
 import { siteRoutes } from '../domain/sites/routes.ts';
 import { observationRoutes } from '../domain/sites/observation-routes.ts';
@@ -120,11 +121,13 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
     if (request.url.startsWith('/v1')) refuseUnstorableText({ params: request.params, query: request.query, body: request.body });
     done();
   });
+  countRequests(app, kernel.metrics);
   installGuard(app, { tokens: kernel.tokens, agents: kernel.agents, audit: kernel.audit, hooks: kernel.hooks });
   installFailedMutationAudit(app, kernel.audit);
 
   const deps: RouteDeps = { kernel, audited: createAudited(kernel.store.db, kernel.audit) };
   await app.register(healthRoutes, deps);
+  if (kernel.config.metrics.enabled) await app.register(metricsRoutes, deps);
   app.get('/openapi.json', { schema: { hide: true }, config: { auth: { role: 'public' } } }, async () => app.swagger());
   await app.register(async (v1) => {
     await v1.register(auditRoutes, deps);

@@ -26,6 +26,7 @@ export const environmentOverrides: Record<string, string> = {
   SPROUT_LOG_LEVEL: 'log.level',
   SPROUT_ADMIN_TOKEN: 'auth.adminToken',
   SPROUT_POWER_CREDENTIAL_KEY: 'power.credentialKey',
+  SPROUT_METRICS_ACCESS: 'metrics.access',
 };
 
 export interface RawConfig {
@@ -90,6 +91,7 @@ function withDefaults(raw: Record<string, any>, base: string): Record<string, un
     log: { level: 'info', ...(isMapping(raw.log) ? raw.log : {}) },
     auth: raw.auth ?? {},
     power: isMapping(raw.power) || raw.power === undefined ? { pollSeconds: 300, pollConcurrency: 8, callTimeoutSeconds: 60, ...(raw.power ?? {}) } : raw.power,
+    metrics: isMapping(raw.metrics) || raw.metrics === undefined ? { enabled: true, access: 'viewer', ...(raw.metrics ?? {}) } : raw.metrics,
     audit: isMapping(raw.audit) || raw.audit === undefined ? { repeatWindowSeconds: 60, ...(raw.audit ?? {}) } : raw.audit,
     lifecycle: lifecycleDefaults(raw.lifecycle),
     agents: isMapping(raw.agents) || raw.agents === undefined ? { heartbeatSeconds: 10, offlineAfterMissed: 3, joinTokenTtlSeconds: 86_400, ...(raw.agents ?? {}) } : raw.agents,

@@ -80,6 +80,15 @@ export const configSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    metrics: Type.Object(
+      {
+        enabled: Type.Boolean({ description: 'serve Prometheus metrics at /metrics' }),
+        access: Type.Union([Type.Literal('viewer'), Type.Literal('public')], {
+          description: 'viewer: a bearer token with role viewer (or higher) is needed; public: anyone who reaches the API may read /metrics',
+        }),
+      },
+      { additionalProperties: false },
+    ),
     auth: Type.Object(
       { adminToken: Type.Optional(Type.String({ minLength: 16, description: 'Admin token to install on first start' })) },
       { additionalProperties: false },
