@@ -8,6 +8,8 @@ interface AgentConfigFile {
   pluginDir?: string;
   natsUrl?: string;
   services?: Record<string, Record<string, unknown>>;
+  /** `metrics: { listen: host:port }`: serve GET /metrics there (docs/metrics.md). */
+  metrics?: { listen?: string };
 }
 
 export class AgentRunCommand extends SproutCommand {
@@ -63,6 +65,7 @@ export class AgentRunCommand extends SproutCommand {
       pluginDir: this.pluginDir ?? file.pluginDir,
       transportSettings: natsUrl ? { agentUrl: natsUrl } : undefined,
       services: file.services,
+      metrics: file.metrics,
       logger,
     });
     await agent.start();

@@ -29,13 +29,13 @@ export const dnsService: AgentServiceFactory = async (ctx: AgentServiceContext):
   const fail = (err: unknown, message: string, context: object = {}) => {
     stats.errors += 1;
     lastError = `${message}: ${(err as Error).message ?? String(err)}`;
-    ctx.logger.error({ err, service: 'dns', ...context }, message);
+    ctx.logger.error({ err, ...context }, message);
   };
 
   const build = (state: SiteDesiredState): AnswerTable => {
     const set = zonesFor(state, settings);
     rejectedRecords = set.rejected.length;
-    for (const { record, reason } of set.rejected) ctx.logger.warn({ service: 'dns', record, reason }, 'DNS record not served');
+    for (const { record, reason } of set.rejected) ctx.logger.warn({ record, reason }, 'DNS record not served');
     return new AnswerTable(set, serial.serialFor(zoneContent(set)));
   };
 
@@ -43,8 +43,12 @@ export const dnsService: AgentServiceFactory = async (ctx: AgentServiceContext):
   ctx.onDesiredState((state) => {
     if (stopped) return;
     try {
+      const before = table.serial;
       table = build(state);
-      ctx.logger.info({ service: 'dns', zones: table.zones, records: table.recordCount, serial: table.serial }, 'DNS zones rebuilt');
+      // Every desired-state revision rebuilds the zones; only a change of their content (a new serial) is news.
+      const line = { zones: table.zones, records: table.recordCount, serial: table.serial };
+      if (table.serial !== before) ctx.logger.info(line, 'DNS zones changed');
+      else ctx.logger.debug?.(line, 'DNS zones rebuilt, unchanged');
     } catch (err) {
       // The previous zones stay served: a partial table would answer NXDOMAIN for names that exist.
       fail(err, 'DNS zones could not be rebuilt from the new desired state; the previous ones are still served');
@@ -145,12 +149,12 @@ export const dnsService: AgentServiceFactory = async (ctx: AgentServiceContext):
   } catch (err) {
     await close(udp, tcp, connections);
     throw new SproutError('SPROUT_ERR_UNAVAILABLE', `DNS cannot listen on ${settings.address}:${settings.port}: ${(err as Error).message}`, {
-      context: { service: 'dns', address: settings.address, port: settings.port, code: (err as NodeJS.ErrnoException).code },
+      context: { address: settings.address, port: settings.port, code: (err as NodeJS.ErrnoException).code },
     });
   }
   udp.on('error', (err: Error) => fail(err, 'DNS UDP socket error'));
   tcp.on('error', (err: Error) => fail(err, 'DNS TCP listener error'));
-  ctx.logger.info({ service: 'dns', address: settings.address, port: settings.port, zones: table.zones, serial: table.serial }, 'DNS serving');
+  ctx.logger.info({ address: settings.address, port: settings.port, zones: table.zones, serial: table.serial }, 'DNS serving');
 
   return {
     health: () => ({
