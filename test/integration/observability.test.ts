@@ -60,7 +60,7 @@ test.serial('after a simulated deploy both /metrics parse and count the boot; th
   await lab.api('POST', '/v1/machines/obs-01/commission', { hwtest: false });
   t.is((await lab.simulator.powerOn({ mac })).outcome, 'powered-off');
   await machineIn(lab, 'obs-01', 'ready');
-  const deploy = await lab.api('POST', '/v1/machines/obs-01/deploy', { image: 'debian.raw' });
+  await lab.api('POST', '/v1/machines/obs-01/deploy', { image: 'debian.raw' });
   t.is((await lab.simulator.powerOn({ mac })).outcome, 'local-boot');
   const machine = await machineIn(lab, 'obs-01', 'deployed');
   const address: string = machine.addresses?.[0]?.address ?? (await lab.api('GET', '/v1/networks/prov/allocations')).items.find((a: any) => a.machineId === machine.id).address;
@@ -81,8 +81,10 @@ test.serial('after a simulated deploy both /metrics parse and count the boot; th
   t.true(sample(cp, 'sprout_workflows_total', { kind: 'deploy', outcome: 'succeeded' })! >= 1);
   t.true(sample(cp, 'sprout_workflow_steps_total', { kind: 'deploy', step: 'install', outcome: 'succeeded' })! >= 1);
   t.is(cp.find((f) => f.name === 'sprout_workflow_duration_seconds')?.type, 'HISTOGRAM');
-  t.true(sample(cp, 'sprout_http_requests_total', { method: 'POST', route: '/v1/machines/:id/deploy', status_code: '202' })! >= 1 || sample(cp, 'sprout_http_requests_total', { method: 'POST', route: '/v1/machines/:id/deploy', status_code: '200' })! >= 1);
-  t.true(sample(cp, 'sprout_http_requests_total', { method: 'POST', route: '/v1/agents/:id/heartbeat', status_code: '204' })! >= 1 || sample(cp, 'sprout_http_requests_total', { method: 'POST', route: '/v1/agents/:id/heartbeat', status_code: '200' })! >= 1);
+  t.is(sample(cp, 'sprout_http_requests_total', { method: 'POST', route: '/v1/machines/:id/deploy', status_code: '202' }), 1);
+  t.true(sample(cp, 'sprout_http_requests_total', { method: 'POST', route: '/v1/agents/:id/heartbeat', status_code: '200' })! >= 1);
+  t.is(sample(cp, 'sprout_http_requests_total', { method: 'GET', route: '/metrics', status_code: '401' }), 1);
+  t.true(sample(cp, 'sprout_http_request_duration_seconds', { method: 'POST', route: '/v1/machines/:id/deploy' })! >= 1);
   t.false(cp.some((f) => f.name === 'sprout_http_requests_total' && f.metrics.some((m) => m.labels?.route?.includes(machine.id))), 'routes are templates, never ids');
   t.is(sample(cp, 'sprout_agent_connected', { site: 'lab', hostname: 'agent-lab' }), 1);
   t.is(sample(cp, 'sprout_agent_desired_state_revision_lag', { site: 'lab', hostname: 'agent-lab' }), 0);
@@ -123,10 +125,12 @@ test.serial('after a simulated deploy both /metrics parse and count the boot; th
   const info = agentLines.map((l) => l.line).filter((l) => l.level === 30);
   t.true(info.some((l) => l.msg === 'DHCP offer' && l.mac === mac && l.address === address && l.siteService === 'dhcp'));
   t.true(info.some((l) => l.msg === 'DHCP ack' && l.mac === mac && l.address === address));
-  t.true(info.some((l) => l.msg === 'http boot: deploy script served' && l.mac === mac && l.hostname === 'obs-01' && l.workflow === deploy.workflow?.id || l.msg === 'http boot: deploy script served' && l.mac === mac && l.hostname === 'obs-01'));
+  const deployWorkflow = (await lab.api('GET', '/v1/workflows?machine=obs-01')).items.find((w: any) => w.kind === 'deploy').id;
+  t.true(info.some((l) => l.msg === 'http boot: deploy script served' && l.mac === mac && l.address === address && l.hostname === 'obs-01' && l.workflow === deployWorkflow));
   t.true(info.some((l) => l.msg === 'http boot: artifact fetched' && l.artifact === 'images/debian.raw' && l.mac === mac));
-  t.true(info.some((l) => l.msg === 'http boot: callback install-complete' && l.hostname === 'obs-01' && typeof l.workflow === 'string'));
-  t.true(info.some((l) => l.msg === 'work item install started' && typeof l.workflow === 'string' && l.machine === machine.id));
+  t.true(info.some((l) => l.msg === 'http boot: callback install-complete' && l.hostname === 'obs-01' && l.workflow === deployWorkflow));
+  t.true(info.some((l) => l.msg === 'work item install started' && l.workflow === deployWorkflow && l.machine === machine.id));
+  t.true(info.some((l) => l.msg === 'power on obs-01' && l.driver === 'manual' && l.outcome === 'succeeded'));
 
   // The control plane's log: heartbeats and polls at debug only; a workflow's end names it.
   const serverLines = jsonLines(lab.server.log()).map((l) => l.line);
@@ -136,6 +140,6 @@ test.serial('after a simulated deploy both /metrics parse and count the boot; th
   const ended = serverLines.find((l) => l.msg === 'deploy workflow succeeded');
   t.truthy(ended);
   t.is(ended.machine, machine.id);
-  t.regex(ended.workflow, /^[0-9a-f-]{36}$/);
+  t.is(ended.workflow, deployWorkflow);
   t.true(readFileSync(join(lab.work, 'agent.yaml'), 'utf8').includes('metrics:'));
 });

@@ -82,7 +82,6 @@ export class AgentMetrics {
     });
     counter('sprout_agent_http_boot_refused_total', 'Boots refused (no boot intent, or not from the address the MAC was leased)', [], (s) => one(svc(s, 'http')?.refused));
     counter('sprout_agent_http_boot_not_found_total', 'HTTP boot requests for a route or artifact that does not exist', [], (s) => one(svc(s, 'http')?.notFound));
-    counter('sprout_agent_http_boot_artifact_sent_bytes_total', 'Bytes of artifacts (kernels, initrds, images) sent in full over HTTP', [], (s) => one(svc(s, 'http')?.artifactBytes));
   }
 
   /** A work item ended here (see TaskExecutor). */

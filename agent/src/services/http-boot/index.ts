@@ -60,7 +60,7 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
   const settings = parse(ctx.settings);
   const refusalsReported = new Map<string, number>();
   const callbacks: CallbackDeps = { waits: deps.waits, desiredState: ctx.desiredState, reportFor: deps.reportFor, baseUrl: () => baseUrl, artifactRoot: settings.artifactRoot, markInstalled: deps.markInstalled };
-  const counts = { scripts: 0, waiting: 0, refused: 0, unbound: 0, artifacts: 0, artifactBytes: 0, notFound: 0, metadata: 0, callbacks: 0, nocloud: 0 };
+  const counts = { scripts: 0, waiting: 0, refused: 0, unbound: 0, artifacts: 0, notFound: 0, metadata: 0, callbacks: 0, nocloud: 0 };
   const binding: BootBinding = { enabled: settings.bindBootToLease, leases: ctx.leases };
   if (!settings.bindBootToLease) ctx.logger.warn({}, 'http boot: bindBootToLease is off: anyone on the provisioning network who knows a MAC can take its per-boot token');
   /** A refused machine retries every few seconds: each route, source, MAC and reason is reported once a minute. */
@@ -172,7 +172,6 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
           if (status === 404) counts.notFound++;
           // Written when the response ends: a download the machine broke off counts what was sent.
           const ended = () => {
-            if (status < 300 && req.method === 'GET' && res.writableFinished) counts.artifactBytes += Number(res.getHeader('content-length') ?? 0);
             ctx.logger.info({ artifact, from: source, mac: ctx.leases?.lookup()?.macAt(source), status, range: req.headers.range, complete: res.writableFinished }, 'http boot: artifact fetched');
           };
           if (res.closed) ended();
