@@ -20,6 +20,7 @@ import { zonesFor, zoneContent, type ZoneSet } from './zones.ts';
 const maxTcpConnections = 256;
 /** A TCP client idle this long is disconnected (RFC 7766 §6.2.3 suggests seconds, not minutes). */
 const tcpIdleMs = 10_000;
+const workerStartMs = 30_000;
 
 export const dnsService: AgentServiceFactory = async (ctx: AgentServiceContext): Promise<RunningAgentService> => {
   const settings = parseDnsSettings(ctx.settings);
@@ -128,7 +129,11 @@ export const dnsService: AgentServiceFactory = async (ctx: AgentServiceContext):
   }
   udp.on('error', (err: Error) => fail(err, 'DNS UDP socket error'));
   tcp.on('error', (err: Error) => fail(err, 'DNS TCP listener error'));
-  if (settings.workers > 0) workers = new UdpWorkers(settings.workers, udp, forWorkers(), (message) => fail(new Error(message), 'DNS worker'));
+  if (settings.workers > 0) {
+    workers = new UdpWorkers(settings.workers, udp, forWorkers(), (message) => fail(new Error(message), 'DNS worker'));
+    // Serving means every process reading the socket answers; the agent's own process answers meanwhile.
+    if (!(await workers.ready(workerStartMs))) fail(new Error(`not all ${settings.workers} workers answered within ${workerStartMs} ms`), 'DNS workers are slow to start');
+  }
   ctx.logger.info({ service: 'dns', address: settings.address, port: settings.port, zones: table.zones, serial: table.serial, workers: settings.workers }, 'DNS serving');
 
   return {

@@ -34,6 +34,7 @@ export class UdpWorkers {
   private readonly retired = newStats();
   private table: WorkerTable;
   private stopping = false;
+  private readonly firstTables: Promise<void>[] = [];
 
   constructor(
     count: number,
@@ -51,8 +52,13 @@ export class UdpWorkers {
     const state: WorkerState = { pid: child.pid, serial: undefined, stats: newStats() };
     const worker = { child, state };
     this.workers.push(worker);
+    let answering: () => void = () => undefined;
+    this.firstTables.push(new Promise<void>((resolve) => (answering = resolve)));
     child.on('message', (message: { type: string; serial?: number; stats?: DnsStats; message?: string }) => {
-      if (message.type === 'table') state.serial = message.serial;
+      if (message.type === 'table') {
+        state.serial = message.serial;
+        answering();
+      }
       else if (message.type === 'stats') state.stats = message.stats!;
       else if (message.type === 'error') this.onError(message.message!);
     });
@@ -60,6 +66,7 @@ export class UdpWorkers {
     child.once('exit', (code, signal) => {
       this.workers.splice(this.workers.indexOf(worker), 1);
       addStats(this.retired, state.stats);
+      answering();
       if (this.stopping) return;
       this.onError(`DNS worker ${child.pid} exited (${signal ?? code}); another is started in ${restartDelayMs} ms`);
       setTimeout(() => this.stopping || this.start(), restartDelayMs).unref();
@@ -67,6 +74,15 @@ export class UdpWorkers {
     // The table first: the socket's first datagram must find one.
     child.send({ type: 'table', ...this.table });
     child.send({ type: 'socket' }, this.socket);
+  }
+
+  /** Resolves once every worker started so far has its table (or has exited), at most after `timeoutMs`; false on the timeout. */
+  async ready(timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    const result = await Promise.race([Promise.all(this.firstTables).then(() => true), timeout]);
+    clearTimeout(timer);
+    return result;
   }
 
   /** Sends a new table to every worker; each answers from it once it has built it (state.serial). */
