@@ -107,8 +107,8 @@ export const dnsService: AgentServiceFactory = async (ctx: AgentServiceContext):
     await Promise.all([
       new Promise<void>((resolve, reject) => {
         udp.once('error', reject);
-        // Not exclusive: the workers read the same socket.
-        udp.bind({ port: settings.port, address: settings.address, exclusive: false }, () => {
+        // The workers get this very socket (its handle sent over IPC), not a second bind.
+        udp.bind(settings.port, settings.address, () => {
           udp.off('error', reject);
           resolve();
         });
