@@ -19,6 +19,7 @@ import { mutatingMethods } from './route-auth.ts';
 import { createAudited, installFailedMutationAudit, type Audited } from './audited.ts';
 import { problem, sendProblem, toProblem, ProblemSchema } from './problem.ts';
 import { refuseUnstorableText } from './storable-text.ts';
+import { shapeOpenApi, sharedSchemaDefinitions } from './openapi-shape.ts';
 import { OneLinePerRequest } from './request-log.ts';
 import { healthRoutes } from './routes/health.ts';
 import { auditRoutes } from './routes/audit.ts';
@@ -76,9 +77,14 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
     frameworkErrors: (err, request, reply) => sendProblem(reply, toProblem(err, request)),
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance;
   app.setValidatorCompiler(validators());
+  // Shared response schemas, referenced by $ref from routes (see openapi-shape.ts): components in the OpenAPI document.
+  for (const definition of sharedSchemaDefinitions()) app.addSchema(definition);
 
   app.addHook('onRoute', (route) => {
-    if (!route.url.startsWith('/v1')) return;
+    if (!route.url.startsWith('/v1')) {
+      if (!(route.schema as { hide?: boolean } | undefined)?.hide && !route.url.startsWith('/docs')) shapeOpenApi(route, 'public');
+      return;
+    }
     const auth = route.config?.auth;
     if (!auth) throw new SproutError('SPROUT_ERR_INTERNAL', `route ${route.method} ${route.url} declares no auth role (config.auth)`);
     const schema = (route.schema ??= {}) as Record<string, any>;
@@ -89,6 +95,7 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
       schema.security ??= [{ bearer: [] }];
       schema.description = `${schema.description ? `${schema.description}\n\n` : ''}Requires role: **${auth.role}**.`;
     }
+    shapeOpenApi(route, auth.role);
   });
 
   await app.register(swagger, {
@@ -96,7 +103,10 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
       openapi: '3.1.0',
       info: { title: 'Sprout API', version: kernelVersion, description: 'Bare-metal provisioning: sites, machines, networks, workflows. Errors are application/problem+json with a stable `code`.' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'API token (`sprout token create`)' } } },
+      tags: [{ name: 'agent protocol', description: "Called by site agents with their own credential, not by operators: registration, heartbeats, desired state, work and reports" }],
     },
+    // Shared schemas keep their names as components (#/components/schemas/Machine), not def-N.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 

@@ -188,6 +188,9 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
     server.listen(settings.port, settings.address, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  if (!baseUrl && settings.address === '0.0.0.0') {
+    ctx.logger.warn({ port }, `http boot: no baseUrl, and address 0.0.0.0 says nothing about where machines reach this agent: they are told http://127.0.0.1:${port}, which only works on this host; set services.http.baseUrl to http://<provisioning address>:${port}`);
+  }
   baseUrl ||= `http://${settings.address === '0.0.0.0' ? '127.0.0.1' : settings.address}:${port}`;
   ctx.logger.info({ port, baseUrl }, 'http boot: serving');
   return {

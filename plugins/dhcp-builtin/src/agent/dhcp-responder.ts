@@ -489,7 +489,7 @@ export class DhcpResponder {
 
   private reply(request: DhcpMessage, scope: Scope, type: number, yiaddr: string, decision: BootDecision, leaseSeconds?: number): Reply {
     const { network, subnet } = scope.served;
-    const reply = this.replyHeader(request, scope);
+    const reply = this.replyHeader(request);
     reply.yiaddr = yiaddr;
     if (type === messageTypes.ack) reply.ciaddr = request.ciaddr;
     const o = reply.options;
@@ -527,7 +527,7 @@ export class DhcpResponder {
   }
 
   private nak(request: DhcpMessage, scope: Scope, why: string): Reply {
-    const reply = this.replyHeader(request, scope);
+    const reply = this.replyHeader(request);
     reply.options.set(opt.messageType, encodeOption.u8(messageTypes.nak));
     reply.options.set(opt.serverId, encodeOption.addresses([scope.serverId]));
     reply.options.set(opt.message, encodeOption.text(why.slice(0, 255)));
@@ -539,7 +539,7 @@ export class DhcpResponder {
     return { packet: encodeDhcp(reply), port, ...to, kind: 'nak', mac: clientMac(request) ?? '', yiaddr: zero };
   }
 
-  private replyHeader(request: DhcpMessage, _scope: Scope): DhcpMessage {
+  private replyHeader(request: DhcpMessage): DhcpMessage {
     const reply = blankMessage(bootReply);
     reply.htype = request.htype;
     reply.hlen = request.hlen;
