@@ -1,0 +1,96 @@
+/**
+ * startup: what running Sprout costs before it does anything. The `sprout` binary's
+ * `--version` and `--help` (median wall time of repeated runs) and the resident memory of
+ * an idle site agent joined to a control plane, each for the compiled JavaScript the
+ * binary runs (dist/) and, as the peer, for the TypeScript sources run through tsx —
+ * which is how every `sprout` ran before the build.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cleanEnv, sprout, startServer } from '../helpers/processes.ts';
+import { type BenchOptions, type Cleanup, type Row, type SuiteResult } from './bench-kit.ts';
+
+const bin = join(import.meta.dirname, '../../cli/bin/sprout.js');
+const modes = {
+  dist: [] as string[],
+  tsx: ['--conditions=sprout-source', '--import', '@sprout/kernel/preload', '--import', 'tsx'],
+};
+type Mode = keyof typeof modes;
+
+function medianMs(mode: Mode, args: string[], runs: number): number {
+  const times: number[] = [];
+  for (let i = 0; i < runs + 1; i++) {
+    const at = process.hrtime.bigint();
+    const done = spawnSync(process.execPath, [...modes[mode], bin, ...args], { env: cleanEnv(), encoding: 'utf8', cwd: tmpdir() });
+    if (done.status !== 0) throw new Error(`sprout ${args.join(' ')} (${mode}) failed: ${done.stderr}`);
+    if (i > 0) times.push(Number(process.hrtime.bigint() - at) / 1e6); // the first run warms the disk cache
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+function rssMiB(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!;
+  return Number(line.split(/\s+/)[1]) / 1024;
+}
+
+/** An agent joined to `server`, idle for `idleSeconds` after it runs: its RSS in MiB. */
+async function idleAgentRss(mode: Mode, server: Awaited<ReturnType<typeof startServer>>, site: string, idleSeconds: number, cleanup: Cleanup): Promise<number> {
+  const created = await sprout(['site', 'create', site, '--json'], { cwd: server.dir, env: server.env });
+  if (created.code !== 0) throw new Error(`site create: ${created.stderr}`);
+  const joinToken = JSON.parse(created.stdout).joinToken.token as string;
+  const dataDir = mkdtempSync(join(tmpdir(), 'sprout-bench-agent-'));
+  cleanup.add(`agent folder ${dataDir}`, () => rmSync(dataDir, { recursive: true, force: true }));
+  const args = ['agent', 'run', '--control-plane', `http://127.0.0.1:${server.port}`, '--data-dir', dataDir, '--hostname', `bench-${mode}`, '--join-token', joinToken];
+  const child = spawn(process.execPath, [...modes[mode], bin, ...args], { cwd: server.dir, env: { ...cleanEnv(), ...server.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  cleanup.add(`agent (${mode})`, async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  });
+  let log = '';
+  child.stdout.on('data', (d) => (log += d));
+  child.stderr.on('data', (d) => (log += d));
+  const deadline = Date.now() + 120_000;
+  while (!log.includes('sprout agent is running')) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the agent (${mode}) did not start:\n${log}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await new Promise((r) => setTimeout(r, idleSeconds * 1000));
+  const rss = rssMiB(child.pid!);
+  child.kill('SIGTERM');
+  await exited;
+  return rss;
+}
+
+export async function startupSuite(options: BenchOptions, cleanup: Cleanup): Promise<SuiteResult> {
+  const runs = options.quick ? 5 : 10;
+  const rows: Row[] = [];
+  for (const [metric, args, n] of [
+    ['sprout --version', ['--version'], runs],
+    ['sprout --help', ['--help'], Math.max(3, Math.floor(runs / 2))],
+  ] as const) {
+    options.log(`${metric}: ${n} runs each, built and through tsx`);
+    rows.push({ metric: `${metric} (median of ${n})`, unit: 'ms', better: 'lower', sprout: medianMs('dist', [...args], n), peers: { 'tsx (sources)': medianMs('tsx', [...args], n) } });
+  }
+  const server = await startServer();
+  cleanup.add('control plane', () => server.stop());
+  const idleSeconds = options.quick ? 5 : 15;
+  options.log(`idle agent: joined, then ${idleSeconds} s idle, built and through tsx`);
+  const dist = await idleAgentRss('dist', server, 'bench-dist', idleSeconds, cleanup);
+  const tsx = await idleAgentRss('tsx', server, 'bench-tsx', idleSeconds, cleanup);
+  rows.push({ metric: `idle agent RSS (${idleSeconds} s after joining)`, unit: 'MiB', better: 'lower', sprout: dist, peers: { 'tsx (sources)': tsx } });
+  const version = rows[0].sprout!;
+  return {
+    suite: 'startup',
+    peers: ['tsx (sources)'],
+    rows,
+    targets: [
+      { what: 'sprout --version ≤ 300 ms (median)', measured: `${Math.round(version)} ms`, met: version <= 300 },
+      { what: 'idle agent ≤ 80 MiB RSS', measured: `${dist.toFixed(1)} MiB`, met: dist <= 80 },
+    ],
+    notes: ['Wall times include Node’s own start; on a loaded machine they grow with the load average printed above.'],
+  };
+}
