@@ -9,13 +9,15 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cleanEnv, sprout, startServer } from '../helpers/processes.ts';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cleanEnv, freePort, spawnSprout, sprout } from '../helpers/processes.ts';
 import { type BenchOptions, type Cleanup, type Row, type SuiteResult } from './bench-kit.ts';
 
 const bin = join(import.meta.dirname, '../../cli/bin/sprout.js');
 const modes = {
   dist: [] as string[],
-  tsx: ['--conditions=sprout-source', '--import', '@sprout/kernel/preload', '--import', 'tsx'],
+  // as bin/sprout.js ran before the build: the preload, then tsx (by URL: the processes run in other folders)
+  tsx: ['--conditions=sprout-source', '--import', new URL('../../kernel/src/preload.js', import.meta.url).href, '--import', import.meta.resolve('tsx')],
 };
 type Mode = keyof typeof modes;
 
@@ -37,7 +39,29 @@ function rssMiB(pid: number): number {
 }
 
 /** An agent joined to `server`, idle for `idleSeconds` after it runs: its RSS in MiB. */
-async function idleAgentRss(mode: Mode, server: Awaited<ReturnType<typeof startServer>>, site: string, idleSeconds: number, cleanup: Cleanup): Promise<number> {
+interface Server {
+  dir: string;
+  port: number;
+  env: Record<string, string>;
+}
+
+/** `sprout server` (built) on the embedded database in a fresh folder; a loaded machine may take a minute to start it. */
+async function startServer(cleanup: Cleanup): Promise<Server> {
+  const dir = mkdtempSync(join(tmpdir(), 'sprout-bench-server-'));
+  const port = await freePort();
+  writeFileSync(join(dir, 'sprout.yaml'), `listen: 127.0.0.1:${port}\n`);
+  mkdirSync(join(dir, 'home'));
+  const env = { XDG_CONFIG_HOME: join(dir, 'home') };
+  const server = spawnSprout(['server'], { cwd: dir, env });
+  cleanup.add('control plane', async () => {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await server.waitFor('sprout server is listening', 300_000);
+  return { dir, port, env };
+}
+
+async function idleAgentRss(mode: Mode, server: Server, site: string, idleSeconds: number, cleanup: Cleanup): Promise<number> {
   const created = await sprout(['site', 'create', site, '--json'], { cwd: server.dir, env: server.env });
   if (created.code !== 0) throw new Error(`site create: ${created.stderr}`);
   const joinToken = JSON.parse(created.stdout).joinToken.token as string;
@@ -53,7 +77,7 @@ async function idleAgentRss(mode: Mode, server: Awaited<ReturnType<typeof startS
   let log = '';
   child.stdout.on('data', (d) => (log += d));
   child.stderr.on('data', (d) => (log += d));
-  const deadline = Date.now() + 120_000;
+  const deadline = Date.now() + 300_000;
   while (!log.includes('sprout agent is running')) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the agent (${mode}) did not start:\n${log}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -75,8 +99,7 @@ export async function startupSuite(options: BenchOptions, cleanup: Cleanup): Pro
     options.log(`${metric}: ${n} runs each, built and through tsx`);
     rows.push({ metric: `${metric} (median of ${n})`, unit: 'ms', better: 'lower', sprout: medianMs('dist', [...args], n), peers: { 'tsx (sources)': medianMs('tsx', [...args], n) } });
   }
-  const server = await startServer();
-  cleanup.add('control plane', () => server.stop());
+  const server = await startServer(cleanup);
   const idleSeconds = options.quick ? 5 : 15;
   options.log(`idle agent: joined, then ${idleSeconds} s idle, built and through tsx`);
   const dist = await idleAgentRss('dist', server, 'bench-dist', idleSeconds, cleanup);
