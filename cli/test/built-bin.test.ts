@@ -76,3 +76,35 @@ test('without the optional @sprout/registry, `sprout registry start` says how to
   t.regex(started.stderr, /npm install @sprout\/registry/);
   t.notRegex(started.stderr, /\n\s+at /, 'no stack trace');
 });
+
+test('every builtin plugin loads from dist, its agent part included, without tsx', async (t) => {
+  const dir = scratch(t);
+  // what `sprout server` and `sprout agent run` do with each plugin, by plain Node from the repository
+  const script = `
+    const { importDefinition } = await import('@sprout/kernel');
+    const { builtinPluginDir, discoverPlugins } = await import('@sprout/kernel/discovery');
+    const loaded = [];
+    for (const manifest of discoverPlugins(builtinPluginDir, ${JSON.stringify(join(dir, 'none'))}).plugins) {
+      const definition = await importDefinition(manifest);
+      const part = await definition.agent?.();
+      loaded.push({ id: manifest.id, entry: manifest.entry, agent: Object.keys(part ?? {}).sort() });
+    }
+    console.log(JSON.stringify(loaded));`;
+  const child = await new Promise<Run>((resolve) => {
+    const p = spawn(process.execPath, ['--import', hide, '--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('../..', import.meta.url)), env: { ...cleanEnv(), NODE_OPTIONS: '', HIDE_PACKAGES: 'tsx' } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  t.is(child.code, 0, child.stderr);
+  const loaded = JSON.parse(child.stdout) as { id: string; entry: string; agent: string[] }[];
+  t.true(loaded.length >= 14, `${loaded.length} plugins`);
+  for (const plugin of loaded) t.regex(plugin.entry, /\/dist\/index\.js$/, plugin.id);
+  const agentOf = (id: string) => loaded.find((p) => p.id === id)?.agent;
+  t.deepEqual(agentOf('transport-http'), ['transport']);
+  t.deepEqual(agentOf('dhcp-builtin'), ['services']);
+  t.deepEqual(agentOf('dns-builtin'), ['services']);
+  t.deepEqual(agentOf('power-lab'), ['power']);
+});
