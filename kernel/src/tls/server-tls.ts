@@ -41,22 +41,32 @@ export function readTlsMaterial(files: TlsFiles): TlsMaterial {
     for (const [field, check] of [
       ['tls.cert', () => createSecureContext({ cert: material.cert })],
       ['tls.key', () => createSecureContext({ key: material.key })],
-      ['tls.ca', () => ca && createSecureContext({ ca })],
+      // Node skips what is not a certificate in `ca` without a word: look for one.
+      ['tls.ca', () => ca && (ca.includes('-----BEGIN CERTIFICATE-----') ? createSecureContext({ ca }) : refuse('no BEGIN CERTIFICATE block'))],
     ] as const) {
       try {
         check();
       } catch (err) {
-        problems.push({ field, message: `${files[field.slice(4) as keyof TlsFiles]} is not a PEM ${field === 'tls.key' ? 'private key' : 'certificate'}: ${(err as Error).message}` });
+        problems.push({ field, message: `${files[field.slice(4) as keyof TlsFiles]} is not a PEM ${field === 'tls.key' ? 'private key' : 'certificate'}: ${openSslReason(err)}` });
       }
     }
     if (problems.length === 0) {
       try {
         createSecureContext(material);
       } catch (err) {
-        problems.push({ field: 'tls.key', message: `${files.key} does not belong to the certificate in ${files.cert}: ${(err as Error).message}` });
+        problems.push({ field: 'tls.key', message: `${files.key} does not belong to the certificate in ${files.cert}: ${openSslReason(err)}` });
       }
     }
     if (problems.length === 0) return material;
   }
   throw new SproutError('SPROUT_ERR_CONFIG', `the API's TLS certificate or key is unusable (${problems.length} problem${problems.length > 1 ? 's' : ''})`, { details: problems });
+}
+
+/** OpenSSL's reason without its code prefix (`error:05800074:x509 certificate routines::key values mismatch`). */
+function openSslReason(err: unknown): string {
+  return (err as Error).message.replace(/^error:[0-9A-Fa-f]+:[^:]*::?/, '');
+}
+
+function refuse(reason: string): never {
+  throw new Error(reason);
 }
