@@ -81,6 +81,10 @@ export class ServiceHost {
     return out;
   }
 
+  failures(): Record<string, string> {
+    return Object.fromEntries(this.failed);
+  }
+
   async stop(): Promise<void> {
     for (const service of this.running.values()) await service.stop().catch(() => undefined);
     this.running.clear();

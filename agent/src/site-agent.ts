@@ -3,7 +3,7 @@
  * site's work through the transport the control plane chose, runs it, and reports back
  * through a journal that survives restarts and outages.
  */
-import { ensurePrivateDir } from '@sprout/kernel';
+import { ensurePrivateDir, trustProcessWide } from '@sprout/kernel';
 import { join } from 'node:path';
 import type { AgentTransport } from '@sprout/kernel';
 import { loadIdentity, saveIdentity, type AgentIdentity } from './credentials.ts';
@@ -12,6 +12,7 @@ import { DesiredStateFollower } from './desired-state-follower.ts';
 import { TaskExecutor } from './executor.ts';
 import { loadAgentParts } from './plugin-parts.ts';
 import { register } from './register.ts';
+import { refuseConfig, serviceSettingsProblems } from './agent-config.ts';
 import { ReportJournal } from './report-journal.ts';
 import { syncSiteTask } from './tasks/sync-site.ts';
 import { ServiceHost } from './service-host.ts';
@@ -36,6 +37,11 @@ export interface SiteAgentOptions {
   joinToken?: string;
   hostname?: string;
   pluginDir?: string;
+  /**
+   * PEM file of a private CA the control plane's certificate chains to (`ca:` in agent.yaml,
+   * `--ca`): trusted, on top of the system store, by every HTTPS request of this process.
+   */
+  ca?: string;
   /** Local overrides of the transport settings the control plane sent (e.g. this site's own NATS URL). */
   transportSettings?: Record<string, unknown>;
   /** Site services to run (`services.<name>` of the agent config): ports, interfaces, folders. */
@@ -69,6 +75,9 @@ export class SiteAgent {
 
   async start(): Promise<void> {
     const { options } = this;
+    // A bad setting is named before the join token is spent or any socket opened.
+    refuseConfig('services: in the agent config', await serviceSettingsProblems(options.services ?? {}, options.pluginDir ?? join(options.dataDir, 'plugins')));
+    if (options.ca) await trustProcessWide(options.ca, 'ca');
     // A bad metrics setting stops the agent before it uses its join token.
     const metricsAt = parseMetricsSettings(options.metrics);
     ensurePrivateDir(options.dataDir, (message) => options.logger.warn({ dir: options.dataDir }, message));
@@ -216,6 +225,11 @@ export class SiteAgent {
       ...this.serviceHost?.health(),
       executor: { busy: this.busy(), running: this.executor?.running.size ?? 0 },
     };
+  }
+
+  /** Configured site services that could not start, with why (a port taken, an interface missing). */
+  failedServices(): Record<string, string> {
+    return this.serviceHost?.failures() ?? {};
   }
 
   /** The longest-running work item, if any. */

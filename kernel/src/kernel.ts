@@ -12,6 +12,8 @@ import type { SproutConfig } from './config/schema.ts';
 import { parseListen } from './config/read-config.ts';
 import { maskUrls } from './config/mask-secrets.ts';
 import { SproutError } from './errors/index.ts';
+import { readTlsMaterial } from './tls/server-tls.ts';
+import type { Server as TlsServer } from 'node:tls';
 import { createHooks, type KernelHooks } from './hooks/hooks.ts';
 import type { PluginPlan } from './plugins/plan.ts';
 import { inspectPlugins, type PluginStatus } from './plugins/inspect.ts';
@@ -358,6 +360,17 @@ export class Kernel {
     const address = await this.app!.listen({ host, port });
     await this.hooks.serverStarted.promise({ address });
     return address;
+  }
+
+  /**
+   * Swaps in the certificate and key from `tls:` (re-read from disk) for new connections,
+   * keeping the listener and open connections; on a bad file it throws and the old pair stays.
+   */
+  reloadTls(): { cert: string } {
+    if (!this.config.tls) throw new SproutError('SPROUT_ERR_CONFIG', 'no tls: in the config: the API serves plain HTTP, there is no certificate to reload');
+    const material = readTlsMaterial(this.config.tls);
+    (this.app!.server as unknown as TlsServer).setSecureContext(material);
+    return { cert: this.config.tls.cert };
   }
 
   async stop(): Promise<void> {

@@ -36,6 +36,7 @@ import { machineActionRoutes } from '../domain/machines/action-routes.ts';
 import { powerRoutes } from '../domain/machines/power-routes.ts';
 import { workflowRoutes } from '../domain/workflows/routes.ts';
 import { agentRoutes } from '../domain/agents/routes.ts';
+import { readTlsMaterial } from '../tls/server-tls.ts';
 
 type AddFormats = (ajv: Ajv) => Ajv;
 const addFormats: AddFormats = ((addFormatsModule as unknown as { default?: AddFormats }).default ?? addFormatsModule) as unknown as AddFormats;
@@ -63,6 +64,8 @@ function validators() {
 
 export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<FastifyInstance> {
   const app = Fastify({
+    // HTTPS when `tls:` is set; a bad file or a mismatched key stops the start here, naming the field.
+    ...(kernel.config.tls ? { https: readTlsMaterial(kernel.config.tls) } : {}),
     loggerInstance: kernel.logger as FastifyBaseLogger,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];

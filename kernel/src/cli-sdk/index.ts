@@ -8,4 +8,5 @@ export { ApiClient, ApiError, resolveTarget, type ApiTarget, type ProblemBody, t
 export { readProfile, writeProfile, profilePath, type Profile } from './profile.ts';
 export { table } from './table.ts';
 export { readFlagFile, readSecretOption, FlagInputError, type SecretSources } from './flag-input.ts';
+export { SproutError } from '../errors/sprout-error.ts';
 export { maskUrls } from '../config/mask-secrets.ts';

@@ -20,6 +20,8 @@ export const environmentOverrides: Record<string, string> = {
   SPROUT_DATA_DIR: 'dataDir',
   SPROUT_LISTEN: 'listen',
   SPROUT_PUBLIC_URL: 'publicUrl',
+  SPROUT_TLS_CERT: 'tls.cert',
+  SPROUT_TLS_KEY: 'tls.key',
   SPROUT_DATABASE_URL: 'database.url',
   SPROUT_NATS_URL: 'nats.url',
   SPROUT_PLUGIN_DIR: 'pluginDir',
@@ -138,7 +140,7 @@ export function parseListen(listen: string): { host: string; port: number } {
  * server are), taken from the unvalidated config. Wrong types fall back to defaults;
  * the command that uses the config reports them.
  */
-export function quickSettings(options: LoadConfigOptions = {}): { dataDir: string; pluginDir: string; listen: string; capabilities: Record<string, { use: string }> } {
+export function quickSettings(options: LoadConfigOptions = {}): { dataDir: string; pluginDir: string; listen: string; tls: boolean; capabilities: Record<string, { use: string }> } {
   const { raw, base } = readConfig(options);
   const text = (v: unknown, fallback: string) => (typeof v === 'string' && v !== '' ? v : fallback);
   const dataDir = resolve(base, text(raw.dataDir, '.sprout'));
@@ -146,6 +148,7 @@ export function quickSettings(options: LoadConfigOptions = {}): { dataDir: strin
     dataDir,
     pluginDir: resolve(base, text(raw.pluginDir, resolve(dataDir, 'plugins'))),
     listen: text(raw.listen, '127.0.0.1:7480'),
+    tls: isMapping(raw.tls),
     capabilities: isMapping(raw.capabilities) ? (raw.capabilities as Record<string, { use: string }>) : {},
   };
 }

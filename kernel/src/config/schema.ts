@@ -10,6 +10,16 @@ export const configSchema = Type.Object(
   {
     dataDir: Type.String({ minLength: 1, description: 'Where the embedded database, the admin token and plugins live' }),
     listen: HostPort,
+    tls: Type.Optional(
+      Type.Object(
+        {
+          cert: Type.String({ minLength: 1, description: 'PEM certificate (chain) file the API serves; relative to the config file' }),
+          key: Type.String({ minLength: 1, description: 'PEM private key file of that certificate' }),
+          ca: Type.Optional(Type.String({ minLength: 1, description: 'PEM file of intermediate CA certificates sent with the certificate' })),
+        },
+        { additionalProperties: false, description: 'Serve the API over HTTPS; SIGHUP reloads the files' },
+      ),
+    ),
     publicUrl: Type.Optional(Type.String({ description: 'URL agents and CLIs use to reach the API' })),
     database: Type.Object(
       { url: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL URL; unset means the embedded PGlite' })) },

@@ -128,6 +128,11 @@ export interface AgentPart {
   tasks?: Record<string, AgentTask>;
   /** Site services this plugin runs in the agent, by name (`dhcp`, `tftp`, `dns`…). */
   services?: Record<string, AgentServiceFactory>;
+  /**
+   * Checks of a service's settings (`services.<name>` of agent.yaml), run before the agent
+   * joins or starts anything: each throws a SproutError whose details name every bad field.
+   */
+  settingsChecks?: Record<string, (settings: Record<string, unknown>, services: Readonly<Record<string, Readonly<Record<string, unknown>>>>) => unknown>;
   /** Power drivers by the `bmc.type` they serve (`ipmi`, `redfish`…); see capabilities/power.ts. */
   power?: Record<string, PowerDriver>;
 }

@@ -33,7 +33,7 @@ interface HttpBootSettings {
 
 const known = new Set(['port', 'address', 'baseUrl', 'artifactRoot', 'installer', 'bindBootToLease']);
 
-function parse(settings: Record<string, unknown>): HttpBootSettings {
+export function parseHttpBootSettings(settings: Record<string, unknown>): HttpBootSettings {
   const unknown = Object.keys(settings).filter((k) => !known.has(k));
   if (unknown.length) throw new SproutError('SPROUT_ERR_CONFIG', `services.http: unknown setting(s) ${unknown.join(', ')}; known: ${[...known].join(', ')}`);
   if (typeof settings.artifactRoot !== 'string') throw new SproutError('SPROUT_ERR_CONFIG', 'services.http.artifactRoot: the folder kernels, initrds and images are served from is required');
@@ -57,7 +57,7 @@ const MAC = /^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/i;
 /** The builtin http service, bound to the agent's machine waits and report journal. */
 export function httpBootService(deps: { waits: MachineWaits; reportFor: CallbackDeps['reportFor']; markInstalled: CallbackDeps['markInstalled'] }): AgentServiceFactory {
   return async (ctx) => {
-  const settings = parse(ctx.settings);
+  const settings = parseHttpBootSettings(ctx.settings);
   const refusalsReported = new Map<string, number>();
   const callbacks: CallbackDeps = { waits: deps.waits, desiredState: ctx.desiredState, reportFor: deps.reportFor, baseUrl: () => baseUrl, artifactRoot: settings.artifactRoot, markInstalled: deps.markInstalled };
   const counts = { scripts: 0, waiting: 0, refused: 0, unbound: 0, artifacts: 0, notFound: 0, metadata: 0, callbacks: 0, nocloud: 0 };
