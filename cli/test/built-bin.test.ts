@@ -104,7 +104,7 @@ test('every builtin plugin loads from dist, its agent part included, without tsx
   for (const plugin of loaded) t.regex(plugin.entry, /\/dist\/index\.js$/, plugin.id);
   const agentOf = (id: string) => loaded.find((p) => p.id === id)?.agent;
   t.deepEqual(agentOf('transport-http'), ['transport']);
-  t.deepEqual(agentOf('dhcp-builtin'), ['services']);
-  t.deepEqual(agentOf('dns-builtin'), ['services']);
+  t.deepEqual(agentOf('dhcp-builtin'), ['services', 'settingsChecks']);
+  t.deepEqual(agentOf('dns-builtin'), ['services', 'settingsChecks']);
   t.deepEqual(agentOf('power-lab'), ['power']);
 });
