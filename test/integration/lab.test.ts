@@ -53,6 +53,14 @@ test('lab demo commissions and deploys a simulated machine, prints the story and
   t.regex(out, /machine\.commission\s+machine:[0-9a-f]{8}\s+success/);
   t.regex(out, /machine\.deploy\s+machine:[0-9a-f]{8}\s+success/);
   t.regex(out, /done: 1 of 1 machine\(s\) deployed/);
+  // What both processes counted, scraped from their /metrics after the run.
+  t.regex(out, /metrics after the run \(http:\/\/127\.0\.0\.1:\d+\/metrics, http:\/\/127\.0\.0\.1:\d+\/metrics\)/);
+  t.regex(out, /control plane\s+sprout_workflows_total\{[^}]*kind="deploy"[^}]*outcome="succeeded"[^}]*\} 1\n/);
+  t.regex(out, /control plane\s+sprout_workflows_total\{[^}]*kind="commission"[^}]*outcome="succeeded"[^}]*\} 1\n/);
+  t.regex(out, /agent\s+sprout_agent_dhcp_messages_total\{type="request"\} [1-9]\d*\n/);
+  t.regex(out, /agent\s+sprout_agent_tftp_transfers_total\{outcome="completed"\} [1-9]\d*\n/);
+  t.regex(out, /agent\s+sprout_agent_http_boot_requests_total\{kind="script"\} [1-9]\d*\n/);
+  t.regex(out, /agent\s+sprout_agent_power_actions_total\{[^}]*driver="lab"[^}]*\} [1-9]\d*\n/);
   t.deepEqual(readdirSync(cwd).filter((f) => f.startsWith('sprout-lab-demo-')), [], 'the temporary lab folder is removed');
 });
 

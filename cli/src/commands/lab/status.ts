@@ -45,6 +45,7 @@ export function labInfoText(info: LabInfo): string {
     `lab running from ${info.dir} (pid ${info.pid}, since ${info.startedAt})`,
     `  API          ${info.url}   docs ${info.url}/docs`,
     `  site agent   DHCP ${info.services.dhcp} (simulator relay ${info.services.relay}), TFTP ${info.services.tftp}, HTTP ${info.services.http}, DNS ${info.services.dns}`,
+    `  metrics      ${info.metrics?.controlPlane ?? '-'} (the lab's token), ${info.metrics?.agent ?? '-'}`,
     `  image        ${info.image.name} (sha256 ${info.image.sha256})`,
     `use it:        export SPROUT_URL=${info.url} SPROUT_TOKEN=$(cat ${info.dir}/control-plane/admin-token)`,
     `play machines: ${simulate} --mac 52:54:00:5e:00:01`,
