@@ -23,7 +23,7 @@ export class MachineDeployCommand extends WorkflowActionCommand {
   });
 
   readonly action = 'deploy';
-  image = Option.String('--image', { required: true });
+  image = Option.String('--image', { required: true, description: "Image name in the site's image store, or an http(s) URL" });
   imageSha256 = Option.String('--image-sha256', { description: 'Expected sha256 of the image (a named image from the agent gets its sum from the agent)' });
   userData = Option.String('--user-data', { description: 'File with cloud-init user-data (cloud-config or a script) for the installed system, passed unchanged (- reads standard input)' });
   sshKeys = Option.Array('--ssh-key', { description: "File of OpenSSH public keys for the installed system's default user (repeatable; - reads standard input)" });

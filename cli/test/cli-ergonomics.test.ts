@@ -1,0 +1,107 @@
+/**
+ * The rough edges an operator meets first, through the `sprout` binary with stdout a
+ * pipe: described flags, no colour codes in pipes, one-line errors, shell completion.
+ */
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { bin, cleanEnv, sprout, startServer } from '../../test/helpers/processes.ts';
+import { buildCli } from '../src/main.ts';
+
+const stackLine = /^\s+at .+[:(]/m;
+
+function workspace(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sprout-cli-ux-'));
+  writeFileSync(join(dir, 'sprout.yaml'), '');
+  return dir;
+}
+
+test('every flag of every registered command has a description', async (t) => {
+  const cli = await buildCli([], false);
+  const undescribed: string[] = [];
+  let described = 0;
+  for (const d of cli.definitions()) {
+    described += d.options.length;
+    // clipanion moves described options to the Options list; undescribed ones stay on the usage line as `[--site #0]`
+    for (const flag of d.usage.match(/[[<]-[^\]>]*[\]>]/g) ?? []) undescribed.push(`${d.path} ${flag}`);
+  }
+  t.deepEqual(undescribed, []);
+  t.true(described > 150, `only ${described} described options found`);
+});
+
+test('no ANSI escapes when stdout is a pipe or NO_COLOR is set; FORCE_COLOR still colours', async (t) => {
+  const dir = workspace();
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const piped = await sprout(['--help'], { cwd: dir });
+  t.is(piped.code, 0);
+  t.true(piped.stdout.includes('sprout machine list'));
+  t.false(piped.stdout.includes('\x1b['), 'escape codes in piped --help');
+  const usage = await sprout(['machine', 'list', '--help'], { cwd: dir });
+  t.false(usage.stdout.includes('\x1b['));
+  t.regex(usage.stdout, /--status #0\s+Machine status: new, commissioning, ready/);
+
+  const forced = await sprout(['--help'], { cwd: dir, env: { FORCE_COLOR: '1' } });
+  t.true(forced.stdout.includes('\x1b[1m'), 'FORCE_COLOR=1 gives colours (so the check above can fail)');
+  const noColour = await sprout(['--help'], { cwd: dir, env: { FORCE_COLOR: '1', NO_COLOR: '1' } });
+  t.false(noColour.stdout.includes('\x1b['), 'NO_COLOR wins');
+  const syntax = await sprout(['site', 'list', '--bogus'], { cwd: dir });
+  t.is(syntax.code, 1);
+  t.false(syntax.stderr.includes('\x1b['));
+  t.regex(syntax.stderr, /Unsupported option name \("--bogus"\)/, 'usage errors go to stderr');
+  t.is(syntax.stdout, '');
+});
+
+test('ordinary errors are one line on stderr, exit 1, no stack trace', async (t) => {
+  const dir = workspace();
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const missing = await sprout(['machine', 'import', join(dir, 'nope.csv')], { cwd: dir });
+  t.is(missing.code, 1);
+  t.regex(missing.stderr, /^error: import file .*nope\.csv: no such file\n$/);
+  const noLab = await sprout(['lab', 'status', '--dir', join(dir, 'lab')], { cwd: dir });
+  t.is(noLab.code, 1);
+  t.regex(noLab.stderr, /^error: no lab is running from .*; start one with `sprout lab up`\n$/);
+  const badConfig = await sprout(['agent', 'run', '--config', join(dir, 'agent.yaml')], { cwd: dir });
+  t.is(badConfig.code, 1);
+  t.regex(badConfig.stderr, /^error: --config .*agent\.yaml: no such file\n$/);
+  for (const run of [missing, noLab, badConfig]) t.notRegex(run.stderr, stackLine);
+});
+
+test('against a server: a refused join and a bad token are one line, the 401 hints at login', async (t) => {
+  const server = await startServer();
+  t.teardown(() => server.stop());
+  const joined = await sprout(['agent', 'run', '--control-plane', `http://127.0.0.1:${server.port}`, '--join-token-file', '-', '--data-dir', join(server.dir, 'agent')], {
+    cwd: server.dir,
+    input: 'sprout_join_not-a-real-token\n',
+  });
+  t.is(joined.code, 1);
+  t.notRegex(joined.stderr, stackLine);
+  t.regex(joined.stderr, /^error: .*join/m);
+  t.is(joined.stderr.trim().split('\n').length, 1, joined.stderr);
+
+  const denied = await sprout(['machine', 'list'], { cwd: server.dir, env: { SPROUT_URL: `http://127.0.0.1:${server.port}`, SPROUT_TOKEN: 'sprout_wrong' } });
+  t.is(denied.code, 1);
+  t.regex(denied.stderr, /\(SPROUT_ERR_UNAUTHENTICATED, HTTP 401\)/);
+  t.regex(denied.stderr, /hint: the token came from SPROUT_URL\/SPROUT_TOKEN; log in with `sprout login/);
+  t.regex(denied.stderr, /sprout lab status --env/);
+});
+
+test('sprout completion bash: a script bash loads, offering commands, subcommands and flags', async (t) => {
+  const dir = workspace();
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const shell = (script: string) =>
+    promisify(execFile)('bash', ['-c', `source <("${process.execPath}" "${bin}" completion bash) && ${script}`], { cwd: dir, env: cleanEnv() }).then((r) => r.stdout);
+  t.regex(await shell('complete -p sprout'), /complete .*-F _sprout sprout/);
+  const offer = (...words: string[]) => shell(`COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _sprout; printf '%s\\n' "\${COMPREPLY[@]}"`);
+  t.deepEqual((await offer('sprout', 'ma')).trim().split('\n'), ['machine']);
+  t.true((await offer('sprout', 'machine', '')).split('\n').includes('commission'));
+  t.deepEqual((await offer('sprout', 'machine', 'list', '--st')).trim().split('\n'), ['--status']);
+  const zsh = await sprout(['completion', 'zsh'], { cwd: dir });
+  t.is(zsh.code, 0);
+  t.regex(zsh.stdout, /^#compdef sprout/);
+  t.regex(zsh.stdout, /'sprout machine' '[^']*\bcommission\b/);
+  const bad = await sprout(['completion', 'fish'], { cwd: dir });
+  t.is(bad.code, 1);
+});
