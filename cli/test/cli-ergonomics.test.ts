@@ -88,6 +88,47 @@ test('against a server: a refused join and a bad token are one line, the 401 hin
   t.regex(denied.stderr, /sprout lab status --env/);
 });
 
+test('lists: a cut-short page says so on stderr, --cursor continues, --json carries the cursor; bad --status and --since are refused', async (t) => {
+  const server = await startServer();
+  t.teardown(() => server.stop());
+  const run = (...args: string[]) => sprout(args, { cwd: server.dir, env: server.env });
+  t.is((await run('site', 'create', 'dc1')).code, 0);
+  for (const [name, mac] of [['node-01', '52:54:00:ee:00:01'], ['node-02', '52:54:00:ee:00:02'], ['node-03', '52:54:00:ee:00:03']]) {
+    const made = await run('machine', 'create', name, '--site', 'dc1', '--mac', mac);
+    t.is(made.code, 0, made.stderr);
+  }
+  const first = await run('machine', 'list', '--site', 'dc1', '--limit', '2');
+  t.is(first.code, 0, first.stderr);
+  t.regex(first.stdout, /node-01[\s\S]*node-02/);
+  t.false(first.stdout.includes('node-03'));
+  const notice = /^note: showing 2, more remain; next page: sprout machine list --site dc1 --limit 2 --cursor (\S+) \(or --all for everything\)$/m.exec(first.stderr);
+  t.truthy(notice, first.stderr);
+  const rest = await run('machine', 'list', '--site', 'dc1', '--limit', '2', '--cursor', notice![1]);
+  t.regex(rest.stdout, /node-03/);
+  t.false(rest.stdout.includes('node-01'));
+  t.is(rest.stderr, '', 'the last page has no notice');
+  const json = JSON.parse((await run('machine', 'list', '--limit', '2', '--json')).stdout);
+  t.is(json.items.length, 2);
+  t.is(json.nextCursor, notice![1]);
+  t.is(JSON.parse((await run('machine', 'list', '--limit', '2', '--all', '--json')).stdout).items.length, 3);
+
+  const badStatus = await run('machine', 'list', '--status', 'bogus');
+  t.is(badStatus.code, 1);
+  t.regex(badStatus.stderr, /--status.*expected one of .*"new".*"failed_deployment"/);
+  t.regex((await run('workflow', 'list', '--state', 'stuck')).stderr, /--state.*expected one of .*"running"/);
+
+  for (const since of ['1h', '30m', '2d', 'yesterday', 'today', new Date().toISOString().slice(0, 10), '2026-01-01T00:00:00Z']) {
+    const audit = await run('audit', 'list', '--since', since, '--action', 'machine.create', '--json');
+    t.is(audit.code, 0, `${since}: ${audit.stderr}`);
+    t.is(JSON.parse(audit.stdout).items.length, 3, `--since ${since}`);
+  }
+  const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+  t.deepEqual(JSON.parse((await run('audit', 'list', '--since', tomorrow, '--json')).stdout).items, []);
+  const badSince = await run('audit', 'list', '--since', 'last tuesday');
+  t.is(badSince.code, 1);
+  t.regex(badSince.stderr, /^error: --since "last tuesday" is not a time: use a duration ago \(30m, 1h, 2d, 1w\), today, yesterday, or an ISO date/);
+});
+
 test('sprout completion bash: a script bash loads, offering commands, subcommands and flags', async (t) => {
   const dir = workspace();
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
