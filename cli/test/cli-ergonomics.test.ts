@@ -94,7 +94,7 @@ test('lists: a cut-short page says so on stderr, --cursor continues, --json carr
   const run = (...args: string[]) => sprout(args, { cwd: server.dir, env: server.env });
   t.is((await run('site', 'create', 'dc1')).code, 0);
   for (const [name, mac] of [['node-01', '52:54:00:ee:00:01'], ['node-02', '52:54:00:ee:00:02'], ['node-03', '52:54:00:ee:00:03']]) {
-    const made = await run('machine', 'create', name, '--site', 'dc1', '--mac', mac);
+    const made = await run('machine', 'create', name, '--site', 'dc1', '--mac', mac, ...(name === 'node-03' ? [] : ['--tag', 'rack1']));
     t.is(made.code, 0, made.stderr);
   }
   const first = await run('machine', 'list', '--site', 'dc1', '--limit', '2');
@@ -145,4 +145,35 @@ test('sprout completion bash: a script bash loads, offering commands, subcommand
   t.regex(zsh.stdout, /'sprout machine' '[^']*\bcommission\b/);
   const bad = await sprout(['completion', 'fish'], { cwd: dir });
   t.is(bad.code, 1);
+});
+
+test('bulk actions: several machines or --tag, a row per machine, exit 1 if any failed, --json an array', async (t) => {
+  const server = await startServer();
+  t.teardown(() => server.stop());
+  const run = (...args: string[]) => sprout(args, { cwd: server.dir, env: server.env });
+  t.is((await run('site', 'create', 'dc1')).code, 0);
+  for (const [name, mac] of [['node-01', '52:54:00:ef:00:01'], ['node-02', '52:54:00:ef:00:02'], ['node-03', '52:54:00:ef:00:03']]) {
+    t.is((await run('machine', 'create', name, '--site', 'dc1', '--mac', mac, ...(name === 'node-03' ? [] : ['--tag', 'rack1']))).code, 0);
+  }
+  const released = await run('machine', 'release', '--tag', 'rack1');
+  t.is(released.code, 1, 'new machines cannot be released: every row failed');
+  t.regex(released.stdout, /^MACHINE\s+WORKFLOW\s+STATE\s+ERROR$/m);
+  t.regex(released.stdout, /^node-01\s+-\s+-\s+.*release.*\(SPROUT_ERR_/m);
+  t.regex(released.stdout, /^node-02\s+-\s+-\s+/m);
+  t.false(released.stdout.includes('node-03'), '--tag picks only tagged machines');
+  t.regex(released.stdout, /^0 of 2 started$/m);
+
+  const mixed = await run('machine', 'commission', 'node-01', 'node-03', 'no-such-node', '--no-hwtest', '--json');
+  t.is(mixed.code, 1);
+  const rows = JSON.parse(mixed.stdout);
+  t.deepEqual(rows.map((r: any) => [r.machine, r.ok]), [['node-01', true], ['node-03', true], ['no-such-node', false]]);
+  t.regex(rows[0].workflow, /^[0-9a-f-]{36}$/);
+  t.regex(rows[2].error, /no machine "no-such-node"/);
+
+  const none = await run('machine', 'commission', '--tag', 'rack9');
+  t.is(none.code, 1);
+  t.regex(none.stderr, /^error: --tag "rack9": no machine has this tag$/m);
+  const nothing = await run('machine', 'deploy', '--image', 'x');
+  t.is(nothing.code, 1);
+  t.regex(nothing.stderr, /machine is required/);
 });

@@ -19,6 +19,7 @@ export class MachineDeployCommand extends WorkflowActionCommand {
       ['Deploy an image the site agent serves, with your SSH key', 'sprout machine deploy node-01 --image debian-12 --ssh-key ~/.ssh/id_ed25519.pub --watch'],
       ['Deploy from a URL with its sum and cloud-init user-data', 'sprout machine deploy node-01 --image http://images.example/debian-12.raw --image-sha256 9f86d0… --user-data cloud-init.yaml'],
       ['Deploy an image without cloud-init (nothing will report its first boot)', 'sprout machine deploy node-01 --image appliance.raw --no-wait-first-boot'],
+      ['Several machines, reported per machine', 'sprout machine deploy node-01 node-02 --image debian-12 --ssh-key ~/.ssh/id_ed25519.pub'],
     ],
   });
 
