@@ -170,6 +170,14 @@ test('bulk actions: several machines or --tag, a row per machine, exit 1 if any 
   t.regex(rows[0].workflow, /^[0-9a-f-]{36}$/);
   t.regex(rows[2].error, /no machine "no-such-node"/);
 
+  // waiting is visible: the step, for how long, for what; then "cancel requested"
+  const shown = await run('workflow', 'show', rows[0].workflow.slice(0, 8));
+  t.is(shown.code, 0, shown.stderr);
+  t.false(shown.stdout.includes('\x1b'));
+  t.regex(shown.stdout, /^now: check-bmc (dispatched|running) for \d+ (s|min)\b.* — waiting for an agent at site dc1$/m);
+  const machine = await run('machine', 'show', 'node-01');
+  t.regex(machine.stdout, /^\s+now: check-bmc — waiting for an agent at site dc1\n\s+(dispatched|running) for \d+ (s|min)/m);
+
   const none = await run('machine', 'commission', '--tag', 'rack9');
   t.is(none.code, 1);
   t.regex(none.stderr, /^error: --tag "rack9": no machine has this tag$/m);
