@@ -1,6 +1,8 @@
 /**
  * The rough edges an operator meets first, through the `sprout` binary with stdout a
- * pipe: described flags, no colour codes in pipes, one-line errors, shell completion.
+ * pipe: described flags, no colour codes in pipes, one-line errors, shell completion,
+ * paged lists, bulk actions, visible waiting. The tests with a server run one at a time
+ * (three servers starting at once on a loaded machine miss their start deadline).
  */
 import test from 'ava';
 import { execFile } from 'node:child_process';
@@ -69,7 +71,7 @@ test('ordinary errors are one line on stderr, exit 1, no stack trace', async (t)
   for (const run of [missing, noLab, badConfig]) t.notRegex(run.stderr, stackLine);
 });
 
-test('against a server: a refused join and a bad token are one line, the 401 hints at login', async (t) => {
+test.serial('against a server: a refused join and a bad token are one line, the 401 hints at login', async (t) => {
   const server = await startServer();
   t.teardown(() => server.stop());
   const joined = await sprout(['agent', 'run', '--control-plane', `http://127.0.0.1:${server.port}`, '--join-token-file', '-', '--data-dir', join(server.dir, 'agent')], {
@@ -88,7 +90,7 @@ test('against a server: a refused join and a bad token are one line, the 401 hin
   t.regex(denied.stderr, /sprout lab status --env/);
 });
 
-test('lists: a cut-short page says so on stderr, --cursor continues, --json carries the cursor; bad --status and --since are refused', async (t) => {
+test.serial('lists: a cut-short page says so on stderr, --cursor continues, --json carries the cursor; bad --status and --since are refused', async (t) => {
   const server = await startServer();
   t.teardown(() => server.stop());
   const run = (...args: string[]) => sprout(args, { cwd: server.dir, env: server.env });
@@ -147,7 +149,7 @@ test('sprout completion bash: a script bash loads, offering commands, subcommand
   t.is(bad.code, 1);
 });
 
-test('bulk actions: several machines or --tag, a row per machine, exit 1 if any failed, --json an array', async (t) => {
+test.serial('bulk actions: several machines or --tag, a row per machine, exit 1 if any failed, --json an array', async (t) => {
   const server = await startServer();
   t.teardown(() => server.stop());
   const run = (...args: string[]) => sprout(args, { cwd: server.dir, env: server.env });
