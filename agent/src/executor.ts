@@ -30,6 +30,8 @@ export class TaskExecutor {
       /** Puts on disk what tasks changed (desired state, machine waits); throws when it cannot. */
       persist: () => void;
       logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
+      /** Told of each item's end here: succeeded, failed, or deferred (it ends when its machine calls back). */
+      observe?: (task: string, outcome: 'succeeded' | 'failed' | 'deferred') => void;
     },
   ) {
     this.doneFile = join(deps.dataDir, 'completed-work.jsonl');
@@ -43,12 +45,15 @@ export class TaskExecutor {
 
   /** The transport's work handler: resolving acknowledges the item. */
   async handle(item: WorkItem, delivery: DeliveryInfo): Promise<void> {
+    // Every line about a workflow's work names the workflow (and its machine), so one grep follows it.
+    const about = { item: item.id, ...(item.payload.workflow ? { workflow: String(item.payload.workflow) } : {}), ...(item.payload.machine ? { machine: String(item.payload.machine) } : {}) };
     if (this.done.has(item.id)) {
-      this.deps.logger.info({ item: item.id }, 'work item already completed; acknowledging the redelivery');
+      this.deps.logger.info(about, 'work item already completed; acknowledging the redelivery');
       return;
     }
     const { journal } = this.deps;
     const taskName = item.kind === 'workflow-step' ? String(item.payload.step) : item.kind;
+    this.deps.logger.info({ ...about, task: taskName, attempt: delivery.attempt }, `work item ${taskName} started`);
     const task = this.deps.tasks.get(taskName);
     this.running.set(item.id, { item, since: new Date() });
     journal.add('task.started', { task: taskName, attempt: delivery.attempt, log: [`agent started ${taskName} (delivery ${delivery.attempt}/${delivery.maxAttempts})`] }, item.id);
@@ -64,11 +69,14 @@ export class TaskExecutor {
       // A deferred task finishes later, when the machine it waits for reports.
       // The log lines went out as task.log already (journaled): the final report does not repeat them.
       if (result !== deferred) journal.add('task.succeeded', { result, log: [] }, item.id);
+      this.deps.observe?.(taskName, result === deferred ? 'deferred' : 'succeeded');
+      this.deps.logger.info({ ...about, task: taskName }, result === deferred ? `work item ${taskName} waits for its machine` : `work item ${taskName} succeeded`);
     } catch (err) {
       // A power failure says why (auth, unreachable, timeout…) beside the BMC's own words.
       const reason = (err as { reason?: unknown }).reason;
       journal.add('task.failed', { error: (err as Error).message, ...(typeof reason === 'string' ? { reason } : {}), log: [] }, item.id);
-      this.deps.logger.warn({ item: item.id, task: taskName, err: (err as Error).message }, 'task failed');
+      this.deps.observe?.(taskName, 'failed');
+      this.deps.logger.warn({ ...about, task: taskName, err: (err as Error).message }, `work item ${taskName} failed`);
     } finally {
       this.running.delete(item.id);
     }

@@ -1,5 +1,6 @@
 /** Trades a join token for the agent's identity at the control plane. */
 import { hostname as osHostname } from 'node:os';
+import { explainTlsFailure } from '@sprout/kernel';
 import type { AgentIdentity } from './credentials.ts';
 
 export class RegistrationError extends Error {}
@@ -14,6 +15,8 @@ export async function register(input: { controlPlaneUrl: string; joinToken: stri
       body: JSON.stringify({ joinToken: input.joinToken, hostname: input.hostname ?? osHostname(), version: input.version, capabilities: input.capabilities }),
     });
   } catch (err) {
+    const tls = explainTlsFailure(err, input.controlPlaneUrl, 'ca: FILE in agent.yaml (or --ca FILE)');
+    if (tls) throw new RegistrationError(`cannot join: ${tls}`);
     throw new RegistrationError(`cannot reach the control plane at ${input.controlPlaneUrl}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`);
   }
   const body = await response.json().catch(() => ({}));

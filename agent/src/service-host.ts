@@ -7,7 +7,7 @@
  */
 import { ensurePrivateDir } from '@sprout/kernel';
 import { join } from 'node:path';
-import type { AgentServiceFactory, AgentSightings, RunningAgentService, SiteDesiredState } from '@sprout/kernel';
+import type { AgentServiceFactory, AgentServiceContext, AgentSightings, Registry, RunningAgentService, SiteDesiredState } from '@sprout/kernel';
 import { agentLeases } from './agent-leases.ts';
 
 export interface ServiceHostDeps {
@@ -19,7 +19,9 @@ export interface ServiceHostDeps {
   report: (kind: string, payload: Record<string, unknown>) => void;
   /** Where services say a machine was seen booting (the agent's power waits). */
   sightings?: AgentSightings;
-  logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void };
+  /** The agent's metrics registry, handed to each service for metrics of its own. */
+  metrics?: Registry;
+  logger: AgentServiceContext['logger'] & { child?(bindings: Record<string, unknown>): AgentServiceContext['logger'] };
 }
 
 export class ServiceHost {
@@ -46,13 +48,15 @@ export class ServiceHost {
           desiredState: this.deps.desiredState,
           onDesiredState: (listener) => this.listeners.push(listener),
           report: this.deps.report,
-          logger: this.deps.logger,
+          // Each service's lines name it once, as `siteService` (the process is `service`).
+          logger: this.deps.logger.child?.({ siteService: name }) ?? this.deps.logger,
           leases: this.leases,
+          metrics: this.deps.metrics,
           services: this.deps.settings,
           sightings: this.deps.sightings,
         });
         this.running.set(name, service);
-        this.deps.logger.info({ service: name }, 'site service started');
+        this.deps.logger.info({ siteService: name }, 'site service started');
       } catch (err) {
         this.fail(name, (err as Error).message);
       }
@@ -77,6 +81,10 @@ export class ServiceHost {
     return out;
   }
 
+  failures(): Record<string, string> {
+    return Object.fromEntries(this.failed);
+  }
+
   async stop(): Promise<void> {
     for (const service of this.running.values()) await service.stop().catch(() => undefined);
     this.running.clear();
@@ -84,7 +92,7 @@ export class ServiceHost {
 
   private fail(name: string, error: string): void {
     this.failed.set(name, error);
-    this.deps.logger.error({ service: name, error }, 'site service could not start');
+    this.deps.logger.error({ siteService: name, error }, 'site service could not start');
     this.deps.report('agent.service-failed', { service: name, error });
   }
 }

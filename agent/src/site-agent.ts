@@ -3,7 +3,7 @@
  * site's work through the transport the control plane chose, runs it, and reports back
  * through a journal that survives restarts and outages.
  */
-import { ensurePrivateDir } from '@sprout/kernel';
+import { ensurePrivateDir, trustProcessWide } from '@sprout/kernel';
 import { join } from 'node:path';
 import type { AgentTransport } from '@sprout/kernel';
 import { loadIdentity, saveIdentity, type AgentIdentity } from './credentials.ts';
@@ -12,6 +12,7 @@ import { DesiredStateFollower } from './desired-state-follower.ts';
 import { TaskExecutor } from './executor.ts';
 import { loadAgentParts } from './plugin-parts.ts';
 import { register } from './register.ts';
+import { refuseConfig, serviceSettingsProblems } from './agent-config.ts';
 import { ReportJournal } from './report-journal.ts';
 import { syncSiteTask } from './tasks/sync-site.ts';
 import { ServiceHost } from './service-host.ts';
@@ -24,6 +25,9 @@ import { tftpService } from './services/tftp/index.ts';
 import { httpBootService } from './services/http-boot/index.ts';
 import { ImageStore } from './images/image-store.ts';
 import { imageTasks } from './images/image-tasks.ts';
+import { AgentMetrics } from './metrics/agent-metrics.ts';
+import { listenForMetrics, parseMetricsSettings, type MetricsSettings } from './metrics/metrics-listener.ts';
+import type { Server } from 'node:http';
 
 export const agentVersion = '0.1.0';
 
@@ -33,11 +37,18 @@ export interface SiteAgentOptions {
   joinToken?: string;
   hostname?: string;
   pluginDir?: string;
+  /**
+   * PEM file of a private CA the control plane's certificate chains to (`ca:` in agent.yaml,
+   * `--ca`): trusted, on top of the system store, by every HTTPS request of this process.
+   */
+  ca?: string;
   /** Local overrides of the transport settings the control plane sent (e.g. this site's own NATS URL). */
   transportSettings?: Record<string, unknown>;
   /** Site services to run (`services.<name>` of the agent config): ports, interfaces, folders. */
   services?: Record<string, Record<string, unknown>>;
-  logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void };
+  /** `metrics` of the agent config: where to serve GET /metrics (docs/metrics.md); none by default. */
+  metrics?: MetricsSettings;
+  logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void; debug?(o: object, m?: string): void; child?(bindings: Record<string, unknown>): SiteAgentOptions['logger'] };
 }
 
 export class SiteAgent {
@@ -54,11 +65,21 @@ export class SiteAgent {
   /** The images HTTP boot serves (`services.http.artifactRoot`); none without that service. */
   private images?: ImageStore;
   private stopped = false;
+  /** Counts what no heartbeat carries; the rest is read from services() on each scrape. */
+  readonly metrics = new AgentMetrics(agentVersion);
+  private metricsServer?: Server;
+  /** Where GET /metrics is served, once started with `metrics.listen`. */
+  metricsUrl?: string;
 
   constructor(private readonly options: SiteAgentOptions) {}
 
   async start(): Promise<void> {
     const { options } = this;
+    // A bad setting is named before the join token is spent or any socket opened.
+    refuseConfig('services: in the agent config', await serviceSettingsProblems(options.services ?? {}, options.pluginDir ?? join(options.dataDir, 'plugins')));
+    if (options.ca) await trustProcessWide(options.ca, 'ca');
+    // A bad metrics setting stops the agent before it uses its join token.
+    const metricsAt = parseMetricsSettings(options.metrics);
     ensurePrivateDir(options.dataDir, (message) => options.logger.warn({ dir: options.dataDir }, message));
     const known = loadIdentity(options.dataDir);
     if (known) {
@@ -109,7 +130,19 @@ export class SiteAgent {
     if (typeof artifactRoot === 'string') this.images = new ImageStore({ artifactRoot, dataDir: options.dataDir, onChange: () => this.beatSoonish(), logger: options.logger });
     const tasks = new Map([
       ['sync-site', syncSiteTask(follower)],
-      ...Object.entries(powerTasks(new PowerRunner(parts.power), powerWaits)),
+      ...Object.entries(
+        powerTasks(
+          new PowerRunner(parts.power, (call) => {
+            this.metrics.powerCall(call);
+            // A state read runs at every power poll: only actions, and failures, are news.
+            const line = { machine: call.machine, hostname: call.hostname, driver: call.driver, action: call.action, outcome: call.outcome, ...(call.error ? { err: call.error } : {}) };
+            if (call.outcome === 'failed') options.logger.warn(line, `power ${call.action} ${call.hostname} failed`);
+            else if (call.action === 'state') options.logger.debug?.(line, `power state of ${call.hostname} read`);
+            else options.logger.info(line, `power ${call.action} ${call.hostname}`);
+          }),
+          powerWaits,
+        ),
+      ),
       ['commission', waitForIt],
       ['run-hardware-tests', waitForIt],
       ['install', waitForIt],
@@ -149,6 +182,7 @@ export class SiteAgent {
       report: (kind, payload) => this.journal!.add(kind, payload),
       sightings: powerWaits,
       logger: options.logger,
+      metrics: this.metrics.registry,
     });
     store.onChange((state) => this.serviceHost!.desiredStateChanged(state));
     // A restarted agent serves the current state from its first answer, not its file's (unless the control plane is away).
@@ -168,7 +202,14 @@ export class SiteAgent {
         powerWaits.flush();
       },
       logger: options.logger,
+      observe: (task, outcome) => this.metrics.workItem(task, outcome),
     });
+    if (metricsAt) {
+      const { server, url } = await listenForMetrics(metricsAt, () => this.metrics.render({ services: this.services(), revision: this.follower?.revision() ?? null }));
+      this.metricsServer = server;
+      this.metricsUrl = url;
+      options.logger.info({ url }, 'metrics: serving');
+    }
     if (this.journal.backlog > 0) options.logger.info({ reports: this.journal.backlog }, 'replaying journaled reports');
     void this.journal.flush();
     await this.transport.consumeWork((item, delivery) => this.executor!.handle(item, delivery));
@@ -184,6 +225,11 @@ export class SiteAgent {
       ...this.serviceHost?.health(),
       executor: { busy: this.busy(), running: this.executor?.running.size ?? 0 },
     };
+  }
+
+  /** Configured site services that could not start, with why (a port taken, an interface missing). */
+  failedServices(): Record<string, string> {
+    return this.serviceHost?.failures() ?? {};
   }
 
   /** The longest-running work item, if any. */
@@ -233,6 +279,7 @@ export class SiteAgent {
     if (this.beatSoon) clearTimeout(this.beatSoon);
     await this.follower?.stop();
     await this.serviceHost?.stop();
+    if (this.metricsServer) await new Promise<void>((resolve) => this.metricsServer!.close(() => resolve()));
     await this.transport?.close();
     await this.journal?.close();
   }

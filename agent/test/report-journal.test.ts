@@ -82,7 +82,7 @@ test('after a SIGKILL the written reports replay in order, without those never w
     for (let i = 6; i <= 7; i++) journal.add('event', { i });
     process.kill(process.pid, 'SIGKILL');
   `;
-  const killed = t.throws(() => execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child], { stdio: 'pipe' })) as Error & { signal?: string; stderr?: Buffer };
+  const killed = t.throws(() => execFileSync(process.execPath, ['--conditions=sprout-source', '--import', 'tsx', '--input-type=module', '-e', child], { stdio: 'pipe' })) as Error & { signal?: string; stderr?: Buffer };
   t.is(killed?.signal, 'SIGKILL', killed?.stderr?.toString());
   const sent: AgentReport[] = [];
   const replay = new ReportJournal(dir, identity, async (reports) => void sent.push(...reports));

@@ -1,9 +1,20 @@
 #!/usr/bin/env node
-// The `sprout` executable: runs the TypeScript sources through tsx (no build step).
-// The kernel's big ESM-only dependencies load first, without tsx's loader (less memory, faster start).
-await import('@sprout/kernel/preload');
-const { register } = await import('tsx/esm/api');
+// The `sprout` executable: runs the compiled CLI (cli/dist, which `npm ci` builds) with plain Node.
+// From the TypeScript sources instead: node --conditions=sprout-source --import tsx cli/bin/sprout.js …
+import { readFileSync } from 'node:fs';
 
-register();
-const { main } = await import('../src/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+const argv = process.argv.slice(2);
+if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
+  // Answered before any command module loads: scripts and health checks call this often.
+  process.stdout.write(`${JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version}\n`);
+} else {
+  let cli;
+  try {
+    cli = await import('@sprout/cli');
+  } catch (err) {
+    if (err?.code !== 'ERR_MODULE_NOT_FOUND' || !String(err.message).includes('/dist/')) throw err;
+    process.stderr.write(`sprout is not built (${err.message.split('\n')[0]}): run \`npm run build\` in the Sprout folder\n`);
+    process.exit(1);
+  }
+  process.exitCode = await cli.main(argv);
+}

@@ -8,7 +8,7 @@ import type { LocalDefaults } from '@sprout/kernel/cli';
 export function localDefaults(): LocalDefaults | undefined {
   try {
     const settings = quickSettings();
-    return { listen: settings.listen, adminTokenFile: adminTokenFile(settings.dataDir) };
+    return { listen: settings.listen, tls: settings.tls, adminTokenFile: adminTokenFile(settings.dataDir) };
   } catch {
     return undefined;
   }

@@ -5,8 +5,7 @@
  * may not take a builtin noun or a path already taken. A plugin whose commands fail to
  * load or break these rules is named in a warning; every other command keeps working.
  */
-import { pathToFileURL } from 'node:url';
-import { inspectPlugins, quickSettings, shareKernelWith, type PluginStatus } from '@sprout/kernel/discovery';
+import { importPluginModule, inspectPlugins, quickSettings, type PluginStatus } from '@sprout/kernel/discovery';
 import { builtinCommands } from './commands/index.ts';
 
 interface CommandLike {
@@ -29,8 +28,7 @@ export async function pluginCommands(argv: string[], builtin: readonly CommandLi
   for (const plugin of plugins) {
     if (!plugin.active || !plugin.commands) continue;
     try {
-      if (!plugin.builtin) shareKernelWith(plugin.dir);
-      const mod = await import(pathToFileURL(plugin.commands).href);
+      const mod = await importPluginModule(plugin.commands, plugin.dir, plugin.builtin);
       const list: unknown = mod.default ?? mod.commands;
       if (!Array.isArray(list)) throw new Error(`${plugin.commands} must export default an array of command classes`);
       const refused = list.flatMap((command) => problemsOf(command, builtinNouns, taken));

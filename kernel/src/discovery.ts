@@ -13,3 +13,4 @@ export { adminTokenFile } from './auth/bootstrap-admin.ts';
 export { kernelApiVersion, kernelVersion } from './version.ts';
 export { inspectPlugins, builtinPluginDir, type PluginStatus } from './plugins/inspect.ts';
 export { shareKernelWith, sharedPackages } from './plugins/share-kernel.ts';
+export { importPluginModule, runningFromSource } from './plugins/import-module.ts';

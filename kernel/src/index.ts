@@ -32,3 +32,6 @@ export type { SiteView } from './domain/sites/site-service.ts';
 export { imageNamePattern, isImageUrl, matchImageName, type ReportedImage } from './domain/sites/site-images.ts';
 export { SiteDesiredStateSchema, BootIntentSchema, desiredStateProblems, type SiteDesiredStateDocument, type BootIntent } from './domain/sites/desired-state-schema.ts';
 export { AgentReportSchema, reportPayloadSchemas, reportProblem, reportPayloadProblem, type ReportProblem } from './domain/agents/report-schema.ts';
+export { createMetricsRegistry, checkMetricName, metricsContentType, durationBuckets, Counter, Gauge, Histogram, Registry } from './metrics/registry.ts';
+export { readTlsMaterial, type TlsFiles, type TlsMaterial } from './tls/server-tls.ts';
+export { trustingDispatcher, trustProcessWide, explainTlsFailure, type HttpDispatcher } from './tls/trust.ts';

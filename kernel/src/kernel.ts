@@ -12,6 +12,8 @@ import type { SproutConfig } from './config/schema.ts';
 import { parseListen } from './config/read-config.ts';
 import { maskUrls } from './config/mask-secrets.ts';
 import { SproutError } from './errors/index.ts';
+import { readTlsMaterial } from './tls/server-tls.ts';
+import type { Server as TlsServer } from 'node:tls';
 import { createHooks, type KernelHooks } from './hooks/hooks.ts';
 import type { PluginPlan } from './plugins/plan.ts';
 import { inspectPlugins, type PluginStatus } from './plugins/inspect.ts';
@@ -49,6 +51,8 @@ import { credentialSealer, type CredentialSealer } from './domain/machines/bmc-c
 import { BmcRules } from './domain/machines/bmc.ts';
 import { PowerService } from './domain/machines/power-service.ts';
 import { SiteImages } from './domain/sites/site-images.ts';
+import { ControlPlaneMetrics } from './metrics/control-plane-metrics.ts';
+import { kernelVersion } from './version.ts';
 
 export interface KernelOptions {
   config: SproutConfig;
@@ -71,6 +75,8 @@ export class Kernel {
   private host?: PluginHost;
   /** Remembers a full disk until a probe write succeeds again; readiness reports it. */
   readonly writeHealth: WriteHealth;
+  /** The control plane's Prometheus metrics, served at /metrics (docs/metrics.md). */
+  readonly metrics: ControlPlaneMetrics;
 
   private constructor(
     readonly config: SproutConfig,
@@ -85,6 +91,13 @@ export class Kernel {
   ) {
     this.container = createContainer({ injectionMode: InjectionMode.PROXY, strict: true });
     this.writeHealth = new WriteHealth(store.db);
+    this.metrics = new ControlPlaneMetrics({
+      db: store.db,
+      version: kernelVersion,
+      networks: () => this.networks,
+      offlineAfterSeconds: config.agents.heartbeatSeconds * config.agents.offlineAfterMissed,
+      now: () => this.clock.now(),
+    });
   }
 
   /** Validates, opens the store, migrates, sets plugins up and builds the HTTP app. */
@@ -150,6 +163,7 @@ export class Kernel {
           withdraw: async (siteId, ids) => (await this.capability(transportCapability)).withdrawWork?.(siteId, ids),
           stepContext: { networks, config, dhcp: () => this.capability(dhcpCapability), dns: () => this.capability(dnsCapability) },
           power: { sealer: () => credentials, callTimeoutMs: config.power.callTimeoutSeconds * 1000 },
+          observer: this.metrics.workflows,
         }),
       ).singleton(),
       agents: asFunction(({ db, clock }) => new AgentService({ db, clock })).singleton(),
@@ -346,6 +360,17 @@ export class Kernel {
     const address = await this.app!.listen({ host, port });
     await this.hooks.serverStarted.promise({ address });
     return address;
+  }
+
+  /**
+   * Swaps in the certificate and key from `tls:` (re-read from disk) for new connections,
+   * keeping the listener and open connections; on a bad file it throws and the old pair stays.
+   */
+  reloadTls(): { cert: string } {
+    if (!this.config.tls) throw new SproutError('SPROUT_ERR_CONFIG', 'no tls: in the config: the API serves plain HTTP, there is no certificate to reload');
+    const material = readTlsMaterial(this.config.tls);
+    (this.app!.server as unknown as TlsServer).setSecureContext(material);
+    return { cert: this.config.tls.cert };
   }
 
   async stop(): Promise<void> {

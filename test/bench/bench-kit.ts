@@ -15,7 +15,7 @@ export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
  */
 export function sproutNodeArgs(): string[] {
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  return [...profile, '--import', new URL('../../kernel/src/preload.js', import.meta.url).href, '--import', 'tsx'];
+  return [...profile, '--conditions=sprout-source', '--import', new URL('../../kernel/src/preload.js', import.meta.url).href, '--import', 'tsx'];
 }
 
 export interface BenchOptions {

@@ -72,7 +72,7 @@ export async function startControlPlane(cleanup: Cleanup, options: { yaml?: stri
 }
 
 export async function startBareFastify(cleanup: Cleanup, schema: string): Promise<{ url: string; child: Child }> {
-  const child = startChild(cleanup, process.execPath, ['--import', 'tsx', entry('bare-fastify.ts'), JSON.stringify({ databaseUrl, schema })]);
+  const child = startChild(cleanup, process.execPath, ['--conditions=sprout-source', '--import', 'tsx', entry('bare-fastify.ts'), JSON.stringify({ databaseUrl, schema })]);
   const line = await child.waitFor(/ready \{.*\}/, 60_000);
   return { url: JSON.parse(line.slice(6)).url, child };
 }

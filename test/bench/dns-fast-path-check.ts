@@ -4,9 +4,9 @@
  * (respond) gives, for the suite's own queries in several spellings, with and without
  * EDNS. A mismatch fails the suite: a fast wrong answer is no figure.
  */
-import { Packet } from 'dns2';
 import type { SiteDesiredState } from '@sprout/kernel';
-import { AnswerTable, type Query } from '../../plugins/dns-builtin/src/agent/answer-table.ts';
+import { AnswerTable } from '../../plugins/dns-builtin/src/agent/answer-table.ts';
+import { decodeQuery, isUnreadable } from '../../plugins/dns-builtin/src/agent/wire.ts';
 import { parseDnsSettings } from '../../plugins/dns-builtin/src/agent/settings.ts';
 import { zonesFor } from '../../plugins/dns-builtin/src/agent/zones.ts';
 
@@ -37,7 +37,9 @@ export function checkDnsFastPath(state: SiteDesiredState, names: { name: string;
       for (const edns of [null, 512, 1232, 4096]) {
         const raw = query(spelled, type, (compared * 7919) & 0xffff, compared % 2 === 0, edns);
         const quick = table.respondToUdpWire(raw);
-        const slow = table.respond(Packet.parse(raw) as unknown as Query, 'udp');
+        const decoded = decodeQuery(raw);
+        if (isUnreadable(decoded)) throw new Error(`the query for ${spelled} type ${type} (EDNS ${edns}) does not decode: ${decoded.reason}`);
+        const slow = table.respond(decoded, 'udp');
         compared += 1;
         if (!quick) continue;
         fast += 1;

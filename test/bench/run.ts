@@ -18,6 +18,7 @@ const suites: Record<string, () => Promise<Suite>> = {
   provisioning: async () => (await import('./provisioning.ts')).provisioningSuite,
   inventory: async () => (await import('./inventory.ts')).inventorySuite,
   convergence: async () => (await import('./convergence.ts')).convergenceSuite,
+  startup: async () => (await import('./startup.ts')).startupSuite,
 };
 
 function parseArgs(argv: string[]): { names: string[]; options: BenchOptions } {

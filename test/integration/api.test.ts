@@ -39,6 +39,27 @@ for (const backend of backends) {
     t.truthy(spec.body.paths['/v1/tokens'].post.requestBody);
     t.deepEqual(spec.body.paths['/v1/tokens'].post.security, [{ bearer: [] }]);
     t.true(routes.includes('/v1/audit'));
+
+    // Shaped for client generators: ids, components, described responses, problem+json errors, the agent protocol apart.
+    const operations = Object.entries(spec.body.paths as Record<string, Record<string, any>>).flatMap(([path, item]) =>
+      Object.entries(item).filter(([method]) => ['get', 'post', 'put', 'patch', 'delete'].includes(method)).map(([method, op]) => ({ path, method, op })),
+    );
+    const ids = operations.map((o) => o.op.operationId);
+    t.deepEqual(operations.filter((o) => !o.op.operationId).map((o) => `${o.method} ${o.path}`), [], 'every operation has an operationId');
+    t.is(new Set(ids).size, ids.length, 'operationIds are unique');
+    t.is(spec.body.paths['/v1/machines/{id}/deploy'].post.operationId, 'postMachinesByIdDeploy');
+    for (const name of ['Problem', 'Machine', 'Workflow', 'Site', 'Network']) t.truthy(spec.body.components.schemas[name], `components.schemas.${name}`);
+    const machineGet = spec.body.paths['/v1/machines/{id}'].get.responses;
+    t.is(machineGet['200'].content['application/json'].schema.$ref, '#/components/schemas/Machine');
+    t.is(machineGet['404'].content['application/problem+json'].schema.$ref, '#/components/schemas/Problem');
+    const undescribed = operations.flatMap((o) => Object.entries(o.op.responses ?? {}).filter(([, r]: [string, any]) => !r.description || r.description === 'Default Response').map(([code]) => `${o.method} ${o.path} ${code}`));
+    t.deepEqual(undescribed, [], 'every response is described');
+    // /readyz's 503 is its checks document, like its 200; every API error is a problem.
+    const plainErrors = operations.filter((o) => o.path.startsWith('/v1')).flatMap((o) => Object.entries(o.op.responses ?? {}).filter(([code, r]: [string, any]) => Number(code) >= 400 && !r.content?.['application/problem+json']).map(([code]) => `${o.method} ${o.path} ${code}`));
+    t.deepEqual(plainErrors, [], 'every error is application/problem+json');
+    const agentOps = operations.filter((o) => o.op.tags?.includes('agent protocol')).map((o) => `${o.method} ${o.path}`);
+    t.true(agentOps.includes('post /v1/agents/{id}/heartbeat') && agentOps.includes('post /v1/agents/register'), agentOps.join(', '));
+    t.false(agentOps.some((o) => o.includes('/machines')), 'operator routes are not in the agent protocol');
   });
 
   test(`${backend}: /docs renders Swagger UI`, async (t) => {

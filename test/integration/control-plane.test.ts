@@ -80,7 +80,7 @@ for (const backend of backends) {
   test.serial(`${backend}: CSV import answers per row; re-importing changes nothing`, async (t) => {
     await siteWithNetwork(h, 'csv-site', 11);
     const lines = ['site,hostname,arch,bootMode,mac,tags'];
-    for (let i = 1; i <= 20; i++) lines.push(`csv-site,csv-${String(i).padStart(2, '0')},x86_64,${i % 2 ? 'bios' : 'uefi'},${nextMac()} ${nextMac()},rack${i % 3} "blue"`);
+    for (let i = 1; i <= 20; i++) lines.push(`csv-site,csv-${String(i).padStart(2, '0')},x86_64,${i % 2 ? 'bios' : 'uefi'},${nextMac()} ${nextMac()},"rack${i % 3} blue"`);
     lines[5] = 'csv-site,csv-05,mips,bios,' + nextMac() + ',';
     lines[9] = 'csv-site,csv-09,x86_64,bios,not-a-mac,';
     const csv = lines.join('\n') + '\n';
@@ -97,6 +97,33 @@ for (const backend of backends) {
     t.true(json.body.rows[1].errors.some((e: any) => e.field === 'site'));
     const missingHeader = await h.request({ method: 'POST', url: '/v1/machines/import', body: 'hostname,mac\nx,aa:bb:cc:dd:ee:ff\n', headers: { 'content-type': 'text/csv' } });
     t.is(missingHeader.status, 400);
+  });
+
+  test.serial(`${backend}: CSV import reads RFC 4180 (a quoted cell may span lines), takes expected hardware and BMC columns, and warns about unknown columns`, async (t) => {
+    await siteWithNetwork(h, 'csv4180', 12);
+    const [a, b] = [nextMac(), nextMac()];
+    const csv = [
+      'site,hostname,arch,bootMode,mac,tags,cpus,memoryMiB,disks,bmc_type,bmc_address,bmc_username,rack notes',
+      `csv4180,rfc-01,x86_64,uefi,${a},"rack4`,
+      `blue",16,65536,2,ipmi,198.18.12.201,admin,"row 3, ""left"" side`,
+      `second line of the note"`,
+      `csv4180,rfc-02,x86_64,bios,${b},,many,,,,,,`,
+      '',
+    ].join('\r\n');
+    const imported = await h.request({ method: 'POST', url: '/v1/machines/import', body: csv, headers: { 'content-type': 'text/csv' } });
+    t.is(imported.status, 200, JSON.stringify(imported.body));
+    t.deepEqual(imported.body.warnings, ['ignored unknown column rack notes (known: site,hostname,arch,bootMode,mac,tags,bmc_type,bmc_address,bmc_username,bmc_password,cpus,memoryMiB,disks)']);
+    t.like(imported.body, { created: 1, errors: 1 });
+    t.deepEqual(imported.body.rows.map((r: any) => [r.row, r.hostname, r.outcome]), [[2, 'rfc-01', 'created'], [3, 'rfc-02', 'error']], 'a newline inside quotes does not split the row');
+    t.deepEqual(imported.body.rows[1].errors, [{ field: 'cpus', message: 'must be a whole number (got "many")' }]);
+    const machine = (await h.request({ url: '/v1/machines/rfc-01' })).body;
+    t.deepEqual(machine.tags, ['rack4', 'blue']);
+    t.deepEqual(machine.expected, { cpus: 16, memoryMiB: 65536, disks: 2 });
+    t.like(machine.bmc, { type: 'ipmi', address: '198.18.12.201', username: 'admin' });
+    const broken = await h.request({ method: 'POST', url: '/v1/machines/import', body: `site,hostname,arch,bootMode,mac\ncsv4180,rfc-03,x86_64,bios,"${nextMac()}\n`, headers: { 'content-type': 'text/csv' } });
+    t.is(broken.status, 400);
+    t.like(broken.body, { code: 'SPROUT_ERR_VALIDATION' });
+    t.regex(broken.body.detail, /^CSV could not be read/);
   });
 
   test.serial(`${backend}: a long import commits in batches: a GET sent meanwhile sees its first rows before it ends; a re-run answers the same`, async (t) => {

@@ -63,7 +63,7 @@ for (const backend of backends) {
 test.serial('pglite: a second process opening the same data directory fails with a clear message', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'sprout-lock-'));
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
-  const holder = spawn(process.execPath, ['--import', 'tsx', '-e', `
+  const holder = spawn(process.execPath, ['--conditions=sprout-source', '--import', 'tsx', '-e', `
     import('@sprout/kernel').then(async ({ openStore }) => {
       const store = await openStore({ dataDir: ${JSON.stringify(dataDir)} });
       await store.db('pg_class').count('* as c');
@@ -110,7 +110,7 @@ test.serial('pglite: a holder killed with SIGKILL frees the lock at once, even a
     });`;
   // `sh` starts the holder in the background and becomes `sleep`, which never waits for
   // children: once killed, the holder stays a zombie for as long as `sleep` runs.
-  const parent = spawn('sh', ['-c', `"$0" --import tsx -e "$1" & exec sleep 60`, process.execPath, holderScript], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const parent = spawn('sh', ['-c', `"$0" --conditions=sprout-source --import tsx -e "$1" & exec sleep 60`, process.execPath, holderScript], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => parent.kill('SIGKILL')); // its end reaps the zombie (adopted by init)
   const holderPid = await new Promise<number>((resolve, reject) => {
     let out = '';

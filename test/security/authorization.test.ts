@@ -19,6 +19,7 @@ type Needs = 'public' | 'viewer' | 'operator' | 'admin' | 'agent';
 const expected: Record<string, Needs> = {
   'GET /healthz': 'public',
   'GET /readyz': 'public',
+  'GET /metrics': 'viewer',
   'GET /v1/audit': 'viewer',
   'POST /v1/audit/prune': 'admin',
   'POST /v1/tokens': 'admin',

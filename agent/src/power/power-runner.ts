@@ -27,8 +27,32 @@ export function powerWorkOf(item: WorkItem): PowerWork {
 
 export type PowerStateReport = (payload: { machineId: string; state: PowerState; error?: string | null }) => void;
 
+/** The action label of a driver call (metrics, log), from the phrase its caller names it by. */
+const actionOf: Record<string, string> = {
+  'checking the BMC credentials of': 'check-credentials',
+  'reading the power state of': 'state',
+  'powering on': 'on',
+  'powering off': 'off',
+  'power-cycling': 'cycle',
+  'setting the next boot to the network on': 'next-boot-network',
+  'setting the next boot to disk on': 'next-boot-disk',
+};
+
+/** One driver call that ended: counted in the agent's metrics and logged. */
+export interface PowerCallOutcome {
+  driver: string;
+  action: string;
+  outcome: 'succeeded' | 'failed';
+  machine: string;
+  hostname: string;
+  error?: string;
+}
+
 export class PowerRunner {
-  constructor(private readonly drivers: ReadonlyMap<string, PowerDriver>) {}
+  constructor(
+    private readonly drivers: ReadonlyMap<string, PowerDriver>,
+    private readonly observe: (call: PowerCallOutcome) => void = () => undefined,
+  ) {}
 
   /** The `bmc.type`s this agent can power. */
   types(): string[] {
@@ -65,8 +89,11 @@ export class PowerRunner {
     });
     try {
       const driver = this.driverFor(target);
-      return await Promise.race([op(driver, { timeoutMs, signal: controller.signal }), timeout]);
+      const result = await Promise.race([op(driver, { timeoutMs, signal: controller.signal }), timeout]);
+      this.observe({ driver: target.bmc.type, action: actionOf[what] ?? what, outcome: 'succeeded', machine: target.machineId, hostname: target.hostname });
+      return result;
     } catch (err) {
+      this.observe({ driver: target.bmc.type, action: actionOf[what] ?? what, outcome: 'failed', machine: target.machineId, hostname: target.hostname, error: (err as Error).message });
       report?.({ machineId: target.machineId, state: 'unknown', error: (err as Error).message });
       throw err;
     } finally {

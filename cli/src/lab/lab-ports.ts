@@ -17,12 +17,3 @@ export async function freeUdpPort(address = '127.0.0.1'): Promise<number> {
   await new Promise<void>((resolve) => socket.close(() => resolve()));
   return port;
 }
-
-/** True when something already listens on 127.0.0.1:port. */
-export async function tcpPortTaken(port: number): Promise<boolean> {
-  const server = createServer();
-  return new Promise((resolve) => {
-    server.once('error', () => resolve(true));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(false)));
-  });
-}

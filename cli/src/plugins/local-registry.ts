@@ -9,8 +9,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { SproutError } from '@sprout/kernel';
 import { alive } from '../process-alive.ts';
 
@@ -75,7 +74,7 @@ export async function startRegistry(options: { dir: string; port: number; timeou
   const configFile = join(dir, 'config.yaml');
   writeFileSync(configFile, verdaccioConfig(dir));
   const log = openSync(join(dir, 'registry.out'), 'a');
-  const child = spawn(process.execPath, [verdaccioBin(), '--config', configFile, '--listen', `127.0.0.1:${port}`], { detached: true, stdio: ['ignore', log, log], cwd: dir });
+  const child = spawn(process.execPath, [await verdaccioBin(), '--config', configFile, '--listen', `127.0.0.1:${port}`], { detached: true, stdio: ['ignore', log, log], cwd: dir });
   child.unref();
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
@@ -107,14 +106,16 @@ export async function stopRegistry(dir: string, timeoutMs = 30_000): Promise<Reg
   return info;
 }
 
-function verdaccioBin(): string {
-  let dir = dirname(fileURLToPath(import.meta.resolve('verdaccio')));
-  while (!existsSync(join(dir, 'package.json')) || JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name !== 'verdaccio') {
-    if (dir === dirname(dir)) throw new SproutError('SPROUT_ERR_UNAVAILABLE', 'verdaccio is not installed with this Sprout (npm install in the Sprout folder)');
-    dir = dirname(dir);
+/** Verdaccio's executable, from the optional `@sprout/registry` package. */
+async function verdaccioBin(): Promise<string> {
+  let registry: { verdaccioBin(): string };
+  try {
+    registry = await import('@sprout/registry');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND' || !(err as Error).message.includes("'@sprout/registry'")) throw err;
+    throw new SproutError('SPROUT_ERR_UNAVAILABLE', 'the local registry is an optional package: install it with `npm install @sprout/registry` in the Sprout folder, then run `sprout registry start` again');
   }
-  const { bin } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-  return join(dir, typeof bin === 'string' ? bin : bin.verdaccio);
+  return registry.verdaccioBin();
 }
 
 async function answers(url: string): Promise<boolean> {

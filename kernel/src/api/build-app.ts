@@ -19,12 +19,14 @@ import { mutatingMethods } from './route-auth.ts';
 import { createAudited, installFailedMutationAudit, type Audited } from './audited.ts';
 import { problem, sendProblem, toProblem, ProblemSchema } from './problem.ts';
 import { refuseUnstorableText } from './storable-text.ts';
+import { shapeOpenApi, sharedSchemaDefinitions } from './openapi-shape.ts';
 import { OneLinePerRequest } from './request-log.ts';
 import { healthRoutes } from './routes/health.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { pluginRoutes } from './routes/plugins.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
+import { metricsRoutes, countRequests } from './routes/metrics.ts';
 import { networkRoutes } from '../domain/networks/routes.ts';
 import { siteRoutes } from '../domain/sites/routes.ts';
 import { observationRoutes } from '../domain/sites/observation-routes.ts';
@@ -34,6 +36,7 @@ import { machineActionRoutes } from '../domain/machines/action-routes.ts';
 import { powerRoutes } from '../domain/machines/power-routes.ts';
 import { workflowRoutes } from '../domain/workflows/routes.ts';
 import { agentRoutes } from '../domain/agents/routes.ts';
+import { readTlsMaterial } from '../tls/server-tls.ts';
 
 type AddFormats = (ajv: Ajv) => Ajv;
 const addFormats: AddFormats = ((addFormatsModule as unknown as { default?: AddFormats }).default ?? addFormatsModule) as unknown as AddFormats;
@@ -61,6 +64,8 @@ function validators() {
 
 export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<FastifyInstance> {
   const app = Fastify({
+    // HTTPS when `tls:` is set; a bad file or a mismatched key stops the start here, naming the field.
+    ...(kernel.config.tls ? { https: readTlsMaterial(kernel.config.tls) } : {}),
     loggerInstance: kernel.logger as FastifyBaseLogger,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
@@ -75,9 +80,14 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
     frameworkErrors: (err, request, reply) => sendProblem(reply, toProblem(err, request)),
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance;
   app.setValidatorCompiler(validators());
+  // Shared response schemas, referenced by $ref from routes (see openapi-shape.ts): components in the OpenAPI document.
+  for (const definition of sharedSchemaDefinitions()) app.addSchema(definition);
 
   app.addHook('onRoute', (route) => {
-    if (!route.url.startsWith('/v1')) return;
+    if (!route.url.startsWith('/v1')) {
+      if (!(route.schema as { hide?: boolean } | undefined)?.hide && !route.url.startsWith('/docs')) shapeOpenApi(route, 'public');
+      return;
+    }
     const auth = route.config?.auth;
     if (!auth) throw new SproutError('SPROUT_ERR_INTERNAL', `route ${route.method} ${route.url} declares no auth role (config.auth)`);
     const schema = (route.schema ??= {}) as Record<string, any>;
@@ -88,6 +98,7 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
       schema.security ??= [{ bearer: [] }];
       schema.description = `${schema.description ? `${schema.description}\n\n` : ''}Requires role: **${auth.role}**.`;
     }
+    shapeOpenApi(route, auth.role);
   });
 
   await app.register(swagger, {
@@ -95,7 +106,10 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
       openapi: '3.1.0',
       info: { title: 'Sprout API', version: kernelVersion, description: 'Bare-metal provisioning: sites, machines, networks, workflows. Errors are application/problem+json with a stable `code`.' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'API token (`sprout token create`)' } } },
+      tags: [{ name: 'agent protocol', description: "Called by site agents with their own credential, not by operators: registration, heartbeats, desired state, work and reports" }],
     },
+    // Shared schemas keep their names as components (#/components/schemas/Machine), not def-N.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
@@ -120,11 +134,13 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
     if (request.url.startsWith('/v1')) refuseUnstorableText({ params: request.params, query: request.query, body: request.body });
     done();
   });
+  countRequests(app, kernel.metrics);
   installGuard(app, { tokens: kernel.tokens, agents: kernel.agents, audit: kernel.audit, hooks: kernel.hooks });
   installFailedMutationAudit(app, kernel.audit);
 
   const deps: RouteDeps = { kernel, audited: createAudited(kernel.store.db, kernel.audit) };
   await app.register(healthRoutes, deps);
+  if (kernel.config.metrics.enabled) await app.register(metricsRoutes, deps);
   app.get('/openapi.json', { schema: { hide: true }, config: { auth: { role: 'public' } } }, async () => app.swagger());
   await app.register(async (v1) => {
     await v1.register(auditRoutes, deps);

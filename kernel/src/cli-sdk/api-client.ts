@@ -6,6 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { readProfile } from './profile.ts';
+import { explainTlsFailure, trustingDispatcher } from '../tls/trust.ts';
 
 export interface ProblemBody {
   code?: string;
@@ -35,21 +36,32 @@ export class ApiError extends Error {
 export interface ApiTarget {
   url: string;
   token?: string;
+  /** PEM file of a CA trusted on top of the system store (--ca, SPROUT_CA, the profile's `ca`). */
+  ca?: string;
   /** Where url and token came from, for error messages. */
   source: string;
 }
 
 export interface LocalDefaults {
   listen: string;
+  /** The local server serves HTTPS (`tls:` in its config). */
+  tls?: boolean;
   adminTokenFile: string;
 }
 
-export function resolveTarget(env: NodeJS.ProcessEnv = process.env, local?: LocalDefaults): ApiTarget {
+/** `ca` is the --ca flag's value; it wins over SPROUT_CA and the profile's. */
+export function resolveTarget(env: NodeJS.ProcessEnv = process.env, local?: LocalDefaults, ca?: string): ApiTarget {
+  const target = resolveUrlAndToken(env, local);
+  const trusted = ca ?? (env.SPROUT_CA || undefined) ?? target.profileCa;
+  return { url: target.url, token: target.token, source: target.source, ...(trusted ? { ca: trusted } : {}) };
+}
+
+function resolveUrlAndToken(env: NodeJS.ProcessEnv, local?: LocalDefaults): ApiTarget & { profileCa?: string } {
   const profile = readProfile(env);
   if (env.SPROUT_URL || env.SPROUT_TOKEN) {
-    return { url: env.SPROUT_URL ?? profile?.url ?? localUrl(local), token: env.SPROUT_TOKEN ?? profile?.token, source: 'SPROUT_URL/SPROUT_TOKEN' };
+    return { url: env.SPROUT_URL ?? profile?.url ?? localUrl(local), token: env.SPROUT_TOKEN ?? profile?.token, source: 'SPROUT_URL/SPROUT_TOKEN', profileCa: profile?.ca };
   }
-  if (profile) return { url: profile.url, token: profile.token, source: 'profile (sprout login)' };
+  if (profile) return { url: profile.url, token: profile.token, source: 'profile (sprout login)', profileCa: profile.ca };
   const token = local && existsSync(local.adminTokenFile) ? readFileSync(local.adminTokenFile, 'utf8').trim() : undefined;
   return { url: localUrl(local), token, source: token ? `local server (${local!.adminTokenFile})` : 'local server defaults' };
 }
@@ -57,7 +69,7 @@ export function resolveTarget(env: NodeJS.ProcessEnv = process.env, local?: Loca
 function localUrl(local?: LocalDefaults): string {
   const listen = local?.listen ?? '127.0.0.1:7480';
   const host = listen.replace(/:\d+$/, '').replace(/^0\.0\.0\.0$|^::$|^\[::\]$/, '127.0.0.1');
-  return `http://${host}:${listen.split(':').pop()}`;
+  return `${local?.tls ? 'https' : 'http'}://${host}:${listen.split(':').pop()}`;
 }
 
 export class ApiClient {
@@ -72,9 +84,12 @@ export class ApiClient {
     if (raw) headers['content-type'] = raw.contentType;
     else if (body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
+    const dispatcher = this.target.ca && url.protocol === 'https:' ? await trustingDispatcher(this.target.ca) : undefined;
     try {
-      response = await fetch(url, { method, headers, body: raw ? raw.body : body === undefined ? undefined : JSON.stringify(body) });
+      response = await fetch(url, { method, headers, body: raw ? raw.body : body === undefined ? undefined : JSON.stringify(body), ...(dispatcher ? { dispatcher } : {}) } as RequestInit);
     } catch (err) {
+      const tls = explainTlsFailure(err, this.target.url, this.target.ca ? `--ca FILE (the CA in ${this.target.ca} did not sign it)` : '--ca FILE (or SPROUT_CA, or `sprout login --ca FILE`)');
+      if (tls) throw new ApiError(0, { code: 'SPROUT_ERR_UNAVAILABLE', detail: `${tls} (URL from ${this.target.source})` });
       throw new ApiError(0, {
         code: 'SPROUT_ERR_UNAVAILABLE',
         detail: `cannot reach the Sprout API at ${this.target.url} (${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}); is \`sprout server\` running? (URL from ${this.target.source})`,

@@ -1,5 +1,5 @@
 /**
- * The CLI profile: the URL and token saved by `sprout login`, in
+ * The CLI profile: the URL, token and CA file saved by `sprout login`, in
  * `$XDG_CONFIG_HOME/sprout/profile.json` (mode 0600).
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,6 +9,8 @@ import { dirname, join } from 'node:path';
 export interface Profile {
   url: string;
   token: string;
+  /** PEM file of a private CA the server's certificate chains to (`sprout login --ca`). */
+  ca?: string;
 }
 
 export function profilePath(env: NodeJS.ProcessEnv = process.env): string {

@@ -16,6 +16,7 @@ interface Explainable {
 
 export abstract class SproutCommand extends Command {
   json = Option.Boolean('--json', false, { description: 'Print machine-readable JSON' });
+  ca = Option.String('--ca', { description: 'PEM file of a private CA to trust for an https:// server, on top of the system store (default: $SPROUT_CA, else the profile\'s)' });
 
   /** Overridden by the CLI to point at the local server's defaults. */
   static localDefaults: () => LocalDefaults | undefined = () => undefined;
@@ -31,7 +32,7 @@ export abstract class SproutCommand extends Command {
   }
 
   api(): ApiClient {
-    return new ApiClient(resolveTarget(process.env, SproutCommand.localDefaults()));
+    return new ApiClient(resolveTarget(process.env, SproutCommand.localDefaults(), this.ca));
   }
 
   /** Where the API URL and token came from, for hints (never throws). */

@@ -25,5 +25,8 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const config = raw as SproutConfig;
   config.dataDir = resolve(base, config.dataDir);
   config.pluginDir = resolve(base, config.pluginDir);
+  if (config.tls) {
+    config.tls = { ...config.tls, cert: resolve(base, config.tls.cert), key: resolve(base, config.tls.key), ...(config.tls.ca ? { ca: resolve(base, config.tls.ca) } : {}) };
+  }
   return { config, file };
 }

@@ -20,12 +20,15 @@ export const environmentOverrides: Record<string, string> = {
   SPROUT_DATA_DIR: 'dataDir',
   SPROUT_LISTEN: 'listen',
   SPROUT_PUBLIC_URL: 'publicUrl',
+  SPROUT_TLS_CERT: 'tls.cert',
+  SPROUT_TLS_KEY: 'tls.key',
   SPROUT_DATABASE_URL: 'database.url',
   SPROUT_NATS_URL: 'nats.url',
   SPROUT_PLUGIN_DIR: 'pluginDir',
   SPROUT_LOG_LEVEL: 'log.level',
   SPROUT_ADMIN_TOKEN: 'auth.adminToken',
   SPROUT_POWER_CREDENTIAL_KEY: 'power.credentialKey',
+  SPROUT_METRICS_ACCESS: 'metrics.access',
 };
 
 export interface RawConfig {
@@ -90,6 +93,7 @@ function withDefaults(raw: Record<string, any>, base: string): Record<string, un
     log: { level: 'info', ...(isMapping(raw.log) ? raw.log : {}) },
     auth: raw.auth ?? {},
     power: isMapping(raw.power) || raw.power === undefined ? { pollSeconds: 300, pollConcurrency: 8, callTimeoutSeconds: 60, ...(raw.power ?? {}) } : raw.power,
+    metrics: isMapping(raw.metrics) || raw.metrics === undefined ? { enabled: true, access: 'viewer', ...(raw.metrics ?? {}) } : raw.metrics,
     audit: isMapping(raw.audit) || raw.audit === undefined ? { repeatWindowSeconds: 60, ...(raw.audit ?? {}) } : raw.audit,
     lifecycle: lifecycleDefaults(raw.lifecycle),
     agents: isMapping(raw.agents) || raw.agents === undefined ? { heartbeatSeconds: 10, offlineAfterMissed: 3, joinTokenTtlSeconds: 86_400, ...(raw.agents ?? {}) } : raw.agents,
@@ -136,7 +140,7 @@ export function parseListen(listen: string): { host: string; port: number } {
  * server are), taken from the unvalidated config. Wrong types fall back to defaults;
  * the command that uses the config reports them.
  */
-export function quickSettings(options: LoadConfigOptions = {}): { dataDir: string; pluginDir: string; listen: string; capabilities: Record<string, { use: string }> } {
+export function quickSettings(options: LoadConfigOptions = {}): { dataDir: string; pluginDir: string; listen: string; tls: boolean; capabilities: Record<string, { use: string }> } {
   const { raw, base } = readConfig(options);
   const text = (v: unknown, fallback: string) => (typeof v === 'string' && v !== '' ? v : fallback);
   const dataDir = resolve(base, text(raw.dataDir, '.sprout'));
@@ -144,6 +148,7 @@ export function quickSettings(options: LoadConfigOptions = {}): { dataDir: strin
     dataDir,
     pluginDir: resolve(base, text(raw.pluginDir, resolve(dataDir, 'plugins'))),
     listen: text(raw.listen, '127.0.0.1:7480'),
+    tls: isMapping(raw.tls),
     capabilities: isMapping(raw.capabilities) ? (raw.capabilities as Record<string, { use: string }>) : {},
   };
 }

@@ -10,6 +10,16 @@ export const configSchema = Type.Object(
   {
     dataDir: Type.String({ minLength: 1, description: 'Where the embedded database, the admin token and plugins live' }),
     listen: HostPort,
+    tls: Type.Optional(
+      Type.Object(
+        {
+          cert: Type.String({ minLength: 1, description: 'PEM certificate (chain) file the API serves; relative to the config file' }),
+          key: Type.String({ minLength: 1, description: 'PEM private key file of that certificate' }),
+          ca: Type.Optional(Type.String({ minLength: 1, description: 'PEM file of intermediate CA certificates sent with the certificate' })),
+        },
+        { additionalProperties: false, description: 'Serve the API over HTTPS; SIGHUP reloads the files' },
+      ),
+    ),
     publicUrl: Type.Optional(Type.String({ description: 'URL agents and CLIs use to reach the API' })),
     database: Type.Object(
       { url: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL URL; unset means the embedded PGlite' })) },
@@ -77,6 +87,15 @@ export const configSchema = Type.Object(
         pollSeconds: Type.Integer({ minimum: 0, maximum: 86_400, description: 'how often each site polls the power state of its machines with a BMC; 0 never' }),
         pollConcurrency: Type.Integer({ minimum: 1, maximum: 256, description: 'BMCs an agent asks at once while polling' }),
         callTimeoutSeconds: Type.Integer({ minimum: 1, maximum: 600, description: 'how long one BMC operation may take before it fails' }),
+      },
+      { additionalProperties: false },
+    ),
+    metrics: Type.Object(
+      {
+        enabled: Type.Boolean({ description: 'serve Prometheus metrics at /metrics' }),
+        access: Type.Union([Type.Literal('viewer'), Type.Literal('public')], {
+          description: 'viewer: a bearer token with role viewer (or higher) is needed; public: anyone who reaches the API may read /metrics',
+        }),
       },
       { additionalProperties: false },
     ),

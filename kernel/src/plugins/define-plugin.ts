@@ -14,6 +14,7 @@ import type { PluginHooks } from '../hooks/plugin-hooks.ts';
 import type { SproutConfig } from '../config/schema.ts';
 import type { AgentTransportFactory, WorkItem } from '../capabilities/transport.ts';
 import type { PowerDriver } from '../capabilities/power.ts';
+import type { Registry } from '../metrics/registry.ts';
 
 /** What a task handler in the agent gets besides its work item. */
 export interface AgentTaskContext {
@@ -86,7 +87,13 @@ export interface AgentServiceContext {
   onDesiredState(listener: (state: SiteDesiredState) => void): void;
   /** Sends a report to the control plane (journaled; e.g. `dhcp.lease`, `dhcp.unknown-mac`). */
   report(kind: string, payload: Record<string, unknown>): void;
-  logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void };
+  logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void; debug?(o: object, m?: string): void };
+  /**
+   * The agent's Prometheus registry, for metrics of the service's own (names per
+   * checkMetricName: `sprout_` prefix, `_total` counters, base units). Counters the
+   * heartbeat already carries in health() need no second count: docs/metrics.md.
+   */
+  metrics?: Registry;
   /** The agent's lease authority (see AgentLeases). Absent only in contexts built outside an agent, which then have none. */
   leases?: AgentLeases;
   /**
@@ -121,6 +128,11 @@ export interface AgentPart {
   tasks?: Record<string, AgentTask>;
   /** Site services this plugin runs in the agent, by name (`dhcp`, `tftp`, `dns`…). */
   services?: Record<string, AgentServiceFactory>;
+  /**
+   * Checks of a service's settings (`services.<name>` of agent.yaml), run before the agent
+   * joins or starts anything: each throws a SproutError whose details name every bad field.
+   */
+  settingsChecks?: Record<string, (settings: Record<string, unknown>, services: Readonly<Record<string, Readonly<Record<string, unknown>>>>) => unknown>;
   /** Power drivers by the `bmc.type` they serve (`ipmi`, `redfish`…); see capabilities/power.ts. */
   power?: Record<string, PowerDriver>;
 }

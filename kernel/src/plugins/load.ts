@@ -3,7 +3,6 @@
  * config schemas. Importing an entry must not have side effects (definePlugin is a
  * declaration); problems are collected, never thrown one by one.
  */
-import { pathToFileURL } from 'node:url';
 import { Value } from 'typebox/value';
 import type { SproutConfig } from '../config/schema.ts';
 import { schemaProblems } from '../config/schema-errors.ts';
@@ -11,7 +10,7 @@ import { SproutError, type ProblemDetail } from '../errors/index.ts';
 import { isPluginDefinition, type PluginDefinition } from './define-plugin.ts';
 import type { PluginManifest } from './manifest.ts';
 import type { PluginPlan } from './plan.ts';
-import { shareKernelWith } from './share-kernel.ts';
+import { importPluginModule } from './import-module.ts';
 
 export interface LoadedPlugin {
   manifest: PluginManifest;
@@ -20,8 +19,7 @@ export interface LoadedPlugin {
 }
 
 export async function importDefinition(manifest: PluginManifest): Promise<PluginDefinition> {
-  if (!manifest.builtin) shareKernelWith(manifest.dir);
-  const mod = await import(pathToFileURL(manifest.entry).href);
+  const mod = await importPluginModule(manifest.entry, manifest.dir, manifest.builtin);
   const definition = mod.default ?? mod.plugin;
   if (!isPluginDefinition(definition)) {
     throw new Error(`entry ${manifest.entry} must export default definePlugin({...})`);

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProblemDetail } from '../errors/index.ts';
+import { runningFromSource } from './import-module.ts';
 
 export interface PluginManifest {
   id: string;
@@ -48,7 +49,8 @@ export function readManifest(dir: string, builtin: boolean): { manifest?: Plugin
     }
   }
   if (s.default !== undefined && typeof s.default !== 'boolean') problems.push({ field: `${where}.default`, message: 'must be true or false' });
-  if (s.commands !== undefined && typeof s.commands !== 'string') problems.push({ field: `${where}.commands`, message: 'must be the path of a module exporting the command classes' });
+  const commands = s.commands === undefined ? undefined : pathFor(s.commands);
+  if (s.commands !== undefined && commands === undefined) problems.push({ field: `${where}.commands`, message: 'must be the path of a module exporting the command classes' });
   if (typeof s.apiVersion !== 'string') problems.push({ field: `${where}.apiVersion`, message: 'must be a semver range of kernel API versions, e.g. "^1.0.0"' });
   const entryFile = entryOf(pkg);
   if (!entryFile) problems.push({ field: `${pkg.name ?? dir} (package.json)`, message: 'has no "exports" or "main" entry' });
@@ -67,7 +69,7 @@ export function readManifest(dir: string, builtin: boolean): { manifest?: Plugin
       apiVersion: s.apiVersion,
       builtin,
       isDefault: s.default === true,
-      commands: typeof s.commands === 'string' ? join(dir, s.commands) : null,
+      commands: commands ? join(dir, commands) : null,
     },
   };
 }
@@ -77,8 +79,19 @@ function entryOf(pkg: any): string | undefined {
   if (typeof exp === 'string') return exp;
   if (exp && typeof exp === 'object') {
     const root = exp['.'] ?? exp;
-    if (typeof root === 'string') return root;
-    if (root && typeof root === 'object') return root.import ?? root.default;
+    return pathFor(root);
   }
   return pkg.main ?? 'index.js';
+}
+
+/**
+ * A path, or conditions naming one (`{"sprout-source": "./src/x.ts", "default": "./dist/x.js"}`):
+ * a kernel run from its sources takes `sprout-source`, as Node does under `--conditions=sprout-source`.
+ */
+function pathFor(target: unknown): string | undefined {
+  if (typeof target === 'string') return target;
+  if (!target || typeof target !== 'object') return undefined;
+  const conditions = target as Record<string, unknown>;
+  const chosen = (runningFromSource ? conditions['sprout-source'] : undefined) ?? conditions.import ?? conditions.default;
+  return typeof chosen === 'string' ? chosen : undefined;
 }

@@ -1,11 +1,14 @@
 /**
  * Runs the kernel's migrations (top-level `migrations/`) and then each active plugin's,
  * in plugin dependency order. Names are `<owner>/<file>` so two owners never collide.
+ * A migrations folder holds TypeScript; a kernel run from dist/ reads the folder's
+ * compiled dist/ instead (`npm run build`), under the same names.
  */
 import { readdirSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { pathToFileURL, fileURLToPath } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import type { Knex } from 'knex';
+import { importFile, runningFromSource } from '../plugins/import-module.ts';
 
 export interface MigrationFolder {
   owner: string;
@@ -26,14 +29,15 @@ class FolderMigrationSource implements Knex.MigrationSource<Migration> {
   constructor(private readonly folders: MigrationFolder[]) {}
 
   async getMigrations(): Promise<Migration[]> {
-    return this.folders.flatMap(({ owner, dir }) =>
-      existsSync(dir)
+    return this.folders.flatMap(({ owner, dir: source }) => {
+      const dir = runningFromSource || !existsSync(join(source, 'dist')) ? source : join(source, 'dist');
+      return existsSync(dir)
         ? readdirSync(dir)
             .filter((f) => /^\d+.*\.(ts|js|mjs)$/.test(f) && !f.endsWith('.d.ts'))
             .sort()
             .map((f) => ({ name: `${owner}/${f.replace(/\.(ts|js|mjs)$/, '')}`, file: join(dir, f) }))
-        : [],
-    );
+        : [];
+    });
   }
 
   getMigrationName(migration: Migration): string {
@@ -41,7 +45,7 @@ class FolderMigrationSource implements Knex.MigrationSource<Migration> {
   }
 
   async getMigration(migration: Migration): Promise<Knex.Migration> {
-    return import(pathToFileURL(migration.file).href);
+    return importFile(migration.file);
   }
 }
 

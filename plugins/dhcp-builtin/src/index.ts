@@ -14,5 +14,8 @@ export default definePlugin({
   setup(ctx) {
     ctx.provide(dhcpCapability, () => reservationStore(ctx.db));
   },
-  agent: async () => ({ services: { dhcp: (await import('./agent/dhcp-service.ts')).dhcpService } }),
+  agent: async () => {
+    const { parseDhcpSettings } = await import('./agent/dhcp-settings.ts');
+    return { services: { dhcp: (await import('./agent/dhcp-service.ts')).dhcpService }, settingsChecks: { dhcp: (settings, services) => parseDhcpSettings(settings, services) } };
+  },
 });

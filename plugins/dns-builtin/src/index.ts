@@ -14,5 +14,8 @@ export default definePlugin({
   setup(ctx) {
     ctx.provide(dnsCapability, () => dnsRecordStore(ctx.db));
   },
-  agent: async () => ({ services: { dns: (await import('./agent/dns-service.ts')).dnsService } }),
+  agent: async () => {
+    const { parseDnsSettings } = await import('./agent/settings.ts');
+    return { services: { dns: (await import('./agent/dns-service.ts')).dnsService }, settingsChecks: { dns: (settings) => parseDnsSettings(settings) } };
+  },
 });

@@ -82,7 +82,7 @@ test('a BMC certificate the system trusts is accepted without insecure', async (
     console.log(await driver.state(${JSON.stringify({ ...target, bmc: { ...target.bmc, insecure: false } })}, { timeoutMs: 10000 }));
   `;
   // Asynchronously: the BMC answering the child runs in this process.
-  const child = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, NODE_EXTRA_CA_CERTS: bmc.certificate }, encoding: 'utf8', timeout: 30_000 });
+  const child = await promisify(execFile)(process.execPath, ['--conditions=sprout-source', '--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, NODE_EXTRA_CA_CERTS: bmc.certificate }, encoding: 'utf8', timeout: 30_000 });
   t.is(child.stdout.trim(), 'off', child.stderr);
   t.true(bmc.requests.some((r) => r.path === '/redfish/v1/Systems/1'), 'the child read the system');
 });

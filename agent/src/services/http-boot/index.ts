@@ -33,7 +33,7 @@ interface HttpBootSettings {
 
 const known = new Set(['port', 'address', 'baseUrl', 'artifactRoot', 'installer', 'bindBootToLease']);
 
-function parse(settings: Record<string, unknown>): HttpBootSettings {
+export function parseHttpBootSettings(settings: Record<string, unknown>): HttpBootSettings {
   const unknown = Object.keys(settings).filter((k) => !known.has(k));
   if (unknown.length) throw new SproutError('SPROUT_ERR_CONFIG', `services.http: unknown setting(s) ${unknown.join(', ')}; known: ${[...known].join(', ')}`);
   if (typeof settings.artifactRoot !== 'string') throw new SproutError('SPROUT_ERR_CONFIG', 'services.http.artifactRoot: the folder kernels, initrds and images are served from is required');
@@ -57,10 +57,10 @@ const MAC = /^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/i;
 /** The builtin http service, bound to the agent's machine waits and report journal. */
 export function httpBootService(deps: { waits: MachineWaits; reportFor: CallbackDeps['reportFor']; markInstalled: CallbackDeps['markInstalled'] }): AgentServiceFactory {
   return async (ctx) => {
-  const settings = parse(ctx.settings);
+  const settings = parseHttpBootSettings(ctx.settings);
   const refusalsReported = new Map<string, number>();
   const callbacks: CallbackDeps = { waits: deps.waits, desiredState: ctx.desiredState, reportFor: deps.reportFor, baseUrl: () => baseUrl, artifactRoot: settings.artifactRoot, markInstalled: deps.markInstalled };
-  const counts = { scripts: 0, waiting: 0, refused: 0, unbound: 0, artifacts: 0, notFound: 0, callbacks: 0, nocloud: 0 };
+  const counts = { scripts: 0, waiting: 0, refused: 0, unbound: 0, artifacts: 0, notFound: 0, metadata: 0, callbacks: 0, nocloud: 0 };
   const binding: BootBinding = { enabled: settings.bindBootToLease, leases: ctx.leases };
   if (!settings.bindBootToLease) ctx.logger.warn({}, 'http boot: bindBootToLease is off: anyone on the provisioning network who knows a MAC can take its per-boot token');
   /** A refused machine retries every few seconds: each route, source, MAC and reason is reported once a minute. */
@@ -88,6 +88,7 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
     const mac = ctx.desiredState().bootIntents?.find((b) => b.machineId === wait.machineId)?.mac;
     return { mac: mac?.toLowerCase() ?? undefined, machineId: wait.machineId };
   };
+  const hostnameOf = (machineId: string | undefined) => (machineId ? ctx.desiredState().bootIntents?.find((b) => b.machineId === machineId)?.hostname : undefined);
   let baseUrl = settings.baseUrl ?? '';
   const server = createServer((req, res) => {
     // A request the handler cannot even read (a malformed %-escape, an unparsable target) is the client's error; thrown here it would end the agent.
@@ -106,14 +107,21 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
       counts.callbacks++;
       const holder = tokenHolder(callback[1]);
       if (holder && refusedUnbound('callback', holder.mac, req, res, holder.machineId)) return;
-      return void handleCallback(callbacks, callback[1], callback[2], req, res).catch((err) => (ctx.logger.error({ err }, 'http: callback failed'), send(res, 500, 'callback failed')));
+      const wait = deps.waits.byToken(callback[1]);
+      return void handleCallback(callbacks, callback[1], callback[2], req, res).then(
+        (status) => ctx.logger.info({ machine: wait?.machineId, hostname: hostnameOf(wait?.machineId), mac: holder?.mac, workflow: wait?.workflowId, step: wait?.step, event: callback[2], status }, `http boot: callback ${callback[2]}`),
+      ).catch((err) => (ctx.logger.error({ err }, 'http: callback failed'), send(res, 500, 'callback failed')));
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return void send(res, 405, 'only GET and HEAD (POST for callbacks)');
     const meta = /^\/metadata\/([\w-]{1,64})$/.exec(url.pathname);
     if (meta) {
       const holder = tokenHolder(meta[1]);
       if (holder && refusedUnbound('metadata', holder.mac, req, res, holder.machineId)) return;
-      return void metadata(callbacks, meta[1], url.searchParams.get('format'), res).catch((err) => (ctx.logger.error({ err }, 'http: metadata failed'), send(res, 500, 'metadata failed')));
+      counts.metadata++;
+      const wait = deps.waits.byToken(meta[1]);
+      return void metadata(callbacks, meta[1], url.searchParams.get('format'), res).then(
+        (status) => ctx.logger.info({ machine: wait?.machineId, hostname: hostnameOf(wait?.machineId), mac: holder?.mac, workflow: wait?.workflowId, step: wait?.step, status }, 'http boot: metadata served'),
+      ).catch((err) => (ctx.logger.error({ err }, 'http: metadata failed'), send(res, 500, 'metadata failed')));
     }
     // The installed system's cloud-init datasource (nocloud.ts): only a first-boot wait's token, only from the machine's leased address.
     const seed = /^\/nocloud\/([\w-]{16,64})\/([a-z-]{1,32})$/.exec(url.pathname);
@@ -142,18 +150,33 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
       const intent = published;
       const waited = Math.min(Math.max(Math.trunc(Number(url.searchParams.get('waited'))) || 0, 0), 1_000_000);
       const { script, refusal, waiting } = ipxeScript({ intent, mac, baseUrl, installer: settings.installer, token, waited });
+      const who = { mac, address: peerAddress(req.socket.remoteAddress), machine: intent?.machineId, hostname: intent?.hostname, intent: intent?.intent, workflow: intent?.workflow ?? undefined };
       if (waiting) counts.waiting++;
       else if (refusal) {
         counts.refused++;
         reportRefusal(`script ${mac} ${refusal}`, { mac, reason: refusal });
-      } else counts.scripts++;
+        ctx.logger.info({ ...who, refusal }, 'http boot: boot refused');
+      } else {
+        counts.scripts++;
+        ctx.logger.info(who, `http boot: ${intent?.intent ?? 'boot'} script served`);
+      }
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(script) });
       return void res.end(script);
     }
     if (url.pathname.startsWith('/artifacts/')) {
       counts.artifacts++;
-      return void serveArtifact(settings.artifactRoot, decodeURIComponent(url.pathname.slice('/artifacts/'.length)), req, res).then(
-        (status) => status === 404 && counts.notFound++,
+      const artifact = decodeURIComponent(url.pathname.slice('/artifacts/'.length));
+      const source = peerAddress(req.socket.remoteAddress);
+      return void serveArtifact(settings.artifactRoot, artifact, req, res).then(
+        (status) => {
+          if (status === 404) counts.notFound++;
+          // Written when the response ends: a download the machine broke off counts what was sent.
+          const ended = () => {
+            ctx.logger.info({ artifact, from: source, mac: ctx.leases?.lookup()?.macAt(source), status, range: req.headers.range, complete: res.writableFinished }, 'http boot: artifact fetched');
+          };
+          if (res.closed) ended();
+          else res.once('close', ended);
+        },
         (err) => (ctx.logger.error({ err }, 'http: artifact failed'), res.headersSent ? res.destroy() : send(res, 500, 'artifact could not be read')),
       );
     }
@@ -165,6 +188,9 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
     server.listen(settings.port, settings.address, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  if (!baseUrl && settings.address === '0.0.0.0') {
+    ctx.logger.warn({ port }, `http boot: no baseUrl, and address 0.0.0.0 says nothing about where machines reach this agent: they are told http://127.0.0.1:${port}, which only works on this host; set services.http.baseUrl to http://<provisioning address>:${port}`);
+  }
   baseUrl ||= `http://${settings.address === '0.0.0.0' ? '127.0.0.1' : settings.address}:${port}`;
   ctx.logger.info({ port, baseUrl }, 'http boot: serving');
   return {

@@ -1,14 +1,5 @@
+import type { AgentConfigFile } from '@sprout/agent';
 import { SproutCommand, Command, Option, readFlagFile, readSecretOption, FlagInputError, maskUrls } from '@sprout/kernel/cli';
-
-interface AgentConfigFile {
-  controlPlane?: string;
-  joinToken?: string;
-  dataDir?: string;
-  hostname?: string;
-  pluginDir?: string;
-  natsUrl?: string;
-  services?: Record<string, Record<string, unknown>>;
-}
 
 export class AgentRunCommand extends SproutCommand {
   static paths = [['agent', 'run']];
@@ -20,6 +11,8 @@ export class AgentRunCommand extends SproutCommand {
       'The join token comes from --join-token-file (a file, or - for standard input), --join-token, $SPROUT_JOIN_TOKEN or joinToken: in --config; ' +
       "the agent's own NATS URL from --nats-url-file, --nats-url, $SPROUT_AGENT_NATS_URL or natsUrl: in --config. " +
       'A value given as --join-token or --nats-url stays visible to every user of the machine in `ps` while the agent runs: prefer the file, standard input or the variable. ' +
+      'An https:// control plane whose certificate a private CA signed needs that CA: --ca FILE, ca: in --config, or $SPROUT_CA. ' +
+      'The config is checked before the join token is used: every bad field is named and the agent exits 1; so it does when a configured service cannot start (its error also reaches `sprout site show`). ' +
       'A config file (--config agent.yaml) may hold the same settings plus `services:` — the site services to run (dhcp, tftp, dns…) with their ports and interfaces; flags win over the file.',
     examples: [
       ['First start, the token in a file', 'sprout agent run --control-plane http://10.0.0.5:7480 --join-token-file /etc/sprout/join-token --data-dir /var/lib/sprout-agent'],
@@ -42,6 +35,7 @@ export class AgentRunCommand extends SproutCommand {
     const file = this.configFile ? await readAgentConfig(this.configFile) : {};
     const controlPlane = this.controlPlane ?? file.controlPlane;
     if (!controlPlane) throw new FlagInputError('--control-plane', '(or controlPlane: in --config) is required: the URL of the Sprout API');
+    if (!/^https?:\/\/[^\s/]+/.test(controlPlane)) throw new FlagInputError('--control-plane', `must be the http:// or https:// URL of the Sprout API, got ${JSON.stringify(controlPlane)}`);
     const warn = (line: string) => this.context.stderr.write(`${line}\n`);
     if ([this.joinToken, this.joinTokenFile, this.natsUrl, this.natsUrlFile].filter((v) => v === '-').length > 1) {
       throw new FlagInputError('-', 'is given to more than one flag: standard input can be read once');
@@ -62,10 +56,21 @@ export class AgentRunCommand extends SproutCommand {
       hostname: this.hostname ?? file.hostname,
       pluginDir: this.pluginDir ?? file.pluginDir,
       transportSettings: natsUrl ? { agentUrl: natsUrl } : undefined,
-      services: file.services,
+      services: file.services ?? undefined,
+      ca: this.ca ?? file.ca ?? (process.env.SPROUT_CA || undefined),
+      metrics: file.metrics,
       logger,
     });
     await agent.start();
+    // A configured service that could not start (a port taken, an interface missing) is not "running":
+    // the heartbeat already carried each service's state and error to `sprout site show`; exit so a supervisor sees it.
+    const failed = Object.entries(agent.failedServices());
+    if (failed.length > 0) {
+      logger.error({ services: Object.fromEntries(failed) }, 'sprout agent stops: configured site services could not start');
+      await agent.stop();
+      this.context.stderr.write(`error: ${failed.length} configured site service(s) could not start (reported to the control plane: see \`sprout site show\`):\n${failed.map(([name, error]) => `  - services.${name}: ${error}`).join('\n')}\n`);
+      return 1;
+    }
     logger.info({ agent: agent.identity.agentId, site: agent.identity.siteName, transport: agent.identity.transport.plugin }, 'sprout agent is running');
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
@@ -85,5 +90,7 @@ async function readAgentConfig(path: string): Promise<AgentConfigFile> {
     throw new FlagInputError('--config', `${path}: not valid YAML (${(err as Error).message.split('\n')[0]})`);
   }
   if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new FlagInputError('--config', `${path}: must hold a mapping of settings`);
+  const { agentConfigProblems, refuseConfig } = await import('@sprout/agent');
+  refuseConfig(`agent config ${path}`, agentConfigProblems(parsed));
   return parsed as AgentConfigFile;
 }

@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
-import { SproutError } from '@sprout/kernel';
+import { SproutCommand, SproutError, Command, Option } from '@sprout/kernel/cli';
 
 export class ArtifactsBuildImageCommand extends SproutCommand {
   static paths = [['artifacts', 'build-image']];

@@ -1,6 +1,7 @@
 import { SproutCommand, Command, Option, table, readFlagFile, FlagInputError } from '@sprout/kernel/cli';
 
 interface ImportResult {
+  warnings?: string[];
   created: number;
   unchanged: number;
   errors: number;
@@ -11,8 +12,8 @@ export class MachineImportCommand extends SproutCommand {
   static paths = [['machine', 'import']];
   static usage = Command.Usage({
     category: 'Machines',
-    description: 'Import machines from CSV (site,hostname,arch,bootMode,mac,tags[,bmc_type,bmc_address,bmc_username,bmc_password]) or a JSON array; answers per row',
-    details: 'Several MACs or tags go in one cell separated by spaces; the first MAC is the PXE interface. Importing the same file again changes nothing. Exits 1 when any row failed.',
+    description: 'Import machines from CSV (site,hostname,arch,bootMode,mac,tags[,bmc_type,bmc_address,bmc_username,bmc_password][,cpus,memoryMiB,disks]) or a JSON array; answers per row',
+    details: 'Several MACs or tags go in one cell separated by spaces; the first MAC is the PXE interface. cpus, memoryMiB and disks are the hardware commissioning must find. Quoted cells may hold commas, quotes and newlines; unknown columns are ignored with a warning. Importing the same file again changes nothing. Exits 1 when any row failed.',
     examples: [['From CSV', 'sprout machine import rack1.csv'], ['From stdin', 'cat rack1.json | sprout machine import -']],
   });
 
@@ -22,6 +23,7 @@ export class MachineImportCommand extends SproutCommand {
     const text = readFlagFile('import file', this.file);
     const isJson = /^\s*\[/.test(text);
     const result = await this.api().request<ImportResult>('POST', 'v1/machines/import', isJson ? parseJson(this.file, text) : undefined, undefined, isJson ? undefined : { body: text, contentType: 'text/csv' });
+    for (const warning of result.warnings ?? []) this.context.stderr.write(`warning: ${warning}\n`);
     this.print(result, () => {
       const lines = [`${result.created} created, ${result.unchanged} unchanged, ${result.errors} with errors`];
       const bad = result.rows.filter((r) => r.outcome === 'error');

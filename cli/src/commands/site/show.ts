@@ -12,6 +12,8 @@ export interface Site {
     status: string;
     lastHeartbeatAt: string | null;
     capabilities: string[];
+    /** From the agent's last heartbeat: site services carry `state` (running/failed) and `error`. */
+    services?: Record<string, unknown>;
     reports?: { refused: number; deadLettered: number; lastProblem: string | null; lastProblemAt: string | null };
     desiredState?: { revision: number | null; latest: number; behind: number | null; error: string | null };
   }[];
@@ -37,6 +39,7 @@ export class SiteShowCommand extends SproutCommand {
               site.agents.map((a) => [a.id, a.hostname, a.status, a.lastHeartbeatAt, a.version, servesOf(a.desiredState)]),
             )
           : 'no agents yet: start one with the join token from `sprout site join-token`',
+        ...site.agents.map(siteServicesOf).filter((l): l is string => l !== null),
         ...site.agents.filter((a) => a.desiredState?.error).map((a) => `agent ${a.hostname} refused the site's desired state and serves revision ${a.desiredState!.revision ?? 'none'}: ${a.desiredState!.error}`),
         ...site.agents
           .filter((a) => a.reports && (a.reports.refused > 0 || a.reports.deadLettered > 0))
@@ -58,4 +61,13 @@ function servesOf(state: Site['agents'][number]['desiredState']): string {
   if (state.revision === null) return `nothing yet (latest ${state.latest})`;
   const behind = state.behind ? ` (${state.behind} behind ${state.latest})` : '';
   return `revision ${state.revision}${behind}${state.error ? ', refused a newer one' : ''}`;
+}
+
+/** Each site service of an agent (DHCP, TFTP, HTTP boot, DNS…) with its state and, when it failed, why. */
+function siteServicesOf(agent: Site['agents'][number]): string | null {
+  const services = Object.entries(agent.services ?? {}).filter(
+    (entry): entry is [string, { state: string; error?: string }] => typeof (entry[1] as { state?: unknown } | null)?.state === 'string',
+  );
+  if (services.length === 0) return null;
+  return `\nservices of agent ${agent.hostname}:\n${table(['SERVICE', 'STATE', 'ERROR'], services.map(([name, s]) => [name, s.state, s.error ?? '-']))}`;
 }

@@ -82,7 +82,9 @@ export class ReportApplier {
         throw err;
       }
       this.failures.delete(key);
-      this.deps.logger.error({ err, agent: report.agentId, sequence: report.sequence, kind: report.kind }, `a report failed ${failures} times when applied; set aside in report_dead_letters`);
+      // The workflow a work item's report was about, so the line is found with the workflow's others.
+      const workflow = report.workItemId ? await this.workflowOf(report.workItemId).catch(() => undefined) : undefined;
+      this.deps.logger.error({ err, agent: report.agentId, sequence: report.sequence, kind: report.kind, ...(workflow ? { workflow } : {}) }, `a report failed ${failures} times when applied; set aside in report_dead_letters`);
       await this.deps.db.transaction(async (trx) => {
         const agent = await this.agentOf(report, trx);
         await this.setAside([{ report, outcome: 'dead-lettered', reason: `failed ${failures} times when applied: ${(err as Error).message}` }], trx);
@@ -372,6 +374,13 @@ export class ReportApplier {
   }
 
   /** The step and site a work item was dispatched for; they never change, so they are remembered. */
+  /** The workflow a work item belongs to, for log lines; undefined for work of no workflow. */
+  private async workflowOf(workItemId: string): Promise<string | undefined> {
+    const outboxId = outboxIdOf(workItemId);
+    if (outboxId === null) return undefined;
+    return (await this.deps.db('outbox').where({ id: outboxId }).first('workflow_id'))?.workflow_id ?? undefined;
+  }
+
   private async ownerOf(workItemId: string | null | undefined, db: Knex): Promise<WorkItemOwner | null> {
     const outboxId = workItemId ? outboxIdOf(workItemId) : null;
     if (outboxId === null) return null;

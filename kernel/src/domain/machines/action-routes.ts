@@ -104,7 +104,13 @@ export const machineActionRoutes: FastifyPluginAsync<RouteDeps> = async (app, { 
         sshKeys: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 16_384 }), { maxItems: 64, description: "OpenSSH public key lines for the installed system's default user (cloud-init vendor-data)" })),
         firstBoot: Type.Optional(Type.Boolean({ description: 'Wait for the installed OS to report its first boot (cloud-init phone_home) before the machine is deployed (default true); false for images without cloud-init' })),
       },
-      { additionalProperties: false },
+      {
+        additionalProperties: false,
+        examples: [
+          { image: 'debian-12', sshKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHq9dMCkvJ0n8QhBr3bqTR4x3y1r4Lq1m1vN6mXtQ2Zb alice@laptop'], userData: '#cloud-config\npackages: [htop]\n' },
+          { image: 'https://images.example/debian-12.raw.gz', imageSha256: 'c3ab8ff13720e8ad9047dd39466b3c8974e592c2fa383d4a3960714caef0c4f2', firstBoot: false },
+        ],
+      },
     ),
     (request) => {
       const body = request.body as { image: string; imageSha256?: string; userData?: string; sshKeys?: string[]; firstBoot?: boolean };

@@ -1,6 +1,7 @@
 /**
  * Bulk import of machines from a JSON array or CSV (`site,hostname,arch,bootMode,mac,tags`
- * and optionally `bmc_type,bmc_address,bmc_username,bmc_password`; several MACs or tags
+ * and optionally `bmc_type,bmc_address,bmc_username,bmc_password` and the expected hardware
+ * `cpus,memoryMiB,disks`; several MACs or tags
  * separated by spaces, the first MAC being the PXE interface). A BMC password is sealed
  * like on create and appears in no answer.
  * Every row gets its own answer — created, unchanged or error with the field — and a
@@ -8,6 +9,7 @@
  * `importBatchSize`, each batch its own transaction.
  */
 import { randomUUID } from 'node:crypto';
+import { parse as parseCsv } from 'csv-parse/sync';
 import type { Knex } from 'knex';
 import { schemaProblems } from '../../config/schema-errors.ts';
 import { isSproutError, SproutError, type ProblemDetail } from '../../errors/index.ts';
@@ -27,33 +29,50 @@ export interface ImportRow {
 const csvColumns = ['site', 'hostname', 'arch', 'bootMode', 'mac', 'tags'] as const;
 /** Optional columns: a row with `bmc_type` gets a BMC. */
 const bmcColumns = ['bmc_type', 'bmc_address', 'bmc_username', 'bmc_password'] as const;
+/** Optional columns: the hardware commissioning must find (`expected`; a mismatch fails commissioning). */
+const expectedColumns = ['cpus', 'memoryMiB', 'disks'] as const;
+const knownColumns: readonly string[] = [...csvColumns, ...bmcColumns, ...expectedColumns];
 
-/** CSV text → machine bodies; quoted fields may hold commas. Row numbers count the header as row 1. */
-export function parseMachineCsv(text: string): { row: number; body: unknown; errors: ProblemDetail[] }[] {
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
-  const header = splitCsvLine(lines[0] ?? '').map((h) => h.trim());
-  const missing = csvColumns.filter((c) => c !== 'tags' && !header.includes(c));
-  const unknown = header.filter((h) => h !== '' && !(csvColumns as readonly string[]).includes(h) && !(bmcColumns as readonly string[]).includes(h));
-  if (unknown.length > 0) {
-    throw new SproutError('SPROUT_ERR_VALIDATION', `CSV header names unknown columns: ${unknown.join(', ')}; known: ${[...csvColumns, ...bmcColumns].join(',')}`, {
-      details: unknown.map((c) => ({ field: `header/${c}`, message: 'unknown column' })),
+export interface ParsedCsv {
+  rows: { row: number; body: unknown; errors: ProblemDetail[] }[];
+  /** What the import ignored and the operator should know: unknown columns. */
+  warnings: string[];
+}
+
+/**
+ * CSV text (RFC 4180: quoted cells may hold commas, quotes and newlines) → machine bodies.
+ * Row numbers count records, the header being row 1. Unknown columns are ignored with a
+ * warning, not an error: a spreadsheet's extra "notes" column should not stop an import.
+ */
+export function parseMachineCsv(text: string): ParsedCsv {
+  let records: string[][];
+  try {
+    records = parseCsv(text, { bom: true, relax_column_count: true, skip_empty_lines: true }) as string[][];
+  } catch (err) {
+    const e = err as Error & { lines?: number };
+    throw new SproutError('SPROUT_ERR_VALIDATION', `CSV could not be read${e.lines ? ` at line ${e.lines}` : ''}: ${e.message.replace(/^Invalid Record Length: |^Invalid Closing Quote: /, '')}`, {
+      details: [{ field: 'body', message: e.message }],
     });
   }
+  const header = (records[0] ?? []).map((h) => h.trim());
+  const missing = csvColumns.filter((c) => c !== 'tags' && !header.includes(c));
   if (missing.length > 0) {
     throw new SproutError('SPROUT_ERR_VALIDATION', `CSV header must name the columns ${csvColumns.join(',')}; missing: ${missing.join(', ')}`, {
       details: missing.map((c) => ({ field: `header/${c}`, message: 'missing column' })),
     });
   }
-  const rows: { row: number; body: unknown; errors: ProblemDetail[] }[] = [];
-  lines.slice(1).forEach((line, i) => {
-    if (line.trim() === '') return;
-    const cells = splitCsvLine(line);
-    const value = (column: string) => (cells[header.indexOf(column)] ?? '').trim();
+  const unknown = header.filter((h) => h !== '' && !knownColumns.includes(h));
+  const warnings = unknown.length ? [`ignored unknown column${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${knownColumns.join(',')})`] : [];
+  const rows: ParsedCsv['rows'] = [];
+  records.slice(1).forEach((cells, i) => {
+    if (cells.every((c) => c.trim() === '')) return;
+    const value = (column: string) => (header.includes(column) ? (cells[header.indexOf(column)] ?? '').trim() : '');
     const errors: ProblemDetail[] = [];
     if (cells.length > header.length) errors.push({ field: 'row', message: `${cells.length} cells but the header has ${header.length}` });
     const macs = value('mac').split(/\s+/).filter(Boolean);
     const tags = value('tags').split(/\s+/).filter(Boolean);
     const bmc = bmcOfRow(value, errors);
+    const expected = expectedOfRow(value, errors);
     rows.push({
       row: i + 2,
       errors,
@@ -65,10 +84,11 @@ export function parseMachineCsv(text: string): { row: number; body: unknown; err
         interfaces: macs.map((mac, n) => ({ mac, pxe: n === 0 })),
         ...(tags.length ? { tags } : {}),
         ...(bmc ? { bmc } : {}),
+        ...(expected ? { expected } : {}),
       },
     });
   });
-  return rows;
+  return { rows, warnings };
 }
 
 /** The BMC a CSV row describes, or undefined; BMC cells without `bmc_type` are a row error. */
@@ -81,22 +101,16 @@ function bmcOfRow(value: (column: string) => string, errors: ProblemDetail[]): R
   return { type, ...(address ? { address } : {}), ...(username ? { username } : {}), ...(password ? { password } : {}) };
 }
 
-function splitCsvLine(line: string): string[] {
-  const cells: string[] = [];
-  let cell = '';
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i];
-    if (quoted) {
-      if (ch === '"' && line[i + 1] === '"') (cell += '"'), i++;
-      else if (ch === '"') quoted = false;
-      else cell += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') cells.push(cell), (cell = '');
-    else cell += ch;
+/** The expected hardware of a row's `cpus`, `memoryMiB`, `disks` cells (whole numbers), or undefined when all are empty. */
+function expectedOfRow(value: (column: string) => string, errors: ProblemDetail[]): Record<string, number> | undefined {
+  const expected: Record<string, number> = {};
+  for (const column of expectedColumns) {
+    const cell = value(column);
+    if (cell === '') continue;
+    if (!/^\d+$/.test(cell)) errors.push({ field: column, message: `must be a whole number (got "${cell}")` });
+    else expected[column] = Number(cell);
   }
-  cells.push(cell);
-  return cells;
+  return Object.keys(expected).length ? expected : undefined;
 }
 
 /** Rows per transaction: small enough that on PGlite (one connection) other requests get a turn between batches. */

@@ -15,12 +15,13 @@ import { MachineInput, MachineSchema, MachineUpdate } from './schemas.ts';
 export const MachineParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id' }) });
 
 const ImportResult = Type.Object({
+  warnings: Type.Array(Type.String(), { description: 'What the import ignored: unknown CSV columns' }),
   created: Type.Integer(),
   unchanged: Type.Integer(),
   errors: Type.Integer(),
   rows: Type.Array(
     Type.Object({
-      row: Type.Integer({ description: 'CSV line number (header = 1) or array index + 1' }),
+      row: Type.Integer({ description: 'CSV record number (header = 1; a quoted cell may span lines) or array index + 1' }),
       hostname: Type.Union([Type.String(), Type.Null()]),
       outcome: Type.Union([Type.Literal('created'), Type.Literal('unchanged'), Type.Literal('error')]),
       machineId: Type.Optional(Type.String()),
@@ -56,17 +57,17 @@ export const machineRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel
       config: { auth: { role: 'operator', action: 'machine.import', target: 'machine' } },
       schema: {
         tags: ['machines'],
-        summary: 'Import machines from a JSON array or text/csv (site,hostname,arch,bootMode,mac,tags, optionally bmc_type,bmc_address,bmc_username,bmc_password)',
-        description: 'Answers per row: created, unchanged, or error with the field. Re-importing the same data changes nothing.',
+        summary: 'Import machines from a JSON array or text/csv (site,hostname,arch,bootMode,mac,tags, optionally bmc_type,bmc_address,bmc_username,bmc_password and cpus,memoryMiB,disks)',
+        description: 'Answers per row: created, unchanged, or error with the field. Re-importing the same data changes nothing. Unknown CSV columns are ignored and named in warnings.',
         body: Type.Union([Type.Array(Type.Unknown(), { maxItems: 10_000 }), Type.String({ description: 'text/csv' })]),
         response: { 200: ImportResult },
       },
     },
     async (request) => {
-      const rows =
+      const { rows, warnings } =
         typeof request.body === 'string'
           ? parseMachineCsv(request.body)
-          : (request.body as unknown[]).map((body, i) => ({ row: i + 1, body, errors: [] }));
+          : { rows: (request.body as unknown[]).map((body, i) => ({ row: i + 1, body, errors: [] })), warnings: [] };
       // One transaction (and one audit record) per batch, and a turn of the event loop
       // between batches: PGlite has one connection and runs in this thread, so a single
       // transaction over 10 000 rows would hold every other request for its whole length.
@@ -91,7 +92,7 @@ export const machineRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel
         results.push(...done);
       }
       const count = (outcome: string) => results.filter((r) => r.outcome === outcome).length;
-      return { created: count('created'), unchanged: count('unchanged'), errors: count('error'), rows: results };
+      return { warnings, created: count('created'), unchanged: count('unchanged'), errors: count('error'), rows: results };
     },
   );
 

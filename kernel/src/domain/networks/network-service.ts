@@ -198,6 +198,15 @@ export class NetworkService {
     return { ...toNetwork(row), utilisation: utilisationOf(parsedModel(row), allocations.length) };
   }
 
+  /** Every network with its address counts: one provider call per network (the metrics collector caches it). */
+  async utilisationOfAll(db: Db = this.deps.db): Promise<(Network & { utilisation: Utilisation })[]> {
+    const ipam = await this.deps.ipam();
+    const rows = await this.rows(db);
+    const out: (Network & { utilisation: Utilisation })[] = [];
+    for (const row of rows) out.push({ ...toNetwork(row), utilisation: utilisationOf(parsedModel(row), (await ipam.listAllocations(toIpamNetwork(row), db)).length) });
+    return out;
+  }
+
   /** The allocations with the names an operator reads: the machine's hostname and the interface's name, where they are known. */
   async allocations(ref: NetworkRef, db: Db = this.deps.db): Promise<{ network: Network; items: (IpAllocation & { machineHostname: string | null; interfaceName: string | null })[] }> {
     const row = await this.row(ref, db);

@@ -6,8 +6,6 @@
 import type { LifecycleAction } from '../lifecycle/transitions.ts';
 
 export const workflowKinds = ['commission', 'deploy', 'release', 'test', 'sync-site'] as const;
-/** Kinds that act on one machine (the others act on a whole site). */
-export const machineWorkflowKinds = ['commission', 'deploy', 'release', 'test'] as const;
 export type WorkflowKind = (typeof workflowKinds)[number];
 
 export const workflowStates = ['pending', 'dispatched', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'] as const;
@@ -15,7 +13,6 @@ export type WorkflowState = (typeof workflowStates)[number];
 export const finishedStates: WorkflowState[] = ['succeeded', 'failed', 'cancelled', 'timed_out'];
 
 export const stepStates = ['pending', 'dispatched', 'running', 'succeeded', 'failed', 'cancelled', 'skipped'] as const;
-export type StepState = (typeof stepStates)[number];
 
 export interface StepSpec {
   name: string;

@@ -6,6 +6,7 @@
  * boundaries. A periodic sweep picks up whatever a crash left behind.
  */
 import type { Knex } from 'knex';
+import type { WorkflowObserver } from '../../metrics/control-plane-metrics.ts';
 import type { Logger } from 'pino';
 import { SproutError } from '../../errors/index.ts';
 import type { KernelHooks, WorkflowStepEvent } from '../../hooks/hooks.ts';
@@ -29,6 +30,7 @@ export interface WorkflowRow {
   error: string | null;
   cancel_requested: boolean;
   created_by: string;
+  created_at?: Date | string;
 }
 
 export interface StepRow {
@@ -46,6 +48,7 @@ export interface StepRow {
   waiting_for: string | null;
   log_tail: string[];
   result: Record<string, unknown> | null;
+  started_at?: Date | string | null;
 }
 
 export type SiteStepOutcome =
@@ -69,6 +72,8 @@ export interface EngineDeps {
   withdraw: (siteId: string, workItemIds: string[]) => Promise<void>;
   /** Opens BMC credentials into a power step's work item (and nowhere else); `callTimeoutMs` bounds each BMC call at the agent. */
   power: { sealer: () => CredentialSealer; callTimeoutMs: number };
+  /** Told of each step and workflow that ends, once its transaction committed (the metrics). */
+  observer?: WorkflowObserver;
 }
 
 const LOG_TAIL = 20;
@@ -159,6 +164,7 @@ export class WorkflowEngine {
     const now = this.deps.clock.now();
     const attempt = step.attempt + 1;
     await trx('workflow_steps').where({ id: step.id }).update({ state: 'running', attempt, started_at: step.attempt === 0 ? now : trx.raw('started_at') });
+    step.started_at ??= now;
     await trx('workflows').where({ id: wf.id }).update({ state: 'running', updated_at: now });
     await this.deps.hooks.workflowStepStarted.promise(this.event(wf, step, 'running'));
     try {
@@ -173,6 +179,7 @@ export class WorkflowEngine {
       await this.deps.siteChanged(trx, wf.site_id);
       await trx('workflow_steps').where({ id: step.id }).update({ state: 'succeeded', finished_at: this.deps.clock.now(), result: JSON.stringify(result), error: null, log_tail: JSON.stringify(appendLog(step.log_tail, [`${step.name}: ${summarise(result)}`])) });
       await this.deps.hooks.workflowStepFinished.promise(this.event(wf, step, 'succeeded'));
+      this.observeStep(trx, wf, step, 'succeeded');
       return 'continue';
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
@@ -184,6 +191,8 @@ export class WorkflowEngine {
       }
       await trx('workflow_steps').where({ id: step.id }).update({ state: 'failed', finished_at: this.deps.clock.now(), error: message, log_tail: JSON.stringify(log) });
       await this.deps.hooks.workflowStepFinished.promise({ ...this.event(wf, step, 'failed'), error: message });
+      this.observeStep(trx, wf, step, 'failed');
+      this.deps.logger.warn({ workflow: wf.id, kind: wf.kind, machine: wf.machine_id, step: step.name, attempt, err: message }, 'workflow step failed');
       await this.finish(trx, wf, { ok: false, error: message, step: step.name, log });
       return 'stop';
     }
@@ -258,9 +267,12 @@ export class WorkflowEngine {
         await trx('workflow_steps').where({ id: step.id }).update({ state: 'succeeded', finished_at: now, waiting_for: null, result: JSON.stringify(outcome.result ?? {}), log_tail: JSON.stringify(log) });
         await trx('workflows').where({ id: wf.id }).update({ state: 'running', updated_at: now });
         await this.deps.hooks.workflowStepFinished.promise(this.event(wf, step, 'succeeded'));
+        this.observeStep(trx, wf, step, 'succeeded');
       } else {
         await trx('workflow_steps').where({ id: step.id }).update({ state: 'failed', finished_at: now, waiting_for: null, error: outcome.error, log_tail: JSON.stringify(log) });
         await this.deps.hooks.workflowStepFinished.promise({ ...this.event(wf, step, 'failed'), error: outcome.error });
+        this.observeStep(trx, wf, step, 'failed');
+        this.deps.logger.warn({ workflow: wf.id, kind: wf.kind, machine: wf.machine_id, step: step.name, err: outcome.error }, 'workflow step failed at the site');
         await this.finish(trx, wf, { ok: false, error: outcome.error, step: step.name, log, failAction: outcome.failAction, reason: outcome.reason });
       }
     });
@@ -285,6 +297,7 @@ export class WorkflowEngine {
   ): Promise<void> {
     const now = this.deps.clock.now();
     await trx('workflows').where({ id: wf.id }).update({ state: outcome.ok ? 'succeeded' : 'failed', error: outcome.ok ? null : `${outcome.step}: ${outcome.error}`, finished_at: now, updated_at: now });
+    this.observeWorkflow(trx, wf, outcome.ok ? 'succeeded' : 'failed', outcome.ok ? undefined : `${outcome.step}: ${outcome.error}`);
     const definition = workflowDefinitions[wf.kind as WorkflowKind];
     if (!definition?.succeeded || !definition.failed || !wf.machine_id) return;
     const machine = await trx<MachineRow>('machines').where({ id: wf.machine_id }).forUpdate().first();
@@ -319,6 +332,7 @@ export class WorkflowEngine {
       );
     }
     await trx('workflows').where({ id: wf.id }).update({ state: 'cancelled', finished_at: now, updated_at: now });
+    this.observeWorkflow(trx, wf, 'cancelled');
     if (!wf.machine_id) return;
     const machine = await trx<MachineRow>('machines').where({ id: wf.machine_id }).forUpdate().first();
     if (!machine || machine.current_workflow_id !== wf.id) return;
@@ -332,6 +346,25 @@ export class WorkflowEngine {
       workflowId: wf.id,
       reason: { code: 'cancelled', message: `${wf.kind} cancelled by ${(wf.params.cancelledBy as string) ?? 'system'}${at ? ` before step ${at.name}` : ''}`, workflow: wf.id, ...(at ? { step: at.name } : {}) },
     });
+  }
+
+  /** Counts a step that ended, once (and only if) its transaction commits. */
+  private observeStep(trx: Knex.Transaction, wf: WorkflowRow, step: StepRow, outcome: string): void {
+    const observer = this.deps.observer;
+    if (!observer) return;
+    const seconds = (this.deps.clock.now().getTime() - new Date(step.started_at ?? this.deps.clock.now()).getTime()) / 1000;
+    trx.executionPromise.then(() => observer.stepFinished({ kind: wf.kind, step: step.name, outcome, seconds }), () => undefined);
+  }
+
+  /** Logs and counts a workflow that ended, once its transaction commits. */
+  private observeWorkflow(trx: Knex.Transaction, wf: WorkflowRow, outcome: 'succeeded' | 'failed' | 'cancelled', error?: string): void {
+    const seconds = (this.deps.clock.now().getTime() - new Date(wf.created_at ?? this.deps.clock.now()).getTime()) / 1000;
+    trx.executionPromise.then(() => {
+      const line = { workflow: wf.id, kind: wf.kind, machine: wf.machine_id, site: wf.site_id, outcome, seconds: Math.round(seconds * 10) / 10, ...(error ? { error } : {}) };
+      if (outcome === 'failed') this.deps.logger.warn(line, `${wf.kind} workflow failed`);
+      else this.deps.logger.info(line, `${wf.kind} workflow ${outcome}`);
+      this.deps.observer?.workflowFinished({ kind: wf.kind, outcome, seconds });
+    }, () => undefined);
   }
 
   private event(wf: WorkflowRow, step: StepRow, state: string): WorkflowStepEvent {

@@ -92,7 +92,7 @@ export class OutboxDispatcher {
         const failed = rows[published.length];
         await this.markDispatched(published);
         await db('outbox').where({ id: failed.id }).update({ attempts: failed.attempts + 1, last_error: (err as Error).message });
-        this.deps.logger.warn({ err, outbox: failed.id }, 'could not hand work to the transport; will retry');
+        this.deps.logger.warn({ err, outbox: failed.id, ...(failed.workflow_id ? { workflow: failed.workflow_id } : {}) }, 'could not hand work to the transport; will retry');
         return sent + published.length;
       }
       await this.markDispatched(published);

@@ -9,7 +9,6 @@ export const bootRequest = 1;
 export const bootReply = 2;
 
 export const messageTypes = { discover: 1, offer: 2, request: 3, decline: 4, ack: 5, nak: 6, release: 7, inform: 8 } as const;
-export type MessageType = (typeof messageTypes)[keyof typeof messageTypes];
 
 /** Option codes the server reads or writes. */
 export const opt = {

@@ -36,6 +36,11 @@ export interface Reply {
   via?: string;
   /** An ACK that binds a lease: it may leave only once the lease is on disk. */
   afterLeaseWrite?: boolean;
+  /** What the reply is, to whom and which address it gives: for the service's counters and log. */
+  kind: 'offer' | 'ack' | 'nak';
+  mac: string;
+  /** yiaddr: the address offered or bound (0.0.0.0 for an INFORM's ACK and a NAK). */
+  yiaddr: string;
 }
 
 export interface ResponderOptions {
@@ -124,6 +129,14 @@ function formatUuid(option: Buffer | undefined): string | undefined {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+const messageTypeNames: Record<number, string> = {
+  [messageTypes.discover]: 'discover',
+  [messageTypes.request]: 'request',
+  [messageTypes.decline]: 'decline',
+  [messageTypes.release]: 'release',
+  [messageTypes.inform]: 'inform',
+};
+
 export class DhcpResponder {
   readonly counters = {
     received: 0,
@@ -133,6 +146,8 @@ export class DhcpResponder {
     floodDropped: 0,
     errors: 0,
     ignored: {} as Record<string, number>,
+    /** Client messages answered or ignored, by DHCP message type (replies are counted when sent, by the service). */
+    messages: { discover: 0, request: 0, decline: 0, release: 0, inform: 0 } as Record<string, number>,
   };
   private indexed?: { state: SiteDesiredState; index: SiteIndex };
   private readonly reported = new Map<string, number>();
@@ -182,6 +197,8 @@ export class DhcpResponder {
     const type = messageType(message);
     if (type === undefined) return this.ignore('bootp');
     if ((type === messageTypes.discover || type === messageTypes.request) && this.options.onBootingClient && isBootingClient(message)) this.options.onBootingClient(mac);
+    const typeName = messageTypeNames[type];
+    if (typeName) this.counters.messages[typeName] += 1;
     const scope = this.scopeFor(message, mac);
     if (!scope) return this.ignore('no-network');
     switch (type) {
@@ -472,7 +489,7 @@ export class DhcpResponder {
 
   private reply(request: DhcpMessage, scope: Scope, type: number, yiaddr: string, decision: BootDecision, leaseSeconds?: number): Reply {
     const { network, subnet } = scope.served;
-    const reply = this.replyHeader(request, scope);
+    const reply = this.replyHeader(request);
     reply.yiaddr = yiaddr;
     if (type === messageTypes.ack) reply.ciaddr = request.ciaddr;
     const o = reply.options;
@@ -506,11 +523,11 @@ export class DhcpResponder {
       if (decision.ipxe) o.set(opt.ipxeEncapsulated, Buffer.from([176, 1, 1]));
     }
     this.echoRelayInfo(request, reply);
-    return { packet: encodeDhcp(reply), ...this.destination(request, scope) };
+    return { packet: encodeDhcp(reply), ...this.destination(request, scope), kind: type === messageTypes.offer ? 'offer' : 'ack', mac: clientMac(request) ?? '', yiaddr };
   }
 
   private nak(request: DhcpMessage, scope: Scope, why: string): Reply {
-    const reply = this.replyHeader(request, scope);
+    const reply = this.replyHeader(request);
     reply.options.set(opt.messageType, encodeOption.u8(messageTypes.nak));
     reply.options.set(opt.serverId, encodeOption.addresses([scope.serverId]));
     reply.options.set(opt.message, encodeOption.text(why.slice(0, 255)));
@@ -519,10 +536,10 @@ export class DhcpResponder {
     const { port } = this.destination(request, scope);
     // RFC 2131 §4.1: a NAK goes to the relay, or is broadcast to 255.255.255.255; never unicast to ciaddr.
     const to = scope.relayed ? { address: request.giaddr } : { address: limitedBroadcast, via: scope.serverId };
-    return { packet: encodeDhcp(reply), port, ...to };
+    return { packet: encodeDhcp(reply), port, ...to, kind: 'nak', mac: clientMac(request) ?? '', yiaddr: zero };
   }
 
-  private replyHeader(request: DhcpMessage, _scope: Scope): DhcpMessage {
+  private replyHeader(request: DhcpMessage): DhcpMessage {
     const reply = blankMessage(bootReply);
     reply.htype = request.htype;
     reply.hlen = request.hlen;

@@ -213,7 +213,13 @@ export function createDhcpService(options: DhcpServiceOptions = {}): AgentServic
       lastError = `sending to ${reply.address}:${reply.port}${reply.via ? ` by ${reply.via}` : ''}: ${err.message}`;
       ctx.logger.warn({ err: err.message, to: reply.address, via: reply.via }, 'DHCP reply could not be sent');
     };
+    /** Replies handed to the socket, by type; with the responder's client messages they are `messages` in health (and the agent's metrics). */
+    const sent = { offer: 0, ack: 0, nak: 0 };
     send = (reply) => {
+      sent[reply.kind] += 1;
+      // One line per answer an operator follows a boot by: which MAC got which address.
+      if (reply.kind === 'nak') ctx.logger.info({ mac: reply.mac, to: reply.address }, 'DHCP nak');
+      else if (reply.yiaddr !== '0.0.0.0') ctx.logger.info({ mac: reply.mac, address: reply.yiaddr }, `DHCP ${reply.kind}`);
       if (reply.address !== limitedBroadcast || !reply.via) return void socket.send(reply.packet, reply.port, reply.address, failed(reply));
       broadcasterFor(reply.via).then(
         (s) => s.send(reply.packet, reply.port, reply.address, failed(reply)),
@@ -247,6 +253,7 @@ export function createDhcpService(options: DhcpServiceOptions = {}): AgentServic
           floodDropped: responder.counters.floodDropped,
           errors: responder.counters.errors,
           ignored: { ...responder.counters.ignored },
+          messages: { ...responder.counters.messages, ...sent },
           lastError,
         };
       },

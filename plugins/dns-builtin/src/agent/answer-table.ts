@@ -6,16 +6,12 @@
  */
 import {
   addressData, encodeMessage, encodeName, encodeQuestion, encodeRecord, flagAa, flagQr, flagRd, flagTc, headerSize, nameData, optRecord,
-  rcode, recordClass, recordType, soaData, ednsPayloadSize, type Rcode, type ResourceRecord,
+  rcode, recordClass, recordType, soaData, ednsPayloadSize, type Query, type Rcode, type ResourceRecord,
 } from './wire.ts';
-import { enclosingZone, type Zone, type ZoneSet } from './zones.ts';
+import { enclosingZone } from './names.ts';
+import type { Zone, ZoneSet } from './zones.ts';
 
-/** What the answer needs from a parsed query (dns2's `Packet` has these). */
-export interface Query {
-  header: { id: number; qr: number; opcode: number; rd: number; qdcount: number };
-  questions: { name: string; type: number; class: number }[];
-  additionals: ({ type: number; class: number } | null | undefined)[];
-}
+export type { Query };
 
 export type Transport = 'udp' | 'tcp';
 
@@ -181,6 +177,17 @@ export class AnswerTable {
     if (!zone) return error(rcode.REFUSED);
     const nxdomain = encodeMessage({ id: header.id, flags: flagQr | flagAa | rd, rcode: rcode.NXDOMAIN, question: encodeQuestion(wireName, question.type), authorities: [this.negativeSoa.get(zone)!] });
     return this.finish(nxdomain, rcode.NXDOMAIN, edns, transport);
+  }
+
+  /**
+   * The response to a message whose header could be read but not the rest (decodeQuery
+   * said FORMERR): nothing for a response, NOTIMP for another opcode, else FORMERR;
+   * header only, since neither its question nor its OPT record could be trusted.
+   */
+  respondUnreadable(header: Query['header']): Answer | undefined {
+    if (header.qr) return undefined;
+    const code = header.opcode !== 0 ? rcode.NOTIMP : rcode.FORMERR;
+    return { message: encodeMessage({ id: header.id, flags: flagQr | ((header.opcode & 0xf) << 3) | (header.rd ? flagRd : 0), rcode: code }), rcode: code, truncated: false };
   }
 
   /** Adds the OPT record an EDNS query asks for, and truncates what UDP cannot carry (RFC 1035 §4.2.1). */

@@ -1,134 +1,117 @@
 /**
  * The site's authoritative DNS server, run by the agent as the `dns` service: answers
- * A, PTR, SOA and NS for the site's zones over UDP and TCP (dns2 does the sockets and
- * the parsing), from an answer table rebuilt whenever a new desired state arrives.
- * It never recurses or forwards: names outside its zones are REFUSED.
+ * A, PTR, SOA and NS for the site's zones over UDP and TCP, from an answer table rebuilt
+ * whenever a new desired state arrives. The sockets and the wire codec (wire.ts) are
+ * its own. With `workers` set, that many child processes answer UDP on the same socket,
+ * each from a copy of the table. It never recurses or forwards: names outside its
+ * zones are REFUSED.
  */
-import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import type { Socket } from 'node:net';
-import { Packet, TCPServer } from 'dns2';
 import { SproutError, type AgentServiceContext, type AgentServiceFactory, type RunningAgentService, type SiteDesiredState } from '@sprout/kernel';
-import { AnswerTable, type Answer, type Query, type Transport } from './answer-table.ts';
+import { AnswerTable } from './answer-table.ts';
+import { addStats, answerMessage, newStats, udpResponder } from './respond.ts';
 import { parseDnsSettings } from './settings.ts';
+import { UdpWorkers, type WorkerTable } from './udp-workers.ts';
 import { ZoneSerial } from './zone-serial.ts';
-import { zonesFor, zoneContent } from './zones.ts';
-import { rcode } from './wire.ts';
+import { zonesFor, zoneContent, type ZoneSet } from './zones.ts';
 
 const maxTcpConnections = 256;
-const rcodeNames = Object.fromEntries(Object.entries(rcode).map(([name, code]) => [code, name])) as Record<number, string>;
+/** A TCP client idle this long is disconnected (RFC 7766 §6.2.3 suggests seconds, not minutes). */
+const tcpIdleMs = 10_000;
+const workerStartMs = 30_000;
 
 export const dnsService: AgentServiceFactory = async (ctx: AgentServiceContext): Promise<RunningAgentService> => {
   const settings = parseDnsSettings(ctx.settings);
   const serial = new ZoneSerial(join(ctx.dataDir, 'dns'));
-  const stats = { queriesReceived: 0, queriesAnswered: 0, responsesIgnored: 0, truncated: 0, malformedQueries: 0, errors: 0, byRcode: {} as Record<string, number> };
+  const stats = newStats();
   let lastError: string | undefined;
   let rejectedRecords = 0;
   let stopped = false;
+  let workers: UdpWorkers | undefined;
 
   const fail = (err: unknown, message: string, context: object = {}) => {
     stats.errors += 1;
-    lastError = `${message}: ${(err as Error).message ?? String(err)}`;
-    ctx.logger.error({ err, service: 'dns', ...context }, message);
+    lastError = `${message}: ${(err as Error)?.message ?? String(err)}`;
+    ctx.logger.error({ err, ...context }, message);
   };
 
+  let set: ZoneSet;
   const build = (state: SiteDesiredState): AnswerTable => {
-    const set = zonesFor(state, settings);
-    rejectedRecords = set.rejected.length;
-    for (const { record, reason } of set.rejected) ctx.logger.warn({ service: 'dns', record, reason }, 'DNS record not served');
-    return new AnswerTable(set, serial.serialFor(zoneContent(set)));
+    const next = zonesFor(state, settings);
+    const built = new AnswerTable(next, serial.serialFor(zoneContent(next)));
+    set = next;
+    rejectedRecords = next.rejected.length;
+    for (const { record, reason } of next.rejected) ctx.logger.warn({ record, reason }, 'DNS record not served');
+    return built;
   };
+  const forWorkers = (): WorkerTable => ({ zones: [...set.zones], records: set.records, serial: table.serial });
 
   let table = build(ctx.desiredState());
   ctx.onDesiredState((state) => {
     if (stopped) return;
     try {
+      const before = table.serial;
       table = build(state);
-      ctx.logger.info({ service: 'dns', zones: table.zones, records: table.recordCount, serial: table.serial }, 'DNS zones rebuilt');
+      workers?.update(forWorkers());
+      // Every desired-state revision rebuilds the zones; only a change of their content (a new serial) is news.
+      const line = { zones: table.zones, records: table.recordCount, serial: table.serial };
+      if (table.serial !== before) ctx.logger.info(line, 'DNS zones changed');
+      else ctx.logger.debug?.(line, 'DNS zones rebuilt, unchanged');
     } catch (err) {
       // The previous zones stay served: a partial table would answer NXDOMAIN for names that exist.
       fail(err, 'DNS zones could not be rebuilt from the new desired state; the previous ones are still served');
     }
   });
 
-  const answer = (transport: Transport) => (request: Query, send: (response: Buffer) => unknown, client: unknown) => {
-    stats.queriesReceived += 1;
-    try {
-      deliver(transport, table.respond(request, transport), send, client);
-    } catch (err) {
-      fail(err, 'DNS query could not be answered', { transport });
-      if (transport === 'tcp') (client as Socket).destroy();
-    }
-  };
-  const deliver = (transport: Transport, response: Answer | undefined, send: (response: Buffer) => unknown, client: unknown) => {
-    if (!response) {
-      stats.responsesIgnored += 1;
-      // dns2 holds a TCP connection open until every message on it is answered; one
-      // that sends responses is not a resolver, so it is closed instead of left waiting.
-      if (transport === 'tcp') (client as Socket).destroy();
-      return;
-    }
-    stats.queriesAnswered += 1;
-    if (response.truncated) stats.truncated += 1;
-    const name = rcodeNames[response.rcode];
-    stats.byRcode[name] = (stats.byRcode[name] ?? 0) + 1;
-    // dns2's TCP sends return a promise; UDP sends report a refused datagram to their callback.
-    const sent = send(response.message);
-    if (sent instanceof Promise) sent.catch((err: unknown) => fail(err, 'DNS response could not be sent', { transport }));
-  };
-  const malformed = () => {
-    stats.queriesReceived += 1;
-    stats.malformedQueries += 1;
-  };
-
-  // UDP is read here rather than by dns2's server: a query whose answer is precomputed
-  // is answered from its raw bytes (respondToUdpWire), and only the rest is parsed.
   // Clients are IP literals, so the lookup dgram runs before every send hands the
   // address straight back instead of going through dns.lookup and a tick.
   const udp: UdpSocket = createSocket({ type: 'udp4', lookup: (address, _options, callback) => callback(null, address, 4) });
-  const answerUdp = answer('udp');
-  udp.on('message', (message: Buffer, from: RemoteInfo) => {
-    let quick: Answer | undefined;
-    try {
-      quick = table.respondToUdpWire(message);
-    } catch (err) {
-      fail(err, 'DNS query could not be answered', { transport: 'udp' });
-    }
-    if (quick) {
-      // A precomputed answer costs the lookup, the copy and this send: no closure and
-      // no callback (whose completion would cost a tick per answer). A datagram the
-      // kernel refuses is lost, as it could be on the wire; the client asks again.
-      stats.queriesReceived += 1;
-      stats.queriesAnswered += 1;
-      stats.byRcode.NOERROR = (stats.byRcode.NOERROR ?? 0) + 1;
-      udp.send(quick.message, from.port, from.address);
-      return;
-    }
-    const sendUdp = (response: Buffer) => udp.send(response, from.port, from.address, (err) => err && fail(err, 'DNS response could not be sent', { transport: 'udp' }));
-    let request: Query;
-    try {
-      request = Packet.parse(message) as unknown as Query;
-    } catch {
-      return malformed();
-    }
-    answerUdp(request, sendUdp, from);
-  });
-  const tcp = new TCPServer();
-  // Each TCP client holds a socket for up to dns2's 10 s idle timeout; a bound keeps a
-  // flood of idle connections from exhausting the agent's file descriptors.
-  tcp.maxConnections = maxTcpConnections;
-  tcp.on('request', answer('tcp'));
-  tcp.on('requestError', malformed);
+  udp.on('message', udpResponder(udp, () => table, stats, (err, message) => fail(err, message, { transport: 'udp' })));
+
   const connections = new Set<Socket>();
-  tcp.on('connection', (socket: Socket) => {
+  const tcp: Server = createServer((socket) => serveTcp(socket));
+  // Each TCP client holds a socket for up to the idle timeout; a bound keeps a flood of
+  // idle connections from exhausting the agent's file descriptors.
+  tcp.maxConnections = maxTcpConnections;
+
+  /** RFC 1035 §4.2.2: each message is preceded by its length in two octets; several may follow one another. */
+  const serveTcp = (socket: Socket) => {
     connections.add(socket);
     socket.once('close', () => connections.delete(socket));
-  });
+    socket.setTimeout(tcpIdleMs, () => socket.destroy());
+    socket.on('error', () => socket.destroy());
+    let pending: Buffer = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      while (pending.length >= 2) {
+        const length = pending.readUInt16BE(0);
+        if (pending.length < 2 + length) break;
+        const message = pending.subarray(2, 2 + length);
+        pending = pending.subarray(2 + length);
+        let response;
+        try {
+          response = answerMessage(table, message, 'tcp', stats);
+        } catch (err) {
+          fail(err, 'DNS query could not be answered', { transport: 'tcp' });
+          return socket.destroy();
+        }
+        // A peer that sends responses or fragments shorter than a header is not a resolver: closed, not left waiting.
+        if (response === 'ignore') return socket.destroy();
+        const framed = Buffer.allocUnsafe(2 + response.message.length);
+        framed.writeUInt16BE(response.message.length, 0);
+        response.message.copy(framed, 2);
+        socket.write(framed);
+      }
+    });
+  };
 
   try {
     await Promise.all([
       new Promise<void>((resolve, reject) => {
         udp.once('error', reject);
+        // The workers get this very socket (its handle sent over IPC), not a second bind.
         udp.bind(settings.port, settings.address, () => {
           udp.off('error', reject);
           resolve();
@@ -150,29 +133,40 @@ export const dnsService: AgentServiceFactory = async (ctx: AgentServiceContext):
   }
   udp.on('error', (err: Error) => fail(err, 'DNS UDP socket error'));
   tcp.on('error', (err: Error) => fail(err, 'DNS TCP listener error'));
-  ctx.logger.info({ service: 'dns', address: settings.address, port: settings.port, zones: table.zones, serial: table.serial }, 'DNS serving');
+  if (settings.workers > 0) {
+    workers = new UdpWorkers(settings.workers, udp, forWorkers(), (message) => fail(new Error(message), 'DNS worker'));
+    // Serving means every process reading the socket answers; the agent's own process answers meanwhile.
+    if (!(await workers.ready(workerStartMs))) fail(new Error(`not all ${settings.workers} workers answered within ${workerStartMs} ms`), 'DNS workers are slow to start');
+  }
+  ctx.logger.info({ address: settings.address, port: settings.port, zones: table.zones, serial: table.serial, workers: settings.workers }, 'DNS serving');
 
   return {
-    health: () => ({
-      listening: `${settings.address}:${settings.port}`,
-      zones: table.zones,
-      records: table.recordCount,
-      rejectedRecords,
-      serial: table.serial,
-      ...stats,
-      byRcode: { ...stats.byRcode },
-      ...(lastError ? { lastError } : {}),
-    }),
+    health: () => {
+      const total = newStats();
+      addStats(total, stats);
+      if (workers) addStats(total, workers.totals());
+      return {
+        listening: `${settings.address}:${settings.port}`,
+        zones: table.zones,
+        records: table.recordCount,
+        rejectedRecords,
+        serial: table.serial,
+        ...total,
+        ...(workers ? { workers: workers.states().map((w) => ({ pid: w.pid, serial: w.serial, queriesAnswered: w.stats.queriesAnswered })) } : {}),
+        ...(lastError ? { lastError } : {}),
+      };
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
+      await workers?.stop();
       await close(udp, tcp, connections);
     },
   };
 };
 
-async function close(udp: UdpSocket, tcp: TCPServer, connections: Set<Socket>): Promise<void> {
-  // dns2 keeps idle TCP connections for 10 s; stopping must not wait for them.
+async function close(udp: UdpSocket, tcp: Server, connections: Set<Socket>): Promise<void> {
+  // Idle TCP clients are kept for up to 10 s; stopping must not wait for them.
   for (const socket of connections) socket.destroy();
   await Promise.all([
     new Promise<void>((resolve) => {
@@ -182,6 +176,6 @@ async function close(udp: UdpSocket, tcp: TCPServer, connections: Set<Socket>): 
         resolve(); // never bound
       }
     }),
-    new Promise<void>((resolve) => tcp.close(() => resolve())),
+    new Promise<void>((resolve) => (tcp.listening ? tcp.close(() => resolve()) : resolve())),
   ]);
 }

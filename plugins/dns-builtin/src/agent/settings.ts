@@ -28,18 +28,24 @@ export interface DnsSettings {
   /** When set, `<nameserver>` gets this A record in its forward zone, so resolvers can find the agent. */
   nameserverAddress?: string;
   soa: SoaSettings;
+  /**
+   * Child processes that answer UDP queries besides the agent itself, on the same socket
+   * and each from its own copy of the answers (0: the agent alone). One per spare core.
+   */
+  workers: number;
 }
 
 export const defaultDnsSettings: Readonly<DnsSettings> = Object.freeze({
   port: 53,
   address: '0.0.0.0',
   ttl: 300,
+  workers: 0,
   soa: Object.freeze({ refresh: 3600, retry: 600, expire: 1_209_600, minimum: 60 }),
 });
 
 const maxTtl = 2_147_483_647;
 const soaTimers = ['refresh', 'retry', 'expire', 'minimum'] as const;
-const known = ['port', 'address', 'ttl', 'nameserver', 'nameserverAddress', 'soa'];
+const known = ['port', 'address', 'ttl', 'nameserver', 'nameserverAddress', 'soa', 'workers'];
 const knownSoa = ['mname', 'rname', ...soaTimers];
 
 export function parseDnsSettings(raw: Record<string, unknown>): DnsSettings {
@@ -65,6 +71,7 @@ export function parseDnsSettings(raw: Record<string, unknown>): DnsSettings {
   const settings: DnsSettings = { ...defaultDnsSettings, soa: { ...defaultDnsSettings.soa } };
   settings.port = integer('port', raw.port, 0, 65535) ?? settings.port;
   settings.ttl = integer('ttl', raw.ttl, 0, maxTtl) ?? settings.ttl;
+  settings.workers = integer('workers', raw.workers, 0, 64) ?? settings.workers;
   if (raw.address !== undefined) {
     if (typeof raw.address === 'string' && isIPv4(raw.address)) settings.address = raw.address;
     else problem('address', `must be an IPv4 address to listen on, got ${JSON.stringify(raw.address)}`);

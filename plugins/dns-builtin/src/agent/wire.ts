@@ -1,7 +1,8 @@
 /**
- * DNS message encoding (RFC 1035 §4) for the answers the agent precomputes. Names are
- * written uncompressed so a question can be swapped for the client's own spelling of
- * the same name without moving any offset. Parsing queries is dns2's job, not this.
+ * The DNS wire format (RFC 1035 §4) as the agent needs it: encoding the answers it
+ * precomputes, and decoding the queries it is sent (decodeQuery). Names are written
+ * uncompressed so a question can be swapped for the client's own spelling of the same
+ * name without moving any offset; names read may use compression pointers.
  */
 
 export const recordType = { A: 1, NS: 2, SOA: 6, PTR: 12, OPT: 41, IXFR: 251, AXFR: 252, ANY: 255 } as const;
@@ -24,7 +25,7 @@ export function encodeName(name: string): Buffer | undefined {
   const parts: Buffer[] = [];
   let length = 1;
   for (const label of labels) {
-    // dns2 decodes label octets as latin1 characters, so latin1 gives the same octets back.
+    // decodeQuery reads label octets as latin1 characters, so latin1 gives the same octets back.
     const bytes = Buffer.from(label, 'latin1');
     if (bytes.length === 0 || bytes.length > 63) return undefined;
     length += bytes.length + 1;
@@ -124,3 +125,105 @@ export const optRecord: Buffer = (() => {
   opt.writeUInt16BE(ednsPayloadSize, 3);
   return opt;
 })();
+
+/** A query as decodeQuery reads it: the header fields the answer needs, the question, and the additional records' types and classes. */
+export interface Query {
+  header: { id: number; qr: number; opcode: number; rd: number; qdcount: number };
+  questions: { name: string; type: number; class: number }[];
+  /** Type and class of each additional record: an OPT record's class is the client's UDP payload size. */
+  additionals: { type: number; class: number }[];
+}
+
+/**
+ * What a message that cannot be read as a query gets. `drop`: nothing at all (shorter
+ * than a header: there is no id to answer to). `formerr`: the header is readable, so
+ * the client is told FORMERR (RFC 1035 §4.1.1) with its id and flags.
+ */
+export type Unreadable = { unreadable: 'drop' | 'formerr'; reason: string; header?: Query['header'] };
+
+/** Pointers a name may follow before it is taken for a loop (a name has at most 127 labels). */
+const maxPointers = 127;
+
+class WireError extends Error {}
+
+/**
+ * Reads a name at `offset` (RFC 1035 §4.1.4): labels, possibly ending in a compression
+ * pointer. Pointers must point backwards (a pointer to itself or forwards is how loops
+ * are built), the name must stay within 255 octets and inside the message, and the
+ * label types 01 and 10 (RFC 6891 §5) are refused. Returns the dotted name (latin1
+ * octets, as given) and the offset after the name where it appears.
+ */
+export function readName(message: Buffer, offset: number): { name: string; end: number } {
+  const labels: string[] = [];
+  let at = offset;
+  let end = -1;
+  let length = 1;
+  for (let pointers = 0; ; ) {
+    if (at >= message.length) throw new WireError('a name runs past the end of the message');
+    const byte = message[at];
+    if ((byte & 0xc0) === 0xc0) {
+      if (at + 1 >= message.length) throw new WireError('a compression pointer is cut short');
+      const target = ((byte & 0x3f) << 8) | message[at + 1];
+      if (target >= at) throw new WireError(`a compression pointer at ${at} points forwards or at itself (${target})`);
+      if (++pointers > maxPointers) throw new WireError('a name follows too many compression pointers');
+      if (end < 0) end = at + 2;
+      at = target;
+      continue;
+    }
+    if (byte & 0xc0) throw new WireError(`label type 0x${(byte & 0xc0).toString(16)} is not supported`);
+    if (byte === 0) {
+      if (end < 0) end = at + 1;
+      return { name: labels.join('.'), end };
+    }
+    length += byte + 1;
+    if (length > 255) throw new WireError('a name is longer than 255 octets');
+    if (at + 1 + byte > message.length) throw new WireError('a label runs past the end of the message');
+    labels.push(message.toString('latin1', at + 1, at + 1 + byte));
+    at += 1 + byte;
+  }
+}
+
+/**
+ * Decodes a query: header, every question, the answer and authority records (skipped),
+ * and the type and class of every additional record. Anything cut short, a count that
+ * promises more than the message holds, a bad name or bytes left over make it
+ * unreadable; then the header decides whether a FORMERR can be sent (see Unreadable).
+ */
+export function decodeQuery(message: Buffer): Query | Unreadable {
+  if (message.length < headerSize) return { unreadable: 'drop', reason: `${message.length} octets is shorter than a DNS header` };
+  const flags = message[2];
+  const header = { id: message.readUInt16BE(0), qr: flags >> 7, opcode: (flags >> 3) & 0xf, rd: flags & flagRd, qdcount: message.readUInt16BE(4) };
+  const ancount = message.readUInt16BE(6);
+  const nscount = message.readUInt16BE(8);
+  const arcount = message.readUInt16BE(10);
+  try {
+    let offset = headerSize;
+    const questions: Query['questions'] = [];
+    for (let i = 0; i < header.qdcount; i++) {
+      const { name, end } = readName(message, offset);
+      if (end + 4 > message.length) throw new WireError('a question is cut short');
+      questions.push({ name, type: message.readUInt16BE(end), class: message.readUInt16BE(end + 2) });
+      offset = end + 4;
+    }
+    const additionals: Query['additionals'] = [];
+    for (let i = 0; i < ancount + nscount + arcount; i++) {
+      const { end } = readName(message, offset);
+      if (end + 10 > message.length) throw new WireError('a record is cut short');
+      const rdlength = message.readUInt16BE(end + 8);
+      if (end + 10 + rdlength > message.length) throw new WireError("a record's data runs past the end of the message");
+      if (i >= ancount + nscount) additionals.push({ type: message.readUInt16BE(end), class: message.readUInt16BE(end + 2) });
+      offset = end + 10 + rdlength;
+    }
+    if (offset !== message.length) throw new WireError(`${message.length - offset} octets after the last record`);
+    // RFC 6891 §6.1.1: more than one OPT record is a format error.
+    if (additionals.filter((r) => r.type === recordType.OPT).length > 1) throw new WireError('more than one OPT record');
+    return { header, questions, additionals };
+  } catch (err) {
+    if (!(err instanceof WireError)) throw err;
+    return { unreadable: 'formerr', reason: err.message, header };
+  }
+}
+
+export function isUnreadable(decoded: Query | Unreadable): decoded is Unreadable {
+  return 'unreadable' in decoded;
+}

@@ -7,6 +7,9 @@
 import { isIPv4 } from 'node:net';
 import { normaliseDnsName, type SiteDesiredState } from '@sprout/kernel';
 import type { DnsSettings } from './settings.ts';
+import { enclosingZone } from './names.ts';
+
+export { enclosingZone };
 
 export interface ZoneRecord {
   zone: string;
@@ -46,17 +49,6 @@ const reverseSuffix = '.in-addr.arpa';
 
 function inside(name: string, zone: string): boolean {
   return name === zone || name.endsWith(`.${zone}`);
-}
-
-/** The longest served zone that contains `name`: the zone an answer for it comes from. */
-export function enclosingZone(name: string, zones: ReadonlyMap<string, unknown>): string | undefined {
-  let candidate = name;
-  for (;;) {
-    if (zones.has(candidate)) return candidate;
-    const dot = candidate.indexOf('.');
-    if (dot < 0) return undefined;
-    candidate = candidate.slice(dot + 1);
-  }
 }
 
 export function zonesFor(state: SiteDesiredState, settings: DnsSettings): ZoneSet {

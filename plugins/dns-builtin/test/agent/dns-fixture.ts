@@ -30,6 +30,8 @@ export interface RunningDns {
   /** Replaces the desired state and fires the service's listener, as the agent does. */
   publish(state: SiteDesiredState): void;
   errors: object[];
+  /** Lines logged at info and debug, as `[level, msg, fields]`. */
+  lines: ['info' | 'debug', string, object][];
   /** Stops the server; with `keepData` the data directory stays for a restart. */
   stop(options?: { keepData?: boolean }): Promise<void>;
 }
@@ -39,13 +41,14 @@ export async function startDns(state: SiteDesiredState, options: { settings?: Re
   let current = state;
   const listeners: ((s: SiteDesiredState) => void)[] = [];
   const errors: object[] = [];
+  const lines: RunningDns['lines'] = [];
   const ctx = (port: number): AgentServiceContext => ({
     dataDir,
     settings: { address: '127.0.0.1', port, ...options.settings },
     desiredState: () => current,
     onDesiredState: (listener) => listeners.push(listener),
     report: () => undefined,
-    logger: { info: () => undefined, warn: () => undefined, error: (o) => errors.push(o) },
+    logger: { info: (o, m) => void lines.push(['info', m ?? '', o]), debug: (o, m) => void lines.push(['debug', m ?? '', o]), warn: () => undefined, error: (o) => errors.push(o) },
   });
   // A random high port; another test process may hold one, so a few are tried.
   for (let attempt = 0; ; attempt++) {
@@ -57,6 +60,7 @@ export async function startDns(state: SiteDesiredState, options: { settings?: Re
         dataDir,
         service,
         errors,
+        lines,
         publish(next) {
           current = next;
           for (const listener of listeners) listener(next);

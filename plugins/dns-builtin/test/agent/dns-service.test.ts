@@ -183,3 +183,15 @@ test('an answer too large for UDP sets TC, and dig gets all of it by retrying ov
   t.is(retried.answer.length, 70);
   t.regex(retried.server, /\(TCP\)/);
 });
+
+test('a new desired state that changes no record is logged at debug; one that changes the zones at info, once, without a second service key', async (t) => {
+  const dns = await startDns(labState(machines));
+  t.teardown(() => dns.stop());
+  dns.lines.length = 0;
+  dns.publish({ ...labState(machines), revision: 99 });
+  t.deepEqual(dns.lines.map(([level, msg]) => [level, msg]), [['debug', 'DNS zones rebuilt, unchanged']]);
+  dns.lines.length = 0;
+  dns.publish(labState([...machines, ['node3', '198.18.40.12']]));
+  t.deepEqual(dns.lines.map(([level, msg]) => [level, msg]), [['info', 'DNS zones changed']]);
+  t.false('service' in dns.lines[0]![2], 'the agent names the service (siteService) once');
+});

@@ -20,3 +20,12 @@ test('every invalid field is listed in one SPROUT_ERR_CONFIG', (t) => {
   const fields = (error as unknown as { details: { field: string }[] }).details.map((d) => d.field).sort();
   t.deepEqual(fields, ['services.dns.address', 'services.dns.nameserver', 'services.dns.nameserverAddress', 'services.dns.port', 'services.dns.soa.refresh', 'services.dns.soa.serial', 'services.dns.ttl', 'services.dns.zones']);
 });
+
+test('workers is a whole number of processes from 0 to 64', (t) => {
+  t.is(parseDnsSettings({ workers: 3 }).workers, 3);
+  t.is(parseDnsSettings({}).workers, 0);
+  for (const bad of [-1, 65, 1.5, 'two']) {
+    const error = t.throws(() => parseDnsSettings({ workers: bad }));
+    t.regex(JSON.stringify((error as { details?: unknown }).details), /services\.dns\.workers.*must be an integer from 0 to 64/);
+  }
+});

@@ -25,7 +25,7 @@ const state: SiteDesiredState = siteState({
 });
 
 async function startService(t: ExecutionContext, dataDir: string, relayPort: number): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', preload, '--import', 'tsx', entry, JSON.stringify({ dataDir, settings: { port: 0, address: '127.0.0.1', relayPort }, state })], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--conditions=sprout-source', '--import', preload, '--import', 'tsx', entry, JSON.stringify({ dataDir, settings: { port: 0, address: '127.0.0.1', relayPort }, state })], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => void child.kill('SIGKILL'));
   let output = '';
   const port = await new Promise<number>((resolve, reject) => {

@@ -1,0 +1,40 @@
+/**
+ * GET /metrics: the control plane's Prometheus metrics (docs/metrics.md). Read with a
+ * viewer token by default; `metrics.access: public` opens it to anyone who reaches the
+ * API, for scrapers that cannot send a bearer token. It never holds a secret.
+ */
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { RouteDeps } from '../build-app.ts';
+import type { ControlPlaneMetrics } from '../../metrics/control-plane-metrics.ts';
+import { metricsContentType } from '../../metrics/registry.ts';
+
+export const metricsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel }) => {
+  app.get(
+    '/metrics',
+    {
+      config: { auth: { role: kernel.config.metrics.access === 'public' ? 'public' : 'viewer' } },
+      schema: {
+        tags: ['health'],
+        summary: 'Prometheus metrics of this control plane replica (text exposition format 0.0.4)',
+        description: `Requests by route, workflow and step outcomes and durations, queue depths, agent links, revision lag and address usage; every metric is listed in docs/metrics.md.${kernel.config.metrics.access === 'public' ? '' : '\n\nRequires role: **viewer**.'}`,
+        ...(kernel.config.metrics.access === 'public' ? {} : { security: [{ bearer: [] }] }),
+        response: { 200: { description: 'The metrics', content: { 'text/plain': { schema: { type: 'string' } } } } },
+      },
+    },
+    async (_request, reply) => {
+      const text = await kernel.metrics.render();
+      return reply.type(metricsContentType).send(text);
+    },
+  );
+};
+
+/** Counts every answered request by its route template (`/v1/machines/:id`), never its raw URL. */
+export function countRequests(app: FastifyInstance, metrics: ControlPlaneMetrics): void {
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const method = request.method;
+    metrics.httpRequests.inc({ method, route, status_code: String(reply.statusCode) });
+    metrics.httpDuration.observe({ method, route }, reply.elapsedTime / 1000);
+    done();
+  });
+}
