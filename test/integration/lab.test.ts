@@ -24,6 +24,7 @@ test('lab demo commissions and deploys a simulated machine, prints the story and
   t.true(Date.now() - started < 120_000, `the demo takes under 2 minutes (took ${Date.now() - started} ms)`);
   t.is(run.code, 0, `${run.stdout}\n${run.stderr}`);
   const out = run.stdout;
+  t.regex(out.split('\n')[0], /^\d\d:\d\d:\d\d {2}loading the control plane and the site agent…$/, 'the demo says something before its silent start');
   // each workflow step with its timing, in the order the engine ran them
   const order = ['check-bmc', 'allocate-ip', 'reserve-dhcp', 'write-dns', 'publish-boot-intent', 'power-on', 'commission', 'power-on', 'install', 'set-local-boot', 'boot-disk'];
   let from = 0;
@@ -85,7 +86,8 @@ test('lab up keeps a lab running that the CLI can use; status shows it; down sto
   t.is(created.code, 0, created.stderr);
   const status = await sprout(['lab', 'status', '--dir', dir], { cwd, env });
   t.is(status.code, 0, status.stderr);
-  t.regex(status.stdout, /lab-agent\s+online/);
+  t.regex(status.stdout, /^AGENT\s+STATUS\s+LAST SEEN$/m);
+  t.regex(status.stdout, /lab-agent\s+online\s+\d{4}-\d\d-\d\dT[\d:.]+Z$/m, 'LAST SEEN is the last heartbeat, not "-"');
   t.regex(status.stdout, /explorer-1\s+new/);
 
   // the machine is played by `sprout lab simulate`, exactly as `lab status` says to run it

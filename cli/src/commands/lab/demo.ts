@@ -30,6 +30,8 @@ export class LabDemoCommand extends SproutCommand {
   dir = Option.String('--dir', { description: 'Lab folder (default: a new temporary folder)' });
 
   async run() {
+    // Loading the control plane's code takes seconds (more under load): say so before it starts, not after.
+    if (!this.json) this.context.stdout.write(`${new Date().toISOString().slice(11, 19)}  loading the control plane and the site agent…\n`);
     const { Lab } = await import('../../lab/lab.ts');
     const { DemoStory, StoryTeller, demoMachines } = await import('../../lab/demo-story.ts');
     const dir = this.dir ? resolve(this.dir) : mkdtempSync(join(tmpdir(), 'sprout-lab-demo-'));

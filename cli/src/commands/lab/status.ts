@@ -23,13 +23,13 @@ export class LabStatusCommand extends SproutCommand {
       return 0;
     }
     const api = new ApiClient({ url: info.url, token: info.token, source: `${dir}/lab.json` });
-    const site = await api.get<{ agents: { hostname: string; status: string; lastSeenAt: string | null }[] }>('v1/sites/lab');
+    const site = await api.get<{ agents: { hostname: string; status: string; lastHeartbeatAt: string | null }[] }>('v1/sites/lab');
     const machines = await api.get<{ items: { hostname: string; status: string; statusReason: { message: string } | null }[] }>('v1/machines', { site: 'lab', limit: 100 });
     this.print({ ...info, token: undefined, agents: site.agents, machines: machines.items }, () =>
       [
         labInfoText(info),
         '',
-        table(['AGENT', 'STATUS', 'LAST SEEN'], site.agents.map((a) => [a.hostname, a.status, a.lastSeenAt])),
+        table(['AGENT', 'STATUS', 'LAST SEEN'], site.agents.map((a) => [a.hostname, a.status, a.lastHeartbeatAt])),
         '',
         machines.items.length ? table(['MACHINE', 'STATUS', 'REASON'], machines.items.map((m) => [m.hostname, m.status, m.statusReason?.message ?? ''])) : 'no machines yet',
       ].join('\n'),
