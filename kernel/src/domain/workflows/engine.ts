@@ -143,7 +143,10 @@ export class WorkflowEngine {
     const steps = await trx<StepRow>('workflow_steps').where({ workflow_id: wf.id }).orderBy('position');
     const current = steps.find((s) => s.state !== 'succeeded' && s.state !== 'skipped');
 
-    if (wf.cancel_requested && (!current || current.state === 'pending' || current.state === 'dispatched')) {
+    // A site step the agent runs (one waiting on a machine can take 20 minutes) ends at
+    // once too: its work is withdrawn and a late report for it finds the step cancelled.
+    // A control step runs inside one transaction: it ends before a cancel is seen.
+    if (wf.cancel_requested && (!current || current.state === 'pending' || current.state === 'dispatched' || (current.kind === 'site' && current.state === 'running'))) {
       await this.cancel(trx, wf, steps);
       return 'stop';
     }
@@ -321,7 +324,13 @@ export class WorkflowEngine {
 
   private async cancel(trx: Knex.Transaction, wf: WorkflowRow, steps: StepRow[]): Promise<void> {
     const now = this.deps.clock.now();
+    const interrupted = steps.find((s) => s.kind === 'site' && s.state === 'running');
     await trx('workflow_steps').where({ workflow_id: wf.id }).whereIn('state', ['pending', 'dispatched']).update({ state: 'cancelled', finished_at: now, waiting_for: null });
+    if (interrupted) {
+      await trx('workflow_steps')
+        .where({ id: interrupted.id, state: 'running' })
+        .update({ state: 'cancelled', finished_at: now, waiting_for: null, error: `cancelled while running by ${(wf.params.cancelledBy as string) ?? 'system'}`, log_tail: JSON.stringify(appendLog(interrupted.log_tail, ['cancelled while running: the site agent\'s work is withdrawn; a report it still sends is ignored'])) });
+    }
     await trx('outbox').where({ workflow_id: wf.id }).whereNull('dispatched_at').delete();
     const handedOut = await trx('outbox').where({ workflow_id: wf.id }).whereNotNull('dispatched_at').select('id');
     if (handedOut.length > 0) {
@@ -344,7 +353,12 @@ export class WorkflowEngine {
       actor: (wf.params.cancelledBy as string) ?? 'system',
       returnTo: wf.machine_from_status ?? 'new',
       workflowId: wf.id,
-      reason: { code: 'cancelled', message: `${wf.kind} cancelled by ${(wf.params.cancelledBy as string) ?? 'system'}${at ? ` before step ${at.name}` : ''}`, workflow: wf.id, ...(at ? { step: at.name } : {}) },
+      reason: {
+        code: 'cancelled',
+        message: `${wf.kind} cancelled by ${(wf.params.cancelledBy as string) ?? 'system'}${interrupted ? ` while step ${interrupted.name} was running (the machine may still be on; power it off or release it)` : at ? ` before step ${at.name}` : ''}`,
+        workflow: wf.id,
+        ...(at ? { step: at.name } : {}),
+      },
     });
   }
 
