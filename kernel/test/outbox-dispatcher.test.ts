@@ -9,7 +9,7 @@ import pino from 'pino';
 import { startHarness, type Harness } from '../../test/helpers/harness.ts';
 import { createMachine, siteWithNetwork, waitForWorkflow } from '../../test/helpers/control-plane.ts';
 import { OutboxDispatcher } from '../src/domain/workflows/outbox-dispatcher.ts';
-import { transportCapability, type TransportProvider, type WorkItem } from '../src/capabilities/transport.ts';
+import { transportCapability, type AgentHttpEndpoint, type TransportProvider, type WorkItem } from '../src/capabilities/transport.ts';
 
 let h: Harness;
 let siteId: string;
@@ -87,13 +87,14 @@ test.serial('work the transport gives up on fails its step with the reason', asy
   const id: string = started.body.id;
   await waitForWorkflow(h, id, (w) => w.steps[0].state === 'dispatched');
   await h.kernel.dispatcher.drain();
-  const transport = await h.kernel.capability(transportCapability);
+  // The HTTP transport's agent side, as its long-poll route uses it.
+  const transport = (await h.kernel.capability(transportCapability)) as unknown as AgentHttpEndpoint;
   // The agent takes the work and never acknowledges it: its one delivery runs out.
-  const leased = await transport.pollWork!(siteId, 0);
+  const leased = await transport.pollWork(siteId, 0);
   t.is(leased.length, 1);
   const workItemId = leased[0].item.id;
   await new Promise((resolve) => setTimeout(resolve, 150));
-  t.deepEqual(await transport.pollWork!(siteId, 0), [], 'a given-up item is not delivered again');
+  t.deepEqual(await transport.pollWork(siteId, 0), [], 'a given-up item is not delivered again');
   const wf = await waitForWorkflow(h, id, (w) => w.state === 'failed');
   const checkBmc = wf.steps.find((s: any) => s.name === 'check-bmc');
   t.is(checkBmc.state, 'failed');
