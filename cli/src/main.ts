@@ -3,19 +3,45 @@
  * active plugin (named by its manifest's `"commands"` module), so plugin commands
  * appear in `sprout --help` and behave like builtin ones.
  */
-import { Builtins, Cli, type CommandClass } from 'clipanion';
+import { Builtins, Cli, type BaseContext, type CommandClass } from 'clipanion';
 import { SproutCommand } from '@sprout/kernel/cli';
 import { builtinCommands } from './commands/index.ts';
 import { pluginCommands } from './plugin-commands.ts';
 import { localDefaults } from './local-config.ts';
+import { CompletionCommand } from './commands/completion.ts';
 
 export const cliVersion = '0.1.0';
 
-export async function buildCli(argv: string[]): Promise<Cli> {
-  const cli = new Cli({ binaryLabel: 'Sprout — bare-metal provisioning', binaryName: 'sprout', binaryVersion: cliVersion });
+/**
+ * Colours only for a person at a terminal: never in a pipe or a file, never with
+ * NO_COLOR (https://no-color.org) or TERM=dumb; FORCE_COLOR (not 0) forces them.
+ */
+export function wantsColour(env: NodeJS.ProcessEnv = process.env, stream: { isTTY?: boolean } = process.stdout): boolean {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '') return env.FORCE_COLOR !== '0';
+  return Boolean(stream.isTTY) && env.TERM !== 'dumb';
+}
+
+/**
+ * clipanion prints the stack of any error that reaches it, on stdout. An operator gets
+ * one line on stderr instead (the stack only with SPROUT_DEBUG); usage errors keep
+ * clipanion's text, which shows the command's usage.
+ */
+class SproutCli extends Cli {
+  error(error: Error, opts?: { colored?: boolean; command?: never }): string {
+    const isUsage = typeof error === 'object' && error !== null && 'clipanion' in error;
+    const text = isUsage ? super.error(error, opts) : `error: ${(process.env.SPROUT_DEBUG ? error?.stack : error?.message) ?? String(error)}\n`;
+    process.stderr.write(text);
+    return '';
+  }
+}
+
+export async function buildCli(argv: string[], colour = wantsColour()): Promise<Cli> {
+  const cli = new SproutCli({ binaryLabel: 'Sprout — bare-metal provisioning', binaryName: 'sprout', binaryVersion: cliVersion, enableColors: colour });
   cli.register(Builtins.HelpCommand);
   cli.register(Builtins.VersionCommand);
   for (const command of builtinCommands) cli.register(command);
+  cli.register(CompletionCommand);
   const { commands, warnings } = await pluginCommands(argv);
   for (const command of commands) cli.register(command as CommandClass);
   for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
@@ -24,6 +50,8 @@ export async function buildCli(argv: string[]): Promise<Cli> {
 
 export async function main(argv: string[]): Promise<number> {
   SproutCommand.localDefaults = localDefaults;
-  const cli = await buildCli(argv);
-  return cli.run(argv, Cli.defaultContext);
+  const colour = wantsColour();
+  const cli = await buildCli(argv, colour);
+  const context: BaseContext = { ...Cli.defaultContext, colorDepth: colour ? 8 : 1 };
+  return cli.run(argv, context);
 }

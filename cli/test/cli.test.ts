@@ -132,7 +132,7 @@ test('against a running server: tokens, a denied viewer, the audit trail and log
 
   const audit = await sprout(['audit', 'list', '--outcome', 'denied', '--json'], { cwd: dir, env });
   t.is(audit.code, 0, audit.stderr);
-  t.like(JSON.parse(audit.stdout)[0], { actor: 'token:dash', action: 'token.create', outcome: 'denied' });
+  t.like(JSON.parse(audit.stdout).items[0], { actor: 'token:dash', action: 'token.create', outcome: 'denied' });
   const table = await sprout(['audit', 'list'], { cwd: dir, env });
   t.regex(table.stdout, /token:dash\s+token\.create\s+token\s+denied/);
 

@@ -74,7 +74,7 @@ for (const backend of ['pglite', 'postgres'] as const) {
     t.regex(after.stdout, /^web-01\s+NEW\s+— commission cancelled by token:bootstrap-admin before step check-bmc/);
 
     const audit = await run('audit', 'list', '--actor', 'token:bootstrap-admin', '--json', '--limit', '100');
-    const actions = JSON.parse(audit.stdout).map((r: { action: string }) => r.action);
+    const actions = JSON.parse(audit.stdout).items.map((r: { action: string }) => r.action);
     for (const action of ['site.create', 'network.create', 'machine.import', 'ip.allocate', 'machine.commission', 'workflow.cancel']) {
       t.true(actions.includes(action), `${action} missing from the audit trail`);
     }

@@ -86,7 +86,19 @@ test.serial('ip allocate, list and release, and network show counts them', async
 
   const list = await run('ip', 'list', 'prov');
   t.regex(list.stdout, /^ADDRESS\s+HOSTNAME\s+MACHINE\s+INTERFACE\s+PROVIDER\s+ID$/m);
-  t.regex(list.stdout, new RegExp(`^198\\.18\\.0\\.10\\s+node-01\\s+${machineId}\\s+[0-9a-f-]+\\s+ipam-builtin`, 'm'));
+  // names, not UUIDs: the machine's hostname and the interface's name
+  t.regex(list.stdout, /^198\.18\.0\.10\s+node-01\s+node-01\s+eth1\s+ipam-builtin/m);
+  t.like(JSON.parse((await run('ip', 'list', 'prov', '--json')).stdout).find((a: any) => a.address === '198.18.0.10'), { machineId, machineHostname: 'node-01', interfaceName: 'eth1' });
+
+  // machine show lists the machine's addresses, and finds it by a MAC or a short id
+  const shown = await run('machine', 'show', '52:54:00:CC:00:02');
+  t.is(shown.code, 0, shown.stderr);
+  t.regex(shown.stdout, /^node-01 /);
+  t.regex(shown.stdout, /^ADDRESS\s+NETWORK\s+INTERFACE\n198\.18\.0\.10\s+prov\s+eth1$/m);
+  t.deepEqual(JSON.parse((await run('machine', 'show', machineId.slice(0, 8), '--json')).stdout).addresses, [{ address: '198.18.0.10', network: 'prov', interface: 'eth1' }]);
+  const unknownMac = await run('machine', 'show', '52:54:00:cc:00:99');
+  t.is(unknownMac.code, 1);
+  t.regex(unknownMac.stderr, /no machine "52:54:00:cc:00:99"/);
   t.regex(list.stdout, /^198\.18\.0\.50\s+vip\s+-\s+-\s+ipam-builtin/m);
 
   const byAddress = await run('ip', 'release', 'prov', '198.18.0.50');

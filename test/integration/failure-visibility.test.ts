@@ -23,7 +23,7 @@ async function machineIn(lab: SimulatedSite, hostname: string, status: string, t
 async function whatOperatorsSee(lab: SimulatedSite, hostname: string, status: string) {
   const shown = await lab.cli('machine', 'show', hostname);
   const json = JSON.parse((await lab.cli('machine', 'show', hostname, '--json')).stdout);
-  const audit = JSON.parse((await lab.cli('audit', 'list', '--target', json.id, '--action', 'machine.transition', '--json')).stdout);
+  const audit = JSON.parse((await lab.cli('audit', 'list', '--target', json.id, '--action', 'machine.transition', '--json')).stdout).items;
   const record = audit.find((r: any) => r.details.status?.new === status);
   // The reason, where it happened and the log lines under it: everything above the blank line.
   const firstLines = shown.stdout.split('\n\n')[0]!;

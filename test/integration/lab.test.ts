@@ -24,6 +24,7 @@ test('lab demo commissions and deploys a simulated machine, prints the story and
   t.true(Date.now() - started < 120_000, `the demo takes under 2 minutes (took ${Date.now() - started} ms)`);
   t.is(run.code, 0, `${run.stdout}\n${run.stderr}`);
   const out = run.stdout;
+  t.regex(out.split('\n')[0], /^\d\d:\d\d:\d\d {2}loading the control plane and the site agent…$/, 'the demo says something before its silent start');
   // each workflow step with its timing, in the order the engine ran them
   const order = ['check-bmc', 'allocate-ip', 'reserve-dhcp', 'write-dns', 'publish-boot-intent', 'power-on', 'commission', 'power-on', 'install', 'set-local-boot', 'boot-disk'];
   let from = 0;
@@ -53,6 +54,14 @@ test('lab demo commissions and deploys a simulated machine, prints the story and
   t.regex(out, /machine\.commission\s+machine:[0-9a-f]{8}\s+success/);
   t.regex(out, /machine\.deploy\s+machine:[0-9a-f]{8}\s+success/);
   t.regex(out, /done: 1 of 1 machine\(s\) deployed/);
+  // What both processes counted, scraped from their /metrics after the run.
+  t.regex(out, /metrics after the run \(http:\/\/127\.0\.0\.1:\d+\/metrics, http:\/\/127\.0\.0\.1:\d+\/metrics\)/);
+  t.regex(out, /control plane\s+sprout_workflows_total\{[^}]*kind="deploy"[^}]*outcome="succeeded"[^}]*\} 1\n/);
+  t.regex(out, /control plane\s+sprout_workflows_total\{[^}]*kind="commission"[^}]*outcome="succeeded"[^}]*\} 1\n/);
+  t.regex(out, /agent\s+sprout_agent_dhcp_messages_total\{type="request"\} [1-9]\d*\n/);
+  t.regex(out, /agent\s+sprout_agent_tftp_transfers_total\{outcome="completed"\} [1-9]\d*\n/);
+  t.regex(out, /agent\s+sprout_agent_http_boot_requests_total\{kind="script"\} [1-9]\d*\n/);
+  t.regex(out, /agent\s+sprout_agent_power_actions_total\{[^}]*driver="lab"[^}]*\} [1-9]\d*\n/);
   t.deepEqual(readdirSync(cwd).filter((f) => f.startsWith('sprout-lab-demo-')), [], 'the temporary lab folder is removed');
 });
 
@@ -77,7 +86,8 @@ test('lab up keeps a lab running that the CLI can use; status shows it; down sto
   t.is(created.code, 0, created.stderr);
   const status = await sprout(['lab', 'status', '--dir', dir], { cwd, env });
   t.is(status.code, 0, status.stderr);
-  t.regex(status.stdout, /lab-agent\s+online/);
+  t.regex(status.stdout, /^AGENT\s+STATUS\s+LAST SEEN$/m);
+  t.regex(status.stdout, /lab-agent\s+online\s+\d{4}-\d\d-\d\dT[\d:.]+Z$/m, 'LAST SEEN is the last heartbeat, not "-"');
   t.regex(status.stdout, /explorer-1\s+new/);
 
   // the machine is played by `sprout lab simulate`, exactly as `lab status` says to run it

@@ -181,7 +181,7 @@ test.serial('a wrong password fails check-bmc with the BMC\'s 401 words, touches
   ]);
   t.regex(workflowShown, /check-bmc\s+site\s+failed/);
   t.regex(machineShown, words, 'machine show says why');
-  const records = JSON.parse(audit);
+  const records = JSON.parse(audit).items;
   t.true(records.some((r: any) => r.action === 'machine.update' && r.targetId === machine.id), 'the password change is audited');
   const views = [JSON.stringify(wf), JSON.stringify(machine), workflowShown, machineShown, audit, lab.server.log(), lab.agent.log()];
   for (const output of views) {

@@ -182,7 +182,7 @@ test('sprout audit prune --before, against a real server on PostgreSQL', async (
   t.is(JSON.parse(pruned.stdout).removed, aged);
   const human = await run('audit', 'prune', '--before', '2000-01-01');
   t.regex(human.stdout, /removed 0 audit records written before 2000-01-01T00:00:00.000Z/);
-  const list = JSON.parse((await run('audit', 'list', '--action', 'audit.prune', '--json')).stdout);
+  const list = JSON.parse((await run('audit', 'list', '--action', 'audit.prune', '--json')).stdout).items;
   t.is(list.length, 2);
   t.deepEqual(list.map((r: any) => r.details.removed).sort(), [0, aged].sort());
 });

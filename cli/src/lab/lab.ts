@@ -45,6 +45,8 @@ export interface LabInfo {
   startedAt: string;
   /** `power`: the lab power switch's URL, the `bmc.address` of the lab's machines (`bmc.type: lab`). */
   services: { dhcp: string; relay: string; tftp: string; http: string; dns: string; power: string };
+  /** GET /metrics of each process (docs/metrics.md): the control plane's takes the lab's token. */
+  metrics: { controlPlane: string; agent: string };
   image: LabArtifacts['image'];
   realInstaller: boolean;
 }
@@ -68,7 +70,7 @@ export class Lab {
     const logger = pino({ level: 'info', base: { service: 'sprout-lab' }, hooks: { streamWrite: maskUrls } }, pino.destination({ dest: join(dir, 'lab.log'), sync: false }));
     const artifacts = prepareArtifacts(dir);
     const apiPort = options.apiPort || (await freeTcpPort());
-    const ports = { dhcp: await freeUdpPort(), relay: await freeUdpPort(labNetwork.gateway), tftp: await freeUdpPort(), http: await freeTcpPort(), dns: await freeUdpPort(), power: await powerSwitchPort(dir) };
+    const ports = { dhcp: await freeUdpPort(), relay: await freeUdpPort(labNetwork.gateway), tftp: await freeUdpPort(), http: await freeTcpPort(), dns: await freeUdpPort(), power: await powerSwitchPort(dir), metrics: await freeTcpPort() };
 
     const configFile = await writeLabConfig(dir, apiPort);
     const { Kernel, loadConfig } = await import('@sprout/kernel');
@@ -96,6 +98,7 @@ export class Lab {
           http: { port: ports.http, address: '127.0.0.1', baseUrl: httpBase, artifactRoot: artifacts.artifactRoot },
           dns: { port: ports.dns, address: '127.0.0.1' },
         },
+        metrics: { listen: `127.0.0.1:${ports.metrics}` },
       });
       progress('starting the site agent: DHCP, TFTP, HTTP boot and DNS on loopback ports');
       await agent.start();
@@ -119,6 +122,7 @@ export class Lab {
         token,
         startedAt: new Date().toISOString(),
         services: { dhcp: `127.0.0.1:${ports.dhcp}`, relay: `${labNetwork.gateway}:${ports.relay}`, tftp: `127.0.0.1:${ports.tftp}`, http: httpBase, dns: `127.0.0.1:${ports.dns}`, power: `http://127.0.0.1:${ports.power}` },
+        metrics: { controlPlane: `${url}/metrics`, agent: agent.metricsUrl ?? `http://127.0.0.1:${ports.metrics}/metrics` },
         image: artifacts.image,
         realInstaller: artifacts.realInstaller,
       };
@@ -129,6 +133,22 @@ export class Lab {
       await kernel.stop();
       throw err;
     }
+  }
+
+  /**
+   * What both processes count now, read from their /metrics: each sample line of the
+   * exposition text whose name is asked for (the demo prints these after its run).
+   */
+  async metricSamples(names: string[]): Promise<{ process: 'control plane' | 'agent'; sample: string; value: number }[]> {
+    const scrape = async (url: string, process: 'control plane' | 'agent', token?: string) => {
+      const response = await fetch(url, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+      if (!response.ok) throw new Error(`GET ${url} answered ${response.status}`);
+      return (await response.text())
+        .split('\n')
+        .filter((line) => line && !line.startsWith('#') && names.includes(line.split(/[{ ]/)[0]!))
+        .map((line) => ({ process, sample: line.slice(0, line.lastIndexOf(' ')), value: Number(line.slice(line.lastIndexOf(' ') + 1)) }));
+    };
+    return [...(await scrape(this.info.metrics.controlPlane, 'control plane', this.info.token)), ...(await scrape(this.info.metrics.agent, 'agent'))];
   }
 
   async stop(): Promise<void> {

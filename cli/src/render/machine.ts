@@ -3,7 +3,11 @@ import type { MachineView } from '@sprout/kernel';
 import { table } from '@sprout/kernel/cli';
 
 /** The API's machine representation (type only: the CLI never loads the server). */
-export type Machine = MachineView & { statusReason: (MachineView['statusReason'] & { logTail?: string[] }) | null };
+export type Machine = MachineView & {
+  statusReason: (MachineView['statusReason'] & { logTail?: string[] }) | null;
+  /** `machine show` only. */
+  addresses?: { address: string; network: string; interface: string | null }[];
+};
 
 /** What `GET|POST /v1/machines/{id}/power` answers. */
 export interface PowerAnswer {
@@ -70,6 +74,9 @@ export function machineDetails(m: Machine, now?: string): string {
     '',
     table(['INTERFACE', 'MAC', 'PXE'], m.interfaces.map((i) => [i.name, i.mac, i.pxe ? 'yes' : ''])),
   );
+  if (m.addresses) {
+    lines.push('', m.addresses.length ? table(['ADDRESS', 'NETWORK', 'INTERFACE'], m.addresses.map((a) => [a.address, a.network, a.interface])) : 'addresses: none allocated');
+  }
   if (m.hardwareTests.length > 0) {
     lines.push('', table(['HARDWARE TEST', 'STATUS', 'TOOK', 'OUTPUT'], m.hardwareTests.map((h) => [h.name, h.status, `${h.durationMs} ms`, h.output.split('\n').pop()])));
   }

@@ -9,11 +9,35 @@ export type Workflow = WorkflowView;
 export const finished = ['succeeded', 'failed', 'cancelled', 'timed_out'];
 
 export function workflowDetails(w: Workflow): string {
-  const head = `workflow ${w.id}  ${w.kind} ${w.machine ? `of ${w.machine.hostname} ` : ''}at ${w.site.name}: ${w.state.toUpperCase()}${w.error ? ` — ${w.error}` : ''}`;
+  const cancel = w.cancelRequested && !finished.includes(w.state) ? ' (cancel requested)' : '';
+  const head = `workflow ${w.id}  ${w.kind} ${w.machine ? `of ${w.machine.hostname} ` : ''}at ${w.site.name}: ${w.state.toUpperCase()}${cancel}${w.error ? ` — ${w.error}` : ''}`;
   const rows = w.steps.map((s) => [s.name, s.kind, s.state, s.attempt, duration(s.startedAt, s.finishedAt), stepNote(s)]);
   // Secrets by digest only: the value is `sprout workflow user-data <id>` (operators).
   const secrets = (w.secrets ?? []).map((s) => `\n${s.name}: ${s.size} bytes, sha256 ${s.sha256}`).join('');
-  return `${head}\nby ${w.createdBy} at ${w.createdAt}${secrets}\n\n${table(['STEP', 'KIND', 'STATE', 'TRY', 'TOOK', 'NOTE'], rows)}`;
+  return `${head}\nby ${w.createdBy} at ${w.createdAt}${secrets}\n\n${table(['STEP', 'KIND', 'STATE', 'TRY', 'TOOK', 'NOTE'], rows)}${waiting(w)}`;
+}
+
+/**
+ * The step the workflow waits on, for how long and for what, and its last log lines: a
+ * stuck step shows its last words, not only "running".
+ */
+function waiting(w: Workflow, now = Date.now()): string {
+  const step = w.steps.find((s) => s.state === 'running' || s.state === 'dispatched');
+  if (!step || finished.includes(w.state)) return '';
+  const since = step.startedAt ?? w.updatedAt ?? w.createdAt;
+  const what = step.waitingFor ?? (step.kind === 'site' ? 'waiting for the site agent to report' : 'running');
+  const lines = [`\n\nnow: ${step.name} ${step.state} for ${elapsed(since, now)} — ${what}${w.cancelRequested ? '; cancel requested' : ''}`];
+  const tail = step.logTail.slice(-5);
+  if (tail.length) lines.push(`last log lines of ${step.name}:`, ...tail.map((l) => `  | ${l}`));
+  return lines.join('\n');
+}
+
+/** `42 s`, `3 min 5 s`, `2 h 10 min`. */
+export function elapsed(since: string, now = Date.now()): string {
+  const s = Math.max(0, Math.round((now - Date.parse(since)) / 1000));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
 
 export function workflowTable(items: Workflow[]): string {
@@ -67,8 +91,13 @@ export async function followWorkflow(api: ApiClient, id: string, write: (line: s
   const seen = new Map<string, string>();
   const logs = new Map<string, string[]>();
   const deadline = Date.now() + (options.timeoutMs ?? 24 * 3600_000);
+  let cancelShown = false;
   for (;;) {
     const wf = await api.get<Workflow>(`v1/workflows/${id}`);
+    if (wf.cancelRequested && !cancelShown && !finished.includes(wf.state)) {
+      cancelShown = true;
+      write(`${stamp()}  cancel requested; the workflow stops at the end of its current step`);
+    }
     for (const step of wf.steps) {
       const key = `${step.state}|${step.waitingFor ?? ''}|${step.attempt}`;
       if (step.state === 'pending') continue;

@@ -34,7 +34,8 @@ export interface AuditQuery {
   actor?: string;
   action?: string;
   targetType?: string;
-  targetId?: string;
+  /** One id, or several that name the same target (a machine's id and hostname). */
+  targetId?: string | string[];
   outcome?: AuditOutcome;
   since?: Date;
   /** Opaque cursor from a previous page. */
@@ -197,7 +198,8 @@ export class AuditLog {
     if (query.actor) q.where('actor', query.actor);
     if (query.action) q.where('action', query.action);
     if (query.targetType) q.where('target_type', query.targetType);
-    if (query.targetId) q.where('target_id', query.targetId);
+    if (typeof query.targetId === 'string') q.where('target_id', query.targetId);
+    else if (query.targetId?.length) q.whereIn('target_id', query.targetId);
     if (query.outcome) q.where('outcome', query.outcome);
     if (query.since) q.where('at', '>=', query.since);
     if (query.cursor) q.where('id', '<', auditCursor.decode(query.cursor)[0]);

@@ -10,3 +10,6 @@ export { table } from './table.ts';
 export { readFlagFile, readSecretOption, FlagInputError, type SecretSources } from './flag-input.ts';
 export { SproutError } from '../errors/sprout-error.ts';
 export { maskUrls } from '../config/mask-secrets.ts';
+// The value sets the CLI validates flags against before asking the API (light modules, no server code).
+export { machineStatuses } from '../domain/lifecycle/transitions.ts';
+export { workflowStates, workflowKinds } from '../domain/workflows/definitions.ts';

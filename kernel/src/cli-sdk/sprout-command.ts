@@ -35,6 +35,15 @@ export abstract class SproutCommand extends Command {
     return new ApiClient(resolveTarget(process.env, SproutCommand.localDefaults(), this.ca));
   }
 
+  /** Where the API URL and token came from, for hints (never throws). */
+  private targetSource(): string {
+    try {
+      return resolveTarget(process.env, SproutCommand.localDefaults()).source;
+    } catch {
+      return 'nowhere';
+    }
+  }
+
   /** Prints `value` as JSON with --json, else the human rendering. */
   print(value: unknown, human: () => string): void {
     this.context.stdout.write(this.json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
@@ -45,7 +54,7 @@ export abstract class SproutCommand extends Command {
     const stderr = (text: string) => this.context.stderr.write(maskUrls(text));
     if (err instanceof ApiError) {
       if (this.json) stdout(`${JSON.stringify({ status: err.status, ...err.problem }, null, 2)}\n`);
-      else stderr(`error: ${err.explain()}\n`);
+      else stderr(`error: ${err.explain()}\n${err.status === 401 ? unauthenticatedHint(this.targetSource()) : ''}`);
       return 1;
     }
     const e = err as Partial<Explainable> & Error;
@@ -58,4 +67,12 @@ export abstract class SproutCommand extends Command {
     stderr(`error: ${(process.env.SPROUT_DEBUG ? e?.stack : e?.message) ?? String(err)}\n`);
     return 1;
   }
+}
+
+/** What to do about a 401: the token in use came from somewhere the operator can fix. */
+function unauthenticatedHint(source: string): string {
+  return (
+    `hint: the token came from ${source}; log in with \`sprout login --url <api-url> --token-file <file>\`, ` +
+    'or for a lab run `eval "$(sprout lab status --env)"`\n'
+  );
 }

@@ -1,5 +1,7 @@
 import { SproutCommand, Command, Option, table } from '@sprout/kernel/cli';
 import * as t from 'typanion';
+import { fetchPages, truncationNotice } from '../../pages.ts';
+import { parseSince } from '../../since.ts';
 
 interface AuditRecord {
   id: number;
@@ -18,42 +20,35 @@ export class AuditListCommand extends SproutCommand {
   static usage = Command.Usage({
     category: 'Access',
     description: 'List audit records, newest first',
-    examples: [['Everything denied', 'sprout audit list --outcome denied'], ['One actor since a time', 'sprout audit list --actor token:ci --since 2026-11-26T00:00:00Z']],
+    examples: [['Everything denied', 'sprout audit list --outcome denied'], ['One actor since a time', 'sprout audit list --actor token:ci --since 2026-11-26T00:00:00Z'], ['A machine, the last two hours', 'sprout audit list --target node-01 --since 2h']],
+    details: 'With --json the output is `{items, nextCursor}`; a page cut short by --limit is announced on stderr with the --cursor that continues it.',
   });
 
   actor = Option.String('--actor', { description: 'e.g. token:bootstrap-admin' });
   action = Option.String('--action', { description: 'e.g. token.create' });
-  targetType = Option.String('--target-type');
-  target = Option.String('--target', { description: 'Target id' });
-  outcome = Option.String('--outcome', { validator: t.isEnum(['success', 'denied', 'failed']) });
-  since = Option.String('--since', { description: 'ISO 8601 date-time' });
-  limit = Option.String('--limit', '50', { validator: t.isNumber() });
+  targetType = Option.String('--target-type', { description: 'e.g. machine, token, network' });
+  target = Option.String('--target', { description: 'Target id; a machine by its id or hostname alike' });
+  outcome = Option.String('--outcome', { description: 'success, denied or failed', validator: t.isEnum(['success', 'denied', 'failed']) });
+  since = Option.String('--since', { description: 'Only records since: 30m, 1h, 2d, 1w ago, today, yesterday, or an ISO date/date-time' });
+  limit = Option.String('--limit', '50', { description: 'Records per page (default 50, at most 500)', validator: t.isNumber() });
+  cursor = Option.String('--cursor', { description: 'Continue a list: the nextCursor of the previous page' });
   all = Option.Boolean('--all', false, { description: 'Follow cursors to the end' });
 
   async run() {
-    const api = this.api();
-    const items: AuditRecord[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await api.get<{ items: AuditRecord[]; nextCursor: string | null }>('v1/audit', {
-        actor: this.actor,
-        action: this.action,
-        targetType: this.targetType,
-        target: this.target,
-        outcome: this.outcome,
-        since: this.since,
-        limit: this.limit,
-        cursor,
-      });
-      items.push(...page.items);
-      cursor = page.nextCursor ?? undefined;
-    } while (this.all && cursor);
-    this.print(items, () =>
+    const since = this.since === undefined ? undefined : parseSince(this.since);
+    const page = await fetchPages<AuditRecord>(
+      this.api(),
+      'v1/audit',
+      { actor: this.actor, action: this.action, targetType: this.targetType, target: this.target, outcome: this.outcome, since, limit: this.limit },
+      { all: this.all, cursor: this.cursor },
+    );
+    this.print(page, () =>
       table(
         ['ID', 'AT', 'ACTOR', 'ACTION', 'TARGET', 'OUTCOME', 'DETAILS'],
-        items.map((r) => [r.id, r.at, r.actor, r.action, r.targetId ? `${r.targetType ?? '?'}:${r.targetId}` : r.targetType, r.outcome, summarise(r.details)]),
+        page.items.map((r) => [r.id, r.at, r.actor, r.action, r.targetId ? `${r.targetType ?? '?'}:${r.targetId}` : r.targetType, r.outcome, summarise(r.details)]),
       ),
     );
+    this.context.stderr.write(truncationNotice(page));
   }
 }
 

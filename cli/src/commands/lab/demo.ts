@@ -4,6 +4,16 @@ import { join, resolve } from 'node:path';
 import * as t from 'typanion';
 import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
 
+/** The counters the demo prints at its end: what one commissioning and deployment moves. */
+const demoMetrics = [
+  'sprout_workflows_total',
+  'sprout_agent_dhcp_messages_total',
+  'sprout_agent_tftp_transfers_total',
+  'sprout_agent_http_boot_requests_total',
+  'sprout_agent_power_actions_total',
+  'sprout_agent_work_items_total',
+];
+
 export class LabDemoCommand extends SproutCommand {
   static paths = [['lab', 'demo']];
   static usage = Command.Usage({
@@ -20,6 +30,8 @@ export class LabDemoCommand extends SproutCommand {
   dir = Option.String('--dir', { description: 'Lab folder (default: a new temporary folder)' });
 
   async run() {
+    // Loading the control plane's code takes seconds (more under load): say so before it starts, not after.
+    if (!this.json) this.context.stdout.write(`${new Date().toISOString().slice(11, 19)}  loading the control plane and the site agent…\n`);
     const { Lab } = await import('../../lab/lab.ts');
     const { DemoStory, StoryTeller, demoMachines } = await import('../../lab/demo-story.ts');
     const dir = this.dir ? resolve(this.dir) : mkdtempSync(join(tmpdir(), 'sprout-lab-demo-'));
@@ -37,6 +49,11 @@ export class LabDemoCommand extends SproutCommand {
     let ok = false;
     try {
       ok = await new DemoStory(lab, teller).run(machines);
+      // What the two processes counted, as Prometheus scrapes it (docs/metrics.md).
+      const samples = (await lab.metricSamples(demoMetrics)).filter((s) => s.value > 0);
+      write('');
+      write(`metrics after the run (${lab.info.metrics.controlPlane}, ${lab.info.metrics.agent}):`);
+      for (const s of samples) write(`  ${s.process.padEnd(13)}  ${s.sample} ${s.value}`);
       if (this.json) this.print({ ok, dir, machines: await Promise.all(machines.map((m) => lab.api.get(`v1/machines/${m.hostname}`))) }, () => '');
     } finally {
       await lab.stop();

@@ -23,13 +23,13 @@ export class LabStatusCommand extends SproutCommand {
       return 0;
     }
     const api = new ApiClient({ url: info.url, token: info.token, source: `${dir}/lab.json` });
-    const site = await api.get<{ agents: { hostname: string; status: string; lastSeenAt: string | null }[] }>('v1/sites/lab');
+    const site = await api.get<{ agents: { hostname: string; status: string; lastHeartbeatAt: string | null }[] }>('v1/sites/lab');
     const machines = await api.get<{ items: { hostname: string; status: string; statusReason: { message: string } | null }[] }>('v1/machines', { site: 'lab', limit: 100 });
     this.print({ ...info, token: undefined, agents: site.agents, machines: machines.items }, () =>
       [
         labInfoText(info),
         '',
-        table(['AGENT', 'STATUS', 'LAST SEEN'], site.agents.map((a) => [a.hostname, a.status, a.lastSeenAt])),
+        table(['AGENT', 'STATUS', 'LAST SEEN'], site.agents.map((a) => [a.hostname, a.status, a.lastHeartbeatAt])),
         '',
         machines.items.length ? table(['MACHINE', 'STATUS', 'REASON'], machines.items.map((m) => [m.hostname, m.status, m.statusReason?.message ?? ''])) : 'no machines yet',
       ].join('\n'),
@@ -45,6 +45,7 @@ export function labInfoText(info: LabInfo): string {
     `lab running from ${info.dir} (pid ${info.pid}, since ${info.startedAt})`,
     `  API          ${info.url}   docs ${info.url}/docs`,
     `  site agent   DHCP ${info.services.dhcp} (simulator relay ${info.services.relay}), TFTP ${info.services.tftp}, HTTP ${info.services.http}, DNS ${info.services.dns}`,
+    `  metrics      ${info.metrics?.controlPlane ?? '-'} (the lab's token), ${info.metrics?.agent ?? '-'}`,
     `  image        ${info.image.name} (sha256 ${info.image.sha256})`,
     `use it:        export SPROUT_URL=${info.url} SPROUT_TOKEN=$(cat ${info.dir}/control-plane/admin-token)`,
     `play machines: ${simulate} --mac 52:54:00:5e:00:01`,

@@ -35,6 +35,7 @@ export class LabUpCommand extends SproutCommand {
     const log = openSync(join(dir, 'lab.out'), 'a');
     const child = spawn(process.execPath, [...process.execArgv, process.argv[1], 'lab', 'up', '--foreground', '--dir', dir, '--port', String(this.port)], { detached: true, stdio: ['ignore', log, log] });
     child.unref();
+    this.context.stderr.write(`starting the lab in the background (pid ${child.pid}, log ${join(dir, 'lab.out')})…\n`);
     const deadline = Date.now() + 120_000;
     for (;;) {
       const info = readLabState(dir);

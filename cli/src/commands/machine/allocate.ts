@@ -6,12 +6,12 @@ export class MachineAllocateCommand extends SproutCommand {
   static paths = [['machine', 'allocate']];
   static usage = Command.Usage({ category: 'Machines', description: 'Allocate a ready machine matching constraints', examples: [['Any GPU box at dc1', 'sprout machine allocate --site dc1 --tag gpu --min-cpus 32']] });
 
-  site = Option.String('--site');
-  arch = Option.String('--arch', { validator: t.isEnum(['x86_64', 'arm64']) });
-  tags = Option.Array('--tag', []);
-  minCpus = Option.String('--min-cpus', { validator: t.isNumber() });
-  minMemoryMiB = Option.String('--min-memory-mib', { validator: t.isNumber() });
-  owner = Option.String('--owner');
+  site = Option.String('--site', { description: 'Site id or name' });
+  arch = Option.String('--arch', { description: 'x86_64 or arm64', validator: t.isEnum(['x86_64', 'arm64']) });
+  tags = Option.Array('--tag', [], { description: 'Required tag, repeatable' });
+  minCpus = Option.String('--min-cpus', { description: 'At least this many CPUs', validator: t.isNumber() });
+  minMemoryMiB = Option.String('--min-memory-mib', { description: 'At least this much memory, in MiB', validator: t.isNumber() });
+  owner = Option.String('--owner', { description: 'Who the machine is allocated to' });
 
   async run() {
     const constraints = {

@@ -9,7 +9,7 @@ import { Option, SproutCommand, readSecretOption, FlagInputError } from '@sprout
 export abstract class BmcFlagsCommand extends SproutCommand {
   bmcType = Option.String('--bmc-type', { description: 'Power driver: ipmi, redfish, manual, lab…' });
   bmcAddress = Option.String('--bmc-address', { description: 'BMC host, host:port or URL' });
-  bmcUsername = Option.String('--bmc-username');
+  bmcUsername = Option.String('--bmc-username', { description: 'BMC user name' });
   bmcPasswordFile = Option.String('--bmc-password-file', { description: 'File holding the BMC password or Redfish token; - reads standard input (or set SPROUT_BMC_PASSWORD)' });
   bmcInsecure = Option.Boolean('--bmc-insecure', { description: "Accept the BMC's self-signed TLS certificate" });
   bmcOptions = Option.Array('--bmc-option', { description: 'Driver setting key=value, repeatable (e.g. cipherSuite=3)' });

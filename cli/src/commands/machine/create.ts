@@ -12,14 +12,14 @@ export class MachineCreateCommand extends BmcFlagsCommand {
   });
 
   hostname = Option.String({ name: 'hostname' });
-  site = Option.String('--site', { required: true });
-  arch = Option.String('--arch', 'x86_64', { validator: t.isEnum(['x86_64', 'arm64']) });
-  bootMode = Option.String('--boot-mode', 'bios', { validator: t.isEnum(['bios', 'uefi']) });
+  site = Option.String('--site', { required: true, description: 'Site id or name' });
+  arch = Option.String('--arch', 'x86_64', { description: 'x86_64 (default) or arm64', validator: t.isEnum(['x86_64', 'arm64']) });
+  bootMode = Option.String('--boot-mode', 'bios', { description: 'bios (default) or uefi', validator: t.isEnum(['bios', 'uefi']) });
   macs = Option.Array('--mac', { required: true, description: 'MAC address, repeatable; the first boots' });
-  tags = Option.Array('--tag', []);
-  cpus = Option.String('--cpus', { validator: t.isNumber() });
-  memoryMiB = Option.String('--memory-mib', { validator: t.isNumber() });
-  disks = Option.String('--disks', { validator: t.isNumber() });
+  tags = Option.Array('--tag', [], { description: 'Tag, repeatable' });
+  cpus = Option.String('--cpus', { description: 'Expected CPU count, checked by commissioning', validator: t.isNumber() });
+  memoryMiB = Option.String('--memory-mib', { description: 'Expected memory in MiB, checked by commissioning', validator: t.isNumber() });
+  disks = Option.String('--disks', { description: 'Expected number of disks, checked by commissioning', validator: t.isNumber() });
 
   async run() {
     const password = bmcPassword(this, (line) => this.context.stderr.write(`${line}\n`));

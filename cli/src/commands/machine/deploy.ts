@@ -19,11 +19,12 @@ export class MachineDeployCommand extends WorkflowActionCommand {
       ['Deploy an image the site agent serves, with your SSH key', 'sprout machine deploy node-01 --image debian-12 --ssh-key ~/.ssh/id_ed25519.pub --watch'],
       ['Deploy from a URL with its sum and cloud-init user-data', 'sprout machine deploy node-01 --image http://images.example/debian-12.raw --image-sha256 9f86d0… --user-data cloud-init.yaml'],
       ['Deploy an image without cloud-init (nothing will report its first boot)', 'sprout machine deploy node-01 --image appliance.raw --no-wait-first-boot'],
+      ['Several machines, reported per machine', 'sprout machine deploy node-01 node-02 --image debian-12 --ssh-key ~/.ssh/id_ed25519.pub'],
     ],
   });
 
   readonly action = 'deploy';
-  image = Option.String('--image', { required: true });
+  image = Option.String('--image', { required: true, description: "Image name in the site's image store, or an http(s) URL" });
   imageSha256 = Option.String('--image-sha256', { description: 'Expected sha256 of the image (a named image from the agent gets its sum from the agent)' });
   userData = Option.String('--user-data', { description: 'File with cloud-init user-data (cloud-config or a script) for the installed system, passed unchanged (- reads standard input)' });
   sshKeys = Option.Array('--ssh-key', { description: "File of OpenSSH public keys for the installed system's default user (repeatable; - reads standard input)" });

@@ -1,25 +1,30 @@
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
+import { SproutCommand, Command, Option, machineStatuses } from '@sprout/kernel/cli';
 import * as t from 'typanion';
 import { machineTable, type Machine } from '../../render/machine.ts';
+import { fetchPages, truncationNotice } from '../../pages.ts';
 
 export class MachineListCommand extends SproutCommand {
   static paths = [['machine', 'list']];
-  static usage = Command.Usage({ category: 'Machines', description: 'List machines, with the reason for any failure', examples: [['Failed ones at a site', 'sprout machine list --site dc1 --status failed_deployment']] });
+  static usage = Command.Usage({
+    category: 'Machines',
+    description: 'List machines, with the reason for any failure',
+    details: 'With --json the output is `{items, nextCursor}`; a page cut short by --limit is announced on stderr with the --cursor that continues it.',
+    examples: [
+      ['Failed ones at a site', 'sprout machine list --site dc1 --status failed_deployment'],
+      ['The next page', 'sprout machine list --cursor eyJ…'],
+    ],
+  });
 
-  site = Option.String('--site');
-  status = Option.String('--status');
-  tag = Option.String('--tag');
-  limit = Option.String('--limit', '100', { validator: t.isNumber() });
+  site = Option.String('--site', { description: 'Site id or name' });
+  status = Option.String('--status', { description: `Machine status: ${machineStatuses.join(', ')}`, validator: t.isEnum(machineStatuses) });
+  tag = Option.String('--tag', { description: 'Only machines with this tag' });
+  limit = Option.String('--limit', '100', { description: 'Machines per page (default 100, at most 1000)', validator: t.isNumber() });
+  cursor = Option.String('--cursor', { description: 'Continue a list: the nextCursor of the previous page' });
   all = Option.Boolean('--all', false, { description: 'Follow cursors to the end' });
 
   async run() {
-    const items: Machine[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await this.api().get<{ items: Machine[]; nextCursor: string | null }>('v1/machines', { site: this.site, status: this.status, tag: this.tag, limit: this.limit, cursor });
-      items.push(...page.items);
-      cursor = page.nextCursor ?? undefined;
-    } while (this.all && cursor);
-    this.print(items, () => machineTable(items));
+    const page = await fetchPages<Machine>(this.api(), 'v1/machines', { site: this.site, status: this.status, tag: this.tag, limit: this.limit }, { all: this.all, cursor: this.cursor });
+    this.print(page, () => machineTable(page.items));
+    this.context.stderr.write(truncationNotice(page));
   }
 }

@@ -11,6 +11,7 @@ export class MachineReleaseCommand extends WorkflowActionCommand {
     examples: [
       ['Release', 'sprout machine release node-01 --watch'],
       ['Wipe the disks first', 'sprout machine release node-01 --erase --watch'],
+      ['Every machine tagged rack1', 'sprout machine release --tag rack1'],
     ],
   });
 

@@ -1,6 +1,6 @@
 import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
 import { machineDetails, type Machine } from '../../render/machine.ts';
-import { currentStep, type Workflow } from '../../render/workflow.ts';
+import { currentStep, elapsed, type Workflow } from '../../render/workflow.ts';
 
 export class MachineShowCommand extends SproutCommand {
   static paths = [['machine', 'show']];
@@ -13,7 +13,16 @@ export class MachineShowCommand extends SproutCommand {
     const machine = await api.get<Machine>(`v1/machines/${encodeURIComponent(this.machine)}`);
     // A machine in a workflow: the step it is at and what that step last said (e.g. who must power it on).
     const workflow = machine.currentWorkflow && !this.json ? await api.get<Workflow>(`v1/workflows/${encodeURIComponent(machine.currentWorkflow)}`).catch(() => undefined) : undefined;
-    const now = workflow && currentStep(workflow);
+    const now = workflow && currentStep(workflow) && [currentStep(workflow), ...stepAge(workflow)].join('\n');
     this.print(machine, () => machineDetails(machine, now));
   }
+}
+
+/** How long the current step has waited, whether a cancel is pending, and its last log lines (a stuck step's last words). */
+function stepAge(w: Workflow): string[] {
+  const step = w.steps.find((s) => s.state === 'running' || s.state === 'dispatched');
+  if (!step) return [];
+  const lines = [`  ${step.state} for ${elapsed(step.startedAt ?? w.createdAt)}${w.cancelRequested ? ' (cancel requested)' : ''}`];
+  for (const line of step.logTail.slice(-5)) lines.push(`  | ${line}`);
+  return lines;
 }

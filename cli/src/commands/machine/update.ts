@@ -8,15 +8,15 @@ export class MachineUpdateCommand extends BmcFlagsCommand {
   static usage = Command.Usage({ category: 'Machines', description: 'Change hostname, tags, expected hardware, owner or BMC', examples: [['Retag', 'sprout machine update node-01 --tag rack2 --tag gpu'], ['New BMC password', 'sprout machine update node-01 --bmc-password-file -']] });
 
   machine = Option.String({ name: 'machine' });
-  hostname = Option.String('--hostname');
+  hostname = Option.String('--hostname', { description: 'New hostname, unique within the site' });
   tags = Option.Array('--tag', { description: 'Replaces all tags; repeatable' });
-  clearTags = Option.Boolean('--clear-tags', false);
-  owner = Option.String('--owner');
-  cpus = Option.String('--cpus', { validator: t.isNumber() });
-  memoryMiB = Option.String('--memory-mib', { validator: t.isNumber() });
-  disks = Option.String('--disks', { validator: t.isNumber() });
+  clearTags = Option.Boolean('--clear-tags', false, { description: 'Remove every tag' });
+  owner = Option.String('--owner', { description: 'Who the machine is allocated to' });
+  cpus = Option.String('--cpus', { description: 'Expected CPU count, checked by commissioning', validator: t.isNumber() });
+  memoryMiB = Option.String('--memory-mib', { description: 'Expected memory in MiB, checked by commissioning', validator: t.isNumber() });
+  disks = Option.String('--disks', { description: 'Expected number of disks, checked by commissioning', validator: t.isNumber() });
   clearBmc = Option.Boolean('--clear-bmc', false, { description: 'Remove the BMC and its credentials (manual power)' });
-  clearBmcPassword = Option.Boolean('--clear-bmc-password', false);
+  clearBmcPassword = Option.Boolean('--clear-bmc-password', false, { description: 'Forget the stored BMC password, keep the BMC' });
 
   async run() {
     const expected = { ...(this.cpus !== undefined ? { cpus: this.cpus } : {}), ...(this.memoryMiB !== undefined ? { memoryMiB: this.memoryMiB } : {}), ...(this.disks !== undefined ? { disks: this.disks } : {}) };

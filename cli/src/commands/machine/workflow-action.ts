@@ -1,13 +1,25 @@
 /**
  * The shape shared by commands that start a workflow on a machine (commission, test,
  * deploy, release): post the action, print the workflow, and with --watch follow it
- * step by step, exiting non-zero unless it succeeds.
+ * step by step, exiting non-zero unless it succeeds. Given several machines (or --tag)
+ * it acts on each and reports per machine: a table (or a --json array), exit 1 if any
+ * could not be started or, with --watch, did not succeed.
  */
-import { SproutCommand, Option } from '@sprout/kernel/cli';
+import { SproutCommand, Option, ApiError, FlagInputError, table } from '@sprout/kernel/cli';
 import { followWorkflow, workflowDetails, type Workflow } from '../../render/workflow.ts';
+import { fetchPages } from '../../pages.ts';
+
+export interface BulkOutcome {
+  machine: string;
+  ok: boolean;
+  workflow: string | null;
+  state: string | null;
+  error: string | null;
+}
 
 export abstract class WorkflowActionCommand extends SproutCommand {
-  machine = Option.String({ name: 'machine' });
+  machines = Option.Rest({ name: 'machine' });
+  tag = Option.String('--tag', { description: 'Act on every machine with this tag (with or instead of the machines named)' });
   watch = Option.Boolean('--watch', false, { description: 'Follow the workflow until it ends; exit 1 unless it succeeds' });
 
   abstract readonly action: string;
@@ -15,7 +27,29 @@ export abstract class WorkflowActionCommand extends SproutCommand {
 
   async run() {
     const api = this.api();
-    const started = await api.post<Workflow>(`v1/machines/${encodeURIComponent(this.machine)}/${this.action}`, this.body());
+    const named = [...this.machines];
+    if (this.tag) {
+      const tagged = await fetchPages<{ hostname: string; id: string }>(api, 'v1/machines', { tag: this.tag, limit: 1000 }, { all: true });
+      if (tagged.items.length === 0) throw new FlagInputError('--tag', `"${this.tag}": no machine has this tag`);
+      for (const m of tagged.items) if (!named.includes(m.hostname) && !named.includes(m.id)) named.push(m.hostname);
+    }
+    if (named.length === 0) throw new FlagInputError('machine', `is required: name one or more machines (id, hostname, MAC or short id), or give --tag`);
+    const body = this.body(); // once: it may read standard input
+    if (named.length === 1 && !this.tag) return this.single(named[0], body);
+
+    const outcomes = await Promise.all(named.map((machine) => this.startOne(machine, body)));
+    this.print(outcomes, () =>
+      [
+        table(['MACHINE', 'WORKFLOW', 'STATE', 'ERROR'], outcomes.map((o) => [o.machine, o.workflow, o.state, o.error])),
+        `${outcomes.filter((o) => o.ok).length} of ${outcomes.length} ${this.watch ? 'succeeded' : 'started'}`,
+      ].join('\n'),
+    );
+    return outcomes.every((o) => o.ok) ? 0 : 1;
+  }
+
+  private async single(machine: string, body: Record<string, unknown>): Promise<number> {
+    const api = this.api();
+    const started = await api.post<Workflow>(`v1/machines/${encodeURIComponent(machine)}/${this.action}`, body);
     if (!this.watch) {
       this.print(started, () => workflowDetails(started));
       return 0;
@@ -24,5 +58,19 @@ export abstract class WorkflowActionCommand extends SproutCommand {
     const end = await followWorkflow(api, started.id, (line) => !this.json && this.context.stdout.write(`${line}\n`));
     if (this.json) this.print(end, () => '');
     return end.state === 'succeeded' ? 0 : 1;
+  }
+
+  private async startOne(machine: string, body: Record<string, unknown>): Promise<BulkOutcome> {
+    const api = this.api();
+    try {
+      const started = await api.post<Workflow>(`v1/machines/${encodeURIComponent(machine)}/${this.action}`, body);
+      const name = started.machine?.hostname ?? machine;
+      if (!this.watch) return { machine: name, ok: true, workflow: started.id, state: started.state, error: null };
+      const end = await followWorkflow(api, started.id, () => undefined);
+      return { machine: name, ok: end.state === 'succeeded', workflow: end.id, state: end.state, error: end.error ?? null };
+    } catch (err) {
+      const message = err instanceof ApiError ? err.explain().split('\n').join(' ') : (err as Error).message;
+      return { machine, ok: false, workflow: null, state: null, error: message };
+    }
   }
 }

@@ -19,9 +19,9 @@ export class NetworkCreateCommand extends SproutCommand {
   site = Option.String('--site', { required: true, description: 'Site id or name' });
   name = Option.String('--name', { required: true, description: 'Unique within the site' });
   cidr = Option.String('--cidr', { required: true, description: 'e.g. 198.18.0.0/24' });
-  gateway = Option.String('--gateway', { required: true });
+  gateway = Option.String('--gateway', { required: true, description: 'Default gateway handed to machines' });
   dns = Option.Array('--dns', [], { description: 'DNS server handed to machines; repeatable' });
-  domain = Option.String('--domain');
+  domain = Option.String('--domain', { description: 'DNS domain of the machines on this network' });
   vlan = Option.String('--vlan', { validator: t.isNumber(), description: '1-4094' });
   pxe = Option.Boolean('--pxe', { description: 'Machines PXE-boot from this network (default); --no-pxe for others' });
   dynamic = Option.Array('--dynamic', [], { description: 'START-END handed out by DHCP; repeatable' });

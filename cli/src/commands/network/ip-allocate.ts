@@ -17,7 +17,7 @@ export class IpAllocateCommand extends SproutCommand {
   site = Option.String('--site', { description: 'Site id or name, when the network name exists at several sites' });
   machine = Option.String('--machine', { description: 'Machine id or hostname' });
   iface = Option.String('--interface', { description: 'Interface name or MAC of that machine' });
-  hostname = Option.String('--hostname');
+  hostname = Option.String('--hostname', { description: 'DNS name for the address (default: the machine hostname)' });
   address = Option.String('--address', { description: 'A specific address' });
 
   async run() {

@@ -29,6 +29,8 @@ export interface Allocation {
   interfaceId: string | null;
   hostname: string | null;
   provider: string;
+  machineHostname?: string | null;
+  interfaceName?: string | null;
 }
 
 export function networkTable(items: Network[]): string {
@@ -60,7 +62,7 @@ export function networkDetails(n: Network): string {
 }
 
 export function allocationTable(items: Allocation[]): string {
-  return table(['ADDRESS', 'HOSTNAME', 'MACHINE', 'INTERFACE', 'PROVIDER', 'ID'], items.map((a) => [a.address, a.hostname, a.machineId, a.interfaceId, a.provider, a.id]));
+  return table(['ADDRESS', 'HOSTNAME', 'MACHINE', 'INTERFACE', 'PROVIDER', 'ID'], items.map((a) => [a.address, a.hostname, a.machineHostname ?? a.machineId, a.interfaceName ?? a.interfaceId, a.provider, a.id]));
 }
 
 function addressCount(r: AddressRange): number {

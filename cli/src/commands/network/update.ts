@@ -21,10 +21,10 @@ export class NetworkUpdateCommand extends SproutCommand {
   site = Option.String('--site', { description: 'Site id or name, when the network name exists at several sites' });
   name = Option.String('--name', { description: 'New name, unique within the site' });
   cidr = Option.String('--cidr', { description: 'New block; refused while addresses are allocated in it' });
-  gateway = Option.String('--gateway');
+  gateway = Option.String('--gateway', { description: 'New default gateway' });
   dns = Option.Array('--dns', { description: 'DNS server handed to machines; repeatable, replaces them all' });
   clearDns = Option.Boolean('--clear-dns', false, { description: 'Hand out no DNS servers' });
-  domain = Option.String('--domain');
+  domain = Option.String('--domain', { description: 'New DNS domain' });
   clearDomain = Option.Boolean('--clear-domain', false, { description: 'Remove the domain' });
   vlan = Option.String('--vlan', { validator: t.isNumber(), description: '1-4094' });
   clearVlan = Option.Boolean('--clear-vlan', false, { description: 'Remove the VLAN' });

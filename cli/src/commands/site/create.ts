@@ -9,7 +9,7 @@ export class SiteCreateCommand extends SproutCommand {
   });
 
   name = Option.String({ name: 'name' });
-  description = Option.String('--description');
+  description = Option.String('--description', { description: 'Free text shown by site show' });
   labels = Option.Array('--label', [], { description: 'key=value, repeatable' });
 
   async run() {

@@ -4,6 +4,8 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { RouteDeps } from '../build-app.ts';
 import { SproutError } from '../../errors/index.ts';
 import { CursorParam } from '../cursor.ts';
+import type { Kernel } from '../../kernel.ts';
+import { isUuid } from '../../domain/sites/find-site.ts';
 
 export const AuditRecordSchema = Type.Object({
   id: Type.Integer(),
@@ -24,7 +26,7 @@ const Query = Type.Object(
     actor: Type.Optional(Type.String({ maxLength: 256 })),
     action: Type.Optional(Type.String({ maxLength: 128 })),
     targetType: Type.Optional(Type.String({ maxLength: 64 })),
-    target: Type.Optional(Type.String({ maxLength: 256, description: 'Target id' })),
+    target: Type.Optional(Type.String({ maxLength: 256, description: 'Target id; a machine is found by its id or its hostname alike (a refused request records what the URL named)' })),
     outcome: Type.Optional(Type.Union([Type.Literal('success'), Type.Literal('denied'), Type.Literal('failed')])),
     since: Type.Optional(Type.String({ format: 'date-time', description: 'Only records at or after this time' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
@@ -79,7 +81,7 @@ export const auditRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
         actor: q.actor,
         action: q.action,
         targetType: q.targetType,
-        targetId: q.target,
+        targetId: q.target ? await targetAliases(kernel, q.target, q.targetType) : undefined,
         outcome: q.outcome,
         since: q.since ? new Date(q.since) : undefined,
         limit: q.limit,
@@ -88,3 +90,20 @@ export const auditRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
     },
   );
 };
+
+/**
+ * The target ids a `target` filter means. A machine appears in the trail under its id
+ * (successes) and under whatever the request's URL named it, often the hostname (denied
+ * and failed requests, written before the machine was looked up): both are the machine.
+ */
+async function targetAliases(kernel: Kernel, target: string, targetType: string | undefined): Promise<string[]> {
+  if (targetType && targetType !== 'machine') return [target];
+  const rows: { id: string; hostname: string }[] = await kernel.store
+    .db('machines')
+    .select('id', 'hostname')
+    .where((q) => {
+      if (isUuid(target)) q.where('id', target);
+      else q.where('hostname', target.toLowerCase());
+    });
+  return [...new Set([target, ...rows.flatMap((r) => [r.id, r.hostname])])];
+}

@@ -1,10 +1,15 @@
 /**
- * Looks a machine up by id or hostname. Hostnames are unique per site only, so a
- * hostname found at several sites is a conflict that asks for the id.
+ * Looks a machine up by id, hostname, MAC of one of its interfaces, or a short id (the
+ * first 4+ hex digits, when no hostname matches). Hostnames are unique per site only,
+ * so a hostname found at several sites is a conflict that asks for the id; so is a short
+ * id that starts several ids (the candidates are listed).
  */
 import type { Knex } from 'knex';
 import { SproutError } from '../../errors/index.ts';
 import { isUuid } from '../sites/find-site.ts';
+import { ambiguousPrefix, isIdPrefix, rowsByIdPrefix } from '../id-prefix.ts';
+
+const macAddress = /^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$/i;
 
 export interface MachineRow {
   id: string;
@@ -40,17 +45,27 @@ export interface InterfaceRow {
 }
 
 export async function findMachine(db: Knex | Knex.Transaction, idOrHostname: string, options: { forUpdate?: boolean; siteId?: string } = {}): Promise<MachineRow> {
-  const q = db<MachineRow>('machines');
-  if (isUuid(idOrHostname)) q.where({ id: idOrHostname });
-  else q.where({ hostname: idOrHostname.toLowerCase() });
-  if (options.siteId) q.andWhere({ site_id: options.siteId });
-  if (options.forUpdate) q.forUpdate();
-  return onlyMachine(await q.limit(2), idOrHostname);
+  const query = () => {
+    const q = db<MachineRow>('machines');
+    if (options.siteId) q.andWhere({ site_id: options.siteId });
+    if (options.forUpdate) q.forUpdate();
+    return q;
+  };
+  if (isUuid(idOrHostname)) return onlyMachine(await query().where({ id: idOrHostname }).limit(2), idOrHostname);
+  if (macAddress.test(idOrHostname)) {
+    const mac = idOrHostname.toLowerCase().replace(/-/g, ':');
+    return onlyMachine(await query().whereIn('id', db('interfaces').select('machine_id').where({ mac })).limit(2), idOrHostname);
+  }
+  const byHostname = await query().where({ hostname: idOrHostname.toLowerCase() }).limit(2);
+  if (byHostname.length > 0 || !isIdPrefix(idOrHostname)) return onlyMachine(byHostname, idOrHostname);
+  const candidates = (await rowsByIdPrefix<{ id: string; hostname: string; site_id: string }>(db, 'machines', idOrHostname, ['id', 'hostname', 'site_id'])).filter((c) => !options.siteId || c.site_id === options.siteId);
+  if (candidates.length > 1) throw ambiguousPrefix('machine', idOrHostname, candidates.map((c) => `${c.id.slice(0, 8)} (${c.hostname})`));
+  return onlyMachine(candidates.length ? await query().where({ id: candidates[0].id }).limit(2) : [], idOrHostname);
 }
 
 /** The one machine a lookup of at most two rows found, or the error an operator needs. */
 export function onlyMachine<T>(rows: T[], idOrHostname: string): T {
-  if (rows.length === 0) throw new SproutError('SPROUT_ERR_NOT_FOUND', `no machine "${idOrHostname}"`, { details: [{ field: 'machine', message: `no machine with id or hostname "${idOrHostname}"` }] });
+  if (rows.length === 0) throw new SproutError('SPROUT_ERR_NOT_FOUND', `no machine "${idOrHostname}"`, { details: [{ field: 'machine', message: `no machine with id, hostname or MAC "${idOrHostname}"` }] });
   if (rows.length > 1) throw new SproutError('SPROUT_ERR_CONFLICT', `hostname "${idOrHostname}" exists at several sites; use the machine id`);
   return rows[0];
 }

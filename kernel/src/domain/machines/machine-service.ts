@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { SproutError, type ProblemDetail } from '../../errors/index.ts';
 import { findSite, isUuid } from '../sites/find-site.ts';
-import { onlyMachine, type MachineRow } from './find-machine.ts';
+import { findMachine, onlyMachine, type MachineRow } from './find-machine.ts';
 import { readRelatedParts, readViewPage, readViewRows, toView, type MachineView } from './machine-view.ts';
 import { normaliseMac, type MachineInput, type MachineUpdate } from './schemas.ts';
 import { cursorCodec } from '../../api/cursor.ts';
@@ -110,11 +110,16 @@ export class MachineService {
     return (await this.views([row], db))[0];
   }
 
-  /** The machine with this id or hostname, read with everything its view shows in one query. */
+  /** The machine with this id or hostname (or MAC, or short id), read with everything its view shows in one query. */
   async find(idOrHostname: string): Promise<MachineView> {
-    const rows = isUuid(idOrHostname)
+    let rows = isUuid(idOrHostname)
       ? await readViewRows(this.deps.db, 'by_id', 'm.id = $1 limit 2', [idOrHostname])
       : await readViewRows(this.deps.db, 'by_hostname', 'm.hostname = $1 limit 2', [idOrHostname.toLowerCase()]);
+    if (rows.length === 0 && !isUuid(idOrHostname)) {
+      // not a hostname: a MAC or a short id, resolved (or refused as unknown/ambiguous) by findMachine
+      const { id } = await findMachine(this.deps.db, idOrHostname);
+      rows = await readViewRows(this.deps.db, 'by_id', 'm.id = $1 limit 2', [id]);
+    }
     const row = onlyMachine(rows, idOrHostname);
     return toView(row, row);
   }

@@ -12,7 +12,7 @@ import { forgetMachineAtSite } from '../workflows/control-steps.ts';
 import { importBatchSize, importMachines, parseMachineCsv, type ImportRow } from './import-machines.ts';
 import { MachineInput, MachineSchema, MachineUpdate } from './schemas.ts';
 
-export const MachineParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'Machine id or hostname' }) });
+export const MachineParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id' }) });
 
 const ImportResult = Type.Object({
   warnings: Type.Array(Type.String(), { description: 'What the import ignored: unknown CSV columns' }),
@@ -122,7 +122,10 @@ export const machineRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel
   app.get(
     '/machines/:id',
     { config: { auth: { role: 'viewer' } }, schema: { tags: ['machines'], summary: 'Show a machine (by id or hostname)', params: MachineParams, response: { 200: MachineSchema } } },
-    async (request) => machines.find((request.params as { id: string }).id),
+    async (request) => {
+      const machine = await machines.find((request.params as { id: string }).id);
+      return { ...machine, addresses: await kernel.networks.machineAddresses(machine.id, machine.site.id) };
+    },
   );
 
   app.patch(

@@ -109,6 +109,11 @@ export const MachineSchema = Type.Object({
   expected: Type.Record(Type.String(), Type.Unknown()),
   hardware: Type.Record(Type.String(), Type.Unknown()),
   owner: Type.Union([Type.String(), Type.Null()]),
+  addresses: Type.Optional(
+    Type.Array(Type.Object({ address: Type.String(), network: Type.String(), interface: Type.Union([Type.String(), Type.Null()]) }), {
+      description: 'Its addresses in the networks of its site (shown by GET /v1/machines/{id} only)',
+    }),
+  ),
   hardwareTests: Type.Array(
     Type.Object({ name: Type.String(), status: Type.String(), durationMs: Type.Integer(), output: Type.String(), at: Type.String(), workflow: Type.Union([Type.String(), Type.Null()]) }),
     { description: 'The latest result of each hardware test' },

@@ -207,10 +207,31 @@ export class NetworkService {
     return out;
   }
 
-  async allocations(ref: NetworkRef, db: Db = this.deps.db): Promise<{ network: Network; items: IpAllocation[] }> {
+  /** The allocations with the names an operator reads: the machine's hostname and the interface's name, where they are known. */
+  async allocations(ref: NetworkRef, db: Db = this.deps.db): Promise<{ network: Network; items: (IpAllocation & { machineHostname: string | null; interfaceName: string | null })[] }> {
     const row = await this.row(ref, db);
     const items = await (await this.deps.ipam()).listAllocations(toIpamNetwork(row), db);
-    return { network: toNetwork(row), items };
+    const machineIds = [...new Set(items.map((a) => a.machineId).filter((id): id is string => !!id && isUuid(id)))];
+    const interfaceIds = [...new Set(items.map((a) => a.interfaceId).filter((id): id is string => !!id && isUuid(id)))];
+    const hostnames = new Map<string, string>(machineIds.length ? (await db('machines').whereIn('id', machineIds).select('id', 'hostname')).map((m: { id: string; hostname: string }) => [m.id, m.hostname]) : []);
+    const names = new Map<string, string>(interfaceIds.length ? (await db('interfaces').whereIn('id', interfaceIds).select('id', 'name')).map((i: { id: string; name: string }) => [i.id, i.name]) : []);
+    return {
+      network: toNetwork(row),
+      items: items.map((a) => ({ ...a, machineHostname: (a.machineId && hostnames.get(a.machineId)) || null, interfaceName: (a.interfaceId && names.get(a.interfaceId)) || null })),
+    };
+  }
+
+  /** A machine's addresses in every network of its site, for `machine show`. */
+  async machineAddresses(machineId: string, siteId: string, db: Db = this.deps.db): Promise<{ address: string; network: string; interface: string | null }[]> {
+    const ipam = await this.deps.ipam();
+    const interfaces = new Map<string, string>((await db('interfaces').where({ machine_id: machineId }).select('id', 'name')).map((i: { id: string; name: string }) => [i.id, i.name]));
+    const found: { address: string; network: string; interface: string | null }[] = [];
+    for (const row of await this.rows(db).where('n.site_id', siteId).orderBy('n.name')) {
+      for (const a of await ipam.listAllocations(toIpamNetwork(row), db, { machineId })) {
+        if (a.machineId === machineId) found.push({ address: a.address, network: row.name, interface: (a.interfaceId && interfaces.get(a.interfaceId)) || null });
+      }
+    }
+    return found;
   }
 
   /**

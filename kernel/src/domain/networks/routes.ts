@@ -202,6 +202,15 @@ function auditDetails(change: { network: { id: string; name: string; site: { nam
 }
 
 /** Providers may leave optional fields out; the API always shows them. */
-function toAllocation(a: { id: string; networkId: string; address: string; machineId?: string | null; interfaceId?: string | null; hostname?: string | null; provider: string }) {
-  return { id: a.id, networkId: a.networkId, address: a.address, machineId: a.machineId ?? null, interfaceId: a.interfaceId ?? null, hostname: a.hostname ?? null, provider: a.provider };
+function toAllocation(a: { id: string; networkId: string; address: string; machineId?: string | null; interfaceId?: string | null; hostname?: string | null; provider: string; machineHostname?: string | null; interfaceName?: string | null }) {
+  return {
+    id: a.id,
+    networkId: a.networkId,
+    address: a.address,
+    machineId: a.machineId ?? null,
+    interfaceId: a.interfaceId ?? null,
+    hostname: a.hostname ?? null,
+    provider: a.provider,
+    ...(a.machineHostname !== undefined ? { machineHostname: a.machineHostname, interfaceName: a.interfaceName ?? null } : {}),
+  };
 }

@@ -98,6 +98,8 @@ export const AllocationSchema = Type.Object({
   interfaceId: Type.Union([Type.String(), Type.Null()]),
   hostname: Type.Union([Type.String(), Type.Null()]),
   provider: Type.String({ description: 'Plugin id of the IPAM provider that served the allocation' }),
+  machineHostname: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: "The machine's hostname (in lists)" })),
+  interfaceName: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: "The interface's name (in lists)" })),
 });
 
 export const NetworkParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'Network id or name' }) });

@@ -13,7 +13,7 @@ import { workflowStates } from './definitions.ts';
 import { WorkflowSchema } from './schemas.ts';
 import { secretValue } from './workflow-secrets.ts';
 
-const Params = Type.Object({ id: Type.String({ format: 'uuid' }) });
+const Params = Type.Object({ id: Type.String({ minLength: 4, maxLength: 36, pattern: '^[0-9a-fA-F-]+$', description: 'Workflow id, or its first 4+ hex digits when they name one workflow' }) });
 
 export const workflowRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, audited }) => {
   const db = kernel.store.db;
@@ -68,8 +68,7 @@ export const workflowRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kerne
       },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
-      await kernel.workflows.get(id);
+      const id = await kernel.workflows.resolveId((request.params as { id: string }).id);
       const secret = await secretValue(db, id, 'userData');
       if (!secret) throw new SproutError('SPROUT_ERR_NOT_FOUND', `workflow ${id} has no user-data`);
       const digest = { sha256: secret.sha256, size: Number(secret.size) };
@@ -95,7 +94,7 @@ export const workflowRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kerne
       schema: { tags: ['workflows'], summary: 'Cancel at the next step boundary; the machine returns to where it started', params: Params, response: { 202: WorkflowSchema } },
     },
     async (request, reply) => {
-      const { id } = request.params as { id: string };
+      const id = await kernel.workflows.resolveId((request.params as { id: string }).id);
       await audited(request, async (trx) => {
         await kernel.workflows.requestCancel(trx, id, request.principal.actor);
         return { result: null, targetId: id, details: { cancelRequested: { old: false, new: true } } };

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
+import { ambiguousPrefix, isIdPrefix, rowsByIdPrefix } from '../id-prefix.ts';
 import { SproutError } from '../../errors/index.ts';
 import type { Lifecycle } from '../lifecycle/lifecycle.ts';
 import type { MachineRow } from '../machines/find-machine.ts';
@@ -100,8 +101,18 @@ export class WorkflowService {
     return id;
   }
 
-  async get(id: string, db: Knex | Knex.Transaction = this.deps.db): Promise<WorkflowView> {
-    if (!isUuid(id)) throw new SproutError('SPROUT_ERR_NOT_FOUND', `no workflow "${id}"`);
+  /** The full id of a workflow named by its id or its first 4+ hex digits; unknown or ambiguous is an error. */
+  async resolveId(idOrPrefix: string, db: Knex | Knex.Transaction = this.deps.db): Promise<string> {
+    if (isUuid(idOrPrefix)) return idOrPrefix;
+    if (!isIdPrefix(idOrPrefix)) throw new SproutError('SPROUT_ERR_NOT_FOUND', `no workflow "${idOrPrefix}"`);
+    const rows = await rowsByIdPrefix<{ id: string; kind: string; state: string }>(db, 'workflows', idOrPrefix, ['id', 'kind', 'state']);
+    if (rows.length === 0) throw new SproutError('SPROUT_ERR_NOT_FOUND', `no workflow "${idOrPrefix}"`);
+    if (rows.length > 1) throw ambiguousPrefix('workflow', idOrPrefix, rows.map((r) => `${r.id.slice(0, 8)} (${r.kind}, ${r.state})`));
+    return rows[0].id;
+  }
+
+  async get(idOrPrefix: string, db: Knex | Knex.Transaction = this.deps.db): Promise<WorkflowView> {
+    const id = await this.resolveId(idOrPrefix, db);
     const row = await db<WorkflowRow & { created_at: Date; updated_at: Date; finished_at: Date | null }>('workflows').where({ id }).first();
     if (!row) throw new SproutError('SPROUT_ERR_NOT_FOUND', `no workflow "${id}"`);
     return (await this.views(db, [row]))[0];
