@@ -1047,6 +1047,10 @@ export interface components {
             hostname: string | null;
             id: string;
             interfaceId: string | null;
+            /** @description The interface's name (in lists) */
+            interfaceName?: string | null;
+            /** @description The machine's hostname (in lists) */
+            machineHostname?: string | null;
             machineId: string | null;
             networkId: string;
             /** @description Plugin id of the IPAM provider that served the allocation */
@@ -1080,6 +1084,12 @@ export interface components {
             username: string | null;
         };
         Machine: {
+            /** @description Its addresses in the networks of its site (shown by GET /v1/machines/{id} only) */
+            addresses?: {
+                address: string;
+                interface: string | null;
+                network: string;
+            }[];
             allowedActions: string[];
             arch: "x86_64" | "arm64";
             bmc: components["schemas"]["Bmc"] | null;
@@ -1968,7 +1978,7 @@ export interface operations {
                 outcome?: "success" | "denied" | "failed";
                 /** @description Only records at or after this time */
                 since?: string;
-                /** @description Target id */
+                /** @description Target id; a machine is found by its id or its hostname alike (a refused request records what the URL named) */
                 target?: string;
                 targetType?: string;
             };
@@ -2355,7 +2365,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Machine id or hostname */
+                /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
                 id: string;
             };
             cookie?: never;
@@ -2414,7 +2424,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Machine id or hostname */
+                /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
                 id: string;
             };
             cookie?: never;
@@ -2480,7 +2490,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Machine id or hostname */
+                /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
                 id: string;
             };
             cookie?: never;
@@ -2577,7 +2587,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Machine id or hostname */
+                /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
                 id: string;
             };
             cookie?: never;
@@ -2652,7 +2662,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Machine id or hostname */
+                /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
                 id: string;
             };
             cookie?: never;
@@ -2735,7 +2745,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Machine id or hostname */
+                /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
                 id: string;
             };
             cookie?: never;
@@ -2805,7 +2815,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Machine id or hostname */
+                /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
                 id: string;
             };
             cookie?: never;
@@ -2879,7 +2889,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Machine id or hostname */
+                /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
                 id: string;
             };
             cookie?: never;
@@ -2949,7 +2959,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description Machine id or hostname */
+                /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
                 id: string;
             };
             cookie?: never;
@@ -3025,7 +3035,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Machine id or hostname */
+                /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
                 id: string;
             };
             cookie?: never;
@@ -3118,7 +3128,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Machine id or hostname */
+                /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
                 id: string;
             };
             cookie?: never;
@@ -3193,7 +3203,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Machine id or hostname */
+                /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
                 id: string;
             };
             cookie?: never;
@@ -5435,6 +5445,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description Workflow id, or its first 4+ hex digits when they name one workflow */
                 id: string;
             };
             cookie?: never;
@@ -5493,6 +5504,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description Workflow id, or its first 4+ hex digits when they name one workflow */
                 id: string;
             };
             cookie?: never;
@@ -5560,6 +5572,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description Workflow id, or its first 4+ hex digits when they name one workflow */
                 id: string;
             };
             cookie?: never;
