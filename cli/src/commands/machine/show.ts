@@ -1,5 +1,5 @@
 import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
-import { machineDetails, type Machine } from '../../render/machine.ts';
+import { machineDetails } from '../../render/machine.ts';
 import { currentStep, elapsed, type Workflow } from '../../render/workflow.ts';
 
 export class MachineShowCommand extends SproutCommand {

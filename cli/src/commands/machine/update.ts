@@ -1,6 +1,6 @@
 import { Command, Option, ok, type ApiPaths } from '@sprout/kernel/cli';
 import * as t from 'typanion';
-import { machineDetails, type Machine } from '../../render/machine.ts';
+import { machineDetails } from '../../render/machine.ts';
 import { anyBmcFlag, bmcBody, BmcFlagsCommand, bmcPassword } from './bmc-flags.ts';
 
 /** PATCH /v1/machines/{id}'s body, from the OpenAPI document. */
