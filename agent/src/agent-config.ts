@@ -4,7 +4,7 @@
  * way the control plane's config errors are, and all of them are reported at once.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { SproutError, importDefinition, type ProblemDetail } from '@sprout/kernel';
+import { SproutError, importDefinition, type ProblemDetail } from '@sprout/kernel/sdk';
 import { builtinPluginDir, discoverPlugins } from '@sprout/kernel/discovery';
 import { parseTftpSettings } from './services/tftp/settings.ts';
 import { parseHttpBootSettings } from './services/http-boot/index.ts';

@@ -3,7 +3,7 @@
  * `dhcp`) registers a lookup while it runs, and HTTP boot asks it which address a MAC
  * holds. It only passes questions through; it never keeps leases of its own.
  */
-import type { AgentLeaseLookup, AgentLeases } from '@sprout/kernel';
+import type { AgentLeaseLookup, AgentLeases } from '@sprout/kernel/sdk';
 
 export function agentLeases(): AgentLeases {
   let current: AgentLeaseLookup | undefined;

@@ -3,7 +3,7 @@
  * credential. Written once at registration; every restart reuses it.
  */
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { ensurePrivateDir } from '@sprout/kernel';
+import { ensurePrivateDir } from '@sprout/kernel/sdk';
 import { join } from 'node:path';
 
 export interface AgentIdentity {

@@ -10,7 +10,7 @@
  * valid one, reports the refusal once per revision, and says why in its heartbeat.
  * While the control plane is unreachable it serves what it holds and keeps asking.
  */
-import { desiredStateProblems, type SiteDesiredStateDocument } from '@sprout/kernel';
+import { desiredStateProblems, type SiteDesiredStateDocument } from '@sprout/kernel/sdk';
 import type { DesiredStateStore } from './desired-state-store.ts';
 
 export interface FollowerDeps {

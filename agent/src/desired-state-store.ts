@@ -10,9 +10,9 @@
  * a document no longer says "deploy" for that machine and workflow.
  */
 import { existsSync, readFileSync, renameSync } from 'node:fs';
-import { writePrivateFile } from '@sprout/kernel';
+import { writePrivateFile } from '@sprout/kernel/sdk';
 import { join } from 'node:path';
-import type { SiteDesiredState, SiteDesiredStateDocument } from '@sprout/kernel';
+import type { SiteDesiredState, SiteDesiredStateDocument } from '@sprout/kernel/sdk';
 
 interface OnDisk {
   document: SiteDesiredStateDocument | null;

@@ -9,7 +9,7 @@
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AgentTask, AgentTaskContext, DeliveryInfo, SiteDesiredState, WorkItem } from '@sprout/kernel';
+import type { AgentTask, AgentTaskContext, DeliveryInfo, SiteDesiredState, WorkItem } from '@sprout/kernel/sdk';
 import type { ReportJournal } from './report-journal.ts';
 import { deferred } from './machine-waits.ts';
 

@@ -7,7 +7,7 @@
  * also when the call came before the step reached the agent — or fails at its deadline
  * naming the last thing heard from the machine.
  */
-import type { AgentTask } from '@sprout/kernel';
+import type { AgentTask } from '@sprout/kernel/sdk';
 import { deferred, type MachineWait, type MachineWaits } from './machine-waits.ts';
 
 export const defaultFirstBootSeconds = 900;

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import type { AgentTask } from '@sprout/kernel';
+import type { AgentTask } from '@sprout/kernel/sdk';
 import { PersistedList } from './persisted-list.ts';
 
 export interface MachineWait {

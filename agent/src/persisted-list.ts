@@ -4,7 +4,7 @@
  * temporary file renamed over the old one, so a crash leaves the old list or the new.
  */
 import { existsSync, readFileSync, renameSync } from 'node:fs';
-import { writePrivateFile } from '@sprout/kernel';
+import { writePrivateFile } from '@sprout/kernel/sdk';
 
 export class PersistedList<T> {
   private current: T[];

@@ -3,9 +3,9 @@
  * named at registration, every plugin's task kinds and site services, and the power
  * drivers by the `bmc.type` they serve.
  */
-import { importDefinition } from '@sprout/kernel';
+import { importDefinition } from '@sprout/kernel/sdk';
 import { builtinPluginDir, discoverPlugins } from '@sprout/kernel/discovery';
-import type { AgentPart, AgentServiceFactory, AgentTask, AgentTransportFactory, PowerDriver } from '@sprout/kernel';
+import type { AgentPart, AgentServiceFactory, AgentTask, AgentTransportFactory, PowerDriver } from '@sprout/kernel/sdk';
 
 export async function loadAgentParts(transportPlugin: string, pluginDir: string): Promise<{
   transport: AgentTransportFactory;

@@ -1,6 +1,6 @@
 /** Trades a join token for the agent's identity at the control plane. */
 import { hostname as osHostname } from 'node:os';
-import { explainTlsFailure } from '@sprout/kernel';
+import { explainTlsFailure } from '@sprout/kernel/sdk';
 import type { AgentIdentity } from './credentials.ts';
 
 export class RegistrationError extends Error {}

@@ -10,9 +10,9 @@
  * token, answering the machine) calls `writeOut()` first.
  */
 import { appendFileSync, existsSync, readFileSync, renameSync } from 'node:fs';
-import { writePrivateFile } from '@sprout/kernel';
+import { writePrivateFile } from '@sprout/kernel/sdk';
 import { join } from 'node:path';
-import { reportPayloadProblem, type AgentReport } from '@sprout/kernel';
+import { reportPayloadProblem, type AgentReport } from '@sprout/kernel/sdk';
 
 const batchSize = 100;
 /** How many confirmed reports may go unmarked on disk. */

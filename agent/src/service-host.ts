@@ -5,9 +5,9 @@
  * leases, which HTTP boot binds per-boot tokens to); their health goes into every heartbeat. A service
  * that fails to start is reported, and the others keep running.
  */
-import { ensurePrivateDir } from '@sprout/kernel';
+import { ensurePrivateDir } from '@sprout/kernel/sdk';
 import { join } from 'node:path';
-import type { AgentServiceFactory, AgentServiceContext, AgentSightings, Registry, RunningAgentService, SiteDesiredState } from '@sprout/kernel';
+import type { AgentServiceFactory, AgentServiceContext, AgentSightings, Registry, RunningAgentService, SiteDesiredState } from '@sprout/kernel/sdk';
 import { agentLeases } from './agent-leases.ts';
 
 export interface ServiceHostDeps {

@@ -3,9 +3,9 @@
  * site's work through the transport the control plane chose, runs it, and reports back
  * through a journal that survives restarts and outages.
  */
-import { ensurePrivateDir, trustProcessWide } from '@sprout/kernel';
+import { ensurePrivateDir, trustProcessWide } from '@sprout/kernel/sdk';
 import { join } from 'node:path';
-import type { AgentTransport } from '@sprout/kernel';
+import type { AgentTransport } from '@sprout/kernel/sdk';
 import { loadIdentity, saveIdentity, type AgentIdentity } from './credentials.ts';
 import { DesiredStateStore } from './desired-state-store.ts';
 import { DesiredStateFollower } from './desired-state-follower.ts';
@@ -25,7 +25,7 @@ import { tftpService } from './services/tftp/index.ts';
 import { httpBootService } from './services/http-boot/index.ts';
 import { ImageStore } from './images/image-store.ts';
 import { imageTasks } from './images/image-tasks.ts';
-import { AgentMetrics } from './metrics/agent-metrics.ts';
+import type { AgentMetrics } from './metrics/agent-metrics.ts';
 import { listenForMetrics, parseMetricsSettings, type MetricsSettings } from './metrics/metrics-listener.ts';
 import type { Server } from 'node:http';
 
@@ -65,8 +65,11 @@ export class SiteAgent {
   /** The images HTTP boot serves (`services.http.artifactRoot`); none without that service. */
   private images?: ImageStore;
   private stopped = false;
-  /** Counts what no heartbeat carries; the rest is read from services() on each scrape. */
-  readonly metrics = new AgentMetrics(agentVersion);
+  /**
+   * Counts what no heartbeat carries; the rest is read from services() on each scrape.
+   * Only with `metrics.listen`: prom-client is loaded for it then, never by an agent that serves no metrics.
+   */
+  metrics?: AgentMetrics;
   private metricsServer?: Server;
   /** Where GET /metrics is served, once started with `metrics.listen`. */
   metricsUrl?: string;
@@ -80,6 +83,7 @@ export class SiteAgent {
     if (options.ca) await trustProcessWide(options.ca, 'ca');
     // A bad metrics setting stops the agent before it uses its join token.
     const metricsAt = parseMetricsSettings(options.metrics);
+    if (metricsAt) this.metrics = new (await import('./metrics/agent-metrics.ts')).AgentMetrics(agentVersion);
     ensurePrivateDir(options.dataDir, (message) => options.logger.warn({ dir: options.dataDir }, message));
     const known = loadIdentity(options.dataDir);
     if (known) {
@@ -133,7 +137,7 @@ export class SiteAgent {
       ...Object.entries(
         powerTasks(
           new PowerRunner(parts.power, (call) => {
-            this.metrics.powerCall(call);
+            this.metrics?.powerCall(call);
             // A state read runs at every power poll: only actions, and failures, are news.
             const line = { machine: call.machine, hostname: call.hostname, driver: call.driver, action: call.action, outcome: call.outcome, ...(call.error ? { err: call.error } : {}) };
             if (call.outcome === 'failed') options.logger.warn(line, `power ${call.action} ${call.hostname} failed`);
@@ -182,7 +186,7 @@ export class SiteAgent {
       report: (kind, payload) => this.journal!.add(kind, payload),
       sightings: powerWaits,
       logger: options.logger,
-      metrics: this.metrics.registry,
+      metrics: this.metrics?.registry,
     });
     store.onChange((state) => this.serviceHost!.desiredStateChanged(state));
     // A restarted agent serves the current state from its first answer, not its file's (unless the control plane is away).
@@ -202,10 +206,11 @@ export class SiteAgent {
         powerWaits.flush();
       },
       logger: options.logger,
-      observe: (task, outcome) => this.metrics.workItem(task, outcome),
+      observe: (task, outcome) => this.metrics?.workItem(task, outcome),
     });
-    if (metricsAt) {
-      const { server, url } = await listenForMetrics(metricsAt, () => this.metrics.render({ services: this.services(), revision: this.follower?.revision() ?? null }));
+    if (metricsAt && this.metrics) {
+      const metrics = this.metrics;
+      const { server, url } = await listenForMetrics(metricsAt, () => metrics.render({ services: this.services(), revision: this.follower?.revision() ?? null }));
       this.metricsServer = server;
       this.metricsUrl = url;
       options.logger.info({ url }, 'metrics: serving');

@@ -47,6 +47,7 @@ test('no ANSI escapes when stdout is a pipe or NO_COLOR is set; FORCE_COLOR stil
 
   const forced = await sprout(['--help'], { cwd: dir, env: { FORCE_COLOR: '1' } });
   t.true(forced.stdout.includes('\x1b[1m'), 'FORCE_COLOR=1 gives colours (so the check above can fail)');
+  t.false(/\x1b\[38;5;(25[6-9]|2[6-9]\d|[3-9]\d\d)m/.test(forced.stdout), 'no colour outside the 256 a terminal has');
   const noColour = await sprout(['--help'], { cwd: dir, env: { FORCE_COLOR: '1', NO_COLOR: '1' } });
   t.false(noColour.stdout.includes('\x1b['), 'NO_COLOR wins');
   const syntax = await sprout(['site', 'list', '--bogus'], { cwd: dir });
@@ -54,6 +55,22 @@ test('no ANSI escapes when stdout is a pipe or NO_COLOR is set; FORCE_COLOR stil
   t.false(syntax.stderr.includes('\x1b['));
   t.regex(syntax.stderr, /Unsupported option name \("--bogus"\)/, 'usage errors go to stderr');
   t.is(syntax.stdout, '');
+});
+
+test('a noun alone, or with --help, lists its commands instead of "Command not found"', async (t) => {
+  const dir = workspace();
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  for (const args of [['artifacts', '--help'], ['artifacts'], ['machine', '-h']]) {
+    const run = await sprout(args, { cwd: dir });
+    t.is(run.code, 0, `${args.join(' ')}: ${run.stderr}`);
+    t.notRegex(run.stdout + run.stderr, /Command not found/);
+    t.regex(run.stdout, new RegExp(`^The commands of sprout ${args[0]}:\n`));
+  }
+  const artifacts = await sprout(['artifacts', '--help'], { cwd: dir });
+  t.regex(artifacts.stdout, /sprout artifacts build-installer\s+Build the installer/);
+  t.regex(artifacts.stdout, /sprout artifacts build-image\s+Build a bootable OS disk image/);
+  const unknown = await sprout(['bogus'], { cwd: dir });
+  t.is(unknown.code, 1, 'an unknown word is still an error');
 });
 
 test('ordinary errors are one line on stderr, exit 1, no stack trace', async (t) => {

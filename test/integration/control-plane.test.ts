@@ -198,6 +198,35 @@ for (const backend of backends) {
     await h.request({ method: 'POST', url: `/v1/workflows/${running.id}/cancel` });
   });
 
+  test.serial(`${backend}: cancelling a commission whose site step the agent is running ends it at once; the agent's late report changes nothing`, async (t) => {
+    await createMachine(h, 'm-site', 'cancel-run-01');
+    const started = (await h.request({ method: 'POST', url: '/v1/machines/cancel-run-01/commission', body: { hwtest: false } })).body;
+    for (const step of ['check-bmc', 'power-on']) t.is(await finishSiteStep(h, started.id), step);
+    await waitForWorkflow(h, started.id, (w) => w.steps.some((s: any) => s.name === 'commission' && s.state === 'dispatched'));
+    const step = await h.kernel.store.db('workflow_steps').where({ workflow_id: started.id, name: 'commission' }).first();
+    await h.kernel.engine.siteStepStarted(step.id, ['waiting for cancel-run-01 to boot the installer']);
+    t.is((await h.request({ url: `/v1/workflows/${started.id}` })).body.steps.find((s: any) => s.name === 'commission').state, 'running');
+
+    const cancelled = await h.request({ method: 'POST', url: `/v1/workflows/${started.id}/cancel` });
+    t.is(cancelled.status, 202);
+    t.is(cancelled.body.state, 'cancelled', 'no waiting for the step to end');
+    const commission = cancelled.body.steps.find((s: any) => s.name === 'commission');
+    t.is(commission.state, 'cancelled');
+    t.regex(commission.error, /^cancelled while running by /);
+    t.true(commission.logTail.includes('waiting for cancel-run-01 to boot the installer'), 'the step keeps what it said');
+    const machine = (await h.request({ url: '/v1/machines/cancel-run-01' })).body;
+    t.is(machine.status, 'new');
+    t.regex(machine.statusReason.message, /commission cancelled by .* while step commission was running \(the machine may still be on/);
+    t.is(await h.kernel.store.db('boot_intents').where({ workflow_id: started.id }).first(), undefined, 'the machine gets no installer any more');
+
+    // The agent's report arrives after the cancel: the step, the workflow and the machine stay as they are.
+    await h.kernel.engine.siteStepFinished(step.id, { ok: true, result: { cpus: 8 } });
+    const after = (await h.request({ url: `/v1/workflows/${started.id}` })).body;
+    t.is(after.state, 'cancelled');
+    t.is(after.steps.find((s: any) => s.name === 'commission').state, 'cancelled');
+    t.is((await h.request({ url: '/v1/machines/cancel-run-01' })).body.status, 'new');
+  });
+
   test.serial(`${backend}: lifecycle: an illegal action is a 409 naming the state and what is allowed`, async (t) => {
     await createMachine(h, 'm-site', 'life-01');
     const deploy = await h.request({ method: 'POST', url: '/v1/machines/life-01/deploy', body: { image: 'debian-12' } });

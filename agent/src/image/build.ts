@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { SproutError } from '@sprout/kernel';
+import { SproutError } from '@sprout/kernel/sdk';
 import { defaultCacheDir as installerCacheDir, kernelFlavours, type KernelFlavour } from '../installer/build.ts';
 import { run } from '../installer/debian-package.ts';
 import { sha256Of } from '../services/http-boot/artifacts.ts';

@@ -15,7 +15,7 @@ import { closeSync, createReadStream, createWriteStream, existsSync, fsyncSync, 
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { imageNamePattern, writePrivateFile, type ReportedImage } from '@sprout/kernel';
+import { imageNamePattern, writePrivateFile, type ReportedImage } from '@sprout/kernel/sdk';
 import { sha256Of } from '../services/http-boot/artifacts.ts';
 
 const manifestSuffix = '.manifest.json';

@@ -3,7 +3,7 @@
  * for an operator's `sprout image import|remove`. Their results settle the request; the
  * next heartbeat carries the store's new list.
  */
-import type { AgentTask } from '@sprout/kernel';
+import type { AgentTask } from '@sprout/kernel/sdk';
 import type { ImageStore } from './image-store.ts';
 
 export function imageTasks(store: ImageStore): Record<string, AgentTask> {

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SproutError } from '@sprout/kernel';
+import { SproutError } from '@sprout/kernel/sdk';
 import { download, kernelPackageOf, unpack } from './debian-package.ts';
 import { ModuleTree } from './kernel-modules.ts';
 import { buildInitramfs } from './initramfs.ts';

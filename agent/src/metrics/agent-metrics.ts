@@ -4,7 +4,7 @@
  * scrape, never counted a second time. The agent itself counts only what no heartbeat
  * holds: work items by outcome and power driver calls.
  */
-import { Counter, Gauge, createMetricsRegistry, type Registry } from '@sprout/kernel';
+import { Counter, Gauge, createMetricsRegistry, type Registry } from '@sprout/kernel/metrics';
 import type { PowerCallOutcome } from '../power/power-runner.ts';
 
 /** What a scrape reads: the heartbeat's `services` and the revision the agent serves. */

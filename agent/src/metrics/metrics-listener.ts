@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SproutError, metricsContentType } from '@sprout/kernel';
+import { SproutError, metricsContentType } from '@sprout/kernel/sdk';
 
 export interface MetricsSettings {
   /** host:port to serve GET /metrics on, e.g. 127.0.0.1:9464; unset: no listener. */

@@ -5,7 +5,7 @@
  * time it learned a machine's power state. A driver's PowerError travels on untouched,
  * so the step fails with the BMC's own words.
  */
-import { PowerError, type PowerCallOptions, type PowerDriver, type PowerState, type PowerTarget, type WorkItem } from '@sprout/kernel';
+import { PowerError, type PowerCallOptions, type PowerDriver, type PowerState, type PowerTarget, type WorkItem } from '@sprout/kernel/sdk';
 
 /** What a power work item carries (see the power wire contract). */
 export interface PowerWork {

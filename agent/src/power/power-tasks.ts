@@ -7,7 +7,7 @@
  * a person must do) and `power-poll` (each machine's state, a few BMCs at a time).
  * Every state learned goes to the control plane as a `power.state` report.
  */
-import type { AgentTask, AgentTaskContext, PowerState } from '@sprout/kernel';
+import type { AgentTask, AgentTaskContext, PowerState } from '@sprout/kernel/sdk';
 import { deferred } from '../machine-waits.ts';
 import { powerWorkOf, type PowerRunner, type PowerStateReport, type PowerWork } from './power-runner.ts';
 import type { PowerWaits } from './power-waits.ts';

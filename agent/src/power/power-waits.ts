@@ -7,7 +7,7 @@
  * replaces the older.
  */
 import { join } from 'node:path';
-import type { AgentSightings } from '@sprout/kernel';
+import type { AgentSightings } from '@sprout/kernel/sdk';
 import { PersistedList } from '../persisted-list.ts';
 
 export interface PowerWait {

@@ -4,7 +4,7 @@
  * serves afterwards, so an operator sees the agent caught up (or why not). A control plane
  * that is briefly unreachable (restarting) is asked again, for up to `patienceMs`.
  */
-import type { AgentTask } from '@sprout/kernel';
+import type { AgentTask } from '@sprout/kernel/sdk';
 import type { DesiredStateFollower } from '../desired-state-follower.ts';
 
 export function syncSiteTask(follower: DesiredStateFollower, patienceMs = 90_000): AgentTask {

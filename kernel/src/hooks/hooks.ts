@@ -68,9 +68,9 @@ export function createHooks() {
     machineTransitionBefore: new AsyncSeriesBailHook<[MachineTransition], Veto | undefined>(['transition']),
     /** A machine changed lifecycle state (committed). */
     machineTransitionAfter: new AsyncParallelHook<[MachineTransition]>(['transition']),
-    /** A workflow step started. */
+    /** A workflow step started (committed; a failing tap is logged, it cannot undo the step). */
     workflowStepStarted: new AsyncParallelHook<[WorkflowStepEvent]>(['step']),
-    /** A workflow step finished, in any end state. */
+    /** A workflow step finished, in any end state (committed; a failing tap is logged). */
     workflowStepFinished: new AsyncParallelHook<[WorkflowStepEvent]>(['step']),
     /** Server is about to stop; plugins release what they hold. */
     serverStopping: new AsyncSeriesHook<[]>([]),

@@ -9,8 +9,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export { Counter, Gauge, Histogram, Registry };
 export type { CounterConfiguration, GaugeConfiguration, HistogramConfiguration } from 'prom-client';
 
-/** The Content-Type of the Prometheus text exposition format a registry renders. */
-export const metricsContentType = 'text/plain; version=0.0.4; charset=utf-8';
+export { metricsContentType } from './content-type.ts';
 
 /** Buckets for durations from a fast API call (5 ms) to a long install (1 h), in seconds. */
 export const durationBuckets = [0.005, 0.025, 0.1, 0.5, 1, 5, 30, 60, 300, 900, 1800, 3600];

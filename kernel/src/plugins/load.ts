@@ -7,27 +7,17 @@ import { Value } from 'typebox/value';
 import type { SproutConfig } from '../config/schema.ts';
 import { schemaProblems } from '../config/schema-errors.ts';
 import { SproutError, type ProblemDetail } from '../errors/index.ts';
-import { isPluginDefinition, type PluginDefinition } from './define-plugin.ts';
+import type { PluginDefinition } from './define-plugin.ts';
 import type { PluginManifest } from './manifest.ts';
 import type { PluginPlan } from './plan.ts';
-import { importPluginModule } from './import-module.ts';
+import { importDefinition } from './import-definition.ts';
+
+export { importDefinition };
 
 export interface LoadedPlugin {
   manifest: PluginManifest;
   definition: PluginDefinition;
   config: Record<string, unknown>;
-}
-
-export async function importDefinition(manifest: PluginManifest): Promise<PluginDefinition> {
-  const mod = await importPluginModule(manifest.entry, manifest.dir, manifest.builtin);
-  const definition = mod.default ?? mod.plugin;
-  if (!isPluginDefinition(definition)) {
-    throw new Error(`entry ${manifest.entry} must export default definePlugin({...})`);
-  }
-  if (definition.id !== manifest.id) {
-    throw new Error(`definePlugin id "${definition.id}" differs from the manifest's "${manifest.id}"`);
-  }
-  return definition;
 }
 
 export async function loadPlugins(plan: PluginPlan, config: Pick<SproutConfig, 'plugins'>): Promise<LoadedPlugin[]> {

@@ -3,7 +3,7 @@
  * they are explained when nothing matches. Hardware minimums only match machines whose
  * commissioning recorded the fact as a number: an unknown is never assumed to be enough.
  */
-import { SproutError, type AllocationConstraints } from '@sprout/kernel';
+import { SproutError, type AllocationConstraints } from '@sprout/kernel/sdk';
 
 export interface MachinePredicate {
   /** How the constraint reads in a reason: `with arch arm64`. */

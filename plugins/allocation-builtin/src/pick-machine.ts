@@ -4,7 +4,7 @@
  * never share a machine. It never changes the machine: the kernel allocates it.
  */
 import type { Knex } from 'knex';
-import type { AllocationConstraints, AllocationPick } from '@sprout/kernel';
+import type { AllocationConstraints, AllocationPick } from '@sprout/kernel/sdk';
 import { predicatesFor, type MachinePredicate } from './machine-constraints.ts';
 
 export async function pickMachine(trx: Knex.Transaction, constraints: AllocationConstraints): Promise<AllocationPick> {

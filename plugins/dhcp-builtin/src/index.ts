@@ -3,10 +3,10 @@
  * table, and runs Sprout's own DHCPv4 server as the site agent's `dhcp` service.
  */
 import { fileURLToPath } from 'node:url';
-import { definePlugin, dhcpCapability } from '@sprout/kernel';
+import { definePlugin, dhcpCapability } from '@sprout/kernel/sdk';
 import { reservationStore } from './reservation-store.ts';
 
-export { normaliseReservationMac as normaliseMac } from '@sprout/kernel';
+export { normaliseReservationMac as normaliseMac } from '@sprout/kernel/sdk';
 
 export default definePlugin({
   id: 'dhcp-builtin',

@@ -5,7 +5,7 @@
  */
 import { isIPv4 } from 'node:net';
 import type { Knex } from 'knex';
-import { normaliseReservationMac as normaliseMac, SproutError, type DhcpProvider, type DhcpReservation } from '@sprout/kernel';
+import { normaliseReservationMac as normaliseMac, SproutError, type DhcpProvider, type DhcpReservation } from '@sprout/kernel/sdk';
 
 interface ReservationRow {
   site_id: string;

@@ -3,7 +3,7 @@
  * the caller's transaction when one is given. Serving them is the site agent's job.
  */
 import type { Knex } from 'knex';
-import { normaliseDnsName, normaliseRecord, normaliseRecordKey, type DnsProvider, type DnsRecord, type DnsRecordKey } from '@sprout/kernel';
+import { normaliseDnsName, normaliseRecord, normaliseRecordKey, type DnsProvider, type DnsRecord, type DnsRecordKey } from '@sprout/kernel/sdk';
 
 interface DnsRecordRow {
   site_id: string;

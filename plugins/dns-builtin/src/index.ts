@@ -3,10 +3,10 @@
  * and serves them authoritatively from the site agent as the `dns` service.
  */
 import { fileURLToPath } from 'node:url';
-import { definePlugin, dnsCapability } from '@sprout/kernel';
+import { definePlugin, dnsCapability } from '@sprout/kernel/sdk';
 import { dnsRecordStore } from './dns-record-store.ts';
 
-export { recordsForAddress, reverseNameFor, reverseZoneFor } from '@sprout/kernel';
+export { recordsForAddress, reverseNameFor, reverseZoneFor } from '@sprout/kernel/sdk';
 
 export default definePlugin({
   id: 'dns-builtin',

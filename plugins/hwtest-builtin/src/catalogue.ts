@@ -3,7 +3,7 @@
  * facts; `judge` holds them against the machine's expected values, so a machine with
  * less CPU, memory or disks than promised fails commissioning with the numbers.
  */
-import type { HardwareTestDefinition, HardwareTestResult, MachineExpectations } from '@sprout/kernel';
+import type { HardwareTestDefinition, HardwareTestResult, MachineExpectations } from '@sprout/kernel/sdk';
 
 export const catalogue: HardwareTestDefinition[] = [
   { name: 'cpu-inventory', description: 'Counts logical CPUs (facts.cpus)', run: { kind: 'builtin', routine: 'cpu-inventory' }, timeoutSeconds: 30 },

@@ -1,5 +1,5 @@
 /** Builtin hardware testing: the catalogue the installer runs while commissioning. */
-import { definePlugin, hwtestCapability } from '@sprout/kernel';
+import { definePlugin, hwtestCapability } from '@sprout/kernel/sdk';
 import { catalogue, judge } from './catalogue.ts';
 
 export default definePlugin({

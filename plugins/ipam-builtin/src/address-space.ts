@@ -4,7 +4,7 @@
  * depends on how the client does 32-bit maths. Callers hold the network's lock.
  */
 import type { Knex } from 'knex';
-import type { IpamNetwork } from '@sprout/kernel';
+import type { IpamNetwork } from '@sprout/kernel/sdk';
 
 /** Ranges and the gateway: the parts of a network no automatic allocation may use. */
 function fencedOff(network: IpamNetwork): string {

@@ -2,7 +2,7 @@
  * Builtin IPAM plugin: addresses allocated race-free inside the kernel's networks,
  * kept in its own `ip_allocations` table.
  */
-import { definePlugin, ipamCapability } from '@sprout/kernel';
+import { definePlugin, ipamCapability } from '@sprout/kernel/sdk';
 import { BuiltinIpam } from './builtin-ipam.ts';
 
 const id = 'ipam-builtin';

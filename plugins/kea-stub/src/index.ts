@@ -5,7 +5,7 @@
  * Kea needs the host_cmds hook library and a hosts database for reservations to be added.
  */
 import Type from 'typebox';
-import { definePlugin, dhcpCapability } from '@sprout/kernel';
+import { definePlugin, dhcpCapability } from '@sprout/kernel/sdk';
 import { KeaClient } from './kea-client.ts';
 import { KeaDhcp } from './kea-dhcp.ts';
 

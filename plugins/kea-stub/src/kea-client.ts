@@ -4,7 +4,7 @@
  * success and 3 is "empty" (nothing found); anything else, or an HTTP failure, becomes a
  * SproutError with Kea's words. The password never appears in a message.
  */
-import { SproutError } from '@sprout/kernel';
+import { SproutError } from '@sprout/kernel/sdk';
 
 export interface KeaClientOptions {
   pluginId: string;

@@ -6,7 +6,7 @@
  * one set of hosts per subnet: two sites cannot reserve the same MAC in the same subnet.
  */
 import { isIPv4 } from 'node:net';
-import { normaliseReservationMac as normaliseMac, SproutError, type DhcpProvider, type DhcpReservation } from '@sprout/kernel';
+import { normaliseReservationMac as normaliseMac, SproutError, type DhcpProvider, type DhcpReservation } from '@sprout/kernel/sdk';
 import { keaEmpty, keaSuccess, type KeaClient } from './kea-client.ts';
 
 export interface KeaOptionData {

@@ -4,7 +4,7 @@
  * prefix holds each Sprout network. It never keeps addresses in Sprout's database.
  */
 import Type from 'typebox';
-import { definePlugin, ipamCapability } from '@sprout/kernel';
+import { definePlugin, ipamCapability } from '@sprout/kernel/sdk';
 import { NetboxClient } from './netbox-client.ts';
 import { NetboxIpam } from './netbox-ipam.ts';
 

@@ -3,7 +3,7 @@
  * Token …`, JSON both ways. Answers the caller did not expect become a SproutError with
  * NetBox's status and an excerpt of its body; the token never appears in a message.
  */
-import { SproutError } from '@sprout/kernel';
+import { SproutError } from '@sprout/kernel/sdk';
 
 export interface NetboxClientOptions {
   pluginId: string;

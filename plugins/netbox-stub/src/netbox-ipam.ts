@@ -6,7 +6,7 @@
  * offers there is kept as a `reserved` hold so NetBox never offers it again, and is
  * never handed out.
  */
-import { SproutError, type AllocateAddressRequest, type IpAllocation, type IpamNetwork, type IpamProvider } from '@sprout/kernel';
+import { SproutError, type AllocateAddressRequest, type IpAllocation, type IpamNetwork, type IpamProvider } from '@sprout/kernel/sdk';
 import { hostPart, parseCidr, toNumber, type Block } from './ipv4.ts';
 import type { NetboxClient } from './netbox-client.ts';
 

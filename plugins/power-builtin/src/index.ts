@@ -4,7 +4,7 @@
  * address; the site agent gets the driver, which does nothing itself and says what a
  * person has to do — the agent then waits for the machine's PXE request.
  */
-import { definePlugin, powerCapability } from '@sprout/kernel';
+import { definePlugin, powerCapability } from '@sprout/kernel/sdk';
 
 export default definePlugin({
   id: 'power-builtin',

@@ -4,7 +4,7 @@
  * The next boot device is not the driver's business either: the site agent's PXE answers
  * (the boot intent) decide whether the machine boots the installer or its disk.
  */
-import type { PowerDriver, PowerTarget } from '@sprout/kernel';
+import type { PowerDriver, PowerTarget } from '@sprout/kernel/sdk';
 
 const by = '(manual power driver)';
 

@@ -3,7 +3,7 @@
  * next boot device through ipmitool. `chassis bootdev` exits 0 even when the BMC refuses
  * it, so the boot flags are read back (`chassis bootparam get 5`) and compared.
  */
-import { PowerError, type BootDevice, type PowerActionResult, type PowerDriver, type PowerState, type PowerTarget } from '@sprout/kernel';
+import { PowerError, type BootDevice, type PowerActionResult, type PowerDriver, type PowerState, type PowerTarget } from '@sprout/kernel/sdk';
 import { invocation, ipmitool, withDeadline, type IpmiCallOptions, type IpmitoolOptions } from './ipmitool.ts';
 
 /** "Chassis Power is on" → on. */

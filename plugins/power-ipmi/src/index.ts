@@ -2,7 +2,7 @@
  * The IPMI power driver plugin: the control plane learns the `ipmi` bmc.type and how its
  * address is checked; the site agent gets the driver, which runs ipmitool.
  */
-import { definePlugin, powerCapability } from '@sprout/kernel';
+import { definePlugin, powerCapability } from '@sprout/kernel/sdk';
 import { checkIpmiAddress } from './address.ts';
 
 export default definePlugin({

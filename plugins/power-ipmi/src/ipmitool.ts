@@ -12,7 +12,7 @@
  *   timeout (ipmitool's waits grow with each retry: 2 s, 6 s, 12 s, 20 s), then a kill.
  */
 import { spawn } from 'node:child_process';
-import { PowerError, type PowerCallOptions, type PowerTarget } from '@sprout/kernel';
+import { PowerError, type PowerCallOptions, type PowerTarget } from '@sprout/kernel/sdk';
 import { parseIpmiAddress } from './address.ts';
 
 export interface IpmitoolRun {

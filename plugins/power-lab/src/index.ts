@@ -4,7 +4,7 @@
  * site agent gets the driver. `sprout lab demo` and `lab up` import their machines with
  * `bmc: { type: 'lab', address: <switch URL> }`.
  */
-import { definePlugin, powerCapability } from '@sprout/kernel';
+import { definePlugin, powerCapability } from '@sprout/kernel/sdk';
 import { checkLabAddress } from './address.ts';
 
 export { checkLabAddress } from './address.ts';

@@ -4,7 +4,7 @@
  * machine is the first of the target's MACs; `bmc.address` is the switch's URL. The
  * switch asks for no credentials, so there is nothing to refuse.
  */
-import { PowerError, type PowerCallOptions, type PowerDriver, type PowerState, type PowerTarget } from '@sprout/kernel';
+import { PowerError, type PowerCallOptions, type PowerDriver, type PowerState, type PowerTarget } from '@sprout/kernel/sdk';
 
 interface SwitchState {
   state: 'on' | 'off';

@@ -6,7 +6,7 @@
  */
 import { request } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
-import { PowerError, type BmcAccess, type PowerCallOptions, type PowerErrorReason } from '@sprout/kernel';
+import { PowerError, type BmcAccess, type PowerCallOptions, type PowerErrorReason } from '@sprout/kernel/sdk';
 import { checkRedfishAddress } from './address.ts';
 
 export interface RedfishReply {

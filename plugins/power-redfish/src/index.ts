@@ -3,7 +3,7 @@
  * its address is checked (an https URL); the site agent gets the driver, which talks to
  * the BMC's Redfish API over HTTPS (see README.md).
  */
-import { definePlugin, powerCapability } from '@sprout/kernel';
+import { definePlugin, powerCapability } from '@sprout/kernel/sdk';
 import { checkRedfishAddress } from './address.ts';
 
 export { checkRedfishAddress } from './address.ts';

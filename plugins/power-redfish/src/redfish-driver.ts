@@ -3,7 +3,7 @@
  * system's ComputerSystem.Reset action (a ResetType the system says it allows) and sets
  * its next boot with a Boot override, read back to be sure the BMC applied it.
  */
-import { PowerError, type BootDevice, type PowerActionResult, type PowerCallOptions, type PowerDriver, type PowerState, type PowerTarget } from '@sprout/kernel';
+import { PowerError, type BootDevice, type PowerActionResult, type PowerCallOptions, type PowerDriver, type PowerState, type PowerTarget } from '@sprout/kernel/sdk';
 import { BmcLink } from './bmc-link.ts';
 import { RedfishSessions } from './sessions.ts';
 

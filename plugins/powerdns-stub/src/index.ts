@@ -5,7 +5,7 @@
  * exist in PowerDNS, with a backend that keeps RRset comments.
  */
 import Type from 'typebox';
-import { definePlugin, dnsCapability } from '@sprout/kernel';
+import { definePlugin, dnsCapability } from '@sprout/kernel/sdk';
 import { PowerdnsClient } from './powerdns-client.ts';
 import { PowerdnsDns } from './powerdns-dns.ts';
 

@@ -4,7 +4,7 @@
  * caller did not expect become a SproutError with PowerDNS's status and its `error`
  * text; the API key never appears in a message.
  */
-import { SproutError } from '@sprout/kernel';
+import { SproutError } from '@sprout/kernel/sdk';
 
 export interface PowerdnsClientOptions {
   pluginId: string;

@@ -5,7 +5,7 @@
  * so records read back from PowerDNS say whose they are and records made by others are
  * left out. A name and type is one RRset whichever site writes it: sites share the zones.
  */
-import { normaliseRecord, normaliseRecordKey, SproutError, type DnsProvider, type DnsRecord, type DnsRecordKey } from '@sprout/kernel';
+import { normaliseRecord, normaliseRecordKey, SproutError, type DnsProvider, type DnsRecord, type DnsRecordKey } from '@sprout/kernel/sdk';
 import type { PowerdnsClient } from './powerdns-client.ts';
 
 /** `lab.example` → `lab.example.`: names are canonical on PowerDNS's wire. */

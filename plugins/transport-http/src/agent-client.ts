@@ -4,7 +4,7 @@
  * failure), and posts reports in batches.
  * Closing never waits on a task for longer than its lease: after that it is the next agent's.
  */
-import type { AgentReport, AgentTransport, AgentTransportFactory, DeliveryInfo, TransportHealth, WorkItem } from '@sprout/kernel';
+import type { AgentReport, AgentTransport, AgentTransportFactory, DeliveryInfo, TransportHealth, WorkItem } from '@sprout/kernel/sdk';
 
 export const httpAgentTransport: AgentTransportFactory = async (options) =>
   new HttpAgentTransport(options.controlPlaneUrl, options.agentId, options.credential, Number(options.settings.waitSeconds ?? 25), Number(options.settings.ackWaitMs ?? 60_000), options.logger);

@@ -4,7 +4,7 @@
  * resolves, however the item died (nak, or a lease that ran out with no agent polling).
  */
 import type { Knex } from 'knex';
-import type { WorkItem } from '@sprout/kernel';
+import type { WorkItem } from '@sprout/kernel/sdk';
 import { jsonOf, type Inbox } from './inbox-drain.ts';
 
 const table = 'http_dead_letters';

@@ -3,7 +3,7 @@
  * control plane's database; agents poll for it through the kernel's agent routes.
  */
 import Type from 'typebox';
-import { definePlugin, transportCapability } from '@sprout/kernel';
+import { definePlugin, transportCapability } from '@sprout/kernel/sdk';
 import { HttpWorkQueue } from './work-queue.ts';
 
 export const configSchema = Type.Object(

@@ -4,7 +4,7 @@
  * is gone (the kernel applies a sequence at or below the last applied as a duplicate).
  */
 import type { Knex } from 'knex';
-import type { AgentReport } from '@sprout/kernel';
+import type { AgentReport } from '@sprout/kernel/sdk';
 import { jsonOf, type Inbox, type InboxRow } from './inbox-drain.ts';
 
 const table = 'http_report_inbox';

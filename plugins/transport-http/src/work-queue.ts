@@ -5,7 +5,7 @@
  * a report POST succeeds once stored, whether or not a handler runs or succeeds.
  */
 import type { Knex } from 'knex';
-import { powerCredentialKeys, type AgentHttpEndpoint, type AgentReport, type DeliveryInfo, type TransportHealth, type TransportProvider, type WorkItem } from '@sprout/kernel';
+import { powerCredentialKeys, type AgentHttpEndpoint, type AgentReport, type DeliveryInfo, type TransportHealth, type TransportProvider, type WorkItem } from '@sprout/kernel/sdk';
 import { InboxDrain, jsonOf, later, type DrainLogger, type DrainTiming } from './inbox-drain.ts';
 import { reportInbox, storeReports } from './report-inbox.ts';
 import { deadLetterInbox, moveExhaustedWork, type DeadLetter } from './dead-letters.ts';

@@ -9,7 +9,7 @@
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { nanos } from '@nats-io/transport-node';
-import type { AgentReport, AgentTransport, AgentTransportFactory } from '@sprout/kernel';
+import type { AgentReport, AgentTransport, AgentTransportFactory } from '@sprout/kernel/sdk';
 import { NatsLink } from './nats-link.ts';
 import { InOrderConsumer } from './in-order-consumer.ts';
 import { natsNames, readAgentSettings } from './settings.ts';

@@ -8,7 +8,7 @@
 import { jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
-import { isSproutError, type AgentReport, type SiteDesiredStateDocument, type TransportHealth, type TransportProvider, type WorkItem } from '@sprout/kernel';
+import { isSproutError, type AgentReport, type SiteDesiredStateDocument, type TransportHealth, type TransportProvider, type WorkItem } from '@sprout/kernel/sdk';
 import { NatsLink } from './nats-link.ts';
 import { InOrderConsumer, UnreadableMessage, type TransportLogger } from './in-order-consumer.ts';
 import { natsNames, type NatsTransportConfig } from './settings.ts';

@@ -7,7 +7,7 @@
  * ends only when stopped.
  */
 import { jetstream, jetstreamManager, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
-import type { AgentTransportOptions } from '@sprout/kernel';
+import type { AgentTransportOptions } from '@sprout/kernel/sdk';
 import type { NatsLink } from './nats-link.ts';
 
 export type TransportLogger = AgentTransportOptions['logger'];

@@ -3,7 +3,7 @@
  * every control-plane replica shares, dead letters from the server's advisories. Chosen
  * when `nats.url` (SPROUT_NATS_URL) is set; see docs/nats.md.
  */
-import { definePlugin, transportCapability } from '@sprout/kernel';
+import { definePlugin, transportCapability } from '@sprout/kernel/sdk';
 import { configSchema, withLocalNatsUrl } from './settings.ts';
 import { createControlPlaneTransport } from './control-plane-transport.ts';
 import { createAgentTransport } from './agent-transport.ts';

@@ -2,7 +2,7 @@
  * Work items and reports travel as JSON. What arrives is checked for the fields the
  * other side relies on; anything else is unreadable and is never retried.
  */
-import type { AgentReport, WorkItem } from '@sprout/kernel';
+import type { AgentReport, WorkItem } from '@sprout/kernel/sdk';
 import { UnreadableMessage } from './in-order-consumer.ts';
 
 const decoder = new TextDecoder();

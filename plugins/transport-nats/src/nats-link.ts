@@ -5,7 +5,7 @@
  * It never prints credentials: only the redacted URL appears in errors and details.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { SproutError, type TransportHealth } from '@sprout/kernel';
+import { SproutError, type TransportHealth } from '@sprout/kernel/sdk';
 import { natsTarget, redactNatsUrl, type NatsTarget } from './nats-url.ts';
 
 const pluginId = 'transport-nats';

@@ -4,7 +4,7 @@
  * health detail shows the URL masked by the kernel's `maskUrls`, never the secret.
  */
 import type { NodeConnectionOptions } from '@nats-io/transport-node';
-import { maskUrls } from '@sprout/kernel';
+import { maskUrls } from '@sprout/kernel/sdk';
 
 export interface NatsTarget {
   /** The URL as an operator may see it: password or token masked. */

@@ -5,7 +5,7 @@
  */
 import Type, { type Static } from 'typebox';
 import { Value } from 'typebox/value';
-import { SproutError, schemaProblems } from '@sprout/kernel';
+import { SproutError, schemaProblems } from '@sprout/kernel/sdk';
 
 const pluginId = 'transport-nats';
 

@@ -4,7 +4,7 @@
  * answered only to the source address now bound to the machine's MAC. The source is the
  * TCP peer's address; headers (X-Forwarded-For and the like) are never read for this.
  */
-import type { AgentLeases } from '@sprout/kernel';
+import type { AgentLeases } from '@sprout/kernel/sdk';
 
 export interface BootBinding {
   /** `services.http.bindBootToLease` (default true). */

@@ -6,7 +6,7 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { matchImageName } from '@sprout/kernel';
+import { matchImageName } from '@sprout/kernel/sdk';
 import { resolveInside, sha256Of } from './artifacts.ts';
 
 export interface ImageSource {

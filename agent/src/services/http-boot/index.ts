@@ -7,8 +7,8 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { AgentServiceFactory } from '@sprout/kernel';
-import { httpServiceDefaults, SproutError } from '@sprout/kernel';
+import type { AgentServiceFactory } from '@sprout/kernel/sdk';
+import { httpServiceDefaults, SproutError } from '@sprout/kernel/sdk';
 import { ipxeScript } from './ipxe-script.ts';
 import { send, serveArtifact } from './artifacts.ts';
 import { callback as handleCallback, metadata, type CallbackDeps } from './machine-callbacks.ts';

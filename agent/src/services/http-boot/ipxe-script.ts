@@ -4,7 +4,7 @@
  * `local`, a short wait-and-ask-again for a machine whose step has not reached this agent
  * yet, and for anyone else a script that prints why it will not boot.
  */
-import type { SiteDesiredState } from '@sprout/kernel';
+import type { SiteDesiredState } from '@sprout/kernel/sdk';
 
 type BootIntent = NonNullable<SiteDesiredState['bootIntents']>[number];
 

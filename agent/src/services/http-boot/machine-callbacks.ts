@@ -6,7 +6,7 @@
  * working. An install-complete whose sum is not the image's expected one fails the step.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { SiteDesiredState } from '@sprout/kernel';
+import type { SiteDesiredState } from '@sprout/kernel/sdk';
 import type { MachineWaits } from '../../machine-waits.ts';
 import { send } from './artifacts.ts';
 import { resolveImage, type ImageSource } from './image-source.ts';

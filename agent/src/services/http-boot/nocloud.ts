@@ -8,7 +8,7 @@
  * phone_home (first-boot.ts) go in vendor-data, which user-data overrides key by key.
  * YAML documents are written as JSON (YAML is a superset of it): nothing to escape by hand.
  */
-import type { SiteDesiredState } from '@sprout/kernel';
+import type { SiteDesiredState } from '@sprout/kernel/sdk';
 import type { MachineWait } from '../../machine-waits.ts';
 
 export const nocloudFiles = ['meta-data', 'user-data', 'vendor-data', 'network-config'] as const;

@@ -3,7 +3,7 @@
  * networks. It reports nothing per transfer to the control plane; its counters ride the
  * heartbeat through health().
  */
-import type { AgentServiceFactory } from '@sprout/kernel';
+import type { AgentServiceFactory } from '@sprout/kernel/sdk';
 import { parseTftpSettings } from './settings.ts';
 import { TftpServer } from './tftp-server.ts';
 

@@ -3,7 +3,7 @@
  * Every invalid field is reported at once, so an operator fixes the config in one pass.
  */
 import { isIP } from 'node:net';
-import { SproutError, type ProblemDetail } from '@sprout/kernel';
+import { SproutError, type ProblemDetail } from '@sprout/kernel/sdk';
 import { maxBlksizeOnWire, minBlksize } from './options.ts';
 
 export interface TftpSettings {

@@ -5,7 +5,7 @@
  */
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { open, realpath, stat } from 'node:fs/promises';
-import { SproutError } from '@sprout/kernel';
+import { SproutError } from '@sprout/kernel/sdk';
 import { lookUpBootFile } from './boot-file-path.ts';
 import { negotiateOptions } from './options.ts';
 import { decodePacket, encodeError, encodeOack, tftpErrors, type TftpErrorCode } from './packets.ts';

@@ -47,7 +47,7 @@ export class AgentRunCommand extends SproutCommand {
     const { default: pino } = await import('pino');
     // Whatever the agent or a plugin logs, URLs in it are masked (a control-plane or NATS URL may carry credentials);
     // a log that cannot be written (full disk) never stops the agent.
-    const { logDestination } = await import('@sprout/kernel');
+    const { logDestination } = await import('@sprout/kernel/sdk');
     const logger = pino({ base: { service: 'sprout-agent' }, level: process.env.SPROUT_LOG_LEVEL ?? 'info', hooks: { streamWrite: maskUrls } }, logDestination());
     const agent = new SiteAgent({
       controlPlaneUrl: controlPlane,

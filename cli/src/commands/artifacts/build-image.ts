@@ -4,7 +4,7 @@ import { SproutCommand, SproutError, Command, Option } from '@sprout/kernel/cli'
 export class ArtifactsBuildImageCommand extends SproutCommand {
   static paths = [['artifacts', 'build-image']];
   static usage = Command.Usage({
-    category: 'Sites',
+    category: 'Artifacts',
     description: 'Build a bootable OS disk image (GPT, GRUB for BIOS and UEFI, cloud-init, OpenSSH) from Debian packages',
     details:
       'Runs mmdebstrap (as root) with the .debs kept in --cache, then writes partitions, filesystems and GRUB into the image file directly ' +

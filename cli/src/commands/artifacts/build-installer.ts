@@ -4,7 +4,7 @@ import { SproutCommand, SproutError, Command, Option } from '@sprout/kernel/cli'
 export class ArtifactsBuildInstallerCommand extends SproutCommand {
   static paths = [['artifacts', 'build-installer']];
   static usage = Command.Usage({
-    category: 'Sites',
+    category: 'Artifacts',
     description: "Build the installer (kernel + initramfs) the agent's http service boots machines into, from Debian packages",
     details:
       'Downloads a Debian linux-image package and busybox-static with apt-get download (kept in --cache; nothing is installed), ' +

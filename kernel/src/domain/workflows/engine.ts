@@ -143,7 +143,10 @@ export class WorkflowEngine {
     const steps = await trx<StepRow>('workflow_steps').where({ workflow_id: wf.id }).orderBy('position');
     const current = steps.find((s) => s.state !== 'succeeded' && s.state !== 'skipped');
 
-    if (wf.cancel_requested && (!current || current.state === 'pending' || current.state === 'dispatched')) {
+    // A site step the agent runs (one waiting on a machine can take 20 minutes) ends at
+    // once too: its work is withdrawn and a late report for it finds the step cancelled.
+    // A control step runs inside one transaction: it ends before a cancel is seen.
+    if (wf.cancel_requested && (!current || current.state === 'pending' || current.state === 'dispatched' || (current.kind === 'site' && current.state === 'running'))) {
       await this.cancel(trx, wf, steps);
       return 'stop';
     }
@@ -166,7 +169,7 @@ export class WorkflowEngine {
     await trx('workflow_steps').where({ id: step.id }).update({ state: 'running', attempt, started_at: step.attempt === 0 ? now : trx.raw('started_at') });
     step.started_at ??= now;
     await trx('workflows').where({ id: wf.id }).update({ state: 'running', updated_at: now });
-    await this.deps.hooks.workflowStepStarted.promise(this.event(wf, step, 'running'));
+    this.afterCommit(trx, 'workflowStepStarted', this.event(wf, step, 'running'));
     try {
       if (!implementation) throw new SproutError('SPROUT_ERR_INTERNAL', `no control step named ${step.name}`);
       if (!machine) throw new SproutError('SPROUT_ERR_NOT_FOUND', 'the workflow\'s machine no longer exists');
@@ -178,7 +181,7 @@ export class WorkflowEngine {
       // What a control step writes (addresses, reservations, DNS records, boot intents) is what the site's agents serve.
       await this.deps.siteChanged(trx, wf.site_id);
       await trx('workflow_steps').where({ id: step.id }).update({ state: 'succeeded', finished_at: this.deps.clock.now(), result: JSON.stringify(result), error: null, log_tail: JSON.stringify(appendLog(step.log_tail, [`${step.name}: ${summarise(result)}`])) });
-      await this.deps.hooks.workflowStepFinished.promise(this.event(wf, step, 'succeeded'));
+      this.afterCommit(trx, 'workflowStepFinished', this.event(wf, step, 'succeeded'));
       this.observeStep(trx, wf, step, 'succeeded');
       return 'continue';
     } catch (err) {
@@ -190,7 +193,7 @@ export class WorkflowEngine {
         return 'continue';
       }
       await trx('workflow_steps').where({ id: step.id }).update({ state: 'failed', finished_at: this.deps.clock.now(), error: message, log_tail: JSON.stringify(log) });
-      await this.deps.hooks.workflowStepFinished.promise({ ...this.event(wf, step, 'failed'), error: message });
+      this.afterCommit(trx, 'workflowStepFinished', { ...this.event(wf, step, 'failed'), error: message });
       this.observeStep(trx, wf, step, 'failed');
       this.deps.logger.warn({ workflow: wf.id, kind: wf.kind, machine: wf.machine_id, step: step.name, attempt, err: message }, 'workflow step failed');
       await this.finish(trx, wf, { ok: false, error: message, step: step.name, log });
@@ -227,7 +230,7 @@ export class WorkflowEngine {
     const now = this.deps.clock.now();
     await trx('workflow_steps').where({ id: step.id }).update({ state: 'dispatched', attempt: step.attempt + 1, started_at: now, waiting_for: waitingFor });
     await trx('workflows').where({ id: wf.id }).update({ state: 'dispatched', updated_at: now });
-    await this.deps.hooks.workflowStepStarted.promise(this.event(wf, step, 'dispatched'));
+    this.afterCommit(trx, 'workflowStepStarted', this.event(wf, step, 'dispatched'));
   }
 
   /** An agent took a site step: it is running now. Idempotent. */
@@ -266,11 +269,11 @@ export class WorkflowEngine {
       if (outcome.ok) {
         await trx('workflow_steps').where({ id: step.id }).update({ state: 'succeeded', finished_at: now, waiting_for: null, result: JSON.stringify(outcome.result ?? {}), log_tail: JSON.stringify(log) });
         await trx('workflows').where({ id: wf.id }).update({ state: 'running', updated_at: now });
-        await this.deps.hooks.workflowStepFinished.promise(this.event(wf, step, 'succeeded'));
+        this.afterCommit(trx, 'workflowStepFinished', this.event(wf, step, 'succeeded'));
         this.observeStep(trx, wf, step, 'succeeded');
       } else {
         await trx('workflow_steps').where({ id: step.id }).update({ state: 'failed', finished_at: now, waiting_for: null, error: outcome.error, log_tail: JSON.stringify(log) });
-        await this.deps.hooks.workflowStepFinished.promise({ ...this.event(wf, step, 'failed'), error: outcome.error });
+        this.afterCommit(trx, 'workflowStepFinished', { ...this.event(wf, step, 'failed'), error: outcome.error });
         this.observeStep(trx, wf, step, 'failed');
         this.deps.logger.warn({ workflow: wf.id, kind: wf.kind, machine: wf.machine_id, step: step.name, err: outcome.error }, 'workflow step failed at the site');
         await this.finish(trx, wf, { ok: false, error: outcome.error, step: step.name, log, failAction: outcome.failAction, reason: outcome.reason });
@@ -321,7 +324,13 @@ export class WorkflowEngine {
 
   private async cancel(trx: Knex.Transaction, wf: WorkflowRow, steps: StepRow[]): Promise<void> {
     const now = this.deps.clock.now();
+    const interrupted = steps.find((s) => s.kind === 'site' && s.state === 'running');
     await trx('workflow_steps').where({ workflow_id: wf.id }).whereIn('state', ['pending', 'dispatched']).update({ state: 'cancelled', finished_at: now, waiting_for: null });
+    if (interrupted) {
+      await trx('workflow_steps')
+        .where({ id: interrupted.id, state: 'running' })
+        .update({ state: 'cancelled', finished_at: now, waiting_for: null, error: `cancelled while running by ${(wf.params.cancelledBy as string) ?? 'system'}`, log_tail: JSON.stringify(appendLog(interrupted.log_tail, ['cancelled while running: the site agent\'s work is withdrawn; a report it still sends is ignored'])) });
+    }
     await trx('outbox').where({ workflow_id: wf.id }).whereNull('dispatched_at').delete();
     const handedOut = await trx('outbox').where({ workflow_id: wf.id }).whereNotNull('dispatched_at').select('id');
     if (handedOut.length > 0) {
@@ -344,8 +353,27 @@ export class WorkflowEngine {
       actor: (wf.params.cancelledBy as string) ?? 'system',
       returnTo: wf.machine_from_status ?? 'new',
       workflowId: wf.id,
-      reason: { code: 'cancelled', message: `${wf.kind} cancelled by ${(wf.params.cancelledBy as string) ?? 'system'}${at ? ` before step ${at.name}` : ''}`, workflow: wf.id, ...(at ? { step: at.name } : {}) },
+      reason: {
+        code: 'cancelled',
+        message: `${wf.kind} cancelled by ${(wf.params.cancelledBy as string) ?? 'system'}${interrupted ? ` while step ${interrupted.name} was running (the machine may still be on; power it off or release it)` : at ? ` before step ${at.name}` : ''}`,
+        workflow: wf.id,
+        ...(at ? { step: at.name } : {}),
+      },
     });
+  }
+
+  /**
+   * Runs a step hook once the step's writes committed, so a tap that reads the database
+   * sees them: after the outermost transaction (a report applied in its own transaction
+   * reaches here in a savepoint). An after hook cannot undo the step; its failure is logged.
+   */
+  private afterCommit(trx: Knex.Transaction, hook: 'workflowStepStarted' | 'workflowStepFinished', event: WorkflowStepEvent): void {
+    let root = trx as Knex.Transaction & { parentTransaction?: Knex.Transaction };
+    while (root.parentTransaction) root = root.parentTransaction as typeof root;
+    root.executionPromise.then(
+      () => this.deps.hooks[hook].promise(event).catch((err) => this.deps.logger.error({ err, workflow: event.workflowId, step: event.step }, `${hook} hook failed`)),
+      () => undefined,
+    );
   }
 
   /** Counts a step that ended, once (and only if) its transaction commits. */

@@ -127,7 +127,7 @@ export class WorkflowService {
     return this.views(db, await q);
   }
 
-  /** Asks for cancellation; the engine honours it at the next step boundary. */
+  /** Asks for cancellation; the engine ends the workflow at once unless a control step is mid-transaction (then at its end), withdrawing the site work of a running site step. */
   async requestCancel(trx: Knex.Transaction, id: string, actor: string): Promise<void> {
     const wf = await trx<WorkflowRow>('workflows').where({ id }).forUpdate().first();
     if (!wf) throw new SproutError('SPROUT_ERR_NOT_FOUND', `no workflow "${id}"`);

@@ -5,7 +5,7 @@
  * codec would reject, and never give one address to two MACs.
  */
 import { isIPv4 } from 'node:net';
-import type { SiteDesiredState } from '@sprout/kernel';
+import type { SiteDesiredState } from '@sprout/kernel/sdk';
 import {
   blankMessage,
   bootReply,

@@ -8,7 +8,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import type { AgentServiceContext, AgentServiceFactory, RunningAgentService, SiteDesiredState } from '@sprout/kernel';
+import type { AgentServiceContext, AgentServiceFactory, RunningAgentService, SiteDesiredState } from '@sprout/kernel/sdk';
 import { parseDhcpSettings } from './dhcp-settings.ts';
 import { DhcpResponder, type Reply } from './dhcp-responder.ts';
 import { LeaseFile } from './lease-file.ts';

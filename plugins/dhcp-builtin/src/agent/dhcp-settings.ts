@@ -4,7 +4,7 @@
  * docs/dhcp.md.
  */
 import { isIPv4 } from 'node:net';
-import { httpServiceDefaults, SproutError, type ProblemDetail } from '@sprout/kernel';
+import { httpServiceDefaults, SproutError, type ProblemDetail } from '@sprout/kernel/sdk';
 
 export interface DhcpSettings {
   /** UDP port to listen on (67; 0 picks a free port, for tests). */

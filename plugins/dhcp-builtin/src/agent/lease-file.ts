@@ -9,7 +9,7 @@
 import { closeSync, existsSync, fchmodSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { SproutError, ensurePrivateDir } from '@sprout/kernel';
+import { SproutError, ensurePrivateDir } from '@sprout/kernel/sdk';
 import type { Lease, LeaseChange, LeaseSnapshot } from './lease-table.ts';
 
 /** 1: a snapshot alone (agents before the journal); 2: a snapshot naming its journal. */

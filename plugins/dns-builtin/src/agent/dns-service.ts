@@ -9,7 +9,7 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { SproutError, type AgentServiceContext, type AgentServiceFactory, type RunningAgentService, type SiteDesiredState } from '@sprout/kernel';
+import { SproutError, type AgentServiceContext, type AgentServiceFactory, type RunningAgentService, type SiteDesiredState } from '@sprout/kernel/sdk';
 import { AnswerTable } from './answer-table.ts';
 import { addStats, answerMessage, newStats, udpResponder } from './respond.ts';
 import { parseDnsSettings } from './settings.ts';

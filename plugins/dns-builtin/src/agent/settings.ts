@@ -4,7 +4,7 @@
  * SOA fields left out are derived per zone when the zones are built, never here.
  */
 import { isIPv4 } from 'node:net';
-import { normaliseDnsName, SproutError, type ProblemDetail } from '@sprout/kernel';
+import { normaliseDnsName, SproutError, type ProblemDetail } from '@sprout/kernel/sdk';
 
 export interface SoaSettings {
   /** The primary nameserver named in every SOA; default: each zone's nameserver. */

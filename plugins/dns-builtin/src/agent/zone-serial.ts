@@ -6,7 +6,7 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SproutError } from '@sprout/kernel';
+import { SproutError } from '@sprout/kernel/sdk';
 
 export class ZoneSerial {
   private serial: number;

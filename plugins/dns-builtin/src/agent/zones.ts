@@ -5,7 +5,7 @@
  * never served half-right.
  */
 import { isIPv4 } from 'node:net';
-import { normaliseDnsName, type SiteDesiredState } from '@sprout/kernel';
+import { normaliseDnsName, type SiteDesiredState } from '@sprout/kernel/sdk';
 import type { DnsSettings } from './settings.ts';
 import { enclosingZone } from './names.ts';
 
