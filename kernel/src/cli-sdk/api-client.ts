@@ -2,36 +2,16 @@
  * How the CLI (and plugin commands) reach the API: URL and token from SPROUT_URL and
  * SPROUT_TOKEN, else the profile written by `sprout login`, else the local server's
  * defaults (its listen address and the admin token file in its data directory).
+ * Requests go through @sprout/client (openapi-fetch on the generated types): `typed` for calls
+ * checked against the OpenAPI document, `request`/`get`/`post`… for the untyped remainder.
  * Problem responses become ApiErrors that keep code, detail and field errors.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { ApiError, createSproutClient, type SproutClient } from '@sprout/client';
 import { readProfile } from './profile.ts';
 import { explainTlsFailure, trustingDispatcher } from '../tls/trust.ts';
 
-export interface ProblemBody {
-  code?: string;
-  title?: string;
-  status?: number;
-  detail?: string;
-  requestId?: string;
-  errors?: { field?: string; message: string }[];
-}
-
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly problem: ProblemBody,
-  ) {
-    super(problem.detail ?? problem.title ?? `HTTP ${status}`);
-    this.name = 'ApiError';
-  }
-
-  explain(): string {
-    const lines = [`${this.message}${this.problem.code ? ` (${this.problem.code}, HTTP ${this.status})` : ` (HTTP ${this.status})`}`];
-    for (const e of this.problem.errors ?? []) lines.push(`  - ${e.field ? `${e.field}: ` : ''}${e.message}`);
-    return lines.join('\n');
-  }
-}
+export { ApiError, type ProblemBody, type SproutClient } from '@sprout/client';
 
 export interface ApiTarget {
   url: string;
@@ -73,34 +53,37 @@ function localUrl(local?: LocalDefaults): string {
 }
 
 export class ApiClient {
+  private client?: SproutClient;
+
   constructor(readonly target: ApiTarget) {}
 
-  /** `raw` sends a non-JSON body as is (e.g. CSV). */
+  /** The typed client: paths, parameters, bodies and answers checked against the OpenAPI document. */
+  get typed(): SproutClient {
+    this.client ??= createSproutClient({
+      baseUrl: this.target.url.replace(/\/+$/, ''),
+      token: this.target.token,
+      // trustingDispatcher's errors (unreadable --ca file) are not TypeErrors: they pass through as they are.
+      fetch: async (request) => {
+        const dispatcher = this.target.ca && request.url.startsWith('https:') ? await trustingDispatcher(this.target.ca) : undefined;
+        return fetch(request, (dispatcher ? { dispatcher } : {}) as RequestInit);
+      },
+      unreachable: (err) => {
+        const tls = explainTlsFailure(err, this.target.url, this.target.ca ? `--ca FILE (the CA in ${this.target.ca} did not sign it)` : '--ca FILE (or SPROUT_CA, or `sprout login --ca FILE`)');
+        if (tls) return `${tls} (URL from ${this.target.source})`;
+        return `cannot reach the Sprout API at ${this.target.url} (${err.cause?.message ?? err.message}); is \`sprout server\` running? (URL from ${this.target.source})`;
+      },
+    });
+    return this.client;
+  }
+
+  /** Untyped: `path` is a concrete path (ids filled in). `raw` sends a non-JSON body as is (e.g. CSV). */
   async request<T>(method: string, path: string, body?: unknown, query?: Record<string, string | number | undefined>, raw?: { body: string; contentType: string }): Promise<T> {
-    const url = new URL(path, this.target.url.endsWith('/') ? this.target.url : `${this.target.url}/`);
-    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
-    const headers: Record<string, string> = { accept: 'application/json, application/problem+json' };
-    if (this.target.token) headers.authorization = `Bearer ${this.target.token}`;
-    if (raw) headers['content-type'] = raw.contentType;
-    else if (body !== undefined) headers['content-type'] = 'application/json';
-    let response: Response;
-    const dispatcher = this.target.ca && url.protocol === 'https:' ? await trustingDispatcher(this.target.ca) : undefined;
-    try {
-      response = await fetch(url, { method, headers, body: raw ? raw.body : body === undefined ? undefined : JSON.stringify(body), ...(dispatcher ? { dispatcher } : {}) } as RequestInit);
-    } catch (err) {
-      const tls = explainTlsFailure(err, this.target.url, this.target.ca ? `--ca FILE (the CA in ${this.target.ca} did not sign it)` : '--ca FILE (or SPROUT_CA, or `sprout login --ca FILE`)');
-      if (tls) throw new ApiError(0, { code: 'SPROUT_ERR_UNAVAILABLE', detail: `${tls} (URL from ${this.target.source})` });
-      throw new ApiError(0, {
-        code: 'SPROUT_ERR_UNAVAILABLE',
-        detail: `cannot reach the Sprout API at ${this.target.url} (${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}); is \`sprout server\` running? (URL from ${this.target.source})`,
-      });
-    }
-    const text = await response.text();
-    const parsed = text ? safeJson(text) : undefined;
-    if (!response.ok) {
-      throw new ApiError(response.status, typeof parsed === 'object' && parsed ? (parsed as ProblemBody) : { detail: text || response.statusText });
-    }
-    return parsed as T;
+    const params = Object.fromEntries(Object.entries(query ?? {}).filter(([, v]) => v !== undefined && v !== ''));
+    const init: Record<string, unknown> = { params: { query: params }, parseAs: 'text' };
+    if (raw) Object.assign(init, { body: raw.body, bodySerializer: (b: string) => b, headers: { 'content-type': raw.contentType } });
+    else if (body !== undefined) init.body = body;
+    const { data } = await (this.typed.request as (method: string, path: string, init: unknown) => Promise<{ data?: string }>)(method.toLowerCase(), path.startsWith('/') ? path : `/${path}`, init);
+    return (data ? safeJson(data) : undefined) as T;
   }
 
   get<T>(path: string, query?: Record<string, string | number | undefined>) {

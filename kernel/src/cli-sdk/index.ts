@@ -5,6 +5,7 @@
 export { Command, Option } from 'clipanion';
 export { SproutCommand } from './sprout-command.ts';
 export { ApiClient, ApiError, resolveTarget, type ApiTarget, type ProblemBody, type LocalDefaults } from './api-client.ts';
+export { ok, type SproutClient, type components as ApiSchemas, type paths as ApiPaths } from '@sprout/client';
 export { readProfile, writeProfile, profilePath, type Profile } from './profile.ts';
 export { table } from './table.ts';
 export { readFlagFile, readSecretOption, FlagInputError, type SecretSources } from './flag-input.ts';

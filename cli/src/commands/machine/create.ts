@@ -1,7 +1,10 @@
-import { Command, Option } from '@sprout/kernel/cli';
+import { Command, Option, ok, type ApiPaths } from '@sprout/kernel/cli';
 import * as t from 'typanion';
-import { machineDetails, type Machine } from '../../render/machine.ts';
+import { machineDetails } from '../../render/machine.ts';
 import { anyBmcFlag, bmcBody, BmcFlagsCommand, bmcPassword } from './bmc-flags.ts';
+
+/** POST /v1/machines's body, from the OpenAPI document. */
+type MachineCreate = NonNullable<ApiPaths['/v1/machines']['post']['requestBody']>['content']['application/json'];
 
 export class MachineCreateCommand extends BmcFlagsCommand {
   static paths = [['machine', 'create']];
@@ -13,8 +16,8 @@ export class MachineCreateCommand extends BmcFlagsCommand {
 
   hostname = Option.String({ name: 'hostname' });
   site = Option.String('--site', { required: true, description: 'Site id or name' });
-  arch = Option.String('--arch', 'x86_64', { description: 'x86_64 (default) or arm64', validator: t.isEnum(['x86_64', 'arm64']) });
-  bootMode = Option.String('--boot-mode', 'bios', { description: 'bios (default) or uefi', validator: t.isEnum(['bios', 'uefi']) });
+  arch = Option.String('--arch', 'x86_64', { description: 'x86_64 (default) or arm64', validator: t.isEnum(['x86_64', 'arm64'] as const) });
+  bootMode = Option.String('--boot-mode', 'bios', { description: 'bios (default) or uefi', validator: t.isEnum(['bios', 'uefi'] as const) });
   macs = Option.Array('--mac', { required: true, description: 'MAC address, repeatable; the first boots' });
   tags = Option.Array('--tag', [], { description: 'Tag, repeatable' });
   cpus = Option.String('--cpus', { description: 'Expected CPU count, checked by commissioning', validator: t.isNumber() });
@@ -24,7 +27,7 @@ export class MachineCreateCommand extends BmcFlagsCommand {
   async run() {
     const password = bmcPassword(this, (line) => this.context.stderr.write(`${line}\n`));
     const expected = { ...(this.cpus !== undefined ? { cpus: this.cpus } : {}), ...(this.memoryMiB !== undefined ? { memoryMiB: this.memoryMiB } : {}), ...(this.disks !== undefined ? { disks: this.disks } : {}) };
-    const machine = await this.api().post<Machine>('v1/machines', {
+    const body: MachineCreate = {
       site: this.site,
       hostname: this.hostname,
       arch: this.arch,
@@ -32,8 +35,9 @@ export class MachineCreateCommand extends BmcFlagsCommand {
       interfaces: this.macs.map((mac, i) => ({ mac, pxe: i === 0 })),
       ...(this.tags.length ? { tags: this.tags } : {}),
       ...(Object.keys(expected).length ? { expected } : {}),
-      ...(anyBmcFlag(this) || password ? { bmc: bmcBody(this, password) } : {}),
-    });
+      ...(anyBmcFlag(this) || password ? { bmc: bmcBody(this, password) as MachineCreate['bmc'] } : {}),
+    };
+    const machine = await ok(this.api().typed.POST('/v1/machines', { body }));
     this.print(machine, () => machineDetails(machine));
   }
 }

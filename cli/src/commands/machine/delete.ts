@@ -1,4 +1,4 @@
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
+import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
 
 export class MachineDeleteCommand extends SproutCommand {
   static paths = [['machine', 'delete']];
@@ -7,7 +7,7 @@ export class MachineDeleteCommand extends SproutCommand {
   machine = Option.String({ name: 'machine' });
 
   async run() {
-    await this.api().delete(`v1/machines/${encodeURIComponent(this.machine)}`);
+    await ok(this.api().typed.DELETE('/v1/machines/{id}', { params: { path: { id: this.machine } } }));
     this.print({ deleted: this.machine }, () => `deleted machine ${this.machine}`);
   }
 }

@@ -1,13 +1,4 @@
-import { SproutCommand, Command, Option, table } from '@sprout/kernel/cli';
-
-interface MachineEvent {
-  at: string;
-  action: string;
-  from: string | null;
-  to: string;
-  reason: { message?: string } | null;
-  actor: string;
-}
+import { SproutCommand, Command, Option, table, ok } from '@sprout/kernel/cli';
 
 export class MachineEventsCommand extends SproutCommand {
   static paths = [['machine', 'events']];
@@ -16,7 +7,7 @@ export class MachineEventsCommand extends SproutCommand {
   machine = Option.String({ name: 'machine' });
 
   async run() {
-    const { items } = await this.api().get<{ items: MachineEvent[] }>(`v1/machines/${encodeURIComponent(this.machine)}/events`);
-    this.print(items, () => table(['AT', 'ACTION', 'FROM', 'TO', 'BY', 'REASON'], items.map((e) => [e.at, e.action, e.from, e.to, e.actor, e.reason?.message])));
+    const { items } = await ok(this.api().typed.GET('/v1/machines/{id}/events', { params: { path: { id: this.machine } } }));
+    this.print(items, () => table(['AT', 'ACTION', 'FROM', 'TO', 'BY', 'REASON'], items.map((e) => [e.at, e.action, e.from, e.to, e.actor, (e.reason as { message?: string } | null)?.message])));
   }
 }

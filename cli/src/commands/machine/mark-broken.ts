@@ -1,5 +1,5 @@
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
-import { machineDetails, type Machine } from '../../render/machine.ts';
+import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
+import { machineDetails } from '../../render/machine.ts';
 
 export class MachineMarkBrokenCommand extends SproutCommand {
   static paths = [['machine', 'mark-broken']];
@@ -9,7 +9,7 @@ export class MachineMarkBrokenCommand extends SproutCommand {
   reason = Option.String('--reason', { required: true, description: 'Why, shown by machine show' });
 
   async run() {
-    const machine = await this.api().post<Machine>(`v1/machines/${encodeURIComponent(this.machine)}/mark-broken`, { reason: this.reason });
+    const machine = await ok(this.api().typed.POST('/v1/machines/{id}/mark-broken', { params: { path: { id: this.machine } }, body: { reason: this.reason } }));
     this.print(machine, () => machineDetails(machine));
   }
 }

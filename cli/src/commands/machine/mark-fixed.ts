@@ -1,5 +1,5 @@
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
-import { machineDetails, type Machine } from '../../render/machine.ts';
+import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
+import { machineDetails } from '../../render/machine.ts';
 
 export class MachineMarkFixedCommand extends SproutCommand {
   static paths = [['machine', 'mark-fixed']];
@@ -8,7 +8,7 @@ export class MachineMarkFixedCommand extends SproutCommand {
   machine = Option.String({ name: 'machine' });
 
   async run() {
-    const machine = await this.api().post<Machine>(`v1/machines/${encodeURIComponent(this.machine)}/mark-fixed`);
+    const machine = await ok(this.api().typed.POST('/v1/machines/{id}/mark-fixed', { params: { path: { id: this.machine } } }));
     this.print(machine, () => machineDetails(machine));
   }
 }

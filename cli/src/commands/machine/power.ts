@@ -1,6 +1,6 @@
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
+import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
 import * as t from 'typanion';
-import { powerLine, type PowerAnswer } from '../../render/machine.ts';
+import { powerLine } from '../../render/machine.ts';
 
 /** `sprout machine power status|on|off|cycle <machine>`: through the site's agent and the machine's BMC. */
 export class MachinePowerCommand extends SproutCommand {
@@ -17,17 +17,18 @@ export class MachinePowerCommand extends SproutCommand {
     ],
   });
 
-  action = Option.String({ name: 'status|on|off|cycle', validator: t.isEnum(['status', 'on', 'off', 'cycle']) });
+  action = Option.String({ name: 'status|on|off|cycle', validator: t.isEnum(['status', 'on', 'off', 'cycle'] as const) });
   machine = Option.String({ name: 'machine' });
   soft = Option.Boolean('--soft', false, { description: 'off only: ask the OS to shut down instead of cutting the power' });
   cached = Option.Boolean('--cached', false, { description: 'status only: the last known state, without asking the BMC' });
 
   async run() {
-    const path = `v1/machines/${encodeURIComponent(this.machine)}/power`;
+    const api = this.api().typed;
+    const path = { id: this.machine };
     const answer =
       this.action === 'status'
-        ? await this.api().get<PowerAnswer>(path, this.cached ? { cached: 'true' } : undefined)
-        : await this.api().post<PowerAnswer>(path, { action: this.action, ...(this.soft ? { soft: true } : {}) });
+        ? await ok(api.GET('/v1/machines/{id}/power', { params: { path, query: this.cached ? { cached: true } : {} } }))
+        : await ok(api.POST('/v1/machines/{id}/power', { params: { path }, body: { action: this.action, ...(this.soft ? { soft: true } : {}) } }));
     this.print(answer, () => powerLine(answer));
   }
 }

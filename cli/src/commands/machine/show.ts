@@ -1,5 +1,5 @@
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
-import { machineDetails, type Machine } from '../../render/machine.ts';
+import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
+import { machineDetails } from '../../render/machine.ts';
 import { currentStep, elapsed, type Workflow } from '../../render/workflow.ts';
 
 export class MachineShowCommand extends SproutCommand {
@@ -10,7 +10,7 @@ export class MachineShowCommand extends SproutCommand {
 
   async run() {
     const api = this.api();
-    const machine = await api.get<Machine>(`v1/machines/${encodeURIComponent(this.machine)}`);
+    const machine = await ok(api.typed.GET('/v1/machines/{id}', { params: { path: { id: this.machine } } }));
     // A machine in a workflow: the step it is at and what that step last said (e.g. who must power it on).
     const workflow = machine.currentWorkflow && !this.json ? await api.get<Workflow>(`v1/workflows/${encodeURIComponent(machine.currentWorkflow)}`).catch(() => undefined) : undefined;
     const now = workflow && currentStep(workflow) && [currentStep(workflow), ...stepAge(workflow)].join('\n');

@@ -1,7 +1,10 @@
-import { Command, Option } from '@sprout/kernel/cli';
+import { Command, Option, ok, type ApiPaths } from '@sprout/kernel/cli';
 import * as t from 'typanion';
-import { machineDetails, type Machine } from '../../render/machine.ts';
+import { machineDetails } from '../../render/machine.ts';
 import { anyBmcFlag, bmcBody, BmcFlagsCommand, bmcPassword } from './bmc-flags.ts';
+
+/** PATCH /v1/machines/{id}'s body, from the OpenAPI document. */
+type MachinePatch = NonNullable<ApiPaths['/v1/machines/{id}']['patch']['requestBody']>['content']['application/json'];
 
 export class MachineUpdateCommand extends BmcFlagsCommand {
   static paths = [['machine', 'update']];
@@ -21,21 +24,21 @@ export class MachineUpdateCommand extends BmcFlagsCommand {
   async run() {
     const expected = { ...(this.cpus !== undefined ? { cpus: this.cpus } : {}), ...(this.memoryMiB !== undefined ? { memoryMiB: this.memoryMiB } : {}), ...(this.disks !== undefined ? { disks: this.disks } : {}) };
     const password = bmcPassword(this, (line) => this.context.stderr.write(`${line}\n`));
-    let bmc: unknown;
+    let bmc: MachinePatch['bmc'];
     if (this.clearBmc) bmc = null;
     else if (anyBmcFlag(this) || password || this.clearBmcPassword) {
       // PATCH replaces the whole BMC record: start from what the machine has.
-      const current = await this.api().get<Machine>(`v1/machines/${encodeURIComponent(this.machine)}`);
-      bmc = { ...bmcBody(this, password, current.bmc), ...(this.clearBmcPassword ? { password: null } : {}) };
+      const current = await ok(this.api().typed.GET('/v1/machines/{id}', { params: { path: { id: this.machine } } }));
+      bmc = { ...bmcBody(this, password, current.bmc), ...(this.clearBmcPassword ? { password: null } : {}) } as NonNullable<MachinePatch['bmc']>;
     }
-    const patch = {
+    const patch: MachinePatch = {
       ...(bmc !== undefined ? { bmc } : {}),
       ...(this.hostname ? { hostname: this.hostname } : {}),
       ...(this.tags ? { tags: this.tags } : this.clearTags ? { tags: [] } : {}),
       ...(this.owner !== undefined ? { owner: this.owner || null } : {}),
       ...(Object.keys(expected).length ? { expected } : {}),
     };
-    const machine = await this.api().patch<Machine>(`v1/machines/${encodeURIComponent(this.machine)}`, patch);
+    const machine = await ok(this.api().typed.PATCH('/v1/machines/{id}', { params: { path: { id: this.machine } }, body: patch }));
     this.print(machine, () => machineDetails(machine));
   }
 }

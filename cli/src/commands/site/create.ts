@@ -1,4 +1,4 @@
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
+import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
 
 export class SiteCreateCommand extends SproutCommand {
   static paths = [['site', 'create']];
@@ -20,11 +20,11 @@ export class SiteCreateCommand extends SproutCommand {
         return [l.slice(0, at), l.slice(at + 1)];
       }),
     );
-    const created = await this.api().post<{ site: { id: string; name: string }; joinToken: { token: string; expiresAt: string } }>('v1/sites', {
+    const created = await ok(this.api().typed.POST('/v1/sites', { body: {
       name: this.name,
       ...(this.description ? { description: this.description } : {}),
       ...(this.labels.length ? { labels } : {}),
-    });
+    } }));
     this.print(created, () => `created site ${created.site.name} (${created.site.id})\njoin token (one use, expires ${created.joinToken.expiresAt}):\n${created.joinToken.token}`);
   }
 }

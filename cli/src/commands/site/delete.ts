@@ -1,4 +1,4 @@
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
+import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
 
 export class SiteDeleteCommand extends SproutCommand {
   static paths = [['site', 'delete']];
@@ -7,7 +7,7 @@ export class SiteDeleteCommand extends SproutCommand {
   site = Option.String({ name: 'site' });
 
   async run() {
-    await this.api().delete(`v1/sites/${encodeURIComponent(this.site)}`);
+    await ok(this.api().typed.DELETE('/v1/sites/{id}', { params: { path: { id: this.site } } }));
     this.print({ deleted: this.site }, () => `deleted site ${this.site}`);
   }
 }

@@ -1,4 +1,4 @@
-import { SproutCommand, Command, Option, table } from '@sprout/kernel/cli';
+import { SproutCommand, Command, Option, table, ok } from '@sprout/kernel/cli';
 
 export class SiteDiscoveredCommand extends SproutCommand {
   static paths = [['site', 'discovered']];
@@ -7,7 +7,7 @@ export class SiteDiscoveredCommand extends SproutCommand {
   site = Option.String({ name: 'site' });
 
   async run() {
-    const { items } = await this.api().get<{ items: { mac: string; offered: string | null; timesSeen: number; firstSeenAt: string; lastSeenAt: string }[] }>(`v1/sites/${encodeURIComponent(this.site)}/discovered-macs`);
+    const { items } = await ok(this.api().typed.GET('/v1/sites/{id}/discovered-macs', { params: { path: { id: this.site } } }));
     this.print(items, () => table(['MAC', 'OFFERED', 'SEEN', 'FIRST', 'LAST'], items.map((d) => [d.mac, d.offered, d.timesSeen, d.firstSeenAt, d.lastSeenAt])));
   }
 }

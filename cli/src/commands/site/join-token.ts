@@ -1,4 +1,4 @@
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
+import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
 
 export class SiteJoinTokenCommand extends SproutCommand {
   static paths = [['site', 'join-token']];
@@ -7,7 +7,7 @@ export class SiteJoinTokenCommand extends SproutCommand {
   site = Option.String({ name: 'site' });
 
   async run() {
-    const token = await this.api().post<{ token: string; expiresAt: string }>(`v1/sites/${encodeURIComponent(this.site)}/join-tokens`);
+    const token = await ok(this.api().typed.POST('/v1/sites/{id}/join-tokens', { params: { path: { id: this.site } } }));
     this.print(token, () => `${token.token}\n(one use, expires ${token.expiresAt})`);
   }
 }

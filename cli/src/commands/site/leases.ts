@@ -1,4 +1,4 @@
-import { SproutCommand, Command, Option, table } from '@sprout/kernel/cli';
+import { SproutCommand, Command, Option, table, ok } from '@sprout/kernel/cli';
 
 export class SiteLeasesCommand extends SproutCommand {
   static paths = [['site', 'leases']];
@@ -7,7 +7,7 @@ export class SiteLeasesCommand extends SproutCommand {
   site = Option.String({ name: 'site' });
 
   async run() {
-    const { items } = await this.api().get<{ items: { mac: string; address: string; state: string; expiresAt: string | null; machine: string | null }[] }>(`v1/sites/${encodeURIComponent(this.site)}/leases`);
+    const { items } = await ok(this.api().typed.GET('/v1/sites/{id}/leases', { params: { path: { id: this.site } } }));
     this.print(items, () => table(['ADDRESS', 'MAC', 'MACHINE', 'STATE', 'EXPIRES'], items.map((l) => [l.address, l.mac, l.machine, l.state, l.expiresAt])));
   }
 }

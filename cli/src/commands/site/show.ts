@@ -1,4 +1,4 @@
-import { SproutCommand, Command, Option, table } from '@sprout/kernel/cli';
+import { SproutCommand, Command, Option, table, ok } from '@sprout/kernel/cli';
 
 export interface Site {
   id: string;
@@ -26,7 +26,7 @@ export class SiteShowCommand extends SproutCommand {
   site = Option.String({ name: 'site' });
 
   async run() {
-    const site = await this.api().get<Site>(`v1/sites/${encodeURIComponent(this.site)}`);
+    const site = await ok(this.api().typed.GET('/v1/sites/{id}', { params: { path: { id: this.site } } }));
     this.print(site, () =>
       [
         `${site.name}  (${site.id})`,
