@@ -23,6 +23,7 @@ export type { Role, Principal } from './auth/principal.ts';
 export { kernelApiVersion, kernelVersion } from './version.ts';
 export { ensurePrivateDir, writePrivateFile } from './store/private-dir.ts';
 export { logDestination } from './logging/log-destination.ts';
+export { hostPortPattern, parseHostPort } from './config/host-port.ts';
 export { imageNamePattern, isImageUrl, matchImageName, type ReportedImage } from './domain/sites/image-names.ts';
 export { SiteDesiredStateSchema, BootIntentSchema, desiredStateProblems, type SiteDesiredStateDocument, type BootIntent } from './domain/sites/desired-state-schema.ts';
 export { AgentReportSchema, reportPayloadSchemas, reportProblem, reportPayloadProblem, type ReportProblem } from './domain/agents/report-schema.ts';

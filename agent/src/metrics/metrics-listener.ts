@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SproutError, metricsContentType } from '@sprout/kernel/sdk';
+import { SproutError, metricsContentType, parseHostPort } from '@sprout/kernel/sdk';
 
 export interface MetricsSettings {
   /** host:port to serve GET /metrics on, e.g. 127.0.0.1:9464; unset: no listener. */
@@ -20,9 +20,9 @@ export function parseMetricsSettings(given: unknown): { host: string; port: numb
   if (unknown.length) throw new SproutError('SPROUT_ERR_CONFIG', `metrics: unknown setting(s) ${unknown.join(', ')}; known: listen`);
   const listen = (given as MetricsSettings).listen;
   if (listen === undefined) return undefined;
-  const match = typeof listen === 'string' ? /^(\[[0-9a-fA-F:]+\]|[^\s:]+):(\d{1,5})$/.exec(listen) : null;
-  if (!match || Number(match[2]) > 65_535) throw new SproutError('SPROUT_ERR_CONFIG', `metrics.listen: host:port, e.g. 127.0.0.1:9464, not ${JSON.stringify(listen)}`);
-  return { host: match[1].replace(/^\[|\]$/g, ''), port: Number(match[2]) };
+  const at = parseHostPort(listen);
+  if (!at) throw new SproutError('SPROUT_ERR_CONFIG', `metrics.listen: host:port, e.g. 127.0.0.1:9464, not ${JSON.stringify(listen)}`);
+  return at;
 }
 
 export async function listenForMetrics(at: { host: string; port: number }, render: () => Promise<string>): Promise<{ server: Server; url: string }> {

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { SproutError } from '../errors/index.ts';
+import { parseHostPort } from './host-port.ts';
 
 export interface LoadConfigOptions {
   /** Explicit file path (a `--config` flag); wins over SPROUT_CONFIG. */
@@ -131,8 +132,9 @@ function setPath(target: Record<string, any>, path: string, value: unknown): voi
 
 /** `host:port` → parts, for fastify's listen. */
 export function parseListen(listen: string): { host: string; port: number } {
-  const at = listen.lastIndexOf(':');
-  return { host: listen.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(listen.slice(at + 1)) };
+  const parsed = parseHostPort(listen);
+  if (!parsed) throw new SproutError('SPROUT_ERR_CONFIG', `listen: host:port, e.g. 127.0.0.1:7480, not ${JSON.stringify(listen)}`);
+  return parsed;
 }
 
 /**

@@ -3,8 +3,9 @@
  * type; defaults live here and nowhere else.
  */
 import Type, { type Static } from 'typebox';
+import { hostPortPattern } from './host-port.ts';
 
-const HostPort = Type.String({ pattern: '^[^\\s:]+:[0-9]{1,5}$|^\\[[0-9a-fA-F:]+\\]:[0-9]{1,5}$', description: 'host:port' });
+const HostPort = Type.String({ pattern: hostPortPattern, description: 'host:port' });
 
 export const configSchema = Type.Object(
   {
