@@ -158,12 +158,30 @@ test('sprout completion bash: a script bash loads, offering commands, subcommand
   t.deepEqual((await offer('sprout', 'ma')).trim().split('\n'), ['machine']);
   t.true((await offer('sprout', 'machine', '')).split('\n').includes('commission'));
   t.deepEqual((await offer('sprout', 'machine', 'list', '--st')).trim().split('\n'), ['--status']);
+  const bad = await sprout(['completion', 'fish'], { cwd: dir });
+  t.is(bad.code, 1);
+});
+
+test('sprout completion zsh: zsh registers it with compinit and it offers commands, subcommands and flags', async (t) => {
+  const dir = workspace();
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const zsh = await sprout(['completion', 'zsh'], { cwd: dir });
   t.is(zsh.code, 0);
   t.regex(zsh.stdout, /^#compdef sprout/);
-  t.regex(zsh.stdout, /'sprout machine' '[^']*\bcommission\b/);
-  const bad = await sprout(['completion', 'fish'], { cwd: dir });
-  t.is(bad.code, 1);
+  writeFileSync(join(dir, '_sprout'), zsh.stdout);
+  // compinit registers the function for the command; compadd is a builtin that works only inside a
+  // completion widget, so the offers are read by standing in for it (zsh itself filters them by prefix)
+  const shell = (script: string) =>
+    promisify(execFile)('zsh', ['-f', '-c', `autoload -U compinit && compinit -u -D && source ./_sprout && compadd() { [[ $1 == -- ]] && shift; print -l -- "$@" } && _files() { print FILES } && ${script}`], { cwd: dir, env: cleanEnv() }).then((r) => r.stdout.trim().split('\n'));
+  t.deepEqual(await shell('print -r -- ${_comps[sprout]}'), ['_sprout']);
+  const offer = (...words: string[]) => shell(`words=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length}; _sprout`);
+  t.true((await offer('sprout', 'ma')).includes('machine'));
+  t.true((await offer('sprout', 'machine', '')).includes('commission'));
+  t.false((await offer('sprout', 'machine', '')).includes('machine'), 'a subcommand level offers its own words only');
+  const flags = await offer('sprout', 'machine', 'list', '--st');
+  t.true(flags.includes('--status'));
+  t.false(flags.includes('--mac'), 'machine list has no --mac flag');
+  t.deepEqual(await offer('sprout', 'machine', 'show', 'node-01'), ['FILES'], 'an argument word falls back to file names');
 });
 
 test.serial('bulk actions: several machines or --tag, a row per machine, exit 1 if any failed, --json an array', async (t) => {
