@@ -215,6 +215,21 @@ test.serial('bulk actions: several machines or --tag, a row per machine, exit 1 
   const machine = await run('machine', 'show', 'node-01');
   t.regex(machine.stdout, /^\s+now: check-bmc — waiting for an agent at site dc1\n\s+(dispatched|running) for \d+ (s|min)/m);
 
+  // On a terminal (`script` gives it one), --watch keeps a ticker line under the steps that
+  // counts the wait, redrawn in place and erased before the next line; piped, no escapes at all.
+  const command = [process.execPath, bin, 'workflow', 'watch', rows[0].workflow, '--timeout', '3'].map((w) => `'${w}'`).join(' ');
+  const tty = await promisify(execFile)('script', ['-qec', command, '/dev/null'], { cwd: server.dir, env: { ...server.env, COLUMNS: '200' } }).catch((err) => err);
+  t.is(tty.code, 1, 'gave up after --timeout');
+  const ticks = [...tty.stdout.matchAll(/… check-bmc dispatched for (\d+) s — waiting for an agent at site dc1/g)].map((m: RegExpMatchArray) => Number(m[1]));
+  t.true(ticks.length >= 2, `ticker redrawn: ${JSON.stringify(tty.stdout)}`);
+  t.true(ticks.at(-1)! > ticks[0]!, 'the ticker counts on between polls');
+  t.regex(tty.stdout, /check-bmc\s+dispatched/);
+  t.regex(tty.stdout, /\r\x1b\[2Kerror: gave up following workflow/, 'the ticker is erased before the last line');
+  const piped = await run('workflow', 'watch', rows[0].workflow, '--timeout', '2');
+  t.is(piped.code, 1);
+  t.false(piped.stdout.includes('\x1b') || piped.stdout.includes('\r'), 'no ticker into a pipe');
+  t.regex(piped.stdout, /check-bmc\s+dispatched/);
+
   const none = await run('machine', 'commission', '--tag', 'rack9');
   t.is(none.code, 1);
   t.regex(none.stderr, /^error: --tag "rack9": no machine has this tag$/m);

@@ -1335,6 +1335,8 @@ export interface components {
             finishedAt: string | null;
             kind: "control" | "site";
             logTail: string[];
+            /** @description When the machine this site step works on was last heard from (its installer, hardware tests or installed OS calling the agent back); null: not yet */
+            machineHeardAt: string | null;
             maxAttempts: number;
             name: string;
             result: {

@@ -47,6 +47,19 @@ test.serial('a report delivered twice is applied once', async (t) => {
   t.deepEqual(step.logTail.filter((l: string) => l === 'checking the BMC'), ['checking the BMC']);
 });
 
+test.serial('machineHeardAt keeps the latest time the machine spoke, whatever order the reports arrive in', async (t) => {
+  t.is((await checkBmc()).machineHeardAt, null, 'an agent\'s own log line is not the machine speaking');
+  const later = '2026-12-06T10:00:05.000Z';
+  const earlier = '2026-12-06T10:00:01.000Z';
+  // one batch: the later stamp first, then an earlier one (a journaled report arriving late)
+  t.deepEqual(await h.kernel.reports.applyMany([report(agents['rep-a'], 'task.log', { log: ['installer: writing'], machineHeardAt: later }), report(agents['rep-a'], 'task.log', { log: ['installer: late'], machineHeardAt: earlier })]), ['applied', 'applied']);
+  t.is((await checkBmc()).machineHeardAt, later);
+  t.is(await h.kernel.reports.apply(report(agents['rep-a'], 'task.log', { log: ['late again'], machineHeardAt: earlier })), 'applied');
+  t.is((await checkBmc()).machineHeardAt, later);
+  t.is(await h.kernel.reports.apply(report(agents['rep-a'], 'task.log', { log: ['not a time'], machineHeardAt: 'yesterday-ish' })), 'applied');
+  t.is((await checkBmc()).machineHeardAt, later);
+});
+
 test.serial("a report from another site's agent about this site's work is refused, audited, and moves nothing", async (t) => {
   const forged = report(agents['rep-b'], 'task.succeeded', { result: { facts: { cpus: 512 } }, log: ['forged'] }, workItemId, 1);
   t.is(await h.kernel.reports.apply(forged), 'refused');

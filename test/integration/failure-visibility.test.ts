@@ -101,12 +101,24 @@ test.serial('an image checksum mismatch: failed_deployment, naming the expected 
 
 test.serial('a machine that never calls back: failed_deployment by the watchdog, naming the step it waited in', async (t) => {
   // Long enough for the manual power-on and the boot into the installer on a loaded machine: the watchdog must find it waiting in install.
-  const lab = await simulatedSite(t, '127.78.3', { serverYaml: 'lifecycle: { timeouts: { deploying: 20 }, watchdogIntervalSeconds: 0.5 }\n' });
+  const lab = await simulatedSite(t, '127.78.3', { serverYaml: 'lifecycle: { timeouts: { deploying: 40 }, watchdogIntervalSeconds: 0.5 }\n' });
   const mac = '52:54:00:78:03:01';
   writeFileSync(join(lab.images, 'debian.raw'), randomBytes(100_000));
   await readyMachine(lab, 'fv-silent', mac);
   await lab.api('POST', '/v1/machines/fv-silent/deploy', { image: 'debian.raw' });
   const running = lab.simulator.powerOn({ mac, fail: 'no-callback' });
+  // While it hangs, both views say when the machine was last heard from (its installer fetched its metadata).
+  const deploy = await until('the install step heard from the machine', async () => {
+    const m = await lab.api('GET', '/v1/machines/fv-silent');
+    const wf = m.currentWorkflow && (await lab.api('GET', `/v1/workflows/${m.currentWorkflow}`));
+    return wf?.steps.find((s: any) => s.name === 'install' && s.state === 'running' && s.machineHeardAt) && wf;
+  }, 30_000);
+  const heard = Date.parse(deploy.steps.find((s: any) => s.name === 'install').machineHeardAt);
+  t.true(heard > Date.now() - 60_000 && heard <= Date.now() + 1000, 'stamped by the agent when the machine spoke');
+  const show = await lab.cli('workflow', 'show', deploy.id);
+  t.regex(show.stdout, /^now: install running for \d+ s\b.*\nthe machine was last heard from \d+ s ago/m);
+  t.regex(show.stdout, /\| fv-silent fetched its metadata \(step install\)/);
+  t.regex((await lab.cli('machine', 'show', 'fv-silent')).stdout, /^\s+the machine was last heard from \d+ s ago/m);
   await machineIn(lab, 'fv-silent', 'failed_deployment', 90_000);
   lab.simulator.powerOff(mac);
   t.is((await running).outcome, 'powered-off');

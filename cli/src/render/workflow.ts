@@ -27,9 +27,17 @@ function waiting(w: Workflow, now = Date.now()): string {
   const since = step.startedAt ?? w.updatedAt ?? w.createdAt;
   const what = step.waitingFor ?? (step.kind === 'site' ? 'waiting for the site agent to report' : 'running');
   const lines = [`\n\nnow: ${step.name} ${step.state} for ${elapsed(since, now)} — ${what}${w.cancelRequested ? '; cancel requested' : ''}`];
+  const heard = machineHeard(step, now);
+  if (heard) lines.push(heard);
   const tail = step.logTail.slice(-5);
   if (tail.length) lines.push(`last log lines of ${step.name}:`, ...tail.map((l) => `  | ${l}`));
   return lines.join('\n');
+}
+
+/** When the step's machine last called its agent back (installer, hardware tests, installed OS): a silent one is a dead one. */
+export function machineHeard(step: Step, now = Date.now()): string | undefined {
+  if (step.machineHeardAt) return `the machine was last heard from ${elapsed(step.machineHeardAt, now)} ago (${step.machineHeardAt})`;
+  return undefined;
 }
 
 /** `42 s`, `3 min 5 s`, `2 h 10 min`. */
@@ -85,8 +93,50 @@ function duration(start: string | null, end: string | null): string {
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
+/** What a running workflow waits on now, in one line for a ticker: `install running for 3 min 5 s — … · machine heard 20 s ago`. */
+export function tickerLine(w: Workflow, now = Date.now()): string {
+  const step = w.steps.find((s) => s.state === 'running' || s.state === 'dispatched');
+  if (!step || finished.includes(w.state)) return '';
+  const what = step.waitingFor ?? step.logTail.at(-1) ?? (step.kind === 'site' ? 'waiting for the site agent to report' : 'running');
+  const heard = step.machineHeardAt ? ` · machine heard ${elapsed(step.machineHeardAt, now)} ago` : '';
+  return `… ${step.name} ${step.state} for ${elapsed(step.startedAt ?? w.updatedAt ?? w.createdAt, now)} — ${what}${heard}${w.cancelRequested ? ' · cancel requested' : ''}`;
+}
+
+/**
+ * Where a followed workflow's lines go: nowhere with --json; on a terminal, a ticker line
+ * below them says what the current step waits for and for how long, redrawn in place at
+ * every poll and erased before each new line and at the end; to a pipe, the lines only.
+ */
+export function followOutput(stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }, quiet: boolean): { write: (line: string) => void; ticker?: (line: string) => void } {
+  if (quiet) return { write: () => undefined };
+  if (!stdout.isTTY) return { write: (line) => void stdout.write(`${line}\n`) };
+  let shown = false;
+  const erase = () => {
+    if (shown) stdout.write('\r\x1b[2K');
+    shown = false;
+  };
+  return {
+    write: (line) => {
+      erase();
+      stdout.write(`${line}\n`);
+    },
+    ticker: (line) => {
+      erase();
+      if (!line) return;
+      const width = Math.max(20, (stdout.columns || 80) - 1);
+      stdout.write(line.length > width ? `${line.slice(0, width - 1)}…` : line);
+      shown = true;
+    },
+  };
+}
+
 /** Polls a workflow, printing each step as it changes, until it ends. Returns the final state. */
-export async function followWorkflow(api: ApiClient, id: string, write: (line: string) => void, options: { intervalMs?: number; timeoutMs?: number; stamp?: () => string } = {}): Promise<Workflow> {
+export async function followWorkflow(
+  api: ApiClient,
+  id: string,
+  write: (line: string) => void,
+  options: { intervalMs?: number; timeoutMs?: number; stamp?: () => string; ticker?: (line: string) => void } = {},
+): Promise<Workflow> {
   const stamp = options.stamp ?? (() => new Date().toISOString().slice(11, 19));
   const seen = new Map<string, string>();
   const logs = new Map<string, string[]>();
@@ -112,10 +162,19 @@ export async function followWorkflow(api: ApiClient, id: string, write: (line: s
       logs.set(step.name, step.logTail);
     }
     if (finished.includes(wf.state)) {
+      options.ticker?.('');
       write(`${wf.kind} ${wf.state}${wf.error ? `: ${wf.error}` : ''}`);
       return wf;
     }
-    if (Date.now() > deadline) throw new Error(`gave up following workflow ${id} (still ${wf.state})`);
-    await new Promise((r) => setTimeout(r, options.intervalMs ?? 1000));
+    if (Date.now() > deadline) {
+      options.ticker?.('');
+      throw new Error(`gave up following workflow ${id} (still ${wf.state})`);
+    }
+    // Between polls the ticker counts on by itself (at most once a second), so a long interval still shows time passing.
+    const pause = options.intervalMs ?? 1000;
+    for (let waited = 0; waited < pause; waited += 1000) {
+      options.ticker?.(tickerLine(wf));
+      await new Promise((r) => setTimeout(r, Math.min(1000, pause - waited)));
+    }
   }
 }

@@ -119,6 +119,7 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
       if (holder && refusedUnbound('metadata', holder.mac, req, res, holder.machineId)) return;
       counts.metadata++;
       const wait = deps.waits.byToken(meta[1]);
+      if (wait?.workItemId) deps.reportFor(wait.workItemId, 'task.log', { log: [`${hostnameOf(wait.machineId) ?? wait.machineId} fetched its metadata (step ${wait.step})`], machineHeardAt: new Date().toISOString() });
       return void metadata(callbacks, meta[1], url.searchParams.get('format'), res).then(
         (status) => ctx.logger.info({ machine: wait?.machineId, hostname: hostnameOf(wait?.machineId), mac: holder?.mac, workflow: wait?.workflowId, step: wait?.step, status }, 'http boot: metadata served'),
       ).catch((err) => (ctx.logger.error({ err }, 'http: metadata failed'), send(res, 500, 'metadata failed')));
@@ -133,6 +134,7 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
       if (holder && refusedUnbound('nocloud', holder.mac, req, res, holder.machineId)) return;
       counts.nocloud++;
       heardFrom(deps.waits, wait, `cloud-init fetched its ${seed[2]}`);
+      if (wait.workItemId) deps.reportFor(wait.workItemId, 'task.log', { log: [`the installed OS (cloud-init) fetched its ${seed[2]}`], machineHeardAt: new Date().toISOString() });
       const body = nocloudDocument(seed[2] as NocloudFile, wait, machineNetwork(ctx.desiredState(), wait.machineId), baseUrl);
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
       return void res.end(req.method === 'HEAD' ? undefined : body);

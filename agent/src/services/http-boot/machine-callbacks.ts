@@ -118,7 +118,9 @@ export async function callback(deps: CallbackDeps, token: string, event: string,
   } catch (err) {
     return send(res, 400, (err as Error).message);
   }
-  const report = (kind: string, payload: Record<string, unknown>) => deps.reportFor(wait.workItemId, kind, payload);
+  // Every callback is the machine speaking: the control plane shows how long ago it last did.
+  const heardAt = new Date().toISOString();
+  const report = (kind: string, payload: Record<string, unknown>) => deps.reportFor(wait.workItemId, kind, { ...payload, machineHeardAt: heardAt });
   switch (event) {
     case 'log': {
       const lines = Array.isArray(body.lines) ? body.lines.map(String).slice(0, 100) : [String(body.line ?? '')];

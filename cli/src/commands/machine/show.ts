@@ -1,6 +1,6 @@
 import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
 import { machineDetails } from '../../render/machine.ts';
-import { currentStep, elapsed, type Workflow } from '../../render/workflow.ts';
+import { currentStep, elapsed, machineHeard, type Workflow } from '../../render/workflow.ts';
 
 export class MachineShowCommand extends SproutCommand {
   static paths = [['machine', 'show']];
@@ -23,6 +23,8 @@ function stepAge(w: Workflow): string[] {
   const step = w.steps.find((s) => s.state === 'running' || s.state === 'dispatched');
   if (!step) return [];
   const lines = [`  ${step.state} for ${elapsed(step.startedAt ?? w.createdAt)}${w.cancelRequested ? ' (cancel requested)' : ''}`];
+  const heard = machineHeard(step);
+  if (heard) lines.push(`  ${heard}`);
   for (const line of step.logTail.slice(-5)) lines.push(`  | ${line}`);
   return lines;
 }

@@ -6,7 +6,7 @@
  * could not be started or, with --watch, did not succeed.
  */
 import { SproutCommand, Option, ApiError, FlagInputError, table } from '@sprout/kernel/cli';
-import { followWorkflow, workflowDetails, type Workflow } from '../../render/workflow.ts';
+import { followOutput, followWorkflow, workflowDetails, type Workflow } from '../../render/workflow.ts';
 import { fetchPages } from '../../pages.ts';
 
 export interface BulkOutcome {
@@ -55,7 +55,8 @@ export abstract class WorkflowActionCommand extends SproutCommand {
       return 0;
     }
     if (!this.json) this.context.stdout.write(`${started.kind} of ${started.machine?.hostname} started: workflow ${started.id}\n`);
-    const end = await followWorkflow(api, started.id, (line) => !this.json && this.context.stdout.write(`${line}\n`));
+    const out = followOutput(this.context.stdout, this.json);
+    const end = await followWorkflow(api, started.id, out.write, { ticker: out.ticker });
     if (this.json) this.print(end, () => '');
     return end.state === 'succeeded' ? 0 : 1;
   }

@@ -1,5 +1,5 @@
 import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
-import { followWorkflow, workflowDetails, type Workflow } from '../../render/workflow.ts';
+import { followOutput, followWorkflow, workflowDetails, type Workflow } from '../../render/workflow.ts';
 
 export class SiteSyncCommand extends SproutCommand {
   static paths = [['site', 'sync']];
@@ -19,7 +19,8 @@ export class SiteSyncCommand extends SproutCommand {
       this.print(started, () => workflowDetails(started));
       return 0;
     }
-    const end = await followWorkflow(api, started.id, (line) => !this.json && this.context.stdout.write(`${line}\n`));
+    const out = followOutput(this.context.stdout, this.json);
+    const end = await followWorkflow(api, started.id, out.write, { ticker: out.ticker });
     if (this.json) this.print(end, () => '');
     return end.state === 'succeeded' ? 0 : 1;
   }

@@ -1,6 +1,6 @@
 import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
 import * as t from 'typanion';
-import { followWorkflow } from '../../render/workflow.ts';
+import { followOutput, followWorkflow } from '../../render/workflow.ts';
 
 export class WorkflowWatchCommand extends SproutCommand {
   static paths = [['workflow', 'watch']];
@@ -15,7 +15,9 @@ export class WorkflowWatchCommand extends SproutCommand {
   timeout = Option.String('--timeout', { validator: t.isNumber(), description: 'Seconds before giving up (exit 1)' });
 
   async run() {
-    const end = await followWorkflow(this.api(), this.workflow, (line) => !this.json && this.context.stdout.write(`${line}\n`), {
+    const out = followOutput(this.context.stdout, this.json);
+    const end = await followWorkflow(this.api(), this.workflow, out.write, {
+      ticker: out.ticker,
       intervalMs: this.interval * 1000,
       timeoutMs: this.timeout !== undefined ? this.timeout * 1000 : undefined,
     });

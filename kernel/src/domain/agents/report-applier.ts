@@ -104,12 +104,16 @@ export class ReportApplier {
       const outcomes: ReportOutcome[] = [];
       const agents = new Map<string, AgentRow | null>();
       const logs = new Map<string, string[]>();
+      /** The latest `machineHeardAt` of each step's batched log reports. */
+      const heard = new Map<string, Date>();
       const setAside: SetAside[] = [];
       const flushLogs = async (stepId?: string | null) => {
         const due = stepId === undefined ? [...logs.keys()] : stepId && logs.has(stepId) ? [stepId] : [];
         for (const id of due) {
           await this.deps.engine().siteStepLog(id, logs.get(id)!, trx);
           logs.delete(id);
+          if (heard.has(id)) await this.deps.engine().machineHeard(id, heard.get(id)!, trx);
+          heard.delete(id);
         }
       };
       for (const report of reports) {
@@ -140,6 +144,8 @@ export class ReportApplier {
         const stepId = owner?.stepId ?? null;
         if (report.kind === 'task.log' && stepId) {
           logs.set(stepId, [...(logs.get(stepId) ?? []), ...logOf(report)]);
+          const at = machineHeardAt(report);
+          if (at && !(heard.get(stepId)! >= at)) heard.set(stepId, at);
           continue;
         }
         await flushLogs(stepId);
@@ -229,6 +235,9 @@ export class ReportApplier {
     const engine = this.deps.engine();
     // A settled work item's opened BMC credentials are of no more use to anyone.
     if ((report.kind === 'task.succeeded' || report.kind === 'task.failed') && report.workItemId) await scrubCredentials(db, report.workItemId);
+    // A report the machine itself caused (an installer's callback): when it was heard from.
+    const heardAt = machineHeardAt(report);
+    if (stepId && heardAt) await engine.machineHeard(stepId, heardAt, db);
     switch (report.kind) {
       case 'task.started':
         if (stepId) await engine.siteStepStarted(stepId, log, db);
@@ -398,4 +407,11 @@ export class ReportApplier {
 /** The last `chars` characters of text, marked as cut when they are not all of it. */
 function tail(text: string, chars: number): string {
   return text.length <= chars ? text : `…${text.slice(-chars)}`;
+}
+
+/** When the machine behind a report spoke (the agent stamps reports its callbacks cause), if the report says so. */
+function machineHeardAt(report: AgentReport): Date | null {
+  const at = report.payload?.machineHeardAt;
+  const date = typeof at === 'string' ? new Date(at) : null;
+  return date && !Number.isNaN(date.getTime()) ? date : null;
 }

@@ -49,6 +49,7 @@ export interface StepRow {
   log_tail: string[];
   result: Record<string, unknown> | null;
   started_at?: Date | string | null;
+  machine_heard_at?: Date | string | null;
 }
 
 export type SiteStepOutcome =
@@ -250,6 +251,16 @@ export class WorkflowEngine {
       if (!step || finishedStepStates.includes(step.state)) return;
       await trx('workflow_steps').where({ id: step.id }).update({ log_tail: JSON.stringify(appendLog(step.log_tail, log)) });
     });
+  }
+
+  /**
+   * The machine a site step works on was heard from at `at` (the agent's stamp): kept as the
+   * latest such time, so a late, journaled report never moves it back.
+   */
+  async machineHeard(stepId: string, at: Date, db: Knex = this.deps.db): Promise<void> {
+    await db('workflow_steps')
+      .where({ id: stepId })
+      .update({ machine_heard_at: db.raw('greatest(coalesce(machine_heard_at, ?::timestamptz), ?::timestamptz)', [at.toISOString(), at.toISOString()]) });
   }
 
   /**

@@ -40,6 +40,8 @@ export interface WorkflowView {
     error: string | null;
     waitingFor: string | null;
     logTail: string[];
+    /** When the step's machine last called its agent back; null: not yet. */
+    machineHeardAt: string | null;
     result: Record<string, unknown> | null;
   }[];
 }
@@ -174,6 +176,7 @@ export class WorkflowService {
             error: s.error,
             waitingFor: s.waiting_for,
             logTail: s.log_tail ?? [],
+            machineHeardAt: iso(s.machine_heard_at),
             result: s.result,
           })),
       };
