@@ -8,6 +8,7 @@ import { SproutError, importDefinition, type ProblemDetail } from '@sprout/kerne
 import { builtinPluginDir, discoverPlugins } from '@sprout/kernel/discovery';
 import { parseTftpSettings } from './services/tftp/settings.ts';
 import { parseHttpBootSettings } from './services/http-boot/index.ts';
+import { parseRaSettings } from './services/ra/index.ts';
 import { parseMetricsSettings } from './metrics/metrics-listener.ts';
 
 /** agent.yaml, as `sprout agent run --config` reads it. */
@@ -70,6 +71,7 @@ export async function serviceSettingsProblems(services: Record<string, unknown>,
   const checks = new Map<string, SettingsCheck>([
     ['tftp', (settings) => parseTftpSettings(settings)],
     ['http', (settings) => parseHttpBootSettings(settings)],
+    ['ra', (settings, services) => parseRaSettings(settings, services)],
   ]);
   const offered = new Set(checks.keys());
   const problems: ProblemDetail[] = [];

@@ -23,6 +23,7 @@ import { PowerWaits } from './power/power-waits.ts';
 import { powerTasks } from './power/power-tasks.ts';
 import { tftpService } from './services/tftp/index.ts';
 import { httpBootService } from './services/http-boot/index.ts';
+import { raService } from './services/ra/index.ts';
 import { ImageStore } from './images/image-store.ts';
 import { imageTasks } from './images/image-tasks.ts';
 import type { AgentMetrics } from './metrics/agent-metrics.ts';
@@ -171,6 +172,7 @@ export class SiteAgent {
       // Builtin services first; a plugin may offer its own under the same name.
       factories: new Map([
         ['tftp', tftpService],
+        ['ra', raService],
         // A machine's callback is answered, and its token revoked, only once its report is on disk.
         [
           'http',
