@@ -64,7 +64,7 @@ test('ExecStart runs the sprout binary of an installed tree, with commands and f
   }
 });
 
-test('each unit may write only the data folders its example config names; the agent holds only CAP_NET_BIND_SERVICE', async (t) => {
+test('each unit may write only the data folders its example config names; the agent holds only CAP_NET_BIND_SERVICE and (for the ra service's radvd) CAP_NET_RAW', async (t) => {
   const server = readUnit('sprout-server.service');
   const agent = readUnit('sprout-agent.service');
   const serverConfig = loadConfig({ file: join(repo, 'deploy', 'config', 'sprout.yaml') }).config;
@@ -87,8 +87,8 @@ test('each unit may write only the data folders its example config names; the ag
 
   t.is(one(server, 'CapabilityBoundingSet'), '');
   t.is(one(server, 'AmbientCapabilities'), '');
-  t.is(one(agent, 'CapabilityBoundingSet'), 'CAP_NET_BIND_SERVICE');
-  t.is(one(agent, 'AmbientCapabilities'), 'CAP_NET_BIND_SERVICE');
+  t.is(one(agent, 'CapabilityBoundingSet'), 'CAP_NET_BIND_SERVICE CAP_NET_RAW');
+  t.is(one(agent, 'AmbientCapabilities'), 'CAP_NET_BIND_SERVICE CAP_NET_RAW');
   for (const [name, unit] of [['server', server], ['agent', agent]] as const) {
     t.like(Object.fromEntries([...unit].map(([k, v]) => [k, v.at(-1)])), { NoNewPrivileges: 'yes', ProtectSystem: 'strict', PrivateTmp: 'yes', ProtectHome: 'yes' }, name);
     t.is(one(unit, 'Restart'), 'on-failure', name);
