@@ -64,7 +64,7 @@ test('ExecStart runs the sprout binary of an installed tree, with commands and f
   }
 });
 
-test('each unit may write only the data folders its example config names; the agent holds only CAP_NET_BIND_SERVICE and (for the ra service's radvd) CAP_NET_RAW', async (t) => {
+test('each unit may write only the data folders its example config names; the agent holds only CAP_NET_BIND_SERVICE and (for the ra service radvd) CAP_NET_RAW', async (t) => {
   const server = readUnit('sprout-server.service');
   const agent = readUnit('sprout-agent.service');
   const serverConfig = loadConfig({ file: join(repo, 'deploy', 'config', 'sprout.yaml') }).config;
