@@ -118,7 +118,11 @@ function imports(file) {
   return found;
 }
 
-const packageName = (specifier) => specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/');
+const packageName = (specifier) =>
+  specifier
+    .split('/')
+    .slice(0, specifier.startsWith('@') ? 2 : 1)
+    .join('/');
 const typesName = (name) => `@types/${name.startsWith('@') ? name.slice(1).replace('/', '__') : name}`;
 const inside = (dir, path) => path === dir || path.startsWith(dir + sep);
 const ownerOf = (path) => packages.filter((p) => inside(p.dir, path)).sort((a, b) => b.dir.length - a.dir.length)[0];
@@ -139,7 +143,9 @@ function check(file, pkg, { dev, allowed, allowRelativeOutside }) {
       if (!dev && owner && owner !== pkg && inside(join(owner.dir, 'src'), target)) {
         problems.push(`${at}: '${specifier}' reaches into ${owner.name}'s src/: import it by its package name and a documented export`);
       } else if (!inside(pkg.dir, target) && !(allowRelativeOutside && inside(root, target))) {
-        problems.push(`${at}: '${specifier}' is outside ${pkg.name ?? 'the package'} (${relative(root, pkg.dir) || '.'}/): import it by a declared package name`);
+        problems.push(
+          `${at}: '${specifier}' is outside ${pkg.name ?? 'the package'} (${relative(root, pkg.dir) || '.'}/): import it by a declared package name`,
+        );
       }
       continue;
     }
@@ -150,8 +156,11 @@ function check(file, pkg, { dev, allowed, allowRelativeOutside }) {
       continue;
     }
     if (name === pkg.name || allowed.has(name) || (typeOnly && allowed.has(typesName(name)))) continue;
-    const fields = dev ? 'dependencies, peerDependencies, optionalDependencies or devDependencies (or the root devDependencies)' : 'dependencies, peerDependencies or optionalDependencies';
-    problems.push(`${at}: '${specifier}' imports ${name}, which ${relative(root, join(pkg.dir, 'package.json'))} does not declare in ${fields}`);
+    const fields = dev
+      ? 'dependencies, peerDependencies, optionalDependencies or devDependencies (or the root devDependencies)'
+      : 'dependencies, peerDependencies or optionalDependencies';
+    const devOnly = !dev && pkg.manifest.devDependencies?.[name] ? ' (it is only a devDependency, which an installed package does not get)' : '';
+    problems.push(`${at}: '${specifier}' imports ${name}, which ${relative(root, join(pkg.dir, 'package.json'))} does not declare in ${fields}${devOnly}`);
   }
 }
 
@@ -173,7 +182,11 @@ for (const entry of readdirSync(root, { withFileTypes: true })) {
   if (packages.some((p) => inside(dir, p.dir) || inside(p.dir, dir))) continue;
   for (const file of files(dir)) {
     if (entry.name === 'migrations' && kernel) {
-      check(file, { ...kernel, dir }, { dev: false, allowed: names(kernel.manifest, 'dependencies', 'peerDependencies', 'optionalDependencies'), allowRelativeOutside: false });
+      check(
+        file,
+        { ...kernel, dir },
+        { dev: false, allowed: names(kernel.manifest, 'dependencies', 'peerDependencies', 'optionalDependencies'), allowRelativeOutside: false },
+      );
     } else {
       check(file, rootPkg, { dev: true, allowed: new Set([...rootDev, ...workspaceNames]), allowRelativeOutside: true });
     }
