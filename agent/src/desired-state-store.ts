@@ -54,7 +54,7 @@ export class DesiredStateStore {
     // The control plane has spoken about these machines: its word replaces the local one.
     for (const [machineId, workflow] of Object.entries(this.installed)) {
       const intent = document.bootIntents.find((b) => b.machineId === machineId);
-      if (!intent || intent.intent !== 'deploy' || intent.workflow !== workflow) delete this.installed[machineId];
+      if (intent?.intent !== 'deploy' || intent.workflow !== workflow) delete this.installed[machineId];
     }
     this.changed();
     return true;

@@ -54,7 +54,7 @@ export function firstBootTask(waits: MachineWaits): AgentTask {
   return async (item, ctx) => {
     const machineId = String(item.payload.machine ?? '');
     const wait = waits.byMachine(machineId);
-    if (!wait || wait.step !== 'first-boot' || wait.workflowId !== (item.workflowId ?? null)) {
+    if (wait?.step !== 'first-boot' || wait.workflowId !== (item.workflowId ?? null)) {
       throw new Error(`no install of this deploy finished at this agent for ${machineId || 'a machine'}: there is no installed system to wait for`);
     }
     if (wait.calledBackAt) {

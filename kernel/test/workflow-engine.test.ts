@@ -17,7 +17,7 @@ import { SproutError } from '../src/errors/index.ts';
 type Reserve = DhcpProvider['reserve'];
 
 let h: Harness;
-let octet = 60;
+const octet = 60;
 
 test.before(async () => {
   h = await startHarness('pglite');

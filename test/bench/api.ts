@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { ensurePeers } from './peers.ts';
-import { type BenchOptions, type Cleanup, type Row, type SuiteResult } from './bench-kit.ts';
+import type { BenchOptions, Cleanup, Row, SuiteResult } from './bench-kit.ts';
 import { importMachines, startBareFastify, startControlPlane } from './control-plane-process.ts';
 import { randomGetScript, wrk, type WrkFigures } from './wrk.ts';
 

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import pg from 'pg';
-import { type BenchOptions, type Cleanup, type Row, type SuiteResult } from './bench-kit.ts';
+import type { BenchOptions, Cleanup, Row, SuiteResult } from './bench-kit.ts';
 import { databaseUrl, macFor, startControlPlane } from './control-plane-process.ts';
 import { ensurePeers } from './peers.ts';
 import { wrk } from './wrk.ts';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cleanEnv, freePort, spawnSprout, sprout } from '../helpers/processes.ts';
-import { type BenchOptions, type Cleanup, type Row, type SuiteResult } from './bench-kit.ts';
+import type { BenchOptions, Cleanup, Row, SuiteResult } from './bench-kit.ts';
 
 const bin = join(import.meta.dirname, '../../cli/bin/sprout.js');
 const modes = {

@@ -20,7 +20,7 @@ function query(id: number, name: string, type: number, edns: boolean): Buffer {
 }
 
 /** A strict reading of a DNS response: header, every section record by record, names bounded and pointing backwards, nothing left over. Null when well formed. */
-export function malformedDnsAnswer(buf: Buffer): string | null {
+function malformedDnsAnswer(buf: Buffer): string | null {
   if (buf.length < 12) return `shorter than a header (${buf.length})`;
   if (buf.length > 1232) return `a UDP answer of ${buf.length} bytes, over the EDNS payload size`;
   if (!(buf[2]! & 0x80)) return 'QR is not set';

@@ -18,7 +18,7 @@ const packets = Number(process.env.SPROUT_FUZZ_PACKETS ?? 100_000);
 const optionNames = new Set(['blksize', 'tsize', 'timeout', 'windowsize']);
 
 /** A strict reading of a server packet. Null when well formed. */
-export function malformedTftpAnswer(p: Buffer, maxBlksize: number): string | null {
+function malformedTftpAnswer(p: Buffer, maxBlksize: number): string | null {
   if (p.length < 4) return `only ${p.length} bytes`;
   const op = p.readUInt16BE(0);
   if (op === 3) return p.length <= 4 + maxBlksize ? null : `DATA of ${p.length - 4} bytes, over blksize ${maxBlksize}`;

@@ -10,7 +10,7 @@
  */
 import test from 'ava';
 import { join } from 'node:path';
-import { backends, startHarness, type Harness } from '../helpers/harness.ts';
+import { backends, startHarness } from '../helpers/harness.ts';
 import { nextMac, siteWithNetwork } from '../helpers/control-plane.ts';
 import { until } from '../helpers/until.ts';
 import { fakeAgent } from '../helpers/fake-power-agent.ts';

@@ -40,7 +40,7 @@ async function commissioningAtB(h: Harness): Promise<{ machine: any; workflowId:
   return { machine, workflowId, workItemId: `wi-${row.id}` };
 }
 
-function forged(from: Registered, as: { agentId: string; siteId: string }, sequence: number, kind: string, workItemId: string, payload: Record<string, unknown>): AgentReport {
+function forged(as: { agentId: string; siteId: string }, sequence: number, kind: string, workItemId: string, payload: Record<string, unknown>): AgentReport {
   return { agentId: as.agentId, siteId: as.siteId, sequence, kind, workItemId, at: new Date().toISOString(), payload };
 }
 
@@ -71,26 +71,26 @@ test('http: an agent posting reports on another site’s work items is refused a
     h.request({ method: 'POST', url: `/v1/agents/${agentA.agentId}/reports`, token: agentA.credential, body: { reports } });
   // Its own identity, another site's work item: accepted for delivery, refused when applied.
   const sent = await post([
-    forged(agentA, agentA, 1, 'task.started', workItemId, { log: ['forged start'] }),
-    forged(agentA, agentA, 2, 'machine.hwtest-result', workItemId, { name: 'cpu', status: 'failed' }),
-    forged(agentA, agentA, 3, 'task.succeeded', workItemId, inventedFacts),
-    forged(agentA, agentA, 4, 'task.failed', workItemId, { error: 'forged failure' }),
+    forged(agentA, 1, 'task.started', workItemId, { log: ['forged start'] }),
+    forged(agentA, 2, 'machine.hwtest-result', workItemId, { name: 'cpu', status: 'failed' }),
+    forged(agentA, 3, 'task.succeeded', workItemId, inventedFacts),
+    forged(agentA, 4, 'task.failed', workItemId, { error: 'forged failure' }),
   ]);
   t.is(sent.status, 200);
   // Posing as site B's agent is refused at the door, as before.
-  const posing = await post([forged(agentA, agentB, 5, 'task.succeeded', workItemId, inventedFacts)]);
+  const posing = await post([forged(agentB, 5, 'task.succeeded', workItemId, inventedFacts)]);
   t.is(posing.status, 403);
   t.is(posing.body.code, 'SPROUT_ERR_FORBIDDEN');
   // A malformed report is refused when it arrives, naming the field; nothing of its batch is kept.
   const malformed = await post([
-    forged(agentA, agentA, 5, 'dhcp.unknown-mac', '', { mac: 'de:ad:be:ef:40:02', networkId: null, offered: null }),
-    forged(agentA, agentA, 6, 'dhcp.lease', '', { mac: 'de:ad:be:ef:40:02', address: '198.18.40.20', state: 'bound', expiresAt: 'not-a-date' }),
+    forged(agentA, 5, 'dhcp.unknown-mac', '', { mac: 'de:ad:be:ef:40:02', networkId: null, offered: null }),
+    forged(agentA, 6, 'dhcp.lease', '', { mac: 'de:ad:be:ef:40:02', address: '198.18.40.20', state: 'bound', expiresAt: 'not-a-date' }),
   ]);
   t.is(malformed.status, 400);
   t.is(malformed.body.code, 'SPROUT_ERR_VALIDATION');
   t.deepEqual(malformed.body.errors, [{ field: 'body/reports/1/payload/expiresAt', message: 'must match format "date-time"' }]);
   // Its honest report after the forged and malformed ones is applied: nothing is wedged.
-  t.is((await post([forged(agentA, agentA, 6, 'dhcp.unknown-mac', '', { mac: 'de:ad:be:ef:40:01', networkId: null, offered: null })])).status, 200);
+  t.is((await post([forged(agentA, 6, 'dhcp.unknown-mac', '', { mac: 'de:ad:be:ef:40:01', networkId: null, offered: null })])).status, 200);
   await until('the honest report is applied', async () => (await h.request({ url: '/v1/sites/site-a/discovered-macs' })).body.items.length === 1);
 
   await assertUntouched(t, h, machine.id, workflowId, agentB);
@@ -134,14 +134,14 @@ test('nats: with per-site NATS users, a report on site A’s own subject naming 
   t.teardown(() => attacker.close());
   await attacker.publishReports([
     // Posing as site B's agent, on site A's subject (the only one its user may publish on).
-    forged(agentA, agentB, 1_000_000, 'task.succeeded', workItemId, inventedFacts),
+    forged(agentB, 1_000_000, 'task.succeeded', workItemId, inventedFacts),
     // As itself, naming site B's work item.
-    forged(agentA, agentA, 1, 'task.failed', workItemId, { error: 'forged failure' }),
-    forged(agentA, agentA, 2, 'task.succeeded', workItemId, inventedFacts),
+    forged(agentA, 1, 'task.failed', workItemId, { error: 'forged failure' }),
+    forged(agentA, 2, 'task.succeeded', workItemId, inventedFacts),
     // A malformed one, which a broker cannot refuse at the door: it is dead-lettered with its reason.
-    forged(agentA, agentA, 3, 'dhcp.lease', '', { mac: 'de:ad:be:ef:42:02', address: '198.18.42.20', state: 'bound', expiresAt: 'not-a-date' }),
+    forged(agentA, 3, 'dhcp.lease', '', { mac: 'de:ad:be:ef:42:02', address: '198.18.42.20', state: 'bound', expiresAt: 'not-a-date' }),
     // And an honest report after them.
-    forged(agentA, agentA, 4, 'dhcp.unknown-mac', '', { mac: 'de:ad:be:ef:42:01', networkId: null, offered: null }),
+    forged(agentA, 4, 'dhcp.unknown-mac', '', { mac: 'de:ad:be:ef:42:01', networkId: null, offered: null }),
   ]);
   await until('the honest report is applied', async () => (await h.request({ url: '/v1/sites/site-a/discovered-macs' })).body.items.length === 1);
 

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bin, cleanEnv, sprout, startServer, type Run, type ServerProcess } from '../helpers/processes.ts';
+import { bin, cleanEnv, sprout, startServer, type ServerProcess } from '../helpers/processes.ts';
 import { postgresUrl, withPostgres } from '../helpers/harness.ts';
 
 function folder(t: any): string {

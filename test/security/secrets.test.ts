@@ -85,7 +85,7 @@ test('a full lab run leaks none of the secrets it issued: not in lab.log, the ou
 
   const lab = await Lab.start({ dir, apiPort: 0, simulator: true, onProgress: (w) => teller.say(w), onSimulatorEvent: (e) => consoleLines.push(`  ${e.mac} ${e.kind} ${e.detail}`) });
   let ok = false;
-  let audit: unknown[] = [];
+  const audit: unknown[] = [];
   let db: any;
   try {
     ok = await new DemoStory(lab, teller).run(demoMachines(1));

@@ -9,7 +9,7 @@
 import test from 'ava';
 import { createHash, randomUUID } from 'node:crypto';
 import { backends, startHarness, type Harness } from '../helpers/harness.ts';
-import { createMachine, finishSiteStep, readyMachine as readyMachineAt, siteWithNetwork, waitForWorkflow } from '../helpers/control-plane.ts';
+import { finishSiteStep, readyMachine as readyMachineAt, siteWithNetwork, waitForWorkflow } from '../helpers/control-plane.ts';
 import { fakeAgent } from '../helpers/fake-power-agent.ts';
 import { down as migration6Down, up as migration6Up } from '../../migrations/0006_workflow_secrets.ts';
 

@@ -6,7 +6,6 @@
  * the time since the start, then the machines and the audit trail. It succeeds only when
  * every machine really reached `deployed` and the switch says it runs, booting its disk.
  */
-import type { ApiClient } from '@sprout/kernel/cli';
 import { table } from '@sprout/kernel/cli';
 import type { SimulatedMachine } from '@sprout/agent/simulator';
 import { followWorkflow, type Workflow } from '../render/workflow.ts';

@@ -7,7 +7,7 @@
  * Problem responses become ApiErrors that keep code, detail and field errors.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { ApiError, createSproutClient, type SproutClient } from '@sprout/client';
+import { createSproutClient, type SproutClient } from '@sprout/client';
 import { readProfile } from './profile.ts';
 import { explainTlsFailure, trustingDispatcher } from '../tls/trust.ts';
 

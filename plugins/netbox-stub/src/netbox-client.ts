@@ -53,7 +53,7 @@ export class NetboxClient {
     }
     const text = await response.text();
     if (!accept.includes(response.status)) throw this.refusal(method, url.pathname, response.status, text);
-    let parsed: unknown = undefined;
+    let parsed: unknown;
     if (text.length > 0) {
       try {
         parsed = JSON.parse(text);

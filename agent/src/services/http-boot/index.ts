@@ -128,7 +128,7 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
     const seed = /^\/nocloud\/([\w-]{16,64})\/([a-z-]{1,32})$/.exec(url.pathname);
     if (seed) {
       const wait = deps.waits.byToken(seed[1]);
-      if (!wait || wait.step !== 'first-boot') return void send(res, 403, 'this seed token is not valid (unknown, or the deploy it belongs to has ended)');
+      if (wait?.step !== 'first-boot') return void send(res, 403, 'this seed token is not valid (unknown, or the deploy it belongs to has ended)');
       if (!(nocloudFiles as readonly string[]).includes(seed[2])) return void send(res, 404, `no NoCloud file ${seed[2]}; known: ${nocloudFiles.join(', ')}`);
       const holder = tokenHolder(seed[1]);
       if (holder && refusedUnbound('nocloud', holder.mac, req, res, holder.machineId)) return;
