@@ -191,7 +191,6 @@ export class Kernel {
     this.app = await buildApp(this, host.routes);
     await this.connectTransport();
     await this.siteRevisions.listen();
-    await this.workQueue.listen();
     if (this.background) {
       this.desiredStatePublisher = new DesiredStatePublisher({
         db: this.store.db,

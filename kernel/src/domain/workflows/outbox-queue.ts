@@ -87,6 +87,7 @@ const later = (db: Knex, ms: number) => db.raw(`now() + ? * interval '1 millisec
 export class OutboxQueue implements WorkQueue {
   private readonly waiters = new EventEmitter();
   private listener?: { release(): Promise<void> };
+  private listening?: Promise<void>;
   private readonly schema: string;
 
   constructor(private readonly deps: { db: Knex; kind: 'postgres' | 'pglite'; logger: Logger; schema?: string }) {
@@ -168,6 +169,8 @@ export class OutboxQueue implements WorkQueue {
 
   async waitForWork(siteId: string, waitMs: number, signal?: AbortSignal): Promise<void> {
     if (waitMs <= 0 || signal?.aborted) return;
+    // Listening starts with the first long poll: a control plane whose transport has a broker never holds the connection.
+    await (this.listening ??= this.listen());
     // The site's earliest lease to end (or item given back to be taken again) wakes the poll too.
     const { db } = this.deps;
     const next = await this.pending(db, siteId).where('deliveries', '>', 0).where('available_at', '>', db.fn.now()).min({ at: 'available_at' }).first();
@@ -207,20 +210,32 @@ export class OutboxQueue implements WorkQueue {
         if (message.channel === channel) hear(message.payload);
       };
       connection.on('notification', onNotification);
-      this.listener = {
+      // A lost connection (the database restarted) is replaced by the next long poll; the safety look covers the gap.
+      const lost = () => {
+        if (this.listener !== listener) return;
+        this.listener = undefined;
+        this.listening = undefined;
+        connection.off('notification', onNotification);
+        void client.releaseConnection(connection).catch(() => undefined);
+      };
+      connection.once('error', lost);
+      connection.once('end', lost);
+      const listener = (this.listener = {
         release: async () => {
           connection.off('notification', onNotification);
           await connection.query(`UNLISTEN ${channel}`).catch(() => undefined);
           await client.releaseConnection(connection);
         },
-      };
+      });
     } catch (err) {
-      // Long polls still look every few seconds (the transport's safety poll).
+      // Long polls still look every few seconds (the transport's safety poll); listening is tried again in a while.
       this.deps.logger.warn({ err }, 'cannot LISTEN for new outbox rows; agents long-polling over HTTP see new work within their safety poll');
+      setTimeout(() => (this.listening = undefined), 30_000).unref();
     }
   }
 
   async close(): Promise<void> {
+    await this.listening;
     const listener = this.listener;
     this.listener = undefined;
     await listener?.release().catch(() => undefined);
