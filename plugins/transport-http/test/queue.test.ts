@@ -36,10 +36,13 @@ async function queued(harness: Harness, siteId: string, n = 1, extra: Record<str
   return rows.map((row: { id: number } | number) => `wi-${typeof row === 'object' ? row.id : row}`);
 }
 
+// One at a time: several PGlite kernels booting at once on a loaded machine can each outwait knex.
 for (const backend of backends) {
-  test(`${backend}: two instances polling one site lease each item once, oldest first`, async (t) => {
+  test.serial(`${backend}: two instances polling one site lease each item once, oldest first`, async (t) => {
     const harness = await kernelFor(t, backend);
-    const replicas = [new HttpWorkQueue(harness.kernel.workQueue, settings), new HttpWorkQueue(harness.kernel.workQueue, settings)];
+    // Leases far longer than the test: an item leased again here would be a second lease of a live one.
+    const long = { ...settings, ackWaitMs: 600_000 };
+    const replicas = [new HttpWorkQueue(harness.kernel.workQueue, long), new HttpWorkQueue(harness.kernel.workQueue, long)];
     t.teardown(async () => {
       for (const side of replicas) await side.close();
     });
@@ -56,7 +59,7 @@ for (const backend of backends) {
     for (const mine of leased) t.deepEqual(mine, [...mine].sort((a, b) => Number(a.slice(3)) - Number(b.slice(3))), 'each poll leases oldest first');
   });
 
-  test(`${backend}: a waiting long poll gets work written after it started, before its safety look`, async (t) => {
+  test.serial(`${backend}: a waiting long poll gets work written after it started, before its safety look`, async (t) => {
     const harness = await kernelFor(t, backend);
     const queue = new HttpWorkQueue(harness.kernel.workQueue, settings);
     t.teardown(() => queue.close());
@@ -74,7 +77,7 @@ for (const backend of backends) {
     );
   });
 
-  test(`${backend}: exhausted work reaches the dead-letter handler, again after it threw, and is then given up`, async (t) => {
+  test.serial(`${backend}: exhausted work reaches the dead-letter handler, again after it threw, and is then given up`, async (t) => {
     const harness = await kernelFor(t, backend);
     const queue = new HttpWorkQueue(harness.kernel.workQueue, settings);
     t.teardown(() => queue.close());
@@ -101,7 +104,7 @@ for (const backend of backends) {
     t.regex(row.dead_reason, /after 2 deliveries/);
   });
 
-  test(`${backend}: rows another transport already published are not leased; withdrawn ones neither`, async (t) => {
+  test.serial(`${backend}: rows another transport already published are not leased; withdrawn ones neither`, async (t) => {
     const harness = await kernelFor(t, backend);
     const queue = new HttpWorkQueue(harness.kernel.workQueue, settings);
     t.teardown(() => queue.close());
@@ -115,7 +118,7 @@ for (const backend of backends) {
     );
   });
 
-  test(`${backend}: the same reports posted twice at once are applied once, before the POST answers`, async (t) => {
+  test.serial(`${backend}: the same reports posted twice at once are applied once, before the POST answers`, async (t) => {
     const harness = await kernelFor(t, backend);
     const { kernel } = harness;
     const db = kernel.store.db;

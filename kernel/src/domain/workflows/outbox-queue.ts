@@ -106,16 +106,11 @@ export class OutboxQueue implements WorkQueue {
 
   async lease(siteId: string, { ackWaitMs, maxDeliver, limit }: LeaseOptions): Promise<LeasedWork[]> {
     const { db } = this.deps;
-    const next = this.pending(db, siteId)
-      .where('deliveries', '<', maxDeliver)
-      .where((q) => q.whereNull('available_at').orWhere('available_at', '<=', db.fn.now()))
-      .orderBy('id')
-      .limit(limit)
-      .forUpdate()
-      .skipLocked()
-      .select('id');
-    const rows: OutboxRow[] = await db('outbox')
-      .whereIn('id', next)
+    const leasable = (q: Knex.QueryBuilder) => q.where('deliveries', '<', maxDeliver).where((w) => w.whereNull('available_at').orWhere('available_at', '<=', db.fn.now()));
+    const next = leasable(this.pending(db, siteId)).orderBy('id').limit(limit).forUpdate().skipLocked().select('id');
+    // The conditions again on the rows updated: a row another instance leased between this
+    // statement's snapshot and its lock is checked in its new version, and left alone.
+    const rows: OutboxRow[] = await leasable(this.pending(db, siteId).whereIn('id', next))
       .update({ deliveries: db.raw('deliveries + 1'), available_at: later(db, ackWaitMs), dispatched_at: db.raw('coalesce(dispatched_at, now())') })
       .returning(['id', 'site_id', 'kind', 'workflow_id', 'step_id', 'payload', 'deliveries']);
     // RETURNING keeps no order: leases go out oldest first.
@@ -145,16 +140,9 @@ export class OutboxQueue implements WorkQueue {
 
   async takeExhausted(maxDeliver: number, claimMs: number, limit: number): Promise<{ item: WorkItem; deliveries: number }[]> {
     const { db } = this.deps;
-    const exhausted = this.pending(db)
-      .where('deliveries', '>=', maxDeliver)
-      .where('available_at', '<=', db.fn.now())
-      .orderBy('id')
-      .limit(limit)
-      .forUpdate()
-      .skipLocked()
-      .select('id');
-    const rows: OutboxRow[] = await db('outbox')
-      .whereIn('id', exhausted)
+    const taken = (q: Knex.QueryBuilder) => q.where('deliveries', '>=', maxDeliver).where('available_at', '<=', db.fn.now());
+    const exhausted = taken(this.pending(db)).orderBy('id').limit(limit).forUpdate().skipLocked().select('id');
+    const rows: OutboxRow[] = await taken(this.pending(db).whereIn('id', exhausted))
       .update({ available_at: later(db, claimMs) })
       .returning(['id', 'site_id', 'kind', 'workflow_id', 'step_id', 'payload', 'deliveries']);
     return rows.sort((a, b) => Number(a.id) - Number(b.id)).map((row) => ({ item: itemOf(row), deliveries: Number(row.deliveries) }));
