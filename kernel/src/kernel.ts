@@ -38,6 +38,7 @@ import { MachineService } from './domain/machines/machine-service.ts';
 import { WorkflowService } from './domain/workflows/workflow-service.ts';
 import { WorkflowEngine } from './domain/workflows/engine.ts';
 import { OutboxDispatcher } from './domain/workflows/outbox-dispatcher.ts';
+import { OutboxQueue } from './domain/workflows/outbox-queue.ts';
 import { AgentService } from './domain/agents/agent-service.ts';
 import { ReportApplier } from './domain/agents/report-applier.ts';
 import { desiredStateOf } from './domain/sites/desired-state.ts';
@@ -139,7 +140,9 @@ export class Kernel {
     const applied = await migrateToLatest(store.db, this.migrationFolders);
     if (applied.length > 0) logger.info({ migrations: applied }, 'applied migrations');
     store.tightenFiles(); // migrations may have created new files
-    const host = (this.host = new PluginHost({ container, plan: this.plan, plugins: this.plugins, db: store.db, hooks, logger, config }));
+    const workQueue = new OutboxQueue({ db: store.db, kind: store.kind, logger, schema: store.schema });
+    container.register({ workQueue: asValue(workQueue) });
+    const host = (this.host = new PluginHost({ container, plan: this.plan, plugins: this.plugins, db: store.db, hooks, logger, config, workQueue }));
     await host.setup();
     container.register({
       clock: asValue(this.clock),
@@ -259,6 +262,11 @@ export class Kernel {
 
   get reports(): ReportApplier {
     return this.container.resolve<ReportApplier>('reports');
+  }
+
+  /** The outbox as the work queue of transports whose agents lease work (see outbox-queue.ts). */
+  get workQueue(): OutboxQueue {
+    return this.container.resolve<OutboxQueue>('workQueue');
   }
 
   get dispatcher(): OutboxDispatcher {
@@ -385,6 +393,7 @@ export class Kernel {
       await this.desiredStatePublisher?.stop();
       await (await this.capabilityAll(transportCapability))[0]?.close();
       await this.siteRevisions.close();
+      await this.workQueue.close();
       await this.hooks.serverStopping.promise();
     } finally {
       await this.app?.close();

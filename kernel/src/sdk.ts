@@ -26,6 +26,7 @@ export { logDestination } from './logging/log-destination.ts';
 export { hostPortPattern, parseHostPort } from './config/host-port.ts';
 export { imageNamePattern, isImageUrl, matchImageName, type ReportedImage } from './domain/sites/image-names.ts';
 export { SiteDesiredStateSchema, BootIntentSchema, desiredStateProblems, type SiteDesiredStateDocument, type BootIntent } from './domain/sites/desired-state-schema.ts';
+export type { WorkQueue, LeaseOptions, LeasedWork } from './domain/workflows/outbox-queue.ts';
 export { AgentReportSchema, reportPayloadSchemas, reportProblem, reportPayloadProblem, type ReportProblem } from './domain/agents/report-schema.ts';
 export { readTlsMaterial, type TlsFiles, type TlsMaterial } from './tls/server-tls.ts';
 export { trustingDispatcher, trustProcessWide, explainTlsFailure, type HttpDispatcher } from './tls/trust.ts';

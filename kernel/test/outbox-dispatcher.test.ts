@@ -80,6 +80,21 @@ test.serial('a transport failure leaves the row pending with its error; the next
   t.truthy((await row(more[1])).dispatched_at);
 });
 
+test.serial('a transport that leases from the outbox is handed nothing: its agents lease the rows themselves', async (t) => {
+  const published: WorkItem[] = [];
+  const leasing = { leasesFromOutbox: true, async publishWork(item: WorkItem) { published.push(item); } } as unknown as TransportProvider;
+  const dispatcher = new OutboxDispatcher({ db: h.kernel.store.db, transport: async () => leasing, logger: pino({ level: 'silent' }), intervalMs: 3_600_000 });
+  const ids = await outboxRows(1);
+  t.is(await dispatcher.drain(), 0);
+  t.deepEqual(published, []);
+  t.like(await row(ids[0]), { dispatched_at: null, attempts: 0 });
+  const leased = await h.kernel.workQueue.lease(siteId, { ackWaitMs: 60_000, maxDeliver: 3, limit: 10 });
+  t.deepEqual(leased.map(({ item }) => item.id), [`wi-${ids[0]}`]);
+  t.truthy((await row(ids[0])).dispatched_at, 'the first lease marks the row dispatched');
+  await h.kernel.workQueue.settle(siteId, [`wi-${ids[0]}`], 'ack', 60_000);
+  t.truthy((await row(ids[0])).acked_at);
+});
+
 test.serial('work the transport gives up on fails its step with the reason', async (t) => {
   await createMachine(h, 'out', 'given-up-1');
   const started = await h.request({ method: 'POST', url: '/v1/machines/given-up-1/commission', body: { hwtest: false } });

@@ -65,9 +65,9 @@ export interface AgentHttpEndpoint {
    */
   settleWork(siteId: string, ids: string[], outcome: 'ack' | 'nak' | 'working'): Promise<void>;
   /**
-   * Takes reports from an agent; resolves once the transport holds them durably (the
-   * report handler gets them in order from there). Rejects when they could not be stored;
-   * the agent keeps them in its journal and retries.
+   * Takes reports from an agent, in sequence order; resolves once the report handler has
+   * applied them (its per-agent sequence check is the one deduplication point). Rejects
+   * when no handler runs or it failed; the agent keeps them in its journal and retries.
    */
   acceptReports(reports: AgentReport[]): Promise<void>;
 }
@@ -76,7 +76,15 @@ export interface AgentHttpEndpoint {
 export interface TransportProvider {
   /** Present when agents reach this transport through the control plane's HTTP API. */
   agentHttp?: AgentHttpEndpoint;
-  /** Hands a work item to its site; publishing the same id twice delivers it once. */
+  /**
+   * True when the transport's agents lease work straight from the kernel's outbox (through
+   * the plugin context's `workQueue`): the outbox dispatcher then publishes nothing to it.
+   */
+  leasesFromOutbox?: boolean;
+  /**
+   * Hands a work item to its site; publishing the same id twice delivers it once. A
+   * transport that `leasesFromOutbox` has nothing to hand over: it checks the item is queued.
+   */
   publishWork(item: WorkItem): Promise<void>;
   /** Optional: hands several items over at once, as `publishWork` would one by one. */
   publishWorkMany?(items: WorkItem[]): Promise<void>;
@@ -126,7 +134,10 @@ export interface AgentTransport {
    * over HTTP only as a fallback.
    */
   watchDesiredState?(onDocument: (document: unknown) => void): Promise<void>;
-  /** Resolves once the control plane's side durably holds the reports; rejects when unreachable. */
+  /**
+   * Resolves once the control plane's side durably holds (or has applied) the reports;
+   * rejects when unreachable or not taken, and the agent's journal sends them again.
+   */
   publishReports(reports: AgentReport[]): Promise<void>;
   health(): TransportHealth;
   close(): Promise<void>;

@@ -4,6 +4,7 @@
  * CLI commands are not here: the manifest names their module (`"commands"`), so
  * `sprout --help` never loads the server side of a plugin.
  */
+import type { WorkQueue } from '../domain/workflows/outbox-queue.ts';
 import type { SiteDesiredStateDocument } from '../domain/sites/desired-state-schema.ts';
 import type { TSchema, Static } from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
@@ -146,6 +147,11 @@ export interface PluginContext<Config = Record<string, unknown>> {
   readonly logger: Logger;
   readonly db: Knex;
   readonly hooks: PluginHooks;
+  /**
+   * The kernel's outbox as a work queue, for a transport whose agents lease work from the
+   * control plane (it sets `leasesFromOutbox`): lease, settle, give up, wait for new work.
+   */
+  readonly workQueue: WorkQueue;
   /** Registers the provider of a capability listed in `provides`; built on first use. */
   provide<T>(capability: Capability<T>, factory: () => T | Promise<T>): void;
   /** The active provider of a capability listed in `consumes`. */

@@ -3,6 +3,7 @@
  * exactly what its manifest declared: it may provide what it `provides` and use what it
  * `consumes`, nothing else. Providers land in the DI container under `capability.<id>`.
  */
+import type { WorkQueue } from '../domain/workflows/outbox-queue.ts';
 import { asFunction, type AwilixContainer } from 'awilix';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Knex } from 'knex';
@@ -36,6 +37,7 @@ export class PluginHost {
       hooks: KernelHooks;
       logger: Logger;
       config: SproutConfig;
+      workQueue: WorkQueue;
     },
   ) {}
 
@@ -97,6 +99,7 @@ export class PluginHost {
       logger: this.deps.logger.child({ plugin: manifest.id }),
       db: this.deps.db,
       hooks: hooksForPlugin(this.deps.hooks, manifest.id),
+      workQueue: this.deps.workQueue,
       provide: <T>(capability: Capability<T>, factory: () => T | Promise<T>) => {
         if (!manifest.provides.includes(capability.id)) {
           throw new SproutError('SPROUT_ERR_PLUGIN_VALIDATION', `plugin ${manifest.id} provides ${capability.id} without declaring it in "provides"`, {

@@ -1,6 +1,6 @@
 /**
  * Agent transport over HTTP long-poll: the zero-dependency default. Work waits in the
- * control plane's database; agents poll for it through the kernel's agent routes.
+ * kernel's outbox, leased from there; agents poll for it through the kernel's agent routes.
  */
 import Type from 'typebox';
 import { definePlugin, transportCapability } from '@sprout/kernel/sdk';
@@ -10,9 +10,8 @@ export const configSchema = Type.Object(
   {
     ackWaitMs: Type.Integer({ minimum: 100, default: 60_000, description: 'lease of a delivered item before it is delivered again' }),
     maxDeliver: Type.Integer({ minimum: 1, default: 5, description: 'deliveries before an item goes to the dead-letter path' }),
-    pollIntervalMs: Type.Integer({ minimum: 10, default: 250, description: 'how often a waiting long-poll looks for new work' }),
+    pollIntervalMs: Type.Integer({ minimum: 10, default: 5000, description: 'how long a waiting long-poll sleeps at most before it looks for work again without being woken (new work wakes it at once)' }),
     waitSeconds: Type.Integer({ minimum: 0, maximum: 60, default: 25, description: 'how long agents long-poll' }),
-    keepSettledHours: Type.Integer({ minimum: 1, default: 24, description: 'how long acknowledged and dead work items are kept before they are deleted' }),
   },
   { additionalProperties: false },
 );
@@ -22,7 +21,7 @@ export default definePlugin({
   configSchema,
   migrations: new URL('../migrations/', import.meta.url).pathname,
   setup(ctx) {
-    ctx.provide(transportCapability, () => new HttpWorkQueue(ctx.db, ctx.config, ctx.logger));
+    ctx.provide(transportCapability, () => new HttpWorkQueue(ctx.workQueue, ctx.config, ctx.logger));
   },
   agent: async () => ({ transport: (await import('./agent-client.ts')).httpAgentTransport }),
 });

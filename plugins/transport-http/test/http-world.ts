@@ -1,10 +1,12 @@
 /**
  * Both halves of transport-http for the contract: one kernel (PGlite in memory) serving
  * the agent routes on a loopback port, agents with real credentials, and control-plane
- * sides that are fresh instances on the kernel's database, as replicas would be.
+ * sides that are fresh instances on the kernel's outbox, as replicas would be. The routes
+ * go to the newest control side still open (that replica answers the agent's requests),
+ * else to one that takes no reports, as a control plane still starting would.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { AgentTransport, TransportProvider } from '@sprout/kernel';
+import type { AgentTransport, TransportProvider, WorkItem } from '@sprout/kernel';
 import { transportCapability } from '@sprout/kernel';
 import type { TransportWorld } from '@sprout/kernel/testing';
 import { startHarness } from '../../../test/helpers/harness.ts';
@@ -26,25 +28,38 @@ export async function httpWorld(): Promise<TransportWorld> {
   // What a registering agent gets: the plugin's config, defaults filled in.
   const settings = kernel.agentTransportSettings().settings as HttpTransportSettings & Record<string, unknown>;
 
-  // The kernel's own instance would drain the inboxes with the kernel's handlers (applying the
-  // contract's reports itself); it is closed and the routes get an instance with no handlers,
-  // so only the contract's control sides take reports and dead letters.
+  // The kernel's own instance would apply the contract's reports with the kernel's handlers;
+  // it is closed, and the routes get the newest open control side instead.
   const own = await kernel.capability(transportCapability);
-  const front = new HttpWorkQueue(db, settings);
-  kernel.container.register({ 'capability.transport': { resolve: () => Promise.resolve([front]) } });
+  const idle = new HttpWorkQueue(kernel.workQueue, settings);
+  const open: HttpWorkQueue[] = [];
+  kernel.container.register({ 'capability.transport': { resolve: () => Promise.resolve([open.at(-1) ?? idle]) } });
   await own.close();
   const controlPlaneUrl = await kernel.app!.listen({ host: '127.0.0.1', port: 0 });
+  const ensureSite = (siteId: string) => db('sites').insert({ id: siteId, name: `s-${randomBytes(4).toString('hex')}` }).onConflict('id').ignore();
 
   const sides: { close(): Promise<void> }[] = [];
   return {
     settleMs: 2500,
     async control(): Promise<TransportProvider> {
-      const side = new HttpWorkQueue(db, settings, quiet);
+      const side = new HttpWorkQueue(kernel.workQueue, settings, quiet);
+      open.push(side);
+      const close = side.close.bind(side);
+      side.close = async () => {
+        open.splice(open.indexOf(side), 1);
+        await close();
+      };
       sides.push(side);
       return side;
     },
+    /** As a workflow step does: an outbox row, whose id the item then carries. */
+    async publish(_control, item): Promise<WorkItem> {
+      await ensureSite(item.siteId);
+      const [row] = await db('outbox').insert({ site_id: item.siteId, kind: item.kind, workflow_id: item.workflowId ?? null, step_id: item.stepId ?? null, payload: JSON.stringify(item.payload) }).returning('id');
+      return { ...item, id: `wi-${typeof row === 'object' ? row.id : row}` };
+    },
     async agent(siteId, agentId): Promise<AgentTransport> {
-      await db('sites').insert({ id: siteId, name: `s-${randomBytes(4).toString('hex')}` }).onConflict('id').ignore();
+      await ensureSite(siteId);
       const credential = `sprout_agent_${randomBytes(32).toString('base64url')}`;
       // Stored as the kernel's hashSecret stores it: SHA-256, hex.
       await db('agents').insert({ id: agentId, site_id: siteId, hostname: `agent-${agentId.slice(0, 8)}`, credential_hash: createHash('sha256').update(credential).digest('hex') });

@@ -20,8 +20,7 @@ test('a task longer than ackWaitMs is not handed to a second agent of the site',
     await new Promise((resolve) => setTimeout(resolve, 3500)); // 3.5 leases of 1 s
     finished = true;
   });
-  const item = { id: `wi-${randomUUID()}`, siteId, kind: 'sync-site', payload: {} };
-  await control.publishWork(item);
+  await world.publish!(control, { id: 'draft', siteId, kind: 'sync-site', payload: {} });
   for (let i = 0; i < 50 && ran.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
   t.deepEqual(ran, ['first']);
   await second.consumeWork(async () => {

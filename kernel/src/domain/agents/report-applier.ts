@@ -163,7 +163,9 @@ export class ReportApplier {
   /** The reporting agent, when its id is one and it exists. */
   private async agentOf(report: AgentReport, db: Knex): Promise<AgentRow | null> {
     if (typeof report.agentId !== 'string' || !uuid.test(report.agentId)) return null;
-    const row = await db('agents').where({ id: report.agentId }).first('site_id', 'last_report_sequence');
+    // Locked: two deliveries of one agent's reports applied at once (a retried POST while the
+    // first still runs, two control planes) take turns, so the sequence check sees the other's.
+    const row = await db('agents').where({ id: report.agentId }).forUpdate().first('site_id', 'last_report_sequence');
     return row ? { siteId: row.site_id, last: Number(row.last_report_sequence) } : null;
   }
 

@@ -1,7 +1,8 @@
 /**
  * The transactional outbox's dispatcher: site work is written to `outbox` in the same
  * transaction as the workflow step that needs it, and handed to the transport from
- * here. A crash between the two loses nothing (the row is still undispatched) and
+ * here (a transport that `leasesFromOutbox` gets nothing: its agents lease the rows
+ * through outbox-queue.ts). A crash between the two loses nothing (the row is still undispatched) and
  * duplicates nothing the agent would run twice (the work item id is the row's).
  */
 import type { Knex } from 'knex';
@@ -72,6 +73,8 @@ export class OutboxDispatcher {
   async drain(): Promise<number> {
     const { db } = this.deps;
     let sent = 0;
+    // Its agents lease the outbox rows themselves: there is nothing to hand over.
+    if ((await this.deps.transport()).leasesFromOutbox) return 0;
     for (;;) {
       const rows = await db('outbox').whereNull('dispatched_at').orderBy('id').limit(50);
       if (rows.length === 0) return sent;
