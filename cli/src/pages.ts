@@ -3,21 +3,24 @@
  * cursor of the next page kept for --json, and a notice on stderr when a page was cut
  * short so a truncated table is never mistaken for the whole list.
  */
-import type { ApiClient } from '@sprout/kernel/cli';
 
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
 }
 
-export async function fetchPages<T>(api: ApiClient, path: string, query: Record<string, string | number | undefined>, options: { all: boolean; cursor?: string }): Promise<Page<T>> {
+/**
+ * Pages of a list, through `page(cursor)`: a typed client call, so the items' type is the
+ * route's answer, e.g. `fetchPages((cursor) => ok(api.typed.GET('/v1/machines', { params: { query: { cursor } } })), options)`.
+ */
+export async function fetchPages<T>(page: (cursor: string | undefined) => Promise<Page<T>>, options: { all: boolean; cursor?: string }): Promise<Page<T>> {
   const items: T[] = [];
   let cursor = options.cursor;
   let nextCursor: string | null;
   do {
-    const page = await api.get<Page<T>>(path, { ...query, cursor });
-    items.push(...page.items);
-    nextCursor = page.nextCursor ?? null;
+    const answer = await page(cursor);
+    items.push(...answer.items);
+    nextCursor = answer.nextCursor ?? null;
     cursor = nextCursor ?? undefined;
   } while (options.all && cursor);
   return { items, nextCursor };

@@ -73,6 +73,35 @@ for (const backend of ['pglite', 'postgres'] as const) {
     const after = await run('machine', 'show', 'web-01');
     t.regex(after.stdout, /^web-01\s+NEW\s+— commission cancelled by token:bootstrap-admin before step check-bmc/);
 
+    // The events give the lifecycle's reason (typed {code, message} in the API): the cancel's.
+    const events = await run('machine', 'events', 'web-01');
+    t.regex(events.stdout, /commissioning\s+new\s+\S+\s+commission cancelled by token:bootstrap-admin before step check-bmc/);
+
+    // workflow list pages like machine list: the API's cursor, a notice that names it, {items, nextCursor} with --json.
+    const second = JSON.parse((await run('machine', 'commission', 'web-02', '--json')).stdout).id;
+    const all = JSON.parse((await run('workflow', 'list', '--all', '--json')).stdout);
+    t.is(all.nextCursor, null);
+    t.deepEqual(all.items.slice(0, 2).map((w: { id: string }) => w.id), [second, workflowId], 'newest first');
+    const firstPage = await run('workflow', 'list', '--limit', '1');
+    t.is(firstPage.code, 0, firstPage.stderr);
+    t.regex(firstPage.stdout, new RegExp(second));
+    const notice = /^note: showing 1, more remain; next page: sprout workflow list --limit 1 --cursor (\S+) \(or --all for everything\)$/m.exec(firstPage.stderr);
+    t.truthy(notice, firstPage.stderr);
+    const nextPage = JSON.parse((await run('workflow', 'list', '--limit', '1', '--cursor', notice![1], '--json')).stdout);
+    t.deepEqual(nextPage.items.map((w: { id: string }) => w.id), [workflowId], 'the notice\'s cursor continues after the first page');
+    const walked: string[] = [];
+    let cursor: string | null = null;
+    for (let i = 0; i <= all.items.length; i++) {
+      const page: { items: { id: string }[]; nextCursor: string | null } = JSON.parse((await run('workflow', 'list', '--limit', '2', '--json', ...(cursor ? ['--cursor', cursor] : []))).stdout);
+      walked.push(...page.items.map((w) => w.id));
+      cursor = page.nextCursor;
+      if (!cursor) break;
+    }
+    t.deepEqual(walked, all.items.map((w: { id: string }) => w.id), 'pages of 2 hold every workflow once');
+    const badCursor = await run('workflow', 'list', '--cursor', 'not-one-of-ours');
+    t.is(badCursor.code, 1);
+    t.regex(badCursor.stderr, /cursor/);
+
     const audit = await run('audit', 'list', '--actor', 'token:bootstrap-admin', '--json', '--limit', '100');
     const actions = JSON.parse(audit.stdout).items.map((r: { action: string }) => r.action);
     for (const action of ['site.create', 'network.create', 'machine.import', 'ip.allocate', 'machine.commission', 'workflow.cancel']) {

@@ -929,7 +929,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List workflows, newest first
+         * List workflows, newest first, a page at a time
          * @description Requires role: **viewer**.
          *
          *     Requires role: **viewer**.
@@ -2767,7 +2767,8 @@ export interface operations {
                             at: string;
                             from: string | null;
                             id: number;
-                            reason: unknown;
+                            /** @description Why: a failure always has one; null for an operator action without a reason */
+                            reason: components["schemas"]["MachineStatusReason"] | null;
                             to: string;
                             workflow: string | null;
                         }[];
@@ -5381,6 +5382,8 @@ export interface operations {
     getWorkflows: {
         parameters: {
             query?: {
+                /** @description The `nextCursor` of the previous page */
+                cursor?: string;
                 kind?: string;
                 limit?: number;
                 machine?: string;
@@ -5401,6 +5404,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         items: components["schemas"]["Workflow"][];
+                        /** @description Pass as `cursor` for the next page; null on the last page */
+                        nextCursor: string | null;
                     };
                 };
             };

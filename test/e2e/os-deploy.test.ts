@@ -50,7 +50,7 @@ for (const scenario of scenarios) {
     t.is(machine.status, 'deployed', JSON.stringify(machine.statusReason));
 
     const workflows = JSON.parse(await cli('workflow', 'list', '--machine', 'vm-1', '--json'));
-    const deployWorkflow = (workflows.items ?? workflows).find((w: { kind: string }) => w.kind === 'deploy');
+    const deployWorkflow = workflows.items.find((w: { kind: string }) => w.kind === 'deploy');
     const steps = JSON.parse(await cli('workflow', 'show', deployWorkflow.id, '--json')).steps;
     // Where the deploy's time went, per step (the closing notes quote these).
     const took = (s: { startedAt: string | null; finishedAt: string | null }) => (s.startedAt && s.finishedAt ? ((Date.parse(s.finishedAt) - Date.parse(s.startedAt)) / 1000).toFixed(1) : '-');

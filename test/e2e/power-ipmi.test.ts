@@ -89,7 +89,7 @@ test.serial('ipmi_sim powers a QEMU VM from off through commission and deploy to
   t.true(readAt(disk, 16 * MiB).equals(zero), 'the first 16 MiB (MBR, partition table) are zero');
   t.true(readAt(disk, 16 * MiB, VM.diskBytes - 16 * MiB).equals(zero), 'the last 16 MiB (a GPT backup) are zero');
   const workflows = JSON.parse(await cli('workflow', 'list', '--machine', 'vm-1', '--json'));
-  const release = (workflows.items ?? workflows).find((w: { kind: string }) => w.kind === 'release');
+  const release = workflows.items.find((w: { kind: string }) => w.kind === 'release');
   const shown = JSON.parse(await cli('workflow', 'show', release.id, '--json'));
   const eraseStep = shown.steps.find((s: { name: string }) => s.name === 'erase');
   t.regex(JSON.stringify(eraseStep.result), /vda/, 'the erase step reports the wiped disk');

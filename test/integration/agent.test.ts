@@ -99,7 +99,7 @@ for (const transport of transports) {
     const synced = await w.run('site', 'sync', 'lab', '--watch');
     t.is(synced.code, 0, synced.stdout + synced.stderr);
     t.regex(synced.stdout, /sync-site succeeded/);
-    const wf = JSON.parse((await w.run('workflow', 'list', '--kind', 'sync-site', '--json')).stdout)[0];
+    const wf = JSON.parse((await w.run('workflow', 'list', '--kind', 'sync-site', '--json')).stdout).items[0];
     t.true(wf.steps[0].result.revision > held.revision);
 
     // the agent takes the machine's site steps: check-bmc, then power-on (manual driver: it asks a person and waits for the machine)

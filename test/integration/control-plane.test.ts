@@ -242,6 +242,8 @@ for (const backend of backends) {
     t.is(fixed.body.status, 'new', 'never commissioned, so back to new');
     const events = await h.request({ url: '/v1/machines/life-01/events' });
     t.deepEqual(events.body.items.map((e: any) => `${e.from}->${e.to}`), ['new->broken', 'broken->new']);
+    // Each event's reason as the lifecycle stored it: {code, message} or null (the schema's type, kept whole).
+    t.deepEqual(events.body.items.map((e: any) => e.reason && { code: e.reason.code, message: e.reason.message }), [{ code: 'marked_broken', message: 'PSU smells of smoke (marked by token:bootstrap-admin)' }, null]);
   });
 
   test.serial(`${backend}: commissioning waits for an agent, cancel returns the machine, all of it audited with the actor`, async (t) => {

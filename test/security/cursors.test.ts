@@ -14,6 +14,8 @@ const garbage = [
   ['base64 of garbage', encodeURIComponent(Buffer.from('garbage!').toString('base64url'))],
   ['text that is not base64', 'not*a*cursor'],
   ['a negative audit id', encodeURIComponent(Buffer.from('a:-5').toString('base64url'))],
+  ['a workflow cursor dated February 30th', encodeURIComponent(Buffer.from(JSON.stringify(['workflows', '2026-02-30T00:00:00.000000Z', '00000000-0000-4000-8000-000000000000'])).toString('base64url'))],
+  ['a workflow cursor with a millisecond time', encodeURIComponent(Buffer.from(JSON.stringify(['workflows', '2026-02-03T00:00:00.000Z', '00000000-0000-4000-8000-000000000000'])).toString('base64url'))],
 ] as const;
 
 for (const backend of backends) {
@@ -73,5 +75,35 @@ for (const backend of backends) {
     const second = await h.request({ url: `/v1/audit?limit=1&cursor=${encodeURIComponent(first.body.nextCursor)}` });
     t.is(second.status, 200);
     t.true(second.body.items[0].id < first.body.items[0].id);
+  });
+
+  test.serial(`${backend}: workflow cursors page newest first through equal and microsecond-apart creation times, skipping none`, async (t) => {
+    const { site } = await siteWithNetwork(h, `cursor-wf-${backend}`, 42);
+    const db = h.kernel.store.db;
+    // Five workflows: two created at the same instant (the id breaks the tie), two a microsecond apart
+    // (a millisecond cursor would skip or repeat one), one a second earlier.
+    const at = ['2026-03-01 10:00:00.000500+00', '2026-03-01 10:00:00.000500+00', '2026-03-01 10:00:00.000499+00', '2026-03-01 10:00:00.000498+00', '2026-03-01 09:59:59.5+00'];
+    const ids = at.map((_, i) => `00000000-0000-4000-8000-00000000000${i}`);
+    await db('workflows').insert(at.map((createdAt, i) => ({ id: ids[i], kind: 'paging-test', site_id: site.id, state: 'succeeded', created_by: 'test', created_at: createdAt, updated_at: createdAt })));
+    const expected = [ids[1], ids[0], ids[2], ids[3], ids[4]];
+    const all = await h.request({ url: `/v1/workflows?kind=paging-test&site=${site.name}` });
+    t.deepEqual(all.body.items.map((w: { id: string }) => w.id), expected);
+    t.is(all.body.nextCursor, null);
+    for (const limit of [1, 2, 3]) {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      for (let page = 0; page < 10; page++) {
+        const res: { status: number; body: { items: { id: string }[]; nextCursor: string | null } } = await h.request({ url: `/v1/workflows?kind=paging-test&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}` });
+        t.is(res.status, 200);
+        seen.push(...res.body.items.map((w) => w.id));
+        cursor = res.body.nextCursor;
+        if (!cursor) break;
+      }
+      t.deepEqual(seen, expected, `limit ${limit}`);
+    }
+    // A machines cursor is not a workflows cursor.
+    const machines = await h.request({ url: '/v1/machines?limit=1' });
+    const foreign = await h.request({ url: `/v1/workflows?cursor=${encodeURIComponent(machines.body.nextCursor)}` });
+    t.is(foreign.status, 400);
   });
 }

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { SproutCommand, Command, Option, ApiClient, writeProfile, readSecretOption, FlagInputError } from '@sprout/kernel/cli';
+import { SproutCommand, Command, Option, ApiClient, writeProfile, readSecretOption, FlagInputError, ok } from '@sprout/kernel/cli';
 
 export class LoginCommand extends SproutCommand {
   static paths = [['login']];
@@ -36,7 +36,7 @@ export class LoginCommand extends SproutCommand {
     // The CA is kept as an absolute path: later commands run from other folders.
     const caFlag = this.ca ?? (process.env.SPROUT_CA || undefined);
     const ca = caFlag ? resolve(caFlag) : undefined;
-    const who = await new ApiClient({ url, token, source: '--url and the token given', ...(ca ? { ca } : {}) }).get<{ actor: string; role: string }>('v1/whoami');
+    const who = await ok(new ApiClient({ url, token, source: '--url and the token given', ...(ca ? { ca } : {}) }).typed.GET('/v1/whoami'));
     const path = writeProfile({ url, token, ...(ca ? { ca } : {}) });
     this.print({ ...who, url, profile: path }, () => `logged in to ${url} as ${who.actor} (${who.role}); profile saved in ${path}`);
   }

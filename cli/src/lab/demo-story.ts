@@ -6,9 +6,9 @@
  * the time since the start, then the machines and the audit trail. It succeeds only when
  * every machine really reached `deployed` and the switch says it runs, booting its disk.
  */
-import { table } from '@sprout/kernel/cli';
+import { ok, table, type ApiSchemas } from '@sprout/kernel/cli';
 import type { SimulatedMachine } from '@sprout/agent/simulator';
-import { followWorkflow, type Workflow } from '../render/workflow.ts';
+import { followWorkflow } from '../render/workflow.ts';
 import type { Lab } from './lab.ts';
 import { labNetwork, labSite } from './lab.ts';
 
@@ -16,23 +16,7 @@ export interface DemoMachine extends SimulatedMachine {
   hostname: string;
 }
 
-interface MachineView {
-  id: string;
-  hostname: string;
-  status: string;
-  statusReason: { message: string } | null;
-  hardware: Record<string, unknown> | null;
-  hardwareTests: { name: string; status: string; durationMs: number }[];
-}
-
-interface AuditRecord {
-  at: string;
-  actor: string;
-  action: string;
-  targetType: string | null;
-  targetId: string | null;
-  outcome: string;
-}
+type Workflow = ApiSchemas['schemas']['Workflow'];
 
 /** The demo's machines: MACs in QEMU's locally administered range, facts of a small server. */
 export function demoMachines(count: number): DemoMachine[] {
@@ -91,7 +75,7 @@ export class DemoStory {
     if (!simulator) throw new Error('the demo needs a lab started with its simulator');
     // Plugged in, powered off: from here on only the workflows work their power.
     for (const m of machines) simulator.plugIn(m);
-    const imported = await api.post<{ rows: { hostname: string; outcome: string }[] }>('v1/machines/import', machines.map((m) => ({
+    const rows = machines.map((m) => ({
       site: labSite,
       hostname: m.hostname,
       arch: 'x86_64',
@@ -99,12 +83,13 @@ export class DemoStory {
       interfaces: [{ mac: m.mac, pxe: true }],
       bmc: { type: 'lab', address: info.services.power },
       expected: { cpus: m.cpus, memoryMiB: m.memoryMiB, disks: m.disks },
-    })));
+    }));
+    const imported = await ok(api.typed.POST('/v1/machines/import', { body: rows }));
     this.say(`imported ${imported.rows.length} machine(s): ${machines.map((m) => `${m.hostname} (${m.mac})`).join(', ')}`);
 
     this.write('');
     this.say('commission with hardware tests; the workflow checks the BMC and powers the machines on through the lab power switch');
-    if (!(await this.phase(machines, (m) => api.post<Workflow>(`v1/machines/${m.hostname}/commission`, { hwtest: true }), { state: 'off' }))) return false;
+    if (!(await this.phase(machines, (m) => ok(api.typed.POST('/v1/machines/{id}/commission', { params: { path: { id: m.hostname } }, body: { hwtest: true } })), { state: 'off' }))) return false;
     for (const m of machines) {
       const view = await this.machine(m.hostname);
       this.say(`${m.hostname} ${view.status}: ${Object.entries(view.hardware ?? {}).map(([k, v]) => `${k}=${v}`).join(' ')}; tests ${view.hardwareTests.map((t) => `${t.name} ${t.status}`).join(', ')}`);
@@ -112,12 +97,12 @@ export class DemoStory {
 
     this.write('');
     this.say(`deploy image ${info.image.name} (${(info.image.bytes / 1024 ** 2).toFixed(0)} MiB, sha256 ${info.image.sha256.slice(0, 12)}…)`);
-    if (!(await this.phase(machines, (m) => api.post<Workflow>(`v1/machines/${m.hostname}/deploy`, { image: info.image.name }), { state: 'on', nextBoot: 'disk' }))) return false;
+    if (!(await this.phase(machines, (m) => ok(api.typed.POST('/v1/machines/{id}/deploy', { params: { path: { id: m.hostname } }, body: { image: info.image.name } })), { state: 'on', nextBoot: 'disk' }))) return false;
 
     this.write('');
     const views = await Promise.all(machines.map((m) => this.machine(m.hostname)));
     this.write(table(['MACHINE', 'STATUS', 'REASON'], views.map((v) => [v.hostname, v.status, v.statusReason?.message ?? ''])));
-    const audit = await api.get<{ items: AuditRecord[] }>('v1/audit', { since: new Date(this.started - 60_000).toISOString(), limit: 200 });
+    const audit = await ok(api.typed.GET('/v1/audit', { params: { query: { since: new Date(this.started - 60_000).toISOString(), limit: 200 } } }));
     this.write(`\naudit trail (${audit.items.length} records):`);
     this.write(table(['AT', 'ACTOR', 'ACTION', 'TARGET', 'OUTCOME'], [...audit.items].reverse().map((r) => [r.at.slice(11, 23), r.actor, r.action, r.targetId ? `${r.targetType}:${r.targetId.slice(0, 8)}` : r.targetType, r.outcome])));
     const deployed = views.filter((v) => v.status === 'deployed').length;
@@ -167,7 +152,7 @@ export class DemoStory {
     return ok;
   }
 
-  private machine(hostname: string): Promise<MachineView> {
-    return this.lab.api.get<MachineView>(`v1/machines/${hostname}`);
+  private machine(hostname: string): Promise<ApiSchemas['schemas']['Machine']> {
+    return ok(this.lab.api.typed.GET('/v1/machines/{id}', { params: { path: { id: hostname } } }));
   }
 }

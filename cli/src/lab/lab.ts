@@ -9,7 +9,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiClient } from '@sprout/kernel/cli';
+import { ApiClient, ok } from '@sprout/kernel/cli';
 import type { Kernel } from '@sprout/kernel';
 import type { SiteAgent } from '@sprout/agent';
 import type { MachineSimulator, SimulatorEvent } from '@sprout/agent/simulator';
@@ -189,22 +189,22 @@ async function writeLabConfig(dir: string, apiPort: number): Promise<string> {
 
 /** The lab site; a lab that ran before keeps its site, and its agent its identity. */
 async function ensureSite(api: ApiClient): Promise<{ joinToken?: string }> {
-  const existing = await api.get<{ items: { name: string }[] }>('v1/sites');
+  const existing = await ok(api.typed.GET('/v1/sites'));
   if (existing.items.some((s) => s.name === labSite)) return {};
-  const created = await api.post<{ joinToken: { token: string } }>('v1/sites', { name: labSite, description: 'sprout lab: everything on this machine' });
+  const created = await ok(api.typed.POST('/v1/sites', { body: { name: labSite, description: 'sprout lab: everything on this machine' } }));
   return { joinToken: created.joinToken.token };
 }
 
 async function ensureNetwork(api: ApiClient): Promise<void> {
-  const existing = await api.get<{ items: { name: string }[] }>('v1/networks', { site: labSite });
+  const existing = await ok(api.typed.GET('/v1/networks', { params: { query: { site: labSite } } }));
   if (existing.items.some((n) => n.name === labNetwork.name)) return;
-  await api.post('v1/networks', { site: labSite, ...labNetwork, pxe: true });
+  await ok(api.typed.POST('/v1/networks', { body: { site: labSite, ...labNetwork, pxe: true } }));
 }
 
 async function waitForAgentOnline(api: ApiClient, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const site = await api.get<{ agents: { status: string }[] }>(`v1/sites/${labSite}`);
+    const site = await ok(api.typed.GET('/v1/sites/{id}', { params: { path: { id: labSite } } }));
     if (site.agents.some((a) => a.status === 'online')) return;
     if (Date.now() > deadline) throw new Error(`the lab's agent did not come online within ${timeoutMs / 1000} s (see lab.log)`);
     await new Promise((r) => setTimeout(r, 100));

@@ -1,24 +1,18 @@
 /** How the CLI shows a site's images and an image request. */
-import { table } from '@sprout/kernel/cli';
+import { table, type ApiPaths } from '@sprout/kernel/cli';
 import { ago } from './machine.ts';
 
-export interface SiteImage {
-  name: string;
-  site: string;
-  size: number;
-  sha256: string | null;
-  format: string | null;
-  seenAt: string;
-}
-
-export interface ImageRequest {
-  id: string;
-  site: string;
-  action: 'import' | 'remove';
-  name: string;
-  state: 'pending' | 'succeeded' | 'failed';
-  result: { size?: number; sha256?: string; format?: string; replaced?: boolean; removed?: boolean } | null;
-  error: string | null;
+/** An image of a site's store, as `GET /v1/images` lists it. */
+export type SiteImage = ApiPaths['/v1/images']['get']['responses'][200]['content']['application/json']['items'][number];
+/** An image import or removal, as `GET /v1/sites/{id}/image-requests/{request}` answers it. */
+export type ImageRequest = ApiPaths['/v1/sites/{id}/image-requests/{request}']['get']['responses'][200]['content']['application/json'];
+/** What the agent reports in a settled request's `result` (a free-form record in the API). */
+interface RequestResult {
+  size?: number;
+  sha256?: string;
+  format?: string;
+  replaced?: boolean;
+  removed?: boolean;
 }
 
 /** 8388608 → "8.0 MiB". */
@@ -42,7 +36,8 @@ export function imageTable(images: SiteImage[]): string {
 export function requestLine(r: ImageRequest): string {
   if (r.state === 'pending') return `${r.action} of ${r.name} at site ${r.site} is pending (request ${r.id})`;
   if (r.state === 'failed') return `${r.action} of ${r.name} at site ${r.site} failed: ${r.error}`;
-  if (r.action === 'remove') return r.result?.removed === false ? `${r.name} was no longer in the store of site ${r.site}` : `removed ${r.name} from site ${r.site}`;
-  const { size, sha256, format, replaced } = r.result ?? {};
+  const result = r.result as RequestResult | null;
+  if (r.action === 'remove') return result?.removed === false ? `${r.name} was no longer in the store of site ${r.site}` : `removed ${r.name} from site ${r.site}`;
+  const { size, sha256, format, replaced } = result ?? {};
   return `imported ${r.name} into site ${r.site}${replaced ? ' (replacing the image of that name)' : ''}: ${size === undefined ? '?' : bytes(size)}, sha256 ${sha256}, ${format}`;
 }

@@ -1,7 +1,7 @@
 /** How a workflow reads in a terminal, and following one until it ends. */
 import type { WorkflowView } from '@sprout/kernel';
 import type { ApiClient } from '@sprout/kernel/cli';
-import { table } from '@sprout/kernel/cli';
+import { ok, table } from '@sprout/kernel/cli';
 
 /** The API's workflow representation (type only). */
 export type Workflow = WorkflowView;
@@ -143,7 +143,7 @@ export async function followWorkflow(
   const deadline = Date.now() + (options.timeoutMs ?? 24 * 3600_000);
   let cancelShown = false;
   for (;;) {
-    const wf = await api.get<Workflow>(`v1/workflows/${id}`);
+    const wf = await ok(api.typed.GET('/v1/workflows/{id}', { params: { path: { id } } }));
     if (wf.cancelRequested && !cancelShown && !finished.includes(wf.state)) {
       cancelShown = true;
       write(`${stamp()}  cancel requested; the workflow stops at the end of its current step`);

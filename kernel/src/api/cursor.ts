@@ -9,13 +9,25 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { SproutError } from '../errors/index.ts';
 import { findUnstorableText } from './storable-text.ts';
 
-/** What each position of a list's sort key holds. */
-export type CursorPart = 'text' | 'uuid' | 'id';
+/**
+ * What each position of a list's sort key holds. A `timestamp` is UTC with microseconds,
+ * `2026-12-06T04:13:17.123456Z` (PostgreSQL's precision: a millisecond Date would skip rows).
+ */
+export type CursorPart = 'text' | 'uuid' | 'id' | 'timestamp';
 type PartValue<P extends CursorPart> = P extends 'id' ? number : string;
 type Values<S extends readonly CursorPart[]> = { [K in keyof S]: S[K] extends CursorPart ? PartValue<S[K]> : never };
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const base64url = /^[A-Za-z0-9_-]+$/;
+const timestamp = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+/** A `timestamp` part PostgreSQL will read: the shape above and a real date (not February 30th). */
+function isTimestamp(v: unknown): v is string {
+  if (typeof v !== 'string' || !timestamp.test(v)) return false;
+  const ms = `${v.slice(0, 23)}Z`;
+  const parsed = Date.parse(ms);
+  return !Number.isNaN(parsed) && new Date(parsed).toISOString() === ms;
+}
 
 /** The `cursor` query parameter, for a list's querystring schema. */
 export const CursorParam = Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'The `nextCursor` of the previous page' }));
@@ -55,7 +67,12 @@ export function cursorCodec<const S extends readonly CursorPart[]>(list: string,
       const values = parsed.slice(1);
       shape.forEach((part, i) => {
         const v = values[i];
-        const ok = part === 'id' ? Number.isSafeInteger(v) && (v as number) > 0 : typeof v === 'string' && (part !== 'uuid' || uuid.test(v)) && findUnstorableText(v, '') === null;
+        const ok =
+          part === 'id'
+            ? Number.isSafeInteger(v) && (v as number) > 0
+            : part === 'timestamp'
+              ? isTimestamp(v)
+              : typeof v === 'string' && (part !== 'uuid' || uuid.test(v)) && findUnstorableText(v, '') === null;
         if (!ok) throw invalid(list);
       });
       return values as Values<S>;

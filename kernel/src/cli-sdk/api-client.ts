@@ -3,7 +3,8 @@
  * SPROUT_TOKEN, else the profile written by `sprout login`, else the local server's
  * defaults (its listen address and the admin token file in its data directory).
  * Requests go through @sprout/client (openapi-fetch on the generated types): `typed` for calls
- * checked against the OpenAPI document, `request`/`get`/`post`… for the untyped remainder.
+ * checked against the OpenAPI document — the only one the builtin CLI uses — and
+ * `request`/`get`/`post`… for plugins' commands, whose routes the document does not hold.
  * Problem responses become ApiErrors that keep code, detail and field errors.
  */
 import { existsSync, readFileSync } from 'node:fs';

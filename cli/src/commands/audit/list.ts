@@ -1,19 +1,7 @@
-import { SproutCommand, Command, Option, table } from '@sprout/kernel/cli';
+import { SproutCommand, Command, Option, table, ok } from '@sprout/kernel/cli';
 import * as t from 'typanion';
 import { fetchPages, truncationNotice } from '../../pages.ts';
 import { parseSince } from '../../since.ts';
-
-interface AuditRecord {
-  id: number;
-  at: string;
-  actor: string;
-  action: string;
-  targetType: string | null;
-  targetId: string | null;
-  outcome: string;
-  requestId: string | null;
-  details: Record<string, unknown>;
-}
 
 export class AuditListCommand extends SproutCommand {
   static paths = [['audit', 'list']];
@@ -28,7 +16,7 @@ export class AuditListCommand extends SproutCommand {
   action = Option.String('--action', { description: 'e.g. token.create' });
   targetType = Option.String('--target-type', { description: 'e.g. machine, token, network' });
   target = Option.String('--target', { description: 'Target id; a machine by its id or hostname alike' });
-  outcome = Option.String('--outcome', { description: 'success, denied or failed', validator: t.isEnum(['success', 'denied', 'failed']) });
+  outcome = Option.String('--outcome', { description: 'success, denied or failed', validator: t.isEnum(['success', 'denied', 'failed'] as const) });
   since = Option.String('--since', { description: 'Only records since: 30m, 1h, 2d, 1w ago, today, yesterday, or an ISO date/date-time' });
   limit = Option.String('--limit', '50', { description: 'Records per page (default 50, at most 500)', validator: t.isNumber() });
   cursor = Option.String('--cursor', { description: 'Continue a list: the nextCursor of the previous page' });
@@ -36,12 +24,9 @@ export class AuditListCommand extends SproutCommand {
 
   async run() {
     const since = this.since === undefined ? undefined : parseSince(this.since);
-    const page = await fetchPages<AuditRecord>(
-      this.api(),
-      'v1/audit',
-      { actor: this.actor, action: this.action, targetType: this.targetType, target: this.target, outcome: this.outcome, since, limit: this.limit },
-      { all: this.all, cursor: this.cursor },
-    );
+    const api = this.api().typed;
+    const query = { actor: this.actor, action: this.action, targetType: this.targetType, target: this.target, outcome: this.outcome, since, limit: this.limit };
+    const page = await fetchPages((cursor) => ok(api.GET('/v1/audit', { params: { query: { ...query, cursor } } })), { all: this.all, cursor: this.cursor });
     this.print(page, () =>
       table(
         ['ID', 'AT', 'ACTOR', 'ACTION', 'TARGET', 'OUTCOME', 'DETAILS'],

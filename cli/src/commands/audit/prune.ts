@@ -1,4 +1,4 @@
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
+import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
 
 export class AuditPruneCommand extends SproutCommand {
   static paths = [['audit', 'prune']];
@@ -17,7 +17,7 @@ export class AuditPruneCommand extends SproutCommand {
     if (Number.isNaN(at.getTime())) {
       throw new SproutError('SPROUT_ERR_VALIDATION', `--before must be an ISO 8601 date or date-time (e.g. 2026-01-01 or 2026-01-01T00:00:00Z), not "${this.before}"`, { details: [{ field: '--before', message: 'not a date' }] });
     }
-    const result = await this.api().post<{ removed: number; before: string }>('v1/audit/prune', { before: at.toISOString() });
+    const result = await ok(this.api().typed.POST('/v1/audit/prune', { body: { before: at.toISOString() } }));
     this.print(result, () => `removed ${result.removed} audit record${result.removed === 1 ? '' : 's'} written before ${result.before}`);
   }
 }

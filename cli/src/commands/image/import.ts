@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
+import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
 import * as t from 'typanion';
-import type { ImageRequest } from '../../render/image.ts';
 import { settleRequest } from './wait-request.ts';
 
 /**
@@ -45,7 +44,8 @@ export class ImageImportCommand extends SproutCommand {
       for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
       sha256 = hash.digest('hex');
     }
-    const started = await this.api().post<ImageRequest>(`v1/sites/${encodeURIComponent(this.site)}/images`, { ...(url ? { url } : { path }), sha256, ...(this.name ? { name: this.name } : {}) });
+    const body = { ...(url ? { url } : { path }), sha256, ...(this.name ? { name: this.name } : {}) };
+    const started = await ok(this.api().typed.POST('/v1/sites/{id}/images', { params: { path: { id: this.site } }, body }));
     return settleRequest(this, started, { wait: this.wait, timeoutSeconds: this.timeout as unknown as number });
   }
 }

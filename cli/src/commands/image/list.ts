@@ -1,5 +1,5 @@
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
-import { imageTable, type SiteImage } from '../../render/image.ts';
+import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
+import { imageTable } from '../../render/image.ts';
 
 /** `sprout image list [--site S]`: what each site's agent holds in its image store. */
 export class ImageListCommand extends SproutCommand {
@@ -17,7 +17,7 @@ export class ImageListCommand extends SproutCommand {
   site = Option.String('--site', { description: 'Only this site (name or id)' });
 
   async run() {
-    const { items } = await this.api().get<{ items: SiteImage[] }>('v1/images', this.site ? { site: this.site } : undefined);
+    const { items } = await ok(this.api().typed.GET('/v1/images', { params: { query: { site: this.site } } }));
     this.print(items, () => imageTable(items));
   }
 }

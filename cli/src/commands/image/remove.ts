@@ -1,6 +1,5 @@
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
+import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
 import * as t from 'typanion';
-import type { ImageRequest } from '../../render/image.ts';
 import { settleRequest } from './wait-request.ts';
 
 /** `sprout image remove NAME --site S`: the site's agent deletes it; refused while a running deploy uses it. */
@@ -18,7 +17,7 @@ export class ImageRemoveCommand extends SproutCommand {
   timeout = Option.String('--timeout', '300', { validator: t.isNumber(), description: 'Seconds to wait for the agent' });
 
   async run() {
-    const started = await this.api().delete<ImageRequest>(`v1/sites/${encodeURIComponent(this.site)}/images/${encodeURIComponent(this.name)}`);
+    const started = await ok(this.api().typed.DELETE('/v1/sites/{id}/images/{name}', { params: { path: { id: this.site, name: this.name } } }));
     return settleRequest(this, started, { wait: this.wait, timeoutSeconds: this.timeout as unknown as number });
   }
 }

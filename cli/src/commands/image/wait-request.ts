@@ -1,14 +1,14 @@
 /** Waits for an image request to settle at the site's agent, printing how it ended; exit 1 when it failed or did not end in time. */
-import type { SproutCommand } from '@sprout/kernel/cli';
+import { ok, type SproutCommand } from '@sprout/kernel/cli';
 import { requestLine, type ImageRequest } from '../../render/image.ts';
 
 export async function settleRequest(command: SproutCommand, started: ImageRequest, options: { wait: boolean; timeoutSeconds: number }): Promise<number> {
   let request = started;
   const deadline = Date.now() + options.timeoutSeconds * 1000;
-  const path = `v1/sites/${encodeURIComponent(started.site)}/image-requests/${started.id}`;
+  const params = { path: { id: started.site, request: started.id } };
   while (options.wait && request.state === 'pending' && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 500));
-    request = await command.api().get<ImageRequest>(path);
+    request = await ok(command.api().typed.GET('/v1/sites/{id}/image-requests/{request}', { params }));
   }
   command.print(request, () => requestLine(request));
   if (request.state === 'failed') return 1;

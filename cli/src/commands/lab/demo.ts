@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as t from 'typanion';
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
+import { SproutCommand, Command, Option, ok as answer } from '@sprout/kernel/cli';
 
 /** The counters the demo prints at its end: what one commissioning and deployment moves. */
 const demoMetrics = [
@@ -54,7 +54,7 @@ export class LabDemoCommand extends SproutCommand {
       write('');
       write(`metrics after the run (${lab.info.metrics.controlPlane}, ${lab.info.metrics.agent}):`);
       for (const s of samples) write(`  ${s.process.padEnd(13)}  ${s.sample} ${s.value}`);
-      if (this.json) this.print({ ok, dir, machines: await Promise.all(machines.map((m) => lab.api.get(`v1/machines/${m.hostname}`))) }, () => '');
+      if (this.json) this.print({ ok, dir, machines: await Promise.all(machines.map((m) => answer(lab.api.typed.GET('/v1/machines/{id}', { params: { path: { id: m.hostname } } })))) }, () => '');
     } finally {
       await lab.stop();
       if (!this.dir && !this.keep) rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { SproutCommand, Command, Option, ApiClient, table } from '@sprout/kernel/cli';
+import { SproutCommand, Command, Option, ApiClient, table, ok } from '@sprout/kernel/cli';
 import { defaultLabDir, readLabState } from '../../lab/lab-state.ts';
 import type { LabInfo } from '../../lab/lab.ts';
 
@@ -22,9 +22,9 @@ export class LabStatusCommand extends SproutCommand {
       this.context.stdout.write(`export SPROUT_URL=${info.url}\nexport SPROUT_TOKEN=${info.token}\n`);
       return 0;
     }
-    const api = new ApiClient({ url: info.url, token: info.token, source: `${dir}/lab.json` });
-    const site = await api.get<{ agents: { hostname: string; status: string; lastHeartbeatAt: string | null }[] }>('v1/sites/lab');
-    const machines = await api.get<{ items: { hostname: string; status: string; statusReason: { message: string } | null }[] }>('v1/machines', { site: 'lab', limit: 100 });
+    const api = new ApiClient({ url: info.url, token: info.token, source: `${dir}/lab.json` }).typed;
+    const site = await ok(api.GET('/v1/sites/{id}', { params: { path: { id: 'lab' } } }));
+    const machines = await ok(api.GET('/v1/machines', { params: { query: { site: 'lab', limit: 100 } } }));
     this.print({ ...info, token: undefined, agents: site.agents, machines: machines.items }, () =>
       [
         labInfoText(info),

@@ -1,5 +1,5 @@
-import { Command, FlagInputError, Option, readFlagFile } from '@sprout/kernel/cli';
-import { WorkflowActionCommand } from './workflow-action.ts';
+import { Command, FlagInputError, Option, readFlagFile, ok, type SproutClient } from '@sprout/kernel/cli';
+import { WorkflowActionCommand, type ActionBody } from './workflow-action.ts';
 
 /** The key lines of the --ssh-key files (a file may hold several, like authorized_keys; blank and # lines are skipped). */
 function sshKeyLines(files: string[]): string[] {
@@ -10,7 +10,7 @@ function sshKeyLines(files: string[]): string[] {
   });
 }
 
-export class MachineDeployCommand extends WorkflowActionCommand {
+export class MachineDeployCommand extends WorkflowActionCommand<ActionBody<'deploy'>> {
   static paths = [['machine', 'deploy']];
   static usage = Command.Usage({
     category: 'Machines',
@@ -23,14 +23,13 @@ export class MachineDeployCommand extends WorkflowActionCommand {
     ],
   });
 
-  readonly action = 'deploy';
   image = Option.String('--image', { required: true, description: "Image name in the site's image store, or an http(s) URL" });
   imageSha256 = Option.String('--image-sha256', { description: 'Expected sha256 of the image (a named image from the agent gets its sum from the agent)' });
   userData = Option.String('--user-data', { description: 'File with cloud-init user-data (cloud-config or a script) for the installed system, passed unchanged (- reads standard input)' });
   sshKeys = Option.Array('--ssh-key', { description: "File of OpenSSH public keys for the installed system's default user (repeatable; - reads standard input)" });
   waitFirstBoot = Option.Boolean('--wait-first-boot', true, { description: 'Deployed only once the installed OS reports its first boot (cloud-init phone_home); --no-wait-first-boot for images without cloud-init' });
 
-  body() {
+  body(): ActionBody<'deploy'> {
     const keys = sshKeyLines(this.sshKeys ?? []);
     return {
       image: this.image,
@@ -39,5 +38,9 @@ export class MachineDeployCommand extends WorkflowActionCommand {
       ...(keys.length ? { sshKeys: keys } : {}),
       ...(this.waitFirstBoot ? {} : { firstBoot: false }),
     };
+  }
+
+  start(api: SproutClient, id: string, body: ActionBody<'deploy'>) {
+    return ok(api.POST('/v1/machines/{id}/deploy', { params: { path: { id } }, body }));
   }
 }

@@ -8,6 +8,6 @@ export class MachineEventsCommand extends SproutCommand {
 
   async run() {
     const { items } = await ok(this.api().typed.GET('/v1/machines/{id}/events', { params: { path: { id: this.machine } } }));
-    this.print(items, () => table(['AT', 'ACTION', 'FROM', 'TO', 'BY', 'REASON'], items.map((e) => [e.at, e.action, e.from, e.to, e.actor, (e.reason as { message?: string } | null)?.message])));
+    this.print(items, () => table(['AT', 'ACTION', 'FROM', 'TO', 'BY', 'REASON'], items.map((e) => [e.at, e.action, e.from, e.to, e.actor, e.reason?.message])));
   }
 }

@@ -1,12 +1,4 @@
-import { SproutCommand, Command, Option, table, readFlagFile, FlagInputError } from '@sprout/kernel/cli';
-
-interface ImportResult {
-  warnings?: string[];
-  created: number;
-  unchanged: number;
-  errors: number;
-  rows: { row: number; hostname: string | null; outcome: string; errors?: { field?: string; message: string }[] }[];
-}
+import { SproutCommand, Command, Option, table, readFlagFile, FlagInputError, ok } from '@sprout/kernel/cli';
 
 export class MachineImportCommand extends SproutCommand {
   static paths = [['machine', 'import']];
@@ -22,8 +14,14 @@ export class MachineImportCommand extends SproutCommand {
   async run() {
     const text = readFlagFile('import file', this.file);
     const isJson = /^\s*\[/.test(text);
-    const result = await this.api().request<ImportResult>('POST', 'v1/machines/import', isJson ? parseJson(this.file, text) : undefined, undefined, isJson ? undefined : { body: text, contentType: 'text/csv' });
-    for (const warning of result.warnings ?? []) this.context.stderr.write(`warning: ${warning}\n`);
+    const api = this.api().typed;
+    // A JSON array as JSON; CSV as it was read, under its own content type (the route takes both).
+    const result = await ok(
+      isJson
+        ? api.POST('/v1/machines/import', { body: parseJson(this.file, text) })
+        : api.POST('/v1/machines/import', { body: text, bodySerializer: (csv) => csv as string, headers: { 'content-type': 'text/csv' } }),
+    );
+    for (const warning of result.warnings) this.context.stderr.write(`warning: ${warning}\n`);
     this.print(result, () => {
       const lines = [`${result.created} created, ${result.unchanged} unchanged, ${result.errors} with errors`];
       const bad = result.rows.filter((r) => r.outcome === 'error');
@@ -34,9 +32,9 @@ export class MachineImportCommand extends SproutCommand {
   }
 }
 
-function parseJson(file: string, text: string): unknown {
+function parseJson(file: string, text: string): unknown[] {
   try {
-    return JSON.parse(text);
+    return JSON.parse(text) as unknown[];
   } catch (err) {
     throw new FlagInputError('import file', `${file === '-' ? 'standard input' : file}: not valid JSON (${(err as Error).message})`);
   }

@@ -1,6 +1,6 @@
-import { SproutCommand, Command, Option, machineStatuses } from '@sprout/kernel/cli';
+import { SproutCommand, Command, Option, machineStatuses, ok } from '@sprout/kernel/cli';
 import * as t from 'typanion';
-import { machineTable, type Machine } from '../../render/machine.ts';
+import { machineTable } from '../../render/machine.ts';
 import { fetchPages, truncationNotice } from '../../pages.ts';
 
 export class MachineListCommand extends SproutCommand {
@@ -23,7 +23,9 @@ export class MachineListCommand extends SproutCommand {
   all = Option.Boolean('--all', false, { description: 'Follow cursors to the end' });
 
   async run() {
-    const page = await fetchPages<Machine>(this.api(), 'v1/machines', { site: this.site, status: this.status, tag: this.tag, limit: this.limit }, { all: this.all, cursor: this.cursor });
+    const api = this.api().typed;
+    const query = { site: this.site, status: this.status, tag: this.tag, limit: this.limit };
+    const page = await fetchPages((cursor) => ok(api.GET('/v1/machines', { params: { query: { ...query, cursor } } })), { all: this.all, cursor: this.cursor });
     this.print(page, () => machineTable(page.items));
     this.context.stderr.write(truncationNotice(page));
   }

@@ -1,7 +1,7 @@
-import { Command, Option } from '@sprout/kernel/cli';
-import { WorkflowActionCommand } from './workflow-action.ts';
+import { Command, Option, ok, type SproutClient } from '@sprout/kernel/cli';
+import { WorkflowActionCommand, type ActionBody } from './workflow-action.ts';
 
-export class MachineReleaseCommand extends WorkflowActionCommand {
+export class MachineReleaseCommand extends WorkflowActionCommand<ActionBody<'release'>> {
   static paths = [['machine', 'release']];
   static usage = Command.Usage({
     category: 'Machines',
@@ -17,9 +17,11 @@ export class MachineReleaseCommand extends WorkflowActionCommand {
 
   erase = Option.Boolean('--erase', false, { description: 'Wipe every disk before powering off (the installer boots in erase mode)' });
 
-  readonly action = 'release';
-
-  body() {
+  body(): ActionBody<'release'> {
     return this.erase ? { erase: true } : {};
+  }
+
+  start(api: SproutClient, id: string, body: ActionBody<'release'>) {
+    return ok(api.POST('/v1/machines/{id}/release', { params: { path: { id } }, body }));
   }
 }

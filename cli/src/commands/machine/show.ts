@@ -12,7 +12,8 @@ export class MachineShowCommand extends SproutCommand {
     const api = this.api();
     const machine = await ok(api.typed.GET('/v1/machines/{id}', { params: { path: { id: this.machine } } }));
     // A machine in a workflow: the step it is at and what that step last said (e.g. who must power it on).
-    const workflow = machine.currentWorkflow && !this.json ? await api.get<Workflow>(`v1/workflows/${encodeURIComponent(machine.currentWorkflow)}`).catch(() => undefined) : undefined;
+    const id = machine.currentWorkflow;
+    const workflow = id && !this.json ? await ok(api.typed.GET('/v1/workflows/{id}', { params: { path: { id } } })).catch(() => undefined) : undefined;
     const now = workflow && currentStep(workflow) && [currentStep(workflow), ...stepAge(workflow)].join('\n');
     this.print(machine, () => machineDetails(machine, now));
   }

@@ -1,14 +1,17 @@
-import { Command, Option } from '@sprout/kernel/cli';
-import { WorkflowActionCommand } from './workflow-action.ts';
+import { Command, Option, ok, type SproutClient } from '@sprout/kernel/cli';
+import { WorkflowActionCommand, type ActionBody } from './workflow-action.ts';
 
-export class MachineTestCommand extends WorkflowActionCommand {
+export class MachineTestCommand extends WorkflowActionCommand<ActionBody<'test'>> {
   static paths = [['machine', 'test']];
   static usage = Command.Usage({ category: 'Machines', description: 'Run hardware tests on a ready (or failed_testing) machine', examples: [['Rerun all', 'sprout machine test node-01 --watch']] });
 
-  readonly action = 'test';
   tests = Option.Array('--test', { description: 'Run only these hardware tests' });
 
-  body() {
+  body(): ActionBody<'test'> {
     return this.tests ? { hwtest: this.tests } : {};
+  }
+
+  start(api: SproutClient, id: string, body: ActionBody<'test'>) {
+    return ok(api.POST('/v1/machines/{id}/test', { params: { path: { id } }, body }));
   }
 }

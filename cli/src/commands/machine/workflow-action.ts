@@ -5,9 +5,12 @@
  * it acts on each and reports per machine: a table (or a --json array), exit 1 if any
  * could not be started or, with --watch, did not succeed.
  */
-import { SproutCommand, Option, ApiError, FlagInputError, table } from '@sprout/kernel/cli';
-import { followOutput, followWorkflow, workflowDetails, type Workflow } from '../../render/workflow.ts';
+import { SproutCommand, Option, ApiError, FlagInputError, table, ok, type ApiPaths, type ApiSchemas, type SproutClient } from '@sprout/kernel/cli';
+import { followOutput, followWorkflow, workflowDetails } from '../../render/workflow.ts';
 import { fetchPages } from '../../pages.ts';
+
+/** The body of `POST /v1/machines/{id}/<action>`, as the route's schema says. */
+export type ActionBody<A extends 'commission' | 'test' | 'deploy' | 'release'> = NonNullable<ApiPaths[`/v1/machines/{id}/${A}`]['post']['requestBody']>['content']['application/json'];
 
 export interface BulkOutcome {
   machine: string;
@@ -17,19 +20,21 @@ export interface BulkOutcome {
   error: string | null;
 }
 
-export abstract class WorkflowActionCommand extends SproutCommand {
+export abstract class WorkflowActionCommand<B> extends SproutCommand {
   machines = Option.Rest({ name: 'machine' });
   tag = Option.String('--tag', { description: 'Act on every machine with this tag (with or instead of the machines named)' });
   watch = Option.Boolean('--watch', false, { description: 'Follow the workflow until it ends; exit 1 unless it succeeds' });
 
-  abstract readonly action: string;
-  abstract body(): Record<string, unknown>;
+  abstract body(): B;
+  /** Starts the action on one machine: each command posts to its own route, typed by it. */
+  abstract start(api: SproutClient, id: string, body: B): Promise<ApiSchemas['schemas']['Workflow']>;
 
   async run() {
     const api = this.api();
     const named = [...this.machines];
     if (this.tag) {
-      const tagged = await fetchPages<{ hostname: string; id: string }>(api, 'v1/machines', { tag: this.tag, limit: 1000 }, { all: true });
+      const tag = this.tag;
+      const tagged = await fetchPages((cursor) => ok(api.typed.GET('/v1/machines', { params: { query: { tag, limit: 1000, cursor } } })), { all: true });
       if (tagged.items.length === 0) throw new FlagInputError('--tag', `"${this.tag}": no machine has this tag`);
       for (const m of tagged.items) if (!named.includes(m.hostname) && !named.includes(m.id)) named.push(m.hostname);
     }
@@ -47,9 +52,9 @@ export abstract class WorkflowActionCommand extends SproutCommand {
     return outcomes.every((o) => o.ok) ? 0 : 1;
   }
 
-  private async single(machine: string, body: Record<string, unknown>): Promise<number> {
+  private async single(machine: string, body: B): Promise<number> {
     const api = this.api();
-    const started = await api.post<Workflow>(`v1/machines/${encodeURIComponent(machine)}/${this.action}`, body);
+    const started = await this.start(api.typed, machine, body);
     if (!this.watch) {
       this.print(started, () => workflowDetails(started));
       return 0;
@@ -61,10 +66,10 @@ export abstract class WorkflowActionCommand extends SproutCommand {
     return end.state === 'succeeded' ? 0 : 1;
   }
 
-  private async startOne(machine: string, body: Record<string, unknown>): Promise<BulkOutcome> {
+  private async startOne(machine: string, body: B): Promise<BulkOutcome> {
     const api = this.api();
     try {
-      const started = await api.post<Workflow>(`v1/machines/${encodeURIComponent(machine)}/${this.action}`, body);
+      const started = await this.start(api.typed, machine, body);
       const name = started.machine?.hostname ?? machine;
       if (!this.watch) return { machine: name, ok: true, workflow: started.id, state: started.state, error: null };
       const end = await followWorkflow(api, started.id, () => undefined);

@@ -1,6 +1,5 @@
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
+import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
 import * as t from 'typanion';
-import type { Network } from './render.ts';
 import { rangesFrom } from './range-option.ts';
 
 export class NetworkCreateCommand extends SproutCommand {
@@ -29,7 +28,7 @@ export class NetworkCreateCommand extends SproutCommand {
 
   async run() {
     const ranges = [...rangesFrom('dynamic', this.dynamic), ...rangesFrom('reserved', this.reserved)];
-    const network = await this.api().post<Network>('v1/networks', {
+    const body = {
       site: this.site,
       name: this.name,
       cidr: this.cidr,
@@ -39,7 +38,8 @@ export class NetworkCreateCommand extends SproutCommand {
       ...(this.vlan !== undefined ? { vlan: this.vlan } : {}),
       ...(this.pxe !== undefined ? { pxe: this.pxe } : {}),
       ...(ranges.length ? { ranges } : {}),
-    });
+    };
+    const network = await ok(this.api().typed.POST('/v1/networks', { body }));
     this.print(network, () => `created network ${network.name} at site ${network.site.name}: ${network.cidr} via ${network.gateway}${network.pxe ? ', PXE' : ''} (id ${network.id})`);
   }
 }

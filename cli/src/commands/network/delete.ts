@@ -1,4 +1,4 @@
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
+import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
 
 export class NetworkDeleteCommand extends SproutCommand {
   static paths = [['network', 'delete']];
@@ -13,8 +13,7 @@ export class NetworkDeleteCommand extends SproutCommand {
   site = Option.String('--site', { description: 'Site id or name, when the network name exists at several sites' });
 
   async run() {
-    const site = this.site ? `?site=${encodeURIComponent(this.site)}` : '';
-    await this.api().delete(`v1/networks/${encodeURIComponent(this.network)}${site}`);
+    await ok(this.api().typed.DELETE('/v1/networks/{id}', { params: { path: { id: this.network }, query: { site: this.site } } }));
     this.print({ deleted: this.network, ...(this.site ? { site: this.site } : {}) }, () => `deleted network ${this.network}${this.site ? ` at site ${this.site}` : ''}`);
   }
 }

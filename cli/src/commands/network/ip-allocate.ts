@@ -1,5 +1,4 @@
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
-import type { Allocation } from './render.ts';
+import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
 
 export class IpAllocateCommand extends SproutCommand {
   static paths = [['ip', 'allocate']];
@@ -21,13 +20,13 @@ export class IpAllocateCommand extends SproutCommand {
   address = Option.String('--address', { description: 'A specific address' });
 
   async run() {
-    const path = `v1/networks/${encodeURIComponent(this.network)}/allocations${this.site ? `?site=${encodeURIComponent(this.site)}` : ''}`;
-    const allocation = await this.api().post<Allocation>(path, {
+    const body = {
       ...(this.machine ? { machine: this.machine } : {}),
       ...(this.iface ? { interface: this.iface } : {}),
       ...(this.hostname ? { hostname: this.hostname } : {}),
       ...(this.address ? { address: this.address } : {}),
-    });
+    };
+    const allocation = await ok(this.api().typed.POST('/v1/networks/{id}/allocations', { params: { path: { id: this.network }, query: { site: this.site } }, body }));
     this.print(allocation, () => `allocated ${allocation.address} in network ${this.network}${allocation.hostname ? ` for ${allocation.hostname}` : ''} (id ${allocation.id}, provider ${allocation.provider})`);
   }
 }

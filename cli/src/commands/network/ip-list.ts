@@ -1,5 +1,5 @@
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
-import { allocationTable, type Allocation } from './render.ts';
+import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
+import { allocationTable } from './render.ts';
 
 export class IpListCommand extends SproutCommand {
   static paths = [['ip', 'list']];
@@ -9,7 +9,7 @@ export class IpListCommand extends SproutCommand {
   site = Option.String('--site', { description: 'Site id or name, when the network name exists at several sites' });
 
   async run() {
-    const { items } = await this.api().get<{ items: Allocation[] }>(`v1/networks/${encodeURIComponent(this.network)}/allocations`, { site: this.site });
+    const { items } = await ok(this.api().typed.GET('/v1/networks/{id}/allocations', { params: { path: { id: this.network }, query: { site: this.site } } }));
     this.print(items, () => (items.length === 0 ? `no addresses allocated in ${this.network}` : allocationTable(items)));
   }
 }

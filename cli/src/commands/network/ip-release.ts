@@ -1,5 +1,4 @@
-import { SproutCommand, Command, Option, ApiError } from '@sprout/kernel/cli';
-import type { Allocation } from './render.ts';
+import { SproutCommand, Command, Option, ApiError, ok } from '@sprout/kernel/cli';
 
 const ipv4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
@@ -16,17 +15,16 @@ export class IpReleaseCommand extends SproutCommand {
   site = Option.String('--site', { description: 'Site id or name, when the network name exists at several sites' });
 
   async run() {
-    const api = this.api();
-    const network = encodeURIComponent(this.network);
-    const site = this.site ? `?site=${encodeURIComponent(this.site)}` : '';
+    const api = this.api().typed;
+    const params = { path: { id: this.network }, query: { site: this.site } };
     let id = this.allocation;
     if (ipv4.test(this.allocation)) {
-      const { items } = await api.get<{ items: Allocation[] }>(`v1/networks/${network}/allocations`, { site: this.site });
+      const { items } = await ok(api.GET('/v1/networks/{id}/allocations', { params }));
       const held = items.find((a) => a.address === this.allocation);
       if (!held) throw new ApiError(404, { code: 'SPROUT_ERR_NOT_FOUND', detail: `${this.allocation} is not allocated in network ${this.network}` });
       id = held.id;
     }
-    const released = await api.delete<Allocation>(`v1/networks/${network}/allocations/${encodeURIComponent(id)}${site}`);
+    const released = await ok(api.DELETE('/v1/networks/{id}/allocations/{allocationId}', { params: { ...params, path: { ...params.path, allocationId: id } } }));
     this.print(released, () => `released ${released.address} from network ${this.network} (id ${released.id})`);
   }
 }

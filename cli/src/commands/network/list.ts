@@ -1,5 +1,5 @@
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
-import { networkTable, type Network } from './render.ts';
+import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
+import { networkTable } from './render.ts';
 
 export class NetworkListCommand extends SproutCommand {
   static paths = [['network', 'list']];
@@ -8,7 +8,7 @@ export class NetworkListCommand extends SproutCommand {
   site = Option.String('--site', { description: 'Site id or name' });
 
   async run() {
-    const { items } = await this.api().get<{ items: Network[] }>('v1/networks', { site: this.site });
+    const { items } = await ok(this.api().typed.GET('/v1/networks', { params: { query: { site: this.site } } }));
     this.print(items, () => (items.length === 0 ? 'no networks' : networkTable(items)));
   }
 }

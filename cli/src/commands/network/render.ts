@@ -1,37 +1,10 @@
 /** How networks and allocations read in a terminal. */
-import { table } from '@sprout/kernel/cli';
+import { table, type ApiSchemas } from '@sprout/kernel/cli';
 
-export interface AddressRange {
-  kind: 'dynamic' | 'reserved';
-  start: string;
-  end: string;
-}
-
-export interface Network {
-  id: string;
-  site: { id: string; name: string };
-  name: string;
-  cidr: string;
-  gateway: string;
-  dnsServers: string[];
-  domain: string | null;
-  vlan: number | null;
-  pxe: boolean;
-  ranges: AddressRange[];
-  utilisation?: { total: number; allocated: number; dynamic: number; reserved: number; free: number };
-}
-
-export interface Allocation {
-  id: string;
-  networkId: string;
-  address: string;
-  machineId: string | null;
-  interfaceId: string | null;
-  hostname: string | null;
-  provider: string;
-  machineHostname?: string | null;
-  interfaceName?: string | null;
-}
+/** A network as the API answers it; `network show` adds its utilisation. */
+export type Network = ApiSchemas['schemas']['Network'] & { utilisation?: ApiSchemas['schemas']['NetworkUtilisation'] };
+export type AddressRange = Network['ranges'][number];
+export type Allocation = ApiSchemas['schemas']['Allocation'];
 
 export function networkTable(items: Network[]): string {
   return table(

@@ -1,5 +1,5 @@
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
-import { networkDetails, type Network } from './render.ts';
+import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
+import { networkDetails } from './render.ts';
 
 export class NetworkShowCommand extends SproutCommand {
   static paths = [['network', 'show']];
@@ -13,7 +13,7 @@ export class NetworkShowCommand extends SproutCommand {
   site = Option.String('--site', { description: 'Site id or name, when the network name exists at several sites' });
 
   async run() {
-    const network = await this.api().get<Network>(`v1/networks/${encodeURIComponent(this.network)}`, { site: this.site });
+    const network = await ok(this.api().typed.GET('/v1/networks/{id}', { params: { path: { id: this.network }, query: { site: this.site } } }));
     this.print(network, () => networkDetails(network));
   }
 }

@@ -1,6 +1,5 @@
-import { SproutCommand, Command, Option, FlagInputError } from '@sprout/kernel/cli';
+import { SproutCommand, Command, Option, FlagInputError, ok } from '@sprout/kernel/cli';
 import * as t from 'typanion';
-import type { Network } from './render.ts';
 import { rangeFromSpec } from './range-option.ts';
 
 export class NetworkUpdateCommand extends SproutCommand {
@@ -48,8 +47,7 @@ export class NetworkUpdateCommand extends SproutCommand {
       ...(ranges !== undefined ? { ranges } : this.clearRanges ? { ranges: [] } : {}),
     };
     if (Object.keys(body).length === 0) throw new FlagInputError('--name, --cidr, --gateway, --dns, --domain, --vlan, --pxe/--no-pxe, --range, --clear-…', 'nothing to change: give at least one of these flags');
-    const site = this.site ? `?site=${encodeURIComponent(this.site)}` : '';
-    const network = await this.api().patch<Network>(`v1/networks/${encodeURIComponent(this.network)}${site}`, body);
+    const network = await ok(this.api().typed.PATCH('/v1/networks/{id}', { params: { path: { id: this.network }, query: { site: this.site } }, body }));
     this.print(network, () => `updated network ${network.name} at site ${network.site.name}: ${network.cidr} via ${network.gateway}${network.pxe ? ', PXE' : ''}${network.domain ? `, domain ${network.domain}` : ''} (id ${network.id})`);
   }
 }

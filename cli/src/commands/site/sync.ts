@@ -1,5 +1,5 @@
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
-import { followOutput, followWorkflow, workflowDetails, type Workflow } from '../../render/workflow.ts';
+import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
+import { followOutput, followWorkflow, workflowDetails } from '../../render/workflow.ts';
 
 export class SiteSyncCommand extends SproutCommand {
   static paths = [['site', 'sync']];
@@ -14,7 +14,7 @@ export class SiteSyncCommand extends SproutCommand {
 
   async run() {
     const api = this.api();
-    const started = await api.post<Workflow>(`v1/sites/${encodeURIComponent(this.site)}/sync`);
+    const started = await ok(api.typed.POST('/v1/sites/{id}/sync', { params: { path: { id: this.site } } }));
     if (!this.watch) {
       this.print(started, () => workflowDetails(started));
       return 0;

@@ -1,11 +1,6 @@
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
+import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
 import * as t from 'typanion';
 import { configOption, readConfig } from '../config-option.ts';
-
-interface Created {
-  token: { id: string; name: string; role: string; expiresAt: string | null };
-  secret: string;
-}
 
 export class TokenCreateCommand extends SproutCommand {
   static paths = [['token', 'create']];
@@ -21,7 +16,7 @@ export class TokenCreateCommand extends SproutCommand {
     ],
   });
 
-  role = Option.String('--role', { required: true, description: 'viewer, operator or admin', validator: t.isEnum(['viewer', 'operator', 'admin']) });
+  role = Option.String('--role', { required: true, description: 'viewer, operator or admin', validator: t.isEnum(['viewer', 'operator', 'admin'] as const) });
   name = Option.String('--name', { description: 'Unique name (default: <role>-<timestamp>)' });
   expires = Option.String('--expires', { description: 'Expiry as an ISO 8601 date-time' });
   local = Option.Boolean('--local', false, { description: "Write the token straight into the server's database (on its machine), not through the API" });
@@ -30,7 +25,7 @@ export class TokenCreateCommand extends SproutCommand {
   async run() {
     const name = this.name ?? `${this.role}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}`;
     if (this.local) return this.createLocally(name);
-    const created = await this.api().post<Created>('v1/tokens', { name, role: this.role, ...(this.expires ? { expiresAt: this.expires } : {}) });
+    const created = await ok(this.api().typed.POST('/v1/tokens', { body: { name, role: this.role, ...(this.expires ? { expiresAt: this.expires } : {}) } }));
     this.print(created, () => `created token ${created.token.name} (role ${created.token.role}, id ${created.token.id})\n${created.secret}\nStore it now: it is not shown again.`);
   }
 
@@ -40,7 +35,7 @@ export class TokenCreateCommand extends SproutCommand {
     if (expiresAt && Number.isNaN(expiresAt.getTime())) throw new SproutError('SPROUT_ERR_VALIDATION', `--expires must be an ISO 8601 date-time, not "${this.expires}"`, { details: [{ field: '--expires', message: 'not a date-time' }] });
     if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/.test(name)) throw new SproutError('SPROUT_ERR_VALIDATION', `--name must be letters, digits, . _ @ - (at most 128), starting with a letter or digit`, { details: [{ field: '--name', message: 'invalid name' }] });
     const { config } = await readConfig(this.config);
-    const created = await createTokenLocally(config, { name, role: this.role as 'viewer' | 'operator' | 'admin', expiresAt });
+    const created = await createTokenLocally(config, { name, role: this.role, expiresAt });
     this.print({ token: created.token, secret: created.secret, database: created.database }, () =>
       `created token ${created.token.name} (role ${created.token.role}, id ${created.token.id}) directly in ${created.database}\n${created.secret}\nStore it now: it is not shown again.`,
     );

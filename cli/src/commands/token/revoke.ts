@@ -1,4 +1,4 @@
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
+import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
 
 export class TokenRevokeCommand extends SproutCommand {
   static paths = [['token', 'revoke']];
@@ -7,7 +7,7 @@ export class TokenRevokeCommand extends SproutCommand {
   token = Option.String({ name: 'name-or-id' });
 
   async run() {
-    const revoked = await this.api().delete<{ name: string; revokedAt: string }>(`v1/tokens/${encodeURIComponent(this.token)}`);
+    const revoked = await ok(this.api().typed.DELETE('/v1/tokens/{id}', { params: { path: { id: this.token } } }));
     this.print(revoked, () => `revoked token ${revoked.name} at ${revoked.revokedAt}`);
   }
 }

@@ -1,5 +1,5 @@
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
-import { workflowDetails, type Workflow } from '../../render/workflow.ts';
+import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
+import { workflowDetails } from '../../render/workflow.ts';
 
 export class WorkflowCancelCommand extends SproutCommand {
   static paths = [['workflow', 'cancel']];
@@ -8,7 +8,7 @@ export class WorkflowCancelCommand extends SproutCommand {
   workflow = Option.String({ name: 'workflow-id' });
 
   async run() {
-    const wf = await this.api().post<Workflow>(`v1/workflows/${encodeURIComponent(this.workflow)}/cancel`);
+    const wf = await ok(this.api().typed.POST('/v1/workflows/{id}/cancel', { params: { path: { id: this.workflow } } }));
     this.print(wf, () => workflowDetails(wf));
   }
 }

@@ -1,5 +1,5 @@
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
-import { workflowDetails, type Workflow } from '../../render/workflow.ts';
+import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
+import { workflowDetails } from '../../render/workflow.ts';
 
 export class WorkflowShowCommand extends SproutCommand {
   static paths = [['workflow', 'show']];
@@ -8,7 +8,7 @@ export class WorkflowShowCommand extends SproutCommand {
   workflow = Option.String({ name: 'workflow-id' });
 
   async run() {
-    const wf = await this.api().get<Workflow>(`v1/workflows/${encodeURIComponent(this.workflow)}`);
+    const wf = await ok(this.api().typed.GET('/v1/workflows/{id}', { params: { path: { id: this.workflow } } }));
     this.print(wf, () => workflowDetails(wf));
   }
 }

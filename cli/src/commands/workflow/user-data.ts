@@ -1,11 +1,4 @@
-import { SproutCommand, Command, Option } from '@sprout/kernel/cli';
-
-interface UserData {
-  workflow: string;
-  userData: string;
-  sha256: string;
-  size: number;
-}
+import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
 
 export class WorkflowUserDataCommand extends SproutCommand {
   static paths = [['workflow', 'user-data']];
@@ -18,7 +11,7 @@ export class WorkflowUserDataCommand extends SproutCommand {
   workflow = Option.String({ name: 'workflow-id' });
 
   async run() {
-    const found = await this.api().get<UserData>(`v1/workflows/${encodeURIComponent(this.workflow)}/user-data`);
+    const found = await ok(this.api().typed.GET('/v1/workflows/{id}/user-data', { params: { path: { id: this.workflow } } }));
     // Byte for byte as given: no newline added, so the output's sha256 is the one the workflow shows.
     if (this.json) this.print(found, () => '');
     else this.context.stdout.write(found.userData);

@@ -13,6 +13,7 @@ import { readRelatedParts, readViewPage, readViewRows, toView, type MachineView 
 import { normaliseMac, type MachineInput, type MachineUpdate } from './schemas.ts';
 import { cursorCodec } from '../../api/cursor.ts';
 import type { BmcRules } from './bmc.ts';
+import type { StatusReason } from '../lifecycle/lifecycle.ts';
 
 const machineCursor = cursorCodec('machines', ['text', 'uuid']);
 
@@ -193,7 +194,7 @@ export class MachineService {
     return { row, changes };
   }
 
-  async events(machineId: string): Promise<{ id: number; at: string; action: string; from: string | null; to: string; reason: unknown; actor: string; workflow: string | null }[]> {
+  async events(machineId: string): Promise<{ id: number; at: string; action: string; from: string | null; to: string; reason: StatusReason | null; actor: string; workflow: string | null }[]> {
     const rows = await this.deps.db('machine_events').where({ machine_id: machineId }).orderBy('id');
     return rows.map((e) => ({ id: Number(e.id), at: iso(e.at), action: e.action, from: e.from_status, to: e.to_status, reason: e.reason, actor: e.actor, workflow: e.workflow_id }));
   }

@@ -10,7 +10,7 @@ import { dhcpCapability } from '../../capabilities/dhcp.ts';
 import { dnsCapability } from '../../capabilities/dns.ts';
 import { forgetMachineAtSite } from '../workflows/control-steps.ts';
 import { importBatchSize, importMachines, parseMachineCsv, type ImportRow } from './import-machines.ts';
-import { MachineInput, MachineSchema, MachineUpdate } from './schemas.ts';
+import { MachineInput, MachineSchema, MachineUpdate, StatusReasonSchema } from './schemas.ts';
 
 export const MachineParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id' }) });
 
@@ -180,7 +180,7 @@ export const machineRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel
                 response: {
           200: Type.Object({
             items: Type.Array(
-              Type.Object({ id: Type.Integer(), at: Type.String(), action: Type.String(), from: Type.Union([Type.String(), Type.Null()]), to: Type.String(), reason: Type.Unknown(), actor: Type.String(), workflow: Type.Union([Type.String(), Type.Null()]) }),
+              Type.Object({ id: Type.Integer(), at: Type.String(), action: Type.String(), from: Type.Union([Type.String(), Type.Null()]), to: Type.String(), reason: Type.Union([StatusReasonSchema, Type.Null()], { description: 'Why: a failure always has one; null for an operator action without a reason' }), actor: Type.String(), workflow: Type.Union([Type.String(), Type.Null()]) }),
             ),
           }),
         },

@@ -7,6 +7,7 @@ import Type from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { RouteDeps } from '../../api/build-app.ts';
 import { SproutError } from '../../errors/index.ts';
+import { CursorParam } from '../../api/cursor.ts';
 import { findMachine } from '../machines/find-machine.ts';
 import { findSite } from '../sites/find-site.ts';
 import { workflowStates } from './definitions.ts';
@@ -24,7 +25,7 @@ export const workflowRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kerne
       config: { auth: { role: 'viewer' } },
       schema: {
         tags: ['workflows'],
-        summary: 'List workflows, newest first',
+        summary: 'List workflows, newest first, a page at a time',
         querystring: Type.Object(
           {
             machine: Type.Optional(Type.String({ maxLength: 64 })),
@@ -32,21 +33,25 @@ export const workflowRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kerne
             kind: Type.Optional(Type.String({ maxLength: 32 })),
             state: Type.Optional(Type.Union(workflowStates.map((s) => Type.Literal(s)))),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+            cursor: CursorParam,
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ items: Type.Array(WorkflowSchema) }) },
+        response: {
+          200: Type.Object({
+            items: Type.Array(WorkflowSchema),
+            nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null on the last page' }),
+          }),
+        },
       },
     },
     async (request) => {
-      const q = request.query as { machine?: string; site?: string; kind?: string; state?: string; limit?: number };
-      return {
-        items: await kernel.workflows.list({
-          ...q,
-          machine: q.machine ? (await findMachine(db, q.machine)).id : undefined,
-          site: q.site ? (await findSite(db, q.site)).id : undefined,
-        }),
-      };
+      const q = request.query as { machine?: string; site?: string; kind?: string; state?: string; limit?: number; cursor?: string };
+      return kernel.workflows.list({
+        ...q,
+        machine: q.machine ? (await findMachine(db, q.machine)).id : undefined,
+        site: q.site ? (await findSite(db, q.site)).id : undefined,
+      });
     },
   );
 

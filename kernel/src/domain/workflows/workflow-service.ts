@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { ambiguousPrefix, isIdPrefix, rowsByIdPrefix } from '../id-prefix.ts';
+import { cursorCodec } from '../../api/cursor.ts';
 import { SproutError } from '../../errors/index.ts';
 import type { Lifecycle } from '../lifecycle/lifecycle.ts';
 import type { MachineRow } from '../machines/find-machine.ts';
@@ -13,6 +14,8 @@ import { isUuid } from '../sites/find-site.ts';
 import { finishedStates, workflowDefinitions, type StepSpec, type WorkflowKind } from './definitions.ts';
 import type { StepRow, WorkflowEngine, WorkflowRow } from './engine.ts';
 import { secretDigests, separateSecrets, storeSecrets, type SecretDigest } from './workflow-secrets.ts';
+
+const workflowCursor = cursorCodec('workflows', ['timestamp', 'uuid']);
 
 export interface WorkflowView {
   id: string;
@@ -120,13 +123,31 @@ export class WorkflowService {
     return (await this.views(db, [row]))[0];
   }
 
-  async list(filter: { machine?: string; kind?: string; state?: string; site?: string; limit?: number }, db: Knex = this.deps.db): Promise<WorkflowView[]> {
-    const q = db('workflows').orderBy('created_at', 'desc').limit(Math.min(filter.limit ?? 50, 500));
+  /**
+   * Newest first (created_at, then id, descending); `nextCursor` is the last item's
+   * position, exact to the microsecond, and null on the last page.
+   */
+  async list(
+    filter: { machine?: string; kind?: string; state?: string; site?: string; limit?: number; cursor?: string },
+    db: Knex = this.deps.db,
+  ): Promise<{ items: WorkflowView[]; nextCursor: string | null }> {
+    const limit = Math.min(Math.max(filter.limit ?? 50, 1), 500);
+    const q = db('workflows')
+      .select('*', db.raw(`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_at`))
+      .orderBy([
+        { column: 'created_at', order: 'desc' },
+        { column: 'id', order: 'desc' },
+      ])
+      .limit(limit + 1);
     if (filter.machine) q.where('machine_id', filter.machine);
     if (filter.kind) q.where('kind', filter.kind);
     if (filter.state) q.where('state', filter.state);
     if (filter.site) q.where('site_id', filter.site);
-    return this.views(db, await q);
+    if (filter.cursor) q.whereRaw('(created_at, id) < (?::timestamptz, ?::uuid)', workflowCursor.decode(filter.cursor));
+    const rows = await q;
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return { items: await this.views(db, page), nextCursor: rows.length > limit ? workflowCursor.encode(last.cursor_at, last.id) : null };
   }
 
   /** Asks for cancellation; the engine ends the workflow at once unless a control step is mid-transaction (then at its end), withdrawing the site work of a running site step. */
