@@ -24,5 +24,5 @@ export default definePlugin({
   setup(ctx) {
     ctx.provide(transportCapability, () => new HttpWorkQueue(ctx.db, ctx.config, ctx.logger));
   },
-  agent: async () => ({ transport: (await import('./agent-client.ts')).httpAgentTransport }),
+  agent: async () => (await import('./agent-part.ts')).default,
 });
