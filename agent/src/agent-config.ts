@@ -4,7 +4,7 @@
  * way the control plane's config errors are, and all of them are reported at once.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { SproutError, importDefinition, type ProblemDetail } from '@sprout/kernel/sdk';
+import { SproutError, importAgentPart, type ProblemDetail } from '@sprout/kernel/sdk';
 import { builtinPluginDir, discoverPlugins } from '@sprout/kernel/discovery';
 import { parseTftpSettings } from './services/tftp/settings.ts';
 import { parseHttpBootSettings } from './services/http-boot/index.ts';
@@ -77,7 +77,7 @@ export async function serviceSettingsProblems(services: Record<string, unknown>,
   const problems: ProblemDetail[] = [];
   for (const manifest of discoverPlugins(builtinPluginDir, pluginDir).plugins) {
     try {
-      const part = await (await importDefinition(manifest)).agent?.();
+      const part = await importAgentPart(manifest);
       for (const name of Object.keys(part?.services ?? {})) offered.add(name);
       for (const [name, check] of Object.entries(part?.settingsChecks ?? {})) checks.set(name, check);
     } catch {

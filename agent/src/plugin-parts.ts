@@ -3,7 +3,7 @@
  * named at registration, every plugin's task kinds and site services, and the power
  * drivers by the `bmc.type` they serve.
  */
-import { importDefinition } from '@sprout/kernel/sdk';
+import { importAgentPart } from '@sprout/kernel/sdk';
 import { builtinPluginDir, discoverPlugins } from '@sprout/kernel/discovery';
 import type { AgentPart, AgentServiceFactory, AgentTask, AgentTransportFactory, PowerDriver } from '@sprout/kernel/sdk';
 
@@ -23,8 +23,7 @@ export async function loadAgentParts(transportPlugin: string, pluginDir: string)
   for (const manifest of plugins) {
     let part: AgentPart | undefined;
     try {
-      const definition = await importDefinition(manifest);
-      part = await definition.agent?.();
+      part = await importAgentPart(manifest);
     } catch (err) {
       problems.push(`plugin ${manifest.id}: ${(err as Error).message}`);
       continue;

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { builtinPluginDir, discoverPlugins } from '@sprout/kernel/discovery';
+import { importAgentPart, importDefinition } from '@sprout/kernel/sdk';
 import { loadAgentParts } from '../src/plugin-parts.ts';
 
 test('loadAgentParts hands the agent the builtin power drivers by bmc.type', async (t) => {
@@ -18,4 +19,19 @@ test('loadAgentParts hands the agent the builtin power drivers by bmc.type', asy
   const parts = await loadAgentParts('transport-http', pluginDir);
   t.deepEqual(parts.problems, []);
   t.is(parts.power.get('redfish')?.type, 'redfish');
+});
+
+test('a builtin plugin’s manifest "agent" names the same agent part its definition gives, or false when it has none', async (t) => {
+  const pluginDir = mkdtempSync(join(tmpdir(), 'sprout-agent-plugins-'));
+  t.teardown(() => rmSync(pluginDir, { recursive: true, force: true }));
+  const { plugins } = discoverPlugins(builtinPluginDir, pluginDir);
+  const declared = plugins.filter((m) => m.agent !== null);
+  // the plugins whose entry loads TypeBox (a config schema) must name their agent part, or say they have none
+  t.deepEqual(declared.map((m) => m.id).sort(), ['allocation-builtin', 'hwtest-builtin', 'ipam-builtin', 'kea-stub', 'netbox-stub', 'powerdns-stub', 'transport-http', 'transport-nats']);
+  for (const manifest of declared) {
+    const fromDefinition = await (await importDefinition(manifest)).agent?.();
+    t.is(await importAgentPart(manifest), fromDefinition, manifest.id);
+  }
+  t.truthy((await importAgentPart(plugins.find((m) => m.id === 'transport-nats')!))?.transport);
+  t.is(await importAgentPart(plugins.find((m) => m.id === 'kea-stub')!), undefined);
 });

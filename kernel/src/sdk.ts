@@ -15,7 +15,7 @@ export * from './capabilities/index.ts';
 export { definePlugin, httpServiceDefaults, type PluginDefinition, type PluginContext, type AgentPart, type AgentTask, type AgentTaskContext, type AgentServiceContext, type AgentLeases, type AgentLeaseLookup, type AgentSightings, type AgentServiceFactory, type RunningAgentService, type SiteDesiredState } from './plugins/define-plugin.ts';
 export type { PluginHooks } from './hooks/plugin-hooks.ts';
 export type { PluginManifest } from './plugins/manifest.ts';
-export { importDefinition } from './plugins/import-definition.ts';
+export { importDefinition, importAgentPart } from './plugins/import-definition.ts';
 export { schemaProblems } from './config/schema-errors.ts';
 export { maskSecrets, maskUrls, secretMask } from './config/mask-secrets.ts';
 export type { SproutConfig } from './config/schema.ts';
@@ -25,9 +25,11 @@ export { ensurePrivateDir, writePrivateFile } from './store/private-dir.ts';
 export { logDestination } from './logging/log-destination.ts';
 export { hostPortPattern, parseHostPort } from './config/host-port.ts';
 export { imageNamePattern, isImageUrl, matchImageName, type ReportedImage } from './domain/sites/image-names.ts';
-export { SiteDesiredStateSchema, BootIntentSchema, desiredStateProblems, type SiteDesiredStateDocument, type BootIntent } from './domain/sites/desired-state-schema.ts';
+// The contract's checks, not its TypeBox schemas (SiteDesiredStateSchema, AgentReportSchema…: `@sprout/kernel`):
+// building those loads TypeBox, ~20 MiB in every agent.
+export type { SiteDesiredStateDocument, BootIntent } from './domain/sites/desired-state-schema.ts';
 export type { WorkQueue, LeaseOptions, LeasedWork } from './domain/workflows/outbox-queue.ts';
-export { AgentReportSchema, reportPayloadSchemas, reportProblem, reportPayloadProblem, type ReportProblem } from './domain/agents/report-schema.ts';
+export { desiredStateProblems, reportProblem, reportPayloadProblem, type ReportProblem } from './domain/agent-contract.ts';
 export { readTlsMaterial, type TlsFiles, type TlsMaterial } from './tls/server-tls.ts';
 export { trustingDispatcher, trustProcessWide, explainTlsFailure, type HttpDispatcher } from './tls/trust.ts';
 export type { Registry } from './metrics/registry.ts';

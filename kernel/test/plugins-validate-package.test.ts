@@ -74,3 +74,24 @@ test('a package without a sprout manifest is not a plugin', async (t) => {
   const checked = await validatePluginPackage(config(dir), 'left-pad');
   t.deepEqual(checked.problems, [{ field: 'left-pad', message: 'is not a Sprout plugin: its package.json has no "sprout" manifest' }]);
 });
+
+test('a manifest "agent" that disagrees with the definition is named; one that agrees passes', async (t) => {
+  const withAgent = `import { definePlugin } from '@sprout/kernel/sdk';
+export default definePlugin({ id: 'tasks', agent: async () => (await import('./agent-part.ts')).default });
+`;
+  const dir = pluginDir(t, {
+    'sprout-plugin-tasks': { manifest: { id: 'tasks', agent: './agent-part.ts' }, entry: withAgent },
+    'sprout-plugin-liar': { manifest: { id: 'liar', agent: false }, entry: withAgent.replace("'tasks'", "'liar'") },
+    'sprout-plugin-other': { manifest: { id: 'other', agent: './agent-part.ts' }, entry: withAgent.replace("'tasks'", "'other'").replace(/, agent: .*\}\);/, ' });') },
+  });
+  for (const name of ['sprout-plugin-tasks', 'sprout-plugin-liar', 'sprout-plugin-other']) {
+    writeFileSync(join(dir, 'node_modules', name, 'agent-part.ts'), `export default { tasks: { noop: async () => ({}) } };\n`);
+  }
+  t.deepEqual((await validatePluginPackage(config(dir), 'sprout-plugin-tasks')).problems, []);
+  t.deepEqual((await validatePluginPackage(config(dir), 'sprout-plugin-liar')).problems, [
+    { field: 'sprout-plugin-liar (package.json "sprout").agent', message: 'is false, but the definition has an agent part: an agent would never load it' },
+  ]);
+  t.deepEqual((await validatePluginPackage(config(dir), 'sprout-plugin-other')).problems, [
+    { field: 'sprout-plugin-other (package.json "sprout").agent', message: 'names an agent part, but the definition has no agent()' },
+  ]);
+});

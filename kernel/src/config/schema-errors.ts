@@ -2,14 +2,15 @@
  * Turns TypeBox validation errors into problem details that name the offending key
  * (`capabilities.ipam.use`) and what was expected, for config files and plugin config.
  */
-import { Value } from 'typebox/value';
 import type { TSchema } from 'typebox';
 import type { ProblemDetail } from '../errors/index.ts';
+// TypeBox loads on the first check, not with the light SDK that exports this (agents rarely need it).
+import { typeboxValue } from '../domain/agent-contract.ts';
 
 export function schemaProblems(schema: TSchema, value: unknown, prefix: string): ProblemDetail[] {
   const problems: ProblemDetail[] = [];
   const seen = new Set<string>();
-  for (const error of Value.Errors(schema, value)) {
+  for (const error of typeboxValue().Errors(schema, value)) {
     // `additionalProperties: false` reports each extra key twice; keep the readable one.
     if (error.keyword === 'boolean') continue;
     const base = joinKeys(prefix, error.instancePath);

@@ -26,6 +26,13 @@ export interface PluginManifest {
   isDefault: boolean;
   /** Absolute path of the module whose default export lists its CLI commands (`"commands"`). */
   commands: string | null;
+  /**
+   * The plugin's agent part (`"agent"`): the absolute path of a module whose default export
+   * is the AgentPart, so the site agent loads it without the plugin's entry (its config
+   * schema, its control-plane side); false when the plugin has none, so the agent skips it;
+   * null when undeclared: the agent imports the entry and calls its `agent()`.
+   */
+  agent: string | false | null;
 }
 
 const idPattern = /^[a-z][a-z0-9-]*$/;
@@ -51,6 +58,8 @@ export function readManifest(dir: string, builtin: boolean): { manifest?: Plugin
   if (s.default !== undefined && typeof s.default !== 'boolean') problems.push({ field: `${where}.default`, message: 'must be true or false' });
   const commands = s.commands === undefined ? undefined : pathFor(s.commands);
   if (s.commands !== undefined && commands === undefined) problems.push({ field: `${where}.commands`, message: 'must be the path of a module exporting the command classes' });
+  const agent = s.agent === undefined || s.agent === false ? undefined : pathFor(s.agent);
+  if (s.agent !== undefined && s.agent !== false && agent === undefined) problems.push({ field: `${where}.agent`, message: 'must be false or the path of a module whose default export is the plugin\'s agent part' });
   if (typeof s.apiVersion !== 'string') problems.push({ field: `${where}.apiVersion`, message: 'must be a semver range of kernel API versions, e.g. "^1.0.0"' });
   const entryFile = entryOf(pkg);
   if (!entryFile) problems.push({ field: `${pkg.name ?? dir} (package.json)`, message: 'has no "exports" or "main" entry' });
@@ -70,6 +79,7 @@ export function readManifest(dir: string, builtin: boolean): { manifest?: Plugin
       builtin,
       isDefault: s.default === true,
       commands: commands ? join(dir, commands) : null,
+      agent: s.agent === false ? false : agent ? join(dir, agent) : null,
     },
   };
 }

@@ -14,6 +14,7 @@ import { kernelApiVersion } from '../version.ts';
 import { discoverPlugins } from './discover.ts';
 import { builtinPluginDir } from './inspect.ts';
 import { importDefinition } from './load.ts';
+import { importAgentPart } from './import-definition.ts';
 import type { PluginManifest } from './manifest.ts';
 import { planPlugins } from './plan.ts';
 
@@ -47,6 +48,14 @@ export async function validatePluginPackage(
     if (definition.configSchema) {
       const pluginConfig = Value.Default(definition.configSchema, structuredClone(config.plugins[manifest.id] ?? {}));
       problems.push(...schemaProblems(definition.configSchema, pluginConfig, `plugins.${manifest.id}`));
+    }
+    // What an agent loads instead of the entry must be what the entry says.
+    if (manifest.agent === false && definition.agent) {
+      problems.push({ field: `${packageName} (package.json "sprout").agent`, message: 'is false, but the definition has an agent part: an agent would never load it' });
+    } else if (typeof manifest.agent === 'string') {
+      const part = await importAgentPart(manifest);
+      if (!definition.agent) problems.push({ field: `${packageName} (package.json "sprout").agent`, message: 'names an agent part, but the definition has no agent()' });
+      else if ((await definition.agent()) !== part) problems.push({ field: `${packageName} (package.json "sprout").agent`, message: "names a module whose default export is not the part the definition's agent() returns" });
     }
   } catch (err) {
     problems.push({ field: packageName, message: `cannot be loaded: ${(err as Error).message}` });

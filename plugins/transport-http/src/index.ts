@@ -23,5 +23,5 @@ export default definePlugin({
   setup(ctx) {
     ctx.provide(transportCapability, () => new HttpWorkQueue(ctx.workQueue, ctx.config, ctx.logger));
   },
-  agent: async () => ({ transport: (await import('./agent-client.ts')).httpAgentTransport }),
+  agent: async () => (await import('./agent-part.ts')).default,
 });

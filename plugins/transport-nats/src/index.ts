@@ -4,9 +4,8 @@
  * when `nats.url` (SPROUT_NATS_URL) is set; see docs/nats.md.
  */
 import { definePlugin, transportCapability } from '@sprout/kernel/sdk';
-import { configSchema, withLocalNatsUrl } from './settings.ts';
+import { configSchema } from './settings.ts';
 import { createControlPlaneTransport } from './control-plane-transport.ts';
-import { createAgentTransport } from './agent-transport.ts';
 
 export { configSchema, natsNames, type NatsTransportConfig, type NatsAgentSettings } from './settings.ts';
 export { agentPermissions, type NatsPermissions } from './agent-permissions.ts';
@@ -17,8 +16,5 @@ export default definePlugin({
   setup(ctx) {
     ctx.provide(transportCapability, () => createControlPlaneTransport({ url: ctx.kernelConfig.nats.url, config: ctx.config, logger: ctx.logger }));
   },
-  agent: async () => ({
-    // An agent host may carry its own NATS user (see docs/nats.md): its URL wins over the one the control plane sent.
-    transport: (options) => createAgentTransport({ ...options, settings: withLocalNatsUrl(options.settings, process.env.SPROUT_AGENT_NATS_URL) }),
-  }),
+  agent: async () => (await import('./agent-part.ts')).default,
 });

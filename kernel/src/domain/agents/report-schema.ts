@@ -6,8 +6,6 @@
  * make it valid, and an agent's later reports wait behind it.
  */
 import Type, { type TSchema } from 'typebox';
-import { Value } from 'typebox/value';
-import type { AgentReport } from '../../capabilities/transport.ts';
 
 const text = (maxLength: number) => Type.String({ maxLength });
 const logLines = Type.Array(text(4000), { maxItems: 1000 });
@@ -67,34 +65,5 @@ export const AgentReportSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export interface ReportProblem {
-  /** JSON pointer into the report, e.g. `/payload/expiresAt`. */
-  field: string;
-  message: string;
-}
-
-/** The first thing wrong with a report, or null when the control plane can apply it. */
-export function reportProblem(report: unknown): ReportProblem | null {
-  const envelope = firstError(AgentReportSchema, report, '');
-  if (envelope) return envelope;
-  const { kind, payload } = report as AgentReport;
-  return reportPayloadProblem(kind, payload);
-}
-
-/** The first thing wrong with the payload of a report of `kind`: what an agent checks before it journals one. */
-export function reportPayloadProblem(kind: string, payload: unknown): ReportProblem | null {
-  const schema = reportPayloadSchemas[kind];
-  return schema ? firstError(schema, payload, '/payload') : null;
-}
-
-function firstError(schema: TSchema, value: unknown, prefix: string): ReportProblem | null {
-  for (const error of Value.Errors(schema, value)) {
-    const required = (error.params as { requiredProperties?: string[] }).requiredProperties;
-    if (error.keyword === 'required' && required?.length) return { field: `${prefix}${error.instancePath}/${required[0]}`, message: 'is required' };
-    const extra = (error.params as { additionalProperties?: string[] }).additionalProperties;
-    if (error.keyword === 'additionalProperties' && extra?.length) return { field: `${prefix}${error.instancePath}/${extra[0]}`, message: 'is not a report field' };
-    if (error.keyword === 'boolean') continue;
-    return { field: `${prefix}${error.instancePath}` || '/', message: error.message };
-  }
-  return null;
-}
+/** Checked without TypeBox when valid (the agent's light path): see agent-contract.ts. */
+export { reportProblem, reportPayloadProblem, type ReportProblem } from '../agent-contract.ts';

@@ -6,7 +6,6 @@
  * that fails here is refused and the agent keeps serving the last valid one.
  */
 import Type, { type Static, type TSchema } from 'typebox';
-import { Value } from 'typebox/value';
 
 const uuid = Type.String({ format: 'uuid' });
 const ipv4 = Type.String({ format: 'ipv4' });
@@ -73,13 +72,5 @@ export const SiteDesiredStateSchema = Type.Object(
 export type SiteDesiredStateDocument = Static<typeof SiteDesiredStateSchema>;
 export type BootIntent = Static<typeof BootIntentSchema>;
 
-/** The first problems of a document that does not satisfy the contract (empty when it does). */
-export function desiredStateProblems(document: unknown, limit = 5): string[] {
-  const problems: string[] = [];
-  for (const error of Value.Errors(SiteDesiredStateSchema, document)) {
-    if (error.keyword === 'boolean') continue;
-    problems.push(`${error.instancePath || '/'} ${error.message}`);
-    if (problems.length >= limit) break;
-  }
-  return problems;
-}
+/** Checked without TypeBox when valid (the agent's light path): see agent-contract.ts. */
+export { desiredStateProblems } from '../agent-contract.ts';
