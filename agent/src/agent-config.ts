@@ -5,7 +5,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { SproutError, importDefinition, type ProblemDetail } from '@sprout/kernel/sdk';
-import { builtinPluginDir, discoverPlugins } from '@sprout/kernel/discovery';
+import { discoverPlugins } from '@sprout/kernel/discovery';
+import { builtinPlugins } from './builtin-plugins.ts';
 import { parseTftpSettings } from './services/tftp/settings.ts';
 import { parseHttpBootSettings } from './services/http-boot/index.ts';
 import { parseMetricsSettings } from './metrics/metrics-listener.ts';
@@ -73,7 +74,7 @@ export async function serviceSettingsProblems(services: Record<string, unknown>,
   ]);
   const offered = new Set(checks.keys());
   const problems: ProblemDetail[] = [];
-  for (const manifest of discoverPlugins(builtinPluginDir, pluginDir).plugins) {
+  for (const manifest of discoverPlugins(builtinPlugins, pluginDir).plugins) {
     try {
       const part = await (await importDefinition(manifest)).agent?.();
       for (const name of Object.keys(part?.services ?? {})) offered.add(name);

@@ -7,13 +7,14 @@ import test from 'ava';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { builtinPluginDir, discoverPlugins } from '@sprout/kernel/discovery';
+import { discoverPlugins } from '@sprout/kernel/discovery';
+import { builtinPlugins } from '../src/builtin-plugins.ts';
 import { loadAgentParts } from '../src/plugin-parts.ts';
 
 test('loadAgentParts hands the agent the builtin power drivers by bmc.type', async (t) => {
   const pluginDir = mkdtempSync(join(tmpdir(), 'sprout-agent-plugins-'));
   t.teardown(() => rmSync(pluginDir, { recursive: true, force: true }));
-  const manifest = discoverPlugins(builtinPluginDir, pluginDir).plugins.find((p) => p.id === 'power-redfish');
+  const manifest = discoverPlugins(builtinPlugins, pluginDir).plugins.find((p) => p.id === 'power-redfish');
   t.deepEqual({ builtin: manifest?.builtin, provides: manifest?.provides, packageName: manifest?.packageName }, { builtin: true, provides: ['power'], packageName: '@sprout/plugin-power-redfish' });
   const parts = await loadAgentParts('transport-http', pluginDir);
   t.deepEqual(parts.problems, []);

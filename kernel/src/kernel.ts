@@ -57,8 +57,11 @@ import { kernelVersion } from './version.ts';
 export interface KernelOptions {
   config: SproutConfig;
   logger?: Logger;
-  /** Folder of builtin plugin packages; tests point it at fixtures. */
-  builtinPluginDir?: string;
+  /**
+   * Package folders of the builtin plugins (`builtinPluginsOf(<package.json>)`: the CLI's
+   * `@sprout/cli/builtin-plugins`); tests point it at fixtures. None by default.
+   */
+  builtinPlugins?: readonly string[];
   /** Store overrides for tests: a PostgreSQL schema, or PGlite in memory. */
   store?: { schema?: string; inMemory?: boolean };
   /** The clock watchdogs and deadlines read; tests move it. */
@@ -106,7 +109,7 @@ export class Kernel {
     // Every line logged, by the kernel or a plugin, has the URLs in it masked (database.url, nats.url…);
     // a log that cannot be written (full disk) never stops the server.
     const logger = options.logger ?? pino({ level: config.log.level, base: { service: 'sprout' }, hooks: { streamWrite: maskUrls } }, logDestination());
-    const inspected = inspectPlugins(config, options.builtinPluginDir);
+    const inspected = inspectPlugins(config, options.builtinPlugins);
     const plugins = await loadPlugins(inspected.plan, config);
     const folders: MigrationFolder[] = [
       kernelMigrations,

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import knexModule from 'knex';
 import pino from 'pino';
 import { Kernel, loadConfig, type Clock, type SproutConfig } from '@sprout/kernel';
+import { builtinPlugins } from '@sprout/cli/builtin-plugins';
 
 const createKnex = (knexModule as any).knex ?? knexModule;
 
@@ -32,7 +33,7 @@ export interface Harness {
 
 export interface HarnessOptions {
   env?: Record<string, string>;
-  builtinPluginDir?: string;
+  builtinPlugins?: readonly string[];
   yaml?: string;
   clock?: Clock;
   /** Run the engine sweep and watchdog timers (default false: tests drive them). */
@@ -75,7 +76,7 @@ export async function startHarness(backend: Backend, options: HarnessOptions = {
     kernel = await Kernel.boot({
       config,
       logger: pino({ level: 'silent' }),
-      builtinPluginDir: options.builtinPluginDir,
+      builtinPlugins: options.builtinPlugins ?? builtinPlugins,
       clock: options.clock,
       background: options.background ?? false,
       store: backend === 'postgres' ? { schema } : { inMemory: true },

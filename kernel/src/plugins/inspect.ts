@@ -2,15 +2,11 @@
  * What is installed and what would be active, from manifests and config alone: the
  * view `sprout plugin list` prints and the first step of every boot.
  */
-import { fileURLToPath } from 'node:url';
-import { resolve } from 'node:path';
 import { kernelCapabilities } from '../capabilities/index.ts';
 import type { SproutConfig } from '../config/schema.ts';
 import { kernelApiVersion } from '../version.ts';
 import { discoverPlugins } from './discover.ts';
 import { planPlugins, type PluginPlan } from './plan.ts';
-
-export const builtinPluginDir = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../plugins');
 
 export interface PluginStatus {
   id: string;
@@ -28,9 +24,12 @@ export interface PluginStatus {
   commands: string | null;
 }
 
-/** Discovery and planning only: what `sprout plugin list` shows without booting. */
-export function inspectPlugins(config: Pick<SproutConfig, 'pluginDir' | 'capabilities'>, builtinDir = builtinPluginDir): { plan: PluginPlan; plugins: PluginStatus[]; problems: PluginPlan['problems'] } {
-  const discovery = discoverPlugins(builtinDir, config.pluginDir);
+/**
+ * Discovery and planning only: what `sprout plugin list` shows without booting.
+ * `builtins` are the builtin plugins' package folders (builtinPluginsOf).
+ */
+export function inspectPlugins(config: Pick<SproutConfig, 'pluginDir' | 'capabilities'>, builtins: readonly string[] = []): { plan: PluginPlan; plugins: PluginStatus[]; problems: PluginPlan['problems'] } {
+  const discovery = discoverPlugins(builtins, config.pluginDir);
   const plan = planPlugins({ plugins: discovery.plugins, config, capabilities: kernelCapabilities, apiVersion: kernelApiVersion });
   plan.problems.unshift(...discovery.problems);
   const active = new Set(plan.active.map((p) => p.id));

@@ -20,7 +20,7 @@ export interface PluginManifest {
   consumes: string[];
   /** semver range of kernel API versions the plugin works with. */
   apiVersion: string;
-  /** Shipped in the kernel's own plugins/ folder. */
+  /** A builtin: a dependency of the package that loads plugins (builtins.ts), not installed into the plugin directory. */
   builtin: boolean;
   /** Used for its capabilities when config selects no provider (`"default": true`). */
   isDefault: boolean;

@@ -12,7 +12,6 @@ import type { SproutConfig } from '../config/schema.ts';
 import type { ProblemDetail } from '../errors/index.ts';
 import { kernelApiVersion } from '../version.ts';
 import { discoverPlugins } from './discover.ts';
-import { builtinPluginDir } from './inspect.ts';
 import { importDefinition } from './load.ts';
 import type { PluginManifest } from './manifest.ts';
 import { planPlugins } from './plan.ts';
@@ -29,9 +28,9 @@ export interface PackageValidation {
 export async function validatePluginPackage(
   config: Pick<SproutConfig, 'pluginDir' | 'capabilities' | 'plugins'>,
   packageName: string,
-  builtinDir = builtinPluginDir,
+  builtins: readonly string[] = [],
 ): Promise<PackageValidation> {
-  const discovery = discoverPlugins(builtinDir, config.pluginDir);
+  const discovery = discoverPlugins(builtins, config.pluginDir);
   const mentions = (p: ProblemDetail) => Boolean(p.field?.startsWith(packageName) || p.message.includes(packageName));
   const problems = discovery.problems.filter(mentions);
   const manifest = discovery.plugins.find((p) => p.packageName === packageName && !p.builtin);
