@@ -60,16 +60,14 @@ export async function startHarness(backend: Backend, options: HarnessOptions = {
     file = join(dataDir, 'sprout.yaml');
     (await import('node:fs')).writeFileSync(file, options.yaml);
   }
-  const { config } = loadConfig({
-    file,
-    env: {
-      SPROUT_DATA_DIR: dataDir,
-      SPROUT_LOG_LEVEL: 'silent',
-      SPROUT_ADMIN_TOKEN: adminToken,
-      ...(backend === 'postgres' ? { SPROUT_DATABASE_URL: postgresUrl } : {}),
-      ...options.env,
-    },
-  });
+  const env = {
+    SPROUT_DATA_DIR: dataDir,
+    SPROUT_LOG_LEVEL: 'silent',
+    SPROUT_ADMIN_TOKEN: adminToken,
+    ...(backend === 'postgres' ? { SPROUT_DATABASE_URL: postgresUrl } : {}),
+    ...options.env,
+  };
+  const { config } = loadConfig({ file, env });
   if (schema) await withPostgres((db: any) => db.raw(`create schema ${schema}`));
   let kernel: Kernel;
   try {
@@ -77,6 +75,7 @@ export async function startHarness(backend: Backend, options: HarnessOptions = {
       config,
       logger: pino({ level: 'silent' }),
       builtinPlugins: options.builtinPlugins ?? builtinPlugins,
+      env,
       clock: options.clock,
       background: options.background ?? false,
       store: backend === 'postgres' ? { schema } : { inMemory: true },

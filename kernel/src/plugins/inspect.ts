@@ -7,6 +7,7 @@ import type { SproutConfig } from '../config/schema.ts';
 import { kernelApiVersion } from '../version.ts';
 import { discoverPlugins } from './discover.ts';
 import { planPlugins, type PluginPlan } from './plan.ts';
+import { withPluginEnvironment } from './plugin-env.ts';
 
 export interface PluginStatus {
   id: string;
@@ -26,10 +27,16 @@ export interface PluginStatus {
 
 /**
  * Discovery and planning only: what `sprout plugin list` shows without booting.
- * `builtins` are the builtin plugins' package folders (builtinPluginsOf).
+ * `builtins` are the builtin plugins' package folders (builtinPluginsOf); `env` sets the
+ * plugin settings their manifests map variables to, and `config` comes back with them.
  */
-export function inspectPlugins(config: Pick<SproutConfig, 'pluginDir' | 'capabilities'>, builtins: readonly string[] = []): { plan: PluginPlan; plugins: PluginStatus[]; problems: PluginPlan['problems'] } {
-  const discovery = discoverPlugins(builtins, config.pluginDir);
+export function inspectPlugins<C extends Pick<SproutConfig, 'pluginDir' | 'capabilities'> & { plugins?: SproutConfig['plugins'] }>(
+  given: C,
+  builtins: readonly string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
+): { plan: PluginPlan; plugins: PluginStatus[]; problems: PluginPlan['problems']; config: C } {
+  const discovery = discoverPlugins(builtins, given.pluginDir);
+  const config = withPluginEnvironment(given, discovery.plugins, env);
   const plan = planPlugins({ plugins: discovery.plugins, config, capabilities: kernelCapabilities, apiVersion: kernelApiVersion });
   plan.problems.unshift(...discovery.problems);
   const active = new Set(plan.active.map((p) => p.id));
@@ -46,6 +53,6 @@ export function inspectPlugins(config: Pick<SproutConfig, 'pluginDir' | 'capabil
     dir: m.dir,
     commands: m.commands,
   }));
-  return { plan, plugins, problems: plan.problems };
+  return { plan, plugins, problems: plan.problems, config };
 }
 

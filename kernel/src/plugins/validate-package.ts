@@ -15,6 +15,7 @@ import { discoverPlugins } from './discover.ts';
 import { importDefinition } from './load.ts';
 import type { PluginManifest } from './manifest.ts';
 import { planPlugins } from './plan.ts';
+import { withPluginEnvironment } from './plugin-env.ts';
 
 export interface PackageValidation {
   manifest?: PluginManifest;
@@ -26,11 +27,13 @@ export interface PackageValidation {
 }
 
 export async function validatePluginPackage(
-  config: Pick<SproutConfig, 'pluginDir' | 'capabilities' | 'plugins'>,
+  given: Pick<SproutConfig, 'pluginDir' | 'capabilities' | 'plugins'>,
   packageName: string,
   builtins: readonly string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<PackageValidation> {
-  const discovery = discoverPlugins(builtins, config.pluginDir);
+  const discovery = discoverPlugins(builtins, given.pluginDir);
+  const config = withPluginEnvironment(given, discovery.plugins, env);
   const mentions = (p: ProblemDetail) => Boolean(p.field?.startsWith(packageName) || p.message.includes(packageName));
   const problems = discovery.problems.filter(mentions);
   const manifest = discovery.plugins.find((p) => p.packageName === packageName && !p.builtin);

@@ -1,7 +1,8 @@
 /**
  * Agent transport over NATS JetStream, for production: durable work per site, reports
- * every control-plane replica shares, dead letters from the server's advisories. Chosen
- * when `nats.url` (SPROUT_NATS_URL) is set; see docs/nats.md.
+ * every control-plane replica shares, dead letters from the server's advisories. The
+ * default transport when `plugins.transport-nats.url` is set (its manifest's
+ * `"default": "url"`; SPROUT_NATS_URL sets it, its manifest's `"env"`); see docs/nats.md.
  */
 import { definePlugin, transportCapability } from '@sprout/kernel/sdk';
 import { configSchema, withLocalNatsUrl } from './settings.ts';
@@ -15,7 +16,7 @@ export default definePlugin({
   id: 'transport-nats',
   configSchema,
   setup(ctx) {
-    ctx.provide(transportCapability, () => createControlPlaneTransport({ url: ctx.kernelConfig.nats.url, config: ctx.config, logger: ctx.logger }));
+    ctx.provide(transportCapability, () => createControlPlaneTransport({ url: ctx.config.url, config: ctx.config, logger: ctx.logger }));
   },
   agent: async () => ({
     // An agent host may carry its own NATS user (see docs/nats.md): its URL wins over the one the control plane sent.

@@ -35,8 +35,7 @@ export async function controlSide(url: string | undefined, config: NatsTransport
   let factory: (() => TransportProvider | Promise<TransportProvider>) | undefined;
   const ctx = {
     id: 'transport-nats',
-    config,
-    kernelConfig: { nats: { url } } as unknown as SproutConfig,
+    config: { ...config, ...(url === undefined ? {} : { url }) },
     logger,
     provide: (_capability: unknown, make: () => TransportProvider) => {
       factory = make;
