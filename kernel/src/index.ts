@@ -17,7 +17,7 @@ export { adminTokenFile } from './auth/bootstrap-admin.ts';
 export { createTokenLocally, type LocalTokenInput } from './auth/local-token.ts';
 export { Kernel, type KernelOptions } from './kernel.ts';
 export { inspectPlugins, type PluginStatus } from './plugins/inspect.ts';
-export { builtinPluginsOf, packagesIn } from './plugins/builtins.ts';
+export { builtinPluginsOf, packagesIn, resolvePluginPackage } from './plugins/builtins.ts';
 export { kernelApiVersion, kernelVersion } from './version.ts';
 export { openStore, type Store } from './store/open-store.ts';
 export { ensurePrivateDir, writePrivateFile } from './store/private-dir.ts';

@@ -15,19 +15,22 @@ const builtinPackage = /^@sprout\/plugin-/;
 export function builtinPluginsOf(packageJson: string | URL): string[] {
   const file = typeof packageJson === 'string' ? packageJson : fileURLToPath(packageJson);
   const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; dependencies?: Record<string, string> };
-  const require = createRequire(file);
   return Object.keys(pkg.dependencies ?? {})
     .filter((name) => builtinPackage.test(name))
     .sort()
     .map((name) => {
-      let entry: string;
       try {
-        entry = require.resolve(name);
+        return resolvePluginPackage(name, file);
       } catch (err) {
         throw new Error(`${pkg.name ?? file} declares the builtin plugin ${name}, which is not installed (${(err as Error).message.split('\n')[0]}): reinstall Sprout`);
       }
-      return packageDirOf(entry, name);
     });
+}
+
+/** The folder of package `name` as Node resolves it from `from` (a file path or file: URL), e.g. a plugin's test finding its own package. */
+export function resolvePluginPackage(name: string, from: string | URL): string {
+  const file = typeof from === 'string' ? from : fileURLToPath(from);
+  return packageDirOf(createRequire(file).resolve(name), name);
 }
 
 function packageDirOf(entry: string, name: string): string {
