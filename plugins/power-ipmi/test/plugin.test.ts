@@ -7,8 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { importDefinition, powerCapability, type PluginContext, type PowerDriverInfo } from '@sprout/kernel';
-import { discoverPlugins, inspectPlugins } from '@sprout/kernel/discovery';
-import { builtinPlugins } from '@sprout/cli/builtin-plugins';
+import { discoverPlugins, inspectPlugins, resolvePluginPackage } from '@sprout/kernel/discovery';
+
+/** This package as a builtin plugin, found by its name as the CLI finds it. */
+const builtinPlugins = [resolvePluginPackage('@sprout/plugin-power-ipmi', import.meta.url)];
 import { loadAgentParts } from '../../../agent/src/plugin-parts.ts';
 
 test('the control plane finds power-ipmi as an active builtin power provider', (t) => {

@@ -9,11 +9,13 @@ import test from 'ava';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { PowerError, importDefinition, powerCapability, type PowerDriver, type PowerTarget } from '@sprout/kernel';
-import { discoverPlugins } from '@sprout/kernel/discovery';
-import { builtinPlugins } from '@sprout/cli/builtin-plugins';
+import { discoverPlugins, resolvePluginPackage } from '@sprout/kernel/discovery';
 import { powerContract } from '@sprout/kernel/testing';
 import { MachineSimulator, type SimulatorEvent } from '@sprout/agent/simulator';
 import { checkLabAddress } from '../src/address.ts';
+
+/** This package as a builtin plugin, found by its name as the CLI finds it. */
+const builtinPlugins = [resolvePluginPackage('@sprout/plugin-power-lab', import.meta.url)];
 
 const mac = '52:54:00:1a:b0:01';
 let simulator: MachineSimulator | undefined;
