@@ -5,7 +5,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { SproutError, importAgentPart, type ProblemDetail } from '@sprout/kernel/sdk';
-import { builtinPluginDir, discoverPlugins } from '@sprout/kernel/discovery';
+import { discoverPlugins } from '@sprout/kernel/discovery';
+import { builtinPlugins } from './builtin-plugins.ts';
 import { parseTftpSettings } from './services/tftp/settings.ts';
 import { parseHttpBootSettings } from './services/http-boot/index.ts';
 import { parseRaSettings } from './services/ra/index.ts';
@@ -75,7 +76,7 @@ export async function serviceSettingsProblems(services: Record<string, unknown>,
   ]);
   const offered = new Set(checks.keys());
   const problems: ProblemDetail[] = [];
-  for (const manifest of discoverPlugins(builtinPluginDir, pluginDir).plugins) {
+  for (const manifest of discoverPlugins(builtinPlugins, pluginDir).plugins) {
     try {
       const part = await importAgentPart(manifest);
       for (const name of Object.keys(part?.services ?? {})) offered.add(name);

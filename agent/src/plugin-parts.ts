@@ -4,7 +4,8 @@
  * drivers by the `bmc.type` they serve.
  */
 import { importAgentPart } from '@sprout/kernel/sdk';
-import { builtinPluginDir, discoverPlugins } from '@sprout/kernel/discovery';
+import { discoverPlugins } from '@sprout/kernel/discovery';
+import { builtinPlugins } from './builtin-plugins.ts';
 import type { AgentPart, AgentServiceFactory, AgentTask, AgentTransportFactory, PowerDriver } from '@sprout/kernel/sdk';
 
 export async function loadAgentParts(transportPlugin: string, pluginDir: string): Promise<{
@@ -14,7 +15,7 @@ export async function loadAgentParts(transportPlugin: string, pluginDir: string)
   power: Map<string, PowerDriver>;
   problems: string[];
 }> {
-  const { plugins } = discoverPlugins(builtinPluginDir, pluginDir);
+  const { plugins } = discoverPlugins(builtinPlugins, pluginDir);
   const tasks = new Map<string, AgentTask>();
   const services = new Map<string, AgentServiceFactory>();
   const power = new Map<string, PowerDriver>();

@@ -55,8 +55,9 @@ test('the agent, the light SDK, every builtin plugin’s agent part and valid co
     `
     await import('@sprout/agent');
     const sdk = await import('@sprout/kernel/sdk');
-    const { builtinPluginDir, discoverPlugins } = await import('@sprout/kernel/discovery');
-    const { plugins } = discoverPlugins(builtinPluginDir, ${JSON.stringify(join(tmpdir(), 'sprout-no-such-plugin-dir'))});
+    const { discoverPlugins } = await import('@sprout/kernel/discovery');
+    const { builtinPlugins } = await import('@sprout/cli/builtin-plugins');
+    const { plugins } = discoverPlugins(builtinPlugins, ${JSON.stringify(join(tmpdir(), 'sprout-no-such-plugin-dir'))});
     if (plugins.length < 10) throw new Error('only ' + plugins.length + ' builtin plugins found');
     let parts = 0;
     for (const manifest of plugins) if (await sdk.importAgentPart(manifest)) parts += 1;

@@ -7,14 +7,15 @@ import test from 'ava';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { builtinPluginDir, discoverPlugins } from '@sprout/kernel/discovery';
+import { discoverPlugins } from '@sprout/kernel/discovery';
 import { importAgentPart, importDefinition } from '@sprout/kernel/sdk';
+import { builtinPlugins } from '../src/builtin-plugins.ts';
 import { loadAgentParts } from '../src/plugin-parts.ts';
 
 test('loadAgentParts hands the agent the builtin power drivers by bmc.type', async (t) => {
   const pluginDir = mkdtempSync(join(tmpdir(), 'sprout-agent-plugins-'));
   t.teardown(() => rmSync(pluginDir, { recursive: true, force: true }));
-  const manifest = discoverPlugins(builtinPluginDir, pluginDir).plugins.find((p) => p.id === 'power-redfish');
+  const manifest = discoverPlugins(builtinPlugins, pluginDir).plugins.find((p) => p.id === 'power-redfish');
   t.deepEqual({ builtin: manifest?.builtin, provides: manifest?.provides, packageName: manifest?.packageName }, { builtin: true, provides: ['power'], packageName: '@sprout/plugin-power-redfish' });
   const parts = await loadAgentParts('transport-http', pluginDir);
   t.deepEqual(parts.problems, []);
@@ -24,7 +25,7 @@ test('loadAgentParts hands the agent the builtin power drivers by bmc.type', asy
 test('a builtin plugin’s manifest "agent" names the same agent part its definition gives, or false when it has none', async (t) => {
   const pluginDir = mkdtempSync(join(tmpdir(), 'sprout-agent-plugins-'));
   t.teardown(() => rmSync(pluginDir, { recursive: true, force: true }));
-  const { plugins } = discoverPlugins(builtinPluginDir, pluginDir);
+  const { plugins } = discoverPlugins(builtinPlugins, pluginDir);
   const declared = plugins.filter((m) => m.agent !== null);
   // the plugins whose entry loads TypeBox (a config schema) must name their agent part, or say they have none
   t.deepEqual(declared.map((m) => m.id).sort(), ['allocation-builtin', 'hwtest-builtin', 'ipam-builtin', 'kea-stub', 'netbox-stub', 'powerdns-stub', 'transport-http', 'transport-nats']);

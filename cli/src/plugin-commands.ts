@@ -7,6 +7,7 @@
  */
 import { importPluginModule, inspectPlugins, quickSettings, type PluginStatus } from '@sprout/kernel/discovery';
 import { builtinCommands } from './commands/index.ts';
+import { builtinPlugins } from './builtin-plugins.ts';
 
 interface CommandLike {
   paths?: string[][];
@@ -17,7 +18,7 @@ export async function pluginCommands(argv: string[], builtin: readonly CommandLi
   const warnings: string[] = [];
   let plugins: PluginStatus[];
   try {
-    plugins = inspectPlugins(quickSettings({ file: configFlag(argv) })).plugins;
+    plugins = inspectPlugins(quickSettings({ file: configFlag(argv) }), builtinPlugins).plugins;
   } catch {
     // A broken config is reported by the command that needs it (e.g. `sprout config show`).
     return { commands: [], warnings };

@@ -82,9 +82,10 @@ test('every builtin plugin loads from dist, its agent part included, without tsx
   // what `sprout server` and `sprout agent run` do with each plugin, by plain Node from the repository
   const script = `
     const { importDefinition } = await import('@sprout/kernel');
-    const { builtinPluginDir, discoverPlugins } = await import('@sprout/kernel/discovery');
+    const { discoverPlugins } = await import('@sprout/kernel/discovery');
+    const { builtinPlugins } = await import('@sprout/cli/builtin-plugins');
     const loaded = [];
-    for (const manifest of discoverPlugins(builtinPluginDir, ${JSON.stringify(join(dir, 'none'))}).plugins) {
+    for (const manifest of discoverPlugins(builtinPlugins, ${JSON.stringify(join(dir, 'none'))}).plugins) {
       const definition = await importDefinition(manifest);
       const part = await definition.agent?.();
       loaded.push({ id: manifest.id, entry: manifest.entry, agent: Object.keys(part ?? {}).sort() });

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import openapiTS, { astToString, COMMENT_HEADER } from 'openapi-typescript';
-import { Kernel, loadConfig } from '@sprout/kernel';
+import { Kernel, loadConfig, packagesIn } from '@sprout/kernel';
 
 export const clientDir = fileURLToPath(new URL('..', import.meta.url));
 export const documentFile = join(clientDir, 'openapi.json');
@@ -22,7 +22,7 @@ export async function openApiDocument(): Promise<Record<string, unknown>> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sprout-client-generate-'));
   try {
     const { config } = loadConfig({ env: { SPROUT_DATA_DIR: dataDir, SPROUT_LOG_LEVEL: 'silent', SPROUT_ADMIN_TOKEN: `sprout_generate_${randomBytes(16).toString('hex')}` } });
-    const kernel = await Kernel.boot({ config, logger: pino({ level: 'silent' }), background: false, store: { inMemory: true } });
+    const kernel = await Kernel.boot({ config, builtinPlugins: packagesIn(fileURLToPath(new URL('../../plugins', import.meta.url))), logger: pino({ level: 'silent' }), background: false, store: { inMemory: true } });
     try {
       await kernel.app!.ready();
       return JSON.parse(JSON.stringify(kernel.app!.swagger())) as Record<string, unknown>;

@@ -11,6 +11,7 @@ export type { PluginManifest } from './plugins/manifest.ts';
 export { kernelCapabilities } from './capabilities/index.ts';
 export { adminTokenFile } from './auth/bootstrap-admin.ts';
 export { kernelApiVersion, kernelVersion } from './version.ts';
-export { inspectPlugins, builtinPluginDir, type PluginStatus } from './plugins/inspect.ts';
+export { inspectPlugins, type PluginStatus } from './plugins/inspect.ts';
+export { builtinPluginsOf, packagesIn, resolvePluginPackage } from './plugins/builtins.ts';
 export { shareKernelWith, sharedPackages } from './plugins/share-kernel.ts';
 export { importPluginModule, runningFromSource } from './plugins/import-module.ts';

@@ -58,8 +58,13 @@ import { kernelVersion } from './version.ts';
 export interface KernelOptions {
   config: SproutConfig;
   logger?: Logger;
-  /** Folder of builtin plugin packages; tests point it at fixtures. */
-  builtinPluginDir?: string;
+  /**
+   * Package folders of the builtin plugins (`builtinPluginsOf(<package.json>)`: the CLI's
+   * `@sprout/cli/builtin-plugins`); tests point it at fixtures. None by default.
+   */
+  builtinPlugins?: readonly string[];
+  /** Environment the plugins' declared variables are read from (manifest `"env"`); process.env by default. */
+  env?: NodeJS.ProcessEnv;
   /** Store overrides for tests: a PostgreSQL schema, or PGlite in memory. */
   store?: { schema?: string; inMemory?: boolean };
   /** The clock watchdogs and deadlines read; tests move it. */
@@ -103,11 +108,11 @@ export class Kernel {
 
   /** Validates, opens the store, migrates, sets plugins up and builds the HTTP app. */
   static async boot(options: KernelOptions): Promise<Kernel> {
-    const { config } = options;
-    // Every line logged, by the kernel or a plugin, has the URLs in it masked (database.url, nats.url…);
+    // Every line logged, by the kernel or a plugin, has the URLs in it masked (database.url, a transport's url…);
     // a log that cannot be written (full disk) never stops the server.
-    const logger = options.logger ?? pino({ level: config.log.level, base: { service: 'sprout' }, hooks: { streamWrite: maskUrls } }, logDestination());
-    const inspected = inspectPlugins(config, options.builtinPluginDir);
+    const logger = options.logger ?? pino({ level: options.config.log.level, base: { service: 'sprout' }, hooks: { streamWrite: maskUrls } }, logDestination());
+    const inspected = inspectPlugins(options.config, options.builtinPlugins, options.env ?? process.env);
+    const { config } = inspected;
     const plugins = await loadPlugins(inspected.plan, config);
     const folders: MigrationFolder[] = [
       kernelMigrations,
@@ -241,9 +246,10 @@ export class Kernel {
   agentTransportSettings(): { plugin: string; settings: Record<string, unknown> } {
     const plugin = this.activeProvider('transport');
     const pluginConfig = this.plugins.find((p) => p.manifest.id === plugin)?.config ?? {};
-    // Agents get their own NATS user (see docs/nats.md): never the control plane's credentials.
-    const natsUrl = this.config.nats.url?.replace(/\/\/[^@/]*@/g, '//');
-    return { plugin, settings: { ...pluginConfig, ...(plugin === 'transport-nats' && natsUrl ? { url: natsUrl } : {}) } };
+    // Agents get their own credentials (a NATS user, see docs/nats.md): never the control plane's, so
+    // the userinfo of every URL in the transport's settings is left out.
+    const withoutUserinfo = (value: unknown): unknown => (typeof value === 'string' ? value.replace(/\/\/[^@/]*@/g, '//') : value);
+    return { plugin, settings: Object.fromEntries(Object.entries(pluginConfig).map(([key, value]) => [key, withoutUserinfo(value)])) };
   }
 
   /** Revisions of each site's desired state: bumped by every change a site's agents serve. */

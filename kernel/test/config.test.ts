@@ -2,11 +2,11 @@ import test from 'ava';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, maskSecrets, maskUrls, isSproutError } from '@sprout/kernel';
+import { inspectPlugins, loadConfig, maskSecrets, maskUrls, isSproutError, type SproutError } from '@sprout/kernel';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'sprout-config-'));
 
-test('defaults: embedded store in ./.sprout, HTTP transport, listen on loopback', (t) => {
+test('defaults: embedded store in ./.sprout, no provider chosen in config, listen on loopback', (t) => {
   const cwd = dir();
   const { config, file } = loadConfig({ env: {}, cwd });
   t.is(file, null);
@@ -14,14 +14,43 @@ test('defaults: embedded store in ./.sprout, HTTP transport, listen on loopback'
   t.is(config.pluginDir, join(cwd, '.sprout', 'plugins'));
   t.is(config.listen, '127.0.0.1:7480');
   t.is(config.database.url, undefined);
-  t.deepEqual(config.capabilities.transport, { use: 'transport-http' });
+  t.deepEqual(config.capabilities, {});
 });
 
-test('a NATS URL makes NATS the transport unless one is chosen explicitly', (t) => {
-  t.deepEqual(loadConfig({ env: { SPROUT_NATS_URL: 'nats://127.0.0.1:4222' }, cwd: dir() }).config.capabilities.transport, { use: 'transport-nats' });
+/** Two transport plugins as packages: one the default, one the default once its `url` setting is set (SPROUT_WIRE_URL sets it). */
+function transportPlugins(): string[] {
+  const root = dir();
+  const plugin = (id: string, sprout: Record<string, unknown>) => {
+    mkdirSync(join(root, id));
+    writeFileSync(join(root, id, 'package.json'), JSON.stringify({ name: `@sprout/plugin-${id}`, version: '1.0.0', exports: './index.js', sprout: { id, provides: ['transport'], apiVersion: '^1.0.0', ...sprout } }));
+    return join(root, id);
+  };
+  return [plugin('plain', { default: true }), plugin('wire', { default: 'url', env: { SPROUT_WIRE_URL: 'url' } })];
+}
+
+test('a plugin declares the environment variable that sets its setting, and the setting that makes it the default provider', (t) => {
+  const builtins = transportPlugins();
+  const plan = (env: Record<string, string>, yaml = '') => {
+    const cwd = dir();
+    writeFileSync(join(cwd, 'sprout.yaml'), yaml);
+    const inspected = inspectPlugins(loadConfig({ env, cwd }).config, builtins, env);
+    t.deepEqual(inspected.problems, []);
+    return { use: inspected.plan.providers.get('transport'), settings: inspected.config.plugins.wire };
+  };
+  t.deepEqual(plan({}), { use: ['plain'], settings: undefined });
+  t.deepEqual(plan({ SPROUT_WIRE_URL: 'nats://127.0.0.1:4222' }), { use: ['wire'], settings: { url: 'nats://127.0.0.1:4222' } });
+  t.deepEqual(plan({}, 'plugins:\n  wire: { url: "nats://10.0.0.1:4222", prefix: x }\n'), { use: ['wire'], settings: { url: 'nats://10.0.0.1:4222', prefix: 'x' } });
+  t.deepEqual(plan({ SPROUT_WIRE_URL: 'nats://127.0.0.1:4222' }, 'plugins:\n  wire: { url: "nats://10.0.0.1:4222" }\n').settings, { url: 'nats://127.0.0.1:4222' }, 'the environment wins over the file');
+  t.deepEqual(plan({ SPROUT_WIRE_URL: 'nats://127.0.0.1:4222' }, 'capabilities:\n  transport: { use: plain }\n').use, ['plain'], 'an explicit choice wins');
+});
+
+test('the nats section an older Sprout read is refused, naming the setting that replaced it', (t) => {
   const cwd = dir();
-  writeFileSync(join(cwd, 'sprout.yaml'), 'capabilities:\n  transport: { use: transport-http }\nnats: { url: "nats://127.0.0.1:4222" }\n');
-  t.deepEqual(loadConfig({ env: {}, cwd }).config.capabilities.transport, { use: 'transport-http' });
+  writeFileSync(join(cwd, 'sprout.yaml'), 'nats: { url: "nats://127.0.0.1:4222" }\n');
+  const err = t.throws(() => loadConfig({ env: {}, cwd })) as SproutError;
+  t.true(isSproutError(err, 'SPROUT_ERR_CONFIG'));
+  t.deepEqual(err.details?.map((p) => p.field), ['nats']);
+  t.regex(err.details?.[0]?.message ?? '', /plugins\.transport-nats\.url \(SPROUT_NATS_URL still sets it\)/);
 });
 
 test('environment overrides the file; relative paths resolve against the file', (t) => {

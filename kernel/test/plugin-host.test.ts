@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
-import { Kernel, inspectPlugins, ipamCapability, isSproutError, loadConfig, type SproutError } from '@sprout/kernel';
+import { Kernel, inspectPlugins, ipamCapability, isSproutError, loadConfig, packagesIn, type SproutError } from '@sprout/kernel';
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
-const builtins = join(fixtures, 'builtins');
+const builtins = packagesIn(join(fixtures, 'builtins'));
 const pluginDir = (name: string) => join(fixtures, 'plugin-dirs', name);
 
 function config(yaml: Record<string, unknown> = {}, pluginDirName = 'none') {
@@ -22,7 +22,7 @@ function config(yaml: Record<string, unknown> = {}, pluginDirName = 'none') {
 }
 
 async function bootFailure(t: any, cfg: ReturnType<typeof config>): Promise<SproutError> {
-  const err = await t.throwsAsync(Kernel.boot({ config: cfg, builtinPluginDir: builtins, logger: pino({ level: 'silent' }), store: { inMemory: true } }));
+  const err = await t.throwsAsync(Kernel.boot({ config: cfg, builtinPlugins: builtins, logger: pino({ level: 'silent' }), store: { inMemory: true } }));
   t.true(isSproutError(err, 'SPROUT_ERR_PLUGIN_VALIDATION'), String(err));
   return err as SproutError;
 }
@@ -87,7 +87,7 @@ test('an unknown capability in config is reported', (t) => {
 test('a booted kernel wires providers, plugin routes, migrations and hooks', async (t) => {
   const kernel = await Kernel.boot({
     config: config({ capabilities: { ipam: { use: 'ipam-alt' } }, plugins: { 'ipam-alt': { url: 'https://ipam.example' } } }),
-    builtinPluginDir: builtins,
+    builtinPlugins: builtins,
     logger: pino({ level: 'silent' }),
     store: { inMemory: true },
   });

@@ -57,11 +57,13 @@ test('a provider of a one-capability needs a choice; with it, it is active', asy
 export default definePlugin({ id: 'memdns', setup(ctx) { ctx.provide(dnsCapability, () => ({ upsertRecords: async () => {}, removeRecords: async () => {}, listRecords: async () => [] })); } });
 `;
   const dir = pluginDir(t, { 'sprout-plugin-memdns': { manifest: { id: 'memdns', provides: ['dns'] }, entry } });
-  const alone = await validatePluginPackage(config(dir), 'sprout-plugin-memdns');
+  // a builtin default dns provider, as dns-builtin is for the CLI
+  const builtins = [join(pluginDir(t, { 'dns-default': { manifest: { id: 'dns-default', provides: ['dns'], default: true }, entry: '' } }), 'node_modules', 'dns-default')];
+  const alone = await validatePluginPackage(config(dir), 'sprout-plugin-memdns', builtins);
   t.deepEqual(alone.needsChoice, ['dns']);
   t.false(alone.active);
   t.deepEqual(alone.problems, []);
-  const chosen = await validatePluginPackage(config(dir, { capabilities: { dns: { use: 'memdns' } } }), 'sprout-plugin-memdns');
+  const chosen = await validatePluginPackage(config(dir, { capabilities: { dns: { use: 'memdns' } } }), 'sprout-plugin-memdns', builtins);
   t.true(chosen.active);
   t.deepEqual(chosen.problems, []);
 });

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import knexModule from 'knex';
 import { Kernel, loadConfig } from '@sprout/kernel';
+import { builtinPlugins } from '@sprout/cli/builtin-plugins';
 
 const spec = JSON.parse(process.argv[2]) as { port: number; dataDir: string; schema: string; yaml?: string; databaseUrl: string; logLevel?: string };
 const createKnex = (knexModule as any).knex ?? knexModule;
@@ -23,7 +24,7 @@ writeFileSync(file, `listen: 127.0.0.1:${spec.port}\n${spec.yaml ?? ''}`);
 const admin = createKnex({ client: 'pg', connection: spec.databaseUrl, pool: { min: 0, max: 1 } });
 await admin.raw(`create schema if not exists ${spec.schema}`);
 const { config } = loadConfig({ file, env: { SPROUT_DATA_DIR: spec.dataDir, SPROUT_DATABASE_URL: spec.databaseUrl, SPROUT_ADMIN_TOKEN: token, SPROUT_LOG_LEVEL: spec.logLevel ?? 'info' } });
-const kernel = await Kernel.boot({ config, store: { schema: spec.schema } });
+const kernel = await Kernel.boot({ config, builtinPlugins, store: { schema: spec.schema } });
 const url = await kernel.listen();
 console.log(`ready ${JSON.stringify({ url, token })}`);
 

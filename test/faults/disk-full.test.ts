@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { Kernel, loadConfig } from '@sprout/kernel';
+import { builtinPlugins } from '@sprout/cli/builtin-plugins';
 import { startHarness, withPostgres } from '../helpers/harness.ts';
 import { bin, cleanEnv, freePort } from '../helpers/processes.ts';
 import { ownPostgres } from '../helpers/own-services.ts';
@@ -44,7 +45,7 @@ test.serial(`${store} on a filesystem that fills up: 503 naming the full disk, /
   const pg = store === 'postgres' ? await ownPostgres({ parent: fs }) : undefined;
   const adminToken = `sprout_test_admin_${randomBytes(16).toString('hex')}`;
   const { config } = loadConfig({ env: { SPROUT_DATA_DIR: join(fs, 'data'), SPROUT_LOG_LEVEL: 'silent', SPROUT_ADMIN_TOKEN: adminToken, ...(pg ? { SPROUT_DATABASE_URL: pg.url } : {}) } });
-  const kernel = await Kernel.boot({ config, logger: pino({ level: 'silent' }), background: false });
+  const kernel = await Kernel.boot({ config, builtinPlugins, logger: pino({ level: 'silent' }), background: false });
   t.teardown(async () => {
     await kernel.stop();
     await pg?.destroy();

@@ -25,8 +25,7 @@ export function serverYaml(options: { nats?: string; extra?: string }): string {
     'agents: { heartbeatSeconds: 0.5 }',
     'lifecycle: { timeouts: { commissioning: 6 }, watchdogIntervalSeconds: 0.5 }',
     // Short leases, so work a killed process held is handed out again within the test.
-    "plugins: { transport-http: { ackWaitMs: 4000 }, transport-nats: { ackWaitMs: 4000 } }",
-    ...(options.nats ? [`nats: { url: '${options.nats}' }`] : []),
+    `plugins: { transport-http: { ackWaitMs: 4000 }, transport-nats: { ackWaitMs: 4000${options.nats ? `, url: '${options.nats}'` : ''} } }`,
     options.extra ?? '',
   ].join('\n');
 }

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import knexModule from 'knex';
 import pino from 'pino';
 import { Kernel, loadConfig, type Clock, type SproutConfig } from '@sprout/kernel';
+import { builtinPlugins } from '@sprout/cli/builtin-plugins';
 
 const createKnex = (knexModule as any).knex ?? knexModule;
 
@@ -32,7 +33,7 @@ export interface Harness {
 
 export interface HarnessOptions {
   env?: Record<string, string>;
-  builtinPluginDir?: string;
+  builtinPlugins?: readonly string[];
   yaml?: string;
   clock?: Clock;
   /** Run the engine sweep and watchdog timers (default false: tests drive them). */
@@ -59,23 +60,22 @@ export async function startHarness(backend: Backend, options: HarnessOptions = {
     file = join(dataDir, 'sprout.yaml');
     (await import('node:fs')).writeFileSync(file, options.yaml);
   }
-  const { config } = loadConfig({
-    file,
-    env: {
-      SPROUT_DATA_DIR: dataDir,
-      SPROUT_LOG_LEVEL: 'silent',
-      SPROUT_ADMIN_TOKEN: adminToken,
-      ...(backend === 'postgres' ? { SPROUT_DATABASE_URL: postgresUrl } : {}),
-      ...options.env,
-    },
-  });
+  const env = {
+    SPROUT_DATA_DIR: dataDir,
+    SPROUT_LOG_LEVEL: 'silent',
+    SPROUT_ADMIN_TOKEN: adminToken,
+    ...(backend === 'postgres' ? { SPROUT_DATABASE_URL: postgresUrl } : {}),
+    ...options.env,
+  };
+  const { config } = loadConfig({ file, env });
   if (schema) await withPostgres((db: any) => db.raw(`create schema ${schema}`));
   let kernel: Kernel;
   try {
     kernel = await Kernel.boot({
       config,
       logger: pino({ level: 'silent' }),
-      builtinPluginDir: options.builtinPluginDir,
+      builtinPlugins: options.builtinPlugins ?? builtinPlugins,
+      env,
       clock: options.clock,
       background: options.background ?? false,
       store: backend === 'postgres' ? { schema } : { inMemory: true },

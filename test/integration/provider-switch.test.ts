@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { Kernel, loadConfig } from '@sprout/kernel';
+import { builtinPlugins } from '@sprout/cli/builtin-plugins';
 import { backends, postgresUrl, withPostgres, type Backend, type Harness } from '../helpers/harness.ts';
 import { createMachine, finishSiteStep, siteWithNetwork, waitForWorkflow } from '../helpers/control-plane.ts';
 import { startFakeNetbox } from '../../plugins/netbox-stub/test/fake-netbox.ts';
@@ -28,7 +29,7 @@ async function bootOn(backend: Backend, store: { dataDir: string; schema?: strin
     file,
     env: { SPROUT_DATA_DIR: store.dataDir, SPROUT_LOG_LEVEL: 'silent', SPROUT_ADMIN_TOKEN: adminToken, ...(backend === 'postgres' ? { SPROUT_DATABASE_URL: postgresUrl } : {}) },
   });
-  const kernel = await Kernel.boot({ config, logger: pino({ level: 'silent' }), background: false, store: backend === 'postgres' ? { schema: store.schema } : {} });
+  const kernel = await Kernel.boot({ config, builtinPlugins, logger: pino({ level: 'silent' }), background: false, store: backend === 'postgres' ? { schema: store.schema } : {} });
   return {
     kernel,
     config,

@@ -11,7 +11,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { backends, startHarness, type Harness } from '../helpers/harness.ts';
 import { finishSiteStep, readyMachine as readyMachineAt, siteWithNetwork, waitForWorkflow } from '../helpers/control-plane.ts';
 import { fakeAgent } from '../helpers/fake-power-agent.ts';
-import { down as migration6Down, up as migration6Up } from '../../migrations/0006_workflow_secrets.ts';
+import { down as migration6Down, up as migration6Up } from '../../kernel/migrations/0006_workflow_secrets.ts';
 
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 

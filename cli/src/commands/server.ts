@@ -1,5 +1,6 @@
 import { SproutCommand, Command } from '@sprout/kernel/cli';
 import { configOption, readConfig } from './config-option.ts';
+import { builtinPlugins } from '../builtin-plugins.ts';
 
 export class ServerCommand extends SproutCommand {
   static paths = [['server']];
@@ -15,7 +16,7 @@ export class ServerCommand extends SproutCommand {
   async run() {
     const { config } = await readConfig(this.config);
     const { Kernel } = await import('@sprout/kernel');
-    const kernel = await Kernel.boot({ config });
+    const kernel = await Kernel.boot({ config, builtinPlugins });
     const address = await kernel.listen();
     // SIGHUP re-reads tls.cert and tls.key (a renewed certificate) without closing the listener.
     const reloadTls = () => {

@@ -14,6 +14,7 @@ import type { Kernel } from '@sprout/kernel';
 import type { SiteAgent } from '@sprout/agent';
 import type { MachineSimulator, SimulatorEvent } from '@sprout/agent/simulator';
 import { prepareArtifacts, type LabArtifacts } from './lab-artifacts.ts';
+import { builtinPlugins } from '../builtin-plugins.ts';
 import { freeTcpPort, freeUdpPort } from './lab-ports.ts';
 
 export const labSite = 'lab';
@@ -75,7 +76,7 @@ export class Lab {
     const configFile = await writeLabConfig(dir, apiPort);
     const { Kernel, loadConfig } = await import('@sprout/kernel');
     progress(`starting the control plane on the embedded database (${join(dir, 'control-plane')})`);
-    const kernel = await Kernel.boot({ config: loadConfig({ file: configFile, env: {} }).config, logger: logger.child({ component: 'control-plane' }) });
+    const kernel = await Kernel.boot({ config: loadConfig({ file: configFile, env: {} }).config, builtinPlugins, logger: logger.child({ component: 'control-plane' }) });
     let agent: SiteAgent | undefined;
     let simulator: MachineSimulator | undefined;
     try {

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { SproutError, type SproutConfig } from '@sprout/kernel';
+import { builtinPlugins } from '../builtin-plugins.ts';
 
 export interface InstallResult {
   packageName: string;
@@ -42,12 +43,12 @@ export async function installPlugin(input: { spec: string; registry?: string; en
   const after = dependencies(pluginDir);
   const packageName = Object.keys(after).find((name) => before[name] !== after[name]) ?? nameOf(input.spec, input.cwd);
   const { validatePluginPackage } = await import('@sprout/kernel');
-  let checked = await validatePluginPackage(config, packageName);
+  let checked = await validatePluginPackage(config, packageName, builtinPlugins);
   const enabled: string[] = [];
   if (checked.manifest && input.enable && checked.needsChoice.length > 0) {
     const capabilities = { ...config.capabilities };
     for (const capability of checked.needsChoice) capabilities[capability] = { ...capabilities[capability], use: checked.manifest.id };
-    checked = await validatePluginPackage({ ...config, capabilities }, packageName);
+    checked = await validatePluginPackage({ ...config, capabilities }, packageName, builtinPlugins);
     enabled.push(...checked.needsChoice);
   }
   if (!checked.manifest || checked.problems.length > 0) {
@@ -69,7 +70,7 @@ export async function removePlugin(input: { name: string; config: SproutConfig; 
   const { config } = input;
   const pluginDir = config.pluginDir;
   const { inspectPlugins } = await import('@sprout/kernel');
-  const installed = inspectPlugins(config).plugins.find((p) => p.packageName === input.name || p.id === input.name);
+  const installed = inspectPlugins(config, builtinPlugins).plugins.find((p) => p.packageName === input.name || p.id === input.name);
   if (installed?.builtin) throw new SproutError('SPROUT_ERR_CONFLICT', `${installed.packageName} is a builtin plugin and cannot be removed; select another provider in config instead`);
   const packageName = installed?.packageName ?? input.name;
   if (!(packageName in dependencies(pluginDir))) throw new SproutError('SPROUT_ERR_NOT_FOUND', `${input.name} is not installed in ${pluginDir}`);

@@ -24,7 +24,6 @@ export const environmentOverrides: Record<string, string> = {
   SPROUT_TLS_CERT: 'tls.cert',
   SPROUT_TLS_KEY: 'tls.key',
   SPROUT_DATABASE_URL: 'database.url',
-  SPROUT_NATS_URL: 'nats.url',
   SPROUT_PLUGIN_DIR: 'pluginDir',
   SPROUT_LOG_LEVEL: 'log.level',
   SPROUT_ADMIN_TOKEN: 'auth.adminToken',
@@ -76,18 +75,12 @@ export function readConfig(options: LoadConfigOptions = {}): RawConfig {
 
 function withDefaults(raw: Record<string, any>, base: string): Record<string, unknown> {
   const dataDir = raw.dataDir ?? '.sprout';
-  const natsUrl = raw.nats?.url;
   const capabilities = isMapping(raw.capabilities) ? { ...raw.capabilities } : raw.capabilities ?? {};
-  // The transport follows the NATS URL unless an operator picks one explicitly.
-  if (isMapping(capabilities) && capabilities.transport === undefined) {
-    capabilities.transport = { use: natsUrl ? 'transport-nats' : 'transport-http' };
-  }
   return {
     ...raw,
     dataDir,
     listen: raw.listen ?? '127.0.0.1:7480',
     database: raw.database ?? {},
-    nats: raw.nats ?? {},
     pluginDir: raw.pluginDir ?? resolve(base, dataDir, 'plugins'),
     capabilities,
     plugins: raw.plugins ?? {},
@@ -142,7 +135,14 @@ export function parseListen(listen: string): { host: string; port: number } {
  * server are), taken from the unvalidated config. Wrong types fall back to defaults;
  * the command that uses the config reports them.
  */
-export function quickSettings(options: LoadConfigOptions = {}): { dataDir: string; pluginDir: string; listen: string; tls: boolean; capabilities: Record<string, { use: string }> } {
+export function quickSettings(options: LoadConfigOptions = {}): {
+  dataDir: string;
+  pluginDir: string;
+  listen: string;
+  tls: boolean;
+  capabilities: Record<string, { use: string }>;
+  plugins: Record<string, Record<string, unknown>>;
+} {
   const { raw, base } = readConfig(options);
   const text = (v: unknown, fallback: string) => (typeof v === 'string' && v !== '' ? v : fallback);
   const dataDir = resolve(base, text(raw.dataDir, '.sprout'));
@@ -152,5 +152,6 @@ export function quickSettings(options: LoadConfigOptions = {}): { dataDir: strin
     listen: text(raw.listen, '127.0.0.1:7480'),
     tls: isMapping(raw.tls),
     capabilities: isMapping(raw.capabilities) ? (raw.capabilities as Record<string, { use: string }>) : {},
+    plugins: isMapping(raw.plugins) ? Object.fromEntries(Object.entries(raw.plugins).filter(([, v]) => isMapping(v))) : {},
   };
 }

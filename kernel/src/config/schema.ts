@@ -26,10 +26,6 @@ export const configSchema = Type.Object(
       { url: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL URL; unset means the embedded PGlite' })) },
       { additionalProperties: false },
     ),
-    nats: Type.Object(
-      { url: Type.Optional(Type.String({ pattern: '^(nats|tls)://', description: 'NATS URL; unset means the HTTP transport' })) },
-      { additionalProperties: false },
-    ),
     pluginDir: Type.String({ minLength: 1, description: 'npm prefix third-party plugins install into' }),
     capabilities: Type.Record(
       Type.String(),

@@ -1,7 +1,7 @@
 /**
- * Finds plugin packages: the builtin ones in the kernel's plugins/ folder and the ones
- * installed with npm into the plugin directory (`<pluginDir>/node_modules`). Reads
- * manifests only.
+ * Finds plugin packages: the builtin ones (package folders the caller resolved, see
+ * builtins.ts) and the ones installed with npm into the plugin directory
+ * (`<pluginDir>/node_modules`). Reads manifests only.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,9 +13,9 @@ export interface Discovery {
   problems: ProblemDetail[];
 }
 
-export function discoverPlugins(builtinDir: string, pluginDir: string): Discovery {
+export function discoverPlugins(builtins: readonly string[], pluginDir: string): Discovery {
   const found: Discovery = { plugins: [], problems: [] };
-  for (const dir of childDirs(builtinDir)) collect(found, dir, true);
+  for (const dir of builtins) collect(found, dir, true);
   const modules = join(pluginDir, 'node_modules');
   for (const dir of childDirs(modules)) {
     const name = dir.slice(modules.length + 1);

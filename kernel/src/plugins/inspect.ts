@@ -2,15 +2,12 @@
  * What is installed and what would be active, from manifests and config alone: the
  * view `sprout plugin list` prints and the first step of every boot.
  */
-import { fileURLToPath } from 'node:url';
-import { resolve } from 'node:path';
 import { kernelCapabilities } from '../capabilities/index.ts';
 import type { SproutConfig } from '../config/schema.ts';
 import { kernelApiVersion } from '../version.ts';
 import { discoverPlugins } from './discover.ts';
 import { planPlugins, type PluginPlan } from './plan.ts';
-
-export const builtinPluginDir = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../plugins');
+import { withPluginEnvironment } from './plugin-env.ts';
 
 export interface PluginStatus {
   id: string;
@@ -28,9 +25,18 @@ export interface PluginStatus {
   commands: string | null;
 }
 
-/** Discovery and planning only: what `sprout plugin list` shows without booting. */
-export function inspectPlugins(config: Pick<SproutConfig, 'pluginDir' | 'capabilities'>, builtinDir = builtinPluginDir): { plan: PluginPlan; plugins: PluginStatus[]; problems: PluginPlan['problems'] } {
-  const discovery = discoverPlugins(builtinDir, config.pluginDir);
+/**
+ * Discovery and planning only: what `sprout plugin list` shows without booting.
+ * `builtins` are the builtin plugins' package folders (builtinPluginsOf); `env` sets the
+ * plugin settings their manifests map variables to, and `config` comes back with them.
+ */
+export function inspectPlugins<C extends Pick<SproutConfig, 'pluginDir' | 'capabilities'> & { plugins?: SproutConfig['plugins'] }>(
+  given: C,
+  builtins: readonly string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
+): { plan: PluginPlan; plugins: PluginStatus[]; problems: PluginPlan['problems']; config: C } {
+  const discovery = discoverPlugins(builtins, given.pluginDir);
+  const config = withPluginEnvironment(given, discovery.plugins, env);
   const plan = planPlugins({ plugins: discovery.plugins, config, capabilities: kernelCapabilities, apiVersion: kernelApiVersion });
   plan.problems.unshift(...discovery.problems);
   const active = new Set(plan.active.map((p) => p.id));
@@ -47,6 +53,6 @@ export function inspectPlugins(config: Pick<SproutConfig, 'pluginDir' | 'capabil
     dir: m.dir,
     commands: m.commands,
   }));
-  return { plan, plugins, problems: plan.problems };
+  return { plan, plugins, problems: plan.problems, config };
 }
 

@@ -20,10 +20,17 @@ export interface PluginManifest {
   consumes: string[];
   /** semver range of kernel API versions the plugin works with. */
   apiVersion: string;
-  /** Shipped in the kernel's own plugins/ folder. */
+  /** A builtin: a dependency of the package that loads plugins (builtins.ts), not installed into the plugin directory. */
   builtin: boolean;
   /** Used for its capabilities when config selects no provider (`"default": true`). */
   isDefault: boolean;
+  /**
+   * `"default": "<setting>"`: used for its capabilities when config selects no provider and
+   * `plugins.<id>.<setting>` is set (transport-nats when it has a URL), before any `"default": true`.
+   */
+  defaultWhenSet: string | null;
+  /** `"env": { "SPROUT_X": "<setting>" }`: environment variables that set `plugins.<id>.<setting>`. */
+  env: Record<string, string>;
   /** Absolute path of the module whose default export lists its CLI commands (`"commands"`). */
   commands: string | null;
   /**
@@ -36,6 +43,8 @@ export interface PluginManifest {
 }
 
 const idPattern = /^[a-z][a-z0-9-]*$/;
+const settingPattern = /^[A-Za-z][A-Za-z0-9]*$/;
+const envPattern = /^SPROUT_[A-Z0-9_]+$/;
 
 /** Reads `dir/package.json`; returns null when it is not a Sprout plugin at all. */
 export function readManifest(dir: string, builtin: boolean): { manifest?: PluginManifest; problems: ProblemDetail[] } | null {
@@ -55,7 +64,12 @@ export function readManifest(dir: string, builtin: boolean): { manifest?: Plugin
       problems.push({ field: `${where}.${key}`, message: 'must be a list of capability ids' });
     }
   }
-  if (s.default !== undefined && typeof s.default !== 'boolean') problems.push({ field: `${where}.default`, message: 'must be true or false' });
+  if (s.default !== undefined && typeof s.default !== 'boolean' && !(typeof s.default === 'string' && settingPattern.test(s.default))) {
+    problems.push({ field: `${where}.default`, message: 'must be true, false or the name of one of the plugin\'s settings (the default when that setting is set)' });
+  }
+  if (s.env !== undefined && !(typeof s.env === 'object' && s.env !== null && !Array.isArray(s.env) && Object.entries(s.env).every(([k, v]) => envPattern.test(k) && typeof v === 'string' && settingPattern.test(v)))) {
+    problems.push({ field: `${where}.env`, message: 'must map environment variable names (SPROUT_…) to names of the plugin\'s settings' });
+  }
   const commands = s.commands === undefined ? undefined : pathFor(s.commands);
   if (s.commands !== undefined && commands === undefined) problems.push({ field: `${where}.commands`, message: 'must be the path of a module exporting the command classes' });
   const agent = s.agent === undefined || s.agent === false ? undefined : pathFor(s.agent);
@@ -78,6 +92,8 @@ export function readManifest(dir: string, builtin: boolean): { manifest?: Plugin
       apiVersion: s.apiVersion,
       builtin,
       isDefault: s.default === true,
+      defaultWhenSet: typeof s.default === 'string' ? s.default : null,
+      env: { ...(s.env ?? {}) },
       commands: commands ? join(dir, commands) : null,
       agent: s.agent === false ? false : agent ? join(dir, agent) : null,
     },

@@ -4,7 +4,9 @@
  * plugin code: nothing here has side effects.
  *
  * Rules: a `one` capability uses the plugin named by `capabilities.<id>.use`; unnamed,
- * its default provider (manifest `"default": true`), else its only provider. A `many` capability uses every
+ * the provider whose manifest `"default": "<setting>"` names a setting its config has
+ * (`plugins.<id>.<setting>`), else its default provider (manifest `"default": true`),
+ * else its only provider. A `many` capability uses every
  * provider. A plugin is active when it provides nothing (a pure extension) or is used
  * for at least one capability it provides.
  */
@@ -25,7 +27,7 @@ export interface PluginPlan {
 
 export function planPlugins(input: {
   plugins: PluginManifest[];
-  config: Pick<SproutConfig, 'capabilities' | 'pluginDir'>;
+  config: Pick<SproutConfig, 'capabilities' | 'pluginDir'> & { plugins?: SproutConfig['plugins'] };
   capabilities: readonly Capability<unknown>[];
   apiVersion: string;
 }): PluginPlan {
@@ -61,8 +63,9 @@ export function planPlugins(input: {
       } else providers.set(capability.id, [plugin.id]);
       continue;
     }
+    const configured = offering.filter((p) => p.defaultWhenSet !== null && isSet(config.plugins?.[p.id]?.[p.defaultWhenSet]));
     const defaults = offering.filter((p) => p.isDefault);
-    const chosen = defaults.length > 0 ? defaults : offering;
+    const chosen = configured.length > 0 ? configured : defaults.length > 0 ? defaults : offering;
     if (chosen.length > 1) {
       problems.push({
         field: `capabilities.${capability.id}`,
@@ -96,6 +99,10 @@ export function planPlugins(input: {
   }
 
   return { active: orderByDependencies(active, providers, problems), providers, problems };
+}
+
+function isSet(value: unknown): boolean {
+  return value !== undefined && value !== null && value !== '';
 }
 
 /** Providers first: a plugin comes after every plugin providing what it consumes. */

@@ -12,11 +12,11 @@ import type { SproutConfig } from '../config/schema.ts';
 import type { ProblemDetail } from '../errors/index.ts';
 import { kernelApiVersion } from '../version.ts';
 import { discoverPlugins } from './discover.ts';
-import { builtinPluginDir } from './inspect.ts';
 import { importDefinition } from './load.ts';
 import { importAgentPart } from './import-definition.ts';
 import type { PluginManifest } from './manifest.ts';
 import { planPlugins } from './plan.ts';
+import { withPluginEnvironment } from './plugin-env.ts';
 
 export interface PackageValidation {
   manifest?: PluginManifest;
@@ -28,11 +28,13 @@ export interface PackageValidation {
 }
 
 export async function validatePluginPackage(
-  config: Pick<SproutConfig, 'pluginDir' | 'capabilities' | 'plugins'>,
+  given: Pick<SproutConfig, 'pluginDir' | 'capabilities' | 'plugins'>,
   packageName: string,
-  builtinDir = builtinPluginDir,
+  builtins: readonly string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<PackageValidation> {
-  const discovery = discoverPlugins(builtinDir, config.pluginDir);
+  const discovery = discoverPlugins(builtins, given.pluginDir);
+  const config = withPluginEnvironment(given, discovery.plugins, env);
   const mentions = (p: ProblemDetail) => Boolean(p.field?.startsWith(packageName) || p.message.includes(packageName));
   const problems = discovery.problems.filter(mentions);
   const manifest = discovery.plugins.find((p) => p.packageName === packageName && !p.builtin);

@@ -1,5 +1,5 @@
 /**
- * Runs the kernel's migrations (top-level `migrations/`) and then each active plugin's,
+ * Runs the kernel's migrations (the kernel package's own `migrations/`) and then each active plugin's,
  * in plugin dependency order. Names are `<owner>/<file>` so two owners never collide.
  * A migrations folder holds TypeScript; a kernel run from dist/ reads the folder's
  * compiled dist/ instead (`npm run build`), under the same names.
@@ -15,9 +15,14 @@ export interface MigrationFolder {
   dir: string;
 }
 
+/**
+ * `<kernel package>/migrations`: this module is `src/store/migrate.ts` under tests and
+ * `dist/store/migrate.js` under plain node, two folders below the package either way, so
+ * an installed `@sprout/kernel` finds its migrations inside itself.
+ */
 export const kernelMigrations: MigrationFolder = {
   owner: 'kernel',
-  dir: resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../migrations'),
+  dir: resolve(fileURLToPath(new URL('.', import.meta.url)), '../../migrations'),
 };
 
 interface Migration {

@@ -8,7 +8,7 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import type { DhcpProvider } from '@sprout/kernel';
 import { dhcpContract } from '@sprout/kernel/testing';
-import { KeaClient, KeaDhcp } from '../src/index.ts';
+import { KeaClient, KeaDhcp } from '@sprout/plugin-kea-stub';
 import { startFakeKea, type FakeKea } from './fake-kea.ts';
 
 const keas: FakeKea[] = [];

@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
-import { KeaClient, KeaDhcp } from '../src/index.ts';
+import { KeaClient, KeaDhcp } from '@sprout/plugin-kea-stub';
 import { startFakeKea, type FakeKea } from './fake-kea.ts';
 
 const pxe = { nextServer: '198.18.0.2', bootFileName: 'undionly.kpxe', optionData: [{ name: 'domain-name-servers', data: '198.18.0.3' }] };

@@ -7,17 +7,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { importDefinition, powerCapability, type PluginContext, type PowerDriverInfo } from '@sprout/kernel';
-import { builtinPluginDir, discoverPlugins, inspectPlugins } from '@sprout/kernel/discovery';
+import { discoverPlugins, inspectPlugins, resolvePluginPackage } from '@sprout/kernel/discovery';
+
+/** This package as a builtin plugin, found by its name as the CLI finds it. */
+const builtinPlugins = [resolvePluginPackage('@sprout/plugin-power-ipmi', import.meta.url)];
 import { loadAgentParts } from '../../../agent/src/plugin-parts.ts';
 
 test('the control plane finds power-ipmi as an active builtin power provider', (t) => {
-  const { plugins, problems } = inspectPlugins({ pluginDir: '/nonexistent-plugin-dir', capabilities: {} });
+  const { plugins, problems } = inspectPlugins({ pluginDir: '/nonexistent-plugin-dir', capabilities: {} }, builtinPlugins);
   t.deepEqual(problems, []);
   t.like(plugins.find((p) => p.id === 'power-ipmi'), { builtin: true, active: true, provides: ['power'], packageName: '@sprout/plugin-power-ipmi' });
 });
 
 test('its setup provides the ipmi bmc.type, which needs an address and checks it', async (t) => {
-  const manifest = discoverPlugins(builtinPluginDir, '/nonexistent-plugin-dir').plugins.find((p) => p.id === 'power-ipmi')!;
+  const manifest = discoverPlugins(builtinPlugins, '/nonexistent-plugin-dir').plugins.find((p) => p.id === 'power-ipmi')!;
   const definition = await importDefinition(manifest);
   const provided: Array<[unknown, () => unknown]> = [];
   await definition.setup?.({ provide: (capability: unknown, factory: () => unknown) => provided.push([capability, factory]) } as unknown as PluginContext);

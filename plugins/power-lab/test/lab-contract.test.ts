@@ -9,10 +9,13 @@ import test from 'ava';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { PowerError, importDefinition, powerCapability, type PowerDriver, type PowerTarget } from '@sprout/kernel';
-import { builtinPluginDir, discoverPlugins } from '@sprout/kernel/discovery';
+import { discoverPlugins, resolvePluginPackage } from '@sprout/kernel/discovery';
 import { powerContract } from '@sprout/kernel/testing';
 import { MachineSimulator, type SimulatorEvent } from '@sprout/agent/simulator';
 import { checkLabAddress } from '../src/address.ts';
+
+/** This package as a builtin plugin, found by its name as the CLI finds it. */
+const builtinPlugins = [resolvePluginPackage('@sprout/plugin-power-lab', import.meta.url)];
 
 const mac = '52:54:00:1a:b0:01';
 let simulator: MachineSimulator | undefined;
@@ -35,7 +38,7 @@ async function freePort(kind: 'tcp' | 'udp'): Promise<number> {
 
 /** The driver as the site agent gets it: through the plugin's agent half. */
 async function agentDriver(): Promise<PowerDriver> {
-  const manifest = discoverPlugins(builtinPluginDir, '/nonexistent').plugins.find((p) => p.id === 'power-lab');
+  const manifest = discoverPlugins(builtinPlugins, '/nonexistent').plugins.find((p) => p.id === 'power-lab');
   if (!manifest) throw new Error('builtin discovery does not find power-lab');
   const part = await (await importDefinition(manifest)).agent?.();
   const driver = part?.power?.lab;
@@ -95,7 +98,7 @@ test.serial('the contract machine booted from the network once, then kept the di
 });
 
 test('the plugin tells the control plane the lab bmc.type and checks its address: loopback http URLs only', async (t) => {
-  const manifest = discoverPlugins(builtinPluginDir, '/nonexistent').plugins.find((p) => p.id === 'power-lab');
+  const manifest = discoverPlugins(builtinPlugins, '/nonexistent').plugins.find((p) => p.id === 'power-lab');
   t.like(manifest, { packageName: '@sprout/plugin-power-lab', provides: ['power'], isDefault: true, builtin: true });
   let info: unknown;
   await (await importDefinition(manifest!)).setup!({

@@ -16,7 +16,7 @@ import { ensureConsumer, ensureStreams } from './streams.ts';
 import { readReport, readWorkItem } from './messages.ts';
 
 export interface ControlPlaneTransportOptions {
-  /** `nats.url` from the kernel config; unset fails every use with a config error. */
+  /** `plugins.transport-nats.url`; unset fails every use with a config error. */
   url: string | undefined;
   config: NatsTransportConfig;
   logger: TransportLogger;
@@ -32,7 +32,7 @@ interface MaxDeliveriesAdvisory {
 
 export function createControlPlaneTransport({ url, config, logger }: ControlPlaneTransportOptions): TransportProvider {
   const names = natsNames(config.prefix);
-  const link = new NatsLink({ url, name: 'sprout-control-plane', urlKey: 'nats.url (SPROUT_NATS_URL)' });
+  const link = new NatsLink({ url, name: 'sprout-control-plane', urlKey: 'plugins.transport-nats.url (SPROUT_NATS_URL)' });
   const consumers: InOrderConsumer[] = [];
   let streamsReady: { nc: NatsConnection; ready: Promise<void> } | undefined;
   // Registering again replaces the handler, so a caller that retries registration after an outage is safe.

@@ -1,7 +1,8 @@
 /**
  * Agent transport over NATS JetStream, for production: durable work per site, reports
- * every control-plane replica shares, dead letters from the server's advisories. Chosen
- * when `nats.url` (SPROUT_NATS_URL) is set; see docs/nats.md.
+ * every control-plane replica shares, dead letters from the server's advisories. The
+ * default transport when `plugins.transport-nats.url` is set (its manifest's
+ * `"default": "url"`; SPROUT_NATS_URL sets it, its manifest's `"env"`); see docs/nats.md.
  */
 import { definePlugin, transportCapability } from '@sprout/kernel/sdk';
 import { configSchema } from './settings.ts';
@@ -14,7 +15,7 @@ export default definePlugin({
   id: 'transport-nats',
   configSchema,
   setup(ctx) {
-    ctx.provide(transportCapability, () => createControlPlaneTransport({ url: ctx.kernelConfig.nats.url, config: ctx.config, logger: ctx.logger }));
+    ctx.provide(transportCapability, () => createControlPlaneTransport({ url: ctx.config.url, config: ctx.config, logger: ctx.logger }));
   },
   agent: async () => (await import('./agent-part.ts')).default,
 });

@@ -1,5 +1,5 @@
 /**
- * Reads `nats.url` into what the NATS client needs: servers, credentials, TLS. The client
+ * Reads `plugins.transport-nats.url` into what the NATS client needs: servers, credentials, TLS. The client
  * ignores credentials written into a URL, so they are taken out here; every message and
  * health detail shows the URL masked by the kernel's `maskUrls`, never the secret.
  */

@@ -28,7 +28,8 @@ export const configSchema = Type.Object(
     duplicateWindowMs: Type.Integer({ minimum: 1_000, default: 2 * 3_600_000, description: 'How long a work item id or report sequence is remembered for deduplication' }),
     reportRetentionMs: Type.Integer({ minimum: 60_000, default: 7 * 86_400_000, description: 'How long reports and dead-letter notices stay in their streams' }),
     replicas: Type.Integer({ minimum: 1, maximum: 5, default: 1, description: 'Copies of each stream in a NATS cluster (3 for production clusters)' }),
-    agentUrl: Type.Optional(Type.String({ ...natsUrl, description: 'NATS URL agents use, when it differs from nats.url' })),
+    url: Type.Optional(Type.String({ ...natsUrl, description: 'NATS URL of the control plane (SPROUT_NATS_URL); set, it makes this plugin the default transport' })),
+    agentUrl: Type.Optional(Type.String({ ...natsUrl, description: 'NATS URL agents use, when it differs from url' })),
   },
   { additionalProperties: false },
 );
@@ -37,7 +38,7 @@ export type NatsTransportConfig = Static<typeof configSchema>;
 
 /**
  * What the agent half reads from the settings sent at registration: the control plane
- * sends this plugin's config plus `url` (its `nats.url`); `agentUrl`, when set, wins.
+ * sends this plugin's config (`url` without its credentials); `agentUrl`, when set, wins.
  */
 export const agentSettingsSchema = Type.Object({ url: natsUrl, agentUrl: Type.Optional(natsUrl), prefix, ackWaitMs, maxDeliver, retryDelayMs });
 

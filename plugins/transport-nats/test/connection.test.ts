@@ -39,15 +39,15 @@ test('the control plane names the URL when NATS is unreachable, and health says 
   t.true(health.detail?.includes(url), health.detail);
 });
 
-test('without nats.url every use fails naming nats.url', async (t) => {
+test('without plugins.transport-nats.url every use fails naming it', async (t) => {
   const control = await controlSide(undefined, pluginConfig());
   t.teardown(() => control.close());
   const err = await t.throwsAsync(control.publishWork(item(randomUUID())));
   t.true(isSproutError(err, 'SPROUT_ERR_CONFIG'), String(err));
-  t.regex(err!.message, /nats\.url/);
-  await t.throwsAsync(control.onDeadLetter(async () => {}), { message: /nats\.url/ });
+  t.regex(err!.message, /plugins\.transport-nats\.url \(SPROUT_NATS_URL\)/);
+  await t.throwsAsync(control.onDeadLetter(async () => {}), { message: /plugins\.transport-nats\.url \(SPROUT_NATS_URL\)/ });
   t.like(control.health(), { connected: false });
-  t.regex(control.health().detail ?? '', /nats\.url/);
+  t.regex(control.health().detail ?? '', /plugins\.transport-nats\.url \(SPROUT_NATS_URL\)/);
 });
 
 test('an agent pointed at a closed port starts, reports disconnected and refuses reports naming the URL', async (t) => {

@@ -1,5 +1,5 @@
 /**
- * A kernel with `nats.url` set picks transport-nats, applies its config defaults, reports
+ * A kernel with SPROUT_NATS_URL (plugins.transport-nats.url) set picks transport-nats, applies its config defaults, reports
  * it in /readyz, and gives registering agents settings their half can connect with.
  */
 import test from 'ava';
@@ -8,7 +8,7 @@ import { transportCapability, type WorkItem } from '@sprout/kernel';
 import { startHarness } from '../../../test/helpers/harness.ts';
 import { agentSide, natsUrl, randomPrefix, removeStreams } from './nats-world.ts';
 
-test('a kernel with nats.url uses transport-nats end to end: readiness, work to an agent with the settings it hands out', async (t) => {
+test('a kernel with SPROUT_NATS_URL uses transport-nats end to end: readiness, work to an agent with the settings it hands out', async (t) => {
   const prefix = randomPrefix();
   const h = await startHarness('pglite', {
     env: { SPROUT_NATS_URL: natsUrl },

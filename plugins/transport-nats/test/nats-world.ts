@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { Value } from 'typebox/value';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import type { AgentTransport, PluginContext, SproutConfig, TransportProvider } from '@sprout/kernel';
+import type { AgentTransport, PluginContext, TransportProvider } from '@sprout/kernel';
 import type { TransportWorld } from '@sprout/kernel/testing';
 import plugin, { configSchema, natsNames, type NatsTransportConfig } from '../src/index.ts';
 
@@ -35,8 +35,7 @@ export async function controlSide(url: string | undefined, config: NatsTransport
   let factory: (() => TransportProvider | Promise<TransportProvider>) | undefined;
   const ctx = {
     id: 'transport-nats',
-    config,
-    kernelConfig: { nats: { url } } as unknown as SproutConfig,
+    config: { ...config, ...(url === undefined ? {} : { url }) },
     logger,
     provide: (_capability: unknown, make: () => TransportProvider) => {
       factory = make;

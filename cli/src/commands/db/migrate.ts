@@ -1,5 +1,6 @@
 import { SproutCommand, Command } from '@sprout/kernel/cli';
 import { configOption, readConfig } from '../config-option.ts';
+import { builtinPlugins } from '../../builtin-plugins.ts';
 
 export class DbMigrateCommand extends SproutCommand {
   static paths = [['db', 'migrate']];
@@ -15,7 +16,7 @@ export class DbMigrateCommand extends SproutCommand {
   async run() {
     const { config } = await readConfig(this.config);
     const { openStore, migrateToLatest, kernelMigrations, inspectPlugins, importDefinition, SproutError } = await import('@sprout/kernel');
-    const { plan, problems } = inspectPlugins(config);
+    const { plan, problems } = inspectPlugins(config, builtinPlugins);
     if (problems.length > 0) throw new SproutError('SPROUT_ERR_PLUGIN_VALIDATION', 'plugins failed validation', { details: problems });
     const folders = [kernelMigrations];
     for (const manifest of plan.active) {

@@ -1,5 +1,6 @@
 import { SproutCommand, Command, table } from '@sprout/kernel/cli';
 import { configOption, readConfig } from '../config-option.ts';
+import { builtinPlugins } from '../../builtin-plugins.ts';
 
 export class PluginListCommand extends SproutCommand {
   static paths = [['plugin', 'list']];
@@ -15,7 +16,7 @@ export class PluginListCommand extends SproutCommand {
   async run() {
     const { config } = await readConfig(this.config);
     const { inspectPlugins } = await import('@sprout/kernel');
-    const { plugins, problems } = inspectPlugins(config);
+    const { plugins, problems } = inspectPlugins(config, builtinPlugins);
     const items = plugins.map(({ dir: _dir, commands: _commands, ...p }) => p);
     this.print({ items, problems }, () => {
       const rows = items.map((p) => [p.id, p.version, p.provides.join(',') || '-', p.activeFor.join(',') || (p.active ? '(extension)' : '-'), p.builtin ? 'builtin' : 'installed', p.packageName]);

@@ -18,6 +18,7 @@
 import { EventEmitter } from 'node:events';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
+import type { Client as PgClient } from 'pg';
 import type { DeliveryInfo, WorkItem } from '../../capabilities/transport.ts';
 import { outboxIdOf, workItemIdOf } from './outbox-dispatcher.ts';
 
@@ -191,7 +192,7 @@ export class OutboxQueue implements WorkQueue {
         this.listener = { release: () => unlisten() };
         return;
       }
-      const client = (this.deps.db as unknown as { client: { acquireConnection(): Promise<any>; releaseConnection(c: unknown): Promise<void> } }).client;
+      const client = (this.deps.db as unknown as { client: { acquireConnection(): Promise<PgClient>; releaseConnection(c: unknown): Promise<void> } }).client;
       const connection = await client.acquireConnection();
       await connection.query(`LISTEN ${channel}`);
       const onNotification = (message: { channel: string; payload?: string }) => {
