@@ -1,7 +1,5 @@
-import { SproutCommand, Command, Option, ApiError } from '@sprout/kernel/cli';
+import { SproutCommand, Command, Option, ApiError, isIpv4 } from '@sprout/kernel/cli';
 import type { Allocation } from './render.ts';
-
-const ipv4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
 export class IpReleaseCommand extends SproutCommand {
   static paths = [['ip', 'release']];
@@ -20,7 +18,7 @@ export class IpReleaseCommand extends SproutCommand {
     const network = encodeURIComponent(this.network);
     const site = this.site ? `?site=${encodeURIComponent(this.site)}` : '';
     let id = this.allocation;
-    if (ipv4.test(this.allocation)) {
+    if (isIpv4(this.allocation)) {
       const { items } = await api.get<{ items: Allocation[] }>(`v1/networks/${network}/allocations`, { site: this.site });
       const held = items.find((a) => a.address === this.allocation);
       if (!held) throw new ApiError(404, { code: 'SPROUT_ERR_NOT_FOUND', detail: `${this.allocation} is not allocated in network ${this.network}` });

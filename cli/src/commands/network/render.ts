@@ -1,5 +1,5 @@
 /** How networks and allocations read in a terminal. */
-import { table } from '@sprout/kernel/cli';
+import { parseIpv4, table } from '@sprout/kernel/cli';
 
 export interface AddressRange {
   kind: 'dynamic' | 'reserved';
@@ -66,6 +66,5 @@ export function allocationTable(items: Allocation[]): string {
 }
 
 function addressCount(r: AddressRange): number {
-  const n = (s: string) => s.split('.').reduce((sum, o) => sum * 256 + Number(o), 0);
-  return n(r.end) - n(r.start) + 1;
+  return (parseIpv4(r.end) ?? 0) - (parseIpv4(r.start) ?? 0) + 1;
 }

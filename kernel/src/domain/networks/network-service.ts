@@ -9,7 +9,7 @@ import type { IpamNetwork, IpamProvider, IpAllocation } from '../../capabilities
 import { SproutError, isSproutError } from '../../errors/index.ts';
 import { findMachine, type InterfaceRow, type MachineRow } from '../machines/find-machine.ts';
 import { findSite, isUuid } from '../sites/find-site.ts';
-import { formatCidr, formatIpv4, intervalContains, parseCidr, parseIpv4 } from './ipv4.ts';
+import { formatCidr, formatIpv4, intervalContains, parseCidr, parseIpv4 } from '../../net/ipv4.ts';
 import { parseNetworkSpec, type NetworkSpec } from './network-spec.ts';
 import type { AddressRange, AllocateBody, CreateNetworkBody, Network, UpdateNetworkBody, Utilisation } from './schemas.ts';
 import { utilisationOf } from './utilisation.ts';
