@@ -5,7 +5,7 @@
  * host's `user-context`, so reservations read back from Kea say whose they are. Kea has
  * one set of hosts per subnet: two sites cannot reserve the same MAC in the same subnet.
  */
-import { cidrContains, isIpv4, normaliseReservationMac as normaliseMac, parseCidr, parseIpv4, SproutError, type DhcpProvider, type DhcpReservation } from '@sprout/kernel/sdk';
+import { cidrContains, isIpv4, normaliseMac, parseCidr, parseIpv4, SproutError, type DhcpProvider, type DhcpReservation } from '@sprout/kernel/sdk';
 import { keaEmpty, keaSuccess, type KeaClient } from './kea-client.ts';
 
 export interface KeaOptionData {

@@ -21,7 +21,7 @@ import {
   type DhcpMessage,
 } from './dhcp-codec.ts';
 import type { DhcpSettings } from './dhcp-settings.ts';
-import { cidrContains, formatIpv4, ipv4ToInt, isIpv4, parseCidr, type Ipv4Subnet } from '@sprout/kernel/sdk';
+import { cidrContains, formatIpv4, ipv4ToInt, isIpv4, parseCidr, parseMac, type Ipv4Subnet } from '@sprout/kernel/sdk';
 import type { Lease, LeaseTable } from './lease-table.ts';
 
 export interface Reply {
@@ -98,12 +98,6 @@ const reportMemory = 4096;
 const reportedBoundMemory = 65_536;
 const exhaustedRescanMs = 1000;
 const zero = '0.0.0.0';
-
-function normalisedMac(mac: string | null | undefined): string | undefined {
-  if (!mac) return undefined;
-  const hex = mac.replace(/[:.-]/g, '').toLowerCase();
-  return /^[0-9a-f]{12}$/.test(hex) ? hex.match(/../g)!.join(':') : undefined;
-}
 
 function isIpxe(userClass: Buffer | undefined): boolean {
   if (!userClass) return false;
@@ -236,7 +230,7 @@ export class DhcpResponder {
     const reservations = new Map<string, Reservation[]>();
     const reserved = new Map<string, Map<string, string>>();
     for (const reservation of state.reservations ?? []) {
-      const mac = normalisedMac(reservation.mac);
+      const mac = parseMac(reservation.mac);
       const served = networks.find((n) => n.network.id === reservation.networkId);
       const reason = !mac ? 'bad-mac' : !isIpv4(reservation.address) ? 'bad-address' : !served ? 'unknown-network' : !cidrContains(served.subnet, ipv4ToInt(reservation.address)) ? 'address-outside-network' : undefined;
       if (reason || !mac) {
@@ -250,7 +244,7 @@ export class DhcpResponder {
     }
     const bootIntents = new Map<string, BootIntent>();
     for (const intent of state.bootIntents ?? []) {
-      const mac = normalisedMac(intent.mac);
+      const mac = parseMac(intent.mac);
       if (mac) bootIntents.set(mac, intent);
     }
     const index = { networks, reservations, reserved, bootIntents };
