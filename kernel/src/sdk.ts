@@ -27,6 +27,7 @@ export { logDestination } from './logging/log-destination.ts';
 export { hostPortPattern, parseHostPort } from './config/host-port.ts';
 export * from './net/ipv4.ts';
 export { macPattern, normalisedMacPattern, parseMac, normaliseMac } from './net/mac.ts';
+export { UpstreamClient, type UpstreamClientOptions, type UpstreamCallOptions, type UpstreamAnswer } from './net/upstream-client.ts';
 export { imageNamePattern, isImageUrl, matchImageName, type ReportedImage } from './domain/sites/image-names.ts';
 export { SiteDesiredStateSchema, BootIntentSchema, desiredStateProblems, type SiteDesiredStateDocument, type BootIntent } from './domain/sites/desired-state-schema.ts';
 export { AgentReportSchema, reportPayloadSchemas, reportProblem, reportPayloadProblem, type ReportProblem } from './domain/agents/report-schema.ts';
