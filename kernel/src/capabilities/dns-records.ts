@@ -67,6 +67,25 @@ export function recordsForAddress({ siteId, hostname, domain, address, ttl }: Ad
   ];
 }
 
+/**
+ * Whether a record is one `recordsForAddress` made for the machine `hostname`: an A
+ * record named `<hostname>.<domain>` or a PTR record pointing at `<hostname>.<domain>`,
+ * in any domain. What removing a machine from its site removes. A PTR's own name
+ * (`2.0.18.198.in-addr.arpa`) never counts, so a numeric hostname (`2`) cannot claim
+ * another machine's reverse record.
+ */
+export function isRecordOwnedBy(record: Pick<DnsRecord, 'name' | 'type' | 'value'>, hostname: string): boolean {
+  const prefix = `${String(hostname).trim().toLowerCase()}.`;
+  if (prefix === '.') return false;
+  const owner = record.type === 'A' ? record.name : record.type === 'PTR' ? record.value : '';
+  return owner.toLowerCase().startsWith(prefix);
+}
+
+/** The records of `records` the machine `hostname` owns (see isRecordOwnedBy). */
+export function recordsOwnedBy<R extends Pick<DnsRecord, 'name' | 'type' | 'value'>>(records: readonly R[], hostname: string): R[] {
+  return records.filter((record) => isRecordOwnedBy(record, hostname));
+}
+
 /** What identifies a record: a provider keeps at most one value set per key. */
 export type DnsRecordKey = Pick<DnsRecord, 'siteId' | 'zone' | 'name' | 'type'>;
 
