@@ -4,6 +4,9 @@
  */
 export * from './errors/index.ts';
 export * from './capabilities/index.ts';
+export * from './net/ipv4.ts';
+export { macPattern, normalisedMacPattern, parseMac, normaliseMac } from './net/mac.ts';
+export { UpstreamClient, type UpstreamClientOptions, type UpstreamCallOptions, type UpstreamAnswer } from './net/upstream-client.ts';
 export { createHooks, type KernelHooks, type HookName, type MachineTransition, type Veto, type Denial, type AuthorizeRequest, type WorkflowStepEvent, type AuditEvent } from './hooks/hooks.ts';
 export type { PluginHooks } from './hooks/plugin-hooks.ts';
 export { definePlugin, httpServiceDefaults, type PluginDefinition, type PluginContext, type AgentPart, type AgentTask, type AgentTaskContext, type AgentServiceContext, type AgentLeases, type AgentLeaseLookup, type AgentSightings, type AgentServiceFactory, type RunningAgentService, type SiteDesiredState } from './plugins/define-plugin.ts';

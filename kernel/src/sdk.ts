@@ -1,7 +1,8 @@
 /**
  * The kernel's light SDK (`@sprout/kernel/sdk`): what a plugin's definition and agent part,
  * and the site agent itself, need — definePlugin and its types, capability refs, the error
- * table, the desired-state and report contracts, private files, TLS trust, log output —
+ * table, the desired-state and report contracts, private files, TLS trust, log output,
+ * the one IPv4, MAC, DNS-ownership and upstream-HTTP helper each package shares —
  * without the control plane. Nothing imported from here may load the HTTP server, the
  * store or the DI container (fastify, knex, pg, pglite, ajv, swagger, awilix):
  * agent/test/light-sdk.test.ts fails when an agent process loads one of them.
@@ -24,6 +25,9 @@ export { kernelApiVersion, kernelVersion } from './version.ts';
 export { ensurePrivateDir, writePrivateFile } from './store/private-dir.ts';
 export { logDestination } from './logging/log-destination.ts';
 export { hostPortPattern, parseHostPort } from './config/host-port.ts';
+export * from './net/ipv4.ts';
+export { macPattern, normalisedMacPattern, parseMac, normaliseMac } from './net/mac.ts';
+export { UpstreamClient, type UpstreamClientOptions, type UpstreamCallOptions, type UpstreamAnswer } from './net/upstream-client.ts';
 export { imageNamePattern, isImageUrl, matchImageName, type ReportedImage } from './domain/sites/image-names.ts';
 // The contract's checks, not its TypeBox schemas (SiteDesiredStateSchema, AgentReportSchema…: `@sprout/kernel`):
 // building those loads TypeBox, ~20 MiB in every agent.

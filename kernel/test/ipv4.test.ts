@@ -1,6 +1,6 @@
 /** IPv4 arithmetic and the network model built on it: parsing, blocks, ranges, utilisation. */
 import test from 'ava';
-import { blockSize, broadcastOf, cidrContains, formatCidr, formatIpv4, intervalsOverlap, parseCidr, parseIpv4, usableHostsOf } from '../src/domain/networks/ipv4.ts';
+import { blockSize, broadcastOf, cidrContains, formatCidr, formatIpv4, intervalsOverlap, parseCidr, parseIpv4, usableHostsOf } from '../src/net/ipv4.ts';
 import { parseNetworkSpec } from '../src/domain/networks/network-spec.ts';
 import { utilisationOf } from '../src/domain/networks/utilisation.ts';
 

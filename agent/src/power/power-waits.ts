@@ -7,7 +7,7 @@
  * replaces the older.
  */
 import { join } from 'node:path';
-import type { AgentSightings } from '@sprout/kernel/sdk';
+import { parseMac, type AgentSightings } from '@sprout/kernel/sdk';
 import { PersistedList } from '../persisted-list.ts';
 
 export interface PowerWait {
@@ -32,7 +32,7 @@ export class PowerWaits implements AgentSightings {
   }
 
   add(wait: Omit<PowerWait, 'since'>): PowerWait {
-    const entry = { ...wait, macs: wait.macs.map((m) => m.toLowerCase()), since: new Date().toISOString() };
+    const entry = { ...wait, macs: wait.macs.map((m) => parseMac(m) ?? m.toLowerCase()), since: new Date().toISOString() };
     this.list.set([...this.list.items.filter((w) => w.machineId !== wait.machineId), entry]);
     return entry;
   }
@@ -43,7 +43,7 @@ export class PowerWaits implements AgentSightings {
 
   seen(mac: string, via: string): void {
     if (this.list.items.length === 0) return;
-    const key = mac.toLowerCase().replace(/-/g, ':');
+    const key = parseMac(mac) ?? mac.toLowerCase();
     const found = this.list.items.filter((w) => w.macs.includes(key));
     if (found.length === 0) return;
     this.list.set(this.list.items.filter((w) => !found.includes(w)));

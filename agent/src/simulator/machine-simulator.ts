@@ -18,7 +18,7 @@ import { playFirstBoot } from './installed-os.ts';
 import type { InstallerContext } from './installer.ts';
 import { MachineHttp } from './machine-http.ts';
 import { PowerSwitch, type SwitchBootDevice, type SwitchState, type SwitchedMachines } from './power-switch.ts';
-import { macBytes } from './pxe-dhcp-client.ts';
+import { parseMac } from '@sprout/kernel/sdk';
 import type { PowerOnResult, SimulatedMachine, SimulatorEndpoints, SimulatorEvent } from './simulator-types.ts';
 
 export interface MachineSimulatorOptions {
@@ -66,7 +66,9 @@ class PoweredOff extends Error {
 
 /** The MAC in lower-case colon form; throws on anything that is not a MAC. */
 function normalMac(mac: string): string {
-  return [...macBytes(mac)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+  const normalised = parseMac(mac);
+  if (!normalised) throw new TypeError(`${JSON.stringify(mac)} is not a MAC address`);
+  return normalised;
 }
 
 export class MachineSimulator {
@@ -133,7 +135,7 @@ export class MachineSimulator {
 
   /** Cuts the power: whatever the machine was doing stops, and its powerOn() resolves `powered-off`. */
   powerOff(mac: string): void {
-    const plugged = this.machines.get(mac.toLowerCase().replace(/-/g, ':'));
+    const plugged = this.machines.get(parseMac(mac) ?? mac);
     if (!plugged) return;
     plugged.run?.controller.abort(new PoweredOff());
     if (!plugged.run && plugged.power === 'on') this.emit(plugged.machine.mac, 'power-off', 'powered off from outside (powerOff)');
@@ -142,7 +144,7 @@ export class MachineSimulator {
 
   /** The machine as its BMC sees it, or undefined when it was never plugged in. */
   machineState(mac: string): SwitchState | undefined {
-    const plugged = this.machines.get(mac.toLowerCase().replace(/-/g, ':'));
+    const plugged = this.machines.get(parseMac(mac) ?? mac);
     return plugged && stateOf(plugged);
   }
 

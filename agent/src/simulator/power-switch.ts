@@ -13,6 +13,7 @@
  * Errors answer `{ error }` with 404 (no such machine), 400 (a bad request) or 405.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { parseMac } from '@sprout/kernel/sdk';
 
 export type SwitchBootDevice = 'network' | 'disk';
 
@@ -89,7 +90,8 @@ export class PowerSwitch {
     }
     const match = /^\/machines\/([^/]+)\/(power|boot)$/.exec(path);
     if (!match) throw new Answer(404, `no such path on the lab power switch: ${path} (try /machines/<mac>/power)`);
-    const mac = decodeURIComponent(match[1]!).toLowerCase().replace(/-/g, ':');
+    const asked = decodeURIComponent(match[1]!);
+    const mac = parseMac(asked) ?? asked;
     const known = this.machines.get(mac);
     if (!known) throw new Answer(404, `no machine ${mac} is plugged into this lab power switch`);
     if (match[2] === 'power') {

@@ -4,6 +4,7 @@
  * iPXE (user class `iPXE`). It only reads what the server answered; whether the answer
  * boots anything is the caller's to judge.
  */
+import { parseMac } from '@sprout/kernel/sdk';
 import { blankMessage, bootRequest, encodeOption, messageType, messageTypes, opt, readOption, type DhcpMessage } from './dhcp-codec.ts';
 import type { DhcpRelay } from './dhcp-relay.ts';
 
@@ -30,9 +31,9 @@ const ipxeParameters = [1, 3, 6, 7, 12, 15, 17, 26, 43, 60, 66, 67, 119, 128, 12
 const ipxeFeatures = Buffer.from([19, 1, 1, 21, 1, 1, 23, 1, 1, 24, 1, 1, 33, 1, 1]);
 
 export function macBytes(mac: string): Buffer {
-  const hex = mac.replace(/[:.-]/g, '');
-  if (!/^[0-9a-fA-F]{12}$/.test(hex)) throw new TypeError(`${JSON.stringify(mac)} is not a MAC address`);
-  return Buffer.from(hex, 'hex');
+  const normalised = parseMac(mac);
+  if (!normalised) throw new TypeError(`${JSON.stringify(mac)} is not a MAC address`);
+  return Buffer.from(normalised.replaceAll(':', ''), 'hex');
 }
 
 /** Options 60, 93, 94, 97 (and 77, 175, 61 for iPXE), as the firmware of this architecture sends them. */

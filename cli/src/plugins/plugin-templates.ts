@@ -130,18 +130,12 @@ ${route(`{ plugin: ctx.id, tests: catalogue(ctx.config) }`)}
  * listReservations returns; the shared dhcp contract (test/) says what the kernel relies on.
  */
 import Type from 'typebox';
-import { definePlugin, dhcpCapability, SproutError, type DhcpProvider, type DhcpReservation } from '@sprout/kernel';
+import { definePlugin, dhcpCapability, isIpv4, normaliseMac, SproutError, type DhcpProvider, type DhcpReservation } from '@sprout/kernel';
 
 export const configSchema = Type.Object({ server: Type.Optional(Type.String({ description: 'Your DHCP server, for when this talks to one' })) }, { additionalProperties: false });
 
-const macSpellings = [/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i, /^[0-9a-f]{2}(-[0-9a-f]{2}){5}$/i, /^[0-9a-f]{4}[.][0-9a-f]{4}[.][0-9a-f]{4}$/i, /^[0-9a-f]{12}$/i];
-const ipv4 = /^(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])([.](25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}$/;
-
-/** aa:bb:cc:dd:ee:ff from any common spelling; anything else is refused. */
-export function normaliseMac(mac: string): string {
-  if (!macSpellings.some((form) => form.test(mac))) throw new SproutError('SPROUT_ERR_VALIDATION', \`"\${mac}" is not a MAC address\`);
-  return mac.replace(/[^0-9a-f]/gi, '').toLowerCase().match(/../g)!.join(':');
-}
+// normaliseMac (aa:bb:cc:dd:ee:ff from colons, dashes, Cisco dots or bare hex) and isIpv4
+// (strict dotted quads) are the SDK's: every dhcp provider refuses the same spellings.
 
 export function memoryDhcpProvider(): DhcpProvider & { count(): number } {
   const reservations = new Map<string, DhcpReservation>();
@@ -149,7 +143,7 @@ export function memoryDhcpProvider(): DhcpProvider & { count(): number } {
   return {
     async reserve(reservation) {
       const mac = normaliseMac(reservation.mac);
-      if (!ipv4.test(reservation.address)) throw new SproutError('SPROUT_ERR_VALIDATION', \`"\${reservation.address}" is not an IPv4 address\`);
+      if (!isIpv4(reservation.address)) throw new SproutError('SPROUT_ERR_VALIDATION', \`"\${reservation.address}" is not an IPv4 address\`);
       const holder = [...reservations.values()].find((r) => r.siteId === reservation.siteId && r.networkId === reservation.networkId && r.address === reservation.address && r.mac !== mac);
       if (holder) throw new SproutError('SPROUT_ERR_CONFLICT', \`\${reservation.address} is reserved for \${holder.mac}\`);
       const { hostname, ...rest } = reservation;

@@ -4,7 +4,7 @@
  * (a Kea stub) pushes the same reservations to another server.
  */
 import type { Knex } from 'knex';
-import { SproutError } from '../errors/index.ts';
+import { normaliseMac } from '../net/mac.ts';
 import { defineCapability } from './define-capability.ts';
 
 export interface DhcpReservation {
@@ -33,18 +33,11 @@ export const dhcpCapability = defineCapability<DhcpProvider>({
   description: 'DHCP reservations with PXE options for provisioning networks',
 });
 
-const macSpellings = [/^[0-9a-f]{2}([:-])[0-9a-f]{2}(?:\1[0-9a-f]{2}){4}$/i, /^[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}$/i, /^[0-9a-f]{12}$/i];
-
 /**
- * A reservation's MAC as operators and tools spell it (colons, dashes, Cisco dots, bare
- * hex) reduced to the one form every `dhcp` provider keys by and Kea answers with:
- * `AA-BB-CC-DD-EE-FF`, `aabb.ccdd.eeff`, `AABBCCDDEEFF` → `aa:bb:cc:dd:ee:ff`.
+ * A reservation's MAC reduced to the one form every `dhcp` provider keys by and Kea
+ * answers with (`aa:bb:cc:dd:ee:ff`).
+ * @deprecated the SDK's `normaliseMac` (the same rule for every MAC); kept for plugins written against it.
  */
 export function normaliseReservationMac(mac: string): string {
-  const spelled = String(mac).trim();
-  if (!macSpellings.some((form) => form.test(spelled))) {
-    const message = `${JSON.stringify(mac)} is not a MAC address (e.g. aa:bb:cc:dd:ee:ff)`;
-    throw new SproutError('SPROUT_ERR_VALIDATION', `DHCP reservation mac: ${message}`, { details: [{ field: 'mac', message }], context: { mac } });
-  }
-  return spelled.replace(/[:.-]/g, '').toLowerCase().match(/../g)!.join(':');
+  return normaliseMac(mac);
 }

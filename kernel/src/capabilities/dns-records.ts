@@ -4,8 +4,8 @@
  * workflows build records here and hand them to whichever `dns` provider is active.
  * Names are lowercase, fully qualified, without the trailing dot.
  */
-import { isIPv4 } from 'node:net';
 import { SproutError } from '../errors/index.ts';
+import { isIpv4, parseIpv4 } from '../net/ipv4.ts';
 import type { DnsRecord } from './dns.ts';
 
 const dnsLabel = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -24,9 +24,10 @@ export function normaliseDnsName(name: string, field = 'name'): string {
   return normalised;
 }
 
-function octets(address: string): number[] {
-  if (!isIPv4(address)) throw invalid('address', `${JSON.stringify(address)} is not an IPv4 address (reverse records are IPv4 only)`, address);
-  return address.split('.').map(Number);
+function octets(address: string): [number, number, number, number] {
+  const value = parseIpv4(address);
+  if (value === null) throw invalid('address', `${JSON.stringify(address)} is not an IPv4 address (reverse records are IPv4 only)`, address);
+  return [value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255];
 }
 
 /** `198.18.0.2` → `0.18.198.in-addr.arpa`: the /24 reverse zone the address's PTR lives in. */
@@ -66,6 +67,25 @@ export function recordsForAddress({ siteId, hostname, domain, address, ttl }: Ad
   ];
 }
 
+/**
+ * Whether a record is one `recordsForAddress` made for the machine `hostname`: an A
+ * record named `<hostname>.<domain>` or a PTR record pointing at `<hostname>.<domain>`,
+ * in any domain. What removing a machine from its site removes. A PTR's own name
+ * (`2.0.18.198.in-addr.arpa`) never counts, so a numeric hostname (`2`) cannot claim
+ * another machine's reverse record.
+ */
+export function isRecordOwnedBy(record: Pick<DnsRecord, 'name' | 'type' | 'value'>, hostname: string): boolean {
+  const prefix = `${String(hostname).trim().toLowerCase()}.`;
+  if (prefix === '.') return false;
+  const owner = record.type === 'A' ? record.name : record.type === 'PTR' ? record.value : '';
+  return owner.toLowerCase().startsWith(prefix);
+}
+
+/** The records of `records` the machine `hostname` owns (see isRecordOwnedBy). */
+export function recordsOwnedBy<R extends Pick<DnsRecord, 'name' | 'type' | 'value'>>(records: readonly R[], hostname: string): R[] {
+  return records.filter((record) => isRecordOwnedBy(record, hostname));
+}
+
 /** What identifies a record: a provider keeps at most one value set per key. */
 export type DnsRecordKey = Pick<DnsRecord, 'siteId' | 'zone' | 'name' | 'type'>;
 
@@ -90,7 +110,7 @@ export function normaliseRecord(record: DnsRecord): DnsRecord {
   const key = normaliseRecordKey(record);
   let value: string;
   if (record.type === 'A') {
-    if (!isIPv4(record.value)) throw invalidRecord('value', `${JSON.stringify(record.value)} is not an IPv4 address`, record);
+    if (!isIpv4(record.value)) throw invalidRecord('value', `${JSON.stringify(record.value)} is not an IPv4 address`, record);
     value = record.value;
   } else {
     value = normaliseDnsName(record.value, 'value');

@@ -14,3 +14,5 @@ export { maskUrls } from '../config/mask-secrets.ts';
 // The value sets the CLI validates flags against before asking the API (light modules, no server code).
 export { machineStatuses } from '../domain/lifecycle/transitions.ts';
 export { workflowStates, workflowKinds } from '../domain/workflows/definitions.ts';
+// The one IPv4 rule (also in the light SDK): no imports, so it costs nothing to load here.
+export { isIpv4, parseIpv4, formatIpv4, compareIpv4 } from '../net/ipv4.ts';

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { TestFn, ExecutionContext } from 'ava';
 import type { Knex } from 'knex';
 import { ipamCapability, type IpamNetwork, type IpamProvider } from '../capabilities/ipam.ts';
+import { compareIpv4 } from '../net/ipv4.ts';
 import type { ErrorCode } from '../errors/index.ts';
 import type { Kernel } from '../kernel.ts';
 
@@ -219,6 +220,5 @@ async function expectCode(t: ExecutionContext, promise: Promise<unknown>, code: 
 }
 
 function byAddress(a: string, b: string): number {
-  const n = (s: string) => s.split('.').reduce((sum, o) => sum * 256 + Number(o), 0);
-  return n(a) - n(b);
+  return compareIpv4(a, b);
 }

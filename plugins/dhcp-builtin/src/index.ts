@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { definePlugin, dhcpCapability } from '@sprout/kernel/sdk';
 import { reservationStore } from './reservation-store.ts';
 
-export { normaliseReservationMac as normaliseMac } from '@sprout/kernel/sdk';
+export { normaliseMac } from '@sprout/kernel/sdk';
 
 export default definePlugin({
   id: 'dhcp-builtin',

@@ -3,9 +3,8 @@
  * table, inside the caller's transaction when one is given, for the site agent's
  * DHCPv4 server to honour. One reservation per MAC per site; one MAC per address.
  */
-import { isIPv4 } from 'node:net';
 import type { Knex } from 'knex';
-import { normaliseReservationMac as normaliseMac, SproutError, type DhcpProvider, type DhcpReservation } from '@sprout/kernel/sdk';
+import { normaliseMac, SproutError, type DhcpProvider, type DhcpReservation, isIpv4 } from '@sprout/kernel/sdk';
 
 interface ReservationRow {
   site_id: string;
@@ -41,7 +40,7 @@ export function reservationStore(db: Knex): DhcpProvider {
   return {
     async reserve(reservation, trx) {
       const mac = normaliseMac(reservation.mac);
-      if (!isIPv4(reservation.address)) {
+      if (!isIpv4(reservation.address)) {
         const message = `${JSON.stringify(reservation.address)} is not an IPv4 address`;
         throw new SproutError('SPROUT_ERR_VALIDATION', `DHCP reservation address: ${message}`, { details: [{ field: 'address', message }], context: { mac } });
       }
@@ -75,7 +74,7 @@ export function reservationStore(db: Knex): DhcpProvider {
 
     async listReservations(siteId, trx, macs) {
       const query = (trx ?? db)<ReservationRow>('dhcp_reservations').where({ site_id: siteId });
-      if (macs) query.whereIn('mac', macs.map(normaliseMac));
+      if (macs) query.whereIn('mac', macs.map((m) => normaliseMac(m)));
       const rows = await query
         .orderBy(['network_id', 'address'])
         .select('site_id', 'mac', 'network_id', 'address', 'hostname', 'netboot');

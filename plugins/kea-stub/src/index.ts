@@ -5,14 +5,12 @@
  * Kea needs the host_cmds hook library and a hosts database for reservations to be added.
  */
 import Type from 'typebox';
-import { definePlugin, dhcpCapability } from '@sprout/kernel/sdk';
+import { definePlugin, dhcpCapability, ipv4CidrPattern, ipv4Pattern } from '@sprout/kernel/sdk';
 import { KeaClient } from './kea-client.ts';
 import { KeaDhcp } from './kea-dhcp.ts';
 
 const id = 'kea-stub';
 
-const cidr = '^(\\d{1,3}\\.){3}\\d{1,3}/\\d{1,2}$';
-const ipv4 = '^((25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)$';
 
 export const configSchema = Type.Object(
   {
@@ -21,11 +19,11 @@ export const configSchema = Type.Object(
     password: Type.Optional(Type.String({ description: 'Basic-auth password' })),
     service: Type.String({ default: 'dhcp4', description: 'The Kea server commands are forwarded to' }),
     subnets: Type.Record(Type.String(), Type.Integer({ minimum: 1, maximum: 4294967294 }), {
-      propertyNames: { pattern: cidr },
+      propertyNames: { pattern: ipv4CidrPattern },
       default: {},
       description: 'Sprout network CIDR → Kea subnet-id',
     }),
-    nextServer: Type.Optional(Type.String({ pattern: ipv4, description: 'siaddr for netbooting machines: the TFTP server' })),
+    nextServer: Type.Optional(Type.String({ pattern: ipv4Pattern, description: 'siaddr for netbooting machines: the TFTP server' })),
     serverHostname: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'sname for netbooting machines' })),
     bootFileName: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'file for netbooting machines, e.g. undionly.kpxe' })),
     optionData: Type.Optional(

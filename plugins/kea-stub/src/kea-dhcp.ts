@@ -5,8 +5,7 @@
  * host's `user-context`, so reservations read back from Kea say whose they are. Kea has
  * one set of hosts per subnet: two sites cannot reserve the same MAC in the same subnet.
  */
-import { isIPv4 } from 'node:net';
-import { normaliseReservationMac as normaliseMac, SproutError, type DhcpProvider, type DhcpReservation } from '@sprout/kernel/sdk';
+import { cidrContains, isIpv4, normaliseMac, parseCidr, parseIpv4, SproutError, type DhcpProvider, type DhcpReservation } from '@sprout/kernel/sdk';
 import { keaEmpty, keaSuccess, type KeaClient } from './kea-client.ts';
 
 export interface KeaOptionData {
@@ -45,7 +44,7 @@ export class KeaDhcp implements DhcpProvider {
 
   async reserve(reservation: DhcpReservation): Promise<void> {
     const mac = normaliseMac(reservation.mac);
-    if (!isIPv4(reservation.address)) {
+    if (!isIpv4(reservation.address)) {
       const message = `${JSON.stringify(reservation.address)} is not an IPv4 address`;
       throw new SproutError('SPROUT_ERR_VALIDATION', `DHCP reservation address: ${message}`, { details: [{ field: 'address', message }], context: { mac } });
     }
@@ -119,12 +118,10 @@ export class KeaDhcp implements DhcpProvider {
   }
 
   private subnetFor(address: string): number {
-    const n = toNumber(address);
+    const n = parseIpv4(address);
     for (const [cidr, id] of Object.entries(this.config.subnets)) {
-      const [base, length] = cidr.split('/');
-      const size = 2 ** (32 - Number(length));
-      const first = toNumber(base) - (toNumber(base) % size);
-      if (n >= first && n < first + size) return id;
+      const block = parseCidr(cidr);
+      if (n !== null && block && cidrContains(block, n)) return id;
     }
     const key = `plugins.${this.pluginId}.subnets`;
     throw new SproutError('SPROUT_ERR_CONFIG', `address ${address} is in no Kea subnet: add "<network CIDR>: <Kea subnet-id>" for its network under ${key}`, {
@@ -132,8 +129,4 @@ export class KeaDhcp implements DhcpProvider {
       context: { plugin: this.pluginId, address },
     });
   }
-}
-
-function toNumber(address: string): number {
-  return address.split('.').reduce((n, o) => n * 256 + Number(o), 0);
 }

@@ -4,7 +4,7 @@
  * prefix holds each Sprout network. It never keeps addresses in Sprout's database.
  */
 import Type from 'typebox';
-import { definePlugin, ipamCapability } from '@sprout/kernel/sdk';
+import { definePlugin, ipamCapability, ipv4CidrPattern } from '@sprout/kernel/sdk';
 import { NetboxClient } from './netbox-client.ts';
 import { NetboxIpam } from './netbox-ipam.ts';
 
@@ -14,7 +14,7 @@ export const configSchema = Type.Object(
   {
     url: Type.String({ pattern: '^https?://', description: 'NetBox base URL, e.g. https://netbox.example.net' }),
     token: Type.String({ minLength: 1, description: 'NetBox API token' }),
-    prefixes: Type.Optional(Type.Record(Type.String(), Type.Integer({ minimum: 1 }), { propertyNames: { pattern: '^(\\d{1,3}\\.){3}\\d{1,3}/\\d{1,2}$' }, description: 'Sprout network CIDR → NetBox prefix id' })),
+    prefixes: Type.Optional(Type.Record(Type.String(), Type.Integer({ minimum: 1 }), { propertyNames: { pattern: ipv4CidrPattern }, description: 'Sprout network CIDR → NetBox prefix id' })),
     timeoutMs: Type.Integer({ minimum: 100, maximum: 120_000, default: 10_000, description: 'How long one NetBox call may take' }),
   },
   { additionalProperties: false },

@@ -6,8 +6,7 @@
  * offers there is kept as a `reserved` hold so NetBox never offers it again, and is
  * never handed out.
  */
-import { SproutError, type AllocateAddressRequest, type IpAllocation, type IpamNetwork, type IpamProvider } from '@sprout/kernel/sdk';
-import { hostPart, parseCidr, toNumber, type Block } from './ipv4.ts';
+import { compareIpv4, formatCidr, parseCidr as parseIpv4Cidr, parseIpv4, SproutError, type AllocateAddressRequest, type IpAllocation, type IpamNetwork, type IpamProvider, type Ipv4Subnet } from '@sprout/kernel/sdk';
 import type { NetboxClient } from './netbox-client.ts';
 
 export interface NetboxIpamConfig {
@@ -104,12 +103,12 @@ export class NetboxIpam implements IpamProvider {
     return (await this.addressesIn(block))
       .filter((ip) => isAllocation(ip) && inside(block, hostPart(ip.address)))
       .map((ip) => this.toAllocation(network, ip))
-      .sort((a, b) => toNumber(a.address)! - toNumber(b.address)!);
+      .sort((a, b) => compareIpv4(a.address, b.address));
   }
 
   async findAllocation(network: IpamNetwork, address: string): Promise<IpAllocation | undefined> {
     const block = blockOf(network);
-    if (toNumber(address) === undefined) throw invalidAddress(address);
+    if (parseIpv4(address) === null) throw invalidAddress(address);
     if (!inside(block, address)) return undefined;
     await this.prefixFor(network);
     const ip = (await this.lookup(address)).find(isAllocation);
@@ -160,7 +159,7 @@ export class NetboxIpam implements IpamProvider {
     const holder = (await this.lookup(address))[0];
     if (holder) throw taken(network, address, holder);
     const answer = await this.client.call<NetboxIpAddress | Record<string, string[]>>('POST', 'api/ipam/ip-addresses/', {
-      body: { address: `${address}/${block.prefixLength}`, ...(prefix.vrf ? { vrf: prefix.vrf.id } : {}), ...fields },
+      body: { address: `${address}/${block.prefix}`, ...(prefix.vrf ? { vrf: prefix.vrf.id } : {}), ...fields },
       accept: [201, 400],
     });
     if (answer.status === 400) {
@@ -179,9 +178,9 @@ export class NetboxIpam implements IpamProvider {
   }
 
   private refuseUnusable(network: IpamNetwork, block: Block, address: string): void {
-    const n = toNumber(address);
-    if (n === undefined) throw invalidAddress(address);
-    if (n <= block.first || n >= block.last || !inside(block, address)) {
+    const n = parseIpv4(address);
+    if (n === null) throw invalidAddress(address);
+    if (n <= block.network || n >= block.broadcast || !inside(block, address)) {
       throw new SproutError('SPROUT_ERR_VALIDATION', `${address} is not a host address of network ${network.cidr}`, {
         details: [{ field: 'address', message: `is not a host address of ${network.cidr} (outside it, or its network or broadcast address)` }],
         context: { plugin: this.pluginId },
@@ -241,6 +240,19 @@ export class NetboxIpam implements IpamProvider {
   }
 }
 
+/** A CIDR as NetBox is asked about it: the SDK's parsed block and its canonical text (`198.18.0.0/24`, host bits cleared). */
+type Block = Ipv4Subnet & { cidr: string };
+
+function parseCidr(text: string): Block | undefined {
+  const block = parseIpv4Cidr(String(text));
+  return block ? { ...block, cidr: formatCidr(block) } : undefined;
+}
+
+/** `198.18.1.5/24` (how NetBox writes an address) → `198.18.1.5`. */
+function hostPart(address: string): string {
+  return String(address).split('/')[0];
+}
+
 function blockOf(network: IpamNetwork): Block {
   const block = parseCidr(network.cidr);
   if (!block) throw new SproutError('SPROUT_ERR_VALIDATION', `network ${network.id} has no IPv4 CIDR (${network.cidr})`);
@@ -248,24 +260,24 @@ function blockOf(network: IpamNetwork): Block {
 }
 
 function inside(block: Block, address: string): boolean {
-  const n = toNumber(address);
-  return n !== undefined && n >= block.first && n <= block.last;
+  const n = parseIpv4(address);
+  return n !== null && n >= block.network && n <= block.broadcast;
 }
 
 /** Why Sprout never hands `address` out automatically, or undefined when it may. */
 function whyUnusable(network: IpamNetwork, block: Block, address: string): string | undefined {
-  const n = toNumber(address)!;
-  if (n === block.first) return 'the network address';
-  if (n === block.last) return 'the broadcast address';
+  const n = parseIpv4(address)!;
+  if (n === block.network) return 'the network address';
+  if (n === block.broadcast) return 'the broadcast address';
   if (address === network.gateway) return 'the gateway';
-  const range = network.ranges.find((r) => n >= toNumber(r.start)! && n <= toNumber(r.end)!);
+  const range = network.ranges.find((r) => n >= parseIpv4(r.start)! && n <= parseIpv4(r.end)!);
   return range ? `inside the ${range.kind} range ${range.start}-${range.end}` : undefined;
 }
 
 /** How many addresses NetBox may offer that Sprout must refuse: bounds the retries. */
 function fencedCount(network: IpamNetwork, block: Block): number {
-  const inRanges = network.ranges.reduce((sum, r) => sum + Math.max(0, toNumber(r.end)! - toNumber(r.start)! + 1), 0);
-  return Math.min(inRanges + 3, block.last - block.first + 1);
+  const inRanges = network.ranges.reduce((sum, r) => sum + Math.max(0, parseIpv4(r.end)! - parseIpv4(r.start)! + 1), 0);
+  return Math.min(inRanges + 3, block.broadcast - block.network + 1);
 }
 
 function describe(request: AllocateAddressRequest): string {

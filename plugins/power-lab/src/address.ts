@@ -2,6 +2,8 @@
  * A lab machine's `bmc.address`: the simulator's power switch, `http://127.x.y.z:port`.
  * Loopback only — the switch listens on 127.0.0.1 and a lab never leaves the host.
  */
+import { parseIpv4 } from '@sprout/kernel/sdk';
+
 export function checkLabAddress(address: string): string | undefined {
   const hint = 'must be the lab power switch URL http://127.x.y.z:PORT (see `sprout lab status`)';
   let url: URL;
@@ -11,7 +13,8 @@ export function checkLabAddress(address: string): string | undefined {
     return hint;
   }
   if (url.protocol !== 'http:') return hint;
-  if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(url.hostname) || url.hostname.split('.').some((n) => Number(n) > 255)) return hint;
+  const host = parseIpv4(url.hostname);
+  if (host === null || host >>> 24 !== 127) return hint;
   if (!url.port) return hint;
   if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash || url.username || url.password) return hint;
   return undefined;

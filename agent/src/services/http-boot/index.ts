@@ -8,7 +8,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AgentServiceFactory } from '@sprout/kernel/sdk';
-import { httpServiceDefaults, SproutError } from '@sprout/kernel/sdk';
+import { httpServiceDefaults, parseMac, SproutError } from '@sprout/kernel/sdk';
 import { ipxeScript } from './ipxe-script.ts';
 import { send, serveArtifact } from './artifacts.ts';
 import { callback as handleCallback, metadata, type CallbackDeps } from './machine-callbacks.ts';
@@ -52,7 +52,6 @@ export function parseHttpBootSettings(settings: Record<string, unknown>): HttpBo
 }
 
 const REFUSAL_REPORT_INTERVAL_MS = 60_000;
-const MAC = /^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/i;
 
 /** The builtin http service, bound to the agent's machine waits and report journal. */
 export function httpBootService(deps: { waits: MachineWaits; reportFor: CallbackDeps['reportFor']; markInstalled: CallbackDeps['markInstalled'] }): AgentServiceFactory {
@@ -86,7 +85,7 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
     const wait = deps.waits.byToken(token);
     if (!wait) return undefined;
     const mac = ctx.desiredState().bootIntents?.find((b) => b.machineId === wait.machineId)?.mac;
-    return { mac: mac?.toLowerCase() ?? undefined, machineId: wait.machineId };
+    return { mac: parseMac(mac), machineId: wait.machineId };
   };
   const hostnameOf = (machineId: string | undefined) => (machineId ? ctx.desiredState().bootIntents?.find((b) => b.machineId === machineId)?.hostname : undefined);
   let baseUrl = settings.baseUrl ?? '';
@@ -140,8 +139,8 @@ export function httpBootService(deps: { waits: MachineWaits; reportFor: Callback
       return void res.end(req.method === 'HEAD' ? undefined : body);
     }
     if (url.pathname === '/boot/ipxe') {
-      const mac = (url.searchParams.get('mac') ?? '').toLowerCase().replace(/-/g, ':');
-      if (!MAC.test(mac)) return void send(res, 400, 'mac query parameter must be a MAC address, e.g. ?mac=${net0/mac}');
+      const mac = parseMac(url.searchParams.get('mac'));
+      if (!mac) return void send(res, 400, 'mac query parameter must be a MAC address, e.g. ?mac=${net0/mac}');
       if (refusedUnbound('script', mac, req, res)) return;
       // The machine is up and in iPXE: a manual power-on waiting for it ends.
       ctx.sightings?.seen(mac, 'http');

@@ -1,6 +1,4 @@
-import { SproutCommand, Command, Option, ApiError, ok } from '@sprout/kernel/cli';
-
-const ipv4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+import { SproutCommand, Command, Option, ApiError, isIpv4, ok } from '@sprout/kernel/cli';
 
 export class IpReleaseCommand extends SproutCommand {
   static paths = [['ip', 'release']];
@@ -18,7 +16,7 @@ export class IpReleaseCommand extends SproutCommand {
     const api = this.api().typed;
     const params = { path: { id: this.network }, query: { site: this.site } };
     let id = this.allocation;
-    if (ipv4.test(this.allocation)) {
+    if (isIpv4(this.allocation)) {
       const { items } = await ok(api.GET('/v1/networks/{id}/allocations', { params }));
       const held = items.find((a) => a.address === this.allocation);
       if (!held) throw new ApiError(404, { code: 'SPROUT_ERR_NOT_FOUND', detail: `${this.allocation} is not allocated in network ${this.network}` });

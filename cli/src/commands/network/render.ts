@@ -1,5 +1,5 @@
 /** How networks and allocations read in a terminal. */
-import { table, type ApiSchemas } from '@sprout/kernel/cli';
+import { parseIpv4, table, type ApiSchemas } from '@sprout/kernel/cli';
 
 /** A network as the API answers it; `network show` adds its utilisation. */
 export type Network = ApiSchemas['schemas']['Network'] & { utilisation?: ApiSchemas['schemas']['NetworkUtilisation'] };
@@ -39,6 +39,5 @@ export function allocationTable(items: Allocation[]): string {
 }
 
 function addressCount(r: AddressRange): number {
-  const n = (s: string) => s.split('.').reduce((sum, o) => sum * 256 + Number(o), 0);
-  return n(r.end) - n(r.start) + 1;
+  return (parseIpv4(r.end) ?? 0) - (parseIpv4(r.start) ?? 0) + 1;
 }

@@ -6,10 +6,12 @@
  */
 import type { Knex } from 'knex';
 import { SproutError } from '../../errors/index.ts';
+import { parseMac } from '../../net/mac.ts';
 import { isUuid } from '../sites/find-site.ts';
 import { ambiguousPrefix, isIdPrefix, rowsByIdPrefix } from '../id-prefix.ts';
 
-const macAddress = /^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$/i;
+/** Bare hex (`aabbccddeeff`) could as well be a hostname or an id prefix: only a MAC with separators is looked up as one. */
+const bareHex = /^[0-9a-f]{12}$/i;
 
 export interface MachineRow {
   id: string;
@@ -52,8 +54,8 @@ export async function findMachine(db: Knex | Knex.Transaction, idOrHostname: str
     return q;
   };
   if (isUuid(idOrHostname)) return onlyMachine(await query().where({ id: idOrHostname }).limit(2), idOrHostname);
-  if (macAddress.test(idOrHostname)) {
-    const mac = idOrHostname.toLowerCase().replace(/-/g, ':');
+  const mac = bareHex.test(idOrHostname) ? undefined : parseMac(idOrHostname);
+  if (mac) {
     return onlyMachine(await query().whereIn('id', db('interfaces').select('machine_id').where({ mac })).limit(2), idOrHostname);
   }
   const byHostname = await query().where({ hostname: idOrHostname.toLowerCase() }).limit(2);

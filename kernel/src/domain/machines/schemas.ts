@@ -4,10 +4,11 @@
  * DNS labels.
  */
 import Type, { type Static } from 'typebox';
+import { macPattern } from '../../net/mac.ts';
 
 export const Hostname = Type.String({ pattern: '^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$', description: 'DNS label (stored lowercase)' });
 export const Mac = Type.String({
-  pattern: '^([0-9A-Fa-f]{2}([:-]?)){5}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}$',
+  pattern: macPattern,
   description: 'MAC address: aa:bb:cc:dd:ee:ff, AA-BB-…, aabb.ccdd.eeff or aabbccddeeff',
 });
 export const Arch = Type.Union([Type.Literal('x86_64'), Type.Literal('arm64')]);
@@ -122,7 +123,4 @@ export const MachineSchema = Type.Object({
   updatedAt: Type.String({ format: 'date-time' }),
 });
 
-export function normaliseMac(mac: string): string {
-  const hex = mac.replace(/[^0-9a-fA-F]/g, '').toLowerCase();
-  return hex.match(/../g)!.join(':');
-}
+export { normaliseMac } from '../../net/mac.ts';

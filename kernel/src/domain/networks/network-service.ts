@@ -9,7 +9,8 @@ import type { IpamNetwork, IpamProvider, IpAllocation } from '../../capabilities
 import { SproutError, isSproutError } from '../../errors/index.ts';
 import { findMachine, type InterfaceRow, type MachineRow } from '../machines/find-machine.ts';
 import { findSite, isUuid } from '../sites/find-site.ts';
-import { formatCidr, formatIpv4, intervalContains, parseCidr, parseIpv4 } from './ipv4.ts';
+import { formatCidr, formatIpv4, intervalContains, parseCidr, parseIpv4 } from '../../net/ipv4.ts';
+import { parseMac } from '../../net/mac.ts';
 import { parseNetworkSpec, type NetworkSpec } from './network-spec.ts';
 import type { AddressRange, AllocateBody, CreateNetworkBody, Network, UpdateNetworkBody, Utilisation } from './schemas.ts';
 import { utilisationOf } from './utilisation.ts';
@@ -364,13 +365,12 @@ export class NetworkService {
 }
 
 async function interfaceOf(trx: Knex.Transaction, machine: MachineRow, nameOrMac: string): Promise<InterfaceRow> {
-  const hex = nameOrMac.replace(/[^0-9a-fA-F]/g, '').toLowerCase();
-  const looksLikeMac = hex.length === 12 && /^[0-9a-f:.-]+$/i.test(nameOrMac);
+  const mac = parseMac(nameOrMac);
   const rows: InterfaceRow[] = await trx('interfaces')
     .where({ machine_id: machine.id })
     .andWhere((q) => {
       q.where({ name: nameOrMac });
-      if (looksLikeMac) q.orWhereRaw(`regexp_replace(lower(mac), '[^0-9a-f]', '', 'g') = ?`, [hex]);
+      if (mac) q.orWhere({ mac });
     });
   if (rows.length === 0) {
     throw new SproutError('SPROUT_ERR_NOT_FOUND', `machine ${machine.hostname} has no interface "${nameOrMac}"`, { details: [{ field: 'body/interface', message: `no interface with name or MAC "${nameOrMac}"` }] });

@@ -16,7 +16,7 @@ import {
   usableHostsOf,
   type Ipv4Cidr,
   type Ipv4Interval,
-} from './ipv4.ts';
+} from '../../net/ipv4.ts';
 import type { AddressRange } from './schemas.ts';
 
 export interface NetworkSpecInput {

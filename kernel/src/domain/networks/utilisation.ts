@@ -2,7 +2,7 @@
  * How full a network is. Allocations never fall inside ranges or on the gateway (IPAM
  * refuses those), so the counts are disjoint and `free` is exact.
  */
-import { intervalSize, usableHostsOf, type Ipv4Cidr, type Ipv4Interval } from './ipv4.ts';
+import { intervalSize, usableHostsOf, type Ipv4Cidr, type Ipv4Interval } from '../../net/ipv4.ts';
 import type { Utilisation } from './schemas.ts';
 
 export function utilisationOf(network: { cidr: Ipv4Cidr; ranges: (Ipv4Interval & { kind: 'dynamic' | 'reserved' })[] }, allocated: number): Utilisation {

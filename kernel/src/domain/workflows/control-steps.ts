@@ -7,7 +7,7 @@
 import type { Knex } from 'knex';
 import type { DhcpProvider } from '../../capabilities/dhcp.ts';
 import type { DnsProvider } from '../../capabilities/dns.ts';
-import { recordsForAddress } from '../../capabilities/dns-records.ts';
+import { recordsForAddress, recordsOwnedBy } from '../../capabilities/dns-records.ts';
 import type { SproutConfig } from '../../config/schema.ts';
 import { SproutError } from '../../errors/index.ts';
 import type { MachineRow } from '../machines/find-machine.ts';
@@ -102,7 +102,7 @@ export async function forgetMachineAtSite(
   for (const nic of nics) await dhcp.unreserve(machine.site_id, nic.mac, trx);
   const dns = await providers.dns();
   const records = await dns.listRecords(machine.site_id, undefined, trx);
-  const mine = records.filter((r) => r.name.startsWith(`${machine.hostname}.`) || (r.type === 'PTR' && r.value.startsWith(`${machine.hostname}.`)));
+  const mine = recordsOwnedBy(records, machine.hostname);
   if (mine.length > 0) await dns.removeRecords(mine, trx);
   await providers.networks.releaseMachineAddresses(machine.id, trx);
   return { dnsRecords: mine.length };

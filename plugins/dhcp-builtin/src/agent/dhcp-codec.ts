@@ -4,6 +4,7 @@
  * MalformedDhcpPacket instead of reading past it; encoding refuses values the wire
  * cannot carry. No option overload (RFC 2131 §4.1 option 52) is interpreted.
  */
+import { ipv4ToInt } from '@sprout/kernel/sdk';
 
 export const bootRequest = 1;
 export const bootReply = 2;
@@ -154,9 +155,7 @@ export function decodeDhcp(buf: Buffer): DhcpMessage {
 }
 
 function writeAddress(buf: Buffer, at: number, address: string, field: string): void {
-  const parts = address.split('.');
-  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) throw new TypeError(`${field} ${JSON.stringify(address)} is not an IPv4 address`);
-  parts.forEach((p, i) => (buf[at + i] = Number(p)));
+  buf.writeUInt32BE(ipv4ToInt(address, field), at);
 }
 
 function writeCString(buf: Buffer, at: number, length: number, value: string, field: string): void {

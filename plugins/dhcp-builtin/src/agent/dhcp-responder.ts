@@ -4,7 +4,6 @@
  * drive it directly. It must never throw to its caller, never answer with a packet the
  * codec would reject, and never give one address to two MACs.
  */
-import { isIPv4 } from 'node:net';
 import type { SiteDesiredState } from '@sprout/kernel/sdk';
 import {
   blankMessage,
@@ -22,7 +21,7 @@ import {
   type DhcpMessage,
 } from './dhcp-codec.ts';
 import type { DhcpSettings } from './dhcp-settings.ts';
-import { intToIp, ipToInt, parseCidr, subnetContains, type Subnet } from './ipv4.ts';
+import { cidrContains, formatIpv4, ipv4ToInt, isIpv4, parseCidr, parseMac, type Ipv4Subnet } from '@sprout/kernel/sdk';
 import type { Lease, LeaseTable } from './lease-table.ts';
 
 export interface Reply {
@@ -65,7 +64,7 @@ type BootIntent = NonNullable<SiteDesiredState['bootIntents']>[number];
 
 interface ServedNetwork {
   network: Network;
-  subnet: Subnet;
+  subnet: Ipv4Subnet;
   ranges: { start: number; end: number }[];
   /** Where the next dynamic search starts, so a flood does not rescan the taken prefix. */
   cursor: number;
@@ -99,12 +98,6 @@ const reportMemory = 4096;
 const reportedBoundMemory = 65_536;
 const exhaustedRescanMs = 1000;
 const zero = '0.0.0.0';
-
-function normalisedMac(mac: string | null | undefined): string | undefined {
-  if (!mac) return undefined;
-  const hex = mac.replace(/[:.-]/g, '').toLowerCase();
-  return /^[0-9a-f]{12}$/.test(hex) ? hex.match(/../g)!.join(':') : undefined;
-}
 
 function isIpxe(userClass: Buffer | undefined): boolean {
   if (!userClass) return false;
@@ -224,9 +217,10 @@ export class DhcpResponder {
     for (const network of state.networks ?? []) {
       try {
         const subnet = parseCidr(network.cidr);
-        const ranges = network.ranges.filter((r) => r.kind === 'dynamic').map((r) => ({ start: ipToInt(r.start), end: ipToInt(r.end) }));
+        if (!subnet) throw new TypeError(`${JSON.stringify(network.cidr)} is not an IPv4 CIDR`);
+        const ranges = network.ranges.filter((r) => r.kind === 'dynamic').map((r) => ({ start: ipv4ToInt(r.start), end: ipv4ToInt(r.end) }));
         // Only what the wire can carry: an IPv6 DNS server must not stop the network's IPv4 clients.
-        const usable = { ...network, gateway: isIPv4(network.gateway ?? '') ? network.gateway : '', dnsServers: (network.dnsServers ?? []).filter((d) => isIPv4(d)) };
+        const usable = { ...network, gateway: isIpv4(network.gateway ?? '') ? network.gateway : '', dnsServers: (network.dnsServers ?? []).filter((d) => isIpv4(d)) };
         networks.push({ network: usable, subnet, ranges: ranges.filter((r) => r.start <= r.end), cursor: ranges[0]?.start ?? 0 });
       } catch {
         // A network the control plane described badly is not served; the others still are.
@@ -236,9 +230,9 @@ export class DhcpResponder {
     const reservations = new Map<string, Reservation[]>();
     const reserved = new Map<string, Map<string, string>>();
     for (const reservation of state.reservations ?? []) {
-      const mac = normalisedMac(reservation.mac);
+      const mac = parseMac(reservation.mac);
       const served = networks.find((n) => n.network.id === reservation.networkId);
-      const reason = !mac ? 'bad-mac' : !isIPv4(reservation.address) ? 'bad-address' : !served ? 'unknown-network' : !subnetContains(served.subnet, ipToInt(reservation.address)) ? 'address-outside-network' : undefined;
+      const reason = !mac ? 'bad-mac' : !isIpv4(reservation.address) ? 'bad-address' : !served ? 'unknown-network' : !cidrContains(served.subnet, ipv4ToInt(reservation.address)) ? 'address-outside-network' : undefined;
       if (reason || !mac) {
         this.reportOnce(`bad-reservation:${reservation.mac}:${reservation.networkId}`, 'dhcp.reservation-unusable', { mac: reservation.mac, networkId: reservation.networkId, address: reservation.address, reason });
         continue;
@@ -250,7 +244,7 @@ export class DhcpResponder {
     }
     const bootIntents = new Map<string, BootIntent>();
     for (const intent of state.bootIntents ?? []) {
-      const mac = normalisedMac(intent.mac);
+      const mac = parseMac(intent.mac);
       if (mac) bootIntents.set(mac, intent);
     }
     const index = { networks, reservations, reserved, bootIntents };
@@ -261,8 +255,8 @@ export class DhcpResponder {
   private scopeFor(message: DhcpMessage, mac: string): Scope | undefined {
     const { networks, reservations } = this.index();
     if (message.giaddr !== zero) {
-      const relay = ipToInt(message.giaddr);
-      const served = networks.find((n) => subnetContains(n.subnet, relay));
+      const relay = ipv4ToInt(message.giaddr);
+      const served = networks.find((n) => cidrContains(n.subnet, relay));
       if (!served) return undefined;
       const serverId = this.localAddressIn(served) ?? this.options.settings.serverId ?? this.fallbackServerId();
       return serverId ? { served, serverId, relayed: true } : undefined;
@@ -270,7 +264,7 @@ export class DhcpResponder {
     // Directly attached: the networks our provisioning interfaces sit in.
     const attached: Scope[] = [];
     for (const local of this.options.localAddresses()) {
-      const served = networks.find((n) => subnetContains(n.subnet, ipToInt(local)));
+      const served = networks.find((n) => cidrContains(n.subnet, ipv4ToInt(local)));
       if (served) attached.push({ served, serverId: local, relayed: false });
     }
     const mine = reservations.get(mac) ?? [];
@@ -278,7 +272,7 @@ export class DhcpResponder {
   }
 
   private localAddressIn(served: ServedNetwork): string | undefined {
-    return this.options.localAddresses().find((a) => subnetContains(served.subnet, ipToInt(a)));
+    return this.options.localAddresses().find((a) => cidrContains(served.subnet, ipv4ToInt(a)));
   }
 
   private fallbackServerId(): string | undefined {
@@ -310,7 +304,7 @@ export class DhcpResponder {
     if (current && current.networkId === scope.served.network.id && current.dynamic) return { address: current.address, dynamic: true };
     const { served } = scope;
     if (served.ranges.length === 0) return { dynamic: true, refusal: 'no-dynamic-range' };
-    if (requested !== undefined && this.isFreeDynamic(served, ipToInt(requested))) return { address: requested, dynamic: true };
+    if (requested !== undefined && this.isFreeDynamic(served, ipv4ToInt(requested))) return { address: requested, dynamic: true };
     const found = this.nextFreeDynamic(served);
     return found === undefined ? { dynamic: true, refusal: 'dynamic-range-exhausted' } : { address: found, dynamic: true };
   }
@@ -318,8 +312,8 @@ export class DhcpResponder {
   private isFreeDynamic(served: ServedNetwork, candidate: number, locals: string[] = this.options.localAddresses()): boolean {
     if (!served.ranges.some((r) => candidate >= r.start && candidate <= r.end)) return false;
     const { subnet, network } = served;
-    if (!subnetContains(subnet, candidate) || (subnet.prefix < 31 && (candidate === subnet.network || candidate === subnet.broadcast))) return false;
-    const address = intToIp(candidate);
+    if (!cidrContains(subnet, candidate) || (subnet.prefix < 31 && (candidate === subnet.network || candidate === subnet.broadcast))) return false;
+    const address = formatIpv4(candidate);
     if (address === network.gateway || locals.includes(address)) return false;
     if (this.index().reserved.get(network.id)?.has(address)) return false;
     return this.options.leases.holder(address) === undefined && !this.options.leases.isQuarantined(address);
@@ -340,7 +334,7 @@ export class DhcpResponder {
         if (this.isFreeDynamic(served, candidate, locals)) {
           served.cursor = candidate + 1;
           served.exhausted = undefined;
-          return intToIp(candidate);
+          return formatIpv4(candidate);
         }
       }
     }
@@ -387,7 +381,7 @@ export class DhcpResponder {
     if (requested === undefined) return this.ignore('no-requested-address');
     const choice = this.addressFor(mac, scope, requested);
     if (choice.address !== requested) {
-      const outside = !subnetContains(scope.served.subnet, ipToInt(requested));
+      const outside = !cidrContains(scope.served.subnet, ipv4ToInt(requested));
       if (serverId !== undefined || choice.address !== undefined || outside) return [this.nak(message, scope, `${requested} is not yours`)];
       return this.ignore(choice.refusal ?? 'not-ours');
     }
@@ -502,7 +496,7 @@ export class DhcpResponder {
       o.set(opt.rebindingTime, encodeOption.u32(Math.floor((seconds * 7) / 8)));
     }
     o.set(opt.subnetMask, encodeOption.u32(subnet.mask));
-    o.set(opt.broadcastAddress, encodeOption.addresses([intToIp(subnet.broadcast)]));
+    o.set(opt.broadcastAddress, encodeOption.addresses([formatIpv4(subnet.broadcast)]));
     if (network.gateway) o.set(opt.router, encodeOption.addresses([network.gateway]));
     if (network.dnsServers.length > 0) o.set(opt.dnsServers, encodeOption.addresses(network.dnsServers.slice(0, 63)));
     if (network.domain) o.set(opt.domainName, encodeOption.text(network.domain.slice(0, 255)));

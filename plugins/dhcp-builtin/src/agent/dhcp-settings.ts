@@ -3,8 +3,7 @@
  * once so an operator sees every mistake in one error, with the defaults documented in
  * docs/dhcp.md.
  */
-import { isIPv4 } from 'node:net';
-import { httpServiceDefaults, SproutError, type ProblemDetail } from '@sprout/kernel/sdk';
+import { httpServiceDefaults, SproutError, type ProblemDetail, isIpv4 } from '@sprout/kernel/sdk';
 
 export interface DhcpSettings {
   /** UDP port to listen on (67; 0 picks a free port, for tests). */
@@ -51,7 +50,7 @@ export function httpServiceTarget(http: Readonly<Record<string, unknown>> | unde
   const baseUrl = typeof http?.baseUrl === 'string' && /^https?:\/\/\S+$/.test(http.baseUrl) ? http.baseUrl.replace(/\/+$/, '') : undefined;
   const address = typeof http?.address === 'string' ? http.address : httpServiceDefaults.address;
   const port = typeof http?.port === 'number' && Number.isInteger(http.port) && http.port > 0 ? http.port : httpServiceDefaults.port;
-  return { ...(baseUrl ? { baseUrl } : {}), ...(isIPv4(address) && address !== '0.0.0.0' ? { host: address } : {}), port };
+  return { ...(baseUrl ? { baseUrl } : {}), ...(isIpv4(address) && address !== '0.0.0.0' ? { host: address } : {}), port };
 }
 
 export const defaultBootFiles: Record<number, string> = { 0: 'undionly.kpxe', 7: 'ipxe.efi', 9: 'ipxe.efi', 11: 'ipxe-arm64.efi' };
@@ -75,14 +74,14 @@ export function parseDhcpSettings(raw: Record<string, unknown>, services?: Reado
   const address = (key: string): string | undefined => {
     const value = raw[key];
     if (value === undefined) return undefined;
-    if (typeof value !== 'string' || !isIPv4(value)) {
+    if (typeof value !== 'string' || !isIpv4(value)) {
       problems.push({ field: `services.dhcp.${key}`, message: 'must be an IPv4 address' });
       return undefined;
     }
     return value;
   };
   const interfaces = raw.interfaces ?? [];
-  if (!Array.isArray(interfaces) || interfaces.some((i) => typeof i !== 'string' || !isIPv4(i))) {
+  if (!Array.isArray(interfaces) || interfaces.some((i) => typeof i !== 'string' || !isIpv4(i))) {
     problems.push({ field: 'services.dhcp.interfaces', message: 'must be a list of local IPv4 addresses' });
   }
   const bootFiles = { ...defaultBootFiles };

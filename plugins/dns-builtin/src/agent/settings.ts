@@ -3,8 +3,7 @@
  * Every invalid field is reported at once, so an operator fixes the config in one pass.
  * SOA fields left out are derived per zone when the zones are built, never here.
  */
-import { isIPv4 } from 'node:net';
-import { normaliseDnsName, SproutError, type ProblemDetail } from '@sprout/kernel/sdk';
+import { normaliseDnsName, SproutError, type ProblemDetail, isIpv4 } from '@sprout/kernel/sdk';
 
 export interface SoaSettings {
   /** The primary nameserver named in every SOA; default: each zone's nameserver. */
@@ -73,13 +72,13 @@ export function parseDnsSettings(raw: Record<string, unknown>): DnsSettings {
   settings.ttl = integer('ttl', raw.ttl, 0, maxTtl) ?? settings.ttl;
   settings.workers = integer('workers', raw.workers, 0, 64) ?? settings.workers;
   if (raw.address !== undefined) {
-    if (typeof raw.address === 'string' && isIPv4(raw.address)) settings.address = raw.address;
+    if (typeof raw.address === 'string' && isIpv4(raw.address)) settings.address = raw.address;
     else problem('address', `must be an IPv4 address to listen on, got ${JSON.stringify(raw.address)}`);
   }
   const nameserver = dnsName('nameserver', raw.nameserver);
   if (nameserver) settings.nameserver = nameserver;
   if (raw.nameserverAddress !== undefined) {
-    if (typeof raw.nameserverAddress === 'string' && isIPv4(raw.nameserverAddress)) settings.nameserverAddress = raw.nameserverAddress;
+    if (typeof raw.nameserverAddress === 'string' && isIpv4(raw.nameserverAddress)) settings.nameserverAddress = raw.nameserverAddress;
     else problem('nameserverAddress', `must be an IPv4 address, got ${JSON.stringify(raw.nameserverAddress)}`);
   }
   for (const name of Object.keys(raw)) {

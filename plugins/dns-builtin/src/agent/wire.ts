@@ -4,6 +4,7 @@
  * uncompressed so a question can be swapped for the client's own spelling of the same
  * name without moving any offset; names read may use compression pointers.
  */
+import { ipv4ToInt } from '@sprout/kernel/sdk';
 
 export const recordType = { A: 1, NS: 2, SOA: 6, PTR: 12, OPT: 41, IXFR: 251, AXFR: 252, ANY: 255 } as const;
 export const recordClass = { IN: 1 } as const;
@@ -63,7 +64,9 @@ export function encodeRecord(rr: ResourceRecord, ownerIsQuestion = false): Buffe
 }
 
 export function addressData(address: string): Buffer {
-  return Buffer.from(address.split('.').map(Number));
+  const data = Buffer.alloc(4);
+  data.writeUInt32BE(ipv4ToInt(address, 'A record value'));
+  return data;
 }
 
 export function nameData(name: string): Buffer {

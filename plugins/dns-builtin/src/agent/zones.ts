@@ -4,8 +4,7 @@
  * A record that is not a valid A/PTR inside its zone is set aside with the reason,
  * never served half-right.
  */
-import { isIPv4 } from 'node:net';
-import { normaliseDnsName, type SiteDesiredState } from '@sprout/kernel/sdk';
+import { normaliseDnsName, type SiteDesiredState, isIpv4 } from '@sprout/kernel/sdk';
 import type { DnsSettings } from './settings.ts';
 import { enclosingZone } from './names.ts';
 
@@ -71,7 +70,7 @@ export function zonesFor(state: SiteDesiredState, settings: DnsSettings): ZoneSe
       if (!inside(name, zone)) throw new Error(`${name} is not inside zone ${zone}`);
       let value: string;
       if (record.type === 'A') {
-        if (!isIPv4(record.value)) throw new Error(`${JSON.stringify(record.value)} is not an IPv4 address`);
+        if (!isIpv4(record.value)) throw new Error(`${JSON.stringify(record.value)} is not an IPv4 address`);
         value = record.value;
       } else if (record.type === 'PTR') {
         value = normaliseDnsName(record.value, 'value');
