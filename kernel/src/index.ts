@@ -4,8 +4,9 @@
  */
 export * from './errors/index.ts';
 export * from './capabilities/index.ts';
-export { createHooks, type KernelHooks, type HookName, type MachineTransition, type Veto, type Denial, type AuthorizeRequest, type WorkflowStepEvent, type AuditEvent } from './hooks/hooks.ts';
+export { createHooks, beforeHookBudgetMs, inTransactionHooks, type Removal, type KernelHooks, type HookName, type MachineTransition, type Veto, type Denial, type AuthorizeRequest, type WorkflowStepEvent, type AuditEvent } from './hooks/hooks.ts';
 export type { PluginHooks } from './hooks/plugin-hooks.ts';
+export type { KernelRead, ReadyMachine } from './plugins/kernel-read.ts';
 export { definePlugin, httpServiceDefaults, type PluginDefinition, type PluginContext, type AgentPart, type AgentTask, type AgentTaskContext, type AgentServiceContext, type AgentLeases, type AgentLeaseLookup, type AgentSightings, type AgentServiceFactory, type RunningAgentService, type SiteDesiredState } from './plugins/define-plugin.ts';
 export type { PluginManifest } from './plugins/manifest.ts';
 export { packageNameFor, installCommand } from './plugins/resolve-name.ts';

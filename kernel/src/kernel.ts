@@ -143,12 +143,12 @@ export class Kernel {
     await host.setup();
     container.register({
       clock: asValue(this.clock),
-      networks: asFunction(({ db }) => new NetworkService({ db, ipam: () => this.capability(ipamCapability), ipamProviderId: () => host.providersOf('ipam')[0] ?? 'none' })).singleton(),
+      networks: asFunction(({ db, hooks }) => new NetworkService({ db, hooks, ipam: () => this.capability(ipamCapability), ipamProviderId: () => host.providersOf('ipam')[0] ?? 'none' })).singleton(),
       lifecycle: asFunction(({ hooks, auditLog, config, clock, logger }) => new Lifecycle({ hooks, audit: auditLog, config, clock, logger })).singleton(),
-      sites: asFunction(({ db, config, clock }) => new SiteService({ db, config, clock })).singleton(),
+      sites: asFunction(({ db, config, clock, hooks }) => new SiteService({ db, config, clock, hooks })).singleton(),
       // One sealer for BMC passwords, built once: the routes seal with it, power work items open with it.
       credentials: asValue(credentialSealer(config)),
-      machines: asFunction(({ db, credentials }) => new MachineService({ db, bmc: new BmcRules({ sealer: credentials, drivers: () => this.capabilityAll(powerCapability) }) })).singleton(),
+      machines: asFunction(({ db, credentials, hooks }) => new MachineService({ db, hooks, bmc: new BmcRules({ sealer: credentials, drivers: () => this.capabilityAll(powerCapability) }) })).singleton(),
       workflows: asFunction(({ db, lifecycle }) => new WorkflowService({ db, lifecycle, engine: () => this.engine })).singleton(),
       engine: asFunction(({ db, lifecycle, hooks, logger, clock, networks, config, credentials }) =>
         new WorkflowEngine({

@@ -11,6 +11,7 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Capability } from '../capabilities/define-capability.ts';
 import type { PluginHooks } from '../hooks/plugin-hooks.ts';
+import type { KernelRead } from './kernel-read.ts';
 import type { SproutConfig } from '../config/schema.ts';
 import type { AgentTransportFactory, WorkItem } from '../capabilities/transport.ts';
 import type { PowerDriver } from '../capabilities/power.ts';
@@ -144,7 +145,10 @@ export interface PluginContext<Config = Record<string, unknown>> {
   /** The kernel's effective config, secrets included: read, never log. */
   readonly kernelConfig: Readonly<SproutConfig>;
   readonly logger: Logger;
+  /** The database, for this plugin's own tables (created by its `migrations`); never query the kernel's tables with it. */
   readonly db: Knex;
+  /** What the plugin may read of the kernel's tables (machines, leases…): see kernel-read.ts. */
+  readonly read: KernelRead;
   readonly hooks: PluginHooks;
   /** Registers the provider of a capability listed in `provides`; built on first use. */
   provide<T>(capability: Capability<T>, factory: () => T | Promise<T>): void;

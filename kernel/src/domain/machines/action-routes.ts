@@ -128,8 +128,7 @@ export const machineActionRoutes: FastifyPluginAsync<RouteDeps> = async (app, { 
         if (allowedFrom(machine.status, machine.status === 'ready' ? 'allocate' : workflowDefinitions.deploy.start!)) image = await kernel.images.requireForDeploy(trx, machine.site_id, body.image);
         if (machine.status !== 'ready') return machine;
         const allocated = await kernel.lifecycle.transition(trx, { machine, action: 'allocate', actor: request.principal.actor, requestId: String(request.id) });
-        const [owned] = await trx<MachineRow>('machines').where({ id: machine.id }).update({ owner: allocated.owner ?? request.principal.actor }).returning('*');
-        return owned;
+        return kernel.machines.setOwner(trx, machine.id, allocated.owner ?? request.principal.actor);
       });
     },
     'machine.deploy',
@@ -171,7 +170,7 @@ export const machineActionRoutes: FastifyPluginAsync<RouteDeps> = async (app, { 
     async (request) => {
       const row = await audited(request, async (trx) => {
         const machine = await findMachine(trx, (request.params as { id: string }).id, { forUpdate: true });
-        const commissioned = await trx('machine_events').where({ machine_id: machine.id, action: 'commission_succeeded' }).first();
+        const commissioned = await kernel.machines.wasCommissioned(trx, machine.id);
         const updated = await kernel.lifecycle.transition(trx, { machine, action: 'mark_fixed', actor: request.principal.actor, requestId: String(request.id), choose: commissioned ? 'ready' : 'new' });
         return { result: updated, targetId: machine.id, details: { hostname: machine.hostname, status: { old: machine.status, new: updated.status } } };
       });
@@ -213,9 +212,9 @@ export const machineActionRoutes: FastifyPluginAsync<RouteDeps> = async (app, { 
         if (pick.machineId === null) {
           throw new SproutError('SPROUT_ERR_NO_MATCHING_MACHINE', pick.reason, { context: { constraints: body.constraints, site: body.site ?? null } });
         }
-        const machine = (await trx<MachineRow>('machines').where({ id: pick.machineId }).first())!;
+        const machine = await findMachine(trx, pick.machineId);
         await kernel.lifecycle.transition(trx, { machine, action: 'allocate', actor: request.principal.actor, requestId: String(request.id) });
-        const [owned] = await trx<MachineRow>('machines').where({ id: machine.id }).update({ owner }).returning('*');
+        const owned = await kernel.machines.setOwner(trx, machine.id, owner);
         return { result: owned, targetId: machine.id, details: { hostname: machine.hostname, owner, constraints: body.constraints, status: { old: 'ready', new: 'allocated' } } };
       });
       return kernel.machines.view(row);

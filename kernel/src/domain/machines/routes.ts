@@ -159,8 +159,7 @@ export const machineRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel
           throw new SproutError('SPROUT_ERR_CONFLICT', `machine ${machine.hostname} is ${machine.status}; ${isInProgress(machine.status) ? 'cancel its workflow' : 'release it'} before deleting it`);
         }
         await forgetMachineAtSite({ networks: kernel.networks, dhcp: () => kernel.capability(dhcpCapability), dns: () => kernel.capability(dnsCapability) }, trx, machine);
-        await trx('workflows').where({ machine_id: machine.id }).update({ machine_id: null });
-        await trx('machines').where({ id: machine.id }).delete();
+        await machines.remove(trx, machine);
         await kernel.siteRevisions.changed(trx, machine.site_id);
         return { result: null, targetId: machine.id, details: { hostname: machine.hostname, status: machine.status } };
       });

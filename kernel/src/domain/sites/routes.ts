@@ -3,7 +3,6 @@ import Type from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { RouteDeps } from '../../api/build-app.ts';
 import { refuseCursor } from '../../api/cursor.ts';
-import { SproutError } from '../../errors/index.ts';
 import { findSite, type SiteRow } from './find-site.ts';
 import { WorkflowSchema } from '../workflows/schemas.ts';
 
@@ -70,9 +69,6 @@ export const siteRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, a
     async (request, reply) => {
       const body = request.body as { name: string; description?: string; labels?: Record<string, string> };
       const created = await audited(request, async (trx) => {
-        if (await trx('sites').where({ name: body.name }).first()) {
-          throw new SproutError('SPROUT_ERR_CONFLICT', `a site named "${body.name}" already exists`, { details: [{ field: 'name', message: 'already taken' }] });
-        }
         const made = await sites.create(trx, body, request.principal.actor);
         return { result: made, targetId: made.site.id, details: { name: body.name, description: body.description ?? '', labels: body.labels ?? {} } };
       });
@@ -83,7 +79,7 @@ export const siteRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, a
   app.get(
     '/sites',
     { config: { auth: { role: 'viewer' } }, preValidation: refuseCursor, schema: { tags: ['sites'], summary: 'List sites with their agents', response: { 200: Type.Object({ items: Type.Array(SiteSchema) }) } } },
-    async () => ({ items: await sites.views(await kernel.store.db<SiteRow>('sites').orderBy('name')) }),
+    async () => ({ items: await sites.views(await sites.list()) }),
   );
 
   app.get(
@@ -108,17 +104,7 @@ export const siteRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, a
       const body = request.body as Partial<Pick<SiteRow, 'name' | 'description' | 'labels'>>;
       const row = await audited(request, async (trx) => {
         const site = await findSite(trx, (request.params as { id: string }).id, { forUpdate: true });
-        if (body.name && body.name !== site.name && (await trx('sites').where({ name: body.name }).first())) {
-          throw new SproutError('SPROUT_ERR_CONFLICT', `a site named "${body.name}" already exists`, { details: [{ field: 'name', message: 'already taken' }] });
-        }
-        const changes: Record<string, { old: unknown; new: unknown }> = {};
-        for (const key of ['name', 'description', 'labels'] as const) {
-          if (body[key] !== undefined && JSON.stringify(body[key]) !== JSON.stringify(site[key])) changes[key] = { old: site[key], new: body[key] };
-        }
-        const [updated] = await trx<SiteRow>('sites')
-          .where({ id: site.id })
-          .update({ ...body, ...(body.labels ? { labels: JSON.stringify(body.labels) as never } : {}), updated_at: trx.fn.now() as never })
-          .returning('*');
+        const { row: updated, changes } = await sites.update(trx, site, body);
         return { result: updated, targetId: site.id, details: changes };
       });
       return one(row);
@@ -134,19 +120,7 @@ export const siteRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, a
     async (request, reply) => {
       await audited(request, async (trx) => {
         const site = await findSite(trx, (request.params as { id: string }).id, { forUpdate: true });
-        const machines = Number((await trx('machines').where({ site_id: site.id }).count<{ c: number }[]>('* as c').first())?.c ?? 0);
-        const networks: { name: string; cidr: string }[] = await trx('networks').where({ site_id: site.id }).orderBy('name').select('name', 'cidr');
-        if (machines > 0 || networks.length > 0) {
-          const named = networks.length > 0 ? ` (${networks.map((n) => `${n.name} ${n.cidr}`).join(', ')})` : '';
-          const how = networks.length > 0 ? `; delete them first (sprout network delete <network> --site ${site.name})` : '; delete them first';
-          throw new SproutError('SPROUT_ERR_CONFLICT', `site ${site.name} still has ${machines} machine(s) and ${networks.length} network(s)${named}${how}`, {
-            context: { machines, networks: networks.length },
-            details: networks.map((n) => ({ field: 'networks', message: `network ${n.name} (${n.cidr}) is still at the site`, network: n })),
-          });
-        }
-        await trx('workflows').where({ site_id: site.id }).delete();
-        await trx('outbox').where({ site_id: site.id }).delete();
-        await trx('sites').where({ id: site.id }).delete();
+        await sites.remove(trx, site);
         return { result: null, targetId: site.id, details: { name: site.name } };
       });
       return reply.status(204).send(null);
