@@ -143,7 +143,9 @@ test.serial('a before hook tap that outruns its budget fails naming the plugin, 
 
 test.serial('a before hook within its budget lets the change through', async (t) => {
   const machine = await createMachine(h, 'hk', 'quick-1');
-  onRemoving = async () => sleep(20);
+  onRemoving = async () => {
+    await sleep(20);
+  };
   t.is((await h.request({ method: 'DELETE', url: `/v1/machines/${machine.id}` })).status, 204);
   t.falsy(await db()('machines').where({ id: machine.id }).first('id'));
 });

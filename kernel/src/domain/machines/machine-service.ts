@@ -37,6 +37,16 @@ export class MachineService {
     return this.deps.bmc;
   }
 
+  /** The machines `target` names exactly: by id (a UUID) or by hostname, in any site. */
+  async namedBy(target: string, db: Knex | Knex.Transaction = this.deps.db): Promise<{ id: string; hostname: string }[]> {
+    return db('machines')
+      .select('id', 'hostname')
+      .where((q) => {
+        if (isUuid(target)) q.where('id', target);
+        else q.where('hostname', target.toLowerCase());
+      });
+  }
+
   /** Records who holds an allocated machine (an allocation's owner); answers the row. */
   async setOwner(trx: Knex.Transaction, machineId: string, owner: string | null): Promise<MachineRow> {
     const [row] = await trx<MachineRow>('machines').where({ id: machineId }).update({ owner }).returning('*');

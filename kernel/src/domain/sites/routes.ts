@@ -1,7 +1,7 @@
 /** Sites under /v1/sites: create (with a join token), list, show, update, delete. */
 import Type from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import type { RouteDeps } from '../../api/build-app.ts';
+import type { ServiceDeps } from '../../api/build-app.ts';
 import { refuseCursor } from '../../api/cursor.ts';
 import { findSite, type SiteRow } from './find-site.ts';
 import { WorkflowSchema } from '../workflows/schemas.ts';
@@ -51,8 +51,7 @@ export const SiteSchema = Type.Object({
 const JoinTokenSchema = Type.Object({ token: Type.String({ description: 'One-time secret for `sprout agent run --join-token`; shown once' }), expiresAt: Type.String({ format: 'date-time' }) });
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'Site id or name' }) });
 
-export const siteRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, audited }) => {
-  const sites = kernel.sites;
+export const siteRoutes: FastifyPluginAsync<ServiceDeps<'db' | 'siteRevisions' | 'sites' | 'workflows'>> = async (app, { db, siteRevisions, sites, workflows, audited }) => {
   const one = async (row: SiteRow) => (await sites.views([row]))[0];
 
   app.post(
@@ -85,7 +84,7 @@ export const siteRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, a
   app.get(
     '/sites/:id',
     { config: { auth: { role: 'viewer' } }, schema: { tags: ['sites'], summary: 'Show a site (by id or name) with its agents', params: IdParams, response: { 200: SiteSchema } } },
-    async (request) => one(await findSite(kernel.store.db, (request.params as { id: string }).id)),
+    async (request) => one(await findSite(db, (request.params as { id: string }).id)),
   );
 
   app.patch(
@@ -137,10 +136,10 @@ export const siteRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, a
       const id = await audited(request, async (trx) => {
         const site = await findSite(trx, (request.params as { id: string }).id);
         // A manual push: agents fetch the site's document at once, whatever revision they hold.
-        const revision = await kernel.siteRevisions.changed(trx, site.id);
-        return { result: await kernel.workflows.startForSite(trx, { kind: 'sync-site', siteId: site.id, actor: request.principal.actor }), targetId: site.id, details: { site: site.name, revision } };
+        const revision = await siteRevisions.changed(trx, site.id);
+        return { result: await workflows.startForSite(trx, { kind: 'sync-site', siteId: site.id, actor: request.principal.actor }), targetId: site.id, details: { site: site.name, revision } };
       });
-      return reply.status(202).send(await kernel.workflows.get(id));
+      return reply.status(202).send(await workflows.get(id));
     },
   );
 
