@@ -50,7 +50,7 @@ test.serial('an after hook runs once the outermost transaction committed, and se
     // The transition in a savepoint, as a report applied inside a batch is: its release is not the commit.
     await outer.transaction(async (inner) => {
       const machine = await findMachine(inner, 'after-1', { forUpdate: true });
-      await h.kernel.lifecycle.transition(inner, { machine, action: 'mark_broken', actor: 'test', reason: { code: 'test', message: 'for the hook test' } });
+      await h.kernel.services.lifecycle.transition(inner, { machine, action: 'mark_broken', actor: 'test', reason: { code: 'test', message: 'for the hook test' } });
     });
     await sleep(200);
     t.deepEqual(seen, [], 'not while the outer transaction is open');
@@ -68,13 +68,13 @@ test.serial('an after hook never runs for a change that rolled back', async (t) 
   await t.throwsAsync(
     db().transaction(async (trx) => {
       const machine = await findMachine(trx, 'after-2', { forUpdate: true });
-      await h.kernel.lifecycle.transition(trx, { machine, action: 'mark_broken', actor: 'test', reason: { code: 'test', message: 'rolled back' } });
+      await h.kernel.services.lifecycle.transition(trx, { machine, action: 'mark_broken', actor: 'test', reason: { code: 'test', message: 'rolled back' } });
       throw new Error('roll it back');
     }),
     { message: 'roll it back' },
   );
   // A later committed change's hooks do run: the rolled-back one's would have come first.
-  const marker = await h.kernel.audit.record({ actor: 'test', action: 'test.marker', outcome: 'success' });
+  const marker = await h.kernel.services.auditLog.record({ actor: 'test', action: 'test.marker', outcome: 'success' });
   await until('the marker was announced', async () => seen.includes('test.marker'));
   t.deepEqual(seen, ['test.marker']);
   t.true(marker > 0);
@@ -89,7 +89,7 @@ test.serial('an audit record written in a savepoint is announced after the outer
     seen.push({ found: !!(await db()('audit_records').where({ id: e.id }).first('id')), committed });
   };
   await db().transaction(async (outer) => {
-    await outer.transaction((inner) => h.kernel.audit.record({ actor: 'test', action: 'test.savepoint', outcome: 'success' }, inner));
+    await outer.transaction((inner) => h.kernel.services.auditLog.record({ actor: 'test', action: 'test.savepoint', outcome: 'success' }, inner));
     await sleep(200);
     committed = true;
   });

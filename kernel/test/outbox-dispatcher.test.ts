@@ -86,7 +86,7 @@ test.serial('work the transport gives up on fails its step with the reason', asy
   t.is(started.status, 202);
   const id: string = started.body.id;
   await waitForWorkflow(h, id, (w) => w.steps[0].state === 'dispatched');
-  await h.kernel.dispatcher.drain();
+  await h.kernel.services.dispatcher.drain();
   // The HTTP transport's agent side, as its long-poll route uses it.
   const transport = (await h.kernel.capability(transportCapability)) as unknown as AgentHttpEndpoint;
   // The agent takes the work and never acknowledges it: its one delivery runs out.

@@ -183,27 +183,27 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
     done();
   });
   countRequests(app, kernel.metrics);
-  installGuard(app, { tokens: kernel.tokens, agents: kernel.agents, audit: kernel.audit, hooks: kernel.hooks });
-  installFailedMutationAudit(app, kernel.audit);
+  installGuard(app, { tokens: kernel.services.tokens, agents: kernel.services.agents, audit: kernel.services.auditLog, hooks: kernel.hooks });
+  installFailedMutationAudit(app, kernel.services.auditLog);
 
-  const audited = createAudited(kernel.store.db, kernel.audit);
-  const { container } = kernel;
+  const audited = createAudited(kernel.store.db, kernel.services.auditLog);
+  const { services: kernelServices } = kernel;
   const services: RouteServices = {
     db: kernel.store.db,
     config: kernel.config,
     clock: kernel.clock,
-    audit: container.resolve('auditLog'),
-    tokens: container.resolve('tokens'),
-    sites: container.resolve('sites'),
-    machines: container.resolve('machines'),
-    networks: container.resolve('networks'),
-    workflows: container.resolve('workflows'),
-    engine: container.resolve('engine'),
-    lifecycle: container.resolve('lifecycle'),
-    images: container.resolve('images'),
-    power: container.resolve('power'),
-    dispatcher: container.resolve('dispatcher'),
-    siteRevisions: container.resolve('siteRevisions'),
+    audit: kernelServices.auditLog,
+    tokens: kernelServices.tokens,
+    sites: kernelServices.sites,
+    machines: kernelServices.machines,
+    networks: kernelServices.networks,
+    workflows: kernelServices.workflows,
+    engine: kernelServices.engine,
+    lifecycle: kernelServices.lifecycle,
+    images: kernelServices.images,
+    power: kernelServices.power,
+    dispatcher: kernelServices.dispatcher,
+    siteRevisions: kernelServices.siteRevisions,
     metrics: kernel.metrics,
     pluginStatus: kernel.pluginStatus,
     readiness: () => kernel.readiness(),
