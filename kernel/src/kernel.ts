@@ -73,9 +73,47 @@ export interface KernelOptions {
   background?: boolean;
 }
 
+/**
+ * The kernel's services, as registered in its container and resolved on first use. Code
+ * outside the kernel takes the ones it needs (routes get them by name, see build-app.ts);
+ * tests and the CLI reach them here.
+ */
+export interface KernelServices {
+  config: SproutConfig;
+  logger: Logger;
+  db: Knex;
+  hooks: KernelHooks;
+  clock: Clock;
+  auditLog: AuditLog;
+  auditRetention: AuditRetention;
+  tokens: TokenService;
+  networks: NetworkService;
+  lifecycle: Lifecycle;
+  sites: SiteService;
+  /** Seals and opens machines' BMC passwords (bmc-credentials.ts). */
+  credentials: CredentialSealer;
+  machines: MachineService;
+  workflows: WorkflowService;
+  engine: WorkflowEngine;
+  agents: AgentService;
+  /** Revisions of each site's desired state: bumped by every change a site's agents serve. */
+  siteRevisions: SiteRevisions;
+  /** Power commands, the power poll and power state reports. */
+  power: PowerService;
+  /** Each site's image store: the agents' lists, imports and removals. */
+  images: SiteImages;
+  reports: ReportApplier;
+  dispatcher: OutboxDispatcher;
+  /** The outbox as the work queue of transports whose agents lease work (see outbox-queue.ts). */
+  workQueue: OutboxQueue;
+  watchdog: Watchdog;
+}
+
 export class Kernel {
   readonly hooks: KernelHooks = createHooks();
   readonly container: AwilixContainer;
+  /** The container's services, each resolved on first use (no forwarding getters). */
+  readonly services: KernelServices;
   app?: FastifyInstance;
   private stopped = false;
   private host?: PluginHost;
@@ -96,11 +134,12 @@ export class Kernel {
     private readonly background: boolean,
   ) {
     this.container = createContainer({ injectionMode: InjectionMode.PROXY, strict: true });
+    this.services = this.container.cradle as KernelServices;
     this.writeHealth = new WriteHealth(store.db);
     this.metrics = new ControlPlaneMetrics({
       db: store.db,
       version: kernelVersion,
-      networks: () => this.networks,
+      networks: () => this.services.networks,
       offlineAfterSeconds: config.agents.heartbeatSeconds * config.agents.offlineAfterMissed,
       now: () => this.clock.now(),
     });
@@ -151,13 +190,13 @@ export class Kernel {
     await host.setup();
     container.register({
       clock: asValue(this.clock),
-      networks: asFunction(({ db }) => new NetworkService({ db, ipam: () => this.capability(ipamCapability), ipamProviderId: () => host.providersOf('ipam')[0] ?? 'none' })).singleton(),
+      networks: asFunction(({ db, hooks }) => new NetworkService({ db, hooks, ipam: () => this.capability(ipamCapability), ipamProviderId: () => host.providersOf('ipam')[0] ?? 'none' })).singleton(),
       lifecycle: asFunction(({ hooks, auditLog, config, clock, logger }) => new Lifecycle({ hooks, audit: auditLog, config, clock, logger })).singleton(),
-      sites: asFunction(({ db, config, clock }) => new SiteService({ db, config, clock })).singleton(),
+      sites: asFunction(({ db, config, clock, hooks }) => new SiteService({ db, config, clock, hooks })).singleton(),
       // One sealer for BMC passwords, built once: the routes seal with it, power work items open with it.
       credentials: asValue(credentialSealer(config)),
-      machines: asFunction(({ db, credentials }) => new MachineService({ db, bmc: new BmcRules({ sealer: credentials, drivers: () => this.capabilityAll(powerCapability) }) })).singleton(),
-      workflows: asFunction(({ db, lifecycle }) => new WorkflowService({ db, lifecycle, engine: () => this.engine })).singleton(),
+      machines: asFunction(({ db, credentials, hooks }) => new MachineService({ db, hooks, bmc: new BmcRules({ sealer: credentials, drivers: () => this.capabilityAll(powerCapability) }) })).singleton(),
+      workflows: asFunction(({ db, lifecycle }) => new WorkflowService({ db, lifecycle, engine: () => this.services.engine })).singleton(),
       engine: asFunction(({ db, lifecycle, hooks, logger, clock, networks, config, credentials }) =>
         new WorkflowEngine({
           db,
@@ -166,8 +205,8 @@ export class Kernel {
           logger,
           clock,
           sweepIntervalMs: 2000,
-          siteChanged: (trx, siteId) => this.siteRevisions.changed(trx, siteId),
-          afterDispatch: () => this.dispatcher.kick(),
+          siteChanged: (trx, siteId) => this.services.siteRevisions.changed(trx, siteId),
+          afterDispatch: () => this.services.dispatcher.kick(),
           withdraw: async (siteId, ids) => (await this.capability(transportCapability)).withdrawWork?.(siteId, ids),
           stepContext: { networks, config, dhcp: () => this.capability(dhcpCapability), dns: () => this.capability(dnsCapability) },
           power: { sealer: () => credentials, callTimeoutMs: config.power.callTimeoutSeconds * 1000 },
@@ -176,17 +215,17 @@ export class Kernel {
       ).singleton(),
       agents: asFunction(({ db, clock }) => new AgentService({ db, clock })).singleton(),
       siteRevisions: asFunction(({ db, logger }) => new SiteRevisions({ db, kind: store.kind, logger, schema: store.schema })).singleton(),
-      power: asFunction(({ db, credentials, config, logger }) => new PowerService({ db, sealer: credentials, config, logger, afterDispatch: () => this.dispatcher.kick() })).singleton(),
-      images: asFunction(({ db }) => new SiteImages({ db, afterDispatch: () => this.dispatcher.kick() })).singleton(),
-      reports: asFunction(({ db, auditLog, logger }) => new ReportApplier({ db, engine: () => this.engine, power: () => this.power, images: () => this.images, audit: auditLog, logger, hwtests: () => this.capabilityAll(hwtestCapability) })).singleton(),
+      power: asFunction(({ db, credentials, config, logger }) => new PowerService({ db, sealer: credentials, config, logger, afterDispatch: () => this.services.dispatcher.kick() })).singleton(),
+      images: asFunction(({ db }) => new SiteImages({ db, afterDispatch: () => this.services.dispatcher.kick() })).singleton(),
+      reports: asFunction(({ db, auditLog, logger }) => new ReportApplier({ db, engine: () => this.services.engine, power: () => this.services.power, images: () => this.services.images, audit: auditLog, logger, hwtests: () => this.capabilityAll(hwtestCapability) })).singleton(),
       dispatcher: asFunction(({ db, logger }) => new OutboxDispatcher({ db, logger, transport: () => this.capability(transportCapability), intervalMs: 1000 })).singleton(),
       auditRetention: asFunction(({ db, auditLog, logger, config, clock }) => new AuditRetention({ db, audit: auditLog, logger, retentionDays: config.audit.retentionDays, now: () => clock.now().getTime() })).singleton(),
       watchdog: asFunction(({ db, lifecycle, clock, logger, config }) => new Watchdog({ db, lifecycle, clock, logger, intervalMs: config.lifecycle.watchdogIntervalSeconds * 1000 })).singleton(),
     });
     const admin = await bootstrapAdmin({
       db: store.db,
-      tokens: this.tokens,
-      audit: this.audit,
+      tokens: this.services.tokens,
+      audit: this.services.auditLog,
       dataDir: config.dataDir,
       adminToken: config.auth.adminToken,
     });
@@ -195,21 +234,21 @@ export class Kernel {
     const { buildApp } = await import('./api/build-app.ts');
     this.app = await buildApp(this, host.routes);
     await this.connectTransport();
-    await this.siteRevisions.listen();
+    await this.services.siteRevisions.listen();
     if (this.background) {
       this.desiredStatePublisher = new DesiredStatePublisher({
         db: this.store.db,
-        revisions: this.siteRevisions,
+        revisions: this.services.siteRevisions,
         transport: () => this.capability(transportCapability),
         build: (siteId) => this.desiredState(siteId),
         logger: this.logger,
       });
       await this.desiredStatePublisher.start();
-      this.engine.start();
-      this.watchdog.start();
-      this.dispatcher.start();
-      this.auditRetention.start();
-      this.power.start();
+      this.services.engine.start();
+      this.services.watchdog.start();
+      this.services.dispatcher.start();
+      this.services.auditRetention.start();
+      this.services.power.start();
     }
   }
 
@@ -219,10 +258,10 @@ export class Kernel {
   private async connectTransport(): Promise<void> {
     const attempt = async () => {
       const transport = await this.capability(transportCapability);
-      if (transport.onReports) await transport.onReports((reports) => this.reports.applyMany(reports).then(() => undefined));
-      else await transport.onReport((report) => this.reports.apply(report).then(() => undefined));
+      if (transport.onReports) await transport.onReports((reports) => this.services.reports.applyMany(reports).then(() => undefined));
+      else await transport.onReport((report) => this.services.reports.apply(report).then(() => undefined));
       await transport.onDeadLetter((item, reason) =>
-        item.stepId ? this.engine.siteStepFinished(item.stepId, { ok: false, error: `the agent at the site never completed work item ${item.id}: ${reason}` }) : this.images.givenUp(item.id, reason).then((image) => (image ? undefined : this.power.givenUp(item.id, reason))),
+        item.stepId ? this.services.engine.siteStepFinished(item.stepId, { ok: false, error: `the agent at the site never completed work item ${item.id}: ${reason}` }) : this.services.images.givenUp(item.id, reason).then((image) => (image ? undefined : this.services.power.givenUp(item.id, reason))),
       );
     };
     try {
@@ -252,86 +291,9 @@ export class Kernel {
     return { plugin, settings: Object.fromEntries(Object.entries(pluginConfig).map(([key, value]) => [key, withoutUserinfo(value)])) };
   }
 
-  /** Revisions of each site's desired state: bumped by every change a site's agents serve. */
-  get siteRevisions(): SiteRevisions {
-    return this.container.resolve('siteRevisions');
-  }
-
   /** The site's desired state document, as its agents get it. */
   desiredState(siteId: string, db: Knex | Knex.Transaction = this.store.db): Promise<SiteDesiredStateDocument> {
     return desiredStateOf(db, siteId, { dhcp: () => this.capability(dhcpCapability), dns: () => this.capability(dnsCapability) });
-  }
-
-  get agents(): AgentService {
-    return this.container.resolve<AgentService>('agents');
-  }
-
-  get reports(): ReportApplier {
-    return this.container.resolve<ReportApplier>('reports');
-  }
-
-  /** The outbox as the work queue of transports whose agents lease work (see outbox-queue.ts). */
-  get workQueue(): OutboxQueue {
-    return this.container.resolve<OutboxQueue>('workQueue');
-  }
-
-  get dispatcher(): OutboxDispatcher {
-    return this.container.resolve<OutboxDispatcher>('dispatcher');
-  }
-
-  get lifecycle(): Lifecycle {
-    return this.container.resolve<Lifecycle>('lifecycle');
-  }
-
-  get sites(): SiteService {
-    return this.container.resolve<SiteService>('sites');
-  }
-
-  /** Seals and opens machines' BMC passwords (bmc-credentials.ts). */
-  get credentials(): CredentialSealer {
-    return this.container.resolve<CredentialSealer>('credentials');
-  }
-
-  /** Each site's image store: the agents' lists, imports and removals. */
-  get images(): SiteImages {
-    return this.container.resolve<SiteImages>('images');
-  }
-
-  /** Power commands, the power poll and power state reports. */
-  get power(): PowerService {
-    return this.container.resolve<PowerService>('power');
-  }
-
-  get machines(): MachineService {
-    return this.container.resolve<MachineService>('machines');
-  }
-
-  get workflows(): WorkflowService {
-    return this.container.resolve<WorkflowService>('workflows');
-  }
-
-  get engine(): WorkflowEngine {
-    return this.container.resolve<WorkflowEngine>('engine');
-  }
-
-  get watchdog(): Watchdog {
-    return this.container.resolve<Watchdog>('watchdog');
-  }
-
-  get audit(): AuditLog {
-    return this.container.resolve<AuditLog>('auditLog');
-  }
-
-  get auditRetention(): AuditRetention {
-    return this.container.resolve<AuditRetention>('auditRetention');
-  }
-
-  get networks(): NetworkService {
-    return this.container.resolve<NetworkService>('networks');
-  }
-
-  get tokens(): TokenService {
-    return this.container.resolve<TokenService>('tokens');
   }
 
   /** The active provider of a `one` capability. */
@@ -391,15 +353,15 @@ export class Kernel {
     if (this.stopped) return;
     this.stopped = true;
     try {
-      this.watchdog.stop();
-      this.auditRetention.stop();
-      await this.power.stop();
-      await this.dispatcher.stop();
-      await this.engine.stop();
+      this.services.watchdog.stop();
+      this.services.auditRetention.stop();
+      await this.services.power.stop();
+      await this.services.dispatcher.stop();
+      await this.services.engine.stop();
       await this.desiredStatePublisher?.stop();
       await (await this.capabilityAll(transportCapability))[0]?.close();
-      await this.siteRevisions.close();
-      await this.workQueue.close();
+      await this.services.siteRevisions.close();
+      await this.services.workQueue.close();
       await this.hooks.serverStopping.promise();
     } finally {
       await this.app?.close();

@@ -15,6 +15,8 @@ export * from './errors/index.ts';
 export * from './capabilities/index.ts';
 export { definePlugin, httpServiceDefaults, type PluginDefinition, type PluginContext, type AgentPart, type AgentTask, type AgentTaskContext, type AgentServiceContext, type AgentLeases, type AgentLeaseLookup, type AgentSightings, type AgentServiceFactory, type RunningAgentService, type SiteDesiredState } from './plugins/define-plugin.ts';
 export type { PluginHooks } from './hooks/plugin-hooks.ts';
+export type { KernelRead, ReadyMachine } from './plugins/kernel-read.ts';
+export type { Removal } from './hooks/hooks.ts';
 export type { PluginManifest } from './plugins/manifest.ts';
 export { importDefinition, importAgentPart } from './plugins/import-definition.ts';
 export { schemaProblems } from './config/schema-errors.ts';

@@ -49,7 +49,7 @@ for (const backend of backends) {
     const { logger, lines } = capturedLogger();
     const publishers: DesiredStatePublisher[] = [];
     const publisherEvery = (republishMs: number) => {
-      const made = new DesiredStatePublisher({ db: h.kernel.store.db, revisions: h.kernel.siteRevisions, transport: async () => transport, build: (siteId) => h.kernel.desiredState(siteId), logger, republishMs });
+      const made = new DesiredStatePublisher({ db: h.kernel.store.db, revisions: h.kernel.services.siteRevisions, transport: async () => transport, build: (siteId) => h.kernel.desiredState(siteId), logger, republishMs });
       publishers.push(made);
       return made;
     };

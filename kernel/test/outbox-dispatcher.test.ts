@@ -88,10 +88,10 @@ test.serial('a transport that leases from the outbox is handed nothing: its agen
   t.is(await dispatcher.drain(), 0);
   t.deepEqual(published, []);
   t.like(await row(ids[0]), { dispatched_at: null, attempts: 0 });
-  const leased = await h.kernel.workQueue.lease(siteId, { ackWaitMs: 60_000, maxDeliver: 3, limit: 10 });
+  const leased = await h.kernel.services.workQueue.lease(siteId, { ackWaitMs: 60_000, maxDeliver: 3, limit: 10 });
   t.deepEqual(leased.map(({ item }) => item.id), [`wi-${ids[0]}`]);
   t.truthy((await row(ids[0])).dispatched_at, 'the first lease marks the row dispatched');
-  await h.kernel.workQueue.settle(siteId, [`wi-${ids[0]}`], 'ack', 60_000);
+  await h.kernel.services.workQueue.settle(siteId, [`wi-${ids[0]}`], 'ack', 60_000);
   t.truthy((await row(ids[0])).acked_at);
 });
 
@@ -101,7 +101,7 @@ test.serial('work the transport gives up on fails its step with the reason', asy
   t.is(started.status, 202);
   const id: string = started.body.id;
   await waitForWorkflow(h, id, (w) => w.steps[0].state === 'dispatched');
-  await h.kernel.dispatcher.drain();
+  await h.kernel.services.dispatcher.drain();
   // The HTTP transport's agent side, as its long-poll route uses it.
   const transport = (await h.kernel.capability(transportCapability)) as unknown as AgentHttpEndpoint;
   // The agent takes the work and never acknowledges it: its one delivery runs out.

@@ -100,7 +100,7 @@ test('a booted kernel wires providers, plugin routes, migrations and hooks', asy
   t.is(kernel.plugins.find((p) => p.manifest.id === 'ipam-alt')!.config.retries, 2);
 
   // the extension's route is mounted under /v1/plugins/<id>/, behind auth, and sees its migration's table
-  const admin = await kernel.tokens.create({ name: 'a', role: 'admin', createdBy: 'test' });
+  const admin = await kernel.services.tokens.create({ name: 'a', role: 'admin', createdBy: 'test' });
   const denied = await kernel.app!.inject({ url: '/v1/plugins/auditor/ping' });
   t.is(denied.statusCode, 401);
   const ping = await kernel.app!.inject({ url: '/v1/plugins/auditor/ping', headers: { authorization: `Bearer ${admin.secret}` } });
@@ -112,7 +112,7 @@ test('a booted kernel wires providers, plugin routes, migrations and hooks', asy
   t.is(refused.statusCode, 403);
   t.is(refused.json().code, 'SPROUT_ERR_FORBIDDEN');
   t.is(refused.json().detail, 'auditor denies deny-me');
-  const denials = await kernel.audit.list({ outcome: 'denied' });
+  const denials = await kernel.services.auditLog.list({ outcome: 'denied' });
   t.like(denials.items[0], { actor: 'token:a', outcome: 'denied', details: { status: 403, reason: 'auditor denies deny-me' } });
 
   // a veto comes back as a value; a throwing tap is wrapped with plugin id and hook name

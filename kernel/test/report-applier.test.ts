@@ -26,7 +26,7 @@ test.before(async () => {
   await createMachine(h, 'rep-a', 'reported-1');
   workflowId = (await h.request({ method: 'POST', url: '/v1/machines/reported-1/commission', body: { hwtest: false } })).body.id;
   await waitForWorkflow(h, workflowId, (w) => w.steps[0].state === 'dispatched');
-  await h.kernel.dispatcher.drain();
+  await h.kernel.services.dispatcher.drain();
   const row = await h.kernel.store.db('outbox').where({ workflow_id: workflowId }).first('id');
   workItemId = `wi-${row.id}`;
 });
@@ -36,12 +36,12 @@ function report(from: { agentId: string; siteId: string }, kind: string, payload
   return { agentId: from.agentId, siteId: from.siteId, sequence: seq, kind, workItemId: item, at: new Date().toISOString(), payload };
 }
 
-const checkBmc = async () => (await h.kernel.workflows.get(workflowId)).steps[0];
+const checkBmc = async () => (await h.kernel.services.workflows.get(workflowId)).steps[0];
 
 test.serial('a report delivered twice is applied once', async (t) => {
   const started = report(agents['rep-a'], 'task.started', { log: ['checking the BMC'] });
-  t.is(await h.kernel.reports.apply(started), 'applied');
-  t.is(await h.kernel.reports.apply(started), 'duplicate');
+  t.is(await h.kernel.services.reports.apply(started), 'applied');
+  t.is(await h.kernel.services.reports.apply(started), 'duplicate');
   const step = await checkBmc();
   t.is(step.state, 'running');
   t.deepEqual(step.logTail.filter((l: string) => l === 'checking the BMC'), ['checking the BMC']);
@@ -52,17 +52,17 @@ test.serial('machineHeardAt keeps the latest time the machine spoke, whatever or
   const later = '2026-12-06T10:00:05.000Z';
   const earlier = '2026-12-06T10:00:01.000Z';
   // one batch: the later stamp first, then an earlier one (a journaled report arriving late)
-  t.deepEqual(await h.kernel.reports.applyMany([report(agents['rep-a'], 'task.log', { log: ['installer: writing'], machineHeardAt: later }), report(agents['rep-a'], 'task.log', { log: ['installer: late'], machineHeardAt: earlier })]), ['applied', 'applied']);
+  t.deepEqual(await h.kernel.services.reports.applyMany([report(agents['rep-a'], 'task.log', { log: ['installer: writing'], machineHeardAt: later }), report(agents['rep-a'], 'task.log', { log: ['installer: late'], machineHeardAt: earlier })]), ['applied', 'applied']);
   t.is((await checkBmc()).machineHeardAt, later);
-  t.is(await h.kernel.reports.apply(report(agents['rep-a'], 'task.log', { log: ['late again'], machineHeardAt: earlier })), 'applied');
+  t.is(await h.kernel.services.reports.apply(report(agents['rep-a'], 'task.log', { log: ['late again'], machineHeardAt: earlier })), 'applied');
   t.is((await checkBmc()).machineHeardAt, later);
-  t.is(await h.kernel.reports.apply(report(agents['rep-a'], 'task.log', { log: ['not a time'], machineHeardAt: 'yesterday-ish' })), 'applied');
+  t.is(await h.kernel.services.reports.apply(report(agents['rep-a'], 'task.log', { log: ['not a time'], machineHeardAt: 'yesterday-ish' })), 'applied');
   t.is((await checkBmc()).machineHeardAt, later);
 });
 
 test.serial("a report from another site's agent about this site's work is refused, audited, and moves nothing", async (t) => {
   const forged = report(agents['rep-b'], 'task.succeeded', { result: { facts: { cpus: 512 } }, log: ['forged'] }, workItemId, 1);
-  t.is(await h.kernel.reports.apply(forged), 'refused');
+  t.is(await h.kernel.services.reports.apply(forged), 'refused');
   const step = await checkBmc();
   t.is(step.state, 'running');
   t.false(step.logTail.includes('forged'));
@@ -76,20 +76,20 @@ test.serial("a report from another site's agent about this site's work is refuse
 });
 
 test.serial('a report about an unknown work item changes nothing', async (t) => {
-  const before = await h.kernel.workflows.get(workflowId);
-  t.is(await h.kernel.reports.apply(report(agents['rep-a'], 'task.failed', { error: 'no such work' }, 'wi-999999999')), 'applied');
-  const after = await h.kernel.workflows.get(workflowId);
+  const before = await h.kernel.services.workflows.get(workflowId);
+  t.is(await h.kernel.services.reports.apply(report(agents['rep-a'], 'task.failed', { error: 'no such work' }, 'wi-999999999')), 'applied');
+  const after = await h.kernel.services.workflows.get(workflowId);
   t.is(after.state, before.state);
   t.deepEqual(after.steps.map((s: any) => [s.state, s.error]), before.steps.map((s: any) => [s.state, s.error]));
 });
 
 test.serial('a report about a step that already ended changes nothing', async (t) => {
-  t.is(await h.kernel.reports.apply(report(agents['rep-a'], 'task.failed', { error: 'BMC refused the password' })), 'applied');
+  t.is(await h.kernel.services.reports.apply(report(agents['rep-a'], 'task.failed', { error: 'BMC refused the password' })), 'applied');
   const failed = await waitForWorkflow(h, workflowId, (w) => w.state === 'failed');
   t.like(failed.steps[0], { state: 'failed', error: 'BMC refused the password' });
   // A late success for the same work item: the step, the workflow and the machine stay as they ended.
-  t.is(await h.kernel.reports.apply(report(agents['rep-a'], 'task.succeeded', { result: {}, log: ['late success'] })), 'applied');
-  const after = await h.kernel.workflows.get(workflowId);
+  t.is(await h.kernel.services.reports.apply(report(agents['rep-a'], 'task.succeeded', { result: {}, log: ['late success'] })), 'applied');
+  const after = await h.kernel.services.workflows.get(workflowId);
   t.is(after.state, 'failed');
   t.like(after.steps[0], { state: 'failed', error: 'BMC refused the password' });
   t.false(after.steps[0].logTail.includes('late success'));

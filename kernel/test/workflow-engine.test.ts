@@ -23,13 +23,13 @@ test.before(async () => {
   h = await startHarness('pglite');
   await siteWithNetwork(h, 'eng', octet);
   // The kernel's own engine would advance the same workflows: the tests' engines do it instead.
-  await h.kernel.engine.stop();
+  await h.kernel.services.engine.stop();
 });
 test.after.always(() => h?.stop());
 
 /** The kernel's engine wiring, with `reserve-dhcp`'s capability answering as `reserve` does. */
 function engineWith(reserve: Reserve): WorkflowEngine {
-  const deps = (h.kernel.engine as unknown as { deps: EngineDeps }).deps;
+  const deps = (h.kernel.services.engine as unknown as { deps: EngineDeps }).deps;
   const dhcp = { reserve, unreserve: async () => undefined } as unknown as DhcpProvider;
   return new WorkflowEngine({ ...deps, stepContext: { ...deps.stepContext, dhcp: async () => dhcp } });
 }
@@ -143,7 +143,7 @@ test.serial('a workflow cancelled while a control step runs stops at the next st
   // PGlite has one connection: the cancel waits behind the running step's transaction and
   // gets it before the engine's next one, so the boundary it lands at is the next one.
   const pool = (db.client as { pool: { numPendingAcquires(): number } }).pool;
-  const cancelling = db.transaction((trx) => h.kernel.workflows.requestCancel(trx, id, 'operator-1'));
+  const cancelling = db.transaction((trx) => h.kernel.services.workflows.requestCancel(trx, id, 'operator-1'));
   await until('the cancel waits for the running step', async () => pool.numPendingAcquires() > 0);
   release();
   await cancelling;

@@ -40,7 +40,7 @@ export async function createMachine(h: Harness, site: string, hostname: string, 
 export async function waitForWorkflow(h: Harness, id: string, done: (wf: any) => boolean): Promise<any> {
   let wf: any;
   for (let i = 0; i < 200; i++) {
-    wf = await h.kernel.workflows.get(id);
+    wf = await h.kernel.services.workflows.get(id);
     if (done(wf)) return wf;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -55,7 +55,7 @@ export async function finishSiteStep(h: Harness, workflowId: string, outcome: an
   const current = wf.steps.find((s: any) => s.kind === 'site' && s.state === 'dispatched');
   if (!current) throw new Error(`no dispatched site step in ${workflowId}: ${wf.state}`);
   const row = await h.kernel.store.db('workflow_steps').where({ workflow_id: workflowId, name: current.name }).first();
-  await h.kernel.engine.siteStepFinished(row.id, outcome);
+  await h.kernel.services.engine.siteStepFinished(row.id, outcome);
   return current.name;
 }
 

@@ -92,7 +92,7 @@ export async function startHarness(backend: Backend, options: HarnessOptions = {
     dataDir,
     adminToken,
     async token(role, name) {
-      const made = await kernel.tokens.create({ name: name ?? `${role}-${++counter}-${randomBytes(3).toString('hex')}`, role, createdBy: 'test' });
+      const made = await kernel.services.tokens.create({ name: name ?? `${role}-${++counter}-${randomBytes(3).toString('hex')}`, role, createdBy: 'test' });
       return made.secret;
     },
     async request({ method = 'GET', url, token, body, headers = {} }) {

@@ -25,7 +25,7 @@ for (const backend of backends) {
     const wf = await waitForWorkflow(h, started.body.id, (w) => w.steps.some((s: any) => s.name === 'power-on' && s.state === 'dispatched'));
     const address = wf.steps.find((s: any) => s.name === 'allocate-ip').result.address;
 
-    await h.kernel.reports.apply({
+    await h.kernel.services.reports.apply({
       agentId,
       siteId: site.id,
       sequence: 1,

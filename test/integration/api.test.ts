@@ -109,7 +109,7 @@ for (const backend of backends) {
     t.is((await h.request({ url: '/v1/whoami', token: created.body.secret })).status, 200);
     t.is((await h.request({ method: 'DELETE', url: `/v1/tokens/short-${backend}` })).status, 200);
     t.is((await h.request({ url: '/v1/whoami', token: created.body.secret })).status, 401);
-    const expired = await h.kernel.tokens.create({ name: `expired-${backend}`, role: 'admin', createdBy: 'test', expiresAt: new Date(Date.now() - 1000) });
+    const expired = await h.kernel.services.tokens.create({ name: `expired-${backend}`, role: 'admin', createdBy: 'test', expiresAt: new Date(Date.now() - 1000) });
     t.is((await h.request({ url: '/v1/whoami', token: expired.secret })).status, 401);
   });
 

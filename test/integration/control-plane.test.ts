@@ -183,16 +183,16 @@ for (const backend of backends) {
     const ended = (await h.request({ method: 'POST', url: '/v1/machines/prune-01/commission', body: { hwtest: false } })).body;
     const running = (await h.request({ method: 'POST', url: '/v1/machines/prune-02/commission', body: { hwtest: false } })).body;
     for (const wf of [ended, running]) await waitForWorkflow(h, wf.id, (w) => w.state === 'dispatched');
-    await h.kernel.dispatcher.drain();
+    await h.kernel.services.dispatcher.drain();
     t.is((await h.request({ method: 'POST', url: `/v1/workflows/${ended.id}/cancel` })).status, 202);
     const db = h.kernel.store.db;
     const rowsOf = async (workflowId: string) => Number((await db('outbox').where({ workflow_id: workflowId }).count({ n: '*' }).first())?.n);
     t.true((await rowsOf(ended.id)) > 0 && (await rowsOf(running.id)) > 0);
-    t.is(await h.kernel.dispatcher.pruneDispatched(), 0, 'nothing is a day old yet');
+    t.is(await h.kernel.services.dispatcher.pruneDispatched(), 0, 'nothing is a day old yet');
     // Two days pass, by the database's clock, for both workflows' rows; only one workflow has ended.
     await db('outbox').whereIn('workflow_id', [ended.id, running.id]).update({ dispatched_at: db.raw(`now() - interval '2 days'`) });
     await db('workflows').where({ id: ended.id }).update({ finished_at: db.raw(`now() - interval '2 days'`) });
-    t.true((await h.kernel.dispatcher.pruneDispatched()) > 0);
+    t.true((await h.kernel.services.dispatcher.pruneDispatched()) > 0);
     t.is(await rowsOf(ended.id), 0);
     t.true((await rowsOf(running.id)) > 0, 'a running workflow keeps its rows: its reports find their step through them');
     await h.request({ method: 'POST', url: `/v1/workflows/${running.id}/cancel` });
@@ -204,7 +204,7 @@ for (const backend of backends) {
     for (const step of ['check-bmc', 'power-on']) t.is(await finishSiteStep(h, started.id), step);
     await waitForWorkflow(h, started.id, (w) => w.steps.some((s: any) => s.name === 'commission' && s.state === 'dispatched'));
     const step = await h.kernel.store.db('workflow_steps').where({ workflow_id: started.id, name: 'commission' }).first();
-    await h.kernel.engine.siteStepStarted(step.id, ['waiting for cancel-run-01 to boot the installer']);
+    await h.kernel.services.engine.siteStepStarted(step.id, ['waiting for cancel-run-01 to boot the installer']);
     t.is((await h.request({ url: `/v1/workflows/${started.id}` })).body.steps.find((s: any) => s.name === 'commission').state, 'running');
 
     const cancelled = await h.request({ method: 'POST', url: `/v1/workflows/${started.id}/cancel` });
@@ -220,7 +220,7 @@ for (const backend of backends) {
     t.is(await h.kernel.store.db('boot_intents').where({ workflow_id: started.id }).first(), undefined, 'the machine gets no installer any more');
 
     // The agent's report arrives after the cancel: the step, the workflow and the machine stay as they are.
-    await h.kernel.engine.siteStepFinished(step.id, { ok: true, result: { cpus: 8 } });
+    await h.kernel.services.engine.siteStepFinished(step.id, { ok: true, result: { cpus: 8 } });
     const after = (await h.request({ url: `/v1/workflows/${started.id}` })).body;
     t.is(after.state, 'cancelled');
     t.is(after.steps.find((s: any) => s.name === 'commission').state, 'cancelled');
@@ -301,14 +301,14 @@ for (const backend of backends) {
     // An image URL: the site has no agent to hold images by name (image-store.test.ts covers those).
     const deploy = (await h.request({ method: 'POST', url: '/v1/machines/cycle-01/deploy', body: { image: 'http://images.lab.example/debian-12.raw' } })).body;
     t.is(await finishSiteStep(h, deploy.id), 'power-on');
-    const revisionBefore = await h.kernel.siteRevisions.current(allocated.body.site.id);
+    const revisionBefore = await h.kernel.services.siteRevisions.current(allocated.body.site.id);
     t.is(await finishSiteStep(h, deploy.id), 'install');
     t.is(await finishSiteStep(h, deploy.id), 'boot-disk');
     t.is(await finishSiteStep(h, deploy.id), 'first-boot');
     // No sync-site step: the local-boot intent reaches the agent as a new revision of the site's desired state.
     const done = await waitForWorkflow(h, deploy.id, (wf) => wf.state === 'succeeded');
     t.false(done.steps.some((s: any) => s.name === 'sync-site'));
-    t.true((await h.kernel.siteRevisions.current(allocated.body.site.id)) > revisionBefore, "set-local-boot bumped the revision");
+    t.true((await h.kernel.services.siteRevisions.current(allocated.body.site.id)) > revisionBefore, "set-local-boot bumped the revision");
     t.is(stepState(done, 'set-local-boot'), 'succeeded');
     t.is((await h.kernel.store.db('boot_intents').where({ machine_id: allocated.body.id }).first()).intent, 'local');
     t.is((await h.request({ url: '/v1/machines/cycle-01' })).body.status, 'deployed');
@@ -344,15 +344,15 @@ for (const backend of backends) {
     await createMachine(h, 'm-site', 'dog-01');
     const wf = (await h.request({ method: 'POST', url: '/v1/machines/dog-01/commission' })).body;
     await waitForWorkflow(h, wf.id, (w) => w.state === 'dispatched');
-    t.is(await h.kernel.watchdog.sweep(), 0, 'not overdue yet');
+    t.is(await h.kernel.services.watchdog.sweep(), 0, 'not overdue yet');
     clock.advance(61_000);
-    t.true((await h.kernel.watchdog.sweep()) >= 1);
+    t.true((await h.kernel.services.watchdog.sweep()) >= 1);
     const machine = (await h.request({ url: '/v1/machines/dog-01' })).body;
     t.is(machine.status, 'failed_commissioning');
     t.like(machine.statusReason, { code: 'watchdog_timeout', step: 'check-bmc', workflow: wf.id });
     t.regex(machine.statusReason.message, /commissioning timed out after \d+ s waiting in step check-bmc \(waiting for an agent at site m-site\)/);
-    t.is((await h.kernel.workflows.get(wf.id)).state, 'timed_out');
-    t.is(await h.kernel.watchdog.sweep(), 0, 'fires once');
+    t.is((await h.kernel.services.workflows.get(wf.id)).state, 'timed_out');
+    t.is(await h.kernel.services.watchdog.sweep(), 0, 'fires once');
   });
 
   test.serial(`${backend}: 20 concurrent allocations for 10 matching machines: 10 succeed, 10 get 409, none twice`, async (t) => {

@@ -37,7 +37,7 @@ for (const backend of backends) {
     t.regex(early.body.detail, /site img-site has reported no images yet: is its agent online/);
     t.is((await h.request({ url: '/v1/machines/img-01' })).body.status, 'ready', 'the refused deploy allocated nothing');
 
-    const agent = await fakeAgent(h.request, joinToken, () => h.kernel.dispatcher.drain());
+    const agent = await fakeAgent(h.request, joinToken, () => h.kernel.services.dispatcher.drain());
     const beat = await agent.heartbeat({ images: [{ name: 'debian-12.raw', size: 4096, sha256: sumA, format: 'raw' }, { name: 'big.qcow2', size: 1 << 30, sha256: null, format: 'qcow2' }, { name: 'big.raw.zst', size: 1 << 20, sha256: null, format: 'zstd' }] });
     t.is(beat.status, 200, JSON.stringify(beat.body));
     const viewer = await h.token('viewer', `img-viewer-${backend}`);
@@ -76,7 +76,7 @@ for (const backend of backends) {
   });
 
   test.serial(`${backend}: a removal is refused while a running deploy uses the image; otherwise the agent removes it and the row goes`, async (t) => {
-    const agent = await fakeAgent(h.request, (await h.request({ method: 'POST', url: '/v1/sites/img-site/join-tokens' })).body.token, () => h.kernel.dispatcher.drain());
+    const agent = await fakeAgent(h.request, (await h.request({ method: 'POST', url: '/v1/sites/img-site/join-tokens' })).body.token, () => h.kernel.services.dispatcher.drain());
     await agent.heartbeat({ images: [{ name: 'debian-12.raw', size: 4096, sha256: sumA, format: 'raw' }, { name: 'old.raw', size: 10, sha256: 'b2'.repeat(32), format: 'raw' }] });
     await readyMachine(h, 'img-site', 'img-02');
     const deploy = await h.request({ method: 'POST', url: '/v1/machines/img-02/deploy', body: { image: 'old.raw' } });
@@ -105,7 +105,7 @@ for (const backend of backends) {
   });
 
   test.serial(`${backend}: an import names exactly one source and its sum; the agent's failure settles the request with its words`, async (t) => {
-    const agent = await fakeAgent(h.request, (await h.request({ method: 'POST', url: '/v1/sites/img-site/join-tokens' })).body.token, () => h.kernel.dispatcher.drain());
+    const agent = await fakeAgent(h.request, (await h.request({ method: 'POST', url: '/v1/sites/img-site/join-tokens' })).body.token, () => h.kernel.services.dispatcher.drain());
     const both = await h.request({ method: 'POST', url: '/v1/sites/img-site/images', body: { url: 'http://198.18.41.1/x.raw', path: '/srv/x.raw', sha256: sumA } });
     t.is(both.status, 400);
     t.regex(both.body.detail, /exactly one of url .* or path/);

@@ -271,20 +271,20 @@ for (const backend of backends) {
     const m = await machine(h, siteId, `wf-${backend}`, [{ name: 'eth0', mac: '52:54:00:bb:00:01', pxe: true }]);
     const input = { id: m.id, siteId, hostname: m.hostname, interfaceId: m.interfaces[0].id, mac: '52:54:00:bb:00:01' };
     const db = h.kernel.store.db;
-    const none = await t.throwsAsync(db.transaction((trx) => h.kernel.networks.ensureMachineAddress(input, trx)));
+    const none = await t.throwsAsync(db.transaction((trx) => h.kernel.services.networks.ensureMachineAddress(input, trx)));
     t.is((none as any).code, 'SPROUT_ERR_CONFLICT');
     t.regex(none!.message, new RegExp(`site dc-wf-${backend} has no PXE network; create one with \`sprout network create --site dc-wf-${backend} .*--pxe\``));
 
     await create({ site: siteId, name: 'zz-prov', cidr: '198.18.40.0/24', gateway: '198.18.40.1' });
     await create({ site: siteId, name: 'aa-prov', cidr: '198.18.41.0/24', gateway: '198.18.41.1', domain: 'wf.example', dnsServers: ['198.18.41.53'] });
     await create({ site: siteId, name: '00-storage', cidr: '198.18.42.0/24', gateway: '198.18.42.1', pxe: false });
-    const first = await db.transaction((trx) => h.kernel.networks.ensureMachineAddress(input, trx));
+    const first = await db.transaction((trx) => h.kernel.services.networks.ensureMachineAddress(input, trx));
     t.like(first.network, { name: 'aa-prov', cidr: '198.18.41.0/24', gateway: '198.18.41.1', domain: 'wf.example', dnsServers: ['198.18.41.53'] });
     t.like(first.allocation, { address: '198.18.41.2', machineId: m.id, interfaceId: m.interfaces[0].id, hostname: m.hostname, provider: 'ipam-builtin' });
-    const second = await db.transaction((trx) => h.kernel.networks.ensureMachineAddress(input, trx));
+    const second = await db.transaction((trx) => h.kernel.services.networks.ensureMachineAddress(input, trx));
     t.is(second.allocation.id, first.allocation.id);
 
-    await db.transaction((trx) => h.kernel.networks.releaseMachineAddresses(m.id, trx));
+    await db.transaction((trx) => h.kernel.services.networks.releaseMachineAddresses(m.id, trx));
     t.deepEqual((await h.request({ url: `/v1/networks/${first.network.id}/allocations` })).body.items, []);
   });
 
@@ -294,7 +294,7 @@ for (const backend of backends) {
   test(`${backend}: updating a network changes what GET shows and the site's desired state, and audits each changed field as old/new`, async (t) => {
     const siteId = await site(h, `dc-upd-${backend}`);
     const net = (await create({ site: siteId, name: 'upd', cidr: '198.18.44.0/24', gateway: '198.18.44.1', domain: 'old.example', ranges: [{ kind: 'dynamic', start: '198.18.44.100', end: '198.18.44.150' }] })).body;
-    const revision = await h.kernel.siteRevisions.current(siteId);
+    const revision = await h.kernel.services.siteRevisions.current(siteId);
     const res = await patch(`upd?site=dc-upd-${backend}`, {
       name: 'upd2',
       gateway: '198.18.44.254',
@@ -322,7 +322,7 @@ for (const backend of backends) {
     };
     t.like(res.body, expected);
     t.like((await h.request({ url: `/v1/networks/${net.id}` })).body, { ...expected, utilisation: { total: 254, allocated: 0, dynamic: 21, reserved: 8, free: 224 } });
-    t.is(await h.kernel.siteRevisions.current(siteId), revision + 1, 'the change bumps the site revision');
+    t.is(await h.kernel.services.siteRevisions.current(siteId), revision + 1, 'the change bumps the site revision');
     t.like((await h.kernel.desiredState(siteId)).networks?.[0], { id: net.id, domain: 'new.example', gateway: '198.18.44.254', pxe: false });
 
     const audit = await h.request({ url: `/v1/audit?action=network.update&target=${net.id}` });
@@ -339,9 +339,9 @@ for (const backend of backends) {
 
     // Clearing the domain, and a request that changes nothing, which leaves the revision alone.
     t.is((await patch(net.id, { domain: null })).body.domain, null);
-    const now = await h.kernel.siteRevisions.current(siteId);
+    const now = await h.kernel.services.siteRevisions.current(siteId);
     t.is((await patch(net.id, { pxe: false })).status, 200);
-    t.is(await h.kernel.siteRevisions.current(siteId), now);
+    t.is(await h.kernel.services.siteRevisions.current(siteId), now);
 
     // Every check of create applies to the result; nothing changes when one fails.
     const invalid = await patch(net.id, { gateway: '198.18.44.205' });
@@ -379,7 +379,7 @@ for (const backend of backends) {
     const anonymous = await h.request({ method: 'POST', url, body: { address: '198.18.52.11' } });
     t.is(named.status, 201);
     t.is(anonymous.status, 201);
-    const revision = await h.kernel.siteRevisions.current(siteId);
+    const revision = await h.kernel.services.siteRevisions.current(siteId);
 
     const cidr = await patch(net.id, { cidr: '198.18.53.0/24', gateway: '198.18.53.1' });
     t.is(cidr.status, 409, JSON.stringify(cidr.body));
@@ -400,7 +400,7 @@ for (const backend of backends) {
     t.like(gateway.body.errors[0], { field: 'body/gateway', count: 1 });
 
     t.like((await h.request({ url: `/v1/networks/${net.id}` })).body, { cidr: '198.18.52.0/24', gateway: '198.18.52.1', ranges: [] });
-    t.is(await h.kernel.siteRevisions.current(siteId), revision, 'a refused change bumps nothing');
+    t.is(await h.kernel.services.siteRevisions.current(siteId), revision, 'a refused change bumps nothing');
 
     // A range beside the allocations is fine; many allocations are named by a sample and counted.
     t.is((await patch(net.id, { ranges: [{ kind: 'dynamic', start: '198.18.52.100', end: '198.18.52.200' }] })).status, 200);
@@ -436,10 +436,10 @@ for (const backend of backends) {
     t.regex(siteRefused.body.detail, /2 network\(s\) \(del 198\.18\.56\.0\/24, del-b 198\.18\.57\.0\/24\); delete them first \(sprout network delete <network> --site dc-del-/);
 
     t.is((await h.request({ method: 'DELETE', url: `/v1/networks/${net.id}/allocations/${made.body.id}` })).status, 200);
-    const revision = await h.kernel.siteRevisions.current(siteId);
+    const revision = await h.kernel.services.siteRevisions.current(siteId);
     const gone = await remove(net.id);
     t.is(gone.status, 204, JSON.stringify(gone.body));
-    t.is(await h.kernel.siteRevisions.current(siteId), revision + 1);
+    t.is(await h.kernel.services.siteRevisions.current(siteId), revision + 1);
     t.deepEqual((await h.kernel.desiredState(siteId)).networks?.map((n) => n.name), ['del-b']);
     const missing = await h.request({ url: `/v1/networks/${net.id}` });
     t.is(missing.status, 404);

@@ -30,7 +30,7 @@ for (const backend of backends) {
     await h.kernel.store.db('agents').insert({ id: agentId, site_id: site.id, hostname: 'a', credential_hash: randomUUID().replace(/-/g, '') });
     const machine = await createMachine(h, 'obs', 'known-1');
     const report = (sequence: number, kind: string, payload: Record<string, unknown>) =>
-      h.kernel.reports.apply({ agentId, siteId: site.id, sequence, kind, at: new Date().toISOString(), payload });
+      h.kernel.services.reports.apply({ agentId, siteId: site.id, sequence, kind, at: new Date().toISOString(), payload });
     await report(1, 'dhcp.unknown-mac', { mac: 'de:ad:be:ef:00:01', networkId: null, offered: '198.18.70.200' });
     await report(2, 'dhcp.unknown-mac', { mac: 'de:ad:be:ef:00:01', networkId: null, offered: '198.18.70.201' });
     t.is(await report(2, 'dhcp.unknown-mac', { mac: 'de:ad:be:ef:00:01' }), 'duplicate');
@@ -51,12 +51,12 @@ for (const backend of backends) {
     const agentId = randomUUID();
     await h.kernel.store.db('agents').insert({ id: agentId, site_id: site.id, hostname: 'a', credential_hash: randomUUID().replace(/-/g, '') });
     const report = (sequence: number, offered: string | null) => ({ agentId, siteId: site.id, sequence, kind: 'dhcp.unknown-mac', at: new Date().toISOString(), payload: { mac: 'de:ad:be:ef:00:02', networkId: null, offered } });
-    await h.kernel.reports.applyMany([report(1, '198.18.70.201'), report(2, '198.18.70.202'), report(2, '198.18.70.209')]);
+    await h.kernel.services.reports.applyMany([report(1, '198.18.70.201'), report(2, '198.18.70.202'), report(2, '198.18.70.209')]);
     // 3 applies, then 4 fails (the database refuses it): neither is kept, and 3 comes again with the retry.
     await refuseOffer(h, '198.18.70.204');
-    await t.throwsAsync(() => h.kernel.reports.applyMany([report(3, '198.18.70.203'), report(4, '198.18.70.204')]));
+    await t.throwsAsync(() => h.kernel.services.reports.applyMany([report(3, '198.18.70.203'), report(4, '198.18.70.204')]));
     t.like((await h.request({ url: '/v1/sites/obs/discovered-macs' })).body.items[0], { offered: '198.18.70.202', timesSeen: 2 }, 'the failed batch left nothing behind');
-    await h.kernel.reports.applyMany([report(1, '198.18.70.250'), report(3, '198.18.70.203')]);
+    await h.kernel.services.reports.applyMany([report(1, '198.18.70.250'), report(3, '198.18.70.203')]);
     const discovered = await h.request({ url: '/v1/sites/obs/discovered-macs' });
     t.like(discovered.body.items[0], { mac: 'de:ad:be:ef:00:02', offered: '198.18.70.203', timesSeen: 3 });
     t.is(Number((await h.kernel.store.db('agents').where({ id: agentId }).first()).last_report_sequence), 3);
@@ -67,7 +67,7 @@ for (const backend of backends) {
     t.teardown(() => h.stop());
     const { site, agentId } = await agentOf(h, 'obs');
     const at = new Date().toISOString();
-    const outcomes = await h.kernel.reports.applyMany([
+    const outcomes = await h.kernel.services.reports.applyMany([
       { agentId, siteId: site.id, sequence: 1, kind: 'dhcp.lease', at, payload: { mac: '52:54:00:00:00:01', address: '198.18.70.10', state: 'bound', expiresAt: 'not-a-date' } },
       { agentId, siteId: site.id, sequence: 2, kind: 'dhcp.unknown-mac', at, payload: { mac: 'de:ad:be:ef:00:03', networkId: null, offered: null } },
     ]);
@@ -84,7 +84,7 @@ for (const backend of backends) {
     t.is(audit.body.items.length, 1);
     t.is(audit.body.items[0].outcome, 'failed');
     // Sent again (a redelivery), it is not set aside twice.
-    t.deepEqual(await h.kernel.reports.applyMany([{ agentId, siteId: site.id, sequence: 1, kind: 'dhcp.lease', at, payload: { expiresAt: 'not-a-date' } }]), ['duplicate']);
+    t.deepEqual(await h.kernel.services.reports.applyMany([{ agentId, siteId: site.id, sequence: 1, kind: 'dhcp.lease', at, payload: { expiresAt: 'not-a-date' } }]), ['duplicate']);
   });
 
   test(`${backend}: a report that keeps failing when applied is set aside after ${maxApplyAttempts} tries, and the rest flow on`, async (t) => {
@@ -93,11 +93,11 @@ for (const backend of backends) {
     const { site, agentId } = await agentOf(h, 'obs');
     await refuseOffer(h, '198.18.70.204');
     const report = (sequence: number, offered: string) => ({ agentId, siteId: site.id, sequence, kind: 'dhcp.unknown-mac', at: new Date().toISOString(), payload: { mac: 'de:ad:be:ef:00:04', networkId: null, offered } });
-    for (let i = 1; i < maxApplyAttempts; i++) await t.throwsAsync(() => h.kernel.reports.applyMany([report(1, '198.18.70.204')]), { message: /the test refuses/ });
-    t.deepEqual(await h.kernel.reports.applyMany([report(1, '198.18.70.204')]), ['dead-lettered']);
+    for (let i = 1; i < maxApplyAttempts; i++) await t.throwsAsync(() => h.kernel.services.reports.applyMany([report(1, '198.18.70.204')]), { message: /the test refuses/ });
+    t.deepEqual(await h.kernel.services.reports.applyMany([report(1, '198.18.70.204')]), ['dead-lettered']);
     const [dead] = await h.kernel.store.db('report_dead_letters').where({ agent_id: agentId });
     t.regex(dead.reason, new RegExp(`failed ${maxApplyAttempts} times when applied: .*the test refuses 198.18.70.204`));
-    t.deepEqual(await h.kernel.reports.applyMany([report(2, '198.18.70.205')]), ['applied']);
+    t.deepEqual(await h.kernel.services.reports.applyMany([report(2, '198.18.70.205')]), ['applied']);
     t.like((await h.request({ url: '/v1/sites/obs/discovered-macs' })).body.items[0], { offered: '198.18.70.205', timesSeen: 1 });
   });
 }

@@ -33,7 +33,7 @@ for (const backend of backends) {
     const row = await h.kernel.store.db('machines').where({ id: created.body.id }).first();
     t.false(JSON.stringify(row).includes(secret), 'no plaintext in the machine row');
     t.regex(row.bmc_secret, /^v1:/);
-    t.is(h.kernel.credentials.open(created.body.id, row.bmc_secret), secret, 'the sealed value opens to the password');
+    t.is(h.kernel.services.credentials.open(created.body.id, row.bmc_secret), secret, 'the sealed value opens to the password');
 
     // An update that keeps the type keeps the password; a type change or null clears it.
     const renamed = await h.request({ method: 'PATCH', url: '/v1/machines/node-01', body: { bmc: { type: 'fakebmc', address: 'bmc2:623', username: 'root' } } });
@@ -118,7 +118,7 @@ for (const backend of backends) {
     t.is(noAgent.status, 409);
     t.regex(noAgent.body.detail, /site lonely has no agent/);
 
-    const agent = await fakeAgent(h.request, joinToken, () => h.kernel.dispatcher.drain());
+    const agent = await fakeAgent(h.request, joinToken, () => h.kernel.services.dispatcher.drain());
     const viewer = await h.token('viewer');
     t.is((await h.request({ method: 'POST', url: '/v1/machines/node-01/power', token: viewer, body: { action: 'on' } })).status, 403, 'a viewer may not power machines');
 
@@ -189,10 +189,10 @@ for (const backend of backends) {
     await h.request({ method: 'POST', url: '/v1/machines', body: machineBody('pp', 'node-m', { type: 'manual' }) });
     await h.request({ method: 'POST', url: '/v1/machines', body: machineBody('pp', 'node-n') });
     const foreign = (await h.request({ method: 'POST', url: '/v1/machines', body: machineBody('pq', 'node-q', { type: 'fakebmc', address: 'bmc9:623' }) })).body;
-    const agent = await fakeAgent(h.request, joinToken, () => h.kernel.dispatcher.drain());
+    const agent = await fakeAgent(h.request, joinToken, () => h.kernel.services.dispatcher.drain());
 
-    t.is(await h.kernel.power.poll(), 1, 'one site has an agent and BMC machines');
-    t.is(await h.kernel.power.poll(), 0, 'its previous poll is still pending');
+    t.is(await h.kernel.services.power.poll(), 1, 'one site has an agent and BMC machines');
+    t.is(await h.kernel.services.power.poll(), 0, 'its previous poll is still pending');
     const item = await agent.work('power-poll');
     t.deepEqual(item.payload.targets.map((target: any) => target.hostname), ['node-a']);
     t.like(item.payload, { concurrency: 8, callTimeoutMs: 60_000 });
@@ -212,7 +212,7 @@ for (const backend of backends) {
     t.is((await h.request({ url: '/v1/machines/node-q' })).body.power.state, null, "another site's agent cannot set a machine's power state");
     const refusals = await h.kernel.store.db('audit_records').where({ action: 'agent.report.refused' });
     t.regex(JSON.stringify(refusals), /is not a machine of site/);
-    t.is(await h.kernel.power.poll(), 0, 'polled less than pollSeconds ago');
+    t.is(await h.kernel.services.power.poll(), 0, 'polled less than pollSeconds ago');
     t.truthy(other);
   });
 }

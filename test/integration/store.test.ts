@@ -51,8 +51,8 @@ for (const backend of backends) {
     // the audit insert fails (action longer than its column): the token must not stay behind
     await t.throwsAsync(
       db.transaction(async (trx) => {
-        await h.kernel.tokens.create({ name: 'orphan', role: 'viewer', createdBy: 'test' }, trx);
-        await h.kernel.audit.record({ actor: 'test', action: 'x'.repeat(500), outcome: 'success' }, trx);
+        await h.kernel.services.tokens.create({ name: 'orphan', role: 'viewer', createdBy: 'test' }, trx);
+        await h.kernel.services.auditLog.record({ actor: 'test', action: 'x'.repeat(500), outcome: 'success' }, trx);
       }),
     );
     t.is((await db('api_tokens').count('* as c').first())!.c, tokensBefore);

@@ -17,8 +17,8 @@ for (const backend of backends) {
     const h = await startHarness(backend);
     t.teardown(() => h.stop());
     // An expired admin token and a revoked one do not count as a way back in.
-    await h.kernel.tokens.create({ name: 'old-admin', role: 'admin', createdBy: 'test', expiresAt: new Date(Date.now() - 60_000) });
-    const other = await h.kernel.tokens.create({ name: 'gone-admin', role: 'admin', createdBy: 'test' });
+    await h.kernel.services.tokens.create({ name: 'old-admin', role: 'admin', createdBy: 'test', expiresAt: new Date(Date.now() - 60_000) });
+    const other = await h.kernel.services.tokens.create({ name: 'gone-admin', role: 'admin', createdBy: 'test' });
     t.is((await h.request({ method: 'DELETE', url: '/v1/tokens/gone-admin' })).status, 200, 'an admin token that is not the last one can be revoked');
     t.truthy(other.token.id);
 

@@ -95,10 +95,10 @@ for (const backend of backends) {
       at: new Date().toISOString(),
       payload: { mac, reason: `no boot intent for ${mac}: this machine is unknown here or not being provisioned` },
     });
-    for (let i = 0; i < macs.length; i += 500) await h.kernel.reports.applyMany(macs.slice(i, i + 500).map(report));
+    for (let i = 0; i < macs.length; i += 500) await h.kernel.services.reports.applyMany(macs.slice(i, i + 500).map(report));
     // One more through the one-by-one path, and one refusal without a MAC.
-    await h.kernel.reports.apply(report(macs[0]!));
-    await h.kernel.reports.apply({ ...report(''), payload: { reason: 'no MAC given' } });
+    await h.kernel.services.reports.apply(report(macs[0]!));
+    await h.kernel.services.reports.apply({ ...report(''), payload: { reason: 'no MAC given' } });
 
     const rows = await h.kernel.store.db('audit_records').where({ action: 'agent.boot.refused', target_id: site.id });
     t.true(rows.length <= 3, `${rows.length} rows`);
@@ -115,9 +115,9 @@ for (const backend of backends) {
 
   test.serial(`${backend}: POST /v1/audit/prune removes records older than the cutoff and records how many`, async (t) => {
     const db = h.kernel.store.db;
-    for (let i = 0; i < 7; i++) await h.kernel.audit.record({ actor: 'test', action: 'test.old', outcome: 'success', details: { i } });
+    for (let i = 0; i < 7; i++) await h.kernel.services.auditLog.record({ actor: 'test', action: 'test.old', outcome: 'success', details: { i } });
     await db('audit_records').where({ action: 'test.old' }).update({ at: new Date(Date.now() - 90 * 86_400_000) });
-    await h.kernel.audit.record({ actor: 'test', action: 'test.recent', outcome: 'success' });
+    await h.kernel.services.auditLog.record({ actor: 'test', action: 'test.recent', outcome: 'success' });
     const cutoff = new Date(Date.now() - 30 * 86_400_000).toISOString();
 
     const viewer = await h.token('viewer');
@@ -140,19 +140,19 @@ for (const backend of backends) {
   });
 
   test.serial(`${backend}: audit.retentionDays prunes what is older, recorded as system; unset keeps everything`, async (t) => {
-    t.is(await h.kernel.auditRetention.pruneExpired(), null, 'unset: nothing is pruned');
+    t.is(await h.kernel.services.auditRetention.pruneExpired(), null, 'unset: nothing is pruned');
     const r = await startHarness(backend, { yaml: 'audit:\n  retentionDays: 30\n' });
     t.teardown(() => r.stop());
     const db = r.kernel.store.db;
-    for (let i = 0; i < 3; i++) await r.kernel.audit.record({ actor: 'test', action: 'test.old', outcome: 'success' });
+    for (let i = 0; i < 3; i++) await r.kernel.services.auditLog.record({ actor: 'test', action: 'test.old', outcome: 'success' });
     await db('audit_records').where({ action: 'test.old' }).update({ at: new Date(Date.now() - 31 * 86_400_000) });
-    const result = await r.kernel.auditRetention.pruneExpired();
+    const result = await r.kernel.services.auditRetention.pruneExpired();
     t.is(result?.removed, 3);
     t.is((await db('audit_records').where({ action: 'test.old' })).length, 0);
     const record = await db('audit_records').where({ action: 'audit.prune' }).first();
     t.like(record, { actor: 'system', outcome: 'success' });
     t.like(detailsOf(record), { removed: 3, retentionDays: 30 });
-    t.is((await r.kernel.auditRetention.pruneExpired())?.removed, 0);
+    t.is((await r.kernel.services.auditRetention.pruneExpired())?.removed, 0);
     t.is((await db('audit_records').where({ action: 'audit.prune' })).length, 1, 'a prune that removed nothing leaves no record');
   });
 }

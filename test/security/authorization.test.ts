@@ -124,9 +124,9 @@ test.before(async () => {
   const ra = await register(a.joinToken);
   const rb = await register(b.joinToken);
   agentA = ra.agentId;
-  const revoked = await h.kernel.tokens.create({ name: 'authz-revoked', role: 'admin', createdBy: 'test' });
-  await h.kernel.tokens.revoke('authz-revoked');
-  const expired = await h.kernel.tokens.create({ name: 'authz-expired', role: 'admin', createdBy: 'test', expiresAt: new Date(Date.now() - 1000) });
+  const revoked = await h.kernel.services.tokens.create({ name: 'authz-revoked', role: 'admin', createdBy: 'test' });
+  await h.kernel.services.tokens.revoke('authz-revoked');
+  const expired = await h.kernel.services.tokens.create({ name: 'authz-expired', role: 'admin', createdBy: 'test', expiresAt: new Date(Date.now() - 1000) });
   // A real per-boot token as the agent issues it to a machine: it means nothing to the API.
   const bootToken = new MachineWaits(work).add({ machineId: randomUUID(), workItemId: 'w1', workflowId: null, step: 'install', params: {} }).token;
   Object.assign(secrets, {

@@ -35,7 +35,7 @@ async function commissioningAtB(h: Harness): Promise<{ machine: any; workflowId:
   if (started.status !== 202) throw new Error(`commission: ${JSON.stringify(started.body)}`);
   const workflowId = started.body.workflow?.id ?? started.body.id;
   await waitForWorkflow(h, workflowId, (wf) => wf.steps.some((s: any) => s.kind === 'site' && s.state === 'dispatched'));
-  await h.kernel.dispatcher.drain();
+  await h.kernel.services.dispatcher.drain();
   const row = await h.kernel.store.db('outbox').where({ workflow_id: workflowId }).whereNotNull('step_id').orderBy('id', 'desc').first();
   return { machine, workflowId, workItemId: `wi-${row.id}` };
 }
@@ -50,7 +50,7 @@ async function assertUntouched(t: any, h: Harness, machineId: string, workflowId
   const machine = await h.request({ url: `/v1/machines/${machineId}` });
   t.is(machine.body.status, 'commissioning', "site B's machine did not move");
   t.notRegex(JSON.stringify(machine.body.hardware ?? {}), /999999/, 'no invented hardware facts');
-  const wf = await h.kernel.workflows.get(workflowId);
+  const wf = await h.kernel.services.workflows.get(workflowId);
   t.is(wf!.state, 'dispatched');
   t.true(wf!.steps.some((s: any) => s.kind === 'site' && s.state === 'dispatched'), "site B's step is still waiting for site B's agent");
   const b = await h.kernel.store.db('agents').where({ id: agentB.agentId }).first('last_report_sequence', 'refused_reports');

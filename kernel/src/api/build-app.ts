@@ -10,7 +10,23 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import type { Knex } from 'knex';
 import type { Kernel } from '../kernel.ts';
+import type { SproutConfig } from '../config/schema.ts';
+import type { Clock, Lifecycle } from '../domain/lifecycle/lifecycle.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { TokenService } from '../auth/token-service.ts';
+import type { SiteService } from '../domain/sites/site-service.ts';
+import type { MachineService } from '../domain/machines/machine-service.ts';
+import type { NetworkService } from '../domain/networks/network-service.ts';
+import type { WorkflowService } from '../domain/workflows/workflow-service.ts';
+import type { WorkflowEngine } from '../domain/workflows/engine.ts';
+import type { SiteImages } from '../domain/sites/site-images.ts';
+import type { PowerService } from '../domain/machines/power-service.ts';
+import type { OutboxDispatcher } from '../domain/workflows/outbox-dispatcher.ts';
+import type { SiteRevisions } from '../domain/sites/site-revisions.ts';
+import type { ControlPlaneMetrics } from '../metrics/control-plane-metrics.ts';
+import type { PluginStatus } from '../plugins/inspect.ts';
 import type { PluginRoutes } from '../plugins/plugin-host.ts';
 import { SproutError } from '../errors/index.ts';
 import { kernelVersion } from '../version.ts';
@@ -41,7 +57,39 @@ import { readTlsMaterial } from '../tls/server-tls.ts';
 type AddFormats = (ajv: Ajv) => Ajv;
 const addFormats: AddFormats = ((addFormatsModule as unknown as { default?: AddFormats }).default ?? addFormatsModule) as unknown as AddFormats;
 
-/** What route modules receive: the kernel and the audited-mutation helper. */
+/**
+ * The kernel's services as route modules get them. A module names the ones it uses in
+ * its type (`ServiceDeps<'machines' | 'audit'>`) and gets only those: routes call
+ * services and never write tables themselves; `db` is for the look-ups a route does
+ * before calling a service (findMachine, findSite) and reads.
+ */
+export interface RouteServices {
+  db: Knex;
+  config: SproutConfig;
+  clock: Clock;
+  audit: AuditLog;
+  tokens: TokenService;
+  sites: SiteService;
+  machines: MachineService;
+  networks: NetworkService;
+  workflows: WorkflowService;
+  engine: WorkflowEngine;
+  lifecycle: Lifecycle;
+  images: SiteImages;
+  power: PowerService;
+  dispatcher: OutboxDispatcher;
+  siteRevisions: SiteRevisions;
+  metrics: ControlPlaneMetrics;
+  pluginStatus: PluginStatus[];
+  readiness: Kernel['readiness'];
+  capability: Kernel['capability'];
+  capabilityAll: Kernel['capabilityAll'];
+}
+
+/** What a route module receives: the services it names, and the audited-mutation helper. */
+export type ServiceDeps<K extends keyof RouteServices> = Pick<RouteServices, K> & { audited: Audited };
+
+/** The agents' routes still take the whole kernel (their transport routes are moving into the HTTP transport plugin). */
 export interface RouteDeps {
   kernel: Kernel;
   audited: Audited;
@@ -135,26 +183,52 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
     done();
   });
   countRequests(app, kernel.metrics);
-  installGuard(app, { tokens: kernel.tokens, agents: kernel.agents, audit: kernel.audit, hooks: kernel.hooks });
-  installFailedMutationAudit(app, kernel.audit);
+  installGuard(app, { tokens: kernel.services.tokens, agents: kernel.services.agents, audit: kernel.services.auditLog, hooks: kernel.hooks });
+  installFailedMutationAudit(app, kernel.services.auditLog);
 
-  const deps: RouteDeps = { kernel, audited: createAudited(kernel.store.db, kernel.audit) };
-  await app.register(healthRoutes, deps);
-  if (kernel.config.metrics.enabled) await app.register(metricsRoutes, deps);
+  const audited = createAudited(kernel.store.db, kernel.services.auditLog);
+  const { services: kernelServices } = kernel;
+  const services: RouteServices = {
+    db: kernel.store.db,
+    config: kernel.config,
+    clock: kernel.clock,
+    audit: kernelServices.auditLog,
+    tokens: kernelServices.tokens,
+    sites: kernelServices.sites,
+    machines: kernelServices.machines,
+    networks: kernelServices.networks,
+    workflows: kernelServices.workflows,
+    engine: kernelServices.engine,
+    lifecycle: kernelServices.lifecycle,
+    images: kernelServices.images,
+    power: kernelServices.power,
+    dispatcher: kernelServices.dispatcher,
+    siteRevisions: kernelServices.siteRevisions,
+    metrics: kernel.metrics,
+    pluginStatus: kernel.pluginStatus,
+    readiness: () => kernel.readiness(),
+    capability: (capability) => kernel.capability(capability),
+    capabilityAll: (capability) => kernel.capabilityAll(capability),
+  };
+  /** Only the services a module names, so what each one can reach reads at its registration. */
+  const only = <K extends keyof RouteServices>(...keys: K[]): ServiceDeps<K> => ({ ...(Object.fromEntries(keys.map((k) => [k, services[k]])) as Pick<RouteServices, K>), audited });
+  const deps: RouteDeps = { kernel, audited };
+  await app.register(healthRoutes, only('readiness'));
+  if (kernel.config.metrics.enabled) await app.register(metricsRoutes, only('config', 'metrics'));
   app.get('/openapi.json', { schema: { hide: true }, config: { auth: { role: 'public' } } }, async () => app.swagger());
   await app.register(async (v1) => {
-    await v1.register(auditRoutes, deps);
-    await v1.register(tokenRoutes, deps);
-    await v1.register(pluginRoutes, deps);
-    await v1.register(whoamiRoutes, deps);
-    await v1.register(siteRoutes, deps);
-    await v1.register(observationRoutes, deps);
-    await v1.register(imageRoutes, deps);
-    await v1.register(machineRoutes, deps);
-    await v1.register(machineActionRoutes, deps);
-    await v1.register(powerRoutes, deps);
-    await v1.register(networkRoutes, deps);
-    await v1.register(workflowRoutes, deps);
+    await v1.register(auditRoutes, only('audit', 'clock', 'machines'));
+    await v1.register(tokenRoutes, only('audit', 'tokens'));
+    await v1.register(pluginRoutes, only('pluginStatus'));
+    await v1.register(whoamiRoutes, only());
+    await v1.register(siteRoutes, only('db', 'siteRevisions', 'sites', 'workflows'));
+    await v1.register(observationRoutes, only('db'));
+    await v1.register(imageRoutes, only('db', 'images'));
+    await v1.register(machineRoutes, only('capability', 'db', 'machines', 'networks', 'siteRevisions'));
+    await v1.register(machineActionRoutes, only('capability', 'capabilityAll', 'config', 'db', 'images', 'lifecycle', 'machines', 'workflows'));
+    await v1.register(powerRoutes, only('audit', 'db', 'dispatcher', 'machines', 'power'));
+    await v1.register(networkRoutes, only('networks', 'siteRevisions'));
+    await v1.register(workflowRoutes, only('audit', 'db', 'engine', 'workflows'));
     await v1.register(agentRoutes, deps);
     for (const { pluginId, register } of routes) {
       await v1.register(register, { prefix: `/plugins/${pluginId}` });

@@ -4,7 +4,7 @@
  * so a change without its record, or a record of a change that rolled back, cannot exist.
  */
 import type { Knex } from 'knex';
-import type { KernelHooks } from '../hooks/hooks.ts';
+import { afterCommit, type KernelHooks } from '../hooks/hooks.ts';
 import { printable } from '../api/storable-text.ts';
 import { cursorCodec } from '../api/cursor.ts';
 
@@ -174,9 +174,7 @@ export class AuditLog {
       .returning('id');
     const id = Number(typeof row === 'object' ? row.id : row);
     const event = { id, actor: entry.actor, action: entry.action, targetType: entry.targetType ?? null, targetId: entry.targetId ?? null, outcome: entry.outcome };
-    const announce = () => this.hooks.auditRecorded.promise(event).catch(this.onHookError);
-    if ('executionPromise' in trx) (trx as Knex.Transaction).executionPromise.then(announce, () => undefined);
-    else void announce();
+    afterCommit(trx, () => this.hooks.auditRecorded.promise(event), this.onHookError);
     return id;
   }
 

@@ -12,6 +12,7 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Capability } from '../capabilities/define-capability.ts';
 import type { PluginHooks } from '../hooks/plugin-hooks.ts';
+import type { KernelRead } from './kernel-read.ts';
 import type { SproutConfig } from '../config/schema.ts';
 import type { AgentTransportFactory, WorkItem } from '../capabilities/transport.ts';
 import type { PowerDriver } from '../capabilities/power.ts';
@@ -145,7 +146,10 @@ export interface PluginContext<Config = Record<string, unknown>> {
   /** The kernel's effective config, secrets included: read, never log. */
   readonly kernelConfig: Readonly<SproutConfig>;
   readonly logger: Logger;
+  /** The database, for this plugin's own tables (created by its `migrations`); never query the kernel's tables with it. */
   readonly db: Knex;
+  /** What the plugin may read of the kernel's tables (machines, leases…): see kernel-read.ts. */
+  readonly read: KernelRead;
   readonly hooks: PluginHooks;
   /**
    * The kernel's outbox as a work queue, for a transport whose agents lease work from the

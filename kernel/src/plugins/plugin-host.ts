@@ -14,6 +14,7 @@ import { SproutError } from '../errors/index.ts';
 import type { KernelHooks } from '../hooks/hooks.ts';
 import { hooksForPlugin } from '../hooks/plugin-hooks.ts';
 import type { PluginContext } from './define-plugin.ts';
+import { kernelRead } from './kernel-read.ts';
 import type { LoadedPlugin } from './load.ts';
 import type { PluginPlan } from './plan.ts';
 
@@ -27,6 +28,7 @@ export const capabilityKey = (id: string) => `capability.${id}`;
 export class PluginHost {
   readonly routes: PluginRoutes[] = [];
   private readonly factories = new Map<string, Map<string, () => unknown>>();
+  private readonly read = kernelRead();
 
   constructor(
     private readonly deps: {
@@ -98,6 +100,7 @@ export class PluginHost {
       kernelConfig: this.deps.config,
       logger: this.deps.logger.child({ plugin: manifest.id }),
       db: this.deps.db,
+      read: this.read,
       hooks: hooksForPlugin(this.deps.hooks, manifest.id),
       workQueue: this.deps.workQueue,
       provide: <T>(capability: Capability<T>, factory: () => T | Promise<T>) => {

@@ -13,6 +13,13 @@ export default definePlugin({
   migrations: fileURLToPath(new URL('../migrations/', import.meta.url)),
   setup(ctx) {
     ctx.provide(dhcpCapability, () => reservationStore(ctx.db));
+    // Reservations name their site and network by id (no foreign keys on kernel tables): they go with them, in the deleting transaction.
+    ctx.hooks.siteRemoving.tap(async ({ id, trx }) => {
+      await trx('dhcp_reservations').where({ site_id: id }).delete();
+    });
+    ctx.hooks.networkRemoving.tap(async ({ id, trx }) => {
+      await trx('dhcp_reservations').where({ network_id: id }).delete();
+    });
   },
   agent: async () => {
     const { parseDhcpSettings } = await import('./agent/dhcp-settings.ts');

@@ -3,6 +3,7 @@
  * a refused reservation leaving that transaction usable, racing reservations of one
  * address resolved by the database, and nothing outliving its site or network.
  */
+import { randomUUID } from 'node:crypto';
 import test from 'ava';
 import type { Knex } from 'knex';
 import { dhcpCapability } from '@sprout/kernel';
@@ -73,13 +74,18 @@ for (const backend of backends) {
     const dhcp = await h.kernel.capability(dhcpCapability);
     const { siteId, networkId } = await insertSite(db);
     await dhcp.reserve({ siteId, networkId, mac: 'aa:bb:cc:00:00:01', address: '198.18.0.10', netboot: true });
-    await db('networks').where({ id: networkId }).delete();
+    // Through the kernel's deletes: the plugin drops its rows in their networkRemoving and siteRemoving hooks (no foreign keys).
+    const { networks, sites } = h.kernel.services;
+    await db.transaction((trx) => networks.remove({ network: networkId }, trx));
     t.deepEqual(await dhcp.listReservations(siteId), []);
     const other = await insertSite(db);
     await dhcp.reserve({ ...other, mac: 'aa:bb:cc:00:00:01', address: '198.18.0.10', netboot: true });
-    await db('networks').where({ id: other.networkId }).delete();
-    await db('sites').where({ id: other.siteId }).delete();
-    t.is((await db('dhcp_reservations').where({ site_id: other.siteId }).count('* as count').first())!.count, 0);
+    // A reservation naming the site in a network id the kernel does not have goes with the site.
+    await dhcp.reserve({ siteId: other.siteId, networkId: randomUUID(), mac: 'aa:bb:cc:00:00:02', address: '198.18.0.11', netboot: true });
+    await db.transaction((trx) => networks.remove({ network: other.networkId }, trx));
+    t.is(Number((await db('dhcp_reservations').where({ site_id: other.siteId }).count('* as count').first())!.count), 1);
+    await db.transaction(async (trx) => sites.remove(trx, await trx('sites').where({ id: other.siteId }).first()));
+    t.is(Number((await db('dhcp_reservations').where({ site_id: other.siteId }).count('* as count').first())!.count), 0);
   });
 }
 

@@ -13,6 +13,10 @@ export default definePlugin({
   migrations: fileURLToPath(new URL('../migrations/', import.meta.url)),
   setup(ctx) {
     ctx.provide(dnsCapability, () => dnsRecordStore(ctx.db));
+    // Records name their site by id (no foreign key on a kernel table): they go with it, in the deleting transaction.
+    ctx.hooks.siteRemoving.tap(async ({ id, trx }) => {
+      await trx('dns_records').where({ site_id: id }).delete();
+    });
   },
   agent: async () => {
     const { parseDnsSettings } = await import('./agent/settings.ts');

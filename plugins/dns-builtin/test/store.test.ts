@@ -45,7 +45,9 @@ for (const backend of backends) {
     const dns = await h.kernel.capability(dnsCapability);
     const siteId = await insertSite(db);
     await dns.upsertRecords(recordsForAddress({ siteId, hostname: 'node1', domain: 'lab.example', address: '198.18.0.2' }));
-    await db('sites').where({ id: siteId }).delete();
+    // Through the kernel's delete: the plugin drops its rows in the siteRemoving hook (no foreign key).
+    await db.transaction(async (trx) => h.kernel.services.sites.remove(trx, await trx('sites').where({ id: siteId }).first()));
+    t.falsy(await db('sites').where({ id: siteId }).first());
     t.is((await db('dns_records').where({ site_id: siteId }).count('* as count').first())!.count, 0);
   });
 }

@@ -4,7 +4,7 @@
  * depends on how the client does 32-bit maths. Callers hold the network's lock.
  */
 import type { Knex } from 'knex';
-import type { IpamNetwork } from '@sprout/kernel/sdk';
+import type { IpamNetwork, KernelRead } from '@sprout/kernel/sdk';
 
 /** Ranges and the gateway: the parts of a network no automatic allocation may use. */
 function fencedOff(network: IpamNetwork): string {
@@ -20,13 +20,14 @@ function fencedOff(network: IpamNetwork): string {
  * first span starting beyond what the spans before it cover leaves a gap, and the
  * gap's first address is the answer.
  *
- * An address whose lease may still be live at the site's agent (`dhcp_leases`, the
- * control plane's copy of the agent's leases: bound and not expired) is taken too,
+ * An address whose lease may still be live at the site's agent (the kernel's copy of the
+ * agent's leases, read through `ctx.read.leases`: bound and not expired) is taken too,
  * unless the lease is held by one of `machineId`'s own MACs: a released machine's
  * address is not handed to the next machine while the old one may still be using it
  * (the agent would refuse the newcomer's DISCOVERs until that lease ended).
  */
-export async function firstFreeAddress(trx: Knex.Transaction, network: IpamNetwork, machineId?: string): Promise<string | null> {
+export async function firstFreeAddress(read: KernelRead, trx: Knex.Transaction, network: IpamNetwork, machineId?: string): Promise<string | null> {
+  const leased = await read.leases.liveAddresses(trx, { siteId: network.siteId, cidr: network.cidr, exceptMachineId: machineId });
   const { rows } = await trx.raw(
     `with net as (select network(cast(? as cidr))::inet as base, broadcast(cast(? as cidr))::inet as top),
      taken(lo, hi) as (
@@ -35,14 +36,11 @@ export async function firstFreeAddress(trx: Knex.Transaction, network: IpamNetwo
        union all select r.first_address - base, r.last_address - base
          from net, jsonb_to_recordset(cast(? as jsonb)) as r(first_address inet, last_address inet)
        union all select a.address - base, a.address - base from net, ip_allocations a where a.network_id = ?
-       union all select cast(l.address as inet) - base, cast(l.address as inet) - base from net, dhcp_leases l
-         where l.site_id = ? and l.state = 'bound' and (l.expires_at is null or l.expires_at > now())
-           and cast(l.address as inet) << cast(? as cidr)
-           and l.mac not in (select i.mac from interfaces i where i.machine_id = ?)
+       union all select cast(l.address as inet) - base, cast(l.address as inet) - base from net, jsonb_array_elements_text(cast(? as jsonb)) as l(address)
      ),
      reach as (select lo, max(hi) over (order by lo, hi rows between unbounded preceding and 1 preceding) as covered from taken)
      select host(base + (covered + 1)) as address from net, reach where lo > covered + 1 order by lo limit 1`,
-    [network.cidr, network.cidr, fencedOff(network), network.id, network.siteId, network.cidr, machineId ?? null],
+    [network.cidr, network.cidr, fencedOff(network), network.id, JSON.stringify(leased)],
   );
   return rows[0]?.address ?? null;
 }

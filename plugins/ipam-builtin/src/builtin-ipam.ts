@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { SproutError, type AllocateAddressRequest, type IpAllocation, type IpamNetwork, type IpamProvider } from '@sprout/kernel/sdk';
+import { SproutError, type KernelRead, type AllocateAddressRequest, type IpAllocation, type IpamNetwork, type IpamProvider } from '@sprout/kernel/sdk';
 import { firstFreeAddress, standingOf } from './address-space.ts';
 
 interface AllocationRow {
@@ -28,6 +28,8 @@ export class BuiltinIpam implements IpamProvider {
   constructor(
     private readonly db: Knex,
     private readonly pluginId: string,
+    /** The kernel's read API: the site's live DHCP leases. */
+    private readonly read: KernelRead,
   ) {}
 
   async allocateAddress(request: AllocateAddressRequest, trx?: Knex.Transaction): Promise<IpAllocation> {
@@ -76,7 +78,7 @@ export class BuiltinIpam implements IpamProvider {
   }
 
   private async nextFree(tx: Knex.Transaction, network: IpamNetwork, machineId?: string): Promise<string> {
-    const address = await firstFreeAddress(tx, network, machineId);
+    const address = await firstFreeAddress(this.read, tx, network, machineId);
     if (address === null) {
       throw new SproutError('SPROUT_ERR_NETWORK_EXHAUSTED', `network ${network.cidr} has no free address outside its gateway and ranges (an address whose lease may still be live at the site is not reused); release an allocation or shrink a range`, {
         context: { plugin: this.pluginId, network: network.id },

@@ -31,7 +31,7 @@ export async function httpWorld(): Promise<TransportWorld> {
   // The kernel's own instance would apply the contract's reports with the kernel's handlers;
   // it is closed, and the routes get the newest open control side instead.
   const own = await kernel.capability(transportCapability);
-  const idle = new HttpWorkQueue(kernel.workQueue, settings);
+  const idle = new HttpWorkQueue(kernel.services.workQueue, settings);
   const open: HttpWorkQueue[] = [];
   kernel.container.register({ 'capability.transport': { resolve: () => Promise.resolve([open.at(-1) ?? idle]) } });
   await own.close();
@@ -42,7 +42,7 @@ export async function httpWorld(): Promise<TransportWorld> {
   return {
     settleMs: 2500,
     async control(): Promise<TransportProvider> {
-      const side = new HttpWorkQueue(kernel.workQueue, settings, quiet);
+      const side = new HttpWorkQueue(kernel.services.workQueue, settings, quiet);
       open.push(side);
       const close = side.close.bind(side);
       side.close = async () => {

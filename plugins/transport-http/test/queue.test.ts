@@ -42,7 +42,7 @@ for (const backend of backends) {
     const harness = await kernelFor(t, backend);
     // Leases far longer than the test: an item leased again here would be a second lease of a live one.
     const long = { ...settings, ackWaitMs: 600_000 };
-    const replicas = [new HttpWorkQueue(harness.kernel.workQueue, long), new HttpWorkQueue(harness.kernel.workQueue, long)];
+    const replicas = [new HttpWorkQueue(harness.kernel.services.workQueue, long), new HttpWorkQueue(harness.kernel.services.workQueue, long)];
     t.teardown(async () => {
       for (const side of replicas) await side.close();
     });
@@ -61,7 +61,7 @@ for (const backend of backends) {
 
   test.serial(`${backend}: a waiting long poll gets work written after it started, before its safety look`, async (t) => {
     const harness = await kernelFor(t, backend);
-    const queue = new HttpWorkQueue(harness.kernel.workQueue, settings);
+    const queue = new HttpWorkQueue(harness.kernel.services.workQueue, settings);
     t.teardown(() => queue.close());
     const siteId = randomUUID();
     await queued(harness, randomUUID()); // another site's work wakes nothing of this one
@@ -79,7 +79,7 @@ for (const backend of backends) {
 
   test.serial(`${backend}: exhausted work reaches the dead-letter handler, again after it threw, and is then given up`, async (t) => {
     const harness = await kernelFor(t, backend);
-    const queue = new HttpWorkQueue(harness.kernel.workQueue, settings);
+    const queue = new HttpWorkQueue(harness.kernel.services.workQueue, settings);
     t.teardown(() => queue.close());
     const calls: { item: WorkItem; reason: string }[] = [];
     await queue.onDeadLetter(async (item, reason) => {
@@ -106,7 +106,7 @@ for (const backend of backends) {
 
   test.serial(`${backend}: rows another transport already published are not leased; withdrawn ones neither`, async (t) => {
     const harness = await kernelFor(t, backend);
-    const queue = new HttpWorkQueue(harness.kernel.workQueue, settings);
+    const queue = new HttpWorkQueue(harness.kernel.services.workQueue, settings);
     t.teardown(() => queue.close());
     const siteId = randomUUID();
     await queued(harness, siteId, 1, { dispatched_at: new Date() });

@@ -1,11 +1,10 @@
 /** GET /v1/audit: the audit trail, newest first, filtered, with cursor pagination; POST /v1/audit/prune removes old records, audited. */
 import Type from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import type { RouteDeps } from '../build-app.ts';
+import type { ServiceDeps } from '../build-app.ts';
 import { SproutError } from '../../errors/index.ts';
 import { CursorParam } from '../cursor.ts';
-import type { Kernel } from '../../kernel.ts';
-import { isUuid } from '../../domain/sites/find-site.ts';
+import type { MachineService } from '../../domain/machines/machine-service.ts';
 
 export const AuditRecordSchema = Type.Object({
   id: Type.Integer(),
@@ -40,7 +39,7 @@ const PruneBody = Type.Object(
   { additionalProperties: false },
 );
 
-export const auditRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, audited }) => {
+export const auditRoutes: FastifyPluginAsync<ServiceDeps<'audit' | 'clock' | 'machines'>> = async (app, { audit, clock, machines, audited }) => {
   app.post(
     '/audit/prune',
     {
@@ -54,11 +53,11 @@ export const auditRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
     },
     async (request) => {
       const before = new Date((request.body as { before: string }).before);
-      if (before.getTime() > kernel.clock.now().getTime()) {
+      if (before.getTime() > clock.now().getTime()) {
         throw new SproutError('SPROUT_ERR_VALIDATION', `before (${before.toISOString()}) is in the future; a prune removes only records already written`, { details: [{ field: 'body/before', message: 'must not be in the future' }] });
       }
       return audited(request, async (trx) => {
-        const removed = await kernel.audit.prune(before, trx);
+        const removed = await audit.prune(before, trx);
         return { result: { removed, before: before.toISOString() }, details: { removed, before: before.toISOString() } };
       });
     },
@@ -77,11 +76,11 @@ export const auditRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
     },
     async (request) => {
       const q = request.query as { actor?: string; action?: string; targetType?: string; target?: string; outcome?: 'success' | 'denied' | 'failed'; since?: string; limit?: number; cursor?: string };
-      return kernel.audit.list({
+      return audit.list({
         actor: q.actor,
         action: q.action,
         targetType: q.targetType,
-        targetId: q.target ? await targetAliases(kernel, q.target, q.targetType) : undefined,
+        targetId: q.target ? await targetAliases(machines, q.target, q.targetType) : undefined,
         outcome: q.outcome,
         since: q.since ? new Date(q.since) : undefined,
         limit: q.limit,
@@ -96,14 +95,8 @@ export const auditRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
  * (successes) and under whatever the request's URL named it, often the hostname (denied
  * and failed requests, written before the machine was looked up): both are the machine.
  */
-async function targetAliases(kernel: Kernel, target: string, targetType: string | undefined): Promise<string[]> {
+async function targetAliases(machines: MachineService, target: string, targetType: string | undefined): Promise<string[]> {
   if (targetType && targetType !== 'machine') return [target];
-  const rows: { id: string; hostname: string }[] = await kernel.store
-    .db('machines')
-    .select('id', 'hostname')
-    .where((q) => {
-      if (isUuid(target)) q.where('id', target);
-      else q.where('hostname', target.toLowerCase());
-    });
+  const rows = await machines.namedBy(target);
   return [...new Set([target, ...rows.flatMap((r) => [r.id, r.hostname])])];
 }

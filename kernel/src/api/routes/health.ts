@@ -1,11 +1,11 @@
 /** Liveness and readiness probes: public, cheap, JSON. */
 import Type from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import type { RouteDeps } from '../build-app.ts';
+import type { ServiceDeps } from '../build-app.ts';
 
 const Check = Type.Object({ ok: Type.Boolean(), detail: Type.Optional(Type.String()) });
 
-export const healthRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel }) => {
+export const healthRoutes: FastifyPluginAsync<ServiceDeps<'readiness'>> = async (app, { readiness }) => {
   app.get(
     '/healthz',
     {
@@ -33,7 +33,7 @@ export const healthRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel 
       },
     },
     async (_request, reply) => {
-      const { ready, checks } = await kernel.readiness();
+      const { ready, checks } = await readiness();
       if (!ready) return reply.status(503).send({ status: 'not_ready' as const, checks });
       return { status: 'ready' as const, checks };
     },

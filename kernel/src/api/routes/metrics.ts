@@ -4,25 +4,25 @@
  * API, for scrapers that cannot send a bearer token. It never holds a secret.
  */
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import type { RouteDeps } from '../build-app.ts';
+import type { ServiceDeps } from '../build-app.ts';
 import type { ControlPlaneMetrics } from '../../metrics/control-plane-metrics.ts';
 import { metricsContentType } from '../../metrics/registry.ts';
 
-export const metricsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel }) => {
+export const metricsRoutes: FastifyPluginAsync<ServiceDeps<'config' | 'metrics'>> = async (app, { config, metrics }) => {
   app.get(
     '/metrics',
     {
-      config: { auth: { role: kernel.config.metrics.access === 'public' ? 'public' : 'viewer' } },
+      config: { auth: { role: config.metrics.access === 'public' ? 'public' : 'viewer' } },
       schema: {
         tags: ['health'],
         summary: 'Prometheus metrics of this control plane replica (text exposition format 0.0.4)',
-        description: `Requests by route, workflow and step outcomes and durations, queue depths, agent links, revision lag and address usage; every metric is listed in docs/metrics.md.${kernel.config.metrics.access === 'public' ? '' : '\n\nRequires role: **viewer**.'}`,
-        ...(kernel.config.metrics.access === 'public' ? {} : { security: [{ bearer: [] }] }),
+        description: `Requests by route, workflow and step outcomes and durations, queue depths, agent links, revision lag and address usage; every metric is listed in docs/metrics.md.${config.metrics.access === 'public' ? '' : '\n\nRequires role: **viewer**.'}`,
+        ...(config.metrics.access === 'public' ? {} : { security: [{ bearer: [] }] }),
         response: { 200: { description: 'The metrics', content: { 'text/plain': { schema: { type: 'string' } } } } },
       },
     },
     async (_request, reply) => {
-      const text = await kernel.metrics.render();
+      const text = await metrics.render();
       return reply.type(metricsContentType).send(text);
     },
   );

@@ -1,7 +1,7 @@
 /** GET /v1/plugins: what is installed, what is active, and for which capability. */
 import Type from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import type { RouteDeps } from '../build-app.ts';
+import type { ServiceDeps } from '../build-app.ts';
 
 export const PluginStatusSchema = Type.Object({
   id: Type.String(),
@@ -15,7 +15,7 @@ export const PluginStatusSchema = Type.Object({
   activeFor: Type.Array(Type.String(), { description: 'Capabilities this plugin currently serves' }),
 });
 
-export const pluginRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel }) => {
+export const pluginRoutes: FastifyPluginAsync<ServiceDeps<'pluginStatus'>> = async (app, { pluginStatus }) => {
   app.get(
     '/plugins',
     {
@@ -26,6 +26,6 @@ export const pluginRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel 
         response: { 200: Type.Object({ items: Type.Array(PluginStatusSchema) }) },
       },
     },
-    async () => ({ items: kernel.pluginStatus.map(({ dir: _dir, ...status }) => status) }),
+    async () => ({ items: pluginStatus.map(({ dir: _dir, ...status }) => status) }),
   );
 };

@@ -3,7 +3,7 @@ import Type from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { roles } from '../../auth/principal.ts';
 import { isSproutError } from '../../errors/index.ts';
-import type { RouteDeps } from '../build-app.ts';
+import type { ServiceDeps } from '../build-app.ts';
 import { refuseCursor } from '../cursor.ts';
 
 const Role = Type.Union(roles.map((r) => Type.Literal(r)));
@@ -28,7 +28,7 @@ const CreateBody = Type.Object(
   { additionalProperties: false },
 );
 
-export const tokenRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, audited }) => {
+export const tokenRoutes: FastifyPluginAsync<ServiceDeps<'audit' | 'tokens'>> = async (app, { audit, tokens, audited }) => {
   app.post(
     '/tokens',
     {
@@ -43,7 +43,7 @@ export const tokenRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
     async (request, reply) => {
       const body = request.body as { name: string; role: (typeof roles)[number]; expiresAt?: string };
       const created = await audited(request, async (trx) => {
-        const made = await kernel.tokens.create({ name: body.name, role: body.role, createdBy: request.principal.actor, expiresAt: body.expiresAt ? new Date(body.expiresAt) : null }, trx);
+        const made = await tokens.create({ name: body.name, role: body.role, createdBy: request.principal.actor, expiresAt: body.expiresAt ? new Date(body.expiresAt) : null }, trx);
         return { result: made, targetId: made.token.id, details: { name: body.name, role: body.role, expiresAt: body.expiresAt ?? null } };
       });
       return reply.status(201).send(created);
@@ -57,7 +57,7 @@ export const tokenRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
       preValidation: refuseCursor,
       schema: { tags: ['tokens'], summary: 'List API tokens (never their secrets)', response: { 200: Type.Object({ items: Type.Array(TokenSchema) }) } },
     },
-    async () => ({ items: await kernel.tokens.list() }),
+    async () => ({ items: await tokens.list() }),
   );
 
   app.delete(
@@ -75,13 +75,13 @@ export const tokenRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
       const { id } = request.params as { id: string };
       try {
         return await audited(request, async (trx) => {
-          const token = await kernel.tokens.revoke(id, trx);
+          const token = await tokens.revoke(id, trx);
           return { result: token, targetId: token.id, details: { name: token.name, revokedAt: { old: null, new: token.revokedAt } } };
         });
       } catch (err) {
         // Refusing to lock every admin out is a denial, audited as one.
         if (isSproutError(err, 'SPROUT_ERR_CONFLICT') && err.context.lastAdminToken) {
-          await kernel.audit.record({
+          await audit.record({
             actor: request.principal.actor,
             actorRole: request.principal.role,
             action: 'token.revoke',

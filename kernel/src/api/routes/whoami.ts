@@ -1,9 +1,9 @@
 /** GET /v1/whoami: which principal a token resolves to (used by `sprout login`). */
 import Type from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import type { RouteDeps } from '../build-app.ts';
+import type { ServiceDeps } from '../build-app.ts';
 
-export const whoamiRoutes: FastifyPluginAsync<RouteDeps> = async (app) => {
+export const whoamiRoutes: FastifyPluginAsync<ServiceDeps<never>> = async (app) => {
   app.get(
     '/whoami',
     {

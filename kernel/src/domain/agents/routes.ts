@@ -80,7 +80,7 @@ export const agentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
       const body = request.body as { joinToken: string; hostname: string; version: string; capabilities: string[] };
       const retryAfter = app.authFailures.retryAfter(request.ip);
       if (retryAfter !== null) {
-        await kernel.audit.recordRepeated(
+        await kernel.services.auditLog.recordRepeated(
           { actor: 'anonymous', action: 'agent.register', targetType: 'agent', requestId: String(request.id), sourceAddress: request.ip, outcome: 'denied', details: { status: 429, hostname: body.hostname, reason: 'too many failed authentications' } },
           { key: ['register', request.ip, 429].join('\u0000'), sample: { field: 'hostnames', value: body.hostname } },
         );
@@ -90,7 +90,7 @@ export const agentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
       }
       try {
         const registered = await audited(request, async (trx) => {
-          const made = await kernel.agents.register(trx, body);
+          const made = await kernel.services.agents.register(trx, body);
           request.principal = { kind: 'agent', actor: `agent:${made.agentId}`, role: null, agentId: made.agentId, siteId: made.siteId };
           return { result: made, targetId: made.agentId, details: { site: made.siteName, hostname: body.hostname, version: body.version } };
         });
@@ -106,7 +106,7 @@ export const agentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
       } catch (err) {
         if (isSproutError(err, 'SPROUT_ERR_UNAUTHENTICATED')) {
           app.authFailures.recordFailure(request.ip);
-          await kernel.audit.recordRepeated(
+          await kernel.services.auditLog.recordRepeated(
             { actor: 'anonymous', action: 'agent.register', targetType: 'agent', requestId: String(request.id), sourceAddress: request.ip, outcome: 'denied', details: { status: 401, hostname: body.hostname, reason: err.message } },
             { key: ['register', request.ip, 401, err.message].join('\u0000'), sample: { field: 'hostnames', value: body.hostname } },
           );
@@ -161,8 +161,8 @@ export const agentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
     },
     async (request) => {
       const beat = request.body as AgentHeartbeat;
-      await kernel.agents.heartbeat((request.params as { id: string }).id, beat);
-      if (beat.images && request.principal.siteId) await kernel.images.record(request.principal.siteId, beat.images);
+      await kernel.services.agents.heartbeat((request.params as { id: string }).id, beat);
+      if (beat.images && request.principal.siteId) await kernel.services.images.record(request.principal.siteId, beat.images);
       return { heartbeatSeconds: kernel.config.agents.heartbeatSeconds };
     },
   );
@@ -190,7 +190,7 @@ export const agentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
       const siteId = request.principal.siteId!;
       const hungUp = new AbortController();
       reply.raw.once('close', () => hungUp.abort());
-      const revision = await kernel.siteRevisions.waitBeyond(siteId, after, wait * 1000, hungUp.signal);
+      const revision = await kernel.services.siteRevisions.waitBeyond(siteId, after, wait * 1000, hungUp.signal);
       if (revision <= after) return reply.status(204).send(null);
       return kernel.desiredState(siteId);
     },
@@ -253,7 +253,7 @@ export const agentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
       const { reports } = request.body as { reports: AgentReport[] };
       const foreign = reports.find((r) => r.agentId !== request.principal.agentId || r.siteId !== request.principal.siteId);
       if (foreign) {
-        await kernel.audit.record({ actor: request.principal.actor, action: 'agent.reports', targetType: 'agent', targetId: foreign.agentId, requestId: String(request.id), sourceAddress: request.ip, outcome: 'denied', details: { reason: 'report for another agent or site', siteId: foreign.siteId } });
+        await kernel.services.auditLog.record({ actor: request.principal.actor, action: 'agent.reports', targetType: 'agent', targetId: foreign.agentId, requestId: String(request.id), sourceAddress: request.ip, outcome: 'denied', details: { reason: 'report for another agent or site', siteId: foreign.siteId } });
         request.audited = true;
         throw new SproutError('SPROUT_ERR_FORBIDDEN', `${request.principal.actor} may only report for itself and its site`);
       }

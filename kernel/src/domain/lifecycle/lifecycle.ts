@@ -7,7 +7,7 @@
 import type { Knex } from 'knex';
 import type { SproutConfig } from '../../config/schema.ts';
 import { SproutError } from '../../errors/index.ts';
-import type { KernelHooks, MachineTransition } from '../../hooks/hooks.ts';
+import { afterCommit, type KernelHooks, type MachineTransition } from '../../hooks/hooks.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
 import type { MachineRow } from '../machines/find-machine.ts';
 import { allowedFrom, failureStatuses, inProgress, isInProgress, operatorActionsFrom, targetOf, type LifecycleAction, type MachineStatus } from './transitions.ts';
@@ -60,6 +60,7 @@ export class Lifecycle {
       throw new SproutError('SPROUT_ERR_INTERNAL', `refusing to move ${machine.hostname} to ${to} without a reason`);
     }
     const event: MachineTransition = { machineId: machine.id, hostname: machine.hostname, from: machine.status, to, action, reason: reason as MachineTransition['reason'], actor };
+    // In the transition's transaction: a veto (or a failing tap) rolls it all back.
     const veto = await this.deps.hooks.machineTransitionBefore.promise(event);
     if (veto) {
       throw new SproutError('SPROUT_ERR_CONFLICT', `${action.replace('_', '-')} of ${machine.hostname} was vetoed: ${veto.veto}`, { context: { machine: machine.id, action } });
@@ -105,10 +106,11 @@ export class Lifecycle {
       },
       trx,
     );
-    trx.executionPromise.then(
-      // The transition is committed; a failing observer is logged with its plugin and hook.
-      () => this.deps.hooks.machineTransitionAfter.promise(event).catch((err) => this.deps.logger.error({ err, machine: event.machineId, transition: event.action }, 'machineTransitionAfter hook failed')),
-      () => undefined,
+    // Once the transition is committed; a failing observer is logged with its plugin and hook.
+    afterCommit(
+      trx,
+      () => this.deps.hooks.machineTransitionAfter.promise(event),
+      (err) => this.deps.logger.error({ err, machine: event.machineId, transition: event.action }, 'machineTransitionAfter hook failed'),
     );
     return updated;
   }

@@ -6,11 +6,10 @@
 import Type from 'typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Knex } from 'knex';
-import type { RouteDeps } from '../../api/build-app.ts';
+import type { RouteServices, ServiceDeps } from '../../api/build-app.ts';
 import { allocationCapability } from '../../capabilities/allocation.ts';
 import { hwtestCapability, type HardwareTestDefinition } from '../../capabilities/hwtest.ts';
 import { SproutError } from '../../errors/index.ts';
-import type { Kernel } from '../../kernel.ts';
 import { findSite } from '../sites/find-site.ts';
 import { WorkflowSchema } from '../workflows/schemas.ts';
 import { paramsForAudit } from '../workflows/workflow-secrets.ts';
@@ -33,7 +32,7 @@ export type HardwareTestPlan = Pick<HardwareTestDefinition, 'name' | 'run' | 'ti
  * definitions (`hwtestDefinitions`): they travel with the work item to the agent, whose
  * metadata hands a `script` test's script and timeout to the installer.
  */
-async function chooseHardwareTests(kernel: Kernel, choice: boolean | string[] | undefined): Promise<{ hwtests: string[]; hwtestDefinitions?: HardwareTestPlan[]; hwtestDisabled: boolean; hwtestDisabledBy?: string }> {
+async function chooseHardwareTests(kernel: Pick<RouteServices, 'capabilityAll' | 'config'>, choice: boolean | string[] | undefined): Promise<{ hwtests: string[]; hwtestDefinitions?: HardwareTestPlan[]; hwtestDisabled: boolean; hwtestDisabledBy?: string }> {
   const definitions = (await kernel.capabilityAll(hwtestCapability)).flatMap((p) => p.catalogue());
   const catalogue = definitions.map((t) => t.name);
   const planOf = (names: string[]) => ({
@@ -53,18 +52,17 @@ async function chooseHardwareTests(kernel: Kernel, choice: boolean | string[] | 
   return planOf([...new Set(choice)]);
 }
 
-export const machineActionRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, audited }) => {
-  const db = kernel.store.db;
+export const machineActionRoutes: FastifyPluginAsync<ServiceDeps<'capability' | 'capabilityAll' | 'config' | 'db' | 'images' | 'lifecycle' | 'machines' | 'workflows'>> = async (app, { capability, capabilityAll, config, db, images, lifecycle, machines, workflows, audited }) => {
 
   const startWorkflow = async (request: FastifyRequest, kind: Exclude<WorkflowKind, 'sync-site'>, params: (machine: MachineRow) => Promise<Record<string, unknown>> | Record<string, unknown>, prepare?: (trx: Knex.Transaction, machine: MachineRow) => Promise<MachineRow>) => {
     const workflowId = await audited(request, async (trx) => {
       let machine = await findMachine(trx, (request.params as { id: string }).id, { forUpdate: true });
       if (prepare) machine = await prepare(trx, machine);
       const chosen = await params(machine);
-      const id = await kernel.workflows.start(trx, { kind, machine, params: chosen, actor: request.principal.actor, requestId: String(request.id) });
+      const id = await workflows.start(trx, { kind, machine, params: chosen, actor: request.principal.actor, requestId: String(request.id) });
       return { result: id, targetId: machine.id, details: { hostname: machine.hostname, workflow: id, status: { old: machine.status, new: `${kind === 'commission' ? 'commissioning' : kind === 'deploy' ? 'deploying' : kind === 'release' ? 'releasing' : 'testing'}` }, ...paramsForAudit(kind, chosen) } };
     });
-    return kernel.workflows.get(workflowId);
+    return workflows.get(workflowId);
   };
 
   const action = (path: string, summary: string, body: ReturnType<typeof Type.Object> | undefined, handler: (request: FastifyRequest) => Promise<unknown>, actionName: string, status = 202, response: object = WorkflowSchema) =>
@@ -81,7 +79,7 @@ export const machineActionRoutes: FastifyPluginAsync<RouteDeps> = async (app, { 
     'commission',
     'Commission: boot the machine, collect its hardware facts and run hardware tests → ready',
     Type.Object({ hwtest: Type.Optional(HwtestChoice) }, { additionalProperties: false }),
-    (request) => startWorkflow(request, 'commission', () => chooseHardwareTests(kernel, (request.body as { hwtest?: boolean | string[] } | undefined)?.hwtest)),
+    (request) => startWorkflow(request, 'commission', () => chooseHardwareTests({ capabilityAll, config }, (request.body as { hwtest?: boolean | string[] } | undefined)?.hwtest)),
     'machine.commission',
   );
 
@@ -89,7 +87,7 @@ export const machineActionRoutes: FastifyPluginAsync<RouteDeps> = async (app, { 
     'test',
     'Run hardware tests on a ready machine',
     Type.Object({ hwtest: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 64 })) }, { additionalProperties: false }),
-    (request) => startWorkflow(request, 'test', () => chooseHardwareTests(kernel, (request.body as { hwtest?: string[] } | undefined)?.hwtest)),
+    (request) => startWorkflow(request, 'test', () => chooseHardwareTests({ capabilityAll, config }, (request.body as { hwtest?: string[] } | undefined)?.hwtest)),
     'machine.test',
   );
 
@@ -121,15 +119,14 @@ export const machineActionRoutes: FastifyPluginAsync<RouteDeps> = async (app, { 
         ...(body.imageSha256 ? { imageSha256: body.imageSha256.toLowerCase() } : {}),
         ...(body.userData ? { userData: body.userData } : {}),
         ...(body.sshKeys?.length ? { sshKeys: checkSshKeys(body.sshKeys) } : {}),
-        ...(body.firstBoot === false ? { firstBoot: false } : { firstBootSeconds: kernel.config.lifecycle.timeouts.firstBoot }),
+        ...(body.firstBoot === false ? { firstBoot: false } : { firstBootSeconds: config.lifecycle.timeouts.firstBoot }),
       });
       return startWorkflow(request, 'deploy', params, async (trx, machine) => {
         // Refused now, not after the machine booted the installer: an image its site does not hold (the machine's status decides first).
-        if (allowedFrom(machine.status, machine.status === 'ready' ? 'allocate' : workflowDefinitions.deploy.start!)) image = await kernel.images.requireForDeploy(trx, machine.site_id, body.image);
+        if (allowedFrom(machine.status, machine.status === 'ready' ? 'allocate' : workflowDefinitions.deploy.start!)) image = await images.requireForDeploy(trx, machine.site_id, body.image);
         if (machine.status !== 'ready') return machine;
-        const allocated = await kernel.lifecycle.transition(trx, { machine, action: 'allocate', actor: request.principal.actor, requestId: String(request.id) });
-        const [owned] = await trx<MachineRow>('machines').where({ id: machine.id }).update({ owner: allocated.owner ?? request.principal.actor }).returning('*');
-        return owned;
+        const allocated = await lifecycle.transition(trx, { machine, action: 'allocate', actor: request.principal.actor, requestId: String(request.id) });
+        return machines.setOwner(trx, machine.id, allocated.owner ?? request.principal.actor);
       });
     },
     'machine.deploy',
@@ -154,10 +151,10 @@ export const machineActionRoutes: FastifyPluginAsync<RouteDeps> = async (app, { 
       const row = await audited(request, async (trx) => {
         const machine = await findMachine(trx, (request.params as { id: string }).id, { forUpdate: true });
         const reason = (request.body as { reason: string }).reason;
-        const updated = await kernel.lifecycle.transition(trx, { machine, action: 'mark_broken', actor: request.principal.actor, requestId: String(request.id), reason: { code: 'marked_broken', message: `${reason} (marked by ${request.principal.actor})` } });
+        const updated = await lifecycle.transition(trx, { machine, action: 'mark_broken', actor: request.principal.actor, requestId: String(request.id), reason: { code: 'marked_broken', message: `${reason} (marked by ${request.principal.actor})` } });
         return { result: updated, targetId: machine.id, details: { hostname: machine.hostname, status: { old: machine.status, new: 'broken' }, reason } };
       });
-      return kernel.machines.view(row);
+      return machines.view(row);
     },
     'machine.mark-broken',
     200,
@@ -171,11 +168,11 @@ export const machineActionRoutes: FastifyPluginAsync<RouteDeps> = async (app, { 
     async (request) => {
       const row = await audited(request, async (trx) => {
         const machine = await findMachine(trx, (request.params as { id: string }).id, { forUpdate: true });
-        const commissioned = await trx('machine_events').where({ machine_id: machine.id, action: 'commission_succeeded' }).first();
-        const updated = await kernel.lifecycle.transition(trx, { machine, action: 'mark_fixed', actor: request.principal.actor, requestId: String(request.id), choose: commissioned ? 'ready' : 'new' });
+        const commissioned = await machines.wasCommissioned(trx, machine.id);
+        const updated = await lifecycle.transition(trx, { machine, action: 'mark_fixed', actor: request.principal.actor, requestId: String(request.id), choose: commissioned ? 'ready' : 'new' });
         return { result: updated, targetId: machine.id, details: { hostname: machine.hostname, status: { old: machine.status, new: updated.status } } };
       });
-      return kernel.machines.view(row);
+      return machines.view(row);
     },
     'machine.mark-fixed',
     200,
@@ -207,18 +204,18 @@ export const machineActionRoutes: FastifyPluginAsync<RouteDeps> = async (app, { 
       const body = request.body as { site?: string; constraints: { minCpus?: number; minMemoryMiB?: number; arch?: 'x86_64' | 'arm64'; tags?: string[] }; owner?: string };
       const siteId = body.site ? (await findSite(db, body.site)).id : undefined;
       const owner = body.owner ?? request.principal.actor;
-      const allocation = await kernel.capability(allocationCapability);
+      const allocation = await capability(allocationCapability);
       const row = await audited(request, async (trx) => {
         const pick = await allocation.pickMachine(trx, { ...body.constraints, siteId });
         if (pick.machineId === null) {
           throw new SproutError('SPROUT_ERR_NO_MATCHING_MACHINE', pick.reason, { context: { constraints: body.constraints, site: body.site ?? null } });
         }
-        const machine = (await trx<MachineRow>('machines').where({ id: pick.machineId }).first())!;
-        await kernel.lifecycle.transition(trx, { machine, action: 'allocate', actor: request.principal.actor, requestId: String(request.id) });
-        const [owned] = await trx<MachineRow>('machines').where({ id: machine.id }).update({ owner }).returning('*');
+        const machine = await findMachine(trx, pick.machineId);
+        await lifecycle.transition(trx, { machine, action: 'allocate', actor: request.principal.actor, requestId: String(request.id) });
+        const owned = await machines.setOwner(trx, machine.id, owner);
         return { result: owned, targetId: machine.id, details: { hostname: machine.hostname, owner, constraints: body.constraints, status: { old: 'ready', new: 'allocated' } } };
       });
-      return kernel.machines.view(row);
+      return machines.view(row);
     },
   );
 };

@@ -14,6 +14,7 @@ import { normaliseMac, type MachineInput, type MachineUpdate } from './schemas.t
 import { cursorCodec } from '../../api/cursor.ts';
 import type { BmcRules } from './bmc.ts';
 import type { StatusReason } from '../lifecycle/lifecycle.ts';
+import type { KernelHooks } from '../../hooks/hooks.ts';
 
 const machineCursor = cursorCodec('machines', ['text', 'uuid']);
 
@@ -30,11 +31,44 @@ export interface MachineFilter {
 const iso = (v: unknown) => new Date(v as string).toISOString();
 
 export class MachineService {
-  constructor(private readonly deps: { db: Knex; bmc: BmcRules }) {}
+  constructor(private readonly deps: { db: Knex; bmc: BmcRules; hooks: KernelHooks }) {}
 
   /** The BMC rules (known drivers, sealing): import shares them. */
   get bmc(): BmcRules {
     return this.deps.bmc;
+  }
+
+  /** The machines `target` names exactly: by id (a UUID) or by hostname, in any site. */
+  async namedBy(target: string, db: Knex | Knex.Transaction = this.deps.db): Promise<{ id: string; hostname: string }[]> {
+    return db('machines')
+      .select('id', 'hostname')
+      .where((q) => {
+        if (isUuid(target)) q.where('id', target);
+        else q.where('hostname', target.toLowerCase());
+      });
+  }
+
+  /** Records who holds an allocated machine (an allocation's owner); answers the row. */
+  async setOwner(trx: Knex.Transaction, machineId: string, owner: string | null): Promise<MachineRow> {
+    const [row] = await trx<MachineRow>('machines').where({ id: machineId }).update({ owner }).returning('*');
+    if (!row) throw new SproutError('SPROUT_ERR_NOT_FOUND', `no machine ${machineId}`);
+    return row;
+  }
+
+  /** Whether the machine ever finished commissioning (mark-fixed returns it to ready, else new). */
+  async wasCommissioned(db: Knex | Knex.Transaction, machineId: string): Promise<boolean> {
+    return !!(await db('machine_events').where({ machine_id: machineId, action: 'commission_succeeded' }).first('id'));
+  }
+
+  /**
+   * Deletes a machine and its interfaces; its workflows stay, detached. The caller has
+   * checked it is not in use and forgotten it at its site; plugins drop their own rows
+   * for it in `machineRemoving`, in the same transaction.
+   */
+  async remove(trx: Knex.Transaction, machine: Pick<MachineRow, 'id'>): Promise<void> {
+    await this.deps.hooks.machineRemoving.promise({ id: machine.id, trx });
+    await trx('workflows').where({ machine_id: machine.id }).update({ machine_id: null });
+    await trx('machines').where({ id: machine.id }).delete();
   }
 
   /** Validated input → a new machine in status `new`. Throws with every field problem found. */

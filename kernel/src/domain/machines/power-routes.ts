@@ -8,7 +8,7 @@
  */
 import Type from 'typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import type { RouteDeps } from '../../api/build-app.ts';
+import type { ServiceDeps } from '../../api/build-app.ts';
 import { SproutError } from '../../errors/index.ts';
 import { findMachine, type MachineRow } from './find-machine.ts';
 import { MachineParams } from './routes.ts';
@@ -31,14 +31,12 @@ export const PowerAnswer = Type.Object({
 
 const bmcOf = (machine: MachineRow) => ({ type: typeof machine.bmc?.type === 'string' ? machine.bmc.type : 'manual', address: typeof machine.bmc?.address === 'string' ? machine.bmc.address : null });
 
-export const powerRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel }) => {
-  const db = kernel.store.db;
-
+export const powerRoutes: FastifyPluginAsync<ServiceDeps<'audit' | 'db' | 'dispatcher' | 'machines' | 'power'>> = async (app, { audit, db, dispatcher, machines, power }) => {
   /** Asks the site's agent, waits for its answer, and audits the call whatever came of it. */
   const live = async (request: FastifyRequest, action: PowerAction, soft: boolean) => {
     const machine = await findMachine(db, (request.params as { id: string }).id);
-    const audit = (outcome: 'success' | 'failed', details: Record<string, unknown>) =>
-      kernel.audit.record({
+    const recordCall = (outcome: 'success' | 'failed', details: Record<string, unknown>) =>
+      audit.record({
         actor: request.principal.actor,
         actorRole: request.principal.role,
         action: `machine.power.${action}`,
@@ -52,11 +50,11 @@ export const powerRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel }
     // The safety net for failed mutations would record it again, under the route's generic action.
     request.audited = true;
     try {
-      const id = await db.transaction((trx) => kernel.power.queue(trx, machine, action, soft, request.principal.actor));
-      kernel.dispatcher.kick();
-      const answer = await kernel.power.waitFor(id);
+      const id = await db.transaction((trx) => power.queue(trx, machine, action, soft, request.principal.actor));
+      dispatcher.kick();
+      const answer = await power.waitFor(id);
       if (!answer) {
-        const seconds = Math.round((kernel.power.callTimeoutMs + 15_000) / 1000);
+        const seconds = Math.round((power.callTimeoutMs + 15_000) / 1000);
         const site = await db('sites').where({ id: machine.site_id }).first('name');
         throw new SproutError('SPROUT_ERR_AGENT_TIMEOUT', `the agent at site ${site?.name ?? machine.site_id} did not answer the power request for ${machine.hostname} within ${seconds} s; check \`sprout site show ${site?.name ?? machine.site_id}\``);
       }
@@ -74,11 +72,11 @@ export const powerRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel }
         ...(result.note ? { note: result.note } : {}),
         ...(result.awaitsPerson ? { awaitsPerson: result.awaitsPerson } : {}),
       };
-      await audit('success', { state: body.state, ...(result.note ? { note: result.note } : {}), ...(result.awaitsPerson ? { awaitsPerson: result.awaitsPerson } : {}) });
+      await recordCall('success', { state: body.state, ...(result.note ? { note: result.note } : {}), ...(result.awaitsPerson ? { awaitsPerson: result.awaitsPerson } : {}) });
       return body;
     } catch (err) {
       const failure = err instanceof SproutError ? { error: err.message, code: err.code, ...(err.code === 'SPROUT_ERR_BMC' ? { reason: err.extensions.reason } : {}) } : { error: 'internal error' };
-      await audit('failed', failure).catch((auditErr) => request.log.error({ err: auditErr }, 'could not audit a failed power request'));
+      await recordCall('failed', failure).catch((auditErr) => request.log.error({ err: auditErr }, 'could not audit a failed power request'));
       throw err;
     }
   };
@@ -97,7 +95,7 @@ export const powerRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel }
     },
     async (request) => {
       if (!(request.query as { cached?: boolean }).cached) return live(request, 'status', false);
-      const machine = await kernel.machines.find((request.params as { id: string }).id);
+      const machine = await machines.find((request.params as { id: string }).id);
       return {
         machine: machine.hostname,
         action: 'status',

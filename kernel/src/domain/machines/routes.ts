@@ -1,7 +1,7 @@
 /** Machines under /v1/machines: create, import, list, show, update, delete, events. */
 import Type from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import type { RouteDeps } from '../../api/build-app.ts';
+import type { ServiceDeps } from '../../api/build-app.ts';
 import { CursorParam, refuseCursor } from '../../api/cursor.ts';
 import { SproutError } from '../../errors/index.ts';
 import { isInProgress } from '../lifecycle/transitions.ts';
@@ -30,9 +30,7 @@ const ImportResult = Type.Object({
   ),
 });
 
-export const machineRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, audited }) => {
-  const machines = kernel.machines;
-  const db = kernel.store.db;
+export const machineRoutes: FastifyPluginAsync<ServiceDeps<'capability' | 'db' | 'machines' | 'networks' | 'siteRevisions'>> = async (app, { capability, db, machines, networks, siteRevisions, audited }) => {
   app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
   app.post(
@@ -124,7 +122,7 @@ export const machineRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel
     { config: { auth: { role: 'viewer' } }, schema: { tags: ['machines'], summary: 'Show a machine (by id or hostname)', params: MachineParams, response: { 200: MachineSchema } } },
     async (request) => {
       const machine = await machines.find((request.params as { id: string }).id);
-      return { ...machine, addresses: await kernel.networks.machineAddresses(machine.id, machine.site.id) };
+      return { ...machine, addresses: await networks.machineAddresses(machine.id, machine.site.id) };
     },
   );
 
@@ -139,7 +137,7 @@ export const machineRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel
         const machine = await findMachine(trx, (request.params as { id: string }).id, { forUpdate: true });
         const { row, changes } = await machines.update(trx, machine, request.body as MachineUpdate);
         // A new hostname, interface or boot mode changes what the site's agents serve for it.
-        await kernel.siteRevisions.changed(trx, row.site_id);
+        await siteRevisions.changed(trx, row.site_id);
         return { result: row, targetId: machine.id, details: changes };
       });
       return machines.view(row);
@@ -158,10 +156,9 @@ export const machineRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel
         if (isInProgress(machine.status) || machine.status === 'allocated' || machine.status === 'deployed') {
           throw new SproutError('SPROUT_ERR_CONFLICT', `machine ${machine.hostname} is ${machine.status}; ${isInProgress(machine.status) ? 'cancel its workflow' : 'release it'} before deleting it`);
         }
-        await forgetMachineAtSite({ networks: kernel.networks, dhcp: () => kernel.capability(dhcpCapability), dns: () => kernel.capability(dnsCapability) }, trx, machine);
-        await trx('workflows').where({ machine_id: machine.id }).update({ machine_id: null });
-        await trx('machines').where({ id: machine.id }).delete();
-        await kernel.siteRevisions.changed(trx, machine.site_id);
+        await forgetMachineAtSite({ networks, dhcp: () => capability(dhcpCapability), dns: () => capability(dnsCapability) }, trx, machine);
+        await machines.remove(trx, machine);
+        await siteRevisions.changed(trx, machine.site_id);
         return { result: null, targetId: machine.id, details: { hostname: machine.hostname, status: machine.status } };
       });
       return reply.status(204).send(null);

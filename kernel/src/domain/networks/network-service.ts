@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { IpamNetwork, IpamProvider, IpAllocation } from '../../capabilities/ipam.ts';
 import { SproutError, isSproutError } from '../../errors/index.ts';
+import type { KernelHooks } from '../../hooks/hooks.ts';
 import { findMachine, type InterfaceRow, type MachineRow } from '../machines/find-machine.ts';
 import { findSite, isUuid } from '../sites/find-site.ts';
 import { formatCidr, formatIpv4, intervalContains, parseCidr, parseIpv4 } from '../../net/ipv4.ts';
@@ -17,6 +18,8 @@ import { utilisationOf } from './utilisation.ts';
 
 export interface NetworkServiceDeps {
   db: Knex;
+  /** `networkRemoving` runs in the deleting transaction. */
+  hooks: Pick<KernelHooks, 'networkRemoving'>;
   ipam: () => Promise<IpamProvider>;
   /** Plugin id of the active IPAM provider, for the audit trail. */
   ipamProviderId: () => string;
@@ -166,9 +169,9 @@ export class NetworkService {
   }
 
   /**
-   * Deletes a network that has no allocations (refused, naming them, otherwise). Its
-   * DHCP reservations go with it (they reference the network); MACs discovered in it
-   * forget which network that was.
+   * Deletes a network that has no allocations (refused, naming them, otherwise). Plugins
+   * drop their rows for it (the builtin DHCP's reservations) in `networkRemoving`, in the
+   * same transaction; MACs discovered in it forget which network that was.
    */
   async remove(ref: NetworkRef, trx: Knex.Transaction): Promise<Network> {
     const found = await this.row(ref, trx);
@@ -180,6 +183,7 @@ export class NetworkService {
     if (allocations.length > 0) {
       throw stranded(`network ${row.name} at site ${row.site_name} still has allocated addresses`, 'network', allocations, 'release them first (sprout machine release, or DELETE /v1/networks/{id}/allocations/{allocationId})');
     }
+    await this.deps.hooks.networkRemoving.promise({ id: row.id, trx });
     await trx('discovered_macs').where({ network_id: row.id }).update({ network_id: null });
     await trx('networks').where({ id: row.id }).delete();
     await ipam.networkRemoved?.(network, trx);

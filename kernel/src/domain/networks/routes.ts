@@ -4,7 +4,7 @@
  */
 import Type from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import type { RouteDeps } from '../../api/build-app.ts';
+import type { ServiceDeps } from '../../api/build-app.ts';
 import { ProblemSchema } from '../../api/problem.ts';
 import {
   AllocateBody,
@@ -21,7 +21,7 @@ import {
 type Params = { id: string };
 type Query = { site?: string };
 
-export const networkRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, audited }) => {
+export const networkRoutes: FastifyPluginAsync<ServiceDeps<'networks' | 'siteRevisions'>> = async (app, { networks, siteRevisions, audited }) => {
   app.post(
     '/networks',
     {
@@ -37,8 +37,8 @@ export const networkRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel
     async (request, reply) => {
       const body = request.body as CreateNetworkBody;
       const network = await audited(request, async (trx) => {
-        const created = await kernel.networks.create(body, trx);
-        await kernel.siteRevisions.changed(trx, created.site.id);
+        const created = await networks.create(body, trx);
+        await siteRevisions.changed(trx, created.site.id);
         const { id, createdAt, updatedAt, ...details } = created;
         return { result: created, targetId: id, details };
       });
@@ -52,7 +52,7 @@ export const networkRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel
       config: { auth: { role: 'viewer' } },
       schema: { tags: ['networks'], summary: 'List networks, optionally of one site', querystring: SiteQuery, response: { 200: Type.Object({ items: Type.Array(NetworkSchema) }) } },
     },
-    async (request) => ({ items: await kernel.networks.list({ site: (request.query as Query).site }) }),
+    async (request) => ({ items: await networks.list({ site: (request.query as Query).site }) }),
   );
 
   app.get(
@@ -67,7 +67,7 @@ export const networkRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel
         response: { 200: NetworkWithUtilisationSchema, 409: ProblemSchema },
       },
     },
-    async (request) => kernel.networks.show(refOf(request)),
+    async (request) => networks.show(refOf(request)),
   );
 
   app.patch(
@@ -89,8 +89,8 @@ export const networkRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel
     },
     async (request) => {
       const change = await audited(request, async (trx) => {
-        const made = await kernel.networks.update(refOf(request), request.body as UpdateNetworkBody, trx);
-        if (Object.keys(made.changes).length > 0) await kernel.siteRevisions.changed(trx, made.after.site.id);
+        const made = await networks.update(refOf(request), request.body as UpdateNetworkBody, trx);
+        if (Object.keys(made.changes).length > 0) await siteRevisions.changed(trx, made.after.site.id);
         return { result: made, targetId: made.after.id, details: { site: made.after.site.name, network: made.before.name, changes: made.changes } };
       });
       return change.after;
@@ -112,8 +112,8 @@ export const networkRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel
     },
     async (request, reply) => {
       await audited(request, async (trx) => {
-        const removed = await kernel.networks.remove(refOf(request), trx);
-        await kernel.siteRevisions.changed(trx, removed.site.id);
+        const removed = await networks.remove(refOf(request), trx);
+        await siteRevisions.changed(trx, removed.site.id);
         const { id, createdAt, updatedAt, ...details } = removed;
         return { result: null, targetId: id, details };
       });
@@ -133,7 +133,7 @@ export const networkRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel
         response: { 200: Type.Object({ items: Type.Array(AllocationSchema) }), 409: ProblemSchema },
       },
     },
-    async (request) => ({ items: (await kernel.networks.allocations(refOf(request))).items.map(toAllocation) }),
+    async (request) => ({ items: (await networks.allocations(refOf(request))).items.map(toAllocation) }),
   );
 
   app.post(
@@ -152,8 +152,8 @@ export const networkRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel
     },
     async (request, reply) => {
       const allocation = await audited(request, async (trx) => {
-        const change = await kernel.networks.allocate(refOf(request), request.body as AllocateBody, trx);
-        await kernel.siteRevisions.changed(trx, change.network.site.id);
+        const change = await networks.allocate(refOf(request), request.body as AllocateBody, trx);
+        await siteRevisions.changed(trx, change.network.site.id);
         return { result: change.allocation, targetId: change.allocation.id, details: auditDetails(change) };
       });
       return reply.status(201).send(toAllocation(allocation));
@@ -175,8 +175,8 @@ export const networkRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel
     async (request) => {
       const { allocationId } = request.params as { allocationId: string };
       const allocation = await audited(request, async (trx) => {
-        const change = await kernel.networks.release(refOf(request), allocationId, trx);
-        await kernel.siteRevisions.changed(trx, change.network.site.id);
+        const change = await networks.release(refOf(request), allocationId, trx);
+        await siteRevisions.changed(trx, change.network.site.id);
         return { result: change.allocation, targetId: change.allocation.id, details: auditDetails(change) };
       });
       return toAllocation(allocation);

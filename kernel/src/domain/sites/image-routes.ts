@@ -7,7 +7,7 @@
 import { basename } from 'node:path';
 import Type from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import type { RouteDeps } from '../../api/build-app.ts';
+import type { ServiceDeps } from '../../api/build-app.ts';
 import { refuseCursor } from '../../api/cursor.ts';
 import { SproutError } from '../../errors/index.ts';
 import { findSite } from './find-site.ts';
@@ -42,8 +42,7 @@ const ImageRequestSchema = Type.Object({
 
 const SiteParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'Site id or name' }) });
 
-export const imageRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, audited }) => {
-  const db = kernel.store.db;
+export const imageRoutes: FastifyPluginAsync<ServiceDeps<'db' | 'images'>> = async (app, { db, images, audited }) => {
 
   app.get(
     '/images',
@@ -59,7 +58,7 @@ export const imageRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
     },
     async (request) => {
       const site = (request.query as { site?: string }).site;
-      return { items: await kernel.images.list(site ? (await findSite(db, site)).id : undefined) };
+      return { items: await images.list(site ? (await findSite(db, site)).id : undefined) };
     },
   );
 
@@ -78,7 +77,7 @@ export const imageRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
     async (request) => {
       const site = await findSite(db, (request.params as { id: string }).id);
       const row = await db('sites').where({ id: site.id }).first('images_reported_at');
-      return { items: await kernel.images.list(site.id), reportedAt: row?.images_reported_at ? new Date(row.images_reported_at).toISOString() : null };
+      return { items: await images.list(site.id), reportedAt: row?.images_reported_at ? new Date(row.images_reported_at).toISOString() : null };
     },
   );
 
@@ -114,11 +113,11 @@ export const imageRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
       if (isImageUrl(name)) throw new SproutError('SPROUT_ERR_VALIDATION', 'an image name is not a URL', { details: [{ field: 'body/name', message: 'is a URL' }] });
       const site = await findSite(db, (request.params as { id: string }).id);
       const id = await audited(request, async (trx) => ({
-        result: await kernel.images.queueImport(trx, site.id, { ...body, name }, request.principal.actor),
+        result: await images.queueImport(trx, site.id, { ...body, name }, request.principal.actor),
         targetId: site.id,
         details: { site: site.name, name, ...(body.url ? { url: body.url } : { path: body.path }), sha256: body.sha256.toLowerCase() },
       }));
-      return reply.status(202).send(await kernel.images.request(site.id, id));
+      return reply.status(202).send(await images.request(site.id, id));
     },
   );
 
@@ -137,11 +136,11 @@ export const imageRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
       const params = request.params as { id: string; name: string };
       const site = await findSite(db, params.id);
       const id = await audited(request, async (trx) => ({
-        result: await kernel.images.queueRemove(trx, site.id, params.name, request.principal.actor),
+        result: await images.queueRemove(trx, site.id, params.name, request.principal.actor),
         targetId: site.id,
         details: { site: site.name, name: params.name },
       }));
-      return reply.status(202).send(await kernel.images.request(site.id, id));
+      return reply.status(202).send(await images.request(site.id, id));
     },
   );
 
@@ -159,7 +158,7 @@ export const imageRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
     async (request) => {
       const params = request.params as { id: string; request: string };
       const site = await findSite(db, params.id);
-      return kernel.images.request(site.id, params.request);
+      return images.request(site.id, params.request);
     },
   );
 };

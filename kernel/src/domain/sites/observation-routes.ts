@@ -1,15 +1,14 @@
 /** What a site's agents saw: MACs nobody registered, and the DHCP leases they handed out. */
 import Type from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import type { RouteDeps } from '../../api/build-app.ts';
+import type { ServiceDeps } from '../../api/build-app.ts';
 import { refuseCursor } from '../../api/cursor.ts';
 import { findSite } from './find-site.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'Site id or name' }) });
 const iso = (v: unknown) => (v ? new Date(v as string).toISOString() : null);
 
-export const observationRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel }) => {
-  const db = kernel.store.db;
+export const observationRoutes: FastifyPluginAsync<ServiceDeps<'db'>> = async (app, { db }) => {
 
   app.get(
     '/sites/:id/discovered-macs',

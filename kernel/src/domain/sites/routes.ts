@@ -1,9 +1,8 @@
 /** Sites under /v1/sites: create (with a join token), list, show, update, delete. */
 import Type from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import type { RouteDeps } from '../../api/build-app.ts';
+import type { ServiceDeps } from '../../api/build-app.ts';
 import { refuseCursor } from '../../api/cursor.ts';
-import { SproutError } from '../../errors/index.ts';
 import { findSite, type SiteRow } from './find-site.ts';
 import { WorkflowSchema } from '../workflows/schemas.ts';
 
@@ -52,8 +51,7 @@ export const SiteSchema = Type.Object({
 const JoinTokenSchema = Type.Object({ token: Type.String({ description: 'One-time secret for `sprout agent run --join-token`; shown once' }), expiresAt: Type.String({ format: 'date-time' }) });
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'Site id or name' }) });
 
-export const siteRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, audited }) => {
-  const sites = kernel.sites;
+export const siteRoutes: FastifyPluginAsync<ServiceDeps<'db' | 'siteRevisions' | 'sites' | 'workflows'>> = async (app, { db, siteRevisions, sites, workflows, audited }) => {
   const one = async (row: SiteRow) => (await sites.views([row]))[0];
 
   app.post(
@@ -70,9 +68,6 @@ export const siteRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, a
     async (request, reply) => {
       const body = request.body as { name: string; description?: string; labels?: Record<string, string> };
       const created = await audited(request, async (trx) => {
-        if (await trx('sites').where({ name: body.name }).first()) {
-          throw new SproutError('SPROUT_ERR_CONFLICT', `a site named "${body.name}" already exists`, { details: [{ field: 'name', message: 'already taken' }] });
-        }
         const made = await sites.create(trx, body, request.principal.actor);
         return { result: made, targetId: made.site.id, details: { name: body.name, description: body.description ?? '', labels: body.labels ?? {} } };
       });
@@ -83,13 +78,13 @@ export const siteRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, a
   app.get(
     '/sites',
     { config: { auth: { role: 'viewer' } }, preValidation: refuseCursor, schema: { tags: ['sites'], summary: 'List sites with their agents', response: { 200: Type.Object({ items: Type.Array(SiteSchema) }) } } },
-    async () => ({ items: await sites.views(await kernel.store.db<SiteRow>('sites').orderBy('name')) }),
+    async () => ({ items: await sites.views(await sites.list()) }),
   );
 
   app.get(
     '/sites/:id',
     { config: { auth: { role: 'viewer' } }, schema: { tags: ['sites'], summary: 'Show a site (by id or name) with its agents', params: IdParams, response: { 200: SiteSchema } } },
-    async (request) => one(await findSite(kernel.store.db, (request.params as { id: string }).id)),
+    async (request) => one(await findSite(db, (request.params as { id: string }).id)),
   );
 
   app.patch(
@@ -108,17 +103,7 @@ export const siteRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, a
       const body = request.body as Partial<Pick<SiteRow, 'name' | 'description' | 'labels'>>;
       const row = await audited(request, async (trx) => {
         const site = await findSite(trx, (request.params as { id: string }).id, { forUpdate: true });
-        if (body.name && body.name !== site.name && (await trx('sites').where({ name: body.name }).first())) {
-          throw new SproutError('SPROUT_ERR_CONFLICT', `a site named "${body.name}" already exists`, { details: [{ field: 'name', message: 'already taken' }] });
-        }
-        const changes: Record<string, { old: unknown; new: unknown }> = {};
-        for (const key of ['name', 'description', 'labels'] as const) {
-          if (body[key] !== undefined && JSON.stringify(body[key]) !== JSON.stringify(site[key])) changes[key] = { old: site[key], new: body[key] };
-        }
-        const [updated] = await trx<SiteRow>('sites')
-          .where({ id: site.id })
-          .update({ ...body, ...(body.labels ? { labels: JSON.stringify(body.labels) as never } : {}), updated_at: trx.fn.now() as never })
-          .returning('*');
+        const { row: updated, changes } = await sites.update(trx, site, body);
         return { result: updated, targetId: site.id, details: changes };
       });
       return one(row);
@@ -134,19 +119,7 @@ export const siteRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, a
     async (request, reply) => {
       await audited(request, async (trx) => {
         const site = await findSite(trx, (request.params as { id: string }).id, { forUpdate: true });
-        const machines = Number((await trx('machines').where({ site_id: site.id }).count<{ c: number }[]>('* as c').first())?.c ?? 0);
-        const networks: { name: string; cidr: string }[] = await trx('networks').where({ site_id: site.id }).orderBy('name').select('name', 'cidr');
-        if (machines > 0 || networks.length > 0) {
-          const named = networks.length > 0 ? ` (${networks.map((n) => `${n.name} ${n.cidr}`).join(', ')})` : '';
-          const how = networks.length > 0 ? `; delete them first (sprout network delete <network> --site ${site.name})` : '; delete them first';
-          throw new SproutError('SPROUT_ERR_CONFLICT', `site ${site.name} still has ${machines} machine(s) and ${networks.length} network(s)${named}${how}`, {
-            context: { machines, networks: networks.length },
-            details: networks.map((n) => ({ field: 'networks', message: `network ${n.name} (${n.cidr}) is still at the site`, network: n })),
-          });
-        }
-        await trx('workflows').where({ site_id: site.id }).delete();
-        await trx('outbox').where({ site_id: site.id }).delete();
-        await trx('sites').where({ id: site.id }).delete();
+        await sites.remove(trx, site);
         return { result: null, targetId: site.id, details: { name: site.name } };
       });
       return reply.status(204).send(null);
@@ -163,10 +136,10 @@ export const siteRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, a
       const id = await audited(request, async (trx) => {
         const site = await findSite(trx, (request.params as { id: string }).id);
         // A manual push: agents fetch the site's document at once, whatever revision they hold.
-        const revision = await kernel.siteRevisions.changed(trx, site.id);
-        return { result: await kernel.workflows.startForSite(trx, { kind: 'sync-site', siteId: site.id, actor: request.principal.actor }), targetId: site.id, details: { site: site.name, revision } };
+        const revision = await siteRevisions.changed(trx, site.id);
+        return { result: await workflows.startForSite(trx, { kind: 'sync-site', siteId: site.id, actor: request.principal.actor }), targetId: site.id, details: { site: site.name, revision } };
       });
-      return reply.status(202).send(await kernel.workflows.get(id));
+      return reply.status(202).send(await workflows.get(id));
     },
   );
 

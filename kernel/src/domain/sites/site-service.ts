@@ -9,6 +9,8 @@ import type { Knex } from 'knex';
 import { hashSecret } from '../../auth/token-service.ts';
 import type { SproutConfig } from '../../config/schema.ts';
 import type { Clock } from '../lifecycle/lifecycle.ts';
+import { SproutError } from '../../errors/index.ts';
+import type { KernelHooks } from '../../hooks/hooks.ts';
 import type { SiteRow } from './find-site.ts';
 
 export type AgentStatus = 'never_seen' | 'online' | 'offline';
@@ -44,7 +46,7 @@ export interface JoinToken {
 }
 
 export class SiteService {
-  constructor(private readonly deps: { db: Knex; config: SproutConfig; clock: Clock }) {}
+  constructor(private readonly deps: { db: Knex; config: SproutConfig; clock: Clock; hooks: KernelHooks }) {}
 
   agentStatus(lastHeartbeatAt: Date | string | null): AgentStatus {
     if (!lastHeartbeatAt) return 'never_seen';
@@ -89,7 +91,13 @@ export class SiteService {
     }));
   }
 
+  /** Every site, by name. */
+  async list(db: Knex | Knex.Transaction = this.deps.db): Promise<SiteRow[]> {
+    return db<SiteRow>('sites').orderBy('name');
+  }
+
   async create(trx: Knex.Transaction, input: { name: string; description?: string; labels?: Record<string, string> }, actor: string): Promise<{ site: SiteRow; joinToken: JoinToken }> {
+    await this.refuseTakenName(trx, input.name);
     const [site] = await trx<SiteRow>('sites')
       .insert({ id: randomUUID(), name: input.name, description: input.description ?? '', labels: JSON.stringify(input.labels ?? {}) as never })
       .returning('*');
@@ -101,5 +109,51 @@ export class SiteService {
     const expiresAt = new Date(this.deps.clock.now().getTime() + this.deps.config.agents.joinTokenTtlSeconds * 1000);
     await trx('join_tokens').insert({ id: randomUUID(), site_id: siteId, secret_hash: hashSecret(token), created_by: actor, expires_at: expiresAt });
     return { token, expiresAt: expiresAt.toISOString() };
+  }
+
+  /** Changes name, description or labels; answers the row and what changed (old → new). */
+  async update(
+    trx: Knex.Transaction,
+    site: SiteRow,
+    patch: Partial<Pick<SiteRow, 'name' | 'description' | 'labels'>>,
+  ): Promise<{ row: SiteRow; changes: Record<string, { old: unknown; new: unknown }> }> {
+    if (patch.name && patch.name !== site.name) await this.refuseTakenName(trx, patch.name);
+    const changes: Record<string, { old: unknown; new: unknown }> = {};
+    for (const key of ['name', 'description', 'labels'] as const) {
+      if (patch[key] !== undefined && JSON.stringify(patch[key]) !== JSON.stringify(site[key])) changes[key] = { old: site[key], new: patch[key] };
+    }
+    const [row] = await trx<SiteRow>('sites')
+      .where({ id: site.id })
+      .update({ ...patch, ...(patch.labels ? { labels: JSON.stringify(patch.labels) as never } : {}), updated_at: trx.fn.now() as never })
+      .returning('*');
+    return { row, changes };
+  }
+
+  /**
+   * Deletes a site with no machines and no networks (refused, naming the networks,
+   * otherwise), with its workflows and undelivered work; plugins drop their own rows for
+   * it in `siteRemoving`, in the same transaction.
+   */
+  async remove(trx: Knex.Transaction, site: SiteRow): Promise<void> {
+    const machines = Number((await trx('machines').where({ site_id: site.id }).count<{ c: number }[]>('* as c').first())?.c ?? 0);
+    const networks: { name: string; cidr: string }[] = await trx('networks').where({ site_id: site.id }).orderBy('name').select('name', 'cidr');
+    if (machines > 0 || networks.length > 0) {
+      const named = networks.length > 0 ? ` (${networks.map((n) => `${n.name} ${n.cidr}`).join(', ')})` : '';
+      const how = networks.length > 0 ? `; delete them first (sprout network delete <network> --site ${site.name})` : '; delete them first';
+      throw new SproutError('SPROUT_ERR_CONFLICT', `site ${site.name} still has ${machines} machine(s) and ${networks.length} network(s)${named}${how}`, {
+        context: { machines, networks: networks.length },
+        details: networks.map((n) => ({ field: 'networks', message: `network ${n.name} (${n.cidr}) is still at the site`, network: n })),
+      });
+    }
+    await this.deps.hooks.siteRemoving.promise({ id: site.id, trx });
+    await trx('workflows').where({ site_id: site.id }).delete();
+    await trx('outbox').where({ site_id: site.id }).delete();
+    await trx('sites').where({ id: site.id }).delete();
+  }
+
+  private async refuseTakenName(trx: Knex.Transaction, name: string): Promise<void> {
+    if (await trx('sites').where({ name }).first()) {
+      throw new SproutError('SPROUT_ERR_CONFLICT', `a site named "${name}" already exists`, { details: [{ field: 'name', message: 'already taken' }] });
+    }
   }
 }

@@ -9,7 +9,7 @@ import type { Knex } from 'knex';
 import type { WorkflowObserver } from '../../metrics/control-plane-metrics.ts';
 import type { Logger } from 'pino';
 import { SproutError } from '../../errors/index.ts';
-import type { KernelHooks, WorkflowStepEvent } from '../../hooks/hooks.ts';
+import { afterCommit, type KernelHooks, type WorkflowStepEvent } from '../../hooks/hooks.ts';
 import type { Clock, Lifecycle } from '../lifecycle/lifecycle.ts';
 import type { LifecycleAction } from '../lifecycle/transitions.ts';
 import type { MachineRow } from '../machines/find-machine.ts';
@@ -379,12 +379,7 @@ export class WorkflowEngine {
    * reaches here in a savepoint). An after hook cannot undo the step; its failure is logged.
    */
   private afterCommit(trx: Knex.Transaction, hook: 'workflowStepStarted' | 'workflowStepFinished', event: WorkflowStepEvent): void {
-    let root = trx as Knex.Transaction & { parentTransaction?: Knex.Transaction };
-    while (root.parentTransaction) root = root.parentTransaction as typeof root;
-    root.executionPromise.then(
-      () => this.deps.hooks[hook].promise(event).catch((err) => this.deps.logger.error({ err, workflow: event.workflowId, step: event.step }, `${hook} hook failed`)),
-      () => undefined,
-    );
+    afterCommit(trx, () => this.deps.hooks[hook].promise(event), (err) => this.deps.logger.error({ err, workflow: event.workflowId, step: event.step }, `${hook} hook failed`));
   }
 
   /** Counts a step that ended, once (and only if) its transaction commits. */

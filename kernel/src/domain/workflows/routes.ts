@@ -5,7 +5,7 @@
  */
 import Type from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import type { RouteDeps } from '../../api/build-app.ts';
+import type { ServiceDeps } from '../../api/build-app.ts';
 import { SproutError } from '../../errors/index.ts';
 import { CursorParam } from '../../api/cursor.ts';
 import { findMachine } from '../machines/find-machine.ts';
@@ -16,8 +16,7 @@ import { secretValue } from './workflow-secrets.ts';
 
 const Params = Type.Object({ id: Type.String({ minLength: 4, maxLength: 36, pattern: '^[0-9a-fA-F-]+$', description: 'Workflow id, or its first 4+ hex digits when they name one workflow' }) });
 
-export const workflowRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, audited }) => {
-  const db = kernel.store.db;
+export const workflowRoutes: FastifyPluginAsync<ServiceDeps<'audit' | 'db' | 'engine' | 'workflows'>> = async (app, { audit, db, engine, workflows, audited }) => {
 
   app.get(
     '/workflows',
@@ -47,7 +46,7 @@ export const workflowRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kerne
     },
     async (request) => {
       const q = request.query as { machine?: string; site?: string; kind?: string; state?: string; limit?: number; cursor?: string };
-      return kernel.workflows.list({
+      return workflows.list({
         ...q,
         machine: q.machine ? (await findMachine(db, q.machine)).id : undefined,
         site: q.site ? (await findSite(db, q.site)).id : undefined,
@@ -58,7 +57,7 @@ export const workflowRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kerne
   app.get(
     '/workflows/:id',
     { config: { auth: { role: 'viewer' } }, schema: { tags: ['workflows'], summary: 'Show a workflow with its steps', params: Params, response: { 200: WorkflowSchema } } },
-    async (request) => kernel.workflows.get((request.params as { id: string }).id),
+    async (request) => workflows.get((request.params as { id: string }).id),
   );
 
   app.get(
@@ -73,11 +72,11 @@ export const workflowRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kerne
       },
     },
     async (request) => {
-      const id = await kernel.workflows.resolveId((request.params as { id: string }).id);
+      const id = await workflows.resolveId((request.params as { id: string }).id);
       const secret = await secretValue(db, id, 'userData');
       if (!secret) throw new SproutError('SPROUT_ERR_NOT_FOUND', `workflow ${id} has no user-data`);
       const digest = { sha256: secret.sha256, size: Number(secret.size) };
-      await kernel.audit.record({
+      await audit.record({
         actor: request.principal.actor,
         actorRole: request.principal.role,
         action: 'workflow.user-data.read',
@@ -99,13 +98,13 @@ export const workflowRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kerne
       schema: { tags: ['workflows'], summary: 'Cancel at the next step boundary; the machine returns to where it started', params: Params, response: { 202: WorkflowSchema } },
     },
     async (request, reply) => {
-      const id = await kernel.workflows.resolveId((request.params as { id: string }).id);
+      const id = await workflows.resolveId((request.params as { id: string }).id);
       await audited(request, async (trx) => {
-        await kernel.workflows.requestCancel(trx, id, request.principal.actor);
+        await workflows.requestCancel(trx, id, request.principal.actor);
         return { result: null, targetId: id, details: { cancelRequested: { old: false, new: true } } };
       });
-      await kernel.engine.advance(id, { wait: true });
-      return reply.status(202).send(await kernel.workflows.get(id));
+      await engine.advance(id, { wait: true });
+      return reply.status(202).send(await workflows.get(id));
     },
   );
 };
