@@ -4,8 +4,11 @@
  * iPXE ROM of its virtio NIC, and OVMF with the same NIC) boots on a namespace wire from a
  * real site agent (DHCP, TFTP, HTTP boot; `ra` in the "with ra" site), exactly as the
  * end-to-end tests do (test/helpers/e2e-site.ts, qemu.ts). Each machine is created and
- * commissioned first, so the agent holds its boot intent; the figure is from QEMU's start
- * to the time of the agent's "http boot: commission script served" log line for its MAC.
+ * commissioned first, so the agent holds its boot intent. Two figures from QEMU's start:
+ * to the first iPXE script answered (the serial console's first "Sprout: " line, sampled
+ * every 100 ms) — what ra changes — and to the agent's "http boot: commission script
+ * served" log line for its MAC; a machine that asks before the agent has been given its
+ * commission step first gets the waiting script, which asks again 3 s later.
  * The two sites run side by side and the order alternates per run, so both see the same
  * load. The serial console's markers say where the wait is: every "Configuring (net0 …)"
  * of iPXE, and how long it lasted until the next marker.
@@ -34,7 +37,12 @@ function benchContext(cleanup: Cleanup, what: string): ExecutionContext {
 interface Boot {
   firmware: Firmware;
   variant: Variant;
+  /** QEMU's start → the first iPXE script answered (the serial console's first "Sprout: " line). */
+  firstAnswer: number;
+  /** QEMU's start → the installer's script served (the agent's log). */
   seconds: number;
+  /** The machine asked before the agent had its step and got the waiting script (it asks again after 3 s). */
+  waited: boolean;
   /** Each iPXE "Configuring (net0 …)": seconds until the next serial marker. */
   configureWaits: number[];
   timeline: string;
@@ -104,8 +112,11 @@ async function bootOnce(site: E2eSite, firmware: Firmware, variant: Variant, ind
     await new Promise((r) => setTimeout(r, 300)); // the serial sampler's last look (it samples every 100 ms)
     const events = vm.events();
     const configureWaits = events.flatMap((e, i) => (e.label === 'iPXE configuring net0' ? [((events[i + 1]?.ms ?? servedAt - startedAt) - e.ms) / 1000] : []));
-    const boot: Boot = { firmware, variant, seconds: (servedAt - startedAt) / 1000, configureWaits, timeline: vm.timeline() };
-    options.log(`${firmware} ${variant}: script served ${boot.seconds.toFixed(1)} s after QEMU started; iPXE configure waits ${configureWaits.map((s) => `${s.toFixed(1)} s`).join(', ') || 'none seen'}\n${boot.timeline.replace(/^/gm, '      ')}`);
+    const seconds = (servedAt - startedAt) / 1000;
+    const firstAnswer = (events.find((e) => e.label === 'iPXE script from the agent')?.ms ?? servedAt - startedAt) / 1000;
+    const waited = /waiting for this agent to be given its step/.test(vm.serial());
+    const boot: Boot = { firmware, variant, firstAnswer, seconds, waited, configureWaits, timeline: vm.timeline() };
+    options.log(`${firmware} ${variant}: first script answered ${firstAnswer.toFixed(1)} s, installer script served ${seconds.toFixed(1)} s after QEMU started${waited ? ' (asked before the agent had its step: waiting script first)' : ''}; iPXE configure waits ${configureWaits.map((s) => `${s.toFixed(1)} s`).join(', ') || 'none seen'}\n${boot.timeline.replace(/^/gm, '      ')}`);
     return boot;
   } finally {
     await vm.stop();
@@ -150,19 +161,21 @@ export async function bootSuite(options: BenchOptions, cleanup: Cleanup): Promis
   for (const firmware of firmwares) {
     const label = firmware === 'bios' ? 'BIOS (SeaBIOS + NIC iPXE ROM)' : 'UEFI (OVMF + NIC iPXE ROM)';
     const of = (variant: Variant) => boots.filter((b) => b.firmware === firmware && b.variant === variant);
-    const without = median(of('without ra').map((b) => b.seconds));
-    const withRa = median(of('with ra').map((b) => b.seconds));
+    const without = median(of('without ra').map((b) => b.firstAnswer));
+    const withRa = median(of('with ra').map((b) => b.firstAnswer));
     const saving = without !== null && withRa !== null ? without - withRa : null;
-    rows.push({ metric: `${label}: power-on → iPXE script served, median of ${runs}`, unit: 's', better: 'lower', sprout: withRa, peers: { 'without ra': without } });
-    rows.push({ metric: `${label}: saved by ra`, unit: 's', better: 'none', sprout: saving });
+    rows.push({ metric: `${label}: power-on → first iPXE script answered, median of ${runs}`, unit: 's', better: 'lower', sprout: withRa, peers: { 'without ra': without } });
+    rows.push({ metric: `${label}: power-on → installer script served, median of ${runs}`, unit: 's', better: 'lower', sprout: median(of('with ra').map((b) => b.seconds)), peers: { 'without ra': median(of('without ra').map((b) => b.seconds)) } });
+    rows.push({ metric: `${label}: first script saved by ra`, unit: 's', better: 'none', sprout: saving });
     targets.push({
-      what: `${label}: the IPv6 router-solicitation wait is gone with ra (saves ≥ ${SAVING_TARGET_S} s of power-on → script)`,
+      what: `${label}: the IPv6 router-solicitation wait is gone with ra (power-on → first iPXE script ≥ ${SAVING_TARGET_S} s sooner)`,
       measured: saving === null ? 'not measured' : `${without!.toFixed(1)} s → ${withRa!.toFixed(1)} s, saves ${saving.toFixed(1)} s (${(without! / withRa!).toFixed(2)}×)`,
       met: saving !== null && saving >= SAVING_TARGET_S,
     });
     for (const variant of ['without ra', 'with ra'] as const) {
       const waits = of(variant).map((b) => (b.configureWaits.length ? b.configureWaits.map((s) => s.toFixed(1)).join(' + ') : 'none'));
-      notes.push(`${firmware} ${variant}: iPXE "Configuring (net0 …)" lasted ${waits.join('; ')} s per boot (each configure until the next serial marker)`);
+      const waitedCount = of(variant).filter((b) => b.waited).length;
+      notes.push(`${firmware} ${variant}: iPXE "Configuring (net0 …)" lasted ${waits.join('; ')} s per boot (each configure until the next serial marker); ${waitedCount} of ${of(variant).length} asked before the agent had the commission step (waiting script, asks again after 3 s)`);
     }
   }
   notes.push('TCG (no KVM), 2 vCPUs, 1 GiB per VM, as the end-to-end tests; the figures grow with the machine\'s load (load average above). The ratio is without ÷ with.');
