@@ -19,6 +19,7 @@ const suites: Record<string, () => Promise<Suite>> = {
   inventory: async () => (await import('./inventory.ts')).inventorySuite,
   convergence: async () => (await import('./convergence.ts')).convergenceSuite,
   startup: async () => (await import('./startup.ts')).startupSuite,
+  boot: async () => (await import('./boot.ts')).bootSuite,
 };
 
 function parseArgs(argv: string[]): { names: string[]; options: BenchOptions } {

@@ -54,6 +54,8 @@ export interface Vm {
   process: Spawned;
   /** Each marker's appearances in the serial log, in ms after QEMU started (sampled every 100 ms). */
   timeline(): string;
+  /** The same, as data: each marker's label and ms after QEMU started. */
+  events(): Array<{ ms: number; label: string }>;
   serial(): string;
   /** Waits until the serial log matches; fails with the log's tail. */
   waitForSerial(text: string | RegExp, timeoutMs: number): Promise<void>;
@@ -119,6 +121,7 @@ export function startVm(ns: Netns, o: VmOptions): Vm {
   return {
     process,
     serial,
+    events: () => seen.map((e) => ({ ...e })),
     timeline: () => seen.map((e, i) => `${(e.ms / 1000).toFixed(1).padStart(6)} s  ${e.label}${i ? ` (+${((e.ms - seen[i - 1].ms) / 1000).toFixed(1)} s)` : ''}`).join('\n'),
     async waitForSerial(text, timeoutMs) {
       const deadline = Date.now() + timeoutMs;

@@ -26,14 +26,6 @@ test.serial('an agent with services.ra answers router solicitations with an adve
   };
   const ns = await createNetns(t, '198.18.98');
   await ns.forwardToHost(server.port);
-  // A second namespace on the agent's bridge: the machine's side of the wire.
-  const client = `${ns.name}-c`;
-  await run('ip', ['netns', 'add', client]);
-  t.teardown(() => run('ip', ['netns', 'del', client]).then(() => undefined, () => undefined));
-  const peer = `v${randomBytes(3).toString('hex')}`;
-  await run('ip', ['link', 'add', peer, 'netns', ns.name, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', client]);
-  await run('ip', ['-n', ns.name, 'link', 'set', peer, 'master', 'br0', 'up']);
-  await run('ip', ['-n', client, 'link', 'set', 'eth0', 'up']);
 
   const site = JSON.parse(await cli('site', 'create', 'lab', '--json'));
   const work = server.dir;
@@ -42,6 +34,17 @@ test.serial('an agent with services.ra answers router solicitations with an adve
   const agent = ns.spawn(process.execPath, [bin, 'agent', 'run', '--config', config], { cwd: work, env: { ...cleanEnv(), ...server.env } });
   await agent.waitFor('sprout agent is running');
   t.regex(agent.log(), /ra: answering IPv6 router solicitations/);
+
+  // Only now is a machine plugged into the agent's bridge (a second namespace, the
+  // machine's side of the wire): the agent started on a bridge with no carrier (its tap
+  // has no VM), which Node's own interface list leaves out.
+  const client = `${ns.name}-c`;
+  await run('ip', ['netns', 'add', client]);
+  t.teardown(() => run('ip', ['netns', 'del', client]).then(() => undefined, () => undefined));
+  const peer = `v${randomBytes(3).toString('hex')}`;
+  await run('ip', ['link', 'add', peer, 'netns', ns.name, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', client]);
+  await run('ip', ['-n', ns.name, 'link', 'set', peer, 'master', 'br0', 'up']);
+  await run('ip', ['-n', client, 'link', 'set', 'eth0', 'up']);
 
   // rdisc6 solicits once and prints the advertisement it gets (links need a moment for their link-local addresses).
   const answer = await until('an advertisement', async () => {

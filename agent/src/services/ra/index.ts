@@ -13,7 +13,7 @@
  * stops it with the agent. radvd needs CAP_NET_RAW (root, or the capability given to the
  * agent's unit: docs/production.md).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -56,8 +56,31 @@ export function parseRaSettings(raw: Record<string, unknown>, services: Readonly
   return { interfaces: interfaces as string[], radvd: radvd as string, intervalSeconds: interval as number };
 }
 
+type HostInterfaces = Record<string, Array<{ family: string; address: string }> | undefined>;
+
+/**
+ * Every interface of this host with its addresses, also those without carrier: Node's
+ * networkInterfaces() (libuv) leaves out interfaces that are not RUNNING, such as a
+ * provisioning bridge no machine is plugged into yet, so iproute2's `ip -json address` is
+ * asked first (Node's list when `ip` cannot be run).
+ */
+export function hostInterfaces(): HostInterfaces {
+  try {
+    const out = execFileSync('ip', ['-json', 'address', 'show'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 });
+    const links = JSON.parse(out) as Array<{ ifname?: string; addr_info?: Array<{ family?: string; local?: string }> }>;
+    const found: HostInterfaces = {};
+    for (const link of links) {
+      if (!link.ifname) continue;
+      found[link.ifname] = (link.addr_info ?? []).filter((a) => a.local).map((a) => ({ family: a.family === 'inet' ? 'IPv4' : a.family === 'inet6' ? 'IPv6' : String(a.family), address: a.local! }));
+    }
+    return found;
+  } catch {
+    return networkInterfaces();
+  }
+}
+
 /** Interface names for names or IPv4 addresses; an address no interface has is an error naming it. */
-export function interfaceNames(wanted: string[], local = networkInterfaces()): string[] {
+export function interfaceNames(wanted: string[], local: HostInterfaces = hostInterfaces()): string[] {
   return wanted.map((w) => {
     if (!isIPv4(w)) {
       if (!local[w]) throw new SproutError('SPROUT_ERR_CONFIG', `services.ra.interfaces: no interface "${w}" on this host; it has ${Object.keys(local).join(', ')}`);
