@@ -7,7 +7,8 @@ import test from 'ava';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { discoverPlugins } from '@sprout/kernel/discovery';
+import { fileURLToPath } from 'node:url';
+import { discoverPlugins, packagesIn } from '@sprout/kernel/discovery';
 import { importAgentPart, importDefinition } from '@sprout/kernel/sdk';
 import { builtinPlugins } from '../src/builtin-plugins.ts';
 import { loadAgentParts } from '../src/plugin-parts.ts';
@@ -25,8 +26,14 @@ test('loadAgentParts hands the agent the builtin power drivers by bmc.type', asy
 test('a builtin plugin’s manifest "agent" names the same agent part its definition gives, or false when it has none', async (t) => {
   const pluginDir = mkdtempSync(join(tmpdir(), 'sprout-agent-plugins-'));
   t.teardown(() => rmSync(pluginDir, { recursive: true, force: true }));
-  const { plugins } = discoverPlugins(builtinPlugins, pluginDir);
+  // Every plugin of the repo, not only those the agent ships (it leaves out those with `"agent": false`).
+  const { plugins } = discoverPlugins(packagesIn(fileURLToPath(new URL('../../plugins', import.meta.url))), pluginDir);
   const declared = plugins.filter((m) => m.agent !== null);
+  // The agent's own builtin plugins are exactly those with an agent part.
+  const agentBuiltins = discoverPlugins(builtinPlugins, pluginDir).plugins.map((m) => m.id).sort();
+  const withPart: string[] = [];
+  for (const manifest of plugins) if (manifest.agent !== false && (await importAgentPart(manifest))) withPart.push(manifest.id);
+  t.deepEqual(agentBuiltins, withPart.sort());
   // the plugins whose entry loads TypeBox (a config schema) must name their agent part, or say they have none
   t.deepEqual(declared.map((m) => m.id).sort(), ['allocation-builtin', 'hwtest-builtin', 'ipam-builtin', 'kea-stub', 'netbox-stub', 'powerdns-stub', 'transport-http', 'transport-nats']);
   for (const manifest of declared) {
