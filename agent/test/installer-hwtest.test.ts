@@ -9,7 +9,7 @@
 import test from 'ava';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { until } from '../../test/helpers/until.ts';
+import { until } from '@sprout/test-support/until.ts';
 import { installerScripts } from '../src/installer/build.ts';
 import { fakeMachine, runOn, type FakeMachine } from './installer-fake-machine.ts';
 

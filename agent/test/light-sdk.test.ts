@@ -15,7 +15,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cleanEnv } from '../../test/helpers/processes.ts';
+import { cleanEnv } from '@sprout/test-support/processes.ts';
 
 const recorder = fileURLToPath(new URL('./fixtures/record-loads.mjs', import.meta.url));
 const agentDir = fileURLToPath(new URL('..', import.meta.url));

@@ -11,7 +11,7 @@ import { clientPacket, pxe } from '../../plugins/dhcp-builtin/test/agent/site-fi
 import { MachineWaits } from '../src/machine-waits.ts';
 import { ServiceHost } from '../src/service-host.ts';
 import { httpBootService } from '../src/services/http-boot/index.ts';
-import { requestFrom } from '../../test/helpers/request-from.ts';
+import { requestFrom } from '@sprout/test-support/request-from.ts';
 
 const quiet = { info() {}, warn() {}, error() {} };
 

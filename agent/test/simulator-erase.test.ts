@@ -10,8 +10,8 @@ import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { simulatedSite } from '../../test/helpers/site-lab.ts';
-import { until } from '../../test/helpers/until.ts';
+import { simulatedSite } from '@sprout/test-support/site-lab.ts';
+import { until } from '@sprout/test-support/until.ts';
 
 const mac = '52:54:00:77:0e:01';
 

@@ -7,8 +7,8 @@ import test from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { simulatedSite } from '../../test/helpers/site-lab.ts';
-import { until } from '../../test/helpers/until.ts';
+import { simulatedSite } from '@sprout/test-support/site-lab.ts';
+import { until } from '@sprout/test-support/until.ts';
 
 const mac = (n: number) => `52:54:00:77:01:${n.toString(16).padStart(2, '0')}`;
 

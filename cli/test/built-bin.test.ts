@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bin, cleanEnv, type Run } from '../../test/helpers/processes.ts';
+import { bin, cleanEnv, type Run } from '@sprout/test-support/processes.ts';
 
 const hide = fileURLToPath(new URL('./fixtures/hide-packages.mjs', import.meta.url));
 const cliPackage = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { bin, cleanEnv, sprout, startServer } from '../../test/helpers/processes.ts';
+import { bin, cleanEnv, sprout, startServer } from '@sprout/test-support/processes.ts';
 import { buildCli } from '../src/main.ts';
 
 const stackLine = /^\s+at .+[:(]/m;

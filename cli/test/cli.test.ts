@@ -4,7 +4,7 @@
  */
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { bin, cleanEnv, freePort, sprout } from '../../test/helpers/processes.ts';
+import { bin, cleanEnv, freePort, sprout } from '@sprout/test-support/processes.ts';
 import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

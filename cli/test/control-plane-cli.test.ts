@@ -7,8 +7,8 @@ import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { withPostgres, postgresUrl } from '../../test/helpers/harness.ts';
-import { startServer, sprout, type ServerProcess } from '../../test/helpers/processes.ts';
+import { withPostgres, postgresUrl } from '@sprout/test-support/harness.ts';
+import { startServer, sprout, type ServerProcess } from '@sprout/test-support/processes.ts';
 
 for (const backend of ['pglite', 'postgres'] as const) {
   test(`${backend}: site, network, CSV import, addresses, commission waiting for an agent, cancel, audit`, async (t) => {

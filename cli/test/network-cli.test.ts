@@ -3,7 +3,7 @@
  * a real `sprout server` on the embedded store, human tables and --json.
  */
 import test from 'ava';
-import { startServer, sprout, type ServerProcess } from '../../test/helpers/processes.ts';
+import { startServer, sprout, type ServerProcess } from '@sprout/test-support/processes.ts';
 
 let server: ServerProcess;
 const run = (...args: string[]) => sprout(args, { cwd: server.dir, env: server.env });

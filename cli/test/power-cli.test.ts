@@ -9,8 +9,8 @@ import test from 'ava';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, sprout, type ServerProcess } from '../../test/helpers/processes.ts';
-import { fakeAgent, httpRequest } from '../../test/helpers/fake-power-agent.ts';
+import { startServer, sprout, type ServerProcess } from '@sprout/test-support/processes.ts';
+import { fakeAgent, httpRequest } from '@sprout/test-support/fake-power-agent.ts';
 import { machineDetails, machineTable, type Machine } from '../src/render/machine.ts';
 
 const fixtureDir = fileURLToPath(new URL('../../kernel/test/fixtures/plugin-dirs/power-fixture', import.meta.url));

@@ -5,8 +5,8 @@
  */
 import test from 'ava';
 import { ApiError, createSproutClient, ok } from '@sprout/client';
-import { startHarness } from '../../test/helpers/harness.ts';
-import { freePort } from '../../test/helpers/processes.ts';
+import { startHarness } from '@sprout/test-support/harness.ts';
+import { freePort } from '@sprout/test-support/processes.ts';
 
 test('typed calls, problem+json as ApiError, unreachable server', async (t) => {
   const port = await freePort();

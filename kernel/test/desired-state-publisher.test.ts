@@ -8,8 +8,8 @@
 import test from 'ava';
 import pino from 'pino';
 import { Writable } from 'node:stream';
-import { backends, startHarness } from '../../test/helpers/harness.ts';
-import { until } from '../../test/helpers/until.ts';
+import { backends, startHarness } from '@sprout/test-support/harness.ts';
+import { until } from '@sprout/test-support/until.ts';
 import { DesiredStatePublisher } from '../src/domain/sites/desired-state-publisher.ts';
 import type { SiteDesiredStateDocument, TransportProvider } from '../src/index.ts';
 

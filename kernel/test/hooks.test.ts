@@ -6,9 +6,9 @@
  * failure, or a tap outrunning its time budget rolls the whole change back.
  */
 import test from 'ava';
-import { startHarness, type Harness } from '../../test/helpers/harness.ts';
-import { createMachine, siteWithNetwork } from '../../test/helpers/control-plane.ts';
-import { until } from '../../test/helpers/until.ts';
+import { startHarness, type Harness } from '@sprout/test-support/harness.ts';
+import { createMachine, siteWithNetwork } from '@sprout/test-support/control-plane.ts';
+import { until } from '@sprout/test-support/until.ts';
 import { findMachine } from '../src/domain/machines/find-machine.ts';
 import { hooksForPlugin } from '../src/hooks/plugin-hooks.ts';
 import type { MachineTransition, Removal } from '../src/hooks/hooks.ts';

@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { fileURLToPath } from 'node:url';
-import { backends, startHarness, type Harness } from '../../test/helpers/harness.ts';
+import { backends, startHarness, type Harness } from '@sprout/test-support/harness.ts';
 
 // A power driver plugin (`fakebmc`), so the machine can have a BMC that is not manual.
 const powerFixture = fileURLToPath(new URL('./fixtures/plugin-dirs/power-fixture', import.meta.url));

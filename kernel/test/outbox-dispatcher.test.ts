@@ -6,8 +6,8 @@
  */
 import test from 'ava';
 import pino from 'pino';
-import { startHarness, type Harness } from '../../test/helpers/harness.ts';
-import { createMachine, siteWithNetwork, waitForWorkflow } from '../../test/helpers/control-plane.ts';
+import { startHarness, type Harness } from '@sprout/test-support/harness.ts';
+import { createMachine, siteWithNetwork, waitForWorkflow } from '@sprout/test-support/control-plane.ts';
 import { OutboxDispatcher } from '../src/domain/workflows/outbox-dispatcher.ts';
 import { transportCapability, type AgentHttpEndpoint, type TransportProvider, type WorkItem } from '../src/capabilities/transport.ts';
 

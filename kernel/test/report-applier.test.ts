@@ -5,8 +5,8 @@
  * as a denial, and leaves the step where it was.
  */
 import test from 'ava';
-import { startHarness, type Harness } from '../../test/helpers/harness.ts';
-import { createMachine, siteWithNetwork, waitForWorkflow } from '../../test/helpers/control-plane.ts';
+import { startHarness, type Harness } from '@sprout/test-support/harness.ts';
+import { createMachine, siteWithNetwork, waitForWorkflow } from '@sprout/test-support/control-plane.ts';
 import type { AgentReport } from '../src/capabilities/transport.ts';
 
 let h: Harness;

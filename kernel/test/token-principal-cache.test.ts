@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { TokenService } from '../src/auth/token-service.ts';
-import { startHarness, type Harness } from '../../test/helpers/harness.ts';
+import { startHarness, type Harness } from '@sprout/test-support/harness.ts';
 
 let h: Harness;
 

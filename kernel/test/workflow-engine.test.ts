@@ -7,9 +7,9 @@
  */
 import test from 'ava';
 import type { Knex } from 'knex';
-import { startHarness, type Harness } from '../../test/helpers/harness.ts';
-import { createMachine, siteWithNetwork, waitForWorkflow, finishSiteStep } from '../../test/helpers/control-plane.ts';
-import { until } from '../../test/helpers/until.ts';
+import { startHarness, type Harness } from '@sprout/test-support/harness.ts';
+import { createMachine, siteWithNetwork, waitForWorkflow, finishSiteStep } from '@sprout/test-support/control-plane.ts';
+import { until } from '@sprout/test-support/until.ts';
 import { WorkflowEngine, type EngineDeps } from '../src/domain/workflows/engine.ts';
 import type { DhcpProvider } from '../src/capabilities/dhcp.ts';
 import { SproutError } from '../src/errors/index.ts';

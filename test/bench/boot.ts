@@ -3,7 +3,7 @@
  * script request, without and with the agent's `ra` service. A QEMU VM (SeaBIOS with the
  * iPXE ROM of its virtio NIC, and OVMF with the same NIC) boots on a namespace wire from a
  * real site agent (DHCP, TFTP, HTTP boot; `ra` in the "with ra" site), exactly as the
- * end-to-end tests do (test/helpers/e2e-site.ts, qemu.ts). Each machine is created and
+ * end-to-end tests do (test-support/src/e2e-site.ts, qemu.ts). Each machine is created and
  * commissioned first, so the agent holds its boot intent. Two figures from QEMU's start:
  * to the first iPXE script answered (the serial console's first "Sprout: " line, sampled
  * every 100 ms) — what ra changes — and to the agent's "http boot: commission script
@@ -16,8 +16,8 @@
 import type { ExecutionContext } from 'ava';
 import { copyFileSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startE2eSite, type E2eSite } from '../helpers/e2e-site.ts';
-import { OVMF_VARS, startVm, writeSerconPort, type Vm } from '../helpers/qemu.ts';
+import { startE2eSite, type E2eSite } from '@sprout/test-support/e2e-site.ts';
+import { OVMF_VARS, startVm, writeSerconPort, type Vm } from '@sprout/test-support/qemu.ts';
 import type { BenchOptions, Cleanup, Row, SuiteResult, Target } from './bench-kit.ts';
 
 type Firmware = 'bios' | 'uefi';

@@ -10,7 +10,7 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { AgentReport } from '@sprout/kernel';
-import { startHarness } from '../helpers/harness.ts';
+import { startHarness } from '@sprout/test-support/harness.ts';
 import { httpAgentTransport } from '../../plugins/transport-http/src/agent-client.ts';
 
 const syncs = Number(process.argv[2] ?? 10);

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cleanEnv, freePort, spawnSprout, sprout } from '../helpers/processes.ts';
+import { cleanEnv, freePort, spawnSprout, sprout } from '@sprout/test-support/processes.ts';
 import type { BenchOptions, Cleanup, Row, SuiteResult } from './bench-kit.ts';
 
 const bin = join(import.meta.dirname, '../../cli/bin/sprout.js');

@@ -11,7 +11,7 @@ import test from 'ava';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildCli } from '../../cli/src/main.ts';
-import { docCommands, repo, shellWords } from '../helpers/doc-commands.ts';
+import { docCommands, repo, shellWords } from '@sprout/test-support/doc-commands.ts';
 
 const docs = ['README.md', ...readdirSync(join(repo, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
 

@@ -9,8 +9,8 @@
 import test from 'ava';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { docCommands, repo } from '../helpers/doc-commands.ts';
-import { sprout, startServer } from '../helpers/processes.ts';
+import { docCommands, repo } from '@sprout/test-support/doc-commands.ts';
+import { sprout, startServer } from '@sprout/test-support/processes.ts';
 
 /** Commands that cannot run against a control plane alone, by the start of their text. */
 const notHere: [prefix: string, why: string][] = [

@@ -13,10 +13,10 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { debianImage, readAt, repoRoot } from '../helpers/e2e-site.ts';
-import { sprout, freePort } from '../helpers/processes.ts';
-import { OVMF_CODE, OVMF_VARS, tail, writeSerconPort } from '../helpers/qemu.ts';
-import { until } from '../helpers/until.ts';
+import { debianImage, readAt, repoRoot } from '@sprout/test-support/e2e-site.ts';
+import { sprout, freePort } from '@sprout/test-support/processes.ts';
+import { OVMF_CODE, OVMF_VARS, tail, writeSerconPort } from '@sprout/test-support/qemu.ts';
+import { until } from '@sprout/test-support/until.ts';
 
 const GiB = 1024 ** 3;
 const DISK_BYTES = 3 * GiB;

@@ -11,9 +11,9 @@ import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { debianImage, startE2eSite } from '../helpers/e2e-site.ts';
-import { startIpmiVm } from '../helpers/ipmi-vm.ts';
-import { tail } from '../helpers/qemu.ts';
+import { debianImage, startE2eSite } from '@sprout/test-support/e2e-site.ts';
+import { startIpmiVm } from '@sprout/test-support/ipmi-vm.ts';
+import { tail } from '@sprout/test-support/qemu.ts';
 
 const GiB = 1024 ** 3;
 const scenarios = [

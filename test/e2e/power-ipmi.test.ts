@@ -7,11 +7,11 @@
  * every step. The agent drives the BMC with Debian's ipmitool (lanplus, cipher suite 3).
  */
 import test, { type ExecutionContext } from 'ava';
-import type { IpmiBmc } from '../helpers/ipmi-bmc.ts';
-import { startIpmiVm } from '../helpers/ipmi-vm.ts';
-import { MARKER, readAt, sha256, startE2eSite, testImage, type E2eSite } from '../helpers/e2e-site.ts';
-import { tail } from '../helpers/qemu.ts';
-import { until } from '../helpers/until.ts';
+import type { IpmiBmc } from '@sprout/test-support/ipmi-bmc.ts';
+import { startIpmiVm } from '@sprout/test-support/ipmi-vm.ts';
+import { MARKER, readAt, sha256, startE2eSite, testImage, type E2eSite } from '@sprout/test-support/e2e-site.ts';
+import { tail } from '@sprout/test-support/qemu.ts';
+import { until } from '@sprout/test-support/until.ts';
 
 const VM = { cpus: 2, memoryMiB: 1024, diskBytes: 64 * 1024 * 1024 };
 const MiB = 1024 * 1024;

@@ -12,9 +12,9 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MARKER, natsUrl, readAt, sha256, startE2eSite, testImage } from '../helpers/e2e-site.ts';
-import { OVMF_VARS, startVm, tail, writeSerconPort, type Vm } from '../helpers/qemu.ts';
-import { until } from '../helpers/until.ts';
+import { MARKER, natsUrl, readAt, sha256, startE2eSite, testImage } from '@sprout/test-support/e2e-site.ts';
+import { OVMF_VARS, startVm, tail, writeSerconPort, type Vm } from '@sprout/test-support/qemu.ts';
+import { until } from '@sprout/test-support/until.ts';
 
 const hwtestScriptPlugins = fileURLToPath(new URL('../fixtures/hwtest-script', import.meta.url));
 const SCRIPT_MARKER = 'SPROUT-HWTEST-SCRIPT-RAN';

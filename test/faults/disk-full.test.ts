@@ -13,9 +13,9 @@ import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { Kernel, loadConfig } from '@sprout/kernel';
 import { builtinPlugins } from '@sprout/cli/builtin-plugins';
-import { startHarness, withPostgres } from '../helpers/harness.ts';
-import { bin, cleanEnv, freePort } from '../helpers/processes.ts';
-import { ownPostgres } from '../helpers/own-services.ts';
+import { startHarness, withPostgres } from '@sprout/test-support/harness.ts';
+import { bin, cleanEnv, freePort } from '@sprout/test-support/processes.ts';
+import { ownPostgres } from '@sprout/test-support/own-services.ts';
 
 function tinyFilesystem(t: any, size: string, mode = '0700'): string {
   const dir = mkdtempSync(join(tmpdir(), 'sprout-full-'));

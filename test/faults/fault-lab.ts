@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
-import { spawnSprout, startServer, type LongRunning, type ServerProcess } from '../helpers/processes.ts';
+import { spawnSprout, startServer, type LongRunning, type ServerProcess } from '@sprout/test-support/processes.ts';
 
 export interface FaultLab {
   servers: ServerProcess[];

@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 import knexModule from 'knex';
-import { ownNats, ownPostgres } from '../helpers/own-services.ts';
+import { ownNats, ownPostgres } from '@sprout/test-support/own-services.ts';
 import { faultLab, settled } from './fault-lab.ts';
 import { invariantViolations } from './invariants.ts';
 

@@ -7,7 +7,7 @@
  * The database is this test's own, started and stopped by its PID.
  */
 import test from 'ava';
-import { ownPostgres } from '../helpers/own-services.ts';
+import { ownPostgres } from '@sprout/test-support/own-services.ts';
 import { faultLab, settled } from './fault-lab.ts';
 import { invariantViolations } from './invariants.ts';
 

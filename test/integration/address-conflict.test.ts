@@ -6,8 +6,8 @@
  */
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
-import { backends, startHarness } from '../helpers/harness.ts';
-import { createMachine, finishSiteStep, siteWithNetwork, waitForWorkflow } from '../helpers/control-plane.ts';
+import { backends, startHarness } from '@sprout/test-support/harness.ts';
+import { createMachine, finishSiteStep, siteWithNetwork, waitForWorkflow } from '@sprout/test-support/control-plane.ts';
 
 for (const backend of backends) {
   test(`${backend}: a reserved address still leased to another machine fails the waiting step, naming both machines`, async (t) => {

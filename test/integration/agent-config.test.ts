@@ -8,7 +8,7 @@ import { createSocket } from 'node:dgram';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer, sprout, freePort } from '../helpers/processes.ts';
+import { startServer, sprout, freePort } from '@sprout/test-support/processes.ts';
 
 test('a bad agent.yaml is named field by field and exits 1; the join token still works; a taken port ends the agent and site show says why', async (t) => {
   const server = await startServer({}, 'agents: { heartbeatSeconds: 0.5 }\n');

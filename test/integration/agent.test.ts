@@ -8,9 +8,9 @@ import { chmodSync, existsSync, readFileSync, mkdtempSync, rmSync, statSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, spawnSprout, sprout, type LongRunning, type ServerProcess } from '../helpers/processes.ts';
-import { until } from '../helpers/until.ts';
-import { openToOthers } from '../helpers/file-modes.ts';
+import { startServer, spawnSprout, sprout, type LongRunning, type ServerProcess } from '@sprout/test-support/processes.ts';
+import { until } from '@sprout/test-support/until.ts';
+import { openToOthers } from '@sprout/test-support/file-modes.ts';
 
 const slowAgentPlugins = fileURLToPath(new URL('../../kernel/test/fixtures/plugin-dirs/slow-agent', import.meta.url));
 const natsUrl = process.env.SPROUT_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';

@@ -4,7 +4,7 @@
  */
 import test from 'ava';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { backends, startHarness, type Harness } from '../helpers/harness.ts';
+import { backends, startHarness, type Harness } from '@sprout/test-support/harness.ts';
 
 for (const backend of backends) {
   let h: Harness;

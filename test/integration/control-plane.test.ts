@@ -5,8 +5,8 @@
  */
 import test from 'ava';
 import { transportCapability } from '@sprout/kernel';
-import { backends, startHarness, TestClock, type Harness } from '../helpers/harness.ts';
-import { createMachine, finishSiteStep, nextMac, siteWithNetwork, stepState, waitForWorkflow } from '../helpers/control-plane.ts';
+import { backends, startHarness, TestClock, type Harness } from '@sprout/test-support/harness.ts';
+import { createMachine, finishSiteStep, nextMac, siteWithNetwork, stepState, waitForWorkflow } from '@sprout/test-support/control-plane.ts';
 
 for (const backend of backends) {
   let h: Harness;

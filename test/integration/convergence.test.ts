@@ -12,10 +12,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { siteLab, type SiteLab } from '../helpers/site-lab.ts';
-import { freePort } from '../helpers/processes.ts';
-import { freshDatabase } from '../helpers/harness.ts';
-import { until } from '../helpers/until.ts';
+import { siteLab, type SiteLab } from '@sprout/test-support/site-lab.ts';
+import { freePort } from '@sprout/test-support/processes.ts';
+import { freshDatabase } from '@sprout/test-support/harness.ts';
+import { until } from '@sprout/test-support/until.ts';
 
 const run = promisify(execFile);
 const natsUrl = process.env.SPROUT_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';

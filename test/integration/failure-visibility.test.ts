@@ -9,8 +9,8 @@ import test from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { simulatedSite, type SimulatedSite } from '../helpers/site-lab.ts';
-import { until } from '../helpers/until.ts';
+import { simulatedSite, type SimulatedSite } from '@sprout/test-support/site-lab.ts';
+import { until } from '@sprout/test-support/until.ts';
 
 async function machineIn(lab: SimulatedSite, hostname: string, status: string, timeoutMs = 30_000): Promise<any> {
   return until(`${hostname} ${status}`, async () => {

@@ -11,9 +11,9 @@ import { createServer } from 'node:http';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { freePort } from '../helpers/processes.ts';
-import { siteLab } from '../helpers/site-lab.ts';
-import { until } from '../helpers/until.ts';
+import { freePort } from '@sprout/test-support/processes.ts';
+import { siteLab } from '@sprout/test-support/site-lab.ts';
+import { until } from '@sprout/test-support/until.ts';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 

@@ -7,10 +7,10 @@
  * image-store-agent.test.ts runs the real one.
  */
 import test from 'ava';
-import { backends, startHarness, type Harness } from '../helpers/harness.ts';
-import { readyMachine, siteWithNetwork } from '../helpers/control-plane.ts';
-import { fakeAgent } from '../helpers/fake-power-agent.ts';
-import { until } from '../helpers/until.ts';
+import { backends, startHarness, type Harness } from '@sprout/test-support/harness.ts';
+import { readyMachine, siteWithNetwork } from '@sprout/test-support/control-plane.ts';
+import { fakeAgent } from '@sprout/test-support/fake-power-agent.ts';
+import { until } from '@sprout/test-support/until.ts';
 
 /** An image request once its agent's report has been applied (bounded wait). */
 const settled = (h: Harness, id: string) =>

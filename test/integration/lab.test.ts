@@ -7,7 +7,7 @@ import test from 'ava';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSprout, sprout } from '../helpers/processes.ts';
+import { spawnSprout, sprout } from '@sprout/test-support/processes.ts';
 
 function scratch(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'sprout-labtest-'));

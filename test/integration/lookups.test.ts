@@ -4,8 +4,8 @@
  * machine found by its hostname or its id alike.
  */
 import test from 'ava';
-import { backends, startHarness } from '../helpers/harness.ts';
-import { createMachine, siteWithNetwork } from '../helpers/control-plane.ts';
+import { backends, startHarness } from '@sprout/test-support/harness.ts';
+import { createMachine, siteWithNetwork } from '@sprout/test-support/control-plane.ts';
 
 for (const backend of backends) {
   test(`${backend}: short ids, MACs, and audit records by hostname or id`, async (t) => {

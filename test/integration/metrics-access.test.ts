@@ -8,7 +8,7 @@ import test from 'ava';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { loadConfig } from '@sprout/kernel';
 import { parseMetricsSettings } from '../../agent/src/metrics/metrics-listener.ts';
-import { startHarness } from '../helpers/harness.ts';
+import { startHarness } from '@sprout/test-support/harness.ts';
 
 test('metrics.access: public serves /metrics without a token, parsed as Prometheus text with the workflow and queue families', async (t) => {
   const h = await startHarness('pglite', { yaml: 'metrics: { access: public }\n' });

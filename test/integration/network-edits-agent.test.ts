@@ -6,9 +6,9 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { freePort } from '../helpers/processes.ts';
-import { siteLab } from '../helpers/site-lab.ts';
-import { until } from '../helpers/until.ts';
+import { freePort } from '@sprout/test-support/processes.ts';
+import { siteLab } from '@sprout/test-support/site-lab.ts';
+import { until } from '@sprout/test-support/until.ts';
 
 const run = promisify(execFile);
 

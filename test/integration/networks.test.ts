@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
-import { backends, startHarness, type Harness } from '../helpers/harness.ts';
+import { backends, startHarness, type Harness } from '@sprout/test-support/harness.ts';
 
 async function site(h: Harness, name: string): Promise<string> {
   const id = randomUUID();

@@ -11,9 +11,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import parsePrometheusTextFormat, { type ParsedFamily } from 'parse-prometheus-text-format';
 import { checkMetricName } from '@sprout/kernel';
-import { freePort } from '../helpers/processes.ts';
-import { simulatedSite, type SimulatedSite } from '../helpers/site-lab.ts';
-import { until } from '../helpers/until.ts';
+import { freePort } from '@sprout/test-support/processes.ts';
+import { simulatedSite, type SimulatedSite } from '@sprout/test-support/site-lab.ts';
+import { until } from '@sprout/test-support/until.ts';
 
 const mac = '52:54:00:83:01:01';
 

@@ -4,8 +4,8 @@
  */
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
-import { backends, startHarness, type Harness } from '../helpers/harness.ts';
-import { createMachine } from '../helpers/control-plane.ts';
+import { backends, startHarness, type Harness } from '@sprout/test-support/harness.ts';
+import { createMachine } from '@sprout/test-support/control-plane.ts';
 import { maxApplyAttempts } from '../../kernel/src/domain/agents/report-applier.ts';
 
 /** Makes the database refuse to record `offered` for a discovered MAC: a report that fails when applied. */

@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cleanEnv, sprout, type Run } from '../helpers/processes.ts';
+import { cleanEnv, sprout, type Run } from '@sprout/test-support/processes.ts';
 
 const packageName = '@acme/sprout-plugin-burnin';
 

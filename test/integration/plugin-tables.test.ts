@@ -9,7 +9,7 @@
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { dhcpCapability, dnsCapability, ipamCapability, type IpamNetwork } from '@sprout/kernel';
-import { backends, startHarness, type Harness } from '../helpers/harness.ts';
+import { backends, startHarness, type Harness } from '@sprout/test-support/harness.ts';
 
 const pluginTables = ['dhcp_reservations', 'dns_records', 'ip_allocations'];
 

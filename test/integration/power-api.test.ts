@@ -10,10 +10,10 @@
  */
 import test from 'ava';
 import { join } from 'node:path';
-import { backends, startHarness } from '../helpers/harness.ts';
-import { nextMac, siteWithNetwork } from '../helpers/control-plane.ts';
-import { until } from '../helpers/until.ts';
-import { fakeAgent } from '../helpers/fake-power-agent.ts';
+import { backends, startHarness } from '@sprout/test-support/harness.ts';
+import { nextMac, siteWithNetwork } from '@sprout/test-support/control-plane.ts';
+import { until } from '@sprout/test-support/until.ts';
+import { fakeAgent } from '@sprout/test-support/fake-power-agent.ts';
 
 const fixtureDir = join(import.meta.dirname, '../../kernel/test/fixtures/plugin-dirs/power-fixture');
 const secret = 'Pa55-word-that-must-never-show';

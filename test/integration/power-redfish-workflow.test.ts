@@ -13,11 +13,11 @@ import test from 'ava';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sprout } from '../helpers/processes.ts';
-import { powerVm, type PowerVm } from '../helpers/power-vm.ts';
-import { deadAddress, silentServer, startRedfishBmc, type RedfishBmc } from '../helpers/redfish-bmc.ts';
-import { simulatedSite, type SiteLab, type SimulatedSite } from '../helpers/site-lab.ts';
-import { until } from '../helpers/until.ts';
+import { sprout } from '@sprout/test-support/processes.ts';
+import { powerVm, type PowerVm } from '@sprout/test-support/power-vm.ts';
+import { deadAddress, silentServer, startRedfishBmc, type RedfishBmc } from '@sprout/test-support/redfish-bmc.ts';
+import { simulatedSite, type SiteLab, type SimulatedSite } from '@sprout/test-support/site-lab.ts';
+import { until } from '@sprout/test-support/until.ts';
 
 const username = 'sprout-ops';
 const password = 'Rf-Pa55word-7c1e';

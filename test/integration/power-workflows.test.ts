@@ -14,9 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { spawnSprout } from '../helpers/processes.ts';
-import { simulatedSite, type SimulatedSite } from '../helpers/site-lab.ts';
-import { until } from '../helpers/until.ts';
+import { spawnSprout } from '@sprout/test-support/processes.ts';
+import { simulatedSite, type SimulatedSite } from '@sprout/test-support/site-lab.ts';
+import { until } from '@sprout/test-support/until.ts';
 
 const fakePowerPlugins = fileURLToPath(new URL('../fixtures/power-fake', import.meta.url));
 const natsUrl = process.env.SPROUT_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';

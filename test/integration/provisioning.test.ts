@@ -8,9 +8,9 @@ import test from 'ava';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, startServer, type LongRunning } from '../helpers/processes.ts';
-import { siteLab, type SiteLab } from '../helpers/site-lab.ts';
-import { until } from '../helpers/until.ts';
+import { freePort, startServer, type LongRunning } from '@sprout/test-support/processes.ts';
+import { siteLab, type SiteLab } from '@sprout/test-support/site-lab.ts';
+import { until } from '@sprout/test-support/until.ts';
 import { parse } from 'yaml';
 
 interface Lab {

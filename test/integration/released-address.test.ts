@@ -6,8 +6,8 @@
  * is free again. On both stores.
  */
 import test from 'ava';
-import { backends, startHarness } from '../helpers/harness.ts';
-import { createMachine, siteWithNetwork } from '../helpers/control-plane.ts';
+import { backends, startHarness } from '@sprout/test-support/harness.ts';
+import { createMachine, siteWithNetwork } from '@sprout/test-support/control-plane.ts';
 
 for (const backend of backends) {
   test(`${backend}: an address with a live lease of another MAC is skipped by automatic allocation`, async (t) => {

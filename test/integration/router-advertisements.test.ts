@@ -10,9 +10,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createNetns } from '../helpers/netns.ts';
-import { bin, cleanEnv, sprout, startServer } from '../helpers/processes.ts';
-import { until } from '../helpers/until.ts';
+import { createNetns } from '@sprout/test-support/netns.ts';
+import { bin, cleanEnv, sprout, startServer } from '@sprout/test-support/processes.ts';
+import { until } from '@sprout/test-support/until.ts';
 
 const run = promisify(execFile);
 

@@ -9,9 +9,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../helpers/processes.ts';
-import { siteLab } from '../helpers/site-lab.ts';
-import { until } from '../helpers/until.ts';
+import { freePort } from '@sprout/test-support/processes.ts';
+import { siteLab } from '@sprout/test-support/site-lab.ts';
+import { until } from '@sprout/test-support/until.ts';
 
 const run = promisify(execFile);
 

@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isSproutError, openStore } from '@sprout/kernel';
-import { backends, startHarness } from '../helpers/harness.ts';
+import { backends, startHarness } from '@sprout/test-support/harness.ts';
 
 for (const backend of backends) {
   test.serial(`${backend}: a delete and an update answer how many rows they changed`, async (t) => {

@@ -10,8 +10,8 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { connect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer, spawnSprout, sprout, freePort } from '../helpers/processes.ts';
-import { until } from '../helpers/until.ts';
+import { startServer, spawnSprout, sprout, freePort } from '@sprout/test-support/processes.ts';
+import { until } from '@sprout/test-support/until.ts';
 
 const pki = mkdtempSync(join(tmpdir(), 'sprout-tls-'));
 test.after.always(() => rmSync(pki, { recursive: true, force: true }));

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { powerVm } from '../helpers/power-vm.ts';
+import { powerVm } from '@sprout/test-support/power-vm.ts';
 
 /** The boot index QEMU was given for the NIC, from its command line. */
 function nicBootIndex(pid: number): string | undefined {

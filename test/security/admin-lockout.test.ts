@@ -6,8 +6,8 @@
  */
 import test from 'ava';
 import { userInfo } from 'node:os';
-import { backends, freshDatabase, startHarness, type Harness } from '../helpers/harness.ts';
-import { startServer, sprout, type ServerProcess } from '../helpers/processes.ts';
+import { backends, freshDatabase, startHarness, type Harness } from '@sprout/test-support/harness.ts';
+import { startServer, sprout, type ServerProcess } from '@sprout/test-support/processes.ts';
 
 const activeAdmins = async (h: Harness) =>
   (await h.kernel.store.db('api_tokens').where({ role: 'admin' }).whereNull('revoked_at').where((q: any) => q.whereNull('expires_at').orWhere('expires_at', '>', new Date()))).map((r: any) => r.name as string);

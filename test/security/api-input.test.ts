@@ -8,8 +8,8 @@
  */
 import test from 'ava';
 import fc from 'fast-check';
-import { startHarness, type Harness } from '../helpers/harness.ts';
-import { createMachine, siteWithNetwork } from '../helpers/control-plane.ts';
+import { startHarness, type Harness } from '@sprout/test-support/harness.ts';
+import { createMachine, siteWithNetwork } from '@sprout/test-support/control-plane.ts';
 
 const seed = Number(process.env.SPROUT_FUZZ_SEED ?? Date.now() % 2 ** 31);
 const runsPerRoute = Number(process.env.SPROUT_FUZZ_RUNS ?? 40);

@@ -8,9 +8,9 @@
 import test from 'ava';
 import knexModule from 'knex';
 import { defaultAuthFailureLimits } from '../../kernel/src/auth/auth-failure-limiter.ts';
-import { backends, freshDatabase, startHarness, TestClock, type Harness } from '../helpers/harness.ts';
-import { siteWithNetwork } from '../helpers/control-plane.ts';
-import { startServer, sprout, type ServerProcess } from '../helpers/processes.ts';
+import { backends, freshDatabase, startHarness, TestClock, type Harness } from '@sprout/test-support/harness.ts';
+import { siteWithNetwork } from '@sprout/test-support/control-plane.ts';
+import { startServer, sprout, type ServerProcess } from '@sprout/test-support/processes.ts';
 
 const createKnex = (knexModule as any).knex ?? knexModule;
 const detailsOf = (row: any) => (typeof row.details === 'string' ? JSON.parse(row.details) : row.details);

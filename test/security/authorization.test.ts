@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { startHarness, type Harness } from '../helpers/harness.ts';
-import { siteWithNetwork } from '../helpers/control-plane.ts';
+import { startHarness, type Harness } from '@sprout/test-support/harness.ts';
+import { siteWithNetwork } from '@sprout/test-support/control-plane.ts';
 import { MachineWaits } from '../../agent/src/machine-waits.ts';
 
 type Needs = 'public' | 'viewer' | 'operator' | 'admin' | 'agent';

@@ -8,9 +8,9 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { simulatedSite } from '../helpers/site-lab.ts';
-import { until } from '../helpers/until.ts';
-import { requestFrom } from '../helpers/request-from.ts';
+import { simulatedSite } from '@sprout/test-support/site-lab.ts';
+import { until } from '@sprout/test-support/until.ts';
+import { requestFrom } from '@sprout/test-support/request-from.ts';
 
 const from = requestFrom;
 

@@ -10,9 +10,9 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import type { AgentReport, AgentTransport } from '@sprout/kernel';
 import { agentPermissions } from '@sprout/plugin-transport-nats';
-import { startHarness, type Harness } from '../helpers/harness.ts';
-import { createMachine, siteWithNetwork, waitForWorkflow } from '../helpers/control-plane.ts';
-import { until } from '../helpers/until.ts';
+import { startHarness, type Harness } from '@sprout/test-support/harness.ts';
+import { createMachine, siteWithNetwork, waitForWorkflow } from '@sprout/test-support/control-plane.ts';
+import { until } from '@sprout/test-support/until.ts';
 import { startNatsServer, type NatsServerProcess } from '../../plugins/transport-nats/test/nats-server-process.ts';
 import { agentSide, pluginConfig } from '../../plugins/transport-nats/test/nats-world.ts';
 

@@ -5,8 +5,8 @@
  * page. Lists that do not paginate refuse a cursor rather than ignore it.
  */
 import test from 'ava';
-import { backends, startHarness, type Harness } from '../helpers/harness.ts';
-import { createMachine, siteWithNetwork } from '../helpers/control-plane.ts';
+import { backends, startHarness, type Harness } from '@sprout/test-support/harness.ts';
+import { createMachine, siteWithNetwork } from '@sprout/test-support/control-plane.ts';
 
 const garbage = [
   ['a NUL byte', '%00'],

@@ -7,8 +7,8 @@ import test from 'ava';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, spawnSprout } from '../helpers/processes.ts';
-import { openToOthers } from '../helpers/file-modes.ts';
+import { freePort, spawnSprout } from '@sprout/test-support/processes.ts';
+import { openToOthers } from '@sprout/test-support/file-modes.ts';
 
 async function serverFolder(t: any): Promise<{ dir: string; dataDir: string; env: Record<string, string> }> {
   const dir = mkdtempSync(join(tmpdir(), 'sprout-modes-'));

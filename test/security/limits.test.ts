@@ -7,8 +7,8 @@
  */
 import test from 'ava';
 import { AuthFailureLimiter, defaultAuthFailureLimits } from '../../kernel/src/auth/auth-failure-limiter.ts';
-import { startHarness, type Harness } from '../helpers/harness.ts';
-import { siteWithNetwork } from '../helpers/control-plane.ts';
+import { startHarness, type Harness } from '@sprout/test-support/harness.ts';
+import { siteWithNetwork } from '@sprout/test-support/control-plane.ts';
 
 let h: Harness;
 test.before(async () => {

@@ -12,8 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bin, cleanEnv, sprout, startServer, type ServerProcess } from '../helpers/processes.ts';
-import { postgresUrl, withPostgres } from '../helpers/harness.ts';
+import { bin, cleanEnv, sprout, startServer, type ServerProcess } from '@sprout/test-support/processes.ts';
+import { postgresUrl, withPostgres } from '@sprout/test-support/harness.ts';
 
 function folder(t: any): string {
   const dir = mkdtempSync(join(tmpdir(), 'sprout-secret-input-'));

@@ -8,9 +8,9 @@
  */
 import test from 'ava';
 import { createHash, randomUUID } from 'node:crypto';
-import { backends, startHarness, type Harness } from '../helpers/harness.ts';
-import { finishSiteStep, readyMachine as readyMachineAt, siteWithNetwork, waitForWorkflow } from '../helpers/control-plane.ts';
-import { fakeAgent } from '../helpers/fake-power-agent.ts';
+import { backends, startHarness, type Harness } from '@sprout/test-support/harness.ts';
+import { finishSiteStep, readyMachine as readyMachineAt, siteWithNetwork, waitForWorkflow } from '@sprout/test-support/control-plane.ts';
+import { fakeAgent } from '@sprout/test-support/fake-power-agent.ts';
 import { down as migration6Down, up as migration6Up } from '../../kernel/migrations/0006_workflow_secrets.ts';
 
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');

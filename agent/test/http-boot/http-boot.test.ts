@@ -9,8 +9,8 @@ import type { AgentServiceFactory, SiteDesiredState } from '@sprout/kernel';
 import { httpBootService } from '../../src/services/http-boot/index.ts';
 import { MachineWaits } from '../../src/machine-waits.ts';
 import { agentLeases } from '../../src/agent-leases.ts';
-import { until } from '../../../test/helpers/until.ts';
-import { requestFrom } from '../../../test/helpers/request-from.ts';
+import { until } from '@sprout/test-support/until.ts';
+import { requestFrom } from '@sprout/test-support/request-from.ts';
 
 const run = promisify(execFile);
 const quiet = { info() {}, warn() {}, error() {} };

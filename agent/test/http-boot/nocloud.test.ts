@@ -18,8 +18,8 @@ import { httpBootService } from '../../src/services/http-boot/index.ts';
 import { MachineWaits, waitForMachine } from '../../src/machine-waits.ts';
 import { firstBootTask, watchFirstBootDeadlines } from '../../src/first-boot.ts';
 import { agentLeases } from '../../src/agent-leases.ts';
-import { requestFrom } from '../../../test/helpers/request-from.ts';
-import { until } from '../../../test/helpers/until.ts';
+import { requestFrom } from '@sprout/test-support/request-from.ts';
+import { until } from '@sprout/test-support/until.ts';
 
 const run = promisify(execFile);
 const quiet = { info() {}, warn() {}, error() {} };

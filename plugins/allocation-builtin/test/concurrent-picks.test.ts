@@ -6,7 +6,7 @@
 import test from 'ava';
 import knexModule, { type Knex } from 'knex';
 import { allocationCapability, type AllocationConstraints, type AllocationPick } from '@sprout/kernel';
-import { postgresUrl, startHarness } from '../../../test/helpers/harness.ts';
+import { postgresUrl, startHarness } from '@sprout/test-support/harness.ts';
 import { insertMachine, insertSite } from './machines-fixture.ts';
 
 const createKnex = (knexModule as unknown as { knex: typeof knexModule }).knex ?? knexModule;

@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { allocationCapability, type AllocationConstraints, type AllocationProvider } from '@sprout/kernel';
-import { backends, startHarness, type Harness } from '../../../test/helpers/harness.ts';
+import { backends, startHarness, type Harness } from '@sprout/test-support/harness.ts';
 import { insertMachine, insertSite } from './machines-fixture.ts';
 
 for (const backend of backends) {

@@ -1,6 +1,6 @@
 /** The builtin dhcp provider passes the dhcp contract on both stores. */
 import test from 'ava';
-import { backends, startHarness, type Harness } from '../../../test/helpers/harness.ts';
+import { backends, startHarness, type Harness } from '@sprout/test-support/harness.ts';
 import { dhcpContract, kernelDhcpSubject } from '../../../kernel/src/testing/dhcp-contract.ts';
 
 for (const backend of backends) {

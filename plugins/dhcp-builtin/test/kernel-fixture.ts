@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TestFn } from 'ava';
 import type { Knex } from 'knex';
-import { startHarness, type Backend, type Harness } from '../../../test/helpers/harness.ts';
+import { startHarness, type Backend, type Harness } from '@sprout/test-support/harness.ts';
 
 export async function insertSite(db: Knex): Promise<{ siteId: string; networkId: string }> {
   const siteId = randomUUID();

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import test from 'ava';
 import type { Knex } from 'knex';
 import { dhcpCapability } from '@sprout/kernel';
-import { backends, startHarness } from '../../../test/helpers/harness.ts';
+import { backends, startHarness } from '@sprout/test-support/harness.ts';
 import { insertSite, sharedHarness } from './kernel-fixture.ts';
 
 /** Whether some backend is waiting on `pid`'s locks within a bounded time. */

@@ -1,6 +1,6 @@
 /** The builtin dns provider passes the dns contract on both stores. */
 import test from 'ava';
-import { backends, startHarness, type Harness } from '../../../test/helpers/harness.ts';
+import { backends, startHarness, type Harness } from '@sprout/test-support/harness.ts';
 import { dnsContract, kernelDnsSubject } from '../../../kernel/src/testing/dns-contract.ts';
 
 for (const backend of backends) {

@@ -4,7 +4,7 @@
  */
 import test from 'ava';
 import { dnsCapability, recordsForAddress } from '@sprout/kernel';
-import { backends } from '../../../test/helpers/harness.ts';
+import { backends } from '@sprout/test-support/harness.ts';
 import { insertSite, sharedHarness } from './kernel-fixture.ts';
 
 for (const backend of backends) {

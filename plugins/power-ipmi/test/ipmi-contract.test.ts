@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { powerContract } from '@sprout/kernel/testing';
 import type { PowerTarget } from '@sprout/kernel';
-import { freeUdpPort, startIpmiBmc, type IpmiBmc } from '../../../test/helpers/ipmi-bmc.ts';
+import { freeUdpPort, startIpmiBmc, type IpmiBmc } from '@sprout/test-support/ipmi-bmc.ts';
 import { ipmiDriver } from '../src/driver.ts';
 
 let bmc: IpmiBmc | undefined;

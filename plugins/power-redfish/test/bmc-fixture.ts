@@ -1,17 +1,17 @@
 /**
  * What the redfish tests share: the driver as the site agent gets it (the plugin's agent
  * part), a Redfish BMC driving a QEMU VM in a temp dir, targets pointing at it, and
- * addresses that do not answer (test/helpers/redfish-bmc.ts). Everything made here is removed by `close`.
+ * addresses that do not answer (test-support/src/redfish-bmc.ts). Everything made here is removed by `close`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BmcAccess, PowerDriver, PowerTarget } from '@sprout/kernel';
 import plugin from '../src/index.ts';
-import { powerVm } from '../../../test/helpers/power-vm.ts';
-import { startRedfishBmc, type RedfishBmc, type RedfishBmcOptions } from '../../../test/helpers/redfish-bmc.ts';
+import { powerVm } from '@sprout/test-support/power-vm.ts';
+import { startRedfishBmc, type RedfishBmc, type RedfishBmcOptions } from '@sprout/test-support/redfish-bmc.ts';
 
-export { deadAddress, silentServer } from '../../../test/helpers/redfish-bmc.ts';
+export { deadAddress, silentServer } from '@sprout/test-support/redfish-bmc.ts';
 
 export const username = 'sprout-admin';
 export const password = 'S3cret-bmc-passw0rd';

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { PowerError, powerCapability, type PowerDriverInfo, type PowerTarget } from '@sprout/kernel';
 import plugin, { checkRedfishAddress } from '../src/index.ts';
 import { agentDriver, deadAddress, password, redfishLab, silentServer, targetOf, username, type Lab } from './bmc-fixture.ts';
-import type { RedfishBmcOptions } from '../../../test/helpers/redfish-bmc.ts';
+import type { RedfishBmcOptions } from '@sprout/test-support/redfish-bmc.ts';
 
 const call = { timeoutMs: 10_000 };
 

@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { AgentTransport, TransportProvider, WorkItem } from '@sprout/kernel';
 import { transportCapability } from '@sprout/kernel';
 import type { TransportWorld } from '@sprout/kernel/testing';
-import { startHarness } from '../../../test/helpers/harness.ts';
+import { startHarness } from '@sprout/test-support/harness.ts';
 import { httpAgentTransport } from '../src/agent-client.ts';
 import { HttpWorkQueue, type HttpTransportSettings } from '../src/work-queue.ts';
 

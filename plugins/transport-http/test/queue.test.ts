@@ -8,7 +8,7 @@
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { transportCapability, type AgentReport, type WorkItem } from '@sprout/kernel';
-import { backends, startHarness, type Backend, type Harness } from '../../../test/helpers/harness.ts';
+import { backends, startHarness, type Backend, type Harness } from '@sprout/test-support/harness.ts';
 import { HttpWorkQueue } from '../src/work-queue.ts';
 
 const settings = { ackWaitMs: 500, maxDeliver: 2, pollIntervalMs: 60_000 };

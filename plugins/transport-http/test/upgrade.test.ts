@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import knexModule from 'knex';
 import { kernelMigrations, migrateToLatest, type MigrationFolder } from '../../../kernel/src/store/migrate.ts';
-import { postgresUrl, withPostgres } from '../../../test/helpers/harness.ts';
+import { postgresUrl, withPostgres } from '@sprout/test-support/harness.ts';
 
 const createKnex = (knexModule as any).knex ?? knexModule;
 const pluginMigrations: MigrationFolder = { owner: 'transport-http', dir: new URL('../migrations/', import.meta.url).pathname };

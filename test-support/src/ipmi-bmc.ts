@@ -70,7 +70,7 @@ function requireCommand(command: string, pkg: string): void {
 /** The chassis_control program: answers at once, leaves the work to the harness. */
 function controlScript(dir: string): string {
   return `#!/bin/sh
-# ipmi_sim's chassis_control hook (written by test/helpers/ipmi-bmc.ts).
+# ipmi_sim's chassis_control hook (written by test-support/src/ipmi-bmc.ts).
 d='${dir}'
 case "$1 $2" in
   "get power") printf 'power:%s\\n' "$(cat "$d/power")" ;;

@@ -140,7 +140,7 @@ export function testImage(bytes: number): Buffer {
 
 export const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
-export { readAt } from '../../agent/src/image/build.ts';
+export { readAt } from '@sprout/agent/image';
 
 export interface E2eSiteOptions {
   /** The namespace's /24, e.g. 198.18.90 (its .1 is the agent). */
