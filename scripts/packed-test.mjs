@@ -25,7 +25,11 @@ const build = !process.argv.includes('--no-build');
 
 /** Packages under test and the test files of each that run against the installed package. */
 export const packages = [
-  { dir: 'kernel', tests: ['config.test.ts', 'plugin-host.test.ts', 'plugins-share-kernel.test.ts', 'plugins-validate-package.test.ts', 'tls-config.test.ts'], support: ['fixtures'] },
+  {
+    dir: 'kernel',
+    tests: ['config.test.ts', 'plugin-host.test.ts', 'plugins-share-kernel.test.ts', 'plugins-validate-package.test.ts', 'tls-config.test.ts'],
+    support: ['fixtures'],
+  },
   { dir: 'plugins/ipam-builtin', tests: ['contract.test.ts'], support: [] },
   { dir: 'plugins/kea-stub', tests: ['contract.test.ts', 'kea-stub.test.ts'], support: ['fake-kea.ts'] },
 ];
@@ -81,7 +85,14 @@ function main() {
           name: 'sprout-packed-test',
           private: true,
           type: 'module',
-          ava: { files: ['tests/**/*.test.ts'], extensions: { ts: 'module' }, nodeArguments: ['--import=tsx'], workerThreads: false, timeout: '5m', concurrency: 2 },
+          ava: {
+            files: ['tests/**/*.test.ts'],
+            extensions: { ts: 'module' },
+            nodeArguments: ['--import=tsx'],
+            workerThreads: false,
+            timeout: '5m',
+            concurrency: 2,
+          },
         },
         null,
         2,

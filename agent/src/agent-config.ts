@@ -31,13 +31,21 @@ type SettingsCheck = (settings: Record<string, unknown>, services: Readonly<Reco
 
 const text = (message: string) => (v: unknown) => (typeof v === 'string' && v !== '' ? null : message);
 const topLevel: Record<keyof AgentConfigFile, (value: unknown) => string | null> = {
-  controlPlane: (v) => (typeof v === 'string' && /^https?:\/\/[^\s/]+/.test(v) ? null : `must be the http:// or https:// URL of the Sprout API, got ${JSON.stringify(v)}`),
+  controlPlane: (v) =>
+    typeof v === 'string' && /^https?:\/\/[^\s/]+/.test(v) ? null : `must be the http:// or https:// URL of the Sprout API, got ${JSON.stringify(v)}`,
   joinToken: text('must be the join token (a string) from `sprout site join-token`'),
   dataDir: text('must be a folder path'),
   hostname: text('must be a non-empty string'),
   pluginDir: text('must be a folder path'),
   natsUrl: (v) => (typeof v === 'string' && /^(nats|tls):\/\//.test(v) ? null : 'must be a nats:// or tls:// URL'),
-  ca: (v) => (typeof v !== 'string' || v === '' ? 'must be the path of a PEM CA certificate file' : !existsSync(v) ? `${v} does not exist` : readFileSync(v, 'utf8').includes('-----BEGIN CERTIFICATE-----') ? null : `${v} holds no PEM certificate`),
+  ca: (v) =>
+    typeof v !== 'string' || v === ''
+      ? 'must be the path of a PEM CA certificate file'
+      : !existsSync(v)
+        ? `${v} does not exist`
+        : readFileSync(v, 'utf8').includes('-----BEGIN CERTIFICATE-----')
+          ? null
+          : `${v} holds no PEM certificate`,
   metrics: (v) => {
     try {
       parseMetricsSettings(v);
@@ -46,7 +54,8 @@ const topLevel: Record<keyof AgentConfigFile, (value: unknown) => string | null>
       return (err as Error).message;
     }
   },
-  services: (v) => (v === null || (typeof v === 'object' && !Array.isArray(v)) ? null : 'must be a mapping of service names (dhcp, tftp, http, dns…) to their settings'),
+  services: (v) =>
+    v === null || (typeof v === 'object' && !Array.isArray(v)) ? null : 'must be a mapping of service names (dhcp, tftp, http, dns…) to their settings',
 };
 
 /** The problems of agent.yaml's top-level keys (a parsed file): unknown keys and wrong values. */

@@ -50,7 +50,10 @@ export class DesiredStateFollower {
    */
   async catchUp(timeoutMs: number): Promise<void> {
     await this.fetchOnce(0, AbortSignal.timeout(timeoutMs)).catch((err) => {
-      this.deps.logger.warn({ err: (err as Error).message, revision: this.deps.store.revision }, 'cannot reach the control plane for the desired state; serving the last one applied');
+      this.deps.logger.warn(
+        { err: (err as Error).message, revision: this.deps.store.revision },
+        'cannot reach the control plane for the desired state; serving the last one applied',
+      );
     });
   }
 
@@ -104,7 +107,11 @@ export class DesiredStateFollower {
         continue;
       }
       // Silent for longer than the control plane's periodic republish: the watch is broken; long-poll over HTTP meanwhile.
-      if (!this.watchSilent) this.deps.logger.warn({ silentMs: Date.now() - lastDelivery, revision: this.deps.store.revision }, 'the desired-state watch is silent; following the control plane over HTTP until it delivers again');
+      if (!this.watchSilent)
+        this.deps.logger.warn(
+          { silentMs: Date.now() - lastDelivery, revision: this.deps.store.revision },
+          'the desired-state watch is silent; following the control plane over HTTP until it delivers again',
+        );
       this.watchSilent = true;
       const waitSeconds = Math.min(this.deps.waitSeconds ?? 25, Math.max(1, Math.ceil(silenceMs / 1000)));
       try {
@@ -115,7 +122,11 @@ export class DesiredStateFollower {
         if (this.stopped) return;
         if (round.signal.aborted) continue;
         const message = (err as Error).message;
-        if (message !== this.lastFailure) this.deps.logger.warn({ err: message, revision: this.deps.store.revision }, 'the desired-state watch is silent and the control plane unreachable; serving the last one applied');
+        if (message !== this.lastFailure)
+          this.deps.logger.warn(
+            { err: message, revision: this.deps.store.revision },
+            'the desired-state watch is silent and the control plane unreachable; serving the last one applied',
+          );
         this.lastFailure = message;
         await new Promise((resolve) => setTimeout(resolve, 1000).unref());
       }
@@ -135,7 +146,11 @@ export class DesiredStateFollower {
         if (this.stopped) return;
         if (poll.signal.aborted) continue; // a refresh took over
         const message = (err as Error).message;
-        if (message !== this.lastFailure) this.deps.logger.warn({ err: message, revision: this.deps.store.revision }, 'cannot long-poll the desired state; serving the last one applied and retrying');
+        if (message !== this.lastFailure)
+          this.deps.logger.warn(
+            { err: message, revision: this.deps.store.revision },
+            'cannot long-poll the desired state; serving the last one applied and retrying',
+          );
         this.lastFailure = message;
         await new Promise((resolve) => setTimeout(resolve, 1000).unref());
       }

@@ -32,7 +32,8 @@ export class DesiredStateStore {
     this.file = join(dataDir, 'desired-state.json');
     const held = existsSync(this.file) ? (JSON.parse(readFileSync(this.file, 'utf8')) as Partial<OnDisk> & Record<string, unknown>) : {};
     // A file from before revisions held the state itself: it is served until the first document arrives.
-    this.document = held.document !== undefined ? held.document : Object.keys(held).length ? ({ revision: -1, ...held } as unknown as SiteDesiredStateDocument) : null;
+    this.document =
+      held.document !== undefined ? held.document : Object.keys(held).length ? ({ revision: -1, ...held } as unknown as SiteDesiredStateDocument) : null;
     this.installed = held.installed ?? {};
     this.view = this.compose();
   }

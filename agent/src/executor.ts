@@ -46,7 +46,11 @@ export class TaskExecutor {
   /** The transport's work handler: resolving acknowledges the item. */
   async handle(item: WorkItem, delivery: DeliveryInfo): Promise<void> {
     // Every line about a workflow's work names the workflow (and its machine), so one grep follows it.
-    const about = { item: item.id, ...(item.payload.workflow ? { workflow: String(item.payload.workflow) } : {}), ...(item.payload.machine ? { machine: String(item.payload.machine) } : {}) };
+    const about = {
+      item: item.id,
+      ...(item.payload.workflow ? { workflow: String(item.payload.workflow) } : {}),
+      ...(item.payload.machine ? { machine: String(item.payload.machine) } : {}),
+    };
     if (this.done.has(item.id)) {
       this.deps.logger.info(about, 'work item already completed; acknowledging the redelivery');
       return;
@@ -56,7 +60,11 @@ export class TaskExecutor {
     this.deps.logger.info({ ...about, task: taskName, attempt: delivery.attempt }, `work item ${taskName} started`);
     const task = this.deps.tasks.get(taskName);
     this.running.set(item.id, { item, since: new Date() });
-    journal.add('task.started', { task: taskName, attempt: delivery.attempt, log: [`agent started ${taskName} (delivery ${delivery.attempt}/${delivery.maxAttempts})`] }, item.id);
+    journal.add(
+      'task.started',
+      { task: taskName, attempt: delivery.attempt, log: [`agent started ${taskName} (delivery ${delivery.attempt}/${delivery.maxAttempts})`] },
+      item.id,
+    );
     const ctx: AgentTaskContext = {
       log: (line) => journal.add('task.log', { log: [line] }, item.id),
       report: (kind, payload) => journal.add(kind, payload, item.id),
@@ -70,7 +78,10 @@ export class TaskExecutor {
       // The log lines went out as task.log already (journaled): the final report does not repeat them.
       if (result !== deferred) journal.add('task.succeeded', { result, log: [] }, item.id);
       this.deps.observe?.(taskName, result === deferred ? 'deferred' : 'succeeded');
-      this.deps.logger.info({ ...about, task: taskName }, result === deferred ? `work item ${taskName} waits for its machine` : `work item ${taskName} succeeded`);
+      this.deps.logger.info(
+        { ...about, task: taskName },
+        result === deferred ? `work item ${taskName} waits for its machine` : `work item ${taskName} succeeded`,
+      );
     } catch (err) {
       // A power failure says why (auth, unreachable, timeout…) beside the BMC's own words.
       const reason = (err as { reason?: unknown }).reason;

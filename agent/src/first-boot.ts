@@ -35,7 +35,10 @@ export function heardFrom(waits: MachineWaits, wait: MachineWait, what: string):
   waits.update(wait.token, { lastHeard: `${wait.lastHeard?.split('; ')[0]}; ${what} at ${new Date().toISOString()}` });
 }
 
-const succeeded = (wait: MachineWait, at: string) => ({ result: { event: 'first-boot', calledBackAt: at }, log: [`the installed OS of ${wait.machineId} reported its first boot at ${at}`] });
+const succeeded = (wait: MachineWait, at: string) => ({
+  result: { event: 'first-boot', calledBackAt: at },
+  log: [`the installed OS of ${wait.machineId} reported its first boot at ${at}`],
+});
 
 /** POST /callbacks/<token>/first-boot: the step ends now, or as soon as it reaches the agent. */
 export function firstBootCalledBack(waits: MachineWaits, reportFor: ReportFor, wait: MachineWait, body: Record<string, unknown>): void {
@@ -74,7 +77,10 @@ export function watchFirstBootDeadlines(waits: MachineWaits, reportFor: ReportFo
   const sweep = () => {
     for (const wait of waits.overdue()) {
       if (!wait.workItemId) continue;
-      reportFor(wait.workItemId, 'task.failed', { error: `${wait.lastHeard ?? 'the installer finished'}; the installed OS never called back (no cloud-init phone_home by ${wait.deadline})`, log: [] });
+      reportFor(wait.workItemId, 'task.failed', {
+        error: `${wait.lastHeard ?? 'the installer finished'}; the installed OS never called back (no cloud-init phone_home by ${wait.deadline})`,
+        log: [],
+      });
       waits.remove(wait.token);
     }
   };

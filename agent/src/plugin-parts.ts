@@ -8,7 +8,10 @@ import { discoverPlugins } from '@sprout/kernel/discovery';
 import { builtinPlugins } from './builtin-plugins.ts';
 import type { AgentPart, AgentServiceFactory, AgentTask, AgentTransportFactory, PowerDriver } from '@sprout/kernel/sdk';
 
-export async function loadAgentParts(transportPlugin: string, pluginDir: string): Promise<{
+export async function loadAgentParts(
+  transportPlugin: string,
+  pluginDir: string,
+): Promise<{
   transport: AgentTransportFactory;
   tasks: Map<string, AgentTask>;
   services: Map<string, AgentServiceFactory>;
@@ -39,7 +42,9 @@ export async function loadAgentParts(transportPlugin: string, pluginDir: string)
     }
   }
   if (!transport) {
-    throw new Error(`the control plane uses transport ${transportPlugin}, which this agent does not have (install @sprout/plugin-${transportPlugin} next to the agent)`);
+    throw new Error(
+      `the control plane uses transport ${transportPlugin}, which this agent does not have (install @sprout/plugin-${transportPlugin} next to the agent)`,
+    );
   }
   return { transport, tasks, services, power, problems };
 }

@@ -5,7 +5,13 @@ import type { AgentIdentity } from './credentials.ts';
 
 export class RegistrationError extends Error {}
 
-export async function register(input: { controlPlaneUrl: string; joinToken: string; hostname?: string; version: string; capabilities: string[] }): Promise<AgentIdentity> {
+export async function register(input: {
+  controlPlaneUrl: string;
+  joinToken: string;
+  hostname?: string;
+  version: string;
+  capabilities: string[];
+}): Promise<AgentIdentity> {
   const url = new URL('v1/agents/register', input.controlPlaneUrl.endsWith('/') ? input.controlPlaneUrl : `${input.controlPlaneUrl}/`);
   let response: Response;
   try {
@@ -17,7 +23,9 @@ export async function register(input: { controlPlaneUrl: string; joinToken: stri
   } catch (err) {
     const tls = explainTlsFailure(err, input.controlPlaneUrl, 'ca: FILE in agent.yaml (or --ca FILE)');
     if (tls) throw new RegistrationError(`cannot join: ${tls}`);
-    throw new RegistrationError(`cannot reach the control plane at ${input.controlPlaneUrl}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`);
+    throw new RegistrationError(
+      `cannot reach the control plane at ${input.controlPlaneUrl}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`,
+    );
   }
   const body = await response.json().catch(() => ({}));
   if (!response.ok) {

@@ -76,7 +76,15 @@ export class ReportJournal {
    * `reports.rejected.jsonl` with its reason instead, and the heartbeat counts it.
    */
   add(kind: string, payload: Record<string, unknown>, workItemId?: string | null): AgentReport {
-    const report: AgentReport = { agentId: this.identity.agentId, siteId: this.identity.siteId, sequence: this.sequence + 1, kind, workItemId: workItemId ?? null, at: new Date().toISOString(), payload };
+    const report: AgentReport = {
+      agentId: this.identity.agentId,
+      siteId: this.identity.siteId,
+      sequence: this.sequence + 1,
+      kind,
+      workItemId: workItemId ?? null,
+      at: new Date().toISOString(),
+      payload,
+    };
     const problem = reportPayloadProblem(kind, payload);
     if (problem) {
       this.rejected += 1;

@@ -49,7 +49,13 @@ export interface SiteAgentOptions {
   services?: Record<string, Record<string, unknown>>;
   /** `metrics` of the agent config: where to serve GET /metrics (docs/metrics.md); none by default. */
   metrics?: MetricsSettings;
-  logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void; debug?(o: object, m?: string): void; child?(bindings: Record<string, unknown>): SiteAgentOptions['logger'] };
+  logger: {
+    info(o: object, m?: string): void;
+    warn(o: object, m?: string): void;
+    error(o: object, m?: string): void;
+    debug?(o: object, m?: string): void;
+    child?(bindings: Record<string, unknown>): SiteAgentOptions['logger'];
+  };
 }
 
 export class SiteAgent {
@@ -92,13 +98,23 @@ export class SiteAgent {
       options.logger.info({ agent: known.agentId, site: known.siteName }, 'reusing the agent identity in the data directory');
       if (options.controlPlaneUrl && options.controlPlaneUrl !== known.controlPlaneUrl) {
         // The control plane moved (new address or port): the URL given now wins and is kept.
-        options.logger.info({ from: known.controlPlaneUrl, to: options.controlPlaneUrl }, 'the control plane URL changed since registration; using the new one');
+        options.logger.info(
+          { from: known.controlPlaneUrl, to: options.controlPlaneUrl },
+          'the control plane URL changed since registration; using the new one',
+        );
         this.identity = { ...known, controlPlaneUrl: options.controlPlaneUrl };
         saveIdentity(options.dataDir, this.identity);
       }
     } else {
-      if (!options.joinToken) throw new Error(`no agent identity in ${options.dataDir} and no --join-token to register with; get one with \`sprout site join-token <site>\``);
-      this.identity = await register({ controlPlaneUrl: options.controlPlaneUrl, joinToken: options.joinToken, hostname: options.hostname, version: agentVersion, capabilities: ['sync-site'] });
+      if (!options.joinToken)
+        throw new Error(`no agent identity in ${options.dataDir} and no --join-token to register with; get one with \`sprout site join-token <site>\``);
+      this.identity = await register({
+        controlPlaneUrl: options.controlPlaneUrl,
+        joinToken: options.joinToken,
+        hostname: options.hostname,
+        version: agentVersion,
+        capabilities: ['sync-site'],
+      });
       saveIdentity(options.dataDir, this.identity);
       options.logger.info({ agent: this.identity.agentId, site: this.identity.siteName }, 'registered with the control plane');
     }
@@ -127,12 +143,16 @@ export class SiteAgent {
     const powerWaits = new PowerWaits(options.dataDir, (wait, mac, via) => {
       const seen = via === 'dhcp' ? 'a DHCP request of its network boot' : via === 'http' ? 'its iPXE script request' : `a ${via} request`;
       reportFor(wait.workItemId, 'power.state', { machineId: wait.machineId, state: 'on', error: null });
-      reportFor(wait.workItemId, 'task.succeeded', { result: { driver: 'manual', was: 'unknown', action: 'on', seen: via }, log: [`${wait.hostname} is up: saw ${seen} from ${mac}`] });
+      reportFor(wait.workItemId, 'task.succeeded', {
+        result: { driver: 'manual', was: 'unknown', action: 'on', seen: via },
+        log: [`${wait.hostname} is up: saw ${seen} from ${mac}`],
+      });
     });
     this.stopFirstBootWatch = watchFirstBootDeadlines(waits, reportFor);
     const artifactRoot = options.services?.http?.artifactRoot;
     // A new or removed image reaches the control plane within a second, not at the next heartbeat.
-    if (typeof artifactRoot === 'string') this.images = new ImageStore({ artifactRoot, dataDir: options.dataDir, onChange: () => this.beatSoonish(), logger: options.logger });
+    if (typeof artifactRoot === 'string')
+      this.images = new ImageStore({ artifactRoot, dataDir: options.dataDir, onChange: () => this.beatSoonish(), logger: options.logger });
     const tasks = new Map([
       ['sync-site', syncSiteTask(follower)],
       ...Object.entries(
@@ -140,7 +160,14 @@ export class SiteAgent {
           new PowerRunner(parts.power, (call) => {
             this.metrics?.powerCall(call);
             // A state read runs at every power poll: only actions, and failures, are news.
-            const line = { machine: call.machine, hostname: call.hostname, driver: call.driver, action: call.action, outcome: call.outcome, ...(call.error ? { err: call.error } : {}) };
+            const line = {
+              machine: call.machine,
+              hostname: call.hostname,
+              driver: call.driver,
+              action: call.action,
+              outcome: call.outcome,
+              ...(call.error ? { err: call.error } : {}),
+            };
             if (call.outcome === 'failed') options.logger.warn(line, `power ${call.action} ${call.hostname} failed`);
             else if (call.action === 'state') options.logger.debug?.(line, `power state of ${call.hostname} read`);
             else options.logger.info(line, `power ${call.action} ${call.hostname}`);
@@ -212,7 +239,9 @@ export class SiteAgent {
     });
     if (metricsAt && this.metrics) {
       const metrics = this.metrics;
-      const { server, url } = await listenForMetrics(metricsAt, () => metrics.render({ services: this.services(), revision: this.follower?.revision() ?? null }));
+      const { server, url } = await listenForMetrics(metricsAt, () =>
+        metrics.render({ services: this.services(), revision: this.follower?.revision() ?? null }),
+      );
       this.metricsServer = server;
       this.metricsUrl = url;
       options.logger.info({ url }, 'metrics: serving');
@@ -228,7 +257,12 @@ export class SiteAgent {
   services(): Record<string, unknown> {
     return {
       transport: { plugin: this.identity.transport.plugin, ...this.transport?.health() },
-      reports: { backlog: this.journal?.backlog ?? 0, lastError: this.journal?.lastError || null, rejected: this.journal?.rejected ?? 0, lastRejection: this.journal?.lastRejection || null },
+      reports: {
+        backlog: this.journal?.backlog ?? 0,
+        lastError: this.journal?.lastError || null,
+        rejected: this.journal?.rejected ?? 0,
+        lastRejection: this.journal?.lastRejection || null,
+      },
       ...this.serviceHost?.health(),
       executor: { busy: this.busy(), running: this.executor?.running.size ?? 0 },
     };

@@ -17,7 +17,14 @@ import { DesiredStateStore } from '../src/desired-state-store.ts';
 import { DesiredStateFollower } from '../src/desired-state-follower.ts';
 
 const siteId = randomUUID();
-const doc = (revision: number): SiteDesiredStateDocument => ({ revision, site: { id: siteId, name: 'lab' }, networks: [], reservations: [], bootIntents: [], dnsRecords: [] });
+const doc = (revision: number): SiteDesiredStateDocument => ({
+  revision,
+  site: { id: siteId, name: 'lab' },
+  networks: [],
+  reservations: [],
+  bootIntents: [],
+  dnsRecords: [],
+});
 
 async function until(what: string, done: () => boolean): Promise<void> {
   const deadline = Date.now() + 15_000;
@@ -64,7 +71,17 @@ function follower(t: { teardown(fn: () => unknown): void }, controlPlaneUrl: str
   const logs: { level: string; fields: Record<string, unknown>; message?: string }[] = [];
   const at = (level: string) => (fields: object, message?: string) => void logs.push({ level, fields: fields as Record<string, unknown>, message });
   const store = new DesiredStateStore(dir);
-  const made = new DesiredStateFollower({ controlPlaneUrl, agentId: randomUUID(), credential: 'c', store, report: () => {}, onOutcome: () => {}, logger: { info: at('info'), warn: at('warn'), error: at('error') }, waitSeconds: 2, watchSilenceMs });
+  const made = new DesiredStateFollower({
+    controlPlaneUrl,
+    agentId: randomUUID(),
+    credential: 'c',
+    store,
+    report: () => {},
+    onOutcome: () => {},
+    logger: { info: at('info'), warn: at('warn'), error: at('error') },
+    waitSeconds: 2,
+    watchSilenceMs,
+  });
   t.teardown(async () => {
     await made.stop();
     store.flush();

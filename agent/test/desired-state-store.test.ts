@@ -27,7 +27,20 @@ function doc(revision: number, intent: 'commission' | 'deploy' | 'local' | null,
     site: { id: siteId, name: 'lab' },
     networks: [],
     reservations: [{ siteId, networkId: randomUUID(), mac: '52:54:00:00:00:01', address: '198.18.0.10', hostname, netboot: true }],
-    bootIntents: intent ? [{ machineId, hostname, arch: 'x86_64', bootMode: 'bios', intent, params: intent === 'deploy' ? { image: 'debian-12' } : {}, workflow, mac: '52:54:00:00:00:01' }] : [],
+    bootIntents: intent
+      ? [
+          {
+            machineId,
+            hostname,
+            arch: 'x86_64',
+            bootMode: 'bios',
+            intent,
+            params: intent === 'deploy' ? { image: 'debian-12' } : {},
+            workflow,
+            mac: '52:54:00:00:00:01',
+          },
+        ]
+      : [],
     dnsRecords: [{ siteId, zone: 'lab.example', name: `${hostname}.lab.example`, type: 'A', value: '198.18.0.10' }],
   };
 }
@@ -42,12 +55,18 @@ test('a document replaces the whole state, and an older revision arriving late i
   t.false(store.apply(doc(5, 'commission', 'node-1')), 'nor does the same revision again');
   t.is(store.revision, 5);
   t.deepEqual(store.get().bootIntents, []);
-  t.deepEqual(store.get().dnsRecords!.map((r) => r.name), ['node-2.lab.example']);
+  t.deepEqual(
+    store.get().dnsRecords!.map((r) => r.name),
+    ['node-2.lab.example'],
+  );
   store.flush();
   t.is(statSync(join(dir, 'desired-state.json')).mode & 0o777, 0o600);
   const restarted = new DesiredStateStore(dir);
   t.is(restarted.revision, 5, 'the revision survives a restart');
-  t.deepEqual(restarted.get().dnsRecords!.map((r) => r.name), ['node-2.lab.example']);
+  t.deepEqual(
+    restarted.get().dnsRecords!.map((r) => r.name),
+    ['node-2.lab.example'],
+  );
 });
 
 test('a machine that installed boots its disk, across a restart, until the control plane says otherwise', (t) => {

@@ -24,7 +24,10 @@ test('boot.img goes into the MBR keeping its partition table, pointing at core.i
   const out = patchedMbr(mbr, bootImg, 2048);
   t.is(Number(out.readBigUInt64LE(0x5c)), 2048);
   t.is(out[0], 0x90);
-  t.true(out.subarray(440).every((b) => b === 0xee), 'partition table untouched');
+  t.true(
+    out.subarray(440).every((b) => b === 0xee),
+    'partition table untouched',
+  );
   t.throws(() => patchedMbr(mbr, Buffer.alloc(100), 2048));
 });
 

@@ -36,9 +36,18 @@ test('busybox cpio lists every entry of the archive, in order, with its type', a
   const bb = await busybox();
   const { list } = entries();
   const archive = cpioArchive(list);
-  const names = execFileSync(bb, ['cpio', '-t'], { input: archive, stdio: ['pipe', 'pipe', 'ignore'] }).toString().trim().split('\n');
-  t.deepEqual(names, list.map((e) => e.path));
-  const listed = execFileSync(bb, ['cpio', '-t', '-v'], { input: archive, stdio: ['pipe', 'pipe', 'ignore'] }).toString().trim().split('\n');
+  const names = execFileSync(bb, ['cpio', '-t'], { input: archive, stdio: ['pipe', 'pipe', 'ignore'] })
+    .toString()
+    .trim()
+    .split('\n');
+  t.deepEqual(
+    names,
+    list.map((e) => e.path),
+  );
+  const listed = execFileSync(bb, ['cpio', '-t', '-v'], { input: archive, stdio: ['pipe', 'pipe', 'ignore'] })
+    .toString()
+    .trim()
+    .split('\n');
   t.regex(listed.find((l) => l.includes('bin/sh'))!, /^l.* bin\/sh -> tool$/);
   t.regex(listed.find((l) => l.includes('dev/console'))!, /^c/);
   t.regex(listed.find((l) => l.includes('bin/tool'))!, /^-rwxr-xr-x .* 70001 /);

@@ -23,7 +23,33 @@ export interface FakeMachine {
 }
 
 /** The applets the installer's functions call. */
-const applets = ['sh', 'dd', 'cat', 'tail', 'head', 'sync', 'blockdev', 'echo', 'od', 'tr', 'cut', 'tee', 'wc', 'sha256sum', 'gunzip', 'xzcat', 'bzcat', 'mkfifo', 'rm', 'mkdir', 'timeout', 'date', 'setsid', 'sleep', 'printf'];
+const applets = [
+  'sh',
+  'dd',
+  'cat',
+  'tail',
+  'head',
+  'sync',
+  'blockdev',
+  'echo',
+  'od',
+  'tr',
+  'cut',
+  'tee',
+  'wc',
+  'sha256sum',
+  'gunzip',
+  'xzcat',
+  'bzcat',
+  'mkfifo',
+  'rm',
+  'mkdir',
+  'timeout',
+  'date',
+  'setsid',
+  'sleep',
+  'printf',
+];
 
 /** A machine whose disks are files: /sys/block/<name>/{size,ro,queue/discard_max_bytes}, /dev/<name>. */
 export async function fakeMachine(t: { teardown(fn: () => void): void }): Promise<FakeMachine> {
@@ -53,7 +79,12 @@ export function addDisk(m: FakeMachine, name: string, bytes: number, options: { 
 }
 
 /** Runs a busybox sh script on the machine; env adds to its PATH, SYS_BLOCK, DEV_DIR, BLKDISCARD and TMPDIR. */
-export async function runOn(m: FakeMachine, script: string, env: Record<string, string> = {}, timeout = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function runOn(
+  m: FakeMachine,
+  script: string,
+  env: Record<string, string> = {},
+  timeout = 60_000,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await promisify(execFile)(join(m.bin, 'sh'), ['-c', script], {
       env: { PATH: m.bin, SYS_BLOCK: m.sys, DEV_DIR: m.dev, BLKDISCARD: join(m.bin, 'blkdiscard'), TMPDIR: m.tmp, ...env },

@@ -34,7 +34,11 @@ test('a script that exits 0 passes with its output', async (t) => {
 test('a script that exits 1 fails, reporting its exit status and the last 2 KiB of its output', async (t) => {
   const m = await fakeMachine(t);
   // 100 numbered lines of 40 bytes: more than 2 KiB, so the first lines are cut.
-  const run = await scriptTest(m, 'i=0\nwhile [ $i -lt 100 ]; do i=$((i + 1)); printf "line %03d: the burn-in saw an error here.\\n" $i; done\necho "ECC error on DIMM A1" >&2\nexit 1', 30);
+  const run = await scriptTest(
+    m,
+    'i=0\nwhile [ $i -lt 100 ]; do i=$((i + 1)); printf "line %03d: the burn-in saw an error here.\\n" $i; done\necho "ECC error on DIMM A1" >&2\nexit 1',
+    30,
+  );
   t.is(run.status, 'failed', run.stderr);
   t.true(run.output.startsWith('exit status 1; output: '), run.output);
   const tail = run.output.slice('exit status 1; output: '.length);
@@ -66,6 +70,8 @@ test('a script that runs past its timeout fails as timed out, and what it starte
 
 test('a test without a script in the metadata is left to the builtin routines', async (t) => {
   const m = await fakeMachine(t);
-  const run = await runOn(m, `. ${installerScripts.hwtest}\nif hwtest_script 2; then echo script; else echo builtin; fi\nhwtest_script 1\n`, { SPROUT_HWTEST_SCRIPT_1: 'echo one' });
+  const run = await runOn(m, `. ${installerScripts.hwtest}\nif hwtest_script 2; then echo script; else echo builtin; fi\nhwtest_script 1\n`, {
+    SPROUT_HWTEST_SCRIPT_1: 'echo one',
+  });
   t.is(run.stdout, 'builtin\necho one\n');
 });

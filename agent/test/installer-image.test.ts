@@ -21,7 +21,8 @@ const zeroes = (b: Buffer) => b.every((byte) => byte === 0);
 /** deploy_image of the file `name` (as served) onto vda; answers the variables it set, or its error. */
 async function deploy(m: FakeMachine, name: string, served: Buffer, expected: { sha256?: string; size?: number } = {}) {
   writeFileSync(join(m.root, name), served);
-  const script = `. ${installerScripts.erase}\n. ${installerScripts.image}\n` +
+  const script =
+    `. ${installerScripts.erase}\n. ${installerScripts.image}\n` +
     `if deploy_image "${join(m.root, name)}" "${join(m.dev, 'vda')}"; then echo "ok $IMAGE_FORMAT $IMAGE_BYTES $IMAGE_SHA256 $IMAGE_WRITTEN"; else echo "ERROR $IMAGE_ERROR"; exit 1; fi\n`;
   const run = await runOn(m, script, {
     IMAGE_FETCH: 'cat',
@@ -87,7 +88,10 @@ test('a checksum mismatch zeroes the partition tables it wrote and says so', asy
   const wrong = 'ab'.repeat(32);
   const run = await deploy(m, 'disk.raw', image, { sha256: wrong });
   t.is(run.code, 1);
-  t.is(run.line, `ERROR image checksum mismatch: expected sha256 ${wrong}, actual ${sha256(image)}; ${join(m.dev, 'vda')} wiped: its first and last 16 MiB zeroed, no partition table left to boot`);
+  t.is(
+    run.line,
+    `ERROR image checksum mismatch: expected sha256 ${wrong}, actual ${sha256(image)}; ${join(m.dev, 'vda')} wiped: its first and last 16 MiB zeroed, no partition table left to boot`,
+  );
   const disk = readFileSync(join(m.dev, 'vda'));
   t.true(zeroes(disk.subarray(0, 16 * MiB)), 'the image written (MBR included) is gone');
   t.true(zeroes(disk.subarray(24 * MiB)), 'the GPT backup is gone');

@@ -25,7 +25,14 @@ test('depends= read from .modinfo is what GNU objcopy finds in that section', as
     execFileSync('objcopy', ['-O', 'binary', '--only-section=.modinfo', join(dir, module.path), copy]);
     const section = readFileSync(copy, 'utf8');
     const theirs = /(?:^|\0)depends=([^\0]*)/.exec(section)?.[1] ?? '';
-    t.deepEqual(module.depends, theirs.split(',').filter(Boolean).map((d) => d.replace(/-/g, '_')), name);
+    t.deepEqual(
+      module.depends,
+      theirs
+        .split(',')
+        .filter(Boolean)
+        .map((d) => d.replace(/-/g, '_')),
+      name,
+    );
     t.is(modinfo(readModule(join(dir, module.path))).get('name')?.[0], name);
   }
 });
@@ -35,7 +42,8 @@ test('the cloud installer loads virtio and SCSI drivers, each after its dependen
   const tree = new ModuleTree(dir);
   const order = tree.loadOrder(installerModules.cloud);
   const names = order.map((m) => m.name);
-  for (const wanted of ['virtio_pci', 'virtio_net', 'virtio_blk', 'virtio', 'virtio_ring', 'net_failover', 'failover']) t.true(names.includes(wanted), `${wanted} in ${names.join(' ')}`);
+  for (const wanted of ['virtio_pci', 'virtio_net', 'virtio_blk', 'virtio', 'virtio_ring', 'net_failover', 'failover'])
+    t.true(names.includes(wanted), `${wanted} in ${names.join(' ')}`);
   for (const module of order) {
     for (const dep of module.depends) {
       if (tree.builtin.has(dep)) continue;

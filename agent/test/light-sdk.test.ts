@@ -19,7 +19,20 @@ import { cleanEnv } from '@sprout/test-support/processes.ts';
 
 const recorder = fileURLToPath(new URL('./fixtures/record-loads.mjs', import.meta.url));
 const agentDir = fileURLToPath(new URL('..', import.meta.url));
-const controlPlanePackages = ['fastify', '@fastify/swagger', 'knex', 'pg', '@electric-sql/pglite', 'knex-pglite', 'ajv', 'awilix', 'tapable', 'prom-client', 'typebox', '@nats-io/transport-node'];
+const controlPlanePackages = [
+  'fastify',
+  '@fastify/swagger',
+  'knex',
+  'pg',
+  '@electric-sql/pglite',
+  'knex-pglite',
+  'ajv',
+  'awilix',
+  'tapable',
+  'prom-client',
+  'typebox',
+  '@nats-io/transport-node',
+];
 
 /** Every module URL a plain-Node run of `script` (ES module, run from agent/) loads (not those it require()s), and its output. */
 async function modulesLoadedBy(t: { teardown(fn: () => void): void }, script: string): Promise<string[] & { stdout?: string }> {
@@ -27,7 +40,10 @@ async function modulesLoadedBy(t: { teardown(fn: () => void): void }, script: st
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const out = join(dir, 'loaded.txt');
   // No --conditions=sprout-source and no tsx: the compiled dist/, as `sprout agent run` runs.
-  const child = spawn(process.execPath, ['--import', recorder, '--input-type=module', '-e', script], { cwd: agentDir, env: { ...cleanEnv(), NODE_OPTIONS: '', RECORD_LOADS: out } });
+  const child = spawn(process.execPath, ['--import', recorder, '--input-type=module', '-e', script], {
+    cwd: agentDir,
+    env: { ...cleanEnv(), NODE_OPTIONS: '', RECORD_LOADS: out },
+  });
   let stderr = '';
   let stdout = '';
   child.stderr.on('data', (d) => (stderr += d));
@@ -102,5 +118,8 @@ test('`sprout agent run` loads that command alone, none of the CLI’s others', 
     commands.map((url) => url.slice(url.indexOf('/cli/dist/'))),
     ['/cli/dist/commands/agent/run.js'],
   );
-  t.false(urls.some((url) => url.includes('/node_modules/typebox/')), 'no TypeBox');
+  t.false(
+    urls.some((url) => url.includes('/node_modules/typebox/')),
+    'no TypeBox',
+  );
 });

@@ -17,7 +17,12 @@ import { deferred } from '../src/machine-waits.ts';
 
 const manualDriver = (await powerBuiltin.agent!()).power!.manual;
 
-const target = (n: number, type = 'mem'): PowerTarget => ({ machineId: `m-${n}`, hostname: `node-${n}`, macs: [`52:54:00:00:00:0${n}`], bmc: { type, address: `10.0.0.${n}` } });
+const target = (n: number, type = 'mem'): PowerTarget => ({
+  machineId: `m-${n}`,
+  hostname: `node-${n}`,
+  macs: [`52:54:00:00:00:0${n}`],
+  bmc: { type, address: `10.0.0.${n}` },
+});
 
 /** A driver whose state calls take `delayMs`, counting how many run at once. */
 function memoryDriver(delayMs = 20, hang = false) {
@@ -57,10 +62,22 @@ function scratch(t: { teardown(fn: () => void): void }): string {
   return dir;
 }
 
-test('power-poll asks at most `concurrency` BMCs at once and reports every machine, failures with the BMC\'s words', async (t) => {
+test("power-poll asks at most `concurrency` BMCs at once and reports every machine, failures with the BMC's words", async (t) => {
   const { driver, inFlight } = memoryDriver(30);
-  const failing: PowerDriver = { ...driver, type: 'bad', state: async (tg) => Promise.reject(new PowerError('auth', `reading ${tg.hostname}: BMC says: invalid user name`)) };
-  const tasks = powerTasks(new PowerRunner(new Map([['mem', driver], ['bad', failing]])), new PowerWaits(scratch(t), () => undefined));
+  const failing: PowerDriver = {
+    ...driver,
+    type: 'bad',
+    state: async (tg) => Promise.reject(new PowerError('auth', `reading ${tg.hostname}: BMC says: invalid user name`)),
+  };
+  const tasks = powerTasks(
+    new PowerRunner(
+      new Map([
+        ['mem', driver],
+        ['bad', failing],
+      ]),
+    ),
+    new PowerWaits(scratch(t), () => undefined),
+  );
   const { ctx, reports } = context();
   const targets = [...Array.from({ length: 9 }, (_, i) => target(i + 1)), target(10, 'bad')];
   const result = await tasks['power-poll'](item('power-poll', { targets, concurrency: 3, callTimeoutMs: 5000 }), ctx);
@@ -68,8 +85,14 @@ test('power-poll asks at most `concurrency` BMCs at once and reports every machi
   t.is(inFlight.max, 3);
   const states = reports.filter((r) => r.kind === 'power.state').map((r) => r.payload);
   t.is(states.length, 10);
-  t.deepEqual(states.find((s) => s.machineId === 'm-10'), { machineId: 'm-10', state: 'unknown', error: 'reading node-10: BMC says: invalid user name' });
-  t.deepEqual(states.find((s) => s.machineId === 'm-1'), { machineId: 'm-1', state: 'off', error: null });
+  t.deepEqual(
+    states.find((s) => s.machineId === 'm-10'),
+    { machineId: 'm-10', state: 'unknown', error: 'reading node-10: BMC says: invalid user name' },
+  );
+  t.deepEqual(
+    states.find((s) => s.machineId === 'm-1'),
+    { machineId: 'm-1', state: 'off', error: null },
+  );
 });
 
 test('a BMC that never answers fails with a timeout within the call timeout, naming the machine and the BMC', async (t) => {
@@ -82,14 +105,24 @@ test('a BMC that never answers fails with a timeout within the call timeout, nam
   t.true(Date.now() - started < 3000);
 });
 
-test('an operator\'s power on: a BMC machine is on afterwards; a manual one is answered at once with what a person must do', async (t) => {
+test("an operator's power on: a BMC machine is on afterwards; a manual one is answered at once with what a person must do", async (t) => {
   const { driver, states } = memoryDriver(0);
-  const tasks = powerTasks(new PowerRunner(new Map([['mem', driver], ['manual', manualDriver]])), new PowerWaits(scratch(t), () => undefined));
+  const tasks = powerTasks(
+    new PowerRunner(
+      new Map([
+        ['mem', driver],
+        ['manual', manualDriver],
+      ]),
+    ),
+    new PowerWaits(scratch(t), () => undefined),
+  );
   t.deepEqual(await tasks.power(item('power', { action: 'on', power: target(1), callTimeoutMs: 1000 }), context().ctx), { state: 'on' });
   t.is(states.get('m-1'), 'on');
   const manual = await tasks.power(item('power', { action: 'on', power: target(2, 'manual'), callTimeoutMs: 1000 }), context().ctx);
   t.deepEqual(manual, { state: 'unknown', awaitsPerson: 'waiting for someone to power on node-2 (manual power driver)' });
-  await t.throwsAsync(tasks.power(item('power', { action: 'reboot', power: target(1), callTimeoutMs: 1000 }), context().ctx), { message: /power action must be one of status, on, off, cycle/ });
+  await t.throwsAsync(tasks.power(item('power', { action: 'reboot', power: target(1), callTimeoutMs: 1000 }), context().ctx), {
+    message: /power action must be one of status, on, off, cycle/,
+  });
 });
 
 test('a manual power-on logs at once, waits, and ends on a sighting of one of its MACs made after it started, also after an agent restart', async (t) => {

@@ -19,7 +19,11 @@ function dataDir(t: { teardown(fn: () => void): void }): string {
   return dir;
 }
 
-const lines = (dir: string) => readFileSync(join(dir, 'reports.jsonl'), 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as AgentReport);
+const lines = (dir: string) =>
+  readFileSync(join(dir, 'reports.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as AgentReport);
 
 test('reports of one turn reach the disk together, and are sent only once they are there', async (t) => {
   const dir = dataDir(t);
@@ -29,7 +33,10 @@ test('reports of one turn reach the disk together, and are sent only once they a
   for (let i = 0; i < 3; i++) journal.add('event', { i });
   t.throws(() => readFileSync(join(dir, 'reports.jsonl')), { code: 'ENOENT' }, 'nothing is written before the turn ends');
   await new Promise((resolve) => setImmediate(resolve));
-  t.deepEqual(lines(dir).map((r) => r.sequence), [1, 2, 3]);
+  t.deepEqual(
+    lines(dir).map((r) => r.sequence),
+    [1, 2, 3],
+  );
   await journal.flush();
   t.deepEqual(sent, [[1, 2, 3]]);
   t.is(journal.backlog, 0);
@@ -58,7 +65,10 @@ test('writeOut puts what was added on disk at once, for a durable step that depe
   journal.add('task.started', {}, 'item-1');
   journal.add('task.succeeded', {}, 'item-1');
   journal.writeOut();
-  t.deepEqual(lines(dir).map((r) => r.kind), ['task.started', 'task.succeeded']);
+  t.deepEqual(
+    lines(dir).map((r) => r.kind),
+    ['task.started', 'task.succeeded'],
+  );
 });
 
 test('after a SIGKILL the written reports replay in order, without those never written', async (t) => {
@@ -82,7 +92,9 @@ test('after a SIGKILL the written reports replay in order, without those never w
     for (let i = 6; i <= 7; i++) journal.add('event', { i });
     process.kill(process.pid, 'SIGKILL');
   `;
-  const killed = t.throws(() => execFileSync(process.execPath, ['--conditions=sprout-source', '--import', 'tsx', '--input-type=module', '-e', child], { stdio: 'pipe' })) as Error & { signal?: string; stderr?: Buffer };
+  const killed = t.throws(() =>
+    execFileSync(process.execPath, ['--conditions=sprout-source', '--import', 'tsx', '--input-type=module', '-e', child], { stdio: 'pipe' }),
+  ) as Error & { signal?: string; stderr?: Buffer };
   t.is(killed?.signal, 'SIGKILL', killed?.stderr?.toString());
   const sent: AgentReport[] = [];
   const replay = new ReportJournal(dir, identity, async (reports) => void sent.push(...reports));
@@ -91,7 +103,17 @@ test('after a SIGKILL the written reports replay in order, without those never w
   await new Promise((resolve) => setImmediate(resolve));
   await replay.flush();
   // 1–3 were confirmed but not yet marked: sent again, which the control plane applies once.
-  t.deepEqual(sent.map((r) => [r.sequence, r.payload.i ?? r.payload.after]), [[1, 1], [2, 2], [3, 3], [4, 4], [5, 5], [6, 'restart']]);
+  t.deepEqual(
+    sent.map((r) => [r.sequence, r.payload.i ?? r.payload.after]),
+    [
+      [1, 1],
+      [2, 2],
+      [3, 3],
+      [4, 4],
+      [5, 5],
+      [6, 'restart'],
+    ],
+  );
 });
 
 test('a report the control plane would refuse as malformed is set aside, not sent, and the later ones are', async (t) => {
@@ -103,10 +125,16 @@ test('a report the control plane would refuse as malformed is set aside, not sen
   journal.add('dhcp.lease', { mac: '52:54:00:00:00:01', address: '198.18.0.10', state: 'bound', expiresAt: new Date().toISOString() });
   await new Promise((resolve) => setImmediate(resolve));
   await journal.flush();
-  t.deepEqual(sent.map((r) => [r.sequence, r.payload.expiresAt === 'not-a-date']), [[1, false]]);
+  t.deepEqual(
+    sent.map((r) => [r.sequence, r.payload.expiresAt === 'not-a-date']),
+    [[1, false]],
+  );
   t.is(journal.backlog, 0);
   t.is(journal.rejected, 1);
   t.regex(journal.lastRejection, /^dhcp\.lease: \/payload\/expiresAt must match format "date-time"/);
-  const [rejected] = readFileSync(join(dir, 'reports.rejected.jsonl'), 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
+  const [rejected] = readFileSync(join(dir, 'reports.rejected.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
   t.is(rejected.report.payload.expiresAt, 'not-a-date');
 });

@@ -32,13 +32,18 @@ test('configured services start with their settings, see new desired state, repo
   const host = new ServiceHost({
     dataDir,
     settings: { echo: { port: 6767 }, broken: {}, tftp: { port: 69 } },
-    factories: new Map([['echo', echo], ['broken', broken]]),
+    factories: new Map([
+      ['echo', echo],
+      ['broken', broken],
+    ]),
     desiredState: () => state,
     report: (kind, payload) => reports.push({ kind, payload }),
     logger: quiet,
   });
   await host.start();
-  state = { networks: [{ id: 'n', name: 'prov', cidr: '198.18.0.0/24', gateway: '198.18.0.1', dnsServers: [], domain: null, vlan: null, pxe: true, ranges: [] }] };
+  state = {
+    networks: [{ id: 'n', name: 'prov', cidr: '198.18.0.0/24', gateway: '198.18.0.1', dnsServers: [], domain: null, vlan: null, pxe: true, ranges: [] }],
+  };
   host.desiredStateChanged(state);
   t.is(seen.length, 1);
   const health = host.health() as Record<string, any>;
@@ -98,7 +103,12 @@ test('the iPXE URL the DHCP service hands out, with no httpBootUrl, reaches the 
   // It takes the offer, and asks for its script from the address it was leased (boots are bound to the lease).
   const acked = new Promise<Buffer>((resolve) => relay.once('message', resolve));
   relay.send(
-    clientPacket({ type: messageTypes.request, mac, giaddr: '127.0.0.1', options: [pxe.vendor, pxe.arch(7), pxe.ipxe, [opt.requestedAddress, Buffer.from([127, 79, 0, 5])], [opt.serverId, offer.options.get(opt.serverId)!]] }),
+    clientPacket({
+      type: messageTypes.request,
+      mac,
+      giaddr: '127.0.0.1',
+      options: [pxe.vendor, pxe.arch(7), pxe.ipxe, [opt.requestedAddress, Buffer.from([127, 79, 0, 5])], [opt.serverId, offer.options.get(opt.serverId)!]],
+    }),
     dhcpPort,
     '127.0.0.1',
   );

@@ -20,13 +20,24 @@ test('release --erase of a deployed lab machine: powered on through the lab driv
   writeFileSync(join(lab.images, 'tiny.raw'), randomBytes(400_000));
   const { simulator } = lab;
   simulator.plugIn({ mac, disks: 2, diskBytes: 2 * 8 * 1024 ** 3 });
-  await lab.api('POST', '/v1/machines', { site: 'lab', hostname: 'wipe-1', arch: 'x86_64', bootMode: 'bios', interfaces: [{ mac }], bmc: { type: 'lab', address: simulator.powerSwitchUrl } });
+  await lab.api('POST', '/v1/machines', {
+    site: 'lab',
+    hostname: 'wipe-1',
+    arch: 'x86_64',
+    bootMode: 'bios',
+    interfaces: [{ mac }],
+    bmc: { type: 'lab', address: simulator.powerSwitchUrl },
+  });
 
   const finished = async (workflow: { id: string }) =>
-    until(`workflow ${workflow.id} ends`, async () => {
-      const wf = await lab.api('GET', `/v1/workflows/${workflow.id}`);
-      return ['succeeded', 'failed', 'cancelled', 'timed_out'].includes(wf.state) && wf;
-    }, 90_000);
+    until(
+      `workflow ${workflow.id} ends`,
+      async () => {
+        const wf = await lab.api('GET', `/v1/workflows/${workflow.id}`);
+        return ['succeeded', 'failed', 'cancelled', 'timed_out'].includes(wf.state) && wf;
+      },
+      90_000,
+    );
   const commissioned = await finished(await lab.api('POST', '/v1/machines/wipe-1/commission', { hwtest: false }));
   t.is(commissioned.state, 'succeeded', JSON.stringify(commissioned.steps));
   const deployed = await finished(await lab.api('POST', '/v1/machines/wipe-1/deploy', { image: 'tiny.raw' }));
@@ -36,7 +47,10 @@ test('release --erase of a deployed lab machine: powered on through the lab driv
   lab.events.length = 0;
   const released = await finished(await lab.api('POST', '/v1/machines/wipe-1/release', { erase: true }));
   t.is(released.state, 'succeeded', JSON.stringify(released.steps));
-  t.deepEqual(released.steps.map((s: any) => s.name), ['allocate-ip', 'reserve-dhcp', 'write-dns', 'publish-boot-intent', 'power-on', 'erase', 'power-off', 'clear-boot-intent', 'release-addresses']);
+  t.deepEqual(
+    released.steps.map((s: any) => s.name),
+    ['allocate-ip', 'reserve-dhcp', 'write-dns', 'publish-boot-intent', 'power-on', 'erase', 'power-off', 'clear-boot-intent', 'release-addresses'],
+  );
   const step = (name: string) => released.steps.find((s: any) => s.name === name);
   t.like(step('publish-boot-intent').result, { intent: 'erase' });
   t.like(step('power-on').result, { driver: 'lab', was: 'on', action: 'cycle' });
@@ -52,8 +66,14 @@ test('release --erase of a deployed lab machine: powered on through the lab driv
   const machine = await lab.api('GET', '/v1/machines/wipe-1');
   t.is(machine.status, 'ready');
   t.like(simulator.machineState(mac), { state: 'off', starts: 3 });
-  t.true(lab.events.some((e) => e.kind === 'script' && /sprout\.intent=erase/.test(e.detail)), 'booted the installer in erase mode');
-  t.deepEqual(lab.events.filter((e) => e.kind === 'erase').map((e) => e.detail), wiped.map((w) => `${w.disk}: ${w.bytes} bytes wiped (zero-ends)`));
+  t.true(
+    lab.events.some((e) => e.kind === 'script' && /sprout\.intent=erase/.test(e.detail)),
+    'booted the installer in erase mode',
+  );
+  t.deepEqual(
+    lab.events.filter((e) => e.kind === 'erase').map((e) => e.detail),
+    wiped.map((w) => `${w.disk}: ${w.bytes} bytes wiped (zero-ends)`),
+  );
   t.true(lab.events.some((e) => e.kind === 'callback' && e.detail.startsWith('erase-complete → 202')));
 
   // The audit trail says which disks were wiped, and the release (with erase) by whom.
@@ -65,11 +85,14 @@ test('release --erase of a deployed lab machine: powered on through the lab driv
   t.like(release[0], { outcome: 'success', details: { erase: true } });
 
   // Its disk is empty now: powered on from the disk at the switch, the firmware finds no system there.
-  const press = (path: string, method: string, body: unknown) => fetch(`${simulator.powerSwitchUrl}/machines/${mac}/${path}`, { method, body: JSON.stringify(body) });
+  const press = (path: string, method: string, body: unknown) =>
+    fetch(`${simulator.powerSwitchUrl}/machines/${mac}/${path}`, { method, body: JSON.stringify(body) });
   t.is((await press('boot', 'PUT', { device: 'disk' })).status, 200);
   t.is((await press('power', 'POST', { action: 'on' })).status, 200);
-  await until('the firmware looks at the disk', async () => lab.events.some((e) => e.kind === 'power' && /boot device disk, but no operating system on it/.test(e.detail)), 10_000);
+  await until(
+    'the firmware looks at the disk',
+    async () => lab.events.some((e) => e.kind === 'power' && /boot device disk, but no operating system on it/.test(e.detail)),
+    10_000,
+  );
   simulator.powerOff(mac);
 });
-
-

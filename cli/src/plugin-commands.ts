@@ -14,7 +14,10 @@ interface CommandLike {
   usage?: { category?: string; description?: string };
 }
 
-export async function pluginCommands(argv: string[], builtin: readonly CommandLike[] = builtinCommands as readonly CommandLike[]): Promise<{ commands: unknown[]; warnings: string[] }> {
+export async function pluginCommands(
+  argv: string[],
+  builtin: readonly CommandLike[] = builtinCommands as readonly CommandLike[],
+): Promise<{ commands: unknown[]; warnings: string[] }> {
   const warnings: string[] = [];
   let plugins: PluginStatus[];
   try {
@@ -48,7 +51,8 @@ export async function pluginCommands(argv: string[], builtin: readonly CommandLi
 
 function problemsOf(candidate: unknown, builtinNouns: Set<string>, taken: Map<string, string>): string[] {
   const command = candidate as CommandLike;
-  if (typeof candidate !== 'function' || !Array.isArray(command.paths) || command.paths.length === 0) return ['every export must be a command class with static paths'];
+  if (typeof candidate !== 'function' || !Array.isArray(command.paths) || command.paths.length === 0)
+    return ['every export must be a command class with static paths'];
   const problems: string[] = [];
   for (const path of command.paths) {
     const text = path.join(' ');

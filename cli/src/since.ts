@@ -20,5 +20,8 @@ export function parseSince(text: string, now: Date = new Date(), flag = '--since
     const at = new Date(/^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00` : value.replace(' ', 'T').toUpperCase());
     if (!Number.isNaN(at.getTime())) return at.toISOString();
   }
-  throw new FlagInputError(flag, `"${text}" is not a time: use a duration ago (30m, 1h, 2d, 1w), today, yesterday, or an ISO date (2026-11-26 or 2026-11-26T08:00:00Z)`);
+  throw new FlagInputError(
+    flag,
+    `"${text}" is not a time: use a duration ago (30m, 1h, 2d, 1w), today, yesterday, or an ISO date (2026-11-26 or 2026-11-26T08:00:00Z)`,
+  );
 }

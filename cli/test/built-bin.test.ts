@@ -17,7 +17,10 @@ const cliPackage = JSON.parse(readFileSync(new URL('../package.json', import.met
 /** `node bin/sprout.js …` with `hidden` packages unresolvable. */
 function run(args: string[], hidden: string[], cwd: string): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', hide, bin, ...args], { cwd, env: { ...cleanEnv(), NODE_OPTIONS: '', HIDE_PACKAGES: hidden.join(','), XDG_CONFIG_HOME: join(cwd, 'home') } });
+    const child = spawn(process.execPath, ['--import', hide, bin, ...args], {
+      cwd,
+      env: { ...cleanEnv(), NODE_OPTIONS: '', HIDE_PACKAGES: hidden.join(','), XDG_CONFIG_HOME: join(cwd, 'home') },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -48,7 +51,8 @@ test('the built sprout loads every command and the builtin plugins from dist, wi
   const dir = scratch(t);
   const help = await run(['--help'], ['tsx'], dir);
   t.is(help.code, 0, help.stderr);
-  for (const command of ['sprout server', 'sprout agent run', 'sprout lab demo', 'sprout registry start']) t.true(help.stdout.includes(command), `${command} missing`);
+  for (const command of ['sprout server', 'sprout agent run', 'sprout lab demo', 'sprout registry start'])
+    t.true(help.stdout.includes(command), `${command} missing`);
   t.is(help.stderr, '');
 
   const plugins = await run(['plugin', 'list', '--json'], ['tsx'], dir);
@@ -92,7 +96,10 @@ test('every builtin plugin loads from dist, its agent part included, without tsx
     }
     console.log(JSON.stringify(loaded));`;
   const child = await new Promise<Run>((resolve) => {
-    const p = spawn(process.execPath, ['--import', hide, '--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('../..', import.meta.url)), env: { ...cleanEnv(), NODE_OPTIONS: '', HIDE_PACKAGES: 'tsx' } });
+    const p = spawn(process.execPath, ['--import', hide, '--input-type=module', '-e', script], {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      env: { ...cleanEnv(), NODE_OPTIONS: '', HIDE_PACKAGES: 'tsx' },
+    });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));

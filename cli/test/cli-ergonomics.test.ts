@@ -91,10 +91,13 @@ test('ordinary errors are one line on stderr, exit 1, no stack trace', async (t)
 test.serial('against a server: a refused join and a bad token are one line, the 401 hints at login', async (t) => {
   const server = await startServer();
   t.teardown(() => server.stop());
-  const joined = await sprout(['agent', 'run', '--control-plane', `http://127.0.0.1:${server.port}`, '--join-token-file', '-', '--data-dir', join(server.dir, 'agent')], {
-    cwd: server.dir,
-    input: 'sprout_join_not-a-real-token\n',
-  });
+  const joined = await sprout(
+    ['agent', 'run', '--control-plane', `http://127.0.0.1:${server.port}`, '--join-token-file', '-', '--data-dir', join(server.dir, 'agent')],
+    {
+      cwd: server.dir,
+      input: 'sprout_join_not-a-real-token\n',
+    },
+  );
   t.is(joined.code, 1);
   t.notRegex(joined.stderr, stackLine);
   t.regex(joined.stderr, /^error: .*join/m);
@@ -112,7 +115,11 @@ test.serial('lists: a cut-short page says so on stderr, --cursor continues, --js
   t.teardown(() => server.stop());
   const run = (...args: string[]) => sprout(args, { cwd: server.dir, env: server.env });
   t.is((await run('site', 'create', 'dc1')).code, 0);
-  for (const [name, mac] of [['node-01', '52:54:00:ee:00:01'], ['node-02', '52:54:00:ee:00:02'], ['node-03', '52:54:00:ee:00:03']]) {
+  for (const [name, mac] of [
+    ['node-01', '52:54:00:ee:00:01'],
+    ['node-02', '52:54:00:ee:00:02'],
+    ['node-03', '52:54:00:ee:00:03'],
+  ]) {
     const made = await run('machine', 'create', name, '--site', 'dc1', '--mac', mac, ...(name === 'node-03' ? [] : ['--tag', 'rack1']));
     t.is(made.code, 0, made.stderr);
   }
@@ -120,7 +127,9 @@ test.serial('lists: a cut-short page says so on stderr, --cursor continues, --js
   t.is(first.code, 0, first.stderr);
   t.regex(first.stdout, /node-01[\s\S]*node-02/);
   t.false(first.stdout.includes('node-03'));
-  const notice = /^note: showing 2, more remain; next page: sprout machine list --site dc1 --limit 2 --cursor (\S+) \(or --all for everything\)$/m.exec(first.stderr);
+  const notice = /^note: showing 2, more remain; next page: sprout machine list --site dc1 --limit 2 --cursor (\S+) \(or --all for everything\)$/m.exec(
+    first.stderr,
+  );
   t.truthy(notice, first.stderr);
   const rest = await run('machine', 'list', '--site', 'dc1', '--limit', '2', '--cursor', notice![1]);
   t.regex(rest.stdout, /node-03/);
@@ -152,9 +161,12 @@ test('sprout completion bash: a script bash loads, offering commands, subcommand
   const dir = workspace();
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const shell = (script: string) =>
-    promisify(execFile)('bash', ['-c', `source <("${process.execPath}" "${bin}" completion bash) && ${script}`], { cwd: dir, env: cleanEnv() }).then((r) => r.stdout);
+    promisify(execFile)('bash', ['-c', `source <("${process.execPath}" "${bin}" completion bash) && ${script}`], { cwd: dir, env: cleanEnv() }).then(
+      (r) => r.stdout,
+    );
   t.regex(await shell('complete -p sprout'), /complete .*-F _sprout sprout/);
-  const offer = (...words: string[]) => shell(`COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _sprout; printf '%s\\n' "\${COMPREPLY[@]}"`);
+  const offer = (...words: string[]) =>
+    shell(`COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _sprout; printf '%s\\n' "\${COMPREPLY[@]}"`);
   t.deepEqual((await offer('sprout', 'ma')).trim().split('\n'), ['machine']);
   t.true((await offer('sprout', 'machine', '')).split('\n').includes('commission'));
   t.deepEqual((await offer('sprout', 'machine', 'list', '--st')).trim().split('\n'), ['--status']);
@@ -172,7 +184,15 @@ test('sprout completion zsh: zsh registers it with compinit and it offers comman
   // compinit registers the function for the command; compadd is a builtin that works only inside a
   // completion widget, so the offers are read by standing in for it (zsh itself filters them by prefix)
   const shell = (script: string) =>
-    promisify(execFile)('zsh', ['-f', '-c', `autoload -U compinit && compinit -u -D && source ./_sprout && compadd() { [[ $1 == -- ]] && shift; print -l -- "$@" } && _files() { print FILES } && ${script}`], { cwd: dir, env: cleanEnv() }).then((r) => r.stdout.trim().split('\n'));
+    promisify(execFile)(
+      'zsh',
+      [
+        '-f',
+        '-c',
+        `autoload -U compinit && compinit -u -D && source ./_sprout && compadd() { [[ $1 == -- ]] && shift; print -l -- "$@" } && _files() { print FILES } && ${script}`,
+      ],
+      { cwd: dir, env: cleanEnv() },
+    ).then((r) => r.stdout.trim().split('\n'));
   t.deepEqual(await shell('print -r -- ${_comps[sprout]}'), ['_sprout']);
   const offer = (...words: string[]) => shell(`words=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length}; _sprout`);
   t.true((await offer('sprout', 'ma')).includes('machine'));
@@ -189,7 +209,11 @@ test.serial('bulk actions: several machines or --tag, a row per machine, exit 1 
   t.teardown(() => server.stop());
   const run = (...args: string[]) => sprout(args, { cwd: server.dir, env: server.env });
   t.is((await run('site', 'create', 'dc1')).code, 0);
-  for (const [name, mac] of [['node-01', '52:54:00:ef:00:01'], ['node-02', '52:54:00:ef:00:02'], ['node-03', '52:54:00:ef:00:03']]) {
+  for (const [name, mac] of [
+    ['node-01', '52:54:00:ef:00:01'],
+    ['node-02', '52:54:00:ef:00:02'],
+    ['node-03', '52:54:00:ef:00:03'],
+  ]) {
     t.is((await run('machine', 'create', name, '--site', 'dc1', '--mac', mac, ...(name === 'node-03' ? [] : ['--tag', 'rack1']))).code, 0);
   }
   const released = await run('machine', 'release', '--tag', 'rack1');
@@ -203,7 +227,14 @@ test.serial('bulk actions: several machines or --tag, a row per machine, exit 1 
   const mixed = await run('machine', 'commission', 'node-01', 'node-03', 'no-such-node', '--no-hwtest', '--json');
   t.is(mixed.code, 1);
   const rows = JSON.parse(mixed.stdout);
-  t.deepEqual(rows.map((r: any) => [r.machine, r.ok]), [['node-01', true], ['node-03', true], ['no-such-node', false]]);
+  t.deepEqual(
+    rows.map((r: any) => [r.machine, r.ok]),
+    [
+      ['node-01', true],
+      ['node-03', true],
+      ['no-such-node', false],
+    ],
+  );
   t.regex(rows[0].workflow, /^[0-9a-f-]{36}$/);
   t.regex(rows[2].error, /no machine "no-such-node"/);
 
@@ -218,7 +249,9 @@ test.serial('bulk actions: several machines or --tag, a row per machine, exit 1 
   // On a terminal (`script` gives it one), --watch keeps a ticker line under the steps that
   // counts the wait, redrawn in place and erased before the next line; piped, no escapes at all.
   const command = [process.execPath, bin, 'workflow', 'watch', rows[0].workflow, '--timeout', '3'].map((w) => `'${w}'`).join(' ');
-  const tty = await promisify(execFile)('script', ['-qec', command, '/dev/null'], { cwd: server.dir, env: { ...server.env, COLUMNS: '200' } }).catch((err) => err);
+  const tty = await promisify(execFile)('script', ['-qec', command, '/dev/null'], { cwd: server.dir, env: { ...server.env, COLUMNS: '200' } }).catch(
+    (err) => err,
+  );
   t.is(tty.code, 1, 'gave up after --timeout');
   const ticks = [...tty.stdout.matchAll(/… check-bmc dispatched for (\d+) s — waiting for an agent at site dc1/g)].map((m: RegExpMatchArray) => Number(m[1]));
   t.true(ticks.length >= 2, `ticker redrawn: ${JSON.stringify(tty.stdout)}`);

@@ -24,7 +24,15 @@ test('--help lists the builtin commands and the commands of installed plugins', 
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const base = await sprout(['--help'], { cwd: dir });
   t.is(base.code, 0);
-  for (const command of ['sprout server', 'sprout config show', 'sprout db migrate', 'sprout plugin list', 'sprout token create', 'sprout audit list', 'sprout login']) {
+  for (const command of [
+    'sprout server',
+    'sprout config show',
+    'sprout db migrate',
+    'sprout plugin list',
+    'sprout token create',
+    'sprout audit list',
+    'sprout login',
+  ]) {
     t.true(base.stdout.includes(command), `${command} missing from --help`);
   }
   t.false(base.stdout.includes('auditor report'));
@@ -47,12 +55,22 @@ test('plugin list --json shows builtins, their capabilities, and a config swap w
   const { items, problems } = JSON.parse(list.stdout);
   t.deepEqual(problems, []);
   const byId = Object.fromEntries(items.map((p: any) => [p.id, p]));
-  for (const [id, capability] of [['ipam-builtin', 'ipam'], ['dhcp-builtin', 'dhcp'], ['dns-builtin', 'dns'], ['hwtest-builtin', 'hwtest'], ['allocation-builtin', 'allocation'], ['transport-http', 'transport']]) {
+  for (const [id, capability] of [
+    ['ipam-builtin', 'ipam'],
+    ['dhcp-builtin', 'dhcp'],
+    ['dns-builtin', 'dns'],
+    ['hwtest-builtin', 'hwtest'],
+    ['allocation-builtin', 'allocation'],
+    ['transport-http', 'transport'],
+  ]) {
     t.like(byId[id], { builtin: true, active: true, provides: [capability], activeFor: [capability] });
   }
   t.like(byId['netbox-stub'], { active: false, activeFor: [] });
 
-  writeFileSync(join(dir, 'sprout.yaml'), 'capabilities:\n  ipam: { use: netbox-stub }\nplugins:\n  netbox-stub: { url: "https://netbox.example", token: "secret-token" }\n');
+  writeFileSync(
+    join(dir, 'sprout.yaml'),
+    'capabilities:\n  ipam: { use: netbox-stub }\nplugins:\n  netbox-stub: { url: "https://netbox.example", token: "secret-token" }\n',
+  );
   const swapped = JSON.parse((await sprout(['plugin', 'list', '--json'], { cwd: dir })).stdout);
   const swappedById = Object.fromEntries(swapped.items.map((p: any) => [p.id, p]));
   t.like(swappedById['netbox-stub'], { active: true, activeFor: ['ipam'] });
@@ -69,8 +87,14 @@ test('the server refuses to start on a missing plugin, reporting every problem w
   const run = await sprout(['server'], { cwd: dir });
   t.is(run.code, 1);
   t.regex(run.stderr, /2 plugin problems/);
-  t.regex(run.stderr, /capabilities\.ipam\.use: plugin "netbox-enterprise" is not installed; install it with: npm install --prefix \S+ @sprout\/plugin-netbox-enterprise/);
-  t.regex(run.stderr, /capabilities\.dns\.use: plugin "@acme\/sprout-plugin-dns" is not installed; install it with: npm install --prefix \S+ @acme\/sprout-plugin-dns/);
+  t.regex(
+    run.stderr,
+    /capabilities\.ipam\.use: plugin "netbox-enterprise" is not installed; install it with: npm install --prefix \S+ @sprout\/plugin-netbox-enterprise/,
+  );
+  t.regex(
+    run.stderr,
+    /capabilities\.dns\.use: plugin "@acme\/sprout-plugin-dns" is not installed; install it with: npm install --prefix \S+ @acme\/sprout-plugin-dns/,
+  );
   t.false(existsSync(join(dir, '.sprout', 'pglite')), 'the database was opened although validation failed');
 });
 
@@ -122,7 +146,10 @@ test('against a running server: tokens, a denied viewer, the audit trail and log
   t.is(created.code, 0, created.stderr);
   const viewer = JSON.parse(created.stdout).secret;
 
-  const denied = await sprout(['token', 'create', '--role', 'admin', '--name', 'escalate'], { cwd: dir, env: { ...env, SPROUT_URL: `http://127.0.0.1:${port}`, SPROUT_TOKEN: viewer } });
+  const denied = await sprout(['token', 'create', '--role', 'admin', '--name', 'escalate'], {
+    cwd: dir,
+    env: { ...env, SPROUT_URL: `http://127.0.0.1:${port}`, SPROUT_TOKEN: viewer },
+  });
   t.is(denied.code, 1);
   t.regex(denied.stderr, /token:dash has role viewer; token\.create needs admin \(SPROUT_ERR_FORBIDDEN, HTTP 403\)/);
 

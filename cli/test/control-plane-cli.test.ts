@@ -31,7 +31,25 @@ for (const backend of ['pglite', 'postgres'] as const) {
     t.is(site.code, 0, site.stderr);
     t.regex(JSON.parse(site.stdout).joinToken.token, /^sprout_join_/);
 
-    const network = await run('network', 'create', '--site', 'fra1', '--name', 'prov', '--cidr', '198.18.4.0/24', '--gateway', '198.18.4.1', '--domain', 'fra1.example', '--dynamic', '198.18.4.200-198.18.4.250', '--reserved', '198.18.4.2-198.18.4.19', '--pxe');
+    const network = await run(
+      'network',
+      'create',
+      '--site',
+      'fra1',
+      '--name',
+      'prov',
+      '--cidr',
+      '198.18.4.0/24',
+      '--gateway',
+      '198.18.4.1',
+      '--domain',
+      'fra1.example',
+      '--dynamic',
+      '198.18.4.200-198.18.4.250',
+      '--reserved',
+      '198.18.4.2-198.18.4.19',
+      '--pxe',
+    );
     t.is(network.code, 0, network.stderr);
 
     const lines = ['site,hostname,arch,bootMode,mac,tags'];
@@ -81,23 +99,39 @@ for (const backend of ['pglite', 'postgres'] as const) {
     const second = JSON.parse((await run('machine', 'commission', 'web-02', '--json')).stdout).id;
     const all = JSON.parse((await run('workflow', 'list', '--all', '--json')).stdout);
     t.is(all.nextCursor, null);
-    t.deepEqual(all.items.slice(0, 2).map((w: { id: string }) => w.id), [second, workflowId], 'newest first');
+    t.deepEqual(
+      all.items.slice(0, 2).map((w: { id: string }) => w.id),
+      [second, workflowId],
+      'newest first',
+    );
     const firstPage = await run('workflow', 'list', '--limit', '1');
     t.is(firstPage.code, 0, firstPage.stderr);
     t.regex(firstPage.stdout, new RegExp(second));
-    const notice = /^note: showing 1, more remain; next page: sprout workflow list --limit 1 --cursor (\S+) \(or --all for everything\)$/m.exec(firstPage.stderr);
+    const notice = /^note: showing 1, more remain; next page: sprout workflow list --limit 1 --cursor (\S+) \(or --all for everything\)$/m.exec(
+      firstPage.stderr,
+    );
     t.truthy(notice, firstPage.stderr);
     const nextPage = JSON.parse((await run('workflow', 'list', '--limit', '1', '--cursor', notice![1], '--json')).stdout);
-    t.deepEqual(nextPage.items.map((w: { id: string }) => w.id), [workflowId], 'the notice\'s cursor continues after the first page');
+    t.deepEqual(
+      nextPage.items.map((w: { id: string }) => w.id),
+      [workflowId],
+      "the notice's cursor continues after the first page",
+    );
     const walked: string[] = [];
     let cursor: string | null = null;
     for (let i = 0; i <= all.items.length; i++) {
-      const page: { items: { id: string }[]; nextCursor: string | null } = JSON.parse((await run('workflow', 'list', '--limit', '2', '--json', ...(cursor ? ['--cursor', cursor] : []))).stdout);
+      const page: { items: { id: string }[]; nextCursor: string | null } = JSON.parse(
+        (await run('workflow', 'list', '--limit', '2', '--json', ...(cursor ? ['--cursor', cursor] : []))).stdout,
+      );
       walked.push(...page.items.map((w) => w.id));
       cursor = page.nextCursor;
       if (!cursor) break;
     }
-    t.deepEqual(walked, all.items.map((w: { id: string }) => w.id), 'pages of 2 hold every workflow once');
+    t.deepEqual(
+      walked,
+      all.items.map((w: { id: string }) => w.id),
+      'pages of 2 hold every workflow once',
+    );
     const badCursor = await run('workflow', 'list', '--cursor', 'not-one-of-ours');
     t.is(badCursor.code, 1);
     t.regex(badCursor.stderr, /cursor/);

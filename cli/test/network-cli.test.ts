@@ -7,7 +7,8 @@ import { startServer, sprout, type ServerProcess } from '@sprout/test-support/pr
 
 let server: ServerProcess;
 const run = (...args: string[]) => sprout(args, { cwd: server.dir, env: server.env });
-const runAs = (token: string, ...args: string[]) => sprout(args, { cwd: server.dir, env: { ...server.env, SPROUT_URL: `http://127.0.0.1:${server.port}`, SPROUT_TOKEN: token } });
+const runAs = (token: string, ...args: string[]) =>
+  sprout(args, { cwd: server.dir, env: { ...server.env, SPROUT_URL: `http://127.0.0.1:${server.port}`, SPROUT_TOKEN: token } });
 
 test.before(async () => {
   server = await startServer();
@@ -20,7 +21,16 @@ test.after.always(async () => {
 
 test.serial('--help lists the network and ip commands', async (t) => {
   const help = await run('--help');
-  for (const command of ['sprout network create', 'sprout network list', 'sprout network show', 'sprout network update', 'sprout network delete', 'sprout ip allocate', 'sprout ip list', 'sprout ip release']) {
+  for (const command of [
+    'sprout network create',
+    'sprout network list',
+    'sprout network show',
+    'sprout network update',
+    'sprout network delete',
+    'sprout ip allocate',
+    'sprout ip list',
+    'sprout ip release',
+  ]) {
     t.true(help.stdout.includes(command), `${command} missing from --help`);
   }
   const usage = await run('network', 'create', '-h');
@@ -29,15 +39,60 @@ test.serial('--help lists the network and ip commands', async (t) => {
 });
 
 test.serial('network create takes ranges, DNS servers, domain, VLAN and --no-pxe; bad input names the field', async (t) => {
-  const created = await run('network', 'create', '--site', 'dc1', '--name', 'prov', '--cidr', '198.18.0.0/24', '--gateway', '198.18.0.1', '--dns', '198.18.0.2', '--dns', '198.18.0.3', '--domain', 'dc1.example', '--vlan', '10', '--dynamic', '198.18.0.100-198.18.0.199', '--reserved', '198.18.0.2-198.18.0.9', '--json');
+  const created = await run(
+    'network',
+    'create',
+    '--site',
+    'dc1',
+    '--name',
+    'prov',
+    '--cidr',
+    '198.18.0.0/24',
+    '--gateway',
+    '198.18.0.1',
+    '--dns',
+    '198.18.0.2',
+    '--dns',
+    '198.18.0.3',
+    '--domain',
+    'dc1.example',
+    '--vlan',
+    '10',
+    '--dynamic',
+    '198.18.0.100-198.18.0.199',
+    '--reserved',
+    '198.18.0.2-198.18.0.9',
+    '--json',
+  );
   t.is(created.code, 0, created.stderr);
-  t.like(JSON.parse(created.stdout), { name: 'prov', site: { name: 'dc1' }, cidr: '198.18.0.0/24', dnsServers: ['198.18.0.2', '198.18.0.3'], domain: 'dc1.example', vlan: 10, pxe: true });
+  t.like(JSON.parse(created.stdout), {
+    name: 'prov',
+    site: { name: 'dc1' },
+    cidr: '198.18.0.0/24',
+    dnsServers: ['198.18.0.2', '198.18.0.3'],
+    domain: 'dc1.example',
+    vlan: 10,
+    pxe: true,
+  });
 
   const storage = await run('network', 'create', '--site', 'dc1', '--name', 'storage', '--cidr', '198.18.8.0/22', '--gateway', '198.18.8.1', '--no-pxe');
   t.is(storage.code, 0, storage.stderr);
   t.regex(storage.stdout, /^created network storage at site dc1: 198\.18\.8\.0\/22 via 198\.18\.8\.1 \(id [0-9a-f-]+\)$/m);
 
-  const badRange = await run('network', 'create', '--site', 'dc1', '--name', 'x', '--cidr', '198.18.16.0/24', '--gateway', '198.18.16.1', '--dynamic', '198.18.16.5');
+  const badRange = await run(
+    'network',
+    'create',
+    '--site',
+    'dc1',
+    '--name',
+    'x',
+    '--cidr',
+    '198.18.16.0/24',
+    '--gateway',
+    '198.18.16.1',
+    '--dynamic',
+    '198.18.16.5',
+  );
   t.is(badRange.code, 1);
   t.regex(badRange.stderr, /--dynamic 198\.18\.16\.5: expected START-END/);
 
@@ -53,9 +108,15 @@ test.serial('network create takes ranges, DNS servers, domain, VLAN and --no-pxe
 
   const list = await run('network', 'list', '--site', 'dc1');
   t.regex(list.stdout, /^NAME\s+SITE\s+CIDR\s+GATEWAY\s+VLAN\s+PXE\s+DOMAIN\s+RANGES$/m);
-  t.regex(list.stdout, /^prov\s+dc1\s+198\.18\.0\.0\/24\s+198\.18\.0\.1\s+10\s+yes\s+dc1\.example\s+reserved 198\.18\.0\.2-198\.18\.0\.9, dynamic 198\.18\.0\.100-198\.18\.0\.199$/m);
+  t.regex(
+    list.stdout,
+    /^prov\s+dc1\s+198\.18\.0\.0\/24\s+198\.18\.0\.1\s+10\s+yes\s+dc1\.example\s+reserved 198\.18\.0\.2-198\.18\.0\.9, dynamic 198\.18\.0\.100-198\.18\.0\.199$/m,
+  );
   t.regex(list.stdout, /^storage\s+dc1\s+198\.18\.8\.0\/22\s+198\.18\.8\.1\s+-\s+no\s+/m);
-  t.deepEqual(JSON.parse((await run('network', 'list', '--json')).stdout).map((n: { name: string }) => n.name), ['prov', 'storage']);
+  t.deepEqual(
+    JSON.parse((await run('network', 'list', '--json')).stdout).map((n: { name: string }) => n.name),
+    ['prov', 'storage'],
+  );
 });
 
 test.serial('ip allocate, list and release, and network show counts them', async (t) => {
@@ -82,20 +143,31 @@ test.serial('ip allocate, list and release, and network show counts them', async
   t.regex(show.stdout, /^prov {2}198\.18\.0\.0\/24 {2}\(site dc1\)$/m);
   t.regex(show.stdout, /^ {2}dynamic\s+198\.18\.0\.100-198\.18\.0\.199\s+100 addresses$/m);
   t.regex(show.stdout, /USABLE\s+ALLOCATED\s+DYNAMIC\s+RESERVED\s+GATEWAY\s+FREE\s+USED\n254\s+2\s+100\s+8\s+1\s+143\s+44%/);
-  t.deepEqual(JSON.parse((await run('network', 'show', 'prov', '--json')).stdout).utilisation, { total: 254, allocated: 2, dynamic: 100, reserved: 8, free: 143 });
+  t.deepEqual(JSON.parse((await run('network', 'show', 'prov', '--json')).stdout).utilisation, {
+    total: 254,
+    allocated: 2,
+    dynamic: 100,
+    reserved: 8,
+    free: 143,
+  });
 
   const list = await run('ip', 'list', 'prov');
   t.regex(list.stdout, /^ADDRESS\s+HOSTNAME\s+MACHINE\s+INTERFACE\s+PROVIDER\s+ID$/m);
   // names, not UUIDs: the machine's hostname and the interface's name
   t.regex(list.stdout, /^198\.18\.0\.10\s+node-01\s+node-01\s+eth1\s+ipam-builtin/m);
-  t.like(JSON.parse((await run('ip', 'list', 'prov', '--json')).stdout).find((a: any) => a.address === '198.18.0.10'), { machineId, machineHostname: 'node-01', interfaceName: 'eth1' });
+  t.like(
+    JSON.parse((await run('ip', 'list', 'prov', '--json')).stdout).find((a: any) => a.address === '198.18.0.10'),
+    { machineId, machineHostname: 'node-01', interfaceName: 'eth1' },
+  );
 
   // machine show lists the machine's addresses, and finds it by a MAC or a short id
   const shown = await run('machine', 'show', '52:54:00:CC:00:02');
   t.is(shown.code, 0, shown.stderr);
   t.regex(shown.stdout, /^node-01 /);
   t.regex(shown.stdout, /^ADDRESS\s+NETWORK\s+INTERFACE\n198\.18\.0\.10\s+prov\s+eth1$/m);
-  t.deepEqual(JSON.parse((await run('machine', 'show', machineId.slice(0, 8), '--json')).stdout).addresses, [{ address: '198.18.0.10', network: 'prov', interface: 'eth1' }]);
+  t.deepEqual(JSON.parse((await run('machine', 'show', machineId.slice(0, 8), '--json')).stdout).addresses, [
+    { address: '198.18.0.10', network: 'prov', interface: 'eth1' },
+  ]);
   const unknownMac = await run('machine', 'show', '52:54:00:cc:00:99');
   t.is(unknownMac.code, 1);
   t.regex(unknownMac.stderr, /no machine "52:54:00:cc:00:99"/);
@@ -121,56 +193,94 @@ test.serial('a viewer may look but not allocate', async (t) => {
   t.regex(denied.stderr, /token:netview has role viewer; ip\.allocate needs operator \(SPROUT_ERR_FORBIDDEN, HTTP 403\)/);
 });
 
-test.serial('network update changes only the flags given, replaces ranges and DNS servers, and names what blocks it; network delete refuses while addresses are allocated', async (t) => {
-  const created = await run('network', 'create', '--site', 'dc1', '--name', 'edit', '--cidr', '198.18.40.0/24', '--gateway', '198.18.40.1', '--domain', 'old.example', '--dynamic', '198.18.40.100-198.18.40.199', '--json');
-  t.is(created.code, 0, created.stderr);
+test.serial(
+  'network update changes only the flags given, replaces ranges and DNS servers, and names what blocks it; network delete refuses while addresses are allocated',
+  async (t) => {
+    const created = await run(
+      'network',
+      'create',
+      '--site',
+      'dc1',
+      '--name',
+      'edit',
+      '--cidr',
+      '198.18.40.0/24',
+      '--gateway',
+      '198.18.40.1',
+      '--domain',
+      'old.example',
+      '--dynamic',
+      '198.18.40.100-198.18.40.199',
+      '--json',
+    );
+    t.is(created.code, 0, created.stderr);
 
-  const updated = await run('network', 'update', 'edit', '--site', 'dc1', '--domain', 'new.example', '--dns', '198.18.40.53', '--range', 'dynamic:198.18.40.150-198.18.40.160', '--range', 'reserved:198.18.40.2-198.18.40.5', '--no-pxe', '--json');
-  t.is(updated.code, 0, updated.stderr);
-  t.like(JSON.parse(updated.stdout), {
-    name: 'edit',
-    cidr: '198.18.40.0/24',
-    gateway: '198.18.40.1',
-    domain: 'new.example',
-    dnsServers: ['198.18.40.53'],
-    pxe: false,
-    ranges: [
-      { kind: 'reserved', start: '198.18.40.2', end: '198.18.40.5' },
-      { kind: 'dynamic', start: '198.18.40.150', end: '198.18.40.160' },
-    ],
-  });
-  const renamed = await run('network', 'update', 'edit', '--name', 'edited', '--gateway', '198.18.40.254', '--clear-ranges', '--clear-domain');
-  t.is(renamed.code, 0, renamed.stderr);
-  t.regex(renamed.stdout, /^updated network edited at site dc1: 198\.18\.40\.0\/24 via 198\.18\.40\.254 \(id [0-9a-f-]+\)$/m);
-  t.like(JSON.parse((await run('network', 'show', 'edited', '--json')).stdout), { ranges: [], domain: null, dnsServers: ['198.18.40.53'] });
+    const updated = await run(
+      'network',
+      'update',
+      'edit',
+      '--site',
+      'dc1',
+      '--domain',
+      'new.example',
+      '--dns',
+      '198.18.40.53',
+      '--range',
+      'dynamic:198.18.40.150-198.18.40.160',
+      '--range',
+      'reserved:198.18.40.2-198.18.40.5',
+      '--no-pxe',
+      '--json',
+    );
+    t.is(updated.code, 0, updated.stderr);
+    t.like(JSON.parse(updated.stdout), {
+      name: 'edit',
+      cidr: '198.18.40.0/24',
+      gateway: '198.18.40.1',
+      domain: 'new.example',
+      dnsServers: ['198.18.40.53'],
+      pxe: false,
+      ranges: [
+        { kind: 'reserved', start: '198.18.40.2', end: '198.18.40.5' },
+        { kind: 'dynamic', start: '198.18.40.150', end: '198.18.40.160' },
+      ],
+    });
+    const renamed = await run('network', 'update', 'edit', '--name', 'edited', '--gateway', '198.18.40.254', '--clear-ranges', '--clear-domain');
+    t.is(renamed.code, 0, renamed.stderr);
+    t.regex(renamed.stdout, /^updated network edited at site dc1: 198\.18\.40\.0\/24 via 198\.18\.40\.254 \(id [0-9a-f-]+\)$/m);
+    t.like(JSON.parse((await run('network', 'show', 'edited', '--json')).stdout), { ranges: [], domain: null, dnsServers: ['198.18.40.53'] });
 
-  const badRange = await run('network', 'update', 'edited', '--range', 'pool:198.18.40.2-198.18.40.9');
-  t.is(badRange.code, 1);
-  t.regex(badRange.stderr, /--range pool:198\.18\.40\.2-198\.18\.40\.9: expected KIND:START-END with KIND dynamic or reserved/);
-  const nothing = await run('network', 'update', 'edited');
-  t.is(nothing.code, 1);
-  t.regex(nothing.stderr, /nothing to change/);
-  const both = await run('network', 'update', 'edited', '--domain', 'x.example', '--clear-domain');
-  t.is(both.code, 1);
-  t.regex(both.stderr, /--domain and its --clear-… flag contradict each other/);
+    const badRange = await run('network', 'update', 'edited', '--range', 'pool:198.18.40.2-198.18.40.9');
+    t.is(badRange.code, 1);
+    t.regex(badRange.stderr, /--range pool:198\.18\.40\.2-198\.18\.40\.9: expected KIND:START-END with KIND dynamic or reserved/);
+    const nothing = await run('network', 'update', 'edited');
+    t.is(nothing.code, 1);
+    t.regex(nothing.stderr, /nothing to change/);
+    const both = await run('network', 'update', 'edited', '--domain', 'x.example', '--clear-domain');
+    t.is(both.code, 1);
+    t.regex(both.stderr, /--domain and its --clear-… flag contradict each other/);
 
-  t.is((await run('ip', 'allocate', 'edited', '--address', '198.18.40.20', '--hostname', 'pinned')).code, 0);
-  const moved = await run('network', 'update', 'edited', '--cidr', '198.18.44.0/24', '--gateway', '198.18.44.1');
-  t.is(moved.code, 1);
-  t.regex(moved.stderr, /keeps its CIDR 198\.18\.40\.0\/24 while addresses are allocated in it: 1 allocation\(s\): 198\.18\.40\.20 \(pinned\).*\(SPROUT_ERR_CONFLICT, HTTP 409\)/);
-  const covered = await run('network', 'update', 'edited', '--range', 'dynamic:198.18.40.10-198.18.40.30', '--json');
-  t.is(covered.code, 1);
-  t.like(JSON.parse(covered.stdout), { status: 409, code: 'SPROUT_ERR_CONFLICT', errors: [{ field: 'body/ranges', count: 1 }] });
+    t.is((await run('ip', 'allocate', 'edited', '--address', '198.18.40.20', '--hostname', 'pinned')).code, 0);
+    const moved = await run('network', 'update', 'edited', '--cidr', '198.18.44.0/24', '--gateway', '198.18.44.1');
+    t.is(moved.code, 1);
+    t.regex(
+      moved.stderr,
+      /keeps its CIDR 198\.18\.40\.0\/24 while addresses are allocated in it: 1 allocation\(s\): 198\.18\.40\.20 \(pinned\).*\(SPROUT_ERR_CONFLICT, HTTP 409\)/,
+    );
+    const covered = await run('network', 'update', 'edited', '--range', 'dynamic:198.18.40.10-198.18.40.30', '--json');
+    t.is(covered.code, 1);
+    t.like(JSON.parse(covered.stdout), { status: 409, code: 'SPROUT_ERR_CONFLICT', errors: [{ field: 'body/ranges', count: 1 }] });
 
-  const refused = await run('network', 'delete', 'edited', '--site', 'dc1');
-  t.is(refused.code, 1);
-  t.regex(refused.stderr, /network edited at site dc1 still has allocated addresses: 1 allocation\(s\): 198\.18\.40\.20 \(pinned\); release them first/);
-  t.is((await run('ip', 'release', 'edited', '198.18.40.20')).code, 0);
-  const deleted = await run('network', 'delete', 'edited', '--site', 'dc1', '--json');
-  t.is(deleted.code, 0, deleted.stderr);
-  t.deepEqual(JSON.parse(deleted.stdout), { deleted: 'edited', site: 'dc1' });
-  const gone = await run('network', 'show', 'edited');
-  t.is(gone.code, 1);
-  t.regex(gone.stderr, /no network "edited"/);
-  t.regex((await run('network', 'delete', 'edited')).stderr, /no network "edited".*\(SPROUT_ERR_NOT_FOUND, HTTP 404\)/);
-});
+    const refused = await run('network', 'delete', 'edited', '--site', 'dc1');
+    t.is(refused.code, 1);
+    t.regex(refused.stderr, /network edited at site dc1 still has allocated addresses: 1 allocation\(s\): 198\.18\.40\.20 \(pinned\); release them first/);
+    t.is((await run('ip', 'release', 'edited', '198.18.40.20')).code, 0);
+    const deleted = await run('network', 'delete', 'edited', '--site', 'dc1', '--json');
+    t.is(deleted.code, 0, deleted.stderr);
+    t.deepEqual(JSON.parse(deleted.stdout), { deleted: 'edited', site: 'dc1' });
+    const gone = await run('network', 'show', 'edited');
+    t.is(gone.code, 1);
+    t.regex(gone.stderr, /no network "edited"/);
+    t.regex((await run('network', 'delete', 'edited')).stderr, /no network "edited".*\(SPROUT_ERR_NOT_FOUND, HTTP 404\)/);
+  },
+);

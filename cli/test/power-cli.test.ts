@@ -27,14 +27,33 @@ test('machine create --bmc-password-file, show, list and power status/on/off thr
   const passwordFile = join(server.dir, 'bmc.pass');
   writeFileSync(passwordFile, `${secret}\n`, { mode: 0o600 });
 
-  const created = await run('machine', 'create', 'node-01', '--site', 'pw', '--mac', '52:54:00:77:00:01', '--bmc-type', 'fakebmc', '--bmc-address', 'bmc1:623', '--bmc-username', 'admin', '--bmc-password-file', passwordFile);
+  const created = await run(
+    'machine',
+    'create',
+    'node-01',
+    '--site',
+    'pw',
+    '--mac',
+    '52:54:00:77:00:01',
+    '--bmc-type',
+    'fakebmc',
+    '--bmc-address',
+    'bmc1:623',
+    '--bmc-username',
+    'admin',
+    '--bmc-password-file',
+    passwordFile,
+  );
   t.is(created.code, 0, created.stderr);
   t.regex(created.stdout, /bmc:\s+fakebmc bmc1:623 \(user admin\); credentials: set/);
   t.regex(created.stdout, /power:\s+never checked/);
   const bad = await run('machine', 'create', 'node-02', '--site', 'pw', '--mac', '52:54:00:77:00:02', '--bmc-type', 'fakebmc');
   t.is(bad.code, 1);
   t.regex(bad.stderr, /bmc\/address: is required for bmc type fakebmc/);
-  const viaEnv = await sprout(['machine', 'create', 'node-03', '--site', 'pw', '--mac', '52:54:00:77:00:03', '--bmc-type', 'fakebmc', '--bmc-address', 'bmc3:623'], { cwd: server.dir, env: { ...server.env, SPROUT_BMC_PASSWORD: secret } });
+  const viaEnv = await sprout(
+    ['machine', 'create', 'node-03', '--site', 'pw', '--mac', '52:54:00:77:00:03', '--bmc-type', 'fakebmc', '--bmc-address', 'bmc3:623'],
+    { cwd: server.dir, env: { ...server.env, SPROUT_BMC_PASSWORD: secret } },
+  );
   t.regex(viaEnv.stdout, /credentials: set/);
 
   const updated = await run('machine', 'update', 'node-01', '--bmc-address', 'bmc2:623');
@@ -73,11 +92,28 @@ test('machine create --bmc-password-file, show, list and power status/on/off thr
 
 test('a deployed machine its BMC says is off is flagged in machine list and warned about in machine show', (t) => {
   const machine = {
-    id: 'm1', site: { id: 's', name: 'dc1' }, hostname: 'node-09', arch: 'x86_64', bootMode: 'bios', status: 'deployed', statusReason: null,
-    statusChangedAt: new Date().toISOString(), statusDeadline: null, currentWorkflow: null, allowedActions: [], tags: [], interfaces: [],
+    id: 'm1',
+    site: { id: 's', name: 'dc1' },
+    hostname: 'node-09',
+    arch: 'x86_64',
+    bootMode: 'bios',
+    status: 'deployed',
+    statusReason: null,
+    statusChangedAt: new Date().toISOString(),
+    statusDeadline: null,
+    currentWorkflow: null,
+    allowedActions: [],
+    tags: [],
+    interfaces: [],
     bmc: { type: 'ipmi', address: '198.18.0.2', username: 'admin', insecure: false, options: {}, credentialsSet: true },
-    power: { state: 'off', checkedAt: new Date(Date.now() - 180_000).toISOString(), error: null }, powerMismatch: 'deployed but powered off',
-    expected: {}, hardware: {}, owner: null, hardwareTests: [], createdAt: new Date().toISOString(), updatedAt: new Date().toISOString(),
+    power: { state: 'off', checkedAt: new Date(Date.now() - 180_000).toISOString(), error: null },
+    powerMismatch: 'deployed but powered off',
+    expected: {},
+    hardware: {},
+    owner: null,
+    hardwareTests: [],
+    createdAt: new Date().toISOString(),
+    updatedAt: new Date().toISOString(),
   } as unknown as Machine;
   t.regex(machineTable([machine]), /node-09\s+dc1\s+deployed\s+off!\s+/);
   const details = machineDetails(machine);

@@ -14,7 +14,9 @@ const src = fileURLToPath(new URL('../src', import.meta.url));
 const pluginTemplate = join(src, 'plugins', 'plugin-templates.ts');
 
 function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 /** A call of ApiClient's untyped methods: `.get<T>('v1/…')`, `api.post(\`v1/…\`)`, `.request('POST', …)`. */
@@ -32,10 +34,20 @@ test('the builtin CLI calls no untyped API method: every request goes through ap
 });
 
 test('the pattern finds the untyped calls it is meant to find', (t) => {
-  for (const call of ["await this.api().get<{ items: Network[] }>('v1/networks', { site })", 'api.post<Workflow>(`v1/machines/${m}/deploy`, body)', "this.api().request<R>('POST', 'v1/machines/import', body)", "api.delete('/v1/tokens/x')"]) {
+  for (const call of [
+    "await this.api().get<{ items: Network[] }>('v1/networks', { site })",
+    'api.post<Workflow>(`v1/machines/${m}/deploy`, body)',
+    "this.api().request<R>('POST', 'v1/machines/import', body)",
+    "api.delete('/v1/tokens/x')",
+  ]) {
     t.true(untyped.test(call), call);
   }
-  for (const call of ["ok(api.typed.GET('/v1/networks', { params: { query: { site } } }))", "new Map().get('v1/x')".replace('v1', 'key')]) t.false(untyped.test(call), call);
+  for (const call of ["ok(api.typed.GET('/v1/networks', { params: { query: { site } } }))", "new Map().get('v1/x')".replace('v1', 'key')])
+    t.false(untyped.test(call), call);
   // And it finds the plugin template's call, which is why that file is excluded.
-  t.true(readFileSync(pluginTemplate, 'utf8').split('\n').some((line) => untyped.test(line)));
+  t.true(
+    readFileSync(pluginTemplate, 'utf8')
+      .split('\n')
+      .some((line) => untyped.test(line)),
+  );
 });

@@ -21,8 +21,16 @@ export const schemaFile = join(clientDir, 'src', 'schema.ts');
 export async function openApiDocument(): Promise<Record<string, unknown>> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sprout-client-generate-'));
   try {
-    const { config } = loadConfig({ env: { SPROUT_DATA_DIR: dataDir, SPROUT_LOG_LEVEL: 'silent', SPROUT_ADMIN_TOKEN: `sprout_generate_${randomBytes(16).toString('hex')}` } });
-    const kernel = await Kernel.boot({ config, builtinPlugins: packagesIn(fileURLToPath(new URL('../../plugins', import.meta.url))), logger: pino({ level: 'silent' }), background: false, store: { inMemory: true } });
+    const { config } = loadConfig({
+      env: { SPROUT_DATA_DIR: dataDir, SPROUT_LOG_LEVEL: 'silent', SPROUT_ADMIN_TOKEN: `sprout_generate_${randomBytes(16).toString('hex')}` },
+    });
+    const kernel = await Kernel.boot({
+      config,
+      builtinPlugins: packagesIn(fileURLToPath(new URL('../../plugins', import.meta.url))),
+      logger: pino({ level: 'silent' }),
+      background: false,
+      store: { inMemory: true },
+    });
     try {
       await kernel.app!.ready();
       return JSON.parse(JSON.stringify(kernel.app!.swagger())) as Record<string, unknown>;

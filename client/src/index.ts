@@ -114,7 +114,9 @@ function problemOf(body: unknown, response: Response): ProblemBody {
 function trustingFetch(ca: string): (request: Request) => Promise<Response> {
   let dispatcher: Promise<object> | undefined;
   return async (request) => {
-    dispatcher ??= Promise.all([import('undici'), import('node:tls')]).then(([{ Agent }, { rootCertificates }]) => new Agent({ connect: { ca: [...rootCertificates, ca] } }));
+    dispatcher ??= Promise.all([import('undici'), import('node:tls')]).then(
+      ([{ Agent }, { rootCertificates }]) => new Agent({ connect: { ca: [...rootCertificates, ca] } }),
+    );
     return fetch(request, { dispatcher: await dispatcher } as RequestInit);
   };
 }

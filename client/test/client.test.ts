@@ -19,14 +19,20 @@ test('typed calls, problem+json as ApiError, unreachable server', async (t) => {
   t.is(site.site.name, 'fra1');
   t.regex(site.joinToken.token, /^sprout_join_/);
   const sites = await ok(client.GET('/v1/sites'));
-  t.deepEqual(sites.items.map((s) => s.name), ['fra1']);
+  t.deepEqual(
+    sites.items.map((s) => s.name),
+    ['fra1'],
+  );
 
   const missing = await t.throwsAsync(ok(client.GET('/v1/machines/{id}', { params: { path: { id: 'no-such-machine' } } })), { instanceOf: ApiError });
   t.is(missing.status, 404);
   t.is(missing.code, 'SPROUT_ERR_NOT_FOUND');
   t.regex(missing.explain(), /no-such-machine.*\(SPROUT_ERR_NOT_FOUND, HTTP 404\)/);
 
-  const bad = await t.throwsAsync(client.POST('/v1/machines', { body: { site: 'fra1', hostname: 'n1', arch: 'x86_64', bootMode: 'bios', interfaces: [{ mac: 'zz' }] } as any }), { instanceOf: ApiError });
+  const bad = await t.throwsAsync(
+    client.POST('/v1/machines', { body: { site: 'fra1', hostname: 'n1', arch: 'x86_64', bootMode: 'bios', interfaces: [{ mac: 'zz' }] } as any }),
+    { instanceOf: ApiError },
+  );
   t.is(bad.status, 400);
   t.truthy(bad.code?.startsWith('SPROUT_ERR_'));
   t.true((bad.problem.errors ?? []).length > 0, bad.explain());

@@ -180,7 +180,20 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
-  for (const table of ['hardware_test_results', 'boot_intents', 'outbox', 'workflow_steps', 'workflows', 'networks', 'machine_events', 'interfaces', 'machines', 'agents', 'join_tokens', 'sites']) {
+  for (const table of [
+    'hardware_test_results',
+    'boot_intents',
+    'outbox',
+    'workflow_steps',
+    'workflows',
+    'networks',
+    'machine_events',
+    'interfaces',
+    'machines',
+    'agents',
+    'join_tokens',
+    'sites',
+  ]) {
     await knex.schema.dropTable(table);
   }
 }

@@ -7,10 +7,38 @@ export * from './capabilities/index.ts';
 export * from './net/ipv4.ts';
 export { macPattern, normalisedMacPattern, parseMac, normaliseMac } from './net/mac.ts';
 export { UpstreamClient, type UpstreamClientOptions, type UpstreamCallOptions, type UpstreamAnswer } from './net/upstream-client.ts';
-export { createHooks, beforeHookBudgetMs, inTransactionHooks, type Removal, type KernelHooks, type HookName, type MachineTransition, type Veto, type Denial, type AuthorizeRequest, type WorkflowStepEvent, type AuditEvent } from './hooks/hooks.ts';
+export {
+  createHooks,
+  beforeHookBudgetMs,
+  inTransactionHooks,
+  type Removal,
+  type KernelHooks,
+  type HookName,
+  type MachineTransition,
+  type Veto,
+  type Denial,
+  type AuthorizeRequest,
+  type WorkflowStepEvent,
+  type AuditEvent,
+} from './hooks/hooks.ts';
 export type { PluginHooks } from './hooks/plugin-hooks.ts';
 export type { KernelRead, ReadyMachine } from './plugins/kernel-read.ts';
-export { definePlugin, httpServiceDefaults, type PluginDefinition, type PluginContext, type AgentPart, type AgentTask, type AgentTaskContext, type AgentServiceContext, type AgentLeases, type AgentLeaseLookup, type AgentSightings, type AgentServiceFactory, type RunningAgentService, type SiteDesiredState } from './plugins/define-plugin.ts';
+export {
+  definePlugin,
+  httpServiceDefaults,
+  type PluginDefinition,
+  type PluginContext,
+  type AgentPart,
+  type AgentTask,
+  type AgentTaskContext,
+  type AgentServiceContext,
+  type AgentLeases,
+  type AgentLeaseLookup,
+  type AgentSightings,
+  type AgentServiceFactory,
+  type RunningAgentService,
+  type SiteDesiredState,
+} from './plugins/define-plugin.ts';
 export type { PluginManifest } from './plugins/manifest.ts';
 export { packageNameFor, installCommand } from './plugins/resolve-name.ts';
 export { importDefinition } from './plugins/load.ts';
@@ -35,7 +63,13 @@ export type { WorkflowView } from './domain/workflows/workflow-service.ts';
 export type { MachineView } from './domain/machines/machine-service.ts';
 export type { SiteView } from './domain/sites/site-service.ts';
 export { imageNamePattern, isImageUrl, matchImageName, type ReportedImage } from './domain/sites/site-images.ts';
-export { SiteDesiredStateSchema, BootIntentSchema, desiredStateProblems, type SiteDesiredStateDocument, type BootIntent } from './domain/sites/desired-state-schema.ts';
+export {
+  SiteDesiredStateSchema,
+  BootIntentSchema,
+  desiredStateProblems,
+  type SiteDesiredStateDocument,
+  type BootIntent,
+} from './domain/sites/desired-state-schema.ts';
 export { AgentReportSchema, reportPayloadSchemas, reportProblem, reportPayloadProblem, type ReportProblem } from './domain/agents/report-schema.ts';
 export { createMetricsRegistry, checkMetricName, metricsContentType, durationBuckets, Counter, Gauge, Histogram, Registry } from './metrics/registry.ts';
 export { readTlsMaterial, type TlsFiles, type TlsMaterial } from './tls/server-tls.ts';

@@ -159,7 +159,17 @@ export class Kernel {
     ];
     const store = await openStore({ databaseUrl: config.database.url, dataDir: config.dataDir, log: (message) => logger.warn(message), ...options.store });
     try {
-      const kernel = new Kernel(config, logger, store, plugins, inspected.plugins, folders, inspected.plan, options.clock ?? systemClock, options.background ?? true);
+      const kernel = new Kernel(
+        config,
+        logger,
+        store,
+        plugins,
+        inspected.plugins,
+        folders,
+        inspected.plan,
+        options.clock ?? systemClock,
+        options.background ?? true,
+      );
       await kernel.init();
       return kernel;
     } catch (err) {
@@ -177,7 +187,10 @@ export class Kernel {
       hooks: asValue(hooks),
       auditLog: asFunction(
         ({ db, hooks, logger }) =>
-          new AuditLog(db, hooks, (err) => logger.error({ err }, 'auditRecorded hook failed'), { repeatWindowMs: config.audit.repeatWindowSeconds * 1000, now: () => this.clock.now().getTime() }),
+          new AuditLog(db, hooks, (err) => logger.error({ err }, 'auditRecorded hook failed'), {
+            repeatWindowMs: config.audit.repeatWindowSeconds * 1000,
+            now: () => this.clock.now().getTime(),
+          }),
       ).singleton(),
       tokens: asFunction(({ db }) => new TokenService(db)).singleton(),
     });
@@ -190,37 +203,66 @@ export class Kernel {
     await host.setup();
     container.register({
       clock: asValue(this.clock),
-      networks: asFunction(({ db, hooks }) => new NetworkService({ db, hooks, ipam: () => this.capability(ipamCapability), ipamProviderId: () => host.providersOf('ipam')[0] ?? 'none' })).singleton(),
+      networks: asFunction(
+        ({ db, hooks }) =>
+          new NetworkService({ db, hooks, ipam: () => this.capability(ipamCapability), ipamProviderId: () => host.providersOf('ipam')[0] ?? 'none' }),
+      ).singleton(),
       lifecycle: asFunction(({ hooks, auditLog, config, clock, logger }) => new Lifecycle({ hooks, audit: auditLog, config, clock, logger })).singleton(),
       sites: asFunction(({ db, config, clock, hooks }) => new SiteService({ db, config, clock, hooks })).singleton(),
       // One sealer for BMC passwords, built once: the routes seal with it, power work items open with it.
       credentials: asValue(credentialSealer(config)),
-      machines: asFunction(({ db, credentials, hooks }) => new MachineService({ db, hooks, bmc: new BmcRules({ sealer: credentials, drivers: () => this.capabilityAll(powerCapability) }) })).singleton(),
+      machines: asFunction(
+        ({ db, credentials, hooks }) =>
+          new MachineService({ db, hooks, bmc: new BmcRules({ sealer: credentials, drivers: () => this.capabilityAll(powerCapability) }) }),
+      ).singleton(),
       workflows: asFunction(({ db, lifecycle }) => new WorkflowService({ db, lifecycle, engine: () => this.services.engine })).singleton(),
-      engine: asFunction(({ db, lifecycle, hooks, logger, clock, networks, config, credentials }) =>
-        new WorkflowEngine({
-          db,
-          lifecycle,
-          hooks,
-          logger,
-          clock,
-          sweepIntervalMs: 2000,
-          siteChanged: (trx, siteId) => this.services.siteRevisions.changed(trx, siteId),
-          afterDispatch: () => this.services.dispatcher.kick(),
-          withdraw: async (siteId, ids) => (await this.capability(transportCapability)).withdrawWork?.(siteId, ids),
-          stepContext: { networks, config, dhcp: () => this.capability(dhcpCapability), dns: () => this.capability(dnsCapability) },
-          power: { sealer: () => credentials, callTimeoutMs: config.power.callTimeoutSeconds * 1000 },
-          observer: this.metrics.workflows,
-        }),
+      engine: asFunction(
+        ({ db, lifecycle, hooks, logger, clock, networks, config, credentials }) =>
+          new WorkflowEngine({
+            db,
+            lifecycle,
+            hooks,
+            logger,
+            clock,
+            sweepIntervalMs: 2000,
+            siteChanged: (trx, siteId) => this.services.siteRevisions.changed(trx, siteId),
+            afterDispatch: () => this.services.dispatcher.kick(),
+            withdraw: async (siteId, ids) => (await this.capability(transportCapability)).withdrawWork?.(siteId, ids),
+            stepContext: { networks, config, dhcp: () => this.capability(dhcpCapability), dns: () => this.capability(dnsCapability) },
+            power: { sealer: () => credentials, callTimeoutMs: config.power.callTimeoutSeconds * 1000 },
+            observer: this.metrics.workflows,
+          }),
       ).singleton(),
       agents: asFunction(({ db, clock }) => new AgentService({ db, clock })).singleton(),
       siteRevisions: asFunction(({ db, logger }) => new SiteRevisions({ db, kind: store.kind, logger, schema: store.schema })).singleton(),
-      power: asFunction(({ db, credentials, config, logger }) => new PowerService({ db, sealer: credentials, config, logger, afterDispatch: () => this.services.dispatcher.kick() })).singleton(),
+      power: asFunction(
+        ({ db, credentials, config, logger }) =>
+          new PowerService({ db, sealer: credentials, config, logger, afterDispatch: () => this.services.dispatcher.kick() }),
+      ).singleton(),
       images: asFunction(({ db }) => new SiteImages({ db, afterDispatch: () => this.services.dispatcher.kick() })).singleton(),
-      reports: asFunction(({ db, auditLog, logger }) => new ReportApplier({ db, engine: () => this.services.engine, power: () => this.services.power, images: () => this.services.images, audit: auditLog, logger, hwtests: () => this.capabilityAll(hwtestCapability) })).singleton(),
-      dispatcher: asFunction(({ db, logger }) => new OutboxDispatcher({ db, logger, transport: () => this.capability(transportCapability), intervalMs: 1000 })).singleton(),
-      auditRetention: asFunction(({ db, auditLog, logger, config, clock }) => new AuditRetention({ db, audit: auditLog, logger, retentionDays: config.audit.retentionDays, now: () => clock.now().getTime() })).singleton(),
-      watchdog: asFunction(({ db, lifecycle, clock, logger, config }) => new Watchdog({ db, lifecycle, clock, logger, intervalMs: config.lifecycle.watchdogIntervalSeconds * 1000 })).singleton(),
+      reports: asFunction(
+        ({ db, auditLog, logger }) =>
+          new ReportApplier({
+            db,
+            engine: () => this.services.engine,
+            power: () => this.services.power,
+            images: () => this.services.images,
+            audit: auditLog,
+            logger,
+            hwtests: () => this.capabilityAll(hwtestCapability),
+          }),
+      ).singleton(),
+      dispatcher: asFunction(
+        ({ db, logger }) => new OutboxDispatcher({ db, logger, transport: () => this.capability(transportCapability), intervalMs: 1000 }),
+      ).singleton(),
+      auditRetention: asFunction(
+        ({ db, auditLog, logger, config, clock }) =>
+          new AuditRetention({ db, audit: auditLog, logger, retentionDays: config.audit.retentionDays, now: () => clock.now().getTime() }),
+      ).singleton(),
+      watchdog: asFunction(
+        ({ db, lifecycle, clock, logger, config }) =>
+          new Watchdog({ db, lifecycle, clock, logger, intervalMs: config.lifecycle.watchdogIntervalSeconds * 1000 }),
+      ).singleton(),
     });
     const admin = await bootstrapAdmin({
       db: store.db,
@@ -261,7 +303,9 @@ export class Kernel {
       if (transport.onReports) await transport.onReports((reports) => this.services.reports.applyMany(reports).then(() => undefined));
       else await transport.onReport((report) => this.services.reports.apply(report).then(() => undefined));
       await transport.onDeadLetter((item, reason) =>
-        item.stepId ? this.services.engine.siteStepFinished(item.stepId, { ok: false, error: `the agent at the site never completed work item ${item.id}: ${reason}` }) : this.services.images.givenUp(item.id, reason).then((image) => (image ? undefined : this.services.power.givenUp(item.id, reason))),
+        item.stepId
+          ? this.services.engine.siteStepFinished(item.stepId, { ok: false, error: `the agent at the site never completed work item ${item.id}: ${reason}` })
+          : this.services.images.givenUp(item.id, reason).then((image) => (image ? undefined : this.services.power.givenUp(item.id, reason))),
       );
     };
     try {
@@ -270,7 +314,10 @@ export class Kernel {
       this.logger.error({ err }, 'agent transport unavailable; retrying in the background');
       const retry = setInterval(() => {
         if (this.stopped) return clearInterval(retry);
-        attempt().then(() => clearInterval(retry), () => undefined);
+        attempt().then(
+          () => clearInterval(retry),
+          () => undefined,
+        );
       }, 5000);
       retry.unref();
     }
@@ -300,7 +347,10 @@ export class Kernel {
   async capability<T>(capability: Capability<T>): Promise<T> {
     const [provider] = await this.capabilityAll(capability);
     if (!provider) {
-      throw new SproutError('SPROUT_ERR_CAPABILITY_UNAVAILABLE', `no active provider for capability ${capability.id}; install one and select it with capabilities.${capability.id}.use`);
+      throw new SproutError(
+        'SPROUT_ERR_CAPABILITY_UNAVAILABLE',
+        `no active provider for capability ${capability.id}; install one and select it with capabilities.${capability.id}.use`,
+      );
     }
     return provider;
   }

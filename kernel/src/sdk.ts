@@ -13,7 +13,22 @@
  */
 export * from './errors/index.ts';
 export * from './capabilities/index.ts';
-export { definePlugin, httpServiceDefaults, type PluginDefinition, type PluginContext, type AgentPart, type AgentTask, type AgentTaskContext, type AgentServiceContext, type AgentLeases, type AgentLeaseLookup, type AgentSightings, type AgentServiceFactory, type RunningAgentService, type SiteDesiredState } from './plugins/define-plugin.ts';
+export {
+  definePlugin,
+  httpServiceDefaults,
+  type PluginDefinition,
+  type PluginContext,
+  type AgentPart,
+  type AgentTask,
+  type AgentTaskContext,
+  type AgentServiceContext,
+  type AgentLeases,
+  type AgentLeaseLookup,
+  type AgentSightings,
+  type AgentServiceFactory,
+  type RunningAgentService,
+  type SiteDesiredState,
+} from './plugins/define-plugin.ts';
 export type { PluginHooks } from './hooks/plugin-hooks.ts';
 export type { KernelRead, ReadyMachine } from './plugins/kernel-read.ts';
 export type { Removal } from './hooks/hooks.ts';

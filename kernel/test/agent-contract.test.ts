@@ -20,9 +20,32 @@ const id = (n: number) => `0b0e6f2a-1c3d-4e5f-8a9b-${String(n).padStart(12, '0')
 const desiredState = {
   revision: 7,
   site: { id: id(1), name: 'fra1' },
-  networks: [{ id: id(2), name: 'prov', cidr: '10.0.0.0/24', gateway: '10.0.0.1', dnsServers: ['10.0.0.2'], domain: 'lab.example', vlan: null, pxe: true, ranges: [{ kind: 'dynamic', start: '10.0.0.100', end: '10.0.0.200' }] }],
+  networks: [
+    {
+      id: id(2),
+      name: 'prov',
+      cidr: '10.0.0.0/24',
+      gateway: '10.0.0.1',
+      dnsServers: ['10.0.0.2'],
+      domain: 'lab.example',
+      vlan: null,
+      pxe: true,
+      ranges: [{ kind: 'dynamic', start: '10.0.0.100', end: '10.0.0.200' }],
+    },
+  ],
   reservations: [{ siteId: id(1), networkId: id(2), mac: '52:54:00:00:00:01', address: '10.0.0.10', hostname: 'node-1', netboot: true }],
-  bootIntents: [{ machineId: id(3), hostname: 'node-1', arch: 'x86_64', bootMode: 'uefi', intent: 'deploy', params: { image: 'debian-12', nested: { a: [1] } }, workflow: id(4), mac: '52:54:00:00:00:01' }],
+  bootIntents: [
+    {
+      machineId: id(3),
+      hostname: 'node-1',
+      arch: 'x86_64',
+      bootMode: 'uefi',
+      intent: 'deploy',
+      params: { image: 'debian-12', nested: { a: [1] } },
+      workflow: id(4),
+      mac: '52:54:00:00:00:01',
+    },
+  ],
   dnsRecords: [{ siteId: id(1), zone: 'lab.example', name: 'node-1', type: 'A', value: '10.0.0.10', ttl: 300 }],
 };
 const payloads: Record<string, unknown> = {
@@ -31,18 +54,75 @@ const payloads: Record<string, unknown> = {
   'task.succeeded': { result: { disks: 2 }, log: [] },
   'task.failed': { error: 'disk missing', failedTests: ['smart'], reason: 'timeout' },
   'machine.hwtest-result': { name: 'smart', status: 'passed', durationMs: 12.5, output: 'ok', facts: null },
-  'dhcp.lease': { mac: '52:54:00:00:00:01', address: '10.0.0.10', networkId: id(2), state: 'bound', expiresAt: '2026-12-06T04:13:17.123Z', uuid: null, hostname: 'node-1' },
+  'dhcp.lease': {
+    mac: '52:54:00:00:00:01',
+    address: '10.0.0.10',
+    networkId: id(2),
+    state: 'bound',
+    expiresAt: '2026-12-06T04:13:17.123Z',
+    uuid: null,
+    hostname: 'node-1',
+  },
   'power.state': { machineId: id(3), state: 'on', error: null },
   'dhcp.unknown-mac': { mac: '52:54:00:00:00:02', networkId: null, offered: '10.0.0.150' },
 };
-const report = { agentId: id(5), siteId: id(1), sequence: 1, kind: 'dhcp.lease', workItemId: null, at: '2026-12-06T04:13:17+01:00', payload: payloads['dhcp.lease'] };
+const report = {
+  agentId: id(5),
+  siteId: id(1),
+  sequence: 1,
+  kind: 'dhcp.lease',
+  workItemId: null,
+  at: '2026-12-06T04:13:17+01:00',
+  payload: payloads['dhcp.lease'],
+};
 
 /** Wrong values to put in place of a field: other types, bad formats, edge numbers and strings. */
 const wrongs: unknown[] = [
-  undefined, null, true, 0, -1, 1.5, 4095, 1e21, Number.NaN, Number.POSITIVE_INFINITY, '', 'x', ' ', 'A'.repeat(300), '🌱'.repeat(128), '🌱'.repeat(129),
-  '10.0.0.256', '010.0.0.1', '10.0.0', 'not-a-uuid', id(1).toUpperCase(), `${id(1)}0`, '52:54:00:00:00:0G', '52:54:00:00:00:01\n', 'AA:BB:CC:DD:EE:FF',
-  '10.0.0.0/33', '2026-02-30T00:00:00Z', '2026-12-06T24:00:00Z', '2026-12-06T23:59:60Z', '2026-12-06 04:13:17Z', '2026-12-06T04:13:17', '2024-02-29T00:00:00+23:59',
-  'dynamic', 'arm64', 'bios', 'erase', 'PTR', 'passed', 'off', [], [1], ['x'], {}, { extra: 1 }, Array.from({ length: 1001 }, () => 'l'),
+  undefined,
+  null,
+  true,
+  0,
+  -1,
+  1.5,
+  4095,
+  1e21,
+  Number.NaN,
+  Number.POSITIVE_INFINITY,
+  '',
+  'x',
+  ' ',
+  'A'.repeat(300),
+  '🌱'.repeat(128),
+  '🌱'.repeat(129),
+  '10.0.0.256',
+  '010.0.0.1',
+  '10.0.0',
+  'not-a-uuid',
+  id(1).toUpperCase(),
+  `${id(1)}0`,
+  '52:54:00:00:00:0G',
+  '52:54:00:00:00:01\n',
+  'AA:BB:CC:DD:EE:FF',
+  '10.0.0.0/33',
+  '2026-02-30T00:00:00Z',
+  '2026-12-06T24:00:00Z',
+  '2026-12-06T23:59:60Z',
+  '2026-12-06 04:13:17Z',
+  '2026-12-06T04:13:17',
+  '2024-02-29T00:00:00+23:59',
+  'dynamic',
+  'arm64',
+  'bios',
+  'erase',
+  'PTR',
+  'passed',
+  'off',
+  [],
+  [1],
+  ['x'],
+  {},
+  { extra: 1 },
+  Array.from({ length: 1001 }, () => 'l'),
 ];
 
 /** Every document reachable from `doc` by replacing, adding or removing one field (depth-first). */
@@ -97,7 +177,10 @@ test('a bad document is refused with TypeBox’s problems, naming the field', (t
   const bad = { ...desiredState, networks: [{ ...desiredState.networks[0], gateway: '10.0.0.256' }] };
   t.deepEqual(desiredStateProblems(bad), desiredStateProblems(bad, 5));
   t.regex(desiredStateProblems(bad).join('; '), /\/networks\/0\/gateway/);
-  t.deepEqual(reportPayloadProblem('dhcp.lease', { ...(payloads['dhcp.lease'] as object), expiresAt: 'tomorrow' }), { field: '/payload/expiresAt', message: 'must match format "date-time"' });
+  t.deepEqual(reportPayloadProblem('dhcp.lease', { ...(payloads['dhcp.lease'] as object), expiresAt: 'tomorrow' }), {
+    field: '/payload/expiresAt',
+    message: 'must match format "date-time"',
+  });
   t.deepEqual(reportPayloadProblem('power.state', { state: 'on' }), { field: '/payload/machineId', message: 'is required' });
   t.deepEqual(reportProblem({ ...report, extra: 1 }), { field: '/extra', message: 'is not a report field' });
   t.is(reportPayloadProblem('some.other-kind', { anything: true }), null);

@@ -22,7 +22,15 @@ function transportPlugins(): string[] {
   const root = dir();
   const plugin = (id: string, sprout: Record<string, unknown>) => {
     mkdirSync(join(root, id));
-    writeFileSync(join(root, id, 'package.json'), JSON.stringify({ name: `@sprout/plugin-${id}`, version: '1.0.0', exports: './index.js', sprout: { id, provides: ['transport'], apiVersion: '^1.0.0', ...sprout } }));
+    writeFileSync(
+      join(root, id, 'package.json'),
+      JSON.stringify({
+        name: `@sprout/plugin-${id}`,
+        version: '1.0.0',
+        exports: './index.js',
+        sprout: { id, provides: ['transport'], apiVersion: '^1.0.0', ...sprout },
+      }),
+    );
     return join(root, id);
   };
   return [plugin('plain', { default: true }), plugin('wire', { default: 'url', env: { SPROUT_WIRE_URL: 'url' } })];
@@ -39,8 +47,15 @@ test('a plugin declares the environment variable that sets its setting, and the 
   };
   t.deepEqual(plan({}), { use: ['plain'], settings: undefined });
   t.deepEqual(plan({ SPROUT_WIRE_URL: 'nats://127.0.0.1:4222' }), { use: ['wire'], settings: { url: 'nats://127.0.0.1:4222' } });
-  t.deepEqual(plan({}, 'plugins:\n  wire: { url: "nats://10.0.0.1:4222", prefix: x }\n'), { use: ['wire'], settings: { url: 'nats://10.0.0.1:4222', prefix: 'x' } });
-  t.deepEqual(plan({ SPROUT_WIRE_URL: 'nats://127.0.0.1:4222' }, 'plugins:\n  wire: { url: "nats://10.0.0.1:4222" }\n').settings, { url: 'nats://127.0.0.1:4222' }, 'the environment wins over the file');
+  t.deepEqual(plan({}, 'plugins:\n  wire: { url: "nats://10.0.0.1:4222", prefix: x }\n'), {
+    use: ['wire'],
+    settings: { url: 'nats://10.0.0.1:4222', prefix: 'x' },
+  });
+  t.deepEqual(
+    plan({ SPROUT_WIRE_URL: 'nats://127.0.0.1:4222' }, 'plugins:\n  wire: { url: "nats://10.0.0.1:4222" }\n').settings,
+    { url: 'nats://127.0.0.1:4222' },
+    'the environment wins over the file',
+  );
   t.deepEqual(plan({ SPROUT_WIRE_URL: 'nats://127.0.0.1:4222' }, 'capabilities:\n  transport: { use: plain }\n').use, ['plain'], 'an explicit choice wins');
 });
 
@@ -49,7 +64,10 @@ test('the nats section an older Sprout read is refused, naming the setting that 
   writeFileSync(join(cwd, 'sprout.yaml'), 'nats: { url: "nats://127.0.0.1:4222" }\n');
   const err = t.throws(() => loadConfig({ env: {}, cwd })) as SproutError;
   t.true(isSproutError(err, 'SPROUT_ERR_CONFIG'));
-  t.deepEqual(err.details?.map((p) => p.field), ['nats']);
+  t.deepEqual(
+    err.details?.map((p) => p.field),
+    ['nats'],
+  );
   t.regex(err.details?.[0]?.message ?? '', /plugins\.transport-nats\.url \(SPROUT_NATS_URL still sets it\)/);
 });
 
@@ -86,7 +104,11 @@ test('a missing explicit file and invalid YAML are errors naming the file', (t) 
 });
 
 test('secrets are masked: token-like keys and passwords inside URLs', (t) => {
-  const masked = maskSecrets({ database: { url: 'postgres://sprout:hunter2@db:5432/sprout' }, auth: { adminToken: 'abc' }, plugins: { 'netbox-stub': { token: 'xyz', url: 'https://netbox' } } });
+  const masked = maskSecrets({
+    database: { url: 'postgres://sprout:hunter2@db:5432/sprout' },
+    auth: { adminToken: 'abc' },
+    plugins: { 'netbox-stub': { token: 'xyz', url: 'https://netbox' } },
+  });
   t.is(masked.database.url, 'postgres://sprout:********@db:5432/sprout');
   t.is(masked.auth.adminToken, '********');
   t.is(masked.plugins['netbox-stub'].token, '********');
@@ -99,9 +121,15 @@ test('every URL in a text is masked, whatever its form; host, port, path and oth
     ['nats://s3cr3t@nats:4222', 'nats://********@nats:4222'],
     ['nats://a:pw1@h1:4222,nats://b:pw2@h2, tls://tok@h3', 'nats://a:********@h1:4222,nats://b:********@h2, tls://********@h3'],
     ['postgres://postgres@db/x?password=pw&application_name=cp', 'postgres://postgres@db/x?password=********&application_name=cp'],
-    ['postgresql://u:p%40ss@db:5432/x?sslmode=require&sslpassword=k&sslkey=/etc/k.pem#f', 'postgresql://u:********@db:5432/x?sslmode=require&sslpassword=********&sslkey=********#f'],
+    [
+      'postgresql://u:p%40ss@db:5432/x?sslmode=require&sslpassword=k&sslkey=/etc/k.pem#f',
+      'postgresql://u:********@db:5432/x?sslmode=require&sslpassword=********&sslkey=********#f',
+    ],
     ['https://h/p?api_key=a&x=1&access_token=b', 'https://h/p?api_key=********&x=1&access_token=********'],
-    ['cannot reach http://u:pw@cp:7480/v1 (ECONNREFUSED); NATS at "nats://t0k@n:4222" down', 'cannot reach http://u:********@cp:7480/v1 (ECONNREFUSED); NATS at "nats://********@n:4222" down'],
+    [
+      'cannot reach http://u:pw@cp:7480/v1 (ECONNREFUSED); NATS at "nats://t0k@n:4222" down',
+      'cannot reach http://u:********@cp:7480/v1 (ECONNREFUSED); NATS at "nats://********@n:4222" down',
+    ],
     ['http://127.0.0.1:7480/docs and no secret', 'http://127.0.0.1:7480/docs and no secret'],
   ];
   for (const [given, shown] of cases) t.is(maskUrls(given), shown, given);

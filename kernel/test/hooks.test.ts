@@ -50,7 +50,12 @@ test.serial('an after hook runs once the outermost transaction committed, and se
     // The transition in a savepoint, as a report applied inside a batch is: its release is not the commit.
     await outer.transaction(async (inner) => {
       const machine = await findMachine(inner, 'after-1', { forUpdate: true });
-      await h.kernel.services.lifecycle.transition(inner, { machine, action: 'mark_broken', actor: 'test', reason: { code: 'test', message: 'for the hook test' } });
+      await h.kernel.services.lifecycle.transition(inner, {
+        machine,
+        action: 'mark_broken',
+        actor: 'test',
+        reason: { code: 'test', message: 'for the hook test' },
+      });
     });
     await sleep(200);
     t.deepEqual(seen, [], 'not while the outer transaction is open');

@@ -9,7 +9,8 @@ test('addresses parse strictly and round-trip, including above 128.0.0.0', (t) =
   t.is(parseIpv4('198.18.0.1'), 198 * 2 ** 24 + 18 * 2 ** 16 + 1);
   t.is(parseIpv4('255.255.255.255'), 2 ** 32 - 1);
   for (const text of ['198.18.0.1', '255.255.255.255', '128.0.0.0', '10.0.0.255']) t.is(formatIpv4(parseIpv4(text)!), text);
-  for (const bad of ['256.0.0.1', '198.18.0', '198.18.0.1.2', '198.018.0.1', ' 198.18.0.1', '198.18.0.1/32', '', '::1', '1e2.0.0.1']) t.is(parseIpv4(bad), null, bad);
+  for (const bad of ['256.0.0.1', '198.18.0', '198.18.0.1.2', '198.018.0.1', ' 198.18.0.1', '198.18.0.1/32', '', '::1', '1e2.0.0.1'])
+    t.is(parseIpv4(bad), null, bad);
 });
 
 test('CIDR blocks: network, broadcast, usable hosts and host bits', (t) => {
@@ -46,7 +47,13 @@ test('a network spec reports every problem with its field, and sorts its ranges'
       { kind: 'dynamic', start: '198.18.0.100', end: '198.18.0.199' },
     ],
   });
-  t.deepEqual(spec.ranges.map((r) => [r.kind, formatIpv4(r.start), r.index]), [['dynamic', '198.18.0.100', 1], ['reserved', '198.18.0.200', 0]]);
+  t.deepEqual(
+    spec.ranges.map((r) => [r.kind, formatIpv4(r.start), r.index]),
+    [
+      ['dynamic', '198.18.0.100', 1],
+      ['reserved', '198.18.0.200', 0],
+    ],
+  );
 
   const err = t.throws(() =>
     parseNetworkSpec({
@@ -66,7 +73,13 @@ test('a network spec reports every problem with its field, and sorts its ranges'
 });
 
 test('utilisation: free is what neither allocations, ranges nor the gateway use', (t) => {
-  const network = { cidr: parseCidr('198.18.0.0/24')!, ranges: [{ kind: 'dynamic' as const, start: parseIpv4('198.18.0.100')!, end: parseIpv4('198.18.0.199')! }, { kind: 'reserved' as const, start: parseIpv4('198.18.0.2')!, end: parseIpv4('198.18.0.9')! }] };
+  const network = {
+    cidr: parseCidr('198.18.0.0/24')!,
+    ranges: [
+      { kind: 'dynamic' as const, start: parseIpv4('198.18.0.100')!, end: parseIpv4('198.18.0.199')! },
+      { kind: 'reserved' as const, start: parseIpv4('198.18.0.2')!, end: parseIpv4('198.18.0.9')! },
+    ],
+  };
   t.deepEqual(utilisationOf(network, 3), { total: 254, allocated: 3, dynamic: 100, reserved: 8, free: 142 });
   t.deepEqual(utilisationOf({ cidr: parseCidr('198.18.0.0/30')!, ranges: [] }, 1), { total: 2, allocated: 1, dynamic: 0, reserved: 0, free: 0 });
 });

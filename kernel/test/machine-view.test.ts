@@ -50,7 +50,9 @@ for (const backend of backends) {
       { machine_id: id, workflow_id: workflow, name: 'cpu', status: 'failed', duration_ms: 450, output: 'core 3 faulted', at: '2026-11-26T08:05:00.5Z' },
     ]);
     const reason = { code: 'SPROUT_ERR_HWTEST_FAILED', message: 'cpu failed', step: 'hwtest', workflow };
-    await db('machines').where({ id }).update({ status: 'failed_testing', status_reason: JSON.stringify(reason), hardware: JSON.stringify({ cpus: 8, memoryMiB: 4096 }), owner: 'alice' });
+    await db('machines')
+      .where({ id })
+      .update({ status: 'failed_testing', status_reason: JSON.stringify(reason), hardware: JSON.stringify({ cpus: 8, memoryMiB: 4096 }), owner: 'alice' });
 
     const shown = await h.request({ url: `/v1/machines/${id}` });
     t.is(shown.status, 200);
@@ -99,7 +101,11 @@ for (const backend of backends) {
 
   test.serial(`${backend}: a machine without tests shows empty lists, and an unknown one is 404`, async (t) => {
     await h.request({ method: 'POST', url: '/v1/sites', body: { name: 'view-empty' } });
-    const created = await h.request({ method: 'POST', url: '/v1/machines', body: { site: 'view-empty', hostname: 'bare-1', arch: 'x86_64', bootMode: 'bios', interfaces: [{ mac: '02:00:00:00:20:01' }] } });
+    const created = await h.request({
+      method: 'POST',
+      url: '/v1/machines',
+      body: { site: 'view-empty', hostname: 'bare-1', arch: 'x86_64', bootMode: 'bios', interfaces: [{ mac: '02:00:00:00:20:01' }] },
+    });
     t.deepEqual(created.body.hardwareTests, []);
     t.deepEqual((await h.request({ url: `/v1/machines/${created.body.id}` })).body, { ...created.body, addresses: [] });
     const missing = await h.request({ url: '/v1/machines/7d0f5c3e-6f5b-4c2e-9a53-000000000000' });
@@ -110,14 +116,34 @@ for (const backend of backends) {
   test.serial(`${backend}: the list filters by site name or id, pages by cursor, and an unknown site is 404`, async (t) => {
     const site = (await h.request({ method: 'POST', url: '/v1/sites', body: { name: 'view-list' } })).body.site;
     for (const n of [3, 1, 2]) {
-      await h.request({ method: 'POST', url: '/v1/machines', body: { site: 'view-list', hostname: `list-${n}`, arch: 'x86_64', bootMode: 'bios', tags: [n % 2 ? 'odd' : 'even'], interfaces: [{ mac: `02:00:00:00:40:0${n}` }] } });
+      await h.request({
+        method: 'POST',
+        url: '/v1/machines',
+        body: {
+          site: 'view-list',
+          hostname: `list-${n}`,
+          arch: 'x86_64',
+          bootMode: 'bios',
+          tags: [n % 2 ? 'odd' : 'even'],
+          interfaces: [{ mac: `02:00:00:00:40:0${n}` }],
+        },
+      });
     }
     const first = await h.request({ url: '/v1/machines?site=view-list&limit=2' });
-    t.deepEqual(first.body.items.map((m: any) => m.hostname), ['list-1', 'list-2']);
+    t.deepEqual(
+      first.body.items.map((m: any) => m.hostname),
+      ['list-1', 'list-2'],
+    );
     const rest = await h.request({ url: `/v1/machines?site=${site.id}&limit=2&cursor=${first.body.nextCursor}` });
-    t.deepEqual(rest.body.items.map((m: any) => m.hostname), ['list-3']);
+    t.deepEqual(
+      rest.body.items.map((m: any) => m.hostname),
+      ['list-3'],
+    );
     t.is(rest.body.nextCursor, null);
-    t.deepEqual((await h.request({ url: '/v1/machines?site=view-list&tag=odd' })).body.items.map((m: any) => m.hostname), ['list-1', 'list-3']);
+    t.deepEqual(
+      (await h.request({ url: '/v1/machines?site=view-list&tag=odd' })).body.items.map((m: any) => m.hostname),
+      ['list-1', 'list-3'],
+    );
     t.deepEqual((await h.request({ url: '/v1/machines?site=view-list&status=ready' })).body, { items: [], nextCursor: null });
     const unknown = await h.request({ url: '/v1/machines?site=no-such-site' });
     t.is(unknown.status, 404);
@@ -128,8 +154,16 @@ for (const backend of backends) {
     for (const name of ['view-dup-a', 'view-dup-b']) {
       await h.request({ method: 'POST', url: '/v1/sites', body: { name } });
     }
-    await h.request({ method: 'POST', url: '/v1/machines', body: { site: 'view-dup-a', hostname: 'twin', arch: 'x86_64', bootMode: 'bios', interfaces: [{ mac: '02:00:00:00:30:01' }] } });
-    await h.request({ method: 'POST', url: '/v1/machines', body: { site: 'view-dup-b', hostname: 'twin', arch: 'x86_64', bootMode: 'bios', interfaces: [{ mac: '02:00:00:00:30:02' }] } });
+    await h.request({
+      method: 'POST',
+      url: '/v1/machines',
+      body: { site: 'view-dup-a', hostname: 'twin', arch: 'x86_64', bootMode: 'bios', interfaces: [{ mac: '02:00:00:00:30:01' }] },
+    });
+    await h.request({
+      method: 'POST',
+      url: '/v1/machines',
+      body: { site: 'view-dup-b', hostname: 'twin', arch: 'x86_64', bootMode: 'bios', interfaces: [{ mac: '02:00:00:00:30:02' }] },
+    });
     const both = await h.request({ url: '/v1/machines/twin' });
     t.is(both.status, 409);
     t.is(both.body.code, 'SPROUT_ERR_CONFLICT');

@@ -29,7 +29,12 @@ function recordingTransport() {
       published.push(item);
     },
   } as unknown as TransportProvider;
-  const dispatcher = new OutboxDispatcher({ db: h.kernel.store.db, transport: async () => transport, logger: pino({ level: 'silent' }), intervalMs: 3_600_000 });
+  const dispatcher = new OutboxDispatcher({
+    db: h.kernel.store.db,
+    transport: async () => transport,
+    logger: pino({ level: 'silent' }),
+    intervalMs: 3_600_000,
+  });
   return { published, dispatcher };
 }
 
@@ -50,8 +55,14 @@ test.serial('each outbox row is handed to the transport once, however often the 
   const ids = await outboxRows(2);
   t.is(await dispatcher.drain(), 2);
   t.is(await dispatcher.drain(), 0);
-  t.deepEqual(published.map((i) => i.id), ids.map((id) => `wi-${id}`));
-  t.deepEqual(published.map((i) => i.payload), [{ n: 0 }, { n: 1 }]);
+  t.deepEqual(
+    published.map((i) => i.id),
+    ids.map((id) => `wi-${id}`),
+  );
+  t.deepEqual(
+    published.map((i) => i.payload),
+    [{ n: 0 }, { n: 1 }],
+  );
   for (const id of ids) t.like(await row(id), { attempts: 1, last_error: null }, `row ${id}`);
   t.truthy((await row(ids[0])).dispatched_at);
 });
@@ -69,27 +80,42 @@ test.serial('a transport failure leaves the row pending with its error; the next
   const d2 = new OutboxDispatcher({ db: h.kernel.store.db, transport: async () => flaky, logger: pino({ level: 'silent' }), intervalMs: 3_600_000 });
   // The first goes out, the second fails: the third waits behind it (order holds).
   t.is(await d2.drain(), 1);
-  t.deepEqual(published.map((i) => i.id), [`wi-${more[0]}`]);
+  t.deepEqual(
+    published.map((i) => i.id),
+    [`wi-${more[0]}`],
+  );
   t.truthy((await row(more[0])).dispatched_at);
   t.like(await row(more[1]), { dispatched_at: null, attempts: 1, last_error: 'broker unavailable' });
   t.like(await row(more[2]), { dispatched_at: null, attempts: 0 });
 
   t.is(await d2.drain(), 2);
-  t.deepEqual(published.map((i) => i.id), more.map((id) => `wi-${id}`), 'each delivered once, in order');
+  t.deepEqual(
+    published.map((i) => i.id),
+    more.map((id) => `wi-${id}`),
+    'each delivered once, in order',
+  );
   t.like(await row(more[1]), { attempts: 2, last_error: null });
   t.truthy((await row(more[1])).dispatched_at);
 });
 
 test.serial('a transport that leases from the outbox is handed nothing: its agents lease the rows themselves', async (t) => {
   const published: WorkItem[] = [];
-  const leasing = { leasesFromOutbox: true, async publishWork(item: WorkItem) { published.push(item); } } as unknown as TransportProvider;
+  const leasing = {
+    leasesFromOutbox: true,
+    async publishWork(item: WorkItem) {
+      published.push(item);
+    },
+  } as unknown as TransportProvider;
   const dispatcher = new OutboxDispatcher({ db: h.kernel.store.db, transport: async () => leasing, logger: pino({ level: 'silent' }), intervalMs: 3_600_000 });
   const ids = await outboxRows(1);
   t.is(await dispatcher.drain(), 0);
   t.deepEqual(published, []);
   t.like(await row(ids[0]), { dispatched_at: null, attempts: 0 });
   const leased = await h.kernel.services.workQueue.lease(siteId, { ackWaitMs: 60_000, maxDeliver: 3, limit: 10 });
-  t.deepEqual(leased.map(({ item }) => item.id), [`wi-${ids[0]}`]);
+  t.deepEqual(
+    leased.map(({ item }) => item.id),
+    [`wi-${ids[0]}`],
+  );
   t.truthy((await row(ids[0])).dispatched_at, 'the first lease marks the row dispatched');
   await h.kernel.services.workQueue.settle(siteId, [`wi-${ids[0]}`], 'ack', 60_000);
   t.truthy((await row(ids[0])).acked_at);

@@ -59,7 +59,10 @@ test('an api-version mismatch and a consumes nobody provides are reported', (t) 
 });
 
 test('plugin config failing its schema names each bad field', async (t) => {
-  const err = await bootFailure(t, config({ capabilities: { ipam: { use: 'ipam-alt' } }, plugins: { 'ipam-alt': { url: 'ftp://x', retries: -1, colour: 'red' } } }));
+  const err = await bootFailure(
+    t,
+    config({ capabilities: { ipam: { use: 'ipam-alt' } }, plugins: { 'ipam-alt': { url: 'ftp://x', retries: -1, colour: 'red' } } }),
+  );
   const fields = err.details.map((d) => d.field);
   t.true(fields.includes('plugins.ipam-alt.url'));
   t.true(fields.includes('plugins.ipam-alt.retries'));
@@ -122,6 +125,9 @@ test('a booted kernel wires providers, plugin routes, migrations and hooks', asy
   t.true(isSproutError(err, 'SPROUT_ERR_HOOK_FAILED'));
   t.is(err!.message, 'plugin auditor failed in hook machineTransitionBefore: boom');
   t.deepEqual((err as SproutError).context, { plugin: 'auditor', hook: 'machineTransitionBefore' });
-  t.deepEqual(kernel.hooks.machineTransitionBefore.taps.map((tap) => tap.name), ['auditor']);
+  t.deepEqual(
+    kernel.hooks.machineTransitionBefore.taps.map((tap) => tap.name),
+    ['auditor'],
+  );
   t.true(Object.isFrozen(kernel.hooks));
 });

@@ -24,23 +24,29 @@ test('a third-party plugin resolves @sprout/kernel and typebox from the installa
   const pluginDir = mkdtempSync(join(tmpdir(), 'sprout-share-'));
   t.teardown(() => rmSync(pluginDir, { recursive: true, force: true }));
   const pkg = join(pluginDir, 'node_modules', '@acme', 'sprout-plugin-probe');
-  write(join(pkg, 'package.json'), JSON.stringify({
-    name: '@acme/sprout-plugin-probe',
-    version: '1.0.0',
-    type: 'module',
-    exports: { '.': './src/index.ts' },
-    sprout: { id: 'probe', provides: ['hwtest'], apiVersion: '^1.0.0' },
-    peerDependencies: { '@sprout/kernel': '*', typebox: '*' },
-  }));
-  write(join(pkg, 'src', 'index.ts'), [
-    "import Type from 'typebox';",
-    "import { Value } from 'typebox/value';",
-    "import { definePlugin, hwtestCapability } from '@sprout/kernel';",
-    "export const capability = hwtestCapability;",
-    "export const schemaWorks = Value.Check(Type.Object({ n: Type.Integer() }), { n: 1 });",
-    "export default definePlugin({ id: 'probe', setup(ctx) { ctx.provide(hwtestCapability, () => ({ catalogue: () => [], judge: (r) => r })); } });",
-    '',
-  ].join('\n'));
+  write(
+    join(pkg, 'package.json'),
+    JSON.stringify({
+      name: '@acme/sprout-plugin-probe',
+      version: '1.0.0',
+      type: 'module',
+      exports: { '.': './src/index.ts' },
+      sprout: { id: 'probe', provides: ['hwtest'], apiVersion: '^1.0.0' },
+      peerDependencies: { '@sprout/kernel': '*', typebox: '*' },
+    }),
+  );
+  write(
+    join(pkg, 'src', 'index.ts'),
+    [
+      "import Type from 'typebox';",
+      "import { Value } from 'typebox/value';",
+      "import { definePlugin, hwtestCapability } from '@sprout/kernel';",
+      'export const capability = hwtestCapability;',
+      'export const schemaWorks = Value.Check(Type.Object({ n: Type.Integer() }), { n: 1 });',
+      "export default definePlugin({ id: 'probe', setup(ctx) { ctx.provide(hwtestCapability, () => ({ catalogue: () => [], judge: (r) => r })); } });",
+      '',
+    ].join('\n'),
+  );
   // what npm would have put there had the peers been installed
   decoy(join(pluginDir, 'node_modules'), '@sprout/kernel');
   decoy(join(pluginDir, 'node_modules'), 'typebox');

@@ -15,13 +15,20 @@ function pluginDir(t: { teardown(fn: () => void): void }, packages: Record<strin
   for (const [name, { manifest, entry }] of Object.entries(packages)) {
     const pkg = join(dir, 'node_modules', name);
     mkdirSync(pkg, { recursive: true });
-    writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name, version: '1.0.0', type: 'module', exports: './index.ts', sprout: { apiVersion: '^1.0.0', ...manifest } }));
+    writeFileSync(
+      join(pkg, 'package.json'),
+      JSON.stringify({ name, version: '1.0.0', type: 'module', exports: './index.ts', sprout: { apiVersion: '^1.0.0', ...manifest } }),
+    );
     writeFileSync(join(pkg, 'index.ts'), entry);
   }
   return dir;
 }
 
-const config = (dir: string, extra: { capabilities?: Record<string, { use: string }>; plugins?: Record<string, Record<string, unknown>> } = {}) => ({ pluginDir: dir, capabilities: extra.capabilities ?? {}, plugins: extra.plugins ?? {} });
+const config = (dir: string, extra: { capabilities?: Record<string, { use: string }>; plugins?: Record<string, Record<string, unknown>> } = {}) => ({
+  pluginDir: dir,
+  capabilities: extra.capabilities ?? {},
+  plugins: extra.plugins ?? {},
+});
 
 const hwtestEntry = (id: string) => `import Type from 'typebox';
 import { definePlugin, hwtestCapability } from '@sprout/kernel';
@@ -37,11 +44,11 @@ test('a sound hardware-test plugin has no problems and is active without a choic
   t.deepEqual(checked.needsChoice, []);
 });
 
-test('config failing the schema, an id mismatch and unknown capabilities are all named; other packages\' problems are not', async (t) => {
+test("config failing the schema, an id mismatch and unknown capabilities are all named; other packages' problems are not", async (t) => {
   const dir = pluginDir(t, {
     'sprout-plugin-soak': { manifest: { id: 'soak', provides: ['hwtest'] }, entry: hwtestEntry('soak') },
     'sprout-plugin-liar': { manifest: { id: 'liar', provides: ['hwtest', 'teleport'] }, entry: hwtestEntry('someone-else') },
-    'sprout-plugin-other': { manifest: { id: 'other', consumes: ['warp'] }, entry: "export default {};\n" },
+    'sprout-plugin-other': { manifest: { id: 'other', consumes: ['warp'] }, entry: 'export default {};\n' },
   });
   const soak = await validatePluginPackage(config(dir, { plugins: { soak: { minutes: 0, colour: 'red' } } }), 'sprout-plugin-soak');
   t.deepEqual(soak.problems.map((p) => p.field).sort(), ['plugins.soak.colour', 'plugins.soak.minutes']);
@@ -49,7 +56,7 @@ test('config failing the schema, an id mismatch and unknown capabilities are all
   const text = liar.problems.map((p) => `${p.field}: ${p.message}`).join('\n');
   t.regex(text, /provides unknown capability "teleport"/);
   t.regex(text, /definePlugin id "someone-else" differs from the manifest's "liar"/);
-  t.notRegex(text, /warp/, 'the other package\'s problem is not this one\'s');
+  t.notRegex(text, /warp/, "the other package's problem is not this one's");
 });
 
 test('a provider of a one-capability needs a choice; with it, it is active', async (t) => {
@@ -58,7 +65,9 @@ export default definePlugin({ id: 'memdns', setup(ctx) { ctx.provide(dnsCapabili
 `;
   const dir = pluginDir(t, { 'sprout-plugin-memdns': { manifest: { id: 'memdns', provides: ['dns'] }, entry } });
   // a builtin default dns provider, as dns-builtin is for the CLI
-  const builtins = [join(pluginDir(t, { 'dns-default': { manifest: { id: 'dns-default', provides: ['dns'], default: true }, entry: '' } }), 'node_modules', 'dns-default')];
+  const builtins = [
+    join(pluginDir(t, { 'dns-default': { manifest: { id: 'dns-default', provides: ['dns'], default: true }, entry: '' } }), 'node_modules', 'dns-default'),
+  ];
   const alone = await validatePluginPackage(config(dir), 'sprout-plugin-memdns', builtins);
   t.deepEqual(alone.needsChoice, ['dns']);
   t.false(alone.active);
@@ -84,7 +93,10 @@ export default definePlugin({ id: 'tasks', agent: async () => (await import('./a
   const dir = pluginDir(t, {
     'sprout-plugin-tasks': { manifest: { id: 'tasks', agent: './agent-part.ts' }, entry: withAgent },
     'sprout-plugin-liar': { manifest: { id: 'liar', agent: false }, entry: withAgent.replace("'tasks'", "'liar'") },
-    'sprout-plugin-other': { manifest: { id: 'other', agent: './agent-part.ts' }, entry: withAgent.replace("'tasks'", "'other'").replace(/, agent: .*\}\);/, ' });') },
+    'sprout-plugin-other': {
+      manifest: { id: 'other', agent: './agent-part.ts' },
+      entry: withAgent.replace("'tasks'", "'other'").replace(/, agent: .*\}\);/, ' });'),
+    },
   });
   for (const name of ['sprout-plugin-tasks', 'sprout-plugin-liar', 'sprout-plugin-other']) {
     writeFileSync(join(dir, 'node_modules', name, 'agent-part.ts'), `export default { tasks: { noop: async () => ({}) } };\n`);

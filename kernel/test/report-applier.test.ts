@@ -17,9 +17,17 @@ let sequence = 0;
 
 test.before(async () => {
   h = await startHarness('pglite');
-  for (const [name, octet] of [['rep-a', 80], ['rep-b', 81]] as const) {
+  for (const [name, octet] of [
+    ['rep-a', 80],
+    ['rep-b', 81],
+  ] as const) {
     const { joinToken } = await siteWithNetwork(h, name, octet);
-    const res = await h.request({ method: 'POST', url: '/v1/agents/register', token: null, body: { joinToken, hostname: `agent-${name}`, version: '0.1.0', capabilities: [] } });
+    const res = await h.request({
+      method: 'POST',
+      url: '/v1/agents/register',
+      token: null,
+      body: { joinToken, hostname: `agent-${name}`, version: '0.1.0', capabilities: [] },
+    });
     if (res.status !== 201) throw new Error(JSON.stringify(res.body));
     agents[name] = { agentId: res.body.agentId, siteId: res.body.siteId };
   }
@@ -44,15 +52,24 @@ test.serial('a report delivered twice is applied once', async (t) => {
   t.is(await h.kernel.services.reports.apply(started), 'duplicate');
   const step = await checkBmc();
   t.is(step.state, 'running');
-  t.deepEqual(step.logTail.filter((l: string) => l === 'checking the BMC'), ['checking the BMC']);
+  t.deepEqual(
+    step.logTail.filter((l: string) => l === 'checking the BMC'),
+    ['checking the BMC'],
+  );
 });
 
 test.serial('machineHeardAt keeps the latest time the machine spoke, whatever order the reports arrive in', async (t) => {
-  t.is((await checkBmc()).machineHeardAt, null, 'an agent\'s own log line is not the machine speaking');
+  t.is((await checkBmc()).machineHeardAt, null, "an agent's own log line is not the machine speaking");
   const later = '2026-12-06T10:00:05.000Z';
   const earlier = '2026-12-06T10:00:01.000Z';
   // one batch: the later stamp first, then an earlier one (a journaled report arriving late)
-  t.deepEqual(await h.kernel.services.reports.applyMany([report(agents['rep-a'], 'task.log', { log: ['installer: writing'], machineHeardAt: later }), report(agents['rep-a'], 'task.log', { log: ['installer: late'], machineHeardAt: earlier })]), ['applied', 'applied']);
+  t.deepEqual(
+    await h.kernel.services.reports.applyMany([
+      report(agents['rep-a'], 'task.log', { log: ['installer: writing'], machineHeardAt: later }),
+      report(agents['rep-a'], 'task.log', { log: ['installer: late'], machineHeardAt: earlier }),
+    ]),
+    ['applied', 'applied'],
+  );
   t.is((await checkBmc()).machineHeardAt, later);
   t.is(await h.kernel.services.reports.apply(report(agents['rep-a'], 'task.log', { log: ['late again'], machineHeardAt: earlier })), 'applied');
   t.is((await checkBmc()).machineHeardAt, later);
@@ -67,7 +84,10 @@ test.serial("a report from another site's agent about this site's work is refuse
   t.is(step.state, 'running');
   t.false(step.logTail.includes('forged'));
   t.is((await h.request({ url: '/v1/machines/reported-1' })).body.status, 'commissioning');
-  const denial = await h.kernel.store.db('audit_records').where({ action: 'agent.report.refused', outcome: 'denied', actor: `agent:${agents['rep-b'].agentId}` }).first();
+  const denial = await h.kernel.store
+    .db('audit_records')
+    .where({ action: 'agent.report.refused', outcome: 'denied', actor: `agent:${agents['rep-b'].agentId}` })
+    .first();
   t.truthy(denial);
   const details = typeof denial.details === 'string' ? JSON.parse(denial.details) : denial.details;
   t.is(details.reports[0].reason, `work item ${workItemId} belongs to another site`);
@@ -80,7 +100,10 @@ test.serial('a report about an unknown work item changes nothing', async (t) => 
   t.is(await h.kernel.services.reports.apply(report(agents['rep-a'], 'task.failed', { error: 'no such work' }, 'wi-999999999')), 'applied');
   const after = await h.kernel.services.workflows.get(workflowId);
   t.is(after.state, before.state);
-  t.deepEqual(after.steps.map((s: any) => [s.state, s.error]), before.steps.map((s: any) => [s.state, s.error]));
+  t.deepEqual(
+    after.steps.map((s: any) => [s.state, s.error]),
+    before.steps.map((s: any) => [s.state, s.error]),
+  );
 });
 
 test.serial('a report about a step that already ended changes nothing', async (t) => {

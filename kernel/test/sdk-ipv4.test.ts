@@ -5,18 +5,7 @@
  * relies on (mask, broadcast, containment at the top of the address space).
  */
 import test from 'ava';
-import {
-  cidrContains,
-  compareIpv4,
-  formatIpv4,
-  ipv4CidrPattern,
-  ipv4Pattern,
-  ipv4ToInt,
-  isIpv4,
-  maskOf,
-  parseCidr,
-  parseIpv4,
-} from '@sprout/kernel/sdk';
+import { cidrContains, compareIpv4, formatIpv4, ipv4CidrPattern, ipv4Pattern, ipv4ToInt, isIpv4, maskOf, parseCidr, parseIpv4 } from '@sprout/kernel/sdk';
 
 const refused = [
   '010.0.0.1', // a leading zero: some tools read it as octal (8.0.0.1)

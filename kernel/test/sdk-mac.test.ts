@@ -7,8 +7,30 @@
 import test from 'ava';
 import { macPattern, normalisedMacPattern, normaliseMac, parseMac } from '@sprout/kernel/sdk';
 
-const accepted = ['aa:bb:cc:0d:0e:0f', 'AA:BB:CC:0D:0E:0F', 'aa-bb-cc-0d-0e-0f', 'AA-BB-CC-0D-0E-0F', 'aabb.cc0d.0e0f', 'AABB.CC0D.0E0F', 'aabbcc0d0e0f', 'AaBbCc0D0e0F'];
-const refused = ['', 'aa:bb:cc:dd:ee', 'aa:bb:cc:dd:ee:ff:00', 'aa:bb-cc:dd:ee:ff', 'aa:bbcc:dd:ee:ff', 'aabb.ccdd.eef', 'aabb:ccdd:eeff', 'gg:bb:cc:dd:ee:ff', 'a:b:c:d:e:f', 'aa.bb.cc.dd.ee.ff', 'aa bb cc dd ee ff', 'aabbccddeeff0'];
+const accepted = [
+  'aa:bb:cc:0d:0e:0f',
+  'AA:BB:CC:0D:0E:0F',
+  'aa-bb-cc-0d-0e-0f',
+  'AA-BB-CC-0D-0E-0F',
+  'aabb.cc0d.0e0f',
+  'AABB.CC0D.0E0F',
+  'aabbcc0d0e0f',
+  'AaBbCc0D0e0F',
+];
+const refused = [
+  '',
+  'aa:bb:cc:dd:ee',
+  'aa:bb:cc:dd:ee:ff:00',
+  'aa:bb-cc:dd:ee:ff',
+  'aa:bbcc:dd:ee:ff',
+  'aabb.ccdd.eef',
+  'aabb:ccdd:eeff',
+  'gg:bb:cc:dd:ee:ff',
+  'a:b:c:d:e:f',
+  'aa.bb.cc.dd.ee.ff',
+  'aa bb cc dd ee ff',
+  'aabbccddeeff0',
+];
 
 test('every documented spelling becomes lowercase colon form', (t) => {
   for (const spelling of accepted) {
@@ -22,7 +44,10 @@ test('mixed separators and other shapes are refused: undefined from parseMac, a 
   for (const bad of refused) {
     t.is(parseMac(bad), undefined, bad);
     const err = t.throws(() => normaliseMac(bad, 'interfaces/0/mac'), { code: 'SPROUT_ERR_VALIDATION' }, bad);
-    t.deepEqual((err as unknown as { details: { field: string }[] }).details.map((d) => d.field), ['interfaces/0/mac']);
+    t.deepEqual(
+      (err as unknown as { details: { field: string }[] }).details.map((d) => d.field),
+      ['interfaces/0/mac'],
+    );
   }
   for (const notText of [null, undefined, 42 as unknown as string]) t.is(parseMac(notText), undefined);
 });

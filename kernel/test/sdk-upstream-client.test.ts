@@ -29,12 +29,26 @@ async function upstream(t: import('ava').ExecutionContext, answer: (seen: Seen, 
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api`, seen };
 }
 
 const client = (url: string, timeoutMs = 5000) =>
-  new UpstreamClient({ pluginId: 'thing-stub', name: 'Thing', url, headers: { authorization: `Token ${secret}` }, secrets: [secret], credentialsHint: 'check plugins.thing-stub.token', timeoutMs });
+  new UpstreamClient({
+    pluginId: 'thing-stub',
+    name: 'Thing',
+    url,
+    headers: { authorization: `Token ${secret}` },
+    secrets: [secret],
+    credentialsHint: 'check plugins.thing-stub.token',
+    timeoutMs,
+  });
 
 test('a call sends JSON with the credentials to the path under the base URL and returns the parsed answer', async (t) => {
   const { url, seen } = await upstream(t, (_, res) => res.writeHead(201, { 'content-type': 'application/json' }).end('{"id":7}'));
@@ -44,7 +58,7 @@ test('a call sends JSON with the credentials to the path under the base URL and 
   t.like(seen[0]!.headers, { authorization: `Token ${secret}`, 'content-type': 'application/json', accept: 'application/json' });
 });
 
-test("an empty path calls the URL itself, and an empty body is undefined", async (t) => {
+test('an empty path calls the URL itself, and an empty body is undefined', async (t) => {
   const { url, seen } = await upstream(t, (_, res) => res.writeHead(204).end());
   t.deepEqual(await client(url).call('GET', ''), { status: 204, body: undefined });
   t.is(seen[0]!.url, '/api');

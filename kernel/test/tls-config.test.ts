@@ -12,7 +12,27 @@ import { loadConfig, readTlsMaterial, isSproutError } from '@sprout/kernel';
 const pki = mkdtempSync(join(tmpdir(), 'sprout-tls-config-'));
 test.after.always(() => rmSync(pki, { recursive: true, force: true }));
 for (const name of ['a', 'b']) {
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '1', '-subj', `/CN=${name}`], { cwd: pki, stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${name}`,
+    ],
+    { cwd: pki, stdio: 'ignore' },
+  );
 }
 writeFileSync(join(pki, 'garbage.pem'), 'not a certificate\n');
 
@@ -39,7 +59,9 @@ test('tls paths resolve against the config file; SPROUT_TLS_CERT and SPROUT_TLS_
 
 test('a matching pair loads; a key of another certificate, a file that is not PEM and a missing file are each named', (t) => {
   t.deepEqual(problems({ cert: join(pki, 'a.pem'), key: join(pki, 'a.key') }), []);
-  t.like(problems({ cert: join(pki, 'a.pem'), key: join(pki, 'b.key') }), [{ field: 'tls.key', message: `${join(pki, 'b.key')} does not belong to the certificate in ${join(pki, 'a.pem')}: key values mismatch` }]);
+  t.like(problems({ cert: join(pki, 'a.pem'), key: join(pki, 'b.key') }), [
+    { field: 'tls.key', message: `${join(pki, 'b.key')} does not belong to the certificate in ${join(pki, 'a.pem')}: key values mismatch` },
+  ]);
   t.like(problems({ cert: join(pki, 'garbage.pem'), key: join(pki, 'a.key') }), [{ field: 'tls.cert' }]);
   t.like(problems({ cert: join(pki, 'a.pem'), key: join(pki, 'a.key'), ca: join(pki, 'garbage.pem') }), [{ field: 'tls.ca' }]);
   t.deepEqual(

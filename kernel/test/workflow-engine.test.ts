@@ -69,7 +69,10 @@ test.serial('a control step that keeps failing is retried up to its max attempts
   );
   t.is(calls, 3);
   t.is(step(wf, 'allocate-ip').state, 'succeeded');
-  t.true(wf.steps.slice(3).every((s: any) => s.state === 'pending'), 'nothing after the failed step ran');
+  t.true(
+    wf.steps.slice(3).every((s: any) => s.state === 'pending'),
+    'nothing after the failed step ran',
+  );
 
   const seen = (await h.request({ url: `/v1/machines/${machine.id}` })).body;
   t.is(seen.status, 'failed_commissioning');
@@ -152,7 +155,10 @@ test.serial('a workflow cancelled while a control step runs stops at the next st
 
   t.is(wf.state, 'cancelled');
   t.is(step(wf, 'reserve-dhcp').state, 'succeeded', 'the step that was running was not cut short');
-  t.deepEqual(wf.steps.slice(3).map((s: any) => s.state), wf.steps.slice(3).map(() => 'cancelled'));
+  t.deepEqual(
+    wf.steps.slice(3).map((s: any) => s.state),
+    wf.steps.slice(3).map(() => 'cancelled'),
+  );
   const seen = (await h.request({ url: `/v1/machines/${machine.id}` })).body;
   t.is(seen.status, 'new');
   t.like(seen.statusReason, { code: 'cancelled', step: 'write-dns', message: 'commission cancelled by operator-1 before step write-dns' });

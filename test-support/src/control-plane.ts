@@ -31,7 +31,11 @@ export function nextMac(): string {
 }
 
 export async function createMachine(h: Harness, site: string, hostname: string, extra: Record<string, unknown> = {}): Promise<any> {
-  const res = await h.request({ method: 'POST', url: '/v1/machines', body: { site, hostname, arch: 'x86_64', bootMode: 'bios', interfaces: [{ mac: nextMac() }], ...extra } });
+  const res = await h.request({
+    method: 'POST',
+    url: '/v1/machines',
+    body: { site, hostname, arch: 'x86_64', bootMode: 'bios', interfaces: [{ mac: nextMac() }], ...extra },
+  });
   if (res.status !== 201) throw new Error(`machine: ${JSON.stringify(res.body)}`);
   return res.body;
 }
@@ -51,7 +55,11 @@ export const stepState = (wf: any, name: string) => wf.steps.find((s: any) => s.
 
 /** Plays the site agent for the current site step: reports it finished. */
 export async function finishSiteStep(h: Harness, workflowId: string, outcome: any = { ok: true }): Promise<string> {
-  const wf = await waitForWorkflow(h, workflowId, (w) => w.steps.some((s: any) => s.kind === 'site' && s.state === 'dispatched') || ['succeeded', 'failed', 'cancelled'].includes(w.state));
+  const wf = await waitForWorkflow(
+    h,
+    workflowId,
+    (w) => w.steps.some((s: any) => s.kind === 'site' && s.state === 'dispatched') || ['succeeded', 'failed', 'cancelled'].includes(w.state),
+  );
   const current = wf.steps.find((s: any) => s.kind === 'site' && s.state === 'dispatched');
   if (!current) throw new Error(`no dispatched site step in ${workflowId}: ${wf.state}`);
   const row = await h.kernel.store.db('workflow_steps').where({ workflow_id: workflowId, name: current.name }).first();

@@ -79,7 +79,12 @@ export function docCommands(file: string): DocCommand[] {
       .slice(1)
       .filter((w) => w !== '…' && w !== '&')
       // `[--flag value]` and `[--flag]`: optional notation, read as written without brackets; `<pkg>[@version]` likewise.
-      .map((w) => w.replace(/^\[(?=-)/, '').replace(/\]$/, '').replace(/\[@[a-z]+\]$/, ''))
+      .map((w) =>
+        w
+          .replace(/^\[(?=-)/, '')
+          .replace(/\]$/, '')
+          .replace(/\[@[a-z]+\]$/, ''),
+      )
       .map((w) => (/^[a-z-]+(\|[a-z-]+)+$/.test(w) ? w.split('|')[0]! : w))
       // A value that is only a placeholder may stand for a number (`--tftp-port <tftp port>`).
       .map((w) => (/^<[^>]+>$/.test(w) ? '1' : w));

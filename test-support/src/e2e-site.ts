@@ -89,7 +89,15 @@ export function installer(): Promise<any> {
     const runs = join(installerCache, 'runs');
     mkdirSync(runs, { recursive: true });
     for (const pid of readdirSync(runs)) if (!alive(Number(pid))) rmSync(join(runs, pid), { recursive: true, force: true });
-    return cliJson('artifacts build-installer', ['artifacts', 'build-installer', '--out', join(runs, String(process.pid)), '--cache', join(installerCache, 'debs'), '--json']);
+    return cliJson('artifacts build-installer', [
+      'artifacts',
+      'build-installer',
+      '--out',
+      join(runs, String(process.pid)),
+      '--cache',
+      join(installerCache, 'debs'),
+      '--json',
+    ]);
   });
   return built;
 }
@@ -103,7 +111,18 @@ let builtImage: Promise<any> | undefined;
  * into the stable cache folder: its manifest, plus `path` and `reused`.
  */
 export function debianImage(): Promise<any> {
-  builtImage ??= underCacheLock(imageCache, () => cliJson('artifacts build-image debian-12', ['artifacts', 'build-image', 'debian-12', '--out', join(imageCache, 'artifacts'), '--cache', join(imageCache, 'debs'), '--json']));
+  builtImage ??= underCacheLock(imageCache, () =>
+    cliJson('artifacts build-image debian-12', [
+      'artifacts',
+      'build-image',
+      'debian-12',
+      '--out',
+      join(imageCache, 'artifacts'),
+      '--cache',
+      join(imageCache, 'debs'),
+      '--json',
+    ]),
+  );
   return builtImage;
 }
 
@@ -117,17 +136,27 @@ export function testImage(bytes: number): Buffer {
   const msgAddress = 0x7c00 + 22;
   const code = Buffer.from([
     0xfa, //             cli
-    0x31, 0xc0, //       xor ax, ax
-    0x8e, 0xd8, //       mov ds, ax
-    0xbe, msgAddress & 0xff, msgAddress >> 8, // mov si, msg
-    0xba, 0xf8, 0x03, // mov dx, 0x3f8
+    0x31,
+    0xc0, //       xor ax, ax
+    0x8e,
+    0xd8, //       mov ds, ax
+    0xbe,
+    msgAddress & 0xff,
+    msgAddress >> 8, // mov si, msg
+    0xba,
+    0xf8,
+    0x03, // mov dx, 0x3f8
     0xac, //             next: lodsb
-    0x84, 0xc0, //       test al, al
-    0x74, 0x03, //       jz done
+    0x84,
+    0xc0, //       test al, al
+    0x74,
+    0x03, //       jz done
     0xee, //             out dx, al
-    0xeb, 0xf8, //       jmp next
+    0xeb,
+    0xf8, //       jmp next
     0xf4, //             done: hlt
-    0xeb, 0xfd, //       jmp done
+    0xeb,
+    0xfd, //       jmp done
   ]);
   code.copy(image, 0);
   message.copy(image, code.length);
@@ -217,7 +246,23 @@ export async function startE2eSite(t: ExecutionContext, options: E2eSiteOptions)
   if (env.SPROUT_NATS_URL) await ns.forwardToHost(Number(new URL(env.SPROUT_NATS_URL).port || 4222));
 
   const site = JSON.parse(await cli('site', 'create', 'lab', '--json'));
-  await cli('network', 'create', '--site', 'lab', '--name', 'prov', '--cidr', `${options.subnet}.0/24`, '--gateway', ns.address, '--domain', 'lab.example', '--pxe', '--reserved', `${options.subnet}.2-${options.subnet}.9`);
+  await cli(
+    'network',
+    'create',
+    '--site',
+    'lab',
+    '--name',
+    'prov',
+    '--cidr',
+    `${options.subnet}.0/24`,
+    '--gateway',
+    ns.address,
+    '--domain',
+    'lab.example',
+    '--pxe',
+    '--reserved',
+    `${options.subnet}.2-${options.subnet}.9`,
+  );
 
   const artifacts = join(work, 'artifacts');
   mkdirSync(join(artifacts, 'installer'), { recursive: true });

@@ -20,7 +20,12 @@ export interface FakeAgent {
 
 /** `beforePoll`: e.g. draining the outbox of a kernel that runs no timers. */
 export async function fakeAgent(request: ApiRequest, joinToken: string, beforePoll: () => Promise<unknown> = async () => undefined): Promise<FakeAgent> {
-  const res = await request({ method: 'POST', url: '/v1/agents/register', token: null, body: { joinToken, hostname: 'agent', version: '0.1.0', capabilities: [] } });
+  const res = await request({
+    method: 'POST',
+    url: '/v1/agents/register',
+    token: null,
+    body: { joinToken, hostname: 'agent', version: '0.1.0', capabilities: [] },
+  });
   if (res.status !== 201) throw new Error(`register: ${JSON.stringify(res.body)}`);
   const { agentId, siteId, credential } = res.body;
   let sequence = 0;
@@ -47,7 +52,13 @@ export async function fakeAgent(request: ApiRequest, joinToken: string, beforePo
       );
       return found;
     },
-    heartbeat: (extra = {}) => request({ method: 'POST', url: `/v1/agents/${agentId}/heartbeat`, token: credential, body: { version: '0.1.0', capabilities: [], services: {}, ...extra } }),
+    heartbeat: (extra = {}) =>
+      request({
+        method: 'POST',
+        url: `/v1/agents/${agentId}/heartbeat`,
+        token: credential,
+        body: { version: '0.1.0', capabilities: [], services: {}, ...extra },
+      }),
     async report(kind, workItemId, payload) {
       const report: AgentReport = { agentId, siteId, sequence: ++sequence, kind, workItemId, at: new Date().toISOString(), payload };
       const posted = await request({ method: 'POST', url: `/v1/agents/${agentId}/reports`, token: credential, body: { reports: [report] } });

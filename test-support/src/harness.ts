@@ -27,7 +27,13 @@ export interface Harness {
   /** Creates a token of `role` directly through the kernel and returns its secret. */
   token(role: 'viewer' | 'operator' | 'admin', name?: string): Promise<string>;
   /** app.inject with a bearer token. */
-  request(options: { method?: string; url: string; token?: string | null; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
+  request(options: {
+    method?: string;
+    url: string;
+    token?: string | null;
+    body?: unknown;
+    headers?: Record<string, string>;
+  }): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
   stop(): Promise<void>;
 }
 
@@ -99,7 +105,12 @@ export async function startHarness(backend: Backend, options: HarnessOptions = {
       const h: Record<string, string> = { ...headers };
       const bearer = token === undefined ? adminToken : token;
       if (bearer) h.authorization = `Bearer ${bearer}`;
-      const response = await kernel.app!.inject({ method: method as any, url, headers: h, ...(body === undefined ? {} : typeof body === 'string' ? { payload: body } : { payload: body as object }) });
+      const response = await kernel.app!.inject({
+        method: method as any,
+        url,
+        headers: h,
+        ...(body === undefined ? {} : typeof body === 'string' ? { payload: body } : { payload: body as object }),
+      });
       let parsed: unknown = response.body;
       try {
         parsed = JSON.parse(response.body);

@@ -209,7 +209,11 @@ export async function startIpmiBmc(options: IpmiBmcOptions = {}): Promise<IpmiBm
   const deadline = Date.now() + 10_000;
   for (;;) {
     try {
-      const probe = spawn('ipmitool', ['-I', 'lanplus', '-C', '3', '-H', host, '-p', String(port), '-U', username, '-E', '-N', '1', '-R', '1', 'chassis', 'power', 'status'], { env: { ...process.env, IPMI_PASSWORD: password } });
+      const probe = spawn(
+        'ipmitool',
+        ['-I', 'lanplus', '-C', '3', '-H', host, '-p', String(port), '-U', username, '-E', '-N', '1', '-R', '1', 'chassis', 'power', 'status'],
+        { env: { ...process.env, IPMI_PASSWORD: password } },
+      );
       const timer = setTimeout(() => void probe.stop('SIGKILL'), 5_000);
       const code = await probe.exited.finally(() => clearTimeout(timer));
       if (code !== 0) throw new Error(`ipmitool exited ${code}: ${probe.log().trim()}`);

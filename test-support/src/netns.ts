@@ -44,8 +44,14 @@ export function spawnLogged(command: string, args: string[], options: { cwd?: st
         const deadline = Date.now() + timeoutMs;
         const check = () => {
           if (typeof text === 'string' ? log.includes(text) : text.test(log)) return resolve();
-          if (!running()) return reject(new Error(`${command} ${args.slice(0, 4).join(' ')} exited (${child.exitCode ?? child.signalCode}) before printing ${text}:\n${log.slice(-4000)}`));
-          if (Date.now() > deadline) return reject(new Error(`${command} ${args.slice(0, 4).join(' ')} did not print ${text} in ${timeoutMs} ms:\n${log.slice(-4000)}`));
+          if (!running())
+            return reject(
+              new Error(
+                `${command} ${args.slice(0, 4).join(' ')} exited (${child.exitCode ?? child.signalCode}) before printing ${text}:\n${log.slice(-4000)}`,
+              ),
+            );
+          if (Date.now() > deadline)
+            return reject(new Error(`${command} ${args.slice(0, 4).join(' ')} did not print ${text} in ${timeoutMs} ms:\n${log.slice(-4000)}`));
           setTimeout(check, 100);
         };
         check();

@@ -11,7 +11,9 @@ import { freePort } from './processes.ts';
 
 /** The newest PostgreSQL installed the Debian way (/usr/lib/postgresql/<version>/bin). */
 function postgresBin(): string {
-  const versions = readdirSync('/usr/lib/postgresql').filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+  const versions = readdirSync('/usr/lib/postgresql')
+    .filter((v) => /^\d+$/.test(v))
+    .sort((a, b) => Number(b) - Number(a));
   if (versions.length === 0) throw new Error('no PostgreSQL under /usr/lib/postgresql');
   return `/usr/lib/postgresql/${versions[0]}/bin`;
 }
@@ -77,10 +79,15 @@ function server(name: string, dir: string, port: number, url: string, launch: ()
       started.once('exit', () => running.delete(started));
       child.stdout?.on('data', (d) => (output += d));
       child.stderr?.on('data', (d) => (output += d));
-      await until(`${name} ready on port ${port}`, () => {
-        if (exited()) throw new Error(`${name} exited (${child!.exitCode ?? child!.signalCode}):\n${output}`);
-        return ready(output.slice(mark));
-      }, 30_000, () => output);
+      await until(
+        `${name} ready on port ${port}`,
+        () => {
+          if (exited()) throw new Error(`${name} exited (${child!.exitCode ?? child!.signalCode}):\n${output}`);
+          return ready(output.slice(mark));
+        },
+        30_000,
+        () => output,
+      );
     },
     async stop(signal = 'SIGINT') {
       if (exited()) return;
@@ -116,7 +123,12 @@ export async function ownPostgres(options: { parent?: string } = {}): Promise<Ow
     dir,
     port,
     `postgres://postgres@127.0.0.1:${port}/postgres`,
-    () => spawn(`${pgBin}/postgres`, ['-D', data, '-k', dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'max_connections=100'], { uid, gid, stdio: ['ignore', 'pipe', 'pipe'] }),
+    () =>
+      spawn(
+        `${pgBin}/postgres`,
+        ['-D', data, '-k', dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'max_connections=100'],
+        { uid, gid, stdio: ['ignore', 'pipe', 'pipe'] },
+      ),
     (log) => log.includes('database system is ready to accept connections'),
   );
   try {

@@ -124,25 +124,42 @@ export function powerVm(options: PowerVmOptions): PowerVm {
   function args(first: PowerVmDevice): string[] {
     const index = { network: first === 'network' ? '1' : '2', disk: first === 'disk' ? '1' : '2' };
     const devices = options.qemuArgs ?? [
-      '-netdev', 'user,id=n0,restrict=on',
-      '-device', 'virtio-net-pci,netdev=n0,bootindex={bootindex:network}',
-      '-drive', `file=${disk},if=none,id=disk0,format=raw`,
-      '-device', 'virtio-blk-pci,drive=disk0,bootindex={bootindex:disk}',
+      '-netdev',
+      'user,id=n0,restrict=on',
+      '-device',
+      'virtio-net-pci,netdev=n0,bootindex={bootindex:network}',
+      '-drive',
+      `file=${disk},if=none,id=disk0,format=raw`,
+      '-device',
+      'virtio-blk-pci,drive=disk0,bootindex={bootindex:disk}',
     ];
-    const firmware = options.firmware === 'uefi'
-      ? ['-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`, '-drive', `if=pflash,format=raw,unit=1,file=${uefiVars}`]
-      : [];
+    const firmware =
+      options.firmware === 'uefi'
+        ? ['-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`, '-drive', `if=pflash,format=raw,unit=1,file=${uefiVars}`]
+        : [];
     return [
-      '-name', options.name,
-      '-accel', 'tcg',
-      '-machine', 'pc',
-      '-m', String(options.memoryMiB ?? 64),
-      '-display', 'none',
-      '-monitor', 'none',
+      '-name',
+      options.name,
+      '-accel',
+      'tcg',
+      '-machine',
+      'pc',
+      '-m',
+      String(options.memoryMiB ?? 64),
+      '-display',
+      'none',
+      '-monitor',
+      'none',
       ...(devices.includes('-serial') ? [] : ['-serial', 'none']),
-      '-qmp', `unix:${qmpSocket},server=on,wait=off`,
+      '-qmp',
+      `unix:${qmpSocket},server=on,wait=off`,
       ...firmware,
-      ...devices.map((a) => a.replaceAll('{bootindex:network}', index.network).replaceAll('{bootindex:disk}', index.disk).replaceAll('{start}', String(boots + 1))),
+      ...devices.map((a) =>
+        a
+          .replaceAll('{bootindex:network}', index.network)
+          .replaceAll('{bootindex:disk}', index.disk)
+          .replaceAll('{start}', String(boots + 1)),
+      ),
     ];
   }
 

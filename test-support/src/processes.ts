@@ -77,7 +77,8 @@ export function spawnSprout(args: string[], options: { cwd: string; env: Record<
         const deadline = Date.now() + timeoutMs;
         const check = () => {
           if (typeof text === 'string' ? log.includes(text) : text.test(log)) return resolve();
-          if (child.exitCode !== null || child.signalCode !== null) return reject(new Error(`sprout ${args[0]} exited (${child.exitCode ?? child.signalCode}) before printing ${text}:\n${log}`));
+          if (child.exitCode !== null || child.signalCode !== null)
+            return reject(new Error(`sprout ${args[0]} exited (${child.exitCode ?? child.signalCode}) before printing ${text}:\n${log}`));
           if (Date.now() > deadline) return reject(new Error(`sprout ${args[0]} did not print ${text} in ${timeoutMs} ms:\n${log}`));
           setTimeout(check, 100);
         };

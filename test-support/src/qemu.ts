@@ -75,26 +75,41 @@ export function tail(text: string, lines = 60): string {
 
 export function startVm(ns: Netns, o: VmOptions): Vm {
   const args = [
-    '-accel', 'tcg',
-    '-machine', 'pc',
-    '-m', String(o.memoryMiB),
-    '-smp', String(o.cpus),
-    '-display', 'none',
-    '-monitor', 'none',
-    '-serial', `file:${o.serialLog}`,
-    '-fw_cfg', `name=etc/sercon-port,file=${o.serconPort}`,
-    '-netdev', `tap,id=n0,ifname=${ns.tap},script=no,downscript=no`,
+    '-accel',
+    'tcg',
+    '-machine',
+    'pc',
+    '-m',
+    String(o.memoryMiB),
+    '-smp',
+    String(o.cpus),
+    '-display',
+    'none',
+    '-monitor',
+    'none',
+    '-serial',
+    `file:${o.serialLog}`,
+    '-fw_cfg',
+    `name=etc/sercon-port,file=${o.serconPort}`,
+    '-netdev',
+    `tap,id=n0,ifname=${ns.tap},script=no,downscript=no`,
     // Network first, then the disk: bootindex is what both SeaBIOS and OVMF honour.
-    '-device', `virtio-net-pci,netdev=n0,mac=${o.mac},bootindex=1${o.nicRom === false ? ',romfile=' : ''}`,
-    '-drive', `file=${o.disk},if=none,id=disk0,format=raw`,
-    '-device', 'virtio-blk-pci,drive=disk0,bootindex=2',
+    '-device',
+    `virtio-net-pci,netdev=n0,mac=${o.mac},bootindex=1${o.nicRom === false ? ',romfile=' : ''}`,
+    '-drive',
+    `file=${o.disk},if=none,id=disk0,format=raw`,
+    '-device',
+    'virtio-blk-pci,drive=disk0,bootindex=2',
   ];
   if (o.uefiVars) {
     args.push(
-      '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`,
-      '-drive', `if=pflash,format=raw,unit=1,file=${o.uefiVars}`,
+      '-drive',
+      `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`,
+      '-drive',
+      `if=pflash,format=raw,unit=1,file=${o.uefiVars}`,
       // OVMF's own IPv6 PXE attempt would add its own wait before iPXE's.
-      '-fw_cfg', 'name=opt/org.tianocore/IPv6Support,string=no',
+      '-fw_cfg',
+      'name=opt/org.tianocore/IPv6Support,string=no',
     );
   }
   const process = ns.spawn('qemu-system-x86_64', args);
@@ -122,13 +137,17 @@ export function startVm(ns: Netns, o: VmOptions): Vm {
     process,
     serial,
     events: () => seen.map((e) => ({ ...e })),
-    timeline: () => seen.map((e, i) => `${(e.ms / 1000).toFixed(1).padStart(6)} s  ${e.label}${i ? ` (+${((e.ms - seen[i - 1].ms) / 1000).toFixed(1)} s)` : ''}`).join('\n'),
+    timeline: () =>
+      seen.map((e, i) => `${(e.ms / 1000).toFixed(1).padStart(6)} s  ${e.label}${i ? ` (+${((e.ms - seen[i - 1].ms) / 1000).toFixed(1)} s)` : ''}`).join('\n'),
     async waitForSerial(text, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const log = serial();
         if (typeof text === 'string' ? log.includes(text) : text.test(log)) return;
-        if (process.child.exitCode !== null || process.child.signalCode !== null) throw new Error(`QEMU ended (${process.child.exitCode ?? process.child.signalCode}) before the serial log showed ${text}; qemu: ${process.log().slice(-500)}\nserial tail:\n${tail(log)}`);
+        if (process.child.exitCode !== null || process.child.signalCode !== null)
+          throw new Error(
+            `QEMU ended (${process.child.exitCode ?? process.child.signalCode}) before the serial log showed ${text}; qemu: ${process.log().slice(-500)}\nserial tail:\n${tail(log)}`,
+          );
         if (Date.now() > deadline) throw new Error(`the serial log did not show ${text} in ${timeoutMs} ms; serial tail:\n${tail(log)}`);
         await new Promise((r) => setTimeout(r, 250));
       }

@@ -73,7 +73,29 @@ const registry = 'Base.1.16.0';
 export function selfSignedCertificate(dir: string): { cert: string; key: string } {
   const cert = join(dir, 'bmc-cert.pem');
   const key = join(dir, 'bmc-key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=redfish-bmc.test', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'pipe' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=redfish-bmc.test',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'pipe' },
+  );
   return { cert, key };
 }
 
@@ -94,7 +116,15 @@ function errorBody(fault: RedfishFault): object {
     error: {
       code: `${registry}.GeneralError`,
       message: 'A general error has occurred. See ExtendedInfo for more information.',
-      '@Message.ExtendedInfo': [{ '@odata.type': '#Message.v1_1_1.Message', MessageId: `${registry}.${fault.messageId}`, Message: fault.message, Severity: 'Critical', Resolution: fault.resolution }],
+      '@Message.ExtendedInfo': [
+        {
+          '@odata.type': '#Message.v1_1_1.Message',
+          MessageId: `${registry}.${fault.messageId}`,
+          Message: fault.message,
+          Severity: 'Critical',
+          Resolution: fault.resolution,
+        },
+      ],
     },
   };
 }
@@ -138,8 +168,20 @@ export async function startRedfishBmc(options: RedfishBmcOptions): Promise<Redfi
   const conflict = (message: string) => new RedfishFault(409, 'OperationNotAllowed', message, 'Check the PowerState before requesting this ResetType.');
 
   async function reset(type: unknown): Promise<void> {
-    if (typeof type !== 'string') throw new RedfishFault(400, 'ActionParameterMissing', "The action ComputerSystem.Reset requires the parameter ResetType to be present in the request body.", 'Supply the action with the required parameter in the request body when the request is resubmitted.');
-    if (!resetTypes.includes(type)) throw new RedfishFault(400, 'ActionParameterValueNotInList', `The value '${type}' for the parameter ResetType in the action ComputerSystem.Reset is not in the list of acceptable values.`, 'Choose a value from the enumeration list that the implementation can support and resubmit the request if the operation failed.');
+    if (typeof type !== 'string')
+      throw new RedfishFault(
+        400,
+        'ActionParameterMissing',
+        'The action ComputerSystem.Reset requires the parameter ResetType to be present in the request body.',
+        'Supply the action with the required parameter in the request body when the request is resubmitted.',
+      );
+    if (!resetTypes.includes(type))
+      throw new RedfishFault(
+        400,
+        'ActionParameterValueNotInList',
+        `The value '${type}' for the parameter ResetType in the action ComputerSystem.Reset is not in the list of acceptable values.`,
+        'Choose a value from the enumeration list that the implementation can support and resubmit the request if the operation failed.',
+      );
     const on = vm.running();
     if (type === 'On') {
       if (on) throw conflict('The system is already powered on.');
@@ -154,12 +196,30 @@ export async function startRedfishBmc(options: RedfishBmcOptions): Promise<Redfi
   function patchSystem(body: unknown): void {
     const patch = body as { Boot?: Record<string, unknown> } | undefined;
     const unknown = Object.keys(patch ?? {}).filter((k) => k !== 'Boot');
-    if (!patch?.Boot || unknown.length > 0) throw new RedfishFault(400, 'PropertyNotWritable', `The property ${unknown[0] ?? 'Boot'} is a read-only property and cannot be assigned a value.`, 'Remove the property from the request body and resubmit the request if the operation failed.');
+    if (!patch?.Boot || unknown.length > 0)
+      throw new RedfishFault(
+        400,
+        'PropertyNotWritable',
+        `The property ${unknown[0] ?? 'Boot'} is a read-only property and cannot be assigned a value.`,
+        'Remove the property from the request body and resubmit the request if the operation failed.',
+      );
     const next = { ...boot };
     for (const [name, value] of Object.entries(patch.Boot)) {
       const allowed = name === 'BootSourceOverrideTarget' ? bootTargets : name === 'BootSourceOverrideEnabled' ? bootEnabled : undefined;
-      if (!allowed) throw new RedfishFault(400, 'PropertyUnknown', `The property Boot/${name} is not in the list of valid properties for the resource.`, 'Remove the unknown property from the request body and resubmit the request if the operation failed.');
-      if (typeof value !== 'string' || !allowed.includes(value)) throw new RedfishFault(400, 'PropertyValueNotInList', `The value '${String(value)}' for the property Boot/${name} is not in the list of acceptable values.`, 'Choose a value from the enumeration list that the implementation can support and resubmit the request if the operation failed.');
+      if (!allowed)
+        throw new RedfishFault(
+          400,
+          'PropertyUnknown',
+          `The property Boot/${name} is not in the list of valid properties for the resource.`,
+          'Remove the unknown property from the request body and resubmit the request if the operation failed.',
+        );
+      if (typeof value !== 'string' || !allowed.includes(value))
+        throw new RedfishFault(
+          400,
+          'PropertyValueNotInList',
+          `The value '${String(value)}' for the property Boot/${name} is not in the list of acceptable values.`,
+          'Choose a value from the enumeration list that the implementation can support and resubmit the request if the operation failed.',
+        );
       (next as Record<string, string>)[name] = value;
     }
     if (!options.ignoresBootOverride) boot = next;
@@ -180,34 +240,63 @@ export async function startRedfishBmc(options: RedfishBmcOptions): Promise<Redfi
   async function route(method: string, path: string, auth: RedfishBmcRequest['auth'], body: unknown, res: ServerResponse): Promise<[number, unknown?]> {
     if (method === 'GET' && (path === '/redfish' || path === '/redfish/')) return [200, { v1: '/redfish/v1/' }];
     if (method === 'GET' && (path === '/redfish/v1' || path === '/redfish/v1/')) {
-      return [200, {
-        '@odata.id': '/redfish/v1/',
-        '@odata.type': '#ServiceRoot.v1_15_0.ServiceRoot',
-        Id: 'RootService',
-        Name: 'Root Service',
-        RedfishVersion: '1.17.0',
-        UUID: '92384634-2938-2342-8820-489239905423',
-        Systems: { '@odata.id': '/redfish/v1/Systems' },
-        ...(offerSessions ? { SessionService: { '@odata.id': '/redfish/v1/SessionService' }, Links: { Sessions: { '@odata.id': sessionsPath } } } : { Links: {} }),
-      }];
+      return [
+        200,
+        {
+          '@odata.id': '/redfish/v1/',
+          '@odata.type': '#ServiceRoot.v1_15_0.ServiceRoot',
+          Id: 'RootService',
+          Name: 'Root Service',
+          RedfishVersion: '1.17.0',
+          UUID: '92384634-2938-2342-8820-489239905423',
+          Systems: { '@odata.id': '/redfish/v1/Systems' },
+          ...(offerSessions
+            ? { SessionService: { '@odata.id': '/redfish/v1/SessionService' }, Links: { Sessions: { '@odata.id': sessionsPath } } }
+            : { Links: {} }),
+        },
+      ];
     }
     if (offerSessions && method === 'POST' && path === sessionsPath) {
       const login = body as { UserName?: unknown; Password?: unknown } | undefined;
       if (login?.UserName !== credentials.username || login?.Password !== credentials.password) {
-        throw new RedfishFault(401, 'ResourceAtUriUnauthorized', `While accessing the resource at '${sessionsPath}', the service received an authorization error 'invalid user name or password'.`, 'Ensure that the appropriate access is provided for the service in order for it to access the URI.');
+        throw new RedfishFault(
+          401,
+          'ResourceAtUriUnauthorized',
+          `While accessing the resource at '${sessionsPath}', the service received an authorization error 'invalid user name or password'.`,
+          'Ensure that the appropriate access is provided for the service in order for it to access the URI.',
+        );
       }
       const token = randomBytes(24).toString('hex');
       const id = randomUUID();
       sessions.set(token, { id, username: credentials.username });
       res.setHeader('X-Auth-Token', token);
       res.setHeader('Location', `${sessionsPath}/${id}`);
-      return [201, { '@odata.id': `${sessionsPath}/${id}`, '@odata.type': '#Session.v1_7_0.Session', Id: id, Name: 'User Session', UserName: credentials.username }];
+      return [
+        201,
+        { '@odata.id': `${sessionsPath}/${id}`, '@odata.type': '#Session.v1_7_0.Session', Id: id, Name: 'User Session', UserName: credentials.username },
+      ];
     }
     if (auth !== 'session' && auth !== 'basic') {
-      throw new RedfishFault(401, 'NoValidSession', 'There is no valid session established with the implementation.', 'Establish a session before attempting any operations.');
+      throw new RedfishFault(
+        401,
+        'NoValidSession',
+        'There is no valid session established with the implementation.',
+        'Establish a session before attempting any operations.',
+      );
     }
     if (offerSessions && path === '/redfish/v1/SessionService' && method === 'GET') {
-      return [200, { '@odata.id': '/redfish/v1/SessionService', '@odata.type': '#SessionService.v1_1_9.SessionService', Id: 'SessionService', Name: 'Session Service', ServiceEnabled: true, SessionTimeout: 600, Sessions: { '@odata.id': sessionsPath } }];
+      return [
+        200,
+        {
+          '@odata.id': '/redfish/v1/SessionService',
+          '@odata.type': '#SessionService.v1_1_9.SessionService',
+          Id: 'SessionService',
+          Name: 'Session Service',
+          ServiceEnabled: true,
+          SessionTimeout: 600,
+          Sessions: { '@odata.id': sessionsPath },
+        },
+      ];
     }
     if (offerSessions && path.startsWith(`${sessionsPath}/`) && method === 'DELETE') {
       const id = path.slice(sessionsPath.length + 1);
@@ -215,7 +304,16 @@ export async function startRedfishBmc(options: RedfishBmcOptions): Promise<Redfi
       return [204];
     }
     if (path === '/redfish/v1/Systems' && method === 'GET') {
-      return [200, { '@odata.id': '/redfish/v1/Systems', '@odata.type': '#ComputerSystemCollection.ComputerSystemCollection', Name: 'Computer System Collection', 'Members@odata.count': 1, Members: [{ '@odata.id': systemPath }] }];
+      return [
+        200,
+        {
+          '@odata.id': '/redfish/v1/Systems',
+          '@odata.type': '#ComputerSystemCollection.ComputerSystemCollection',
+          Name: 'Computer System Collection',
+          'Members@odata.count': 1,
+          Members: [{ '@odata.id': systemPath }],
+        },
+      ];
     }
     if (path === systemPath && method === 'GET') return [200, computerSystem()];
     if (path === systemPath && method === 'PATCH') {
@@ -228,7 +326,12 @@ export async function startRedfishBmc(options: RedfishBmcOptions): Promise<Redfi
       await done;
       return [204];
     }
-    throw new RedfishFault(404, 'ResourceNotFound', `The requested resource of type Resource named '${path}' was not found.`, 'Provide a valid resource identifier and resubmit the request.');
+    throw new RedfishFault(
+      404,
+      'ResourceNotFound',
+      `The requested resource of type Resource named '${path}' was not found.`,
+      'Provide a valid resource identifier and resubmit the request.',
+    );
   }
 
   const server = createServer({ cert: readFileSync(cert), key: readFileSync(key) }, (req, res) => {
@@ -252,7 +355,10 @@ export async function startRedfishBmc(options: RedfishBmcOptions): Promise<Redfi
       try {
         [status, answer] = await route(method, path, auth, body, res);
       } catch (err) {
-        const fault = err instanceof RedfishFault ? err : new RedfishFault(500, 'InternalError', `The request failed due to an internal service error: ${(err as Error).message}`, 'Resubmit the request.');
+        const fault =
+          err instanceof RedfishFault
+            ? err
+            : new RedfishFault(500, 'InternalError', `The request failed due to an internal service error: ${(err as Error).message}`, 'Resubmit the request.');
         [status, answer] = [fault.status, errorBody(fault)];
       }
       entry.status = status;

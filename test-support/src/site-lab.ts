@@ -48,7 +48,21 @@ export async function siteLab(t: Teardowns, subnet: string, options: SiteLabOpti
   });
   const cli = (...args: string[]) => sprout(args, { cwd: server.dir, env: server.env });
   const site = JSON.parse((await cli('site', 'create', 'lab', '--json')).stdout);
-  const network = await cli('network', 'create', '--site', 'lab', '--name', 'prov', '--cidr', `${subnet}.0/24`, '--gateway', `${subnet}.1`, '--domain', 'lab.example', '--pxe');
+  const network = await cli(
+    'network',
+    'create',
+    '--site',
+    'lab',
+    '--name',
+    'prov',
+    '--cidr',
+    `${subnet}.0/24`,
+    '--gateway',
+    `${subnet}.1`,
+    '--domain',
+    'lab.example',
+    '--pxe',
+  );
   if (network.code !== 0) throw new Error(`network create failed: ${network.stderr}`);
   const adminToken = readFileSync(join(server.dir, '.sprout', 'admin-token'), 'utf8').trim();
   const lab: SiteLab = {
@@ -66,11 +80,27 @@ export async function siteLab(t: Teardowns, subnet: string, options: SiteLabOpti
       return text ? JSON.parse(text) : undefined;
     },
     async imageReported(name) {
-      await until(`image ${name} reported by the agent`, async () => (await lab.api('GET', '/v1/sites/lab/images')).items.some((i: { name: string }) => i.name === name), 15_000);
+      await until(
+        `image ${name} reported by the agent`,
+        async () => (await lab.api('GET', '/v1/sites/lab/images')).items.some((i: { name: string }) => i.name === name),
+        15_000,
+      );
     },
     async startAgent(services) {
       const config = join(work, 'agent.yaml');
-      writeFileSync(config, [`controlPlane: http://127.0.0.1:${server.port}`, `joinToken: ${site.joinToken.token}`, `dataDir: ${join(work, 'agent')}`, 'hostname: agent-lab', ...(options.agentYaml ?? []), 'services:', ...services, ''].join('\n'));
+      writeFileSync(
+        config,
+        [
+          `controlPlane: http://127.0.0.1:${server.port}`,
+          `joinToken: ${site.joinToken.token}`,
+          `dataDir: ${join(work, 'agent')}`,
+          'hostname: agent-lab',
+          ...(options.agentYaml ?? []),
+          'services:',
+          ...services,
+          '',
+        ].join('\n'),
+      );
       const agent = spawnSprout(['agent', 'run', '--config', config], { cwd: server.dir, env: server.env });
       agents.push(agent);
       await agent.waitFor('sprout agent is running');

@@ -32,12 +32,21 @@ export async function apiSuite(options: BenchOptions, cleanup: Cleanup): Promise
     const runSprout = async () => sproutGet.push(await wrk(cp.url, randomGetScript('/v1/machines/', ids), script('get'), perRound, auth));
     const runBare = async () => bareGet.push(await wrk(bare.url, randomGetScript('/machines/', ids), script('bare'), perRound));
     const runQueries = async () => queriesGet.push(await wrk(bare.url, randomGetScript('/sprout-queries/machines/', ids), script('queries'), perRound, auth));
-    const runNoUpdate = async () => noUpdateGet.push(await wrk(bare.url, randomGetScript('/sprout-queries-no-update/machines/', ids), script('no-update'), perRound, auth));
+    const runNoUpdate = async () =>
+      noUpdateGet.push(await wrk(bare.url, randomGetScript('/sprout-queries-no-update/machines/', ids), script('no-update'), perRound, auth));
     const order = [runSprout, runBare, runQueries, runNoUpdate];
     for (const run of r % 2 === 0 ? order : [...order].reverse()) await run();
-    options.log(`api round ${r + 1}: Sprout GET ${Math.round(sproutGet.at(-1)!.requestsPerSecond)} req/s, bare fastify ${Math.round(bareGet.at(-1)!.requestsPerSecond)}, with Sprout's SQL ${Math.round(queriesGet.at(-1)!.requestsPerSecond)}, without its UPDATE ${Math.round(noUpdateGet.at(-1)!.requestsPerSecond)}`);
+    options.log(
+      `api round ${r + 1}: Sprout GET ${Math.round(sproutGet.at(-1)!.requestsPerSecond)} req/s, bare fastify ${Math.round(bareGet.at(-1)!.requestsPerSecond)}, with Sprout's SQL ${Math.round(queriesGet.at(-1)!.requestsPerSecond)}, without its UPDATE ${Math.round(noUpdateGet.at(-1)!.requestsPerSecond)}`,
+    );
   }
-  const list = await wrk(cp.url, `request = function()\n  return wrk.format("GET", "/v1/machines?site=bench&tag=odd&status=new&limit=100")\nend\n`, script('list'), perRound, auth);
+  const list = await wrk(
+    cp.url,
+    `request = function()\n  return wrk.format("GET", "/v1/machines?site=bench&tag=odd&status=new&limit=100")\nend\n`,
+    script('list'),
+    perRound,
+    auth,
+  );
   options.log(`api list: ${Math.round(list.requestsPerSecond)} req/s, p99 ${list.p99Ms} ms`);
   const post = await wrk(
     cp.url,
@@ -61,18 +70,51 @@ export async function apiSuite(options: BenchOptions, cleanup: Cleanup): Promise
   );
   options.log(`api POST: ${Math.round(post.requestsPerSecond)} req/s, errors ${post.errors}`);
 
-  const mean = (runs: WrkFigures[], f: (w: WrkFigures) => number) => runs.reduce((s, w) => s + f(w) * w.requests, 0) / Math.max(1, runs.reduce((s, w) => s + w.requests, 0));
+  const mean = (runs: WrkFigures[], f: (w: WrkFigures) => number) =>
+    runs.reduce((s, w) => s + f(w) * w.requests, 0) /
+    Math.max(
+      1,
+      runs.reduce((s, w) => s + w.requests, 0),
+    );
   const total = (runs: WrkFigures[]) => runs.reduce((s, w) => s + w.errors, 0);
   const getRps = mean(sproutGet, (w) => w.requestsPerSecond);
   const bareRps = mean(bareGet, (w) => w.requestsPerSecond);
   const peer = 'bare fastify + SELECT';
-  const diag = 'the old GET\'s 6 queries';
+  const diag = "the old GET's 6 queries";
   const diag2 = 'the old 6 queries, no UPDATE';
   const rows: Row[] = [
-    { metric: 'GET /v1/machines/{id}', unit: 'req/s', better: 'higher', sprout: getRps, peers: { [peer]: bareRps, [diag]: mean(queriesGet, (w) => w.requestsPerSecond), [diag2]: mean(noUpdateGet, (w) => w.requestsPerSecond) } },
-    { metric: '  p50', unit: 'ms', better: 'lower', sprout: mean(sproutGet, (w) => w.p50Ms), peers: { [peer]: mean(bareGet, (w) => w.p50Ms), [diag]: mean(queriesGet, (w) => w.p50Ms), [diag2]: mean(noUpdateGet, (w) => w.p50Ms) } },
-    { metric: '  p99', unit: 'ms', better: 'lower', sprout: Math.max(...sproutGet.map((w) => w.p99Ms)), peers: { [peer]: Math.max(...bareGet.map((w) => w.p99Ms)), [diag]: Math.max(...queriesGet.map((w) => w.p99Ms)), [diag2]: Math.max(...noUpdateGet.map((w) => w.p99Ms)) } },
-    { metric: '  errors', unit: '', better: 'none', sprout: total(sproutGet), peers: { [peer]: total(bareGet), [diag]: total(queriesGet), [diag2]: total(noUpdateGet) } },
+    {
+      metric: 'GET /v1/machines/{id}',
+      unit: 'req/s',
+      better: 'higher',
+      sprout: getRps,
+      peers: { [peer]: bareRps, [diag]: mean(queriesGet, (w) => w.requestsPerSecond), [diag2]: mean(noUpdateGet, (w) => w.requestsPerSecond) },
+    },
+    {
+      metric: '  p50',
+      unit: 'ms',
+      better: 'lower',
+      sprout: mean(sproutGet, (w) => w.p50Ms),
+      peers: { [peer]: mean(bareGet, (w) => w.p50Ms), [diag]: mean(queriesGet, (w) => w.p50Ms), [diag2]: mean(noUpdateGet, (w) => w.p50Ms) },
+    },
+    {
+      metric: '  p99',
+      unit: 'ms',
+      better: 'lower',
+      sprout: Math.max(...sproutGet.map((w) => w.p99Ms)),
+      peers: {
+        [peer]: Math.max(...bareGet.map((w) => w.p99Ms)),
+        [diag]: Math.max(...queriesGet.map((w) => w.p99Ms)),
+        [diag2]: Math.max(...noUpdateGet.map((w) => w.p99Ms)),
+      },
+    },
+    {
+      metric: '  errors',
+      unit: '',
+      better: 'none',
+      sprout: total(sproutGet),
+      peers: { [peer]: total(bareGet), [diag]: total(queriesGet), [diag2]: total(noUpdateGet) },
+    },
     { metric: 'GET /v1/machines?site&tag&status&limit=100', unit: 'req/s', better: 'higher', sprout: list.requestsPerSecond },
     { metric: '  p50', unit: 'ms', better: 'lower', sprout: list.p50Ms },
     { metric: '  p99', unit: 'ms', better: 'lower', sprout: list.p99Ms },
@@ -86,7 +128,13 @@ export async function apiSuite(options: BenchOptions, cleanup: Cleanup): Promise
     suite: 'api',
     peers: [peer, diag, diag2],
     rows,
-    targets: [{ what: 'single-machine GET ≥ 0.8× bare fastify + one SELECT (with authentication and authorization)', measured: `${(getRps / bareRps).toFixed(2)}×`, met: getRps >= 0.8 * bareRps }],
+    targets: [
+      {
+        what: 'single-machine GET ≥ 0.8× bare fastify + one SELECT (with authentication and authorization)',
+        measured: `${(getRps / bareRps).toFixed(2)}×`,
+        met: getRps >= 0.8 * bareRps,
+      },
+    ],
     notes: [
       `"${diag}" is a diagnosis, not a peer: the bare route issuing the SQL a Sprout GET issued before it was optimised (token SELECT, last_used_at UPDATE left running, machine, interfaces, site, hardware tests; now one prepared query and a remembered token), to show what that pattern costs on this machine; "${diag2}" the same without the one write`,
       `wrk -t 2 -c 50, ${rounds} round(s) of ${perRound} s for the GET comparison, ${perRound} s for the list and POST; ${seeded} machines in the database; the control plane logs at info to a pipe, as sprout server does; the admin bearer token is checked on every request`,

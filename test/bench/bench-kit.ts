@@ -85,7 +85,7 @@ export function renderTable(result: SuiteResult): string {
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const out = [`== ${result.suite} ==`, fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(fmt)];
-  if (result.peers.length > 0) out.push('(× above 1 means Sprout is better: its rate ÷ the peer\'s, or the peer\'s latency ÷ its own)');
+  if (result.peers.length > 0) out.push("(× above 1 means Sprout is better: its rate ÷ the peer's, or the peer's latency ÷ its own)");
   for (const t of result.targets) out.push(`target ${t.met ? 'MET   ' : 'MISSED'} ${t.what}: ${t.measured}`);
   for (const n of result.notes) out.push(`note: ${n}`);
   return out.join('\n');
@@ -158,7 +158,10 @@ export function startChild(cleanup: Cleanup, command: string, args: string[], op
         const check = () => {
           const match = typeof text === 'string' ? (output.includes(text) ? text : null) : (output.match(text)?.[0] ?? null);
           if (match !== null) return resolve(match);
-          if (!running()) return reject(new Error(`${command} ${args.join(' ')} exited (${child.exitCode ?? child.signalCode}) before printing ${text}:\n${output.slice(-3000)}`));
+          if (!running())
+            return reject(
+              new Error(`${command} ${args.join(' ')} exited (${child.exitCode ?? child.signalCode}) before printing ${text}:\n${output.slice(-3000)}`),
+            );
           if (Date.now() > deadline) return reject(new Error(`${command} did not print ${text} within ${timeoutMs} ms:\n${output.slice(-3000)}`));
           setTimeout(check, 50);
         };
@@ -168,7 +171,12 @@ export function startChild(cleanup: Cleanup, command: string, args: string[], op
 }
 
 /** Runs a command to its end (bounded by timeoutMs) and returns its output. */
-export async function runTool(command: string, args: string[], timeoutMs: number, options: SpawnOptions = {}): Promise<{ code: number | null; output: string }> {
+export async function runTool(
+  command: string,
+  args: string[],
+  timeoutMs: number,
+  options: SpawnOptions = {},
+): Promise<{ code: number | null; output: string }> {
   const cleanup = new Cleanup();
   const child = startChild(cleanup, command, args, options);
   const timer = setTimeout(() => void child.stop(), timeoutMs);

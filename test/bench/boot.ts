@@ -72,10 +72,34 @@ function scriptServedAt(agentLog: string, mac: string): number | undefined {
   return undefined;
 }
 
-async function bootOnce(site: E2eSite, firmware: Firmware, variant: Variant, index: number, subnetOctet: number, options: BenchOptions, cleanup: Cleanup): Promise<Boot> {
+async function bootOnce(
+  site: E2eSite,
+  firmware: Firmware,
+  variant: Variant,
+  index: number,
+  subnetOctet: number,
+  options: BenchOptions,
+  cleanup: Cleanup,
+): Promise<Boot> {
   const name = `vm-${firmware}-${index}`;
   const mac = `52:54:00:18:${subnetOctet.toString(16).padStart(2, '0')}:${(index + (firmware === 'uefi' ? 0x80 : 0x10)).toString(16).padStart(2, '0')}`;
-  await site.cli('machine', 'create', name, '--site', 'lab', '--boot-mode', firmware, '--mac', mac, '--cpus', String(VM.cpus), '--memory-mib', String(VM.memoryMiB), '--disks', '1');
+  await site.cli(
+    'machine',
+    'create',
+    name,
+    '--site',
+    'lab',
+    '--boot-mode',
+    firmware,
+    '--mac',
+    mac,
+    '--cpus',
+    String(VM.cpus),
+    '--memory-mib',
+    String(VM.memoryMiB),
+    '--disks',
+    '1',
+  );
   await site.cli('machine', 'commission', name, '--json');
   // The agent holds the boot intent and waits for the (manual) power-on: read from its own files.
   const agentFile = (file: string) => {
@@ -105,10 +129,24 @@ async function bootOnce(site: E2eSite, firmware: Firmware, variant: Variant, ind
   const uefiVars = join(site.work, `${name}.OVMF_VARS.fd`);
   if (firmware === 'uefi') copyFileSync(OVMF_VARS, uefiVars);
   const startedAt = Date.now();
-  const vm: Vm = startVm(site.ns, { mac, disk, memoryMiB: VM.memoryMiB, cpus: VM.cpus, serialLog: site.logFile(`${name}.serial.log`), serconPort, uefiVars: firmware === 'uefi' ? uefiVars : undefined, nicRom: true });
+  const vm: Vm = startVm(site.ns, {
+    mac,
+    disk,
+    memoryMiB: VM.memoryMiB,
+    cpus: VM.cpus,
+    serialLog: site.logFile(`${name}.serial.log`),
+    serconPort,
+    uefiVars: firmware === 'uefi' ? uefiVars : undefined,
+    nicRom: true,
+  });
   cleanup.add(`stop ${name}`, () => vm.stop());
   try {
-    const servedAt = await waitFor(`${name} (${firmware}, ${variant}) to get its iPXE script`, () => scriptServedAt(site.agent.log(), mac), SCRIPT_TIMEOUT_MS, () => `serial timeline:\n${vm.timeline()}\nserial tail:\n${vm.serial().slice(-2000)}`);
+    const servedAt = await waitFor(
+      `${name} (${firmware}, ${variant}) to get its iPXE script`,
+      () => scriptServedAt(site.agent.log(), mac),
+      SCRIPT_TIMEOUT_MS,
+      () => `serial timeline:\n${vm.timeline()}\nserial tail:\n${vm.serial().slice(-2000)}`,
+    );
     await new Promise((r) => setTimeout(r, 300)); // the serial sampler's last look (it samples every 100 ms)
     const events = vm.events();
     const configureWaits = events.flatMap((e, i) => (e.label === 'iPXE configuring net0' ? [((events[i + 1]?.ms ?? servedAt - startedAt) - e.ms) / 1000] : []));
@@ -116,7 +154,9 @@ async function bootOnce(site: E2eSite, firmware: Firmware, variant: Variant, ind
     const firstAnswer = (events.find((e) => e.label === 'iPXE script from the agent')?.ms ?? servedAt - startedAt) / 1000;
     const waited = /waiting for this agent to be given its step/.test(vm.serial());
     const boot: Boot = { firmware, variant, firstAnswer, seconds, waited, configureWaits, timeline: vm.timeline() };
-    options.log(`${firmware} ${variant}: first script answered ${firstAnswer.toFixed(1)} s, installer script served ${seconds.toFixed(1)} s after QEMU started${waited ? ' (asked before the agent had its step: waiting script first)' : ''}; iPXE configure waits ${configureWaits.map((s) => `${s.toFixed(1)} s`).join(', ') || 'none seen'}\n${boot.timeline.replace(/^/gm, '      ')}`);
+    options.log(
+      `${firmware} ${variant}: first script answered ${firstAnswer.toFixed(1)} s, installer script served ${seconds.toFixed(1)} s after QEMU started${waited ? ' (asked before the agent had its step: waiting script first)' : ''}; iPXE configure waits ${configureWaits.map((s) => `${s.toFixed(1)} s`).join(', ') || 'none seen'}\n${boot.timeline.replace(/^/gm, '      ')}`,
+    );
     return boot;
   } finally {
     await vm.stop();
@@ -131,17 +171,29 @@ const median = (values: number[]) => {
 export async function bootSuite(options: BenchOptions, cleanup: Cleanup): Promise<SuiteResult> {
   const runs = options.quick ? 1 : 2;
   const sites = {} as Record<Variant, { site: E2eSite; octet: number }>;
-  for (const [variant, octet] of [['without ra', 100], ['with ra', 101]] as const) {
+  for (const [variant, octet] of [
+    ['without ra', 100],
+    ['with ra', 101],
+  ] as const) {
     options.log(`site ${variant}: control plane, namespace 198.18.${octet}.0/24, agent with dhcp, tftp, http${variant === 'with ra' ? ', ra' : ''}`);
     // On PostgreSQL (a database of its own): quicker to start than PGlite on a loaded machine.
     // Once more if it fails: the helpers' start-up bounds (60 s for the control plane) are
     // tight when other work shares the cores; what failed is removed by the cleanup.
-    const start = () => startE2eSite(benchContext(cleanup, `boot site ${variant}`), { subnet: `198.18.${octet}`, postgres: true, env: {}, yaml: 'plugins:\n  transport-http: { waitSeconds: 2 }\n', name: `bench-boot-${octet}`, ra: variant === 'with ra' });
+    const start = () =>
+      startE2eSite(benchContext(cleanup, `boot site ${variant}`), {
+        subnet: `198.18.${octet}`,
+        postgres: true,
+        env: {},
+        yaml: 'plugins:\n  transport-http: { waitSeconds: 2 }\n',
+        name: `bench-boot-${octet}`,
+        ra: variant === 'with ra',
+      });
     const site = await start().catch((err: Error) => {
       options.log(`site ${variant} did not start (${err.message.split('\n')[0]}); once more`);
       return start();
     });
-    if (variant === 'with ra' && !/ra: answering IPv6 router solicitations/.test(site.agent.log())) throw new Error(`the agent's ra service did not start:\n${site.agent.log().slice(-3000)}`);
+    if (variant === 'with ra' && !/ra: answering IPv6 router solicitations/.test(site.agent.log()))
+      throw new Error(`the agent's ra service did not start:\n${site.agent.log().slice(-3000)}`);
     sites[variant] = { site, octet };
   }
   const boots: Boot[] = [];
@@ -164,20 +216,39 @@ export async function bootSuite(options: BenchOptions, cleanup: Cleanup): Promis
     const without = median(of('without ra').map((b) => b.firstAnswer));
     const withRa = median(of('with ra').map((b) => b.firstAnswer));
     const saving = without !== null && withRa !== null ? without - withRa : null;
-    rows.push({ metric: `${label}: power-on → first iPXE script answered, median of ${runs}`, unit: 's', better: 'lower', sprout: withRa, peers: { 'without ra': without } });
-    rows.push({ metric: `${label}: power-on → installer script served, median of ${runs}`, unit: 's', better: 'lower', sprout: median(of('with ra').map((b) => b.seconds)), peers: { 'without ra': median(of('without ra').map((b) => b.seconds)) } });
+    rows.push({
+      metric: `${label}: power-on → first iPXE script answered, median of ${runs}`,
+      unit: 's',
+      better: 'lower',
+      sprout: withRa,
+      peers: { 'without ra': without },
+    });
+    rows.push({
+      metric: `${label}: power-on → installer script served, median of ${runs}`,
+      unit: 's',
+      better: 'lower',
+      sprout: median(of('with ra').map((b) => b.seconds)),
+      peers: { 'without ra': median(of('without ra').map((b) => b.seconds)) },
+    });
     rows.push({ metric: `${label}: first script saved by ra`, unit: 's', better: 'none', sprout: saving });
     targets.push({
       what: `${label}: the IPv6 router-solicitation wait is gone with ra (power-on → first iPXE script ≥ ${SAVING_TARGET_S} s sooner)`,
-      measured: saving === null ? 'not measured' : `${without!.toFixed(1)} s → ${withRa!.toFixed(1)} s, saves ${saving.toFixed(1)} s (${(without! / withRa!).toFixed(2)}×)`,
+      measured:
+        saving === null
+          ? 'not measured'
+          : `${without!.toFixed(1)} s → ${withRa!.toFixed(1)} s, saves ${saving.toFixed(1)} s (${(without! / withRa!).toFixed(2)}×)`,
       met: saving !== null && saving >= SAVING_TARGET_S,
     });
     for (const variant of ['without ra', 'with ra'] as const) {
       const waits = of(variant).map((b) => (b.configureWaits.length ? b.configureWaits.map((s) => s.toFixed(1)).join(' + ') : 'none'));
       const waitedCount = of(variant).filter((b) => b.waited).length;
-      notes.push(`${firmware} ${variant}: iPXE "Configuring (net0 …)" lasted ${waits.join('; ')} s per boot (each configure until the next serial marker); ${waitedCount} of ${of(variant).length} asked before the agent had the commission step (waiting script, asks again after 3 s)`);
+      notes.push(
+        `${firmware} ${variant}: iPXE "Configuring (net0 …)" lasted ${waits.join('; ')} s per boot (each configure until the next serial marker); ${waitedCount} of ${of(variant).length} asked before the agent had the commission step (waiting script, asks again after 3 s)`,
+      );
     }
   }
-  notes.push('TCG (no KVM), 2 vCPUs, 1 GiB per VM, as the end-to-end tests; the figures grow with the machine\'s load (load average above). The ratio is without ÷ with.');
+  notes.push(
+    "TCG (no KVM), 2 vCPUs, 1 GiB per VM, as the end-to-end tests; the figures grow with the machine's load (load average above). The ratio is without ÷ with.",
+  );
   return { suite: 'boot', peers: ['without ra'], rows, targets, notes };
 }

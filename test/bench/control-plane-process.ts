@@ -28,7 +28,11 @@ export async function startControlPlane(cleanup: Cleanup, options: { yaml?: stri
   const dataDir = mkdtempSync(join(tmpdir(), 'sprout-bench-cp-'));
   cleanup.add('remove the control plane folder', () => rmSync(dataDir, { recursive: true, force: true }));
   const schema = `bench_${randomBytes(5).toString('hex')}`;
-  const child = startChild(cleanup, process.execPath, [...sproutNodeArgs(), entry('control-plane.ts'), JSON.stringify({ port: 0, dataDir, schema, databaseUrl, ...options })]);
+  const child = startChild(cleanup, process.execPath, [
+    ...sproutNodeArgs(),
+    entry('control-plane.ts'),
+    JSON.stringify({ port: 0, dataDir, schema, databaseUrl, ...options }),
+  ]);
   // SIGTERM lets it drop its schema; the registered stop comes after and finds it gone.
   cleanup.add(`stop the control plane (schema ${schema})`, async () => {
     child.process.kill('SIGTERM');
@@ -72,7 +76,13 @@ export async function startControlPlane(cleanup: Cleanup, options: { yaml?: stri
 }
 
 export async function startBareFastify(cleanup: Cleanup, schema: string): Promise<{ url: string; child: Child }> {
-  const child = startChild(cleanup, process.execPath, ['--conditions=sprout-source', '--import', 'tsx', entry('bare-fastify.ts'), JSON.stringify({ databaseUrl, schema })]);
+  const child = startChild(cleanup, process.execPath, [
+    '--conditions=sprout-source',
+    '--import',
+    'tsx',
+    entry('bare-fastify.ts'),
+    JSON.stringify({ databaseUrl, schema }),
+  ]);
   const line = await child.waitFor(/ready \{.*\}/, 60_000);
   return { url: JSON.parse(line.slice(6)).url, child };
 }
@@ -83,7 +93,14 @@ export async function importMachines(cp: ControlPlane, site: string, count: numb
   for (let start = 0; start < count; start += 1000) {
     const rows = Array.from({ length: Math.min(1000, count - start) }, (_, k) => {
       const n = start + k + 1;
-      return { site, hostname: `${prefix}-${n}`, arch: 'x86_64', bootMode: 'bios', tags: [n % 2 ? 'odd' : 'even'], interfaces: [{ mac: macFor(n, prefix.length), pxe: true }] };
+      return {
+        site,
+        hostname: `${prefix}-${n}`,
+        arch: 'x86_64',
+        bootMode: 'bios',
+        tags: [n % 2 ? 'odd' : 'even'],
+        interfaces: [{ mac: macFor(n, prefix.length), pxe: true }],
+      };
     });
     const result = await cp.api<{ rows: { outcome: string; id?: string; hostname: string }[] }>('POST', '/v1/machines/import', rows);
     const failed = result.rows.find((r) => r.outcome === 'error');
@@ -92,7 +109,10 @@ export async function importMachines(cp: ControlPlane, site: string, count: numb
   // The import answers hostnames; ids come from a listing.
   let cursor: string | null = null;
   do {
-    const page: { items: { id: string }[]; nextCursor: string | null } = await cp.api('GET', `/v1/machines?site=${site}&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    const page: { items: { id: string }[]; nextCursor: string | null } = await cp.api(
+      'GET',
+      `/v1/machines?site=${site}&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+    );
     ids.push(...page.items.map((m) => m.id));
     cursor = page.nextCursor;
   } while (cursor && ids.length < count);

@@ -23,7 +23,10 @@ const file = join(spec.dataDir, 'sprout.yaml');
 writeFileSync(file, `listen: 127.0.0.1:${spec.port}\n${spec.yaml ?? ''}`);
 const admin = createKnex({ client: 'pg', connection: spec.databaseUrl, pool: { min: 0, max: 1 } });
 await admin.raw(`create schema if not exists ${spec.schema}`);
-const { config } = loadConfig({ file, env: { SPROUT_DATA_DIR: spec.dataDir, SPROUT_DATABASE_URL: spec.databaseUrl, SPROUT_ADMIN_TOKEN: token, SPROUT_LOG_LEVEL: spec.logLevel ?? 'info' } });
+const { config } = loadConfig({
+  file,
+  env: { SPROUT_DATA_DIR: spec.dataDir, SPROUT_DATABASE_URL: spec.databaseUrl, SPROUT_ADMIN_TOKEN: token, SPROUT_LOG_LEVEL: spec.logLevel ?? 'info' },
+});
 const kernel = await Kernel.boot({ config, builtinPlugins, store: { schema: spec.schema } });
 const url = await kernel.listen();
 console.log(`ready ${JSON.stringify({ url, token })}`);

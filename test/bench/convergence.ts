@@ -18,12 +18,20 @@ export async function convergenceSuite(options: BenchOptions, cleanup: Cleanup):
     body: JSON.stringify({ joinToken: site.joinToken.token, hostname: 'bench-agent', version: '0.1.0', capabilities: [] }),
   }).then((r) => r.json() as Promise<{ agentId: string; credential: string }>);
   await cp.api('POST', '/v1/networks', { site: 'conv', name: 'prov', cidr: '198.18.0.0/24', gateway: '198.18.0.1', pxe: true });
-  const machine = await cp.api('POST', '/v1/machines', { site: 'conv', hostname: 'conv-1', arch: 'x86_64', bootMode: 'bios', interfaces: [{ mac: '52:54:00:c0:00:01' }] });
+  const machine = await cp.api('POST', '/v1/machines', {
+    site: 'conv',
+    hostname: 'conv-1',
+    arch: 'x86_64',
+    bootMode: 'bios',
+    interfaces: [{ mac: '52:54:00:c0:00:01' }],
+  });
 
   let held = -1;
   let fetches = 0;
   const poll = async (wait: number): Promise<number> => {
-    const response = await fetch(`${cp.url}/v1/agents/${agent.agentId}/desired-state?after=${held}&wait=${wait}`, { headers: { authorization: `Bearer ${agent.credential}` } });
+    const response = await fetch(`${cp.url}/v1/agents/${agent.agentId}/desired-state?after=${held}&wait=${wait}`, {
+      headers: { authorization: `Bearer ${agent.credential}` },
+    });
     fetches++;
     if (response.status === 200) held = ((await response.json()) as { revision: number }).revision;
     else await response.arrayBuffer();
@@ -81,7 +89,11 @@ export async function convergenceSuite(options: BenchOptions, cleanup: Cleanup):
     peers: [],
     rows,
     targets: [
-      { what: 'an online agent has a change within 1 s (p99)', measured: `p99 ${p99?.toFixed(1)} ms, ${late} of ${latencies.length} over 1 s`, met: p99 !== null && p99 <= 1000 },
+      {
+        what: 'an online agent has a change within 1 s (p99)',
+        measured: `p99 ${p99?.toFixed(1)} ms, ${late} of ${latencies.length} over 1 s`,
+        met: p99 !== null && p99 <= 1000,
+      },
       { what: 'after a burst the agent holds the final revision', measured: `holds ${held} of ${final}`, met: held === final },
     ],
     notes: ['One control plane on PostgreSQL; the long poll is woken in process at commit (other control planes: NOTIFY). The document is built per fetch.'],

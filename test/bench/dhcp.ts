@@ -59,7 +59,19 @@ export async function dhcpSuite(options: BenchOptions, cleanup: Cleanup): Promis
 
   const state: SiteDesiredState = {
     site: { id: 'bench-site', name: 'bench' },
-    networks: [{ id: 'net-1', name: 'prov', cidr: '198.18.0.0/16', gateway: '198.18.0.254', dnsServers: [serverAddress], domain: 'lab.example', vlan: null, pxe: true, ranges: [{ kind: 'dynamic', ...pool }] }],
+    networks: [
+      {
+        id: 'net-1',
+        name: 'prov',
+        cidr: '198.18.0.0/16',
+        gateway: '198.18.0.254',
+        dnsServers: [serverAddress],
+        domain: 'lab.example',
+        vlan: null,
+        pxe: true,
+        ranges: [{ kind: 'dynamic', ...pool }],
+      },
+    ],
     reservations: [],
     bootIntents: [],
   };
@@ -102,11 +114,37 @@ export async function dhcpSuite(options: BenchOptions, cleanup: Cleanup): Promis
       await sleep(300);
       // Each run's clients are new MACs (-b), so -u can tell a second handout of an address.
       const base = `mac=02:${(runCount & 0xff).toString(16).padStart(2, '0')}:00:00:00:00`;
-      const run = await runTool('ip', ['netns', 'exec', ns.client, 'perfdhcp', '-4', '-l', relayAddress, '-r', String(rate), '-R', String(rate * seconds * 4), '-p', String(seconds), '-W', '1000000', '-u', '-b', base, serverAddress], (seconds + 20) * 1000);
+      const run = await runTool(
+        'ip',
+        [
+          'netns',
+          'exec',
+          ns.client,
+          'perfdhcp',
+          '-4',
+          '-l',
+          relayAddress,
+          '-r',
+          String(rate),
+          '-R',
+          String(rate * seconds * 4),
+          '-p',
+          String(seconds),
+          '-W',
+          '1000000',
+          '-u',
+          '-b',
+          base,
+          serverAddress,
+        ],
+        (seconds + 20) * 1000,
+      );
       await running.stop();
       const figures = parsePerfdhcp(run.output, rate, seconds);
       if (Number.isNaN(figures.rate)) throw new Error(`perfdhcp against ${server.name} printed no figures:\n${run.output.slice(-1500)}`);
-      options.log(`dhcp ${rate}/s offered: ${server.name} ${Math.round(figures.rate)} exchanges/s, drops ${figures.dropPercent.toFixed(2)} %, avg ${figures.avgDelayMs.toFixed(2)} ms, duplicates ${figures.duplicates}`);
+      options.log(
+        `dhcp ${rate}/s offered: ${server.name} ${Math.round(figures.rate)} exchanges/s, drops ${figures.dropPercent.toFixed(2)} %, avg ${figures.avgDelayMs.toFixed(2)} ms, duplicates ${figures.duplicates}`,
+      );
       steps.set(server.name, [...(steps.get(server.name) ?? []), figures]);
       // Two steps above 5 % drops: higher rates only lose more, and cost time.
       if ((steps.get(server.name) ?? []).filter((s) => s.dropPercent > 5).length >= 2) givenUp.add(server.name);
@@ -116,10 +154,36 @@ export async function dhcpSuite(options: BenchOptions, cleanup: Cleanup): Promis
   // Durability: bind some leases, restart the service on the same data folder, count them again.
   const durableDir = join(work, 'durable');
   const first = await startSproutService(cleanup, { service: 'dhcp', settings: sproutSettings, state, dataDir: durableDir }, ns.server);
-  await runTool('ip', ['netns', 'exec', ns.client, 'perfdhcp', '-4', '-l', relayAddress, '-r', '500', '-R', '100000', '-n', '1000', '-W', '1000000', '-b', 'mac=02:ff:00:00:00:00', serverAddress], 30_000);
+  await runTool(
+    'ip',
+    [
+      'netns',
+      'exec',
+      ns.client,
+      'perfdhcp',
+      '-4',
+      '-l',
+      relayAddress,
+      '-r',
+      '500',
+      '-R',
+      '100000',
+      '-n',
+      '1000',
+      '-W',
+      '1000000',
+      '-b',
+      'mac=02:ff:00:00:00:00',
+      serverAddress,
+    ],
+    30_000,
+  );
   const before = await first.finish();
   const second = await startSproutService(cleanup, { service: 'dhcp', settings: sproutSettings, state, dataDir: durableDir }, ns.server);
-  const readyLine = second.child.output().split('\n').find((l) => l.startsWith('ready '));
+  const readyLine = second.child
+    .output()
+    .split('\n')
+    .find((l) => l.startsWith('ready '));
   const after = readyLine ? JSON.parse(readyLine.slice(6)) : {};
   await second.finish();
   notes.push(`durability: ${before.leases ?? '?'} leases bound before an agent restart, ${after.leases ?? '?'} read back after it`);
@@ -129,16 +193,42 @@ export async function dhcpSuite(options: BenchOptions, cleanup: Cleanup): Promis
   const peers = servers.filter((s) => s.name !== 'Sprout').map((s) => s.name);
   const byPeer = (f: (name: string) => number | null) => Object.fromEntries(peers.map((p) => [p, f(p)]));
   const rows: Row[] = [
-    { metric: 'sustained 4-way exchanges/s (< 1 % drops)', unit: '/s', better: 'higher', sprout: sustained('Sprout')?.rate ?? 0, peers: byPeer((p) => sustained(p)?.rate ?? 0) },
-    { metric: 'latency at that rate, DO + RA average', unit: 'ms', better: 'lower', sprout: sustained('Sprout')?.avgDelayMs ?? null, peers: byPeer((p) => sustained(p)?.avgDelayMs ?? null) },
-    { metric: 'peak completed exchanges/s (any drops)', unit: '/s', better: 'higher', sprout: Math.max(0, ...(steps.get('Sprout') ?? []).map((s) => s.rate)), peers: byPeer((p) => Math.max(0, ...(steps.get(p) ?? []).map((s) => s.rate))) },
+    {
+      metric: 'sustained 4-way exchanges/s (< 1 % drops)',
+      unit: '/s',
+      better: 'higher',
+      sprout: sustained('Sprout')?.rate ?? 0,
+      peers: byPeer((p) => sustained(p)?.rate ?? 0),
+    },
+    {
+      metric: 'latency at that rate, DO + RA average',
+      unit: 'ms',
+      better: 'lower',
+      sprout: sustained('Sprout')?.avgDelayMs ?? null,
+      peers: byPeer((p) => sustained(p)?.avgDelayMs ?? null),
+    },
+    {
+      metric: 'peak completed exchanges/s (any drops)',
+      unit: '/s',
+      better: 'higher',
+      sprout: Math.max(0, ...(steps.get('Sprout') ?? []).map((s) => s.rate)),
+      peers: byPeer((p) => Math.max(0, ...(steps.get(p) ?? []).map((s) => s.rate))),
+    },
     { metric: 'duplicate addresses (must be 0)', unit: '', better: 'none', sprout: duplicates('Sprout'), peers: byPeer(duplicates) },
   ];
   for (const rate of rates) {
     const at = (name: string) => steps.get(name)?.find((s) => s.offered === rate);
-    rows.push({ metric: `  drops at ${rate}/s offered`, unit: '%', better: 'lower', sprout: at('Sprout')?.dropPercent ?? null, peers: byPeer((p) => at(p)?.dropPercent ?? null) });
+    rows.push({
+      metric: `  drops at ${rate}/s offered`,
+      unit: '%',
+      better: 'lower',
+      sprout: at('Sprout')?.dropPercent ?? null,
+      peers: byPeer((p) => at(p)?.dropPercent ?? null),
+    });
   }
-  notes.push(`perfdhcp relay mode, ${seconds} s per step, every server restarted fresh per step; Kea ${'memfile'} with its defaults (single-threaded in 2.2), dnsmasq with --dhcp-lease-max raised (its default 1000 would cap the test) and --no-ping (its default ping check answers almost nothing under load), Sprout with maxPendingUnknownOffers raised; Sprout's reports go to the agent's on-disk journal`);
+  notes.push(
+    `perfdhcp relay mode, ${seconds} s per step, every server restarted fresh per step; Kea ${'memfile'} with its defaults (single-threaded in 2.2), dnsmasq with --dhcp-lease-max raised (its default 1000 would cap the test) and --no-ping (its default ping check answers almost nothing under load), Sprout with maxPendingUnknownOffers raised; Sprout's reports go to the agent's on-disk journal`,
+  );
   const kea = sustained('Kea memfile')?.rate;
   const mine = sustained('Sprout')?.rate ?? 0;
   return {
@@ -146,9 +236,21 @@ export async function dhcpSuite(options: BenchOptions, cleanup: Cleanup): Promis
     peers,
     rows,
     targets: [
-      ...(kea ? [{ what: 'sustained rate ≥ 1.0× Kea memfile', measured: `${(mine / kea).toFixed(2)}× (${Math.round(mine)} vs ${Math.round(kea)}/s)`, met: mine >= kea }] : []),
+      ...(kea
+        ? [
+            {
+              what: 'sustained rate ≥ 1.0× Kea memfile',
+              measured: `${(mine / kea).toFixed(2)}× (${Math.round(mine)} vs ${Math.round(kea)}/s)`,
+              met: mine >= kea,
+            },
+          ]
+        : []),
       { what: 'zero duplicate addresses', measured: String(duplicates('Sprout')), met: duplicates('Sprout') === 0 },
-      { what: 'leases durable across an agent restart', measured: `${before.leases ?? '?'} → ${after.leases ?? '?'}`, met: before.leases > 0 && before.leases === after.leases },
+      {
+        what: 'leases durable across an agent restart',
+        measured: `${before.leases ?? '?'} → ${after.leases ?? '?'}`,
+        met: before.leases > 0 && before.leases === after.leases,
+      },
     ],
     notes,
   };
@@ -162,12 +264,24 @@ async function startKea(cleanup: Cleanup, ns: NamespacePair, dir: string): Promi
       'interfaces-config': { interfaces: [`${ns.serverLink}/${serverAddress}`], 'dhcp-socket-type': 'udp' },
       'lease-database': { type: 'memfile', name: join(dir, 'leases.csv'), 'lfc-interval': 0 },
       'valid-lifetime': 3600,
-      'subnet4': [{ subnet: '198.18.0.0/16', pools: [{ pool: `${pool.start} - ${pool.end}` }], 'option-data': [{ name: 'routers', data: '198.18.0.254' }, { name: 'domain-name-servers', data: serverAddress }, { name: 'domain-name', data: 'lab.example' }] }],
-      'loggers': [{ name: 'kea-dhcp4', output_options: [{ output: 'stdout' }], severity: 'WARN' }],
+      subnet4: [
+        {
+          subnet: '198.18.0.0/16',
+          pools: [{ pool: `${pool.start} - ${pool.end}` }],
+          'option-data': [
+            { name: 'routers', data: '198.18.0.254' },
+            { name: 'domain-name-servers', data: serverAddress },
+            { name: 'domain-name', data: 'lab.example' },
+          ],
+        },
+      ],
+      loggers: [{ name: 'kea-dhcp4', output_options: [{ output: 'stdout' }], severity: 'WARN' }],
     },
   };
   writeFileSync(join(dir, 'kea.json'), JSON.stringify(config));
-  const child = startChild(cleanup, 'ip', ['netns', 'exec', ns.server, 'kea-dhcp4', '-c', join(dir, 'kea.json')], { env: { ...process.env, KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir } });
+  const child = startChild(cleanup, 'ip', ['netns', 'exec', ns.server, 'kea-dhcp4', '-c', join(dir, 'kea.json')], {
+    env: { ...process.env, KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir },
+  });
   await child.waitFor('DHCP4_MULTI_THREADING_INFO', 20_000).catch(() => sleep(1000));
   return stopper(child);
 }
@@ -176,12 +290,24 @@ async function startDnsmasq(cleanup: Cleanup, ns: NamespacePair, dir: string): P
   const { mkdirSync } = await import('node:fs');
   mkdirSync(dir, { recursive: true });
   const child = startChild(cleanup, 'ip', [
-    'netns', 'exec', ns.server, 'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--pid-file=', '--user=root',
+    'netns',
+    'exec',
+    ns.server,
+    'dnsmasq',
+    '--keep-in-foreground',
+    '--conf-file=/dev/null',
+    '--port=0',
+    '--pid-file=',
+    '--user=root',
     // --no-ping: by default dnsmasq pings each new address and waits for no answer first,
     // which under load answers almost nothing (measured: 1 offer of 899 DISCOVERs at 300/s).
     // --interface is left out: with it, dnsmasq 2.90 answered only the first relayed DISCOVER.
-    '--no-ping', `--dhcp-range=${pool.start},${pool.end},255.255.0.0,1h`, `--dhcp-leasefile=${join(dir, 'leases')}`, '--dhcp-lease-max=1000000',
-    '--dhcp-option=option:router,198.18.0.254', `--dhcp-option=option:dns-server,${serverAddress}`,
+    '--no-ping',
+    `--dhcp-range=${pool.start},${pool.end},255.255.0.0,1h`,
+    `--dhcp-leasefile=${join(dir, 'leases')}`,
+    '--dhcp-lease-max=1000000',
+    '--dhcp-option=option:router,198.18.0.254',
+    `--dhcp-option=option:dns-server,${serverAddress}`,
   ]);
   await sleep(700);
   if (child.process.exitCode !== null) throw new Error(`dnsmasq did not start: ${child.output()}`);

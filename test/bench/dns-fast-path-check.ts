@@ -44,7 +44,9 @@ export function checkDnsFastPath(state: SiteDesiredState, names: { name: string;
         if (!quick) continue;
         fast += 1;
         if (!slow || !quick.message.equals(slow.message) || quick.rcode !== slow.rcode || quick.truncated !== slow.truncated) {
-          throw new Error(`the raw-bytes answer to ${spelled} type ${type} (EDNS ${edns}) differs from the parsed one:\n${quick.message.toString('hex')}\n${slow?.message.toString('hex')}`);
+          throw new Error(
+            `the raw-bytes answer to ${spelled} type ${type} (EDNS ${edns}) differs from the parsed one:\n${quick.message.toString('hex')}\n${slow?.message.toString('hex')}`,
+          );
         }
       }
     }

@@ -21,7 +21,12 @@ const domain = 'lab.example';
 function hostAt(i: number): { name: string; address: string; reverse: string; reverseZone: string } {
   const third = 40 + Math.floor(i / 250);
   const fourth = (i % 250) + 1;
-  return { name: `host-${String(i + 1).padStart(3, '0')}.${domain}`, address: `198.18.${third}.${fourth}`, reverse: `${fourth}.${third}.18.198.in-addr.arpa`, reverseZone: `${third}.18.198.in-addr.arpa` };
+  return {
+    name: `host-${String(i + 1).padStart(3, '0')}.${domain}`,
+    address: `198.18.${third}.${fourth}`,
+    reverse: `${fourth}.${third}.18.198.in-addr.arpa`,
+    reverseZone: `${third}.18.198.in-addr.arpa`,
+  };
 }
 
 interface DnsperfFigures {
@@ -112,18 +117,43 @@ export async function dnsSuite(options: BenchOptions, cleanup: Cleanup): Promise
       { siteId: 'bench-site', zone: h.reverseZone, name: h.reverse, type: 'PTR' as const, value: h.name },
     ]),
   };
-  const check = checkDnsFastPath(state, all.slice(0, 40).flatMap((h) => [{ name: h.name, type: 1 }, { name: h.reverse, type: 12 }, { name: domain, type: 6 }]));
+  const check = checkDnsFastPath(
+    state,
+    all.slice(0, 40).flatMap((h) => [
+      { name: h.name, type: 1 },
+      { name: h.reverse, type: 12 },
+      { name: domain, type: 6 },
+    ]),
+  );
   notes.push(`answers from raw bytes checked identical to the parsed path for ${check.compared} queries (${check.fast} took the raw path)`);
   // One UDP worker per core beyond the first, beside the agent's own process (BENCH_DNS_WORKERS overrides).
   const workers = Number(process.env.BENCH_DNS_WORKERS ?? Math.max(0, availableParallelism() - 1));
-  const sprout = await startSproutService(cleanup, { service: 'dns', settings: { port: sproutPort, address: '127.0.0.1', workers }, state, dataDir: join(work, 'sprout') });
+  const sprout = await startSproutService(cleanup, {
+    service: 'dns',
+    settings: { port: sproutPort, address: '127.0.0.1', workers },
+    state,
+    dataDir: join(work, 'sprout'),
+  });
   const ready = JSON.parse(/ready (\{.*\})/.exec(sprout.child.output())![1]) as { workers?: { pid: number }[] };
   servers.push({ name: 'Sprout', port: sproutPort, pids: [sprout.child.process.pid!, ...(ready.workers ?? []).map((w) => w.pid)] });
 
   if (which('dnsmasq')) {
     const port = await freeUdpPort();
     writeFileSync(join(work, 'hosts'), all.map((h) => `${h.address} ${h.name}`).join('\n') + '\n');
-    const args = ['--keep-in-foreground', '--no-resolv', '--no-hosts', `--addn-hosts=${join(work, 'hosts')}`, `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces', '--pid-file=', `--local=/${domain}/`, ...reverseZones.map((z) => `--local=/${z}/`), '--user=root', '--conf-file=/dev/null'];
+    const args = [
+      '--keep-in-foreground',
+      '--no-resolv',
+      '--no-hosts',
+      `--addn-hosts=${join(work, 'hosts')}`,
+      `--port=${port}`,
+      '--listen-address=127.0.0.1',
+      '--bind-interfaces',
+      '--pid-file=',
+      `--local=/${domain}/`,
+      ...reverseZones.map((z) => `--local=/${z}/`),
+      '--user=root',
+      '--conf-file=/dev/null',
+    ];
     const child = startChild(cleanup, 'dnsmasq', args);
     await new Promise((r) => setTimeout(r, 500));
     if (child.process.exitCode !== null) notes.push(`dnsmasq did not start: ${child.output().slice(-300)}`);
@@ -134,12 +164,21 @@ export async function dnsSuite(options: BenchOptions, cleanup: Cleanup): Promise
     const port = await freeUdpPort();
     const zoneFile = (zone: string, body: string[]) => {
       const file = join(work, `${zone}.zone`);
-      writeFileSync(file, [`$TTL 300`, `@ IN SOA ns1.${domain}. hostmaster.${domain}. 1 3600 600 1209600 60`, `@ IN NS ns1.${domain}.`, ...body, ''].join('\n'));
+      writeFileSync(
+        file,
+        [`$TTL 300`, `@ IN SOA ns1.${domain}. hostmaster.${domain}. 1 3600 600 1209600 60`, `@ IN NS ns1.${domain}.`, ...body, ''].join('\n'),
+      );
       return file;
     };
     const zones = [
       { name: domain, file: zoneFile(domain, [`ns1 IN A 198.18.40.254`, ...all.map((h) => `${h.name}. IN A ${h.address}`)]) },
-      ...reverseZones.map((z) => ({ name: z, file: zoneFile(z, all.filter((h) => h.reverseZone === z).map((h) => `${h.reverse}. IN PTR ${h.name}.`)) })),
+      ...reverseZones.map((z) => ({
+        name: z,
+        file: zoneFile(
+          z,
+          all.filter((h) => h.reverseZone === z).map((h) => `${h.reverse}. IN PTR ${h.name}.`),
+        ),
+      })),
     ];
     writeFileSync(
       join(work, 'named.conf'),
@@ -176,7 +215,12 @@ export async function dnsSuite(options: BenchOptions, cleanup: Cleanup): Promise
       const verbose = join(work, 'dnsperf.out');
       const fd = openSync(verbose, 'w');
       const before = await usage(server.pids);
-      const run = await runTool('dnsperf', ['-v', '-s', '127.0.0.1', '-p', String(server.port), '-d', join(work, 'queries'), '-l', String(perRound), '-c', '4', '-q', '200', '-t', '2'], (perRound + 15) * 1000, { stdio: ['ignore', fd, 'pipe'] });
+      const run = await runTool(
+        'dnsperf',
+        ['-v', '-s', '127.0.0.1', '-p', String(server.port), '-d', join(work, 'queries'), '-l', String(perRound), '-c', '4', '-q', '200', '-t', '2'],
+        (perRound + 15) * 1000,
+        { stdio: ['ignore', fd, 'pipe'] },
+      );
       const after = await usage(server.pids);
       closeSync(fd);
       cpu.set(server.name, cpu.get(server.name)! + after.cpuSeconds - before.cpuSeconds);
@@ -184,7 +228,9 @@ export async function dnsSuite(options: BenchOptions, cleanup: Cleanup): Promise
       rmSync(verbose, { force: true });
       const figures = parseDnsperf(output);
       if (Number.isNaN(figures.completed)) throw new Error(`dnsperf against ${server.name} printed no figures:\n${output.slice(-1500)}`);
-      options.log(`dns round ${round + 1}: ${server.name} ${Math.round(figures.completed / figures.seconds)} q/s, lost ${figures.lost}, NOERROR ${figures.noerrorShare}%`);
+      options.log(
+        `dns round ${round + 1}: ${server.name} ${Math.round(figures.completed / figures.seconds)} q/s, lost ${figures.lost}, NOERROR ${figures.noerrorShare}%`,
+      );
       totals.set(server.name, [...(totals.get(server.name) ?? []), figures]);
     }
   }
@@ -223,11 +269,20 @@ export async function dnsSuite(options: BenchOptions, cleanup: Cleanup): Promise
   ];
   const dnsmasq = summary('dnsmasq');
   const bind = summary('BIND');
-  notes.push(`${hosts} A + ${hosts} PTR records; dnsperf -v -c 4 -q 200, a 2 s warm-up then ${rounds} round(s) of ${perRound} s per server; Sprout answered ${health.queriesAnswered ?? '?'} queries, errors ${health.errors ?? '?'}`);
-  notes.push(`Sprout runs its agent process and ${workers} UDP worker process(es) on one socket; BIND runs its default worker threads (one per core); dnsmasq is single-threaded. CPU and RSS count every process of a server (RSS: the sum of each process's peak)`);
+  notes.push(
+    `${hosts} A + ${hosts} PTR records; dnsperf -v -c 4 -q 200, a 2 s warm-up then ${rounds} round(s) of ${perRound} s per server; Sprout answered ${health.queriesAnswered ?? '?'} queries, errors ${health.errors ?? '?'}`,
+  );
+  notes.push(
+    `Sprout runs its agent process and ${workers} UDP worker process(es) on one socket; BIND runs its default worker threads (one per core); dnsmasq is single-threaded. CPU and RSS count every process of a server (RSS: the sum of each process's peak)`,
+  );
   const targets = [];
   if (dnsmasq) targets.push({ what: 'queries/s ≥ 1.0× dnsmasq', measured: `${(s.qps / dnsmasq.qps).toFixed(2)}×`, met: s.qps >= dnsmasq.qps });
   if (bind) targets.push({ what: 'queries/s ≥ 1.0× BIND', measured: `${(s.qps / bind.qps).toFixed(2)}×`, met: s.qps >= bind.qps });
-  if (dnsmasq) targets.push({ what: "p99 latency ≤ dnsmasq's", measured: `${s.p99.toFixed(2)} ms vs ${dnsmasq.p99.toFixed(2)} ms (${(dnsmasq.p99 / s.p99).toFixed(2)}×)`, met: s.p99 <= dnsmasq.p99 });
+  if (dnsmasq)
+    targets.push({
+      what: "p99 latency ≤ dnsmasq's",
+      measured: `${s.p99.toFixed(2)} ms vs ${dnsmasq.p99.toFixed(2)} ms (${(dnsmasq.p99 / s.p99).toFixed(2)}×)`,
+      met: s.p99 <= dnsmasq.p99,
+    });
   return { suite: 'dns', peers: peerNames, rows, targets, notes };
 }

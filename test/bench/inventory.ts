@@ -44,16 +44,33 @@ export async function inventorySuite(options: BenchOptions, cleanup: Cleanup): P
     await client.end();
   }
 
-  const csv = ['site,hostname,arch,bootMode,mac,tags', ...Array.from({ length: imported }, (_, i) => `bench,csv-${i + 1},x86_64,uefi,${macFor(i + 1, 0xc5)},imported ${i % 2 ? 'odd' : 'even'}`)].join('\n');
+  const csv = [
+    'site,hostname,arch,bootMode,mac,tags',
+    ...Array.from({ length: imported }, (_, i) => `bench,csv-${i + 1},x86_64,uefi,${macFor(i + 1, 0xc5)},imported ${i % 2 ? 'odd' : 'even'}`),
+  ].join('\n');
   const importStart = Date.now();
-  const response = await fetch(`${cp.url}/v1/machines/import`, { method: 'POST', headers: { authorization: `Bearer ${cp.token}`, 'content-type': 'text/csv' }, body: csv });
+  const response = await fetch(`${cp.url}/v1/machines/import`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${cp.token}`, 'content-type': 'text/csv' },
+    body: csv,
+  });
   const result = (await response.json()) as { created?: number; errors?: number };
   const importSeconds = (Date.now() - importStart) / 1000;
-  options.log(`inventory: CSV import of ${imported} answered ${response.status} in ${importSeconds.toFixed(1)} s (created ${result.created}, errors ${result.errors})`);
+  options.log(
+    `inventory: CSV import of ${imported} answered ${response.status} in ${importSeconds.toFixed(1)} s (created ${result.created}, errors ${result.errors})`,
+  );
 
   const auth = { authorization: `Bearer ${cp.token}` };
   const seconds = Math.max(2, Math.round(options.seconds / 2));
-  const listing = async (query: string, name: string, connections = 50) => wrk(cp.url, `request = function()\n  return wrk.format("GET", "/v1/machines?${query}")\nend\n`, join(cp.dataDir, `${name}.lua`), seconds, auth, connections);
+  const listing = async (query: string, name: string, connections = 50) =>
+    wrk(
+      cp.url,
+      `request = function()\n  return wrk.format("GET", "/v1/machines?${query}")\nend\n`,
+      join(cp.dataDir, `${name}.lua`),
+      seconds,
+      auth,
+      connections,
+    );
   const plain = await listing('site=bench&limit=100', 'list-plain');
   const filtered = await listing('site=bench&status=ready&tag=odd&limit=100', 'list-filtered');
   // One client: the latency of the listing itself, without 50 requests queueing for two cores.
@@ -79,6 +96,8 @@ export async function inventorySuite(options: BenchOptions, cleanup: Cleanup): P
       { what: `list p99 ≤ 50 ms at ${total} machines (filtered, 50 connections)`, measured: `${filtered.p99Ms} ms`, met: filtered.p99Ms <= 50 },
       { what: `list p99 ≤ 50 ms at ${total} machines (filtered, one client)`, measured: `${alone.p99Ms} ms`, met: alone.p99Ms <= 50 },
     ],
-    notes: [`${seeded} machines seeded by SQL, ${imported} imported as CSV through the API (created ${result.created ?? '?'}, errors ${result.errors ?? '?'}); wrk -c 50 for ${seconds} s per listing`],
+    notes: [
+      `${seeded} machines seeded by SQL, ${imported} imported as CSV through the API (created ${result.created ?? '?'}, errors ${result.errors ?? '?'}); wrk -c 50 for ${seconds} s per listing`,
+    ],
   };
 }

@@ -10,7 +10,13 @@ import { startControlPlane } from './control-plane-process.ts';
 export async function ipamSuite(options: BenchOptions, cleanup: Cleanup): Promise<SuiteResult> {
   const cp = await startControlPlane(cleanup, { logLevel: 'warn' });
   await cp.api('POST', '/v1/sites', { name: 'bench' });
-  const network = await cp.api<{ id: string }>('POST', '/v1/networks', { site: 'bench', name: 'prov', cidr: '198.18.0.0/16', gateway: '198.18.0.1', pxe: true });
+  const network = await cp.api<{ id: string }>('POST', '/v1/networks', {
+    site: 'bench',
+    name: 'prov',
+    cidr: '198.18.0.0/16',
+    gateway: '198.18.0.1',
+    pxe: true,
+  });
   const clients = 50;
   const limit = options.quick ? 1000 : 10_000;
   const deadline = Date.now() + options.seconds * 1000;
@@ -43,7 +49,9 @@ export async function ipamSuite(options: BenchOptions, cleanup: Cleanup): Promis
   const listedAddresses = listed.items.map((a) => a.address);
   const storedDuplicates = listedAddresses.length - new Set(listedAddresses).size;
   latencies.sort((a, b) => a - b);
-  options.log(`ipam: ${made} allocations in ${seconds.toFixed(1)} s, failures ${JSON.stringify(Object.fromEntries(failures))}, listed ${listedAddresses.length}`);
+  options.log(
+    `ipam: ${made} allocations in ${seconds.toFixed(1)} s, failures ${JSON.stringify(Object.fromEntries(failures))}, listed ${listedAddresses.length}`,
+  );
   const rows: Row[] = [
     { metric: 'allocations/s (50 clients)', unit: '/s', better: 'higher', sprout: made / seconds },
     { metric: '  p50', unit: 'ms', better: 'lower', sprout: percentile(latencies, 50) },
@@ -57,7 +65,15 @@ export async function ipamSuite(options: BenchOptions, cleanup: Cleanup): Promis
     suite: 'ipam',
     peers: [],
     rows,
-    targets: [{ what: 'zero duplicate addresses', measured: `${wireDuplicates} answered, ${storedDuplicates} stored`, met: wireDuplicates === 0 && storedDuplicates === 0 }],
-    notes: [`at most ${limit} allocations or ${options.seconds} s; failures by status: ${JSON.stringify(Object.fromEntries(failures))}; ${listedAddresses.length} allocations listed afterwards`],
+    targets: [
+      {
+        what: 'zero duplicate addresses',
+        measured: `${wireDuplicates} answered, ${storedDuplicates} stored`,
+        met: wireDuplicates === 0 && storedDuplicates === 0,
+      },
+    ],
+    notes: [
+      `at most ${limit} allocations or ${options.seconds} s; failures by status: ${JSON.stringify(Object.fromEntries(failures))}; ${listedAddresses.length} allocations listed afterwards`,
+    ],
   };
 }

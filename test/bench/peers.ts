@@ -46,7 +46,7 @@ export function ensurePeers(binaries: string[], log: (line: string) => void): st
   const previous = existsSync(policy) ? readFileSync(policy) : undefined;
   if (ours) {
     // invoke-rc.d asks this before starting a service; 101 = "action forbidden".
-    writeFileSync(policy, '#!/bin/sh\n# written by Sprout\'s npm run bench while it installs peers\nexit 101\n');
+    writeFileSync(policy, "#!/bin/sh\n# written by Sprout's npm run bench while it installs peers\nexit 101\n");
     chmodSync(policy, 0o755);
   }
   try {
@@ -80,9 +80,17 @@ function stopPackagedServices(log: (line: string) => void): void {
 
 export function peerVersion(command: string, args: string[]): string {
   try {
-    return execFileSync(command, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000 }).toString().split('\n')[0].trim();
+    return execFileSync(command, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000 })
+      .toString()
+      .split('\n')[0]
+      .trim();
   } catch (err) {
     const e = err as { stdout?: Buffer; stderr?: Buffer };
-    return `${e.stdout?.toString() ?? ''}${e.stderr?.toString() ?? ''}`.split('\n').find((l) => l.trim())?.trim() ?? 'unknown';
+    return (
+      `${e.stdout?.toString() ?? ''}${e.stderr?.toString() ?? ''}`
+        .split('\n')
+        .find((l) => l.trim())
+        ?.trim() ?? 'unknown'
+    );
   }
 }

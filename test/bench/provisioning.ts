@@ -24,9 +24,11 @@ const fullListEveryMs = 2000;
 /** Runs `work` over `items` with at most `limit` at once. */
 async function inBatches<T>(items: T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await work(items[next++]);
+    }),
+  );
 }
 
 export async function provisioningSuite(options: BenchOptions, cleanup: Cleanup): Promise<SuiteResult> {
@@ -37,20 +39,38 @@ export async function provisioningSuite(options: BenchOptions, cleanup: Cleanup)
   cleanup.add('remove the provisioning folder', () => rmSync(work, { recursive: true, force: true }));
   const artifacts = prepareArtifacts(work);
   const site = await cp.api<{ joinToken: { token: string } }>('POST', '/v1/sites', { name: 'bench' });
-  const ports = { dhcp: await freeUdpPort(), relay: await freeUdpPort(gateway), tftp: await freeUdpPort(), http: await freeTcpPort(), dns: await freeUdpPort() };
+  const ports = {
+    dhcp: await freeUdpPort(),
+    relay: await freeUdpPort(gateway),
+    tftp: await freeUdpPort(),
+    http: await freeTcpPort(),
+    dns: await freeUdpPort(),
+  };
   const httpBase = `http://127.0.0.1:${ports.http}`;
   const agentSpec = {
     controlPlaneUrl: cp.url,
     joinToken: site.joinToken.token,
     dataDir: join(work, 'agent'),
     services: {
-      dhcp: { port: ports.dhcp, address: '127.0.0.1', relayPort: ports.relay, serverId: '127.0.0.1', nextServer: '127.0.0.1', httpBootUrl: httpBase, leaseSeconds: 600 },
+      dhcp: {
+        port: ports.dhcp,
+        address: '127.0.0.1',
+        relayPort: ports.relay,
+        serverId: '127.0.0.1',
+        nextServer: '127.0.0.1',
+        httpBootUrl: httpBase,
+        leaseSeconds: 600,
+      },
       tftp: { port: ports.tftp, address: '127.0.0.1', root: artifacts.tftpRoot },
       http: { port: ports.http, address: '127.0.0.1', baseUrl: httpBase, artifactRoot: artifacts.artifactRoot },
       dns: { port: ports.dns, address: '127.0.0.1' },
     },
   };
-  const agent = startChild(cleanup, process.execPath, [...sproutNodeArgs(), fileURLToPath(new URL('./site-agent.ts', import.meta.url)), JSON.stringify(agentSpec)]);
+  const agent = startChild(cleanup, process.execPath, [
+    ...sproutNodeArgs(),
+    fileURLToPath(new URL('./site-agent.ts', import.meta.url)),
+    JSON.stringify(agentSpec),
+  ]);
   cleanup.add('stop the agent', async () => {
     agent.process.kill('SIGTERM');
     await Promise.race([agent.exited, sleep(10_000)]);
@@ -64,13 +84,35 @@ export async function provisioningSuite(options: BenchOptions, cleanup: Cleanup)
   }
   await cp.api('POST', '/v1/networks', { site: 'bench', name: 'prov', cidr: '127.77.0.0/16', gateway, domain: 'bench.sprout.test', pxe: true });
 
-  const machines = Array.from({ length: count }, (_, i) => ({ hostname: `bench-${i + 1}`, mac: macFor(i + 1, 0x5e), arch: 'bios' as const, cpus: 4, memoryMiB: 4096, disks: 1, diskBytes: 32 * 1024 ** 3 }));
+  const machines = Array.from({ length: count }, (_, i) => ({
+    hostname: `bench-${i + 1}`,
+    mac: macFor(i + 1, 0x5e),
+    arch: 'bios' as const,
+    cpus: 4,
+    memoryMiB: 4096,
+    disks: 1,
+    diskBytes: 32 * 1024 ** 3,
+  }));
   for (let i = 0; i < machines.length; i += 1000) {
-    await cp.api('POST', '/v1/machines/import', machines.slice(i, i + 1000).map((m) => ({ site: 'bench', hostname: m.hostname, arch: 'x86_64', bootMode: 'bios', interfaces: [{ mac: m.mac, pxe: true }], expected: { cpus: m.cpus, memoryMiB: m.memoryMiB, disks: m.disks } })));
+    await cp.api(
+      'POST',
+      '/v1/machines/import',
+      machines.slice(i, i + 1000).map((m) => ({
+        site: 'bench',
+        hostname: m.hostname,
+        arch: 'x86_64',
+        bootMode: 'bios',
+        interfaces: [{ mac: m.mac, pxe: true }],
+        expected: { cpus: m.cpus, memoryMiB: m.memoryMiB, disks: m.disks },
+      })),
+    );
   }
 
   const { MachineSimulator } = await import('@sprout/agent/simulator');
-  const simulator = new MachineSimulator({ endpoints: { dhcp: { host: '127.0.0.1', port: ports.dhcp }, relay: { address: gateway, port: ports.relay }, tftp: { host: '127.0.0.1', port: ports.tftp } }, retryDelayMs: 1000 });
+  const simulator = new MachineSimulator({
+    endpoints: { dhcp: { host: '127.0.0.1', port: ports.dhcp }, relay: { address: gateway, port: ports.relay }, tftp: { host: '127.0.0.1', port: ports.tftp } },
+    retryDelayMs: 1000,
+  });
   await simulator.start();
   cleanup.add('stop the simulator', () => simulator.stop());
 
@@ -100,7 +142,10 @@ export async function provisioningSuite(options: BenchOptions, cleanup: Cleanup)
     const statuses = new Map<string, { status: string; reason: string | null }>();
     let cursor: string | null = null;
     do {
-      const page: { items: { hostname: string; status: string; statusReason: { message: string } | null }[]; nextCursor: string | null } = await cp.api('GET', `/v1/machines?site=bench&limit=1000${status ? `&status=${status}` : ''}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      const page: { items: { hostname: string; status: string; statusReason: { message: string } | null }[]; nextCursor: string | null } = await cp.api(
+        'GET',
+        `/v1/machines?site=bench&limit=1000${status ? `&status=${status}` : ''}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+      );
       for (const item of page.items) statuses.set(item.hostname, { status: item.status, reason: item.statusReason?.message ?? null });
       cursor = page.nextCursor;
     } while (cursor);
@@ -110,7 +155,9 @@ export async function provisioningSuite(options: BenchOptions, cleanup: Cleanup)
   const tftpSeenByAgent = async () => {
     const view = await cp.api<{ agents: { services: { tftp?: Record<string, number> } }[] }>('GET', '/v1/sites/bench');
     const tftp = view.agents[0]?.services.tftp;
-    return tftp ? `tftp ${tftp.activeTransfers} active, ${tftp.completedTransfers} done, ${tftp.failedTransfers} failed, ${tftp.abortedByClient} aborted, ${tftp.deferredRequests} deferred` : 'no tftp health yet';
+    return tftp
+      ? `tftp ${tftp.activeTransfers} active, ${tftp.completedTransfers} done, ${tftp.failedTransfers} failed, ${tftp.abortedByClient} aborted, ${tftp.deferredRequests} deferred`
+      : 'no tftp health yet';
   };
   let lastLog = 0;
   let lastFullList = 0;
@@ -123,7 +170,7 @@ export async function provisioningSuite(options: BenchOptions, cleanup: Cleanup)
     if (full) lastFullList = Date.now();
     const toDeploy: string[] = [];
     for (const [hostname, { status, reason }] of statuses) {
-      if (status === 'ready' && !readyAt.has(hostname)) (readyAt.set(hostname, Date.now()), toDeploy.push(hostname));
+      if (status === 'ready' && !readyAt.has(hostname)) readyAt.set(hostname, Date.now()), toDeploy.push(hostname);
       else if (status === 'deployed' && !deployedAt.has(hostname)) deployedAt.set(hostname, Date.now());
       else if (status.startsWith('failed_') || status === 'broken') failed.set(hostname, `${status}: ${reason}`);
     }
@@ -134,7 +181,9 @@ export async function provisioningSuite(options: BenchOptions, cleanup: Cleanup)
     });
     if (Date.now() - lastLog > 10_000) {
       lastLog = Date.now();
-      options.log(`provisioning +${((Date.now() - started) / 1000).toFixed(0)} s: ${readyAt.size} commissioned, ${deployedAt.size} deployed, ${failed.size} failed; ${await tftpSeenByAgent()}`);
+      options.log(
+        `provisioning +${((Date.now() - started) / 1000).toFixed(0)} s: ${readyAt.size} commissioned, ${deployedAt.size} deployed, ${failed.size} failed; ${await tftpSeenByAgent()}`,
+      );
     }
   }
   const seconds = (Date.now() - started) / 1000;
@@ -142,14 +191,23 @@ export async function provisioningSuite(options: BenchOptions, cleanup: Cleanup)
   const agentStats = await processStats(agent.process.pid!);
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
-  const size = await client.query("select coalesce(sum(pg_total_relation_size(format('%I.%I', schemaname, tablename))), 0) as bytes from pg_tables where schemaname = $1", [cp.schema]);
+  const size = await client.query(
+    "select coalesce(sum(pg_total_relation_size(format('%I.%I', schemaname, tablename))), 0) as bytes from pg_tables where schemaname = $1",
+    [cp.schema],
+  );
   await client.end();
   for (const m of machines) simulator.powerOff(m.mac);
 
   const durations = [...deployedAt].map(([h, at]) => (at - requestedAt.get(h)!) / 1000).sort((a, b) => a - b);
   const lastDeployed = Math.max(...deployedAt.values());
   const perMinute = deployedAt.size > 0 ? deployedAt.size / ((lastDeployed - started) / 60_000) : 0;
-  if (failed.size > 0) notes.push(`failed: ${[...failed].slice(0, 5).map(([h, r]) => `${h} ${r}`).join('; ')}`);
+  if (failed.size > 0)
+    notes.push(
+      `failed: ${[...failed]
+        .slice(0, 5)
+        .map(([h, r]) => `${h} ${r}`)
+        .join('; ')}`,
+    );
   if (deployedAt.size + failed.size < count) notes.push(`${count - deployedAt.size - failed.size} machine(s) not deployed by the deadline`);
   if (gaveUp.size > 0) {
     const why = new Map<string, number>();
@@ -157,10 +215,17 @@ export async function provisioningSuite(options: BenchOptions, cleanup: Cleanup)
       const kind = detail.replace(/bench-\d+|[0-9a-f]{2}(:[0-9a-f]{2}){5}|\d+ ms/g, '…');
       why.set(kind, (why.get(kind) ?? 0) + 1);
     }
-    notes.push(`${gaveUp.size} simulated power-on(s) ended in an error, the machine then silent until its watchdog: ${[...why].slice(0, 3).map(([d, n]) => `${n} × ${d}`).join('; ')}`);
+    notes.push(
+      `${gaveUp.size} simulated power-on(s) ended in an error, the machine then silent until its watchdog: ${[...why]
+        .slice(0, 3)
+        .map(([d, n]) => `${n} × ${d}`)
+        .join('; ')}`,
+    );
   }
   if (cp.unavailable.retried > 0) notes.push(`${cp.unavailable.retried} API request(s) answered 503 (database pool busy) and were tried again`);
-  notes.push(`${artifacts.realInstaller ? 'real' : 'stand-in'} installer files, ${Math.round(artifacts.image.bytes / 1024 / 1024)} MiB image; control plane on PostgreSQL (HTTP long-poll transport), agent and control plane in their own processes, the simulator in the bench's; ${seconds.toFixed(0)} s in all`);
+  notes.push(
+    `${artifacts.realInstaller ? 'real' : 'stand-in'} installer files, ${Math.round(artifacts.image.bytes / 1024 / 1024)} MiB image; control plane on PostgreSQL (HTTP long-poll transport), agent and control plane in their own processes, the simulator in the bench's; ${seconds.toFixed(0)} s in all`,
+  );
   const rows: Row[] = [
     { metric: 'machines', unit: '', better: 'none', sprout: count },
     { metric: 'deployed', unit: '', better: 'none', sprout: deployedAt.size },
@@ -177,7 +242,11 @@ export async function provisioningSuite(options: BenchOptions, cleanup: Cleanup)
   ];
   const allDone = deployedAt.size === count ? (lastDeployed - started) / 1000 : Infinity;
   const targets: SuiteResult['targets'] = [
-    { what: `${count} machines from commission request to deployed${count >= 1000 ? ' in ≤ 5 minutes' : ''}`, measured: Number.isFinite(allDone) ? `${allDone.toFixed(0)} s` : `${deployedAt.size} of ${count}`, met: deployedAt.size === count && (count < 1000 || allDone <= 300) },
+    {
+      what: `${count} machines from commission request to deployed${count >= 1000 ? ' in ≤ 5 minutes' : ''}`,
+      measured: Number.isFinite(allDone) ? `${allDone.toFixed(0)} s` : `${deployedAt.size} of ${count}`,
+      met: deployedAt.size === count && (count < 1000 || allDone <= 300),
+    },
     { what: 'control-plane peak RSS ≤ 512 MiB', measured: `${cpStats?.peakRssMiB.toFixed(0)} MiB`, met: (cpStats?.peakRssMiB ?? Infinity) <= 512 },
     { what: 'agent peak RSS ≤ 256 MiB', measured: `${agentStats?.peakRssMiB.toFixed(0)} MiB`, met: (agentStats?.peakRssMiB ?? Infinity) <= 256 },
   ];

@@ -28,7 +28,15 @@ try {
   const settings = kernel.agentTransportSettings().settings;
   const agent = await httpAgentTransport({ controlPlaneUrl, agentId, siteId, credential, settings, logger: quiet });
   let sequence = 0;
-  const report = (kind: string, workItemId: string, payload: Record<string, unknown> = {}): AgentReport => ({ agentId, siteId, sequence: ++sequence, kind, workItemId, at: new Date().toISOString(), payload });
+  const report = (kind: string, workItemId: string, payload: Record<string, unknown> = {}): AgentReport => ({
+    agentId,
+    siteId,
+    sequence: ++sequence,
+    kind,
+    workItemId,
+    at: new Date().toISOString(),
+    payload,
+  });
   await agent.consumeWork(async (item) => {
     await agent.publishReports([report('task.started', item.id)]);
     await agent.publishReports([report('task.succeeded', item.id, { result: {} })]);
@@ -74,14 +82,21 @@ try {
   const idle = (current = bucket());
   await new Promise((resolve) => setTimeout(resolve, 10_000));
   current = null;
-  const tablesNow = await db('information_schema.tables').where({ table_schema: db.raw('current_schema()') }).whereIn('table_name', ['outbox', 'http_work_items', 'http_report_inbox', 'http_dead_letters', 'report_dead_letters']).pluck('table_name');
+  const tablesNow = await db('information_schema.tables')
+    .where({ table_schema: db.raw('current_schema()') })
+    .whereIn('table_name', ['outbox', 'http_work_items', 'http_report_inbox', 'http_dead_letters', 'report_dead_letters'])
+    .pluck('table_name');
   const per = (n: number) => +(n / syncs).toFixed(1);
   console.log(
     JSON.stringify(
       {
         syncs,
         queueTables: tablesNow.sort(),
-        perSync: { statements: per(deploy.statements), elapsedMs: Math.round(elapsedMs / syncs), byTable: Object.fromEntries(Object.entries(deploy.byTable).map(([k, v]) => [k, per(v)])) },
+        perSync: {
+          statements: per(deploy.statements),
+          elapsedMs: Math.round(elapsedMs / syncs),
+          byTable: Object.fromEntries(Object.entries(deploy.byTable).map(([k, v]) => [k, per(v)])),
+        },
         idleTenSeconds: idle,
       },
       null,

@@ -38,7 +38,9 @@ function parseArgs(argv: string[]): { names: string[]; options: BenchOptions } {
     else if (arg === '--inventory') options.inventory = value();
     else if (arg === '--seconds') (options.seconds = value()), (secondsGiven = true);
     else if (arg === '--help' || arg === '-h') {
-      console.log(`npm run bench [-- <suite>…] [--quick] [--seconds S] [--machines N] [--inventory N]\nsuites: ${Object.keys(suites).join(', ')} (default: all)`);
+      console.log(
+        `npm run bench [-- <suite>…] [--quick] [--seconds S] [--machines N] [--inventory N]\nsuites: ${Object.keys(suites).join(', ')} (default: all)`,
+      );
       process.exit(0);
     } else if (arg in suites) names.push(arg);
     else throw new Error(`unknown suite or option ${arg}; suites: ${Object.keys(suites).join(', ')}`);
@@ -53,8 +55,18 @@ function parseArgs(argv: string[]): { names: string[]; options: BenchOptions } {
 
 const { names, options } = parseArgs(process.argv.slice(2));
 const started = new Date();
-const machine = { cpus: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`, memoryGiB: Math.round(totalmem() / 1024 ** 3), kernel: release(), node: process.version, loadAverageAtStart: loadavg().map((l) => l.toFixed(2)).join(' ') };
-console.log(`Sprout benchmarks ${started.toISOString()} — ${machine.cpus}, ${machine.memoryGiB} GiB, Linux ${machine.kernel}, Node ${machine.node}, load average ${machine.loadAverageAtStart}`);
+const machine = {
+  cpus: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
+  memoryGiB: Math.round(totalmem() / 1024 ** 3),
+  kernel: release(),
+  node: process.version,
+  loadAverageAtStart: loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' '),
+};
+console.log(
+  `Sprout benchmarks ${started.toISOString()} — ${machine.cpus}, ${machine.memoryGiB} GiB, Linux ${machine.kernel}, Node ${machine.node}, load average ${machine.loadAverageAtStart}`,
+);
 console.log(`suites: ${names.join(', ')}${options.quick ? ' (quick)' : ''}\n`);
 
 const results: (SuiteResult & { seconds: number; error?: string })[] = [];
@@ -92,6 +104,24 @@ for (const name of names) {
 const dir = join(repoRoot, 'bench-results');
 mkdirSync(dir, { recursive: true });
 const file = join(dir, `${started.toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, JSON.stringify({ startedAt: started.toISOString(), seconds: (Date.now() - started.getTime()) / 1000, machine: { ...machine, loadAverageAtEnd: loadavg().map((l) => l.toFixed(2)).join(' ') }, options: { ...options, log: undefined }, results }, null, 2));
+writeFileSync(
+  file,
+  JSON.stringify(
+    {
+      startedAt: started.toISOString(),
+      seconds: (Date.now() - started.getTime()) / 1000,
+      machine: {
+        ...machine,
+        loadAverageAtEnd: loadavg()
+          .map((l) => l.toFixed(2))
+          .join(' '),
+      },
+      options: { ...options, log: undefined },
+      results,
+    },
+    null,
+    2,
+  ),
+);
 console.log(`results: ${file} (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s in all)`);
 process.exit(results.some((r) => r.error) ? 1 : 0);

@@ -28,7 +28,10 @@ export async function startSproutService(cleanup: Cleanup, spec: SproutServiceSp
       child.process.kill('SIGTERM');
       await Promise.race([child.exited, new Promise((r) => setTimeout(r, 10_000))]);
       await child.stop();
-      const line = child.output().split('\n').find((l) => l.startsWith('final '));
+      const line = child
+        .output()
+        .split('\n')
+        .find((l) => l.startsWith('final '));
       return line ? JSON.parse(line.slice(6)) : {};
     },
   };

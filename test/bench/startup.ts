@@ -34,7 +34,9 @@ function medianMs(mode: Mode, args: string[], runs: number): number {
 }
 
 function rssMiB(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!;
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'))!;
   return Number(line.split(/\s+/)[1]) / 1024;
 }
 
@@ -68,7 +70,11 @@ async function idleAgentRss(mode: Mode, server: Server, site: string, idleSecond
   const dataDir = mkdtempSync(join(tmpdir(), 'sprout-bench-agent-'));
   cleanup.add(`agent folder ${dataDir}`, () => rmSync(dataDir, { recursive: true, force: true }));
   const args = ['agent', 'run', '--control-plane', `http://127.0.0.1:${server.port}`, '--data-dir', dataDir, '--hostname', site, '--join-token', joinToken];
-  const child = spawn(process.execPath, [...modes[mode], bin, ...args], { cwd: server.dir, env: { ...cleanEnv(), ...server.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...modes[mode], bin, ...args], {
+    cwd: server.dir,
+    env: { ...cleanEnv(), ...server.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   cleanup.add(`agent (${mode})`, async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -98,7 +104,13 @@ export async function startupSuite(options: BenchOptions, cleanup: Cleanup): Pro
     ['sprout --help', ['--help'], options.quick ? 3 : 5],
   ] as const) {
     options.log(`${metric}: ${n} runs each, built and through tsx`);
-    rows.push({ metric: `${metric} (median of ${n})`, unit: 'ms', better: 'lower', sprout: medianMs('dist', [...args], n), peers: { 'tsx (sources)': medianMs('tsx', [...args], n) } });
+    rows.push({
+      metric: `${metric} (median of ${n})`,
+      unit: 'ms',
+      better: 'lower',
+      sprout: medianMs('dist', [...args], n),
+      peers: { 'tsx (sources)': medianMs('tsx', [...args], n) },
+    });
   }
   const server = await startServer(cleanup);
   const idleSeconds = options.quick ? 5 : 15;
@@ -109,7 +121,13 @@ export async function startupSuite(options: BenchOptions, cleanup: Cleanup): Pro
   for (let i = 0; i < agents; i++) distRuns.push(await idleAgentRss('dist', server, `bench-dist-${i}`, idleSeconds, cleanup));
   const dist = median(distRuns);
   const tsx = await idleAgentRss('tsx', server, 'bench-tsx', idleSeconds, cleanup);
-  rows.push({ metric: `idle agent RSS (${idleSeconds} s after joining, median of ${agents})`, unit: 'MiB', better: 'lower', sprout: dist, peers: { 'tsx (sources)': tsx } });
+  rows.push({
+    metric: `idle agent RSS (${idleSeconds} s after joining, median of ${agents})`,
+    unit: 'MiB',
+    better: 'lower',
+    sprout: dist,
+    peers: { 'tsx (sources)': tsx },
+  });
   const version = rows[0].sprout!;
   return {
     suite: 'startup',
@@ -117,7 +135,11 @@ export async function startupSuite(options: BenchOptions, cleanup: Cleanup): Pro
     rows,
     targets: [
       { what: `sprout --version ≤ 300 ms (median of ${runs})`, measured: `${Math.round(version)} ms`, met: version <= 300 },
-      { what: `idle agent ≤ 80 MiB RSS (median of ${agents})`, measured: `${dist.toFixed(1)} MiB (runs: ${distRuns.map((r) => r.toFixed(1)).join(', ')})`, met: dist <= 80 },
+      {
+        what: `idle agent ≤ 80 MiB RSS (median of ${agents})`,
+        measured: `${dist.toFixed(1)} MiB (runs: ${distRuns.map((r) => r.toFixed(1)).join(', ')})`,
+        met: dist <= 80,
+      },
     ],
     notes: ['Wall times include Node’s own start; on a loaded machine they grow with the load average printed above.'],
   };

@@ -29,19 +29,51 @@ export async function tftpSuite(options: BenchOptions, cleanup: Cleanup): Promis
 
   const servers: { name: string; port: number }[] = [];
   const sproutPort = await freeUdpPort();
-  const sprout = await startSproutService(cleanup, { service: 'tftp', settings: { port: sproutPort, address: '127.0.0.1', root, maxBlksize: 1468 }, state: {}, dataDir: join(work, 'sprout') });
+  const sprout = await startSproutService(cleanup, {
+    service: 'tftp',
+    settings: { port: sproutPort, address: '127.0.0.1', root, maxBlksize: 1468 },
+    state: {},
+    dataDir: join(work, 'sprout'),
+  });
   servers.push({ name: 'Sprout', port: sproutPort });
   if (which('in.tftpd')) {
     const port = await freeUdpPort();
-    const child = startChild(cleanup, 'in.tftpd', ['--listen', '--foreground', '--address', `127.0.0.1:${port}`, '--user', 'root', '--blocksize', '1468', '--secure', root]);
+    const child = startChild(cleanup, 'in.tftpd', [
+      '--listen',
+      '--foreground',
+      '--address',
+      `127.0.0.1:${port}`,
+      '--user',
+      'root',
+      '--blocksize',
+      '1468',
+      '--secure',
+      root,
+    ]);
     await sleep(500);
     if (child.process.exitCode !== null) notes.push(`tftpd-hpa did not start: ${child.output().slice(-300)}`);
     else servers.push({ name: 'tftpd-hpa', port });
   } else notes.push('tftpd-hpa (in.tftpd) is missing: not compared');
 
   const clients = [
-    ...(which('curl') ? [{ name: 'curl', args: (port: number, blksize: number, out: string) => ['curl', ['-sS', '--tftp-blksize', String(blksize), '-o', out, `tftp://127.0.0.1:${port}/${fileName}`]] as const }] : []),
-    ...(which('atftp') ? [{ name: 'atftp', args: (port: number, blksize: number, out: string) => ['atftp', ['--option', `blksize ${blksize}`, '-g', '-r', fileName, '-l', out, '127.0.0.1', String(port)]] as const }] : []),
+    ...(which('curl')
+      ? [
+          {
+            name: 'curl',
+            args: (port: number, blksize: number, out: string) =>
+              ['curl', ['-sS', '--tftp-blksize', String(blksize), '-o', out, `tftp://127.0.0.1:${port}/${fileName}`]] as const,
+          },
+        ]
+      : []),
+    ...(which('atftp')
+      ? [
+          {
+            name: 'atftp',
+            args: (port: number, blksize: number, out: string) =>
+              ['atftp', ['--option', `blksize ${blksize}`, '-g', '-r', fileName, '-l', out, '127.0.0.1', String(port)]] as const,
+          },
+        ]
+      : []),
   ];
   if (clients.length === 0) throw new Error('neither curl nor atftp is available');
 
@@ -82,7 +114,13 @@ export async function tftpSuite(options: BenchOptions, cleanup: Cleanup): Promis
         const t = [...(times.get(name) ?? [])].sort((a, b) => a - b);
         return t.length ? mib / t[Math.floor(t.length / 2)] : null;
       };
-      const row: Row = { metric: `single, ${client.name}, blksize ${blksize}`, unit: 'MiB/s', better: 'higher', sprout: median('Sprout'), peers: Object.fromEntries(peers.map((p) => [p, median(p)])) };
+      const row: Row = {
+        metric: `single, ${client.name}, blksize ${blksize}`,
+        unit: 'MiB/s',
+        better: 'higher',
+        sprout: median('Sprout'),
+        peers: Object.fromEntries(peers.map((p) => [p, median(p)])),
+      };
       rows.push(row);
       options.log(`tftp ${row.metric}: ${servers.map((s) => `${s.name} ${median(s.name)?.toFixed(1) ?? 'failed'}`).join(', ')}`);
     }
@@ -95,7 +133,13 @@ export async function tftpSuite(options: BenchOptions, cleanup: Cleanup): Promis
       const seconds = Number(process.hrtime.bigint() - at) / 1e9;
       aggregate.set(server.name, results.every((r) => r !== null) ? (parallel * mib) / seconds : null);
     }
-    rows.push({ metric: `aggregate, ${parallel} × ${clients[0].name}, blksize ${blksize}`, unit: 'MiB/s', better: 'higher', sprout: aggregate.get('Sprout') ?? null, peers: Object.fromEntries(peers.map((p) => [p, aggregate.get(p) ?? null])) });
+    rows.push({
+      metric: `aggregate, ${parallel} × ${clients[0].name}, blksize ${blksize}`,
+      unit: 'MiB/s',
+      better: 'higher',
+      sprout: aggregate.get('Sprout') ?? null,
+      peers: Object.fromEntries(peers.map((p) => [p, aggregate.get(p) ?? null])),
+    });
     options.log(`tftp aggregate blksize ${blksize}: ${[...aggregate].map(([n, v]) => `${n} ${v?.toFixed(1) ?? 'failed'}`).join(', ')}`);
   }
   const health = await sprout.finish();
@@ -103,10 +147,16 @@ export async function tftpSuite(options: BenchOptions, cleanup: Cleanup): Promis
     for (const blksize of [512, 1468]) {
       const mine = rows.filter((r) => r.metric.includes(`blksize ${blksize}`));
       const worst = Math.min(...mine.map((r) => (r.sprout ?? 0) / (r.peers?.['tftpd-hpa'] ?? Infinity)));
-      targets.push({ what: `≥ 1.0× tftpd-hpa at blksize ${blksize} (worst of single/aggregate, curl/atftp)`, measured: `${worst.toFixed(2)}×`, met: worst >= 1 });
+      targets.push({
+        what: `≥ 1.0× tftpd-hpa at blksize ${blksize} (worst of single/aggregate, curl/atftp)`,
+        measured: `${worst.toFixed(2)}×`,
+        met: worst >= 1,
+      });
     }
   }
-  notes.push(`${mib} MiB file, ${repeats} transfer(s) per single figure (median), every download's sha256 checked: ${badSums} wrong; Sprout served ${health.completedTransfers ?? '?'} transfers, ${health.failedTransfers ?? '?'} failed`);
+  notes.push(
+    `${mib} MiB file, ${repeats} transfer(s) per single figure (median), every download's sha256 checked: ${badSums} wrong; Sprout served ${health.completedTransfers ?? '?'} transfers, ${health.failedTransfers ?? '?'} failed`,
+  );
   notes.push('times include starting the client process (a few ms per transfer)');
   return { suite: 'tftp', peers, rows, targets, notes };
 }

@@ -28,9 +28,30 @@ export function parseWrk(output: string): WrkFigures {
   };
 }
 
-export async function wrk(url: string, script: string, scriptFile: string, seconds: number, headers: Record<string, string> = {}, connections = 50): Promise<WrkFigures> {
+export async function wrk(
+  url: string,
+  script: string,
+  scriptFile: string,
+  seconds: number,
+  headers: Record<string, string> = {},
+  connections = 50,
+): Promise<WrkFigures> {
   writeFileSync(scriptFile, script);
-  const args = ['-t', String(Math.min(2, connections)), '-c', String(connections), '-d', `${seconds}s`, '--latency', '--timeout', '5s', '-s', scriptFile, ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url];
+  const args = [
+    '-t',
+    String(Math.min(2, connections)),
+    '-c',
+    String(connections),
+    '-d',
+    `${seconds}s`,
+    '--latency',
+    '--timeout',
+    '5s',
+    '-s',
+    scriptFile,
+    ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]),
+    url,
+  ];
   const run = await runTool('wrk', args, (seconds + 30) * 1000);
   const figures = parseWrk(run.output);
   if (Number.isNaN(figures.requestsPerSecond)) throw new Error(`wrk printed no figures:\n${run.output.slice(-1500)}`);

@@ -9,7 +9,9 @@ import { readFileSync } from 'node:fs';
 import semver from 'semver';
 
 const root = new URL('../../', import.meta.url);
-const lock = JSON.parse(readFileSync(new URL('package-lock.json', root), 'utf8')) as { packages: Record<string, { version?: string; engines?: { node?: string } | string[] }> };
+const lock = JSON.parse(readFileSync(new URL('package-lock.json', root), 'utf8')) as {
+  packages: Record<string, { version?: string; engines?: { node?: string } | string[] }>;
+};
 const ours = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { engines: { node: string } };
 
 test('every installed package accepts the Node.js version the project declares', (t) => {

@@ -89,8 +89,15 @@ test('each unit may write only the data folders its example config names; the ag
   t.is(one(server, 'AmbientCapabilities'), '');
   t.is(one(agent, 'CapabilityBoundingSet'), 'CAP_NET_BIND_SERVICE CAP_NET_RAW');
   t.is(one(agent, 'AmbientCapabilities'), 'CAP_NET_BIND_SERVICE CAP_NET_RAW');
-  for (const [name, unit] of [['server', server], ['agent', agent]] as const) {
-    t.like(Object.fromEntries([...unit].map(([k, v]) => [k, v.at(-1)])), { NoNewPrivileges: 'yes', ProtectSystem: 'strict', PrivateTmp: 'yes', ProtectHome: 'yes' }, name);
+  for (const [name, unit] of [
+    ['server', server],
+    ['agent', agent],
+  ] as const) {
+    t.like(
+      Object.fromEntries([...unit].map(([k, v]) => [k, v.at(-1)])),
+      { NoNewPrivileges: 'yes', ProtectSystem: 'strict', PrivateTmp: 'yes', ProtectHome: 'yes' },
+      name,
+    );
     t.is(one(unit, 'Restart'), 'on-failure', name);
   }
   t.is(one(server, 'ExecReload'), '/bin/kill -HUP $MAINPID', 'reload = SIGHUP = new TLS certificate');

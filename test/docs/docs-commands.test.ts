@@ -13,7 +13,12 @@ import { join } from 'node:path';
 import { buildCli } from '../../cli/src/main.ts';
 import { docCommands, repo, shellWords } from '@sprout/test-support/doc-commands.ts';
 
-const docs = ['README.md', ...readdirSync(join(repo, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const docs = [
+  'README.md',
+  ...readdirSync(join(repo, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 
 test("every `sprout …` command in the docs parses with the CLI's own parser", async (t) => {
   const commands = docs.flatMap(docCommands);
@@ -24,7 +29,14 @@ test("every `sprout …` command in the docs parses with the CLI's own parser", 
     try {
       cli.process(c.args);
     } catch (err) {
-      broken.push(`${c.file}:${c.line}: sprout ${c.args.join(' ')}\n    ${(err as Error).message.replace(/\x1b\[[0-9;]*m/g, '').split('\n').filter(Boolean).slice(0, 2).join(' / ')}`);
+      broken.push(
+        `${c.file}:${c.line}: sprout ${c.args.join(' ')}\n    ${(err as Error).message
+          .replace(/\x1b\[[0-9;]*m/g, '')
+          .split('\n')
+          .filter(Boolean)
+          .slice(0, 2)
+          .join(' / ')}`,
+      );
     }
   }
   t.deepEqual(broken, [], `${broken.length} of ${commands.length} documented commands do not parse:\n${broken.join('\n')}`);
@@ -33,5 +45,13 @@ test("every `sprout …` command in the docs parses with the CLI's own parser", 
 test('the extraction reads what an operator would copy', (t) => {
   t.deepEqual(shellWords(`sprout machine create "node 01" --tag 'a b' # comment`), ['sprout', 'machine', 'create', 'node 01', '--tag', 'a b']);
   t.deepEqual(shellWords('sprout x --label=a#b'), ['sprout', 'x', '--label=a#b']);
-  t.deepEqual(shellWords('sprout lab simulate --dhcp 127.0.0.1:<dhcp port> --mac m'), ['sprout', 'lab', 'simulate', '--dhcp', '127.0.0.1:<dhcp port>', '--mac', 'm']);
+  t.deepEqual(shellWords('sprout lab simulate --dhcp 127.0.0.1:<dhcp port> --mac m'), [
+    'sprout',
+    'lab',
+    'simulate',
+    '--dhcp',
+    '127.0.0.1:<dhcp port>',
+    '--mac',
+    'm',
+  ]);
 });

@@ -27,12 +27,12 @@ const notHere: [prefix: string, why: string][] = [
 ];
 
 /** Failures the guide itself describes, and the words they must carry. */
-const expectedFailures: [prefix: string, words: RegExp][] = [
-  ['sprout machine allocate --site fra1 --tag gpu', /no ready machine matches/],
-];
+const expectedFailures: [prefix: string, words: RegExp][] = [['sprout machine allocate --site fra1 --tag gpu', /no ready machine matches/]];
 
 /** What runs before a command: the guide shows `machine create node-01` twice (without and with a BMC), as alternatives. */
-const before: [prefix: string, args: string[]][] = [['sprout machine create node-01 --site fra1 --mac 52:54:00:12:34:56 --bmc-type', ['machine', 'delete', 'node-01']]];
+const before: [prefix: string, args: string[]][] = [
+  ['sprout machine create node-01 --site fra1 --mac 52:54:00:12:34:56 --bmc-type', ['machine', 'delete', 'node-01']],
+];
 
 /** The guide's ```csv example, as the file its `machine import rack1.csv` reads. */
 function guideCsv(): string {
@@ -65,14 +65,23 @@ test('the operator guide, followed command by command, works against a control p
     for (const [prefix, args] of before) if (matches(command.text, prefix)) await cli(args);
     // The guide's workflow ids are placeholders (`6f1c…`): the workflow the guide started is meant.
     // A short one (`6f1c`) is the same length of the real id: the guide shows that prefixes work.
-    const args = command.args.map((a) => (/^[0-9a-f]{2,}…$/.test(a) && workflowId ? workflowId : command.args[0] === 'workflow' && /^[0-9a-f]{4,8}$/.test(a) && workflowId ? workflowId.slice(0, a.length) : a));
+    const args = command.args.map((a) =>
+      /^[0-9a-f]{2,}…$/.test(a) && workflowId
+        ? workflowId
+        : command.args[0] === 'workflow' && /^[0-9a-f]{4,8}$/.test(a) && workflowId
+          ? workflowId.slice(0, a.length)
+          : a,
+    );
     const input = args.includes('-') ? 'new-bmc-secret\n' : undefined;
     const run = await cli(args, input);
     ran.push(command.text);
     const expected = expectedFailures.find(([prefix]) => matches(command.text, prefix));
     const out = `${run.stdout}${run.stderr}`;
     if (expected) {
-      if (run.code === 0 || !expected[1].test(out)) problems.push(`${command.file}:${command.line}: ${command.text}\n  expected to fail with ${expected[1]}, exit ${run.code}: ${out.trim().slice(0, 400)}`);
+      if (run.code === 0 || !expected[1].test(out))
+        problems.push(
+          `${command.file}:${command.line}: ${command.text}\n  expected to fail with ${expected[1]}, exit ${run.code}: ${out.trim().slice(0, 400)}`,
+        );
     } else if (run.code !== 0) {
       problems.push(`${command.file}:${command.line}: ${command.text}\n  exit ${run.code}: ${out.trim().slice(0, 400)}`);
     }

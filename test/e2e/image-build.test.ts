@@ -72,7 +72,9 @@ test.serial('build-image debian-12 writes a GPT image with GRUB for BIOS and UEF
   t.is(await cat('/etc/machine-id'), '', 'no machine identity baked in');
 
   // Same inputs: reused, not rebuilt.
-  const again = await sprout(['artifacts', 'build-image', 'debian-12', '--out', join(built.path, '..', '..'), '--cache', '/nonexistent', '--json'], { cwd: repoRoot });
+  const again = await sprout(['artifacts', 'build-image', 'debian-12', '--out', join(built.path, '..', '..'), '--cache', '/nonexistent', '--json'], {
+    cwd: repoRoot,
+  });
   t.is(again.code, 0, again.stderr);
   const second = JSON.parse(again.stdout);
   t.true(second.reused);
@@ -122,13 +124,33 @@ for (const firmware of ['bios', 'uefi'] as const) {
     const port = await freePort();
     const serialLog = join(dir, 'serial.log');
     const args = [
-      '-accel', 'tcg', '-machine', 'pc', '-m', '1024', '-smp', '2', '-display', 'none', '-monitor', 'none',
-      '-serial', `file:${serialLog}`,
+      '-accel',
+      'tcg',
+      '-machine',
+      'pc',
+      '-m',
+      '1024',
+      '-smp',
+      '2',
+      '-display',
+      'none',
+      '-monitor',
+      'none',
+      '-serial',
+      `file:${serialLog}`,
       // Only the host is reachable from the guest (restrict=on); SSH is forwarded on loopback.
-      '-netdev', `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${port}-:22`,
-      '-device', 'virtio-net-pci,netdev=n0,romfile=',
-      '-drive', `file=${disk},if=none,id=d0,format=raw`, '-device', 'virtio-blk-pci,drive=d0,bootindex=1',
-      '-drive', `file=${seed},if=none,id=d1,format=raw,readonly=on`, '-device', 'virtio-blk-pci,drive=d1',
+      '-netdev',
+      `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${port}-:22`,
+      '-device',
+      'virtio-net-pci,netdev=n0,romfile=',
+      '-drive',
+      `file=${disk},if=none,id=d0,format=raw`,
+      '-device',
+      'virtio-blk-pci,drive=d0,bootindex=1',
+      '-drive',
+      `file=${seed},if=none,id=d1,format=raw,readonly=on`,
+      '-device',
+      'virtio-blk-pci,drive=d1',
     ];
     if (firmware === 'uefi') {
       copyFileSync(OVMF_VARS, join(dir, 'vars.fd'));
@@ -150,22 +172,51 @@ for (const firmware of ['bios', 'uefi'] as const) {
     };
 
     const ssh = (command: string) =>
-      exec('ssh', ['-i', key, '-p', String(port), '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=5', '-o', 'LogLevel=ERROR', 'debian@127.0.0.1', command], 30_000);
+      exec(
+        'ssh',
+        [
+          '-i',
+          key,
+          '-p',
+          String(port),
+          '-o',
+          'BatchMode=yes',
+          '-o',
+          'StrictHostKeyChecking=no',
+          '-o',
+          'UserKnownHostsFile=/dev/null',
+          '-o',
+          'ConnectTimeout=5',
+          '-o',
+          'LogLevel=ERROR',
+          'debian@127.0.0.1',
+          command,
+        ],
+        30_000,
+      );
     try {
-      await until(`SSH login as debian on the ${firmware} VM`, async () => {
-        if (qemu!.exitCode !== null || qemu!.signalCode !== null) throw new Error(`QEMU ended: ${qemuErr}`);
-        return (await ssh('true')).code === 0;
-      }, 10 * 60_000);
+      await until(
+        `SSH login as debian on the ${firmware} VM`,
+        async () => {
+          if (qemu!.exitCode !== null || qemu!.signalCode !== null) throw new Error(`QEMU ended: ${qemuErr}`);
+          return (await ssh('true')).code === 0;
+        },
+        10 * 60_000,
+      );
     } catch (err) {
       throw new Error(`${(err as Error).message}\nserial tail:\n${tail(serial())}`);
     }
     const sshSeconds = (Date.now() - started) / 1000;
     // cloud-init's final stage may still be running when sshd answers.
     let status = '';
-    await until('cloud-init to finish', async () => {
-      status = (await ssh('cloud-init status --long')).stdout;
-      return !/status: (running|not started)/.test(status) && /status: /.test(status);
-    }, 5 * 60_000);
+    await until(
+      'cloud-init to finish',
+      async () => {
+        status = (await ssh('cloud-init status --long')).stdout;
+        return !/status: (running|not started)/.test(status) && /status: /.test(status);
+      },
+      5 * 60_000,
+    );
     const cloudInitSeconds = (Date.now() - started) / 1000;
     t.log(`${firmware}: SSH after ${sshSeconds.toFixed(1)} s, cloud-init done after ${cloudInitSeconds.toFixed(1)} s (TCG)`);
     t.regex(status, /status: done/, status);

@@ -37,11 +37,32 @@ test.serial('ipmi_sim powers a QEMU VM from off through commission and deploy to
 
   // The BMC and the VM it powers run inside the namespace: the agent reaches the BMC at
   // the bridge's address, and the VM's NIC is the namespace's tap.
-  const { bmc, disk, serial, bmcFlags } = await startIpmiVm(t, site, { name: 'vm-1', mac, firmware: 'bios', cpus: VM.cpus, memoryMiB: VM.memoryMiB, diskBytes: VM.diskBytes });
+  const { bmc, disk, serial, bmcFlags } = await startIpmiVm(t, site, {
+    name: 'vm-1',
+    mac,
+    firmware: 'bios',
+    cpus: VM.cpus,
+    memoryMiB: VM.memoryMiB,
+    diskBytes: VM.diskBytes,
+  });
 
   await cliWithInput(
     bmc.password,
-    'machine', 'create', 'vm-1', '--site', 'lab', '--boot-mode', 'bios', '--mac', mac, '--cpus', String(VM.cpus), '--memory-mib', String(VM.memoryMiB), '--disks', '1',
+    'machine',
+    'create',
+    'vm-1',
+    '--site',
+    'lab',
+    '--boot-mode',
+    'bios',
+    '--mac',
+    mac,
+    '--cpus',
+    String(VM.cpus),
+    '--memory-mib',
+    String(VM.memoryMiB),
+    '--disks',
+    '1',
     ...bmcFlags(),
   );
   const machine = async () => JSON.parse(await cli('machine', 'show', 'vm-1', '--json'));

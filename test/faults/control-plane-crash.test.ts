@@ -19,7 +19,8 @@ test('SIGKILL of the control plane mid-batch: outbox delivers, workflows finish 
   const lab = await faultLab(t, pg.url);
 
   const machines = ['crash-1', 'crash-2', 'crash-3'];
-  for (const [i, hostname] of machines.entries()) await lab.api('POST', '/v1/machines', { site: 'lab', hostname, arch: 'x86_64', bootMode: 'bios', interfaces: [{ mac: `52:54:00:61:00:0${i + 1}` }] });
+  for (const [i, hostname] of machines.entries())
+    await lab.api('POST', '/v1/machines', { site: 'lab', hostname, arch: 'x86_64', bootMode: 'bios', interfaces: [{ mac: `52:54:00:61:00:0${i + 1}` }] });
   // Machines that will never boot: only their watchdogs can end these.
   const commissions = await Promise.all(machines.map((m) => lab.api('POST', `/v1/machines/${m}/commission`, { hwtest: false })));
   for (let i = 0; i < 4; i++) await lab.api('POST', '/v1/sites/lab/sync');
@@ -36,9 +37,24 @@ test('SIGKILL of the control plane mid-batch: outbox delivers, workflows finish 
   const restartedAt = Date.now();
   const synced = await settled(lab, syncs);
   t.log(`site workflows finished ${Date.now() - restartedAt} ms after the restart`);
-  t.deepEqual(synced.map((wf) => wf.state), syncs.map(() => 'succeeded'), JSON.stringify(synced.filter((wf) => wf.state !== 'succeeded'), null, 1).slice(0, 2000));
-  const failed = await settled(lab, commissions.map((wf) => wf.id), 60_000);
-  t.deepEqual(failed.map((wf) => wf.state), machines.map(() => 'timed_out'));
+  t.deepEqual(
+    synced.map((wf) => wf.state),
+    syncs.map(() => 'succeeded'),
+    JSON.stringify(
+      synced.filter((wf) => wf.state !== 'succeeded'),
+      null,
+      1,
+    ).slice(0, 2000),
+  );
+  const failed = await settled(
+    lab,
+    commissions.map((wf) => wf.id),
+    60_000,
+  );
+  t.deepEqual(
+    failed.map((wf) => wf.state),
+    machines.map(() => 'timed_out'),
+  );
   for (const hostname of machines) {
     const machine = await lab.api('GET', `/v1/machines/${hostname}`);
     t.is(machine.status, 'failed_commissioning', hostname);
@@ -49,7 +65,11 @@ test('SIGKILL of the control plane mid-batch: outbox delivers, workflows finish 
   const transitions = await db('audit_records').where({ action: 'machine.transition' }).whereRaw(`details->'status'->>'new' = 'failed_commissioning'`);
   t.is(transitions.length, machines.length, JSON.stringify(transitions.map((r: any) => r.target_id)));
   t.is(Number((await db('outbox').whereNull('dispatched_at').count('* as n').first()).n), 0, 'the outbox is empty');
-  t.is(Number((await db('workflows').whereNotIn('state', ['succeeded', 'failed', 'cancelled', 'timed_out']).count('* as n').first()).n), 0, 'no workflow is left in progress');
+  t.is(
+    Number((await db('workflows').whereNotIn('state', ['succeeded', 'failed', 'cancelled', 'timed_out']).count('* as n').first()).n),
+    0,
+    'no workflow is left in progress',
+  );
   t.is(Number((await db('workflow_steps').whereIn('state', ['running', 'dispatched']).count('* as n').first()).n), 0, 'no step is left in progress');
   t.deepEqual(await invariantViolations(pg.url), []);
 });

@@ -30,7 +30,11 @@ export function serverYaml(options: { nats?: string; extra?: string }): string {
   ].join('\n');
 }
 
-export async function faultLab(t: ExecutionContext, databaseUrl: string, options: { servers?: number; nats?: string; subnet?: string } = {}): Promise<FaultLab> {
+export async function faultLab(
+  t: ExecutionContext,
+  databaseUrl: string,
+  options: { servers?: number; nats?: string; subnet?: string } = {},
+): Promise<FaultLab> {
   const env = { SPROUT_DATABASE_URL: databaseUrl };
   const yaml = serverYaml({ nats: options.nats });
   const servers: ServerProcess[] = [];
@@ -58,11 +62,28 @@ export async function faultLab(t: ExecutionContext, databaseUrl: string, options
   };
   const subnet = options.subnet ?? '198.18.60';
   const site = await api('POST', '/v1/sites', { name: 'lab' });
-  await api('POST', '/v1/networks', { site: 'lab', name: 'prov', cidr: `${subnet}.0/24`, gateway: `${subnet}.1`, domain: 'lab.example', pxe: true, ranges: [{ kind: 'dynamic', start: `${subnet}.200`, end: `${subnet}.250` }] });
+  await api('POST', '/v1/networks', {
+    site: 'lab',
+    name: 'prov',
+    cidr: `${subnet}.0/24`,
+    gateway: `${subnet}.1`,
+    domain: 'lab.example',
+    pxe: true,
+    ranges: [{ kind: 'dynamic', start: `${subnet}.200`, end: `${subnet}.250` }],
+  });
 
   const startAgent = async () => {
     const config = join(work, 'agent.yaml');
-    writeFileSync(config, [`controlPlane: http://127.0.0.1:${servers[0]!.port}`, `joinToken: ${site.joinToken.token}`, `dataDir: ${join(work, 'agent')}`, 'hostname: agent-fault', ''].join('\n'));
+    writeFileSync(
+      config,
+      [
+        `controlPlane: http://127.0.0.1:${servers[0]!.port}`,
+        `joinToken: ${site.joinToken.token}`,
+        `dataDir: ${join(work, 'agent')}`,
+        'hostname: agent-fault',
+        '',
+      ].join('\n'),
+    );
     const agent = spawnSprout(['agent', 'run', '--config', config], { cwd: work, env: {} });
     agents.push(agent);
     await agent.waitFor('sprout agent is running');

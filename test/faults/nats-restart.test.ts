@@ -33,12 +33,26 @@ test('NATS killed and restarted mid-batch: every workflow completes, no report l
   for (let i = 0; i < 5; i++) syncs.push((await lab.api('POST', '/v1/sites/lab/sync')).id);
 
   const done = await settled(lab, syncs, 80_000);
-  t.deepEqual(done.map((wf) => wf.state), syncs.map(() => 'succeeded'), JSON.stringify(done.filter((wf) => wf.state !== 'succeeded').map((wf) => ({ id: wf.id, state: wf.state, steps: wf.steps?.map((s: any) => `${s.name}:${s.state}`) }))));
+  t.deepEqual(
+    done.map((wf) => wf.state),
+    syncs.map(() => 'succeeded'),
+    JSON.stringify(
+      done.filter((wf) => wf.state !== 'succeeded').map((wf) => ({ id: wf.id, state: wf.state, steps: wf.steps?.map((s: any) => `${s.name}:${s.state}`) })),
+    ),
+  );
   const steps = await db('workflow_steps').whereIn('workflow_id', syncs).where({ kind: 'site' });
-  t.deepEqual(steps.filter((s: any) => s.state !== 'succeeded').map((s: any) => s.id), [], 'every site step finished: no report lost');
+  t.deepEqual(
+    steps.filter((s: any) => s.state !== 'succeeded').map((s: any) => s.id),
+    [],
+    'every site step finished: no report lost',
+  );
   // A report applied twice would add lines: every step's log has the same shape, and says it started once, on its first delivery.
   const logs: string[][] = steps.map((s: any) => (typeof s.log_tail === 'string' ? JSON.parse(s.log_tail) : s.log_tail) as string[]);
-  t.deepEqual(logs.filter((log) => log.filter((l) => l.startsWith('agent started sync-site')).length !== 1), [], 'each step started once');
+  t.deepEqual(
+    logs.filter((log) => log.filter((l) => l.startsWith('agent started sync-site')).length !== 1),
+    [],
+    'each step started once',
+  );
   t.deepEqual([...new Set(logs.map((log) => log.length))], [logs[0]!.length], 'every step log has the same number of lines');
   t.deepEqual(await invariantViolations(pg.url), []);
 });

@@ -77,7 +77,8 @@ test('PostgreSQL down for 20 s under load: 503 problem+json, not_ready, no hang,
   startAt = Date.now();
   // Back by itself: readiness, then writes.
   const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline && !outcomes.some((o) => o.at > startAt && o.what === 'create' && o.status === 201)) await new Promise((r) => setTimeout(r, 200));
+  while (Date.now() < deadline && !outcomes.some((o) => o.at > startAt && o.what === 'create' && o.status === 201))
+    await new Promise((r) => setTimeout(r, 200));
   await new Promise((r) => setTimeout(r, 2_000));
   running = false;
   await Promise.all(load);
@@ -85,21 +86,34 @@ test('PostgreSQL down for 20 s under load: 503 problem+json, not_ready, no hang,
   t.is(server.log().includes('sprout server is listening'), true);
   t.truthy(process.kill(server.pid, 0), 'the control plane process is still alive');
   const during = outcomes.filter((o) => o.at > stopAt + 1_000 && o.at + o.ms < restartAt);
-  const wrong = during.filter((o) => (o.what === 'readyz' ? o.status !== 503 : o.status !== 503 || o.code !== 'SPROUT_ERR_UNAVAILABLE' || !/^application\/problem\+json/.test(o.type ?? '')));
+  const wrong = during.filter((o) =>
+    o.what === 'readyz' ? o.status !== 503 : o.status !== 503 || o.code !== 'SPROUT_ERR_UNAVAILABLE' || !/^application\/problem\+json/.test(o.type ?? ''),
+  );
   const slow = outcomes.filter((o) => o.ms > 12_000 || o.code === 'TimeoutError');
   const firstBack = outcomes.find((o) => o.at > startAt && o.what === 'create' && o.status === 201)?.at ?? Infinity;
   const recovered = outcomes.filter((o) => o.at > firstBack + 500);
-  t.log(`${outcomes.length} requests: ${during.length} while PostgreSQL was down (${during.filter((o) => o.status === 503).length} answered 503), ${recovered.filter((o) => o.status < 300).length}/${recovered.length} ok after recovery; slowest ${Math.max(...outcomes.map((o) => o.ms))} ms`);
+  t.log(
+    `${outcomes.length} requests: ${during.length} while PostgreSQL was down (${during.filter((o) => o.status === 503).length} answered 503), ${recovered.filter((o) => o.status < 300).length}/${recovered.length} ok after recovery; slowest ${Math.max(...outcomes.map((o) => o.ms))} ms`,
+  );
   t.true(during.length > 20, `requests were made during the outage (${during.length})`);
   t.deepEqual(wrong.slice(0, 5), [], `every request during the outage answered 503 problem+json (${wrong.length} did not)`);
   t.deepEqual(slow.slice(0, 5), [], 'no request hung');
-  t.true(recovered.length > 5 && recovered.every((o) => o.status < 300), `after recovery: ${JSON.stringify(recovered.filter((o) => o.status >= 300).slice(0, 3))}`);
+  t.true(
+    recovered.length > 5 && recovered.every((o) => o.status < 300),
+    `after recovery: ${JSON.stringify(recovered.filter((o) => o.status >= 300).slice(0, 3))}`,
+  );
 
   // No partial writes: a 201 site exists; every site has its audit record and every success record its site.
   const created = outcomes.filter((o) => o.what === 'create' && o.status === 201).map((o) => o.name!);
-  const listed = await fetch(`${base}/v1/sites`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<{ items: { name: string }[] }>);
+  const listed = await fetch(`${base}/v1/sites`, { headers: { authorization: `Bearer ${token}` } }).then(
+    (r) => r.json() as Promise<{ items: { name: string }[] }>,
+  );
   const names = new Set(listed.items.map((s) => s.name));
-  t.deepEqual(created.filter((name) => !names.has(name)), [], 'every site answered 201 exists');
+  t.deepEqual(
+    created.filter((name) => !names.has(name)),
+    [],
+    'every site answered 201 exists',
+  );
   // The background work recovered too: new site work is dispatched and done, and the watchdog that came due in the outage fired, once.
   const [sync] = await settled(lab, [(await lab.api('POST', '/v1/sites/lab/sync')).id]);
   t.is(sync.state, 'succeeded');

@@ -24,9 +24,37 @@ const bystander = { mac: '52:54:00:79:00:0b', address: '127.79.0.11' };
 function state(): SiteDesiredState {
   return {
     site: { id: 'site-fz', name: 'fz' },
-    networks: [{ id: 'net-fz', name: 'fz', cidr: '127.79.0.0/24', gateway: relay, dnsServers: ['127.79.0.53'], domain: 'fz.example', vlan: null, pxe: true, ranges: [{ kind: 'dynamic', start: '127.79.0.100', end: '127.79.0.199' }] }],
-    reservations: [known, bystander].map((m, i) => ({ siteId: 'site-fz', networkId: 'net-fz', mac: m.mac, address: m.address, hostname: `known-${i}`, netboot: true })),
-    bootIntents: [known, bystander].map((m, i) => ({ machineId: `m-${i}`, hostname: `known-${i}`, arch: 'x86_64', bootMode: 'bios', intent: 'commission', params: {}, workflow: null, mac: m.mac })),
+    networks: [
+      {
+        id: 'net-fz',
+        name: 'fz',
+        cidr: '127.79.0.0/24',
+        gateway: relay,
+        dnsServers: ['127.79.0.53'],
+        domain: 'fz.example',
+        vlan: null,
+        pxe: true,
+        ranges: [{ kind: 'dynamic', start: '127.79.0.100', end: '127.79.0.199' }],
+      },
+    ],
+    reservations: [known, bystander].map((m, i) => ({
+      siteId: 'site-fz',
+      networkId: 'net-fz',
+      mac: m.mac,
+      address: m.address,
+      hostname: `known-${i}`,
+      netboot: true,
+    })),
+    bootIntents: [known, bystander].map((m, i) => ({
+      machineId: `m-${i}`,
+      hostname: `known-${i}`,
+      arch: 'x86_64',
+      bootMode: 'bios',
+      intent: 'commission',
+      params: {},
+      workflow: null,
+      mac: m.mac,
+    })),
   } as SiteDesiredState;
 }
 
@@ -84,7 +112,11 @@ export function malformedDhcpReply(p: Buffer): string | null {
   return null;
 }
 
-async function startDhcp(t: import('ava').ExecutionContext, relayPort: number, settings: Record<string, unknown> = {}): Promise<{ service: RunningAgentService; port: number; errors: object[] }> {
+async function startDhcp(
+  t: import('ava').ExecutionContext,
+  relayPort: number,
+  settings: Record<string, unknown> = {},
+): Promise<{ service: RunningAgentService; port: number; errors: object[] }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sprout-dhcp-fuzz-'));
   const errors: object[] = [];
   const desired = state();
@@ -140,8 +172,18 @@ test.serial(`${packets} random and mutated DHCP packets over loopback: every ans
     const problem = malformedDhcpReply(packet);
     if (problem && bad++ < 5) t.fail(`malformed answer (${problem}): ${packet.toString('hex')}`);
   }
-  const health = dhcp.service.health() as { received: number; answered: number; malformed: number; floodDropped: number; errors: number; offers: number; leases: number };
-  t.log(`${packets} packets sent, ${health.received} received, ${client.answers.length} answers checked, ${health.malformed} malformed dropped, ${health.floodDropped} unknown DISCOVERs over the cap dropped; heap ${(heapBefore / MiB).toFixed(1)} → ${(heapAfter / MiB).toFixed(1)} MiB`);
+  const health = dhcp.service.health() as {
+    received: number;
+    answered: number;
+    malformed: number;
+    floodDropped: number;
+    errors: number;
+    offers: number;
+    leases: number;
+  };
+  t.log(
+    `${packets} packets sent, ${health.received} received, ${client.answers.length} answers checked, ${health.malformed} malformed dropped, ${health.floodDropped} unknown DISCOVERs over the cap dropped; heap ${(heapBefore / MiB).toFixed(1)} → ${(heapAfter / MiB).toFixed(1)} MiB`,
+  );
   t.is(bad, 0);
   t.true(health.received >= packets * 0.9, `the flood reached the server (${health.received})`);
   t.true(client.answers.length > 1_000, `enough answers to judge (${client.answers.length})`);
@@ -177,7 +219,9 @@ test.serial('a flood of DISCOVERs from unknown MACs cannot starve a known machin
   const heapAfter = heapUsed();
   const health = dhcp.service.health() as { floodDropped: number; offers: number; errors: number };
   const knownOffers = client.answers.filter((a) => asked.includes(a.packet.readUInt32BE(4)));
-  t.log(`${asked.length} DISCOVERs from the known machine among 20 000: ${knownOffers.length} offered; ${health.floodDropped} unknown dropped at the cap of ${cap}; ${health.offers} offers pending`);
+  t.log(
+    `${asked.length} DISCOVERs from the known machine among 20 000: ${knownOffers.length} offered; ${health.floodDropped} unknown dropped at the cap of ${cap}; ${health.offers} offers pending`,
+  );
   t.is(knownOffers.length, asked.length, 'every DISCOVER of the known machine got an offer');
   for (const offer of knownOffers) t.is([...offer.packet.subarray(16, 20)].join('.'), known.address);
   t.true(health.floodDropped > 10_000, `the cap was reached and held (${health.floodDropped} dropped)`);

@@ -77,13 +77,26 @@ test(`${packets} random and mutated DNS datagrams over loopback: every answer we
   t.timeout(120_000);
   t.log(`seed ${fuzzSeed} (SPROUT_FUZZ_SEED=${fuzzSeed} replays)`);
   const random = prng(fuzzSeed);
-  const dns = await startDns(labState([['node1', '198.18.40.10'], ['node2', '198.18.40.11']]));
+  const dns = await startDns(
+    labState([
+      ['node1', '198.18.40.10'],
+      ['node2', '198.18.40.11'],
+    ]),
+  );
   const client = await flood();
   t.teardown(async () => {
     client.close();
     await dns.stop();
   });
-  const names = ['node1.lab.example', 'node2.lab.example', '10.40.18.198.in-addr.arpa', 'lab.example', 'x.example.org', 'a.b.c.d.e.lab.example', '40.18.198.in-addr.arpa'];
+  const names = [
+    'node1.lab.example',
+    'node2.lab.example',
+    '10.40.18.198.in-addr.arpa',
+    'lab.example',
+    'x.example.org',
+    'a.b.c.d.e.lab.example',
+    '40.18.198.in-addr.arpa',
+  ];
   const next = () => {
     const valid = query(random.int(0x10000), random.pick(names), random.pick([1, 2, 6, 12, 28, 33, 41, 251, 252, 255, 0, 65535]), random.next() < 0.5);
     return random.next() < 0.1 ? valid : mutate(random, valid, 600);
@@ -110,7 +123,9 @@ test(`${packets} random and mutated DNS datagrams over loopback: every answer we
     }
   }
   const health = dns.service.health() as { queriesReceived: number; queriesAnswered: number; malformedQueries: number; errors: number };
-  t.log(`${packets} datagrams sent, ${health.queriesReceived} received, ${client.answers.length} answers checked, ${health.malformedQueries} malformed queries (answered FORMERR, or dropped when shorter than a header); heap ${(heapBefore / MiB).toFixed(1)} → ${(heapAfter / MiB).toFixed(1)} MiB, rss ${(rssBefore / MiB).toFixed(0)} → ${(rssAfter / MiB).toFixed(0)} MiB`);
+  t.log(
+    `${packets} datagrams sent, ${health.queriesReceived} received, ${client.answers.length} answers checked, ${health.malformedQueries} malformed queries (answered FORMERR, or dropped when shorter than a header); heap ${(heapBefore / MiB).toFixed(1)} → ${(heapAfter / MiB).toFixed(1)} MiB, rss ${(rssBefore / MiB).toFixed(0)} → ${(rssAfter / MiB).toFixed(0)} MiB`,
+  );
   t.is(bad, 0);
   t.true(health.queriesReceived >= packets * 0.9, `the flood reached the server (${health.queriesReceived})`);
   t.true(client.answers.length > packets / 4, `enough answers to judge (${client.answers.length})`);

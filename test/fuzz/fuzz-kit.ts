@@ -5,7 +5,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 
-export const fuzzSeed = Number(process.env.SPROUT_FUZZ_SEED ?? (Date.now() % 2 ** 31));
+export const fuzzSeed = Number(process.env.SPROUT_FUZZ_SEED ?? Date.now() % 2 ** 31);
 
 /** mulberry32: small, seeded, good enough to pick bytes. */
 export function prng(seed: number) {

@@ -31,7 +31,10 @@ function malformedTftpAnswer(p: Buffer, maxBlksize: number): string | null {
   }
   if (op === 6) {
     if (p[p.length - 1] !== 0) return 'OACK not NUL-terminated';
-    const fields = p.subarray(2, p.length - 1).toString('latin1').split('\0');
+    const fields = p
+      .subarray(2, p.length - 1)
+      .toString('latin1')
+      .split('\0');
     if (fields.length % 2 !== 0) return `OACK with an unpaired field: ${JSON.stringify(fields)}`;
     for (let i = 0; i < fields.length; i += 2) {
       if (!optionNames.has(fields[i]!.toLowerCase())) return `OACK acknowledges an option nobody asked for: ${fields[i]}`;
@@ -43,7 +46,11 @@ function malformedTftpAnswer(p: Buffer, maxBlksize: number): string | null {
 }
 
 function request(op: 1 | 2, filename: string, mode: string, options: [string, string][]): Buffer {
-  return Buffer.concat([Buffer.from([0, op]), Buffer.from(`${filename}\0${mode}\0`, 'latin1'), ...options.map(([k, v]) => Buffer.from(`${k}\0${v}\0`, 'latin1'))]);
+  return Buffer.concat([
+    Buffer.from([0, op]),
+    Buffer.from(`${filename}\0${mode}\0`, 'latin1'),
+    ...options.map(([k, v]) => Buffer.from(`${k}\0${v}\0`, 'latin1')),
+  ]);
 }
 
 test(`${packets} random and mutated TFTP packets over loopback: every answer well formed, nothing from outside the root, service intact`, async (t) => {
@@ -67,7 +74,24 @@ test(`${packets} random and mutated TFTP packets over loopback: every answer wel
     await tftp.close();
   });
 
-  const names = ['undionly.kpxe', 'efi/ipxe.efi', '/undionly.kpxe', 'EFI\\ipxe.efi', 'missing', '../' + 'x', '../../../../etc/passwd', '/etc/passwd', '../secret.txt', 'escape', 'efi/../../secret.txt', 'efi/./ipxe.efi', '', 'a'.repeat(600), '%2e%2e/secret.txt', 'undionly.kpxe\0extra'];
+  const names = [
+    'undionly.kpxe',
+    'efi/ipxe.efi',
+    '/undionly.kpxe',
+    'EFI\\ipxe.efi',
+    'missing',
+    '../' + 'x',
+    '../../../../etc/passwd',
+    '/etc/passwd',
+    '../secret.txt',
+    'escape',
+    'efi/../../secret.txt',
+    'efi/./ipxe.efi',
+    '',
+    'a'.repeat(600),
+    '%2e%2e/secret.txt',
+    'undionly.kpxe\0extra',
+  ];
   const transferPorts: number[] = [];
   const next = (): { packet: Buffer; port: number } => {
     const roll = random.next();
@@ -78,7 +102,11 @@ test(`${packets} random and mutated TFTP packets over loopback: every answer wel
     }
     const options: [string, string][] = [];
     for (const name of ['blksize', 'tsize', 'windowsize', 'timeout', 'BLKSIZE', 'multicast', 'x']) {
-      if (random.next() < 0.3) options.push([name, random.pick(['0', '1', '8', '512', '1468', '65464', '65465', '99999999999', '-1', '', 'abc', '64', '65', String(random.int(70_000))])]);
+      if (random.next() < 0.3)
+        options.push([
+          name,
+          random.pick(['0', '1', '8', '512', '1468', '65464', '65465', '99999999999', '-1', '', 'abc', '64', '65', String(random.int(70_000))]),
+        ]);
     }
     const valid = request(random.next() < 0.9 ? 1 : 2, random.pick(names), random.pick(['octet', 'netascii', 'OCTET', 'mail', '']), options);
     return { packet: random.next() < 0.3 ? valid : mutate(random, valid, 1400), port: tftp.port };
@@ -115,13 +143,25 @@ test(`${packets} random and mutated TFTP packets over loopback: every answer wel
     const problem = malformedTftpAnswer(packet, 65464) ?? (packet.includes(secret) || packet.includes(passwd) ? 'a file from outside the root' : null);
     if (problem && bad++ < 5) t.fail(`${problem}: ${packet.subarray(0, 80).toString('hex')}`);
   }
-  const health = tftp.service.health() as { activeTransfers: number; completedTransfers: number; failedTransfers: number; refusedRequests: number; deferredRequests: number; abortedByClient: number };
-  t.log(`${packets} packets sent, ${answers.length} answers checked; transfers: ${health.completedTransfers} completed, ${health.failedTransfers} failed, ${health.abortedByClient} aborted; ${health.refusedRequests} refused, ${health.deferredRequests} deferred; heap ${(heapBefore / MiB).toFixed(1)} → ${(heapAfter / MiB).toFixed(1)} MiB`);
+  const health = tftp.service.health() as {
+    activeTransfers: number;
+    completedTransfers: number;
+    failedTransfers: number;
+    refusedRequests: number;
+    deferredRequests: number;
+    abortedByClient: number;
+  };
+  t.log(
+    `${packets} packets sent, ${answers.length} answers checked; transfers: ${health.completedTransfers} completed, ${health.failedTransfers} failed, ${health.abortedByClient} aborted; ${health.refusedRequests} refused, ${health.deferredRequests} deferred; heap ${(heapBefore / MiB).toFixed(1)} → ${(heapAfter / MiB).toFixed(1)} MiB`,
+  );
   t.is(bad, 0);
   t.true(answers.length > packets / 4, `enough answers to judge (${answers.length})`);
   t.is(health.activeTransfers, 0, 'every transfer the flood started has ended');
   t.true(heapAfter - heapBefore < 64 * MiB, `heap grew by ${((heapAfter - heapBefore) / MiB).toFixed(1)} MiB`);
-  t.false(tftp.logs.some((l) => l.level === 'error'), JSON.stringify(tftp.logs.filter((l) => l.level === 'error').slice(0, 3)));
+  t.false(
+    tftp.logs.some((l) => l.level === 'error'),
+    JSON.stringify(tftp.logs.filter((l) => l.level === 'error').slice(0, 3)),
+  );
 
   // Still serving: a plain read of the boot file, block by block.
   const fetched = await fetchFile(tftp.port, 'undionly.kpxe');

@@ -65,7 +65,6 @@ async function world(t: any, transport: (typeof transports)[number]): Promise<Wo
   return w;
 }
 
-
 for (const transport of transports) {
   test.serial(`${transport.name}: an agent joins, shows online, goes offline when stopped; sync-site runs end to end`, async (t) => {
     const w = await world(t, transport);
@@ -114,7 +113,10 @@ for (const transport of transports) {
     t.regex(waiting.steps.find((s: any) => s.name === 'power-on').logTail.at(-1), /^waiting for someone to power on node-1 \(manual power driver\)$/);
     // state and secrets are the running user's alone: the agent's identity, desired state,
     // report journal and power waits, and the control plane's PGlite folder and admin token
-    await until('the power wait is on disk', async () => existsSync(join(w.agentDir, 'power-waits.json')) && readFileSync(join(w.agentDir, 'power-waits.json'), 'utf8').includes('node-1'));
+    await until(
+      'the power wait is on disk',
+      async () => existsSync(join(w.agentDir, 'power-waits.json')) && readFileSync(join(w.agentDir, 'power-waits.json'), 'utf8').includes('node-1'),
+    );
     t.true(existsSync(join(w.agentDir, 'desired-state.json')));
     t.deepEqual(openToOthers(w.agentDir), []);
     t.deepEqual(openToOthers(join(w.server.dir, '.sprout')), []);
@@ -128,37 +130,44 @@ for (const transport of transports) {
     t.is(JSON.parse((await w.run('site', 'show', 'lab', '--json')).stdout).agents.length, 1);
   });
 
-  test.serial(`${transport.name}: work published while the agent is down is delivered when it starts; SIGKILL mid-task redelivers and the workflow completes once`, async (t) => {
-    const w = await world(t, transport);
-    const marker = join(w.agentDir, '..', `marker-${Math.random().toString(36).slice(2)}`);
-    t.teardown(() => rmSync(marker, { force: true }));
-    const site = JSON.parse((await w.run('site', 'create', 'lab', '--json')).stdout);
-    const env = { SLOW_SYNC_MARKER: marker, SLOW_SYNC_MS: '4000' };
-    const first = w.agent({ joinToken: site.joinToken.token, pluginDir: slowAgentPlugins, env });
-    await first.waitFor('sprout agent is running');
-    await first.stop('SIGTERM');
+  test.serial(
+    `${transport.name}: work published while the agent is down is delivered when it starts; SIGKILL mid-task redelivers and the workflow completes once`,
+    async (t) => {
+      const w = await world(t, transport);
+      const marker = join(w.agentDir, '..', `marker-${Math.random().toString(36).slice(2)}`);
+      t.teardown(() => rmSync(marker, { force: true }));
+      const site = JSON.parse((await w.run('site', 'create', 'lab', '--json')).stdout);
+      const env = { SLOW_SYNC_MARKER: marker, SLOW_SYNC_MS: '4000' };
+      const first = w.agent({ joinToken: site.joinToken.token, pluginDir: slowAgentPlugins, env });
+      await first.waitFor('sprout agent is running');
+      await first.stop('SIGTERM');
 
-    const wf = (await w.api('POST', '/v1/sites/lab/sync')).body;
-    await new Promise((r) => setTimeout(r, 1000));
-    t.is((await w.api('GET', `/v1/workflows/${wf.id}`)).body.state, 'dispatched', 'waits while no agent runs');
+      const wf = (await w.api('POST', '/v1/sites/lab/sync')).body;
+      await new Promise((r) => setTimeout(r, 1000));
+      t.is((await w.api('GET', `/v1/workflows/${wf.id}`)).body.state, 'dispatched', 'waits while no agent runs');
 
-    const second = w.agent({ pluginDir: slowAgentPlugins, env });
-    await until('task started', async () => existsSync(marker) && readFileSync(marker, 'utf8').includes('started'));
-    await second.stop('SIGKILL');
-    t.false(readFileSync(marker, 'utf8').includes('finished'), 'killed before finishing');
+      const second = w.agent({ pluginDir: slowAgentPlugins, env });
+      await until('task started', async () => existsSync(marker) && readFileSync(marker, 'utf8').includes('started'));
+      await second.stop('SIGKILL');
+      t.false(readFileSync(marker, 'utf8').includes('finished'), 'killed before finishing');
 
-    const third = w.agent({ pluginDir: slowAgentPlugins, env });
-    await third.waitFor('sprout agent is running');
-    const done = await until('workflow succeeded', async () => {
-      const current = (await w.api('GET', `/v1/workflows/${wf.id}`)).body;
-      return ['succeeded', 'failed'].includes(current.state) && current;
-    }, 60_000);
-    t.is(done.state, 'succeeded', JSON.stringify(done));
-    const lines = readFileSync(marker, 'utf8').trim().split('\n');
-    t.is(lines.filter((l) => l.endsWith('started')).length, 2, 'redelivered once after the kill');
-    t.is(lines.filter((l) => l.endsWith('finished')).length, 1, 'completed once');
-    t.deepEqual(done.steps[0].result, { slow: true });
-  });
+      const third = w.agent({ pluginDir: slowAgentPlugins, env });
+      await third.waitFor('sprout agent is running');
+      const done = await until(
+        'workflow succeeded',
+        async () => {
+          const current = (await w.api('GET', `/v1/workflows/${wf.id}`)).body;
+          return ['succeeded', 'failed'].includes(current.state) && current;
+        },
+        60_000,
+      );
+      t.is(done.state, 'succeeded', JSON.stringify(done));
+      const lines = readFileSync(marker, 'utf8').trim().split('\n');
+      t.is(lines.filter((l) => l.endsWith('started')).length, 2, 'redelivered once after the kill');
+      t.is(lines.filter((l) => l.endsWith('finished')).length, 1, 'completed once');
+      t.deepEqual(done.steps[0].result, { slow: true });
+    },
+  );
 
   test.serial(`${transport.name}: reports made while the control plane is down arrive after it restarts and are applied once`, async (t) => {
     const w = await world(t, transport);
@@ -173,21 +182,35 @@ for (const transport of transports) {
     await until('task finished while the control plane is down', async () => readFileSync(marker, 'utf8').includes('finished'));
     await new Promise((r) => setTimeout(r, 1500));
     w.server = await startServer(transport.env, '', { dir: w.server.dir, port: w.server.port });
-    const done = await until('workflow succeeded after restart', async () => {
-      const current = (await w.api('GET', `/v1/workflows/${wf.id}`)).body;
-      return current.state === 'succeeded' && current;
-    }, 60_000);
+    const done = await until(
+      'workflow succeeded after restart',
+      async () => {
+        const current = (await w.api('GET', `/v1/workflows/${wf.id}`)).body;
+        return current.state === 'succeeded' && current;
+      },
+      60_000,
+    );
     t.deepEqual(done.steps[0].result, { slow: true });
-    t.is(readFileSync(marker, 'utf8').trim().split('\n').filter((l) => l.endsWith('finished')).length, 1);
+    t.is(
+      readFileSync(marker, 'utf8')
+        .trim()
+        .split('\n')
+        .filter((l) => l.endsWith('finished')).length,
+      1,
+    );
   });
 }
 
-test.serial('refusals: a used join token, a wrong credential and another site\'s work are refused and audited', async (t) => {
+test.serial("refusals: a used join token, a wrong credential and another site's work are refused and audited", async (t) => {
   const w = await world(t, transports[0]);
   const a = JSON.parse((await w.run('site', 'create', 'site-a', '--json')).stdout);
   const b = JSON.parse((await w.run('site', 'create', 'site-b', '--json')).stdout);
   const register = (joinToken: string) =>
-    fetch(`http://127.0.0.1:${w.server.port}/v1/agents/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ joinToken, hostname: 'x', version: '1', capabilities: [] }) });
+    fetch(`http://127.0.0.1:${w.server.port}/v1/agents/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ joinToken, hostname: 'x', version: '1', capabilities: [] }),
+    });
   const agentA = await (await register(a.joinToken.token)).json();
   const agentB = await (await register(b.joinToken.token)).json();
   t.truthy(agentA.credential);
@@ -198,20 +221,33 @@ test.serial('refusals: a used join token, a wrong credential and another site\'s
   const bogus = await register('sprout_join_nope');
   t.is(bogus.status, 401);
 
-  const asA = (path: string, init: RequestInit = {}) => fetch(`http://127.0.0.1:${w.server.port}${path}`, { ...init, headers: { authorization: `Bearer ${agentA.credential}`, ...(init.body ? { 'content-type': 'application/json' } : {}) } });
-  const wrong = await fetch(`http://127.0.0.1:${w.server.port}/v1/agents/${agentA.agentId}/work?wait=0`, { headers: { authorization: 'Bearer sprout_agent_wrong' } });
+  const asA = (path: string, init: RequestInit = {}) =>
+    fetch(`http://127.0.0.1:${w.server.port}${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${agentA.credential}`, ...(init.body ? { 'content-type': 'application/json' } : {}) },
+    });
+  const wrong = await fetch(`http://127.0.0.1:${w.server.port}/v1/agents/${agentA.agentId}/work?wait=0`, {
+    headers: { authorization: 'Bearer sprout_agent_wrong' },
+  });
   t.is(wrong.status, 401);
   const foreign = await asA(`/v1/agents/${agentB.agentId}/work?wait=0`);
   t.is(foreign.status, 403);
   t.is((await foreign.json()).code, 'SPROUT_ERR_FORBIDDEN');
-  const forged = await asA(`/v1/agents/${agentA.agentId}/reports`, { method: 'POST', body: JSON.stringify({ reports: [{ agentId: agentB.agentId, siteId: agentB.siteId, sequence: 1, kind: 'event', at: new Date().toISOString(), payload: {} }] }) });
+  const forged = await asA(`/v1/agents/${agentA.agentId}/reports`, {
+    method: 'POST',
+    body: JSON.stringify({
+      reports: [{ agentId: agentB.agentId, siteId: agentB.siteId, sequence: 1, kind: 'event', at: new Date().toISOString(), payload: {} }],
+    }),
+  });
   t.is(forged.status, 403);
   const operatorRoute = await asA('/v1/machines');
   t.is(operatorRoute.status, 403, 'an agent credential is not an operator token');
 
   const denied = (await w.api('GET', '/v1/audit?outcome=denied&limit=50')).body.items;
   t.true(denied.some((r: any) => r.action === 'agent.register' && /already used/.test(r.details.reason)));
-  t.true(denied.some((r: any) => r.actor === `agent:${agentA.agentId}` && r.details.reason === `agent:${agentA.agentId} may not act for agent ${agentB.agentId}`));
+  t.true(
+    denied.some((r: any) => r.actor === `agent:${agentA.agentId}` && r.details.reason === `agent:${agentA.agentId} may not act for agent ${agentB.agentId}`),
+  );
   t.true(denied.some((r: any) => r.actor === `agent:${agentA.agentId}` && r.details.reason === 'report for another agent or site'));
   t.true(denied.some((r: any) => r.actor === 'anonymous' && r.details.status === 401));
 });

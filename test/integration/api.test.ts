@@ -42,24 +42,43 @@ for (const backend of backends) {
 
     // Shaped for client generators: ids, components, described responses, problem+json errors, the agent protocol apart.
     const operations = Object.entries(spec.body.paths as Record<string, Record<string, any>>).flatMap(([path, item]) =>
-      Object.entries(item).filter(([method]) => ['get', 'post', 'put', 'patch', 'delete'].includes(method)).map(([method, op]) => ({ path, method, op })),
+      Object.entries(item)
+        .filter(([method]) => ['get', 'post', 'put', 'patch', 'delete'].includes(method))
+        .map(([method, op]) => ({ path, method, op })),
     );
     const ids = operations.map((o) => o.op.operationId);
-    t.deepEqual(operations.filter((o) => !o.op.operationId).map((o) => `${o.method} ${o.path}`), [], 'every operation has an operationId');
+    t.deepEqual(
+      operations.filter((o) => !o.op.operationId).map((o) => `${o.method} ${o.path}`),
+      [],
+      'every operation has an operationId',
+    );
     t.is(new Set(ids).size, ids.length, 'operationIds are unique');
     t.is(spec.body.paths['/v1/machines/{id}/deploy'].post.operationId, 'postMachinesByIdDeploy');
     for (const name of ['Problem', 'Machine', 'Workflow', 'Site', 'Network']) t.truthy(spec.body.components.schemas[name], `components.schemas.${name}`);
     const machineGet = spec.body.paths['/v1/machines/{id}'].get.responses;
     t.is(machineGet['200'].content['application/json'].schema.$ref, '#/components/schemas/Machine');
     t.is(machineGet['404'].content['application/problem+json'].schema.$ref, '#/components/schemas/Problem');
-    const undescribed = operations.flatMap((o) => Object.entries(o.op.responses ?? {}).filter(([, r]: [string, any]) => !r.description || r.description === 'Default Response').map(([code]) => `${o.method} ${o.path} ${code}`));
+    const undescribed = operations.flatMap((o) =>
+      Object.entries(o.op.responses ?? {})
+        .filter(([, r]: [string, any]) => !r.description || r.description === 'Default Response')
+        .map(([code]) => `${o.method} ${o.path} ${code}`),
+    );
     t.deepEqual(undescribed, [], 'every response is described');
     // /readyz's 503 is its checks document, like its 200; every API error is a problem.
-    const plainErrors = operations.filter((o) => o.path.startsWith('/v1')).flatMap((o) => Object.entries(o.op.responses ?? {}).filter(([code, r]: [string, any]) => Number(code) >= 400 && !r.content?.['application/problem+json']).map(([code]) => `${o.method} ${o.path} ${code}`));
+    const plainErrors = operations
+      .filter((o) => o.path.startsWith('/v1'))
+      .flatMap((o) =>
+        Object.entries(o.op.responses ?? {})
+          .filter(([code, r]: [string, any]) => Number(code) >= 400 && !r.content?.['application/problem+json'])
+          .map(([code]) => `${o.method} ${o.path} ${code}`),
+      );
     t.deepEqual(plainErrors, [], 'every error is application/problem+json');
     const agentOps = operations.filter((o) => o.op.tags?.includes('agent protocol')).map((o) => `${o.method} ${o.path}`);
     t.true(agentOps.includes('post /v1/agents/{id}/heartbeat') && agentOps.includes('post /v1/agents/register'), agentOps.join(', '));
-    t.false(agentOps.some((o) => o.includes('/machines')), 'operator routes are not in the agent protocol');
+    t.false(
+      agentOps.some((o) => o.includes('/machines')),
+      'operator routes are not in the agent protocol',
+    );
   });
 
   test(`${backend}: /docs renders Swagger UI`, async (t) => {
@@ -69,7 +88,13 @@ for (const backend of backends) {
   });
 
   test(`${backend}: an unauthenticated mutating request gets 401 problem+json and is audited`, async (t) => {
-    const res = await h.request({ method: 'POST', url: '/v1/tokens', token: null, body: { name: 'x', role: 'viewer' }, headers: { 'x-request-id': `anon-${backend}` } });
+    const res = await h.request({
+      method: 'POST',
+      url: '/v1/tokens',
+      token: null,
+      body: { name: 'x', role: 'viewer' },
+      headers: { 'x-request-id': `anon-${backend}` },
+    });
     t.is(res.status, 401);
     t.regex(String(res.headers['content-type']), /^application\/problem\+json/);
     t.is(res.body.code, 'SPROUT_ERR_UNAUTHENTICATED');
@@ -92,7 +117,14 @@ for (const backend of backends) {
     const audit = await h.request({ url: `/v1/audit?actor=token:viewer-${backend}` });
     t.is(audit.status, 200);
     const [denial] = audit.body.items;
-    t.like(denial, { actor: `token:viewer-${backend}`, actorRole: 'viewer', action: 'token.create', targetType: 'token', outcome: 'denied', requestId: res.body.requestId });
+    t.like(denial, {
+      actor: `token:viewer-${backend}`,
+      actorRole: 'viewer',
+      action: 'token.create',
+      targetType: 'token',
+      outcome: 'denied',
+      requestId: res.body.requestId,
+    });
     t.is(denial.sourceAddress, '127.0.0.1');
     // nothing was created
     const tokens = await h.request({ url: '/v1/tokens' });
@@ -109,7 +141,12 @@ for (const backend of backends) {
     t.is((await h.request({ url: '/v1/whoami', token: created.body.secret })).status, 200);
     t.is((await h.request({ method: 'DELETE', url: `/v1/tokens/short-${backend}` })).status, 200);
     t.is((await h.request({ url: '/v1/whoami', token: created.body.secret })).status, 401);
-    const expired = await h.kernel.services.tokens.create({ name: `expired-${backend}`, role: 'admin', createdBy: 'test', expiresAt: new Date(Date.now() - 1000) });
+    const expired = await h.kernel.services.tokens.create({
+      name: `expired-${backend}`,
+      role: 'admin',
+      createdBy: 'test',
+      expiresAt: new Date(Date.now() - 1000),
+    });
     t.is((await h.request({ url: '/v1/whoami', token: expired.secret })).status, 401);
   });
 
@@ -119,7 +156,13 @@ for (const backend of backends) {
     t.regex(res.body.secret, /^sprout_/);
     const audit = await h.request({ url: `/v1/audit?action=token.create&target=${res.body.token.id}` });
     t.is(audit.body.items.length, 1);
-    t.like(audit.body.items[0], { actor: 'token:bootstrap-admin', outcome: 'success', targetType: 'token', targetId: res.body.token.id, details: { name: `ops-${backend}`, role: 'operator' } });
+    t.like(audit.body.items[0], {
+      actor: 'token:bootstrap-admin',
+      outcome: 'success',
+      targetType: 'token',
+      targetId: res.body.token.id,
+      details: { name: `ops-${backend}`, role: 'operator' },
+    });
     t.false(JSON.stringify(audit.body).includes(res.body.secret));
     // the token store holds a hash, not the secret
     const rows = await h.kernel.store.db('api_tokens').select('secret_hash');
@@ -165,14 +208,20 @@ for (const backend of backends) {
     const seen: number[] = [];
     let cursor: string | null = null;
     do {
-      const page: any = await h.request({ url: `/v1/audit?action=token.create&outcome=success&since=${encodeURIComponent(before)}&limit=2${cursor ? `&cursor=${cursor}` : ''}` });
+      const page: any = await h.request({
+        url: `/v1/audit?action=token.create&outcome=success&since=${encodeURIComponent(before)}&limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+      });
       t.is(page.status, 200);
       t.true(page.body.items.length <= 2);
       seen.push(...page.body.items.map((r: any) => r.id));
       cursor = page.body.nextCursor;
     } while (cursor);
     t.true(seen.length >= 5);
-    t.deepEqual([...seen].sort((a, b) => b - a), seen, 'newest first');
+    t.deepEqual(
+      [...seen].sort((a, b) => b - a),
+      seen,
+      'newest first',
+    );
     t.is(new Set(seen).size, seen.length, 'no record twice across pages');
     const bad = await h.request({ url: '/v1/audit?outcome=maybe' });
     t.is(bad.status, 400);
@@ -184,7 +233,13 @@ for (const backend of backends) {
     t.is(res.status, 200);
     const ipam = res.body.items.find((p: any) => p.id === 'ipam-builtin');
     t.like(ipam, { builtin: true, active: true, provides: ['ipam'], activeFor: ['ipam'] });
-    t.like(res.body.items.find((p: any) => p.id === 'netbox-stub'), { active: false, activeFor: [] });
-    t.like(res.body.items.find((p: any) => p.id === 'transport-http'), { active: true, activeFor: ['transport'] });
+    t.like(
+      res.body.items.find((p: any) => p.id === 'netbox-stub'),
+      { active: false, activeFor: [] },
+    );
+    t.like(
+      res.body.items.find((p: any) => p.id === 'transport-http'),
+      { active: true, activeFor: ['transport'] },
+    );
   });
 }

@@ -45,24 +45,67 @@ for (const backend of backends) {
 
   test.serial(`${backend}: machines: normalised MACs unique across Sprout, hostnames per site, filters and cursors`, async (t) => {
     await siteWithNetwork(h, 'm-site', 10);
-    const made = await h.request({ method: 'POST', url: '/v1/machines', body: { site: 'm-site', hostname: 'Node-01', arch: 'x86_64', bootMode: 'uefi', interfaces: [{ mac: 'AA-BB-CC-00-00-01' }, { mac: 'aabb.cc00.0002', name: 'ipmi0' }], tags: ['rack1', 'gpu'], expected: { cpus: 4 } } });
+    const made = await h.request({
+      method: 'POST',
+      url: '/v1/machines',
+      body: {
+        site: 'm-site',
+        hostname: 'Node-01',
+        arch: 'x86_64',
+        bootMode: 'uefi',
+        interfaces: [{ mac: 'AA-BB-CC-00-00-01' }, { mac: 'aabb.cc00.0002', name: 'ipmi0' }],
+        tags: ['rack1', 'gpu'],
+        expected: { cpus: 4 },
+      },
+    });
     t.is(made.status, 201);
     t.is(made.body.hostname, 'node-01');
     t.is(made.body.status, 'new');
     t.deepEqual(made.body.allowedActions, ['commission', 'mark-broken']);
-    t.deepEqual(made.body.interfaces.map((i: any) => [i.mac, i.pxe]).sort(), [['aa:bb:cc:00:00:01', true], ['aa:bb:cc:00:00:02', false]]);
-    const dupMac = await h.request({ method: 'POST', url: '/v1/machines', body: { site: 'm-site', hostname: 'node-02', arch: 'x86_64', bootMode: 'bios', interfaces: [{ mac: 'aa:bb:cc:00:00:01' }] } });
+    t.deepEqual(made.body.interfaces.map((i: any) => [i.mac, i.pxe]).sort(), [
+      ['aa:bb:cc:00:00:01', true],
+      ['aa:bb:cc:00:00:02', false],
+    ]);
+    const dupMac = await h.request({
+      method: 'POST',
+      url: '/v1/machines',
+      body: { site: 'm-site', hostname: 'node-02', arch: 'x86_64', bootMode: 'bios', interfaces: [{ mac: 'aa:bb:cc:00:00:01' }] },
+    });
     t.is(dupMac.status, 409);
     t.regex(dupMac.body.detail, /aa:bb:cc:00:00:01 \(machine node-01\)/);
-    const dupHost = await h.request({ method: 'POST', url: '/v1/machines', body: { site: 'm-site', hostname: 'node-01', arch: 'x86_64', bootMode: 'bios', interfaces: [{ mac: nextMac() }] } });
+    const dupHost = await h.request({
+      method: 'POST',
+      url: '/v1/machines',
+      body: { site: 'm-site', hostname: 'node-01', arch: 'x86_64', bootMode: 'bios', interfaces: [{ mac: nextMac() }] },
+    });
     t.is(dupHost.status, 409);
-    const bad = await h.request({ method: 'POST', url: '/v1/machines', body: { site: 'nowhere', hostname: '-bad-', arch: 'sparc', bootMode: 'bios', interfaces: [] } });
+    const bad = await h.request({
+      method: 'POST',
+      url: '/v1/machines',
+      body: { site: 'nowhere', hostname: '-bad-', arch: 'sparc', bootMode: 'bios', interfaces: [] },
+    });
     t.is(bad.status, 400);
-    for (const field of ['body/hostname', 'body/arch', 'body/interfaces']) t.true(bad.body.errors.some((e: any) => e.field === field), field);
-    t.is((await h.request({ method: 'POST', url: '/v1/machines', body: { site: 'nowhere', hostname: 'ok', arch: 'x86_64', bootMode: 'bios', interfaces: [{ mac: nextMac() }] } })).body.errors[0].field, 'site');
+    for (const field of ['body/hostname', 'body/arch', 'body/interfaces'])
+      t.true(
+        bad.body.errors.some((e: any) => e.field === field),
+        field,
+      );
+    t.is(
+      (
+        await h.request({
+          method: 'POST',
+          url: '/v1/machines',
+          body: { site: 'nowhere', hostname: 'ok', arch: 'x86_64', bootMode: 'bios', interfaces: [{ mac: nextMac() }] },
+        })
+      ).body.errors[0].field,
+      'site',
+    );
     for (let i = 2; i <= 6; i++) await createMachine(h, 'm-site', `node-0${i}`, i % 2 ? { tags: ['rack1'] } : {});
     const rack1 = await h.request({ url: '/v1/machines?site=m-site&tag=rack1' });
-    t.deepEqual(rack1.body.items.map((m: any) => m.hostname), ['node-01', 'node-03', 'node-05']);
+    t.deepEqual(
+      rack1.body.items.map((m: any) => m.hostname),
+      ['node-01', 'node-03', 'node-05'],
+    );
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
@@ -80,7 +123,8 @@ for (const backend of backends) {
   test.serial(`${backend}: CSV import answers per row; re-importing changes nothing`, async (t) => {
     await siteWithNetwork(h, 'csv-site', 11);
     const lines = ['site,hostname,arch,bootMode,mac,tags'];
-    for (let i = 1; i <= 20; i++) lines.push(`csv-site,csv-${String(i).padStart(2, '0')},x86_64,${i % 2 ? 'bios' : 'uefi'},${nextMac()} ${nextMac()},"rack${i % 3} blue"`);
+    for (let i = 1; i <= 20; i++)
+      lines.push(`csv-site,csv-${String(i).padStart(2, '0')},x86_64,${i % 2 ? 'bios' : 'uefi'},${nextMac()} ${nextMac()},"rack${i % 3} blue"`);
     lines[5] = 'csv-site,csv-05,mips,bios,' + nextMac() + ',';
     lines[9] = 'csv-site,csv-09,x86_64,bios,not-a-mac,';
     const csv = lines.join('\n') + '\n';
@@ -88,43 +132,75 @@ for (const backend of backends) {
     t.is(first.status, 200, JSON.stringify(first.body));
     t.like(first.body, { created: 18, unchanged: 0, errors: 2 });
     const errors = first.body.rows.filter((r: any) => r.outcome === 'error');
-    t.deepEqual(errors.map((r: any) => [r.row, r.hostname, r.errors[0].field]), [[6, 'csv-05', 'arch'], [10, 'csv-09', 'interfaces/0/mac']]);
+    t.deepEqual(
+      errors.map((r: any) => [r.row, r.hostname, r.errors[0].field]),
+      [
+        [6, 'csv-05', 'arch'],
+        [10, 'csv-09', 'interfaces/0/mac'],
+      ],
+    );
     const again = await h.request({ method: 'POST', url: '/v1/machines/import', body: csv, headers: { 'content-type': 'text/csv' } });
     t.like(again.body, { created: 0, unchanged: 18, errors: 2 });
     t.is((await h.request({ url: '/v1/machines?site=csv-site&limit=100' })).body.items.length, 18);
-    const json = await h.request({ method: 'POST', url: '/v1/machines/import', body: [{ site: 'csv-site', hostname: 'csv-json', arch: 'arm64', bootMode: 'uefi', interfaces: [{ mac: nextMac() }] }, { hostname: 'no-site' }] });
+    const json = await h.request({
+      method: 'POST',
+      url: '/v1/machines/import',
+      body: [{ site: 'csv-site', hostname: 'csv-json', arch: 'arm64', bootMode: 'uefi', interfaces: [{ mac: nextMac() }] }, { hostname: 'no-site' }],
+    });
     t.like(json.body, { created: 1, errors: 1 });
     t.true(json.body.rows[1].errors.some((e: any) => e.field === 'site'));
-    const missingHeader = await h.request({ method: 'POST', url: '/v1/machines/import', body: 'hostname,mac\nx,aa:bb:cc:dd:ee:ff\n', headers: { 'content-type': 'text/csv' } });
+    const missingHeader = await h.request({
+      method: 'POST',
+      url: '/v1/machines/import',
+      body: 'hostname,mac\nx,aa:bb:cc:dd:ee:ff\n',
+      headers: { 'content-type': 'text/csv' },
+    });
     t.is(missingHeader.status, 400);
   });
 
-  test.serial(`${backend}: CSV import reads RFC 4180 (a quoted cell may span lines), takes expected hardware and BMC columns, and warns about unknown columns`, async (t) => {
-    await siteWithNetwork(h, 'csv4180', 12);
-    const [a, b] = [nextMac(), nextMac()];
-    const csv = [
-      'site,hostname,arch,bootMode,mac,tags,cpus,memoryMiB,disks,bmc_type,bmc_address,bmc_username,rack notes',
-      `csv4180,rfc-01,x86_64,uefi,${a},"rack4`,
-      `blue",16,65536,2,ipmi,198.18.12.201,admin,"row 3, ""left"" side`,
-      `second line of the note"`,
-      `csv4180,rfc-02,x86_64,bios,${b},,many,,,,,,`,
-      '',
-    ].join('\r\n');
-    const imported = await h.request({ method: 'POST', url: '/v1/machines/import', body: csv, headers: { 'content-type': 'text/csv' } });
-    t.is(imported.status, 200, JSON.stringify(imported.body));
-    t.deepEqual(imported.body.warnings, ['ignored unknown column rack notes (known: site,hostname,arch,bootMode,mac,tags,bmc_type,bmc_address,bmc_username,bmc_password,cpus,memoryMiB,disks)']);
-    t.like(imported.body, { created: 1, errors: 1 });
-    t.deepEqual(imported.body.rows.map((r: any) => [r.row, r.hostname, r.outcome]), [[2, 'rfc-01', 'created'], [3, 'rfc-02', 'error']], 'a newline inside quotes does not split the row');
-    t.deepEqual(imported.body.rows[1].errors, [{ field: 'cpus', message: 'must be a whole number (got "many")' }]);
-    const machine = (await h.request({ url: '/v1/machines/rfc-01' })).body;
-    t.deepEqual(machine.tags, ['rack4', 'blue']);
-    t.deepEqual(machine.expected, { cpus: 16, memoryMiB: 65536, disks: 2 });
-    t.like(machine.bmc, { type: 'ipmi', address: '198.18.12.201', username: 'admin' });
-    const broken = await h.request({ method: 'POST', url: '/v1/machines/import', body: `site,hostname,arch,bootMode,mac\ncsv4180,rfc-03,x86_64,bios,"${nextMac()}\n`, headers: { 'content-type': 'text/csv' } });
-    t.is(broken.status, 400);
-    t.like(broken.body, { code: 'SPROUT_ERR_VALIDATION' });
-    t.regex(broken.body.detail, /^CSV could not be read/);
-  });
+  test.serial(
+    `${backend}: CSV import reads RFC 4180 (a quoted cell may span lines), takes expected hardware and BMC columns, and warns about unknown columns`,
+    async (t) => {
+      await siteWithNetwork(h, 'csv4180', 12);
+      const [a, b] = [nextMac(), nextMac()];
+      const csv = [
+        'site,hostname,arch,bootMode,mac,tags,cpus,memoryMiB,disks,bmc_type,bmc_address,bmc_username,rack notes',
+        `csv4180,rfc-01,x86_64,uefi,${a},"rack4`,
+        `blue",16,65536,2,ipmi,198.18.12.201,admin,"row 3, ""left"" side`,
+        `second line of the note"`,
+        `csv4180,rfc-02,x86_64,bios,${b},,many,,,,,,`,
+        '',
+      ].join('\r\n');
+      const imported = await h.request({ method: 'POST', url: '/v1/machines/import', body: csv, headers: { 'content-type': 'text/csv' } });
+      t.is(imported.status, 200, JSON.stringify(imported.body));
+      t.deepEqual(imported.body.warnings, [
+        'ignored unknown column rack notes (known: site,hostname,arch,bootMode,mac,tags,bmc_type,bmc_address,bmc_username,bmc_password,cpus,memoryMiB,disks)',
+      ]);
+      t.like(imported.body, { created: 1, errors: 1 });
+      t.deepEqual(
+        imported.body.rows.map((r: any) => [r.row, r.hostname, r.outcome]),
+        [
+          [2, 'rfc-01', 'created'],
+          [3, 'rfc-02', 'error'],
+        ],
+        'a newline inside quotes does not split the row',
+      );
+      t.deepEqual(imported.body.rows[1].errors, [{ field: 'cpus', message: 'must be a whole number (got "many")' }]);
+      const machine = (await h.request({ url: '/v1/machines/rfc-01' })).body;
+      t.deepEqual(machine.tags, ['rack4', 'blue']);
+      t.deepEqual(machine.expected, { cpus: 16, memoryMiB: 65536, disks: 2 });
+      t.like(machine.bmc, { type: 'ipmi', address: '198.18.12.201', username: 'admin' });
+      const broken = await h.request({
+        method: 'POST',
+        url: '/v1/machines/import',
+        body: `site,hostname,arch,bootMode,mac\ncsv4180,rfc-03,x86_64,bios,"${nextMac()}\n`,
+        headers: { 'content-type': 'text/csv' },
+      });
+      t.is(broken.status, 400);
+      t.like(broken.body, { code: 'SPROUT_ERR_VALIDATION' });
+      t.regex(broken.body.detail, /^CSV could not be read/);
+    },
+  );
 
   test.serial(`${backend}: a long import commits in batches: a GET sent meanwhile sees its first rows before it ends; a re-run answers the same`, async (t) => {
     t.is((await h.request({ method: 'POST', url: '/v1/sites', body: { name: 'bulk-site' } })).status, 201);
@@ -137,7 +213,9 @@ for (const backend of backends) {
     lines[2000] = 'bulk-site,bulk-bad,mips,bios,52:54:ff:00:00:01,';
     const csv = lines.join('\n');
     let finished = false;
-    const first = h.request({ method: 'POST', url: '/v1/machines/import', body: csv, headers: { 'content-type': 'text/csv' } }).then((r) => ((finished = true), r));
+    const first = h
+      .request({ method: 'POST', url: '/v1/machines/import', body: csv, headers: { 'content-type': 'text/csv' } })
+      .then((r) => ((finished = true), r));
     // Poll (bounded) until a GET shows imported machines: with one transaction for the
     // whole import that happens only once it has ended.
     let seen: { items: unknown[] } | undefined;
@@ -174,7 +252,10 @@ for (const backend of backends) {
     }
     const site = await h.kernel.store.db('sites').where({ name: 'bulk-site' }).first();
     t.is((await h.kernel.store.db('machines').where({ site_id: site.id }).count('* as c').first())!.c, total - 4);
-    t.is((await h.kernel.store.db('interfaces').join('machines', 'machines.id', 'interfaces.machine_id').where({ site_id: site.id }).count('* as c').first())!.c, total - 4);
+    t.is(
+      (await h.kernel.store.db('interfaces').join('machines', 'machines.id', 'interfaces.machine_id').where({ site_id: site.id }).count('* as c').first())!.c,
+      total - 4,
+    );
   });
 
   test.serial(`${backend}: outbox rows go once their workflow has ended a day ago; a running workflow's stay`, async (t) => {
@@ -190,42 +271,49 @@ for (const backend of backends) {
     t.true((await rowsOf(ended.id)) > 0 && (await rowsOf(running.id)) > 0);
     t.is(await h.kernel.services.dispatcher.pruneDispatched(), 0, 'nothing is a day old yet');
     // Two days pass, by the database's clock, for both workflows' rows; only one workflow has ended.
-    await db('outbox').whereIn('workflow_id', [ended.id, running.id]).update({ dispatched_at: db.raw(`now() - interval '2 days'`) });
-    await db('workflows').where({ id: ended.id }).update({ finished_at: db.raw(`now() - interval '2 days'`) });
+    await db('outbox')
+      .whereIn('workflow_id', [ended.id, running.id])
+      .update({ dispatched_at: db.raw(`now() - interval '2 days'`) });
+    await db('workflows')
+      .where({ id: ended.id })
+      .update({ finished_at: db.raw(`now() - interval '2 days'`) });
     t.true((await h.kernel.services.dispatcher.pruneDispatched()) > 0);
     t.is(await rowsOf(ended.id), 0);
     t.true((await rowsOf(running.id)) > 0, 'a running workflow keeps its rows: its reports find their step through them');
     await h.request({ method: 'POST', url: `/v1/workflows/${running.id}/cancel` });
   });
 
-  test.serial(`${backend}: cancelling a commission whose site step the agent is running ends it at once; the agent's late report changes nothing`, async (t) => {
-    await createMachine(h, 'm-site', 'cancel-run-01');
-    const started = (await h.request({ method: 'POST', url: '/v1/machines/cancel-run-01/commission', body: { hwtest: false } })).body;
-    for (const step of ['check-bmc', 'power-on']) t.is(await finishSiteStep(h, started.id), step);
-    await waitForWorkflow(h, started.id, (w) => w.steps.some((s: any) => s.name === 'commission' && s.state === 'dispatched'));
-    const step = await h.kernel.store.db('workflow_steps').where({ workflow_id: started.id, name: 'commission' }).first();
-    await h.kernel.services.engine.siteStepStarted(step.id, ['waiting for cancel-run-01 to boot the installer']);
-    t.is((await h.request({ url: `/v1/workflows/${started.id}` })).body.steps.find((s: any) => s.name === 'commission').state, 'running');
+  test.serial(
+    `${backend}: cancelling a commission whose site step the agent is running ends it at once; the agent's late report changes nothing`,
+    async (t) => {
+      await createMachine(h, 'm-site', 'cancel-run-01');
+      const started = (await h.request({ method: 'POST', url: '/v1/machines/cancel-run-01/commission', body: { hwtest: false } })).body;
+      for (const step of ['check-bmc', 'power-on']) t.is(await finishSiteStep(h, started.id), step);
+      await waitForWorkflow(h, started.id, (w) => w.steps.some((s: any) => s.name === 'commission' && s.state === 'dispatched'));
+      const step = await h.kernel.store.db('workflow_steps').where({ workflow_id: started.id, name: 'commission' }).first();
+      await h.kernel.services.engine.siteStepStarted(step.id, ['waiting for cancel-run-01 to boot the installer']);
+      t.is((await h.request({ url: `/v1/workflows/${started.id}` })).body.steps.find((s: any) => s.name === 'commission').state, 'running');
 
-    const cancelled = await h.request({ method: 'POST', url: `/v1/workflows/${started.id}/cancel` });
-    t.is(cancelled.status, 202);
-    t.is(cancelled.body.state, 'cancelled', 'no waiting for the step to end');
-    const commission = cancelled.body.steps.find((s: any) => s.name === 'commission');
-    t.is(commission.state, 'cancelled');
-    t.regex(commission.error, /^cancelled while running by /);
-    t.true(commission.logTail.includes('waiting for cancel-run-01 to boot the installer'), 'the step keeps what it said');
-    const machine = (await h.request({ url: '/v1/machines/cancel-run-01' })).body;
-    t.is(machine.status, 'new');
-    t.regex(machine.statusReason.message, /commission cancelled by .* while step commission was running \(the machine may still be on/);
-    t.is(await h.kernel.store.db('boot_intents').where({ workflow_id: started.id }).first(), undefined, 'the machine gets no installer any more');
+      const cancelled = await h.request({ method: 'POST', url: `/v1/workflows/${started.id}/cancel` });
+      t.is(cancelled.status, 202);
+      t.is(cancelled.body.state, 'cancelled', 'no waiting for the step to end');
+      const commission = cancelled.body.steps.find((s: any) => s.name === 'commission');
+      t.is(commission.state, 'cancelled');
+      t.regex(commission.error, /^cancelled while running by /);
+      t.true(commission.logTail.includes('waiting for cancel-run-01 to boot the installer'), 'the step keeps what it said');
+      const machine = (await h.request({ url: '/v1/machines/cancel-run-01' })).body;
+      t.is(machine.status, 'new');
+      t.regex(machine.statusReason.message, /commission cancelled by .* while step commission was running \(the machine may still be on/);
+      t.is(await h.kernel.store.db('boot_intents').where({ workflow_id: started.id }).first(), undefined, 'the machine gets no installer any more');
 
-    // The agent's report arrives after the cancel: the step, the workflow and the machine stay as they are.
-    await h.kernel.services.engine.siteStepFinished(step.id, { ok: true, result: { cpus: 8 } });
-    const after = (await h.request({ url: `/v1/workflows/${started.id}` })).body;
-    t.is(after.state, 'cancelled');
-    t.is(after.steps.find((s: any) => s.name === 'commission').state, 'cancelled');
-    t.is((await h.request({ url: '/v1/machines/cancel-run-01' })).body.status, 'new');
-  });
+      // The agent's report arrives after the cancel: the step, the workflow and the machine stay as they are.
+      await h.kernel.services.engine.siteStepFinished(step.id, { ok: true, result: { cpus: 8 } });
+      const after = (await h.request({ url: `/v1/workflows/${started.id}` })).body;
+      t.is(after.state, 'cancelled');
+      t.is(after.steps.find((s: any) => s.name === 'commission').state, 'cancelled');
+      t.is((await h.request({ url: '/v1/machines/cancel-run-01' })).body.status, 'new');
+    },
+  );
 
   test.serial(`${backend}: lifecycle: an illegal action is a 409 naming the state and what is allowed`, async (t) => {
     await createMachine(h, 'm-site', 'life-01');
@@ -241,9 +329,15 @@ for (const backend of backends) {
     const fixed = await h.request({ method: 'POST', url: '/v1/machines/life-01/mark-fixed' });
     t.is(fixed.body.status, 'new', 'never commissioned, so back to new');
     const events = await h.request({ url: '/v1/machines/life-01/events' });
-    t.deepEqual(events.body.items.map((e: any) => `${e.from}->${e.to}`), ['new->broken', 'broken->new']);
+    t.deepEqual(
+      events.body.items.map((e: any) => `${e.from}->${e.to}`),
+      ['new->broken', 'broken->new'],
+    );
     // Each event's reason as the lifecycle stored it: {code, message} or null (the schema's type, kept whole).
-    t.deepEqual(events.body.items.map((e: any) => e.reason && { code: e.reason.code, message: e.reason.message }), [{ code: 'marked_broken', message: 'PSU smells of smoke (marked by token:bootstrap-admin)' }, null]);
+    t.deepEqual(
+      events.body.items.map((e: any) => e.reason && { code: e.reason.code, message: e.reason.message }),
+      [{ code: 'marked_broken', message: 'PSU smells of smoke (marked by token:bootstrap-admin)' }, null],
+    );
   });
 
   test.serial(`${backend}: commissioning waits for an agent, cancel returns the machine, all of it audited with the actor`, async (t) => {
@@ -256,11 +350,26 @@ for (const backend of backends) {
     t.like(audited.details, { hwtestDisabled: true, hwtests: [] });
     const waiting = await waitForWorkflow(h, started.body.id, (wf) => wf.state === 'dispatched');
     // The BMC's credentials are checked at the site before anything is allocated.
-    t.deepEqual(waiting.steps.map((s: any) => [s.name, s.state]), [['check-bmc', 'dispatched'], ['allocate-ip', 'pending'], ['reserve-dhcp', 'pending'], ['write-dns', 'pending'], ['publish-boot-intent', 'pending'], ['power-on', 'pending'], ['commission', 'pending']]);
+    t.deepEqual(
+      waiting.steps.map((s: any) => [s.name, s.state]),
+      [
+        ['check-bmc', 'dispatched'],
+        ['allocate-ip', 'pending'],
+        ['reserve-dhcp', 'pending'],
+        ['write-dns', 'pending'],
+        ['publish-boot-intent', 'pending'],
+        ['power-on', 'pending'],
+        ['commission', 'pending'],
+      ],
+    );
     t.is(waiting.steps[0].waitingFor, 'waiting for an agent at site m-site');
     const work = await h.kernel.store.db('outbox').where({ workflow_id: started.body.id }).first();
     // A machine without a BMC is powered by hand; the work item says so, with the BMC call timeout.
-    t.like(typeof work.payload === 'string' ? JSON.parse(work.payload) : work.payload, { step: 'check-bmc', power: { hostname: 'wait-01', bmc: { type: 'manual' } }, callTimeoutMs: 60_000 });
+    t.like(typeof work.payload === 'string' ? JSON.parse(work.payload) : work.payload, {
+      step: 'check-bmc',
+      power: { hostname: 'wait-01', bmc: { type: 'manual' } },
+      callTimeoutMs: 60_000,
+    });
     t.is((await h.request({ url: '/v1/machines/wait-01' })).body.status, 'commissioning');
 
     const cancelled = await h.request({ method: 'POST', url: `/v1/workflows/${started.body.id}/cancel`, token: operator });
@@ -291,7 +400,11 @@ for (const backend of backends) {
     await waitForWorkflow(h, commission.id, (wf) => wf.state === 'succeeded');
     t.is((await h.request({ url: '/v1/machines/cycle-01' })).body.status, 'ready');
 
-    const allocated = await h.request({ method: 'POST', url: '/v1/machines/allocate', body: { site: 'm-site', constraints: { tags: ['cycle'] }, owner: 'alice' } });
+    const allocated = await h.request({
+      method: 'POST',
+      url: '/v1/machines/allocate',
+      body: { site: 'm-site', constraints: { tags: ['cycle'] }, owner: 'alice' },
+    });
     t.is(allocated.status, 200, JSON.stringify(allocated.body));
     t.like(allocated.body, { hostname: 'cycle-01', status: 'allocated', owner: 'alice' });
     const none = await h.request({ method: 'POST', url: '/v1/machines/allocate', body: { site: 'm-site', constraints: { tags: ['cycle'] } } });
@@ -308,7 +421,7 @@ for (const backend of backends) {
     // No sync-site step: the local-boot intent reaches the agent as a new revision of the site's desired state.
     const done = await waitForWorkflow(h, deploy.id, (wf) => wf.state === 'succeeded');
     t.false(done.steps.some((s: any) => s.name === 'sync-site'));
-    t.true((await h.kernel.services.siteRevisions.current(allocated.body.site.id)) > revisionBefore, "set-local-boot bumped the revision");
+    t.true((await h.kernel.services.siteRevisions.current(allocated.body.site.id)) > revisionBefore, 'set-local-boot bumped the revision');
     t.is(stepState(done, 'set-local-boot'), 'succeeded');
     t.is((await h.kernel.store.db('boot_intents').where({ machine_id: allocated.body.id }).first()).intent, 'local');
     t.is((await h.request({ url: '/v1/machines/cycle-01' })).body.status, 'deployed');
@@ -360,11 +473,15 @@ for (const backend of backends) {
     const site = (await h.request({ url: '/v1/sites/m-site' })).body;
     for (let i = 0; i < 10; i++) {
       const m = await createMachine(h, 'm-site', `race-${i}`, { tags: ['race'] });
-      await db('machines').where({ id: m.id }).update({ status: 'ready', hardware: JSON.stringify({ cpus: 16, memoryMiB: 65536 }) });
+      await db('machines')
+        .where({ id: m.id })
+        .update({ status: 'ready', hardware: JSON.stringify({ cpus: 16, memoryMiB: 65536 }) });
     }
     void site;
     const answers = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => h.request({ method: 'POST', url: '/v1/machines/allocate', body: { site: 'm-site', constraints: { tags: ['race'], minCpus: 8 }, owner: `user-${i}` } })),
+      Array.from({ length: 20 }, (_, i) =>
+        h.request({ method: 'POST', url: '/v1/machines/allocate', body: { site: 'm-site', constraints: { tags: ['race'], minCpus: 8 }, owner: `user-${i}` } }),
+      ),
     );
     const ok = answers.filter((a) => a.status === 200);
     t.is(ok.length, 10);

@@ -13,10 +13,14 @@ import { simulatedSite, type SimulatedSite } from '@sprout/test-support/site-lab
 import { until } from '@sprout/test-support/until.ts';
 
 async function machineIn(lab: SimulatedSite, hostname: string, status: string, timeoutMs = 30_000): Promise<any> {
-  return until(`${hostname} ${status}`, async () => {
-    const m = await lab.api('GET', `/v1/machines/${hostname}`);
-    return m.status === status && m;
-  }, timeoutMs);
+  return until(
+    `${hostname} ${status}`,
+    async () => {
+      const m = await lab.api('GET', `/v1/machines/${hostname}`);
+      return m.status === status && m;
+    },
+    timeoutMs,
+  );
 }
 
 /** What an operator sees: the first lines of `machine show`, the API's machine, the audit record of the transition into `status`. */
@@ -53,11 +57,17 @@ test.serial('a failing hardware test: failed_testing, naming the test and what i
   await machineIn(lab, 'fv-hwtest', 'failed_testing');
 
   const { firstLines, machine, record } = await whatOperatorsSee(lab, 'fv-hwtest', 'failed_testing');
-  t.regex(firstLines, /^fv-hwtest\s+FAILED_TESTING\s+— commission failed in step commission: hardware test memory-size failed: DIMM A1 reports uncorrectable ECC errors/);
+  t.regex(
+    firstLines,
+    /^fv-hwtest\s+FAILED_TESTING\s+— commission failed in step commission: hardware test memory-size failed: DIMM A1 reports uncorrectable ECC errors/,
+  );
   t.regex(firstLines, /\n {2}reason: step commission, workflow [\w-]+, code step_failed/);
   t.deepEqual(machine.statusReason.failedTests, ['memory-size']);
   t.is(machine.statusReason.step, 'commission');
-  t.like(machine.hardwareTests.find((h: any) => h.name === 'memory-size'), { status: 'failed' });
+  t.like(
+    machine.hardwareTests.find((h: any) => h.name === 'memory-size'),
+    { status: 'failed' },
+  );
   t.truthy(record, 'the audit trail has the transition to failed_testing');
   t.regex(record.details.reason.message, /hardware test memory-size failed/);
 });
@@ -90,13 +100,23 @@ test.serial('an image checksum mismatch: failed_deployment, naming the expected 
   // iPXE for its disk, which holds nothing the failed install left bootable.
   const since = Date.now();
   const again = lab.simulator.powerOn({ mac });
-  const refused = await until('the next PXE boot to be refused', async () => lab.events.find((e) => e.mac === mac && e.at >= since && e.kind === 'refused'), 30_000);
+  const refused = await until(
+    'the next PXE boot to be refused',
+    async () => lab.events.find((e) => e.mac === mac && e.at >= since && e.kind === 'refused'),
+    30_000,
+  );
   lab.simulator.powerOff(mac);
   await again;
   t.regex(refused.detail, /the agent does not network-boot this machine now|no boot intent for/);
   const booted = lab.events.filter((e) => e.mac === mac && e.at >= since);
-  t.false(booted.some((e) => e.kind === 'metadata' || (e.kind === 'script' && e.detail.startsWith('installer'))), `no installer on the next boot: ${booted.map((e) => `${e.kind} ${e.detail}`).join('\n')}`);
-  t.false(booted.some((e) => e.kind === 'local-boot'), 'the disk the failed install wrote boots nothing');
+  t.false(
+    booted.some((e) => e.kind === 'metadata' || (e.kind === 'script' && e.detail.startsWith('installer'))),
+    `no installer on the next boot: ${booted.map((e) => `${e.kind} ${e.detail}`).join('\n')}`,
+  );
+  t.false(
+    booted.some((e) => e.kind === 'local-boot'),
+    'the disk the failed install wrote boots nothing',
+  );
 });
 
 test.serial('a machine that never calls back: failed_deployment by the watchdog, naming the step it waited in', async (t) => {
@@ -108,11 +128,15 @@ test.serial('a machine that never calls back: failed_deployment by the watchdog,
   await lab.api('POST', '/v1/machines/fv-silent/deploy', { image: 'debian.raw' });
   const running = lab.simulator.powerOn({ mac, fail: 'no-callback' });
   // While it hangs, both views say when the machine was last heard from (its installer fetched its metadata).
-  const deploy = await until('the install step heard from the machine', async () => {
-    const m = await lab.api('GET', '/v1/machines/fv-silent');
-    const wf = m.currentWorkflow && (await lab.api('GET', `/v1/workflows/${m.currentWorkflow}`));
-    return wf?.steps.find((s: any) => s.name === 'install' && s.state === 'running' && s.machineHeardAt) && wf;
-  }, 30_000);
+  const deploy = await until(
+    'the install step heard from the machine',
+    async () => {
+      const m = await lab.api('GET', '/v1/machines/fv-silent');
+      const wf = m.currentWorkflow && (await lab.api('GET', `/v1/workflows/${m.currentWorkflow}`));
+      return wf?.steps.find((s: any) => s.name === 'install' && s.state === 'running' && s.machineHeardAt) && wf;
+    },
+    30_000,
+  );
   const heard = Date.parse(deploy.steps.find((s: any) => s.name === 'install').machineHeardAt);
   t.true(heard > Date.now() - 60_000 && heard <= Date.now() + 1000, 'stamped by the agent when the machine spoke');
   const show = await lab.cli('workflow', 'show', deploy.id);
@@ -122,7 +146,10 @@ test.serial('a machine that never calls back: failed_deployment by the watchdog,
   await machineIn(lab, 'fv-silent', 'failed_deployment', 90_000);
   lab.simulator.powerOff(mac);
   t.is((await running).outcome, 'powered-off');
-  t.true(lab.events.some((e) => e.kind === 'metadata' && e.detail.startsWith('step install')), 'the machine did boot the installer');
+  t.true(
+    lab.events.some((e) => e.kind === 'metadata' && e.detail.startsWith('step install')),
+    'the machine did boot the installer',
+  );
 
   const { firstLines, machine, record } = await whatOperatorsSee(lab, 'fv-silent', 'failed_deployment');
   t.regex(firstLines, /^fv-silent\s+FAILED_DEPLOYMENT\s+— deploying timed out after \d+ s waiting in step install/);
@@ -132,22 +159,28 @@ test.serial('a machine that never calls back: failed_deployment by the watchdog,
   t.regex(record?.details.reason.message ?? '', /waiting in step install/);
 });
 
-test.serial('an installed OS that never reports its first boot: failed_deployment at the first-boot deadline, naming the installer and the silence', async (t) => {
-  const lab = await simulatedSite(t, '127.78.5', { serverYaml: 'lifecycle: { timeouts: { firstBoot: 4 } }\n' });
-  const mac = '52:54:00:78:05:01';
-  writeFileSync(join(lab.images, 'debian.raw'), randomBytes(100_000));
-  await readyMachine(lab, 'fv-os-silent', mac);
-  const started = Date.now();
-  await lab.api('POST', '/v1/machines/fv-os-silent/deploy', { image: 'debian.raw' });
-  t.is((await lab.simulator.powerOn({ mac, fail: 'os-silent' })).outcome, 'local-boot');
-  t.true(lab.events.some((e) => e.kind === 'first-boot'), 'the installed OS booted and read its seed');
-  await machineIn(lab, 'fv-os-silent', 'failed_deployment', 40_000);
-  const { firstLines, machine } = await whatOperatorsSee(lab, 'fv-os-silent', 'failed_deployment');
-  t.is(machine.statusReason.step, 'first-boot');
-  t.regex(machine.statusReason.message, /the installer finished at \S+; cloud-init fetched its vendor-data at \S+; the installed OS never called back/);
-  t.regex(firstLines, /FAILED_DEPLOYMENT/);
-  t.true(Date.now() - started < 40_000, 'within the deadline plus the deploy itself');
-});
+test.serial(
+  'an installed OS that never reports its first boot: failed_deployment at the first-boot deadline, naming the installer and the silence',
+  async (t) => {
+    const lab = await simulatedSite(t, '127.78.5', { serverYaml: 'lifecycle: { timeouts: { firstBoot: 4 } }\n' });
+    const mac = '52:54:00:78:05:01';
+    writeFileSync(join(lab.images, 'debian.raw'), randomBytes(100_000));
+    await readyMachine(lab, 'fv-os-silent', mac);
+    const started = Date.now();
+    await lab.api('POST', '/v1/machines/fv-os-silent/deploy', { image: 'debian.raw' });
+    t.is((await lab.simulator.powerOn({ mac, fail: 'os-silent' })).outcome, 'local-boot');
+    t.true(
+      lab.events.some((e) => e.kind === 'first-boot'),
+      'the installed OS booted and read its seed',
+    );
+    await machineIn(lab, 'fv-os-silent', 'failed_deployment', 40_000);
+    const { firstLines, machine } = await whatOperatorsSee(lab, 'fv-os-silent', 'failed_deployment');
+    t.is(machine.statusReason.step, 'first-boot');
+    t.regex(machine.statusReason.message, /the installer finished at \S+; cloud-init fetched its vendor-data at \S+; the installed OS never called back/);
+    t.regex(firstLines, /FAILED_DEPLOYMENT/);
+    t.true(Date.now() - started < 40_000, 'within the deadline plus the deploy itself');
+  },
+);
 
 test.serial('an agent killed mid-deploy and restarted: the deploy resumes and the machine ends deployed', async (t) => {
   let killed = false;

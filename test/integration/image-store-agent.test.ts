@@ -44,7 +44,12 @@ test('sprout image list|import|remove over a real agent: reported, imported from
   t.is(imported.code, 0, imported.stderr);
   t.is(imported.stdout.trim(), `imported debian-12.raw into site lab: 200.0 KiB, sha256 ${sha256(local)}, raw`);
   t.deepEqual(readFileSync(join(images, 'debian-12.raw')), local);
-  t.like(JSON.parse(readFileSync(join(images, 'debian-12.raw.manifest.json'), 'utf8')), { name: 'debian-12.raw', size: local.length, sha256: sha256(local), format: 'raw' });
+  t.like(JSON.parse(readFileSync(join(images, 'debian-12.raw.manifest.json'), 'utf8')), {
+    name: 'debian-12.raw',
+    size: local.length,
+    sha256: sha256(local),
+    format: 'raw',
+  });
 
   // From a URL the agent can reach: a wrong sum keeps nothing; the right one replaces nothing else.
   const served = Buffer.alloc(300 * 1024, 5);
@@ -54,7 +59,10 @@ test('sprout image list|import|remove over a real agent: reported, imported from
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/images/web.raw`;
   const wrong = await lab.cli('image', 'import', url, '--site', 'lab', '--sha256', 'ee'.repeat(32));
   t.is(wrong.code, 1);
-  t.regex(wrong.stdout + wrong.stderr, new RegExp(`import of web\\.raw at site lab failed: sha256 mismatch for ${url.replace(/\./g, '\\.')}: expected ${'ee'.repeat(32)}, got ${sha256(served)}`));
+  t.regex(
+    wrong.stdout + wrong.stderr,
+    new RegExp(`import of web\\.raw at site lab failed: sha256 mismatch for ${url.replace(/\./g, '\\.')}: expected ${'ee'.repeat(32)}, got ${sha256(served)}`),
+  );
   t.deepEqual(readdirSync(images).sort(), ['by-hand.qcow2', 'debian-12.raw', 'debian-12.raw.manifest.json'], 'no partial file is left');
   const viaUrl = await lab.cli('image', 'import', url, '--site', 'lab', '--name', 'web-os.raw', '--sha256', sha256(served), '--json');
   t.is(viaUrl.code, 0, viaUrl.stdout + viaUrl.stderr);
@@ -68,7 +76,10 @@ test('sprout image list|import|remove over a real agent: reported, imported from
   t.is(removed.stdout.trim(), 'removed debian-12.raw from site lab');
   t.false(existsSync(join(images, 'debian-12.raw')));
   t.false(existsSync(join(images, 'debian-12.raw.manifest.json')));
-  t.deepEqual(JSON.parse((await lab.cli('image', 'list', '--site', 'lab', '--json')).stdout).map((i: any) => i.name), ['by-hand.qcow2', 'web-os.raw']);
+  t.deepEqual(
+    JSON.parse((await lab.cli('image', 'list', '--site', 'lab', '--json')).stdout).map((i: any) => i.name),
+    ['by-hand.qcow2', 'web-os.raw'],
+  );
   const gone = await lab.cli('image', 'remove', 'debian-12.raw', '--site', 'lab');
   t.is(gone.code, 1);
   t.regex(gone.stderr, /site lab has no image debian-12\.raw/);

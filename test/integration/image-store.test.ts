@@ -14,10 +14,14 @@ import { until } from '@sprout/test-support/until.ts';
 
 /** An image request once its agent's report has been applied (bounded wait). */
 const settled = (h: Harness, id: string) =>
-  until('the image request settled', async () => {
-    const request = (await h.request({ url: `/v1/sites/img-site/image-requests/${id}` })).body;
-    return request.state !== 'pending' && request;
-  }, 10_000);
+  until(
+    'the image request settled',
+    async () => {
+      const request = (await h.request({ url: `/v1/sites/img-site/image-requests/${id}` })).body;
+      return request.state !== 'pending' && request;
+    },
+    10_000,
+  );
 
 const sumA = 'a1'.repeat(32);
 
@@ -38,7 +42,13 @@ for (const backend of backends) {
     t.is((await h.request({ url: '/v1/machines/img-01' })).body.status, 'ready', 'the refused deploy allocated nothing');
 
     const agent = await fakeAgent(h.request, joinToken, () => h.kernel.services.dispatcher.drain());
-    const beat = await agent.heartbeat({ images: [{ name: 'debian-12.raw', size: 4096, sha256: sumA, format: 'raw' }, { name: 'big.qcow2', size: 1 << 30, sha256: null, format: 'qcow2' }, { name: 'big.raw.zst', size: 1 << 20, sha256: null, format: 'zstd' }] });
+    const beat = await agent.heartbeat({
+      images: [
+        { name: 'debian-12.raw', size: 4096, sha256: sumA, format: 'raw' },
+        { name: 'big.qcow2', size: 1 << 30, sha256: null, format: 'qcow2' },
+        { name: 'big.raw.zst', size: 1 << 20, sha256: null, format: 'zstd' },
+      ],
+    });
     t.is(beat.status, 200, JSON.stringify(beat.body));
     const viewer = await h.token('viewer', `img-viewer-${backend}`);
     const listed = await h.request({ url: '/v1/images?site=img-site', token: viewer });
@@ -52,7 +62,11 @@ for (const backend of backends) {
       ],
     );
     t.truthy((await h.request({ url: '/v1/sites/img-site/images', token: viewer })).body.reportedAt);
-    t.is((await h.request({ method: 'POST', url: '/v1/sites/img-site/images', token: viewer, body: { path: '/srv/x.raw', sha256: sumA } })).status, 403, 'import is for operators');
+    t.is(
+      (await h.request({ method: 'POST', url: '/v1/sites/img-site/images', token: viewer, body: { path: '/srv/x.raw', sha256: sumA } })).status,
+      403,
+      'import is for operators',
+    );
 
     const unknown = await h.request({ method: 'POST', url: '/v1/machines/img-01/deploy', body: { image: 'nope.raw' } });
     t.is(unknown.status, 409);
@@ -61,23 +75,40 @@ for (const backend of backends) {
     const ambiguous = await h.request({ method: 'POST', url: '/v1/machines/img-01/deploy', body: { image: 'big' } });
     t.is(ambiguous.status, 409);
     t.is(ambiguous.body.detail, 'image big is ambiguous at site img-site: it could be big.qcow2 or big.raw.zst; name the file');
-    t.is((await h.request({ method: 'POST', url: '/v1/machines/img-01/deploy', body: { image: 'debian' } })).status, 409, 'a short name is the whole name before the image suffix, not a prefix');
+    t.is(
+      (await h.request({ method: 'POST', url: '/v1/machines/img-01/deploy', body: { image: 'debian' } })).status,
+      409,
+      'a short name is the whole name before the image suffix, not a prefix',
+    );
     const qcow2 = await h.request({ method: 'POST', url: '/v1/machines/img-01/deploy', body: { image: 'big.qcow2' } });
     t.is(qcow2.status, 409);
-    t.is(qcow2.body.detail, 'image big.qcow2 at site img-site is qcow2, which the installer cannot write to a disk; store it raw (or gzip/xz-compressed raw): qemu-img convert -O raw big.qcow2 big.raw');
+    t.is(
+      qcow2.body.detail,
+      'image big.qcow2 at site img-site is qcow2, which the installer cannot write to a disk; store it raw (or gzip/xz-compressed raw): qemu-img convert -O raw big.qcow2 big.raw',
+    );
     t.is((await h.request({ url: '/v1/machines/img-01' })).body.status, 'ready');
 
     // A file deleted at the site leaves the list with the next heartbeat.
     await agent.heartbeat({ images: [{ name: 'debian-12.raw', size: 4096, sha256: sumA, format: 'raw' }] });
-    t.deepEqual((await h.request({ url: '/v1/sites/img-site/images' })).body.items.map((i: any) => i.name), ['debian-12.raw']);
+    t.deepEqual(
+      (await h.request({ url: '/v1/sites/img-site/images' })).body.items.map((i: any) => i.name),
+      ['debian-12.raw'],
+    );
     const deploy = await h.request({ method: 'POST', url: '/v1/machines/img-01/deploy', body: { image: 'debian-12' } });
     t.is(deploy.status, 202, JSON.stringify(deploy.body));
     t.is(deploy.body.params.image, 'debian-12.raw', 'the short name became the file the site holds');
   });
 
   test.serial(`${backend}: a removal is refused while a running deploy uses the image; otherwise the agent removes it and the row goes`, async (t) => {
-    const agent = await fakeAgent(h.request, (await h.request({ method: 'POST', url: '/v1/sites/img-site/join-tokens' })).body.token, () => h.kernel.services.dispatcher.drain());
-    await agent.heartbeat({ images: [{ name: 'debian-12.raw', size: 4096, sha256: sumA, format: 'raw' }, { name: 'old.raw', size: 10, sha256: 'b2'.repeat(32), format: 'raw' }] });
+    const agent = await fakeAgent(h.request, (await h.request({ method: 'POST', url: '/v1/sites/img-site/join-tokens' })).body.token, () =>
+      h.kernel.services.dispatcher.drain(),
+    );
+    await agent.heartbeat({
+      images: [
+        { name: 'debian-12.raw', size: 4096, sha256: sumA, format: 'raw' },
+        { name: 'old.raw', size: 10, sha256: 'b2'.repeat(32), format: 'raw' },
+      ],
+    });
     await readyMachine(h, 'img-site', 'img-02');
     const deploy = await h.request({ method: 'POST', url: '/v1/machines/img-02/deploy', body: { image: 'old.raw' } });
     t.is(deploy.status, 202);
@@ -93,26 +124,51 @@ for (const backend of backends) {
     }
     t.is(removal.status, 202, JSON.stringify(removal.body));
     t.like(removal.body, { action: 'remove', name: 'old.raw', state: 'pending', site: 'img-site' });
-    t.is((await h.request({ method: 'POST', url: '/v1/machines/img-01/deploy', body: { image: 'old.raw' } })).status, 409, 'no deploy of an image being removed');
+    t.is(
+      (await h.request({ method: 'POST', url: '/v1/machines/img-01/deploy', body: { image: 'old.raw' } })).status,
+      409,
+      'no deploy of an image being removed',
+    );
     const work = await agent.work('image-remove');
     t.like(work.payload, { name: 'old.raw', request: removal.body.id });
     await agent.report('task.succeeded', work.id, { result: { name: 'old.raw', removed: true } });
     t.like(await settled(h, removal.body.id), { state: 'succeeded', result: { removed: true } });
-    t.deepEqual((await h.request({ url: '/v1/sites/img-site/images' })).body.items.map((i: any) => i.name), ['debian-12.raw']);
+    t.deepEqual(
+      (await h.request({ url: '/v1/sites/img-site/images' })).body.items.map((i: any) => i.name),
+      ['debian-12.raw'],
+    );
     const audit = (await h.request({ url: '/v1/audit?action=image.remove' })).body.items;
     t.true(audit.some((r: any) => r.outcome === 'success' && r.details.name === 'old.raw'));
-    t.true(audit.some((r: any) => r.outcome !== 'success'), 'the refused removal is audited too');
+    t.true(
+      audit.some((r: any) => r.outcome !== 'success'),
+      'the refused removal is audited too',
+    );
   });
 
   test.serial(`${backend}: an import names exactly one source and its sum; the agent's failure settles the request with its words`, async (t) => {
-    const agent = await fakeAgent(h.request, (await h.request({ method: 'POST', url: '/v1/sites/img-site/join-tokens' })).body.token, () => h.kernel.services.dispatcher.drain());
-    const both = await h.request({ method: 'POST', url: '/v1/sites/img-site/images', body: { url: 'http://198.18.41.1/x.raw', path: '/srv/x.raw', sha256: sumA } });
+    const agent = await fakeAgent(h.request, (await h.request({ method: 'POST', url: '/v1/sites/img-site/join-tokens' })).body.token, () =>
+      h.kernel.services.dispatcher.drain(),
+    );
+    const both = await h.request({
+      method: 'POST',
+      url: '/v1/sites/img-site/images',
+      body: { url: 'http://198.18.41.1/x.raw', path: '/srv/x.raw', sha256: sumA },
+    });
     t.is(both.status, 400);
     t.regex(both.body.detail, /exactly one of url .* or path/);
     t.is((await h.request({ method: 'POST', url: '/v1/sites/img-site/images', body: { url: 'http://198.18.41.1/x.raw' } })).status, 400);
-    const started = await h.request({ method: 'POST', url: '/v1/sites/img-site/images', body: { url: 'http://198.18.41.1/images/debian-13.raw', sha256: sumA.toUpperCase() } });
+    const started = await h.request({
+      method: 'POST',
+      url: '/v1/sites/img-site/images',
+      body: { url: 'http://198.18.41.1/images/debian-13.raw', sha256: sumA.toUpperCase() },
+    });
     t.is(started.status, 202, JSON.stringify(started.body));
-    t.like(started.body, { action: 'import', name: 'debian-13.raw', state: 'pending', source: { url: 'http://198.18.41.1/images/debian-13.raw', sha256: sumA } });
+    t.like(started.body, {
+      action: 'import',
+      name: 'debian-13.raw',
+      state: 'pending',
+      source: { url: 'http://198.18.41.1/images/debian-13.raw', sha256: sumA },
+    });
     const again = await h.request({ method: 'POST', url: '/v1/sites/img-site/images', body: { path: '/srv/debian-13.raw', sha256: sumA } });
     t.is(again.status, 409, 'one pending request per image');
     const work = await agent.work('image-import');

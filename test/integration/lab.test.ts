@@ -26,7 +26,19 @@ test('lab demo commissions and deploys a simulated machine, prints the story and
   const out = run.stdout;
   t.regex(out.split('\n')[0], /^\d\d:\d\d:\d\d {2}loading the control plane and the site agent…$/, 'the demo says something before its silent start');
   // each workflow step with its timing, in the order the engine ran them
-  const order = ['check-bmc', 'allocate-ip', 'reserve-dhcp', 'write-dns', 'publish-boot-intent', 'power-on', 'commission', 'power-on', 'install', 'set-local-boot', 'boot-disk'];
+  const order = [
+    'check-bmc',
+    'allocate-ip',
+    'reserve-dhcp',
+    'write-dns',
+    'publish-boot-intent',
+    'power-on',
+    'commission',
+    'power-on',
+    'install',
+    'set-local-boot',
+    'boot-disk',
+  ];
   let from = 0;
   for (const step of order) {
     const at = out.slice(from).search(new RegExp(`\\s${step}\\s+succeeded\\s+[\\d.]+ (ms|s)`));
@@ -34,7 +46,17 @@ test('lab demo commissions and deploys a simulated machine, prints the story and
     from += at + 1;
   }
   // the power steps worked the lab's BMC (the simulator's power switch), with what they did
-  const result = (step: string) => out.split('\n').filter((l) => new RegExp(`\\s${step}\\s+succeeded\\s`).test(l)).map((l) => l.split(/\s+/).filter((w) => w.includes('=')).sort().join(' '));
+  const result = (step: string) =>
+    out
+      .split('\n')
+      .filter((l) => new RegExp(`\\s${step}\\s+succeeded\\s`).test(l))
+      .map((l) =>
+        l
+          .split(/\s+/)
+          .filter((w) => w.includes('='))
+          .sort()
+          .join(' '),
+      );
   t.deepEqual(result('check-bmc'), ['driver=lab state=off']);
   t.deepEqual(result('power-on'), ['action=on driver=lab was=off', 'action=on driver=lab was=off']);
   t.deepEqual(result('boot-disk'), ['device=disk driver=lab']);
@@ -62,7 +84,11 @@ test('lab demo commissions and deploys a simulated machine, prints the story and
   t.regex(out, /agent\s+sprout_agent_tftp_transfers_total\{outcome="completed"\} [1-9]\d*\n/);
   t.regex(out, /agent\s+sprout_agent_http_boot_requests_total\{kind="script"\} [1-9]\d*\n/);
   t.regex(out, /agent\s+sprout_agent_power_actions_total\{[^}]*driver="lab"[^}]*\} [1-9]\d*\n/);
-  t.deepEqual(readdirSync(cwd).filter((f) => f.startsWith('sprout-lab-demo-')), [], 'the temporary lab folder is removed');
+  t.deepEqual(
+    readdirSync(cwd).filter((f) => f.startsWith('sprout-lab-demo-')),
+    [],
+    'the temporary lab folder is removed',
+  );
 });
 
 test('lab up keeps a lab running that the CLI can use; status shows it; down stops it', async (t) => {
@@ -106,7 +132,10 @@ test('lab up keeps a lab running that the CLI can use; status shows it; down sto
   const [, switchUrl, playPowered] = powered!;
   t.is(switchUrl, info.services.power);
   const labCli = (...args: string[]) => sprout(args, { cwd, env: { ...env, ...labEnv } });
-  t.is((await labCli('machine', 'create', 'explorer-2', '--site', 'lab', '--mac', '52:54:00:5e:10:02', '--bmc-type', 'lab', '--bmc-address', switchUrl)).code, 0);
+  t.is(
+    (await labCli('machine', 'create', 'explorer-2', '--site', 'lab', '--mac', '52:54:00:5e:10:02', '--bmc-type', 'lab', '--bmc-address', switchUrl)).code,
+    0,
+  );
   const player = spawnSprout([...playPowered.split(' '), '--mac', '52:54:00:5e:10:02', '--timeout', '120'], { cwd, env });
   t.teardown(() => player.stop());
   await player.waitFor('1 machine(s) plugged in, off');

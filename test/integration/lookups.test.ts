@@ -16,8 +16,22 @@ for (const backend of backends) {
     // two more machines whose ids share their first 4 hex digits, copied from the first row
     const db = h.kernel.store.db;
     const row = await db('machines').where({ id: made.id }).first();
-    await db('machines').insert({ ...row, id: 'abcd1234-0000-4000-8000-000000000001', hostname: 'node-b', tags: JSON.stringify(row.tags), expected: JSON.stringify(row.expected), hardware: JSON.stringify(row.hardware) });
-    await db('machines').insert({ ...row, id: 'abcd5678-0000-4000-8000-000000000002', hostname: 'node-c', tags: JSON.stringify(row.tags), expected: JSON.stringify(row.expected), hardware: JSON.stringify(row.hardware) });
+    await db('machines').insert({
+      ...row,
+      id: 'abcd1234-0000-4000-8000-000000000001',
+      hostname: 'node-b',
+      tags: JSON.stringify(row.tags),
+      expected: JSON.stringify(row.expected),
+      hardware: JSON.stringify(row.hardware),
+    });
+    await db('machines').insert({
+      ...row,
+      id: 'abcd5678-0000-4000-8000-000000000002',
+      hostname: 'node-c',
+      tags: JSON.stringify(row.tags),
+      expected: JSON.stringify(row.expected),
+      hardware: JSON.stringify(row.hardware),
+    });
 
     const byMac = await h.request({ url: '/v1/machines/52-54-00-77-00-01' });
     t.is(byMac.status, 200, JSON.stringify(byMac.body));

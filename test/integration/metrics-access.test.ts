@@ -16,7 +16,15 @@ test('metrics.access: public serves /metrics without a token, parsed as Promethe
   const res = await h.kernel.app!.inject({ url: '/metrics' });
   t.is(res.statusCode, 200);
   const names = parsePrometheusTextFormat(res.body).map((f) => f.name);
-  for (const name of ['sprout_build_info', 'sprout_http_requests_total', 'sprout_workflows_total', 'sprout_outbox_pending', 'sprout_report_dead_letters', 'process_cpu_seconds_total']) t.true(names.includes(name), name);
+  for (const name of [
+    'sprout_build_info',
+    'sprout_http_requests_total',
+    'sprout_workflows_total',
+    'sprout_outbox_pending',
+    'sprout_report_dead_letters',
+    'process_cpu_seconds_total',
+  ])
+    t.true(names.includes(name), name);
 });
 
 test('metrics.enabled: false serves no /metrics at all', async (t) => {

@@ -23,10 +23,14 @@ test('after network update --domain the agent answers SOA for the new zone and R
   };
   // The bound: 15 s for each change to arrive (no timing is asserted).
   const converges = (what: string, expected: Record<string, string>) =>
-    until(what, async () => {
-      for (const [zone, code] of Object.entries(expected)) if ((await status(zone)) !== code) return false;
-      return true;
-    }, 15_000);
+    until(
+      what,
+      async () => {
+        for (const [zone, code] of Object.entries(expected)) if ((await status(zone)) !== code) return false;
+        return true;
+      },
+      15_000,
+    );
 
   await converges('the agent serves the network created before it joined', { 'lab.example': 'NOERROR' });
 
@@ -37,13 +41,17 @@ test('after network update --domain the agent answers SOA for the new zone and R
 
   const deleted = await lab.cli('network', 'delete', 'prov', '--site', 'lab');
   t.is(deleted.code, 0, deleted.stderr);
-  t.true(await converges('the deleted network\'s zone is refused', { 'new.example': 'REFUSED', 'lab.example': 'REFUSED' }));
+  t.true(await converges("the deleted network's zone is refused", { 'new.example': 'REFUSED', 'lab.example': 'REFUSED' }));
 
   // Nothing but the revision carried the changes.
   t.deepEqual((await lab.api('GET', '/v1/workflows')).items, []);
-  const site = await until('site show says the agent serves the latest revision', async () => {
-    const shown = await lab.api('GET', '/v1/sites/lab');
-    return shown.agents[0]?.desiredState.behind === 0 && shown;
-  }, 15_000);
+  const site = await until(
+    'site show says the agent serves the latest revision',
+    async () => {
+      const shown = await lab.api('GET', '/v1/sites/lab');
+      return shown.agents[0]?.desiredState.behind === 0 && shown;
+    },
+    15_000,
+  );
   t.is(site.agents[0].desiredState.revision, site.desiredRevision);
 });

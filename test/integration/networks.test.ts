@@ -51,8 +51,21 @@ for (const backend of backends) {
       ],
     });
     t.is(res.status, 201, JSON.stringify(res.body));
-    t.like(res.body, { name: 'prov', site: { name: `dc-create-${backend}` }, cidr: '198.18.0.0/24', gateway: '198.18.0.1', dnsServers: ['198.18.0.2'], domain: 'lab.example', vlan: 100, pxe: true });
-    t.deepEqual(res.body.ranges.map((r: any) => r.start), ['198.18.0.100', '198.18.0.240'], 'ranges sorted by address');
+    t.like(res.body, {
+      name: 'prov',
+      site: { name: `dc-create-${backend}` },
+      cidr: '198.18.0.0/24',
+      gateway: '198.18.0.1',
+      dnsServers: ['198.18.0.2'],
+      domain: 'lab.example',
+      vlan: 100,
+      pxe: true,
+    });
+    t.deepEqual(
+      res.body.ranges.map((r: any) => r.start),
+      ['198.18.0.100', '198.18.0.240'],
+      'ranges sorted by address',
+    );
     const audit = await h.request({ url: `/v1/audit?action=network.create&target=${res.body.id}` });
     t.is(audit.body.items.length, 1);
     t.like(audit.body.items[0], { outcome: 'success', targetType: 'network', details: { name: 'prov', cidr: '198.18.0.0/24' } });
@@ -123,7 +136,9 @@ for (const backend of backends) {
   test.serial(`${backend}: of overlapping networks created at once exactly one is created`, async (t) => {
     await site(h, `dc-race-${backend}`);
     const results = await Promise.all(
-      Array.from({ length: 6 }, (_, i) => create({ site: `dc-race-${backend}`, name: `race-${i}`, cidr: i % 2 ? '198.18.12.0/24' : '198.18.12.0/23', gateway: '198.18.12.1' })),
+      Array.from({ length: 6 }, (_, i) =>
+        create({ site: `dc-race-${backend}`, name: `race-${i}`, cidr: i % 2 ? '198.18.12.0/24' : '198.18.12.0/23', gateway: '198.18.12.1' }),
+      ),
     );
     t.deepEqual(results.map((r) => r.status).sort(), [201, 409, 409, 409, 409, 409]);
     t.is((await h.request({ url: `/v1/networks?site=dc-race-${backend}` })).body.items.length, 1);
@@ -135,7 +150,10 @@ for (const backend of backends) {
     const one = (await create({ site: `dc-list1-${backend}`, name: `shared-${backend}`, cidr: '198.18.16.0/24', gateway: '198.18.16.1' })).body;
     await create({ site: `dc-list2-${backend}`, name: `shared-${backend}`, cidr: '198.18.16.0/24', gateway: '198.18.16.1' });
     const listed = await h.request({ url: `/v1/networks?site=dc-list1-${backend}` });
-    t.deepEqual(listed.body.items.map((n: any) => n.id), [one.id]);
+    t.deepEqual(
+      listed.body.items.map((n: any) => n.id),
+      [one.id],
+    );
     t.is((await h.request({ url: `/v1/networks/${one.id}` })).body.name, `shared-${backend}`);
     const ambiguous = await h.request({ url: `/v1/networks/shared-${backend}` });
     t.is(ambiguous.status, 409);
@@ -169,7 +187,13 @@ for (const backend of backends) {
   test(`${backend}: allocations skip the gateway and ranges, honour a requested address, refuse taken or foreign ones, and release`, async (t) => {
     await site(h, `dc-alloc-${backend}`);
     const net = (
-      await create({ site: `dc-alloc-${backend}`, name: 'alloc', cidr: '198.18.24.0/28', gateway: '198.18.24.1', ranges: [{ kind: 'dynamic', start: '198.18.24.2', end: '198.18.24.5' }] })
+      await create({
+        site: `dc-alloc-${backend}`,
+        name: 'alloc',
+        cidr: '198.18.24.0/28',
+        gateway: '198.18.24.1',
+        ranges: [{ kind: 'dynamic', start: '198.18.24.2', end: '198.18.24.5' }],
+      })
     ).body;
     const url = `/v1/networks/alloc/allocations?site=dc-alloc-${backend}`;
     const first = await h.request({ method: 'POST', url, body: { hostname: 'vip-1' } });
@@ -192,13 +216,19 @@ for (const backend of backends) {
     t.deepEqual(fields(await h.request({ method: 'POST', url, body: { address: 'ten' } })), ['body/address']);
 
     const list = await h.request({ url });
-    t.deepEqual(list.body.items.map((a: any) => a.address), ['198.18.24.6', '198.18.24.10']);
+    t.deepEqual(
+      list.body.items.map((a: any) => a.address),
+      ['198.18.24.6', '198.18.24.10'],
+    );
 
     const released = await h.request({ method: 'DELETE', url: `/v1/networks/${net.id}/allocations/${first.body.id}` });
     t.is(released.status, 200);
     t.is(released.body.address, '198.18.24.6');
     t.is((await h.request({ method: 'DELETE', url: `/v1/networks/${net.id}/allocations/${first.body.id}` })).status, 404);
-    t.deepEqual((await h.request({ url })).body.items.map((a: any) => a.address), ['198.18.24.10']);
+    t.deepEqual(
+      (await h.request({ url })).body.items.map((a: any) => a.address),
+      ['198.18.24.10'],
+    );
     t.is((await h.request({ method: 'POST', url, body: {} })).body.address, '198.18.24.6', 'a released address is reused');
 
     const audit = await h.request({ url: `/v1/audit?target=${first.body.id}` });
@@ -212,7 +242,10 @@ for (const backend of backends) {
   test(`${backend}: an allocation names a machine and its interface; one interface gets one address per network`, async (t) => {
     const siteId = await site(h, `dc-mach-${backend}`);
     const otherSite = await site(h, `dc-mach-other-${backend}`);
-    const m = await machine(h, siteId, `node-${backend}`, [{ name: 'eth0', mac: '52:54:00:aa:00:01', pxe: true }, { name: 'eth1', mac: '52:54:00:aa:00:02' }]);
+    const m = await machine(h, siteId, `node-${backend}`, [
+      { name: 'eth0', mac: '52:54:00:aa:00:01', pxe: true },
+      { name: 'eth1', mac: '52:54:00:aa:00:02' },
+    ]);
     await machine(h, otherSite, `far-${backend}`, [{ name: 'eth0', mac: '52:54:00:aa:00:03' }]);
     const net = (await create({ site: siteId, name: 'mach', cidr: '198.18.28.0/24', gateway: '198.18.28.1' })).body;
     const url = `/v1/networks/${net.id}/allocations`;
@@ -235,7 +268,9 @@ for (const backend of backends) {
     await site(h, `dc-busy-${backend}`);
     const net = (await create({ site: `dc-busy-${backend}`, name: 'busy', cidr: '198.18.32.0/24', gateway: '198.18.32.1' })).body;
     const operator = await h.token('operator');
-    const made = await Promise.all(Array.from({ length: 50 }, () => h.request({ method: 'POST', url: `/v1/networks/${net.id}/allocations`, body: {}, token: operator })));
+    const made = await Promise.all(
+      Array.from({ length: 50 }, () => h.request({ method: 'POST', url: `/v1/networks/${net.id}/allocations`, body: {}, token: operator })),
+    );
     t.deepEqual([...new Set(made.map((r) => r.status))], [201]);
     t.is(new Set(made.map((r) => r.body.address)).size, 50);
     t.is((await h.request({ url: `/v1/networks/${net.id}/allocations` })).body.items.length, 50);
@@ -293,7 +328,16 @@ for (const backend of backends) {
 
   test(`${backend}: updating a network changes what GET shows and the site's desired state, and audits each changed field as old/new`, async (t) => {
     const siteId = await site(h, `dc-upd-${backend}`);
-    const net = (await create({ site: siteId, name: 'upd', cidr: '198.18.44.0/24', gateway: '198.18.44.1', domain: 'old.example', ranges: [{ kind: 'dynamic', start: '198.18.44.100', end: '198.18.44.150' }] })).body;
+    const net = (
+      await create({
+        site: siteId,
+        name: 'upd',
+        cidr: '198.18.44.0/24',
+        gateway: '198.18.44.1',
+        domain: 'old.example',
+        ranges: [{ kind: 'dynamic', start: '198.18.44.100', end: '198.18.44.150' }],
+      })
+    ).body;
     const revision = await h.kernel.services.siteRevisions.current(siteId);
     const res = await patch(`upd?site=dc-upd-${backend}`, {
       name: 'upd2',
@@ -321,7 +365,10 @@ for (const backend of backends) {
       ],
     };
     t.like(res.body, expected);
-    t.like((await h.request({ url: `/v1/networks/${net.id}` })).body, { ...expected, utilisation: { total: 254, allocated: 0, dynamic: 21, reserved: 8, free: 224 } });
+    t.like((await h.request({ url: `/v1/networks/${net.id}` })).body, {
+      ...expected,
+      utilisation: { total: 254, allocated: 0, dynamic: 21, reserved: 8, free: 224 },
+    });
     t.is(await h.kernel.services.siteRevisions.current(siteId), revision + 1, 'the change bumps the site revision');
     t.like((await h.kernel.desiredState(siteId)).networks?.[0], { id: net.id, domain: 'new.example', gateway: '198.18.44.254', pxe: false });
 
@@ -384,9 +431,17 @@ for (const backend of backends) {
     const cidr = await patch(net.id, { cidr: '198.18.53.0/24', gateway: '198.18.53.1' });
     t.is(cidr.status, 409, JSON.stringify(cidr.body));
     t.is(cidr.body.code, 'SPROUT_ERR_CONFLICT');
-    t.regex(cidr.body.detail, new RegExp(`keeps its CIDR 198\\.18\\.52\\.0/24 while addresses are allocated in it: 2 allocation\\(s\\): 198\\.18\\.52\\.10 \\(holder-${backend}\\), 198\\.18\\.52\\.11 \\(allocation ${anonymous.body.id}\\)`));
+    t.regex(
+      cidr.body.detail,
+      new RegExp(
+        `keeps its CIDR 198\\.18\\.52\\.0/24 while addresses are allocated in it: 2 allocation\\(s\\): 198\\.18\\.52\\.10 \\(holder-${backend}\\), 198\\.18\\.52\\.11 \\(allocation ${anonymous.body.id}\\)`,
+      ),
+    );
     t.like(cidr.body.errors[0], { field: 'body/cidr', count: 2 });
-    t.deepEqual(cidr.body.errors[0].allocations.map((a: any) => a.address), ['198.18.52.10', '198.18.52.11']);
+    t.deepEqual(
+      cidr.body.errors[0].allocations.map((a: any) => a.address),
+      ['198.18.52.10', '198.18.52.11'],
+    );
 
     const range = await patch(net.id, { ranges: [{ kind: 'dynamic', start: '198.18.52.11', end: '198.18.52.50' }] });
     t.is(range.status, 409);
@@ -425,7 +480,12 @@ for (const backend of backends) {
     t.is(refused.status, 409);
     t.is(refused.headers['content-type'], 'application/problem+json; charset=utf-8');
     t.is(refused.body.code, 'SPROUT_ERR_CONFLICT');
-    t.regex(refused.body.detail, new RegExp(`network del at site dc-del-${backend} still has allocated addresses: 1 allocation\\(s\\): 198\\.18\\.56\\.2 \\(del-${backend}\\); release them first`));
+    t.regex(
+      refused.body.detail,
+      new RegExp(
+        `network del at site dc-del-${backend} still has allocated addresses: 1 allocation\\(s\\): 198\\.18\\.56\\.2 \\(del-${backend}\\); release them first`,
+      ),
+    );
     t.like(refused.body.errors[0], { field: 'network', count: 1, allocations: [{ address: '198.18.56.2', hostname: `del-${backend}`, machineId: m.id }] });
     t.is((await h.request({ url: `/v1/networks/${net.id}` })).status, 200);
     const denied = await h.request({ url: `/v1/audit?action=network.delete&outcome=failed` });
@@ -433,14 +493,20 @@ for (const backend of backends) {
 
     const siteRefused = await h.request({ method: 'DELETE', url: `/v1/sites/${siteId}` });
     t.is(siteRefused.status, 409);
-    t.regex(siteRefused.body.detail, /2 network\(s\) \(del 198\.18\.56\.0\/24, del-b 198\.18\.57\.0\/24\); delete them first \(sprout network delete <network> --site dc-del-/);
+    t.regex(
+      siteRefused.body.detail,
+      /2 network\(s\) \(del 198\.18\.56\.0\/24, del-b 198\.18\.57\.0\/24\); delete them first \(sprout network delete <network> --site dc-del-/,
+    );
 
     t.is((await h.request({ method: 'DELETE', url: `/v1/networks/${net.id}/allocations/${made.body.id}` })).status, 200);
     const revision = await h.kernel.services.siteRevisions.current(siteId);
     const gone = await remove(net.id);
     t.is(gone.status, 204, JSON.stringify(gone.body));
     t.is(await h.kernel.services.siteRevisions.current(siteId), revision + 1);
-    t.deepEqual((await h.kernel.desiredState(siteId)).networks?.map((n) => n.name), ['del-b']);
+    t.deepEqual(
+      (await h.kernel.desiredState(siteId)).networks?.map((n) => n.name),
+      ['del-b'],
+    );
     const missing = await h.request({ url: `/v1/networks/${net.id}` });
     t.is(missing.status, 404);
     t.is((await h.kernel.store.db('discovered_macs').where({ site_id: siteId }).first()).network_id, null, 'a discovered MAC forgets the deleted network');
@@ -476,14 +542,17 @@ for (const backend of backends) {
 
   test(`${backend}: OpenAPI documents the network routes`, async (t) => {
     const spec = (await h.request({ url: '/openapi.json', token: null })).body;
-    for (const path of ['/v1/networks', '/v1/networks/{id}', '/v1/networks/{id}/allocations', '/v1/networks/{id}/allocations/{allocationId}']) t.truthy(spec.paths[path], path);
+    for (const path of ['/v1/networks', '/v1/networks/{id}', '/v1/networks/{id}/allocations', '/v1/networks/{id}/allocations/{allocationId}'])
+      t.truthy(spec.paths[path], path);
     t.truthy(spec.paths['/v1/networks'].post.requestBody);
     t.truthy(spec.paths['/v1/networks/{id}'].get.responses['200']);
   });
 }
 
 test('pglite: the routes go through whichever IPAM provider config selects', async (t) => {
-  const h = await startHarness('pglite', { yaml: 'capabilities:\n  ipam: { use: netbox-stub }\nplugins:\n  netbox-stub: { url: "https://netbox.example", token: "nb-token" }\n' });
+  const h = await startHarness('pglite', {
+    yaml: 'capabilities:\n  ipam: { use: netbox-stub }\nplugins:\n  netbox-stub: { url: "https://netbox.example", token: "nb-token" }\n',
+  });
   t.teardown(() => h.stop());
   await site(h, 'dc-netbox');
   const net = await h.request({ method: 'POST', url: '/v1/networks', body: { site: 'dc-netbox', name: 'nb', cidr: '198.18.0.0/24', gateway: '198.18.0.1' } });

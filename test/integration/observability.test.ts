@@ -18,10 +18,14 @@ import { until } from '@sprout/test-support/until.ts';
 const mac = '52:54:00:83:01:01';
 
 async function machineIn(lab: SimulatedSite, hostname: string, status: string): Promise<any> {
-  return until(`${hostname} ${status}`, async () => {
-    const m = await lab.api('GET', `/v1/machines/${hostname}`);
-    return m.status === status && m;
-  }, 90_000);
+  return until(
+    `${hostname} ${status}`,
+    async () => {
+      const m = await lab.api('GET', `/v1/machines/${hostname}`);
+      return m.status === status && m;
+    },
+    90_000,
+  );
 }
 
 /** The value of one sample of a family, by its labels; undefined when absent. */
@@ -49,7 +53,11 @@ function topLevelKeys(line: string): string[] {
   return keys;
 }
 
-const jsonLines = (log: string) => log.split('\n').filter((l) => l.startsWith('{')).map((raw) => ({ raw, line: JSON.parse(raw) }));
+const jsonLines = (log: string) =>
+  log
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((raw) => ({ raw, line: JSON.parse(raw) }));
 
 test.serial('after a simulated deploy both /metrics parse and count the boot; the logs name the machine and keep the link chatter at debug', async (t) => {
   const metricsPort = await freePort();
@@ -63,7 +71,8 @@ test.serial('after a simulated deploy both /metrics parse and count the boot; th
   await lab.api('POST', '/v1/machines/obs-01/deploy', { image: 'debian.raw' });
   t.is((await lab.simulator.powerOn({ mac })).outcome, 'local-boot');
   const machine = await machineIn(lab, 'obs-01', 'deployed');
-  const address: string = machine.addresses?.[0]?.address ?? (await lab.api('GET', '/v1/networks/prov/allocations')).items.find((a: any) => a.machineId === machine.id).address;
+  const address: string =
+    machine.addresses?.[0]?.address ?? (await lab.api('GET', '/v1/networks/prov/allocations')).items.find((a: any) => a.machineId === machine.id).address;
 
   // The control plane: a viewer token is needed by default.
   const url = `http://127.0.0.1:${lab.server.port}/metrics`;
@@ -86,12 +95,23 @@ test.serial('after a simulated deploy both /metrics parse and count the boot; th
   // The parser keeps a histogram's buckets but not its labels: the labelled count is read from the text.
   t.true(cp.find((f) => f.name === 'sprout_http_request_duration_seconds')!.metrics.some((m) => Number(m.buckets?.['+Inf']) >= 1));
   t.regex(cpText, /^sprout_http_request_duration_seconds_count\{method="POST",route="\/v1\/machines\/:id\/deploy"\} 1$/m);
-  t.false(cp.some((f) => f.name === 'sprout_http_requests_total' && f.metrics.some((m) => m.labels?.route?.includes(machine.id))), 'routes are templates, never ids');
+  t.false(
+    cp.some((f) => f.name === 'sprout_http_requests_total' && f.metrics.some((m) => m.labels?.route?.includes(machine.id))),
+    'routes are templates, never ids',
+  );
   t.is(sample(cp, 'sprout_agent_connected', { site: 'lab', hostname: 'agent-lab' }), 1);
   // The deploy's last change (its boot intent cleared) reaches the agent within a heartbeat: the lag shows that, then reads 0.
-  const lagNow = async () => sample(parsePrometheusTextFormat(await (await fetch(url, { headers: { authorization: `Bearer ${viewer}` } })).text()), 'sprout_agent_desired_state_revision_lag', { site: 'lab', hostname: 'agent-lab' });
-  t.true([0, 1].includes(sample(cp, 'sprout_agent_desired_state_revision_lag', { site: 'lab', hostname: 'agent-lab' })!), 'the lag is at most the one change just made');
-  await until('the agent to serve the site\'s newest revision (lag 0 on /metrics)', async () => (await lagNow()) === 0, 15_000);
+  const lagNow = async () =>
+    sample(
+      parsePrometheusTextFormat(await (await fetch(url, { headers: { authorization: `Bearer ${viewer}` } })).text()),
+      'sprout_agent_desired_state_revision_lag',
+      { site: 'lab', hostname: 'agent-lab' },
+    );
+  t.true(
+    [0, 1].includes(sample(cp, 'sprout_agent_desired_state_revision_lag', { site: 'lab', hostname: 'agent-lab' })!),
+    'the lag is at most the one change just made',
+  );
+  await until("the agent to serve the site's newest revision (lag 0 on /metrics)", async () => (await lagNow()) === 0, 15_000);
   t.is(sample(cp, 'sprout_outbox_pending', { site: 'lab' }), 0);
   t.is(sample(cp, 'sprout_ipam_addresses', { site: 'lab', network: 'prov', use: 'allocated' }), 1);
   t.is(sample(cp, 'sprout_dhcp_leases_bound', { site: 'lab', network: 'prov' }), 1);
@@ -122,13 +142,21 @@ test.serial('after a simulated deploy both /metrics parse and count the boot; th
   const agentLines = jsonLines(lab.agent.log());
   for (const { raw } of agentLines) {
     const keys = topLevelKeys(raw);
-    t.deepEqual(keys.filter((k, i) => keys.indexOf(k) !== i), [], raw);
+    t.deepEqual(
+      keys.filter((k, i) => keys.indexOf(k) !== i),
+      [],
+      raw,
+    );
   }
   const info = agentLines.map((l) => l.line).filter((l) => l.level === 30);
   t.true(info.some((l) => l.msg === 'DHCP offer' && l.mac === mac && l.address === address && l.siteService === 'dhcp'));
   t.true(info.some((l) => l.msg === 'DHCP ack' && l.mac === mac && l.address === address));
   const deployWorkflow = (await lab.api('GET', '/v1/workflows?machine=obs-01')).items.find((w: any) => w.kind === 'deploy').id;
-  t.true(info.some((l) => l.msg === 'http boot: deploy script served' && l.mac === mac && l.address === address && l.hostname === 'obs-01' && l.workflow === deployWorkflow));
+  t.true(
+    info.some(
+      (l) => l.msg === 'http boot: deploy script served' && l.mac === mac && l.address === address && l.hostname === 'obs-01' && l.workflow === deployWorkflow,
+    ),
+  );
   t.true(info.some((l) => l.msg === 'http boot: artifact fetched' && l.artifact === 'images/debian.raw' && l.mac === mac));
   t.true(info.some((l) => l.msg === 'http boot: callback install-complete' && l.hostname === 'obs-01' && l.workflow === deployWorkflow));
   t.true(info.some((l) => l.msg === 'work item install started' && l.workflow === deployWorkflow && l.machine === machine.id));
@@ -137,8 +165,14 @@ test.serial('after a simulated deploy both /metrics parse and count the boot; th
   // The control plane's log: heartbeats and polls at debug only; a workflow's end names it.
   const serverLines = jsonLines(lab.server.log()).map((l) => l.line);
   const chatter = serverLines.filter((l) => /\/v1\/agents\/[^/]+\/(heartbeat|work|desired-state|reports)/.test(l.req?.url ?? ''));
-  t.true(chatter.some((l) => l.level === 20), 'the link requests are logged, at debug');
-  t.deepEqual(chatter.filter((l) => l.level >= 30 && l.res?.statusCode < 400), []);
+  t.true(
+    chatter.some((l) => l.level === 20),
+    'the link requests are logged, at debug',
+  );
+  t.deepEqual(
+    chatter.filter((l) => l.level >= 30 && l.res?.statusCode < 400),
+    [],
+  );
   const ended = serverLines.find((l) => l.msg === 'deploy workflow succeeded');
   t.truthy(ended);
   t.is(ended.machine, machine.id);

@@ -26,7 +26,10 @@ function scratch(t: { teardown(fn: () => void): void }): string {
 /** npm with its cache and user config inside the test's folder. */
 function npm(args: string[], cwd: string, home: string): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn('npm', args, { cwd, env: { ...cleanEnv(), HOME: home, npm_config_cache: join(home, '.npm'), npm_config_userconfig: join(home, '.npmrc') } });
+    const child = spawn('npm', args, {
+      cwd,
+      env: { ...cleanEnv(), HOME: home, npm_config_cache: join(home, '.npm'), npm_config_userconfig: join(home, '.npmrc') },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -82,7 +85,10 @@ test('publish, install, use and remove a third-party plugin contributing a hardw
   ok(t, installed, 'plugin install');
   t.like(JSON.parse(installed.stdout), { packageName, id: 'burnin', provides: ['hwtest'], enabled: [], needsChoice: [] });
   t.true(existsSync(join(labDir, 'control-plane', 'plugins', 'node_modules', '@acme', 'sprout-plugin-burnin', 'package.json')));
-  t.false(existsSync(join(labDir, 'control-plane', 'plugins', 'node_modules', '@sprout', 'kernel')), 'the peer @sprout/kernel is not installed: the plugin uses the lab\'s');
+  t.false(
+    existsSync(join(labDir, 'control-plane', 'plugins', 'node_modules', '@sprout', 'kernel')),
+    "the peer @sprout/kernel is not installed: the plugin uses the lab's",
+  );
 
   const restart = async () => {
     ok(t, await cli(['lab', 'down', '--dir', labDir]), 'lab down');
@@ -98,7 +104,10 @@ test('publish, install, use and remove a third-party plugin contributing a hardw
   // listed, and its subcommand works like a builtin one
   const list = await withLab(['plugin', 'list', '--json']);
   ok(t, list, 'plugin list');
-  t.like(JSON.parse(list.stdout).items.find((p: { id: string }) => p.id === 'burnin'), { packageName, builtin: false, active: true, activeFor: ['hwtest'] });
+  t.like(
+    JSON.parse(list.stdout).items.find((p: { id: string }) => p.id === 'burnin'),
+    { packageName, builtin: false, active: true, activeFor: ['hwtest'] },
+  );
   const help = await withLab(['--help']);
   t.regex(help.stdout, /Burnin[\s\S]*sprout burnin report/);
   const report = await withLab(['burnin', 'report']);
@@ -120,17 +129,39 @@ test('publish, install, use and remove a third-party plugin contributing a hardw
   // power it on: `sprout lab simulate` relays from another address of the lab's PXE network
   // (the lab's own simulator holds 127.77.0.1); the agent answers to giaddr on the relay port
   const port = (hostPort: string) => hostPort.slice(hostPort.lastIndexOf(':') + 1);
-  const simulated = withLab(['lab', 'simulate', '--dhcp', lab.services.dhcp, '--relay', `127.77.0.2:${port(lab.services.relay)}`, '--tftp-port', port(lab.services.tftp), '--mac', mac, '--retry-delay', '500', '--timeout', '180']);
-  const machine = await until('burn-01 to be commissioned', async () => {
-    const shown = await withLab(['machine', 'show', 'burn-01', '--json']);
-    const view = shown.code === 0 ? JSON.parse(shown.stdout) : undefined;
-    return view && !['new', 'commissioning'].includes(view.status) ? view : undefined;
-  }, 200_000);
+  const simulated = withLab([
+    'lab',
+    'simulate',
+    '--dhcp',
+    lab.services.dhcp,
+    '--relay',
+    `127.77.0.2:${port(lab.services.relay)}`,
+    '--tftp-port',
+    port(lab.services.tftp),
+    '--mac',
+    mac,
+    '--retry-delay',
+    '500',
+    '--timeout',
+    '180',
+  ]);
+  const machine = await until(
+    'burn-01 to be commissioned',
+    async () => {
+      const shown = await withLab(['machine', 'show', 'burn-01', '--json']);
+      const view = shown.code === 0 ? JSON.parse(shown.stdout) : undefined;
+      return view && !['new', 'commissioning'].includes(view.status) ? view : undefined;
+    },
+    200_000,
+  );
   t.is(machine.status, 'ready', JSON.stringify(machine.statusReason));
   // The script reaches the machine with its step; a simulated machine runs no plugin script
   // (never on the agent's host) and skips it, as the real installer skips a test it cannot
   // run; the QEMU end-to-end test runs such a script for real.
-  t.like(machine.hardwareTests.find((r: { name: string }) => r.name === 'burnin'), { name: 'burnin', status: 'skipped', output: 'burnin is a script test; the simulator runs no scripts' });
+  t.like(
+    machine.hardwareTests.find((r: { name: string }) => r.name === 'burnin'),
+    { name: 'burnin', status: 'skipped', output: 'burnin is a script test; the simulator runs no scripts' },
+  );
   const simulation = await simulated;
   ok(t, simulation, 'lab simulate');
   t.regex(simulation.stdout, /hwtest\s+burnin skipped/, 'the machine was given the burnin test');
@@ -159,13 +190,16 @@ test('a package that fails validation is refused with every reason and removed a
   writeFileSync(join(root, 'sprout.yaml'), `dataDir: ${join(root, 'data')}\n`);
   const bad = join(root, 'bad');
   mkdirSync(join(bad, 'src'), { recursive: true });
-  writeFileSync(join(bad, 'package.json'), JSON.stringify({
-    name: '@acme/sprout-plugin-bad',
-    version: '1.0.0',
-    type: 'module',
-    exports: './src/index.ts',
-    sprout: { id: 'bad', provides: ['hwtest', 'teleport'], consumes: ['warp'], apiVersion: '^2.0.0' },
-  }));
+  writeFileSync(
+    join(bad, 'package.json'),
+    JSON.stringify({
+      name: '@acme/sprout-plugin-bad',
+      version: '1.0.0',
+      type: 'module',
+      exports: './src/index.ts',
+      sprout: { id: 'bad', provides: ['hwtest', 'teleport'], consumes: ['warp'], apiVersion: '^2.0.0' },
+    }),
+  );
   writeFileSync(join(bad, 'src', 'index.ts'), "export default { id: 'bad' };\n");
   const run = await sprout(['plugin', 'install', './bad', '--json'], { cwd: root, env: { HOME: home, npm_config_cache: join(home, '.npm') } });
   t.is(run.code, 1, run.stderr);
@@ -186,7 +220,10 @@ for (const capability of ['hwtest', 'dns', 'dhcp', 'none'] as const) {
   test.serial(`a scaffolded ${capability} plugin passes its own npm test, which loads it in a kernel`, async (t) => {
     t.timeout(180_000);
     const root = scratch(t);
-    const made = await sprout(['plugin', 'new', `@acme/sprout-plugin-sc-${capability}`, '--capability', capability, '--json'], { cwd: root, env: { HOME: join(root, 'home') } });
+    const made = await sprout(['plugin', 'new', `@acme/sprout-plugin-sc-${capability}`, '--capability', capability, '--json'], {
+      cwd: root,
+      env: { HOME: join(root, 'home') },
+    });
     ok(t, made, 'plugin new');
     const dir = JSON.parse(made.stdout).dir as string;
     const run = await npm(['test'], dir, join(root, 'home'));
@@ -196,7 +233,6 @@ for (const capability of ['hwtest', 'dns', 'dhcp', 'none'] as const) {
     if (capability === 'dhcp') t.regex(run.stdout, /a malformed MAC or address is refused with SPROUT_ERR_VALIDATION/, 'the shared dhcp contract ran');
   });
 }
-
 
 test('--enable selects a one-capability plugin in the config file, keeping its comments; remove drops the selection', async (t) => {
   t.timeout(180_000);
@@ -231,18 +267,30 @@ test('plugin commands are grouped under their noun; one taking a builtin noun is
   const pkg = join(root, 'sprout.d', 'node_modules', 'sprout-plugin-tools');
   mkdirSync(pkg, { recursive: true });
   writeFileSync(join(root, 'tools.yaml'), 'pluginDir: ./sprout.d\n');
-  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'sprout-plugin-tools', version: '1.0.0', type: 'module', exports: './index.ts', sprout: { id: 'tools', apiVersion: '^1.0.0', commands: './commands.ts' } }));
+  writeFileSync(
+    join(pkg, 'package.json'),
+    JSON.stringify({
+      name: 'sprout-plugin-tools',
+      version: '1.0.0',
+      type: 'module',
+      exports: './index.ts',
+      sprout: { id: 'tools', apiVersion: '^1.0.0', commands: './commands.ts' },
+    }),
+  );
   writeFileSync(join(pkg, 'index.ts'), "import { definePlugin } from '@sprout/kernel';\nexport default definePlugin({ id: 'tools' });\n");
-  writeFileSync(join(pkg, 'commands.ts'), [
-    "import { SproutCommand, Command } from '@sprout/kernel/cli';",
-    "class ToolsPingCommand extends SproutCommand {",
-    "  static paths = [['tools', 'ping']];",
-    "  static usage = Command.Usage({ description: 'Answer pong' });",
-    "  async run() { this.print({ pong: true }, () => 'pong'); return 0; }",
-    '}',
-    "export default [ToolsPingCommand];",
-    '',
-  ].join('\n'));
+  writeFileSync(
+    join(pkg, 'commands.ts'),
+    [
+      "import { SproutCommand, Command } from '@sprout/kernel/cli';",
+      'class ToolsPingCommand extends SproutCommand {',
+      "  static paths = [['tools', 'ping']];",
+      "  static usage = Command.Usage({ description: 'Answer pong' });",
+      "  async run() { this.print({ pong: true }, () => 'pong'); return 0; }",
+      '}',
+      'export default [ToolsPingCommand];',
+      '',
+    ].join('\n'),
+  );
   const help = await sprout(['--help'], { cwd: root, env: { SPROUT_CONFIG: join(root, 'tools.yaml') } });
   t.regex(help.stdout, /Tools[^\n]*\n+\s*\S*sprout tools ping/, 'grouped under its capitalised noun');
   const ping = await sprout(['tools', 'ping', '--json'], { cwd: root, env: { SPROUT_CONFIG: join(root, 'tools.yaml') } });

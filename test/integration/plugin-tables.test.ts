@@ -23,15 +23,26 @@ for (const backend of backends) {
   });
 
   const db = () => h.kernel.store.db;
-  const count = async (table: string, where: Record<string, string>) => Number((await db()(table).where(where).count<{ n: number }[]>('* as n').first())?.n ?? 0);
+  const count = async (table: string, where: Record<string, string>) =>
+    Number((await db()(table).where(where).count<{ n: number }[]>('* as n').first())?.n ?? 0);
   const ok = <T extends { status: number; body: any }>(res: T, status: number): T => {
     if (res.status !== status) throw new Error(`expected ${status}, got ${res.status}: ${JSON.stringify(res.body)}`);
     return res;
   };
   const newSite = async (name: string) => ok(await h.request({ method: 'POST', url: '/v1/sites', body: { name } }), 201).body.site.id as string;
   const newNetwork = async (site: string, name: string, cidr: string, gateway: string) =>
-    ok(await h.request({ method: 'POST', url: '/v1/networks', body: { site, name, cidr, gateway } }), 201).body as { id: string; cidr: string; gateway: string };
-  const ipamNetwork = (n: { id: string; cidr: string; gateway: string }, siteId: string): IpamNetwork => ({ id: n.id, siteId, cidr: n.cidr, gateway: n.gateway, ranges: [] });
+    ok(await h.request({ method: 'POST', url: '/v1/networks', body: { site, name, cidr, gateway } }), 201).body as {
+      id: string;
+      cidr: string;
+      gateway: string;
+    };
+  const ipamNetwork = (n: { id: string; cidr: string; gateway: string }, siteId: string): IpamNetwork => ({
+    id: n.id,
+    siteId,
+    cidr: n.cidr,
+    gateway: n.gateway,
+    ranges: [],
+  });
 
   test.serial(`${backend}: no plugin table holds a foreign key on a kernel table`, async (t) => {
     const { rows } = await db().raw(
@@ -50,7 +61,11 @@ for (const backend of backends) {
     const netA = await newNetwork(siteA, 'prov', '198.18.60.0/24', '198.18.60.1');
     const netB = await newNetwork(siteB, 'prov', '198.18.61.0/24', '198.18.61.1');
     const machine = ok(
-      await h.request({ method: 'POST', url: '/v1/machines', body: { site: siteA, hostname: 'gone', arch: 'x86_64', bootMode: 'uefi', interfaces: [{ name: 'eth0', mac: '52:54:00:60:00:01', pxe: true }] } }),
+      await h.request({
+        method: 'POST',
+        url: '/v1/machines',
+        body: { site: siteA, hostname: 'gone', arch: 'x86_64', bootMode: 'uefi', interfaces: [{ name: 'eth0', mac: '52:54:00:60:00:01', pxe: true }] },
+      }),
       201,
     ).body;
     ok(await h.request({ method: 'POST', url: `/v1/networks/${netA.id}/allocations`, body: { machine: machine.id, interface: 'eth0' } }), 201);
@@ -87,7 +102,13 @@ for (const backend of backends) {
       { siteId: other, zone: 'lab.example', name: 'b.lab.example', type: 'A', value: '198.18.65.10' },
     ]);
     // A reservation naming the site (its network id is only an id: no foreign key checks it).
-    await (await h.kernel.capability(dhcpCapability)).reserve({ siteId, networkId: randomUUID(), mac: '52:54:00:64:00:01', address: '198.18.64.10', netboot: false });
+    await (await h.kernel.capability(dhcpCapability)).reserve({
+      siteId,
+      networkId: randomUUID(),
+      mac: '52:54:00:64:00:01',
+      address: '198.18.64.10',
+      netboot: false,
+    });
 
     ok(await h.request({ method: 'DELETE', url: `/v1/sites/${siteId}` }), 204);
     t.is(await count('dns_records', { site_id: siteId }), 0);

@@ -64,10 +64,14 @@ async function ok(lab: SiteLab, args: string[], input?: string): Promise<string>
 }
 
 async function workflowEnded(lab: SiteLab, id: string, timeoutMs = 60_000): Promise<any> {
-  return until(`workflow ${id} ends`, async () => {
-    const wf = await lab.api('GET', `/v1/workflows/${id}`);
-    return ['succeeded', 'failed', 'cancelled', 'timed_out'].includes(wf.state) && wf;
-  }, timeoutMs);
+  return until(
+    `workflow ${id} ends`,
+    async () => {
+      const wf = await lab.api('GET', `/v1/workflows/${id}`);
+      return ['succeeded', 'failed', 'cancelled', 'timed_out'].includes(wf.state) && wf;
+    },
+    timeoutMs,
+  );
 }
 
 /** The requests the BMC got from index `from` on, as `METHOD path`. */
@@ -75,7 +79,28 @@ const requestsSince = (bmc: RedfishBmc, from: number) => bmc.requests.slice(from
 
 test.serial('machine create with a Redfish BMC (password on stdin), then power status, on, off and cycle agree with the VM', async (t) => {
   const { lab, bmc, vm } = await setup();
-  const created = await ok(lab, ['machine', 'create', 'vm-r', '--site', 'lab', '--mac', mac, '--bmc-type', 'redfish', '--bmc-address', bmc.address, '--bmc-username', username, '--bmc-password-file', '-', '--bmc-insecure'], `${password}\n`);
+  const created = await ok(
+    lab,
+    [
+      'machine',
+      'create',
+      'vm-r',
+      '--site',
+      'lab',
+      '--mac',
+      mac,
+      '--bmc-type',
+      'redfish',
+      '--bmc-address',
+      bmc.address,
+      '--bmc-username',
+      username,
+      '--bmc-password-file',
+      '-',
+      '--bmc-insecure',
+    ],
+    `${password}\n`,
+  );
   t.regex(created, new RegExp(`bmc:\\s+redfish ${bmc.address} \\(user ${username}\\); credentials: set`));
 
   t.is((await ok(lab, ['machine', 'power', 'status', 'vm-r'])).trim(), `vm-r: off (redfish ${bmc.address}, checked just now)`);
@@ -118,13 +143,20 @@ test.serial('commission: check-bmc records the state, power-on sets Pxe Once and
   const bootsBefore = bmc.bootLog.length;
   const started = JSON.parse(await ok(lab, ['machine', 'commission', 'vm-r', '--no-hwtest', '--json']));
 
-  const wf = await until('power-on succeeded', async () => {
-    const w = await lab.api('GET', `/v1/workflows/${started.id}`);
-    if (['failed', 'cancelled', 'timed_out'].includes(w.state)) throw new Error(`commission ended ${w.state}: ${w.error}`);
-    return w.steps.find((s: any) => s.name === 'power-on')?.state === 'succeeded' && w;
-  }, 60_000);
+  const wf = await until(
+    'power-on succeeded',
+    async () => {
+      const w = await lab.api('GET', `/v1/workflows/${started.id}`);
+      if (['failed', 'cancelled', 'timed_out'].includes(w.state)) throw new Error(`commission ended ${w.state}: ${w.error}`);
+      return w.steps.find((s: any) => s.name === 'power-on')?.state === 'succeeded' && w;
+    },
+    60_000,
+  );
   t.like(wf.steps[0], { name: 'check-bmc', state: 'succeeded', result: { driver: 'redfish', state: 'off' } });
-  t.like(wf.steps.find((s: any) => s.name === 'power-on'), { result: { driver: 'redfish', was: 'off', action: 'on' } });
+  t.like(
+    wf.steps.find((s: any) => s.name === 'power-on'),
+    { result: { driver: 'redfish', was: 'off', action: 'on' } },
+  );
 
   // What the BMC was told, in order: the override (Pxe, once), then On; and the VM booted the network first.
   const sent = bmc.requests.slice(from);
@@ -152,7 +184,7 @@ test.serial('commission: check-bmc records the state, power-on sets Pxe Once and
   t.false(vm.running());
 });
 
-test.serial('a wrong password fails check-bmc with the BMC\'s 401 words, touches nothing and is never shown', async (t) => {
+test.serial("a wrong password fails check-bmc with the BMC's 401 words, touches nothing and is never shown", async (t) => {
   const { lab, bmc, vm } = await setup();
   await ok(lab, ['machine', 'update', 'vm-r', '--bmc-password-file', '-'], wrongPassword);
   const from = bmc.requests.length;
@@ -161,7 +193,8 @@ test.serial('a wrong password fails check-bmc with the BMC\'s 401 words, touches
   t.is(wf.state, 'failed');
   const step = wf.steps.find((s: any) => s.state === 'failed');
   t.is(step?.name, 'check-bmc');
-  const words = /401 Unauthorized: .*While accessing the resource at '\/redfish\/v1\/SessionService\/Sessions', the service received an authorization error 'invalid user name or password'\./;
+  const words =
+    /401 Unauthorized: .*While accessing the resource at '\/redfish\/v1\/SessionService\/Sessions', the service received an authorization error 'invalid user name or password'\./;
   t.regex(wf.error, /^check-bmc: /);
   t.regex(wf.error, words);
   t.regex(wf.error, new RegExp(`redfish ${bmc.address}: log in as ${username}`));
@@ -170,8 +203,14 @@ test.serial('a wrong password fails check-bmc with the BMC\'s 401 words, touches
   t.like(machine.statusReason, { step: 'check-bmc', workflow: started.id });
   t.regex(machine.statusReason.message, words);
 
-  t.false(requestsSince(bmc, from).some((r) => r.includes('ComputerSystem.Reset') || r.startsWith('PATCH')), requestsSince(bmc, from).join('\n'));
-  t.true(bmc.requests.slice(from).some((r) => r.status === 401), 'the BMC refused the login');
+  t.false(
+    requestsSince(bmc, from).some((r) => r.includes('ComputerSystem.Reset') || r.startsWith('PATCH')),
+    requestsSince(bmc, from).join('\n'),
+  );
+  t.true(
+    bmc.requests.slice(from).some((r) => r.status === 401),
+    'the BMC refused the login',
+  );
   t.false(vm.running(), 'the VM was not touched');
 
   const [workflowShown, machineShown, audit] = await Promise.all([
@@ -182,7 +221,10 @@ test.serial('a wrong password fails check-bmc with the BMC\'s 401 words, touches
   t.regex(workflowShown, /check-bmc\s+site\s+failed/);
   t.regex(machineShown, words, 'machine show says why');
   const records = JSON.parse(audit).items;
-  t.true(records.some((r: any) => r.action === 'machine.update' && r.targetId === machine.id), 'the password change is audited');
+  t.true(
+    records.some((r: any) => r.action === 'machine.update' && r.targetId === machine.id),
+    'the password change is audited',
+  );
   const views = [JSON.stringify(wf), JSON.stringify(machine), workflowShown, machineShown, audit, lab.server.log(), lab.agent.log()];
   for (const output of views) {
     t.false(output.includes(wrongPassword), 'the wrong password is never shown');

@@ -27,9 +27,20 @@ async function bootOn(backend: Backend, store: { dataDir: string; schema?: strin
   const { adminToken } = store;
   const { config } = loadConfig({
     file,
-    env: { SPROUT_DATA_DIR: store.dataDir, SPROUT_LOG_LEVEL: 'silent', SPROUT_ADMIN_TOKEN: adminToken, ...(backend === 'postgres' ? { SPROUT_DATABASE_URL: postgresUrl } : {}) },
+    env: {
+      SPROUT_DATA_DIR: store.dataDir,
+      SPROUT_LOG_LEVEL: 'silent',
+      SPROUT_ADMIN_TOKEN: adminToken,
+      ...(backend === 'postgres' ? { SPROUT_DATABASE_URL: postgresUrl } : {}),
+    },
   });
-  const kernel = await Kernel.boot({ config, builtinPlugins, logger: pino({ level: 'silent' }), background: false, store: backend === 'postgres' ? { schema: store.schema } : {} });
+  const kernel = await Kernel.boot({
+    config,
+    builtinPlugins,
+    logger: pino({ level: 'silent' }),
+    background: false,
+    store: backend === 'postgres' ? { schema: store.schema } : {},
+  });
   return {
     kernel,
     config,
@@ -37,7 +48,12 @@ async function bootOn(backend: Backend, store: { dataDir: string; schema?: strin
     adminToken,
     token: () => Promise.reject(new Error('not used here')),
     async request({ method = 'GET', url, body }) {
-      const response = await kernel.app!.inject({ method: method as 'GET', url, headers: { authorization: `Bearer ${adminToken}` }, ...(body === undefined ? {} : { payload: body as object }) });
+      const response = await kernel.app!.inject({
+        method: method as 'GET',
+        url,
+        headers: { authorization: `Bearer ${adminToken}` },
+        ...(body === undefined ? {} : { payload: body as object }),
+      });
       return { status: response.statusCode, body: response.body ? JSON.parse(response.body) : undefined, headers: response.headers as Record<string, unknown> };
     },
     stop: () => kernel.stop(),
@@ -49,7 +65,11 @@ async function world(t: ExecutionContext, backend: Backend) {
   const netbox = await startFakeNetbox();
   const kea = await startFakeKea({ subnets: [50] });
   const pdns = await startFakePowerdns({ zones: ['sw.lab.example', '50.18.198.in-addr.arpa'] });
-  const store = { dataDir: mkdtempSync(join(tmpdir(), 'sprout-switch-')), schema: backend === 'postgres' ? `t_${randomBytes(6).toString('hex')}` : undefined, adminToken: `sprout_test_admin_${randomBytes(16).toString('hex')}` };
+  const store = {
+    dataDir: mkdtempSync(join(tmpdir(), 'sprout-switch-')),
+    schema: backend === 'postgres' ? `t_${randomBytes(6).toString('hex')}` : undefined,
+    adminToken: `sprout_test_admin_${randomBytes(16).toString('hex')}`,
+  };
   if (store.schema) await withPostgres((db) => db.raw(`create schema ${store.schema}`));
   const w = {
     netbox,
@@ -95,8 +115,23 @@ for (const backend of backends) {
       t.is(started.status, 202, JSON.stringify(started.body));
       // No agent here: the site's answer to check-bmc is played, then the control steps run.
       t.is(await finishSiteStep(h, started.body.id, { ok: true, result: { driver: 'manual', state: 'unknown' } }), 'check-bmc');
-      const wf = await waitForWorkflow(h, started.body.id, (w) => w.steps.some((s: any) => s.name === 'power-on' && s.state === 'dispatched') || w.state === 'failed');
-      t.deepEqual(wf.steps.slice(0, 6).map((s: any) => [s.name, s.state]), [['check-bmc', 'succeeded'], ['allocate-ip', 'succeeded'], ['reserve-dhcp', 'succeeded'], ['write-dns', 'succeeded'], ['publish-boot-intent', 'succeeded'], ['power-on', 'dispatched']], JSON.stringify(wf.steps));
+      const wf = await waitForWorkflow(
+        h,
+        started.body.id,
+        (w) => w.steps.some((s: any) => s.name === 'power-on' && s.state === 'dispatched') || w.state === 'failed',
+      );
+      t.deepEqual(
+        wf.steps.slice(0, 6).map((s: any) => [s.name, s.state]),
+        [
+          ['check-bmc', 'succeeded'],
+          ['allocate-ip', 'succeeded'],
+          ['reserve-dhcp', 'succeeded'],
+          ['write-dns', 'succeeded'],
+          ['publish-boot-intent', 'succeeded'],
+          ['power-on', 'dispatched'],
+        ],
+        JSON.stringify(wf.steps),
+      );
       // What the site's agents are told: the site's desired state, built from the active providers.
       const desired = await h.kernel.desiredState(machine.site.id);
       return { mac: machine.interfaces[0].mac as string, step: wf.steps[1].result, desired };
@@ -113,9 +148,14 @@ for (const backend of backends) {
 
     const first = await commission(running, 'sw-01');
     t.like(first.step, { address: '198.18.50.11', provider: 'netbox-stub' });
-    t.like(kea.hosts.find((h) => h['hw-address'] === first.mac), { 'subnet-id': 50, 'ip-address': '198.18.50.11', hostname: 'sw-01', 'boot-file-name': 'undionly.kpxe' });
+    t.like(
+      kea.hosts.find((h) => h['hw-address'] === first.mac),
+      { 'subnet-id': 50, 'ip-address': '198.18.50.11', hostname: 'sw-01', 'boot-file-name': 'undionly.kpxe' },
+    );
     t.deepEqual(pdns.zones.get('sw.lab.example.')?.get('sw-01.sw.lab.example. A')?.records, [{ content: '198.18.50.11', disabled: false }]);
-    t.deepEqual(pdns.zones.get('50.18.198.in-addr.arpa.')?.get('11.50.18.198.in-addr.arpa. PTR')?.records, [{ content: 'sw-01.sw.lab.example.', disabled: false }]);
+    t.deepEqual(pdns.zones.get('50.18.198.in-addr.arpa.')?.get('11.50.18.198.in-addr.arpa. PTR')?.records, [
+      { content: 'sw-01.sw.lab.example.', disabled: false },
+    ]);
     t.like(first.desired.reservations, [{ mac: first.mac, address: '198.18.50.11', netboot: true }], 'the agent is told the reservations Kea holds');
     t.is(first.desired.dnsRecords.length, 2, 'and the records PowerDNS holds');
 
@@ -175,8 +215,17 @@ test('a stub selected with config it cannot use is refused at boot, every proble
   const err = await t.throwsAsync(bootOn('pglite', { dataDir, adminToken: 'sprout_test_admin_unused' }, yaml));
   t.like(err, { code: 'SPROUT_ERR_PLUGIN_VALIDATION' });
   const fields = ((err as { details?: { field?: string }[] }).details ?? []).map((d) => d.field);
-  for (const field of ['plugins.netbox-stub.url', 'plugins.netbox-stub.prefixes.prov', 'plugins.kea-stub.url', 'plugins.kea-stub.subnets.198.18.0.0/24', 'plugins.powerdns-stub.apiKey']) {
-    t.true(fields.some((f) => f?.startsWith(field)), `${field} in ${JSON.stringify(fields)}`);
+  for (const field of [
+    'plugins.netbox-stub.url',
+    'plugins.netbox-stub.prefixes.prov',
+    'plugins.kea-stub.url',
+    'plugins.kea-stub.subnets.198.18.0.0/24',
+    'plugins.powerdns-stub.apiKey',
+  ]) {
+    t.true(
+      fields.some((f) => f?.startsWith(field)),
+      `${field} in ${JSON.stringify(fields)}`,
+    );
   }
   t.false(JSON.stringify(err).includes('nb-secret'));
   t.false(existsSync(join(dataDir, 'pglite')), 'nothing was opened');

@@ -66,7 +66,10 @@ async function firstBoot(seedfrom: string) {
       return parse(await answer.text());
     }),
   );
-  const answer = await fetch(vendor.phone_home.url, { method: 'POST', body: new URLSearchParams({ hostname: meta['local-hostname'], instance_id: meta['instance-id'] }) });
+  const answer = await fetch(vendor.phone_home.url, {
+    method: 'POST',
+    body: new URLSearchParams({ hostname: meta['local-hostname'], instance_id: meta['instance-id'] }),
+  });
   return { meta, vendor, status: answer.status };
 }
 const testKey = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl e2e@test';
@@ -80,18 +83,35 @@ test.serial('commission with hardware tests → ready with facts; deploy → ins
   await l.cli('machine', 'create', 'node-1', '--site', 'lab', '--mac', '52:54:00:00:60:01', '--cpus', '2');
   const commission = JSON.parse((await l.cli('machine', 'commission', 'node-1', '--test', 'cpu-inventory', '--test', 'memory-size', '--json')).stdout);
   const { metadata, callbacks } = await bootInstaller(l, '52:54:00:00:60:01');
-  t.like(metadata, { machine: { hostname: 'node-1' }, step: 'commission', hwtests: ['cpu-inventory', 'memory-size'], network: { domain: 'lab.example', gateway: '198.18.60.1' } });
+  t.like(metadata, {
+    machine: { hostname: 'node-1' },
+    step: 'commission',
+    hwtests: ['cpu-inventory', 'memory-size'],
+    network: { domain: 'lab.example', gateway: '198.18.60.1' },
+  });
   t.regex(metadata.network.address, /^198\.18\.60\.\d+$/);
   t.is((await fetch(`${l.boot}/metadata/not-the-token-of-anyone`)).status, 403);
-  t.is((await post(`${callbacks}/hwtest-result`, { name: 'cpu-inventory', status: 'passed', durationMs: 20, output: '4 CPUs', facts: { cpus: 4 } })).status, 202);
-  t.is((await post(`${callbacks}/hwtest-result`, { name: 'memory-size', status: 'passed', durationMs: 5, output: '2048 MiB', facts: { memoryMiB: 2048 } })).status, 202);
+  t.is(
+    (await post(`${callbacks}/hwtest-result`, { name: 'cpu-inventory', status: 'passed', durationMs: 20, output: '4 CPUs', facts: { cpus: 4 } })).status,
+    202,
+  );
+  t.is(
+    (await post(`${callbacks}/hwtest-result`, { name: 'memory-size', status: 'passed', durationMs: 5, output: '2048 MiB', facts: { memoryMiB: 2048 } })).status,
+    202,
+  );
   t.is((await post(`${callbacks}/commission-complete`, { facts: { cpus: 4, memoryMiB: 2048, disks: 1, diskBytes: 8589934592 } })).status, 202);
   const ready = await until('ready', async () => {
     const m = await machine(l, 'node-1');
     return m.status === 'ready' && m;
   });
   t.deepEqual(ready.hardware, { cpus: 4, memoryMiB: 2048, disks: 1, diskBytes: 8589934592 });
-  t.deepEqual(ready.hardwareTests.map((h: any) => [h.name, h.status]), [['cpu-inventory', 'passed'], ['memory-size', 'passed']]);
+  t.deepEqual(
+    ready.hardwareTests.map((h: any) => [h.name, h.status]),
+    [
+      ['cpu-inventory', 'passed'],
+      ['memory-size', 'passed'],
+    ],
+  );
   t.is((await l.cli('workflow', 'watch', commission.id, '--timeout', '10')).code, 0);
   t.is((await post(`${callbacks}/log`, { line: 'late' })).status, 403, 'the token ended with the step');
 
@@ -108,15 +128,37 @@ test.serial('commission with hardware tests → ready with facts; deploy → ins
   t.is(refused.code, 1);
   t.regex(refused.stderr, /sshKeys\/0: not an OpenSSH public key line/);
   t.is((await machine(l, 'node-1')).status, 'ready');
-  const deploy = JSON.parse((await l.cli('machine', 'deploy', 'node-1', '--image', 'http://images.lab.example/debian-12.raw', '--user-data', userDataFile, '--ssh-key', keyFile, '--json')).stdout);
+  const deploy = JSON.parse(
+    (
+      await l.cli(
+        'machine',
+        'deploy',
+        'node-1',
+        '--image',
+        'http://images.lab.example/debian-12.raw',
+        '--user-data',
+        userDataFile,
+        '--ssh-key',
+        keyFile,
+        '--json',
+      )
+    ).stdout,
+  );
   const install = await bootInstaller(l, '52:54:00:00:60:01');
   t.like(install.metadata, { step: 'install', image: { url: 'http://images.lab.example/debian-12.raw' } });
   t.is(install.metadata.userData, userData);
-  for (const shown of [await l.cli('workflow', 'show', deploy.id, '--json'), await l.cli('workflow', 'show', deploy.id), await l.cli('machine', 'show', 'node-1', '--json')]) {
+  for (const shown of [
+    await l.cli('workflow', 'show', deploy.id, '--json'),
+    await l.cli('workflow', 'show', deploy.id),
+    await l.cli('machine', 'show', 'node-1', '--json'),
+  ]) {
     t.is(shown.code, 0, shown.stderr);
     t.false(shown.stdout.includes(userData.split('\n')[2]), shown.stdout);
   }
-  t.regex((await l.cli('workflow', 'show', deploy.id)).stdout, new RegExp(`userData: ${Buffer.byteLength(userData)} bytes, sha256 ${createHash('sha256').update(userData).digest('hex')}`));
+  t.regex(
+    (await l.cli('workflow', 'show', deploy.id)).stdout,
+    new RegExp(`userData: ${Buffer.byteLength(userData)} bytes, sha256 ${createHash('sha256').update(userData).digest('hex')}`),
+  );
   const read = await l.cli('workflow', 'user-data', deploy.id);
   t.is(read.code, 0, read.stderr);
   t.is(read.stdout, userData, 'sprout workflow user-data prints it byte for byte');
@@ -231,7 +273,10 @@ test.serial('an agent restarted between install-complete and the reboot still se
   t.is((await post(`${commissioned.callbacks}/commission-complete`, { facts: { cpus: 1 } })).status, 202);
   await until('ready', async () => (await machine(l, 'node-9')).status === 'ready');
   const deploy = JSON.parse((await l.cli('machine', 'deploy', 'node-9', '--image', 'http://images.lab.example/debian-12.raw', '--json')).stdout);
-  t.deepEqual(deploy.steps.map((s: any) => s.name), ['allocate-ip', 'reserve-dhcp', 'write-dns', 'publish-boot-intent', 'power-on', 'install', 'set-local-boot', 'boot-disk', 'first-boot']);
+  t.deepEqual(
+    deploy.steps.map((s: any) => s.name),
+    ['allocate-ip', 'reserve-dhcp', 'write-dns', 'publish-boot-intent', 'power-on', 'install', 'set-local-boot', 'boot-disk', 'first-boot'],
+  );
   const install = await bootInstaller(l, '52:54:00:00:64:09');
   // The control plane goes away first, so the agent alone knows the machine installed.
   const { server } = l.site;

@@ -28,7 +28,9 @@ for (const backend of backends) {
     const first = await allocate('old-01');
     t.is(first.address, '198.18.67.10');
     // The agent leased it to old-01 for an hour; then old-01 is released.
-    await h.kernel.store.db('dhcp_leases').insert({ site_id: site.id, mac: a.interfaces[0].mac, address: '198.18.67.10', state: 'bound', expires_at: new Date(Date.now() + 3_600_000) });
+    await h.kernel.store
+      .db('dhcp_leases')
+      .insert({ site_id: site.id, mac: a.interfaces[0].mac, address: '198.18.67.10', state: 'bound', expires_at: new Date(Date.now() + 3_600_000) });
     t.is((await release(first.id)).status, 200);
 
     const next = await allocate('new-01');
@@ -37,7 +39,10 @@ for (const backend of backends) {
     t.is(back.address, '198.18.67.10', 'the machine holding the lease may have its own address again');
     await release(back.id);
 
-    await h.kernel.store.db('dhcp_leases').where({ site_id: site.id, mac: a.interfaces[0].mac }).update({ expires_at: new Date(Date.now() - 1000) });
+    await h.kernel.store
+      .db('dhcp_leases')
+      .where({ site_id: site.id, mac: a.interfaces[0].mac })
+      .update({ expires_at: new Date(Date.now() - 1000) });
     t.is((await allocate('later-01')).address, '198.18.67.10', 'an expired lease frees the address');
     t.truthy(b && c);
   });

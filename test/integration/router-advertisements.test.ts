@@ -30,7 +30,18 @@ test.serial('an agent with services.ra answers router solicitations with an adve
   const site = JSON.parse(await cli('site', 'create', 'lab', '--json'));
   const work = server.dir;
   const config = join(work, 'agent.yaml');
-  writeFileSync(config, [`controlPlane: http://127.0.0.1:${server.port}`, `joinToken: ${site.joinToken.token}`, `dataDir: ${join(work, 'agent')}`, 'hostname: agent-ra', 'services:', `  ra: { interfaces: [${ns.address}] }`, ''].join('\n'));
+  writeFileSync(
+    config,
+    [
+      `controlPlane: http://127.0.0.1:${server.port}`,
+      `joinToken: ${site.joinToken.token}`,
+      `dataDir: ${join(work, 'agent')}`,
+      'hostname: agent-ra',
+      'services:',
+      `  ra: { interfaces: [${ns.address}] }`,
+      '',
+    ].join('\n'),
+  );
   const agent = ns.spawn(process.execPath, [bin, 'agent', 'run', '--config', config], { cwd: work, env: { ...cleanEnv(), ...server.env } });
   await agent.waitFor('sprout agent is running');
   t.regex(agent.log(), /ra: answering IPv6 router solicitations/);
@@ -40,17 +51,26 @@ test.serial('an agent with services.ra answers router solicitations with an adve
   // has no VM), which Node's own interface list leaves out.
   const client = `${ns.name}-c`;
   await run('ip', ['netns', 'add', client]);
-  t.teardown(() => run('ip', ['netns', 'del', client]).then(() => undefined, () => undefined));
+  t.teardown(() =>
+    run('ip', ['netns', 'del', client]).then(
+      () => undefined,
+      () => undefined,
+    ),
+  );
   const peer = `v${randomBytes(3).toString('hex')}`;
   await run('ip', ['link', 'add', peer, 'netns', ns.name, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', client]);
   await run('ip', ['-n', ns.name, 'link', 'set', peer, 'master', 'br0', 'up']);
   await run('ip', ['-n', client, 'link', 'set', 'eth0', 'up']);
 
   // rdisc6 solicits once and prints the advertisement it gets (links need a moment for their link-local addresses).
-  const answer = await until('an advertisement', async () => {
-    const solicited = await run('ip', ['netns', 'exec', client, 'rdisc6', '-1', '-w', '1500', 'eth0']).catch(() => undefined);
-    return solicited?.stdout.includes('Router lifetime') ? solicited.stdout : false;
-  }, 30_000);
+  const answer = await until(
+    'an advertisement',
+    async () => {
+      const solicited = await run('ip', ['netns', 'exec', client, 'rdisc6', '-1', '-w', '1500', 'eth0']).catch(() => undefined);
+      return solicited?.stdout.includes('Router lifetime') ? solicited.stdout : false;
+    },
+    30_000,
+  );
   t.regex(answer, /Router lifetime\s*:\s*0 \(0x00000000\) seconds/);
   t.regex(answer, /Stateful address conf\.\s*:\s*No/);
   t.regex(answer, /Stateful other conf\.\s*:\s*No/);
@@ -58,10 +78,14 @@ test.serial('an agent with services.ra answers router solicitations with an adve
   t.regex(answer, /from fe80::/);
 
   // The operator sees the service running in `site show`.
-  const shown = await until('ra in site show', async () => {
-    const out = await cli('site', 'show', 'lab');
-    return /\bra\b.*running/.test(out) && out;
-  }, 20_000);
+  const shown = await until(
+    'ra in site show',
+    async () => {
+      const out = await cli('site', 'show', 'lab');
+      return /\bra\b.*running/.test(out) && out;
+    },
+    20_000,
+  );
   t.regex(shown, /\bra\b/);
 
   const radvdConf = join(work, 'agent', 'ra', 'radvd.conf');
@@ -77,7 +101,17 @@ test('services.ra settings are checked before the agent joins: each bad field na
   const server = await startServer();
   t.teardown(() => server.stop());
   const config = join(server.dir, 'agent.yaml');
-  writeFileSync(config, ['controlPlane: http://127.0.0.1:1', 'joinToken: not-used', `dataDir: ${join(server.dir, 'agent')}`, 'services:', '  ra: { interfaces: "br0", intervalSeconds: 1, colour: blue }', ''].join('\n'));
+  writeFileSync(
+    config,
+    [
+      'controlPlane: http://127.0.0.1:1',
+      'joinToken: not-used',
+      `dataDir: ${join(server.dir, 'agent')}`,
+      'services:',
+      '  ra: { interfaces: "br0", intervalSeconds: 1, colour: blue }',
+      '',
+    ].join('\n'),
+  );
   const r = await sprout(['agent', 'run', '--config', config], { cwd: server.dir, env: server.env });
   t.is(r.code, 1);
   t.regex(r.stderr, /services\.ra\.interfaces/);

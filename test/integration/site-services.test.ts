@@ -48,7 +48,10 @@ test('an agent serves the site: DNS answers the machine A and PTR records, TFTP 
   const out = join(work, 'fetched');
   await run('curl', ['-s', '--tftp-blksize', '1468', `tftp://127.0.0.1:${tftpPort}/undionly.kpxe`, '-o', out]);
   t.is(createHash('sha256').update(readFileSync(out)).digest('hex'), createHash('sha256').update(bootFile).digest('hex'));
-  const refused = await run('curl', ['-s', `tftp://127.0.0.1:${tftpPort}/../agent/agent.json`, '-o', join(work, 'stolen')]).then(() => 0, (err) => err.code);
+  const refused = await run('curl', ['-s', `tftp://127.0.0.1:${tftpPort}/../agent/agent.json`, '-o', join(work, 'stolen')]).then(
+    () => 0,
+    (err) => err.code,
+  );
   t.not(refused, 0, 'a path out of the TFTP root is refused');
 
   const services = await (async () => {

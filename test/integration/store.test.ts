@@ -63,13 +63,23 @@ for (const backend of backends) {
 test.serial('pglite: a second process opening the same data directory fails with a clear message', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'sprout-lock-'));
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
-  const holder = spawn(process.execPath, ['--conditions=sprout-source', '--import', 'tsx', '-e', `
+  const holder = spawn(
+    process.execPath,
+    [
+      '--conditions=sprout-source',
+      '--import',
+      'tsx',
+      '-e',
+      `
     import('@sprout/kernel').then(async ({ openStore }) => {
       const store = await openStore({ dataDir: ${JSON.stringify(dataDir)} });
       await store.db('pg_class').count('* as c');
       process.stdout.write('open\\n');
       process.stdin.on('data', async () => { await store.close(); process.exit(0); });
-    });`], { stdio: ['pipe', 'pipe', 'inherit'] });
+    });`,
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   await new Promise<void>((resolve, reject) => {
     holder.stdout.on('data', (d) => String(d).includes('open') && resolve());
     holder.on('exit', (code) => reject(new Error(`holder exited with ${code}`)));
@@ -110,7 +120,9 @@ test.serial('pglite: a holder killed with SIGKILL frees the lock at once, even a
     });`;
   // `sh` starts the holder in the background and becomes `sleep`, which never waits for
   // children: once killed, the holder stays a zombie for as long as `sleep` runs.
-  const parent = spawn('sh', ['-c', `"$0" --conditions=sprout-source --import tsx -e "$1" & exec sleep 60`, process.execPath, holderScript], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const parent = spawn('sh', ['-c', `"$0" --conditions=sprout-source --import tsx -e "$1" & exec sleep 60`, process.execPath, holderScript], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   t.teardown(() => parent.kill('SIGKILL')); // its end reaps the zombie (adopted by init)
   const holderPid = await new Promise<number>((resolve, reject) => {
     let out = '';

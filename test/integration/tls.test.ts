@@ -22,14 +22,60 @@ function openssl(...args: string[]): void {
 
 /** A CA (`<name>.pem`, `<name>.key`). */
 function makeCa(name: string): void {
-  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '2', '-subj', `/CN=${name}`);
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.pem`,
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${name}`,
+  );
 }
 
 /** A server certificate for 127.0.0.1 signed by `ca`, with the given serial (hex). */
 function makeServerCert(name: string, ca: string, serial: string): void {
   writeFileSync(join(pki, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
-  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', '/CN=127.0.0.1');
-  openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-set_serial', `0x${serial}`, '-days', '2', '-out', `${name}.pem`, '-extfile', 'ext.cnf');
+  openssl(
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.csr`,
+    '-subj',
+    '/CN=127.0.0.1',
+  );
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    `${ca}.pem`,
+    '-CAkey',
+    `${ca}.key`,
+    '-set_serial',
+    `0x${serial}`,
+    '-days',
+    '2',
+    '-out',
+    `${name}.pem`,
+    '-extfile',
+    'ext.cnf',
+  );
 }
 
 /** The serial number of the certificate a new TLS connection to the port is served. */
@@ -60,7 +106,8 @@ async function tlsServer(t: any) {
   t.teardown(() => server.stop());
   const url = `https://127.0.0.1:${server.port}`;
   const token = readFileSync(join(server.dir, '.sprout', 'admin-token'), 'utf8').trim();
-  const run = (args: string[], env: Record<string, string> = {}) => sprout(args, { cwd: server.dir, env: { ...server.env, SPROUT_URL: url, SPROUT_TOKEN: token, ...env } });
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    sprout(args, { cwd: server.dir, env: { ...server.env, SPROUT_URL: url, SPROUT_TOKEN: token, ...env } });
   return { server, url, token, run, cert };
 }
 
@@ -71,7 +118,10 @@ test.serial('the CLI lists sites over https with --ca, SPROUT_CA or the login pr
 
   const listed = await run(['site', 'list', '--json', '--ca', ca]);
   t.is(listed.code, 0, listed.stderr);
-  t.deepEqual(JSON.parse(listed.stdout).map((s: any) => s.name), ['fra1']);
+  t.deepEqual(
+    JSON.parse(listed.stdout).map((s: any) => s.name),
+    ['fra1'],
+  );
   t.is((await run(['site', 'list'], { SPROUT_CA: ca })).code, 0);
 
   const untrusted = await run(['site', 'list']);
@@ -89,7 +139,10 @@ test.serial('the CLI lists sites over https with --ca, SPROUT_CA or the login pr
   t.regex(missing.stderr, /--ca: cannot read the CA file .*nope\.pem/);
 
   // `sprout login --ca` keeps the CA in the profile: later commands need no flag.
-  const login = await sprout(['login', '--url', url, '--token-file', join(server.dir, '.sprout', 'admin-token'), '--ca', ca], { cwd: server.dir, env: server.env });
+  const login = await sprout(['login', '--url', url, '--token-file', join(server.dir, '.sprout', 'admin-token'), '--ca', ca], {
+    cwd: server.dir,
+    env: server.env,
+  });
   t.is(login.code, 0, login.stderr);
   const viaProfile = await sprout(['site', 'list', '--json'], { cwd: server.dir, env: server.env });
   t.is(viaProfile.code, 0, viaProfile.stderr);
@@ -146,7 +199,10 @@ test.serial('a missing certificate file or a key of another certificate stops th
   t.not(mismatched.code, 0);
   t.regex(mismatched.stderr, /tls\.key: .*second\.key does not belong to the certificate in .*first\.pem/);
 
-  const missing = await sprout(['server'], { cwd: dir, env: { XDG_CONFIG_HOME: join(dir, 'home'), SPROUT_TLS_CERT: join(pki, 'absent.pem'), SPROUT_TLS_KEY: join(pki, 'first.key') } });
+  const missing = await sprout(['server'], {
+    cwd: dir,
+    env: { XDG_CONFIG_HOME: join(dir, 'home'), SPROUT_TLS_CERT: join(pki, 'absent.pem'), SPROUT_TLS_KEY: join(pki, 'first.key') },
+  });
   t.not(missing.code, 0);
   t.regex(missing.stderr, /tls\.cert: cannot read .*absent\.pem: ENOENT/);
 });

@@ -21,7 +21,8 @@ test('the packed kernel, ipam-builtin and kea-stub install into an empty project
     child.on('close', (exit) => resolve({ code: exit, output }));
   });
   t.is(code, 0, output);
-  for (const name of ['@sprout/kernel', '@sprout/plugin-ipam-builtin', '@sprout/plugin-kea-stub', '@sprout/client']) t.regex(output, new RegExp(`packed ${name}: `));
+  for (const name of ['@sprout/kernel', '@sprout/plugin-ipam-builtin', '@sprout/plugin-kea-stub', '@sprout/client'])
+    t.regex(output, new RegExp(`packed ${name}: `));
   t.regex(output, /installed @sprout packages: client, kernel, plugin-ipam-builtin, plugin-kea-stub\n/);
   // each package's tests ran, from the installed package
   t.regex(output, /kernel › plugin-host › a booted kernel wires providers, plugin routes, migrations and hooks/);

@@ -60,7 +60,10 @@ test('a UEFI PowerVm runs OVMF with its own copy of the variable store, and its 
   });
   await vm.start('disk');
   const args = readFileSync(`/proc/${vm.pid()}/cmdline`, 'utf8').split('\0');
-  t.true(args.some((a) => a.includes(`file=${join(dir, 'vm-uefi', 'OVMF_VARS.fd')}`)), args.join(' '));
+  t.true(
+    args.some((a) => a.includes(`file=${join(dir, 'vm-uefi', 'OVMF_VARS.fd')}`)),
+    args.join(' '),
+  );
   t.true(existsSync(join(dir, 'vm-uefi', 'OVMF_VARS.fd')));
   await t.notThrowsAsync(vm.acpiShutdown());
   t.true(vm.running(), 'firmware without an OS ignores the power button');

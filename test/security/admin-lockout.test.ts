@@ -10,7 +10,13 @@ import { backends, freshDatabase, startHarness, type Harness } from '@sprout/tes
 import { startServer, sprout, type ServerProcess } from '@sprout/test-support/processes.ts';
 
 const activeAdmins = async (h: Harness) =>
-  (await h.kernel.store.db('api_tokens').where({ role: 'admin' }).whereNull('revoked_at').where((q: any) => q.whereNull('expires_at').orWhere('expires_at', '>', new Date()))).map((r: any) => r.name as string);
+  (
+    await h.kernel.store
+      .db('api_tokens')
+      .where({ role: 'admin' })
+      .whereNull('revoked_at')
+      .where((q: any) => q.whereNull('expires_at').orWhere('expires_at', '>', new Date()))
+  ).map((r: any) => r.name as string);
 
 for (const backend of backends) {
   test(`${backend}: revoking the last active admin token is 409 SPROUT_ERR_CONFLICT, audited as denied, and the token still works`, async (t) => {
@@ -90,7 +96,9 @@ test('recovery on the embedded store: refused while the server holds the data di
   const me = await whoami(server, secret);
   t.is(me.status, 200);
   t.like(me.body, { actor: 'token:rescue', role: 'admin' });
-  const audit = await fetch(`http://127.0.0.1:${port}/v1/audit?action=token.create&target=${token.id}`, { headers: { authorization: `Bearer ${secret}` } }).then((r) => r.json());
+  const audit = await fetch(`http://127.0.0.1:${port}/v1/audit?action=token.create&target=${token.id}`, {
+    headers: { authorization: `Bearer ${secret}` },
+  }).then((r) => r.json());
   t.is(audit.items.length, 1);
   t.like(audit.items[0], { actor: `local:${userInfo().username}`, outcome: 'success', details: { name: 'rescue', role: 'admin', source: 'local' } });
 });

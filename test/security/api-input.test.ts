@@ -79,7 +79,21 @@ function fromSchema(schema: any, depth = 0): fc.Arbitrary<unknown> {
   if (choices) return fc.oneof(...choices.map((s: any) => fromSchema(s, depth + 1)));
   switch (schema.type) {
     case 'string':
-      return fc.oneof(hostileString, fc.constantFrom('x86_64', 'bios', 'dynamic', '198.18.0.1', '198.18.0.0/24', 'aa:bb:cc:dd:ee:ff', '2026-11-26T00:00:00Z', 'fz-site', 'a'.repeat(schema.maxLength ?? 64), 'a'.repeat((schema.maxLength ?? 64) + 1)));
+      return fc.oneof(
+        hostileString,
+        fc.constantFrom(
+          'x86_64',
+          'bios',
+          'dynamic',
+          '198.18.0.1',
+          '198.18.0.0/24',
+          'aa:bb:cc:dd:ee:ff',
+          '2026-11-26T00:00:00Z',
+          'fz-site',
+          'a'.repeat(schema.maxLength ?? 64),
+          'a'.repeat((schema.maxLength ?? 64) + 1),
+        ),
+      );
     case 'integer':
     case 'number':
       return fc.oneof(hostileNumber, fc.constantFrom(schema.minimum ?? 0, (schema.minimum ?? 0) - 1, schema.maximum ?? 1, (schema.maximum ?? 1) + 1));
@@ -100,9 +114,14 @@ function fromSchema(schema: any, depth = 0): fc.Arbitrary<unknown> {
 function objectFrom(schema: any, depth: number): fc.Arbitrary<unknown> {
   const props = Object.entries<any>(schema.properties ?? {});
   const fields = props.map(([name, s]) =>
-    fc.oneof({ weight: 1, arbitrary: fc.constant(undefined) }, { weight: 4, arbitrary: fromSchema(s, depth + 1) }, { weight: 1, arbitrary: hostileValue }).map((v) => [name, v] as const),
+    fc
+      .oneof({ weight: 1, arbitrary: fc.constant(undefined) }, { weight: 4, arbitrary: fromSchema(s, depth + 1) }, { weight: 1, arbitrary: hostileValue })
+      .map((v) => [name, v] as const),
   );
-  const extra = schema.additionalProperties && typeof schema.additionalProperties === 'object' ? fc.dictionary(hostileString, fromSchema(schema.additionalProperties, depth + 1), { maxKeys: 3 }) : fc.oneof(fc.constant({}), fc.constant({}), fc.dictionary(hostileString, hostileValue, { maxKeys: 2 }));
+  const extra =
+    schema.additionalProperties && typeof schema.additionalProperties === 'object'
+      ? fc.dictionary(hostileString, fromSchema(schema.additionalProperties, depth + 1), { maxKeys: 3 })
+      : fc.oneof(fc.constant({}), fc.constant({}), fc.dictionary(hostileString, hostileValue, { maxKeys: 2 }));
   return fc.tuple(fc.tuple(...fields), extra).map(([pairs, more]) => {
     const out: Record<string, unknown> = Object.create(null);
     for (const [k, v] of Object.entries(more as object)) out[k] = v;
@@ -114,7 +133,25 @@ function objectFrom(schema: any, depth: number): fc.Arbitrary<unknown> {
 /** A body: schema-shaped mostly, sometimes not an object at all. */
 const bodyFor = (schema: any) => fc.oneof({ weight: 8, arbitrary: fromSchema(schema) }, { weight: 1, arbitrary: hostileValue });
 
-const rawBodies = ['', '{', '{"a":', 'null', '[]', '1', '"x"', 'true', '{"__proto__":{"admin":true}}', '{"a":1,"a":2}', '\u0000', '{"name":"\\ud800"}', '{"name":"\\u0000"}', '[' .repeat(5000), '{"x":' + '['.repeat(3000) + ']'.repeat(3000) + '}', 'NaN', '{"n":1e999}'];
+const rawBodies = [
+  '',
+  '{',
+  '{"a":',
+  'null',
+  '[]',
+  '1',
+  '"x"',
+  'true',
+  '{"__proto__":{"admin":true}}',
+  '{"a":1,"a":2}',
+  '\u0000',
+  '{"name":"\\ud800"}',
+  '{"name":"\\u0000"}',
+  '['.repeat(5000),
+  '{"x":' + '['.repeat(3000) + ']'.repeat(3000) + '}',
+  'NaN',
+  '{"n":1e999}',
+];
 
 let h: Harness;
 let agentCredential = '';
@@ -125,13 +162,25 @@ test.before(async () => {
   const { joinToken, site } = await siteWithNetwork(h, 'fz-site', 20);
   const machine = await createMachine(h, 'fz-site', 'fz-m1');
   const network = (await h.request({ url: '/v1/networks' })).body.items[0];
-  const reg = await h.request({ method: 'POST', url: '/v1/agents/register', token: null, body: { joinToken, hostname: 'agent', version: '1.0.0', capabilities: [] } });
+  const reg = await h.request({
+    method: 'POST',
+    url: '/v1/agents/register',
+    token: null,
+    body: { joinToken, hostname: 'agent', version: '1.0.0', capabilities: [] },
+  });
   agentCredential = reg.body.credential;
   // Power requests wait for a site's agent to answer (504 after power.callTimeoutSeconds + 15 s):
   // the fuzzed power route gets a machine at a site with no agent, answered at once (409).
   await siteWithNetwork(h, 'fz-no-agent', 21);
   const unpowered = await createMachine(h, 'fz-no-agent', 'fz-m2');
-  ids = { sites: site.id, machines: machine.id, networks: network.id, agents: reg.body.agentId, workflows: '00000000-0000-4000-8000-000000000000', power: unpowered.id };
+  ids = {
+    sites: site.id,
+    machines: machine.id,
+    networks: network.id,
+    agents: reg.body.agentId,
+    workflows: '00000000-0000-4000-8000-000000000000',
+    power: unpowered.id,
+  };
 });
 
 test.after.always(async () => {
@@ -148,8 +197,10 @@ function target(path: string): { url: string; token: string | undefined } {
 function judge(res: { status: number; body: any; headers: Record<string, unknown> }): string | null {
   if (res.status >= 500) return `answered ${res.status}: ${JSON.stringify(res.body).slice(0, 300)}`;
   if (res.status >= 400) {
-    if (!/^application\/problem\+json/.test(String(res.headers['content-type']))) return `a ${res.status} that is not problem+json: ${res.headers['content-type']}`;
-    if (res.body?.status !== res.status || !/^SPROUT_ERR_[A-Z_]+$/.test(res.body?.code ?? '')) return `a malformed problem: ${JSON.stringify(res.body).slice(0, 300)}`;
+    if (!/^application\/problem\+json/.test(String(res.headers['content-type'])))
+      return `a ${res.status} that is not problem+json: ${res.headers['content-type']}`;
+    if (res.body?.status !== res.status || !/^SPROUT_ERR_[A-Z_]+$/.test(res.body?.code ?? ''))
+      return `a malformed problem: ${JSON.stringify(res.body).slice(0, 300)}`;
   }
   return null;
 }
@@ -180,14 +231,25 @@ test('generated bodies for every JSON route: never a 5xx, every error a problem+
       }),
       { seed, numRuns: runsPerRoute, endOnFailure: true },
     );
-    if (result.failed) t.fail(`${route.method} ${route.path} with ${JSON.stringify(result.counterexample?.[0])?.slice(0, 400)}: ${String((result.errorInstance as Error)?.message ?? result.errorInstance)}`);
+    if (result.failed)
+      t.fail(
+        `${route.method} ${route.path} with ${JSON.stringify(result.counterexample?.[0])?.slice(0, 400)}: ${String((result.errorInstance as Error)?.message ?? result.errorInstance)}`,
+      );
     // Not JSON at all: a 400. JSON of another shape (a bare array, a string, deep nesting): judged like the rest.
     for (const raw of rawBodies) {
       const res = await h.request({ method: route.method, url, token, body: raw, headers: { 'content-type': 'application/json' } });
       requests++;
       const problem = judge(res);
-      const malformed = (() => { try { JSON.parse(raw); return false; } catch { return true; } })();
-      if (problem || (malformed && res.status !== 400)) t.fail(`${route.method} ${route.path} with raw ${JSON.stringify(raw.slice(0, 40))}: ${problem ?? `accepted with ${res.status}`}`);
+      const malformed = (() => {
+        try {
+          JSON.parse(raw);
+          return false;
+        } catch {
+          return true;
+        }
+      })();
+      if (problem || (malformed && res.status !== 400))
+        t.fail(`${route.method} ${route.path} with raw ${JSON.stringify(raw.slice(0, 40))}: ${problem ?? `accepted with ${res.status}`}`);
     }
   }
   t.log(`${requests} requests over ${routes.length} routes; statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
@@ -221,7 +283,13 @@ test('a body over 1 MiB is a 413 problem+json, on every JSON route, and changes 
   const huge = JSON.stringify({ name: 'big', description: 'x'.repeat(1024 * 1024 + 10) });
   const before = (await h.kernel.store.db('audit_records').count('* as n').first()) as { n: string };
   for (const url of ['/v1/sites', '/v1/machines', '/v1/tokens', '/v1/networks', '/v1/machines/import', `/v1/agents/${ids.agents}/reports`]) {
-    const res = await h.request({ method: 'POST', url, token: url.includes('agents') ? agentCredential : undefined, body: huge, headers: { 'content-type': 'application/json' } });
+    const res = await h.request({
+      method: 'POST',
+      url,
+      token: url.includes('agents') ? agentCredential : undefined,
+      body: huge,
+      headers: { 'content-type': 'application/json' },
+    });
     t.is(res.status, 413, url);
     t.regex(String(res.headers['content-type']), /^application\/problem\+json/);
     t.is(res.body.code, 'SPROUT_ERR_PAYLOAD_TOO_LARGE');

@@ -114,7 +114,14 @@ test('HTTP artifacts: traversal in every encoding, absolute paths, escaping syml
 
 test('TFTP: the same names in read requests are refused with an error packet, never a data block', async (t) => {
   const { dir, root, secret } = tree(t);
-  const service = await tftpService({ dataDir: dir, settings: { port: 0, address: '127.0.0.1', root }, desiredState: () => ({}), onDesiredState() {}, report: () => undefined, logger: quiet });
+  const service = await tftpService({
+    dataDir: dir,
+    settings: { port: 0, address: '127.0.0.1', root },
+    desiredState: () => ({}),
+    onDesiredState() {},
+    report: () => undefined,
+    logger: quiet,
+  });
   t.teardown(() => service.stop());
   const port = service.health().port as number;
   const socket = createSocket('udp4');
@@ -126,7 +133,20 @@ test('TFTP: the same names in read requests are refused with an error packet, ne
       socket.once('message', (m) => (clearTimeout(timer), resolve(m)));
       socket.send(Buffer.concat([Buffer.from([0, 1]), Buffer.from(`${name}\0octet\0`, 'latin1')]), port, '127.0.0.1');
     });
-  const names = [...hostile(dir), ...hostile(dir).map((p) => { try { return decodeURIComponent(p); } catch { return p; } }), '..\\secret', 'installer\\..\\..\\secret', join(dir, 'secret'), join(dir, 'outside', 'secret')];
+  const names = [
+    ...hostile(dir),
+    ...hostile(dir).map((p) => {
+      try {
+        return decodeURIComponent(p);
+      } catch {
+        return p;
+      }
+    }),
+    '..\\secret',
+    'installer\\..\\..\\secret',
+    join(dir, 'secret'),
+    join(dir, 'outside', 'secret'),
+  ];
   for (const name of new Set(names)) {
     const answer = await ask(name);
     t.is(answer.readUInt16BE(0), 5, `RRQ ${JSON.stringify(name)} got opcode ${answer.readUInt16BE(0)}`);

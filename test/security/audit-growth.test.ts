@@ -30,62 +30,89 @@ for (const backend of backends) {
   });
   test.after.always(() => h?.stop());
 
-  test.serial(`${backend}: 200 unauthenticated requests from one address: 401 up to the limit, then 429; a bounded number of audit rows whose counts sum to 200`, async (t) => {
-    const limit = defaultAuthFailureLimits.maxFailures;
-    const statuses: number[] = [];
-    for (let i = 0; i < 200; i++) {
-      // A forged X-Forwarded-For changes nothing: no proxy is trusted.
-      const res = await inject(h, '198.18.7.7', i % 2 ? '/v1/machines' : `/v1/sites/s-${i}`, { 'x-forwarded-for': `203.0.113.${i % 250}` });
-      statuses.push(res.status);
-      if (res.status === 429) {
-        t.is(res.body.code, 'SPROUT_ERR_RATE_LIMITED');
-        t.true(Number(res.headers['retry-after']) >= 1);
+  test.serial(
+    `${backend}: 200 unauthenticated requests from one address: 401 up to the limit, then 429; a bounded number of audit rows whose counts sum to 200`,
+    async (t) => {
+      const limit = defaultAuthFailureLimits.maxFailures;
+      const statuses: number[] = [];
+      for (let i = 0; i < 200; i++) {
+        // A forged X-Forwarded-For changes nothing: no proxy is trusted.
+        const res = await inject(h, '198.18.7.7', i % 2 ? '/v1/machines' : `/v1/sites/s-${i}`, { 'x-forwarded-for': `203.0.113.${i % 250}` });
+        statuses.push(res.status);
+        if (res.status === 429) {
+          t.is(res.body.code, 'SPROUT_ERR_RATE_LIMITED');
+          t.true(Number(res.headers['retry-after']) >= 1);
+        }
       }
-    }
-    t.deepEqual(statuses.slice(0, limit), Array(limit).fill(401));
-    t.deepEqual(statuses.slice(limit), Array(200 - limit).fill(429));
-    // Another address is not held back.
-    t.is((await inject(h, '198.18.7.8', '/v1/whoami', { authorization: `Bearer ${h.adminToken}` })).status, 200);
+      t.deepEqual(statuses.slice(0, limit), Array(limit).fill(401));
+      t.deepEqual(statuses.slice(limit), Array(200 - limit).fill(429));
+      // Another address is not held back.
+      t.is((await inject(h, '198.18.7.8', '/v1/whoami', { authorization: `Bearer ${h.adminToken}` })).status, 200);
 
-    const rows = await h.kernel.store.db('audit_records').where({ source_address: '198.18.7.7', outcome: 'denied' });
-    t.is(rows.length, 4, `${rows.length} rows for 200 denials: 401 and 429 on each of the two routes`);
-    t.is(rows.reduce((sum: number, r: any) => sum + countOf(r), 0), 200, 'every denial is counted');
-    t.is(rows.filter((r: any) => detailsOf(r).status === 429).reduce((sum: number, r: any) => sum + countOf(r), 0), 200 - limit);
-    // One record per route, status and reason: the one for /v1/sites/{id} samples the ids asked for.
-    const first = detailsOf(rows.find((r: any) => detailsOf(r).status === 401 && r.action === 'GET /v1/sites/:id'));
-    t.truthy(first.firstSeen);
-    t.truthy(first.lastSeen);
-    t.true(first.paths.length > 1 && first.paths.length <= 50, 'a bounded sample of what was asked for');
-  });
+      const rows = await h.kernel.store.db('audit_records').where({ source_address: '198.18.7.7', outcome: 'denied' });
+      t.is(rows.length, 4, `${rows.length} rows for 200 denials: 401 and 429 on each of the two routes`);
+      t.is(
+        rows.reduce((sum: number, r: any) => sum + countOf(r), 0),
+        200,
+        'every denial is counted',
+      );
+      t.is(
+        rows.filter((r: any) => detailsOf(r).status === 429).reduce((sum: number, r: any) => sum + countOf(r), 0),
+        200 - limit,
+      );
+      // One record per route, status and reason: the one for /v1/sites/{id} samples the ids asked for.
+      const first = detailsOf(rows.find((r: any) => detailsOf(r).status === 401 && r.action === 'GET /v1/sites/:id'));
+      t.truthy(first.firstSeen);
+      t.truthy(first.lastSeen);
+      t.true(first.paths.length > 1 && first.paths.length <= 50, 'a bounded sample of what was asked for');
+    },
+  );
 
-  test.serial(`${backend}: the same refusal repeated is one audit row with a count, also when the repeats arrive at once; after the window a new row`, async (t) => {
-    const viewer = await h.token('viewer', 'repeat-viewer');
-    for (let i = 0; i < 5; i++) t.is((await inject(h, '198.18.7.20', '/v1/sites', { authorization: `Bearer ${viewer}` }, 'POST', { name: `nope-${i}` })).status, 403);
-    // 40 at once: written together, none lost.
-    const burst = await Promise.all(Array.from({ length: 40 }, () => inject(h, '198.18.7.20', '/v1/sites', { authorization: `Bearer ${viewer}` }, 'POST', { name: 'nope' })));
-    t.true(burst.every((r) => r.status === 403));
-    let rows = await h.kernel.store.db('audit_records').where({ source_address: '198.18.7.20', action: 'site.create' });
-    t.is(rows.length, 1);
-    t.like(rows[0], { outcome: 'denied', actor: 'token:repeat-viewer' });
-    t.is(countOf(rows[0]), 45);
-    t.regex(detailsOf(rows[0]).reason, /has role viewer/);
+  test.serial(
+    `${backend}: the same refusal repeated is one audit row with a count, also when the repeats arrive at once; after the window a new row`,
+    async (t) => {
+      const viewer = await h.token('viewer', 'repeat-viewer');
+      for (let i = 0; i < 5; i++)
+        t.is((await inject(h, '198.18.7.20', '/v1/sites', { authorization: `Bearer ${viewer}` }, 'POST', { name: `nope-${i}` })).status, 403);
+      // 40 at once: written together, none lost.
+      const burst = await Promise.all(
+        Array.from({ length: 40 }, () => inject(h, '198.18.7.20', '/v1/sites', { authorization: `Bearer ${viewer}` }, 'POST', { name: 'nope' })),
+      );
+      t.true(burst.every((r) => r.status === 403));
+      let rows = await h.kernel.store.db('audit_records').where({ source_address: '198.18.7.20', action: 'site.create' });
+      t.is(rows.length, 1);
+      t.like(rows[0], { outcome: 'denied', actor: 'token:repeat-viewer' });
+      t.is(countOf(rows[0]), 45);
+      t.regex(detailsOf(rows[0]).reason, /has role viewer/);
 
-    // The same refusal of another actor, or another action, is its own record.
-    const other = await h.token('viewer', 'repeat-viewer-2');
-    t.is((await inject(h, '198.18.7.20', '/v1/sites', { authorization: `Bearer ${other}` }, 'POST', { name: 'x' })).status, 403);
-    t.is((await h.kernel.store.db('audit_records').where({ source_address: '198.18.7.20', outcome: 'denied' })).length, 2);
+      // The same refusal of another actor, or another action, is its own record.
+      const other = await h.token('viewer', 'repeat-viewer-2');
+      t.is((await inject(h, '198.18.7.20', '/v1/sites', { authorization: `Bearer ${other}` }, 'POST', { name: 'x' })).status, 403);
+      t.is((await h.kernel.store.db('audit_records').where({ source_address: '198.18.7.20', outcome: 'denied' })).length, 2);
 
-    clock.advance(61_000);
-    t.is((await inject(h, '198.18.7.20', '/v1/sites', { authorization: `Bearer ${viewer}` }, 'POST', { name: 'later' })).status, 403);
-    rows = await h.kernel.store.db('audit_records').where({ source_address: '198.18.7.20', action: 'site.create', actor: 'token:repeat-viewer' }).orderBy('id');
-    t.deepEqual(rows.map(countOf), [45, 1], 'a new record once the window has passed');
-  });
+      clock.advance(61_000);
+      t.is((await inject(h, '198.18.7.20', '/v1/sites', { authorization: `Bearer ${viewer}` }, 'POST', { name: 'later' })).status, 403);
+      rows = await h.kernel.store
+        .db('audit_records')
+        .where({ source_address: '198.18.7.20', action: 'site.create', actor: 'token:repeat-viewer' })
+        .orderBy('id');
+      t.deepEqual(rows.map(countOf), [45, 1], 'a new record once the window has passed');
+    },
+  );
 
   test.serial(`${backend}: 3 000 boot refusals of unknown MACs from an agent are a bounded number of rows, counted, with a sample of the MACs`, async (t) => {
     const { site, joinToken } = await siteWithNetwork(h, `boot-flood-${backend}`, 50);
-    const agent = await h.request({ method: 'POST', url: '/v1/agents/register', token: null, body: { joinToken, hostname: 'agent', version: '1', capabilities: [] } });
+    const agent = await h.request({
+      method: 'POST',
+      url: '/v1/agents/register',
+      token: null,
+      body: { joinToken, hostname: 'agent', version: '1', capabilities: [] },
+    });
     t.is(agent.status, 201);
-    const macs = Array.from({ length: 3000 }, (_, i) => `52:54:00:77:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`);
+    const macs = Array.from(
+      { length: 3000 },
+      (_, i) => `52:54:00:77:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`,
+    );
     let sequence = 0;
     const report = (mac: string) => ({
       agentId: agent.body.agentId,
@@ -102,7 +129,10 @@ for (const backend of backends) {
 
     const rows = await h.kernel.store.db('audit_records').where({ action: 'agent.boot.refused', target_id: site.id });
     t.true(rows.length <= 3, `${rows.length} rows`);
-    t.is(rows.reduce((sum: number, r: any) => sum + countOf(r), 0), 3002);
+    t.is(
+      rows.reduce((sum: number, r: any) => sum + countOf(r), 0),
+      3002,
+    );
     const withMacs = rows.filter((r: any) => Array.isArray(detailsOf(r).macs));
     const sample: string[] = withMacs.flatMap((r: any) => detailsOf(r).macs);
     t.true(sample.length >= 1 && sample.length <= 50 * withMacs.length);
@@ -116,7 +146,9 @@ for (const backend of backends) {
   test.serial(`${backend}: POST /v1/audit/prune removes records older than the cutoff and records how many`, async (t) => {
     const db = h.kernel.store.db;
     for (let i = 0; i < 7; i++) await h.kernel.services.auditLog.record({ actor: 'test', action: 'test.old', outcome: 'success', details: { i } });
-    await db('audit_records').where({ action: 'test.old' }).update({ at: new Date(Date.now() - 90 * 86_400_000) });
+    await db('audit_records')
+      .where({ action: 'test.old' })
+      .update({ at: new Date(Date.now() - 90 * 86_400_000) });
     await h.kernel.services.auditLog.record({ actor: 'test', action: 'test.recent', outcome: 'success' });
     const cutoff = new Date(Date.now() - 30 * 86_400_000).toISOString();
 
@@ -145,7 +177,9 @@ for (const backend of backends) {
     t.teardown(() => r.stop());
     const db = r.kernel.store.db;
     for (let i = 0; i < 3; i++) await r.kernel.services.auditLog.record({ actor: 'test', action: 'test.old', outcome: 'success' });
-    await db('audit_records').where({ action: 'test.old' }).update({ at: new Date(Date.now() - 31 * 86_400_000) });
+    await db('audit_records')
+      .where({ action: 'test.old' })
+      .update({ at: new Date(Date.now() - 31 * 86_400_000) });
     const result = await r.kernel.services.auditRetention.pruneExpired();
     t.is(result?.removed, 3);
     t.is((await db('audit_records').where({ action: 'test.old' })).length, 0);

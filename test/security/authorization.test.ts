@@ -77,8 +77,29 @@ const expected: Record<string, Needs> = {
   'POST /v1/agents/{id}/reports': 'agent',
 };
 
-type PrincipalName = 'anonymous' | 'viewer' | 'operator' | 'admin' | 'agent-site-a' | 'agent-site-b' | 'machine-boot-token' | 'expired-admin' | 'revoked-admin' | 'malformed-header';
-const principals: PrincipalName[] = ['anonymous', 'viewer', 'operator', 'admin', 'agent-site-a', 'agent-site-b', 'machine-boot-token', 'expired-admin', 'revoked-admin', 'malformed-header'];
+type PrincipalName =
+  | 'anonymous'
+  | 'viewer'
+  | 'operator'
+  | 'admin'
+  | 'agent-site-a'
+  | 'agent-site-b'
+  | 'machine-boot-token'
+  | 'expired-admin'
+  | 'revoked-admin'
+  | 'malformed-header';
+const principals: PrincipalName[] = [
+  'anonymous',
+  'viewer',
+  'operator',
+  'admin',
+  'agent-site-a',
+  'agent-site-b',
+  'machine-boot-token',
+  'expired-admin',
+  'revoked-admin',
+  'malformed-header',
+];
 const rank = { viewer: 1, operator: 2, admin: 3 } as const;
 
 /** 'allowed' means the guard let the request through (the handler may still say 400/404). */
@@ -117,7 +138,12 @@ test.before(async () => {
   const a = await siteWithNetwork(h, 'authz-a', 10);
   const b = await siteWithNetwork(h, 'authz-b', 11);
   const register = async (joinToken: string) => {
-    const res = await h.request({ method: 'POST', url: '/v1/agents/register', token: null, body: { joinToken, hostname: 'agent', version: '1.0.0', capabilities: [] } });
+    const res = await h.request({
+      method: 'POST',
+      url: '/v1/agents/register',
+      token: null,
+      body: { joinToken, hostname: 'agent', version: '1.0.0', capabilities: [] },
+    });
     if (res.status !== 201) throw new Error(`register: ${JSON.stringify(res.body)}`);
     return res.body as { agentId: string; credential: string };
   };
@@ -177,7 +203,11 @@ test('every route × every principal: allowed, 401 or 403 as the table says; eve
         continue;
       }
       // Path ids: site A's agent for agent routes; ids that exist nowhere elsewhere, so an allowed call changes nothing.
-      let url = path.replace('{allocationId}', randomUUID()).replace('{request}', randomUUID()).replace('{name}', 'no-such-image.raw').replace('{id}', needs === 'agent' ? agentA : randomUUID());
+      let url = path
+        .replace('{allocationId}', randomUUID())
+        .replace('{request}', randomUUID())
+        .replace('{name}', 'no-such-image.raw')
+        .replace('{id}', needs === 'agent' ? agentA : randomUUID());
       if (key === 'GET /v1/agents/{id}/work' || key === 'GET /v1/agents/{id}/desired-state') url += '?wait=0';
       for (const who of principals) {
         const want = outcomeFor(needs, who);
@@ -186,23 +216,45 @@ test('every route × every principal: allowed, 401 or 403 as the table says; eve
         if (who === 'malformed-header') headers.authorization = `Basic ${Buffer.from(`admin:${h.adminToken}`).toString('base64')}`;
         if (secrets[who]) headers.authorization = `Bearer ${secrets[who]}`;
         // Each request from its own address: the matrix is not a brute-force attempt, and must not be held back as one.
-        const injected = await h.kernel.app!.inject({ method: method.toUpperCase() as 'GET', url, headers, remoteAddress: `10.77.${checked >> 8}.${checked & 255}`, ...(['post', 'patch', 'put'].includes(method) ? { payload: {} } : {}) });
-        const res = { status: injected.statusCode, headers: injected.headers as Record<string, unknown>, body: (() => { try { return JSON.parse(injected.body); } catch { return injected.body; } })() };
+        const injected = await h.kernel.app!.inject({
+          method: method.toUpperCase() as 'GET',
+          url,
+          headers,
+          remoteAddress: `10.77.${checked >> 8}.${checked & 255}`,
+          ...(['post', 'patch', 'put'].includes(method) ? { payload: {} } : {}),
+        });
+        const res = {
+          status: injected.statusCode,
+          headers: injected.headers as Record<string, unknown>,
+          body: (() => {
+            try {
+              return JSON.parse(injected.body);
+            } catch {
+              return injected.body;
+            }
+          })(),
+        };
         checked++;
         if (want === 'allowed') {
-          if ([401, 403].includes(res.status) || res.status >= 500) wrong.push(`${key} as ${who}: expected to pass the guard, got ${res.status} ${JSON.stringify(res.body)}`);
+          if ([401, 403].includes(res.status) || res.status >= 500)
+            wrong.push(`${key} as ${who}: expected to pass the guard, got ${res.status} ${JSON.stringify(res.body)}`);
           continue;
         }
         if (res.status !== want) {
           wrong.push(`${key} as ${who}: expected ${want}, got ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`);
           continue;
         }
-        if (!/^application\/problem\+json/.test(String(res.headers['content-type'])) || res.body.code !== (want === 401 ? 'SPROUT_ERR_UNAUTHENTICATED' : 'SPROUT_ERR_FORBIDDEN')) {
+        if (
+          !/^application\/problem\+json/.test(String(res.headers['content-type'])) ||
+          res.body.code !== (want === 401 ? 'SPROUT_ERR_UNAUTHENTICATED' : 'SPROUT_ERR_FORBIDDEN')
+        ) {
           wrong.push(`${key} as ${who}: refusal is not problem+json with the right code: ${res.headers['content-type']} ${JSON.stringify(res.body)}`);
         }
         const records = await h.kernel.store.db('audit_records').where({ request_id: requestId });
-        if (records.length !== 1 || records[0].outcome !== 'denied') wrong.push(`${key} as ${who}: want one denied audit record, found ${JSON.stringify(records)}`);
-        else if (JSON.stringify(records[0]).includes(h.adminToken) || (secrets[who] && JSON.stringify(records[0]).includes(secrets[who]!))) wrong.push(`${key} as ${who}: the audit record holds the secret`);
+        if (records.length !== 1 || records[0].outcome !== 'denied')
+          wrong.push(`${key} as ${who}: want one denied audit record, found ${JSON.stringify(records)}`);
+        else if (JSON.stringify(records[0]).includes(h.adminToken) || (secrets[who] && JSON.stringify(records[0]).includes(secrets[who]!)))
+          wrong.push(`${key} as ${who}: the audit record holds the secret`);
       }
     }
   }

@@ -14,7 +14,7 @@ import { requestFrom } from '@sprout/test-support/request-from.ts';
 
 const from = requestFrom;
 
-test('a neighbour cannot take a leased machine\'s boot: script, metadata and callbacks refused from another address and audited; the machine at its lease goes on', async (t) => {
+test("a neighbour cannot take a leased machine's boot: script, metadata and callbacks refused from another address and audited; the machine at its lease goes on", async (t) => {
   const lab = await simulatedSite(t, '127.79.1');
   const mac = '52:54:00:79:01:01';
   await lab.api('POST', '/v1/machines', { site: 'lab', hostname: 'bind-1', arch: 'x86_64', bootMode: 'bios', interfaces: [{ mac }] });
@@ -36,7 +36,10 @@ test('a neighbour cannot take a leased machine\'s boot: script, metadata and cal
     ['script from the agent host', () => from('127.0.0.1', scriptUrl)],
     ['metadata', () => from(neighbour, `${base}/metadata/${token}`)],
     ['metadata, X-Forwarded-For the lease', () => from(neighbour, `${base}/metadata/${token}?format=shell`, { headers: { 'x-forwarded-for': address } })],
-    ['commission-complete with invented facts', () => from(neighbour, `${base}/callbacks/${token}/commission-complete`, { method: 'POST', body: { facts: { memoryMiB: 999999 } } })],
+    [
+      'commission-complete with invented facts',
+      () => from(neighbour, `${base}/callbacks/${token}/commission-complete`, { method: 'POST', body: { facts: { memoryMiB: 999999 } } }),
+    ],
     ['failed', () => from(neighbour, `${base}/callbacks/${token}/failed`, { method: 'POST', body: { reason: 'forged' } })],
   ] as const;
   for (const [what, attempt] of attempts) {

@@ -52,7 +52,10 @@ async function assertUntouched(t: any, h: Harness, machineId: string, workflowId
   t.notRegex(JSON.stringify(machine.body.hardware ?? {}), /999999/, 'no invented hardware facts');
   const wf = await h.kernel.services.workflows.get(workflowId);
   t.is(wf!.state, 'dispatched');
-  t.true(wf!.steps.some((s: any) => s.kind === 'site' && s.state === 'dispatched'), "site B's step is still waiting for site B's agent");
+  t.true(
+    wf!.steps.some((s: any) => s.kind === 'site' && s.state === 'dispatched'),
+    "site B's step is still waiting for site B's agent",
+  );
   const b = await h.kernel.store.db('agents').where({ id: agentB.agentId }).first('last_report_sequence', 'refused_reports');
   t.is(Number(b.last_report_sequence), 0, "site B's agent's sequence was not moved by reports posing as it");
   t.is(Number(b.refused_reports), 0, 'nor is it blamed for them');
@@ -99,7 +102,14 @@ test('http: an agent posting reports on another site’s work items is refused a
   t.deepEqual(refused.map((r: any) => r.sequence).sort(), [1, 2, 3, 4]);
   t.true(refused.every((r: any) => /belongs to another site/.test(r.reason)));
   t.true(denials.every((d: any) => d.actor === `agent:${agentA.agentId}`));
-  t.is(await h.kernel.store.db('hardware_test_results').count({ n: '*' }).first().then((r: any) => Number(r.n)), 0);
+  t.is(
+    await h.kernel.store
+      .db('hardware_test_results')
+      .count({ n: '*' })
+      .first()
+      .then((r: any) => Number(r.n)),
+    0,
+  );
   const siteA = await h.request({ url: '/v1/sites/site-a' });
   t.like(siteA.body.agents[0].reports, { refused: 4, deadLettered: 0 });
   t.regex(siteA.body.agents[0].reports.lastProblem, /another site/);
@@ -151,7 +161,10 @@ test('nats: with per-site NATS users, a report on site A’s own subject naming 
   t.is(refused.length, 3);
   t.regex(refused.find((r: any) => r.sequence === 1_000_000).reason, new RegExp(`arrived on the channel of site ${agentA.siteId}`));
   t.true(refused.filter((r: any) => r.sequence !== 1_000_000).every((r: any) => /belongs to another site/.test(r.reason)));
-  t.true(denials.every((d: any) => d.target_id === agentA.siteId), 'the denial names the site whose channel carried it');
+  t.true(
+    denials.every((d: any) => d.target_id === agentA.siteId),
+    'the denial names the site whose channel carried it',
+  );
   const [dead] = await h.kernel.store.db('report_dead_letters').where({ agent_id: agentA.agentId, sequence: 3 });
   t.regex(dead.reason, /^dead-lettered: \/payload\/expiresAt must match format "date-time"/);
   t.is((await h.request({ url: '/v1/sites/site-a/leases' })).body.items.length, 0);

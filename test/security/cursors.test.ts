@@ -10,12 +10,21 @@ import { createMachine, siteWithNetwork } from '@sprout/test-support/control-pla
 
 const garbage = [
   ['a NUL byte', '%00'],
-  ['a NUL inside a well-formed machine cursor', encodeURIComponent(Buffer.from(JSON.stringify(['a\u0000b', '00000000-0000-4000-8000-000000000000'])).toString('base64url'))],
+  [
+    'a NUL inside a well-formed machine cursor',
+    encodeURIComponent(Buffer.from(JSON.stringify(['a\u0000b', '00000000-0000-4000-8000-000000000000'])).toString('base64url')),
+  ],
   ['base64 of garbage', encodeURIComponent(Buffer.from('garbage!').toString('base64url'))],
   ['text that is not base64', 'not*a*cursor'],
   ['a negative audit id', encodeURIComponent(Buffer.from('a:-5').toString('base64url'))],
-  ['a workflow cursor dated February 30th', encodeURIComponent(Buffer.from(JSON.stringify(['workflows', '2026-02-30T00:00:00.000000Z', '00000000-0000-4000-8000-000000000000'])).toString('base64url'))],
-  ['a workflow cursor with a millisecond time', encodeURIComponent(Buffer.from(JSON.stringify(['workflows', '2026-02-03T00:00:00.000Z', '00000000-0000-4000-8000-000000000000'])).toString('base64url'))],
+  [
+    'a workflow cursor dated February 30th',
+    encodeURIComponent(Buffer.from(JSON.stringify(['workflows', '2026-02-30T00:00:00.000000Z', '00000000-0000-4000-8000-000000000000'])).toString('base64url')),
+  ],
+  [
+    'a workflow cursor with a millisecond time',
+    encodeURIComponent(Buffer.from(JSON.stringify(['workflows', '2026-02-03T00:00:00.000Z', '00000000-0000-4000-8000-000000000000'])).toString('base64url')),
+  ],
 ] as const;
 
 for (const backend of backends) {
@@ -49,7 +58,12 @@ for (const backend of backends) {
         tried++;
         const res = await h.request({ url: `${list}${list.includes('?') ? '&' : '?'}cursor=${cursor}` });
         const fields = (res.body?.errors ?? []).map((e: { field?: string }) => e.field ?? '');
-        if (res.status !== 400 || res.body?.code !== 'SPROUT_ERR_VALIDATION' || !fields.some((f: string) => /(^|\/)cursor$/.test(f)) || !/^application\/problem\+json/.test(String(res.headers['content-type']))) {
+        if (
+          res.status !== 400 ||
+          res.body?.code !== 'SPROUT_ERR_VALIDATION' ||
+          !fields.some((f: string) => /(^|\/)cursor$/.test(f)) ||
+          !/^application\/problem\+json/.test(String(res.headers['content-type']))
+        ) {
           wrong.push(`${list} with ${what}: ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`);
         }
       }
@@ -64,7 +78,9 @@ for (const backend of backends) {
     const seen: string[] = [];
     let cursor: string | null = null;
     for (let page = 0; page < 10; page++) {
-      const res: { body: { items: { hostname: string }[]; nextCursor: string | null } } = await h.request({ url: `/v1/machines?site=${site.name}&limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}` });
+      const res: { body: { items: { hostname: string }[]; nextCursor: string | null } } = await h.request({
+        url: `/v1/machines?site=${site.name}&limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+      });
       seen.push(...res.body.items.map((m) => m.hostname));
       cursor = res.body.nextCursor;
       if (!cursor) break;
@@ -82,18 +98,39 @@ for (const backend of backends) {
     const db = h.kernel.store.db;
     // Five workflows: two created at the same instant (the id breaks the tie), two a microsecond apart
     // (a millisecond cursor would skip or repeat one), one a second earlier.
-    const at = ['2026-03-01 10:00:00.000500+00', '2026-03-01 10:00:00.000500+00', '2026-03-01 10:00:00.000499+00', '2026-03-01 10:00:00.000498+00', '2026-03-01 09:59:59.5+00'];
+    const at = [
+      '2026-03-01 10:00:00.000500+00',
+      '2026-03-01 10:00:00.000500+00',
+      '2026-03-01 10:00:00.000499+00',
+      '2026-03-01 10:00:00.000498+00',
+      '2026-03-01 09:59:59.5+00',
+    ];
     const ids = at.map((_, i) => `00000000-0000-4000-8000-00000000000${i}`);
-    await db('workflows').insert(at.map((createdAt, i) => ({ id: ids[i], kind: 'paging-test', site_id: site.id, state: 'succeeded', created_by: 'test', created_at: createdAt, updated_at: createdAt })));
+    await db('workflows').insert(
+      at.map((createdAt, i) => ({
+        id: ids[i],
+        kind: 'paging-test',
+        site_id: site.id,
+        state: 'succeeded',
+        created_by: 'test',
+        created_at: createdAt,
+        updated_at: createdAt,
+      })),
+    );
     const expected = [ids[1], ids[0], ids[2], ids[3], ids[4]];
     const all = await h.request({ url: `/v1/workflows?kind=paging-test&site=${site.name}` });
-    t.deepEqual(all.body.items.map((w: { id: string }) => w.id), expected);
+    t.deepEqual(
+      all.body.items.map((w: { id: string }) => w.id),
+      expected,
+    );
     t.is(all.body.nextCursor, null);
     for (const limit of [1, 2, 3]) {
       const seen: string[] = [];
       let cursor: string | null = null;
       for (let page = 0; page < 10; page++) {
-        const res: { status: number; body: { items: { id: string }[]; nextCursor: string | null } } = await h.request({ url: `/v1/workflows?kind=paging-test&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}` });
+        const res: { status: number; body: { items: { id: string }[]; nextCursor: string | null } } = await h.request({
+          url: `/v1/workflows?kind=paging-test&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+        });
         t.is(res.status, 200);
         seen.push(...res.body.items.map((w) => w.id));
         cursor = res.body.nextCursor;

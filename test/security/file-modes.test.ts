@@ -45,7 +45,13 @@ test.serial('a data folder that belongs to another user is refused with a clear 
   const server = spawnSprout(['server'], { cwd: dir, env });
   t.teardown(() => server.stop('SIGKILL'));
   const exited = new Promise((resolve) => server.child.once('exit', resolve));
-  const outcome = await Promise.race([exited.then(() => 'exited'), server.waitFor('sprout server is listening').then(() => 'listening', () => 'exited')]);
+  const outcome = await Promise.race([
+    exited.then(() => 'exited'),
+    server.waitFor('sprout server is listening').then(
+      () => 'listening',
+      () => 'exited',
+    ),
+  ]);
   t.is(outcome, 'exited', server.log());
   await exited;
   t.not(server.child.exitCode, 0);

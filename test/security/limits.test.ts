@@ -17,7 +17,13 @@ test.before(async () => {
 test.after.always(() => h?.stop());
 
 async function call(address: string, url: string, token?: string, body?: unknown) {
-  const res = await h.kernel.app!.inject({ method: body ? 'POST' : 'GET', url, remoteAddress: address, headers: token ? { authorization: `Bearer ${token}` } : {}, ...(body ? { payload: body as object } : {}) });
+  const res = await h.kernel.app!.inject({
+    method: body ? 'POST' : 'GET',
+    url,
+    remoteAddress: address,
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+    ...(body ? { payload: body as object } : {}),
+  });
   return { status: res.statusCode, headers: res.headers, body: JSON.parse(res.body) };
 }
 
@@ -45,12 +51,21 @@ test('bad bearer tokens from one address: 401 up to the limit, then 429 for anyt
 test('bad join tokens at agent registration count too', async (t) => {
   const { joinToken } = await siteWithNetwork(h, 'limits-site', 31);
   const body = (token: string) => ({ joinToken: token, hostname: 'guess', version: '1', capabilities: [] });
-  for (let i = 0; i < defaultAuthFailureLimits.maxFailures; i++) t.is((await call('198.18.9.20', '/v1/agents/register', undefined, body(`sprout_join_guess_${i}`))).status, 401);
+  for (let i = 0; i < defaultAuthFailureLimits.maxFailures; i++)
+    t.is((await call('198.18.9.20', '/v1/agents/register', undefined, body(`sprout_join_guess_${i}`))).status, 401);
   const held = await call('198.18.9.20', '/v1/agents/register', undefined, body(joinToken));
   t.is(held.status, 429);
   t.is(held.body.code, 'SPROUT_ERR_RATE_LIMITED');
   t.truthy(held.headers['retry-after']);
-  t.is(await h.kernel.store.db('agents').count('* as n').first().then((r: any) => Number(r.n)), 0, 'the held-back registration did not happen');
+  t.is(
+    await h.kernel.store
+      .db('agents')
+      .count('* as n')
+      .first()
+      .then((r: any) => Number(r.n)),
+    0,
+    'the held-back registration did not happen',
+  );
   t.is((await call('198.18.9.21', '/v1/agents/register', undefined, body(joinToken))).status, 201, 'from elsewhere the same token works');
 });
 

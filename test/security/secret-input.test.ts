@@ -21,11 +21,15 @@ function folder(t: any): string {
   return dir;
 }
 
-
 const stackLine = /^\s+at /m;
 
 const urlCases: { name: string; env: Record<string, string>; secrets: string[]; hosts: string[] }[] = [
-  { name: 'a NATS token as userinfo', env: { SPROUT_NATS_URL: 'nats://natsTok3n5ecret@nats-a.example:4222' }, secrets: ['natsTok3n5ecret'], hosts: ['nats-a.example:4222'] },
+  {
+    name: 'a NATS token as userinfo',
+    env: { SPROUT_NATS_URL: 'nats://natsTok3n5ecret@nats-a.example:4222' },
+    secrets: ['natsTok3n5ecret'],
+    hosts: ['nats-a.example:4222'],
+  },
   {
     name: 'a NATS server list with a password on each',
     env: { SPROUT_NATS_URL: 'nats://cp:firstPa55word@nats-1.example:4222,nats://cp:secondPa55word@nats-2.example:4222,nats://clusterTok3n@nats-3.example' },
@@ -34,18 +38,29 @@ const urlCases: { name: string; env: Record<string, string>; secrets: string[]; 
   },
   {
     name: 'a password and other secrets as query parameters of the database URL',
-    env: { SPROUT_DATABASE_URL: 'postgres://db.example/sprout?password=queryPa55&sslpassword=keyPa55&sslkey=-----BEGIN%20PRIVATE%20KEY-----&api_key=apiKey123&application_name=cp' },
+    env: {
+      SPROUT_DATABASE_URL:
+        'postgres://db.example/sprout?password=queryPa55&sslpassword=keyPa55&sslkey=-----BEGIN%20PRIVATE%20KEY-----&api_key=apiKey123&application_name=cp',
+    },
     secrets: ['queryPa55', 'keyPa55', 'BEGIN%20PRIVATE', 'apiKey123'],
     hosts: ['db.example/sprout', 'application_name=cp'],
   },
   // An unencoded @ in the password: the host starts after the last @ of the authority.
-  { name: 'a password as userinfo of the database URL', env: { SPROUT_DATABASE_URL: 'postgres://sprout:userinfo@Pa55@db.example:5432/sprout' }, secrets: ['userinfo', 'Pa55'], hosts: ['sprout:********@db.example:5432/sprout'] },
+  {
+    name: 'a password as userinfo of the database URL',
+    env: { SPROUT_DATABASE_URL: 'postgres://sprout:userinfo@Pa55@db.example:5432/sprout' },
+    secrets: ['userinfo', 'Pa55'],
+    hosts: ['sprout:********@db.example:5432/sprout'],
+  },
 ];
 
 for (const c of urlCases) {
   test(`config show masks ${c.name} and still shows the host`, async (t) => {
     const dir = folder(t);
-    for (const args of [['config', 'show'], ['config', 'show', '--json']]) {
+    for (const args of [
+      ['config', 'show'],
+      ['config', 'show', '--json'],
+    ]) {
       const shown = await sprout(args, { cwd: dir, env: c.env });
       t.is(shown.code, 0, shown.stderr);
       const output = shown.stdout + shown.stderr;
@@ -99,8 +114,22 @@ test('an agent takes its join token from a file, standard input or SPROUT_JOIN_T
     t.is(joined.code, 0, joined.stderr);
     const token: string = JSON.parse(joined.stdout).token;
     const hostname = `agent-${i}`;
-    const args = ['agent', 'run', '--control-plane', `http://127.0.0.1:${server.port}`, '--data-dir', join(dir, hostname), '--hostname', hostname, ...way.args(token)];
-    const child = spawn(process.execPath, [bin, ...args], { cwd: server.dir, env: { ...cleanEnv(), ...server.env, ...way.env?.(token) }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const args = [
+      'agent',
+      'run',
+      '--control-plane',
+      `http://127.0.0.1:${server.port}`,
+      '--data-dir',
+      join(dir, hostname),
+      '--hostname',
+      hostname,
+      ...way.args(token),
+    ];
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd: server.dir,
+      env: { ...cleanEnv(), ...server.env, ...way.env?.(token) },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     const exited = new Promise((resolve) => child.once('exit', resolve));
     t.teardown(async () => {
       if (child.exitCode === null && child.signalCode === null) {
@@ -126,11 +155,18 @@ test('an agent takes its join token from a file, standard input or SPROUT_JOIN_T
     await exited;
   }
   const site = JSON.parse((await run('site', 'show', 'fra1', '--json')).stdout);
-  t.deepEqual(site.agents.map((a: { hostname: string }) => a.hostname).sort(), ways.map((_, i) => `agent-${i}`));
+  t.deepEqual(
+    site.agents.map((a: { hostname: string }) => a.hostname).sort(),
+    ways.map((_, i) => `agent-${i}`),
+  );
 
   // The plain flag still works (it is visible in ps, which the docs say).
   const last = JSON.parse((await run('site', 'join-token', 'fra1', '--json')).stdout).token;
-  const plain = spawn(process.execPath, [bin, 'agent', 'run', '--control-plane', `http://127.0.0.1:${server.port}`, '--data-dir', join(dir, 'plain'), '--join-token', last], { cwd: server.dir, env: { ...cleanEnv(), ...server.env }, stdio: 'ignore' });
+  const plain = spawn(
+    process.execPath,
+    [bin, 'agent', 'run', '--control-plane', `http://127.0.0.1:${server.port}`, '--data-dir', join(dir, 'plain'), '--join-token', last],
+    { cwd: server.dir, env: { ...cleanEnv(), ...server.env }, stdio: 'ignore' },
+  );
   const plainExit = new Promise((resolve) => plain.once('exit', resolve));
   t.teardown(async () => {
     if (plain.exitCode === null && plain.signalCode === null) {
@@ -163,7 +199,10 @@ test('sprout login takes its token from a file or standard input; a missing, unr
   t.is(JSON.parse(readFileSync(join(dir, 'home', 'sprout', 'profile.json'), 'utf8')).token, admin);
   rmSync(join(dir, 'home'), { recursive: true });
 
-  for (const args of [['--token-file', '-'], ['--token', '-']]) {
+  for (const args of [
+    ['--token-file', '-'],
+    ['--token', '-'],
+  ]) {
     const fromStdin = await sprout(['login', '--url', url, ...args], { cwd: dir, env, input: `${admin}\n` });
     t.is(fromStdin.code, 0, fromStdin.stderr);
     t.regex(fromStdin.stdout, /logged in to .* as token:\S+ \(admin\)/);
@@ -201,7 +240,10 @@ test('a flag naming a file that cannot be read answers one line naming the flag 
     { args: ['machine', 'deploy', 'node-01', '--image', 'debian-12.raw', '--user-data', missing], flag: '--user-data' },
     { args: ['machine', 'import', missing], flag: 'import file' },
     { args: ['agent', 'run', '--config', missing], flag: '--config' },
-    { args: ['agent', 'run', '--control-plane', 'http://127.0.0.1:9', '--data-dir', join(dir, 'agent'), '--join-token-file', missing], flag: '--join-token-file' },
+    {
+      args: ['agent', 'run', '--control-plane', 'http://127.0.0.1:9', '--data-dir', join(dir, 'agent'), '--join-token-file', missing],
+      flag: '--join-token-file',
+    },
     { args: ['agent', 'run', '--control-plane', 'http://127.0.0.1:9', '--data-dir', join(dir, 'agent'), '--nats-url-file', missing], flag: '--nats-url-file' },
     { args: ['login', '--url', 'http://127.0.0.1:9', '--token-file', missing], flag: '--token-file' },
     { args: ['config', 'show', '--config', missing], flag: 'config file' },

@@ -54,7 +54,10 @@ test('a full lab run leaks none of the secrets it issued: not in lab.log, the ou
       }
     }
     const response = await realFetch(input, init);
-    const text = await response.clone().text().catch(() => '');
+    const text = await response
+      .clone()
+      .text()
+      .catch(() => '');
     if (response.status >= 400) errorBodies.push(text);
     try {
       collectSecrets(JSON.parse(text), secrets);
@@ -83,7 +86,13 @@ test('a full lab run leaks none of the secrets it issued: not in lab.log, the ou
   }, 25);
   t.teardown(() => clearInterval(watcher));
 
-  const lab = await Lab.start({ dir, apiPort: 0, simulator: true, onProgress: (w) => teller.say(w), onSimulatorEvent: (e) => consoleLines.push(`  ${e.mac} ${e.kind} ${e.detail}`) });
+  const lab = await Lab.start({
+    dir,
+    apiPort: 0,
+    simulator: true,
+    onProgress: (w) => teller.say(w),
+    onSimulatorEvent: (e) => consoleLines.push(`  ${e.mac} ${e.kind} ${e.detail}`),
+  });
   let ok = false;
   const audit: unknown[] = [];
   let db: any;
@@ -93,11 +102,21 @@ test('a full lab run leaks none of the secrets it issued: not in lab.log, the ou
     const created = await lab.api.post<{ secret: string }>('v1/tokens', { name: 'ci-secrets', role: 'operator' });
     const joinToken = await lab.api.post<{ token: string }>('v1/sites/lab/join-tokens', {});
     const url = lab.info.url;
-    const registered = await (await fetch(new URL('v1/agents/register', `${url.replace(/\/$/, '')}/`), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ joinToken: joinToken.token, hostname: 'second', version: '1.0.0', capabilities: [] }) })).json();
+    const registered = await (
+      await fetch(new URL('v1/agents/register', `${url.replace(/\/$/, '')}/`), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ joinToken: joinToken.token, hostname: 'second', version: '1.0.0', capabilities: [] }),
+      })
+    ).json();
     t.truthy((registered as { credential?: string }).credential);
     await lab.api.delete('v1/tokens/ci-secrets');
     const call = (path: string, token: string, body?: unknown) =>
-      fetch(new URL(path, `${url.replace(/\/$/, '')}/`), { method: body ? 'POST' : 'GET', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+      fetch(new URL(path, `${url.replace(/\/$/, '')}/`), {
+        method: body ? 'POST' : 'GET',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: body ? JSON.stringify(body) : undefined,
+      });
     await call('v1/whoami', created.secret); // revoked: 401
     await call('v1/whoami', `${created.secret}x`);
     await call('v1/tokens', created.secret, { name: 'again', role: 'admin' });
@@ -115,7 +134,11 @@ test('a full lab run leaks none of the secrets it issued: not in lab.log, the ou
     const joinRows = await db('join_tokens').select('*');
     const stored = JSON.stringify([tokenRows, agentRows, joinRows]);
     for (const secret of secrets) t.false(stored.includes(secret), `the database holds a secret in clear: ${secret.slice(0, 8)}…`);
-    const hashes = new Set([...tokenRows.map((r: any) => r.secret_hash), ...agentRows.map((r: any) => r.credential_hash), ...joinRows.map((r: any) => r.secret_hash)]);
+    const hashes = new Set([
+      ...tokenRows.map((r: any) => r.secret_hash),
+      ...agentRows.map((r: any) => r.credential_hash),
+      ...joinRows.map((r: any) => r.secret_hash),
+    ]);
     const sha = (s: string) => createHash('sha256').update(s).digest('hex');
     t.true(hashes.has(sha(created.secret)), 'the created token is stored as its sha256');
     t.true(hashes.has(sha(joinToken.token)), 'the join token is stored as its sha256');
@@ -143,7 +166,10 @@ test('a full lab run leaks none of the secrets it issued: not in lab.log, the ou
     { path: 'audit records', text: JSON.stringify(audit) },
     { path: 'error bodies', text: errorBodies.join('\n') },
   ];
-  t.true(places.some((p) => p.path.endsWith('lab.log') && p.text.length > 1000), 'lab.log has the run in it');
+  t.true(
+    places.some((p) => p.path.endsWith('lab.log') && p.text.length > 1000),
+    'lab.log has the run in it',
+  );
   t.true(errorBodies.length >= 4, `error bodies collected: ${errorBodies.length}`);
   const leaks: string[] = [];
   for (const secret of secrets) for (const place of places) if (place.text.includes(secret)) leaks.push(`${secret.slice(0, 10)}… in ${place.path}`);
@@ -151,5 +177,7 @@ test('a full lab run leaks none of the secrets it issued: not in lab.log, the ou
   for (const secret of secrets) if (consoleLines.join('\n').includes(secret)) leaks.push(`${secret.slice(0, 10)}… on a machine console`);
   t.true(consoleLines.length > 10, 'the simulated machine did its work');
   t.deepEqual(leaks, []);
-  t.log(`${secrets.size} secrets (${bootTokens.size} boot tokens) searched for in ${places.length} places (${audit.length} audit records, ${errorBodies.length} error bodies): none found`);
+  t.log(
+    `${secrets.size} secrets (${bootTokens.size} boot tokens) searched for in ${places.length} places (${audit.length} audit records, ${errorBodies.length} error bodies): none found`,
+  );
 });

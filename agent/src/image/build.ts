@@ -9,7 +9,22 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SproutError } from '@sprout/kernel/sdk';
 import { defaultCacheDir as installerCacheDir, kernelFlavours, type KernelFlavour } from '../installer/build.ts';
@@ -84,7 +99,9 @@ function stream(command: string, args: string[], progress: (line: string) => voi
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
-    child.on('error', (err) => reject(new SproutError('SPROUT_ERR_UNAVAILABLE', `${command}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not installed' : err.message}`)));
+    child.on('error', (err) =>
+      reject(new SproutError('SPROUT_ERR_UNAVAILABLE', `${command}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not installed' : err.message}`)),
+    );
     child.on('close', (code, signal) =>
       code === 0 ? resolve() : reject(new SproutError('SPROUT_ERR_UNAVAILABLE', `${command} failed (${code ?? signal}): ${last.slice(-12).join(' | ')}`)),
     );
@@ -129,22 +146,36 @@ export const imageDpkgExcludes = [
 ];
 
 /** mmdebstrap into `tree`, the .debs synced in from and out to the cache folder. */
-async function bootstrap(recipe: { suite: string; mirrors: string[]; packages: string[] }, tree: string, cacheDir: string, progress: (line: string) => void): Promise<void> {
+async function bootstrap(
+  recipe: { suite: string; mirrors: string[]; packages: string[] },
+  tree: string,
+  cacheDir: string,
+  progress: (line: string) => void,
+): Promise<void> {
   mkdirSync(cacheDir, { recursive: true });
-  await stream('mmdebstrap', [
-    '--mode=root', '--variant=apt', '--format=directory',
-    // Keep the downloaded .debs (all of them, Essential too) so the cache can take them.
-    '--skip=essential/unlink', '--skip=download/empty',
-    `--include=${recipe.packages.join(',')}`,
-    // No manuals, translations or docs but copyright notices, as Debian's minimal cloud and
-    // container images: every megabyte is streamed to, hashed and written on each machine.
-    ...imageDpkgExcludes.map((rule) => `--dpkgopt=${rule}`),
-    '--setup-hook=mkdir -p "$1"/var/cache/apt/archives/',
-    `--setup-hook=sync-in '${cacheDir}' /var/cache/apt/archives/`,
-    `--customize-hook=sync-out /var/cache/apt/archives '${cacheDir}'`,
-    '--customize-hook=rm -f "$1"/var/cache/apt/archives/*.deb',
-    recipe.suite, tree, ...recipe.mirrors,
-  ], progress);
+  await stream(
+    'mmdebstrap',
+    [
+      '--mode=root',
+      '--variant=apt',
+      '--format=directory',
+      // Keep the downloaded .debs (all of them, Essential too) so the cache can take them.
+      '--skip=essential/unlink',
+      '--skip=download/empty',
+      `--include=${recipe.packages.join(',')}`,
+      // No manuals, translations or docs but copyright notices, as Debian's minimal cloud and
+      // container images: every megabyte is streamed to, hashed and written on each machine.
+      ...imageDpkgExcludes.map((rule) => `--dpkgopt=${rule}`),
+      '--setup-hook=mkdir -p "$1"/var/cache/apt/archives/',
+      `--setup-hook=sync-in '${cacheDir}' /var/cache/apt/archives/`,
+      `--customize-hook=sync-out /var/cache/apt/archives '${cacheDir}'`,
+      '--customize-hook=rm -f "$1"/var/cache/apt/archives/*.deb',
+      recipe.suite,
+      tree,
+      ...recipe.mirrors,
+    ],
+    progress,
+  );
 }
 
 /** Config files, services, fresh identity, GRUB's modules: what makes the tree an image. */
@@ -168,9 +199,37 @@ async function grubImages(tree: string, ids: TreeIds): Promise<{ bootImg: Buffer
   const inside = scratch.slice(tree.length);
   try {
     writeFileSync(join(scratch, 'early.cfg'), grubEarlyConfig(ids));
-    await run('chroot', [tree, 'grub-mkimage', '-O', 'i386-pc', '-o', `${inside}/core.img`, '-c', `${inside}/early.cfg`, '-p', '/boot/grub', ...grubModules['i386-pc']]);
-    await run('chroot', [tree, 'grub-mkimage', '-O', 'x86_64-efi', '-o', `${inside}/BOOTX64.EFI`, '-c', `${inside}/early.cfg`, '-p', '/boot/grub', ...grubModules['x86_64-efi']]);
-    return { bootImg: readFileSync(join(tree, 'usr/lib/grub/i386-pc/boot.img')), coreImg: readFileSync(join(scratch, 'core.img')), efi: readFileSync(join(scratch, 'BOOTX64.EFI')) };
+    await run('chroot', [
+      tree,
+      'grub-mkimage',
+      '-O',
+      'i386-pc',
+      '-o',
+      `${inside}/core.img`,
+      '-c',
+      `${inside}/early.cfg`,
+      '-p',
+      '/boot/grub',
+      ...grubModules['i386-pc'],
+    ]);
+    await run('chroot', [
+      tree,
+      'grub-mkimage',
+      '-O',
+      'x86_64-efi',
+      '-o',
+      `${inside}/BOOTX64.EFI`,
+      '-c',
+      `${inside}/early.cfg`,
+      '-p',
+      '/boot/grub',
+      ...grubModules['x86_64-efi'],
+    ]);
+    return {
+      bootImg: readFileSync(join(tree, 'usr/lib/grub/i386-pc/boot.img')),
+      coreImg: readFileSync(join(scratch, 'core.img')),
+      efi: readFileSync(join(scratch, 'BOOTX64.EFI')),
+    };
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
@@ -188,7 +247,9 @@ export async function compressFile(path: string, compression: Compression): Prom
 
 function inputsOf(recipe: object, flavour: KernelFlavour, compression: Compression): string {
   const files = treeFiles({ rootUuid: 'ROOT-UUID', espId: 'ESP-ID' });
-  return createHash('sha256').update(JSON.stringify({ recipe, files, grubModules, enabledServices, flavour, compression, builder: BUILDER_VERSION })).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify({ recipe, files, grubModules, enabledServices, flavour, compression, builder: BUILDER_VERSION }))
+    .digest('hex');
 }
 
 function readManifest(path: string): ImageManifest | null {
@@ -218,7 +279,8 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     const imagePath = join(dir, previous.file);
     if (existsSync(imagePath) && statSync(imagePath).size === previous.size) return { manifest: previous, imagePath, manifestPath, reused: true };
   }
-  if (process.getuid?.() !== 0) throw new SproutError('SPROUT_ERR_FORBIDDEN', 'build-image must run as root (mmdebstrap --mode=root, chroot, a root filesystem of files owned by root)');
+  if (process.getuid?.() !== 0)
+    throw new SproutError('SPROUT_ERR_FORBIDDEN', 'build-image must run as root (mmdebstrap --mode=root, chroot, a root filesystem of files owned by root)');
 
   const started = Date.now();
   mkdirSync(dir, { recursive: true });
@@ -227,7 +289,13 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     const tree = join(work, 'tree');
     progress(`mmdebstrap ${recipe.suite}: ${recipe.packages.length} packages and their dependencies (cache ${options.cacheDir ?? defaultImageCacheDir()})`);
     await bootstrap(recipe, tree, options.cacheDir ?? defaultImageCacheDir(), progress);
-    const ids: TreeIds = { rootUuid: randomUUID(), espId: randomBytes(4).toString('hex').toUpperCase().replace(/^(.{4})/, '$1-') };
+    const ids: TreeIds = {
+      rootUuid: randomUUID(),
+      espId: randomBytes(4)
+        .toString('hex')
+        .toUpperCase()
+        .replace(/^(.{4})/, '$1-'),
+    };
     await configureTree(tree, ids);
     const grub = await grubImages(tree, ids);
     const installed = (await run('chroot', [tree, 'dpkg-query', '-W', '-f', '${binary:Package} ${Version}\n'])).trim().split('\n');
@@ -257,11 +325,27 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     // Root: ext4 written straight into the image at the partition's offset. No
     // metadata_csum_seed/orphan_file: GRUB 2.06 and older e2fsck do not read them.
     await run('mke2fs', [
-      '-q', '-F', '-t', 'ext4', '-L', 'root', '-U', ids.rootUuid, '-i', '8192',
-      '-O', '^metadata_csum_seed,^orphan_file', '-E', `offset=${layout.root.start * SECTOR}`,
-      '-d', tree, raw, `${rootMiB}M`,
+      '-q',
+      '-F',
+      '-t',
+      'ext4',
+      '-L',
+      'root',
+      '-U',
+      ids.rootUuid,
+      '-i',
+      '8192',
+      '-O',
+      '^metadata_csum_seed,^orphan_file',
+      '-E',
+      `offset=${layout.root.start * SECTOR}`,
+      '-d',
+      tree,
+      raw,
+      `${rootMiB}M`,
     ]);
-    if (statSync(raw).size !== layout.bytes) throw new SproutError('SPROUT_ERR_INTERNAL', `mke2fs changed the image size (${statSync(raw).size} bytes, expected ${layout.bytes})`);
+    if (statSync(raw).size !== layout.bytes)
+      throw new SproutError('SPROUT_ERR_INTERNAL', `mke2fs changed the image size (${statSync(raw).size} bytes, expected ${layout.bytes})`);
 
     // BIOS: core.img in the BIOS boot partition, boot.img's code in the MBR pointing at it.
     writeAt(raw, patchedCoreImg(grub.coreImg, layout.biosBoot.start, layout.biosBoot), layout.biosBoot.start * SECTOR);

@@ -68,7 +68,8 @@ const DISKBOOT_BLOCKLIST = SECTOR - 12;
  * boot partition.
  */
 export function patchedMbr(mbr: Buffer, bootImg: Buffer, coreSector: number): Buffer {
-  if (bootImg.length !== SECTOR || mbr.length !== SECTOR) throw new Error(`boot.img and the MBR must be ${SECTOR} bytes (got ${bootImg.length} and ${mbr.length})`);
+  if (bootImg.length !== SECTOR || mbr.length !== SECTOR)
+    throw new Error(`boot.img and the MBR must be ${SECTOR} bytes (got ${bootImg.length} and ${mbr.length})`);
   const out = Buffer.from(mbr);
   bootImg.copy(out, 0, 0, BOOT_CODE_BYTES);
   out.writeBigUInt64LE(BigInt(coreSector), BOOT_KERNEL_SECTOR);
@@ -83,7 +84,10 @@ export function patchedCoreImg(coreImg: Buffer, coreSector: number, room: Partit
   if (coreImg.length > room.size * SECTOR) throw new Error(`core.img is ${coreImg.length} bytes, more than the BIOS boot partition's ${room.size * SECTOR}`);
   const out = Buffer.from(coreImg);
   const sectors = out.readUInt16LE(DISKBOOT_BLOCKLIST + 8);
-  if (sectors !== Math.ceil(out.length / SECTOR) - 1) throw new Error(`core.img's blocklist says ${sectors} sectors, the file has ${Math.ceil(out.length / SECTOR) - 1} after diskboot (not an i386-pc core.img?)`);
+  if (sectors !== Math.ceil(out.length / SECTOR) - 1)
+    throw new Error(
+      `core.img's blocklist says ${sectors} sectors, the file has ${Math.ceil(out.length / SECTOR) - 1} after diskboot (not an i386-pc core.img?)`,
+    );
   out.writeBigUInt64LE(BigInt(coreSector + 1), DISKBOOT_BLOCKLIST);
   return out;
 }

@@ -25,16 +25,34 @@ export const kernelMetaPackage: Record<KernelFlavour, string> = { cloud: 'linux-
 
 /** mmdebstrap's `apt` variant (Essential + apt) plus these; it installs no Recommends. */
 const basePackages = [
-  'systemd-sysv', 'udev', 'kmod', 'dbus', 'systemd-resolved', 'iproute2', 'netbase', 'less', 'ca-certificates',
-  'initramfs-tools', 'zstd',
+  'systemd-sysv',
+  'udev',
+  'kmod',
+  'dbus',
+  'systemd-resolved',
+  'iproute2',
+  'netbase',
+  'less',
+  'ca-certificates',
+  'initramfs-tools',
+  'zstd',
   // GRUB's images for both firmwares; no grub-pc/grub-efi-amd64 (they conflict, and their
   // maintainer scripts would run grub-install), no update-grub: grub.cfg is the builder's.
-  'grub-pc-bin', 'grub-efi-amd64-bin',
-  'cloud-init', 'cloud-guest-utils', 'openssh-server', 'sudo',
+  'grub-pc-bin',
+  'grub-efi-amd64-bin',
+  'cloud-init',
+  'cloud-guest-utils',
+  'openssh-server',
+  'sudo',
 ];
 
 export const recipes: Record<string, (flavour: KernelFlavour) => ImageRecipe> = {
-  'debian-12': (flavour) => ({ name: 'debian-12', suite: 'bookworm', mirrors: debianMirrors('bookworm'), packages: [...basePackages, kernelMetaPackage[flavour]] }),
+  'debian-12': (flavour) => ({
+    name: 'debian-12',
+    suite: 'bookworm',
+    mirrors: debianMirrors('bookworm'),
+    packages: [...basePackages, kernelMetaPackage[flavour]],
+  }),
 };
 
 export interface TreeIds {
@@ -71,7 +89,23 @@ menuentry 'Debian GNU/Linux' {
 /** Modules built into the GRUB images (the rest load from /boot/grub/<platform>/). */
 export const grubModules = {
   'i386-pc': ['biosdisk', 'part_gpt', 'ext2', 'search', 'search_fs_uuid', 'normal', 'configfile', 'linux', 'echo', 'test', 'serial', 'terminal', 'gzio'],
-  'x86_64-efi': ['part_gpt', 'fat', 'ext2', 'search', 'search_fs_uuid', 'normal', 'configfile', 'linux', 'echo', 'test', 'serial', 'terminal', 'gzio', 'efi_gop', 'all_video'],
+  'x86_64-efi': [
+    'part_gpt',
+    'fat',
+    'ext2',
+    'search',
+    'search_fs_uuid',
+    'normal',
+    'configfile',
+    'linux',
+    'echo',
+    'test',
+    'serial',
+    'terminal',
+    'gzio',
+    'efi_gop',
+    'all_video',
+  ],
 };
 
 /** Files written into the tree (path relative to its root → content). */

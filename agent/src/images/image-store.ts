@@ -11,7 +11,22 @@
  * sum is the one the operator gave: a deploy never sees a half-written or wrong image.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, createReadStream, createWriteStream, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -79,7 +94,9 @@ export class ImageStore {
   list(): ReportedImage[] {
     let names: string[];
     try {
-      names = readdirSync(this.dir).filter((n) => validName.test(n) && !n.endsWith(manifestSuffix)).sort();
+      names = readdirSync(this.dir)
+        .filter((n) => validName.test(n) && !n.endsWith(manifestSuffix))
+        .sort();
     } catch {
       return [];
     }
@@ -183,7 +200,10 @@ export class ImageStore {
       rmSync(join(this.dir, `${source.name}${manifestSuffix}`), { force: true });
       renameSync(partial, target);
       const stat = statSync(target);
-      writeFileSync(join(this.dir, `${source.name}${manifestSuffix}`), `${JSON.stringify({ name: source.name, size, sha256, format, importedAt: new Date().toISOString(), source: from }, null, 2)}\n`);
+      writeFileSync(
+        join(this.dir, `${source.name}${manifestSuffix}`),
+        `${JSON.stringify({ name: source.name, size, sha256, format, importedAt: new Date().toISOString(), source: from }, null, 2)}\n`,
+      );
       this.remember(source.name, { size, mtimeMs: stat.mtimeMs, sha256, format });
       log(`${source.name}: ${size} bytes, sha256 ${sha256}, ${format}${replaced ? ' (replaced the image of that name)' : ''}`);
       this.deps.onChange();

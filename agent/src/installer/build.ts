@@ -88,7 +88,8 @@ export async function buildInstaller(options: BuildOptions): Promise<InstallerMa
   const release = kernelName.replace(/^linux-image-/, '');
   const vmlinuz = join(kernelTree, 'boot', `vmlinuz-${release}`);
   const modulesDir = join(kernelTree, 'lib', 'modules', release);
-  if (!existsSync(vmlinuz) || !existsSync(modulesDir)) throw new SproutError('SPROUT_ERR_UNAVAILABLE', `${kernelDeb.deb} has no boot/vmlinuz-${release} or lib/modules/${release}`);
+  if (!existsSync(vmlinuz) || !existsSync(modulesDir))
+    throw new SproutError('SPROUT_ERR_UNAVAILABLE', `${kernelDeb.deb} has no boot/vmlinuz-${release} or lib/modules/${release}`);
   const busybox = join(busyboxTree, 'bin', 'busybox');
   if (!existsSync(busybox)) throw new SproutError('SPROUT_ERR_UNAVAILABLE', `${busyboxDeb.deb} has no bin/busybox`);
 

@@ -21,7 +21,7 @@ export function run(command: string, args: string[], cwd?: string, input?: strin
   return new Promise((resolve, reject) => {
     const child = execFile(command, args, { cwd, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (!err) return resolve(stdout);
-      const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? `${command} is not installed` : (stderr.trim() || err.message);
+      const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? `${command} is not installed` : stderr.trim() || err.message;
       reject(new SproutError('SPROUT_ERR_UNAVAILABLE', `${command} ${args.join(' ')} failed: ${why}`, { context: { command, args } }));
     });
     child.stdin?.on('error', () => {}); // a command that does not read its input exits early

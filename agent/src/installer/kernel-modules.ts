@@ -17,7 +17,11 @@ export interface KernelModule {
 }
 
 /** Module names are compared the way the kernel does: `-` and `_` are the same. */
-export const moduleName = (file: string) => file.replace(/^.*\//, '').replace(/\.ko(\.(xz|zst|gz))?$/, '').replace(/-/g, '_');
+export const moduleName = (file: string) =>
+  file
+    .replace(/^.*\//, '')
+    .replace(/\.ko(\.(xz|zst|gz))?$/, '')
+    .replace(/-/g, '_');
 
 /** The bytes of a module, decompressed when the package ships it compressed. */
 export function readModule(file: string): Buffer {

@@ -15,7 +15,8 @@ export interface AgentSnapshot {
 
 type Health = Record<string, unknown> | undefined;
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-const record = (v: unknown): Record<string, number> => (v && typeof v === 'object' ? (Object.fromEntries(Object.entries(v).filter(([, n]) => num(n) !== undefined)) as Record<string, number>) : {});
+const record = (v: unknown): Record<string, number> =>
+  v && typeof v === 'object' ? (Object.fromEntries(Object.entries(v).filter(([, n]) => num(n) !== undefined)) as Record<string, number>) : {};
 
 export class AgentMetrics {
   readonly registry: Registry;
@@ -26,8 +27,18 @@ export class AgentMetrics {
 
   constructor(version: string) {
     const registers = [(this.registry = createMetricsRegistry('agent', version))];
-    this.workItems = new Counter({ name: 'sprout_agent_work_items_total', help: 'Work items this agent ran, by task and outcome (deferred: handed to a machine, which ends it by calling back)', labelNames: ['task', 'outcome'], registers });
-    this.powerCalls = new Counter({ name: 'sprout_agent_power_actions_total', help: 'Power driver calls, by driver (bmc.type), action and outcome', labelNames: ['driver', 'action', 'outcome'], registers });
+    this.workItems = new Counter({
+      name: 'sprout_agent_work_items_total',
+      help: 'Work items this agent ran, by task and outcome (deferred: handed to a machine, which ends it by calling back)',
+      labelNames: ['task', 'outcome'],
+      registers,
+    });
+    this.powerCalls = new Counter({
+      name: 'sprout_agent_power_actions_total',
+      help: 'Power driver calls, by driver (bmc.type), action and outcome',
+      labelNames: ['driver', 'action', 'outcome'],
+      registers,
+    });
     const counter = (name: string, help: string, labelNames: string[], read: (s: AgentSnapshot) => [Record<string, string>, number][]) =>
       this.copied.push({ metric: new Counter({ name, help, labelNames, registers }), read });
     const gauge = (name: string, help: string, labelNames: string[], read: (s: AgentSnapshot) => [Record<string, string>, number][]) =>
@@ -42,7 +53,7 @@ export class AgentMetrics {
         .map(([name, h]) => [{ service: name }, (h as { state: string }).state === 'running' ? 1 : 0]),
     );
     gauge('sprout_agent_desired_state_revision', 'The desired-state revision this agent serves', [], (s) => one(s.revision));
-    gauge('sprout_agent_transport_connected', '1 while the agent\'s transport to the control plane is connected', [], (s) => {
+    gauge('sprout_agent_transport_connected', "1 while the agent's transport to the control plane is connected", [], (s) => {
       const t = svc(s, 'transport');
       return typeof t?.connected === 'boolean' ? [[{}, t.connected ? 1 : 0]] : [];
     });
@@ -50,12 +61,17 @@ export class AgentMetrics {
     counter('sprout_agent_reports_rejected_total', 'Reports the control plane refused', [], (s) => one(svc(s, 'reports')?.rejected));
     gauge('sprout_agent_work_items_running', 'Work items running now', [], (s) => one(svc(s, 'executor')?.running));
 
-    counter('sprout_agent_dhcp_messages_total', 'DHCP messages by type: received (discover, request, decline, release, inform) and sent (offer, ack, nak)', ['type'], (s) => each(svc(s, 'dhcp')?.messages, 'type'));
+    counter(
+      'sprout_agent_dhcp_messages_total',
+      'DHCP messages by type: received (discover, request, decline, release, inform) and sent (offer, ack, nak)',
+      ['type'],
+      (s) => each(svc(s, 'dhcp')?.messages, 'type'),
+    );
     counter('sprout_agent_dhcp_packets_received_total', 'UDP datagrams the DHCP server received', [], (s) => one(svc(s, 'dhcp')?.received));
     counter('sprout_agent_dhcp_packets_malformed_total', 'Datagrams that were not well-formed DHCP messages', [], (s) => one(svc(s, 'dhcp')?.malformed));
     counter('sprout_agent_dhcp_ignored_total', 'DHCP messages left unanswered, by reason', ['reason'], (s) => each(svc(s, 'dhcp')?.ignored, 'reason'));
     counter('sprout_agent_dhcp_errors_total', 'DHCP messages that failed while being answered', [], (s) => one(svc(s, 'dhcp')?.errors));
-    counter('sprout_agent_dhcp_lease_commits_total', 'Lease journal writes (each fsync\'ed before its ACKs left)', [], (s) => one(svc(s, 'dhcp')?.leaseCommits));
+    counter('sprout_agent_dhcp_lease_commits_total', "Lease journal writes (each fsync'ed before its ACKs left)", [], (s) => one(svc(s, 'dhcp')?.leaseCommits));
     gauge('sprout_agent_dhcp_leases', 'DHCP leases held, by state: bound, offered, quarantined (declined addresses)', ['state'], (s) => {
       const d = svc(s, 'dhcp');
       return [...one(d?.leases, { state: 'bound' }), ...one(d?.offers, { state: 'offered' }), ...one(d?.quarantined, { state: 'quarantined' })];
@@ -69,19 +85,32 @@ export class AgentMetrics {
 
     counter('sprout_agent_tftp_transfers_total', 'TFTP transfers that ended, by outcome (completed, failed, aborted by the client)', ['outcome'], (s) => {
       const f = svc(s, 'tftp');
-      return [...one(f?.completedTransfers, { outcome: 'completed' }), ...one(f?.failedTransfers, { outcome: 'failed' }), ...one(f?.abortedByClient, { outcome: 'aborted' })];
+      return [
+        ...one(f?.completedTransfers, { outcome: 'completed' }),
+        ...one(f?.failedTransfers, { outcome: 'failed' }),
+        ...one(f?.abortedByClient, { outcome: 'aborted' }),
+      ];
     });
     counter('sprout_agent_tftp_requests_refused_total', 'TFTP requests refused', [], (s) => one(svc(s, 'tftp')?.refusedRequests));
     counter('sprout_agent_tftp_sent_bytes_total', 'Bytes of boot files sent over TFTP', [], (s) => one(svc(s, 'tftp')?.bytesSent));
     gauge('sprout_agent_tftp_transfers_active', 'TFTP transfers in progress', [], (s) => one(svc(s, 'tftp')?.activeTransfers));
 
-    counter('sprout_agent_http_boot_requests_total', 'HTTP boot requests, by kind: script, artifact, metadata, callback, nocloud, waiting (a script telling iPXE to retry)', ['kind'], (s) => {
-      const h = svc(s, 'http');
-      const kinds = { script: h?.scripts, artifact: h?.artifacts, metadata: h?.metadata, callback: h?.callbacks, nocloud: h?.nocloud, waiting: h?.waiting };
-      return Object.entries(kinds).flatMap(([kind, v]) => one(v, { kind }));
-    });
-    counter('sprout_agent_http_boot_refused_total', 'Boots refused (no boot intent, or not from the address the MAC was leased)', [], (s) => one(svc(s, 'http')?.refused));
-    counter('sprout_agent_http_boot_not_found_total', 'HTTP boot requests for a route or artifact that does not exist', [], (s) => one(svc(s, 'http')?.notFound));
+    counter(
+      'sprout_agent_http_boot_requests_total',
+      'HTTP boot requests, by kind: script, artifact, metadata, callback, nocloud, waiting (a script telling iPXE to retry)',
+      ['kind'],
+      (s) => {
+        const h = svc(s, 'http');
+        const kinds = { script: h?.scripts, artifact: h?.artifacts, metadata: h?.metadata, callback: h?.callbacks, nocloud: h?.nocloud, waiting: h?.waiting };
+        return Object.entries(kinds).flatMap(([kind, v]) => one(v, { kind }));
+      },
+    );
+    counter('sprout_agent_http_boot_refused_total', 'Boots refused (no boot intent, or not from the address the MAC was leased)', [], (s) =>
+      one(svc(s, 'http')?.refused),
+    );
+    counter('sprout_agent_http_boot_not_found_total', 'HTTP boot requests for a route or artifact that does not exist', [], (s) =>
+      one(svc(s, 'http')?.notFound),
+    );
   }
 
   /** A work item ended here (see TaskExecutor). */

@@ -15,7 +15,8 @@ export interface MetricsSettings {
 /** Checks `metrics:` of agent.yaml, naming the bad field. */
 export function parseMetricsSettings(given: unknown): { host: string; port: number } | undefined {
   if (given === undefined || given === null) return undefined;
-  if (typeof given !== 'object' || Array.isArray(given)) throw new SproutError('SPROUT_ERR_CONFIG', 'metrics: must be a mapping, e.g. { listen: 127.0.0.1:9464 }');
+  if (typeof given !== 'object' || Array.isArray(given))
+    throw new SproutError('SPROUT_ERR_CONFIG', 'metrics: must be a mapping, e.g. { listen: 127.0.0.1:9464 }');
   const unknown = Object.keys(given).filter((k) => k !== 'listen');
   if (unknown.length) throw new SproutError('SPROUT_ERR_CONFIG', `metrics: unknown setting(s) ${unknown.join(', ')}; known: listen`);
   const listen = (given as MetricsSettings).listen;

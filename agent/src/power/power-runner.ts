@@ -19,7 +19,9 @@ const defaultCallTimeoutMs = 60_000;
 export function powerWorkOf(item: WorkItem): PowerWork {
   const target = item.payload.power as PowerTarget | undefined;
   if (!target?.bmc?.type || typeof target.machineId !== 'string') {
-    throw new Error(`work item ${item.id} (${String(item.payload.step ?? item.kind)}) carries no power target: the control plane is older than this agent or the machine is gone`);
+    throw new Error(
+      `work item ${item.id} (${String(item.payload.step ?? item.kind)}) carries no power target: the control plane is older than this agent or the machine is gone`,
+    );
   }
   const timeoutMs = Number(item.payload.callTimeoutMs);
   return { target, timeoutMs: Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : defaultCallTimeoutMs };
@@ -82,7 +84,10 @@ export class PowerRunner {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         const where = target.bmc.address ? ` at ${target.bmc.address}` : '';
-        const err = new PowerError('timeout', `${what} ${target.hostname}: the ${target.bmc.type} BMC${where} did not answer within ${timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)} s` : `${timeoutMs} ms`}`);
+        const err = new PowerError(
+          'timeout',
+          `${what} ${target.hostname}: the ${target.bmc.type} BMC${where} did not answer within ${timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)} s` : `${timeoutMs} ms`}`,
+        );
         controller.abort(err);
         reject(err);
       }, timeoutMs);
@@ -93,7 +98,14 @@ export class PowerRunner {
       this.observe({ driver: target.bmc.type, action: actionOf[what] ?? what, outcome: 'succeeded', machine: target.machineId, hostname: target.hostname });
       return result;
     } catch (err) {
-      this.observe({ driver: target.bmc.type, action: actionOf[what] ?? what, outcome: 'failed', machine: target.machineId, hostname: target.hostname, error: (err as Error).message });
+      this.observe({
+        driver: target.bmc.type,
+        action: actionOf[what] ?? what,
+        outcome: 'failed',
+        machine: target.machineId,
+        hostname: target.hostname,
+        error: (err as Error).message,
+      });
       report?.({ machineId: target.machineId, state: 'unknown', error: (err as Error).message });
       throw err;
     } finally {

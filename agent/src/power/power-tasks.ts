@@ -12,7 +12,10 @@ import { deferred } from '../machine-waits.ts';
 import { powerWorkOf, type PowerRunner, type PowerStateReport, type PowerWork } from './power-runner.ts';
 import type { PowerWaits } from './power-waits.ts';
 
-const reporter = (ctx: AgentTaskContext): PowerStateReport => (payload) => ctx.report('power.state', { error: null, ...payload });
+const reporter =
+  (ctx: AgentTaskContext): PowerStateReport =>
+  (payload) =>
+    ctx.report('power.state', { error: null, ...payload });
 
 const actions = ['status', 'on', 'off', 'cycle'] as const;
 
@@ -24,7 +27,11 @@ export function powerTasks(runner: PowerRunner, waits: PowerWaits): Record<strin
     const { state } = await runner.call(work, 'checking the BMC credentials of', (d, o) => d.checkCredentials(work.target, o), reporter(ctx));
     const driver = runner.driverFor(work.target);
     learned(ctx, work, state);
-    ctx.log(driver.manual ? `${work.target.hostname} has no BMC: it is powered by hand (manual power driver)` : `the ${driver.type} BMC of ${work.target.hostname} accepts its credentials; power is ${state}`);
+    ctx.log(
+      driver.manual
+        ? `${work.target.hostname} has no BMC: it is powered by hand (manual power driver)`
+        : `the ${driver.type} BMC of ${work.target.hostname} accepts its credentials; power is ${state}`,
+    );
     return { driver: driver.type, state };
   };
 
@@ -44,9 +51,16 @@ export function powerTasks(runner: PowerRunner, waits: PowerWaits): Record<strin
     const boot = await runner.call(work, 'setting the next boot to the network on', (d, o) => d.setNextBoot(target, 'network', o), report);
     ctx.log(`${target.hostname} boots from the network next${boot.note ? ` (${boot.note})` : ''}`);
     const action = was === 'on' ? 'cycle' : 'on';
-    const done = await runner.call(work, action === 'cycle' ? 'power-cycling' : 'powering on', (d, o) => (action === 'cycle' ? d.cycle(target, o) : d.on(target, o)), report);
+    const done = await runner.call(
+      work,
+      action === 'cycle' ? 'power-cycling' : 'powering on',
+      (d, o) => (action === 'cycle' ? d.cycle(target, o) : d.on(target, o)),
+      report,
+    );
     learned(ctx, work, 'on');
-    ctx.log(`${action === 'cycle' ? `${target.hostname} was on: power-cycled it` : `powered on ${target.hostname} (it was ${was})`} through its ${driver.type} BMC${done.note ? `; ${done.note}` : ''}`);
+    ctx.log(
+      `${action === 'cycle' ? `${target.hostname} was on: power-cycled it` : `powered on ${target.hostname} (it was ${was})`} through its ${driver.type} BMC${done.note ? `; ${done.note}` : ''}`,
+    );
     return { driver: driver.type, was, action };
   };
 
@@ -81,7 +95,12 @@ export function powerTasks(runner: PowerRunner, waits: PowerWaits): Record<strin
     let outcome: { awaitsPerson?: string; note?: string } = {};
     if (action !== 'status') {
       const what = { on: 'powering on', off: 'powering off', cycle: 'power-cycling' }[action];
-      outcome = await runner.call(work, what, (d, o) => (action === 'off' ? d.off(target, { ...o, soft: item.payload.soft === true }) : d[action](target, o)), report);
+      outcome = await runner.call(
+        work,
+        what,
+        (d, o) => (action === 'off' ? d.off(target, { ...o, soft: item.payload.soft === true }) : d[action](target, o)),
+        report,
+      );
     }
     const state = await runner.call(work, 'reading the power state of', (d, o) => d.state(target, o), report);
     learned(ctx, work, state);

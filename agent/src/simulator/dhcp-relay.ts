@@ -32,7 +32,11 @@ export class DhcpRelay {
     const socket = createSocket({ type: 'udp4', reuseAddr: false });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', (err) =>
-        reject(new Error(`the simulator cannot bind its relay at ${this.relay.address}:${this.relay.port} (${err.message}); on Linux every 127/8 address is local, elsewhere use an address the host has`)),
+        reject(
+          new Error(
+            `the simulator cannot bind its relay at ${this.relay.address}:${this.relay.port} (${err.message}); on Linux every 127/8 address is local, elsewhere use an address the host has`,
+          ),
+        ),
       );
       socket.bind(this.relay.port, this.relay.address, () => resolve());
     });

@@ -54,7 +54,13 @@ export function runHardwareTest(name: string, machine: SimulatedMachine, failing
     case 'memory-size':
       return { name, status: 'passed', durationMs, output: `${facts.memoryMiB} MiB`, facts: { memoryMiB: facts.memoryMiB } };
     case 'disk-presence':
-      return { name, status: 'passed', durationMs, output: `${facts.disks} disk(s), ${facts.diskBytes} bytes`, facts: { disks: facts.disks, diskBytes: facts.diskBytes } };
+      return {
+        name,
+        status: 'passed',
+        durationMs,
+        output: `${facts.disks} disk(s), ${facts.diskBytes} bytes`,
+        facts: { disks: facts.disks, diskBytes: facts.diskBytes },
+      };
     default:
       return { name, status: 'passed', durationMs, output: `${name}: ok` };
   }

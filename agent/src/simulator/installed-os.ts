@@ -9,7 +9,13 @@ import type { HttpCall, MachineHttp } from './machine-http.ts';
 import type { InstallerContext } from './installer.ts';
 import type { SimulatedMachine, SimulatorEventKind } from './simulator-types.ts';
 
-export async function playFirstBoot(ctx: { machine: SimulatedMachine; http: MachineHttp; call: HttpCall; memory: InstallerContext['memory']; emit(kind: SimulatorEventKind, detail: string): void }): Promise<void> {
+export async function playFirstBoot(ctx: {
+  machine: SimulatedMachine;
+  http: MachineHttp;
+  call: HttpCall;
+  memory: InstallerContext['memory'];
+  emit(kind: SimulatorEventKind, detail: string): void;
+}): Promise<void> {
   const { memory, emit, http, call } = ctx;
   const seed = memory.seedfrom;
   if (!seed) return;

@@ -82,7 +82,11 @@ export async function runInstaller(metadataUrl: string, ctx: InstallerContext): 
       case 'erase': {
         // As the real installer's erase.sh reports a disk without discard: its ends zeroed.
         const { disks, diskBytes } = factsOf(machine);
-        const wiped = Array.from({ length: disks }, (_, i) => ({ disk: `sd${String.fromCharCode(97 + (i % 26))}`, bytes: Math.floor(diskBytes / disks), method: 'zero-ends' }));
+        const wiped = Array.from({ length: disks }, (_, i) => ({
+          disk: `sd${String.fromCharCode(97 + (i % 26))}`,
+          bytes: Math.floor(diskBytes / disks),
+          method: 'zero-ends',
+        }));
         ctx.memory.installed = false;
         ctx.memory.seedfrom = undefined;
         for (const w of wiped) emit('erase', `${w.disk}: ${w.bytes} bytes wiped (${w.method})`);
@@ -122,10 +126,16 @@ async function install(
     return { end: 'reboot', detail: 'crashed mid-install' };
   }
   const expected = meta.image.sha256 ?? (typeof image.headers['x-sprout-sha256'] === 'string' ? image.headers['x-sprout-sha256'] : undefined);
-  emit('download', `image ${meta.image.url}: ${image.bytes} bytes, sha256 ${image.sha256}${expected ? (expected === image.sha256 ? ' (as expected)' : ` (expected ${expected})`) : ' (no sum to check)'}`);
+  emit(
+    'download',
+    `image ${meta.image.url}: ${image.bytes} bytes, sha256 ${image.sha256}${expected ? (expected === image.sha256 ? ' (as expected)' : ` (expected ${expected})`) : ' (no sum to check)'}`,
+  );
   // As the real installer: a failed check wipes what was written, so the disk boots nothing.
   if ((expected && expected !== image.sha256) || (size !== undefined && size !== image.bytes)) ctx.memory.installed = false;
-  if (expected && expected !== image.sha256) return fail(`image checksum mismatch: expected ${expected}, got ${image.sha256}`, [`sha256sum: ${image.sha256} (${image.bytes} bytes from ${meta.image.url})`]);
+  if (expected && expected !== image.sha256)
+    return fail(`image checksum mismatch: expected ${expected}, got ${image.sha256}`, [
+      `sha256sum: ${image.sha256} (${image.bytes} bytes from ${meta.image.url})`,
+    ]);
   if (size !== undefined && size !== image.bytes) return fail(`image size mismatch: expected ${size} bytes, got ${image.bytes}`, []);
   ctx.memory.installed = true;
   ctx.memory.seedfrom = meta.cloudInit?.seedfrom;

@@ -55,8 +55,17 @@ export async function bootOnce(ctx: BootContext): Promise<BootEnd> {
     if (!tftpHost) return failed(`DHCP named boot file ${pxe.answer.bootFile} but no next-server to fetch it from`);
     const tftpPort = ctx.endpoints.tftp?.port ?? 69;
     emit('dhcp', `PXE firmware: ${pxe.answer.address} from server ${pxe.answer.serverId}, boot file ${pxe.answer.bootFile} on ${tftpHost}`);
-    const loader = await tftpDownload({ host: tftpHost, port: tftpPort, file: pxe.answer.bootFile, localAddress: sourceAddress(pxe.answer.address, tftpHost), signal });
-    emit('tftp', `${pxe.answer.bootFile}: ${loader.bytes} bytes${loader.tsize !== undefined ? ' (matches tsize)' : ''}, blksize ${loader.blksize}, from ${tftpHost}:${tftpPort}`);
+    const loader = await tftpDownload({
+      host: tftpHost,
+      port: tftpPort,
+      file: pxe.answer.bootFile,
+      localAddress: sourceAddress(pxe.answer.address, tftpHost),
+      signal,
+    });
+    emit(
+      'tftp',
+      `${pxe.answer.bootFile}: ${loader.bytes} bytes${loader.tsize !== undefined ? ' (matches tsize)' : ''}, blksize ${loader.blksize}, from ${tftpHost}:${tftpPort}`,
+    );
 
     const ipxe = await dhcpExchange(ctx.relay, machine, 'ipxe', signal, startedAt);
     if ('refused' in ipxe) return refused(ipxe.refused);

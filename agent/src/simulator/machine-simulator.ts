@@ -252,13 +252,20 @@ export class MachineSimulator {
             continue;
           case 'local-boot':
             // The installed OS's first boot: cloud-init from the seed, then phone_home.
-            await playFirstBoot({ machine, http: this.http, call: { signal, ...(address?.startsWith('127.') ? { localAddress: address } : {}) }, memory: plugged.memory, emit });
+            await playFirstBoot({
+              machine,
+              http: this.http,
+              call: { signal, ...(address?.startsWith('127.') ? { localAddress: address } : {}) },
+              memory: plugged.memory,
+              emit,
+            });
             return result('local-boot', end.detail);
           case 'power-off':
             emit('power-off', end.detail);
             return result('powered-off', end.detail);
           case 'error':
-            if (!end.retry || failedInARow >= maxFailedBoots) return result('error', failedInARow > 1 ? `${end.detail} (${failedInARow} failed boots in a row)` : end.detail);
+            if (!end.retry || failedInARow >= maxFailedBoots)
+              return result('error', failedInARow > 1 ? `${end.detail} (${failedInARow} failed boots in a row)` : end.detail);
             await sleep(this.options.retryDelayMs ?? 2000, undefined, { signal });
             continue;
         }

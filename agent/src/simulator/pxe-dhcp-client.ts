@@ -24,7 +24,9 @@ export type DhcpResult = { answer: DhcpAnswer } | { refused: string };
 const broadcastFlag = 0x8000;
 const maxMessageSize = 57;
 /** What PXE firmware asks for (a typical Intel UNDI ROM's list). */
-const pxeParameters = [1, 2, 3, 4, 5, 6, 11, 12, 13, 15, 16, 17, 18, 22, 23, 28, 40, 41, 42, 43, 50, 51, 54, 58, 59, 60, 66, 67, 97, 128, 129, 130, 131, 132, 133, 134, 135];
+const pxeParameters = [
+  1, 2, 3, 4, 5, 6, 11, 12, 13, 15, 16, 17, 18, 22, 23, 28, 40, 41, 42, 43, 50, 51, 54, 58, 59, 60, 66, 67, 97, 128, 129, 130, 131, 132, 133, 134, 135,
+];
 /** What iPXE asks for. */
 const ipxeParameters = [1, 3, 6, 7, 12, 15, 17, 26, 43, 60, 66, 67, 119, 128, 129, 130, 131, 132, 133, 134, 135, 175, 203];
 /** iPXE's feature flags (175): http, tftp, dns, bzimage, pxe. */
@@ -76,7 +78,13 @@ function answerOf(reply: DhcpMessage): DhcpAnswer {
 }
 
 /** DISCOVER → OFFER → REQUEST → ACK through the relay; `refused` when no lease came of it. */
-export async function dhcpExchange(relay: DhcpRelay, machine: { mac: string; arch: 'bios' | 'uefi' }, stage: BootStage, signal: AbortSignal, startedAt: number): Promise<DhcpResult> {
+export async function dhcpExchange(
+  relay: DhcpRelay,
+  machine: { mac: string; arch: 'bios' | 'uefi' },
+  stage: BootStage,
+  signal: AbortSignal,
+  startedAt: number,
+): Promise<DhcpResult> {
   const mac = macBytes(machine.mac);
   const options = clientOptions(mac, machine.arch, stage);
   const secs = () => Math.min(0xffff, Math.floor((Date.now() - startedAt) / 1000));
@@ -87,9 +95,14 @@ export async function dhcpExchange(relay: DhcpRelay, machine: { mac: string; arc
   const requestOptions = new Map(options);
   requestOptions.set(opt.requestedAddress, encodeOption.addresses([offered.address]));
   if (offered.serverId) requestOptions.set(opt.serverId, encodeOption.addresses([offered.serverId]));
-  const ack = await relay.exchange(request(messageTypes.request, xid, mac, requestOptions, secs()), (r) => messageType(r) === messageTypes.ack || messageType(r) === messageTypes.nak, signal);
+  const ack = await relay.exchange(
+    request(messageTypes.request, xid, mac, requestOptions, secs()),
+    (r) => messageType(r) === messageTypes.ack || messageType(r) === messageTypes.nak,
+    signal,
+  );
   if (!ack) return { refused: `no answer to the DHCP REQUEST for ${offered.address}` };
-  if (messageType(ack) === messageTypes.nak) return { refused: `DHCP NAK for ${offered.address}: ${readOption.text(ack.options.get(opt.message)) ?? 'no reason given'}` };
+  if (messageType(ack) === messageTypes.nak)
+    return { refused: `DHCP NAK for ${offered.address}: ${readOption.text(ack.options.get(opt.message)) ?? 'no reason given'}` };
   const acked = answerOf(ack);
   return { answer: { ...acked, bootFile: acked.bootFile ?? offered.bootFile, nextServer: acked.nextServer ?? offered.nextServer } };
 }

@@ -35,7 +35,23 @@ export interface SimulatedMachine {
   failTest?: string;
 }
 
-export type SimulatorEventKind = 'dhcp' | 'tftp' | 'script' | 'waiting' | 'download' | 'metadata' | 'hwtest' | 'callback' | 'refused' | 'local-boot' | 'power-off' | 'crash' | 'error' | 'power' | 'erase' | 'first-boot';
+export type SimulatorEventKind =
+  | 'dhcp'
+  | 'tftp'
+  | 'script'
+  | 'waiting'
+  | 'download'
+  | 'metadata'
+  | 'hwtest'
+  | 'callback'
+  | 'refused'
+  | 'local-boot'
+  | 'power-off'
+  | 'crash'
+  | 'error'
+  | 'power'
+  | 'erase'
+  | 'first-boot';
 
 export interface SimulatorEvent {
   mac: string;

@@ -38,7 +38,19 @@ export function tftpDownload({ host, port, file, localAddress, signal, timeoutMs
     let tsize: number | undefined;
     let expected = 1;
     let bytes = 0;
-    let last = { packet: encodeRequest('RRQ', file, 'octet', new Map([['blksize', String(askedBlksize)], ['tsize', '0']])), address: host, port };
+    let last = {
+      packet: encodeRequest(
+        'RRQ',
+        file,
+        'octet',
+        new Map([
+          ['blksize', String(askedBlksize)],
+          ['tsize', '0'],
+        ]),
+      ),
+      address: host,
+      port,
+    };
     let retriesLeft = retries;
     let settled = false;
     const timer = setTimeout(() => onTimeout(), timeoutMs);
@@ -75,7 +87,8 @@ export function tftpDownload({ host, port, file, localAddress, signal, timeoutMs
       if (packet.op === 'OACK' && expected === 1 && bytes === 0) {
         blksize = Number(packet.options.get('blksize') ?? 512);
         if (packet.options.has('tsize')) tsize = Number(packet.options.get('tsize'));
-        if (!(blksize >= 8 && blksize <= askedBlksize)) return finish(new Error(`TFTP ${file}: the server granted blksize ${packet.options.get('blksize')}, not within 8–${askedBlksize}`));
+        if (!(blksize >= 8 && blksize <= askedBlksize))
+          return finish(new Error(`TFTP ${file}: the server granted blksize ${packet.options.get('blksize')}, not within 8–${askedBlksize}`));
         retriesLeft = retries;
         timer.refresh();
         return send(encodeAck(0), peer);
@@ -93,7 +106,9 @@ export function tftpDownload({ host, port, file, localAddress, signal, timeoutMs
       clearTimeout(timer);
       const result: TftpDownload = { bytes, sha256: hash.digest('hex'), tsize, blksize };
       socket.send(encodeAck(packet.block), peer.port, peer.address, () =>
-        tsize !== undefined && tsize !== bytes ? finish(new Error(`TFTP ${file}: received ${bytes} bytes, but the server announced tsize ${tsize}`)) : finish(null, result),
+        tsize !== undefined && tsize !== bytes
+          ? finish(new Error(`TFTP ${file}: received ${bytes} bytes, but the server announced tsize ${tsize}`))
+          : finish(null, result),
       );
     });
     if (signal.aborted) return aborted();

@@ -60,7 +60,15 @@ async function start(t: any, extraSettings: Record<string, unknown> = {}, leased
     markInstalled: (machineId) => {
       state.bootIntents = state.bootIntents!.map((b) => (b.machineId === machineId ? { ...b, intent: 'local' as const, params: {} } : b));
     },
-  })({ dataDir: dir, settings: { port: 0, address: '127.0.0.1', artifactRoot: root, ...extraSettings }, desiredState: () => state, onDesiredState() {}, report: (kind, payload) => reports.push({ kind, payload }), logger: quiet, leases });
+  })({
+    dataDir: dir,
+    settings: { port: 0, address: '127.0.0.1', artifactRoot: root, ...extraSettings },
+    desiredState: () => state,
+    onDesiredState() {},
+    report: (kind, payload) => reports.push({ kind, payload }),
+    logger: quiet,
+    leases,
+  });
   const base = `http://127.0.0.1:${service.health().port}`;
   return { base, dir, image, reports, service, waits, journaled };
 }
@@ -69,7 +77,12 @@ test('iPXE scripts follow the boot intent: installer with metadata, local disk p
   const { base, reports } = await start(t);
   const commission = await (await fetch(`${base}/boot/ipxe?mac=52-54-00-00-00-01`)).text();
   t.regex(commission, /^#!ipxe\n/);
-  t.regex(commission, new RegExp(`kernel ${base}/artifacts/installer/vmlinuz initrd=initrd.img console=ttyS0 sprout.metadata=${base}/metadata/[\\w-]{32} sprout.intent=commission`));
+  t.regex(
+    commission,
+    new RegExp(
+      `kernel ${base}/artifacts/installer/vmlinuz initrd=initrd.img console=ttyS0 sprout.metadata=${base}/metadata/[\\w-]{32} sprout.intent=commission`,
+    ),
+  );
   t.regex(commission, new RegExp(`initrd ${base}/artifacts/installer/initrd.img`));
   t.regex(await (await fetch(`${base}/boot/ipxe?mac=52:54:00:00:00:02`)).text(), /\nexit 1\n$/, 'UEFI goes on to the disk with exit 1');
   t.regex(await (await fetch(`${base}/boot/ipxe?mac=52:54:00:00:00:03`)).text(), /\nexit\n$/);
@@ -77,14 +90,26 @@ test('iPXE scripts follow the boot intent: installer with metadata, local disk p
   t.regex(stranger, /echo Sprout will not boot this machine: no boot intent for aa:aa:aa:aa:aa:aa/);
   const again = await (await fetch(`${base}/boot/ipxe?mac=aa:aa:aa:aa:aa:aa`)).text();
   t.is(again, stranger, 'a machine retrying is refused every time');
-  t.deepEqual(reports, [{ kind: 'boot.refused', payload: { mac: 'aa:aa:aa:aa:aa:aa', reason: 'no boot intent for aa:aa:aa:aa:aa:aa: this machine is unknown here or not being provisioned' } }], 'but reported once a minute');
+  t.deepEqual(
+    reports,
+    [
+      {
+        kind: 'boot.refused',
+        payload: { mac: 'aa:aa:aa:aa:aa:aa', reason: 'no boot intent for aa:aa:aa:aa:aa:aa: this machine is unknown here or not being provisioned' },
+      },
+    ],
+    'but reported once a minute',
+  );
   t.is((await fetch(`${base}/boot/ipxe?mac=nonsense`)).status, 400);
 });
 
 test('a machine powered on before its step reached the agent waits in iPXE and asks again; once the step is here the same URL boots the installer', async (t) => {
   const { base, reports, service, waits } = await start(t);
   const early = await (await fetch(`${base}/boot/ipxe?mac=52:54:00:00:00:04`)).text();
-  t.is(early, `#!ipxe\necho Sprout: node-4 is to deploy; waiting for this agent to be given its step\nsleep 3\nchain --replace --autofree ${base}/boot/ipxe?mac=52:54:00:00:00:04&waited=1\n`);
+  t.is(
+    early,
+    `#!ipxe\necho Sprout: node-4 is to deploy; waiting for this agent to be given its step\nsleep 3\nchain --replace --autofree ${base}/boot/ipxe?mac=52:54:00:00:00:04&waited=1\n`,
+  );
   t.deepEqual(reports, [], 'waiting for a step is not a refusal');
   t.like(service.health(), { waiting: 1, refused: 0, scripts: 0 });
   t.regex(await (await fetch(`${base}/boot/ipxe?mac=52:54:00:00:00:04&waited=99`)).text(), /&waited=100\n$/);
@@ -113,11 +138,25 @@ test('real iPXE (ipxe.lkrn in QEMU) follows the wait script: it sleeps, asks aga
       `process.stdin.pipe(s);\ns.pipe(process.stdout);\ns.on('close', () => process.exit(0));\n`,
   );
   const mac = '52:54:00:00:00:04';
-  const qemu = spawn('qemu-system-x86_64', [
-    '-kernel', '/usr/lib/ipxe/ipxe.lkrn', '-display', 'none', '-serial', `file:${join(dir, 'serial.log')}`, '-m', '128', '-no-reboot',
-    '-netdev', `user,id=n0,restrict=on,bootfile=http://10.0.2.100/boot/ipxe?mac=${mac},guestfwd=tcp:10.0.2.100:80-cmd:${process.execPath} ${pipe}`,
-    '-device', `virtio-net-pci,netdev=n0,mac=${mac}`,
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const qemu = spawn(
+    'qemu-system-x86_64',
+    [
+      '-kernel',
+      '/usr/lib/ipxe/ipxe.lkrn',
+      '-display',
+      'none',
+      '-serial',
+      `file:${join(dir, 'serial.log')}`,
+      '-m',
+      '128',
+      '-no-reboot',
+      '-netdev',
+      `user,id=n0,restrict=on,bootfile=http://10.0.2.100/boot/ipxe?mac=${mac},guestfwd=tcp:10.0.2.100:80-cmd:${process.execPath} ${pipe}`,
+      '-device',
+      `virtio-net-pci,netdev=n0,mac=${mac}`,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
   qemu.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise((resolve) => qemu.once('exit', resolve));
@@ -125,9 +164,15 @@ test('real iPXE (ipxe.lkrn in QEMU) follows the wait script: it sleeps, asks aga
     qemu.kill();
     await exited;
   });
-  await until('iPXE to ask for its script a second time, after the sleep', async () => health().waiting >= 2 || (qemu.exitCode !== null && Promise.reject(new Error(`qemu ended: ${stderr}`))), 90_000);
+  await until(
+    'iPXE to ask for its script a second time, after the sleep',
+    async () => health().waiting >= 2 || (qemu.exitCode !== null && Promise.reject(new Error(`qemu ended: ${stderr}`))),
+    90_000,
+  );
   t.is(health().scripts, 0);
-  const asked = readFileSync(requests, 'utf8').split('\n').filter((l) => l.includes('/boot/ipxe'));
+  const asked = readFileSync(requests, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('/boot/ipxe'));
   t.regex(asked[0], /^GET \/boot\/ipxe\?mac=52(:|%3A)54/);
   t.regex(asked[1], /&waited=1 HTTP/, 'the chained URL arrives whole, & and all');
   waits.add({ machineId: 'm-4', workItemId: 'wi-9', workflowId: 'wf-4', step: 'install', params: {} });
@@ -155,19 +200,32 @@ test('artifacts: whole and ranged downloads with a sha256 curl can check; paths 
   t.true(Number(service.health().notFound) >= 4);
 });
 
-test('metadata and callbacks: only the waiting machine\'s token works, results become reports, completion revokes the token', async (t) => {
+test("metadata and callbacks: only the waiting machine's token works, results become reports, completion revokes the token", async (t) => {
   const { base, waits, journaled } = await start(t);
   const token = waits.byMachine('m-1')!.token;
   const meta = await fetch(`${base}/metadata/${token}`);
   t.is(meta.status, 200);
-  t.like(await meta.json(), { machine: { id: 'm-1', hostname: 'node-1' }, workflow: 'wf-1', step: 'commission', hwtests: ['cpu-inventory'], callbacks: `${base}/callbacks/${token}` });
+  t.like(await meta.json(), {
+    machine: { id: 'm-1', hostname: 'node-1' },
+    workflow: 'wf-1',
+    step: 'commission',
+    hwtests: ['cpu-inventory'],
+    callbacks: `${base}/callbacks/${token}`,
+  });
   t.is((await fetch(`${base}/metadata/someone-elses-token`)).status, 403);
-  const post = (event: string, body: unknown, as = token) => fetch(`${base}/callbacks/${as}/${event}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const post = (event: string, body: unknown, as = token) =>
+    fetch(`${base}/callbacks/${as}/${event}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   t.is((await post('hwtest-result', { name: 'cpu-inventory', status: 'passed', durationMs: 12, facts: { cpus: 4 } })).status, 202);
   t.is((await post('hwtest-result', { status: 'maybe' })).status, 400);
   t.is((await post('log', { lines: ['disk /dev/vda found'] }, 'x'.repeat(32))).status, 403);
   t.is((await post('commission-complete', { facts: { cpus: 4, memoryMiB: 2048 } })).status, 202);
-  t.deepEqual(journaled.map((j) => [j.workItemId, j.kind]), [['wi-7', 'machine.hwtest-result'], ['wi-7', 'task.succeeded']]);
+  t.deepEqual(
+    journaled.map((j) => [j.workItemId, j.kind]),
+    [
+      ['wi-7', 'machine.hwtest-result'],
+      ['wi-7', 'task.succeeded'],
+    ],
+  );
   t.deepEqual(journaled[1].payload.result, { event: 'commission-complete', facts: { cpus: 4, memoryMiB: 2048 } });
   t.is((await fetch(`${base}/metadata/${token}`)).status, 403, 'the token stops working once the step ended');
   t.is((await post('log', { line: 'late' })).status, 403);
@@ -193,7 +251,10 @@ test('the script with a per-boot token goes only to the address DHCP leased the 
   for (const { source, headers } of attempts) {
     const other = await from(source, `${base}/boot/ipxe?mac=52-54-00-00-00-01`, { headers });
     t.is(other.status, 403, source);
-    t.is(other.text, `Sprout will not boot this machine: 52:54:00:00:00:01 is not leased to ${source}: a machine asks for its boot from the address it was leased\n`);
+    t.is(
+      other.text,
+      `Sprout will not boot this machine: 52:54:00:00:00:01 is not leased to ${source}: a machine asks for its boot from the address it was leased\n`,
+    );
     t.false(other.text.includes(token));
     t.false(other.text.includes('127.80.0.11'), 'the leased address is not told to whoever asks');
   }
@@ -202,12 +263,15 @@ test('the script with a per-boot token goes only to the address DHCP leased the 
   t.regex(unleased.text, /52:54:00:00:00:04 holds no lease from this agent's DHCP/);
   // Reported as refusals, once a minute per route, source, MAC and reason: the X-Forwarded-For retries add none.
   const refusals = reports.filter((r) => r.kind === 'boot.refused');
-  t.deepEqual(refusals.map((r) => [r.payload.route, r.payload.source, r.payload.mac]), [
-    ['script', '127.80.0.99', '52:54:00:00:00:01'],
-    ['script', '127.80.0.12', '52:54:00:00:00:01'],
-    ['script', '127.0.0.1', '52:54:00:00:00:01'],
-    ['script', '127.80.0.11', '52:54:00:00:00:04'],
-  ]);
+  t.deepEqual(
+    refusals.map((r) => [r.payload.route, r.payload.source, r.payload.mac]),
+    [
+      ['script', '127.80.0.99', '52:54:00:00:00:01'],
+      ['script', '127.80.0.12', '52:54:00:00:00:01'],
+      ['script', '127.0.0.1', '52:54:00:00:00:01'],
+      ['script', '127.80.0.11', '52:54:00:00:00:04'],
+    ],
+  );
   t.false(JSON.stringify(reports).includes(token));
   t.like(service.health(), { bootBinding: 'lease', scripts: 1, refused: 5, unbound: 5 });
 });
@@ -220,21 +284,30 @@ test('metadata and callbacks refuse a valid token used from another address: not
   t.regex(stolen.text, /52:54:00:00:00:01 is not leased to 127\.80\.0\.99/);
   t.is((await from('127.80.0.99', `${base}/metadata/${token}?format=shell`, { headers: { 'x-forwarded-for': '127.80.0.11' } })).status, 403);
   for (const event of ['install-complete', 'commission-complete', 'failed', 'log', 'hwtest-result']) {
-    const forged = await from('127.80.0.12', `${base}/callbacks/${token}/${event}`, { method: 'POST', body: { sha256: 'ab'.repeat(32), reason: 'forged', name: 'cpu-inventory', status: 'failed' } });
+    const forged = await from('127.80.0.12', `${base}/callbacks/${token}/${event}`, {
+      method: 'POST',
+      body: { sha256: 'ab'.repeat(32), reason: 'forged', name: 'cpu-inventory', status: 'failed' },
+    });
     t.is(forged.status, 403, event);
   }
   t.deepEqual(journaled, [], 'no forged callback moved the step');
   t.truthy(waits.byToken(token), 'and the token still works');
-  t.deepEqual(reports.map((r) => [r.kind, r.payload.route, r.payload.source, r.payload.machineId]), [
-    ['boot.refused', 'metadata', '127.80.0.99', 'm-1'],
-    ['boot.refused', 'callback', '127.80.0.12', 'm-1'],
-  ]);
+  t.deepEqual(
+    reports.map((r) => [r.kind, r.payload.route, r.payload.source, r.payload.machineId]),
+    [
+      ['boot.refused', 'metadata', '127.80.0.99', 'm-1'],
+      ['boot.refused', 'callback', '127.80.0.12', 'm-1'],
+    ],
+  );
 
   const meta = await from('127.80.0.11', `${base}/metadata/${token}`);
   t.is(meta.status, 200);
   t.like(JSON.parse(meta.text), { machine: { id: 'm-1' }, step: 'commission' });
   t.is((await from('127.80.0.11', `${base}/callbacks/${token}/commission-complete`, { method: 'POST', body: { facts: { cpus: 4 } } })).status, 202);
-  t.deepEqual(journaled.map((j) => [j.workItemId, j.kind]), [['wi-7', 'task.succeeded']]);
+  t.deepEqual(
+    journaled.map((j) => [j.workItemId, j.kind]),
+    [['wi-7', 'task.succeeded']],
+  );
 
   // A token whose machine no boot intent names (so no MAC, so no lease) works from nowhere.
   const orphan = waits.add({ machineId: 'm-9', workItemId: 'wi-11', workflowId: 'wf-9', step: 'install', params: {} }).token;

@@ -5,8 +5,26 @@ import { negotiateOptions } from '../../src/services/tftp/options.ts';
 import { parseTftpSettings, defaultTftpSettings } from '../../src/services/tftp/settings.ts';
 
 test('a read request decodes with its mode lowered and option names case-insensitive', (t) => {
-  const packet = decodePacket(encodeRequest('RRQ', 'efi/ipxe.efi', 'OCTET', new Map([['BlkSize', '1468'], ['tsize', '0']])));
-  t.deepEqual(packet, { op: 'RRQ', filename: 'efi/ipxe.efi', mode: 'octet', options: new Map([['blksize', '1468'], ['tsize', '0']]) });
+  const packet = decodePacket(
+    encodeRequest(
+      'RRQ',
+      'efi/ipxe.efi',
+      'OCTET',
+      new Map([
+        ['BlkSize', '1468'],
+        ['tsize', '0'],
+      ]),
+    ),
+  );
+  t.deepEqual(packet, {
+    op: 'RRQ',
+    filename: 'efi/ipxe.efi',
+    mode: 'octet',
+    options: new Map([
+      ['blksize', '1468'],
+      ['tsize', '0'],
+    ]),
+  });
 });
 
 test('malformed packets decode to null', (t) => {
@@ -25,13 +43,39 @@ test('ACK, ERROR and OACK encode as on the wire', (t) => {
 
 test('negotiation grants blksize up to the limit, tsize as the file size and windowsize up to 64', (t) => {
   const limits = { maxBlksize: 1468 };
-  const granted = negotiateOptions(new Map([['blksize', '9000'], ['tsize', '0'], ['windowsize', '100']]), 123_456, limits);
-  t.deepEqual(granted, { blksize: 1468, windowsize: 64, acknowledged: new Map([['blksize', '1468'], ['tsize', '123456'], ['windowsize', '64']]) });
+  const granted = negotiateOptions(
+    new Map([
+      ['blksize', '9000'],
+      ['tsize', '0'],
+      ['windowsize', '100'],
+    ]),
+    123_456,
+    limits,
+  );
+  t.deepEqual(granted, {
+    blksize: 1468,
+    windowsize: 64,
+    acknowledged: new Map([
+      ['blksize', '1468'],
+      ['tsize', '123456'],
+      ['windowsize', '64'],
+    ]),
+  });
   t.deepEqual(negotiateOptions(new Map([['blksize', '1024']]), 1, limits).blksize, 1024);
 });
 
 test('options that are unknown or out of range are left out of the OACK and the defaults apply', (t) => {
-  const granted = negotiateOptions(new Map([['blksize', '7'], ['windowsize', '0'], ['tsize', 'big'], ['timeout', '3'], ['multicast', '']]), 10, { maxBlksize: 1468 });
+  const granted = negotiateOptions(
+    new Map([
+      ['blksize', '7'],
+      ['windowsize', '0'],
+      ['tsize', 'big'],
+      ['timeout', '3'],
+      ['multicast', ''],
+    ]),
+    10,
+    { maxBlksize: 1468 },
+  );
   t.deepEqual(granted, { blksize: 512, windowsize: 1, acknowledged: new Map() });
 });
 
@@ -46,7 +90,16 @@ test('settings default to port 69, /usr/lib/ipxe and a 500 ms timeout', (t) => {
 });
 
 test('every invalid setting is reported at once, with its field', (t) => {
-  const error = t.throws(() => parseTftpSettings({ port: 70000, retries: -1, root: '', address: 'pxe.example', timeout: 2 })) as Error & { code: string; details: { field: string }[] };
+  const error = t.throws(() => parseTftpSettings({ port: 70000, retries: -1, root: '', address: 'pxe.example', timeout: 2 })) as Error & {
+    code: string;
+    details: { field: string }[];
+  };
   t.is(error.code, 'SPROUT_ERR_CONFIG');
-  t.deepEqual(error.details.map((d) => d.field).sort(), ['services.tftp.address', 'services.tftp.port', 'services.tftp.retries', 'services.tftp.root', 'services.tftp.timeout']);
+  t.deepEqual(error.details.map((d) => d.field).sort(), [
+    'services.tftp.address',
+    'services.tftp.port',
+    'services.tftp.retries',
+    'services.tftp.root',
+    'services.tftp.timeout',
+  ]);
 });

@@ -267,4 +267,3 @@ test('settings are checked: every invalid one is reported at once, and a missing
   const missing = await t.throwsAsync(startTftp({ root: '/nonexistent/ipxe' }));
   t.regex(missing.message, /ipxe package/);
 });
-

@@ -112,7 +112,6 @@ test('at maxTransfers curl is not refused: its resent request is served once the
   t.is(run.code, 0, run.stderr);
   t.is(sha256File(out), sha);
   const health = busy.service.health() as { deferredRequests: number; refusedRequests: number };
-  t.true(health.deferredRequests >= 1, 'curl\'s first request waited');
+  t.true(health.deferredRequests >= 1, "curl's first request waited");
   t.is(health.refusedRequests, 0);
 });
-

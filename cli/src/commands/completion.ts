@@ -33,7 +33,10 @@ export function completionTree(definitions: { path: string; usage: string; optio
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 const entries = (map: Map<string, Set<string>>) =>
-  [...map].sort(([a], [b]) => a.localeCompare(b)).map(([key, values]) => `  [${quote(key)}]=${quote([...values].sort().join(' '))}`).join('\n');
+  [...map]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([key, values]) => `  [${quote(key)}]=${quote([...values].sort().join(' '))}`)
+    .join('\n');
 
 export function bashScript(tree: CompletionTree): string {
   return `# sprout completion for bash: source <(sprout completion bash)

@@ -33,7 +33,7 @@ export const builtinCommands = [
   ...siteCommands,
   ...machineCommands,
   ...imageCommands,
-  ...(networkCommands as typeof ServerCommand[]),
+  ...(networkCommands as (typeof ServerCommand)[]),
   ...workflowCommands,
   AgentRunCommand,
   ArtifactsBuildInstallerCommand,

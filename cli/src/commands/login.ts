@@ -12,7 +12,10 @@ export class LoginCommand extends SproutCommand {
       'A value given with --token stays visible to every user of the machine in `ps` while the command runs: prefer the file, standard input or the variable.',
     examples: [
       ['Log in with the token in a file', 'sprout login --url http://127.0.0.1:7480 --token-file .sprout/admin-token'],
-      ['Log in to a server whose certificate a private CA signed', 'sprout login --url https://cp.example:7480 --token-file admin-token --ca /etc/sprout/ca.pem'],
+      [
+        'Log in to a server whose certificate a private CA signed',
+        'sprout login --url https://cp.example:7480 --token-file admin-token --ca /etc/sprout/ca.pem',
+      ],
       ['Log in with the token on standard input', 'pass show sprout/admin | sprout login --url http://cp.example:7480 --token-file -'],
     ],
   });

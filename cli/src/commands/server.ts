@@ -7,8 +7,12 @@ export class ServerCommand extends SproutCommand {
   static usage = Command.Usage({
     category: 'Control plane',
     description: 'Run the control plane: REST API, plugins and database',
-    details: 'With `tls: {cert, key}` (or SPROUT_TLS_CERT and SPROUT_TLS_KEY) it serves HTTPS; SIGHUP reloads the certificate and key without dropping the listener. Uses PostgreSQL when `database.url` (or SPROUT_DATABASE_URL) is set, else the embedded PGlite in the data directory. On first start it writes an admin token to `<dataDir>/admin-token`.',
-    examples: [['Run on the embedded defaults', 'sprout server'], ['Run against PostgreSQL', 'SPROUT_DATABASE_URL=postgres://sprout@db/sprout sprout server']],
+    details:
+      'With `tls: {cert, key}` (or SPROUT_TLS_CERT and SPROUT_TLS_KEY) it serves HTTPS; SIGHUP reloads the certificate and key without dropping the listener. Uses PostgreSQL when `database.url` (or SPROUT_DATABASE_URL) is set, else the embedded PGlite in the data directory. On first start it writes an admin token to `<dataDir>/admin-token`.',
+    examples: [
+      ['Run on the embedded defaults', 'sprout server'],
+      ['Run against PostgreSQL', 'SPROUT_DATABASE_URL=postgres://sprout@db/sprout sprout server'],
+    ],
   });
 
   config = configOption();

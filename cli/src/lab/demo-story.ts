@@ -66,9 +66,13 @@ export class DemoStory {
     const { api, info } = this.lab;
     this.write('');
     this.write(`control plane ${info.url} (API docs ${info.url}/docs), embedded PGlite in ${info.dir}`);
-    this.write(`site agent    DHCP ${info.services.dhcp} (relay ${info.services.relay}), TFTP ${info.services.tftp}, HTTP ${info.services.http}, DNS ${info.services.dns}`);
+    this.write(
+      `site agent    DHCP ${info.services.dhcp} (relay ${info.services.relay}), TFTP ${info.services.tftp}, HTTP ${info.services.http}, DNS ${info.services.dns}`,
+    );
     this.write(`power         the lab power switch ${info.services.power} is every machine's BMC (bmc.type lab)`);
-    this.write(`installer     ${info.realInstaller ? 'real kernel + initramfs' : 'stand-in files'}; machines simulated on the wire (DHCP relay, TFTP, HTTP, callbacks)`);
+    this.write(
+      `installer     ${info.realInstaller ? 'real kernel + initramfs' : 'stand-in files'}; machines simulated on the wire (DHCP relay, TFTP, HTTP, callbacks)`,
+    );
     this.write(`network       ${labNetwork.name} ${labNetwork.cidr} via ${labNetwork.gateway} at site ${labSite}\n`);
 
     const simulator = this.lab.simulator;
@@ -89,24 +93,56 @@ export class DemoStory {
 
     this.write('');
     this.say('commission with hardware tests; the workflow checks the BMC and powers the machines on through the lab power switch');
-    if (!(await this.phase(machines, (m) => ok(api.typed.POST('/v1/machines/{id}/commission', { params: { path: { id: m.hostname } }, body: { hwtest: true } })), { state: 'off' }))) return false;
+    if (
+      !(await this.phase(
+        machines,
+        (m) => ok(api.typed.POST('/v1/machines/{id}/commission', { params: { path: { id: m.hostname } }, body: { hwtest: true } })),
+        { state: 'off' },
+      ))
+    )
+      return false;
     for (const m of machines) {
       const view = await this.machine(m.hostname);
-      this.say(`${m.hostname} ${view.status}: ${Object.entries(view.hardware ?? {}).map(([k, v]) => `${k}=${v}`).join(' ')}; tests ${view.hardwareTests.map((t) => `${t.name} ${t.status}`).join(', ')}`);
+      this.say(
+        `${m.hostname} ${view.status}: ${Object.entries(view.hardware ?? {})
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')}; tests ${view.hardwareTests.map((t) => `${t.name} ${t.status}`).join(', ')}`,
+      );
     }
 
     this.write('');
     this.say(`deploy image ${info.image.name} (${(info.image.bytes / 1024 ** 2).toFixed(0)} MiB, sha256 ${info.image.sha256.slice(0, 12)}…)`);
-    if (!(await this.phase(machines, (m) => ok(api.typed.POST('/v1/machines/{id}/deploy', { params: { path: { id: m.hostname } }, body: { image: info.image.name } })), { state: 'on', nextBoot: 'disk' }))) return false;
+    if (
+      !(await this.phase(
+        machines,
+        (m) => ok(api.typed.POST('/v1/machines/{id}/deploy', { params: { path: { id: m.hostname } }, body: { image: info.image.name } })),
+        { state: 'on', nextBoot: 'disk' },
+      ))
+    )
+      return false;
 
     this.write('');
     const views = await Promise.all(machines.map((m) => this.machine(m.hostname)));
-    this.write(table(['MACHINE', 'STATUS', 'REASON'], views.map((v) => [v.hostname, v.status, v.statusReason?.message ?? ''])));
+    this.write(
+      table(
+        ['MACHINE', 'STATUS', 'REASON'],
+        views.map((v) => [v.hostname, v.status, v.statusReason?.message ?? '']),
+      ),
+    );
     const audit = await ok(api.typed.GET('/v1/audit', { params: { query: { since: new Date(this.started - 60_000).toISOString(), limit: 200 } } }));
     this.write(`\naudit trail (${audit.items.length} records):`);
-    this.write(table(['AT', 'ACTOR', 'ACTION', 'TARGET', 'OUTCOME'], [...audit.items].reverse().map((r) => [r.at.slice(11, 23), r.actor, r.action, r.targetId ? `${r.targetType}:${r.targetId.slice(0, 8)}` : r.targetType, r.outcome])));
+    this.write(
+      table(
+        ['AT', 'ACTOR', 'ACTION', 'TARGET', 'OUTCOME'],
+        [...audit.items]
+          .reverse()
+          .map((r) => [r.at.slice(11, 23), r.actor, r.action, r.targetId ? `${r.targetType}:${r.targetId.slice(0, 8)}` : r.targetType, r.outcome]),
+      ),
+    );
     const deployed = views.filter((v) => v.status === 'deployed').length;
-    this.write(`\n${deployed === machines.length ? 'done' : 'FAILED'}: ${deployed} of ${machines.length} machine(s) deployed in ${((Date.now() - this.started) / 1000).toFixed(1)} s`);
+    this.write(
+      `\n${deployed === machines.length ? 'done' : 'FAILED'}: ${deployed} of ${machines.length} machine(s) deployed in ${((Date.now() - this.started) / 1000).toFixed(1)} s`,
+    );
     return deployed === machines.length;
   }
 
@@ -115,7 +151,11 @@ export class DemoStory {
    * the machines), then asks the power switch whether each machine ended as `expected`
    * (commissioned: off, its installer powered it off; deployed: on, booting its disk).
    */
-  private async phase(machines: DemoMachine[], start: (m: DemoMachine) => Promise<Workflow>, expected: { state: 'on' | 'off'; nextBoot?: 'disk' }): Promise<boolean> {
+  private async phase(
+    machines: DemoMachine[],
+    start: (m: DemoMachine) => Promise<Workflow>,
+    expected: { state: 'on' | 'off'; nextBoot?: 'disk' },
+  ): Promise<boolean> {
     const simulator = this.lab.simulator!;
     const workflows = await Promise.all(machines.map(start));
     const follow = machines.length === 1;

@@ -43,7 +43,12 @@ export function prepareArtifacts(dir: string): LabArtifacts {
   const imagePath = join(artifactRoot, 'images', demoImageName);
   const image = standIn('Sprout demo OS image', demoImageBytes);
   if (!existsSync(imagePath)) writeFileSync(imagePath, image);
-  return { tftpRoot, artifactRoot, realInstaller, image: { name: demoImageName, sha256: createHash('sha256').update(image).digest('hex'), bytes: image.length } };
+  return {
+    tftpRoot,
+    artifactRoot,
+    realInstaller,
+    image: { name: demoImageName, sha256: createHash('sha256').update(image).digest('hex'), bytes: image.length },
+  };
 }
 
 /** Deterministic bytes of a given size, starting with a label saying what they are. */

@@ -68,15 +68,30 @@ export class Lab {
     const { maskUrls } = await import('@sprout/kernel/cli');
     const { ensurePrivateDir } = await import('@sprout/kernel');
     ensurePrivateDir(dir);
-    const logger = pino({ level: 'info', base: { service: 'sprout-lab' }, hooks: { streamWrite: maskUrls } }, pino.destination({ dest: join(dir, 'lab.log'), sync: false }));
+    const logger = pino(
+      { level: 'info', base: { service: 'sprout-lab' }, hooks: { streamWrite: maskUrls } },
+      pino.destination({ dest: join(dir, 'lab.log'), sync: false }),
+    );
     const artifacts = prepareArtifacts(dir);
     const apiPort = options.apiPort || (await freeTcpPort());
-    const ports = { dhcp: await freeUdpPort(), relay: await freeUdpPort(labNetwork.gateway), tftp: await freeUdpPort(), http: await freeTcpPort(), dns: await freeUdpPort(), power: await powerSwitchPort(dir), metrics: await freeTcpPort() };
+    const ports = {
+      dhcp: await freeUdpPort(),
+      relay: await freeUdpPort(labNetwork.gateway),
+      tftp: await freeUdpPort(),
+      http: await freeTcpPort(),
+      dns: await freeUdpPort(),
+      power: await powerSwitchPort(dir),
+      metrics: await freeTcpPort(),
+    };
 
     const configFile = await writeLabConfig(dir, apiPort);
     const { Kernel, loadConfig } = await import('@sprout/kernel');
     progress(`starting the control plane on the embedded database (${join(dir, 'control-plane')})`);
-    const kernel = await Kernel.boot({ config: loadConfig({ file: configFile, env: {} }).config, builtinPlugins, logger: logger.child({ component: 'control-plane' }) });
+    const kernel = await Kernel.boot({
+      config: loadConfig({ file: configFile, env: {} }).config,
+      builtinPlugins,
+      logger: logger.child({ component: 'control-plane' }),
+    });
     let agent: SiteAgent | undefined;
     let simulator: MachineSimulator | undefined;
     try {
@@ -94,7 +109,15 @@ export class Lab {
         hostname: 'lab-agent',
         logger: logger.child({ component: 'agent' }),
         services: {
-          dhcp: { port: ports.dhcp, address: '127.0.0.1', relayPort: ports.relay, serverId: '127.0.0.1', nextServer: '127.0.0.1', httpBootUrl: httpBase, leaseSeconds: 600 },
+          dhcp: {
+            port: ports.dhcp,
+            address: '127.0.0.1',
+            relayPort: ports.relay,
+            serverId: '127.0.0.1',
+            nextServer: '127.0.0.1',
+            httpBootUrl: httpBase,
+            leaseSeconds: 600,
+          },
           tftp: { port: ports.tftp, address: '127.0.0.1', root: artifacts.tftpRoot },
           http: { port: ports.http, address: '127.0.0.1', baseUrl: httpBase, artifactRoot: artifacts.artifactRoot },
           dns: { port: ports.dns, address: '127.0.0.1' },
@@ -109,7 +132,11 @@ export class Lab {
       if (options.simulator) {
         const { MachineSimulator } = await import('@sprout/agent/simulator');
         simulator = new MachineSimulator({
-          endpoints: { dhcp: { host: '127.0.0.1', port: ports.dhcp }, relay: { address: labNetwork.gateway, port: ports.relay }, tftp: { host: '127.0.0.1', port: ports.tftp } },
+          endpoints: {
+            dhcp: { host: '127.0.0.1', port: ports.dhcp },
+            relay: { address: labNetwork.gateway, port: ports.relay },
+            tftp: { host: '127.0.0.1', port: ports.tftp },
+          },
           retryDelayMs: (options.retrySeconds ?? 1) * 1000,
           powerPort: ports.power,
           onEvent: options.onSimulatorEvent,
@@ -122,7 +149,14 @@ export class Lab {
         url,
         token,
         startedAt: new Date().toISOString(),
-        services: { dhcp: `127.0.0.1:${ports.dhcp}`, relay: `${labNetwork.gateway}:${ports.relay}`, tftp: `127.0.0.1:${ports.tftp}`, http: httpBase, dns: `127.0.0.1:${ports.dns}`, power: `http://127.0.0.1:${ports.power}` },
+        services: {
+          dhcp: `127.0.0.1:${ports.dhcp}`,
+          relay: `${labNetwork.gateway}:${ports.relay}`,
+          tftp: `127.0.0.1:${ports.tftp}`,
+          http: httpBase,
+          dns: `127.0.0.1:${ports.dns}`,
+          power: `http://127.0.0.1:${ports.power}`,
+        },
         metrics: { controlPlane: `${url}/metrics`, agent: agent.metricsUrl ?? `http://127.0.0.1:${ports.metrics}/metrics` },
         image: artifacts.image,
         realInstaller: artifacts.realInstaller,

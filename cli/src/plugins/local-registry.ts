@@ -67,23 +67,35 @@ export function readRegistryState(dir: string): RegistryInfo | null {
 export async function startRegistry(options: { dir: string; port: number; timeoutMs?: number }): Promise<RegistryInfo> {
   const { dir } = options;
   const running = readRegistryState(dir);
-  if (running) throw new SproutError('SPROUT_ERR_CONFLICT', `a registry is already running from ${dir} (pid ${running.pid}, ${running.url}); \`sprout registry stop\` stops it`);
+  if (running)
+    throw new SproutError(
+      'SPROUT_ERR_CONFLICT',
+      `a registry is already running from ${dir} (pid ${running.pid}, ${running.url}); \`sprout registry stop\` stops it`,
+    );
   mkdirSync(dir, { recursive: true });
   const port = options.port || (await freePort());
   if (await portTaken(port)) throw new SproutError('SPROUT_ERR_CONFLICT', `port ${port} on 127.0.0.1 is taken; choose another with --port (0: any free port)`);
   const configFile = join(dir, 'config.yaml');
   writeFileSync(configFile, verdaccioConfig(dir));
   const log = openSync(join(dir, 'registry.out'), 'a');
-  const child = spawn(process.execPath, [await verdaccioBin(), '--config', configFile, '--listen', `127.0.0.1:${port}`], { detached: true, stdio: ['ignore', log, log], cwd: dir });
+  const child = spawn(process.execPath, [await verdaccioBin(), '--config', configFile, '--listen', `127.0.0.1:${port}`], {
+    detached: true,
+    stdio: ['ignore', log, log],
+    cwd: dir,
+  });
   child.unref();
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   for (;;) {
-    if (child.exitCode !== null || !alive(child.pid!)) throw new SproutError('SPROUT_ERR_UNAVAILABLE', `the registry did not start; see ${join(dir, 'registry.out')}`);
+    if (child.exitCode !== null || !alive(child.pid!))
+      throw new SproutError('SPROUT_ERR_UNAVAILABLE', `the registry did not start; see ${join(dir, 'registry.out')}`);
     if (await answers(`${url}/-/ping`)) break;
     if (Date.now() > deadline) {
       process.kill(child.pid!, 'SIGTERM');
-      throw new SproutError('SPROUT_ERR_UNAVAILABLE', `the registry did not answer within ${(options.timeoutMs ?? 60_000) / 1000} s; see ${join(dir, 'registry.out')}`);
+      throw new SproutError(
+        'SPROUT_ERR_UNAVAILABLE',
+        `the registry did not answer within ${(options.timeoutMs ?? 60_000) / 1000} s; see ${join(dir, 'registry.out')}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -113,7 +125,10 @@ async function verdaccioBin(): Promise<string> {
     registry = await import('@sprout/registry');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND' || !(err as Error).message.includes("'@sprout/registry'")) throw err;
-    throw new SproutError('SPROUT_ERR_UNAVAILABLE', 'the local registry is an optional package: install it with `npm install @sprout/registry` in the Sprout folder, then run `sprout registry start` again');
+    throw new SproutError(
+      'SPROUT_ERR_UNAVAILABLE',
+      'the local registry is an optional package: install it with `npm install @sprout/registry` in the Sprout folder, then run `sprout registry start` again',
+    );
   }
   return registry.verdaccioBin();
 }

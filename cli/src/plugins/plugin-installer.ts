@@ -34,7 +34,14 @@ export interface RemoveResult {
   configFile: string | null;
 }
 
-export async function installPlugin(input: { spec: string; registry?: string; enable: boolean; config: SproutConfig; configFile: string | null; cwd: string }): Promise<InstallResult> {
+export async function installPlugin(input: {
+  spec: string;
+  registry?: string;
+  enable: boolean;
+  config: SproutConfig;
+  configFile: string | null;
+  cwd: string;
+}): Promise<InstallResult> {
   const { config } = input;
   const pluginDir = config.pluginDir;
   ensurePluginProject(pluginDir);
@@ -52,8 +59,15 @@ export async function installPlugin(input: { spec: string; registry?: string; en
     enabled.push(...checked.needsChoice);
   }
   if (!checked.manifest || checked.problems.length > 0) {
-    const removed = await npm(['uninstall', '--prefix', pluginDir, packageName, ...quiet], input.cwd).then(() => 'was removed again', (err: Error) => `could not be removed again (${err.message})`);
-    throw new SproutError('SPROUT_ERR_PLUGIN_VALIDATION', `${packageName} is refused and ${removed}: ${checked.problems.length} problem${checked.problems.length === 1 ? '' : 's'}`, { details: checked.problems });
+    const removed = await npm(['uninstall', '--prefix', pluginDir, packageName, ...quiet], input.cwd).then(
+      () => 'was removed again',
+      (err: Error) => `could not be removed again (${err.message})`,
+    );
+    throw new SproutError(
+      'SPROUT_ERR_PLUGIN_VALIDATION',
+      `${packageName} is refused and ${removed}: ${checked.problems.length} problem${checked.problems.length === 1 ? '' : 's'}`,
+      { details: checked.problems },
+    );
   }
   let configFile = input.configFile;
   if (enabled.length > 0) {
@@ -63,7 +77,16 @@ export async function installPlugin(input: { spec: string; registry?: string; en
     });
   }
   const m = checked.manifest;
-  return { packageName, version: m.version, id: m.id, provides: m.provides, pluginDir, enabled, needsChoice: checked.needsChoice.filter((c) => !enabled.includes(c)), configFile };
+  return {
+    packageName,
+    version: m.version,
+    id: m.id,
+    provides: m.provides,
+    pluginDir,
+    enabled,
+    needsChoice: checked.needsChoice.filter((c) => !enabled.includes(c)),
+    configFile,
+  };
 }
 
 export async function removePlugin(input: { name: string; config: SproutConfig; configFile: string | null; cwd: string }): Promise<RemoveResult> {
@@ -71,7 +94,11 @@ export async function removePlugin(input: { name: string; config: SproutConfig; 
   const pluginDir = config.pluginDir;
   const { inspectPlugins } = await import('@sprout/kernel');
   const installed = inspectPlugins(config, builtinPlugins).plugins.find((p) => p.packageName === input.name || p.id === input.name);
-  if (installed?.builtin) throw new SproutError('SPROUT_ERR_CONFLICT', `${installed.packageName} is a builtin plugin and cannot be removed; select another provider in config instead`);
+  if (installed?.builtin)
+    throw new SproutError(
+      'SPROUT_ERR_CONFLICT',
+      `${installed.packageName} is a builtin plugin and cannot be removed; select another provider in config instead`,
+    );
   const packageName = installed?.packageName ?? input.name;
   if (!(packageName in dependencies(pluginDir))) throw new SproutError('SPROUT_ERR_NOT_FOUND', `${input.name} is not installed in ${pluginDir}`);
   await npm(['uninstall', '--prefix', pluginDir, packageName, ...quiet], input.cwd);
@@ -103,7 +130,10 @@ function ensurePluginProject(pluginDir: string): void {
   if (!existsSync(join(pluginDir, '.npmrc'))) writeFileSync(join(pluginDir, '.npmrc'), 'legacy-peer-deps=true\n');
   const file = join(pluginDir, 'package.json');
   if (!existsSync(file)) {
-    writeFileSync(file, `${JSON.stringify({ name: 'sprout-plugins', private: true, description: 'Plugins installed with `sprout plugin install`', dependencies: {} }, null, 2)}\n`);
+    writeFileSync(
+      file,
+      `${JSON.stringify({ name: 'sprout-plugins', private: true, description: 'Plugins installed with `sprout plugin install`', dependencies: {} }, null, 2)}\n`,
+    );
   }
 }
 
@@ -118,7 +148,8 @@ function dependencies(pluginDir: string): Record<string, string> {
 /** `@acme/x@1.2.0` → `@acme/x`; `x@^1` → `x`; a folder → the name in its package.json. */
 function nameOf(spec: string, cwd: string): string {
   const folder = resolve(cwd, spec.replace(/^file:/, ''));
-  if (/^(\.|\/|file:)/.test(spec) && existsSync(join(folder, 'package.json'))) return JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8')).name ?? spec;
+  if (/^(\.|\/|file:)/.test(spec) && existsSync(join(folder, 'package.json')))
+    return JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8')).name ?? spec;
   const at = spec.indexOf('@', spec.startsWith('@') ? 1 : 0);
   return at > 0 ? spec.slice(0, at) : spec;
 }

@@ -20,7 +20,11 @@ export interface PluginTemplateInput {
 export const scaffoldCapabilities = ['hwtest', 'dns', 'dhcp', 'none'] as const;
 export type ScaffoldCapability = (typeof scaffoldCapabilities)[number];
 
-const pascal = (id: string) => id.split('-').map((part) => part.charAt(0).toUpperCase() + part.slice(1)).join('');
+const pascal = (id: string) =>
+  id
+    .split('-')
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('');
 const caret = (version: string) => `^${version.split('.').slice(0, 2).join('.')}.0`;
 
 export function pluginFiles(input: PluginTemplateInput): Record<string, string> {

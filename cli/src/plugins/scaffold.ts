@@ -36,9 +36,14 @@ const packagePattern = /^(@[a-z0-9][a-z0-9._-]*\/)?[a-z0-9][a-z0-9._-]*$/;
 /** Package name and plugin id for what the author typed: the id drops the scope and a `sprout-plugin-` prefix. */
 export function namesFor(name: string): { packageName: string; id: string } {
   const packageName = name.includes('/') || name.startsWith('sprout-plugin-') ? name : `sprout-plugin-${name}`;
-  if (!packagePattern.test(packageName)) throw new SproutError('SPROUT_ERR_VALIDATION', `"${name}" is not a valid npm package name (lowercase, e.g. @acme/sprout-plugin-burnin)`);
+  if (!packagePattern.test(packageName))
+    throw new SproutError('SPROUT_ERR_VALIDATION', `"${name}" is not a valid npm package name (lowercase, e.g. @acme/sprout-plugin-burnin)`);
   const id = packageName.replace(/^@[^/]+\//, '').replace(/^sprout-plugin-/, '');
-  if (!/^[a-z][a-z0-9-]*$/.test(id)) throw new SproutError('SPROUT_ERR_VALIDATION', `the plugin id "${id}" taken from "${name}" must be lowercase letters, digits and dashes, starting with a letter`);
+  if (!/^[a-z][a-z0-9-]*$/.test(id))
+    throw new SproutError(
+      'SPROUT_ERR_VALIDATION',
+      `the plugin id "${id}" taken from "${name}" must be lowercase letters, digits and dashes, starting with a letter`,
+    );
   return { packageName, id };
 }
 

@@ -37,7 +37,8 @@ export function requestLine(r: ImageRequest): string {
   if (r.state === 'pending') return `${r.action} of ${r.name} at site ${r.site} is pending (request ${r.id})`;
   if (r.state === 'failed') return `${r.action} of ${r.name} at site ${r.site} failed: ${r.error}`;
   const result = r.result as RequestResult | null;
-  if (r.action === 'remove') return result?.removed === false ? `${r.name} was no longer in the store of site ${r.site}` : `removed ${r.name} from site ${r.site}`;
+  if (r.action === 'remove')
+    return result?.removed === false ? `${r.name} was no longer in the store of site ${r.site}` : `removed ${r.name} from site ${r.site}`;
   const { size, sha256, format, replaced } = result ?? {};
   return `imported ${r.name} into site ${r.site}${replaced ? ' (replacing the image of that name)' : ''}: ${size === undefined ? '?' : bytes(size)}, sha256 ${sha256}, ${format}`;
 }

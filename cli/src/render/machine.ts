@@ -51,7 +51,13 @@ export function machineDetails(m: Machine, now?: string): string {
   const lines = [`${m.hostname}  ${m.status.toUpperCase()}${m.statusReason ? `  — ${m.statusReason.message}` : ''}`];
   if (now) lines.push(`  now: ${now}`);
   if (m.statusReason) {
-    const where = [m.statusReason.step && `step ${m.statusReason.step}`, m.statusReason.workflow && `workflow ${m.statusReason.workflow}`, `code ${m.statusReason.code}`].filter(Boolean).join(', ');
+    const where = [
+      m.statusReason.step && `step ${m.statusReason.step}`,
+      m.statusReason.workflow && `workflow ${m.statusReason.workflow}`,
+      `code ${m.statusReason.code}`,
+    ]
+      .filter(Boolean)
+      .join(', ');
     lines.push(`  reason: ${where}`);
     for (const line of m.statusReason.logTail ?? []) lines.push(`  | ${line}`);
   }
@@ -72,13 +78,30 @@ export function machineDetails(m: Machine, now?: string): string {
     `expected:  ${JSON.stringify(m.expected)}`,
     `hardware:  ${Object.keys(m.hardware).length ? JSON.stringify(m.hardware) : '(not commissioned)'}`,
     '',
-    table(['INTERFACE', 'MAC', 'PXE'], m.interfaces.map((i) => [i.name, i.mac, i.pxe ? 'yes' : ''])),
+    table(
+      ['INTERFACE', 'MAC', 'PXE'],
+      m.interfaces.map((i) => [i.name, i.mac, i.pxe ? 'yes' : '']),
+    ),
   );
   if (m.addresses) {
-    lines.push('', m.addresses.length ? table(['ADDRESS', 'NETWORK', 'INTERFACE'], m.addresses.map((a) => [a.address, a.network, a.interface])) : 'addresses: none allocated');
+    lines.push(
+      '',
+      m.addresses.length
+        ? table(
+            ['ADDRESS', 'NETWORK', 'INTERFACE'],
+            m.addresses.map((a) => [a.address, a.network, a.interface]),
+          )
+        : 'addresses: none allocated',
+    );
   }
   if (m.hardwareTests.length > 0) {
-    lines.push('', table(['HARDWARE TEST', 'STATUS', 'TOOK', 'OUTPUT'], m.hardwareTests.map((h) => [h.name, h.status, `${h.durationMs} ms`, h.output.split('\n').pop()])));
+    lines.push(
+      '',
+      table(
+        ['HARDWARE TEST', 'STATUS', 'TOOK', 'OUTPUT'],
+        m.hardwareTests.map((h) => [h.name, h.status, `${h.durationMs} ms`, h.output.split('\n').pop()]),
+      ),
+    );
   }
   return lines.join('\n');
 }

@@ -107,7 +107,10 @@ export function tickerLine(w: Workflow, now = Date.now()): string {
  * below them says what the current step waits for and for how long, redrawn in place at
  * every poll and erased before each new line and at the end; to a pipe, the lines only.
  */
-export function followOutput(stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }, quiet: boolean): { write: (line: string) => void; ticker?: (line: string) => void } {
+export function followOutput(
+  stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number },
+  quiet: boolean,
+): { write: (line: string) => void; ticker?: (line: string) => void } {
   if (quiet) return { write: () => undefined };
   if (!stdout.isTTY) return { write: (line) => void stdout.write(`${line}\n`) };
   let shown = false;

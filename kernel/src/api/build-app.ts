@@ -152,9 +152,18 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Sprout API', version: kernelVersion, description: 'Bare-metal provisioning: sites, machines, networks, workflows. Errors are application/problem+json with a stable `code`.' },
+      info: {
+        title: 'Sprout API',
+        version: kernelVersion,
+        description: 'Bare-metal provisioning: sites, machines, networks, workflows. Errors are application/problem+json with a stable `code`.',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'API token (`sprout token create`)' } } },
-      tags: [{ name: 'agent protocol', description: "Called by site agents with their own credential, not by operators: registration, heartbeats, desired state, work and reports" }],
+      tags: [
+        {
+          name: 'agent protocol',
+          description: 'Called by site agents with their own credential, not by operators: registration, heartbeats, desired state, work and reports',
+        },
+      ],
     },
     // Shared schemas keep their names as components (#/components/schemas/Machine), not def-N.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
@@ -211,29 +220,35 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
     capabilityAll: (capability) => kernel.capabilityAll(capability),
   };
   /** Only the services a module names, so what each one can reach reads at its registration. */
-  const only = <K extends keyof RouteServices>(...keys: K[]): ServiceDeps<K> => ({ ...(Object.fromEntries(keys.map((k) => [k, services[k]])) as Pick<RouteServices, K>), audited });
+  const only = <K extends keyof RouteServices>(...keys: K[]): ServiceDeps<K> => ({
+    ...(Object.fromEntries(keys.map((k) => [k, services[k]])) as Pick<RouteServices, K>),
+    audited,
+  });
   const deps: RouteDeps = { kernel, audited };
   await app.register(healthRoutes, only('readiness'));
   if (kernel.config.metrics.enabled) await app.register(metricsRoutes, only('config', 'metrics'));
   app.get('/openapi.json', { schema: { hide: true }, config: { auth: { role: 'public' } } }, async () => app.swagger());
-  await app.register(async (v1) => {
-    await v1.register(auditRoutes, only('audit', 'clock', 'machines'));
-    await v1.register(tokenRoutes, only('audit', 'tokens'));
-    await v1.register(pluginRoutes, only('pluginStatus'));
-    await v1.register(whoamiRoutes, only());
-    await v1.register(siteRoutes, only('db', 'siteRevisions', 'sites', 'workflows'));
-    await v1.register(observationRoutes, only('db'));
-    await v1.register(imageRoutes, only('db', 'images'));
-    await v1.register(machineRoutes, only('capability', 'db', 'machines', 'networks', 'siteRevisions'));
-    await v1.register(machineActionRoutes, only('capability', 'capabilityAll', 'config', 'db', 'images', 'lifecycle', 'machines', 'workflows'));
-    await v1.register(powerRoutes, only('audit', 'db', 'dispatcher', 'machines', 'power'));
-    await v1.register(networkRoutes, only('networks', 'siteRevisions'));
-    await v1.register(workflowRoutes, only('audit', 'db', 'engine', 'workflows'));
-    await v1.register(agentRoutes, deps);
-    for (const { pluginId, register } of routes) {
-      await v1.register(register, { prefix: `/plugins/${pluginId}` });
-    }
-  }, { prefix: '/v1' });
+  await app.register(
+    async (v1) => {
+      await v1.register(auditRoutes, only('audit', 'clock', 'machines'));
+      await v1.register(tokenRoutes, only('audit', 'tokens'));
+      await v1.register(pluginRoutes, only('pluginStatus'));
+      await v1.register(whoamiRoutes, only());
+      await v1.register(siteRoutes, only('db', 'siteRevisions', 'sites', 'workflows'));
+      await v1.register(observationRoutes, only('db'));
+      await v1.register(imageRoutes, only('db', 'images'));
+      await v1.register(machineRoutes, only('capability', 'db', 'machines', 'networks', 'siteRevisions'));
+      await v1.register(machineActionRoutes, only('capability', 'capabilityAll', 'config', 'db', 'images', 'lifecycle', 'machines', 'workflows'));
+      await v1.register(powerRoutes, only('audit', 'db', 'dispatcher', 'machines', 'power'));
+      await v1.register(networkRoutes, only('networks', 'siteRevisions'));
+      await v1.register(workflowRoutes, only('audit', 'db', 'engine', 'workflows'));
+      await v1.register(agentRoutes, deps);
+      for (const { pluginId, register } of routes) {
+        await v1.register(register, { prefix: `/plugins/${pluginId}` });
+      }
+    },
+    { prefix: '/v1' },
+  );
 
   await app.ready();
   return app;

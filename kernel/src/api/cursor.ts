@@ -40,9 +40,11 @@ export const CursorParam = Type.Optional(Type.String({ minLength: 1, maxLength: 
 export function refuseCursor(request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
   const query = request.query as Record<string, unknown> | undefined;
   if (query && Object.hasOwn(query, 'cursor')) {
-    return done(new SproutError('SPROUT_ERR_VALIDATION', 'this list is not paginated: it returns every item at once, so it takes no cursor', {
-      details: [{ field: 'querystring/cursor', message: 'this list takes no cursor' }],
-    }));
+    return done(
+      new SproutError('SPROUT_ERR_VALIDATION', 'this list is not paginated: it returns every item at once, so it takes no cursor', {
+        details: [{ field: 'querystring/cursor', message: 'this list takes no cursor' }],
+      }),
+    );
   }
   done();
 }
@@ -81,7 +83,11 @@ export function cursorCodec<const S extends readonly CursorPart[]>(list: string,
 }
 
 function invalid(list: string): SproutError {
-  return new SproutError('SPROUT_ERR_VALIDATION', `cursor is not one this API issued for ${list}; start again without it, then pass each page's nextCursor as it is`, {
-    details: [{ field: 'querystring/cursor', message: 'is not a cursor this API issued for this list' }],
-  });
+  return new SproutError(
+    'SPROUT_ERR_VALIDATION',
+    `cursor is not one this API issued for ${list}; start again without it, then pass each page's nextCursor as it is`,
+    {
+      details: [{ field: 'querystring/cursor', message: 'is not a cursor this API issued for this list' }],
+    },
+  );
 }

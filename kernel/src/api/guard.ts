@@ -116,10 +116,16 @@ export function installGuard(app: FastifyInstance, deps: Authenticators & { audi
         outcome: 'denied',
         details: { status, reason, method: request.method, path },
       },
-      { key: ['guard', request.ip, request.principal.actor, action, status, sameAs].join('\u0000'), sample: { field: 'paths', value: `${request.method} ${path}` } },
+      {
+        key: ['guard', request.ip, request.principal.actor, action, status, sameAs].join('\u0000'),
+        sample: { field: 'paths', value: `${request.method} ${path}` },
+      },
     );
     request.audited = true;
-    return sendProblem(reply, problem(status === 401 ? 'SPROUT_ERR_UNAUTHENTICATED' : status === 429 ? 'SPROUT_ERR_RATE_LIMITED' : 'SPROUT_ERR_FORBIDDEN', reason, request));
+    return sendProblem(
+      reply,
+      problem(status === 401 ? 'SPROUT_ERR_UNAUTHENTICATED' : status === 429 ? 'SPROUT_ERR_RATE_LIMITED' : 'SPROUT_ERR_FORBIDDEN', reason, request),
+    );
   }
 }
 

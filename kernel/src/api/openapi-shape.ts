@@ -108,6 +108,8 @@ export function shapeOpenApi(route: RouteOptions, role: string): void {
     }
     if (response && typeof response === 'object' && 'content' in response) continue;
     const shaped = replaceShared(response) as Record<string, unknown>;
-    responses[code] = shaped.$ref ? { description: successDescriptions[status] ?? 'OK', ...shaped } : { ...shaped, description: (shaped.description as string | undefined) ?? successDescriptions[status] ?? 'OK' };
+    responses[code] = shaped.$ref
+      ? { description: successDescriptions[status] ?? 'OK', ...shaped }
+      : { ...shaped, description: (shaped.description as string | undefined) ?? successDescriptions[status] ?? 'OK' };
   }
 }

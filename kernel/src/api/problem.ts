@@ -50,7 +50,11 @@ export function toProblem(err: unknown, request: FastifyRequest): Problem {
     return { ...err.extensions, ...problem(err.code, err.message, request, err.details) };
   }
   if (diskFull(err)) {
-    return problem('SPROUT_ERR_UNAVAILABLE', 'the disk is full: the database cannot write; nothing of this request was kept. Free space on the database server, then retry (GET /readyz says when writes work again)', request);
+    return problem(
+      'SPROUT_ERR_UNAVAILABLE',
+      'the disk is full: the database cannot write; nothing of this request was kept. Free space on the database server, then retry (GET /readyz says when writes work again)',
+      request,
+    );
   }
   if (outOfResources(err)) {
     return problem('SPROUT_ERR_UNAVAILABLE', 'the database is out of resources (memory or a configured limit); try again shortly', request);
@@ -66,7 +70,12 @@ export function toProblem(err: unknown, request: FastifyRequest): Problem {
   const fe = err as FastifyError & { validationContext?: string };
   if (fe?.validation) {
     const errors = collapseChoices(fe.validation).map((v) => validationDetail(fe.validationContext ?? 'body', v));
-    return problem('SPROUT_ERR_VALIDATION', `${fe.validationContext ?? 'request'} is invalid: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}`, request, errors);
+    return problem(
+      'SPROUT_ERR_VALIDATION',
+      `${fe.validationContext ?? 'request'} is invalid: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}`,
+      request,
+      errors,
+    );
   }
   const status = typeof fe?.statusCode === 'number' ? fe.statusCode : 500;
   if (status >= 400 && status < 500) {
@@ -132,10 +141,20 @@ function outOfResources(err: unknown): boolean {
 
 /** True when `err` (or what caused it) says the database cannot be reached right now: the API answers 503, not 500. */
 export function databaseUnavailable(err: unknown): boolean {
-  for (let e = err as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+  for (
+    let e = err as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0;
+    e && depth < 5;
+    e = e.cause as typeof e, depth++
+  ) {
     if (typeof e.code === 'string' && (unavailableSqlStates.test(e.code) || unavailableNetworkCodes.has(e.code))) return true;
     if (e.name === 'KnexTimeoutError') return true;
-    if (typeof e.message === 'string' && /Connection terminated|connection to the database was lost|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(e.message)) return true;
+    if (
+      typeof e.message === 'string' &&
+      /Connection terminated|connection to the database was lost|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(
+        e.message,
+      )
+    )
+      return true;
     if (Array.isArray((e as { errors?: unknown[] }).errors) && (e as { errors: unknown[] }).errors.some((inner) => databaseUnavailable(inner))) return true;
   }
   return false;

@@ -14,7 +14,8 @@ export class OneLinePerRequest extends LogController {
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     if (this.isLogDisabled(request)) return;
     if (error) reply.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
-    else if (request.routeOptions.config?.auth?.role === 'agent' && reply.statusCode < 400) reply.log.debug({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+    else if (request.routeOptions.config?.auth?.role === 'agent' && reply.statusCode < 400)
+      reply.log.debug({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
     else reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
   }
 }

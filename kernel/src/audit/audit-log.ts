@@ -143,12 +143,22 @@ export class AuditLog {
     const n = r.pending;
     if (n === 0) return;
     r.pending = 0;
-    const extra: Record<string, unknown> = { lastSeen: new Date(r.lastSeen).toISOString(), lastRequestId: r.lastRequestId, ...(r.sampleField ? { [r.sampleField]: r.sample } : {}) };
-    const updated = r.id === null
-      ? 0
-      : await db('audit_records')
-          .where({ id: r.id })
-          .update({ details: db.raw(`details || jsonb_build_object('count', coalesce((details->>'count')::bigint, 1) + ?::bigint) || ?::jsonb`, [n, JSON.stringify(extra, (_k, v) => (typeof v === 'string' ? printable(v) : v))]) });
+    const extra: Record<string, unknown> = {
+      lastSeen: new Date(r.lastSeen).toISOString(),
+      lastRequestId: r.lastRequestId,
+      ...(r.sampleField ? { [r.sampleField]: r.sample } : {}),
+    };
+    const updated =
+      r.id === null
+        ? 0
+        : await db('audit_records')
+            .where({ id: r.id })
+            .update({
+              details: db.raw(`details || jsonb_build_object('count', coalesce((details->>'count')::bigint, 1) + ?::bigint) || ?::jsonb`, [
+                n,
+                JSON.stringify(extra, (_k, v) => (typeof v === 'string' ? printable(v) : v)),
+              ]),
+            });
     if (updated === 0) {
       r.firstSeen = r.lastSeen;
       r.id = await this.record({ ...entry, details: this.repeatDetails(entry, r, n) }, db);
@@ -173,7 +183,14 @@ export class AuditLog {
       })
       .returning('id');
     const id = Number(typeof row === 'object' ? row.id : row);
-    const event = { id, actor: entry.actor, action: entry.action, targetType: entry.targetType ?? null, targetId: entry.targetId ?? null, outcome: entry.outcome };
+    const event = {
+      id,
+      actor: entry.actor,
+      action: entry.action,
+      targetType: entry.targetType ?? null,
+      targetId: entry.targetId ?? null,
+      outcome: entry.outcome,
+    };
     afterCommit(trx, () => this.hooks.auditRecorded.promise(event), this.onHookError);
     return id;
   }
@@ -192,7 +209,9 @@ export class AuditLog {
   /** Newest first; `nextCursor` is null on the last page. */
   async list(query: AuditQuery): Promise<{ items: AuditRecord[]; nextCursor: string | null }> {
     const limit = Math.min(Math.max(query.limit ?? 50, 1), 500);
-    const q = this.db('audit_records').orderBy('id', 'desc').limit(limit + 1);
+    const q = this.db('audit_records')
+      .orderBy('id', 'desc')
+      .limit(limit + 1);
     if (query.actor) q.where('actor', query.actor);
     if (query.action) q.where('action', query.action);
     if (query.targetType) q.where('target_type', query.targetType);

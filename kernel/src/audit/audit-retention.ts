@@ -37,7 +37,13 @@ export class AuditRetention {
       const n = await this.deps.audit.prune(before, trx);
       if (n > 0) {
         await this.deps.audit.record(
-          { actor: 'system', action: 'audit.prune', targetType: 'audit', outcome: 'success', details: { removed: n, before: before.toISOString(), retentionDays: this.deps.retentionDays } },
+          {
+            actor: 'system',
+            action: 'audit.prune',
+            targetType: 'audit',
+            outcome: 'success',
+            details: { removed: n, before: before.toISOString(), retentionDays: this.deps.retentionDays },
+          },
           trx,
         );
       }

@@ -26,12 +26,16 @@ export async function bootstrapAdmin(input: {
     await trx.raw('select pg_advisory_xact_lock(7480001)');
     const row = await trx('api_tokens').count<{ count: number }[]>('* as count').first();
     if (Number(row?.count ?? 0) > 0) return { created: false, file: null };
-    const { token, secret } = await input.tokens.create(
-      { name: 'bootstrap-admin', role: 'admin', createdBy: 'system', secret: input.adminToken },
-      trx,
-    );
+    const { token, secret } = await input.tokens.create({ name: 'bootstrap-admin', role: 'admin', createdBy: 'system', secret: input.adminToken }, trx);
     await input.audit.record(
-      { actor: 'system', action: 'token.create', targetType: 'token', targetId: token.id, outcome: 'success', details: { name: token.name, role: 'admin', source: input.adminToken ? 'configured' : 'generated' } },
+      {
+        actor: 'system',
+        action: 'token.create',
+        targetType: 'token',
+        targetId: token.id,
+        outcome: 'success',
+        details: { name: token.name, role: 'admin', source: input.adminToken ? 'configured' : 'generated' },
+      },
       trx,
     );
     if (input.adminToken) return { created: true, file: null };

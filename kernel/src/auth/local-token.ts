@@ -30,7 +30,10 @@ export function localActor(): string {
   return `local:${user}`;
 }
 
-export async function createTokenLocally(config: Pick<SproutConfig, 'dataDir' | 'database'>, input: LocalTokenInput): Promise<{ token: ApiToken; secret: string; database: string }> {
+export async function createTokenLocally(
+  config: Pick<SproutConfig, 'dataDir' | 'database'>,
+  input: LocalTokenInput,
+): Promise<{ token: ApiToken; secret: string; database: string }> {
   let store: Store;
   try {
     store = await openStore({ databaseUrl: config.database.url, dataDir: config.dataDir });
@@ -46,7 +49,10 @@ export async function createTokenLocally(config: Pick<SproutConfig, 'dataDir' | 
   }
   try {
     if (!(await store.db.schema.hasTable('api_tokens')) || !(await store.db.schema.hasTable('audit_records'))) {
-      throw new SproutError('SPROUT_ERR_CONFIG', `${store.location} holds no Sprout database yet; start \`sprout server\` once (or run \`sprout db migrate\`) with this config first`);
+      throw new SproutError(
+        'SPROUT_ERR_CONFIG',
+        `${store.location} holds no Sprout database yet; start \`sprout server\` once (or run \`sprout db migrate\`) with this config first`,
+      );
     }
     const tokens = new TokenService(store.db);
     const audit = new AuditLog(store.db, createHooks());
@@ -54,7 +60,14 @@ export async function createTokenLocally(config: Pick<SproutConfig, 'dataDir' | 
     const created = await store.db.transaction(async (trx) => {
       const made = await tokens.create({ name: input.name, role: input.role, createdBy: actor, expiresAt: input.expiresAt ?? null }, trx);
       await audit.record(
-        { actor, action: 'token.create', targetType: 'token', targetId: made.token.id, outcome: 'success', details: { name: input.name, role: input.role, expiresAt: input.expiresAt?.toISOString() ?? null, source: 'local' } },
+        {
+          actor,
+          action: 'token.create',
+          targetType: 'token',
+          targetId: made.token.id,
+          outcome: 'success',
+          details: { name: input.name, role: input.role, expiresAt: input.expiresAt?.toISOString() ?? null, source: 'local' },
+        },
         trx,
       );
       return made;

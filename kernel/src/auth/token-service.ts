@@ -52,7 +52,8 @@ export class TokenService {
   ): Promise<{ token: ApiToken; secret: string }> {
     const secret = input.secret ?? newSecret();
     const existing = await trx('api_tokens').where({ name: input.name }).first();
-    if (existing) throw new SproutError('SPROUT_ERR_CONFLICT', `a token named "${input.name}" already exists`, { details: [{ field: 'name', message: 'already taken' }] });
+    if (existing)
+      throw new SproutError('SPROUT_ERR_CONFLICT', `a token named "${input.name}" already exists`, { details: [{ field: 'name', message: 'already taken' }] });
     const [row] = await trx('api_tokens')
       .insert({
         id: randomUUID(),
@@ -96,7 +97,10 @@ export class TokenService {
     const now = this.now();
     if (token.lastUsedAt !== null && now - token.lastUsedAt <= LAST_USED_RESOLUTION_MS) return;
     token.lastUsedAt = now;
-    void this.db('api_tokens').where({ id: token.principal.tokenId }).update({ last_used_at: this.db.fn.now() }).catch(() => undefined);
+    void this.db('api_tokens')
+      .where({ id: token.principal.tokenId })
+      .update({ last_used_at: this.db.fn.now() })
+      .catch(() => undefined);
   }
 
   async list(): Promise<ApiToken[]> {
@@ -117,7 +121,9 @@ export class TokenService {
   async revoke(idOrName: string, trx: Knex | Knex.Transaction = this.db): Promise<ApiToken> {
     if (!('executionPromise' in trx)) return this.db.transaction((own) => this.revoke(idOrName, own));
     await trx.raw('select pg_advisory_xact_lock(?)', [ADMIN_TOKENS_LOCK]);
-    const row = await trx('api_tokens').where(isUuid(idOrName) ? { id: idOrName } : { name: idOrName }).first();
+    const row = await trx('api_tokens')
+      .where(isUuid(idOrName) ? { id: idOrName } : { name: idOrName })
+      .first();
     if (!row) throw new SproutError('SPROUT_ERR_NOT_FOUND', `no token "${idOrName}"`);
     if (row.role === 'admin' && !row.revoked_at && (await this.activeAdmins(trx, row.id)) === 0 && isActive(row, this.now())) {
       throw new SproutError(
@@ -126,11 +132,18 @@ export class TokenService {
         { context: { lastAdminToken: row.id }, details: [{ field: 'id', message: 'the last active admin token cannot be revoked' }] },
       );
     }
-    const [updated] = await trx('api_tokens').where({ id: row.id }).update({ revoked_at: row.revoked_at ?? trx.fn.now() }).returning('*');
+    const [updated] = await trx('api_tokens')
+      .where({ id: row.id })
+      .update({ revoked_at: row.revoked_at ?? trx.fn.now() })
+      .returning('*');
     // Forgotten now, and again once the revocation commits: a lookup that read the row
     // before the commit must not keep the token alive in this process.
     this.principals.forget(row.id);
-    if ('executionPromise' in trx) void trx.executionPromise.then(() => this.principals.forget(row.id), () => undefined);
+    if ('executionPromise' in trx)
+      void trx.executionPromise.then(
+        () => this.principals.forget(row.id),
+        () => undefined,
+      );
     return toToken(updated);
   }
 

@@ -40,7 +40,12 @@ export function resolveTarget(env: NodeJS.ProcessEnv = process.env, local?: Loca
 function resolveUrlAndToken(env: NodeJS.ProcessEnv, local?: LocalDefaults): ApiTarget & { profileCa?: string } {
   const profile = readProfile(env);
   if (env.SPROUT_URL || env.SPROUT_TOKEN) {
-    return { url: env.SPROUT_URL ?? profile?.url ?? localUrl(local), token: env.SPROUT_TOKEN ?? profile?.token, source: 'SPROUT_URL/SPROUT_TOKEN', profileCa: profile?.ca };
+    return {
+      url: env.SPROUT_URL ?? profile?.url ?? localUrl(local),
+      token: env.SPROUT_TOKEN ?? profile?.token,
+      source: 'SPROUT_URL/SPROUT_TOKEN',
+      profileCa: profile?.ca,
+    };
   }
   if (profile) return { url: profile.url, token: profile.token, source: 'profile (sprout login)', profileCa: profile.ca };
   const token = local && existsSync(local.adminTokenFile) ? readFileSync(local.adminTokenFile, 'utf8').trim() : undefined;
@@ -69,7 +74,11 @@ export class ApiClient {
         return fetch(request, (dispatcher ? { dispatcher } : {}) as RequestInit);
       },
       unreachable: (err) => {
-        const tls = explainTlsFailure(err, this.target.url, this.target.ca ? `--ca FILE (the CA in ${this.target.ca} did not sign it)` : '--ca FILE (or SPROUT_CA, or `sprout login --ca FILE`)');
+        const tls = explainTlsFailure(
+          err,
+          this.target.url,
+          this.target.ca ? `--ca FILE (the CA in ${this.target.ca} did not sign it)` : '--ca FILE (or SPROUT_CA, or `sprout login --ca FILE`)',
+        );
         if (tls) return `${tls} (URL from ${this.target.source})`;
         return `cannot reach the Sprout API at ${this.target.url} (${err.cause?.message ?? err.message}); is \`sprout server\` running? (URL from ${this.target.source})`;
       },
@@ -78,12 +87,22 @@ export class ApiClient {
   }
 
   /** Untyped: `path` is a concrete path (ids filled in). `raw` sends a non-JSON body as is (e.g. CSV). */
-  async request<T>(method: string, path: string, body?: unknown, query?: Record<string, string | number | undefined>, raw?: { body: string; contentType: string }): Promise<T> {
+  async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    query?: Record<string, string | number | undefined>,
+    raw?: { body: string; contentType: string },
+  ): Promise<T> {
     const params = Object.fromEntries(Object.entries(query ?? {}).filter(([, v]) => v !== undefined && v !== ''));
     const init: Record<string, unknown> = { params: { query: params }, parseAs: 'text' };
     if (raw) Object.assign(init, { body: raw.body, bodySerializer: (b: string) => b, headers: { 'content-type': raw.contentType } });
     else if (body !== undefined) init.body = body;
-    const { data } = await (this.typed.request as (method: string, path: string, init: unknown) => Promise<{ data?: string }>)(method.toLowerCase(), path.startsWith('/') ? path : `/${path}`, init);
+    const { data } = await (this.typed.request as (method: string, path: string, init: unknown) => Promise<{ data?: string }>)(
+      method.toLowerCase(),
+      path.startsWith('/') ? path : `/${path}`,
+      init,
+    );
     return (data ? safeJson(data) : undefined) as T;
   }
 

@@ -16,7 +16,9 @@ interface Explainable {
 
 export abstract class SproutCommand extends Command {
   json = Option.Boolean('--json', false, { description: 'Print machine-readable JSON' });
-  ca = Option.String('--ca', { description: 'PEM file of a private CA to trust for an https:// server, on top of the system store (default: $SPROUT_CA, else the profile\'s)' });
+  ca = Option.String('--ca', {
+    description: "PEM file of a private CA to trust for an https:// server, on top of the system store (default: $SPROUT_CA, else the profile's)",
+  });
 
   /** Overridden by the CLI to point at the local server's defaults. */
   static localDefaults: () => LocalDefaults | undefined = () => undefined;

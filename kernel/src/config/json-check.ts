@@ -22,7 +22,16 @@ function formatOk(format: unknown, value: string): boolean {
     if (!m) return false;
     const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
     const days = new Date(Date.UTC(year, month, 0)).getUTCDate(); // days of that month
-    return month >= 1 && month <= 12 && day >= 1 && day <= days && hour <= 23 && minute <= 59 && second <= 59 && (m[7] === undefined || (Number(m[7]) <= 23 && Number(m[8]) <= 59));
+    return (
+      month >= 1 &&
+      month <= 12 &&
+      day >= 1 &&
+      day <= days &&
+      hour <= 23 &&
+      minute <= 59 &&
+      second <= 59 &&
+      (m[7] === undefined || (Number(m[7]) <= 23 && Number(m[8]) <= 59))
+    );
   }
   return false;
 }

@@ -19,15 +19,24 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const problems = movedKeys(raw);
   problems.push(...schemaProblems(configSchema, raw, ''));
   if (problems.length > 0) {
-    throw new SproutError('SPROUT_ERR_CONFIG', `configuration${file ? ` in ${file}` : ''} is invalid (${problems.length} problem${problems.length > 1 ? 's' : ''})`, {
-      details: problems,
-    });
+    throw new SproutError(
+      'SPROUT_ERR_CONFIG',
+      `configuration${file ? ` in ${file}` : ''} is invalid (${problems.length} problem${problems.length > 1 ? 's' : ''})`,
+      {
+        details: problems,
+      },
+    );
   }
   const config = raw as SproutConfig;
   config.dataDir = resolve(base, config.dataDir);
   config.pluginDir = resolve(base, config.pluginDir);
   if (config.tls) {
-    config.tls = { ...config.tls, cert: resolve(base, config.tls.cert), key: resolve(base, config.tls.key), ...(config.tls.ca ? { ca: resolve(base, config.tls.ca) } : {}) };
+    config.tls = {
+      ...config.tls,
+      cert: resolve(base, config.tls.cert),
+      key: resolve(base, config.tls.key),
+      ...(config.tls.ca ? { ca: resolve(base, config.tls.ca) } : {}),
+    };
   }
   return { config, file };
 }
@@ -37,7 +46,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
  * went (and left out, so the schema does not also call it unknown).
  */
 const moved: Record<string, string> = {
-  nats: 'the NATS URL is the transport plugin\'s setting now: write plugins.transport-nats.url (SPROUT_NATS_URL still sets it) instead of nats.url',
+  nats: "the NATS URL is the transport plugin's setting now: write plugins.transport-nats.url (SPROUT_NATS_URL still sets it) instead of nats.url",
 };
 
 function movedKeys(raw: Record<string, unknown>): ProblemDetail[] {

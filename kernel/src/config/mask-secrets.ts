@@ -51,9 +51,11 @@ function maskAfterScheme(scheme: string, rest: string): string {
   if (query >= 0) {
     const fragment = tail.indexOf('#', query);
     const end = fragment < 0 ? tail.length : fragment;
-    const params = tail.slice(query + 1, end).replace(/(^|[&;])([^=&;]*)=([^&;]*)/g, (whole, sep: string, name: string) =>
-      secretParam.test(safeDecode(name)) ? `${sep}${name}=${secretMask}` : whole,
-    );
+    const params = tail
+      .slice(query + 1, end)
+      .replace(/(^|[&;])([^=&;]*)=([^&;]*)/g, (whole, sep: string, name: string) =>
+        secretParam.test(safeDecode(name)) ? `${sep}${name}=${secretMask}` : whole,
+      );
     tail = `${tail.slice(0, query + 1)}${params}${tail.slice(end)}`;
   }
   return `${authority}${tail}`;

@@ -59,7 +59,10 @@ export function readConfig(options: LoadConfigOptions = {}): RawConfig {
       throw new SproutError('SPROUT_ERR_CONFIG', `config file ${file} is not valid YAML: ${(err as Error).message}`);
     }
     if (typeof fromFile !== 'object' || Array.isArray(fromFile)) {
-      throw new SproutError('SPROUT_ERR_CONFIG', `config file ${file} must hold a mapping of keys, not ${Array.isArray(fromFile) ? 'a list' : typeof fromFile}`);
+      throw new SproutError(
+        'SPROUT_ERR_CONFIG',
+        `config file ${file} must hold a mapping of keys, not ${Array.isArray(fromFile) ? 'a list' : typeof fromFile}`,
+      );
     }
   }
 
@@ -75,7 +78,7 @@ export function readConfig(options: LoadConfigOptions = {}): RawConfig {
 
 function withDefaults(raw: Record<string, any>, base: string): Record<string, unknown> {
   const dataDir = raw.dataDir ?? '.sprout';
-  const capabilities = isMapping(raw.capabilities) ? { ...raw.capabilities } : raw.capabilities ?? {};
+  const capabilities = isMapping(raw.capabilities) ? { ...raw.capabilities } : (raw.capabilities ?? {});
   return {
     ...raw,
     dataDir,
@@ -90,7 +93,10 @@ function withDefaults(raw: Record<string, any>, base: string): Record<string, un
     metrics: isMapping(raw.metrics) || raw.metrics === undefined ? { enabled: true, access: 'viewer', ...(raw.metrics ?? {}) } : raw.metrics,
     audit: isMapping(raw.audit) || raw.audit === undefined ? { repeatWindowSeconds: 60, ...(raw.audit ?? {}) } : raw.audit,
     lifecycle: lifecycleDefaults(raw.lifecycle),
-    agents: isMapping(raw.agents) || raw.agents === undefined ? { heartbeatSeconds: 10, offlineAfterMissed: 3, joinTokenTtlSeconds: 86_400, ...(raw.agents ?? {}) } : raw.agents,
+    agents:
+      isMapping(raw.agents) || raw.agents === undefined
+        ? { heartbeatSeconds: 10, offlineAfterMissed: 3, joinTokenTtlSeconds: 86_400, ...(raw.agents ?? {}) }
+        : raw.agents,
   };
 }
 
@@ -103,9 +109,10 @@ function lifecycleDefaults(given: unknown): unknown {
     keepAddressesOnRelease: false,
     hardwareTests: true,
     ...lifecycle,
-    timeouts: isMapping(timeouts) || timeouts === undefined
-      ? { commissioning: 1200, testing: 1200, deploying: 2400, releasing: 600, firstBoot: 900, ...(timeouts ?? {}) }
-      : timeouts,
+    timeouts:
+      isMapping(timeouts) || timeouts === undefined
+        ? { commissioning: 1200, testing: 1200, deploying: 2400, releasing: 600, firstBoot: 900, ...(timeouts ?? {}) }
+        : timeouts,
   };
 }
 

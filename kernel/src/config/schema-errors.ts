@@ -19,11 +19,21 @@ export function schemaProblems(schema: TSchema, value: unknown, prefix: string):
       error.keyword === 'required' && required
         ? required.map((key) => ({ field: joinKeys(base, `/${key}`), message: 'is required' }))
         : error.keyword === 'additionalProperties'
-        ? ((error.params as { additionalProperties?: string[] }).additionalProperties ?? []).map((key) => ({
-            field: joinKeys(base, `/${key}`) || '(root)',
-            message: 'unknown key',
-          }))
-        : [{ field: base || '(root)', message: withExpectation(error.keyword, error.message, schemaAt(schema, error.schemaPath), schemaAt(schema, error.schemaPath.replace(/\/anyOf\/\d+$/, ''))) }];
+          ? ((error.params as { additionalProperties?: string[] }).additionalProperties ?? []).map((key) => ({
+              field: joinKeys(base, `/${key}`) || '(root)',
+              message: 'unknown key',
+            }))
+          : [
+              {
+                field: base || '(root)',
+                message: withExpectation(
+                  error.keyword,
+                  error.message,
+                  schemaAt(schema, error.schemaPath),
+                  schemaAt(schema, error.schemaPath.replace(/\/anyOf\/\d+$/, '')),
+                ),
+              },
+            ];
     for (const entry of entries) {
       const id = `${entry.field}\0${entry.message}`;
       if (!seen.has(id)) {

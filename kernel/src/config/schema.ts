@@ -27,10 +27,7 @@ export const configSchema = Type.Object(
       { additionalProperties: false },
     ),
     pluginDir: Type.String({ minLength: 1, description: 'npm prefix third-party plugins install into' }),
-    capabilities: Type.Record(
-      Type.String(),
-      Type.Object({ use: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
-    ),
+    capabilities: Type.Record(Type.String(), Type.Object({ use: Type.String({ minLength: 1 }) }, { additionalProperties: false })),
     plugins: Type.Record(Type.String(), Type.Record(Type.String(), Type.Unknown())),
     log: Type.Object(
       { level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))) },
@@ -52,7 +49,10 @@ export const configSchema = Type.Object(
             testing: Type.Integer({ minimum: 1, description: 'seconds a machine may stay testing' }),
             deploying: Type.Integer({ minimum: 1, description: 'seconds a machine may stay deploying' }),
             releasing: Type.Integer({ minimum: 1, description: 'seconds a machine may stay releasing' }),
-            firstBoot: Type.Integer({ minimum: 1, description: "seconds a deploy waits for the installed OS's first-boot report (cloud-init phone_home) after the install" }),
+            firstBoot: Type.Integer({
+              minimum: 1,
+              description: "seconds a deploy waits for the installed OS's first-boot report (cloud-init phone_home) after the install",
+            }),
           },
           { additionalProperties: false },
         ),
@@ -69,7 +69,9 @@ export const configSchema = Type.Object(
           maximum: 86_400,
           description: 'identical denials (same source, actor, action and reason) within this many seconds of the first are one audit record with a count',
         }),
-        retentionDays: Type.Optional(Type.Integer({ minimum: 1, description: 'audit records older than this many days are pruned hourly; unset keeps everything' })),
+        retentionDays: Type.Optional(
+          Type.Integer({ minimum: 1, description: 'audit records older than this many days are pruned hourly; unset keeps everything' }),
+        ),
       },
       { additionalProperties: false },
     ),
@@ -78,10 +80,15 @@ export const configSchema = Type.Object(
         credentialKey: Type.Optional(
           Type.String({
             pattern: '^[A-Za-z0-9+/]{43}=$',
-            description: 'base64 of 32 random bytes (openssl rand -base64 32): the AES-256-GCM key BMC passwords are stored under; unset: SPROUT_POWER_CREDENTIAL_KEY, else a key generated in dataDir',
+            description:
+              'base64 of 32 random bytes (openssl rand -base64 32): the AES-256-GCM key BMC passwords are stored under; unset: SPROUT_POWER_CREDENTIAL_KEY, else a key generated in dataDir',
           }),
         ),
-        pollSeconds: Type.Integer({ minimum: 0, maximum: 86_400, description: 'how often each site polls the power state of its machines with a BMC; 0 never' }),
+        pollSeconds: Type.Integer({
+          minimum: 0,
+          maximum: 86_400,
+          description: 'how often each site polls the power state of its machines with a BMC; 0 never',
+        }),
         pollConcurrency: Type.Integer({ minimum: 1, maximum: 256, description: 'BMCs an agent asks at once while polling' }),
         callTimeoutSeconds: Type.Integer({ minimum: 1, maximum: 600, description: 'how long one BMC operation may take before it fails' }),
       },

@@ -57,7 +57,8 @@ function firstError(schema: JsonSchema, value: unknown, prefix: string): ReportP
     const required = (error.params as { requiredProperties?: string[] }).requiredProperties;
     if (error.keyword === 'required' && required?.length) return { field: `${prefix}${error.instancePath}/${required[0]}`, message: 'is required' };
     const extra = (error.params as { additionalProperties?: string[] }).additionalProperties;
-    if (error.keyword === 'additionalProperties' && extra?.length) return { field: `${prefix}${error.instancePath}/${extra[0]}`, message: 'is not a report field' };
+    if (error.keyword === 'additionalProperties' && extra?.length)
+      return { field: `${prefix}${error.instancePath}/${extra[0]}`, message: 'is not a report field' };
     if (error.keyword === 'boolean') continue;
     return { field: `${prefix}${error.instancePath}` || '/', message: error.message };
   }

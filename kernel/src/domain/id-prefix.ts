@@ -23,7 +23,11 @@ export async function rowsByIdPrefix<T>(db: Knex | Knex.Transaction, table: stri
 
 export function ambiguousPrefix(kind: string, idPrefix: string, candidates: string[]): SproutError {
   const shown = candidates.slice(0, 5);
-  return new SproutError('SPROUT_ERR_CONFLICT', `"${idPrefix}" is the start of several ${kind} ids (${shown.join(', ')}${candidates.length > 5 ? ', …' : ''}); give more of the id`, {
-    details: [{ field: kind, message: `ambiguous id prefix; candidates: ${shown.join(', ')}` }],
-  });
+  return new SproutError(
+    'SPROUT_ERR_CONFLICT',
+    `"${idPrefix}" is the start of several ${kind} ids (${shown.join(', ')}${candidates.length > 5 ? ', …' : ''}); give more of the id`,
+    {
+      details: [{ field: kind, message: `ambiguous id prefix; candidates: ${shown.join(', ')}` }],
+    },
+  );
 }

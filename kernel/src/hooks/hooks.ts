@@ -127,6 +127,7 @@ export function afterCommit(trx: Knex | Knex.Transaction, announce: () => Promis
   if (!('executionPromise' in trx)) return run();
   // A savepoint's own promise settles when it is released; the change commits with the outermost transaction.
   const levels: Promise<unknown>[] = [];
-  for (let t: (Knex.Transaction & { parentTransaction?: Knex.Transaction }) | undefined = trx as Knex.Transaction; t; t = t.parentTransaction) levels.push(t.executionPromise);
+  for (let t: (Knex.Transaction & { parentTransaction?: Knex.Transaction }) | undefined = trx as Knex.Transaction; t; t = t.parentTransaction)
+    levels.push(t.executionPromise);
   Promise.all(levels).then(run, () => undefined);
 }

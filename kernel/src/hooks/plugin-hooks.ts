@@ -27,7 +27,14 @@ export function hooksForPlugin(hooks: KernelHooks, pluginId: string, options: { 
       tap(fn: (...args: unknown[]) => unknown) {
         hook.tapPromise({ name: pluginId }, async (...args: unknown[]) => {
           try {
-            return budgeted ? await withinBudget(Promise.resolve().then(() => fn(...args)), budgetMs, pluginId, name) : await fn(...args);
+            return budgeted
+              ? await withinBudget(
+                  Promise.resolve().then(() => fn(...args)),
+                  budgetMs,
+                  pluginId,
+                  name,
+                )
+              : await fn(...args);
           } catch (err) {
             if (isSproutError(err, 'SPROUT_ERR_HOOK_FAILED')) throw err;
             const message = err instanceof Error ? err.message : String(err);
@@ -50,9 +57,13 @@ async function withinBudget<T>(work: Promise<T>, budgetMs: number, pluginId: str
     timer = setTimeout(
       () =>
         reject(
-          new SproutError('SPROUT_ERR_HOOK_FAILED', `plugin ${pluginId} took longer than ${budgetMs} ms in hook ${hook}, which runs inside the transaction; the change was rolled back`, {
-            context: { plugin: pluginId, hook, budgetMs },
-          }),
+          new SproutError(
+            'SPROUT_ERR_HOOK_FAILED',
+            `plugin ${pluginId} took longer than ${budgetMs} ms in hook ${hook}, which runs inside the transaction; the change was rolled back`,
+            {
+              context: { plugin: pluginId, hook, budgetMs },
+            },
+          ),
         ),
       budgetMs,
     );

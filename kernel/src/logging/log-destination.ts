@@ -40,7 +40,10 @@ export function logDestination(fd = 1): LogDestination {
       return dropped;
     },
     write(line: string) {
-      if (dropped > 0 && !writeAll(`${JSON.stringify({ level: 40, time: Date.now(), msg: `${dropped} log lines were lost: the log could not be written (${lastError})` })}\n`)) {
+      if (
+        dropped > 0 &&
+        !writeAll(`${JSON.stringify({ level: 40, time: Date.now(), msg: `${dropped} log lines were lost: the log could not be written (${lastError})` })}\n`)
+      ) {
         dropped++;
         return;
       }

@@ -22,7 +22,12 @@ export const durationBuckets = [0.005, 0.025, 0.1, 0.5, 1, 5, 30, 60, 300, 900, 
 export function createMetricsRegistry(component: 'control-plane' | 'agent', version: string): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  new Gauge({ name: 'sprout_build_info', help: 'Always 1: the component and version of this process', labelNames: ['component', 'version'], registers: [registry] }).set({ component, version }, 1);
+  new Gauge({
+    name: 'sprout_build_info',
+    help: 'Always 1: the component and version of this process',
+    labelNames: ['component', 'version'],
+    registers: [registry],
+  }).set({ component, version }, 1);
   return registry;
 }
 

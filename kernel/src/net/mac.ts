@@ -14,7 +14,8 @@ import { SproutError } from '../errors/sprout-error.ts';
  * The accepted spellings as a JSON-schema `pattern` (the machines API's `mac`; no
  * surrounding whitespace there). No backreferences, so any client's regex engine can use it.
  */
-export const macPattern = '^([0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}|[0-9A-Fa-f]{12})$';
+export const macPattern =
+  '^([0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}|[0-9A-Fa-f]{12})$';
 /** The normalised form (`aa:bb:cc:dd:ee:ff`) as a JSON-schema `pattern`. */
 export const normalisedMacPattern = '^[0-9a-f]{2}(:[0-9a-f]{2}){5}$';
 

@@ -61,7 +61,11 @@ export class UpstreamClient {
     this.base = options.url.endsWith('/') ? options.url : `${options.url}/`;
   }
 
-  async call<T = unknown>(method: string, path: string, { body, accept = [200, 201, 204], action, context = {} }: UpstreamCallOptions = {}): Promise<UpstreamAnswer<T>> {
+  async call<T = unknown>(
+    method: string,
+    path: string,
+    { body, accept = [200, 201, 204], action, context = {} }: UpstreamCallOptions = {},
+  ): Promise<UpstreamAnswer<T>> {
     const { name, pluginId, timeoutMs } = this.options;
     const url = path === '' ? new URL(this.options.url) : new URL(path.replace(/^\//, ''), this.base);
     const what = action ?? `${method} ${url.pathname}`;
@@ -77,7 +81,10 @@ export class UpstreamClient {
       });
       text = await response.text();
     } catch (err) {
-      throw new SproutError('SPROUT_ERR_UNAVAILABLE', `${name} at ${this.options.url} did not answer ${what}: ${this.scrub(reasonOf(err, timeoutMs))}`, { cause: err, context: where });
+      throw new SproutError('SPROUT_ERR_UNAVAILABLE', `${name} at ${this.options.url} did not answer ${what}: ${this.scrub(reasonOf(err, timeoutMs))}`, {
+        cause: err,
+        context: where,
+      });
     }
     if (!accept.includes(response.status)) throw this.refusal(method, url.pathname, response.status, text, { action, context });
     let parsed: unknown;
@@ -95,12 +102,19 @@ export class UpstreamClient {
   }
 
   /** An answer the caller cannot use, as the error it throws: 401/403 are the operator's credentials, the rest the upstream's trouble. */
-  refusal(method: string, path: string, status: number, text: string, { action, context = {} }: Pick<UpstreamCallOptions, 'action' | 'context'> = {}): SproutError {
+  refusal(
+    method: string,
+    path: string,
+    status: number,
+    text: string,
+    { action, context = {} }: Pick<UpstreamCallOptions, 'action' | 'context'> = {},
+  ): SproutError {
     const { name, pluginId, credentialsHint } = this.options;
     const what = action ?? `${method} ${path}`;
     const said = this.excerpt(text);
     const where = { plugin: pluginId, method, path, ...context, upstreamStatus: status, upstreamBody: said };
-    if (status === 401 || status === 403) return new SproutError('SPROUT_ERR_CONFIG', `${name} refused ${what} with ${status} (${said}); ${credentialsHint}`, { context: where });
+    if (status === 401 || status === 403)
+      return new SproutError('SPROUT_ERR_CONFIG', `${name} refused ${what} with ${status} (${said}); ${credentialsHint}`, { context: where });
     return new SproutError('SPROUT_ERR_UNAVAILABLE', `${name} answered ${status} to ${what}: ${said}`, { context: where });
   }
 

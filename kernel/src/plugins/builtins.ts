@@ -22,7 +22,9 @@ export function builtinPluginsOf(packageJson: string | URL): string[] {
       try {
         return resolvePluginPackage(name, file);
       } catch (err) {
-        throw new Error(`${pkg.name ?? file} declares the builtin plugin ${name}, which is not installed (${(err as Error).message.split('\n')[0]}): reinstall Sprout`);
+        throw new Error(
+          `${pkg.name ?? file} declares the builtin plugin ${name}, which is not installed (${(err as Error).message.split('\n')[0]}): reinstall Sprout`,
+        );
       }
     });
 }

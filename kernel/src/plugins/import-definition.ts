@@ -27,6 +27,7 @@ export async function importAgentPart(manifest: PluginManifest): Promise<AgentPa
   if (manifest.agent === false) return undefined;
   if (manifest.agent === null) return (await importDefinition(manifest)).agent?.();
   const part = (await importPluginModule(manifest.agent, manifest.dir, manifest.builtin)).default;
-  if (typeof part !== 'object' || part === null) throw new Error(`agent module ${manifest.agent} must export default the plugin's agent part ({ transport, tasks, services, power })`);
+  if (typeof part !== 'object' || part === null)
+    throw new Error(`agent module ${manifest.agent} must export default the plugin's agent part ({ transport, tasks, services, power })`);
   return part as AgentPart;
 }

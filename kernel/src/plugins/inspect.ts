@@ -55,4 +55,3 @@ export function inspectPlugins<C extends Pick<SproutConfig, 'pluginDir' | 'capab
   }));
   return { plan, plugins, problems: plan.problems, config };
 }
-

@@ -62,7 +62,14 @@ export function kernelRead(): KernelRead {
         if (filter.siteId !== undefined) q.andWhere('site_id', filter.siteId);
         if (filter.arch !== undefined) q.andWhere('arch', filter.arch);
         const rows: MachineRow[] = await q.orderBy(['hostname', 'id']).select('id', 'hostname', 'site_id', 'arch', 'tags', 'hardware');
-        return rows.map((r) => ({ id: r.id, hostname: r.hostname, siteId: r.site_id, arch: r.arch, tags: json(r.tags) ?? [], hardware: json(r.hardware) ?? {} }));
+        return rows.map((r) => ({
+          id: r.id,
+          hostname: r.hostname,
+          siteId: r.site_id,
+          arch: r.arch,
+          tags: json(r.tags) ?? [],
+          hardware: json(r.hardware) ?? {},
+        }));
       },
       async lockFirstReady(trx: Knex.Transaction, ids: string[]): Promise<string | null> {
         if (ids.length === 0) return null;

@@ -44,9 +44,7 @@ export async function loadPlugins(plan: PluginPlan, config: Pick<SproutConfig, '
 
 export function throwIfProblems(problems: ProblemDetail[]): void {
   if (problems.length === 0) return;
-  throw new SproutError(
-    'SPROUT_ERR_PLUGIN_VALIDATION',
-    `Sprout cannot start: ${problems.length} plugin problem${problems.length > 1 ? 's' : ''}`,
-    { details: problems },
-  );
+  throw new SproutError('SPROUT_ERR_PLUGIN_VALIDATION', `Sprout cannot start: ${problems.length} plugin problem${problems.length > 1 ? 's' : ''}`, {
+    details: problems,
+  });
 }

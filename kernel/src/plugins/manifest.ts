@@ -65,16 +65,30 @@ export function readManifest(dir: string, builtin: boolean): { manifest?: Plugin
     }
   }
   if (s.default !== undefined && typeof s.default !== 'boolean' && !(typeof s.default === 'string' && settingPattern.test(s.default))) {
-    problems.push({ field: `${where}.default`, message: 'must be true, false or the name of one of the plugin\'s settings (the default when that setting is set)' });
+    problems.push({
+      field: `${where}.default`,
+      message: "must be true, false or the name of one of the plugin's settings (the default when that setting is set)",
+    });
   }
-  if (s.env !== undefined && !(typeof s.env === 'object' && s.env !== null && !Array.isArray(s.env) && Object.entries(s.env).every(([k, v]) => envPattern.test(k) && typeof v === 'string' && settingPattern.test(v)))) {
-    problems.push({ field: `${where}.env`, message: 'must map environment variable names (SPROUT_…) to names of the plugin\'s settings' });
+  if (
+    s.env !== undefined &&
+    !(
+      typeof s.env === 'object' &&
+      s.env !== null &&
+      !Array.isArray(s.env) &&
+      Object.entries(s.env).every(([k, v]) => envPattern.test(k) && typeof v === 'string' && settingPattern.test(v))
+    )
+  ) {
+    problems.push({ field: `${where}.env`, message: "must map environment variable names (SPROUT_…) to names of the plugin's settings" });
   }
   const commands = s.commands === undefined ? undefined : pathFor(s.commands);
-  if (s.commands !== undefined && commands === undefined) problems.push({ field: `${where}.commands`, message: 'must be the path of a module exporting the command classes' });
+  if (s.commands !== undefined && commands === undefined)
+    problems.push({ field: `${where}.commands`, message: 'must be the path of a module exporting the command classes' });
   const agent = s.agent === undefined || s.agent === false ? undefined : pathFor(s.agent);
-  if (s.agent !== undefined && s.agent !== false && agent === undefined) problems.push({ field: `${where}.agent`, message: 'must be false or the path of a module whose default export is the plugin\'s agent part' });
-  if (typeof s.apiVersion !== 'string') problems.push({ field: `${where}.apiVersion`, message: 'must be a semver range of kernel API versions, e.g. "^1.0.0"' });
+  if (s.agent !== undefined && s.agent !== false && agent === undefined)
+    problems.push({ field: `${where}.agent`, message: "must be false or the path of a module whose default export is the plugin's agent part" });
+  if (typeof s.apiVersion !== 'string')
+    problems.push({ field: `${where}.apiVersion`, message: 'must be a semver range of kernel API versions, e.g. "^1.0.0"' });
   const entryFile = entryOf(pkg);
   if (!entryFile) problems.push({ field: `${pkg.name ?? dir} (package.json)`, message: 'has no "exports" or "main" entry' });
   if (problems.length > 0) return { problems };

@@ -44,7 +44,10 @@ export function planPlugins(input: {
     const offering = plugins.filter((p) => p.provides.includes(capability.id));
     const wanted = config.capabilities[capability.id]?.use;
     if (capability.cardinality === 'many') {
-      providers.set(capability.id, offering.map((p) => p.id));
+      providers.set(
+        capability.id,
+        offering.map((p) => p.id),
+      );
       continue;
     }
     if (wanted) {
@@ -92,7 +95,7 @@ export function planPlugins(input: {
       });
     }
     for (const id of plugin.consumes) {
-      if (!(providers.get(id)?.length)) {
+      if (!providers.get(id)?.length) {
         problems.push({ field: plugin.packageName, message: `consumes "${id}" but no active plugin provides it` });
       }
     }

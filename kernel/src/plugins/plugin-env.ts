@@ -7,7 +7,11 @@
 import type { SproutConfig } from '../config/schema.ts';
 import type { PluginManifest } from './manifest.ts';
 
-export function withPluginEnvironment<C extends { plugins?: SproutConfig['plugins'] }>(config: C, plugins: readonly PluginManifest[], env: NodeJS.ProcessEnv): C {
+export function withPluginEnvironment<C extends { plugins?: SproutConfig['plugins'] }>(
+  config: C,
+  plugins: readonly PluginManifest[],
+  env: NodeJS.ProcessEnv,
+): C {
   let merged: SproutConfig['plugins'] | undefined;
   for (const manifest of plugins) {
     for (const [variable, setting] of Object.entries(manifest.env)) {

@@ -70,16 +70,17 @@ export class PluginHost {
       const made = pluginIds.map((pluginId) => {
         const factory = this.factories.get(capabilityId)?.get(pluginId);
         if (!factory) {
-          throw new SproutError('SPROUT_ERR_PLUGIN_VALIDATION', `plugin ${pluginId} declares it provides ${capabilityId} but registered no provider in setup()`, {
-            context: { plugin: pluginId, capability: capabilityId },
-          });
+          throw new SproutError(
+            'SPROUT_ERR_PLUGIN_VALIDATION',
+            `plugin ${pluginId} declares it provides ${capabilityId} but registered no provider in setup()`,
+            {
+              context: { plugin: pluginId, capability: capabilityId },
+            },
+          );
         }
         return factory;
       });
-      this.deps.container.register(
-        capabilityKey(capabilityId),
-        asFunction(() => Promise.all(made.map((factory) => factory()))).singleton(),
-      );
+      this.deps.container.register(capabilityKey(capabilityId), asFunction(() => Promise.all(made.map((factory) => factory()))).singleton());
     }
   }
 

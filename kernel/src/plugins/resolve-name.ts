@@ -12,7 +12,10 @@ export function packageNameFor(name: string): string {
 
 export function findPlugin(plugins: PluginManifest[], name: string): PluginManifest | undefined {
   const pkg = packageNameFor(name);
-  return plugins.find((p) => p.packageName === pkg) ?? (name.startsWith('@') ? undefined : plugins.find((p) => p.id === name) ?? plugins.find((p) => p.packageName === name));
+  return (
+    plugins.find((p) => p.packageName === pkg) ??
+    (name.startsWith('@') ? undefined : (plugins.find((p) => p.id === name) ?? plugins.find((p) => p.packageName === name)))
+  );
 }
 
 export function installCommand(name: string, pluginDir: string): string {

@@ -53,11 +53,19 @@ export async function validatePluginPackage(
     }
     // What an agent loads instead of the entry must be what the entry says.
     if (manifest.agent === false && definition.agent) {
-      problems.push({ field: `${packageName} (package.json "sprout").agent`, message: 'is false, but the definition has an agent part: an agent would never load it' });
+      problems.push({
+        field: `${packageName} (package.json "sprout").agent`,
+        message: 'is false, but the definition has an agent part: an agent would never load it',
+      });
     } else if (typeof manifest.agent === 'string') {
       const part = await importAgentPart(manifest);
-      if (!definition.agent) problems.push({ field: `${packageName} (package.json "sprout").agent`, message: 'names an agent part, but the definition has no agent()' });
-      else if ((await definition.agent()) !== part) problems.push({ field: `${packageName} (package.json "sprout").agent`, message: "names a module whose default export is not the part the definition's agent() returns" });
+      if (!definition.agent)
+        problems.push({ field: `${packageName} (package.json "sprout").agent`, message: 'names an agent part, but the definition has no agent()' });
+      else if ((await definition.agent()) !== part)
+        problems.push({
+          field: `${packageName} (package.json "sprout").agent`,
+          message: "names a module whose default export is not the part the definition's agent() returns",
+        });
     }
   } catch (err) {
     problems.push({ field: packageName, message: `cannot be loaded: ${(err as Error).message}` });

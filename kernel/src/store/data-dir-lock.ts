@@ -27,7 +27,9 @@ const held = new Set<string>();
 
 /** The abstract socket name for `dir`: the same real path gives the same name in every process. */
 export function lockSocketName(dir: string, purpose: string): string {
-  const digest = createHash('sha256').update(`${realpathSync(dir)}\0${purpose}`).digest('hex');
+  const digest = createHash('sha256')
+    .update(`${realpathSync(dir)}\0${purpose}`)
+    .digest('hex');
   return `\0sprout-lock-${digest}`;
 }
 
@@ -35,9 +37,13 @@ export async function lockDataDir(dir: string, purpose: string, log?: (message: 
   ensurePrivateDir(dir, log);
   const path = join(dir, `${purpose}.lock`);
   const refuse = (holderText: string) =>
-    new SproutError('SPROUT_ERR_DATA_DIR_LOCKED', `${dir} is in use by ${holderText} (lock file ${path}); stop it first, or point this process at another data directory or at PostgreSQL`, {
-      context: { dir, lockFile: path, ...holder(path) },
-    });
+    new SproutError(
+      'SPROUT_ERR_DATA_DIR_LOCKED',
+      `${dir} is in use by ${holderText} (lock file ${path}); stop it first, or point this process at another data directory or at PostgreSQL`,
+      {
+        context: { dir, lockFile: path, ...holder(path) },
+      },
+    );
   const name = lockSocketName(dir, purpose);
   if (held.has(name)) throw refuse(`this process (${process.pid})`);
   const server = createServer();

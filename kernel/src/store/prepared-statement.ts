@@ -22,7 +22,8 @@ export async function preparedRows<T>(db: Knex | Knex.Transaction, name: string,
   const client = db.client as PooledClient;
   const connection = await client.acquireConnection();
   try {
-    const result = connection instanceof pg.Client ? await connection.query({ name, text, values }) : await (connection as SimpleConnection).query(text, values);
+    const result =
+      connection instanceof pg.Client ? await connection.query({ name, text, values }) : await (connection as SimpleConnection).query(text, values);
     return result.rows as T[];
   } finally {
     await client.releaseConnection(connection);

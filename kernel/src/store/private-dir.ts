@@ -16,9 +16,13 @@ export function ensurePrivateDir(dir: string, log?: (message: string) => void): 
   const stat = statSync(dir);
   const uid = process.getuid?.();
   if (uid !== undefined && stat.uid !== uid) {
-    throw new SproutError('SPROUT_ERR_CONFIG', `${dir} belongs to user id ${stat.uid}, not to the user running Sprout (${uid}); Sprout keeps its state only in folders of its own: chown it to this user or choose another folder`, {
-      context: { dir, owner: stat.uid, user: uid },
-    });
+    throw new SproutError(
+      'SPROUT_ERR_CONFIG',
+      `${dir} belongs to user id ${stat.uid}, not to the user running Sprout (${uid}); Sprout keeps its state only in folders of its own: chown it to this user or choose another folder`,
+      {
+        context: { dir, owner: stat.uid, user: uid },
+      },
+    );
   }
   if ((stat.mode & 0o077) !== 0) {
     chmodSync(dir, 0o700);

@@ -113,20 +113,21 @@ export function dhcpContract(test: TestFn, options: DhcpContractOptions): void {
     t.deepEqual(await provider.listReservations(siteId), [kept]);
   });
 
-  if (!options.sitesShareOneServer) test(title('each site has its own reservations, even for the same MAC and address'), async (t) => {
-    const { provider, newSite } = subject;
-    const a = await newSite();
-    const b = await newSite();
-    const inA = { ...a, mac: 'aa:bb:cc:00:00:01', address: '198.18.0.10', hostname: 'node1', netboot: true };
-    const inB = { ...b, mac: 'aa:bb:cc:00:00:01', address: '198.18.0.10', hostname: 'node1-b', netboot: false };
-    await provider.reserve(inA);
-    await provider.reserve(inB);
-    t.deepEqual(await provider.listReservations(a.siteId), [inA]);
-    t.deepEqual(await provider.listReservations(b.siteId), [inB]);
-    await provider.unreserve(b.siteId, inB.mac);
-    t.deepEqual(await provider.listReservations(b.siteId), []);
-    t.deepEqual(await provider.listReservations(a.siteId), [inA]);
-  });
+  if (!options.sitesShareOneServer)
+    test(title('each site has its own reservations, even for the same MAC and address'), async (t) => {
+      const { provider, newSite } = subject;
+      const a = await newSite();
+      const b = await newSite();
+      const inA = { ...a, mac: 'aa:bb:cc:00:00:01', address: '198.18.0.10', hostname: 'node1', netboot: true };
+      const inB = { ...b, mac: 'aa:bb:cc:00:00:01', address: '198.18.0.10', hostname: 'node1-b', netboot: false };
+      await provider.reserve(inA);
+      await provider.reserve(inB);
+      t.deepEqual(await provider.listReservations(a.siteId), [inA]);
+      t.deepEqual(await provider.listReservations(b.siteId), [inB]);
+      await provider.unreserve(b.siteId, inB.mac);
+      t.deepEqual(await provider.listReservations(b.siteId), []);
+      t.deepEqual(await provider.listReservations(a.siteId), [inA]);
+    });
 
   test(title('an address reserved for another MAC in the network is a conflict that changes nothing'), async (t) => {
     const { provider, newSite } = subject;
@@ -144,7 +145,13 @@ export function dhcpContract(test: TestFn, options: DhcpContractOptions): void {
     const { provider, newSite } = subject;
     const { siteId, networkId } = await newSite();
     const good = { siteId, networkId, mac: 'aa:bb:cc:00:00:01', address: '198.18.0.10', netboot: true };
-    for (const bad of [{ mac: 'aa:bb:cc:00:00' }, { mac: 'zz:bb:cc:00:00:01' }, { mac: 'aa:bb-cc:00:00:01' }, { address: '198.18.0.256' }, { address: 'node1' }]) {
+    for (const bad of [
+      { mac: 'aa:bb:cc:00:00' },
+      { mac: 'zz:bb:cc:00:00:01' },
+      { mac: 'aa:bb-cc:00:00:01' },
+      { address: '198.18.0.256' },
+      { address: 'node1' },
+    ]) {
       await t.throwsAsync(provider.reserve({ ...good, ...bad }), { code: 'SPROUT_ERR_VALIDATION' }, JSON.stringify(bad));
     }
     await t.throwsAsync(provider.unreserve(siteId, 'not-a-mac'), { code: 'SPROUT_ERR_VALIDATION' });

@@ -115,18 +115,19 @@ export function dnsContract(test: TestFn, options: DnsContractOptions): void {
     t.is((await provider.listRecords(siteId)).length, 3);
   });
 
-  if (!options.sitesShareOneServer) test(title('each site has its own records'), async (t) => {
-    const { provider, newSite } = subject;
-    const [siteA, siteB] = [await newSite(), await newSite()];
-    const inA = machine(siteA, 'node1', '198.18.0.2');
-    const inB = machine(siteB, 'node1', '198.18.0.9');
-    await provider.upsertRecords([...inA, ...inB]);
-    t.deepEqual(sorted(await provider.listRecords(siteA)), sorted(inA));
-    t.deepEqual(sorted(await provider.listRecords(siteB)), sorted(inB));
-    await provider.removeRecords(inB);
-    t.deepEqual(await provider.listRecords(siteB), []);
-    t.deepEqual(sorted(await provider.listRecords(siteA)), sorted(inA));
-  });
+  if (!options.sitesShareOneServer)
+    test(title('each site has its own records'), async (t) => {
+      const { provider, newSite } = subject;
+      const [siteA, siteB] = [await newSite(), await newSite()];
+      const inA = machine(siteA, 'node1', '198.18.0.2');
+      const inB = machine(siteB, 'node1', '198.18.0.9');
+      await provider.upsertRecords([...inA, ...inB]);
+      t.deepEqual(sorted(await provider.listRecords(siteA)), sorted(inA));
+      t.deepEqual(sorted(await provider.listRecords(siteB)), sorted(inB));
+      await provider.removeRecords(inB);
+      t.deepEqual(await provider.listRecords(siteB), []);
+      t.deepEqual(sorted(await provider.listRecords(siteA)), sorted(inA));
+    });
 
   test(title('an invalid record is refused with SPROUT_ERR_VALIDATION and nothing of its batch is written'), async (t) => {
     const { provider, newSite } = subject;

@@ -64,7 +64,9 @@ export async function kernelIpamSubject(kernel: Kernel, providerId?: string): Pr
     transaction: (work) => db.transaction(work),
     transactional: true,
     async changeNetwork({ id, cidr, gateway, ranges }) {
-      await db('networks').where({ id }).update({ cidr, gateway, ranges: JSON.stringify(ranges) });
+      await db('networks')
+        .where({ id })
+        .update({ cidr, gateway, ranges: JSON.stringify(ranges) });
     },
   };
 }
@@ -96,11 +98,18 @@ export function ipamContract(test: TestFn, options: IpamContractOptions): void {
     t.is((await next(network)).address, '198.18.10.8');
 
     const gatewayInside = await subject.network({ cidr: '198.18.11.0/29', gateway: '198.18.11.3' });
-    t.deepEqual([(await next(gatewayInside)).address, (await next(gatewayInside)).address, (await next(gatewayInside)).address], ['198.18.11.1', '198.18.11.2', '198.18.11.4']);
+    t.deepEqual(
+      [(await next(gatewayInside)).address, (await next(gatewayInside)).address, (await next(gatewayInside)).address],
+      ['198.18.11.1', '198.18.11.2', '198.18.11.4'],
+    );
   });
 
   test(title('a full network answers SPROUT_ERR_NETWORK_EXHAUSTED and never hands out its broadcast address'), async (t) => {
-    const network = await subject.network({ cidr: '198.18.12.0/29', gateway: '198.18.12.6', ranges: [{ kind: 'reserved', start: '198.18.12.1', end: '198.18.12.2' }] });
+    const network = await subject.network({
+      cidr: '198.18.12.0/29',
+      gateway: '198.18.12.6',
+      ranges: [{ kind: 'reserved', start: '198.18.12.1', end: '198.18.12.2' }],
+    });
     for (const expected of ['198.18.12.3', '198.18.12.4', '198.18.12.5']) t.is((await next(network)).address, expected);
     await expectCode(t, next(network), 'SPROUT_ERR_NETWORK_EXHAUSTED');
     t.deepEqual(await addresses(network), ['198.18.12.3', '198.18.12.4', '198.18.12.5']);
@@ -115,11 +124,18 @@ export function ipamContract(test: TestFn, options: IpamContractOptions): void {
     t.like(await subject.provider.findAllocation(network, '198.18.13.2'), { id: wanted.id, machineId, interfaceId, hostname: 'node-1' });
     // Narrowed to one machine, the list may hold more but never misses that machine's.
     const machines = (await subject.provider.listAllocations(network, undefined, { machineId })).filter((a) => a.machineId === machineId);
-    t.deepEqual(machines.map((a) => a.id), [wanted.id]);
+    t.deepEqual(
+      machines.map((a) => a.id),
+      [wanted.id],
+    );
   });
 
   test(title('a taken address, the gateway and range addresses conflict; a non-host address is invalid'), async (t) => {
-    const network = await subject.network({ cidr: '198.18.14.0/28', gateway: '198.18.14.1', ranges: [{ kind: 'dynamic', start: '198.18.14.8', end: '198.18.14.11' }] });
+    const network = await subject.network({
+      cidr: '198.18.14.0/28',
+      gateway: '198.18.14.1',
+      ranges: [{ kind: 'dynamic', start: '198.18.14.8', end: '198.18.14.11' }],
+    });
     const allocate = (address: string) => subject.provider.allocateAddress({ network, address });
     await allocate('198.18.14.5');
     await expectCode(t, allocate('198.18.14.5'), 'SPROUT_ERR_CONFLICT');
@@ -151,12 +167,17 @@ export function ipamContract(test: TestFn, options: IpamContractOptions): void {
     await subject.provider.allocateAddress({ network: one, address: '198.18.17.100' });
     await subject.provider.allocateAddress({ network: other, address: '198.18.18.10' });
     t.deepEqual(await addresses(one), ['198.18.17.9', '198.18.17.10', '198.18.17.100']);
-    t.like(await subject.provider.findAllocation(one, '198.18.17.10'), { id: ten.id, address: '198.18.17.10', networkId: one.id, provider: subject.providerId });
+    t.like(await subject.provider.findAllocation(one, '198.18.17.10'), {
+      id: ten.id,
+      address: '198.18.17.10',
+      networkId: one.id,
+      provider: subject.providerId,
+    });
     t.is(await subject.provider.findAllocation(one, '198.18.17.11'), undefined);
     t.is(await subject.provider.findAllocation(other, '198.18.17.10'), undefined);
   });
 
-  test(title('an allocation made in a transaction that rolls back does not exist (a provider outside Sprout\'s database: released, it is gone)'), async (t) => {
+  test(title("an allocation made in a transaction that rolls back does not exist (a provider outside Sprout's database: released, it is gone)"), async (t) => {
     const network = await subject.network({ cidr: '198.18.19.0/28', gateway: '198.18.19.1' });
     if (!subject.transactional) {
       // State outside Sprout's database cannot roll back with a caller's transaction: a
@@ -181,18 +202,29 @@ export function ipamContract(test: TestFn, options: IpamContractOptions): void {
   });
 
   test(title('after networkChanged, addresses that left the gateway and the ranges are handed out again'), async (t) => {
-    const before = await subject.network({ cidr: '198.18.21.0/28', gateway: '198.18.21.1', ranges: [{ kind: 'dynamic', start: '198.18.21.2', end: '198.18.21.4' }] });
+    const before = await subject.network({
+      cidr: '198.18.21.0/28',
+      gateway: '198.18.21.1',
+      ranges: [{ kind: 'dynamic', start: '198.18.21.2', end: '198.18.21.4' }],
+    });
     t.is((await next(before)).address, '198.18.21.5');
     // The kernel changes the model (the row, for providers that read it), then tells the provider.
     const after = { ...before, gateway: '198.18.21.14', ranges: [] };
     await subject.changeNetwork?.(after);
     await subject.provider.networkChanged?.(before, after);
-    t.deepEqual([(await next(after)).address, (await next(after)).address, (await next(after)).address, (await next(after)).address], ['198.18.21.1', '198.18.21.2', '198.18.21.3', '198.18.21.4']);
+    t.deepEqual(
+      [(await next(after)).address, (await next(after)).address, (await next(after)).address, (await next(after)).address],
+      ['198.18.21.1', '198.18.21.2', '198.18.21.3', '198.18.21.4'],
+    );
     t.deepEqual(await addresses(after), ['198.18.21.1', '198.18.21.2', '198.18.21.3', '198.18.21.4', '198.18.21.5']);
   });
 
   test(title('after networkRemoved, a new network on the same block hands out the old gateway and range addresses'), async (t) => {
-    const old = await subject.network({ cidr: '198.18.22.0/28', gateway: '198.18.22.1', ranges: [{ kind: 'reserved', start: '198.18.22.2', end: '198.18.22.3' }] });
+    const old = await subject.network({
+      cidr: '198.18.22.0/28',
+      gateway: '198.18.22.1',
+      ranges: [{ kind: 'reserved', start: '198.18.22.2', end: '198.18.22.3' }],
+    });
     const made = await next(old);
     t.is(made.address, '198.18.22.4');
     await subject.provider.releaseAddress(old, made.id);
@@ -203,13 +235,22 @@ export function ipamContract(test: TestFn, options: IpamContractOptions): void {
 
   // Serial, so the 50 transactions contend with each other only, not with the other tests' connections.
   test.serial(title('50 concurrent allocations in one network get 50 distinct addresses'), async (t) => {
-    const network = await subject.network({ cidr: '198.18.20.0/24', gateway: '198.18.20.1', ranges: [{ kind: 'dynamic', start: '198.18.20.200', end: '198.18.20.254' }] });
+    const network = await subject.network({
+      cidr: '198.18.20.0/24',
+      gateway: '198.18.20.1',
+      ranges: [{ kind: 'dynamic', start: '198.18.20.200', end: '198.18.20.254' }],
+    });
     const made = await Promise.all(
-      Array.from({ length: 50 }, () => (subject.transactional ? subject.transaction((trx) => subject.provider.allocateAddress({ network }, trx)) : next(network))),
+      Array.from({ length: 50 }, () =>
+        subject.transactional ? subject.transaction((trx) => subject.provider.allocateAddress({ network }, trx)) : next(network),
+      ),
     );
     const distinct = new Set(made.map((a) => a.address));
     t.is(distinct.size, 50);
-    t.deepEqual([...distinct].sort(byAddress), Array.from({ length: 50 }, (_, i) => `198.18.20.${i + 2}`));
+    t.deepEqual(
+      [...distinct].sort(byAddress),
+      Array.from({ length: 50 }, (_, i) => `198.18.20.${i + 2}`),
+    );
     t.deepEqual(await addresses(network), [...distinct].sort(byAddress));
   });
 }

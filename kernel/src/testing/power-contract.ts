@@ -90,7 +90,10 @@ export function powerContract(test: TestFn, options: PowerContractOptions): void
     t.regex(off.awaitsPerson ?? '', new RegExp(`power off ${target.hostname}\\b`));
   });
 
-  const powered = (name: string, body: (t: ExecutionContext, s: PowerContractSubject & { observe: NonNullable<PowerContractSubject['observe']> }) => Promise<void>) =>
+  const powered = (
+    name: string,
+    body: (t: ExecutionContext, s: PowerContractSubject & { observe: NonNullable<PowerContractSubject['observe']> }) => Promise<void>,
+  ) =>
     serial(title(name), async (t) => {
       if (subject.driver.manual || !subject.observe) {
         // A manual driver has no machine to observe: the manual test above is its contract.
@@ -156,7 +159,7 @@ export function powerContract(test: TestFn, options: PowerContractOptions): void
     t.is(await eventually(observe.power, (p) => p === 'off', settle), 'off');
   });
 
-  powered('refuses wrong credentials with the BMC\'s reason', async (t, { driver }) => {
+  powered("refuses wrong credentials with the BMC's reason", async (t, { driver }) => {
     if (!subject.wrongCredentials) {
       t.is(subject.target.bmc.password, undefined, 'a subject whose BMC checks passwords must give wrongCredentials');
       return;

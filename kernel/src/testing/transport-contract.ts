@@ -275,7 +275,15 @@ function workItem(siteId: string, payload: Record<string, unknown> = {}): WorkIt
 }
 
 function report(agentId: string, siteId: string, sequence: number): AgentReport {
-  return { agentId, siteId, sequence, kind: 'event', workItemId: null, at: new Date(Date.UTC(2030, 0, 1, 0, 0, sequence)).toISOString(), payload: { sequence } };
+  return {
+    agentId,
+    siteId,
+    sequence,
+    kind: 'event',
+    workItemId: null,
+    at: new Date(Date.UTC(2030, 0, 1, 0, 0, sequence)).toISOString(),
+    payload: { sequence },
+  };
 }
 
 /**

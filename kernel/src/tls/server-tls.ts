@@ -47,7 +47,10 @@ export function readTlsMaterial(files: TlsFiles): TlsMaterial {
       try {
         check();
       } catch (err) {
-        problems.push({ field, message: `${files[field.slice(4) as keyof TlsFiles]} is not a PEM ${field === 'tls.key' ? 'private key' : 'certificate'}: ${openSslReason(err)}` });
+        problems.push({
+          field,
+          message: `${files[field.slice(4) as keyof TlsFiles]} is not a PEM ${field === 'tls.key' ? 'private key' : 'certificate'}: ${openSslReason(err)}`,
+        });
       }
     }
     if (problems.length === 0) {
@@ -59,7 +62,9 @@ export function readTlsMaterial(files: TlsFiles): TlsMaterial {
     }
     if (problems.length === 0) return material;
   }
-  throw new SproutError('SPROUT_ERR_CONFIG', `the API's TLS certificate or key is unusable (${problems.length} problem${problems.length > 1 ? 's' : ''})`, { details: problems });
+  throw new SproutError('SPROUT_ERR_CONFIG', `the API's TLS certificate or key is unusable (${problems.length} problem${problems.length > 1 ? 's' : ''})`, {
+    details: problems,
+  });
 }
 
 /** OpenSSL's reason without its code prefix (`error:05800074:x509 certificate routines::key values mismatch`). */

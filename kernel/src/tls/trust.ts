@@ -21,12 +21,18 @@ export function trustingDispatcher(caFile: string, flag = '--ca'): Promise<HttpD
     try {
       pem = readFileSync(caFile, 'utf8');
     } catch (err) {
-      throw new SproutError('SPROUT_ERR_CONFIG', `${flag}: cannot read the CA file ${caFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, {
-        details: [{ field: flag, message: `cannot read ${caFile}` }],
-      });
+      throw new SproutError(
+        'SPROUT_ERR_CONFIG',
+        `${flag}: cannot read the CA file ${caFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+        {
+          details: [{ field: flag, message: `cannot read ${caFile}` }],
+        },
+      );
     }
     if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
-      throw new SproutError('SPROUT_ERR_CONFIG', `${flag}: ${caFile} holds no PEM certificate`, { details: [{ field: flag, message: `${caFile} holds no PEM certificate` }] });
+      throw new SproutError('SPROUT_ERR_CONFIG', `${flag}: ${caFile} holds no PEM certificate`, {
+        details: [{ field: flag, message: `${caFile} holds no PEM certificate` }],
+      });
     }
     made = import('undici').then(({ Agent }) => new Agent({ connect: { ca: [...rootCertificates, pem] } }));
     dispatchers.set(caFile, made);
@@ -58,10 +64,14 @@ export function explainTlsFailure(err: unknown, url: string, hint: string): stri
   let cause = err as (Error & { code?: string; cause?: unknown }) | undefined;
   for (let depth = 0; cause && depth < 4; depth++, cause = cause.cause as typeof cause) {
     const code = cause.code ?? '';
-    if (untrustedCodes.has(code)) return `the server at ${url} presents a certificate this machine does not trust (${cause.message}): give the CA that signed it with ${hint}`;
-    if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return `the server at ${url} presents a certificate that is not valid now (${cause.message})`;
-    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `the certificate of ${url} does not name that host (${cause.message}): use the host name or address the certificate was issued for`;
-    if (code === 'EPROTO' && /wrong version number|packet length too long|http request/i.test(cause.message)) return `${url} does not speak TLS: is the server listening with http:// instead?`;
+    if (untrustedCodes.has(code))
+      return `the server at ${url} presents a certificate this machine does not trust (${cause.message}): give the CA that signed it with ${hint}`;
+    if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID')
+      return `the server at ${url} presents a certificate that is not valid now (${cause.message})`;
+    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+      return `the certificate of ${url} does not name that host (${cause.message}): use the host name or address the certificate was issued for`;
+    if (code === 'EPROTO' && /wrong version number|packet length too long|http request/i.test(cause.message))
+      return `${url} does not speak TLS: is the server listening with http:// instead?`;
   }
   return null;
 }

@@ -12,7 +12,10 @@ export async function pickMachine(read: KernelRead, trx: Knex.Transaction, const
   const predicates = predicatesFor(constraints);
   const narrowed = await read.machines.ready(trx, { siteId: constraints.siteId, arch: constraints.arch });
   const matching = narrowed.filter((m) => predicates.every((p) => p.matches(m)));
-  const machineId = await read.machines.lockFirstReady(trx, matching.map((m) => m.id));
+  const machineId = await read.machines.lockFirstReady(
+    trx,
+    matching.map((m) => m.id),
+  );
   if (machineId) return { machineId };
   return { machineId: null, reason: await noMatchReason(read, trx, predicates) };
 }

@@ -42,12 +42,20 @@ test('postgres: 20 racing allocations get the 10 matching machines once each; th
   const elsewhere = await insertSite(kernelDb);
   const matching: string[] = [];
   for (let i = 0; i < 10; i++) {
-    matching.push(await insertMachine(kernelDb, site, { hostname: `gpu-${i}`, arch: 'arm64', tags: ['gpu', 'nvme'], hardware: { cpus: 32, memoryMiB: 131072 } }));
+    matching.push(
+      await insertMachine(kernelDb, site, { hostname: `gpu-${i}`, arch: 'arm64', tags: ['gpu', 'nvme'], hardware: { cpus: 32, memoryMiB: 131072 } }),
+    );
   }
   await insertMachine(kernelDb, site, { hostname: 'gpu-x86', tags: ['gpu'], hardware: { cpus: 32, memoryMiB: 131072 } });
   await insertMachine(kernelDb, site, { hostname: 'gpu-small', arch: 'arm64', tags: ['gpu'], hardware: { cpus: 4, memoryMiB: 131072 } });
   await insertMachine(kernelDb, site, { hostname: 'arm-plain', arch: 'arm64', hardware: { cpus: 32, memoryMiB: 131072 } });
-  await insertMachine(kernelDb, site, { hostname: 'gpu-deployed', arch: 'arm64', tags: ['gpu'], status: 'deployed', hardware: { cpus: 32, memoryMiB: 131072 } });
+  await insertMachine(kernelDb, site, {
+    hostname: 'gpu-deployed',
+    arch: 'arm64',
+    tags: ['gpu'],
+    status: 'deployed',
+    hardware: { cpus: 32, memoryMiB: 131072 },
+  });
   await insertMachine(kernelDb, elsewhere, { hostname: 'gpu-0', arch: 'arm64', tags: ['gpu'], hardware: { cpus: 32, memoryMiB: 131072 } });
   const constraints: AllocationConstraints = { siteId: site, arch: 'arm64', tags: ['gpu'], minCpus: 16 };
 

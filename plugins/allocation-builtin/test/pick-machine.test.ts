@@ -57,7 +57,10 @@ for (const backend of backends) {
     t.deepEqual(await pickIn(h, { siteId: site, minMemoryMiB: 32768 }), { machineId: fits });
     const none = await pickIn(h, { siteId: site, minCpus: 17 });
     t.is(none.machineId, null);
-    t.is((none as { reason: string }).reason.replace(/\d+ ready/, 'N ready'), `no ready machine matches: N ready, 3 in site ${site}, 0 of those with at least 17 CPUs`);
+    t.is(
+      (none as { reason: string }).reason.replace(/\d+ ready/, 'N ready'),
+      `no ready machine matches: N ready, 3 in site ${site}, 0 of those with at least 17 CPUs`,
+    );
   });
 
   test(`${backend}: with no match the reason counts the machines passing each constraint in turn`, async (t) => {
@@ -70,7 +73,10 @@ for (const backend of backends) {
 
     const pick = await pickIn(h, { siteId: site, arch: 'arm64', tags: ['gpu'], minCpus: 4 });
     t.is(pick.machineId, null);
-    t.regex((pick as { reason: string }).reason, new RegExp(`^no ready machine matches: \\d+ ready, 8 in site ${site}, 3 of those with arch arm64, 0 of those with tags \\[gpu\\]$`));
+    t.regex(
+      (pick as { reason: string }).reason,
+      new RegExp(`^no ready machine matches: \\d+ ready, 8 in site ${site}, 3 of those with arch arm64, 0 of those with tags \\[gpu\\]$`),
+    );
     const byMemory = await pickIn(h, { siteId: site, arch: 'arm64', minMemoryMiB: 16385 });
     t.regex((byMemory as { reason: string }).reason, /3 of those with arch arm64, 0 of those with at least 16385 MiB memory$/);
   });

@@ -23,6 +23,9 @@ export default definePlugin({
   },
   agent: async () => {
     const { parseDhcpSettings } = await import('./agent/dhcp-settings.ts');
-    return { services: { dhcp: (await import('./agent/dhcp-service.ts')).dhcpService }, settingsChecks: { dhcp: (settings, services) => parseDhcpSettings(settings, services) } };
+    return {
+      services: { dhcp: (await import('./agent/dhcp-service.ts')).dhcpService },
+      settingsChecks: { dhcp: (settings, services) => parseDhcpSettings(settings, services) },
+    };
   },
 });

@@ -69,15 +69,19 @@ export function reservationStore(db: Knex): DhcpProvider {
     },
 
     async unreserve(siteId, mac, trx) {
-      await (trx ?? db)('dhcp_reservations').where({ site_id: siteId, mac: normaliseMac(mac) }).delete();
+      await (trx ?? db)('dhcp_reservations')
+        .where({ site_id: siteId, mac: normaliseMac(mac) })
+        .delete();
     },
 
     async listReservations(siteId, trx, macs) {
       const query = (trx ?? db)<ReservationRow>('dhcp_reservations').where({ site_id: siteId });
-      if (macs) query.whereIn('mac', macs.map((m) => normaliseMac(m)));
-      const rows = await query
-        .orderBy(['network_id', 'address'])
-        .select('site_id', 'mac', 'network_id', 'address', 'hostname', 'netboot');
+      if (macs)
+        query.whereIn(
+          'mac',
+          macs.map((m) => normaliseMac(m)),
+        );
+      const rows = await query.orderBy(['network_id', 'address']).select('site_id', 'mac', 'network_id', 'address', 'hostname', 'netboot');
       return rows.map(toReservation);
     },
   };

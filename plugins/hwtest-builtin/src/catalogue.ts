@@ -8,8 +8,18 @@ import type { HardwareTestDefinition, HardwareTestResult, MachineExpectations } 
 export const catalogue: HardwareTestDefinition[] = [
   { name: 'cpu-inventory', description: 'Counts logical CPUs (facts.cpus)', run: { kind: 'builtin', routine: 'cpu-inventory' }, timeoutSeconds: 30 },
   { name: 'memory-size', description: 'Reads total memory (facts.memoryMiB)', run: { kind: 'builtin', routine: 'memory-size' }, timeoutSeconds: 30 },
-  { name: 'memory-short', description: 'Writes and verifies a pattern over a slice of free memory', run: { kind: 'builtin', routine: 'memory-short' }, timeoutSeconds: 120 },
-  { name: 'disk-presence', description: 'Lists block devices (facts.disks, facts.diskBytes)', run: { kind: 'builtin', routine: 'disk-presence' }, timeoutSeconds: 30 },
+  {
+    name: 'memory-short',
+    description: 'Writes and verifies a pattern over a slice of free memory',
+    run: { kind: 'builtin', routine: 'memory-short' },
+    timeoutSeconds: 120,
+  },
+  {
+    name: 'disk-presence',
+    description: 'Lists block devices (facts.disks, facts.diskBytes)',
+    run: { kind: 'builtin', routine: 'disk-presence' },
+    timeoutSeconds: 30,
+  },
   { name: 'disk-read', description: 'Reads the start of every disk', run: { kind: 'builtin', routine: 'disk-read' }, timeoutSeconds: 120 },
   { name: 'smart', description: 'SMART health where the disk supports it (skipped otherwise)', run: { kind: 'builtin', routine: 'smart' }, timeoutSeconds: 60 },
   { name: 'nic-link', description: 'Link state of every network interface', run: { kind: 'builtin', routine: 'nic-link' }, timeoutSeconds: 30 },
@@ -21,8 +31,11 @@ const MEMORY_TOLERANCE = 0.95;
 export function judge(result: HardwareTestResult, expected: MachineExpectations): HardwareTestResult {
   if (result.status !== 'passed') return result;
   const facts = result.facts ?? {};
-  const shortfall = (what: string, got: unknown, want: number) =>
-    ({ ...result, status: 'failed' as const, output: `${result.output}\nexpected ${what} >= ${want}, found ${got ?? 'nothing'}`.trim() });
+  const shortfall = (what: string, got: unknown, want: number) => ({
+    ...result,
+    status: 'failed' as const,
+    output: `${result.output}\nexpected ${what} >= ${want}, found ${got ?? 'nothing'}`.trim(),
+  });
   if (result.name === 'cpu-inventory' && expected.cpus !== undefined && !(Number(facts.cpus) >= expected.cpus)) {
     return shortfall('cpus', facts.cpus, expected.cpus);
   }

@@ -50,7 +50,10 @@ export class BuiltinIpam implements IpamProvider {
         await tx('ip_allocations').insert(row);
       } catch (err) {
         if ((err as { code?: string }).code === uniqueViolation) {
-          throw new SproutError('SPROUT_ERR_CONFLICT', `${address} is already allocated in network ${network.cidr}`, { cause: err, context: { plugin: this.pluginId } });
+          throw new SproutError('SPROUT_ERR_CONFLICT', `${address} is already allocated in network ${network.cidr}`, {
+            cause: err,
+            context: { plugin: this.pluginId },
+          });
         }
         throw err;
       }
@@ -60,8 +63,11 @@ export class BuiltinIpam implements IpamProvider {
 
   async releaseAddress(network: IpamNetwork, allocationId: string, trx?: Knex.Transaction): Promise<void> {
     // `returning` rather than the delete count: knex-pglite does not report counts the way pg does.
-    const deleted = uuid.test(allocationId) ? await (trx ?? this.db)('ip_allocations').where({ network_id: network.id, id: allocationId }).delete().returning('id') : [];
-    if (deleted.length === 0) throw new SproutError('SPROUT_ERR_NOT_FOUND', `no allocation ${allocationId} in network ${network.cidr}`, { context: { plugin: this.pluginId } });
+    const deleted = uuid.test(allocationId)
+      ? await (trx ?? this.db)('ip_allocations').where({ network_id: network.id, id: allocationId }).delete().returning('id')
+      : [];
+    if (deleted.length === 0)
+      throw new SproutError('SPROUT_ERR_NOT_FOUND', `no allocation ${allocationId} in network ${network.cidr}`, { context: { plugin: this.pluginId } });
   }
 
   async listAllocations(network: IpamNetwork, trx?: Knex | Knex.Transaction, only?: { machineId: string }): Promise<IpAllocation[]> {
@@ -73,16 +79,23 @@ export class BuiltinIpam implements IpamProvider {
 
   async findAllocation(network: IpamNetwork, address: string, trx?: Knex | Knex.Transaction): Promise<IpAllocation | undefined> {
     if (!dottedQuad.test(address)) throw invalidAddress(address);
-    const row = await this.rows(trx ?? this.db).where({ network_id: network.id }).andWhereRaw('address = cast(? as inet)', [address]).first();
+    const row = await this.rows(trx ?? this.db)
+      .where({ network_id: network.id })
+      .andWhereRaw('address = cast(? as inet)', [address])
+      .first();
     return row ? this.toAllocation(row) : undefined;
   }
 
   private async nextFree(tx: Knex.Transaction, network: IpamNetwork, machineId?: string): Promise<string> {
     const address = await firstFreeAddress(this.read, tx, network, machineId);
     if (address === null) {
-      throw new SproutError('SPROUT_ERR_NETWORK_EXHAUSTED', `network ${network.cidr} has no free address outside its gateway and ranges (an address whose lease may still be live at the site is not reused); release an allocation or shrink a range`, {
-        context: { plugin: this.pluginId, network: network.id },
-      });
+      throw new SproutError(
+        'SPROUT_ERR_NETWORK_EXHAUSTED',
+        `network ${network.cidr} has no free address outside its gateway and ranges (an address whose lease may still be live at the site is not reused); release an allocation or shrink a range`,
+        {
+          context: { plugin: this.pluginId, network: network.id },
+        },
+      );
     }
     return address;
   }
@@ -103,15 +116,26 @@ export class BuiltinIpam implements IpamProvider {
     }
     const holder = await this.findAllocation(network, standing.address, tx);
     if (holder) {
-      throw new SproutError('SPROUT_ERR_CONFLICT', `${wanted} is already allocated${holder.hostname ? ` to ${holder.hostname}` : ''} (allocation ${holder.id})`, {
-        details: [{ field: 'address', message: 'is already allocated', allocation: holder.id }],
-      });
+      throw new SproutError(
+        'SPROUT_ERR_CONFLICT',
+        `${wanted} is already allocated${holder.hostname ? ` to ${holder.hostname}` : ''} (allocation ${holder.id})`,
+        {
+          details: [{ field: 'address', message: 'is already allocated', allocation: holder.id }],
+        },
+      );
     }
     return standing.address;
   }
 
   private rows(db: Knex | Knex.Transaction): Knex.QueryBuilder<AllocationRow, AllocationRow[]> {
-    return db('ip_allocations').select('id', 'network_id', db.raw('host(address) as address'), 'machine_id', 'interface_id', 'hostname') as unknown as Knex.QueryBuilder<AllocationRow, AllocationRow[]>;
+    return db('ip_allocations').select(
+      'id',
+      'network_id',
+      db.raw('host(address) as address'),
+      'machine_id',
+      'interface_id',
+      'hostname',
+    ) as unknown as Knex.QueryBuilder<AllocationRow, AllocationRow[]>;
   }
 
   private inTransaction<T>(trx: Knex.Transaction | undefined, work: (tx: Knex.Transaction) => Promise<T>): Promise<T> {
@@ -132,5 +156,7 @@ export class BuiltinIpam implements IpamProvider {
 }
 
 function invalidAddress(address: string): SproutError {
-  return new SproutError('SPROUT_ERR_VALIDATION', `"${address}" is not an IPv4 address`, { details: [{ field: 'address', message: 'must be an IPv4 address like 198.18.0.10' }] });
+  return new SproutError('SPROUT_ERR_VALIDATION', `"${address}" is not an IPv4 address`, {
+    details: [{ field: 'address', message: 'must be an IPv4 address like 198.18.0.10' }],
+  });
 }

@@ -11,7 +11,6 @@ import { KeaDhcp } from './kea-dhcp.ts';
 
 const id = 'kea-stub';
 
-
 export const configSchema = Type.Object(
   {
     url: Type.String({ pattern: '^https?://', description: 'Kea Control Agent URL, e.g. http://kea.example.net:8000/' }),
@@ -54,6 +53,21 @@ export default definePlugin({
   configSchema,
   setup(ctx) {
     const { config } = ctx;
-    ctx.provide(dhcpCapability, () => new KeaDhcp(new KeaClient({ pluginId: id, url: config.url, user: config.user, password: config.password, service: config.service ?? 'dhcp4', timeoutMs: config.timeoutMs ?? 10_000 }), config, id));
+    ctx.provide(
+      dhcpCapability,
+      () =>
+        new KeaDhcp(
+          new KeaClient({
+            pluginId: id,
+            url: config.url,
+            user: config.user,
+            password: config.password,
+            service: config.service ?? 'dhcp4',
+            timeoutMs: config.timeoutMs ?? 10_000,
+          }),
+          config,
+          id,
+        ),
+    );
   },
 });

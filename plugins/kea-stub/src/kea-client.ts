@@ -46,17 +46,30 @@ export class KeaClient {
   /** Sends one command; answers whose result is in `accept` come back, the rest throw. */
   async command<T = Record<string, unknown>>(command: string, args: Record<string, unknown>, accept: number[] = [keaSuccess]): Promise<KeaAnswer<T>> {
     const { service } = this.options;
-    const { body } = await this.http.call<KeaAnswer<T> | KeaAnswer<T>[]>('POST', '', { body: { command, service: [service], arguments: args }, accept: [200], action: command, context: { command } });
+    const { body } = await this.http.call<KeaAnswer<T> | KeaAnswer<T>[]>('POST', '', {
+      body: { command, service: [service], arguments: args },
+      accept: [200],
+      action: command,
+      context: { command },
+    });
     const answer = Array.isArray(body) ? body[0] : body;
     if (typeof answer?.result !== 'number') {
-      throw new SproutError('SPROUT_ERR_UNAVAILABLE', `Kea Control Agent answered ${command} with something that is not a Kea response: ${this.http.excerpt(JSON.stringify(body) ?? '')}`, {
-        context: { plugin: this.options.pluginId, command, upstreamStatus: 200 },
-      });
+      throw new SproutError(
+        'SPROUT_ERR_UNAVAILABLE',
+        `Kea Control Agent answered ${command} with something that is not a Kea response: ${this.http.excerpt(JSON.stringify(body) ?? '')}`,
+        {
+          context: { plugin: this.options.pluginId, command, upstreamStatus: 200 },
+        },
+      );
     }
     if (accept.includes(answer.result)) return answer;
     const said = { plugin: this.options.pluginId, command, upstreamStatus: 200, keaResult: answer.result, keaText: this.http.scrub(String(answer.text ?? '')) };
     if (answer.result === unsupported) {
-      throw new SproutError('SPROUT_ERR_CONFIG', `Kea does not support ${command} (result ${answer.result}: ${said.keaText}); load the host_cmds hook library into ${service}`, { context: said });
+      throw new SproutError(
+        'SPROUT_ERR_CONFIG',
+        `Kea does not support ${command} (result ${answer.result}: ${said.keaText}); load the host_cmds hook library into ${service}`,
+        { context: said },
+      );
     }
     throw new SproutError('SPROUT_ERR_UNAVAILABLE', `Kea refused ${command} (result ${answer.result}): ${said.keaText}`, { context: said });
   }

@@ -53,9 +53,13 @@ export class KeaDhcp implements DhcpProvider {
     const holder = await this.kea.command<KeaHost>('reservation-get', { 'subnet-id': subnetId, 'ip-address': reservation.address }, [keaSuccess, keaEmpty]);
     const heldBy = holder.result === keaSuccess ? holder.arguments?.['hw-address'] : undefined;
     if (heldBy && heldBy.toLowerCase() !== mac) {
-      throw new SproutError('SPROUT_ERR_CONFLICT', `address ${reservation.address} is already reserved by ${heldBy} in Kea subnet ${subnetId} (network ${reservation.networkId})`, {
-        context: { plugin: this.pluginId, networkId: reservation.networkId, address: reservation.address, mac, heldBy },
-      });
+      throw new SproutError(
+        'SPROUT_ERR_CONFLICT',
+        `address ${reservation.address} is already reserved by ${heldBy} in Kea subnet ${subnetId} (network ${reservation.networkId})`,
+        {
+          context: { plugin: this.pluginId, networkId: reservation.networkId, address: reservation.address, mac, heldBy },
+        },
+      );
     }
     // Kea has no "replace": the MAC's old reservation goes first, wherever it was.
     await this.removeEverywhere(mac);
@@ -105,10 +109,16 @@ export class KeaDhcp implements DhcpProvider {
 
   private async removeEverywhere(mac: string): Promise<void> {
     for (const subnetId of this.subnetIds()) {
-      const answer = await this.kea.command('reservation-del', { 'subnet-id': subnetId, 'identifier-type': 'hw-address', identifier: mac }, [keaSuccess, keaEmpty, 1]);
+      const answer = await this.kea.command('reservation-del', { 'subnet-id': subnetId, 'identifier-type': 'hw-address', identifier: mac }, [
+        keaSuccess,
+        keaEmpty,
+        1,
+      ]);
       // Kea answers a missing host with result 1 ("Host not deleted (not found).") or 3, depending on version.
       if (answer.result === 1 && !/not found/i.test(String(answer.text))) {
-        throw new SproutError('SPROUT_ERR_UNAVAILABLE', `Kea refused reservation-del (result 1): ${answer.text}`, { context: { plugin: this.pluginId, keaResult: 1, keaText: answer.text, mac, subnetId } });
+        throw new SproutError('SPROUT_ERR_UNAVAILABLE', `Kea refused reservation-del (result 1): ${answer.text}`, {
+          context: { plugin: this.pluginId, keaResult: 1, keaText: answer.text, mac, subnetId },
+        });
       }
     }
   }

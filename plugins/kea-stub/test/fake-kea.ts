@@ -29,7 +29,23 @@ export interface FakeKea {
   close(): Promise<void>;
 }
 
-const reservationKeys = new Set(['subnet-id', 'hw-address', 'duid', 'circuit-id', 'client-id', 'flex-id', 'ip-address', 'hostname', 'next-server', 'server-hostname', 'boot-file-name', 'option-data', 'client-classes', 'user-context', 'comment']);
+const reservationKeys = new Set([
+  'subnet-id',
+  'hw-address',
+  'duid',
+  'circuit-id',
+  'client-id',
+  'flex-id',
+  'ip-address',
+  'hostname',
+  'next-server',
+  'server-hostname',
+  'boot-file-name',
+  'option-data',
+  'client-classes',
+  'user-context',
+  'comment',
+]);
 const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 const hw = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 
@@ -60,16 +76,23 @@ export async function startFakeKea(options: { subnets: number[]; auth?: { user: 
         if (!Number.isInteger(r['subnet-id'])) return { result: 1, text: "missing parameter 'subnet-id'" };
         if (!subnets.has(r['subnet-id'])) return { result: 1, text: `IPv4 subnet with id '${r['subnet-id']}' does not exist` };
         if (typeof r['hw-address'] !== 'string' || !hw.test(r['hw-address'])) return { result: 1, text: `invalid host identifier value '${r['hw-address']}'` };
-        if (typeof r['ip-address'] !== 'string' || !ipv4.test(r['ip-address'])) return { result: 1, text: `Failed to convert string to address '${r['ip-address']}': Invalid argument` };
+        if (typeof r['ip-address'] !== 'string' || !ipv4.test(r['ip-address']))
+          return { result: 1, text: `Failed to convert string to address '${r['ip-address']}': Invalid argument` };
         if (r['next-server'] !== undefined && !ipv4.test(r['next-server'])) return { result: 1, text: `next-server must contain an IPv4 address` };
-        if (r['option-data'] !== undefined && (!Array.isArray(r['option-data']) || r['option-data'].some((o: any) => o.name === undefined && o.code === undefined))) {
-          return { result: 1, text: 'option data configuration requires one of \'code\' or \'name\' parameters to be specified' };
+        if (
+          r['option-data'] !== undefined &&
+          (!Array.isArray(r['option-data']) || r['option-data'].some((o: any) => o.name === undefined && o.code === undefined))
+        ) {
+          return { result: 1, text: "option data configuration requires one of 'code' or 'name' parameters to be specified" };
         }
         const mac = r['hw-address'].toLowerCase();
         const subnet = r['subnet-id'];
         if (hosts.some((h) => h['subnet-id'] === subnet && h['hw-address'] === mac)) return { result: 1, text: 'Database duplicate entry error' };
         if (hosts.some((h) => h['subnet-id'] === subnet && h['ip-address'] === r['ip-address'])) {
-          return { result: 1, text: `failed to add new host using the HW address '${mac}' and DUID '(null)' to the IPv4 subnet id '${subnet}' for the address ${r['ip-address']}: There's already a reservation for this address` };
+          return {
+            result: 1,
+            text: `failed to add new host using the HW address '${mac}' and DUID '(null)' to the IPv4 subnet id '${subnet}' for the address ${r['ip-address']}: There's already a reservation for this address`,
+          };
         }
         hosts.push({
           'subnet-id': subnet,
@@ -88,14 +111,16 @@ export async function startFakeKea(options: { subnets: number[]; auth?: { user: 
       case 'reservation-get': {
         const bad = needSubnet();
         if (bad) return bad;
-        if (args['ip-address'] === undefined && (args['identifier-type'] === undefined || args.identifier === undefined)) return { result: 1, text: "missing parameter 'ip-address' or 'identifier-type'" };
+        if (args['ip-address'] === undefined && (args['identifier-type'] === undefined || args.identifier === undefined))
+          return { result: 1, text: "missing parameter 'ip-address' or 'identifier-type'" };
         const host = find();
         return host ? { result: 0, text: 'Host found.', arguments: host } : { result: 3, text: 'Host not found.' };
       }
       case 'reservation-del': {
         const bad = needSubnet();
         if (bad) return bad;
-        if (args['ip-address'] === undefined && (args['identifier-type'] !== 'hw-address' || args.identifier === undefined)) return { result: 1, text: "missing parameter 'ip-address' or 'identifier-type'" };
+        if (args['ip-address'] === undefined && (args['identifier-type'] !== 'hw-address' || args.identifier === undefined))
+          return { result: 1, text: "missing parameter 'ip-address' or 'identifier-type'" };
         const host = find();
         if (!host) return { result: 1, text: 'Host not deleted (not found).' };
         hosts.splice(hosts.indexOf(host), 1);

@@ -17,7 +17,11 @@ async function fake(t: { teardown(fn: () => Promise<void>): void }, options: Par
 }
 
 function stubFor(kea: FakeKea, credentials: { user?: string; password?: string } = {}) {
-  return new KeaDhcp(new KeaClient({ pluginId: 'kea-stub', url: kea.url, service: 'dhcp4', timeoutMs: 5_000, ...credentials }), { subnets: { '198.18.0.0/24': 7 }, ...pxe }, 'kea-stub');
+  return new KeaDhcp(
+    new KeaClient({ pluginId: 'kea-stub', url: kea.url, service: 'dhcp4', timeoutMs: 5_000, ...credentials }),
+    { subnets: { '198.18.0.0/24': 7 }, ...pxe },
+    'kea-stub',
+  );
 }
 
 test('a reservation is a Kea host in the mapped subnet with the PXE boot fields and whose it is', async (t) => {
@@ -55,22 +59,28 @@ test('unreserving sends reservation-del by hw-address; Kea\'s "not found" is not
   await stub.reserve({ siteId, networkId: randomUUID(), mac: 'aa:bb:cc:00:00:03', address: '198.18.0.12', netboot: true });
   kea.commands.length = 0;
   await stub.unreserve(siteId, 'AABBCC000003');
-  t.deepEqual(kea.commands, [{ command: 'reservation-del', service: ['dhcp4'], arguments: { 'subnet-id': 7, 'identifier-type': 'hw-address', identifier: 'aa:bb:cc:00:00:03' } }]);
+  t.deepEqual(kea.commands, [
+    { command: 'reservation-del', service: ['dhcp4'], arguments: { 'subnet-id': 7, 'identifier-type': 'hw-address', identifier: 'aa:bb:cc:00:00:03' } },
+  ]);
   t.deepEqual(kea.hosts, []);
   await t.notThrowsAsync(stub.unreserve(siteId, 'aa:bb:cc:00:00:03'));
 });
 
 test('an address in no configured subnet is a config error naming it and the config key, before any command', async (t) => {
   const kea = await fake(t);
-  const err = await t.throwsAsync(stubFor(kea).reserve({ siteId: randomUUID(), networkId: randomUUID(), mac: 'aa:bb:cc:00:00:04', address: '198.19.5.5', netboot: true }));
+  const err = await t.throwsAsync(
+    stubFor(kea).reserve({ siteId: randomUUID(), networkId: randomUUID(), mac: 'aa:bb:cc:00:00:04', address: '198.19.5.5', netboot: true }),
+  );
   t.like(err, { code: 'SPROUT_ERR_CONFIG' });
   t.regex(err!.message, /address 198\.19\.5\.5 is in no Kea subnet: add "<network CIDR>: <Kea subnet-id>" for its network under plugins\.kea-stub\.subnets/);
   t.deepEqual(kea.commands, []);
 });
 
-test('a Kea result other than 0 is an error carrying Kea\'s text', async (t) => {
+test("a Kea result other than 0 is an error carrying Kea's text", async (t) => {
   const kea = await fake(t, { subnets: [8] });
-  const err = await t.throwsAsync(stubFor(kea).reserve({ siteId: randomUUID(), networkId: randomUUID(), mac: 'aa:bb:cc:00:00:05', address: '198.18.0.13', netboot: true }));
+  const err = await t.throwsAsync(
+    stubFor(kea).reserve({ siteId: randomUUID(), networkId: randomUUID(), mac: 'aa:bb:cc:00:00:05', address: '198.18.0.13', netboot: true }),
+  );
   t.like(err, { code: 'SPROUT_ERR_UNAVAILABLE', context: { keaResult: 1, command: 'reservation-get' } });
   t.is(err!.message, "Kea refused reservation-get (result 1): IPv4 subnet with id '7' does not exist");
 });

@@ -14,7 +14,12 @@ export const configSchema = Type.Object(
   {
     url: Type.String({ pattern: '^https?://', description: 'NetBox base URL, e.g. https://netbox.example.net' }),
     token: Type.String({ minLength: 1, description: 'NetBox API token' }),
-    prefixes: Type.Optional(Type.Record(Type.String(), Type.Integer({ minimum: 1 }), { propertyNames: { pattern: ipv4CidrPattern }, description: 'Sprout network CIDR → NetBox prefix id' })),
+    prefixes: Type.Optional(
+      Type.Record(Type.String(), Type.Integer({ minimum: 1 }), {
+        propertyNames: { pattern: ipv4CidrPattern },
+        description: 'Sprout network CIDR → NetBox prefix id',
+      }),
+    ),
     timeoutMs: Type.Integer({ minimum: 100, maximum: 120_000, default: 10_000, description: 'How long one NetBox call may take' }),
   },
   { additionalProperties: false },
@@ -28,6 +33,9 @@ export default definePlugin({
   configSchema,
   setup(ctx) {
     const { config } = ctx;
-    ctx.provide(ipamCapability, () => new NetboxIpam(new NetboxClient({ pluginId: id, url: config.url, token: config.token, timeoutMs: config.timeoutMs ?? 10_000 }), config, id));
+    ctx.provide(
+      ipamCapability,
+      () => new NetboxIpam(new NetboxClient({ pluginId: id, url: config.url, token: config.token, timeoutMs: config.timeoutMs ?? 10_000 }), config, id),
+    );
   },
 });

@@ -6,7 +6,18 @@
  * offers there is kept as a `reserved` hold so NetBox never offers it again, and is
  * never handed out.
  */
-import { compareIpv4, formatCidr, parseCidr as parseIpv4Cidr, parseIpv4, SproutError, type AllocateAddressRequest, type IpAllocation, type IpamNetwork, type IpamProvider, type Ipv4Subnet } from '@sprout/kernel/sdk';
+import {
+  compareIpv4,
+  formatCidr,
+  parseCidr as parseIpv4Cidr,
+  parseIpv4,
+  SproutError,
+  type AllocateAddressRequest,
+  type IpAllocation,
+  type IpamNetwork,
+  type IpamProvider,
+  type Ipv4Subnet,
+} from '@sprout/kernel/sdk';
 import type { NetboxClient } from './netbox-client.ts';
 
 export interface NetboxIpamConfig {
@@ -63,32 +74,46 @@ export class NetboxIpam implements IpamProvider {
 
     const fenced = fencedCount(network, block);
     for (let tries = 0; tries <= fenced; tries++) {
-      const answer = await this.client.call<NetboxIpAddress | { detail?: string }>('POST', `api/ipam/prefixes/${prefix.id}/available-ips/`, { body: fields, accept: [201, 409] });
+      const answer = await this.client.call<NetboxIpAddress | { detail?: string }>('POST', `api/ipam/prefixes/${prefix.id}/available-ips/`, {
+        body: fields,
+        accept: [201, 409],
+      });
       if (answer.status === 409) {
-        throw new SproutError('SPROUT_ERR_NETWORK_EXHAUSTED', `network ${network.cidr} has no free address in NetBox prefix ${prefix.id}: ${(answer.body as { detail?: string })?.detail ?? 'NetBox has none left'}`, {
-          context: { plugin: this.pluginId, network: network.id, netboxPrefix: prefix.id },
-        });
+        throw new SproutError(
+          'SPROUT_ERR_NETWORK_EXHAUSTED',
+          `network ${network.cidr} has no free address in NetBox prefix ${prefix.id}: ${(answer.body as { detail?: string })?.detail ?? 'NetBox has none left'}`,
+          {
+            context: { plugin: this.pluginId, network: network.id, netboxPrefix: prefix.id },
+          },
+        );
       }
       const created = answer.body as NetboxIpAddress;
       const address = hostPart(created.address);
       const why = whyUnusable(network, block, address);
       if (!why) return this.toAllocation(network, created);
       try {
-        await this.client.call('PATCH', `api/ipam/ip-addresses/${created.id}/`, { body: { status: 'reserved', description: `${holdMark}: ${why} of Sprout network ${network.cidr}` } });
+        await this.client.call('PATCH', `api/ipam/ip-addresses/${created.id}/`, {
+          body: { status: 'reserved', description: `${holdMark}: ${why} of Sprout network ${network.cidr}` },
+        });
       } catch (err) {
         // Never leave the gateway or a range address looking like one of Sprout's allocations.
         await this.client.call('DELETE', `api/ipam/ip-addresses/${created.id}/`, { accept: [204, 404] }).catch(() => undefined);
         throw err;
       }
     }
-    throw new SproutError('SPROUT_ERR_NETWORK_EXHAUSTED', `network ${network.cidr} has no free address outside its gateway and ranges in NetBox prefix ${prefix.id}`, {
-      context: { plugin: this.pluginId, network: network.id, netboxPrefix: prefix.id },
-    });
+    throw new SproutError(
+      'SPROUT_ERR_NETWORK_EXHAUSTED',
+      `network ${network.cidr} has no free address outside its gateway and ranges in NetBox prefix ${prefix.id}`,
+      {
+        context: { plugin: this.pluginId, network: network.id, netboxPrefix: prefix.id },
+      },
+    );
   }
 
   async releaseAddress(network: IpamNetwork, allocationId: string): Promise<void> {
     const block = blockOf(network);
-    const notFound = () => new SproutError('SPROUT_ERR_NOT_FOUND', `no allocation ${allocationId} in network ${network.cidr}`, { context: { plugin: this.pluginId } });
+    const notFound = () =>
+      new SproutError('SPROUT_ERR_NOT_FOUND', `no allocation ${allocationId} in network ${network.cidr}`, { context: { plugin: this.pluginId } });
     if (!/^[1-9]\d{0,17}$/.test(allocationId)) throw notFound();
     await this.prefixFor(network);
     const found = await this.client.call<NetboxIpAddress>('GET', `api/ipam/ip-addresses/${allocationId}/`, { accept: [200, 404] });
@@ -155,7 +180,13 @@ export class NetboxIpam implements IpamProvider {
     return found;
   }
 
-  private async allocateRequested(network: IpamNetwork, block: Block, prefix: NetboxPrefix, address: string, fields: Record<string, string>): Promise<IpAllocation> {
+  private async allocateRequested(
+    network: IpamNetwork,
+    block: Block,
+    prefix: NetboxPrefix,
+    address: string,
+    fields: Record<string, string>,
+  ): Promise<IpAllocation> {
     const holder = (await this.lookup(address))[0];
     if (holder) throw taken(network, address, holder);
     const answer = await this.client.call<NetboxIpAddress | Record<string, string[]>>('POST', 'api/ipam/ip-addresses/', {
@@ -188,7 +219,10 @@ export class NetboxIpam implements IpamProvider {
     }
     const why = whyUnusable(network, block, address);
     if (why) {
-      throw new SproutError('SPROUT_ERR_CONFLICT', `${address} is ${why} of network ${network.cidr}; IPAM does not hand it out`, { details: [{ field: 'address', message: `is ${why}` }], context: { plugin: this.pluginId } });
+      throw new SproutError('SPROUT_ERR_CONFLICT', `${address} is ${why} of network ${network.cidr}; IPAM does not hand it out`, {
+        details: [{ field: 'address', message: `is ${why}` }],
+        context: { plugin: this.pluginId },
+      });
     }
   }
 
@@ -218,10 +252,16 @@ export class NetboxIpam implements IpamProvider {
   private async checkPrefix(id: number, block: Block, key: string): Promise<NetboxPrefix> {
     const answer = await this.client.call<NetboxPrefix>('GET', `api/ipam/prefixes/${id}/`, { accept: [200, 404] });
     if (answer.status === 404) {
-      throw new SproutError('SPROUT_ERR_CONFIG', `${key} maps ${block.cidr} to NetBox prefix ${id}, which ${this.config.url} does not have`, { details: [{ field: `${key}.${block.cidr}`, message: `NetBox has no prefix ${id}` }], context: { plugin: this.pluginId } });
+      throw new SproutError('SPROUT_ERR_CONFIG', `${key} maps ${block.cidr} to NetBox prefix ${id}, which ${this.config.url} does not have`, {
+        details: [{ field: `${key}.${block.cidr}`, message: `NetBox has no prefix ${id}` }],
+        context: { plugin: this.pluginId },
+      });
     }
     if (parseCidr(answer.body.prefix)?.cidr !== block.cidr) {
-      throw new SproutError('SPROUT_ERR_CONFIG', `${key} maps ${block.cidr} to NetBox prefix ${id}, which is ${answer.body.prefix} in NetBox`, { details: [{ field: `${key}.${block.cidr}`, message: `NetBox prefix ${id} is ${answer.body.prefix}` }], context: { plugin: this.pluginId } });
+      throw new SproutError('SPROUT_ERR_CONFIG', `${key} maps ${block.cidr} to NetBox prefix ${id}, which is ${answer.body.prefix} in NetBox`, {
+        details: [{ field: `${key}.${block.cidr}`, message: `NetBox prefix ${id} is ${answer.body.prefix}` }],
+        context: { plugin: this.pluginId },
+      });
     }
     return answer.body;
   }
@@ -301,10 +341,18 @@ function isHold(ip: NetboxIpAddress): boolean {
 }
 
 function taken(network: IpamNetwork, address: string, holder?: NetboxIpAddress): SproutError {
-  const who = holder ? (isAllocation(holder) ? ` (allocation ${holder.id}${parseDescription(holder.description ?? '').host ? ` for ${parseDescription(holder.description ?? '').host}` : ''})` : ` in NetBox (ip-address ${holder.id}${holder.description ? `: ${holder.description}` : ''})`) : ' in NetBox';
-  return new SproutError('SPROUT_ERR_CONFLICT', `${address} is already allocated${who} in network ${network.cidr}`, { details: [{ field: 'address', message: 'is already allocated', ...(holder ? { allocation: String(holder.id) } : {}) }] });
+  const who = holder
+    ? isAllocation(holder)
+      ? ` (allocation ${holder.id}${parseDescription(holder.description ?? '').host ? ` for ${parseDescription(holder.description ?? '').host}` : ''})`
+      : ` in NetBox (ip-address ${holder.id}${holder.description ? `: ${holder.description}` : ''})`
+    : ' in NetBox';
+  return new SproutError('SPROUT_ERR_CONFLICT', `${address} is already allocated${who} in network ${network.cidr}`, {
+    details: [{ field: 'address', message: 'is already allocated', ...(holder ? { allocation: String(holder.id) } : {}) }],
+  });
 }
 
 function invalidAddress(address: string): SproutError {
-  return new SproutError('SPROUT_ERR_VALIDATION', `"${address}" is not an IPv4 address`, { details: [{ field: 'address', message: 'must be an IPv4 address like 198.18.0.10' }] });
+  return new SproutError('SPROUT_ERR_VALIDATION', `"${address}" is not an IPv4 address`, {
+    details: [{ field: 'address', message: 'must be an IPv4 address like 198.18.0.10' }],
+  });
 }

@@ -15,7 +15,11 @@ ipamContract(test, {
   async setup() {
     netbox = await startFakeNetbox();
     const config = { url: netbox.url, prefixes: {} as Record<string, number> };
-    const provider = new NetboxIpam(new NetboxClient({ pluginId: 'netbox-stub', url: netbox.url, token: netbox.token, timeoutMs: 5_000 }), config, 'netbox-stub');
+    const provider = new NetboxIpam(
+      new NetboxClient({ pluginId: 'netbox-stub', url: netbox.url, token: netbox.token, timeoutMs: 5_000 }),
+      config,
+      'netbox-stub',
+    );
     const siteId = randomUUID();
     return {
       provider,

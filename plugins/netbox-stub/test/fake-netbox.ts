@@ -66,13 +66,22 @@ export async function startFakeNetbox(token = 'nb-test-token-0123456789'): Promi
   function validate(body: Record<string, unknown>): Record<string, string[]> | undefined {
     const errors: Record<string, string[]> = {};
     if (body.status !== undefined && !statuses.includes(String(body.status))) errors.status = [`"${String(body.status)}" is not a valid choice.`];
-    if (body.description !== undefined && (typeof body.description !== 'string' || body.description.length > 200)) errors.description = ['Ensure this field has no more than 200 characters.'];
-    if (body.dns_name !== undefined && !/^([0-9A-Za-z_-]+|\*)(\.[0-9A-Za-z_-]+)*\.?$/.test(String(body.dns_name))) errors.dns_name = ['Only alphanumeric characters, asterisks, hyphens, periods, and underscores are allowed in DNS names'];
+    if (body.description !== undefined && (typeof body.description !== 'string' || body.description.length > 200))
+      errors.description = ['Ensure this field has no more than 200 characters.'];
+    if (body.dns_name !== undefined && !/^([0-9A-Za-z_-]+|\*)(\.[0-9A-Za-z_-]+)*\.?$/.test(String(body.dns_name)))
+      errors.dns_name = ['Only alphanumeric characters, asterisks, hyphens, periods, and underscores are allowed in DNS names'];
     return Object.keys(errors).length ? errors : undefined;
   }
 
   function create(address: string, body: Record<string, unknown>, vrf: number | null): FakeIp {
-    const ip: FakeIp = { id: nextId++, address, status: String(body.status ?? 'active'), description: String(body.description ?? ''), dns_name: String(body.dns_name ?? ''), vrf };
+    const ip: FakeIp = {
+      id: nextId++,
+      address,
+      status: String(body.status ?? 'active'),
+      description: String(body.description ?? ''),
+      dns_name: String(body.dns_name ?? ''),
+      vrf,
+    };
     ips.set(ip.id, ip);
     return ip;
   }
@@ -82,7 +91,9 @@ export async function startFakeNetbox(token = 'nb-test-token-0123456789'): Promi
     let m: RegExpMatchArray | null;
     if ((m = path.match(/^\/api\/ipam\/prefixes\/(\d+)\/$/)) && method === 'GET') {
       const prefix = prefixes.get(Number(m[1]));
-      return prefix ? { status: 200, body: { ...prefix, family: { value: 4, label: 'IPv4' } } } : { status: 404, body: { detail: 'No Prefix matches the given query.' } };
+      return prefix
+        ? { status: 200, body: { ...prefix, family: { value: 4, label: 'IPv4' } } }
+        : { status: 404, body: { detail: 'No Prefix matches the given query.' } };
     }
     if ((m = path.match(/^\/api\/ipam\/prefixes\/(\d+)\/available-ips\/$/))) {
       const prefix = prefixes.get(Number(m[1]));
@@ -94,10 +105,15 @@ export async function startFakeNetbox(token = 'nb-test-token-0123456789'): Promi
       for (let n = lo; n <= hi && free.length < 1000; n++) if (!used.has(n)) free.push(n);
       if (method === 'GET') return { status: 200, body: free.map((n) => ({ family: 4, address: `${str(n)}/${b.len}`, vrf: null })) };
       if (method !== 'POST') return { status: 405, body: { detail: `Method "${method}" not allowed.` } };
-      if (Array.isArray(body) || typeof body !== 'object' || body === null) return { status: 400, body: { non_field_errors: ['Invalid data. Expected a dictionary, but got list.'] } };
+      if (Array.isArray(body) || typeof body !== 'object' || body === null)
+        return { status: 400, body: { non_field_errors: ['Invalid data. Expected a dictionary, but got list.'] } };
       const errors = validate(body);
       if (errors) return { status: 400, body: errors };
-      if (free.length === 0) return { status: 409, body: { detail: `An insufficient number of IP addresses are available within prefix ${prefix.prefix} (1 requested, 0 available)` } };
+      if (free.length === 0)
+        return {
+          status: 409,
+          body: { detail: `An insufficient number of IP addresses are available within prefix ${prefix.prefix} (1 requested, 0 available)` },
+        };
       return { status: 201, body: ipView(create(`${str(free[0])}/${b.len}`, body, null)) };
     }
     if (path === '/api/ipam/ip-addresses/') {
@@ -112,7 +128,10 @@ export async function startFakeNetbox(token = 'nb-test-token-0123456789'): Promi
         const limit = Number(url.searchParams.get('limit') ?? 50);
         const offset = Number(url.searchParams.get('offset') ?? 0);
         const page = found.slice(offset, offset + limit);
-        const next = offset + limit < found.length ? `${fake.url}${path}?${new URLSearchParams({ ...Object.fromEntries(url.searchParams), offset: String(offset + limit) })}` : null;
+        const next =
+          offset + limit < found.length
+            ? `${fake.url}${path}?${new URLSearchParams({ ...Object.fromEntries(url.searchParams), offset: String(offset + limit) })}`
+            : null;
         return { status: 200, body: { count: found.length, next, previous: null, results: page.map(ipView) } };
       }
       if (method === 'POST') {
@@ -121,7 +140,8 @@ export async function startFakeNetbox(token = 'nb-test-token-0123456789'): Promi
         if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(String(body.address))) return { status: 400, body: { address: [`Invalid IP address format: ${body.address}`] } };
         const errors = validate(body);
         if (errors) return { status: 400, body: errors };
-        if ([...ips.values()].some((ip) => host(ip.address) === host(body.address))) return { status: 400, body: { address: [`Duplicate IP address found in global table: ${body.address}`] } };
+        if ([...ips.values()].some((ip) => host(ip.address) === host(body.address)))
+          return { status: 400, body: { address: [`Duplicate IP address found in global table: ${body.address}`] } };
         return { status: 201, body: ipView(create(String(body.address), body, typeof body.vrf === 'number' ? body.vrf : null)) };
       }
       return { status: 405, body: { detail: `Method "${method}" not allowed.` } };
@@ -165,7 +185,8 @@ export async function startFakeNetbox(token = 'nb-test-token-0123456789'): Promi
     }
     let body: unknown;
     if (chunks.length) {
-      if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) return send(415, { detail: `Unsupported media type "${req.headers['content-type']}" in request.` });
+      if (!String(req.headers['content-type'] ?? '').startsWith('application/json'))
+        return send(415, { detail: `Unsupported media type "${req.headers['content-type']}" in request.` });
       try {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
       } catch {

@@ -13,7 +13,13 @@ function stubFor(netbox: FakeNetbox, prefixes: Record<string, number>, token = n
   return new NetboxIpam(new NetboxClient({ pluginId: 'netbox-stub', url: netbox.url, token, timeoutMs: 5_000 }), { url: netbox.url, prefixes }, 'netbox-stub');
 }
 
-const network = (cidr: string, gateway: string, ranges: IpamNetwork['ranges'] = []): IpamNetwork => ({ id: randomUUID(), siteId: randomUUID(), cidr, gateway, ranges });
+const network = (cidr: string, gateway: string, ranges: IpamNetwork['ranges'] = []): IpamNetwork => ({
+  id: randomUUID(),
+  siteId: randomUUID(),
+  cidr,
+  gateway,
+  ranges,
+});
 
 async function fake(t: { teardown(fn: () => Promise<void>): void }) {
   const netbox = await startFakeNetbox();
@@ -21,7 +27,7 @@ async function fake(t: { teardown(fn: () => Promise<void>): void }) {
   return netbox;
 }
 
-test('the next address comes from POST available-ips and is a NetBox ip-address marked as Sprout\'s', async (t) => {
+test("the next address comes from POST available-ips and is a NetBox ip-address marked as Sprout's", async (t) => {
   const netbox = await fake(t);
   const prefix = netbox.addPrefix('198.18.1.0/24');
   const stub = stubFor(netbox, { '198.18.1.0/24': prefix });
@@ -38,7 +44,10 @@ test('the next address comes from POST available-ips and is a NetBox ip-address 
   // NetBox offered the gateway and the reserved range first: they are held, never handed out
   const held = [...netbox.ips.values()].filter((i) => i.status === 'reserved').map((i) => i.address);
   t.deepEqual(held, ['198.18.1.1/24', '198.18.1.2/24', '198.18.1.3/24', '198.18.1.4/24']);
-  t.deepEqual((await stub.listAllocations(net)).map((a) => a.address), ['198.18.1.5']);
+  t.deepEqual(
+    (await stub.listAllocations(net)).map((a) => a.address),
+    ['198.18.1.5'],
+  );
   t.is((await stub.allocateAddress({ network: net })).address, '198.18.1.6', 'the holds keep NetBox from offering them again');
 
   t.like(await stub.findAllocation(net, '198.18.1.5'), { id: made.id, machineId });
@@ -48,7 +57,7 @@ test('the next address comes from POST available-ips and is a NetBox ip-address 
   t.false(netbox.ips.has(Number(made.id)));
 });
 
-test('an address someone else created in NetBox is a conflict naming it, and is not listed as Sprout\'s', async (t) => {
+test("an address someone else created in NetBox is a conflict naming it, and is not listed as Sprout's", async (t) => {
   const netbox = await fake(t);
   const stub = stubFor(netbox, { '198.18.2.0/24': netbox.addPrefix('198.18.2.0/24') });
   const net = network('198.18.2.0/24', '198.18.2.1');
@@ -81,13 +90,16 @@ test('a prefix id that NetBox lacks, or that is another block, is a config error
   const stub = stubFor(netbox, { '198.18.5.0/24': other, '198.18.6.0/24': 999 });
   const wrong = await t.throwsAsync(stub.allocateAddress({ network: network('198.18.5.0/24', '198.18.5.1') }));
   t.like(wrong, { code: 'SPROUT_ERR_CONFIG' });
-  t.regex(wrong!.message, new RegExp(`plugins\\.netbox-stub\\.prefixes maps 198\\.18\\.5\\.0/24 to NetBox prefix ${other}, which is 10\\.20\\.0\\.0/16 in NetBox`));
+  t.regex(
+    wrong!.message,
+    new RegExp(`plugins\\.netbox-stub\\.prefixes maps 198\\.18\\.5\\.0/24 to NetBox prefix ${other}, which is 10\\.20\\.0\\.0/16 in NetBox`),
+  );
   const missing = await t.throwsAsync(stub.allocateAddress({ network: network('198.18.6.0/24', '198.18.6.1') }));
   t.regex(missing!.message, /maps 198\.18\.6\.0\/24 to NetBox prefix 999, which http:\/\/127\.0\.0\.1:\d+ does not have/);
   t.is(netbox.ips.size, 0, 'nothing was allocated in the wrong prefix');
 });
 
-test('a token NetBox refuses is a config error with NetBox\'s status and words, without the token', async (t) => {
+test("a token NetBox refuses is a config error with NetBox's status and words, without the token", async (t) => {
   const netbox = await fake(t);
   const stub = stubFor(netbox, { '198.18.7.0/24': netbox.addPrefix('198.18.7.0/24') }, 'not-the-token-4242');
   const err = await t.throwsAsync(stub.allocateAddress({ network: network('198.18.7.0/24', '198.18.7.1') }));
@@ -96,7 +108,7 @@ test('a token NetBox refuses is a config error with NetBox\'s status and words, 
   t.notRegex(err!.message, /not-the-token-4242/);
 });
 
-test('an upstream failure keeps NetBox\'s status and a body excerpt, and never echoes the token', async (t) => {
+test("an upstream failure keeps NetBox's status and a body excerpt, and never echoes the token", async (t) => {
   const netbox = await fake(t);
   const stub = stubFor(netbox, { '198.18.8.0/24': netbox.addPrefix('198.18.8.0/24') });
   const net = network('198.18.8.0/24', '198.18.8.1');

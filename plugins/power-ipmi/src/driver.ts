@@ -67,7 +67,10 @@ export function ipmiDriver(tool: IpmitoolOptions = {}): PowerDriver {
       const { stdout } = await run(target, ['chassis', 'bootparam', 'get', '5'], options);
       const now = parseBootDevice(stdout);
       if (now !== device) {
-        throw new PowerError('refused', `${label(target)}: ${command.join(' ')}: the BMC did not take it: its boot flags say ${now ?? `"${stdout.trim()}"`} instead of ${device}`);
+        throw new PowerError(
+          'refused',
+          `${label(target)}: ${command.join(' ')}: the BMC did not take it: its boot flags say ${now ?? `"${stdout.trim()}"`} instead of ${device}`,
+        );
       }
       return {};
     },

@@ -65,14 +65,21 @@ export function invocation(target: PowerTarget, command: string[], options: Powe
   if ('problem' in endpoint) throw new PowerError('unsupported', `${label}: bmc.address ${endpoint.problem}`);
   const args = [
     '-v',
-    '-I', 'lanplus',
-    '-C', cipherSuite(target, label),
-    '-H', endpoint.host,
-    '-p', String(endpoint.port),
-    '-U', target.bmc.username ?? '',
+    '-I',
+    'lanplus',
+    '-C',
+    cipherSuite(target, label),
+    '-H',
+    endpoint.host,
+    '-p',
+    String(endpoint.port),
+    '-U',
+    target.bmc.username ?? '',
     '-E',
-    '-N', '1',
-    '-R', String(retriesFor(options.timeoutMs)),
+    '-N',
+    '1',
+    '-R',
+    String(retriesFor(options.timeoutMs)),
     ...command,
   ];
   const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', IPMI_PASSWORD: target.bmc.password ?? '' };
@@ -93,13 +100,20 @@ const chatter = [
 export function ipmitoolWords(stderr: string): string {
   return stderr
     .split('\n')
-    .map((line) => line.replace(/^Password:\s*/, '').replace(/^>\s*/, '').trim())
+    .map((line) =>
+      line
+        .replace(/^Password:\s*/, '')
+        .replace(/^>\s*/, '')
+        .trim(),
+    )
     .filter((line) => line && !chatter.some((c) => c.test(line)))
     .join('; ');
 }
 
-const auth = /RAKP \d HMAC is invalid|RAKP \d message indicates an error|unauthorized name|Unable to read password|invalid session ID|Activate Session error|Authentication type \S+ not supported/i;
-const unreachable = /Get Auth Capabilities error|Error issuing Get Channel Authentication Capabilities|Address lookup for .* failed|Could not open socket|No response from remote controller|Connection refused/i;
+const auth =
+  /RAKP \d HMAC is invalid|RAKP \d message indicates an error|unauthorized name|Unable to read password|invalid session ID|Activate Session error|Authentication type \S+ not supported/i;
+const unreachable =
+  /Get Auth Capabilities error|Error issuing Get Channel Authentication Capabilities|Address lookup for .* failed|Could not open socket|No response from remote controller|Connection refused/i;
 const unsupported = /invalid (authentication|integrity|confidentiality) algorithm|no matching cipher suite|Invalid cipher suite|Unsupported cipher suite/i;
 
 /** The PowerError for a failed run of `what` (e.g. "chassis power on"). */
@@ -107,7 +121,8 @@ export function failure(label: string, what: string, run: IpmitoolRun): PowerErr
   const words = ipmitoolWords(run.stderr) || run.stdout.trim() || `ipmitool exited with ${run.code}`;
   const prefix = `${label}: ${what}`;
   if (auth.test(run.stderr)) return new PowerError('auth', `${prefix}: the BMC refused the username or password (${words})`);
-  if (unsupported.test(run.stderr)) return new PowerError('unsupported', `${prefix}: the BMC does not offer this cipher suite, set bmc.options.cipherSuite (${words})`);
+  if (unsupported.test(run.stderr))
+    return new PowerError('unsupported', `${prefix}: the BMC does not offer this cipher suite, set bmc.options.cipherSuite (${words})`);
   if (unreachable.test(run.stderr)) return new PowerError('unreachable', `${prefix}: no answer from the BMC at ${label.slice(5)} (${words})`);
   if (/ failed: /.test(words)) return new PowerError('refused', `${prefix}: the BMC refused (${words})`);
   return new PowerError('protocol', `${prefix}: ${words}`);
@@ -142,7 +157,11 @@ export async function ipmitool(target: PowerTarget, command: string[], options: 
       resolve({ code, stdout, stderr, timedOut, spawnError });
     });
   });
-  if (run.spawnError) throw new PowerError('unsupported', `${call.label}: ${what}: cannot run ${call.file} (${run.spawnError.message}); install the ipmitool package on the site agent's host`);
+  if (run.spawnError)
+    throw new PowerError(
+      'unsupported',
+      `${call.label}: ${what}: cannot run ${call.file} (${run.spawnError.message}); install the ipmitool package on the site agent's host`,
+    );
   if (run.timedOut) {
     const words = ipmitoolWords(run.stderr);
     throw new PowerError('timeout', `${late().message}${words ? ` (${words})` : ''}`);

@@ -28,10 +28,13 @@ function fakeIpmitool(t: import('ava').ExecutionContext, body: string): { path: 
 }
 
 test('a BMC that answers `chassis bootdev` with success but keeps its boot flags is refused', async (t) => {
-  const fake = fakeIpmitool(t, `case "$*" in
+  const fake = fakeIpmitool(
+    t,
+    `case "$*" in
   *"chassis bootdev"*) echo "Set Boot Device to pxe" ;;
   *"bootparam get 5"*) printf 'Boot parameter version: 1\\nBoot parameter 5 is valid/unlocked\\nBoot parameter data: 0008000000\\n   - Boot Device Selector : Force Boot from default Hard-Drive\\n' ;;
-esac`);
+esac`,
+  );
   const err = await t.throwsAsync(ipmiDriver({ ipmitool: fake.path }).setNextBoot(target, 'network', { timeoutMs: 5_000 }));
   t.true(err instanceof PowerError, err?.message);
   t.is((err as PowerError).reason, 'refused');
@@ -40,10 +43,13 @@ esac`);
 });
 
 test('setting the disk asks for it persistently, and succeeds when the flags say disk', async (t) => {
-  const fake = fakeIpmitool(t, `case "$*" in
+  const fake = fakeIpmitool(
+    t,
+    `case "$*" in
   *"chassis bootdev"*) echo "Set Boot Device to disk" ;;
   *"bootparam get 5"*) printf 'Boot parameter data: 80c8000000\\n' ;;
-esac`);
+esac`,
+  );
   t.deepEqual(await ipmiDriver({ ipmitool: fake.path }).setNextBoot(target, 'disk', { timeoutMs: 5_000 }), {});
   t.true(fake.calls()[0].endsWith('chassis bootdev disk options=persistent'), fake.calls()[0]);
 });

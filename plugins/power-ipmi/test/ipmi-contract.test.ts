@@ -51,7 +51,7 @@ test.serial('after the contract: the BMC saw the boot devices and the soft off t
   t.is(bmc!.vm.bootDevice(), 'disk', 'the last start booted the disk');
 });
 
-test.serial('the password reaches the BMC through the environment, never on ipmitool\'s command line', async (t) => {
+test.serial("the password reaches the BMC through the environment, never on ipmitool's command line", async (t) => {
   // ipmitool behind a wrapper that writes down its command line, then runs it unchanged.
   const dir = mkdtempSync(join(tmpdir(), 'ipmitool-argv-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));

@@ -28,10 +28,14 @@ Boot parameter data: ${data}
 const failed = {
   wrongPassword: 'Loading IANA PEN Registry...\n> RAKP 2 HMAC is invalid\nError: Unable to establish IPMI v2 / RMCP+ session\n',
   wrongUser: 'Loading IANA PEN Registry...\nRAKP 2 message indicates an error : unauthorized name\nError: Unable to establish IPMI v2 / RMCP+ session\n',
-  noPassword: 'Unable to read password from environment\nPassword: Loading IANA PEN Registry...\n> RAKP 2 HMAC is invalid\nError: Unable to establish IPMI v2 / RMCP+ session\n',
-  noAnswer: 'Loading IANA PEN Registry...\nGet Auth Capabilities error\nError issuing Get Channel Authentication Capabilities request\nError: Unable to establish IPMI v2 / RMCP+ session\n',
-  noSuchHost: 'Loading IANA PEN Registry...\nAddress lookup for no-such-host.invalid failed\nCould not open socket!\nError: Unable to establish IPMI v2 / RMCP+ session\n',
-  cipherSuite17: 'Loading IANA PEN Registry...\nError in open session response message : invalid authentication algorithm\n\nError: Unable to establish IPMI v2 / RMCP+ session\n',
+  noPassword:
+    'Unable to read password from environment\nPassword: Loading IANA PEN Registry...\n> RAKP 2 HMAC is invalid\nError: Unable to establish IPMI v2 / RMCP+ session\n',
+  noAnswer:
+    'Loading IANA PEN Registry...\nGet Auth Capabilities error\nError issuing Get Channel Authentication Capabilities request\nError: Unable to establish IPMI v2 / RMCP+ session\n',
+  noSuchHost:
+    'Loading IANA PEN Registry...\nAddress lookup for no-such-host.invalid failed\nCould not open socket!\nError: Unable to establish IPMI v2 / RMCP+ session\n',
+  cipherSuite17:
+    'Loading IANA PEN Registry...\nError in open session response message : invalid authentication algorithm\n\nError: Unable to establish IPMI v2 / RMCP+ session\n',
   powerOnRefused: `Loading IANA PEN Registry...\nGet HPM.x Capabilities request failed, compcode = d4\nRunning Get VSO Capabilities my_addr 0x20, transit 0, target 0x20\nInvalid completion code received: Insufficient privilege level\nDiscovered IPMB address 0x0\nSet Chassis Power Control to Up/On failed: Insufficient privilege level\n`,
   powerOffFailed: `${chatter}Set Chassis Power Control to Down/Off failed: Unspecified error\n`,
 };
@@ -63,8 +67,12 @@ test('ipmitool -v chatter is dropped from the words kept', (t) => {
   t.is(ipmitoolWords(failed.powerOnRefused), 'Set Chassis Power Control to Up/On failed: Insufficient privilege level');
 });
 
-test('a wrong password or user is auth, in ipmitool\'s words, naming the BMC and what was done', (t) => {
-  for (const [stderr, words] of [[failed.wrongPassword, 'RAKP 2 HMAC is invalid'], [failed.wrongUser, 'unauthorized name'], [failed.noPassword, 'Unable to read password from environment']]) {
+test("a wrong password or user is auth, in ipmitool's words, naming the BMC and what was done", (t) => {
+  for (const [stderr, words] of [
+    [failed.wrongPassword, 'RAKP 2 HMAC is invalid'],
+    [failed.wrongUser, 'unauthorized name'],
+    [failed.noPassword, 'Unable to read password from environment'],
+  ]) {
     const err = failure('ipmi 127.0.0.1:9001', 'chassis power status', { code: 1, stdout: '', stderr });
     t.is(err.reason, 'auth', err.message);
     t.true(err.message.startsWith('ipmi 127.0.0.1:9001: chassis power status: '), err.message);
@@ -95,7 +103,10 @@ test('a command the BMC refuses is refused; a cipher suite it lacks is unsupport
 
 test('the command line: lanplus, cipher suite 3 unless set, host and port apart, the password only in the environment', (t) => {
   const call = invocation(target(), ['chassis', 'power', 'status'], { timeoutMs: 20_000 });
-  t.false(call.args.some((a) => a.includes('s3cret-pw')), call.args.join(' '));
+  t.false(
+    call.args.some((a) => a.includes('s3cret-pw')),
+    call.args.join(' '),
+  );
   t.is(call.env.IPMI_PASSWORD, 's3cret-pw');
   t.deepEqual(call.args.slice(0, 15), ['-v', '-I', 'lanplus', '-C', '3', '-H', '127.0.0.1', '-p', '9001', '-U', 'admin', '-E', '-N', '1', '-R']);
   t.deepEqual(call.args.slice(-3), ['chassis', 'power', 'status']);

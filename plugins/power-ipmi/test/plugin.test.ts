@@ -16,7 +16,10 @@ import { loadAgentParts } from '../../../agent/src/plugin-parts.ts';
 test('the control plane finds power-ipmi as an active builtin power provider', (t) => {
   const { plugins, problems } = inspectPlugins({ pluginDir: '/nonexistent-plugin-dir', capabilities: {} }, builtinPlugins);
   t.deepEqual(problems, []);
-  t.like(plugins.find((p) => p.id === 'power-ipmi'), { builtin: true, active: true, provides: ['power'], packageName: '@sprout/plugin-power-ipmi' });
+  t.like(
+    plugins.find((p) => p.id === 'power-ipmi'),
+    { builtin: true, active: true, provides: ['power'], packageName: '@sprout/plugin-power-ipmi' },
+  );
 });
 
 test('its setup provides the ipmi bmc.type, which needs an address and checks it', async (t) => {

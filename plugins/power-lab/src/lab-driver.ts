@@ -33,7 +33,13 @@ export function labDriver(): PowerDriver {
 }
 
 /** One request to the switch about the target's machine; every failure is a PowerError naming the switch. */
-async function call(target: PowerTarget, options: PowerCallOptions, method: 'GET' | 'POST' | 'PUT', what: 'power' | 'boot', body?: unknown): Promise<SwitchState> {
+async function call(
+  target: PowerTarget,
+  options: PowerCallOptions,
+  method: 'GET' | 'POST' | 'PUT',
+  what: 'power' | 'boot',
+  body?: unknown,
+): Promise<SwitchState> {
   const address = target.bmc.address;
   if (!address) throw new PowerError('refused', `${target.hostname} has bmc.type lab but no bmc.address (the lab power switch URL)`);
   const mac = target.macs[0];

@@ -106,12 +106,20 @@ test('the plugin tells the control plane the lab bmc.type and checks its address
   } as never);
   t.like(info, { type: 'lab', needsAddress: true });
   for (const good of ['http://127.0.0.1:7481', 'http://127.77.0.1:8080/']) t.is(checkLabAddress(good), undefined, good);
-  for (const bad of ['127.0.0.1:7481', 'http://10.0.0.1:7481', 'https://127.0.0.1:7481', 'http://127.0.0.1', 'http://localhost:7481', 'http://127.0.0.1:7481/x', 'http://127.0.0.300:1']) {
+  for (const bad of [
+    '127.0.0.1:7481',
+    'http://10.0.0.1:7481',
+    'https://127.0.0.1:7481',
+    'http://127.0.0.1',
+    'http://localhost:7481',
+    'http://127.0.0.1:7481/x',
+    'http://127.0.0.300:1',
+  ]) {
     t.regex(checkLabAddress(bad) ?? '', /lab power switch URL http:\/\/127\.x\.y\.z:PORT/, bad);
   }
 });
 
-test('a machine the switch does not know is refused with the switch\'s words, and a target without an address names the field', async (t) => {
+test("a machine the switch does not know is refused with the switch's words, and a target without an address names the field", async (t) => {
   const own = new MachineSimulator({ endpoints: { dhcp: { host: '127.0.0.1', port: await freePort('udp') }, relay: { address: '127.0.0.1', port: 0 } } });
   await own.start();
   t.teardown(() => own.stop());

@@ -107,7 +107,15 @@ export class BmcLink {
           });
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
-            finish(() => resolve({ status: res.statusCode ?? 0, statusLine: `${res.statusCode} ${res.statusMessage ?? ''}`.trim(), headers: res.headers, body: parseJson(text), text }));
+            finish(() =>
+              resolve({
+                status: res.statusCode ?? 0,
+                statusLine: `${res.statusCode} ${res.statusMessage ?? ''}`.trim(),
+                headers: res.headers,
+                body: parseJson(text),
+                text,
+              }),
+            );
           });
           res.on('error', (err) => finish(() => reject(this.transportError(what, err))));
         },
@@ -133,7 +141,11 @@ export class BmcLink {
 
   private transportError(what: string, err: NodeJS.ErrnoException): PowerError {
     if (certificateCodes.test(err.code ?? '')) {
-      return this.error('unreachable', what, `the BMC's TLS certificate was not trusted (${err.message}); if this BMC has a self-signed certificate, set insecure: true on the machine's BMC`);
+      return this.error(
+        'unreachable',
+        what,
+        `the BMC's TLS certificate was not trusted (${err.message}); if this BMC has a self-signed certificate, set insecure: true on the machine's BMC`,
+      );
     }
     if (unreachableCodes.has(err.code ?? '')) return this.error('unreachable', what, `the BMC could not be reached (${err.message})`);
     return this.error('unreachable', what, err.message);

@@ -3,7 +3,15 @@
  * system's ComputerSystem.Reset action (a ResetType the system says it allows) and sets
  * its next boot with a Boot override, read back to be sure the BMC applied it.
  */
-import { PowerError, type BootDevice, type PowerActionResult, type PowerCallOptions, type PowerDriver, type PowerState, type PowerTarget } from '@sprout/kernel/sdk';
+import {
+  PowerError,
+  type BootDevice,
+  type PowerActionResult,
+  type PowerCallOptions,
+  type PowerDriver,
+  type PowerState,
+  type PowerTarget,
+} from '@sprout/kernel/sdk';
 import { BmcLink } from './bmc-link.ts';
 import { RedfishSessions } from './sessions.ts';
 
@@ -40,7 +48,8 @@ export function redfishDriver(): PowerDriver {
       path = first;
     }
     const reply = await sessions.request(link, `read the system (GET ${path})`, { method: 'GET', path });
-    if (typeof reply.body !== 'object' || reply.body === null) throw link.error('protocol', `read the system (GET ${path})`, `${reply.statusLine} without a JSON ComputerSystem`);
+    if (typeof reply.body !== 'object' || reply.body === null)
+      throw link.error('protocol', `read the system (GET ${path})`, `${reply.statusLine} without a JSON ComputerSystem`);
     return { path, body: reply.body as ComputerSystem };
   }
 
@@ -53,7 +62,11 @@ export function redfishDriver(): PowerDriver {
     const action = s.body.Actions?.['#ComputerSystem.Reset'];
     const allowed = action?.['ResetType@Redfish.AllowableValues'];
     const type = Array.isArray(allowed) ? preferred.find((t) => allowed.includes(t)) : preferred[0];
-    if (!type) throw new PowerError('unsupported', `${link.name}: ComputerSystem.Reset ${preferred.join(' or ')}: the system allows only ResetType ${allowed?.join(', ')}`);
+    if (!type)
+      throw new PowerError(
+        'unsupported',
+        `${link.name}: ComputerSystem.Reset ${preferred.join(' or ')}: the system allows only ResetType ${allowed?.join(', ')}`,
+      );
     const target = action?.target ?? `${s.path}/Actions/ComputerSystem.Reset`;
     await sessions.request(link, `ComputerSystem.Reset ${type}`, { method: 'POST', path: target, body: { ResetType: type } });
     return type;
@@ -103,7 +116,11 @@ export function redfishDriver(): PowerDriver {
       await sessions.request(link, what, { method: 'PATCH', path: s.path, body: { Boot: wanted } });
       const boot = (await system(link)).body.Boot;
       if (boot?.BootSourceOverrideTarget !== wanted.BootSourceOverrideTarget || boot?.BootSourceOverrideEnabled !== wanted.BootSourceOverrideEnabled) {
-        throw link.error('refused', what, `the BMC accepted the change but reads back BootSourceOverrideTarget ${boot?.BootSourceOverrideTarget}, BootSourceOverrideEnabled ${boot?.BootSourceOverrideEnabled}`);
+        throw link.error(
+          'refused',
+          what,
+          `the BMC accepted the change but reads back BootSourceOverrideTarget ${boot?.BootSourceOverrideTarget}, BootSourceOverrideEnabled ${boot?.BootSourceOverrideEnabled}`,
+        );
       }
       return { note: `next boot ${wanted.BootSourceOverrideTarget} (${wanted.BootSourceOverrideEnabled})` };
     },

@@ -74,7 +74,9 @@ export class RedfishSessions {
 
 function withCredential(link: BmcLink, req: RedfishRequest, credential: Credential): RedfishRequest {
   const auth: Record<string, string> =
-    credential.kind === 'session' ? { 'X-Auth-Token': credential.token } : { Authorization: `Basic ${Buffer.from(`${link.bmc.username}:${link.bmc.password}`).toString('base64')}` };
+    credential.kind === 'session'
+      ? { 'X-Auth-Token': credential.token }
+      : { Authorization: `Basic ${Buffer.from(`${link.bmc.username}:${link.bmc.password}`).toString('base64')}` };
   return { ...req, headers: { ...req.headers, ...auth } };
 }
 

@@ -42,7 +42,10 @@ test.serial('the contract VM booted the network first when the next boot was set
   t.deepEqual(resets, ['On', 'PowerCycle', 'GracefulShutdown', 'ForceOff', 'On', 'ForceOff']);
   t.deepEqual(lab!.bmc.bootLog, ['network', 'disk', 'disk']);
   t.is(lab!.bmc.nextBoot(), 'disk');
-  t.true(lab!.bmc.requests.every((r) => r.status !== 409), 'the driver never asked for On when on or ForceOff when off');
+  t.true(
+    lab!.bmc.requests.every((r) => r.status !== 409),
+    'the driver never asked for On when on or ForceOff when off',
+  );
 });
 
 test('a BMC that accepts TCP but never answers fails with timeout, naming the BMC, within the call timeout', async (t) => {

@@ -36,12 +36,16 @@ async function failure(promise: Promise<unknown>): Promise<PowerError> {
 /** POSTs a session the way any Redfish client would, for the token test. */
 function newSessionToken(address: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = request(`${address}/redfish/v1/SessionService/Sessions`, { method: 'POST', rejectUnauthorized: false, headers: { 'Content-Type': 'application/json' } }, (res) => {
-      res.resume();
-      const token = res.headers['x-auth-token'];
-      if (res.statusCode === 201 && typeof token === 'string') resolve(token);
-      else reject(new Error(`session POST answered ${res.statusCode}`));
-    });
+    const req = request(
+      `${address}/redfish/v1/SessionService/Sessions`,
+      { method: 'POST', rejectUnauthorized: false, headers: { 'Content-Type': 'application/json' } },
+      (res) => {
+        res.resume();
+        const token = res.headers['x-auth-token'];
+        if (res.statusCode === 201 && typeof token === 'string') resolve(token);
+        else reject(new Error(`session POST answered ${res.statusCode}`));
+      },
+    );
     req.on('error', reject);
     req.end(JSON.stringify({ UserName: username, Password: password }));
   });
@@ -82,9 +86,16 @@ test('a BMC certificate the system trusts is accepted without insecure', async (
     console.log(await driver.state(${JSON.stringify({ ...target, bmc: { ...target.bmc, insecure: false } })}, { timeoutMs: 10000 }));
   `;
   // Asynchronously: the BMC answering the child runs in this process.
-  const child = await promisify(execFile)(process.execPath, ['--conditions=sprout-source', '--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, NODE_EXTRA_CA_CERTS: bmc.certificate }, encoding: 'utf8', timeout: 30_000 });
+  const child = await promisify(execFile)(process.execPath, ['--conditions=sprout-source', '--import', 'tsx', '--input-type=module', '-e', script], {
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: bmc.certificate },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   t.is(child.stdout.trim(), 'off', child.stderr);
-  t.true(bmc.requests.some((r) => r.path === '/redfish/v1/Systems/1'), 'the child read the system');
+  t.true(
+    bmc.requests.some((r) => r.path === '/redfish/v1/Systems/1'),
+    'the child read the system',
+  );
 });
 
 test('one session serves many calls, and a new one is made when the BMC expired it', async (t) => {
@@ -99,7 +110,10 @@ test('one session serves many calls, and a new one is made when the BMC expired 
   t.deepEqual(await driver.setNextBoot(target, 'disk', call), { note: 'next boot Hdd (Continuous)' });
   t.is(bmc.nextBoot(), 'disk');
   t.is(logins(), 2);
-  t.true(bmc.requests.some((r) => r.auth === 'denied' && r.status === 401), 'the old token was refused first');
+  t.true(
+    bmc.requests.some((r) => r.auth === 'denied' && r.status === 401),
+    'the old token was refused first',
+  );
   // Calls made together share one login, fresh or after an expiry: BMCs have few session slots.
   const together = await redfishLab('rf-session-together');
   t.teardown(() => together.close());
@@ -118,7 +132,10 @@ test('a BMC without a SessionService gets HTTP basic auth', async (t) => {
   t.deepEqual(await driver.checkCredentials(target, call), { state: 'off' });
   await driver.setNextBoot(target, 'network', call);
   t.is(bmc.nextBoot(), 'network');
-  t.false(bmc.requests.some((r) => r.path.startsWith('/redfish/v1/SessionService')), 'no session was asked for');
+  t.false(
+    bmc.requests.some((r) => r.path.startsWith('/redfish/v1/SessionService')),
+    'no session was asked for',
+  );
   t.true(bmc.requests.filter((r) => r.path.startsWith('/redfish/v1/Systems')).every((r) => r.auth === 'basic'));
   const wrong = await failure(driver.state({ ...target, bmc: { ...target.bmc, password: 'wrong-password' } }, call));
   t.is(wrong.reason, 'auth');
@@ -137,7 +154,7 @@ test('bmc.options.auth token sends bmc.password as the X-Auth-Token', async (t) 
   t.regex(err.message, /401 Unauthorized/);
 });
 
-test('wrong credentials: auth, with the BMC\'s status line and Redfish message', async (t) => {
+test("wrong credentials: auth, with the BMC's status line and Redfish message", async (t) => {
   const { bmc, target } = await lab(t, 'rf-wrong');
   const driver = await agentDriver();
   bmc.requireCredentials(username, 'a-rotated-password');
@@ -150,12 +167,15 @@ test('wrong credentials: auth, with the BMC\'s status line and Redfish message',
   t.false(bmc.requests.some((r) => r.path.endsWith('ComputerSystem.Reset')));
 });
 
-test('other refusals are refused with the BMC\'s words, and an override the BMC drops fails', async (t) => {
+test("other refusals are refused with the BMC's words, and an override the BMC drops fails", async (t) => {
   const { bmc, target } = await lab(t, 'rf-refused', { ignoresBootOverride: true });
   const driver = await agentDriver();
   const missing = await failure(driver.state({ ...target, bmc: { ...target.bmc, options: { systemPath: '/redfish/v1/Systems/42' } } }, call));
   t.is(missing.reason, 'refused');
-  t.regex(missing.message, /^redfish https:\/\/127\.0\.0\.1:\d+: read the system \(GET \/redfish\/v1\/Systems\/42\): 404 Not Found: .*'\/redfish\/v1\/Systems\/42' was not found/);
+  t.regex(
+    missing.message,
+    /^redfish https:\/\/127\.0\.0\.1:\d+: read the system \(GET \/redfish\/v1\/Systems\/42\): 404 Not Found: .*'\/redfish\/v1\/Systems\/42' was not found/,
+  );
   const dropped = await failure(driver.setNextBoot(target, 'network', call));
   t.is(dropped.reason, 'refused');
   t.regex(dropped.message, /set next boot Pxe Once .*reads back BootSourceOverrideTarget None, BootSourceOverrideEnabled Disabled/);
@@ -166,11 +186,15 @@ test('the test BMC refuses a ResetType it does not list with a Redfish 400', asy
   const { bmc } = await lab(t, 'rf-badreset');
   const token = await newSessionToken(bmc.address);
   const answer = await new Promise<{ status?: number; body: string }>((resolve, reject) => {
-    const req = request(`${bmc.address}/redfish/v1/Systems/1/Actions/ComputerSystem.Reset`, { method: 'POST', rejectUnauthorized: false, headers: { 'X-Auth-Token': token, 'Content-Type': 'application/json' } }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode, body }));
-    });
+    const req = request(
+      `${bmc.address}/redfish/v1/Systems/1/Actions/ComputerSystem.Reset`,
+      { method: 'POST', rejectUnauthorized: false, headers: { 'X-Auth-Token': token, 'Content-Type': 'application/json' } },
+      (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode, body }));
+      },
+    );
     req.on('error', reject);
     req.end(JSON.stringify({ ResetType: 'Nmi' }));
   });
@@ -196,12 +220,19 @@ test('the password appears in no error message', async (t) => {
     failure(driver.state(targetOf({ address: silent.address }), { timeoutMs: 500 })),
     failure(driver.state({ ...target, bmc: { ...target.bmc, address: `http://127.0.0.1:1` } }, call)),
   ]);
-  t.deepEqual(errors.map((e) => e.reason), ['auth', 'auth', 'unreachable', 'unreachable', 'timeout', 'unreachable']);
-  t.regex(errors[3].message, /^redfish https:\/\/127\.0\.0\.1:\d+: .*: the BMC could not be reached \(connect ECONNREFUSED /, 'a refused connection says the BMC could not be reached');
+  t.deepEqual(
+    errors.map((e) => e.reason),
+    ['auth', 'auth', 'unreachable', 'unreachable', 'timeout', 'unreachable'],
+  );
+  t.regex(
+    errors[3].message,
+    /^redfish https:\/\/127\.0\.0\.1:\d+: .*: the BMC could not be reached \(connect ECONNREFUSED /,
+    'a refused connection says the BMC could not be reached',
+  );
   const basic = Buffer.from(`${username}:${password}`).toString('base64');
   for (const err of errors) {
     t.false(err.message.includes(password), err.message);
     t.false(err.message.includes(basic), err.message);
   }
-  t.false(JSON.stringify(bmc.requests).includes(password), 'nor in the BMC\'s request log');
+  t.false(JSON.stringify(bmc.requests).includes(password), "nor in the BMC's request log");
 });

@@ -15,6 +15,14 @@ export interface PowerdnsClientOptions {
 
 export class PowerdnsClient extends UpstreamClient {
   constructor({ pluginId, url, apiKey, timeoutMs }: PowerdnsClientOptions) {
-    super({ pluginId, name: 'PowerDNS', url, headers: { 'x-api-key': apiKey }, secrets: [apiKey], credentialsHint: `check plugins.${pluginId}.apiKey`, timeoutMs });
+    super({
+      pluginId,
+      name: 'PowerDNS',
+      url,
+      headers: { 'x-api-key': apiKey },
+      secrets: [apiKey],
+      credentialsHint: `check plugins.${pluginId}.apiKey`,
+      timeoutMs,
+    });
   }
 }

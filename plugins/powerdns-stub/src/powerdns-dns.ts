@@ -101,7 +101,10 @@ export class PowerdnsDns implements DnsProvider {
       byZone.set(zone, rrsets);
     }
     for (const [zone, rrsets] of byZone) {
-      const answer = await this.client.call<{ error?: string }>('PATCH', this.zonePath(zone), { body: { rrsets: [...rrsets.values()] }, accept: [204, 404, 422] });
+      const answer = await this.client.call<{ error?: string }>('PATCH', this.zonePath(zone), {
+        body: { rrsets: [...rrsets.values()] },
+        accept: [204, 404, 422],
+      });
       if (answer.status === 404) throw this.missingZone(zone, answer.status, answer.body);
       if (answer.status === 422) {
         throw new SproutError('SPROUT_ERR_VALIDATION', `PowerDNS refused the records for zone ${zone}: ${answer.body?.error ?? '(no reason given)'}`, {
@@ -122,16 +125,24 @@ export class PowerdnsDns implements DnsProvider {
   private allowedZone(zone: string): void {
     if (this.zones().includes(zone)) return;
     const key = `plugins.${this.pluginId}.zones`;
-    throw new SproutError('SPROUT_ERR_CONFIG', `zone ${zone} is not one ${this.pluginId} may write: add it to ${key} (now: ${this.zones().join(', ') || 'none'})`, {
-      details: [{ field: key, message: `does not list ${zone}` }],
-      context: { plugin: this.pluginId, zone },
-    });
+    throw new SproutError(
+      'SPROUT_ERR_CONFIG',
+      `zone ${zone} is not one ${this.pluginId} may write: add it to ${key} (now: ${this.zones().join(', ') || 'none'})`,
+      {
+        details: [{ field: key, message: `does not list ${zone}` }],
+        context: { plugin: this.pluginId, zone },
+      },
+    );
   }
 
   private missingZone(zone: string, status: number, body: unknown): SproutError {
     const said = (body as { error?: string } | undefined)?.error ?? JSON.stringify(body);
-    return new SproutError('SPROUT_ERR_CONFIG', `zone ${zone} (in plugins.${this.pluginId}.zones) is not on PowerDNS server ${this.config.serverId}: ${status} ${said}; create it in PowerDNS first`, {
-      context: { plugin: this.pluginId, zone, upstreamStatus: status },
-    });
+    return new SproutError(
+      'SPROUT_ERR_CONFIG',
+      `zone ${zone} (in plugins.${this.pluginId}.zones) is not on PowerDNS server ${this.config.serverId}: ${status} ${said}; create it in PowerDNS first`,
+      {
+        context: { plugin: this.pluginId, zone, upstreamStatus: status },
+      },
+    );
   }
 }

@@ -25,7 +25,16 @@ function stubFor(siteId: string): PowerdnsDns {
 function perSite<T extends { siteId: string }>(records: T[], work: (stub: PowerdnsDns, mine: T[]) => Promise<void>): Promise<void> {
   if (records.length === 0) return work([...bySite.values()][0], []);
   const sites = [...new Set(records.map((r) => r.siteId))];
-  return sites.reduce((done, siteId) => done.then(() => work(stubFor(siteId), records.filter((r) => r.siteId === siteId))), Promise.resolve());
+  return sites.reduce(
+    (done, siteId) =>
+      done.then(() =>
+        work(
+          stubFor(siteId),
+          records.filter((r) => r.siteId === siteId),
+        ),
+      ),
+    Promise.resolve(),
+  );
 }
 
 dnsContract(test, {
@@ -43,7 +52,14 @@ dnsContract(test, {
         const pdns = await startFakePowerdns({ zones });
         servers.push(pdns);
         const siteId = randomUUID();
-        bySite.set(siteId, new PowerdnsDns(new PowerdnsClient({ pluginId: 'powerdns-stub', url: pdns.url, apiKey: pdns.apiKey, timeoutMs: 5_000 }), { serverId: 'localhost', zones, defaultTtl: 300 }, 'powerdns-stub'));
+        bySite.set(
+          siteId,
+          new PowerdnsDns(
+            new PowerdnsClient({ pluginId: 'powerdns-stub', url: pdns.url, apiKey: pdns.apiKey, timeoutMs: 5_000 }),
+            { serverId: 'localhost', zones, defaultTtl: 300 },
+            'powerdns-stub',
+          ),
+        );
         return siteId;
       },
     };

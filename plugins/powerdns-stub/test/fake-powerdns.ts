@@ -36,7 +36,10 @@ export async function startFakePowerdns(options: { zones: string[]; apiKey?: str
     zones.set(
       name,
       new Map([
-        [`${name} SOA`, { name, type: 'SOA', ttl: 3600, records: [{ content: `ns1.${name} hostmaster.${name} 1 10800 3600 604800 3600`, disabled: false }], comments: [] }],
+        [
+          `${name} SOA`,
+          { name, type: 'SOA', ttl: 3600, records: [{ content: `ns1.${name} hostmaster.${name} 1 10800 3600 604800 3600`, disabled: false }], comments: [] },
+        ],
         [`${name} NS`, { name, type: 'NS', ttl: 3600, records: [{ content: `ns1.${name}`, disabled: false }], comments: [] }],
       ]),
     );
@@ -51,7 +54,8 @@ export async function startFakePowerdns(options: { zones: string[]; apiKey?: str
       const name = String(rr.name ?? '');
       const type = String(rr.type ?? '');
       if (!name.endsWith('.')) return { status: 422, body: { error: `Name is not canonical: '${name}'` } };
-      if (name.toLowerCase() !== zoneName && !name.toLowerCase().endsWith(`.${zoneName}`)) return { status: 422, body: { error: `RRset ${name} IN ${type}: Name is out of zone` } };
+      if (name.toLowerCase() !== zoneName && !name.toLowerCase().endsWith(`.${zoneName}`))
+        return { status: 422, body: { error: `RRset ${name} IN ${type}: Name is out of zone` } };
       const key = `${name.toLowerCase()} ${type}`;
       if (seen.has(key)) return { status: 422, body: { error: `Duplicate RRset ${name} IN ${type}` } };
       seen.add(key);
@@ -64,11 +68,24 @@ export async function startFakePowerdns(options: { zones: string[]; apiKey?: str
         for (const r of rr.records) {
           if (typeof r.content !== 'string') return { status: 422, body: { error: `Key 'content' not present or not a String` } };
           if (typeof r.disabled !== 'boolean') return { status: 422, body: { error: `Key 'disabled' not present or not a Boolean` } };
-          if (type === 'A' && !isIPv4(r.content)) return { status: 422, body: { error: `Record ${name}/A '${r.content}': Parsing record content (try 'pdnsutil check-zone'): unable to parse IP address` } };
-          if (type === 'PTR' && !r.content.endsWith('.')) return { status: 422, body: { error: `Record ${name}/PTR '${r.content}': Not in expected format (parsed as '${r.content}.')` } };
+          if (type === 'A' && !isIPv4(r.content))
+            return {
+              status: 422,
+              body: { error: `Record ${name}/A '${r.content}': Parsing record content (try 'pdnsutil check-zone'): unable to parse IP address` },
+            };
+          if (type === 'PTR' && !r.content.endsWith('.'))
+            return { status: 422, body: { error: `Record ${name}/PTR '${r.content}': Not in expected format (parsed as '${r.content}.')` } };
         }
-        const comments = Array.isArray(rr.comments) ? rr.comments.map((c: any) => ({ content: String(c.content), account: String(c.account ?? ''), modified_at: 1 })) : zone.get(key)?.comments ?? [];
-        const next = { name: name.toLowerCase(), type, ttl: rr.ttl, records: rr.records.map((r: any) => ({ content: r.content, disabled: r.disabled })), comments };
+        const comments = Array.isArray(rr.comments)
+          ? rr.comments.map((c: any) => ({ content: String(c.content), account: String(c.account ?? ''), modified_at: 1 }))
+          : (zone.get(key)?.comments ?? []);
+        const next = {
+          name: name.toLowerCase(),
+          type,
+          ttl: rr.ttl,
+          records: rr.records.map((r: any) => ({ content: r.content, disabled: r.disabled })),
+          comments,
+        };
         changes.push(() => (next.records.length ? zone.set(key, next) : zone.delete(key)));
       } else {
         return { status: 422, body: { error: `Changetype not understood` } };

@@ -18,7 +18,11 @@ async function fake(t: { teardown(fn: () => Promise<void>): void }, options: Par
 }
 
 function stubFor(pdns: FakePowerdns, config: { zones?: string[]; serverId?: string; apiKey?: string } = {}) {
-  return new PowerdnsDns(new PowerdnsClient({ pluginId: 'powerdns-stub', url: pdns.url, apiKey: config.apiKey ?? pdns.apiKey, timeoutMs: 5_000 }), { serverId: config.serverId ?? 'localhost', zones: config.zones ?? zones, defaultTtl: 300 }, 'powerdns-stub');
+  return new PowerdnsDns(
+    new PowerdnsClient({ pluginId: 'powerdns-stub', url: pdns.url, apiKey: config.apiKey ?? pdns.apiKey, timeoutMs: 5_000 }),
+    { serverId: config.serverId ?? 'localhost', zones: config.zones ?? zones, defaultTtl: 300 },
+    'powerdns-stub',
+  );
 }
 
 test('upserting PATCHes each zone with REPLACE RRsets carrying the site; removing PATCHes DELETE', async (t) => {
@@ -32,8 +36,21 @@ test('upserting PATCHes each zone with REPLACE RRsets carrying the site; removin
     ['PATCH /api/v1/servers/localhost/zones/lab.example.', 'PATCH /api/v1/servers/localhost/zones/0.18.198.in-addr.arpa.'],
   );
   const comments = [{ content: `site=${siteId}`, account: 'sprout' }];
-  t.deepEqual(pdns.requests[0].body, { rrsets: [{ name: 'node1.lab.example.', type: 'A', ttl: 300, changetype: 'REPLACE', records: [{ content: '198.18.0.2', disabled: false }], comments }] });
-  t.deepEqual(pdns.requests[1].body, { rrsets: [{ name: '2.0.18.198.in-addr.arpa.', type: 'PTR', ttl: 300, changetype: 'REPLACE', records: [{ content: 'node1.lab.example.', disabled: false }], comments }] });
+  t.deepEqual(pdns.requests[0].body, {
+    rrsets: [{ name: 'node1.lab.example.', type: 'A', ttl: 300, changetype: 'REPLACE', records: [{ content: '198.18.0.2', disabled: false }], comments }],
+  });
+  t.deepEqual(pdns.requests[1].body, {
+    rrsets: [
+      {
+        name: '2.0.18.198.in-addr.arpa.',
+        type: 'PTR',
+        ttl: 300,
+        changetype: 'REPLACE',
+        records: [{ content: 'node1.lab.example.', disabled: false }],
+        comments,
+      },
+    ],
+  });
   t.deepEqual(pdns.zones.get('lab.example.')!.get('node1.lab.example. A')!.records, [{ content: '198.18.0.2', disabled: false }]);
 
   pdns.requests.length = 0;
@@ -43,15 +60,17 @@ test('upserting PATCHes each zone with REPLACE RRsets carrying the site; removin
   t.deepEqual(await stub.listRecords(siteId), [{ ...ptr, ttl: 300 }]);
 });
 
-test('records PowerDNS holds that Sprout did not write (SOA, NS, an operator\'s A) are not listed', async (t) => {
+test("records PowerDNS holds that Sprout did not write (SOA, NS, an operator's A) are not listed", async (t) => {
   const pdns = await fake(t);
-  pdns.zones.get('lab.example.')!.set('router.lab.example. A', { name: 'router.lab.example.', type: 'A', ttl: 60, records: [{ content: '198.18.0.254', disabled: false }], comments: [] });
+  pdns.zones
+    .get('lab.example.')!
+    .set('router.lab.example. A', { name: 'router.lab.example.', type: 'A', ttl: 60, records: [{ content: '198.18.0.254', disabled: false }], comments: [] });
   const stub = stubFor(pdns);
   const siteId = randomUUID();
   await stub.upsertRecords([{ siteId, zone: 'lab.example', name: 'node2.lab.example', type: 'A', value: '198.18.0.3' }]);
   t.deepEqual(await stub.listRecords(siteId), [{ siteId, zone: 'lab.example', name: 'node2.lab.example', type: 'A', value: '198.18.0.3', ttl: 300 }]);
   t.deepEqual(await stub.listRecords(randomUUID()), [], 'another site sees none of them');
-  t.true(pdns.zones.get('lab.example.')!.has('router.lab.example. A'), 'the operator\'s record is untouched');
+  t.true(pdns.zones.get('lab.example.')!.has('router.lab.example. A'), "the operator's record is untouched");
 });
 
 test('the server id from config is the one in the path', async (t) => {
@@ -76,19 +95,29 @@ test('a zone config does not list is a config error naming it and the key, and n
   t.deepEqual(pdns.requests, []);
 });
 
-test('a configured zone PowerDNS does not have is a config error with PowerDNS\'s words', async (t) => {
+test("a configured zone PowerDNS does not have is a config error with PowerDNS's words", async (t) => {
   const pdns = await fake(t, { zones: ['lab.example'] });
   const stub = stubFor(pdns);
   const err = await t.throwsAsync(stub.listRecords(randomUUID()));
   t.like(err, { code: 'SPROUT_ERR_CONFIG', context: { upstreamStatus: 404 } });
-  t.is(err!.message, "zone 0.18.198.in-addr.arpa (in plugins.powerdns-stub.zones) is not on PowerDNS server localhost: 404 Could not find domain '0.18.198.in-addr.arpa.'; create it in PowerDNS first");
+  t.is(
+    err!.message,
+    "zone 0.18.198.in-addr.arpa (in plugins.powerdns-stub.zones) is not on PowerDNS server localhost: 404 Could not find domain '0.18.198.in-addr.arpa.'; create it in PowerDNS first",
+  );
 });
 
-test('a refused API key is a config error with PowerDNS\'s status that does not repeat the key', async (t) => {
+test("a refused API key is a config error with PowerDNS's status that does not repeat the key", async (t) => {
   const pdns = await fake(t);
-  const err = await t.throwsAsync(stubFor(pdns, { apiKey: 'wrong-key-31337' }).upsertRecords([{ siteId: randomUUID(), zone: 'lab.example', name: 'n.lab.example', type: 'A', value: '198.18.0.6' }]));
+  const err = await t.throwsAsync(
+    stubFor(pdns, { apiKey: 'wrong-key-31337' }).upsertRecords([
+      { siteId: randomUUID(), zone: 'lab.example', name: 'n.lab.example', type: 'A', value: '198.18.0.6' },
+    ]),
+  );
   t.like(err, { code: 'SPROUT_ERR_CONFIG', context: { upstreamStatus: 401 } });
-  t.is(err!.message, 'PowerDNS refused PATCH /api/v1/servers/localhost/zones/lab.example. with 401 ({"error":"Unauthorized"}); check plugins.powerdns-stub.apiKey');
+  t.is(
+    err!.message,
+    'PowerDNS refused PATCH /api/v1/servers/localhost/zones/lab.example. with 401 ({"error":"Unauthorized"}); check plugins.powerdns-stub.apiKey',
+  );
   t.false(err!.message.includes('wrong-key-31337'));
 });
 

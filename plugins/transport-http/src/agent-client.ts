@@ -7,7 +7,14 @@
 import type { AgentReport, AgentTransport, AgentTransportFactory, DeliveryInfo, TransportHealth, WorkItem } from '@sprout/kernel/sdk';
 
 export const httpAgentTransport: AgentTransportFactory = async (options) =>
-  new HttpAgentTransport(options.controlPlaneUrl, options.agentId, options.credential, Number(options.settings.waitSeconds ?? 25), Number(options.settings.ackWaitMs ?? 60_000), options.logger);
+  new HttpAgentTransport(
+    options.controlPlaneUrl,
+    options.agentId,
+    options.credential,
+    Number(options.settings.waitSeconds ?? 25),
+    Number(options.settings.ackWaitMs ?? 60_000),
+    options.logger,
+  );
 
 type WorkHandler = (item: WorkItem, delivery: DeliveryInfo) => Promise<void>;
 
@@ -87,9 +94,14 @@ class HttpAgentTransport implements AgentTransport {
   private async workAll(items: { item: WorkItem; delivery: DeliveryInfo }[]): Promise<void> {
     const unsettled = new Set(items.map(({ item }) => item.id));
     // Keep the leases while the items run, so no other agent of the site gets them meanwhile.
-    const keepLeases = setInterval(() => {
-      this.call('POST', 'work/settle', { ids: [...unsettled], outcome: 'working' }, this.hangUp.signal).catch((err) => this.logger.warn({ err, items: [...unsettled] }, 'could not extend the leases of running work items'));
-    }, Math.max(this.ackWaitMs / 3, 100));
+    const keepLeases = setInterval(
+      () => {
+        this.call('POST', 'work/settle', { ids: [...unsettled], outcome: 'working' }, this.hangUp.signal).catch((err) =>
+          this.logger.warn({ err, items: [...unsettled] }, 'could not extend the leases of running work items'),
+        );
+      },
+      Math.max(this.ackWaitMs / 3, 100),
+    );
     keepLeases.unref();
     const done: string[] = [];
     const byMachine = new Map<string, Promise<void>>();
@@ -113,7 +125,10 @@ class HttpAgentTransport implements AgentTransport {
       clearInterval(keepLeases);
     }
     // A lost ack costs a redelivery, which the work item id makes harmless.
-    if (done.length > 0) await this.call('POST', 'work/settle', { ids: done, outcome: 'ack' }, this.hangUp.signal).catch((err) => this.logger.warn({ err, items: done }, 'could not acknowledge finished work items; they will be delivered again'));
+    if (done.length > 0)
+      await this.call('POST', 'work/settle', { ids: done, outcome: 'ack' }, this.hangUp.signal).catch((err) =>
+        this.logger.warn({ err, items: done }, 'could not acknowledge finished work items; they will be delivered again'),
+      );
   }
 
   /** Runs one item, even while closing (close() waits for it, up to a lease); false when it failed and was given back. */
@@ -123,7 +138,9 @@ class HttpAgentTransport implements AgentTransport {
       return true;
     } catch (err) {
       this.logger.warn({ err, item: item.id }, 'work item failed; giving it back for redelivery');
-      await this.call('POST', 'work/settle', { ids: [item.id], outcome: 'nak' }, this.hangUp.signal).catch((nakErr) => this.logger.warn({ err: nakErr, item: item.id }, 'could not give a failed work item back; it is delivered again when its lease ends'));
+      await this.call('POST', 'work/settle', { ids: [item.id], outcome: 'nak' }, this.hangUp.signal).catch((nakErr) =>
+        this.logger.warn({ err: nakErr, item: item.id }, 'could not give a failed work item back; it is delivered again when its lease ends'),
+      );
       return false;
     }
   }

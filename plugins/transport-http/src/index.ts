@@ -10,7 +10,11 @@ export const configSchema = Type.Object(
   {
     ackWaitMs: Type.Integer({ minimum: 100, default: 60_000, description: 'lease of a delivered item before it is delivered again' }),
     maxDeliver: Type.Integer({ minimum: 1, default: 5, description: 'deliveries before an item goes to the dead-letter path' }),
-    pollIntervalMs: Type.Integer({ minimum: 10, default: 5000, description: 'how long a waiting long-poll sleeps at most before it looks for work again without being woken (new work wakes it at once)' }),
+    pollIntervalMs: Type.Integer({
+      minimum: 10,
+      default: 5000,
+      description: 'how long a waiting long-poll sleeps at most before it looks for work again without being woken (new work wakes it at once)',
+    }),
     waitSeconds: Type.Integer({ minimum: 0, maximum: 60, default: 25, description: 'how long agents long-poll' }),
   },
   { additionalProperties: false },

@@ -7,7 +7,16 @@
  * sequence check is their one deduplication point, and a POST that fails leaves them in
  * the agent's journal, which sends them again.
  */
-import { SproutError, type AgentHttpEndpoint, type AgentReport, type DeliveryInfo, type TransportHealth, type TransportProvider, type WorkItem, type WorkQueue } from '@sprout/kernel/sdk';
+import {
+  SproutError,
+  type AgentHttpEndpoint,
+  type AgentReport,
+  type DeliveryInfo,
+  type TransportHealth,
+  type TransportProvider,
+  type WorkItem,
+  type WorkQueue,
+} from '@sprout/kernel/sdk';
 
 export interface HttpTransportSettings {
   ackWaitMs: number;
@@ -127,7 +136,8 @@ export class HttpWorkQueue implements TransportProvider, AgentHttpEndpoint {
    */
   async acceptReports(reports: AgentReport[]): Promise<void> {
     const handler = this.reportsHandler;
-    if (!handler) throw new SproutError('SPROUT_ERR_UNAVAILABLE', 'this control plane is not taking reports yet (starting or stopping); the agent sends them again');
+    if (!handler)
+      throw new SproutError('SPROUT_ERR_UNAVAILABLE', 'this control plane is not taking reports yet (starting or stopping); the agent sends them again');
     try {
       await handler(reports);
     } catch (err) {

@@ -36,7 +36,11 @@ export async function httpWorld(): Promise<TransportWorld> {
   kernel.container.register({ 'capability.transport': { resolve: () => Promise.resolve([open.at(-1) ?? idle]) } });
   await own.close();
   const controlPlaneUrl = await kernel.app!.listen({ host: '127.0.0.1', port: 0 });
-  const ensureSite = (siteId: string) => db('sites').insert({ id: siteId, name: `s-${randomBytes(4).toString('hex')}` }).onConflict('id').ignore();
+  const ensureSite = (siteId: string) =>
+    db('sites')
+      .insert({ id: siteId, name: `s-${randomBytes(4).toString('hex')}` })
+      .onConflict('id')
+      .ignore();
 
   const sides: { close(): Promise<void> }[] = [];
   return {
@@ -55,14 +59,27 @@ export async function httpWorld(): Promise<TransportWorld> {
     /** As a workflow step does: an outbox row, whose id the item then carries. */
     async publish(_control, item): Promise<WorkItem> {
       await ensureSite(item.siteId);
-      const [row] = await db('outbox').insert({ site_id: item.siteId, kind: item.kind, workflow_id: item.workflowId ?? null, step_id: item.stepId ?? null, payload: JSON.stringify(item.payload) }).returning('id');
+      const [row] = await db('outbox')
+        .insert({
+          site_id: item.siteId,
+          kind: item.kind,
+          workflow_id: item.workflowId ?? null,
+          step_id: item.stepId ?? null,
+          payload: JSON.stringify(item.payload),
+        })
+        .returning('id');
       return { ...item, id: `wi-${typeof row === 'object' ? row.id : row}` };
     },
     async agent(siteId, agentId): Promise<AgentTransport> {
       await ensureSite(siteId);
       const credential = `sprout_agent_${randomBytes(32).toString('base64url')}`;
       // Stored as the kernel's hashSecret stores it: SHA-256, hex.
-      await db('agents').insert({ id: agentId, site_id: siteId, hostname: `agent-${agentId.slice(0, 8)}`, credential_hash: createHash('sha256').update(credential).digest('hex') });
+      await db('agents').insert({
+        id: agentId,
+        site_id: siteId,
+        hostname: `agent-${agentId.slice(0, 8)}`,
+        credential_hash: createHash('sha256').update(credential).digest('hex'),
+      });
       const side = await httpAgentTransport({ controlPlaneUrl, agentId, siteId, credential, settings, logger: quiet });
       sides.unshift(side);
       return side;

@@ -29,7 +29,10 @@ async function waitFor(what: string, done: () => boolean): Promise<void> {
 
 async function queued(harness: Harness, siteId: string, n = 1, extra: Record<string, unknown> = {}): Promise<string[]> {
   const db = harness.kernel.store.db;
-  await db('sites').insert({ id: siteId, name: `s-${siteId.slice(0, 8)}` }).onConflict('id').ignore();
+  await db('sites')
+    .insert({ id: siteId, name: `s-${siteId.slice(0, 8)}` })
+    .onConflict('id')
+    .ignore();
   const rows = await db('outbox')
     .insert(Array.from({ length: n }, (_, i) => ({ site_id: siteId, kind: 'queue-test', payload: JSON.stringify({ i }), ...extra })))
     .returning('id');
@@ -56,7 +59,12 @@ for (const backend of backends) {
     const all = [...leased[0], ...leased[1]];
     t.is(new Set(all).size, all.length, 'no item went to both');
     t.deepEqual([...all].sort(), [...ids].sort());
-    for (const mine of leased) t.deepEqual(mine, [...mine].sort((a, b) => Number(a.slice(3)) - Number(b.slice(3))), 'each poll leases oldest first');
+    for (const mine of leased)
+      t.deepEqual(
+        mine,
+        [...mine].sort((a, b) => Number(a.slice(3)) - Number(b.slice(3))),
+        'each poll leases oldest first',
+      );
   });
 
   test.serial(`${backend}: a waiting long poll gets work written after it started, before its safety look`, async (t) => {
@@ -99,7 +107,10 @@ for (const backend of backends) {
     t.is(calls.length, 2);
     t.like(calls[1].item, { id, siteId, kind: 'queue-test', payload: { i: 0 } });
     t.regex(calls[1].reason, /after 2 deliveries/);
-    const row = await harness.kernel.store.db('outbox').where({ id: Number(id.slice(3)) }).first('dead_at', 'dead_reason');
+    const row = await harness.kernel.store
+      .db('outbox')
+      .where({ id: Number(id.slice(3)) })
+      .first('dead_at', 'dead_reason');
     t.truthy(row.dead_at);
     t.regex(row.dead_reason, /after 2 deliveries/);
   });
@@ -127,7 +138,16 @@ for (const backend of backends) {
     const agentId = randomUUID();
     await db('sites').insert({ id: siteId, name: `s-${siteId.slice(0, 8)}` });
     await db('agents').insert({ id: agentId, site_id: siteId, hostname: 'a', credential_hash: randomUUID() });
-    const reports: AgentReport[] = [1, 2, 3].map((sequence) => ({ agentId, siteId, sequence, kind: 'queue-test', workItemId: null, at: new Date().toISOString(), payload: { sequence }, channelSiteId: siteId }));
+    const reports: AgentReport[] = [1, 2, 3].map((sequence) => ({
+      agentId,
+      siteId,
+      sequence,
+      kind: 'queue-test',
+      workItemId: null,
+      at: new Date().toISOString(),
+      payload: { sequence },
+      channelSiteId: siteId,
+    }));
     await Promise.all([transport.agentHttp!.acceptReports(reports), transport.agentHttp!.acceptReports(reports)]);
     const audited = await db('audit_records').where({ action: 'agent.queue-test' }).select('details');
     t.deepEqual(audited.map((row) => (typeof row.details === 'string' ? JSON.parse(row.details) : row.details).sequence).sort(), [1, 2, 3]);

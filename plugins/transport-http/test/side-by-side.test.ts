@@ -13,7 +13,14 @@ test('items of different machines run side by side; one machine’s run in order
   const control = await world.control();
   const siteId = randomUUID();
   const agent = await world.agent(siteId, randomUUID());
-  const item = (n: number, machine: string): WorkItem => ({ id: `wi-${n}-${randomUUID()}`, siteId, kind: 'side-by-side', workflowId: null, stepId: null, payload: { n, machine } });
+  const item = (n: number, machine: string): WorkItem => ({
+    id: `wi-${n}-${randomUUID()}`,
+    siteId,
+    kind: 'side-by-side',
+    workflowId: null,
+    stepId: null,
+    payload: { n, machine },
+  });
   // Published before the agent polls, so one poll leases all three.
   for (const work of [item(1, 'm1'), item(2, 'm2'), item(3, 'm1')]) await world.publish!(control, work);
   const events: string[] = [];

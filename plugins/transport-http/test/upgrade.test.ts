@@ -21,7 +21,8 @@ function foldersBefore(): { folders: MigrationFolder[]; remove(): void } {
   const root = mkdtempSync(join(tmpdir(), 'sprout-upgrade-'));
   const copy = (from: MigrationFolder, last: number): MigrationFolder => {
     const dir = join(root, from.owner);
-    for (const file of readdirSync(from.dir).filter((f) => /^\d{4}_.*\.ts$/.test(f) && Number(f.slice(0, 4)) <= last)) cpSync(join(from.dir, file), join(dir, file));
+    for (const file of readdirSync(from.dir).filter((f) => /^\d{4}_.*\.ts$/.test(f) && Number(f.slice(0, 4)) <= last))
+      cpSync(join(from.dir, file), join(dir, file));
     return { owner: from.owner, dir };
   };
   return { folders: [copy(kernelMigrations, 12), copy(pluginMigrations, 3)], remove: () => rmSync(root, { recursive: true, force: true }) };
@@ -40,7 +41,11 @@ test('postgres: held items keep their lease state in the outbox; the old tables 
   await migrateToLatest(db, before.folders);
   const siteId = randomUUID();
   await db('sites').insert({ id: siteId, name: 'up' });
-  const ids = (await db('outbox').insert([0, 1, 2, 3, 4].map((i) => ({ site_id: siteId, kind: 'k', payload: JSON.stringify({ i }), dispatched_at: db.fn.now() }))).returning('id')).map((r: any) => Number(r.id ?? r));
+  const ids = (
+    await db('outbox')
+      .insert([0, 1, 2, 3, 4].map((i) => ({ site_id: siteId, kind: 'k', payload: JSON.stringify({ i }), dispatched_at: db.fn.now() })))
+      .returning('id')
+  ).map((r: any) => Number(r.id ?? r));
   const [unsent, leased, acked, dead, deadUnhandled] = ids;
   const item = (id: number, extra: Record<string, unknown>) => ({ id: `wi-${id}`, site_id: siteId, item: JSON.stringify({ id: `wi-${id}` }), ...extra });
   await db('http_work_items').insert([

@@ -92,7 +92,8 @@ export const createAgentTransport: AgentTransportFactory = async ({ agentId, sit
           } catch (err) {
             if (link.closed) return;
             const message = (err as Error).message;
-            if (message !== lastFailure) logger.warn({ err: message, bucket: names.stateBucket, siteId }, 'transport-nats: cannot watch the desired state; retrying');
+            if (message !== lastFailure)
+              logger.warn({ err: message, bucket: names.stateBucket, siteId }, 'transport-nats: cannot watch the desired state; retrying');
             lastFailure = message;
             await new Promise((resolve) => setTimeout(resolve, 1_000).unref());
           }

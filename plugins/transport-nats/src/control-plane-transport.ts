@@ -8,7 +8,14 @@
 import { jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
-import { isSproutError, type AgentReport, type SiteDesiredStateDocument, type TransportHealth, type TransportProvider, type WorkItem } from '@sprout/kernel/sdk';
+import {
+  isSproutError,
+  type AgentReport,
+  type SiteDesiredStateDocument,
+  type TransportHealth,
+  type TransportProvider,
+  type WorkItem,
+} from '@sprout/kernel/sdk';
 import { NatsLink } from './nats-link.ts';
 import { InOrderConsumer, UnreadableMessage, type TransportLogger } from './in-order-consumer.ts';
 import { natsNames, type NatsTransportConfig } from './settings.ts';
@@ -53,7 +60,10 @@ export function createControlPlaneTransport({ url, config, logger }: ControlPlan
     try {
       await streamsReady.ready;
     } catch (err) {
-      throw link.unavailable(`cannot create or update the streams ${names.workStream}, ${names.reportsStream}, ${names.deadLetterStream}, ${names.stateStream}: ${(err as Error).message}`, err);
+      throw link.unavailable(
+        `cannot create or update the streams ${names.workStream}, ${names.reportsStream}, ${names.deadLetterStream}, ${names.stateStream}: ${(err as Error).message}`,
+        err,
+      );
     }
   }
 
@@ -113,7 +123,10 @@ export function createControlPlaneTransport({ url, config, logger }: ControlPlan
         await bucket.put(siteId, JSON.stringify(document));
       } catch (err) {
         streamsReady = undefined;
-        throw link.unavailable(`the desired state (revision ${document.revision}) of site ${siteId} was not stored in ${names.stateBucket}: ${(err as Error).message}`, err);
+        throw link.unavailable(
+          `the desired state (revision ${document.revision}) of site ${siteId} was not stored in ${names.stateBucket}: ${(err as Error).message}`,
+          err,
+        );
       }
     },
 
@@ -147,7 +160,10 @@ export function createControlPlaneTransport({ url, config, logger }: ControlPlan
         const stored = await jsm.streams.getMessage(names.workStream, { seq: advisory.stream_seq });
         if (!stored) {
           // Another replica took it already, or an operator removed it: nothing is left to report.
-          logger.warn({ stream: names.workStream, seq: advisory.stream_seq, consumer: advisory.consumer }, 'transport-nats: a dead-lettered work item is gone from its stream');
+          logger.warn(
+            { stream: names.workStream, seq: advisory.stream_seq, consumer: advisory.consumer },
+            'transport-nats: a dead-lettered work item is gone from its stream',
+          );
           return;
         }
         const item = readWorkItem(stored.data);
@@ -167,5 +183,6 @@ export function createControlPlaneTransport({ url, config, logger }: ControlPlan
     async close() {
       await Promise.all(consumers.map((c) => c.stop()));
       await link.close();
-    },  };
+    },
+  };
 }

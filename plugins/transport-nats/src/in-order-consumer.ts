@@ -103,10 +103,13 @@ export class InOrderConsumer {
 
   private async deliver(msg: JsMsg): Promise<void> {
     const { ackWaitMs, logger, what } = this.options;
-    const keepAlive = setInterval(() => {
-      if (this.abandoned) clearInterval(keepAlive);
-      else settle(() => msg.working());
-    }, Math.max(50, Math.floor(ackWaitMs / 3)));
+    const keepAlive = setInterval(
+      () => {
+        if (this.abandoned) clearInterval(keepAlive);
+        else settle(() => msg.working());
+      },
+      Math.max(50, Math.floor(ackWaitMs / 3)),
+    );
     let failure: unknown;
     try {
       await this.options.handle(msg);
@@ -123,7 +126,10 @@ export class InOrderConsumer {
       settle(() => msg.term());
     } else {
       const delay = this.options.retryDelayMs(msg);
-      logger.warn({ err: failure, stream: this.options.stream, seq: msg.seq, attempt: msg.info.deliveryCount, retryInMs: delay }, `transport-nats: handling ${what} failed; it will be delivered again`);
+      logger.warn(
+        { err: failure, stream: this.options.stream, seq: msg.seq, attempt: msg.info.deliveryCount, retryInMs: delay },
+        `transport-nats: handling ${what} failed; it will be delivered again`,
+      );
       settle(() => msg.nak(delay));
     }
   }

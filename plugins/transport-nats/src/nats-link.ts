@@ -43,10 +43,14 @@ export class NatsLink {
       try {
         this.target = natsTarget(options.url);
       } catch (err) {
-        this.targetError = new SproutError('SPROUT_ERR_CONFIG', `${pluginId}: ${options.urlKey} ${redactNatsUrl(options.url)} is not usable: ${(err as Error).message}`, {
-          details: [{ field: options.urlKey, message: (err as Error).message }],
-          context: { plugin: pluginId, url: redactNatsUrl(options.url) },
-        });
+        this.targetError = new SproutError(
+          'SPROUT_ERR_CONFIG',
+          `${pluginId}: ${options.urlKey} ${redactNatsUrl(options.url)} is not usable: ${(err as Error).message}`,
+          {
+            details: [{ field: options.urlKey, message: (err as Error).message }],
+            context: { plugin: pluginId, url: redactNatsUrl(options.url) },
+          },
+        );
       }
     }
   }
@@ -183,5 +187,5 @@ export class NatsLink {
 
 function describe(err: unknown): string {
   const e = err as Error & { cause?: Error };
-  return e.cause?.message && e.cause.message !== e.message ? `${e.message} (${e.cause.message})` : e?.message ?? String(err);
+  return e.cause?.message && e.cause.message !== e.message ? `${e.message} (${e.cause.message})` : (e?.message ?? String(err));
 }

@@ -14,7 +14,10 @@ export interface NatsTarget {
 
 /** `nats://[user:pass@|token@]host[:port]`, or several separated by commas (a cluster); `tls://` requires TLS. */
 export function natsTarget(url: string): NatsTarget {
-  const parts = url.split(',').map((part) => part.trim()).filter(Boolean);
+  const parts = url
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
   const servers: string[] = [];
   const shown: string[] = [];
   const options: NatsTarget['options'] = {};

@@ -25,10 +25,20 @@ export const configSchema = Type.Object(
     ackWaitMs,
     maxDeliver,
     retryDelayMs,
-    duplicateWindowMs: Type.Integer({ minimum: 1_000, default: 2 * 3_600_000, description: 'How long a work item id or report sequence is remembered for deduplication' }),
-    reportRetentionMs: Type.Integer({ minimum: 60_000, default: 7 * 86_400_000, description: 'How long reports and dead-letter notices stay in their streams' }),
+    duplicateWindowMs: Type.Integer({
+      minimum: 1_000,
+      default: 2 * 3_600_000,
+      description: 'How long a work item id or report sequence is remembered for deduplication',
+    }),
+    reportRetentionMs: Type.Integer({
+      minimum: 60_000,
+      default: 7 * 86_400_000,
+      description: 'How long reports and dead-letter notices stay in their streams',
+    }),
     replicas: Type.Integer({ minimum: 1, maximum: 5, default: 1, description: 'Copies of each stream in a NATS cluster (3 for production clusters)' }),
-    url: Type.Optional(Type.String({ ...natsUrl, description: 'NATS URL of the control plane (SPROUT_NATS_URL); set, it makes this plugin the default transport' })),
+    url: Type.Optional(
+      Type.String({ ...natsUrl, description: 'NATS URL of the control plane (SPROUT_NATS_URL); set, it makes this plugin the default transport' }),
+    ),
     agentUrl: Type.Optional(Type.String({ ...natsUrl, description: 'NATS URL agents use, when it differs from url' })),
   },
   { additionalProperties: false },

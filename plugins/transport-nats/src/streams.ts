@@ -86,7 +86,8 @@ export async function ensureStreams(jsm: JetStreamManager, settings: StreamSetti
   }
 }
 
-export type DurablePullConsumer = Pick<ConsumerConfig, 'durable_name' | 'ack_wait' | 'max_deliver'> & Partial<Pick<ConsumerConfig, 'filter_subject' | 'max_ack_pending' | 'description'>>;
+export type DurablePullConsumer = Pick<ConsumerConfig, 'durable_name' | 'ack_wait' | 'max_deliver'> &
+  Partial<Pick<ConsumerConfig, 'filter_subject' | 'max_ack_pending' | 'description'>>;
 
 /** A durable pull consumer with explicit acks, created or brought to `wanted`. */
 export async function ensureConsumer(jsm: JetStreamManager, stream: string, wanted: DurablePullConsumer): Promise<void> {

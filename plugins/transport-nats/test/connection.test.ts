@@ -45,7 +45,10 @@ test('without plugins.transport-nats.url every use fails naming it', async (t) =
   const err = await t.throwsAsync(control.publishWork(item(randomUUID())));
   t.true(isSproutError(err, 'SPROUT_ERR_CONFIG'), String(err));
   t.regex(err!.message, /plugins\.transport-nats\.url \(SPROUT_NATS_URL\)/);
-  await t.throwsAsync(control.onDeadLetter(async () => {}), { message: /plugins\.transport-nats\.url \(SPROUT_NATS_URL\)/ });
+  await t.throwsAsync(
+    control.onDeadLetter(async () => {}),
+    { message: /plugins\.transport-nats\.url \(SPROUT_NATS_URL\)/ },
+  );
   t.like(control.health(), { connected: false });
   t.regex(control.health().detail ?? '', /plugins\.transport-nats\.url \(SPROUT_NATS_URL\)/);
 });
@@ -67,7 +70,10 @@ test('an agent pointed at a closed port starts, reports disconnected and refuses
   const err = await t.throwsAsync(agent.publishReports([{ agentId, siteId, sequence: 1, kind: 'event', at: new Date().toISOString(), payload: {} }]));
   t.true(isSproutError(err, 'SPROUT_ERR_UNAVAILABLE'), String(err));
   t.true(err!.message.includes(url), err!.message);
-  t.true(logger.entries.some((e) => e.level === 'warn'), 'the agent says once that NATS is unreachable');
+  t.true(
+    logger.entries.some((e) => e.level === 'warn'),
+    'the agent says once that NATS is unreachable',
+  );
 });
 
 test('a password in the URL never appears in errors or health', async (t) => {
@@ -127,7 +133,9 @@ test('health follows the link through an outage, and work and reports flow again
   t.true(control.health().detail?.includes(`127.0.0.1:${proxy.port}`), control.health().detail);
   const refused = await t.throwsAsync(control.publishWork(item(siteId)));
   t.true(isSproutError(refused, 'SPROUT_ERR_UNAVAILABLE') && refused.message.includes(proxy.url), String(refused));
-  await t.throwsAsync(agent.publishReports([{ agentId, siteId, sequence: 1, kind: 'event', at: new Date().toISOString(), payload: {} }]), { message: /unavailable/ });
+  await t.throwsAsync(agent.publishReports([{ agentId, siteId, sequence: 1, kind: 'event', at: new Date().toISOString(), payload: {} }]), {
+    message: /unavailable/,
+  });
 
   await proxy.open();
   await until('both halves reconnect', () => control.health().connected && agent.health().connected);

@@ -81,7 +81,9 @@ test("an agent watches its own site's desired state through JetStream, current d
   sides.push(impostor);
   const stolen: unknown[] = [];
   await impostor.watchDesiredState!((document) => void stolen.push(document));
-  await until("watching B's key with A's credentials is refused", () => logs.entries.some((e) => e.level === 'warn' && /cannot watch the desired state/.test(e.message ?? '')));
+  await until("watching B's key with A's credentials is refused", () =>
+    logs.entries.some((e) => e.level === 'warn' && /cannot watch the desired state/.test(e.message ?? '')),
+  );
   const refusal = logs.entries.find((e) => e.level === 'warn' && /cannot watch the desired state/.test(e.message ?? ''))!;
   t.regex(String((refusal.fields as { err?: unknown }).err), /permission/i);
 

@@ -18,7 +18,10 @@ export class LoopbackProxy {
   async open(): Promise<void> {
     const server = createServer((client) => {
       const upstream = connect(this.targetPort, '127.0.0.1');
-      for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+      for (const [a, b] of [
+        [client, upstream],
+        [upstream, client],
+      ] as const) {
         this.sockets.add(a);
         a.on('close', () => {
           this.sockets.delete(a);

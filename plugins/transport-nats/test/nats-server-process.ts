@@ -22,7 +22,8 @@ export async function startNatsServer(authorization: object): Promise<NatsServer
   const port = await closedPort();
   const file = join(dir, 'nats-server.conf');
   // nats-server reads JSON as well as its own format.
-  const write = (auth: object) => writeFileSync(file, JSON.stringify({ listen: `127.0.0.1:${port}`, jetstream: { store_dir: join(dir, 'js') }, authorization: auth }, null, 2));
+  const write = (auth: object) =>
+    writeFileSync(file, JSON.stringify({ listen: `127.0.0.1:${port}`, jetstream: { store_dir: join(dir, 'js') }, authorization: auth }, null, 2));
   write(authorization);
   const child: ChildProcess = spawn(process.env.SPROUT_TEST_NATS_SERVER ?? 'nats-server', ['-c', file], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

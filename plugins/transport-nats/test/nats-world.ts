@@ -22,7 +22,16 @@ export interface LogEntry {
 /** A logger that keeps what it is told, for assertions and for reading a failed run. */
 export function memoryLogger(entries: LogEntry[] = []) {
   const at = (level: LogEntry['level']) => (fields: object, message?: string) => void entries.push({ level, fields, message });
-  return { entries, info: at('info'), warn: at('warn'), error: at('error'), debug: () => {}, trace: () => {}, fatal: at('error'), child: () => memoryLogger(entries) };
+  return {
+    entries,
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    debug: () => {},
+    trace: () => {},
+    fatal: at('error'),
+    child: () => memoryLogger(entries),
+  };
 }
 
 /** The plugin's config as the kernel would validate it: defaults filled in. */

@@ -12,7 +12,14 @@ import { agentSide, controlSide, memoryLogger, pluginConfig, until } from './nat
 import { startNatsServer } from './nats-server-process.ts';
 
 const item = (siteId: string): WorkItem => ({ id: randomUUID(), siteId, kind: 'permissions-test', workflowId: null, stepId: null, payload: {} });
-const report = (agentId: string, siteId: string, sequence: number): AgentReport => ({ agentId, siteId, sequence, kind: 'event', at: new Date().toISOString(), payload: {} });
+const report = (agentId: string, siteId: string, sequence: number): AgentReport => ({
+  agentId,
+  siteId,
+  sequence,
+  kind: 'event',
+  at: new Date().toISOString(),
+  payload: {},
+});
 
 test("an agent's NATS user may consume its site's work and report for its site, and nothing of another site", async (t) => {
   const prefix = 'sprout';

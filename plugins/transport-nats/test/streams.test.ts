@@ -50,7 +50,12 @@ test('the control plane creates WORK, REPORTS, DEAD_LETTERS and the STATE bucket
   t.like(reports, { subjects: [`${prefix}.reports.>`], retention: 'limits', storage: 'file' });
   t.is(millis(reports.max_age), 7 * 86_400_000);
   t.like(dead, { subjects: [`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${upper}_WORK.*`], retention: 'limits', storage: 'file' });
-  t.like(state, { bucket: `${upper}_STATE`, history: 1, replicas: 1, streamInfo: { config: { name: `KV_${upper}_STATE`, subjects: [`$KV.${upper}_STATE.>`], storage: 'file' } } });
+  t.like(state, {
+    bucket: `${upper}_STATE`,
+    history: 1,
+    replicas: 1,
+    streamInfo: { config: { name: `KV_${upper}_STATE`, subjects: [`$KV.${upper}_STATE.>`], storage: 'file' } },
+  });
   t.like(agentConsumer, { durable_name: `agent-${siteId}`, filter_subject: `${prefix}.work.${siteId}`, ack_policy: 'explicit', max_deliver: 5 });
   t.is(millis(agentConsumer.ack_wait ?? 0), 30_000);
   t.like(controlConsumer, { durable_name: 'control-plane', ack_policy: 'explicit', max_ack_pending: 1 });

@@ -43,7 +43,12 @@ export async function serveArtifact(root: string, relative: string, req: Incomin
   const stat = statSync(path);
   if (!stat.isFile()) return send(res, 404, `no artifact ${relative}`);
   const sha256 = await sha256Of(path, stat.size, stat.mtimeMs);
-  const headers: Record<string, string | number> = { 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes', 'x-sprout-sha256': sha256, etag: `"${sha256}"` };
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/octet-stream',
+    'accept-ranges': 'bytes',
+    'x-sprout-sha256': sha256,
+    etag: `"${sha256}"`,
+  };
   const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
   if (req.headers.range && range) {
     const start = range[1] === '' ? Math.max(stat.size - Number(range[2]), 0) : Number(range[1]);
@@ -54,12 +59,12 @@ export async function serveArtifact(root: string, relative: string, req: Incomin
       return 416;
     }
     res.writeHead(206, { ...headers, 'content-length': end - start + 1, 'content-range': `bytes ${start}-${end}/${stat.size}` });
-    if (req.method === 'HEAD') return void res.end(), 206;
+    if (req.method === 'HEAD') return (void res.end(), 206);
     createReadStream(path, { start, end }).pipe(res);
     return 206;
   }
   res.writeHead(200, { ...headers, 'content-length': stat.size });
-  if (req.method === 'HEAD') return void res.end(), 200;
+  if (req.method === 'HEAD') return (void res.end(), 200);
   createReadStream(path).pipe(res);
   return 200;
 }

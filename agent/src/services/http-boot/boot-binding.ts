@@ -20,7 +20,7 @@ export function peerAddress(remote: string | undefined): string {
 /** Why `source` may not have `mac`'s boot (`mac` undefined: the token's machine names none here), or undefined when it may. */
 export function bindingRefusal(binding: BootBinding, mac: string | undefined, source: string): string | undefined {
   if (!binding.enabled) return undefined;
-  if (mac === undefined) return 'no boot intent here names this machine\'s MAC, so its token is bound to no lease';
+  if (mac === undefined) return "no boot intent here names this machine's MAC, so its token is bound to no lease";
   const lookup = binding.leases?.lookup();
   if (!lookup) {
     return `this agent runs no DHCP service to say which address ${mac} was leased, and services.http.bindBootToLease is on: run the agent's dhcp service, or set bindBootToLease: false where an external DHCP server leases the addresses`;

@@ -26,7 +26,8 @@ export async function resolveImage(params: Record<string, unknown>, artifactRoot
   const relative = `images/${storeFileOf(artifactRoot, params.image)}`;
   const path = resolveInside(artifactRoot, relative);
   const stat = path ? statSync(path) : undefined;
-  if (!path || !stat?.isFile()) return { missing: `image ${params.image} is not among this agent's artifacts: put it at ${artifactRoot}/${relative}, or deploy a URL` };
+  if (!path || !stat?.isFile())
+    return { missing: `image ${params.image} is not among this agent's artifacts: put it at ${artifactRoot}/${relative}, or deploy a URL` };
   const sha256 = expected ?? (await sha256Of(path, stat.size, stat.mtimeMs));
   return { image: { url: `${baseUrl}/artifacts/${relative.split('/').map(encodeURIComponent).join('/')}`, sha256, size: stat.size } };
 }
@@ -39,6 +40,9 @@ function storeFileOf(artifactRoot: string, image: string): string {
   } catch {
     return image;
   }
-  const matches = matchImageName(image, names.filter((n) => !n.endsWith('.manifest.json')));
+  const matches = matchImageName(
+    image,
+    names.filter((n) => !n.endsWith('.manifest.json')),
+  );
   return matches.length === 1 ? matches[0]! : image;
 }

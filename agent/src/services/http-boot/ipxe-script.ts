@@ -50,7 +50,9 @@ export function ipxeScript({ intent, mac, baseUrl, installer, token, waited = 0 
   const metadata = `${baseUrl}/metadata/${token}`;
   const kernelUrl = `${baseUrl}/artifacts/${installer.kernel}`;
   const initrdUrl = `${baseUrl}/artifacts/${installer.initrd}`;
-  const args = [`initrd=${basename(installer.initrd)}`, installer.cmdline, `sprout.metadata=${metadata}`, `sprout.intent=${intent.intent}`].filter(Boolean).join(' ');
+  const args = [`initrd=${basename(installer.initrd)}`, installer.cmdline, `sprout.metadata=${metadata}`, `sprout.intent=${intent.intent}`]
+    .filter(Boolean)
+    .join(' ');
   return {
     script: [
       '#!ipxe',

@@ -48,7 +48,10 @@ export async function metadata(deps: CallbackDeps, token: string, format: string
     hwtestDefinitions: wait.params.hwtestDisabled ? [] : hwtestDefinitions(wait.params.hwtestDefinitions),
     image: resolved.image,
     userData: wait.params.userData ?? null,
-    network: reservation && network ? { address: reservation.address, cidr: network.cidr, gateway: network.gateway, dnsServers: network.dnsServers, domain: network.domain } : null,
+    network:
+      reservation && network
+        ? { address: reservation.address, cidr: network.cidr, gateway: network.gateway, dnsServers: network.dnsServers, domain: network.domain }
+        : null,
     callbacks: `${deps.baseUrl()}/callbacks/${token}`,
     // Where the installed system's cloud-init finds its data (nocloud.ts); null: the installer writes no seed.
     cloudInit: wait.seedToken ? { seedfrom: `${deps.baseUrl()}/nocloud/${wait.seedToken}/` } : null,
@@ -70,7 +73,9 @@ export interface HwtestDefinition {
 /** The work item's test definitions (sent by the control plane with the selected names); malformed entries are dropped. */
 function hwtestDefinitions(value: unknown): HwtestDefinition[] {
   if (!Array.isArray(value)) return [];
-  return value.filter((d): d is HwtestDefinition => typeof d?.name === 'string' && typeof d?.run?.kind === 'string' && Number.isFinite(Number(d?.timeoutSeconds)));
+  return value.filter(
+    (d): d is HwtestDefinition => typeof d?.name === 'string' && typeof d?.run?.kind === 'string' && Number.isFinite(Number(d?.timeoutSeconds)),
+  );
 }
 
 /**
@@ -90,7 +95,17 @@ function hwtestScriptVariables(names: string[], definitions: HwtestDefinition[])
 }
 
 /** The metadata as `KEY='value'` lines for an installer without a JSON parser. */
-function shellVariables(data: { machine: { id: string; hostname: string | null }; workflow: string | null; step: string; intent: string | null; hwtests: string[]; hwtestDefinitions: HwtestDefinition[]; image: ImageSource | null; callbacks: string; cloudInit: { seedfrom: string } | null }): string {
+function shellVariables(data: {
+  machine: { id: string; hostname: string | null };
+  workflow: string | null;
+  step: string;
+  intent: string | null;
+  hwtests: string[];
+  hwtestDefinitions: HwtestDefinition[];
+  image: ImageSource | null;
+  callbacks: string;
+  cloudInit: { seedfrom: string } | null;
+}): string {
   const quote = (value: unknown) => `'${String(value ?? '').replace(/'/g, `'\\''`)}'`;
   const lines: Record<string, unknown> = {
     SPROUT_MACHINE_ID: data.machine.id,
@@ -106,7 +121,9 @@ function shellVariables(data: { machine: { id: string; hostname: string | null }
     SPROUT_CALLBACKS: data.callbacks,
     SPROUT_NOCLOUD_URL: data.cloudInit?.seedfrom,
   };
-  return Object.entries(lines).map(([key, value]) => `${key}=${quote(value)}\n`).join('');
+  return Object.entries(lines)
+    .map(([key, value]) => `${key}=${quote(value)}\n`)
+    .join('');
 }
 
 export async function callback(deps: CallbackDeps, token: string, event: string, req: IncomingMessage, res: ServerResponse): Promise<number> {
@@ -128,8 +145,17 @@ export async function callback(deps: CallbackDeps, token: string, event: string,
       break;
     }
     case 'hwtest-result': {
-      if (typeof body.name !== 'string' || !['passed', 'failed', 'skipped'].includes(String(body.status))) return send(res, 400, 'hwtest-result needs name and status (passed, failed, skipped)');
-      report('machine.hwtest-result', { machineId: wait.machineId, workflowId: wait.workflowId, name: body.name, status: body.status, durationMs: Number(body.durationMs ?? 0), output: String(body.output ?? '').slice(-4000), facts: body.facts ?? null });
+      if (typeof body.name !== 'string' || !['passed', 'failed', 'skipped'].includes(String(body.status)))
+        return send(res, 400, 'hwtest-result needs name and status (passed, failed, skipped)');
+      report('machine.hwtest-result', {
+        machineId: wait.machineId,
+        workflowId: wait.workflowId,
+        name: body.name,
+        status: body.status,
+        durationMs: Number(body.durationMs ?? 0),
+        output: String(body.output ?? '').slice(-4000),
+        facts: body.facts ?? null,
+      });
       break;
     }
     case 'install-complete': {
@@ -137,14 +163,20 @@ export async function callback(deps: CallbackDeps, token: string, event: string,
       const expected = 'image' in resolved ? resolved.image?.sha256 : null;
       const actual = typeof body.sha256 === 'string' ? body.sha256.toLowerCase() : null;
       if (expected && actual && expected !== actual) {
-        report('task.failed', { error: `image checksum mismatch: expected ${expected}, got ${actual} (reported by the installer with install-complete)`, log: [] });
+        report('task.failed', {
+          error: `image checksum mismatch: expected ${expected}, got ${actual} (reported by the installer with install-complete)`,
+          log: [],
+        });
         deps.waits.remove(token);
         return send(res, 409, `image checksum mismatch: expected ${expected}, got ${actual}`);
       }
       // The image's format as the installer found it (raw, gzip, xz, bzip2): what it decompressed while writing.
       const format = typeof body.format === 'string' && /^[a-z0-9]{1,16}$/.test(body.format) ? body.format : null;
       const details = [actual ? `image sha256 ${actual}` : '', format ? `format ${format}` : ''].filter(Boolean).join(', ');
-      report('task.succeeded', { result: { event, ...(actual ? { sha256: actual } : {}), ...(format ? { format } : {}) }, log: [`machine reported ${event}${details ? ` (${details})` : ''}`] });
+      report('task.succeeded', {
+        result: { event, ...(actual ? { sha256: actual } : {}), ...(format ? { format } : {}) },
+        log: [`machine reported ${event}${details ? ` (${details})` : ''}`],
+      });
       deps.markInstalled(wait.machineId, wait.workflowId);
       deps.waits.remove(token);
       expectFirstBoot(deps.waits, wait);
@@ -152,7 +184,10 @@ export async function callback(deps: CallbackDeps, token: string, event: string,
     }
     case 'commission-complete':
     case 'tests-complete':
-      report('task.succeeded', { result: { event, ...(body.facts ? { facts: body.facts } : {}), ...(body.sha256 ? { sha256: body.sha256 } : {}) }, log: [`machine reported ${event}`] });
+      report('task.succeeded', {
+        result: { event, ...(body.facts ? { facts: body.facts } : {}), ...(body.sha256 ? { sha256: body.sha256 } : {}) },
+        log: [`machine reported ${event}`],
+      });
       deps.waits.remove(token);
       break;
     case 'erase-complete': {
@@ -170,11 +205,19 @@ export async function callback(deps: CallbackDeps, token: string, event: string,
       firstBootCalledBack(deps.waits, deps.reportFor, wait, body);
       break;
     case 'failed':
-      report('task.failed', { error: String(body.reason ?? 'the machine reported a failure without a reason'), log: Array.isArray(body.log) ? body.log.map(String).slice(-5) : [], ...(body.failedTests ? { failedTests: body.failedTests } : {}) });
+      report('task.failed', {
+        error: String(body.reason ?? 'the machine reported a failure without a reason'),
+        log: Array.isArray(body.log) ? body.log.map(String).slice(-5) : [],
+        ...(body.failedTests ? { failedTests: body.failedTests } : {}),
+      });
       deps.waits.remove(token);
       break;
     default:
-      return send(res, 404, `no callback event ${event}; known: log, hwtest-result, commission-complete, tests-complete, install-complete, erase-complete, failed, first-boot`);
+      return send(
+        res,
+        404,
+        `no callback event ${event}; known: log, hwtest-result, commission-complete, tests-complete, install-complete, erase-complete, failed, first-boot`,
+      );
   }
   return send(res, 202, 'accepted');
 }
@@ -185,7 +228,14 @@ function wipedDisks(value: unknown): { disk: string; bytes: number; method: stri
   const wiped = [];
   for (const [i, w] of value.entries()) {
     const { disk, bytes, method } = (w ?? {}) as Record<string, unknown>;
-    if (typeof disk !== 'string' || !/^[\w.-]{1,64}$/.test(disk) || !Number.isSafeInteger(bytes) || (bytes as number) < 0 || typeof method !== 'string' || !/^[\w.+-]{1,32}$/.test(method)) {
+    if (
+      typeof disk !== 'string' ||
+      !/^[\w.-]{1,64}$/.test(disk) ||
+      !Number.isSafeInteger(bytes) ||
+      (bytes as number) < 0 ||
+      typeof method !== 'string' ||
+      !/^[\w.+-]{1,32}$/.test(method)
+    ) {
       return `erase-complete wiped[${i}] must be { disk: name, bytes: integer, method: name }`;
     }
     wiped.push({ disk, bytes: bytes as number, method });
@@ -203,7 +253,8 @@ async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> 
     chunks.push(chunk as Buffer);
   }
   if (size === 0) return {};
-  if (/^application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '')) return Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
+  if (/^application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? ''))
+    return Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
   const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('callback body must be a JSON object');
   return parsed;

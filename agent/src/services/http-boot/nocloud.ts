@@ -68,7 +68,9 @@ function networkConfigV2(net: MachineNetwork): Record<string, unknown> {
         'set-name': IFACE,
         addresses: [`${net.address}/${net.prefix}`],
         ...(net.gateway ? { routes: [{ to: 'default', via: net.gateway }] } : {}),
-        ...(net.dnsServers.length || net.domain ? { nameservers: { ...(net.dnsServers.length ? { addresses: net.dnsServers } : {}), ...(net.domain ? { search: [net.domain] } : {}) } } : {}),
+        ...(net.dnsServers.length || net.domain
+          ? { nameservers: { ...(net.dnsServers.length ? { addresses: net.dnsServers } : {}), ...(net.domain ? { search: [net.domain] } : {}) } }
+          : {}),
       },
     },
   };

@@ -42,17 +42,23 @@ export function parseRaSettings(raw: Record<string, unknown>, services: Readonly
   if (!Array.isArray(interfaces) || interfaces.length === 0 || !interfaces.every((i) => typeof i === 'string' && /^[\w.:@-]{1,64}$/.test(i))) {
     problems.push({
       field: 'services.ra.interfaces',
-      message: raw.interfaces === undefined ? 'is required when services.dhcp.interfaces does not name the provisioning interfaces (interface names or their IPv4 addresses)' : `must be a non-empty list of interface names or IPv4 addresses, got ${JSON.stringify(raw.interfaces)}`,
+      message:
+        raw.interfaces === undefined
+          ? 'is required when services.dhcp.interfaces does not name the provisioning interfaces (interface names or their IPv4 addresses)'
+          : `must be a non-empty list of interface names or IPv4 addresses, got ${JSON.stringify(raw.interfaces)}`,
     });
   }
   const radvd = raw.radvd ?? 'radvd';
-  if (typeof radvd !== 'string' || radvd === '') problems.push({ field: 'services.ra.radvd', message: `must be the radvd binary's path or name, got ${JSON.stringify(raw.radvd)}` });
+  if (typeof radvd !== 'string' || radvd === '')
+    problems.push({ field: 'services.ra.radvd', message: `must be the radvd binary's path or name, got ${JSON.stringify(raw.radvd)}` });
   const interval = raw.intervalSeconds ?? 600;
   if (typeof interval !== 'number' || !Number.isInteger(interval) || interval < 4 || interval > 1800) {
     problems.push({ field: 'services.ra.intervalSeconds', message: `must be an integer from 4 to 1800, got ${JSON.stringify(raw.intervalSeconds)}` });
   }
-  for (const name of Object.keys(raw)) if (!known.includes(name)) problems.push({ field: `services.ra.${name}`, message: `is not a router advertisement setting; known: ${known.join(', ')}` });
-  if (problems.length > 0) throw new SproutError('SPROUT_ERR_CONFIG', `services.ra has ${problems.length} invalid setting(s)`, { details: problems, context: { service: 'ra' } });
+  for (const name of Object.keys(raw))
+    if (!known.includes(name)) problems.push({ field: `services.ra.${name}`, message: `is not a router advertisement setting; known: ${known.join(', ')}` });
+  if (problems.length > 0)
+    throw new SproutError('SPROUT_ERR_CONFIG', `services.ra has ${problems.length} invalid setting(s)`, { details: problems, context: { service: 'ra' } });
   return { interfaces: interfaces as string[], radvd: radvd as string, intervalSeconds: interval as number };
 }
 
@@ -71,7 +77,9 @@ export function hostInterfaces(): HostInterfaces {
     const found: HostInterfaces = {};
     for (const link of links) {
       if (!link.ifname) continue;
-      found[link.ifname] = (link.addr_info ?? []).filter((a) => a.local).map((a) => ({ family: a.family === 'inet' ? 'IPv4' : a.family === 'inet6' ? 'IPv6' : String(a.family), address: a.local! }));
+      found[link.ifname] = (link.addr_info ?? [])
+        .filter((a) => a.local)
+        .map((a) => ({ family: a.family === 'inet' ? 'IPv4' : a.family === 'inet6' ? 'IPv6' : String(a.family), address: a.local! }));
     }
     return found;
   } catch {
@@ -83,7 +91,8 @@ export function hostInterfaces(): HostInterfaces {
 export function interfaceNames(wanted: string[], local: HostInterfaces = hostInterfaces()): string[] {
   return wanted.map((w) => {
     if (!isIPv4(w)) {
-      if (!local[w]) throw new SproutError('SPROUT_ERR_CONFIG', `services.ra.interfaces: no interface "${w}" on this host; it has ${Object.keys(local).join(', ')}`);
+      if (!local[w])
+        throw new SproutError('SPROUT_ERR_CONFIG', `services.ra.interfaces: no interface "${w}" on this host; it has ${Object.keys(local).join(', ')}`);
       return w;
     }
     const name = Object.entries(local).find(([, addresses]) => addresses?.some((a) => a.family === 'IPv4' && a.address === w))?.[0];
@@ -155,7 +164,10 @@ export const raService: AgentServiceFactory = async (ctx) => {
             ctx.logger.warn({ service: 'ra', restarts }, `ra: ${lastError}; restarting`);
             const delay = Math.min(30_000, 1000 * 2 ** Math.min(restarts, 5));
             restarts++;
-            restartTimer = setTimeout(() => start().catch((err) => ctx.logger.error({ err, service: 'ra' }, 'ra: radvd cannot start again')), Date.now() - startedAt > 60_000 ? 1000 : delay);
+            restartTimer = setTimeout(
+              () => start().catch((err) => ctx.logger.error({ err, service: 'ra' }, 'ra: radvd cannot start again')),
+              Date.now() - startedAt > 60_000 ? 1000 : delay,
+            );
           });
           resolve();
         }, 300);
@@ -170,7 +182,10 @@ export const raService: AgentServiceFactory = async (ctx) => {
     });
 
   await start();
-  ctx.logger.info({ service: 'ra', interfaces: names }, 'ra: answering IPv6 router solicitations (no prefix, router lifetime 0) so iPXE does not wait for them');
+  ctx.logger.info(
+    { service: 'ra', interfaces: names },
+    'ra: answering IPv6 router solicitations (no prefix, router lifetime 0) so iPXE does not wait for them',
+  );
   return {
     health: () => ({ running: child !== undefined, interfaces: names, restarts, lastError }),
     stop: async () => {

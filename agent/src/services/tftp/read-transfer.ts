@@ -184,7 +184,11 @@ export class ReadTransfer {
         this.loading = false;
         if (bytesRead !== length) {
           this.sendError(tftpErrors.notDefined, 'File changed during transfer');
-          return this.finish({ ok: false, bytesSent: this.bytesSent, reason: `file shrank during the transfer (read ${bytesRead} of ${length} bytes at ${position})` });
+          return this.finish({
+            ok: false,
+            bytesSent: this.bytesSent,
+            reason: `file shrank during the transfer (read ${bytesRead} of ${length} bytes at ${position})`,
+          });
         }
         this.chunk = { start: position, bytes };
         this.sendWindow();

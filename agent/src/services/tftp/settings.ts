@@ -54,8 +54,10 @@ export function parseTftpSettings(raw: Record<string, unknown>): TftpSettings {
   for (const name of ['address', 'root'] as const) {
     const value = raw[name];
     if (value === undefined) continue;
-    if (typeof value !== 'string' || value === '') problems.push({ field: `services.tftp.${name}`, message: `must be a non-empty string, got ${JSON.stringify(value)}` });
-    else if (name === 'address' && isIP(value) === 0) problems.push({ field: 'services.tftp.address', message: `must be an IPv4 or IPv6 address, got ${JSON.stringify(value)}` });
+    if (typeof value !== 'string' || value === '')
+      problems.push({ field: `services.tftp.${name}`, message: `must be a non-empty string, got ${JSON.stringify(value)}` });
+    else if (name === 'address' && isIP(value) === 0)
+      problems.push({ field: 'services.tftp.address', message: `must be an IPv4 or IPv6 address, got ${JSON.stringify(value)}` });
     else settings[name] = value;
   }
   const known = new Set<string>(Object.keys(defaultTftpSettings));

@@ -69,9 +69,13 @@ export class TftpServer {
     const rootReal = await realpath(settings.root).catch(() => null);
     const rootInfo = rootReal ? await stat(rootReal).catch(() => null) : null;
     if (!rootReal || !rootInfo?.isDirectory()) {
-      throw new SproutError('SPROUT_ERR_CONFIG', `TFTP root ${settings.root} is not a directory; install Debian's ipxe package (it fills /usr/lib/ipxe) or set services.tftp.root`, {
-        context: { service: 'tftp', root: settings.root },
-      });
+      throw new SproutError(
+        'SPROUT_ERR_CONFIG',
+        `TFTP root ${settings.root} is not a directory; install Debian's ipxe package (it fills /usr/lib/ipxe) or set services.tftp.root`,
+        {
+          context: { service: 'tftp', root: settings.root },
+        },
+      );
     }
     const socket = createTftpSocket(settings.address);
     await new Promise<void>((resolve, reject) => {
@@ -82,7 +86,12 @@ export class TftpServer {
       });
     }).catch((err: NodeJS.ErrnoException) => {
       socket.close();
-      const hint = err.code === 'EACCES' ? ' (port 69 needs root or CAP_NET_BIND_SERVICE)' : err.code === 'EADDRINUSE' ? ' (another TFTP server, dnsmasq perhaps, holds it)' : '';
+      const hint =
+        err.code === 'EACCES'
+          ? ' (port 69 needs root or CAP_NET_BIND_SERVICE)'
+          : err.code === 'EADDRINUSE'
+            ? ' (another TFTP server, dnsmasq perhaps, holds it)'
+            : '';
       throw new SproutError('SPROUT_ERR_CONFIG', `TFTP cannot listen on ${settings.address}:${settings.port}: ${err.code ?? err.message}${hint}`, {
         context: { service: 'tftp', address: settings.address, port: settings.port },
         cause: err,
@@ -146,7 +155,10 @@ export class TftpServer {
       }
       const file = await open(found.path, 'r').catch(() => null);
       if (!file) return this.refuse(rinfo, tftpErrors.accessViolation, 'Access violation: cannot open file');
-      const size = await file.stat().then((s) => s.size, () => found.size);
+      const size = await file.stat().then(
+        (s) => s.size,
+        () => found.size,
+      );
       const negotiated = negotiateOptions(packet.options, size, { maxBlksize: this.settings.maxBlksize });
       const socket = createTftpSocket(this.settings.address);
       // Bound to the listening address when it is a specific one, so replies come from the address the client asked.

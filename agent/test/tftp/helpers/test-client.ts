@@ -66,7 +66,9 @@ export function readOverTftp(options: TestReadOptions): Promise<TestRead> {
     };
     const deadline = setTimeout(() => {
       socket.close();
-      reject(new Error(`test client: no complete answer for ${options.filename} within ${options.deadlineMs ?? 10_000} ms (got ${result.dataPackets} DATA packets)`));
+      reject(
+        new Error(`test client: no complete answer for ${options.filename} within ${options.deadlineMs ?? 10_000} ms (got ${result.dataPackets} DATA packets)`),
+      );
     }, options.deadlineMs ?? 10_000);
     const ack = (block: number, to: RemoteInfo) => {
       const times = options.repeatAcks ? 2 : 1;

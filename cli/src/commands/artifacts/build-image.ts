@@ -27,8 +27,10 @@ export class ArtifactsBuildImageCommand extends SproutCommand {
     const { buildImage, imageNames, compressions } = await import('@sprout/agent/image');
     const { kernelFlavours } = await import('@sprout/agent/installer');
     if (!imageNames.includes(this.name)) throw new SproutError('SPROUT_ERR_VALIDATION', `name must be one of: ${imageNames.join(', ')} (got ${this.name})`);
-    if (!(kernelFlavours as string[]).includes(this.flavour)) throw new SproutError('SPROUT_ERR_VALIDATION', `--kernel-flavour must be one of: ${kernelFlavours.join(', ')} (got ${this.flavour})`);
-    if (!(compressions as string[]).includes(this.compress)) throw new SproutError('SPROUT_ERR_VALIDATION', `--compress must be one of: ${compressions.join(', ')} (got ${this.compress})`);
+    if (!(kernelFlavours as string[]).includes(this.flavour))
+      throw new SproutError('SPROUT_ERR_VALIDATION', `--kernel-flavour must be one of: ${kernelFlavours.join(', ')} (got ${this.flavour})`);
+    if (!(compressions as string[]).includes(this.compress))
+      throw new SproutError('SPROUT_ERR_VALIDATION', `--compress must be one of: ${compressions.join(', ')} (got ${this.compress})`);
     const result = await buildImage({
       name: this.name,
       out: resolve(this.out),
@@ -41,7 +43,9 @@ export class ArtifactsBuildImageCommand extends SproutCommand {
     const m = result.manifest;
     this.print({ ...m, path: result.imagePath, manifestPath: result.manifestPath, reused: result.reused }, () =>
       [
-        result.reused ? `reusing ${result.imagePath} (built ${m.builtAt} from the same inputs; --force rebuilds)` : `built ${result.imagePath} in ${m.buildSeconds} s`,
+        result.reused
+          ? `reusing ${result.imagePath} (built ${m.builtAt} from the same inputs; --force rebuilds)`
+          : `built ${result.imagePath} in ${m.buildSeconds} s`,
         `  format   ${m.format}${m.compression === 'none' ? '' : ` (${m.compression}; ${m.raw.size} bytes raw, sha256 ${m.raw.sha256})`}`,
         `  size     ${m.size} bytes`,
         `  sha256   ${m.sha256}`,

@@ -8,7 +8,11 @@ export class AuditListCommand extends SproutCommand {
   static usage = Command.Usage({
     category: 'Access',
     description: 'List audit records, newest first',
-    examples: [['Everything denied', 'sprout audit list --outcome denied'], ['One actor since a time', 'sprout audit list --actor token:ci --since 2026-11-26T00:00:00Z'], ['A machine, the last two hours', 'sprout audit list --target node-01 --since 2h']],
+    examples: [
+      ['Everything denied', 'sprout audit list --outcome denied'],
+      ['One actor since a time', 'sprout audit list --actor token:ci --since 2026-11-26T00:00:00Z'],
+      ['A machine, the last two hours', 'sprout audit list --target node-01 --since 2h'],
+    ],
     details: 'With --json the output is `{items, nextCursor}`; a page cut short by --limit is announced on stderr with the --cursor that continues it.',
   });
 
@@ -30,7 +34,15 @@ export class AuditListCommand extends SproutCommand {
     this.print(page, () =>
       table(
         ['ID', 'AT', 'ACTOR', 'ACTION', 'TARGET', 'OUTCOME', 'DETAILS'],
-        page.items.map((r) => [r.id, r.at, r.actor, r.action, r.targetId ? `${r.targetType ?? '?'}:${r.targetId}` : r.targetType, r.outcome, summarise(r.details)]),
+        page.items.map((r) => [
+          r.id,
+          r.at,
+          r.actor,
+          r.action,
+          r.targetId ? `${r.targetType ?? '?'}:${r.targetId}` : r.targetType,
+          r.outcome,
+          summarise(r.details),
+        ]),
       ),
     );
     this.context.stderr.write(truncationNotice(page));

@@ -7,8 +7,12 @@ export class ConfigShowCommand extends SproutCommand {
   static usage = Command.Usage({
     category: 'Control plane',
     description: 'Print the effective configuration, secrets masked',
-    details: 'Defaults, then the config file, then SPROUT_* environment variables (the kernel\'s, and those plugins declare for their settings, e.g. SPROUT_NATS_URL). An invalid config is reported with every bad key.',
-    examples: [['Show it', 'sprout config show'], ['As JSON', 'sprout config show --json']],
+    details:
+      "Defaults, then the config file, then SPROUT_* environment variables (the kernel's, and those plugins declare for their settings, e.g. SPROUT_NATS_URL). An invalid config is reported with every bad key.",
+    examples: [
+      ['Show it', 'sprout config show'],
+      ['As JSON', 'sprout config show --json'],
+    ],
   });
 
   config = configOption();

@@ -27,7 +27,9 @@ export class DbMigrateCommand extends SproutCommand {
     try {
       const applied = await migrateToLatest(store.db, folders);
       this.print({ database: store.location, applied }, () =>
-        applied.length === 0 ? `${store.location}: already up to date` : `${store.location}: applied ${applied.length}\n${applied.map((m) => `  ${m}`).join('\n')}`,
+        applied.length === 0
+          ? `${store.location}: already up to date`
+          : `${store.location}: applied ${applied.length}\n${applied.map((m) => `  ${m}`).join('\n')}`,
       );
     } finally {
       await store.close();

@@ -39,7 +39,8 @@ export class ImageImportCommand extends SproutCommand {
     let sha256 = this.sha256;
     if (!sha256) {
       if (!path) throw new Error('--sha256: an image imported from a URL needs its sum, which the agent checks');
-      if (!existsSync(path) || !statSync(path).isFile()) throw new Error(`--sha256: ${path} is not a file here to compute the sum of; give the sum of the file on the agent host`);
+      if (!existsSync(path) || !statSync(path).isFile())
+        throw new Error(`--sha256: ${path} is not a file here to compute the sum of; give the sum of the file on the agent host`);
       const hash = createHash('sha256');
       for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
       sha256 = hash.digest('hex');

@@ -13,7 +13,9 @@ export async function settleRequest(command: SproutCommand, started: ImageReques
   command.print(request, () => requestLine(request));
   if (request.state === 'failed') return 1;
   if (request.state === 'pending' && options.wait) {
-    command.context.stderr.write(`error: the agent of site ${request.site} did not finish the ${request.action} within --timeout ${options.timeoutSeconds} s; it goes on: see \`sprout image list --site ${request.site}\`\n`);
+    command.context.stderr.write(
+      `error: the agent of site ${request.site} did not finish the ${request.action} within --timeout ${options.timeoutSeconds} s; it goes on: see \`sprout image list --site ${request.site}\`\n`,
+    );
     return 1;
   }
   return 0;

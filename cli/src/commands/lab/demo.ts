@@ -22,10 +22,16 @@ export class LabDemoCommand extends SproutCommand {
     details:
       'Needs no root, no PostgreSQL and no NATS: the control plane runs on the embedded database, the site agent serves DHCP, TFTP, HTTP boot and DNS on free loopback ports, and the machine simulator plays the machines on the wire. ' +
       'Prints every workflow step and every machine action with the time since the start, the machines at the end and the audit trail. Exits 0 only when every machine reached `deployed`. Everything is removed afterwards unless --keep.',
-    examples: [['The demo', 'sprout lab demo'], ['Ten machines at once, keep the lab folder', 'sprout lab demo --machines 10 --keep']],
+    examples: [
+      ['The demo', 'sprout lab demo'],
+      ['Ten machines at once, keep the lab folder', 'sprout lab demo --machines 10 --keep'],
+    ],
   });
 
-  machines = Option.String('--machines', '1', { validator: t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(1, 1000)]), description: 'How many simulated machines (1-1000)' });
+  machines = Option.String('--machines', '1', {
+    validator: t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(1, 1000)]),
+    description: 'How many simulated machines (1-1000)',
+  });
   keep = Option.Boolean('--keep', false, { description: 'Keep the temporary lab folder (database, agent state, lab.log) afterwards; a --dir is always kept' });
   dir = Option.String('--dir', { description: 'Lab folder (default: a new temporary folder)' });
 
@@ -54,7 +60,15 @@ export class LabDemoCommand extends SproutCommand {
       write('');
       write(`metrics after the run (${lab.info.metrics.controlPlane}, ${lab.info.metrics.agent}):`);
       for (const s of samples) write(`  ${s.process.padEnd(13)}  ${s.sample} ${s.value}`);
-      if (this.json) this.print({ ok, dir, machines: await Promise.all(machines.map((m) => answer(lab.api.typed.GET('/v1/machines/{id}', { params: { path: { id: m.hostname } } })))) }, () => '');
+      if (this.json)
+        this.print(
+          {
+            ok,
+            dir,
+            machines: await Promise.all(machines.map((m) => answer(lab.api.typed.GET('/v1/machines/{id}', { params: { path: { id: m.hostname } } })))),
+          },
+          () => '',
+        );
     } finally {
       await lab.stop();
       if (!this.dir && !this.keep) rmSync(dir, { recursive: true, force: true });

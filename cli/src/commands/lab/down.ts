@@ -9,7 +9,10 @@ export class LabDownCommand extends SproutCommand {
   static usage = Command.Usage({
     category: 'Lab',
     description: 'Stop the running lab; --purge also removes its folder (database, agent state, artifacts)',
-    examples: [['Stop, keep the data', 'sprout lab down'], ['Stop and forget everything', 'sprout lab down --purge']],
+    examples: [
+      ['Stop, keep the data', 'sprout lab down'],
+      ['Stop and forget everything', 'sprout lab down --purge'],
+    ],
   });
 
   dir = Option.String('--dir', { description: 'Lab folder (default ./.sprout-lab)' });
@@ -27,7 +30,10 @@ export class LabDownCommand extends SproutCommand {
       }
     }
     if (this.purge) rmSync(dir, { recursive: true, force: true });
-    this.print({ stopped: Boolean(info), purged: this.purge, dir }, () => `${info ? `stopped the lab (pid ${info.pid})` : `no lab was running from ${dir}`}${this.purge ? `; removed ${dir}` : ''}`);
+    this.print(
+      { stopped: Boolean(info), purged: this.purge, dir },
+      () => `${info ? `stopped the lab (pid ${info.pid})` : `no lab was running from ${dir}`}${this.purge ? `; removed ${dir}` : ''}`,
+    );
     return 0;
   }
 }

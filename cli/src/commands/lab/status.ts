@@ -8,7 +8,10 @@ export class LabStatusCommand extends SproutCommand {
   static usage = Command.Usage({
     category: 'Lab',
     description: 'Show the running lab: its URLs, its agent and its machines (exit 1 when no lab runs)',
-    examples: [['Status', 'sprout lab status'], ['Point the CLI at the lab', 'eval "$(sprout lab status --env)"']],
+    examples: [
+      ['Status', 'sprout lab status'],
+      ['Point the CLI at the lab', 'eval "$(sprout lab status --env)"'],
+    ],
   });
 
   dir = Option.String('--dir', { description: 'Lab folder (default ./.sprout-lab)' });
@@ -29,9 +32,17 @@ export class LabStatusCommand extends SproutCommand {
       [
         labInfoText(info),
         '',
-        table(['AGENT', 'STATUS', 'LAST SEEN'], site.agents.map((a) => [a.hostname, a.status, a.lastHeartbeatAt])),
+        table(
+          ['AGENT', 'STATUS', 'LAST SEEN'],
+          site.agents.map((a) => [a.hostname, a.status, a.lastHeartbeatAt]),
+        ),
         '',
-        machines.items.length ? table(['MACHINE', 'STATUS', 'REASON'], machines.items.map((m) => [m.hostname, m.status, m.statusReason?.message ?? ''])) : 'no machines yet',
+        machines.items.length
+          ? table(
+              ['MACHINE', 'STATUS', 'REASON'],
+              machines.items.map((m) => [m.hostname, m.status, m.statusReason?.message ?? '']),
+            )
+          : 'no machines yet',
       ].join('\n'),
     );
     return 0;

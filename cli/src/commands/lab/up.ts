@@ -16,11 +16,17 @@ export class LabUpCommand extends SproutCommand {
     details:
       'The lab lives in ./.sprout-lab (or --dir, or $SPROUT_LAB_DIR) and keeps its database between runs. It prints the SPROUT_URL and SPROUT_TOKEN to use the other commands against it. ' +
       '`sprout lab status` shows it, `sprout lab down` stops it.',
-    examples: [['Start', 'sprout lab up'], ['Then use it', 'eval "$(sprout lab status --env)" && sprout machine list']],
+    examples: [
+      ['Start', 'sprout lab up'],
+      ['Then use it', 'eval "$(sprout lab status --env)" && sprout machine list'],
+    ],
   });
 
   dir = Option.String('--dir', { description: 'Lab folder (default ./.sprout-lab)' });
-  port = Option.String('--port', '7480', { validator: t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(0, 65535)]), description: 'API port on 127.0.0.1 (0: any free port)' });
+  port = Option.String('--port', '7480', {
+    validator: t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(0, 65535)]),
+    description: 'API port on 127.0.0.1 (0: any free port)',
+  });
   foreground = Option.Boolean('--foreground', false, { description: 'Run the lab in this process until SIGINT/SIGTERM' });
 
   async run() {
@@ -33,7 +39,10 @@ export class LabUpCommand extends SproutCommand {
   private async startInBackground(dir: string): Promise<number> {
     mkdirSync(dir, { recursive: true });
     const log = openSync(join(dir, 'lab.out'), 'a');
-    const child = spawn(process.execPath, [...process.execArgv, process.argv[1], 'lab', 'up', '--foreground', '--dir', dir, '--port', String(this.port)], { detached: true, stdio: ['ignore', log, log] });
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1], 'lab', 'up', '--foreground', '--dir', dir, '--port', String(this.port)], {
+      detached: true,
+      stdio: ['ignore', log, log],
+    });
     child.unref();
     this.context.stderr.write(`starting the lab in the background (pid ${child.pid}, log ${join(dir, 'lab.out')})…\n`);
     const deadline = Date.now() + 120_000;

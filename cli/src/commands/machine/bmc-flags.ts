@@ -10,7 +10,9 @@ export abstract class BmcFlagsCommand extends SproutCommand {
   bmcType = Option.String('--bmc-type', { description: 'Power driver: ipmi, redfish, manual, lab…' });
   bmcAddress = Option.String('--bmc-address', { description: 'BMC host, host:port or URL' });
   bmcUsername = Option.String('--bmc-username', { description: 'BMC user name' });
-  bmcPasswordFile = Option.String('--bmc-password-file', { description: 'File holding the BMC password or Redfish token; - reads standard input (or set SPROUT_BMC_PASSWORD)' });
+  bmcPasswordFile = Option.String('--bmc-password-file', {
+    description: 'File holding the BMC password or Redfish token; - reads standard input (or set SPROUT_BMC_PASSWORD)',
+  });
   bmcInsecure = Option.Boolean('--bmc-insecure', { description: "Accept the BMC's self-signed TLS certificate" });
   bmcOptions = Option.Array('--bmc-option', { description: 'Driver setting key=value, repeatable (e.g. cipherSuite=3)' });
 }
@@ -43,19 +45,33 @@ export function bmcOptionsOf(pairs: string[] | undefined): Record<string, string
 }
 
 /** Whether any BMC flag was given. */
-export const anyBmcFlag = (f: BmcFlagValues) => [f.bmcType, f.bmcAddress, f.bmcUsername, f.bmcPasswordFile, f.bmcInsecure, f.bmcOptions].some((v) => v !== undefined);
+export const anyBmcFlag = (f: BmcFlagValues) =>
+  [f.bmcType, f.bmcAddress, f.bmcUsername, f.bmcPasswordFile, f.bmcInsecure, f.bmcOptions].some((v) => v !== undefined);
 
 /**
  * The `bmc` body: the flags over `current` (the machine's BMC as shown, for update:
  * PATCH replaces the whole record). The stored password is kept by the server unless
  * the type changes.
  */
-export function bmcBody(flags: BmcFlagValues, password: string | undefined, current?: { type: string; address: string | null; username: string | null; insecure: boolean; options: Record<string, unknown> } | null) {
+export function bmcBody(
+  flags: BmcFlagValues,
+  password: string | undefined,
+  current?: { type: string; address: string | null; username: string | null; insecure: boolean; options: Record<string, unknown> } | null,
+) {
   const type = flags.bmcType ?? current?.type;
   if (!type) throw new FlagInputError('--bmc-type', 'is required with the other --bmc-* flags (the machine has no BMC yet)');
   const address = flags.bmcAddress ?? (type === current?.type ? current?.address : undefined) ?? undefined;
   const username = flags.bmcUsername ?? (type === current?.type ? current?.username : undefined) ?? undefined;
-  const options = bmcOptionsOf(flags.bmcOptions) ?? (type === current?.type && current && Object.keys(current.options).length ? (current.options as Record<string, string | number | boolean>) : undefined);
+  const options =
+    bmcOptionsOf(flags.bmcOptions) ??
+    (type === current?.type && current && Object.keys(current.options).length ? (current.options as Record<string, string | number | boolean>) : undefined);
   const insecure = flags.bmcInsecure ?? (type === current?.type ? current?.insecure : undefined);
-  return { type, ...(address ? { address } : {}), ...(username ? { username } : {}), ...(password ? { password } : {}), ...(insecure ? { insecure } : {}), ...(options ? { options } : {}) };
+  return {
+    type,
+    ...(address ? { address } : {}),
+    ...(username ? { username } : {}),
+    ...(password ? { password } : {}),
+    ...(insecure ? { insecure } : {}),
+    ...(options ? { options } : {}),
+  };
 }

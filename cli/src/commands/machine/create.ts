@@ -11,7 +11,17 @@ export class MachineCreateCommand extends BmcFlagsCommand {
   static usage = Command.Usage({
     category: 'Machines',
     description: 'Create a machine (status new); the first --mac is the PXE interface',
-    examples: [['With an IPMI BMC', 'sprout machine create node-03 --site dc1 --mac 52:54:00:12:34:57 --bmc-type ipmi --bmc-address 10.0.0.3 --bmc-username admin --bmc-password-file bmc.pass'], ['A BIOS machine', 'sprout machine create node-01 --site dc1 --mac 52:54:00:12:34:56 --tag rack1'], ['UEFI, two NICs', 'sprout machine create node-02 --site dc1 --arch x86_64 --boot-mode uefi --mac aa:bb:cc:00:00:01 --mac aa:bb:cc:00:00:02 --cpus 16 --memory-mib 65536']],
+    examples: [
+      [
+        'With an IPMI BMC',
+        'sprout machine create node-03 --site dc1 --mac 52:54:00:12:34:57 --bmc-type ipmi --bmc-address 10.0.0.3 --bmc-username admin --bmc-password-file bmc.pass',
+      ],
+      ['A BIOS machine', 'sprout machine create node-01 --site dc1 --mac 52:54:00:12:34:56 --tag rack1'],
+      [
+        'UEFI, two NICs',
+        'sprout machine create node-02 --site dc1 --arch x86_64 --boot-mode uefi --mac aa:bb:cc:00:00:01 --mac aa:bb:cc:00:00:02 --cpus 16 --memory-mib 65536',
+      ],
+    ],
   });
 
   hostname = Option.String({ name: 'hostname' });
@@ -26,7 +36,11 @@ export class MachineCreateCommand extends BmcFlagsCommand {
 
   async run() {
     const password = bmcPassword(this, (line) => this.context.stderr.write(`${line}\n`));
-    const expected = { ...(this.cpus !== undefined ? { cpus: this.cpus } : {}), ...(this.memoryMiB !== undefined ? { memoryMiB: this.memoryMiB } : {}), ...(this.disks !== undefined ? { disks: this.disks } : {}) };
+    const expected = {
+      ...(this.cpus !== undefined ? { cpus: this.cpus } : {}),
+      ...(this.memoryMiB !== undefined ? { memoryMiB: this.memoryMiB } : {}),
+      ...(this.disks !== undefined ? { disks: this.disks } : {}),
+    };
     const body: MachineCreate = {
       site: this.site,
       hostname: this.hostname,

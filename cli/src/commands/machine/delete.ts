@@ -2,7 +2,11 @@ import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
 
 export class MachineDeleteCommand extends SproutCommand {
   static paths = [['machine', 'delete']];
-  static usage = Command.Usage({ category: 'Machines', description: 'Delete a machine that is not allocated, deployed or busy', examples: [['Delete', 'sprout machine delete node-01']] });
+  static usage = Command.Usage({
+    category: 'Machines',
+    description: 'Delete a machine that is not allocated, deployed or busy',
+    examples: [['Delete', 'sprout machine delete node-01']],
+  });
 
   machine = Option.String({ name: 'machine' });
 

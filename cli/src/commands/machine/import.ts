@@ -4,9 +4,14 @@ export class MachineImportCommand extends SproutCommand {
   static paths = [['machine', 'import']];
   static usage = Command.Usage({
     category: 'Machines',
-    description: 'Import machines from CSV (site,hostname,arch,bootMode,mac,tags[,bmc_type,bmc_address,bmc_username,bmc_password][,cpus,memoryMiB,disks]) or a JSON array; answers per row',
-    details: 'Several MACs or tags go in one cell separated by spaces; the first MAC is the PXE interface. cpus, memoryMiB and disks are the hardware commissioning must find. Quoted cells may hold commas, quotes and newlines; unknown columns are ignored with a warning. Importing the same file again changes nothing. Exits 1 when any row failed.',
-    examples: [['From CSV', 'sprout machine import rack1.csv'], ['From stdin', 'cat rack1.json | sprout machine import -']],
+    description:
+      'Import machines from CSV (site,hostname,arch,bootMode,mac,tags[,bmc_type,bmc_address,bmc_username,bmc_password][,cpus,memoryMiB,disks]) or a JSON array; answers per row',
+    details:
+      'Several MACs or tags go in one cell separated by spaces; the first MAC is the PXE interface. cpus, memoryMiB and disks are the hardware commissioning must find. Quoted cells may hold commas, quotes and newlines; unknown columns are ignored with a warning. Importing the same file again changes nothing. Exits 1 when any row failed.',
+    examples: [
+      ['From CSV', 'sprout machine import rack1.csv'],
+      ['From stdin', 'cat rack1.json | sprout machine import -'],
+    ],
   });
 
   file = Option.String({ name: 'file' });
@@ -25,7 +30,14 @@ export class MachineImportCommand extends SproutCommand {
     this.print(result, () => {
       const lines = [`${result.created} created, ${result.unchanged} unchanged, ${result.errors} with errors`];
       const bad = result.rows.filter((r) => r.outcome === 'error');
-      if (bad.length) lines.push('', table(['ROW', 'HOSTNAME', 'FIELD', 'PROBLEM'], bad.flatMap((r) => (r.errors ?? []).map((e) => [r.row, r.hostname, e.field, e.message]))));
+      if (bad.length)
+        lines.push(
+          '',
+          table(
+            ['ROW', 'HOSTNAME', 'FIELD', 'PROBLEM'],
+            bad.flatMap((r) => (r.errors ?? []).map((e) => [r.row, r.hostname, e.field, e.message])),
+          ),
+        );
       return lines.join('\n');
     });
     return result.errors > 0 ? 1 : 0;

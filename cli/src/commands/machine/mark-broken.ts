@@ -3,7 +3,11 @@ import { machineDetails } from '../../render/machine.ts';
 
 export class MachineMarkBrokenCommand extends SproutCommand {
   static paths = [['machine', 'mark-broken']];
-  static usage = Command.Usage({ category: 'Machines', description: 'Mark a machine broken, with the reason others will see', examples: [['Broken', 'sprout machine mark-broken node-01 --reason "PSU failed"']] });
+  static usage = Command.Usage({
+    category: 'Machines',
+    description: 'Mark a machine broken, with the reason others will see',
+    examples: [['Broken', 'sprout machine mark-broken node-01 --reason "PSU failed"']],
+  });
 
   machine = Option.String({ name: 'machine' });
   reason = Option.String('--reason', { required: true, description: 'Why, shown by machine show' });

@@ -3,7 +3,11 @@ import { machineDetails } from '../../render/machine.ts';
 
 export class MachineMarkFixedCommand extends SproutCommand {
   static paths = [['machine', 'mark-fixed']];
-  static usage = Command.Usage({ category: 'Machines', description: 'Mark a broken machine fixed (ready if commissioned, else new)', examples: [['Fixed', 'sprout machine mark-fixed node-01']] });
+  static usage = Command.Usage({
+    category: 'Machines',
+    description: 'Mark a broken machine fixed (ready if commissioned, else new)',
+    examples: [['Fixed', 'sprout machine mark-fixed node-01']],
+  });
 
   machine = Option.String({ name: 'machine' });
 

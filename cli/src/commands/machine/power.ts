@@ -8,7 +8,8 @@ export class MachinePowerCommand extends SproutCommand {
   static usage = Command.Usage({
     category: 'Machines',
     description: "Read or change a machine's power through its BMC (asked by the site's agent)",
-    details: 'status asks the BMC now (--cached: the last known state, without asking). A BMC that refuses or fails exits 1 with its own message. A manual machine prints what someone must do.',
+    details:
+      'status asks the BMC now (--cached: the last known state, without asking). A BMC that refuses or fails exits 1 with its own message. A manual machine prints what someone must do.',
     examples: [
       ['Power state', 'sprout machine power status node-01'],
       ['Last known state', 'sprout machine power status node-01 --cached'],

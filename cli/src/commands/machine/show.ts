@@ -4,7 +4,11 @@ import { currentStep, elapsed, machineHeard, type Workflow } from '../../render/
 
 export class MachineShowCommand extends SproutCommand {
   static paths = [['machine', 'show']];
-  static usage = Command.Usage({ category: 'Machines', description: 'Show a machine: status and failure reason first', examples: [['Show', 'sprout machine show node-01']] });
+  static usage = Command.Usage({
+    category: 'Machines',
+    description: 'Show a machine: status and failure reason first',
+    examples: [['Show', 'sprout machine show node-01']],
+  });
 
   machine = Option.String({ name: 'machine' });
 

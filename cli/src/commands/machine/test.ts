@@ -3,7 +3,11 @@ import { WorkflowActionCommand, type ActionBody } from './workflow-action.ts';
 
 export class MachineTestCommand extends WorkflowActionCommand<ActionBody<'test'>> {
   static paths = [['machine', 'test']];
-  static usage = Command.Usage({ category: 'Machines', description: 'Run hardware tests on a ready (or failed_testing) machine', examples: [['Rerun all', 'sprout machine test node-01 --watch']] });
+  static usage = Command.Usage({
+    category: 'Machines',
+    description: 'Run hardware tests on a ready (or failed_testing) machine',
+    examples: [['Rerun all', 'sprout machine test node-01 --watch']],
+  });
 
   tests = Option.Array('--test', { description: 'Run only these hardware tests' });
 

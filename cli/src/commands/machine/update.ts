@@ -8,7 +8,14 @@ type MachinePatch = NonNullable<ApiPaths['/v1/machines/{id}']['patch']['requestB
 
 export class MachineUpdateCommand extends BmcFlagsCommand {
   static paths = [['machine', 'update']];
-  static usage = Command.Usage({ category: 'Machines', description: 'Change hostname, tags, expected hardware, owner or BMC', examples: [['Retag', 'sprout machine update node-01 --tag rack2 --tag gpu'], ['New BMC password', 'sprout machine update node-01 --bmc-password-file -']] });
+  static usage = Command.Usage({
+    category: 'Machines',
+    description: 'Change hostname, tags, expected hardware, owner or BMC',
+    examples: [
+      ['Retag', 'sprout machine update node-01 --tag rack2 --tag gpu'],
+      ['New BMC password', 'sprout machine update node-01 --bmc-password-file -'],
+    ],
+  });
 
   machine = Option.String({ name: 'machine' });
   hostname = Option.String('--hostname', { description: 'New hostname, unique within the site' });
@@ -22,7 +29,11 @@ export class MachineUpdateCommand extends BmcFlagsCommand {
   clearBmcPassword = Option.Boolean('--clear-bmc-password', false, { description: 'Forget the stored BMC password, keep the BMC' });
 
   async run() {
-    const expected = { ...(this.cpus !== undefined ? { cpus: this.cpus } : {}), ...(this.memoryMiB !== undefined ? { memoryMiB: this.memoryMiB } : {}), ...(this.disks !== undefined ? { disks: this.disks } : {}) };
+    const expected = {
+      ...(this.cpus !== undefined ? { cpus: this.cpus } : {}),
+      ...(this.memoryMiB !== undefined ? { memoryMiB: this.memoryMiB } : {}),
+      ...(this.disks !== undefined ? { disks: this.disks } : {}),
+    };
     const password = bmcPassword(this, (line) => this.context.stderr.write(`${line}\n`));
     let bmc: MachinePatch['bmc'];
     if (this.clearBmc) bmc = null;

@@ -10,7 +10,9 @@ import { followOutput, followWorkflow, workflowDetails } from '../../render/work
 import { fetchPages } from '../../pages.ts';
 
 /** The body of `POST /v1/machines/{id}/<action>`, as the route's schema says. */
-export type ActionBody<A extends 'commission' | 'test' | 'deploy' | 'release'> = NonNullable<ApiPaths[`/v1/machines/{id}/${A}`]['post']['requestBody']>['content']['application/json'];
+export type ActionBody<A extends 'commission' | 'test' | 'deploy' | 'release'> = NonNullable<
+  ApiPaths[`/v1/machines/{id}/${A}`]['post']['requestBody']
+>['content']['application/json'];
 
 export interface BulkOutcome {
   machine: string;
@@ -45,7 +47,10 @@ export abstract class WorkflowActionCommand<B> extends SproutCommand {
     const outcomes = await Promise.all(named.map((machine) => this.startOne(machine, body)));
     this.print(outcomes, () =>
       [
-        table(['MACHINE', 'WORKFLOW', 'STATE', 'ERROR'], outcomes.map((o) => [o.machine, o.workflow, o.state, o.error])),
+        table(
+          ['MACHINE', 'WORKFLOW', 'STATE', 'ERROR'],
+          outcomes.map((o) => [o.machine, o.workflow, o.state, o.error]),
+        ),
         `${outcomes.filter((o) => o.ok).length} of ${outcomes.length} ${this.watch ? 'succeeded' : 'started'}`,
       ].join('\n'),
     );

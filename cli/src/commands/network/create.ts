@@ -10,8 +10,14 @@ export class NetworkCreateCommand extends SproutCommand {
     details:
       'The CIDR may not overlap another network of the site. Dynamic ranges are handed out by DHCP to unknown clients; reserved ranges are never handed out by Sprout. Machines get addresses outside both. A site boots machines from its PXE network (`--pxe`, the default).',
     examples: [
-      ['A PXE network with a DHCP pool', 'sprout network create --site dc1 --name prov --cidr 198.18.0.0/24 --gateway 198.18.0.1 --dns 198.18.0.2 --domain dc1.example --dynamic 198.18.0.100-198.18.0.199'],
-      ['A storage VLAN nobody boots from', 'sprout network create --site dc1 --name storage --cidr 198.18.8.0/22 --gateway 198.18.8.1 --vlan 40 --no-pxe --reserved 198.18.8.2-198.18.8.50'],
+      [
+        'A PXE network with a DHCP pool',
+        'sprout network create --site dc1 --name prov --cidr 198.18.0.0/24 --gateway 198.18.0.1 --dns 198.18.0.2 --domain dc1.example --dynamic 198.18.0.100-198.18.0.199',
+      ],
+      [
+        'A storage VLAN nobody boots from',
+        'sprout network create --site dc1 --name storage --cidr 198.18.8.0/22 --gateway 198.18.8.1 --vlan 40 --no-pxe --reserved 198.18.8.2-198.18.8.50',
+      ],
     ],
   });
 
@@ -40,6 +46,10 @@ export class NetworkCreateCommand extends SproutCommand {
       ...(ranges.length ? { ranges } : {}),
     };
     const network = await ok(this.api().typed.POST('/v1/networks', { body }));
-    this.print(network, () => `created network ${network.name} at site ${network.site.name}: ${network.cidr} via ${network.gateway}${network.pxe ? ', PXE' : ''} (id ${network.id})`);
+    this.print(
+      network,
+      () =>
+        `created network ${network.name} at site ${network.site.name}: ${network.cidr} via ${network.gateway}${network.pxe ? ', PXE' : ''} (id ${network.id})`,
+    );
   }
 }

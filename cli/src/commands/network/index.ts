@@ -9,4 +9,13 @@ import { IpAllocateCommand } from './ip-allocate.ts';
 import { IpListCommand } from './ip-list.ts';
 import { IpReleaseCommand } from './ip-release.ts';
 
-export const networkCommands: (typeof SproutCommand)[] = [NetworkCreateCommand, NetworkListCommand, NetworkShowCommand, NetworkUpdateCommand, NetworkDeleteCommand, IpAllocateCommand, IpListCommand, IpReleaseCommand];
+export const networkCommands: (typeof SproutCommand)[] = [
+  NetworkCreateCommand,
+  NetworkListCommand,
+  NetworkShowCommand,
+  NetworkUpdateCommand,
+  NetworkDeleteCommand,
+  IpAllocateCommand,
+  IpListCommand,
+  IpReleaseCommand,
+];

@@ -5,7 +5,10 @@ export class IpReleaseCommand extends SproutCommand {
   static usage = Command.Usage({
     category: 'Networks',
     description: 'Release an allocation (operator), by its id or its address',
-    examples: [['By id', 'sprout ip release prov 3b0c…'], ['By address', 'sprout ip release prov 198.18.0.20']],
+    examples: [
+      ['By id', 'sprout ip release prov 3b0c…'],
+      ['By address', 'sprout ip release prov 198.18.0.20'],
+    ],
   });
 
   network = Option.String({ name: 'network' });
@@ -22,7 +25,9 @@ export class IpReleaseCommand extends SproutCommand {
       if (!held) throw new ApiError(404, { code: 'SPROUT_ERR_NOT_FOUND', detail: `${this.allocation} is not allocated in network ${this.network}` });
       id = held.id;
     }
-    const released = await ok(api.DELETE('/v1/networks/{id}/allocations/{allocationId}', { params: { ...params, path: { ...params.path, allocationId: id } } }));
+    const released = await ok(
+      api.DELETE('/v1/networks/{id}/allocations/{allocationId}', { params: { ...params, path: { ...params.path, allocationId: id } } }),
+    );
     this.print(released, () => `released ${released.address} from network ${this.network} (id ${released.id})`);
   }
 }

@@ -3,7 +3,14 @@ import { networkTable } from './render.ts';
 
 export class NetworkListCommand extends SproutCommand {
   static paths = [['network', 'list']];
-  static usage = Command.Usage({ category: 'Networks', description: 'List networks, optionally of one site', examples: [['All', 'sprout network list'], ['One site', 'sprout network list --site dc1']] });
+  static usage = Command.Usage({
+    category: 'Networks',
+    description: 'List networks, optionally of one site',
+    examples: [
+      ['All', 'sprout network list'],
+      ['One site', 'sprout network list --site dc1'],
+    ],
+  });
 
   site = Option.String('--site', { description: 'Site id or name' });
 

@@ -27,8 +27,13 @@ export function rangesFrom(kind: AddressRange['kind'], values: string[]): Addres
 export function rangeFromSpec(value: string): AddressRange {
   const colon = value.indexOf(':');
   const kind = value.slice(0, colon);
-  if (colon < 0 || (kind !== 'dynamic' && kind !== 'reserved')) throw new RangeOptionError('--range', value, 'KIND:START-END with KIND dynamic or reserved, e.g. --range dynamic:198.18.0.100-198.18.0.199');
-  const parts = value.slice(colon + 1).split('-').map((p) => p.trim());
-  if (parts.length !== 2 || !parts[0] || !parts[1]) throw new RangeOptionError('--range', value, 'KIND:START-END, e.g. --range dynamic:198.18.0.100-198.18.0.199');
+  if (colon < 0 || (kind !== 'dynamic' && kind !== 'reserved'))
+    throw new RangeOptionError('--range', value, 'KIND:START-END with KIND dynamic or reserved, e.g. --range dynamic:198.18.0.100-198.18.0.199');
+  const parts = value
+    .slice(colon + 1)
+    .split('-')
+    .map((p) => p.trim());
+  if (parts.length !== 2 || !parts[0] || !parts[1])
+    throw new RangeOptionError('--range', value, 'KIND:START-END, e.g. --range dynamic:198.18.0.100-198.18.0.199');
   return { kind, start: parts[0], end: parts[1] };
 }

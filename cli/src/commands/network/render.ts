@@ -9,7 +9,16 @@ export type Allocation = ApiSchemas['schemas']['Allocation'];
 export function networkTable(items: Network[]): string {
   return table(
     ['NAME', 'SITE', 'CIDR', 'GATEWAY', 'VLAN', 'PXE', 'DOMAIN', 'RANGES'],
-    items.map((n) => [n.name, n.site.name, n.cidr, n.gateway, n.vlan, n.pxe ? 'yes' : 'no', n.domain, n.ranges.map((r) => `${r.kind} ${r.start}-${r.end}`).join(', ')]),
+    items.map((n) => [
+      n.name,
+      n.site.name,
+      n.cidr,
+      n.gateway,
+      n.vlan,
+      n.pxe ? 'yes' : 'no',
+      n.domain,
+      n.ranges.map((r) => `${r.kind} ${r.start}-${r.end}`).join(', '),
+    ]),
   );
 }
 
@@ -29,13 +38,20 @@ export function networkDetails(n: Network): string {
   const u = n.utilisation;
   if (u) {
     const used = u.total === 0 ? 0 : Math.round(((u.total - u.free) / u.total) * 100);
-    lines.push('', 'utilisation:', table(['USABLE', 'ALLOCATED', 'DYNAMIC', 'RESERVED', 'GATEWAY', 'FREE', 'USED'], [[u.total, u.allocated, u.dynamic, u.reserved, 1, u.free, `${used}%`]]));
+    lines.push(
+      '',
+      'utilisation:',
+      table(['USABLE', 'ALLOCATED', 'DYNAMIC', 'RESERVED', 'GATEWAY', 'FREE', 'USED'], [[u.total, u.allocated, u.dynamic, u.reserved, 1, u.free, `${used}%`]]),
+    );
   }
   return lines.join('\n');
 }
 
 export function allocationTable(items: Allocation[]): string {
-  return table(['ADDRESS', 'HOSTNAME', 'MACHINE', 'INTERFACE', 'PROVIDER', 'ID'], items.map((a) => [a.address, a.hostname, a.machineHostname ?? a.machineId, a.interfaceName ?? a.interfaceId, a.provider, a.id]));
+  return table(
+    ['ADDRESS', 'HOSTNAME', 'MACHINE', 'INTERFACE', 'PROVIDER', 'ID'],
+    items.map((a) => [a.address, a.hostname, a.machineHostname ?? a.machineId, a.interfaceName ?? a.interfaceId, a.provider, a.id]),
+  );
 }
 
 function addressCount(r: AddressRange): number {

@@ -6,7 +6,10 @@ export class NetworkShowCommand extends SproutCommand {
   static usage = Command.Usage({
     category: 'Networks',
     description: 'Show a network with its utilisation',
-    examples: [['By name', 'sprout network show prov'], ['A name used at several sites', 'sprout network show prov --site dc1']],
+    examples: [
+      ['By name', 'sprout network show prov'],
+      ['A name used at several sites', 'sprout network show prov --site dc1'],
+    ],
   });
 
   network = Option.String({ name: 'id-or-name' });

@@ -8,7 +8,7 @@ export class NetworkUpdateCommand extends SproutCommand {
     category: 'Networks',
     description: 'Change a network (operator): name, CIDR, gateway, DNS servers, domain, VLAN, PXE flag, ranges',
     details:
-      'Only the flags given change. `--dns` and `--range` replace every DNS server or range (repeat them for several). The result is checked like a new network; a CIDR change is refused while addresses are allocated in the network, and a gateway or range on an allocated address is refused, naming the allocations. The site\'s agents serve the change without a `site sync`.',
+      "Only the flags given change. `--dns` and `--range` replace every DNS server or range (repeat them for several). The result is checked like a new network; a CIDR change is refused while addresses are allocated in the network, and a gateway or range on an allocated address is refused, naming the allocations. The site's agents serve the change without a `site sync`.",
     examples: [
       ['A new domain and DNS servers', 'sprout network update prov --site dc1 --domain dc1.example --dns 198.18.0.2 --dns 198.18.0.3'],
       ['Replace the ranges', 'sprout network update prov --range dynamic:198.18.0.100-198.18.0.199 --range reserved:198.18.0.2-198.18.0.9'],
@@ -32,7 +32,12 @@ export class NetworkUpdateCommand extends SproutCommand {
   clearRanges = Option.Boolean('--clear-ranges', false, { description: 'Remove every range' });
 
   async run() {
-    for (const [flag, given, clear] of [['--dns', this.dns, this.clearDns], ['--domain', this.domain, this.clearDomain], ['--vlan', this.vlan, this.clearVlan], ['--range', this.range, this.clearRanges]] as const) {
+    for (const [flag, given, clear] of [
+      ['--dns', this.dns, this.clearDns],
+      ['--domain', this.domain, this.clearDomain],
+      ['--vlan', this.vlan, this.clearVlan],
+      ['--range', this.range, this.clearRanges],
+    ] as const) {
       if (given !== undefined && clear) throw new FlagInputError(flag, `and its --clear-… flag contradict each other; give one`);
     }
     const ranges = this.range?.map(rangeFromSpec);
@@ -46,8 +51,16 @@ export class NetworkUpdateCommand extends SproutCommand {
       ...(this.pxe !== undefined ? { pxe: this.pxe } : {}),
       ...(ranges !== undefined ? { ranges } : this.clearRanges ? { ranges: [] } : {}),
     };
-    if (Object.keys(body).length === 0) throw new FlagInputError('--name, --cidr, --gateway, --dns, --domain, --vlan, --pxe/--no-pxe, --range, --clear-…', 'nothing to change: give at least one of these flags');
+    if (Object.keys(body).length === 0)
+      throw new FlagInputError(
+        '--name, --cidr, --gateway, --dns, --domain, --vlan, --pxe/--no-pxe, --range, --clear-…',
+        'nothing to change: give at least one of these flags',
+      );
     const network = await ok(this.api().typed.PATCH('/v1/networks/{id}', { params: { path: { id: this.network }, query: { site: this.site } }, body }));
-    this.print(network, () => `updated network ${network.name} at site ${network.site.name}: ${network.cidr} via ${network.gateway}${network.pxe ? ', PXE' : ''}${network.domain ? `, domain ${network.domain}` : ''} (id ${network.id})`);
+    this.print(
+      network,
+      () =>
+        `updated network ${network.name} at site ${network.site.name}: ${network.cidr} via ${network.gateway}${network.pxe ? ', PXE' : ''}${network.domain ? `, domain ${network.domain}` : ''} (id ${network.id})`,
+    );
   }
 }

@@ -17,7 +17,7 @@ export class PluginInstallCommand extends SproutCommand {
   });
 
   spec = Option.String({ name: 'package' });
-  registry = Option.String('--registry', { description: 'npm registry URL (default: npm\'s own configuration)' });
+  registry = Option.String('--registry', { description: "npm registry URL (default: npm's own configuration)" });
   enable = Option.Boolean('--enable', false, { description: 'Select it in the config file for the capability it provides, where one provider is chosen' });
   config = configOption();
 

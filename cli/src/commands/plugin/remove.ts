@@ -6,7 +6,8 @@ export class PluginRemoveCommand extends SproutCommand {
   static usage = Command.Usage({
     category: 'Plugins',
     description: 'Uninstall a plugin from the plugin directory and drop its selection from the config file',
-    details: 'Undoes `sprout plugin install`: `npm uninstall --prefix <pluginDir> <package>` and every `capabilities.<id>.use` naming it. Its `plugins.<id>` settings stay. The server forgets it on its next start. Builtin plugins cannot be removed.',
+    details:
+      'Undoes `sprout plugin install`: `npm uninstall --prefix <pluginDir> <package>` and every `capabilities.<id>.use` naming it. Its `plugins.<id>` settings stay. The server forgets it on its next start. Builtin plugins cannot be removed.',
     examples: [['Remove', 'sprout plugin remove @acme/sprout-plugin-burnin']],
   });
 

@@ -2,7 +2,8 @@
 import { resolve } from 'node:path';
 import { Option } from 'clipanion';
 
-export const registryDirOption = () => Option.String('--data-dir', { description: "Registry folder: config, storage, log (default <dataDir>/registry of the config)" });
+export const registryDirOption = () =>
+  Option.String('--data-dir', { description: 'Registry folder: config, storage, log (default <dataDir>/registry of the config)' });
 
 export async function registryDir(given: string | undefined, configFile: string | undefined): Promise<string> {
   if (given) return resolve(given);

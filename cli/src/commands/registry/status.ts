@@ -7,7 +7,10 @@ export class RegistryStatusCommand extends SproutCommand {
   static usage = Command.Usage({
     category: 'Plugins',
     description: 'Show the local registry: its URL and folder (exit 1 when none runs)',
-    examples: [['Status', 'sprout registry status'], ['Its URL for npm', 'npm publish --registry "$(sprout registry status --json | jq -r .url)"']],
+    examples: [
+      ['Status', 'sprout registry status'],
+      ['Its URL for npm', 'npm publish --registry "$(sprout registry status --json | jq -r .url)"'],
+    ],
   });
 
   dataDir = registryDirOption();

@@ -20,11 +20,18 @@ export class SiteCreateCommand extends SproutCommand {
         return [l.slice(0, at), l.slice(at + 1)];
       }),
     );
-    const created = await ok(this.api().typed.POST('/v1/sites', { body: {
-      name: this.name,
-      ...(this.description ? { description: this.description } : {}),
-      ...(this.labels.length ? { labels } : {}),
-    } }));
-    this.print(created, () => `created site ${created.site.name} (${created.site.id})\njoin token (one use, expires ${created.joinToken.expiresAt}):\n${created.joinToken.token}`);
+    const created = await ok(
+      this.api().typed.POST('/v1/sites', {
+        body: {
+          name: this.name,
+          ...(this.description ? { description: this.description } : {}),
+          ...(this.labels.length ? { labels } : {}),
+        },
+      }),
+    );
+    this.print(
+      created,
+      () => `created site ${created.site.name} (${created.site.id})\njoin token (one use, expires ${created.joinToken.expiresAt}):\n${created.joinToken.token}`,
+    );
   }
 }

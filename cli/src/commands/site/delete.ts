@@ -2,7 +2,11 @@ import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
 
 export class SiteDeleteCommand extends SproutCommand {
   static paths = [['site', 'delete']];
-  static usage = Command.Usage({ category: 'Sites', description: 'Delete a site with no machines or networks left', examples: [['Delete', 'sprout site delete dc1']] });
+  static usage = Command.Usage({
+    category: 'Sites',
+    description: 'Delete a site with no machines or networks left',
+    examples: [['Delete', 'sprout site delete dc1']],
+  });
 
   site = Option.String({ name: 'site' });
 

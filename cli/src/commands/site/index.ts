@@ -7,4 +7,13 @@ import { SiteSyncCommand } from './sync.ts';
 import { SiteDiscoveredCommand } from './discovered.ts';
 import { SiteLeasesCommand } from './leases.ts';
 
-export const siteCommands = [SiteCreateCommand, SiteListCommand, SiteShowCommand, SiteDeleteCommand, SiteJoinTokenCommand, SiteSyncCommand, SiteDiscoveredCommand, SiteLeasesCommand];
+export const siteCommands = [
+  SiteCreateCommand,
+  SiteListCommand,
+  SiteShowCommand,
+  SiteDeleteCommand,
+  SiteJoinTokenCommand,
+  SiteSyncCommand,
+  SiteDiscoveredCommand,
+  SiteLeasesCommand,
+];

@@ -2,7 +2,11 @@ import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
 
 export class SiteJoinTokenCommand extends SproutCommand {
   static paths = [['site', 'join-token']];
-  static usage = Command.Usage({ category: 'Sites', description: 'Issue a new one-time join token for an agent of the site', examples: [['New token', 'sprout site join-token dc1']] });
+  static usage = Command.Usage({
+    category: 'Sites',
+    description: 'Issue a new one-time join token for an agent of the site',
+    examples: [['New token', 'sprout site join-token dc1']],
+  });
 
   site = Option.String({ name: 'site' });
 

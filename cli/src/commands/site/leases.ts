@@ -8,6 +8,11 @@ export class SiteLeasesCommand extends SproutCommand {
 
   async run() {
     const { items } = await ok(this.api().typed.GET('/v1/sites/{id}/leases', { params: { path: { id: this.site } } }));
-    this.print(items, () => table(['ADDRESS', 'MAC', 'MACHINE', 'STATE', 'EXPIRES'], items.map((l) => [l.address, l.mac, l.machine, l.state, l.expiresAt])));
+    this.print(items, () =>
+      table(
+        ['ADDRESS', 'MAC', 'MACHINE', 'STATE', 'EXPIRES'],
+        items.map((l) => [l.address, l.mac, l.machine, l.state, l.expiresAt]),
+      ),
+    );
   }
 }

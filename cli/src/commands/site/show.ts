@@ -31,7 +31,11 @@ export class SiteShowCommand extends SproutCommand {
       [
         `${site.name}  (${site.id})`,
         site.description && `  ${site.description}`,
-        `labels: ${Object.entries(site.labels).map(([k, v]) => `${k}=${v}`).join(' ') || '-'}`,
+        `labels: ${
+          Object.entries(site.labels)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ') || '-'
+        }`,
         '',
         site.agents.length
           ? table(
@@ -40,7 +44,11 @@ export class SiteShowCommand extends SproutCommand {
             )
           : 'no agents yet: start one with the join token from `sprout site join-token`',
         ...site.agents.map(siteServicesOf).filter((l): l is string => l !== null),
-        ...site.agents.filter((a) => a.desiredState?.error).map((a) => `agent ${a.hostname} refused the site's desired state and serves revision ${a.desiredState!.revision ?? 'none'}: ${a.desiredState!.error}`),
+        ...site.agents
+          .filter((a) => a.desiredState?.error)
+          .map(
+            (a) => `agent ${a.hostname} refused the site's desired state and serves revision ${a.desiredState!.revision ?? 'none'}: ${a.desiredState!.error}`,
+          ),
         ...site.agents
           .filter((a) => a.reports && (a.reports.refused > 0 || a.reports.deadLettered > 0))
           .map(
@@ -69,5 +77,8 @@ function siteServicesOf(agent: Site['agents'][number]): string | null {
     (entry): entry is [string, { state: string; error?: string }] => typeof (entry[1] as { state?: unknown } | null)?.state === 'string',
   );
   if (services.length === 0) return null;
-  return `\nservices of agent ${agent.hostname}:\n${table(['SERVICE', 'STATE', 'ERROR'], services.map(([name, s]) => [name, s.state, s.error ?? '-']))}`;
+  return `\nservices of agent ${agent.hostname}:\n${table(
+    ['SERVICE', 'STATE', 'ERROR'],
+    services.map(([name, s]) => [name, s.state, s.error ?? '-']),
+  )}`;
 }

@@ -2,7 +2,11 @@ import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
 
 export class TokenRevokeCommand extends SproutCommand {
   static paths = [['token', 'revoke']];
-  static usage = Command.Usage({ category: 'Access', description: 'Revoke an API token by name or id (admin)', examples: [['Revoke', 'sprout token revoke dashboard']] });
+  static usage = Command.Usage({
+    category: 'Access',
+    description: 'Revoke an API token by name or id (admin)',
+    examples: [['Revoke', 'sprout token revoke dashboard']],
+  });
 
   token = Option.String({ name: 'name-or-id' });
 

@@ -3,7 +3,11 @@ import { workflowDetails } from '../../render/workflow.ts';
 
 export class WorkflowCancelCommand extends SproutCommand {
   static paths = [['workflow', 'cancel']];
-  static usage = Command.Usage({ category: 'Workflows', description: 'Cancel a workflow at its next step boundary; its machine returns to where it started', examples: [['Cancel', 'sprout workflow cancel 6f1c…']] });
+  static usage = Command.Usage({
+    category: 'Workflows',
+    description: 'Cancel a workflow at its next step boundary; its machine returns to where it started',
+    examples: [['Cancel', 'sprout workflow cancel 6f1c…']],
+  });
 
   workflow = Option.String({ name: 'workflow-id' });
 

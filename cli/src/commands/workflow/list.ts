@@ -20,14 +20,20 @@ export class WorkflowListCommand extends SproutCommand {
   site = Option.String('--site', { description: 'Site id or name' });
   kind = Option.String('--kind', { description: `Workflow kind: ${workflowKinds.join(', ')}`, validator: t.isEnum(workflowKinds) });
   state = Option.String('--state', { description: `Workflow state: ${workflowStates.join(', ')}`, validator: t.isEnum(workflowStates) });
-  limit = Option.String('--limit', '50', { description: 'Workflows per page, newest first (default 50, at most 500)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(1, 500)]) });
+  limit = Option.String('--limit', '50', {
+    description: 'Workflows per page, newest first (default 50, at most 500)',
+    validator: t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(1, 500)]),
+  });
   cursor = Option.String('--cursor', { description: 'Continue a list: the nextCursor of the previous page' });
   all = Option.Boolean('--all', false, { description: 'Follow cursors to the end' });
 
   async run() {
     const api = this.api().typed;
     const query = { machine: this.machine, site: this.site, kind: this.kind, state: this.state, limit: this.limit };
-    const page = await fetchPages((cursor) => ok(api.GET('/v1/workflows', { params: { query: { ...query, cursor } } })), { all: this.all, cursor: this.cursor });
+    const page = await fetchPages((cursor) => ok(api.GET('/v1/workflows', { params: { query: { ...query, cursor } } })), {
+      all: this.all,
+      cursor: this.cursor,
+    });
     this.print(page, () => workflowTable(page.items));
     this.context.stderr.write(truncationNotice(page));
   }

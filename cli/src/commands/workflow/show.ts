@@ -3,7 +3,11 @@ import { workflowDetails } from '../../render/workflow.ts';
 
 export class WorkflowShowCommand extends SproutCommand {
   static paths = [['workflow', 'show']];
-  static usage = Command.Usage({ category: 'Workflows', description: 'Show a workflow step by step, with errors and what it waits for', examples: [['Show', 'sprout workflow show 6f1c…']] });
+  static usage = Command.Usage({
+    category: 'Workflows',
+    description: 'Show a workflow step by step, with errors and what it waits for',
+    examples: [['Show', 'sprout workflow show 6f1c…']],
+  });
 
   workflow = Option.String({ name: 'workflow-id' });
 

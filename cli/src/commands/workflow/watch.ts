@@ -7,7 +7,10 @@ export class WorkflowWatchCommand extends SproutCommand {
   static usage = Command.Usage({
     category: 'Workflows',
     description: 'Follow a workflow step by step until it ends; exit 1 unless it succeeds',
-    examples: [['Watch', 'sprout workflow watch 6f1c…'], ['Give up after 10 minutes', 'sprout workflow watch 6f1c… --timeout 600']],
+    examples: [
+      ['Watch', 'sprout workflow watch 6f1c…'],
+      ['Give up after 10 minutes', 'sprout workflow watch 6f1c… --timeout 600'],
+    ],
   });
 
   workflow = Option.String({ name: 'workflow-id' });

@@ -25,7 +25,12 @@ const Query = Type.Object(
     actor: Type.Optional(Type.String({ maxLength: 256 })),
     action: Type.Optional(Type.String({ maxLength: 128 })),
     targetType: Type.Optional(Type.String({ maxLength: 64 })),
-    target: Type.Optional(Type.String({ maxLength: 256, description: 'Target id; a machine is found by its id or its hostname alike (a refused request records what the URL named)' })),
+    target: Type.Optional(
+      Type.String({
+        maxLength: 256,
+        description: 'Target id; a machine is found by its id or its hostname alike (a refused request records what the URL named)',
+      }),
+    ),
     outcome: Type.Optional(Type.Union([Type.Literal('success'), Type.Literal('denied'), Type.Literal('failed')])),
     since: Type.Optional(Type.String({ format: 'date-time', description: 'Only records at or after this time' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
@@ -54,7 +59,9 @@ export const auditRoutes: FastifyPluginAsync<ServiceDeps<'audit' | 'clock' | 'ma
     async (request) => {
       const before = new Date((request.body as { before: string }).before);
       if (before.getTime() > clock.now().getTime()) {
-        throw new SproutError('SPROUT_ERR_VALIDATION', `before (${before.toISOString()}) is in the future; a prune removes only records already written`, { details: [{ field: 'body/before', message: 'must not be in the future' }] });
+        throw new SproutError('SPROUT_ERR_VALIDATION', `before (${before.toISOString()}) is in the future; a prune removes only records already written`, {
+          details: [{ field: 'body/before', message: 'must not be in the future' }],
+        });
       }
       return audited(request, async (trx) => {
         const removed = await audit.prune(before, trx);
@@ -75,7 +82,16 @@ export const auditRoutes: FastifyPluginAsync<ServiceDeps<'audit' | 'clock' | 'ma
       },
     },
     async (request) => {
-      const q = request.query as { actor?: string; action?: string; targetType?: string; target?: string; outcome?: 'success' | 'denied' | 'failed'; since?: string; limit?: number; cursor?: string };
+      const q = request.query as {
+        actor?: string;
+        action?: string;
+        targetType?: string;
+        target?: string;
+        outcome?: 'success' | 'denied' | 'failed';
+        since?: string;
+        limit?: number;
+        cursor?: string;
+      };
       return audit.list({
         actor: q.actor,
         action: q.action,

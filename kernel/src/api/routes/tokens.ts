@@ -43,7 +43,10 @@ export const tokenRoutes: FastifyPluginAsync<ServiceDeps<'audit' | 'tokens'>> = 
     async (request, reply) => {
       const body = request.body as { name: string; role: (typeof roles)[number]; expiresAt?: string };
       const created = await audited(request, async (trx) => {
-        const made = await tokens.create({ name: body.name, role: body.role, createdBy: request.principal.actor, expiresAt: body.expiresAt ? new Date(body.expiresAt) : null }, trx);
+        const made = await tokens.create(
+          { name: body.name, role: body.role, createdBy: request.principal.actor, expiresAt: body.expiresAt ? new Date(body.expiresAt) : null },
+          trx,
+        );
         return { result: made, targetId: made.token.id, details: { name: body.name, role: body.role, expiresAt: body.expiresAt ?? null } };
       });
       return reply.status(201).send(created);

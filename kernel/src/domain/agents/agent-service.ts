@@ -32,11 +32,22 @@ export class AgentService {
 
   /** Consumes the join token (once) and returns the new agent with its credential, shown only here. */
   async register(trx: Knex.Transaction, input: AgentRegistration): Promise<{ agentId: string; siteId: string; siteName: string; credential: string }> {
-    const token = await trx('join_tokens').where({ secret_hash: hashSecret(input.joinToken) }).forUpdate().first();
+    const token = await trx('join_tokens')
+      .where({ secret_hash: hashSecret(input.joinToken) })
+      .forUpdate()
+      .first();
     const now = this.deps.clock.now();
     if (!token) throw new SproutError('SPROUT_ERR_UNAUTHENTICATED', 'unknown join token; issue one with `sprout site join-token <site>`');
-    if (token.used_at) throw new SproutError('SPROUT_ERR_UNAUTHENTICATED', `join token already used at ${new Date(token.used_at).toISOString()}; issue a new one with \`sprout site join-token <site>\``);
-    if (new Date(token.expires_at).getTime() <= now.getTime()) throw new SproutError('SPROUT_ERR_UNAUTHENTICATED', `join token expired at ${new Date(token.expires_at).toISOString()}; issue a new one with \`sprout site join-token <site>\``);
+    if (token.used_at)
+      throw new SproutError(
+        'SPROUT_ERR_UNAUTHENTICATED',
+        `join token already used at ${new Date(token.used_at).toISOString()}; issue a new one with \`sprout site join-token <site>\``,
+      );
+    if (new Date(token.expires_at).getTime() <= now.getTime())
+      throw new SproutError(
+        'SPROUT_ERR_UNAUTHENTICATED',
+        `join token expired at ${new Date(token.expires_at).toISOString()}; issue a new one with \`sprout site join-token <site>\``,
+      );
     const agentId = randomUUID();
     const credential = `sprout_agent_${randomBytes(32).toString('base64url')}`;
     await trx('agents').insert({
@@ -54,13 +65,17 @@ export class AgentService {
 
   async authenticate(secret: string): Promise<Principal | null> {
     if (!secret.startsWith('sprout_agent_')) return null;
-    const agent = await this.deps.db('agents').where({ credential_hash: hashSecret(secret) }).first();
+    const agent = await this.deps
+      .db('agents')
+      .where({ credential_hash: hashSecret(secret) })
+      .first();
     if (!agent) return null;
     return { kind: 'agent', actor: `agent:${agent.id}`, role: null, agentId: agent.id, siteId: agent.site_id };
   }
 
   async heartbeat(agentId: string, beat: AgentHeartbeat): Promise<void> {
-    await this.deps.db('agents')
+    await this.deps
+      .db('agents')
       .where({ id: agentId })
       .update({
         version: beat.version,

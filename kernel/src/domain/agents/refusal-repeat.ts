@@ -18,5 +18,8 @@ export function refusalRepeat(report: AgentReport): Repeat | null {
   // Same source, route and reason are one refusal repeated; a neighbour trying the script, the metadata and a callback is three.
   const route = typeof payload.route === 'string' ? payload.route : '';
   const source = typeof payload.source === 'string' ? payload.source : '';
-  return { key: ['report', report.siteId, report.kind, route, source, reason, mac ? 'mac' : 'no-mac'].join('\u0000'), ...(mac ? { sample: { field: 'macs', value: mac } } : {}) };
+  return {
+    key: ['report', report.siteId, report.kind, route, source, reason, mac ? 'mac' : 'no-mac'].join('\u0000'),
+    ...(mac ? { sample: { field: 'macs', value: mac } } : {}),
+  };
 }

@@ -59,7 +59,17 @@ export class ReportApplier {
   private readonly itemOwners = new Map<number, WorkItemOwner>();
   private readonly failures = new Map<string, number>();
 
-  constructor(private readonly deps: { db: Knex; engine: () => WorkflowEngine; power: () => PowerService; images: () => SiteImages; audit: AuditLog; logger: Logger; hwtests: () => Promise<HardwareTestProvider[]> }) {}
+  constructor(
+    private readonly deps: {
+      db: Knex;
+      engine: () => WorkflowEngine;
+      power: () => PowerService;
+      images: () => SiteImages;
+      audit: AuditLog;
+      logger: Logger;
+      hwtests: () => Promise<HardwareTestProvider[]>;
+    },
+  ) {}
 
   /**
    * Applies reports in order, as `apply` would one by one, in one transaction: each agent
@@ -84,12 +94,19 @@ export class ReportApplier {
       this.failures.delete(key);
       // The workflow a work item's report was about, so the line is found with the workflow's others.
       const workflow = report.workItemId ? await this.workflowOf(report.workItemId).catch(() => undefined) : undefined;
-      this.deps.logger.error({ err, agent: report.agentId, sequence: report.sequence, kind: report.kind, ...(workflow ? { workflow } : {}) }, `a report failed ${failures} times when applied; set aside in report_dead_letters`);
+      this.deps.logger.error(
+        { err, agent: report.agentId, sequence: report.sequence, kind: report.kind, ...(workflow ? { workflow } : {}) },
+        `a report failed ${failures} times when applied; set aside in report_dead_letters`,
+      );
       await this.deps.db.transaction(async (trx) => {
         const agent = await this.agentOf(report, trx);
         await this.setAside([{ report, outcome: 'dead-lettered', reason: `failed ${failures} times when applied: ${(err as Error).message}` }], trx);
         const fromTheAgent = agent !== null && agent.siteId === report.siteId && (report.channelSiteId === undefined || report.channelSiteId === agent.siteId);
-        if (fromTheAgent && agent.last < report.sequence) await trx('agents').where({ id: report.agentId }).where('last_report_sequence', '<', report.sequence).update({ last_report_sequence: report.sequence });
+        if (fromTheAgent && agent.last < report.sequence)
+          await trx('agents')
+            .where({ id: report.agentId })
+            .where('last_report_sequence', '<', report.sequence)
+            .update({ last_report_sequence: report.sequence });
       });
       return ['dead-lettered'];
     }
@@ -180,7 +197,8 @@ export class ReportApplier {
     if (owner && owner.siteId !== report.siteId) return `work item ${report.workItemId} belongs to another site`;
     if (report.kind === 'power.state') {
       const machineId = String(report.payload.machineId);
-      if (!(await db('machines').where({ id: machineId, site_id: report.siteId }).first('id'))) return `machine ${machineId} is not a machine of site ${report.siteId}`;
+      if (!(await db('machines').where({ id: machineId, site_id: report.siteId }).first('id')))
+        return `machine ${machineId} is not a machine of site ${report.siteId}`;
     }
     return null;
   }
@@ -211,9 +229,16 @@ export class ReportApplier {
         // Counted against the agent only when it is of the channel's site: a report posing as another site's agent marks nothing of that agent.
         await db('agents')
           .where({ id: agentId, site_id: report.channelSiteId ?? report.siteId })
-          .update({ [column]: db.raw(`${column} + ?`, [group.length]), last_report_problem: `${outcome}: ${group.at(-1)!.reason}`, last_report_problem_at: db.fn.now() });
+          .update({
+            [column]: db.raw(`${column} + ?`, [group.length]),
+            last_report_problem: `${outcome}: ${group.at(-1)!.reason}`,
+            last_report_problem_at: db.fn.now(),
+          });
       }
-      this.deps.logger.warn({ agent: report.agentId, channelSite: report.channelSiteId, count: group.length, reason: group[0].reason }, `agent reports ${outcome}`);
+      this.deps.logger.warn(
+        { agent: report.agentId, channelSite: report.channelSiteId, count: group.length, reason: group[0].reason },
+        `agent reports ${outcome}`,
+      );
       await this.deps.audit.record(
         {
           actor: `agent:${String(report.agentId).slice(0, 64)}`,
@@ -223,7 +248,13 @@ export class ReportApplier {
           outcome: outcome === 'refused' ? 'denied' : 'failed',
           details: {
             count: group.length,
-            reports: group.slice(0, auditSample).map((e) => ({ sequence: e.report.sequence, kind: e.report.kind, workItemId: e.report.workItemId ?? null, siteId: e.report.siteId, reason: e.reason })),
+            reports: group.slice(0, auditSample).map((e) => ({
+              sequence: e.report.sequence,
+              kind: e.report.kind,
+              workItemId: e.report.workItemId ?? null,
+              siteId: e.report.siteId,
+              reason: e.reason,
+            })),
           },
         },
         db,
@@ -273,41 +304,78 @@ export class ReportApplier {
         return;
       case 'task.failed': {
         if (!stepId) {
-          if (await this.deps.images().settle(db, report.workItemId, { ok: false, error: String(payload.error ?? 'the agent reported a failure without a message') })) return;
-          await this.deps.power().settle(db, report.workItemId, { ok: false, error: String(payload.error ?? 'the agent reported a failure without a message'), ...(typeof payload.reason === 'string' ? { reason: payload.reason } : {}) });
+          if (
+            await this.deps
+              .images()
+              .settle(db, report.workItemId, { ok: false, error: String(payload.error ?? 'the agent reported a failure without a message') })
+          )
+            return;
+          await this.deps.power().settle(db, report.workItemId, {
+            ok: false,
+            error: String(payload.error ?? 'the agent reported a failure without a message'),
+            ...(typeof payload.reason === 'string' ? { reason: payload.reason } : {}),
+          });
           return;
         }
         const failedTests = Array.isArray(payload.failedTests) ? payload.failedTests.map(String) : [];
-        await engine.siteStepFinished(stepId, {
-          ok: false,
-          error: String(payload.error ?? 'the agent reported a failure without a message'),
-          log,
-          ...(failedTests.length ? { failAction: 'test_failed' as const, reason: { failedTests } } : {}),
-        }, db);
+        await engine.siteStepFinished(
+          stepId,
+          {
+            ok: false,
+            error: String(payload.error ?? 'the agent reported a failure without a message'),
+            log,
+            ...(failedTests.length ? { failAction: 'test_failed' as const, reason: { failedTests } } : {}),
+          },
+          db,
+        );
         return;
       }
       case 'dhcp.unknown-mac': {
-        const networkId = typeof payload.networkId === 'string' && (await db('networks').where({ id: payload.networkId, site_id: report.siteId }).first('id')) ? payload.networkId : null;
+        const networkId =
+          typeof payload.networkId === 'string' && (await db('networks').where({ id: payload.networkId, site_id: report.siteId }).first('id'))
+            ? payload.networkId
+            : null;
         await db('discovered_macs')
           .insert({ site_id: report.siteId, mac: String(payload.mac), network_id: networkId, offered: (payload.offered as string) ?? null })
           .onConflict(['site_id', 'mac'])
-          .merge({ network_id: networkId, offered: (payload.offered as string) ?? null, last_seen_at: db.fn.now(), times_seen: db.raw('discovered_macs.times_seen + 1') });
+          .merge({
+            network_id: networkId,
+            offered: (payload.offered as string) ?? null,
+            last_seen_at: db.fn.now(),
+            times_seen: db.raw('discovered_macs.times_seen + 1'),
+          });
         return;
       }
       case 'dhcp.lease':
         await db('dhcp_leases')
-          .insert({ site_id: report.siteId, mac: String(payload.mac), address: String(payload.address), state: String(payload.state ?? 'bound'), expires_at: payload.expiresAt ? new Date(String(payload.expiresAt)) : null, client_uuid: (payload.uuid as string) ?? null })
+          .insert({
+            site_id: report.siteId,
+            mac: String(payload.mac),
+            address: String(payload.address),
+            state: String(payload.state ?? 'bound'),
+            expires_at: payload.expiresAt ? new Date(String(payload.expiresAt)) : null,
+            client_uuid: (payload.uuid as string) ?? null,
+          })
           .onConflict(['site_id', 'mac'])
           .merge();
         return;
       case 'power.state':
-        await this.deps.power().recordState(db, report.siteId, String(payload.machineId), payload.state as PowerState, typeof payload.error === 'string' ? payload.error : null);
+        await this.deps
+          .power()
+          .recordState(db, report.siteId, String(payload.machineId), payload.state as PowerState, typeof payload.error === 'string' ? payload.error : null);
         return;
       case 'dhcp.address-conflict':
         await this.addressConflict(report, db);
         return;
       default: {
-        const entry = { actor: `agent:${report.agentId}`, action: `agent.${report.kind}`, targetType: 'site', targetId: report.siteId, outcome: 'success' as const, details: payload };
+        const entry = {
+          actor: `agent:${report.agentId}`,
+          action: `agent.${report.kind}`,
+          targetType: 'site',
+          targetId: report.siteId,
+          outcome: 'success' as const,
+          details: payload,
+        };
         const repeat = refusalRepeat(report);
         if (repeat) await this.deps.audit.recordRepeated(entry, repeat, db);
         else await this.deps.audit.record(entry, db);
@@ -324,18 +392,35 @@ export class ReportApplier {
     const payload = report.payload;
     const machineOf = (mac: unknown) =>
       typeof mac === 'string'
-        ? db('interfaces').join('machines', 'machines.id', 'interfaces.machine_id').where({ 'interfaces.mac': mac.toLowerCase(), 'machines.site_id': report.siteId }).first('machines.id', 'machines.hostname', 'machines.current_workflow_id')
+        ? db('interfaces')
+            .join('machines', 'machines.id', 'interfaces.machine_id')
+            .where({ 'interfaces.mac': mac.toLowerCase(), 'machines.site_id': report.siteId })
+            .first('machines.id', 'machines.hostname', 'machines.current_workflow_id')
         : Promise.resolve(undefined);
     const wanting = await machineOf(payload.mac);
     const holder = await machineOf(payload.heldBy);
-    const held = payload.heldBy ? `still leased to ${holder ? `machine ${holder.hostname}` : 'an unknown machine'} (${String(payload.heldBy)})` : payload.quarantined ? 'quarantined after a client declined it' : 'in use';
+    const held = payload.heldBy
+      ? `still leased to ${holder ? `machine ${holder.hostname}` : 'an unknown machine'} (${String(payload.heldBy)})`
+      : payload.quarantined
+        ? 'quarantined after a client declined it'
+        : 'in use';
     const reason = `address ${String(payload.address)} reserved for ${wanting ? `machine ${wanting.hostname}` : String(payload.mac)} is ${held} at the agent; the agent will not hand it out until that lease ends`;
     await this.deps.audit.record(
-      { actor: `agent:${report.agentId}`, action: 'agent.dhcp.address-conflict', targetType: wanting ? 'machine' : 'site', targetId: wanting?.id ?? report.siteId, outcome: 'failed', details: { ...payload, reason, ...(holder ? { heldByMachine: holder.hostname } : {}) } },
+      {
+        actor: `agent:${report.agentId}`,
+        action: 'agent.dhcp.address-conflict',
+        targetType: wanting ? 'machine' : 'site',
+        targetId: wanting?.id ?? report.siteId,
+        outcome: 'failed',
+        details: { ...payload, reason, ...(holder ? { heldByMachine: holder.hostname } : {}) },
+      },
       db,
     );
     if (!wanting?.current_workflow_id) return;
-    const step = await db('workflow_steps').where({ workflow_id: wanting.current_workflow_id, kind: 'site' }).whereIn('state', ['dispatched', 'running']).first('id');
+    const step = await db('workflow_steps')
+      .where({ workflow_id: wanting.current_workflow_id, kind: 'site' })
+      .whereIn('state', ['dispatched', 'running'])
+      .first('id');
     if (step) await this.deps.engine().siteStepFinished(step.id, { ok: false, error: reason, log: [reason] }, db);
   }
 
@@ -381,7 +466,10 @@ export class ReportApplier {
     if (!result.facts || typeof result.facts !== 'object') return;
     const step = await db('workflow_steps').where({ id: stepId }).first('workflow_id');
     const workflow = step ? await db('workflows').where({ id: step.workflow_id }).first('machine_id') : undefined;
-    if (workflow?.machine_id) await db('machines').where({ id: workflow.machine_id, site_id: siteId }).update({ hardware: JSON.stringify(result.facts) });
+    if (workflow?.machine_id)
+      await db('machines')
+        .where({ id: workflow.machine_id, site_id: siteId })
+        .update({ hardware: JSON.stringify(result.facts) });
   }
 
   /** The step and site a work item was dispatched for; they never change, so they are remembered. */

@@ -42,7 +42,10 @@ export const agentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
   const httpEndpoint = async (): Promise<AgentHttpEndpoint> => {
     const transport = await kernel.capability(transportCapability);
     if (!transport.agentHttp) {
-      throw new SproutError('SPROUT_ERR_CONFLICT', `this control plane hands work to agents through ${kernel.activeProvider('transport')}, not HTTP; restart the agent so it picks the transport up at registration`);
+      throw new SproutError(
+        'SPROUT_ERR_CONFLICT',
+        `this control plane hands work to agents through ${kernel.activeProvider('transport')}, not HTTP; restart the agent so it picks the transport up at registration`,
+      );
     }
     return transport.agentHttp;
   };
@@ -81,7 +84,15 @@ export const agentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
       const retryAfter = app.authFailures.retryAfter(request.ip);
       if (retryAfter !== null) {
         await kernel.services.auditLog.recordRepeated(
-          { actor: 'anonymous', action: 'agent.register', targetType: 'agent', requestId: String(request.id), sourceAddress: request.ip, outcome: 'denied', details: { status: 429, hostname: body.hostname, reason: 'too many failed authentications' } },
+          {
+            actor: 'anonymous',
+            action: 'agent.register',
+            targetType: 'agent',
+            requestId: String(request.id),
+            sourceAddress: request.ip,
+            outcome: 'denied',
+            details: { status: 429, hostname: body.hostname, reason: 'too many failed authentications' },
+          },
           { key: ['register', request.ip, 429].join('\u0000'), sample: { field: 'hostnames', value: body.hostname } },
         );
         request.audited = true;
@@ -107,7 +118,15 @@ export const agentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
         if (isSproutError(err, 'SPROUT_ERR_UNAUTHENTICATED')) {
           app.authFailures.recordFailure(request.ip);
           await kernel.services.auditLog.recordRepeated(
-            { actor: 'anonymous', action: 'agent.register', targetType: 'agent', requestId: String(request.id), sourceAddress: request.ip, outcome: 'denied', details: { status: 401, hostname: body.hostname, reason: err.message } },
+            {
+              actor: 'anonymous',
+              action: 'agent.register',
+              targetType: 'agent',
+              requestId: String(request.id),
+              sourceAddress: request.ip,
+              outcome: 'denied',
+              details: { status: 401, hostname: body.hostname, reason: err.message },
+            },
             { key: ['register', request.ip, 401, err.message].join('\u0000'), sample: { field: 'hostnames', value: body.hostname } },
           );
           request.audited = true;
@@ -134,7 +153,9 @@ export const agentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
               Type.Object(
                 {
                   revision: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'The revision the agent serves; null before its first' }),
-                  error: Type.Union([Type.String({ maxLength: 2000 }), Type.Null()], { description: 'Why the agent refused the newest document it got, if it did' }),
+                  error: Type.Union([Type.String({ maxLength: 2000 }), Type.Null()], {
+                    description: 'Why the agent refused the newest document it got, if it did',
+                  }),
                 },
                 { additionalProperties: false },
               ),
@@ -173,7 +194,8 @@ export const agentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
       config: { auth: { role: 'agent' } },
       schema: {
         tags: ['agents'],
-        summary: "Long-poll the agent's site's desired state: answers at once with the document when its revision is above `after`, else waits up to `wait` seconds for a change (204 when none came)",
+        summary:
+          "Long-poll the agent's site's desired state: answers at once with the document when its revision is above `after`, else waits up to `wait` seconds for a change (204 when none came)",
         params: AgentParams,
         querystring: Type.Object(
           {
@@ -205,7 +227,11 @@ export const agentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
         summary: "Long-poll the agent's site for work (HTTP transport)",
         params: AgentParams,
         querystring: Type.Object({ wait: Type.Optional(Type.Integer({ minimum: 0, maximum: 60, default: 25 })) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ items: Type.Array(Type.Object({ item: WorkItemSchema, delivery: Type.Object({ attempt: Type.Integer(), maxAttempts: Type.Integer() }) })) }) },
+        response: {
+          200: Type.Object({
+            items: Type.Array(Type.Object({ item: WorkItemSchema, delivery: Type.Object({ attempt: Type.Integer(), maxAttempts: Type.Integer() }) })),
+          }),
+        },
       },
     },
     async (request, reply) => {
@@ -226,7 +252,13 @@ export const agentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
         tags: ['agents'],
         summary: 'Acknowledge work (ack), give it back for redelivery (nak), or extend its lease while still working on it (HTTP transport)',
         params: AgentParams,
-        body: Type.Object({ ids: Type.Array(Type.String({ maxLength: 64 }), { minItems: 1, maxItems: 500 }), outcome: Type.Union([Type.Literal('ack'), Type.Literal('nak'), Type.Literal('working')]) }, { additionalProperties: false }),
+        body: Type.Object(
+          {
+            ids: Type.Array(Type.String({ maxLength: 64 }), { minItems: 1, maxItems: 500 }),
+            outcome: Type.Union([Type.Literal('ack'), Type.Literal('nak'), Type.Literal('working')]),
+          },
+          { additionalProperties: false },
+        ),
         response: { 200: Type.Object({ settled: Type.Integer() }) },
       },
     },
@@ -253,7 +285,16 @@ export const agentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
       const { reports } = request.body as { reports: AgentReport[] };
       const foreign = reports.find((r) => r.agentId !== request.principal.agentId || r.siteId !== request.principal.siteId);
       if (foreign) {
-        await kernel.services.auditLog.record({ actor: request.principal.actor, action: 'agent.reports', targetType: 'agent', targetId: foreign.agentId, requestId: String(request.id), sourceAddress: request.ip, outcome: 'denied', details: { reason: 'report for another agent or site', siteId: foreign.siteId } });
+        await kernel.services.auditLog.record({
+          actor: request.principal.actor,
+          action: 'agent.reports',
+          targetType: 'agent',
+          targetId: foreign.agentId,
+          requestId: String(request.id),
+          sourceAddress: request.ip,
+          outcome: 'denied',
+          details: { reason: 'report for another agent or site', siteId: foreign.siteId },
+        });
         request.audited = true;
         throw new SproutError('SPROUT_ERR_FORBIDDEN', `${request.principal.actor} may only report for itself and its site`);
       }
@@ -261,7 +302,9 @@ export const agentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
       const malformed = reports.map((report, index) => ({ index, problem: reportProblem(report) })).find((r) => r.problem);
       if (malformed?.problem) {
         const field = `body/reports/${malformed.index}${malformed.problem.field}`;
-        throw new SproutError('SPROUT_ERR_VALIDATION', `body is invalid: ${field} ${malformed.problem.message}`, { details: [{ field, message: malformed.problem.message }] });
+        throw new SproutError('SPROUT_ERR_VALIDATION', `body is invalid: ${field} ${malformed.problem.message}`, {
+          details: [{ field, message: malformed.problem.message }],
+        });
       }
       const channelSiteId = request.principal.siteId!;
       await (await httpEndpoint()).acceptReports([...reports].sort((a, b) => a.sequence - b.sequence).map((report) => ({ ...report, channelSiteId })));

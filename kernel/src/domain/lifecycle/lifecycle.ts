@@ -10,7 +10,16 @@ import { SproutError } from '../../errors/index.ts';
 import { afterCommit, type KernelHooks, type MachineTransition } from '../../hooks/hooks.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
 import type { MachineRow } from '../machines/find-machine.ts';
-import { allowedFrom, failureStatuses, inProgress, isInProgress, operatorActionsFrom, targetOf, type LifecycleAction, type MachineStatus } from './transitions.ts';
+import {
+  allowedFrom,
+  failureStatuses,
+  inProgress,
+  isInProgress,
+  operatorActionsFrom,
+  targetOf,
+  type LifecycleAction,
+  type MachineStatus,
+} from './transitions.ts';
 
 export interface StatusReason {
   code: string;
@@ -59,11 +68,21 @@ export class Lifecycle {
     if (failureStatuses.includes(to) && !reason?.message) {
       throw new SproutError('SPROUT_ERR_INTERNAL', `refusing to move ${machine.hostname} to ${to} without a reason`);
     }
-    const event: MachineTransition = { machineId: machine.id, hostname: machine.hostname, from: machine.status, to, action, reason: reason as MachineTransition['reason'], actor };
+    const event: MachineTransition = {
+      machineId: machine.id,
+      hostname: machine.hostname,
+      from: machine.status,
+      to,
+      action,
+      reason: reason as MachineTransition['reason'],
+      actor,
+    };
     // In the transition's transaction: a veto (or a failing tap) rolls it all back.
     const veto = await this.deps.hooks.machineTransitionBefore.promise(event);
     if (veto) {
-      throw new SproutError('SPROUT_ERR_CONFLICT', `${action.replace('_', '-')} of ${machine.hostname} was vetoed: ${veto.veto}`, { context: { machine: machine.id, action } });
+      throw new SproutError('SPROUT_ERR_CONFLICT', `${action.replace('_', '-')} of ${machine.hostname} was vetoed: ${veto.veto}`, {
+        context: { machine: machine.id, action },
+      });
     }
 
     const now = this.deps.clock.now();
@@ -102,7 +121,13 @@ export class Lifecycle {
         targetId: machine.id,
         requestId: request.requestId ?? null,
         outcome: 'success',
-        details: { hostname: machine.hostname, transition: action, status: { old: machine.status, new: to }, ...(reason ? { reason } : {}), ...(request.workflowId ? { workflow: request.workflowId } : {}) },
+        details: {
+          hostname: machine.hostname,
+          transition: action,
+          status: { old: machine.status, new: to },
+          ...(reason ? { reason } : {}),
+          ...(request.workflowId ? { workflow: request.workflowId } : {}),
+        },
       },
       trx,
     );

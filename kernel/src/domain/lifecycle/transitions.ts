@@ -79,7 +79,9 @@ export function allowedFrom(status: string, action: LifecycleAction): boolean {
 
 /** The operator actions possible from a status, for 409 answers and `machine show`. */
 export function operatorActionsFrom(status: string): string[] {
-  return (Object.keys(transitions) as LifecycleAction[]).filter((a) => (transitions[a] as Transition).operator && allowedFrom(status, a)).map((a) => a.replace('_', '-'));
+  return (Object.keys(transitions) as LifecycleAction[])
+    .filter((a) => (transitions[a] as Transition).operator && allowedFrom(status, a))
+    .map((a) => a.replace('_', '-'));
 }
 
 /** Where an action leads from `status`; `returnTo` answers `returns` (cancel). */

@@ -13,9 +13,7 @@ import type { MachineRow } from '../machines/find-machine.ts';
 export class Watchdog {
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(
-    private readonly deps: { db: Knex; lifecycle: Lifecycle; clock: Clock; logger: Logger; intervalMs: number },
-  ) {}
+  constructor(private readonly deps: { db: Knex; lifecycle: Lifecycle; clock: Clock; logger: Logger; intervalMs: number }) {}
 
   start(): void {
     this.timer = setInterval(() => void this.sweep().catch((err) => this.deps.logger.error({ err }, 'watchdog sweep failed')), this.deps.intervalMs);
@@ -57,8 +55,14 @@ export class Watchdog {
     const waitingIn = step ? ` waiting in step ${step.name}${step.waiting_for ? ` (${step.waiting_for})` : step.state === 'running' ? ' (running)' : ''}` : '';
     if (workflow) {
       const now = this.deps.clock.now();
-      await trx('workflow_steps').where({ workflow_id: workflow }).whereIn('state', ['pending', 'dispatched', 'running']).update({ state: 'failed', finished_at: now, waiting_for: null, error: trx.raw("coalesce(error, 'timed out')") });
-      await trx('workflows').where({ id: workflow }).whereNotIn('state', ['succeeded', 'failed', 'cancelled', 'timed_out']).update({ state: 'timed_out', error: `${status} timed out after ${waited} s${waitingIn}`, finished_at: now, updated_at: now });
+      await trx('workflow_steps')
+        .where({ workflow_id: workflow })
+        .whereIn('state', ['pending', 'dispatched', 'running'])
+        .update({ state: 'failed', finished_at: now, waiting_for: null, error: trx.raw("coalesce(error, 'timed out')") });
+      await trx('workflows')
+        .where({ id: workflow })
+        .whereNotIn('state', ['succeeded', 'failed', 'cancelled', 'timed_out'])
+        .update({ state: 'timed_out', error: `${status} timed out after ${waited} s${waitingIn}`, finished_at: now, updated_at: now });
       await trx('outbox').where({ workflow_id: workflow }).whereNull('dispatched_at').delete();
     }
     await this.deps.lifecycle.transition(trx, {

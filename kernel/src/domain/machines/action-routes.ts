@@ -32,7 +32,10 @@ export type HardwareTestPlan = Pick<HardwareTestDefinition, 'name' | 'run' | 'ti
  * definitions (`hwtestDefinitions`): they travel with the work item to the agent, whose
  * metadata hands a `script` test's script and timeout to the installer.
  */
-async function chooseHardwareTests(kernel: Pick<RouteServices, 'capabilityAll' | 'config'>, choice: boolean | string[] | undefined): Promise<{ hwtests: string[]; hwtestDefinitions?: HardwareTestPlan[]; hwtestDisabled: boolean; hwtestDisabledBy?: string }> {
+async function chooseHardwareTests(
+  kernel: Pick<RouteServices, 'capabilityAll' | 'config'>,
+  choice: boolean | string[] | undefined,
+): Promise<{ hwtests: string[]; hwtestDefinitions?: HardwareTestPlan[]; hwtestDisabled: boolean; hwtestDisabledBy?: string }> {
   const definitions = (await kernel.capabilityAll(hwtestCapability)).flatMap((p) => p.catalogue());
   const catalogue = definitions.map((t) => t.name);
   const planOf = (names: string[]) => ({
@@ -41,7 +44,8 @@ async function chooseHardwareTests(kernel: Pick<RouteServices, 'capabilityAll' |
     hwtestDisabled: false,
   });
   if (choice === false) return { hwtests: [], hwtestDisabled: true, hwtestDisabledBy: 'request' };
-  if (choice === undefined && !kernel.config.lifecycle.hardwareTests) return { hwtests: [], hwtestDisabled: true, hwtestDisabledBy: 'config lifecycle.hardwareTests' };
+  if (choice === undefined && !kernel.config.lifecycle.hardwareTests)
+    return { hwtests: [], hwtestDisabled: true, hwtestDisabledBy: 'config lifecycle.hardwareTests' };
   if (choice === undefined || choice === true) return planOf(catalogue);
   const unknown = choice.filter((name) => !catalogue.includes(name));
   if (unknown.length > 0) {
@@ -52,20 +56,46 @@ async function chooseHardwareTests(kernel: Pick<RouteServices, 'capabilityAll' |
   return planOf([...new Set(choice)]);
 }
 
-export const machineActionRoutes: FastifyPluginAsync<ServiceDeps<'capability' | 'capabilityAll' | 'config' | 'db' | 'images' | 'lifecycle' | 'machines' | 'workflows'>> = async (app, { capability, capabilityAll, config, db, images, lifecycle, machines, workflows, audited }) => {
-
-  const startWorkflow = async (request: FastifyRequest, kind: Exclude<WorkflowKind, 'sync-site'>, params: (machine: MachineRow) => Promise<Record<string, unknown>> | Record<string, unknown>, prepare?: (trx: Knex.Transaction, machine: MachineRow) => Promise<MachineRow>) => {
+export const machineActionRoutes: FastifyPluginAsync<
+  ServiceDeps<'capability' | 'capabilityAll' | 'config' | 'db' | 'images' | 'lifecycle' | 'machines' | 'workflows'>
+> = async (app, { capability, capabilityAll, config, db, images, lifecycle, machines, workflows, audited }) => {
+  const startWorkflow = async (
+    request: FastifyRequest,
+    kind: Exclude<WorkflowKind, 'sync-site'>,
+    params: (machine: MachineRow) => Promise<Record<string, unknown>> | Record<string, unknown>,
+    prepare?: (trx: Knex.Transaction, machine: MachineRow) => Promise<MachineRow>,
+  ) => {
     const workflowId = await audited(request, async (trx) => {
       let machine = await findMachine(trx, (request.params as { id: string }).id, { forUpdate: true });
       if (prepare) machine = await prepare(trx, machine);
       const chosen = await params(machine);
       const id = await workflows.start(trx, { kind, machine, params: chosen, actor: request.principal.actor, requestId: String(request.id) });
-      return { result: id, targetId: machine.id, details: { hostname: machine.hostname, workflow: id, status: { old: machine.status, new: `${kind === 'commission' ? 'commissioning' : kind === 'deploy' ? 'deploying' : kind === 'release' ? 'releasing' : 'testing'}` }, ...paramsForAudit(kind, chosen) } };
+      return {
+        result: id,
+        targetId: machine.id,
+        details: {
+          hostname: machine.hostname,
+          workflow: id,
+          status: {
+            old: machine.status,
+            new: `${kind === 'commission' ? 'commissioning' : kind === 'deploy' ? 'deploying' : kind === 'release' ? 'releasing' : 'testing'}`,
+          },
+          ...paramsForAudit(kind, chosen),
+        },
+      };
     });
     return workflows.get(workflowId);
   };
 
-  const action = (path: string, summary: string, body: ReturnType<typeof Type.Object> | undefined, handler: (request: FastifyRequest) => Promise<unknown>, actionName: string, status = 202, response: object = WorkflowSchema) =>
+  const action = (
+    path: string,
+    summary: string,
+    body: ReturnType<typeof Type.Object> | undefined,
+    handler: (request: FastifyRequest) => Promise<unknown>,
+    actionName: string,
+    status = 202,
+    response: object = WorkflowSchema,
+  ) =>
     app.post(
       `/machines/:id/${path}`,
       {
@@ -79,7 +109,10 @@ export const machineActionRoutes: FastifyPluginAsync<ServiceDeps<'capability' | 
     'commission',
     'Commission: boot the machine, collect its hardware facts and run hardware tests → ready',
     Type.Object({ hwtest: Type.Optional(HwtestChoice) }, { additionalProperties: false }),
-    (request) => startWorkflow(request, 'commission', () => chooseHardwareTests({ capabilityAll, config }, (request.body as { hwtest?: boolean | string[] } | undefined)?.hwtest)),
+    (request) =>
+      startWorkflow(request, 'commission', () =>
+        chooseHardwareTests({ capabilityAll, config }, (request.body as { hwtest?: boolean | string[] } | undefined)?.hwtest),
+      ),
     'machine.commission',
   );
 
@@ -87,7 +120,8 @@ export const machineActionRoutes: FastifyPluginAsync<ServiceDeps<'capability' | 
     'test',
     'Run hardware tests on a ready machine',
     Type.Object({ hwtest: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 64 })) }, { additionalProperties: false }),
-    (request) => startWorkflow(request, 'test', () => chooseHardwareTests({ capabilityAll, config }, (request.body as { hwtest?: string[] } | undefined)?.hwtest)),
+    (request) =>
+      startWorkflow(request, 'test', () => chooseHardwareTests({ capabilityAll, config }, (request.body as { hwtest?: string[] } | undefined)?.hwtest)),
     'machine.test',
   );
 
@@ -96,17 +130,47 @@ export const machineActionRoutes: FastifyPluginAsync<ServiceDeps<'capability' | 
     'Deploy an image; a ready machine is allocated to the caller first',
     Type.Object(
       {
-        image: Type.String({ minLength: 1, maxLength: 1024, pattern: '^\\S+$', description: "Image URL, or the name of an image in the site's image store (GET /v1/sites/{id}/images); a name the site does not hold is a 409" }),
-        imageSha256: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: 'Expected sha256 of the image; the installer fails the deploy on any other sum. For a named image the agent supplies it.' })),
-        userData: Type.Optional(Type.String({ maxLength: 65_536, description: "cloud-init user-data (cloud-config or a script), passed to the installed system unchanged" })),
-        sshKeys: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 16_384 }), { maxItems: 64, description: "OpenSSH public key lines for the installed system's default user (cloud-init vendor-data)" })),
-        firstBoot: Type.Optional(Type.Boolean({ description: 'Wait for the installed OS to report its first boot (cloud-init phone_home) before the machine is deployed (default true); false for images without cloud-init' })),
+        image: Type.String({
+          minLength: 1,
+          maxLength: 1024,
+          pattern: '^\\S+$',
+          description: "Image URL, or the name of an image in the site's image store (GET /v1/sites/{id}/images); a name the site does not hold is a 409",
+        }),
+        imageSha256: Type.Optional(
+          Type.String({
+            pattern: '^[0-9a-fA-F]{64}$',
+            description: 'Expected sha256 of the image; the installer fails the deploy on any other sum. For a named image the agent supplies it.',
+          }),
+        ),
+        userData: Type.Optional(
+          Type.String({ maxLength: 65_536, description: 'cloud-init user-data (cloud-config or a script), passed to the installed system unchanged' }),
+        ),
+        sshKeys: Type.Optional(
+          Type.Array(Type.String({ minLength: 1, maxLength: 16_384 }), {
+            maxItems: 64,
+            description: "OpenSSH public key lines for the installed system's default user (cloud-init vendor-data)",
+          }),
+        ),
+        firstBoot: Type.Optional(
+          Type.Boolean({
+            description:
+              'Wait for the installed OS to report its first boot (cloud-init phone_home) before the machine is deployed (default true); false for images without cloud-init',
+          }),
+        ),
       },
       {
         additionalProperties: false,
         examples: [
-          { image: 'debian-12', sshKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHq9dMCkvJ0n8QhBr3bqTR4x3y1r4Lq1m1vN6mXtQ2Zb alice@laptop'], userData: '#cloud-config\npackages: [htop]\n' },
-          { image: 'https://images.example/debian-12.raw.gz', imageSha256: 'c3ab8ff13720e8ad9047dd39466b3c8974e592c2fa383d4a3960714caef0c4f2', firstBoot: false },
+          {
+            image: 'debian-12',
+            sshKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHq9dMCkvJ0n8QhBr3bqTR4x3y1r4Lq1m1vN6mXtQ2Zb alice@laptop'],
+            userData: '#cloud-config\npackages: [htop]\n',
+          },
+          {
+            image: 'https://images.example/debian-12.raw.gz',
+            imageSha256: 'c3ab8ff13720e8ad9047dd39466b3c8974e592c2fa383d4a3960714caef0c4f2',
+            firstBoot: false,
+          },
         ],
       },
     ),
@@ -123,7 +187,8 @@ export const machineActionRoutes: FastifyPluginAsync<ServiceDeps<'capability' | 
       });
       return startWorkflow(request, 'deploy', params, async (trx, machine) => {
         // Refused now, not after the machine booted the installer: an image its site does not hold (the machine's status decides first).
-        if (allowedFrom(machine.status, machine.status === 'ready' ? 'allocate' : workflowDefinitions.deploy.start!)) image = await images.requireForDeploy(trx, machine.site_id, body.image);
+        if (allowedFrom(machine.status, machine.status === 'ready' ? 'allocate' : workflowDefinitions.deploy.start!))
+          image = await images.requireForDeploy(trx, machine.site_id, body.image);
         if (machine.status !== 'ready') return machine;
         const allocated = await lifecycle.transition(trx, { machine, action: 'allocate', actor: request.principal.actor, requestId: String(request.id) });
         return machines.setOwner(trx, machine.id, allocated.owner ?? request.principal.actor);
@@ -136,7 +201,14 @@ export const machineActionRoutes: FastifyPluginAsync<ServiceDeps<'capability' | 
     'release',
     'Release: power the machine off, clear its boot intent and addresses → ready; with erase, first boot the installer to wipe every disk',
     Type.Object(
-      { erase: Type.Optional(Type.Boolean({ description: 'Wipe every disk first (blkdiscard where supported, else the first and last 16 MiB of each disk): the installer reports what it wiped, then powers off' })) },
+      {
+        erase: Type.Optional(
+          Type.Boolean({
+            description:
+              'Wipe every disk first (blkdiscard where supported, else the first and last 16 MiB of each disk): the installer reports what it wiped, then powers off',
+          }),
+        ),
+      },
       { additionalProperties: false },
     ),
     (request) => startWorkflow(request, 'release', () => ((request.body as { erase?: boolean } | undefined)?.erase === true ? { erase: true } : {})),
@@ -151,7 +223,13 @@ export const machineActionRoutes: FastifyPluginAsync<ServiceDeps<'capability' | 
       const row = await audited(request, async (trx) => {
         const machine = await findMachine(trx, (request.params as { id: string }).id, { forUpdate: true });
         const reason = (request.body as { reason: string }).reason;
-        const updated = await lifecycle.transition(trx, { machine, action: 'mark_broken', actor: request.principal.actor, requestId: String(request.id), reason: { code: 'marked_broken', message: `${reason} (marked by ${request.principal.actor})` } });
+        const updated = await lifecycle.transition(trx, {
+          machine,
+          action: 'mark_broken',
+          actor: request.principal.actor,
+          requestId: String(request.id),
+          reason: { code: 'marked_broken', message: `${reason} (marked by ${request.principal.actor})` },
+        });
         return { result: updated, targetId: machine.id, details: { hostname: machine.hostname, status: { old: machine.status, new: 'broken' }, reason } };
       });
       return machines.view(row);
@@ -169,7 +247,13 @@ export const machineActionRoutes: FastifyPluginAsync<ServiceDeps<'capability' | 
       const row = await audited(request, async (trx) => {
         const machine = await findMachine(trx, (request.params as { id: string }).id, { forUpdate: true });
         const commissioned = await machines.wasCommissioned(trx, machine.id);
-        const updated = await lifecycle.transition(trx, { machine, action: 'mark_fixed', actor: request.principal.actor, requestId: String(request.id), choose: commissioned ? 'ready' : 'new' });
+        const updated = await lifecycle.transition(trx, {
+          machine,
+          action: 'mark_fixed',
+          actor: request.principal.actor,
+          requestId: String(request.id),
+          choose: commissioned ? 'ready' : 'new',
+        });
         return { result: updated, targetId: machine.id, details: { hostname: machine.hostname, status: { old: machine.status, new: updated.status } } };
       });
       return machines.view(row);
@@ -190,7 +274,12 @@ export const machineActionRoutes: FastifyPluginAsync<ServiceDeps<'capability' | 
           {
             site: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
             constraints: Type.Object(
-              { minCpus: Type.Optional(Type.Integer({ minimum: 1 })), minMemoryMiB: Type.Optional(Type.Integer({ minimum: 1 })), arch: Type.Optional(Arch), tags: Type.Optional(Type.Array(Tag, { maxItems: 32 })) },
+              {
+                minCpus: Type.Optional(Type.Integer({ minimum: 1 })),
+                minMemoryMiB: Type.Optional(Type.Integer({ minimum: 1 })),
+                arch: Type.Optional(Arch),
+                tags: Type.Optional(Type.Array(Tag, { maxItems: 32 })),
+              },
               { additionalProperties: false },
             ),
             owner: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
@@ -201,7 +290,11 @@ export const machineActionRoutes: FastifyPluginAsync<ServiceDeps<'capability' | 
       },
     },
     async (request) => {
-      const body = request.body as { site?: string; constraints: { minCpus?: number; minMemoryMiB?: number; arch?: 'x86_64' | 'arm64'; tags?: string[] }; owner?: string };
+      const body = request.body as {
+        site?: string;
+        constraints: { minCpus?: number; minMemoryMiB?: number; arch?: 'x86_64' | 'arm64'; tags?: string[] };
+        owner?: string;
+      };
       const siteId = body.site ? (await findSite(db, body.site)).id : undefined;
       const owner = body.owner ?? request.principal.actor;
       const allocation = await capability(allocationCapability);
@@ -213,7 +306,11 @@ export const machineActionRoutes: FastifyPluginAsync<ServiceDeps<'capability' | 
         const machine = await findMachine(trx, pick.machineId);
         await lifecycle.transition(trx, { machine, action: 'allocate', actor: request.principal.actor, requestId: String(request.id) });
         const owned = await machines.setOwner(trx, machine.id, owner);
-        return { result: owned, targetId: machine.id, details: { hostname: machine.hostname, owner, constraints: body.constraints, status: { old: 'ready', new: 'allocated' } } };
+        return {
+          result: owned,
+          targetId: machine.id,
+          details: { hostname: machine.hostname, owner, constraints: body.constraints, status: { old: 'ready', new: 'allocated' } },
+        };
       });
       return machines.view(row);
     },

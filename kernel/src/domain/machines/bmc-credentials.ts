@@ -68,7 +68,13 @@ export function credentialSealer(config: Pick<SproutConfig, 'dataDir' | 'power'>
 export async function powerTargetOf(db: Knex | Knex.Transaction, sealer: CredentialSealer, machineId: string): Promise<PowerTarget> {
   const machine = await db('machines').where({ id: machineId }).first('id', 'hostname', 'bmc', 'bmc_secret');
   if (!machine) throw new SproutError('SPROUT_ERR_NOT_FOUND', `machine ${machineId} does not exist`);
-  const nics = await db('interfaces').where({ machine_id: machineId }).orderBy([{ column: 'pxe', order: 'desc' }, { column: 'mac', order: 'asc' }]).select('mac');
+  const nics = await db('interfaces')
+    .where({ machine_id: machineId })
+    .orderBy([
+      { column: 'pxe', order: 'desc' },
+      { column: 'mac', order: 'asc' },
+    ])
+    .select('mac');
   const bmc = (typeof machine.bmc === 'string' ? JSON.parse(machine.bmc) : machine.bmc) as Record<string, unknown> | null;
   return {
     machineId,
@@ -87,10 +93,11 @@ export async function powerTargetOf(db: Knex | Knex.Transaction, sealer: Credent
   };
 }
 
-
 /** Drops the opened credentials from a settled work item's outbox row (in the report's transaction). */
 export async function scrubCredentials(db: Knex | Knex.Transaction, workItemId: string): Promise<void> {
   const outboxId = outboxIdOf(workItemId);
   if (outboxId === null) return;
-  await db('outbox').where({ id: outboxId }).update({ payload: db.raw(`payload ${powerCredentialKeys.map((key) => `- '${key}'`).join(' ')}`) });
+  await db('outbox')
+    .where({ id: outboxId })
+    .update({ payload: db.raw(`payload ${powerCredentialKeys.map((key) => `- '${key}'`).join(' ')}`) });
 }

@@ -49,7 +49,15 @@ export function bmcProblems(bmc: BmcInput, drivers: PowerDriverInfo[], prefix = 
   const known = drivers.some((d) => d.type === manualDriver.type) ? drivers : [manualDriver, ...drivers];
   const driver = known.find((d) => d.type === bmc.type);
   if (!driver) {
-    return [{ field: `${prefix}/type`, message: `no power driver "${bmc.type}"; known: ${known.map((d) => d.type).sort().join(', ')}` }];
+    return [
+      {
+        field: `${prefix}/type`,
+        message: `no power driver "${bmc.type}"; known: ${known
+          .map((d) => d.type)
+          .sort()
+          .join(', ')}`,
+      },
+    ];
   }
   if (!bmc.address) return driver.needsAddress ? [{ field: `${prefix}/address`, message: `is required for bmc type ${bmc.type}` }] : [];
   const problem = driver.checkAddress?.(bmc.address);
@@ -66,7 +74,8 @@ export class BmcRules {
   /** Throws a 400 naming the fields when the BMC is not one a site could drive. */
   async check(bmc: BmcInput, drivers?: PowerDriverInfo[]): Promise<void> {
     const problems = bmcProblems(bmc, drivers ?? (await this.deps.drivers()));
-    if (problems.length > 0) throw new SproutError('SPROUT_ERR_VALIDATION', `bmc is invalid: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`, { details: problems });
+    if (problems.length > 0)
+      throw new SproutError('SPROUT_ERR_VALIDATION', `bmc is invalid: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`, { details: problems });
   }
 
   /**

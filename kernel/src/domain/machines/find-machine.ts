@@ -46,7 +46,11 @@ export interface InterfaceRow {
   pxe: boolean;
 }
 
-export async function findMachine(db: Knex | Knex.Transaction, idOrHostname: string, options: { forUpdate?: boolean; siteId?: string } = {}): Promise<MachineRow> {
+export async function findMachine(
+  db: Knex | Knex.Transaction,
+  idOrHostname: string,
+  options: { forUpdate?: boolean; siteId?: string } = {},
+): Promise<MachineRow> {
   const query = () => {
     const q = db<MachineRow>('machines');
     if (options.siteId) q.andWhere({ site_id: options.siteId });
@@ -60,20 +64,32 @@ export async function findMachine(db: Knex | Knex.Transaction, idOrHostname: str
   }
   const byHostname = await query().where({ hostname: idOrHostname.toLowerCase() }).limit(2);
   if (byHostname.length > 0 || !isIdPrefix(idOrHostname)) return onlyMachine(byHostname, idOrHostname);
-  const candidates = (await rowsByIdPrefix<{ id: string; hostname: string; site_id: string }>(db, 'machines', idOrHostname, ['id', 'hostname', 'site_id'])).filter((c) => !options.siteId || c.site_id === options.siteId);
-  if (candidates.length > 1) throw ambiguousPrefix('machine', idOrHostname, candidates.map((c) => `${c.id.slice(0, 8)} (${c.hostname})`));
+  const candidates = (
+    await rowsByIdPrefix<{ id: string; hostname: string; site_id: string }>(db, 'machines', idOrHostname, ['id', 'hostname', 'site_id'])
+  ).filter((c) => !options.siteId || c.site_id === options.siteId);
+  if (candidates.length > 1)
+    throw ambiguousPrefix(
+      'machine',
+      idOrHostname,
+      candidates.map((c) => `${c.id.slice(0, 8)} (${c.hostname})`),
+    );
   return onlyMachine(candidates.length ? await query().where({ id: candidates[0].id }).limit(2) : [], idOrHostname);
 }
 
 /** The one machine a lookup of at most two rows found, or the error an operator needs. */
 export function onlyMachine<T>(rows: T[], idOrHostname: string): T {
-  if (rows.length === 0) throw new SproutError('SPROUT_ERR_NOT_FOUND', `no machine "${idOrHostname}"`, { details: [{ field: 'machine', message: `no machine with id, hostname or MAC "${idOrHostname}"` }] });
+  if (rows.length === 0)
+    throw new SproutError('SPROUT_ERR_NOT_FOUND', `no machine "${idOrHostname}"`, {
+      details: [{ field: 'machine', message: `no machine with id, hostname or MAC "${idOrHostname}"` }],
+    });
   if (rows.length > 1) throw new SproutError('SPROUT_ERR_CONFLICT', `hostname "${idOrHostname}" exists at several sites; use the machine id`);
   return rows[0];
 }
 
 /** The interface a machine PXE-boots from: the one flagged `pxe`, else the first. */
 export async function pxeInterface(db: Knex | Knex.Transaction, machineId: string): Promise<InterfaceRow | undefined> {
-  const rows = await db<InterfaceRow>('interfaces').where({ machine_id: machineId }).orderBy([{ column: 'pxe', order: 'desc' }, { column: 'name' }]);
+  const rows = await db<InterfaceRow>('interfaces')
+    .where({ machine_id: machineId })
+    .orderBy([{ column: 'pxe', order: 'desc' }, { column: 'name' }]);
   return rows[0];
 }

@@ -50,9 +50,13 @@ export function parseMachineCsv(text: string): ParsedCsv {
     records = parseCsv(text, { bom: true, relax_column_count: true, skip_empty_lines: true }) as string[][];
   } catch (err) {
     const e = err as Error & { lines?: number };
-    throw new SproutError('SPROUT_ERR_VALIDATION', `CSV could not be read${e.lines ? ` at line ${e.lines}` : ''}: ${e.message.replace(/^Invalid Record Length: |^Invalid Closing Quote: /, '')}`, {
-      details: [{ field: 'body', message: e.message }],
-    });
+    throw new SproutError(
+      'SPROUT_ERR_VALIDATION',
+      `CSV could not be read${e.lines ? ` at line ${e.lines}` : ''}: ${e.message.replace(/^Invalid Record Length: |^Invalid Closing Quote: /, '')}`,
+      {
+        details: [{ field: 'body', message: e.message }],
+      },
+    );
   }
   const header = (records[0] ?? []).map((h) => h.trim());
   const missing = csvColumns.filter((c) => c !== 'tags' && !header.includes(c));
@@ -138,7 +142,7 @@ export async function importMachines(
 type Checked = { row: number; hostname: string | null; input?: MachineInput; problems: ProblemDetail[] };
 
 function check({ row, body, errors = [] }: { row: number; body: unknown; errors?: ProblemDetail[] }): Checked {
-  const hostname = typeof (body as { hostname?: unknown })?.hostname === 'string' ? ((body as { hostname: string }).hostname.toLowerCase() || null) : null;
+  const hostname = typeof (body as { hostname?: unknown })?.hostname === 'string' ? (body as { hostname: string }).hostname.toLowerCase() || null : null;
   const problems = [...errors, ...schemaProblems(MachineInput, body, '').map((p) => ({ ...p, field: (p.field ?? 'row').replace(/\./g, '/') }))];
   if ((body as { interfaces?: unknown[] })?.interfaces?.length === 0) problems.push({ field: 'mac', message: 'at least one MAC address is required' });
   return problems.length > 0 ? { row, hostname, problems } : { row, hostname, input: body as MachineInput, problems };
@@ -153,7 +157,11 @@ interface Known {
   macs: string[];
 }
 
-async function importBatch(trx: Knex.Transaction, machines: MachineService, rows: { row: number; body: unknown; errors?: ProblemDetail[] }[]): Promise<ImportRow[]> {
+async function importBatch(
+  trx: Knex.Transaction,
+  machines: MachineService,
+  rows: { row: number; body: unknown; errors?: ProblemDetail[] }[],
+): Promise<ImportRow[]> {
   const checked = rows.map(check);
   const drivers = checked.some((c) => c.input?.bmc) ? await machines.bmc.drivers() : [];
   for (const c of checked) if (c.input?.bmc) c.problems.push(...bmcProblems(c.input.bmc, drivers));
@@ -165,14 +173,35 @@ async function importBatch(trx: Knex.Transaction, machines: MachineService, rows
   const siteOf = (key: string) => sites.find((s) => s.name === key) ?? sites.find((s) => s.id === key);
   const siteIds = [...new Set(sites.map((s) => s.id as string))];
   const hostnames = [...new Set(valid.map((c) => c.input!.hostname.toLowerCase()))];
-  const present = siteIds.length === 0 ? [] : await trx('machines').whereIn('site_id', siteIds).whereIn('hostname', hostnames).select('id', 'site_id', 'hostname', 'arch', 'boot_mode', 'tags');
-  const presentMacs = present.length === 0 ? [] : await trx('interfaces').whereIn('machine_id', present.map((m) => m.id)).select('machine_id', 'mac');
+  const present =
+    siteIds.length === 0
+      ? []
+      : await trx('machines').whereIn('site_id', siteIds).whereIn('hostname', hostnames).select('id', 'site_id', 'hostname', 'arch', 'boot_mode', 'tags');
+  const presentMacs =
+    present.length === 0
+      ? []
+      : await trx('interfaces')
+          .whereIn(
+            'machine_id',
+            present.map((m) => m.id),
+          )
+          .select('machine_id', 'mac');
   const known = new Map<string, Known>();
-  for (const m of present) known.set(`${m.site_id}/${m.hostname}`, { ...m, macs: presentMacs.filter((i) => i.machine_id === m.id).map((i) => i.mac as string).sort() });
+  for (const m of present)
+    known.set(`${m.site_id}/${m.hostname}`, {
+      ...m,
+      macs: presentMacs
+        .filter((i) => i.machine_id === m.id)
+        .map((i) => i.mac as string)
+        .sort(),
+    });
   const wantedMacs = [...new Set(valid.flatMap((c) => c.input!.interfaces.map((i) => safeMac(i.mac)).filter((m): m is string => m !== null)))];
   const taken = new Map<string, { hostname: string; id: string }>();
   if (wantedMacs.length > 0) {
-    for (const t of await trx('interfaces').join('machines', 'machines.id', 'interfaces.machine_id').whereIn('interfaces.mac', wantedMacs).select('interfaces.mac', 'machines.hostname', 'machines.id')) {
+    for (const t of await trx('interfaces')
+      .join('machines', 'machines.id', 'interfaces.machine_id')
+      .whereIn('interfaces.mac', wantedMacs)
+      .select('interfaces.mac', 'machines.hostname', 'machines.id')) {
       taken.set(t.mac, { hostname: t.hostname, id: t.id });
     }
   }
@@ -189,7 +218,9 @@ async function importBatch(trx: Knex.Transaction, machines: MachineService, rows
     const machine = site && known.get(`${site.id}/${input.hostname.toLowerCase()}`);
     if (machine) {
       const differs = differences(machine, input);
-      results.push(differs.length === 0 ? { row, hostname, outcome: 'unchanged', machineId: machine.id } : { row, hostname, outcome: 'error', errors: differs });
+      results.push(
+        differs.length === 0 ? { row, hostname, outcome: 'unchanged', machineId: machine.id } : { row, hostname, outcome: 'error', errors: differs },
+      );
       continue;
     }
     if (!site) {
@@ -207,7 +238,12 @@ async function importBatch(trx: Knex.Transaction, machines: MachineService, rows
     const macs = interfaces.map((i) => i.mac);
     const clash = macs.map((mac, i) => ({ mac, i, owner: taken.get(mac) })).filter((c) => c.owner);
     if (clash.length > 0) {
-      results.push({ row, hostname, outcome: 'error', errors: clash.map((c) => ({ field: `interfaces/${c.i}/mac`, message: `${c.mac} belongs to machine ${c.owner!.hostname} (${c.owner!.id})` })) });
+      results.push({
+        row,
+        hostname,
+        outcome: 'error',
+        errors: clash.map((c) => ({ field: `interfaces/${c.i}/mac`, message: `${c.mac} belongs to machine ${c.owner!.hostname} (${c.owner!.id})` })),
+      });
       continue;
     }
     const id = randomUUID();
@@ -227,7 +263,14 @@ async function importBatch(trx: Knex.Transaction, machines: MachineService, rows
     });
     for (const i of interfaces) newInterfaces.push({ id: randomUUID(), machine_id: id, ...i });
     // later rows of this batch see this machine as the database would
-    known.set(`${site.id}/${input.hostname.toLowerCase()}`, { id, hostname: input.hostname.toLowerCase(), arch: input.arch, boot_mode: input.bootMode, tags, macs: [...macs].sort() });
+    known.set(`${site.id}/${input.hostname.toLowerCase()}`, {
+      id,
+      hostname: input.hostname.toLowerCase(),
+      arch: input.arch,
+      boot_mode: input.bootMode,
+      tags,
+      macs: [...macs].sort(),
+    });
     for (const mac of macs) taken.set(mac, { hostname: input.hostname.toLowerCase(), id });
     results.push({ row, hostname, outcome: 'created', machineId: id });
   }
@@ -304,6 +347,7 @@ function differences(machine: Omit<Known, 'id' | 'hostname'>, input: MachineInpu
   if (machine.arch !== input.arch) differs.push({ field: 'arch', message: `machine exists with arch ${machine.arch}` });
   if (machine.boot_mode !== input.bootMode) differs.push({ field: 'bootMode', message: `machine exists with bootMode ${machine.boot_mode}` });
   if (JSON.stringify(machine.macs) !== JSON.stringify(wanted)) differs.push({ field: 'mac', message: `machine exists with MACs ${machine.macs.join(' ')}` });
-  if (JSON.stringify([...(machine.tags ?? [])].sort()) !== JSON.stringify([...new Set(input.tags ?? [])].sort())) differs.push({ field: 'tags', message: `machine exists with tags ${(machine.tags ?? []).join(' ') || '(none)'}` });
+  if (JSON.stringify([...(machine.tags ?? [])].sort()) !== JSON.stringify([...new Set(input.tags ?? [])].sort()))
+    differs.push({ field: 'tags', message: `machine exists with tags ${(machine.tags ?? []).join(' ') || '(none)'}` });
   return differs;
 }

@@ -74,14 +74,21 @@ export class MachineService {
   /** Validated input → a new machine in status `new`. Throws with every field problem found. */
   async create(trx: Knex.Transaction, input: MachineInput): Promise<MachineRow> {
     const site = await findSite(trx, input.site).catch(() => {
-      throw new SproutError('SPROUT_ERR_VALIDATION', `no site "${input.site}"`, { details: [{ field: 'site', message: `no site with id or name "${input.site}"` }] });
+      throw new SproutError('SPROUT_ERR_VALIDATION', `no site "${input.site}"`, {
+        details: [{ field: 'site', message: `no site with id or name "${input.site}"` }],
+      });
     });
     const hostname = input.hostname.toLowerCase();
     const interfaces = this.normaliseInterfaces(input.interfaces);
     if (await trx('machines').where({ site_id: site.id, hostname }).first()) {
-      throw new SproutError('SPROUT_ERR_CONFLICT', `site ${site.name} already has a machine named ${hostname}`, { details: [{ field: 'hostname', message: 'already taken at this site' }] });
+      throw new SproutError('SPROUT_ERR_CONFLICT', `site ${site.name} already has a machine named ${hostname}`, {
+        details: [{ field: 'hostname', message: 'already taken at this site' }],
+      });
     }
-    await this.refuseTakenMacs(trx, interfaces.map((i) => i.mac));
+    await this.refuseTakenMacs(
+      trx,
+      interfaces.map((i) => i.mac),
+    );
     if (input.bmc) await this.deps.bmc.check(input.bmc);
     const id = randomUUID();
     const bmc = input.bmc ? this.deps.bmc.write(id, input.bmc) : { bmc: null, secret: null };
@@ -119,12 +126,16 @@ export class MachineService {
     const pxe = interfaces.filter((i) => i.pxe).length;
     if (pxe > 1) problems.push({ field: 'interfaces', message: 'at most one interface may be the PXE interface' });
     if (pxe === 0) interfaces[0].pxe = true;
-    if (problems.length) throw new SproutError('SPROUT_ERR_VALIDATION', `interfaces are invalid: ${problems.map((p) => p.message).join('; ')}`, { details: problems });
+    if (problems.length)
+      throw new SproutError('SPROUT_ERR_VALIDATION', `interfaces are invalid: ${problems.map((p) => p.message).join('; ')}`, { details: problems });
     return interfaces;
   }
 
   private async refuseTakenMacs(trx: Knex.Transaction, macs: string[], exceptMachine?: string): Promise<void> {
-    const q = trx('interfaces').join('machines', 'machines.id', 'interfaces.machine_id').whereIn('interfaces.mac', macs).select('interfaces.mac', 'machines.hostname', 'machines.id');
+    const q = trx('interfaces')
+      .join('machines', 'machines.id', 'interfaces.machine_id')
+      .whereIn('interfaces.mac', macs)
+      .select('interfaces.mac', 'machines.hostname', 'machines.id');
     if (exceptMachine) q.whereNot('machines.id', exceptMachine);
     const taken = await q;
     if (taken.length > 0) {
@@ -137,7 +148,10 @@ export class MachineService {
   /** Views of machines already read (after a change), their related parts in one query. */
   async views(rows: MachineRow[], db: Knex | Knex.Transaction = this.deps.db): Promise<MachineView[]> {
     if (rows.length === 0) return [];
-    const parts = await readRelatedParts(db, rows.map((r) => r.id));
+    const parts = await readRelatedParts(
+      db,
+      rows.map((r) => r.id),
+    );
     return rows.map((m) => toView(m, parts.get(m.id)!));
   }
 
@@ -186,7 +200,12 @@ export class MachineService {
     if (filter.tag) where('tag', 'm.tags @> ?::jsonb', JSON.stringify([filter.tag]));
     if (filter.cursor) where('cursor', '(m.hostname, m.id) > (?, ?)', ...machineCursor.decode(filter.cursor));
     bindings.push(limit + 1);
-    const rows = await readViewPage(this.deps.db, shape.join('_'), `${conditions.length > 0 ? conditions.join(' and ') : 'true'} order by m.hostname, m.id limit $${bindings.length}`, bindings);
+    const rows = await readViewPage(
+      this.deps.db,
+      shape.join('_'),
+      `${conditions.length > 0 ? conditions.join(' and ') : 'true'} order by m.hostname, m.id limit $${bindings.length}`,
+      bindings,
+    );
     if (rows.length === 0 && filter.site) await findSite(this.deps.db, filter.site);
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
@@ -194,7 +213,11 @@ export class MachineService {
   }
 
   /** Applies an update; returns the row and the changed fields as old → new. */
-  async update(trx: Knex.Transaction, machine: MachineRow, patch: MachineUpdate): Promise<{ row: MachineRow; changes: Record<string, { old: unknown; new: unknown }> }> {
+  async update(
+    trx: Knex.Transaction,
+    machine: MachineRow,
+    patch: MachineUpdate,
+  ): Promise<{ row: MachineRow; changes: Record<string, { old: unknown; new: unknown }> }> {
     const next: Record<string, unknown> = {};
     const changes: Record<string, { old: unknown; new: unknown }> = {};
     const set = (field: string, column: keyof MachineRow, value: unknown, stored: unknown = value) => {
@@ -205,7 +228,9 @@ export class MachineService {
     if (patch.hostname !== undefined) {
       const hostname = patch.hostname.toLowerCase();
       if (hostname !== machine.hostname && (await trx('machines').where({ site_id: machine.site_id, hostname }).first())) {
-        throw new SproutError('SPROUT_ERR_CONFLICT', `this site already has a machine named ${hostname}`, { details: [{ field: 'hostname', message: 'already taken at this site' }] });
+        throw new SproutError('SPROUT_ERR_CONFLICT', `this site already has a machine named ${hostname}`, {
+          details: [{ field: 'hostname', message: 'already taken at this site' }],
+        });
       }
       set('hostname', 'hostname', hostname);
     }
@@ -224,13 +249,29 @@ export class MachineService {
     if (patch.expected !== undefined) set('expected', 'expected', patch.expected, JSON.stringify(patch.expected));
     if (patch.owner !== undefined) set('owner', 'owner', patch.owner);
     if (Object.keys(next).length === 0) return { row: machine, changes };
-    const [row] = await trx<MachineRow>('machines').where({ id: machine.id }).update({ ...next, updated_at: trx.fn.now() as never }).returning('*');
+    const [row] = await trx<MachineRow>('machines')
+      .where({ id: machine.id })
+      .update({ ...next, updated_at: trx.fn.now() as never })
+      .returning('*');
     return { row, changes };
   }
 
-  async events(machineId: string): Promise<{ id: number; at: string; action: string; from: string | null; to: string; reason: StatusReason | null; actor: string; workflow: string | null }[]> {
+  async events(
+    machineId: string,
+  ): Promise<
+    { id: number; at: string; action: string; from: string | null; to: string; reason: StatusReason | null; actor: string; workflow: string | null }[]
+  > {
     const rows = await this.deps.db('machine_events').where({ machine_id: machineId }).orderBy('id');
-    return rows.map((e) => ({ id: Number(e.id), at: iso(e.at), action: e.action, from: e.from_status, to: e.to_status, reason: e.reason, actor: e.actor, workflow: e.workflow_id }));
+    return rows.map((e) => ({
+      id: Number(e.id),
+      at: iso(e.at),
+      action: e.action,
+      from: e.from_status,
+      to: e.to_status,
+      reason: e.reason,
+      actor: e.actor,
+      workflow: e.workflow_id,
+    }));
   }
 }
 

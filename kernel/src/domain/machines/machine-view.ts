@@ -49,8 +49,26 @@ export interface RelatedParts {
 }
 
 const machineColumns = [
-  'id', 'site_id', 'hostname', 'arch', 'boot_mode', 'tags', 'bmc', 'expected', 'hardware', 'owner', 'status', 'status_reason',
-  'status_changed_at', 'status_deadline', 'current_workflow_id', 'created_at', 'updated_at', 'power_state', 'power_checked_at', 'power_error',
+  'id',
+  'site_id',
+  'hostname',
+  'arch',
+  'boot_mode',
+  'tags',
+  'bmc',
+  'expected',
+  'hardware',
+  'owner',
+  'status',
+  'status_reason',
+  'status_changed_at',
+  'status_deadline',
+  'current_workflow_id',
+  'created_at',
+  'updated_at',
+  'power_state',
+  'power_checked_at',
+  'power_error',
 ]
   .map((column) => `m.${column}`)
   // whether a password is sealed, never the sealed value

@@ -29,9 +29,15 @@ export const PowerAnswer = Type.Object({
   powerMismatch: Type.Optional(Type.Union([Type.String(), Type.Null()])),
 });
 
-const bmcOf = (machine: MachineRow) => ({ type: typeof machine.bmc?.type === 'string' ? machine.bmc.type : 'manual', address: typeof machine.bmc?.address === 'string' ? machine.bmc.address : null });
+const bmcOf = (machine: MachineRow) => ({
+  type: typeof machine.bmc?.type === 'string' ? machine.bmc.type : 'manual',
+  address: typeof machine.bmc?.address === 'string' ? machine.bmc.address : null,
+});
 
-export const powerRoutes: FastifyPluginAsync<ServiceDeps<'audit' | 'db' | 'dispatcher' | 'machines' | 'power'>> = async (app, { audit, db, dispatcher, machines, power }) => {
+export const powerRoutes: FastifyPluginAsync<ServiceDeps<'audit' | 'db' | 'dispatcher' | 'machines' | 'power'>> = async (
+  app,
+  { audit, db, dispatcher, machines, power },
+) => {
   /** Asks the site's agent, waits for its answer, and audits the call whatever came of it. */
   const live = async (request: FastifyRequest, action: PowerAction, soft: boolean) => {
     const machine = await findMachine(db, (request.params as { id: string }).id);
@@ -56,7 +62,10 @@ export const powerRoutes: FastifyPluginAsync<ServiceDeps<'audit' | 'db' | 'dispa
       if (!answer) {
         const seconds = Math.round((power.callTimeoutMs + 15_000) / 1000);
         const site = await db('sites').where({ id: machine.site_id }).first('name');
-        throw new SproutError('SPROUT_ERR_AGENT_TIMEOUT', `the agent at site ${site?.name ?? machine.site_id} did not answer the power request for ${machine.hostname} within ${seconds} s; check \`sprout site show ${site?.name ?? machine.site_id}\``);
+        throw new SproutError(
+          'SPROUT_ERR_AGENT_TIMEOUT',
+          `the agent at site ${site?.name ?? machine.site_id} did not answer the power request for ${machine.hostname} within ${seconds} s; check \`sprout site show ${site?.name ?? machine.site_id}\``,
+        );
       }
       if (answer.state === 'failed') {
         const reason = answer.result?.reason ?? 'protocol';
@@ -72,10 +81,17 @@ export const powerRoutes: FastifyPluginAsync<ServiceDeps<'audit' | 'db' | 'dispa
         ...(result.note ? { note: result.note } : {}),
         ...(result.awaitsPerson ? { awaitsPerson: result.awaitsPerson } : {}),
       };
-      await recordCall('success', { state: body.state, ...(result.note ? { note: result.note } : {}), ...(result.awaitsPerson ? { awaitsPerson: result.awaitsPerson } : {}) });
+      await recordCall('success', {
+        state: body.state,
+        ...(result.note ? { note: result.note } : {}),
+        ...(result.awaitsPerson ? { awaitsPerson: result.awaitsPerson } : {}),
+      });
       return body;
     } catch (err) {
-      const failure = err instanceof SproutError ? { error: err.message, code: err.code, ...(err.code === 'SPROUT_ERR_BMC' ? { reason: err.extensions.reason } : {}) } : { error: 'internal error' };
+      const failure =
+        err instanceof SproutError
+          ? { error: err.message, code: err.code, ...(err.code === 'SPROUT_ERR_BMC' ? { reason: err.extensions.reason } : {}) }
+          : { error: 'internal error' };
       await recordCall('failed', failure).catch((auditErr) => request.log.error({ err: auditErr }, 'could not audit a failed power request'));
       throw err;
     }
@@ -117,13 +133,22 @@ export const powerRoutes: FastifyPluginAsync<ServiceDeps<'audit' | 'db' | 'dispa
         tags: ['machine actions'],
         summary: "Power the machine on, off (hard; soft: an ACPI shutdown) or cycle it, through its site's agent and BMC",
         params: MachineParams,
-        body: Type.Object({ action: Type.Union([Type.Literal('on'), Type.Literal('off'), Type.Literal('cycle')]), soft: Type.Optional(Type.Boolean({ description: 'off only: ask the OS to shut down' })) }, { additionalProperties: false }),
+        body: Type.Object(
+          {
+            action: Type.Union([Type.Literal('on'), Type.Literal('off'), Type.Literal('cycle')]),
+            soft: Type.Optional(Type.Boolean({ description: 'off only: ask the OS to shut down' })),
+          },
+          { additionalProperties: false },
+        ),
         response: { 200: PowerAnswer },
       },
     },
     async (request) => {
       const body = request.body as { action: 'on' | 'off' | 'cycle'; soft?: boolean };
-      if (body.soft && body.action !== 'off') throw new SproutError('SPROUT_ERR_VALIDATION', 'soft applies to action off only', { details: [{ field: 'body/soft', message: 'only with action off' }] });
+      if (body.soft && body.action !== 'off')
+        throw new SproutError('SPROUT_ERR_VALIDATION', 'soft applies to action off only', {
+          details: [{ field: 'body/soft', message: 'only with action off' }],
+        });
       return live(request, body.action, body.soft === true);
     },
   );

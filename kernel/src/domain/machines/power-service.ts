@@ -67,9 +67,22 @@ export class PowerService {
     const id = randomUUID();
     const power = await powerTargetOf(trx, this.deps.sealer, machine.id);
     const [outbox] = await trx('outbox')
-      .insert({ site_id: machine.site_id, kind: 'power', payload: JSON.stringify({ action, ...(soft ? { soft } : {}), power, callTimeoutMs: this.callTimeoutMs, request: id, machine: machine.id }) })
+      .insert({
+        site_id: machine.site_id,
+        kind: 'power',
+        payload: JSON.stringify({ action, ...(soft ? { soft } : {}), power, callTimeoutMs: this.callTimeoutMs, request: id, machine: machine.id }),
+      })
       .returning('id');
-    await trx('power_requests').insert({ id, machine_id: machine.id, site_id: machine.site_id, action, soft, state: 'pending', requested_by: actor, outbox_id: outboxRowId(outbox) });
+    await trx('power_requests').insert({
+      id,
+      machine_id: machine.id,
+      site_id: machine.site_id,
+      action,
+      soft,
+      state: 'pending',
+      requested_by: actor,
+      outbox_id: outboxRowId(outbox),
+    });
     return id;
   }
 
@@ -113,10 +126,16 @@ export class PowerService {
     const result: NonNullable<PowerRequestRow['result']> = outcome.ok ? answerOf(outcome.result) : { ...(outcome.reason ? { reason: outcome.reason } : {}) };
     await db('power_requests')
       .where({ id: request.id, state: 'pending' })
-      .update({ state: outcome.ok ? 'succeeded' : 'failed', result: JSON.stringify(result), error: outcome.ok ? null : outcome.error, finished_at: db.fn.now() });
+      .update({
+        state: outcome.ok ? 'succeeded' : 'failed',
+        result: JSON.stringify(result),
+        error: outcome.ok ? null : outcome.error,
+        finished_at: db.fn.now(),
+      });
     if (request.machine_id) {
       if (outcome.ok && result.state) await this.recordState(db, request.site_id, request.machine_id, result.state, null);
-      else if (!outcome.ok) await db('machines').where({ id: request.machine_id, site_id: request.site_id }).update({ power_error: outcome.error, power_checked_at: db.fn.now() });
+      else if (!outcome.ok)
+        await db('machines').where({ id: request.machine_id, site_id: request.site_id }).update({ power_error: outcome.error, power_checked_at: db.fn.now() });
     }
     const notify = () => this.settled.emit(request.id);
     const commit = (db as Knex.Transaction).executionPromise;
@@ -132,7 +151,9 @@ export class PowerService {
 
   /** A power work item the transport gave up on (never acknowledged): its request fails with that reason. */
   async givenUp(workItemId: string, reason: string): Promise<void> {
-    await this.deps.db.transaction((trx) => this.settle(trx, workItemId, { ok: false, error: `the site's agent never completed the power request: ${reason}`, reason: 'unreachable' }));
+    await this.deps.db.transaction((trx) =>
+      this.settle(trx, workItemId, { ok: false, error: `the site's agent never completed the power request: ${reason}`, reason: 'unreachable' }),
+    );
   }
 
   start(): void {
@@ -187,13 +208,24 @@ export class PowerService {
           [id, siteId, siteId, pollSeconds],
         );
         if (((inserted as { rows?: unknown[] }).rows ?? (inserted as unknown[])).length === 0) return false;
-        const machines = await trx('machines').where({ site_id: siteId }).whereNotNull('bmc').whereRaw(`bmc->>'type' <> 'manual'`).orderBy('hostname').select('id');
+        const machines = await trx('machines')
+          .where({ site_id: siteId })
+          .whereNotNull('bmc')
+          .whereRaw(`bmc->>'type' <> 'manual'`)
+          .orderBy('hostname')
+          .select('id');
         const targets: PowerTarget[] = [];
         for (const m of machines) targets.push(await powerTargetOf(trx, this.deps.sealer, m.id));
         const [outbox] = await trx('outbox')
-          .insert({ site_id: siteId, kind: 'power-poll', payload: JSON.stringify({ targets, concurrency: pollConcurrency, callTimeoutMs: this.callTimeoutMs, request: id }) })
+          .insert({
+            site_id: siteId,
+            kind: 'power-poll',
+            payload: JSON.stringify({ targets, concurrency: pollConcurrency, callTimeoutMs: this.callTimeoutMs, request: id }),
+          })
           .returning('id');
-        await trx('power_requests').where({ id }).update({ outbox_id: outboxRowId(outbox) });
+        await trx('power_requests')
+          .where({ id })
+          .update({ outbox_id: outboxRowId(outbox) });
         return true;
       });
       if (done) queued++;

@@ -12,7 +12,9 @@ import { forgetMachineAtSite } from '../workflows/control-steps.ts';
 import { importBatchSize, importMachines, parseMachineCsv, type ImportRow } from './import-machines.ts';
 import { MachineInput, MachineSchema, MachineUpdate, StatusReasonSchema } from './schemas.ts';
 
-export const MachineParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id' }) });
+export const MachineParams = Type.Object({
+  id: Type.String({ minLength: 1, maxLength: 64, description: 'Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id' }),
+});
 
 const ImportResult = Type.Object({
   warnings: Type.Array(Type.String(), { description: 'What the import ignored: unknown CSV columns' }),
@@ -30,7 +32,10 @@ const ImportResult = Type.Object({
   ),
 });
 
-export const machineRoutes: FastifyPluginAsync<ServiceDeps<'capability' | 'db' | 'machines' | 'networks' | 'siteRevisions'>> = async (app, { capability, db, machines, networks, siteRevisions, audited }) => {
+export const machineRoutes: FastifyPluginAsync<ServiceDeps<'capability' | 'db' | 'machines' | 'networks' | 'siteRevisions'>> = async (
+  app,
+  { capability, db, machines, networks, siteRevisions, audited },
+) => {
   app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
   app.post(
@@ -55,8 +60,10 @@ export const machineRoutes: FastifyPluginAsync<ServiceDeps<'capability' | 'db' |
       config: { auth: { role: 'operator', action: 'machine.import', target: 'machine' } },
       schema: {
         tags: ['machines'],
-        summary: 'Import machines from a JSON array or text/csv (site,hostname,arch,bootMode,mac,tags, optionally bmc_type,bmc_address,bmc_username,bmc_password and cpus,memoryMiB,disks)',
-        description: 'Answers per row: created, unchanged, or error with the field. Re-importing the same data changes nothing. Unknown CSV columns are ignored and named in warnings.',
+        summary:
+          'Import machines from a JSON array or text/csv (site,hostname,arch,bootMode,mac,tags, optionally bmc_type,bmc_address,bmc_username,bmc_password and cpus,memoryMiB,disks)',
+        description:
+          'Answers per row: created, unchanged, or error with the field. Re-importing the same data changes nothing. Unknown CSV columns are ignored and named in warnings.',
         body: Type.Union([Type.Array(Type.Unknown(), { maxItems: 10_000 }), Type.String({ description: 'text/csv' })]),
         response: { 200: ImportResult },
       },
@@ -119,7 +126,10 @@ export const machineRoutes: FastifyPluginAsync<ServiceDeps<'capability' | 'db' |
 
   app.get(
     '/machines/:id',
-    { config: { auth: { role: 'viewer' } }, schema: { tags: ['machines'], summary: 'Show a machine (by id or hostname)', params: MachineParams, response: { 200: MachineSchema } } },
+    {
+      config: { auth: { role: 'viewer' } },
+      schema: { tags: ['machines'], summary: 'Show a machine (by id or hostname)', params: MachineParams, response: { 200: MachineSchema } },
+    },
     async (request) => {
       const machine = await machines.find((request.params as { id: string }).id);
       return { ...machine, addresses: await networks.machineAddresses(machine.id, machine.site.id) };
@@ -130,7 +140,13 @@ export const machineRoutes: FastifyPluginAsync<ServiceDeps<'capability' | 'db' |
     '/machines/:id',
     {
       config: { auth: { role: 'operator', action: 'machine.update', target: 'machine' } },
-      schema: { tags: ['machines'], summary: 'Change hostname, tags, BMC, expected hardware or owner', params: MachineParams, body: MachineUpdate, response: { 200: MachineSchema } },
+      schema: {
+        tags: ['machines'],
+        summary: 'Change hostname, tags, BMC, expected hardware or owner',
+        params: MachineParams,
+        body: MachineUpdate,
+        response: { 200: MachineSchema },
+      },
     },
     async (request) => {
       const row = await audited(request, async (trx) => {
@@ -154,7 +170,10 @@ export const machineRoutes: FastifyPluginAsync<ServiceDeps<'capability' | 'db' |
       await audited(request, async (trx) => {
         const machine = await findMachine(trx, (request.params as { id: string }).id, { forUpdate: true });
         if (isInProgress(machine.status) || machine.status === 'allocated' || machine.status === 'deployed') {
-          throw new SproutError('SPROUT_ERR_CONFLICT', `machine ${machine.hostname} is ${machine.status}; ${isInProgress(machine.status) ? 'cancel its workflow' : 'release it'} before deleting it`);
+          throw new SproutError(
+            'SPROUT_ERR_CONFLICT',
+            `machine ${machine.hostname} is ${machine.status}; ${isInProgress(machine.status) ? 'cancel its workflow' : 'release it'} before deleting it`,
+          );
         }
         await forgetMachineAtSite({ networks, dhcp: () => capability(dhcpCapability), dns: () => capability(dnsCapability) }, trx, machine);
         await machines.remove(trx, machine);
@@ -174,10 +193,21 @@ export const machineRoutes: FastifyPluginAsync<ServiceDeps<'capability' | 'db' |
         tags: ['machines'],
         summary: 'Lifecycle history with reasons, oldest first',
         params: MachineParams,
-                response: {
+        response: {
           200: Type.Object({
             items: Type.Array(
-              Type.Object({ id: Type.Integer(), at: Type.String(), action: Type.String(), from: Type.Union([Type.String(), Type.Null()]), to: Type.String(), reason: Type.Union([StatusReasonSchema, Type.Null()], { description: 'Why: a failure always has one; null for an operator action without a reason' }), actor: Type.String(), workflow: Type.Union([Type.String(), Type.Null()]) }),
+              Type.Object({
+                id: Type.Integer(),
+                at: Type.String(),
+                action: Type.String(),
+                from: Type.Union([Type.String(), Type.Null()]),
+                to: Type.String(),
+                reason: Type.Union([StatusReasonSchema, Type.Null()], {
+                  description: 'Why: a failure always has one; null for an operator action without a reason',
+                }),
+                actor: Type.String(),
+                workflow: Type.Union([Type.String(), Type.Null()]),
+              }),
             ),
           }),
         },

@@ -19,20 +19,33 @@ export const InterfaceInput = Type.Object(
   { mac: Mac, name: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,32}$' })), pxe: Type.Optional(Type.Boolean()) },
   { additionalProperties: false },
 );
-export const BmcOptions = Type.Record(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,63}$' }), Type.Union([Type.String({ maxLength: 256 }), Type.Number(), Type.Boolean()]), {
-  maxProperties: 16,
-  description: "Driver settings, e.g. IPMI's cipherSuite or Redfish's systemPath",
-});
+export const BmcOptions = Type.Record(
+  Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,63}$' }),
+  Type.Union([Type.String({ maxLength: 256 }), Type.Number(), Type.Boolean()]),
+  {
+    maxProperties: 16,
+    description: "Driver settings, e.g. IPMI's cipherSuite or Redfish's systemPath",
+  },
+);
 /**
  * A machine's BMC as given on create, update and import. `password` (or a Redfish token)
  * is write-only: sealed apart from this record and never shown again; `null` clears it.
  */
 export const Bmc = Type.Object(
   {
-    type: Type.String({ minLength: 1, maxLength: 32, pattern: '^[a-z][a-z0-9-]*$', description: 'The power driver: ipmi, redfish, manual, lab, or a plugin\'s own' }),
+    type: Type.String({
+      minLength: 1,
+      maxLength: 32,
+      pattern: '^[a-z][a-z0-9-]*$',
+      description: "The power driver: ipmi, redfish, manual, lab, or a plugin's own",
+    }),
     address: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Host, host:port or URL of the BMC; not for manual' })),
     username: Type.Optional(Type.String({ maxLength: 128 })),
-    password: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 1024 }), Type.Null()], { description: 'Write-only: the BMC password or Redfish token; null clears it' })),
+    password: Type.Optional(
+      Type.Union([Type.String({ minLength: 1, maxLength: 1024 }), Type.Null()], {
+        description: 'Write-only: the BMC password or Redfish token; null clears it',
+      }),
+    ),
     insecure: Type.Optional(Type.Boolean({ description: "Accept the BMC's self-signed TLS certificate (Redfish)" })),
     options: Type.Optional(BmcOptions),
   },
@@ -54,7 +67,11 @@ export const PowerView = Type.Object({
   error: Type.Union([Type.String(), Type.Null()], { description: 'Why the last check failed' }),
 });
 export const Expected = Type.Object(
-  { cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 65536 })), memoryMiB: Type.Optional(Type.Integer({ minimum: 1 })), disks: Type.Optional(Type.Integer({ minimum: 0, maximum: 1024 })) },
+  {
+    cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 65536 })),
+    memoryMiB: Type.Optional(Type.Integer({ minimum: 1 })),
+    disks: Type.Optional(Type.Integer({ minimum: 0, maximum: 1024 })),
+  },
   { additionalProperties: false },
 );
 
@@ -116,7 +133,14 @@ export const MachineSchema = Type.Object({
     }),
   ),
   hardwareTests: Type.Array(
-    Type.Object({ name: Type.String(), status: Type.String(), durationMs: Type.Integer(), output: Type.String(), at: Type.String(), workflow: Type.Union([Type.String(), Type.Null()]) }),
+    Type.Object({
+      name: Type.String(),
+      status: Type.String(),
+      durationMs: Type.Integer(),
+      output: Type.String(),
+      at: Type.String(),
+      workflow: Type.Union([Type.String(), Type.Null()]),
+    }),
     { description: 'The latest result of each hardware test' },
   ),
   createdAt: Type.String({ format: 'date-time' }),

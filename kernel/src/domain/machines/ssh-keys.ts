@@ -7,13 +7,22 @@
  */
 import { SproutError } from '../../errors/index.ts';
 
-export const sshKeyTypes = ['ssh-ed25519', 'ssh-rsa', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'sk-ssh-ed25519@openssh.com', 'sk-ecdsa-sha2-nistp256@openssh.com'];
+export const sshKeyTypes = [
+  'ssh-ed25519',
+  'ssh-rsa',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'sk-ssh-ed25519@openssh.com',
+  'sk-ecdsa-sha2-nistp256@openssh.com',
+];
 
 /** What is wrong with one key line, or undefined when sshd would take it. */
 export function sshKeyProblem(line: string): string | undefined {
   const [type, body] = line.trim().split(/[ \t]+/);
   if (/[\r\n]/.test(line.trim())) return 'one key per entry (this one holds a line break)';
-  if (!sshKeyTypes.includes(type)) return `not an OpenSSH public key line: it starts with ${JSON.stringify(type.slice(0, 40))}, not a key type (${sshKeyTypes.join(', ')})`;
+  if (!sshKeyTypes.includes(type))
+    return `not an OpenSSH public key line: it starts with ${JSON.stringify(type.slice(0, 40))}, not a key type (${sshKeyTypes.join(', ')})`;
   if (!body || !/^[A-Za-z0-9+/]+={0,2}$/.test(body)) return `${type} key without a base64 body`;
   const blob = Buffer.from(body, 'base64');
   const length = blob.length >= 4 ? blob.readUInt32BE(0) : -1;

@@ -98,7 +98,8 @@ export class NetworkService {
         ranges: JSON.stringify(storedRanges(spec)),
       });
     } catch (err) {
-      if ((err as { code?: string }).code === uniqueViolation) throw new SproutError('SPROUT_ERR_CONFLICT', `site ${site.name} already has a network named ${input.name}`, { cause: err });
+      if ((err as { code?: string }).code === uniqueViolation)
+        throw new SproutError('SPROUT_ERR_CONFLICT', `site ${site.name} already has a network named ${input.name}`, { cause: err });
       throw err;
     }
     return toNetwork(await this.row({ network: id }, trx));
@@ -146,9 +147,21 @@ export class NetworkService {
         throw stranded(`network ${row.name} keeps its CIDR ${row.cidr} while addresses are allocated in it`, 'body/cidr', allocations, 'release them first');
       }
       const onGateway = allocations.filter((a) => parseIpv4(a.address) === spec.gateway);
-      if (onGateway.length > 0) throw stranded(`gateway ${next.gateway} of network ${row.name} is an allocated address`, 'body/gateway', onGateway, 'release it or pick another gateway');
+      if (onGateway.length > 0)
+        throw stranded(
+          `gateway ${next.gateway} of network ${row.name} is an allocated address`,
+          'body/gateway',
+          onGateway,
+          'release it or pick another gateway',
+        );
       const inRanges = allocations.filter((a) => spec.ranges.some((r) => intervalContains(r, parseIpv4(a.address)!)));
-      if (inRanges.length > 0) throw stranded(`the new ranges of network ${row.name} cover allocated addresses`, 'body/ranges', inRanges, 'release them or leave them outside the ranges');
+      if (inRanges.length > 0)
+        throw stranded(
+          `the new ranges of network ${row.name} cover allocated addresses`,
+          'body/ranges',
+          inRanges,
+          'release them or leave them outside the ranges',
+        );
     }
     await trx('networks')
       .where({ id: row.id })
@@ -181,7 +194,12 @@ export class NetworkService {
     const network = toIpamNetwork(row);
     const allocations = await ipam.listAllocations(network, trx);
     if (allocations.length > 0) {
-      throw stranded(`network ${row.name} at site ${row.site_name} still has allocated addresses`, 'network', allocations, 'release them first (sprout machine release, or DELETE /v1/networks/{id}/allocations/{allocationId})');
+      throw stranded(
+        `network ${row.name} at site ${row.site_name} still has allocated addresses`,
+        'network',
+        allocations,
+        'release them first (sprout machine release, or DELETE /v1/networks/{id}/allocations/{allocationId})',
+      );
     }
     await this.deps.hooks.networkRemoving.promise({ id: row.id, trx });
     await trx('discovered_macs').where({ network_id: row.id }).update({ network_id: null });
@@ -208,32 +226,51 @@ export class NetworkService {
     const ipam = await this.deps.ipam();
     const rows = await this.rows(db);
     const out: (Network & { utilisation: Utilisation })[] = [];
-    for (const row of rows) out.push({ ...toNetwork(row), utilisation: utilisationOf(parsedModel(row), (await ipam.listAllocations(toIpamNetwork(row), db)).length) });
+    for (const row of rows)
+      out.push({ ...toNetwork(row), utilisation: utilisationOf(parsedModel(row), (await ipam.listAllocations(toIpamNetwork(row), db)).length) });
     return out;
   }
 
   /** The allocations with the names an operator reads: the machine's hostname and the interface's name, where they are known. */
-  async allocations(ref: NetworkRef, db: Db = this.deps.db): Promise<{ network: Network; items: (IpAllocation & { machineHostname: string | null; interfaceName: string | null })[] }> {
+  async allocations(
+    ref: NetworkRef,
+    db: Db = this.deps.db,
+  ): Promise<{ network: Network; items: (IpAllocation & { machineHostname: string | null; interfaceName: string | null })[] }> {
     const row = await this.row(ref, db);
     const items = await (await this.deps.ipam()).listAllocations(toIpamNetwork(row), db);
     const machineIds = [...new Set(items.map((a) => a.machineId).filter((id): id is string => !!id && isUuid(id)))];
     const interfaceIds = [...new Set(items.map((a) => a.interfaceId).filter((id): id is string => !!id && isUuid(id)))];
-    const hostnames = new Map<string, string>(machineIds.length ? (await db('machines').whereIn('id', machineIds).select('id', 'hostname')).map((m: { id: string; hostname: string }) => [m.id, m.hostname]) : []);
-    const names = new Map<string, string>(interfaceIds.length ? (await db('interfaces').whereIn('id', interfaceIds).select('id', 'name')).map((i: { id: string; name: string }) => [i.id, i.name]) : []);
+    const hostnames = new Map<string, string>(
+      machineIds.length
+        ? (await db('machines').whereIn('id', machineIds).select('id', 'hostname')).map((m: { id: string; hostname: string }) => [m.id, m.hostname])
+        : [],
+    );
+    const names = new Map<string, string>(
+      interfaceIds.length
+        ? (await db('interfaces').whereIn('id', interfaceIds).select('id', 'name')).map((i: { id: string; name: string }) => [i.id, i.name])
+        : [],
+    );
     return {
       network: toNetwork(row),
-      items: items.map((a) => ({ ...a, machineHostname: (a.machineId && hostnames.get(a.machineId)) || null, interfaceName: (a.interfaceId && names.get(a.interfaceId)) || null })),
+      items: items.map((a) => ({
+        ...a,
+        machineHostname: (a.machineId && hostnames.get(a.machineId)) || null,
+        interfaceName: (a.interfaceId && names.get(a.interfaceId)) || null,
+      })),
     };
   }
 
   /** A machine's addresses in every network of its site, for `machine show`. */
   async machineAddresses(machineId: string, siteId: string, db: Db = this.deps.db): Promise<{ address: string; network: string; interface: string | null }[]> {
     const ipam = await this.deps.ipam();
-    const interfaces = new Map<string, string>((await db('interfaces').where({ machine_id: machineId }).select('id', 'name')).map((i: { id: string; name: string }) => [i.id, i.name]));
+    const interfaces = new Map<string, string>(
+      (await db('interfaces').where({ machine_id: machineId }).select('id', 'name')).map((i: { id: string; name: string }) => [i.id, i.name]),
+    );
     const found: { address: string; network: string; interface: string | null }[] = [];
     for (const row of await this.rows(db).where('n.site_id', siteId).orderBy('n.name')) {
       for (const a of await ipam.listAllocations(toIpamNetwork(row), db, { machineId })) {
-        if (a.machineId === machineId) found.push({ address: a.address, network: row.name, interface: (a.interfaceId && interfaces.get(a.interfaceId)) || null });
+        if (a.machineId === machineId)
+          found.push({ address: a.address, network: row.name, interface: (a.interfaceId && interfaces.get(a.interfaceId)) || null });
       }
     }
     return found;
@@ -247,7 +284,9 @@ export class NetworkService {
   async allocate(ref: NetworkRef, request: AllocateBody, trx: Knex.Transaction): Promise<AddressChange> {
     const row = await this.lockedRow(ref, trx);
     if (request.interface && !request.machine) {
-      throw new SproutError('SPROUT_ERR_VALIDATION', 'an interface needs its machine', { details: [{ field: 'body/interface', message: 'is only meaningful with `machine`' }] });
+      throw new SproutError('SPROUT_ERR_VALIDATION', 'an interface needs its machine', {
+        details: [{ field: 'body/interface', message: 'is only meaningful with `machine`' }],
+      });
     }
     const machine = request.machine ? await this.machineAt(trx, request.machine, row) : undefined;
     const nic = machine && request.interface ? await interfaceOf(trx, machine, request.interface) : undefined;
@@ -256,9 +295,13 @@ export class NetworkService {
     if (nic) {
       const held = (await ipam.listAllocations(network, trx, { machineId: machine!.id })).find((a) => a.interfaceId === nic.id);
       if (held) {
-        throw new SproutError('SPROUT_ERR_CONFLICT', `interface ${nic.name} of ${machine!.hostname} already has ${held.address} in network ${row.name} (allocation ${held.id}); release it first`, {
-          details: [{ field: 'body/interface', message: `already has ${held.address}`, allocation: held.id }],
-        });
+        throw new SproutError(
+          'SPROUT_ERR_CONFLICT',
+          `interface ${nic.name} of ${machine!.hostname} already has ${held.address} in network ${row.name} (allocation ${held.id}); release it first`,
+          {
+            details: [{ field: 'body/interface', message: `already has ${held.address}`, allocation: held.id }],
+          },
+        );
       }
     }
     const allocation = await ipam.allocateAddress(
@@ -288,15 +331,22 @@ export class NetworkService {
    * The provisioning address of a machine's PXE interface in its site's PXE network:
    * the existing allocation when there is one (idempotent), else a new one.
    */
-  async ensureMachineAddress(machine: { id: string; siteId: string; hostname: string; interfaceId: string; mac: string }, trx: Knex.Transaction): Promise<{ network: { id: string; name: string; cidr: string; gateway: string; domain: string | null; dnsServers: string[] }; allocation: IpAllocation }> {
+  async ensureMachineAddress(
+    machine: { id: string; siteId: string; hostname: string; interfaceId: string; mac: string },
+    trx: Knex.Transaction,
+  ): Promise<{ network: { id: string; name: string; cidr: string; gateway: string; domain: string | null; dnsServers: string[] }; allocation: IpAllocation }> {
     const [first] = await this.rows(trx).where('n.site_id', machine.siteId).andWhere('n.pxe', true).orderBy('n.name').limit(1);
     const row = first && (await this.lockedRow({ network: first.id }, trx));
     if (!row) {
       const site = await trx('sites').where({ id: machine.siteId }).first('name');
       const name = site?.name ?? machine.siteId;
-      throw new SproutError('SPROUT_ERR_CONFLICT', `site ${name} has no PXE network; create one with \`sprout network create --site ${name} --name … --cidr … --gateway … --pxe\``, {
-        context: { site: machine.siteId, machine: machine.id },
-      });
+      throw new SproutError(
+        'SPROUT_ERR_CONFLICT',
+        `site ${name} has no PXE network; create one with \`sprout network create --site ${name} --name … --cidr … --gateway … --pxe\``,
+        {
+          context: { site: machine.siteId, machine: machine.id },
+        },
+      );
     }
     // Serialises concurrent calls for one machine, so a retry never allocates twice.
     await trx('machines').where({ id: machine.id }).forUpdate().first('id');
@@ -325,7 +375,10 @@ export class NetworkService {
   }
 
   private rows(db: Db): Knex.QueryBuilder<NetworkRow, NetworkRow[]> {
-    return db('networks as n').join('sites as s', 's.id', 'n.site_id').select('n.*', 's.name as site_name') as unknown as Knex.QueryBuilder<NetworkRow, NetworkRow[]>;
+    return db('networks as n').join('sites as s', 's.id', 'n.site_id').select('n.*', 's.name as site_name') as unknown as Knex.QueryBuilder<
+      NetworkRow,
+      NetworkRow[]
+    >;
   }
 
   /**
@@ -347,9 +400,15 @@ export class NetworkService {
     if (ref.site) q.where('n.site_id', (await findSite(db, ref.site)).id);
     const found = await q.orderBy('s.name').limit(3);
     const where = ref.site ? ` at site ${ref.site}` : '';
-    if (found.length === 0) throw new SproutError('SPROUT_ERR_NOT_FOUND', `no network "${ref.network}"${where}`, { details: [{ field: 'network', message: `no network with id or name "${ref.network}"${where}` }] });
+    if (found.length === 0)
+      throw new SproutError('SPROUT_ERR_NOT_FOUND', `no network "${ref.network}"${where}`, {
+        details: [{ field: 'network', message: `no network with id or name "${ref.network}"${where}` }],
+      });
     if (found.length > 1) {
-      throw new SproutError('SPROUT_ERR_CONFLICT', `network name "${ref.network}" exists at several sites (${found.map((r) => r.site_name).join(', ')}); name the site (?site=, --site) or use the network id`);
+      throw new SproutError(
+        'SPROUT_ERR_CONFLICT',
+        `network name "${ref.network}" exists at several sites (${found.map((r) => r.site_name).join(', ')}); name the site (?site=, --site) or use the network id`,
+      );
     }
     return found[0];
   }
@@ -377,7 +436,9 @@ async function interfaceOf(trx: Knex.Transaction, machine: MachineRow, nameOrMac
       if (mac) q.orWhere({ mac });
     });
   if (rows.length === 0) {
-    throw new SproutError('SPROUT_ERR_NOT_FOUND', `machine ${machine.hostname} has no interface "${nameOrMac}"`, { details: [{ field: 'body/interface', message: `no interface with name or MAC "${nameOrMac}"` }] });
+    throw new SproutError('SPROUT_ERR_NOT_FOUND', `machine ${machine.hostname} has no interface "${nameOrMac}"`, {
+      details: [{ field: 'body/interface', message: `no interface with name or MAC "${nameOrMac}"` }],
+    });
   }
   return rows.find((r) => r.name === nameOrMac) ?? rows[0];
 }
@@ -417,13 +478,22 @@ function stranded(what: string, field: string, allocations: IpAllocation[], reme
   const more = allocations.length > sample.length ? ` and ${allocations.length - sample.length} more` : '';
   const message = `${what}: ${allocations.length} allocation(s): ${named}${more}; ${remedy}`;
   return new SproutError('SPROUT_ERR_CONFLICT', message, {
-    details: [{ field, message: `${allocations.length} allocated address(es) in the way`, count: allocations.length, allocations: sample.map((a) => ({ id: a.id, address: a.address, hostname: a.hostname ?? null, machineId: a.machineId ?? null })) }],
+    details: [
+      {
+        field,
+        message: `${allocations.length} allocated address(es) in the way`,
+        count: allocations.length,
+        allocations: sample.map((a) => ({ id: a.id, address: a.address, hostname: a.hostname ?? null, machineId: a.machineId ?? null })),
+      },
+    ],
   });
 }
 
 /** JSON with object keys sorted: jsonb hands ranges back with its own key order. */
 function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v));
+  return JSON.stringify(value, (_key, v) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
 }
 
 function normaliseDomain(domain: string | null | undefined): string | null {

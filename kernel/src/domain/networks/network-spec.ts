@@ -59,7 +59,8 @@ export function parseNetworkSpec(input: NetworkSpecInput): NetworkSpec {
 
   const gateway = parseIpv4(input.gateway);
   if (gateway === null) problems.push({ field: 'body/gateway', message: `"${input.gateway}" is not an IPv4 address` });
-  else if (usable && !intervalContains(usable, gateway)) problems.push({ field: 'body/gateway', message: `${input.gateway} is not a host address of ${where}${hostRange(usable)}` });
+  else if (usable && !intervalContains(usable, gateway))
+    problems.push({ field: 'body/gateway', message: `${input.gateway} is not a host address of ${where}${hostRange(usable)}` });
 
   const ranges: ParsedRange[] = [];
   for (const [index, range] of (input.ranges ?? []).entries()) {
@@ -87,11 +88,17 @@ export function parseNetworkSpec(input: NetworkSpecInput): NetworkSpec {
   }
   if (gateway !== null) {
     const holder = ranges.find((r) => intervalContains(r, gateway));
-    if (holder) problems.push({ field: 'body/gateway', message: `${input.gateway} is inside ${describe(holder)} (ranges/${holder.index}); the gateway must stay outside ranges` });
+    if (holder)
+      problems.push({
+        field: 'body/gateway',
+        message: `${input.gateway} is inside ${describe(holder)} (ranges/${holder.index}); the gateway must stay outside ranges`,
+      });
   }
 
   if (problems.length > 0) {
-    throw new SproutError('SPROUT_ERR_VALIDATION', `network ${input.name} is invalid: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`, { details: problems });
+    throw new SproutError('SPROUT_ERR_VALIDATION', `network ${input.name} is invalid: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`, {
+      details: problems,
+    });
   }
   return { cidr: cidr!, gateway: gateway!, ranges };
 }

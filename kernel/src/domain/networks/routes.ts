@@ -50,7 +50,12 @@ export const networkRoutes: FastifyPluginAsync<ServiceDeps<'networks' | 'siteRev
     '/networks',
     {
       config: { auth: { role: 'viewer' } },
-      schema: { tags: ['networks'], summary: 'List networks, optionally of one site', querystring: SiteQuery, response: { 200: Type.Object({ items: Type.Array(NetworkSchema) }) } },
+      schema: {
+        tags: ['networks'],
+        summary: 'List networks, optionally of one site',
+        querystring: SiteQuery,
+        response: { 200: Type.Object({ items: Type.Array(NetworkSchema) }) },
+      },
     },
     async (request) => ({ items: await networks.list({ site: (request.query as Query).site }) }),
   );
@@ -80,7 +85,7 @@ export const networkRoutes: FastifyPluginAsync<ServiceDeps<'networks' | 'siteRev
         description:
           'The result is checked like a new network (400 naming each bad field; 409 on a taken name or an overlap at the site). ' +
           '409 `SPROUT_ERR_CONFLICT` naming the allocations in the way when the CIDR changes while addresses are allocated, or a new gateway or range covers an allocated address. ' +
-          'The audit record holds each changed field as old/new; the site\'s agents get the change with the next revision of its desired state.',
+          "The audit record holds each changed field as old/new; the site's agents get the change with the next revision of its desired state.",
         params: NetworkParams,
         querystring: SiteQuery,
         body: UpdateNetworkBody,
@@ -104,7 +109,8 @@ export const networkRoutes: FastifyPluginAsync<ServiceDeps<'networks' | 'siteRev
       schema: {
         tags: ['networks'],
         summary: 'Delete a network (by id or name); refused while addresses are allocated in it',
-        description: '409 `SPROUT_ERR_CONFLICT` naming the allocations (address and hostname, a sample and the count) while any exist. The DHCP reservations of the network go with it.',
+        description:
+          '409 `SPROUT_ERR_CONFLICT` naming the allocations (address and hostname, a sample and the count) while any exist. The DHCP reservations of the network go with it.',
         params: NetworkParams,
         querystring: SiteQuery,
         response: { 204: Type.Null(), 409: ProblemSchema },
@@ -143,7 +149,8 @@ export const networkRoutes: FastifyPluginAsync<ServiceDeps<'networks' | 'siteRev
       schema: {
         tags: ['networks'],
         summary: 'Allocate an address: the requested one or the next free one outside dynamic and reserved ranges',
-        description: '409 `SPROUT_ERR_CONFLICT` when the requested address is taken (or is the gateway, or inside a range); 409 `SPROUT_ERR_NETWORK_EXHAUSTED` when no address is free; 400 when the requested address is not a host address of the network.',
+        description:
+          '409 `SPROUT_ERR_CONFLICT` when the requested address is taken (or is the gateway, or inside a range); 409 `SPROUT_ERR_NETWORK_EXHAUSTED` when no address is free; 400 when the requested address is not a host address of the network.',
         params: NetworkParams,
         querystring: SiteQuery,
         body: AllocateBody,
@@ -188,7 +195,11 @@ function refOf(request: { params: unknown; query: unknown }) {
   return { network: (request.params as Params).id, site: (request.query as Query).site };
 }
 
-function auditDetails(change: { network: { id: string; name: string; site: { name: string } }; allocation: { address: string; machineId?: string | null; interfaceId?: string | null; hostname?: string | null }; provider: string }) {
+function auditDetails(change: {
+  network: { id: string; name: string; site: { name: string } };
+  allocation: { address: string; machineId?: string | null; interfaceId?: string | null; hostname?: string | null };
+  provider: string;
+}) {
   return {
     site: change.network.site.name,
     network: change.network.name,
@@ -202,7 +213,17 @@ function auditDetails(change: { network: { id: string; name: string; site: { nam
 }
 
 /** Providers may leave optional fields out; the API always shows them. */
-function toAllocation(a: { id: string; networkId: string; address: string; machineId?: string | null; interfaceId?: string | null; hostname?: string | null; provider: string; machineHostname?: string | null; interfaceName?: string | null }) {
+function toAllocation(a: {
+  id: string;
+  networkId: string;
+  address: string;
+  machineId?: string | null;
+  interfaceId?: string | null;
+  hostname?: string | null;
+  provider: string;
+  machineHostname?: string | null;
+  interfaceName?: string | null;
+}) {
   return {
     id: a.id,
     networkId: a.networkId,

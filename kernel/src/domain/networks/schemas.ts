@@ -40,10 +40,16 @@ export const UpdateNetworkBody = Type.Object(
     cidr: Type.Optional(NetworkCidr('IPv4 network in CIDR notation (no host bits); refused (409) while addresses are allocated in the network')),
     gateway: Type.Optional(Ipv4Address),
     dnsServers: Type.Optional(Type.Array(Ipv4Address, { maxItems: 8, description: 'Replaces the resolvers handed to machines' })),
-    domain: Type.Optional(Type.Union([Type.String({ format: 'hostname', maxLength: 253 }), Type.Null()], { description: 'DNS domain of the machines in this network; null removes it' })),
+    domain: Type.Optional(
+      Type.Union([Type.String({ format: 'hostname', maxLength: 253 }), Type.Null()], {
+        description: 'DNS domain of the machines in this network; null removes it',
+      }),
+    ),
     vlan: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 4094 }), Type.Null()], { description: 'null removes it' })),
     pxe: Type.Optional(Type.Boolean({ description: 'Machines at the site PXE-boot from this network' })),
-    ranges: Type.Optional(Type.Array(AddressRange, { maxItems: 64, description: 'Replaces every range; refused (409) when an allocated address would fall inside one' })),
+    ranges: Type.Optional(
+      Type.Array(AddressRange, { maxItems: 64, description: 'Replaces every range; refused (409) when an allocated address would fall inside one' }),
+    ),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -81,10 +87,12 @@ export const NetworkWithUtilisationSchema = Type.Object({ ...NetworkSchema.prope
 
 export const AllocateBody = Type.Object(
   {
-    machine: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Machine id or hostname (at the network\'s site)' })),
+    machine: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "Machine id or hostname (at the network's site)" })),
     interface: Type.Optional(Type.String({ minLength: 1, maxLength: 32, description: 'Interface name or MAC address of that machine' })),
-    hostname: Type.Optional(Type.String({ format: 'hostname', maxLength: 253, description: 'Defaults to the machine\'s hostname' })),
-    address: Type.Optional(Type.String({ format: 'ipv4', description: 'A specific address; without it the next free one outside dynamic and reserved ranges' })),
+    hostname: Type.Optional(Type.String({ format: 'hostname', maxLength: 253, description: "Defaults to the machine's hostname" })),
+    address: Type.Optional(
+      Type.String({ format: 'ipv4', description: 'A specific address; without it the next free one outside dynamic and reserved ranges' }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -90,7 +90,8 @@ export class DesiredStatePublisher {
         this.published.set(siteId, document.revision);
         if (this.failing.delete(siteId)) this.deps.logger.info({ siteId, revision: document.revision }, 'the desired state of the site is published again');
       } catch (err) {
-        if (!this.failing.has(siteId)) this.deps.logger.warn({ err, siteId }, 'cannot publish the desired state of the site; retrying on the next change and within a minute');
+        if (!this.failing.has(siteId))
+          this.deps.logger.warn({ err, siteId }, 'cannot publish the desired state of the site; retrying on the next change and within a minute');
         this.failing.add(siteId);
         return;
       }

@@ -10,7 +10,9 @@ import Type, { type Static, type TSchema } from 'typebox';
 const uuid = Type.String({ format: 'uuid' });
 const ipv4 = Type.String({ format: 'ipv4' });
 const mac = Type.String({ pattern: '^[0-9a-f]{2}(:[0-9a-f]{2}){5}$' });
-const cidr = Type.String({ pattern: '^(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}/([0-9]|[12][0-9]|3[0-2])$' });
+const cidr = Type.String({
+  pattern: '^(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}/([0-9]|[12][0-9]|3[0-2])$',
+});
 const dnsName = Type.String({ minLength: 1, maxLength: 255 });
 const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 

@@ -9,21 +9,56 @@ import type { DhcpProvider } from '../../capabilities/dhcp.ts';
 import type { DnsProvider } from '../../capabilities/dns.ts';
 import type { SiteDesiredStateDocument } from './desired-state-schema.ts';
 
-export async function desiredStateOf(db: Knex | Knex.Transaction, siteId: string, providers: { dhcp: () => Promise<DhcpProvider>; dns: () => Promise<DnsProvider> }): Promise<SiteDesiredStateDocument> {
+export async function desiredStateOf(
+  db: Knex | Knex.Transaction,
+  siteId: string,
+  providers: { dhcp: () => Promise<DhcpProvider>; dns: () => Promise<DnsProvider> },
+): Promise<SiteDesiredStateDocument> {
   const site = await db('sites').where({ id: siteId }).first('id', 'name', 'desired_revision');
   const networks = await db('networks').where({ site_id: siteId }).orderBy('name');
   const intents = await db('boot_intents')
     .join('machines', 'machines.id', 'boot_intents.machine_id')
     .where('machines.site_id', siteId)
     .orderBy('machines.hostname')
-    .select('machines.id as machineId', 'machines.hostname', 'machines.arch', 'machines.boot_mode as bootMode', 'boot_intents.intent', 'boot_intents.params', 'boot_intents.workflow_id as workflow');
-  const macs = intents.length ? await db('interfaces').whereIn('machine_id', intents.map((i) => i.machineId)).where({ pxe: true }).select('machine_id', 'mac') : [];
+    .select(
+      'machines.id as machineId',
+      'machines.hostname',
+      'machines.arch',
+      'machines.boot_mode as bootMode',
+      'boot_intents.intent',
+      'boot_intents.params',
+      'boot_intents.workflow_id as workflow',
+    );
+  const macs = intents.length
+    ? await db('interfaces')
+        .whereIn(
+          'machine_id',
+          intents.map((i) => i.machineId),
+        )
+        .where({ pxe: true })
+        .select('machine_id', 'mac')
+    : [];
   return {
     revision: Number(site?.desired_revision ?? 0),
     site: { id: site?.id ?? siteId, name: site?.name ?? '' },
-    networks: networks.map((n) => ({ id: n.id, name: n.name, cidr: n.cidr, gateway: n.gateway, dnsServers: n.dns_servers ?? [], domain: n.domain ?? null, vlan: n.vlan ?? null, pxe: n.pxe, ranges: n.ranges ?? [] })),
+    networks: networks.map((n) => ({
+      id: n.id,
+      name: n.name,
+      cidr: n.cidr,
+      gateway: n.gateway,
+      dnsServers: n.dns_servers ?? [],
+      domain: n.domain ?? null,
+      vlan: n.vlan ?? null,
+      pxe: n.pxe,
+      ranges: n.ranges ?? [],
+    })),
     reservations: await (await providers.dhcp()).listReservations(siteId, db),
-    bootIntents: intents.map((i) => ({ ...i, params: i.params ?? {}, workflow: i.workflow ?? null, mac: macs.find((m) => m.machine_id === i.machineId)?.mac ?? null })),
+    bootIntents: intents.map((i) => ({
+      ...i,
+      params: i.params ?? {},
+      workflow: i.workflow ?? null,
+      mac: macs.find((m) => m.machine_id === i.machineId)?.mac ?? null,
+    })),
     dnsRecords: await (await providers.dns()).listRecords(siteId, undefined, db),
   };
 }

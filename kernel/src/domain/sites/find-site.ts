@@ -19,9 +19,12 @@ export function isUuid(value: string): boolean {
 }
 
 export async function findSite(db: Knex | Knex.Transaction, idOrName: string, options: { forUpdate?: boolean } = {}): Promise<SiteRow> {
-  const q = db<SiteRow>('sites').where(isUuid(idOrName) ? { id: idOrName } : { name: idOrName }).first();
+  const q = db<SiteRow>('sites')
+    .where(isUuid(idOrName) ? { id: idOrName } : { name: idOrName })
+    .first();
   if (options.forUpdate) q.forUpdate();
   const site = await q;
-  if (!site) throw new SproutError('SPROUT_ERR_NOT_FOUND', `no site "${idOrName}"`, { details: [{ field: 'site', message: `no site with id or name "${idOrName}"` }] });
+  if (!site)
+    throw new SproutError('SPROUT_ERR_NOT_FOUND', `no site "${idOrName}"`, { details: [{ field: 'site', message: `no site with id or name "${idOrName}"` }] });
   return site;
 }

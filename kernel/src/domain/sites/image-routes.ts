@@ -31,7 +31,10 @@ const ImageRequestSchema = Type.Object({
   site: Type.String(),
   action: Type.Union([Type.Literal('import'), Type.Literal('remove')]),
   name: Type.String(),
-  source: Type.Union([Type.Object({ url: Type.Optional(Type.String()), path: Type.Optional(Type.String()), sha256: Type.Optional(Type.String()) }), Type.Null()]),
+  source: Type.Union([
+    Type.Object({ url: Type.Optional(Type.String()), path: Type.Optional(Type.String()), sha256: Type.Optional(Type.String()) }),
+    Type.Null(),
+  ]),
   state: Type.Union([Type.Literal('pending'), Type.Literal('succeeded'), Type.Literal('failed')]),
   result: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
   error: Nullable(Type.String()),
@@ -43,7 +46,6 @@ const ImageRequestSchema = Type.Object({
 const SiteParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'Site id or name' }) });
 
 export const imageRoutes: FastifyPluginAsync<ServiceDeps<'db' | 'images'>> = async (app, { db, images, audited }) => {
-
   app.get(
     '/images',
     {
@@ -87,7 +89,8 @@ export const imageRoutes: FastifyPluginAsync<ServiceDeps<'db' | 'images'>> = asy
       config: { auth: { role: 'operator', action: 'image.import', target: 'site' } },
       schema: {
         tags: ['images'],
-        summary: "Import an image into the site's store: the agent downloads the URL (or copies the path on its own host), checks the sha256 and puts it in place atomically",
+        summary:
+          "Import an image into the site's store: the agent downloads the URL (or copies the path on its own host), checks the sha256 and puts it in place atomically",
         params: SiteParams,
         body: Type.Object(
           {
@@ -104,13 +107,18 @@ export const imageRoutes: FastifyPluginAsync<ServiceDeps<'db' | 'images'>> = asy
     async (request, reply) => {
       const body = request.body as { name?: string; url?: string; path?: string; sha256: string };
       if ((body.url === undefined) === (body.path === undefined)) {
-        throw new SproutError('SPROUT_ERR_VALIDATION', 'give the image as exactly one of url (the agent downloads it) or path (a file on the agent host)', { details: [{ field: 'body/url', message: 'one of url or path is required' }] });
+        throw new SproutError('SPROUT_ERR_VALIDATION', 'give the image as exactly one of url (the agent downloads it) or path (a file on the agent host)', {
+          details: [{ field: 'body/url', message: 'one of url or path is required' }],
+        });
       }
       const name = body.name ?? basename(new URL(body.url ?? `file://${body.path}`).pathname);
       if (!new RegExp(imageNamePattern).test(name)) {
-        throw new SproutError('SPROUT_ERR_VALIDATION', `"${name}" cannot name an image: give a name of letters, digits, . _ + - (not starting with a dot)`, { details: [{ field: 'body/name', message: `"${name}" is not an image name` }] });
+        throw new SproutError('SPROUT_ERR_VALIDATION', `"${name}" cannot name an image: give a name of letters, digits, . _ + - (not starting with a dot)`, {
+          details: [{ field: 'body/name', message: `"${name}" is not an image name` }],
+        });
       }
-      if (isImageUrl(name)) throw new SproutError('SPROUT_ERR_VALIDATION', 'an image name is not a URL', { details: [{ field: 'body/name', message: 'is a URL' }] });
+      if (isImageUrl(name))
+        throw new SproutError('SPROUT_ERR_VALIDATION', 'an image name is not a URL', { details: [{ field: 'body/name', message: 'is a URL' }] });
       const site = await findSite(db, (request.params as { id: string }).id);
       const id = await audited(request, async (trx) => ({
         result: await images.queueImport(trx, site.id, { ...body, name }, request.principal.actor),

@@ -9,7 +9,6 @@ const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, de
 const iso = (v: unknown) => (v ? new Date(v as string).toISOString() : null);
 
 export const observationRoutes: FastifyPluginAsync<ServiceDeps<'db'>> = async (app, { db }) => {
-
   app.get(
     '/sites/:id/discovered-macs',
     {
@@ -19,9 +18,18 @@ export const observationRoutes: FastifyPluginAsync<ServiceDeps<'db'>> = async (a
         tags: ['sites'],
         summary: 'MAC addresses that asked the site for DHCP without being registered as a machine',
         params: IdParams,
-                response: {
+        response: {
           200: Type.Object({
-            items: Type.Array(Type.Object({ mac: Type.String(), networkId: Type.Union([Type.String(), Type.Null()]), offered: Type.Union([Type.String(), Type.Null()]), timesSeen: Type.Integer(), firstSeenAt: Type.String(), lastSeenAt: Type.String() })),
+            items: Type.Array(
+              Type.Object({
+                mac: Type.String(),
+                networkId: Type.Union([Type.String(), Type.Null()]),
+                offered: Type.Union([Type.String(), Type.Null()]),
+                timesSeen: Type.Integer(),
+                firstSeenAt: Type.String(),
+                lastSeenAt: Type.String(),
+              }),
+            ),
           }),
         },
       },
@@ -29,7 +37,16 @@ export const observationRoutes: FastifyPluginAsync<ServiceDeps<'db'>> = async (a
     async (request) => {
       const site = await findSite(db, (request.params as { id: string }).id);
       const rows = await db('discovered_macs').where({ site_id: site.id }).whereNotIn('mac', db('interfaces').select('mac')).orderBy('last_seen_at', 'desc');
-      return { items: rows.map((r) => ({ mac: r.mac, networkId: r.network_id, offered: r.offered, timesSeen: r.times_seen, firstSeenAt: iso(r.first_seen_at)!, lastSeenAt: iso(r.last_seen_at)! })) };
+      return {
+        items: rows.map((r) => ({
+          mac: r.mac,
+          networkId: r.network_id,
+          offered: r.offered,
+          timesSeen: r.times_seen,
+          firstSeenAt: iso(r.first_seen_at)!,
+          lastSeenAt: iso(r.last_seen_at)!,
+        })),
+      };
     },
   );
 
@@ -42,9 +59,18 @@ export const observationRoutes: FastifyPluginAsync<ServiceDeps<'db'>> = async (a
         tags: ['sites'],
         summary: "DHCP leases the site's agent reported",
         params: IdParams,
-                response: {
+        response: {
           200: Type.Object({
-            items: Type.Array(Type.Object({ mac: Type.String(), address: Type.String(), state: Type.String(), expiresAt: Type.Union([Type.String(), Type.Null()]), machine: Type.Union([Type.String(), Type.Null()]), updatedAt: Type.String() })),
+            items: Type.Array(
+              Type.Object({
+                mac: Type.String(),
+                address: Type.String(),
+                state: Type.String(),
+                expiresAt: Type.Union([Type.String(), Type.Null()]),
+                machine: Type.Union([Type.String(), Type.Null()]),
+                updatedAt: Type.String(),
+              }),
+            ),
           }),
         },
       },
@@ -57,7 +83,16 @@ export const observationRoutes: FastifyPluginAsync<ServiceDeps<'db'>> = async (a
         .where('dhcp_leases.site_id', site.id)
         .orderBy('dhcp_leases.address')
         .select('dhcp_leases.*', 'machines.hostname');
-      return { items: rows.map((r) => ({ mac: r.mac, address: r.address, state: r.state, expiresAt: iso(r.expires_at), machine: r.hostname ?? null, updatedAt: iso(r.updated_at)! })) };
+      return {
+        items: rows.map((r) => ({
+          mac: r.mac,
+          address: r.address,
+          state: r.state,
+          expiresAt: iso(r.expires_at),
+          machine: r.hostname ?? null,
+          updatedAt: iso(r.updated_at)!,
+        })),
+      };
     },
   );
 };

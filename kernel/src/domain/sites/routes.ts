@@ -19,8 +19,10 @@ export const AgentSchema = Type.Object({
   services: Type.Record(Type.String(), Type.Unknown()),
   desiredState: Type.Object(
     {
-      revision: Type.Union([Type.Integer(), Type.Null()], { description: 'The revision of the site\'s desired state this agent serves (null before its first)' }),
-      latest: Type.Integer({ description: 'The site\'s current revision' }),
+      revision: Type.Union([Type.Integer(), Type.Null()], {
+        description: "The revision of the site's desired state this agent serves (null before its first)",
+      }),
+      latest: Type.Integer({ description: "The site's current revision" }),
       behind: Type.Union([Type.Integer(), Type.Null()], { description: 'latest − revision: 0 when the agent serves the current state' }),
       error: Type.Union([Type.String(), Type.Null()], { description: 'Why the agent refused the newest document it got, if it did' }),
     },
@@ -48,10 +50,16 @@ export const SiteSchema = Type.Object({
   updatedAt: Type.String({ format: 'date-time' }),
 });
 
-const JoinTokenSchema = Type.Object({ token: Type.String({ description: 'One-time secret for `sprout agent run --join-token`; shown once' }), expiresAt: Type.String({ format: 'date-time' }) });
+const JoinTokenSchema = Type.Object({
+  token: Type.String({ description: 'One-time secret for `sprout agent run --join-token`; shown once' }),
+  expiresAt: Type.String({ format: 'date-time' }),
+});
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'Site id or name' }) });
 
-export const siteRoutes: FastifyPluginAsync<ServiceDeps<'db' | 'siteRevisions' | 'sites' | 'workflows'>> = async (app, { db, siteRevisions, sites, workflows, audited }) => {
+export const siteRoutes: FastifyPluginAsync<ServiceDeps<'db' | 'siteRevisions' | 'sites' | 'workflows'>> = async (
+  app,
+  { db, siteRevisions, sites, workflows, audited },
+) => {
   const one = async (row: SiteRow) => (await sites.views([row]))[0];
 
   app.post(
@@ -61,7 +69,10 @@ export const siteRoutes: FastifyPluginAsync<ServiceDeps<'db' | 'siteRevisions' |
       schema: {
         tags: ['sites'],
         summary: 'Register a site; the answer carries a one-time join token for its agent',
-        body: Type.Object({ name: siteName, description: Type.Optional(Type.String({ maxLength: 1024 })), labels: Type.Optional(Labels) }, { additionalProperties: false }),
+        body: Type.Object(
+          { name: siteName, description: Type.Optional(Type.String({ maxLength: 1024 })), labels: Type.Optional(Labels) },
+          { additionalProperties: false },
+        ),
         response: { 201: Type.Object({ site: SiteSchema, joinToken: JoinTokenSchema }) },
       },
     },
@@ -77,13 +88,20 @@ export const siteRoutes: FastifyPluginAsync<ServiceDeps<'db' | 'siteRevisions' |
 
   app.get(
     '/sites',
-    { config: { auth: { role: 'viewer' } }, preValidation: refuseCursor, schema: { tags: ['sites'], summary: 'List sites with their agents', response: { 200: Type.Object({ items: Type.Array(SiteSchema) }) } } },
+    {
+      config: { auth: { role: 'viewer' } },
+      preValidation: refuseCursor,
+      schema: { tags: ['sites'], summary: 'List sites with their agents', response: { 200: Type.Object({ items: Type.Array(SiteSchema) }) } },
+    },
     async () => ({ items: await sites.views(await sites.list()) }),
   );
 
   app.get(
     '/sites/:id',
-    { config: { auth: { role: 'viewer' } }, schema: { tags: ['sites'], summary: 'Show a site (by id or name) with its agents', params: IdParams, response: { 200: SiteSchema } } },
+    {
+      config: { auth: { role: 'viewer' } },
+      schema: { tags: ['sites'], summary: 'Show a site (by id or name) with its agents', params: IdParams, response: { 200: SiteSchema } },
+    },
     async (request) => one(await findSite(db, (request.params as { id: string }).id)),
   );
 
@@ -93,9 +111,12 @@ export const siteRoutes: FastifyPluginAsync<ServiceDeps<'db' | 'siteRevisions' |
       config: { auth: { role: 'operator', action: 'site.update', target: 'site' } },
       schema: {
         tags: ['sites'],
-        summary: 'Change a site\'s name, description or labels',
+        summary: "Change a site's name, description or labels",
         params: IdParams,
-        body: Type.Object({ name: Type.Optional(siteName), description: Type.Optional(Type.String({ maxLength: 1024 })), labels: Type.Optional(Labels) }, { additionalProperties: false, minProperties: 1 }),
+        body: Type.Object(
+          { name: Type.Optional(siteName), description: Type.Optional(Type.String({ maxLength: 1024 })), labels: Type.Optional(Labels) },
+          { additionalProperties: false, minProperties: 1 },
+        ),
         response: { 200: SiteSchema },
       },
     },
@@ -130,14 +151,23 @@ export const siteRoutes: FastifyPluginAsync<ServiceDeps<'db' | 'siteRevisions' |
     '/sites/:id/sync',
     {
       config: { auth: { role: 'operator', action: 'site.sync', target: 'site' } },
-      schema: { tags: ['sites'], summary: "Publish the site's desired state (networks, reservations, boot intents, DNS) to its agent", params: IdParams, response: { 202: WorkflowSchema } },
+      schema: {
+        tags: ['sites'],
+        summary: "Publish the site's desired state (networks, reservations, boot intents, DNS) to its agent",
+        params: IdParams,
+        response: { 202: WorkflowSchema },
+      },
     },
     async (request, reply) => {
       const id = await audited(request, async (trx) => {
         const site = await findSite(trx, (request.params as { id: string }).id);
         // A manual push: agents fetch the site's document at once, whatever revision they hold.
         const revision = await siteRevisions.changed(trx, site.id);
-        return { result: await workflows.startForSite(trx, { kind: 'sync-site', siteId: site.id, actor: request.principal.actor }), targetId: site.id, details: { site: site.name, revision } };
+        return {
+          result: await workflows.startForSite(trx, { kind: 'sync-site', siteId: site.id, actor: request.principal.actor }),
+          targetId: site.id,
+          details: { site: site.name, revision },
+        };
       });
       return reply.status(202).send(await workflows.get(id));
     },

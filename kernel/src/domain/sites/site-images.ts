@@ -66,9 +66,21 @@ export class SiteImages {
   }
 
   async list(siteId?: string): Promise<SiteImageView[]> {
-    const q = this.deps.db('site_images').join('sites', 'sites.id', 'site_images.site_id').orderBy([{ column: 'sites.name' }, { column: 'site_images.name' }]).select('site_images.*', 'sites.name as site');
+    const q = this.deps
+      .db('site_images')
+      .join('sites', 'sites.id', 'site_images.site_id')
+      .orderBy([{ column: 'sites.name' }, { column: 'site_images.name' }])
+      .select('site_images.*', 'sites.name as site');
     if (siteId) q.where('site_images.site_id', siteId);
-    return (await q).map((r) => ({ name: r.name, site: r.site, size: Number(r.size), sha256: r.sha256 ?? null, format: r.format ?? null, seenAt: iso(r.seen_at), changedAt: iso(r.changed_at) }));
+    return (await q).map((r) => ({
+      name: r.name,
+      site: r.site,
+      size: Number(r.size),
+      sha256: r.sha256 ?? null,
+      format: r.format ?? null,
+      seenAt: iso(r.seen_at),
+      changedAt: iso(r.changed_at),
+    }));
   }
 
   /**
@@ -81,19 +93,27 @@ export class SiteImages {
     const site = await db('sites').where({ id: siteId }).first('name', 'images_reported_at');
     const context = { image, site: site.name };
     if (!site.images_reported_at) {
-      throw new SproutError('SPROUT_ERR_CONFLICT', `site ${site.name} has reported no images yet: is its agent online (with services.http.artifactRoot)? Deploy an image URL, or start the site's agent`, {
-        details: [{ field: 'image', message: `site ${site.name} has reported no images` }],
-        context,
-      });
+      throw new SproutError(
+        'SPROUT_ERR_CONFLICT',
+        `site ${site.name} has reported no images yet: is its agent online (with services.http.artifactRoot)? Deploy an image URL, or start the site's agent`,
+        {
+          details: [{ field: 'image', message: `site ${site.name} has reported no images` }],
+          context,
+        },
+      );
     }
     const rows = await db('site_images').where({ site_id: siteId }).orderBy('name').select('name', 'format');
     const names = rows.map((r) => r.name as string);
     const matches = matchImageName(image, names);
     if (matches.length === 0) {
-      throw new SproutError('SPROUT_ERR_CONFLICT', `image ${image} is not in the image store of site ${site.name}; it has: ${names.join(', ') || 'no images'} (add one with \`sprout image import --site ${site.name}\`)`, {
-        details: [{ field: 'image', message: `site ${site.name} has no image ${image}` }],
-        context: { ...context, available: names },
-      });
+      throw new SproutError(
+        'SPROUT_ERR_CONFLICT',
+        `image ${image} is not in the image store of site ${site.name}; it has: ${names.join(', ') || 'no images'} (add one with \`sprout image import --site ${site.name}\`)`,
+        {
+          details: [{ field: 'image', message: `site ${site.name} has no image ${image}` }],
+          context: { ...context, available: names },
+        },
+      );
     }
     if (matches.length > 1) {
       throw new SproutError('SPROUT_ERR_CONFLICT', `image ${image} is ambiguous at site ${site.name}: it could be ${matches.join(' or ')}; name the file`, {
@@ -104,10 +124,14 @@ export class SiteImages {
     const [file] = matches as [string];
     const format = rows.find((r) => r.name === file)?.format as string | null;
     if (format && !installerFormats.includes(format)) {
-      throw new SproutError('SPROUT_ERR_CONFLICT', `image ${file} at site ${site.name} is ${format}, which the installer cannot write to a disk; store it raw (or gzip/xz-compressed raw)${format === 'qcow2' ? `: qemu-img convert -O raw ${file} ${file.replace(/\.qcow2$/, '')}.raw` : ''}`, {
-        details: [{ field: 'image', message: `${file} is ${format}` }],
-        context: { ...context, format },
-      });
+      throw new SproutError(
+        'SPROUT_ERR_CONFLICT',
+        `image ${file} at site ${site.name} is ${format}, which the installer cannot write to a disk; store it raw (or gzip/xz-compressed raw)${format === 'qcow2' ? `: qemu-img convert -O raw ${file} ${file.replace(/\.qcow2$/, '')}.raw` : ''}`,
+        {
+          details: [{ field: 'image', message: `${file} is ${format}` }],
+          context: { ...context, format },
+        },
+      );
     }
     const removing = await db('image_requests').where({ site_id: siteId, name: file, action: 'remove', state: 'pending' }).first('id');
     if (removing) throw new SproutError('SPROUT_ERR_CONFLICT', `image ${file} is being removed from site ${site.name} (request ${removing.id})`, { context });
@@ -115,10 +139,18 @@ export class SiteImages {
   }
 
   /** Queues an import for the site's agent: from a URL it can reach, or a path on its host; returns the request. */
-  async queueImport(trx: Knex.Transaction, siteId: string, input: { name: string; url?: string; path?: string; sha256: string }, actor: string): Promise<string> {
+  async queueImport(
+    trx: Knex.Transaction,
+    siteId: string,
+    input: { name: string; url?: string; path?: string; sha256: string },
+    actor: string,
+  ): Promise<string> {
     await this.requireAgent(trx, siteId);
     const pending = await trx('image_requests').where({ site_id: siteId, name: input.name, state: 'pending' }).first('id', 'action');
-    if (pending) throw new SproutError('SPROUT_ERR_CONFLICT', `image ${input.name} already has a pending ${pending.action} (request ${pending.id}); wait for it`, { context: { request: pending.id } });
+    if (pending)
+      throw new SproutError('SPROUT_ERR_CONFLICT', `image ${input.name} already has a pending ${pending.action} (request ${pending.id}); wait for it`, {
+        context: { request: pending.id },
+      });
     const source = { ...(input.url ? { url: input.url } : {}), ...(input.path ? { path: input.path } : {}), sha256: input.sha256.toLowerCase() };
     return this.queue(trx, siteId, 'import', input.name, source, actor);
   }
@@ -127,7 +159,9 @@ export class SiteImages {
   async queueRemove(trx: Knex.Transaction, siteId: string, name: string, actor: string): Promise<string> {
     const site = await trx('sites').where({ id: siteId }).first('name');
     if (!(await trx('site_images').where({ site_id: siteId, name }).first('name'))) {
-      throw new SproutError('SPROUT_ERR_NOT_FOUND', `site ${site.name} has no image ${name}`, { details: [{ field: 'name', message: `no image ${name} at site ${site.name}` }] });
+      throw new SproutError('SPROUT_ERR_NOT_FOUND', `site ${site.name} has no image ${name}`, {
+        details: [{ field: 'name', message: `no image ${name} at site ${site.name}` }],
+      });
     }
     const deploys = await trx('workflows')
       .leftJoin('machines', 'machines.id', 'workflows.machine_id')
@@ -136,21 +170,48 @@ export class SiteImages {
       .whereRaw(`workflows.params->>'image' = ?`, [name])
       .select('workflows.id', 'machines.hostname');
     if (deploys.length) {
-      throw new SproutError('SPROUT_ERR_CONFLICT', `image ${name} is in use at site ${site.name} by the running deploy of ${deploys.map((d) => `${d.hostname} (workflow ${d.id})`).join(', ')}; remove it when they have finished`, {
-        context: { workflows: deploys.map((d) => d.id) },
-      });
+      throw new SproutError(
+        'SPROUT_ERR_CONFLICT',
+        `image ${name} is in use at site ${site.name} by the running deploy of ${deploys.map((d) => `${d.hostname} (workflow ${d.id})`).join(', ')}; remove it when they have finished`,
+        {
+          context: { workflows: deploys.map((d) => d.id) },
+        },
+      );
     }
     await this.requireAgent(trx, siteId);
     const pending = await trx('image_requests').where({ site_id: siteId, name, state: 'pending' }).first('id', 'action');
-    if (pending) throw new SproutError('SPROUT_ERR_CONFLICT', `image ${name} already has a pending ${pending.action} (request ${pending.id}); wait for it`, { context: { request: pending.id } });
+    if (pending)
+      throw new SproutError('SPROUT_ERR_CONFLICT', `image ${name} already has a pending ${pending.action} (request ${pending.id}); wait for it`, {
+        context: { request: pending.id },
+      });
     return this.queue(trx, siteId, 'remove', name, null, actor);
   }
 
-  private async queue(trx: Knex.Transaction, siteId: string, action: 'import' | 'remove', name: string, source: Record<string, string> | null, actor: string): Promise<string> {
+  private async queue(
+    trx: Knex.Transaction,
+    siteId: string,
+    action: 'import' | 'remove',
+    name: string,
+    source: Record<string, string> | null,
+    actor: string,
+  ): Promise<string> {
     const id = randomUUID();
-    const [outbox] = await trx('outbox').insert({ site_id: siteId, kind: `image-${action}`, payload: JSON.stringify({ request: id, name, ...source }) }).returning('id');
-    await trx('image_requests').insert({ id, site_id: siteId, action, name, source: source ? JSON.stringify(source) : null, requested_by: actor, outbox_id: outboxRowId(outbox) });
-    trx.executionPromise.then(() => this.deps.afterDispatch(), () => undefined);
+    const [outbox] = await trx('outbox')
+      .insert({ site_id: siteId, kind: `image-${action}`, payload: JSON.stringify({ request: id, name, ...source }) })
+      .returning('id');
+    await trx('image_requests').insert({
+      id,
+      site_id: siteId,
+      action,
+      name,
+      source: source ? JSON.stringify(source) : null,
+      requested_by: actor,
+      outbox_id: outboxRowId(outbox),
+    });
+    trx.executionPromise.then(
+      () => this.deps.afterDispatch(),
+      () => undefined,
+    );
     return id;
   }
 
@@ -161,7 +222,13 @@ export class SiteImages {
   }
 
   async request(siteId: string, id: string): Promise<ImageRequestView> {
-    const row = /^[0-9a-f-]{36}$/i.test(id) ? await this.deps.db('image_requests').join('sites', 'sites.id', 'image_requests.site_id').where({ 'image_requests.id': id, site_id: siteId }).first('image_requests.*', 'sites.name as site') : undefined;
+    const row = /^[0-9a-f-]{36}$/i.test(id)
+      ? await this.deps
+          .db('image_requests')
+          .join('sites', 'sites.id', 'image_requests.site_id')
+          .where({ 'image_requests.id': id, site_id: siteId })
+          .first('image_requests.*', 'sites.name as site')
+      : undefined;
     if (!row) throw new SproutError('SPROUT_ERR_NOT_FOUND', `no image request ${id} at this site`);
     return {
       id: row.id,
@@ -183,7 +250,11 @@ export class SiteImages {
    * import's image is in the site's rows at once, a removed one gone, without waiting for
    * the next heartbeat. Runs inside the report's transaction.
    */
-  async settle(db: Knex | Knex.Transaction, workItemId: string | null | undefined, outcome: { ok: true; result: Record<string, unknown> } | { ok: false; error: string }): Promise<boolean> {
+  async settle(
+    db: Knex | Knex.Transaction,
+    workItemId: string | null | undefined,
+    outcome: { ok: true; result: Record<string, unknown> } | { ok: false; error: string },
+  ): Promise<boolean> {
     const outboxId = workItemId ? outboxIdOf(workItemId) : null;
     if (outboxId === null) return false;
     const request = await db('image_requests').where({ outbox_id: outboxId }).first();
@@ -191,7 +262,12 @@ export class SiteImages {
     if (request.state !== 'pending') return true;
     await db('image_requests')
       .where({ id: request.id, state: 'pending' })
-      .update({ state: outcome.ok ? 'succeeded' : 'failed', result: outcome.ok ? JSON.stringify(outcome.result) : null, error: outcome.ok ? null : outcome.error, finished_at: db.fn.now() });
+      .update({
+        state: outcome.ok ? 'succeeded' : 'failed',
+        result: outcome.ok ? JSON.stringify(outcome.result) : null,
+        error: outcome.ok ? null : outcome.error,
+        finished_at: db.fn.now(),
+      });
     if (!outcome.ok) return true;
     if (request.action === 'remove') await db('site_images').where({ site_id: request.site_id, name: request.name }).delete();
     const r = outcome.result;
@@ -207,6 +283,8 @@ export class SiteImages {
 
   /** An image work item the transport gave up on: its request fails with that reason. */
   async givenUp(workItemId: string, reason: string): Promise<boolean> {
-    return this.deps.db.transaction((trx) => this.settle(trx, workItemId, { ok: false, error: `the site's agent never completed the image request: ${reason}` }));
+    return this.deps.db.transaction((trx) =>
+      this.settle(trx, workItemId, { ok: false, error: `the site's agent never completed the image request: ${reason}` }),
+    );
   }
 }

@@ -15,7 +15,8 @@ import type { Logger } from 'pino';
  * (tests isolate themselves so) has its own channel, or its sites' changes would wake
  * this one's publisher and long polls for sites it does not have.
  */
-const channelFor = (schema?: string) => (schema ? `sprout_site_revision_${schema.replace(/[^a-z0-9_]/gi, '_')}`.slice(0, 63).toLowerCase() : 'sprout_site_revision');
+const channelFor = (schema?: string) =>
+  schema ? `sprout_site_revision_${schema.replace(/[^a-z0-9_]/gi, '_')}`.slice(0, 63).toLowerCase() : 'sprout_site_revision';
 
 export class SiteRevisions {
   private readonly waiters = new EventEmitter();
@@ -34,7 +35,10 @@ export class SiteRevisions {
     const [row] = await trx('sites').where({ id: siteId }).increment('desired_revision', 1).returning('desired_revision');
     const revision = Number(row?.desired_revision ?? 0);
     if (this.deps.kind === 'postgres') await trx.raw('select pg_notify(?, ?)', [this.channel, `${siteId} ${revision}`]);
-    trx.executionPromise.then(() => this.announce(siteId, revision), () => undefined);
+    trx.executionPromise.then(
+      () => this.announce(siteId, revision),
+      () => undefined,
+    );
     return revision;
   }
 

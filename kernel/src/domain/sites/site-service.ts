@@ -56,7 +56,14 @@ export class SiteService {
   }
 
   async views(rows: SiteRow[], db: Knex | Knex.Transaction = this.deps.db): Promise<SiteView[]> {
-    const agents = rows.length ? await db('agents').whereIn('site_id', rows.map((r) => r.id)).orderBy('registered_at') : [];
+    const agents = rows.length
+      ? await db('agents')
+          .whereIn(
+            'site_id',
+            rows.map((r) => r.id),
+          )
+          .orderBy('registered_at')
+      : [];
     return rows.map((site) => ({
       id: site.id,
       name: site.name,
@@ -96,7 +103,11 @@ export class SiteService {
     return db<SiteRow>('sites').orderBy('name');
   }
 
-  async create(trx: Knex.Transaction, input: { name: string; description?: string; labels?: Record<string, string> }, actor: string): Promise<{ site: SiteRow; joinToken: JoinToken }> {
+  async create(
+    trx: Knex.Transaction,
+    input: { name: string; description?: string; labels?: Record<string, string> },
+    actor: string,
+  ): Promise<{ site: SiteRow; joinToken: JoinToken }> {
     await this.refuseTakenName(trx, input.name);
     const [site] = await trx<SiteRow>('sites')
       .insert({ id: randomUUID(), name: input.name, description: input.description ?? '', labels: JSON.stringify(input.labels ?? {}) as never })

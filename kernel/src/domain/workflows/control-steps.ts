@@ -39,7 +39,8 @@ async function provisioningAddress(ctx: StepContext) {
 }
 
 async function setBootIntent(ctx: StepContext, intent: 'commission' | 'deploy' | 'local' | 'erase', params: Record<string, unknown>) {
-  await ctx.trx('boot_intents')
+  await ctx
+    .trx('boot_intents')
     .insert({ machine_id: ctx.machine.id, intent, params: JSON.stringify(params), workflow_id: ctx.workflow.id, updated_at: ctx.trx.fn.now() })
     .onConflict('machine_id')
     .merge();
@@ -53,7 +54,10 @@ export const controlSteps: Record<string, ControlStep> = {
 
   'reserve-dhcp': async (ctx) => {
     const { nic, network, allocation } = await provisioningAddress(ctx);
-    await (await ctx.dhcp()).reserve({ siteId: ctx.machine.site_id, networkId: network.id, mac: nic.mac, address: allocation.address, hostname: ctx.machine.hostname, netboot: true }, ctx.trx);
+    await (await ctx.dhcp()).reserve(
+      { siteId: ctx.machine.site_id, networkId: network.id, mac: nic.mac, address: allocation.address, hostname: ctx.machine.hostname, netboot: true },
+      ctx.trx,
+    );
     return { mac: nic.mac, address: allocation.address };
   },
 

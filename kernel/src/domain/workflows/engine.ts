@@ -54,7 +54,13 @@ export interface StepRow {
 
 export type SiteStepOutcome =
   | { ok: true; result?: Record<string, unknown>; log?: string[] }
-  | { ok: false; error: string; log?: string[]; /** e.g. `test_failed` when hardware tests failed while commissioning */ failAction?: LifecycleAction; reason?: Record<string, unknown> };
+  | {
+      ok: false;
+      error: string;
+      log?: string[] /** e.g. `test_failed` when hardware tests failed while commissioning */;
+      failAction?: LifecycleAction;
+      reason?: Record<string, unknown>;
+    };
 
 export interface EngineDeps {
   db: Knex;
@@ -87,9 +93,7 @@ export class WorkflowEngine {
   private readonly running = new Set<Promise<void>>();
   private stopped = false;
 
-
-  constructor(private readonly deps: EngineDeps) {
-  }
+  constructor(private readonly deps: EngineDeps) {}
 
   start(): void {
     this.stopped = false;
@@ -118,7 +122,12 @@ export class WorkflowEngine {
   async sweep(): Promise<void> {
     if (this.stopped) return;
     try {
-      const rows = await this.deps.db('workflows').whereIn('state', ['pending', 'running']).orWhere((q) => q.where({ cancel_requested: true }).whereNotIn('state', finishedStates)).select('id').limit(200);
+      const rows = await this.deps
+        .db('workflows')
+        .whereIn('state', ['pending', 'running'])
+        .orWhere((q) => q.where({ cancel_requested: true }).whereNotIn('state', finishedStates))
+        .select('id')
+        .limit(200);
       for (const { id } of rows) this.kick(id);
     } catch (err) {
       this.deps.logger.error({ err }, 'workflow sweep failed');
@@ -147,7 +156,10 @@ export class WorkflowEngine {
     // A site step the agent runs (one waiting on a machine can take 20 minutes) ends at
     // once too: its work is withdrawn and a late report for it finds the step cancelled.
     // A control step runs inside one transaction: it ends before a cancel is seen.
-    if (wf.cancel_requested && (!current || current.state === 'pending' || current.state === 'dispatched' || (current.kind === 'site' && current.state === 'running'))) {
+    if (
+      wf.cancel_requested &&
+      (!current || current.state === 'pending' || current.state === 'dispatched' || (current.kind === 'site' && current.state === 'running'))
+    ) {
       await this.cancel(trx, wf, steps);
       return 'stop';
     }
@@ -167,21 +179,35 @@ export class WorkflowEngine {
     const machine = wf.machine_id ? await trx<MachineRow>('machines').where({ id: wf.machine_id }).first() : undefined;
     const now = this.deps.clock.now();
     const attempt = step.attempt + 1;
-    await trx('workflow_steps').where({ id: step.id }).update({ state: 'running', attempt, started_at: step.attempt === 0 ? now : trx.raw('started_at') });
+    await trx('workflow_steps')
+      .where({ id: step.id })
+      .update({ state: 'running', attempt, started_at: step.attempt === 0 ? now : trx.raw('started_at') });
     step.started_at ??= now;
     await trx('workflows').where({ id: wf.id }).update({ state: 'running', updated_at: now });
     this.afterCommit(trx, 'workflowStepStarted', this.event(wf, step, 'running'));
     try {
       if (!implementation) throw new SproutError('SPROUT_ERR_INTERNAL', `no control step named ${step.name}`);
-      if (!machine) throw new SproutError('SPROUT_ERR_NOT_FOUND', 'the workflow\'s machine no longer exists');
+      if (!machine) throw new SproutError('SPROUT_ERR_NOT_FOUND', "the workflow's machine no longer exists");
       const results = Object.fromEntries(steps.filter((s) => s.state === 'succeeded').map((s) => [s.name, s.result ?? {}]));
       // A savepoint, so a failed attempt's writes vanish but the attempt is still recorded.
       const result = await trx.transaction((sp) =>
-        withTimeout(implementation({ ...this.deps.stepContext, trx: sp, workflow: wf, machine, results }), step.timeout_ms, `step ${step.name} timed out after ${step.timeout_ms} ms`),
+        withTimeout(
+          implementation({ ...this.deps.stepContext, trx: sp, workflow: wf, machine, results }),
+          step.timeout_ms,
+          `step ${step.name} timed out after ${step.timeout_ms} ms`,
+        ),
       );
       // What a control step writes (addresses, reservations, DNS records, boot intents) is what the site's agents serve.
       await this.deps.siteChanged(trx, wf.site_id);
-      await trx('workflow_steps').where({ id: step.id }).update({ state: 'succeeded', finished_at: this.deps.clock.now(), result: JSON.stringify(result), error: null, log_tail: JSON.stringify(appendLog(step.log_tail, [`${step.name}: ${summarise(result)}`])) });
+      await trx('workflow_steps')
+        .where({ id: step.id })
+        .update({
+          state: 'succeeded',
+          finished_at: this.deps.clock.now(),
+          result: JSON.stringify(result),
+          error: null,
+          log_tail: JSON.stringify(appendLog(step.log_tail, [`${step.name}: ${summarise(result)}`])),
+        });
       this.afterCommit(trx, 'workflowStepFinished', this.event(wf, step, 'succeeded'));
       this.observeStep(trx, wf, step, 'succeeded');
       return 'continue';
@@ -190,10 +216,14 @@ export class WorkflowEngine {
       const log = appendLog(step.log_tail, [`${step.name} attempt ${attempt}/${step.max_attempts} failed: ${message}`]);
       const retryable = !(err instanceof SproutError) || err.status >= 500 || err.code === 'SPROUT_ERR_CAPABILITY_UNAVAILABLE';
       if (retryable && attempt < step.max_attempts) {
-        await trx('workflow_steps').where({ id: step.id }).update({ state: 'pending', error: message, log_tail: JSON.stringify(log) });
+        await trx('workflow_steps')
+          .where({ id: step.id })
+          .update({ state: 'pending', error: message, log_tail: JSON.stringify(log) });
         return 'continue';
       }
-      await trx('workflow_steps').where({ id: step.id }).update({ state: 'failed', finished_at: this.deps.clock.now(), error: message, log_tail: JSON.stringify(log) });
+      await trx('workflow_steps')
+        .where({ id: step.id })
+        .update({ state: 'failed', finished_at: this.deps.clock.now(), error: message, log_tail: JSON.stringify(log) });
       this.afterCommit(trx, 'workflowStepFinished', { ...this.event(wf, step, 'failed'), error: message });
       this.observeStep(trx, wf, step, 'failed');
       this.deps.logger.warn({ workflow: wf.id, kind: wf.kind, machine: wf.machine_id, step: step.name, attempt, err: message }, 'workflow step failed');
@@ -227,9 +257,14 @@ export class WorkflowEngine {
         // which the control steps before this one bumped; the step waits for what it needs.
       }),
     });
-    trx.executionPromise.then(() => this.deps.afterDispatch(), () => undefined);
+    trx.executionPromise.then(
+      () => this.deps.afterDispatch(),
+      () => undefined,
+    );
     const now = this.deps.clock.now();
-    await trx('workflow_steps').where({ id: step.id }).update({ state: 'dispatched', attempt: step.attempt + 1, started_at: now, waiting_for: waitingFor });
+    await trx('workflow_steps')
+      .where({ id: step.id })
+      .update({ state: 'dispatched', attempt: step.attempt + 1, started_at: now, waiting_for: waitingFor });
     await trx('workflows').where({ id: wf.id }).update({ state: 'dispatched', updated_at: now });
     this.afterCommit(trx, 'workflowStepStarted', this.event(wf, step, 'dispatched'));
   }
@@ -239,7 +274,9 @@ export class WorkflowEngine {
     await db.transaction(async (trx) => {
       const step = await this.lockStep(trx, stepId);
       if (!step || (step.state !== 'dispatched' && step.state !== 'running')) return;
-      await trx('workflow_steps').where({ id: step.id }).update({ state: 'running', waiting_for: null, log_tail: JSON.stringify(appendLog(step.log_tail, log)) });
+      await trx('workflow_steps')
+        .where({ id: step.id })
+        .update({ state: 'running', waiting_for: null, log_tail: JSON.stringify(appendLog(step.log_tail, log)) });
       await trx('workflows').where({ id: step.workflow_id }).update({ state: 'running', updated_at: this.deps.clock.now() });
     });
   }
@@ -249,7 +286,9 @@ export class WorkflowEngine {
     await db.transaction(async (trx) => {
       const step = await this.lockStep(trx, stepId);
       if (!step || finishedStepStates.includes(step.state)) return;
-      await trx('workflow_steps').where({ id: step.id }).update({ log_tail: JSON.stringify(appendLog(step.log_tail, log)) });
+      await trx('workflow_steps')
+        .where({ id: step.id })
+        .update({ log_tail: JSON.stringify(appendLog(step.log_tail, log)) });
     });
   }
 
@@ -278,22 +317,33 @@ export class WorkflowEngine {
       const log = appendLog(step.log_tail, outcome.log ?? []);
       const now = this.deps.clock.now();
       if (outcome.ok) {
-        await trx('workflow_steps').where({ id: step.id }).update({ state: 'succeeded', finished_at: now, waiting_for: null, result: JSON.stringify(outcome.result ?? {}), log_tail: JSON.stringify(log) });
+        await trx('workflow_steps')
+          .where({ id: step.id })
+          .update({ state: 'succeeded', finished_at: now, waiting_for: null, result: JSON.stringify(outcome.result ?? {}), log_tail: JSON.stringify(log) });
         await trx('workflows').where({ id: wf.id }).update({ state: 'running', updated_at: now });
         this.afterCommit(trx, 'workflowStepFinished', this.event(wf, step, 'succeeded'));
         this.observeStep(trx, wf, step, 'succeeded');
       } else {
-        await trx('workflow_steps').where({ id: step.id }).update({ state: 'failed', finished_at: now, waiting_for: null, error: outcome.error, log_tail: JSON.stringify(log) });
+        await trx('workflow_steps')
+          .where({ id: step.id })
+          .update({ state: 'failed', finished_at: now, waiting_for: null, error: outcome.error, log_tail: JSON.stringify(log) });
         this.afterCommit(trx, 'workflowStepFinished', { ...this.event(wf, step, 'failed'), error: outcome.error });
         this.observeStep(trx, wf, step, 'failed');
-        this.deps.logger.warn({ workflow: wf.id, kind: wf.kind, machine: wf.machine_id, step: step.name, err: outcome.error }, 'workflow step failed at the site');
+        this.deps.logger.warn(
+          { workflow: wf.id, kind: wf.kind, machine: wf.machine_id, step: step.name, err: outcome.error },
+          'workflow step failed at the site',
+        );
         await this.finish(trx, wf, { ok: false, error: outcome.error, step: step.name, log, failAction: outcome.failAction, reason: outcome.reason });
       }
     });
     if (!workflowId) return;
     const id = workflowId;
     if (db === this.deps.db) this.kick(id);
-    else (db as Knex.Transaction).executionPromise.then(() => this.kick(id), () => undefined);
+    else
+      (db as Knex.Transaction).executionPromise.then(
+        () => this.kick(id),
+        () => undefined,
+      );
   }
 
   private async lockStep(trx: Knex.Transaction, stepId: string): Promise<StepRow | undefined> {
@@ -310,7 +360,14 @@ export class WorkflowEngine {
     outcome: { ok: true } | { ok: false; error: string; step: string; log: string[]; failAction?: LifecycleAction; reason?: Record<string, unknown> },
   ): Promise<void> {
     const now = this.deps.clock.now();
-    await trx('workflows').where({ id: wf.id }).update({ state: outcome.ok ? 'succeeded' : 'failed', error: outcome.ok ? null : `${outcome.step}: ${outcome.error}`, finished_at: now, updated_at: now });
+    await trx('workflows')
+      .where({ id: wf.id })
+      .update({
+        state: outcome.ok ? 'succeeded' : 'failed',
+        error: outcome.ok ? null : `${outcome.step}: ${outcome.error}`,
+        finished_at: now,
+        updated_at: now,
+      });
     this.observeWorkflow(trx, wf, outcome.ok ? 'succeeded' : 'failed', outcome.ok ? undefined : `${outcome.step}: ${outcome.error}`);
     const definition = workflowDefinitions[wf.kind as WorkflowKind];
     if (!definition?.succeeded || !definition.failed || !wf.machine_id) return;
@@ -328,7 +385,14 @@ export class WorkflowEngine {
         action: outcome.failAction ?? definition.failed,
         actor: 'system',
         workflowId: wf.id,
-        reason: { code: 'step_failed', message: `${wf.kind} failed in step ${outcome.step}: ${outcome.error}`, step: outcome.step, workflow: wf.id, logTail: outcome.log.slice(-5), ...(outcome.reason ?? {}) },
+        reason: {
+          code: 'step_failed',
+          message: `${wf.kind} failed in step ${outcome.step}: ${outcome.error}`,
+          step: outcome.step,
+          workflow: wf.id,
+          logTail: outcome.log.slice(-5),
+          ...(outcome.reason ?? {}),
+        },
       });
     }
   }
@@ -336,18 +400,32 @@ export class WorkflowEngine {
   private async cancel(trx: Knex.Transaction, wf: WorkflowRow, steps: StepRow[]): Promise<void> {
     const now = this.deps.clock.now();
     const interrupted = steps.find((s) => s.kind === 'site' && s.state === 'running');
-    await trx('workflow_steps').where({ workflow_id: wf.id }).whereIn('state', ['pending', 'dispatched']).update({ state: 'cancelled', finished_at: now, waiting_for: null });
+    await trx('workflow_steps')
+      .where({ workflow_id: wf.id })
+      .whereIn('state', ['pending', 'dispatched'])
+      .update({ state: 'cancelled', finished_at: now, waiting_for: null });
     if (interrupted) {
       await trx('workflow_steps')
         .where({ id: interrupted.id, state: 'running' })
-        .update({ state: 'cancelled', finished_at: now, waiting_for: null, error: `cancelled while running by ${(wf.params.cancelledBy as string) ?? 'system'}`, log_tail: JSON.stringify(appendLog(interrupted.log_tail, ['cancelled while running: the site agent\'s work is withdrawn; a report it still sends is ignored'])) });
+        .update({
+          state: 'cancelled',
+          finished_at: now,
+          waiting_for: null,
+          error: `cancelled while running by ${(wf.params.cancelledBy as string) ?? 'system'}`,
+          log_tail: JSON.stringify(
+            appendLog(interrupted.log_tail, ["cancelled while running: the site agent's work is withdrawn; a report it still sends is ignored"]),
+          ),
+        });
     }
     await trx('outbox').where({ workflow_id: wf.id }).whereNull('dispatched_at').delete();
     const handedOut = await trx('outbox').where({ workflow_id: wf.id }).whereNotNull('dispatched_at').select('id');
     if (handedOut.length > 0) {
       const ids = handedOut.map((r) => workItemIdOf(Number(r.id)));
       trx.executionPromise.then(
-        () => this.deps.withdraw(wf.site_id, ids).catch((err) => this.deps.logger.warn({ err, workflow: wf.id }, 'could not withdraw work of a cancelled workflow')),
+        () =>
+          this.deps
+            .withdraw(wf.site_id, ids)
+            .catch((err) => this.deps.logger.warn({ err, workflow: wf.id }, 'could not withdraw work of a cancelled workflow')),
         () => undefined,
       );
     }
@@ -379,7 +457,11 @@ export class WorkflowEngine {
    * reaches here in a savepoint). An after hook cannot undo the step; its failure is logged.
    */
   private afterCommit(trx: Knex.Transaction, hook: 'workflowStepStarted' | 'workflowStepFinished', event: WorkflowStepEvent): void {
-    afterCommit(trx, () => this.deps.hooks[hook].promise(event), (err) => this.deps.logger.error({ err, workflow: event.workflowId, step: event.step }, `${hook} hook failed`));
+    afterCommit(
+      trx,
+      () => this.deps.hooks[hook].promise(event),
+      (err) => this.deps.logger.error({ err, workflow: event.workflowId, step: event.step }, `${hook} hook failed`),
+    );
   }
 
   /** Counts a step that ended, once (and only if) its transaction commits. */
@@ -387,18 +469,32 @@ export class WorkflowEngine {
     const observer = this.deps.observer;
     if (!observer) return;
     const seconds = (this.deps.clock.now().getTime() - new Date(step.started_at ?? this.deps.clock.now()).getTime()) / 1000;
-    trx.executionPromise.then(() => observer.stepFinished({ kind: wf.kind, step: step.name, outcome, seconds }), () => undefined);
+    trx.executionPromise.then(
+      () => observer.stepFinished({ kind: wf.kind, step: step.name, outcome, seconds }),
+      () => undefined,
+    );
   }
 
   /** Logs and counts a workflow that ended, once its transaction commits. */
   private observeWorkflow(trx: Knex.Transaction, wf: WorkflowRow, outcome: 'succeeded' | 'failed' | 'cancelled', error?: string): void {
     const seconds = (this.deps.clock.now().getTime() - new Date(wf.created_at ?? this.deps.clock.now()).getTime()) / 1000;
-    trx.executionPromise.then(() => {
-      const line = { workflow: wf.id, kind: wf.kind, machine: wf.machine_id, site: wf.site_id, outcome, seconds: Math.round(seconds * 10) / 10, ...(error ? { error } : {}) };
-      if (outcome === 'failed') this.deps.logger.warn(line, `${wf.kind} workflow failed`);
-      else this.deps.logger.info(line, `${wf.kind} workflow ${outcome}`);
-      this.deps.observer?.workflowFinished({ kind: wf.kind, outcome, seconds });
-    }, () => undefined);
+    trx.executionPromise.then(
+      () => {
+        const line = {
+          workflow: wf.id,
+          kind: wf.kind,
+          machine: wf.machine_id,
+          site: wf.site_id,
+          outcome,
+          seconds: Math.round(seconds * 10) / 10,
+          ...(error ? { error } : {}),
+        };
+        if (outcome === 'failed') this.deps.logger.warn(line, `${wf.kind} workflow failed`);
+        else this.deps.logger.info(line, `${wf.kind} workflow ${outcome}`);
+        this.deps.observer?.workflowFinished({ kind: wf.kind, outcome, seconds });
+      },
+      () => undefined,
+    );
   }
 
   private event(wf: WorkflowRow, step: StepRow, state: string): WorkflowStepEvent {
@@ -419,7 +515,10 @@ function summarise(result: Record<string, unknown>): string {
 async function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([work, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new SproutError('SPROUT_ERR_UNAVAILABLE', message)), ms)))]);
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new SproutError('SPROUT_ERR_UNAVAILABLE', message)), ms))),
+    ]);
   } finally {
     clearTimeout(timer);
   }

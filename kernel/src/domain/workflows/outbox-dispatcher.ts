@@ -79,7 +79,14 @@ export class OutboxDispatcher {
       const rows = await db('outbox').whereNull('dispatched_at').orderBy('id').limit(50);
       if (rows.length === 0) return sent;
       const transport = await this.deps.transport();
-      const items: WorkItem[] = rows.map((row) => ({ id: workItemIdOf(Number(row.id)), siteId: row.site_id, kind: row.kind, workflowId: row.workflow_id, stepId: row.step_id, payload: row.payload }));
+      const items: WorkItem[] = rows.map((row) => ({
+        id: workItemIdOf(Number(row.id)),
+        siteId: row.site_id,
+        kind: row.kind,
+        workflowId: row.workflow_id,
+        stepId: row.step_id,
+        payload: row.payload,
+      }));
       const published: typeof rows = [];
       try {
         if (transport.publishWorkMany) {
@@ -94,8 +101,13 @@ export class OutboxDispatcher {
       } catch (err) {
         const failed = rows[published.length];
         await this.markDispatched(published);
-        await db('outbox').where({ id: failed.id }).update({ attempts: failed.attempts + 1, last_error: (err as Error).message });
-        this.deps.logger.warn({ err, outbox: failed.id, ...(failed.workflow_id ? { workflow: failed.workflow_id } : {}) }, 'could not hand work to the transport; will retry');
+        await db('outbox')
+          .where({ id: failed.id })
+          .update({ attempts: failed.attempts + 1, last_error: (err as Error).message });
+        this.deps.logger.warn(
+          { err, outbox: failed.id, ...(failed.workflow_id ? { workflow: failed.workflow_id } : {}) },
+          'could not hand work to the transport; will retry',
+        );
         return sent + published.length;
       }
       await this.markDispatched(published);
@@ -124,7 +136,10 @@ export class OutboxDispatcher {
     if (rows.length === 0) return;
     const { db } = this.deps;
     await db('outbox')
-      .whereIn('id', rows.map((row) => row.id))
+      .whereIn(
+        'id',
+        rows.map((row) => row.id),
+      )
       .whereNull('dispatched_at')
       .update({ dispatched_at: db.fn.now(), attempts: db.raw('attempts + 1'), last_error: null });
   }

@@ -107,7 +107,8 @@ export class OutboxQueue implements WorkQueue {
 
   async lease(siteId: string, { ackWaitMs, maxDeliver, limit }: LeaseOptions): Promise<LeasedWork[]> {
     const { db } = this.deps;
-    const leasable = (q: Knex.QueryBuilder) => q.where('deliveries', '<', maxDeliver).where((w) => w.whereNull('available_at').orWhere('available_at', '<=', db.fn.now()));
+    const leasable = (q: Knex.QueryBuilder) =>
+      q.where('deliveries', '<', maxDeliver).where((w) => w.whereNull('available_at').orWhere('available_at', '<=', db.fn.now()));
     const next = leasable(this.pending(db, siteId)).orderBy('id').limit(limit).forUpdate().skipLocked().select('id');
     // The conditions again on the rows updated: a row another instance leased between this
     // statement's snapshot and its lock is checked in its new version, and left alone.
@@ -115,7 +116,9 @@ export class OutboxQueue implements WorkQueue {
       .update({ deliveries: db.raw('deliveries + 1'), available_at: later(db, ackWaitMs), dispatched_at: db.raw('coalesce(dispatched_at, now())') })
       .returning(['id', 'site_id', 'kind', 'workflow_id', 'step_id', 'payload', 'deliveries']);
     // RETURNING keeps no order: leases go out oldest first.
-    return rows.sort((a, b) => Number(a.id) - Number(b.id)).map((row) => ({ item: itemOf(row), delivery: { attempt: Number(row.deliveries), maxAttempts: maxDeliver } }));
+    return rows
+      .sort((a, b) => Number(a.id) - Number(b.id))
+      .map((row) => ({ item: itemOf(row), delivery: { attempt: Number(row.deliveries), maxAttempts: maxDeliver } }));
   }
 
   async settle(siteId: string, ids: string[], outcome: 'ack' | 'nak' | 'working', ackWaitMs: number): Promise<void> {
@@ -136,7 +139,12 @@ export class OutboxQueue implements WorkQueue {
     const outboxIds = idsOf(ids);
     if (outboxIds.length === 0) return;
     const { db } = this.deps;
-    await db('outbox').where({ site_id: siteId }).whereIn('id', outboxIds).whereNull('acked_at').whereNull('dead_at').update({ dead_at: db.fn.now(), dead_reason: 'withdrawn' });
+    await db('outbox')
+      .where({ site_id: siteId })
+      .whereIn('id', outboxIds)
+      .whereNull('acked_at')
+      .whereNull('dead_at')
+      .update({ dead_at: db.fn.now(), dead_reason: 'withdrawn' });
   }
 
   async takeExhausted(maxDeliver: number, claimMs: number, limit: number): Promise<{ item: WorkItem; deliveries: number }[]> {
@@ -187,7 +195,11 @@ export class OutboxQueue implements WorkQueue {
     };
     try {
       if (this.deps.kind === 'pglite') {
-        const pglite = (this.deps.db.client as { config: { connection: { pglite: { listen(channel: string, cb: (payload: string) => void): Promise<() => Promise<void>> } } } }).config.connection.pglite;
+        const pglite = (
+          this.deps.db.client as {
+            config: { connection: { pglite: { listen(channel: string, cb: (payload: string) => void): Promise<() => Promise<void>> } } };
+          }
+        ).config.connection.pglite;
         const unlisten = await pglite.listen(channel, hear);
         this.listener = { release: () => unlisten() };
         return;

@@ -14,10 +14,19 @@ import { workflowStates } from './definitions.ts';
 import { WorkflowSchema } from './schemas.ts';
 import { secretValue } from './workflow-secrets.ts';
 
-const Params = Type.Object({ id: Type.String({ minLength: 4, maxLength: 36, pattern: '^[0-9a-fA-F-]+$', description: 'Workflow id, or its first 4+ hex digits when they name one workflow' }) });
+const Params = Type.Object({
+  id: Type.String({
+    minLength: 4,
+    maxLength: 36,
+    pattern: '^[0-9a-fA-F-]+$',
+    description: 'Workflow id, or its first 4+ hex digits when they name one workflow',
+  }),
+});
 
-export const workflowRoutes: FastifyPluginAsync<ServiceDeps<'audit' | 'db' | 'engine' | 'workflows'>> = async (app, { audit, db, engine, workflows, audited }) => {
-
+export const workflowRoutes: FastifyPluginAsync<ServiceDeps<'audit' | 'db' | 'engine' | 'workflows'>> = async (
+  app,
+  { audit, db, engine, workflows, audited },
+) => {
   app.get(
     '/workflows',
     {
@@ -56,7 +65,10 @@ export const workflowRoutes: FastifyPluginAsync<ServiceDeps<'audit' | 'db' | 'en
 
   app.get(
     '/workflows/:id',
-    { config: { auth: { role: 'viewer' } }, schema: { tags: ['workflows'], summary: 'Show a workflow with its steps', params: Params, response: { 200: WorkflowSchema } } },
+    {
+      config: { auth: { role: 'viewer' } },
+      schema: { tags: ['workflows'], summary: 'Show a workflow with its steps', params: Params, response: { 200: WorkflowSchema } },
+    },
     async (request) => workflows.get((request.params as { id: string }).id),
   );
 
@@ -68,7 +80,14 @@ export const workflowRoutes: FastifyPluginAsync<ServiceDeps<'audit' | 'db' | 'en
         tags: ['workflows'],
         summary: "A deploy's user-data, as the operator gave it (operators only; every read is audited)",
         params: Params,
-        response: { 200: Type.Object({ workflow: Type.String({ format: 'uuid' }), userData: Type.String(), sha256: Type.String(), size: Type.Integer({ description: 'bytes' }) }) },
+        response: {
+          200: Type.Object({
+            workflow: Type.String({ format: 'uuid' }),
+            userData: Type.String(),
+            sha256: Type.String(),
+            size: Type.Integer({ description: 'bytes' }),
+          }),
+        },
       },
     },
     async (request) => {
@@ -95,7 +114,12 @@ export const workflowRoutes: FastifyPluginAsync<ServiceDeps<'audit' | 'db' | 'en
     '/workflows/:id/cancel',
     {
       config: { auth: { role: 'operator', action: 'workflow.cancel', target: 'workflow' } },
-      schema: { tags: ['workflows'], summary: 'Cancel at the next step boundary; the machine returns to where it started', params: Params, response: { 202: WorkflowSchema } },
+      schema: {
+        tags: ['workflows'],
+        summary: 'Cancel at the next step boundary; the machine returns to where it started',
+        params: Params,
+        response: { 202: WorkflowSchema },
+      },
     },
     async (request, reply) => {
       const id = await workflows.resolveId((request.params as { id: string }).id);

@@ -13,7 +13,8 @@ export const StepSchema = Type.Object({
   waitingFor: Type.Union([Type.String(), Type.Null()], { description: 'What a dispatched step waits for, e.g. an agent at the site' }),
   logTail: Type.Array(Type.String()),
   machineHeardAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
-    description: 'When the machine this site step works on was last heard from (its installer, hardware tests or installed OS calling the agent back); null: not yet',
+    description:
+      'When the machine this site step works on was last heard from (its installer, hardware tests or installed OS calling the agent back); null: not yet',
   }),
   result: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
 });

@@ -68,15 +68,16 @@ async function insertSteps(trx: Knex.Transaction, workflowId: string, steps: Ste
 const iso = (v: unknown) => (v ? new Date(v as string).toISOString() : null);
 
 export class WorkflowService {
-  constructor(
-    private readonly deps: { db: Knex; lifecycle: Lifecycle; engine: () => WorkflowEngine },
-  ) {}
+  constructor(private readonly deps: { db: Knex; lifecycle: Lifecycle; engine: () => WorkflowEngine }) {}
 
   /**
    * Creates a workflow for `machine` and moves the machine into its in-progress state.
    * The secret params its kind declares are stored apart (workflow-secrets.ts).
    */
-  async start(trx: Knex.Transaction, input: { kind: Exclude<WorkflowKind, 'sync-site'>; machine: MachineRow; params: Record<string, unknown>; actor: string; requestId?: string }): Promise<string> {
+  async start(
+    trx: Knex.Transaction,
+    input: { kind: Exclude<WorkflowKind, 'sync-site'>; machine: MachineRow; params: Record<string, unknown>; actor: string; requestId?: string },
+  ): Promise<string> {
     const definition = workflowDefinitions[input.kind];
     const id = randomUUID();
     const { params, secrets } = separateSecrets(input.kind, input.params);
@@ -92,8 +93,17 @@ export class WorkflowService {
     });
     await storeSecrets(trx, id, secrets);
     await insertSteps(trx, id, definition.steps(params));
-    await this.deps.lifecycle.transition(trx, { machine: input.machine, action: definition.start!, actor: input.actor, workflowId: id, requestId: input.requestId });
-    trx.executionPromise.then(() => this.deps.engine().kick(id), () => undefined);
+    await this.deps.lifecycle.transition(trx, {
+      machine: input.machine,
+      action: definition.start!,
+      actor: input.actor,
+      workflowId: id,
+      requestId: input.requestId,
+    });
+    trx.executionPromise.then(
+      () => this.deps.engine().kick(id),
+      () => undefined,
+    );
     return id;
   }
 
@@ -102,7 +112,10 @@ export class WorkflowService {
     const id = randomUUID();
     await trx('workflows').insert({ id, kind: input.kind, machine_id: null, site_id: input.siteId, state: 'pending', params: '{}', created_by: input.actor });
     await insertSteps(trx, id, workflowDefinitions[input.kind].steps({}));
-    trx.executionPromise.then(() => this.deps.engine().kick(id), () => undefined);
+    trx.executionPromise.then(
+      () => this.deps.engine().kick(id),
+      () => undefined,
+    );
     return id;
   }
 
@@ -112,7 +125,12 @@ export class WorkflowService {
     if (!isIdPrefix(idOrPrefix)) throw new SproutError('SPROUT_ERR_NOT_FOUND', `no workflow "${idOrPrefix}"`);
     const rows = await rowsByIdPrefix<{ id: string; kind: string; state: string }>(db, 'workflows', idOrPrefix, ['id', 'kind', 'state']);
     if (rows.length === 0) throw new SproutError('SPROUT_ERR_NOT_FOUND', `no workflow "${idOrPrefix}"`);
-    if (rows.length > 1) throw ambiguousPrefix('workflow', idOrPrefix, rows.map((r) => `${r.id.slice(0, 8)} (${r.kind}, ${r.state})`));
+    if (rows.length > 1)
+      throw ambiguousPrefix(
+        'workflow',
+        idOrPrefix,
+        rows.map((r) => `${r.id.slice(0, 8)} (${r.kind}, ${r.state})`),
+      );
     return rows[0].id;
   }
 
@@ -157,16 +175,27 @@ export class WorkflowService {
     if (finishedStates.includes(wf.state as never)) {
       throw new SproutError('SPROUT_ERR_CONFLICT', `workflow ${id} already ended (${wf.state}); nothing to cancel`);
     }
-    await trx('workflows').where({ id }).update({ cancel_requested: true, params: JSON.stringify({ ...wf.params, cancelledBy: actor }), updated_at: trx.fn.now() });
-    trx.executionPromise.then(() => this.deps.engine().kick(id), () => undefined);
+    await trx('workflows')
+      .where({ id })
+      .update({ cancel_requested: true, params: JSON.stringify({ ...wf.params, cancelledBy: actor }), updated_at: trx.fn.now() });
+    trx.executionPromise.then(
+      () => this.deps.engine().kick(id),
+      () => undefined,
+    );
   }
 
   private async views(db: Knex | Knex.Transaction, rows: any[]): Promise<WorkflowView[]> {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);
-    const steps = await db<StepRow & { started_at: Date | null; finished_at: Date | null }>('workflow_steps').whereIn('workflow_id', ids).orderBy(['workflow_id', 'position']);
-    const machines = await db('machines').whereIn('id', rows.map((r) => r.machine_id).filter(Boolean)).select('id', 'hostname');
-    const sites = await db('sites').whereIn('id', [...new Set(rows.map((r) => r.site_id))]).select('id', 'name');
+    const steps = await db<StepRow & { started_at: Date | null; finished_at: Date | null }>('workflow_steps')
+      .whereIn('workflow_id', ids)
+      .orderBy(['workflow_id', 'position']);
+    const machines = await db('machines')
+      .whereIn('id', rows.map((r) => r.machine_id).filter(Boolean))
+      .select('id', 'hostname');
+    const sites = await db('sites')
+      .whereIn('id', [...new Set(rows.map((r) => r.site_id))])
+      .select('id', 'name');
     const secrets = await secretDigests(db, ids);
     return rows.map((r) => {
       const { cancelledBy: _c, ...params } = r.params ?? {};

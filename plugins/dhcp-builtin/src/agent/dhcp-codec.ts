@@ -70,14 +70,7 @@ export interface DhcpMessage {
   options: Map<number, Buffer>;
 }
 
-export type MalformedReason =
-  | 'too-short'
-  | 'bad-op'
-  | 'bad-hlen'
-  | 'bad-cookie'
-  | 'option-truncated'
-  | 'no-end-option'
-  | 'bad-message-type';
+export type MalformedReason = 'too-short' | 'bad-op' | 'bad-hlen' | 'bad-cookie' | 'option-truncated' | 'no-end-option' | 'bad-message-type';
 
 /** A packet that is not a well-formed DHCP message; the server counts and drops these. */
 export class MalformedDhcpPacket extends Error {

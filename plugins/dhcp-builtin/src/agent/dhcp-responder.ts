@@ -189,7 +189,8 @@ export class DhcpResponder {
     if (mac === undefined) return this.ignore('not-ethernet');
     const type = messageType(message);
     if (type === undefined) return this.ignore('bootp');
-    if ((type === messageTypes.discover || type === messageTypes.request) && this.options.onBootingClient && isBootingClient(message)) this.options.onBootingClient(mac);
+    if ((type === messageTypes.discover || type === messageTypes.request) && this.options.onBootingClient && isBootingClient(message))
+      this.options.onBootingClient(mac);
     const typeName = messageTypeNames[type];
     if (typeName) this.counters.messages[typeName] += 1;
     const scope = this.scopeFor(message, mac);
@@ -220,7 +221,11 @@ export class DhcpResponder {
         if (!subnet) throw new TypeError(`${JSON.stringify(network.cidr)} is not an IPv4 CIDR`);
         const ranges = network.ranges.filter((r) => r.kind === 'dynamic').map((r) => ({ start: ipv4ToInt(r.start), end: ipv4ToInt(r.end) }));
         // Only what the wire can carry: an IPv6 DNS server must not stop the network's IPv4 clients.
-        const usable = { ...network, gateway: isIpv4(network.gateway ?? '') ? network.gateway : '', dnsServers: (network.dnsServers ?? []).filter((d) => isIpv4(d)) };
+        const usable = {
+          ...network,
+          gateway: isIpv4(network.gateway ?? '') ? network.gateway : '',
+          dnsServers: (network.dnsServers ?? []).filter((d) => isIpv4(d)),
+        };
         networks.push({ network: usable, subnet, ranges: ranges.filter((r) => r.start <= r.end), cursor: ranges[0]?.start ?? 0 });
       } catch {
         // A network the control plane described badly is not served; the others still are.
@@ -232,9 +237,22 @@ export class DhcpResponder {
     for (const reservation of state.reservations ?? []) {
       const mac = parseMac(reservation.mac);
       const served = networks.find((n) => n.network.id === reservation.networkId);
-      const reason = !mac ? 'bad-mac' : !isIpv4(reservation.address) ? 'bad-address' : !served ? 'unknown-network' : !cidrContains(served.subnet, ipv4ToInt(reservation.address)) ? 'address-outside-network' : undefined;
+      const reason = !mac
+        ? 'bad-mac'
+        : !isIpv4(reservation.address)
+          ? 'bad-address'
+          : !served
+            ? 'unknown-network'
+            : !cidrContains(served.subnet, ipv4ToInt(reservation.address))
+              ? 'address-outside-network'
+              : undefined;
       if (reason || !mac) {
-        this.reportOnce(`bad-reservation:${reservation.mac}:${reservation.networkId}`, 'dhcp.reservation-unusable', { mac: reservation.mac, networkId: reservation.networkId, address: reservation.address, reason });
+        this.reportOnce(`bad-reservation:${reservation.mac}:${reservation.networkId}`, 'dhcp.reservation-unusable', {
+          mac: reservation.mac,
+          networkId: reservation.networkId,
+          address: reservation.address,
+          reason,
+        });
         continue;
       }
       reservations.set(mac, [...(reservations.get(mac) ?? []), reservation]);
@@ -281,7 +299,9 @@ export class DhcpResponder {
   }
 
   private reservationIn(mac: string, scope: Scope): Reservation | undefined {
-    return this.index().reservations.get(mac)?.find((r) => r.networkId === scope.served.network.id);
+    return this.index()
+      .reservations.get(mac)
+      ?.find((r) => r.networkId === scope.served.network.id);
   }
 
   /** The address this MAC gets in this network, or why it gets none. */
@@ -295,7 +315,12 @@ export class DhcpResponder {
         return { dynamic: false, refusal: 'reserved-address-held' };
       }
       if (leases.isQuarantined(reservation.address)) {
-        this.reportOnce(`quarantined:${mac}`, 'dhcp.address-conflict', { mac, networkId: scope.served.network.id, address: reservation.address, quarantined: true });
+        this.reportOnce(`quarantined:${mac}`, 'dhcp.address-conflict', {
+          mac,
+          networkId: scope.served.network.id,
+          address: reservation.address,
+          quarantined: true,
+        });
         return { dynamic: false, refusal: 'reserved-address-quarantined' };
       }
       return { address: reservation.address, dynamic: false };
@@ -396,7 +421,7 @@ export class DhcpResponder {
       state: 'bound',
       expiresAt: this.options.now() + seconds * 1000,
       dynamic: choice.dynamic,
-      ...(boot.uuid ?? leases.get(mac)?.uuid ? { uuid: boot.uuid ?? leases.get(mac)?.uuid } : {}),
+      ...((boot.uuid ?? leases.get(mac)?.uuid) ? { uuid: boot.uuid ?? leases.get(mac)?.uuid } : {}),
       ...(hostname ? { hostname } : {}),
     };
     leases.put(lease);
@@ -489,7 +514,9 @@ export class DhcpResponder {
     const o = reply.options;
     o.set(opt.messageType, encodeOption.u8(type));
     o.set(opt.serverId, encodeOption.addresses([scope.serverId]));
-    const seconds = leaseSeconds ?? (type === messageTypes.offer ? (decision.firmware ? this.options.settings.pxeLeaseSeconds : this.options.settings.leaseSeconds) : undefined);
+    const seconds =
+      leaseSeconds ??
+      (type === messageTypes.offer ? (decision.firmware ? this.options.settings.pxeLeaseSeconds : this.options.settings.leaseSeconds) : undefined);
     if (seconds !== undefined) {
       o.set(opt.leaseTime, encodeOption.u32(seconds));
       o.set(opt.renewalTime, encodeOption.u32(Math.floor(seconds / 2)));
@@ -517,7 +544,13 @@ export class DhcpResponder {
       if (decision.ipxe) o.set(opt.ipxeEncapsulated, Buffer.from([176, 1, 1]));
     }
     this.echoRelayInfo(request, reply);
-    return { packet: encodeDhcp(reply), ...this.destination(request, scope), kind: type === messageTypes.offer ? 'offer' : 'ack', mac: clientMac(request) ?? '', yiaddr };
+    return {
+      packet: encodeDhcp(reply),
+      ...this.destination(request, scope),
+      kind: type === messageTypes.offer ? 'offer' : 'ack',
+      mac: clientMac(request) ?? '',
+      yiaddr,
+    };
   }
 
   private nak(request: DhcpMessage, scope: Scope, why: string): Reply {

@@ -50,7 +50,10 @@ export function createDhcpService(options: DhcpServiceOptions = {}): AgentServic
   return async (ctx: AgentServiceContext): Promise<RunningAgentService> => {
     const settings = parseDhcpSettings(ctx.settings, ctx.services);
     if (!settings.httpBootUrl && ctx.services && !ctx.services.http) {
-      ctx.logger.warn({ httpBoot: settings.httpService }, 'DHCP: this agent runs no http service and services.dhcp.httpBootUrl is not set; iPXE is sent to the default port of the http service on the server identifier');
+      ctx.logger.warn(
+        { httpBoot: settings.httpService },
+        'DHCP: this agent runs no http service and services.dhcp.httpBootUrl is not set; iPXE is sent to the default port of the http service on the server identifier',
+      );
     }
     const now = options.now ?? Date.now;
     const leaseFilePath = join(ctx.dataDir, 'dhcp', 'leases.json');
@@ -80,7 +83,10 @@ export function createDhcpService(options: DhcpServiceOptions = {}): AgentServic
         // Not on disk, so not acknowledged: the clients retry their REQUEST, and the changes go again.
         leases.returnChanges(changes);
         lastError = `writing ${leaseFilePath}: ${(err as Error).message}`;
-        ctx.logger.error({ err: (err as Error).message, file: leaseFilePath, acksHeld: acks.length }, 'could not persist DHCP leases; their ACKs were not sent');
+        ctx.logger.error(
+          { err: (err as Error).message, file: leaseFilePath, acksHeld: acks.length },
+          'could not persist DHCP leases; their ACKs were not sent',
+        );
       }
     };
     let stopped = false;
@@ -153,7 +159,15 @@ export function createDhcpService(options: DhcpServiceOptions = {}): AgentServic
         if (!lease || lease.address !== address || lease.networkId !== networkId || lease.dynamic) continue;
         leases.remove(mac);
         ctx.logger.info({ mac, address }, 'released the lease of a reservation that left the desired state');
-        ctx.report('dhcp.lease', { mac, address, networkId, state: 'released', expiresAt: new Date(now()).toISOString(), uuid: lease.uuid ?? null, hostname: lease.hostname ?? null });
+        ctx.report('dhcp.lease', {
+          mac,
+          address,
+          networkId,
+          state: 'released',
+          expiresAt: new Date(now()).toISOString(),
+          uuid: lease.uuid ?? null,
+          hostname: lease.hostname ?? null,
+        });
       }
       reservedBefore = reservedNow;
       scheduleCommit();
@@ -227,10 +241,11 @@ export function createDhcpService(options: DhcpServiceOptions = {}): AgentServic
       );
     };
     // The configured provisioning addresses: a mistake shows at start, not at the first client.
-    for (const local of settings.interfaces) await broadcasterFor(local).catch((err: Error) => {
-      lastError = `binding ${local}:${bound.port}: ${err.message}`;
-      ctx.logger.error({ err: err.message, address: local }, 'DHCP: cannot bind a provisioning address; broadcasts to its clients will fail');
-    });
+    for (const local of settings.interfaces)
+      await broadcasterFor(local).catch((err: Error) => {
+        lastError = `binding ${local}:${bound.port}: ${err.message}`;
+        ctx.logger.error({ err: err.message, address: local }, 'DHCP: cannot bind a provisioning address; broadcasts to its clients will fail');
+      });
     ctx.logger.info({ address: bound.address, port: bound.port, interfaces: settings.interfaces }, 'DHCP server listening');
 
     const sweeper = setInterval(() => responder.sweep(), sweepIntervalMs);

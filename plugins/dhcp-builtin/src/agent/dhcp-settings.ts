@@ -55,7 +55,22 @@ export function httpServiceTarget(http: Readonly<Record<string, unknown>> | unde
 
 export const defaultBootFiles: Record<number, string> = { 0: 'undionly.kpxe', 7: 'ipxe.efi', 9: 'ipxe.efi', 11: 'ipxe-arm64.efi' };
 
-const known = new Set(['port', 'address', 'interfaces', 'relayPort', 'clientPort', 'serverId', 'nextServer', 'httpBootUrl', 'leaseSeconds', 'pxeLeaseSeconds', 'offerSeconds', 'declineQuarantineSeconds', 'bootFiles', 'maxPendingUnknownOffers']);
+const known = new Set([
+  'port',
+  'address',
+  'interfaces',
+  'relayPort',
+  'clientPort',
+  'serverId',
+  'nextServer',
+  'httpBootUrl',
+  'leaseSeconds',
+  'pxeLeaseSeconds',
+  'offerSeconds',
+  'declineQuarantineSeconds',
+  'bootFiles',
+  'maxPendingUnknownOffers',
+]);
 
 /** `services` is every site service's settings in the agent's config; only `http` is read. */
 export function parseDhcpSettings(raw: Record<string, unknown>, services?: Readonly<Record<string, Readonly<Record<string, unknown>>>>): DhcpSettings {
@@ -118,7 +133,9 @@ export function parseDhcpSettings(raw: Record<string, unknown>, services?: Reado
     maxPendingUnknownOffers: integer('maxPendingUnknownOffers', 256, 1, 1_000_000),
   };
   if (problems.length > 0) {
-    throw new SproutError('SPROUT_ERR_CONFIG', `the dhcp service's settings are invalid (${problems.length} problem${problems.length === 1 ? '' : 's'})`, { details: problems });
+    throw new SproutError('SPROUT_ERR_CONFIG', `the dhcp service's settings are invalid (${problems.length} problem${problems.length === 1 ? '' : 's'})`, {
+      details: problems,
+    });
   }
   return settings;
 }

@@ -16,7 +16,12 @@ import type { Lease, LeaseChange, LeaseSnapshot } from './lease-table.ts';
 const version = 2;
 
 const isLease = (l: unknown): l is Lease =>
-  typeof l === 'object' && l !== null && typeof (l as Lease).mac === 'string' && typeof (l as Lease).address === 'string' && typeof (l as Lease).networkId === 'string' && typeof (l as Lease).expiresAt === 'number';
+  typeof l === 'object' &&
+  l !== null &&
+  typeof (l as Lease).mac === 'string' &&
+  typeof (l as Lease).address === 'string' &&
+  typeof (l as Lease).networkId === 'string' &&
+  typeof (l as Lease).expiresAt === 'number';
 const isQuarantine = (q: unknown): q is { address: string; until: number } =>
   typeof q === 'object' && q !== null && typeof (q as { address: unknown }).address === 'string' && typeof (q as { until: unknown }).until === 'number';
 
@@ -50,9 +55,18 @@ export class LeaseFile {
       parsed = JSON.parse(readFileSync(file, 'utf8')) as typeof parsed;
     } catch (err) {
       // Starting empty could hand live leases' addresses to other machines: the operator decides.
-      throw new SproutError('SPROUT_ERR_CONFIG', `the DHCP lease file ${file} is unreadable (${(err as Error).message}); move it away to start with no leases, knowing addresses still in use may be offered again`, { context: { file }, cause: err });
+      throw new SproutError(
+        'SPROUT_ERR_CONFIG',
+        `the DHCP lease file ${file} is unreadable (${(err as Error).message}); move it away to start with no leases, knowing addresses still in use may be offered again`,
+        { context: { file }, cause: err },
+      );
     }
-    if (parsed?.version !== 1 && parsed?.version !== version) throw new SproutError('SPROUT_ERR_CONFIG', `the DHCP lease file ${file} has version ${String(parsed?.version)}; this agent reads versions 1 and ${version}`, { context: { file } });
+    if (parsed?.version !== 1 && parsed?.version !== version)
+      throw new SproutError(
+        'SPROUT_ERR_CONFIG',
+        `the DHCP lease file ${file} has version ${String(parsed?.version)}; this agent reads versions 1 and ${version}`,
+        { context: { file } },
+      );
     const byMac = new Map<string, Lease>();
     for (const lease of Array.isArray(parsed.leases) ? parsed.leases : []) if (isLease(lease)) byMac.set(lease.mac, lease);
     const quarantine = new Map<string, number>();
@@ -72,7 +86,11 @@ export class LeaseFile {
       } catch (err) {
         // The last line may be torn by a crash mid-append: its ACKs never left.
         if (i === lines.length - 1) return;
-        throw new SproutError('SPROUT_ERR_CONFIG', `the DHCP lease journal ${journal} is unreadable at line ${i + 1} (${(err as Error).message}); move it and ${this.file} away to start with no leases, knowing addresses still in use may be offered again`, { context: { file: journal }, cause: err });
+        throw new SproutError(
+          'SPROUT_ERR_CONFIG',
+          `the DHCP lease journal ${journal} is unreadable at line ${i + 1} (${(err as Error).message}); move it and ${this.file} away to start with no leases, knowing addresses still in use may be offered again`,
+          { context: { file: journal }, cause: err },
+        );
       }
       if (isLease(change.put)) {
         const lease = change.put;

@@ -1,6 +1,17 @@
 /** The DHCPv4 codec: header fields and options to and from the wire, and the packets it refuses. */
 import test from 'ava';
-import { blankMessage, bootReply, clientMac, decodeDhcp, encodeDhcp, MalformedDhcpPacket, messageType, opt, readOption, type MalformedReason } from '../../src/agent/dhcp-codec.ts';
+import {
+  blankMessage,
+  bootReply,
+  clientMac,
+  decodeDhcp,
+  encodeDhcp,
+  MalformedDhcpPacket,
+  messageType,
+  opt,
+  readOption,
+  type MalformedReason,
+} from '../../src/agent/dhcp-codec.ts';
 
 /** A DISCOVER written out byte by byte as a client would send it (not by our encoder). */
 function handWrittenDiscover(): Buffer {
@@ -46,7 +57,16 @@ test('encode → decode keeps every field; long options are split and rejoined (
   const wire = encodeDhcp(m);
   t.true(wire.length >= 300, 'padded to the BOOTP minimum');
   const back = decodeDhcp(wire);
-  t.like(back, { op: 2, xid: 42, flags: 0x8000, yiaddr: '198.18.30.11', siaddr: '198.18.30.1', giaddr: '198.19.40.1', sname: 'boot-server', file: 'undionly.kpxe' });
+  t.like(back, {
+    op: 2,
+    xid: 42,
+    flags: 0x8000,
+    yiaddr: '198.18.30.11',
+    siaddr: '198.18.30.1',
+    giaddr: '198.19.40.1',
+    sname: 'boot-server',
+    file: 'undionly.kpxe',
+  });
   t.deepEqual(back.chaddr, m.chaddr);
   t.deepEqual(back.options.get(opt.relayAgentInfo), long);
   t.is(readOption.address(back.options.get(opt.router)), '198.18.30.254');

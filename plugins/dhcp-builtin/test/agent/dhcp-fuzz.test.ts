@@ -29,7 +29,11 @@ test(`${packets} random and mutated packets (seed ${seed}): no throw, no malform
   const h = harness({ maxPendingUnknownOffers: 64 });
   const seeds = [
     clientPacket({ type: mt.discover, mac: macs.bios, options: [pxe.vendor, pxe.arch(0), pxe.uuid] }),
-    clientPacket({ type: mt.request, mac: macs.uefi, options: [pxe.vendor, pxe.arch(7), pxe.ipxe, [opt.requestedAddress, Buffer.from([198, 18, 30, 12])], [opt.serverId, Buffer.from([198, 18, 30, 1])]] }),
+    clientPacket({
+      type: mt.request,
+      mac: macs.uefi,
+      options: [pxe.vendor, pxe.arch(7), pxe.ipxe, [opt.requestedAddress, Buffer.from([198, 18, 30, 12])], [opt.serverId, Buffer.from([198, 18, 30, 1])]],
+    }),
     clientPacket({ type: mt.discover, mac: '52:54:00:12:00:01', giaddr: '198.19.40.1', options: [[opt.relayAgentInfo, Buffer.from([1, 2, 3, 4])]] }),
     clientPacket({ type: mt.inform, mac: macs.noNetboot, ciaddr: '198.18.30.15' }),
     clientPacket({ type: mt.release, mac: macs.bios, ciaddr: '198.18.30.11' }),

@@ -4,11 +4,21 @@ import { messageTypes as mt } from '../../src/agent/dhcp-codec.ts';
 import { clientPacket, macs, pxe, siteState } from './site-fixture.ts';
 import { address, addresses, harness, only, opt, text } from './responder-harness.ts';
 
-const discover = (mac: string, options: [number, Buffer][] = [], extra: { giaddr?: string } = {}) => clientPacket({ type: mt.discover, mac, options, ...extra });
+const discover = (mac: string, options: [number, Buffer][] = [], extra: { giaddr?: string } = {}) =>
+  clientPacket({ type: mt.discover, mac, options, ...extra });
 const request = (mac: string, addr: string, serverId = '198.18.30.1', options: [number, Buffer][] = [], extra: { giaddr?: string; ciaddr?: string } = {}) =>
-  clientPacket({ type: mt.request, mac, ...extra, options: [[opt.requestedAddress, Buffer.from(addr.split('.').map(Number))], ...(serverId ? ([[opt.serverId, Buffer.from(serverId.split('.').map(Number))]] as [number, Buffer][]) : []), ...options] });
+  clientPacket({
+    type: mt.request,
+    mac,
+    ...extra,
+    options: [
+      [opt.requestedAddress, Buffer.from(addr.split('.').map(Number))],
+      ...(serverId ? ([[opt.serverId, Buffer.from(serverId.split('.').map(Number))]] as [number, Buffer][]) : []),
+      ...options,
+    ],
+  });
 
-test('a reserved machine is offered its address with mask, router, DNS, domain, hostname, server id and lease time, broadcast to 255.255.255.255 by its network\'s interface', (t) => {
+test("a reserved machine is offered its address with mask, router, DNS, domain, hostname, server id and lease time, broadcast to 255.255.255.255 by its network's interface", (t) => {
   const h = harness();
   const offer = only(h.send(discover(macs.noNetboot)));
   t.is(offer.type, mt.offer);
@@ -38,7 +48,16 @@ test('UEFI PXE firmware (broadcast flag set, no address yet) gets its OFFER and 
   t.is(offer.flags & 0x8000, 0x8000, 'the reply keeps the broadcast flag');
   t.like(offer, { to: '255.255.255.255', port: 68, via: '198.18.30.1', afterLeaseWrite: undefined });
   t.is(offer.file, 'ipxe.efi');
-  const ack = only(h.send(clientPacket({ type: mt.request, mac: macs.uefi, flags, options: [[opt.requestedAddress, Buffer.from([198, 18, 30, 12])], [opt.serverId, Buffer.from([198, 18, 30, 1])], pxe.vendor, pxe.arch(7)] })));
+  const ack = only(
+    h.send(
+      clientPacket({
+        type: mt.request,
+        mac: macs.uefi,
+        flags,
+        options: [[opt.requestedAddress, Buffer.from([198, 18, 30, 12])], [opt.serverId, Buffer.from([198, 18, 30, 1])], pxe.vendor, pxe.arch(7)],
+      }),
+    ),
+  );
   t.is(ack.type, mt.ack);
   t.like(ack, { to: '255.255.255.255', port: 68, via: '198.18.30.1', afterLeaseWrite: true });
   // With ciaddr set (renewing), the flag does not matter: unicast to ciaddr.
@@ -162,7 +181,7 @@ test('a REQUEST naming another server is ignored and our offer withdrawn', (t) =
   t.is(h.leases.get(macs.bios), undefined);
 });
 
-test('REQUEST for an address that is not the client\'s is NAKed', (t) => {
+test("REQUEST for an address that is not the client's is NAKed", (t) => {
   const h = harness();
   const nak = only(h.send(request(macs.bios, '198.18.30.77')));
   t.is(nak.type, mt.nak);
@@ -213,7 +232,10 @@ test('unknown MACs get dynamic addresses, are reported, and never share one; an 
 test('an unknown MAC on a network without a dynamic range gets nothing but is reported', (t) => {
   const h = harness();
   t.deepEqual(h.send(discover(macs.unknown, [], { giaddr: '198.19.40.1' })), []);
-  t.deepEqual(h.reports.map((r) => r.payload), [{ mac: macs.unknown, networkId: 'net-far', offered: null }]);
+  t.deepEqual(
+    h.reports.map((r) => r.payload),
+    [{ mac: macs.unknown, networkId: 'net-far', offered: null }],
+  );
 });
 
 test('relayed: the network containing giaddr, the answer to giaddr:67, option 82 echoed', (t) => {
@@ -238,7 +260,14 @@ test('DECLINE quarantines the address: the next client gets another one', (t) =>
   const a = '52:54:00:00:cc:01';
   const offer = only(h.send(discover(a)));
   only(h.send(request(a, offer.yiaddr)));
-  const decline = clientPacket({ type: mt.decline, mac: a, options: [[opt.requestedAddress, Buffer.from(offer.yiaddr.split('.').map(Number))], [opt.serverId, Buffer.from([198, 18, 30, 1])]] });
+  const decline = clientPacket({
+    type: mt.decline,
+    mac: a,
+    options: [
+      [opt.requestedAddress, Buffer.from(offer.yiaddr.split('.').map(Number))],
+      [opt.serverId, Buffer.from([198, 18, 30, 1])],
+    ],
+  });
   t.deepEqual(h.send(decline), []);
   t.true(h.leases.isQuarantined(offer.yiaddr));
   t.not(only(h.send(discover('52:54:00:00:cc:02'))).yiaddr, offer.yiaddr);
@@ -298,7 +327,10 @@ test('a reserved address held by another MAC is not offered twice; a conflict is
   const h = harness();
   const squatter = '52:54:00:00:12:34';
   // The squatter got .11 dynamically before the reservation existed.
-  h.state.current = siteState({ reservations: [], networks: [{ ...siteState().networks![0]!, ranges: [{ kind: 'dynamic', start: '198.18.30.11', end: '198.18.30.11' }] }] });
+  h.state.current = siteState({
+    reservations: [],
+    networks: [{ ...siteState().networks![0]!, ranges: [{ kind: 'dynamic', start: '198.18.30.11', end: '198.18.30.11' }] }],
+  });
   only(h.send(request(squatter, '198.18.30.11', '')));
   h.state.current = siteState();
   t.deepEqual(h.send(discover(macs.bios)), []);
@@ -317,14 +349,17 @@ test('packets that are not client DHCP messages are dropped and counted', (t) =>
 
 test('what the wire cannot carry in the desired state is left out or reported, never a reason to stop answering', (t) => {
   const base = siteState();
-  const h = harness({}, siteState({
-    networks: [{ ...base.networks![0]!, dnsServers: ['2001:db8::53', '198.18.30.53'], gateway: 'fe80::1' }, base.networks![1]!],
-    reservations: [
-      ...base.reservations!,
-      { siteId: 'site-1', networkId: 'net-prov', mac: '52:54:00:00:00:31', address: '10.0.0.5', netboot: false },
-      { siteId: 'site-1', networkId: 'net-nowhere', mac: '52:54:00:00:00:32', address: '198.18.30.40', netboot: false },
-    ],
-  }));
+  const h = harness(
+    {},
+    siteState({
+      networks: [{ ...base.networks![0]!, dnsServers: ['2001:db8::53', '198.18.30.53'], gateway: 'fe80::1' }, base.networks![1]!],
+      reservations: [
+        ...base.reservations!,
+        { siteId: 'site-1', networkId: 'net-prov', mac: '52:54:00:00:00:31', address: '10.0.0.5', netboot: false },
+        { siteId: 'site-1', networkId: 'net-nowhere', mac: '52:54:00:00:00:32', address: '198.18.30.40', netboot: false },
+      ],
+    }),
+  );
   const offer = only(h.send(discover(macs.noNetboot)));
   t.deepEqual(addresses(offer, opt.dnsServers), ['198.18.30.53']);
   t.is(offer.options.get(opt.router), undefined);
@@ -354,7 +389,16 @@ test('a full dynamic range offers again as soon as a lease is freed (release, de
   t.is(only(h.send(request('52:54:00:00:ee:03', held[3]!))).type, mt.ack);
   t.deepEqual(h.send(discover('52:54:00:00:ee:04')), [], 'full again');
   // DECLINE quarantines the address it frees: still nothing to offer, and no error.
-  h.send(clientPacket({ type: mt.decline, mac: '52:54:00:00:dd:04', options: [[opt.requestedAddress, Buffer.from(held[4]!.split('.').map(Number))], [opt.serverId, Buffer.from([198, 18, 30, 1])]] }));
+  h.send(
+    clientPacket({
+      type: mt.decline,
+      mac: '52:54:00:00:dd:04',
+      options: [
+        [opt.requestedAddress, Buffer.from(held[4]!.split('.').map(Number))],
+        [opt.serverId, Buffer.from([198, 18, 30, 1])],
+      ],
+    }),
+  );
   t.deepEqual(h.send(discover('52:54:00:00:ee:05')), []);
   // An expired lease frees its address when the sweep finds it.
   h.leases.put({ ...h.leases.get('52:54:00:00:dd:07')!, expiresAt: h.clock.now });

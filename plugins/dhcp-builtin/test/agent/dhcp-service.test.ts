@@ -12,7 +12,19 @@ import { clientPacket, siteState } from './site-fixture.ts';
 
 const loopbackState = (): SiteDesiredState =>
   siteState({
-    networks: [{ id: 'net-lo', name: 'loopback', cidr: '127.0.0.0/8', gateway: '127.0.0.1', dnsServers: ['127.0.0.53'], domain: null, vlan: null, pxe: true, ranges: [{ kind: 'dynamic', start: '127.77.0.10', end: '127.77.0.20' }] }],
+    networks: [
+      {
+        id: 'net-lo',
+        name: 'loopback',
+        cidr: '127.0.0.0/8',
+        gateway: '127.0.0.1',
+        dnsServers: ['127.0.0.53'],
+        domain: null,
+        vlan: null,
+        pxe: true,
+        ranges: [{ kind: 'dynamic', start: '127.77.0.10', end: '127.77.0.20' }],
+      },
+    ],
     reservations: [{ siteId: 'site-1', networkId: 'net-lo', mac: '52:54:00:00:00:01', address: '127.77.0.5', hostname: 'lo-1', netboot: false }],
   });
 
@@ -73,7 +85,18 @@ test('answers a relayed DORA over UDP, persists the lease, and keeps it across a
   const offer = await peer.exchange(clientPacket({ type: mt.discover, mac, giaddr: '127.0.0.1' }), port);
   t.is(messageType(offer), mt.offer);
   t.is(offer.yiaddr, '127.77.0.10');
-  const ack = await peer.exchange(clientPacket({ type: mt.request, mac, giaddr: '127.0.0.1', options: [[opt.requestedAddress, Buffer.from([127, 77, 0, 10])], [opt.serverId, Buffer.from([127, 0, 0, 1])]] }), port);
+  const ack = await peer.exchange(
+    clientPacket({
+      type: mt.request,
+      mac,
+      giaddr: '127.0.0.1',
+      options: [
+        [opt.requestedAddress, Buffer.from([127, 77, 0, 10])],
+        [opt.serverId, Buffer.from([127, 0, 0, 1])],
+      ],
+    }),
+    port,
+  );
   t.is(messageType(ack), mt.ack);
   t.like(reports.find((r) => r.kind === 'dhcp.lease')?.payload, { mac, address: '127.77.0.10', state: 'bound' });
   t.like(first.health(), { leases: 1, malformed: 0 });
@@ -109,7 +132,10 @@ test('leases in the file that expired while the agent was down are not restored'
   const settings = { port: 0, address: '127.0.0.1', relayPort: peer.port, leaseSeconds: 60 };
   const service = await createDhcpService({ now: () => clock.now })(context(dataDir, settings, []));
   const port = Number(String(service.health().listening).split(':')[1]);
-  await peer.exchange(clientPacket({ type: mt.request, mac: '52:54:00:00:78:01', giaddr: '127.0.0.1', options: [[opt.requestedAddress, Buffer.from([127, 77, 0, 15])]] }), port);
+  await peer.exchange(
+    clientPacket({ type: mt.request, mac: '52:54:00:00:78:01', giaddr: '127.0.0.1', options: [[opt.requestedAddress, Buffer.from([127, 77, 0, 15])]] }),
+    port,
+  );
   t.is(service.health().leases, 1);
   await service.stop();
   clock.now += 61_000;
@@ -119,9 +145,25 @@ test('leases in the file that expired while the agent was down are not restored'
 });
 
 test('invalid settings are refused all at once, naming each field', async (t) => {
-  const err = await t.throwsAsync(createDhcpService()(context(tmpdir(), { port: 'sixty-seven', interfaces: ['eth0'], bootFiles: { x86: 'a.efi' }, httpBootUrl: 'ftp://x', leaseSeconds: 5, leaseSecond: 60 }, [])), { code: 'SPROUT_ERR_CONFIG' } as never);
+  const err = await t.throwsAsync(
+    createDhcpService()(
+      context(
+        tmpdir(),
+        { port: 'sixty-seven', interfaces: ['eth0'], bootFiles: { x86: 'a.efi' }, httpBootUrl: 'ftp://x', leaseSeconds: 5, leaseSecond: 60 },
+        [],
+      ),
+    ),
+    { code: 'SPROUT_ERR_CONFIG' } as never,
+  );
   const fields = (err as unknown as { details: { field: string }[] }).details.map((d) => d.field);
-  t.deepEqual(fields.sort(), ['services.dhcp.bootFiles.x86', 'services.dhcp.httpBootUrl', 'services.dhcp.interfaces', 'services.dhcp.leaseSecond', 'services.dhcp.leaseSeconds', 'services.dhcp.port']);
+  t.deepEqual(fields.sort(), [
+    'services.dhcp.bootFiles.x86',
+    'services.dhcp.httpBootUrl',
+    'services.dhcp.interfaces',
+    'services.dhcp.leaseSecond',
+    'services.dhcp.leaseSeconds',
+    'services.dhcp.port',
+  ]);
 });
 
 test('an unreadable lease file stops the service with an error naming the file', async (t) => {
@@ -140,16 +182,31 @@ test('a reservation that leaves the desired state takes its lease with it: the a
   const reports: { kind: string; payload: Record<string, unknown> }[] = [];
   const listeners: ((state: SiteDesiredState) => void)[] = [];
   let state = loopbackState();
-  const ctx: AgentServiceContext = { ...context(dataDir, { port: 0, address: '127.0.0.1', relayPort: peer.port }, reports), desiredState: () => state, onDesiredState: (listener) => void listeners.push(listener) };
+  const ctx: AgentServiceContext = {
+    ...context(dataDir, { port: 0, address: '127.0.0.1', relayPort: peer.port }, reports),
+    desiredState: () => state,
+    onDesiredState: (listener) => void listeners.push(listener),
+  };
   const service = await createDhcpService()(ctx);
   t.teardown(() => service.stop());
   const port = Number(String(service.health().listening).split(':')[1]);
   const requestFor = (mac: string) =>
-    clientPacket({ type: mt.request, mac, giaddr: '127.0.0.1', options: [[opt.requestedAddress, Buffer.from([127, 77, 0, 5])], [opt.serverId, Buffer.from([127, 0, 0, 1])]] });
+    clientPacket({
+      type: mt.request,
+      mac,
+      giaddr: '127.0.0.1',
+      options: [
+        [opt.requestedAddress, Buffer.from([127, 77, 0, 5])],
+        [opt.serverId, Buffer.from([127, 0, 0, 1])],
+      ],
+    });
   // lo-1 holds its reserved address.
   t.is(messageType(await peer.exchange(requestFor('52:54:00:00:00:01'), port)), mt.ack);
   // It is released; the same address is reserved for lo-2.
-  state = { ...state, reservations: [{ siteId: 'site-1', networkId: 'net-lo', mac: '52:54:00:00:00:02', address: '127.77.0.5', hostname: 'lo-2', netboot: false }] };
+  state = {
+    ...state,
+    reservations: [{ siteId: 'site-1', networkId: 'net-lo', mac: '52:54:00:00:00:02', address: '127.77.0.5', hostname: 'lo-2', netboot: false }],
+  };
   for (const listener of listeners) listener(state);
   const offer = await peer.exchange(clientPacket({ type: mt.discover, mac: '52:54:00:00:00:02', giaddr: '127.0.0.1' }), port);
   t.is(messageType(offer), mt.offer, 'the next machine is offered the address, not refused as "reserved-address-held"');

@@ -17,14 +17,21 @@ export interface Harness {
 }
 
 /** `services`: the agent's other services' settings, as the service host passes them (`http` is read for iPXE's URL). */
-export function harness(settings: Record<string, unknown> = {}, state: SiteDesiredState = siteState(), services?: Record<string, Record<string, unknown>>): Harness {
+export function harness(
+  settings: Record<string, unknown> = {},
+  state: SiteDesiredState = siteState(),
+  services?: Record<string, Record<string, unknown>>,
+): Harness {
   const clock = { now: Date.parse('2026-11-26T04:00:00Z') };
   const leases = new LeaseTable(() => clock.now);
   const reports: Harness['reports'] = [];
   const errors: unknown[] = [];
   const holder = { current: state };
   const responder = new DhcpResponder({
-    settings: parseDhcpSettings({ interfaces: ['198.18.30.1'], serverId: '198.18.30.1', ...(services ? {} : { httpBootUrl: 'http://198.18.30.1:8080' }), ...settings }, services),
+    settings: parseDhcpSettings(
+      { interfaces: ['198.18.30.1'], serverId: '198.18.30.1', ...(services ? {} : { httpBootUrl: 'http://198.18.30.1:8080' }), ...settings },
+      services,
+    ),
     leases,
     now: () => clock.now,
     desiredState: () => holder.current,

@@ -31,7 +31,17 @@ export function siteState(overrides: Partial<SiteDesiredState> = {}): SiteDesire
           { kind: 'reserved', start: '198.18.30.10', end: '198.18.30.60' },
         ],
       },
-      { id: 'net-far', name: 'far', cidr: '198.19.40.0/24', gateway: '198.19.40.1', dnsServers: ['198.19.40.53'], domain: null, vlan: 40, pxe: true, ranges: [] },
+      {
+        id: 'net-far',
+        name: 'far',
+        cidr: '198.19.40.0/24',
+        gateway: '198.19.40.1',
+        dnsServers: ['198.19.40.53'],
+        domain: null,
+        vlan: 40,
+        pxe: true,
+        ranges: [],
+      },
     ],
     reservations: [
       { siteId: 'site-1', networkId: 'net-prov', mac: macs.bios, address: '198.18.30.11', hostname: 'bios-1', netboot: true },

@@ -5,8 +5,26 @@
  * and those from precomputed parts. It never answers a response (QR set).
  */
 import {
-  addressData, encodeMessage, encodeName, encodeQuestion, encodeRecord, flagAa, flagQr, flagRd, flagTc, headerSize, nameData, optRecord,
-  rcode, recordClass, recordType, soaData, ednsPayloadSize, type Query, type Rcode, type ResourceRecord,
+  addressData,
+  encodeMessage,
+  encodeName,
+  encodeQuestion,
+  encodeRecord,
+  flagAa,
+  flagQr,
+  flagRd,
+  flagTc,
+  headerSize,
+  nameData,
+  optRecord,
+  rcode,
+  recordClass,
+  recordType,
+  soaData,
+  ednsPayloadSize,
+  type Query,
+  type Rcode,
+  type ResourceRecord,
 } from './wire.ts';
 import { enclosingZone } from './names.ts';
 import type { Zone, ZoneSet } from './zones.ts';
@@ -36,7 +54,10 @@ export class AnswerTable {
   private readonly negativeSoa = new Map<string, Buffer>();
   private readonly served: ReadonlyMap<string, Zone>;
 
-  constructor(set: ZoneSet, readonly serial: number) {
+  constructor(
+    set: ZoneSet,
+    readonly serial: number,
+  ) {
     this.served = set.zones;
     this.zones = [...set.zones.keys()];
     this.recordCount = set.records.length;
@@ -56,7 +77,12 @@ export class AnswerTable {
     }
     const addresses = new Map<string, ResourceRecord[]>();
     for (const record of set.records) {
-      const rr = { name: record.name, type: recordType[record.type], ttl: record.ttl, rdata: record.type === 'A' ? addressData(record.value) : nameData(record.value) };
+      const rr = {
+        name: record.name,
+        type: recordType[record.type],
+        ttl: record.ttl,
+        rdata: record.type === 'A' ? addressData(record.value) : nameData(record.value),
+      };
       add(rr);
       if (record.type === 'A') addresses.set(record.name, [...(addresses.get(record.name) ?? []), rr]);
     }
@@ -69,16 +95,35 @@ export class AnswerTable {
         all.push(...rrs);
         // The nameserver's address in the additional section saves the resolver a lookup.
         const glue = type === recordType.NS ? (addresses.get(this.served.get(name)?.nameserver ?? '') ?? []) : [];
-        this.setExact(name, wireName, type, encodeMessage({ flags, rcode: rcode.NOERROR, question: encodeQuestion(wireName, type), answers: rrs.map((rr) => encodeRecord(rr, true)), additionals: glue.map((rr) => encodeRecord(rr)) }));
+        this.setExact(
+          name,
+          wireName,
+          type,
+          encodeMessage({
+            flags,
+            rcode: rcode.NOERROR,
+            question: encodeQuestion(wireName, type),
+            answers: rrs.map((rr) => encodeRecord(rr, true)),
+            additionals: glue.map((rr) => encodeRecord(rr)),
+          }),
+        );
       }
-      this.setExact(name, wireName, recordType.ANY, encodeMessage({ flags, rcode: rcode.NOERROR, question: encodeQuestion(wireName, recordType.ANY), answers: all.map((rr) => encodeRecord(rr, true)) }));
+      this.setExact(
+        name,
+        wireName,
+        recordType.ANY,
+        encodeMessage({ flags, rcode: rcode.NOERROR, question: encodeQuestion(wireName, recordType.ANY), answers: all.map((rr) => encodeRecord(rr, true)) }),
+      );
     }
     for (const name of rrsets.keys()) {
       const zone = enclosingZone(name, this.served)!;
       // Every name between a record and its zone's apex exists too (an empty non-terminal), so it is no-data, not NXDOMAIN.
       for (let existing = name; ; existing = existing.slice(existing.indexOf('.') + 1)) {
         if (!this.noData.has(existing)) {
-          this.noData.set(existing, encodeMessage({ flags, rcode: rcode.NOERROR, question: encodeQuestion(encodeName(existing)!, 0), authorities: [this.negativeSoa.get(zone)!] }));
+          this.noData.set(
+            existing,
+            encodeMessage({ flags, rcode: rcode.NOERROR, question: encodeQuestion(encodeName(existing)!, 0), authorities: [this.negativeSoa.get(zone)!] }),
+          );
         }
         if (existing === zone) break;
       }
@@ -156,7 +201,18 @@ export class AnswerTable {
     const rd = header.rd ? flagRd : 0;
     const question = query.questions.length === 1 && header.qdcount === 1 ? query.questions[0] : undefined;
     const wireName = question ? encodeName(question.name) : undefined;
-    const error = (code: Rcode) => this.finish(encodeMessage({ id: header.id, flags: flagQr | ((header.opcode & 0xf) << 3) | rd, rcode: code, question: question && wireName ? encodeQuestion(wireName, question.type) : undefined }), code, edns, transport);
+    const error = (code: Rcode) =>
+      this.finish(
+        encodeMessage({
+          id: header.id,
+          flags: flagQr | ((header.opcode & 0xf) << 3) | rd,
+          rcode: code,
+          question: question && wireName ? encodeQuestion(wireName, question.type) : undefined,
+        }),
+        code,
+        edns,
+        transport,
+      );
 
     if (header.opcode !== 0) return error(rcode.NOTIMP);
     if (!question || !wireName) return error(rcode.FORMERR);
@@ -175,7 +231,13 @@ export class AnswerTable {
     }
     const zone = enclosingZone(name, this.served);
     if (!zone) return error(rcode.REFUSED);
-    const nxdomain = encodeMessage({ id: header.id, flags: flagQr | flagAa | rd, rcode: rcode.NXDOMAIN, question: encodeQuestion(wireName, question.type), authorities: [this.negativeSoa.get(zone)!] });
+    const nxdomain = encodeMessage({
+      id: header.id,
+      flags: flagQr | flagAa | rd,
+      rcode: rcode.NXDOMAIN,
+      question: encodeQuestion(wireName, question.type),
+      authorities: [this.negativeSoa.get(zone)!],
+    });
     return this.finish(nxdomain, rcode.NXDOMAIN, edns, transport);
   }
 
@@ -187,7 +249,11 @@ export class AnswerTable {
   respondUnreadable(header: Query['header']): Answer | undefined {
     if (header.qr) return undefined;
     const code = header.opcode !== 0 ? rcode.NOTIMP : rcode.FORMERR;
-    return { message: encodeMessage({ id: header.id, flags: flagQr | ((header.opcode & 0xf) << 3) | (header.rd ? flagRd : 0), rcode: code }), rcode: code, truncated: false };
+    return {
+      message: encodeMessage({ id: header.id, flags: flagQr | ((header.opcode & 0xf) << 3) | (header.rd ? flagRd : 0), rcode: code }),
+      rcode: code,
+      truncated: false,
+    };
   }
 
   /** Adds the OPT record an EDNS query asks for, and truncates what UDP cannot carry (RFC 1035 §4.2.1). */

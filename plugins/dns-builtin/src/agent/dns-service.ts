@@ -68,7 +68,15 @@ export const dnsService: AgentServiceFactory = async (ctx: AgentServiceContext):
   // Clients are IP literals, so the lookup dgram runs before every send hands the
   // address straight back instead of going through dns.lookup and a tick.
   const udp: UdpSocket = createSocket({ type: 'udp4', lookup: (address, _options, callback) => callback(null, address, 4) });
-  udp.on('message', udpResponder(udp, () => table, stats, (err, message) => fail(err, message, { transport: 'udp' })));
+  udp.on(
+    'message',
+    udpResponder(
+      udp,
+      () => table,
+      stats,
+      (err, message) => fail(err, message, { transport: 'udp' }),
+    ),
+  );
 
   const connections = new Set<Socket>();
   const tcp: Server = createServer((socket) => serveTcp(socket));
@@ -136,7 +144,8 @@ export const dnsService: AgentServiceFactory = async (ctx: AgentServiceContext):
   if (settings.workers > 0) {
     workers = new UdpWorkers(settings.workers, udp, forWorkers(), (message) => fail(new Error(message), 'DNS worker'));
     // Serving means every process reading the socket answers; the agent's own process answers meanwhile.
-    if (!(await workers.ready(workerStartMs))) fail(new Error(`not all ${settings.workers} workers answered within ${workerStartMs} ms`), 'DNS workers are slow to start');
+    if (!(await workers.ready(workerStartMs)))
+      fail(new Error(`not all ${settings.workers} workers answered within ${workerStartMs} ms`), 'DNS workers are slow to start');
   }
   ctx.logger.info({ address: settings.address, port: settings.port, zones: table.zones, serial: table.serial, workers: settings.workers }, 'DNS serving');
 

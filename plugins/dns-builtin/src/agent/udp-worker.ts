@@ -47,7 +47,10 @@ process.on('message', (message: FromAgent, handle?: unknown) => {
     }
   } else if (message.type === 'socket') {
     socket = handle as UdpSocket;
-    socket.on('message', udpResponder(socket, () => table!, stats, fail));
+    socket.on(
+      'message',
+      udpResponder(socket, () => table!, stats, fail),
+    );
     socket.on('error', (err) => fail(err, 'DNS UDP socket error'));
   } else if (message.type === 'stop') {
     stop();

@@ -58,8 +58,7 @@ export class UdpWorkers {
       if (message.type === 'table') {
         state.serial = message.serial;
         answering();
-      }
-      else if (message.type === 'stats') state.stats = message.stats!;
+      } else if (message.type === 'stats') state.stats = message.stats!;
       else if (message.type === 'error') this.onError(message.message!);
     });
     child.on('error', (err) => this.onError(`DNS worker ${child.pid}: ${err.message}`));

@@ -118,7 +118,13 @@ export function encodeMessage(parts: MessageParts): Buffer {
   header.writeUInt16BE(parts.answers?.length ?? 0, 6);
   header.writeUInt16BE(parts.authorities?.length ?? 0, 8);
   header.writeUInt16BE(parts.additionals?.length ?? 0, 10);
-  return Buffer.concat([header, ...(parts.question ? [parts.question] : []), ...(parts.answers ?? []), ...(parts.authorities ?? []), ...(parts.additionals ?? [])]);
+  return Buffer.concat([
+    header,
+    ...(parts.question ? [parts.question] : []),
+    ...(parts.answers ?? []),
+    ...(parts.authorities ?? []),
+    ...(parts.additionals ?? []),
+  ]);
 }
 
 /** An OPT pseudo-record (RFC 6891) for the additional section: EDNS version 0, no options. */

@@ -39,7 +39,9 @@ export class ZoneSerial {
     if (text === undefined) return 0;
     const serial = Number(text.trim());
     if (!/^\d+$/.test(text.trim()) || serial > 0xffff_ffff) {
-      throw new SproutError('SPROUT_ERR_CONFIG', `${path} does not hold a DNS serial (an integer below 2^32): ${JSON.stringify(text.slice(0, 40))}`, { context: { service: 'dns', path } });
+      throw new SproutError('SPROUT_ERR_CONFIG', `${path} does not hold a DNS serial (an integer below 2^32): ${JSON.stringify(text.slice(0, 40))}`, {
+        context: { service: 'dns', path },
+      });
     }
     return serial;
   }

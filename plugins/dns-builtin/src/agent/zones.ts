@@ -116,7 +116,9 @@ export function zonesFor(state: SiteDesiredState, settings: DnsSettings): ZoneSe
     }
   }
 
-  records.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.type < b.type ? -1 : a.type > b.type ? 1 : a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+  records.sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : a.type < b.type ? -1 : a.type > b.type ? 1 : a.value < b.value ? -1 : a.value > b.value ? 1 : 0,
+  );
   return { zones, records, rejected };
 }
 
@@ -134,7 +136,8 @@ function nameserverZone(zone: string, records: ZoneRecord[], forwardZones: strin
 /** Everything that is served, as text: the serial moves on exactly when this changes. */
 export function zoneContent(set: ZoneSet): string {
   const lines: string[] = [];
-  for (const z of set.zones.values()) lines.push(`zone ${z.name} ns=${z.nameserver} ${z.mname} ${z.rname} ${z.refresh} ${z.retry} ${z.expire} ${z.minimum} ${z.ttl}`);
+  for (const z of set.zones.values())
+    lines.push(`zone ${z.name} ns=${z.nameserver} ${z.mname} ${z.rname} ${z.refresh} ${z.retry} ${z.expire} ${z.minimum} ${z.ttl}`);
   for (const r of set.records) lines.push(`${r.name} ${r.ttl} ${r.type} ${r.value} (${r.zone})`);
   return `${lines.join('\n')}\n`;
 }

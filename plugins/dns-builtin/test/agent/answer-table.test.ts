@@ -36,7 +36,15 @@ function parse(message: Buffer) {
   return {
     ...packet,
     // dns-packet reports QR as the type ('response') and leaves it out of flags.
-    header: { id: packet.id, qr: packet.type === 'response' ? 1 : 0, aa: (flags >> 10) & 1, tc: (flags >> 9) & 1, rd: (flags >> 8) & 1, ra: (flags >> 7) & 1, rcode: flags & 0xf },
+    header: {
+      id: packet.id,
+      qr: packet.type === 'response' ? 1 : 0,
+      aa: (flags >> 10) & 1,
+      tc: (flags >> 9) & 1,
+      rd: (flags >> 8) & 1,
+      ra: (flags >> 7) & 1,
+      rcode: flags & 0xf,
+    },
     questions: packet.questions ?? [],
     answers: packet.answers ?? [],
     authorities: packet.authorities ?? [],
@@ -54,7 +62,10 @@ const a = (name: string, value: string) => ({ siteId, zone: 'lab.example', name,
 test('the answer carries the query id and RD, AA set, RA clear', (t) => {
   const reply = decode(tableFor(labState([['node1', '198.18.40.10']])), ask('node1.lab.example', Packet.TYPE.A, { id: 0xbeef, rd: 1 }));
   t.like(reply.header, { id: 0xbeef, qr: 1, aa: 1, rd: 1, ra: 0, rcode: 0 });
-  t.deepEqual(reply.answers.map((rr) => [rr.name, (rr as { ttl?: number }).ttl, (rr as { data?: unknown }).data]), [['node1.lab.example', 300, '198.18.40.10']]);
+  t.deepEqual(
+    reply.answers.map((rr) => [rr.name, (rr as { ttl?: number }).ttl, (rr as { data?: unknown }).data]),
+    [['node1.lab.example', 300, '198.18.40.10']],
+  );
   const withoutRd = decode(tableFor(labState([['node1', '198.18.40.10']])), ask('node1.lab.example', Packet.TYPE.A, { rd: 0 }));
   t.is(withoutRd.header.rd, 0);
 });
@@ -95,12 +106,14 @@ test('records that are not valid A/PTR inside their zone are set aside, the rest
     },
     parseDnsSettings({}),
   );
-  t.deepEqual(set.records.map((r) => r.name), ['good.lab.example']);
-  t.deepEqual(set.rejected.map((r) => r.reason), [
-    'elsewhere.example.org is not inside zone lab.example',
-    '"not-an-address" is not an IPv4 address',
-    '"TXT" is not a record type the agent serves (A, PTR)',
-  ]);
+  t.deepEqual(
+    set.records.map((r) => r.name),
+    ['good.lab.example'],
+  );
+  t.deepEqual(
+    set.rejected.map((r) => r.reason),
+    ['elsewhere.example.org is not inside zone lab.example', '"not-an-address" is not an IPv4 address', '"TXT" is not a record type the agent serves (A, PTR)'],
+  );
 });
 
 test('over UDP an answer larger than 512 octets is truncated; EDNS raises the limit; TCP carries all', (t) => {

@@ -18,7 +18,19 @@ export const siteId = '6f1c1f7e-0000-4000-8000-000000000001';
 export function labState(machines: [hostname: string, address: string][]): SiteDesiredState {
   return {
     site: { id: siteId, name: 'lab' },
-    networks: [{ id: 'n1', name: 'lab', cidr: '198.18.40.0/24', gateway: '198.18.40.1', dnsServers: ['198.18.40.2'], domain: 'lab.example', vlan: null, pxe: true, ranges: [] }],
+    networks: [
+      {
+        id: 'n1',
+        name: 'lab',
+        cidr: '198.18.40.0/24',
+        gateway: '198.18.40.1',
+        dnsServers: ['198.18.40.2'],
+        domain: 'lab.example',
+        vlan: null,
+        pxe: true,
+        ranges: [],
+      },
+    ],
     dnsRecords: machines.flatMap(([hostname, address]) => recordsForAddress({ siteId, hostname, domain: 'lab.example', address })),
   };
 }
@@ -48,7 +60,12 @@ export async function startDns(state: SiteDesiredState, options: { settings?: Re
     desiredState: () => current,
     onDesiredState: (listener) => listeners.push(listener),
     report: () => undefined,
-    logger: { info: (o, m) => void lines.push(['info', m ?? '', o]), debug: (o, m) => void lines.push(['debug', m ?? '', o]), warn: () => undefined, error: (o) => errors.push(o) },
+    logger: {
+      info: (o, m) => void lines.push(['info', m ?? '', o]),
+      debug: (o, m) => void lines.push(['debug', m ?? '', o]),
+      warn: () => undefined,
+      error: (o) => errors.push(o),
+    },
   });
   // A random high port; another test process may hold one, so a few are tried.
   for (let attempt = 0; ; attempt++) {
@@ -91,7 +108,10 @@ export interface DigResult {
 
 export async function digShort(port: number, ...args: string[]): Promise<string[]> {
   const { stdout } = await run('dig', [`@127.0.0.1`, '-p', String(port), '+time=2', '+tries=1', '+short', ...args]);
-  return stdout.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  return stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
 }
 
 export async function dig(port: number, ...args: string[]): Promise<DigResult> {
@@ -100,7 +120,12 @@ export async function dig(port: number, ...args: string[]): Promise<DigResult> {
   const flags = /;; flags: ([a-z ]*);/.exec(stdout);
   const section = (title: string) => {
     const match = new RegExp(`;; ${title} SECTION:\\n([\\s\\S]*?)(?:\\n\\n|$)`).exec(stdout);
-    return match ? match[1].split('\n').filter((l) => l && !l.startsWith(';')).map((l) => l.split(/\s+/)) : [];
+    return match
+      ? match[1]
+          .split('\n')
+          .filter((l) => l && !l.startsWith(';'))
+          .map((l) => l.split(/\s+/))
+      : [];
   };
   return {
     status: header?.[1] ?? 'none',

@@ -30,7 +30,12 @@ function query(id: number, name: string, type: number, edns: boolean): Buffer {
 
 function mutatedPacket(random: () => number): Buffer {
   const int = (n: number) => Math.floor(random() * n);
-  const valid = query(int(0x10000), ['node1.lab.example', '11.40.18.198.in-addr.arpa', 'lab.example', 'x.example.org'][int(4)], [1, 2, 6, 12, 28, 255, 252][int(7)], random() < 0.5);
+  const valid = query(
+    int(0x10000),
+    ['node1.lab.example', '11.40.18.198.in-addr.arpa', 'lab.example', 'x.example.org'][int(4)],
+    [1, 2, 6, 12, 28, 255, 252][int(7)],
+    random() < 0.5,
+  );
   switch (int(6)) {
     case 0: // noise of any length up to a full datagram
       return Buffer.from(Array.from({ length: int(513) }, () => int(256)));
@@ -66,7 +71,12 @@ function mutatedPacket(random: () => number): Buffer {
 }
 
 test('20 000 random and mutated datagrams do not stop the server', async (t) => {
-  const dns = await startDns(labState([['node1', '198.18.40.10'], ['node2', '198.18.40.11']]));
+  const dns = await startDns(
+    labState([
+      ['node1', '198.18.40.10'],
+      ['node2', '198.18.40.11'],
+    ]),
+  );
   const socket = createSocket('udp4');
   t.teardown(async () => {
     socket.close();
@@ -81,7 +91,13 @@ test('20 000 random and mutated datagrams do not stop the server', async (t) => 
 
   t.deepEqual(await digShort(dns.port, 'node1.lab.example', 'A'), ['198.18.40.10']);
   t.is((await dig(dns.port, '+tcp', 'nope.lab.example', 'A')).status, 'NXDOMAIN');
-  const health = dns.service.health() as { queriesReceived: number; malformedQueries: number; queriesAnswered: number; responsesIgnored: number; errors: number };
+  const health = dns.service.health() as {
+    queriesReceived: number;
+    malformedQueries: number;
+    queriesAnswered: number;
+    responsesIgnored: number;
+    errors: number;
+  };
   // The pacing keeps loopback from dropping much, so the flood really reached the parser and the answer table.
   t.true(health.queriesReceived >= 19_000, `received: ${health.queriesReceived}`);
   t.true(health.malformedQueries > 500, `malformed: ${health.malformedQueries}`);

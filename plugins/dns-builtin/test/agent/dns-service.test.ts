@@ -47,7 +47,10 @@ test('a configured nameserver and its address are served, with the address as gl
   t.teardown(() => dns.stop());
   const ns = await dig(dns.port, 'lab.example', 'NS');
   t.deepEqual(ns.answer, [['lab.example.', '120', 'IN', 'NS', 'dns.lab.example.']]);
-  t.deepEqual(ns.additional.filter((rr) => rr[3] === 'A'), [['dns.lab.example.', '120', 'IN', 'A', '198.18.40.2']]);
+  t.deepEqual(
+    ns.additional.filter((rr) => rr[3] === 'A'),
+    [['dns.lab.example.', '120', 'IN', 'A', '198.18.40.2']],
+  );
   t.deepEqual(await digShort(dns.port, 'dns.lab.example', 'A'), ['198.18.40.2']);
 });
 
@@ -114,7 +117,12 @@ test('a new desired state is answered at once and the SOA serial goes up', async
   const before = await soaSerial(dns.port, 'lab.example');
   const reverseBefore = await soaSerial(dns.port, '40.18.198.in-addr.arpa');
 
-  dns.publish(labState([['node1', '198.18.40.12'], ['node3', '198.18.40.13']]));
+  dns.publish(
+    labState([
+      ['node1', '198.18.40.12'],
+      ['node3', '198.18.40.13'],
+    ]),
+  );
   t.deepEqual(await digShort(dns.port, 'node1.lab.example', 'A'), ['198.18.40.12']);
   t.deepEqual(await digShort(dns.port, 'node3.lab.example', 'A'), ['198.18.40.13']);
   t.deepEqual(await digShort(dns.port, '-x', '198.18.40.13'), ['node3.lab.example.']);
@@ -125,7 +133,12 @@ test('a new desired state is answered at once and the SOA serial goes up', async
   t.true((await soaSerial(dns.port, '40.18.198.in-addr.arpa')) > reverseBefore);
 
   // The same content again does not move the serial.
-  dns.publish(labState([['node1', '198.18.40.12'], ['node3', '198.18.40.13']]));
+  dns.publish(
+    labState([
+      ['node1', '198.18.40.12'],
+      ['node3', '198.18.40.13'],
+    ]),
+  );
   t.is(await soaSerial(dns.port, 'lab.example'), after);
   t.like(dns.service.health(), { zones: ['40.18.198.in-addr.arpa', 'lab.example'], records: 4, serial: after, errors: 0 });
 });
@@ -173,7 +186,15 @@ test('a port already in use is reported as an error that names it', async (t) =>
 
 test('an answer too large for UDP sets TC, and dig gets all of it by retrying over TCP', async (t) => {
   const state = labState(machines);
-  state.dnsRecords!.push(...Array.from({ length: 70 }, (_, i) => ({ siteId: state.site!.id, zone: 'lab.example', name: 'pool.lab.example', type: 'A' as const, value: `198.18.40.${100 + i}` })));
+  state.dnsRecords!.push(
+    ...Array.from({ length: 70 }, (_, i) => ({
+      siteId: state.site!.id,
+      zone: 'lab.example',
+      name: 'pool.lab.example',
+      type: 'A' as const,
+      value: `198.18.40.${100 + i}`,
+    })),
+  );
   const dns = await startDns(state);
   t.teardown(() => dns.stop());
   const truncated = await dig(dns.port, '+noedns', '+ignore', 'pool.lab.example', 'A');
@@ -189,9 +210,15 @@ test('a new desired state that changes no record is logged at debug; one that ch
   t.teardown(() => dns.stop());
   dns.lines.length = 0;
   dns.publish({ ...labState(machines), revision: 99 });
-  t.deepEqual(dns.lines.map(([level, msg]) => [level, msg]), [['debug', 'DNS zones rebuilt, unchanged']]);
+  t.deepEqual(
+    dns.lines.map(([level, msg]) => [level, msg]),
+    [['debug', 'DNS zones rebuilt, unchanged']],
+  );
   dns.lines.length = 0;
   dns.publish(labState([...machines, ['node3', '198.18.40.12']]));
-  t.deepEqual(dns.lines.map(([level, msg]) => [level, msg]), [['info', 'DNS zones changed']]);
+  t.deepEqual(
+    dns.lines.map(([level, msg]) => [level, msg]),
+    [['info', 'DNS zones changed']],
+  );
   t.false('service' in dns.lines[0]![2], 'the agent names the service (siteService) once');
 });

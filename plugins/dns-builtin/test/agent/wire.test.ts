@@ -46,7 +46,10 @@ test('a compressed name is followed back to the labels it points at', (t) => {
   const first = [4, ...Buffer.from('node'), 3, ...Buffer.from('lab'), 0, 0, 1, 0, 1];
   const second = [3, ...Buffer.from('www'), 0xc0, 12, 0, 1, 0, 1];
   const query = readable(t, decodeQuery(withHeader([...first, ...second], [2, 0, 0, 0])));
-  t.deepEqual(query.questions.map((q) => q.name), ['node.lab', 'www.node.lab']);
+  t.deepEqual(
+    query.questions.map((q) => q.name),
+    ['node.lab', 'www.node.lab'],
+  );
   t.is(readName(withHeader([...first, ...second], [2, 0, 0, 0]), 12 + first.length).end, 12 + first.length + 6);
 });
 

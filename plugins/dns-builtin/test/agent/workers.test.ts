@@ -41,7 +41,10 @@ test('two UDP workers and the agent answer alike, take a new desired state, and 
   const pids = health().workers!.map((w) => w.pid);
   t.is(pids.length, 2);
   // Ready means every worker has the table.
-  t.deepEqual(health().workers!.map((w) => w.serial), [health().serial, health().serial]);
+  t.deepEqual(
+    health().workers!.map((w) => w.serial),
+    [health().serial, health().serial],
+  );
 
   const answers = await Promise.all(Array.from({ length: 30 }, () => digShort(dns.port, 'node1.lab.example', 'A')));
   t.deepEqual(new Set(answers.flat()), new Set(['198.18.40.10']));
@@ -74,8 +77,16 @@ test('a query cut short after its header is answered FORMERR with its id; one sh
   // id 0x1234, RD, one question whose name stops after "node1".
   socket.send(Buffer.from([0x12, 0x34, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0, 5, ...Buffer.from('node1')]), dns.port, '127.0.0.1');
   socket.send(Buffer.from([0x56, 0x78, 0x01]), dns.port, '127.0.0.1');
-  await until(() => (dns.service.health() as unknown as Health).malformedQueries, (n) => n === 2, 'both datagrams read');
-  await until(() => replies.length, (n) => n >= 1, 'a reply');
+  await until(
+    () => (dns.service.health() as unknown as Health).malformedQueries,
+    (n) => n === 2,
+    'both datagrams read',
+  );
+  await until(
+    () => replies.length,
+    (n) => n >= 1,
+    'a reply',
+  );
   t.is(replies.length, 1);
   const [reply] = replies;
   t.is(reply.readUInt16BE(0), 0x1234);

@@ -15,9 +15,23 @@ function stateFor(link: NetnsLink, netboot: boolean): SiteDesiredState {
   const p = link.prefix;
   return {
     site: { id: 'site-1', name: 'lab' },
-    networks: [{ id: 'net-prov', name: 'provisioning', cidr: `${p}.0/24`, gateway: `${p}.254`, dnsServers: [`${p}.53`, `${p}.54`], domain: 'lab.example', vlan: null, pxe: true, ranges: [] }],
+    networks: [
+      {
+        id: 'net-prov',
+        name: 'provisioning',
+        cidr: `${p}.0/24`,
+        gateway: `${p}.254`,
+        dnsServers: [`${p}.53`, `${p}.54`],
+        domain: 'lab.example',
+        vlan: null,
+        pxe: true,
+        ranges: [],
+      },
+    ],
     reservations: [{ siteId: 'site-1', networkId: 'net-prov', mac: link.mac, address: `${p}.23`, hostname: 'node-23', netboot }],
-    bootIntents: [{ machineId: 'm-23', hostname: 'node-23', arch: 'x86_64', bootMode: 'uefi', intent: 'commission', params: {}, workflow: null, mac: link.mac }],
+    bootIntents: [
+      { machineId: 'm-23', hostname: 'node-23', arch: 'x86_64', bootMode: 'uefi', intent: 'commission', params: {}, workflow: null, mac: link.mac },
+    ],
   };
 }
 
@@ -44,12 +58,24 @@ async function udhcpc(t: ExecutionContext, link: NetnsLink, extra: string[]): Pr
   const dir = mkdtempSync(join(tmpdir(), 'sprout-udhcpc-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const script = join(dir, 'print-lease.sh');
-  writeFileSync(script, '#!/bin/sh\n[ "$1" = bound ] && echo "LEASE|ip=$ip|router=$router|dns=$dns|boot_file=$boot_file|siaddr=$siaddr|bootfile=$bootfile|hostname=$hostname|domain=$domain|subnet=$subnet"\nexit 0\n');
+  writeFileSync(
+    script,
+    '#!/bin/sh\n[ "$1" = bound ] && echo "LEASE|ip=$ip|router=$router|dns=$dns|boot_file=$boot_file|siaddr=$siaddr|bootfile=$bootfile|hostname=$hostname|domain=$domain|subnet=$subnet"\nexit 0\n',
+  );
   chmodSync(script, 0o755);
-  const { stdout } = await run('ip', ['netns', 'exec', link.ns, 'udhcpc', '-i', link.nsIf, '-n', '-q', '-f', '-t', '3', '-T', '1', '-s', script, ...extra], 30_000);
+  const { stdout } = await run(
+    'ip',
+    ['netns', 'exec', link.ns, 'udhcpc', '-i', link.nsIf, '-n', '-q', '-f', '-t', '3', '-T', '1', '-s', script, ...extra],
+    30_000,
+  );
   const line = stdout.split('\n').find((l) => l.startsWith('LEASE|'));
   if (!line) throw new Error(`udhcpc got no lease:\n${stdout}`);
-  return Object.fromEntries(line.split('|').slice(1).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  return Object.fromEntries(
+    line
+      .split('|')
+      .slice(1)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
 }
 
 test.serial('udhcpc as x86-64 UEFI PXE firmware: reserved address, router, DNS, ipxe.efi from next-server', async (t) => {
@@ -123,7 +149,11 @@ test.serial('dhclient as an iPXE client: reserved address, router, DNS and the H
       '',
     ].join('\n'),
   );
-  const { stderr } = await run('ip', ['netns', 'exec', link.ns, 'dhclient', '-1', '-v', '-cf', config, '-sf', '/bin/true', '-lf', leaseFile, '-pf', pidFile, link.nsIf], 40_000);
+  const { stderr } = await run(
+    'ip',
+    ['netns', 'exec', link.ns, 'dhclient', '-1', '-v', '-cf', config, '-sf', '/bin/true', '-lf', leaseFile, '-pf', pidFile, link.nsIf],
+    40_000,
+  );
   t.regex(stderr, /DHCPACK of 198\.18\.170\.23/);
   const leases = readFileSync(leaseFile, 'utf8');
   t.regex(leases, /fixed-address 198\.18\.170\.23;/);

@@ -19,13 +19,37 @@ const entry = fileURLToPath(new URL('./dhcp-process.ts', import.meta.url));
 const preload = new URL('../../../../../kernel/src/preload.js', import.meta.url).href;
 
 const state: SiteDesiredState = siteState({
-  networks: [{ id: 'net-lo', name: 'loopback', cidr: '127.0.0.0/8', gateway: '127.0.0.1', dnsServers: [], domain: null, vlan: null, pxe: false, ranges: [{ kind: 'dynamic', start: '127.78.0.10', end: '127.78.0.40' }] }],
+  networks: [
+    {
+      id: 'net-lo',
+      name: 'loopback',
+      cidr: '127.0.0.0/8',
+      gateway: '127.0.0.1',
+      dnsServers: [],
+      domain: null,
+      vlan: null,
+      pxe: false,
+      ranges: [{ kind: 'dynamic', start: '127.78.0.10', end: '127.78.0.40' }],
+    },
+  ],
   reservations: [],
   bootIntents: [],
 });
 
 async function startService(t: ExecutionContext, dataDir: string, relayPort: number): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--conditions=sprout-source', '--import', preload, '--import', 'tsx', entry, JSON.stringify({ dataDir, settings: { port: 0, address: '127.0.0.1', relayPort }, state })], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [
+      '--conditions=sprout-source',
+      '--import',
+      preload,
+      '--import',
+      'tsx',
+      entry,
+      JSON.stringify({ dataDir, settings: { port: 0, address: '127.0.0.1', relayPort }, state }),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   t.teardown(() => void child.kill('SIGKILL'));
   let output = '';
   const port = await new Promise<number>((resolve, reject) => {
@@ -33,7 +57,7 @@ async function startService(t: ExecutionContext, dataDir: string, relayPort: num
     const read = (d: Buffer) => {
       output += d;
       const m = /ready (\d+)/.exec(output);
-      if (m) (clearTimeout(timer), resolve(Number(m[1])));
+      if (m) clearTimeout(timer), resolve(Number(m[1]));
     };
     child.stdout!.on('data', read);
     child.stderr!.on('data', read);
@@ -80,13 +104,29 @@ test('a lease whose ACK left survives a SIGKILL of the DHCP service right after 
   const offers = await Promise.all(macs.map((mac) => peer.exchange((xid) => clientPacket({ type: mt.discover, mac, xid, giaddr: '127.0.0.1' }), first.port)));
   const acks = await Promise.all(
     macs.map((mac, i) =>
-      peer.exchange((xid) => clientPacket({ type: mt.request, mac, xid, giaddr: '127.0.0.1', options: [[opt.requestedAddress, ip(offers[i]!.yiaddr)], [opt.serverId, ip('127.0.0.1')]] }), first.port),
+      peer.exchange(
+        (xid) =>
+          clientPacket({
+            type: mt.request,
+            mac,
+            xid,
+            giaddr: '127.0.0.1',
+            options: [
+              [opt.requestedAddress, ip(offers[i]!.yiaddr)],
+              [opt.serverId, ip('127.0.0.1')],
+            ],
+          }),
+        first.port,
+      ),
     ),
   );
   // The last ACK is in: the process dies before it can do anything more.
   first.child.kill('SIGKILL');
   await new Promise((resolve) => first.child.once('exit', resolve));
-  t.deepEqual(acks.map((a) => messageType(a)), macs.map(() => mt.ack));
+  t.deepEqual(
+    acks.map((a) => messageType(a)),
+    macs.map(() => mt.ack),
+  );
   const bound = new Map(macs.map((mac, i) => [mac, acks[i]!.yiaddr]));
   t.is(new Set(bound.values()).size, 5);
 

@@ -35,7 +35,14 @@ let created = 0;
 export async function netnsLink(t: ExecutionContext, third: number, mac: string): Promise<NetnsLink> {
   created += 1;
   const tag = `${process.pid % 100000}${created}`;
-  const link: NetnsLink = { ns: `sprout-dhcp-${tag}`, hostIf: `sdh${tag}h`.slice(0, 15), nsIf: `sdh${tag}c`.slice(0, 15), hostAddress: `198.18.${third}.1`, prefix: `198.18.${third}`, mac };
+  const link: NetnsLink = {
+    ns: `sprout-dhcp-${tag}`,
+    hostIf: `sdh${tag}h`.slice(0, 15),
+    nsIf: `sdh${tag}c`.slice(0, 15),
+    hostAddress: `198.18.${third}.1`,
+    prefix: `198.18.${third}`,
+    mac,
+  };
   const inUse = (await run('ip', ['-4', '-o', 'addr', 'show'])).stdout;
   if (inUse.includes(` ${link.prefix}.`)) throw new Error(`198.18.${third}.0/24 is already on a host interface; pick another for this test`);
   t.teardown(async () => {

@@ -47,7 +47,19 @@ test('perfdhcp as a relay on loopback: completed exchanges, no malformed replies
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
   const relayPort = await freeUdpPort();
   const state: SiteDesiredState = {
-    networks: [{ id: 'net-lo', name: 'loopback', cidr: '127.0.0.0/8', gateway: '127.0.0.1', dnsServers: ['127.0.0.53'], domain: null, vlan: null, pxe: false, ranges: [{ kind: 'dynamic', start: '127.88.0.1', end: '127.88.15.254' }] }],
+    networks: [
+      {
+        id: 'net-lo',
+        name: 'loopback',
+        cidr: '127.0.0.0/8',
+        gateway: '127.0.0.1',
+        dnsServers: ['127.0.0.53'],
+        domain: null,
+        vlan: null,
+        pxe: false,
+        ranges: [{ kind: 'dynamic', start: '127.88.0.1', end: '127.88.15.254' }],
+      },
+    ],
   };
   const reports: { kind: string; payload: Record<string, unknown> }[] = [];
   const ctx: AgentServiceContext = {
@@ -63,7 +75,12 @@ test('perfdhcp as a relay on loopback: completed exchanges, no malformed replies
   const serverPort = String(service.health().listening).split(':')[1]!;
 
   const run = await perfdhcp(['-4', '-r', '200', '-R', '500', '-p', '10', '-l', '127.0.0.1', '-L', String(relayPort), '-N', serverPort, '127.0.0.1']);
-  t.log(run.stdout.split('\n').filter((l) => /Rate:|sent packets|received packets|drops ratio/.test(l)).join('\n'));
+  t.log(
+    run.stdout
+      .split('\n')
+      .filter((l) => /Rate:|sent packets|received packets|drops ratio/.test(l))
+      .join('\n'),
+  );
   // 3: some exchanges did not complete (a handful of drops under load is allowed).
   t.true(run.code === 0 || run.code === 3, `perfdhcp exited ${run.code}: ${run.stderr}`);
   t.regex(run.stdout, /Malformed packets: 0\b/);
@@ -84,7 +101,15 @@ test('perfdhcp as a relay on loopback: completed exchanges, no malformed replies
   }
   t.true(addressesOf.size > 100, `${addressesOf.size} clients bound`);
   t.true(addressesOf.size <= 500);
-  t.deepEqual([...holders].filter(([, macs]) => macs.size > 1), [], 'no address was bound to two MACs');
-  t.deepEqual([...addressesOf].filter(([, addrs]) => addrs.size > 1), [], 'no MAC was bound to two addresses');
+  t.deepEqual(
+    [...holders].filter(([, macs]) => macs.size > 1),
+    [],
+    'no address was bound to two MACs',
+  );
+  t.deepEqual(
+    [...addressesOf].filter(([, addrs]) => addrs.size > 1),
+    [],
+    'no MAC was bound to two addresses',
+  );
   t.like(service.health(), { malformed: 0, errors: 0 });
 });
