@@ -6,5638 +6,5638 @@
 // Generated from Sprout's OpenAPI document by `npm run client:generate`: edit the routes' schemas in kernel/src, not this file.
 
 export interface paths {
-  '/healthz': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/healthz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The process is alive */
+        get: operations["getHealthz"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /** The process is alive */
-    get: operations['getHealthz'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/metrics': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus metrics of this control plane replica (text exposition format 0.0.4)
+         * @description Requests by route, workflow and step outcomes and durations, queue depths, agent links, revision lag and address usage; every metric is listed in docs/metrics.md.
+         *
+         *     Requires role: **viewer**.
+         */
+        get: operations["getMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * Prometheus metrics of this control plane replica (text exposition format 0.0.4)
-     * @description Requests by route, workflow and step outcomes and durations, queue depths, agent links, revision lag and address usage; every metric is listed in docs/metrics.md.
-     *
-     *     Requires role: **viewer**.
-     */
-    get: operations['getMetrics'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/readyz': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/readyz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The database is reachable and migrations are current */
+        get: operations["getReadyz"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /** The database is reachable and migrations are current */
-    get: operations['getReadyz'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/agents/{id}/desired-state': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/agents/{id}/desired-state": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Long-poll the agent's site's desired state: answers at once with the document when its revision is above `after`, else waits up to `wait` seconds for a change (204 when none came)
+         * @description Requires role: **agent**.
+         *
+         *     Requires role: **agent**.
+         */
+        get: operations["getAgentsByIdDesiredState"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * Long-poll the agent's site's desired state: answers at once with the document when its revision is above `after`, else waits up to `wait` seconds for a change (204 when none came)
-     * @description Requires role: **agent**.
-     *
-     *     Requires role: **agent**.
-     */
-    get: operations['getAgentsByIdDesiredState'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/agents/{id}/heartbeat': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/agents/{id}/heartbeat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An agent is alive: its version, capabilities and the state of its site services
+         * @description Requires role: **agent**.
+         */
+        post: operations["postAgentsByIdHeartbeat"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /**
-     * An agent is alive: its version, capabilities and the state of its site services
-     * @description Requires role: **agent**.
-     */
-    post: operations['postAgentsByIdHeartbeat'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/agents/{id}/reports': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/agents/{id}/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Post a batch of reports, in sequence order (HTTP transport); each is applied once
+         * @description Requires role: **agent**.
+         */
+        post: operations["postAgentsByIdReports"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /**
-     * Post a batch of reports, in sequence order (HTTP transport); each is applied once
-     * @description Requires role: **agent**.
-     */
-    post: operations['postAgentsByIdReports'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/agents/{id}/work': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/agents/{id}/work": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Long-poll the agent's site for work (HTTP transport)
+         * @description Requires role: **agent**.
+         *
+         *     Requires role: **agent**.
+         */
+        get: operations["getAgentsByIdWork"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * Long-poll the agent's site for work (HTTP transport)
-     * @description Requires role: **agent**.
-     *
-     *     Requires role: **agent**.
-     */
-    get: operations['getAgentsByIdWork'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/agents/{id}/work/settle': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/agents/{id}/work/settle": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Acknowledge work (ack), give it back for redelivery (nak), or extend its lease while still working on it (HTTP transport)
+         * @description Requires role: **agent**.
+         */
+        post: operations["postAgentsByIdWorkSettle"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /**
-     * Acknowledge work (ack), give it back for redelivery (nak), or extend its lease while still working on it (HTTP transport)
-     * @description Requires role: **agent**.
-     */
-    post: operations['postAgentsByIdWorkSettle'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/agents/register': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/agents/register": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Trade a site's one-time join token for an agent credential (shown once) */
+        post: operations["postAgentsRegister"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /** Trade a site's one-time join token for an agent credential (shown once) */
-    post: operations['postAgentsRegister'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/audit': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List audit records, newest first
+         * @description Requires role: **viewer**.
+         *
+         *     Requires role: **viewer**.
+         */
+        get: operations["getAudit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * List audit records, newest first
-     * @description Requires role: **viewer**.
-     *
-     *     Requires role: **viewer**.
-     */
-    get: operations['getAudit'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/audit/prune': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/audit/prune": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Remove audit records written before a time; the prune itself is recorded with how many it removed
+         * @description Requires role: **admin**.
+         */
+        post: operations["postAuditPrune"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /**
-     * Remove audit records written before a time; the prune itself is recorded with how many it removed
-     * @description Requires role: **admin**.
-     */
-    post: operations['postAuditPrune'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/images': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/images": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The images each site's agent holds in its artifact store (images/ under its artifactRoot)
+         * @description Requires role: **viewer**.
+         *
+         *     Requires role: **viewer**.
+         */
+        get: operations["getImages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * The images each site's agent holds in its artifact store (images/ under its artifactRoot)
-     * @description Requires role: **viewer**.
-     *
-     *     Requires role: **viewer**.
-     */
-    get: operations['getImages'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/machines': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/machines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List machines, by hostname, filtered
+         * @description Requires role: **viewer**.
+         *
+         *     Requires role: **viewer**.
+         */
+        get: operations["getMachines"];
+        put?: never;
+        /**
+         * Create a machine (status new)
+         * @description Requires role: **operator**.
+         */
+        post: operations["postMachines"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * List machines, by hostname, filtered
-     * @description Requires role: **viewer**.
-     *
-     *     Requires role: **viewer**.
-     */
-    get: operations['getMachines'];
-    put?: never;
-    /**
-     * Create a machine (status new)
-     * @description Requires role: **operator**.
-     */
-    post: operations['postMachines'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/machines/{id}': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/machines/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Show a machine (by id or hostname)
+         * @description Requires role: **viewer**.
+         *
+         *     Requires role: **viewer**.
+         */
+        get: operations["getMachinesById"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a machine that is not in use
+         * @description Requires role: **operator**.
+         */
+        delete: operations["deleteMachinesById"];
+        options?: never;
+        head?: never;
+        /**
+         * Change hostname, tags, BMC, expected hardware or owner
+         * @description Requires role: **operator**.
+         */
+        patch: operations["patchMachinesById"];
+        trace?: never;
     };
-    /**
-     * Show a machine (by id or hostname)
-     * @description Requires role: **viewer**.
-     *
-     *     Requires role: **viewer**.
-     */
-    get: operations['getMachinesById'];
-    put?: never;
-    post?: never;
-    /**
-     * Delete a machine that is not in use
-     * @description Requires role: **operator**.
-     */
-    delete: operations['deleteMachinesById'];
-    options?: never;
-    head?: never;
-    /**
-     * Change hostname, tags, BMC, expected hardware or owner
-     * @description Requires role: **operator**.
-     */
-    patch: operations['patchMachinesById'];
-    trace?: never;
-  };
-  '/v1/machines/{id}/commission': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/machines/{id}/commission": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Commission: boot the machine, collect its hardware facts and run hardware tests → ready
+         * @description Requires role: **operator**.
+         */
+        post: operations["postMachinesByIdCommission"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /**
-     * Commission: boot the machine, collect its hardware facts and run hardware tests → ready
-     * @description Requires role: **operator**.
-     */
-    post: operations['postMachinesByIdCommission'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/machines/{id}/deploy': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/machines/{id}/deploy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deploy an image; a ready machine is allocated to the caller first
+         * @description Requires role: **operator**.
+         */
+        post: operations["postMachinesByIdDeploy"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /**
-     * Deploy an image; a ready machine is allocated to the caller first
-     * @description Requires role: **operator**.
-     */
-    post: operations['postMachinesByIdDeploy'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/machines/{id}/events': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/machines/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Lifecycle history with reasons, oldest first
+         * @description Requires role: **viewer**.
+         *
+         *     Requires role: **viewer**.
+         */
+        get: operations["getMachinesByIdEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * Lifecycle history with reasons, oldest first
-     * @description Requires role: **viewer**.
-     *
-     *     Requires role: **viewer**.
-     */
-    get: operations['getMachinesByIdEvents'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/machines/{id}/mark-broken': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/machines/{id}/mark-broken": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark a machine broken, with the reason an operator will see
+         * @description Requires role: **operator**.
+         */
+        post: operations["postMachinesByIdMarkBroken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /**
-     * Mark a machine broken, with the reason an operator will see
-     * @description Requires role: **operator**.
-     */
-    post: operations['postMachinesByIdMarkBroken'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/machines/{id}/mark-fixed': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/machines/{id}/mark-fixed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark a broken machine fixed: ready if it was commissioned, else new
+         * @description Requires role: **operator**.
+         */
+        post: operations["postMachinesByIdMarkFixed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /**
-     * Mark a broken machine fixed: ready if it was commissioned, else new
-     * @description Requires role: **operator**.
-     */
-    post: operations['postMachinesByIdMarkFixed'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/machines/{id}/power': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/machines/{id}/power": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The machine's power state: asked of its BMC through the site's agent, or the last known with ?cached=true
+         * @description Requires role: **viewer**.
+         *
+         *     Requires role: **viewer**.
+         */
+        get: operations["getMachinesByIdPower"];
+        put?: never;
+        /**
+         * Power the machine on, off (hard; soft: an ACPI shutdown) or cycle it, through its site's agent and BMC
+         * @description Requires role: **operator**.
+         */
+        post: operations["postMachinesByIdPower"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * The machine's power state: asked of its BMC through the site's agent, or the last known with ?cached=true
-     * @description Requires role: **viewer**.
-     *
-     *     Requires role: **viewer**.
-     */
-    get: operations['getMachinesByIdPower'];
-    put?: never;
-    /**
-     * Power the machine on, off (hard; soft: an ACPI shutdown) or cycle it, through its site's agent and BMC
-     * @description Requires role: **operator**.
-     */
-    post: operations['postMachinesByIdPower'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/machines/{id}/release': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/machines/{id}/release": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Release: power the machine off, clear its boot intent and addresses → ready; with erase, first boot the installer to wipe every disk
+         * @description Requires role: **operator**.
+         */
+        post: operations["postMachinesByIdRelease"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /**
-     * Release: power the machine off, clear its boot intent and addresses → ready; with erase, first boot the installer to wipe every disk
-     * @description Requires role: **operator**.
-     */
-    post: operations['postMachinesByIdRelease'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/machines/{id}/test': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/machines/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run hardware tests on a ready machine
+         * @description Requires role: **operator**.
+         */
+        post: operations["postMachinesByIdTest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /**
-     * Run hardware tests on a ready machine
-     * @description Requires role: **operator**.
-     */
-    post: operations['postMachinesByIdTest'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/machines/allocate': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/machines/allocate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Allocate a ready machine matching constraints (409 with why when none matches)
+         * @description Requires role: **operator**.
+         */
+        post: operations["postMachinesAllocate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /**
-     * Allocate a ready machine matching constraints (409 with why when none matches)
-     * @description Requires role: **operator**.
-     */
-    post: operations['postMachinesAllocate'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/machines/import': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/machines/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import machines from a JSON array or text/csv (site,hostname,arch,bootMode,mac,tags, optionally bmc_type,bmc_address,bmc_username,bmc_password and cpus,memoryMiB,disks)
+         * @description Answers per row: created, unchanged, or error with the field. Re-importing the same data changes nothing. Unknown CSV columns are ignored and named in warnings.
+         *
+         *     Requires role: **operator**.
+         */
+        post: operations["postMachinesImport"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /**
-     * Import machines from a JSON array or text/csv (site,hostname,arch,bootMode,mac,tags, optionally bmc_type,bmc_address,bmc_username,bmc_password and cpus,memoryMiB,disks)
-     * @description Answers per row: created, unchanged, or error with the field. Re-importing the same data changes nothing. Unknown CSV columns are ignored and named in warnings.
-     *
-     *     Requires role: **operator**.
-     */
-    post: operations['postMachinesImport'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/networks': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/networks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List networks, optionally of one site
+         * @description Requires role: **viewer**.
+         *
+         *     Requires role: **viewer**.
+         */
+        get: operations["getNetworks"];
+        put?: never;
+        /**
+         * Create a provisioning network at a site
+         * @description The CIDR may not overlap another network of the same site, and its name must be unique there (409).
+         *
+         *     Requires role: **operator**.
+         */
+        post: operations["postNetworks"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * List networks, optionally of one site
-     * @description Requires role: **viewer**.
-     *
-     *     Requires role: **viewer**.
-     */
-    get: operations['getNetworks'];
-    put?: never;
-    /**
-     * Create a provisioning network at a site
-     * @description The CIDR may not overlap another network of the same site, and its name must be unique there (409).
-     *
-     *     Requires role: **operator**.
-     */
-    post: operations['postNetworks'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/networks/{id}': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/networks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Show a network (by id or name) with its utilisation
+         * @description Requires role: **viewer**.
+         *
+         *     Requires role: **viewer**.
+         */
+        get: operations["getNetworksById"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a network (by id or name); refused while addresses are allocated in it
+         * @description 409 `SPROUT_ERR_CONFLICT` naming the allocations (address and hostname, a sample and the count) while any exist. The DHCP reservations of the network go with it.
+         *
+         *     Requires role: **operator**.
+         */
+        delete: operations["deleteNetworksById"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a network (by id or name): name, CIDR, gateway, DNS servers, domain, VLAN, PXE flag, ranges
+         * @description The result is checked like a new network (400 naming each bad field; 409 on a taken name or an overlap at the site). 409 `SPROUT_ERR_CONFLICT` naming the allocations in the way when the CIDR changes while addresses are allocated, or a new gateway or range covers an allocated address. The audit record holds each changed field as old/new; the site's agents get the change with the next revision of its desired state.
+         *
+         *     Requires role: **operator**.
+         */
+        patch: operations["patchNetworksById"];
+        trace?: never;
     };
-    /**
-     * Show a network (by id or name) with its utilisation
-     * @description Requires role: **viewer**.
-     *
-     *     Requires role: **viewer**.
-     */
-    get: operations['getNetworksById'];
-    put?: never;
-    post?: never;
-    /**
-     * Delete a network (by id or name); refused while addresses are allocated in it
-     * @description 409 `SPROUT_ERR_CONFLICT` naming the allocations (address and hostname, a sample and the count) while any exist. The DHCP reservations of the network go with it.
-     *
-     *     Requires role: **operator**.
-     */
-    delete: operations['deleteNetworksById'];
-    options?: never;
-    head?: never;
-    /**
-     * Change a network (by id or name): name, CIDR, gateway, DNS servers, domain, VLAN, PXE flag, ranges
-     * @description The result is checked like a new network (400 naming each bad field; 409 on a taken name or an overlap at the site). 409 `SPROUT_ERR_CONFLICT` naming the allocations in the way when the CIDR changes while addresses are allocated, or a new gateway or range covers an allocated address. The audit record holds each changed field as old/new; the site's agents get the change with the next revision of its desired state.
-     *
-     *     Requires role: **operator**.
-     */
-    patch: operations['patchNetworksById'];
-    trace?: never;
-  };
-  '/v1/networks/{id}/allocations': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/networks/{id}/allocations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the IP allocations of a network, by address
+         * @description Requires role: **viewer**.
+         *
+         *     Requires role: **viewer**.
+         */
+        get: operations["getNetworksByIdAllocations"];
+        put?: never;
+        /**
+         * Allocate an address: the requested one or the next free one outside dynamic and reserved ranges
+         * @description 409 `SPROUT_ERR_CONFLICT` when the requested address is taken (or is the gateway, or inside a range); 409 `SPROUT_ERR_NETWORK_EXHAUSTED` when no address is free; 400 when the requested address is not a host address of the network.
+         *
+         *     Requires role: **operator**.
+         */
+        post: operations["postNetworksByIdAllocations"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * List the IP allocations of a network, by address
-     * @description Requires role: **viewer**.
-     *
-     *     Requires role: **viewer**.
-     */
-    get: operations['getNetworksByIdAllocations'];
-    put?: never;
-    /**
-     * Allocate an address: the requested one or the next free one outside dynamic and reserved ranges
-     * @description 409 `SPROUT_ERR_CONFLICT` when the requested address is taken (or is the gateway, or inside a range); 409 `SPROUT_ERR_NETWORK_EXHAUSTED` when no address is free; 400 when the requested address is not a host address of the network.
-     *
-     *     Requires role: **operator**.
-     */
-    post: operations['postNetworksByIdAllocations'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/networks/{id}/allocations/{allocationId}': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/networks/{id}/allocations/{allocationId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Release an allocation; answers with what was released
+         * @description Requires role: **operator**.
+         */
+        delete: operations["deleteNetworksByIdAllocationsByAllocationId"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    post?: never;
-    /**
-     * Release an allocation; answers with what was released
-     * @description Requires role: **operator**.
-     */
-    delete: operations['deleteNetworksByIdAllocationsByAllocationId'];
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/plugins': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/plugins": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List installed plugins and the capabilities they serve
+         * @description Requires role: **viewer**.
+         *
+         *     Requires role: **viewer**.
+         */
+        get: operations["getPlugins"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * List installed plugins and the capabilities they serve
-     * @description Requires role: **viewer**.
-     *
-     *     Requires role: **viewer**.
-     */
-    get: operations['getPlugins'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/sites': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/sites": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List sites with their agents
+         * @description Requires role: **viewer**.
+         *
+         *     Requires role: **viewer**.
+         */
+        get: operations["getSites"];
+        put?: never;
+        /**
+         * Register a site; the answer carries a one-time join token for its agent
+         * @description Requires role: **operator**.
+         */
+        post: operations["postSites"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * List sites with their agents
-     * @description Requires role: **viewer**.
-     *
-     *     Requires role: **viewer**.
-     */
-    get: operations['getSites'];
-    put?: never;
-    /**
-     * Register a site; the answer carries a one-time join token for its agent
-     * @description Requires role: **operator**.
-     */
-    post: operations['postSites'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/sites/{id}': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/sites/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Show a site (by id or name) with its agents
+         * @description Requires role: **viewer**.
+         *
+         *     Requires role: **viewer**.
+         */
+        get: operations["getSitesById"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a site; refused while machines or networks remain
+         * @description Requires role: **operator**.
+         */
+        delete: operations["deleteSitesById"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a site's name, description or labels
+         * @description Requires role: **operator**.
+         */
+        patch: operations["patchSitesById"];
+        trace?: never;
     };
-    /**
-     * Show a site (by id or name) with its agents
-     * @description Requires role: **viewer**.
-     *
-     *     Requires role: **viewer**.
-     */
-    get: operations['getSitesById'];
-    put?: never;
-    post?: never;
-    /**
-     * Delete a site; refused while machines or networks remain
-     * @description Requires role: **operator**.
-     */
-    delete: operations['deleteSitesById'];
-    options?: never;
-    head?: never;
-    /**
-     * Change a site's name, description or labels
-     * @description Requires role: **operator**.
-     */
-    patch: operations['patchSitesById'];
-    trace?: never;
-  };
-  '/v1/sites/{id}/discovered-macs': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/sites/{id}/discovered-macs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * MAC addresses that asked the site for DHCP without being registered as a machine
+         * @description Requires role: **viewer**.
+         *
+         *     Requires role: **viewer**.
+         */
+        get: operations["getSitesByIdDiscoveredMacs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * MAC addresses that asked the site for DHCP without being registered as a machine
-     * @description Requires role: **viewer**.
-     *
-     *     Requires role: **viewer**.
-     */
-    get: operations['getSitesByIdDiscoveredMacs'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/sites/{id}/image-requests/{request}': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/sites/{id}/image-requests/{request}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An image import or removal: pending until the agent settles it
+         * @description Requires role: **viewer**.
+         *
+         *     Requires role: **viewer**.
+         */
+        get: operations["getSitesByIdImageRequestsByRequest"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * An image import or removal: pending until the agent settles it
-     * @description Requires role: **viewer**.
-     *
-     *     Requires role: **viewer**.
-     */
-    get: operations['getSitesByIdImageRequestsByRequest'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/sites/{id}/images': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/sites/{id}/images": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The images the site's agent holds; reportedAt null: it never reported any
+         * @description Requires role: **viewer**.
+         *
+         *     Requires role: **viewer**.
+         */
+        get: operations["getSitesByIdImages"];
+        put?: never;
+        /**
+         * Import an image into the site's store: the agent downloads the URL (or copies the path on its own host), checks the sha256 and puts it in place atomically
+         * @description Requires role: **operator**.
+         */
+        post: operations["postSitesByIdImages"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * The images the site's agent holds; reportedAt null: it never reported any
-     * @description Requires role: **viewer**.
-     *
-     *     Requires role: **viewer**.
-     */
-    get: operations['getSitesByIdImages'];
-    put?: never;
-    /**
-     * Import an image into the site's store: the agent downloads the URL (or copies the path on its own host), checks the sha256 and puts it in place atomically
-     * @description Requires role: **operator**.
-     */
-    post: operations['postSitesByIdImages'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/sites/{id}/images/{name}': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/sites/{id}/images/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove an image from the site's store (409 while a running deploy uses it)
+         * @description Requires role: **operator**.
+         */
+        delete: operations["deleteSitesByIdImagesByName"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    post?: never;
-    /**
-     * Remove an image from the site's store (409 while a running deploy uses it)
-     * @description Requires role: **operator**.
-     */
-    delete: operations['deleteSitesByIdImagesByName'];
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/sites/{id}/join-tokens': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/sites/{id}/join-tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Issue a new one-time join token for an agent of this site
+         * @description Requires role: **operator**.
+         */
+        post: operations["postSitesByIdJoinTokens"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /**
-     * Issue a new one-time join token for an agent of this site
-     * @description Requires role: **operator**.
-     */
-    post: operations['postSitesByIdJoinTokens'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/sites/{id}/leases': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/sites/{id}/leases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * DHCP leases the site's agent reported
+         * @description Requires role: **viewer**.
+         *
+         *     Requires role: **viewer**.
+         */
+        get: operations["getSitesByIdLeases"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * DHCP leases the site's agent reported
-     * @description Requires role: **viewer**.
-     *
-     *     Requires role: **viewer**.
-     */
-    get: operations['getSitesByIdLeases'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/sites/{id}/sync': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/sites/{id}/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Publish the site's desired state (networks, reservations, boot intents, DNS) to its agent
+         * @description Requires role: **operator**.
+         */
+        post: operations["postSitesByIdSync"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /**
-     * Publish the site's desired state (networks, reservations, boot intents, DNS) to its agent
-     * @description Requires role: **operator**.
-     */
-    post: operations['postSitesByIdSync'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/tokens': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List API tokens (never their secrets)
+         * @description Requires role: **admin**.
+         *
+         *     Requires role: **admin**.
+         */
+        get: operations["getTokens"];
+        put?: never;
+        /**
+         * Create an API token; its secret is in this response only
+         * @description Requires role: **admin**.
+         */
+        post: operations["postTokens"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * List API tokens (never their secrets)
-     * @description Requires role: **admin**.
-     *
-     *     Requires role: **admin**.
-     */
-    get: operations['getTokens'];
-    put?: never;
-    /**
-     * Create an API token; its secret is in this response only
-     * @description Requires role: **admin**.
-     */
-    post: operations['postTokens'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/tokens/{id}': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/tokens/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke a token (by id or name); the last active admin token cannot be revoked (409)
+         * @description Requires role: **admin**.
+         */
+        delete: operations["deleteTokensById"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    post?: never;
-    /**
-     * Revoke a token (by id or name); the last active admin token cannot be revoked (409)
-     * @description Requires role: **admin**.
-     */
-    delete: operations['deleteTokensById'];
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/whoami': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/whoami": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The principal behind the bearer token
+         * @description Requires role: **viewer**.
+         *
+         *     Requires role: **viewer**.
+         */
+        get: operations["getWhoami"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * The principal behind the bearer token
-     * @description Requires role: **viewer**.
-     *
-     *     Requires role: **viewer**.
-     */
-    get: operations['getWhoami'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/workflows': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/workflows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List workflows, newest first, a page at a time
+         * @description Requires role: **viewer**.
+         *
+         *     Requires role: **viewer**.
+         */
+        get: operations["getWorkflows"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * List workflows, newest first, a page at a time
-     * @description Requires role: **viewer**.
-     *
-     *     Requires role: **viewer**.
-     */
-    get: operations['getWorkflows'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/workflows/{id}': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/workflows/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Show a workflow with its steps
+         * @description Requires role: **viewer**.
+         *
+         *     Requires role: **viewer**.
+         */
+        get: operations["getWorkflowsById"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * Show a workflow with its steps
-     * @description Requires role: **viewer**.
-     *
-     *     Requires role: **viewer**.
-     */
-    get: operations['getWorkflowsById'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/workflows/{id}/cancel': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/workflows/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel at the next step boundary; the machine returns to where it started
+         * @description Requires role: **operator**.
+         */
+        post: operations["postWorkflowsByIdCancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /**
-     * Cancel at the next step boundary; the machine returns to where it started
-     * @description Requires role: **operator**.
-     */
-    post: operations['postWorkflowsByIdCancel'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/workflows/{id}/user-data': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/workflows/{id}/user-data": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A deploy's user-data, as the operator gave it (operators only; every read is audited)
+         * @description Requires role: **operator**.
+         *
+         *     Requires role: **operator**.
+         */
+        get: operations["getWorkflowsByIdUserData"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * A deploy's user-data, as the operator gave it (operators only; every read is audited)
-     * @description Requires role: **operator**.
-     *
-     *     Requires role: **operator**.
-     */
-    get: operations['getWorkflowsByIdUserData'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
-  schemas: {
-    Agent: {
-      capabilities: string[];
-      /** @description How far behind the control plane this agent is (from its heartbeat) */
-      desiredState: {
-        /** @description latest − revision: 0 when the agent serves the current state */
-        behind: number | null;
-        /** @description Why the agent refused the newest document it got, if it did */
-        error: string | null;
-        /** @description The site's current revision */
-        latest: number;
-        /** @description The revision of the site's desired state this agent serves (null before its first) */
-        revision: number | null;
-      };
-      hostname: string;
-      id: string;
-      lastHeartbeatAt: string | null;
-      /** @description What became of this agent's reports that were not applied */
-      reports: {
-        /** @description Malformed reports, or ones that kept failing when applied, set aside in report_dead_letters */
-        deadLettered: number;
-        lastProblem: string | null;
-        lastProblemAt: string | null;
-        /** @description Reports refused because they spoke for another site (each is audited as agent.report.refused) */
-        refused: number;
-      };
-      services: {
-        [key: string]: unknown;
-      };
-      status: 'never_seen' | 'online' | 'offline';
-      version: string;
+    schemas: {
+        Agent: {
+            capabilities: string[];
+            /** @description How far behind the control plane this agent is (from its heartbeat) */
+            desiredState: {
+                /** @description latest − revision: 0 when the agent serves the current state */
+                behind: number | null;
+                /** @description Why the agent refused the newest document it got, if it did */
+                error: string | null;
+                /** @description The site's current revision */
+                latest: number;
+                /** @description The revision of the site's desired state this agent serves (null before its first) */
+                revision: number | null;
+            };
+            hostname: string;
+            id: string;
+            lastHeartbeatAt: string | null;
+            /** @description What became of this agent's reports that were not applied */
+            reports: {
+                /** @description Malformed reports, or ones that kept failing when applied, set aside in report_dead_letters */
+                deadLettered: number;
+                lastProblem: string | null;
+                lastProblemAt: string | null;
+                /** @description Reports refused because they spoke for another site (each is audited as agent.report.refused) */
+                refused: number;
+            };
+            services: {
+                [key: string]: unknown;
+            };
+            status: "never_seen" | "online" | "offline";
+            version: string;
+        };
+        Allocation: {
+            address: string;
+            hostname: string | null;
+            id: string;
+            interfaceId: string | null;
+            /** @description The interface's name (in lists) */
+            interfaceName?: string | null;
+            /** @description The machine's hostname (in lists) */
+            machineHostname?: string | null;
+            machineId: string | null;
+            networkId: string;
+            /** @description Plugin id of the IPAM provider that served the allocation */
+            provider: string;
+        };
+        AuditRecord: {
+            action: string;
+            /** @description `token:<name>`, `agent:<id>`, `system` or `anonymous` */
+            actor: string;
+            actorRole: string | null;
+            /** Format: date-time */
+            at: string;
+            details: {
+                [key: string]: unknown;
+            };
+            id: number;
+            outcome: "success" | "denied" | "failed";
+            requestId: string | null;
+            sourceAddress: string | null;
+            targetId: string | null;
+            targetType: string | null;
+        };
+        Bmc: {
+            address: string | null;
+            credentialsSet: boolean;
+            insecure: boolean;
+            options: {
+                [key: string]: unknown;
+            };
+            type: string;
+            username: string | null;
+        };
+        Machine: {
+            /** @description Its addresses in the networks of its site (shown by GET /v1/machines/{id} only) */
+            addresses?: {
+                address: string;
+                interface: string | null;
+                network: string;
+            }[];
+            allowedActions: string[];
+            arch: "x86_64" | "arm64";
+            bmc: components["schemas"]["Bmc"] | null;
+            bootMode: "bios" | "uefi";
+            /** Format: date-time */
+            createdAt: string;
+            currentWorkflow: string | null;
+            expected: {
+                [key: string]: unknown;
+            };
+            hardware: {
+                [key: string]: unknown;
+            };
+            /** @description The latest result of each hardware test */
+            hardwareTests: {
+                at: string;
+                durationMs: number;
+                name: string;
+                output: string;
+                status: string;
+                workflow: string | null;
+            }[];
+            hostname: string;
+            /** Format: uuid */
+            id: string;
+            interfaces: {
+                id: string;
+                mac: string;
+                name: string;
+                pxe: boolean;
+            }[];
+            owner: string | null;
+            power: components["schemas"]["Power"];
+            /** @description e.g. 'deployed but powered off': the BMC disagrees with the machine's status */
+            powerMismatch: string | null;
+            site: {
+                id: string;
+                name: string;
+            };
+            status: string;
+            /** Format: date-time */
+            statusChangedAt: string;
+            /** @description When the watchdog fails an in-progress state */
+            statusDeadline: string | null;
+            /** @description Why the machine is in its status; always set for failure states */
+            statusReason: components["schemas"]["MachineStatusReason"] | null;
+            tags: string[];
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        MachineStatusReason: {
+            code: string;
+            message: string;
+            step?: string;
+            workflow?: string;
+        } & {
+            [key: string]: unknown;
+        };
+        Network: {
+            cidr: string;
+            /** Format: date-time */
+            createdAt: string;
+            dnsServers: string[];
+            domain: string | null;
+            gateway: string;
+            /** Format: uuid */
+            id: string;
+            name: string;
+            pxe: boolean;
+            ranges: {
+                /**
+                 * Format: ipv4
+                 * @description IPv4 address, e.g. 198.18.0.1
+                 */
+                end: string;
+                /** @description `dynamic`: handed out by DHCP to unknown clients; `reserved`: never handed out by Sprout */
+                kind: "dynamic" | "reserved";
+                /**
+                 * Format: ipv4
+                 * @description IPv4 address, e.g. 198.18.0.1
+                 */
+                start: string;
+            }[];
+            site: {
+                id: string;
+                name: string;
+            };
+            /** Format: date-time */
+            updatedAt: string;
+            vlan: number | null;
+        };
+        /** @description Address counts of a network */
+        NetworkUtilisation: {
+            /** @description Addresses allocated through IPAM */
+            allocated: number;
+            /** @description Addresses in dynamic ranges */
+            dynamic: number;
+            /** @description total − allocated − dynamic − reserved − the gateway */
+            free: number;
+            /** @description Addresses in reserved ranges */
+            reserved: number;
+            /** @description Usable host addresses (the block without network and broadcast address) */
+            total: number;
+        };
+        NetworkWithUtilisation: {
+            cidr: string;
+            /** Format: date-time */
+            createdAt: string;
+            dnsServers: string[];
+            domain: string | null;
+            gateway: string;
+            /** Format: uuid */
+            id: string;
+            name: string;
+            pxe: boolean;
+            ranges: {
+                /**
+                 * Format: ipv4
+                 * @description IPv4 address, e.g. 198.18.0.1
+                 */
+                end: string;
+                /** @description `dynamic`: handed out by DHCP to unknown clients; `reserved`: never handed out by Sprout */
+                kind: "dynamic" | "reserved";
+                /**
+                 * Format: ipv4
+                 * @description IPv4 address, e.g. 198.18.0.1
+                 */
+                start: string;
+            }[];
+            site: {
+                id: string;
+                name: string;
+            };
+            /** Format: date-time */
+            updatedAt: string;
+            utilisation: components["schemas"]["NetworkUtilisation"];
+            vlan: number | null;
+        };
+        PluginStatus: {
+            active: boolean;
+            /** @description Capabilities this plugin currently serves */
+            activeFor: string[];
+            builtin: boolean;
+            consumes: string[];
+            description: string;
+            id: string;
+            packageName: string;
+            provides: string[];
+            version: string;
+        };
+        Power: {
+            checkedAt: string | null;
+            /** @description Why the last check failed */
+            error: string | null;
+            /** @description null: never checked */
+            state: "on" | "off" | "unknown" | null;
+        };
+        /** @description application/problem+json */
+        Problem: {
+            /** @description Stable error code (SPROUT_ERR_…) */
+            code: string;
+            detail: string;
+            errors?: ({
+                field?: string;
+                message: string;
+            } & {
+                [key: string]: unknown;
+            })[];
+            instance: string;
+            requestId: string;
+            status: number;
+            title: string;
+            type: string;
+        } & {
+            [key: string]: unknown;
+        };
+        Site: {
+            agents: components["schemas"]["Agent"][];
+            /** Format: date-time */
+            createdAt: string;
+            description: string;
+            /** @description Revision of the site's desired state: grows with every change its agents serve */
+            desiredRevision: number;
+            /** Format: uuid */
+            id: string;
+            labels: {
+                [key: string]: string;
+            };
+            name: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        Token: {
+            /** Format: date-time */
+            createdAt: string;
+            createdBy: string;
+            expiresAt: string | null;
+            /** Format: uuid */
+            id: string;
+            lastUsedAt: string | null;
+            name: string;
+            revokedAt: string | null;
+            role: "viewer" | "operator" | "admin";
+        };
+        Workflow: {
+            cancelRequested: boolean;
+            /** Format: date-time */
+            createdAt: string;
+            createdBy: string;
+            error: string | null;
+            finishedAt: string | null;
+            /** Format: uuid */
+            id: string;
+            kind: string;
+            machine: {
+                hostname: string;
+                id: string;
+            } | null;
+            /** @description What the workflow was asked to do, without its secrets */
+            params: {
+                [key: string]: unknown;
+            };
+            /** @description Secret params (user-data), by sha256 and size only; operators read a value at GET /v1/workflows/{id}/user-data */
+            secrets: {
+                name: string;
+                sha256: string;
+                /** @description bytes */
+                size: number;
+            }[];
+            site: {
+                id: string;
+                name: string;
+            };
+            /** @description pending, dispatched, running, succeeded, failed, cancelled, timed_out */
+            state: string;
+            steps: components["schemas"]["WorkflowStep"][];
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        WorkflowStep: {
+            attempt: number;
+            error: string | null;
+            finishedAt: string | null;
+            kind: "control" | "site";
+            logTail: string[];
+            /** @description When the machine this site step works on was last heard from (its installer, hardware tests or installed OS calling the agent back); null: not yet */
+            machineHeardAt: string | null;
+            maxAttempts: number;
+            name: string;
+            result: {
+                [key: string]: unknown;
+            } | null;
+            startedAt: string | null;
+            state: string;
+            /** @description What a dispatched step waits for, e.g. an agent at the site */
+            waitingFor: string | null;
+        };
     };
-    Allocation: {
-      address: string;
-      hostname: string | null;
-      id: string;
-      interfaceId: string | null;
-      /** @description The interface's name (in lists) */
-      interfaceName?: string | null;
-      /** @description The machine's hostname (in lists) */
-      machineHostname?: string | null;
-      machineId: string | null;
-      networkId: string;
-      /** @description Plugin id of the IPAM provider that served the allocation */
-      provider: string;
-    };
-    AuditRecord: {
-      action: string;
-      /** @description `token:<name>`, `agent:<id>`, `system` or `anonymous` */
-      actor: string;
-      actorRole: string | null;
-      /** Format: date-time */
-      at: string;
-      details: {
-        [key: string]: unknown;
-      };
-      id: number;
-      outcome: 'success' | 'denied' | 'failed';
-      requestId: string | null;
-      sourceAddress: string | null;
-      targetId: string | null;
-      targetType: string | null;
-    };
-    Bmc: {
-      address: string | null;
-      credentialsSet: boolean;
-      insecure: boolean;
-      options: {
-        [key: string]: unknown;
-      };
-      type: string;
-      username: string | null;
-    };
-    Machine: {
-      /** @description Its addresses in the networks of its site (shown by GET /v1/machines/{id} only) */
-      addresses?: {
-        address: string;
-        interface: string | null;
-        network: string;
-      }[];
-      allowedActions: string[];
-      arch: 'x86_64' | 'arm64';
-      bmc: components['schemas']['Bmc'] | null;
-      bootMode: 'bios' | 'uefi';
-      /** Format: date-time */
-      createdAt: string;
-      currentWorkflow: string | null;
-      expected: {
-        [key: string]: unknown;
-      };
-      hardware: {
-        [key: string]: unknown;
-      };
-      /** @description The latest result of each hardware test */
-      hardwareTests: {
-        at: string;
-        durationMs: number;
-        name: string;
-        output: string;
-        status: string;
-        workflow: string | null;
-      }[];
-      hostname: string;
-      /** Format: uuid */
-      id: string;
-      interfaces: {
-        id: string;
-        mac: string;
-        name: string;
-        pxe: boolean;
-      }[];
-      owner: string | null;
-      power: components['schemas']['Power'];
-      /** @description e.g. 'deployed but powered off': the BMC disagrees with the machine's status */
-      powerMismatch: string | null;
-      site: {
-        id: string;
-        name: string;
-      };
-      status: string;
-      /** Format: date-time */
-      statusChangedAt: string;
-      /** @description When the watchdog fails an in-progress state */
-      statusDeadline: string | null;
-      /** @description Why the machine is in its status; always set for failure states */
-      statusReason: components['schemas']['MachineStatusReason'] | null;
-      tags: string[];
-      /** Format: date-time */
-      updatedAt: string;
-    };
-    MachineStatusReason: {
-      code: string;
-      message: string;
-      step?: string;
-      workflow?: string;
-    } & {
-      [key: string]: unknown;
-    };
-    Network: {
-      cidr: string;
-      /** Format: date-time */
-      createdAt: string;
-      dnsServers: string[];
-      domain: string | null;
-      gateway: string;
-      /** Format: uuid */
-      id: string;
-      name: string;
-      pxe: boolean;
-      ranges: {
-        /**
-         * Format: ipv4
-         * @description IPv4 address, e.g. 198.18.0.1
-         */
-        end: string;
-        /** @description `dynamic`: handed out by DHCP to unknown clients; `reserved`: never handed out by Sprout */
-        kind: 'dynamic' | 'reserved';
-        /**
-         * Format: ipv4
-         * @description IPv4 address, e.g. 198.18.0.1
-         */
-        start: string;
-      }[];
-      site: {
-        id: string;
-        name: string;
-      };
-      /** Format: date-time */
-      updatedAt: string;
-      vlan: number | null;
-    };
-    /** @description Address counts of a network */
-    NetworkUtilisation: {
-      /** @description Addresses allocated through IPAM */
-      allocated: number;
-      /** @description Addresses in dynamic ranges */
-      dynamic: number;
-      /** @description total − allocated − dynamic − reserved − the gateway */
-      free: number;
-      /** @description Addresses in reserved ranges */
-      reserved: number;
-      /** @description Usable host addresses (the block without network and broadcast address) */
-      total: number;
-    };
-    NetworkWithUtilisation: {
-      cidr: string;
-      /** Format: date-time */
-      createdAt: string;
-      dnsServers: string[];
-      domain: string | null;
-      gateway: string;
-      /** Format: uuid */
-      id: string;
-      name: string;
-      pxe: boolean;
-      ranges: {
-        /**
-         * Format: ipv4
-         * @description IPv4 address, e.g. 198.18.0.1
-         */
-        end: string;
-        /** @description `dynamic`: handed out by DHCP to unknown clients; `reserved`: never handed out by Sprout */
-        kind: 'dynamic' | 'reserved';
-        /**
-         * Format: ipv4
-         * @description IPv4 address, e.g. 198.18.0.1
-         */
-        start: string;
-      }[];
-      site: {
-        id: string;
-        name: string;
-      };
-      /** Format: date-time */
-      updatedAt: string;
-      utilisation: components['schemas']['NetworkUtilisation'];
-      vlan: number | null;
-    };
-    PluginStatus: {
-      active: boolean;
-      /** @description Capabilities this plugin currently serves */
-      activeFor: string[];
-      builtin: boolean;
-      consumes: string[];
-      description: string;
-      id: string;
-      packageName: string;
-      provides: string[];
-      version: string;
-    };
-    Power: {
-      checkedAt: string | null;
-      /** @description Why the last check failed */
-      error: string | null;
-      /** @description null: never checked */
-      state: 'on' | 'off' | 'unknown' | null;
-    };
-    /** @description application/problem+json */
-    Problem: {
-      /** @description Stable error code (SPROUT_ERR_…) */
-      code: string;
-      detail: string;
-      errors?: ({
-        field?: string;
-        message: string;
-      } & {
-        [key: string]: unknown;
-      })[];
-      instance: string;
-      requestId: string;
-      status: number;
-      title: string;
-      type: string;
-    } & {
-      [key: string]: unknown;
-    };
-    Site: {
-      agents: components['schemas']['Agent'][];
-      /** Format: date-time */
-      createdAt: string;
-      description: string;
-      /** @description Revision of the site's desired state: grows with every change its agents serve */
-      desiredRevision: number;
-      /** Format: uuid */
-      id: string;
-      labels: {
-        [key: string]: string;
-      };
-      name: string;
-      /** Format: date-time */
-      updatedAt: string;
-    };
-    Token: {
-      /** Format: date-time */
-      createdAt: string;
-      createdBy: string;
-      expiresAt: string | null;
-      /** Format: uuid */
-      id: string;
-      lastUsedAt: string | null;
-      name: string;
-      revokedAt: string | null;
-      role: 'viewer' | 'operator' | 'admin';
-    };
-    Workflow: {
-      cancelRequested: boolean;
-      /** Format: date-time */
-      createdAt: string;
-      createdBy: string;
-      error: string | null;
-      finishedAt: string | null;
-      /** Format: uuid */
-      id: string;
-      kind: string;
-      machine: {
-        hostname: string;
-        id: string;
-      } | null;
-      /** @description What the workflow was asked to do, without its secrets */
-      params: {
-        [key: string]: unknown;
-      };
-      /** @description Secret params (user-data), by sha256 and size only; operators read a value at GET /v1/workflows/{id}/user-data */
-      secrets: {
-        name: string;
-        sha256: string;
-        /** @description bytes */
-        size: number;
-      }[];
-      site: {
-        id: string;
-        name: string;
-      };
-      /** @description pending, dispatched, running, succeeded, failed, cancelled, timed_out */
-      state: string;
-      steps: components['schemas']['WorkflowStep'][];
-      /** Format: date-time */
-      updatedAt: string;
-    };
-    WorkflowStep: {
-      attempt: number;
-      error: string | null;
-      finishedAt: string | null;
-      kind: 'control' | 'site';
-      logTail: string[];
-      /** @description When the machine this site step works on was last heard from (its installer, hardware tests or installed OS calling the agent back); null: not yet */
-      machineHeardAt: string | null;
-      maxAttempts: number;
-      name: string;
-      result: {
-        [key: string]: unknown;
-      } | null;
-      startedAt: string | null;
-      state: string;
-      /** @description What a dispatched step waits for, e.g. an agent at the site */
-      waitingFor: string | null;
-    };
-  };
-  responses: never;
-  parameters: never;
-  requestBodies: never;
-  headers: never;
-  pathItems: never;
+    responses: never;
+    parameters: never;
+    requestBodies: never;
+    headers: never;
+    pathItems: never;
 }
 export type $defs = Record<string, never>;
 export interface operations {
-  getHealthz: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
+    getHealthz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
-        content: {
-          'application/json': {
-            /** @enum {string} */
-            status: 'ok';
-            uptimeSeconds: number;
-          };
-        };
-      };
-    };
-  };
-  getMetrics: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description The metrics */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'text/plain': string;
-        };
-      };
-    };
-  };
-  getReadyz: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            checks: {
-              [key: string]: {
-                detail?: string;
-                ok: boolean;
-              };
-            };
-            /** @enum {string} */
-            status: 'ready';
-          };
-        };
-      };
-      /** @description OK */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            checks: {
-              [key: string]: {
-                detail?: string;
-                ok: boolean;
-              };
-            };
-            /** @enum {string} */
-            status: 'not_ready';
-          };
-        };
-      };
-    };
-  };
-  getAgentsByIdDesiredState: {
-    parameters: {
-      query?: {
-        /** @description The revision the agent holds; -1 (the default) for none */
-        after?: number;
-        wait?: number;
-      };
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description A site's desired state: what its agents serve */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            bootIntents: {
-              arch: 'x86_64' | 'arm64';
-              bootMode: 'bios' | 'uefi';
-              hostname: string;
-              intent: 'commission' | 'deploy' | 'local' | 'erase';
-              mac: string | null;
-              /** Format: uuid */
-              machineId: string;
-              params: {
-                [key: string]: unknown;
-              };
-              workflow: string | null;
-            }[];
-            dnsRecords: {
-              name: string;
-              /** Format: uuid */
-              siteId: string;
-              ttl?: number;
-              type: 'A' | 'PTR';
-              value: string;
-              zone: string;
-            }[];
-            networks: {
-              cidr: string;
-              dnsServers: string[];
-              domain: string | null;
-              gateway: string | null;
-              /** Format: uuid */
-              id: string;
-              name: string;
-              pxe: boolean;
-              ranges: {
-                /** Format: ipv4 */
-                end: string;
-                kind: 'dynamic' | 'reserved';
-                /** Format: ipv4 */
-                start: string;
-              }[];
-              vlan: number | null;
-            }[];
-            reservations: {
-              /** Format: ipv4 */
-              address: string;
-              hostname?: string;
-              mac: string;
-              netboot: boolean;
-              /** Format: uuid */
-              networkId: string;
-              /** Format: uuid */
-              siteId: string;
-            }[];
-            revision: number;
-            site: {
-              /** Format: uuid */
-              id: string;
-              name: string;
-            };
-          };
-        };
-      };
-      /** @description No content */
-      204: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content?: never;
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  postAgentsByIdHeartbeat: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': {
-          capabilities: string[];
-          desiredState?: {
-            /** @description Why the agent refused the newest document it got, if it did */
-            error: string | null;
-            /** @description The revision the agent serves; null before its first */
-            revision: number | null;
-          };
-          /** @description The images in the agent's <artifactRoot>/images/ (absent: the agent keeps no images) */
-          images?: {
-            format: string | null;
-            name: string;
-            /** @description null while the agent computes it */
-            sha256: string | null;
-            size: number;
-          }[];
-          services: {
-            [key: string]: unknown;
-          };
-          version: string;
-        };
-      };
-    };
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            heartbeatSeconds: number;
-          };
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  postAgentsByIdReports: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': {
-          reports: {
-            /** Format: uuid */
-            agentId: string;
-            /** Format: date-time */
-            at: string;
-            kind: string;
-            payload: {
-              [key: string]: unknown;
-            };
-            sequence: number;
-            /** Format: uuid */
-            siteId: string;
-            workItemId?: string | null;
-          }[];
-        };
-      };
-    };
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            accepted: number;
-          };
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  getAgentsByIdWork: {
-    parameters: {
-      query?: {
-        wait?: number;
-      };
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            items: {
-              delivery: {
-                attempt: number;
-                maxAttempts: number;
-              };
-              item: {
-                id: string;
-                kind: string;
-                payload: {
-                  [key: string]: unknown;
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
                 };
-                siteId: string;
-                stepId: string | null;
-                workflowId: string | null;
-              };
-            }[];
-          };
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  postAgentsByIdWorkSettle: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': {
-          ids: string[];
-          outcome: 'ack' | 'nak' | 'working';
-        };
-      };
-    };
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            settled: number;
-          };
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  postAgentsRegister: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': {
-          capabilities: string[];
-          hostname: string;
-          joinToken: string;
-          version: string;
-        };
-      };
-    };
-    responses: {
-      /** @description Created */
-      201: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            agentId: string;
-            controlPlaneVersion: string;
-            /** @description Bearer credential for the agent routes; store it, it is not shown again */
-            credential: string;
-            heartbeatSeconds: number;
-            siteId: string;
-            siteName: string;
-            transport: {
-              plugin: string;
-              settings: {
-                [key: string]: unknown;
-              };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "ok";
+                        uptimeSeconds: number;
+                    };
+                };
             };
-          };
         };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
     };
-  };
-  getAudit: {
-    parameters: {
-      query?: {
-        action?: string;
-        actor?: string;
-        /** @description The `nextCursor` of the previous page */
-        cursor?: string;
-        limit?: number;
-        outcome?: 'success' | 'denied' | 'failed';
-        /** @description Only records at or after this time */
-        since?: string;
-        /** @description Target id; a machine is found by its id or its hostname alike (a refused request records what the URL named) */
-        target?: string;
-        targetType?: string;
-      };
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
-        content: {
-          'application/json': {
-            items: components['schemas']['AuditRecord'][];
-            nextCursor: string | null;
-          };
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  postAuditPrune: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': {
-          /**
-           * Format: date-time
-           * @description Records written before this time are removed; it may not be in the future
-           */
-          before: string;
-        };
-      };
-    };
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            /** Format: date-time */
-            before: string;
-            removed: number;
-          };
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  getImages: {
-    parameters: {
-      query?: {
-        site?: string;
-      };
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            items: {
-              /** Format: date-time */
-              changedAt: string;
-              format: string | null;
-              name: string;
-              /**
-               * Format: date-time
-               * @description When the agent last reported it
-               */
-              seenAt: string;
-              sha256: string | null;
-              site: string;
-              /** @description Bytes */
-              size: number;
-            }[];
-          };
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  getMachines: {
-    parameters: {
-      query?: {
-        /** @description The `nextCursor` of the previous page */
-        cursor?: string;
-        limit?: number;
-        site?: string;
-        status?: string;
-        tag?: string;
-      };
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            items: components['schemas']['Machine'][];
-            nextCursor: string | null;
-          };
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  postMachines: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': {
-          arch: 'x86_64' | 'arm64';
-          bmc?: {
-            /** @description Host, host:port or URL of the BMC; not for manual */
-            address?: string;
-            /** @description Accept the BMC's self-signed TLS certificate (Redfish) */
-            insecure?: boolean;
-            /** @description Driver settings, e.g. IPMI's cipherSuite or Redfish's systemPath */
-            options?: {
-              [key: string]: string | number | boolean;
+        requestBody?: never;
+        responses: {
+            /** @description The metrics */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
             };
-            /** @description Write-only: the BMC password or Redfish token; null clears it */
-            password?: string | null;
-            /** @description The power driver: ipmi, redfish, manual, lab, or a plugin's own */
-            type: string;
-            username?: string;
-          };
-          bootMode: 'bios' | 'uefi';
-          expected?: {
-            cpus?: number;
-            disks?: number;
-            memoryMiB?: number;
-          };
-          /** @description DNS label (stored lowercase) */
-          hostname: string;
-          interfaces: {
-            /** @description MAC address: aa:bb:cc:dd:ee:ff, AA-BB-…, aabb.ccdd.eeff or aabbccddeeff */
-            mac: string;
-            name?: string;
-            pxe?: boolean;
-          }[];
-          /** @description Site id or name */
-          site: string;
-          tags?: string[];
         };
-      };
     };
-    responses: {
-      /** @description Created */
-      201: {
-        headers: {
-          [name: string]: unknown;
+    getReadyz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
-        content: {
-          'application/json': components['schemas']['Machine'];
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  getMachinesById: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Machine'];
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  deleteMachinesById: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description No content */
-      204: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content?: never;
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  patchMachinesById: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': {
-          bmc?: {
-            /** @description Host, host:port or URL of the BMC; not for manual */
-            address?: string;
-            /** @description Accept the BMC's self-signed TLS certificate (Redfish) */
-            insecure?: boolean;
-            /** @description Driver settings, e.g. IPMI's cipherSuite or Redfish's systemPath */
-            options?: {
-              [key: string]: string | number | boolean;
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        checks: {
+                            [key: string]: {
+                                detail?: string;
+                                ok: boolean;
+                            };
+                        };
+                        /** @enum {string} */
+                        status: "ready";
+                    };
+                };
             };
-            /** @description Write-only: the BMC password or Redfish token; null clears it */
-            password?: string | null;
-            /** @description The power driver: ipmi, redfish, manual, lab, or a plugin's own */
-            type: string;
-            username?: string;
-          } | null;
-          expected?: {
-            cpus?: number;
-            disks?: number;
-            memoryMiB?: number;
-          };
-          /** @description DNS label (stored lowercase) */
-          hostname?: string;
-          owner?: string | null;
-          tags?: string[];
-        };
-      };
-    };
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Machine'];
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  postMachinesByIdCommission: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': {
-          /** @description true (default): every test in the catalogue; false: none (recorded); a list: those tests */
-          hwtest?: boolean | string[];
-        };
-      };
-    };
-    responses: {
-      /** @description Accepted: the work started; follow it with the returned workflow or request */
-      202: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Workflow'];
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  postMachinesByIdDeploy: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': {
-          /** @description Wait for the installed OS to report its first boot (cloud-init phone_home) before the machine is deployed (default true); false for images without cloud-init */
-          firstBoot?: boolean;
-          /** @description Image URL, or the name of an image in the site's image store (GET /v1/sites/{id}/images); a name the site does not hold is a 409 */
-          image: string;
-          /** @description Expected sha256 of the image; the installer fails the deploy on any other sum. For a named image the agent supplies it. */
-          imageSha256?: string;
-          /** @description OpenSSH public key lines for the installed system's default user (cloud-init vendor-data) */
-          sshKeys?: string[];
-          /** @description cloud-init user-data (cloud-config or a script), passed to the installed system unchanged */
-          userData?: string;
-        };
-      };
-    };
-    responses: {
-      /** @description Accepted: the work started; follow it with the returned workflow or request */
-      202: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Workflow'];
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  getMachinesByIdEvents: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            items: {
-              action: string;
-              actor: string;
-              at: string;
-              from: string | null;
-              id: number;
-              /** @description Why: a failure always has one; null for an operator action without a reason */
-              reason: components['schemas']['MachineStatusReason'] | null;
-              to: string;
-              workflow: string | null;
-            }[];
-          };
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  postMachinesByIdMarkBroken: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': {
-          reason: string;
-        };
-      };
-    };
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Machine'];
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  postMachinesByIdMarkFixed: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Machine'];
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  getMachinesByIdPower: {
-    parameters: {
-      query?: {
-        cached?: boolean;
-      };
-      header?: never;
-      path: {
-        /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            action: string;
-            /** @description The manual driver: what a person must do */
-            awaitsPerson?: string;
-            bmc: {
-              address: string | null;
-              type: string;
+            /** @description OK */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        checks: {
+                            [key: string]: {
+                                detail?: string;
+                                ok: boolean;
+                            };
+                        };
+                        /** @enum {string} */
+                        status: "not_ready";
+                    };
+                };
             };
-            cached?: boolean;
-            checkedAt: string | null;
-            /** @description Cached: why the last check failed */
-            error?: string | null;
-            /** @description Hostname */
-            machine: string;
-            note?: string;
-            powerMismatch?: string | null;
-            state: 'on' | 'off' | 'unknown' | null;
-          };
         };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
     };
-  };
-  postMachinesByIdPower: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': {
-          action: 'on' | 'off' | 'cycle';
-          /** @description off only: ask the OS to shut down */
-          soft?: boolean;
-        };
-      };
-    };
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            action: string;
-            /** @description The manual driver: what a person must do */
-            awaitsPerson?: string;
-            bmc: {
-              address: string | null;
-              type: string;
+    getAgentsByIdDesiredState: {
+        parameters: {
+            query?: {
+                /** @description The revision the agent holds; -1 (the default) for none */
+                after?: number;
+                wait?: number;
             };
-            cached?: boolean;
-            checkedAt: string | null;
-            /** @description Cached: why the last check failed */
-            error?: string | null;
-            /** @description Hostname */
-            machine: string;
-            note?: string;
-            powerMismatch?: string | null;
-            state: 'on' | 'off' | 'unknown' | null;
-          };
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  postMachinesByIdRelease: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': {
-          /** @description Wipe every disk first (blkdiscard where supported, else the first and last 16 MiB of each disk): the installer reports what it wiped, then powers off */
-          erase?: boolean;
-        };
-      };
-    };
-    responses: {
-      /** @description Accepted: the work started; follow it with the returned workflow or request */
-      202: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Workflow'];
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  postMachinesByIdTest: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': {
-          hwtest?: string[];
-        };
-      };
-    };
-    responses: {
-      /** @description Accepted: the work started; follow it with the returned workflow or request */
-      202: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Workflow'];
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  postMachinesAllocate: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': {
-          constraints: {
-            arch?: 'x86_64' | 'arm64';
-            minCpus?: number;
-            minMemoryMiB?: number;
-            tags?: string[];
-          };
-          owner?: string;
-          site?: string;
-        };
-      };
-    };
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Machine'];
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  postMachinesImport: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': unknown[] | string;
-      };
-    };
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            created: number;
-            errors: number;
-            rows: {
-              errors?: {
-                field?: string;
-                message: string;
-              }[];
-              hostname: string | null;
-              machineId?: string;
-              outcome: 'created' | 'unchanged' | 'error';
-              /** @description CSV record number (header = 1; a quoted cell may span lines) or array index + 1 */
-              row: number;
-            }[];
-            unchanged: number;
-            /** @description What the import ignored: unknown CSV columns */
-            warnings: string[];
-          };
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  getNetworks: {
-    parameters: {
-      query?: {
-        /** @description Site id or name; needed when a network name exists at several sites */
-        site?: string;
-      };
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            items: components['schemas']['Network'][];
-          };
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  postNetworks: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': {
-          /** @description IPv4 network in CIDR notation, e.g. 198.18.0.0/24 (no host bits) */
-          cidr: string;
-          /** @description Resolvers handed to machines */
-          dnsServers?: string[];
-          /**
-           * Format: hostname
-           * @description DNS domain of the machines in this network
-           */
-          domain?: string;
-          /**
-           * Format: ipv4
-           * @description IPv4 address, e.g. 198.18.0.1
-           */
-          gateway: string;
-          /** @description Unique per site */
-          name: string;
-          /**
-           * @description Machines at the site PXE-boot from this network
-           * @default true
-           */
-          pxe?: boolean;
-          ranges?: {
-            /**
-             * Format: ipv4
-             * @description IPv4 address, e.g. 198.18.0.1
-             */
-            end: string;
-            /** @description `dynamic`: handed out by DHCP to unknown clients; `reserved`: never handed out by Sprout */
-            kind: 'dynamic' | 'reserved';
-            /**
-             * Format: ipv4
-             * @description IPv4 address, e.g. 198.18.0.1
-             */
-            start: string;
-          }[];
-          /** @description Site id or name */
-          site: string;
-          vlan?: number;
-        };
-      };
-    };
-    responses: {
-      /** @description Created */
-      201: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Network'];
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  getNetworksById: {
-    parameters: {
-      query?: {
-        /** @description Site id or name; needed when a network name exists at several sites */
-        site?: string;
-      };
-      header?: never;
-      path: {
-        /** @description Network id or name */
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['NetworkWithUtilisation'];
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  deleteNetworksById: {
-    parameters: {
-      query?: {
-        /** @description Site id or name; needed when a network name exists at several sites */
-        site?: string;
-      };
-      header?: never;
-      path: {
-        /** @description Network id or name */
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description No content */
-      204: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content?: never;
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  patchNetworksById: {
-    parameters: {
-      query?: {
-        /** @description Site id or name; needed when a network name exists at several sites */
-        site?: string;
-      };
-      header?: never;
-      path: {
-        /** @description Network id or name */
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': {
-          /** @description IPv4 network in CIDR notation (no host bits); refused (409) while addresses are allocated in the network */
-          cidr?: string;
-          /** @description Replaces the resolvers handed to machines */
-          dnsServers?: string[];
-          /** @description DNS domain of the machines in this network; null removes it */
-          domain?: string | null;
-          /**
-           * Format: ipv4
-           * @description IPv4 address, e.g. 198.18.0.1
-           */
-          gateway?: string;
-          /** @description Unique per site */
-          name?: string;
-          /** @description Machines at the site PXE-boot from this network */
-          pxe?: boolean;
-          /** @description Replaces every range; refused (409) when an allocated address would fall inside one */
-          ranges?: {
-            /**
-             * Format: ipv4
-             * @description IPv4 address, e.g. 198.18.0.1
-             */
-            end: string;
-            /** @description `dynamic`: handed out by DHCP to unknown clients; `reserved`: never handed out by Sprout */
-            kind: 'dynamic' | 'reserved';
-            /**
-             * Format: ipv4
-             * @description IPv4 address, e.g. 198.18.0.1
-             */
-            start: string;
-          }[];
-          /** @description null removes it */
-          vlan?: number | null;
-        };
-      };
-    };
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Network'];
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  getNetworksByIdAllocations: {
-    parameters: {
-      query?: {
-        /** @description Site id or name; needed when a network name exists at several sites */
-        site?: string;
-      };
-      header?: never;
-      path: {
-        /** @description Network id or name */
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            items: components['schemas']['Allocation'][];
-          };
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  postNetworksByIdAllocations: {
-    parameters: {
-      query?: {
-        /** @description Site id or name; needed when a network name exists at several sites */
-        site?: string;
-      };
-      header?: never;
-      path: {
-        /** @description Network id or name */
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': {
-          /**
-           * Format: ipv4
-           * @description A specific address; without it the next free one outside dynamic and reserved ranges
-           */
-          address?: string;
-          /**
-           * Format: hostname
-           * @description Defaults to the machine's hostname
-           */
-          hostname?: string;
-          /** @description Interface name or MAC address of that machine */
-          interface?: string;
-          /** @description Machine id or hostname (at the network's site) */
-          machine?: string;
-        };
-      };
-    };
-    responses: {
-      /** @description Created */
-      201: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Allocation'];
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  deleteNetworksByIdAllocationsByAllocationId: {
-    parameters: {
-      query?: {
-        /** @description Site id or name; needed when a network name exists at several sites */
-        site?: string;
-      };
-      header?: never;
-      path: {
-        allocationId: string;
-        /** @description Network id or name */
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Allocation'];
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  getPlugins: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            items: components['schemas']['PluginStatus'][];
-          };
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  getSites: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            items: components['schemas']['Site'][];
-          };
-        };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-    };
-  };
-  postSites: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': {
-          description?: string;
-          labels?: {
-            [key: string]: string;
-          };
-          /** @description DNS label: lowercase letters, digits and hyphens */
-          name: string;
-        };
-      };
-    };
-    responses: {
-      /** @description Created */
-      201: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            joinToken: {
-              /** Format: date-time */
-              expiresAt: string;
-              /** @description One-time secret for `sprout agent run --join-token`; shown once */
-              token: string;
+            header?: never;
+            path: {
+                id: string;
             };
-            site: components['schemas']['Site'];
-          };
+            cookie?: never;
         };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
+        requestBody?: never;
+        responses: {
+            /** @description A site's desired state: what its agents serve */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        bootIntents: {
+                            arch: "x86_64" | "arm64";
+                            bootMode: "bios" | "uefi";
+                            hostname: string;
+                            intent: "commission" | "deploy" | "local" | "erase";
+                            mac: string | null;
+                            /** Format: uuid */
+                            machineId: string;
+                            params: {
+                                [key: string]: unknown;
+                            };
+                            workflow: string | null;
+                        }[];
+                        dnsRecords: {
+                            name: string;
+                            /** Format: uuid */
+                            siteId: string;
+                            ttl?: number;
+                            type: "A" | "PTR";
+                            value: string;
+                            zone: string;
+                        }[];
+                        networks: {
+                            cidr: string;
+                            dnsServers: string[];
+                            domain: string | null;
+                            gateway: string | null;
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            pxe: boolean;
+                            ranges: {
+                                /** Format: ipv4 */
+                                end: string;
+                                kind: "dynamic" | "reserved";
+                                /** Format: ipv4 */
+                                start: string;
+                            }[];
+                            vlan: number | null;
+                        }[];
+                        reservations: {
+                            /** Format: ipv4 */
+                            address: string;
+                            hostname?: string;
+                            mac: string;
+                            netboot: boolean;
+                            /** Format: uuid */
+                            networkId: string;
+                            /** Format: uuid */
+                            siteId: string;
+                        }[];
+                        revision: number;
+                        site: {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                        };
+                    };
+                };
+            };
+            /** @description No content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
     };
-  };
-  getSitesById: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description Site id or name */
-        id: string;
-      };
-      cookie?: never;
+    postAgentsByIdHeartbeat: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    capabilities: string[];
+                    desiredState?: {
+                        /** @description Why the agent refused the newest document it got, if it did */
+                        error: string | null;
+                        /** @description The revision the agent serves; null before its first */
+                        revision: number | null;
+                    };
+                    /** @description The images in the agent's <artifactRoot>/images/ (absent: the agent keeps no images) */
+                    images?: {
+                        format: string | null;
+                        name: string;
+                        /** @description null while the agent computes it */
+                        sha256: string | null;
+                        size: number;
+                    }[];
+                    services: {
+                        [key: string]: unknown;
+                    };
+                    version: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        heartbeatSeconds: number;
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
     };
-    requestBody?: never;
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
+    postAgentsByIdReports: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
         };
-        content: {
-          'application/json': components['schemas']['Site'];
+        requestBody: {
+            content: {
+                "application/json": {
+                    reports: {
+                        /** Format: uuid */
+                        agentId: string;
+                        /** Format: date-time */
+                        at: string;
+                        kind: string;
+                        payload: {
+                            [key: string]: unknown;
+                        };
+                        sequence: number;
+                        /** Format: uuid */
+                        siteId: string;
+                        workItemId?: string | null;
+                    }[];
+                };
+            };
         };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        accepted: number;
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
     };
-  };
-  deleteSitesById: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description Site id or name */
-        id: string;
-      };
-      cookie?: never;
+    getAgentsByIdWork: {
+        parameters: {
+            query?: {
+                wait?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            delivery: {
+                                attempt: number;
+                                maxAttempts: number;
+                            };
+                            item: {
+                                id: string;
+                                kind: string;
+                                payload: {
+                                    [key: string]: unknown;
+                                };
+                                siteId: string;
+                                stepId: string | null;
+                                workflowId: string | null;
+                            };
+                        }[];
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
     };
-    requestBody?: never;
-    responses: {
-      /** @description No content */
-      204: {
-        headers: {
-          [name: string]: unknown;
+    postAgentsByIdWorkSettle: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
         };
-        content?: never;
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
+        requestBody: {
+            content: {
+                "application/json": {
+                    ids: string[];
+                    outcome: "ack" | "nak" | "working";
+                };
+            };
         };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        settled: number;
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
     };
-  };
-  patchSitesById: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description Site id or name */
-        id: string;
-      };
-      cookie?: never;
+    postAgentsRegister: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    capabilities: string[];
+                    hostname: string;
+                    joinToken: string;
+                    version: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        agentId: string;
+                        controlPlaneVersion: string;
+                        /** @description Bearer credential for the agent routes; store it, it is not shown again */
+                        credential: string;
+                        heartbeatSeconds: number;
+                        siteId: string;
+                        siteName: string;
+                        transport: {
+                            plugin: string;
+                            settings: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
     };
-    requestBody: {
-      content: {
-        'application/json': {
-          description?: string;
-          labels?: {
-            [key: string]: string;
-          };
-          /** @description DNS label: lowercase letters, digits and hyphens */
-          name?: string;
+    getAudit: {
+        parameters: {
+            query?: {
+                action?: string;
+                actor?: string;
+                /** @description The `nextCursor` of the previous page */
+                cursor?: string;
+                limit?: number;
+                outcome?: "success" | "denied" | "failed";
+                /** @description Only records at or after this time */
+                since?: string;
+                /** @description Target id; a machine is found by its id or its hostname alike (a refused request records what the URL named) */
+                target?: string;
+                targetType?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
-      };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["AuditRecord"][];
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
     };
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
+    postAuditPrune: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
-        content: {
-          'application/json': components['schemas']['Site'];
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: date-time
+                     * @description Records written before this time are removed; it may not be in the future
+                     */
+                    before: string;
+                };
+            };
         };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        before: string;
+                        removed: number;
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
     };
-  };
-  getSitesByIdDiscoveredMacs: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description Site id or name */
-        id: string;
-      };
-      cookie?: never;
+    getImages: {
+        parameters: {
+            query?: {
+                site?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            /** Format: date-time */
+                            changedAt: string;
+                            format: string | null;
+                            name: string;
+                            /**
+                             * Format: date-time
+                             * @description When the agent last reported it
+                             */
+                            seenAt: string;
+                            sha256: string | null;
+                            site: string;
+                            /** @description Bytes */
+                            size: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
     };
-    requestBody?: never;
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
+    getMachines: {
+        parameters: {
+            query?: {
+                /** @description The `nextCursor` of the previous page */
+                cursor?: string;
+                limit?: number;
+                site?: string;
+                status?: string;
+                tag?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
-        content: {
-          'application/json': {
-            items: {
-              firstSeenAt: string;
-              lastSeenAt: string;
-              mac: string;
-              networkId: string | null;
-              offered: string | null;
-              timesSeen: number;
-            }[];
-          };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Machine"][];
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
     };
-  };
-  getSitesByIdImageRequestsByRequest: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description Site id or name */
-        id: string;
-        request: string;
-      };
-      cookie?: never;
+    postMachines: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    arch: "x86_64" | "arm64";
+                    bmc?: {
+                        /** @description Host, host:port or URL of the BMC; not for manual */
+                        address?: string;
+                        /** @description Accept the BMC's self-signed TLS certificate (Redfish) */
+                        insecure?: boolean;
+                        /** @description Driver settings, e.g. IPMI's cipherSuite or Redfish's systemPath */
+                        options?: {
+                            [key: string]: string | number | boolean;
+                        };
+                        /** @description Write-only: the BMC password or Redfish token; null clears it */
+                        password?: string | null;
+                        /** @description The power driver: ipmi, redfish, manual, lab, or a plugin's own */
+                        type: string;
+                        username?: string;
+                    };
+                    bootMode: "bios" | "uefi";
+                    expected?: {
+                        cpus?: number;
+                        disks?: number;
+                        memoryMiB?: number;
+                    };
+                    /** @description DNS label (stored lowercase) */
+                    hostname: string;
+                    interfaces: {
+                        /** @description MAC address: aa:bb:cc:dd:ee:ff, AA-BB-…, aabb.ccdd.eeff or aabbccddeeff */
+                        mac: string;
+                        name?: string;
+                        pxe?: boolean;
+                    }[];
+                    /** @description Site id or name */
+                    site: string;
+                    tags?: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Machine"];
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
     };
-    requestBody?: never;
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
+    getMachinesById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
+                id: string;
+            };
+            cookie?: never;
         };
-        content: {
-          'application/json': {
-            action: 'import' | 'remove';
-            /** Format: date-time */
-            createdAt: string;
-            error: string | null;
-            finishedAt: string | null;
-            /** Format: uuid */
-            id: string;
-            name: string;
-            requestedBy: string;
-            result: {
-              [key: string]: unknown;
-            } | null;
-            site: string;
-            source: {
-              path?: string;
-              sha256?: string;
-              url?: string;
-            } | null;
-            state: 'pending' | 'succeeded' | 'failed';
-          };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Machine"];
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
     };
-  };
-  getSitesByIdImages: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description Site id or name */
-        id: string;
-      };
-      cookie?: never;
+    deleteMachinesById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
     };
-    requestBody?: never;
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
+    patchMachinesById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
+                id: string;
+            };
+            cookie?: never;
         };
-        content: {
-          'application/json': {
-            items: {
-              /** Format: date-time */
-              changedAt: string;
-              format: string | null;
-              name: string;
-              /**
-               * Format: date-time
-               * @description When the agent last reported it
-               */
-              seenAt: string;
-              sha256: string | null;
-              site: string;
-              /** @description Bytes */
-              size: number;
-            }[];
-            reportedAt: string | null;
-          };
+        requestBody: {
+            content: {
+                "application/json": {
+                    bmc?: {
+                        /** @description Host, host:port or URL of the BMC; not for manual */
+                        address?: string;
+                        /** @description Accept the BMC's self-signed TLS certificate (Redfish) */
+                        insecure?: boolean;
+                        /** @description Driver settings, e.g. IPMI's cipherSuite or Redfish's systemPath */
+                        options?: {
+                            [key: string]: string | number | boolean;
+                        };
+                        /** @description Write-only: the BMC password or Redfish token; null clears it */
+                        password?: string | null;
+                        /** @description The power driver: ipmi, redfish, manual, lab, or a plugin's own */
+                        type: string;
+                        username?: string;
+                    } | null;
+                    expected?: {
+                        cpus?: number;
+                        disks?: number;
+                        memoryMiB?: number;
+                    };
+                    /** @description DNS label (stored lowercase) */
+                    hostname?: string;
+                    owner?: string | null;
+                    tags?: string[];
+                };
+            };
         };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Machine"];
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
     };
-  };
-  postSitesByIdImages: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description Site id or name */
-        id: string;
-      };
-      cookie?: never;
+    postMachinesByIdCommission: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description true (default): every test in the catalogue; false: none (recorded); a list: those tests */
+                    hwtest?: boolean | string[];
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted: the work started; follow it with the returned workflow or request */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workflow"];
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
     };
-    requestBody: {
-      content: {
-        'application/json': {
-          /** @description The name to deploy it by; default: the last part of the URL or path */
-          name?: string;
-          /** @description An absolute path on the agent's host to copy */
-          path?: string;
-          /** @description What the agent must find: it refuses any other content (`sprout image import FILE` computes it from the file) */
-          sha256: string;
-          /** @description Where the agent downloads it from */
-          url?: string;
+    postMachinesByIdDeploy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
+                id: string;
+            };
+            cookie?: never;
         };
-      };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Wait for the installed OS to report its first boot (cloud-init phone_home) before the machine is deployed (default true); false for images without cloud-init */
+                    firstBoot?: boolean;
+                    /** @description Image URL, or the name of an image in the site's image store (GET /v1/sites/{id}/images); a name the site does not hold is a 409 */
+                    image: string;
+                    /** @description Expected sha256 of the image; the installer fails the deploy on any other sum. For a named image the agent supplies it. */
+                    imageSha256?: string;
+                    /** @description OpenSSH public key lines for the installed system's default user (cloud-init vendor-data) */
+                    sshKeys?: string[];
+                    /** @description cloud-init user-data (cloud-config or a script), passed to the installed system unchanged */
+                    userData?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted: the work started; follow it with the returned workflow or request */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workflow"];
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
     };
-    responses: {
-      /** @description Accepted: the work started; follow it with the returned workflow or request */
-      202: {
-        headers: {
-          [name: string]: unknown;
+    getMachinesByIdEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
+                id: string;
+            };
+            cookie?: never;
         };
-        content: {
-          'application/json': {
-            action: 'import' | 'remove';
-            /** Format: date-time */
-            createdAt: string;
-            error: string | null;
-            finishedAt: string | null;
-            /** Format: uuid */
-            id: string;
-            name: string;
-            requestedBy: string;
-            result: {
-              [key: string]: unknown;
-            } | null;
-            site: string;
-            source: {
-              path?: string;
-              sha256?: string;
-              url?: string;
-            } | null;
-            state: 'pending' | 'succeeded' | 'failed';
-          };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            action: string;
+                            actor: string;
+                            at: string;
+                            from: string | null;
+                            id: number;
+                            /** @description Why: a failure always has one; null for an operator action without a reason */
+                            reason: components["schemas"]["MachineStatusReason"] | null;
+                            to: string;
+                            workflow: string | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
     };
-  };
-  deleteSitesByIdImagesByName: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description Site id or name */
-        id: string;
-        name: string;
-      };
-      cookie?: never;
+    postMachinesByIdMarkBroken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Machine"];
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
     };
-    requestBody?: never;
-    responses: {
-      /** @description Accepted: the work started; follow it with the returned workflow or request */
-      202: {
-        headers: {
-          [name: string]: unknown;
+    postMachinesByIdMarkFixed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
+                id: string;
+            };
+            cookie?: never;
         };
-        content: {
-          'application/json': {
-            action: 'import' | 'remove';
-            /** Format: date-time */
-            createdAt: string;
-            error: string | null;
-            finishedAt: string | null;
-            /** Format: uuid */
-            id: string;
-            name: string;
-            requestedBy: string;
-            result: {
-              [key: string]: unknown;
-            } | null;
-            site: string;
-            source: {
-              path?: string;
-              sha256?: string;
-              url?: string;
-            } | null;
-            state: 'pending' | 'succeeded' | 'failed';
-          };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Machine"];
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
     };
-  };
-  postSitesByIdJoinTokens: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description Site id or name */
-        id: string;
-      };
-      cookie?: never;
+    getMachinesByIdPower: {
+        parameters: {
+            query?: {
+                cached?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        action: string;
+                        /** @description The manual driver: what a person must do */
+                        awaitsPerson?: string;
+                        bmc: {
+                            address: string | null;
+                            type: string;
+                        };
+                        cached?: boolean;
+                        checkedAt: string | null;
+                        /** @description Cached: why the last check failed */
+                        error?: string | null;
+                        /** @description Hostname */
+                        machine: string;
+                        note?: string;
+                        powerMismatch?: string | null;
+                        state: "on" | "off" | "unknown" | null;
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
     };
-    requestBody?: never;
-    responses: {
-      /** @description Created */
-      201: {
-        headers: {
-          [name: string]: unknown;
+    postMachinesByIdPower: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
+                id: string;
+            };
+            cookie?: never;
         };
-        content: {
-          'application/json': {
-            /** Format: date-time */
-            expiresAt: string;
-            /** @description One-time secret for `sprout agent run --join-token`; shown once */
-            token: string;
-          };
+        requestBody: {
+            content: {
+                "application/json": {
+                    action: "on" | "off" | "cycle";
+                    /** @description off only: ask the OS to shut down */
+                    soft?: boolean;
+                };
+            };
         };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        action: string;
+                        /** @description The manual driver: what a person must do */
+                        awaitsPerson?: string;
+                        bmc: {
+                            address: string | null;
+                            type: string;
+                        };
+                        cached?: boolean;
+                        checkedAt: string | null;
+                        /** @description Cached: why the last check failed */
+                        error?: string | null;
+                        /** @description Hostname */
+                        machine: string;
+                        note?: string;
+                        powerMismatch?: string | null;
+                        state: "on" | "off" | "unknown" | null;
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
     };
-  };
-  getSitesByIdLeases: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description Site id or name */
-        id: string;
-      };
-      cookie?: never;
+    postMachinesByIdRelease: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Wipe every disk first (blkdiscard where supported, else the first and last 16 MiB of each disk): the installer reports what it wiped, then powers off */
+                    erase?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted: the work started; follow it with the returned workflow or request */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workflow"];
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
     };
-    requestBody?: never;
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
+    postMachinesByIdTest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Machine id, hostname, MAC of one of its interfaces, or the first 4+ hex digits of its id */
+                id: string;
+            };
+            cookie?: never;
         };
-        content: {
-          'application/json': {
-            items: {
-              address: string;
-              expiresAt: string | null;
-              mac: string;
-              machine: string | null;
-              state: string;
-              updatedAt: string;
-            }[];
-          };
+        requestBody: {
+            content: {
+                "application/json": {
+                    hwtest?: string[];
+                };
+            };
         };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
+        responses: {
+            /** @description Accepted: the work started; follow it with the returned workflow or request */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workflow"];
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
     };
-  };
-  postSitesByIdSync: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description Site id or name */
-        id: string;
-      };
-      cookie?: never;
+    postMachinesAllocate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    constraints: {
+                        arch?: "x86_64" | "arm64";
+                        minCpus?: number;
+                        minMemoryMiB?: number;
+                        tags?: string[];
+                    };
+                    owner?: string;
+                    site?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Machine"];
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
     };
-    requestBody?: never;
-    responses: {
-      /** @description Accepted: the work started; follow it with the returned workflow or request */
-      202: {
-        headers: {
-          [name: string]: unknown;
+    postMachinesImport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
-        content: {
-          'application/json': components['schemas']['Workflow'];
+        requestBody: {
+            content: {
+                "application/json": unknown[] | string;
+            };
         };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        created: number;
+                        errors: number;
+                        rows: {
+                            errors?: {
+                                field?: string;
+                                message: string;
+                            }[];
+                            hostname: string | null;
+                            machineId?: string;
+                            outcome: "created" | "unchanged" | "error";
+                            /** @description CSV record number (header = 1; a quoted cell may span lines) or array index + 1 */
+                            row: number;
+                        }[];
+                        unchanged: number;
+                        /** @description What the import ignored: unknown CSV columns */
+                        warnings: string[];
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
     };
-  };
-  getTokens: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    getNetworks: {
+        parameters: {
+            query?: {
+                /** @description Site id or name; needed when a network name exists at several sites */
+                site?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Network"][];
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
     };
-    requestBody?: never;
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
+    postNetworks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
-        content: {
-          'application/json': {
-            items: components['schemas']['Token'][];
-          };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description IPv4 network in CIDR notation, e.g. 198.18.0.0/24 (no host bits) */
+                    cidr: string;
+                    /** @description Resolvers handed to machines */
+                    dnsServers?: string[];
+                    /**
+                     * Format: hostname
+                     * @description DNS domain of the machines in this network
+                     */
+                    domain?: string;
+                    /**
+                     * Format: ipv4
+                     * @description IPv4 address, e.g. 198.18.0.1
+                     */
+                    gateway: string;
+                    /** @description Unique per site */
+                    name: string;
+                    /**
+                     * @description Machines at the site PXE-boot from this network
+                     * @default true
+                     */
+                    pxe?: boolean;
+                    ranges?: {
+                        /**
+                         * Format: ipv4
+                         * @description IPv4 address, e.g. 198.18.0.1
+                         */
+                        end: string;
+                        /** @description `dynamic`: handed out by DHCP to unknown clients; `reserved`: never handed out by Sprout */
+                        kind: "dynamic" | "reserved";
+                        /**
+                         * Format: ipv4
+                         * @description IPv4 address, e.g. 198.18.0.1
+                         */
+                        start: string;
+                    }[];
+                    /** @description Site id or name */
+                    site: string;
+                    vlan?: number;
+                };
+            };
         };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Network"];
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
     };
-  };
-  postTokens: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    getNetworksById: {
+        parameters: {
+            query?: {
+                /** @description Site id or name; needed when a network name exists at several sites */
+                site?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Network id or name */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NetworkWithUtilisation"];
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
     };
-    requestBody: {
-      content: {
-        'application/json': {
-          /** Format: date-time */
-          expiresAt?: string;
-          name: string;
-          role: 'viewer' | 'operator' | 'admin';
+    deleteNetworksById: {
+        parameters: {
+            query?: {
+                /** @description Site id or name; needed when a network name exists at several sites */
+                site?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Network id or name */
+                id: string;
+            };
+            cookie?: never;
         };
-      };
+        requestBody?: never;
+        responses: {
+            /** @description No content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
     };
-    responses: {
-      /** @description Created */
-      201: {
-        headers: {
-          [name: string]: unknown;
+    patchNetworksById: {
+        parameters: {
+            query?: {
+                /** @description Site id or name; needed when a network name exists at several sites */
+                site?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Network id or name */
+                id: string;
+            };
+            cookie?: never;
         };
-        content: {
-          'application/json': {
-            secret: string;
-            token: components['schemas']['Token'];
-          };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description IPv4 network in CIDR notation (no host bits); refused (409) while addresses are allocated in the network */
+                    cidr?: string;
+                    /** @description Replaces the resolvers handed to machines */
+                    dnsServers?: string[];
+                    /** @description DNS domain of the machines in this network; null removes it */
+                    domain?: string | null;
+                    /**
+                     * Format: ipv4
+                     * @description IPv4 address, e.g. 198.18.0.1
+                     */
+                    gateway?: string;
+                    /** @description Unique per site */
+                    name?: string;
+                    /** @description Machines at the site PXE-boot from this network */
+                    pxe?: boolean;
+                    /** @description Replaces every range; refused (409) when an allocated address would fall inside one */
+                    ranges?: {
+                        /**
+                         * Format: ipv4
+                         * @description IPv4 address, e.g. 198.18.0.1
+                         */
+                        end: string;
+                        /** @description `dynamic`: handed out by DHCP to unknown clients; `reserved`: never handed out by Sprout */
+                        kind: "dynamic" | "reserved";
+                        /**
+                         * Format: ipv4
+                         * @description IPv4 address, e.g. 198.18.0.1
+                         */
+                        start: string;
+                    }[];
+                    /** @description null removes it */
+                    vlan?: number | null;
+                };
+            };
         };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Network"];
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
     };
-  };
-  deleteTokensById: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
+    getNetworksByIdAllocations: {
+        parameters: {
+            query?: {
+                /** @description Site id or name; needed when a network name exists at several sites */
+                site?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Network id or name */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Allocation"][];
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
     };
-    requestBody?: never;
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
+    postNetworksByIdAllocations: {
+        parameters: {
+            query?: {
+                /** @description Site id or name; needed when a network name exists at several sites */
+                site?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Network id or name */
+                id: string;
+            };
+            cookie?: never;
         };
-        content: {
-          'application/json': components['schemas']['Token'];
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: ipv4
+                     * @description A specific address; without it the next free one outside dynamic and reserved ranges
+                     */
+                    address?: string;
+                    /**
+                     * Format: hostname
+                     * @description Defaults to the machine's hostname
+                     */
+                    hostname?: string;
+                    /** @description Interface name or MAC address of that machine */
+                    interface?: string;
+                    /** @description Machine id or hostname (at the network's site) */
+                    machine?: string;
+                };
+            };
         };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Allocation"];
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
     };
-  };
-  getWhoami: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    deleteNetworksByIdAllocationsByAllocationId: {
+        parameters: {
+            query?: {
+                /** @description Site id or name; needed when a network name exists at several sites */
+                site?: string;
+            };
+            header?: never;
+            path: {
+                allocationId: string;
+                /** @description Network id or name */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Allocation"];
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
     };
-    requestBody?: never;
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
+    getPlugins: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
-        content: {
-          'application/json': {
-            actor: string;
-            role: string | null;
-          };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["PluginStatus"][];
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
     };
-  };
-  getWorkflows: {
-    parameters: {
-      query?: {
-        /** @description The `nextCursor` of the previous page */
-        cursor?: string;
-        kind?: string;
-        limit?: number;
-        machine?: string;
-        site?: string;
-        state?: 'pending' | 'dispatched' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timed_out';
-      };
-      header?: never;
-      path?: never;
-      cookie?: never;
+    getSites: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Site"][];
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
     };
-    requestBody?: never;
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
+    postSites: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
-        content: {
-          'application/json': {
-            items: components['schemas']['Workflow'][];
-            /** @description Pass as `cursor` for the next page; null on the last page */
-            nextCursor: string | null;
-          };
+        requestBody: {
+            content: {
+                "application/json": {
+                    description?: string;
+                    labels?: {
+                        [key: string]: string;
+                    };
+                    /** @description DNS label: lowercase letters, digits and hyphens */
+                    name: string;
+                };
+            };
         };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        joinToken: {
+                            /** Format: date-time */
+                            expiresAt: string;
+                            /** @description One-time secret for `sprout agent run --join-token`; shown once */
+                            token: string;
+                        };
+                        site: components["schemas"]["Site"];
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
     };
-  };
-  getWorkflowsById: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description Workflow id, or its first 4+ hex digits when they name one workflow */
-        id: string;
-      };
-      cookie?: never;
+    getSitesById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Site id or name */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Site"];
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
     };
-    requestBody?: never;
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
+    deleteSitesById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Site id or name */
+                id: string;
+            };
+            cookie?: never;
         };
-        content: {
-          'application/json': components['schemas']['Workflow'];
+        requestBody?: never;
+        responses: {
+            /** @description No content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
     };
-  };
-  postWorkflowsByIdCancel: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description Workflow id, or its first 4+ hex digits when they name one workflow */
-        id: string;
-      };
-      cookie?: never;
+    patchSitesById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Site id or name */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    description?: string;
+                    labels?: {
+                        [key: string]: string;
+                    };
+                    /** @description DNS label: lowercase letters, digits and hyphens */
+                    name?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Site"];
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
     };
-    requestBody?: never;
-    responses: {
-      /** @description Accepted: the work started; follow it with the returned workflow or request */
-      202: {
-        headers: {
-          [name: string]: unknown;
+    getSitesByIdDiscoveredMacs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Site id or name */
+                id: string;
+            };
+            cookie?: never;
         };
-        content: {
-          'application/json': components['schemas']['Workflow'];
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            firstSeenAt: string;
+                            lastSeenAt: string;
+                            mac: string;
+                            networkId: string | null;
+                            offered: string | null;
+                            timesSeen: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource's state does not allow this (the problem says why and what would) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
     };
-  };
-  getWorkflowsByIdUserData: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description Workflow id, or its first 4+ hex digits when they name one workflow */
-        id: string;
-      };
-      cookie?: never;
+    getSitesByIdImageRequestsByRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Site id or name */
+                id: string;
+                request: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        action: "import" | "remove";
+                        /** Format: date-time */
+                        createdAt: string;
+                        error: string | null;
+                        finishedAt: string | null;
+                        /** Format: uuid */
+                        id: string;
+                        name: string;
+                        requestedBy: string;
+                        result: {
+                            [key: string]: unknown;
+                        } | null;
+                        site: string;
+                        source: {
+                            path?: string;
+                            sha256?: string;
+                            url?: string;
+                        } | null;
+                        state: "pending" | "succeeded" | "failed";
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
     };
-    requestBody?: never;
-    responses: {
-      /** @description OK */
-      200: {
-        headers: {
-          [name: string]: unknown;
+    getSitesByIdImages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Site id or name */
+                id: string;
+            };
+            cookie?: never;
         };
-        content: {
-          'application/json': {
-            sha256: string;
-            /** @description bytes */
-            size: number;
-            userData: string;
-            /** Format: uuid */
-            workflow: string;
-          };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            /** Format: date-time */
+                            changedAt: string;
+                            format: string | null;
+                            name: string;
+                            /**
+                             * Format: date-time
+                             * @description When the agent last reported it
+                             */
+                            seenAt: string;
+                            sha256: string | null;
+                            site: string;
+                            /** @description Bytes */
+                            size: number;
+                        }[];
+                        reportedAt: string | null;
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
-      };
-      /** @description The request is invalid: the problem names each bad field */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No valid bearer token */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The token's role may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
     };
-  };
+    postSitesByIdImages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Site id or name */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The name to deploy it by; default: the last part of the URL or path */
+                    name?: string;
+                    /** @description An absolute path on the agent's host to copy */
+                    path?: string;
+                    /** @description What the agent must find: it refuses any other content (`sprout image import FILE` computes it from the file) */
+                    sha256: string;
+                    /** @description Where the agent downloads it from */
+                    url?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted: the work started; follow it with the returned workflow or request */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        action: "import" | "remove";
+                        /** Format: date-time */
+                        createdAt: string;
+                        error: string | null;
+                        finishedAt: string | null;
+                        /** Format: uuid */
+                        id: string;
+                        name: string;
+                        requestedBy: string;
+                        result: {
+                            [key: string]: unknown;
+                        } | null;
+                        site: string;
+                        source: {
+                            path?: string;
+                            sha256?: string;
+                            url?: string;
+                        } | null;
+                        state: "pending" | "succeeded" | "failed";
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteSitesByIdImagesByName: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Site id or name */
+                id: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted: the work started; follow it with the returned workflow or request */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        action: "import" | "remove";
+                        /** Format: date-time */
+                        createdAt: string;
+                        error: string | null;
+                        finishedAt: string | null;
+                        /** Format: uuid */
+                        id: string;
+                        name: string;
+                        requestedBy: string;
+                        result: {
+                            [key: string]: unknown;
+                        } | null;
+                        site: string;
+                        source: {
+                            path?: string;
+                            sha256?: string;
+                            url?: string;
+                        } | null;
+                        state: "pending" | "succeeded" | "failed";
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postSitesByIdJoinTokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Site id or name */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        expiresAt: string;
+                        /** @description One-time secret for `sprout agent run --join-token`; shown once */
+                        token: string;
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getSitesByIdLeases: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Site id or name */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            address: string;
+                            expiresAt: string | null;
+                            mac: string;
+                            machine: string | null;
+                            state: string;
+                            updatedAt: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postSitesByIdSync: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Site id or name */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted: the work started; follow it with the returned workflow or request */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workflow"];
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getTokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Token"][];
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postTokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Format: date-time */
+                    expiresAt?: string;
+                    name: string;
+                    role: "viewer" | "operator" | "admin";
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        secret: string;
+                        token: components["schemas"]["Token"];
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteTokensById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Token"];
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getWhoami: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        actor: string;
+                        role: string | null;
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getWorkflows: {
+        parameters: {
+            query?: {
+                /** @description The `nextCursor` of the previous page */
+                cursor?: string;
+                kind?: string;
+                limit?: number;
+                machine?: string;
+                site?: string;
+                state?: "pending" | "dispatched" | "running" | "succeeded" | "failed" | "cancelled" | "timed_out";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Workflow"][];
+                        /** @description Pass as `cursor` for the next page; null on the last page */
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getWorkflowsById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workflow id, or its first 4+ hex digits when they name one workflow */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workflow"];
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postWorkflowsByIdCancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workflow id, or its first 4+ hex digits when they name one workflow */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted: the work started; follow it with the returned workflow or request */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workflow"];
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource's state does not allow this (the problem says why and what would) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getWorkflowsByIdUserData: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workflow id, or its first 4+ hex digits when they name one workflow */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        sha256: string;
+                        /** @description bytes */
+                        size: number;
+                        userData: string;
+                        /** Format: uuid */
+                        workflow: string;
+                    };
+                };
+            };
+            /** @description The request is invalid: the problem names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
 }

@@ -222,11 +222,15 @@ test("metadata and callbacks: only the waiting machine's token works, results be
   t.deepEqual(
     journaled.map((j) => [j.workItemId, j.kind]),
     [
+      ['wi-7', 'task.log'],
       ['wi-7', 'machine.hwtest-result'],
       ['wi-7', 'task.succeeded'],
     ],
   );
-  t.deepEqual(journaled[1].payload.result, { event: 'commission-complete', facts: { cpus: 4, memoryMiB: 2048 } });
+  // The metadata fetch and every callback are the machine speaking: each report carries when.
+  t.regex(String(journaled[0].payload.log), /fetched its metadata \(step commission\)/);
+  for (const j of journaled) t.false(Number.isNaN(Date.parse(String(j.payload.machineHeardAt))), `${j.kind} carries machineHeardAt`);
+  t.deepEqual(journaled[2].payload.result, { event: 'commission-complete', facts: { cpus: 4, memoryMiB: 2048 } });
   t.is((await fetch(`${base}/metadata/${token}`)).status, 403, 'the token stops working once the step ended');
   t.is((await post('log', { line: 'late' })).status, 403);
 });
@@ -306,7 +310,11 @@ test('metadata and callbacks refuse a valid token used from another address: not
   t.is((await from('127.80.0.11', `${base}/callbacks/${token}/commission-complete`, { method: 'POST', body: { facts: { cpus: 4 } } })).status, 202);
   t.deepEqual(
     journaled.map((j) => [j.workItemId, j.kind]),
-    [['wi-7', 'task.succeeded']],
+    [
+      ['wi-7', 'task.log'],
+      ['wi-7', 'task.succeeded'],
+    ],
+    'only the machine at its lease was heard: its metadata fetch and its callback',
   );
 
   // A token whose machine no boot intent names (so no MAC, so no lease) works from nowhere.

@@ -2,623 +2,689 @@
 import type { JsonSchema } from '../config/json-check.ts';
 
 export const siteDesiredState: JsonSchema = {
-  type: 'object',
-  required: ['revision', 'site', 'networks', 'reservations', 'bootIntents', 'dnsRecords'],
-  properties: {
-    revision: {
-      type: 'integer',
-      minimum: 0,
+  "type": "object",
+  "required": [
+    "revision",
+    "site",
+    "networks",
+    "reservations",
+    "bootIntents",
+    "dnsRecords"
+  ],
+  "properties": {
+    "revision": {
+      "type": "integer",
+      "minimum": 0
     },
-    site: {
-      type: 'object',
-      required: ['id', 'name'],
-      properties: {
-        id: {
-          type: 'string',
-          format: 'uuid',
+    "site": {
+      "type": "object",
+      "required": [
+        "id",
+        "name"
+      ],
+      "properties": {
+        "id": {
+          "type": "string",
+          "format": "uuid"
         },
-        name: {
-          type: 'string',
-        },
-      },
+        "name": {
+          "type": "string"
+        }
+      }
     },
-    networks: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['id', 'name', 'cidr', 'gateway', 'dnsServers', 'domain', 'vlan', 'pxe', 'ranges'],
-        properties: {
-          id: {
-            type: 'string',
-            format: 'uuid',
+    "networks": {
+      "type": "array",
+      "items": {
+        "type": "object",
+        "required": [
+          "id",
+          "name",
+          "cidr",
+          "gateway",
+          "dnsServers",
+          "domain",
+          "vlan",
+          "pxe",
+          "ranges"
+        ],
+        "properties": {
+          "id": {
+            "type": "string",
+            "format": "uuid"
           },
-          name: {
-            type: 'string',
-            minLength: 1,
-            maxLength: 128,
+          "name": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 128
           },
-          cidr: {
-            type: 'string',
-            pattern: '^(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}/([0-9]|[12][0-9]|3[0-2])$',
+          "cidr": {
+            "type": "string",
+            "pattern": "^(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}/([0-9]|[12][0-9]|3[0-2])$"
           },
-          gateway: {
-            anyOf: [
+          "gateway": {
+            "anyOf": [
               {
-                type: 'string',
-                format: 'ipv4',
+                "type": "string",
+                "format": "ipv4"
               },
               {
-                type: 'null',
-              },
-            ],
+                "type": "null"
+              }
+            ]
           },
-          dnsServers: {
-            type: 'array',
-            items: {
-              type: 'string',
-              format: 'ipv4',
-            },
+          "dnsServers": {
+            "type": "array",
+            "items": {
+              "type": "string",
+              "format": "ipv4"
+            }
           },
-          domain: {
-            anyOf: [
+          "domain": {
+            "anyOf": [
               {
-                type: 'string',
-                minLength: 1,
-                maxLength: 255,
-              },
-              {
-                type: 'null',
-              },
-            ],
-          },
-          vlan: {
-            anyOf: [
-              {
-                type: 'integer',
-                minimum: 0,
-                maximum: 4094,
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 255
               },
               {
-                type: 'null',
+                "type": "null"
+              }
+            ]
+          },
+          "vlan": {
+            "anyOf": [
+              {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 4094
               },
-            ],
+              {
+                "type": "null"
+              }
+            ]
           },
-          pxe: {
-            type: 'boolean',
+          "pxe": {
+            "type": "boolean"
           },
-          ranges: {
-            type: 'array',
-            items: {
-              type: 'object',
-              required: ['kind', 'start', 'end'],
-              properties: {
-                kind: {
-                  anyOf: [
+          "ranges": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "kind",
+                "start",
+                "end"
+              ],
+              "properties": {
+                "kind": {
+                  "anyOf": [
                     {
-                      type: 'string',
-                      const: 'dynamic',
+                      "type": "string",
+                      "const": "dynamic"
                     },
                     {
-                      type: 'string',
-                      const: 'reserved',
-                    },
-                  ],
+                      "type": "string",
+                      "const": "reserved"
+                    }
+                  ]
                 },
-                start: {
-                  type: 'string',
-                  format: 'ipv4',
+                "start": {
+                  "type": "string",
+                  "format": "ipv4"
                 },
-                end: {
-                  type: 'string',
-                  format: 'ipv4',
-                },
-              },
-            },
-          },
-        },
-      },
+                "end": {
+                  "type": "string",
+                  "format": "ipv4"
+                }
+              }
+            }
+          }
+        }
+      }
     },
-    reservations: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['siteId', 'networkId', 'mac', 'address', 'netboot'],
-        properties: {
-          siteId: {
-            type: 'string',
-            format: 'uuid',
+    "reservations": {
+      "type": "array",
+      "items": {
+        "type": "object",
+        "required": [
+          "siteId",
+          "networkId",
+          "mac",
+          "address",
+          "netboot"
+        ],
+        "properties": {
+          "siteId": {
+            "type": "string",
+            "format": "uuid"
           },
-          networkId: {
-            type: 'string',
-            format: 'uuid',
+          "networkId": {
+            "type": "string",
+            "format": "uuid"
           },
-          mac: {
-            type: 'string',
-            pattern: '^[0-9a-f]{2}(:[0-9a-f]{2}){5}$',
+          "mac": {
+            "type": "string",
+            "pattern": "^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"
           },
-          address: {
-            type: 'string',
-            format: 'ipv4',
+          "address": {
+            "type": "string",
+            "format": "ipv4"
           },
-          hostname: {
-            type: 'string',
-            minLength: 1,
-            maxLength: 255,
+          "hostname": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 255
           },
-          netboot: {
-            type: 'boolean',
-          },
-        },
-      },
+          "netboot": {
+            "type": "boolean"
+          }
+        }
+      }
     },
-    bootIntents: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['machineId', 'hostname', 'arch', 'bootMode', 'intent', 'params', 'workflow', 'mac'],
-        properties: {
-          machineId: {
-            type: 'string',
-            format: 'uuid',
+    "bootIntents": {
+      "type": "array",
+      "items": {
+        "type": "object",
+        "required": [
+          "machineId",
+          "hostname",
+          "arch",
+          "bootMode",
+          "intent",
+          "params",
+          "workflow",
+          "mac"
+        ],
+        "properties": {
+          "machineId": {
+            "type": "string",
+            "format": "uuid"
           },
-          hostname: {
-            type: 'string',
-            minLength: 1,
-            maxLength: 255,
+          "hostname": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 255
           },
-          arch: {
-            anyOf: [
+          "arch": {
+            "anyOf": [
               {
-                type: 'string',
-                const: 'x86_64',
+                "type": "string",
+                "const": "x86_64"
               },
               {
-                type: 'string',
-                const: 'arm64',
-              },
-            ],
+                "type": "string",
+                "const": "arm64"
+              }
+            ]
           },
-          bootMode: {
-            anyOf: [
+          "bootMode": {
+            "anyOf": [
               {
-                type: 'string',
-                const: 'bios',
+                "type": "string",
+                "const": "bios"
               },
               {
-                type: 'string',
-                const: 'uefi',
-              },
-            ],
+                "type": "string",
+                "const": "uefi"
+              }
+            ]
           },
-          intent: {
-            anyOf: [
+          "intent": {
+            "anyOf": [
               {
-                type: 'string',
-                const: 'commission',
+                "type": "string",
+                "const": "commission"
               },
               {
-                type: 'string',
-                const: 'deploy',
+                "type": "string",
+                "const": "deploy"
               },
               {
-                type: 'string',
-                const: 'local',
+                "type": "string",
+                "const": "local"
               },
               {
-                type: 'string',
-                const: 'erase',
-              },
-            ],
+                "type": "string",
+                "const": "erase"
+              }
+            ]
           },
-          params: {
-            type: 'object',
-            patternProperties: {
-              '^.*$': {},
-            },
+          "params": {
+            "type": "object",
+            "patternProperties": {
+              "^.*$": {}
+            }
           },
-          workflow: {
-            anyOf: [
+          "workflow": {
+            "anyOf": [
               {
-                type: 'string',
-                format: 'uuid',
+                "type": "string",
+                "format": "uuid"
               },
               {
-                type: 'null',
-              },
-            ],
+                "type": "null"
+              }
+            ]
           },
-          mac: {
-            anyOf: [
+          "mac": {
+            "anyOf": [
               {
-                type: 'string',
-                pattern: '^[0-9a-f]{2}(:[0-9a-f]{2}){5}$',
+                "type": "string",
+                "pattern": "^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"
               },
               {
-                type: 'null',
-              },
-            ],
-          },
-        },
-      },
+                "type": "null"
+              }
+            ]
+          }
+        }
+      }
     },
-    dnsRecords: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['siteId', 'zone', 'name', 'type', 'value'],
-        properties: {
-          siteId: {
-            type: 'string',
-            format: 'uuid',
+    "dnsRecords": {
+      "type": "array",
+      "items": {
+        "type": "object",
+        "required": [
+          "siteId",
+          "zone",
+          "name",
+          "type",
+          "value"
+        ],
+        "properties": {
+          "siteId": {
+            "type": "string",
+            "format": "uuid"
           },
-          zone: {
-            type: 'string',
-            minLength: 1,
-            maxLength: 255,
+          "zone": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 255
           },
-          name: {
-            type: 'string',
-            minLength: 1,
-            maxLength: 255,
+          "name": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 255
           },
-          type: {
-            anyOf: [
+          "type": {
+            "anyOf": [
               {
-                type: 'string',
-                const: 'A',
+                "type": "string",
+                "const": "A"
               },
               {
-                type: 'string',
-                const: 'PTR',
-              },
-            ],
+                "type": "string",
+                "const": "PTR"
+              }
+            ]
           },
-          value: {
-            type: 'string',
-            minLength: 1,
-            maxLength: 255,
+          "value": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 255
           },
-          ttl: {
-            type: 'integer',
-            minimum: 0,
-          },
-        },
-      },
-    },
+          "ttl": {
+            "type": "integer",
+            "minimum": 0
+          }
+        }
+      }
+    }
   },
-  description: "A site's desired state: what its agents serve",
+  "description": "A site's desired state: what its agents serve"
 };
 
 export const agentReport: JsonSchema = {
-  type: 'object',
-  required: ['agentId', 'siteId', 'sequence', 'kind', 'at', 'payload'],
-  properties: {
-    agentId: {
-      type: 'string',
-      format: 'uuid',
+  "type": "object",
+  "required": [
+    "agentId",
+    "siteId",
+    "sequence",
+    "kind",
+    "at",
+    "payload"
+  ],
+  "properties": {
+    "agentId": {
+      "type": "string",
+      "format": "uuid"
     },
-    siteId: {
-      type: 'string',
-      format: 'uuid',
+    "siteId": {
+      "type": "string",
+      "format": "uuid"
     },
-    sequence: {
-      type: 'integer',
-      minimum: 1,
+    "sequence": {
+      "type": "integer",
+      "minimum": 1
     },
-    kind: {
-      type: 'string',
-      minLength: 1,
-      maxLength: 64,
-      pattern: '^[a-z][a-z0-9]*([.-][a-z0-9]+)*$',
+    "kind": {
+      "type": "string",
+      "minLength": 1,
+      "maxLength": 64,
+      "pattern": "^[a-z][a-z0-9]*([.-][a-z0-9]+)*$"
     },
-    workItemId: {
-      anyOf: [
+    "workItemId": {
+      "anyOf": [
         {
-          type: 'string',
-          maxLength: 64,
+          "type": "string",
+          "maxLength": 64
         },
         {
-          type: 'null',
-        },
-      ],
+          "type": "null"
+        }
+      ]
     },
-    at: {
-      type: 'string',
-      format: 'date-time',
+    "at": {
+      "type": "string",
+      "format": "date-time"
     },
-    payload: {
-      type: 'object',
-      patternProperties: {
-        '^.*$': {},
-      },
+    "payload": {
+      "type": "object",
+      "patternProperties": {
+        "^.*$": {}
+      }
     },
-    channelSiteId: {
-      type: 'string',
-      format: 'uuid',
-    },
+    "channelSiteId": {
+      "type": "string",
+      "format": "uuid"
+    }
   },
-  additionalProperties: false,
+  "additionalProperties": false
 };
 
 export const reportPayloads: Readonly<Record<string, JsonSchema>> = {
-  'task.started': {
-    type: 'object',
-    properties: {
-      task: {
-        type: 'string',
-        maxLength: 128,
+  "task.started": {
+    "type": "object",
+    "properties": {
+      "task": {
+        "type": "string",
+        "maxLength": 128
       },
-      attempt: {
-        type: 'integer',
-        minimum: 1,
+      "attempt": {
+        "type": "integer",
+        "minimum": 1
       },
-      log: {
-        type: 'array',
-        items: {
-          type: 'string',
-          maxLength: 4000,
+      "log": {
+        "type": "array",
+        "items": {
+          "type": "string",
+          "maxLength": 4000
         },
-        maxItems: 1000,
-      },
-    },
+        "maxItems": 1000
+      }
+    }
   },
-  'task.log': {
-    type: 'object',
-    required: ['log'],
-    properties: {
-      log: {
-        type: 'array',
-        items: {
-          type: 'string',
-          maxLength: 4000,
+  "task.log": {
+    "type": "object",
+    "required": [
+      "log"
+    ],
+    "properties": {
+      "log": {
+        "type": "array",
+        "items": {
+          "type": "string",
+          "maxLength": 4000
         },
-        maxItems: 1000,
-      },
-    },
+        "maxItems": 1000
+      }
+    }
   },
-  'task.succeeded': {
-    type: 'object',
-    properties: {
-      result: {
-        type: 'object',
-        patternProperties: {
-          '^.*$': {},
+  "task.succeeded": {
+    "type": "object",
+    "properties": {
+      "result": {
+        "type": "object",
+        "patternProperties": {
+          "^.*$": {}
+        }
+      },
+      "log": {
+        "type": "array",
+        "items": {
+          "type": "string",
+          "maxLength": 4000
         },
+        "maxItems": 1000
+      }
+    }
+  },
+  "task.failed": {
+    "type": "object",
+    "properties": {
+      "error": {
+        "type": "string",
+        "maxLength": 8000
       },
-      log: {
-        type: 'array',
-        items: {
-          type: 'string',
-          maxLength: 4000,
+      "log": {
+        "type": "array",
+        "items": {
+          "type": "string",
+          "maxLength": 4000
         },
-        maxItems: 1000,
+        "maxItems": 1000
       },
-    },
-  },
-  'task.failed': {
-    type: 'object',
-    properties: {
-      error: {
-        type: 'string',
-        maxLength: 8000,
-      },
-      log: {
-        type: 'array',
-        items: {
-          type: 'string',
-          maxLength: 4000,
+      "failedTests": {
+        "type": "array",
+        "items": {
+          "type": "string",
+          "maxLength": 128
         },
-        maxItems: 1000,
+        "maxItems": 256
       },
-      failedTests: {
-        type: 'array',
-        items: {
-          type: 'string',
-          maxLength: 128,
-        },
-        maxItems: 256,
-      },
-      reason: {
-        type: 'string',
-        maxLength: 32,
-      },
-    },
+      "reason": {
+        "type": "string",
+        "maxLength": 32
+      }
+    }
   },
-  'machine.hwtest-result': {
-    type: 'object',
-    required: ['name', 'status'],
-    properties: {
-      name: {
-        type: 'string',
-        minLength: 1,
-        maxLength: 128,
+  "machine.hwtest-result": {
+    "type": "object",
+    "required": [
+      "name",
+      "status"
+    ],
+    "properties": {
+      "name": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 128
       },
-      status: {
-        anyOf: [
+      "status": {
+        "anyOf": [
           {
-            type: 'string',
-            const: 'passed',
+            "type": "string",
+            "const": "passed"
           },
           {
-            type: 'string',
-            const: 'failed',
+            "type": "string",
+            "const": "failed"
           },
           {
-            type: 'string',
-            const: 'skipped',
-          },
-        ],
+            "type": "string",
+            "const": "skipped"
+          }
+        ]
       },
-      durationMs: {
-        type: 'number',
-        minimum: 0,
+      "durationMs": {
+        "type": "number",
+        "minimum": 0
       },
-      output: {
-        type: 'string',
-        maxLength: 16000,
+      "output": {
+        "type": "string",
+        "maxLength": 16000
       },
-      facts: {
-        anyOf: [
+      "facts": {
+        "anyOf": [
           {
-            type: 'object',
-            patternProperties: {
-              '^.*$': {},
-            },
+            "type": "object",
+            "patternProperties": {
+              "^.*$": {}
+            }
           },
           {
-            type: 'null',
-          },
-        ],
-      },
-    },
+            "type": "null"
+          }
+        ]
+      }
+    }
   },
-  'dhcp.lease': {
-    type: 'object',
-    required: ['mac', 'address', 'state'],
-    properties: {
-      mac: {
-        type: 'string',
-        pattern: '^[0-9a-f]{2}(:[0-9a-f]{2}){5}$',
-        description: 'lower-case, colon-separated',
+  "dhcp.lease": {
+    "type": "object",
+    "required": [
+      "mac",
+      "address",
+      "state"
+    ],
+    "properties": {
+      "mac": {
+        "type": "string",
+        "pattern": "^[0-9a-f]{2}(:[0-9a-f]{2}){5}$",
+        "description": "lower-case, colon-separated"
       },
-      address: {
-        type: 'string',
-        format: 'ipv4',
+      "address": {
+        "type": "string",
+        "format": "ipv4"
       },
-      networkId: {
-        anyOf: [
+      "networkId": {
+        "anyOf": [
           {
-            type: 'string',
-            format: 'uuid',
+            "type": "string",
+            "format": "uuid"
           },
           {
-            type: 'null',
-          },
-        ],
+            "type": "null"
+          }
+        ]
       },
-      state: {
-        anyOf: [
+      "state": {
+        "anyOf": [
           {
-            type: 'string',
-            const: 'bound',
+            "type": "string",
+            "const": "bound"
           },
           {
-            type: 'string',
-            const: 'released',
+            "type": "string",
+            "const": "released"
           },
           {
-            type: 'string',
-            const: 'expired',
+            "type": "string",
+            "const": "expired"
           },
           {
-            type: 'string',
-            const: 'declined',
-          },
-        ],
+            "type": "string",
+            "const": "declined"
+          }
+        ]
       },
-      expiresAt: {
-        anyOf: [
+      "expiresAt": {
+        "anyOf": [
           {
-            type: 'string',
-            format: 'date-time',
+            "type": "string",
+            "format": "date-time"
           },
           {
-            type: 'null',
-          },
-        ],
+            "type": "null"
+          }
+        ]
       },
-      uuid: {
-        anyOf: [
+      "uuid": {
+        "anyOf": [
           {
-            type: 'string',
-            maxLength: 64,
+            "type": "string",
+            "maxLength": 64
           },
           {
-            type: 'null',
-          },
-        ],
+            "type": "null"
+          }
+        ]
       },
-      hostname: {
-        anyOf: [
+      "hostname": {
+        "anyOf": [
           {
-            type: 'string',
-            maxLength: 255,
+            "type": "string",
+            "maxLength": 255
           },
           {
-            type: 'null',
-          },
-        ],
-      },
-    },
+            "type": "null"
+          }
+        ]
+      }
+    }
   },
-  'power.state': {
-    type: 'object',
-    required: ['machineId', 'state'],
-    properties: {
-      machineId: {
-        type: 'string',
-        format: 'uuid',
+  "power.state": {
+    "type": "object",
+    "required": [
+      "machineId",
+      "state"
+    ],
+    "properties": {
+      "machineId": {
+        "type": "string",
+        "format": "uuid"
       },
-      state: {
-        anyOf: [
+      "state": {
+        "anyOf": [
           {
-            type: 'string',
-            const: 'on',
+            "type": "string",
+            "const": "on"
           },
           {
-            type: 'string',
-            const: 'off',
+            "type": "string",
+            "const": "off"
           },
           {
-            type: 'string',
-            const: 'unknown',
-          },
-        ],
+            "type": "string",
+            "const": "unknown"
+          }
+        ]
       },
-      error: {
-        anyOf: [
+      "error": {
+        "anyOf": [
           {
-            type: 'string',
-            maxLength: 4000,
+            "type": "string",
+            "maxLength": 4000
           },
           {
-            type: 'null',
-          },
-        ],
-      },
-    },
+            "type": "null"
+          }
+        ]
+      }
+    }
   },
-  'dhcp.unknown-mac': {
-    type: 'object',
-    required: ['mac'],
-    properties: {
-      mac: {
-        type: 'string',
-        pattern: '^[0-9a-f]{2}(:[0-9a-f]{2}){5}$',
-        description: 'lower-case, colon-separated',
+  "dhcp.unknown-mac": {
+    "type": "object",
+    "required": [
+      "mac"
+    ],
+    "properties": {
+      "mac": {
+        "type": "string",
+        "pattern": "^[0-9a-f]{2}(:[0-9a-f]{2}){5}$",
+        "description": "lower-case, colon-separated"
       },
-      networkId: {
-        anyOf: [
+      "networkId": {
+        "anyOf": [
           {
-            type: 'string',
-            format: 'uuid',
+            "type": "string",
+            "format": "uuid"
           },
           {
-            type: 'null',
-          },
-        ],
+            "type": "null"
+          }
+        ]
       },
-      offered: {
-        anyOf: [
+      "offered": {
+        "anyOf": [
           {
-            type: 'string',
-            format: 'ipv4',
+            "type": "string",
+            "format": "ipv4"
           },
           {
-            type: 'null',
-          },
-        ],
-      },
-    },
-  },
+            "type": "null"
+          }
+        ]
+      }
+    }
+  }
 };
