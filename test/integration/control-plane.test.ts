@@ -264,7 +264,10 @@ for (const backend of backends) {
     const ended = (await h.request({ method: 'POST', url: '/v1/machines/prune-01/commission', body: { hwtest: false } })).body;
     const running = (await h.request({ method: 'POST', url: '/v1/machines/prune-02/commission', body: { hwtest: false } })).body;
     for (const wf of [ended, running]) await waitForWorkflow(h, wf.id, (w) => w.state === 'dispatched');
-    await h.kernel.services.dispatcher.drain();
+    // The site's agent takes both items (the HTTP transport leases them from the outbox): they are handed out now.
+    const site = (await h.request({ url: '/v1/sites/m-site' })).body;
+    const leased = await (await h.kernel.capability(transportCapability)).agentHttp!.pollWork(site.id, 0);
+    t.deepEqual(leased.map((l) => l.item.workflowId).sort(), [ended.id, running.id].sort());
     t.is((await h.request({ method: 'POST', url: `/v1/workflows/${ended.id}/cancel` })).status, 202);
     const db = h.kernel.store.db;
     const rowsOf = async (workflowId: string) => Number((await db('outbox').where({ workflow_id: workflowId }).count({ n: '*' }).first())?.n);
