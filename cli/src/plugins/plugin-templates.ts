@@ -56,6 +56,8 @@ function packageJson(input: PluginTemplateInput): string {
       commands: './src/commands.ts',
     },
     peerDependencies: { '@sprout/kernel': caret(input.kernelVersion), typebox: caret(input.typeboxVersion) },
+    // The tests boot a kernel with the server's builtin plugins, as \`sprout server\` does.
+    devDependencies: { '@sprout/cli': caret(input.kernelVersion) },
     scripts: { test: 'ava' },
     ava: { files: ['test/**/*.test.ts'], extensions: { ts: 'module' }, nodeArguments: ['--import=tsx'], workerThreads: false, timeout: '2m' },
   };
@@ -299,7 +301,7 @@ function server(): Promise<{ kernel: Kernel; token: string }> {
     symlinkSync(packageRoot, installed, 'dir');
     const token = 'sprout_${id.replace(/-/g, '_')}_test_admin_token';
     const { config } = loadConfig({ env: { SPROUT_DATA_DIR: join(dir, 'data'), SPROUT_PLUGIN_DIR: join(dir, 'plugins'), SPROUT_ADMIN_TOKEN: token, SPROUT_LOG_LEVEL: 'silent' }, cwd: dir });
-    const kernel = await Kernel.boot({ config: { ...config, ...${selection} } as typeof config, store: { inMemory: true }, background: false });
+    const kernel = await Kernel.boot({ config: { ...config, ...${selection} } as typeof config, store: { inMemory: true }, background: false, builtinPlugins });
     return { kernel, token };
   })();
   return booted;
@@ -314,7 +316,8 @@ test.after.always(async () => {
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';`;
+import { fileURLToPath } from 'node:url';
+import { builtinPlugins } from '@sprout/cli/builtin-plugins';`;
   const packageRoot = `const packageRoot = fileURLToPath(new URL('..', import.meta.url));`;
   const reportTest = `test('loads in a Sprout server: its route answers under /v1/plugins/${id}/', async (t) => {
   const { kernel, token } = await server();
@@ -457,7 +460,7 @@ ${descriptionOf(input)}
 ## Develop
 
 \`sprout plugin new\` linked this folder to the Sprout installation that made it:
-\`node_modules/@sprout/kernel\`, \`typebox\`, \`ava\` and \`tsx\` point into it, so there is
+\`node_modules/@sprout/kernel\`, \`@sprout/cli\`, \`typebox\`, \`ava\` and \`tsx\` point into it, so there is
 nothing to install. \`@sprout/kernel\` and \`typebox\` are peer dependencies: an installed
 plugin always runs on the kernel of the Sprout that loads it.
 

@@ -73,6 +73,8 @@ export function scaffoldPlugin(request: ScaffoldRequest): Scaffolded {
 /** What a plugin package borrows from the installation: the peers, and the test tools. */
 const borrowed = [
   { name: '@sprout/kernel', bins: {} },
+  // The server's builtin plugins (its tests boot a kernel with them, as `sprout server` does).
+  { name: '@sprout/cli', bins: {} },
   { name: 'typebox', bins: {} },
   { name: 'ava', bins: { ava: 'entrypoints/cli.mjs' } },
   { name: 'tsx', bins: { tsx: 'dist/cli.mjs' } },

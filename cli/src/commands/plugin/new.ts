@@ -8,7 +8,7 @@ export class PluginNewCommand extends SproutCommand {
     description: 'Scaffold a plugin package: manifest, entry, a CLI command, tests and README',
     details:
       `The package provides one capability (--capability: ${scaffoldCapabilities.join(', ')}; none makes an extension), contributes a report route and a \`sprout <id> report\` command, and tests itself against a real kernel (with the capability's shared contract suite where the kernel has one). ` +
-      'It is linked to this Sprout installation (node_modules/@sprout/kernel, typebox, ava and tsx are symlinks), so `npm test` inside it works without installing anything. The plugin id is the package name without scope and `sprout-plugin-` prefix. See docs/plugins.md.',
+      'It is linked to this Sprout installation (node_modules/@sprout/kernel, @sprout/cli, typebox, ava and tsx are symlinks), so `npm test` inside it works without installing anything. The plugin id is the package name without scope and `sprout-plugin-` prefix. See docs/plugins.md.',
     examples: [
       ['A hardware test', 'sprout plugin new @acme/sprout-plugin-burnin --capability hwtest'],
       ['An extension in a chosen folder', 'sprout plugin new audit-mirror --dir ./plugins/audit-mirror'],
