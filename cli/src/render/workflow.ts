@@ -22,7 +22,7 @@ export function workflowDetails(w: Workflow): string {
  * stuck step shows its last words, not only "running".
  */
 function waiting(w: Workflow, now = Date.now()): string {
-  const step = w.steps.find((s) => s.state === 'running' || s.state === 'dispatched');
+  const step = activeStep(w);
   if (!step || finished.includes(w.state)) return '';
   const since = step.startedAt ?? w.updatedAt ?? w.createdAt;
   const what = step.waitingFor ?? (step.kind === 'site' ? 'waiting for the site agent to report' : 'running');
@@ -38,6 +38,11 @@ function waiting(w: Workflow, now = Date.now()): string {
 export function machineHeard(step: Step, now = Date.now()): string | undefined {
   if (step.machineHeardAt) return `the machine was last heard from ${elapsed(step.machineHeardAt, now)} ago (${step.machineHeardAt})`;
   return undefined;
+}
+
+/** The step a workflow is at now: the one running or handed to its agent. */
+export function activeStep(w: Workflow): Step | undefined {
+  return w.steps.find((s) => s.state === 'running' || s.state === 'dispatched');
 }
 
 /** `42 s`, `3 min 5 s`, `2 h 10 min`. */
@@ -64,7 +69,7 @@ function stepNote(s: Step): string {
 
 /** The step a workflow is at now and what it last said: `power-on — waiting for someone to power on node-01 (manual power driver)`. */
 export function currentStep(w: Workflow): string | undefined {
-  const step = w.steps.find((s) => s.state === 'running' || s.state === 'dispatched');
+  const step = activeStep(w);
   if (!step) return undefined;
   const note = stepNote(step);
   return note ? `${step.name} — ${note}` : step.name;
@@ -95,7 +100,7 @@ function duration(start: string | null, end: string | null): string {
 
 /** What a running workflow waits on now, in one line for a ticker: `install running for 3 min 5 s — … · machine heard 20 s ago`. */
 export function tickerLine(w: Workflow, now = Date.now()): string {
-  const step = w.steps.find((s) => s.state === 'running' || s.state === 'dispatched');
+  const step = activeStep(w);
   if (!step || finished.includes(w.state)) return '';
   const what = step.waitingFor ?? step.logTail.at(-1) ?? (step.kind === 'site' ? 'waiting for the site agent to report' : 'running');
   const heard = step.machineHeardAt ? ` · machine heard ${elapsed(step.machineHeardAt, now)} ago` : '';

@@ -1,6 +1,6 @@
 import { SproutCommand, Command, Option, ok } from '@sprout/kernel/cli';
 import { machineDetails } from '../../render/machine.ts';
-import { currentStep, elapsed, machineHeard, type Workflow } from '../../render/workflow.ts';
+import { activeStep, currentStep, elapsed, machineHeard, type Workflow } from '../../render/workflow.ts';
 
 export class MachineShowCommand extends SproutCommand {
   static paths = [['machine', 'show']];
@@ -25,7 +25,7 @@ export class MachineShowCommand extends SproutCommand {
 
 /** How long the current step has waited, whether a cancel is pending, and its last log lines (a stuck step's last words). */
 function stepAge(w: Workflow): string[] {
-  const step = w.steps.find((s) => s.state === 'running' || s.state === 'dispatched');
+  const step = activeStep(w);
   if (!step) return [];
   const lines = [`  ${step.state} for ${elapsed(step.startedAt ?? w.createdAt)}${w.cancelRequested ? ' (cancel requested)' : ''}`];
   const heard = machineHeard(step);
