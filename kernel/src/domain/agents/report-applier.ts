@@ -11,6 +11,7 @@
  * moves past it, so its later reports flow on.
  */
 import { scrubCredentials } from '../machines/bmc-credentials.ts';
+import { powerCredentialKeys } from '../../capabilities/power.ts';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { refusalRepeat } from './refusal-repeat.ts';
@@ -41,6 +42,9 @@ export type ReportOutcome = 'applied' | 'duplicate' | 'refused' | 'dead-lettered
 interface WorkItemOwner {
   stepId: string | null;
   siteId: string;
+  workflowId: string | null;
+  /** The item carried opened BMC credentials (a power step's): they are scrubbed when it settles. */
+  credentials: boolean;
 }
 
 /** A report not applied: refused (it spoke for another site) or dead-lettered (unusable). */
@@ -166,7 +170,7 @@ export class ReportApplier {
           continue;
         }
         await flushLogs(stepId);
-        await this.applyKind(report, stepId, trx);
+        await this.applyKind(report, owner, trx);
       }
       await flushLogs();
       await this.setAside(setAside, trx);
@@ -262,12 +266,14 @@ export class ReportApplier {
     }
   }
 
-  private async applyKind(report: AgentReport, stepId: string | null, db: Knex): Promise<void> {
+  private async applyKind(report: AgentReport, owner: WorkItemOwner | null, db: Knex): Promise<void> {
     const payload = report.payload ?? {};
     const log = logOf(report);
     const engine = this.deps.engine();
+    const stepId = owner?.stepId ?? null;
     // A settled work item's opened BMC credentials are of no more use to anyone.
-    if ((report.kind === 'task.succeeded' || report.kind === 'task.failed') && report.workItemId) await scrubCredentials(db, report.workItemId);
+    if ((report.kind === 'task.succeeded' || report.kind === 'task.failed') && report.workItemId && (owner?.credentials ?? true))
+      await scrubCredentials(db, report.workItemId);
     // A report the machine itself caused (an installer's callback): when it was heard from.
     const heardAt = machineHeardAt(report);
     if (stepId && heardAt) await engine.machineHeard(stepId, heardAt, db);
@@ -286,7 +292,7 @@ export class ReportApplier {
           return;
         }
         const result = (payload.result as Record<string, unknown>) ?? {};
-        const failed = await this.failedHardwareTests(stepId, db);
+        const failed = await this.failedHardwareTests(owner!, db);
         if (failed.length > 0) {
           const failedTests = failed.map((f) => f.name);
           // Each failed test's output tail follows its name: a script test's last lines say why.
@@ -295,12 +301,12 @@ export class ReportApplier {
           await engine.siteStepFinished(stepId, { ok: false, error, log: [...log, ...tails], failAction: 'test_failed', reason: { failedTests } }, db);
           return;
         }
-        await this.recordFacts(stepId, report.siteId, result, db);
+        await this.recordFacts(owner!, report.siteId, result, db);
         await engine.siteStepFinished(stepId, { ok: true, result, log }, db);
         return;
       }
       case 'machine.hwtest-result':
-        if (stepId) await this.recordHardwareTest(stepId, report.siteId, payload, db);
+        if (stepId) await this.recordHardwareTest(owner!, report.siteId, payload, db);
         return;
       case 'task.failed': {
         if (!stepId) {
@@ -425,13 +431,15 @@ export class ReportApplier {
   }
 
   /** Stores a machine's hardware test result, judged against its expected values by the hwtest providers. */
-  private async recordHardwareTest(stepId: string, siteId: string, payload: Record<string, unknown>, db: Knex): Promise<void> {
-    const step = await db('workflow_steps').where({ id: stepId }).first('workflow_id');
-    const workflow = step ? await db('workflows').where({ id: step.workflow_id }).first('id', 'machine_id') : undefined;
-    if (!workflow?.machine_id) return;
+  private async recordHardwareTest(owner: WorkItemOwner, siteId: string, payload: Record<string, unknown>, db: Knex): Promise<void> {
+    if (!owner.workflowId) return;
     // The machine must be of the reporting site, like the work item.
-    const machine = await db('machines').where({ id: workflow.machine_id, site_id: siteId }).first('expected');
+    const machine = await db('workflows as w')
+      .join('machines as m', 'm.id', 'w.machine_id')
+      .where({ 'w.id': owner.workflowId, 'm.site_id': siteId })
+      .first('m.id', 'm.expected');
     if (!machine) return;
+    const workflow = { id: owner.workflowId, machine_id: machine.id as string };
     let result: HardwareTestResult = {
       name: String(payload.name),
       status: payload.status as HardwareTestResult['status'],
@@ -452,24 +460,21 @@ export class ReportApplier {
   }
 
   /** The workflow's failed tests, each once, with the output of its last failed result. */
-  private async failedHardwareTests(stepId: string, db: Knex): Promise<{ name: string; output: string }[]> {
-    const step = await db('workflow_steps').where({ id: stepId }).first('workflow_id');
-    if (!step) return [];
-    const rows = await db('hardware_test_results').where({ workflow_id: step.workflow_id, status: 'failed' }).orderBy('id').select('name', 'output');
+  private async failedHardwareTests(owner: WorkItemOwner, db: Knex): Promise<{ name: string; output: string }[]> {
+    if (!owner.workflowId) return [];
+    const rows = await db('hardware_test_results').where({ workflow_id: owner.workflowId, status: 'failed' }).orderBy('id').select('name', 'output');
     const byName = new Map<string, string>();
     for (const r of rows) byName.set(r.name as string, String(r.output ?? ''));
     return [...byName].map(([name, output]) => ({ name, output }));
   }
 
   /** Hardware facts a commissioning machine reported become the machine's. */
-  private async recordFacts(stepId: string, siteId: string, result: Record<string, unknown>, db: Knex): Promise<void> {
-    if (!result.facts || typeof result.facts !== 'object') return;
-    const step = await db('workflow_steps').where({ id: stepId }).first('workflow_id');
-    const workflow = step ? await db('workflows').where({ id: step.workflow_id }).first('machine_id') : undefined;
-    if (workflow?.machine_id)
-      await db('machines')
-        .where({ id: workflow.machine_id, site_id: siteId })
-        .update({ hardware: JSON.stringify(result.facts) });
+  private async recordFacts(owner: WorkItemOwner, siteId: string, result: Record<string, unknown>, db: Knex): Promise<void> {
+    if (!result.facts || typeof result.facts !== 'object' || !owner.workflowId) return;
+    await db('machines')
+      .where({ site_id: siteId })
+      .whereIn('id', db('workflows').where({ id: owner.workflowId }).select('machine_id'))
+      .update({ hardware: JSON.stringify(result.facts) });
   }
 
   /** The step and site a work item was dispatched for; they never change, so they are remembered. */
@@ -485,9 +490,11 @@ export class ReportApplier {
     if (outboxId === null) return null;
     const known = this.itemOwners.get(outboxId);
     if (known !== undefined) return known;
-    const row = await db('outbox').where({ id: outboxId }).first('step_id', 'site_id');
+    const row = await db('outbox')
+      .where({ id: outboxId })
+      .first('step_id', 'site_id', 'workflow_id', db.raw(`(${powerCredentialKeys.map((key) => `jsonb_exists(payload, '${key}')`).join(' or ')}) as credentials`));
     if (!row) return null;
-    const owner: WorkItemOwner = { stepId: row.step_id ?? null, siteId: row.site_id };
+    const owner: WorkItemOwner = { stepId: row.step_id ?? null, siteId: row.site_id, workflowId: row.workflow_id ?? null, credentials: row.credentials !== false };
     if (this.itemOwners.size >= rememberedItems) this.itemOwners.delete(this.itemOwners.keys().next().value!);
     this.itemOwners.set(outboxId, owner);
     return owner;

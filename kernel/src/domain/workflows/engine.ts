@@ -118,15 +118,22 @@ export class WorkflowEngine {
     this.running.add(run);
   }
 
-  /** Kicks every unfinished workflow: recovery after a crash or a lost kick. */
+  /**
+   * Kicks the unfinished workflows the engine has something to do for: recovery after a
+   * crash or a lost kick. A workflow waiting for its site step's report is left alone (the
+   * report moves it): kicking each of a thousand such workflows every sweep was a load of
+   * its own, and with the limit it could keep the ones that needed a kick from ever getting one.
+   */
   async sweep(): Promise<void> {
     if (this.stopped) return;
     try {
-      const rows = await this.deps
-        .db('workflows')
-        .whereIn('state', ['pending', 'running'])
-        .orWhere((q) => q.where({ cancel_requested: true }).whereNotIn('state', finishedStates))
-        .select('id')
+      const { db } = this.deps;
+      const atTheSite = db('workflow_steps as s').whereRaw('s.workflow_id = w.id').where('s.kind', 'site').whereIn('s.state', ['dispatched', 'running']);
+      const rows = await db('workflows as w')
+        .where((q) => q.whereIn('w.state', ['pending', 'running']).whereNotExists(atTheSite))
+        .orWhere((q) => q.where('w.cancel_requested', true).whereNotIn('w.state', finishedStates))
+        .orderBy('w.updated_at')
+        .select('w.id')
         .limit(200);
       for (const { id } of rows) this.kick(id);
     } catch (err) {
@@ -197,8 +204,13 @@ export class WorkflowEngine {
           `step ${step.name} timed out after ${step.timeout_ms} ms`,
         ),
       );
-      // What a control step writes (addresses, reservations, DNS records, boot intents) is what the site's agents serve.
-      await this.deps.siteChanged(trx, wf.site_id);
+      // What a control step writes (addresses, reservations, DNS records, boot intents) is what
+      // the site's agents serve. A run of control steps (address, reservation, DNS, boot intent)
+      // reaches the site as one revision, bumped by its last step: a revision per step was a
+      // whole desired-state document per step for the site's agents to fetch and apply. A run
+      // cut short (a step failing for good, a cancel) bumps where it ends; after a crash the
+      // next step of the run, resumed by the sweep, bumps for it.
+      if (steps.find((s) => s.position > step.position)?.kind !== 'control') await this.deps.siteChanged(trx, wf.site_id);
       await trx('workflow_steps')
         .where({ id: step.id })
         .update({
@@ -224,6 +236,8 @@ export class WorkflowEngine {
       await trx('workflow_steps')
         .where({ id: step.id })
         .update({ state: 'failed', finished_at: this.deps.clock.now(), error: message, log_tail: JSON.stringify(log) });
+      // The steps of this run before it left their writes unannounced: the run ends here.
+      if (steps.some((s) => s.position < step.position && s.kind === 'control' && s.state === 'succeeded')) await this.deps.siteChanged(trx, wf.site_id);
       this.afterCommit(trx, 'workflowStepFinished', { ...this.event(wf, step, 'failed'), error: message });
       this.observeStep(trx, wf, step, 'failed');
       this.deps.logger.warn({ workflow: wf.id, kind: wf.kind, machine: wf.machine_id, step: step.name, attempt, err: message }, 'workflow step failed');
@@ -271,8 +285,8 @@ export class WorkflowEngine {
 
   /** An agent took a site step: it is running now. Idempotent. */
   async siteStepStarted(stepId: string, log: string[] = [], db: Knex = this.deps.db): Promise<void> {
-    await db.transaction(async (trx) => {
-      const step = await this.lockStep(trx, stepId);
+    await inTransaction(db, async (trx) => {
+      const { step } = await this.lockStep(trx, stepId);
       if (!step || (step.state !== 'dispatched' && step.state !== 'running')) return;
       await trx('workflow_steps')
         .where({ id: step.id })
@@ -283,8 +297,8 @@ export class WorkflowEngine {
 
   /** Log lines an agent sent while running a site step. */
   async siteStepLog(stepId: string, log: string[], db: Knex = this.deps.db): Promise<void> {
-    await db.transaction(async (trx) => {
-      const step = await this.lockStep(trx, stepId);
+    await inTransaction(db, async (trx) => {
+      const { step } = await this.lockStep(trx, stepId);
       if (!step || finishedStepStates.includes(step.state)) return;
       await trx('workflow_steps')
         .where({ id: step.id })
@@ -308,10 +322,9 @@ export class WorkflowEngine {
    */
   async siteStepFinished(stepId: string, outcome: SiteStepOutcome, db: Knex = this.deps.db): Promise<void> {
     let workflowId: string | undefined;
-    await db.transaction(async (trx) => {
-      const step = await this.lockStep(trx, stepId);
-      if (!step || !['dispatched', 'running'].includes(step.state)) return;
-      const wf = (await trx<WorkflowRow>('workflows').where({ id: step.workflow_id }).first())!;
+    await inTransaction(db, async (trx) => {
+      const { step, workflow: wf } = await this.lockStep(trx, stepId);
+      if (!step || !wf || !['dispatched', 'running'].includes(step.state)) return;
       if (finishedStates.includes(wf.state as never)) return;
       workflowId = wf.id;
       const log = appendLog(step.log_tail, outcome.log ?? []);
@@ -346,12 +359,18 @@ export class WorkflowEngine {
       );
   }
 
-  private async lockStep(trx: Knex.Transaction, stepId: string): Promise<StepRow | undefined> {
-    const step = await trx<StepRow>('workflow_steps').where({ id: stepId }).first();
-    if (!step) return undefined;
-    // Lock order: workflow, then step, as the engine does.
-    await trx('workflows').where({ id: step.workflow_id }).forUpdate().first();
-    return trx<StepRow>('workflow_steps').where({ id: stepId }).first();
+  /**
+   * Locks the step's workflow (lock order: workflow, then step, as the engine does) and
+   * reads the step after the lock, so it is the step as the lock holder before left it.
+   */
+  private async lockStep(trx: Knex.Transaction, stepId: string): Promise<{ step?: StepRow; workflow?: WorkflowRow }> {
+    const workflow = await trx<WorkflowRow>('workflows as w')
+      .join('workflow_steps as s', 's.workflow_id', 'w.id')
+      .where('s.id', stepId)
+      .forUpdate('w')
+      .first('w.*');
+    if (!workflow) return {};
+    return { step: await trx<StepRow>('workflow_steps').where({ id: stepId }).first(), workflow };
   }
 
   private async finish(
@@ -434,7 +453,9 @@ export class WorkflowEngine {
     if (!wf.machine_id) return;
     const machine = await trx<MachineRow>('machines').where({ id: wf.machine_id }).forUpdate().first();
     if (!machine || machine.current_workflow_id !== wf.id) return;
-    if ((await trx('boot_intents').where({ machine_id: machine.id, workflow_id: wf.id }).delete()) > 0) await this.deps.siteChanged(trx, wf.site_id);
+    // Also when no intent went: a run of control steps cut short by the cancel left its writes unannounced.
+    await trx('boot_intents').where({ machine_id: machine.id, workflow_id: wf.id }).delete();
+    await this.deps.siteChanged(trx, wf.site_id);
     const at = steps.find((s) => s.state !== 'succeeded');
     await this.deps.lifecycle.transition(trx, {
       machine,
@@ -500,6 +521,15 @@ export class WorkflowEngine {
   private event(wf: WorkflowRow, step: StepRow, state: string): WorkflowStepEvent {
     return { workflowId: wf.id, machineId: wf.machine_id, kind: wf.kind, step: step.name, state };
   }
+}
+
+/**
+ * Runs `work` in the caller's transaction when it is one (a batch of reports applied
+ * together: a savepoint per report only cost round trips, as a failure fails the batch
+ * anyway), else in a transaction of its own.
+ */
+function inTransaction<T>(db: Knex | Knex.Transaction, work: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  return (db as Knex.Transaction).isTransaction ? work(db as Knex.Transaction) : db.transaction(work);
 }
 
 function appendLog(tail: string[] | null, lines: string[]): string[] {
