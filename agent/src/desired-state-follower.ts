@@ -71,6 +71,8 @@ export class DesiredStateFollower {
   async refresh(): Promise<number | null> {
     this.inFlight?.abort();
     await this.fetchOnce(0, AbortSignal.timeout(30_000));
+    // On disk before the manual sync counts as done (the store otherwise writes at most once a second).
+    this.deps.store.flush();
     return this.deps.store.revision;
   }
 

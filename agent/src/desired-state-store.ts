@@ -8,6 +8,11 @@
  * complete boots its disk at once, before the control plane's `local` intent arrives.
  * That is kept here, on disk (`installed`), and read through `get()`; it ends as soon as
  * a document no longer says "deploy" for that machine and workflow.
+ *
+ * The services hear of a new document at the end of the turn it arrived in; the file is
+ * rewritten at most once a second while documents keep coming (a thousand machines being
+ * provisioned change the site many times a second, and each write was the whole site),
+ * and at once on `flush()` and for a local `installed` fact.
  */
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { writePrivateFile } from '@sprout/kernel/sdk';
@@ -20,12 +25,20 @@ interface OnDisk {
   installed: Record<string, string | null>;
 }
 
+/** The least time between two writes of the file while documents keep coming. */
+const writeEveryMs = 1000;
+
 export class DesiredStateStore {
   private readonly file: string;
   private document: SiteDesiredStateDocument | null;
   private installed: Record<string, string | null>;
   private view: SiteDesiredState;
+  /** The file is behind the state held. */
   private dirty = false;
+  /** The services are behind the state held. */
+  private untold = false;
+  private lastWrite = 0;
+  private writeTimer?: NodeJS.Timeout;
   private readonly listeners: ((state: SiteDesiredState) => void)[] = [];
 
   constructor(dataDir: string) {
@@ -78,19 +91,41 @@ export class DesiredStateStore {
 
   private changed(): void {
     this.view = this.compose();
-    if (!this.dirty) {
-      this.dirty = true;
-      setImmediate(() => this.flush());
+    if (!this.untold) {
+      this.untold = true;
+      setImmediate(() => this.settle());
     }
+    this.dirty = true;
+  }
+
+  /** At the end of a turn with a change: the services are told, and the file is written unless it was within the last second. */
+  private settle(): void {
+    const wait = this.lastWrite + writeEveryMs - Date.now();
+    if (wait <= 0) this.write();
+    else this.writeTimer ??= setTimeout(() => ((this.writeTimer = undefined), this.write()), wait);
+    this.tell();
   }
 
   /** Writes the state held and tells the services, if it changed since the last time. */
   flush(): void {
+    this.write();
+    this.tell();
+  }
+
+  private write(): void {
+    if (this.writeTimer) clearTimeout(this.writeTimer);
+    this.writeTimer = undefined;
     if (!this.dirty) return;
     const onDisk: OnDisk = { document: this.document, installed: this.installed };
     writePrivateFile(`${this.file}.tmp`, JSON.stringify(onDisk));
     renameSync(`${this.file}.tmp`, this.file);
     this.dirty = false;
+    this.lastWrite = Date.now();
+  }
+
+  private tell(): void {
+    if (!this.untold) return;
+    this.untold = false;
     for (const listener of this.listeners) listener(this.view);
   }
 

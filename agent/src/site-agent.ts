@@ -229,8 +229,8 @@ export class SiteAgent {
       tasks,
       journal: this.journal,
       desiredState: () => store.get(),
+      // The desired state is not among them: a task that changes it (sync-site) writes it itself.
       persist: () => {
-        store.flush();
         waits.flush();
         powerWaits.flush();
       },

@@ -65,13 +65,15 @@ export const machineActionRoutes: FastifyPluginAsync<
     params: (machine: MachineRow) => Promise<Record<string, unknown>> | Record<string, unknown>,
     prepare?: (trx: Knex.Transaction, machine: MachineRow) => Promise<MachineRow>,
   ) => {
-    const workflowId = await audited(request, async (trx) => {
+    // The answer is read in the transaction that started the workflow: read after it, a busy
+    // pool could answer 503 ("try again") for a workflow that had started, and a retry then met 409.
+    return audited(request, async (trx) => {
       let machine = await findMachine(trx, (request.params as { id: string }).id, { forUpdate: true });
       if (prepare) machine = await prepare(trx, machine);
       const chosen = await params(machine);
       const id = await workflows.start(trx, { kind, machine, params: chosen, actor: request.principal.actor, requestId: String(request.id) });
       return {
-        result: id,
+        result: await workflows.get(id, trx),
         targetId: machine.id,
         details: {
           hostname: machine.hostname,
@@ -84,7 +86,6 @@ export const machineActionRoutes: FastifyPluginAsync<
         },
       };
     });
-    return workflows.get(workflowId);
   };
 
   const action = (

@@ -38,6 +38,8 @@ export async function desiredStateOf(
         .where({ pxe: true })
         .select('machine_id', 'mac')
     : [];
+  const macOf = new Map<string, string>();
+  for (const m of macs) if (!macOf.has(m.machine_id)) macOf.set(m.machine_id, m.mac);
   return {
     revision: Number(site?.desired_revision ?? 0),
     site: { id: site?.id ?? siteId, name: site?.name ?? '' },
@@ -57,7 +59,7 @@ export async function desiredStateOf(
       ...i,
       params: i.params ?? {},
       workflow: i.workflow ?? null,
-      mac: macs.find((m) => m.machine_id === i.machineId)?.mac ?? null,
+      mac: macOf.get(i.machineId) ?? null,
     })),
     dnsRecords: await (await providers.dns()).listRecords(siteId, undefined, db),
   };

@@ -72,7 +72,10 @@ export const controlSteps: Record<string, ControlStep> = {
   'publish-boot-intent': async (ctx) => {
     // A release publishes an intent only with --erase: the installer boots to wipe the disks.
     const intent = ctx.workflow.kind === 'deploy' ? 'deploy' : ctx.workflow.kind === 'release' ? 'erase' : 'commission';
-    await setBootIntent(ctx, intent, ctx.workflow.params);
+    // The test plans travel with the step's work item, which is where the agent reads them:
+    // in the intent they were most of every desired-state document of a site commissioning a rack.
+    const { hwtestDefinitions: _plans, ...params } = ctx.workflow.params;
+    await setBootIntent(ctx, intent, params);
     return { intent };
   },
 

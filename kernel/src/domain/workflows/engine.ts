@@ -84,6 +84,12 @@ export interface EngineDeps {
 }
 
 const LOG_TAIL = 20;
+/**
+ * Workflows advanced at once by this engine. Each holds a database connection for its
+ * step; unbounded, a thousand kicks at once (a rack commissioned together) queued the API's
+ * own requests behind them in the pool until they timed out with 503.
+ */
+const maxAdvancing = 4;
 const finishedStepStates = ['succeeded', 'failed', 'cancelled', 'skipped'];
 
 type Next = 'continue' | 'stop';
@@ -91,6 +97,11 @@ type Next = 'continue' | 'stop';
 export class WorkflowEngine {
   private timer: NodeJS.Timeout | undefined;
   private readonly running = new Set<Promise<void>>();
+  /** Kicked and waiting for a turn, in kick order; each once. */
+  private readonly queued = new Set<string>();
+  /** Being advanced now; kicked again meanwhile (`again`): advanced once more after. */
+  private readonly advancing = new Set<string>();
+  private readonly again = new Set<string>();
   private stopped = false;
 
   constructor(private readonly deps: EngineDeps) {}
@@ -105,17 +116,37 @@ export class WorkflowEngine {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    this.queued.clear();
     await Promise.allSettled([...this.running]);
   }
 
   /** Advances a workflow soon, outside the caller's transaction. */
   kick(workflowId: string): void {
     if (this.stopped) return;
-    const run = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => this.advance(workflowId))
-      .catch((err) => this.deps.logger.error({ err, workflow: workflowId }, 'workflow engine failed'))
-      .finally(() => this.running.delete(run));
-    this.running.add(run);
+    // Advanced twice at once, the second would find the first's lock and skip: it goes again after.
+    if (this.advancing.has(workflowId)) this.again.add(workflowId);
+    else if (!this.queued.has(workflowId)) {
+      this.queued.add(workflowId);
+      setImmediate(() => this.nextTurns());
+    }
+  }
+
+  /** Starts queued workflows while fewer than `maxAdvancing` run. */
+  private nextTurns(): void {
+    for (const workflowId of this.queued) {
+      if (this.stopped || this.advancing.size >= maxAdvancing) return;
+      this.queued.delete(workflowId);
+      this.advancing.add(workflowId);
+      const run = this.advance(workflowId)
+        .catch((err) => this.deps.logger.error({ err, workflow: workflowId }, 'workflow engine failed'))
+        .finally(() => {
+          this.running.delete(run);
+          this.advancing.delete(workflowId);
+          if (this.again.delete(workflowId)) this.kick(workflowId);
+          this.nextTurns();
+        });
+      this.running.add(run);
+    }
   }
 
   /**

@@ -49,13 +49,17 @@ export const dnsService: AgentServiceFactory = async (ctx: AgentServiceContext):
   const forWorkers = (): WorkerTable => ({ zones: [...set.zones], records: set.records, serial: table.serial });
 
   let table = build(ctx.desiredState());
+  let builtFrom = ctx.desiredState();
   ctx.onDesiredState((state) => {
     if (stopped) return;
+    // Most revisions change no zone (a boot intent, a reservation): the table stays as it is.
+    if (sameZoneInput(builtFrom, state)) return;
     try {
       const before = table.serial;
       table = build(state);
+      builtFrom = state;
       workers?.update(forWorkers());
-      // Every desired-state revision rebuilds the zones; only a change of their content (a new serial) is news.
+      // Records given anew (another order) rebuild the zones; only a change of their content (a new serial) is news.
       const line = { zones: table.zones, records: table.recordCount, serial: table.serial };
       if (table.serial !== before) ctx.logger.info(line, 'DNS zones changed');
       else ctx.logger.debug?.(line, 'DNS zones rebuilt, unchanged');
@@ -187,4 +191,17 @@ async function close(udp: UdpSocket, tcp: Server, connections: Set<Socket>): Pro
     }),
     new Promise<void>((resolve) => (tcp.listening ? tcp.close(() => resolve()) : resolve())),
   ]);
+}
+
+/** Whether two desired states give the same zones: the same networks and DNS records, in the same order. */
+function sameZoneInput(a: SiteDesiredState, b: SiteDesiredState): boolean {
+  const ra = a.dnsRecords ?? [];
+  const rb = b.dnsRecords ?? [];
+  if (ra.length !== rb.length || JSON.stringify(a.networks ?? []) !== JSON.stringify(b.networks ?? [])) return false;
+  for (let i = 0; i < ra.length; i++) {
+    const x = ra[i];
+    const y = rb[i];
+    if (x.zone !== y.zone || x.name !== y.name || x.type !== y.type || x.value !== y.value || x.ttl !== y.ttl || x.siteId !== y.siteId) return false;
+  }
+  return true;
 }

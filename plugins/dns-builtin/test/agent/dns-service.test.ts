@@ -205,11 +205,14 @@ test('an answer too large for UDP sets TC, and dig gets all of it by retrying ov
   t.regex(retried.server, /\(TCP\)/);
 });
 
-test('a new desired state that changes no record is logged at debug; one that changes the zones at info, once, without a second service key', async (t) => {
+test('a new desired state with the same networks and records rebuilds nothing; the same records in another order are logged at debug; one that changes the zones at info, once, without a second service key', async (t) => {
   const dns = await startDns(labState(machines));
   t.teardown(() => dns.stop());
   dns.lines.length = 0;
   dns.publish({ ...labState(machines), revision: 99 });
+  t.deepEqual(dns.lines, []);
+  const reordered = labState(machines);
+  dns.publish({ ...reordered, revision: 100, dnsRecords: [...(reordered.dnsRecords ?? [])].reverse() });
   t.deepEqual(
     dns.lines.map(([level, msg]) => [level, msg]),
     [['debug', 'DNS zones rebuilt, unchanged']],
