@@ -68,6 +68,9 @@ export class SiteAgent {
   private stopFirstBootWatch?: () => void;
   private follower?: DesiredStateFollower;
   private beatSoon?: NodeJS.Timeout;
+  private beating?: Promise<void>;
+  /** Asked for while one was in flight: one more follows it (a newer revision to tell). */
+  private beatAgain = false;
   private lastHeartbeatError = '';
   /** The images HTTP boot serves (`services.http.artifactRoot`); none without that service. */
   private images?: ImageStore;
@@ -287,7 +290,24 @@ export class SiteAgent {
     }, 500);
   }
 
-  private async beat(): Promise<void> {
+  private beat(): Promise<void> {
+    // One heartbeat at a time: a busy control plane answering slowly got a pile of them,
+    // each holding a database connection while it waited for the agent's row.
+    if (this.beating) {
+      this.beatAgain = true;
+      return this.beating;
+    }
+    this.beating = this.sendBeat().finally(() => {
+      this.beating = undefined;
+      if (this.beatAgain) {
+        this.beatAgain = false;
+        this.beatSoonish();
+      }
+    });
+    return this.beating;
+  }
+
+  private async sendBeat(): Promise<void> {
     if (this.stopped) return;
     const url = new URL(`v1/agents/${this.identity.agentId}/heartbeat`, `${this.identity.controlPlaneUrl.replace(/\/$/, '')}/`);
     try {

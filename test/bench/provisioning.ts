@@ -241,14 +241,17 @@ export async function provisioningSuite(options: BenchOptions, cleanup: Cleanup)
     { metric: 'database size', unit: 'MiB', better: 'lower', sprout: Number(size.rows[0].bytes) / 1024 / 1024 },
   ];
   const allDone = deployedAt.size === count ? (lastDeployed - started) / 1000 : Infinity;
+  // The issue's targets are for 1000 machines on one agent; a smaller run is held to the same
+  // rate (60 s per 1000 machines) and the same memory ceilings, which only the 1000 run settles.
+  const allowedSeconds = Math.max(1, count / 1000) * 60;
   const targets: SuiteResult['targets'] = [
     {
-      what: `${count} machines from commission request to deployed${count >= 1000 ? ' in ≤ 5 minutes' : ''}`,
+      what: `${count} machines from commission request to deployed in ≤ ${allowedSeconds.toFixed(0)} s${count === 1000 ? '' : ' (60 s per 1000 machines; the issue asks 1000 in 60 s)'}`,
       measured: Number.isFinite(allDone) ? `${allDone.toFixed(0)} s` : `${deployedAt.size} of ${count}`,
-      met: deployedAt.size === count && (count < 1000 || allDone <= 300),
+      met: deployedAt.size === count && allDone <= allowedSeconds,
     },
-    { what: 'control-plane peak RSS ≤ 512 MiB', measured: `${cpStats?.peakRssMiB.toFixed(0)} MiB`, met: (cpStats?.peakRssMiB ?? Infinity) <= 512 },
-    { what: 'agent peak RSS ≤ 256 MiB', measured: `${agentStats?.peakRssMiB.toFixed(0)} MiB`, met: (agentStats?.peakRssMiB ?? Infinity) <= 256 },
+    { what: 'control-plane peak RSS ≤ 256 MiB', measured: `${cpStats?.peakRssMiB.toFixed(0)} MiB`, met: (cpStats?.peakRssMiB ?? Infinity) <= 256 },
+    { what: 'agent peak RSS ≤ 128 MiB', measured: `${agentStats?.peakRssMiB.toFixed(0)} MiB`, met: (agentStats?.peakRssMiB ?? Infinity) <= 128 },
   ];
   return { suite: 'provisioning', peers: [], rows, targets, notes };
 }

@@ -62,6 +62,7 @@ interface AgentRow {
 export class ReportApplier {
   private readonly itemOwners = new Map<number, WorkItemOwner>();
   private readonly failures = new Map<string, number>();
+  private readonly siteNetworks = new Set<string>();
 
   constructor(
     private readonly deps: {
@@ -186,7 +187,10 @@ export class ReportApplier {
     if (typeof report.agentId !== 'string' || !uuid.test(report.agentId)) return null;
     // Locked: two deliveries of one agent's reports applied at once (a retried POST while the
     // first still runs, two control planes) take turns, so the sequence check sees the other's.
-    const row = await db('agents').where({ id: report.agentId }).forUpdate().first('site_id', 'last_report_sequence');
+    // An advisory lock, not the agent's row: its heartbeats update that row, and each waited
+    // (holding a pool connection) for as long as a batch of reports took.
+    await db.raw(`select pg_advisory_xact_lock(hashtext('sprout.agent-reports'), hashtext(?))`, [report.agentId]);
+    const row = await db('agents').where({ id: report.agentId }).first('site_id', 'last_report_sequence');
     return row ? { siteId: row.site_id, last: Number(row.last_report_sequence) } : null;
   }
 
@@ -337,10 +341,7 @@ export class ReportApplier {
         return;
       }
       case 'dhcp.unknown-mac': {
-        const networkId =
-          typeof payload.networkId === 'string' && (await db('networks').where({ id: payload.networkId, site_id: report.siteId }).first('id'))
-            ? payload.networkId
-            : null;
+        const networkId = typeof payload.networkId === 'string' && (await this.networkOfSite(payload.networkId, report.siteId, db)) ? payload.networkId : null;
         await db('discovered_macs')
           .insert({ site_id: report.siteId, mac: String(payload.mac), network_id: networkId, offered: (payload.offered as string) ?? null })
           .onConflict(['site_id', 'mac'])
@@ -475,6 +476,19 @@ export class ReportApplier {
       .where({ site_id: siteId })
       .whereIn('id', db('workflows').where({ id: owner.workflowId }).select('machine_id'))
       .update({ hardware: JSON.stringify(result.facts) });
+  }
+
+  /**
+   * Whether the network is one of the site's. A network never moves to another site, so a
+   * yes is remembered (a rack of unknown MACs reports the same network once per MAC a minute).
+   */
+  private async networkOfSite(networkId: string, siteId: string, db: Knex): Promise<boolean> {
+    const key = `${siteId} ${networkId}`;
+    if (this.siteNetworks.has(key)) return true;
+    if (!uuid.test(networkId) || !(await db('networks').where({ id: networkId, site_id: siteId }).first('id'))) return false;
+    if (this.siteNetworks.size >= rememberedItems) this.siteNetworks.clear();
+    this.siteNetworks.add(key);
+    return true;
   }
 
   /** The step and site a work item was dispatched for; they never change, so they are remembered. */
