@@ -28,6 +28,12 @@ const { config } = loadConfig({
   env: { SPROUT_DATA_DIR: spec.dataDir, SPROUT_DATABASE_URL: spec.databaseUrl, SPROUT_ADMIN_TOKEN: token, SPROUT_LOG_LEVEL: spec.logLevel ?? 'info' },
 });
 const kernel = await Kernel.boot({ config, builtinPlugins, store: { schema: spec.schema } });
+const sqlCounts = new Map<string, number>();
+if (process.env.BENCH_SQL_COUNTS)
+  (kernel as any).store.db.on('query', (q: { sql: string }) => {
+    const k = q.sql.replace(/\$\d+/g, '?').replace(/\s+/g, ' ').slice(0, 160);
+    sqlCounts.set(k, (sqlCounts.get(k) ?? 0) + 1);
+  });
 const url = await kernel.listen();
 console.log(`ready ${JSON.stringify({ url, token })}`);
 
@@ -35,6 +41,14 @@ let stopping = false;
 process.on('SIGTERM', async () => {
   if (stopping) return;
   stopping = true;
+  if (process.env.BENCH_SQL_COUNTS)
+    writeFileSync(
+      process.env.BENCH_SQL_COUNTS,
+      [...sqlCounts]
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, n]) => `${n}\t${k}`)
+        .join('\n'),
+    );
   await kernel.stop().catch((err) => console.error(err));
   await admin.raw(`drop schema if exists ${spec.schema} cascade`).catch((err: Error) => console.error(err));
   await admin.destroy();

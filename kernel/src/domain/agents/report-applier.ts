@@ -506,9 +506,19 @@ export class ReportApplier {
     if (known !== undefined) return known;
     const row = await db('outbox')
       .where({ id: outboxId })
-      .first('step_id', 'site_id', 'workflow_id', db.raw(`(${powerCredentialKeys.map((key) => `jsonb_exists(payload, '${key}')`).join(' or ')}) as credentials`));
+      .first(
+        'step_id',
+        'site_id',
+        'workflow_id',
+        db.raw(`(${powerCredentialKeys.map((key) => `jsonb_exists(payload, '${key}')`).join(' or ')}) as credentials`),
+      );
     if (!row) return null;
-    const owner: WorkItemOwner = { stepId: row.step_id ?? null, siteId: row.site_id, workflowId: row.workflow_id ?? null, credentials: row.credentials !== false };
+    const owner: WorkItemOwner = {
+      stepId: row.step_id ?? null,
+      siteId: row.site_id,
+      workflowId: row.workflow_id ?? null,
+      credentials: row.credentials !== false,
+    };
     if (this.itemOwners.size >= rememberedItems) this.itemOwners.delete(this.itemOwners.keys().next().value!);
     this.itemOwners.set(outboxId, owner);
     return owner;
