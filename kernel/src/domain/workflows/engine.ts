@@ -87,9 +87,11 @@ const LOG_TAIL = 20;
 /**
  * Workflows advanced at once by this engine. Each holds a database connection for its
  * step; unbounded, a thousand kicks at once (a rack commissioned together) queued the API's
- * own requests behind them in the pool until they timed out with 503.
+ * own requests behind them in the pool until they timed out with 503. Below the pool's 10,
+ * but not far: on a starved host each statement waits for the process to be scheduled,
+ * and workflows side by side are what keeps the database busy meanwhile.
  */
-const maxAdvancing = 4;
+const maxAdvancing = 6;
 const finishedStepStates = ['succeeded', 'failed', 'cancelled', 'skipped'];
 
 type Next = 'continue' | 'stop';
