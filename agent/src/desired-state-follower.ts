@@ -74,6 +74,28 @@ export class DesiredStateFollower {
     return this.deps.store.revision;
   }
 
+  /**
+   * Resolves once the agent serves `revision` or a later one, fetching at once when it is
+   * behind (the long poll or watch may not have brought it yet); throws after `timeoutMs`
+   * naming both revisions and, when there is one, why the newer document was refused.
+   */
+  async reach(revision: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if ((this.deps.store.revision ?? -1) >= revision) return;
+      if (this.stopped || Date.now() >= deadline)
+        throw new Error(
+          `this agent serves desired-state revision ${this.deps.store.revision ?? 'none'} and the step needs revision ${revision} or later${this.error ? ` (${this.error})` : ''}`,
+        );
+      try {
+        await this.fetchOnce(0, AbortSignal.timeout(Math.max(1000, Math.min(10_000, deadline - Date.now()))));
+      } catch {
+        // The long poll goes on retrying; look again shortly.
+      }
+      if ((this.deps.store.revision ?? -1) < revision) await new Promise((resolve) => setTimeout(resolve, 250).unref());
+    }
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.inFlight?.abort();

@@ -229,6 +229,7 @@ export class SiteAgent {
       tasks,
       journal: this.journal,
       desiredState: () => store.get(),
+      reachRevision: (revision) => follower.reach(revision, 60_000),
       persist: () => {
         store.flush();
         waits.flush();
