@@ -159,7 +159,7 @@ test('an answer found from the raw query bytes is byte for byte the parsed answe
       type: 'query',
       id,
       flags: rd ? dnsPacket.RECURSION_DESIRED : 0,
-      questions: [{ type: ({ 1: 'A', 2: 'NS', 6: 'SOA', 12: 'PTR', 255: 'ANY' } as const)[type as 1 | 2 | 6 | 12 | 255], name }],
+      questions: [{ type: ({ 1: 'A', 2: 'NS', 6: 'SOA', 12: 'PTR', 255: 'ANY' } as const)[type as 1 | 2 | 6 | 12 | 255] as dnsPacket.RecordType, name }],
       additionals: edns ? [{ type: 'OPT', name: '.', udpPayloadSize: edns } as dnsPacket.Answer] : [],
     });
   const spellings = (name: string) => [name, name.toUpperCase(), name.replace(/[a-z]/g, (c, i) => (i % 2 ? c.toUpperCase() : c))];
