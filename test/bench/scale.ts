@@ -127,6 +127,35 @@ async function startNatsCluster(cleanup: Cleanup, work: string) {
     url: nodes.map((n) => `nats://127.0.0.1:${n.port}`).join(','),
     start,
     waitForLeader,
+    /**
+     * From the first node that answers: reports published and those not yet applied (the
+     * control planes' one shared consumer), and desired-state documents stored.
+     */
+    async flow(): Promise<{ reports: number; reportsWaiting: number; documents: number } | null> {
+      for (const node of nodes) {
+        try {
+          const jsz = (await (await fetch(`http://127.0.0.1:${node.monitorPort}/jsz?consumers=true`, { signal: AbortSignal.timeout(2000) })).json()) as {
+            account_details?: {
+              stream_detail?: {
+                name: string;
+                state: { last_seq: number };
+                consumer_detail?: { name: string; num_pending: number; num_ack_pending: number }[];
+              }[];
+            }[];
+          };
+          const streams = (jsz.account_details ?? []).flatMap((a) => a.stream_detail ?? []);
+          const reports = streams.find((s) => s.name.endsWith('_REPORTS'));
+          const consumer = reports?.consumer_detail?.find((c) => c.name === 'control-plane');
+          if (!reports || !consumer) continue;
+          return {
+            reports: reports.state.last_seq,
+            reportsWaiting: consumer.num_pending + consumer.num_ack_pending,
+            documents: streams.find((s) => s.name.startsWith('KV_'))?.state.last_seq ?? 0,
+          };
+        } catch {}
+      }
+      return null;
+    },
     /** Each stream's configured replicas and the peers it has now, from the first node's monitoring endpoint. */
     async streams(): Promise<{ name: string; replicas: number; current: number }[]> {
       const jsz = (await (await fetch(`http://127.0.0.1:${nodes[0].monitorPort}/jsz?streams=true&config=true`)).json()) as {
@@ -407,6 +436,7 @@ export async function scaleSuite(options: BenchOptions, cleanup: Cleanup): Promi
   const deployAskedAt = new Map<string, number>();
   const deploy = async (hostname: string) => {
     await power.get(hostname); // powered off after commissioning
+    if (Date.now() > deadline) return;
     while (deploying >= 50) await new Promise<void>((resolve) => deployWaiters.push(resolve));
     deploying++;
     try {
@@ -422,6 +452,7 @@ export async function scaleSuite(options: BenchOptions, cleanup: Cleanup): Promi
   const fullListEveryMs = Math.max(2000, total / 2);
   let lastLog = 0;
   let lastFullList = 0;
+  let peakReportsWaiting = 0;
   while (deployedAt.size + failed.size + deployErrors.size < total && Date.now() < deadline && !commissionError) {
     await sleep(1000);
     const full = Date.now() - lastFullList >= fullListEveryMs;
@@ -437,14 +468,18 @@ export async function scaleSuite(options: BenchOptions, cleanup: Cleanup): Promi
     for (const hostname of toDeploy) deploys.push(deploy(hostname).catch((err: Error) => void deployErrors.set(hostname, err.message)));
     if (Date.now() - lastLog > 10_000) {
       lastLog = Date.now();
+      const flow = await nats.flow();
+      if (flow) peakReportsWaiting = Math.max(peakReportsWaiting, flow.reportsWaiting);
       options.log(
-        `scale +${((Date.now() - started) / 1000).toFixed(0)} s: ${requestedAt.size} asked, ${readyAt.size} commissioned, ${deployedAt.size} deployed, ${failed.size} failed`,
+        `scale +${((Date.now() - started) / 1000).toFixed(0)} s: ${requestedAt.size} asked, ${readyAt.size} commissioned, ${deployedAt.size} deployed, ${failed.size} failed; ${flow ? `${flow.reports} reports, ${flow.reportsWaiting} not yet applied, ${flow.documents} desired-state documents` : 'NATS monitoring unanswered'}`,
       );
     }
   }
   if (commissionError) throw commissionError;
   await commissioning;
-  await Promise.all(deploys);
+  // Past the deadline a machine may still be on: powered off, its deploy is not asked for.
+  if (Date.now() > deadline) for (const site of sites) for (const m of site.machines) site.simulator.powerOff(m.mac);
+  await Promise.race([Promise.all(deploys), sleep(60_000)]);
   const seconds = (Date.now() - started) / 1000;
   // Figures are taken with every process up again, so a late restart is waited for.
   if (fault) await Promise.race([fault.done, sleep(120_000)]);
@@ -454,6 +489,7 @@ export async function scaleSuite(options: BenchOptions, cleanup: Cleanup): Promi
   const agentStats = await Promise.all(sites.map((s) => processStats(s.agent.process.pid!)));
   const benchCpu = process.cpuUsage();
   const benchStats = { cpuSeconds: (benchCpu.user + benchCpu.system) / 1e6, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
+  const flow = await nats.flow();
   const streams = await nats.streams().catch((err: Error) => (notes.push(`stream replicas not read: ${err.message}`), []));
 
   const client = new pg.Client({ connectionString: databaseUrl });
@@ -580,6 +616,9 @@ export async function scaleSuite(options: BenchOptions, cleanup: Cleanup): Promi
     { metric: 'bench process (simulators) CPU', unit: 's', better: 'lower', sprout: benchStats.cpuSeconds },
     { metric: 'bench process peak RSS', unit: 'MiB', better: 'lower', sprout: benchStats.peakRssMiB },
     { metric: 'database size', unit: 'MiB', better: 'lower', sprout: databaseBytes / 1024 / 1024 },
+    { metric: 'agent reports', unit: '', better: 'none', sprout: flow?.reports ?? null },
+    { metric: 'reports not yet applied, most seen', unit: '', better: 'lower', sprout: peakReportsWaiting },
+    { metric: 'desired-state documents published', unit: '', better: 'none', sprout: flow?.documents ?? null },
   ];
   const targets: SuiteResult['targets'] = [
     { what: `${total} machines commissioned and deployed`, measured: `${deployedAt.size} of ${total}`, met: deployedAt.size === total },
