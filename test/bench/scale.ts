@@ -117,7 +117,10 @@ async function startNatsCluster(cleanup: Cleanup, work: string) {
   const waitForLeader = async () => {
     for (const deadline = Date.now() + 60_000; ; ) {
       if ((await Promise.all(nodes.map(metaLeader))).every(Boolean)) return;
-      if (Date.now() > deadline) throw new Error('the NATS cluster elected no JetStream leader in 60 s');
+      if (Date.now() > deadline)
+        throw new Error(
+          `the NATS cluster elected no JetStream leader in 60 s (leaders seen: ${(await Promise.all(nodes.map(metaLeader))).map((l) => l || 'none').join(', ')}):\n${nodes.map((n) => `${n.name}: ${n.child.output().slice(-1500)}`).join('\n')}`,
+        );
       await sleep(250);
     }
   };
