@@ -41,6 +41,8 @@ export class DesiredStateFollower {
   private loop?: Promise<void>;
   private lastFailure = '';
   private watchSilent = false;
+  /** The fetch `reach` waits on, shared by every step waiting for a newer revision. */
+  private catchingUp?: Promise<void>;
 
   constructor(private readonly deps: FollowerDeps) {}
 
@@ -74,6 +76,33 @@ export class DesiredStateFollower {
     // On disk before the manual sync counts as done (the store otherwise writes at most once a second).
     this.deps.store.flush();
     return this.deps.store.revision;
+  }
+
+  /**
+   * Resolves once the agent serves `revision` or a later one, fetching at once when it is
+   * behind (the long poll or watch may not have brought it yet); throws after `timeoutMs`
+   * naming both revisions and, when there is one, why the newer document was refused.
+   */
+  async reach(revision: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if ((this.deps.store.revision ?? -1) >= revision) return;
+      if (this.stopped || Date.now() >= deadline)
+        throw new Error(
+          `this agent serves desired-state revision ${this.deps.store.revision ?? 'none'} and the step needs revision ${revision} or later${this.error ? ` (${this.error})` : ''}`,
+        );
+      // One fetch for every step waiting meanwhile: it brings the newest document, and a poll's
+      // batch of 50 items each fetching the whole site at once was 50 documents to build and apply.
+      this.catchingUp ??= this.fetchOnce(0, AbortSignal.timeout(Math.max(1000, Math.min(10_000, deadline - Date.now())))).finally(
+        () => (this.catchingUp = undefined),
+      );
+      try {
+        await this.catchingUp;
+      } catch {
+        // The long poll goes on retrying; look again shortly.
+      }
+      if ((this.deps.store.revision ?? -1) < revision) await new Promise((resolve) => setTimeout(resolve, 250).unref());
+    }
   }
 
   async stop(): Promise<void> {

@@ -30,6 +30,8 @@ export class TaskExecutor {
       /** Puts on disk what tasks changed (desired state, machine waits); throws when it cannot. */
       persist: () => void;
       logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
+      /** Resolves once the agent serves the site's desired-state `revision` or a later one; throws when it cannot in time. */
+      reachRevision?: (revision: number) => Promise<void>;
       /** Told of each item's end here: succeeded, failed, or deferred (it ends when its machine calls back). */
       observe?: (task: string, outcome: 'succeeded' | 'failed' | 'deferred') => void;
     },
@@ -73,6 +75,13 @@ export class TaskExecutor {
     };
     try {
       if (!task) throw new Error(`this agent has no task for ${taskName}; it runs: ${this.kinds().join(', ') || 'nothing'}`);
+      // A workflow step runs on the desired state the control steps before it wrote.
+      const { siteRevision } = item.payload;
+      if (typeof siteRevision === 'number' && this.deps.reachRevision) {
+        const since = Date.now();
+        await this.deps.reachRevision(siteRevision);
+        if (Date.now() - since >= 100) ctx.log(`waited ${Date.now() - since} ms for desired-state revision ${siteRevision}`);
+      }
       const result = await task(item, ctx);
       // A deferred task finishes later, when the machine it waits for reports.
       // The log lines went out as task.log already (journaled): the final report does not repeat them.

@@ -9,7 +9,7 @@
  * durable step depends on its reports (marking a work item done, revoking a machine's
  * token, answering the machine) calls `writeOut()` first.
  */
-import { appendFileSync, existsSync, readFileSync, renameSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { writePrivateFile } from '@sprout/kernel/sdk';
 import { join } from 'node:path';
 import { reportPayloadProblem, type AgentReport } from '@sprout/kernel/sdk';
@@ -39,6 +39,13 @@ export class ReportJournal {
   rejected = 0;
   lastRejection = '';
   private readonly rejectedFile: string;
+  /**
+   * The journal, open for appending from the first write to close(): a busy service (a
+   * DHCP exchange adds two reports) writes every turn, and opening and closing the file
+   * each time cost about as much as the write. `reports.sent` marks truncate it in
+   * place, which an O_APPEND descriptor follows.
+   */
+  private fd: number | undefined;
 
   constructor(
     dataDir: string,
@@ -110,11 +117,19 @@ export class ReportJournal {
     if (this.unwritten.length === 0) return;
     let lines = '';
     for (const report of this.unwritten) lines += `${JSON.stringify(report)}\n`;
-    appendFileSync(this.file, lines, { mode: 0o600 });
+    this.append(lines);
     this.linesOnDisk += this.unwritten.length;
     for (const report of this.unwritten) this.pending.push(report);
     this.unwritten = [];
     this.flushSoon(0);
+  }
+
+  private append(lines: string): void {
+    // After close() nothing would close a descriptor again.
+    if (this.closed) return appendFileSync(this.file, lines, { mode: 0o600 });
+    this.fd ??= openSync(this.file, 'a', 0o600);
+    const bytes = Buffer.from(lines);
+    for (let at = 0; at < bytes.length; ) at += writeSync(this.fd, bytes, at);
   }
 
   private writeLater(): void {
@@ -184,5 +199,7 @@ export class ReportJournal {
     if (this.timer) clearTimeout(this.timer);
     await this.flushing;
     if (this.confirmed > this.markedSent) this.markSent(this.confirmed);
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
   }
 }

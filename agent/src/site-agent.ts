@@ -232,6 +232,7 @@ export class SiteAgent {
       tasks,
       journal: this.journal,
       desiredState: () => store.get(),
+      reachRevision: (revision) => follower.reach(revision, 60_000),
       // The desired state is not among them: a task that changes it (sync-site) writes it itself.
       persist: () => {
         waits.flush();

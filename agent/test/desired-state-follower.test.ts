@@ -135,3 +135,20 @@ test('a silent watch makes the agent follow the HTTP long poll until the watch d
     [7, 'jetstream'],
   ]);
 });
+
+test('a step needing a newer revision than the watch has brought fetches it at once; one that never comes fails naming both revisions', async (t) => {
+  const cp = await controlPlane(t);
+  cp.publish(1);
+  const { follower: f, applied } = follower(t, cp.url, 60_000);
+  f.start(async (onDocument) => onDocument(doc(1))); // the watch delivers revision 1 and then stays quiet
+  await until('revision 1 is applied', () => f.revision() === 1);
+  cp.state.revision = 3; // published at the control plane; the watch has not brought it
+  const since = Date.now();
+  await f.reach(3, 10_000);
+  t.is(f.revision(), 3);
+  t.true(Date.now() - since < 5_000, 'fetched at once, not at the next republish');
+  t.deepEqual(applied().at(-1), [3, 'http']);
+  await f.reach(2, 10_000); // already past it: resolves without asking
+  const error = await t.throwsAsync(f.reach(9, 1_500));
+  t.regex(error!.message, /serves desired-state revision 3 and the step needs revision 9 or later/);
+});

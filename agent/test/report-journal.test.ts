@@ -59,6 +59,26 @@ test('what was confirmed is not sent again after a clean stop', async (t) => {
   t.deepEqual(sent, [4]);
 });
 
+test('once the confirmed reports are forgotten (the file emptied in place), the next ones start the file again, whole', async (t) => {
+  const dir = dataDir(t);
+  const journal = new ReportJournal(dir, identity, async () => undefined);
+  t.teardown(() => journal.close());
+  // 1000 confirmed with none pending: the journal empties its file (markEvery).
+  for (let i = 0; i < 1000; i++) journal.add('event', { i });
+  journal.writeOut();
+  await journal.flush();
+  t.is(readFileSync(join(dir, 'reports.jsonl'), 'utf8'), '');
+  journal.add('event', { after: true });
+  journal.writeOut();
+  // A descriptor writing at its old offset would leave 1000 lines' worth of NUL bytes first.
+  const text = readFileSync(join(dir, 'reports.jsonl'), 'utf8');
+  t.true(text.startsWith('{'), JSON.stringify(text.slice(0, 20)));
+  t.deepEqual(
+    lines(dir).map((r) => r.sequence),
+    [1001],
+  );
+});
+
 test('writeOut puts what was added on disk at once, for a durable step that depends on it', (t) => {
   const dir = dataDir(t);
   const journal = new ReportJournal(dir, identity, () => new Promise(() => {}));

@@ -21,8 +21,11 @@ export function sproutNodeArgs(): string[] {
 export interface BenchOptions {
   /** Shorter load periods and fewer steps: a smoke run of the harness, not figures to quote. */
   quick: boolean;
-  /** Simulated machines in the provisioning suite. */
+  /** Simulated machines in the provisioning suite; per site in the scale suite when given (`machinesGiven`). */
   machines: number;
+  machinesGiven: boolean;
+  /** Sites in the scale suite (10, or 3 with --quick, when unset). */
+  sites?: number;
   /** Machines in the inventory suite's database. */
   inventory: number;
   /** Seconds of load for the fixed-period tools (dnsperf, autocannon); the issue asks 20. */

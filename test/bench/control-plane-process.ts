@@ -24,14 +24,21 @@ function entry(name: string): string {
   return fileURLToPath(new URL(`./${name}`, import.meta.url));
 }
 
-export async function startControlPlane(cleanup: Cleanup, options: { yaml?: string; logLevel?: string } = {}): Promise<ControlPlane> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'sprout-bench-cp-'));
+/**
+ * `schema`, `token` and `dataDir`, when given, are another control plane's (replicas on
+ * one database, or one started again after a crash); the first to stop drops the schema.
+ */
+export async function startControlPlane(
+  cleanup: Cleanup,
+  options: { yaml?: string; logLevel?: string; schema?: string; token?: string; dataDir?: string } = {},
+): Promise<ControlPlane> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'sprout-bench-cp-'));
   cleanup.add('remove the control plane folder', () => rmSync(dataDir, { recursive: true, force: true }));
-  const schema = `bench_${randomBytes(5).toString('hex')}`;
+  const schema = options.schema ?? `bench_${randomBytes(5).toString('hex')}`;
   const child = startChild(cleanup, process.execPath, [
     ...sproutNodeArgs(),
     entry('control-plane.ts'),
-    JSON.stringify({ port: 0, dataDir, schema, databaseUrl, ...options }),
+    JSON.stringify({ port: 0, databaseUrl, yaml: options.yaml, logLevel: options.logLevel, token: options.token, dataDir, schema }),
   ]);
   // SIGTERM lets it drop its schema; the registered stop comes after and finds it gone.
   cleanup.add(`stop the control plane (schema ${schema})`, async () => {

@@ -15,10 +15,19 @@ import knexModule from 'knex';
 import { Kernel, loadConfig } from '@sprout/kernel';
 import { builtinPlugins } from '@sprout/cli/builtin-plugins';
 
-const spec = JSON.parse(process.argv[2]) as { port: number; dataDir: string; schema: string; yaml?: string; databaseUrl: string; logLevel?: string };
+const spec = JSON.parse(process.argv[2]) as {
+  port: number;
+  dataDir: string;
+  schema: string;
+  yaml?: string;
+  databaseUrl: string;
+  logLevel?: string;
+  token?: string;
+};
 const createKnex = (knexModule as any).knex ?? knexModule;
 mkdirSync(spec.dataDir, { recursive: true });
-const token = `sprout_bench_admin_${randomBytes(16).toString('hex')}`;
+// Another replica's token when given: the admin token is created once per database, by the first to boot.
+const token = spec.token ?? `sprout_bench_admin_${randomBytes(16).toString('hex')}`;
 const file = join(spec.dataDir, 'sprout.yaml');
 writeFileSync(file, `listen: 127.0.0.1:${spec.port}\n${spec.yaml ?? ''}`);
 const admin = createKnex({ client: 'pg', connection: spec.databaseUrl, pool: { min: 0, max: 1 } });

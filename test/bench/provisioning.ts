@@ -22,7 +22,7 @@ const gateway = '127.77.0.1';
 const fullListEveryMs = 2000;
 
 /** Runs `work` over `items` with at most `limit` at once. */
-async function inBatches<T>(items: T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
+export async function inBatches<T>(items: T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(limit, items.length) }, async () => {

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- <suite>…] [--quick] [--machines N] [--inventory N] [--seconds S]`:
+ * `npm run bench [-- <suite>…] [--quick] [--machines N] [--sites N] [--inventory N] [--seconds S]`:
  * runs the benchmark suites, prints one table per suite (Sprout's figure, each peer's
  * from the same run, the ratio) and writes every figure to bench-results/<time>.json.
  * Every suite removes what it created (processes, namespaces, folders), also when it fails.
@@ -20,11 +20,19 @@ const suites: Record<string, () => Promise<Suite>> = {
   convergence: async () => (await import('./convergence.ts')).convergenceSuite,
   startup: async () => (await import('./startup.ts')).startupSuite,
   boot: async () => (await import('./boot.ts')).bootSuite,
+  scale: async () => (await import('./scale.ts')).scaleSuite,
 };
 
 function parseArgs(argv: string[]): { names: string[]; options: BenchOptions } {
   const names: string[] = [];
-  const options: BenchOptions = { quick: false, machines: 100, inventory: 100_000, seconds: 20, log: (line) => console.log(`  … ${line}`) };
+  const options: BenchOptions = {
+    quick: false,
+    machines: 100,
+    machinesGiven: false,
+    inventory: 100_000,
+    seconds: 20,
+    log: (line) => console.log(`  … ${line}`),
+  };
   let secondsGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -34,12 +42,13 @@ function parseArgs(argv: string[]): { names: string[]; options: BenchOptions } {
       return v;
     };
     if (arg === '--quick') options.quick = true;
-    else if (arg === '--machines') options.machines = value();
+    else if (arg === '--machines') (options.machines = value()), (options.machinesGiven = true);
+    else if (arg === '--sites') options.sites = value();
     else if (arg === '--inventory') options.inventory = value();
     else if (arg === '--seconds') (options.seconds = value()), (secondsGiven = true);
     else if (arg === '--help' || arg === '-h') {
       console.log(
-        `npm run bench [-- <suite>…] [--quick] [--seconds S] [--machines N] [--inventory N]\nsuites: ${Object.keys(suites).join(', ')} (default: all)`,
+        `npm run bench [-- <suite>…] [--quick] [--seconds S] [--machines N] [--sites N] [--inventory N]\n--machines: per site in scale (default 1000, --quick 20), in all in provisioning (default 100)\n--sites: scale's sites (default 10, --quick 3)\nsuites: ${Object.keys(suites).join(', ')} (default: all)`,
       );
       process.exit(0);
     } else if (arg in suites) names.push(arg);

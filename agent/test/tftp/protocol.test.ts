@@ -61,9 +61,16 @@ test('a lost first DATA packet inside a window: the window is sent again and the
   t.is(sha256(read.data), sha);
 });
 
-for (const windowsize of ['1', '8', '64']) {
-  test(`a link that loses every 13th DATA packet still delivers the file intact (windowsize ${windowsize})`, async (t) => {
-    const server = await startTftp({ timeoutMs: 50, retries: 20 });
+for (const [windowsize, source] of [
+  ['1', 'memory'],
+  ['8', 'memory'],
+  ['64', 'memory'],
+  ['1', 'disk'],
+  ['64', 'disk'],
+] as const) {
+  test(`a link that loses every 13th DATA packet still delivers the file intact (windowsize ${windowsize}, sent from ${source})`, async (t) => {
+    // From disk: two read-ahead chunks of 256 KiB, the second read into the first's memory.
+    const server = await startTftp({ timeoutMs: 50, retries: 20, ...(source === 'disk' ? { sharedFileMaxBytes: 0 } : {}) });
     t.teardown(() => server.close());
     const sha = writeRandomFile(join(server.root, 'lossy.bin'), 1468 * 300 + 5);
     const read = await readOverTftp({ port: server.port, filename: 'lossy.bin', dropEvery: 13, options: { blksize: '1468', windowsize }, deadlineMs: 30_000 });
@@ -229,6 +236,25 @@ test('beyond maxTransfers a request goes unanswered, not refused; the same reque
   t.is(server.logs.filter((l) => l.level === 'warn' && /maxTransfers/.test(l.m ?? '')).length, 1, 'one warning, not one per request');
   await waitFor(() => server.service.health().activeTransfers === 0); // this client never ACKs either
   t.is(sha256((await readOverTftp({ port: server.port, filename: 'one.bin' })).data), sha);
+});
+
+test('eight transfers of one file at once share it and all arrive intact; a file rewritten afterwards is served new', async (t) => {
+  const server = await startTftp();
+  t.teardown(() => server.close());
+  const path = join(server.root, 'shared.bin');
+  const sha = writeRandomFile(path, 512 * 700 + 3);
+  const reads = await Promise.all(
+    Array.from({ length: 8 }, (_, i) =>
+      readOverTftp({ port: server.port, filename: 'shared.bin', options: i % 2 ? { blksize: '1468' } : {}, deadlineMs: 30_000 }),
+    ),
+  );
+  for (const read of reads) {
+    t.is(read.error, null);
+    t.is(sha256(read.data), sha);
+  }
+  await waitFor(() => server.service.health().activeTransfers === 0);
+  const rewritten = writeRandomFile(path, 512 * 300 + 1);
+  t.is(sha256((await readOverTftp({ port: server.port, filename: 'shared.bin' })).data), rewritten);
 });
 
 test('health counts completed transfers and the bytes sent', async (t) => {

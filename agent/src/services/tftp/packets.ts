@@ -75,14 +75,6 @@ function nulTerminatedFields(packet: Buffer, offset: number): string[] | null {
   return fields;
 }
 
-/** The 4-byte header of a DATA packet; the payload is sent beside it, never copied. */
-export function encodeDataHeader(block: number): Buffer {
-  const header = Buffer.allocUnsafe(4);
-  header.writeUInt16BE(opcodes.DATA, 0);
-  header.writeUInt16BE(block & 0xffff, 2);
-  return header;
-}
-
 export function encodeAck(block: number): Buffer {
   const packet = Buffer.allocUnsafe(4);
   packet.writeUInt16BE(opcodes.ACK, 0);

@@ -6,7 +6,8 @@
  */
 import type { Socket, RemoteInfo } from 'node:dgram';
 import type { FileHandle } from 'node:fs/promises';
-import { decodePacket, encodeDataHeader, encodeError, tftpErrors } from './packets.ts';
+import { decodePacket, encodeError, opcodes, tftpErrors } from './packets.ts';
+import type { HeldFile } from './shared-files.ts';
 
 export interface ReadTransferOptions {
   /** Bound, not yet listened on; the transfer owns it and closes it when done. */
@@ -14,6 +15,8 @@ export interface ReadTransferOptions {
   peer: { address: string; port: number };
   /** Opened for reading; the transfer owns it and closes it when done. */
   file: FileHandle;
+  /** The whole file, shared with other transfers of it (SharedFiles): sent from memory, released when done. Without it blocks are read from `file`. */
+  content?: HeldFile;
   size: number;
   blksize: number;
   windowsize: number;
@@ -55,6 +58,12 @@ export class ReadTransfer {
   private lastSentAt = 0;
   private chunk: { start: number; bytes: Buffer } = { start: 0, bytes: Buffer.alloc(0) };
   private loading = false;
+  /**
+   * The DATA packet being sent, rewritten for each block: a send that the kernel takes at
+   * once has copied it. Replaced by a new one while a send is queued (the socket's buffer
+   * was full), since that send still reads it.
+   */
+  private packet: Buffer;
   private resolveDone!: (outcome: TransferOutcome) => void;
 
   constructor(private readonly options: ReadTransferOptions) {
@@ -63,6 +72,8 @@ export class ReadTransfer {
     this.lastBlock = Math.floor(options.size / options.blksize) + 1;
     this.awaitingOackAck = options.oack !== null;
     this.retriesLeft = options.retries;
+    if (options.content) this.chunk = { start: 0, bytes: options.content.bytes };
+    this.packet = newDataPacket(options.blksize);
     options.socket.on('message', (message, rinfo) => this.onMessage(message, rinfo));
     options.socket.on('error', (err) => this.finish({ ok: false, bytesSent: this.bytesSent, reason: `socket error: ${err.message}` }));
   }
@@ -97,8 +108,9 @@ export class ReadTransfer {
       socket.send(encodeError(tftpErrors.unknownTransferId, 'Unknown transfer ID'), rinfo.port, rinfo.address);
       return;
     }
+    // An ACK is all a client sends in a healthy transfer: read without decoding it into an object.
+    if (message.length >= 4 && message[0] === 0 && message[1] === opcodes.ACK) return this.onAck(message.readUInt16BE(2));
     const packet = decodePacket(message);
-    if (packet?.op === 'ACK') return this.onAck(packet.block);
     if (packet?.op === 'ERROR') {
       return this.finish({ ok: false, bytesSent: this.bytesSent, reason: `client sent error ${packet.code}: ${packet.message}`, clientAborted: true });
     }
@@ -166,19 +178,25 @@ export class ReadTransfer {
       this.loadChunk(fromByte, Math.min(Math.max(readAheadBytes, toByte - fromByte), size - fromByte));
       return;
     }
+    const { socket } = this.options;
     for (let block = first; block <= last; block += 1) {
       const start = (block - 1) * blksize - this.chunk.start;
-      const payload = this.chunk.bytes.subarray(start, Math.min(start + blksize, this.chunk.bytes.length));
-      this.bytesSent += payload.length;
-      this.send([encodeDataHeader(block), payload]);
+      const end = Math.min(start + blksize, this.chunk.bytes.length);
+      if (socket.getSendQueueCount() > 0) this.packet = newDataPacket(blksize);
+      const packet = this.packet;
+      packet[2] = (block >> 8) & 0xff;
+      packet[3] = block & 0xff;
+      this.chunk.bytes.copy(packet, 4, start, end);
+      this.bytesSent += end - start;
+      this.send(packet.subarray(0, 4 + end - start));
     }
     this.sentUpTo = Math.max(this.sentUpTo, last);
   }
 
   private loadChunk(position: number, length: number): void {
     this.loading = true;
-    // A fresh buffer each time: packets still queued in the socket keep pointing at the old one.
-    const bytes = Buffer.allocUnsafe(length);
+    // Packets are copies (see `packet`), so the last chunk's memory is read into again when it is large enough.
+    const bytes = this.chunk.bytes.length >= length && !this.options.content ? this.chunk.bytes.subarray(0, length) : Buffer.allocUnsafe(length);
     this.options.file.read(bytes, 0, length, position).then(
       ({ bytesRead }) => {
         this.loading = false;
@@ -205,7 +223,7 @@ export class ReadTransfer {
    * Without a callback: one would cost a closure and a tick per packet. A datagram the
    * kernel refuses is then a lost one, and the retransmission timer deals with it.
    */
-  private send(packet: Buffer | Buffer[]): void {
+  private send(packet: Buffer): void {
     if (this.finished) return;
     this.options.socket.send(packet, this.options.peer.port, this.options.peer.address);
   }
@@ -222,7 +240,14 @@ export class ReadTransfer {
     setImmediate(() => {
       this.options.socket.close();
       void this.options.file.close().catch(() => undefined);
+      this.options.content?.release();
       this.resolveDone(outcome);
     });
   }
+}
+
+function newDataPacket(blksize: number): Buffer {
+  const packet = Buffer.allocUnsafeSlow(4 + blksize);
+  packet.writeUInt16BE(opcodes.DATA, 0);
+  return packet;
 }

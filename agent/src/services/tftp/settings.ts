@@ -18,6 +18,12 @@ export interface TftpSettings {
   maxTransfers: number;
   /** The largest blksize granted; 1468 keeps a DATA packet inside a 1500-byte MTU. */
   maxBlksize: number;
+  /**
+   * Files up to this size are read once and sent from memory to every transfer of them
+   * running at the same time; larger ones are read from disk in chunks per transfer. At
+   * most four such files' worth is held at once. 0: every transfer reads from disk.
+   */
+  sharedFileMaxBytes: number;
 }
 
 export const defaultTftpSettings: Readonly<TftpSettings> = Object.freeze({
@@ -29,14 +35,16 @@ export const defaultTftpSettings: Readonly<TftpSettings> = Object.freeze({
   retries: 5,
   maxTransfers: 256,
   maxBlksize: 1468,
+  sharedFileMaxBytes: 64 * 1024 * 1024,
 });
 
-const integerFields: Record<'port' | 'timeoutMs' | 'retries' | 'maxTransfers' | 'maxBlksize', [min: number, max: number]> = {
+const integerFields: Record<'port' | 'timeoutMs' | 'retries' | 'maxTransfers' | 'maxBlksize' | 'sharedFileMaxBytes', [min: number, max: number]> = {
   port: [0, 65535],
   timeoutMs: [10, 60_000],
   retries: [0, 100],
   maxTransfers: [1, 65535],
   maxBlksize: [minBlksize, maxBlksizeOnWire],
+  sharedFileMaxBytes: [0, 1024 * 1024 * 1024],
 };
 
 export function parseTftpSettings(raw: Record<string, unknown>): TftpSettings {

@@ -10,6 +10,7 @@ import { lookUpBootFile } from './boot-file-path.ts';
 import { negotiateOptions } from './options.ts';
 import { decodePacket, encodeError, encodeOack, tftpErrors, type TftpErrorCode } from './packets.ts';
 import { ReadTransfer } from './read-transfer.ts';
+import { SharedFiles, type HeldFile } from './shared-files.ts';
 import type { TftpSettings } from './settings.ts';
 import { createTftpSocket } from './udp-socket.ts';
 
@@ -50,6 +51,8 @@ export class TftpServer {
   private busyLoggedAt = 0;
   private bytesSentByFinished = 0;
   private stopping = false;
+  /** Boot loaders, kernels and most initrds: a boot storm reads each from disk once. */
+  private readonly sharedFiles: SharedFiles;
 
   private constructor(
     private readonly settings: TftpSettings,
@@ -58,6 +61,8 @@ export class TftpServer {
     private readonly logger: TftpLogger,
   ) {
     this.port = socket.address().port;
+    // Four files' worth bounds what a storm of different large files holds in memory.
+    this.sharedFiles = new SharedFiles(settings.sharedFileMaxBytes, 4 * settings.sharedFileMaxBytes);
     socket.on('message', (message, rinfo) => {
       this.onRequest(message, rinfo).catch((err: Error) => logger.warn({ client: `${rinfo.address}:${rinfo.port}`, err: err.message }, 'tftp: request failed'));
     });
@@ -155,10 +160,18 @@ export class TftpServer {
       }
       const file = await open(found.path, 'r').catch(() => null);
       if (!file) return this.refuse(rinfo, tftpErrors.accessViolation, 'Access violation: cannot open file');
-      const size = await file.stat().then(
-        (s) => s.size,
-        () => found.size,
-      );
+      const info = await file.stat().catch(() => null);
+      const size = info?.size ?? found.size;
+      let content: HeldFile | undefined;
+      if (info) {
+        try {
+          content = await this.sharedFiles.acquire(found.path, info, file);
+        } catch (err) {
+          await file.close();
+          this.logger.warn({ client: key, file: packet.filename, err: (err as Error).message }, 'tftp: file could not be read');
+          return this.refuse(rinfo, tftpErrors.notDefined, 'Read error');
+        }
+      }
       const negotiated = negotiateOptions(packet.options, size, { maxBlksize: this.settings.maxBlksize });
       const socket = createTftpSocket(this.settings.address);
       // Bound to the listening address when it is a specific one, so replies come from the address the client asked.
@@ -168,6 +181,7 @@ export class TftpServer {
       });
       if (!ok || this.stopping) {
         socket.close();
+        content?.release();
         await file.close();
         if (!ok) this.refuse(rinfo, tftpErrors.notDefined, 'Cannot open a transfer socket');
         return;
@@ -177,6 +191,7 @@ export class TftpServer {
         socket,
         peer: { address: rinfo.address, port: rinfo.port },
         file,
+        content,
         size,
         blksize: negotiated.blksize,
         windowsize: negotiated.windowsize,

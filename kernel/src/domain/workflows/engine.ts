@@ -301,7 +301,10 @@ export class WorkflowEngine {
           ? { power: await powerTargetOf(trx, this.deps.power.sealer(), wf.machine_id), callTimeoutMs: this.deps.power.callTimeoutMs }
           : {}),
         // No desired state rides along: the agent follows the site's revisioned document,
-        // which the control steps before this one bumped; the step waits for what it needs.
+        // which the control steps before this one bumped. It runs the step only once it
+        // serves this revision or a later one (a power-on must not boot the machine into
+        // the boot intent of before), and the step waits for what else it needs.
+        siteRevision: Number(site.desired_revision ?? 0),
       }),
     });
     trx.executionPromise.then(

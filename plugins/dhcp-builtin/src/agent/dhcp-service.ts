@@ -22,11 +22,6 @@ export interface DhcpServiceOptions {
 }
 
 const sweepIntervalMs = 10_000;
-/**
- * Group commit: the leases bound within this window are appended to the journal and
- * fsync'ed once, then their ACKs leave. A burst pays one fsync per window, not per lease.
- */
-const groupCommitMs = 2;
 /** Journal entries after which the snapshot is rewritten and the journal started again. */
 const compactAfterChanges = 20_000;
 const limitedBroadcast = '255.255.255.255';
@@ -66,11 +61,11 @@ export function createDhcpService(options: DhcpServiceOptions = {}): AgentServic
     let send: (reply: Reply) => void = () => undefined;
     /** ACKs waiting for their leases to reach the disk. */
     let waitingAcks: Reply[] = [];
-    let commitTimer: NodeJS.Timeout | undefined;
+    let commitQueued: NodeJS.Immediate | undefined;
     let committing: Promise<void> | undefined;
     let commits = 0;
     const commit = async (): Promise<void> => {
-      commitTimer = undefined;
+      commitQueued = undefined;
       const changes = leases.takeChanges();
       const acks = waitingAcks;
       waitingAcks = [];
@@ -90,14 +85,21 @@ export function createDhcpService(options: DhcpServiceOptions = {}): AgentServic
       }
     };
     let stopped = false;
+    /**
+     * Group commit without a wait: a commit starts once the datagrams already received
+     * are handled (setImmediate runs after the poll phase), so an idle server pays one
+     * fdatasync per ACK and nothing more. The leases bound while a commit is on its way
+     * to the disk go together in the next one, started as soon as it ends: under load,
+     * one fdatasync covers every ACK that queued up behind the previous one.
+     */
     const scheduleCommit = (): void => {
-      if (commitTimer || committing || stopped) return;
-      commitTimer = setTimeout(() => {
+      if (commitQueued || committing || stopped) return;
+      commitQueued = setImmediate(() => {
         committing = commit().finally(() => {
           committing = undefined;
           if (waitingAcks.length > 0 || leases.hasChanges()) scheduleCommit();
         });
-      }, groupCommitMs);
+      });
     };
 
     let hostAddresses: { at: number; list: string[] } | undefined;
@@ -277,7 +279,7 @@ export function createDhcpService(options: DhcpServiceOptions = {}): AgentServic
         clearInterval(sweeper);
         stopped = true;
         socket.removeAllListeners('message');
-        if (commitTimer) clearTimeout(commitTimer);
+        if (commitQueued) clearImmediate(commitQueued);
         await committing;
         await commit();
         try {

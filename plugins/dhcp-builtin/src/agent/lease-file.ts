@@ -6,7 +6,7 @@
  * A crash leaves the snapshot and a journal whose last line may be torn (its ACKs never
  * left), never a lease that was acknowledged and is not on disk.
  */
-import { closeSync, existsSync, fchmodSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { SproutError, ensurePrivateDir } from '@sprout/kernel/sdk';
@@ -35,7 +35,8 @@ function fsyncFolder(folder: string): void {
 }
 
 export class LeaseFile {
-  private journal?: { name: string; handle: FileHandle; generation: number };
+  /** `bytes`: the journal's length after the last complete append. */
+  private journal?: { name: string; handle: FileHandle; generation: number; bytes: number };
   /** Changes appended since the last snapshot. */
   private appended = 0;
 
@@ -125,7 +126,7 @@ export class LeaseFile {
     }
     renameSync(temporary, this.file);
     fsyncFolder(folder);
-    this.journal = { name, handle, generation };
+    this.journal = { name, handle, generation, bytes: 0 };
     this.appended = 0;
     if (previous) {
       await previous.handle.close();
@@ -135,12 +136,32 @@ export class LeaseFile {
     for (const stale of readdirJournals(folder, basename(this.file))) if (stale !== name) rmSync(join(folder, stale), { force: true });
   }
 
-  /** Appends the changes and resolves once they are on disk (fdatasync). */
+  /**
+   * Appends the changes and resolves once they are on disk (fdatasync). The write goes
+   * to the page cache at once, on the caller's thread (microseconds, and no other write
+   * to the journal is in flight: the service commits one batch at a time); only the
+   * fdatasync waits on the thread pool, so a commit costs one round trip to it, not two.
+   * A failed append is cut off again, so the next one does not follow a torn line.
+   */
   async append(changes: LeaseChange[]): Promise<void> {
     if (!this.journal) throw new Error('the lease file is not open: compact() first');
     if (changes.length === 0) return;
-    await this.journal.handle.write(changes.map((c) => JSON.stringify(c)).join('\n') + '\n');
-    await this.journal.handle.datasync();
+    const journal = this.journal;
+    let lines = '';
+    for (const change of changes) lines += `${JSON.stringify(change)}\n`;
+    const bytes = Buffer.from(lines);
+    try {
+      for (let at = 0; at < bytes.length; ) at += writeSync(journal.handle.fd, bytes, at, bytes.length - at, journal.bytes + at);
+      await journal.handle.datasync();
+    } catch (err) {
+      try {
+        ftruncateSync(journal.handle.fd, journal.bytes);
+      } catch {
+        // The append's own error is the one to report; a torn tail is skipped on replay.
+      }
+      throw err;
+    }
+    journal.bytes += bytes.length;
     this.appended += changes.length;
   }
 

@@ -46,8 +46,12 @@ export class AnswerTable {
   readonly recordCount: number;
   /** `<name> <type>` → a complete response with id 0 and RD clear. */
   private readonly exact = new Map<string, Buffer>();
-  /** The same responses keyed by the question's wire bytes (lowercase name, then type), for queries answered without parsing. */
-  private readonly exactByWire = new Map<string, Buffer>();
+  /**
+   * The same responses by a hash of the question's wire bytes (lowercase name, then type;
+   * see questionHash), for queries answered without parsing: hashing the bytes where they
+   * lie costs less than making a string of them to look up.
+   */
+  private readonly exactByWire = new Map<number, WireAnswer[]>();
   /** Names that exist (with records, or as empty non-terminals) → a NOERROR/no-data response whose question type is patched in. */
   private readonly noData = new Map<string, Buffer>();
   /** Zone → its SOA as the authority record of a negative answer (RFC 2308 §3). */
@@ -132,7 +136,13 @@ export class AnswerTable {
 
   private setExact(name: string, wireName: Buffer, type: number, response: Buffer): void {
     this.exact.set(`${name} ${type}`, response);
-    this.exactByWire.set(wireName.toString('latin1') + String.fromCharCode(type >> 8, type & 0xff), response);
+    const question = Buffer.alloc(wireName.length + 2);
+    for (let i = 0; i < wireName.length; i++) question[i] = foldCase(wireName[i]);
+    question.writeUInt16BE(type, wireName.length);
+    const hash = questionHash(question, 0, wireName.length);
+    const bucket = this.exactByWire.get(hash);
+    if (bucket) bucket.push({ question, response });
+    else this.exactByWire.set(hash, [{ question, response }]);
   }
 
   /**
@@ -166,8 +176,6 @@ export class AnswerTable {
     }
     const nameEnd = offset;
     if (nameEnd + 4 > message.length || message.readUInt16BE(nameEnd + 2) !== recordClass.IN) return undefined;
-    // ASCII only by now, so lowercasing touches letters alone (label lengths are below 64, never letters).
-    const key = message.toString('latin1', headerSize, nameEnd).toLowerCase() + String.fromCharCode(message[nameEnd], message[nameEnd + 1]);
     let payload = udpWithoutEdns;
     if (arcount === 1) {
       // Only an OPT record (root owner, type 41) is understood here; its class is the client's UDP payload size.
@@ -175,22 +183,35 @@ export class AnswerTable {
       if (opt + 11 > message.length || message[opt] !== 0 || message.readUInt16BE(opt + 1) !== recordType.OPT) return undefined;
       payload = Math.min(Math.max(message.readUInt16BE(opt + 3), udpWithoutEdns), ednsPayloadSize);
     }
-    const template = this.exactByWire.get(key);
+    const template = this.findByWire(message, nameEnd);
     if (!template) return undefined;
     const size = template.length + (arcount === 1 ? optRecord.length : 0);
     if (size > payload) return undefined;
     const out = Buffer.allocUnsafe(size);
-    template.copy(out, 0);
+    out.set(template, 0);
     out[0] = message[0];
     out[1] = message[1];
     out[2] |= flags & flagRd;
     // The client's spelling of the name (0x20 case randomisation survives); same length as the template's.
-    message.copy(out, headerSize, headerSize, nameEnd);
+    for (let i = headerSize; i < nameEnd; i++) out[i] = message[i];
     if (arcount === 1) {
-      optRecord.copy(out, template.length);
+      out.set(optRecord, template.length);
       out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
     }
     return { message: out, rcode: rcode.NOERROR, truncated: false };
+  }
+
+  /** The precomputed response to the question at `headerSize`…`nameEnd` + type in `message`, compared with its case folded. */
+  private findByWire(message: Buffer, nameEnd: number): Buffer | undefined {
+    const bucket = this.exactByWire.get(questionHash(message, headerSize, nameEnd));
+    if (!bucket) return undefined;
+    const length = nameEnd - headerSize + 2;
+    next: for (const { question, response } of bucket) {
+      if (question.length !== length) continue;
+      for (let i = 0; i < length; i++) if (question[i] !== foldCase(message[headerSize + i])) continue next;
+      return response;
+    }
+    return undefined;
   }
 
   /** The response to a query, or undefined for a message that must not be answered. */
@@ -272,6 +293,24 @@ export class AnswerTable {
     }
     return { message: out, rcode: code, truncated };
   }
+}
+
+interface WireAnswer {
+  /** The question as the table holds it: the name's wire bytes lowercased, then the type. */
+  question: Buffer;
+  response: Buffer;
+}
+
+/** ASCII letters to lowercase; every other octet (label lengths are below 64, never letters) as it is. */
+function foldCase(byte: number): number {
+  return byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte;
+}
+
+/** A hash of a question: the name's octets in `bytes[from, nameEnd)` with their case folded, then the two octets of the type. */
+function questionHash(bytes: Buffer, from: number, nameEnd: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = from; i < nameEnd + 2; i++) hash = Math.imul(hash ^ foldCase(bytes[i]), 0x01000193);
+  return hash;
 }
 
 function patch(template: Buffer, id: number, rd: number, wireName: Buffer): Buffer {

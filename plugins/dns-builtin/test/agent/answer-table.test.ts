@@ -150,3 +150,49 @@ test('ANY returns every record at the name', (t) => {
   const reply = decode(tableFor(labState([['node1', '198.18.40.10']])), ask('lab.example', Packet.TYPE.ANY));
   t.deepEqual(reply.answers.map((rr) => rr.type).sort(), ['NS', 'SOA']);
 });
+
+test('an answer found from the raw query bytes is byte for byte the parsed answer, in any spelling, with and without EDNS', (t) => {
+  const names = Array.from({ length: 60 }, (_, i) => [`node${i}`, `198.18.40.${i + 1}`] as [string, string]);
+  const table = tableFor(labState(names));
+  const raw = (name: string, type: number, id: number, rd: number, edns: number | undefined) =>
+    dnsPacket.encode({
+      type: 'query',
+      id,
+      flags: rd ? dnsPacket.RECURSION_DESIRED : 0,
+      questions: [{ type: ({ 1: 'A', 2: 'NS', 6: 'SOA', 12: 'PTR', 255: 'ANY' } as const)[type as 1 | 2 | 6 | 12 | 255] as dnsPacket.RecordType, name }],
+      additionals: edns ? [{ type: 'OPT', name: '.', udpPayloadSize: edns } as dnsPacket.Answer] : [],
+    });
+  const spellings = (name: string) => [name, name.toUpperCase(), name.replace(/[a-z]/g, (c, i) => (i % 2 ? c.toUpperCase() : c))];
+  let fast = 0;
+  let compared = 0;
+  const questions = [
+    ...names.flatMap(([n]) => [
+      [`${n}.lab.example`, Packet.TYPE.A],
+      [`${n}.lab.example`, Packet.TYPE.ANY],
+    ]),
+    ['lab.example', Packet.TYPE.SOA],
+    ['lab.example', Packet.TYPE.NS],
+    // Not in the table (same length as a served name, or none at all): no raw answer, the parsed path answers.
+    ['nodeX.lab.example', Packet.TYPE.A],
+    ['node1.lab.example', Packet.TYPE.PTR],
+    ['elsewhere.test', Packet.TYPE.A],
+  ] as [string, number][];
+  for (const [name, type] of questions) {
+    for (const spelled of spellings(name)) {
+      for (const edns of [undefined, 512, 1232, 4096]) {
+        const id = (compared * 7919) & 0xffff;
+        const rd = compared % 2;
+        compared += 1;
+        const quick = table.respondToUdpWire(raw(spelled, type, id, rd, edns));
+        const slow = table.respond(ask(spelled, type, { id, rd, edns }), 'udp');
+        if (!quick) continue;
+        fast += 1;
+        t.truthy(slow);
+        t.true(quick.message.equals(slow!.message), `${spelled} type ${type} EDNS ${edns}`);
+        t.is(quick.rcode, slow!.rcode);
+        t.false(quick.truncated);
+      }
+    }
+  }
+  t.is(fast, (names.length * 2 + 2) * 3 * 4, 'every served name and type took the raw path, and nothing else did');
+});
