@@ -112,14 +112,18 @@ test('a machine powered on before its step reached the agent waits in iPXE and a
   );
   t.deepEqual(reports, [], 'waiting for a step is not a refusal');
   t.like(service.health(), { waiting: 1, refused: 0, scripts: 0 });
-  t.regex(await (await fetch(`${base}/boot/ipxe?mac=52:54:00:00:00:04&waited=99`)).text(), /&waited=100\n$/);
+  t.regex(await (await fetch(`${base}/boot/ipxe?mac=52:54:00:00:00:04&waited=59`)).text(), /&waited=60\n$/);
   // Five minutes of waiting (the power-on step's timeout): the step is not coming, so it is refused after all.
-  const gaveUp = await (await fetch(`${base}/boot/ipxe?mac=52:54:00:00:00:04&waited=100`)).text();
+  const gaveUp = await (await fetch(`${base}/boot/ipxe?mac=52:54:00:00:00:04&waited=60`)).text();
   t.regex(gaveUp, /Sprout will not boot this machine: node-4 is to deploy, but its step has not reached this agent in 5 minutes\nsleep 10\nexit\n$/);
   t.like(reports[0], { kind: 'boot.refused', payload: { mac: '52:54:00:00:00:04' } });
-  waits.add({ machineId: 'm-4', workItemId: 'wi-9', workflowId: 'wf-4', step: 'install', params: {} });
+  // Asked while the step is on its way: the request is held and answered with the installer the moment the step arrives.
   const chained = /^chain --replace --autofree (\S+)$/m.exec(early)![1];
-  t.regex(await (await fetch(chained)).text(), /sprout\.intent=deploy/);
+  const asked = Date.now();
+  const held = fetch(chained).then((r) => r.text());
+  setTimeout(() => waits.add({ machineId: 'm-4', workItemId: 'wi-9', workflowId: 'wf-4', step: 'install', params: {} }), 300);
+  t.regex(await held, /sprout\.intent=deploy/);
+  t.true(Date.now() - asked >= 300, 'answered after the step arrived, not before');
   t.like(service.health(), { waiting: 2, refused: 1, scripts: 1 });
 });
 

@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { AgentServiceFactory } from '@sprout/kernel/sdk';
 import { httpServiceDefaults, parseMac, SproutError } from '@sprout/kernel/sdk';
-import { ipxeScript } from './ipxe-script.ts';
+import { ipxeScript, STEP_HOLD_MS } from './ipxe-script.ts';
 import { send, serveArtifact } from './artifacts.ts';
 import { callback as handleCallback, metadata, type CallbackDeps } from './machine-callbacks.ts';
 import type { MachineWaits } from '../../machine-waits.ts';
@@ -194,32 +194,40 @@ export function httpBootService(deps: {
         if (refusedUnbound('script', mac, req, res)) return;
         // The machine is up and in iPXE: a manual power-on waiting for it ends.
         ctx.sightings?.seen(mac, 'http');
-        const published = ctx.desiredState().bootIntents?.find((b) => b.mac === mac);
-        const token = published ? deps.waits.byMachine(published.machineId)?.token : undefined;
-        // A machine that reported install-complete boots its disk even before the control plane's
-        // `local` intent arrives: the agent's store says so (and keeps saying so across restarts).
-        const intent = published;
         const waited = Math.min(Math.max(Math.trunc(Number(url.searchParams.get('waited'))) || 0, 0), 1_000_000);
-        const { script, refusal, waiting } = ipxeScript({ intent, mac, baseUrl, installer: settings.installer, token, waited });
-        const who = {
-          mac,
-          address: peerAddress(req.socket.remoteAddress),
-          machine: intent?.machineId,
-          hostname: intent?.hostname,
-          intent: intent?.intent,
-          workflow: intent?.workflow ?? undefined,
+        const answer = () => {
+          const intent = ctx.desiredState().bootIntents?.find((b) => b.mac === mac);
+          const token = intent ? deps.waits.byMachine(intent.machineId)?.token : undefined;
+          return { intent, ...ipxeScript({ intent, mac, baseUrl, installer: settings.installer, token, waited }) };
         };
-        if (waiting) counts.waiting++;
-        else if (refusal) {
-          counts.refused++;
-          reportRefusal(`script ${mac} ${refusal}`, { mac, reason: refusal });
-          ctx.logger.info({ ...who, refusal }, 'http boot: boot refused');
-        } else {
-          counts.scripts++;
-          ctx.logger.info(who, `http boot: ${intent?.intent ?? 'boot'} script served`);
-        }
-        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(script) });
-        return void res.end(script);
+        // A machine whose step is a moment away (its power-on raced the step to this agent) is
+        // held here for up to STEP_HOLD_MS and answered as soon as the step arrives, rather
+        // than sent to sleep in iPXE for STEP_WAIT_SECONDS.
+        const first = answer();
+        const ready = first.waiting ? holdForStep(answer, req) : Promise.resolve(first);
+        return void ready.then((answered) => {
+          if (!res.writable) return;
+          const { intent, script, refusal, waiting } = answered;
+          const who = {
+            mac,
+            address: peerAddress(req.socket.remoteAddress),
+            machine: intent?.machineId,
+            hostname: intent?.hostname,
+            intent: intent?.intent,
+            workflow: intent?.workflow ?? undefined,
+          };
+          if (waiting) counts.waiting++;
+          else if (refusal) {
+            counts.refused++;
+            reportRefusal(`script ${mac} ${refusal}`, { mac, reason: refusal });
+            ctx.logger.info({ ...who, refusal }, 'http boot: boot refused');
+          } else {
+            counts.scripts++;
+            ctx.logger.info(who, `http boot: ${intent?.intent ?? 'boot'} script served`);
+          }
+          res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(script) });
+          res.end(script);
+        });
       }
       if (url.pathname.startsWith('/artifacts/')) {
         counts.artifacts++;
@@ -264,4 +272,17 @@ export function httpBootService(deps: {
       stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
     };
   };
+}
+
+/** Asks `answer` again every 50 ms until it is no longer a wait, STEP_HOLD_MS pass or the machine hangs up; resolves with the last answer. */
+function holdForStep<T extends { waiting?: string }>(answer: () => T, req: IncomingMessage): Promise<T> {
+  return new Promise((resolve) => {
+    const until = Date.now() + STEP_HOLD_MS;
+    const look = () => {
+      const now = answer();
+      if (!now.waiting || Date.now() >= until || req.socket.destroyed) return resolve(now);
+      setTimeout(look, 50);
+    };
+    setTimeout(look, 50);
+  });
 }

@@ -20,10 +20,12 @@ export interface ScriptInput {
   waited?: number;
 }
 
+/** How long a request for the script of a machine whose step is on its way is held before it gets the wait script. */
+export const STEP_HOLD_MS = 2_000;
 /** Seconds a machine whose step is on its way waits in iPXE before asking for its script again. */
 export const STEP_WAIT_SECONDS = 3;
-/** Waits before the machine is refused after all: 5 minutes, the power-on step's own timeout. */
-export const STEP_WAIT_LIMIT = 100;
+/** Waits before the machine is refused after all: 5 minutes (each wait is a hold and a sleep), the power-on step's own timeout. */
+export const STEP_WAIT_LIMIT = 300 / (STEP_HOLD_MS / 1000 + STEP_WAIT_SECONDS);
 
 export function ipxeScript({ intent, mac, baseUrl, installer, token, waited = 0 }: ScriptInput): { script: string; refusal?: string; waiting?: string } {
   if (!intent) {
@@ -41,7 +43,7 @@ export function ipxeScript({ intent, mac, baseUrl, installer, token, waited = 0 
     // Bounded: an intent whose workflow ended without the agent hearing of it would
     // otherwise keep a powered-on machine asking forever.
     if (waited >= STEP_WAIT_LIMIT) {
-      const refusal = `${intent.hostname} is to ${intent.intent}, but its step has not reached this agent in ${(STEP_WAIT_LIMIT * STEP_WAIT_SECONDS) / 60} minutes`;
+      const refusal = `${intent.hostname} is to ${intent.intent}, but its step has not reached this agent in ${(STEP_WAIT_LIMIT * (STEP_HOLD_MS / 1000 + STEP_WAIT_SECONDS)) / 60} minutes`;
       return { refusal, script: refusalScript(refusal) };
     }
     const waiting = `${intent.hostname} is to ${intent.intent}; waiting for this agent to be given its step`;
