@@ -274,7 +274,7 @@ export class Kernel {
     if (admin.created) logger.info({ file: admin.file ?? '(from SPROUT_ADMIN_TOKEN)' }, 'created the first admin token');
     // Loaded here, not with the SDK: a site agent imports the kernel for its plugins and never serves the API.
     const { buildApp } = await import('./api/build-app.ts');
-    this.app = await buildApp(this, host.routes);
+    this.app = await buildApp(this, host.routes, host.agentRoutes);
     await this.connectTransport();
     await this.services.siteRevisions.listen();
     if (this.background) {

@@ -48,34 +48,8 @@ export interface DeliveryInfo {
   maxAttempts: number;
 }
 
-/**
- * For transports whose agents talk plain HTTP to the control plane: the kernel serves
- * `GET /v1/agents/{id}/work`, `POST …/work/settle` and `POST …/reports` and hands the
- * calls to these methods. Transports with their own broker leave it out.
- */
-export interface AgentHttpEndpoint {
-  /**
-   * Waits up to `waitMs` for work of the site; returns leased items (redelivered when not
-   * settled in time). Stops without leasing anything once `signal` aborts (the agent hung up).
-   */
-  pollWork(siteId: string, waitMs: number, signal?: AbortSignal): Promise<{ item: WorkItem; delivery: DeliveryInfo }[]>;
-  /**
-   * `ack`: done, never again; `nak`: deliver again soon; `working`: still at it, extend
-   * the lease (so a long task is not handed to another agent). Other sites' items are ignored.
-   */
-  settleWork(siteId: string, ids: string[], outcome: 'ack' | 'nak' | 'working'): Promise<void>;
-  /**
-   * Takes reports from an agent, in sequence order; resolves once the report handler has
-   * applied them (its per-agent sequence check is the one deduplication point). Rejects
-   * when no handler runs or it failed; the agent keeps them in its journal and retries.
-   */
-  acceptReports(reports: AgentReport[]): Promise<void>;
-}
-
 /** The control plane's side of a transport. */
 export interface TransportProvider {
-  /** Present when agents reach this transport through the control plane's HTTP API. */
-  agentHttp?: AgentHttpEndpoint;
   /**
    * True when the transport's agents lease work straight from the kernel's outbox (through
    * the plugin context's `workQueue`): the outbox dispatcher then publishes nothing to it.
