@@ -332,7 +332,7 @@ export class Kernel {
   agentTransportSettings(): { plugin: string; settings: Record<string, unknown> } {
     const plugin = this.activeProvider('transport');
     const pluginConfig = this.plugins.find((p) => p.manifest.id === plugin)?.config ?? {};
-    // Agents get their own credentials (a NATS user, see docs/nats.md): never the control plane's, so
+    // Agents get their own credentials (a broker user of their own, say): never the control plane's, so
     // the userinfo of every URL in the transport's settings is left out.
     const withoutUserinfo = (value: unknown): unknown => (typeof value === 'string' ? value.replace(/\/\/[^@/]*@/g, '//') : value);
     return { plugin, settings: Object.fromEntries(Object.entries(pluginConfig).map(([key, value]) => [key, withoutUserinfo(value)])) };

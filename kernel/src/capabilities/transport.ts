@@ -1,8 +1,8 @@
 /**
  * Transport: how work reaches a site's agent and how its reports come back. Delivery is
  * at least once in both directions; both ends are idempotent (work item ids, per-agent
- * report sequence numbers). NATS JetStream in production, HTTP long-poll as the
- * zero-dependency default. A transport plugin provides both halves: the control-plane
+ * report sequence numbers). Each transport is a plugin (a broker, or agents long-polling
+ * routes the plugin adds to the control plane's API); it provides both halves: the control-plane
  * side as this capability, the agent side from its `agent()` part.
  */
 import { defineCapability } from './define-capability.ts';
@@ -31,8 +31,8 @@ export interface AgentReport {
   payload: Record<string, unknown>;
   /**
    * Set by the control plane's side of the transport, never taken from the agent: the site
-   * whose credentials carried the report (the HTTP principal's site, the NATS subject's
-   * site). A report naming another site is refused.
+   * whose credentials carried the report (the authenticated agent's site, a broker
+   * subject's site). A report naming another site is refused.
    */
   channelSiteId?: string;
 }
@@ -123,7 +123,7 @@ export interface AgentTransportOptions {
   siteId: string;
   /** The agent's credential for the control plane's HTTP API. */
   credential: string;
-  /** Transport settings the control plane sent at registration (e.g. the NATS URL). */
+  /** Transport settings the control plane sent at registration (e.g. a broker's URL). */
   settings: Record<string, unknown>;
   logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void };
 }
