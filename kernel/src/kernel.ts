@@ -274,7 +274,7 @@ export class Kernel {
     if (admin.created) logger.info({ file: admin.file ?? '(from SPROUT_ADMIN_TOKEN)' }, 'created the first admin token');
     // Loaded here, not with the SDK: a site agent imports the kernel for its plugins and never serves the API.
     const { buildApp } = await import('./api/build-app.ts');
-    this.app = await buildApp(this, host.routes);
+    this.app = await buildApp(this, host.routes, host.agentRoutes);
     await this.connectTransport();
     await this.services.siteRevisions.listen();
     if (this.background) {
@@ -332,7 +332,7 @@ export class Kernel {
   agentTransportSettings(): { plugin: string; settings: Record<string, unknown> } {
     const plugin = this.activeProvider('transport');
     const pluginConfig = this.plugins.find((p) => p.manifest.id === plugin)?.config ?? {};
-    // Agents get their own credentials (a NATS user, see docs/nats.md): never the control plane's, so
+    // Agents get their own credentials (a broker user of their own, say): never the control plane's, so
     // the userinfo of every URL in the transport's settings is left out.
     const withoutUserinfo = (value: unknown): unknown => (typeof value === 'string' ? value.replace(/\/\/[^@/]*@/g, '//') : value);
     return { plugin, settings: Object.fromEntries(Object.entries(pluginConfig).map(([key, value]) => [key, withoutUserinfo(value)])) };

@@ -33,7 +33,7 @@ function transportPlugins(): string[] {
     );
     return join(root, id);
   };
-  return [plugin('plain', { default: true }), plugin('wire', { default: 'url', env: { SPROUT_WIRE_URL: 'url' } })];
+  return [plugin('plain', { default: true }), plugin('wire', { default: 'url', env: { SPROUT_WIRE_URL: 'url' }, movedSettings: { 'nats.url': 'url' } })];
 }
 
 test('a plugin declares the environment variable that sets its setting, and the setting that makes it the default provider', (t) => {
@@ -62,13 +62,16 @@ test('a plugin declares the environment variable that sets its setting, and the 
 test('the nats section an older Sprout read is refused, naming the setting that replaced it', (t) => {
   const cwd = dir();
   writeFileSync(join(cwd, 'sprout.yaml'), 'nats: { url: "nats://127.0.0.1:4222" }\n');
-  const err = t.throws(() => loadConfig({ env: {}, cwd })) as SproutError;
+  // A plugin's manifest names the kernel key its setting replaced ("movedSettings"); the kernel itself knows no transport.
+  const err = t.throws(() => loadConfig({ env: {}, cwd, plugins: transportPlugins() })) as SproutError;
   t.true(isSproutError(err, 'SPROUT_ERR_CONFIG'));
   t.deepEqual(
     err.details?.map((p) => p.field),
     ['nats'],
   );
-  t.regex(err.details?.[0]?.message ?? '', /plugins\.transport-nats\.url \(SPROUT_NATS_URL still sets it\)/);
+  t.is(err.details?.[0]?.message, 'nats.url is a setting of plugin wire now: write plugins.wire.url (SPROUT_WIRE_URL still sets it) instead of nats.url');
+  const unclaimed = t.throws(() => loadConfig({ env: {}, cwd })) as SproutError;
+  t.deepEqual(unclaimed.details, [{ field: 'nats', message: 'unknown key' }], 'without the plugin that claims it, an unknown key');
 });
 
 test('environment overrides the file; relative paths resolve against the file', (t) => {

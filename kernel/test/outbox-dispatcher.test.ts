@@ -9,7 +9,12 @@ import pino from 'pino';
 import { startHarness, type Harness } from '@sprout/test-support/harness.ts';
 import { createMachine, siteWithNetwork, waitForWorkflow } from '@sprout/test-support/control-plane.ts';
 import { OutboxDispatcher } from '../src/domain/workflows/outbox-dispatcher.ts';
-import { transportCapability, type AgentHttpEndpoint, type TransportProvider, type WorkItem } from '../src/capabilities/transport.ts';
+import { transportCapability, type DeliveryInfo, type TransportProvider, type WorkItem } from '../src/capabilities/transport.ts';
+
+/** What the HTTP transport's `GET /v1/agents/{id}/work` route calls on its provider (the harness's transport). */
+interface LongPoll {
+  pollWork(siteId: string, waitMs: number): Promise<{ item: WorkItem; delivery: DeliveryInfo }[]>;
+}
 
 let h: Harness;
 let siteId: string;
@@ -128,8 +133,8 @@ test.serial('work the transport gives up on fails its step with the reason', asy
   const id: string = started.body.id;
   await waitForWorkflow(h, id, (w) => w.steps[0].state === 'dispatched');
   await h.kernel.services.dispatcher.drain();
-  // The HTTP transport's agent side, as its long-poll route uses it.
-  const transport = (await h.kernel.capability(transportCapability)) as unknown as AgentHttpEndpoint;
+  // The HTTP transport's control-plane side, as its long-poll route uses it.
+  const transport = (await h.kernel.capability(transportCapability)) as unknown as LongPoll;
   // The agent takes the work and never acknowledges it: its one delivery runs out.
   const leased = await transport.pollWork(siteId, 0);
   t.is(leased.length, 1);

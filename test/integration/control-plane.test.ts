@@ -4,9 +4,14 @@
  * completion, failure reasons, the watchdog, and allocation under contention.
  */
 import test from 'ava';
-import { transportCapability } from '@sprout/kernel';
+import { transportCapability, type DeliveryInfo, type WorkItem } from '@sprout/kernel';
 import { backends, startHarness, TestClock, type Harness } from '@sprout/test-support/harness.ts';
 import { createMachine, finishSiteStep, nextMac, siteWithNetwork, stepState, waitForWorkflow } from '@sprout/test-support/control-plane.ts';
+
+/** What the HTTP transport's `GET /v1/agents/{id}/work` route calls on its provider (the harness's transport). */
+interface LongPoll {
+  pollWork(siteId: string, waitMs: number): Promise<{ item: WorkItem; delivery: DeliveryInfo }[]>;
+}
 
 for (const backend of backends) {
   let h: Harness;
@@ -266,7 +271,7 @@ for (const backend of backends) {
     for (const wf of [ended, running]) await waitForWorkflow(h, wf.id, (w) => w.state === 'dispatched');
     // The site's agent takes both items (the HTTP transport leases them from the outbox): they are handed out now.
     const site = (await h.request({ url: '/v1/sites/m-site' })).body;
-    const leased = await (await h.kernel.capability(transportCapability)).agentHttp!.pollWork(site.id, 0);
+    const leased = await ((await h.kernel.capability(transportCapability)) as unknown as LongPoll).pollWork(site.id, 0);
     t.deepEqual(leased.map((l) => l.item.workflowId).sort(), [ended.id, running.id].sort());
     t.is((await h.request({ method: 'POST', url: `/v1/workflows/${ended.id}/cancel` })).status, 202);
     const db = h.kernel.store.db;
@@ -384,7 +389,7 @@ for (const backend of backends) {
     // the agent will not get the cancelled step: nothing is left to poll at the site
     const site = (await h.request({ url: '/v1/sites/m-site' })).body;
     await new Promise((r) => setTimeout(r, 200));
-    t.deepEqual(await (await h.kernel.capability(transportCapability)).agentHttp!.pollWork(site.id, 0), []);
+    t.deepEqual(await ((await h.kernel.capability(transportCapability)) as unknown as LongPoll).pollWork(site.id, 0), []);
     const again = await h.request({ method: 'POST', url: `/v1/workflows/${started.body.id}/cancel`, token: operator });
     t.is(again.status, 409);
 

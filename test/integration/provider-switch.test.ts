@@ -16,9 +16,9 @@ import { Kernel, loadConfig } from '@sprout/kernel';
 import { builtinPlugins } from '@sprout/cli/builtin-plugins';
 import { backends, postgresUrl, withPostgres, type Backend, type Harness } from '@sprout/test-support/harness.ts';
 import { createMachine, finishSiteStep, siteWithNetwork, waitForWorkflow } from '@sprout/test-support/control-plane.ts';
-import { startFakeNetbox } from '../../plugins/netbox-stub/test/fake-netbox.ts';
+import { startFakeNetbox } from '@sprout/test-support/fake-netbox.ts';
 import { startFakeKea } from '../../plugins/kea-stub/test/fake-kea.ts';
-import { startFakePowerdns } from '../../plugins/powerdns-stub/test/fake-powerdns.ts';
+import { startFakePowerdns } from '@sprout/test-support/fake-powerdns.ts';
 
 /** A control plane on a store that outlives it: PGlite on disk under `dataDir`, or a PostgreSQL schema. */
 async function bootOn(backend: Backend, store: { dataDir: string; schema?: string; adminToken: string }, yaml: string): Promise<Harness> {

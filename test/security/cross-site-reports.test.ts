@@ -13,8 +13,8 @@ import { agentPermissions } from '@sprout/plugin-transport-nats';
 import { startHarness, type Harness } from '@sprout/test-support/harness.ts';
 import { createMachine, siteWithNetwork, waitForWorkflow } from '@sprout/test-support/control-plane.ts';
 import { until } from '@sprout/test-support/until.ts';
-import { startNatsServer, type NatsServerProcess } from '../../plugins/transport-nats/test/nats-server-process.ts';
-import { agentSide, pluginConfig } from '../../plugins/transport-nats/test/nats-world.ts';
+import { startNatsServer, type NatsServerProcess } from '@sprout/test-support/nats-server-process.ts';
+import { agentSide, pluginConfig } from '@sprout/test-support/nats-world.ts';
 
 interface Registered {
   agentId: string;

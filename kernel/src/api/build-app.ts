@@ -1,10 +1,12 @@
 /**
  * Builds the HTTP API: schemas on every route (they are the OpenAPI document), the
  * request guard, problem+json errors, request ids on every response, the kernel's
- * routes under /v1 and each plugin's routes encapsulated under /v1/plugins/<id>/.
+ * routes under /v1, each plugin's routes encapsulated under /v1/plugins/<id>/ and the
+ * agent-protocol routes plugins add under /v1/agents/:id/.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
+import Type from 'typebox';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -89,7 +91,7 @@ export interface RouteServices {
 /** What a route module receives: the services it names, and the audited-mutation helper. */
 export type ServiceDeps<K extends keyof RouteServices> = Pick<RouteServices, K> & { audited: Audited };
 
-/** The agents' routes still take the whole kernel (their transport routes are moving into the HTTP transport plugin). */
+/** The agents' routes (registration, heartbeat, desired state) still take the whole kernel. */
 export interface RouteDeps {
   kernel: Kernel;
   audited: Audited;
@@ -110,7 +112,51 @@ function validators() {
   return ({ schema, httpPart }: { schema: object; httpPart?: string }) => (httpPart === 'body' ? body : other).compile(schema);
 }
 
-export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<FastifyInstance> {
+/** The `:id` of every agent route: the calling agent's own id (the guard refuses any other). */
+const AgentParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
+
+/**
+ * Mounts each plugin's agent-protocol routes under /v1/agents/:id/. The kernel owns their
+ * authentication: every one must be for role `agent`. A route the kernel or another
+ * plugin already serves stops the start, naming both.
+ */
+async function mountAgentRoutes(v1: FastifyInstance, plugins: PluginRoutes[]): Promise<void> {
+  const owners = new Map<string, string>();
+  for (const { pluginId, register } of plugins) {
+    await v1.register(
+      async (scope) => {
+        scope.addHook('onRoute', (route: RouteOptions) => {
+          const where = `${[route.method].flat().join(',')} ${route.url}`;
+          const refuse = (message: string) =>
+            new SproutError('SPROUT_ERR_PLUGIN_VALIDATION', `plugin ${pluginId}: agent route ${where} ${message}`, { context: { plugin: pluginId } });
+          if (route.config?.auth?.role !== 'agent') throw refuse(`declares role ${route.config?.auth?.role}; agent routes are for role agent`);
+          for (const method of [route.method].flat()) {
+            const key = `${method} ${route.url}`;
+            const owner = owners.get(key) ?? (scope.hasRoute({ method, url: route.url }) ? 'the kernel' : undefined);
+            if (owner) throw refuse(`is already served by ${owner === 'the kernel' ? owner : `plugin ${owner}`}; only one may serve it`);
+            owners.set(key, pluginId);
+          }
+          const schema = (route.schema ??= {}) as Record<string, unknown>;
+          schema.params ??= AgentParams;
+        });
+        await scope.register(register);
+      },
+      { prefix: '/agents/:id' },
+    );
+  }
+}
+
+/**
+ * An agent route nobody serves is most often an agent set up for another transport than
+ * the one this control plane runs (a transport's routes come with its plugin): 409, and
+ * what to do about it.
+ */
+function agentRouteMissing(kernel: Kernel, route: string): string {
+  return `no route ${route}: this control plane hands work to agents through ${kernel.activeProvider('transport')}; an agent that calls this was set up for another transport: restart the agent so it picks the transport up at registration`;
+}
+const agentRoute = /^[A-Z]+ \/v1\/agents\/[^/]+\/./;
+
+export async function buildApp(kernel: Kernel, routes: PluginRoutes[], pluginAgentRoutes: PluginRoutes[] = []): Promise<FastifyInstance> {
   const app = Fastify({
     // HTTPS when `tls:` is set; a bad file or a mismatched key stops the start here, naming the field.
     ...(kernel.config.tls ? { https: readTlsMaterial(kernel.config.tls) } : {}),
@@ -182,6 +228,7 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
   });
   app.setNotFoundHandler((request, reply) => {
     const route = `${request.method} ${request.url.split('?')[0].replace(/(.)\/+$/, '$1')}`;
+    if (agentRoute.test(route)) return sendProblem(reply, problem('SPROUT_ERR_CONFLICT', agentRouteMissing(kernel, route), request));
     return sendProblem(reply, problem('SPROUT_ERR_NOT_FOUND', `no route ${route}${retiredRoutes[route] ? `: ${retiredRoutes[route]}` : ''}`, request));
   });
 
@@ -243,6 +290,7 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[]): Promise<
       await v1.register(networkRoutes, only('networks', 'siteRevisions'));
       await v1.register(workflowRoutes, only('audit', 'db', 'engine', 'workflows'));
       await v1.register(agentRoutes, deps);
+      await mountAgentRoutes(v1, pluginAgentRoutes);
       for (const { pluginId, register } of routes) {
         await v1.register(register, { prefix: `/plugins/${pluginId}` });
       }

@@ -45,7 +45,7 @@ export interface PowerTarget {
 /**
  * The work item payload keys that carry opened credentials: a power step's or command's
  * `power` target, a poll's `targets`. Dropped from every stored copy of a work item once
- * it is settled (the kernel's outbox; a transport's own queue, e.g. transport-http).
+ * it is settled (the kernel's outbox; a transport's own queue).
  */
 export const powerCredentialKeys = ['power', 'targets'] as const;
 

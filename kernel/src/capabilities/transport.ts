@@ -1,8 +1,8 @@
 /**
  * Transport: how work reaches a site's agent and how its reports come back. Delivery is
  * at least once in both directions; both ends are idempotent (work item ids, per-agent
- * report sequence numbers). NATS JetStream in production, HTTP long-poll as the
- * zero-dependency default. A transport plugin provides both halves: the control-plane
+ * report sequence numbers). Each transport is a plugin (a broker, or agents long-polling
+ * routes the plugin adds to the control plane's API); it provides both halves: the control-plane
  * side as this capability, the agent side from its `agent()` part.
  */
 import { defineCapability } from './define-capability.ts';
@@ -31,8 +31,8 @@ export interface AgentReport {
   payload: Record<string, unknown>;
   /**
    * Set by the control plane's side of the transport, never taken from the agent: the site
-   * whose credentials carried the report (the HTTP principal's site, the NATS subject's
-   * site). A report naming another site is refused.
+   * whose credentials carried the report (the authenticated agent's site, a broker
+   * subject's site). A report naming another site is refused.
    */
   channelSiteId?: string;
 }
@@ -48,34 +48,8 @@ export interface DeliveryInfo {
   maxAttempts: number;
 }
 
-/**
- * For transports whose agents talk plain HTTP to the control plane: the kernel serves
- * `GET /v1/agents/{id}/work`, `POST …/work/settle` and `POST …/reports` and hands the
- * calls to these methods. Transports with their own broker leave it out.
- */
-export interface AgentHttpEndpoint {
-  /**
-   * Waits up to `waitMs` for work of the site; returns leased items (redelivered when not
-   * settled in time). Stops without leasing anything once `signal` aborts (the agent hung up).
-   */
-  pollWork(siteId: string, waitMs: number, signal?: AbortSignal): Promise<{ item: WorkItem; delivery: DeliveryInfo }[]>;
-  /**
-   * `ack`: done, never again; `nak`: deliver again soon; `working`: still at it, extend
-   * the lease (so a long task is not handed to another agent). Other sites' items are ignored.
-   */
-  settleWork(siteId: string, ids: string[], outcome: 'ack' | 'nak' | 'working'): Promise<void>;
-  /**
-   * Takes reports from an agent, in sequence order; resolves once the report handler has
-   * applied them (its per-agent sequence check is the one deduplication point). Rejects
-   * when no handler runs or it failed; the agent keeps them in its journal and retries.
-   */
-  acceptReports(reports: AgentReport[]): Promise<void>;
-}
-
 /** The control plane's side of a transport. */
 export interface TransportProvider {
-  /** Present when agents reach this transport through the control plane's HTTP API. */
-  agentHttp?: AgentHttpEndpoint;
   /**
    * True when the transport's agents lease work straight from the kernel's outbox (through
    * the plugin context's `workQueue`): the outbox dispatcher then publishes nothing to it.
@@ -149,7 +123,7 @@ export interface AgentTransportOptions {
   siteId: string;
   /** The agent's credential for the control plane's HTTP API. */
   credential: string;
-  /** Transport settings the control plane sent at registration (e.g. the NATS URL). */
+  /** Transport settings the control plane sent at registration (e.g. a broker's URL). */
   settings: Record<string, unknown>;
   logger: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void };
 }

@@ -7,6 +7,7 @@ import { SproutError, type ProblemDetail } from '../errors/index.ts';
 import { configSchema, type SproutConfig } from './schema.ts';
 import { schemaProblems } from './schema-errors.ts';
 import { readConfig, type LoadConfigOptions } from './read-config.ts';
+import { readManifest } from '../plugins/manifest.ts';
 
 export interface LoadedConfig {
   config: SproutConfig;
@@ -14,9 +15,9 @@ export interface LoadedConfig {
   file: string | null;
 }
 
-export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
+export function loadConfig(options: LoadConfigOptions & { plugins?: readonly string[] } = {}): LoadedConfig {
   const { raw, file, base } = readConfig(options);
-  const problems = movedKeys(raw);
+  const problems = movedKeys(raw, options.plugins ?? []);
   problems.push(...schemaProblems(configSchema, raw, ''));
   if (problems.length > 0) {
     throw new SproutError(
@@ -42,19 +43,25 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
 }
 
 /**
- * Keys an older Sprout read that now belong elsewhere: each is reported with where it
- * went (and left out, so the schema does not also call it unknown).
+ * Keys of the kernel's config an older Sprout read that are now a plugin's settings (its
+ * manifest's `"movedSettings"`, read from the builtin plugins' package folders given):
+ * each section still set is reported with where it went, and left out so the schema does
+ * not also call it unknown.
  */
-const moved: Record<string, string> = {
-  nats: "the NATS URL is the transport plugin's setting now: write plugins.transport-nats.url (SPROUT_NATS_URL still sets it) instead of nats.url",
-};
-
-function movedKeys(raw: Record<string, unknown>): ProblemDetail[] {
+function movedKeys(raw: Record<string, unknown>, plugins: readonly string[]): ProblemDetail[] {
   const problems: ProblemDetail[] = [];
-  for (const [key, message] of Object.entries(moved)) {
-    if (raw[key] === undefined) continue;
-    problems.push({ field: key, message });
-    delete raw[key];
+  for (const dir of plugins) {
+    const manifest = readManifest(dir, true)?.manifest;
+    for (const [old, setting] of Object.entries(manifest?.movedSettings ?? {})) {
+      const section = old.split('.')[0];
+      if (raw[section] === undefined) continue;
+      const variables = Object.entries(manifest!.env)
+        .filter(([, s]) => s === setting)
+        .map(([variable]) => variable);
+      const where = `plugins.${manifest!.id}.${setting}${variables.length > 0 ? ` (${variables.join(', ')} still sets it)` : ''}`;
+      problems.push({ field: section, message: `${old} is a setting of plugin ${manifest!.id} now: write ${where} instead of ${old}` });
+      delete raw[section];
+    }
   }
   return problems;
 }

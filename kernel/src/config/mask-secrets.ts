@@ -28,7 +28,7 @@ export function maskSecrets<T>(value: T): T {
 /**
  * `text` with every URL in it masked: a password (`user:pw@`) or a token (`token@`,
  * except a PostgreSQL role) in the userinfo, and secret query parameters
- * (`?password=…`). Works on one URL, a comma-separated list of them (a NATS cluster),
+ * (`?password=…`). Works on one URL, a comma-separated list of them (a broker cluster),
  * or a message that mentions URLs; the host, port, path and other parameters stay.
  */
 export function maskUrls(text: string): string {

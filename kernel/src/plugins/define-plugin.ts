@@ -7,7 +7,7 @@
 import type { WorkQueue } from '../domain/workflows/outbox-queue.ts';
 import type { SiteDesiredStateDocument } from '../domain/sites/desired-state-schema.ts';
 import type { TSchema, Static } from 'typebox';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Capability } from '../capabilities/define-capability.ts';
@@ -17,6 +17,33 @@ import type { SproutConfig } from '../config/schema.ts';
 import type { AgentTransportFactory, WorkItem } from '../capabilities/transport.ts';
 import type { PowerDriver } from '../capabilities/power.ts';
 import type { Registry } from '../metrics/registry.ts';
+import type { AuditOutcome } from '../audit/audit-log.ts';
+
+/** The site agent a request of an agent route comes from (see `PluginContext.agentRoutes`). */
+export interface AgentCaller {
+  agentId: string;
+  siteId: string;
+  /** `agent:<id>`, as the audit trail names it. */
+  actor: string;
+}
+
+/**
+ * A record a plugin adds to the kernel's audit trail. With the request it is about, the
+ * actor, action (the route's `config.auth.action`), target type, request id and source
+ * address come from the request; without one the actor is `plugin:<id>`.
+ */
+export interface PluginAuditEntry {
+  outcome: AuditOutcome;
+  action?: string;
+  targetType?: string | null;
+  targetId?: string | null;
+  details?: Record<string, unknown>;
+}
+
+export interface PluginAudit {
+  /** Writes the record; a request given is marked audited (no second, generic record for it). */
+  record(entry: PluginAuditEntry, request?: FastifyRequest): Promise<void>;
+}
 
 /** What a task handler in the agent gets besides its work item. */
 export interface AgentTaskContext {
@@ -160,10 +187,27 @@ export interface PluginContext<Config = Record<string, unknown>> {
   provide<T>(capability: Capability<T>, factory: () => T | Promise<T>): void;
   /** The active provider of a capability listed in `consumes`. */
   use<T>(capability: Capability<T>): Promise<T>;
+  /**
+   * This plugin's own provider of a capability listed in `provides` (the instance the
+   * kernel uses, built on first use), or undefined while another plugin's serves it.
+   */
+  ownProvider<T>(capability: Capability<T>): Promise<T | undefined>;
   /** Every active provider of a `many` capability listed in `consumes`. */
   useAll<T>(capability: Capability<T>): Promise<T[]>;
   /** Routes, mounted encapsulated under `/v1/plugins/<id>/`. */
   routes(register: FastifyPluginAsync): void;
+  /**
+   * Routes of the agent protocol, mounted encapsulated under `/v1/agents/:id/` (declare
+   * `'/work'`, not the full path): each must declare `config: { auth: { role: 'agent' } }`;
+   * the kernel authenticates the caller as a site agent and refuses (403, audited) one
+   * acting for another agent than `:id`. An agent route another loaded plugin, or the
+   * kernel, already serves stops the start naming both.
+   */
+  agentRoutes(register: FastifyPluginAsync): void;
+  /** The agent calling one of this plugin's agent routes. */
+  agentOf(request: FastifyRequest): AgentCaller;
+  /** The kernel's audit trail, for what this plugin's routes allow or refuse. */
+  readonly audit: PluginAudit;
 }
 
 export interface PluginDefinition<Schema extends TSchema | undefined = TSchema | undefined> {

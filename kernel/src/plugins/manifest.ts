@@ -26,11 +26,17 @@ export interface PluginManifest {
   isDefault: boolean;
   /**
    * `"default": "<setting>"`: used for its capabilities when config selects no provider and
-   * `plugins.<id>.<setting>` is set (transport-nats when it has a URL), before any `"default": true`.
+   * `plugins.<id>.<setting>` is set (a broker transport when it has its URL), before any `"default": true`.
    */
   defaultWhenSet: string | null;
   /** `"env": { "SPROUT_X": "<setting>" }`: environment variables that set `plugins.<id>.<setting>`. */
   env: Record<string, string>;
+  /**
+   * `"movedSettings": { "<old.kernel.key>": "<setting>" }`: keys of the kernel's config an
+   * older Sprout read that are now `plugins.<id>.<setting>`. A config that still sets one
+   * is refused at load naming where it went (load-config.ts).
+   */
+  movedSettings: Record<string, string>;
   /** Absolute path of the module whose default export lists its CLI commands (`"commands"`). */
   commands: string | null;
   /**
@@ -45,6 +51,7 @@ export interface PluginManifest {
 const idPattern = /^[a-z][a-z0-9-]*$/;
 const settingPattern = /^[A-Za-z][A-Za-z0-9]*$/;
 const envPattern = /^SPROUT_[A-Z0-9_]+$/;
+const movedKeyPattern = /^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)*$/;
 
 /** Reads `dir/package.json`; returns null when it is not a Sprout plugin at all. */
 export function readManifest(dir: string, builtin: boolean): { manifest?: PluginManifest; problems: ProblemDetail[] } | null {
@@ -81,6 +88,17 @@ export function readManifest(dir: string, builtin: boolean): { manifest?: Plugin
   ) {
     problems.push({ field: `${where}.env`, message: "must map environment variable names (SPROUT_…) to names of the plugin's settings" });
   }
+  if (
+    s.movedSettings !== undefined &&
+    !(
+      typeof s.movedSettings === 'object' &&
+      s.movedSettings !== null &&
+      !Array.isArray(s.movedSettings) &&
+      Object.entries(s.movedSettings).every(([k, v]) => movedKeyPattern.test(k) && typeof v === 'string' && settingPattern.test(v))
+    )
+  ) {
+    problems.push({ field: `${where}.movedSettings`, message: "must map keys of the kernel's config (section.key) to names of the plugin's settings" });
+  }
   const commands = s.commands === undefined ? undefined : pathFor(s.commands);
   if (s.commands !== undefined && commands === undefined)
     problems.push({ field: `${where}.commands`, message: 'must be the path of a module exporting the command classes' });
@@ -108,6 +126,7 @@ export function readManifest(dir: string, builtin: boolean): { manifest?: Plugin
       isDefault: s.default === true,
       defaultWhenSet: typeof s.default === 'string' ? s.default : null,
       env: { ...(s.env ?? {}) },
+      movedSettings: { ...(s.movedSettings ?? {}) },
       commands: commands ? join(dir, commands) : null,
       agent: s.agent === false ? false : agent ? join(dir, agent) : null,
     },

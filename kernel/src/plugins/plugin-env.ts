@@ -1,5 +1,5 @@
 /**
- * Environment variables a plugin declares in its manifest (`"env": { "SPROUT_NATS_URL":
+ * Environment variables a plugin declares in its manifest (`"env": { "SPROUT_ACME_URL":
  * "url" }`) set its settings, `plugins.<id>.<setting>`, over the config file's, as the
  * kernel's own variables do for its keys (read-config.ts). Applied after discovery, since
  * only the manifests know them.

@@ -5,7 +5,9 @@
  */
 import type { WorkQueue } from '../domain/workflows/outbox-queue.ts';
 import { asFunction, type AwilixContainer } from 'awilix';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { actionOf, targetIdOf } from '../api/guard.ts';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Capability } from '../capabilities/define-capability.ts';
@@ -13,7 +15,7 @@ import type { SproutConfig } from '../config/schema.ts';
 import { SproutError } from '../errors/index.ts';
 import type { KernelHooks } from '../hooks/hooks.ts';
 import { hooksForPlugin } from '../hooks/plugin-hooks.ts';
-import type { PluginContext } from './define-plugin.ts';
+import type { AgentCaller, PluginAuditEntry, PluginContext } from './define-plugin.ts';
 import { kernelRead } from './kernel-read.ts';
 import type { LoadedPlugin } from './load.ts';
 import type { PluginPlan } from './plan.ts';
@@ -27,6 +29,8 @@ export const capabilityKey = (id: string) => `capability.${id}`;
 
 export class PluginHost {
   readonly routes: PluginRoutes[] = [];
+  /** Routes of the agent protocol, for `/v1/agents/:id/` (see PluginContext.agentRoutes). */
+  readonly agentRoutes: PluginRoutes[] = [];
   private readonly factories = new Map<string, Map<string, () => unknown>>();
   private readonly read = kernelRead();
 
@@ -120,9 +124,52 @@ export class PluginHost {
         return provider;
       },
       useAll: resolveAll,
+      ownProvider: async <T>(capability: Capability<T>): Promise<T | undefined> => {
+        if (!manifest.provides.includes(capability.id)) {
+          throw new SproutError(
+            'SPROUT_ERR_PLUGIN_VALIDATION',
+            `plugin ${manifest.id} asks for its provider of ${capability.id} without declaring it in "provides"`,
+            {
+              context: { plugin: manifest.id, capability: capability.id },
+            },
+          );
+        }
+        const index = this.providersOf(capability.id).indexOf(manifest.id);
+        if (index < 0) return undefined;
+        const providers = await container.resolve<Promise<T[]>>(capabilityKey(capability.id), { allowUnregistered: true });
+        return providers?.[index];
+      },
       routes: (register: FastifyPluginAsync) => {
         this.routes.push({ pluginId: manifest.id, register });
       },
+      agentRoutes: (register: FastifyPluginAsync) => {
+        this.agentRoutes.push({ pluginId: manifest.id, register });
+      },
+      agentOf: (request: FastifyRequest): AgentCaller => {
+        const { principal } = request;
+        if (principal?.kind !== 'agent' || !principal.agentId || !principal.siteId) {
+          throw new SproutError('SPROUT_ERR_INTERNAL', `plugin ${manifest.id} asked for the agent of ${request.method} ${request.url}, which no agent called`);
+        }
+        return { agentId: principal.agentId, siteId: principal.siteId, actor: principal.actor };
+      },
+      audit: Object.freeze({
+        record: async (entry: PluginAuditEntry, request?: FastifyRequest) => {
+          const auditLog = container.resolve<AuditLog>('auditLog');
+          const auth = request?.routeOptions.config.auth;
+          await auditLog.record({
+            actor: request ? request.principal.actor : `plugin:${manifest.id}`,
+            actorRole: request ? request.principal.role : null,
+            action: entry.action ?? (request ? actionOf(request) : `${manifest.id}.event`),
+            targetType: entry.targetType !== undefined ? entry.targetType : (auth?.target ?? null),
+            targetId: entry.targetId !== undefined ? entry.targetId : request ? targetIdOf(request) : null,
+            requestId: request ? String(request.id) : null,
+            sourceAddress: request?.ip ?? null,
+            outcome: entry.outcome,
+            details: entry.details ?? {},
+          });
+          if (request) request.audited = true;
+        },
+      }),
     });
   }
 }

@@ -6,7 +6,7 @@
  * agent sending them again until taken, as its report journal does).
  * A transport package runs it from its own test file:
  *
- *   transportContract(test, 'transport-nats', () => makeNatsWorld());
+ *   transportContract(test, 'transport-acme', () => makeAcmeWorld());
  *
  * Every wait is bounded; "nothing more arrives" is checked by waiting `settleMs`.
  */

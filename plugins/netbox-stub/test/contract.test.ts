@@ -6,7 +6,7 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { ipamContract } from '@sprout/kernel/testing';
 import { NetboxClient, NetboxIpam } from '../src/index.ts';
-import { startFakeNetbox, type FakeNetbox } from './fake-netbox.ts';
+import { startFakeNetbox, type FakeNetbox } from '@sprout/test-support/fake-netbox.ts';
 
 let netbox: FakeNetbox | undefined;
 

@@ -7,7 +7,7 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import type { IpamNetwork } from '@sprout/kernel';
 import { NetboxClient, NetboxIpam } from '../src/index.ts';
-import { startFakeNetbox, type FakeNetbox } from './fake-netbox.ts';
+import { startFakeNetbox, type FakeNetbox } from '@sprout/test-support/fake-netbox.ts';
 
 function stubFor(netbox: FakeNetbox, prefixes: Record<string, number>, token = netbox.token) {
   return new NetboxIpam(new NetboxClient({ pluginId: 'netbox-stub', url: netbox.url, token, timeoutMs: 5_000 }), { url: netbox.url, prefixes }, 'netbox-stub');

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { DnsProvider } from '@sprout/kernel';
 import { dnsContract } from '@sprout/kernel/testing';
 import { PowerdnsClient, PowerdnsDns } from '../src/index.ts';
-import { startFakePowerdns, type FakePowerdns } from './fake-powerdns.ts';
+import { startFakePowerdns, type FakePowerdns } from '@sprout/test-support/fake-powerdns.ts';
 
 const zones = ['lab.example', '0.18.198.in-addr.arpa', '1.18.198.in-addr.arpa'];
 const servers: FakePowerdns[] = [];

@@ -7,7 +7,7 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { recordsForAddress } from '@sprout/kernel';
 import { PowerdnsClient, PowerdnsDns } from '../src/index.ts';
-import { startFakePowerdns, type FakePowerdns } from './fake-powerdns.ts';
+import { startFakePowerdns, type FakePowerdns } from '@sprout/test-support/fake-powerdns.ts';
 
 const zones = ['lab.example', '0.18.198.in-addr.arpa'];
 

@@ -1,10 +1,12 @@
 /**
  * Agent transport over HTTP long-poll: the zero-dependency default. Work waits in the
- * kernel's outbox, leased from there; agents poll for it through the kernel's agent routes.
+ * kernel's outbox, leased from there; agents poll for it through this plugin's agent
+ * routes (agent-routes.ts), which the kernel mounts under /v1/agents/:id/.
  */
 import Type from 'typebox';
 import { definePlugin, transportCapability } from '@sprout/kernel/sdk';
 import { HttpWorkQueue } from './work-queue.ts';
+import { registerAgentRoutes } from './agent-routes.ts';
 
 export const configSchema = Type.Object(
   {
@@ -26,6 +28,7 @@ export default definePlugin({
   migrations: new URL('../migrations/', import.meta.url).pathname,
   setup(ctx) {
     ctx.provide(transportCapability, () => new HttpWorkQueue(ctx.workQueue, ctx.config, ctx.logger));
+    registerAgentRoutes(ctx);
   },
   agent: async () => (await import('./agent-part.ts')).default,
 });

@@ -9,7 +9,6 @@
  */
 import {
   SproutError,
-  type AgentHttpEndpoint,
   type AgentReport,
   type DeliveryInfo,
   type TransportHealth,
@@ -23,6 +22,29 @@ export interface HttpTransportSettings {
   maxDeliver: number;
   /** How long a waiting long poll sleeps at most without a notification before it looks again (the safety poll). */
   pollIntervalMs: number;
+}
+
+/**
+ * What the plugin's agent routes (`GET /v1/agents/{id}/work`, `POST …/work/settle`,
+ * `POST …/reports`, see agent-routes.ts) hand the calls to.
+ */
+export interface AgentHttpEndpoint {
+  /**
+   * Waits up to `waitMs` for work of the site; returns leased items (redelivered when not
+   * settled in time). Stops without leasing anything once `signal` aborts (the agent hung up).
+   */
+  pollWork(siteId: string, waitMs: number, signal?: AbortSignal): Promise<{ item: WorkItem; delivery: DeliveryInfo }[]>;
+  /**
+   * `ack`: done, never again; `nak`: deliver again soon; `working`: still at it, extend
+   * the lease (so a long task is not handed to another agent). Other sites' items are ignored.
+   */
+  settleWork(siteId: string, ids: string[], outcome: 'ack' | 'nak' | 'working'): Promise<void>;
+  /**
+   * Takes reports from an agent, in sequence order; resolves once the report handler has
+   * applied them (its per-agent sequence check is the one deduplication point). Rejects
+   * when no handler runs or it failed; the agent keeps them in its journal and retries.
+   */
+  acceptReports(reports: AgentReport[]): Promise<void>;
 }
 
 type ReportsHandler = (reports: AgentReport[]) => Promise<void>;
@@ -43,7 +65,6 @@ const deadLetterEveryMs = 1000;
 
 export class HttpWorkQueue implements TransportProvider, AgentHttpEndpoint {
   readonly leasesFromOutbox = true;
-  readonly agentHttp: AgentHttpEndpoint = this;
   private reportsHandler?: ReportsHandler;
   private deadLetterHandler?: DeadLetterHandler;
   private deadLetterTimer?: NodeJS.Timeout;

@@ -133,7 +133,7 @@ for (const backend of backends) {
     const harness = await kernelFor(t, backend);
     const { kernel } = harness;
     const db = kernel.store.db;
-    const transport = await kernel.capability(transportCapability);
+    const transport = (await kernel.capability(transportCapability)) as HttpWorkQueue;
     const siteId = randomUUID();
     const agentId = randomUUID();
     await db('sites').insert({ id: siteId, name: `s-${siteId.slice(0, 8)}` });
@@ -148,7 +148,7 @@ for (const backend of backends) {
       payload: { sequence },
       channelSiteId: siteId,
     }));
-    await Promise.all([transport.agentHttp!.acceptReports(reports), transport.agentHttp!.acceptReports(reports)]);
+    await Promise.all([transport.acceptReports(reports), transport.acceptReports(reports)]);
     const audited = await db('audit_records').where({ action: 'agent.queue-test' }).select('details');
     t.deepEqual(audited.map((row) => (typeof row.details === 'string' ? JSON.parse(row.details) : row.details).sequence).sort(), [1, 2, 3]);
     t.is(Number((await db('agents').where({ id: agentId }).first('last_report_sequence')).last_report_sequence), 3);

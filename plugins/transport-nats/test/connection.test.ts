@@ -6,8 +6,8 @@
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { isSproutError, type AgentTransport, type TransportProvider, type WorkItem } from '@sprout/kernel';
-import { agentSide, controlSide, memoryLogger, pluginConfig, randomPrefix, removeStreams } from './nats-world.ts';
-import { LoopbackProxy, closedPort } from './loopback-proxy.ts';
+import { agentSide, controlSide, memoryLogger, pluginConfig, randomPrefix, removeStreams } from '@sprout/test-support/nats-world.ts';
+import { LoopbackProxy, closedPort } from '@sprout/test-support/loopback-proxy.ts';
 
 const patienceMs = 15_000;
 

@@ -11,8 +11,8 @@ import { connect } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import type { AgentTransport, SiteDesiredStateDocument, TransportProvider } from '@sprout/kernel';
 import { agentPermissions } from '../src/index.ts';
-import { agentSide, controlSide, memoryLogger, pluginConfig, until } from './nats-world.ts';
-import { startNatsServer } from './nats-server-process.ts';
+import { agentSide, controlSide, memoryLogger, pluginConfig, until } from '@sprout/test-support/nats-world.ts';
+import { startNatsServer } from '@sprout/test-support/nats-server-process.ts';
 
 const documentOf = (siteId: string, revision: number): SiteDesiredStateDocument => ({
   revision,

@@ -6,7 +6,7 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { transportCapability, type WorkItem } from '@sprout/kernel';
 import { startHarness } from '@sprout/test-support/harness.ts';
-import { agentSide, natsUrl, randomPrefix, removeStreams } from './nats-world.ts';
+import { agentSide, natsUrl, randomPrefix, removeStreams } from '@sprout/test-support/nats-world.ts';
 
 test('a kernel with SPROUT_NATS_URL uses transport-nats end to end: readiness, work to an agent with the settings it hands out', async (t) => {
   const prefix = randomPrefix();

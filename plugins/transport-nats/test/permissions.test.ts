@@ -8,8 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
 import type { AgentReport, AgentTransport, TransportProvider, WorkItem } from '@sprout/kernel';
 import { agentPermissions } from '../src/index.ts';
-import { agentSide, controlSide, memoryLogger, pluginConfig, until } from './nats-world.ts';
-import { startNatsServer } from './nats-server-process.ts';
+import { agentSide, controlSide, memoryLogger, pluginConfig, until } from '@sprout/test-support/nats-world.ts';
+import { startNatsServer } from '@sprout/test-support/nats-server-process.ts';
 
 const item = (siteId: string): WorkItem => ({ id: randomUUID(), siteId, kind: 'permissions-test', workflowId: null, stepId: null, payload: {} });
 const report = (agentId: string, siteId: string, sequence: number): AgentReport => ({

@@ -3,7 +3,7 @@ import test from 'ava';
 import { isSproutError } from '@sprout/kernel';
 import { readAgentSettings, withLocalNatsUrl } from '../src/settings.ts';
 import { natsTarget, redactNatsUrl } from '../src/nats-url.ts';
-import { pluginConfig } from './nats-world.ts';
+import { pluginConfig } from '@sprout/test-support/nats-world.ts';
 
 test('the plugin config defaults are the documented ones', (t) => {
   t.deepEqual(pluginConfig(), {

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { connect, millis } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { agentSide, controlSide, natsUrl, pluginConfig, randomPrefix, removeStreams } from './nats-world.ts';
+import { agentSide, controlSide, natsUrl, pluginConfig, randomPrefix, removeStreams } from '@sprout/test-support/nats-world.ts';
 
 async function inspect<T>(look: (jsm: Awaited<ReturnType<typeof jetstreamManager>>) => Promise<T>): Promise<T> {
   const nc = await connect({ servers: natsUrl.replace(/^nats:\/\//, '') });

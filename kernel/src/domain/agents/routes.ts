@@ -1,55 +1,21 @@
 /**
- * What site agents call: registration with a join token, heartbeats, and — for the HTTP
- * transport — long-polling for work, settling it, and posting reports. An agent acts
- * only for itself and its site; anything else is refused and audited.
+ * What site agents call whatever their transport: registration with a join token,
+ * heartbeats and the desired state. An agent acts only for itself and its site; anything
+ * else is refused and audited. A transport's own agent routes come with its plugin
+ * (PluginContext.agentRoutes).
  */
 import Type from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { RouteDeps } from '../../api/build-app.ts';
-import { transportCapability, type AgentHttpEndpoint, type AgentReport } from '../../capabilities/transport.ts';
 import { SproutError, isSproutError } from '../../errors/index.ts';
 import { kernelVersion } from '../../version.ts';
-import { reportProblem } from './report-schema.ts';
 import type { AgentHeartbeat } from './agent-service.ts';
 import { SiteDesiredStateSchema } from '../sites/desired-state-schema.ts';
 import { imageNamePattern } from '../sites/site-images.ts';
 
 const AgentParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 
-const WorkItemSchema = Type.Object({
-  id: Type.String(),
-  siteId: Type.String(),
-  kind: Type.String(),
-  workflowId: Type.Union([Type.String(), Type.Null()]),
-  stepId: Type.Union([Type.String(), Type.Null()]),
-  payload: Type.Record(Type.String(), Type.Unknown()),
-});
-
-const ReportSchema = Type.Object(
-  {
-    agentId: Type.String({ format: 'uuid' }),
-    siteId: Type.String({ format: 'uuid' }),
-    sequence: Type.Integer({ minimum: 1 }),
-    kind: Type.String({ minLength: 1, maxLength: 64 }),
-    workItemId: Type.Optional(Type.Union([Type.String({ maxLength: 64 }), Type.Null()])),
-    at: Type.String({ format: 'date-time' }),
-    payload: Type.Record(Type.String(), Type.Unknown()),
-  },
-  { additionalProperties: false },
-);
-
 export const agentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, audited }) => {
-  const httpEndpoint = async (): Promise<AgentHttpEndpoint> => {
-    const transport = await kernel.capability(transportCapability);
-    if (!transport.agentHttp) {
-      throw new SproutError(
-        'SPROUT_ERR_CONFLICT',
-        `this control plane hands work to agents through ${kernel.activeProvider('transport')}, not HTTP; restart the agent so it picks the transport up at registration`,
-      );
-    }
-    return transport.agentHttp;
-  };
-
   app.post(
     '/agents/register',
     {
@@ -215,100 +181,6 @@ export const agentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { kernel, 
       const revision = await kernel.services.siteRevisions.waitBeyond(siteId, after, wait * 1000, hungUp.signal);
       if (revision <= after) return reply.status(204).send(null);
       return kernel.desiredState(siteId);
-    },
-  );
-
-  app.get(
-    '/agents/:id/work',
-    {
-      config: { auth: { role: 'agent' } },
-      schema: {
-        tags: ['agents'],
-        summary: "Long-poll the agent's site for work (HTTP transport)",
-        params: AgentParams,
-        querystring: Type.Object({ wait: Type.Optional(Type.Integer({ minimum: 0, maximum: 60, default: 25 })) }, { additionalProperties: false }),
-        response: {
-          200: Type.Object({
-            items: Type.Array(Type.Object({ item: WorkItemSchema, delivery: Type.Object({ attempt: Type.Integer(), maxAttempts: Type.Integer() }) })),
-          }),
-        },
-      },
-    },
-    async (request, reply) => {
-      const endpoint = await httpEndpoint();
-      const wait = (request.query as { wait?: number }).wait ?? 25;
-      const hungUp = new AbortController();
-      reply.raw.once('close', () => hungUp.abort());
-      const items = await endpoint.pollWork(request.principal.siteId!, wait * 1000, hungUp.signal);
-      return { items: items.map(({ item, delivery }) => ({ item: { ...item, workflowId: item.workflowId ?? null, stepId: item.stepId ?? null }, delivery })) };
-    },
-  );
-
-  app.post(
-    '/agents/:id/work/settle',
-    {
-      config: { auth: { role: 'agent', action: 'agent.work.settle', target: 'agent', audit: false } },
-      schema: {
-        tags: ['agents'],
-        summary: 'Acknowledge work (ack), give it back for redelivery (nak), or extend its lease while still working on it (HTTP transport)',
-        params: AgentParams,
-        body: Type.Object(
-          {
-            ids: Type.Array(Type.String({ maxLength: 64 }), { minItems: 1, maxItems: 500 }),
-            outcome: Type.Union([Type.Literal('ack'), Type.Literal('nak'), Type.Literal('working')]),
-          },
-          { additionalProperties: false },
-        ),
-        response: { 200: Type.Object({ settled: Type.Integer() }) },
-      },
-    },
-    async (request) => {
-      const body = request.body as { ids: string[]; outcome: 'ack' | 'nak' | 'working' };
-      await (await httpEndpoint()).settleWork(request.principal.siteId!, body.ids, body.outcome);
-      return { settled: body.ids.length };
-    },
-  );
-
-  app.post(
-    '/agents/:id/reports',
-    {
-      config: { auth: { role: 'agent', action: 'agent.reports', target: 'agent', audit: false } },
-      schema: {
-        tags: ['agents'],
-        summary: 'Post a batch of reports, in sequence order (HTTP transport); each is applied once',
-        params: AgentParams,
-        body: Type.Object({ reports: Type.Array(ReportSchema, { minItems: 1, maxItems: 500 }) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ accepted: Type.Integer() }) },
-      },
-    },
-    async (request) => {
-      const { reports } = request.body as { reports: AgentReport[] };
-      const foreign = reports.find((r) => r.agentId !== request.principal.agentId || r.siteId !== request.principal.siteId);
-      if (foreign) {
-        await kernel.services.auditLog.record({
-          actor: request.principal.actor,
-          action: 'agent.reports',
-          targetType: 'agent',
-          targetId: foreign.agentId,
-          requestId: String(request.id),
-          sourceAddress: request.ip,
-          outcome: 'denied',
-          details: { reason: 'report for another agent or site', siteId: foreign.siteId },
-        });
-        request.audited = true;
-        throw new SproutError('SPROUT_ERR_FORBIDDEN', `${request.principal.actor} may only report for itself and its site`);
-      }
-      // Checked before anything is stored: retrying a malformed report cannot make it valid.
-      const malformed = reports.map((report, index) => ({ index, problem: reportProblem(report) })).find((r) => r.problem);
-      if (malformed?.problem) {
-        const field = `body/reports/${malformed.index}${malformed.problem.field}`;
-        throw new SproutError('SPROUT_ERR_VALIDATION', `body is invalid: ${field} ${malformed.problem.message}`, {
-          details: [{ field, message: malformed.problem.message }],
-        });
-      }
-      const channelSiteId = request.principal.siteId!;
-      await (await httpEndpoint()).acceptReports([...reports].sort((a, b) => a.sequence - b.sequence).map((report) => ({ ...report, channelSiteId })));
-      return { accepted: reports.length };
     },
   );
 };

@@ -1,11 +1,11 @@
 /**
- * Pushes each site's desired-state document to a transport that carries it itself (NATS:
- * a JetStream key-value bucket the site's agents watch). On every announced revision it
+ * Pushes each site's desired-state document to a transport that carries it itself (a
+ * broker's key-value store the site's agents watch, say). On every announced revision it
  * builds the site's document and publishes it, one publish in flight per site: a change
  * that arrives meanwhile is published once more afterwards, with the newest document.
  * A failure is logged once (until a publish of that site succeeds again) and healed by
  * the next change or by the periodic republish of every site, which also runs at start.
- * Transports without `publishDesiredState` (HTTP) serve the document by long poll instead.
+ * Transports without `publishDesiredState` serve the document by long poll instead.
  */
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';

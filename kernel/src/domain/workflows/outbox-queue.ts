@@ -1,6 +1,6 @@
 /**
  * The outbox as a work queue, for transports whose agents lease work from the control
- * plane (transport-http) instead of a broker: the row the workflow step wrote in its own
+ * plane instead of a broker: the row the workflow step wrote in its own
  * transaction is the queued item, leased, settled and given up in place. Plugins reach it
  * as `ctx.workQueue`; they never touch the `outbox` table themselves.
  *

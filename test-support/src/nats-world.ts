@@ -9,7 +9,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { AgentTransport, PluginContext, TransportProvider } from '@sprout/kernel';
 import type { TransportWorld } from '@sprout/kernel/testing';
-import plugin, { configSchema, natsNames, type NatsTransportConfig } from '../src/index.ts';
+import plugin, { configSchema, natsNames, type NatsTransportConfig } from '@sprout/plugin-transport-nats';
 
 export const natsUrl = process.env.SPROUT_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 
