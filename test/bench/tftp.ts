@@ -2,11 +2,13 @@
  * tftp: the agent's TFTP service against tftpd-hpa, both serving the same 20 MB file
  * on loopback ports, fetched with curl and atftp at blksize 512 and 1468, one at a
  * time and ten in parallel. Every download's sha256 is checked. Servers alternate per
- * measurement; each single figure is the median of a few transfers.
+ * measurement; each single figure is the median of a few transfers. CPU and peak RSS
+ * count a server's whole process tree: Sprout's agent and its transfer workers,
+ * tftpd-hpa's listener and the child it forks per transfer.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freeUdpPort } from '../../cli/src/lab/lab-ports.ts';
 import { runTool, sleep, startChild, type BenchOptions, type Cleanup, type Row, type SuiteResult } from './bench-kit.ts';
@@ -27,15 +29,17 @@ export async function tftpSuite(options: BenchOptions, cleanup: Cleanup): Promis
   writeFileSync(join(root, fileName), content);
   const expected = createHash('sha256').update(content).digest('hex');
 
-  const servers: { name: string; port: number }[] = [];
+  const servers: { name: string; port: number; pid: number }[] = [];
   const sproutPort = await freeUdpPort();
+  // One transfer worker per core beyond the first, beside the agent's own process (BENCH_TFTP_WORKERS overrides).
+  const workers = Number(process.env.BENCH_TFTP_WORKERS ?? Math.max(0, availableParallelism() - 1));
   const sprout = await startSproutService(cleanup, {
     service: 'tftp',
-    settings: { port: sproutPort, address: '127.0.0.1', root, maxBlksize: 1468 },
+    settings: { port: sproutPort, address: '127.0.0.1', root, maxBlksize: 1468, workers },
     state: {},
     dataDir: join(work, 'sprout'),
   });
-  servers.push({ name: 'Sprout', port: sproutPort });
+  servers.push({ name: 'Sprout', port: sproutPort, pid: sprout.child.process.pid! });
   if (which('in.tftpd')) {
     const port = await freeUdpPort();
     const child = startChild(cleanup, 'in.tftpd', [
@@ -52,7 +56,7 @@ export async function tftpSuite(options: BenchOptions, cleanup: Cleanup): Promis
     ]);
     await sleep(500);
     if (child.process.exitCode !== null) notes.push(`tftpd-hpa did not start: ${child.output().slice(-300)}`);
-    else servers.push({ name: 'tftpd-hpa', port });
+    else servers.push({ name: 'tftpd-hpa', port, pid: child.process.pid! });
   } else notes.push('tftpd-hpa (in.tftpd) is missing: not compared');
 
   const clients = [
@@ -96,6 +100,38 @@ export async function tftpSuite(options: BenchOptions, cleanup: Cleanup): Promis
     return ok ? seconds : null;
   };
 
+  const cpu = new Map(servers.map((x) => [x.name, 0]));
+  const served = new Map(servers.map((x) => [x.name, 0]));
+  const peakRss = new Map(servers.map((x) => [x.name, 0]));
+  /**
+   * Runs `work` against one server, adding its process tree's CPU and sampling its RSS
+   * meanwhile. tftpd-hpa ignores SIGCHLD, so its exited children's CPU reaches no
+   * counter: every child's CPU is sampled every 25 ms while it lives (the last < 25 ms of
+   * each is missed, in tftpd-hpa's favour).
+   */
+  const measured = async <T>(server: (typeof servers)[number], work: () => Promise<T>): Promise<T> => {
+    const rootBefore = ownCpuTicks(server.pid);
+    const childBefore = new Map(childrenOf(server.pid).map((pid) => [pid, ownCpuTicks(pid)]));
+    const childLast = new Map(childBefore);
+    const sample = () => {
+      let kib = rssKiB(server.pid);
+      for (const pid of childrenOf(server.pid)) {
+        childLast.set(pid, Math.max(childLast.get(pid) ?? 0, ownCpuTicks(pid)));
+        kib += rssKiB(pid);
+      }
+      peakRss.set(server.name, Math.max(peakRss.get(server.name)!, kib / 1024));
+    };
+    const sampler = setInterval(sample, 25);
+    try {
+      return await work();
+    } finally {
+      clearInterval(sampler);
+      sample();
+      let ticks = ownCpuTicks(server.pid) - rootBefore;
+      for (const [pid, last] of childLast) ticks += last - (childBefore.get(pid) ?? 0);
+      cpu.set(server.name, cpu.get(server.name)! + ticks / 100);
+    }
+  };
   const mib = bytes / 1024 / 1024;
   const repeats = options.quick ? 1 : 3;
   const rows: Row[] = [];
@@ -106,7 +142,8 @@ export async function tftpSuite(options: BenchOptions, cleanup: Cleanup): Promis
       const times = new Map<string, number[]>();
       for (let r = 0; r < repeats; r++) {
         for (const server of r % 2 === 0 ? servers : [...servers].reverse()) {
-          const s = await fetchOnce(client, server.port, blksize);
+          const s = await measured(server, () => fetchOnce(client, server.port, blksize));
+          served.set(server.name, served.get(server.name)! + mib);
           if (s !== null) times.set(server.name, [...(times.get(server.name) ?? []), s]);
         }
       }
@@ -129,7 +166,8 @@ export async function tftpSuite(options: BenchOptions, cleanup: Cleanup): Promis
     const aggregate = new Map<string, number | null>();
     for (const server of blksize === 512 ? servers : [...servers].reverse()) {
       const at = process.hrtime.bigint();
-      const results = await Promise.all(Array.from({ length: parallel }, () => fetchOnce(clients[0], server.port, blksize)));
+      const results = await measured(server, () => Promise.all(Array.from({ length: parallel }, () => fetchOnce(clients[0], server.port, blksize))));
+      served.set(server.name, served.get(server.name)! + parallel * mib);
       const seconds = Number(process.hrtime.bigint() - at) / 1e9;
       aggregate.set(server.name, results.every((r) => r !== null) ? (parallel * mib) / seconds : null);
     }
@@ -155,9 +193,57 @@ export async function tftpSuite(options: BenchOptions, cleanup: Cleanup): Promis
       });
     }
   }
+  const perGiB = (name: string) => (served.get(name) ? (cpu.get(name)! / served.get(name)!) * 1024 : null);
+  rows.push(
+    {
+      metric: 'CPU per GiB served, all processes, all rows',
+      unit: 's',
+      better: 'lower',
+      sprout: perGiB('Sprout'),
+      peers: Object.fromEntries(peers.map((p) => [p, perGiB(p)])),
+    },
+    {
+      metric: 'peak RSS, all processes (sampled every 25 ms)',
+      unit: 'MiB',
+      better: 'lower',
+      sprout: peakRss.get('Sprout')!,
+      peers: Object.fromEntries(peers.map((p) => [p, peakRss.get(p)!])),
+    },
+  );
+  notes.push(
+    `Sprout runs its agent process and ${workers} transfer worker process(es) (the agent takes transfers too, the least loaded process gets each); tftpd-hpa forks one process per transfer. CPU counts every process of a server, exited ones included; RSS is the peak of the sum over live processes`,
+  );
   notes.push(
     `${mib} MiB file, ${repeats} transfer(s) per single figure (median), every download's sha256 checked: ${badSums} wrong; Sprout served ${health.completedTransfers ?? '?'} transfers, ${health.failedTransfers ?? '?'} failed`,
   );
   notes.push('times include starting the client process (a few ms per transfer)');
   return { suite: 'tftp', peers, rows, targets, notes };
+}
+
+/** CPU ticks of a process and of the children it has waited for; 0 once it has exited. */
+function ownCpuTicks(pid: number): number {
+  try {
+    // Fields after the command name: state(0) … utime(11) stime(12) cutime(13) cstime(14).
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+  } catch {
+    return 0;
+  }
+}
+
+function rssKiB(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** Live children of a process's main thread (Node's forks and tftpd-hpa's per-transfer forks come from it). */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
 }

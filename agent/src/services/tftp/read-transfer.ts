@@ -24,6 +24,8 @@ export interface ReadTransferOptions {
   oack: Buffer | null;
   timeoutMs: number;
   retries: number;
+  /** Called once, when the client first acknowledges a DATA block (the transfer is no longer `starting`). */
+  onProgress?: () => void;
 }
 
 /**
@@ -127,6 +129,7 @@ export class ReadTransfer {
     // Block numbers wrap at 16 bits; a window is at most 64 blocks, so the distance is unambiguous.
     const ahead = (wireBlock - this.acked) & 0xffff;
     if (ahead === 0 || this.acked + ahead > this.sentUpTo) return; // duplicate or stale: the timer handles loss
+    if (this.acked === 0) this.options.onProgress?.();
     this.acked += ahead;
     if (this.acked === this.lastBlock) {
       return this.finish({ ok: true, bytesSent: this.bytesSent });

@@ -24,6 +24,12 @@ export interface TftpSettings {
    * most four such files' worth is held at once. 0: every transfer reads from disk.
    */
   sharedFileMaxBytes: number;
+  /**
+   * Child processes that run transfers beside the agent's own, so transfers use more than
+   * one core (a core count minus one is a good value). The agent still receives and checks
+   * every request. 0: every transfer runs in the agent's process.
+   */
+  workers: number;
 }
 
 export const defaultTftpSettings: Readonly<TftpSettings> = Object.freeze({
@@ -36,15 +42,17 @@ export const defaultTftpSettings: Readonly<TftpSettings> = Object.freeze({
   maxTransfers: 256,
   maxBlksize: 1468,
   sharedFileMaxBytes: 64 * 1024 * 1024,
+  workers: 0,
 });
 
-const integerFields: Record<'port' | 'timeoutMs' | 'retries' | 'maxTransfers' | 'maxBlksize' | 'sharedFileMaxBytes', [min: number, max: number]> = {
+const integerFields: Record<'port' | 'timeoutMs' | 'retries' | 'maxTransfers' | 'maxBlksize' | 'sharedFileMaxBytes' | 'workers', [min: number, max: number]> = {
   port: [0, 65535],
   timeoutMs: [10, 60_000],
   retries: [0, 100],
   maxTransfers: [1, 65535],
   maxBlksize: [minBlksize, maxBlksizeOnWire],
   sharedFileMaxBytes: [0, 1024 * 1024 * 1024],
+  workers: [0, 64],
 };
 
 export function parseTftpSettings(raw: Record<string, unknown>): TftpSettings {

@@ -4,14 +4,16 @@
  * It never writes to disk and never serves a file outside its root.
  */
 import type { RemoteInfo, Socket } from 'node:dgram';
-import { open, realpath, stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { SproutError } from '@sprout/kernel/sdk';
 import { lookUpBootFile } from './boot-file-path.ts';
 import { negotiateOptions } from './options.ts';
-import { decodePacket, encodeError, encodeOack, tftpErrors, type TftpErrorCode } from './packets.ts';
-import { ReadTransfer } from './read-transfer.ts';
-import { SharedFiles, type HeldFile } from './shared-files.ts';
+import { openTransfer, type AcceptedTransfer, type OpenedTransfer } from './open-transfer.ts';
+import { decodePacket, encodeError, tftpErrors, type TftpErrorCode } from './packets.ts';
+import type { ReadTransfer, TransferOutcome } from './read-transfer.ts';
 import type { TftpSettings } from './settings.ts';
+import { SharedFiles } from './shared-files.ts';
+import { TransferWorkers, type DelegatedTransfer, type TransferWorkerState } from './transfer-workers.ts';
 import { createTftpSocket } from './udp-socket.ts';
 
 export interface TftpLogger {
@@ -32,13 +34,20 @@ export interface TftpServerHealth {
   refusedRequests: number;
   /** Read requests left unanswered because maxTransfers were running; the client resends them. */
   deferredRequests: number;
-  /** DATA payload bytes sent, retransmissions included. */
+  /** DATA payload bytes sent, retransmissions included (workers' counts lag by up to 200 ms). */
   bytesSent: number;
+  /** With settings `workers`: each transfer worker process. */
+  workers?: TransferWorkerState[];
 }
 
+/** How long start() waits for the transfer workers to load. */
+const workerStartMs = 10_000;
+
 export class TftpServer {
-  /** Running transfers by client address and port, with the file each one asked for. */
-  private readonly transfers = new Map<string, { transfer: ReadTransfer; filename: string }>();
+  /** Running transfers by client address and port, with the file each one asked for; `local`: in this process, not a worker. */
+  private readonly transfers = new Map<string, { transfer: ReadTransfer | DelegatedTransfer; filename: string; local: boolean }>();
+  /** Transfers running in this process (the others run in workers). */
+  private localTransfers = 0;
   /** Clients whose RRQ is between arrival and its transfer starting (lookup and open are async). */
   private readonly opening = new Set<string>();
   private readonly port: number;
@@ -59,6 +68,7 @@ export class TftpServer {
     private readonly rootReal: string,
     private readonly socket: Socket,
     private readonly logger: TftpLogger,
+    private readonly workers: TransferWorkers | undefined,
   ) {
     this.port = socket.address().port;
     // Four files' worth bounds what a storm of different large files holds in memory.
@@ -102,12 +112,19 @@ export class TftpServer {
         cause: err,
       });
     });
-    return new TftpServer(settings, rootReal, socket, logger);
+    let workers: TransferWorkers | undefined;
+    if (settings.workers > 0) {
+      workers = new TransferWorkers(settings.workers, settings.sharedFileMaxBytes, (message) => logger.warn({ service: 'tftp' }, `tftp: ${message}`));
+      // Until a worker is ready, this process runs every transfer itself.
+      if (!(await workers.ready(workerStartMs))) logger.warn({ workers: settings.workers }, `tftp: not all workers started within ${workerStartMs} ms`);
+    }
+    return new TftpServer(settings, rootReal, socket, logger, workers);
   }
 
   health(): TftpServerHealth {
     let bytesSent = this.bytesSentByFinished;
-    for (const { transfer } of this.transfers.values()) bytesSent += transfer.bytesSent;
+    for (const { transfer, local } of this.transfers.values()) if (local) bytesSent += (transfer as ReadTransfer).bytesSent;
+    if (this.workers) bytesSent += this.workers.bytesSent();
     return {
       address: this.settings.address,
       port: this.port,
@@ -119,6 +136,7 @@ export class TftpServer {
       refusedRequests: this.refused,
       deferredRequests: this.deferred,
       bytesSent,
+      ...(this.workers ? { workers: this.workers.states() } : {}),
     };
   }
 
@@ -127,9 +145,10 @@ export class TftpServer {
     if (this.stopping) return;
     this.stopping = true;
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
-    const running = [...this.transfers.values()].map(({ transfer }) => transfer);
+    const running = [...this.transfers.values()].filter(({ local }) => local).map(({ transfer }) => transfer as ReadTransfer);
     for (const transfer of running) transfer.abort('Server shutting down', 'server');
-    await Promise.all(running.map((transfer) => transfer.done));
+    // Workers end their own transfers the same way; their outcomes arrive before they exit.
+    await Promise.all([...running.map((transfer) => transfer.done), this.workers?.stop()]);
   }
 
   private async onRequest(message: Buffer, rinfo: RemoteInfo): Promise<void> {
@@ -149,72 +168,82 @@ export class TftpServer {
     if (this.transfers.size + this.opening.size >= this.settings.maxTransfers) return this.defer(key);
     existing?.transfer.abort('the client sent a new request from the same port', 'client');
 
+    const found = await this.lookUp(rinfo, key, packet.filename);
+    if (!found || this.stopping) return;
+    const negotiated = negotiateOptions(packet.options, found.size, { maxBlksize: this.settings.maxBlksize });
+    const accepted: AcceptedTransfer = {
+      peer: { address: rinfo.address, port: rinfo.port },
+      path: found.path,
+      size: found.size,
+      blksize: negotiated.blksize,
+      windowsize: negotiated.windowsize,
+      acknowledged: [...negotiated.acknowledged],
+      bindAddress: this.settings.address,
+      timeoutMs: this.settings.timeoutMs,
+      retries: this.settings.retries,
+    };
+    // The least loaded of the workers and this process; a tie goes to a worker, leaving this one to the requests.
+    const delegated = this.workers && this.workers.leastLoad() <= this.localTransfers + this.opening.size ? this.workers.run(accepted) : null;
+    if (delegated) return this.runDelegated(rinfo, key, packet.filename, delegated);
+
     this.opening.add(key);
-    let transfer: ReadTransfer;
+    let opened: OpenedTransfer;
     try {
-      const found = await lookUpBootFile(this.rootReal, packet.filename);
-      if (!found.ok) {
-        if (found.code === tftpErrors.accessViolation) this.logger.warn({ client: key, file: packet.filename }, `tftp: refused: ${found.message}`);
-        else this.logger.info({ client: key, file: packet.filename }, 'tftp: file not found');
-        return this.refuse(rinfo, found.code, found.message);
-      }
-      const file = await open(found.path, 'r').catch(() => null);
-      if (!file) return this.refuse(rinfo, tftpErrors.accessViolation, 'Access violation: cannot open file');
-      const info = await file.stat().catch(() => null);
-      const size = info?.size ?? found.size;
-      let content: HeldFile | undefined;
-      if (info) {
-        try {
-          content = await this.sharedFiles.acquire(found.path, info, file);
-        } catch (err) {
-          await file.close();
-          this.logger.warn({ client: key, file: packet.filename, err: (err as Error).message }, 'tftp: file could not be read');
-          return this.refuse(rinfo, tftpErrors.notDefined, 'Read error');
-        }
-      }
-      const negotiated = negotiateOptions(packet.options, size, { maxBlksize: this.settings.maxBlksize });
-      const socket = createTftpSocket(this.settings.address);
-      // Bound to the listening address when it is a specific one, so replies come from the address the client asked.
-      const ok = await new Promise<boolean>((resolve) => {
-        socket.once('error', () => resolve(false));
-        socket.bind(0, this.settings.address, () => resolve(true));
-      });
-      if (!ok || this.stopping) {
-        socket.close();
-        content?.release();
-        await file.close();
-        if (!ok) this.refuse(rinfo, tftpErrors.notDefined, 'Cannot open a transfer socket');
-        return;
-      }
-      socket.removeAllListeners('error');
-      transfer = new ReadTransfer({
-        socket,
-        peer: { address: rinfo.address, port: rinfo.port },
-        file,
-        content,
-        size,
-        blksize: negotiated.blksize,
-        windowsize: negotiated.windowsize,
-        oack: negotiated.acknowledged.size > 0 ? encodeOack(negotiated.acknowledged) : null,
-        timeoutMs: this.settings.timeoutMs,
-        retries: this.settings.retries,
-      });
+      opened = await openTransfer(accepted, this.sharedFiles, () => this.stopping);
     } finally {
       this.opening.delete(key);
     }
-    this.transfers.set(key, { transfer, filename: packet.filename });
+    if (!opened.ok) {
+      if (opened.code === null) return;
+      if (opened.log) this.logger.warn({ client: key, file: packet.filename, reason: opened.log }, 'tftp: request failed');
+      return this.refuse(rinfo, opened.code, opened.message);
+    }
+    const { transfer } = opened;
+    this.transfers.set(key, { transfer, filename: packet.filename, local: true });
+    this.localTransfers += 1;
     transfer.start();
     const outcome = await transfer.done;
+    this.localTransfers -= 1;
     if (this.transfers.get(key)?.transfer === transfer) this.transfers.delete(key);
     this.bytesSentByFinished += outcome.bytesSent;
+    this.count(key, packet.filename, outcome);
+  }
+
+  /** Resolves the requested name inside the root; null when the request was refused (and answered). */
+  private async lookUp(rinfo: RemoteInfo, key: string, filename: string): Promise<{ path: string; size: number } | null> {
+    this.opening.add(key);
+    try {
+      const found = await lookUpBootFile(this.rootReal, filename);
+      if (found.ok) return found;
+      if (found.code === tftpErrors.accessViolation) this.logger.warn({ client: key, file: filename }, `tftp: refused: ${found.message}`);
+      else this.logger.info({ client: key, file: filename }, 'tftp: file not found');
+      this.refuse(rinfo, found.code, found.message);
+      return null;
+    } finally {
+      this.opening.delete(key);
+    }
+  }
+
+  private async runDelegated(rinfo: RemoteInfo, key: string, filename: string, transfer: DelegatedTransfer): Promise<void> {
+    this.transfers.set(key, { transfer, filename, local: false });
+    const result = await transfer.done;
+    if (this.transfers.get(key)?.transfer === transfer) this.transfers.delete(key);
+    if ('refused' in result) {
+      if (result.refused.log) this.logger.warn({ client: key, file: filename, reason: result.refused.log }, 'tftp: request failed');
+      return this.refuse(rinfo, result.refused.code, result.refused.message);
+    }
+    this.count(key, filename, result.outcome);
+  }
+
+  private count(key: string, filename: string, outcome: TransferOutcome): void {
     if (outcome.ok) {
       this.completed += 1;
     } else if (outcome.clientAborted) {
       this.abortedByClient += 1;
-      this.logger.info({ client: key, file: packet.filename, reason: outcome.reason }, 'tftp: client ended the transfer');
+      this.logger.info({ client: key, file: filename, reason: outcome.reason }, 'tftp: client ended the transfer');
     } else {
       this.failed += 1;
-      this.logger.warn({ client: key, file: packet.filename, reason: outcome.reason }, 'tftp: transfer failed');
+      this.logger.warn({ client: key, file: filename, reason: outcome.reason }, 'tftp: transfer failed');
     }
   }
 
