@@ -88,9 +88,9 @@ export class MachineService {
            exists (select 1 from machines m where m.site_id = s.id and m.hostname = ?) as hostname_taken,
            (select json_agg(json_build_object('mac', i.mac, 'hostname', m.hostname, 'id', m.id) order by i.mac)
               from interfaces i join machines m on m.id = i.machine_id
-             where i.mac in (select jsonb_array_elements_text(?::jsonb))) as macs_taken
+             where i.mac in (${macs.map(() => '?').join(', ')})) as macs_taken
          from sites s where ${isUuid(input.site) ? 's.id = ?' : 's.name = ?'}`,
-        [hostname, JSON.stringify(macs), input.site],
+        [hostname, ...macs, input.site],
       ),
     );
     const site = checked[0];
