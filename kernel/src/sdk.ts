@@ -40,7 +40,6 @@ export type { SproutConfig } from './config/schema.ts';
 export type { Role, Principal } from './auth/principal.ts';
 export { kernelApiVersion, kernelVersion } from './version.ts';
 export { ensurePrivateDir, writePrivateFile } from './store/private-dir.ts';
-export { preparedRows } from './store/prepared-statement.ts';
 export { logDestination } from './logging/log-destination.ts';
 export { hostPortPattern, parseHostPort } from './config/host-port.ts';
 export * from './net/ipv4.ts';

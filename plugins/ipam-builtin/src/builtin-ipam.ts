@@ -7,15 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import {
-  SproutError,
-  preparedRows,
-  type KernelRead,
-  type AllocateAddressRequest,
-  type IpAllocation,
-  type IpamNetwork,
-  type IpamProvider,
-} from '@sprout/kernel/sdk';
+import { SproutError, type KernelRead, type AllocateAddressRequest, type IpAllocation, type IpamNetwork, type IpamProvider } from '@sprout/kernel/sdk';
 import { firstFreeAddress, standingOf } from './address-space.ts';
 
 interface AllocationRow {
@@ -79,20 +71,9 @@ export class BuiltinIpam implements IpamProvider {
   }
 
   async listAllocations(network: IpamNetwork, trx?: Knex | Knex.Transaction, only?: { machineId: string }): Promise<IpAllocation[]> {
-    if (only) {
-      // One machine's: on every GET /v1/machines/{id}, so a prepared statement.
-      const rows = await preparedRows<AllocationRow>(
-        trx ?? this.db,
-        'sprout_ipam_builtin_machine_allocations',
-        `select id, network_id, host(address) as address, machine_id, interface_id, hostname from ip_allocations
-          where network_id = $1 and machine_id = $2 order by ip_allocations.address`,
-        [network.id, only.machineId],
-      );
-      return rows.map((r) => this.toAllocation(r));
-    }
-    const rows = await this.rows(trx ?? this.db)
-      .where({ network_id: network.id })
-      .orderBy('ip_allocations.address');
+    const q = this.rows(trx ?? this.db).where({ network_id: network.id });
+    if (only) q.andWhere({ machine_id: only.machineId });
+    const rows = await q.orderBy('ip_allocations.address');
     return rows.map((r) => this.toAllocation(r));
   }
 
