@@ -28,13 +28,25 @@ export const metricsRoutes: FastifyPluginAsync<ServiceDeps<'config' | 'metrics'>
   );
 };
 
-/** Counts every answered request by its route template (`/v1/machines/:id`), never its raw URL. */
+/**
+ * Counts every answered request by its route template (`/v1/machines/:id`), never its raw
+ * URL. The labelled series of each route, method and status are looked up once and kept:
+ * prom-client would otherwise hash the label set twice on every request.
+ */
 export function countRequests(app: FastifyInstance, metrics: ControlPlaneMetrics): void {
+  const series = new Map<string, { requests: { inc(): void }; duration: { observe(seconds: number): void } }>();
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const method = request.method;
-    metrics.httpRequests.inc({ method, route, status_code: String(reply.statusCode) });
-    metrics.httpDuration.observe({ method, route }, reply.elapsedTime / 1000);
+    const status = String(reply.statusCode);
+    const key = `${method} ${status} ${route}`;
+    let one = series.get(key);
+    if (!one) {
+      one = { requests: metrics.httpRequests.labels({ method, route, status_code: status }), duration: metrics.httpDuration.labels({ method, route }) };
+      series.set(key, one);
+    }
+    one.requests.inc();
+    one.duration.observe(reply.elapsedTime / 1000);
     done();
   });
 }

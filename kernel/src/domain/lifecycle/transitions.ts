@@ -77,11 +77,20 @@ export function allowedFrom(status: string, action: LifecycleAction): boolean {
   return from === 'in-progress' ? isInProgress(status) : (from as readonly string[]).includes(status);
 }
 
+/** Per status, computed once: every machine in a listed page asks (the table is constant). */
+const operatorActionsByStatus = new Map<string, readonly string[]>();
+
 /** The operator actions possible from a status, for 409 answers and `machine show`. */
 export function operatorActionsFrom(status: string): string[] {
-  return (Object.keys(transitions) as LifecycleAction[])
-    .filter((a) => (transitions[a] as Transition).operator && allowedFrom(status, a))
-    .map((a) => a.replace('_', '-'));
+  let actions = operatorActionsByStatus.get(status);
+  if (!actions) {
+    actions = (Object.keys(transitions) as LifecycleAction[])
+      .filter((a) => (transitions[a] as Transition).operator && allowedFrom(status, a))
+      .map((a) => a.replace('_', '-'));
+    if (operatorActionsByStatus.size < 256) operatorActionsByStatus.set(status, actions);
+  }
+  // A copy: callers own their array.
+  return [...actions];
 }
 
 /** Where an action leads from `status`; `returnTo` answers `returns` (cancel). */

@@ -9,7 +9,7 @@ import type { Knex } from 'knex';
 import { SproutError, type ProblemDetail } from '../../errors/index.ts';
 import { findSite, isUuid } from '../sites/find-site.ts';
 import { findMachine, onlyMachine, type MachineRow } from './find-machine.ts';
-import { readRelatedParts, readViewPage, readViewRows, toView, type MachineView } from './machine-view.ts';
+import { readRelatedParts, readViewPage, readViewRows, toView, type MachineView, type RelatedParts } from './machine-view.ts';
 import { normaliseMac, type MachineInput, type MachineUpdate } from './schemas.ts';
 import { cursorCodec } from '../../api/cursor.ts';
 import type { BmcRules } from './bmc.ts';
@@ -71,43 +71,70 @@ export class MachineService {
     await trx('machines').where({ id: machine.id }).delete();
   }
 
-  /** Validated input → a new machine in status `new`. Throws with every field problem found. */
-  async create(trx: Knex.Transaction, input: MachineInput): Promise<MachineRow> {
-    const site = await findSite(trx, input.site).catch(() => {
+  /**
+   * Validated input → a new machine in status `new`. Throws with every field problem found.
+   * It comes back with its related parts (site, interfaces, no test results yet), so its
+   * view needs no further read. The site, the hostname and the MACs are checked in one
+   * query, and the machine and its interfaces written in one statement: a create is a
+   * handful of round trips inside its transaction, not one per rule.
+   */
+  async create(trx: Knex.Transaction, input: MachineInput): Promise<MachineRow & RelatedParts> {
+    const hostname = input.hostname.toLowerCase();
+    const interfaces = this.normaliseInterfaces(input.interfaces);
+    const macs = interfaces.map((i) => i.mac);
+    const checked = rowsOf<{ id: string; name: string; hostname_taken: boolean; macs_taken: { mac: string; hostname: string; id: string }[] | null }>(
+      await trx.raw(
+        `select s.id, s.name,
+           exists (select 1 from machines m where m.site_id = s.id and m.hostname = ?) as hostname_taken,
+           (select json_agg(json_build_object('mac', i.mac, 'hostname', m.hostname, 'id', m.id) order by i.mac)
+              from interfaces i join machines m on m.id = i.machine_id
+             where i.mac in (${macs.map(() => '?').join(', ')})) as macs_taken
+         from sites s where ${isUuid(input.site) ? 's.id = ?' : 's.name = ?'}`,
+        [hostname, ...macs, input.site],
+      ),
+    );
+    const site = checked[0];
+    if (!site) {
       throw new SproutError('SPROUT_ERR_VALIDATION', `no site "${input.site}"`, {
         details: [{ field: 'site', message: `no site with id or name "${input.site}"` }],
       });
-    });
-    const hostname = input.hostname.toLowerCase();
-    const interfaces = this.normaliseInterfaces(input.interfaces);
-    if (await trx('machines').where({ site_id: site.id, hostname }).first()) {
+    }
+    if (site.hostname_taken) {
       throw new SproutError('SPROUT_ERR_CONFLICT', `site ${site.name} already has a machine named ${hostname}`, {
         details: [{ field: 'hostname', message: 'already taken at this site' }],
       });
     }
-    await this.refuseTakenMacs(
-      trx,
-      interfaces.map((i) => i.mac),
-    );
+    refuseTaken(macs, site.macs_taken ?? []);
     if (input.bmc) await this.deps.bmc.check(input.bmc);
     const id = randomUUID();
     const bmc = input.bmc ? this.deps.bmc.write(id, input.bmc) : { bmc: null, secret: null };
-    const [row] = await trx<MachineRow>('machines')
-      .insert({
-        id,
-        site_id: site.id,
-        hostname,
-        arch: input.arch,
-        boot_mode: input.bootMode,
-        tags: JSON.stringify(dedupe(input.tags ?? [])) as never,
-        bmc: (bmc.bmc ? JSON.stringify(bmc.bmc) : null) as never,
-        bmc_secret: bmc.secret ?? null,
-        expected: JSON.stringify(input.expected ?? {}) as never,
-        status: 'new',
-      })
-      .returning('*');
-    await trx('interfaces').insert(interfaces.map((i) => ({ id: randomUUID(), machine_id: id, ...i })));
-    return row;
+    const [row] = rowsOf<MachineRow & { view_interfaces: RelatedParts['view_interfaces'] }>(
+      await trx.raw(
+        `with machine as (
+           insert into machines (id, site_id, hostname, arch, boot_mode, tags, bmc, bmc_secret, expected, status)
+           values (?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?::jsonb, 'new') returning *),
+         nics as (
+           insert into interfaces (id, machine_id, mac, name, pxe)
+           select n.id, ?::uuid, n.mac, n.name, n.pxe from jsonb_to_recordset(?::jsonb) as n(id uuid, mac text, name text, pxe boolean)
+           returning id, mac, name, pxe)
+         select machine.*, (select json_agg(json_build_object('id', nics.id, 'mac', nics.mac, 'name', nics.name, 'pxe', nics.pxe) order by nics.name) from nics) as view_interfaces
+         from machine`,
+        [
+          id,
+          site.id,
+          hostname,
+          input.arch,
+          input.bootMode,
+          JSON.stringify(dedupe(input.tags ?? [])),
+          bmc.bmc ? JSON.stringify(bmc.bmc) : null,
+          bmc.secret ?? null,
+          JSON.stringify(input.expected ?? {}),
+          id,
+          JSON.stringify(interfaces.map((i) => ({ id: randomUUID(), ...i }))),
+        ],
+      ),
+    );
+    return { ...row, view_site: { id: site.id, name: site.name }, view_tests: [] };
   }
 
   normaliseInterfaces(input: MachineInput['interfaces']): { mac: string; name: string; pxe: boolean }[] {
@@ -131,28 +158,12 @@ export class MachineService {
     return interfaces;
   }
 
-  private async refuseTakenMacs(trx: Knex.Transaction, macs: string[], exceptMachine?: string): Promise<void> {
-    const q = trx('interfaces')
-      .join('machines', 'machines.id', 'interfaces.machine_id')
-      .whereIn('interfaces.mac', macs)
-      .select('interfaces.mac', 'machines.hostname', 'machines.id');
-    if (exceptMachine) q.whereNot('machines.id', exceptMachine);
-    const taken = await q;
-    if (taken.length > 0) {
-      throw new SproutError('SPROUT_ERR_CONFLICT', `MAC address already in use: ${taken.map((t) => `${t.mac} (machine ${t.hostname})`).join(', ')}`, {
-        details: taken.map((t) => ({ field: `interfaces/${macs.indexOf(t.mac)}/mac`, message: `${t.mac} belongs to machine ${t.hostname} (${t.id})` })),
-      });
-    }
-  }
-
-  /** Views of machines already read (after a change), their related parts in one query. */
-  async views(rows: MachineRow[], db: Knex | Knex.Transaction = this.deps.db): Promise<MachineView[]> {
-    if (rows.length === 0) return [];
-    const parts = await readRelatedParts(
-      db,
-      rows.map((r) => r.id),
-    );
-    return rows.map((m) => toView(m, parts.get(m.id)!));
+  /** Views of machines already read (after a change): their related parts in one query, unless a row carries them (a machine just created). */
+  async views(rows: (MachineRow | (MachineRow & RelatedParts))[], db: Knex | Knex.Transaction = this.deps.db): Promise<MachineView[]> {
+    const carried = (m: MachineRow): m is MachineRow & RelatedParts => 'view_interfaces' in m;
+    const missing = rows.filter((m) => !carried(m)).map((m) => m.id);
+    const parts = missing.length > 0 ? await readRelatedParts(db, missing) : new Map<string, RelatedParts>();
+    return rows.map((m) => toView(m, carried(m) ? m : parts.get(m.id)!));
   }
 
   async view(row: MachineRow, db: Knex | Knex.Transaction = this.deps.db): Promise<MachineView> {
@@ -273,6 +284,19 @@ export class MachineService {
       workflow: e.workflow_id,
     }));
   }
+}
+
+/** The conflict of MACs that belong to other machines, naming each one's machine. */
+function refuseTaken(macs: string[], taken: { mac: string; hostname: string; id: string }[]): void {
+  if (taken.length === 0) return;
+  throw new SproutError('SPROUT_ERR_CONFLICT', `MAC address already in use: ${taken.map((t) => `${t.mac} (machine ${t.hostname})`).join(', ')}`, {
+    details: taken.map((t) => ({ field: `interfaces/${macs.indexOf(t.mac)}/mac`, message: `${t.mac} belongs to machine ${t.hostname} (${t.id})` })),
+  });
+}
+
+/** The rows of a `knex.raw` result: pg answers a result object, PGlite its rows. */
+function rowsOf<T>(result: unknown): T[] {
+  return ((result as { rows?: T[] }).rows ?? result) as T[];
 }
 
 function dedupe(values: string[]): string[] {

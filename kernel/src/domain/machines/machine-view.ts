@@ -82,11 +82,15 @@ const relatedParts = `json_build_object('id', s.id, 'name', s.name) as view_site
 
 const viewSelect = `select ${machineColumns.join(', ')}, ${relatedParts} from machines m join sites s on s.id = m.site_id`;
 
-/** The related parts of a whole page at once: one aggregate per table, not two subqueries per row. */
+/**
+ * The related parts of a whole page at once: one aggregate per table, not two subqueries
+ * per row. Materialised: the planner guesses one row for the page and would otherwise
+ * re-run the test results' sort once per machine of it.
+ */
 const pageParts = `
-  nics as (select i.machine_id, json_agg(json_build_object('id', i.id, 'mac', i.mac, 'name', i.name, 'pxe', i.pxe) order by i.name) as list
+  nics as materialized (select i.machine_id, json_agg(json_build_object('id', i.id, 'mac', i.mac, 'name', i.name, 'pxe', i.pxe) order by i.name) as list
            from interfaces i where i.machine_id in (select id from page) group by i.machine_id),
-  tests as (select t.machine_id, json_agg(json_build_object('name', t.name, 'status', t.status, 'durationMs', t.duration_ms, 'output', t.output, 'at', t.at, 'workflow', t.workflow_id)) as list
+  tests as materialized (select t.machine_id, json_agg(json_build_object('name', t.name, 'status', t.status, 'durationMs', t.duration_ms, 'output', t.output, 'at', t.at, 'workflow', t.workflow_id)) as list
             from (select distinct on (r.machine_id, r.name) r.* from hardware_test_results r where r.machine_id in (select id from page) order by r.machine_id, r.name, r.id desc) t
             group by t.machine_id)
   select page.*, json_build_object('id', s.id, 'name', s.name) as view_site, coalesce(nics.list, '[]') as view_interfaces, coalesce(tests.list, '[]') as view_tests

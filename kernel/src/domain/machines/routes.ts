@@ -132,7 +132,7 @@ export const machineRoutes: FastifyPluginAsync<ServiceDeps<'capability' | 'db' |
     },
     async (request) => {
       const machine = await machines.find((request.params as { id: string }).id);
-      return { ...machine, addresses: await networks.machineAddresses(machine.id, machine.site.id) };
+      return { ...machine, addresses: await networks.machineAddresses(machine) };
     },
   );
 

@@ -15,6 +15,7 @@ import { parseMac } from '../../net/mac.ts';
 import { parseNetworkSpec, type NetworkSpec } from './network-spec.ts';
 import type { AddressRange, AllocateBody, CreateNetworkBody, Network, UpdateNetworkBody, Utilisation } from './schemas.ts';
 import { utilisationOf } from './utilisation.ts';
+import { preparedRows } from '../../store/prepared-statement.ts';
 
 export interface NetworkServiceDeps {
   db: Knex;
@@ -260,14 +261,24 @@ export class NetworkService {
     };
   }
 
-  /** A machine's addresses in every network of its site, for `machine show`. */
-  async machineAddresses(machineId: string, siteId: string, db: Db = this.deps.db): Promise<{ address: string; network: string; interface: string | null }[]> {
+  /** A machine's addresses in every network of its site, for `machine show`: its interfaces as its view already holds them. */
+  async machineAddresses(
+    machine: { id: string; site: { id: string }; interfaces: { id: string; name: string }[] },
+    db: Db = this.deps.db,
+  ): Promise<{ address: string; network: string; interface: string | null }[]> {
     const ipam = await this.deps.ipam();
-    const interfaces = new Map<string, string>(
-      (await db('interfaces').where({ machine_id: machineId }).select('id', 'name')).map((i: { id: string; name: string }) => [i.id, i.name]),
-    );
+    const machineId = machine.id;
+    const siteId = machine.site.id;
+    const interfaces = new Map<string, string>(machine.interfaces.map((i) => [i.id, i.name]));
     const found: { address: string; network: string; interface: string | null }[] = [];
-    for (const row of await this.rows(db).where('n.site_id', siteId).orderBy('n.name')) {
+    // On every `GET /v1/machines/{id}`: a prepared statement of the few columns the IPAM reads.
+    const networks = await preparedRows<Pick<NetworkRow, 'id' | 'site_id' | 'name' | 'cidr' | 'gateway' | 'ranges'>>(
+      db,
+      'sprout_site_networks',
+      'select n.id, n.site_id, n.name, n.cidr, n.gateway, n.ranges from networks n where n.site_id = $1 order by n.name',
+      [siteId],
+    );
+    for (const row of networks) {
       for (const a of await ipam.listAllocations(toIpamNetwork(row), db, { machineId })) {
         if (a.machineId === machineId)
           found.push({ address: a.address, network: row.name, interface: (a.interfaceId && interfaces.get(a.interfaceId)) || null });
@@ -521,7 +532,7 @@ function toNetwork(row: NetworkRow): Network {
   };
 }
 
-function toIpamNetwork(row: NetworkRow): IpamNetwork {
+function toIpamNetwork(row: Pick<NetworkRow, 'id' | 'site_id' | 'cidr' | 'gateway' | 'ranges'>): IpamNetwork {
   return { id: row.id, siteId: row.site_id, cidr: row.cidr, gateway: row.gateway, ranges: row.ranges ?? [] };
 }
 
