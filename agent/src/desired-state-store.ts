@@ -39,6 +39,7 @@ export class DesiredStateStore {
   private untold = false;
   private lastWrite = 0;
   private writeTimer?: NodeJS.Timeout;
+  private closed = false;
   private readonly listeners: ((state: SiteDesiredState) => void)[] = [];
 
   constructor(dataDir: string) {
@@ -112,10 +113,16 @@ export class DesiredStateStore {
     this.tell();
   }
 
+  /** Writes what is pending, once; later changes stay in memory (the agent is stopping, its folder may go). */
+  close(): void {
+    this.write();
+    this.closed = true;
+  }
+
   private write(): void {
     if (this.writeTimer) clearTimeout(this.writeTimer);
     this.writeTimer = undefined;
-    if (!this.dirty) return;
+    if (!this.dirty || this.closed) return;
     const onDisk: OnDisk = { document: this.document, installed: this.installed };
     writePrivateFile(`${this.file}.tmp`, JSON.stringify(onDisk));
     renameSync(`${this.file}.tmp`, this.file);

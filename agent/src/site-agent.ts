@@ -67,6 +67,7 @@ export class SiteAgent {
   private heartbeat?: NodeJS.Timeout;
   private stopFirstBootWatch?: () => void;
   private follower?: DesiredStateFollower;
+  private store?: DesiredStateStore;
   private beatSoon?: NodeJS.Timeout;
   private beating?: Promise<void>;
   /** Asked for while one was in flight: one more follows it (a newer revision to tell). */
@@ -121,7 +122,7 @@ export class SiteAgent {
       saveIdentity(options.dataDir, this.identity);
       options.logger.info({ agent: this.identity.agentId, site: this.identity.siteName }, 'registered with the control plane');
     }
-    const store = new DesiredStateStore(options.dataDir);
+    const store = (this.store = new DesiredStateStore(options.dataDir));
     const follower = (this.follower = new DesiredStateFollower({
       controlPlaneUrl: this.identity.controlPlaneUrl,
       agentId: this.identity.agentId,
@@ -344,5 +345,6 @@ export class SiteAgent {
     if (this.metricsServer) await new Promise<void>((resolve) => this.metricsServer!.close(() => resolve()));
     await this.transport?.close();
     await this.journal?.close();
+    this.store?.close();
   }
 }

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { PowerOnResult } from '@sprout/agent/simulator';
 import { prepareArtifacts } from '../../cli/src/lab/lab-artifacts.ts';
-import { freeTcpPort, freeUdpPort } from '../../cli/src/lab/lab-ports.ts';
+import { freeSitePorts, loopbackSiteServices } from '../../cli/src/lab/lab-ports.ts';
 import { percentile, processStats, sleep, sproutNodeArgs, startChild, type BenchOptions, type Cleanup, type Row, type SuiteResult } from './bench-kit.ts';
 import { databaseUrl, macFor, startControlPlane } from './control-plane-process.ts';
 
@@ -39,32 +39,12 @@ export async function provisioningSuite(options: BenchOptions, cleanup: Cleanup)
   cleanup.add('remove the provisioning folder', () => rmSync(work, { recursive: true, force: true }));
   const artifacts = prepareArtifacts(work);
   const site = await cp.api<{ joinToken: { token: string } }>('POST', '/v1/sites', { name: 'bench' });
-  const ports = {
-    dhcp: await freeUdpPort(),
-    relay: await freeUdpPort(gateway),
-    tftp: await freeUdpPort(),
-    http: await freeTcpPort(),
-    dns: await freeUdpPort(),
-  };
-  const httpBase = `http://127.0.0.1:${ports.http}`;
+  const ports = await freeSitePorts(gateway);
   const agentSpec = {
     controlPlaneUrl: cp.url,
     joinToken: site.joinToken.token,
     dataDir: join(work, 'agent'),
-    services: {
-      dhcp: {
-        port: ports.dhcp,
-        address: '127.0.0.1',
-        relayPort: ports.relay,
-        serverId: '127.0.0.1',
-        nextServer: '127.0.0.1',
-        httpBootUrl: httpBase,
-        leaseSeconds: 600,
-      },
-      tftp: { port: ports.tftp, address: '127.0.0.1', root: artifacts.tftpRoot },
-      http: { port: ports.http, address: '127.0.0.1', baseUrl: httpBase, artifactRoot: artifacts.artifactRoot },
-      dns: { port: ports.dns, address: '127.0.0.1' },
-    },
+    services: loopbackSiteServices(ports, artifacts, 600),
   };
   const agent = startChild(cleanup, process.execPath, [
     ...sproutNodeArgs(),

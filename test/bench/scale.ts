@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { MachineSimulator, SimulatedMachine } from '@sprout/agent/simulator';
 import { prepareArtifacts } from '../../cli/src/lab/lab-artifacts.ts';
-import { freeTcpPort, freeUdpPort } from '../../cli/src/lab/lab-ports.ts';
+import { freeSitePorts, freeTcpPort, loopbackSiteServices } from '../../cli/src/lab/lab-ports.ts';
 import { invariantViolations } from '../faults/invariants.ts';
 import {
   percentile,
@@ -291,14 +291,7 @@ export async function scaleSuite(options: BenchOptions, cleanup: Cleanup): Promi
       const name = `scale-${s + 1}`;
       const gateway = `127.${100 + s}.0.1`;
       const created = await api<{ joinToken: { token: string } }>('POST', '/v1/sites', { name });
-      const ports = {
-        dhcp: await freeUdpPort(),
-        relay: await freeUdpPort(gateway),
-        tftp: await freeUdpPort(),
-        http: await freeTcpPort(),
-        dns: await freeUdpPort(),
-      };
-      const httpBase = `http://127.0.0.1:${ports.http}`;
+      const ports = await freeSitePorts(gateway);
       const logFile = join(work, `agent-${s + 1}.log`);
       const agent = startChild(cleanup, process.execPath, [
         ...sproutNodeArgs(),
@@ -309,20 +302,7 @@ export async function scaleSuite(options: BenchOptions, cleanup: Cleanup): Promi
           dataDir: join(work, `agent-${s + 1}`),
           hostname: `${name}-agent`,
           logFile,
-          services: {
-            dhcp: {
-              port: ports.dhcp,
-              address: '127.0.0.1',
-              relayPort: ports.relay,
-              serverId: '127.0.0.1',
-              nextServer: '127.0.0.1',
-              httpBootUrl: httpBase,
-              leaseSeconds: 3600,
-            },
-            tftp: { port: ports.tftp, address: '127.0.0.1', root: artifacts.tftpRoot },
-            http: { port: ports.http, address: '127.0.0.1', baseUrl: httpBase, artifactRoot: artifacts.artifactRoot },
-            dns: { port: ports.dns, address: '127.0.0.1' },
-          },
+          services: loopbackSiteServices(ports, artifacts, 3600),
         }),
       ]);
       await agent.waitFor('ready', 120_000);

@@ -15,7 +15,7 @@ import type { SiteAgent } from '@sprout/agent';
 import type { MachineSimulator, SimulatorEvent } from '@sprout/agent/simulator';
 import { prepareArtifacts, type LabArtifacts } from './lab-artifacts.ts';
 import { builtinPlugins } from '../builtin-plugins.ts';
-import { freeTcpPort, freeUdpPort } from './lab-ports.ts';
+import { freeSitePorts, freeTcpPort, loopbackSiteServices } from './lab-ports.ts';
 
 export const labSite = 'lab';
 export const labNetwork = { name: 'prov', cidr: '127.77.0.0/24', gateway: '127.77.0.1', domain: 'lab.sprout.test' };
@@ -75,11 +75,7 @@ export class Lab {
     const artifacts = prepareArtifacts(dir);
     const apiPort = options.apiPort || (await freeTcpPort());
     const ports = {
-      dhcp: await freeUdpPort(),
-      relay: await freeUdpPort(labNetwork.gateway),
-      tftp: await freeUdpPort(),
-      http: await freeTcpPort(),
-      dns: await freeUdpPort(),
+      ...(await freeSitePorts(labNetwork.gateway)),
       power: await powerSwitchPort(dir),
       metrics: await freeTcpPort(),
     };
@@ -108,20 +104,7 @@ export class Lab {
         dataDir: join(dir, 'agent'),
         hostname: 'lab-agent',
         logger: logger.child({ component: 'agent' }),
-        services: {
-          dhcp: {
-            port: ports.dhcp,
-            address: '127.0.0.1',
-            relayPort: ports.relay,
-            serverId: '127.0.0.1',
-            nextServer: '127.0.0.1',
-            httpBootUrl: httpBase,
-            leaseSeconds: 600,
-          },
-          tftp: { port: ports.tftp, address: '127.0.0.1', root: artifacts.tftpRoot },
-          http: { port: ports.http, address: '127.0.0.1', baseUrl: httpBase, artifactRoot: artifacts.artifactRoot },
-          dns: { port: ports.dns, address: '127.0.0.1' },
-        },
+        services: loopbackSiteServices(ports, artifacts, 600),
         metrics: { listen: `127.0.0.1:${ports.metrics}` },
       });
       progress('starting the site agent: DHCP, TFTP, HTTP boot and DNS on loopback ports');
