@@ -53,6 +53,7 @@ export function createControlPlaneTransport({ url, config, logger }: ControlPlan
   const reportSites = new Set<string>();
   let siteScan: ReturnType<typeof setInterval> | undefined;
   let scanning = false;
+  let closing = false;
 
   /** Streams are ensured once per connection, and again after a failure. */
   async function ready(nc: NatsConnection): Promise<void> {
@@ -114,11 +115,13 @@ export function createControlPlaneTransport({ url, config, logger }: ControlPlan
    * agents') are applied in the order sent, while sites are applied side by side.
    */
   async function scanReportSites(): Promise<void> {
-    if (scanning || link.closed) return;
+    if (scanning || closing) return;
     scanning = true;
     try {
       const jsm = await jetstreamManager(await link.connection());
       const info = await jsm.streams.info(names.reportsStream, { subjects_filter: names.allReports });
+      // Closed meanwhile: a consumer started now would outlive close().
+      if (closing) return;
       for (const subject of Object.keys(info.state.subjects ?? {})) {
         const siteId = names.siteOfReportSubject(subject);
         if (siteId === null || reportSites.has(siteId) || !/^[A-Za-z0-9_-]+$/.test(siteId)) continue;
@@ -230,6 +233,7 @@ export function createControlPlaneTransport({ url, config, logger }: ControlPlan
     },
 
     async close() {
+      closing = true;
       clearInterval(siteScan);
       await Promise.all(consumers.map((c) => c.stop()));
       await link.close();
