@@ -131,12 +131,16 @@ async function startNatsCluster(cleanup: Cleanup, work: string) {
     start,
     waitForLeader,
     /**
-     * Reports published and those not yet applied (the control planes' one shared
-     * consumer), and desired-state documents stored. Every node is asked: a follower's
-     * view of a consumer lags, so the most advanced view (its leader's) is taken.
+     * Reports published and those not yet applied (summed over the control planes'
+     * per-site consumers), and desired-state documents stored. Every node is asked: a
+     * follower's view of a consumer lags, so each consumer's most advanced view (its
+     * leader's) is taken.
      */
     async flow(): Promise<{ reports: number; reportsWaiting: number; documents: number } | null> {
-      let best: { reports: number; reportsWaiting: number; documents: number; delivered: number } | null = null;
+      let answered = false;
+      let reports = 0;
+      let documents = 0;
+      const consumers = new Map<string, { delivered: number; waiting: number }>();
       for (const node of nodes) {
         try {
           const jsz = (await (await fetch(`http://127.0.0.1:${node.monitorPort}/jsz?consumers=true`, { signal: AbortSignal.timeout(2000) })).json()) as {
@@ -149,20 +153,23 @@ async function startNatsCluster(cleanup: Cleanup, work: string) {
             }[];
           };
           const streams = (jsz.account_details ?? []).flatMap((a) => a.stream_detail ?? []);
-          const reports = streams.find((s) => s.name.endsWith('_REPORTS'));
-          const consumer = reports?.consumer_detail?.find((c) => c.name === 'control-plane');
-          if (!reports || !consumer || (best && best.delivered >= consumer.delivered.stream_seq)) continue;
-          best = {
-            reports: reports.state.last_seq,
-            reportsWaiting: consumer.num_pending + consumer.num_ack_pending,
-            documents: streams.find((s) => s.name.startsWith('KV_'))?.state.last_seq ?? 0,
-            delivered: consumer.delivered.stream_seq,
-          };
+          const stream = streams.find((s) => s.name.endsWith('_REPORTS'));
+          if (!stream) continue;
+          answered = true;
+          reports = Math.max(reports, stream.state.last_seq);
+          documents = Math.max(documents, streams.find((s) => s.name.startsWith('KV_'))?.state.last_seq ?? 0);
+          for (const c of stream.consumer_detail ?? []) {
+            if (!c.name.startsWith('control-plane')) continue;
+            const seen = consumers.get(c.name);
+            if (seen && seen.delivered >= c.delivered.stream_seq) continue;
+            consumers.set(c.name, { delivered: c.delivered.stream_seq, waiting: c.num_pending + c.num_ack_pending });
+          }
         } catch {
           // A node that is down (the killed one) or slow to answer: the others tell.
         }
       }
-      return best && { reports: best.reports, reportsWaiting: best.reportsWaiting, documents: best.documents };
+      if (!answered) return null;
+      return { reports, reportsWaiting: [...consumers.values()].reduce((sum, c) => sum + c.waiting, 0), documents };
     },
     /** Each stream's configured replicas and the peers it has now, from the first node's monitoring endpoint. */
     async streams(): Promise<{ name: string; replicas: number; current: number }[]> {

@@ -1,7 +1,8 @@
 /**
  * The control plane's half: publishes work to `<prefix>.work.<siteId>` (deduplicated by
- * item id), consumes agents' reports through the durable `control-plane` consumer that
- * every replica shares, and turns the server's max-deliveries advisories into dead
+ * item id), consumes agents' reports through one durable `control-plane-<siteId>` consumer
+ * per site that every replica shares (sites found by listing the report stream's subjects),
+ * and turns the server's max-deliveries advisories into dead
  * letters. It creates what it needs on first use; it never deletes streams or messages
  * other than a dead-lettered work item, once its handler has taken it.
  */
@@ -21,6 +22,9 @@ import { InOrderConsumer, UnreadableMessage, type TransportLogger } from './in-o
 import { natsNames, type NatsTransportConfig } from './settings.ts';
 import { ensureConsumer, ensureStreams } from './streams.ts';
 import { readReport, readWorkItem } from './messages.ts';
+
+/** How often a replica looks for sites whose reports it does not consume yet: a new site's first report waits up to this long. */
+const reportSiteScanMs = 1_000;
 
 export interface ControlPlaneTransportOptions {
   /** `plugins.transport-nats.url`; unset fails every use with a config error. */
@@ -45,6 +49,11 @@ export function createControlPlaneTransport({ url, config, logger }: ControlPlan
   // Registering again replaces the handler, so a caller that retries registration after an outage is safe.
   let reportHandler: ((report: AgentReport) => Promise<void>) | undefined;
   let deadLetterHandler: ((item: WorkItem, reason: string) => Promise<void>) | undefined;
+  /** Sites whose reports have a consumer here, found by listing the report stream's subjects. */
+  const reportSites = new Set<string>();
+  let siteScan: ReturnType<typeof setInterval> | undefined;
+  let scanning = false;
+  let closing = false;
 
   /** Streams are ensured once per connection, and again after a failure. */
   async function ready(nc: NatsConnection): Promise<void> {
@@ -68,7 +77,7 @@ export function createControlPlaneTransport({ url, config, logger }: ControlPlan
   }
 
   /** Starts consuming; resolves once the consumer exists, rejects (naming the URL) when it could not be set up yet. */
-  async function consume(durable: string, stream: string, what: string, handle: (msg: JsMsg) => Promise<void>): Promise<void> {
+  async function consume(durable: string, stream: string, what: string, handle: (msg: JsMsg) => Promise<void>, filterSubject?: string): Promise<void> {
     const consumer = new InOrderConsumer({
       link,
       stream,
@@ -78,7 +87,13 @@ export function createControlPlaneTransport({ url, config, logger }: ControlPlan
         streamsReady = undefined;
         await ready(await link.connection());
         // One at a time across every replica: reports are applied in the order agents sent them.
-        await ensureConsumer(jsm, stream, { durable_name: durable, ack_wait: nanos(config.ackWaitMs), max_deliver: -1, max_ack_pending: 1 });
+        await ensureConsumer(jsm, stream, {
+          durable_name: durable,
+          ack_wait: nanos(config.ackWaitMs),
+          max_deliver: -1,
+          max_ack_pending: 1,
+          ...(filterSubject ? { filter_subject: filterSubject } : {}),
+        });
       },
       handle,
       ackWaitMs: config.ackWaitMs,
@@ -92,6 +107,41 @@ export function createControlPlaneTransport({ url, config, logger }: ControlPlan
     } catch (err) {
       throw isSproutError(err) ? err : link.unavailable(`cannot consume ${what} from ${stream} yet (retrying): ${(err as Error).message}`, err);
     }
+  }
+
+  /**
+   * Starts a consumer for every site that has reports in the stream and none yet here. One
+   * durable per site, one message in flight each: a site's reports (and so each of its
+   * agents') are applied in the order sent, while sites are applied side by side.
+   */
+  async function scanReportSites(): Promise<void> {
+    if (scanning || closing) return;
+    scanning = true;
+    try {
+      const jsm = await jetstreamManager(await link.connection());
+      const info = await jsm.streams.info(names.reportsStream, { subjects_filter: names.allReports });
+      // Closed meanwhile: a consumer started now would outlive close().
+      if (closing) return;
+      for (const subject of Object.keys(info.state.subjects ?? {})) {
+        const siteId = names.siteOfReportSubject(subject);
+        if (siteId === null || reportSites.has(siteId) || !/^[A-Za-z0-9_-]+$/.test(siteId)) continue;
+        reportSites.add(siteId);
+        void consume(names.siteReportsConsumer(siteId), names.reportsStream, `reports of site ${siteId}`, handleReport, subject).catch(() => {
+          // The consumer keeps trying on its own and logs the outage once.
+        });
+      }
+    } catch {
+      // Tried again at the next scan; the per-site consumers already running go on (and log an outage) meanwhile.
+    } finally {
+      scanning = false;
+    }
+  }
+
+  async function handleReport(msg: JsMsg): Promise<void> {
+    // The subject is what the sender's NATS user was allowed to publish on: the report's site is checked against it.
+    const channelSiteId = names.siteOfReportSubject(msg.subject);
+    if (!channelSiteId) throw new UnreadableMessage(`a report arrived on ${msg.subject}, which is no site's report subject`);
+    await reportHandler!({ ...readReport(msg.data), channelSiteId });
   }
 
   /** The first use connects; a failure names the URL, and the next use tries again. */
@@ -134,14 +184,16 @@ export function createControlPlaneTransport({ url, config, logger }: ControlPlan
       await started();
       const consuming = reportHandler !== undefined;
       reportHandler = handler;
-      if (!consuming) {
-        await consume(names.controlPlaneConsumer, names.reportsStream, 'agent reports', async (msg) => {
-          // The subject is what the sender's NATS user was allowed to publish on: the report's site is checked against it.
-          const channelSiteId = names.siteOfReportSubject(msg.subject);
-          if (!channelSiteId) throw new UnreadableMessage(`a report arrived on ${msg.subject}, which is no site's report subject`);
-          await reportHandler!({ ...readReport(msg.data), channelSiteId });
-        });
-      }
+      if (consuming) return;
+      // Reports were once consumed through one durable shared by every site: it would apply a
+      // site's reports out of order beside the per-site ones, so it goes (its reports are read
+      // again from the start by the per-site consumers; the applier drops what it has seen).
+      await jetstreamManager(await link.connection())
+        .then((jsm) => jsm.consumers.delete(names.reportsStream, names.controlPlaneConsumer))
+        .catch(() => false);
+      await scanReportSites();
+      siteScan = setInterval(() => void scanReportSites(), reportSiteScanMs);
+      siteScan.unref();
     },
 
     async onDeadLetter(handler: (item: WorkItem, reason: string) => Promise<void>) {
@@ -181,6 +233,8 @@ export function createControlPlaneTransport({ url, config, logger }: ControlPlan
     },
 
     async close() {
+      closing = true;
+      clearInterval(siteScan);
       await Promise.all(consumers.map((c) => c.stop()));
       await link.close();
     },

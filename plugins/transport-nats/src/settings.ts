@@ -104,6 +104,8 @@ export function natsNames(prefix: string) {
     /** Replies to an agent of the site arrive under this prefix only, so its NATS user need not read other inboxes. */
     agentInboxPrefix: (siteId: string) => `_INBOX.agent-${siteToken(siteId)}`,
     controlPlaneConsumer: 'control-plane',
+    /** The control planes' durable consumer of one site's reports (filtered to its subject). */
+    siteReportsConsumer: (siteId: string) => `control-plane-${siteToken(siteId)}`,
   };
 }
 
