@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { AgentServiceFactory, SiteDesiredState } from '@sprout/kernel';
 import { decodeDhcp, messageTypes, opt, readOption } from '../../plugins/dhcp-builtin/src/agent/dhcp-codec.ts';
 import { dhcpService } from '../../plugins/dhcp-builtin/src/agent/dhcp-service.ts';
-import { clientPacket, pxe } from '../../plugins/dhcp-builtin/test/agent/site-fixture.ts';
+import { clientPacket, pxe } from '@sprout/test-support/dhcp-site-fixture.ts';
 import { MachineWaits } from '../src/machine-waits.ts';
 import { ServiceHost } from '../src/service-host.ts';
 import { httpBootService } from '../src/services/http-boot/index.ts';

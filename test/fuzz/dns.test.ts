@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 import * as dnsPacket from 'dns-packet';
-import { dig, labState, startDns } from '../../plugins/dns-builtin/test/agent/dns-fixture.ts';
+import { dig, labState, startDns } from '@sprout/test-support/dns-fixture.ts';
 import { flood, fuzzSeed, heapUsed, MiB, mutate, prng } from './fuzz-kit.ts';
 
 const packets = Number(process.env.SPROUT_FUZZ_PACKETS ?? 100_000);

@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { decodeDhcp, messageTypes as mt, opt } from '../../src/agent/dhcp-codec.ts';
-import { clientPacket, macs, pxe } from './site-fixture.ts';
+import { clientPacket, macs, pxe } from '@sprout/test-support/dhcp-site-fixture.ts';
 import { harness, only } from './responder-harness.ts';
 
 /** mulberry32: small, seeded, good enough to spread mutations. */

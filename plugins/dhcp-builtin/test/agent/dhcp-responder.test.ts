@@ -1,7 +1,7 @@
 /** What the DHCP server answers, decided from the site's desired state: addresses, options, PXE, relays, leases. */
 import test from 'ava';
 import { messageTypes as mt } from '../../src/agent/dhcp-codec.ts';
-import { clientPacket, macs, pxe, siteState } from './site-fixture.ts';
+import { clientPacket, macs, pxe, siteState } from '@sprout/test-support/dhcp-site-fixture.ts';
 import { address, addresses, harness, only, opt, text } from './responder-harness.ts';
 
 const discover = (mac: string, options: [number, Buffer][] = [], extra: { giaddr?: string } = {}) =>

@@ -8,7 +8,7 @@ import type { AgentServiceContext, SiteDesiredState } from '@sprout/kernel';
 import { decodeDhcp, messageType, messageTypes as mt, opt } from '../../src/agent/dhcp-codec.ts';
 import { createDhcpService } from '../../src/agent/dhcp-service.ts';
 import plugin from '../../src/index.ts';
-import { clientPacket, siteState } from './site-fixture.ts';
+import { clientPacket, siteState } from '@sprout/test-support/dhcp-site-fixture.ts';
 
 const loopbackState = (): SiteDesiredState =>
   siteState({

@@ -4,7 +4,7 @@ import { decodeDhcp, messageType, opt, readOption, type DhcpMessage } from '../.
 import { DhcpResponder, type Reply } from '../../src/agent/dhcp-responder.ts';
 import { parseDhcpSettings } from '../../src/agent/dhcp-settings.ts';
 import { LeaseTable } from '../../src/agent/lease-table.ts';
-import { siteState } from './site-fixture.ts';
+import { siteState } from '@sprout/test-support/dhcp-site-fixture.ts';
 
 export interface Harness {
   responder: DhcpResponder;

@@ -9,7 +9,7 @@ import type { SiteDesiredState } from '@sprout/kernel';
 import { AnswerTable, type Query } from '../../src/agent/answer-table.ts';
 import { parseDnsSettings } from '../../src/agent/settings.ts';
 import { zonesFor } from '../../src/agent/zones.ts';
-import { labState, siteId } from './dns-fixture.ts';
+import { labState, siteId } from '@sprout/test-support/dns-fixture.ts';
 
 function tableFor(state: SiteDesiredState, settings: Record<string, unknown> = {}, serial = 7): AnswerTable {
   return new AnswerTable(zonesFor(state, parseDnsSettings(settings)), serial);

@@ -6,7 +6,7 @@
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import test from 'ava';
-import { dig, digShort, labState, startDns } from './dns-fixture.ts';
+import { dig, digShort, labState, startDns } from '@sprout/test-support/dns-fixture.ts';
 
 /** mulberry32: small, seeded, good enough to pick bytes. */
 function seeded(seed: number): () => number {

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'ava';
-import { dig, digShort, labState, soaSerial, startDns } from './dns-fixture.ts';
+import { dig, digShort, labState, soaSerial, startDns } from '@sprout/test-support/dns-fixture.ts';
 
 const machines: [string, string][] = [
   ['node1', '198.18.40.10'],

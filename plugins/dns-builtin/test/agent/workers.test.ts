@@ -6,7 +6,7 @@
  */
 import { createSocket } from 'node:dgram';
 import test from 'ava';
-import { dig, digShort, labState, startDns } from './dns-fixture.ts';
+import { dig, digShort, labState, startDns } from '@sprout/test-support/dns-fixture.ts';
 
 interface Health {
   serial: number;

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import type { SiteDesiredState } from '@sprout/kernel';
 import { decodeDhcp, messageType, messageTypes as mt, opt, type DhcpMessage } from '../../../src/agent/dhcp-codec.ts';
-import { clientPacket, siteState } from '../site-fixture.ts';
+import { clientPacket, siteState } from '@sprout/test-support/dhcp-site-fixture.ts';
 
 const entry = fileURLToPath(new URL('./dhcp-process.ts', import.meta.url));
 const preload = new URL('../../../../../kernel/src/preload.js', import.meta.url).href;

@@ -9,8 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { AgentServiceContext, RunningAgentService, SiteDesiredState } from '@sprout/kernel';
 import { isSproutError } from '@sprout/kernel';
-import { recordsForAddress } from '../../src/index.ts';
-import { dnsService } from '../../src/agent/dns-service.ts';
+import dnsPlugin, { recordsForAddress } from '@sprout/plugin-dns-builtin';
 
 const run = promisify(execFile);
 export const siteId = '6f1c1f7e-0000-4000-8000-000000000001';
@@ -71,6 +70,7 @@ export async function startDns(state: SiteDesiredState, options: { settings?: Re
   for (let attempt = 0; ; attempt++) {
     const port = 20_000 + Math.floor(Math.random() * 40_000);
     try {
+      const dnsService = (await dnsPlugin.agent!()).services!.dns!;
       const service = await dnsService(ctx(port));
       return {
         port,

@@ -1,6 +1,6 @@
 /** A site's desired state and client packets for the DHCP server tests. */
 import type { SiteDesiredState } from '@sprout/kernel';
-import { blankMessage, bootRequest, encodeDhcp, encodeOption, opt } from '../../src/agent/dhcp-codec.ts';
+import { blankMessage, bootRequest, encodeDhcp, encodeOption, opt } from '@sprout/plugin-dhcp-builtin/dhcp-codec';
 
 export const macs = {
   bios: '52:54:00:00:00:01',
