@@ -123,12 +123,14 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-export function startChild(cleanup: Cleanup, command: string, args: string[], options: SpawnOptions = {}): Child {
-  const child = spawn(command, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], ...options });
+/** `outputLimit`: characters of output kept (beyond it the older half goes); 1 000 000 unless given. */
+export function startChild(cleanup: Cleanup, command: string, args: string[], options: SpawnOptions & { outputLimit?: number } = {}): Child {
+  const { outputLimit = 1_000_000, ...spawnOptions } = options;
+  const child = spawn(command, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], ...spawnOptions });
   let output = '';
   const keep = (d: Buffer) => {
     output += d.toString();
-    if (output.length > 1_000_000) output = output.slice(-500_000);
+    if (output.length > outputLimit) output = output.slice(-outputLimit / 2);
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
@@ -178,7 +180,7 @@ export async function runTool(
   command: string,
   args: string[],
   timeoutMs: number,
-  options: SpawnOptions = {},
+  options: SpawnOptions & { outputLimit?: number } = {},
 ): Promise<{ code: number | null; output: string }> {
   const cleanup = new Cleanup();
   const child = startChild(cleanup, command, args, options);
