@@ -210,3 +210,20 @@ export function percentile(sorted: number[], p: number): number | null {
   if (sorted.length === 0) return null;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
+
+/**
+ * Notes when each listed machine was first seen ready or deployed, and which failed;
+ * returns the newly ready ones (to be deployed next, as an operator's script would).
+ */
+export function noteStatuses(
+  statuses: Map<string, { status: string; reason?: string | null }>,
+  seen: { readyAt: Map<string, number>; deployedAt: Map<string, number>; failed: Map<string, string> },
+): string[] {
+  const newlyReady: string[] = [];
+  for (const [hostname, { status, reason }] of statuses) {
+    if (status === 'ready' && !seen.readyAt.has(hostname)) seen.readyAt.set(hostname, Date.now()), newlyReady.push(hostname);
+    else if (status === 'deployed' && !seen.deployedAt.has(hostname)) seen.deployedAt.set(hostname, Date.now());
+    else if (status.startsWith('failed_') || status === 'broken') seen.failed.set(hostname, `${status}: ${reason}`);
+  }
+  return newlyReady;
+}

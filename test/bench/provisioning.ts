@@ -14,7 +14,18 @@ import pg from 'pg';
 import type { PowerOnResult } from '@sprout/agent/simulator';
 import { prepareArtifacts } from '../../cli/src/lab/lab-artifacts.ts';
 import { freeSitePorts, loopbackSiteServices } from '../../cli/src/lab/lab-ports.ts';
-import { percentile, processStats, sleep, sproutNodeArgs, startChild, type BenchOptions, type Cleanup, type Row, type SuiteResult } from './bench-kit.ts';
+import {
+  noteStatuses,
+  percentile,
+  processStats,
+  sleep,
+  sproutNodeArgs,
+  startChild,
+  type BenchOptions,
+  type Cleanup,
+  type Row,
+  type SuiteResult,
+} from './bench-kit.ts';
 import { databaseUrl, macFor, startControlPlane } from './control-plane-process.ts';
 
 const gateway = '127.77.0.1';
@@ -148,12 +159,7 @@ export async function provisioningSuite(options: BenchOptions, cleanup: Cleanup)
     const full = Date.now() - lastFullList >= fullListEveryMs;
     const statuses = await listMachines(full ? undefined : 'ready');
     if (full) lastFullList = Date.now();
-    const toDeploy: string[] = [];
-    for (const [hostname, { status, reason }] of statuses) {
-      if (status === 'ready' && !readyAt.has(hostname)) readyAt.set(hostname, Date.now()), toDeploy.push(hostname);
-      else if (status === 'deployed' && !deployedAt.has(hostname)) deployedAt.set(hostname, Date.now());
-      else if (status.startsWith('failed_') || status === 'broken') failed.set(hostname, `${status}: ${reason}`);
-    }
+    const toDeploy = noteStatuses(statuses, { readyAt, deployedAt, failed });
     await inBatches(toDeploy, 50, async (hostname) => {
       await power.get(hostname); // powered off after commissioning
       await cp.api('POST', `/v1/machines/${hostname}/deploy`, { image: artifacts.image.name });

@@ -19,6 +19,7 @@ import { prepareArtifacts } from '../../cli/src/lab/lab-artifacts.ts';
 import { freeSitePorts, freeTcpPort, loopbackSiteServices } from '../../cli/src/lab/lab-ports.ts';
 import { invariantViolations } from '../faults/invariants.ts';
 import {
+  noteStatuses,
   percentile,
   processStats,
   sleep,
@@ -447,12 +448,7 @@ export async function scaleSuite(options: BenchOptions, cleanup: Cleanup): Promi
     const full = Date.now() - lastFullList >= fullListEveryMs;
     const statuses = await listMachines(full ? undefined : 'ready');
     if (full) lastFullList = Date.now();
-    const toDeploy: string[] = [];
-    for (const [hostname, { status, reason }] of statuses) {
-      if (status === 'ready' && !readyAt.has(hostname)) readyAt.set(hostname, Date.now()), toDeploy.push(hostname);
-      else if (status === 'deployed' && !deployedAt.has(hostname)) deployedAt.set(hostname, Date.now());
-      else if (status.startsWith('failed_') || status === 'broken') failed.set(hostname, `${status}: ${reason}`);
-    }
+    const toDeploy = noteStatuses(statuses, { readyAt, deployedAt, failed });
     if (!fault && readyAt.size >= total / 2) injectFault();
     for (const hostname of toDeploy) deploys.push(deploy(hostname).catch((err: Error) => void deployErrors.set(hostname, err.message)));
     if (Date.now() - lastLog > 10_000) {
