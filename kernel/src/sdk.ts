@@ -47,6 +47,7 @@ export { logDestination } from './logging/log-destination.ts';
 export { hostPortPattern, parseHostPort } from './config/host-port.ts';
 export * from './net/ipv4.ts';
 export { macPattern, normalisedMacPattern, parseMac, normaliseMac } from './net/mac.ts';
+export { stopWorkerProcesses } from './process/stop-workers.ts';
 export { UpstreamClient, type UpstreamClientOptions, type UpstreamCallOptions, type UpstreamAnswer } from './net/upstream-client.ts';
 export { imageNamePattern, isImageUrl, matchImageName, type ReportedImage } from './domain/sites/image-names.ts';
 // The contract's checks, not its TypeBox schemas (SiteDesiredStateSchema, AgentReportSchema…: `@sprout/kernel`):

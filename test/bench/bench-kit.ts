@@ -227,3 +227,11 @@ export function noteStatuses(
   }
   return newlyReady;
 }
+
+/** The first five failed machines with their reasons, for a suite's notes. */
+export function failedNote(failed: Map<string, string>): string {
+  return `failed: ${[...failed]
+    .slice(0, 5)
+    .map(([hostname, reason]) => `${hostname} ${reason}`)
+    .join('; ')}`;
+}

@@ -15,6 +15,7 @@ import type { PowerOnResult } from '@sprout/agent/simulator';
 import { prepareArtifacts } from '../../cli/src/lab/lab-artifacts.ts';
 import { freeSitePorts, loopbackSiteServices } from '../../cli/src/lab/lab-ports.ts';
 import {
+  failedNote,
   noteStatuses,
   percentile,
   processStats,
@@ -187,13 +188,7 @@ export async function provisioningSuite(options: BenchOptions, cleanup: Cleanup)
   const durations = [...deployedAt].map(([h, at]) => (at - requestedAt.get(h)!) / 1000).sort((a, b) => a - b);
   const lastDeployed = Math.max(...deployedAt.values());
   const perMinute = deployedAt.size > 0 ? deployedAt.size / ((lastDeployed - started) / 60_000) : 0;
-  if (failed.size > 0)
-    notes.push(
-      `failed: ${[...failed]
-        .slice(0, 5)
-        .map(([h, r]) => `${h} ${r}`)
-        .join('; ')}`,
-    );
+  if (failed.size > 0) notes.push(failedNote(failed));
   if (deployedAt.size + failed.size < count) notes.push(`${count - deployedAt.size - failed.size} machine(s) not deployed by the deadline`);
   if (gaveUp.size > 0) {
     const why = new Map<string, number>();

@@ -19,6 +19,7 @@ import { prepareArtifacts } from '../../cli/src/lab/lab-artifacts.ts';
 import { freeSitePorts, freeTcpPort, loopbackSiteServices } from '../../cli/src/lab/lab-ports.ts';
 import { invariantViolations } from '../faults/invariants.ts';
 import {
+  failedNote,
   noteStatuses,
   percentile,
   processStats,
@@ -526,13 +527,7 @@ export async function scaleSuite(options: BenchOptions, cleanup: Cleanup): Promi
   const durations = [...deployedAt].map(([h, at]) => (at - requestedAt.get(h)!) / 1000).sort((a, b) => a - b);
   const lastDeployed = deployedAt.size > 0 ? Math.max(...deployedAt.values()) : started;
   const allDone = deployedAt.size === total ? (lastDeployed - started) / 1000 : null;
-  if (failed.size > 0)
-    notes.push(
-      `failed: ${[...failed]
-        .slice(0, 5)
-        .map(([h, r]) => `${h} ${r}`)
-        .join('; ')}`,
-    );
+  if (failed.size > 0) notes.push(failedNote(failed));
   if (deployedAt.size + failed.size < total)
     notes.push(`${total - deployedAt.size - failed.size} machine(s) not deployed by the deadline (${seconds.toFixed(0)} s)`);
   if (itemsRunTwice.length > 0)

@@ -5,6 +5,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { stopWorkerProcesses } from '@sprout/kernel/sdk';
 import type { AcceptedTransfer } from './open-transfer.ts';
 import type { TftpErrorCode } from './packets.ts';
 import type { TransferOutcome } from './read-transfer.ts';
@@ -170,21 +171,7 @@ export class TransferWorkers {
   /** Asks every worker to end its transfers (the clients get an error packet) and exit; kills one that takes over 5 s. */
   async stop(): Promise<void> {
     this.stopping = true;
-    await Promise.all(
-      this.workers.map(
-        ({ child }) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
-            child.once('exit', () => {
-              clearTimeout(kill);
-              resolve();
-            });
-            if (child.connected) child.send({ type: 'stop' } satisfies ToWorker);
-            else child.kill('SIGTERM');
-          }),
-      ),
-    );
+    await stopWorkerProcesses(this.workers.map((w) => w.child));
   }
 
   private post(worker: Worker, message: ToWorker): void {

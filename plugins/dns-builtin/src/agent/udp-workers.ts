@@ -6,6 +6,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket as UdpSocket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
+import { stopWorkerProcesses } from '@sprout/kernel/sdk';
 import { addStats, newStats, type DnsStats } from './respond.ts';
 import type { Zone, ZoneSet } from './zones.ts';
 
@@ -104,20 +105,6 @@ export class UdpWorkers {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    await Promise.all(
-      this.workers.map(
-        ({ child }) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
-            child.once('exit', () => {
-              clearTimeout(kill);
-              resolve();
-            });
-            if (child.connected) child.send({ type: 'stop' });
-            else child.kill('SIGTERM');
-          }),
-      ),
-    );
+    await stopWorkerProcesses(this.workers.map((w) => w.child));
   }
 }
