@@ -264,6 +264,35 @@ for (const backend of backends) {
     t.is((await h.request({ url })).body.items.length, 2);
   });
 
+  test(`${backend}: a machine shows its addresses in every network of its site, by network name, with the interface that holds each`, async (t) => {
+    const siteId = await site(h, `dc-show-${backend}`);
+    const m = await machine(h, siteId, `shown-${backend}`, [
+      { name: 'eth0', mac: '52:54:00:ab:00:01', pxe: true },
+      { name: 'eth1', mac: '52:54:00:ab:00:02' },
+    ]);
+    const other = await machine(h, siteId, `neighbour-${backend}`, [{ name: 'eth0', mac: '52:54:00:ab:00:03' }]);
+    // Created in the opposite order of their names.
+    const zeta = (await create({ site: siteId, name: 'zeta', cidr: '198.18.30.0/24', gateway: '198.18.30.1' })).body;
+    const alpha = (await create({ site: siteId, name: 'alpha', cidr: '198.18.31.0/24', gateway: '198.18.31.1' })).body;
+    const allocate = (net: { id: string }, body: Record<string, unknown>) => h.request({ method: 'POST', url: `/v1/networks/${net.id}/allocations`, body });
+    t.is((await allocate(zeta, { machine: m.id, interface: 'eth0', address: '198.18.30.20' })).status, 201);
+    t.is((await allocate(zeta, { machine: m.id, address: '198.18.30.21' })).status, 201);
+    t.is((await allocate(alpha, { machine: m.id, interface: 'eth1', address: '198.18.31.9' })).status, 201);
+    t.is((await allocate(alpha, { machine: other.id, address: '198.18.31.10' })).status, 201);
+    t.is((await allocate(alpha, { address: '198.18.31.11' })).status, 201);
+    const expected = [
+      { address: '198.18.31.9', network: 'alpha', interface: 'eth1' },
+      { address: '198.18.30.20', network: 'zeta', interface: 'eth0' },
+      { address: '198.18.30.21', network: 'zeta', interface: null },
+    ];
+    for (const ref of [m.id, `shown-${backend}`, '52:54:00:ab:00:02']) {
+      const shown = await h.request({ url: `/v1/machines/${encodeURIComponent(ref)}` });
+      t.is(shown.status, 200, JSON.stringify(shown.body));
+      t.deepEqual(shown.body.addresses, expected, `by ${ref}`);
+    }
+    t.deepEqual((await h.request({ url: `/v1/machines/${other.id}` })).body.addresses, [{ address: '198.18.31.10', network: 'alpha', interface: null }]);
+  });
+
   test.serial(`${backend}: 50 allocations requested at once get 50 distinct addresses; a full network is SPROUT_ERR_NETWORK_EXHAUSTED`, async (t) => {
     await site(h, `dc-busy-${backend}`);
     const net = (await create({ site: `dc-busy-${backend}`, name: 'busy', cidr: '198.18.32.0/24', gateway: '198.18.32.1' })).body;

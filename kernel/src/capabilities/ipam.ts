@@ -50,6 +50,12 @@ export interface IpamProvider {
   listAllocations(network: IpamNetwork, trx?: Knex | Knex.Transaction, only?: { machineId: string }): Promise<IpAllocation[]>;
   findAllocation(network: IpamNetwork, address: string, trx?: Knex | Knex.Transaction): Promise<IpAllocation | undefined>;
   /**
+   * Optional. One machine's allocations in any of `networks` (all of one site), in one
+   * read: `GET /v1/machines/{id}` shows them on every call. Without it the kernel asks
+   * `listAllocations` network by network.
+   */
+  machineAllocations?(networks: IpamNetwork[], machineId: string, db?: Knex | Knex.Transaction): Promise<IpAllocation[]>;
+  /**
    * Optional. The kernel changed the network's model (gateway, ranges, or its CIDR while
    * it had no allocations); every allocation still fits `after`. A provider that keeps
    * state derived from the model (NetBox's holds on the gateway and range addresses)

@@ -7,6 +7,7 @@
  * caller's uncommitted writes and locks are held until it ends.
  */
 import type { Knex } from 'knex';
+import { preparedRows } from '../store/prepared-statement.ts';
 
 /** A `ready` machine as the allocation provider matches it against constraints. */
 export interface ReadyMachine {
@@ -41,6 +42,13 @@ export interface KernelRead {
      */
     liveAddresses(db: Knex | Knex.Transaction, query: { siteId: string; cidr: string; exceptMachineId?: string }): Promise<string[]>;
   };
+  /**
+   * A read on a request's path as a named prepared statement: PostgreSQL plans it once per
+   * connection, and no query builder runs on each call. `text` uses $1… placeholders and
+   * must be the same whenever `name` is used; begin `name` with the plugin's id. It runs on
+   * `db`'s pool, or inside its transaction when `db` is one.
+   */
+  prepared<T>(db: Knex | Knex.Transaction, name: string, text: string, values: unknown[]): Promise<T[]>;
 }
 
 interface MachineRow {
@@ -93,5 +101,6 @@ export function kernelRead(): KernelRead {
         return (rows as { address: string }[]).map((r) => r.address);
       },
     }),
+    prepared: preparedRows,
   });
 }

@@ -77,6 +77,18 @@ export class BuiltinIpam implements IpamProvider {
     return rows.map((r) => this.toAllocation(r));
   }
 
+  async machineAllocations(networks: IpamNetwork[], machineId: string, db?: Knex | Knex.Transaction): Promise<IpAllocation[]> {
+    if (networks.length === 0) return [];
+    const rows = await this.read.prepared<AllocationRow>(
+      db ?? this.db,
+      'ipam_builtin_machine_allocations',
+      `select id, network_id, host(address) as address, machine_id, interface_id, hostname from ip_allocations
+       where network_id = any($1::uuid[]) and machine_id = $2 order by address`,
+      [networks.map((n) => n.id), machineId],
+    );
+    return rows.map((r) => this.toAllocation(r));
+  }
+
   async findAllocation(network: IpamNetwork, address: string, trx?: Knex | Knex.Transaction): Promise<IpAllocation | undefined> {
     if (!dottedQuad.test(address)) throw invalidAddress(address);
     const row = await this.rows(trx ?? this.db)

@@ -9,7 +9,16 @@ import type { Knex } from 'knex';
 import { SproutError, type ProblemDetail } from '../../errors/index.ts';
 import { findSite, isUuid } from '../sites/find-site.ts';
 import { findMachine, onlyMachine, type MachineRow } from './find-machine.ts';
-import { readRelatedParts, readViewPage, readViewRows, toView, type MachineView, type RelatedParts } from './machine-view.ts';
+import {
+  readRelatedParts,
+  readShowRows,
+  readViewPage,
+  readViewRows,
+  toView,
+  type MachineView,
+  type RelatedParts,
+  type SiteNetworkRow,
+} from './machine-view.ts';
 import { normaliseMac, type MachineInput, type MachineUpdate } from './schemas.ts';
 import { cursorCodec } from '../../api/cursor.ts';
 import type { BmcRules } from './bmc.ts';
@@ -172,16 +181,29 @@ export class MachineService {
 
   /** The machine with this id or hostname (or MAC, or short id), read with everything its view shows in one query. */
   async find(idOrHostname: string): Promise<MachineView> {
-    let rows = isUuid(idOrHostname)
-      ? await readViewRows(this.deps.db, 'by_id', 'm.id = $1 limit 2', [idOrHostname])
-      : await readViewRows(this.deps.db, 'by_hostname', 'm.hostname = $1 limit 2', [idOrHostname.toLowerCase()]);
-    if (rows.length === 0 && !isUuid(idOrHostname)) {
-      // not a hostname: a MAC or a short id, resolved (or refused as unknown/ambiguous) by findMachine
-      const { id } = await findMachine(this.deps.db, idOrHostname);
-      rows = await readViewRows(this.deps.db, 'by_id', 'm.id = $1 limit 2', [id]);
-    }
-    const row = onlyMachine(rows, idOrHostname);
+    const row = await this.findRow(idOrHostname, readViewRows);
     return toView(row, row);
+  }
+
+  /** What `GET /v1/machines/{id}` shows, with the networks of the machine's site (for its addresses), in one read. */
+  async show(idOrHostname: string): Promise<{ machine: MachineView; siteNetworks: SiteNetworkRow[] }> {
+    const row = await this.findRow(idOrHostname, readShowRows);
+    return { machine: toView(row, row), siteNetworks: row.view_networks };
+  }
+
+  /** By id or hostname, else by MAC or short id (resolved, or refused as unknown or ambiguous, by findMachine). */
+  private async findRow<R extends MachineRow>(
+    idOrHostname: string,
+    read: (db: Knex, shape: string, conditions: string, values: unknown[]) => Promise<R[]>,
+  ): Promise<R> {
+    let rows = isUuid(idOrHostname)
+      ? await read(this.deps.db, 'by_id', 'm.id = $1 limit 2', [idOrHostname])
+      : await read(this.deps.db, 'by_hostname', 'm.hostname = $1 limit 2', [idOrHostname.toLowerCase()]);
+    if (rows.length === 0 && !isUuid(idOrHostname)) {
+      const { id } = await findMachine(this.deps.db, idOrHostname);
+      rows = await read(this.deps.db, 'by_id', 'm.id = $1 limit 2', [id]);
+    }
+    return onlyMachine(rows, idOrHostname);
   }
 
   /** Ordered by hostname then id; the cursor is the last item's position. */

@@ -107,6 +107,34 @@ export async function readViewRows(db: Knex | Knex.Transaction, shape: string, c
   return preparedRows(db, `sprout_machine_view_${shape}`, `${viewSelect} where ${conditions}`, values);
 }
 
+/** A network of the machine's site, as `machine show` reads its addresses (by name). */
+export interface SiteNetworkRow {
+  id: string;
+  site_id: string;
+  name: string;
+  cidr: string;
+  gateway: string;
+  ranges: { kind: 'dynamic' | 'reserved'; start: string; end: string }[];
+}
+
+const siteNetworks = `coalesce((select json_agg(json_build_object('id', n.id, 'site_id', n.site_id, 'name', n.name, 'cidr', n.cidr, 'gateway', n.gateway, 'ranges', n.ranges) order by n.name)
+  from networks n where n.site_id = m.site_id), '[]') as view_networks`;
+
+/** As readViewRows, with the networks of each machine's site: `GET /v1/machines/{id}` in one read. */
+export async function readShowRows(
+  db: Knex | Knex.Transaction,
+  shape: string,
+  conditions: string,
+  values: unknown[],
+): Promise<(MachineRow & RelatedParts & { view_networks: SiteNetworkRow[] })[]> {
+  return preparedRows(
+    db,
+    `sprout_machine_show_${shape}`,
+    `${viewSelect.replace(' from machines m', `, ${siteNetworks} from machines m`)} where ${conditions}`,
+    values,
+  );
+}
+
 /**
  * A page of machines by hostname then id with their related parts: `conditions` (SQL
  * after `where` over `machines m`, with $1… placeholders, ending in its `limit`) must be

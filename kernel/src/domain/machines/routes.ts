@@ -131,8 +131,8 @@ export const machineRoutes: FastifyPluginAsync<ServiceDeps<'capability' | 'db' |
       schema: { tags: ['machines'], summary: 'Show a machine (by id or hostname)', params: MachineParams, response: { 200: MachineSchema } },
     },
     async (request) => {
-      const machine = await machines.find((request.params as { id: string }).id);
-      return { ...machine, addresses: await networks.machineAddresses(machine) };
+      const { machine, siteNetworks } = await machines.show((request.params as { id: string }).id);
+      return { ...machine, addresses: await networks.machineAddresses(machine, undefined, siteNetworks) };
     },
   );
 

@@ -265,21 +265,31 @@ export class NetworkService {
   async machineAddresses(
     machine: { id: string; site: { id: string }; interfaces: { id: string; name: string }[] },
     db: Db = this.deps.db,
+    /** The site's networks by name, when the caller read them with the machine (`GET /v1/machines/{id}` does). */
+    siteNetworks?: Pick<NetworkRow, 'id' | 'site_id' | 'name' | 'cidr' | 'gateway' | 'ranges'>[],
   ): Promise<{ address: string; network: string; interface: string | null }[]> {
     const ipam = await this.deps.ipam();
     const machineId = machine.id;
     const siteId = machine.site.id;
     const interfaces = new Map<string, string>(machine.interfaces.map((i) => [i.id, i.name]));
     const found: { address: string; network: string; interface: string | null }[] = [];
-    // On every `GET /v1/machines/{id}`: a prepared statement of the few columns the IPAM reads.
-    const networks = await preparedRows<Pick<NetworkRow, 'id' | 'site_id' | 'name' | 'cidr' | 'gateway' | 'ranges'>>(
-      db,
-      'sprout_site_networks',
-      'select n.id, n.site_id, n.name, n.cidr, n.gateway, n.ranges from networks n where n.site_id = $1 order by n.name',
-      [siteId],
-    );
+    const networks =
+      siteNetworks ??
+      (await preparedRows<Pick<NetworkRow, 'id' | 'site_id' | 'name' | 'cidr' | 'gateway' | 'ranges'>>(
+        db,
+        'sprout_site_networks',
+        'select n.id, n.site_id, n.name, n.cidr, n.gateway, n.ranges from networks n where n.site_id = $1 order by n.name',
+        [siteId],
+      ));
+    // Network by network (by name), as a provider without `machineAllocations` answers them.
+    const byNetwork = new Map<string, IpAllocation[]>(networks.map((row) => [row.id, []]));
+    if (ipam.machineAllocations) {
+      for (const a of await ipam.machineAllocations(networks.map(toIpamNetwork), machineId, db)) byNetwork.get(a.networkId)?.push(a);
+    } else {
+      for (const row of networks) byNetwork.set(row.id, await ipam.listAllocations(toIpamNetwork(row), db, { machineId }));
+    }
     for (const row of networks) {
-      for (const a of await ipam.listAllocations(toIpamNetwork(row), db, { machineId })) {
+      for (const a of byNetwork.get(row.id)!) {
         if (a.machineId === machineId)
           found.push({ address: a.address, network: row.name, interface: (a.interfaceId && interfaces.get(a.interfaceId)) || null });
       }
