@@ -242,4 +242,62 @@ for (const backend of backends) {
       { active: true, activeFor: ['transport'] },
     );
   });
+
+  test(`${backend}: creating a machine writes it and its record together; a taken hostname or MAC or an unknown site writes nothing`, async (t) => {
+    const site = `dc-create-m-${backend}`;
+    t.is((await h.request({ method: 'POST', url: '/v1/sites', body: { name: site } })).status, 201);
+    const count = async () => ({
+      machines: Number((await h.kernel.store.db('machines').count({ n: '*' }))[0].n),
+      interfaces: Number((await h.kernel.store.db('interfaces').count({ n: '*' }))[0].n),
+      created: Number((await h.kernel.store.db('audit_records').where({ action: 'machine.create', outcome: 'success' }).count({ n: '*' }))[0].n),
+    });
+    const body = (hostname: string, macs: string[], over: Record<string, unknown> = {}) => ({
+      site,
+      hostname,
+      arch: 'x86_64',
+      bootMode: 'uefi',
+      interfaces: macs.map((mac, i) => ({ mac, name: `eth${i}`, pxe: i === 0 })),
+      ...over,
+    });
+    const created = await h.request({ method: 'POST', url: '/v1/machines', body: body('Alpha', ['52:54:00:cc:00:01', '52:54:00:cc:00:02']) });
+    t.is(created.status, 201, JSON.stringify(created.body));
+    t.like(created.body, { hostname: 'alpha', site: { name: site }, status: 'new', hardwareTests: [] });
+    t.deepEqual(
+      created.body.interfaces.map((i: any) => [i.name, i.mac, i.pxe]),
+      [
+        ['eth0', '52:54:00:cc:00:01', true],
+        ['eth1', '52:54:00:cc:00:02', false],
+      ],
+    );
+    const record = (await h.request({ url: `/v1/audit?action=machine.create&target=${created.body.id}` })).body.items;
+    t.is(record.length, 1);
+    t.like(record[0], { outcome: 'success', targetType: 'machine', targetId: created.body.id, details: { site, hostname: 'alpha', interfaces: 2 } });
+    t.deepEqual((await h.request({ url: `/v1/machines/${created.body.id}` })).body.interfaces, created.body.interfaces);
+
+    const before = await count();
+    const hostnameTaken = await h.request({ method: 'POST', url: '/v1/machines', body: body('ALPHA', ['52:54:00:cc:00:03']) });
+    t.is(hostnameTaken.status, 409);
+    t.deepEqual(hostnameTaken.body.errors, [{ field: 'hostname', message: 'already taken at this site' }]);
+    const macTaken = await h.request({ method: 'POST', url: '/v1/machines', body: body('beta', ['52:54:00:cc:00:04', '52:54:00:CC:00:02']) });
+    t.is(macTaken.status, 409);
+    t.is(macTaken.body.errors[0].field, 'interfaces/1/mac');
+    t.regex(macTaken.body.errors[0].message, /52:54:00:cc:00:02 belongs to machine alpha/);
+    const noSite = await h.request({ method: 'POST', url: '/v1/machines', body: body('gamma', ['52:54:00:cc:00:05'], { site: 'nowhere' }) });
+    t.is(noSite.status, 400);
+    t.deepEqual(noSite.body.errors, [{ field: 'site', message: 'no site with id or name "nowhere"' }]);
+    t.deepEqual(await count(), before, 'a refused create writes no machine, interface or success record');
+    const failed = (await h.request({ url: '/v1/audit?action=machine.create&outcome=failed' })).body.items.map((r: any) => r.requestId);
+    for (const refused of [hostnameTaken, macTaken, noSite]) t.true(failed.includes(refused.body.requestId));
+
+    // Racing creates of one hostname: one machine, one record.
+    const raced = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        h.request({ method: 'POST', url: '/v1/machines', body: body('racer', [`52:54:00:cd:00:${String(i + 10).padStart(2, '0')}`]) }),
+      ),
+    );
+    t.is(raced.filter((r) => r.status === 201).length, 1, raced.map((r) => r.status).join(' '));
+    t.true(raced.every((r) => r.status === 201 || r.status === 409));
+    t.is(Number((await h.kernel.store.db('machines').where({ hostname: 'racer' }).count({ n: '*' }))[0].n), 1);
+    t.is((await count()).created, before.created + 1);
+  });
 }

@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Knex } from 'knex';
-import type { AuditLog } from '../audit/audit-log.ts';
+import type { AuditEntry, AuditLog } from '../audit/audit-log.ts';
 import { actionOf, targetIdOf } from './guard.ts';
 import { mutatingMethods } from './route-auth.ts';
 
@@ -18,24 +18,26 @@ export interface AuditedChange<T> {
 
 export type Audited = <T>(request: FastifyRequest, change: (trx: Knex.Transaction) => Promise<AuditedChange<T>>) => Promise<T>;
 
+/** The `success` record of a request's change: who asked, for what, from where. */
+export function successEntry(request: FastifyRequest, change: { targetId?: string | null; details?: Record<string, unknown> }): AuditEntry {
+  return {
+    actor: request.principal.actor,
+    actorRole: request.principal.role,
+    action: actionOf(request),
+    targetType: request.routeOptions.config.auth?.target ?? null,
+    targetId: change.targetId ?? targetIdOf(request),
+    requestId: String(request.id),
+    sourceAddress: request.ip,
+    outcome: 'success',
+    details: change.details ?? {},
+  };
+}
+
 export function createAudited(db: Knex, audit: AuditLog): Audited {
   return async (request, change) => {
     const result = await db.transaction(async (trx) => {
       const outcome = await change(trx);
-      await audit.record(
-        {
-          actor: request.principal.actor,
-          actorRole: request.principal.role,
-          action: actionOf(request),
-          targetType: request.routeOptions.config.auth?.target ?? null,
-          targetId: outcome.targetId ?? targetIdOf(request),
-          requestId: String(request.id),
-          sourceAddress: request.ip,
-          outcome: 'success',
-          details: outcome.details ?? {},
-        },
-        trx,
-      );
+      await audit.record(successEntry(request, outcome), trx);
       return outcome.result;
     });
     request.audited = true;

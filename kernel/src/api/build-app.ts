@@ -284,7 +284,7 @@ export async function buildApp(kernel: Kernel, routes: PluginRoutes[], pluginAge
       await v1.register(siteRoutes, only('db', 'siteRevisions', 'sites', 'workflows'));
       await v1.register(observationRoutes, only('db'));
       await v1.register(imageRoutes, only('db', 'images'));
-      await v1.register(machineRoutes, only('capability', 'db', 'machines', 'networks', 'siteRevisions'));
+      await v1.register(machineRoutes, only('audit', 'capability', 'db', 'machines', 'networks', 'siteRevisions'));
       await v1.register(machineActionRoutes, only('capability', 'capabilityAll', 'config', 'db', 'images', 'lifecycle', 'machines', 'workflows'));
       await v1.register(powerRoutes, only('audit', 'db', 'dispatcher', 'machines', 'power'));
       await v1.register(networkRoutes, only('networks', 'siteRevisions'));

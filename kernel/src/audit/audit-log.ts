@@ -10,6 +10,22 @@ import { cursorCodec } from '../api/cursor.ts';
 
 const auditCursor = cursorCodec('audit', ['id']);
 
+/** An entry as its row is stored. Records carry what callers sent (ids from URLs, refused values): text PostgreSQL cannot hold is escaped, so the record is always written. */
+function storedRecord(entry: AuditEntry) {
+  const text = (v: string | null | undefined) => (typeof v === 'string' ? printable(v) : (v ?? null));
+  return {
+    actor: text(entry.actor),
+    actor_role: text(entry.actorRole),
+    action: text(entry.action),
+    target_type: text(entry.targetType),
+    target_id: text(entry.targetId),
+    request_id: text(entry.requestId),
+    source_address: text(entry.sourceAddress),
+    outcome: entry.outcome,
+    details: JSON.stringify(entry.details ?? {}, (_key, value) => (typeof value === 'string' ? printable(value) : value)),
+  };
+}
+
 export type AuditOutcome = 'success' | 'denied' | 'failed';
 
 export interface AuditEntry {
@@ -167,22 +183,29 @@ export class AuditLog {
 
   /** Writes one record inside `trx` (or on its own); the hook runs after commit. */
   async record(entry: AuditEntry, trx: Knex | Knex.Transaction = this.db): Promise<number> {
-    // Records carry what callers sent (ids from URLs, refused values): text PostgreSQL cannot hold is escaped, so the record is always written.
-    const text = (v: string | null | undefined) => (typeof v === 'string' ? printable(v) : (v ?? null));
-    const [row] = await trx('audit_records')
-      .insert({
-        actor: text(entry.actor),
-        actor_role: text(entry.actorRole),
-        action: text(entry.action),
-        target_type: text(entry.targetType),
-        target_id: text(entry.targetId),
-        request_id: text(entry.requestId),
-        source_address: text(entry.sourceAddress),
-        outcome: entry.outcome,
-        details: JSON.stringify(entry.details ?? {}, (_key, value) => (typeof value === 'string' ? printable(value) : value)),
-      })
-      .returning('id');
+    const [row] = await trx('audit_records').insert(storedRecord(entry)).returning('id');
     const id = Number(typeof row === 'object' ? row.id : row);
+    this.recorded(id, entry, trx);
+    return id;
+  }
+
+  /**
+   * The record as part of a statement that writes the change too (a data-modifying CTE:
+   * one round trip, atomic without a transaction): `insert into audit_records … select …
+   * from <from> returning id`, written once per row of `from` (one, or none when the
+   * change wrote nothing). Call `recorded` with the id once the statement ran.
+   */
+  insertFrom(entry: AuditEntry, from: string): { sql: string; bindings: unknown[] } {
+    const row = storedRecord(entry);
+    const columns = Object.keys(row) as (keyof typeof row)[];
+    return {
+      sql: `insert into audit_records (${columns.join(', ')}) select ${columns.map((c) => (c === 'details' ? '?::jsonb' : '?')).join(', ')} from ${from} returning id`,
+      bindings: columns.map((c) => row[c]),
+    };
+  }
+
+  /** Announces a written record (the auditRecorded hook), after `trx` commits. */
+  recorded(id: number, entry: AuditEntry, trx: Knex | Knex.Transaction = this.db): void {
     const event = {
       id,
       actor: entry.actor,
@@ -192,7 +215,6 @@ export class AuditLog {
       outcome: entry.outcome,
     };
     afterCommit(trx, () => this.hooks.auditRecorded.promise(event), this.onHookError);
-    return id;
   }
 
   /**

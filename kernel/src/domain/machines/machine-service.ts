@@ -24,6 +24,7 @@ import { cursorCodec } from '../../api/cursor.ts';
 import type { BmcRules } from './bmc.ts';
 import type { StatusReason } from '../lifecycle/lifecycle.ts';
 import type { KernelHooks } from '../../hooks/hooks.ts';
+import type { AuditEntry, AuditLog } from '../../audit/audit-log.ts';
 
 const machineCursor = cursorCodec('machines', ['text', 'uuid']);
 
@@ -88,49 +89,78 @@ export class MachineService {
    * handful of round trips inside its transaction, not one per rule.
    */
   async create(trx: Knex.Transaction, input: MachineInput): Promise<MachineRow & RelatedParts> {
+    return this.insert(trx, input);
+  }
+
+  /**
+   * Creates a machine and writes `record` (its audit record, from the machine's id) in one
+   * statement: atomic without a transaction, one round trip (`POST /v1/machines`). The checks
+   * (site, hostname, MACs) are part of it; when one fails, nothing is written.
+   */
+  async createRecorded(input: MachineInput, audit: AuditLog, record: (id: string) => AuditEntry): Promise<MachineRow & RelatedParts> {
+    let entry: AuditEntry | undefined;
+    const row = await this.insert(this.deps.db, input, (id) => {
+      entry = record(id);
+      return audit.insertFrom(entry, 'machine');
+    });
+    audit.recorded(row.audit_id!, entry!);
+    return row;
+  }
+
+  /**
+   * The checks and the insert in one statement: the site by id or name, whether the
+   * hostname or a MAC is taken, and the machine with its interfaces only when none is;
+   * then the refusal that names the field, or the row. `alsoWrite` adds a data-modifying
+   * part over the inserted `machine` (its audit record) whose `returning id` is `audit_id`.
+   */
+  private async insert(
+    db: Knex | Knex.Transaction,
+    input: MachineInput,
+    alsoWrite?: (id: string) => { sql: string; bindings: unknown[] },
+  ): Promise<MachineRow & RelatedParts & { audit_id?: number }> {
     const hostname = input.hostname.toLowerCase();
     const interfaces = this.normaliseInterfaces(input.interfaces);
     const macs = interfaces.map((i) => i.mac);
-    const checked = rowsOf<{ id: string; name: string; hostname_taken: boolean; macs_taken: { mac: string; hostname: string; id: string }[] | null }>(
-      await trx.raw(
-        `select s.id, s.name,
-           exists (select 1 from machines m where m.site_id = s.id and m.hostname = ?) as hostname_taken,
-           (select json_agg(json_build_object('mac', i.mac, 'hostname', m.hostname, 'id', m.id) order by i.mac)
-              from interfaces i join machines m on m.id = i.machine_id
-             where i.mac in (${macs.map(() => '?').join(', ')})) as macs_taken
-         from sites s where ${isUuid(input.site) ? 's.id = ?' : 's.name = ?'}`,
-        [hostname, ...macs, input.site],
-      ),
-    );
-    const site = checked[0];
-    if (!site) {
-      throw new SproutError('SPROUT_ERR_VALIDATION', `no site "${input.site}"`, {
-        details: [{ field: 'site', message: `no site with id or name "${input.site}"` }],
-      });
-    }
-    if (site.hostname_taken) {
-      throw new SproutError('SPROUT_ERR_CONFLICT', `site ${site.name} already has a machine named ${hostname}`, {
-        details: [{ field: 'hostname', message: 'already taken at this site' }],
-      });
-    }
-    refuseTaken(macs, site.macs_taken ?? []);
     if (input.bmc) await this.deps.bmc.check(input.bmc);
     const id = randomUUID();
     const bmc = input.bmc ? this.deps.bmc.write(id, input.bmc) : { bmc: null, secret: null };
-    const [row] = rowsOf<MachineRow & { view_interfaces: RelatedParts['view_interfaces'] }>(
-      await trx.raw(
-        `with machine as (
+    const also = alsoWrite?.(id);
+    const [row] = rowsOf<
+      MachineRow & {
+        checked_site_id: string;
+        checked_site_name: string;
+        hostname_taken: boolean;
+        macs_taken: { mac: string; hostname: string; id: string }[] | null;
+        view_interfaces: RelatedParts['view_interfaces'];
+        audit_id: number | null;
+      }
+    >(
+      await db.raw(
+        `with checked as (
+           select s.id, s.name,
+             exists (select 1 from machines m where m.site_id = s.id and m.hostname = ?) as hostname_taken,
+             (select json_agg(json_build_object('mac', i.mac, 'hostname', m.hostname, 'id', m.id) order by i.mac)
+                from interfaces i join machines m on m.id = i.machine_id
+               where i.mac in (${macs.map(() => '?').join(', ')})) as macs_taken
+           from sites s where ${isUuid(input.site) ? 's.id = ?' : 's.name = ?'}),
+         machine as (
            insert into machines (id, site_id, hostname, arch, boot_mode, tags, bmc, bmc_secret, expected, status)
-           values (?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?::jsonb, 'new') returning *),
+           select ?, checked.id, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?::jsonb, 'new' from checked
+           where not checked.hostname_taken and checked.macs_taken is null
+           returning *),
          nics as (
            insert into interfaces (id, machine_id, mac, name, pxe)
-           select n.id, ?::uuid, n.mac, n.name, n.pxe from jsonb_to_recordset(?::jsonb) as n(id uuid, mac text, name text, pxe boolean)
-           returning id, mac, name, pxe)
-         select machine.*, (select json_agg(json_build_object('id', nics.id, 'mac', nics.mac, 'name', nics.name, 'pxe', nics.pxe) order by nics.name) from nics) as view_interfaces
-         from machine`,
+           select n.id, machine.id, n.mac, n.name, n.pxe from machine, jsonb_to_recordset(?::jsonb) as n(id uuid, mac text, name text, pxe boolean)
+           returning id, mac, name, pxe)${also ? `,\n         recorded as (${also.sql})` : ''}
+         select checked.id as checked_site_id, checked.name as checked_site_name, checked.hostname_taken, checked.macs_taken, machine.*,
+           (select json_agg(json_build_object('id', nics.id, 'mac', nics.mac, 'name', nics.name, 'pxe', nics.pxe) order by nics.name) from nics) as view_interfaces,
+           ${also ? '(select id from recorded)' : 'null::bigint'} as audit_id
+         from checked left join machine on true`,
         [
+          hostname,
+          ...macs,
+          input.site,
           id,
-          site.id,
           hostname,
           input.arch,
           input.bootMode,
@@ -138,12 +168,24 @@ export class MachineService {
           bmc.bmc ? JSON.stringify(bmc.bmc) : null,
           bmc.secret ?? null,
           JSON.stringify(input.expected ?? {}),
-          id,
           JSON.stringify(interfaces.map((i) => ({ id: randomUUID(), ...i }))),
+          ...((also?.bindings ?? []) as Knex.RawBinding[]),
         ],
       ),
     );
-    return { ...row, view_site: { id: site.id, name: site.name }, view_tests: [] };
+    if (!row) {
+      throw new SproutError('SPROUT_ERR_VALIDATION', `no site "${input.site}"`, {
+        details: [{ field: 'site', message: `no site with id or name "${input.site}"` }],
+      });
+    }
+    if (row.hostname_taken) {
+      throw new SproutError('SPROUT_ERR_CONFLICT', `site ${row.checked_site_name} already has a machine named ${hostname}`, {
+        details: [{ field: 'hostname', message: 'already taken at this site' }],
+      });
+    }
+    refuseTaken(macs, row.macs_taken ?? []);
+    const { checked_site_id, checked_site_name, hostname_taken: _h, macs_taken: _m, audit_id, ...machine } = row;
+    return { ...machine, audit_id: audit_id ?? undefined, view_site: { id: checked_site_id, name: checked_site_name }, view_tests: [] };
   }
 
   normaliseInterfaces(input: MachineInput['interfaces']): { mac: string; name: string; pxe: boolean }[] {

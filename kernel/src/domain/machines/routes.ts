@@ -3,6 +3,7 @@ import Type from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServiceDeps } from '../../api/build-app.ts';
 import { CursorParam, refuseCursor } from '../../api/cursor.ts';
+import { successEntry } from '../../api/audited.ts';
 import { SproutError } from '../../errors/index.ts';
 import { isInProgress } from '../lifecycle/transitions.ts';
 import { findMachine } from './find-machine.ts';
@@ -32,9 +33,9 @@ const ImportResult = Type.Object({
   ),
 });
 
-export const machineRoutes: FastifyPluginAsync<ServiceDeps<'capability' | 'db' | 'machines' | 'networks' | 'siteRevisions'>> = async (
+export const machineRoutes: FastifyPluginAsync<ServiceDeps<'audit' | 'capability' | 'db' | 'machines' | 'networks' | 'siteRevisions'>> = async (
   app,
-  { capability, db, machines, networks, siteRevisions, audited },
+  { audit, capability, db, machines, networks, siteRevisions, audited },
 ) => {
   app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
@@ -46,10 +47,11 @@ export const machineRoutes: FastifyPluginAsync<ServiceDeps<'capability' | 'db' |
     },
     async (request, reply) => {
       const body = request.body as MachineInput;
-      const row = await audited(request, async (trx) => {
-        const created = await machines.create(trx, body);
-        return { result: created, targetId: created.id, details: { site: body.site, hostname: created.hostname, interfaces: body.interfaces.length } };
-      });
+      // The machine and its audit record in one statement (the route every bulk enrolment script calls).
+      const row = await machines.createRecorded(body, audit, (id) =>
+        successEntry(request, { targetId: id, details: { site: body.site, hostname: body.hostname.toLowerCase(), interfaces: body.interfaces.length } }),
+      );
+      request.audited = true;
       return reply.status(201).send(await machines.view(row));
     },
   );
