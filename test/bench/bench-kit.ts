@@ -10,12 +10,14 @@ import { fileURLToPath } from 'node:url';
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
- * Node's arguments for a Sprout process, started the way bin/sprout.js starts one (the
- * kernel's preload, then tsx). BENCH_CPU_PROF=<dir> adds --cpu-prof, for diagnosis.
+ * Node's arguments for a Sprout process (control-plane.mjs, site-agent.mjs,
+ * sprout-service.mjs): none, for they run the compiled JavaScript under plain node as
+ * `sprout server` and `sprout agent run` do (cli/bin/sprout.js adds no flag either; the
+ * kernel's preload only spares tsx's loader, which is not used). BENCH_CPU_PROF=<dir>
+ * adds --cpu-prof, for diagnosis.
  */
 export function sproutNodeArgs(): string[] {
-  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  return [...profile, '--conditions=sprout-source', '--import', new URL('../../kernel/src/preload.js', import.meta.url).href, '--import', 'tsx'];
+  return process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
 }
 
 export interface BenchOptions {

@@ -1,4 +1,4 @@
-/** Starts the bench's control plane (control-plane.ts) and the bare fastify baseline as child processes, and a small REST client for seeding. */
+/** Starts the bench's control plane (control-plane.mjs) and the bare fastify baseline (bare-fastify.mjs) as child processes, both plain node, and a small REST client for seeding. */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,7 +37,7 @@ export async function startControlPlane(
   const schema = options.schema ?? `bench_${randomBytes(5).toString('hex')}`;
   const child = startChild(cleanup, process.execPath, [
     ...sproutNodeArgs(),
-    entry('control-plane.ts'),
+    entry('control-plane.mjs'),
     JSON.stringify({ port: 0, databaseUrl, yaml: options.yaml, logLevel: options.logLevel, token: options.token, dataDir, schema }),
   ]);
   // SIGTERM lets it drop its schema; the registered stop comes after and finds it gone.
@@ -83,13 +83,7 @@ export async function startControlPlane(
 }
 
 export async function startBareFastify(cleanup: Cleanup, schema: string): Promise<{ url: string; child: Child }> {
-  const child = startChild(cleanup, process.execPath, [
-    '--conditions=sprout-source',
-    '--import',
-    'tsx',
-    entry('bare-fastify.ts'),
-    JSON.stringify({ databaseUrl, schema }),
-  ]);
+  const child = startChild(cleanup, process.execPath, [entry('bare-fastify.mjs'), JSON.stringify({ databaseUrl, schema })]);
   const line = await child.waitFor(/ready \{.*\}/, 60_000);
   return { url: JSON.parse(line.slice(6)).url, child };
 }

@@ -60,7 +60,7 @@ export async function provisioningSuite(options: BenchOptions, cleanup: Cleanup)
   };
   const agent = startChild(cleanup, process.execPath, [
     ...sproutNodeArgs(),
-    fileURLToPath(new URL('./site-agent.ts', import.meta.url)),
+    fileURLToPath(new URL('./site-agent.mjs', import.meta.url)),
     JSON.stringify(agentSpec),
   ]);
   cleanup.add('stop the agent', async () => {

@@ -4,6 +4,7 @@
  * from the same run, the ratio) and writes every figure to bench-results/<time>.json.
  * Every suite removes what it created (processes, namespaces, folders), also when it fails.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, loadavg, release } from 'node:os';
 import { join } from 'node:path';
@@ -77,6 +78,26 @@ console.log(
   `Sprout benchmarks ${started.toISOString()} — ${machine.cpus}, ${machine.memoryGiB} GiB, Linux ${machine.kernel}, Node ${machine.node}, load average ${machine.loadAverageAtStart}`,
 );
 console.log(`suites: ${names.join(', ')}${options.quick ? ' (quick)' : ''}\n`);
+
+/**
+ * Every suite starts Sprout processes that run the compiled JavaScript (dist/): the
+ * control plane, site agent and site services under plain node, and `startup` and `boot`
+ * through cli/bin/sprout.js. Stale dist/ would measure old code, so the build runs first
+ * (`tsc -b`: about a second when nothing changed) and a failed build stops the run.
+ */
+function build(): void {
+  const at = Date.now();
+  const done = spawnSync('npm', ['run', 'build'], { cwd: repoRoot, encoding: 'utf8' });
+  if (done.status !== 0) {
+    console.log(`${done.stdout ?? ''}${done.stderr ?? ''}${done.error ? `${done.error.message}\n` : ''}`);
+    console.log(
+      `build: \`npm run build\` failed (${done.status === null ? `signal ${done.signal}` : `exit ${done.status}`}): the benchmarks run the compiled dist/ and were not started`,
+    );
+    process.exit(1);
+  }
+  console.log(`build: \`npm run build\` brought dist/ up to date in ${((Date.now() - at) / 1000).toFixed(1)} s\n`);
+}
+build();
 
 const results: (SuiteResult & { seconds: number; error?: string })[] = [];
 const cleanup = new Cleanup();

@@ -304,7 +304,7 @@ export async function scaleSuite(options: BenchOptions, cleanup: Cleanup): Promi
       const logFile = join(work, `agent-${s + 1}.log`);
       const agent = startChild(cleanup, process.execPath, [
         ...sproutNodeArgs(),
-        fileURLToPath(new URL('./site-agent.ts', import.meta.url)),
+        fileURLToPath(new URL('./site-agent.mjs', import.meta.url)),
         JSON.stringify({
           controlPlaneUrl: proxyUrl,
           joinToken: created.joinToken.token,

@@ -1,9 +1,9 @@
-/** Starts one of Sprout's site services in its own process (sprout-service.ts), optionally inside a network namespace. */
+/** Starts one of Sprout's site services in its own process (sprout-service.mjs, compiled code under plain node), optionally inside a network namespace. */
 import { fileURLToPath } from 'node:url';
 import type { SiteDesiredState } from '@sprout/kernel';
 import { sproutNodeArgs, startChild, type Child, type Cleanup } from './bench-kit.ts';
 
-const entry = fileURLToPath(new URL('./sprout-service.ts', import.meta.url));
+const entry = fileURLToPath(new URL('./sprout-service.mjs', import.meta.url));
 
 export interface SproutServiceSpec {
   service: 'dhcp' | 'dns' | 'tftp';

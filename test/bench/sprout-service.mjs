@@ -5,41 +5,49 @@
  * fixed desired state. The bench starts it inside a namespace or on loopback so the
  * load tool and the server each get their own process, like the peers.
  *
- *   node --import ./kernel/src/preload.js --import tsx test/bench/sprout-service.ts '{"service":"dns","settings":{…},"state":{…},"dataDir":"…"}'
+ * Plain JavaScript run by plain node, on the compiled code (the bench runner builds
+ * first): DHCP and DNS come from their plugins' exported agent parts, as the agent loads
+ * them. The TFTP service and the report journal are the agent's own and @sprout/agent
+ * exports neither, so they are imported from its dist/ by path — the same compiled files
+ * `sprout agent run` loads.
+ *
+ *   node test/bench/sprout-service.mjs '{"service":"dns","settings":{…},"state":{…},"dataDir":"…"}'
  *
  * Prints `ready <health JSON>` once listening; on SIGTERM stops the service and prints
  * `final <health JSON>` (with the report counts) before exiting.
  */
 import { mkdirSync } from 'node:fs';
-import type { AgentServiceFactory, SiteDesiredState } from '@sprout/kernel';
-import { ReportJournal } from '../../agent/src/report-journal.ts';
+import { ReportJournal } from '../../agent/dist/report-journal.js';
 
-interface Spec {
-  service: 'dhcp' | 'dns' | 'tftp';
-  settings: Record<string, unknown>;
-  state: SiteDesiredState;
-  dataDir: string;
-}
+/** @typedef {{ service: 'dhcp' | 'dns' | 'tftp'; settings: Record<string, unknown>; state: object; dataDir: string }} Spec */
 
-const spec = JSON.parse(process.argv[2]) as Spec;
+/** @type {Spec} */
+const spec = JSON.parse(process.argv[2]);
 mkdirSync(spec.dataDir, { recursive: true });
 
-const factories: Record<Spec['service'], () => Promise<AgentServiceFactory>> = {
-  dhcp: async () => (await import('../../plugins/dhcp-builtin/src/agent/dhcp-service.ts')).dhcpService,
-  dns: async () => (await import('../../plugins/dns-builtin/src/agent/dns-service.ts')).dnsService,
-  tftp: async () => (await import('../../agent/src/services/tftp/service.ts')).tftpService,
+/** A plugin's site service, from the agent part its default export gives (what the agent's plugin loader calls). */
+const pluginService = async (/** @type {string} */ name, /** @type {string} */ service) => (await (await import(name)).default.agent()).services[service];
+const factories = {
+  dhcp: () => pluginService('@sprout/plugin-dhcp-builtin', 'dhcp'),
+  dns: () => pluginService('@sprout/plugin-dns-builtin', 'dns'),
+  tftp: async () => (await import('../../agent/dist/services/tftp/service.js')).tftpService,
 };
 
-const reportCounts: Record<string, number> = {};
+/** @type {Record<string, number>} */
+const reportCounts = {};
 const journal = new ReportJournal(spec.dataDir, { agentId: 'bench-agent', siteId: 'bench-site' }, async () => undefined);
-const quiet = { info: () => undefined, warn: () => undefined, error: (o: object, m?: string) => console.error(m, JSON.stringify(o)) };
+const quiet = {
+  info: () => undefined,
+  warn: () => undefined,
+  error: (/** @type {object} */ o, /** @type {string} */ m) => console.error(m, JSON.stringify(o)),
+};
 
 const running = await (await factories[spec.service]())({
   dataDir: spec.dataDir,
   settings: spec.settings,
   desiredState: () => spec.state,
   onDesiredState: () => undefined,
-  report: (kind, payload) => {
+  report: (/** @type {string} */ kind, /** @type {unknown} */ payload) => {
     reportCounts[kind] = (reportCounts[kind] ?? 0) + 1;
     // BENCH_REPORTS=count (a diagnosis, never a recorded figure) leaves the journal out, to see what it costs.
     if (process.env.BENCH_REPORTS !== 'count') journal.add(kind, payload);
