@@ -20,6 +20,11 @@ const logger = logFile
 const agent = new SiteAgent({ ...spec, hostname: hostname ?? 'bench-agent', logger });
 await agent.start();
 console.log('ready');
+// BENCH_MEMORY_LOG=<file>: the agent's memory by kind (heap, external, array buffers) every second, to see what its peak RSS holds.
+if (process.env.BENCH_MEMORY_LOG) {
+  const { appendFileSync } = await import('node:fs');
+  setInterval(() => appendFileSync(process.env.BENCH_MEMORY_LOG, `${JSON.stringify({ t: Date.now(), ...process.memoryUsage() })}\n`), 1000).unref();
+}
 let stopping = false;
 process.on('SIGTERM', async () => {
   if (stopping) return;

@@ -63,76 +63,158 @@ function typeOk(type: unknown, value: unknown): boolean {
   }
 }
 
+type Check = (value: unknown) => boolean;
+
+/** Each schema object's compiled check: a document of thousands of entries is walked by closures, not by re-reading the schema's keywords at every value. */
+const compiled = new WeakMap<object, Check>();
+
 /** True only when `value` certainly satisfies `schema`; false when it does not or when unsure. */
 export function certainlyValid(schema: JsonSchema, value: unknown): boolean {
-  if (value === undefined) return false;
+  return checkOf(schema)(value);
+}
+
+function checkOf(schema: JsonSchema): Check {
+  let check = compiled.get(schema);
+  if (!check) {
+    // Set before compiling its parts, so a schema that refers to itself finds its own check.
+    let inner: Check = () => false;
+    compiled.set(schema, (value) => inner(value));
+    inner = compile(schema);
+    compiled.set(schema, inner);
+    check = inner;
+  }
+  return check;
+}
+
+/** Code points, as JSON Schema counts a string's length; counted only when the UTF-16 length cannot tell. */
+function codePoints(value: string): number {
+  let n = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    // a high surrogate followed by a low one is one code point
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < value.length) {
+      const d = value.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) i++;
+    }
+    n++;
+  }
+  return n;
+}
+
+function compile(schema: JsonSchema): Check {
+  const checks: Check[] = [];
   for (const [keyword, arg] of Object.entries(schema)) {
     switch (keyword) {
       case 'type':
-        if (!typeOk(arg, value)) return false;
+        checks.push((value) => typeOk(arg, value));
         break;
       case 'const':
-        if ((arg !== null && typeof arg === 'object') || value !== arg) return false;
+        if (arg !== null && typeof arg === 'object') return () => false;
+        checks.push((value) => value === arg);
         break;
-      case 'anyOf':
-        if (!Array.isArray(arg) || !arg.some((s) => certainlyValid(s as JsonSchema, value))) return false;
-        break;
-      case 'format':
-        if (typeof value === 'string' && !formatOk(arg, value)) return false;
-        break;
-      case 'pattern':
-        if (typeof value === 'string' && !regex(arg as string).test(value)) return false;
-        break;
-      case 'minLength':
-      case 'maxLength': {
-        if (typeof value !== 'string') break;
-        const length = [...value].length; // code points, as JSON Schema counts
-        if (keyword === 'minLength' ? length < (arg as number) : length > (arg as number)) return false;
+      case 'anyOf': {
+        if (!Array.isArray(arg)) return () => false;
+        const options = arg.map((s) => checkOf(s as JsonSchema));
+        checks.push((value) => options.some((option) => option(value)));
         break;
       }
-      case 'minimum':
-        if (typeof value === 'number' && !(value >= (arg as number))) return false;
+      case 'format':
+        checks.push((value) => typeof value !== 'string' || formatOk(arg, value));
         break;
-      case 'maximum':
-        if (typeof value === 'number' && !(value <= (arg as number))) return false;
+      case 'pattern': {
+        const re = regex(arg as string);
+        checks.push((value) => typeof value !== 'string' || re.test(value));
         break;
-      case 'items':
-        if (Array.isArray(value) && !value.every((item) => certainlyValid(arg as JsonSchema, item))) return false;
+      }
+      case 'minLength': {
+        const min = arg as number;
+        // code points ≥ ceil(units / 2) and ≤ units
+        checks.push((value) => typeof value !== 'string' || (value.length >= min && (Math.ceil(value.length / 2) >= min || codePoints(value) >= min)));
         break;
-      case 'minItems':
-        if (Array.isArray(value) && value.length < (arg as number)) return false;
+      }
+      case 'maxLength': {
+        const max = arg as number;
+        checks.push((value) => typeof value !== 'string' || value.length <= max || codePoints(value) <= max);
         break;
-      case 'maxItems':
-        if (Array.isArray(value) && value.length > (arg as number)) return false;
+      }
+      case 'minimum': {
+        const min = arg as number;
+        checks.push((value) => typeof value !== 'number' || value >= min);
         break;
-      case 'required':
-        if (typeOk('object', value) && !(arg as string[]).every((key) => Object.hasOwn(value as object, key))) return false;
+      }
+      case 'maximum': {
+        const max = arg as number;
+        checks.push((value) => typeof value !== 'number' || value <= max);
         break;
-      case 'properties':
-        if (!typeOk('object', value)) break;
-        for (const [key, sub] of Object.entries(arg as Record<string, JsonSchema>)) {
-          if (key in (value as object) && !(Object.hasOwn(value as object, key) && certainlyValid(sub, (value as Record<string, unknown>)[key]))) return false;
-        }
+      }
+      case 'items': {
+        const item = checkOf(arg as JsonSchema);
+        checks.push((value) => {
+          if (!Array.isArray(value)) return true;
+          for (let i = 0; i < value.length; i++) if (!item(value[i])) return false;
+          return true;
+        });
         break;
-      case 'patternProperties':
-        if (!typeOk('object', value)) break;
-        for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
-          for (const [pattern, sub] of Object.entries(arg as Record<string, JsonSchema>)) {
-            if (regex(pattern).test(key) && !certainlyValid(sub, item)) return false;
+      }
+      case 'minItems': {
+        const min = arg as number;
+        checks.push((value) => !Array.isArray(value) || value.length >= min);
+        break;
+      }
+      case 'maxItems': {
+        const max = arg as number;
+        checks.push((value) => !Array.isArray(value) || value.length <= max);
+        break;
+      }
+      case 'required': {
+        const keys = arg as string[];
+        checks.push((value) => !typeOk('object', value) || keys.every((key) => Object.hasOwn(value as object, key)));
+        break;
+      }
+      case 'properties': {
+        const properties = Object.entries(arg as Record<string, JsonSchema>).map(([key, sub]) => [key, checkOf(sub)] as const);
+        checks.push((value) => {
+          if (!typeOk('object', value)) return true;
+          const object = value as Record<string, unknown>;
+          for (const [key, sub] of properties) {
+            if (key in object && !(Object.hasOwn(object, key) && sub(object[key]))) return false;
           }
-        }
+          return true;
+        });
         break;
+      }
+      case 'patternProperties': {
+        const patterned = Object.entries(arg as Record<string, JsonSchema>).map(([pattern, sub]) => [regex(pattern), checkOf(sub)] as const);
+        checks.push((value) => {
+          if (!typeOk('object', value)) return true;
+          for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+            for (const [re, sub] of patterned) if (re.test(key) && !sub(item)) return false;
+          }
+          return true;
+        });
+        break;
+      }
       case 'additionalProperties': {
-        if (arg !== false) return false;
-        if (!typeOk('object', value)) break;
-        const known = Object.keys((schema.properties ?? {}) as object);
+        if (arg !== false) return () => false;
+        const known = new Set(Object.keys((schema.properties ?? {}) as object));
         const open = Object.keys((schema.patternProperties ?? {}) as object).map(regex);
-        if (Object.keys(value as object).some((key) => !known.includes(key) && !open.some((re) => re.test(key)))) return false;
+        checks.push((value) => {
+          if (!typeOk('object', value)) return true;
+          for (const key in value as object) {
+            if (!Object.hasOwn(value as object, key)) continue;
+            if (!known.has(key) && !open.some((re) => re.test(key))) return false;
+          }
+          return true;
+        });
         break;
       }
       default:
-        if (!annotations.has(keyword)) return false;
+        if (!annotations.has(keyword)) return () => false;
     }
   }
-  return true;
+  return (value) => {
+    if (value === undefined) return false;
+    for (let i = 0; i < checks.length; i++) if (!checks[i](value)) return false;
+    return true;
+  };
 }
