@@ -80,7 +80,20 @@ export class MachineHttp {
     this.agent.destroy();
   }
 
-  private send(method: string, url: string, { localAddress, signal }: HttpCall, body?: Buffer, contentType = 'application/json'): Promise<IncomingMessage> {
+  private async send(method: string, url: string, call: HttpCall, body?: Buffer, contentType = 'application/json'): Promise<IncomingMessage> {
+    try {
+      return await this.sendOnce(method, url, call, body, contentType);
+    } catch (err) {
+      // A kept-alive connection the agent closed as idle just as this request went out on it
+      // (its keep-alive timeout racing a busy client): the agent never read the request, so it
+      // is sent again, once, on a new connection, as HTTP clients do (seen as ECONNRESET or
+      // "socket hang up" on install-complete callbacks in the scale bench).
+      if (!(err instanceof StaleConnection)) throw err;
+      return this.sendOnce(method, url, call, body, contentType);
+    }
+  }
+
+  private sendOnce(method: string, url: string, { localAddress, signal }: HttpCall, body?: Buffer, contentType = 'application/json'): Promise<IncomingMessage> {
     return new Promise<IncomingMessage>((resolve, reject) => {
       const target = new URL(url);
       if (target.protocol !== 'http:') return reject(new Error(`${url}: the simulated firmware speaks plain http only`));
@@ -95,11 +108,18 @@ export class MachineHttp {
         },
         resolve,
       );
-      req.on('error', (err) => reject(signal.aborted ? signal.reason : new Error(`${method} ${url}: ${err.message}`)));
+      req.on('error', (err) => {
+        if (signal.aborted) return reject(signal.reason);
+        const stale = req.reusedSocket && (err as NodeJS.ErrnoException).code === 'ECONNRESET';
+        reject(stale ? new StaleConnection(`${method} ${url}: ${err.message}`) : new Error(`${method} ${url}: ${err.message}`));
+      });
       req.end(body);
     });
   }
 }
+
+/** The request failed on a reused keep-alive connection before any answer: the server never read it. */
+class StaleConnection extends Error {}
 
 async function readText(res: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
